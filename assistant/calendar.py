@@ -1,0 +1,64 @@
+"""Trading sessions from an exchange calendar: a 5-session horizon skips weekends and holidays."""
+
+from __future__ import annotations
+
+import functools
+
+import exchange_calendars as xcals
+import pandas as pd
+
+_START = "1990-01-01"
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar(exchange: str) -> xcals.ExchangeCalendar:
+    end = (pd.Timestamp.today() + pd.DateOffset(years=1)).strftime("%Y-%m-%d")
+    return xcals.get_calendar(exchange, start=_START, end=end)
+
+
+def exchange_for(symbol: str, default: str = "XNYS") -> str:
+    """The calendar a symbol trades on: crypto every day, FX on weekdays, else by suffix."""
+    if symbol.endswith("-USD") and symbol.split("-")[0] in {"BTC", "ETH", "SOL", "DOGE", "XRP", "ADA"}:
+        return "24/7"
+    if symbol.endswith("=X"):
+        return "24/5"
+    suffixes = {".T": "XTKS", ".L": "XLON", ".NS": "XBOM", ".BO": "XBOM", ".DE": "XETR",
+                ".PA": "XPAR", ".HK": "XHKG", ".TO": "XTSE", ".AX": "XASX"}
+    for suffix, exchange in suffixes.items():
+        if symbol.endswith(suffix):
+            return exchange
+    return default
+
+
+def sessions(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
+    """Session dates in [start, end], tz-naive."""
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if exchange == "24/7":
+        return pd.date_range(start, end, freq="D")
+    if exchange == "24/5":
+        return pd.bdate_range(start, end)
+    cal = _calendar(exchange)
+    lo, hi = max(start, cal.first_session), min(end, cal.last_session)
+    if lo > hi:
+        return pd.DatetimeIndex([])
+    return pd.DatetimeIndex(cal.sessions_in_range(lo, hi)).tz_localize(None)
+
+
+def add_sessions(exchange: str, date: str | pd.Timestamp, n: int) -> pd.Timestamp:
+    """The session `n` sessions after `date` (date itself need not be a session)."""
+    date = pd.Timestamp(date).normalize()
+    ahead = sessions(exchange, date + pd.Timedelta(days=1), date + pd.Timedelta(days=n * 3 + 20))
+    if len(ahead) < n:
+        raise ValueError(f"calendar {exchange} has no session {n} sessions after {date.date()}")
+    return ahead[n - 1]
+
+
+def sessions_between(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> int:
+    """Number of sessions after `start` up to and including `end`."""
+    start = pd.Timestamp(start)
+    return len(sessions(exchange, start + pd.Timedelta(days=1), end))
+
+
+def is_session(exchange: str, date: str | pd.Timestamp) -> bool:
+    d = pd.Timestamp(date).normalize()
+    return len(sessions(exchange, d, d)) == 1

@@ -1,0 +1,59 @@
+"""`assistant`: the command line. Each group of commands lives in its own module.
+
+Modules register their subcommands with `register(subparsers)`; each command function
+takes the parsed arguments and returns the exit code. Known failures become one line
+on stderr and a non-zero exit; nothing imports torch until a command needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from assistant import __version__
+from assistant.cli import cycle, daemon, data, modeling, ui
+from assistant.errors import AssistantError
+
+GROUPS = (data, modeling, cycle, daemon, ui)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description=(
+            "A terminal trading assistant: collects daily market data, trains forecasters, "
+            "makes and verifies predictions, and reports only out-of-sample accuracy next "
+            "to baselines."
+        ),
+        epilog="Data home: --home, else $ASSISTANT_HOME, else the platform's user data dir.",
+    )
+    parser.add_argument("--home", type=Path, help="data home directory (database, models, logs)")
+    parser.add_argument("--version", action="version", version=f"trading-assistant {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from store.commands import CommandError
+    from store.db import StoreError
+    from store.symbols import SymbolError
+
+    try:
+        return int(args.func(args) or 0)
+    except (AssistantError, StoreError, SymbolError, CommandError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""What every command needs: the home, the settings, a database connection, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from assistant import config
+from assistant.errors import AssistantError
+from store.db import StoreError, ensure_private_dir, open_db
+
+
+def home_of(args: argparse.Namespace) -> Path:
+    return Path(args.home).expanduser() if getattr(args, "home", None) else config.default_home()
+
+
+def settings_of(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    home = home_of(args)
+    return config.load(home)
+
+
+def open_home(args: argparse.Namespace) -> tuple[Path, dict[str, dict[str, Any]], sqlite_utils.Database]:
+    """Resolve the home, load settings, open (and migrate) the database."""
+    home = home_of(args)
+    try:
+        ensure_private_dir(home)
+    except (PermissionError, FileExistsError, NotADirectoryError) as exc:
+        raise AssistantError(f"cannot use data home {home}: {exc.strerror or exc}") from None
+    except StoreError as exc:
+        raise AssistantError(str(exc)) from None
+    settings = config.load(home)
+    return home, settings, open_db(home)
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain aligned text table (no dependency, pipes cleanly)."""
+    text = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in text]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The SQLite store: schema, migrations and typed reads/writes. Depends on sqlite-utils only."""

@@ -1,0 +1,100 @@
+"""Daily bars: adjusted OHLCV per (symbol, session date), upserted in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlite_utils
+
+BAR_COLUMNS = ["open", "high", "low", "close", "volume", "raw_close", "adj_factor", "provisional", "flagged"]
+
+_UPSERT = """
+INSERT INTO bars (symbol, date, open, high, low, close, volume, raw_close, adj_factor,
+                  provisional, flagged, source)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (symbol, date) DO UPDATE SET
+    open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+    volume = excluded.volume, raw_close = excluded.raw_close, adj_factor = excluded.adj_factor,
+    provisional = excluded.provisional, flagged = excluded.flagged, source = excluded.source
+WHERE bars.provisional = 1 OR excluded.provisional = 0
+"""
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    added: int
+    updated: int
+
+
+def upsert(db: sqlite_utils.Database, symbol: str, frame: pd.DataFrame, source: str) -> UpsertResult:
+    """Write validated bars (index: session dates) for one symbol.
+
+    The caller owns the transaction, so a file or a fetch lands whole or not at all.
+    A final bar never gets overwritten by a provisional one.
+    """
+    if frame.empty:
+        return UpsertResult(0, 0)
+    before = count(db, symbol)
+    dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")
+    cols = [frame[c].to_numpy() for c in BAR_COLUMNS]
+    rows = [
+        (symbol, d, float(o), float(h), float(lo), float(c), float(v), float(rc), float(af), int(p), int(f), source)
+        for d, o, h, lo, c, v, rc, af, p, f in zip(dates, *cols, strict=True)
+    ]
+    cur = db.conn.executemany(_UPSERT, rows)
+    added = count(db, symbol) - before
+    changed = cur.rowcount if cur.rowcount >= 0 else len(rows)
+    return UpsertResult(added=added, updated=max(changed - added, 0))
+
+
+def count(db: sqlite_utils.Database, symbol: str) -> int:
+    return int(db.execute("SELECT COUNT(*) FROM bars WHERE symbol = ?", [symbol]).fetchone()[0])
+
+
+def last_date(db: sqlite_utils.Database, symbol: str, *, final_only: bool = False) -> str | None:
+    extra = " AND provisional = 0" if final_only else ""
+    row = db.execute(f"SELECT MAX(date) FROM bars WHERE symbol = ?{extra}", [symbol]).fetchone()
+    return row[0]
+
+
+def load(
+    db: sqlite_utils.Database,
+    symbol: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+) -> pd.DataFrame:
+    """Bars for one symbol in date order, index a DatetimeIndex named `date`.
+
+    `end` is inclusive: passing a session date gives exactly what was known at its close.
+    """
+    sql = "SELECT date, " + ", ".join(BAR_COLUMNS) + " FROM bars WHERE symbol = ?"
+    params: list[str] = [symbol]
+    if start:
+        sql += " AND date >= ?"
+        params.append(start)
+    if end:
+        sql += " AND date <= ?"
+        params.append(end)
+    sql += " ORDER BY date"
+    frame = pd.DataFrame(db.execute(sql, params).fetchall(), columns=["date", *BAR_COLUMNS])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.set_index("date")
+
+
+def close_on(db: sqlite_utils.Database, symbol: str, date: str) -> float | None:
+    row = db.execute(
+        "SELECT close FROM bars WHERE symbol = ? AND date = ? AND provisional = 0", [symbol, date]
+    ).fetchone()
+    return None if row is None else float(row[0])
+
+
+def dates(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[str]:
+    """All distinct session dates stored (for the replay clock)."""
+    if symbols:
+        marks = ",".join("?" * len(symbols))
+        cur = db.execute(f"SELECT DISTINCT date FROM bars WHERE symbol IN ({marks}) ORDER BY date", symbols)
+    else:
+        cur = db.execute("SELECT DISTINCT date FROM bars ORDER BY date")
+    return [r[0] for r in cur]

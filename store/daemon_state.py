@@ -1,0 +1,40 @@
+"""The daemon's singleton row: who is running, in which mode, and its heartbeat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from store.db import immediate, utcnow
+
+
+def started(db: sqlite_utils.Database, *, pid: int, mode: str, version: str) -> None:
+    now = utcnow()
+    with immediate(db):
+        db.execute(
+            "INSERT INTO daemon (id, pid, started_at, heartbeat_at, stopped_at, mode, sim_date, version) "
+            "VALUES (1, ?, ?, ?, NULL, ?, NULL, ?) ON CONFLICT (id) DO UPDATE SET "
+            "pid = excluded.pid, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, "
+            "stopped_at = NULL, mode = excluded.mode, sim_date = NULL, version = excluded.version",
+            [pid, now, now, mode, version],
+        )
+
+
+def heartbeat(db: sqlite_utils.Database, *, sim_date: str | None = None) -> None:
+    with immediate(db):
+        db.execute(
+            "UPDATE daemon SET heartbeat_at = ?, sim_date = COALESCE(?, sim_date) WHERE id = 1",
+            [utcnow(), sim_date],
+        )
+
+
+def stopped(db: sqlite_utils.Database) -> None:
+    with immediate(db):
+        db.execute("UPDATE daemon SET stopped_at = ? WHERE id = 1", [utcnow()])
+
+
+def read(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    cur = db.execute("SELECT * FROM daemon WHERE id = 1")
+    row = cur.fetchone()
+    return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))

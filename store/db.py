@@ -1,0 +1,127 @@
+"""Opening the database: WAL, busy timeout, foreign keys, private file modes, migrations.
+
+Every process (daemon, CLI, TUI) opens its own connection through `open_db`. Writes are
+short; queue claims use `immediate()` (BEGIN IMMEDIATE) so a read-then-write never
+fails with SQLITE_BUSY halfway through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+from store.schema import MIGRATIONS, known_migration_names
+
+BUSY_TIMEOUT_S = 10.0
+DB_FILENAME = "assistant.db"
+
+
+class StoreError(Exception):
+    """The database cannot be used: not SQLite, newer schema, not writable."""
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) with mode 0700 if missing; tighten it if we own it."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+    except PermissionError:
+        pass
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StoreError(f"data home {path} is not writable")
+    return path
+
+
+def _create_private_file(path: Path) -> None:
+    # SQLite creates new files 0644 minus umask and WAL/SHM copy that mode: create 0600 first.
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+def connect(path: Path) -> sqlite_utils.Database:
+    """A configured connection without running migrations (readers use this too)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != "wal":
+            db.enable_wal()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
+    return db
+
+
+def open_db(home: Path, *, migrate: bool = True) -> sqlite_utils.Database:
+    """Open (creating if needed) the database in `home`, bring its schema up to date."""
+    home = Path(home)
+    ensure_private_dir(home)
+    path = home / DB_FILENAME
+    try:
+        _create_private_file(path)
+    except PermissionError:
+        raise StoreError(f"cannot create {path}: permission denied") from None
+    db = connect(path)
+    try:
+        check_schema(db)
+        if migrate and MIGRATIONS.pending(db):
+            with immediate(db):  # two processes opening a new home migrate one after the other
+                if MIGRATIONS.pending(db):
+                    MIGRATIONS.apply(db)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
+    except StoreError:
+        db.close()
+        raise
+    return db
+
+
+def check_schema(db: sqlite_utils.Database) -> None:
+    """Refuse a database written by a newer version of the program."""
+    applied = {m.name for m in MIGRATIONS.applied(db)}
+    unknown = applied - known_migration_names()
+    if unknown:
+        raise StoreError(
+            "the database was written by a newer version of trading-assistant "
+            f"(unknown schema steps: {', '.join(sorted(unknown))}); upgrade the program"
+        )
+
+
+@contextlib.contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    else:
+        db.execute("COMMIT")
+
+
+def data_version(db: sqlite_utils.Database) -> int:
+    """Changes whenever another connection commits: cheap change detection for readers."""
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
+
+
+def checkpoint(db: sqlite_utils.Database) -> None:
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def utcnow() -> str:
+    """Wall-clock UTC time as ISO-8601 text: the one timestamp format in the store."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,63 @@
+"""Job runs: one row per execution of a scheduled job, with progress for the TUI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from store.db import immediate, utcnow
+
+
+def start(db: sqlite_utils.Database, job: str, *, scheduled_for: str | None = None) -> int:
+    with immediate(db):
+        cur = db.execute(
+            "INSERT INTO job_runs (job, scheduled_for, started_at, status, progress) "
+            "VALUES (?, ?, ?, 'running', 0)",
+            [job, scheduled_for, utcnow()],
+        )
+        return int(cur.lastrowid)
+
+
+def progress(db: sqlite_utils.Database, run_id: int, fraction: float, message: str = "") -> None:
+    with immediate(db):
+        db.execute(
+            "UPDATE job_runs SET progress = ?, message = ? WHERE id = ?",
+            [max(0.0, min(1.0, fraction)), message, run_id],
+        )
+
+
+def finish(db: sqlite_utils.Database, run_id: int, status: str = "ok", message: str = "") -> None:
+    with immediate(db):
+        db.execute(
+            "UPDATE job_runs SET status = ?, finished_at = ?, message = ?, "
+            "progress = CASE WHEN ? = 'ok' THEN 1 ELSE progress END WHERE id = ?",
+            [status, utcnow(), message, status, run_id],
+        )
+
+
+def mark_interrupted(db: sqlite_utils.Database) -> int:
+    """At daemon start: runs left 'running' by a dead process are closed as interrupted."""
+    with immediate(db):
+        return db.execute(
+            "UPDATE job_runs SET status = 'interrupted', finished_at = ?, "
+            "message = 'the daemon stopped during this run' WHERE status = 'running'",
+            [utcnow()],
+        ).rowcount
+
+
+def last(db: sqlite_utils.Database, job: str, *, status: str | None = None) -> dict[str, Any] | None:
+    sql = "SELECT * FROM job_runs WHERE job = ?"
+    params: list[Any] = [job]
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    cur = db.execute(sql + " ORDER BY id DESC LIMIT 1", params)
+    row = cur.fetchone()
+    return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+
+
+def running(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    cur = db.execute("SELECT * FROM job_runs WHERE status = 'running' ORDER BY id")
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -1,0 +1,158 @@
+"""The schema, as an ordered list of migrations. Never edit a released step: add one."""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+MIGRATIONS = Migrations("trading-assistant")
+
+
+@MIGRATIONS()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE symbols (
+            symbol TEXT PRIMARY KEY,
+            active INTEGER NOT NULL DEFAULT 1,
+            source TEXT NOT NULL DEFAULT 'sample',
+            added_at TEXT NOT NULL,
+            removed_at TEXT,
+            last_collected_at TEXT,
+            last_error TEXT,
+            consecutive_empty INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE bars (
+            symbol TEXT NOT NULL REFERENCES symbols(symbol),
+            date TEXT NOT NULL,
+            open REAL NOT NULL,
+            high REAL NOT NULL,
+            low REAL NOT NULL,
+            close REAL NOT NULL,
+            volume REAL NOT NULL DEFAULT 0,
+            raw_close REAL NOT NULL,
+            adj_factor REAL NOT NULL DEFAULT 1.0,
+            provisional INTEGER NOT NULL DEFAULT 0,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL,
+            PRIMARY KEY (symbol, date)
+        ) WITHOUT ROWID;
+        CREATE TABLE models (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            trained_at TEXT NOT NULL,
+            symbols TEXT NOT NULL DEFAULT '[]',
+            horizons TEXT NOT NULL DEFAULT '[]',
+            train_start TEXT, train_end TEXT,
+            val_start TEXT, val_end TEXT,
+            test_start TEXT, test_end TEXT,
+            feature_hash TEXT NOT NULL,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            artifact_path TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'candidate',
+            reason TEXT
+        );
+        CREATE INDEX models_kind_status ON models(kind, status);
+        CREATE TABLE predictions (
+            id INTEGER PRIMARY KEY,
+            symbol TEXT NOT NULL REFERENCES symbols(symbol),
+            as_of TEXT NOT NULL,
+            horizon INTEGER NOT NULL,
+            model_version TEXT NOT NULL,
+            made_at TEXT NOT NULL,
+            target_date TEXT NOT NULL,
+            base_price REAL NOT NULL,
+            pred_change_pct REAL NOT NULL,
+            pred_price REAL NOT NULL,
+            lower REAL,
+            upper REAL,
+            p_up REAL, p_flat REAL, p_down REAL,
+            direction TEXT NOT NULL,
+            confidence REAL,
+            regime TEXT,
+            signals TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL DEFAULT 'pending',
+            actual_price REAL,
+            error_pct REAL,
+            hit INTEGER,
+            verified_at TEXT,
+            UNIQUE (symbol, as_of, horizon, model_version)
+        );
+        CREATE INDEX predictions_status_target ON predictions(status, target_date);
+        CREATE INDEX predictions_symbol_asof ON predictions(symbol, as_of);
+        CREATE TABLE regimes (
+            symbol TEXT NOT NULL REFERENCES symbols(symbol),
+            date TEXT NOT NULL,
+            regime TEXT NOT NULL,
+            trend REAL,
+            volatility REAL,
+            PRIMARY KEY (symbol, date)
+        ) WITHOUT ROWID;
+        CREATE TABLE weights (
+            symbol TEXT NOT NULL,
+            regime TEXT NOT NULL,
+            signal TEXT NOT NULL,
+            weight REAL NOT NULL,
+            updated_at TEXT NOT NULL,
+            reason TEXT,
+            PRIMARY KEY (symbol, regime, signal)
+        ) WITHOUT ROWID;
+        CREATE TABLE weight_changes (
+            id INTEGER PRIMARY KEY,
+            symbol TEXT NOT NULL,
+            regime TEXT NOT NULL,
+            signal TEXT NOT NULL,
+            old_weight REAL,
+            new_weight REAL NOT NULL,
+            reason TEXT NOT NULL,
+            changed_at TEXT NOT NULL
+        );
+        CREATE TABLE job_runs (
+            id INTEGER PRIMARY KEY,
+            job TEXT NOT NULL,
+            scheduled_for TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',
+            progress REAL,
+            message TEXT
+        );
+        CREATE INDEX job_runs_job ON job_runs(job, started_at);
+        CREATE TABLE commands (
+            id INTEGER PRIMARY KEY,
+            key TEXT UNIQUE,
+            kind TEXT NOT NULL,
+            args TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            claimed_at TEXT,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'queued',
+            result TEXT,
+            error TEXT
+        );
+        CREATE INDEX commands_status ON commands(status, id);
+        CREATE TABLE daemon (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER,
+            started_at TEXT,
+            heartbeat_at TEXT,
+            stopped_at TEXT,
+            mode TEXT,
+            sim_date TEXT,
+            version TEXT
+        );
+        """
+    )
+
+
+def _run(db: sqlite_utils.Database, script: str) -> None:
+    # executescript() would commit the migration's transaction early: run statements one by one.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def known_migration_names() -> set[str]:
+    return {m.name for m in MIGRATIONS._migrations}

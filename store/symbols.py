@@ -1,0 +1,112 @@
+"""The watchlist, and the one gate every symbol passes before it is stored or queued."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlite_utils
+
+from store.db import immediate, utcnow
+
+# Ticker shapes Yahoo uses: AAPL, BRK-B, ^GSPC, EURUSD=X, CL=F, 7203.T, TCS.NS, BTC-USD.
+_SYMBOL = re.compile(r"\^?[A-Z0-9][A-Z0-9.\-]{0,14}(=[XF])?")
+MAX_LEN = 20
+
+
+class SymbolError(ValueError):
+    """A symbol that is not a ticker we accept."""
+
+
+def validate_symbol(raw: str) -> str:
+    """Return the normalized symbol or raise SymbolError with a one-line reason."""
+    if not isinstance(raw, str):
+        raise SymbolError("symbol must be text")
+    text = raw.strip(" ")
+    shown = repr(raw) if len(raw) <= 30 else repr(raw[:27] + "...")
+    if not text:
+        raise SymbolError("symbol is empty")
+    if len(text) > MAX_LEN:
+        raise SymbolError(f"symbol {shown} is longer than {MAX_LEN} characters")
+    if not text.isascii() or not text.isprintable():
+        raise SymbolError(f"symbol {shown} contains characters a ticker cannot have")
+    upper = text.upper()
+    if not _SYMBOL.fullmatch(upper) or ".." in upper or upper.endswith((".", "-")):
+        raise SymbolError(
+            f"symbol {shown} is not a ticker (expected e.g. AAPL, BRK-B, ^GSPC, EURUSD=X, 7203.T)"
+        )
+    return upper
+
+
+def add(db: sqlite_utils.Database, symbols: list[str], source: str) -> list[str]:
+    """Add (or re-activate) symbols; all are validated before anything is written."""
+    clean = [validate_symbol(s) for s in symbols]
+    added = []
+    now = utcnow()
+    with immediate(db):
+        for sym in dict.fromkeys(clean):
+            row = db.execute("SELECT active FROM symbols WHERE symbol = ?", [sym]).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO symbols (symbol, active, source, added_at) VALUES (?, 1, ?, ?)",
+                    [sym, source, now],
+                )
+                added.append(sym)
+            elif not row[0]:
+                db.execute(
+                    "UPDATE symbols SET active = 1, removed_at = NULL, source = ? WHERE symbol = ?",
+                    [source, sym],
+                )
+                added.append(sym)
+    return added
+
+
+def ensure(db: sqlite_utils.Database, symbol: str, source: str) -> None:
+    """Make sure a row exists (for imported data) without changing an existing one."""
+    db.execute(
+        "INSERT OR IGNORE INTO symbols (symbol, active, source, added_at) VALUES (?, 1, ?, ?)",
+        [validate_symbol(symbol), source, utcnow()],
+    )
+
+
+def remove(db: sqlite_utils.Database, symbol: str) -> bool:
+    """Take a symbol off the watchlist; its bars and predictions stay as history."""
+    sym = validate_symbol(symbol)
+    with immediate(db):
+        cur = db.execute(
+            "UPDATE symbols SET active = 0, removed_at = ? WHERE symbol = ? AND active = 1",
+            [utcnow(), sym],
+        )
+        return cur.rowcount > 0
+
+
+def watchlist(db: sqlite_utils.Database, *, include_removed: bool = False) -> list[dict[str, Any]]:
+    where = "" if include_removed else "WHERE s.active = 1"
+    sql = f"""
+        SELECT s.*, COUNT(b.date) AS bars, MIN(b.date) AS first_date, MAX(b.date) AS last_date
+        FROM symbols s LEFT JOIN bars b ON b.symbol = s.symbol
+        {where} GROUP BY s.symbol ORDER BY s.symbol
+    """
+    cur = db.execute(sql)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def active_symbols(db: sqlite_utils.Database) -> list[str]:
+    return [r[0] for r in db.execute("SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol")]
+
+
+def record_collection(
+    db: sqlite_utils.Database, symbol: str, *, error: str | None, empty: bool
+) -> None:
+    """Remember the outcome of a collection attempt for the watchlist view."""
+    with immediate(db):
+        if error is None:
+            db.execute(
+                "UPDATE symbols SET last_collected_at = ?, last_error = NULL, "
+                "consecutive_empty = CASE WHEN ? THEN consecutive_empty + 1 ELSE 0 END "
+                "WHERE symbol = ?",
+                [utcnow(), int(empty), symbol],
+            )
+        else:
+            db.execute("UPDATE symbols SET last_error = ? WHERE symbol = ?", [error, symbol])
