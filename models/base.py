@@ -1,12 +1,26 @@
-"""What every forecaster returns. (The base class itself lands with the models issue.)"""
+"""What every forecaster returns, and the one base class every forecaster extends.
+
+The base owns validation (inputs have the right shape and order, are never mutated,
+outputs are finite and normalized) and persistence (meta.json with the kind, horizons,
+parameters, feature-schema hash and file checksums, written atomically). A subclass
+implements only its core: `_fit`, `_predict`, `_state`, `_write`, `_read`.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
 CLASSES = ("down", "flat", "up")
+FORMAT = 1
+
+Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -25,3 +39,134 @@ class Forecast:
         n, h = self.expected_return.shape
         if h != len(self.horizons) or self.probs.shape != (n, h, 3):
             raise ValueError("Forecast shapes do not match its horizons")
+
+    def direction(self) -> np.ndarray:
+        """(n, H): +1 where the call is up (P(up) > P(down)), -1 where down."""
+        return np.where(self.probs[..., 2] >= self.probs[..., 0], 1, -1)
+
+
+class Stopped(Exception):
+    """Training was asked to stop; nothing was produced."""
+
+
+class Forecaster:
+    kind: ClassVar[str] = ""
+    learns: ClassVar[bool] = True  # False for fixed rules (no planted-signal claim)
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, horizons: tuple[int, ...] = (1, 3, 5), **params: Any) -> None:
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"{self.kind}: unknown parameters {sorted(unknown)}")
+        self.horizons = tuple(int(h) for h in horizons)
+        self.params: dict[str, Any] = {**self.defaults, **params}
+        self.features: list[str] | None = None
+        self.info: dict[str, Any] = {}  # training facts (epochs run, best val loss) for reports
+
+    # ---- public API (validated) -------------------------------------------------------
+    def fit(self, train: Any, val: Any, *, progress: Progress | None = None,
+            stop: threading.Event | None = None) -> Forecaster:
+        for name, part in (("train", train), ("val", val)):
+            _check_frame(part.X, name)
+            if len(part.rows) != len(part.X):
+                raise ValueError(f"{name}: rows mask does not match X")
+            if not set(self.horizons) <= set(part.horizons):
+                raise ValueError(f"{name}: dataset lacks horizons {self.horizons}")
+        if train.n == 0 or val.n == 0:
+            raise ValueError("train and val need at least one labelled row each")
+        self.features = list(train.X.columns)
+        self._fit(train, val, progress or (lambda f, m: None), stop)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> Forecast:
+        if self.features is None:
+            raise ValueError(f"{self.kind}: predict before fit")
+        _check_frame(X, "X")
+        missing = [c for c in self.features if c not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks features {missing[:3]}")
+        ret, probs = self._predict(X[self.features])
+        ret = np.asarray(ret, dtype=np.float64).reshape(len(X), len(self.horizons))
+        probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-6, None)
+        probs = probs / probs.sum(axis=-1, keepdims=True)
+        if not (np.isfinite(ret).all() and np.isfinite(probs).all()):
+            raise ValueError(f"{self.kind}: non-finite forecast")
+        return Forecast(self.horizons, ret, probs)
+
+    def save(self, directory: Path) -> None:
+        """Write the model into `directory` (created atomically; must not exist)."""
+        from models import artifacts, features
+
+        directory = Path(directory)
+        if self.features is None:
+            raise ValueError("cannot save an unfitted model")
+        tmp = artifacts.temp_dir_for(directory)
+        try:
+            names = self._write(tmp)
+            meta = {
+                "format": FORMAT, "kind": self.kind, "horizons": list(self.horizons),
+                "params": self.params, "features": self.features,
+                "feature_hash": features.feature_hash(), "state": self._state(),
+                "info": self.info, "files": {n: artifacts.sha256(tmp / n) for n in names},
+            }
+            artifacts.write_json(tmp / artifacts.META, meta)
+            artifacts.publish_dir(tmp, directory)
+        except BaseException:
+            artifacts.discard(tmp)
+            raise
+
+    @staticmethod
+    def load(directory: Path) -> Forecaster:
+        """Load any kind; raises ArtifactError for anything broken, foreign or unsafe."""
+        from models import artifacts, catalog, features
+
+        directory = Path(directory)
+        meta = artifacts.read_json(directory / artifacts.META)
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise artifacts.ArtifactError("meta.json: unknown format")
+        if meta.get("feature_hash") != features.feature_hash():
+            raise artifacts.ArtifactError("feature schema changed since this model was trained")
+        cls = catalog.KINDS.get(meta.get("kind"))
+        if cls is None:
+            raise artifacts.ArtifactError(f"unknown model kind {meta.get('kind')!r}")
+        artifacts.check_files(directory, meta.get("files", {}))
+        try:
+            model = cls(tuple(meta["horizons"]), **meta["params"])
+            model.features = list(meta["features"])
+            model.info = dict(meta.get("info", {}))
+            model._read(directory, meta["state"])
+        except artifacts.ArtifactError:
+            raise
+        except Exception as exc:  # any loader failure means the artifact is unusable
+            raise artifacts.ArtifactError(f"{cls.kind}: cannot load ({type(exc).__name__}: {exc})") from None
+        return model
+
+    # ---- subclass core ----------------------------------------------------------------
+    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+        raise NotImplementedError
+
+    def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _write(self, directory: Path) -> list[str]:
+        return []
+
+    def _read(self, directory: Path, state: dict[str, Any]) -> None:
+        return None
+
+
+def check_stop(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise Stopped("stopped")
+
+
+def _check_frame(X: pd.DataFrame, name: str) -> None:
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"{name} must be a DataFrame")
+    if not isinstance(X.index, pd.MultiIndex) or list(X.index.names) != ["symbol", "date"]:
+        raise ValueError(f"{name} must be indexed by (symbol, date)")
+    if not X.index.is_monotonic_increasing or X.index.has_duplicates:
+        raise ValueError(f"{name} must be sorted by (symbol, date) without duplicates")

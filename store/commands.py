@@ -106,3 +106,38 @@ def recent(db: sqlite_utils.Database, limit: int = 20, status: str | None = None
 
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
     return {s: n for s, n in db.execute("SELECT status, COUNT(*) FROM commands GROUP BY status")}
+
+
+MAX_INTERRUPTIONS = 2
+
+
+def recover_after_crash(
+    db: sqlite_utils.Database, *, max_interruptions: int = MAX_INTERRUPTIONS
+) -> tuple[int, int]:
+    """At daemon start: re-queue commands a dead daemon was running, counting each time.
+
+    A command interrupted `max_interruptions` times (it may be what kills the daemon) is
+    failed with that reason instead. Returns (requeued, failed).
+    """
+    with immediate(db):
+        failed = db.execute(
+            "UPDATE commands SET status = 'failed', finished_at = ?, interruptions = interruptions + 1, "
+            "error = 'interrupted ' || (interruptions + 1) || ' times by a daemon crash or kill; "
+            "not retried again' WHERE status = 'running' AND interruptions + 1 >= ?",
+            [utcnow(), max_interruptions],
+        ).rowcount
+        requeued = db.execute(
+            "UPDATE commands SET status = 'queued', claimed_at = NULL, interruptions = interruptions + 1, "
+            "error = 'interrupted by a daemon crash or kill; re-queued' WHERE status = 'running'"
+        ).rowcount
+    return requeued, failed
+
+
+def requeue(db: sqlite_utils.Database, command_id: int, reason: str) -> None:
+    """Put a running command back in the queue (a clean shutdown rolled its step back)."""
+    with immediate(db):
+        db.execute(
+            "UPDATE commands SET status = 'queued', claimed_at = NULL, error = ? "
+            "WHERE id = ? AND status = 'running'",
+            [reason, command_id],
+        )

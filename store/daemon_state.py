@@ -38,3 +38,14 @@ def read(db: sqlite_utils.Database) -> dict[str, Any] | None:
     cur = db.execute("SELECT * FROM daemon WHERE id = 1")
     row = cur.fetchone()
     return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+
+
+def set_state(db: sqlite_utils.Database, state: str, *, sim_date: str | None = None) -> None:
+    """Where the loop is: starting, running, finished (replay at the end of its data),
+    stopping, stopped. Also a heartbeat."""
+    with immediate(db):
+        db.execute(
+            "UPDATE daemon SET state = ?, heartbeat_at = ?, sim_date = COALESCE(?, sim_date) "
+            "WHERE id = 1",
+            [state, utcnow(), sim_date],
+        )

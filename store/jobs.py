@@ -61,3 +61,22 @@ def running(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     cur = db.execute("SELECT * FROM job_runs WHERE status = 'running' ORDER BY id")
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def ran_for(db: sqlite_utils.Database, job: str, scheduled_for: str) -> bool:
+    """Whether `job` already completed (status ok) for this scheduled slot."""
+    row = db.execute(
+        "SELECT 1 FROM job_runs WHERE job = ? AND scheduled_for = ? AND status = 'ok' LIMIT 1",
+        [job, scheduled_for],
+    ).fetchone()
+    return row is not None
+
+
+def last_runs(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """The latest run of every job, by job name (for `assistant status`)."""
+    cur = db.execute(
+        "SELECT * FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job) ORDER BY job"
+    )
+    cols = [c[0] for c in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return {row["job"]: row for row in rows}

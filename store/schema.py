@@ -156,3 +156,39 @@ def _run(db: sqlite_utils.Database, script: str) -> None:
 
 def known_migration_names() -> set[str]:
     return {m.name for m in MIGRATIONS._migrations}
+
+
+@MIGRATIONS()
+def m002_cycle_learning(db: sqlite_utils.Database) -> None:
+    # outcome: the realized class (up/flat/down) of a verified call, for baselines.
+    # calibration: realized hit rate per stated-confidence bucket, to recalibrate new calls.
+    _run(
+        db,
+        """
+        ALTER TABLE predictions ADD COLUMN outcome TEXT;
+        CREATE TABLE calibration (
+            scope TEXT NOT NULL,
+            horizon INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            n INTEGER NOT NULL DEFAULT 0,
+            hits INTEGER NOT NULL DEFAULT 0,
+            stated_sum REAL NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (scope, horizon, bucket)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
+@MIGRATIONS()
+def m003_daemon_state(db: sqlite_utils.Database) -> None:
+    # daemon.state: where the loop is (starting / running / finished replay / stopping /
+    # stopped). commands.interruptions: how often a daemon died while running the command,
+    # so one that keeps killing the daemon is failed with its reason instead of re-run forever.
+    _run(
+        db,
+        """
+        ALTER TABLE daemon ADD COLUMN state TEXT;
+        ALTER TABLE commands ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0
+        """,
+    )

@@ -54,7 +54,8 @@ def add(db: sqlite_utils.Database, symbols: list[str], source: str) -> list[str]
                 added.append(sym)
             elif not row[0]:
                 db.execute(
-                    "UPDATE symbols SET active = 1, removed_at = NULL, source = ? WHERE symbol = ?",
+                    "UPDATE symbols SET active = 1, removed_at = NULL, source = ?, consecutive_empty = 0, "
+                    "last_error = NULL WHERE symbol = ?",
                     [source, sym],
                 )
                 added.append(sym)
@@ -110,3 +111,39 @@ def record_collection(
             )
         else:
             db.execute("UPDATE symbols SET last_error = ? WHERE symbol = ?", [error, symbol])
+
+
+def record_empty(
+    db: sqlite_utils.Database, symbol: str, *, message: str, deactivate_after: int
+) -> bool:
+    """Count one more empty answer; take the symbol off the watchlist after too many in a row.
+
+    Returns True when this answer deactivated the symbol.
+    """
+    with immediate(db):
+        db.execute(
+            "UPDATE symbols SET consecutive_empty = consecutive_empty + 1, last_error = ? "
+            "WHERE symbol = ?",
+            [message, symbol],
+        )
+        row = db.execute(
+            "SELECT consecutive_empty, active FROM symbols WHERE symbol = ?", [symbol]
+        ).fetchone()
+        if row is None or not row[1] or deactivate_after <= 0 or row[0] < deactivate_after:
+            return False
+        db.execute(
+            "UPDATE symbols SET active = 0, removed_at = ?, last_error = ? WHERE symbol = ?",
+            [
+                utcnow(),
+                f"deactivated: no data on {row[0]} consecutive trading-day runs "
+                f"(last answer: {message}); `assistant watch add {symbol}` to try again",
+                symbol,
+            ],
+        )
+        return True
+
+
+def get(db: sqlite_utils.Database, symbol: str) -> dict[str, Any] | None:
+    cur = db.execute("SELECT * FROM symbols WHERE symbol = ?", [symbol])
+    row = cur.fetchone()
+    return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))

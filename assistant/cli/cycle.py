@@ -1,9 +1,208 @@
-"""CLI commands: cycle (placeholder until its issue lands; registers nothing)."""
+"""CLI commands of the decision loop: predict, verify, predictions, report."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import sys
+from typing import Any
+
+from assistant.cli.common import open_home, print_json, table
+from assistant.errors import AssistantError
+
+STATUSES = ("pending", "verified", "expired")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    p = sub.add_parser(
+        "predict",
+        help="run one cycle now: analyze, plan, predict and record a call per symbol and horizon",
+        description=(
+            "Run one plan-then-act cycle for the watched symbols (or SYM...): analyze the bars "
+            "up to --as-of (default: the latest stored), combine the rule signals and the "
+            "serving model under the learned weights, and record each call in the ledger. "
+            "Running it twice for the same session records nothing new."
+        ),
+    )
+    p.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
+    p.add_argument("--as-of", metavar="DATE", help="predict as if today were DATE (sees only bars up to it)")
+    p.add_argument("--json", action="store_true", help="print the calls as JSON")
+    p.set_defaults(func=cmd_predict)
+
+    v = sub.add_parser(
+        "verify",
+        help="score every matured prediction against the close of its target session",
+        description=(
+            "Score pending predictions whose target session has a final bar (actual price, "
+            "error, hit), expire those whose bar never came, then adapt the signal weights "
+            "and the confidence calibration from the outcomes."
+        ),
+    )
+    v.add_argument("--as-of", metavar="DATE", help="verify as if today were DATE")
+    v.add_argument("--json", action="store_true", help="print the verification report as JSON")
+    v.set_defaults(func=cmd_verify)
+
+    ls = sub.add_parser(
+        "predictions",
+        help="list or export the prediction ledger",
+        description="List the prediction ledger, newest first, or export it as JSON lines or CSV.",
+    )
+    ls.add_argument("--status", choices=STATUSES, help="only predictions with this status")
+    ls.add_argument("--symbol", action="append", metavar="SYM", help="only this symbol (repeatable)")
+    ls.add_argument("--format", choices=("table", "jsonl", "csv"), default="table", help="output format")
+    ls.add_argument("--limit", type=int, default=None,
+                    help="at most this many rows (table default 50; 0 means all)")
+    ls.set_defaults(func=cmd_predictions)
+
+    r = sub.add_parser(
+        "report",
+        help="out-of-sample accuracy per symbol, horizon and regime, next to the baselines",
+        description=(
+            "Accuracy of verified predictions only: hit rate, MAE, Brier, the baselines "
+            "(majority, always up, last move, zero change), n, a p-value against the majority "
+            "baseline, the calibration table and the weekly trend."
+        ),
+    )
+    r.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: all with predictions)")
+    r.add_argument("--json", action="store_true", help="print the report as JSON (schema in README-cycle.md)")
+    r.set_defaults(func=cmd_report)
+
+
+def _date(text: str | None) -> str | None:
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(text).strftime("%Y-%m-%d")
+    except (ValueError, TypeError):
+        raise AssistantError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from assistant.cycle import run_cycle
+
+    home, settings, db = open_home(args)
+    calls = run_cycle(db, home, settings, args.symbols or None, as_of=_date(args.as_of))
+    if args.json:
+        print_json([c.to_dict() for c in calls])
+        return 0
+    if not calls:
+        print("no calls: the watchlist is empty or has no usable bars (see `assistant watch list`)")
+        return 0
+    for c in calls:
+        print(format_call(c))
+    new = sum(c.new for c in calls)
+    print(f"{len(calls)} calls ({new} new, {len(calls) - new} already recorded)")
+    return 0
+
+
+def format_call(c: Any) -> str:
+    signals = ", ".join(f"{s['signal']} {s['contribution_pct']:+.3f}%" for s in c.top_signals) or "none voted"
+    lines = [
+        f"{c.symbol:<8} h={c.horizon}  {c.as_of} -> {c.target_date}  {c.direction.upper():<4} "
+        f"{c.change_pct:+.2f}%  target {c.target_price:,.2f} [{c.lower:,.2f} .. {c.upper:,.2f}]  "
+        f"confidence {100 * c.confidence:.0f}%  regime {c.regime}",
+        f"         signals: {signals}",
+        f"         model {c.model_version}: {c.skill}",
+    ]
+    if c.note:
+        lines.append(f"         note: {c.note}")
+    return "\n".join(lines)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from assistant.cycle import verify
+
+    _, settings, db = open_home(args)
+    report = verify(db, settings, as_of=_date(args.as_of))
+    if args.json:
+        print_json(report.to_dict())
+        return 0
+    rate = f" ({100 * report.hits / report.verified:.0f}% hit)" if report.verified else ""
+    print(f"verified {report.verified}{rate}, expired {report.expired}, "
+          f"still waiting for a bar {report.pending} (as of {report.as_of})")
+    for ch in report.weight_changes[:20]:
+        print(f"  {ch['symbol']} {ch['regime']} {ch['signal']}: "
+              f"{ch['old'] if ch['old'] is not None else 'default'} -> {ch['new']:.3f}  {ch['reason']}")
+    if len(report.weight_changes) > 20:
+        print(f"  ... and {len(report.weight_changes) - 20} more weight changes")
+    return 0
+
+
+LEDGER_COLUMNS = ["id", "symbol", "as_of", "horizon", "target_date", "direction", "pred_change_pct",
+                  "pred_price", "lower", "upper", "confidence", "regime", "model_version", "status",
+                  "actual_price", "error_pct", "hit"]
+
+
+def cmd_predictions(args: argparse.Namespace) -> int:
+    from store import predictions as ledger
+
+    _, _, db = open_home(args)
+    limit = args.limit if args.limit is not None else (50 if args.format == "table" else 0)
+    if limit < 0:
+        raise AssistantError("--limit must be 0 (all) or a positive number")
+    symbols = [s.upper() for s in args.symbol] if args.symbol else None
+    rows = ledger.listing(db, status=args.status, symbols=symbols, limit=limit or None)
+    if args.format == "jsonl":
+        for r in rows:
+            sys.stdout.write(json.dumps({**r, "signals": json.loads(r["signals"] or "{}")}) + "\n")
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else LEDGER_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        total = sum(ledger.counts(db, symbols).get(s, 0) for s in ([args.status] if args.status else STATUSES))
+        body = [[_cell(r[k]) for k in LEDGER_COLUMNS] for r in rows]
+        print(table(body, ["id", "symbol", "as_of", "h", "target", "dir", "chg%", "price", "lower",
+                           "upper", "conf", "regime", "model", "status", "actual", "err%", "hit"]))
+        if total > len(rows):
+            print(f"showing {len(rows)} of {total}; --limit 0 shows all")
+    return 0
+
+
+def _cell(v: Any) -> Any:
+    return f"{v:.2f}" if isinstance(v, float) else v
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from assistant import report
+
+    _, _, db = open_home(args)
+    symbols = [s.upper() for s in args.symbols] or None
+    data = report.build(db, symbols)
+    if args.json:
+        print_json(data)
+        return 0
+    c = data["counts"]
+    print(f"predictions: {c['verified']} verified, {c['pending']} pending, {c['expired']} expired "
+          "(expired calls never count as misses or hits)")
+    if not data["groups"]:
+        print("nothing verified yet: accuracy appears once target sessions have closed")
+        return 0
+    for g in data["groups"]:
+        print()
+        print(format_metrics(f"{g['symbol']} h={g['horizon']}", g))
+        for regime, m in g["by_regime"].items():
+            print(format_metrics(f"    {regime}", m, short=True))
+        cal = "  ".join(f"{b['lo']:.1f}-{b['hi']:.1f}: {100 * b['stated']:.0f}%->{100 * b['realized']:.0f}% "
+                        f"(n={b['n']})" for b in g["calibration"])
+        print(f"    calibration (stated -> realized): {cal}")
+        weeks = "  ".join(f"{w['week']} {100 * w['hit_rate']:.0f}%/{100 * w['baseline']:.0f}%"
+                          for w in g["trend"][-6:])
+        print(f"    trend, 4-week rolling hit/baseline: {weeks}")
+    return 0
+
+
+def format_metrics(label: str, m: dict[str, Any], short: bool = False) -> str:
+    b = m["baselines"]
+    p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3f}"
+    text = (f"{label:<14} n={m['n']:<5} hit {100 * m['hit_rate']:.1f}%  "
+            f"majority({b['majority']['label']}) {100 * b['majority']['hit_rate']:.1f}%  p={p}")
+    if short:
+        return text
+    return (text + f"  always-up {100 * b['always_up']['hit_rate']:.1f}%  last-move "
+            f"{100 * b['last_move']['hit_rate']:.1f}%  zero-change {100 * b['zero_change']['hit_rate']:.1f}%\n"
+            f"{'':<14} MAE {m['mae_pct']:.2f}% (zero change {b['zero_change']['mae_pct']:.2f}%)  "
+            f"Brier {m['brier']:.3f}  -> {m['verdict']}")

@@ -1,0 +1,107 @@
+"""Analyze: what the bars up to as_of say about one symbol — regime, rule votes, volatility.
+
+Everything here is computed from final bars dated on or before as_of; nothing sees the
+future. The result feeds `plan()` as evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from assistant.plan import FLAT_K
+from models import signals
+from models.regime import classify
+from store import bars as bar_store
+
+LOOKBACK_DAYS = 800  # calendar days of bars loaded: SMA200 plus model windows, with room
+SIGMA_WINDOW = 250  # sessions of h-session returns behind the volatility estimate
+MIN_SESSIONS = 60
+
+
+@dataclass(frozen=True)
+class Analysis:
+    symbol: str
+    as_of: str
+    base_price: float
+    regime: str
+    trend: float
+    volatility: float
+    votes: dict[str, float]
+    sigma: dict[int, float]  # std of trailing h-session log returns, per horizon
+    last_move: dict[int, str]  # class of the h-session move ending at as_of
+    regimes: pd.DataFrame  # per-session regime history (for the store)
+
+
+def regime_thresholds(settings: dict[str, Any]) -> dict[str, float]:
+    c = settings["cycle"]
+    return {
+        "bull_trend": float(c["bull_trend"]),
+        "bear_trend": float(c["bear_trend"]),
+        "volatile": float(c["volatile_annualized"]),
+    }
+
+
+def load_bars(
+    db: sqlite_utils.Database, symbols: list[str], as_of: str | None
+) -> dict[str, pd.DataFrame]:
+    """Final bars up to and including as_of for each symbol (a recent window only)."""
+    out = {}
+    for sym in symbols:
+        last = as_of or bar_store.last_date(db, sym, final_only=True)
+        if last is None:
+            continue
+        start = (pd.Timestamp(last) - pd.Timedelta(days=LOOKBACK_DAYS)).strftime("%Y-%m-%d")
+        frame = bar_store.load(db, sym, start=start, end=last)
+        frame = frame[frame["provisional"] == 0]
+        if not frame.empty:
+            out[sym] = frame
+    return out
+
+
+def analyze(
+    symbol: str, bars: pd.DataFrame, horizons: list[int], thresholds: dict[str, float]
+) -> Analysis:
+    """Regime, rule votes and h-session volatility at the last bar of `bars`."""
+    if len(bars) < MIN_SESSIONS:
+        raise ValueError(f"{symbol}: {len(bars)} sessions of history, need at least {MIN_SESSIONS}")
+    close = bars["close"]
+    reg = classify(close, **thresholds)
+    votes = signals.evaluate(bars, **thresholds).iloc[-1]
+    logc = np.log(close.to_numpy())
+    sigma, last_move = {}, {}
+    for h in horizons:
+        r = logc[h:] - logc[:-h]
+        s = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
+        sigma[h] = s
+        band = FLAT_K * s
+        last = float(r[-1]) if len(r) else 0.0
+        last_move[h] = "up" if last > band else "down" if last < -band else "flat"
+    now = reg.iloc[-1]
+    return Analysis(
+        symbol=symbol,
+        as_of=bars.index[-1].strftime("%Y-%m-%d"),
+        base_price=float(close.iloc[-1]),
+        regime=str(now["regime"]),
+        trend=float(now["trend"]) if pd.notna(now["trend"]) else float("nan"),
+        volatility=float(now["volatility"]) if pd.notna(now["volatility"]) else float("nan"),
+        votes={k: float(v) for k, v in votes.items()},
+        sigma=sigma,
+        last_move=last_move,
+        regimes=reg,
+    )
+
+
+def regime_rows(a: Analysis, after: str | None, keep: int = 260) -> list[tuple]:
+    """Regime history rows newer than `after` (at most the last `keep` sessions)."""
+    frame = a.regimes.iloc[-keep:]
+    dates = frame.index.strftime("%Y-%m-%d")
+    rows = []
+    for d, g, t, v in zip(dates, frame["regime"], frame["trend"], frame["volatility"], strict=True):
+        if after is None or d > after:
+            rows.append((a.symbol, d, g, None if pd.isna(t) else float(t), None if pd.isna(v) else float(v)))
+    return rows

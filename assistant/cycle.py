@@ -1,0 +1,176 @@
+"""The daily decision loop: analyze -> plan -> predict -> act; and learn (verify, drift).
+
+run_cycle reads only bars up to as_of, asks the serving model (if any) for a forecast,
+combines it with the rule signals under the current per-(symbol, regime) weights via
+the pure `plan()`, turns each plan into a call on the exchange calendar (target session,
+price, interval), and writes all calls and the new regime history in one transaction.
+Calls are idempotent on (symbol, as_of, horizon, model_version): a second run adds
+nothing. With no usable model the rule signals serve alone, and every call says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+from assistant import analyze as az
+from assistant.calendar import add_sessions, exchange_for
+from assistant.drift import DriftFinding, check_drift
+from assistant.errors import AssistantError
+from assistant.learn import VerifyReport, verify
+from assistant.plan import Evidence, ModelView, Plan, plan
+from assistant.predicting import encode_signals, model_forecasts, skill_lines
+from store import predictions as ledger
+from store import regimes as regime_store
+from store import symbols as symbol_store
+from store import weights as weight_store
+from store.db import immediate, utcnow
+
+__all__ = ["Call", "run_cycle", "verify", "VerifyReport", "check_drift", "DriftFinding"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Call:
+    symbol: str
+    as_of: str
+    horizon: int
+    target_date: str
+    base_price: float
+    direction: str
+    change_pct: float
+    target_price: float
+    lower: float
+    upper: float
+    p_down: float
+    p_flat: float
+    p_up: float
+    confidence: float
+    regime: str
+    model_version: str
+    rules_only: bool
+    top_signals: list[dict[str, float]] = field(default_factory=list)
+    skill: str = ""
+    note: str = ""
+    new: bool = True  # False when the same call was already in the ledger
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_cycle(
+    db: sqlite_utils.Database,
+    home: Path,
+    settings: dict[str, Any],
+    symbols: list[str] | None = None,
+    *,
+    as_of: str | None = None,
+) -> list[Call]:
+    """One cycle for the watchlist (or `symbols`) as of `as_of` (default: latest bars)."""
+    horizons = [int(h) for h in settings["models"]["horizons"]]
+    wanted = _symbols(db, symbols)
+    day = pd.Timestamp(as_of).strftime("%Y-%m-%d") if as_of else None
+    thresholds = az.regime_thresholds(settings)
+    # analyze
+    bars = az.load_bars(db, wanted, day)
+    analyses: dict[str, az.Analysis] = {}
+    for sym, frame in bars.items():
+        try:
+            analyses[sym] = az.analyze(sym, frame, horizons, thresholds)
+        except ValueError as exc:
+            log.warning("skipping %s: %s", sym, exc)
+    if symbols and not analyses:
+        raise AssistantError(f"no usable bars for {', '.join(wanted)} up to {day or 'today'}; run `assistant collect`")
+    # plan (model forecasts first: they are evidence)
+    stamp = pd.Timestamp(day) if day else max((pd.Timestamp(a.as_of) for a in analyses.values()), default=None)
+    forecasts, note = model_forecasts(db, home, {s: bars[s] for s in analyses}, stamp, horizons)
+    weights = weight_store.load(db, list(analyses))
+    calibration = weight_store.load_calibration(db)
+    plans: list[Plan] = []
+    for sym, a in analyses.items():
+        fc = forecasts.get(sym)
+        for h in horizons:
+            view = None
+            if fc is not None and h in fc.expected_return:
+                view = ModelView(fc.model_version, float(fc.expected_return[h]),
+                                 tuple(fc.probs[h]), dict(getattr(fc, "skill", {}) or {}))
+            scope = "rules" if view is None else "model"
+            table = {b: (n, hits) for b, (n, hits, _) in calibration.get((scope, h), {}).items()}
+            ev = Evidence(
+                symbol=sym, as_of=a.as_of, horizon=h, base_price=a.base_price, sigma=a.sigma[h],
+                regime=a.regime, votes=a.votes, model=view, last_move=a.last_move[h],
+                calibration=table, note="" if view else note.get(sym, note.get("*", "")),
+            )
+            plans.append(plan(ev, weights.get((sym, a.regime), {})))
+    # predict
+    default_exchange = settings["calendar"]["exchange"]
+    skills = skill_lines(db, plans)
+    calls = [_call(p, default_exchange, skills) for p in plans]
+    # act
+    made_at = utcnow()
+    with immediate(db):
+        known = _existing(db, calls)
+        ledger.insert_many(db, (_row(c, p, made_at) for c, p in zip(calls, plans, strict=True)))
+        last = regime_store.last_dates(db)
+        regime_store.upsert_many(
+            db, [r for a in analyses.values() for r in az.regime_rows(a, last.get(a.symbol))]
+        )
+    return [_replace_new(c, (c.symbol, c.as_of, c.horizon, c.model_version) not in known) for c in calls]
+
+
+def _symbols(db: sqlite_utils.Database, symbols: list[str] | None) -> list[str]:
+    if not symbols:
+        return symbol_store.active_symbols(db)
+    return list(dict.fromkeys(symbol_store.validate_symbol(s) for s in symbols))
+
+
+def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) -> Call:
+    ev = p.evidence
+    target = add_sessions(exchange_for(ev.symbol, default_exchange), ev.as_of, ev.horizon)
+    lo, hi = p.interval
+    return Call(
+        symbol=ev.symbol, as_of=ev.as_of, horizon=ev.horizon,
+        target_date=target.strftime("%Y-%m-%d"), base_price=ev.base_price,
+        direction=p.direction, change_pct=p.change_pct,
+        target_price=ev.base_price * math.exp(p.expected_return),
+        lower=ev.base_price * math.exp(lo), upper=ev.base_price * math.exp(hi),
+        p_down=p.probs[0], p_flat=p.probs[1], p_up=p.probs[2],
+        confidence=p.confidence, regime=ev.regime, model_version=p.model_version,
+        rules_only=p.rules_only,
+        top_signals=[{"signal": c.name, "vote": c.vote, "weight": c.weight,
+                      "contribution_pct": 100 * c.contribution} for c in p.top(3)],
+        skill=skills.get((ev.symbol, ev.horizon), ""),
+        note=ev.note if p.rules_only else "",
+    )
+
+
+def _row(c: Call, p: Plan, made_at: str) -> tuple:
+    return (
+        c.symbol, c.as_of, c.horizon, c.model_version, made_at, c.target_date, c.base_price,
+        c.change_pct, c.target_price, c.lower, c.upper, c.p_up, c.p_flat, c.p_down,
+        c.direction, c.confidence, c.regime, encode_signals(p),
+    )
+
+
+def _existing(db: sqlite_utils.Database, calls: list[Call]) -> set[tuple[str, str, int, str]]:
+    days = sorted({c.as_of for c in calls})
+    if not days:
+        return set()
+    cur = db.execute(
+        "SELECT symbol, as_of, horizon, model_version FROM predictions "
+        f"WHERE as_of IN ({','.join('?' * len(days))})",
+        days,
+    )
+    return {(s, a, int(h), m) for s, a, h, m in cur.fetchall()}
+
+
+def _replace_new(c: Call, new: bool) -> Call:
+    return c if c.new == new else Call(**{**asdict(c), "new": new})
+

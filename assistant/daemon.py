@@ -1,0 +1,302 @@
+"""The daemon loop: a small state machine driving jobs, commands and a heartbeat.
+
+States: starting -> running -> (replay only) finished -> stopping -> stopped, plus
+`waiting` while a replay has nothing to replay yet. Each tick runs what is due (a live
+`schedule` slot, or the next replay session), then serves queued commands, then
+heartbeats, then sleeps until the next event. Clock and sleep are injectable; the
+default sleep waits on the `stop` event, so SIGTERM/SIGINT wake the loop at once.
+Stopping never claims another command, lets the current step finish (or leaves a
+replay step unrecorded so it is redone on resume), and asks training to abort.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant import __version__, jobs, replay, scheduler
+from assistant.dispatch import CommandRunner
+from assistant.lock import DaemonLock
+from assistant.logs import setup_logging
+from assistant.worker import TrainingWorker, TrainRequest
+from store import commands, daemon_state
+from store import jobs as job_runs
+from store import symbols as watch
+from store.db import checkpoint, open_db
+
+log = logging.getLogger("assistant.daemon")
+
+STOP_GRACE_S = 8.0  # how long shutdown waits for training to abort (exit within 10 s)
+
+
+@dataclass
+class ReplayOptions:
+    from_date: str | None = None
+    speed: float = 5.0  # sessions per second; 0 = as fast as possible
+    retrain_every: int | None = None  # sessions; default settings.schedule.retrain_every_days
+    drift_every: int = 5  # sessions between drift checks
+
+
+class Daemon:
+    def __init__(
+        self,
+        home: Path,
+        settings: dict[str, Any],
+        *,
+        replay_options: ReplayOptions | None = None,
+        source: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        log_to_file: bool = False,
+        log_to_stderr: bool = True,
+        poll_s: float = 0.25,
+    ):
+        self.home, self.settings = Path(home), settings
+        self.opts = replay_options
+        self.mode = "replay" if replay_options else "live"
+        self.source = source
+        self.clock, self.now = clock, now
+        self.stop = threading.Event()
+        self.sleep = sleep or self.stop.wait
+        self.log_to_file, self.log_to_stderr = log_to_file, log_to_stderr
+        self.poll_s = poll_s
+        self.heartbeat_s = float(settings["daemon"]["heartbeat_seconds"])
+        self.exchange = settings["calendar"]["exchange"]
+        self.state = "starting"
+        self.db: Any = None
+        self.worker = TrainingWorker(self.home, settings, self.stop)
+        self.clock_replay: replay.ReplayClock | None = None
+        self._replay_run: int | None = None
+        self._next_step = 0.0
+        self._next_beat = 0.0
+        self._next_checkpoint = 0.0
+        self._next_prepare = 0.0
+        self._last_retrain_step = 0
+        self.live: scheduler.LiveSchedule | None = None
+
+    # ---- lifecycle ----
+
+    def request_stop(self, *_: object) -> None:
+        self.stop.set()
+
+    def run(self) -> int:
+        lock = DaemonLock(self.home).acquire()  # raises AlreadyRunning with the holder's pid
+        try:
+            if self.log_to_file or self.log_to_stderr:
+                setup_logging(self.home, to_file=self.log_to_file, to_stderr=self.log_to_stderr)
+            self.db = open_db(self.home)
+            self._start()
+            while not self.stop.is_set():
+                busy = self._tick()
+                if not busy:
+                    self.sleep(self._idle_for())
+        finally:
+            self.stop.set()
+            if self.db is not None:
+                try:
+                    self._shutdown()
+                finally:
+                    self.db.close()
+            lock.release()
+        return 0
+
+    def _set_state(self, state: str, sim_date: str | None = None) -> None:
+        if state != self.state:
+            log.info("state: %s -> %s", self.state, state)
+        self.state = state
+        daemon_state.set_state(self.db, state, sim_date=sim_date)
+
+    def _start(self) -> None:
+        previous = daemon_state.read(self.db)
+        interrupted = job_runs.mark_interrupted(self.db)
+        requeued, failed = commands.recover_after_crash(self.db)
+        if interrupted or requeued or failed:
+            log.warning(
+                "recovered from an unclean stop: %d job runs marked interrupted, "
+                "%d commands re-queued, %d failed after repeated interruption",
+                interrupted, requeued, failed,
+            )
+        daemon_state.started(self.db, pid=os.getpid(), mode=self.mode, version=__version__)
+        self.ctx = jobs.Context(self.db, self.home, self.settings, self.source)
+        self.runner = CommandRunner(self.ctx, self.worker, self.as_of, lambda: self.mode == "replay")
+        log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), self.mode, self.home)
+        if self.mode == "replay":
+            self._resume_from = replay.resume_date(previous, self.exchange)
+            self._set_state("waiting")
+            self._prepare_replay()
+        else:
+            self._set_state("running")
+            self._start_live()
+
+    def _shutdown(self) -> None:
+        self._set_state("stopping")
+        log.info("stopping: no more commands are claimed")
+        if self._replay_run is not None:
+            where = self.clock_replay.current if self.clock_replay else None
+            job_runs.finish(self.db, self._replay_run, "interrupted", f"stopped before session {where}")
+        if not self.worker.join(STOP_GRACE_S):
+            log.warning("training did not stop within %.0f s; it is abandoned unregistered", STOP_GRACE_S)
+        self._set_state("stopped")
+        daemon_state.stopped(self.db)
+        log.info("daemon stopped")
+
+    def as_of(self) -> str | None:
+        """The session commands act on: the simulated one in replay, None (latest) live."""
+        if self.clock_replay is None:
+            return None
+        done = self.clock_replay.done
+        return self.clock_replay.sessions[done - 1] if done else None
+
+    # ---- the loop ----
+
+    def _tick(self) -> bool:
+        """One pass; True when there is more work right now (skip the sleep)."""
+        more = False
+        if self.mode == "replay":
+            more = self._replay_tick()
+        elif self.live is not None:
+            self.live.run_pending()
+        if not self.stop.is_set():
+            more = self.runner.serve(self.stop) or more
+        t = self.clock()
+        if t >= self._next_beat:
+            daemon_state.heartbeat(self.db, sim_date=self.as_of())
+            self._next_beat = t + self.heartbeat_s
+        if t >= self._next_checkpoint:
+            checkpoint(self.db)  # keeps the -wal file from growing while readers come and go
+            self._next_checkpoint = t + 60.0
+        return more
+
+    def _idle_for(self) -> float:
+        t = self.clock()
+        wait = min(self.poll_s, max(0.0, self._next_beat - t))
+        if self.state == "running" and self.mode == "replay":
+            wait = min(wait, max(0.0, self._next_step - t))
+        if self.live is not None:
+            wait = min(wait, self.live.idle_seconds())
+        return wait
+
+    # ---- live mode ----
+
+    def _start_live(self) -> None:
+        self.live = scheduler.LiveSchedule(self.settings, self.fire_slot)
+        has_run = {"daily": "collect", "drift": "drift"}
+        for name, slot in self.live.missed(self.now(), lambda n, key: job_runs.ran_for(self.db, has_run[n], key)):
+            log.info("catching up the missed %s run of %s", name, scheduler.slot_key(slot))
+            self.fire_slot(name, slot)
+        self._train_if_untrained(None)
+
+    def fire_slot(self, name: str, slot: datetime) -> None:
+        key = scheduler.slot_key(slot)
+        ctx = self.ctx
+        if name == "daily":
+            if job_runs.ran_for(self.db, "collect", key):
+                return
+            for job, fn in (("collect", jobs.collect), ("cycle", jobs.cycle), ("verify", jobs.verify)):
+                if self.stop.is_set():
+                    return
+                jobs.run_job(self.db, job, lambda p, fn=fn: fn(ctx, p), scheduled_for=key)
+        elif name == "drift":
+            if job_runs.ran_for(self.db, "drift", key):
+                return
+            jobs.run_job(self.db, "drift", lambda p: jobs.drift(ctx, p), scheduled_for=key)
+            self._retrain_if_due_live()
+
+    def _retrain_if_due_live(self) -> None:
+        every = int(self.settings["schedule"]["retrain_every_days"])
+        last = job_runs.last(self.db, "retrain", status="ok")
+        if last is not None:
+            age = self.now() - datetime.fromisoformat(last["started_at"])
+            if age.total_seconds() < every * 86400 - 3600:
+                return
+        if not self.worker.busy:
+            self.worker.submit(TrainRequest(reason=f"every {every} days"))
+
+    def _train_if_untrained(self, as_of: str | None) -> None:
+        if self.db["models"].count_where("status = 'serving'") == 0 and not self.worker.busy:
+            # Rule-based calls serve at once; model calls take over when training lands.
+            self.worker.submit(TrainRequest(reason="no trained model yet", as_of=as_of))
+
+    # ---- replay mode ----
+
+    def _prepare_replay(self) -> None:
+        """Find the replay's range and reveal history up to its start (retried while waiting)."""
+        self._next_prepare = self.clock() + 10.0
+        symbols = watch.active_symbols(self.db)
+        if not symbols:
+            log.info("replay waiting: the watchlist is empty (add symbols with `assistant watch add`)")
+            return
+        try:
+            source = self.source or jobs.service("assistant.collect", "make_source")(self.settings)
+            end = replay.source_end(source, symbols)
+        except Exception as exc:  # the source is missing or broken: wait and retry
+            log.warning("replay waiting: %s", exc)
+            return
+        self.ctx.source = self.source = source
+        start = self.opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
+        if self.opts.from_date and self.opts.from_date > end:
+            log.error("--from %s is after the end of the data (%s): nothing to replay", start, end)
+        self.clock_replay = replay.ReplayClock(self.exchange, start, end)
+        log.info("replay %s .. %s: %d sessions at %s sessions/s", start, end,
+                 len(self.clock_replay.sessions), self.opts.speed or "max")
+        self._replay_run = job_runs.start(self.db, "replay", scheduled_for=start)
+        self._replay_progress = jobs._Throttled(self.db, self._replay_run)
+        self._set_state("running")
+
+    def _replay_tick(self) -> bool:
+        if self.state == "waiting":
+            if self.clock() >= self._next_prepare:
+                self._prepare_replay()
+            return False
+        clock = self.clock_replay
+        if self.state != "running" or clock is None or self.clock() < self._next_step:
+            return False
+        if clock.finished:
+            return self._finish_replay()
+        sim = clock.current
+        if not self.replay_step(sim):
+            return False  # stopping mid-step: the session is redone on resume
+        clock.advance()
+        if clock.done == 1:
+            self._train_if_untrained(sim)
+        self._replay_progress(clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})")
+        speed = self.opts.speed
+        self._next_step = self.clock() + (1.0 / speed if speed > 0 else 0.0)
+        return speed <= 0
+
+    def replay_step(self, sim: str) -> bool:
+        """One simulated session; False if a stop request cut it short."""
+        ctx, n = self.ctx, self.clock_replay.done + 1
+        steps = [
+            ("collect", lambda p: jobs.collect(ctx, p, until=sim)),
+            ("cycle", lambda p: jobs.cycle(ctx, p, as_of=sim)),
+            ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
+        ]
+        if self.opts.drift_every and n % self.opts.drift_every == 0:
+            steps.append(("drift", lambda p: jobs.drift(ctx, p, as_of=sim)))
+        for job, fn in steps:
+            if self.stop.is_set():
+                return False
+            jobs.run_job(self.db, job, fn, scheduled_for=sim)
+        every = self.opts.retrain_every or int(self.settings["schedule"]["retrain_every_days"])
+        if n - self._last_retrain_step >= every and not self.worker.busy:
+            self._last_retrain_step = n
+            self.worker.submit(TrainRequest(reason=f"every {every} sessions", as_of=sim))
+        daemon_state.heartbeat(self.db, sim_date=sim)
+        return True
+
+    def _finish_replay(self) -> bool:
+        last = self.as_of()
+        job_runs.finish(self.db, self._replay_run, "ok", f"replay finished at {last}")
+        self._replay_run = None
+        self._set_state("finished", sim_date=last)
+        log.info("replay finished at %s; still serving commands", last)
+        return False

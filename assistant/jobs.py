@@ -1,0 +1,206 @@
+"""The daemon's jobs: thin calls into the services, each run inside one wrapper.
+
+`run_job` records every execution in `job_runs` (start, throttled progress, finish with
+a one-line summary). An exception is logged and recorded as `failed`, and the caller's
+loop goes on; only BaseException (a signal, interpreter exit) propagates, after the
+run is closed as `interrupted`. The services are imported lazily, inside each job, so
+the daemon starts fast and a missing or broken service fails that job only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from assistant.errors import AssistantError
+from store import jobs as job_runs
+from store import symbols as watch
+
+log = logging.getLogger("assistant.daemon")
+
+Progress = Callable[[float, str], None]
+TORCH_KINDS = {"lstm", "gru", "transformer"}
+
+
+class ServiceUnavailable(AssistantError):
+    """A service module the job needs is not installed."""
+
+
+class Interrupted(AssistantError):
+    """A job that stopped early because the daemon is shutting down."""
+
+
+@dataclass
+class Context:
+    """What every job needs. `source` overrides the configured data source (tests, replay)."""
+
+    db: sqlite_utils.Database
+    home: Path
+    settings: dict[str, Any]
+    source: Any = None
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    result: Any = None
+    error: str | None = None
+    run_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Throttled:
+    """Progress writes at most every `every_s` seconds: a fast loop must not flood the db."""
+
+    def __init__(self, db: sqlite_utils.Database, run_id: int, every_s: float = 0.5):
+        self.db, self.run_id, self.every_s, self._last = db, run_id, every_s, 0.0
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last >= self.every_s or fraction >= 1.0:
+            self._last = now
+            job_runs.progress(self.db, self.run_id, fraction, message[:200])
+
+
+def run_job(
+    db: sqlite_utils.Database,
+    name: str,
+    fn: Callable[[Progress], tuple[Any, str]],
+    *,
+    scheduled_for: str | None = None,
+) -> Outcome:
+    """Run `fn(progress) -> (result, summary)` as job `name`; never raises an Exception."""
+    run_id = job_runs.start(db, name, scheduled_for=scheduled_for)
+    try:
+        result, summary = fn(_Throttled(db, run_id))
+    except Interrupted as exc:
+        log.warning("%s: %s", name, exc)
+        job_runs.finish(db, run_id, "interrupted", str(exc)[:500])
+        return Outcome(False, error=str(exc), run_id=run_id, extra={"interrupted": True})
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, AssistantError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, AssistantError):
+            log.warning("%s failed: %s", name, error)
+        else:
+            log.exception("%s failed", name)
+        job_runs.finish(db, run_id, "failed", error[:500])
+        return Outcome(False, error=error, run_id=run_id)
+    except BaseException:
+        job_runs.finish(db, run_id, "interrupted", "stopped by a signal during this run")
+        raise
+    job_runs.finish(db, run_id, "ok", summary[:500])
+    log.info("%s: %s", name, summary)
+    return Outcome(True, result=result, run_id=run_id)
+
+
+def service(module: str, name: str) -> Any:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise ServiceUnavailable(f"{module} is not available in this installation") from None
+        raise
+    return getattr(mod, name)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly view of a service's return value (stored on command rows)."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+# ---- the jobs: each returns (result, one-line summary) ----
+
+
+def collect(ctx: Context, progress: Progress, symbols: list[str] | None = None, until: str | None = None) -> tuple[Any, str]:
+    fn = service("assistant.collect", "collect")
+    results = fn(ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress)
+    by_status = Counter(r.status for r in results)
+    failed = [f"{r.symbol}: {r.message}" for r in results if r.status == "failed"]
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing to collect"
+    if until:
+        summary += f" (until {until})"
+    if results and len(failed) == len(results):
+        raise AssistantError("every symbol failed: " + "; ".join(failed)[:300])
+    if failed:
+        summary += "; " + "; ".join(failed)
+    return plain(results), summary
+
+
+def cycle(ctx: Context, progress: Progress, symbols: list[str] | None = None, as_of: str | None = None) -> tuple[Any, str]:
+    fn = service("assistant.cycle", "run_cycle")
+    calls = fn(ctx.db, ctx.home, ctx.settings, symbols, as_of=as_of)
+    return plain(calls), f"{len(calls)} calls" + (f" as of {as_of}" if as_of else "")
+
+
+def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
+    fn = service("assistant.cycle", "verify")
+    report = plain(fn(ctx.db, ctx.settings, as_of=as_of))
+    if isinstance(report, dict):
+        summary = ", ".join(f"{k} {v}" for k, v in report.items() if isinstance(v, int | float)) or "done"
+    else:
+        summary = str(report)
+    return report, summary
+
+
+def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
+    fn = service("assistant.cycle", "check_drift")
+    findings = fn(ctx.db, ctx.settings, as_of=as_of)
+    return plain(findings), f"{len(findings)} drift findings" if findings else "no drift"
+
+
+def retrain(
+    ctx: Context,
+    progress: Progress,
+    symbols: list[str] | None = None,
+    kinds: list[str] | None = None,
+    as_of: str | None = None,
+    stop: threading.Event | None = None,
+) -> tuple[Any, str]:
+    fn = service("assistant.training", "train")
+    wanted = set(kinds or ctx.settings["models"]["kinds"])
+    if wanted & TORCH_KINDS:
+        import torch
+
+        # Training shares two cores with the loop: one intra-op thread keeps it responsive.
+        torch.set_num_threads(1)
+    report = fn(
+        ctx.db, ctx.home, ctx.settings, symbols, kinds, as_of=as_of,
+        progress=lambda kind, fraction, message: progress(fraction, f"{kind}: {message}"),
+        stop=stop,
+    )
+    if stop is not None and stop.is_set():
+        raise Interrupted("training stopped by the daemon shutdown; nothing partial was registered")
+    result = plain(report)
+    promoted = result.get("promoted") if isinstance(result, dict) else None
+    summary = f"trained as of {as_of}" if as_of else "trained"
+    if promoted is not None:
+        summary += f"; promoted: {', '.join(map(str, promoted)) or 'none'}"
+    return result, summary
+
+
+def watch_add(ctx: Context, symbols: list[str]) -> list[str]:
+    return watch.add(ctx.db, symbols, ctx.settings["collect"]["source"])
+
+
+def watch_remove(ctx: Context, symbols: list[str]) -> list[str]:
+    return [s for s in symbols if watch.remove(ctx.db, s)]

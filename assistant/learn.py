@@ -1,0 +1,164 @@
+"""Learn: score matured predictions, expire lost ones, adapt signal weights and calibration.
+
+A prediction matures when the final bar of its target session is stored. It is scored
+against that close (actual price, error in % points, realized class, hit). One whose
+bar has not come `expire_after_sessions` sessions past the target is expired and
+counted apart, never as a miss. Then, per (symbol, regime, signal), a signal that voted
+the way the market went gains weight and one that voted against it loses weight
+(multiplicatively, bounded), each change logged with its reason; and the realized hit
+rate per stated-confidence bucket is added to the calibration counts. All of it is one
+transaction: a pass lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from assistant.calendar import exchange_for, sessions_between
+from assistant.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION, bucket_of
+from assistant.scoring import outcome
+from store import predictions as ledger
+from store import weights as weight_store
+from store.db import immediate, utcnow
+
+
+
+@dataclass
+class VerifyReport:
+    as_of: str
+    verified: int = 0
+    hits: int = 0
+    expired: int = 0
+    pending: int = 0  # matured by date but without a final bar yet
+    weight_changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verify(db: sqlite_utils.Database, settings: dict[str, Any], *, as_of: str | None = None) -> VerifyReport:
+    """Score every matured prediction as of `as_of` (default: today)."""
+    day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
+    cycle = settings["cycle"]
+    default_exchange = settings["calendar"]["exchange"]
+    report = VerifyReport(as_of=day)
+    now = utcnow()
+    with immediate(db):
+        rows = ledger.maturing(db, day)
+        if not rows:
+            return report
+        frame = pd.DataFrame(rows, columns=list(ledger.MATURING_COLUMNS))
+        done = frame[frame["close"].notna()]
+        waiting = frame[frame["close"].isna()]
+        expired_ids = _expired(waiting, day, int(cycle["expire_after_sessions"]), default_exchange)
+        report.expired = len(expired_ids)
+        report.pending = len(waiting) - len(expired_ids)
+        if len(done):
+            parsed = [json.loads(s) for s in done["signals"]]
+            band = np.array([float(p.get("flat_band", 0.0)) for p in parsed])
+            close = done["close"].to_numpy(float)
+            base = done["base_price"].to_numpy(float)
+            realized = np.log(close / base)
+            klass = outcome(realized, band)
+            hit = (klass == done["direction"].to_numpy()).astype(int)
+            error = 100.0 * np.expm1(realized) - done["pred_change_pct"].to_numpy(float)
+            ledger.mark_verified(
+                db,
+                zip(close.tolist(), error.tolist(), hit.tolist(), klass.tolist(),
+                    [now] * len(done), done["id"].astype(int).tolist(), strict=True),
+            )
+            report.verified, report.hits = len(done), int(hit.sum())
+            changes = _weight_changes(db, done, parsed, klass, settings, day)
+            weight_store.apply(db, changes, now)
+            report.weight_changes = [
+                dict(zip(("symbol", "regime", "signal", "old", "new", "reason"), c, strict=True))
+                for c in changes
+            ]
+            weight_store.add_calibration(db, _calibration(done, parsed, hit), now)
+        ledger.mark_expired(db, expired_ids, now)
+    return report
+
+
+def _expired(waiting: pd.DataFrame, day: str, after: int, default_exchange: str) -> list[int]:
+    """Ids whose target session is `after` or more sessions behind `day` with no bar."""
+    if waiting.empty:
+        return []
+    out: list[int] = []
+    late_by: dict[tuple[str, str], int] = {}
+    for pid, sym, target in zip(waiting["id"], waiting["symbol"], waiting["target_date"], strict=True):
+        key = (exchange_for(sym, default_exchange), target)
+        if key not in late_by:
+            late_by[key] = sessions_between(key[0], target, day)
+        if late_by[key] >= after:
+            out.append(int(pid))
+    return out
+
+
+def _weight_changes(
+    db: sqlite_utils.Database,
+    done: pd.DataFrame,
+    parsed: list[dict[str, Any]],
+    klass: np.ndarray,
+    settings: dict[str, Any],
+    day: str,
+) -> list[tuple]:
+    """Per (symbol, regime, signal): right and wrong votes -> bounded multiplicative step."""
+    cycle = settings["cycle"]
+    lo, hi, lr = float(cycle["weight_min"]), float(cycle["weight_max"]), float(cycle["learning_rate"])
+    realized_sign = np.where(klass == "up", 1, np.where(klass == "down", -1, 0))
+    tally: dict[tuple[str, str, str], list[int]] = {}
+    for sym, regime, info, sign in zip(done["symbol"], done["regime"], parsed, realized_sign, strict=True):
+        if sign == 0:
+            continue  # a flat outcome says nothing about which way a vote should have gone
+        votes = dict(info.get("votes", {}))
+        if "model_return" in info:
+            votes["model"] = info["model_return"]
+        for name, vote in votes.items():
+            if vote == 0:
+                continue
+            counts = tally.setdefault((sym, regime or "sideways", name), [0, 0])
+            counts[0 if (vote > 0) == (sign > 0) else 1] += 1
+    if not tally:
+        return []
+    current = weight_store.load(db, sorted({k[0] for k in tally}))
+    changes = []
+    for (sym, regime, name), (right, wrong) in sorted(tally.items()):
+        default = DEFAULT_MODEL_WEIGHT if name == "model" else DEFAULT_WEIGHT
+        stored = current.get((sym, regime), {}).get(name)
+        old = default if stored is None else stored
+        # One pass moves a weight by at most a factor e^lr, however many calls matured in it:
+        # the net share of right votes sets the step, so a backlog does not swing weights.
+        new = min(hi, max(lo, old * math.exp(lr * (right - wrong) / (right + wrong))))
+        if abs(new - old) < 1e-9:
+            continue
+        verb = "gains" if new > old else "loses"
+        reason = (
+            f"{name} {verb} weight in {regime}: right {right}, wrong {wrong} "
+            f"of {right + wrong} calls verified {day} (bounds {lo:g}..{hi:g})"
+        )
+        changes.append((sym, regime, name, stored, round(new, 6), reason))
+    return changes
+
+
+def _calibration(done: pd.DataFrame, parsed: list[dict[str, Any]], hit: np.ndarray) -> list[tuple]:
+    """(scope, horizon, bucket, n, hits, stated_sum) for this pass."""
+    raw = np.array([float(p.get("raw_confidence", np.nan)) for p in parsed])
+    frame = pd.DataFrame(
+        {
+            "scope": np.where(done["model_version"].to_numpy() == RULES_VERSION, "rules", "model"),
+            "horizon": done["horizon"].to_numpy(int),
+            "bucket": [bucket_of(x) for x in np.nan_to_num(raw)],
+            "hit": hit,
+            "raw": raw,
+        }
+    )
+    frame = frame[np.isfinite(raw)]
+    grouped = frame.groupby(["scope", "horizon", "bucket"]).agg(n=("hit", "size"), hits=("hit", "sum"), s=("raw", "sum"))
+    return [(s, int(h), int(b), int(r.n), int(r.hits), float(r.s)) for (s, h, b), r in grouped.iterrows()]

@@ -1,0 +1,157 @@
+"""plan(): from evidence and weights to one call — a pure function, no I/O.
+
+Every source of evidence states an expected h-session log return and a distribution:
+- each rule signal votes v in [-1, 1]; rules have no measured edge, so a full vote
+  tilts the expectation by only RULE_SCALE trailing standard deviations;
+- the trained model (when one serves) brings its own expected return and P(down, flat, up).
+The call is a linear opinion pool: each source's share is its weight over the sum of
+weights, an abstaining rule pulls toward zero change (the honest default), and each
+source's contribution is its share times its expected return. Confidence is the
+probability of the called direction, recalibrated by realized hit rates when enough
+calls in that confidence bucket have been scored.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+RULES_VERSION = "rules-v1"
+RULE_SCALE = 0.1  # a unanimous rule vote moves the expectation by 0.1 sigma
+FLAT_K = 0.25  # FLAT band = +-0.25 sigma of h-session log returns
+INTERVAL_Z = 1.645  # 90% interval
+DEFAULT_WEIGHT = 1.0
+DEFAULT_MODEL_WEIGHT = 3.0  # a trained model starts with the say of three rules
+CALIBRATION_MIN_N = 10  # calls in a bucket before realized outcomes move confidence
+CALIBRATION_PRIOR = 20.0  # shrink toward the stated confidence with this many pseudo-calls
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """What the serving model says for one symbol and horizon."""
+
+    version: str
+    expected_return: float  # log return over the horizon
+    probs: tuple[float, float, float]  # down, flat, up
+    skill: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    symbol: str
+    as_of: str
+    horizon: int
+    base_price: float
+    sigma: float  # std of trailing h-session log returns
+    regime: str
+    votes: dict[str, float]
+    model: ModelView | None = None
+    last_move: str = "flat"  # class of the h-session move ending at as_of (a baseline)
+    # stated-confidence bucket -> (n, hits) of scored calls like this one
+    calibration: dict[int, tuple[int, int]] = field(default_factory=dict)
+    note: str = ""  # why no model serves, when none does
+
+
+@dataclass(frozen=True)
+class Contribution:
+    name: str
+    vote: float
+    weight: float
+    expected_return: float
+    contribution: float  # share of the pooled expected log return
+
+
+@dataclass(frozen=True)
+class Plan:
+    evidence: Evidence
+    contributions: tuple[Contribution, ...]
+    expected_return: float  # log
+    probs: tuple[float, float, float]  # down, flat, up
+    direction: str  # up | flat | down
+    raw_confidence: float
+    confidence: float
+    interval: tuple[float, float]  # log returns
+    flat_band: float
+    model_version: str
+    rules_only: bool
+
+    @property
+    def change_pct(self) -> float:
+        return 100.0 * math.expm1(self.expected_return)
+
+    def top(self, k: int = 3) -> list[Contribution]:
+        moved = [c for c in self.contributions if c.contribution != 0.0]
+        return sorted(moved, key=lambda c: -abs(c.contribution))[:k]
+
+
+def _phi(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def normal_probs(mu: float, sigma: float, band: float) -> tuple[float, float, float]:
+    """P(down, flat, up) of a N(mu, sigma) log return against a +-band FLAT zone."""
+    if sigma <= 0:
+        return (float(mu < -band), float(-band <= mu <= band), float(mu > band))
+    down = _phi((-band - mu) / sigma)
+    up = 1.0 - _phi((band - mu) / sigma)
+    return (down, max(0.0, 1.0 - down - up), up)
+
+
+def bucket_of(confidence: float) -> int:
+    return min(9, max(0, int(confidence * 10)))
+
+
+def calibrate(raw: float, table: dict[int, tuple[int, int]]) -> float:
+    n, hits = table.get(bucket_of(raw), (0, 0))
+    if n < CALIBRATION_MIN_N:
+        return raw
+    return (hits + CALIBRATION_PRIOR * raw) / (n + CALIBRATION_PRIOR)
+
+
+def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
+    """Combine the evidence with the current weights into one call for one horizon."""
+    sigma = max(float(evidence.sigma), 1e-9)
+    band = FLAT_K * sigma
+    sources: list[tuple[str, float, float, float, tuple[float, float, float]]] = []
+    for name, vote in sorted(evidence.votes.items()):
+        v = max(-1.0, min(1.0, float(vote)))
+        mu = v * RULE_SCALE * sigma
+        w = float(weights.get(name, DEFAULT_WEIGHT))
+        sources.append((name, v, w, mu, normal_probs(mu, sigma, band)))
+    model = evidence.model
+    if model is not None:
+        w = float(weights.get("model", DEFAULT_MODEL_WEIGHT))
+        vote = max(-1.0, min(1.0, model.expected_return / sigma))
+        sources.append(("model", vote, w, float(model.expected_return), _norm(model.probs)))
+    total = sum(s[2] for s in sources)
+    if total <= 0:
+        raise ValueError("plan needs at least one source with a positive weight")
+    contributions = tuple(Contribution(n, v, w, mu, w / total * mu) for n, v, w, mu, _ in sources)
+    mu = sum(c.contribution for c in contributions)
+    probs = tuple(sum(s[2] / total * s[4][k] for s in sources) for k in range(3))
+    down, flat, up = probs
+    if up > down and up >= flat:
+        direction, raw = "up", up
+    elif down > up and down >= flat:
+        direction, raw = "down", down
+    else:
+        direction, raw = "flat", flat
+    return Plan(
+        evidence=evidence,
+        contributions=contributions,
+        expected_return=mu,
+        probs=(down, flat, up),
+        direction=direction,
+        raw_confidence=raw,
+        confidence=calibrate(raw, evidence.calibration),
+        interval=(mu - INTERVAL_Z * sigma, mu + INTERVAL_Z * sigma),
+        flat_band=band,
+        model_version=model.version if model is not None else RULES_VERSION,
+        rules_only=model is None,
+    )
+
+
+def _norm(p: tuple[float, float, float]) -> tuple[float, float, float]:
+    clipped = [max(0.0, float(x)) for x in p]
+    s = sum(clipped)
+    return (1 / 3, 1 / 3, 1 / 3) if s <= 0 else (clipped[0] / s, clipped[1] / s, clipped[2] / s)

@@ -1,0 +1,96 @@
+"""Predict-step helpers: the serving model's forecasts, the skill shown next to each call,
+and the signals JSON stored with every prediction.
+
+The model layer is optional: when `assistant.forecasting` is missing, nothing is trained,
+an artifact is broken or its feature schema changed, `model_forecasts` returns nothing
+for that symbol and says why, and the rule signals serve alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlite_utils
+
+from assistant.plan import RULES_VERSION, Plan
+from assistant.scoring import skill_text
+from store import predictions as ledger
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = "no usable model (none trained, artifact broken or feature schema changed): rules serve"
+
+
+def model_forecasts(
+    db: sqlite_utils.Database,
+    home: Path,
+    bars: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp | None,
+    horizons: list[int],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead})."""
+    if not bars or as_of is None:
+        return {}, {"*": NO_MODEL}
+    try:
+        from assistant import forecasting
+    except ImportError:
+        return {}, {"*": "no model layer installed yet: rules serve"}
+    try:
+        serving = forecasting.load_serving(db, home)
+        out = forecasting.forecast(serving, bars, as_of, horizons) or {}
+    except Exception as exc:  # one failing model never kills the cycle: rules serve
+        log.warning("model forecast failed, rules serve: %s", exc)
+        return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
+    return dict(out), {"*": NO_MODEL}
+
+
+def skill_lines(db: sqlite_utils.Database, plans: list[Plan]) -> dict[tuple[str, int], str]:
+    """Measured skill of whatever serves each call: held-out metrics and the live record."""
+    symbols = sorted({p.evidence.symbol for p in plans})
+    by_version: dict[str, dict] = {}
+    out = {}
+    for p in plans:
+        key = (p.evidence.symbol, p.evidence.horizon)
+        if p.model_version not in by_version:
+            by_version[p.model_version] = ledger.outcome_counts(db, p.model_version, symbols)
+        live = by_version[p.model_version].get(key, {})
+        if p.rules_only:
+            out[key] = skill_text("rules", live)
+        else:
+            held = _held_out(p.evidence.model.skill if p.evidence.model else {}, p.evidence.horizon)
+            out[key] = (f"{p.model_version} held-out: {held}; " if held else "") + skill_text("live", live)
+    return out
+
+
+def _held_out(skill: dict[str, Any], horizon: int) -> str:
+    """A compact rendering of whatever held-out metrics the model reports."""
+    part = skill.get(horizon, skill.get(str(horizon), skill))
+    if not isinstance(part, dict):
+        return str(part)[:120]
+    items = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+             for k, v in part.items() if isinstance(v, int | float | str)]
+    return ", ".join(items[:6])
+
+
+def encode_signals(p: Plan) -> str:
+    """The signals JSON of a stored prediction (read back by verification and the TUI)."""
+    ev = p.evidence
+    info: dict[str, Any] = {
+        "contributions": {c.name: round(100 * c.contribution, 6) for c in p.contributions},
+        "votes": {c.name: c.vote for c in p.contributions if c.name != "model"},
+        "weights": {c.name: c.weight for c in p.contributions},
+        "flat_band": p.flat_band,
+        "sigma": ev.sigma,
+        "raw_confidence": p.raw_confidence,
+        "last_move": ev.last_move,
+        "serving": "rules" if p.rules_only else "model",
+    }
+    if ev.model is not None:
+        info["model_return"] = ev.model.expected_return
+    if p.rules_only:
+        info["note"] = ev.note or f"{RULES_VERSION}: rule signals only"
+    return json.dumps(info, separators=(",", ":"))

@@ -1,0 +1,89 @@
+"""Replay: a simulated clock that walks exchange sessions over stored or sample history.
+
+The clock's sessions come from the exchange calendar, from the start date to the last
+date the source can serve. Each step reveals one more session (collect with `until`),
+so every job sees only bars up to the simulated session. The default start is 250
+sessions before the end (for the bundled sample, which ends 2018-12-31, late 2017). A
+restarted replay resumes after the last session the previous run completed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from assistant import calendar
+from assistant.errors import AssistantError, NoDataError
+
+DEFAULT_SESSIONS_BACK = 250
+
+
+def source_end(source: Any, symbols: list[str]) -> str:
+    """The last session date the source can serve for any of `symbols`."""
+    if hasattr(source, "last_date"):
+        dates = [source.last_date(s) for s in symbols]
+        dates = [d for d in dates if d is not None]
+        if dates:
+            return pd.Timestamp(max(dates)).strftime("%Y-%m-%d")
+    today = pd.Timestamp.today().normalize()
+    ends = []
+    for symbol in symbols:
+        try:
+            frame = source.history(symbol, pd.Timestamp("1970-01-01"), today)
+        except NoDataError:
+            continue
+        if len(frame):
+            ends.append(pd.Timestamp(frame.index.max()))
+    if not ends:
+        raise AssistantError(f"the source has no data for {', '.join(symbols)}: nothing to replay")
+    return max(ends).strftime("%Y-%m-%d")
+
+
+def default_from(exchange: str, end: str, back: int = DEFAULT_SESSIONS_BACK) -> str:
+    days = pd.Timestamp(end) - pd.Timedelta(days=int(back * 1.6) + 30)
+    sessions = calendar.sessions(exchange, days, end)
+    return sessions[max(0, len(sessions) - 1 - back)].strftime("%Y-%m-%d")
+
+
+class ReplayClock:
+    """Sessions from `start` to `end` (inclusive) and a cursor on the next one to run."""
+
+    def __init__(self, exchange: str, start: str, end: str):
+        # start > end is a replay resumed after its last session: finished at once.
+        self.start, self.end = start, end
+        self.sessions = [d.strftime("%Y-%m-%d") for d in calendar.sessions(exchange, start, end)]
+        self.index = 0
+
+    @property
+    def current(self) -> str | None:
+        """The session the next step simulates; None once the data is used up."""
+        return self.sessions[self.index] if self.index < len(self.sessions) else None
+
+    @property
+    def finished(self) -> bool:
+        return self.index >= len(self.sessions)
+
+    @property
+    def done(self) -> int:
+        return self.index
+
+    def advance(self) -> None:
+        self.index += 1
+
+    def fraction(self) -> float:
+        return self.index / len(self.sessions) if self.sessions else 1.0
+
+
+def resume_date(previous: dict[str, Any] | None, exchange: str) -> str | None:
+    """The session after the last one a previous replay completed (from its daemon row)."""
+    if not previous or previous.get("mode") != "replay" or not previous.get("sim_date"):
+        return None
+    return calendar.add_sessions(exchange, previous["sim_date"], 1).strftime("%Y-%m-%d")
+
+
+def validate_date(text: str) -> str:
+    try:
+        return pd.Timestamp(text).strftime("%Y-%m-%d")
+    except (ValueError, TypeError):
+        raise AssistantError(f"--from {text!r} is not a date (expected YYYY-MM-DD)") from None

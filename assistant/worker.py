@@ -1,0 +1,105 @@
+"""The training worker: retraining runs on its own thread, off the daemon loop.
+
+Collection and prediction go on meanwhile with the last good models. Requests queue up
+in order; one that carries a command id finishes that command row when its training
+ends. The thread has its own database connection (a connection is never shared across
+threads). On shutdown the daemon's `stop` event reaches `train()`, which aborts between
+epochs or models and registers nothing partial; the interrupted command goes back to
+the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant import jobs
+from store import commands
+from store.db import open_db
+
+log = logging.getLogger("assistant.daemon")
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    reason: str
+    symbols: list[str] | None = None
+    kinds: list[str] | None = None
+    as_of: str | None = None
+    command_id: int | None = None
+
+
+class TrainingWorker:
+    def __init__(self, home: Path, settings: dict[str, Any], stop: threading.Event):
+        self.home, self.settings, self.stop = Path(home), settings, stop
+        self._queue: deque[TrainRequest] = deque()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None  # set while a thread is taking requests
+        self._last: threading.Thread | None = None  # the latest thread, for join()
+        self.current: TrainRequest | None = None
+        self.completed = 0
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def submit(self, request: TrainRequest) -> None:
+        with self._lock:
+            self._queue.append(request)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="training", daemon=True)
+                self._thread.start()
+                self._last = self._thread
+        log.info("retrain queued (%s)", request.reason)
+
+    def _next(self) -> TrainRequest | None:
+        with self._lock:
+            if self.stop.is_set() or not self._queue:
+                self._thread = None  # under the lock: a submit() after this starts a new thread
+                self.current = None
+                return None
+            self.current = self._queue.popleft()
+            return self.current
+
+    def _run(self) -> None:
+        db = open_db(self.home)
+        ctx = jobs.Context(db, self.home, self.settings)
+        try:
+            while (req := self._next()) is not None:
+                outcome = jobs.run_job(
+                    db, "retrain",
+                    lambda progress, r=req: jobs.retrain(ctx, progress, r.symbols, r.kinds, r.as_of, self.stop),
+                    scheduled_for=f"command {req.command_id}" if req.command_id else req.reason,
+                )
+                self.completed += 1
+                if req.command_id is None:
+                    continue
+                if outcome.extra.get("interrupted"):
+                    commands.requeue(db, req.command_id, "the daemon stopped during training; re-queued")
+                else:
+                    commands.finish(db, req.command_id, result=outcome.result, error=outcome.error)
+            with self._lock:
+                left, self._queue = list(self._queue), deque()
+            for req in left:  # stopping: commands that never started go back to the queue
+                if req.command_id is not None:
+                    commands.requeue(db, req.command_id, "the daemon stopped before training; re-queued")
+        except Exception:
+            log.exception("training worker failed")
+            with self._lock:
+                self._thread = None
+        finally:
+            db.close()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the worker to end; False if it is still training after `timeout`."""
+        with self._lock:
+            thread = self._last
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()

@@ -1,0 +1,128 @@
+"""Datasets: features + targets per (symbol, date), chronological splits with a purge gap.
+
+A `Dataset` carries the feature frame with all history up to the end of its part (so
+windowed models can look back across the boundary, never forward) and a boolean `rows`
+mask naming the rows that belong to the part. Splits are by date over the pooled panel:
+train 70 / val 15 / test 15 with a gap of max(h) sessions between parts, so no training
+label matures inside the validation or test period. Scalers fit on train rows only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models import features, targets
+
+WARMUP = 35  # sessions of history a row needs before it is used to fit or score
+
+
+@dataclass(frozen=True)
+class Dataset:
+    X: pd.DataFrame  # features, MultiIndex (symbol, date), sorted
+    Y: pd.DataFrame  # targets aligned with X (ret_h*, cls_h*)
+    rows: np.ndarray  # bool: rows of X that belong to this part
+    horizons: tuple[int, ...]
+
+    @property
+    def n(self) -> int:
+        return int(self.rows.sum())
+
+    def dates(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self.X.index.get_level_values("date")[self.rows])
+
+    def ret(self) -> np.ndarray:
+        """(n, H) forward log returns of the part's rows."""
+        return self.Y[[f"ret_h{h}" for h in self.horizons]].to_numpy()[self.rows]
+
+    def cls(self) -> np.ndarray:
+        """(n, H) classes of the part's rows."""
+        return self.Y[[f"cls_h{h}" for h in self.horizons]].to_numpy()[self.rows]
+
+
+def panel(bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]) -> Dataset:
+    """Everything: features and targets of every symbol; rows = usable (warm, labelled) rows."""
+    X = features.build_panel(bars)
+    Y = targets.build_panel(bars, horizons).reindex(X.index)
+    position = X.groupby(level="symbol").cumcount().to_numpy()
+    labelled = np.isfinite(Y[[f"ret_h{h}" for h in horizons]].to_numpy()).all(axis=1)
+    return Dataset(X, Y, (position >= WARMUP) & labelled, tuple(horizons))
+
+
+def part(data: Dataset, start: pd.Timestamp | None, end: pd.Timestamp | None) -> Dataset:
+    """Rows with start <= date <= end; X and Y cut at `end` (the future is not carried)."""
+    dates = data.X.index.get_level_values("date")
+    keep = np.ones(len(dates), bool) if end is None else np.asarray(dates <= end)
+    rows = data.rows & keep & (True if start is None else np.asarray(dates >= start))
+    return Dataset(data.X[keep], data.Y[keep], rows[keep], data.horizons)
+
+
+@dataclass(frozen=True)
+class Split:
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    ranges: dict[str, tuple[str, str]]
+
+
+def split(data: Dataset, fractions: tuple[float, float] = (0.70, 0.15)) -> Split:
+    """Chronological train/val/test by date with a purge gap of max(h) sessions."""
+    dates = np.array(sorted(set(data.X.index.get_level_values("date")[data.rows])))
+    gap = max(data.horizons)
+    usable = len(dates) - 2 * gap
+    if usable < 60:
+        raise ValueError(f"only {len(dates)} usable sessions; need more history to split")
+    n_train = int(usable * fractions[0])
+    n_val = int(usable * fractions[1])
+    tr = (dates[0], dates[n_train - 1])
+    va = (dates[n_train + gap], dates[n_train + gap + n_val - 1])
+    te = (dates[n_train + 2 * gap + n_val], dates[-1])
+    ranges = {k: (str(a.date()), str(b.date())) for k, (a, b) in
+              {"train": tr, "val": va, "test": te}.items()}
+    return Split(part(data, *tr), part(data, *va), part(data, *te), ranges)
+
+
+@dataclass(frozen=True)
+class Scaler:
+    """Per-feature mean and std fit on train rows; stored as plain numbers."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame, rows: np.ndarray) -> Scaler:
+        values = X.to_numpy()[rows]
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(values, axis=0) if len(values) else np.zeros(X.shape[1])
+            std = np.nanstd(values, axis=0) if len(values) else np.ones(X.shape[1])
+        mean = np.nan_to_num(mean)
+        std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
+        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in std))
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Scaled float32 array; missing values become 0 (the train mean); clipped to ±10."""
+        z = (X.to_numpy(dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
+        return np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -10, 10).astype(np.float32)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[float]]) -> Scaler:
+        return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+
+
+def windows(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, width: int) -> np.ndarray:
+    """(len(rows), width, F): for each selected row, the `width` rows of the same symbol
+    ending at it (zero-padded before the symbol's first row). Trailing only, never ahead."""
+    n, f = values.shape
+    starts = np.r_[0, np.flatnonzero(symbols[1:] != symbols[:-1]) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))  # first row of each row's symbol
+    idx = np.flatnonzero(rows)
+    offsets = idx[:, None] - np.arange(width - 1, -1, -1)[None, :]
+    valid = offsets >= first[idx][:, None]
+    out = values[np.where(valid, offsets, 0)]
+    out[~valid] = 0.0
+    return out

@@ -1,0 +1,100 @@
+"""Ensemble: a weighted linear pool of member forecasters, weights fit on validation.
+
+Per horizon the weights (non-negative, summing to 1) minimize the validation log-loss
+of the pooled class probabilities (exponentiated-gradient descent); the expected
+return is pooled with the same weights. Members are saved inside the ensemble's
+directory, each with its own meta.json and checksums.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.base import Forecaster, Progress, check_stop
+from models.markov import _cls
+
+
+def fit_weights(probs: np.ndarray, cls: np.ndarray, steps: int = 300, lr: float = 0.5) -> np.ndarray:
+    """probs: (members, n, 3) for one horizon; cls: (n,). Simplex weights minimizing log-loss."""
+    m = probs.shape[0]
+    w = np.full(m, 1 / m)
+    if m == 1 or len(cls) == 0:
+        return w
+    p_true = probs[:, np.arange(len(cls)), cls]  # (members, n)
+    for _ in range(steps):
+        pooled = np.clip(w @ p_true, 1e-9, None)
+        grad = -(p_true / pooled).mean(axis=1)
+        w = w * np.exp(-lr * grad)
+        w /= w.sum()
+    return w
+
+
+class EnsembleForecaster(Forecaster):
+    kind = "ensemble"
+    defaults = {"members": []}  # [{"kind": ..., "params": {...}}] for members fit by the ensemble
+
+    def __init__(self, horizons: tuple[int, ...] = (1, 3, 5), **params: Any) -> None:
+        super().__init__(horizons, **params)
+        self.members: list[Forecaster] = []
+        self.weights = np.zeros((0, len(self.horizons)))
+
+    @classmethod
+    def of(cls, members: list[Forecaster], val: Any) -> EnsembleForecaster:
+        """An ensemble of already fitted members; only the weights are fit (on `val`)."""
+        ens = cls(members[0].horizons, members=[{"kind": m.kind, "params": m.params} for m in members])
+        ens.features = list(members[0].features or [])
+        ens.members = list(members)
+        ens._fit_weights(val)
+        return ens
+
+    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+        from models import catalog
+
+        specs = self.params["members"]
+        if not specs:
+            raise ValueError("an ensemble needs members")
+        self.members = []
+        for i, spec in enumerate(specs):
+            check_stop(stop)
+            model = catalog.make(spec["kind"], self.horizons, **spec.get("params", {}))
+            model.fit(train, val, stop=stop)
+            self.members.append(model)
+            progress((i + 1) / len(specs), f"member {spec['kind']} fit")
+        self._fit_weights(val)
+
+    def _fit_weights(self, val: Any) -> None:
+        fcs = [m.predict(val.X) for m in self.members]
+        cls = _cls(val, self)
+        self.weights = np.column_stack([
+            fit_weights(np.stack([f.probs[val.rows, i] for f in fcs]), cls[:, i])
+            for i in range(len(self.horizons))
+        ])  # (members, H)
+        self.info["weights"] = {m.kind: [round(float(v), 4) for v in w]
+                                for m, w in zip(self.members, self.weights, strict=True)}
+
+    def member_forecasts(self, X: pd.DataFrame) -> dict[str, Any]:
+        return {m.kind: m.predict(X) for m in self.members}
+
+    def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        fcs = [m.predict(X) for m in self.members]
+        ret = sum(f.expected_return * w[None, :] for f, w in zip(fcs, self.weights, strict=True))
+        probs = sum(f.probs * w[None, :, None] for f, w in zip(fcs, self.weights, strict=True))
+        return np.asarray(ret), np.asarray(probs)
+
+    def _state(self) -> dict[str, Any]:
+        return {"weights": self.weights.tolist(), "n_members": len(self.members)}
+
+    def _write(self, directory: Path) -> list[str]:
+        for i, m in enumerate(self.members):
+            m.save(directory / f"member_{i}")
+        return []
+
+    def _read(self, directory: Path, state: dict[str, Any]) -> None:
+        n = int(state["n_members"])
+        self.members = [Forecaster.load(directory / f"member_{i}") for i in range(n)]
+        self.weights = np.asarray(state["weights"], dtype=float).reshape(n, len(self.horizons))

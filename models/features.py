@@ -1,0 +1,122 @@
+"""Causal, symbol-normalized features: every value at session t uses bars up to t only.
+
+Prices enter only as ratios and returns, so one global model can learn across the
+whole watchlist. Wavelet features come from a `wavedec` of the trailing window of log
+returns that ENDS at t (never the whole series: whole-series transforms leak the
+future). `feature_hash()` names the schema (columns and parameters); a model stores
+it and refuses to load against a different one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pywt
+
+from models import indicators as ind
+from models import signals
+
+VERSION = 1
+RETURN_LAGS = (1, 2, 3, 5, 10, 20)
+SMA_WINDOWS = (20, 50, 200)
+VOL_WINDOW = 20
+WAVELET = "haar"
+WAVELET_WINDOW = 32
+WAVELET_LEVEL = 3
+
+FEATURES: tuple[str, ...] = (
+    *(f"ret_{k}" for k in RETURN_LAGS),
+    "ret_1_z",
+    "rsi_14",
+    "macd_hist",
+    *(f"sma_{n}_ratio" for n in SMA_WINDOWS),
+    "bb_pct_b",
+    "atr_14",
+    "vol_20",
+    "vol_ratio",
+    "volume_z",
+    *(f"wv_energy_{i}" for i in range(1, WAVELET_LEVEL + 1)),
+    "wv_trend",
+    *(f"sig_{s}" for s in signals.SIGNALS),
+)
+
+
+def feature_hash() -> str:
+    spec = {
+        "version": VERSION, "features": FEATURES, "lags": RETURN_LAGS, "sma": SMA_WINDOWS,
+        "vol": VOL_WINDOW, "wavelet": [WAVELET, WAVELET_WINDOW, WAVELET_LEVEL],
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def wavelet_features(logret: np.ndarray) -> np.ndarray:
+    """(n, WAVELET_LEVEL + 1): detail energy shares per level and a normalized trend, per t.
+
+    Row t uses logret[t - WAVELET_WINDOW + 1 .. t] only; rows without a full window are NaN.
+    """
+    n, w = len(logret), WAVELET_WINDOW
+    out = np.full((n, WAVELET_LEVEL + 1), np.nan)
+    if n < w:
+        return out
+    windows = np.lib.stride_tricks.sliding_window_view(logret, w)  # row j ends at t = j + w - 1
+    ok = np.isfinite(windows).all(axis=1)
+    coeffs = pywt.wavedec(np.nan_to_num(windows), WAVELET, level=WAVELET_LEVEL, axis=1)
+    energy = [np.sum(c**2, axis=1) for c in coeffs]  # [approx, detail_L, ..., detail_1]
+    total = np.sum(energy, axis=0)
+    total = np.where(total > 0, total, np.nan)
+    details = energy[1:][::-1]  # detail_1 (finest) first
+    feats = [d / total for d in details]
+    # The last approximation coefficient relative to the window's energy: the local trend.
+    feats.append(coeffs[0][:, -1] / np.sqrt(total))
+    block = np.column_stack(feats)
+    block[~ok] = np.nan
+    out[w - 1 :] = block
+    return out
+
+
+def build(bars: pd.DataFrame) -> pd.DataFrame:
+    """Feature frame for one symbol's bars (index: dates). NaN where history is too short."""
+    close, high, low = bars["close"], bars["high"], bars["low"]
+    logc = np.log(close)
+    r1 = logc.diff()
+    vol = r1.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
+    cols: dict[str, pd.Series | np.ndarray] = {}
+    for k in RETURN_LAGS:
+        cols[f"ret_{k}"] = logc - logc.shift(k)
+    cols["ret_1_z"] = r1 / vol.replace(0, np.nan)
+    cols["rsi_14"] = ind.rsi(close) / 100 - 0.5
+    cols["macd_hist"] = ind.macd(close)["hist"] / close
+    for n in SMA_WINDOWS:
+        cols[f"sma_{n}_ratio"] = close / ind.sma(close, n) - 1
+    cols["bb_pct_b"] = ind.bollinger(close)["pct_b"]
+    cols["atr_14"] = ind.atr(high, low, close) / close
+    cols["vol_20"] = vol
+    cols["vol_ratio"] = r1.rolling(5, min_periods=5).std() / vol.replace(0, np.nan)
+    volume = bars["volume"].astype(float)
+    cols["volume_z"] = ind.zscore(np.log1p(volume.clip(lower=0)), 20)
+    wv = wavelet_features(r1.to_numpy())
+    for i in range(WAVELET_LEVEL):
+        cols[f"wv_energy_{i + 1}"] = wv[:, i]
+    cols["wv_trend"] = wv[:, WAVELET_LEVEL]
+    votes = signals.evaluate(bars)
+    for s in signals.SIGNALS:
+        cols[f"sig_{s}"] = votes[s]
+    frame = pd.DataFrame(cols, index=bars.index)
+    frame = frame.replace([np.inf, -np.inf], np.nan)
+    return frame[list(FEATURES)].astype("float64")
+
+
+def build_panel(bars: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Features for several symbols, indexed by (symbol, date), sorted."""
+    parts = {sym: build(b) for sym, b in sorted(bars.items()) if len(b)}
+    if not parts:
+        return pd.DataFrame(columns=list(FEATURES), index=_empty_index())
+    frame = pd.concat(parts, names=["symbol", "date"])
+    return frame
+
+
+def _empty_index() -> pd.MultiIndex:
+    return pd.MultiIndex.from_arrays([[], pd.DatetimeIndex([])], names=["symbol", "date"])

@@ -1,0 +1,94 @@
+"""LSTM, GRU and Transformer forecasters: one windowed dataset, one trainer, three networks.
+
+Features are scaled with a scaler fit on the training rows; each row becomes the window
+of the last `window` sessions of its own symbol (trailing only). Return targets are
+divided by their training standard deviation so MSE and cross-entropy weigh alike.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from models import nets, trainer
+from models.base import Forecaster, Progress
+from models.dataset import Scaler, windows
+from models.markov import _cls, _ret
+
+WEIGHTS = "weights.pt"
+
+
+class SequenceForecaster(Forecaster):
+    defaults = {"window": 30, "hidden": 32, "layers": 1, "heads": 2, "dropout": 0.0, "epochs": 30,
+                "batch": 64, "lr": 2e-3, "patience": 5, "seed": 0}
+
+    def _windows(self, X: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        symbols = X.index.get_level_values("symbol").to_numpy()
+        return windows(self.scaler.transform(X), symbols, rows, int(self.params["window"]))
+
+    def _net(self) -> torch.nn.Module:
+        torch.manual_seed(int(self.params["seed"]))
+        return nets.build(self.kind, len(self.features or []), len(self.horizons), self.params)
+
+    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+        self.scaler = Scaler.fit(train.X, train.rows)
+        rt = _ret(train, self)
+        self.scale = [float(np.std(rt[:, i]) or 1.0) for i in range(len(self.horizons))]
+        dev = trainer.device()
+        tr = trainer.tensors(self._windows(train.X, train.rows), rt / self.scale, _cls(train, self), dev)
+        va = trainer.tensors(self._windows(val.X, val.rows), _ret(val, self) / self.scale,
+                             _cls(val, self), dev)
+        self.net = self._net().to(dev)
+        p = self.params
+        self.info.update(trainer.fit(self.net, tr, va, epochs=int(p["epochs"]), batch=int(p["batch"]),
+                                     lr=float(p["lr"]), patience=int(p["patience"]),
+                                     seed=int(p["seed"]), progress=progress, stop=stop))
+        self.net = self.net.cpu().eval()
+
+    def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        x = torch.as_tensor(self._windows(X, np.ones(len(X), bool)))
+        rets, probs = [], []
+        with torch.no_grad():
+            for i in range(0, len(x), 2048):
+                r, logits = self.net(x[i:i + 2048])
+                rets.append(r.numpy().astype(np.float64) * np.asarray(self.scale))
+                probs.append(torch.softmax(logits.double(), dim=-1).numpy())
+        if not rets:
+            return np.zeros((0, len(self.horizons))), np.zeros((0, len(self.horizons), 3))
+        return np.concatenate(rets), np.concatenate(probs)
+
+    def _state(self) -> dict[str, Any]:
+        return {"scaler": self.scaler.to_dict(), "scale": self.scale}
+
+    def _write(self, directory: Path) -> list[str]:
+        buf = io.BytesIO()
+        torch.save(self.net.state_dict(), buf)
+        (directory / WEIGHTS).write_bytes(buf.getvalue())
+        return [WEIGHTS]
+
+    def _read(self, directory: Path, state: dict[str, Any]) -> None:
+        self.scaler = Scaler.from_dict(state["scaler"])
+        self.scale = [float(v) for v in state["scale"]]
+        # weights_only=True: tensors and plain containers only; a crafted pickle is refused.
+        weights = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
+        self.net = self._net()
+        self.net.load_state_dict(weights, strict=True)
+        self.net.eval()
+
+
+class LSTMForecaster(SequenceForecaster):
+    kind = "lstm"
+
+
+class GRUForecaster(SequenceForecaster):
+    kind = "gru"
+
+
+class TransformerForecaster(SequenceForecaster):
+    kind = "transformer"

@@ -1,0 +1,87 @@
+"""The one torch trainer shared by LSTM, GRU and Transformer.
+
+Loss = MSE on (scaled) forward returns + cross-entropy on classes, summed over horizons.
+Adam, mini-batches over pre-built window tensors, early stopping on validation loss with
+the best weights restored. Seeded; CPU unless CUDA is available.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.base import Progress, check_stop
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class Tensors:
+    x: torch.Tensor  # (n, window, features)
+    ret: torch.Tensor  # (n, H) scaled returns
+    cls: torch.Tensor  # (n, H) class ids
+
+
+def tensors(x: np.ndarray, ret: np.ndarray, cls: np.ndarray, dev: torch.device) -> Tensors:
+    return Tensors(torch.as_tensor(x, dtype=torch.float32, device=dev),
+                   torch.as_tensor(ret, dtype=torch.float32, device=dev),
+                   torch.as_tensor(cls, dtype=torch.long, device=dev))
+
+
+def loss_fn(net: nn.Module, batch: Tensors) -> torch.Tensor:
+    ret, logits = net(batch.x)
+    mse = nn.functional.mse_loss(ret, batch.ret)
+    ce = nn.functional.cross_entropy(logits.reshape(-1, 3), batch.cls.reshape(-1))
+    return mse + ce
+
+
+def evaluate(net: nn.Module, data: Tensors, batch: int) -> float:
+    net.eval()
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(data.x), batch):
+            part = Tensors(data.x[i:i + batch], data.ret[i:i + batch], data.cls[i:i + batch])
+            total += float(loss_fn(net, part)) * len(part.x)
+    return total / max(len(data.x), 1)
+
+
+def fit(net: nn.Module, train: Tensors, val: Tensors, *, epochs: int, batch: int, lr: float,
+        patience: int, seed: int, progress: Progress, stop: threading.Event | None) -> dict:
+    """Train in place; returns facts (epochs run, best val loss, samples/s)."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    best, best_state, bad, seen, busy = float("inf"), copy.deepcopy(net.state_dict()), 0, 0, 0.0
+    epoch = 0
+    for epoch in range(1, epochs + 1):
+        check_stop(stop)
+        net.train()
+        start = time.perf_counter()
+        order = torch.randperm(len(train.x), generator=gen).to(train.x.device)
+        for i in range(0, len(order), batch):
+            idx = order[i:i + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net, Tensors(train.x[idx], train.ret[idx], train.cls[idx]))
+            loss.backward()
+            opt.step()
+        busy += time.perf_counter() - start
+        seen += len(order)
+        val_loss = evaluate(net, val, 4 * batch)
+        if val_loss < best - 1e-4:
+            best, best_state, bad = val_loss, copy.deepcopy(net.state_dict()), 0
+        else:
+            bad += 1
+        progress(epoch / epochs, f"epoch {epoch}/{epochs} val loss {val_loss:.4f}")
+        if bad >= patience:
+            break
+    net.load_state_dict(best_state)
+    net.eval()
+    return {"epochs": epoch, "best_val_loss": round(best, 6),
+            "train_samples_per_s": round(seen / busy, 1) if busy else None}

@@ -1,0 +1,134 @@
+"""The prediction ledger: calls written once (idempotent key), then verified or expired.
+
+Writes are batched with executemany; the caller owns the transaction (wrap the calls in
+`store.db.immediate`) so a cycle's predictions, or a verification pass, land whole.
+The key is UNIQUE(symbol, as_of, horizon, model_version): inserting the same call twice
+adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlite_utils
+
+STATUSES = ("pending", "verified", "expired")
+
+INSERT_COLUMNS = (
+    "symbol", "as_of", "horizon", "model_version", "made_at", "target_date", "base_price",
+    "pred_change_pct", "pred_price", "lower", "upper", "p_up", "p_flat", "p_down",
+    "direction", "confidence", "regime", "signals",
+)
+
+_INSERT = (
+    f"INSERT OR IGNORE INTO predictions ({', '.join(INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+)
+
+# Verification needs the prediction and, when present, the final bar of its target session.
+_MATURING = """
+SELECT p.id, p.symbol, p.horizon, p.target_date, p.base_price, p.pred_change_pct,
+       p.direction, p.regime, p.model_version, p.signals, b.close
+FROM predictions p
+LEFT JOIN bars b ON b.symbol = p.symbol AND b.date = p.target_date AND b.provisional = 0
+WHERE p.status = 'pending' AND p.target_date <= ?
+"""
+MATURING_COLUMNS = (
+    "id", "symbol", "horizon", "target_date", "base_price", "pred_change_pct",
+    "direction", "regime", "model_version", "signals", "close",
+)
+
+
+def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
+    """Insert rows (values in INSERT_COLUMNS order); returns how many were new."""
+    before = db.execute("SELECT total_changes()").fetchone()[0]
+    db.conn.executemany(_INSERT, list(rows))
+    return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
+
+
+def maturing(db: sqlite_utils.Database, as_of: str) -> list[tuple]:
+    """Pending predictions whose target session is on or before `as_of`, with its close."""
+    return db.execute(_MATURING, [as_of]).fetchall()
+
+
+def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
+    """rows: (actual_price, error_pct, hit, outcome, verified_at, id)."""
+    db.conn.executemany(
+        "UPDATE predictions SET status = 'verified', actual_price = ?, error_pct = ?, hit = ?, "
+        "outcome = ?, verified_at = ? WHERE id = ? AND status = 'pending'",
+        list(rows),
+    )
+
+
+def mark_expired(db: sqlite_utils.Database, ids: Iterable[int], when: str) -> None:
+    db.conn.executemany(
+        "UPDATE predictions SET status = 'expired', verified_at = ? WHERE id = ? AND status = 'pending'",
+        [(when, int(i)) for i in ids],
+    )
+
+
+def listing(
+    db: sqlite_utils.Database,
+    *,
+    status: str | None = None,
+    symbols: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Ledger rows, newest first."""
+    sql = "SELECT * FROM predictions"
+    where, params = _filters(status, symbols)
+    sql += where + " ORDER BY as_of DESC, symbol, horizon, id DESC"
+    if limit:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    cur = db.execute(sql, params)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def scored(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Verified predictions in target-date order (what accuracy is measured on)."""
+    where, params = _filters("verified", symbols)
+    cur = db.execute(
+        "SELECT id, symbol, as_of, horizon, model_version, target_date, base_price, "
+        "pred_change_pct, p_up, p_flat, p_down, direction, confidence, regime, signals, "
+        f"actual_price, error_pct, hit, outcome FROM predictions{where} ORDER BY target_date, id",
+        params,
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def outcome_counts(
+    db: sqlite_utils.Database, model_version: str, symbols: Sequence[str] | None = None
+) -> dict[tuple[str, int], dict[str, tuple[int, int]]]:
+    """{(symbol, horizon): {outcome: (n, hits)}} over verified calls of one model version."""
+    where, params = _filters("verified", symbols)
+    out: dict[tuple[str, int], dict[str, tuple[int, int]]] = {}
+    for sym, h, outcome, n, hits in db.execute(
+        f"SELECT symbol, horizon, outcome, COUNT(*), SUM(hit) FROM predictions{where} "
+        "AND model_version = ? GROUP BY symbol, horizon, outcome",
+        [*params, model_version],
+    ):
+        out.setdefault((sym, int(h)), {})[outcome] = (int(n), int(hits or 0))
+    return out
+
+
+def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> dict[str, int]:
+    where, params = _filters(None, symbols)
+    out = dict.fromkeys(STATUSES, 0)
+    for status, n in db.execute(f"SELECT status, COUNT(*) FROM predictions{where} GROUP BY status", params):
+        out[status] = int(n)
+    return out
+
+
+def _filters(status: str | None, symbols: Sequence[str] | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if status:
+        clauses.append("status = ?")
+        params.append(status)
+    if symbols:
+        clauses.append(f"symbol IN ({','.join('?' * len(symbols))})")
+        params.extend(symbols)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

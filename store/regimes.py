@@ -1,0 +1,54 @@
+"""Regime history: one label (bullish/bearish/volatile/sideways) per symbol and session.
+
+A regime at t is computed from closes up to t only, so storing it is history, never a
+revision; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlite_utils
+
+
+def upsert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
+    """rows: (symbol, date, regime, trend, volatility)."""
+    db.conn.executemany(
+        "INSERT INTO regimes (symbol, date, regime, trend, volatility) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (symbol, date) DO UPDATE SET regime = excluded.regime, "
+        "trend = excluded.trend, volatility = excluded.volatility",
+        list(rows),
+    )
+
+
+def last_dates(db: sqlite_utils.Database) -> dict[str, str]:
+    """The newest stored session per symbol (so a cycle stores only what is new)."""
+    return {s: d for s, d in db.execute("SELECT symbol, MAX(date) FROM regimes GROUP BY symbol")}
+
+
+def history(
+    db: sqlite_utils.Database, symbol: str, *, start: str | None = None, end: str | None = None
+) -> list[dict[str, Any]]:
+    sql = "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ?"
+    params: list[Any] = [symbol]
+    if start:
+        sql += " AND date >= ?"
+        params.append(start)
+    if end:
+        sql += " AND date <= ?"
+        params.append(end)
+    cur = db.execute(sql + " ORDER BY date", params)
+    return [dict(zip(("date", "regime", "trend", "volatility"), r, strict=True)) for r in cur]
+
+
+def latest(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """The current regime of every symbol that has one."""
+    cur = db.execute(
+        "SELECT r.symbol, r.date, r.regime, r.trend, r.volatility FROM regimes r "
+        "JOIN (SELECT symbol, MAX(date) AS d FROM regimes GROUP BY symbol) m "
+        "ON m.symbol = r.symbol AND m.d = r.date"
+    )
+    return {
+        s: {"date": d, "regime": g, "trend": t, "volatility": v} for s, d, g, t, v in cur.fetchall()
+    }

@@ -1,0 +1,322 @@
+"""The TUI's read API: short read queries that return plain dicts and lists.
+
+Every function here only reads. `dashboard()` gathers everything the dashboard shows in
+ONE short read transaction (a consistent snapshot that never holds the WAL back for
+long); the queries walk indexes (`predictions(symbol, as_of)`, `predictions(status,
+target_date)`, the bars and regimes primary keys) so a 100-symbol, 100k-prediction
+database still answers in tens of milliseconds.
+
+Two honest simplifications, stated where they are shown:
+- "sessions left" counts weekdays after the symbol's last stored bar up to the target
+  session. The target date itself was set by the daemon on the exchange calendar; the
+  countdown does not know exchange holidays (the store has no calendar) and can
+  overstate by one around a holiday.
+- the baseline next to every hit rate is "always up" over the same verified
+  predictions: the share of them whose actual price ended above the base price.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
+TREND_WINDOW = 20  # target sessions per point of the accuracy trend
+TREND_POINTS = 250  # most recent target sessions shown in the trend chart
+PENDING_LIMIT = 100
+
+
+@contextlib.contextmanager
+def snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One read transaction: every query inside sees the same committed state."""
+    db.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        db.execute("ROLLBACK")
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
+    cur = db.execute(sql, list(params))
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def daemon_info(db: sqlite_utils.Database, now: datetime, heartbeat_seconds: float = 5.0) -> dict[str, Any]:
+    """The daemon row, with heartbeat age and whether it counts as online."""
+    rows = _rows(db, "SELECT * FROM daemon WHERE id = 1")
+    return classify_daemon(rows[0] if rows else None, now, heartbeat_seconds)
+
+
+def classify_daemon(row: dict[str, Any] | None, now: datetime, heartbeat_seconds: float = 5.0) -> dict[str, Any]:
+    """Online or not, from a daemon row and the time now (pure, so the TUI re-ticks it each second).
+
+    Offline: no row, `stopped_at` set, or no heartbeat for more than 3 heartbeat intervals.
+    """
+    info: dict[str, Any] = {"online": False, "mode": None, "sim_date": None, "pid": None,
+                            "heartbeat_at": None, "stopped_at": None, "heartbeat_age_s": None,
+                            "reason": "the daemon has never run here"}
+    if not row:
+        return info
+    beat = parse_time(row.get("heartbeat_at"))
+    age = None if beat is None else max(0.0, (now - beat).total_seconds())
+    info.update(mode=row.get("mode"), sim_date=row.get("sim_date"), pid=row.get("pid"),
+                heartbeat_at=row.get("heartbeat_at"), stopped_at=row.get("stopped_at"),
+                heartbeat_age_s=age, version=row.get("version"))
+    if row.get("stopped_at"):
+        info["reason"] = "the daemon stopped"
+    elif age is None or age > 3 * heartbeat_seconds:
+        info["reason"] = "no heartbeat " + ("yet" if age is None else f"for {human_age(age)}")
+    else:
+        info.update(online=True, reason="")
+    return info
+
+
+def human_age(seconds: float) -> str:
+    """12s, 5m, 3.2h, 41d: short ages for status lines."""
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
+def running_jobs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return _rows(db, "SELECT id, job, started_at, progress, message FROM job_runs "
+                     "WHERE status = 'running' ORDER BY id")
+
+
+def recent_commands(db: sqlite_utils.Database, limit: int = 8) -> list[dict[str, Any]]:
+    rows = _rows(db, "SELECT id, kind, args, status, created_at, finished_at, error, result "
+                     "FROM commands ORDER BY id DESC LIMIT ?", [limit])
+    for r in rows:
+        r["args"] = _json(r["args"])
+    return rows
+
+
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}
+
+
+def _hit_stats(rows: list[tuple]) -> tuple[int, int, int]:
+    """(n, hits, ups) over (hit, base_price, actual_price) rows with a known hit."""
+    n = hits = ups = 0
+    for hit, base, actual in rows:
+        if hit is None:
+            continue
+        n += 1
+        hits += int(hit)
+        ups += int(actual is not None and base is not None and actual > base)
+    return n, hits, ups
+
+
+def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[str, Any]]:
+    """One row per watched symbol: last close and change, regime, latest call, hit rate."""
+    out = []
+    for (symbol,) in db.execute("SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol").fetchall():
+        row: dict[str, Any] = {"symbol": symbol}
+        bars = db.execute("SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT 2",
+                          [symbol]).fetchall()
+        row["last_date"] = bars[0][0] if bars else None
+        row["close"] = bars[0][1] if bars else None
+        row["change_pct"] = (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None
+        reg = db.execute("SELECT regime FROM regimes WHERE symbol = ? ORDER BY date DESC LIMIT 1",
+                         [symbol]).fetchone()
+        row["regime"] = reg[0] if reg else None
+        # The latest call: newest as_of, shortest horizon among that day's calls.
+        call = _rows(db, "SELECT id, as_of, horizon, direction, pred_change_pct, confidence, "
+                         "model_version, status FROM predictions WHERE symbol = ? "
+                         "ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1", [symbol])
+        row["call"] = call[0] if call else None
+        verified = db.execute(
+            "SELECT hit, base_price, actual_price FROM predictions "
+            "WHERE symbol = ? AND status = 'verified' ORDER BY as_of DESC LIMIT ?", [symbol, window]
+        ).fetchall()
+        n, hits, ups = _hit_stats(verified)
+        row.update(n=n, hit_rate=hits / n if n else None, baseline=ups / n if n else None)
+        out.append(row)
+    return out
+
+
+def weekdays_between(start: str, end: str) -> int:
+    """Weekdays after `start` up to and including `end` (0 when end <= start)."""
+    a, b = date.fromisoformat(start[:10]), date.fromisoformat(end[:10])
+    if b <= a:
+        return 0
+    days = (b - a).days
+    full, rest = divmod(days, 7)
+    count = full * 5
+    d = a + timedelta(days=full * 7)
+    for _ in range(rest):
+        d += timedelta(days=1)
+        count += d.weekday() < 5
+    return count
+
+
+def pending(db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT) -> list[dict[str, Any]]:
+    """Pending predictions, soonest target first, with sessions left to the target."""
+    rows = _rows(db, "SELECT id, symbol, as_of, horizon, target_date, base_price, pred_change_pct, "
+                     "pred_price, direction, confidence, model_version FROM predictions "
+                     "WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
+                 [limit])
+    last: dict[str, str] = {}
+    for r in rows:
+        sym = r["symbol"]
+        if sym not in last:
+            got = db.execute("SELECT MAX(date) FROM bars WHERE symbol = ?", [sym]).fetchone()[0]
+            last[sym] = got or today
+        r["sessions_left"] = weekdays_between(last[sym], r["target_date"])
+    return rows
+
+
+def p_value_above(hits: int, n: int, p0: float) -> float | None:
+    """One-sided p-value that the hit rate beats rate p0 (normal approximation to the binomial)."""
+    if n == 0 or p0 <= 0 or p0 >= 1:
+        return None
+    z = (hits - n * p0) / math.sqrt(n * p0 * (1 - p0))
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
+                   points: int = TREND_POINTS) -> dict[str, Any]:
+    """Rolling hit rate and always-up baseline over the last `window` target sessions."""
+    cutoff = db.execute(
+        "SELECT DISTINCT target_date FROM predictions WHERE status = 'verified' "
+        "ORDER BY target_date DESC LIMIT 1 OFFSET ?", [points + window - 1]
+    ).fetchone()
+    per_day = db.execute(
+        "SELECT target_date, COUNT(hit), SUM(hit), SUM(actual_price > base_price AND hit IS NOT NULL) "
+        "FROM predictions WHERE status = 'verified' AND target_date > ? "
+        "GROUP BY target_date ORDER BY target_date", [cutoff[0] if cutoff else ""]
+    ).fetchall()
+    dates, hit, base = [], [], []
+    full = len(per_day) >= window  # with enough history, plot only points over a full window
+    for i, (day, *_rest) in enumerate(per_day):
+        if full and i < window - 1:
+            continue
+        win = per_day[max(0, i - window + 1): i + 1]
+        wn = sum(r[1] for r in win)
+        if wn:
+            dates.append(day)
+            hit.append(sum(r[2] or 0 for r in win) / wn)
+            base.append(sum(r[3] or 0 for r in win) / wn)
+    dates, hit, base = dates[-points:], hit[-points:], base[-points:]
+    totals = db.execute(
+        "SELECT COUNT(hit), SUM(hit), SUM(actual_price > base_price AND hit IS NOT NULL) "
+        "FROM predictions WHERE status = 'verified'"
+    ).fetchone()
+    tot_n, tot_hits, tot_ups = totals[0] or 0, totals[1] or 0, totals[2] or 0
+    base_rate = tot_ups / tot_n if tot_n else None
+    return {
+        "dates": dates, "hit": hit, "base": base, "window": window,
+        "n": tot_n, "hit_rate": tot_hits / tot_n if tot_n else None, "base_rate": base_rate,
+        "p_value": p_value_above(tot_hits, tot_n, base_rate) if base_rate is not None else None,
+    }
+
+
+def regime_states(db: sqlite_utils.Database, lookback: int = 250) -> list[dict[str, Any]]:
+    """Latest regime per watched symbol, how many stored sessions it has lasted, trend, vol."""
+    out = []
+    for (symbol,) in db.execute("SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol").fetchall():
+        recent = db.execute("SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ? "
+                            "ORDER BY date DESC LIMIT ?", [symbol, lookback]).fetchall()
+        if not recent:
+            continue
+        run = 0
+        for r in recent:
+            if r[1] != recent[0][1]:
+                break
+            run += 1
+        out.append({"symbol": symbol, "date": recent[0][0], "regime": recent[0][1],
+                    "trend": recent[0][2], "volatility": recent[0][3], "sessions": run,
+                    "at_least": run == len(recent)})
+    return out
+
+
+def dashboard(db: sqlite_utils.Database, *, now: datetime, heartbeat_seconds: float = 5.0) -> dict[str, Any]:
+    """Everything the dashboard shows, read in one short transaction."""
+    with snapshot(db):
+        daemon = daemon_info(db, now, heartbeat_seconds)
+        today = daemon["sim_date"] if daemon["mode"] == "replay" and daemon["sim_date"] else \
+            now.date().isoformat()
+        return {
+            "daemon": daemon,
+            "jobs": running_jobs(db),
+            "queued": int(db.execute("SELECT COUNT(*) FROM commands WHERE status = 'queued'")
+                          .fetchone()[0]),
+            "commands": recent_commands(db),
+            "watchlist": watchlist(db),
+            "pending": pending(db, today),
+            "trend": accuracy_trend(db),
+            "regimes": regime_states(db),
+        }
+
+
+def symbol_detail(db: sqlite_utils.Database, symbol: str, *, bars_limit: int = 120,
+                  history_limit: int = 200) -> dict[str, Any]:
+    """Price history, predictions (with outcomes) and the latest call's signals for one symbol."""
+    with snapshot(db):
+        bars = db.execute("SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT ?",
+                          [symbol, bars_limit]).fetchall()[::-1]
+        history = _rows(db, "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
+                            "pred_price, direction, confidence, regime, model_version, status, "
+                            "actual_price, error_pct, hit, signals FROM predictions WHERE symbol = ? "
+                            "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?", [symbol, history_limit])
+        for h in history:
+            h["signals"] = _json(h["signals"])
+        latest = history[0] if history else None
+        verified = [(h["hit"], h["base_price"], h["actual_price"]) for h in history
+                    if h["status"] == "verified"]
+        n, hits, ups = _hit_stats(verified)
+        return {
+            "symbol": symbol,
+            "bars": [{"date": d, "close": c} for d, c in bars],
+            "history": history,
+            "signals": signal_contributions(latest["signals"]) if latest else [],
+            "latest": latest,
+            "n": n, "hit_rate": hits / n if n else None, "baseline": ups / n if n else None,
+        }
+
+
+def signal_contributions(signals: Any) -> list[tuple[str, float]]:
+    """(name, contribution) pairs from a prediction's signals JSON, largest first.
+
+    Accepts {name: number} or {name: {"contribution": x}} / {name: {"vote": v, "weight": w}};
+    nested containers like {"signals": {...}} or {"contributions": {...}} are unwrapped.
+    """
+    if isinstance(signals, dict):
+        for wrapper in ("contributions", "signals"):
+            if isinstance(signals.get(wrapper), dict):
+                signals = signals[wrapper]
+                break
+    out = []
+    for name, value in (signals.items() if isinstance(signals, dict) else []):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out.append((str(name), float(value)))
+        elif isinstance(value, dict):
+            if isinstance(value.get("contribution"), int | float):
+                out.append((str(name), float(value["contribution"])))
+            elif isinstance(value.get("vote"), int | float):
+                out.append((str(name), float(value["vote"]) * float(value.get("weight", 1.0) or 0.0)))
+    return sorted(out, key=lambda kv: -abs(kv[1]))

@@ -1,0 +1,159 @@
+"""The Textual app: polls the store for changes, loads snapshots in workers, queues commands.
+
+Never blocks the UI thread on the database: every read runs in a thread worker with its
+own short-lived connection (one short read transaction), and results come back as
+messages. A persistent connection only asks `PRAGMA data_version` every half second, which
+changes exactly when another connection (the daemon, the CLI, our own queue writes)
+commits; only then is the store read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from store import commands, views
+from store.db import DB_FILENAME, connect, data_version
+from tui.keys import APP_KEYS
+from tui.messages import CommandQueued, CommandRejected, DashboardLoaded, DetailLoaded
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.modals import HelpScreen
+from tui.screens.symbol import SymbolScreen
+from tui.widgets.commands import describe
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TradingApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "trading-assistant"
+    BINDINGS = [Binding(k, a, label) for k, a, label, _ in APP_KEYS]
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        heartbeat_seconds: float = 5.0,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.home = Path(home)
+        self.db_path = self.home / DB_FILENAME
+        self.clock = clock
+        self.heartbeat_seconds = heartbeat_seconds
+        self.poll_seconds = poll_seconds
+        self.dashboard: DashboardScreen | None = None
+        self.loads = 0  # dashboard snapshots applied (tests and the benchmark wait on it)
+        self.last_data: dict[str, Any] = {}
+        self._watch = None
+        self._version: int | None = None
+
+    def on_mount(self) -> None:
+        self._watch = connect(self.db_path)
+        self._version = data_version(self._watch)
+        self.dashboard = DashboardScreen()
+        self.push_screen(self.dashboard)
+        self.reload()
+        self.set_interval(self.poll_seconds, self.poll)
+
+    def on_unmount(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
+
+    def poll(self) -> None:
+        """Cheap change detection: re-read only when someone committed."""
+        version = data_version(self._watch)
+        if version != self._version:
+            self._version = version
+            self.reload()
+
+    def reload(self) -> None:
+        self.load_dashboard()
+        if isinstance(self.screen, SymbolScreen):
+            self.load_detail(self.screen.symbol)
+
+    def _read(self, fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        db = connect(self.db_path)
+        try:
+            return fn(db, *args, **kwargs)
+        finally:
+            db.close()
+
+    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
+    def load_dashboard(self) -> None:
+        data = self._read(views.dashboard, now=self.clock(), heartbeat_seconds=self.heartbeat_seconds)
+        self.post_message(DashboardLoaded(data, self._version or 0))
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def load_detail(self, symbol: str) -> None:
+        self.post_message(DetailLoaded(self._read(views.symbol_detail, symbol)))
+
+    @work(thread=True, group="commands", exit_on_error=False)
+    def enqueue(self, kind: str, args: dict[str, Any]) -> None:
+        """Write one command row (a short BEGIN IMMEDIATE insert, off the UI thread)."""
+        db = connect(self.db_path)
+        try:
+            command_id = commands.enqueue(db, kind, args)
+        except commands.CommandError as exc:
+            self.post_message(CommandRejected(kind, str(exc)))
+            return
+        finally:
+            db.close()
+        self.post_message(CommandQueued(command_id, kind, args))
+
+    def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
+        self.last_data = message.data
+        if self.dashboard is not None:
+            self.dashboard.data = message.data
+        self.loads += 1
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        screen = self.screen
+        if isinstance(screen, SymbolScreen) and screen.symbol == message.data["symbol"]:
+            screen.detail = message.data
+
+    def on_command_queued(self, message: CommandQueued) -> None:
+        text = f"{describe(message.kind, message.args)}: queued (#{message.command_id})"
+        if not self.last_data.get("daemon", {}).get("online"):
+            text += "; the daemon is offline, so it waits in the queue"
+        self.notify(text, title="command")
+        self.poll()
+
+    def on_command_rejected(self, message: CommandRejected) -> None:
+        self.notify(f"{message.kind} not queued: {message.error}", severity="error", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors surface: a notification, the app keeps running."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{event.worker.name}: {type(error).__name__}: {error}", severity="error",
+                        title="read failed", timeout=10)
+
+    def open_symbol(self, symbol: str) -> None:
+        self.push_screen(SymbolScreen(symbol))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def make_app(
+    home: Path,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    heartbeat_seconds: float = 5.0,
+    poll_seconds: float = 0.5,
+) -> TradingApp:
+    """The one way to build the app, for the CLI (`python -m tui`) and for tests."""
+    return TradingApp(home, clock=clock or _utcnow, heartbeat_seconds=heartbeat_seconds,
+                      poll_seconds=poll_seconds)

@@ -1,0 +1,28 @@
+"""Every key the TUI answers to, in one list: the bindings and the help screen both read it."""
+
+from __future__ import annotations
+
+# (key, action, short label for the footer, what it does for the help screen)
+DASHBOARD_KEYS = [
+    ("a", "add", "Add", "add a ticker to the watchlist (validated; queued for the daemon)"),
+    ("x", "remove", "Remove", "remove the selected symbol from the watchlist (asks first)"),
+    ("r", "retrain", "Retrain", "retrain the models for the selected symbol"),
+    ("R", "retrain_all", "Retrain all", "retrain the models for every symbol"),
+    ("p", "predict", "Predict", "run a prediction cycle now"),
+    ("c", "collect", "Collect", "collect new market data now"),
+    ("enter", "details", "Details", "open the selected symbol: chart, signals, history"),
+]
+SYMBOL_KEYS = [
+    ("escape", "back", "Back", "symbol screen: back to the dashboard"),
+    ("r", "retrain", "Retrain", "symbol screen: retrain this symbol"),
+    ("p", "predict", "Predict", "symbol screen: predict this symbol now"),
+]
+APP_KEYS = [
+    ("question_mark", "help", "Help", "? shows this help"),
+    ("q", "quit", "Quit", "quit the TUI (the daemon keeps running)"),
+]
+
+
+def help_lines() -> list[tuple[str, str]]:
+    shown = {"question_mark": "?"}
+    return [(shown.get(k, k), what) for k, _, _, what in DASHBOARD_KEYS + SYMBOL_KEYS + APP_KEYS]

@@ -1,0 +1,40 @@
+"""Messages that carry worker results up to the app ("attributes down, messages up")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class DashboardLoaded(Message):
+    """A fresh snapshot of everything the dashboard shows (from store.views.dashboard)."""
+
+    data: dict[str, Any]
+    data_version: int
+
+
+@dataclass
+class DetailLoaded(Message):
+    """A fresh snapshot of one symbol (from store.views.symbol_detail)."""
+
+    data: dict[str, Any]
+
+
+@dataclass
+class CommandQueued(Message):
+    """A command row was written to the queue."""
+
+    command_id: int
+    kind: str
+    args: dict[str, Any]
+
+
+@dataclass
+class CommandRejected(Message):
+    """The store refused a command (queue full, bad symbol): shown, nothing written."""
+
+    kind: str
+    error: str

@@ -1,0 +1,1 @@
+"""Screens: the dashboard, one symbol's detail, and the modals (add, confirm, help)."""

@@ -1,0 +1,129 @@
+"""The dashboard: daemon header, watchlist, pending predictions, accuracy trend, regimes, queue.
+
+The app sets `data` (one snapshot from store.views.dashboard); the screen hands each
+region its slice. Key actions turn into queued commands through `app.enqueue`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.keys import DASHBOARD_KEYS
+from tui.screens.modals import AddTickerScreen, ConfirmScreen
+from tui.widgets.commands import CommandsTable
+from tui.widgets.pending import PendingTable
+from tui.widgets.regimes import RegimeTable
+from tui.widgets.status import StatusHeader
+from tui.widgets.trend import TrendChart
+from tui.widgets.watchlist import WatchlistTable
+
+
+class DashboardScreen(Screen):
+    BINDINGS = [Binding(k, a, label) for k, a, label, _ in DASHBOARD_KEYS]
+
+    data: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Static("Watchlist", classes="panel-title", id="watchlist-title")
+                yield WatchlistTable(id="watchlist")
+                yield Static("Pending predictions", classes="panel-title", id="pending-title")
+                yield PendingTable(id="pending")
+            with Vertical(id="right"):
+                yield TrendChart(id="trend")
+                yield Static("Regimes", classes="panel-title")
+                yield RegimeTable(id="regimes")
+                yield Static("Commands", classes="panel-title")
+                yield CommandsTable(id="commands")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(WatchlistTable).focus()
+
+    def watch_data(self, data: dict[str, Any]) -> None:
+        if not data or not self.is_mounted:
+            return
+        status = self.query_one(StatusHeader)
+        status.daemon_row = data["daemon"] if data["daemon"].get("heartbeat_at") or data["daemon"]["mode"] \
+            else None
+        status.jobs = data["jobs"]
+        status.queued = data["queued"]
+        self.query_one(WatchlistTable).rows_data = data["watchlist"]
+        watched = len(data["watchlist"])
+        self.query_one("#watchlist-title", Static).update(
+            f"Watchlist ({watched} symbol{'s' if watched != 1 else ''})" if watched else
+            "Watchlist is empty: press a to add a ticker"
+        )
+        self.query_one(PendingTable).rows_data = data["pending"]
+        self.query_one("#pending-title", Static).update(
+            f"Pending predictions ({len(data['pending'])} shown, soonest first; sessions left = weekdays)"
+        )
+        self.query_one(TrendChart).trend = data["trend"]
+        self.query_one(RegimeTable).rows_data = data["regimes"]
+        self.query_one(CommandsTable).rows_data = data["commands"]
+
+    @property
+    def selected_symbol(self) -> str | None:
+        return self.query_one(WatchlistTable).selected_symbol
+
+    def _need_selection(self) -> str | None:
+        symbol = self.selected_symbol
+        if symbol is None:
+            self.notify("the watchlist is empty: press a to add a ticker", severity="warning")
+        return symbol
+
+    def action_add(self) -> None:
+        watched = {r["symbol"] for r in self.data.get("watchlist", [])}
+
+        def done(symbol: str | None) -> None:
+            if symbol:
+                self.app.enqueue("watch.add", {"symbol": symbol})
+
+        self.app.push_screen(AddTickerScreen(watched), done)
+
+    def action_remove(self) -> None:
+        symbol = self._need_selection()
+        if symbol is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.app.enqueue("watch.remove", {"symbol": symbol})
+
+        self.app.push_screen(
+            ConfirmScreen(f"Remove {symbol} from the watchlist? Its bars and predictions stay as history."),
+            done,
+        )
+
+    def action_retrain(self) -> None:
+        symbol = self._need_selection()
+        if symbol:
+            self.app.enqueue("retrain", {"symbols": [symbol]})
+
+    def action_retrain_all(self) -> None:
+        self.app.enqueue("retrain", {})
+
+    def action_predict(self) -> None:
+        self.app.enqueue("predict", {})
+
+    def action_collect(self) -> None:
+        self.app.enqueue("collect", {})
+
+    def action_details(self) -> None:
+        symbol = self._need_selection()
+        if symbol:
+            self.app.open_symbol(symbol)
+
+    @on(DataTable.RowSelected, "#watchlist")
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_symbol(event.row_key.value)

@@ -1,0 +1,67 @@
+"""One symbol: price chart with predictions and outcomes, the latest call's signals, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui.keys import SYMBOL_KEYS
+from tui.widgets.history import HistoryTable
+from tui.widgets.price_chart import PriceChart
+from tui.widgets.signals import SignalBars
+
+
+class SymbolScreen(Screen):
+    BINDINGS = [Binding(k, a, label) for k, a, label, _ in SYMBOL_KEYS]
+
+    detail: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__()
+        self.symbol = symbol
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"{self.symbol}  loading…", style="bold"), id="symbol-title")
+        with Horizontal(id="symbol-top"):
+            yield PriceChart(id="price")
+            yield SignalBars(id="signals")
+        yield Static("Prediction history (newest first)", classes="panel-title")
+        yield HistoryTable(id="history")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(HistoryTable).focus()
+        self.app.load_detail(self.symbol)
+
+    def watch_detail(self, detail: dict[str, Any]) -> None:
+        if not detail or not self.is_mounted:
+            return
+        title = Text(f"{self.symbol}", style="bold")
+        bars = detail["bars"]
+        if bars:
+            title.append(f"  last close {bars[-1]['close']:,.2f} on {bars[-1]['date']}")
+        if detail["n"]:
+            title.append(f"  hit rate {detail['hit_rate'] * 100:.0f}% vs always-up "
+                         f"{detail['baseline'] * 100:.0f}% over its last {detail['n']} verified calls")
+        else:
+            title.append("  no verified calls yet", style="dim")
+        self.query_one("#symbol-title", Static).update(title)
+        self.query_one(PriceChart).detail = detail
+        self.query_one(SignalBars).detail = detail
+        self.query_one(HistoryTable).rows_data = detail["history"]
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_retrain(self) -> None:
+        self.app.enqueue("retrain", {"symbols": [self.symbol]})
+
+    def action_predict(self) -> None:
+        self.app.enqueue("predict", {"symbols": [self.symbol]})

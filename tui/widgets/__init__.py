@@ -1,0 +1,1 @@
+"""Dashboard and symbol-screen regions, one module per region."""

@@ -1,0 +1,44 @@
+"""Small formatting helpers shared by the tables (numbers, percentages, call arrows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+ARROWS = {"up": ("▲", "green"), "down": ("▼", "red"), "flat": ("■", "yellow")}
+REGIME_STYLE = {"bullish": "green", "bearish": "red", "volatile": "magenta", "sideways": "yellow"}
+
+
+def num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def pct(value: float | None, digits: int = 0) -> str:
+    """A 0..1 rate as a percentage."""
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def signed(value: float | None, digits: int = 2) -> Text:
+    if value is None:
+        return Text("—")
+    return Text(f"{value:+.{digits}f}%", style="green" if value > 0 else "red" if value < 0 else "")
+
+
+def call(pred: dict[str, Any] | None) -> Text:
+    """'▲ +0.80% 1d' for a prediction row."""
+    if not pred:
+        return Text("no call yet", style="dim")
+    arrow, style = ARROWS.get(pred.get("direction") or "", ("?", ""))
+    return Text(f"{arrow} {pred['pred_change_pct']:+.2f}% {pred['horizon']}d", style=style)
+
+
+def regime(label: str | None) -> Text:
+    return Text(label or "—", style=REGIME_STYLE.get(label or "", "dim"))
+
+
+def hit_vs_base(hit: float | None, base: float | None, n: int) -> Text:
+    if hit is None:
+        return Text("no verified calls", style="dim")
+    style = "green" if base is not None and hit > base else "red" if base is not None and hit < base else ""
+    return Text(f"{hit * 100:.0f}% n={n}", style=style)

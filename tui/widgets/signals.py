@@ -1,0 +1,36 @@
+"""Signal contributions of the latest call, as signed bars (positive pushes the call up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+WIDTH = 20
+
+
+def render_contributions(pairs: list[tuple[str, float]], latest: dict[str, Any] | None) -> Text:
+    text = Text()
+    if not latest:
+        return Text("no call yet for this symbol", style="dim")
+    text.append(f"Latest call: as of {latest['as_of']}, {latest['horizon']}d, "
+                f"{latest['direction']} {latest['pred_change_pct']:+.2f}%, model {latest['model_version']}\n",
+                style="bold")
+    if not pairs:
+        return text.append("(this call recorded no signal contributions)", style="dim")
+    top = max(abs(v) for _, v in pairs) or 1.0
+    for name, value in pairs:
+        n = round(abs(value) / top * WIDTH)
+        text.append(f"{name:>14} {value:+.3f} ")
+        text.append("█" * n, style="green" if value > 0 else "red")
+        text.append("\n")
+    return text
+
+
+class SignalBars(Static):
+    detail: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+
+    def watch_detail(self, detail: dict[str, Any]) -> None:
+        self.update(render_contributions(detail.get("signals") or [], detail.get("latest")))
