@@ -32,6 +32,7 @@ class Analysis:
     trend: float
     volatility: float
     votes: dict[str, float]
+    drift: dict[int, float]  # mean of trailing h-session log returns, per horizon
     sigma: dict[int, float]  # std of trailing h-session log returns, per horizon
     last_move: dict[int, str]  # class of the h-session move ending at as_of
     regimes: pd.DataFrame  # per-session regime history (for the store)
@@ -73,11 +74,12 @@ def analyze(
     reg = classify(close, **thresholds)
     votes = signals.evaluate(bars, **thresholds).iloc[-1]
     logc = np.log(close.to_numpy())
-    sigma, last_move = {}, {}
+    sigma, drift, last_move = {}, {}, {}
     for h in horizons:
         r = logc[h:] - logc[:-h]
         s = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
         sigma[h] = s
+        drift[h] = float(np.mean(r[-SIGMA_WINDOW:])) if len(r) else 0.0
         band = FLAT_K * s
         last = float(r[-1]) if len(r) else 0.0
         last_move[h] = "up" if last > band else "down" if last < -band else "flat"
@@ -90,6 +92,7 @@ def analyze(
         trend=float(now["trend"]) if pd.notna(now["trend"]) else float("nan"),
         volatility=float(now["volatility"]) if pd.notna(now["volatility"]) else float("nan"),
         votes={k: float(v) for k, v in votes.items()},
+        drift=drift,
         sigma=sigma,
         last_move=last_move,
         regimes=reg,

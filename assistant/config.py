@@ -78,6 +78,23 @@ def _coerce(raw: str, like: Any) -> Any:
     return raw
 
 
+def _checked(path: Path, section: str, key: str, value: Any, like: Any) -> Any:
+    """A value from the file must have the default's type (an int is fine for a float)."""
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+        list: lambda v: isinstance(v, list),
+    }[type(like)](value)
+    if not ok:
+        raise AssistantError(
+            f"{path}: [{section}] {key} = {value!r} should be {type(like).__name__}, "
+            f"like the default {like!r}"
+        )
+    return float(value) if isinstance(like, float) else value
+
+
 def load(home: Path, environ: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """The effective settings for `home`. Unknown keys are an error, not silently ignored."""
     environ = dict(os.environ if environ is None else environ)
@@ -94,7 +111,7 @@ def load(home: Path, environ: dict[str, str] | None = None) -> dict[str, dict[st
             for key, value in values.items():
                 if key not in settings[section]:
                     raise AssistantError(f"{path}: unknown key {key!r} in [{section}]")
-                settings[section][key] = value
+                settings[section][key] = _checked(path, section, key, value, settings[section][key])
     for section, values in settings.items():
         for key, value in values.items():
             name = f"ASSISTANT_{section.upper()}_{key.upper()}"

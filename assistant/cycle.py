@@ -105,7 +105,7 @@ def run_cycle(
             table = {b: (n, hits) for b, (n, hits, _) in calibration.get((scope, h), {}).items()}
             ev = Evidence(
                 symbol=sym, as_of=a.as_of, horizon=h, base_price=a.base_price, sigma=a.sigma[h],
-                regime=a.regime, votes=a.votes, model=view, last_move=a.last_move[h],
+                regime=a.regime, votes=a.votes, model=view, drift=a.drift[h], last_move=a.last_move[h],
                 calibration=table, note="" if view else note.get(sym, note.get("*", "")),
             )
             plans.append(plan(ev, weights.get((sym, a.regime), {})))

@@ -23,6 +23,7 @@ from typing import Any
 
 from assistant import __version__, jobs, replay, scheduler
 from assistant.dispatch import CommandRunner
+from assistant.errors import AssistantError
 from assistant.lock import DaemonLock
 from assistant.logs import setup_logging
 from assistant.worker import TrainingWorker, TrainRequest
@@ -192,7 +193,8 @@ class Daemon:
         for name, slot in self.live.missed(self.now(), lambda n, key: job_runs.ran_for(self.db, has_run[n], key)):
             log.info("catching up the missed %s run of %s", name, scheduler.slot_key(slot))
             self.fire_slot(name, slot)
-        self._train_if_untrained(None)
+        if not self.worker.busy:
+            self._train_if_untrained(None)
 
     def fire_slot(self, name: str, slot: datetime) -> None:
         key = scheduler.slot_key(slot)
@@ -221,7 +223,9 @@ class Daemon:
             self.worker.submit(TrainRequest(reason=f"every {every} days"))
 
     def _train_if_untrained(self, as_of: str | None) -> None:
-        if self.db["models"].count_where("status = 'serving'") == 0 and not self.worker.busy:
+        if self.worker.completed or self.worker.busy:
+            return  # a training already ran or runs in this process
+        if self.db["models"].count_where("status = 'serving'") == 0:
             # Rule-based calls serve at once; model calls take over when training lands.
             self.worker.submit(TrainRequest(reason="no trained model yet", as_of=as_of))
 
@@ -235,7 +239,8 @@ class Daemon:
             log.info("replay waiting: the watchlist is empty (add symbols with `assistant watch add`)")
             return
         try:
-            source = self.source or jobs.service("assistant.collect", "make_source")(self.settings)
+            make_source = jobs.service("assistant.collect", "make_source")
+            source = self.source or make_source(self.settings, home=self.home)
             end = replay.source_end(source, symbols)
         except Exception as exc:  # the source is missing or broken: wait and retry
             log.warning("replay waiting: %s", exc)
@@ -243,7 +248,7 @@ class Daemon:
         self.ctx.source = self.source = source
         start = self.opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
         if self.opts.from_date and self.opts.from_date > end:
-            log.error("--from %s is after the end of the data (%s): nothing to replay", start, end)
+            raise AssistantError(f"--from {start} is after the end of the data ({end}): nothing to replay")
         self.clock_replay = replay.ReplayClock(self.exchange, start, end)
         log.info("replay %s .. %s: %d sessions at %s sessions/s", start, end,
                  len(self.clock_replay.sessions), self.opts.speed or "max")
@@ -267,6 +272,7 @@ class Daemon:
         clock.advance()
         if clock.done == 1:
             self._train_if_untrained(sim)
+            self._last_retrain_step = 1
         self._replay_progress(clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})")
         speed = self.opts.speed
         self._next_step = self.clock() + (1.0 / speed if speed > 0 else 0.0)
@@ -287,9 +293,12 @@ class Daemon:
                 return False
             jobs.run_job(self.db, job, fn, scheduled_for=sim)
         every = self.opts.retrain_every or int(self.settings["schedule"]["retrain_every_days"])
-        if n - self._last_retrain_step >= every and not self.worker.busy:
+        if n - self._last_retrain_step >= every:
             self._last_retrain_step = n
-            self.worker.submit(TrainRequest(reason=f"every {every} sessions", as_of=sim))
+            if self.worker.busy:
+                log.info("retrain due at %s skipped: the previous training is still running", sim)
+            else:
+                self.worker.submit(TrainRequest(reason=f"every {every} sessions", as_of=sim))
         daemon_state.heartbeat(self.db, sim_date=sim)
         return True
 

@@ -132,7 +132,7 @@ class CommandRunner:
         if kinds is not None and (not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)):
             raise AssistantError("`kinds` must be a list of model kinds")
         reason = str(args.get("reason") or "requested")[:200]
-        request = TrainRequest(reason, _symbols(args), kinds, self._as_of_or_fail(), cid)
+        request = TrainRequest(reason, _symbols(args), kinds, self._as_of_or_fail(), (cid,))
         self.worker.submit(request)
         return PENDING
 

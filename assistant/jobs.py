@@ -60,16 +60,26 @@ class Outcome:
 
 
 class _Throttled:
-    """Progress writes at most every `every_s` seconds: a fast loop must not flood the db."""
+    """Progress writes at most every `every_s` seconds: a fast loop must not flood the db.
+
+    Training reports from several joblib threads at once, and one sqlite connection must
+    never run two transactions at a time: the lock serializes them (a busy caller skips).
+    """
 
     def __init__(self, db: sqlite_utils.Database, run_id: int, every_s: float = 0.5):
         self.db, self.run_id, self.every_s, self._last = db, run_id, every_s, 0.0
+        self._lock = threading.Lock()
 
     def __call__(self, fraction: float, message: str = "") -> None:
-        now = time.monotonic()
-        if now - self._last >= self.every_s or fraction >= 1.0:
-            self._last = now
-            job_runs.progress(self.db, self.run_id, fraction, message[:200])
+        if not self._lock.acquire(blocking=fraction >= 1.0):
+            return
+        try:
+            now = time.monotonic()
+            if now - self._last >= self.every_s or fraction >= 1.0:
+                self._last = now
+                job_runs.progress(self.db, self.run_id, fraction, message[:200])
+        finally:
+            self._lock.release()
 
 
 def run_job(
@@ -149,7 +159,8 @@ def collect(ctx: Context, progress: Progress, symbols: list[str] | None = None, 
 def cycle(ctx: Context, progress: Progress, symbols: list[str] | None = None, as_of: str | None = None) -> tuple[Any, str]:
     fn = service("assistant.cycle", "run_cycle")
     calls = fn(ctx.db, ctx.home, ctx.settings, symbols, as_of=as_of)
-    return plain(calls), f"{len(calls)} calls" + (f" as of {as_of}" if as_of else "")
+    new = sum(1 for c in calls if getattr(c, "new", True))
+    return plain(calls), f"{len(calls)} calls ({new} new)" + (f" as of {as_of}" if as_of else "")
 
 
 def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
@@ -191,10 +202,12 @@ def retrain(
     if stop is not None and stop.is_set():
         raise Interrupted("training stopped by the daemon shutdown; nothing partial was registered")
     result = plain(report)
-    promoted = result.get("promoted") if isinstance(result, dict) else None
-    summary = f"trained as of {as_of}" if as_of else "trained"
-    if promoted is not None:
-        summary += f"; promoted: {', '.join(map(str, promoted)) or 'none'}"
+    results = result.get("results", []) if isinstance(result, dict) else []
+    promoted = [r["model_id"] for r in results if r.get("promoted")]
+    failed = [f"{r['kind']}: {r['reason']}" for r in results if r.get("status") == "failed"]
+    summary = (f"trained as of {as_of}" if as_of else "trained") + f"; promoted: {', '.join(promoted) or 'none'}"
+    if failed:
+        summary += "; failed: " + "; ".join(failed)
     return result, summary
 
 

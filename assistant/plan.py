@@ -3,6 +3,8 @@
 Every source of evidence states an expected h-session log return and a distribution:
 - each rule signal votes v in [-1, 1]; rules have no measured edge, so a full vote
   tilts the expectation by only RULE_SCALE trailing standard deviations;
+- the drift (mean trailing h-session return) is a source of its own: with no other view
+  the call leans the way the market has been going, like the majority baseline;
 - the trained model (when one serves) brings its own expected return and P(down, flat, up).
 The call is a linear opinion pool: each source's share is its weight over the sum of
 weights, an abstaining rule pulls toward zero change (the honest default), and each
@@ -46,6 +48,7 @@ class Evidence:
     regime: str
     votes: dict[str, float]
     model: ModelView | None = None
+    drift: float = 0.0  # mean trailing h-session log return
     last_move: str = "flat"  # class of the h-session move ending at as_of (a baseline)
     # stated-confidence bucket -> (n, hits) of scored calls like this one
     calibration: dict[int, tuple[int, int]] = field(default_factory=dict)
@@ -118,6 +121,11 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         mu = v * RULE_SCALE * sigma
         w = float(weights.get(name, DEFAULT_WEIGHT))
         sources.append((name, v, w, mu, normal_probs(mu, sigma, band)))
+    if evidence.drift:
+        mu = float(evidence.drift)
+        vote = max(-1.0, min(1.0, mu / (RULE_SCALE * sigma)))
+        w = float(weights.get("drift", DEFAULT_WEIGHT))
+        sources.append(("drift", vote, w, mu, normal_probs(mu, sigma, band)))
     model = evidence.model
     if model is not None:
         w = float(weights.get("model", DEFAULT_MODEL_WEIGHT))

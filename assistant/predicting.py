@@ -81,7 +81,7 @@ def encode_signals(p: Plan) -> str:
     ev = p.evidence
     info: dict[str, Any] = {
         "contributions": {c.name: round(100 * c.contribution, 6) for c in p.contributions},
-        "votes": {c.name: c.vote for c in p.contributions if c.name != "model"},
+        "votes": {c.name: c.vote for c in p.contributions if c.name != "model"},  # drift too
         "weights": {c.name: c.weight for c in p.contributions},
         "flat_band": p.flat_band,
         "sigma": ev.sigma,

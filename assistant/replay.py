@@ -21,11 +21,15 @@ DEFAULT_SESSIONS_BACK = 250
 
 def source_end(source: Any, symbols: list[str]) -> str:
     """The last session date the source can serve for any of `symbols`."""
-    if hasattr(source, "last_date"):
-        dates = [source.last_date(s) for s in symbols]
-        dates = [d for d in dates if d is not None]
-        if dates:
-            return pd.Timestamp(max(dates)).strftime("%Y-%m-%d")
+    if hasattr(source, "coverage"):  # the sample source knows its range without loading bars
+        ends = []
+        for symbol in symbols:
+            try:
+                ends.append(pd.Timestamp(source.coverage(symbol)[1]))
+            except (NoDataError, KeyError, ValueError):
+                continue
+        if ends:
+            return max(ends).strftime("%Y-%m-%d")
     today = pd.Timestamp.today().normalize()
     ends = []
     for symbol in symbols:

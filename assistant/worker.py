@@ -30,7 +30,7 @@ class TrainRequest:
     symbols: list[str] | None = None
     kinds: list[str] | None = None
     as_of: str | None = None
-    command_id: int | None = None
+    command_ids: tuple[int, ...] = ()
 
 
 class TrainingWorker:
@@ -50,6 +50,17 @@ class TrainingWorker:
 
     def submit(self, request: TrainRequest) -> None:
         with self._lock:
+            for i, waiting in enumerate(self._queue):
+                # Drift checks and users ask again while one waits: one training serves all,
+                # on the latest data any of them asked for.
+                if (waiting.symbols, waiting.kinds) == (request.symbols, request.kinds):
+                    self._queue[i] = TrainRequest(
+                        waiting.reason, waiting.symbols, waiting.kinds,
+                        max(waiting.as_of or "", request.as_of or "") or None,
+                        waiting.command_ids + request.command_ids,
+                    )
+                    log.info("retrain request merged with a waiting one (%s)", request.reason)
+                    return
             self._queue.append(request)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="training", daemon=True)
@@ -74,20 +85,19 @@ class TrainingWorker:
                 outcome = jobs.run_job(
                     db, "retrain",
                     lambda progress, r=req: jobs.retrain(ctx, progress, r.symbols, r.kinds, r.as_of, self.stop),
-                    scheduled_for=f"command {req.command_id}" if req.command_id else req.reason,
+                    scheduled_for=req.reason[:200],
                 )
                 self.completed += 1
-                if req.command_id is None:
-                    continue
-                if outcome.extra.get("interrupted"):
-                    commands.requeue(db, req.command_id, "the daemon stopped during training; re-queued")
-                else:
-                    commands.finish(db, req.command_id, result=outcome.result, error=outcome.error)
+                for cid in req.command_ids:
+                    if outcome.extra.get("interrupted"):
+                        commands.requeue(db, cid, "the daemon stopped during training; re-queued")
+                    else:
+                        commands.finish(db, cid, result=outcome.result, error=outcome.error)
             with self._lock:
                 left, self._queue = list(self._queue), deque()
             for req in left:  # stopping: commands that never started go back to the queue
-                if req.command_id is not None:
-                    commands.requeue(db, req.command_id, "the daemon stopped before training; re-queued")
+                for cid in req.command_ids:
+                    commands.requeue(db, cid, "the daemon stopped before training; re-queued")
         except Exception:
             log.exception("training worker failed")
             with self._lock:

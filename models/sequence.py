@@ -41,9 +41,12 @@ class SequenceForecaster(Forecaster):
         rt = _ret(train, self)
         self.scale = [float(np.std(rt[:, i]) or 1.0) for i in range(len(self.horizons))]
         dev = trainer.device()
-        tr = trainer.tensors(self._windows(train.X, train.rows), rt / self.scale, _cls(train, self), dev)
-        va = trainer.tensors(self._windows(val.X, val.rows), _ret(val, self) / self.scale,
-                             _cls(val, self), dev)
+        # Scaled return targets are clipped at ±3 sd: a few volatile days should not drown the
+        # direction signal in MSE.
+        tr = trainer.tensors(self._windows(train.X, train.rows), np.clip(rt / self.scale, -3, 3),
+                             _cls(train, self), dev)
+        va = trainer.tensors(self._windows(val.X, val.rows),
+                             np.clip(_ret(val, self) / self.scale, -3, 3), _cls(val, self), dev)
         self.net = self._net().to(dev)
         p = self.params
         self.info.update(trainer.fit(self.net, tr, va, epochs=int(p["epochs"]), batch=int(p["batch"]),

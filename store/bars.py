@@ -36,12 +36,12 @@ def upsert(db: sqlite_utils.Database, symbol: str, frame: pd.DataFrame, source: 
     if frame.empty:
         return UpsertResult(0, 0)
     before = count(db, symbol)
-    dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")
-    cols = [frame[c].to_numpy() for c in BAR_COLUMNS]
-    rows = [
-        (symbol, d, float(o), float(h), float(lo), float(c), float(v), float(rc), float(af), int(p), int(f), source)
-        for d, o, h, lo, c, v, rc, af, p, f in zip(dates, *cols, strict=True)
-    ]
+    # Plain Python lists (tolist) bind several times faster than numpy scalars.
+    dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d").to_numpy(dtype=object).tolist()
+    cols = [frame[c].to_numpy(dtype=float).tolist() for c in BAR_COLUMNS[:7]]
+    flags = [frame[c].to_numpy(dtype=int).tolist() for c in BAR_COLUMNS[7:]]
+    n = len(dates)
+    rows = list(zip([symbol] * n, dates, *cols, *flags, [source] * n, strict=True))
     cur = db.conn.executemany(_UPSERT, rows)
     added = count(db, symbol) - before
     changed = cur.rowcount if cur.rowcount >= 0 else len(rows)

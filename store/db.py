@@ -27,7 +27,16 @@ class StoreError(Exception):
 
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and parents) with mode 0700 if missing; tighten it if we own it."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:
+        raise StoreError(f"data home {path} exists but is not a directory") from None
+    except NotADirectoryError:
+        raise StoreError(f"data home {path} cannot be created: a parent is a file") from None
+    except PermissionError:
+        raise StoreError(f"data home {path} cannot be created: permission denied") from None
+    except OSError as exc:
+        raise StoreError(f"data home {path} cannot be created: {exc.strerror}") from None
     try:
         if path.stat().st_mode & 0o077:
             path.chmod(0o700)

@@ -69,7 +69,7 @@ def classify_daemon(row: dict[str, Any] | None, now: datetime, heartbeat_seconds
 
     Offline: no row, `stopped_at` set, or no heartbeat for more than 3 heartbeat intervals.
     """
-    info: dict[str, Any] = {"online": False, "mode": None, "sim_date": None, "pid": None,
+    info: dict[str, Any] = {"online": False, "mode": None, "sim_date": None, "pid": None, "state": None,
                             "heartbeat_at": None, "stopped_at": None, "heartbeat_age_s": None,
                             "reason": "the daemon has never run here"}
     if not row:
@@ -78,6 +78,7 @@ def classify_daemon(row: dict[str, Any] | None, now: datetime, heartbeat_seconds
     age = None if beat is None else max(0.0, (now - beat).total_seconds())
     info.update(mode=row.get("mode"), sim_date=row.get("sim_date"), pid=row.get("pid"),
                 heartbeat_at=row.get("heartbeat_at"), stopped_at=row.get("stopped_at"),
+                state=row.get("state"),
                 heartbeat_age_s=age, version=row.get("version"))
     if row.get("stopped_at"):
         info["reason"] = "the daemon stopped"
@@ -119,15 +120,20 @@ def _json(text: str | None) -> Any:
         return {}
 
 
+# "Always up" scores a hit where the realized class was up (the cycle stores it in
+# `outcome`, using its volatility-scaled flat band); rows without it fall back to a rise.
+UP_SQL = "COALESCE(outcome = 'up', actual_price > base_price)"
+
+
 def _hit_stats(rows: list[tuple]) -> tuple[int, int, int]:
-    """(n, hits, ups) over (hit, base_price, actual_price) rows with a known hit."""
+    """(n, hits, ups) over (hit, up) rows; rows without a known hit are not scored."""
     n = hits = ups = 0
-    for hit, base, actual in rows:
+    for hit, up in rows:
         if hit is None:
             continue
         n += 1
         hits += int(hit)
-        ups += int(actual is not None and base is not None and actual > base)
+        ups += int(bool(up))
     return n, hits, ups
 
 
@@ -150,7 +156,7 @@ def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[
                          "ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1", [symbol])
         row["call"] = call[0] if call else None
         verified = db.execute(
-            "SELECT hit, base_price, actual_price FROM predictions "
+            f"SELECT hit, {UP_SQL} FROM predictions "
             "WHERE symbol = ? AND status = 'verified' ORDER BY as_of DESC LIMIT ?", [symbol, window]
         ).fetchall()
         n, hits, ups = _hit_stats(verified)
@@ -206,7 +212,7 @@ def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
         "ORDER BY target_date DESC LIMIT 1 OFFSET ?", [points + window - 1]
     ).fetchone()
     per_day = db.execute(
-        "SELECT target_date, COUNT(hit), SUM(hit), SUM(actual_price > base_price AND hit IS NOT NULL) "
+        f"SELECT target_date, COUNT(hit), SUM(hit), SUM({UP_SQL} AND hit IS NOT NULL) "
         "FROM predictions WHERE status = 'verified' AND target_date > ? "
         "GROUP BY target_date ORDER BY target_date", [cutoff[0] if cutoff else ""]
     ).fetchall()
@@ -223,7 +229,7 @@ def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
             base.append(sum(r[3] or 0 for r in win) / wn)
     dates, hit, base = dates[-points:], hit[-points:], base[-points:]
     totals = db.execute(
-        "SELECT COUNT(hit), SUM(hit), SUM(actual_price > base_price AND hit IS NOT NULL) "
+        f"SELECT COUNT(hit), SUM(hit), SUM({UP_SQL} AND hit IS NOT NULL) "
         "FROM predictions WHERE status = 'verified'"
     ).fetchone()
     tot_n, tot_hits, tot_ups = totals[0] or 0, totals[1] or 0, totals[2] or 0
@@ -281,12 +287,13 @@ def symbol_detail(db: sqlite_utils.Database, symbol: str, *, bars_limit: int = 1
                           [symbol, bars_limit]).fetchall()[::-1]
         history = _rows(db, "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
                             "pred_price, direction, confidence, regime, model_version, status, "
-                            "actual_price, error_pct, hit, signals FROM predictions WHERE symbol = ? "
+                            f"actual_price, error_pct, hit, {UP_SQL} AS went_up, signals "
+                            "FROM predictions WHERE symbol = ? "
                             "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?", [symbol, history_limit])
         for h in history:
             h["signals"] = _json(h["signals"])
         latest = history[0] if history else None
-        verified = [(h["hit"], h["base_price"], h["actual_price"]) for h in history
+        verified = [(h["hit"], h["went_up"]) for h in history
                     if h["status"] == "verified"]
         n, hits, ups = _hit_stats(verified)
         return {

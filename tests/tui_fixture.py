@@ -111,3 +111,48 @@ def fill(
             db.execute("INSERT OR REPLACE INTO daemon (id, pid, started_at, heartbeat_at, stopped_at, "
                        "mode, sim_date, version) VALUES (1, 4242, ?, ?, NULL, ?, ?, '0.1.0')",
                        [beat, beat, daemon, end if daemon == "replay" else None])
+
+
+def screen_text(app) -> str:
+    """The current screen as plain text, exactly as composited (what a user would read)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system=None, record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+async def settle(pilot, rounds: int = 3) -> None:
+    """Let workers finish and their messages land (no sleeps, no timing guesses)."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) -> bool:
+    """Poll the running app until `predicate()` holds (for changes made by another process)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        await settle(pilot, 1)
+        if predicate():
+            return True
+        await pilot.pause(step)
+    return predicate()
+
+
+def sync(fn):
+    """Run an async Pilot test with asyncio.run (the project has no async pytest plugin)."""
+    import asyncio
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper

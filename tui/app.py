@@ -79,8 +79,13 @@ class TradingApp(App):
 
     def reload(self) -> None:
         self.load_dashboard()
-        if isinstance(self.screen, SymbolScreen):
-            self.load_detail(self.screen.symbol)
+        top = self._top()
+        if isinstance(top, SymbolScreen):
+            self.load_detail(top.symbol)
+
+    def _top(self):
+        """The active screen, or None while the app is starting or shutting down."""
+        return self.screen_stack[-1] if self.screen_stack else None
 
     def _read(self, fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
         db = connect(self.db_path)
@@ -118,7 +123,7 @@ class TradingApp(App):
         self.loads += 1
 
     def on_detail_loaded(self, message: DetailLoaded) -> None:
-        screen = self.screen
+        screen = self._top()
         if isinstance(screen, SymbolScreen) and screen.symbol == message.data["symbol"]:
             screen.detail = message.data
 
@@ -143,7 +148,7 @@ class TradingApp(App):
         self.push_screen(SymbolScreen(symbol))
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
+        if not isinstance(self._top(), HelpScreen):
             self.push_screen(HelpScreen())
 
 

@@ -1,9 +1,184 @@
-"""CLI commands: daemon (placeholder until its issue lands; registers nothing)."""
+"""CLI commands: daemon, start, stop, status, service install.
+
+Heavy modules (the daemon loop pulls in pandas and the exchange calendars) are
+imported inside the command functions so `assistant --help` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
+
+from assistant.cli.common import home_of, open_home, print_json, table
+from assistant.errors import AssistantError
+
+
+def _replay_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--replay", action="store_true",
+                   help="drive the jobs with a simulated clock over stored/sample history")
+    p.add_argument("--from", dest="from_date", metavar="DATE",
+                   help="replay start (default: 250 sessions before the end of the source's data, "
+                        "or where a previous replay of this home stopped)")
+    p.add_argument("--speed", type=float, metavar="SESSIONS_PER_SECOND",
+                   help="replay speed in sessions per second; 0 = as fast as possible "
+                        "(default: [daemon] replay_speed)")
+    p.add_argument("--retrain-every", type=int, metavar="SESSIONS",
+                   help="replay: retrain every N sessions (default: [schedule] retrain_every_days)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    p = sub.add_parser("daemon", help="run the daemon in the foreground (logs to stderr and <home>/logs)",
+                       description="Run the scheduler loop in the foreground: live jobs at exchange-local "
+                                   "times, or --replay over history. Ctrl-C or SIGTERM stops it cleanly.")
+    _replay_args(p)
+    p.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_daemon)
+
+    p = sub.add_parser("start", help="start the daemon in the background",
+                       description="Start the daemon detached from the terminal; it logs to "
+                                   "<home>/logs/daemon.log. Takes the same options as `daemon`.")
+    _replay_args(p)
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("stop", help="stop the background daemon (SIGTERM, waits for it)",
+                       description="Send SIGTERM to the home's daemon and wait until it has exited.")
+    p.set_defaults(func=cmd_stop)
+
+    p = sub.add_parser("status", help="is the daemon running; its jobs and command queue",
+                       description="Show whether the daemon runs (pid, uptime, mode, heartbeat age), "
+                                   "the last and next run of each job, and the command queue.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("service", help="install the daemon as a systemd user service",
+                       description="Manage the systemd user unit that runs the daemon.")
+    ssub = p.add_subparsers(dest="service_command", metavar="ACTION", required=True)
+    q = ssub.add_parser("install", help="write ~/.config/systemd/user/trading-assistant.service",
+                        description="Write the systemd user unit (Restart=on-failure) for this data "
+                                    "home and print how to enable it. Honours XDG_CONFIG_HOME.")
+    q.set_defaults(func=cmd_service_install)
+
+
+def _options(args: argparse.Namespace, settings: dict[str, Any]) -> Any:
+    from assistant.daemon import ReplayOptions
+    from assistant.replay import validate_date
+
+    if not args.replay:
+        if args.from_date or args.speed is not None or args.retrain_every is not None:
+            raise AssistantError("--from, --speed and --retrain-every need --replay")
+        return None
+    speed = settings["daemon"]["replay_speed"] if args.speed is None else args.speed
+    if speed < 0:
+        raise AssistantError("--speed must be 0 (as fast as possible) or more")
+    if args.retrain_every is not None and args.retrain_every < 1:
+        raise AssistantError("--retrain-every must be at least 1")
+    start = validate_date(args.from_date) if args.from_date else None
+    return ReplayOptions(from_date=start, speed=float(speed), retrain_every=args.retrain_every)
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    import signal
+
+    from assistant import config
+    from assistant.daemon import Daemon
+    from store.db import ensure_private_dir
+
+    home = ensure_private_dir(home_of(args))
+    settings = config.load(home)
+    daemon = Daemon(home, settings, replay_options=_options(args, settings),
+                    log_to_file=True, log_to_stderr=not args.detached)
+    signal.signal(signal.SIGTERM, daemon.request_stop)
+    signal.signal(signal.SIGINT, daemon.request_stop)
+    return daemon.run()
+
+
+def _pass_through(args: argparse.Namespace) -> list[str]:
+    out = []
+    if args.replay:
+        out.append("--replay")
+    if args.from_date:
+        out += ["--from", args.from_date]
+    if args.speed is not None:
+        out += ["--speed", str(args.speed)]
+    if args.retrain_every is not None:
+        out += ["--retrain-every", str(args.retrain_every)]
+    return out
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from assistant import service
+
+    home, settings, db = open_home(args)
+    db.close()
+    _options(args, settings)  # bad options fail here, not in the detached process
+    pid = service.start(home, _pass_through(args))
+    print(f"daemon started (pid {pid}); log: {home / 'logs' / 'daemon.log'}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from assistant import service
+
+    home = home_of(args)
+    pid = service.stop(home)
+    print("no daemon is running for this home" if pid is None else f"daemon stopped (pid {pid})")
+    return 0
+
+
+def _fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from assistant import service
+
+    home, settings, db = open_home(args)
+    try:
+        info = service.status(home, settings, db)
+    finally:
+        db.close()
+    if args.json:
+        print_json(info)
+        return 0
+    if info["running"]:
+        print(f"daemon: running (pid {info['pid']}, mode {info['mode']}, state {info['state']}, "
+              f"up {_fmt_s(info['uptime_s'])})")
+    else:
+        print(f"daemon: not running (last heartbeat {info['heartbeat_at'] or 'never'})")
+    age = info["heartbeat_age_s"]
+    line = f"heartbeat: {'-' if age is None else f'{age:.1f} s ago'}"
+    if info["sim_date"]:
+        line += f"   simulated session: {info['sim_date']}"
+    print(line)
+    print(f"log: {info['log']}")
+    rows = [[job, (j["last_started"] or "never"), j["last_status"] or "-", j["next"] or "-",
+             (j["last_message"] or "")[:60]] for job, j in info["jobs"].items()]
+    print(table(rows, ["job", "last run", "status", "next run", "message"]))
+    for r in info["running_jobs"]:
+        print(f"running: {r['job']} {int((r['progress'] or 0) * 100)}% {r['message'] or ''}")
+    counts = info["queue"]["counts"]
+    print("commands: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    for c in info["queue"]["recent"]:
+        print(f"  #{c['id']} {c['kind']} {c['status']}" + (f": {c['error']}" if c["error"] else ""))
+    return 0
+
+
+def cmd_service_install(args: argparse.Namespace) -> int:
+    from assistant import service
+
+    home = home_of(args).resolve()
+    path = service.install_unit(home)
+    sys.stdout.write(
+        f"wrote {path}\n"
+        "enable and start it with:\n"
+        "  systemctl --user daemon-reload\n"
+        f"  systemctl --user enable --now {service.UNIT_NAME}\n"
+        "keep it running after you log out with:\n"
+        "  loginctl enable-linger $USER\n"
+        f"follow it with: journalctl --user -u {service.UNIT_NAME} -f   (or `assistant status`)\n"
+    )
+    return 0

@@ -1,9 +1,149 @@
-"""CLI commands: ui (placeholder until its issue lands; registers nothing)."""
+"""CLI commands: `tui` (open the dashboard) and `demo` (replay daemon + dashboard on a demo home).
+
+The assistant package never imports Textual: both commands start the TUI as a child
+process (`python -m tui --home DIR`) that inherits the terminal. The demo runs the
+replay daemon as a second child with its output in a log file, and stops it when the
+TUI exits (SIGTERM, a grace period, then SIGKILL), so nothing is left running.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.cli.common import open_home
+from assistant.errors import AssistantError
+
+DEMO_SYMBOLS = ["^GSPC", "^IXIC"]
+DEMO_LOG = "demo-daemon.log"
+STOP_WAIT_S = 15.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    return None
+    tui = sub.add_parser(
+        "tui",
+        help="open the dashboard on the data home",
+        description="Open the Textual dashboard on the data home: watchlist, pending predictions, "
+        "accuracy against baselines, regimes, the daemon's state. It reads the database and only "
+        "queues commands; the daemon (`assistant start`) does the work. Press ? inside for the keys.",
+    )
+    tui.set_defaults(func=cmd_tui)
+    demo = sub.add_parser(
+        "demo",
+        help="replay bundled market history through the daemon and watch it in the dashboard",
+        description="Make a separate demo home (never your real one), load the bundled sample "
+        "history of ^GSPC and ^IXIC, start the daemon in replay mode in the background and open "
+        "the dashboard on it. Rule-based calls appear at once while models train; leaving the "
+        "dashboard (q) stops the demo daemon.",
+    )
+    demo.add_argument("--home", dest="demo_home", type=Path,
+                      help="demo data home (default: the platform data dir's trading-assistant-demo)")
+    demo.add_argument("--speed", type=float, default=None,
+                      help="simulated sessions per second (default: [daemon] replay_speed)")
+    demo.add_argument("--from", dest="from_date", help="first simulated session (YYYY-MM-DD)")
+    demo.set_defaults(func=cmd_demo)
+
+
+def tui_command(home: Path, settings: dict[str, dict[str, Any]]) -> list[str]:
+    return [sys.executable, "-m", "tui", "--home", str(home),
+            "--heartbeat-seconds", str(settings["daemon"]["heartbeat_seconds"])]
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    home, settings, db = open_home(args)
+    db.close()
+    return subprocess.run(tui_command(home, settings)).returncode
+
+
+def demo_home(args: argparse.Namespace) -> Path:
+    if getattr(args, "demo_home", None):
+        return Path(args.demo_home).expanduser()
+    if getattr(args, "home", None):
+        return Path(args.home).expanduser()
+    import platformdirs
+
+    # Deliberately not $ASSISTANT_HOME: the demo never touches the user's real data home.
+    return Path(platformdirs.user_data_dir("trading-assistant-demo", appauthor=False))
+
+
+def write_demo_config(home: Path) -> None:
+    """collect.source = sample, keeping anything else already in the demo's config."""
+    import tomllib
+
+    import tomli_w
+
+    path = home / "config.toml"
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise AssistantError(f"{path}: not valid TOML ({exc})") from None
+    data.setdefault("collect", {})["source"] = "sample"
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def stop_process(proc: subprocess.Popen, wait_s: float = STOP_WAIT_S) -> int:
+    """SIGTERM, wait, then SIGKILL: the demo daemon never outlives the demo."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from assistant import config
+    from assistant.lock import holder
+    from store import symbols
+    from store.db import ensure_private_dir
+
+    home = demo_home(args)
+    ensure_private_dir(home)
+    write_demo_config(home)
+    args.home = home
+    home, settings, db = open_home(args)
+    try:
+        if config.load(home)["collect"]["source"] != "sample":
+            raise AssistantError("the demo needs collect.source = sample (is ASSISTANT_COLLECT_SOURCE set?)")
+        symbols.add(db, DEMO_SYMBOLS, "sample")
+    finally:
+        db.close()
+    running = holder(home)
+    if running is not None:
+        raise AssistantError(f"a daemon (pid {running or 'unknown'}) already runs on the demo home {home}; "
+                             "stop it with `assistant --home ... stop` or use another --home")
+    speed = args.speed if args.speed is not None else float(settings["daemon"]["replay_speed"])
+    cmd = [sys.executable, "-m", "assistant", "--home", str(home), "daemon", "--replay", "--speed", str(speed)]
+    if args.from_date:
+        cmd += ["--from", args.from_date]
+    log_path = home / DEMO_LOG
+    with open(log_path, "ab") as log:
+        # Its own session: a Ctrl-C in the dashboard does not hit the daemon; we stop it below.
+        daemon = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        time.sleep(0.5)
+        if daemon.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            raise AssistantError(f"the demo daemon exited at once (code {daemon.returncode}): "
+                                 + (" / ".join(tail) or f"see {log_path}"))
+        try:
+            code = subprocess.run(tui_command(home, settings)).returncode
+        except KeyboardInterrupt:
+            code = 130
+    finally:
+        stopped = stop_process(daemon)
+    print(f"demo daemon stopped (exit {stopped}); demo home {home}, daemon log {log_path}", file=sys.stderr)
+    return code

@@ -72,8 +72,13 @@ def _decode(data: bytes) -> str:
 
 
 def _parse_dates(values: pd.Series) -> pd.DatetimeIndex:
-    text = values.astype(str).str.strip()
-    sample = text.iloc[0]
+    text = values.astype(str)
+    sample = text.iloc[0].strip()
+    if len(sample) == 10 and sample[4] == "-":  # the common case, parsed without string work
+        fast = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        if not fast.isna().any():
+            return pd.DatetimeIndex(fast)
+    text = text.str.strip()
     for shape, formats in _DATE_SHAPES:
         if not shape.match(sample):
             continue
@@ -135,6 +140,8 @@ def read_raw(data: bytes, *, name: str = "data.csv", symbol: str | None = None) 
         file_ticker = lines[1].split(sep)[1].strip()
         cells[0] = "Date"
         skip = [1, 2]
+    if len([line for line in lines if line.strip()]) < 2 + len(skip):
+        raise CsvError("the file has a header but no rows")
     names = [_canon(c) for c in cells]
     missing = [n for n in ("date", "open", "high", "low", "close") if n not in names]
     if missing:

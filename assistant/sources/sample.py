@@ -21,7 +21,7 @@ SERIES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _frame(symbol: str, jump_threshold: float) -> pd.DataFrame:
     module, _ = SERIES[symbol]
     data = importlib.import_module(module).load()

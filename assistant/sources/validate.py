@@ -56,15 +56,15 @@ def _collapse_duplicates(frame: pd.DataFrame, duplicates: str) -> pd.DataFrame:
 def _event_factor(close: np.ndarray, dividend: np.ndarray, split: np.ndarray) -> np.ndarray:
     """Backward adjustment factor from per-session dividends and split ratios."""
     n = len(close)
-    mult = np.ones(n)
     prev_close = np.empty(n)
     prev_close[0] = np.nan
     prev_close[1:] = close[:-1]
-    div_mult = np.where(dividend > 0, 1.0 - dividend / prev_close, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        div_mult = np.where(dividend > 0, 1.0 - dividend / prev_close, 1.0)
+        split_mult = np.where(split > 0, 1.0 / split, 1.0)
     div_mult[0] = 1.0  # a dividend on the first row has no earlier session to adjust
     if (div_mult <= 0).any():
         raise ValidationError("a dividend is larger than the previous close")
-    split_mult = np.where(split > 0, 1.0 / split, 1.0)
     mult = div_mult * split_mult
     # factor_j = product of the multipliers of every event after session j.
     tail = np.cumprod(mult[::-1])[::-1]

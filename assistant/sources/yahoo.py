@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from assistant import calendar
@@ -143,10 +144,9 @@ class YahooSource:
         now = self.clock()
         # Only the last day or two can still be open; the calendar lookup is not free.
         recent = frame.index >= now.tz_localize(None).normalize() - pd.Timedelta(days=2)
-        frame["provisional"] = 0
-        frame.loc[recent, "provisional"] = [
-            int(not session_closed(exchange, d, now)) for d in frame.index[recent]
-        ]
+        provisional = np.zeros(len(frame), dtype=int)
+        provisional[recent] = [int(not session_closed(exchange, d, now)) for d in frame.index[recent]]
+        frame["provisional"] = provisional
         try:
             return validate(frame, jump_threshold=self.jump_threshold, duplicates="last", repair=True)
         except ValidationError as exc:

@@ -12,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -22,7 +23,7 @@ from tui.widgets.commands import CommandsTable
 from tui.widgets.pending import PendingTable
 from tui.widgets.regimes import RegimeTable
 from tui.widgets.status import StatusHeader
-from tui.widgets.trend import TrendChart
+from tui.widgets.trend import TrendChart, title_of
 from tui.widgets.watchlist import WatchlistTable
 
 
@@ -40,6 +41,7 @@ class DashboardScreen(Screen):
                 yield Static("Pending predictions", classes="panel-title", id="pending-title")
                 yield PendingTable(id="pending")
             with Vertical(id="right"):
+                yield Static("Accuracy", classes="panel-title", id="trend-title")
                 yield TrendChart(id="trend")
                 yield Static("Regimes", classes="panel-title")
                 yield RegimeTable(id="regimes")
@@ -51,7 +53,12 @@ class DashboardScreen(Screen):
         self.query_one(WatchlistTable).focus()
 
     def watch_data(self, data: dict[str, Any]) -> None:
-        if not data or not self.is_mounted:
+        if not data:
+            return
+        try:
+            self.query_one(Footer)
+        except NoMatches:  # a snapshot arrived before compose finished: apply it right after
+            self.call_after_refresh(self.watch_data, data)
             return
         status = self.query_one(StatusHeader)
         status.daemon_row = data["daemon"] if data["daemon"].get("heartbeat_at") or data["daemon"]["mode"] \
@@ -69,6 +76,7 @@ class DashboardScreen(Screen):
             f"Pending predictions ({len(data['pending'])} shown, soonest first; sessions left = weekdays)"
         )
         self.query_one(TrendChart).trend = data["trend"]
+        self.query_one("#trend-title", Static).update(title_of(data["trend"]))
         self.query_one(RegimeTable).rows_data = data["regimes"]
         self.query_one(CommandsTable).rows_data = data["commands"]
 

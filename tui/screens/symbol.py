@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -41,7 +42,12 @@ class SymbolScreen(Screen):
         self.app.load_detail(self.symbol)
 
     def watch_detail(self, detail: dict[str, Any]) -> None:
-        if not detail or not self.is_mounted:
+        if not detail:
+            return
+        try:
+            self.query_one(Footer)
+        except NoMatches:  # a snapshot arrived before compose finished: apply it right after
+            self.call_after_refresh(self.watch_detail, detail)
             return
         title = Text(f"{self.symbol}", style="bold")
         bars = detail["bars"]

@@ -14,7 +14,7 @@ from textual.widgets import DataTable
 from tui.widgets import fmt
 from tui.widgets.tables import sync_rows
 
-COLUMNS = (("Symbol", 8), ("As of", 10), ("H", 2), ("Call", 12), ("Target", 20), ("Sessions left", 15),
+COLUMNS = (("Symbol", 8), ("As of", 10), ("H", 2), ("Call", 12), ("Target", 24), ("Sessions left", 13),
            ("Conf", 4))
 
 
@@ -38,6 +38,6 @@ class PendingTable(DataTable):
         return (
             r["symbol"], r["as_of"], f"{r['horizon']}d", fmt.call(r),
             f"{fmt.num(r['pred_price'])} on {r['target_date']}",
-            "due" if left == 0 else f"{left} " + "█" * min(left, 10),
+            "due" if left == 0 else f"{left:>2} " + "█" * min(left, 10),
             fmt.pct(r.get("confidence")),
         )

@@ -9,17 +9,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.progress_bar import ProgressBar as Bar
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.reactive import reactive
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Static
 
 from store.views import classify_daemon, human_age
 
 
 def _age(seconds: float | None) -> str:
     return "never" if seconds is None else f"{human_age(seconds)} ago"
+
+
+def job_table(jobs: list[dict[str, Any]], limit: int = 3) -> Table:
+    """One line per running job (training, replay, collection...): name, bar, percent, message."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=9)
+    grid.add_column(width=30)
+    grid.add_column(width=4, justify="right")
+    grid.add_column()
+    for job in jobs[-limit:]:
+        done = float(job.get("progress") or 0.0)
+        grid.add_row(Text(job["job"], style="bold cyan"), Bar(total=1.0, completed=done, width=30),
+                     f"{done * 100:.0f}%", job.get("message") or "")
+    return grid
 
 
 class StatusHeader(Vertical):
@@ -32,9 +48,7 @@ class StatusHeader(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(id="daemon-line")
         yield Static(id="offline-banner")
-        with Horizontal(id="job-line"):
-            yield Label(id="job-label")
-            yield ProgressBar(total=1.0, show_eta=False, id="job-progress")
+        yield Static(id="jobs")
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.render_state)
@@ -49,15 +63,10 @@ class StatusHeader(Vertical):
     def watch_jobs(self, jobs: list[dict[str, Any]]) -> None:
         if not self.is_mounted:
             return
-        line = self.query_one("#job-line")
-        line.display = bool(jobs)
+        widget = self.query_one("#jobs", Static)
+        widget.display = bool(jobs)
         if jobs:
-            job = jobs[-1]
-            more = f" (+{len(jobs) - 1} more)" if len(jobs) > 1 else ""
-            self.query_one("#job-label", Label).update(
-                f"running: {job['job']}{more}  {job.get('message') or ''}"
-            )
-            self.query_one("#job-progress", ProgressBar).update(progress=float(job.get("progress") or 0.0))
+            widget.update(job_table(jobs))
 
     def render_state(self) -> None:
         if not self.is_mounted:
@@ -68,6 +77,8 @@ class StatusHeader(Vertical):
         if info["online"]:
             line.append("● daemon online", style="bold green")
             line.append(f"  mode {info['mode']}")
+            if info.get("state") and info["state"] != "running":
+                line.append(f" ({info['state']})", style="bold yellow")
             if info["mode"] == "replay" and info["sim_date"]:
                 line.append(f"  simulated date {info['sim_date']}", style="bold")
             line.append(f"  heartbeat {_age(info['heartbeat_age_s'])}  pid {info['pid']}")

@@ -13,11 +13,13 @@ from textual_plotext import PlotextPlot
 
 
 def title_of(trend: dict[str, Any]) -> str:
+    """The panel title: totals over every verified prediction, with n and the p-value."""
     if not trend.get("n"):
         return "Accuracy: no verified predictions yet"
     p = trend.get("p_value")
     return (f"Hit {trend['hit_rate'] * 100:.1f}% vs always-up {trend['base_rate'] * 100:.1f}% "
-            f"(n={trend['n']}, p={'—' if p is None else f'{p:.2f}'}) · rolling {trend['window']} sessions")
+            f"(n={trend['n']}, p={'—' if p is None else f'{p:.2f}'})\n"
+            f"chart: rolling {trend['window']}-session hit rate vs always-up")
 
 
 class TrendChart(PlotextPlot):
@@ -27,7 +29,6 @@ class TrendChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title(title_of(trend))
         dates = trend.get("dates") or []
         if dates:
             plt.date_form("Y-m-d")

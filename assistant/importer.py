@@ -1,0 +1,73 @@
+"""`assistant import`: CSV files into the store, each file whole or not at all.
+
+A file is read and validated completely before anything is written; then its symbols
+and bars are written in one BEGIN IMMEDIATE transaction. A bad file leaves the
+database exactly as it was and does not stop the other files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from assistant.errors import AssistantError
+from assistant.sources.csv import load_file
+from store import bars
+from store import symbols as store_symbols
+from store.db import immediate
+
+
+@dataclass
+class Imported:
+    symbol: str
+    rows: int
+    added: int
+    updated: int
+    first: str
+    last: str
+    flagged: int
+
+
+@dataclass
+class FileResult:
+    path: str
+    symbols: list[Imported] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "error": self.error, "symbols": [vars(s) for s in self.symbols]}
+
+
+def import_file(
+    db: sqlite_utils.Database, path: Path, *, symbol: str | None = None, jump_threshold: float = 0.25
+) -> FileResult:
+    """Import one file; a problem is returned as `error` (the database is then unchanged)."""
+    result = FileResult(str(path))
+    try:
+        parsed = load_file(Path(path), symbol=symbol, jump_threshold=jump_threshold)
+    except (AssistantError, store_symbols.SymbolError) as exc:
+        result.error = str(exc)
+        return result
+    with immediate(db):
+        for sym, frame in parsed:
+            store_symbols.ensure(db, sym, "csv")
+            written = bars.upsert(db, sym, frame, "csv")
+            result.symbols.append(
+                Imported(sym, len(frame), written.added, written.updated,
+                         f"{frame.index[0]:%Y-%m-%d}", f"{frame.index[-1]:%Y-%m-%d}",
+                         int(frame["flagged"].sum()))
+            )
+    return result
+
+
+def import_files(
+    db: sqlite_utils.Database, paths: list[Path], *, symbol: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> list[FileResult]:
+    jump = float(settings["collect"]["jump_threshold"]) if settings else 0.25
+    if symbol is not None:
+        symbol = store_symbols.validate_symbol(symbol)
+    return [import_file(db, Path(p), symbol=symbol, jump_threshold=jump) for p in paths]

@@ -1,0 +1,182 @@
+"""Running the daemon as a service: start detached, stop, status, a systemd user unit.
+
+`start` launches `python -m assistant --home H daemon ...` in its own session with its
+stdout/stderr in `<home>/logs/daemon.stderr` (tracebacks from before logging is up; the
+daemon's own log is the rotating `daemon.log`), and returns once the new process holds
+the home's lock. `stop` sends SIGTERM and waits for the lock to be released. Who is
+running comes from the lock (the kernel's truth), the rest from the store.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from assistant import lock, scheduler
+from assistant.errors import AssistantError
+from assistant.logs import LOG_NAME, log_dir
+from store import commands, daemon_state
+from store import jobs as job_runs
+from store.db import ensure_private_dir
+
+UNIT_NAME = "trading-assistant.service"
+JOBS = ("collect", "cycle", "verify", "drift", "retrain")
+SLOT_OF = {"collect": "daily", "cycle": "daily", "verify": "daily", "drift": "drift"}
+
+
+def start(home: Path, daemon_args: list[str], *, timeout_s: float = 20.0) -> int:
+    """Start a detached daemon for `home`; its pid once it holds the lock."""
+    holder = lock.holder(home)
+    if holder is not None:
+        raise lock.AlreadyRunning(home, holder)
+    out_path = ensure_private_dir(log_dir(home)) / "daemon.stderr"
+    cmd = [sys.executable, "-m", "assistant", "--home", str(home), "daemon", *daemon_args, "--detached"]
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = out_path.read_text(errors="replace").strip().splitlines()
+            reason = tail[-1] if tail else f"exit code {proc.returncode}"
+            raise AssistantError(f"the daemon exited at once: {reason.removeprefix('error: ')}")
+        if lock.holder(home) == proc.pid:
+            return proc.pid
+        time.sleep(0.1)
+    raise AssistantError(f"the daemon (pid {proc.pid}) did not start within {timeout_s:.0f} s; see {out_path}")
+
+
+def stop(home: Path, *, timeout_s: float = 15.0) -> int | None:
+    """SIGTERM the home's daemon and wait until it is gone; its pid, or None if none ran."""
+    pid = lock.holder(home)
+    if pid is None:
+        return None
+    if pid == 0:
+        raise AssistantError(f"a process holds {lock.lock_path(home)} but its pid is unknown")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if lock.holder(home) is None:
+            return pid
+        time.sleep(0.1)
+    raise AssistantError(
+        f"the daemon (pid {pid}) did not stop within {timeout_s:.0f} s; "
+        f"`kill -9 {pid}` forces it (the next start recovers)"
+    )
+
+
+def _age(ts: str | None, now: datetime) -> float | None:
+    if not ts:
+        return None
+    return round((now - datetime.fromisoformat(ts)).total_seconds(), 1)
+
+
+def status(home: Path, settings: dict[str, Any], db: sqlite_utils.Database) -> dict[str, Any]:
+    """Everything `assistant status` shows, as plain data (the JSON output)."""
+    now = datetime.now(UTC)
+    pid = lock.holder(home)
+    row = daemon_state.read(db) or {}
+    running = pid is not None
+    mode = row.get("mode")
+    info: dict[str, Any] = {
+        "running": running,
+        "pid": (pid or row.get("pid")) if running else None,
+        "mode": mode,
+        "state": row.get("state") if running else "stopped",
+        "started_at": row.get("started_at"),
+        "uptime_s": _age(row.get("started_at"), now) if running else None,
+        "heartbeat_at": row.get("heartbeat_at"),
+        "heartbeat_age_s": _age(row.get("heartbeat_at"), now),
+        "sim_date": row.get("sim_date") if mode == "replay" else None,
+        "log": str(log_dir(home) / LOG_NAME),
+    }
+    nexts = scheduler.next_runs(settings, now) if running and mode == "live" else {}
+    last = job_runs.last_runs(db)
+    info["jobs"] = {}
+    for job in JOBS:
+        run = last.get(job)
+        if not running:
+            nxt = None
+        elif mode == "replay":
+            nxt = "each session" if job in ("collect", "cycle", "verify") else "on cadence"
+        elif job == "retrain":
+            nxt = _next_retrain(settings, db, now)
+        else:
+            nxt = nexts.get(SLOT_OF[job])
+        info["jobs"][job] = {
+            "last_started": run and run["started_at"],
+            "last_status": run and run["status"],
+            "last_message": run and run["message"],
+            "progress": run and run["progress"],
+            "next": nxt,
+        }
+    info["running_jobs"] = [
+        {"job": r["job"], "progress": r["progress"], "message": r["message"]} for r in job_runs.running(db)
+    ] if running else []
+    info["queue"] = {"counts": commands.counts(db), "recent": [
+        {k: c[k] for k in ("id", "kind", "status", "created_at", "error")} for c in commands.recent(db, 5)
+    ]}
+    return info
+
+
+def _next_retrain(settings: dict[str, Any], db: sqlite_utils.Database, now: datetime) -> str | None:
+    every = int(settings["schedule"]["retrain_every_days"])
+    last = job_runs.last(db, "retrain", status="ok")
+    due = now if last is None else max(now, datetime.fromisoformat(last["started_at"]) + timedelta(days=every))
+    s = settings["schedule"]
+    slot = scheduler.next_slot(due, s["drift_check_at"], s["timezone"], settings["calendar"]["exchange"])
+    return None if slot is None else scheduler.slot_key(slot)
+
+
+def unit_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "systemd" / "user" / UNIT_NAME
+
+
+def _quote(arg: str) -> str:
+    if any(c in arg for c in ' "\\\'$%;'):
+        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$") + '"'
+    return arg
+
+
+def unit_text(home: Path) -> str:
+    exec_start = " ".join(_quote(a) for a in [sys.executable, "-m", "assistant", "--home", str(home), "daemon"])
+    return (
+        "[Unit]\n"
+        f"Description=trading-assistant daemon (data home {home})\n"
+        "After=network-online.target\n"
+        "Wants=network-online.target\n\n"
+        "[Service]\n"
+        "Type=simple\n"
+        f"ExecStart={exec_start}\n"
+        "Restart=on-failure\n"
+        "RestartSec=10\n"
+        "# The daemon exits 0 within 10 s of SIGTERM, even while training.\n"
+        "KillSignal=SIGTERM\n"
+        "TimeoutStopSec=30\n"
+        "Environment=PYTHONUNBUFFERED=1\n\n"
+        "[Install]\n"
+        "WantedBy=default.target\n"
+    )
+
+
+def install_unit(home: Path) -> Path:
+    path = unit_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(unit_text(home), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,114 @@
+"""Rows of the `models` table: register, find the serving model per kind, promote,
+retire, quarantine. Artifacts live on disk under `<home>/models/<id>/`; a row is only
+ever registered after its files are in place. Status is one of serving, candidate,
+retired, quarantined; at most one model per kind serves.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from store.db import immediate, utcnow
+
+STATUSES = ("serving", "candidate", "retired", "quarantined")
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    out = dict(r)
+    for key in ("symbols", "horizons", "metrics"):
+        out[key] = json.loads(out[key]) if out.get(key) else ({} if key == "metrics" else [])
+    return out
+
+
+def next_version(db: sqlite_utils.Database, kind: str) -> int:
+    row = db.execute("SELECT MAX(version) FROM models WHERE kind = ?", [kind]).fetchone()
+    return int(row[0] or 0) + 1
+
+
+def register(db: sqlite_utils.Database, *, model_id: str, kind: str, version: int,
+             symbols: list[str], horizons: list[int], ranges: dict[str, tuple[str, str]],
+             feature_hash: str, metrics: dict[str, Any], artifact_path: str,
+             status: str = "candidate", reason: str | None = None) -> dict[str, Any]:
+    if status not in STATUSES:
+        raise ValueError(f"unknown model status {status!r}")
+    record = {
+        "id": model_id, "kind": kind, "version": version, "trained_at": utcnow(),
+        "symbols": json.dumps(symbols), "horizons": json.dumps(horizons),
+        "feature_hash": feature_hash, "metrics": json.dumps(metrics, default=str),
+        "artifact_path": artifact_path, "status": status, "reason": reason,
+    }
+    for part in ("train", "val", "test"):
+        lo, hi = ranges.get(part, (None, None))
+        record[f"{part}_start"], record[f"{part}_end"] = lo, hi
+    with immediate(db):
+        db["models"].insert(record)
+    return get(db, model_id)
+
+
+def get(db: sqlite_utils.Database, model_id: str) -> dict[str, Any]:
+    rows = list(db.query("SELECT * FROM models WHERE id = ?", [model_id]))
+    if not rows:
+        raise KeyError(model_id)
+    return _row(rows[0])
+
+
+def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[dict[str, Any]]:
+    sql, params = "SELECT * FROM models WHERE status = 'serving'", []
+    if kind:
+        sql, params = sql + " AND kind = ?", [kind]
+    return [_row(r) for r in db.query(sql + " ORDER BY kind", params)]
+
+
+def list_models(db: sqlite_utils.Database, *, kind: str | None = None,
+                status: str | None = None) -> list[dict[str, Any]]:
+    where, params = [], []
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    sql = "SELECT * FROM models" + (" WHERE " + " AND ".join(where) if where else "")
+    return [_row(r) for r in db.query(sql + " ORDER BY kind, version", params)]
+
+
+def _set(db: sqlite_utils.Database, model_id: str, status: str, reason: str | None) -> None:
+    db.execute("UPDATE models SET status = ?, reason = ? WHERE id = ?", [status, reason, model_id])
+
+
+def promote(db: sqlite_utils.Database, model_id: str, reason: str) -> None:
+    """Make `model_id` the serving model of its kind; the one it replaces is retired."""
+    with immediate(db):
+        kind = db.execute("SELECT kind FROM models WHERE id = ?", [model_id]).fetchone()[0]
+        db.execute("UPDATE models SET status = 'retired', reason = ? WHERE kind = ? AND status = 'serving'"
+                   " AND id != ?", [f"replaced by {model_id}", kind, model_id])
+        _set(db, model_id, "serving", reason)
+
+
+def set_status(db: sqlite_utils.Database, model_id: str, status: str, reason: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown model status {status!r}")
+    with immediate(db):
+        _set(db, model_id, status, reason)
+
+
+def quarantine(db: sqlite_utils.Database, model_id: str, reason: str) -> str | None:
+    """Mark a model unusable. If it was serving, the latest retired model of its kind serves
+    again; returns that model's id (or None)."""
+    with immediate(db):
+        row = db.execute("SELECT kind, status FROM models WHERE id = ?", [model_id]).fetchone()
+        if row is None:
+            return None
+        kind, status = row
+        _set(db, model_id, "quarantined", reason)
+        if status != "serving":
+            return None
+        prev = db.execute("SELECT id FROM models WHERE kind = ? AND status = 'retired' "
+                          "ORDER BY version DESC LIMIT 1", [kind]).fetchone()
+        if prev is None:
+            return None
+        _set(db, prev[0], "serving", f"serving again: {model_id} quarantined")
+        return str(prev[0])

@@ -1,0 +1,170 @@
+"""Helpers for the daemon tests: real daemon subprocesses and polling the store.
+
+Run as `python -m tests.daemon_fixture HOME ARGS...` it is the real `assistant` CLI with
+one thing slowed down, chosen by `$SLOW` (so a test can `kill -9` in the middle of it):
+- `collect`: every fetch from the sample source takes `$SLOW_S` seconds (a slow network);
+- `cycle`: the cycle sleeps `$SLOW_S` seconds inside its write transaction, after
+  inserting its predictions and before committing them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST_ENV = {"ASSISTANT_MODELS_KINDS": "markov,rules", "ASSISTANT_DAEMON_HEARTBEAT_SECONDS": "1"}
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = dict(os.environ)
+    out.update(FAST_ENV)
+    out.update(extra)
+    out.pop("ASSISTANT_HOME", None)
+    return out
+
+
+def spawn(home: Path, *args: str, slow: str = "", slow_s: float = 1.0, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A daemon (or any CLI command) in a subprocess; stdout/stderr to `<home>.out`."""
+    e = env(SLOW=slow, SLOW_S=str(slow_s), **(extra_env or {}))
+    out = open(f"{home}.out", "ab")  # noqa: SIM115 - the child owns it
+    cmd = [sys.executable, "-m", "tests.daemon_fixture", "--home", str(home), *args]
+    return subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=out, stderr=subprocess.STDOUT)
+
+
+def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "assistant", "--home", str(home), *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout)
+
+
+def query(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(home / "assistant.db", timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
+    finally:
+        conn.close()
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 30, what: str = "condition", proc: subprocess.Popen | None = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"daemon exited (rc {proc.returncode}) while waiting for {what}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def job_running(home: Path, job: str) -> bool:
+    return bool(query(home, "SELECT 1 FROM job_runs WHERE job = ? AND status = 'running'", (job,)))
+
+
+def kill9(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+
+
+def integrity_ok(home: Path) -> bool:
+    return query(home, "PRAGMA integrity_check") == [("ok",)]
+
+
+def _install_slowdowns() -> None:
+    slow, delay = os.environ.get("SLOW", ""), float(os.environ.get("SLOW_S", "1"))
+    if slow == "collect":
+        from assistant.sources import sample
+
+        real_history = sample.SampleSource.history
+
+        def slow_history(self, symbol, start, end):  # type: ignore[no-untyped-def]
+            time.sleep(delay)
+            return real_history(self, symbol, start, end)
+
+        sample.SampleSource.history = slow_history  # type: ignore[method-assign]
+    elif slow == "cycle":
+        from store import predictions
+
+        real_insert = predictions.insert_many
+
+        def slow_insert(*a, **k):  # type: ignore[no-untyped-def]
+            out = real_insert(*a, **k)
+            time.sleep(delay)  # inside the cycle's open write transaction
+            return out
+
+        predictions.insert_many = slow_insert
+
+
+def writer_main(home: Path, seconds: float) -> None:
+    """Insert commands for `seconds` as another process would (the TUI); print what happened."""
+    import json
+
+    from store import commands
+    from store.db import open_db
+
+    db = open_db(home)
+    counts = {"accepted": 0, "queue_full": 0, "locked": 0, "other_errors": 0}
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline:
+        i += 1
+        try:
+            commands.enqueue(db, "predict" if i % 10 == 0 else "verify", {})
+            counts["accepted"] += 1
+        except commands.CommandError:
+            counts["queue_full"] += 1
+        except sqlite3.OperationalError as exc:
+            counts["locked" if "locked" in str(exc) else "other_errors"] += 1
+        time.sleep(0.004)
+    db.close()
+    print(json.dumps(counts))
+
+
+def writer_scenario(home: Path, seconds: float) -> dict[str, Any]:
+    """A replaying daemon writes flat out while a writer process inserts commands."""
+    import json
+
+    out = cli(home, "watch", "add", "^GSPC", "^IXIC")
+    assert out.returncode == 0, out.stderr
+    daemon = spawn(home, "daemon", "--replay", "--speed", "0", "--from", "2010-01-04")
+    wait_for(lambda: query(home, "SELECT sim_date FROM daemon WHERE sim_date IS NOT NULL"), 60,
+             "the replay to start", daemon)
+    t0 = time.monotonic()
+    writer = subprocess.run(
+        [sys.executable, "-m", "tests.daemon_fixture", "writer", str(home), str(seconds)],
+        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=seconds + 60,
+    )
+    assert writer.returncode == 0, writer.stderr
+    counts = json.loads(writer.stdout.strip().splitlines()[-1])
+    counts["writer_s"] = round(time.monotonic() - t0, 1)
+    wait_for(lambda: not query(home, "SELECT 1 FROM commands WHERE status IN ('queued', 'running')"),
+             120, "the queue to drain", daemon)
+    counts["sessions_replayed"] = query(home, "SELECT COUNT(DISTINCT as_of) FROM predictions")[0][0]
+    daemon.send_signal(signal.SIGTERM)
+    counts["daemon_rc"] = daemon.wait(15)
+    counts["commands"] = dict(query(home, "SELECT status, COUNT(*) FROM commands "
+                                        "WHERE kind IN ('verify', 'predict') GROUP BY status"))
+    log = (home / "logs" / "daemon.log").read_text()
+    counts["daemon_locked_errors"] = log.count("database is locked")
+    return counts
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "writer":
+        writer_main(Path(sys.argv[2]), float(sys.argv[3]))
+        sys.exit(0)
+    _install_slowdowns()
+    from assistant.cli import main
+
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,79 @@
+"""plan() on hand-built evidence: a pure function from evidence and weights to one call."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+
+from assistant.plan import RULES_VERSION, Evidence, ModelView, plan
+
+VOTES = {"rsi": 0.0, "macd": 1.0, "cross": 1.0, "regime": 0.0}
+
+
+def evidence(**kw) -> Evidence:
+    base = dict(symbol="AAA", as_of="2024-03-01", horizon=5, base_price=100.0, sigma=0.03,
+                regime="bullish", votes=dict(VOTES))
+    base.update(kw)
+    return Evidence(**base)
+
+
+def test_rules_alone_make_a_call_and_say_so():
+    p = plan(evidence(), {})
+    assert p.rules_only and p.model_version == RULES_VERSION
+    assert p.direction == "up" and p.expected_return > 0
+    assert p.probs[2] > p.probs[0] and math.isclose(sum(p.probs), 1.0)
+    # contributions add up to the call; abstaining signals contribute nothing
+    assert math.isclose(sum(c.contribution for c in p.contributions), p.expected_return)
+    assert {c.name for c in p.top()} == {"macd", "cross"}
+    lo, hi = p.interval
+    assert lo < p.expected_return < hi
+
+
+def test_weights_decide_between_disagreeing_signals():
+    votes = {"rsi": -1.0, "macd": 1.0, "cross": 0.0, "regime": 0.0}
+    trust_macd = plan(evidence(votes=votes), {"rsi": 0.1, "macd": 3.0})
+    trust_rsi = plan(evidence(votes=votes), {"rsi": 3.0, "macd": 0.1})
+    assert trust_macd.direction == "up" and trust_rsi.direction == "down"
+    by_name = {c.name: c for c in trust_macd.contributions}
+    assert by_name["macd"].weight == 3.0 and by_name["rsi"].weight == 0.1
+    assert abs(by_name["macd"].contribution) > abs(by_name["rsi"].contribution)
+
+
+def test_drift_breaks_a_tie_the_way_the_market_has_been_going():
+    votes = {"rsi": 0.0, "macd": 1.0, "cross": -1.0, "regime": 0.0}
+    assert plan(evidence(votes=votes, drift=-0.004), {}).direction == "down"
+    assert plan(evidence(votes=votes, drift=0.004), {}).direction == "up"
+
+
+def test_a_serving_model_joins_the_pool_and_names_the_version():
+    model = ModelView("xgboost-3", expected_return=-0.02, probs=(0.6, 0.2, 0.2))
+    p = plan(evidence(model=model), {})
+    assert not p.rules_only and p.model_version == "xgboost-3"
+    assert p.direction == "down"  # the model outweighs two mild rule votes
+    assert [c.name for c in p.top(1)] == ["model"]
+    assert p.probs[0] > 0.4
+
+
+def test_confidence_is_recalibrated_by_realized_hit_rates():
+    raw = plan(evidence(), {})
+    bucket = int(raw.raw_confidence * 10)
+    burnt = plan(evidence(calibration={bucket: (200, 20)}), {})  # stated ~45%, realized 10%
+    assert burnt.raw_confidence == pytest.approx(raw.raw_confidence)
+    assert burnt.confidence < raw.raw_confidence - 0.2
+    few = plan(evidence(calibration={bucket: (3, 0)}), {})  # too few calls to move it
+    assert few.confidence == pytest.approx(raw.raw_confidence)
+
+
+def test_plan_is_pure():
+    ev = evidence()
+    weights = {"macd": 2.0}
+    before = (copy.deepcopy(ev.votes), dict(weights))
+    assert plan(ev, weights) == plan(ev, weights)
+    assert (ev.votes, weights) == before
+
+
+def test_zero_weights_are_refused():
+    with pytest.raises(ValueError):
+        plan(evidence(votes={"rsi": 1.0}), {"rsi": 0.0})

@@ -1,0 +1,79 @@
+"""The accuracy report and the ledger export: known outcomes, baselines, p-value, formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assistant import report
+from assistant.cli import main
+from assistant.cycle import verify
+from tests.cycle_fixture import add_call, make_home, price_path
+
+
+@pytest.fixture
+def scored(home):
+    """40 one-session calls on a market that rises 3 sessions in 4; the calls always say up."""
+    steps = np.array([0.01 if i % 4 else -0.01 for i in range(41)])
+    closes = 100 * np.exp(np.cumsum(steps))
+    db, settings = make_home(home, {"AAA": price_path(closes)})
+    dates = pd.bdate_range("2024-01-02", periods=41).strftime("%Y-%m-%d")
+    for i in range(1, 41):
+        add_call(db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up",
+                 regime="bullish" if i <= 20 else "volatile", probs=(0.2, 0.1, 0.7), confidence=0.7)
+    add_call(db, "AAA", dates[40], "2024-03-29", base=closes[40])  # still pending
+    verify(db, settings, as_of=dates[40])
+    return db
+
+
+def test_report_on_known_outcomes(scored):
+    data = report.build(scored)
+    assert data["counts"] == {"pending": 1, "verified": 40, "expired": 0}
+    (g,) = data["groups"]
+    assert (g["symbol"], g["horizon"], g["n"]) == ("AAA", 1, 40)
+    assert g["hit_rate"] == pytest.approx(30 / 40)  # sessions 4, 8, ..., 40 fall
+    base = g["baselines"]
+    assert base["majority"] == {"label": "up", "hit_rate": pytest.approx(0.75)}
+    assert base["always_up"]["hit_rate"] == pytest.approx(0.75)
+    assert base["zero_change"]["hit_rate"] == 0.0
+    # always saying up IS the majority baseline: no edge, and the p-value says so
+    assert g["edge"] == pytest.approx(0.0) and g["p_value"] > 0.4 and "no measured edge" in g["verdict"]
+    # Brier: hits score (0.2^2 + 0.1^2 + 0.3^2), misses (0.8^2 + 0.1^2 + 0.7^2)
+    assert g["brier"] == pytest.approx(0.75 * 0.14 + 0.25 * 1.14)
+    assert set(g["by_regime"]) == {"bullish", "volatile"} and g["by_regime"]["bullish"]["n"] == 20
+    (bucket,) = g["calibration"]
+    assert bucket["n"] == 40 and bucket["stated"] == pytest.approx(0.7) and bucket["realized"] == pytest.approx(0.75)
+    assert g["trend"] and all(0 <= w["hit_rate"] <= 1 and "baseline" in w for w in g["trend"])
+
+
+def test_p_value_detects_a_real_edge():
+    from assistant.scoring import p_value
+
+    assert p_value(70, 100, 0.5) < 0.001
+    assert p_value(50, 100, 0.5) > 0.4
+
+
+def test_report_command_text_and_json(scored, home, capsys):
+    assert main(["--home", str(home), "report"]) == 0
+    out = capsys.readouterr().out
+    assert "AAA h=1" in out and "majority(up) 75.0%" in out and "calibration" in out and "trend" in out
+    assert main(["--home", str(home), "report", "AAA", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["groups"][0]["n"] == 40
+
+
+def test_predictions_export_formats(scored, home, capsys):
+    assert main(["--home", str(home), "predictions", "--status", "pending"]) == 0
+    table = capsys.readouterr().out
+    assert "2024-03-29" in table and "verified" not in table
+    assert main(["--home", str(home), "predictions", "--format", "jsonl"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 41 and isinstance(json.loads(lines[0])["signals"], dict)
+    assert main(["--home", str(home), "predictions", "--status", "verified", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 40 and {r["status"] for r in rows} == {"verified"}

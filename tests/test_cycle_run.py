@@ -1,0 +1,107 @@
+"""The cycle end to end in a real SQLite home: analyze -> plan -> predict -> act -> verify."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assistant.cli import main
+from assistant.cycle import run_cycle, verify
+from store import predictions as ledger
+from store import regimes, symbols
+from tests.cycle_fixture import make_home, price_path, synthetic_home
+
+
+def test_cycle_over_synthetic_history_records_calls_and_regimes(home):
+    db, settings = synthetic_home(home)
+    calls = run_cycle(db, home, settings, as_of="2024-03-28")
+    assert {(c.symbol, c.horizon) for c in calls} == {(s, h) for s in ("AAA", "BBB") for h in (1, 3, 5)}
+    for c in calls:
+        assert c.as_of == "2024-03-28" and c.rules_only and c.model_version == "rules-v1"
+        assert c.direction in ("up", "down", "flat") and 0 < c.confidence < 1
+        assert c.lower < c.target_price < c.upper
+        assert "no measured edge yet, n=0" in c.skill and "rules serve" in c.note
+    # Good Friday 2024-03-29 is no NYSE session: h=1 lands on Monday
+    assert {c.target_date for c in calls if c.horizon == 1} == {"2024-04-01"}
+    rows = ledger.listing(db)
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"pending"}
+    assert json.loads(rows[0]["signals"])["serving"] == "rules"
+    hist = regimes.history(db, "AAA")
+    assert hist[-1]["date"] == "2024-03-28" and len(hist) > 200
+
+
+def test_the_cycle_sees_no_bar_after_as_of(home):
+    db, settings = synthetic_home(home)
+    first = run_cycle(db, home, settings, ["AAA"], as_of="2024-01-31")
+    # rewrite the future: calls as of 2024-01-31 must not change
+    from store import bars
+    from store.db import immediate
+
+    future = bars.load(db, "AAA", start="2024-02-01")
+    future[["open", "high", "low", "close", "raw_close"]] *= 3.0
+    with immediate(db):
+        db.execute("DELETE FROM predictions")
+        bars.upsert(db, "AAA", future, "synthetic")
+    again = run_cycle(db, home, settings, ["AAA"], as_of="2024-01-31")
+    assert [(c.change_pct, c.target_price, c.confidence) for c in first] == [
+        (c.change_pct, c.target_price, c.confidence) for c in again
+    ]
+
+
+def test_running_twice_adds_nothing(home):
+    db, settings = synthetic_home(home)
+    first = run_cycle(db, home, settings, as_of="2024-03-01")
+    second = run_cycle(db, home, settings, as_of="2024-03-01")
+    assert all(c.new for c in first) and not any(c.new for c in second)
+    assert ledger.counts(db)["pending"] == 6
+    assert db.execute("SELECT COUNT(*) FROM regimes WHERE date = '2024-03-01'").fetchone()[0] == 2
+
+
+def test_holiday_moves_the_target_to_the_next_session(home):
+    dates = pd.bdate_range("2024-01-02", "2024-07-03")
+    db, settings = make_home(home, {"HOL": price_path(100 + np.arange(len(dates)) * 0.1, dates=dates)})
+    calls = {c.horizon: c for c in run_cycle(db, home, settings, as_of="2024-07-03")}
+    assert calls[1].target_date == "2024-07-05"  # July 4th is skipped
+    assert calls[3].target_date == "2024-07-09"
+
+
+def test_removed_symbol_keeps_its_history(home):
+    db, settings = synthetic_home(home)
+    run_cycle(db, home, settings, as_of="2024-03-01")
+    symbols.remove(db, "BBB")
+    calls = run_cycle(db, home, settings, as_of="2024-03-04")
+    assert {c.symbol for c in calls} == {"AAA"}
+    report = verify(db, settings, as_of="2024-03-20")
+    assert report.verified == 9  # BBB's old calls are still scored
+    assert ledger.counts(db, ["BBB"])["verified"] == 3
+    assert len(regimes.history(db, "BBB")) > 0
+
+
+def test_predict_command_prints_each_call(home, capsys):
+    synthetic_home(home)[0].close()
+    assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01"]) == 0
+    out = capsys.readouterr().out
+    assert "AAA" in out and "h=5" in out and "target" in out and "confidence" in out
+    assert "rules-v1" in out and "no measured edge yet" in out and "regime" in out
+    assert "3 calls (3 new, 0 already recorded)" in out
+    assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data) == 3 and not any(c["new"] for c in data)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "--as-of", "not-a-date"], "is not a date"),
+    (["predict", "A$B"], "not a ticker"),
+    (["predict", "ZZZ"], "no usable bars"),
+])
+def test_predict_refuses_bad_input_in_one_line(home, capsys, argv, message):
+    synthetic_home(home)[0].close()
+    assert main(["--home", str(home), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    from store.db import open_db
+
+    assert ledger.counts(open_db(home))["pending"] == 0

@@ -1,0 +1,94 @@
+"""The command queue as the daemon serves it: in order, each with a result or an error;
+a failing job does not stop the loop; a flood is capped with a clear message."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from assistant import config
+from assistant.daemon import Daemon
+from store import commands
+
+
+@pytest.fixture
+def fast(home, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_MODELS_KINDS", "rules")
+    return home
+
+
+def _serve_until_idle(home, timeout=60.0):
+    """Run an in-process daemon until the queue is empty and training is idle."""
+    daemon = Daemon(home, config.load(home), log_to_stderr=False)
+    deadline = time.monotonic() + timeout
+
+    def sleep(_s):
+        db = daemon.db
+        idle = not db.execute("SELECT 1 FROM commands WHERE status IN ('queued', 'running')").fetchone()
+        if (idle and not daemon.worker.busy) or time.monotonic() > deadline:
+            daemon.stop.set()
+        time.sleep(0.01)
+
+    daemon.sleep = sleep
+    assert daemon.run() == 0
+    return daemon
+
+
+@pytest.mark.slow
+def test_commands_run_in_order_each_with_a_result_or_an_error(fast, db):
+    ids = [
+        commands.enqueue(db, "watch.add", {"symbols": ["^GSPC"]}),
+        commands.enqueue(db, "watch.add", {"symbols": ["not a ticker!"]}),
+        commands.enqueue(db, "watch.remove", {"symbol": "ZZZZ"}),
+        commands.enqueue(db, "collect", {}),
+        commands.enqueue(db, "predict", {"symbols": ["^GSPC"]}),
+        commands.enqueue(db, "verify", {}),
+        commands.enqueue(db, "predict", {"symbols": "^GSPC", "extra": 1}),
+    ]
+    _serve_until_idle(fast)
+    rows = [commands.get(db, i) for i in ids]
+    assert [r["status"] for r in rows] == ["done", "failed", "failed", "done", "done", "done", "done"]
+    assert "not a ticker" in rows[1]["error"]
+    assert "not on the watchlist: ZZZZ" in rows[2]["error"]
+    assert json.loads(rows[0]["result"])["added"] == ["^GSPC"]
+    calls = json.loads(rows[4]["result"])
+    assert {c["symbol"] for c in calls} == {"^GSPC"} and sorted(c["horizon"] for c in calls) == [1, 3, 5]
+    claimed = [r["claimed_at"] for r in rows]
+    assert claimed == sorted(claimed)
+    # The second predict is the same call again: idempotent, nothing new in the ledger.
+    assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 3
+
+
+def test_a_job_that_raises_does_not_stop_the_loop(fast, db, monkeypatch):
+    import assistant.cycle
+
+    def boom(*a, **k):
+        raise RuntimeError("boom in the cycle")
+
+    monkeypatch.setattr(assistant.cycle, "run_cycle", boom)
+    first = commands.enqueue(db, "predict", {})
+    after = commands.enqueue(db, "verify", {})
+    _serve_until_idle(fast)
+    assert commands.get(db, first)["status"] == "failed"
+    assert commands.get(db, first)["error"] == "RuntimeError: boom in the cycle"
+    assert commands.get(db, after)["status"] == "done"
+    failed = db.execute("SELECT message FROM job_runs WHERE job = 'cycle' AND status = 'failed'").fetchall()
+    assert ("RuntimeError: boom in the cycle",) in failed
+
+
+def test_a_flood_of_10k_commands_is_capped_with_a_clear_message_then_served(fast, db):
+    accepted, refused = [], []
+    for _ in range(10_000):
+        try:
+            accepted.append(commands.enqueue(db, "verify", {}))
+        except commands.CommandError as exc:
+            refused.append(str(exc))
+    assert len(accepted) == commands.MAX_QUEUED == 1000
+    assert len(refused) == 9000
+    assert refused[0] == ("the command queue is full (1000 waiting); is the daemon running? "
+                          "see `assistant status`")
+    _serve_until_idle(fast, timeout=100)
+    assert commands.counts(db) == {"done": 1000}
+    commands.enqueue(db, "verify", {})  # room again once served

@@ -1,0 +1,97 @@
+"""Collection from the offline sample (real S&P 500 / NASDAQ history) and from a CSV folder."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from assistant.cli import main
+from assistant.collect import collect, make_source
+from assistant.config import DEFAULTS
+from assistant.errors import AssistantError, NoDataError
+from assistant.sources.sample import SampleSource
+from store import bars, symbols
+
+
+def settings(**collect_):
+    s = {k: dict(v) for k, v in DEFAULTS.items()}
+    s["collect"].update(**collect_)
+    return s
+
+
+def test_sample_source_serves_real_index_history():
+    src = SampleSource()
+    gspc = src.history("^GSPC", pd.Timestamp("2008-10-01"), pd.Timestamp("2008-10-31"))
+    # The October 2008 crash is in there: the S&P 500 closed near 968.75 on 2008-10-31.
+    assert gspc.index[0] == pd.Timestamp("2008-10-01") and len(gspc) == 23
+    assert gspc["close"].iloc[-1] == pytest.approx(968.75, abs=0.01)
+    assert src.coverage("^IXIC") == (pd.Timestamp("1999-01-04"), pd.Timestamp("2018-12-31"))
+    with pytest.raises(NoDataError, match=r"carries only \^GSPC \(S&P 500\), \^IXIC"):
+        src.history("AAPL", pd.Timestamp("2010-01-01"), pd.Timestamp("2010-02-01"))
+
+
+def test_collect_until_reveals_nothing_after_that_date(db):
+    symbols.add(db, ["^GSPC", "^IXIC"], "sample")
+    results = collect(db, settings(history_years=1), until="2008-09-15")
+    assert [r.status for r in results] == ["added", "added"]
+    assert bars.last_date(db, "^GSPC") == "2008-09-15"
+    assert bars.load(db, "^GSPC").index[0] >= pd.Timestamp("2007-09-15")
+    # One session per step, as the replay daemon does.
+    [gspc, ixic] = collect(db, settings(), until="2008-09-16")
+    assert (gspc.status, gspc.added) == ("added", 1) and bars.last_date(db, "^IXIC") == "2008-09-16"
+    [gspc, _] = collect(db, settings(), until="2008-09-16")
+    assert gspc.status == "current" and gspc.added == 0
+    # A weekend step reveals nothing new.
+    [gspc, _] = collect(db, settings(), until="2008-09-19")
+    assert gspc.added == 3
+    [gspc, _] = collect(db, settings(), until="2008-09-21")
+    assert gspc.status == "current" and bars.last_date(db, "^GSPC") == "2008-09-19"
+
+
+def test_collect_reports_unknown_sample_symbol_as_no_data(db):
+    symbols.add(db, ["^GSPC", "AAPL"], "sample")
+    results = {r.symbol: r for r in collect(db, settings(history_years=2))}
+    assert results["AAPL"].status == "no-data" and "carries only" in results["AAPL"].message
+    assert results["^GSPC"].status == "added"
+    assert bars.last_date(db, "^GSPC") == "2018-12-31"  # anchored at the end of the sample
+
+
+def test_collect_rejects_symbols_not_on_the_watchlist(db):
+    with pytest.raises(AssistantError, match="not on the watchlist: ZZZ"):
+        collect(db, settings(), ["ZZZ"])
+
+
+def test_unknown_source_name_is_a_clear_error():
+    with pytest.raises(AssistantError, match="unknown source 'bloomberg'"):
+        make_source(settings(), "bloomberg")
+    with pytest.raises(AssistantError, match="csv_dir"):
+        make_source(settings(), "csv")
+
+
+def test_csv_folder_source_collects_like_import(db, tmp_path):
+    folder = tmp_path / "csvs"
+    folder.mkdir()
+    (folder / "AAPL.csv").write_text(
+        "Date,Open,High,Low,Close,Adj Close,Volume\n"
+        "2024-01-02,187.15,188.44,183.89,185.64,184.94,82488700\n"
+        "2024-01-03,184.22,185.88,183.43,184.25,183.55,58414500\n"
+    )
+    symbols.add(db, ["AAPL", "MSFT"], "csv")
+    results = {r.symbol: r for r in collect(db, settings(csv_dir=str(folder)), source="csv",
+                                            until="2024-01-03")}
+    assert results["AAPL"].added == 2 and results["MSFT"].status == "no-data"
+    assert bars.load(db, "AAPL")["raw_close"].tolist() == [185.64, 184.25]
+
+
+def test_cli_collect_prints_a_line_per_symbol(home, capsys):
+    assert main(["--home", str(home), "watch", "add", "^GSPC", "AAPL"]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(home), "collect", "--until", "2010-06-30"]) == 1  # AAPL: no data
+    out = capsys.readouterr().out
+    assert "^GSPC   added    2514" in out and "2514 rows added, 0 updated (2000-06-30 … 2010-06-30)" in out
+    assert "AAPL    no-data" in out
+    assert main(["--home", str(home), "collect", "^GSPC", "--until", "2010-06-30", "--json"]) == 0
+    [r] = json.loads(capsys.readouterr().out)
+    assert r["status"] == "current" and r["message"] == "already current (last bar 2010-06-30)"

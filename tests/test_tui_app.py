@@ -1,0 +1,252 @@
+"""The real TUI driven through Pilot on a real SQLite home: what the user sees and what gets queued."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from store import commands
+from store.db import connect, open_db
+from tests.tui_fixture import FIXED_NOW, fill, screen_text, settle, sync, wait_for
+from tui.app import make_app
+from tui.keys import APP_KEYS, DASHBOARD_KEYS, help_lines
+
+SIZE = (160, 45)
+
+
+@pytest.fixture
+def filled(home, db):
+    fill(db)
+    return home
+
+
+def app_for(home, **kw):
+    return make_app(home, clock=lambda: FIXED_NOW, poll_seconds=0.05, **kw)
+
+
+def queued(home) -> list[tuple[str, dict]]:
+    db = connect(home / "assistant.db")
+    try:
+        return [(r["kind"], json.loads(r["args"])) for r in reversed(commands.recent(db, 50))]
+    finally:
+        db.close()
+
+
+@sync
+async def test_dashboard_shows_daemon_watchlist_pending_trend_and_regimes(filled):
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+    assert "daemon online" in text and "mode replay" in text and "simulated date 2018-06-29" in text
+    assert "heartbeat 2s ago" in text and "DAEMON OFFLINE" not in text
+    assert re.search(r"train +━+╸?━* +45% lstm epoch 14/30", text)  # the running job and its bar
+    for sym in ("AAPL", "^GSPC", "^IXIC"):
+        assert sym in text
+    assert "164.35" in text and "+1.26%" in text and "bullish" in text  # AAPL last close, change, regime
+    assert "▲ +0.80% 1d" in text and "ensemble-3" in text  # AAPL's latest call
+    assert "50% n=50" in text  # rolling hit rate over the last 50 verified calls
+    assert "Pending predictions (18 shown" in text and "165.67 on 2018-07-02" in text
+    assert "Hit 50.5% vs always-up 51.7% (n=582" in text  # accuracy trend title, with n and p
+    assert "10 sess" in text  # AAPL has been bullish for 10 stored sessions
+    assert queued(filled) == []  # looking writes nothing
+
+
+@sync
+async def test_offline_banner_and_commands_wait_in_the_queue(home, db):
+    fill(db, heartbeat_age_s=16)  # > 3 x 5 s heartbeat interval
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "daemon offline" in text and "DAEMON OFFLINE (no heartbeat for 16s)" in text
+        assert "commands wait in the queue" in text
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "collect all" in screen_text(app))
+        text = screen_text(app)
+        assert "queued" in text and "1 command(s) queued" in text
+    assert queued(home) == [("collect", {})]
+
+
+@sync
+async def test_banner_when_the_daemon_never_ran_or_stopped(home, db):
+    fill(db, daemon=None)
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "DAEMON OFFLINE (the daemon has never run here)" in screen_text(app)
+        db.execute("INSERT INTO daemon (id, pid, heartbeat_at, stopped_at, mode) VALUES (1, 9, ?, ?, 'live')",
+                   [FIXED_NOW.isoformat(), FIXED_NOW.isoformat()])
+        db.conn.commit()
+        assert await wait_for(pilot, lambda: "DAEMON OFFLINE (the daemon stopped)" in screen_text(app))
+
+
+@sync
+async def test_banner_appears_when_heartbeats_stop_without_any_write(filled):
+    now = [FIXED_NOW]
+    app = make_app(filled, clock=lambda: now[0], poll_seconds=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "daemon online" in screen_text(app)
+        now[0] = FIXED_NOW + timedelta(seconds=30)  # the daemon died: nothing is written any more
+        assert await wait_for(pilot, lambda: "DAEMON OFFLINE (no heartbeat for 32s)" in screen_text(app))
+
+
+@sync
+async def test_add_ticker_queues_watch_add(filled):
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        assert "Add a ticker" in screen_text(app)
+        await pilot.press(*"brk-b", "enter")
+        assert await wait_for(pilot, lambda: "watch.add BRK-B" in screen_text(app))
+        assert "Add a ticker" not in screen_text(app)
+    assert queued(filled) == [("watch.add", {"symbol": "BRK-B"})]
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("A B", "error: symbol 'A B' is not a ticker"),
+    ("DROP TABLE;", "error: symbol 'DROP TABLE;' is not a ticker"),
+    ("aapl", "AAPL is already on the watchlist"),
+])
+@sync
+async def test_invalid_ticker_keeps_the_modal_open_and_queues_nothing(filled, typed, message):
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a", *typed, "enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert message in text and "Add a ticker" in text  # still open, reason shown
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "Add a ticker" not in screen_text(app)
+    assert queued(filled) == []
+
+
+@sync
+async def test_remove_asks_first_and_queues_only_on_yes(filled):
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down")  # ^GSPC
+        await pilot.press("x")
+        assert "Remove ^GSPC from the watchlist?" in screen_text(app)
+        await pilot.press("n")
+        await settle(pilot)
+        assert queued(filled) == []
+        await pilot.press("x", "y")
+        assert await wait_for(pilot, lambda: "watch.remove ^GSPC" in screen_text(app))
+    assert queued(filled) == [("watch.remove", {"symbol": "^GSPC"})]
+
+
+@sync
+async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
+    app = app_for(filled)
+    daemon_side = connect(filled / "assistant.db")  # stands in for the daemon's own connection
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        assert await wait_for(pilot, lambda: "retrain AAPL" in screen_text(app))
+        assert "queued" in screen_text(app)
+        claimed = commands.claim_next(daemon_side)
+        assert claimed["kind"] == "retrain" and claimed["args"] == {"symbols": ["AAPL"]}
+        assert await wait_for(pilot, lambda: "running" in screen_text(app).split("Commands")[-1])
+        commands.finish(daemon_side, claimed["id"], result={"trained": ["lstm"]})
+        assert await wait_for(pilot, lambda: "done" in screen_text(app).split("Commands")[-1])
+        await pilot.press("R")
+        assert await wait_for(pilot, lambda: "retrain all" in screen_text(app))
+    daemon_side.close()
+    assert queued(filled) == [("retrain", {"symbols": ["AAPL"]}), ("retrain", {})]
+
+
+@sync
+async def test_predict_and_collect_now(filled):
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await pilot.press("c")
+        assert await wait_for(pilot, lambda: "predict all" in screen_text(app) and "collect all" in screen_text(app))
+    assert queued(filled) == [("predict", {}), ("collect", {})]
+
+
+@sync
+async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(filled):
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "AAPL  last close 164.35 on 2018-06-29" in text
+        assert "AAPL close and predictions" in text and "hit" in text and "pending" in text
+        assert "Latest call: as of 2018-06-29, 1d, up +0.80%" in text
+        assert "rsi -0.500" in text and "regime +0.500" in text
+        assert "2018-06-28  1d  ■ +0.08% 1d" in text and "164.35" in text  # a verified row with outcome
+        await pilot.press("r")  # retrain from the symbol screen targets this symbol
+        assert await wait_for(pilot, lambda: len(queued(filled)) == 1)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "Watchlist (3 symbols)" in screen_text(app)
+    assert queued(filled) == [("retrain", {"symbols": ["AAPL"]})]
+
+
+@sync
+async def test_help_lists_every_key(filled):
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        text = screen_text(app)
+        for key, what in help_lines():
+            assert re.search(rf"{re.escape(key)}\s+{re.escape(what)}", text), key
+        for binding in list(app.dashboard.BINDINGS) + list(app.BINDINGS):
+            assert any(k.strip() == binding.key for k, *_ in DASHBOARD_KEYS + APP_KEYS)
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@sync
+async def test_store_changes_update_cells_in_place(filled):
+    app = app_for(filled)
+    writer = open_db(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#watchlist")
+        await pilot.press("down")
+        rows_before = list(table.rows)
+        writer.execute("UPDATE bars SET close = 170.0 WHERE symbol = 'AAPL' AND date = '2018-06-29'")
+        writer.conn.commit()
+        assert await wait_for(pilot, lambda: "170.00" in screen_text(app))
+        assert list(table.rows) == rows_before  # same row objects: updated, not rebuilt
+        assert table.cursor_row == 1  # the user's selection survived the refresh
+    writer.close()
+
+
+@sync
+async def test_empty_home_explains_what_to_do(home, db):
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Watchlist is empty: press a to add a ticker" in text
+        assert "no verified predictions yet" in text
+        await pilot.press("x")
+        await settle(pilot)
+        assert queued(home) == []
+
+
+def test_importing_the_tui_does_not_import_torch_or_xgboost():
+    code = ("import sys, tui, tui.app, tui.__main__; "
+            "bad = [m for m in ('torch', 'xgboost', 'models', 'assistant') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
