@@ -51,16 +51,21 @@ def load_bars(
     db: sqlite_utils.Database, symbols: list[str], as_of: str | None
 ) -> dict[str, pd.DataFrame]:
     """Final bars up to and including as_of for each symbol (a recent window only)."""
+    if as_of is None:
+        ends = {s: bar_store.last_date(db, s, final_only=True) for s in symbols}
+        groups: dict[str, list[str]] = {}
+        for sym, end in ends.items():
+            if end is not None:
+                groups.setdefault(end, []).append(sym)
+    else:
+        groups = {as_of: list(symbols)}
     out = {}
-    for sym in symbols:
-        last = as_of or bar_store.last_date(db, sym, final_only=True)
-        if last is None:
-            continue
-        start = (pd.Timestamp(last) - pd.Timedelta(days=LOOKBACK_DAYS)).strftime("%Y-%m-%d")
-        frame = bar_store.load(db, sym, start=start, end=last)
-        frame = frame[frame["provisional"] == 0]
-        if not frame.empty:
-            out[sym] = frame
+    for end, syms in groups.items():
+        start = (pd.Timestamp(end) - pd.Timedelta(days=LOOKBACK_DAYS)).strftime("%Y-%m-%d")
+        for sym, frame in bar_store.load_many(db, syms, start=start, end=end).items():
+            frame = frame[frame["provisional"] == 0]
+            if not frame.empty:
+                out[sym] = frame
     return out
 
 

@@ -131,6 +131,8 @@ class Daemon:
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), self.mode, self.home)
         if self.mode == "replay":
             self._resume_from = replay.resume_date(previous, self.exchange)
+            if self._resume_from:  # keep the resume point should this run die before a step
+                daemon_state.heartbeat(self.db, sim_date=previous["sim_date"])
             self._set_state("waiting")
             self._prepare_replay()
         else:

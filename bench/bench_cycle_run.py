@@ -7,6 +7,7 @@ Usage: .venv/bin/python bench/bench_cycle_run.py [--kinds xgboost,markov,...] [-
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -55,7 +56,8 @@ def main() -> int:
     print(f"cycle, {args.symbols} symbols x {len(settings['models']['horizons'])} horizons "
           f"({len(calls)} calls, serving {', '.join(served)}): {best:.2f} s "
           f"(median {sorted(times)[1]:.2f} s, model loading included) "
-          f"(target <= {TARGET_S} s) {'PASS' if best <= TARGET_S else 'FAIL'}")
+          f"(target <= {TARGET_S} s) {'PASS' if best <= TARGET_S else 'FAIL'}"
+          f"  [load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]")
     return 0
 
 

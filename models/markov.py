@@ -1,5 +1,5 @@
 """Markov pattern model: the last `order` daily returns, each discretized into down/flat/up
-(±`threshold` in units of the trailing daily volatility), form a context; the model
+(±`threshold`, small, in units of the trailing daily volatility), form a context; the model
 predicts the empirical distribution of what followed that context in training."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from models.tables import OutcomeTable
 
 class MarkovForecaster(Forecaster):
     kind = "markov"
-    defaults = {"order": 2, "threshold": 0.5}
+    defaults = {"order": 2, "threshold": 0.1}
 
     def _contexts(self, X: pd.DataFrame) -> np.ndarray:
         order = int(self.params["order"])

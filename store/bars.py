@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import sqlite_utils
 
@@ -98,3 +99,32 @@ def dates(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[s
     else:
         cur = db.execute("SELECT DISTINCT date FROM bars ORDER BY date")
     return [r[0] for r in cur]
+
+
+def load_many(
+    db: sqlite_utils.Database, symbols: list[str], *, start: str | None = None, end: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """Like `load` for many symbols in one query (the cycle reads the whole watchlist)."""
+    if not symbols:
+        return {}
+    sql = "SELECT symbol, date, " + ", ".join(BAR_COLUMNS) + " FROM bars WHERE symbol IN ("
+    sql += ",".join("?" * len(symbols)) + ")"
+    params: list[str] = list(symbols)
+    if start:
+        sql += " AND date >= ?"
+        params.append(start)
+    if end:
+        sql += " AND date <= ?"
+        params.append(end)
+    rows = db.execute(sql + " ORDER BY symbol, date", params).fetchall()
+    if not rows:
+        return {}
+    syms = np.array([r[0] for r in rows], dtype=object)
+    index = pd.DatetimeIndex(pd.to_datetime([r[1] for r in rows]), name="date")
+    values = np.array([r[2:] for r in rows], dtype=float)
+    frame = pd.DataFrame(values, index=index, columns=BAR_COLUMNS)
+    frame["provisional"] = frame["provisional"].astype(int)
+    frame["flagged"] = frame["flagged"].astype(int)
+    bounds = np.flatnonzero(syms[1:] != syms[:-1]) + 1
+    starts, stops = np.r_[0, bounds], np.r_[bounds, len(rows)]
+    return {str(syms[a]): frame.iloc[a:b] for a, b in zip(starts, stops, strict=True)}

@@ -29,15 +29,16 @@ _INSERT = (
 # Verification needs the prediction and, when present, the final bar of its target session.
 _MATURING = """
 SELECT p.id, p.symbol, p.horizon, p.target_date, p.base_price, p.pred_change_pct,
-       p.direction, p.regime, p.model_version, p.signals, b.close
+       p.direction, p.regime, p.model_version, b.close
 FROM predictions p
 LEFT JOIN bars b ON b.symbol = p.symbol AND b.date = p.target_date AND b.provisional = 0
 WHERE p.status = 'pending' AND p.target_date <= ?
 """
 MATURING_COLUMNS = (
     "id", "symbol", "horizon", "target_date", "base_price", "pred_change_pct",
-    "direction", "regime", "model_version", "signals", "close",
+    "direction", "regime", "model_version", "close",
 )
+
 
 
 def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
@@ -47,9 +48,17 @@ def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
 
 
-def maturing(db: sqlite_utils.Database, as_of: str) -> list[tuple]:
-    """Pending predictions whose target session is on or before `as_of`, with its close."""
-    return db.execute(_MATURING, [as_of]).fetchall()
+def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()) -> list[tuple]:
+    """Pending predictions whose target session is on or before `as_of`, with its close.
+
+    With `json_paths` (two or more, e.g. '$.votes.rsi'), one more column holds a JSON array of
+    those values, extracted by SQLite in a single parse of the signals document.
+    """
+    if len(json_paths) == 1:
+        raise ValueError("pass two or more json paths (SQLite returns an array only then)")
+    extra = f", json_extract(p.signals, {', '.join('?' * len(json_paths))})" if json_paths else ""
+    sql = _MATURING.replace(", b.close", f", b.close{extra}")
+    return db.execute(sql, [*json_paths, as_of]).fetchall()
 
 
 def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
@@ -57,7 +66,7 @@ def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> N
     db.conn.executemany(
         "UPDATE predictions SET status = 'verified', actual_price = ?, error_pct = ?, hit = ?, "
         "outcome = ?, verified_at = ? WHERE id = ? AND status = 'pending'",
-        list(rows),
+        rows,
     )
 
 

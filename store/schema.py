@@ -192,3 +192,18 @@ def m003_daemon_state(db: sqlite_utils.Database) -> None:
         ALTER TABLE commands ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0
         """,
     )
+
+
+@MIGRATIONS()
+def m004_tui_verified_stats(db: sqlite_utils.Database) -> None:
+    # The dashboard's hit rates and accuracy trend read only verified calls: two partial
+    # covering indexes let those reads scan index entries instead of 100k table rows.
+    _run(
+        db,
+        """
+        CREATE INDEX predictions_verified_by_target ON predictions(
+            target_date, hit, outcome, actual_price, base_price) WHERE status = 'verified';
+        CREATE INDEX predictions_verified_by_symbol ON predictions(
+            symbol, as_of, hit, outcome, actual_price, base_price) WHERE status = 'verified'
+        """,
+    )

@@ -83,7 +83,9 @@ def classify_daemon(row: dict[str, Any] | None, now: datetime, heartbeat_seconds
     if row.get("stopped_at"):
         info["reason"] = "the daemon stopped"
     elif age is None or age > 3 * heartbeat_seconds:
-        info["reason"] = "no heartbeat " + ("yet" if age is None else f"for {human_age(age)}")
+        # Stable wording (the header shows the exact age): the banner only repaints on a change.
+        info["reason"] = "no heartbeat " + ("yet" if age is None else
+                                            f"for over {human_age(3 * heartbeat_seconds)}")
     else:
         info.update(online=True, reason="")
     return info
@@ -207,15 +209,17 @@ def p_value_above(hits: int, n: int, p0: float) -> float | None:
 def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
                    points: int = TREND_POINTS) -> dict[str, Any]:
     """Rolling hit rate and always-up baseline over the last `window` target sessions."""
-    cutoff = db.execute(
-        "SELECT DISTINCT target_date FROM predictions WHERE status = 'verified' "
-        "ORDER BY target_date DESC LIMIT 1 OFFSET ?", [points + window - 1]
-    ).fetchone()
+    # One index-only pass (partial covering index predictions_verified_by_target) gives
+    # both the per-session points and the totals.
     per_day = db.execute(
         f"SELECT target_date, COUNT(hit), SUM(hit), SUM({UP_SQL} AND hit IS NOT NULL) "
-        "FROM predictions WHERE status = 'verified' AND target_date > ? "
-        "GROUP BY target_date ORDER BY target_date", [cutoff[0] if cutoff else ""]
+        "FROM predictions INDEXED BY predictions_verified_by_target "
+        "WHERE status = 'verified' GROUP BY target_date ORDER BY target_date"
     ).fetchall()
+    tot_n = sum(r[1] for r in per_day)
+    tot_hits = sum(r[2] or 0 for r in per_day)
+    tot_ups = sum(r[3] or 0 for r in per_day)
+    per_day = per_day[-(points + window - 1):]
     dates, hit, base = [], [], []
     full = len(per_day) >= window  # with enough history, plot only points over a full window
     for i, (day, *_rest) in enumerate(per_day):
@@ -228,11 +232,6 @@ def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
             hit.append(sum(r[2] or 0 for r in win) / wn)
             base.append(sum(r[3] or 0 for r in win) / wn)
     dates, hit, base = dates[-points:], hit[-points:], base[-points:]
-    totals = db.execute(
-        f"SELECT COUNT(hit), SUM(hit), SUM({UP_SQL} AND hit IS NOT NULL) "
-        "FROM predictions WHERE status = 'verified'"
-    ).fetchone()
-    tot_n, tot_hits, tot_ups = totals[0] or 0, totals[1] or 0, totals[2] or 0
     base_rate = tot_ups / tot_n if tot_n else None
     return {
         "dates": dates, "hit": hit, "base": base, "window": window,
@@ -241,7 +240,7 @@ def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
     }
 
 
-def regime_states(db: sqlite_utils.Database, lookback: int = 250) -> list[dict[str, Any]]:
+def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[dict[str, Any]]:
     """Latest regime per watched symbol, how many stored sessions it has lasted, trend, vol."""
     out = []
     for (symbol,) in db.execute("SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol").fetchall():

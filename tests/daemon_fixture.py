@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST_ENV = {"ASSISTANT_MODELS_KINDS": "markov,rules", "ASSISTANT_DAEMON_HEARTBEAT_SECONDS": "1"}
+# Fast models and 3 years of history per symbol keep each daemon start to seconds.
+FAST_ENV = {"ASSISTANT_MODELS_KINDS": "markov,rules", "ASSISTANT_DAEMON_HEARTBEAT_SECONDS": "1",
+            "ASSISTANT_COLLECT_HISTORY_YEARS": "3"}
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -120,13 +122,13 @@ def writer_main(home: Path, seconds: float) -> None:
     while time.monotonic() < deadline:
         i += 1
         try:
-            commands.enqueue(db, "predict" if i % 10 == 0 else "verify", {})
+            commands.enqueue(db, "predict" if i % 20 == 0 else "verify", {})
             counts["accepted"] += 1
         except commands.CommandError:
             counts["queue_full"] += 1
         except sqlite3.OperationalError as exc:
             counts["locked" if "locked" in str(exc) else "other_errors"] += 1
-        time.sleep(0.004)
+        time.sleep(0.01)
     db.close()
     print(json.dumps(counts))
 

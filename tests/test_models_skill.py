@@ -71,5 +71,5 @@ def test_metrics_against_hand_computed_values():
     assert m["baselines"]["majority"]["dir_accuracy"] == 0.5
     assert m["baselines"]["last_move"]["dir_accuracy"] == 0.5
     assert m["profit_factor"] == round((0.01 + 0.02) / (0.03 + 0.01), 4)
-    assert m["confusion"] == [[1, 0, 0], [0, 0, 1], [1, 0, 1]]
+    assert m["confusion"] == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
     assert m["r2_oos"] == round(1 - (0 + 0.01**2 + 0.04**2 + 0.01**2) / (0.01**2 + 0.02**2 + 0.03**2 + 0.01**2), 4)

@@ -58,12 +58,17 @@ class TradingApp(App):
         self._watch = None
         self._version: int | None = None
 
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
+        # Start the first read now, so it overlaps Textual's own start-up and compose.
         self._watch = connect(self.db_path)
         self._version = data_version(self._watch)
+        self.load_dashboard()
+
+    def on_mount(self) -> None:
         self.dashboard = DashboardScreen()
         self.push_screen(self.dashboard)
-        self.reload()
+        if self.last_data:
+            self.dashboard.data = self.last_data
         self.set_interval(self.poll_seconds, self.poll)
 
     def on_unmount(self) -> None:

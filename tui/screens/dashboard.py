@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 from tui.keys import DASHBOARD_KEYS
 from tui.screens.modals import AddTickerScreen, ConfirmScreen
 from tui.widgets.commands import CommandsTable
+from tui.widgets.fmt import set_static
 from tui.widgets.pending import PendingTable
 from tui.widgets.regimes import RegimeTable
 from tui.widgets.status import StatusHeader
@@ -60,25 +61,36 @@ class DashboardScreen(Screen):
         except NoMatches:  # a snapshot arrived before compose finished: apply it right after
             self.call_after_refresh(self.watch_data, data)
             return
+        previous, self._applied = getattr(self, "_applied", {}), data
+
+        def changed(key: str) -> bool:  # hand a region its slice only when that slice changed
+            return key not in previous or previous[key] != data[key]
+
         status = self.query_one(StatusHeader)
-        status.daemon_row = data["daemon"] if data["daemon"].get("heartbeat_at") or data["daemon"]["mode"] \
-            else None
-        status.jobs = data["jobs"]
+        if changed("daemon"):
+            status.daemon_row = data["daemon"] if data["daemon"].get("heartbeat_at") or \
+                data["daemon"]["mode"] else None
+        if changed("jobs"):
+            status.jobs = data["jobs"]
         status.queued = data["queued"]
-        self.query_one(WatchlistTable).rows_data = data["watchlist"]
-        watched = len(data["watchlist"])
-        self.query_one("#watchlist-title", Static).update(
-            f"Watchlist ({watched} symbol{'s' if watched != 1 else ''})" if watched else
-            "Watchlist is empty: press a to add a ticker"
-        )
-        self.query_one(PendingTable).rows_data = data["pending"]
-        self.query_one("#pending-title", Static).update(
-            f"Pending predictions ({len(data['pending'])} shown, soonest first; sessions left = weekdays)"
-        )
-        self.query_one(TrendChart).trend = data["trend"]
-        self.query_one("#trend-title", Static).update(title_of(data["trend"]))
-        self.query_one(RegimeTable).rows_data = data["regimes"]
-        self.query_one(CommandsTable).rows_data = data["commands"]
+        if changed("watchlist"):
+            self.query_one(WatchlistTable).rows_data = data["watchlist"]
+            watched = len(data["watchlist"])
+            set_static(self.query_one("#watchlist-title", Static),
+                       f"Watchlist ({watched} symbol{'s' if watched != 1 else ''})" if watched else
+                       "Watchlist is empty: press a to add a ticker")
+        if changed("pending"):
+            self.query_one(PendingTable).rows_data = data["pending"]
+            set_static(self.query_one("#pending-title", Static),
+                       f"Pending predictions ({len(data['pending'])} shown, soonest first; "
+                       "sessions left = weekdays)")
+        if changed("trend"):
+            self.query_one(TrendChart).trend = data["trend"]
+            set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
+        if changed("regimes"):
+            self.query_one(RegimeTable).rows_data = data["regimes"]
+        if changed("commands"):
+            self.query_one(CommandsTable).rows_data = data["commands"]
 
     @property
     def selected_symbol(self) -> str | None:

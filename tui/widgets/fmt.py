@@ -42,3 +42,15 @@ def hit_vs_base(hit: float | None, base: float | None, n: int) -> Text:
         return Text("no verified calls", style="dim")
     style = "green" if base is not None and hit > base else "red" if base is not None and hit < base else ""
     return Text(f"{hit * 100:.0f}% n={n}", style=style)
+
+
+def set_static(widget, content, *, layout: bool = False) -> None:
+    """Update a Static only when its content changed; fixed-height lines skip the relayout.
+
+    Every `Static.update` would otherwise repaint (and by default re-layout) the screen,
+    which costs far more than the read behind it.
+    """
+    if getattr(widget, "_shown", None) == content:
+        return
+    widget._shown = content
+    widget.update(content, layout=layout)

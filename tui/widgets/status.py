@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from store.views import classify_daemon, human_age
+from tui.widgets.fmt import set_static
 
 
 def _age(seconds: float | None) -> str:
@@ -64,9 +65,13 @@ class StatusHeader(Vertical):
         if not self.is_mounted:
             return
         widget = self.query_one("#jobs", Static)
-        widget.display = bool(jobs)
-        if jobs:
-            widget.update(job_table(jobs))
+        if widget.display != bool(jobs):
+            widget.display = bool(jobs)
+        shown = [(j["job"], j.get("progress"), j.get("message")) for j in jobs[-3:]]
+        if jobs and getattr(widget, "_jobs", None) != shown:
+            # Re-layout only when the number of lines changes.
+            widget.update(job_table(jobs), layout=len(shown) != len(getattr(widget, "_jobs", None) or []))
+            widget._jobs = shown
 
     def render_state(self) -> None:
         if not self.is_mounted:
@@ -88,11 +93,13 @@ class StatusHeader(Vertical):
                 line.append(f"  last mode {info['mode']}  heartbeat {_age(info['heartbeat_age_s'])}")
         if self.queued:
             line.append(f"  · {self.queued} command(s) queued")
-        self.query_one("#daemon-line", Static).update(line)
+        set_static(self.query_one("#daemon-line", Static), line)
         banner = self.query_one("#offline-banner", Static)
-        banner.display = not info["online"]
+        if banner.display != (not info["online"]):
+            banner.display = not info["online"]
         if not info["online"]:
-            banner.update(
+            set_static(banner,
                 f"DAEMON OFFLINE ({info['reason']}): commands wait in the queue until it runs. "
-                "Start it with `assistant start` (or `assistant demo` for the replay demo)."
+                "Start it with `assistant start` (or `assistant demo` for the replay demo).",
+                layout=True,
             )

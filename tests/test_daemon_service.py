@@ -1,0 +1,85 @@
+"""`assistant start|stop|status` and `service install`, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from assistant import lock
+from assistant.cli import main
+from tests.daemon_fixture import ROOT, cli, env
+
+
+def _inproc(capsys, home, *args):
+    """status/stop in this process (the daemon itself always runs in its own)."""
+    capsys.readouterr()
+    rc = main(["--home", str(home), *args])
+    out = capsys.readouterr()
+    return rc, out.out
+
+
+@pytest.mark.slow
+def test_start_status_stop_and_one_daemon_per_home(tmp_path, capsys, monkeypatch):
+    for k, v in env().items():
+        if k.startswith("ASSISTANT_"):
+            monkeypatch.setenv(k, v)
+    home = tmp_path / "home"
+    before = json.loads(_inproc(capsys, home, "status", "--json")[1])
+    assert before["running"] is False and before["pid"] is None
+
+    out = cli(home, "start")
+    assert out.returncode == 0, out.stderr
+    pid = lock.holder(home)
+    assert pid and f"daemon started (pid {pid})" in out.stdout
+
+    status = json.loads(_inproc(capsys, home, "status", "--json")[1])
+    assert status["running"] is True and status["pid"] == pid and status["mode"] == "live"
+    assert status["heartbeat_age_s"] is not None and status["heartbeat_age_s"] < 10
+    assert set(status["jobs"]) == {"collect", "cycle", "verify", "drift", "retrain"}
+    assert status["jobs"]["collect"]["next"].endswith(("16:30-05:00", "16:30-04:00"))
+    text = _inproc(capsys, home, "status")[1]
+    assert f"daemon: running (pid {pid}, mode live" in text and "next run" in text
+
+    # A second daemon for the same home is refused, naming the running one.
+    second = cli(home, "daemon")
+    assert second.returncode == 1
+    assert second.stderr.strip().startswith("error: a daemon is already running for")
+    assert f"(pid {pid})" in second.stderr
+    again = cli(home, "start")
+    assert again.returncode == 1 and f"(pid {pid})" in again.stderr
+
+    rc, out = _inproc(capsys, home, "stop")
+    assert rc == 0 and out.strip() == f"daemon stopped (pid {pid})"
+    assert lock.holder(home) is None
+    after = json.loads(_inproc(capsys, home, "status", "--json")[1])
+    assert after["running"] is False and after["state"] == "stopped"
+    assert "daemon stopped" in (home / "logs" / "daemon.log").read_text()
+    assert _inproc(capsys, home, "stop")[1].strip() == "no daemon is running for this home"
+
+
+def test_bad_replay_options_are_refused_before_anything_starts(tmp_path):
+    home = tmp_path / "home"
+    for args, msg in ((["start", "--speed", "2"], "need --replay"),
+                      (["daemon", "--replay", "--from", "yesterday-ish"], "is not a date"),
+                      (["start", "--replay", "--speed", "-1"], "--speed must be")):
+        out = cli(home, *args)
+        assert out.returncode == 1 and msg in out.stderr, (args, out.stderr)
+    assert lock.holder(home) is None
+
+
+def test_service_install_writes_a_user_unit_under_xdg_config_home(tmp_path):
+    home, xdg = tmp_path / "my home", tmp_path / "xdg"
+    e = env(XDG_CONFIG_HOME=str(xdg))
+    out = subprocess.run([sys.executable, "-m", "assistant", "--home", str(home), "service", "install"],
+                         cwd=ROOT, env=e, capture_output=True, text=True, check=True)
+    unit = xdg / "systemd" / "user" / "trading-assistant.service"
+    text = unit.read_text()
+    assert f"wrote {unit}" in out.stdout
+    assert "systemctl --user enable --now trading-assistant.service" in out.stdout
+    assert "Restart=on-failure" in text and "WantedBy=default.target" in text
+    assert f'ExecStart={sys.executable} -m assistant --home "{home.resolve()}" daemon' in text
+    assert os.access(unit, os.R_OK)

@@ -1,0 +1,73 @@
+"""Training in the daemon, for real (torch LSTM, XGBoost): off the loop thread, killed or
+stopped midway it registers nothing partial, and model calls take over when it lands."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from store import commands
+from store.db import open_db
+from tests.daemon_fixture import cli, integrity_ok, kill9, query, spawn, wait_for
+
+pytestmark = pytest.mark.slow
+
+REPLAY = ("daemon", "--replay", "--speed", "20", "--from", "2018-06-01")
+
+
+def _training(home: Path, kind: str) -> bool:
+    rows = query(home, "SELECT message FROM job_runs WHERE job = 'retrain' AND status = 'running' "
+                       "AND progress > 0")
+    return any(kind in (m or "") for (m,) in rows)
+
+
+def _models(home: Path) -> list[tuple]:
+    return query(home, "SELECT id, kind, status, artifact_path FROM models ORDER BY id")
+
+
+def test_training_killed_or_stopped_midway_registers_nothing_then_models_take_over(tmp_path):
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    lstm = {"ASSISTANT_MODELS_KINDS": "lstm", "ASSISTANT_MODELS_EPOCHS": "50"}
+
+    # 1. kill -9 while the LSTM trains: nothing registered, the store intact.
+    proc = spawn(home, *REPLAY, extra_env=lstm)
+    wait_for(lambda: _training(home, "lstm"), 60, "LSTM training in progress", proc)
+    # The loop keeps going while it trains: the replay advances and heartbeats.
+    sim = query(home, "SELECT sim_date FROM daemon")[0][0]
+    wait_for(lambda: query(home, "SELECT sim_date FROM daemon")[0][0] != sim, 10, "the replay to advance", proc)
+    kill9(proc)
+    assert integrity_ok(home)
+    assert _models(home) == []
+
+    # 2. Restart with XGBoost: rule-based calls at once, then a real model is trained,
+    #    registered whole, and its calls take over.
+    proc = spawn(home, "daemon", "--replay", "--speed", "20",
+                 extra_env={"ASSISTANT_MODELS_KINDS": "xgboost,rules"})
+    wait_for(lambda: [m for m in _models(home) if m[1] == "xgboost" and m[2] == "serving"], 90,
+             "a serving XGBoost model", proc)
+    for _id, _kind, _status, path in _models(home):
+        assert (home / path).is_dir() and any((home / path).iterdir())
+    assert query(home, "SELECT status FROM job_runs WHERE job = 'retrain' ORDER BY id")[0] == ("interrupted",)
+    wait_for(lambda: query(home, "SELECT 1 FROM predictions WHERE model_version != 'rules-v1'"), 30,
+             "a call made by a trained model", proc)
+    assert query(home, "SELECT COUNT(*) FROM predictions WHERE model_version = 'rules-v1'")[0][0] > 0
+
+    # 3. SIGTERM during a requested LSTM retrain: exit 0 within 10 s, nothing registered,
+    #    the command back in the queue.
+    db = open_db(home)
+    cid = commands.enqueue(db, "retrain", {"kinds": ["lstm"], "reason": "test"})
+    wait_for(lambda: _training(home, "lstm"), 60, "the requested LSTM training", proc)
+    t0 = time.monotonic()
+    proc.terminate()
+    assert proc.wait(15) == 0
+    assert time.monotonic() - t0 < 10
+    assert not [m for m in _models(home) if m[1] == "lstm"]
+    row = commands.get(db, cid)
+    assert row["status"] == "queued" and "re-queued" in row["error"], row
+    db.close()
+    assert integrity_ok(home)
+    assert os.path.exists(home / "logs" / "daemon.log")

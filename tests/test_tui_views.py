@@ -1,0 +1,85 @@
+"""store.views, the TUI's read API: the numbers the dashboard shows, on small hand-made data."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from store import symbols, views
+from tests.tui_fixture import FIXED_NOW, fill
+
+
+@pytest.mark.parametrize("start, end, n", [
+    ("2018-06-29", "2018-07-02", 1),  # Friday -> Monday: one session
+    ("2018-06-29", "2018-07-06", 5),
+    ("2018-06-25", "2018-06-25", 0),
+    ("2018-06-30", "2018-07-01", 0),  # a weekend holds no session
+    ("2018-06-29", "2018-08-31", 45),
+])
+def test_sessions_left_count_weekdays(start, end, n):
+    assert views.weekdays_between(start, end) == n
+
+
+def test_daemon_online_offline_rules():
+    row = {"heartbeat_at": FIXED_NOW.isoformat(), "mode": "replay", "sim_date": "2018-01-02",
+           "pid": 1, "stopped_at": None}
+    assert views.classify_daemon(row, FIXED_NOW + timedelta(seconds=15), 5)["online"]
+    late = views.classify_daemon(row, FIXED_NOW + timedelta(seconds=16), 5)
+    assert not late["online"] and late["reason"] == "no heartbeat for over 15s"
+    gone = views.classify_daemon({**row, "stopped_at": FIXED_NOW.isoformat()}, FIXED_NOW, 5)
+    assert not gone["online"] and gone["reason"] == "the daemon stopped"
+    assert views.classify_daemon(None, FIXED_NOW)["reason"] == "the daemon has never run here"
+
+
+def test_signal_contributions_accept_the_cycle_format_and_plain_maps():
+    cycle = {"contributions": {"rsi": 0.1, "macd": -0.3, "model": 0.2}, "votes": {"rsi": 1}}
+    assert views.signal_contributions(cycle) == [("macd", -0.3), ("model", 0.2), ("rsi", 0.1)]
+    assert views.signal_contributions({"cross": {"vote": -1, "weight": 0.5}}) == [("cross", -0.5)]
+    assert views.signal_contributions("not a dict") == []
+
+
+def test_p_value_against_the_baseline():
+    assert views.p_value_above(50, 100, 0.5) == pytest.approx(0.5)
+    assert views.p_value_above(70, 100, 0.5) < 0.001
+    assert views.p_value_above(0, 0, 0.5) is None
+
+
+def _pred(db, sym, as_of, target, hit, up, status="verified"):
+    db.execute(
+        "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, base_price, "
+        "pred_change_pct, pred_price, direction, signals, status, actual_price, hit, outcome) "
+        "VALUES (?, ?, 1, 'm', ?, ?, 100, 1, 101, 'up', ?, ?, ?, ?, ?)",
+        [sym, as_of, as_of, target, json.dumps({}), status,
+         None if status == "pending" else (101 if up else 99), hit, None if up is None else ("up" if up else "down")],
+    )
+
+
+def test_hit_rate_and_always_up_baseline_use_the_same_verified_calls(db):
+    symbols.add(db, ["AAA"], "sample")
+    # 4 verified: hits 3/4; realized up 1/4 -> the model beats always-up here
+    for i, (hit, up) in enumerate([(1, 0), (1, 0), (1, 1), (0, 0)]):
+        _pred(db, "AAA", f"2018-01-0{i + 1}", f"2018-01-0{i + 2}", hit, up)
+    _pred(db, "AAA", "2018-01-09", "2018-01-10", None, None, status="pending")
+    db.conn.commit()
+    row = views.watchlist(db)[0]
+    assert (row["n"], row["hit_rate"], row["baseline"]) == (4, 0.75, 0.25)
+    assert row["call"]["as_of"] == "2018-01-09"  # the latest call, pending
+    trend = views.accuracy_trend(db, window=2)
+    assert trend["n"] == 4 and trend["hit_rate"] == 0.75 and trend["base_rate"] == 0.25
+    assert trend["dates"] == ["2018-01-03", "2018-01-04", "2018-01-05"]  # full 2-session windows only
+    assert trend["hit"] == [1.0, 1.0, 0.5] and trend["base"] == [0.0, 0.5, 0.5]
+
+
+def test_dashboard_snapshot_reads_everything_in_one_go(db):
+    fill(db)
+    data = views.dashboard(db, now=FIXED_NOW)
+    assert [r["symbol"] for r in data["watchlist"]] == ["AAPL", "^GSPC", "^IXIC"]
+    assert data["daemon"]["online"] and data["daemon"]["sim_date"] == "2018-06-29"
+    assert all(p["sessions_left"] >= 1 for p in data["pending"])
+    assert [j["job"] for j in data["jobs"]] == ["train"]
+    assert data["queued"] == 0 and not db.conn.in_transaction  # the read transaction is closed
+    detail = views.symbol_detail(db, "AAPL")
+    assert len(detail["bars"]) == 120 and detail["bars"][-1]["date"] == "2018-06-29"
+    assert detail["signals"][0][0] in ("rsi", "macd", "cross", "regime")
