@@ -61,13 +61,14 @@ def test_start_status_stop_and_one_daemon_per_home(tmp_path, capsys, monkeypatch
     assert _inproc(capsys, home, "stop")[1].strip() == "no daemon is running for this home"
 
 
-def test_bad_replay_options_are_refused_before_anything_starts(tmp_path):
+def test_bad_replay_options_are_refused_before_anything_starts(tmp_path, capsys):
     home = tmp_path / "home"
     for args, msg in ((["start", "--speed", "2"], "need --replay"),
                       (["daemon", "--replay", "--from", "yesterday-ish"], "is not a date"),
                       (["start", "--replay", "--speed", "-1"], "--speed must be")):
-        out = cli(home, *args)
-        assert out.returncode == 1 and msg in out.stderr, (args, out.stderr)
+        rc = main(["--home", str(home), *args])
+        err = capsys.readouterr().err
+        assert rc == 1 and err.startswith("error: ") and msg in err, (args, err)
     assert lock.holder(home) is None
 
 

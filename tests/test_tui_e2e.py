@@ -74,10 +74,15 @@ async def test_replay_daemon_predictions_appear_then_turn_verified(home):
                 return str(history.get_row(key)[8])
 
             assert await wait_for(pilot, lambda: outcome() in ("hit", "miss"), timeout=20)
-            history.move_cursor(row=history.get_row_index(key))  # scroll the call into view
-            await settle(pilot)
-            lines = [ln for ln in screen_text(app).splitlines() if as_of in ln and f" {horizon} " in ln]
-            assert any(f" {outcome()} " in ln for ln in lines), lines
+
+            def on_screen() -> bool:
+                # Rows keep arriving (newest first) while we look: scroll the call into view, then read.
+                history.move_cursor(row=history.get_row_index(key))
+                text = screen_text(app)
+                return any(as_of in ln and f" {horizon} " in ln and f" {outcome()} " in ln
+                           for ln in text.splitlines())
+
+            assert await wait_for(pilot, on_screen, timeout=10), screen_text(app)
             print(f"pending -> verified on screen in {time.monotonic() - t_pending:.1f}s")
     finally:
         daemon.send_signal(signal.SIGTERM)
