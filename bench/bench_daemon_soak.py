@@ -76,7 +76,7 @@ def main() -> int:
             break
         time.sleep(0.5)
     wall = time.monotonic() - start
-    end_rss = rss_mb(proc.pid) if proc.poll() is None else float("nan")
+    end_rss = rss_mb(proc.pid) if proc.poll() is None else (rss[-1][1] if rss else float("nan"))
     proc.send_signal(signal.SIGTERM)
     rc = proc.wait(30)
 

@@ -6,13 +6,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 
-from assistant import config, scheduler
+from assistant import calendar, config, scheduler
 from assistant.daemon import Daemon
 from store.db import open_db
 
 NY = ZoneInfo("America/New_York")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calendars():
+    # assistant.calendar caches each exchange calendar up to a year after its first use:
+    # one built while time-travelling to 2024 must not leak into later tests.
+    calendar._calendar.cache_clear()
+    yield
+    calendar._calendar.cache_clear()
 
 
 def _fired_at(settings):
