@@ -10,10 +10,15 @@ import pandas as pd
 _START = "1990-01-01"
 
 
-@functools.lru_cache(maxsize=8)
-def _calendar(exchange: str) -> xcals.ExchangeCalendar:
-    end = (pd.Timestamp.today() + pd.DateOffset(years=1)).strftime("%Y-%m-%d")
-    return xcals.get_calendar(exchange, start=_START, end=end)
+def _calendar(exchange: str, until: pd.Timestamp) -> xcals.ExchangeCalendar:
+    """A calendar that covers `until` (built per year needed, so a long-running daemon
+    never walks off the end of a calendar built when it started)."""
+    return _calendar_to(exchange, max(until.year, pd.Timestamp.today().year) + 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar_to(exchange: str, end_year: int) -> xcals.ExchangeCalendar:
+    return xcals.get_calendar(exchange, start=_START, end=f"{end_year}-12-31")
 
 
 def exchange_for(symbol: str, default: str = "XNYS") -> str:
@@ -37,7 +42,7 @@ def sessions(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) 
         return pd.date_range(start, end, freq="D")
     if exchange == "24/5":
         return pd.bdate_range(start, end)
-    cal = _calendar(exchange)
+    cal = _calendar(exchange, end)
     lo, hi = max(start, cal.first_session), min(end, cal.last_session)
     if lo > hi:
         return pd.DatetimeIndex([])

@@ -9,7 +9,9 @@ Two checks per symbol:
 - accuracy decay: the hit rate of the last RECENT_CALLS verified calls against the
   longer-run hit rate before them.
 Crossing `cycle.psi_threshold` or `cycle.accuracy_drop` queues one `retrain` command per
-day (idempotency key) carrying every reason.
+day (idempotency key) carrying every reason, unless the serving models were trained on
+data reaching within COOLDOWN_DAYS of the check: retraining again would learn nothing new,
+and markets with regimes would otherwise retrain continuously.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ MIN_REFERENCE = 120
 BINS = 5  # few bins keep PSI's sampling noise (~(BINS-1)/n) far below the threshold
 RECENT_CALLS = 60
 MIN_PRIOR_CALLS = 120
+COOLDOWN_DAYS = 91  # a model trained on data this recent cannot react to the shift any better
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,16 @@ def training_window(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
         "AND train_start IS NOT NULL AND train_end IS NOT NULL"
     ).fetchone()
     return (row[0], row[1]) if row else (None, None)
+
+
+def recently_trained(db: sqlite_utils.Database, day: str) -> bool:
+    """Whether a serving model's data (its test range) ends within COOLDOWN_DAYS of `day`."""
+    row = db.execute(
+        "SELECT MAX(COALESCE(test_end, val_end, train_end)) FROM models WHERE status = 'serving'"
+    ).fetchone()
+    if not row or not row[0]:
+        return False
+    return (pd.Timestamp(day) - pd.Timestamp(row[0])).days < COOLDOWN_DAYS
 
 
 def feature_shift(bars: pd.DataFrame, train: tuple[str | None, str | None]) -> dict[str, float]:
@@ -132,8 +145,8 @@ def check_drift(
                 f"{sym}: hit rate of the last {RECENT_CALLS} calls {100 * decay[1]:.0f}% is "
                 f"{100 * (decay[0] - decay[1]):.0f} points below the earlier {100 * decay[0]:.0f}%",
             ))
-    if not found:
-        return []
+    if not found or recently_trained(db, day):
+        return found
     syms = sorted({f.symbol for f in found})
     reason = "drift: " + "; ".join(f.reason for f in found)
     cid = commands.enqueue(db, "retrain", {"symbols": syms, "reason": reason}, key=f"retrain:drift:{day}")

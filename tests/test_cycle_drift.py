@@ -57,3 +57,19 @@ def test_rolling_accuracy_decay_queues_a_retrain(home):
     found = [f for f in check_drift(db, settings, as_of=dates[241]) if f.kind == "accuracy"]
     assert len(found) == 1 and "hit rate of the last 60 calls" in found[0].reason
     assert json.loads(commands.recent(db)[0]["args"])["symbols"] == ["AAA"]
+
+
+def test_a_shift_right_after_a_retrain_is_reported_but_queues_nothing(home):
+    db, settings = make_home(home, {"SHOCK": random_walk(500, seed=2, shift_last=126, factor=2.5)})
+    db.execute(
+        "INSERT INTO models (id, kind, version, trained_at, feature_hash, artifact_path, status, "
+        "train_start, train_end, test_end) VALUES ('m1', 'xgboost', 1, '2024-12-20', 'h', '/x', "
+        "'serving', '2022-01-03', '2024-06-28', '2024-12-20')"
+    )
+    db.conn.commit()
+    found = check_drift(db, settings, as_of="2024-12-31")
+    assert found and all(f.command_id is None for f in found)
+    assert commands.recent(db) == []
+    # a quarter later the cooldown is over and the same shift queues a retrain
+    later = check_drift(db, settings, as_of="2025-04-30")
+    assert later and later[0].command_id is not None

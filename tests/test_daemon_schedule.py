@@ -18,11 +18,11 @@ NY = ZoneInfo("America/New_York")
 
 @pytest.fixture(autouse=True)
 def _fresh_calendars():
-    # assistant.calendar caches each exchange calendar up to a year after its first use:
-    # one built while time-travelling to 2024 must not leak into later tests.
-    calendar._calendar.cache_clear()
+    # assistant.calendar caches calendars per end year, reading today's date: one built
+    # while time-travelling to 2024 must not leak into later tests.
+    calendar._calendar_to.cache_clear()
     yield
-    calendar._calendar.cache_clear()
+    calendar._calendar_to.cache_clear()
 
 
 def _fired_at(settings):
