@@ -8,7 +8,9 @@ Every source of evidence states an expected h-session log return and a distribut
 - the trained model (when one serves) brings its own expected return and P(down, flat, up).
 The call is a linear opinion pool: each source's share is its weight over the sum of
 weights, an abstaining rule pulls toward zero change (the honest default), and each
-source's contribution is its share times its expected return. Confidence is the
+source's contribution is its share times its expected return. The direction is the
+most likely class, unless the pooled expectation points the other way: then the
+evidence conflicts and the call is FLAT, so a call never reads "UP -0.01%". Confidence is the
 probability of the called direction, recalibrated by realized hit rates when enough
 calls in that confidence bucket have been scored.
 """
@@ -138,11 +140,13 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
     mu = sum(c.contribution for c in contributions)
     probs = tuple(sum(s[2] / total * s[4][k] for s in sources) for k in range(3))
     down, flat, up = probs
-    if up > down and up >= flat:
+    if up > down and up >= flat and mu >= 0:
         direction, raw = "up", up
-    elif down > up and down >= flat:
+    elif down > up and down >= flat and mu <= 0:
         direction, raw = "down", down
     else:
+        # The pooled distribution and the pooled expectation disagree (a skewed model
+        # head, say): conflicting evidence is no call either way.
         direction, raw = "flat", flat
     return Plan(
         evidence=evidence,

@@ -88,11 +88,17 @@ def fit_all(kinds: list[str], split: Any, params: dict[str, Any], progress: Prog
     from models import catalog
     from models.base import Stopped
 
+    lock = threading.Lock()  # callers' progress writers (a DB connection, a terminal) are not thread-safe
+
+    def report(kind: str, fraction: float, message: str) -> None:
+        with lock:
+            progress(kind, fraction, message)
+
     def one(kind: str) -> Any:
         try:
             model = catalog.make(kind, split.train.horizons, **params)
             return model.fit(split.train, split.val, stop=stop,
-                             progress=lambda f, msg: progress(kind, f, msg))
+                             progress=lambda f, msg: report(kind, f, msg))
         except Stopped:
             return None
         except Exception as exc:  # one failing model never kills the others

@@ -77,3 +77,13 @@ def test_plan_is_pure():
 def test_zero_weights_are_refused():
     with pytest.raises(ValueError):
         plan(evidence(votes={"rsi": 1.0}), {"rsi": 0.0})
+
+
+def test_a_call_never_contradicts_its_own_expected_change():
+    # The model's class head leans up while its return head expects a fall: no call either way.
+    skewed = ModelView("xgboost-v1", expected_return=-0.004, probs=(0.30, 0.10, 0.60))
+    p = plan(evidence(votes={"rsi": 0.0, "macd": 0.0, "cross": 0.0, "regime": 0.0}, model=skewed), {})
+    assert p.expected_return < 0 and p.probs[2] > p.probs[0]
+    assert p.direction == "flat" and p.raw_confidence == p.probs[1]
+    agreeing = ModelView("xgboost-v1", expected_return=0.004, probs=(0.30, 0.10, 0.60))
+    assert plan(evidence(model=agreeing), {}).direction == "up"
