@@ -7,10 +7,9 @@ target_date)`, the bars and regimes primary keys) so a 100-symbol, 100k-predicti
 database still answers in tens of milliseconds.
 
 Two honest simplifications, stated where they are shown:
-- "sessions left" counts weekdays after the symbol's last stored bar up to the target
-  session. The target date itself was set by the daemon on the exchange calendar; the
-  countdown does not know exchange holidays (the store has no calendar) and can
-  overstate by one around a holiday.
+- "sessions left" is the horizon minus the sessions stored for the symbol since the
+  call was made: bars are stored per exchange session, so holidays never count, but a
+  session whose bar has not been collected yet still counts as ahead.
 - the baseline next to every hit rate is "always up" over the same verified
   predictions: the share of them whose actual price ended above the base price.
 """
@@ -167,34 +166,18 @@ def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[
     return out
 
 
-def weekdays_between(start: str, end: str) -> int:
-    """Weekdays after `start` up to and including `end` (0 when end <= start)."""
-    a, b = date.fromisoformat(start[:10]), date.fromisoformat(end[:10])
-    if b <= a:
-        return 0
-    days = (b - a).days
-    full, rest = divmod(days, 7)
-    count = full * 5
-    d = a + timedelta(days=full * 7)
-    for _ in range(rest):
-        d += timedelta(days=1)
-        count += d.weekday() < 5
-    return count
-
-
 def pending(db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT) -> list[dict[str, Any]]:
     """Pending predictions, soonest target first, with sessions left to the target."""
     rows = _rows(db, "SELECT id, symbol, as_of, horizon, target_date, base_price, pred_change_pct, "
                      "pred_price, direction, confidence, model_version FROM predictions "
                      "WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
                  [limit])
-    last: dict[str, str] = {}
     for r in rows:
-        sym = r["symbol"]
-        if sym not in last:
-            got = db.execute("SELECT MAX(date) FROM bars WHERE symbol = ?", [sym]).fetchone()[0]
-            last[sym] = got or today
-        r["sessions_left"] = weekdays_between(last[sym], r["target_date"])
+        elapsed = db.execute(
+            "SELECT COUNT(*) FROM bars WHERE symbol = ? AND date > ? AND provisional = 0",
+            [r["symbol"], r["as_of"]],
+        ).fetchone()[0]
+        r["sessions_left"] = max(0, int(r["horizon"]) - int(elapsed))
     return rows
 
 

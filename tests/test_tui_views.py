@@ -11,15 +11,23 @@ from store import symbols, views
 from tests.tui_fixture import FIXED_NOW, fill
 
 
-@pytest.mark.parametrize("start, end, n", [
-    ("2018-06-29", "2018-07-02", 1),  # Friday -> Monday: one session
-    ("2018-06-29", "2018-07-06", 5),
-    ("2018-06-25", "2018-06-25", 0),
-    ("2018-06-30", "2018-07-01", 0),  # a weekend holds no session
-    ("2018-06-29", "2018-08-31", 45),
-])
-def test_sessions_left_count_weekdays(start, end, n):
-    assert views.weekdays_between(start, end) == n
+def test_sessions_left_count_stored_sessions_since_the_call(db):
+    symbols.add(db, ["AAA"], "sample")
+    # a 3-session call made on Thursday 2018-06-28; Friday's bar is in, July 4th is a holiday
+    for day in ["2018-06-28", "2018-06-29"]:
+        db.execute(
+            "INSERT INTO bars (symbol, date, open, high, low, close, raw_close, source) "
+            "VALUES ('AAA', ?, 1, 1, 1, 1, 1, 'sample')", [day])
+    db.execute(
+        "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, "
+        "base_price, pred_change_pct, pred_price, direction) "
+        "VALUES ('AAA', '2018-06-28', 3, 'm', 'x', '2018-07-03', 1, 0, 1, 'up')")
+    assert views.pending(db, "2018-06-29")[0]["sessions_left"] == 2
+    for day in ["2018-07-02", "2018-07-03"]:
+        db.execute(
+            "INSERT INTO bars (symbol, date, open, high, low, close, raw_close, source) "
+            "VALUES ('AAA', ?, 1, 1, 1, 1, 1, 'sample')", [day])
+    assert views.pending(db, "2018-07-03")[0]["sessions_left"] == 0
 
 
 def test_daemon_online_offline_rules():

@@ -82,8 +82,7 @@ class DashboardScreen(Screen):
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]
             set_static(self.query_one("#pending-title", Static),
-                       f"Pending predictions ({len(data['pending'])} shown, soonest first; "
-                       "sessions left = weekdays)")
+                       f"Pending predictions ({len(data['pending'])} shown, soonest first)")
         if changed("trend"):
             self.query_one(TrendChart).trend = data["trend"]
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))

@@ -1,7 +1,7 @@
 """Pending predictions, soonest target first, with the sessions left until they are scored.
 
-Sessions left are weekdays after the symbol's last stored bar up to the target session
-(store.views.pending): exact except around exchange holidays, which the TUI cannot see.
+Sessions left are the call's horizon minus the sessions stored since it was made
+(store.views.pending): bars are stored per exchange session, so holidays never count.
 """
 
 from __future__ import annotations
