@@ -1,13 +1,19 @@
 """Benchmark: one prediction cycle for 100 symbols (features, every serving model, ensemble,
-rules, plan, persist) after the models are trained. Target: <= 2 s.
+rules, plan, persist) after the models are loaded. Target: <= 2 s.
 
-Usage: .venv/bin/python bench/bench_cycle_run.py [--kinds xgboost,markov,...] [--symbols 100]
+Setup trains EVERY default kind (lstm, gru, transformer, xgboost, markov, rules, and the
+ensemble over them) on 10 symbols with few epochs (the cycle's cost does not depend on how
+long the networks were trained). Model loading is timed on its own; each timed cycle runs
+on a distinct as_of date so it does the full work (the ledger is idempotent per date).
+
+Usage: .venv/bin/python bench/bench_cycle_run.py [--kinds lstm,gru,...] [--symbols 100] [--epochs 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -15,23 +21,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant import config  # noqa: E402
+from assistant import config, forecasting  # noqa: E402
 from assistant.cycle import run_cycle  # noqa: E402
 from assistant.sources.synthetic import synthetic_bars  # noqa: E402
 from store import bars, symbols  # noqa: E402
 from store.db import immediate, open_db  # noqa: E402
 
 TARGET_S = 2.0
+DAYS = ["2023-12-01", "2023-12-04", "2023-12-05", "2023-12-06", "2023-12-07"]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--symbols", type=int, default=100)
-    ap.add_argument("--kinds", default="xgboost,markov", help="model kinds to train first ('' for rules only)")
+    ap.add_argument("--kinds", default=",".join(config.DEFAULTS["models"]["kinds"]),
+                    help="model kinds to train first ('' for rules only); default: every default kind")
+    ap.add_argument("--epochs", type=int, default=2, help="training epochs of the networks (setup only)")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-cycle-")) / "home"
     db = open_db(home)
     settings = config.load(home)
+    settings["models"]["epochs"] = args.epochs
     names = [f"S{i:03d}" for i in range(args.symbols)]
     symbols.add(db, names, "synthetic")
     with immediate(db):
@@ -42,21 +52,33 @@ def main() -> int:
         from assistant.training import train
 
         t = time.perf_counter()
-        train(db, home, settings, names[:10], kinds=kinds, as_of="2023-06-30")
-        print(f"(setup) trained {','.join(kinds)} on 10 symbols in {time.perf_counter() - t:.1f} s")
-    days = ["2023-12-01", "2023-12-04", "2023-12-05"]
+        report = train(db, home, settings, names[:10], kinds=kinds, as_of="2023-06-30")
+        status = ", ".join(f"{r.kind}:{r.status}" for r in report.results)
+        print(f"(setup) trained {len(report.results)} models ({status}) on 10 symbols, "
+              f"{args.epochs} epochs, in {time.perf_counter() - t:.1f} s")
+    # Loading: from disk (checksums, torch/xgboost deserialization), then from the cache.
+    forecasting.clear_cache()
+    t = time.perf_counter()
+    serving = forecasting.load_serving(db, home)
+    cold = time.perf_counter() - t
+    t = time.perf_counter()
+    forecasting.load_serving(db, home)
+    warm = time.perf_counter() - t
+    print(f"model loading: {cold:.2f} s from disk ({len(serving.models)} serving: "
+          f"{', '.join(sorted(serving.models))}); {warm * 1000:.1f} ms when cached")
     run_cycle(db, home, settings, as_of="2023-11-30")  # warm: imports, calendar, first regimes
     times = []
-    for day in days:
+    for day in DAYS:
         t = time.perf_counter()
         calls = run_cycle(db, home, settings, as_of=day)
         times.append(time.perf_counter() - t)
+        assert all(c.new for c in calls), "a timed cycle hit the idempotent no-op"
     served = sorted({c.model_version for c in calls})
-    best = min(times)
+    median = statistics.median(times)
     print(f"cycle, {args.symbols} symbols x {len(settings['models']['horizons'])} horizons "
-          f"({len(calls)} calls, serving {', '.join(served)}): {best:.2f} s "
-          f"(median {sorted(times)[1]:.2f} s, model loading included) "
-          f"(target <= {TARGET_S} s) {'PASS' if best <= TARGET_S else 'FAIL'}"
+          f"({len(calls)} calls, serving {', '.join(served)}), models loaded: median {median:.2f} s "
+          f"over {len(times)} dates (min {min(times):.2f}, max {max(times):.2f}) "
+          f"(target <= {TARGET_S} s) {'PASS' if median <= TARGET_S else 'FAIL'}"
           f"  [load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]")
     return 0
 

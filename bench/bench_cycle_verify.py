@@ -54,7 +54,7 @@ def main() -> int:
                                                      rng.choice([-1.0, 0.0, 1.0], 5), strict=True)}
                 info = {"votes": votes, "flat_band": 0.002, "raw_confidence": float(rng.uniform(0.35, 0.6)),
                         "last_move": "up", "contributions": {}}
-                rows.append((sym, dates[t], 1, "rules-v1", "2015-01-01T00:00:00+00:00", dates[t + 1],
+                rows.append((sym, dates[t], 1, "signals-v1", "2015-01-01T00:00:00+00:00", dates[t + 1],
                              float(close[t]), 0.1, float(close[t]) * 1.001, None, None, 0.45, 0.1, 0.45,
                              "up" if rng.random() < 0.5 else "down", 0.45, str(rng.choice(regimes)),
                              json.dumps(info)))

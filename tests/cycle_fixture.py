@@ -43,7 +43,7 @@ def price_path(closes: list[float] | np.ndarray, start: str = "2024-01-02", date
 def add_call(
     db, symbol: str, as_of: str, target: str, *, base: float, direction: str = "up",
     horizon: int = 1, votes: dict | None = None, band: float = 0.0, regime: str = "bullish",
-    confidence: float = 0.45, version: str = "rules-v1", probs=(0.3, 0.2, 0.5),
+    confidence: float = 0.45, version: str = "signals-v1", probs=(0.3, 0.2, 0.5),
 ) -> None:
     info = {"votes": votes or {}, "flat_band": band, "raw_confidence": confidence,
             "last_move": "up", "contributions": {}}

@@ -37,7 +37,7 @@ def test_a_trained_model_serves_then_a_broken_artifact_hands_back_to_rules(home)
         if f.is_file():
             f.write_bytes(b"\x00garbage")
     calls = run_cycle(db, home, settings, as_of="2024-03-04")
-    assert calls and all(c.rules_only and c.model_version == "rules-v1" for c in calls)
+    assert calls and all(c.rules_only and c.model_version == "signals-v1" for c in calls)
     assert all("rules serve" in c.note for c in calls)
     status = db.execute("SELECT status FROM models WHERE id = ?", [version]).fetchone()[0]
     assert status == "quarantined"

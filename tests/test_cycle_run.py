@@ -20,7 +20,7 @@ def test_cycle_over_synthetic_history_records_calls_and_regimes(home):
     calls = run_cycle(db, home, settings, as_of="2024-03-28")
     assert {(c.symbol, c.horizon) for c in calls} == {(s, h) for s in ("AAA", "BBB") for h in (1, 3, 5)}
     for c in calls:
-        assert c.as_of == "2024-03-28" and c.rules_only and c.model_version == "rules-v1"
+        assert c.as_of == "2024-03-28" and c.rules_only and c.model_version == "signals-v1"
         assert c.direction in ("up", "down", "flat") and 0 < c.confidence < 1
         assert c.lower < c.target_price < c.upper
         assert "no measured edge yet, n=0" in c.skill and "rules serve" in c.note
@@ -85,7 +85,7 @@ def test_predict_command_prints_each_call(home, capsys):
     assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01"]) == 0
     out = capsys.readouterr().out
     assert "AAA" in out and "h=5" in out and "target" in out and "confidence" in out
-    assert "rules-v1" in out and "no measured edge yet" in out and "regime" in out
+    assert "signals-v1" in out and "no measured edge yet" in out and "regime" in out
     assert "3 calls (3 new, 0 already recorded)" in out
     assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -52,9 +52,9 @@ def test_training_killed_or_stopped_midway_registers_nothing_then_models_take_ov
     for _id, _kind, _status, path in _models(home):
         assert (home / path).is_dir() and any((home / path).iterdir())
     assert query(home, "SELECT status FROM job_runs WHERE job = 'retrain' ORDER BY id")[0] == ("interrupted",)
-    wait_for(lambda: query(home, "SELECT 1 FROM predictions WHERE model_version != 'rules-v1'"), 30,
+    wait_for(lambda: query(home, "SELECT 1 FROM predictions WHERE model_version != 'signals-v1'"), 30,
              "a call made by a trained model", proc)
-    assert query(home, "SELECT COUNT(*) FROM predictions WHERE model_version = 'rules-v1'")[0][0] > 0
+    assert query(home, "SELECT COUNT(*) FROM predictions WHERE model_version = 'signals-v1'")[0][0] > 0
 
     # 3. SIGTERM during a requested LSTM retrain: exit 0 within 10 s, nothing registered,
     #    the command back in the queue.
