@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -28,6 +29,14 @@ def test_start_status_stop_and_one_daemon_per_home(tmp_path, capsys, monkeypatch
         if k.startswith("ASSISTANT_"):
             monkeypatch.setenv(k, v)
     home = tmp_path / "home"
+    try:
+        _start_status_stop(home, capsys)
+    finally:  # a failed assertion must not leave a detached daemon behind
+        if (left := lock.holder(home)) is not None:
+            os.kill(left, signal.SIGKILL)
+
+
+def _start_status_stop(home, capsys):
     before = json.loads(_inproc(capsys, home, "status", "--json")[1])
     assert before["running"] is False and before["pid"] is None
 
