@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,16 @@ def db(home: Path):
     database = open_db(home)
     yield database
     database.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_outlives_its_test():
+    """A test that fails halfway must not leave a daemon subprocess running."""
+    yield
+    fixture = sys.modules.get("tests.daemon_fixture")
+    if fixture is not None:
+        while fixture.SPAWNED:
+            proc = fixture.SPAWNED.pop()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)

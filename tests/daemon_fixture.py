@@ -33,12 +33,17 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
+SPAWNED: list[subprocess.Popen] = []  # reaped by the autouse fixture in conftest.py
+
+
 def spawn(home: Path, *args: str, slow: str = "", slow_s: float = 1.0, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """A daemon (or any CLI command) in a subprocess; stdout/stderr to `<home>.out`."""
     e = env(SLOW=slow, SLOW_S=str(slow_s), **(extra_env or {}))
     out = open(f"{home}.out", "ab")  # noqa: SIM115 - the child owns it
     cmd = [sys.executable, "-m", "tests.daemon_fixture", "--home", str(home), *args]
-    return subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=out, stderr=subprocess.STDOUT)
+    SPAWNED.append(proc)
+    return proc
 
 
 def cli(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
