@@ -1,13 +1,20 @@
 """Serving: load the models marked serving and turn stored bars into forecasts.
 
 `load_serving` never raises for a broken artifact: the model is quarantined and the
-previous model of its kind serves instead (or none). The ensemble, when one serves, is
-the primary model; otherwise the serving models are averaged with equal weights.
-Each forecast carries the primary model's held-out skill next to its baselines.
+previous model of its kind serves instead (or none). Loaded models are cached per home
+while the serving set and its files on disk stay the same (the daemon runs a cycle per
+session). The ensemble, when one serves, is the primary model; otherwise the serving
+models are averaged with equal weights. `forecast` stacks every symbol's feature tail
+into one (symbol, date) frame and predicts once per model; an ensemble pools its members'
+forecasts, reusing those of identical serving models. Each forecast carries the primary
+model's held-out skill next to its baselines.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +25,8 @@ import sqlite_utils
 
 from store import registry
 
-TAIL = 64  # feature rows handed to a model: enough for any window, features use all bars
-
+TAIL = 64  # most feature rows handed to a model per symbol: enough for any window
+CACHE_HOMES = 4  # homes whose serving models stay loaded (one daemon uses one)
 
 @dataclass
 class SymbolForecast:
@@ -45,15 +52,63 @@ class Serving:
         return "+".join(sorted(row["id"] for row, _ in self.models.values()))
 
 
+_cache: OrderedDict[str, tuple[tuple, Serving]] = OrderedDict()  # home -> (fingerprint, loaded)
+_cache_lock = threading.Lock()  # the daemon's training worker and its cycles may both load
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (the next `load_serving` reads the artifacts again)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def _fingerprint(home: Path, rows: list[dict[str, Any]]) -> tuple:
+    """The serving set and the state of its files on disk: a changed, truncated or replaced
+    artifact file changes it, so the next load reads (and if need be quarantines) it again."""
+    out = []
+    for row in rows:
+        root = home / row["artifact_path"]
+        files = []
+        for dirpath, _, names in os.walk(root):
+            for name in names:
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except OSError:
+                    continue
+                files.append((os.path.relpath(os.path.join(dirpath, name), root), st.st_size,
+                              st.st_mtime_ns, st.st_ino))
+        out.append((row["kind"], row["id"], row["artifact_path"], tuple(sorted(files))))
+    return tuple(out)
+
+
 def load_serving(db: sqlite_utils.Database, home: Path) -> Serving:
+    home = Path(home)
+    rows = registry.serving(db)
+    key = _fingerprint(home, rows)
+    name = str(home.resolve())
+    with _cache_lock:
+        hit = _cache.get(name)
+        if hit is not None and hit[0] == key:
+            _cache.move_to_end(name)
+            return Serving(dict(hit[1].models))
+        out = _load(db, home, rows)
+        _cache.pop(name, None)
+        if not out.quarantined:  # after a quarantine the serving set changed: load afresh next time
+            _cache[name] = (key, Serving(dict(out.models)))
+            while len(_cache) > CACHE_HOMES:
+                _cache.popitem(last=False)
+    return out
+
+
+def _load(db: sqlite_utils.Database, home: Path, rows: list[dict[str, Any]]) -> Serving:
     from models.base import Forecaster
 
     out = Serving()
-    for row in registry.serving(db):
+    for row in rows:
         candidate: dict[str, Any] | None = row
         while candidate is not None:
             try:
-                model = Forecaster.load(Path(home) / candidate["artifact_path"])
+                model = Forecaster.load(home / candidate["artifact_path"])
                 out.models[candidate["kind"]] = (candidate, model)
                 break
             except Exception as exc:  # a broken artifact must never stop serving
@@ -72,6 +127,59 @@ def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:
             "brier": m.get("brier"), "test_range": [row.get("test_start"), row.get("test_end")]}
 
 
+def _rows_needed(model: Any) -> int:
+    """Feature rows per symbol the model needs for its last row: its window (sequence
+    models, ensembles of them), else 1; never more than TAIL."""
+    need = int(model.params.get("window", 1))
+    for member in getattr(model, "members", []):
+        need = max(need, _rows_needed(member))
+    return max(1, min(TAIL, need))
+
+
+def _last_rows(fc: Any, rows: np.ndarray) -> Any:
+    from models.base import Forecast
+
+    return Forecast(fc.horizons, fc.expected_return[rows], fc.probs[rows])
+
+
+def _predict_all(serving: Serving, X: pd.DataFrame, ends: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    """({serving kind: Forecast}, {ensemble member kind: Forecast}), one row per symbol (its
+    last). Each model predicts once, over the rows it needs; an ensemble pools its members."""
+    last = X.iloc[ends]
+    frames: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
+    by_digest: dict[str, Any] = {}
+
+    def run(model: Any) -> Any:
+        if model.digest is not None and model.digest in by_digest:
+            return by_digest[model.digest]  # identical artifact, identical forecast
+        need = _rows_needed(model)
+        if need == 1:
+            fc = model.predict(last)
+        else:
+            if need not in frames:  # the last `need` rows of each symbol, and where its last row is
+                pos = X.groupby(level="symbol", sort=False).cumcount(ascending=False).to_numpy()
+                keep = pos < need
+                frames[need] = (X[keep], np.cumsum(keep)[ends] - 1)
+            frame, rows = frames[need]
+            fc = _last_rows(model.predict(frame), rows)
+        if model.digest is not None:
+            by_digest[model.digest] = fc
+        return fc
+
+    # Single models first, so the ensemble's members can reuse their forecasts.
+    own = {kind: run(model) for kind, (_, model) in serving.models.items() if kind != "ensemble"}
+    fcs: dict[str, Any] = {}
+    members: dict[str, Any] = {}
+    for kind, (_, model) in serving.models.items():
+        if kind == "ensemble":
+            member_fcs = [run(m) for m in model.members]
+            fcs[kind] = model.pool(member_fcs)
+            members = {m.kind: f for m, f in zip(model.members, member_fcs, strict=True)}
+        else:
+            fcs[kind] = own[kind]
+    return fcs, members
+
+
 def forecast(serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestamp,
              horizons: Any) -> dict[str, SymbolForecast]:
     """Forecasts made with bars up to `as_of` only. Symbols without enough history are absent."""
@@ -80,33 +188,36 @@ def forecast(serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestam
     if not serving:
         return {}
     as_of = pd.Timestamp(as_of)
-    out = {}
+    tail = max(_rows_needed(model) for _, model in serving.models.values())
+    parts = {}
     for symbol, frame in sorted(bars.items()):
         past = frame.loc[:as_of]
         if len(past) < 40:
             continue
-        X = features.build(past).tail(TAIL)
-        X.index = pd.MultiIndex.from_arrays([[symbol] * len(X), X.index], names=["symbol", "date"])
+        parts[symbol] = features.build(past).tail(tail)
+    if not parts:
+        return {}
+    X = pd.concat(parts.values(), keys=list(parts), names=["symbol", "date"])
+    ends = np.cumsum([len(p) for p in parts.values()]) - 1
+    fcs, members = _predict_all(serving, X, ends)
+    row = serving.models["ensemble"][0] if "ensemble" in fcs else next(iter(serving.models.values()))[0]
+    primary = [fcs["ensemble"]] if "ensemble" in fcs else list(fcs.values())
+    out = {}
+    for j, symbol in enumerate(parts):
         per_model: dict[str, dict[int, float]] = {}
-        fcs = {}
-        for kind, (_, model) in serving.models.items():
-            fcs[kind] = model.predict(X)
-            if kind == "ensemble":
-                for mk, mf in model.member_forecasts(X).items():
-                    per_model.setdefault(mk, {}).update(
-                        {h: float(mf.expected_return[-1, i]) for i, h in enumerate(mf.horizons)})
+        if "ensemble" in fcs:
+            for mk, mf in members.items():
+                per_model[mk] = {h: float(mf.expected_return[j, i]) for i, h in enumerate(mf.horizons)}
         for kind, fc in fcs.items():
-            per_model[kind] = {h: float(fc.expected_return[-1, i]) for i, h in enumerate(fc.horizons)}
-        primary = [fcs["ensemble"]] if "ensemble" in fcs else list(fcs.values())
-        row = serving.models["ensemble"][0] if "ensemble" in fcs else next(iter(serving.models.values()))[0]
+            per_model[kind] = {h: float(fc.expected_return[j, i]) for i, h in enumerate(fc.horizons)}
         exp, probs, skill = {}, {}, {}
         for h in horizons:
             h = int(h)
             usable = [f for f in primary if h in f.horizons]
             if not usable:
                 continue
-            exp[h] = float(np.mean([f.expected_return[-1, f.horizons.index(h)] for f in usable]))
-            p = np.mean([f.probs[-1, f.horizons.index(h)] for f in usable], axis=0)
+            exp[h] = float(np.mean([f.expected_return[j, f.horizons.index(h)] for f in usable]))
+            p = np.mean([f.probs[j, f.horizons.index(h)] for f in usable], axis=0)
             probs[h] = (float(p[0]), float(p[1]), float(p[2]))
             skill[h] = _skill(row, h)
         if exp:

@@ -1,9 +1,9 @@
 """Predict-step helpers: the serving model's forecasts, the skill shown next to each call,
 and the signals JSON stored with every prediction.
 
-The model layer is optional: when `assistant.forecasting` is missing, nothing is trained,
-an artifact is broken or its feature schema changed, `model_forecasts` returns nothing
-for that symbol and says why, and the rule signals serve alone.
+When nothing is trained, an artifact is broken or its feature schema changed,
+`model_forecasts` returns nothing for that symbol and says why, and the rule signals
+serve alone.
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ def model_forecasts(
     """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead})."""
     if not bars or as_of is None:
         return {}, {"*": NO_MODEL}
-    try:
-        from assistant import forecasting
-    except ImportError:
-        return {}, {"*": "no model layer installed yet: rules serve"}
+    from assistant import forecasting
+
     try:
         serving = forecasting.load_serving(db, home)
         out = forecasting.forecast(serving, bars, as_of, horizons) or {}

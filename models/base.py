@@ -62,6 +62,9 @@ class Forecaster:
         self.params: dict[str, Any] = {**self.defaults, **params}
         self.features: list[str] | None = None
         self.info: dict[str, Any] = {}  # training facts (epochs run, best val loss) for reports
+        # SHA-256 of the meta.json it was loaded from (None if never loaded): meta.json names the
+        # kind, parameters, state and every file's checksum, so equal digests predict identically.
+        self.digest: str | None = None
 
     # ---- public API (validated) -------------------------------------------------------
     def fit(self, train: Any, val: Any, *, progress: Progress | None = None,
@@ -86,7 +89,11 @@ class Forecaster:
         if missing:
             raise ValueError(f"X lacks features {missing[:3]}")
         ret, probs = self._predict(X[self.features])
-        ret = np.asarray(ret, dtype=np.float64).reshape(len(X), len(self.horizons))
+        return self._forecast(len(X), ret, probs)
+
+    def _forecast(self, n: int, ret: Any, probs: Any) -> Forecast:
+        """Raw model output for n rows -> a checked Forecast (finite, probabilities normalized)."""
+        ret = np.asarray(ret, dtype=np.float64).reshape(n, len(self.horizons))
         probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-6, None)
         probs = probs / probs.sum(axis=-1, keepdims=True)
         if not (np.isfinite(ret).all() and np.isfinite(probs).all()):
@@ -135,6 +142,7 @@ class Forecaster:
             model.features = list(meta["features"])
             model.info = dict(meta.get("info", {}))
             model._read(directory, meta["state"])
+            model.digest = artifacts.sha256(directory / artifacts.META)
         except artifacts.ArtifactError:
             raise
         except Exception as exc:  # any loader failure means the artifact is unusable

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.base import Forecaster, Progress, check_stop
+from models.base import Forecast, Forecaster, Progress, check_stop
 from models.markov import _cls
 
 
@@ -80,8 +80,17 @@ class EnsembleForecaster(Forecaster):
     def member_forecasts(self, X: pd.DataFrame) -> dict[str, Any]:
         return {m.kind: m.predict(X) for m in self.members}
 
+    def pool(self, fcs: list[Forecast]) -> Forecast:
+        """The ensemble's forecast from its members' forecasts of the same rows (in member
+        order): what `predict` returns, without predicting the members again."""
+        if len(fcs) != len(self.members) or any(f.horizons != self.horizons for f in fcs):
+            raise ValueError("pool needs one forecast per member, with the ensemble's horizons")
+        return self._forecast(len(fcs[0].expected_return), *self._combine(fcs))
+
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        fcs = [m.predict(X) for m in self.members]
+        return self._combine([m.predict(X) for m in self.members])
+
+    def _combine(self, fcs: list[Forecast]) -> tuple[np.ndarray, np.ndarray]:
         ret = sum(f.expected_return * w[None, :] for f, w in zip(fcs, self.weights, strict=True))
         probs = sum(f.probs * w[None, :, None] for f, w in zip(fcs, self.weights, strict=True))
         return np.asarray(ret), np.asarray(probs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -72,6 +73,37 @@ def demo_home(args: argparse.Namespace) -> Path:
     return Path(platformdirs.user_data_dir("trading-assistant-demo", appauthor=False))
 
 
+def restart_finished_demo(home: Path) -> None:
+    """A demo home whose replay already reached the end of the sample starts over.
+
+    Only a home this command made (it holds the demo daemon's log) is ever cleared, and
+    only its database and models: a finished replay has nothing left to show.
+    """
+    import shutil
+
+    from assistant.lock import holder
+    from store import jobs
+    from store.db import DB_FILENAME, StoreError, connect
+
+    path = home / DB_FILENAME
+    if not (home / DEMO_LOG).exists() or not path.exists() or holder(home) is not None:
+        return
+    try:
+        db = connect(path)
+        try:
+            run = jobs.last(db, "replay")
+        finally:
+            db.close()
+    except (StoreError, sqlite3.DatabaseError):
+        return
+    if not run or run["status"] != "ok" or not str(run["message"]).startswith("replay finished"):
+        return
+    print(f"the previous demo replay in {home} finished; starting a fresh one", file=sys.stderr)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(home / "models", ignore_errors=True)
+
+
 def write_demo_config(home: Path) -> None:
     """collect.source = sample, keeping anything else already in the demo's config."""
     import tomllib
@@ -111,6 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     home = demo_home(args)
     ensure_private_dir(home)
+    restart_finished_demo(home)
     write_demo_config(home)
     args.home = home
     home, settings, db = open_home(args)
