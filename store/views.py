@@ -20,7 +20,7 @@ import contextlib
 import json
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils

@@ -8,29 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.reactive import reactive
-from textual.widgets import DataTable
-
 from tui.widgets import fmt
-from tui.widgets.tables import sync_rows
+from tui.widgets.tables import RowsTable
 
 COLUMNS = (("Symbol", 8), ("As of", 10), ("H", 2), ("Call", 12), ("Target", 24), ("Sessions left", 13),
            ("Conf", 4))
 
 
-class PendingTable(DataTable):
-    rows_data: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
+class PendingTable(RowsTable):
+    COLUMNS = COLUMNS
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        for name, width in COLUMNS:
-            # Fixed widths: no re-measuring on updates, and stable layout for snapshots.
-            self.add_column(name, key=name, width=width)
-
-    def watch_rows_data(self, rows: list[dict[str, Any]]) -> None:
-        if not self.columns:
-            return
-        sync_rows(self, [(str(r["id"]), self.cells(r)) for r in rows])
+    def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
+        return str(r["id"]), self.cells(r)
 
     @staticmethod
     def cells(r: dict[str, Any]) -> tuple:

@@ -8,8 +8,34 @@ the row order itself changed (a symbol added in the middle of the list).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
+from textual.reactive import reactive
 from textual.widgets import DataTable
+
+
+class RowsTable(DataTable):
+    """A table of fixed-width COLUMNS, fed whole row lists through `rows_data` (attributes
+    down) and updated in place. Subclasses say only how a row becomes (key, cells)."""
+
+    COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = ()
+    CURSOR: ClassVar[str] = "row"
+    ZEBRA: ClassVar[bool] = False
+    rows_data: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
+
+    def on_mount(self) -> None:  # (Textual calls every class's on_mount: subclasses define none)
+        self.cursor_type = self.CURSOR
+        self.zebra_stripes = self.ZEBRA
+        for name, width in self.COLUMNS:
+            # Fixed widths: no re-measuring on updates, and stable layout for snapshots.
+            self.add_column(name, key=name, width=width)
+
+    def watch_rows_data(self, rows: list[dict[str, Any]]) -> None:
+        if self.columns:
+            sync_rows(self, [self.row(r) for r in rows])
+
+    def row(self, r: dict[str, Any]) -> tuple[str, Sequence[object]]:
+        raise NotImplementedError
 
 
 def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[object]]]) -> None:

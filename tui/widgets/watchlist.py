@@ -4,32 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.reactive import reactive
-from textual.widgets import DataTable
-
 from tui.widgets import fmt
-from tui.widgets.tables import selected_key, sync_rows
+from tui.widgets.tables import RowsTable, selected_key
 
 COLUMNS = (("Symbol", 7), ("Close", 9), ("Chg", 7), ("Regime", 8), ("Latest call", 12), ("Conf", 4),
            ("Model", 11), ("Hit rate", 11), ("Always up", 9))
 
 
-class WatchlistTable(DataTable):
+class WatchlistTable(RowsTable):
     """Symbol, last close and change, regime, latest call with confidence, hit rate vs baseline."""
 
-    rows_data: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
+    COLUMNS = COLUMNS
+    ZEBRA = True
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        for name, width in COLUMNS:
-            # Fixed widths: no re-measuring on updates, and stable layout for snapshots.
-            self.add_column(name, key=name, width=width)
-
-    def watch_rows_data(self, rows: list[dict[str, Any]]) -> None:
-        if not self.columns:
-            return
-        sync_rows(self, [(r["symbol"], self.cells(r)) for r in rows])
+    def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
+        return r["symbol"], self.cells(r)
 
     @staticmethod
     def cells(r: dict[str, Any]) -> tuple:
