@@ -70,18 +70,10 @@ def load(
 
     `end` is inclusive: passing a session date gives exactly what was known at its close.
     """
-    sql = "SELECT date, " + ", ".join(BAR_COLUMNS) + " FROM bars WHERE symbol = ?"
-    params: list[str] = [symbol]
-    if start:
-        sql += " AND date >= ?"
-        params.append(start)
-    if end:
-        sql += " AND date <= ?"
-        params.append(end)
-    sql += " ORDER BY date"
-    frame = pd.DataFrame(db.execute(sql, params).fetchall(), columns=["date", *BAR_COLUMNS])
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame.set_index("date")
+    frame = load_many(db, [symbol], start=start, end=end).get(symbol)
+    if frame is None:
+        frame = pd.DataFrame(columns=BAR_COLUMNS, index=pd.DatetimeIndex([], name="date"), dtype=float)
+    return frame
 
 
 def close_on(db: sqlite_utils.Database, symbol: str, date: str) -> float | None:
