@@ -89,7 +89,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print_json([c.to_dict() for c in calls])
         return 0
     if not calls:
-        print("no calls: the watchlist is empty or has no usable bars (see `assistant watch list`)")
+        when = f"in the two years up to {args.as_of}" if args.as_of else "recent enough"
+        print(f"no calls: no watched symbol has enough final bars {when} "
+              "(see `assistant watch list`; `assistant collect` fetches bars)")
         return 0
     for c in calls:
         print(format_call(c))
