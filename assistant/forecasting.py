@@ -136,32 +136,16 @@ def _rows_needed(model: Any) -> int:
     return max(1, min(TAIL, need))
 
 
-def _last_rows(fc: Any, rows: np.ndarray) -> Any:
-    from models.base import Forecast
-
-    return Forecast(fc.horizons, fc.expected_return[rows], fc.probs[rows])
-
-
-def _predict_all(serving: Serving, X: pd.DataFrame, ends: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+def _predict_all(serving: Serving, X: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
     """({serving kind: Forecast}, {ensemble member kind: Forecast}), one row per symbol (its
-    last). Each model predicts once, over the rows it needs; an ensemble pools its members."""
-    last = X.iloc[ends]
-    frames: dict[int, tuple[pd.DataFrame, np.ndarray]] = {}
+    last row; earlier rows are window context). Each model predicts once over the stacked
+    frame; an ensemble pools its members' forecasts, reusing those of identical models."""
     by_digest: dict[str, Any] = {}
 
     def run(model: Any) -> Any:
         if model.digest is not None and model.digest in by_digest:
             return by_digest[model.digest]  # identical artifact, identical forecast
-        need = _rows_needed(model)
-        if need == 1:
-            fc = model.predict(last)
-        else:
-            if need not in frames:  # the last `need` rows of each symbol, and where its last row is
-                pos = X.groupby(level="symbol", sort=False).cumcount(ascending=False).to_numpy()
-                keep = pos < need
-                frames[need] = (X[keep], np.cumsum(keep)[ends] - 1)
-            frame, rows = frames[need]
-            fc = _last_rows(model.predict(frame), rows)
+        fc = model.predict_last(X)
         if model.digest is not None:
             by_digest[model.digest] = fc
         return fc
@@ -198,8 +182,7 @@ def forecast(serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestam
     if not parts:
         return {}
     X = pd.concat(parts.values(), keys=list(parts), names=["symbol", "date"])
-    ends = np.cumsum([len(p) for p in parts.values()]) - 1
-    fcs, members = _predict_all(serving, X, ends)
+    fcs, members = _predict_all(serving, X)
     row = serving.models["ensemble"][0] if "ensemble" in fcs else next(iter(serving.models.values()))[0]
     primary = [fcs["ensemble"]] if "ensemble" in fcs else list(fcs.values())
     out = {}

@@ -57,15 +57,18 @@ def main() -> int:
         print(f"(setup) trained {len(report.results)} models ({status}) on 10 symbols, "
               f"{args.epochs} epochs, in {time.perf_counter() - t:.1f} s")
     # Loading: from disk (checksums, torch/xgboost deserialization), then from the cache.
-    forecasting.clear_cache()
-    t = time.perf_counter()
-    serving = forecasting.load_serving(db, home)
-    cold = time.perf_counter() - t
+    colds = []
+    for _ in range(3):
+        forecasting.clear_cache()
+        t = time.perf_counter()
+        serving = forecasting.load_serving(db, home)
+        colds.append(time.perf_counter() - t)
     t = time.perf_counter()
     forecasting.load_serving(db, home)
     warm = time.perf_counter() - t
-    print(f"model loading: {cold:.2f} s from disk ({len(serving.models)} serving: "
-          f"{', '.join(sorted(serving.models))}); {warm * 1000:.1f} ms when cached")
+    print(f"model loading: {statistics.median(colds) * 1000:.0f} ms from disk, median of 3 "
+          f"({len(serving.models)} serving: {', '.join(sorted(serving.models))}); "
+          f"{warm * 1000:.1f} ms when cached")
     run_cycle(db, home, settings, as_of="2023-11-30")  # warm: imports, calendar, first regimes
     times = []
     for day in DAYS:

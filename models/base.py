@@ -82,14 +82,26 @@ class Forecaster:
         return self
 
     def predict(self, X: pd.DataFrame) -> Forecast:
+        self._check_input(X)
+        ret, probs = self._predict(X[self.features])
+        return self._forecast(len(X), ret, probs)
+
+    def predict_last(self, X: pd.DataFrame) -> Forecast:
+        """Forecasts for the last row of each symbol of X only (in symbol order); the earlier
+        rows are context (a sequence model's window). Equal to `predict(X)` at those rows."""
+        self._check_input(X)
+        symbols = X.index.get_level_values("symbol").to_numpy()
+        rows = np.flatnonzero(np.r_[symbols[1:] != symbols[:-1], len(X) > 0])
+        ret, probs = self._predict_at(X[self.features], rows)
+        return self._forecast(len(rows), ret, probs)
+
+    def _check_input(self, X: pd.DataFrame) -> None:
         if self.features is None:
             raise ValueError(f"{self.kind}: predict before fit")
         _check_frame(X, "X")
         missing = [c for c in self.features if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks features {missing[:3]}")
-        ret, probs = self._predict(X[self.features])
-        return self._forecast(len(X), ret, probs)
 
     def _forecast(self, n: int, ret: Any, probs: Any) -> Forecast:
         """Raw model output for n rows -> a checked Forecast (finite, probabilities normalized)."""
@@ -155,6 +167,11 @@ class Forecaster:
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    def _predict_at(self, X: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw forecasts of the rows at positions `rows`. Row-wise models need only those rows;
+        models that look back (sequence windows) override this."""
+        return self._predict(X.iloc[rows])
 
     def _state(self) -> dict[str, Any]:
         return {}

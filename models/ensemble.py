@@ -90,6 +90,10 @@ class EnsembleForecaster(Forecaster):
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return self._combine([m.predict(X) for m in self.members])
 
+    def _predict_at(self, X: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._combine([m._forecast(len(rows), *m._predict_at(X[m.features], rows))
+                              for m in self.members])
+
     def _combine(self, fcs: list[Forecast]) -> tuple[np.ndarray, np.ndarray]:
         ret = sum(f.expected_return * w[None, :] for f, w in zip(fcs, self.weights, strict=True))
         probs = sum(f.probs * w[None, :, None] for f, w in zip(fcs, self.weights, strict=True))

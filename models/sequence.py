@@ -55,7 +55,15 @@ class SequenceForecaster(Forecaster):
         self.net = self.net.cpu().eval()
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.as_tensor(self._windows(X, np.ones(len(X), bool)))
+        return self._run(self._windows(X, np.ones(len(X), bool)))
+
+    def _predict_at(self, X: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mask = np.zeros(len(X), bool)
+        mask[rows] = True  # rows come in order: windows are returned in row order
+        return self._run(self._windows(X, mask))
+
+    def _run(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = torch.as_tensor(windows)
         rets, probs = [], []
         with torch.no_grad():
             for i in range(0, len(x), 2048):
