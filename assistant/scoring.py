@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binom
+
+from models.metrics import binomial_p
 
 CLASSES = ("down", "flat", "up")
 
@@ -14,11 +15,9 @@ def outcome(log_return: np.ndarray, band: np.ndarray) -> np.ndarray:
 
 
 def p_value(hits: int, n: int, baseline: float) -> float | None:
-    """P(at least `hits` of `n` by luck at the baseline's hit rate): one-sided binomial."""
-    if n <= 0:
-        return None
-    p = min(max(float(baseline), 0.0), 1.0)
-    return float(binom.sf(hits - 1, n, p))
+    """P(at least `hits` of `n` by luck at the baseline's hit rate): one-sided binomial,
+    the same test the training and backtest reports use."""
+    return binomial_p(hits, n, baseline) if n > 0 else None
 
 
 def skill_text(label: str, by_outcome: dict[str, tuple[int, int]]) -> str:

@@ -88,7 +88,8 @@ def binomial_p(hits: int, n: int, baseline: float) -> float | None:
     """One-sided: how likely `hits` or more out of `n` if the true hit rate were `baseline`."""
     if n == 0:
         return None
-    return _r(binomtest(hits, n, min(max(baseline, 1e-9), 1 - 1e-9), alternative="greater").pvalue, 6)
+    p = float(binomtest(hits, n, min(max(baseline, 1e-9), 1 - 1e-9), alternative="greater").pvalue)
+    return float(f"{p:.3g}")  # significant digits: a tiny p-value must not print as 0
 
 
 def majority_direction(train_ret: np.ndarray) -> int:
