@@ -36,3 +36,18 @@ def test_an_unfinished_replay_resumes_and_a_non_demo_home_is_never_touched(home,
     _demo_home(other, "finished", with_log=False)
     restart_finished_demo(other)
     assert (other / "assistant.db").exists() and (other / "models" / "xgboost-v1").exists()
+
+
+def test_the_readme_screenshot_is_rendered_by_the_real_app(db, home, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.tui_fixture import fill
+
+    fill(db)
+    out = tmp_path / "dash.svg"
+    done = subprocess.run([sys.executable, "-m", "tui", "--home", str(home), "--screenshot", str(out)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    svg = out.read_text()
+    assert svg.startswith("<svg") and "Watchlist" in svg and "Pending" in svg and "AAPL" in svg

@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, help="data home (default: $ASSISTANT_HOME or the platform data dir)")
     parser.add_argument("--heartbeat-seconds", type=float, default=5.0,
                         help="the daemon's heartbeat interval; offline after 3 missed beats")
+    parser.add_argument("--screenshot", type=Path, metavar="FILE.svg",
+                        help="render the dashboard headless once the data has loaded, save it as SVG, exit")
     args = parser.parse_args(argv)
     home = (args.home.expanduser() if args.home else default_home())
     from store.db import StoreError, open_db
@@ -35,8 +37,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from tui.app import make_app
 
-    make_app(home, heartbeat_seconds=args.heartbeat_seconds).run()
+    app = make_app(home, heartbeat_seconds=args.heartbeat_seconds)
+    if args.screenshot:
+        import asyncio
+
+        asyncio.run(_screenshot(app, args.screenshot))
+        print(f"saved {args.screenshot}")
+        return 0
+    app.run()
     return 0
+
+
+async def _screenshot(app, path: Path, size: tuple[int, int] = (160, 46)) -> None:
+    """The README's picture: the real app, headless, after its first reads have landed."""
+    async with app.run_test(size=size) as pilot:
+        for _ in range(3):  # first read, then the widgets that render from it
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.5)
+        app.save_screenshot(filename=path.name, path=str(path.parent.resolve()))
 
 
 if __name__ == "__main__":
