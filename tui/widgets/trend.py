@@ -32,9 +32,11 @@ class TrendChart(PlotextPlot):
         dates = trend.get("dates") or []
         if dates:
             plt.date_form("Y-m-d")
-            plt.plot(dates, [h * 100 for h in trend["hit"]], label="hit rate %", marker="braille",
-                     color="cyan")
+            # The baseline first: where the calls' hit rate equals it (a model that always
+            # says up), the hit-rate line drawn last stays visible on top.
             plt.plot(dates, [b * 100 for b in trend["base"]], label="always up %", marker="braille",
                      color="orange")
+            plt.plot(dates, [h * 100 for h in trend["hit"]], label="hit rate %", marker="braille",
+                     color="cyan")
             plt.ylim(0, 100)
         self.refresh()
