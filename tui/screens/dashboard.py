@@ -12,12 +12,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tui.keys import DASHBOARD_KEYS
+from tui.screens import composed_or_retry
 from tui.screens.modals import AddTickerScreen, ConfirmScreen
 from tui.widgets.commands import CommandsTable
 from tui.widgets.fmt import set_static
@@ -56,10 +56,7 @@ class DashboardScreen(Screen):
     def watch_data(self, data: dict[str, Any]) -> None:
         if not data:
             return
-        try:
-            self.query_one(Footer)
-        except NoMatches:  # a snapshot arrived before compose finished: apply it right after
-            self.call_after_refresh(self.watch_data, data)
+        if not composed_or_retry(self, self.watch_data, data):
             return
         previous, self._applied = getattr(self, "_applied", {}), data
 

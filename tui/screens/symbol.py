@@ -8,12 +8,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.keys import SYMBOL_KEYS
+from tui.screens import composed_or_retry
 from tui.widgets.history import HistoryTable
 from tui.widgets.price_chart import PriceChart
 from tui.widgets.signals import SignalBars
@@ -44,10 +44,7 @@ class SymbolScreen(Screen):
     def watch_detail(self, detail: dict[str, Any]) -> None:
         if not detail:
             return
-        try:
-            self.query_one(Footer)
-        except NoMatches:  # a snapshot arrived before compose finished: apply it right after
-            self.call_after_refresh(self.watch_detail, detail)
+        if not composed_or_retry(self, self.watch_detail, detail):
             return
         title = Text(f"{self.symbol}", style="bold")
         bars = detail["bars"]
