@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from store.db import date_range
+
 BAR_COLUMNS = ["open", "high", "low", "close", "volume", "raw_close", "adj_factor", "provisional", "flagged"]
 
 _UPSERT = """
@@ -101,14 +103,8 @@ def load_many(
         return {}
     sql = "SELECT symbol, date, " + ", ".join(BAR_COLUMNS) + " FROM bars WHERE symbol IN ("
     sql += ",".join("?" * len(symbols)) + ")"
-    params: list[str] = list(symbols)
-    if start:
-        sql += " AND date >= ?"
-        params.append(start)
-    if end:
-        sql += " AND date <= ?"
-        params.append(end)
-    rows = db.execute(sql + " ORDER BY symbol, date", params).fetchall()
+    bounds, params = date_range(start, end)
+    rows = db.execute(sql + bounds + " ORDER BY symbol, date", [*symbols, *params]).fetchall()
     if not rows:
         return {}
     syms = np.array([r[0] for r in rows], dtype=object)

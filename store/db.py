@@ -134,3 +134,13 @@ def utcnow() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def date_range(start: str | None, end: str | None) -> tuple[str, list[str]]:
+    """` AND date >= ? AND date <= ?` for the bounds given (both inclusive), with its parameters."""
+    sql, params = "", []
+    if start:
+        sql, params = sql + " AND date >= ?", [*params, start]
+    if end:
+        sql, params = sql + " AND date <= ?", [*params, end]
+    return sql, params

@@ -11,6 +11,8 @@ from typing import Any
 
 import sqlite_utils
 
+from store.db import date_range
+
 
 def upsert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
     """rows: (symbol, date, regime, trend, volatility)."""
@@ -30,15 +32,11 @@ def last_dates(db: sqlite_utils.Database) -> dict[str, str]:
 def history(
     db: sqlite_utils.Database, symbol: str, *, start: str | None = None, end: str | None = None
 ) -> list[dict[str, Any]]:
-    sql = "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ?"
-    params: list[Any] = [symbol]
-    if start:
-        sql += " AND date >= ?"
-        params.append(start)
-    if end:
-        sql += " AND date <= ?"
-        params.append(end)
-    cur = db.execute(sql + " ORDER BY date", params)
+    bounds, params = date_range(start, end)
+    cur = db.execute(
+        "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ?" + bounds + " ORDER BY date",
+        [symbol, *params],
+    )
     return [dict(zip(("date", "regime", "trend", "volatility"), r, strict=True)) for r in cur]
 
 
