@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant import __version__, jobs, replay, scheduler
+from assistant import __version__, jobs, malloc, replay, scheduler
 from assistant.dispatch import CommandRunner
 from assistant.errors import AssistantError
 from assistant.lock import DaemonLock
@@ -93,6 +93,7 @@ class Daemon:
         try:
             if self.log_to_file or self.log_to_stderr:
                 setup_logging(self.home, to_file=self.log_to_file, to_stderr=self.log_to_stderr)
+            malloc.tune()  # big training buffers are mmapped, so freeing them returns them
             self.db = open_db(self.home)
             self._start()
             while not self.stop.is_set():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant import jobs
+from assistant import jobs, malloc
 from store import commands
 from store.db import open_db
 
@@ -88,6 +88,7 @@ class TrainingWorker:
                     scheduled_for=req.reason[:200],
                 )
                 self.completed += 1
+                malloc.release()  # the training's freed buffers go back to the OS: RSS stays flat
                 for cid in req.command_ids:
                     if outcome.extra.get("interrupted"):
                         commands.requeue(db, cid, "the daemon stopped during training; re-queued")
