@@ -24,6 +24,7 @@ from typing import Any
 from assistant import __version__, jobs, malloc, replay, scheduler
 from assistant.dispatch import CommandRunner
 from assistant.errors import AssistantError
+from assistant.heartbeat import BusyBeat
 from assistant.lock import DaemonLock
 from assistant.logs import setup_logging
 from assistant.worker import TrainingWorker, TrainRequest
@@ -73,6 +74,7 @@ class Daemon:
         self.exchange = settings["calendar"]["exchange"]
         self.state = "starting"
         self.db: Any = None
+        self.beat: BusyBeat | None = None
         self.worker = TrainingWorker(self.home, settings, self.stop)
         self.clock_replay: replay.ReplayClock | None = None
         self._replay_run: int | None = None
@@ -95,12 +97,16 @@ class Daemon:
                 setup_logging(self.home, to_file=self.log_to_file, to_stderr=self.log_to_stderr)
             malloc.tune()  # big training buffers are mmapped, so freeing them returns them
             self.db = open_db(self.home)
+            self.beat = BusyBeat(self.home, self.heartbeat_s).start()
             self._start()
             while not self.stop.is_set():
-                busy = self._tick()
+                with self.beat:  # a long step keeps the heartbeat fresh (for a while)
+                    busy = self._tick()
                 if not busy:
                     self.sleep(self._idle_for())
         finally:
+            if self.beat is not None:
+                self.beat.close()
             self.stop.set()
             if self.db is not None:
                 try:
