@@ -67,3 +67,30 @@ def sessions_between(exchange: str, start: str | pd.Timestamp, end: str | pd.Tim
 def is_session(exchange: str, date: str | pd.Timestamp) -> bool:
     d = pd.Timestamp(date).normalize()
     return len(sessions(exchange, d, d)) == 1
+
+
+def exchange_tz(exchange: str) -> str:
+    """The exchange's time zone (UTC for crypto and FX)."""
+    return "UTC" if exchange in ("24/7", "24/5") else str(_calendar(exchange, pd.Timestamp.today()).tz)
+
+
+def local_today(exchange: str, now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """Today's date where the exchange is (tz-naive)."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
+    return now.tz_convert(exchange_tz(exchange)).tz_localize(None).normalize()
+
+
+def session_closed(exchange: str, day: pd.Timestamp, now: pd.Timestamp | None = None) -> bool:
+    """Whether the session on `day` has closed at `now` (UTC): a bar before that is provisional.
+
+    Crypto (24/7) and FX (24/5) sessions close at midnight UTC; others at their exchange's
+    scheduled close (early closes included).
+    """
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
+    day = pd.Timestamp(day).tz_localize(None).normalize()
+    if exchange in ("24/7", "24/5"):
+        return now >= (day + pd.Timedelta(days=1)).tz_localize("UTC")
+    cal = _calendar(exchange, day)
+    if not cal.is_session(day):
+        return now >= (day + pd.Timedelta(days=1)).tz_localize(cal.tz)
+    return now >= cal.session_close(day)

@@ -22,7 +22,6 @@ import sqlite_utils
 
 from assistant import calendar
 from assistant.errors import AssistantError, NoDataError, TemporaryError
-from assistant.sources.base import local_today, session_closed
 from store import bars
 from store import symbols as store_symbols
 from store.db import immediate
@@ -92,7 +91,7 @@ def make_source(settings: dict[str, Any], name: str | None = None, *, home: Path
 
 def _last_closed_session(exchange: str, end: pd.Timestamp, live: bool, now: pd.Timestamp) -> pd.Timestamp | None:
     recent = calendar.sessions(exchange, end - pd.Timedelta(days=14), end)
-    if live and len(recent) and not session_closed(exchange, recent[-1], now):
+    if live and len(recent) and not calendar.session_closed(exchange, recent[-1], now):
         recent = recent[:-1]
     return recent[-1] if len(recent) else None
 
@@ -101,7 +100,7 @@ def _plan(db: sqlite_utils.Database, source: Any, symbol: str, settings: dict[st
           until: str | None, now: pd.Timestamp) -> _Plan | CollectResult:
     cfg = settings["collect"]
     exchange = calendar.exchange_for(symbol, settings["calendar"]["exchange"])
-    end = pd.Timestamp(until).normalize() if until else local_today(exchange, now)
+    end = pd.Timestamp(until).normalize() if until else calendar.local_today(exchange, now)
     first_available = None
     if hasattr(source, "coverage"):
         first_available, last_available = source.coverage(symbol)

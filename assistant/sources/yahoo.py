@@ -23,7 +23,6 @@ import pandas as pd
 
 from assistant import calendar
 from assistant.errors import NoDataError, TemporaryError
-from assistant.sources.base import session_closed
 from assistant.sources.validate import ValidationError, validate
 
 _RENAME = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
@@ -132,9 +131,7 @@ class YahooSource:
         idx = pd.DatetimeIndex(frame.index)
         if idx.tz is not None:
             if str(idx.tz) in ("UTC", "utc") and exchange not in ("24/7", "24/5"):
-                import exchange_calendars as xcals
-
-                idx = idx.tz_convert(xcals.get_calendar(exchange).tz)
+                idx = idx.tz_convert(calendar.exchange_tz(exchange))
             idx = idx.tz_localize(None)  # wall time in the exchange's zone: the session date
         frame.index = idx.normalize()
         frame = frame[~frame[["open", "high", "low", "close"]].isna().all(axis=1)]
@@ -145,7 +142,7 @@ class YahooSource:
         # Only the last day or two can still be open; the calendar lookup is not free.
         recent = frame.index >= now.tz_localize(None).normalize() - pd.Timedelta(days=2)
         provisional = np.zeros(len(frame), dtype=int)
-        provisional[recent] = [int(not session_closed(exchange, d, now)) for d in frame.index[recent]]
+        provisional[recent] = [int(not calendar.session_closed(exchange, d, now)) for d in frame.index[recent]]
         frame["provisional"] = provisional
         try:
             return validate(frame, jump_threshold=self.jump_threshold, duplicates="last", repair=True)
