@@ -23,8 +23,6 @@ from assistant import calendar
 
 log = logging.getLogger("assistant.daemon")
 
-SLOTS = ("daily", "drift")
-
 
 def slot_times(settings: dict[str, Any]) -> dict[str, str]:
     s = settings["schedule"]

@@ -77,9 +77,6 @@ class EnsembleForecaster(Forecaster):
         self.info["weights"] = {m.kind: [round(float(v), 4) for v in w]
                                 for m, w in zip(self.members, self.weights, strict=True)}
 
-    def member_forecasts(self, X: pd.DataFrame) -> dict[str, Any]:
-        return {m.kind: m.predict(X) for m in self.members}
-
     def pool(self, fcs: list[Forecast]) -> Forecast:
         """The ensemble's forecast from its members' forecasts of the same rows (in member
         order): what `predict` returns, without predicting the members again."""

@@ -78,13 +78,6 @@ def load(
     return frame
 
 
-def close_on(db: sqlite_utils.Database, symbol: str, date: str) -> float | None:
-    row = db.execute(
-        "SELECT close FROM bars WHERE symbol = ? AND date = ? AND provisional = 0", [symbol, date]
-    ).fetchone()
-    return None if row is None else float(row[0])
-
-
 def dates(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[str]:
     """All distinct session dates stored (for the replay clock)."""
     if symbols:

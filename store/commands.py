@@ -66,23 +66,6 @@ def finish(
         )
 
 
-def recover_interrupted(db: sqlite_utils.Database, *, requeue: bool = True) -> int:
-    """At daemon start: commands claimed by a process that died are re-queued (or failed)."""
-    with immediate(db):
-        if requeue:
-            cur = db.execute(
-                "UPDATE commands SET status = 'queued', claimed_at = NULL, "
-                "error = 'interrupted by a daemon restart; re-queued' WHERE status = 'running'"
-            )
-        else:
-            cur = db.execute(
-                "UPDATE commands SET status = 'failed', finished_at = ?, "
-                "error = 'interrupted: the daemon stopped while running it' WHERE status = 'running'",
-                [utcnow()],
-            )
-        return cur.rowcount
-
-
 def get(db: sqlite_utils.Database, command_id: int) -> dict[str, Any] | None:
     cur = db.execute("SELECT * FROM commands WHERE id = ?", [command_id])
     row = cur.fetchone()

@@ -19,11 +19,6 @@ def home_of(args: argparse.Namespace) -> Path:
     return Path(args.home).expanduser() if getattr(args, "home", None) else config.default_home()
 
 
-def settings_of(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    home = home_of(args)
-    return config.load(home)
-
-
 def open_home(args: argparse.Namespace) -> tuple[Path, dict[str, dict[str, Any]], sqlite_utils.Database]:
     """Resolve the home, load settings, open (and migrate) the database."""
     home = home_of(args)
