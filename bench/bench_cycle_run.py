@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant import config, forecasting  # noqa: E402
-from assistant.cycle import run_cycle  # noqa: E402
-from assistant.sources.synthetic import synthetic_bars  # noqa: E402
+from assistant import config  # noqa: E402
+from assistant.cycle.run import run_cycle  # noqa: E402
+from assistant.ingest.sources.synthetic import synthetic_bars  # noqa: E402
+from assistant.modeling import serving as forecasting  # noqa: E402
 from store import bars, symbols  # noqa: E402
 from store.db import immediate, open_db  # noqa: E402
 
@@ -49,7 +50,7 @@ def main() -> int:
             bars.upsert(db, sym, synthetic_bars(800, seed=i, start="2021-01-04"), "synthetic")
     kinds = [k for k in args.kinds.split(",") if k]
     if kinds:
-        from assistant.training import train
+        from assistant.modeling.training import train
 
         t = time.perf_counter()
         report = train(db, home, settings, names[:10], kinds=kinds, as_of="2023-06-30")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.collect import collect  # noqa: E402
 from assistant.config import DEFAULTS  # noqa: E402
-from assistant.sources.sample import SERIES, SampleSource  # noqa: E402
-from assistant.sources.synthetic import SyntheticSource  # noqa: E402
+from assistant.ingest.collect import collect  # noqa: E402
+from assistant.ingest.sources.sample import SERIES, SampleSource  # noqa: E402
+from assistant.ingest.sources.synthetic import SyntheticSource  # noqa: E402
 from store import symbols  # noqa: E402
 from store.db import open_db  # noqa: E402
 

@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.config import DEFAULTS  # noqa: E402
-from assistant.importer import import_files  # noqa: E402
-from assistant.sources.synthetic import synthetic_bars  # noqa: E402
+from assistant.ingest.importer import import_files  # noqa: E402
+from assistant.ingest.sources.synthetic import synthetic_bars  # noqa: E402
 from store.db import open_db  # noqa: E402
 
 SYMBOLS, SESSIONS, TARGET = 100, 20 * 252, 200_000

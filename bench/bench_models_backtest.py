@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from assistant import config
-from assistant.backtest import backtest
+from assistant.modeling.backtest import backtest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_models_train import seed  # noqa: E402

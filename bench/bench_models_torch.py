@@ -2,7 +2,7 @@
 over the SAME window tensors, same network, batch size and optimizer, in the same run.
 Target: trainer overhead <= 10% on the training passes (the whole fit, validation
 passes and best-state copies included, is printed next to it).
-Data: synthetic symbols (assistant.sources.synthetic), 10 symbols x 1000 sessions."""
+Data: synthetic symbols (assistant.ingest.sources.synthetic), 10 symbols x 1000 sessions."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import time
 import numpy as np
 import torch
 
-from assistant.sources.synthetic import synthetic_bars
-from models import catalog, dataset, nets, trainer
-from models.markov import _cls, _ret
+from assistant.ingest.sources.synthetic import synthetic_bars
+from models import catalog, dataset
+from models.forecasters import nets, trainer
 
 EPOCHS = 3
 
@@ -46,9 +46,9 @@ def main() -> None:
         model = catalog.make(kind, (1, 3, 5), epochs=EPOCHS, patience=EPOCHS + 1)
         model.features = list(split.train.X.columns)
         model.scaler = dataset.Scaler.fit(split.train.X, split.train.rows)
-        scale = np.std(_ret(split.train, model), axis=0)
-        tr, va = (trainer.tensors(model._windows(d.X, d.rows), np.clip(_ret(d, model) / scale, -3, 3),
-                                  _cls(d, model), torch.device("cpu")) for d in (split.train, split.val))
+        scale = np.std(split.train.ret(model.horizons), axis=0)
+        tr, va = (trainer.tensors(model._windows(d.X, d.rows), np.clip(d.ret(model.horizons) / scale, -3, 3),
+                                  d.cls(model.horizons), torch.device("cpu")) for d in (split.train, split.val))
         p = model.params
         bare, ours, whole = 0.0, 0.0, 0.0
         for _ in range(2):  # interleaved, best of two: the machine is shared

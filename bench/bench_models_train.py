@@ -1,5 +1,5 @@
 """Default model set (settings' kinds, default hyperparameters) trained through
-assistant.training.train on 10 synthetic symbols x 10 years (SyntheticSource bars
+assistant.modeling.training.train on 10 synthetic symbols x 10 years (SyntheticSource bars
 stored in a real SQLite home). Target: <= 3 minutes on this 2-core machine."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from assistant import config
-from assistant.sources.synthetic import synthetic_bars
-from assistant.training import train
+from assistant.ingest.sources.synthetic import synthetic_bars
+from assistant.modeling.training import train
 from store import bars, symbols
 from store.db import immediate, open_db
 

@@ -9,7 +9,8 @@ implements only its core: `_fit`, `_predict`, `_state`, `_write`, `_read`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -49,7 +50,7 @@ class Stopped(Exception):
     """Training was asked to stop; nothing was produced."""
 
 
-class Forecaster:
+class Forecaster(ABC):
     kind: ClassVar[str] = ""
     learns: ClassVar[bool] = True  # False for fixed rules (no planted-signal claim)
     defaults: ClassVar[dict[str, Any]] = {}
@@ -135,9 +136,10 @@ class Forecaster:
             raise
 
     @staticmethod
-    def load(directory: Path) -> Forecaster:
-        """Load any kind; raises ArtifactError for anything broken, foreign or unsafe."""
-        from models import artifacts, catalog, features
+    def load(directory: Path, kinds: Mapping[str, type[Forecaster]]) -> Forecaster:
+        """Load a model of any kind in `kinds` (the catalog passes them: the base knows none);
+        raises ArtifactError for anything broken, foreign or unsafe."""
+        from models import artifacts, features
 
         directory = Path(directory)
         meta = artifacts.read_json(directory / artifacts.META)
@@ -145,7 +147,7 @@ class Forecaster:
             raise artifacts.ArtifactError("meta.json: unknown format")
         if meta.get("feature_hash") != features.feature_hash():
             raise artifacts.ArtifactError("feature schema changed since this model was trained")
-        cls = catalog.KINDS.get(meta.get("kind"))
+        cls = kinds.get(meta.get("kind"))
         if cls is None:
             raise artifacts.ArtifactError(f"unknown model kind {meta.get('kind')!r}")
         artifacts.check_files(directory, meta.get("files", {}))
@@ -162,11 +164,13 @@ class Forecaster:
         return model
 
     # ---- subclass core ----------------------------------------------------------------
+    @abstractmethod
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
-        raise NotImplementedError
+        """Fit on `train`, using `val` for early stopping or selection only."""
 
+    @abstractmethod
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """(expected returns (n, H), probabilities (n, H, 3)) for every row of X."""
 
     def _predict_at(self, X: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw forecasts of the rows at positions `rows`. Row-wise models need only those rows;

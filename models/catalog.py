@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from models.base import Forecaster
-from models.ensemble import EnsembleForecaster
-from models.markov import MarkovForecaster
-from models.rules import RulesForecaster
-from models.sequence import GRUForecaster, LSTMForecaster, TransformerForecaster
-from models.xgb import XGBoostForecaster
+from models.forecasters.ensemble import EnsembleForecaster
+from models.forecasters.markov import MarkovForecaster
+from models.forecasters.rules import RulesForecaster
+from models.forecasters.sequence import GRUForecaster, LSTMForecaster, TransformerForecaster
+from models.forecasters.xgb import XGBoostForecaster
 
 KINDS: dict[str, type[Forecaster]] = {
     cls.kind: cls
@@ -25,3 +26,11 @@ def make(kind: str, horizons: tuple[int, ...], **params: Any) -> Forecaster:
         raise ValueError(f"unknown model kind {kind!r} (choose from {', '.join(TRAINABLE)})")
     cls = KINDS[kind]
     return cls(horizons, **{k: v for k, v in params.items() if k in cls.defaults})
+
+# The ensemble builds and loads its members through the catalog's kinds (it imports none).
+EnsembleForecaster.kinds = KINDS
+
+
+def load(directory: Path) -> Forecaster:
+    """Load a saved model of any kind; raises ArtifactError for anything broken or foreign."""
+    return Forecaster.load(directory, KINDS)

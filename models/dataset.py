@@ -33,13 +33,13 @@ class Dataset:
     def dates(self) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(self.X.index.get_level_values("date")[self.rows])
 
-    def ret(self) -> np.ndarray:
-        """(n, H) forward log returns of the part's rows."""
-        return self.Y[[f"ret_h{h}" for h in self.horizons]].to_numpy()[self.rows]
+    def ret(self, horizons: tuple[int, ...] | None = None) -> np.ndarray:
+        """(n, H) forward log returns of the part's rows (for `horizons`, default all)."""
+        return self.Y[[f"ret_h{h}" for h in horizons or self.horizons]].to_numpy()[self.rows]
 
-    def cls(self) -> np.ndarray:
-        """(n, H) classes of the part's rows."""
-        return self.Y[[f"cls_h{h}" for h in self.horizons]].to_numpy()[self.rows]
+    def cls(self, horizons: tuple[int, ...] | None = None) -> np.ndarray:
+        """(n, H) classes of the part's rows (for `horizons`, default all)."""
+        return self.Y[[f"cls_h{h}" for h in horizons or self.horizons]].to_numpy()[self.rows]
 
 
 def panel(bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]) -> Dataset:

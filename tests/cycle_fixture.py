@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from assistant import config
-from assistant.sources.synthetic import synthetic_bars
+from assistant.ingest.sources.synthetic import synthetic_bars
 from store import bars, symbols
 from store import predictions as ledger
 from store.db import immediate, open_db

@@ -91,7 +91,7 @@ def integrity_ok(home: Path) -> bool:
 def _install_slowdowns() -> None:
     slow, delay = os.environ.get("SLOW", ""), float(os.environ.get("SLOW_S", "1"))
     if slow == "collect":
-        from assistant.sources import sample
+        from assistant.ingest.sources import sample
 
         real_history = sample.SampleSource.history
 

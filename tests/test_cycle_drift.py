@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from assistant.cycle import check_drift
+from assistant.cycle.run import check_drift
 from store import commands
 from tests.cycle_fixture import add_call, make_home, price_path
 
@@ -51,7 +51,7 @@ def test_rolling_accuracy_decay_queues_a_retrain(home):
     for i in range(1, 241):
         good = rng.random() < (0.6 if i <= 180 else 0.3)  # accuracy decays in the last 60 calls
         add_call(db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up" if good else "down")
-    from assistant.cycle import verify
+    from assistant.cycle.run import verify
 
     verify(db, settings, as_of=dates[241])
     found = [f for f in check_drift(db, settings, as_of=dates[241]) if f.kind == "accuracy"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cycle import run_cycle, verify
+from assistant.cycle.run import run_cycle, verify
 from store import predictions as ledger
 from store import weights
 from tests.cycle_fixture import synthetic_home
@@ -15,7 +15,7 @@ from tests.cycle_fixture import synthetic_home
 
 @pytest.mark.slow
 def test_a_trained_model_serves_then_a_broken_artifact_hands_back_to_rules(home):
-    from assistant.training import train
+    from assistant.modeling.training import train
 
     db, settings = synthetic_home(home, n=600)
     train(db, home, settings, kinds=["xgboost"], as_of="2024-02-01")

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from assistant.plan import RULES_VERSION, Evidence, ModelView, plan
+from assistant.cycle.plan import RULES_VERSION, Evidence, ModelView, plan
 
 VOTES = {"rsi": 0.0, "macd": 1.0, "cross": 1.0, "regime": 0.0}
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assistant import report
 from assistant.cli import main
-from assistant.cycle import verify
+from assistant.cycle import report
+from assistant.cycle.run import verify
 from tests.cycle_fixture import add_call, make_home, price_path
 
 
@@ -52,7 +52,7 @@ def test_report_on_known_outcomes(scored):
 
 
 def test_p_value_detects_a_real_edge():
-    from assistant.scoring import p_value
+    from assistant.cycle.scoring import p_value
 
     assert p_value(70, 100, 0.5) < 0.001
     assert p_value(50, 100, 0.5) > 0.4

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from assistant.cli import main
-from assistant.cycle import run_cycle, verify
+from assistant.cycle.run import run_cycle, verify
 from store import predictions as ledger
 from store import regimes, symbols
 from tests.cycle_fixture import make_home, price_path, synthetic_home

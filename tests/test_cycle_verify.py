@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assistant.cycle import run_cycle, verify
+from assistant.cycle.run import run_cycle, verify
 from store import predictions as ledger
 from store import weights
 from tests.cycle_fixture import add_call, make_home, price_path
@@ -44,7 +44,7 @@ def test_missing_bar_stays_pending_then_expires_and_is_counted_apart(home):
     report = verify(db, settings, as_of="2024-01-11")
     assert (report.expired, report.verified) == (1, 0)
     assert ledger.counts(db) == {"pending": 0, "verified": 0, "expired": 1}
-    from assistant import report as rep
+    from assistant.cycle import report as rep
 
     assert rep.build(db)["counts"]["expired"] == 1 and rep.build(db)["groups"] == []
 
@@ -75,7 +75,7 @@ def test_signal_planted_to_be_wrong_loses_weight(home):
     assert any(c["signal"] == "rsi" and "loses weight in bullish: right 0, wrong 1" in c["reason"] for c in log)
     assert all(c["new_weight"] >= lo and c["new_weight"] <= hi for c in log)
     # a fresh call in this regime now follows macd, not rsi
-    from assistant.plan import Evidence, plan
+    from assistant.cycle.plan import Evidence, plan
 
     ev = Evidence("AAA", dates[31], 1, closes[31], 0.01, "bullish", {"rsi": -1.0, "macd": 1.0})
     assert plan(ev, w).direction == "up" and plan(ev, {}).direction == "flat"
@@ -92,7 +92,7 @@ def test_calibration_learns_that_stated_confidence_was_too_high(home):
     table = weights.load_calibration(db)[("rules", 1)]
     n, hits, stated = table[4]
     assert n == 59 and hits == 14 and stated / n == pytest.approx(0.45)
-    from assistant.plan import calibrate
+    from assistant.cycle.plan import calibrate
 
     assert calibrate(0.45, {4: (n, hits)}) < 0.35
 

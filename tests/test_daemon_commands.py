@@ -9,7 +9,7 @@ import time
 import pytest
 
 from assistant import config
-from assistant.daemon import Daemon
+from assistant.daemon.loop import Daemon
 from store import commands
 
 
@@ -62,12 +62,12 @@ def test_commands_run_in_order_each_with_a_result_or_an_error(fast, db):
 
 
 def test_a_job_that_raises_does_not_stop_the_loop(fast, db, monkeypatch):
-    import assistant.cycle
+    import assistant.cycle.run
 
     def boom(*a, **k):
         raise RuntimeError("boom in the cycle")
 
-    monkeypatch.setattr(assistant.cycle, "run_cycle", boom)
+    monkeypatch.setattr(assistant.cycle.run, "run_cycle", boom)
     first = commands.enqueue(db, "predict", {})
     after = commands.enqueue(db, "verify", {})
     _serve_until_idle(fast)

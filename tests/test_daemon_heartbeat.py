@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from assistant.heartbeat import BusyBeat
+from assistant.daemon.heartbeat import BusyBeat
 from store import daemon_state
 from store.db import open_db
 from tests.daemon_fixture import cli, job_running, query, spawn, wait_for

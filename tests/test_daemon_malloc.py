@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant import malloc
+from assistant.daemon import malloc
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc only")
 

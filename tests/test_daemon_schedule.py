@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from assistant import calendar, config, scheduler
-from assistant.daemon import Daemon
+from assistant import calendar, config
+from assistant.daemon import scheduler
+from assistant.daemon.loop import Daemon
 from store.db import open_db
 
 NY = ZoneInfo("America/New_York")

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from assistant import lock
 from assistant.cli import main
+from assistant.daemon import lock
 from tests.daemon_fixture import ROOT, cli, env
 
 
@@ -86,10 +86,10 @@ def test_service_install_writes_a_user_unit_under_xdg_config_home(tmp_path):
     e = env(XDG_CONFIG_HOME=str(xdg))
     out = subprocess.run([sys.executable, "-m", "assistant", "--home", str(home), "service", "install"],
                          cwd=ROOT, env=e, capture_output=True, text=True, check=True)
-    unit = xdg / "systemd" / "user" / "trading-assistant.service"
+    unit = xdg / "systemd" / "user" / "trading-assistant.daemon.service"
     text = unit.read_text()
     assert f"wrote {unit}" in out.stdout
-    assert "systemctl --user enable --now trading-assistant.service" in out.stdout
+    assert "systemctl --user enable --now trading-assistant.daemon.service" in out.stdout
     assert "Restart=on-failure" in text and "WantedBy=default.target" in text
     assert f'ExecStart={sys.executable} -m assistant --home "{home.resolve()}" daemon' in text
     assert os.access(unit, os.R_OK)

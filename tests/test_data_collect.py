@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from assistant.cli import main
-from assistant.collect import collect, make_source
 from assistant.config import DEFAULTS
 from assistant.errors import AssistantError, NoDataError
-from assistant.sources.sample import SampleSource
+from assistant.ingest.collect import collect, make_source
+from assistant.ingest.sources.sample import SampleSource
 from store import bars, symbols
 
 

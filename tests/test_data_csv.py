@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from assistant.cli import main
-from assistant.sources.csv import CsvError, load_file
+from assistant.ingest.sources.csv import CsvError, load_file
 from store import bars
 from store.db import open_db
 

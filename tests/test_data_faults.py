@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.sources.synthetic import synthetic_bars
+from assistant.ingest.sources.synthetic import synthetic_bars
 from store.db import open_db
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 from assistant import config
 from assistant.cli import main
 from assistant.errors import AssistantError
-from assistant.sources.synthetic import synthetic_bars
+from assistant.ingest.sources.synthetic import synthetic_bars
 from store import bars, symbols
 from store.db import StoreError, immediate, open_db
 

@@ -20,10 +20,10 @@ import yfinance.exceptions as yfe
 from curl_cffi.requests.exceptions import Timeout
 from yfinance.utils import empty_df
 
-from assistant.collect import collect
 from assistant.config import DEFAULTS
 from assistant.errors import NoDataError, TemporaryError
-from assistant.sources.yahoo import YahooSource
+from assistant.ingest.collect import collect
+from assistant.ingest.sources.yahoo import YahooSource
 from store import bars, symbols
 
 COLS = ["Open", "High", "Low", "Close", "Adj Close", "Volume", "Dividends", "Stock Splits"]
@@ -253,7 +253,7 @@ def test_collect_batches_requests_for_several_symbols(db, home):
 
 
 def test_make_source_yahoo_points_cache_at_home(home):
-    from assistant.collect import make_source
+    from assistant.ingest.collect import make_source
 
     src = make_source(settings(), "yahoo", home=home)
     assert isinstance(src, YahooSource) and src.home == home

@@ -9,16 +9,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint(config: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LINT_IMPORTS), "--config", str(config)], cwd=ROOT,
+                          capture_output=True, text=True)
 
 
 def test_import_linter_contracts_hold():
-    out = subprocess.run(
-        [sys.executable, "-m", "importlinter.cli", "--config", str(ROOT / "pyproject.toml")],
-        cwd=ROOT, capture_output=True, text=True,
+    out = _lint(ROOT / "pyproject.toml")
+    assert out.returncode == 0 and "0 broken" in out.stdout, out.stdout + out.stderr
+
+
+def test_import_linter_fails_when_a_contract_breaks(tmp_path):
+    # The check must be able to fail: a contract the code breaks (the CLI does import the
+    # errors module) is reported as broken with a non-zero exit.
+    config = (ROOT / "pyproject.toml").read_text() + (
+        '\n[[tool.importlinter.contracts]]\nname = "planted break"\ntype = "forbidden"\n'
+        'source_modules = ["assistant.cli"]\nforbidden_modules = ["assistant.errors"]\n'
     )
-    if out.returncode != 0 and "No module named" in out.stderr:
-        out = subprocess.run(["lint-imports"], cwd=ROOT, capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
+    (tmp_path / "pyproject.toml").write_text(config)
+    out = _lint(tmp_path / "pyproject.toml")
+    assert out.returncode != 0 and "planted break BROKEN" in out.stdout, out.stdout + out.stderr
 
 
 HEADLESS = ["store.db", "store.bars", "store.commands", "assistant.cli", "models.signals"]
@@ -36,3 +49,18 @@ def test_cli_help_does_not_import_torch():
         "assert 'torch' not in sys.modules and 'xgboost' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+@pytest.mark.slow
+def test_tui_process_never_imports_pandas_or_the_learners(tmp_path):
+    # The real dashboard process, rendered headless once: -X importtime lists every import.
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tui", "--home", str(tmp_path / "home"),
+         "--screenshot", str(tmp_path / "shot.svg")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in out.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "textual" in imported  # the listing is real
+    assert not imported & {"pandas", "numpy", "torch", "xgboost", "sklearn"}, imported

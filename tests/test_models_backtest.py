@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from assistant import config
-from assistant.backtest import backtest
 from assistant.cli import main
-from assistant.sources.synthetic import synthetic_bars
+from assistant.ingest.sources.synthetic import synthetic_bars
+from assistant.modeling.backtest import backtest
 from store import bars as store_bars
 from store import symbols
 from store.db import immediate

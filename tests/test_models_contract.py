@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from assistant.sources.synthetic import synthetic_bars
+from assistant.ingest.sources.synthetic import synthetic_bars
 from models import catalog, dataset, features
 from models.base import Forecaster
 
@@ -56,7 +56,7 @@ def test_predict_shapes_and_probabilities(kind, fitted, split):
 def test_save_load_round_trip_predicts_identically(kind, fitted, split, tmp_path):
     model = fitted[kind]
     model.save(tmp_path / "m")
-    back = Forecaster.load(tmp_path / "m")
+    back = catalog.load(tmp_path / "m")
     a, b = model.predict(split.test.X), back.predict(split.test.X)
     assert type(back) is type(model)
     np.testing.assert_array_equal(a.expected_return, b.expected_return)

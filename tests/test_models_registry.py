@@ -13,11 +13,10 @@ import torch
 
 from assistant import config
 from assistant.cli import main
-from assistant.forecasting import forecast, load_serving
-from assistant.sources.synthetic import synthetic_bars
-from assistant.training import train
+from assistant.ingest.sources.synthetic import synthetic_bars
+from assistant.modeling.serving import forecast, load_serving
+from assistant.modeling.training import train
 from models import artifacts, catalog, dataset
-from models.base import Forecaster
 from store import bars as store_bars
 from store import registry, symbols
 from store.db import immediate
@@ -106,7 +105,7 @@ def test_crafted_pickle_artifact_is_refused(tmp_path, monkeypatch):
     meta["files"]["weights.pt"] = artifacts.sha256(weights)  # checksum made to match: loader must still refuse
     (tmp_path / "m" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(artifacts.ArtifactError):
-        Forecaster.load(tmp_path / "m")
+        catalog.load(tmp_path / "m")
     assert not (tmp_path / "EVIL_MARKER").exists()
 
 

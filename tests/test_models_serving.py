@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from assistant import config
-from assistant.forecasting import TAIL, forecast, load_serving
-from assistant.sources.synthetic import synthetic_bars
-from assistant.training import train
+from assistant.ingest.sources.synthetic import synthetic_bars
+from assistant.modeling.serving import TAIL, forecast, load_serving
+from assistant.modeling.training import train
 from models import catalog, dataset, features
-from models.ensemble import EnsembleForecaster
+from models.forecasters.ensemble import EnsembleForecaster
 from store import bars as store_bars
 from store import registry, symbols
 from store.db import immediate, open_db

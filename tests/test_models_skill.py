@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from assistant.sources.synthetic import synthetic_bars
+from assistant.ingest.sources.synthetic import synthetic_bars
 from models import catalog, dataset, metrics
 
 torch.set_num_threads(1)

@@ -19,6 +19,15 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("trading-assistant", appauthor=False))
 
 
+def without_dataframes() -> None:
+    """The dashboard only runs SQL. sqlite-utils imports pandas and numpy whenever they are
+    installed (about half a second at start-up); marking them unavailable in this process,
+    before the store is imported, keeps the TUI's start fast. Nothing in tui/ uses them
+    (an import-linter contract says so)."""
+    for name in ("pandas", "numpy"):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui", description="The trading-assistant dashboard.")
     parser.add_argument("--home", type=Path, help="data home (default: $ASSISTANT_HOME or the platform data dir)")
@@ -28,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="render the dashboard headless once the data has loaded, save it as SVG, exit")
     args = parser.parse_args(argv)
     home = (args.home.expanduser() if args.home else default_home())
+    without_dataframes()
     from store.db import StoreError, open_db
 
     try:

@@ -81,7 +81,7 @@ def _date(text: str | None) -> str | None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from assistant.cycle import run_cycle
+    from assistant.cycle.run import run_cycle
 
     home, settings, db = open_home(args)
     calls = run_cycle(db, home, settings, args.symbols or None, as_of=_date(args.as_of))
@@ -115,7 +115,7 @@ def format_call(c: Any) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from assistant.cycle import verify
+    from assistant.cycle.run import verify
 
     _, settings, db = open_home(args)
     report = verify(db, settings, as_of=_date(args.as_of))
@@ -169,7 +169,7 @@ def _cell(v: Any) -> Any:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from assistant import report
+    from assistant.cycle import report
 
     _, _, db = open_home(args)
     symbols = [s.upper() for s in args.symbols] or None

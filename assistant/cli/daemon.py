@@ -54,15 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("service", help="install the daemon as a systemd user service",
                        description="Manage the systemd user unit that runs the daemon.")
     ssub = p.add_subparsers(dest="service_command", metavar="ACTION", required=True)
-    q = ssub.add_parser("install", help="write ~/.config/systemd/user/trading-assistant.service",
+    q = ssub.add_parser("install", help="write ~/.config/systemd/user/trading-assistant.daemon.service",
                         description="Write the systemd user unit (Restart=on-failure) for this data "
                                     "home and print how to enable it. Honours XDG_CONFIG_HOME.")
     q.set_defaults(func=cmd_service_install)
 
 
 def _options(args: argparse.Namespace, settings: dict[str, Any]) -> Any:
-    from assistant.daemon import ReplayOptions
-    from assistant.replay import validate_date
+    from assistant.daemon.loop import ReplayOptions
+    from assistant.daemon.replay import validate_date
 
     if not args.replay:
         if args.from_date or args.speed is not None or args.retrain_every is not None:
@@ -81,7 +81,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     import signal
 
     from assistant import config
-    from assistant.daemon import Daemon
+    from assistant.daemon.loop import Daemon
     from store.db import ensure_private_dir
 
     home = ensure_private_dir(home_of(args))
@@ -107,7 +107,7 @@ def _pass_through(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from assistant import service
+    from assistant.daemon import service
 
     home, settings, db = open_home(args)
     db.close()
@@ -118,7 +118,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from assistant import service
+    from assistant.daemon import service
 
     home = home_of(args)
     pid = service.stop(home)
@@ -134,7 +134,7 @@ def _fmt_s(seconds: float | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from assistant import service
+    from assistant.daemon import service
 
     home, settings, db = open_home(args)
     try:
@@ -168,7 +168,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_service_install(args: argparse.Namespace) -> int:
-    from assistant import service
+    from assistant.daemon import service
 
     home = home_of(args).resolve()
     path = service.install_unit(home)

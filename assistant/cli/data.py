@@ -80,7 +80,7 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
     if already:
         print(f"already watched: {', '.join(already)}")
     if settings["collect"]["source"] == "sample":
-        from assistant.sources.sample import SERIES, carried
+        from assistant.ingest.sources.sample import SERIES, carried
 
         missing = [s for s in added if s not in SERIES]
         if missing:
@@ -125,7 +125,7 @@ def cmd_watch_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from assistant.importer import import_files
+    from assistant.ingest.importer import import_files
     from store import symbols
 
     symbol = symbols.validate_symbol(args.symbol) if args.symbol else None
@@ -158,7 +158,7 @@ def _progress_bar() -> Callable[[float, str], None] | None:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from assistant.collect import collect
+    from assistant.ingest.collect import collect
 
     _, settings, db = open_home(args)
     results = collect(db, settings, args.symbols or None, source=args.source, until=args.until,

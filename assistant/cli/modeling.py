@@ -110,7 +110,7 @@ def _baseline_rows(m: dict[str, Any]) -> list[list[str]]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from assistant.training import train
+    from assistant.modeling.training import train
 
     home, settings, db = open_home(args)
     try:
@@ -147,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from assistant.backtest import backtest, write_predictions
+    from assistant.modeling.backtest import backtest, write_predictions
 
     home, settings, db = open_home(args)
     if args.predictions_out and not args.predictions_out.parent.is_dir():

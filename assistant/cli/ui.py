@@ -81,7 +81,7 @@ def restart_finished_demo(home: Path) -> None:
     """
     import shutil
 
-    from assistant.lock import holder
+    from assistant.daemon.lock import holder
     from store import jobs
     from store.db import DB_FILENAME, StoreError, connect
 
@@ -137,7 +137,7 @@ def stop_process(proc: subprocess.Popen, wait_s: float = STOP_WAIT_S) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from assistant import config
-    from assistant.lock import holder
+    from assistant.daemon.lock import holder
     from store import symbols
     from store.db import ensure_private_dir
 

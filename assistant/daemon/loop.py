@@ -21,13 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assistant import __version__, jobs, malloc, replay, scheduler
-from assistant.dispatch import CommandRunner
+from assistant import __version__
+from assistant.daemon import jobs, malloc, replay, scheduler
+from assistant.daemon.commands import CommandRunner
+from assistant.daemon.heartbeat import BusyBeat
+from assistant.daemon.lock import DaemonLock
+from assistant.daemon.logs import setup_logging
+from assistant.daemon.worker import TrainingWorker, TrainRequest
 from assistant.errors import AssistantError
-from assistant.heartbeat import BusyBeat
-from assistant.lock import DaemonLock
-from assistant.logs import setup_logging
-from assistant.worker import TrainingWorker, TrainRequest
 from store import commands, daemon_state
 from store import jobs as job_runs
 from store import symbols as watch
@@ -248,7 +249,8 @@ class Daemon:
             log.info("replay waiting: the watchlist is empty (add symbols with `assistant watch add`)")
             return
         try:
-            make_source = jobs.service("assistant.collect", "make_source")
+            from assistant.ingest.collect import make_source
+
             source = self.source or make_source(self.settings, home=self.home)
             end = replay.source_end(source, symbols)
         except Exception as exc:  # the source is missing or broken: wait and retry

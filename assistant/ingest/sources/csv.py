@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from assistant.errors import NoDataError
-from assistant.sources.validate import ValidationError, validate
+from assistant.ingest.sources.validate import ValidationError, validate
 from store.symbols import SymbolError, validate_symbol
 
 _ALIASES = {

@@ -20,14 +20,14 @@ from typing import Any
 
 import sqlite_utils
 
-from assistant import lock, scheduler
+from assistant.daemon import lock, scheduler
+from assistant.daemon.logs import LOG_NAME, log_dir
 from assistant.errors import AssistantError
-from assistant.logs import LOG_NAME, log_dir
 from store import commands, daemon_state
 from store import jobs as job_runs
 from store.db import ensure_private_dir
 
-UNIT_NAME = "trading-assistant.service"
+UNIT_NAME = "trading-assistant.daemon.service"
 JOBS = ("collect", "cycle", "verify", "drift", "retrain")
 SLOT_OF = {"collect": "daily", "cycle": "daily", "verify": "daily", "drift": "drift"}
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from assistant.plan import FLAT_K
+from assistant.cycle.plan import FLAT_K
 from models import signals
 from models.regime import classify
 from store import bars as bar_store

@@ -158,15 +158,14 @@ def gate(new: dict[str, Any], old: dict[str, Any] | None, settings: dict[str, di
 
 
 def _serving_on_test(db: sqlite_utils.Database, home: Path, kind: str, data: Any) -> tuple[str | None, dict | None]:
-    from models import artifacts
-    from models.base import Forecaster
+    from models import artifacts, catalog
 
     rows = registry.serving(db, kind)
     if not rows:
         return None, None
     row = rows[0]
     try:
-        old = Forecaster.load(home / row["artifact_path"])
+        old = catalog.load(home / row["artifact_path"])
         return row["id"], test_metrics(old, data)
     except (artifacts.ArtifactError, ValueError) as exc:
         registry.quarantine(db, row["id"], f"unusable at retrain: {exc}")
@@ -177,9 +176,9 @@ def train(db: sqlite_utils.Database, home: Path, settings: dict[str, dict[str, A
           symbols: list[str] | None = None, kinds: list[str] | None = None, *,
           as_of: str | None = None, progress: Progress | None = None,
           stop: threading.Event | None = None) -> TrainReport:
-    from models import dataset, features
+    from models import catalog, dataset, features
     from models.base import Forecaster
-    from models.ensemble import EnsembleForecaster
+    from models.forecasters.ensemble import EnsembleForecaster
 
     report_progress = progress or (lambda k, f, m: None)
     kinds = resolve_kinds(settings, kinds)
@@ -220,7 +219,7 @@ def train(db: sqlite_utils.Database, home: Path, settings: dict[str, dict[str, A
         model.save(home / rel)
         status, reason = "candidate", ""
         try:
-            Forecaster.load(home / rel)  # what cannot be loaded back never serves
+            catalog.load(home / rel)  # what cannot be loaded back never serves
         except Exception as exc:
             status, reason = "quarantined", f"artifact failed to load back: {exc}"
         row_metrics = {"test": result.metrics, "info": model.info}

@@ -12,7 +12,6 @@ import pandas as pd
 import xgboost as xgb
 
 from models.base import Forecaster, Progress, check_stop
-from models.markov import _cls, _ret
 
 
 class XGBoostForecaster(Forecaster):
@@ -31,7 +30,7 @@ class XGBoostForecaster(Forecaster):
 
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
         Xt, Xv = train.X.to_numpy()[train.rows], val.X.to_numpy()[val.rows]
-        rt, rv, ct, cv = _ret(train, self), _ret(val, self), _cls(train, self), _cls(val, self)
+        rt, rv, ct, cv = train.ret(self.horizons), val.ret(self.horizons), train.cls(self.horizons), val.cls(self.horizons)
         self.scale = [float(np.std(rt[:, i]) or 1.0) for i in range(len(self.horizons))]
         self.boosters: dict[str, xgb.Booster] = {}
         jobs = [(f"reg_h{h}", i, "reg:squarederror") for i, h in enumerate(self.horizons)]

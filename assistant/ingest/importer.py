@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from assistant.errors import AssistantError
-from assistant.sources.csv import load_file
+from assistant.ingest.sources.csv import load_file
 from store import bars
 from store import symbols as store_symbols
 from store.db import immediate

@@ -12,8 +12,7 @@ import pandas as pd
 
 from models import signals
 from models.base import Forecaster, Progress
-from models.markov import _cls, _ret
-from models.tables import OutcomeTable
+from models.forecasters.tables import OutcomeTable
 
 LEVELS = 5  # score in [-1, 1] -> -1, -0.5, 0, 0.5, 1
 
@@ -32,7 +31,7 @@ class RulesForecaster(Forecaster):
 
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
         ctx = self._contexts(train.X)[train.rows]
-        self.table = OutcomeTable(LEVELS, len(self.horizons)).fit(ctx, _ret(train, self), _cls(train, self))
+        self.table = OutcomeTable(LEVELS, len(self.horizons)).fit(ctx, train.ret(self.horizons), train.cls(self.horizons))
         progress(1.0, "calibrated")
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

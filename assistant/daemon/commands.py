@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from assistant import jobs
+from assistant.daemon import jobs
+from assistant.daemon.worker import TrainingWorker, TrainRequest
 from assistant.errors import AssistantError
-from assistant.worker import TrainingWorker, TrainRequest
 from store import commands
 from store.symbols import validate_symbol
 

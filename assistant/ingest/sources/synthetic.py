@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from assistant.errors import NoDataError
-from assistant.sources.base import NORMALIZED_COLUMNS
+from assistant.ingest.sources.base import NORMALIZED_COLUMNS
 
 
 def synthetic_bars(

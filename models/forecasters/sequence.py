@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from models import nets, trainer
 from models.base import Forecaster, Progress
 from models.dataset import Scaler, windows
-from models.markov import _cls, _ret
+from models.forecasters import nets, trainer
 
 WEIGHTS = "weights.pt"
 
@@ -38,15 +37,15 @@ class SequenceForecaster(Forecaster):
 
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
         self.scaler = Scaler.fit(train.X, train.rows)
-        rt = _ret(train, self)
+        rt = train.ret(self.horizons)
         self.scale = [float(np.std(rt[:, i]) or 1.0) for i in range(len(self.horizons))]
         dev = trainer.device()
         # Scaled return targets are clipped at ±3 sd: a few volatile days should not drown the
         # direction signal in MSE.
         tr = trainer.tensors(self._windows(train.X, train.rows), np.clip(rt / self.scale, -3, 3),
-                             _cls(train, self), dev)
+                             train.cls(self.horizons), dev)
         va = trainer.tensors(self._windows(val.X, val.rows),
-                             np.clip(_ret(val, self) / self.scale, -3, 3), _cls(val, self), dev)
+                             np.clip(val.ret(self.horizons) / self.scale, -3, 3), val.cls(self.horizons), dev)
         self.net = self._net().to(dev)
         p = self.params
         self.info.update(trainer.fit(self.net, tr, va, epochs=int(p["epochs"]), batch=int(p["batch"]),

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from assistant.errors import AssistantError
-from assistant.sources.base import NORMALIZED_COLUMNS
+from assistant.ingest.sources.base import NORMALIZED_COLUMNS
 
 PRICES = ["open", "high", "low", "close"]
 # Sources round to a cent: a high a hair below the close is rounding, not bad data.

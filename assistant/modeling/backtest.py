@@ -23,7 +23,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.errors import AssistantError
-from assistant.training import fit_all, load_bars, model_params, resolve_kinds
+from assistant.modeling.training import fit_all, load_bars, model_params, resolve_kinds
 from store.symbols import active_symbols, validate_symbol
 
 DEFAULT_SESSIONS = 756  # three years
@@ -77,7 +77,7 @@ def backtest(db: sqlite_utils.Database, settings: dict[str, dict[str, Any]],
              stop: threading.Event | None = None) -> BacktestReport:
     from models import dataset, metrics
     from models.base import Forecaster
-    from models.ensemble import EnsembleForecaster
+    from models.forecasters.ensemble import EnsembleForecaster
 
     say = progress or (lambda f, m: None)
     if retrain_every < 1:

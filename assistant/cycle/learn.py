@@ -22,8 +22,8 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.calendar import exchange_for, sessions_between
-from assistant.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION, bucket_of
-from assistant.scoring import outcome
+from assistant.cycle.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION, bucket_of
+from assistant.cycle.scoring import outcome
 from models.signals import SIGNALS
 from store import predictions as ledger
 from store import weights as weight_store

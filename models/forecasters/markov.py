@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from models.base import Forecaster, Progress
-from models.tables import OutcomeTable
+from models.forecasters.tables import OutcomeTable
 
 
 class MarkovForecaster(Forecaster):
@@ -36,7 +36,7 @@ class MarkovForecaster(Forecaster):
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
         n_ctx = 3 ** int(self.params["order"])
         ctx = self._contexts(train.X)[train.rows]
-        self.table = OutcomeTable(n_ctx, len(self.horizons)).fit(ctx, _ret(train, self), _cls(train, self))
+        self.table = OutcomeTable(n_ctx, len(self.horizons)).fit(ctx, train.ret(self.horizons), train.cls(self.horizons))
         progress(1.0, f"{n_ctx} contexts")
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -49,10 +49,3 @@ class MarkovForecaster(Forecaster):
         self.table = OutcomeTable(3 ** int(self.params["order"]), len(self.horizons))
         self.table.load_dict(state["table"])
 
-
-def _ret(data: Any, model: Forecaster) -> np.ndarray:
-    return data.Y[[f"ret_h{h}" for h in model.horizons]].to_numpy()[data.rows]
-
-
-def _cls(data: Any, model: Forecaster) -> np.ndarray:
-    return data.Y[[f"cls_h{h}" for h in model.horizons]].to_numpy()[data.rows]

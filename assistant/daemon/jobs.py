@@ -3,14 +3,13 @@
 `run_job` records every execution in `job_runs` (start, throttled progress, finish with
 a one-line summary). An exception is logged and recorded as `failed`, and the caller's
 loop goes on; only BaseException (a signal, interpreter exit) propagates, after the
-run is closed as `interrupted`. The services are imported lazily, inside each job, so
-the daemon starts fast and a missing or broken service fails that job only.
+run is closed as `interrupted`. The services are imported inside each job, so the
+daemon starts fast and a broken service fails that job only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import logging
 import threading
 import time
@@ -31,9 +30,6 @@ log = logging.getLogger("assistant.daemon")
 Progress = Callable[[float, str], None]
 TORCH_KINDS = {"lstm", "gru", "transformer"}
 
-
-class ServiceUnavailable(AssistantError):
-    """A service module the job needs is not installed."""
 
 
 class Interrupted(AssistantError):
@@ -113,15 +109,6 @@ def run_job(
     return Outcome(True, result=result, run_id=run_id)
 
 
-def service(module: str, name: str) -> Any:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            raise ServiceUnavailable(f"{module} is not available in this installation") from None
-        raise
-    return getattr(mod, name)
-
 
 def plain(value: Any) -> Any:
     """A JSON-friendly view of a service's return value (stored on command rows)."""
@@ -142,8 +129,9 @@ def plain(value: Any) -> Any:
 
 
 def collect(ctx: Context, progress: Progress, symbols: list[str] | None = None, until: str | None = None) -> tuple[Any, str]:
-    fn = service("assistant.collect", "collect")
-    results = fn(ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress)
+    from assistant.ingest.collect import collect as run_collect
+
+    results = run_collect(ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress)
     by_status = Counter(r.status for r in results)
     failed = [f"{r.symbol}: {r.message}" for r in results if r.status == "failed"]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing to collect"
@@ -157,15 +145,17 @@ def collect(ctx: Context, progress: Progress, symbols: list[str] | None = None, 
 
 
 def cycle(ctx: Context, progress: Progress, symbols: list[str] | None = None, as_of: str | None = None) -> tuple[Any, str]:
-    fn = service("assistant.cycle", "run_cycle")
-    calls = fn(ctx.db, ctx.home, ctx.settings, symbols, as_of=as_of)
+    from assistant.cycle.run import run_cycle
+
+    calls = run_cycle(ctx.db, ctx.home, ctx.settings, symbols, as_of=as_of)
     new = sum(1 for c in calls if getattr(c, "new", True))
     return plain(calls), f"{len(calls)} calls ({new} new)" + (f" as of {as_of}" if as_of else "")
 
 
 def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
-    fn = service("assistant.cycle", "verify")
-    report = plain(fn(ctx.db, ctx.settings, as_of=as_of))
+    from assistant.cycle.run import verify as run_verify
+
+    report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
     if isinstance(report, dict):
         summary = ", ".join(f"{k} {v}" for k, v in report.items() if isinstance(v, int | float)) or "done"
     else:
@@ -174,8 +164,9 @@ def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[
 
 
 def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
-    fn = service("assistant.cycle", "check_drift")
-    findings = fn(ctx.db, ctx.settings, as_of=as_of)
+    from assistant.cycle.run import check_drift
+
+    findings = check_drift(ctx.db, ctx.settings, as_of=as_of)
     return plain(findings), f"{len(findings)} drift findings" if findings else "no drift"
 
 
@@ -187,14 +178,15 @@ def retrain(
     as_of: str | None = None,
     stop: threading.Event | None = None,
 ) -> tuple[Any, str]:
-    fn = service("assistant.training", "train")
+    from assistant.modeling.training import train
+
     wanted = set(kinds or ctx.settings["models"]["kinds"])
     if wanted & TORCH_KINDS:
         import torch
 
         # Training shares two cores with the loop: one intra-op thread keeps it responsive.
         torch.set_num_threads(1)
-    report = fn(
+    report = train(
         ctx.db, ctx.home, ctx.settings, symbols, kinds, as_of=as_of,
         progress=lambda kind, fraction, message: progress(fraction, f"{kind}: {message}"),
         stop=stop,

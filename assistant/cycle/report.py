@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from assistant.scoring import CLASSES, p_value
+from assistant.cycle.scoring import CLASSES, p_value
 from store import predictions as ledger
 
 TREND_WEEKS = 26

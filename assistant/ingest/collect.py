@@ -64,17 +64,17 @@ def make_source(settings: dict[str, Any], name: str | None = None, *, home: Path
     name = name or cfg["source"]
     jump = float(cfg["jump_threshold"])
     if name == "sample":
-        from assistant.sources.sample import SampleSource
+        from assistant.ingest.sources.sample import SampleSource
 
         return SampleSource(jump_threshold=jump)
     if name == "yahoo":
         from assistant.config import default_home
-        from assistant.sources.yahoo import YahooSource
+        from assistant.ingest.sources.yahoo import YahooSource
 
         return YahooSource(home or default_home(), jump_threshold=jump,
                            default_exchange=settings["calendar"]["exchange"])
     if name == "csv":
-        from assistant.sources.csv import CsvSource
+        from assistant.ingest.sources.csv import CsvSource
 
         folder = Path(str(cfg["csv_dir"])).expanduser() if cfg["csv_dir"] else None
         if folder is None or not folder.is_dir():
@@ -83,7 +83,7 @@ def make_source(settings: dict[str, Any], name: str | None = None, *, home: Path
             )
         return CsvSource(folder, jump_threshold=jump)
     if name == "synthetic":
-        from assistant.sources.synthetic import SyntheticSource
+        from assistant.ingest.sources.synthetic import SyntheticSource
 
         return SyntheticSource()
     raise AssistantError(f"unknown source {name!r} (known: {', '.join(SOURCES)})")

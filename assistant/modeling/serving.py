@@ -101,14 +101,14 @@ def load_serving(db: sqlite_utils.Database, home: Path) -> Serving:
 
 
 def _load(db: sqlite_utils.Database, home: Path, rows: list[dict[str, Any]]) -> Serving:
-    from models.base import Forecaster
+    from models import catalog
 
     out = Serving()
     for row in rows:
         candidate: dict[str, Any] | None = row
         while candidate is not None:
             try:
-                model = Forecaster.load(home / candidate["artifact_path"])
+                model = catalog.load(home / candidate["artifact_path"])
                 out.models[candidate["kind"]] = (candidate, model)
                 break
             except Exception as exc:  # a broken artifact must never stop serving

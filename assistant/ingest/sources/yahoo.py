@@ -23,7 +23,7 @@ import pandas as pd
 
 from assistant import calendar
 from assistant.errors import NoDataError, TemporaryError
-from assistant.sources.validate import ValidationError, validate
+from assistant.ingest.sources.validate import ValidationError, validate
 
 _RENAME = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
            "Adj Close": "adj_close", "Volume": "volume"}

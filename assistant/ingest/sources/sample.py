@@ -13,7 +13,7 @@ import importlib
 import pandas as pd
 
 from assistant.errors import NoDataError
-from assistant.sources.validate import validate
+from assistant.ingest.sources.validate import validate
 
 SERIES = {
     "^GSPC": ("arch.data.sp500", "S&P 500"),

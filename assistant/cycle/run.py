@@ -19,13 +19,13 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
-from assistant import analyze as az
 from assistant.calendar import add_sessions, exchange_for
-from assistant.drift import DriftFinding, check_drift
+from assistant.cycle import analyze as az
+from assistant.cycle.drift import DriftFinding, check_drift
+from assistant.cycle.learn import VerifyReport, verify
+from assistant.cycle.plan import Evidence, ModelView, Plan, plan
+from assistant.cycle.predict import encode_signals, model_forecasts, skill_lines
 from assistant.errors import AssistantError
-from assistant.learn import VerifyReport, verify
-from assistant.plan import Evidence, ModelView, Plan, plan
-from assistant.predicting import encode_signals, model_forecasts, skill_lines
 from store import predictions as ledger
 from store import regimes as regime_store
 from store import symbols as symbol_store

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from models.base import Forecast, Forecaster, Progress, check_stop
-from models.markov import _cls
 
 
 def fit_weights(probs: np.ndarray, cls: np.ndarray, steps: int = 300, lr: float = 0.5) -> np.ndarray:
@@ -36,6 +35,8 @@ def fit_weights(probs: np.ndarray, cls: np.ndarray, steps: int = 300, lr: float 
 
 class EnsembleForecaster(Forecaster):
     kind = "ensemble"
+    # The kinds members may be, set by models.catalog (the ensemble imports no other kind).
+    kinds: ClassVar[dict[str, type[Forecaster]]] = {}
     defaults = {"members": []}  # [{"kind": ..., "params": {...}}] for members fit by the ensemble
 
     def __init__(self, horizons: tuple[int, ...] = (1, 3, 5), **params: Any) -> None:
@@ -53,15 +54,15 @@ class EnsembleForecaster(Forecaster):
         return ens
 
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
-        from models import catalog
-
         specs = self.params["members"]
         if not specs:
             raise ValueError("an ensemble needs members")
         self.members = []
         for i, spec in enumerate(specs):
             check_stop(stop)
-            model = catalog.make(spec["kind"], self.horizons, **spec.get("params", {}))
+            cls = self.kinds[spec["kind"]]
+            params = {k: v for k, v in spec.get("params", {}).items() if k in cls.defaults}
+            model = cls(self.horizons, **params)
             model.fit(train, val, stop=stop)
             self.members.append(model)
             progress((i + 1) / len(specs), f"member {spec['kind']} fit")
@@ -69,7 +70,7 @@ class EnsembleForecaster(Forecaster):
 
     def _fit_weights(self, val: Any) -> None:
         fcs = [m.predict(val.X) for m in self.members]
-        cls = _cls(val, self)
+        cls = val.cls(self.horizons)
         self.weights = np.column_stack([
             fit_weights(np.stack([f.probs[val.rows, i] for f in fcs]), cls[:, i])
             for i in range(len(self.horizons))
@@ -106,5 +107,5 @@ class EnsembleForecaster(Forecaster):
 
     def _read(self, directory: Path, state: dict[str, Any]) -> None:
         n = int(state["n_members"])
-        self.members = [Forecaster.load(directory / f"member_{i}") for i in range(n)]
+        self.members = [Forecaster.load(directory / f"member_{i}", self.kinds) for i in range(n)]
         self.weights = np.asarray(state["weights"], dtype=float).reshape(n, len(self.horizons))

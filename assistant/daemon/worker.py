@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant import jobs, malloc
+from assistant.daemon import jobs, malloc
 from store import commands
 from store.db import open_db
 

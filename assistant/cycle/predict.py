@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
-from assistant.plan import RULES_VERSION, Plan
-from assistant.scoring import skill_text
+from assistant.cycle.plan import RULES_VERSION, Plan
+from assistant.cycle.scoring import skill_text
 from store import predictions as ledger
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def model_forecasts(
     """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead})."""
     if not bars or as_of is None:
         return {}, {"*": NO_MODEL}
-    from assistant import forecasting
+    from assistant.modeling import serving as forecasting
 
     try:
         serving = forecasting.load_serving(db, home)

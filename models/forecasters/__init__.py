@@ -1,0 +1,1 @@
+"""The forecaster kinds: Markov, rules, sequence nets (LSTM/GRU/Transformer), XGBoost, ensemble."""
