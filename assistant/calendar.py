@@ -23,12 +23,28 @@ def _calendar_to(exchange: str, end_year: int) -> xcals.ExchangeCalendar:
 
 def exchange_for(symbol: str, default: str = "XNYS") -> str:
     """The calendar a symbol trades on: crypto every day, FX on weekdays, else by suffix."""
-    if symbol.endswith("-USD") and symbol.split("-")[0] in {"BTC", "ETH", "SOL", "DOGE", "XRP", "ADA"}:
+    if symbol.endswith("-USD") and symbol.split("-")[0] in {
+        "BTC",
+        "ETH",
+        "SOL",
+        "DOGE",
+        "XRP",
+        "ADA",
+    }:
         return "24/7"
     if symbol.endswith("=X"):
         return "24/5"
-    suffixes = {".T": "XTKS", ".L": "XLON", ".NS": "XBOM", ".BO": "XBOM", ".DE": "XETR",
-                ".PA": "XPAR", ".HK": "XHKG", ".TO": "XTSE", ".AX": "XASX"}
+    suffixes = {
+        ".T": "XTKS",
+        ".L": "XLON",
+        ".NS": "XBOM",
+        ".BO": "XBOM",
+        ".DE": "XETR",
+        ".PA": "XPAR",
+        ".HK": "XHKG",
+        ".TO": "XTSE",
+        ".AX": "XASX",
+    }
     for suffix, exchange in suffixes.items():
         if symbol.endswith(suffix):
             return exchange
@@ -71,7 +87,9 @@ def is_session(exchange: str, date: str | pd.Timestamp) -> bool:
 
 def exchange_tz(exchange: str) -> str:
     """The exchange's time zone (UTC for crypto and FX)."""
-    return "UTC" if exchange in ("24/7", "24/5") else str(_calendar(exchange, pd.Timestamp.today()).tz)
+    return (
+        "UTC" if exchange in ("24/7", "24/5") else str(_calendar(exchange, pd.Timestamp.today()).tz)
+    )
 
 
 def local_today(exchange: str, now: pd.Timestamp | None = None) -> pd.Timestamp:

@@ -35,9 +35,14 @@ DAYS = ["2023-12-01", "2023-12-04", "2023-12-05", "2023-12-06", "2023-12-07"]
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--symbols", type=int, default=100)
-    ap.add_argument("--kinds", default=",".join(config.DEFAULTS["models"]["kinds"]),
-                    help="model kinds to train first ('' for rules only); default: every default kind")
-    ap.add_argument("--epochs", type=int, default=2, help="training epochs of the networks (setup only)")
+    ap.add_argument(
+        "--kinds",
+        default=",".join(config.DEFAULTS["models"]["kinds"]),
+        help="model kinds to train first ('' for rules only); default: every default kind",
+    )
+    ap.add_argument(
+        "--epochs", type=int, default=2, help="training epochs of the networks (setup only)"
+    )
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-cycle-")) / "home"
     db = open_db(home)
@@ -55,8 +60,10 @@ def main() -> int:
         t = time.perf_counter()
         report = train(db, home, settings, names[:10], kinds=kinds, as_of="2023-06-30")
         status = ", ".join(f"{r.kind}:{r.status}" for r in report.results)
-        print(f"(setup) trained {len(report.results)} models ({status}) on 10 symbols, "
-              f"{args.epochs} epochs, in {time.perf_counter() - t:.1f} s")
+        print(
+            f"(setup) trained {len(report.results)} models ({status}) on 10 symbols, "
+            f"{args.epochs} epochs, in {time.perf_counter() - t:.1f} s"
+        )
     # Loading: from disk (checksums, torch/xgboost deserialization), then from the cache.
     colds = []
     for _ in range(3):
@@ -67,9 +74,11 @@ def main() -> int:
     t = time.perf_counter()
     forecasting.load_serving(db, home)
     warm = time.perf_counter() - t
-    print(f"model loading: {statistics.median(colds) * 1000:.0f} ms from disk, median of 3 "
-          f"({len(serving.models)} serving: {', '.join(sorted(serving.models))}); "
-          f"{warm * 1000:.1f} ms when cached")
+    print(
+        f"model loading: {statistics.median(colds) * 1000:.0f} ms from disk, median of 3 "
+        f"({len(serving.models)} serving: {', '.join(sorted(serving.models))}); "
+        f"{warm * 1000:.1f} ms when cached"
+    )
     run_cycle(db, home, settings, as_of="2023-11-30")  # warm: imports, calendar, first regimes
     times = []
     for day in DAYS:
@@ -79,11 +88,13 @@ def main() -> int:
         assert all(c.new for c in calls), "a timed cycle hit the idempotent no-op"
     served = sorted({c.model_version for c in calls})
     median = statistics.median(times)
-    print(f"cycle, {args.symbols} symbols x {len(settings['models']['horizons'])} horizons "
-          f"({len(calls)} calls, serving {', '.join(served)}), models loaded: median {median:.2f} s "
-          f"over {len(times)} dates (min {min(times):.2f}, max {max(times):.2f}) "
-          f"(target <= {TARGET_S} s) {'PASS' if median <= TARGET_S else 'FAIL'}"
-          f"  [load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]")
+    print(
+        f"cycle, {args.symbols} symbols x {len(settings['models']['horizons'])} horizons "
+        f"({len(calls)} calls, serving {', '.join(served)}), models loaded: median {median:.2f} s "
+        f"over {len(times)} dates (min {min(times):.2f}, max {max(times):.2f}) "
+        f"(target <= {TARGET_S} s) {'PASS' if median <= TARGET_S else 'FAIL'}"
+        f"  [load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]"
+    )
     return 0
 
 

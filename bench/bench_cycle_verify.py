@@ -50,23 +50,54 @@ def main() -> int:
             close = frame["close"].to_numpy()
             rows = []
             for t in range(per):
-                votes = {k: float(v) for k, v in zip(("rsi", "macd", "cross", "regime", "drift"),
-                                                     rng.choice([-1.0, 0.0, 1.0], 5), strict=True)}
-                info = {"votes": votes, "flat_band": 0.002, "raw_confidence": float(rng.uniform(0.35, 0.6)),
-                        "last_move": "up", "contributions": {}}
-                rows.append((sym, dates[t], 1, "signals-v1", "2015-01-01T00:00:00+00:00", dates[t + 1],
-                             float(close[t]), 0.1, float(close[t]) * 1.001, None, None, 0.45, 0.1, 0.45,
-                             "up" if rng.random() < 0.5 else "down", 0.45, str(rng.choice(regimes)),
-                             json.dumps(info)))
+                votes = {
+                    k: float(v)
+                    for k, v in zip(
+                        ("rsi", "macd", "cross", "regime", "drift"),
+                        rng.choice([-1.0, 0.0, 1.0], 5),
+                        strict=True,
+                    )
+                }
+                info = {
+                    "votes": votes,
+                    "flat_band": 0.002,
+                    "raw_confidence": float(rng.uniform(0.35, 0.6)),
+                    "last_move": "up",
+                    "contributions": {},
+                }
+                rows.append(
+                    (
+                        sym,
+                        dates[t],
+                        1,
+                        "signals-v1",
+                        "2015-01-01T00:00:00+00:00",
+                        dates[t + 1],
+                        float(close[t]),
+                        0.1,
+                        float(close[t]) * 1.001,
+                        None,
+                        None,
+                        0.45,
+                        0.1,
+                        0.45,
+                        "up" if rng.random() < 0.5 else "down",
+                        0.45,
+                        str(rng.choice(regimes)),
+                        json.dumps(info),
+                    )
+                )
             ledger.insert_many(db, rows)
     last = pd.Timestamp(dates[-1]).strftime("%Y-%m-%d")
     t, cpu = time.perf_counter(), time.process_time()
     report = verify(db, settings, as_of=last)
     took, cpu = time.perf_counter() - t, time.process_time() - cpu
-    print(f"verify {report.verified:,} matured predictions ({len(report.weight_changes)} weight changes, "
-          f"{report.expired} expired): {took:.2f} s wall, {cpu:.2f} s CPU = {report.verified / took:,.0f}/s "
-          f"(target <= {TARGET_S} s) {'PASS' if took <= TARGET_S else 'FAIL'}"
-          f"  [load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]")
+    print(
+        f"verify {report.verified:,} matured predictions ({len(report.weight_changes)} weight changes, "
+        f"{report.expired} expired): {took:.2f} s wall, {cpu:.2f} s CPU = {report.verified / took:,.0f}/s "
+        f"(target <= {TARGET_S} s) {'PASS' if took <= TARGET_S else 'FAIL'}"
+        f"  [load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]"
+    )
     return 0
 
 

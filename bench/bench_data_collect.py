@@ -59,13 +59,17 @@ def main() -> int:
         elapsed_again = time.perf_counter() - again
         db.close()
     bad = [r for r in results if r.status != "added"]
-    print("collect: 2 real series (^GSPC, ^IXIC from arch.data) + 18 synthetic symbols "
-          "(SyntheticSource), all through collect()")
+    print(
+        "collect: 2 real series (^GSPC, ^IXIC from arch.data) + 18 synthetic symbols "
+        "(SyntheticSource), all through collect()"
+    )
     if bad:
         print(f"collect failed: {bad[0]}")
         return 1
     verdict = "PASS" if elapsed < TARGET_S else "FAIL"
-    print(f"collect: 20 symbols, {rows:,} rows, first run {elapsed:.2f} s (target < {TARGET_S:.0f} s) {verdict}")
+    print(
+        f"collect: 20 symbols, {rows:,} rows, first run {elapsed:.2f} s (target < {TARGET_S:.0f} s) {verdict}"
+    )
     current = sum(r.status == "current" for r in second)
     print(f"collect: second run (already current: {current}/20) {elapsed_again:.2f} s")
     return 0 if verdict == "PASS" else 1

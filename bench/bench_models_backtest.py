@@ -20,17 +20,23 @@ def main() -> None:
     home = Path(tempfile.mkdtemp()) / "home"
     db = seed(home, 1260)
     settings = config.load(home)
-    print(f"synthetic symbols (synthetic_bars, edge 0.55): 10 x 1260 sessions; kinds {settings['models']['kinds']}")
+    print(
+        f"synthetic symbols (synthetic_bars, edge 0.55): 10 x 1260 sessions; kinds {settings['models']['kinds']}"
+    )
     start = time.perf_counter()
     report = backtest(db, settings, retrain_every=63)
     took = time.perf_counter() - start
     pooled = [r for r in report.results if r["symbol"] == "ALL" and r["horizon"] == 1]
     for r in pooled:
-        print(f"  {r['model']:<12} h1 dir acc {r['dir_accuracy']:.3f} vs majority "
-              f"{r['baselines']['majority']['dir_accuracy']:.3f}, p {r['p_value']:.2g}, n {r['n']}")
+        print(
+            f"  {r['model']:<12} h1 dir acc {r['dir_accuracy']:.3f} vs majority "
+            f"{r['baselines']['majority']['dir_accuracy']:.3f}, p {r['p_value']:.2g}, n {r['n']}"
+        )
     verdict = "PASS" if took <= 600 else "FAIL"
-    print(f"backtest {report.start}..{report.end}, {report.retrains} retrains, "
-          f"{report.n_predictions} scored predictions: {took:.1f} s (target <= 600 s) {verdict}")
+    print(
+        f"backtest {report.start}..{report.end}, {report.retrains} retrains, "
+        f"{report.n_predictions} scored predictions: {took:.1f} s (target <= 600 s) {verdict}"
+    )
     sys.exit(0 if verdict == "PASS" else 1)
 
 

@@ -31,14 +31,18 @@ def main() -> None:
     home = Path(tempfile.mkdtemp()) / "home"
     db = seed(home, 2520)
     settings = config.load(home)
-    print(f"synthetic symbols (synthetic_bars, edge 0.55): 10 x 2520 sessions; kinds {settings['models']['kinds']}")
+    print(
+        f"synthetic symbols (synthetic_bars, edge 0.55): 10 x 2520 sessions; kinds {settings['models']['kinds']}"
+    )
     start = time.perf_counter()
     report = train(db, home, settings, progress=lambda k, f, m: None)
     took = time.perf_counter() - start
     for r in report.results:
         info = r.info.get("epochs", r.info.get("rounds", ""))
-        print(f"  {r.kind:<12} h1 dir acc {r.metrics['1']['dir_accuracy']:.3f} "
-              f"(majority {r.metrics['1']['baselines']['majority']['dir_accuracy']:.3f}) {info}")
+        print(
+            f"  {r.kind:<12} h1 dir acc {r.metrics['1']['dir_accuracy']:.3f} "
+            f"(majority {r.metrics['1']['baselines']['majority']['dir_accuracy']:.3f}) {info}"
+        )
     verdict = "PASS" if took <= 180 else "FAIL"
     print(f"train default set, 10 symbols x 10 years: {took:.1f} s (target <= 180 s) {verdict}")
     sys.exit(0 if verdict == "PASS" else 1)

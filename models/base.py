@@ -68,8 +68,14 @@ class Forecaster(ABC):
         self.digest: str | None = None
 
     # ---- public API (validated) -------------------------------------------------------
-    def fit(self, train: Any, val: Any, *, progress: Progress | None = None,
-            stop: threading.Event | None = None) -> Forecaster:
+    def fit(
+        self,
+        train: Any,
+        val: Any,
+        *,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> Forecaster:
         for name, part in (("train", train), ("val", val)):
             _check_frame(part.X, name)
             if len(part.rows) != len(part.X):
@@ -124,10 +130,15 @@ class Forecaster(ABC):
         try:
             names = self._write(tmp)
             meta = {
-                "format": FORMAT, "kind": self.kind, "horizons": list(self.horizons),
-                "params": self.params, "features": self.features,
-                "feature_hash": features.feature_hash(), "state": self._state(),
-                "info": self.info, "files": {n: artifacts.sha256(tmp / n) for n in names},
+                "format": FORMAT,
+                "kind": self.kind,
+                "horizons": list(self.horizons),
+                "params": self.params,
+                "features": self.features,
+                "feature_hash": features.feature_hash(),
+                "state": self._state(),
+                "info": self.info,
+                "files": {n: artifacts.sha256(tmp / n) for n in names},
             }
             artifacts.write_json(tmp / artifacts.META, meta)
             artifacts.publish_dir(tmp, directory)
@@ -160,7 +171,9 @@ class Forecaster(ABC):
         except artifacts.ArtifactError:
             raise
         except Exception as exc:  # any loader failure means the artifact is unusable
-            raise artifacts.ArtifactError(f"{cls.kind}: cannot load ({type(exc).__name__}: {exc})") from None
+            raise artifacts.ArtifactError(
+                f"{cls.kind}: cannot load ({type(exc).__name__}: {exc})"
+            ) from None
         return model
 
     # ---- subclass core ----------------------------------------------------------------

@@ -14,8 +14,15 @@ from models.forecasters.xgb import XGBoostForecaster
 
 KINDS: dict[str, type[Forecaster]] = {
     cls.kind: cls
-    for cls in (LSTMForecaster, GRUForecaster, TransformerForecaster, XGBoostForecaster,
-                MarkovForecaster, RulesForecaster, EnsembleForecaster)
+    for cls in (
+        LSTMForecaster,
+        GRUForecaster,
+        TransformerForecaster,
+        XGBoostForecaster,
+        MarkovForecaster,
+        RulesForecaster,
+        EnsembleForecaster,
+    )
 }
 TRAINABLE = ("lstm", "gru", "transformer", "xgboost", "markov", "rules")
 TORCH_KINDS = ("lstm", "gru", "transformer")
@@ -26,6 +33,7 @@ def make(kind: str, horizons: tuple[int, ...], **params: Any) -> Forecaster:
         raise ValueError(f"unknown model kind {kind!r} (choose from {', '.join(TRAINABLE)})")
     cls = KINDS[kind]
     return cls(horizons, **{k: v for k, v in params.items() if k in cls.defaults})
+
 
 # The ensemble builds and loads its members through the catalog's kinds (it imports none).
 EnsembleForecaster.kinds = KINDS

@@ -79,8 +79,10 @@ def split(data: Dataset, fractions: tuple[float, float] = (0.70, 0.15)) -> Split
     tr = (dates[0], dates[n_train - 1])
     va = (dates[n_train + gap], dates[n_train + gap + n_val - 1])
     te = (dates[n_train + 2 * gap + n_val], dates[-1])
-    ranges = {k: (str(a.date()), str(b.date())) for k, (a, b) in
-              {"train": tr, "val": va, "test": te}.items()}
+    ranges = {
+        k: (str(a.date()), str(b.date()))
+        for k, (a, b) in {"train": tr, "val": va, "test": te}.items()
+    }
     return Split(part(data, *tr), part(data, *va), part(data, *te), ranges)
 
 
@@ -104,7 +106,9 @@ class Scaler:
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Scaled float32 array; missing values become 0 (the train mean); clipped to ±10."""
         z = (X.to_numpy(dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
-        return np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -10, 10).astype(np.float32)
+        return np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -10, 10).astype(
+            np.float32
+        )
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"mean": list(self.mean), "std": list(self.std)}

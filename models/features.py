@@ -46,8 +46,12 @@ FEATURES: tuple[str, ...] = (
 
 def feature_hash() -> str:
     spec = {
-        "version": VERSION, "features": FEATURES, "lags": RETURN_LAGS, "sma": SMA_WINDOWS,
-        "vol": VOL_WINDOW, "wavelet": [WAVELET, WAVELET_WINDOW, WAVELET_LEVEL],
+        "version": VERSION,
+        "features": FEATURES,
+        "lags": RETURN_LAGS,
+        "sma": SMA_WINDOWS,
+        "vol": VOL_WINDOW,
+        "wavelet": [WAVELET, WAVELET_WINDOW, WAVELET_LEVEL],
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -34,7 +34,9 @@ def bollinger(close: pd.Series, n: int = 20, k: float = 2.0) -> pd.DataFrame:
     mid = sma(close, n)
     sd = close.rolling(n, min_periods=n).std(ddof=0)
     upper, lower = mid + k * sd, mid - k * sd
-    return pd.DataFrame({"mid": mid, "upper": upper, "lower": lower, "pct_b": (close - lower) / (upper - lower)})
+    return pd.DataFrame(
+        {"mid": mid, "upper": upper, "lower": lower, "pct_b": (close - lower) / (upper - lower)}
+    )
 
 
 def atr(high: pd.Series, low: pd.Series, close: pd.Series, n: int = 14) -> pd.Series:

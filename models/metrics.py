@@ -39,15 +39,26 @@ def max_drawdown(strategy: np.ndarray, dates: np.ndarray | None, h: int) -> floa
     """Largest peak-to-trough loss (fraction) of the equity curve of following the calls."""
     if len(strategy) == 0:
         return 0.0
-    per_day = pd.Series(strategy / h).groupby(dates if dates is not None else np.arange(len(strategy))).mean()
+    per_day = (
+        pd.Series(strategy / h)
+        .groupby(dates if dates is not None else np.arange(len(strategy)))
+        .mean()
+    )
     equity = np.exp(np.cumsum(per_day.sort_index().to_numpy()))
     peak = np.maximum.accumulate(np.r_[1.0, equity])[1:]
     return float(np.max(1 - equity / peak))
 
 
 def evaluate(
-    ret: np.ndarray, cls: np.ndarray, pred_ret: np.ndarray, probs: np.ndarray, *,
-    majority: int, last_move: np.ndarray, h: int, dates: np.ndarray | None = None,
+    ret: np.ndarray,
+    cls: np.ndarray,
+    pred_ret: np.ndarray,
+    probs: np.ndarray,
+    *,
+    majority: int,
+    last_move: np.ndarray,
+    h: int,
+    dates: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """ret, cls: realized (n,); pred_ret (n,), probs (n, 3); majority: +1/-1 from train."""
     n = len(ret)
@@ -65,21 +76,32 @@ def evaluate(
         "balanced_accuracy": _r(balanced_accuracy_score(cls, probs.argmax(axis=1))) if n else None,
         "brier": _r(np.mean(np.sum((probs - onehot) ** 2, axis=1))) if n else None,
         "mae_pct": _r(np.mean(np.abs(np.expm1(pred_ret) - np.expm1(ret))) * 100) if n else None,
-        "r2_oos": _r(1 - np.sum((ret - pred_ret) ** 2) / np.sum(ret**2)) if n and np.any(ret) else None,
+        "r2_oos": _r(1 - np.sum((ret - pred_ret) ** 2) / np.sum(ret**2))
+        if n and np.any(ret)
+        else None,
         "profit_factor": None if pf is None else (_r(pf) if np.isfinite(pf) else 999.0),
         "max_drawdown": _r(max_drawdown(strategy, dates, h)),
         "p_value": binomial_p(hits, n, maj_acc) if n else None,
         "baselines": {
-            "majority": {"direction": "up" if majority > 0 else "down", "dir_accuracy": _r(maj_acc)},
+            "majority": {
+                "direction": "up" if majority > 0 else "down",
+                "dir_accuracy": _r(maj_acc),
+            },
             "last_move": {"dir_accuracy": _r(float((last == actual).mean())) if n else None},
-            "zero_change": {"mae_pct": _r(np.mean(np.abs(np.expm1(ret))) * 100) if n else None,
-                            "r2_oos": 0.0},
+            "zero_change": {
+                "mae_pct": _r(np.mean(np.abs(np.expm1(ret))) * 100) if n else None,
+                "r2_oos": 0.0,
+            },
         },
     }
     if n:
-        p, r, f, s = precision_recall_fscore_support(cls, probs.argmax(axis=1), labels=[0, 1, 2], zero_division=0)
-        out["classes"] = {c: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
-                          for i, c in enumerate(CLASSES)}
+        p, r, f, s = precision_recall_fscore_support(
+            cls, probs.argmax(axis=1), labels=[0, 1, 2], zero_division=0
+        )
+        out["classes"] = {
+            c: {"precision": _r(p[i]), "recall": _r(r[i]), "f1": _r(f[i]), "support": int(s[i])}
+            for i, c in enumerate(CLASSES)
+        }
         out["confusion"] = confusion_matrix(cls, probs.argmax(axis=1), labels=[0, 1, 2]).tolist()
     return out
 

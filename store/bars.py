@@ -10,7 +10,17 @@ import sqlite_utils
 
 from store.db import date_range
 
-BAR_COLUMNS = ["open", "high", "low", "close", "volume", "raw_close", "adj_factor", "provisional", "flagged"]
+BAR_COLUMNS = [
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "raw_close",
+    "adj_factor",
+    "provisional",
+    "flagged",
+]
 
 _UPSERT = """
 INSERT INTO bars (symbol, date, open, high, low, close, volume, raw_close, adj_factor,
@@ -30,7 +40,9 @@ class UpsertResult:
     updated: int
 
 
-def upsert(db: sqlite_utils.Database, symbol: str, frame: pd.DataFrame, source: str) -> UpsertResult:
+def upsert(
+    db: sqlite_utils.Database, symbol: str, frame: pd.DataFrame, source: str
+) -> UpsertResult:
     """Write validated bars (index: session dates) for one symbol.
 
     The caller owns the transaction, so a file or a fetch lands whole or not at all.
@@ -74,7 +86,9 @@ def load(
     """
     frame = load_many(db, [symbol], start=start, end=end).get(symbol)
     if frame is None:
-        frame = pd.DataFrame(columns=BAR_COLUMNS, index=pd.DatetimeIndex([], name="date"), dtype=float)
+        frame = pd.DataFrame(
+            columns=BAR_COLUMNS, index=pd.DatetimeIndex([], name="date"), dtype=float
+        )
     return frame
 
 
@@ -82,14 +96,20 @@ def dates(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[s
     """All distinct session dates stored (for the replay clock)."""
     if symbols:
         marks = ",".join("?" * len(symbols))
-        cur = db.execute(f"SELECT DISTINCT date FROM bars WHERE symbol IN ({marks}) ORDER BY date", symbols)
+        cur = db.execute(
+            f"SELECT DISTINCT date FROM bars WHERE symbol IN ({marks}) ORDER BY date", symbols
+        )
     else:
         cur = db.execute("SELECT DISTINCT date FROM bars ORDER BY date")
     return [r[0] for r in cur]
 
 
 def load_many(
-    db: sqlite_utils.Database, symbols: list[str], *, start: str | None = None, end: str | None = None
+    db: sqlite_utils.Database,
+    symbols: list[str],
+    *,
+    start: str | None = None,
+    end: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Like `load` for many symbols in one query (the cycle reads the whole watchlist)."""
     if not symbols:

@@ -18,7 +18,11 @@ class CommandError(ValueError):
 
 
 def enqueue(
-    db: sqlite_utils.Database, kind: str, args: dict[str, Any] | None = None, *, key: str | None = None
+    db: sqlite_utils.Database,
+    kind: str,
+    args: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
 ) -> int:
     """Queue a command; an existing `key` returns the existing row's id (idempotent)."""
     if kind not in KINDS:
@@ -50,7 +54,8 @@ def claim_next(db: sqlite_utils.Database) -> dict[str, Any] | None:
         if row is None:
             return None
         db.execute(
-            "UPDATE commands SET status = 'running', claimed_at = ? WHERE id = ?", [utcnow(), row[0]]
+            "UPDATE commands SET status = 'running', claimed_at = ? WHERE id = ?",
+            [utcnow(), row[0]],
         )
     return {"id": row[0], "kind": row[1], "args": json.loads(row[2])}
 
@@ -74,7 +79,9 @@ def get(db: sqlite_utils.Database, command_id: int) -> dict[str, Any] | None:
     return dict(zip([c[0] for c in cur.description], row, strict=True))
 
 
-def recent(db: sqlite_utils.Database, limit: int = 20, status: str | None = None) -> list[dict[str, Any]]:
+def recent(
+    db: sqlite_utils.Database, limit: int = 20, status: str | None = None
+) -> list[dict[str, Any]]:
     sql = "SELECT * FROM commands"
     params: list[Any] = []
     if status:

@@ -46,7 +46,9 @@ def mark_interrupted(db: sqlite_utils.Database) -> int:
         ).rowcount
 
 
-def last(db: sqlite_utils.Database, job: str, *, status: str | None = None) -> dict[str, Any] | None:
+def last(
+    db: sqlite_utils.Database, job: str, *, status: str | None = None
+) -> dict[str, Any] | None:
     sql = "SELECT * FROM job_runs WHERE job = ?"
     params: list[Any] = [job]
     if status:

@@ -16,9 +16,24 @@ import sqlite_utils
 STATUSES = ("pending", "verified", "expired")
 
 INSERT_COLUMNS = (
-    "symbol", "as_of", "horizon", "model_version", "made_at", "target_date", "base_price",
-    "pred_change_pct", "pred_price", "lower", "upper", "p_up", "p_flat", "p_down",
-    "direction", "confidence", "regime", "signals",
+    "symbol",
+    "as_of",
+    "horizon",
+    "model_version",
+    "made_at",
+    "target_date",
+    "base_price",
+    "pred_change_pct",
+    "pred_price",
+    "lower",
+    "upper",
+    "p_up",
+    "p_flat",
+    "p_down",
+    "direction",
+    "confidence",
+    "regime",
+    "signals",
 )
 
 _INSERT = (
@@ -35,10 +50,17 @@ LEFT JOIN bars b ON b.symbol = p.symbol AND b.date = p.target_date AND b.provisi
 WHERE p.status = 'pending' AND p.target_date <= ?
 """
 MATURING_COLUMNS = (
-    "id", "symbol", "horizon", "target_date", "base_price", "pred_change_pct",
-    "direction", "regime", "model_version", "close",
+    "id",
+    "symbol",
+    "horizon",
+    "target_date",
+    "base_price",
+    "pred_change_pct",
+    "direction",
+    "regime",
+    "model_version",
+    "close",
 )
-
 
 
 def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
@@ -127,7 +149,9 @@ def outcome_counts(
 def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> dict[str, int]:
     where, params = _filters(None, symbols)
     out = dict.fromkeys(STATUSES, 0)
-    for status, n in db.execute(f"SELECT status, COUNT(*) FROM predictions{where} GROUP BY status", params):
+    for status, n in db.execute(
+        f"SELECT status, COUNT(*) FROM predictions{where} GROUP BY status", params
+    ):
         out[status] = int(n)
     return out
 

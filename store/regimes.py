@@ -34,7 +34,9 @@ def history(
 ) -> list[dict[str, Any]]:
     bounds, params = date_range(start, end)
     cur = db.execute(
-        "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ?" + bounds + " ORDER BY date",
+        "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ?"
+        + bounds
+        + " ORDER BY date",
         [symbol, *params],
     )
     return [dict(zip(("date", "regime", "trend", "volatility"), r, strict=True)) for r in cur]

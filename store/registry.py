@@ -28,17 +28,35 @@ def next_version(db: sqlite_utils.Database, kind: str) -> int:
     return int(row[0] or 0) + 1
 
 
-def register(db: sqlite_utils.Database, *, model_id: str, kind: str, version: int,
-             symbols: list[str], horizons: list[int], ranges: dict[str, tuple[str, str]],
-             feature_hash: str, metrics: dict[str, Any], artifact_path: str,
-             status: str = "candidate", reason: str | None = None) -> dict[str, Any]:
+def register(
+    db: sqlite_utils.Database,
+    *,
+    model_id: str,
+    kind: str,
+    version: int,
+    symbols: list[str],
+    horizons: list[int],
+    ranges: dict[str, tuple[str, str]],
+    feature_hash: str,
+    metrics: dict[str, Any],
+    artifact_path: str,
+    status: str = "candidate",
+    reason: str | None = None,
+) -> dict[str, Any]:
     if status not in STATUSES:
         raise ValueError(f"unknown model status {status!r}")
     record = {
-        "id": model_id, "kind": kind, "version": version, "trained_at": utcnow(),
-        "symbols": json.dumps(symbols), "horizons": json.dumps(horizons),
-        "feature_hash": feature_hash, "metrics": json.dumps(metrics, default=str),
-        "artifact_path": artifact_path, "status": status, "reason": reason,
+        "id": model_id,
+        "kind": kind,
+        "version": version,
+        "trained_at": utcnow(),
+        "symbols": json.dumps(symbols),
+        "horizons": json.dumps(horizons),
+        "feature_hash": feature_hash,
+        "metrics": json.dumps(metrics, default=str),
+        "artifact_path": artifact_path,
+        "status": status,
+        "reason": reason,
     }
     for part in ("train", "val", "test"):
         lo, hi = ranges.get(part, (None, None))
@@ -62,8 +80,9 @@ def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[dict[str
     return [_row(r) for r in db.query(sql + " ORDER BY kind", params)]
 
 
-def list_models(db: sqlite_utils.Database, *, kind: str | None = None,
-                status: str | None = None) -> list[dict[str, Any]]:
+def list_models(
+    db: sqlite_utils.Database, *, kind: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
     where, params = [], []
     if kind:
         where.append("kind = ?")
@@ -83,8 +102,11 @@ def promote(db: sqlite_utils.Database, model_id: str, reason: str) -> None:
     """Make `model_id` the serving model of its kind; the one it replaces is retired."""
     with immediate(db):
         kind = db.execute("SELECT kind FROM models WHERE id = ?", [model_id]).fetchone()[0]
-        db.execute("UPDATE models SET status = 'retired', reason = ? WHERE kind = ? AND status = 'serving'"
-                   " AND id != ?", [f"replaced by {model_id}", kind, model_id])
+        db.execute(
+            "UPDATE models SET status = 'retired', reason = ? WHERE kind = ? AND status = 'serving'"
+            " AND id != ?",
+            [f"replaced by {model_id}", kind, model_id],
+        )
         _set(db, model_id, "serving", reason)
 
 
@@ -106,8 +128,11 @@ def quarantine(db: sqlite_utils.Database, model_id: str, reason: str) -> str | N
         _set(db, model_id, "quarantined", reason)
         if status != "serving":
             return None
-        prev = db.execute("SELECT id FROM models WHERE kind = ? AND status = 'retired' "
-                          "ORDER BY version DESC LIMIT 1", [kind]).fetchone()
+        prev = db.execute(
+            "SELECT id FROM models WHERE kind = ? AND status = 'retired' "
+            "ORDER BY version DESC LIMIT 1",
+            [kind],
+        ).fetchone()
         if prev is None:
             return None
         _set(db, prev[0], "serving", f"serving again: {model_id} quarantined")

@@ -143,7 +143,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             sim_date TEXT,
             version TEXT
         );
-        """
+        """,
     )
 
 

@@ -41,7 +41,9 @@ def snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         db.execute("ROLLBACK")
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
+def _rows(
+    db: sqlite_utils.Database, sql: str, params: list[Any] | tuple = ()
+) -> list[dict[str, Any]]:
     cur = db.execute(sql, list(params))
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -57,34 +59,53 @@ def parse_time(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def daemon_info(db: sqlite_utils.Database, now: datetime, heartbeat_seconds: float = 5.0) -> dict[str, Any]:
+def daemon_info(
+    db: sqlite_utils.Database, now: datetime, heartbeat_seconds: float = 5.0
+) -> dict[str, Any]:
     """The daemon row, with heartbeat age and whether it counts as online."""
     rows = _rows(db, "SELECT * FROM daemon WHERE id = 1")
     return classify_daemon(rows[0] if rows else None, now, heartbeat_seconds)
 
 
-def classify_daemon(row: dict[str, Any] | None, now: datetime, heartbeat_seconds: float = 5.0) -> dict[str, Any]:
+def classify_daemon(
+    row: dict[str, Any] | None, now: datetime, heartbeat_seconds: float = 5.0
+) -> dict[str, Any]:
     """Online or not, from a daemon row and the time now (pure, so the TUI re-ticks it each second).
 
     Offline: no row, `stopped_at` set, or no heartbeat for more than 3 heartbeat intervals.
     """
-    info: dict[str, Any] = {"online": False, "mode": None, "sim_date": None, "pid": None, "state": None,
-                            "heartbeat_at": None, "stopped_at": None, "heartbeat_age_s": None,
-                            "reason": "the daemon has never run here"}
+    info: dict[str, Any] = {
+        "online": False,
+        "mode": None,
+        "sim_date": None,
+        "pid": None,
+        "state": None,
+        "heartbeat_at": None,
+        "stopped_at": None,
+        "heartbeat_age_s": None,
+        "reason": "the daemon has never run here",
+    }
     if not row:
         return info
     beat = parse_time(row.get("heartbeat_at"))
     age = None if beat is None else max(0.0, (now - beat).total_seconds())
-    info.update(mode=row.get("mode"), sim_date=row.get("sim_date"), pid=row.get("pid"),
-                heartbeat_at=row.get("heartbeat_at"), stopped_at=row.get("stopped_at"),
-                state=row.get("state"),
-                heartbeat_age_s=age, version=row.get("version"))
+    info.update(
+        mode=row.get("mode"),
+        sim_date=row.get("sim_date"),
+        pid=row.get("pid"),
+        heartbeat_at=row.get("heartbeat_at"),
+        stopped_at=row.get("stopped_at"),
+        state=row.get("state"),
+        heartbeat_age_s=age,
+        version=row.get("version"),
+    )
     if row.get("stopped_at"):
         info["reason"] = "the daemon stopped"
     elif age is None or age > 3 * heartbeat_seconds:
         # Stable wording (the header shows the exact age): the banner only repaints on a change.
-        info["reason"] = "no heartbeat " + ("yet" if age is None else
-                                            f"for over {human_age(3 * heartbeat_seconds)}")
+        info["reason"] = "no heartbeat " + (
+            "yet" if age is None else f"for over {human_age(3 * heartbeat_seconds)}"
+        )
     else:
         info.update(online=True, reason="")
     return info
@@ -102,13 +123,20 @@ def human_age(seconds: float) -> str:
 
 
 def running_jobs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return _rows(db, "SELECT id, job, started_at, progress, message FROM job_runs "
-                     "WHERE status = 'running' ORDER BY id")
+    return _rows(
+        db,
+        "SELECT id, job, started_at, progress, message FROM job_runs "
+        "WHERE status = 'running' ORDER BY id",
+    )
 
 
 def recent_commands(db: sqlite_utils.Database, limit: int = 8) -> list[dict[str, Any]]:
-    rows = _rows(db, "SELECT id, kind, args, status, created_at, finished_at, error, result "
-                     "FROM commands ORDER BY id DESC LIMIT ?", [limit])
+    rows = _rows(
+        db,
+        "SELECT id, kind, args, status, created_at, finished_at, error, result "
+        "FROM commands ORDER BY id DESC LIMIT ?",
+        [limit],
+    )
     for r in rows:
         r["args"] = _json(r["args"])
     return rows
@@ -141,24 +169,35 @@ def _hit_stats(rows: list[tuple]) -> tuple[int, int, int]:
 def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[str, Any]]:
     """One row per watched symbol: last close and change, regime, latest call, hit rate."""
     out = []
-    for (symbol,) in db.execute("SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol").fetchall():
+    for (symbol,) in db.execute(
+        "SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol"
+    ).fetchall():
         row: dict[str, Any] = {"symbol": symbol}
-        bars = db.execute("SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT 2",
-                          [symbol]).fetchall()
+        bars = db.execute(
+            "SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT 2", [symbol]
+        ).fetchall()
         row["last_date"] = bars[0][0] if bars else None
         row["close"] = bars[0][1] if bars else None
-        row["change_pct"] = (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None
-        reg = db.execute("SELECT regime FROM regimes WHERE symbol = ? ORDER BY date DESC LIMIT 1",
-                         [symbol]).fetchone()
+        row["change_pct"] = (
+            (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None
+        )
+        reg = db.execute(
+            "SELECT regime FROM regimes WHERE symbol = ? ORDER BY date DESC LIMIT 1", [symbol]
+        ).fetchone()
         row["regime"] = reg[0] if reg else None
         # The latest call: newest as_of, shortest horizon among that day's calls.
-        call = _rows(db, "SELECT id, as_of, horizon, direction, pred_change_pct, confidence, "
-                         "model_version, status FROM predictions WHERE symbol = ? "
-                         "ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1", [symbol])
+        call = _rows(
+            db,
+            "SELECT id, as_of, horizon, direction, pred_change_pct, confidence, "
+            "model_version, status FROM predictions WHERE symbol = ? "
+            "ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1",
+            [symbol],
+        )
         row["call"] = call[0] if call else None
         verified = db.execute(
             f"SELECT hit, {UP_SQL} FROM predictions "
-            "WHERE symbol = ? AND status = 'verified' ORDER BY as_of DESC LIMIT ?", [symbol, window]
+            "WHERE symbol = ? AND status = 'verified' ORDER BY as_of DESC LIMIT ?",
+            [symbol, window],
         ).fetchall()
         n, hits, ups = _hit_stats(verified)
         row.update(n=n, hit_rate=hits / n if n else None, baseline=ups / n if n else None)
@@ -166,12 +205,17 @@ def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[
     return out
 
 
-def pending(db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT) -> list[dict[str, Any]]:
+def pending(
+    db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT
+) -> list[dict[str, Any]]:
     """Pending predictions, soonest target first, with sessions left to the target."""
-    rows = _rows(db, "SELECT id, symbol, as_of, horizon, target_date, base_price, pred_change_pct, "
-                     "pred_price, direction, confidence, model_version FROM predictions "
-                     "WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
-                 [limit])
+    rows = _rows(
+        db,
+        "SELECT id, symbol, as_of, horizon, target_date, base_price, pred_change_pct, "
+        "pred_price, direction, confidence, model_version FROM predictions "
+        "WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
+        [limit],
+    )
     for r in rows:
         elapsed = db.execute(
             "SELECT COUNT(*) FROM bars WHERE symbol = ? AND date > ? AND provisional = 0",
@@ -189,8 +233,9 @@ def p_value_above(hits: int, n: int, p0: float) -> float | None:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
-                   points: int = TREND_POINTS) -> dict[str, Any]:
+def accuracy_trend(
+    db: sqlite_utils.Database, window: int = TREND_WINDOW, points: int = TREND_POINTS
+) -> dict[str, Any]:
     """Rolling hit rate and always-up baseline over the last `window` target sessions."""
     # One index-only pass (partial covering index predictions_verified_by_target) gives
     # both the per-session points and the totals.
@@ -202,13 +247,13 @@ def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
     tot_n = sum(r[1] for r in per_day)
     tot_hits = sum(r[2] or 0 for r in per_day)
     tot_ups = sum(r[3] or 0 for r in per_day)
-    per_day = per_day[-(points + window - 1):]
+    per_day = per_day[-(points + window - 1) :]
     dates, hit, base = [], [], []
     full = len(per_day) >= window  # with enough history, plot only points over a full window
     for i, (day, *_rest) in enumerate(per_day):
         if full and i < window - 1:
             continue
-        win = per_day[max(0, i - window + 1): i + 1]
+        win = per_day[max(0, i - window + 1) : i + 1]
         wn = sum(r[1] for r in win)
         if wn:
             dates.append(day)
@@ -217,8 +262,13 @@ def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
     dates, hit, base = dates[-points:], hit[-points:], base[-points:]
     base_rate = tot_ups / tot_n if tot_n else None
     return {
-        "dates": dates, "hit": hit, "base": base, "window": window,
-        "n": tot_n, "hit_rate": tot_hits / tot_n if tot_n else None, "base_rate": base_rate,
+        "dates": dates,
+        "hit": hit,
+        "base": base,
+        "window": window,
+        "n": tot_n,
+        "hit_rate": tot_hits / tot_n if tot_n else None,
+        "base_rate": base_rate,
         "p_value": p_value_above(tot_hits, tot_n, base_rate) if base_rate is not None else None,
     }
 
@@ -226,9 +276,14 @@ def accuracy_trend(db: sqlite_utils.Database, window: int = TREND_WINDOW,
 def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[dict[str, Any]]:
     """Latest regime per watched symbol, how many stored sessions it has lasted, trend, vol."""
     out = []
-    for (symbol,) in db.execute("SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol").fetchall():
-        recent = db.execute("SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ? "
-                            "ORDER BY date DESC LIMIT ?", [symbol, lookback]).fetchall()
+    for (symbol,) in db.execute(
+        "SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol"
+    ).fetchall():
+        recent = db.execute(
+            "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ? "
+            "ORDER BY date DESC LIMIT ?",
+            [symbol, lookback],
+        ).fetchall()
         if not recent:
             continue
         run = 0
@@ -236,23 +291,37 @@ def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[dict[st
             if r[1] != recent[0][1]:
                 break
             run += 1
-        out.append({"symbol": symbol, "date": recent[0][0], "regime": recent[0][1],
-                    "trend": recent[0][2], "volatility": recent[0][3], "sessions": run,
-                    "at_least": run == len(recent)})
+        out.append(
+            {
+                "symbol": symbol,
+                "date": recent[0][0],
+                "regime": recent[0][1],
+                "trend": recent[0][2],
+                "volatility": recent[0][3],
+                "sessions": run,
+                "at_least": run == len(recent),
+            }
+        )
     return out
 
 
-def dashboard(db: sqlite_utils.Database, *, now: datetime, heartbeat_seconds: float = 5.0) -> dict[str, Any]:
+def dashboard(
+    db: sqlite_utils.Database, *, now: datetime, heartbeat_seconds: float = 5.0
+) -> dict[str, Any]:
     """Everything the dashboard shows, read in one short transaction."""
     with snapshot(db):
         daemon = daemon_info(db, now, heartbeat_seconds)
-        today = daemon["sim_date"] if daemon["mode"] == "replay" and daemon["sim_date"] else \
-            now.date().isoformat()
+        today = (
+            daemon["sim_date"]
+            if daemon["mode"] == "replay" and daemon["sim_date"]
+            else now.date().isoformat()
+        )
         return {
             "daemon": daemon,
             "jobs": running_jobs(db),
-            "queued": int(db.execute("SELECT COUNT(*) FROM commands WHERE status = 'queued'")
-                          .fetchone()[0]),
+            "queued": int(
+                db.execute("SELECT COUNT(*) FROM commands WHERE status = 'queued'").fetchone()[0]
+            ),
             "commands": recent_commands(db),
             "watchlist": watchlist(db),
             "pending": pending(db, today),
@@ -261,22 +330,28 @@ def dashboard(db: sqlite_utils.Database, *, now: datetime, heartbeat_seconds: fl
         }
 
 
-def symbol_detail(db: sqlite_utils.Database, symbol: str, *, bars_limit: int = 120,
-                  history_limit: int = 200) -> dict[str, Any]:
+def symbol_detail(
+    db: sqlite_utils.Database, symbol: str, *, bars_limit: int = 120, history_limit: int = 200
+) -> dict[str, Any]:
     """Price history, predictions (with outcomes) and the latest call's signals for one symbol."""
     with snapshot(db):
-        bars = db.execute("SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT ?",
-                          [symbol, bars_limit]).fetchall()[::-1]
-        history = _rows(db, "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
-                            "pred_price, direction, confidence, regime, model_version, status, "
-                            f"actual_price, error_pct, hit, {UP_SQL} AS went_up, signals "
-                            "FROM predictions WHERE symbol = ? "
-                            "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?", [symbol, history_limit])
+        bars = db.execute(
+            "SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT ?",
+            [symbol, bars_limit],
+        ).fetchall()[::-1]
+        history = _rows(
+            db,
+            "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
+            "pred_price, direction, confidence, regime, model_version, status, "
+            f"actual_price, error_pct, hit, {UP_SQL} AS went_up, signals "
+            "FROM predictions WHERE symbol = ? "
+            "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?",
+            [symbol, history_limit],
+        )
         for h in history:
             h["signals"] = _json(h["signals"])
         latest = history[0] if history else None
-        verified = [(h["hit"], h["went_up"]) for h in history
-                    if h["status"] == "verified"]
+        verified = [(h["hit"], h["went_up"]) for h in history if h["status"] == "verified"]
         n, hits, ups = _hit_stats(verified)
         return {
             "symbol": symbol,
@@ -284,7 +359,9 @@ def symbol_detail(db: sqlite_utils.Database, symbol: str, *, bars_limit: int = 1
             "history": history,
             "signals": signal_contributions(latest["signals"]) if latest else [],
             "latest": latest,
-            "n": n, "hit_rate": hits / n if n else None, "baseline": ups / n if n else None,
+            "n": n,
+            "hit_rate": hits / n if n else None,
+            "baseline": ups / n if n else None,
         }
 
 
@@ -300,12 +377,14 @@ def signal_contributions(signals: Any) -> list[tuple[str, float]]:
                 signals = signals[wrapper]
                 break
     out = []
-    for name, value in (signals.items() if isinstance(signals, dict) else []):
+    for name, value in signals.items() if isinstance(signals, dict) else []:
         if isinstance(value, int | float) and not isinstance(value, bool):
             out.append((str(name), float(value)))
         elif isinstance(value, dict):
             if isinstance(value.get("contribution"), int | float):
                 out.append((str(name), float(value["contribution"])))
             elif isinstance(value.get("vote"), int | float):
-                out.append((str(name), float(value["vote"]) * float(value.get("weight", 1.0) or 0.0)))
+                out.append(
+                    (str(name), float(value["vote"]) * float(value.get("weight", 1.0) or 0.0))
+                )
     return sorted(out, key=lambda kv: -abs(kv[1]))

@@ -16,7 +16,9 @@ import sqlite_utils
 WeightKey = tuple[str, str]  # (symbol, regime)
 
 
-def load(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> dict[WeightKey, dict[str, float]]:
+def load(
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None
+) -> dict[WeightKey, dict[str, float]]:
     """Current weights: {(symbol, regime): {signal: weight}}; absent means the default."""
     sql = "SELECT symbol, regime, signal, weight FROM weights"
     params: list[Any] = []
@@ -59,7 +61,9 @@ def changes(
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def load_calibration(db: sqlite_utils.Database) -> dict[tuple[str, int], dict[int, tuple[int, int, float]]]:
+def load_calibration(
+    db: sqlite_utils.Database,
+) -> dict[tuple[str, int], dict[int, tuple[int, int, float]]]:
     """{(scope, horizon): {bucket: (n, hits, stated_sum)}}."""
     out: dict[tuple[str, int], dict[int, tuple[int, int, float]]] = {}
     for scope, h, b, n, hits, stated in db.execute(

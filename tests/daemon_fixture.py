@@ -21,8 +21,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # Fast models and 3 years of history per symbol keep each daemon start to seconds.
-FAST_ENV = {"ASSISTANT_MODELS_KINDS": "markov,rules", "ASSISTANT_DAEMON_HEARTBEAT_SECONDS": "1",
-            "ASSISTANT_COLLECT_HISTORY_YEARS": "3"}
+FAST_ENV = {
+    "ASSISTANT_MODELS_KINDS": "markov,rules",
+    "ASSISTANT_DAEMON_HEARTBEAT_SECONDS": "1",
+    "ASSISTANT_COLLECT_HISTORY_YEARS": "3",
+}
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -36,7 +39,13 @@ def env(**extra: str) -> dict[str, str]:
 SPAWNED: list[subprocess.Popen] = []  # reaped by the autouse fixture in conftest.py
 
 
-def spawn(home: Path, *args: str, slow: str = "", slow_s: float = 1.0, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(
+    home: Path,
+    *args: str,
+    slow: str = "",
+    slow_s: float = 1.0,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen:
     """A daemon (or any CLI command) in a subprocess; stdout/stderr to `<home>.out`."""
     e = env(SLOW=slow, SLOW_S=str(slow_s), **(extra_env or {}))
     out = open(f"{home}.out", "ab")  # noqa: SIM115 - the child owns it
@@ -63,7 +72,12 @@ def query(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
         conn.close()
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 30, what: str = "condition", proc: subprocess.Popen | None = None) -> Any:
+def wait_for(
+    cond: Callable[[], Any],
+    timeout: float = 30,
+    what: str = "condition",
+    proc: subprocess.Popen | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = cond()
@@ -145,23 +159,40 @@ def writer_scenario(home: Path, seconds: float) -> dict[str, Any]:
     out = cli(home, "watch", "add", "^GSPC", "^IXIC")
     assert out.returncode == 0, out.stderr
     daemon = spawn(home, "daemon", "--replay", "--speed", "0", "--from", "2010-01-04")
-    wait_for(lambda: query(home, "SELECT sim_date FROM daemon WHERE sim_date IS NOT NULL"), 60,
-             "the replay to start", daemon)
+    wait_for(
+        lambda: query(home, "SELECT sim_date FROM daemon WHERE sim_date IS NOT NULL"),
+        60,
+        "the replay to start",
+        daemon,
+    )
     t0 = time.monotonic()
     writer = subprocess.run(
         [sys.executable, "-m", "tests.daemon_fixture", "writer", str(home), str(seconds)],
-        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=seconds + 60,
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     assert writer.returncode == 0, writer.stderr
     counts = json.loads(writer.stdout.strip().splitlines()[-1])
     counts["writer_s"] = round(time.monotonic() - t0, 1)
-    wait_for(lambda: not query(home, "SELECT 1 FROM commands WHERE status IN ('queued', 'running')"),
-             120, "the queue to drain", daemon)
+    wait_for(
+        lambda: not query(home, "SELECT 1 FROM commands WHERE status IN ('queued', 'running')"),
+        120,
+        "the queue to drain",
+        daemon,
+    )
     counts["sessions_replayed"] = query(home, "SELECT COUNT(DISTINCT as_of) FROM predictions")[0][0]
     daemon.send_signal(signal.SIGTERM)
     counts["daemon_rc"] = daemon.wait(15)
-    counts["commands"] = dict(query(home, "SELECT status, COUNT(*) FROM commands "
-                                        "WHERE kind IN ('verify', 'predict') GROUP BY status"))
+    counts["commands"] = dict(
+        query(
+            home,
+            "SELECT status, COUNT(*) FROM commands "
+            "WHERE kind IN ('verify', 'predict') GROUP BY status",
+        )
+    )
     log = (home / "logs" / "daemon.log").read_text()
     counts["daemon_locked_errors"] = log.count("database is locked")
     return counts

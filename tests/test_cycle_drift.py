@@ -27,10 +27,13 @@ def test_stationary_markets_raise_nothing(home):
 
 
 def test_planted_volatility_shift_queues_one_retrain_with_its_reason(home):
-    db, settings = make_home(home, {
-        "CALM": random_walk(500, seed=1),
-        "SHOCK": random_walk(500, seed=2, shift_last=126, factor=2.5),
-    })
+    db, settings = make_home(
+        home,
+        {
+            "CALM": random_walk(500, seed=1),
+            "SHOCK": random_walk(500, seed=2, shift_last=126, factor=2.5),
+        },
+    )
     found = check_drift(db, settings, as_of="2024-12-31")
     assert found and {f.symbol for f in found} == {"SHOCK"}
     assert any(f.kind == "psi" and f.value > settings["cycle"]["psi_threshold"] for f in found)
@@ -50,7 +53,14 @@ def test_rolling_accuracy_decay_queues_a_retrain(home):
     rng = np.random.default_rng(0)
     for i in range(1, 241):
         good = rng.random() < (0.6 if i <= 180 else 0.3)  # accuracy decays in the last 60 calls
-        add_call(db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up" if good else "down")
+        add_call(
+            db,
+            "AAA",
+            dates[i - 1],
+            dates[i],
+            base=closes[i - 1],
+            direction="up" if good else "down",
+        )
     from assistant.cycle.run import verify
 
     verify(db, settings, as_of=dates[241])

@@ -29,10 +29,15 @@ def test_a_trained_model_serves_then_a_broken_artifact_hands_back_to_rules(home)
 
     # verification scores the model's calls and adapts the model's own weight too
     verify(db, settings, as_of="2024-03-15")
-    assert any(k[2] == "model" for k in [(c["symbol"], c["regime"], c["signal"]) for c in weights.changes(db)])
+    assert any(
+        k[2] == "model"
+        for k in [(c["symbol"], c["regime"], c["signal"]) for c in weights.changes(db)]
+    )
 
     # break the artifact: the cycle goes on with the rules and says why
-    artifact = home / db.execute("SELECT artifact_path FROM models WHERE id = ?", [version]).fetchone()[0]
+    artifact = (
+        home / db.execute("SELECT artifact_path FROM models WHERE id = ?", [version]).fetchone()[0]
+    )
     for f in Path(artifact).rglob("*"):
         if f.is_file():
             f.write_bytes(b"\x00garbage")

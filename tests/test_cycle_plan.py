@@ -13,8 +13,15 @@ VOTES = {"rsi": 0.0, "macd": 1.0, "cross": 1.0, "regime": 0.0}
 
 
 def evidence(**kw) -> Evidence:
-    base = dict(symbol="AAA", as_of="2024-03-01", horizon=5, base_price=100.0, sigma=0.03,
-                regime="bullish", votes=dict(VOTES))
+    base = dict(
+        symbol="AAA",
+        as_of="2024-03-01",
+        horizon=5,
+        base_price=100.0,
+        sigma=0.03,
+        regime="bullish",
+        votes=dict(VOTES),
+    )
     base.update(kw)
     return Evidence(**base)
 
@@ -82,7 +89,9 @@ def test_zero_weights_are_refused():
 def test_a_call_never_contradicts_its_own_expected_change():
     # The model's class head leans up while its return head expects a fall: no call either way.
     skewed = ModelView("xgboost-v1", expected_return=-0.004, probs=(0.30, 0.10, 0.60))
-    p = plan(evidence(votes={"rsi": 0.0, "macd": 0.0, "cross": 0.0, "regime": 0.0}, model=skewed), {})
+    p = plan(
+        evidence(votes={"rsi": 0.0, "macd": 0.0, "cross": 0.0, "regime": 0.0}, model=skewed), {}
+    )
     assert p.expected_return < 0 and p.probs[2] > p.probs[0]
     assert p.direction == "flat" and p.raw_confidence == p.probs[1]
     agreeing = ModelView("xgboost-v1", expected_return=0.004, probs=(0.30, 0.10, 0.60))

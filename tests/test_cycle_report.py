@@ -24,8 +24,17 @@ def scored(home):
     db, settings = make_home(home, {"AAA": price_path(closes)})
     dates = pd.bdate_range("2024-01-02", periods=41).strftime("%Y-%m-%d")
     for i in range(1, 41):
-        add_call(db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up",
-                 regime="bullish" if i <= 20 else "volatile", probs=(0.2, 0.1, 0.7), confidence=0.7)
+        add_call(
+            db,
+            "AAA",
+            dates[i - 1],
+            dates[i],
+            base=closes[i - 1],
+            direction="up",
+            regime="bullish" if i <= 20 else "volatile",
+            probs=(0.2, 0.1, 0.7),
+            confidence=0.7,
+        )
     add_call(db, "AAA", dates[40], "2024-03-29", base=closes[40])  # still pending
     verify(db, settings, as_of=dates[40])
     return db
@@ -42,12 +51,20 @@ def test_report_on_known_outcomes(scored):
     assert base["always_up"]["hit_rate"] == pytest.approx(0.75)
     assert base["zero_change"]["hit_rate"] == 0.0
     # always saying up IS the majority baseline: no edge, and the p-value says so
-    assert g["edge"] == pytest.approx(0.0) and g["p_value"] > 0.4 and "no measured edge" in g["verdict"]
+    assert (
+        g["edge"] == pytest.approx(0.0)
+        and g["p_value"] > 0.4
+        and "no measured edge" in g["verdict"]
+    )
     # Brier: hits score (0.2^2 + 0.1^2 + 0.3^2), misses (0.8^2 + 0.1^2 + 0.7^2)
     assert g["brier"] == pytest.approx(0.75 * 0.14 + 0.25 * 1.14)
     assert set(g["by_regime"]) == {"bullish", "volatile"} and g["by_regime"]["bullish"]["n"] == 20
     (bucket,) = g["calibration"]
-    assert bucket["n"] == 40 and bucket["stated"] == pytest.approx(0.7) and bucket["realized"] == pytest.approx(0.75)
+    assert (
+        bucket["n"] == 40
+        and bucket["stated"] == pytest.approx(0.7)
+        and bucket["realized"] == pytest.approx(0.75)
+    )
     assert g["trend"] and all(0 <= w["hit_rate"] <= 1 and "baseline" in w for w in g["trend"])
 
 
@@ -61,7 +78,9 @@ def test_p_value_detects_a_real_edge():
 def test_report_command_text_and_json(scored, home, capsys):
     assert main(["--home", str(home), "report"]) == 0
     out = capsys.readouterr().out
-    assert "AAA h=1" in out and "majority(up) 75.0%" in out and "calibration" in out and "trend" in out
+    assert (
+        "AAA h=1" in out and "majority(up) 75.0%" in out and "calibration" in out and "trend" in out
+    )
     assert main(["--home", str(home), "report", "AAA", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["groups"][0]["n"] == 40
@@ -74,6 +93,8 @@ def test_predictions_export_formats(scored, home, capsys):
     assert main(["--home", str(home), "predictions", "--format", "jsonl"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 41 and isinstance(json.loads(lines[0])["signals"], dict)
-    assert main(["--home", str(home), "predictions", "--status", "verified", "--format", "csv"]) == 0
+    assert (
+        main(["--home", str(home), "predictions", "--status", "verified", "--format", "csv"]) == 0
+    )
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 40 and {r["status"] for r in rows} == {"verified"}

@@ -18,7 +18,9 @@ from tests.cycle_fixture import make_home, price_path, synthetic_home
 def test_cycle_over_synthetic_history_records_calls_and_regimes(home):
     db, settings = synthetic_home(home)
     calls = run_cycle(db, home, settings, as_of="2024-03-28")
-    assert {(c.symbol, c.horizon) for c in calls} == {(s, h) for s in ("AAA", "BBB") for h in (1, 3, 5)}
+    assert {(c.symbol, c.horizon) for c in calls} == {
+        (s, h) for s in ("AAA", "BBB") for h in (1, 3, 5)
+    }
     for c in calls:
         assert c.as_of == "2024-03-28" and c.rules_only and c.model_version == "signals-v1"
         assert c.direction in ("up", "down", "flat") and 0 < c.confidence < 1
@@ -62,7 +64,9 @@ def test_running_twice_adds_nothing(home):
 
 def test_holiday_moves_the_target_to_the_next_session(home):
     dates = pd.bdate_range("2024-01-02", "2024-07-03")
-    db, settings = make_home(home, {"HOL": price_path(100 + np.arange(len(dates)) * 0.1, dates=dates)})
+    db, settings = make_home(
+        home, {"HOL": price_path(100 + np.arange(len(dates)) * 0.1, dates=dates)}
+    )
     calls = {c.horizon: c for c in run_cycle(db, home, settings, as_of="2024-07-03")}
     assert calls[1].target_date == "2024-07-05"  # July 4th is skipped
     assert calls[3].target_date == "2024-07-09"
@@ -92,11 +96,14 @@ def test_predict_command_prints_each_call(home, capsys):
     assert len(data) == 3 and not any(c["new"] for c in data)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["predict", "--as-of", "not-a-date"], "is not a date"),
-    (["predict", "A$B"], "not a ticker"),
-    (["predict", "ZZZ"], "no usable bars"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "--as-of", "not-a-date"], "is not a date"),
+        (["predict", "A$B"], "not a ticker"),
+        (["predict", "ZZZ"], "no usable bars"),
+    ],
+)
 def test_predict_refuses_bad_input_in_one_line(home, capsys, argv, message):
     synthetic_home(home)[0].close()
     assert main(["--home", str(home), *argv]) == 1

@@ -21,12 +21,19 @@ def test_verification_scores_known_outcomes(home):
     db, settings = make_home(home, {"AAA": price_path([100, 102, 99, 100.1])})
     add_call(db, "AAA", "2024-01-02", "2024-01-03", base=100, direction="up", band=0.005)
     add_call(db, "AAA", "2024-01-02", "2024-01-04", base=100, direction="up", band=0.005, horizon=2)
-    add_call(db, "AAA", "2024-01-02", "2024-01-05", base=100, direction="flat", band=0.005, horizon=3)
+    add_call(
+        db, "AAA", "2024-01-02", "2024-01-05", base=100, direction="flat", band=0.005, horizon=3
+    )
     report = verify(db, settings, as_of="2024-01-05")
     assert (report.verified, report.hits, report.expired, report.pending) == (3, 2, 0, 0)
     got = rows_by_target(db)
     up, down, flat = got["2024-01-03"], got["2024-01-04"], got["2024-01-05"]
-    assert (up["status"], up["actual_price"], up["hit"], up["outcome"]) == ("verified", 102, 1, "up")
+    assert (up["status"], up["actual_price"], up["hit"], up["outcome"]) == (
+        "verified",
+        102,
+        1,
+        "up",
+    )
     assert up["error_pct"] == pytest.approx(2.0 - 0.5)  # actual +2% against the stated +0.5%
     assert (down["hit"], down["outcome"]) == (0, "down")
     assert (flat["hit"], flat["outcome"]) == (1, "flat")  # +0.1% is inside the flat band
@@ -62,8 +69,15 @@ def test_signal_planted_to_be_wrong_loses_weight(home):
     db, settings = make_home(home, {"AAA": price_path(closes)})
     dates = pd.bdate_range("2024-01-02", periods=40).strftime("%Y-%m-%d")
     for day in range(1, 31):
-        add_call(db, "AAA", dates[day - 1], dates[day], base=closes[day - 1],
-                 votes={"rsi": -1.0, "macd": 1.0, "cross": 0.0}, regime="bullish")
+        add_call(
+            db,
+            "AAA",
+            dates[day - 1],
+            dates[day],
+            base=closes[day - 1],
+            votes={"rsi": -1.0, "macd": 1.0, "cross": 0.0},
+            regime="bullish",
+        )
     for day in range(1, 31):  # one verification pass per session, as the daemon runs it
         verify(db, settings, as_of=dates[day])
     w = weights.load(db)[("AAA", "bullish")]
@@ -72,7 +86,10 @@ def test_signal_planted_to_be_wrong_loses_weight(home):
     assert w["macd"] > 2.5 and w["macd"] <= hi  # always right: grown, within the bound
     assert "cross" not in w  # abstained: untouched
     log = weights.changes(db, "AAA", limit=500)
-    assert any(c["signal"] == "rsi" and "loses weight in bullish: right 0, wrong 1" in c["reason"] for c in log)
+    assert any(
+        c["signal"] == "rsi" and "loses weight in bullish: right 0, wrong 1" in c["reason"]
+        for c in log
+    )
     assert all(c["new_weight"] >= lo and c["new_weight"] <= hi for c in log)
     # a fresh call in this regime now follows macd, not rsi
     from assistant.cycle.plan import Evidence, plan
@@ -87,7 +104,9 @@ def test_calibration_learns_that_stated_confidence_was_too_high(home):
     db, settings = make_home(home, {"AAA": price_path(closes)})
     dates = pd.bdate_range("2024-01-02", periods=60).strftime("%Y-%m-%d")
     for i in range(1, 60):
-        add_call(db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up", confidence=0.45)
+        add_call(
+            db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up", confidence=0.45
+        )
     verify(db, settings, as_of=dates[-1])
     table = weights.load_calibration(db)[("rules", 1)]
     n, hits, stated = table[4]

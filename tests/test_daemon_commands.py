@@ -26,7 +26,9 @@ def _serve_until_idle(home, timeout=60.0):
 
     def sleep(_s):
         db = daemon.db
-        idle = not db.execute("SELECT 1 FROM commands WHERE status IN ('queued', 'running')").fetchone()
+        idle = not db.execute(
+            "SELECT 1 FROM commands WHERE status IN ('queued', 'running')"
+        ).fetchone()
         if (idle and not daemon.worker.busy) or time.monotonic() > deadline:
             daemon.stop.set()
         time.sleep(0.01)
@@ -49,12 +51,24 @@ def test_commands_run_in_order_each_with_a_result_or_an_error(fast, db):
     ]
     _serve_until_idle(fast)
     rows = [commands.get(db, i) for i in ids]
-    assert [r["status"] for r in rows] == ["done", "failed", "failed", "done", "done", "done", "done"]
+    assert [r["status"] for r in rows] == [
+        "done",
+        "failed",
+        "failed",
+        "done",
+        "done",
+        "done",
+        "done",
+    ]
     assert "not a ticker" in rows[1]["error"]
     assert "not on the watchlist: ZZZZ" in rows[2]["error"]
     assert json.loads(rows[0]["result"])["added"] == ["^GSPC"]
     calls = json.loads(rows[4]["result"])
-    assert {c["symbol"] for c in calls} == {"^GSPC"} and sorted(c["horizon"] for c in calls) == [1, 3, 5]
+    assert {c["symbol"] for c in calls} == {"^GSPC"} and sorted(c["horizon"] for c in calls) == [
+        1,
+        3,
+        5,
+    ]
     claimed = [r["claimed_at"] for r in rows]
     assert claimed == sorted(claimed)
     # The second predict is the same call again: idempotent, nothing new in the ledger.
@@ -74,7 +88,9 @@ def test_a_job_that_raises_does_not_stop_the_loop(fast, db, monkeypatch):
     assert commands.get(db, first)["status"] == "failed"
     assert commands.get(db, first)["error"] == "RuntimeError: boom in the cycle"
     assert commands.get(db, after)["status"] == "done"
-    failed = db.execute("SELECT message FROM job_runs WHERE job = 'cycle' AND status = 'failed'").fetchall()
+    failed = db.execute(
+        "SELECT message FROM job_runs WHERE job = 'cycle' AND status = 'failed'"
+    ).fetchall()
     assert ("RuntimeError: boom in the cycle",) in failed
 
 
@@ -87,8 +103,9 @@ def test_a_flood_of_10k_commands_is_capped_with_a_clear_message_then_served(fast
             refused.append(str(exc))
     assert len(accepted) == commands.MAX_QUEUED == 1000
     assert len(refused) == 9000
-    assert refused[0] == ("the command queue is full (1000 waiting); is the daemon running? "
-                          "see `assistant status`")
+    assert refused[0] == (
+        "the command queue is full (1000 waiting); is the daemon running? see `assistant status`"
+    )
     _serve_until_idle(fast, timeout=100)
     assert commands.counts(db) == {"done": 1000}
     commands.enqueue(db, "verify", {})  # room again once served

@@ -39,8 +39,12 @@ def _state(home):
 def _assert_ledger_complete(home, start=FROM):
     """Every session of the replay has exactly one call per symbol and horizon."""
     sessions = {d.strftime("%Y-%m-%d") for d in calendar.sessions("XNYS", start, END)}
-    rows = query(home, "SELECT symbol, as_of, horizon, COUNT(*) FROM predictions "
-                       "WHERE as_of >= ? GROUP BY symbol, as_of, horizon", (start,))
+    rows = query(
+        home,
+        "SELECT symbol, as_of, horizon, COUNT(*) FROM predictions "
+        "WHERE as_of >= ? GROUP BY symbol, as_of, horizon",
+        (start,),
+    )
     doubled = [r for r in rows if r[3] != 1]
     assert not doubled, f"sessions with more than one call: {doubled[:5]}"
     seen = {(s, d, h) for s, d, h, _ in rows}
@@ -74,7 +78,9 @@ def test_kill9_during_collection_then_restart_resumes_and_loses_nothing(tmp_path
 
     again = spawn(home, *REPLAY)  # no --from: resumes after the last completed session
     wait_for(lambda: _state(home)[0] == "finished", 60, "the replay to finish", again)
-    assert query(home, "SELECT COUNT(*) FROM job_runs WHERE status = 'running' AND job = 'collect'") == [(0,)]
+    assert query(
+        home, "SELECT COUNT(*) FROM job_runs WHERE status = 'running' AND job = 'collect'"
+    ) == [(0,)]
     interrupted = query(home, "SELECT job, message FROM job_runs WHERE status = 'interrupted'")
     assert ("collect", "the daemon stopped during this run") in interrupted
     assert query(home, "SELECT MIN(as_of) FROM predictions") == [(first,)]
@@ -94,7 +100,9 @@ def test_kill9_during_cycle_and_commands_rerun_or_fail_with_reason(tmp_path):
     proc = spawn(home, *REPLAY, "--from", FROM, slow="cycle", slow_s=1.5)
     wait_for(lambda: _state(home)[1], 40, "the first replay session", proc)
     a = commands.enqueue(db, "predict", {"symbols": ["^GSPC"]})
-    wait_for(lambda: cmd(a)["status"] == "running" and job_running(home, "cycle"), 20, "command A", proc)
+    wait_for(
+        lambda: cmd(a)["status"] == "running" and job_running(home, "cycle"), 20, "command A", proc
+    )
     time.sleep(0.5)  # the cycle has inserted its calls and not committed
     kill9(proc)
     assert integrity_ok(home)
@@ -109,8 +117,16 @@ def test_kill9_during_cycle_and_commands_rerun_or_fail_with_reason(tmp_path):
     d = commands.enqueue(db, "predict", {})
     for i in range(2):
         # (interruptions == i: claimed by this daemon, not a stale row left by the killed one)
-        wait_for(lambda i=i: (r := cmd(d))["status"] == "running" and r["interruptions"] == i
-                 and job_running(home, "cycle"), 40, "command D", proc)
+        wait_for(
+            lambda i=i: (
+                (r := cmd(d))["status"] == "running"
+                and r["interruptions"] == i
+                and job_running(home, "cycle")
+            ),
+            40,
+            "command D",
+            proc,
+        )
         time.sleep(0.3)
         kill9(proc)
         assert integrity_ok(home)

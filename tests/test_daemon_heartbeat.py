@@ -18,8 +18,9 @@ def test_heartbeat_stays_fresh_during_a_slow_collection(tmp_path):
     assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
     # Every fetch takes 4 s: one collection step of two symbols lasts 8 s, while the
     # dashboard calls a daemon offline after 3 missed 1-second heartbeats.
-    proc = spawn(home, "daemon", "--replay", "--speed", "0", "--from", "2018-12-03",
-                 slow="collect", slow_s=4)
+    proc = spawn(
+        home, "daemon", "--replay", "--speed", "0", "--from", "2018-12-03", slow="collect", slow_s=4
+    )
     wait_for(lambda: job_running(home, "collect"), 30, "a collection in progress", proc)
     first = query(home, "SELECT heartbeat_at FROM daemon")[0][0]
     time.sleep(2.5)

@@ -28,7 +28,9 @@ def _fresh_calendars():
 
 def _fired_at(settings):
     fired = []
-    live = scheduler.LiveSchedule(settings, lambda name, slot: fired.append((name, slot.isoformat())))
+    live = scheduler.LiveSchedule(
+        settings, lambda name, slot: fired.append((name, slot.isoformat()))
+    )
     return live, fired
 
 
@@ -80,8 +82,12 @@ def _run_once(home, settings):
 def _collect_runs(home):
     db = open_db(home)
     try:
-        return [r[0] for r in db.execute(
-            "SELECT scheduled_for FROM job_runs WHERE job = 'collect' ORDER BY id")]
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT scheduled_for FROM job_runs WHERE job = 'collect' ORDER BY id"
+            )
+        ]
     finally:
         db.close()
 

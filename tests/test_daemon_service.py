@@ -72,9 +72,11 @@ def _start_status_stop(home, capsys):
 
 def test_bad_replay_options_are_refused_before_anything_starts(tmp_path, capsys):
     home = tmp_path / "home"
-    for args, msg in ((["start", "--speed", "2"], "need --replay"),
-                      (["daemon", "--replay", "--from", "yesterday-ish"], "is not a date"),
-                      (["start", "--replay", "--speed", "-1"], "--speed must be")):
+    for args, msg in (
+        (["start", "--speed", "2"], "need --replay"),
+        (["daemon", "--replay", "--from", "yesterday-ish"], "is not a date"),
+        (["start", "--replay", "--speed", "-1"], "--speed must be"),
+    ):
         rc = main(["--home", str(home), *args])
         err = capsys.readouterr().err
         assert rc == 1 and err.startswith("error: ") and msg in err, (args, err)
@@ -84,8 +86,14 @@ def test_bad_replay_options_are_refused_before_anything_starts(tmp_path, capsys)
 def test_service_install_writes_a_user_unit_under_xdg_config_home(tmp_path):
     home, xdg = tmp_path / "my home", tmp_path / "xdg"
     e = env(XDG_CONFIG_HOME=str(xdg))
-    out = subprocess.run([sys.executable, "-m", "assistant", "--home", str(home), "service", "install"],
-                         cwd=ROOT, env=e, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "assistant", "--home", str(home), "service", "install"],
+        cwd=ROOT,
+        env=e,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     unit = xdg / "systemd" / "user" / "trading-assistant.daemon.service"
     text = unit.read_text()
     assert f"wrote {unit}" in out.stdout

@@ -19,8 +19,11 @@ REPLAY = ("daemon", "--replay", "--speed", "20", "--from", "2018-06-01")
 
 
 def _training(home: Path, kind: str) -> bool:
-    rows = query(home, "SELECT message FROM job_runs WHERE job = 'retrain' AND status = 'running' "
-                       "AND progress > 0")
+    rows = query(
+        home,
+        "SELECT message FROM job_runs WHERE job = 'retrain' AND status = 'running' "
+        "AND progress > 0",
+    )
     return any(kind in (m or "") for (m,) in rows)
 
 
@@ -38,23 +41,46 @@ def test_training_killed_or_stopped_midway_registers_nothing_then_models_take_ov
     wait_for(lambda: _training(home, "lstm"), 60, "LSTM training in progress", proc)
     # The loop keeps going while it trains: the replay advances and heartbeats.
     sim = query(home, "SELECT sim_date FROM daemon")[0][0]
-    wait_for(lambda: query(home, "SELECT sim_date FROM daemon")[0][0] != sim, 10, "the replay to advance", proc)
+    wait_for(
+        lambda: query(home, "SELECT sim_date FROM daemon")[0][0] != sim,
+        10,
+        "the replay to advance",
+        proc,
+    )
     kill9(proc)
     assert integrity_ok(home)
     assert _models(home) == []
 
     # 2. Restart with XGBoost: rule-based calls at once, then a real model is trained,
     #    registered whole, and its calls take over.
-    proc = spawn(home, "daemon", "--replay", "--speed", "20",
-                 extra_env={"ASSISTANT_MODELS_KINDS": "xgboost,rules"})
-    wait_for(lambda: [m for m in _models(home) if m[1] == "xgboost" and m[2] == "serving"], 90,
-             "a serving XGBoost model", proc)
+    proc = spawn(
+        home,
+        "daemon",
+        "--replay",
+        "--speed",
+        "20",
+        extra_env={"ASSISTANT_MODELS_KINDS": "xgboost,rules"},
+    )
+    wait_for(
+        lambda: [m for m in _models(home) if m[1] == "xgboost" and m[2] == "serving"],
+        90,
+        "a serving XGBoost model",
+        proc,
+    )
     for _id, _kind, _status, path in _models(home):
         assert (home / path).is_dir() and any((home / path).iterdir())
-    assert query(home, "SELECT status FROM job_runs WHERE job = 'retrain' ORDER BY id")[0] == ("interrupted",)
-    wait_for(lambda: query(home, "SELECT 1 FROM predictions WHERE model_version != 'signals-v1'"), 30,
-             "a call made by a trained model", proc)
-    assert query(home, "SELECT COUNT(*) FROM predictions WHERE model_version = 'signals-v1'")[0][0] > 0
+    assert query(home, "SELECT status FROM job_runs WHERE job = 'retrain' ORDER BY id")[0] == (
+        "interrupted",
+    )
+    wait_for(
+        lambda: query(home, "SELECT 1 FROM predictions WHERE model_version != 'signals-v1'"),
+        30,
+        "a call made by a trained model",
+        proc,
+    )
+    assert (
+        query(home, "SELECT COUNT(*) FROM predictions WHERE model_version = 'signals-v1'")[0][0] > 0
+    )
 
     # 3. SIGTERM during a requested LSTM retrain: exit 0 within 10 s, nothing registered,
     #    the command back in the queue.

@@ -79,8 +79,10 @@ def test_csv_folder_source_collects_like_import(db, tmp_path):
         "2024-01-03,184.22,185.88,183.43,184.25,183.55,58414500\n"
     )
     symbols.add(db, ["AAPL", "MSFT"], "csv")
-    results = {r.symbol: r for r in collect(db, settings(csv_dir=str(folder)), source="csv",
-                                            until="2024-01-03")}
+    results = {
+        r.symbol: r
+        for r in collect(db, settings(csv_dir=str(folder)), source="csv", until="2024-01-03")
+    }
     assert results["AAPL"].added == 2 and results["MSFT"].status == "no-data"
     assert bars.load(db, "AAPL")["raw_close"].tolist() == [185.64, 184.25]
 
@@ -90,7 +92,10 @@ def test_cli_collect_prints_a_line_per_symbol(home, capsys):
     capsys.readouterr()
     assert main(["--home", str(home), "collect", "--until", "2010-06-30"]) == 1  # AAPL: no data
     out = capsys.readouterr().out
-    assert "^GSPC   added    2514" in out and "2514 rows added, 0 updated (2000-06-30 … 2010-06-30)" in out
+    assert (
+        "^GSPC   added    2514" in out
+        and "2514 rows added, 0 updated (2000-06-30 … 2010-06-30)" in out
+    )
     assert "AAPL    no-data" in out
     assert main(["--home", str(home), "collect", "^GSPC", "--until", "2010-06-30", "--json"]) == 0
     [r] = json.loads(capsys.readouterr().out)

@@ -89,7 +89,9 @@ def test_yfinance_history_uses_local_session_date_and_is_already_adjusted(tmp_pa
     assert (frame["adj_factor"] == 1.0).all()
 
 
-@pytest.mark.parametrize("text,name", [(STOOQ, "aapl.us.txt"), (STOOQ_PL, "aapl.us.csv"), (STOOQ_BULK, "whatever.txt")])
+@pytest.mark.parametrize(
+    "text,name", [(STOOQ, "aapl.us.txt"), (STOOQ_PL, "aapl.us.csv"), (STOOQ_BULK, "whatever.txt")]
+)
 def test_stooq_layouts(tmp_path, text, name):
     [(sym, frame)] = load_file(write(tmp_path, name, text))
     assert sym == "AAPL"
@@ -121,13 +123,21 @@ def test_dividend_scales_earlier_sessions(tmp_path):
 
 @pytest.mark.parametrize(
     "dates",
-    [["20240102", "20240103"], ["2024/01/02", "2024/01/03"], ["Jan 02, 2024", "Jan 03, 2024"],
-     ["02.01.2024", "03.01.2024"], ["01/02/2024", "01/13/2024"], ["13/01/2024", "02/01/2024"]],
+    [
+        ["20240102", "20240103"],
+        ["2024/01/02", "2024/01/03"],
+        ["Jan 02, 2024", "Jan 03, 2024"],
+        ["02.01.2024", "03.01.2024"],
+        ["01/02/2024", "01/13/2024"],
+        ["13/01/2024", "02/01/2024"],
+    ],
 )
 def test_date_formats(tmp_path, dates):
     rows = "".join(f'"{d}",10,11,9,10,100\n' for d in dates)
     [(_, frame)] = load_file(write(tmp_path, "X.csv", "Date,Open,High,Low,Close,Volume\n" + rows))
-    assert frame.index.min() >= pd.Timestamp("2024-01-01") and frame.index.max() <= pd.Timestamp("2024-02-01")
+    assert frame.index.min() >= pd.Timestamp("2024-01-01") and frame.index.max() <= pd.Timestamp(
+        "2024-02-01"
+    )
 
 
 def test_ambiguous_day_month_dates_are_refused(tmp_path):
@@ -137,9 +147,11 @@ def test_ambiguous_day_month_dates_are_refused(tmp_path):
 
 
 def test_yahoo_null_rows_are_skipped_and_quoted_thousands_read(tmp_path):
-    text = ('Date,Open,High,Low,Close*,Adj Close**,Volume\n'
-            '2024-01-02,null,null,null,null,null,null\n'
-            '2024-01-03,"1,000.5","1,010.0",990,"1,000.0","1,000.0","12,345"\n')
+    text = (
+        "Date,Open,High,Low,Close*,Adj Close**,Volume\n"
+        "2024-01-02,null,null,null,null,null,null\n"
+        '2024-01-03,"1,000.5","1,010.0",990,"1,000.0","1,000.0","12,345"\n'
+    )
     [(_, frame)] = load_file(write(tmp_path, "X.csv", text))
     assert len(frame) == 1 and frame["open"].iloc[0] == 1000.5 and frame["volume"].iloc[0] == 12345
 
@@ -168,18 +180,45 @@ def test_file_name_that_is_no_symbol_asks_for_symbol(tmp_path):
 
 BAD_FILES = {
     "missing columns": ("Date,Open,Close\n2024-01-02,1,1\n", "missing column(s) high, low"),
-    "non-numeric price": ("Date,Open,High,Low,Close\n2024-01-02,10,11,9,abc\n", "non-numeric close 'abc' on 2024-01-02"),
-    "non-positive price": ("Date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n2024-01-03,0,11,9,10\n", "non-positive open price (0) on 2024-01-03"),
-    "negative price": ("Date,Open,High,Low,Close\n2024-01-02,10,11,-9,10\n", "non-positive low price"),
-    "high below low": ("Date,Open,High,Low,Close\n2024-01-02,10,9,11,10\n", "high below low on 2024-01-02"),
-    "high below close": ("Date,Open,High,Low,Close\n2024-01-02,10,11,9,12\n", "high below open/close on 2024-01-02"),
-    "conflicting duplicate": ("Date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n2024-01-02,10,11,9,10.5\n", "conflicting rows for the same date 2024-01-02"),
-    "missing price": ("Date,Open,High,Low,Close\n2024-01-02,10,11,9,\n", "missing close price on 2024-01-02"),
+    "non-numeric price": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,11,9,abc\n",
+        "non-numeric close 'abc' on 2024-01-02",
+    ),
+    "non-positive price": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n2024-01-03,0,11,9,10\n",
+        "non-positive open price (0) on 2024-01-03",
+    ),
+    "negative price": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,11,-9,10\n",
+        "non-positive low price",
+    ),
+    "high below low": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,9,11,10\n",
+        "high below low on 2024-01-02",
+    ),
+    "high below close": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,11,9,12\n",
+        "high below open/close on 2024-01-02",
+    ),
+    "conflicting duplicate": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n2024-01-02,10,11,9,10.5\n",
+        "conflicting rows for the same date 2024-01-02",
+    ),
+    "missing price": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,11,9,\n",
+        "missing close price on 2024-01-02",
+    ),
     "empty file": ("", "the file is empty"),
     "header only": ("Date,Open,High,Low,Close\n", "header but no rows"),
     "binary": (bytes(range(256)) * 4, "binary file"),
-    "not utf-8": ("Date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n# caf\xe9\n".encode("latin-1"), "not UTF-8"),
-    "bad date": ("Date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n2024-13-45,10,11,9,10\n", "unreadable date '2024-13-45'"),
+    "not utf-8": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n# caf\xe9\n".encode("latin-1"),
+        "not UTF-8",
+    ),
+    "bad date": (
+        "Date,Open,High,Low,Close\n2024-01-02,10,11,9,10\n2024-13-45,10,11,9,10\n",
+        "unreadable date '2024-13-45'",
+    ),
     "weekly stooq": (STOOQ_BULK.replace(",D,", ",W,"), "not daily data"),
 }
 

@@ -23,7 +23,10 @@ ASSISTANT = [sys.executable, "-m", "assistant"]
 def test_command_insert_waits_for_a_writer_and_succeeds(home):
     open_db(home).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import time
             from store.db import open_db
             db = open_db({str(home)!r})
@@ -32,12 +35,18 @@ def test_command_insert_waits_for_a_writer_and_succeeds(home):
             print("locked", flush=True)
             time.sleep(1.5)
             db.execute("COMMIT")
-        """)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout.readline().strip() == "locked"
     queued = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             from store.db import open_db
             from store.commands import enqueue
             db = open_db({str(home)!r})
@@ -45,8 +54,12 @@ def test_command_insert_waits_for_a_writer_and_succeeds(home):
             cid = enqueue(db, "collect", {{"symbols": ["AAPL"]}})
             after = db.execute("SELECT COUNT(*) FROM job_runs WHERE job = 'holder'").fetchone()[0]
             print(saw, cid, after)
-        """)],
-        cwd=ROOT, capture_output=True, text=True, timeout=30,
+        """),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert holder.wait(timeout=30) == 0
     assert queued.returncode == 0, queued.stderr
@@ -76,12 +89,18 @@ def test_kill_9_during_import_leaves_each_file_whole_or_absent(home, tmp_path):
     for i in range(4):  # more big files queued behind: the kill lands before them
         others.append(tmp_path / f"BIG{i}.csv")
         _write_csv(others[-1], big_rows, 3 + i)
-    proc = subprocess.Popen([*ASSISTANT, "--home", str(home), "import", str(small), str(big), *map(str, others)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*ASSISTANT, "--home", str(home), "import", str(small), str(big), *map(str, others)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     reader = sqlite3.connect(home / "assistant.db", timeout=10)
     deadline = time.monotonic() + 60
     while reader.execute("SELECT COUNT(*) FROM bars WHERE symbol = 'SMALL'").fetchone()[0] == 0:
-        assert proc.poll() is None and time.monotonic() < deadline, "import ended before SMALL landed"
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            "import ended before SMALL landed"
+        )
         time.sleep(0.005)
     time.sleep(0.3)  # BIG is being parsed or written inside its transaction now
     os.kill(proc.pid, signal.SIGKILL)

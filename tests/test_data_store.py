@@ -24,8 +24,17 @@ def test_new_home_is_private_and_database_uses_wal(home):
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     tables = set(db.table_names())
-    assert {"symbols", "bars", "models", "predictions", "regimes", "weights", "job_runs",
-            "commands", "daemon"} <= tables
+    assert {
+        "symbols",
+        "bars",
+        "models",
+        "predictions",
+        "regimes",
+        "weights",
+        "job_runs",
+        "commands",
+        "daemon",
+    } <= tables
     db.close()
 
 
@@ -63,7 +72,9 @@ def test_home_that_cannot_be_created_is_one_error_line(tmp_path, capsys):
         open_db(blocker / "home")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod 0500; the file-as-home variant covers this")
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="root writes through chmod 0500; the file-as-home variant covers this"
+)
 def test_read_only_home_is_one_error_line(tmp_path, capsys):
     home = tmp_path / "ro"
     home.mkdir(mode=0o500)
@@ -93,12 +104,18 @@ def test_bars_need_a_symbol_row(db):
 
 def test_config_file_and_environment_overrides(home):
     home.mkdir()
-    (home / "config.toml").write_text('[collect]\nsource = "yahoo"\nrefetch_sessions = 3\njump_threshold = 1\n')
-    s = config.load(home, environ={"ASSISTANT_COLLECT_REFETCH_SESSIONS": "7",
-                                   "ASSISTANT_MODELS_HORIZONS": "1,5"})
+    (home / "config.toml").write_text(
+        '[collect]\nsource = "yahoo"\nrefetch_sessions = 3\njump_threshold = 1\n'
+    )
+    s = config.load(
+        home,
+        environ={"ASSISTANT_COLLECT_REFETCH_SESSIONS": "7", "ASSISTANT_MODELS_HORIZONS": "1,5"},
+    )
     assert s["collect"]["source"] == "yahoo"
     assert s["collect"]["refetch_sessions"] == 7  # environment beats the file
-    assert s["collect"]["jump_threshold"] == 1.0 and isinstance(s["collect"]["jump_threshold"], float)
+    assert s["collect"]["jump_threshold"] == 1.0 and isinstance(
+        s["collect"]["jump_threshold"], float
+    )
     assert s["models"]["horizons"] == [1, 5]
 
 
@@ -121,9 +138,13 @@ def test_bad_config_is_a_clear_error(home, text, env, message):
 
 def test_config_command_prints_effective_settings(home, capsys, monkeypatch):
     home.mkdir()
-    (home / "config.toml").write_text('[collect]\nhistory_years = 3\n')
+    (home / "config.toml").write_text("[collect]\nhistory_years = 3\n")
     monkeypatch.setenv("ASSISTANT_COLLECT_SOURCE", "yahoo")
     assert main(["--home", str(home), "config"]) == 0
     out = capsys.readouterr().out
     assert f"# config file: {home / 'config.toml'} (read)" in out
-    assert "ASSISTANT_COLLECT_SOURCE" in out and 'source = "yahoo"' in out and "history_years = 3" in out
+    assert (
+        "ASSISTANT_COLLECT_SOURCE" in out
+        and 'source = "yahoo"' in out
+        and "history_years = 3" in out
+    )

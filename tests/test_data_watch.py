@@ -12,8 +12,16 @@ from store.symbols import SymbolError, validate_symbol
 
 ACCEPTED = ["AAPL", "BRK-B", "^GSPC", "EURUSD=X", "7203.T", "BTC-USD", "aapl", " MSFT "]
 REJECTED = [
-    "", " ", "AAPL,MSFT", "../x", "a/b", ";DROP TABLE symbols", "AA\x00PL", "AA\nPL",
-    "A" * 200, "АAPL",  # Cyrillic А: a look-alike
+    "",
+    " ",
+    "AAPL,MSFT",
+    "../x",
+    "a/b",
+    ";DROP TABLE symbols",
+    "AA\x00PL",
+    "AA\nPL",
+    "A" * 200,
+    "АAPL",  # Cyrillic А: a look-alike
     "ＡＡＰＬ",  # full-width letters
 ]
 

@@ -29,13 +29,22 @@ from store import bars, symbols
 COLS = ["Open", "High", "Low", "Close", "Adj Close", "Volume", "Dividends", "Stock Splits"]
 
 
-def yahoo_frame(start: str, end: str, *, tz: str = "America/New_York", base: float = 100.0,
-                adj: float = 0.98) -> pd.DataFrame:
+def yahoo_frame(
+    start: str, end: str, *, tz: str = "America/New_York", base: float = 100.0, adj: float = 0.98
+) -> pd.DataFrame:
     days = pd.bdate_range(start, end)
     close = base + np.arange(len(days), dtype=float)
     frame = pd.DataFrame(
-        {"Open": close - 0.5, "High": close + 1, "Low": close - 1, "Close": close,
-         "Adj Close": close * adj, "Volume": 1e6, "Dividends": 0.0, "Stock Splits": 0.0},
+        {
+            "Open": close - 0.5,
+            "High": close + 1,
+            "Low": close - 1,
+            "Close": close,
+            "Adj Close": close * adj,
+            "Volume": 1e6,
+            "Dividends": 0.0,
+            "Stock Splits": 0.0,
+        },
         index=pd.DatetimeIndex(days.tz_localize(tz), name="Date"),
     )
     return frame[COLS]
@@ -45,7 +54,9 @@ class FakeTicker:
     def __init__(self, yf: FakeYF, symbol: str):
         self.yf, self.symbol = yf, symbol
 
-    def history(self, start=None, end=None, interval="1d", auto_adjust=True, actions=True, timeout=10, **_):
+    def history(
+        self, start=None, end=None, interval="1d", auto_adjust=True, actions=True, timeout=10, **_
+    ):
         self.yf.calls.append(("history", self.symbol, start, end, auto_adjust))
         answer = self.yf.answers.get(self.symbol)
         if isinstance(answer, yfe.YFRateLimitError):
@@ -53,8 +64,11 @@ class FakeTicker:
         if isinstance(answer, Exception) or answer is None:
             if self.yf.config.debug.hide_exceptions:
                 return empty_df()
-            raise answer if isinstance(answer, Exception) else yfe.YFPricesMissingError(
-                self.symbol, f"(1d {start} -> {end})")
+            raise (
+                answer
+                if isinstance(answer, Exception)
+                else yfe.YFPricesMissingError(self.symbol, f"(1d {start} -> {end})")
+            )
         lo = pd.Timestamp(start, tz=answer.index.tz)
         hi = pd.Timestamp(end, tz=answer.index.tz)
         return answer[(answer.index >= lo) & (answer.index < hi)].copy()
@@ -93,7 +107,9 @@ class FakeYF:
                 idx = df.index if idx is None else idx.union(df.index)
         idx = pd.DatetimeIndex([]) if idx is None else idx
         dfs = {k: v.reindex(idx) for k, v in dfs.items()}
-        data = pd.concat(dfs.values(), axis=1, sort=True, keys=dfs.keys(), names=["Ticker", "Price"])
+        data = pd.concat(
+            dfs.values(), axis=1, sort=True, keys=dfs.keys(), names=["Ticker", "Price"]
+        )
         data.columns = data.columns.swaplevel(0, 1)
         return data.sort_index(level=0, axis=1)
 
@@ -121,7 +137,9 @@ def test_tz_aware_history_becomes_session_dates_and_cache_lives_in_home(home):
     assert yf.cache_dir == str(home / "yfinance-cache") and (home / "yfinance-cache").is_dir()
     assert yf.config.debug.hide_exceptions is False
     assert yf.calls[0][4] is False  # auto_adjust off: raw close and factor both kept
-    assert frame["raw_close"].iloc[0] == 100.0 and frame["adj_factor"].iloc[0] == pytest.approx(0.98)
+    assert frame["raw_close"].iloc[0] == 100.0 and frame["adj_factor"].iloc[0] == pytest.approx(
+        0.98
+    )
 
 
 def test_yfinance_is_configured_lazily(home):
@@ -144,8 +162,12 @@ def test_unknown_symbol_is_no_data_and_rate_limit_is_temporary(home):
 
 
 def test_timeout_and_missing_timezone_are_told_apart(home):
-    yf = FakeYF({"AAPL": Timeout("Operation timed out after 10001 milliseconds"),
-                 "GONE": yfe.YFTzMissingError("GONE")})
+    yf = FakeYF(
+        {
+            "AAPL": Timeout("Operation timed out after 10001 milliseconds"),
+            "GONE": yfe.YFTzMissingError("GONE"),
+        }
+    )
     src = source(home, yf)
     with pytest.raises(TemporaryError, match="timeout"):
         src.history("AAPL", pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-05"))
@@ -165,11 +187,17 @@ def test_duplicate_dates_keep_the_latest_row(home):
 
 
 def test_batch_download_with_all_nan_ticker_asks_it_again_alone(home):
-    yf = FakeYF({"AAPL": yahoo_frame("2024-01-02", "2024-01-12"),
-                 "MSFT": yahoo_frame("2024-01-02", "2024-01-12", base=300),
-                 "NOPE": None, "SLOW": Timeout("timed out")})
-    out = source(home, yf).history_many(["AAPL", "MSFT", "NOPE", "SLOW"],
-                                        pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-12"))
+    yf = FakeYF(
+        {
+            "AAPL": yahoo_frame("2024-01-02", "2024-01-12"),
+            "MSFT": yahoo_frame("2024-01-02", "2024-01-12", base=300),
+            "NOPE": None,
+            "SLOW": Timeout("timed out"),
+        }
+    )
+    out = source(home, yf).history_many(
+        ["AAPL", "MSFT", "NOPE", "SLOW"], pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-12")
+    )
     assert len(out["AAPL"]) == 9 and out["MSFT"]["raw_close"].iloc[0] == 300
     assert isinstance(out["NOPE"], NoDataError) and isinstance(out["SLOW"], TemporaryError)
     assert [c[0] for c in yf.calls] == ["download", "history", "history"]
@@ -209,7 +237,10 @@ def test_partial_bar_for_today_is_provisional_until_the_close(db, home):
     assert r.status == "current" and r.updated >= 1
     assert yf.calls[0][2] == "2024-03-05"  # re-fetched the last 3 sessions only
     stored = bars.load(db, "AAPL")
-    assert stored["provisional"].iloc[-1] == 0 and stored["raw_close"].iloc[-1] == final["Close"].iloc[-1]
+    assert (
+        stored["provisional"].iloc[-1] == 0
+        and stored["raw_close"].iloc[-1] == final["Close"].iloc[-1]
+    )
     yf.calls.clear()
     with at("2024-03-09 12:00Z"):  # Saturday: nothing new can exist, no request is made
         [r] = collect(db, settings(), source=source(home, yf))
@@ -244,11 +275,20 @@ def test_split_since_last_run_re_fetches_the_whole_history(db, home):
 
 def test_collect_batches_requests_for_several_symbols(db, home):
     symbols.add(db, ["AAPL", "MSFT", "NOPE"], "yahoo")
-    yf = FakeYF({"AAPL": yahoo_frame("2023-03-01", "2024-03-08"),
-                 "MSFT": yahoo_frame("2023-03-01", "2024-03-08", base=300), "NOPE": None})
+    yf = FakeYF(
+        {
+            "AAPL": yahoo_frame("2023-03-01", "2024-03-08"),
+            "MSFT": yahoo_frame("2023-03-01", "2024-03-08", base=300),
+            "NOPE": None,
+        }
+    )
     with at("2024-03-08 22:00Z"):
         results = collect(db, settings(), source=source(home, yf))
-    assert [(r.symbol, r.status) for r in results] == [("AAPL", "added"), ("MSFT", "added"), ("NOPE", "no-data")]
+    assert [(r.symbol, r.status) for r in results] == [
+        ("AAPL", "added"),
+        ("MSFT", "added"),
+        ("NOPE", "no-data"),
+    ]
     assert [c[0] for c in yf.calls] == ["download", "history"]
 
 

@@ -13,8 +13,9 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def _lint(config: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(LINT_IMPORTS), "--config", str(config)], cwd=ROOT,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(config)], cwd=ROOT, capture_output=True, text=True
+    )
 
 
 def test_import_linter_contracts_hold():
@@ -55,12 +56,27 @@ def test_cli_help_does_not_import_torch():
 def test_tui_process_never_imports_pandas_or_the_learners(tmp_path):
     # The real dashboard process, rendered headless once: -X importtime lists every import.
     out = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "tui", "--home", str(tmp_path / "home"),
-         "--screenshot", str(tmp_path / "shot.svg")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "tui",
+            "--home",
+            str(tmp_path / "home"),
+            "--screenshot",
+            str(tmp_path / "shot.svg"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in out.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in out.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "textual" in imported  # the listing is real
     assert not imported & {"pandas", "numpy", "torch", "xgboost", "sklearn"}, imported

@@ -28,10 +28,14 @@ def seed(db, edge, n=900, names=("AAA", "BBB")):
 
 def test_random_walk_backtest_reports_no_significant_skill(db, home):
     seed(db, edge=0.5)
-    report = backtest(db, config.load(home), kinds=["markov", "xgboost"], retrain_every=126,
-                      horizons=(1, 3))
+    report = backtest(
+        db, config.load(home), kinds=["markov", "xgboost"], retrain_every=126, horizons=(1, 3)
+    )
     assert report.retrains >= 4 and report.n_predictions > 1000
-    assert {(r["model"], r["symbol"]) for r in report.results} >= {("markov", "AAA"), ("ensemble", "ALL")}
+    assert {(r["model"], r["symbol"]) for r in report.results} >= {
+        ("markov", "AAA"),
+        ("ensemble", "ALL"),
+    }
     for r in report.results:
         assert r["p_value"] >= 0.01, r
     p = report.predictions
@@ -45,30 +49,60 @@ def test_planted_signal_backtest_finds_skill(db, home):
     seed(db, edge=0.6, names=("AAA", "BBB", "CCC"))
     report = backtest(db, config.load(home), kinds=["markov"], retrain_every=126, horizons=(1,))
     pooled = next(r for r in report.results if r["symbol"] == "ALL")
-    assert pooled["p_value"] < 0.01 and pooled["dir_accuracy"] > pooled["baselines"]["majority"]["dir_accuracy"]
+    assert (
+        pooled["p_value"] < 0.01
+        and pooled["dir_accuracy"] > pooled["baselines"]["majority"]["dir_accuracy"]
+    )
 
 
 def test_cli_backtest_json_and_predictions_csv(db, home, tmp_path, capsys):
     seed(db, edge=0.5, n=700)
     out_csv = tmp_path / "preds.csv"
-    code = main(["backtest", "--models", "markov", "--horizons", "1,5", "--retrain-every", "100",
-                 "--from", "2011-06-01", "--json", "--predictions-out", str(out_csv)])
+    code = main(
+        [
+            "backtest",
+            "--models",
+            "markov",
+            "--horizons",
+            "1,5",
+            "--retrain-every",
+            "100",
+            "--from",
+            "2011-06-01",
+            "--json",
+            "--predictions-out",
+            str(out_csv),
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["from"] >= "2011-06-01" and report["horizons"] == [1, 5]
     row = report["results"][0]
-    for key in ("dir_accuracy", "balanced_accuracy", "brier", "mae_pct", "r2_oos", "profit_factor",
-                "max_drawdown", "p_value", "n", "baselines"):
+    for key in (
+        "dir_accuracy",
+        "balanced_accuracy",
+        "brier",
+        "mae_pct",
+        "r2_oos",
+        "profit_factor",
+        "max_drawdown",
+        "p_value",
+        "n",
+        "baselines",
+    ):
         assert key in row
     frame = pd.read_csv(out_csv)
     assert len(frame) == len(report["symbols"]) * 2 * frame["as_of"].nunique()
     assert frame["hit"].notna().sum() == report["n_predictions"]
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["backtest", "--retrain-every", "0"], "at least 1"),
-    (["backtest", "--from", "1990-01-01"], "too little history"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["backtest", "--retrain-every", "0"], "at least 1"),
+        (["backtest", "--from", "1990-01-01"], "too little history"),
+    ],
+)
 def test_cli_backtest_bad_input(db, home, capsys, argv, message):
     seed(db, edge=0.5, n=700)
     assert main(argv + ["--models", "markov"]) == 1

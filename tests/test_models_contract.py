@@ -66,7 +66,12 @@ def test_save_load_round_trip_predicts_identically(kind, fitted, split, tmp_path
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_fit_and_predict_do_not_mutate_inputs(kind, split):
-    before = (split.train.X.copy(), split.train.Y.copy(), split.train.rows.copy(), split.val.X.copy())
+    before = (
+        split.train.X.copy(),
+        split.train.Y.copy(),
+        split.train.rows.copy(),
+        split.val.X.copy(),
+    )
     model = make(kind).fit(split.train, split.val)
     X = split.test.X.copy()
     model.predict(split.test.X)

@@ -36,8 +36,11 @@ def test_train_registers_promotes_and_serves(db, home):
     seed(db)
     settings = config.load(home)
     report = train(db, home, settings, kinds=FAST)
-    assert {r.kind: r.status for r in report.results} == {"markov": "serving", "rules": "serving",
-                                                          "ensemble": "serving"}
+    assert {r.kind: r.status for r in report.results} == {
+        "markov": "serving",
+        "rules": "serving",
+        "ensemble": "serving",
+    }
     assert all(r.metrics["1"]["n"] == report.rows["test"] for r in report.results)
     row = registry.serving(db, "markov")[0]
     assert (home / row["artifact_path"] / "meta.json").is_file()
@@ -88,6 +91,7 @@ def test_truncated_artifact_is_quarantined_and_previous_model_serves(db, home):
 class Evil:
     def __reduce__(self):
         import os
+
         return (os.system, ("touch EVIL_MARKER",))
 
 
@@ -102,7 +106,9 @@ def test_crafted_pickle_artifact_is_refused(tmp_path, monkeypatch):
     pickle.dump({"rnn.weight_ih_l0": Evil()}, buf)
     weights.write_bytes(buf.getvalue())
     meta = json.loads((tmp_path / "m" / "meta.json").read_text())
-    meta["files"]["weights.pt"] = artifacts.sha256(weights)  # checksum made to match: loader must still refuse
+    meta["files"]["weights.pt"] = artifacts.sha256(
+        weights
+    )  # checksum made to match: loader must still refuse
     (tmp_path / "m" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(artifacts.ArtifactError):
         catalog.load(tmp_path / "m")

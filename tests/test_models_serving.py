@@ -44,8 +44,10 @@ def test_predict_last_equals_predict_at_each_symbols_last_row(kind):
     split = dataset.split(dataset.panel(bars, (1, 3)))
     tiny = {"epochs": 1, "hidden": 8, "window": 8, "rounds": 10}
     if kind == "ensemble":
-        members = [catalog.make(k, (1, 3), **(tiny if k == "gru" else {})).fit(split.train, split.val)
-                   for k in ("gru", "markov")]
+        members = [
+            catalog.make(k, (1, 3), **(tiny if k == "gru" else {})).fit(split.train, split.val)
+            for k in ("gru", "markov")
+        ]
         model = EnsembleForecaster.of(members, split.val)
     else:
         params = {k: v for k, v in tiny.items() if k in catalog.KINDS[kind].defaults}
@@ -55,7 +57,9 @@ def test_predict_last_equals_predict_at_each_symbols_last_row(kind):
     last = np.flatnonzero(np.r_[sym[1:] != sym[:-1], True])
     full, fast = model.predict(X), model.predict_last(X)
     assert len(last) == 3 and fast.expected_return.shape == (3, 2)
-    np.testing.assert_allclose(fast.expected_return, full.expected_return[last], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        fast.expected_return, full.expected_return[last], rtol=1e-6, atol=1e-9
+    )
     np.testing.assert_allclose(fast.probs, full.probs[last], rtol=1e-6, atol=1e-9)
 
 
@@ -117,14 +121,23 @@ def test_one_stacked_forecast_equals_forecasting_each_symbol_alone(db, home):
         alone = forecast(serving, {s: bars[s]}, as_of, (1, 3, 5))[s]
         both = together[s]
         assert both.model_version == alone.model_version == "ensemble-v1"
-        assert both.per_model.keys() == alone.per_model.keys() >= {"gru", "markov", "rules", "ensemble"}
+        assert (
+            both.per_model.keys()
+            == alone.per_model.keys()
+            >= {"gru", "markov", "rules", "ensemble"}
+        )
         for h in (1, 3, 5):
-            assert both.expected_return[h] == pytest.approx(alone.expected_return[h], rel=1e-6, abs=1e-12)
+            assert both.expected_return[h] == pytest.approx(
+                alone.expected_return[h], rel=1e-6, abs=1e-12
+            )
             assert both.probs[h] == pytest.approx(alone.probs[h], rel=1e-6, abs=1e-12)
         # the ensemble's pooled forecast is what predicting the ensemble itself gives
         X = features.build(bars[s].loc[:as_of]).tail(TAIL)
         X.index = pd.MultiIndex.from_arrays([[s] * len(X), X.index], names=["symbol", "date"])
         direct = serving.models["ensemble"][1].predict(X)
-        assert both.expected_return[5] == pytest.approx(float(direct.expected_return[-1, 2]), rel=1e-6, abs=1e-12)
+        assert both.expected_return[5] == pytest.approx(
+            float(direct.expected_return[-1, 2]), rel=1e-6, abs=1e-12
+        )
         assert both.per_model["gru"][1] == pytest.approx(
-            float(serving.models["gru"][1].predict(X).expected_return[-1, 0]), rel=1e-6, abs=1e-12)
+            float(serving.models["gru"][1].predict(X).expected_return[-1, 0]), rel=1e-6, abs=1e-12
+        )

@@ -25,9 +25,14 @@ def _score(model, split):
     fc = model.predict(split.test.X)
     rows = split.test.rows
     return metrics.evaluate(
-        split.test.ret()[:, 0], split.test.cls()[:, 0], fc.expected_return[rows, 0], fc.probs[rows, 0],
+        split.test.ret()[:, 0],
+        split.test.cls()[:, 0],
+        fc.expected_return[rows, 0],
+        fc.probs[rows, 0],
         majority=metrics.majority_direction(split.train.ret()[:, 0]),
-        last_move=split.test.X["ret_1"].to_numpy()[rows], h=1)
+        last_move=split.test.X["ret_1"].to_numpy()[rows],
+        h=1,
+    )
 
 
 @pytest.mark.slow
@@ -64,12 +69,21 @@ def test_metrics_against_hand_computed_values():
     ret = np.array([0.01, -0.02, 0.03, -0.01])
     cls = np.array([2, 0, 2, 1])
     probs = np.array([[0.2, 0.2, 0.6], [0.5, 0.2, 0.3], [0.6, 0.1, 0.3], [0.3, 0.4, 0.3]])
-    m = metrics.evaluate(ret, cls, np.array([0.01, -0.01, -0.01, 0.0]), probs, majority=1,
-                         last_move=np.array([1, 1, -1, -1]), h=1)
+    m = metrics.evaluate(
+        ret,
+        cls,
+        np.array([0.01, -0.01, -0.01, 0.0]),
+        probs,
+        majority=1,
+        last_move=np.array([1, 1, -1, -1]),
+        h=1,
+    )
     # calls: up, down, down, up(tie) -> hits: yes, yes, no, no
     assert m["dir_accuracy"] == 0.5
     assert m["baselines"]["majority"]["dir_accuracy"] == 0.5
     assert m["baselines"]["last_move"]["dir_accuracy"] == 0.5
     assert m["profit_factor"] == round((0.01 + 0.02) / (0.03 + 0.01), 4)
     assert m["confusion"] == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
-    assert m["r2_oos"] == round(1 - (0 + 0.01**2 + 0.04**2 + 0.01**2) / (0.01**2 + 0.02**2 + 0.03**2 + 0.01**2), 4)
+    assert m["r2_oos"] == round(
+        1 - (0 + 0.01**2 + 0.04**2 + 0.01**2) / (0.01**2 + 0.02**2 + 0.03**2 + 0.01**2), 4
+    )

@@ -48,7 +48,9 @@ async def test_dashboard_shows_daemon_watchlist_pending_trend_and_regimes(filled
     assert re.search(r"train +━+╸?━* +45% lstm epoch 14/30", text)  # the running job and its bar
     for sym in ("AAPL", "^GSPC", "^IXIC"):
         assert sym in text
-    assert "164.35" in text and "+1.26%" in text and "bullish" in text  # AAPL last close, change, regime
+    assert (
+        "164.35" in text and "+1.26%" in text and "bullish" in text
+    )  # AAPL last close, change, regime
     assert "▲ +0.80% 1d" in text and "ensemble-3" in text  # AAPL's latest call
     assert "50% n=50" in text  # rolling hit rate over the last 50 verified calls
     assert "Pending predictions (18 shown" in text and "165.67 on 2018-07-02" in text
@@ -80,10 +82,14 @@ async def test_banner_when_the_daemon_never_ran_or_stopped(home, db):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert "DAEMON OFFLINE (the daemon has never run here)" in screen_text(app)
-        db.execute("INSERT INTO daemon (id, pid, heartbeat_at, stopped_at, mode) VALUES (1, 9, ?, ?, 'live')",
-                   [FIXED_NOW.isoformat(), FIXED_NOW.isoformat()])
+        db.execute(
+            "INSERT INTO daemon (id, pid, heartbeat_at, stopped_at, mode) VALUES (1, 9, ?, ?, 'live')",
+            [FIXED_NOW.isoformat(), FIXED_NOW.isoformat()],
+        )
         db.conn.commit()
-        assert await wait_for(pilot, lambda: "DAEMON OFFLINE (the daemon stopped)" in screen_text(app))
+        assert await wait_for(
+            pilot, lambda: "DAEMON OFFLINE (the daemon stopped)" in screen_text(app)
+        )
 
 
 @sync
@@ -94,7 +100,9 @@ async def test_banner_appears_when_heartbeats_stop_without_any_write(filled):
         await settle(pilot)
         assert "daemon online" in screen_text(app)
         now[0] = FIXED_NOW + timedelta(seconds=30)  # the daemon died: nothing is written any more
-        assert await wait_for(pilot, lambda: "DAEMON OFFLINE (no heartbeat for over 15s)" in screen_text(app))
+        assert await wait_for(
+            pilot, lambda: "DAEMON OFFLINE (no heartbeat for over 15s)" in screen_text(app)
+        )
 
 
 @sync
@@ -110,11 +118,14 @@ async def test_add_ticker_queues_watch_add(filled):
     assert queued(filled) == [("watch.add", {"symbol": "BRK-B"})]
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("A B", "error: symbol 'A B' is not a ticker"),
-    ("DROP TABLE;", "error: symbol 'DROP TABLE;' is not a ticker"),
-    ("aapl", "AAPL is already on the watchlist"),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("A B", "error: symbol 'A B' is not a ticker"),
+        ("DROP TABLE;", "error: symbol 'DROP TABLE;' is not a ticker"),
+        ("aapl", "AAPL is already on the watchlist"),
+    ],
+)
 @sync
 async def test_invalid_ticker_keeps_the_modal_open_and_queues_nothing(filled, typed, message):
     app = app_for(filled)
@@ -173,7 +184,9 @@ async def test_predict_and_collect_now(filled):
         await settle(pilot)
         await pilot.press("p")
         await pilot.press("c")
-        assert await wait_for(pilot, lambda: "predict all" in screen_text(app) and "collect all" in screen_text(app))
+        assert await wait_for(
+            pilot, lambda: "predict all" in screen_text(app) and "collect all" in screen_text(app)
+        )
     assert queued(filled) == [("predict", {}), ("collect", {})]
 
 
@@ -189,7 +202,9 @@ async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(fill
         assert "AAPL close and predictions" in text and "hit" in text and "pending" in text
         assert "Latest call: as of 2018-06-29, 1d, up +0.80%" in text
         assert "rsi -0.500" in text and "regime +0.500" in text
-        assert "2018-06-28  1d  ■ +0.08% 1d" in text and "164.35" in text  # a verified row with outcome
+        assert (
+            "2018-06-28  1d  ■ +0.08% 1d" in text and "164.35" in text
+        )  # a verified row with outcome
         await pilot.press("r")  # retrain from the symbol screen targets this symbol
         assert await wait_for(pilot, lambda: len(queued(filled)) == 1)
         await pilot.press("escape")
@@ -224,7 +239,9 @@ async def test_store_changes_update_cells_in_place(filled):
         table = app.screen.query_one("#watchlist")
         await pilot.press("down")
         rows_before = list(table.rows)
-        writer.execute("UPDATE bars SET close = 170.0 WHERE symbol = 'AAPL' AND date = '2018-06-29'")
+        writer.execute(
+            "UPDATE bars SET close = 170.0 WHERE symbol = 'AAPL' AND date = '2018-06-29'"
+        )
         writer.conn.commit()
         assert await wait_for(pilot, lambda: "170.00" in screen_text(app))
         assert list(table.rows) == rows_before  # same row objects: updated, not rebuilt
@@ -246,7 +263,9 @@ async def test_empty_home_explains_what_to_do(home, db):
 
 
 def test_importing_the_tui_does_not_import_torch_or_xgboost():
-    code = ("import sys, tui, tui.app, tui.__main__; "
-            "bad = [m for m in ('torch', 'xgboost', 'models', 'assistant') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, tui, tui.app, tui.__main__; "
+        "bad = [m for m in ('torch', 'xgboost', 'models', 'assistant') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -46,8 +46,12 @@ def test_the_readme_screenshot_is_rendered_by_the_real_app(db, home, tmp_path):
 
     fill(db)
     out = tmp_path / "dash.svg"
-    done = subprocess.run([sys.executable, "-m", "tui", "--home", str(home), "--screenshot", str(out)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "tui", "--home", str(home), "--screenshot", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     svg = out.read_text()
     assert svg.startswith("<svg") and "Watchlist" in svg and "Pending" in svg and "AAPL" in svg

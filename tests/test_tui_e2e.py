@@ -28,9 +28,24 @@ CHEAP = '[models]\nkinds = ["markov"]\n[collect]\nsource = "sample"\n'
 
 def _start_daemon(home: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "assistant", "--home", str(home), "daemon", "--replay", "--speed", "10",
-         "--from", "2018-11-01", "--retrain-every", "1000"],
-        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "--home",
+            str(home),
+            "daemon",
+            "--replay",
+            "--speed",
+            "10",
+            "--from",
+            "2018-11-01",
+            "--retrain-every",
+            "1000",
+        ],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
         stderr=open(home / "daemon.err", "wb"),
     )
 
@@ -58,13 +73,18 @@ async def test_replay_daemon_predictions_appear_then_turn_verified(home):
             await settle(pilot)
             pending = app.screen.query_one("#pending")
             assert await wait_for(pilot, lambda: pending.row_count > 0, timeout=40), (
-                (home / "daemon.err").read_text()[-2000:])
+                home / "daemon.err"
+            ).read_text()[-2000:]
             text = screen_text(app)
             assert "daemon online" in text and "mode replay" in text
-            key = next(iter(pending.rows)).value  # the soonest pending call (row key = prediction id)
+            key = next(
+                iter(pending.rows)
+            ).value  # the soonest pending call (row key = prediction id)
             as_of, horizon = pending.get_row(key)[1], pending.get_row(key)[2]
             t_pending = time.monotonic()
-            assert await wait_for(pilot, lambda: key not in {k.value for k in pending.rows}, timeout=40)
+            assert await wait_for(
+                pilot, lambda: key not in {k.value for k in pending.rows}, timeout=40
+            )
             await pilot.press("enter")
             history = app.screen.query_one("#history")
 
@@ -79,8 +99,10 @@ async def test_replay_daemon_predictions_appear_then_turn_verified(home):
                 # Rows keep arriving (newest first) while we look: scroll the call into view, then read.
                 history.move_cursor(row=history.get_row_index(key))
                 text = screen_text(app)
-                return any(as_of in ln and f" {horizon} " in ln and f" {outcome()} " in ln
-                           for ln in text.splitlines())
+                return any(
+                    as_of in ln and f" {horizon} " in ln and f" {outcome()} " in ln
+                    for ln in text.splitlines()
+                )
 
             assert await wait_for(pilot, on_screen, timeout=10), screen_text(app)
             print(f"pending -> verified on screen in {time.monotonic() - t_pending:.1f}s")
@@ -99,15 +121,20 @@ def test_assistant_demo_in_a_real_terminal(tmp_path):
     tmux = ["tmux", "-L", socket]
     assistant = str(Path(sys.executable).with_name("assistant"))
     cmd = f"cd {ROOT} && {assistant} demo --home {demo} --speed 10 --from 2018-11-01; echo DEMO-EXIT=$?; sleep 30"
-    subprocess.run([*tmux, "new-session", "-d", "-s", "demo", "-x", "160", "-y", "45", cmd], check=True)
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", "demo", "-x", "160", "-y", "45", cmd], check=True
+    )
     try:
+
         def pane() -> str:
-            return subprocess.run([*tmux, "capture-pane", "-p", "-t", "demo"], capture_output=True,
-                                  text=True).stdout
+            return subprocess.run(
+                [*tmux, "capture-pane", "-p", "-t", "demo"], capture_output=True, text=True
+            ).stdout
 
         deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and not ("daemon online" in pane() and "▲" in pane() + "▼■"
-                                                     and "^IXIC" in pane()):
+        while time.monotonic() < deadline and not (
+            "daemon online" in pane() and "▲" in pane() + "▼■" and "^IXIC" in pane()
+        ):
             time.sleep(0.3)
         text = pane()
         assert "daemon online" in text and "mode replay" in text, text

@@ -17,22 +17,32 @@ def test_sessions_left_count_stored_sessions_since_the_call(db):
     for day in ["2018-06-28", "2018-06-29"]:
         db.execute(
             "INSERT INTO bars (symbol, date, open, high, low, close, raw_close, source) "
-            "VALUES ('AAA', ?, 1, 1, 1, 1, 1, 'sample')", [day])
+            "VALUES ('AAA', ?, 1, 1, 1, 1, 1, 'sample')",
+            [day],
+        )
     db.execute(
         "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, "
         "base_price, pred_change_pct, pred_price, direction) "
-        "VALUES ('AAA', '2018-06-28', 3, 'm', 'x', '2018-07-03', 1, 0, 1, 'up')")
+        "VALUES ('AAA', '2018-06-28', 3, 'm', 'x', '2018-07-03', 1, 0, 1, 'up')"
+    )
     assert views.pending(db, "2018-06-29")[0]["sessions_left"] == 2
     for day in ["2018-07-02", "2018-07-03"]:
         db.execute(
             "INSERT INTO bars (symbol, date, open, high, low, close, raw_close, source) "
-            "VALUES ('AAA', ?, 1, 1, 1, 1, 1, 'sample')", [day])
+            "VALUES ('AAA', ?, 1, 1, 1, 1, 1, 'sample')",
+            [day],
+        )
     assert views.pending(db, "2018-07-03")[0]["sessions_left"] == 0
 
 
 def test_daemon_online_offline_rules():
-    row = {"heartbeat_at": FIXED_NOW.isoformat(), "mode": "replay", "sim_date": "2018-01-02",
-           "pid": 1, "stopped_at": None}
+    row = {
+        "heartbeat_at": FIXED_NOW.isoformat(),
+        "mode": "replay",
+        "sim_date": "2018-01-02",
+        "pid": 1,
+        "stopped_at": None,
+    }
     assert views.classify_daemon(row, FIXED_NOW + timedelta(seconds=15), 5)["online"]
     late = views.classify_daemon(row, FIXED_NOW + timedelta(seconds=16), 5)
     assert not late["online"] and late["reason"] == "no heartbeat for over 15s"
@@ -59,8 +69,17 @@ def _pred(db, sym, as_of, target, hit, up, status="verified"):
         "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, base_price, "
         "pred_change_pct, pred_price, direction, signals, status, actual_price, hit, outcome) "
         "VALUES (?, ?, 1, 'm', ?, ?, 100, 1, 101, 'up', ?, ?, ?, ?, ?)",
-        [sym, as_of, as_of, target, json.dumps({}), status,
-         None if status == "pending" else (101 if up else 99), hit, None if up is None else ("up" if up else "down")],
+        [
+            sym,
+            as_of,
+            as_of,
+            target,
+            json.dumps({}),
+            status,
+            None if status == "pending" else (101 if up else 99),
+            hit,
+            None if up is None else ("up" if up else "down"),
+        ],
     )
 
 
@@ -76,7 +95,11 @@ def test_hit_rate_and_always_up_baseline_use_the_same_verified_calls(db):
     assert row["call"]["as_of"] == "2018-01-09"  # the latest call, pending
     trend = views.accuracy_trend(db, window=2)
     assert trend["n"] == 4 and trend["hit_rate"] == 0.75 and trend["base_rate"] == 0.25
-    assert trend["dates"] == ["2018-01-03", "2018-01-04", "2018-01-05"]  # full 2-session windows only
+    assert trend["dates"] == [
+        "2018-01-03",
+        "2018-01-04",
+        "2018-01-05",
+    ]  # full 2-session windows only
     assert trend["hit"] == [1.0, 1.0, 0.5] and trend["base"] == [0.0, 0.5, 0.5]
 
 

@@ -61,9 +61,17 @@ def fill(
             price *= 1 + rng.gauss(0.0004, 0.011)
             closes.append(round(price, 2))
         frame = pd.DataFrame(
-            {"open": closes, "high": [c * 1.005 for c in closes], "low": [c * 0.995 for c in closes],
-             "close": closes, "volume": 1e6, "raw_close": closes, "adj_factor": 1.0,
-             "provisional": 0, "flagged": 0},
+            {
+                "open": closes,
+                "high": [c * 1.005 for c in closes],
+                "low": [c * 0.995 for c in closes],
+                "close": closes,
+                "volume": 1e6,
+                "raw_close": closes,
+                "adj_factor": 1.0,
+                "provisional": 0,
+                "flagged": 0,
+            },
             index=pd.to_datetime(days),
         )
         with db.conn:
@@ -81,36 +89,69 @@ def fill(
                 target = add_weekdays(d, h)
                 actual = by_day.get(target)
                 hit = None if actual is None else int((actual > base) == (change > 0))
-                sig = {s: {"vote": v, "weight": 1.0, "contribution": v}
-                       for s, v in zip(SIGNALS, (rng.choice((-1, 0, 1)) * 0.5 for _ in SIGNALS), strict=True)}
-                pred_rows.append((
-                    sym, d, h, "ensemble-3" if h == 1 else "rules", f"{d}T21:00:00+00:00", target, base,
-                    change, round(base * (1 + change / 100), 2), round(base * 0.98, 2), round(base * 1.02, 2),
-                    0.4, 0.2, 0.4, direction, round(0.5 + abs(change) / 4, 2), "sideways", json.dumps(sig),
-                    "pending" if actual is None else "verified", actual,
-                    None if actual is None else round((base * (1 + change / 100) / actual - 1) * 100, 3),
-                    hit, None if actual is None else f"{target}T21:30:00+00:00",
-                ))
+                sig = {
+                    s: {"vote": v, "weight": 1.0, "contribution": v}
+                    for s, v in zip(
+                        SIGNALS, (rng.choice((-1, 0, 1)) * 0.5 for _ in SIGNALS), strict=True
+                    )
+                }
+                pred_rows.append(
+                    (
+                        sym,
+                        d,
+                        h,
+                        "ensemble-3" if h == 1 else "rules",
+                        f"{d}T21:00:00+00:00",
+                        target,
+                        base,
+                        change,
+                        round(base * (1 + change / 100), 2),
+                        round(base * 0.98, 2),
+                        round(base * 1.02, 2),
+                        0.4,
+                        0.2,
+                        0.4,
+                        direction,
+                        round(0.5 + abs(change) / 4, 2),
+                        "sideways",
+                        json.dumps(sig),
+                        "pending" if actual is None else "verified",
+                        actual,
+                        None
+                        if actual is None
+                        else round((base * (1 + change / 100) / actual - 1) * 100, 3),
+                        hit,
+                        None if actual is None else f"{target}T21:30:00+00:00",
+                    )
+                )
     with db.conn:
         db.conn.executemany(
             "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, "
             "base_price, pred_change_pct, pred_price, lower, upper, p_up, p_flat, p_down, direction, "
             "confidence, regime, signals, status, actual_price, error_pct, hit, verified_at) "
-            "VALUES (" + ",".join("?" * 23) + ")", pred_rows)
-        db.conn.executemany("INSERT INTO regimes (symbol, date, regime, trend, volatility) "
-                            "VALUES (?, ?, ?, ?, ?)", regime_rows)
+            "VALUES (" + ",".join("?" * 23) + ")",
+            pred_rows,
+        )
+        db.conn.executemany(
+            "INSERT INTO regimes (symbol, date, regime, trend, volatility) VALUES (?, ?, ?, ?, ?)",
+            regime_rows,
+        )
     if job:
         run = jobs.start(db, "train")
         jobs.progress(db, run, 0.45, "lstm epoch 14/30")
         with db.conn:
-            db.execute("UPDATE job_runs SET started_at = ? WHERE id = ?",
-                       [(FIXED_NOW - timedelta(seconds=40)).isoformat(), run])
+            db.execute(
+                "UPDATE job_runs SET started_at = ? WHERE id = ?",
+                [(FIXED_NOW - timedelta(seconds=40)).isoformat(), run],
+            )
     if daemon:
         beat = (FIXED_NOW - timedelta(seconds=heartbeat_age_s)).isoformat()
         with db.conn:
-            db.execute("INSERT OR REPLACE INTO daemon (id, pid, started_at, heartbeat_at, stopped_at, "
-                       "mode, sim_date, version) VALUES (1, 4242, ?, ?, NULL, ?, ?, '0.1.0')",
-                       [beat, beat, daemon, end if daemon == "replay" else None])
+            db.execute(
+                "INSERT OR REPLACE INTO daemon (id, pid, started_at, heartbeat_at, stopped_at, "
+                "mode, sim_date, version) VALUES (1, 4242, ?, ?, NULL, ?, ?, '0.1.0')",
+                [beat, beat, daemon, end if daemon == "replay" else None],
+            )
 
 
 def screen_text(app) -> str:
@@ -120,9 +161,18 @@ def screen_text(app) -> str:
     from rich.console import Console
 
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system=None, record=True, legacy_windows=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
     return console.export_text()
 
 

@@ -29,14 +29,26 @@ def without_dataframes() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tui", description="The trading-assistant dashboard.")
-    parser.add_argument("--home", type=Path, help="data home (default: $ASSISTANT_HOME or the platform data dir)")
-    parser.add_argument("--heartbeat-seconds", type=float, default=5.0,
-                        help="the daemon's heartbeat interval; offline after 3 missed beats")
-    parser.add_argument("--screenshot", type=Path, metavar="FILE.svg",
-                        help="render the dashboard headless once the data has loaded, save it as SVG, exit")
+    parser = argparse.ArgumentParser(
+        prog="python -m tui", description="The trading-assistant dashboard."
+    )
+    parser.add_argument(
+        "--home", type=Path, help="data home (default: $ASSISTANT_HOME or the platform data dir)"
+    )
+    parser.add_argument(
+        "--heartbeat-seconds",
+        type=float,
+        default=5.0,
+        help="the daemon's heartbeat interval; offline after 3 missed beats",
+    )
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="FILE.svg",
+        help="render the dashboard headless once the data has loaded, save it as SVG, exit",
+    )
     args = parser.parse_args(argv)
-    home = (args.home.expanduser() if args.home else default_home())
+    home = args.home.expanduser() if args.home else default_home()
     without_dataframes()
     from store.db import StoreError, open_db
 

@@ -101,7 +101,9 @@ class TradingApp(App):
 
     @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
     def load_dashboard(self) -> None:
-        data = self._read(views.dashboard, now=self.clock(), heartbeat_seconds=self.heartbeat_seconds)
+        data = self._read(
+            views.dashboard, now=self.clock(), heartbeat_seconds=self.heartbeat_seconds
+        )
         self.post_message(DashboardLoaded(data, self._version or 0))
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
@@ -146,8 +148,12 @@ class TradingApp(App):
         """The one place worker errors surface: a notification, the app keeps running."""
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.notify(f"{event.worker.name}: {type(error).__name__}: {error}", severity="error",
-                        title="read failed", timeout=10)
+            self.notify(
+                f"{event.worker.name}: {type(error).__name__}: {error}",
+                severity="error",
+                title="read failed",
+                timeout=10,
+            )
 
     def open_symbol(self, symbol: str) -> None:
         self.push_screen(SymbolScreen(symbol))
@@ -165,5 +171,6 @@ def make_app(
     poll_seconds: float = 0.5,
 ) -> TradingApp:
     """The one way to build the app, for the CLI (`python -m tui`) and for tests."""
-    return TradingApp(home, clock=clock or _utcnow, heartbeat_seconds=heartbeat_seconds,
-                      poll_seconds=poll_seconds)
+    return TradingApp(
+        home, clock=clock or _utcnow, heartbeat_seconds=heartbeat_seconds, poll_seconds=poll_seconds
+    )

@@ -19,7 +19,9 @@ def home_of(args: argparse.Namespace) -> Path:
     return Path(args.home).expanduser() if getattr(args, "home", None) else config.default_home()
 
 
-def open_home(args: argparse.Namespace) -> tuple[Path, dict[str, dict[str, Any]], sqlite_utils.Database]:
+def open_home(
+    args: argparse.Namespace,
+) -> tuple[Path, dict[str, dict[str, Any]], sqlite_utils.Database]:
     """Resolve the home, load settings, open (and migrate) the database."""
     home = home_of(args)
     try:

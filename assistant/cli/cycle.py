@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
-    p.add_argument("--as-of", metavar="DATE", help="predict as if today were DATE (sees only bars up to it)")
+    p.add_argument(
+        "--as-of", metavar="DATE", help="predict as if today were DATE (sees only bars up to it)"
+    )
     p.add_argument("--json", action="store_true", help="print the calls as JSON")
     p.set_defaults(func=cmd_predict)
 
@@ -49,10 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="List the prediction ledger, newest first, or export it as JSON lines or CSV.",
     )
     ls.add_argument("--status", choices=STATUSES, help="only predictions with this status")
-    ls.add_argument("--symbol", action="append", metavar="SYM", help="only this symbol (repeatable)")
-    ls.add_argument("--format", choices=("table", "jsonl", "csv"), default="table", help="output format")
-    ls.add_argument("--limit", type=int, default=None,
-                    help="at most this many rows (table default 50; 0 means all)")
+    ls.add_argument(
+        "--symbol", action="append", metavar="SYM", help="only this symbol (repeatable)"
+    )
+    ls.add_argument(
+        "--format", choices=("table", "jsonl", "csv"), default="table", help="output format"
+    )
+    ls.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="at most this many rows (table default 50; 0 means all)",
+    )
     ls.set_defaults(func=cmd_predictions)
 
     r = sub.add_parser(
@@ -64,8 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             "baseline, the calibration table and the weekly trend."
         ),
     )
-    r.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: all with predictions)")
-    r.add_argument("--json", action="store_true", help="print the report as JSON (schema in README-cycle.md)")
+    r.add_argument(
+        "symbols", nargs="*", metavar="SYM", help="symbols (default: all with predictions)"
+    )
+    r.add_argument(
+        "--json", action="store_true", help="print the report as JSON (schema in README-cycle.md)"
+    )
     r.set_defaults(func=cmd_report)
 
 
@@ -90,8 +104,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 0
     if not calls:
         when = f"in the two years up to {args.as_of}" if args.as_of else "recent enough"
-        print(f"no calls: no watched symbol has enough final bars {when} "
-              "(see `assistant watch list`; `assistant collect` fetches bars)")
+        print(
+            f"no calls: no watched symbol has enough final bars {when} "
+            "(see `assistant watch list`; `assistant collect` fetches bars)"
+        )
         return 0
     for c in calls:
         print(format_call(c))
@@ -101,7 +117,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def format_call(c: Any) -> str:
-    signals = ", ".join(f"{s['signal']} {s['contribution_pct']:+.3f}%" for s in c.top_signals) or "none voted"
+    signals = (
+        ", ".join(f"{s['signal']} {s['contribution_pct']:+.3f}%" for s in c.top_signals)
+        or "none voted"
+    )
     lines = [
         f"{c.symbol:<8} h={c.horizon}  {c.as_of} -> {c.target_date}  {c.direction.upper():<4} "
         f"{c.change_pct:+.2f}%  target {c.target_price:,.2f} [{c.lower:,.2f} .. {c.upper:,.2f}]  "
@@ -123,19 +142,39 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
         return 0
     rate = f" ({100 * report.hits / report.verified:.0f}% hit)" if report.verified else ""
-    print(f"verified {report.verified}{rate}, expired {report.expired}, "
-          f"still waiting for a bar {report.pending} (as of {report.as_of})")
+    print(
+        f"verified {report.verified}{rate}, expired {report.expired}, "
+        f"still waiting for a bar {report.pending} (as of {report.as_of})"
+    )
     for ch in report.weight_changes[:20]:
-        print(f"  {ch['symbol']} {ch['regime']} {ch['signal']}: "
-              f"{ch['old'] if ch['old'] is not None else 'default'} -> {ch['new']:.3f}  {ch['reason']}")
+        print(
+            f"  {ch['symbol']} {ch['regime']} {ch['signal']}: "
+            f"{ch['old'] if ch['old'] is not None else 'default'} -> {ch['new']:.3f}  {ch['reason']}"
+        )
     if len(report.weight_changes) > 20:
         print(f"  ... and {len(report.weight_changes) - 20} more weight changes")
     return 0
 
 
-LEDGER_COLUMNS = ["id", "symbol", "as_of", "horizon", "target_date", "direction", "pred_change_pct",
-                  "pred_price", "lower", "upper", "confidence", "regime", "model_version", "status",
-                  "actual_price", "error_pct", "hit"]
+LEDGER_COLUMNS = [
+    "id",
+    "symbol",
+    "as_of",
+    "horizon",
+    "target_date",
+    "direction",
+    "pred_change_pct",
+    "pred_price",
+    "lower",
+    "upper",
+    "confidence",
+    "regime",
+    "model_version",
+    "status",
+    "actual_price",
+    "error_pct",
+    "hit",
+]
 
 
 def cmd_predictions(args: argparse.Namespace) -> int:
@@ -155,10 +194,35 @@ def cmd_predictions(args: argparse.Namespace) -> int:
         writer.writeheader()
         writer.writerows(rows)
     else:
-        total = sum(ledger.counts(db, symbols).get(s, 0) for s in ([args.status] if args.status else STATUSES))
+        total = sum(
+            ledger.counts(db, symbols).get(s, 0)
+            for s in ([args.status] if args.status else STATUSES)
+        )
         body = [[_cell(r[k]) for k in LEDGER_COLUMNS] for r in rows]
-        print(table(body, ["id", "symbol", "as_of", "h", "target", "dir", "chg%", "price", "lower",
-                           "upper", "conf", "regime", "model", "status", "actual", "err%", "hit"]))
+        print(
+            table(
+                body,
+                [
+                    "id",
+                    "symbol",
+                    "as_of",
+                    "h",
+                    "target",
+                    "dir",
+                    "chg%",
+                    "price",
+                    "lower",
+                    "upper",
+                    "conf",
+                    "regime",
+                    "model",
+                    "status",
+                    "actual",
+                    "err%",
+                    "hit",
+                ],
+            )
+        )
         if total > len(rows):
             print(f"showing {len(rows)} of {total}; --limit 0 shows all")
     return 0
@@ -178,8 +242,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         print_json(data)
         return 0
     c = data["counts"]
-    print(f"predictions: {c['verified']} verified, {c['pending']} pending, {c['expired']} expired "
-          "(expired calls never count as misses or hits)")
+    print(
+        f"predictions: {c['verified']} verified, {c['pending']} pending, {c['expired']} expired "
+        "(expired calls never count as misses or hits)"
+    )
     if not data["groups"]:
         print("nothing verified yet: accuracy appears once target sessions have closed")
         return 0
@@ -188,11 +254,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(format_metrics(f"{g['symbol']} h={g['horizon']}", g))
         for regime, m in g["by_regime"].items():
             print(format_metrics(f"    {regime}", m, short=True))
-        cal = "  ".join(f"{b['lo']:.1f}-{b['hi']:.1f}: {100 * b['stated']:.0f}%->{100 * b['realized']:.0f}% "
-                        f"(n={b['n']})" for b in g["calibration"])
+        cal = "  ".join(
+            f"{b['lo']:.1f}-{b['hi']:.1f}: {100 * b['stated']:.0f}%->{100 * b['realized']:.0f}% "
+            f"(n={b['n']})"
+            for b in g["calibration"]
+        )
         print(f"    calibration (stated -> realized): {cal}")
-        weeks = "  ".join(f"{w['week']} {100 * w['hit_rate']:.0f}%/{100 * w['baseline']:.0f}%"
-                          for w in g["trend"][-6:])
+        weeks = "  ".join(
+            f"{w['week']} {100 * w['hit_rate']:.0f}%/{100 * w['baseline']:.0f}%"
+            for w in g["trend"][-6:]
+        )
         print(f"    trend, 4-week rolling hit/baseline: {weeks}")
     return 0
 
@@ -200,11 +271,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 def format_metrics(label: str, m: dict[str, Any], short: bool = False) -> str:
     b = m["baselines"]
     p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3f}"
-    text = (f"{label:<14} n={m['n']:<5} hit {100 * m['hit_rate']:.1f}%  "
-            f"majority({b['majority']['label']}) {100 * b['majority']['hit_rate']:.1f}%  p={p}")
+    text = (
+        f"{label:<14} n={m['n']:<5} hit {100 * m['hit_rate']:.1f}%  "
+        f"majority({b['majority']['label']}) {100 * b['majority']['hit_rate']:.1f}%  p={p}"
+    )
     if short:
         return text
-    return (text + f"  always-up {100 * b['always_up']['hit_rate']:.1f}%  last-move "
-            f"{100 * b['last_move']['hit_rate']:.1f}%  zero-change {100 * b['zero_change']['hit_rate']:.1f}%\n"
-            f"{'':<14} MAE {m['mae_pct']:.2f}% (zero change {b['zero_change']['mae_pct']:.2f}%)  "
-            f"Brier {m['brier']:.3f}  -> {m['verdict']}")
+    return (
+        text + f"  always-up {100 * b['always_up']['hit_rate']:.1f}%  last-move "
+        f"{100 * b['last_move']['hit_rate']:.1f}%  zero-change {100 * b['zero_change']['hit_rate']:.1f}%\n"
+        f"{'':<14} MAE {m['mae_pct']:.2f}% (zero change {b['zero_change']['mae_pct']:.2f}%)  "
+        f"Brier {m['brier']:.3f}  -> {m['verdict']}"
+    )

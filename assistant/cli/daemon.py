@@ -15,48 +15,81 @@ from assistant.errors import AssistantError
 
 
 def _replay_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--replay", action="store_true",
-                   help="drive the jobs with a simulated clock over stored/sample history")
-    p.add_argument("--from", dest="from_date", metavar="DATE",
-                   help="replay start (default: 250 sessions before the end of the source's data, "
-                        "or where a previous replay of this home stopped)")
-    p.add_argument("--speed", type=float, metavar="SESSIONS_PER_SECOND",
-                   help="replay speed in sessions per second; 0 = as fast as possible "
-                        "(default: [daemon] replay_speed)")
-    p.add_argument("--retrain-every", type=int, metavar="SESSIONS",
-                   help="replay: retrain every N sessions (default: [schedule] retrain_every_days)")
+    p.add_argument(
+        "--replay",
+        action="store_true",
+        help="drive the jobs with a simulated clock over stored/sample history",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_date",
+        metavar="DATE",
+        help="replay start (default: 250 sessions before the end of the source's data, "
+        "or where a previous replay of this home stopped)",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        metavar="SESSIONS_PER_SECOND",
+        help="replay speed in sessions per second; 0 = as fast as possible "
+        "(default: [daemon] replay_speed)",
+    )
+    p.add_argument(
+        "--retrain-every",
+        type=int,
+        metavar="SESSIONS",
+        help="replay: retrain every N sessions (default: [schedule] retrain_every_days)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("daemon", help="run the daemon in the foreground (logs to stderr and <home>/logs)",
-                       description="Run the scheduler loop in the foreground: live jobs at exchange-local "
-                                   "times, or --replay over history. Ctrl-C or SIGTERM stops it cleanly.")
+    p = sub.add_parser(
+        "daemon",
+        help="run the daemon in the foreground (logs to stderr and <home>/logs)",
+        description="Run the scheduler loop in the foreground: live jobs at exchange-local "
+        "times, or --replay over history. Ctrl-C or SIGTERM stops it cleanly.",
+    )
     _replay_args(p)
     p.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_daemon)
 
-    p = sub.add_parser("start", help="start the daemon in the background",
-                       description="Start the daemon detached from the terminal; it logs to "
-                                   "<home>/logs/daemon.log. Takes the same options as `daemon`.")
+    p = sub.add_parser(
+        "start",
+        help="start the daemon in the background",
+        description="Start the daemon detached from the terminal; it logs to "
+        "<home>/logs/daemon.log. Takes the same options as `daemon`.",
+    )
     _replay_args(p)
     p.set_defaults(func=cmd_start)
 
-    p = sub.add_parser("stop", help="stop the background daemon (SIGTERM, waits for it)",
-                       description="Send SIGTERM to the home's daemon and wait until it has exited.")
+    p = sub.add_parser(
+        "stop",
+        help="stop the background daemon (SIGTERM, waits for it)",
+        description="Send SIGTERM to the home's daemon and wait until it has exited.",
+    )
     p.set_defaults(func=cmd_stop)
 
-    p = sub.add_parser("status", help="is the daemon running; its jobs and command queue",
-                       description="Show whether the daemon runs (pid, uptime, mode, heartbeat age), "
-                                   "the last and next run of each job, and the command queue.")
+    p = sub.add_parser(
+        "status",
+        help="is the daemon running; its jobs and command queue",
+        description="Show whether the daemon runs (pid, uptime, mode, heartbeat age), "
+        "the last and next run of each job, and the command queue.",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("service", help="install the daemon as a systemd user service",
-                       description="Manage the systemd user unit that runs the daemon.")
+    p = sub.add_parser(
+        "service",
+        help="install the daemon as a systemd user service",
+        description="Manage the systemd user unit that runs the daemon.",
+    )
     ssub = p.add_subparsers(dest="service_command", metavar="ACTION", required=True)
-    q = ssub.add_parser("install", help="write ~/.config/systemd/user/trading-assistant.daemon.service",
-                        description="Write the systemd user unit (Restart=on-failure) for this data "
-                                    "home and print how to enable it. Honours XDG_CONFIG_HOME.")
+    q = ssub.add_parser(
+        "install",
+        help="write ~/.config/systemd/user/trading-assistant.daemon.service",
+        description="Write the systemd user unit (Restart=on-failure) for this data "
+        "home and print how to enable it. Honours XDG_CONFIG_HOME.",
+    )
     q.set_defaults(func=cmd_service_install)
 
 
@@ -86,8 +119,13 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
     home = ensure_private_dir(home_of(args))
     settings = config.load(home)
-    daemon = Daemon(home, settings, replay_options=_options(args, settings),
-                    log_to_file=True, log_to_stderr=not args.detached)
+    daemon = Daemon(
+        home,
+        settings,
+        replay_options=_options(args, settings),
+        log_to_file=True,
+        log_to_stderr=not args.detached,
+    )
     signal.signal(signal.SIGTERM, daemon.request_stop)
     signal.signal(signal.SIGINT, daemon.request_stop)
     return daemon.run()
@@ -145,8 +183,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print_json(info)
         return 0
     if info["running"]:
-        print(f"daemon: running (pid {info['pid']}, mode {info['mode']}, state {info['state']}, "
-              f"up {_fmt_s(info['uptime_s'])})")
+        print(
+            f"daemon: running (pid {info['pid']}, mode {info['mode']}, state {info['state']}, "
+            f"up {_fmt_s(info['uptime_s'])})"
+        )
     else:
         print(f"daemon: not running (last heartbeat {info['heartbeat_at'] or 'never'})")
     age = info["heartbeat_age_s"]
@@ -155,8 +195,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         line += f"   simulated session: {info['sim_date']}"
     print(line)
     print(f"log: {info['log']}")
-    rows = [[job, (j["last_started"] or "never"), j["last_status"] or "-", j["next"] or "-",
-             (j["last_message"] or "")[:60]] for job, j in info["jobs"].items()]
+    rows = [
+        [
+            job,
+            (j["last_started"] or "never"),
+            j["last_status"] or "-",
+            j["next"] or "-",
+            (j["last_message"] or "")[:60],
+        ]
+        for job, j in info["jobs"].items()
+    ]
     print(table(rows, ["job", "last run", "status", "next run", "message"]))
     for r in info["running_jobs"]:
         print(f"running: {r['job']} {int((r['progress'] or 0) * 100)}% {r['message'] or ''}")

@@ -12,26 +12,37 @@ from assistant.cli.common import home_of, open_home, print_json, table
 
 def register(sub: argparse._SubParsersAction) -> None:
     watch = sub.add_parser(
-        "watch", help="manage the watchlist (add, remove, list symbols)",
+        "watch",
+        help="manage the watchlist (add, remove, list symbols)",
         description="The watchlist: the symbols the assistant collects, predicts and verifies.",
     )
     wsub = watch.add_subparsers(dest="watch_command", metavar="ACTION", required=True)
-    add = wsub.add_parser("add", help="add symbols (e.g. AAPL MSFT ^GSPC BRK-B EURUSD=X)",
-                          description="Add symbols to the watchlist; all are checked before any is added.")
+    add = wsub.add_parser(
+        "add",
+        help="add symbols (e.g. AAPL MSFT ^GSPC BRK-B EURUSD=X)",
+        description="Add symbols to the watchlist; all are checked before any is added.",
+    )
     add.add_argument("symbols", nargs="+", metavar="SYM")
     add.set_defaults(func=cmd_watch_add)
-    rm = wsub.add_parser("remove", help="take symbols off the watchlist (their history stays)",
-                         description="Take symbols off the watchlist; stored bars and predictions stay.")
+    rm = wsub.add_parser(
+        "remove",
+        help="take symbols off the watchlist (their history stays)",
+        description="Take symbols off the watchlist; stored bars and predictions stay.",
+    )
     rm.add_argument("symbols", nargs="+", metavar="SYM")
     rm.set_defaults(func=cmd_watch_remove)
-    ls = wsub.add_parser("list", help="show the watchlist with bar counts and last errors",
-                         description="Show the watchlist: bars stored, date range, last collection, last error.")
+    ls = wsub.add_parser(
+        "list",
+        help="show the watchlist with bar counts and last errors",
+        description="Show the watchlist: bars stored, date range, last collection, last error.",
+    )
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.add_argument("--all", action="store_true", help="include removed/deactivated symbols")
     ls.set_defaults(func=cmd_watch_list)
 
     imp = sub.add_parser(
-        "import", help="import daily OHLCV CSV files (Yahoo, Stooq, Alpha Vantage layouts)",
+        "import",
+        help="import daily OHLCV CSV files (Yahoo, Stooq, Alpha Vantage layouts)",
         description=(
             "Import daily OHLCV CSV files exported by Yahoo Finance, Stooq or Alpha Vantage. "
             "Each file imports whole or not at all. The symbol comes from --symbol, a ticker "
@@ -44,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=cmd_import)
 
     col = sub.add_parser(
-        "collect", help="bring the watchlist's bars up to date from the configured source",
+        "collect",
+        help="bring the watchlist's bars up to date from the configured source",
         description=(
             "Fetch new daily bars for the watchlist (or the given symbols) and print, per "
             "symbol, rows added / already current / failed and why. Sources: sample "
@@ -58,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     col.set_defaults(func=cmd_collect)
 
     cfg = sub.add_parser(
-        "config", help="print the effective settings (defaults, config.toml, environment)",
+        "config",
+        help="print the effective settings (defaults, config.toml, environment)",
         description=(
             "Print the effective settings: defaults, overridden by <home>/config.toml, "
             "overridden by ASSISTANT_<SECTION>_<KEY> environment variables."
@@ -84,8 +97,10 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
 
         missing = [s for s in added if s not in SERIES]
         if missing:
-            print(f"note: the offline sample source has no {', '.join(missing)} (it carries "
-                  f"{carried()}); `collect --source yahoo` or `import FILE` for those")
+            print(
+                f"note: the offline sample source has no {', '.join(missing)} (it carries "
+                f"{carried()}); `collect --source yahoo` or `import FILE` for those"
+            )
     return 0
 
 
@@ -116,11 +131,33 @@ def cmd_watch_list(args: argparse.Namespace) -> int:
     if not rows:
         print("the watchlist is empty; add symbols with `assistant watch add AAPL ^GSPC`")
         return 0
-    print(table(
-        [[r["symbol"], "yes" if r["active"] else "no", r["source"], r["bars"], r["first_date"],
-          r["last_date"], (r["last_collected_at"] or "")[:16], r["last_error"] or ""] for r in rows],
-        ["symbol", "active", "source", "bars", "first", "last", "collected (UTC)", "last error"],
-    ))
+    print(
+        table(
+            [
+                [
+                    r["symbol"],
+                    "yes" if r["active"] else "no",
+                    r["source"],
+                    r["bars"],
+                    r["first_date"],
+                    r["last_date"],
+                    (r["last_collected_at"] or "")[:16],
+                    r["last_error"] or "",
+                ]
+                for r in rows
+            ],
+            [
+                "symbol",
+                "active",
+                "source",
+                "bars",
+                "first",
+                "last",
+                "collected (UTC)",
+                "last error",
+            ],
+        )
+    )
     return 0
 
 
@@ -139,8 +176,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         elif not args.json:
             for s in r.symbols:
                 flagged = f", {s.flagged} flagged jumps" if s.flagged else ""
-                print(f"{r.path}: {s.symbol} {s.rows} rows ({s.first} … {s.last}), "
-                      f"{s.added} added, {s.updated} updated{flagged}")
+                print(
+                    f"{r.path}: {s.symbol} {s.rows} rows ({s.first} … {s.last}), "
+                    f"{s.added} added, {s.updated} updated{flagged}"
+                )
     return 1 if any(r.error for r in results) else 0
 
 
@@ -151,7 +190,9 @@ def _progress_bar() -> Callable[[float, str], None] | None:
     def show(fraction: float, message: str) -> None:
         filled = int(fraction * 30)
         end = "\n" if fraction >= 1 else ""
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message:<12}{end}")
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message:<12}{end}"
+        )
         sys.stderr.flush()
 
     return show
@@ -161,15 +202,25 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from assistant.ingest.collect import collect
 
     _, settings, db = open_home(args)
-    results = collect(db, settings, args.symbols or None, source=args.source, until=args.until,
-                      progress=None if args.json else _progress_bar())
+    results = collect(
+        db,
+        settings,
+        args.symbols or None,
+        source=args.source,
+        until=args.until,
+        progress=None if args.json else _progress_bar(),
+    )
     if args.json:
         print_json([r.to_dict() for r in results])
     elif not results:
         print("nothing to collect: the watchlist is empty (`assistant watch add ^GSPC ^IXIC`)")
     else:
-        print(table([[r.symbol, r.status, r.added, r.updated, r.message] for r in results],
-                    ["symbol", "status", "added", "updated", "detail"]))
+        print(
+            table(
+                [[r.symbol, r.status, r.added, r.updated, r.message] for r in results],
+                ["symbol", "status", "added", "updated", "detail"],
+            )
+        )
     return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
 
 
@@ -186,7 +237,9 @@ def cmd_config(args: argparse.Namespace) -> int:
         print_json(settings)
         return 0
     path = home / "config.toml"
-    overrides = sorted(k for k in os.environ if k.startswith("ASSISTANT_") and k != "ASSISTANT_HOME")
+    overrides = sorted(
+        k for k in os.environ if k.startswith("ASSISTANT_") and k != "ASSISTANT_HOME"
+    )
     print(f"# home: {home}")
     print(f"# config file: {path} ({'read' if path.exists() else 'absent; defaults apply'})")
     if overrides:

@@ -12,34 +12,60 @@ from typing import Any
 from assistant.cli.common import open_home, print_json, table
 from assistant.errors import AssistantError
 
-KINDS_HELP = "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules (default: settings)"
+KINDS_HELP = (
+    "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules (default: settings)"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train forecasters on stored bars and report held-out skill",
-                       description="Train the model kinds on stored bars (global across the symbols), "
-                       "score them on the held-out last 15%% of sessions next to the baselines, "
-                       "register them, and promote each one that passes the gates.")
-    p.add_argument("symbols", nargs="*", metavar="SYM", help="symbols to train on (default: the watchlist)")
+    p = sub.add_parser(
+        "train",
+        help="train forecasters on stored bars and report held-out skill",
+        description="Train the model kinds on stored bars (global across the symbols), "
+        "score them on the held-out last 15%% of sessions next to the baselines, "
+        "register them, and promote each one that passes the gates.",
+    )
+    p.add_argument(
+        "symbols", nargs="*", metavar="SYM", help="symbols to train on (default: the watchlist)"
+    )
     p.add_argument("--models", type=_kinds, help=KINDS_HELP)
     p.add_argument("--as-of", help="use only bars up to this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true", help="print the training report as JSON")
     p.set_defaults(func=cmd_train)
 
-    b = sub.add_parser("backtest", help="walk-forward backtest: past-only retraining, scored vs baselines",
-                       description="Replay history walk-forward: at each session only the past is "
-                       "visible; models retrain every N sessions on the past only. Reports per "
-                       "model, symbol and horizon the accuracy, Brier, MAE, R², profit factor, "
-                       "drawdown, baselines, n and a p-value against the majority baseline.")
+    b = sub.add_parser(
+        "backtest",
+        help="walk-forward backtest: past-only retraining, scored vs baselines",
+        description="Replay history walk-forward: at each session only the past is "
+        "visible; models retrain every N sessions on the past only. Reports per "
+        "model, symbol and horizon the accuracy, Brier, MAE, R², profit factor, "
+        "drawdown, baselines, n and a p-value against the majority baseline.",
+    )
     b.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
-    b.add_argument("--from", dest="start", help="first session to predict (default: 3 years before --to)")
+    b.add_argument(
+        "--from", dest="start", help="first session to predict (default: 3 years before --to)"
+    )
     b.add_argument("--to", dest="end", help="last session to predict (default: the last stored)")
-    b.add_argument("--retrain-every", type=int, default=63, metavar="N", help="sessions between retrains (default 63)")
-    b.add_argument("--horizons", type=_ints, default=(1, 3, 5), help="comma-separated horizons (default 1,3,5)")
+    b.add_argument(
+        "--retrain-every",
+        type=int,
+        default=63,
+        metavar="N",
+        help="sessions between retrains (default 63)",
+    )
+    b.add_argument(
+        "--horizons", type=_ints, default=(1, 3, 5), help="comma-separated horizons (default 1,3,5)"
+    )
     b.add_argument("--models", type=_kinds, help=KINDS_HELP)
-    b.add_argument("--json", action="store_true", help="print the report as JSON (schema in README-models)")
-    b.add_argument("--predictions-out", type=Path, metavar="FILE.csv",
-                   help="write every walk-forward prediction with its outcome to this CSV")
+    b.add_argument(
+        "--json", action="store_true", help="print the report as JSON (schema in README-models)"
+    )
+    b.add_argument(
+        "--predictions-out",
+        type=Path,
+        metavar="FILE.csv",
+        help="write every walk-forward prediction with its outcome to this CSV",
+    )
     b.set_defaults(func=cmd_backtest)
 
 
@@ -92,10 +118,18 @@ def _fmt(v: Any, pct: bool = False) -> str:
 
 
 def _metric_row(name: str, m: dict[str, Any]) -> list[str]:
-    return [name, _fmt(m.get("dir_accuracy"), True), _fmt(m.get("balanced_accuracy"), True),
-            _fmt(m.get("brier")), _fmt(m.get("mae_pct")), _fmt(m.get("r2_oos")),
-            _fmt(m.get("profit_factor")), _fmt(m.get("max_drawdown"), True), _fmt(m.get("p_value")),
-            _fmt(m.get("n"))]
+    return [
+        name,
+        _fmt(m.get("dir_accuracy"), True),
+        _fmt(m.get("balanced_accuracy"), True),
+        _fmt(m.get("brier")),
+        _fmt(m.get("mae_pct")),
+        _fmt(m.get("r2_oos")),
+        _fmt(m.get("profit_factor")),
+        _fmt(m.get("max_drawdown"), True),
+        _fmt(m.get("p_value")),
+        _fmt(m.get("n")),
+    ]
 
 
 HEAD = ["model", "dir acc", "bal acc", "brier", "MAE %", "R2 oos", "PF", "max DD", "p vs maj", "n"]
@@ -104,9 +138,27 @@ HEAD = ["model", "dir acc", "bal acc", "brier", "MAE %", "R2 oos", "PF", "max DD
 def _baseline_rows(m: dict[str, Any]) -> list[list[str]]:
     b = m["baselines"]
     blank = ["-"] * 7
-    return [[f"baseline: always {b['majority']['direction']}", _fmt(b["majority"]["dir_accuracy"], True), *blank, _fmt(m["n"])],
-            ["baseline: last move", _fmt(b["last_move"]["dir_accuracy"], True), *blank, _fmt(m["n"])],
-            ["baseline: zero change", "-", "-", "-", _fmt(b["zero_change"]["mae_pct"]), "0", "-", "-", "-", _fmt(m["n"])]]
+    return [
+        [
+            f"baseline: always {b['majority']['direction']}",
+            _fmt(b["majority"]["dir_accuracy"], True),
+            *blank,
+            _fmt(m["n"]),
+        ],
+        ["baseline: last move", _fmt(b["last_move"]["dir_accuracy"], True), *blank, _fmt(m["n"])],
+        [
+            "baseline: zero change",
+            "-",
+            "-",
+            "-",
+            _fmt(b["zero_change"]["mae_pct"]),
+            "0",
+            "-",
+            "-",
+            "-",
+            _fmt(m["n"]),
+        ],
+    ]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -114,18 +166,24 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     home, settings, db = open_home(args)
     try:
-        report = train(db, home, settings, args.symbols or None, args.models, as_of=args.as_of,
-                       progress=Bars())
+        report = train(
+            db, home, settings, args.symbols or None, args.models, as_of=args.as_of, progress=Bars()
+        )
     finally:
         db.close()
     if args.json:
         print_json(report.to_dict())
         return 0 if any(r.status != "failed" for r in report.results) else 1
     r = report.ranges
-    print(f"trained on {', '.join(report.symbols)}" + (f" through {report.as_of}" if report.as_of else ""))
-    print(f"train {r['train'][0]}..{r['train'][1]} ({report.rows['train']} rows) · val {r['val'][0]}..{r['val'][1]} "
-          f"({report.rows['val']}) · test {r['test'][0]}..{r['test'][1]} ({report.rows['test']}); "
-          "all figures below are on the held-out test rows")
+    print(
+        f"trained on {', '.join(report.symbols)}"
+        + (f" through {report.as_of}" if report.as_of else "")
+    )
+    print(
+        f"train {r['train'][0]}..{r['train'][1]} ({report.rows['train']} rows) · val {r['val'][0]}..{r['val'][1]} "
+        f"({report.rows['val']}) · test {r['test'][0]}..{r['test'][1]} ({report.rows['test']}); "
+        "all figures below are on the held-out test rows"
+    )
     ok = [x for x in report.results if x.metrics]
     for h in report.horizons:
         print(f"\nhorizon {h} session{'s' if h > 1 else ''}")
@@ -134,14 +192,23 @@ def cmd_train(args: argparse.Namespace) -> int:
             rows += _baseline_rows(ok[0].metrics[str(h)])
         print(table(rows, HEAD))
     h0 = str(report.horizons[0])
-    print(f"\nper-class precision / recall / F1 and confusion (rows true down/flat/up), horizon {h0}")
+    print(
+        f"\nper-class precision / recall / F1 and confusion (rows true down/flat/up), horizon {h0}"
+    )
     for x in ok:
         m = x.metrics[h0]
-        cls = "  ".join(f"{c} {v['precision']:.2f}/{v['recall']:.2f}/{v['f1']:.2f}" for c, v in m["classes"].items())
+        cls = "  ".join(
+            f"{c} {v['precision']:.2f}/{v['recall']:.2f}/{v['f1']:.2f}"
+            for c, v in m["classes"].items()
+        )
         print(f"  {x.kind:<12} {cls}   confusion {m['confusion']}")
     print("\npromotion")
     for x in report.results:
-        verdict = "PROMOTED" if x.promoted else ("failed" if x.status == "failed" else f"not promoted ({x.status})")
+        verdict = (
+            "PROMOTED"
+            if x.promoted
+            else ("failed" if x.status == "failed" else f"not promoted ({x.status})")
+        )
         print(f"  {x.model_id or x.kind}: {verdict}: {x.reason}")
     return 0 if ok else 1
 
@@ -154,9 +221,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         raise AssistantError(f"cannot write {args.predictions_out}: no such directory")
     bars = Bars()
     try:
-        report = backtest(db, settings, args.symbols or None, args.models, start=args.start, end=args.end,
-                          retrain_every=args.retrain_every, horizons=args.horizons,
-                          progress=lambda f, m: bars("backtest", f, m))
+        report = backtest(
+            db,
+            settings,
+            args.symbols or None,
+            args.models,
+            start=args.start,
+            end=args.end,
+            retrain_every=args.retrain_every,
+            horizons=args.horizons,
+            progress=lambda f, m: bars("backtest", f, m),
+        )
     finally:
         db.close()
     if args.predictions_out:
@@ -164,18 +239,54 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
         return 0
-    print(f"walk-forward {report.start}..{report.end}, retrain every {report.retrain_every} sessions "
-          f"({report.retrains} retrains), {report.n_predictions} scored predictions")
+    print(
+        f"walk-forward {report.start}..{report.end}, retrain every {report.retrain_every} sessions "
+        f"({report.retrains} retrains), {report.n_predictions} scored predictions"
+    )
     rows = []
     for m in report.results:
         b = m["baselines"]
-        rows.append([m["model"], m["symbol"], m["horizon"], _fmt(m["dir_accuracy"], True),
-                     _fmt(b["majority"]["dir_accuracy"], True), _fmt(b["last_move"]["dir_accuracy"], True),
-                     _fmt(m["balanced_accuracy"], True), _fmt(m["brier"]), _fmt(m["mae_pct"]),
-                     _fmt(b["zero_change"]["mae_pct"]), _fmt(m["r2_oos"]), _fmt(m["profit_factor"]),
-                     _fmt(m["max_drawdown"], True), _fmt(m["p_value"]), m["n"]])
-    print(table(rows, ["model", "symbol", "h", "dir acc", "majority", "last move", "bal acc", "brier",
-                       "MAE %", "zero MAE %", "R2 oos", "PF", "max DD", "p vs maj", "n"]))
+        rows.append(
+            [
+                m["model"],
+                m["symbol"],
+                m["horizon"],
+                _fmt(m["dir_accuracy"], True),
+                _fmt(b["majority"]["dir_accuracy"], True),
+                _fmt(b["last_move"]["dir_accuracy"], True),
+                _fmt(m["balanced_accuracy"], True),
+                _fmt(m["brier"]),
+                _fmt(m["mae_pct"]),
+                _fmt(b["zero_change"]["mae_pct"]),
+                _fmt(m["r2_oos"]),
+                _fmt(m["profit_factor"]),
+                _fmt(m["max_drawdown"], True),
+                _fmt(m["p_value"]),
+                m["n"],
+            ]
+        )
+    print(
+        table(
+            rows,
+            [
+                "model",
+                "symbol",
+                "h",
+                "dir acc",
+                "majority",
+                "last move",
+                "bal acc",
+                "brier",
+                "MAE %",
+                "zero MAE %",
+                "R2 oos",
+                "PF",
+                "max DD",
+                "p vs maj",
+                "n",
+            ],
+        )
+    )
     if args.predictions_out:
         print(f"predictions written to {args.predictions_out}")
     return 0

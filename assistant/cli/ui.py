@@ -43,17 +43,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the dashboard on it. Rule-based calls appear at once while models train; leaving the "
         "dashboard (q) stops the demo daemon.",
     )
-    demo.add_argument("--home", dest="demo_home", type=Path,
-                      help="demo data home (default: the platform data dir's trading-assistant-demo)")
-    demo.add_argument("--speed", type=float, default=None,
-                      help="simulated sessions per second (default: [daemon] replay_speed)")
+    demo.add_argument(
+        "--home",
+        dest="demo_home",
+        type=Path,
+        help="demo data home (default: the platform data dir's trading-assistant-demo)",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="simulated sessions per second (default: [daemon] replay_speed)",
+    )
     demo.add_argument("--from", dest="from_date", help="first simulated session (YYYY-MM-DD)")
     demo.set_defaults(func=cmd_demo)
 
 
 def tui_command(home: Path, settings: dict[str, dict[str, Any]]) -> list[str]:
-    return [sys.executable, "-m", "tui", "--home", str(home),
-            "--heartbeat-seconds", str(settings["daemon"]["heartbeat_seconds"])]
+    return [
+        sys.executable,
+        "-m",
+        "tui",
+        "--home",
+        str(home),
+        "--heartbeat-seconds",
+        str(settings["daemon"]["heartbeat_seconds"]),
+    ]
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
@@ -149,34 +164,58 @@ def cmd_demo(args: argparse.Namespace) -> int:
     home, settings, db = open_home(args)
     try:
         if config.load(home)["collect"]["source"] != "sample":
-            raise AssistantError("the demo needs collect.source = sample (is ASSISTANT_COLLECT_SOURCE set?)")
+            raise AssistantError(
+                "the demo needs collect.source = sample (is ASSISTANT_COLLECT_SOURCE set?)"
+            )
         symbols.add(db, DEMO_SYMBOLS, "sample")
     finally:
         db.close()
     running = holder(home)
     if running is not None:
-        raise AssistantError(f"a daemon (pid {running or 'unknown'}) already runs on the demo home {home}; "
-                             "stop it with `assistant --home ... stop` or use another --home")
+        raise AssistantError(
+            f"a daemon (pid {running or 'unknown'}) already runs on the demo home {home}; "
+            "stop it with `assistant --home ... stop` or use another --home"
+        )
     speed = args.speed if args.speed is not None else float(settings["daemon"]["replay_speed"])
-    cmd = [sys.executable, "-m", "assistant", "--home", str(home), "daemon", "--replay", "--speed", str(speed)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "assistant",
+        "--home",
+        str(home),
+        "daemon",
+        "--replay",
+        "--speed",
+        str(speed),
+    ]
     if args.from_date:
         cmd += ["--from", args.from_date]
     log_path = home / DEMO_LOG
     with open(log_path, "ab") as log:
         # Its own session: a Ctrl-C in the dashboard does not hit the daemon; we stop it below.
-        daemon = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        daemon = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         time.sleep(0.5)
         if daemon.poll() is not None:
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-            raise AssistantError(f"the demo daemon exited at once (code {daemon.returncode}): "
-                                 + (" / ".join(tail) or f"see {log_path}"))
+            raise AssistantError(
+                f"the demo daemon exited at once (code {daemon.returncode}): "
+                + (" / ".join(tail) or f"see {log_path}")
+            )
         try:
             code = subprocess.run(tui_command(home, settings)).returncode
         except KeyboardInterrupt:
             code = 130
     finally:
         stopped = stop_process(daemon)
-    print(f"demo daemon stopped (exit {stopped}); demo home {home}, daemon log {log_path}", file=sys.stderr)
+    print(
+        f"demo daemon stopped (exit {stopped}); demo home {home}, daemon log {log_path}",
+        file=sys.stderr,
+    )
     return code

@@ -111,5 +111,7 @@ def regime_rows(a: Analysis, after: str | None, keep: int = 260) -> list[tuple]:
     rows = []
     for d, g, t, v in zip(dates, frame["regime"], frame["trend"], frame["volatility"], strict=True):
         if after is None or d > after:
-            rows.append((a.symbol, d, g, None if pd.isna(t) else float(t), None if pd.isna(v) else float(v)))
+            rows.append(
+                (a.symbol, d, g, None if pd.isna(t) else float(t), None if pd.isna(v) else float(v))
+            )
     return rows

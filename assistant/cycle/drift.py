@@ -130,24 +130,46 @@ def check_drift(
         frame = frame[frame["provisional"] == 0]
         for feature, value in feature_shift(frame, train).items():
             if value > psi_max:
-                found.append(DriftFinding(
-                    sym, "psi", feature, value, psi_max,
-                    f"{sym}: {feature} distribution shifted, PSI {value:.2f} > {psi_max:g} "
-                    f"over the last {RECENT_SESSIONS} sessions to {day}",
-                ))
-        hits = np.array([r[0] for r in db.execute(
-            "SELECT hit FROM predictions WHERE symbol = ? AND status = 'verified' AND target_date <= ? "
-            "ORDER BY target_date, id", [sym, day])], dtype=float)
+                found.append(
+                    DriftFinding(
+                        sym,
+                        "psi",
+                        feature,
+                        value,
+                        psi_max,
+                        f"{sym}: {feature} distribution shifted, PSI {value:.2f} > {psi_max:g} "
+                        f"over the last {RECENT_SESSIONS} sessions to {day}",
+                    )
+                )
+        hits = np.array(
+            [
+                r[0]
+                for r in db.execute(
+                    "SELECT hit FROM predictions WHERE symbol = ? AND status = 'verified' AND target_date <= ? "
+                    "ORDER BY target_date, id",
+                    [sym, day],
+                )
+            ],
+            dtype=float,
+        )
         decay = accuracy_decay(hits)
         if decay and decay[0] - decay[1] > drop_max:
-            found.append(DriftFinding(
-                sym, "accuracy", "hit_rate", decay[1], decay[0] - drop_max,
-                f"{sym}: hit rate of the last {RECENT_CALLS} calls {100 * decay[1]:.0f}% is "
-                f"{100 * (decay[0] - decay[1]):.0f} points below the earlier {100 * decay[0]:.0f}%",
-            ))
+            found.append(
+                DriftFinding(
+                    sym,
+                    "accuracy",
+                    "hit_rate",
+                    decay[1],
+                    decay[0] - drop_max,
+                    f"{sym}: hit rate of the last {RECENT_CALLS} calls {100 * decay[1]:.0f}% is "
+                    f"{100 * (decay[0] - decay[1]):.0f} points below the earlier {100 * decay[0]:.0f}%",
+                )
+            )
     if not found or recently_trained(db, day):
         return found
     syms = sorted({f.symbol for f in found})
     reason = "drift: " + "; ".join(f.reason for f in found)
-    cid = commands.enqueue(db, "retrain", {"symbols": syms, "reason": reason}, key=f"retrain:drift:{day}")
+    cid = commands.enqueue(
+        db, "retrain", {"symbols": syms, "reason": reason}, key=f"retrain:drift:{day}"
+    )
     return [DriftFinding(**{**asdict(f), "command_id": cid}) for f in found]

@@ -48,7 +48,9 @@ class VerifyReport:
         return asdict(self)
 
 
-def verify(db: sqlite_utils.Database, settings: dict[str, Any], *, as_of: str | None = None) -> VerifyReport:
+def verify(
+    db: sqlite_utils.Database, settings: dict[str, Any], *, as_of: str | None = None
+) -> VerifyReport:
     """Score every matured prediction as of `as_of` (default: today)."""
     day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
     cycle = settings["cycle"]
@@ -80,8 +82,15 @@ def verify(db: sqlite_utils.Database, settings: dict[str, Any], *, as_of: str | 
             ids = done["id"].astype(int).tolist()
             ledger.mark_verified(
                 db,
-                zip(close.tolist(), error.tolist(), hit.tolist(), klass.tolist(),
-                    [now] * len(done), ids, strict=True),
+                zip(
+                    close.tolist(),
+                    error.tolist(),
+                    hit.tolist(),
+                    klass.tolist(),
+                    [now] * len(done),
+                    ids,
+                    strict=True,
+                ),
             )
             report.verified, report.hits = len(done), int(hit.sum())
             changes = _weight_changes(db, _tally(done, klass), settings, day)
@@ -101,7 +110,9 @@ def _expired(waiting: pd.DataFrame, day: str, after: int, default_exchange: str)
         return []
     out: list[int] = []
     late_by: dict[tuple[str, str], int] = {}
-    for pid, sym, target in zip(waiting["id"], waiting["symbol"], waiting["target_date"], strict=True):
+    for pid, sym, target in zip(
+        waiting["id"], waiting["symbol"], waiting["target_date"], strict=True
+    ):
         key = (exchange_for(sym, default_exchange), target)
         if key not in late_by:
             late_by[key] = sessions_between(key[0], target, day)
@@ -120,11 +131,24 @@ def _tally(done: pd.DataFrame, klass: np.ndarray) -> list[tuple[str, str, str, i
         used = (vote != 0) & (went != 0)
         if used.any():
             right = (np.sign(vote[used]) == went[used]).astype(int)
-            parts.append(pd.DataFrame({"symbol": done["symbol"].to_numpy()[used], "regime": regime[used],
-                                       "signal": name, "right": right, "wrong": 1 - right}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "symbol": done["symbol"].to_numpy()[used],
+                        "regime": regime[used],
+                        "signal": name,
+                        "right": right,
+                        "wrong": 1 - right,
+                    }
+                )
+            )
     if not parts:
         return []
-    sums = pd.concat(parts).groupby(["symbol", "regime", "signal"], sort=True)[["right", "wrong"]].sum()
+    sums = (
+        pd.concat(parts)
+        .groupby(["symbol", "regime", "signal"], sort=True)[["right", "wrong"]]
+        .sum()
+    )
     return [(s, r, g, int(x.right), int(x.wrong)) for (s, r, g), x in sums.iterrows()]
 
 
@@ -136,7 +160,11 @@ def _weight_changes(
 ) -> list[tuple]:
     """Per (symbol, regime, signal): right and wrong votes -> bounded multiplicative step."""
     cycle = settings["cycle"]
-    lo, hi, lr = float(cycle["weight_min"]), float(cycle["weight_max"]), float(cycle["learning_rate"])
+    lo, hi, lr = (
+        float(cycle["weight_min"]),
+        float(cycle["weight_max"]),
+        float(cycle["learning_rate"]),
+    )
     if not tally:
         return []
     current = weight_store.load(db, sorted({k[0] for k in tally}))
@@ -172,5 +200,10 @@ def _calibration(done: pd.DataFrame, hit: np.ndarray) -> list[tuple]:
         }
     )
     frame = frame[np.isfinite(raw)]
-    grouped = frame.groupby(["scope", "horizon", "bucket"]).agg(n=("hit", "size"), hits=("hit", "sum"), s=("raw", "sum"))
-    return [(s, int(h), int(b), int(r.n), int(r.hits), float(r.s)) for (s, h, b), r in grouped.iterrows()]
+    grouped = frame.groupby(["scope", "horizon", "bucket"]).agg(
+        n=("hit", "size"), hits=("hit", "sum"), s=("raw", "sum")
+    )
+    return [
+        (s, int(h), int(b), int(r.n), int(r.hits), float(r.s))
+        for (s, h, b), r in grouped.iterrows()
+    ]

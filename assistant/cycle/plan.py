@@ -20,7 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-RULES_VERSION = "signals-v1"  # the untrained rule-signal pool; never a registry id (those are <kind>-v<N>)
+RULES_VERSION = (
+    "signals-v1"  # the untrained rule-signal pool; never a registry id (those are <kind>-v<N>)
+)
 RULE_SCALE = 0.1  # a unanimous rule vote moves the expectation by 0.1 sigma
 FLAT_K = 0.25  # FLAT band = +-0.25 sigma of h-session log returns
 INTERVAL_Z = 1.645  # 90% interval

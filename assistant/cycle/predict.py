@@ -60,7 +60,9 @@ def skill_lines(db: sqlite_utils.Database, plans: list[Plan]) -> dict[tuple[str,
             out[key] = skill_text("rules", live)
         else:
             held = _held_out(p.evidence.model.skill if p.evidence.model else {}, p.evidence.horizon)
-            out[key] = (f"{p.model_version} held-out: {held}; " if held else "") + skill_text("live", live)
+            out[key] = (f"{p.model_version} held-out: {held}; " if held else "") + skill_text(
+                "live", live
+            )
     return out
 
 
@@ -69,8 +71,11 @@ def _held_out(skill: dict[str, Any], horizon: int) -> str:
     part = skill.get(horizon, skill.get(str(horizon), skill))
     if not isinstance(part, dict):
         return str(part)[:120]
-    items = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-             for k, v in part.items() if isinstance(v, int | float | str)]
+    items = [
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in part.items()
+        if isinstance(v, int | float | str)
+    ]
     return ", ".join(items[:6])
 
 

@@ -34,12 +34,16 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
     frame = pd.DataFrame(rows)
     info = [json.loads(s or "{}") for s in frame["signals"]]
     frame["last_move"] = [i.get("last_move") for i in info]
-    frame["raw_confidence"] = [i.get("raw_confidence", c) for i, c in zip(info, frame["confidence"], strict=True)]
+    frame["raw_confidence"] = [
+        i.get("raw_confidence", c) for i, c in zip(info, frame["confidence"], strict=True)
+    ]
     frame["actual_pct"] = 100.0 * (frame["actual_price"] / frame["base_price"] - 1.0)
     for (sym, h), g in frame.groupby(["symbol", "horizon"], sort=True):
         group = {"symbol": sym, "horizon": int(h), **metrics(g)}
         group["model_versions"] = sorted(g["model_version"].unique().tolist())
-        group["by_regime"] = {str(r): metrics(rg) for r, rg in g.groupby(g["regime"].fillna("unknown"))}
+        group["by_regime"] = {
+            str(r): metrics(rg) for r, rg in g.groupby(g["regime"].fillna("unknown"))
+        }
         group["calibration"] = calibration(g)
         group["trend"] = trend(g, group["baselines"]["majority"]["label"])
         out["groups"].append(group)
@@ -88,11 +92,15 @@ def calibration(g: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for b in sorted(set(bucket.tolist())):
         sel = bucket == b
-        out.append({
-            "lo": b / 10, "hi": (b + 1) / 10, "n": int(sel.sum()),
-            "stated": float(conf[sel].mean()),
-            "realized": float(g["hit"].to_numpy()[sel].mean()),
-        })
+        out.append(
+            {
+                "lo": b / 10,
+                "hi": (b + 1) / 10,
+                "n": int(sel.sum()),
+                "stated": float(conf[sel].mean()),
+                "realized": float(g["hit"].to_numpy()[sel].mean()),
+            }
+        )
     return out
 
 
@@ -100,8 +108,13 @@ def trend(g: pd.DataFrame, majority: str) -> list[dict[str, Any]]:
     """Per week (by target date): the rolling 4-week hit rate and the majority baseline."""
     dates = pd.to_datetime(g["target_date"])
     week = (dates - pd.to_timedelta(dates.dt.weekday, unit="D")).dt.strftime("%Y-%m-%d")
-    per = pd.DataFrame({"week": week.to_numpy(), "hit": g["hit"].to_numpy(float),
-                        "base": (g["outcome"].to_numpy() == majority).astype(float)})
+    per = pd.DataFrame(
+        {
+            "week": week.to_numpy(),
+            "hit": g["hit"].to_numpy(float),
+            "base": (g["outcome"].to_numpy() == majority).astype(float),
+        }
+    )
     weekly = per.groupby("week").agg(n=("hit", "size"), hits=("hit", "sum"), base=("base", "sum"))
     roll = weekly.rolling(ROLLING_WEEKS, min_periods=1).sum()
     roll = roll.iloc[-TREND_WEEKS:]

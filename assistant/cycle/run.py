@@ -87,9 +87,15 @@ def run_cycle(
         except ValueError as exc:
             log.warning("skipping %s: %s", sym, exc)
     if symbols and not analyses:
-        raise AssistantError(f"no usable bars for {', '.join(wanted)} up to {day or 'today'}; run `assistant collect`")
+        raise AssistantError(
+            f"no usable bars for {', '.join(wanted)} up to {day or 'today'}; run `assistant collect`"
+        )
     # plan (model forecasts first: they are evidence)
-    stamp = pd.Timestamp(day) if day else max((pd.Timestamp(a.as_of) for a in analyses.values()), default=None)
+    stamp = (
+        pd.Timestamp(day)
+        if day
+        else max((pd.Timestamp(a.as_of) for a in analyses.values()), default=None)
+    )
     forecasts, note = model_forecasts(db, home, {s: bars[s] for s in analyses}, stamp, horizons)
     weights = weight_store.load(db, list(analyses))
     calibration = weight_store.load_calibration(db)
@@ -99,14 +105,27 @@ def run_cycle(
         for h in horizons:
             view = None
             if fc is not None and h in fc.expected_return:
-                view = ModelView(fc.model_version, float(fc.expected_return[h]),
-                                 tuple(fc.probs[h]), dict(getattr(fc, "skill", {}) or {}))
+                view = ModelView(
+                    fc.model_version,
+                    float(fc.expected_return[h]),
+                    tuple(fc.probs[h]),
+                    dict(getattr(fc, "skill", {}) or {}),
+                )
             scope = "rules" if view is None else "model"
             table = {b: (n, hits) for b, (n, hits, _) in calibration.get((scope, h), {}).items()}
             ev = Evidence(
-                symbol=sym, as_of=a.as_of, horizon=h, base_price=a.base_price, sigma=a.sigma[h],
-                regime=a.regime, votes=a.votes, model=view, drift=a.drift[h], last_move=a.last_move[h],
-                calibration=table, note="" if view else note.get(sym, note.get("*", "")),
+                symbol=sym,
+                as_of=a.as_of,
+                horizon=h,
+                base_price=a.base_price,
+                sigma=a.sigma[h],
+                regime=a.regime,
+                votes=a.votes,
+                model=view,
+                drift=a.drift[h],
+                last_move=a.last_move[h],
+                calibration=table,
+                note="" if view else note.get(sym, note.get("*", "")),
             )
             plans.append(plan(ev, weights.get((sym, a.regime), {})))
     # predict
@@ -122,7 +141,9 @@ def run_cycle(
         regime_store.upsert_many(
             db, [r for a in analyses.values() for r in az.regime_rows(a, last.get(a.symbol))]
         )
-    return [_replace_new(c, (c.symbol, c.as_of, c.horizon, c.model_version) not in known) for c in calls]
+    return [
+        _replace_new(c, (c.symbol, c.as_of, c.horizon, c.model_version) not in known) for c in calls
+    ]
 
 
 def _symbols(db: sqlite_utils.Database, symbols: list[str] | None) -> list[str]:
@@ -136,16 +157,32 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
     target = add_sessions(exchange_for(ev.symbol, default_exchange), ev.as_of, ev.horizon)
     lo, hi = p.interval
     return Call(
-        symbol=ev.symbol, as_of=ev.as_of, horizon=ev.horizon,
-        target_date=target.strftime("%Y-%m-%d"), base_price=ev.base_price,
-        direction=p.direction, change_pct=p.change_pct,
+        symbol=ev.symbol,
+        as_of=ev.as_of,
+        horizon=ev.horizon,
+        target_date=target.strftime("%Y-%m-%d"),
+        base_price=ev.base_price,
+        direction=p.direction,
+        change_pct=p.change_pct,
         target_price=ev.base_price * math.exp(p.expected_return),
-        lower=ev.base_price * math.exp(lo), upper=ev.base_price * math.exp(hi),
-        p_down=p.probs[0], p_flat=p.probs[1], p_up=p.probs[2],
-        confidence=p.confidence, regime=ev.regime, model_version=p.model_version,
+        lower=ev.base_price * math.exp(lo),
+        upper=ev.base_price * math.exp(hi),
+        p_down=p.probs[0],
+        p_flat=p.probs[1],
+        p_up=p.probs[2],
+        confidence=p.confidence,
+        regime=ev.regime,
+        model_version=p.model_version,
         rules_only=p.rules_only,
-        top_signals=[{"signal": c.name, "vote": c.vote, "weight": c.weight,
-                      "contribution_pct": 100 * c.contribution} for c in p.top(3)],
+        top_signals=[
+            {
+                "signal": c.name,
+                "vote": c.vote,
+                "weight": c.weight,
+                "contribution_pct": 100 * c.contribution,
+            }
+            for c in p.top(3)
+        ],
         skill=skills.get((ev.symbol, ev.horizon), ""),
         note=ev.note if p.rules_only else "",
     )
@@ -153,9 +190,24 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
 
 def _row(c: Call, p: Plan, made_at: str) -> tuple:
     return (
-        c.symbol, c.as_of, c.horizon, c.model_version, made_at, c.target_date, c.base_price,
-        c.change_pct, c.target_price, c.lower, c.upper, c.p_up, c.p_flat, c.p_down,
-        c.direction, c.confidence, c.regime, encode_signals(p),
+        c.symbol,
+        c.as_of,
+        c.horizon,
+        c.model_version,
+        made_at,
+        c.target_date,
+        c.base_price,
+        c.change_pct,
+        c.target_price,
+        c.lower,
+        c.upper,
+        c.p_up,
+        c.p_flat,
+        c.p_down,
+        c.direction,
+        c.confidence,
+        c.regime,
+        encode_signals(p),
     )
 
 
@@ -173,4 +225,3 @@ def _existing(db: sqlite_utils.Database, calls: list[Call]) -> set[tuple[str, st
 
 def _replace_new(c: Call, new: bool) -> Call:
     return c if c.new == new else Call(**{**asdict(c), "new": new})
-

@@ -77,7 +77,11 @@ class CommandRunner:
                 raise AssistantError("command arguments must be a JSON object")
             result = handler(args, cid)
         except Exception as exc:  # one bad command never stops the loop
-            error = str(exc) if isinstance(exc, AssistantError | ValueError) else f"{type(exc).__name__}: {exc}"
+            error = (
+                str(exc)
+                if isinstance(exc, AssistantError | ValueError)
+                else f"{type(exc).__name__}: {exc}"
+            )
             log.warning("command %d %s failed: %s", cid, kind, error)
             commands.finish(self.ctx.db, cid, error=error[:500])
             self.served += 1
@@ -129,7 +133,9 @@ class CommandRunner:
 
     def do_retrain(self, args: dict[str, Any], cid: int) -> Any:
         kinds = args.get("kinds")
-        if kinds is not None and (not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)):
+        if kinds is not None and (
+            not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)
+        ):
             raise AssistantError("`kinds` must be a list of model kinds")
         reason = str(args.get("reason") or "requested")[:200]
         request = TrainRequest(reason, _symbols(args), kinds, self._as_of_or_fail(), (cid,))

@@ -23,9 +23,20 @@ log = logging.getLogger("assistant.daemon")
 
 
 class BusyBeat:
-    def __init__(self, home: Path, interval_s: float, *, max_busy_s: float = 600.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.home, self.interval_s, self.max_busy_s, self.clock = Path(home), interval_s, max_busy_s, clock
+    def __init__(
+        self,
+        home: Path,
+        interval_s: float,
+        *,
+        max_busy_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.home, self.interval_s, self.max_busy_s, self.clock = (
+            Path(home),
+            interval_s,
+            max_busy_s,
+            clock,
+        )
         self._since: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="busy-heartbeat", daemon=True)
@@ -42,8 +53,12 @@ class BusyBeat:
         self._since = self.clock()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._since = None
 
     def _run(self) -> None:

@@ -31,7 +31,6 @@ Progress = Callable[[float, str], None]
 TORCH_KINDS = {"lstm", "gru", "transformer"}
 
 
-
 class Interrupted(AssistantError):
     """A job that stopped early because the daemon is shutting down."""
 
@@ -109,7 +108,6 @@ def run_job(
     return Outcome(True, result=result, run_id=run_id)
 
 
-
 def plain(value: Any) -> Any:
     """A JSON-friendly view of a service's return value (stored on command rows)."""
     if hasattr(value, "to_dict"):
@@ -128,10 +126,14 @@ def plain(value: Any) -> Any:
 # ---- the jobs: each returns (result, one-line summary) ----
 
 
-def collect(ctx: Context, progress: Progress, symbols: list[str] | None = None, until: str | None = None) -> tuple[Any, str]:
+def collect(
+    ctx: Context, progress: Progress, symbols: list[str] | None = None, until: str | None = None
+) -> tuple[Any, str]:
     from assistant.ingest.collect import collect as run_collect
 
-    results = run_collect(ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress)
+    results = run_collect(
+        ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress
+    )
     by_status = Counter(r.status for r in results)
     failed = [f"{r.symbol}: {r.message}" for r in results if r.status == "failed"]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing to collect"
@@ -144,7 +146,9 @@ def collect(ctx: Context, progress: Progress, symbols: list[str] | None = None, 
     return plain(results), summary
 
 
-def cycle(ctx: Context, progress: Progress, symbols: list[str] | None = None, as_of: str | None = None) -> tuple[Any, str]:
+def cycle(
+    ctx: Context, progress: Progress, symbols: list[str] | None = None, as_of: str | None = None
+) -> tuple[Any, str]:
     from assistant.cycle.run import run_cycle
 
     calls = run_cycle(ctx.db, ctx.home, ctx.settings, symbols, as_of=as_of)
@@ -157,7 +161,9 @@ def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[
 
     report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
     if isinstance(report, dict):
-        summary = ", ".join(f"{k} {v}" for k, v in report.items() if isinstance(v, int | float)) or "done"
+        summary = (
+            ", ".join(f"{k} {v}" for k, v in report.items() if isinstance(v, int | float)) or "done"
+        )
     else:
         summary = str(report)
     return report, summary
@@ -187,7 +193,12 @@ def retrain(
         # Training shares two cores with the loop: one intra-op thread keeps it responsive.
         torch.set_num_threads(1)
     report = train(
-        ctx.db, ctx.home, ctx.settings, symbols, kinds, as_of=as_of,
+        ctx.db,
+        ctx.home,
+        ctx.settings,
+        symbols,
+        kinds,
+        as_of=as_of,
         progress=lambda kind, fraction, message: progress(fraction, f"{kind}: {message}"),
         stop=stop,
     )
@@ -197,7 +208,9 @@ def retrain(
     results = result.get("results", []) if isinstance(result, dict) else []
     promoted = [r["model_id"] for r in results if r.get("promoted")]
     failed = [f"{r['kind']}: {r['reason']}" for r in results if r.get("status") == "failed"]
-    summary = (f"trained as of {as_of}" if as_of else "trained") + f"; promoted: {', '.join(promoted) or 'none'}"
+    summary = (
+        f"trained as of {as_of}" if as_of else "trained"
+    ) + f"; promoted: {', '.join(promoted) or 'none'}"
     if failed:
         summary += "; failed: " + "; ".join(failed)
     return result, summary

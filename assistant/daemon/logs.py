@@ -21,7 +21,9 @@ def log_dir(home: Path) -> Path:
     return Path(home) / "logs"
 
 
-def setup_logging(home: Path, *, to_file: bool = True, to_stderr: bool = True, level: int = logging.INFO) -> None:
+def setup_logging(
+    home: Path, *, to_file: bool = True, to_stderr: bool = True, level: int = logging.INFO
+) -> None:
     root = logging.getLogger("assistant")
     for handler in list(root.handlers):  # a second daemon in the same process (tests) starts clean
         if getattr(handler, "_assistant_daemon", False):

@@ -131,11 +131,15 @@ class Daemon:
             log.warning(
                 "recovered from an unclean stop: %d job runs marked interrupted, "
                 "%d commands re-queued, %d failed after repeated interruption",
-                interrupted, requeued, failed,
+                interrupted,
+                requeued,
+                failed,
             )
         daemon_state.started(self.db, pid=os.getpid(), mode=self.mode, version=__version__)
         self.ctx = jobs.Context(self.db, self.home, self.settings, self.source)
-        self.runner = CommandRunner(self.ctx, self.worker, self.as_of, lambda: self.mode == "replay")
+        self.runner = CommandRunner(
+            self.ctx, self.worker, self.as_of, lambda: self.mode == "replay"
+        )
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), self.mode, self.home)
         if self.mode == "replay":
             self._resume_from = replay.resume_date(previous, self.exchange)
@@ -152,9 +156,13 @@ class Daemon:
         log.info("stopping: no more commands are claimed")
         if self._replay_run is not None:
             where = self.clock_replay.current if self.clock_replay else None
-            job_runs.finish(self.db, self._replay_run, "interrupted", f"stopped before session {where}")
+            job_runs.finish(
+                self.db, self._replay_run, "interrupted", f"stopped before session {where}"
+            )
         if not self.worker.join(STOP_GRACE_S):
-            log.warning("training did not stop within %.0f s; it is abandoned unregistered", STOP_GRACE_S)
+            log.warning(
+                "training did not stop within %.0f s; it is abandoned unregistered", STOP_GRACE_S
+            )
         self._set_state("stopped")
         daemon_state.stopped(self.db)
         log.info("daemon stopped")
@@ -200,7 +208,9 @@ class Daemon:
     def _start_live(self) -> None:
         self.live = scheduler.LiveSchedule(self.settings, self.fire_slot)
         has_run = {"daily": "collect", "drift": "drift"}
-        for name, slot in self.live.missed(self.now(), lambda n, key: job_runs.ran_for(self.db, has_run[n], key)):
+        for name, slot in self.live.missed(
+            self.now(), lambda n, key: job_runs.ran_for(self.db, has_run[n], key)
+        ):
             log.info("catching up the missed %s run of %s", name, scheduler.slot_key(slot))
             self.fire_slot(name, slot)
         if not self.worker.busy:
@@ -212,7 +222,11 @@ class Daemon:
         if name == "daily":
             if job_runs.ran_for(self.db, "collect", key):
                 return
-            for job, fn in (("collect", jobs.collect), ("cycle", jobs.cycle), ("verify", jobs.verify)):
+            for job, fn in (
+                ("collect", jobs.collect),
+                ("cycle", jobs.cycle),
+                ("verify", jobs.verify),
+            ):
                 if self.stop.is_set():
                     return
                 jobs.run_job(self.db, job, lambda p, fn=fn: fn(ctx, p), scheduled_for=key)
@@ -246,7 +260,9 @@ class Daemon:
         self._next_prepare = self.clock() + 10.0
         symbols = watch.active_symbols(self.db)
         if not symbols:
-            log.info("replay waiting: the watchlist is empty (add symbols with `assistant watch add`)")
+            log.info(
+                "replay waiting: the watchlist is empty (add symbols with `assistant watch add`)"
+            )
             return
         try:
             from assistant.ingest.collect import make_source
@@ -259,10 +275,17 @@ class Daemon:
         self.ctx.source = self.source = source
         start = self.opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
         if self.opts.from_date and self.opts.from_date > end:
-            raise AssistantError(f"--from {start} is after the end of the data ({end}): nothing to replay")
+            raise AssistantError(
+                f"--from {start} is after the end of the data ({end}): nothing to replay"
+            )
         self.clock_replay = replay.ReplayClock(self.exchange, start, end)
-        log.info("replay %s .. %s: %d sessions at %s sessions/s", start, end,
-                 len(self.clock_replay.sessions), self.opts.speed or "max")
+        log.info(
+            "replay %s .. %s: %d sessions at %s sessions/s",
+            start,
+            end,
+            len(self.clock_replay.sessions),
+            self.opts.speed or "max",
+        )
         self._replay_run = job_runs.start(self.db, "replay", scheduled_for=start)
         self._replay_progress = jobs._Throttled(self.db, self._replay_run)
         self._set_state("running")
@@ -284,7 +307,9 @@ class Daemon:
         if clock.done == 1:
             self._train_if_untrained(sim)
             self._last_retrain_step = 1
-        self._replay_progress(clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})")
+        self._replay_progress(
+            clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})"
+        )
         speed = self.opts.speed
         self._next_step = self.clock() + (1.0 / speed if speed > 0 else 0.0)
         return speed <= 0

@@ -21,7 +21,9 @@ from typing import Any
 log = logging.getLogger("assistant.daemon")
 
 M_MMAP_THRESHOLD = -3  # mallopt parameter number in glibc's malloc.h
-MMAP_THRESHOLD = 256 * 1024  # blocks at least this big are mmapped (a fixed value turns off the dynamic one)
+MMAP_THRESHOLD = (
+    256 * 1024
+)  # blocks at least this big are mmapped (a fixed value turns off the dynamic one)
 
 
 @cache

@@ -98,7 +98,9 @@ class LiveSchedule:
         idle = self.scheduler.idle_seconds
         return 60.0 if idle is None else max(0.0, idle)
 
-    def missed(self, now: datetime, has_run: Callable[[str, str], bool]) -> list[tuple[str, datetime]]:
+    def missed(
+        self, now: datetime, has_run: Callable[[str, str], bool]
+    ) -> list[tuple[str, datetime]]:
         """The latest slot of each job, if it has not run: what to catch up at start."""
         out = []
         for name, hhmm in self.times.items():

@@ -38,11 +38,24 @@ def start(home: Path, daemon_args: list[str], *, timeout_s: float = 20.0) -> int
     if holder is not None:
         raise lock.AlreadyRunning(home, holder)
     out_path = ensure_private_dir(log_dir(home)) / "daemon.stderr"
-    cmd = [sys.executable, "-m", "assistant", "--home", str(home), "daemon", *daemon_args, "--detached"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "assistant",
+        "--home",
+        str(home),
+        "daemon",
+        *daemon_args,
+        "--detached",
+    ]
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
         )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -53,7 +66,9 @@ def start(home: Path, daemon_args: list[str], *, timeout_s: float = 20.0) -> int
         if lock.holder(home) == proc.pid:
             return proc.pid
         time.sleep(0.1)
-    raise AssistantError(f"the daemon (pid {proc.pid}) did not start within {timeout_s:.0f} s; see {out_path}")
+    raise AssistantError(
+        f"the daemon (pid {proc.pid}) did not start within {timeout_s:.0f} s; see {out_path}"
+    )
 
 
 def stop(home: Path, *, timeout_s: float = 15.0) -> int | None:
@@ -123,21 +138,36 @@ def status(home: Path, settings: dict[str, Any], db: sqlite_utils.Database) -> d
             "progress": run and run["progress"],
             "next": nxt,
         }
-    info["running_jobs"] = [
-        {"job": r["job"], "progress": r["progress"], "message": r["message"]} for r in job_runs.running(db)
-    ] if running else []
-    info["queue"] = {"counts": commands.counts(db), "recent": [
-        {k: c[k] for k in ("id", "kind", "status", "created_at", "error")} for c in commands.recent(db, 5)
-    ]}
+    info["running_jobs"] = (
+        [
+            {"job": r["job"], "progress": r["progress"], "message": r["message"]}
+            for r in job_runs.running(db)
+        ]
+        if running
+        else []
+    )
+    info["queue"] = {
+        "counts": commands.counts(db),
+        "recent": [
+            {k: c[k] for k in ("id", "kind", "status", "created_at", "error")}
+            for c in commands.recent(db, 5)
+        ],
+    }
     return info
 
 
 def _next_retrain(settings: dict[str, Any], db: sqlite_utils.Database, now: datetime) -> str | None:
     every = int(settings["schedule"]["retrain_every_days"])
     last = job_runs.last(db, "retrain", status="ok")
-    due = now if last is None else max(now, datetime.fromisoformat(last["started_at"]) + timedelta(days=every))
+    due = (
+        now
+        if last is None
+        else max(now, datetime.fromisoformat(last["started_at"]) + timedelta(days=every))
+    )
     s = settings["schedule"]
-    slot = scheduler.next_slot(due, s["drift_check_at"], s["timezone"], settings["calendar"]["exchange"])
+    slot = scheduler.next_slot(
+        due, s["drift_check_at"], s["timezone"], settings["calendar"]["exchange"]
+    )
     return None if slot is None else scheduler.slot_key(slot)
 
 
@@ -147,13 +177,19 @@ def unit_path() -> Path:
 
 
 def _quote(arg: str) -> str:
-    if any(c in arg for c in ' "\\\'$%;'):
-        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$") + '"'
+    if any(c in arg for c in " \"\\'$%;"):
+        return (
+            '"'
+            + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+            + '"'
+        )
     return arg
 
 
 def unit_text(home: Path) -> str:
-    exec_start = " ".join(_quote(a) for a in [sys.executable, "-m", "assistant", "--home", str(home), "daemon"])
+    exec_start = " ".join(
+        _quote(a) for a in [sys.executable, "-m", "assistant", "--home", str(home), "daemon"]
+    )
     return (
         "[Unit]\n"
         f"Description=trading-assistant daemon (data home {home})\n"

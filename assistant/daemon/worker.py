@@ -55,7 +55,9 @@ class TrainingWorker:
                 # on the latest data any of them asked for.
                 if (waiting.symbols, waiting.kinds) == (request.symbols, request.kinds):
                     self._queue[i] = TrainRequest(
-                        waiting.reason, waiting.symbols, waiting.kinds,
+                        waiting.reason,
+                        waiting.symbols,
+                        waiting.kinds,
                         max(waiting.as_of or "", request.as_of or "") or None,
                         waiting.command_ids + request.command_ids,
                     )
@@ -83,8 +85,11 @@ class TrainingWorker:
         try:
             while (req := self._next()) is not None:
                 outcome = jobs.run_job(
-                    db, "retrain",
-                    lambda progress, r=req: jobs.retrain(ctx, progress, r.symbols, r.kinds, r.as_of, self.stop),
+                    db,
+                    "retrain",
+                    lambda progress, r=req: jobs.retrain(
+                        ctx, progress, r.symbols, r.kinds, r.as_of, self.stop
+                    ),
                     scheduled_for=req.reason[:200],
                 )
                 self.completed += 1

@@ -58,7 +58,9 @@ def home_of(db: sqlite_utils.Database) -> Path | None:
     return None
 
 
-def make_source(settings: dict[str, Any], name: str | None = None, *, home: Path | None = None) -> Any:
+def make_source(
+    settings: dict[str, Any], name: str | None = None, *, home: Path | None = None
+) -> Any:
     """Build a source by name (default: the configured `collect.source`)."""
     cfg = settings["collect"]
     name = name or cfg["source"]
@@ -71,8 +73,11 @@ def make_source(settings: dict[str, Any], name: str | None = None, *, home: Path
         from assistant.config import default_home
         from assistant.ingest.sources.yahoo import YahooSource
 
-        return YahooSource(home or default_home(), jump_threshold=jump,
-                           default_exchange=settings["calendar"]["exchange"])
+        return YahooSource(
+            home or default_home(),
+            jump_threshold=jump,
+            default_exchange=settings["calendar"]["exchange"],
+        )
     if name == "csv":
         from assistant.ingest.sources.csv import CsvSource
 
@@ -89,15 +94,23 @@ def make_source(settings: dict[str, Any], name: str | None = None, *, home: Path
     raise AssistantError(f"unknown source {name!r} (known: {', '.join(SOURCES)})")
 
 
-def _last_closed_session(exchange: str, end: pd.Timestamp, live: bool, now: pd.Timestamp) -> pd.Timestamp | None:
+def _last_closed_session(
+    exchange: str, end: pd.Timestamp, live: bool, now: pd.Timestamp
+) -> pd.Timestamp | None:
     recent = calendar.sessions(exchange, end - pd.Timedelta(days=14), end)
     if live and len(recent) and not calendar.session_closed(exchange, recent[-1], now):
         recent = recent[:-1]
     return recent[-1] if len(recent) else None
 
 
-def _plan(db: sqlite_utils.Database, source: Any, symbol: str, settings: dict[str, Any],
-          until: str | None, now: pd.Timestamp) -> _Plan | CollectResult:
+def _plan(
+    db: sqlite_utils.Database,
+    source: Any,
+    symbol: str,
+    settings: dict[str, Any],
+    until: str | None,
+    now: pd.Timestamp,
+) -> _Plan | CollectResult:
     cfg = settings["collect"]
     exchange = calendar.exchange_for(symbol, settings["calendar"]["exchange"])
     end = pd.Timestamp(until).normalize() if until else calendar.local_today(exchange, now)
@@ -106,8 +119,11 @@ def _plan(db: sqlite_utils.Database, source: Any, symbol: str, settings: dict[st
         first_available, last_available = source.coverage(symbol)
         end = min(end, last_available)
         if end < first_available:
-            return CollectResult(symbol, "no-data", message=f"{source.name} has no {symbol} bars "
-                                 f"before {first_available:%Y-%m-%d}")
+            return CollectResult(
+                symbol,
+                "no-data",
+                message=f"{source.name} has no {symbol} bars before {first_available:%Y-%m-%d}",
+            )
     last_final = bars.last_date(db, symbol, final_only=True)
     target = _last_closed_session(exchange, end, until is None, now)
     if last_final and (target is None or last_final >= f"{target:%Y-%m-%d}"):
@@ -137,14 +153,19 @@ def _adjustment_changed(db: sqlite_utils.Database, plan: _Plan, frame: pd.DataFr
     return bool((abs(ratio - 1.0) > 1e-4).any())
 
 
-def _fetch_one(db: sqlite_utils.Database, source: Any, plan: _Plan,
-               prefetched: pd.DataFrame | Exception | None) -> CollectResult:
+def _fetch_one(
+    db: sqlite_utils.Database, source: Any, plan: _Plan, prefetched: pd.DataFrame | Exception | None
+) -> CollectResult:
     if isinstance(prefetched, Exception):
         raise prefetched
-    frame = prefetched if prefetched is not None else source.history(plan.symbol, plan.start, plan.end)
+    frame = (
+        prefetched if prefetched is not None else source.history(plan.symbol, plan.start, plan.end)
+    )
     frame = frame.loc[plan.start : plan.end]  # never reveal a bar after `until`
     if frame.empty:
-        raise NoDataError(f"{source.name} returned no bars from {plan.start:%Y-%m-%d} to {plan.end:%Y-%m-%d}")
+        raise NoDataError(
+            f"{source.name} returned no bars from {plan.start:%Y-%m-%d} to {plan.end:%Y-%m-%d}"
+        )
     note = ""
     if _adjustment_changed(db, plan, frame):
         first = bars.load(db, plan.symbol).index[0]
@@ -201,7 +222,9 @@ def collect(
         src = source
         if not explicit and (store_symbols.get(db, sym) or {}).get("source") == "csv":
             if not settings["collect"]["csv_dir"]:
-                results[sym] = CollectResult(sym, "current", message="imported from CSV; nothing to collect")
+                results[sym] = CollectResult(
+                    sym, "current", message="imported from CSV; nothing to collect"
+                )
                 continue
             csv_source = csv_source or make_source(settings, "csv")
             src = csv_source
@@ -234,8 +257,13 @@ def _prefetch(source: Any, plans: list[_Plan]) -> dict[str, pd.DataFrame | Excep
     return source.history_many([p.symbol for p in plans], start, end)
 
 
-def _collect_one(db: sqlite_utils.Database, settings: dict[str, Any], source: Any, plan: _Plan,
-                 prefetched: pd.DataFrame | Exception | None) -> CollectResult:
+def _collect_one(
+    db: sqlite_utils.Database,
+    settings: dict[str, Any],
+    source: Any,
+    plan: _Plan,
+    prefetched: pd.DataFrame | Exception | None,
+) -> CollectResult:
     sym = plan.symbol
     try:
         return _fetch_one(db, source, plan, prefetched)
@@ -252,8 +280,13 @@ def _collect_one(db: sqlite_utils.Database, settings: dict[str, Any], source: An
         return CollectResult(sym, "failed", message=str(exc))
 
 
-def _count_empty(db: sqlite_utils.Database, settings: dict[str, Any], sym: str, message: str,
-                 results: dict[str, CollectResult]) -> None:
+def _count_empty(
+    db: sqlite_utils.Database,
+    settings: dict[str, Any],
+    sym: str,
+    message: str,
+    results: dict[str, CollectResult],
+) -> None:
     limit = int(settings["collect"]["deactivate_after_empty"])
     if store_symbols.record_empty(db, sym, message=message, deactivate_after=limit):
         results[sym].message += f" — taken off the watchlist after {limit} empty answers in a row"

@@ -42,7 +42,11 @@ class FileResult:
 
 
 def import_file(
-    db: sqlite_utils.Database, path: Path, *, symbol: str | None = None, jump_threshold: float = 0.25
+    db: sqlite_utils.Database,
+    path: Path,
+    *,
+    symbol: str | None = None,
+    jump_threshold: float = 0.25,
 ) -> FileResult:
     """Import one file; a problem is returned as `error` (the database is then unchanged)."""
     result = FileResult(str(path))
@@ -56,15 +60,24 @@ def import_file(
             store_symbols.ensure(db, sym, "csv")
             written = bars.upsert(db, sym, frame, "csv")
             result.symbols.append(
-                Imported(sym, len(frame), written.added, written.updated,
-                         f"{frame.index[0]:%Y-%m-%d}", f"{frame.index[-1]:%Y-%m-%d}",
-                         int(frame["flagged"].sum()))
+                Imported(
+                    sym,
+                    len(frame),
+                    written.added,
+                    written.updated,
+                    f"{frame.index[0]:%Y-%m-%d}",
+                    f"{frame.index[-1]:%Y-%m-%d}",
+                    int(frame["flagged"].sum()),
+                )
             )
     return result
 
 
 def import_files(
-    db: sqlite_utils.Database, paths: list[Path], *, symbol: str | None = None,
+    db: sqlite_utils.Database,
+    paths: list[Path],
+    *,
+    symbol: str | None = None,
     settings: dict[str, Any] | None = None,
 ) -> list[FileResult]:
     jump = float(settings["collect"]["jump_threshold"]) if settings else 0.25

@@ -29,9 +29,24 @@ from store.symbols import active_symbols, validate_symbol
 DEFAULT_SESSIONS = 756  # three years
 MIN_PAST = 252  # sessions of history before the first walk-forward prediction
 
-CSV_FIELDS = ["model", "symbol", "as_of", "horizon", "target_date", "expected_return", "p_down",
-              "p_flat", "p_up", "call", "actual_return", "actual_class", "hit", "majority",
-              "last_move", "trained_through"]
+CSV_FIELDS = [
+    "model",
+    "symbol",
+    "as_of",
+    "horizon",
+    "target_date",
+    "expected_return",
+    "p_down",
+    "p_flat",
+    "p_up",
+    "call",
+    "actual_return",
+    "actual_class",
+    "hit",
+    "majority",
+    "last_move",
+    "trained_through",
+]
 
 
 @dataclass
@@ -48,9 +63,17 @@ class BacktestReport:
     predictions: pd.DataFrame
 
     def to_dict(self) -> dict[str, Any]:
-        return {"from": self.start, "to": self.end, "retrain_every": self.retrain_every,
-                "horizons": self.horizons, "models": self.models, "symbols": self.symbols,
-                "retrains": self.retrains, "n_predictions": self.n_predictions, "results": self.results}
+        return {
+            "from": self.start,
+            "to": self.end,
+            "retrain_every": self.retrain_every,
+            "horizons": self.horizons,
+            "models": self.models,
+            "symbols": self.symbols,
+            "retrains": self.retrains,
+            "n_predictions": self.n_predictions,
+            "results": self.results,
+        }
 
 
 def _past_split(data: Any, now: pd.Timestamp, dates: np.ndarray) -> tuple[Any, Any]:
@@ -63,18 +86,27 @@ def _past_split(data: Any, now: pd.Timestamp, dates: np.ndarray) -> tuple[Any, A
     labelled = np.array(sorted(set(data.X.index.get_level_values("date")[data.rows])))
     labelled = labelled[labelled <= cutoff]
     if len(labelled) < 120:
-        raise AssistantError(f"only {len(labelled)} labelled sessions before {now.date()}: start later")
+        raise AssistantError(
+            f"only {len(labelled)} labelled sessions before {now.date()}: start later"
+        )
     n_val = max(int(len(labelled) * 0.15), 20)
     train_end, val_start = labelled[-n_val - gap - 1], labelled[-n_val]
     return part(data, None, train_end), part(data, val_start, cutoff)
 
 
-def backtest(db: sqlite_utils.Database, settings: dict[str, dict[str, Any]],
-             symbols: list[str] | None = None, kinds: list[str] | None = None, *,
-             start: str | None = None, end: str | None = None, retrain_every: int = 63,
-             horizons: tuple[int, ...] = (1, 3, 5),
-             progress: Callable[[float, str], None] | None = None,
-             stop: threading.Event | None = None) -> BacktestReport:
+def backtest(
+    db: sqlite_utils.Database,
+    settings: dict[str, dict[str, Any]],
+    symbols: list[str] | None = None,
+    kinds: list[str] | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    retrain_every: int = 63,
+    horizons: tuple[int, ...] = (1, 3, 5),
+    progress: Callable[[float, str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> BacktestReport:
     from models import dataset, metrics
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
@@ -93,15 +125,23 @@ def backtest(db: sqlite_utils.Database, settings: dict[str, dict[str, Any]],
     dates = np.array(sorted(set(data.X.index.get_level_values("date"))))
     end_ts = pd.Timestamp(end) if end else dates[-1]
     first_ok = dates[min(MIN_PAST + dataset.WARMUP, len(dates) - 1)]
-    start_ts = pd.Timestamp(start) if start else max(
-        dates[max(int(np.searchsorted(dates, end_ts, side="right")) - DEFAULT_SESSIONS, 0)], first_ok)
+    start_ts = (
+        pd.Timestamp(start)
+        if start
+        else max(
+            dates[max(int(np.searchsorted(dates, end_ts, side="right")) - DEFAULT_SESSIONS, 0)],
+            first_ok,
+        )
+    )
     if start_ts < first_ok:
-        raise AssistantError(f"--from {start_ts.date()} leaves too little history; use {first_ok.date()} or later")
+        raise AssistantError(
+            f"--from {start_ts.date()} leaves too little history; use {first_ok.date()} or later"
+        )
     walk = dates[(dates >= start_ts) & (dates <= end_ts)]
     if len(walk) == 0:
         raise AssistantError("no sessions between --from and --to")
     params = model_params(settings)
-    blocks = [walk[i:i + retrain_every] for i in range(0, len(walk), retrain_every)]
+    blocks = [walk[i : i + retrain_every] for i in range(0, len(walk), retrain_every)]
     target_dates = {s: pd.Series(b.index, index=b.index) for s, b in bars.items()}
     records: list[pd.DataFrame] = []
     for b, block in enumerate(blocks):
@@ -109,13 +149,20 @@ def backtest(db: sqlite_utils.Database, settings: dict[str, dict[str, Any]],
         train, val = _past_split(data, now, dates)
         split = type("Past", (), {"train": train, "val": val})()
         say(b / len(blocks), f"block {b + 1}/{len(blocks)}: training through {now.date()}")
-        fitted = fit_all(kinds, split, params,
-                         lambda k, f, m, b=b: say((b + 0.9 * f) / len(blocks), f"{k}: {m}"), stop)
+        fitted = fit_all(
+            kinds,
+            split,
+            params,
+            lambda k, f, m, b=b: say((b + 0.9 * f) / len(blocks), f"{k}: {m}"),
+            stop,
+        )
         if stop is not None and stop.is_set():
             raise AssistantError("backtest stopped")
         good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
         if not good:
-            raise AssistantError(f"every model failed to train at {now.date()}: {list(fitted.values())[0]}")
+            raise AssistantError(
+                f"every model failed to train at {now.date()}: {list(fitted.values())[0]}"
+            )
         if len(good) >= 2:
             good["ensemble"] = EnsembleForecaster.of(list(good.values()), val)
         cut = dataset.part(data, None, pd.Timestamp(block[-1]))
@@ -130,29 +177,55 @@ def backtest(db: sqlite_utils.Database, settings: dict[str, dict[str, Any]],
             fc = model.predict(cut.X)
             for i, h in enumerate(fc.horizons):
                 ret = data.Y.loc[idx, f"ret_h{h}"].to_numpy()
-                maj = {s: metrics.majority_direction(train.Y[f"ret_h{h}"].to_numpy()[train.rows][train_sym == s])
-                       for s in set(sym)}
+                maj = {
+                    s: metrics.majority_direction(
+                        train.Y[f"ret_h{h}"].to_numpy()[train.rows][train_sym == s]
+                    )
+                    for s in set(sym)
+                }
                 col = f"ret_{h}" if f"ret_{h}" in cut.X else "ret_1"
                 probs = fc.probs[sel, i]
-                records.append(pd.DataFrame({
-                    "model": kind, "symbol": sym, "as_of": idx.get_level_values("date"), "horizon": h,
-                    "target_date": [_target(target_dates[s], t, h) for s, t in idx],
-                    "expected_return": fc.expected_return[sel, i],
-                    "p_down": probs[:, 0], "p_flat": probs[:, 1], "p_up": probs[:, 2],
-                    "call": np.where(probs[:, 2] >= probs[:, 0], 1, -1),
-                    "actual_return": ret, "actual_class": data.Y.loc[idx, f"cls_h{h}"].to_numpy(),
-                    "majority": [maj[s] for s in sym],
-                    "last_move": np.sign(cut.X[col].fillna(0).to_numpy()[sel]),
-                    "trained_through": str(pd.Timestamp(train.dates().max()).date()),
-                }))
+                records.append(
+                    pd.DataFrame(
+                        {
+                            "model": kind,
+                            "symbol": sym,
+                            "as_of": idx.get_level_values("date"),
+                            "horizon": h,
+                            "target_date": [_target(target_dates[s], t, h) for s, t in idx],
+                            "expected_return": fc.expected_return[sel, i],
+                            "p_down": probs[:, 0],
+                            "p_flat": probs[:, 1],
+                            "p_up": probs[:, 2],
+                            "call": np.where(probs[:, 2] >= probs[:, 0], 1, -1),
+                            "actual_return": ret,
+                            "actual_class": data.Y.loc[idx, f"cls_h{h}"].to_numpy(),
+                            "majority": [maj[s] for s in sym],
+                            "last_move": np.sign(cut.X[col].fillna(0).to_numpy()[sel]),
+                            "trained_through": str(pd.Timestamp(train.dates().max()).date()),
+                        }
+                    )
+                )
     say(1.0, "scoring")
     preds = pd.concat(records, ignore_index=True)
-    preds["hit"] = np.where(preds["actual_return"].notna(),
-                            (preds["call"] == np.where(preds["actual_return"] > 0, 1, -1)).astype(float), np.nan)
+    preds["hit"] = np.where(
+        preds["actual_return"].notna(),
+        (preds["call"] == np.where(preds["actual_return"] > 0, 1, -1)).astype(float),
+        np.nan,
+    )
     results = score(preds)
-    return BacktestReport(str(pd.Timestamp(walk[0]).date()), str(pd.Timestamp(walk[-1]).date()),
-                          retrain_every, list(horizons), list(good), sorted(bars), len(blocks),
-                          int(preds["actual_return"].notna().sum()), results, preds)
+    return BacktestReport(
+        str(pd.Timestamp(walk[0]).date()),
+        str(pd.Timestamp(walk[-1]).date()),
+        retrain_every,
+        list(horizons),
+        list(good),
+        sorted(bars),
+        len(blocks),
+        int(preds["actual_return"].notna().sum()),
+        results,
+        preds,
+    )
 
 
 def _target(series: pd.Series, t: pd.Timestamp, h: int) -> str | None:
@@ -171,12 +244,21 @@ def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
             probs = g[["p_down", "p_flat", "p_up"]].to_numpy()
             # Pooled rows: the majority baseline is each symbol's own train majority.
             ret = g["actual_return"].to_numpy()
-            m = metrics.evaluate(ret, g["actual_class"].to_numpy().astype(int), g["expected_return"].to_numpy(),
-                                 probs, majority=1, last_move=g["last_move"].to_numpy(), h=int(h),
-                                 dates=g["as_of"].to_numpy())
-            maj_hits = (np.where(ret > 0, 1, -1) == g["majority"].to_numpy())
-            m["baselines"]["majority"] = {"direction": _majority_label(g["majority"]),
-                                          "dir_accuracy": round(float(maj_hits.mean()), 4)}
+            m = metrics.evaluate(
+                ret,
+                g["actual_class"].to_numpy().astype(int),
+                g["expected_return"].to_numpy(),
+                probs,
+                majority=1,
+                last_move=g["last_move"].to_numpy(),
+                h=int(h),
+                dates=g["as_of"].to_numpy(),
+            )
+            maj_hits = np.where(ret > 0, 1, -1) == g["majority"].to_numpy()
+            m["baselines"]["majority"] = {
+                "direction": _majority_label(g["majority"]),
+                "dir_accuracy": round(float(maj_hits.mean()), 4),
+            }
             m["p_value"] = metrics.binomial_p(int(g["hit"].sum()), len(g), float(maj_hits.mean()))
             out.append({"model": model, "symbol": symbol, "horizon": int(h), **m})
     return out

@@ -28,6 +28,7 @@ from store import registry
 TAIL = 64  # most feature rows handed to a model per symbol: enough for any window
 CACHE_HOMES = 4  # homes whose serving models stay loaded (one daemon uses one)
 
+
 @dataclass
 class SymbolForecast:
     model_version: str
@@ -39,7 +40,9 @@ class SymbolForecast:
 
 @dataclass
 class Serving:
-    models: dict[str, tuple[dict[str, Any], Any]] = field(default_factory=dict)  # kind -> (row, model)
+    models: dict[str, tuple[dict[str, Any], Any]] = field(
+        default_factory=dict
+    )  # kind -> (row, model)
     quarantined: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -75,8 +78,14 @@ def _fingerprint(home: Path, rows: list[dict[str, Any]]) -> tuple:
                     st = os.stat(os.path.join(dirpath, name))
                 except OSError:
                     continue
-                files.append((os.path.relpath(os.path.join(dirpath, name), root), st.st_size,
-                              st.st_mtime_ns, st.st_ino))
+                files.append(
+                    (
+                        os.path.relpath(os.path.join(dirpath, name), root),
+                        st.st_size,
+                        st.st_mtime_ns,
+                        st.st_ino,
+                    )
+                )
         out.append((row["kind"], row["id"], row["artifact_path"], tuple(sorted(files))))
     return tuple(out)
 
@@ -121,10 +130,16 @@ def _load(db: sqlite_utils.Database, home: Path, rows: list[dict[str, Any]]) -> 
 def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:
     m = row.get("metrics", {}).get("test", {}).get(str(h), {})
     base = m.get("baselines", {})
-    return {"model": row["id"], "n": m.get("n"), "dir_accuracy": m.get("dir_accuracy"),
-            "majority": base.get("majority", {}).get("dir_accuracy"),
-            "last_move": base.get("last_move", {}).get("dir_accuracy"), "p_value": m.get("p_value"),
-            "brier": m.get("brier"), "test_range": [row.get("test_start"), row.get("test_end")]}
+    return {
+        "model": row["id"],
+        "n": m.get("n"),
+        "dir_accuracy": m.get("dir_accuracy"),
+        "majority": base.get("majority", {}).get("dir_accuracy"),
+        "last_move": base.get("last_move", {}).get("dir_accuracy"),
+        "p_value": m.get("p_value"),
+        "brier": m.get("brier"),
+        "test_range": [row.get("test_start"), row.get("test_end")],
+    }
 
 
 def _rows_needed(model: Any) -> int:
@@ -164,8 +179,9 @@ def _predict_all(serving: Serving, X: pd.DataFrame) -> tuple[dict[str, Any], dic
     return fcs, members
 
 
-def forecast(serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestamp,
-             horizons: Any) -> dict[str, SymbolForecast]:
+def forecast(
+    serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestamp, horizons: Any
+) -> dict[str, SymbolForecast]:
     """Forecasts made with bars up to `as_of` only. Symbols without enough history are absent."""
     from models import features
 
@@ -183,16 +199,24 @@ def forecast(serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestam
         return {}
     X = pd.concat(parts.values(), keys=list(parts), names=["symbol", "date"])
     fcs, members = _predict_all(serving, X)
-    row = serving.models["ensemble"][0] if "ensemble" in fcs else next(iter(serving.models.values()))[0]
+    row = (
+        serving.models["ensemble"][0]
+        if "ensemble" in fcs
+        else next(iter(serving.models.values()))[0]
+    )
     primary = [fcs["ensemble"]] if "ensemble" in fcs else list(fcs.values())
     out = {}
     for j, symbol in enumerate(parts):
         per_model: dict[str, dict[int, float]] = {}
         if "ensemble" in fcs:
             for mk, mf in members.items():
-                per_model[mk] = {h: float(mf.expected_return[j, i]) for i, h in enumerate(mf.horizons)}
+                per_model[mk] = {
+                    h: float(mf.expected_return[j, i]) for i, h in enumerate(mf.horizons)
+                }
         for kind, fc in fcs.items():
-            per_model[kind] = {h: float(fc.expected_return[j, i]) for i, h in enumerate(fc.horizons)}
+            per_model[kind] = {
+                h: float(fc.expected_return[j, i]) for i, h in enumerate(fc.horizons)
+            }
         exp, probs, skill = {}, {}, {}
         for h in horizons:
             h = int(h)

@@ -53,7 +53,9 @@ class TrainReport:
         return asdict(self)
 
 
-def load_bars(db: sqlite_utils.Database, symbols: list[str], as_of: str | None) -> dict[str, pd.DataFrame]:
+def load_bars(
+    db: sqlite_utils.Database, symbols: list[str], as_of: str | None
+) -> dict[str, pd.DataFrame]:
     """Final (non-provisional) bars up to `as_of` inclusive, per symbol."""
     out = {}
     for sym in symbols:
@@ -79,8 +81,13 @@ def resolve_kinds(settings: dict[str, dict[str, Any]], kinds: list[str] | None) 
     return list(dict.fromkeys(chosen))
 
 
-def fit_all(kinds: list[str], split: Any, params: dict[str, Any], progress: Progress,
-            stop: threading.Event | None) -> dict[str, Any]:
+def fit_all(
+    kinds: list[str],
+    split: Any,
+    params: dict[str, Any],
+    progress: Progress,
+    stop: threading.Event | None,
+) -> dict[str, Any]:
     """Fit each kind (in parallel threads); returns kind -> fitted model or the exception."""
     import joblib
     import torch
@@ -88,7 +95,9 @@ def fit_all(kinds: list[str], split: Any, params: dict[str, Any], progress: Prog
     from models import catalog
     from models.base import Stopped
 
-    lock = threading.Lock()  # callers' progress writers (a DB connection, a terminal) are not thread-safe
+    lock = (
+        threading.Lock()
+    )  # callers' progress writers (a DB connection, a terminal) are not thread-safe
 
     def report(kind: str, fraction: float, message: str) -> None:
         with lock:
@@ -97,8 +106,9 @@ def fit_all(kinds: list[str], split: Any, params: dict[str, Any], progress: Prog
     def one(kind: str) -> Any:
         try:
             model = catalog.make(kind, split.train.horizons, **params)
-            return model.fit(split.train, split.val, stop=stop,
-                             progress=lambda f, msg: report(kind, f, msg))
+            return model.fit(
+                split.train, split.val, stop=stop, progress=lambda f, msg: report(kind, f, msg)
+            )
         except Stopped:
             return None
         except Exception as exc:  # one failing model never kills the others
@@ -108,7 +118,9 @@ def fit_all(kinds: list[str], split: Any, params: dict[str, Any], progress: Prog
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))  # no oversubscription
     try:
-        results = joblib.Parallel(n_jobs=jobs, backend="threading")(joblib.delayed(one)(k) for k in kinds)
+        results = joblib.Parallel(n_jobs=jobs, backend="threading")(
+            joblib.delayed(one)(k) for k in kinds
+        )
     finally:
         torch.set_num_threads(threads)
     return dict(zip(kinds, results, strict=True))
@@ -129,12 +141,21 @@ def test_metrics(model: Any, data: Any) -> dict[str, Any]:
         col = f"ret_{h}" if f"ret_{h}" in data.test.X else "ret_1"
         last = data.test.X[col].fillna(0).to_numpy()[rows]
         out[str(h)] = metrics.evaluate(
-            ret, cls, fc.expected_return[rows, i], fc.probs[rows, i],
-            majority=metrics.majority_direction(train_ret[:, i]), last_move=last, h=h, dates=dates)
+            ret,
+            cls,
+            fc.expected_return[rows, i],
+            fc.probs[rows, i],
+            majority=metrics.majority_direction(train_ret[:, i]),
+            last_move=last,
+            h=h,
+            dates=dates,
+        )
     return out
 
 
-def gate(new: dict[str, Any], old: dict[str, Any] | None, settings: dict[str, dict[str, Any]]) -> tuple[bool, str]:
+def gate(
+    new: dict[str, Any], old: dict[str, Any] | None, settings: dict[str, dict[str, Any]]
+) -> tuple[bool, str]:
     """Promotion decision and its reason, from test metrics of the new and serving model."""
     from models.metrics import summary
 
@@ -157,7 +178,9 @@ def gate(new: dict[str, Any], old: dict[str, Any] | None, settings: dict[str, di
     return True, f"no worse than serving model ({acc:.3f} >= {before:.3f})"
 
 
-def _serving_on_test(db: sqlite_utils.Database, home: Path, kind: str, data: Any) -> tuple[str | None, dict | None]:
+def _serving_on_test(
+    db: sqlite_utils.Database, home: Path, kind: str, data: Any
+) -> tuple[str | None, dict | None]:
     from models import artifacts, catalog
 
     rows = registry.serving(db, kind)
@@ -172,10 +195,17 @@ def _serving_on_test(db: sqlite_utils.Database, home: Path, kind: str, data: Any
         return row["id"], None
 
 
-def train(db: sqlite_utils.Database, home: Path, settings: dict[str, dict[str, Any]],
-          symbols: list[str] | None = None, kinds: list[str] | None = None, *,
-          as_of: str | None = None, progress: Progress | None = None,
-          stop: threading.Event | None = None) -> TrainReport:
+def train(
+    db: sqlite_utils.Database,
+    home: Path,
+    settings: dict[str, dict[str, Any]],
+    symbols: list[str] | None = None,
+    kinds: list[str] | None = None,
+    *,
+    as_of: str | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> TrainReport:
     from models import catalog, dataset, features
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
@@ -189,15 +219,23 @@ def train(db: sqlite_utils.Database, home: Path, settings: dict[str, dict[str, A
         as_of = str(pd.Timestamp(as_of).date())
     bars = load_bars(db, symbols, as_of)
     if not bars:
-        raise AssistantError("no stored bars for " + ", ".join(symbols) + ": run `assistant collect` first")
+        raise AssistantError(
+            "no stored bars for " + ", ".join(symbols) + ": run `assistant collect` first"
+        )
     horizons = tuple(int(h) for h in settings.get("models", {}).get("horizons", (1, 3, 5)))
     data = dataset.panel(bars, horizons)
     try:
         split = dataset.split(data)
     except ValueError as exc:
         raise AssistantError(f"not enough history to train: {exc}") from None
-    report = TrainReport(sorted(bars), as_of, list(horizons), split.ranges,
-                         {p: getattr(split, p).n for p in ("train", "val", "test")}, [])
+    report = TrainReport(
+        sorted(bars),
+        as_of,
+        list(horizons),
+        split.ranges,
+        {p: getattr(split, p).n for p in ("train", "val", "test")},
+        [],
+    )
     fitted = fit_all(kinds, split, model_params(settings), report_progress, stop)
     if stop is not None and stop.is_set():
         report.stopped = True
@@ -212,7 +250,9 @@ def train(db: sqlite_utils.Database, home: Path, settings: dict[str, dict[str, A
         report_progress("ensemble", 1.0, "weights fit")
     for kind, model in good.items():
         report_progress(kind, 1.0, "evaluating on held-out test data")
-        result = ModelResult(kind, None, "candidate", False, "", test_metrics(model, split), dict(model.info))
+        result = ModelResult(
+            kind, None, "candidate", False, "", test_metrics(model, split), dict(model.info)
+        )
         version = registry.next_version(db, kind)
         model_id = f"{kind}-v{version}"
         rel = Path("models") / model_id
@@ -223,10 +263,20 @@ def train(db: sqlite_utils.Database, home: Path, settings: dict[str, dict[str, A
         except Exception as exc:
             status, reason = "quarantined", f"artifact failed to load back: {exc}"
         row_metrics = {"test": result.metrics, "info": model.info}
-        registry.register(db, model_id=model_id, kind=kind, version=version, symbols=sorted(bars),
-                          horizons=list(horizons), ranges=split.ranges,
-                          feature_hash=features.feature_hash(), metrics=row_metrics,
-                          artifact_path=str(rel), status=status, reason=reason or None)
+        registry.register(
+            db,
+            model_id=model_id,
+            kind=kind,
+            version=version,
+            symbols=sorted(bars),
+            horizons=list(horizons),
+            ranges=split.ranges,
+            feature_hash=features.feature_hash(),
+            metrics=row_metrics,
+            artifact_path=str(rel),
+            status=status,
+            reason=reason or None,
+        )
         result.model_id = model_id
         if status == "candidate":
             old_id, old_metrics = _serving_on_test(db, home, kind, split)

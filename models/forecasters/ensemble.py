@@ -18,7 +18,9 @@ import pandas as pd
 from models.base import Forecast, Forecaster, Progress, check_stop
 
 
-def fit_weights(probs: np.ndarray, cls: np.ndarray, steps: int = 300, lr: float = 0.5) -> np.ndarray:
+def fit_weights(
+    probs: np.ndarray, cls: np.ndarray, steps: int = 300, lr: float = 0.5
+) -> np.ndarray:
     """probs: (members, n, 3) for one horizon; cls: (n,). Simplex weights minimizing log-loss."""
     m = probs.shape[0]
     w = np.full(m, 1 / m)
@@ -47,7 +49,9 @@ class EnsembleForecaster(Forecaster):
     @classmethod
     def of(cls, members: list[Forecaster], val: Any) -> EnsembleForecaster:
         """An ensemble of already fitted members; only the weights are fit (on `val`)."""
-        ens = cls(members[0].horizons, members=[{"kind": m.kind, "params": m.params} for m in members])
+        ens = cls(
+            members[0].horizons, members=[{"kind": m.kind, "params": m.params} for m in members]
+        )
         ens.features = list(members[0].features or [])
         ens.members = list(members)
         ens._fit_weights(val)
@@ -71,12 +75,16 @@ class EnsembleForecaster(Forecaster):
     def _fit_weights(self, val: Any) -> None:
         fcs = [m.predict(val.X) for m in self.members]
         cls = val.cls(self.horizons)
-        self.weights = np.column_stack([
-            fit_weights(np.stack([f.probs[val.rows, i] for f in fcs]), cls[:, i])
-            for i in range(len(self.horizons))
-        ])  # (members, H)
-        self.info["weights"] = {m.kind: [round(float(v), 4) for v in w]
-                                for m, w in zip(self.members, self.weights, strict=True)}
+        self.weights = np.column_stack(
+            [
+                fit_weights(np.stack([f.probs[val.rows, i] for f in fcs]), cls[:, i])
+                for i in range(len(self.horizons))
+            ]
+        )  # (members, H)
+        self.info["weights"] = {
+            m.kind: [round(float(v), 4) for v in w]
+            for m, w in zip(self.members, self.weights, strict=True)
+        }
 
     def pool(self, fcs: list[Forecast]) -> Forecast:
         """The ensemble's forecast from its members' forecasts of the same rows (in member
@@ -89,8 +97,9 @@ class EnsembleForecaster(Forecaster):
         return self._combine([m.predict(X) for m in self.members])
 
     def _predict_at(self, X: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._combine([m._forecast(len(rows), *m._predict_at(X[m.features], rows))
-                              for m in self.members])
+        return self._combine(
+            [m._forecast(len(rows), *m._predict_at(X[m.features], rows)) for m in self.members]
+        )
 
     def _combine(self, fcs: list[Forecast]) -> tuple[np.ndarray, np.ndarray]:
         ret = sum(f.expected_return * w[None, :] for f, w in zip(fcs, self.weights, strict=True))

@@ -29,14 +29,18 @@ class MarkovForecaster(Forecaster):
         for lag in range(order):  # return of session t - lag = ret_{lag+1} - ret_{lag}
             z = (cum[lag + 1] - cum[lag]) / np.where(ok, vol, 1.0)
             ok &= np.isfinite(z)
-            state = np.where(z > self.params["threshold"], 2, np.where(z < -self.params["threshold"], 0, 1))
+            state = np.where(
+                z > self.params["threshold"], 2, np.where(z < -self.params["threshold"], 0, 1)
+            )
             context = context * 3 + state
         return np.where(ok, context, -1)
 
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
         n_ctx = 3 ** int(self.params["order"])
         ctx = self._contexts(train.X)[train.rows]
-        self.table = OutcomeTable(n_ctx, len(self.horizons)).fit(ctx, train.ret(self.horizons), train.cls(self.horizons))
+        self.table = OutcomeTable(n_ctx, len(self.horizons)).fit(
+            ctx, train.ret(self.horizons), train.cls(self.horizons)
+        )
         progress(1.0, f"{n_ctx} contexts")
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -48,4 +52,3 @@ class MarkovForecaster(Forecaster):
     def _read(self, directory: Any, state: dict[str, Any]) -> None:
         self.table = OutcomeTable(3 ** int(self.params["order"]), len(self.horizons))
         self.table.load_dict(state["table"])
-

@@ -24,12 +24,25 @@ class Heads(nn.Module):
 
 
 class RecurrentNet(nn.Module):
-    def __init__(self, cell: str, n_features: int, n_horizons: int, hidden: int, layers: int,
-                 dropout: float = 0.0, **_: object):
+    def __init__(
+        self,
+        cell: str,
+        n_features: int,
+        n_horizons: int,
+        hidden: int,
+        layers: int,
+        dropout: float = 0.0,
+        **_: object,
+    ):
         super().__init__()
         rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
-        self.rnn = rnn(n_features, hidden, num_layers=layers, batch_first=True,
-                       dropout=dropout if layers > 1 else 0.0)
+        self.rnn = rnn(
+            n_features,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.heads = Heads(hidden, n_features, n_horizons)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,24 +51,39 @@ class RecurrentNet(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    def __init__(self, n_features: int, n_horizons: int, hidden: int, layers: int, window: int,
-                 heads: int = 2, dropout: float = 0.0, **_: object):
+    def __init__(
+        self,
+        n_features: int,
+        n_horizons: int,
+        hidden: int,
+        layers: int,
+        window: int,
+        heads: int = 2,
+        dropout: float = 0.0,
+        **_: object,
+    ):
         super().__init__()
         self.embed = nn.Linear(n_features, hidden)
         self.position = nn.Parameter(torch.zeros(1, window, hidden))
-        layer = nn.TransformerEncoderLayer(hidden, heads, dim_feedforward=2 * hidden,
-                                           dropout=dropout, batch_first=True)
+        layer = nn.TransformerEncoderLayer(
+            hidden, heads, dim_feedforward=2 * hidden, dropout=dropout, batch_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.heads = Heads(hidden, n_features, n_horizons)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.embed(x) + self.position[:, -x.shape[1]:]
+        z = self.embed(x) + self.position[:, -x.shape[1] :]
         return self.heads(self.encoder(z)[:, -1], x)
 
 
 def build(kind: str, n_features: int, n_horizons: int, params: dict) -> nn.Module:
-    shape = {"n_features": n_features, "n_horizons": n_horizons, "hidden": int(params["hidden"]),
-             "layers": int(params["layers"]), "dropout": float(params["dropout"])}
+    shape = {
+        "n_features": n_features,
+        "n_horizons": n_horizons,
+        "hidden": int(params["hidden"]),
+        "layers": int(params["layers"]),
+        "dropout": float(params["dropout"]),
+    }
     if kind == "transformer":
         return TransformerNet(window=int(params["window"]), heads=int(params["heads"]), **shape)
     return RecurrentNet(kind, **shape)

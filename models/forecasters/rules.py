@@ -31,7 +31,9 @@ class RulesForecaster(Forecaster):
 
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
         ctx = self._contexts(train.X)[train.rows]
-        self.table = OutcomeTable(LEVELS, len(self.horizons)).fit(ctx, train.ret(self.horizons), train.cls(self.horizons))
+        self.table = OutcomeTable(LEVELS, len(self.horizons)).fit(
+            ctx, train.ret(self.horizons), train.cls(self.horizons)
+        )
         progress(1.0, "calibrated")
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

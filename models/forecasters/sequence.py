@@ -24,8 +24,18 @@ WEIGHTS = "weights.pt"
 
 
 class SequenceForecaster(Forecaster):
-    defaults = {"window": 30, "hidden": 32, "layers": 1, "heads": 2, "dropout": 0.0, "epochs": 30,
-                "batch": 64, "lr": 2e-3, "patience": 5, "seed": 0}
+    defaults = {
+        "window": 30,
+        "hidden": 32,
+        "layers": 1,
+        "heads": 2,
+        "dropout": 0.0,
+        "epochs": 30,
+        "batch": 64,
+        "lr": 2e-3,
+        "patience": 5,
+        "seed": 0,
+    }
 
     def _windows(self, X: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         symbols = X.index.get_level_values("symbol").to_numpy()
@@ -42,15 +52,34 @@ class SequenceForecaster(Forecaster):
         dev = trainer.device()
         # Scaled return targets are clipped at ±3 sd: a few volatile days should not drown the
         # direction signal in MSE.
-        tr = trainer.tensors(self._windows(train.X, train.rows), np.clip(rt / self.scale, -3, 3),
-                             train.cls(self.horizons), dev)
-        va = trainer.tensors(self._windows(val.X, val.rows),
-                             np.clip(val.ret(self.horizons) / self.scale, -3, 3), val.cls(self.horizons), dev)
+        tr = trainer.tensors(
+            self._windows(train.X, train.rows),
+            np.clip(rt / self.scale, -3, 3),
+            train.cls(self.horizons),
+            dev,
+        )
+        va = trainer.tensors(
+            self._windows(val.X, val.rows),
+            np.clip(val.ret(self.horizons) / self.scale, -3, 3),
+            val.cls(self.horizons),
+            dev,
+        )
         self.net = self._net().to(dev)
         p = self.params
-        self.info.update(trainer.fit(self.net, tr, va, epochs=int(p["epochs"]), batch=int(p["batch"]),
-                                     lr=float(p["lr"]), patience=int(p["patience"]),
-                                     seed=int(p["seed"]), progress=progress, stop=stop))
+        self.info.update(
+            trainer.fit(
+                self.net,
+                tr,
+                va,
+                epochs=int(p["epochs"]),
+                batch=int(p["batch"]),
+                lr=float(p["lr"]),
+                patience=int(p["patience"]),
+                seed=int(p["seed"]),
+                progress=progress,
+                stop=stop,
+            )
+        )
         self.net = self.net.cpu().eval()
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +95,7 @@ class SequenceForecaster(Forecaster):
         rets, probs = [], []
         with torch.no_grad():
             for i in range(0, len(x), 2048):
-                r, logits = self.net(x[i:i + 2048])
+                r, logits = self.net(x[i : i + 2048])
                 rets.append(r.numpy().astype(np.float64) * np.asarray(self.scale))
                 probs.append(torch.softmax(logits.double(), dim=-1).numpy())
         if not rets:

@@ -24,7 +24,9 @@ class OutcomeTable:
         known = context >= 0
         counts_all = np.stack([np.bincount(cls[:, h], minlength=3) for h in range(self.n_horizons)])
         global_mean = ret.mean(axis=0) if len(ret) else np.zeros(self.n_horizons)
-        self.probs[-1] = (counts_all + self.alpha) / (counts_all.sum(axis=1, keepdims=True) + 3 * self.alpha)
+        self.probs[-1] = (counts_all + self.alpha) / (
+            counts_all.sum(axis=1, keepdims=True) + 3 * self.alpha
+        )
         self.mean[-1] = global_mean
         for c in range(self.n_contexts):
             sel = known & (context == c)
@@ -32,7 +34,9 @@ class OutcomeTable:
                 counts = np.bincount(cls[sel, h], minlength=3)
                 prior = self.probs[-1, h] * 3 * self.alpha
                 self.probs[c, h] = (counts + prior) / (counts.sum() + 3 * self.alpha)
-                self.mean[c, h] = (ret[sel, h].sum() + self.shrink * global_mean[h]) / (sel.sum() + self.shrink)
+                self.mean[c, h] = (ret[sel, h].sum() + self.shrink * global_mean[h]) / (
+                    sel.sum() + self.shrink
+                )
         return self
 
     def lookup(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

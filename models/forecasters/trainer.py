@@ -31,9 +31,11 @@ class Tensors:
 
 
 def tensors(x: np.ndarray, ret: np.ndarray, cls: np.ndarray, dev: torch.device) -> Tensors:
-    return Tensors(torch.as_tensor(x, dtype=torch.float32, device=dev),
-                   torch.as_tensor(ret, dtype=torch.float32, device=dev),
-                   torch.as_tensor(cls, dtype=torch.long, device=dev))
+    return Tensors(
+        torch.as_tensor(x, dtype=torch.float32, device=dev),
+        torch.as_tensor(ret, dtype=torch.float32, device=dev),
+        torch.as_tensor(cls, dtype=torch.long, device=dev),
+    )
 
 
 def loss_fn(net: nn.Module, batch: Tensors) -> torch.Tensor:
@@ -48,13 +50,24 @@ def evaluate(net: nn.Module, data: Tensors, batch: int) -> float:
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(data.x), batch):
-            part = Tensors(data.x[i:i + batch], data.ret[i:i + batch], data.cls[i:i + batch])
+            part = Tensors(data.x[i : i + batch], data.ret[i : i + batch], data.cls[i : i + batch])
             total += float(loss_fn(net, part)) * len(part.x)
     return total / max(len(data.x), 1)
 
 
-def fit(net: nn.Module, train: Tensors, val: Tensors, *, epochs: int, batch: int, lr: float,
-        patience: int, seed: int, progress: Progress, stop: threading.Event | None) -> dict:
+def fit(
+    net: nn.Module,
+    train: Tensors,
+    val: Tensors,
+    *,
+    epochs: int,
+    batch: int,
+    lr: float,
+    patience: int,
+    seed: int,
+    progress: Progress,
+    stop: threading.Event | None,
+) -> dict:
     """Train in place; returns facts (epochs run, best val loss, samples/s)."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
@@ -66,7 +79,7 @@ def fit(net: nn.Module, train: Tensors, val: Tensors, *, epochs: int, batch: int
         start = time.perf_counter()
         order = torch.randperm(len(train.x), generator=gen).to(train.x.device)
         for i in range(0, len(order), batch):
-            idx = order[i:i + batch]
+            idx = order[i : i + batch]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net, Tensors(train.x[idx], train.ret[idx], train.cls[idx]))
             loss.backward()
@@ -83,5 +96,8 @@ def fit(net: nn.Module, train: Tensors, val: Tensors, *, epochs: int, batch: int
             break
     net.load_state_dict(best_state)
     net.eval()
-    return {"epochs": epoch, "best_val_loss": round(best, 6),
-            "train_samples_per_s": round(seen / busy, 1) if busy else None}
+    return {
+        "epochs": epoch,
+        "best_val_loss": round(best, 6),
+        "train_samples_per_s": round(seen / busy, 1) if busy else None,
+    }

@@ -16,21 +16,42 @@ from models.base import Forecaster, Progress, check_stop
 
 class XGBoostForecaster(Forecaster):
     kind = "xgboost"
-    defaults = {"rounds": 300, "depth": 3, "eta": 0.05, "subsample": 0.8, "colsample": 0.8,
-                "patience": 25, "threads": 1, "seed": 0}
+    defaults = {
+        "rounds": 300,
+        "depth": 3,
+        "eta": 0.05,
+        "subsample": 0.8,
+        "colsample": 0.8,
+        "patience": 25,
+        "threads": 1,
+        "seed": 0,
+    }
 
     def _booster_params(self, objective: str) -> dict[str, Any]:
         p = self.params
-        out = {"objective": objective, "max_depth": p["depth"], "eta": p["eta"],
-               "subsample": p["subsample"], "colsample_bytree": p["colsample"],
-               "nthread": p["threads"], "seed": p["seed"], "tree_method": "hist", "verbosity": 0}
+        out = {
+            "objective": objective,
+            "max_depth": p["depth"],
+            "eta": p["eta"],
+            "subsample": p["subsample"],
+            "colsample_bytree": p["colsample"],
+            "nthread": p["threads"],
+            "seed": p["seed"],
+            "tree_method": "hist",
+            "verbosity": 0,
+        }
         if objective == "multi:softprob":
             out.update(num_class=3, eval_metric="mlogloss")
         return out
 
     def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
         Xt, Xv = train.X.to_numpy()[train.rows], val.X.to_numpy()[val.rows]
-        rt, rv, ct, cv = train.ret(self.horizons), val.ret(self.horizons), train.cls(self.horizons), val.cls(self.horizons)
+        rt, rv, ct, cv = (
+            train.ret(self.horizons),
+            val.ret(self.horizons),
+            train.cls(self.horizons),
+            val.cls(self.horizons),
+        )
         self.scale = [float(np.std(rt[:, i]) or 1.0) for i in range(len(self.horizons))]
         self.boosters: dict[str, xgb.Booster] = {}
         jobs = [(f"reg_h{h}", i, "reg:squarederror") for i, h in enumerate(self.horizons)]
@@ -42,9 +63,14 @@ class XGBoostForecaster(Forecaster):
             else:
                 yt, yv = rt[:, i] / self.scale[i], rv[:, i] / self.scale[i]
             dtrain, dval = xgb.DMatrix(Xt, label=yt), xgb.DMatrix(Xv, label=yv)
-            booster = xgb.train(self._booster_params(objective), dtrain, int(self.params["rounds"]),
-                                evals=[(dval, "val")], early_stopping_rounds=int(self.params["patience"]),
-                                verbose_eval=False)
+            booster = xgb.train(
+                self._booster_params(objective),
+                dtrain,
+                int(self.params["rounds"]),
+                evals=[(dval, "val")],
+                early_stopping_rounds=int(self.params["patience"]),
+                verbose_eval=False,
+            )
             self.boosters[name] = booster
             progress((done + 1) / len(jobs), f"{name} {booster.best_iteration + 1} rounds")
         self.info["rounds"] = {k: b.best_iteration + 1 for k, b in self.boosters.items()}
@@ -56,8 +82,12 @@ class XGBoostForecaster(Forecaster):
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         d = xgb.DMatrix(X.to_numpy())
-        ret = np.column_stack([self._run(f"reg_h{h}", d) * self.scale[i] for i, h in enumerate(self.horizons)])
-        probs = np.stack([self._run(f"cls_h{h}", d).reshape(len(X), 3) for h in self.horizons], axis=1)
+        ret = np.column_stack(
+            [self._run(f"reg_h{h}", d) * self.scale[i] for i, h in enumerate(self.horizons)]
+        )
+        probs = np.stack(
+            [self._run(f"cls_h{h}", d).reshape(len(X), 3) for h in self.horizons], axis=1
+        )
         return ret, probs
 
     def _state(self) -> dict[str, Any]:

@@ -65,21 +65,29 @@ class DashboardScreen(Screen):
 
         status = self.query_one(StatusHeader)
         if changed("daemon"):
-            status.daemon_row = data["daemon"] if data["daemon"].get("heartbeat_at") or \
-                data["daemon"]["mode"] else None
+            status.daemon_row = (
+                data["daemon"]
+                if data["daemon"].get("heartbeat_at") or data["daemon"]["mode"]
+                else None
+            )
         if changed("jobs"):
             status.jobs = data["jobs"]
         status.queued = data["queued"]
         if changed("watchlist"):
             self.query_one(WatchlistTable).rows_data = data["watchlist"]
             watched = len(data["watchlist"])
-            set_static(self.query_one("#watchlist-title", Static),
-                       f"Watchlist ({watched} symbol{'s' if watched != 1 else ''})" if watched else
-                       "Watchlist is empty: press a to add a ticker")
+            set_static(
+                self.query_one("#watchlist-title", Static),
+                f"Watchlist ({watched} symbol{'s' if watched != 1 else ''})"
+                if watched
+                else "Watchlist is empty: press a to add a ticker",
+            )
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]
-            set_static(self.query_one("#pending-title", Static),
-                       f"Pending predictions ({len(data['pending'])} shown, soonest first)")
+            set_static(
+                self.query_one("#pending-title", Static),
+                f"Pending predictions ({len(data['pending'])} shown, soonest first)",
+            )
         if changed("trend"):
             self.query_one(TrendChart).trend = data["trend"]
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
@@ -117,7 +125,9 @@ class DashboardScreen(Screen):
                 self.app.enqueue("watch.remove", {"symbol": symbol})
 
         self.app.push_screen(
-            ConfirmScreen(f"Remove {symbol} from the watchlist? Its bars and predictions stay as history."),
+            ConfirmScreen(
+                f"Remove {symbol} from the watchlist? Its bars and predictions stay as history."
+            ),
             done,
         )
 

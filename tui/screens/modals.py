@@ -87,8 +87,11 @@ class HelpScreen(ModalScreen[None]):
         for key, what in help_lines():
             text.append(f"{key:>8}  ", style="bold cyan")
             text.append(what + "\n")
-        text.append("\nThe TUI only reads the store and queues commands; the daemon does the work.\n"
-                    "Press escape to close.", style="dim")
+        text.append(
+            "\nThe TUI only reads the store and queues commands; the daemon does the work.\n"
+            "Press escape to close.",
+            style="dim",
+        )
         with Vertical(id="dialog"):
             yield Static(text, id="help-text")
 

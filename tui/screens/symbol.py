@@ -51,8 +51,10 @@ class SymbolScreen(Screen):
         if bars:
             title.append(f"  last close {bars[-1]['close']:,.2f} on {bars[-1]['date']}")
         if detail["n"]:
-            title.append(f"  hit rate {detail['hit_rate'] * 100:.0f}% vs always-up "
-                         f"{detail['baseline'] * 100:.0f}% over its last {detail['n']} verified calls")
+            title.append(
+                f"  hit rate {detail['hit_rate'] * 100:.0f}% vs always-up "
+                f"{detail['baseline'] * 100:.0f}% over its last {detail['n']} verified calls"
+            )
         else:
             title.append("  no verified calls yet", style="dim")
         self.query_one("#symbol-title", Static).update(title)

@@ -23,7 +23,8 @@ class CommandsTable(RowsTable):
 
     def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
         return str(r["id"]), (
-            str(r["id"]), describe(r["kind"], r["args"] or {}),
+            str(r["id"]),
+            describe(r["kind"], r["args"] or {}),
             Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
             (r.get("error") or r.get("result") or "")[:60],
         )

@@ -40,7 +40,13 @@ def regime(label: str | None) -> Text:
 def hit_vs_base(hit: float | None, base: float | None, n: int) -> Text:
     if hit is None:
         return Text("no verified calls", style="dim")
-    style = "green" if base is not None and hit > base else "red" if base is not None and hit < base else ""
+    style = (
+        "green"
+        if base is not None and hit > base
+        else "red"
+        if base is not None and hit < base
+        else ""
+    )
     return Text(f"{hit * 100:.0f}% n={n}", style=style)
 
 

@@ -9,8 +9,18 @@ from rich.text import Text
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
 
-COLUMNS = (("As of", 10), ("H", 2), ("Call", 12), ("Conf", 4), ("Target", 10), ("Pred", 10),
-           ("Actual", 10), ("Error", 7), ("Outcome", 7), ("Model", 14))
+COLUMNS = (
+    ("As of", 10),
+    ("H", 2),
+    ("Call", 12),
+    ("Conf", 4),
+    ("Target", 10),
+    ("Pred", 10),
+    ("Actual", 10),
+    ("Error", 7),
+    ("Outcome", 7),
+    ("Model", 14),
+)
 OUTCOME_STYLE = {"hit": "green", "miss": "red", "pending": "yellow", "expired": "dim"}
 
 
@@ -25,8 +35,14 @@ class HistoryTable(RowsTable):
 
     def row(self, p: dict[str, Any]) -> tuple[str, tuple]:
         return str(p["id"]), (
-            p["as_of"], f"{p['horizon']}d", fmt.call(p), fmt.pct(p.get("confidence")), p["target_date"],
-            fmt.num(p["pred_price"]), fmt.num(p.get("actual_price")),
-            fmt.signed(p.get("error_pct")), Text(outcome(p), style=OUTCOME_STYLE.get(outcome(p), "")),
+            p["as_of"],
+            f"{p['horizon']}d",
+            fmt.call(p),
+            fmt.pct(p.get("confidence")),
+            p["target_date"],
+            fmt.num(p["pred_price"]),
+            fmt.num(p.get("actual_price")),
+            fmt.signed(p.get("error_pct")),
+            Text(outcome(p), style=OUTCOME_STYLE.get(outcome(p), "")),
             p["model_version"],
         )

@@ -11,8 +11,15 @@ from typing import Any
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
 
-COLUMNS = (("Symbol", 8), ("As of", 10), ("H", 2), ("Call", 12), ("Target", 24), ("Sessions left", 13),
-           ("Conf", 4))
+COLUMNS = (
+    ("Symbol", 8),
+    ("As of", 10),
+    ("H", 2),
+    ("Call", 12),
+    ("Target", 24),
+    ("Sessions left", 13),
+    ("Conf", 4),
+)
 
 
 class PendingTable(RowsTable):
@@ -25,7 +32,10 @@ class PendingTable(RowsTable):
     def cells(r: dict[str, Any]) -> tuple:
         left = r["sessions_left"]
         return (
-            r["symbol"], r["as_of"], f"{r['horizon']}d", fmt.call(r),
+            r["symbol"],
+            r["as_of"],
+            f"{r['horizon']}d",
+            fmt.call(r),
             f"{fmt.num(r['pred_price'])} on {r['target_date']}",
             "due" if left == 0 else f"{left:>2} " + "█" * min(left, 10),
             fmt.pct(r.get("confidence")),

@@ -25,12 +25,22 @@ class PriceChart(PlotextPlot):
         if bars:
             plt.date_form("Y-m-d")
             first = bars[0]["date"]
-            plt.plot([b["date"] for b in bars], [b["close"] for b in bars], label="close",
-                     marker="braille", color="white")
+            plt.plot(
+                [b["date"] for b in bars],
+                [b["close"] for b in bars],
+                label="close",
+                marker="braille",
+                color="white",
+            )
             preds = [p for p in detail.get("history", []) if p["target_date"] >= first]
             for name, color, marker in OUTCOMES:
                 chosen = [p for p in preds if outcome(p) == name]
                 if chosen:
-                    plt.scatter([p["target_date"] for p in chosen], [p["pred_price"] for p in chosen],
-                                label=name, color=color, marker=marker)
+                    plt.scatter(
+                        [p["target_date"] for p in chosen],
+                        [p["pred_price"] for p in chosen],
+                        label=name,
+                        color=color,
+                        marker=marker,
+                    )
         self.refresh()

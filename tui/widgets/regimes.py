@@ -16,7 +16,8 @@ class RegimeTable(RowsTable):
 
     def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
         return r["symbol"], (
-            r["symbol"], fmt.regime(r["regime"]),
+            r["symbol"],
+            fmt.regime(r["regime"]),
             f"{'≥' if r['at_least'] else ''}{r['sessions']} sess",
             fmt.signed(None if r["trend"] is None else r["trend"] * 100, 1),
             fmt.pct(r["volatility"]),

@@ -15,13 +15,17 @@ def render_contributions(pairs: list[tuple[str, float]], latest: dict[str, Any] 
     text = Text()
     if not latest:
         return Text("no call yet for this symbol", style="dim")
-    text.append(f"Latest call: as of {latest['as_of']}, {latest['horizon']}d, "
-                f"{latest['direction']} {latest['pred_change_pct']:+.2f}%, model {latest['model_version']}\n",
-                style="bold")
+    text.append(
+        f"Latest call: as of {latest['as_of']}, {latest['horizon']}d, "
+        f"{latest['direction']} {latest['pred_change_pct']:+.2f}%, model {latest['model_version']}\n",
+        style="bold",
+    )
     raw = latest.get("signals") if isinstance(latest.get("signals"), dict) else {}
     if raw.get("serving") == "rules" or raw.get("note"):
-        text.append(f"serving: {raw.get('note') or 'rule signals only (no usable model yet)'}\n",
-                    style="yellow")
+        text.append(
+            f"serving: {raw.get('note') or 'rule signals only (no usable model yet)'}\n",
+            style="yellow",
+        )
     if not pairs:
         return text.append("(this call recorded no signal contributions)", style="dim")
     top = max(abs(v) for _, v in pairs) or 1.0

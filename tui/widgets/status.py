@@ -34,8 +34,12 @@ def job_table(jobs: list[dict[str, Any]], limit: int = 3) -> Table:
     grid.add_column()
     for job in jobs[-limit:]:
         done = float(job.get("progress") or 0.0)
-        grid.add_row(Text(job["job"], style="bold cyan"), Bar(total=1.0, completed=done, width=30),
-                     f"{done * 100:.0f}%", job.get("message") or "")
+        grid.add_row(
+            Text(job["job"], style="bold cyan"),
+            Bar(total=1.0, completed=done, width=30),
+            f"{done * 100:.0f}%",
+            job.get("message") or "",
+        )
     return grid
 
 
@@ -70,7 +74,9 @@ class StatusHeader(Vertical):
         shown = [(j["job"], j.get("progress"), j.get("message")) for j in jobs[-3:]]
         if jobs and getattr(widget, "_jobs", None) != shown:
             # Re-layout only when the number of lines changes.
-            widget.update(job_table(jobs), layout=len(shown) != len(getattr(widget, "_jobs", None) or []))
+            widget.update(
+                job_table(jobs), layout=len(shown) != len(getattr(widget, "_jobs", None) or [])
+            )
             widget._jobs = shown
 
     def render_state(self) -> None:
@@ -90,7 +96,9 @@ class StatusHeader(Vertical):
         else:
             line.append("○ daemon offline", style="bold red")
             if info["mode"]:
-                line.append(f"  last mode {info['mode']}  heartbeat {_age(info['heartbeat_age_s'])}")
+                line.append(
+                    f"  last mode {info['mode']}  heartbeat {_age(info['heartbeat_age_s'])}"
+                )
         if self.queued:
             line.append(f"  · {self.queued} command(s) queued")
         set_static(self.query_one("#daemon-line", Static), line)
@@ -98,7 +106,8 @@ class StatusHeader(Vertical):
         if banner.display != (not info["online"]):
             banner.display = not info["online"]
         if not info["online"]:
-            set_static(banner,
+            set_static(
+                banner,
                 f"DAEMON OFFLINE ({info['reason']}): commands wait in the queue until it runs. "
                 "Start it with `assistant start` (or `assistant demo` for the replay demo).",
                 layout=True,

@@ -17,9 +17,11 @@ def title_of(trend: dict[str, Any]) -> str:
     if not trend.get("n"):
         return "Accuracy: no verified predictions yet"
     p = trend.get("p_value")
-    return (f"Hit {trend['hit_rate'] * 100:.1f}% vs always-up {trend['base_rate'] * 100:.1f}% "
-            f"(n={trend['n']}, p={'—' if p is None else f'{p:.2f}'})\n"
-            f"chart: rolling {trend['window']}-session hit rate vs always-up")
+    return (
+        f"Hit {trend['hit_rate'] * 100:.1f}% vs always-up {trend['base_rate'] * 100:.1f}% "
+        f"(n={trend['n']}, p={'—' if p is None else f'{p:.2f}'})\n"
+        f"chart: rolling {trend['window']}-session hit rate vs always-up"
+    )
 
 
 class TrendChart(PlotextPlot):
@@ -34,9 +36,19 @@ class TrendChart(PlotextPlot):
             plt.date_form("Y-m-d")
             # The baseline first: where the calls' hit rate equals it (a model that always
             # says up), the hit-rate line drawn last stays visible on top.
-            plt.plot(dates, [b * 100 for b in trend["base"]], label="always up %", marker="braille",
-                     color="orange")
-            plt.plot(dates, [h * 100 for h in trend["hit"]], label="hit rate %", marker="braille",
-                     color="cyan")
+            plt.plot(
+                dates,
+                [b * 100 for b in trend["base"]],
+                label="always up %",
+                marker="braille",
+                color="orange",
+            )
+            plt.plot(
+                dates,
+                [h * 100 for h in trend["hit"]],
+                label="hit rate %",
+                marker="braille",
+                color="cyan",
+            )
             plt.ylim(0, 100)
         self.refresh()

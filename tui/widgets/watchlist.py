@@ -7,8 +7,17 @@ from typing import Any
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable, selected_key
 
-COLUMNS = (("Symbol", 7), ("Close", 9), ("Chg", 7), ("Regime", 8), ("Latest call", 12), ("Conf", 4),
-           ("Model", 11), ("Hit rate", 11), ("Always up", 9))
+COLUMNS = (
+    ("Symbol", 7),
+    ("Close", 9),
+    ("Chg", 7),
+    ("Regime", 8),
+    ("Latest call", 12),
+    ("Conf", 4),
+    ("Model", 11),
+    ("Hit rate", 11),
+    ("Always up", 9),
+)
 
 
 class WatchlistTable(RowsTable):

@@ -14,7 +14,15 @@ from typing import Protocol
 import pandas as pd
 
 NORMALIZED_COLUMNS = [
-    "open", "high", "low", "close", "volume", "raw_close", "adj_factor", "provisional", "flagged",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "raw_close",
+    "adj_factor",
+    "provisional",
+    "flagged",
 ]
 
 
@@ -28,4 +36,3 @@ class Source(Protocol):
         TemporaryError for rate limits, timeouts and network failures.
         """
         ...
-

@@ -68,7 +68,9 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CsvError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        raise CsvError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
 
 
 def _parse_dates(values: pd.Series) -> pd.DatetimeIndex:
@@ -126,7 +128,9 @@ def _stooq_symbol(ticker: str) -> str:
     return ticker[:-3] if ticker.upper().endswith(".US") else ticker
 
 
-def read_raw(data: bytes, *, name: str = "data.csv", symbol: str | None = None) -> list[tuple[str, pd.DataFrame]]:
+def read_raw(
+    data: bytes, *, name: str = "data.csv", symbol: str | None = None
+) -> list[tuple[str, pd.DataFrame]]:
     """Parse one file's bytes into (symbol, raw frame) pairs, before validation."""
     text = _decode(data)
     lines = text.splitlines()
@@ -145,7 +149,9 @@ def read_raw(data: bytes, *, name: str = "data.csv", symbol: str | None = None) 
     names = [_canon(c) for c in cells]
     missing = [n for n in ("date", "open", "high", "low", "close") if n not in names]
     if missing:
-        raise CsvError(f"missing column(s) {', '.join(missing)} (found: {', '.join(c for c in cells if c)})")
+        raise CsvError(
+            f"missing column(s) {', '.join(missing)} (found: {', '.join(c for c in cells if c)})"
+        )
     usecols = [i for i, n in enumerate(names) if n and names.index(n) == i]
     date_col, ticker_col = names.index("date"), names.index("ticker") if "ticker" in names else None
     str_cols = {date_col: str, **({ticker_col: str} if ticker_col is not None else {})}
@@ -153,8 +159,14 @@ def read_raw(data: bytes, *, name: str = "data.csv", symbol: str | None = None) 
         str_cols[names.index("per")] = str
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=sep, header=None, skiprows=[0, *skip], usecols=usecols,
-            dtype=str_cols, skipinitialspace=True, skip_blank_lines=True,
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            skiprows=[0, *skip],
+            usecols=usecols,
+            dtype=str_cols,
+            skipinitialspace=True,
+            skip_blank_lines=True,
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise CsvError(f"not a readable CSV table ({str(exc).splitlines()[0]})") from None
@@ -167,7 +179,9 @@ def read_raw(data: bytes, *, name: str = "data.csv", symbol: str | None = None) 
         if periods - {"D"}:
             raise CsvError(f"not daily data (period {', '.join(sorted(periods - {'D'}))})")
     dates = _parse_dates(frame["date"])
-    cols = {c: _numbers(frame, c, dates) for c in frame.columns if c not in ("date", "ticker", "per")}
+    cols = {
+        c: _numbers(frame, c, dates) for c in frame.columns if c not in ("date", "ticker", "per")
+    }
     raw = pd.DataFrame(cols, index=dates)
     # Yahoo writes rows of "null" for sessions without trades: nothing to store, not an error.
     keep = ~raw[["open", "high", "low", "close"]].isna().all(axis=1).to_numpy()
@@ -211,7 +225,9 @@ def load_file(
     out = []
     for sym, raw in read_raw(data, name=path.name, symbol=symbol):
         try:
-            frame = validate(raw, jump_threshold=jump_threshold, adjusted=raw.attrs.get("adjusted", False))
+            frame = validate(
+                raw, jump_threshold=jump_threshold, adjusted=raw.attrs.get("adjusted", False)
+            )
         except ValidationError as exc:
             raise CsvError(f"{sym}: {exc}" if len(out) else str(exc)) from None
         out.append((sym, frame))

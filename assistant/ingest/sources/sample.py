@@ -26,8 +26,14 @@ def _frame(symbol: str, jump_threshold: float) -> pd.DataFrame:
     module, _ = SERIES[symbol]
     data = importlib.import_module(module).load()
     raw = data.rename(
-        columns={"Open": "open", "High": "high", "Low": "low", "Close": "close",
-                 "Adj Close": "adj_close", "Volume": "volume"}
+        columns={
+            "Open": "open",
+            "High": "high",
+            "Low": "low",
+            "Close": "close",
+            "Adj Close": "adj_close",
+            "Volume": "volume",
+        }
     )
     return validate(raw, jump_threshold=jump_threshold)
 

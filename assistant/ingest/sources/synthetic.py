@@ -37,7 +37,12 @@ def synthetic_bars(
     while i < n:
         length = int(rng.integers(60, 250))
         kind = rng.choice(["up", "down", "volatile", "flat"], p=[0.35, 0.2, 0.2, 0.25])
-        d, v = {"up": (0.0008, 1.0), "down": (-0.0008, 1.0), "volatile": (0.0, 2.5), "flat": (0.0, 0.7)}[kind]
+        d, v = {
+            "up": (0.0008, 1.0),
+            "down": (-0.0008, 1.0),
+            "volatile": (0.0, 2.5),
+            "flat": (0.0, 0.7),
+        }[kind]
         drift[i : i + length] = d
         volmult[i : i + length] = v
         i += length
@@ -57,8 +62,15 @@ def synthetic_bars(
     volume = np.round(rng.lognormal(14, 0.3, n) * (1 + 2 * (volmult > 1)))
     frame = pd.DataFrame(
         {
-            "open": open_, "high": high, "low": low, "close": close, "volume": volume,
-            "raw_close": close, "adj_factor": 1.0, "provisional": 0, "flagged": 0,
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+            "raw_close": close,
+            "adj_factor": 1.0,
+            "provisional": 0,
+            "flagged": 0,
         },
         index=pd.DatetimeIndex(dates, name="date"),
     )

@@ -143,8 +143,13 @@ def validate(
     adj_close = c * factor
     out = pd.DataFrame(
         {
-            "open": o * factor, "high": h * factor, "low": lo * factor, "close": adj_close,
-            "volume": volume, "raw_close": c, "adj_factor": factor,
+            "open": o * factor,
+            "high": h * factor,
+            "low": lo * factor,
+            "close": adj_close,
+            "volume": volume,
+            "raw_close": c,
+            "adj_factor": factor,
             "provisional": frame["provisional"].fillna(0).astype(int).to_numpy(),
             "flagged": (_jumps(adj_close, jump_threshold) | fixed).astype(int),
         },

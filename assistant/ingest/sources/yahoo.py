@@ -25,8 +25,14 @@ from assistant import calendar
 from assistant.errors import NoDataError, TemporaryError
 from assistant.ingest.sources.validate import ValidationError, validate
 
-_RENAME = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
-           "Adj Close": "adj_close", "Volume": "volume"}
+_RENAME = {
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+}
 RATE_LIMIT_PAUSE_S = 15 * 60  # after a 429, stop asking for a while (limits last long)
 
 
@@ -74,10 +80,16 @@ class YahooSource:
         errors = self._yf.exceptions
         if isinstance(exc, errors.YFRateLimitError):
             self.blocked_until = time.monotonic() + RATE_LIMIT_PAUSE_S
-            return TemporaryError("Yahoo rate limit (too many requests); nothing written, retry later")
+            return TemporaryError(
+                "Yahoo rate limit (too many requests); nothing written, retry later"
+            )
         if isinstance(exc, (errors.YFPricesMissingError, errors.YFTzMissingError)):
             return NoDataError(f"Yahoo has no data for {symbol}: {str(exc).split(': ', 1)[-1]}")
-        kind = "timeout" if "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower() else "network error"
+        kind = (
+            "timeout"
+            if "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower()
+            else "network error"
+        )
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return TemporaryError(f"{kind} talking to Yahoo ({first}); nothing written, retry later")
 
@@ -88,7 +100,10 @@ class YahooSource:
             raw = yf.Ticker(symbol).history(
                 start=pd.Timestamp(start).strftime("%Y-%m-%d"),
                 end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),  # exclusive
-                interval="1d", auto_adjust=False, actions=True, timeout=self.timeout,
+                interval="1d",
+                auto_adjust=False,
+                actions=True,
+                timeout=self.timeout,
             )
         except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
             raise self._classify(symbol, exc) from None
@@ -102,10 +117,17 @@ class YahooSource:
         self._check_blocked()
         try:
             data = yf.download(
-                symbols, start=pd.Timestamp(start).strftime("%Y-%m-%d"),
+                symbols,
+                start=pd.Timestamp(start).strftime("%Y-%m-%d"),
                 end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
-                interval="1d", auto_adjust=False, actions=True, group_by="column",
-                progress=False, threads=False, timeout=self.timeout, multi_level_index=True,
+                interval="1d",
+                auto_adjust=False,
+                actions=True,
+                group_by="column",
+                progress=False,
+                threads=False,
+                timeout=self.timeout,
+                multi_level_index=True,
             )
         except Exception as exc:  # noqa: BLE001
             err = self._classify(",".join(symbols), exc)
@@ -142,10 +164,14 @@ class YahooSource:
         # Only the last day or two can still be open; the calendar lookup is not free.
         recent = frame.index >= now.tz_localize(None).normalize() - pd.Timedelta(days=2)
         provisional = np.zeros(len(frame), dtype=int)
-        provisional[recent] = [int(not calendar.session_closed(exchange, d, now)) for d in frame.index[recent]]
+        provisional[recent] = [
+            int(not calendar.session_closed(exchange, d, now)) for d in frame.index[recent]
+        ]
         frame["provisional"] = provisional
         try:
-            return validate(frame, jump_threshold=self.jump_threshold, duplicates="last", repair=True)
+            return validate(
+                frame, jump_threshold=self.jump_threshold, duplicates="last", repair=True
+            )
         except ValidationError as exc:
             raise NoDataError(f"Yahoo sent unusable bars for {symbol}: {exc}") from None
 
