@@ -1,0 +1,159 @@
+"""Prediction ranges for the h-session log return (and hence the target close).
+
+The range at call t is mu ± q * sigma_h, where sigma_h is the forecast std of the h-session
+log return (sqrt of a models.volatility variance forecast) and q is a conformal multiplier:
+the finite-sample-corrected `level` quantile of PAST standardized residuals
+|r - mu| / sigma_h. "Past" means outcomes known at t: a call made at s with target session
+s+h is usable from session s+h on (the caller supplies `known_at`). Split conformal on a
+causal, rolling pool fixes a misscaled sigma (e.g. fat tails or a biased vol model) without
+refitting anything. With fewer than `min_n` residuals for a symbol the pooled residuals are
+used; with fewer than `min_n` pooled residuals the Gaussian z is the fallback.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+LEVELS = (0.80, 0.95)
+
+
+def gaussian_z(level: float) -> float:
+    """Two-sided Gaussian multiplier: 1.2816 for 0.80, 1.9600 for 0.95."""
+    return float(norm.ppf(0.5 + level / 2.0))
+
+
+def standardized_residual(
+    realized: np.ndarray | pd.Series, mu: np.ndarray | pd.Series, sigma: np.ndarray | pd.Series
+) -> np.ndarray:
+    """|r - mu| / sigma: the nonconformity score of one call (NaN where unknown)."""
+    r, m, s = (np.asarray(a, dtype=float) for a in (realized, mu, sigma))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(s > 0, np.abs(r - m) / s, np.nan)
+
+
+def conformal_quantile(scores: np.ndarray, level: float) -> float:
+    """The ceil((n+1) level)/n empirical quantile of scores (split-conformal correction);
+    +inf when n is too small for that order statistic to exist."""
+    s = np.sort(np.asarray(scores, dtype=float)[np.isfinite(scores)])
+    n = len(s)
+    k = math.ceil((n + 1) * level)
+    return float(s[k - 1]) if 0 < k <= n else float("inf")
+
+
+def interval(
+    mu: np.ndarray | pd.Series, sigma: np.ndarray | pd.Series, q: np.ndarray | pd.Series | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) log-return bounds mu - q sigma, mu + q sigma."""
+    m, s, qq = (np.asarray(a, dtype=float) for a in (mu, sigma, q))
+    return m - qq * s, m + qq * s
+
+
+def price_range(
+    close: np.ndarray | pd.Series, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on the target close from log-return bounds: close * exp(bound)."""
+    c = np.asarray(close, dtype=float)
+    return c * np.exp(low), c * np.exp(high)
+
+
+class _Pool:
+    """A rolling, sorted pool of the latest `window` residuals (insert/evict in O(log n + n))."""
+
+    def __init__(self, window: int | None) -> None:
+        self.window = window
+        self.fifo: deque[float] = deque()
+        self.sorted: list[float] = []
+
+    def add(self, x: float) -> None:
+        self.fifo.append(x)
+        bisect.insort(self.sorted, x)
+        if self.window is not None and len(self.fifo) > self.window:
+            old = self.fifo.popleft()
+            del self.sorted[bisect.bisect_left(self.sorted, old)]
+
+    def quantile(self, level: float) -> float:
+        n = len(self.sorted)
+        k = math.ceil((n + 1) * level)
+        return self.sorted[k - 1] if 0 < k <= n else float("inf")
+
+
+def causal_conformal_q(
+    calls: pd.DataFrame,
+    level: float,
+    *,
+    min_n: int = 100,
+    window: int | None = 1000,
+    by_symbol: bool = True,
+) -> np.ndarray:
+    """Conformal multiplier q for every call, using only residuals known at the call's date.
+
+    `calls` columns: ``date`` (call session), ``known_at`` (session the outcome became known,
+    i.e. the target session), ``score`` (standardized residual, NaN if never known) and,
+    if by_symbol, ``symbol``. For a call at date d, the pool holds residuals with
+    known_at <= d (a same-day outcome known at the close counts: the call is made after the
+    close). Per-symbol pool if it holds >= min_n residuals, else the pooled one, else the
+    Gaussian z. `window` keeps the latest residuals per symbol pool and 10x that many in the
+    pooled one (adapts to regime; None = all).
+    Call the function once per horizon: pools are not shared across horizons.
+    """
+    n = len(calls)
+    dates = pd.to_datetime(calls["date"]).to_numpy()
+    known = pd.to_datetime(calls["known_at"]).to_numpy()
+    scores = calls["score"].to_numpy(float)
+    syms = calls["symbol"].to_numpy() if by_symbol else np.zeros(n, dtype=int)
+    fallback = gaussian_z(level)
+
+    resolved = np.flatnonzero(np.isfinite(scores) & ~pd.isna(known))
+    resolved = resolved[np.argsort(known[resolved], kind="stable")]
+    order = np.argsort(dates, kind="stable")
+    pooled = _Pool(None if window is None else window * 10)
+    per_sym: dict[object, _Pool] = {}
+    out = np.empty(n)
+    j = 0
+    for i in order:
+        while j < len(resolved) and known[resolved[j]] <= dates[i]:
+            k = resolved[j]
+            pooled.add(float(scores[k]))
+            per_sym.setdefault(syms[k], _Pool(window)).add(float(scores[k]))
+            j += 1
+        own = per_sym.get(syms[i])
+        if own is not None and len(own.sorted) >= min_n:
+            out[i] = own.quantile(level)
+        elif len(pooled.sorted) >= min_n:
+            out[i] = pooled.quantile(level)
+        else:
+            out[i] = fallback
+    return out
+
+
+# ---------------------------------------------------------------- scores
+
+
+def coverage(
+    realized: np.ndarray | pd.Series, low: np.ndarray | pd.Series, high: np.ndarray | pd.Series
+) -> float:
+    """Fraction of rows with low <= realized <= high (rows with any NaN are skipped)."""
+    r, lo, hi = (np.asarray(a, dtype=float) for a in (realized, low, high))
+    ok = np.isfinite(r) & np.isfinite(lo) & np.isfinite(hi)
+    return float(((r[ok] >= lo[ok]) & (r[ok] <= hi[ok])).mean()) if ok.any() else float("nan")
+
+
+def winkler_score(
+    realized: np.ndarray | pd.Series,
+    low: np.ndarray | pd.Series,
+    high: np.ndarray | pd.Series,
+    level: float,
+) -> np.ndarray:
+    """Per-row interval score (Winkler 1972; Gneiting & Raftery 2007), lower is better:
+    width + (2/alpha) * distance outside the interval, alpha = 1 - level."""
+    r, lo, hi = (np.asarray(a, dtype=float) for a in (realized, low, high))
+    alpha = 1.0 - level
+    below = np.maximum(lo - r, 0.0)
+    above = np.maximum(r - hi, 0.0)
+    return (hi - lo) + (2.0 / alpha) * (below + above)

@@ -1,0 +1,186 @@
+"""Abstention (call only when the evidence is strong) and ranking skill (information coefficient).
+
+Direction calls: a signed evidence score per row (>0 means UP). `choose_threshold` picks the
+smallest |score| cut on VALIDATION rows whose selected calls beat the stronger baseline by a
+margin at a minimum coverage; `apply_threshold` turns test scores into UP/DOWN/None
+(abstain) with that cut; `selective_report` scores the calls next to the baselines. The
+baselines are computed on the SAME selected rows: always-UP, and the causal majority
+direction (the majority of outcomes known before the call, supplied by the caller).
+
+Ranking: `information_coefficient` is the daily cross-sectional Spearman correlation of
+expected vs realized return, its mean and a t-stat with a Newey-West (Bartlett) standard
+error, lag h-1 for overlapping h-session returns (lag 0 = plain t for h=1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+UP, DOWN = "UP", "DOWN"
+
+
+def _baseline_rate(up: np.ndarray, majority_up: np.ndarray | None) -> float:
+    """Hit rate of the stronger of always-UP and the causal-majority call on these rows."""
+    always_up = float(up.mean())
+    if majority_up is None:
+        return always_up
+    return max(always_up, float((up == majority_up).mean()))
+
+
+def choose_threshold(
+    score_val: np.ndarray | pd.Series,
+    outcome_val: np.ndarray | pd.Series,
+    *,
+    majority_up_val: np.ndarray | pd.Series | None = None,
+    margin: float = 0.02,
+    min_coverage: float = 0.10,
+    min_calls: int = 200,
+    n_grid: int = 50,
+) -> float | None:
+    """Smallest |score| threshold whose selected validation calls (|score| >= threshold)
+    beat the baseline hit rate on the same rows by `margin`, with coverage >= min_coverage
+    and at least `min_calls` calls. None when no threshold qualifies (then: always abstain).
+
+    outcome_val: realized return (sign is what counts; rows with a zero or NaN outcome are
+    dropped). majority_up_val: causal-majority call per row (True = UP), optional.
+    Only validation rows are looked at; the returned value is then applied to test rows.
+    """
+    score = np.asarray(score_val, dtype=float)
+    outcome = np.asarray(outcome_val, dtype=float)
+    maj = None if majority_up_val is None else np.asarray(majority_up_val, dtype=bool)
+    ok = np.isfinite(score) & np.isfinite(outcome) & (outcome != 0)
+    score, up = score[ok], outcome[ok] > 0
+    maj = None if maj is None else maj[ok]
+    if len(score) == 0:
+        return None
+    mag = np.abs(score)
+    grid = np.unique(np.quantile(mag, np.linspace(0.0, 1.0 - min_coverage, n_grid)))
+    for thr in grid:
+        sel = mag >= thr
+        if sel.sum() < max(min_calls, 1) or sel.mean() < min_coverage:
+            continue
+        hit = float(((score[sel] > 0) == up[sel]).mean())
+        base = _baseline_rate(up[sel], None if maj is None else maj[sel])
+        if hit >= base + margin:
+            return float(thr)
+    return None
+
+
+def apply_threshold(
+    score: np.ndarray | pd.Series, threshold: float | None
+) -> np.ndarray:
+    """Object array of "UP" / "DOWN" where |score| >= threshold (and score != 0), else None."""
+    s = np.asarray(score, dtype=float)
+    out = np.full(len(s), None, dtype=object)
+    if threshold is None:
+        return out
+    called = np.isfinite(s) & (np.abs(s) >= threshold) & (s != 0)
+    out[called & (s > 0)] = UP
+    out[called & (s < 0)] = DOWN
+    return out
+
+
+def selective_report(
+    calls: np.ndarray,
+    outcome: np.ndarray | pd.Series,
+    majority_up: np.ndarray | pd.Series | None = None,
+) -> dict[str, Any]:
+    """Hit rate of the non-None calls, coverage, n, the stronger baseline on the same rows and
+    a one-sided binomial p-value of the hits against that baseline rate.
+
+    The p-value treats calls as independent; same-day calls across symbols are correlated,
+    so it is optimistic when many symbols are called on the same dates."""
+    c = np.asarray(calls, dtype=object)
+    r = np.asarray(outcome, dtype=float)
+    known = np.isfinite(r) & (r != 0)
+    called = known & np.array([x is not None for x in c])
+    n = int(called.sum())
+    res: dict[str, Any] = {"n": n, "coverage": float(called.sum() / max(known.sum(), 1))}
+    if n == 0:
+        return res | {"hit_rate": None, "baseline": None, "p_value": None}
+    up = r[called] > 0
+    maj = None if majority_up is None else np.asarray(majority_up, dtype=bool)[called]
+    hits = int(((c[called] == UP) == up).sum())
+    base = _baseline_rate(up, maj)
+    p = binomtest(hits, n, min(max(base, 1e-9), 1 - 1e-9), alternative="greater").pvalue
+    return res | {"hit_rate": hits / n, "baseline": base, "p_value": float(p)}
+
+
+def causal_majority_up(outcome: pd.Series, dates: pd.Series, h: int) -> np.ndarray:
+    """For each row, whether UP was the majority of outcomes known before its date: outcomes
+    of rows dated at least h sessions earlier (by rank of distinct dates). Ties and no
+    history give UP."""
+    d = pd.Index(sorted(pd.unique(pd.to_datetime(dates))))
+    pos = d.get_indexer(pd.to_datetime(dates))
+    r = np.asarray(outcome, dtype=float)
+    ok = np.isfinite(r) & (r != 0)
+    ups = np.bincount(pos[ok], weights=(r[ok] > 0).astype(float), minlength=len(d))
+    cnt = np.bincount(pos[ok], minlength=len(d)).astype(float)
+    cum_up, cum_n = np.cumsum(ups), np.cumsum(cnt)
+    known_pos = pos - h  # outcomes of dates <= this index are known
+    up_known = np.where(known_pos >= 0, cum_up[np.maximum(known_pos, 0)], 0.0)
+    n_known = np.where(known_pos >= 0, cum_n[np.maximum(known_pos, 0)], 0.0)
+    return up_known >= n_known - up_known
+
+
+# ---------------------------------------------------------------- information coefficient
+
+
+def newey_west_se(x: np.ndarray, lag: int) -> float:
+    """HAC standard error of the mean of x with Bartlett weights up to `lag` (0 = plain SE)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    e = x - x.mean()
+    var = e @ e / n
+    for k in range(1, min(lag, n - 1) + 1):
+        var += 2.0 * (1.0 - k / (lag + 1)) * (e[k:] @ e[:-k]) / n
+    return float(np.sqrt(max(var, 0.0) / n))
+
+
+def daily_ic(
+    frame: pd.DataFrame,
+    *,
+    date: str = "date",
+    expected: str = "expected",
+    realized: str = "realized",
+    min_symbols: int = 5,
+) -> pd.Series:
+    """Spearman correlation across symbols of expected vs realized, per date with >=
+    min_symbols complete rows (dates where either side is constant are dropped)."""
+    df = frame[[date, expected, realized]].dropna()
+    ranks = df.groupby(date)[[expected, realized]].rank()
+    ranks[date] = df[date].to_numpy()
+    sizes = ranks.groupby(date)[expected].transform("size")
+    ranks = ranks[sizes >= min_symbols]
+    g = ranks.groupby(date)
+    dx = ranks[expected] - g[expected].transform("mean")
+    dy = ranks[realized] - g[realized].transform("mean")
+    parts = pd.DataFrame({date: ranks[date], "xy": dx * dy, "xx": dx**2, "yy": dy**2})
+    s = parts.groupby(date)[["xy", "xx", "yy"]].sum()
+    denom = np.sqrt(s["xx"] * s["yy"])
+    return (s["xy"] / denom).where(denom > 0).dropna().rename("ic")
+
+
+def information_coefficient(
+    frame: pd.DataFrame,
+    *,
+    h: int = 1,
+    date: str = "date",
+    expected: str = "expected",
+    realized: str = "realized",
+    min_symbols: int = 5,
+) -> dict[str, Any]:
+    """Mean daily IC, its Newey-West t-stat (lag h-1), the number of dates and the series."""
+    ic = daily_ic(frame, date=date, expected=expected, realized=realized, min_symbols=min_symbols)
+    if len(ic) < 2:
+        return {"mean": float("nan"), "t": float("nan"), "n_days": len(ic), "daily": ic}
+    se = newey_west_se(ic.to_numpy(), lag=max(h - 1, 0))
+    mean = float(ic.mean())
+    return {"mean": mean, "t": mean / se if se > 0 else float("nan"), "n_days": len(ic), "daily": ic}

@@ -1,0 +1,249 @@
+"""Volatility forecasts for the next h sessions, scored honestly against simple baselines.
+
+Conventions (used by every function here, by the baselines and by the benchmark):
+
+- Inputs are one symbol's daily bars: a DataFrame indexed by session date with lowercase
+  ``open``/``high``/``low``/``close`` columns (``open/high/low`` optional), or a close Series.
+- All forecasts are VARIANCES OF THE h-SESSION LOG RETURN, i.e. the forecast sum of the daily
+  variances over sessions t+1..t+h, made with data up to and including session t (causal).
+- The realized measure every model and baseline is scored against is
+  ``future_realized_var``: the sum of squared daily close-to-close log returns over
+  t+1..t+h. It includes overnight gaps, which is what a close-to-close price range must cover.
+- ``qlike`` is the loss: realized/forecast - log(realized/forecast) - 1 (0 when equal),
+  robust to noise in the realized proxy (Patton 2011), with realized floored at ``EPS``.
+
+Range-based daily variance (Parkinson, Garman-Klass) is a far less noisy input than a
+squared return, which is why the HAR model (Corsi 2009) uses it; the HAR output is then
+rescaled to the close-to-close target by a QLIKE-optimal factor fitted on training rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/ratio finite
+RISKMETRICS_LAMBDA = 0.94
+HAR_WINDOWS = (1, 5, 22)
+HORIZONS = (1, 3, 5)
+
+
+# ---------------------------------------------------------------- daily variance proxies
+
+
+def log_returns(close: pd.Series) -> pd.Series:
+    """Daily close-to-close log returns; NaN on the first session."""
+    return np.log(close.astype(float)).diff()
+
+
+def close_to_close_var(close: pd.Series) -> pd.Series:
+    """Squared daily log return: the noisiest unbiased daily variance proxy."""
+    return log_returns(close) ** 2
+
+
+def parkinson_var(high: pd.Series, low: pd.Series) -> pd.Series:
+    """Parkinson (1980) intraday variance: ln(H/L)^2 / (4 ln 2). Ignores the overnight gap."""
+    return np.log(high.astype(float) / low.astype(float)) ** 2 / (4.0 * np.log(2.0))
+
+
+def garman_klass_var(
+    open_: pd.Series, high: pd.Series, low: pd.Series, close: pd.Series
+) -> pd.Series:
+    """Garman-Klass (1980) open-to-close variance: 0.5 ln(H/L)^2 - (2 ln 2 - 1) ln(C/O)^2.
+
+    Clipped at 0 (it can dip below on bars with a tiny range). Ignores the overnight gap.
+    """
+    hl = np.log(high.astype(float) / low.astype(float))
+    co = np.log(close.astype(float) / open_.astype(float))
+    return (0.5 * hl**2 - (2.0 * np.log(2.0) - 1.0) * co**2).clip(lower=0.0)
+
+
+def daily_realized_var(bars: pd.DataFrame | pd.Series) -> pd.Series:
+    """Best available daily variance proxy for session t, known at the close of t.
+
+    With OHLC: squared overnight return ln(O_t/C_{t-1})^2 plus Garman-Klass (so the
+    proxy covers the whole close-to-close day). With closes only: the squared return.
+    """
+    if isinstance(bars, pd.Series):
+        return close_to_close_var(bars)
+    if not {"open", "high", "low"} <= set(bars.columns):
+        return close_to_close_var(bars["close"])
+    overnight = np.log(bars["open"].astype(float) / bars["close"].astype(float).shift(1)) ** 2
+    gk = garman_klass_var(bars["open"], bars["high"], bars["low"], bars["close"])
+    out = overnight + gk
+    return out.where(out.notna(), close_to_close_var(bars["close"]))
+
+
+def future_realized_var(close: pd.Series, h: int) -> pd.Series:
+    """The scoring target at t: sum of squared daily log returns over t+1..t+h (NaN at the end)."""
+    sq = close_to_close_var(close)
+    return sq.rolling(h, min_periods=h).sum().shift(-h)
+
+
+# ---------------------------------------------------------------- loss
+
+
+def qlike(realized: np.ndarray | pd.Series, forecast: np.ndarray | pd.Series) -> np.ndarray:
+    """Per-row QLIKE loss r/f - log(r/f) - 1 (>= 0, 0 iff f == r); NaN where either is NaN.
+
+    Realized is floored at EPS so a zero-return window does not give -log(0).
+    """
+    r = np.maximum(np.asarray(realized, dtype=float), EPS)
+    f = np.maximum(np.asarray(forecast, dtype=float), EPS)
+    ratio = r / f
+    return ratio - np.log(ratio) - 1.0
+
+
+def mean_qlike(realized: np.ndarray | pd.Series, forecast: np.ndarray | pd.Series) -> float:
+    """Mean QLIKE over rows where both realized and forecast are finite."""
+    loss = qlike(realized, forecast)
+    ok = np.isfinite(np.asarray(realized, float)) & np.isfinite(np.asarray(forecast, float))
+    return float(loss[ok].mean()) if ok.any() else float("nan")
+
+
+# ---------------------------------------------------------------- baselines
+
+
+def ewma_variance(returns: pd.Series, h: int = 1, lam: float = RISKMETRICS_LAMBDA) -> pd.Series:
+    """RiskMetrics EWMA: s2_t = lam s2_{t-1} + (1-lam) r_t^2; forecast for t+1..t+h = h s2_t.
+
+    Seeded with the mean of the first 20 squared returns (a pure function of the past once
+    the first 20 sessions have passed; earlier values are NaN).
+    """
+    r2 = (returns.astype(float) ** 2).to_numpy()
+    out = np.full(len(r2), np.nan)
+    valid = np.flatnonzero(np.isfinite(r2))
+    if len(valid) < 20:
+        return pd.Series(out, index=returns.index)
+    start = valid[19]
+    s2 = float(np.nanmean(r2[valid[0] : start + 1]))
+    out[start] = s2
+    for i in range(start + 1, len(r2)):
+        if np.isfinite(r2[i]):
+            s2 = lam * s2 + (1.0 - lam) * r2[i]
+        out[i] = s2
+    return pd.Series(h * out, index=returns.index)
+
+
+def trailing_variance(returns: pd.Series, h: int = 1, window: int = 20) -> pd.Series:
+    """Mean of the last `window` squared returns (t-window+1..t) times h."""
+    return h * (returns.astype(float) ** 2).rolling(window, min_periods=window).mean()
+
+
+# ---------------------------------------------------------------- HAR
+
+
+def har_features(rv: pd.Series, windows: tuple[int, ...] = HAR_WINDOWS) -> pd.DataFrame:
+    """log of the trailing mean of the daily proxy over each window (daily, weekly, monthly).
+
+    Each average is floored at 1% of the monthly average (and EPS) so an isolated zero-range
+    day does not produce an extreme log.
+    """
+    rv = rv.astype(float)
+    longest = rv.rolling(max(windows), min_periods=max(windows)).mean()
+    floor = np.maximum(0.01 * longest, EPS)
+    cols = {}
+    for w in windows:
+        avg = rv.rolling(w, min_periods=w).mean()
+        cols[f"log_rv_{w}"] = np.log(np.maximum(avg, floor))
+    return pd.DataFrame(cols, index=rv.index)
+
+
+@dataclass(frozen=True)
+class HarModel:
+    """Fitted HAR: log target ≈ X @ coef; forecast = scale * exp(X @ coef) (variance over h)."""
+
+    h: int
+    coef: np.ndarray  # [intercept, b_d, b_w, b_m]
+    scale: float
+
+
+def _har_design(features: pd.DataFrame) -> np.ndarray:
+    return np.column_stack([np.ones(len(features)), features.to_numpy(float)])
+
+
+def fit_har(
+    rv: pd.Series, realized_h: pd.Series, h: int, train: pd.Series | np.ndarray
+) -> HarModel:
+    """Least squares of log(mean daily proxy over t+1..t+h) on har_features, TRAIN rows only.
+
+    `realized_h` is future_realized_var(close, h) (the scoring target); `train` is a boolean
+    mask over rv.index of rows whose target is fully known in the training period (the
+    caller purges the last h rows). The scale factor mean(realized / exp(fit)) maps the
+    range-based log forecast onto the close-to-close target and is QLIKE-optimal.
+    """
+    feats = har_features(rv)
+    target = np.log(
+        np.maximum(rv.rolling(h, min_periods=h).mean().shift(-h).to_numpy(float), EPS)
+    )
+    mask = np.asarray(train, bool) & feats.notna().all(axis=1).to_numpy()
+    mask &= np.isfinite(target) & np.isfinite(realized_h.to_numpy(float))
+    if mask.sum() < 50:
+        raise ValueError(f"HAR needs at least 50 training rows, got {int(mask.sum())}")
+    x = _har_design(feats[mask])
+    coef, *_ = np.linalg.lstsq(x, target[mask], rcond=None)
+    fitted = np.exp(x @ coef)
+    scale = float(np.mean(np.maximum(realized_h.to_numpy(float)[mask], EPS) / fitted))
+    return HarModel(h=h, coef=coef, scale=scale)
+
+
+def predict_har(model: HarModel, rv: pd.Series) -> pd.Series:
+    """h-session variance forecast at every t where the 22-session history exists."""
+    feats = har_features(rv)
+    pred = model.scale * np.exp(_har_design(feats) @ model.coef)
+    return pd.Series(pred, index=rv.index)
+
+
+# ---------------------------------------------------------------- GARCH (arch)
+
+
+def garch_variances(
+    returns: pd.Series, horizons: tuple[int, ...], train_end: object, *, gjr: bool = False
+) -> dict[int, pd.Series]:
+    """GARCH(1,1) (or GJR with gjr=True), normal errors, constant mean, fitted on returns up
+    to train_end (a label of returns.index), then run forward with those FIXED parameters:
+    the value at t is the forecast variance of the return over t+1..t+h, for each h.
+
+    One fit serves every horizon. Returns are scaled to percent for the optimizer; output
+    is in log-return^2 units, reindexed to returns.index (NaN on the first session).
+    """
+    from arch import arch_model  # local import: arch is slow to import
+
+    r = returns.dropna().astype(float) * 100.0
+    am = arch_model(r, mean="Constant", vol="GARCH", p=1, o=1 if gjr else 0, q=1, dist="normal")
+    res = am.fit(last_obs=train_end, disp="off", show_warning=False)
+    fc = res.forecast(horizon=max(horizons), start=r.index[0], reindex=False)
+    cum = fc.variance.to_numpy().cumsum(axis=1) / 1e4
+    return {
+        h: pd.Series(cum[:, h - 1], index=fc.variance.index).reindex(returns.index)
+        for h in horizons
+    }
+
+
+def garch_variance(
+    returns: pd.Series, h: int, train_end: object, *, gjr: bool = False
+) -> pd.Series:
+    """garch_variances for one horizon."""
+    return garch_variances(returns, (h,), train_end, gjr=gjr)[h]
+
+
+# ---------------------------------------------------------------- selection
+
+
+def select_by_qlike(
+    candidates: dict[str, pd.Series], realized: pd.Series, rows: pd.Series | np.ndarray
+) -> tuple[str, dict[str, float]]:
+    """Name of the candidate with the lowest mean QLIKE on `rows` (a VALIDATION mask), and
+    every candidate's score. Rows where any candidate is NaN are skipped for all of them, so
+    the comparison is on the same rows."""
+    mask = np.asarray(rows, bool) & np.isfinite(realized.to_numpy(float))
+    for s in candidates.values():
+        mask &= np.isfinite(s.reindex(realized.index).to_numpy(float))
+    scores = {
+        name: mean_qlike(realized.to_numpy(float)[mask], s.reindex(realized.index).to_numpy(float)[mask])
+        for name, s in candidates.items()
+    }
+    best = min(scores, key=lambda k: (np.nan_to_num(scores[k], nan=np.inf), k))
+    return best, scores

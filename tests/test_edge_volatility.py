@@ -1,0 +1,135 @@
+"""Volatility estimators, baselines, HAR/GARCH and QLIKE on synthetic data with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import volatility as vol
+
+
+def simulate_garch(n: int, seed: int = 0) -> tuple[pd.Series, pd.Series]:
+    """Daily GARCH(1,1) log returns (omega, alpha, beta = 2e-6, 0.08, 0.90) and true variance."""
+    rng = np.random.default_rng(seed)
+    omega, alpha, beta = 2e-6, 0.08, 0.90
+    s2 = omega / (1 - alpha - beta)
+    r, v = np.empty(n), np.empty(n)
+    for i in range(n):
+        v[i] = s2
+        r[i] = np.sqrt(s2) * rng.standard_normal()
+        s2 = omega + alpha * r[i] ** 2 + beta * s2
+    idx = pd.bdate_range("2000-01-03", periods=n)
+    return pd.Series(r, idx), pd.Series(v, idx)
+
+
+def simulate_garch_bars(n: int, seed: int = 1, steps: int = 78) -> pd.DataFrame:
+    """GARCH(1,1) days whose return is the end of an intraday Brownian path with the day's
+    true variance, so the high-low range carries information about that variance."""
+    rng = np.random.default_rng(seed)
+    omega, alpha, beta = 2e-6, 0.08, 0.90
+    s2 = omega / (1 - alpha - beta)
+    rows, c = [], 100.0
+    for _ in range(n):
+        path = np.cumsum(rng.standard_normal(steps)) * np.sqrt(s2 / steps)
+        prices = c * np.exp(np.concatenate([[0.0], path]))
+        rows.append((prices[0], prices.max(), prices.min(), prices[-1]))
+        s2 = omega + alpha * path[-1] ** 2 + beta * s2
+        c = prices[-1]
+    idx = pd.bdate_range("2000-01-03", periods=n)
+    return pd.DataFrame(rows, columns=["open", "high", "low", "close"], index=idx)
+
+
+def test_qlike_zero_at_truth_and_penalizes_underforecast_more():
+    assert vol.qlike(np.array([2.0]), np.array([2.0]))[0] == pytest.approx(0.0)
+    under = vol.qlike(np.array([2.0]), np.array([1.0]))[0]
+    over = vol.qlike(np.array([2.0]), np.array([4.0]))[0]
+    assert under > over > 0
+    assert np.isfinite(vol.qlike(np.array([0.0]), np.array([1e-4]))[0])  # floored realized
+
+
+def test_range_estimators_unbiased_on_brownian_bars():
+    rng = np.random.default_rng(3)
+    sigma, n, steps = 0.01, 2000, 390
+    paths = np.cumsum(rng.standard_normal((n, steps)) * sigma / np.sqrt(steps), axis=1)
+    paths = np.hstack([np.zeros((n, 1)), paths])
+    p = 100 * np.exp(paths)
+    o, h, lo, c = (pd.Series(x) for x in (p[:, 0], p.max(1), p.min(1), p[:, -1]))
+    gk, pk = vol.garman_klass_var(o, h, lo, c), vol.parkinson_var(h, lo)
+    sq = np.log(c / o) ** 2
+    # discrete sampling shrinks the range a little (~10% at 390 steps): allow 15%
+    assert gk.mean() == pytest.approx(sigma**2, rel=0.15)
+    assert pk.mean() == pytest.approx(sigma**2, rel=0.15)
+    assert sq.mean() == pytest.approx(sigma**2, rel=0.10)
+    # the point of range estimators: several times less noisy than a squared return
+    assert gk.std() < sq.std() / 2 and pk.std() < sq.std() / 2
+
+
+def test_future_realized_var_is_sum_of_next_h_squared_returns():
+    close = pd.Series(np.exp(np.cumsum([0.0, 0.01, -0.02, 0.03, 0.0])))
+    fr = vol.future_realized_var(close, 2)
+    assert fr.iloc[0] == pytest.approx(0.01**2 + 0.02**2)
+    assert np.isnan(fr.iloc[-1]) and np.isnan(fr.iloc[-2])
+
+
+def test_baselines_match_hand_computation():
+    r = pd.Series(np.r_[np.full(20, 0.01), 0.05])
+    ew = vol.ewma_variance(r, h=3)
+    assert ew.iloc[19] == pytest.approx(3 * 1e-4)
+    assert ew.iloc[20] == pytest.approx(3 * (0.94 * 1e-4 + 0.06 * 0.05**2))
+    tr = vol.trailing_variance(r, h=1)
+    assert tr.iloc[20] == pytest.approx((19 * 1e-4 + 0.05**2) / 20)
+
+
+@pytest.mark.parametrize("h", [1, 5])
+def test_har_and_garch_beat_trailing_on_garch_data(h):
+    r, _ = simulate_garch(3000)
+    close = 100 * np.exp(r.cumsum())
+    realized = vol.future_realized_var(close, h)
+    train = np.arange(len(r)) < 2000
+    test = ~train
+    rv = vol.close_to_close_var(close)
+    har = vol.predict_har(vol.fit_har(rv, realized, h, train & realized.notna().to_numpy()), rv)
+    garch = vol.garch_variance(vol.log_returns(close), h, train_end=r.index[1999])
+    trail = vol.trailing_variance(vol.log_returns(close), h)
+    _, scores = vol.select_by_qlike({"har": har, "garch": garch, "trail": trail}, realized, test)
+    assert scores["garch"] < scores["trail"]
+    assert scores["har"] < scores["trail"]
+
+
+def test_har_on_range_proxy_beats_close_to_close_har_and_selection_picks_it():
+    bars = simulate_garch_bars(2500, seed=5)
+    h = 1
+    realized = vol.future_realized_var(bars["close"], h)
+    train = (np.arange(len(bars)) < 1500) & realized.notna().to_numpy()
+    val = np.arange(len(bars)) >= 1500
+    rv_range = vol.daily_realized_var(bars)
+    rv_cc = vol.close_to_close_var(bars["close"])
+    cands = {
+        "har_range": vol.predict_har(vol.fit_har(rv_range, realized, h, train), rv_range),
+        "har_cc": vol.predict_har(vol.fit_har(rv_cc, realized, h, train), rv_cc),
+    }
+    best, scores = vol.select_by_qlike(cands, realized, val)
+    assert best == "har_range", scores
+
+
+def test_canary_forecasts_identical_whether_data_ends_at_t_or_continues():
+    bars = simulate_garch_bars(1200, seed=7)
+    full, cut = bars, bars.iloc[:900]
+    h, t = 3, bars.index[899]
+    train = np.arange(len(full)) < 700
+    def forecasts(b: pd.DataFrame) -> dict[str, float]:
+        realized = vol.future_realized_var(b["close"], h)
+        tr = train[: len(b)] & realized.notna().to_numpy() & (np.arange(len(b)) < 700 - h)
+        rv = vol.daily_realized_var(b)
+        ret = vol.log_returns(b["close"])
+        return {
+            "har": vol.predict_har(vol.fit_har(rv, realized, h, tr), rv).loc[t],
+            "feat": vol.har_features(rv).loc[t].sum(),
+            "ewma": vol.ewma_variance(ret, h).loc[t],
+            "trail": vol.trailing_variance(ret, h).loc[t],
+            "garch": vol.garch_variance(ret, h, train_end=b.index[699]).loc[t],
+        }
+    a, b = forecasts(full), forecasts(cut)
+    for k in a:
+        assert a[k] == pytest.approx(b[k], rel=1e-9), k
