@@ -75,15 +75,28 @@ def load_panel() -> tuple[pd.DataFrame, pd.Series]:
     wheels = sorted(CACHE.glob("skfolio-*.whl"))
     if not wheels:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "skfolio==1.12.2",
-             "-d", str(CACHE)], check=True,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "skfolio==1.12.2",
+                "-d",
+                str(CACHE),
+            ],
+            check=True,
         )
         wheels = sorted(CACHE.glob("skfolio-*.whl"))
     with zipfile.ZipFile(wheels[-1]) as z:
+
         def read(name: str) -> pd.DataFrame:
             data = z.read(f"skfolio/datasets/data/{name}.csv.gz")
-            return pd.read_csv(io.BytesIO(data), compression="gzip", parse_dates=["Date"],
-                               index_col="Date")
+            return pd.read_csv(
+                io.BytesIO(data), compression="gzip", parse_dates=["Date"], index_col="Date"
+            )
+
         closes, index = read("sp500_dataset"), read("sp500_index")
     return closes.sort_index(), index.iloc[:, 0].sort_index().reindex(closes.index).ffill()
 
@@ -102,8 +115,9 @@ def year_starts(index: pd.DatetimeIndex, first: int, last: int) -> list[tuple[in
     return out
 
 
-def vol_candidates(bars: pd.DataFrame | pd.Series, first: int, last: int,
-                   use_range: bool) -> dict[int, dict[str, pd.Series]]:
+def vol_candidates(
+    bars: pd.DataFrame | pd.Series, first: int, last: int, use_range: bool
+) -> dict[int, dict[str, pd.Series]]:
     """Walk-forward h-session variance forecasts of every candidate and baseline for one
     symbol, for sessions in years first..last (NaN elsewhere)."""
     close = bars["close"] if isinstance(bars, pd.DataFrame) else bars
@@ -117,14 +131,18 @@ def vol_candidates(bars: pd.DataFrame | pd.Series, first: int, last: int,
         out[h] = {
             "ewma": vol.ewma_variance(ret, h),
             "trail20": vol.trailing_variance(ret, h),
-            **{k: pd.Series(np.nan, index=close.index)
-               for k in ("har_cc", "har_range", "garch", "gjr") if use_range or k != "har_range"},
+            **{
+                k: pd.Series(np.nan, index=close.index)
+                for k in ("har_cc", "har_range", "garch", "gjr")
+                if use_range or k != "har_range"
+            },
         }
         for _, a, b in year_starts(close.index, first, last):
             train = np.arange(n) <= a - 1 - h
             tr = train & realized.notna().to_numpy()
-            out[h]["har_cc"].iloc[a:b] = vol.predict_har(vol.fit_har(rv_cc, realized, h, tr),
-                                                         rv_cc).iloc[a:b]
+            out[h]["har_cc"].iloc[a:b] = vol.predict_har(
+                vol.fit_har(rv_cc, realized, h, tr), rv_cc
+            ).iloc[a:b]
             if use_range:
                 m = vol.fit_har(rv_rg, realized, h, tr)
                 out[h]["har_range"].iloc[a:b] = vol.predict_har(m, rv_rg).iloc[a:b]
@@ -138,8 +156,9 @@ def vol_candidates(bars: pd.DataFrame | pd.Series, first: int, last: int,
     return out
 
 
-def stack(per_sym: dict[str, dict[int, dict[str, pd.Series]]], closes: dict[str, pd.Series],
-          h: int) -> pd.DataFrame:
+def stack(
+    per_sym: dict[str, dict[int, dict[str, pd.Series]]], closes: dict[str, pd.Series], h: int
+) -> pd.DataFrame:
     """Long frame (date, symbol, realized, <forecasts>) for one horizon."""
     parts = []
     for s, by_h in per_sym.items():
@@ -153,9 +172,14 @@ def stack(per_sym: dict[str, dict[int, dict[str, pd.Series]]], closes: dict[str,
     return pd.concat(parts, ignore_index=True)
 
 
-def vol_study(name: str, bars: dict[str, pd.DataFrame | pd.Series], split: dict[str, int],
-              use_range: bool, rows: list[tuple], mu: dict[int, pd.DataFrame] | None = None
-              ) -> None:
+def vol_study(
+    name: str,
+    bars: dict[str, pd.DataFrame | pd.Series],
+    split: dict[str, int],
+    use_range: bool,
+    rows: list[tuple],
+    mu: dict[int, pd.DataFrame] | None = None,
+) -> None:
     """Choose the vol model per horizon on validation, score it and the ranges on test."""
     closes = {s: (b["close"] if isinstance(b, pd.DataFrame) else b) for s, b in bars.items()}
     res = Parallel(n_jobs=2)(
@@ -169,19 +193,34 @@ def vol_study(name: str, bars: dict[str, pd.DataFrame | pd.Series], split: dict[
         test = ~val
         models = [c for c in ("har_cc", "har_range", "garch", "gjr") if c in df]
         best, _ = vol.select_by_qlike({m: df[m] for m in models}, df["realized"], val)
-        q = {m: vol.mean_qlike(df["realized"][test], df[m][test]) for m in [best, "ewma", "trail20"]}
+        q = {
+            m: vol.mean_qlike(df["realized"][test], df[m][test]) for m in [best, "ewma", "trail20"]
+        }
         n = int(test.sum())
         for base in ("ewma", "trail20"):
             gain = 1 - q[best] / q[base]
-            rows.append((f"{name} vol h{h}: QLIKE {best} vs {base}",
-                         f"{q[best]:.3f} vs {q[base]:.3f} ({gain:+.1%})", ">= 5% better",
-                         gain >= 0.05, n))
-        ranges_study(name, df, best, h, val, test, rows,
-                     None if mu is None else mu[h])
+            rows.append(
+                (
+                    f"{name} vol h{h}: QLIKE {best} vs {base}",
+                    f"{q[best]:.3f} vs {q[base]:.3f} ({gain:+.1%})",
+                    ">= 5% better",
+                    gain >= 0.05,
+                    n,
+                )
+            )
+        ranges_study(name, df, best, h, val, test, rows, None if mu is None else mu[h])
 
 
-def ranges_study(name: str, df: pd.DataFrame, best: str, h: int, val: np.ndarray,
-                 test: np.ndarray, rows: list[tuple], mu: pd.DataFrame | None) -> None:
+def ranges_study(
+    name: str,
+    df: pd.DataFrame,
+    best: str,
+    h: int,
+    val: np.ndarray,
+    test: np.ndarray,
+    rows: list[tuple],
+    mu: pd.DataFrame | None,
+) -> None:
     """80/95% ranges mu ± q sigma with causal per-symbol conformal q (pool warmed on val)."""
     df = df.copy()
     if mu is None:
@@ -200,9 +239,15 @@ def ranges_study(name: str, df: pd.DataFrame, best: str, h: int, val: np.ndarray
         cov = iv.coverage(t["r"], lo[test], hi[test])
         zlo, zhi = iv.interval(t["mu"], t["sigma"], iv.gaussian_z(level))
         gcov = iv.coverage(t["r"], zlo, zhi)
-        rows.append((f"{name} range {level:.0%} h{h} pooled coverage",
-                     f"{cov:.3f} (gauss {gcov:.3f})", f"{level:.2f}±0.02",
-                     abs(cov - level) <= 0.02, len(t)))
+        rows.append(
+            (
+                f"{name} range {level:.0%} h{h} pooled coverage",
+                f"{cov:.3f} (gauss {gcov:.3f})",
+                f"{level:.2f}±0.02",
+                abs(cov - level) <= 0.02,
+                len(t),
+            )
+        )
         worst, worst_sym, n_sym = 0.0, "", 0
         for s, g in t.groupby("symbol"):
             if len(g) < MIN_SYMBOL_CALLS:
@@ -213,9 +258,15 @@ def ranges_study(name: str, df: pd.DataFrame, best: str, h: int, val: np.ndarray
             c = iv.coverage(g["r"], lo[pos], hi[pos])
             if abs(c - level) >= abs(worst - level) or not worst_sym:
                 worst, worst_sym = c, s
-        rows.append((f"{name} range {level:.0%} h{h} worst symbol ({n_sym} syms)",
-                     f"{worst:.3f} {worst_sym}", f"{level:.2f}±0.05",
-                     abs(worst - level) <= 0.05, n_sym))
+        rows.append(
+            (
+                f"{name} range {level:.0%} h{h} worst symbol ({n_sym} syms)",
+                f"{worst:.3f} {worst_sym}",
+                f"{level:.2f}±0.05",
+                abs(worst - level) <= 0.05,
+                n_sym,
+            )
+        )
 
 
 # ---------------------------------------------------------------- direction and IC
@@ -237,8 +288,9 @@ def panel_features(closes: pd.DataFrame, index: pd.Series) -> pd.DataFrame:
     return feats
 
 
-def direction_and_ic(closes: pd.DataFrame, index: pd.Series, rows: list[tuple]
-                     ) -> dict[int, pd.DataFrame]:
+def direction_and_ic(
+    closes: pd.DataFrame, index: pd.Series, rows: list[tuple]
+) -> dict[int, pd.DataFrame]:
     """Ridge on the market-relative vol-scaled h-return (IC) and logistic on the raw h-return
     sign (direction), refitted yearly on all past rows; threshold chosen on validation.
     Returns the expected h-return per (date, symbol) for the ranges (mu)."""
@@ -276,18 +328,28 @@ def direction_and_ic(closes: pd.DataFrame, index: pd.Series, rows: list[tuple]
         mus[h] = d.pivot(index="date", columns="symbol", values="exp_ret")
         t = d[test]
         ic = sel.information_coefficient(
-            t.rename(columns={"exp_rel": "expected", "fwd": "realized"}), h=h)
-        rows.append((f"panel IC h{h} (market-relative score vs raw return)",
-                     f"{ic['mean']:+.4f} t={ic['t']:.2f}", ">= 0.02, t >= 2",
-                     ic["mean"] >= 0.02 and ic["t"] >= 2, ic["n_days"]))
+            t.rename(columns={"exp_rel": "expected", "fwd": "realized"}), h=h
+        )
+        rows.append(
+            (
+                f"panel IC h{h} (market-relative score vs raw return)",
+                f"{ic['mean']:+.4f} t={ic['t']:.2f}",
+                ">= 0.02, t >= 2",
+                ic["mean"] >= 0.02 and ic["t"] >= 2,
+                ic["n_days"],
+            )
+        )
         score = d["p_up"].to_numpy() - 0.5
-        thr = sel.choose_threshold(score[val], d["fwd"].to_numpy()[val],
-                                   majority_up_val=d["maj_up"].to_numpy()[val])
+        thr = sel.choose_threshold(
+            score[val], d["fwd"].to_numpy()[val], majority_up_val=d["maj_up"].to_numpy()[val]
+        )
         calls = sel.apply_threshold(score[test], thr)
         rep = sel.selective_report(calls, t["fwd"], t["maj_up"])
         if rep["n"]:
-            value = (f"hit {rep['hit_rate']:.3f} vs {rep['baseline']:.3f} "
-                     f"p={rep['p_value']:.2g} cov {rep['coverage']:.2f}")
+            value = (
+                f"hit {rep['hit_rate']:.3f} vs {rep['baseline']:.3f} "
+                f"p={rep['p_value']:.2g} cov {rep['coverage']:.2f}"
+            )
             ok = rep["hit_rate"] >= rep["baseline"] + 0.02 and rep["p_value"] < 0.05
         else:
             value, ok = "abstains on all (no val threshold)", False
@@ -303,11 +365,15 @@ def main() -> None:
     rows: list[tuple] = []
     ohlc = load_ohlc()
     closes, index = load_panel()
-    print(f"OHLC set: {', '.join(ohlc)}; val {OHLC_SPLIT['val']}-{OHLC_SPLIT['test'] - 1}, "
-          f"test {OHLC_SPLIT['test']}-01-01..2013-03-01")
-    print(f"panel: {closes.shape[1]} stocks {closes.index[0].date()}..{closes.index[-1].date()}; "
-          f"val {PANEL_SPLIT['val']}-{PANEL_SPLIT['test'] - 1}, "
-          f"test {PANEL_SPLIT['test']}-01-01..{closes.index[-1].date()}")
+    print(
+        f"OHLC set: {', '.join(ohlc)}; val {OHLC_SPLIT['val']}-{OHLC_SPLIT['test'] - 1}, "
+        f"test {OHLC_SPLIT['test']}-01-01..2013-03-01"
+    )
+    print(
+        f"panel: {closes.shape[1]} stocks {closes.index[0].date()}..{closes.index[-1].date()}; "
+        f"val {PANEL_SPLIT['val']}-{PANEL_SPLIT['test'] - 1}, "
+        f"test {PANEL_SPLIT['test']}-01-01..{closes.index[-1].date()}"
+    )
     mus = direction_and_ic(closes, index, rows)
     vol_study("ohlc", ohlc, OHLC_SPLIT, True, rows)
     vol_study("panel", {s: closes[s].dropna() for s in closes}, PANEL_SPLIT, False, rows, mus)

@@ -70,9 +70,7 @@ def choose_threshold(
     return None
 
 
-def apply_threshold(
-    score: np.ndarray | pd.Series, threshold: float | None
-) -> np.ndarray:
+def apply_threshold(score: np.ndarray | pd.Series, threshold: float | None) -> np.ndarray:
     """Object array of "UP" / "DOWN" where |score| >= threshold (and score != 0), else None."""
     s = np.asarray(score, dtype=float)
     out = np.full(len(s), None, dtype=object)
@@ -183,4 +181,9 @@ def information_coefficient(
         return {"mean": float("nan"), "t": float("nan"), "n_days": len(ic), "daily": ic}
     se = newey_west_se(ic.to_numpy(), lag=max(h - 1, 0))
     mean = float(ic.mean())
-    return {"mean": mean, "t": mean / se if se > 0 else float("nan"), "n_days": len(ic), "daily": ic}
+    return {
+        "mean": mean,
+        "t": mean / se if se > 0 else float("nan"),
+        "n_days": len(ic),
+        "daily": ic,
+    }

@@ -175,9 +175,7 @@ def fit_har(
     range-based log forecast onto the close-to-close target and is QLIKE-optimal.
     """
     feats = har_features(rv)
-    target = np.log(
-        np.maximum(rv.rolling(h, min_periods=h).mean().shift(-h).to_numpy(float), EPS)
-    )
+    target = np.log(np.maximum(rv.rolling(h, min_periods=h).mean().shift(-h).to_numpy(float), EPS))
     mask = np.asarray(train, bool) & feats.notna().all(axis=1).to_numpy()
     mask &= np.isfinite(target) & np.isfinite(realized_h.to_numpy(float))
     if mask.sum() < 50:
@@ -242,7 +240,9 @@ def select_by_qlike(
     for s in candidates.values():
         mask &= np.isfinite(s.reindex(realized.index).to_numpy(float))
     scores = {
-        name: mean_qlike(realized.to_numpy(float)[mask], s.reindex(realized.index).to_numpy(float)[mask])
+        name: mean_qlike(
+            realized.to_numpy(float)[mask], s.reindex(realized.index).to_numpy(float)[mask]
+        )
         for name, s in candidates.items()
     }
     best = min(scores, key=lambda k: (np.nan_to_num(scores[k], nan=np.inf), k))

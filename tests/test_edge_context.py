@@ -57,8 +57,14 @@ def test_context_features_columns_and_canary():
     closes, idx, _ = panel(n=260, seed=3)
     full = ctx.context_features(closes, idx)
     assert list(full.columns) == [
-        "mkt_ret_1", "mkt_ret_5", "mkt_ret_20", "mkt_vol_20",
-        "rel_ret_1", "rel_ret_5", "rel_ret_20", "beta_60",
+        "mkt_ret_1",
+        "mkt_ret_5",
+        "mkt_ret_20",
+        "mkt_vol_20",
+        "rel_ret_1",
+        "rel_ret_5",
+        "rel_ret_20",
+        "beta_60",
     ]
     for ix in (None, idx):
         full = ctx.context_features(closes, ix)

@@ -9,18 +9,32 @@ import pytest
 from models import intervals as iv
 
 
-def calls_frame(n_days: int, symbols: list[str], h: int, sigma_true: dict[str, float],
-                sigma_model: dict[str, float], seed: int = 0) -> pd.DataFrame:
+def calls_frame(
+    n_days: int,
+    symbols: list[str],
+    h: int,
+    sigma_true: dict[str, float],
+    sigma_model: dict[str, float],
+    seed: int = 0,
+) -> pd.DataFrame:
     """One call per symbol per day with a Gaussian outcome; known h sessions later."""
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2010-01-04", periods=n_days + h)
     rows = []
     for s in symbols:
         r = rng.standard_normal(n_days) * sigma_true[s]
-        rows.append(pd.DataFrame({
-            "date": dates[:n_days], "known_at": dates[h:], "symbol": s,
-            "realized": r, "mu": 0.0, "sigma": sigma_model[s],
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "date": dates[:n_days],
+                    "known_at": dates[h:],
+                    "symbol": s,
+                    "realized": r,
+                    "mu": 0.0,
+                    "sigma": sigma_model[s],
+                }
+            )
+        )
     df = pd.concat(rows, ignore_index=True)
     df["score"] = iv.standardized_residual(df["realized"], df["mu"], df["sigma"])
     return df
@@ -57,8 +71,10 @@ def test_per_symbol_pools_fix_each_symbol_and_pooled_alone_does_not():
     for by_symbol, ok in ((True, True), (False, False)):
         q = iv.causal_conformal_q(df, 0.8, by_symbol=by_symbol)
         lo, hi = iv.interval(df["mu"], df["sigma"], q)
-        covs = [iv.coverage(df["realized"][m], lo[m], hi[m])
-                for m in ((df["symbol"] == s).to_numpy() & late for s in "AB")]
+        covs = [
+            iv.coverage(df["realized"][m], lo[m], hi[m])
+            for m in ((df["symbol"] == s).to_numpy() & late for s in "AB")
+        ]
         assert all(abs(c - 0.8) < 0.03 for c in covs) is ok, covs
 
 

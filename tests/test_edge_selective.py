@@ -83,9 +83,20 @@ def test_ic_positive_for_planted_signal_and_near_zero_for_noise():
 
 def test_ic_matches_scipy_spearman_and_skips_thin_dates():
     from scipy.stats import spearmanr
+
     f = ic_frame(0.1, 2, days=3, n_sym=8)
-    f = pd.concat([f, pd.DataFrame({"date": [pd.Timestamp("2030-01-01")] * 3,
-                                    "expected": [1, 2, 3], "realized": [1, 2, 3]})])
+    f = pd.concat(
+        [
+            f,
+            pd.DataFrame(
+                {
+                    "date": [pd.Timestamp("2030-01-01")] * 3,
+                    "expected": [1, 2, 3],
+                    "realized": [1, 2, 3],
+                }
+            ),
+        ]
+    )
     daily = sel.daily_ic(f)
     assert len(daily) == 3
     d0 = f[f["date"] == f["date"].iloc[0]]

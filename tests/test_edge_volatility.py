@@ -118,6 +118,7 @@ def test_canary_forecasts_identical_whether_data_ends_at_t_or_continues():
     full, cut = bars, bars.iloc[:900]
     h, t = 3, bars.index[899]
     train = np.arange(len(full)) < 700
+
     def forecasts(b: pd.DataFrame) -> dict[str, float]:
         realized = vol.future_realized_var(b["close"], h)
         tr = train[: len(b)] & realized.notna().to_numpy() & (np.arange(len(b)) < 700 - h)
@@ -130,6 +131,7 @@ def test_canary_forecasts_identical_whether_data_ends_at_t_or_continues():
             "trail": vol.trailing_variance(ret, h).loc[t],
             "garch": vol.garch_variance(ret, h, train_end=b.index[699]).loc[t],
         }
+
     a, b = forecasts(full), forecasts(cut)
     for k in a:
         assert a[k] == pytest.approx(b[k], rel=1e-9), k
