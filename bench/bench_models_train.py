@@ -40,8 +40,8 @@ def main() -> None:
     for r in report.results:
         info = r.info.get("epochs", r.info.get("rounds", ""))
         print(
-            f"  {r.kind:<12} h1 dir acc {r.metrics['1']['dir_accuracy']:.3f} "
-            f"(majority {r.metrics['1']['baselines']['majority']['dir_accuracy']:.3f}) {info}"
+            f"  {r.kind:<12} h1 dir acc {r.metrics['test']['1']['dir_accuracy']:.3f} "
+            f"(majority {r.metrics['test']['1']['baselines']['majority']['dir_accuracy']:.3f}) {info}"
         )
     verdict = "PASS" if took <= 180 else "FAIL"
     print(f"train default set, 10 symbols x 10 years: {took:.1f} s (target <= 180 s) {verdict}")

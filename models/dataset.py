@@ -86,6 +86,38 @@ def split(data: Dataset, fractions: tuple[float, float] = (0.70, 0.15)) -> Split
     return Split(part(data, *tr), part(data, *va), part(data, *te), ranges)
 
 
+RECENT_VAL = 63  # sessions of the most recent labelled past that early stopping uses
+
+
+@dataclass(frozen=True)
+class Walk:
+    """A walk-forward fit: train on every labelled row up to the recent validation slice."""
+
+    train: Dataset
+    val: Dataset
+    cutoff: pd.Timestamp  # the last session whose label had matured: the model's data end
+
+
+def walk_split(
+    data: Dataset, now: pd.Timestamp | None = None, val_sessions: int = RECENT_VAL
+) -> Walk:
+    """Train/val from the rows whose labels had matured by `now` (default: the last date):
+    validation is the most recent `val_sessions` labelled sessions (at most a fifth), train
+    everything before it, with a purge gap of max(h) sessions between them."""
+    gap = max(data.horizons)
+    dates = np.array(sorted(set(data.X.index.get_level_values("date"))))
+    pos = len(dates) - 1 if now is None else int(np.searchsorted(dates, now, side="right")) - 1
+    cutoff = dates[max(pos - gap, 0)]
+    labelled = np.array(sorted(set(data.X.index.get_level_values("date")[data.rows])))
+    labelled = labelled[labelled <= cutoff]
+    if len(labelled) < 120:
+        when = "" if now is None else f" before {pd.Timestamp(now).date()}"
+        raise ValueError(f"only {len(labelled)} labelled sessions{when}; need 120")
+    n_val = max(min(val_sessions, len(labelled) // 5), 20)
+    train_end, val_start = labelled[-n_val - gap - 1], labelled[-n_val]
+    return Walk(part(data, None, train_end), part(data, val_start, cutoff), pd.Timestamp(cutoff))
+
+
 @dataclass(frozen=True)
 class Scaler:
     """Per-feature mean and std fit on train rows; stored as plain numbers."""

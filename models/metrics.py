@@ -1,11 +1,21 @@
 """Out-of-sample scores of one model for one horizon, always next to the baselines.
 
-Directional accuracy compares the call (P(up) >= P(down) -> up) with the sign of the
-realized return. Baselines: always the majority direction of the TRAINING period, the
-last move (sign of the past h-session return), and zero change. The p-value is a
-one-sided binomial test of the model's hits against the majority baseline's hit rate
-on the same rows. Profit factor and drawdown follow the call with 1/h of capital per
-call (overlapping h-session holds), averaging same-day calls across symbols.
+The outcome rules are `models.outcomes`: a forecast's call is UP/DOWN only when that
+class is the most likely and the expected return agrees, else FLAT (no directional
+call); a directional call hits when the price moved its way. Directional accuracy is
+measured on the rows where a call was made (with its coverage), and the baselines are
+scored on the SAME rows: always-up, the causal majority (the direction most frequent
+among moves known at each row's date), the last h-session move, and zero change.
+
+The p-value (`paired_p`) is a one-sided paired test of the model's hits against the
+stronger of always-up and the causal majority: per date, the mean over symbols of
+(model hit - baseline hit); then the mean of that daily series over its Newey-West
+(HAC, Bartlett) standard error, lag max(h-1, floor(4 (T/100)^(2/9))), against a normal.
+Averaging by date first and the HAC error account for same-day calls across symbols
+being correlated and for overlapping h-session outcomes. Brier skill is measured
+against the causal climatology (class frequencies known at each row's date). Profit
+factor and drawdown follow the call with 1/h of capital per call (overlapping
+h-session holds, FLAT = no position), averaging same-day calls across symbols.
 """
 
 from __future__ import annotations
@@ -14,14 +24,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
+from scipy.stats import binomtest, norm
 from sklearn.metrics import (
     balanced_accuracy_score,
     confusion_matrix,
     precision_recall_fscore_support,
 )
 
-from models.base import CLASSES
+from models import outcomes
+from models.outcomes import CLASSES
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -49,50 +60,143 @@ def max_drawdown(strategy: np.ndarray, dates: np.ndarray | None, h: int) -> floa
     return float(np.max(1 - equity / peak))
 
 
+def newey_west_se(x: np.ndarray, lag: int) -> float:
+    """HAC standard error of the mean of x with Bartlett weights up to `lag` (0 = plain SE)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    e = x - x.mean()
+    var = e @ e / n
+    for k in range(1, min(lag, n - 1) + 1):
+        var += 2.0 * (1.0 - k / (lag + 1)) * (e[k:] @ e[:-k]) / n
+    return float(np.sqrt(max(var, 0.0) / n))
+
+
+def paired_p(
+    model_hit: np.ndarray, base_hit: np.ndarray, dates: np.ndarray | None, h: int
+) -> float | None:
+    """One-sided p-value that the model's hit rate beats the baseline's on the same rows
+    (see the module docstring). None with fewer than 2 dates."""
+    d = np.asarray(model_hit, dtype=float) - np.asarray(base_hit, dtype=float)
+    keep = np.isfinite(d)
+    if dates is None:
+        dates = np.arange(len(d))
+    daily = pd.Series(d[keep]).groupby(np.asarray(dates)[keep]).mean().sort_index().to_numpy()
+    t = len(daily)
+    if t < 2:
+        return None
+    mean = float(daily.mean())
+    lag = max(h - 1, int(4 * (t / 100) ** (2 / 9)))
+    se = newey_west_se(daily, lag)
+    if not np.isfinite(se) or se == 0:
+        return 1.0 if mean <= 0 else 0.0
+    return float(f"{norm.sf(mean / se):.3g}")  # 3 significant digits: tiny stays visible
+
+
+def directional(
+    call: np.ndarray,
+    ret: np.ndarray,
+    *,
+    majority: np.ndarray | int,
+    last_move: np.ndarray,
+    h: int,
+    dates: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Hit rate of the directional calls next to the baselines on the same rows, n, coverage,
+    the stronger baseline, the edge over it, the paired p-value and a one-sided label."""
+    ret = np.asarray(ret, dtype=float)
+    known = np.isfinite(ret)
+    sign = outcomes.call_sign(call)
+    called = known & (sign != 0)
+    n = int(called.sum())
+    maj = np.broadcast_to(np.asarray(majority), ret.shape)
+    hits = outcomes.hit(call, ret)[called]
+    base = {
+        "always_up": outcomes.baseline_hit(1, ret)[called],
+        "majority": outcomes.baseline_hit(maj, ret)[called],
+        "last_move": outcomes.baseline_hit(np.asarray(last_move), ret)[called],
+    }
+    rate = {k: _r(float(v.mean())) if n else None for k, v in base.items()}
+    stronger = (
+        "always_up" if n == 0 or base["always_up"].mean() >= base["majority"].mean() else "majority"
+    )
+    day = None if dates is None else np.asarray(dates)[called]
+    hit_rate = float(hits.mean()) if n else None
+    return {
+        "n": n,
+        "n_rows": int(known.sum()),
+        "coverage": _r(n / known.sum()) if known.any() else None,
+        "dir_accuracy": _r(hit_rate) if n else None,
+        "baselines": {
+            "always_up": {"dir_accuracy": rate["always_up"]},
+            "majority": {
+                "dir_accuracy": rate["majority"],
+                "direction": _direction_label(maj[called]),
+            },
+            "last_move": {"dir_accuracy": rate["last_move"]},
+        },
+        "stronger_baseline": stronger,
+        "edge": _r(hit_rate - float(base[stronger].mean())) if n else None,
+        "p_value": paired_p(hits, base[stronger], day, h) if n else None,
+        "test": "paired-newey-west",
+        "label": outcomes.one_sided_label(np.asarray(call, dtype=object)[called]),
+    }
+
+
+def _direction_label(maj: np.ndarray) -> str:
+    vals = set(np.unique(maj).tolist())
+    if len(vals) != 1:
+        return "mixed"
+    return "up" if vals.pop() > 0 else "down"
+
+
+def brier(probs: np.ndarray, cls: np.ndarray) -> float:
+    onehot = np.eye(3)[cls]
+    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+
+
 def evaluate(
     ret: np.ndarray,
     cls: np.ndarray,
     pred_ret: np.ndarray,
     probs: np.ndarray,
     *,
-    majority: int,
+    majority: np.ndarray | int,
     last_move: np.ndarray,
     h: int,
     dates: np.ndarray | None = None,
+    climatology: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """ret, cls: realized (n,); pred_ret (n,), probs (n, 3); majority: +1/-1 from train."""
+    """ret, cls: realized (n,); pred_ret (n,), probs (n, 3); majority: the causal majority
+    direction per row (+1/-1, or one value for all rows); climatology: (n, 3) class
+    frequencies known at each row (for the Brier skill score)."""
     n = len(ret)
-    actual = np.where(ret > 0, 1, -1)
-    call = np.where(probs[:, 2] >= probs[:, 0], 1, -1) if n else np.zeros(0, int)
-    hits = int((call == actual).sum())
-    maj_acc = float((actual == majority).mean()) if n else float("nan")
-    last = np.where(last_move > 0, 1, -1)
-    onehot = np.eye(3)[cls] if n else np.zeros((0, 3))
-    strategy = call * ret
+    call = outcomes.call_of(probs, pred_ret) if n else np.zeros(0, dtype=object)
+    strategy = outcomes.call_sign(call) * ret
     pf = profit_factor(strategy)
-    out: dict[str, Any] = {
-        "n": n,
-        "dir_accuracy": _r(hits / n) if n else None,
-        "balanced_accuracy": _r(balanced_accuracy_score(cls, probs.argmax(axis=1))) if n else None,
-        "brier": _r(np.mean(np.sum((probs - onehot) ** 2, axis=1))) if n else None,
-        "mae_pct": _r(np.mean(np.abs(np.expm1(pred_ret) - np.expm1(ret))) * 100) if n else None,
-        "r2_oos": _r(1 - np.sum((ret - pred_ret) ** 2) / np.sum(ret**2))
-        if n and np.any(ret)
-        else None,
-        "profit_factor": None if pf is None else (_r(pf) if np.isfinite(pf) else 999.0),
-        "max_drawdown": _r(max_drawdown(strategy, dates, h)),
-        "p_value": binomial_p(hits, n, maj_acc) if n else None,
-        "baselines": {
-            "majority": {
-                "direction": "up" if majority > 0 else "down",
-                "dir_accuracy": _r(maj_acc),
-            },
-            "last_move": {"dir_accuracy": _r(float((last == actual).mean())) if n else None},
-            "zero_change": {
-                "mae_pct": _r(np.mean(np.abs(np.expm1(ret))) * 100) if n else None,
-                "r2_oos": 0.0,
-            },
-        },
+    out = directional(call, ret, majority=majority, last_move=last_move, h=h, dates=dates)
+    b = brier(probs, cls) if n else None
+    ref = brier(climatology, cls) if n and climatology is not None else None
+    out.update(
+        {
+            "balanced_accuracy": _r(balanced_accuracy_score(cls, probs.argmax(axis=1)))
+            if n
+            else None,
+            "brier": _r(b) if b is not None else None,
+            "brier_skill": _r(1 - b / ref) if b is not None and ref else None,
+            "mae_pct": _r(np.mean(np.abs(np.expm1(pred_ret) - np.expm1(ret))) * 100) if n else None,
+            "r2_oos": _r(1 - np.sum((ret - pred_ret) ** 2) / np.sum(ret**2))
+            if n and np.any(ret)
+            else None,
+            "profit_factor": None if pf is None else (_r(pf) if np.isfinite(pf) else 999.0),
+            "max_drawdown": _r(max_drawdown(strategy, dates, h)),
+        }
+    )
+    out["baselines"]["zero_change"] = {
+        "mae_pct": _r(np.mean(np.abs(np.expm1(ret))) * 100) if n else None,
+        "r2_oos": 0.0,
     }
     if n:
         p, r, f, s = precision_recall_fscore_support(
@@ -106,17 +210,31 @@ def evaluate(
     return out
 
 
+def evaluate_part(part: Any, fc: Any, i: int) -> dict[str, Any]:
+    """`evaluate` for horizon index i of forecast `fc` over the rows of a dataset part,
+    with the causal baselines and climatology the targets carry."""
+    h = fc.horizons[i]
+    rows, Y = part.rows, part.Y
+    clim = Y[[f"clim_{c}_h{h}" for c in CLASSES]].to_numpy()[rows]
+    return evaluate(
+        Y[f"ret_h{h}"].to_numpy()[rows],
+        Y[f"cls_h{h}"].to_numpy()[rows],
+        fc.expected_return[rows, i],
+        fc.probs[rows, i],
+        majority=Y[f"maj_h{h}"].to_numpy()[rows],
+        last_move=Y[f"last_h{h}"].to_numpy()[rows],
+        h=h,
+        dates=part.dates().to_numpy(),
+        climatology=clim,
+    )
+
+
 def binomial_p(hits: int, n: int, baseline: float) -> float | None:
     """One-sided: how likely `hits` or more out of `n` if the true hit rate were `baseline`."""
     if n == 0:
         return None
     p = float(binomtest(hits, n, min(max(baseline, 1e-9), 1 - 1e-9), alternative="greater").pvalue)
     return float(f"{p:.3g}")  # significant digits: a tiny p-value must not print as 0
-
-
-def majority_direction(train_ret: np.ndarray) -> int:
-    """+1 if the training period rose at least as often as it fell, else -1."""
-    return 1 if np.mean(train_ret > 0) >= 0.5 else -1
 
 
 def summary(per_h: dict[int, dict[str, Any]]) -> float | None:

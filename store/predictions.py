@@ -84,10 +84,12 @@ def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = 
 
 
 def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
-    """rows: (actual_price, error_pct, hit, outcome, verified_at, id)."""
+    """rows: (actual_price, error_pct, hit, outcome, up_hit, majority_hit, verified_at, id);
+    hit is None for a FLAT call."""
     db.conn.executemany(
         "UPDATE predictions SET status = 'verified', actual_price = ?, error_pct = ?, hit = ?, "
-        "outcome = ?, verified_at = ? WHERE id = ? AND status = 'pending'",
+        "outcome = ?, up_hit = ?, majority_hit = ?, verified_at = ? "
+        "WHERE id = ? AND status = 'pending'",
         rows,
     )
 
@@ -124,25 +126,31 @@ def scored(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> l
     cur = db.execute(
         "SELECT id, symbol, as_of, horizon, model_version, target_date, base_price, "
         "pred_change_pct, p_up, p_flat, p_down, direction, confidence, regime, signals, "
-        f"actual_price, error_pct, hit, outcome FROM predictions{where} ORDER BY target_date, id",
+        f"actual_price, error_pct, hit, outcome, up_hit, majority_hit FROM predictions{where} "
+        "ORDER BY target_date, id",
         params,
     )
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def outcome_counts(
-    db: sqlite_utils.Database, model_version: str, symbols: Sequence[str] | None = None
-) -> dict[tuple[str, int], dict[str, tuple[int, int]]]:
-    """{(symbol, horizon): {outcome: (n, hits)}} over verified calls of one model version."""
+def live_record(
+    db: sqlite_utils.Database,
+    model_version: str,
+    symbols: Sequence[str] | None = None,
+    known_by: str | None = None,
+) -> dict[tuple[str, int], list[tuple[str, int, int, int]]]:
+    """{(symbol, horizon): [(as_of, hit, up_hit, majority_hit)]} of the verified UP/DOWN
+    calls of one model version whose target session is on or before `known_by`."""
     where, params = _filters("verified", symbols)
-    out: dict[tuple[str, int], dict[str, tuple[int, int]]] = {}
-    for sym, h, outcome, n, hits in db.execute(
-        f"SELECT symbol, horizon, outcome, COUNT(*), SUM(hit) FROM predictions{where} "
-        "AND model_version = ? GROUP BY symbol, horizon, outcome",
-        [*params, model_version],
+    extra = "" if known_by is None else " AND target_date <= ?"
+    out: dict[tuple[str, int], list[tuple[str, int, int, int]]] = {}
+    for sym, h, as_of, hit, up, maj in db.execute(
+        f"SELECT symbol, horizon, as_of, hit, up_hit, majority_hit FROM predictions{where} "
+        f"AND model_version = ? AND hit IS NOT NULL{extra} ORDER BY as_of",
+        [*params, model_version, *([known_by] if known_by else [])],
     ):
-        out.setdefault((sym, int(h)), {})[outcome] = (int(n), int(hits or 0))
+        out.setdefault((sym, int(h)), []).append((as_of, int(hit), int(up or 0), int(maj or 0)))
     return out
 
 

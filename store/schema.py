@@ -207,3 +207,31 @@ def m004_tui_verified_stats(db: sqlite_utils.Database) -> None:
             symbol, as_of, hit, outcome, actual_price, base_price) WHERE status = 'verified'
         """,
     )
+
+
+@MIGRATIONS()
+def m005_one_truth(db: sqlite_utils.Database) -> None:
+    # One scoring rule (models.outcomes), applied once by `verify`: `hit` is NULL for FLAT
+    # calls (no directional claim); the baselines' hits on the same row are stored beside
+    # it (always-up, and the causal majority known at the call), so every reader (report,
+    # TUI) aggregates stored numbers and re-implements no rule. Earlier rows are re-scored.
+    _run(
+        db,
+        """
+        ALTER TABLE predictions ADD COLUMN up_hit INTEGER;
+        ALTER TABLE predictions ADD COLUMN majority_hit INTEGER;
+        DROP INDEX predictions_verified_by_target;
+        DROP INDEX predictions_verified_by_symbol;
+        CREATE INDEX predictions_verified_by_target ON predictions(
+            target_date, hit, up_hit, majority_hit) WHERE status = 'verified';
+        CREATE INDEX predictions_verified_by_symbol ON predictions(
+            symbol, as_of, hit, up_hit, majority_hit) WHERE status = 'verified';
+        UPDATE predictions SET
+            up_hit = CASE WHEN actual_price > base_price THEN 1 ELSE 0 END,
+            hit = CASE direction
+                WHEN 'up' THEN CASE WHEN actual_price > base_price THEN 1 ELSE 0 END
+                WHEN 'down' THEN CASE WHEN actual_price < base_price THEN 1 ELSE 0 END
+                ELSE NULL END
+            WHERE status = 'verified'
+        """,
+    )

@@ -47,10 +47,10 @@ def test_report_on_known_outcomes(scored):
     assert (g["symbol"], g["horizon"], g["n"]) == ("AAA", 1, 40)
     assert g["hit_rate"] == pytest.approx(30 / 40)  # sessions 4, 8, ..., 40 fall
     base = g["baselines"]
-    assert base["majority"] == {"label": "up", "hit_rate": pytest.approx(0.75)}
-    assert base["always_up"]["hit_rate"] == pytest.approx(0.75)
-    assert base["zero_change"]["hit_rate"] == 0.0
-    # always saying up IS the majority baseline: no edge, and the p-value says so
+    assert base["majority"]["dir_accuracy"] == pytest.approx(0.75)
+    assert base["always_up"]["dir_accuracy"] == pytest.approx(0.75)
+    assert g["coverage"] == 1.0 and g["label"] == "calls UP 100% of the time"
+    # always saying up IS the always-up baseline: no edge, and the p-value says so
     assert (
         g["edge"] == pytest.approx(0.0)
         and g["p_value"] > 0.4
@@ -68,18 +68,32 @@ def test_report_on_known_outcomes(scored):
     assert g["trend"] and all(0 <= w["hit_rate"] <= 1 and "baseline" in w for w in g["trend"])
 
 
-def test_p_value_detects_a_real_edge():
-    from assistant.cycle.scoring import p_value
+def test_p_value_detects_a_real_edge_and_discounts_same_day_calls():
+    from models.metrics import paired_p
 
-    assert p_value(70, 100, 0.5) < 0.001
-    assert p_value(50, 100, 0.5) > 0.4
+    rng = np.random.default_rng(0)
+    dates = np.arange(200)
+    base = (rng.random(200) < 0.5).astype(float)
+    better = np.where(rng.random(200) < 0.3, 1.0, base)  # right more often than the baseline
+    assert paired_p(better, base, dates, 1) < 0.001
+    assert paired_p(base, base, dates, 1) == 1.0  # the baseline itself has no edge
+    # 10 symbols called the same way on the same 20 dates carry the evidence of 20 calls,
+    # not 200: the p-value of the pooled rows is that of the daily means.
+    day = np.repeat(np.arange(20), 10)
+    hit = np.repeat((rng.random(20) < 0.7).astype(float), 10)
+    coin = np.repeat((rng.random(20) < 0.5).astype(float), 10)
+    assert paired_p(hit, coin, day, 1) == paired_p(hit[::10], coin[::10], day[::10], 1)
 
 
 def test_report_command_text_and_json(scored, home, capsys):
     assert main(["--home", str(home), "report"]) == 0
     out = capsys.readouterr().out
     assert (
-        "AAA h=1" in out and "majority(up) 75.0%" in out and "calibration" in out and "trend" in out
+        "AAA h=1" in out
+        and "majority 75.0%" in out
+        and "calls UP 100% of the time" in out
+        and "calibration" in out
+        and "trend" in out
     )
     assert main(["--home", str(home), "report", "AAA", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -25,7 +25,8 @@ def test_verification_scores_known_outcomes(home):
         db, "AAA", "2024-01-02", "2024-01-05", base=100, direction="flat", band=0.005, horizon=3
     )
     report = verify(db, settings, as_of="2024-01-05")
-    assert (report.verified, report.hits, report.expired, report.pending) == (3, 2, 0, 0)
+    assert (report.verified, report.hits, report.expired, report.pending) == (3, 1, 0, 0)
+    assert report.flat == 1  # the FLAT call makes no directional claim: no hit, no miss
     got = rows_by_target(db)
     up, down, flat = got["2024-01-03"], got["2024-01-04"], got["2024-01-05"]
     assert (up["status"], up["actual_price"], up["hit"], up["outcome"]) == (
@@ -36,8 +37,23 @@ def test_verification_scores_known_outcomes(home):
     )
     assert up["error_pct"] == pytest.approx(2.0 - 0.5)  # actual +2% against the stated +0.5%
     assert (down["hit"], down["outcome"]) == (0, "down")
-    assert (flat["hit"], flat["outcome"]) == (1, "flat")  # +0.1% is inside the flat band
+    assert (flat["hit"], flat["outcome"]) == (None, "flat")  # +0.1% is inside the flat band
+    # the baselines' hits on the same calls are stored beside the call's own
+    assert [got[d]["up_hit"] for d in ("2024-01-03", "2024-01-04", "2024-01-05")] == [1, 0, 1]
     assert verify(db, settings, as_of="2024-01-05").verified == 0  # nothing scored twice
+
+
+def test_an_up_call_whose_price_rose_inside_the_flat_band_is_a_hit(home):
+    # The one hit rule: an UP call hits when the price rose, however little; the realized
+    # class (FLAT here) is stored apart and never turns a rise into a miss.
+    db, settings = make_home(home, {"AAA": price_path([100, 100.1, 100.0])})
+    add_call(db, "AAA", "2024-01-02", "2024-01-03", base=100, direction="up", band=0.005)
+    add_call(db, "AAA", "2024-01-02", "2024-01-04", base=100, direction="up", band=0.005, horizon=2)
+    verify(db, settings, as_of="2024-01-05")
+    got = rows_by_target(db)
+    assert (got["2024-01-03"]["hit"], got["2024-01-03"]["outcome"]) == (1, "flat")
+    assert got["2024-01-04"]["hit"] == 0  # unchanged price: a miss for UP (and for always-up)
+    assert got["2024-01-04"]["up_hit"] == 0
 
 
 def test_missing_bar_stays_pending_then_expires_and_is_counted_apart(home):
@@ -50,6 +66,7 @@ def test_missing_bar_stays_pending_then_expires_and_is_counted_apart(home):
     assert verify(db, settings, as_of="2024-01-10").expired == 0
     report = verify(db, settings, as_of="2024-01-11")
     assert (report.expired, report.verified) == (1, 0)
+    assert "expired" in report.expired_why and "5 sessions" in report.expired_why
     assert ledger.counts(db) == {"pending": 0, "verified": 0, "expired": 1}
     from assistant.cycle import report as rep
 

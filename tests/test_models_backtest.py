@@ -88,12 +88,18 @@ def test_cli_backtest_json_and_predictions_csv(db, home, tmp_path, capsys):
         "max_drawdown",
         "p_value",
         "n",
+        "coverage",
+        "edge",
         "baselines",
     ):
         assert key in row
+    assert {"always_up", "majority", "last_move"} <= set(row["baselines"])
     frame = pd.read_csv(out_csv)
     assert len(frame) == len(report["symbols"]) * 2 * frame["as_of"].nunique()
-    assert frame["hit"].notna().sum() == report["n_predictions"]
+    assert frame["actual_return"].notna().sum() == report["n_predictions"]
+    # FLAT calls make no directional claim: scored rows without a hit are exactly those
+    scored = frame[frame["actual_return"].notna()]
+    assert (scored["hit"].isna() == (scored["call"] == "flat")).all()
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from typing import Any
 
 from assistant.cli.common import open_home, print_json, table
 from assistant.errors import AssistantError
+from models.outcomes import PAIRED_TEST
 
 STATUSES = ("pending", "verified", "expired")
 
@@ -69,9 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report",
         help="out-of-sample accuracy per symbol, horizon and regime, next to the baselines",
         description=(
-            "Accuracy of verified predictions only: hit rate, MAE, Brier, the baselines "
-            "(majority, always up, last move, zero change), n, a p-value against the majority "
-            "baseline, the calibration table and the weekly trend."
+            "Accuracy of verified predictions only: the hit rate of the UP/DOWN calls (FLAT "
+            "calls make no directional claim) and how often one was made, the baselines on "
+            "the same calls (always up, causal majority, last move; zero change for MAE), n, "
+            "MAE, Brier and Brier skill, the calibration table and the weekly trend. "
+            "p-values: " + PAIRED_TEST + "."
         ),
     )
     r.add_argument(
@@ -141,11 +144,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_dict())
         return 0
-    rate = f" ({100 * report.hits / report.verified:.0f}% hit)" if report.verified else ""
+    called = report.verified - report.flat
+    rate = f" ({100 * report.hits / called:.0f}% of {called} UP/DOWN calls hit)" if called else ""
     print(
-        f"verified {report.verified}{rate}, expired {report.expired}, "
-        f"still waiting for a bar {report.pending} (as of {report.as_of})"
+        f"verified {report.verified}{rate}, {report.flat} FLAT (no call), expired "
+        f"{report.expired}, still waiting for a bar {report.pending} (as of {report.as_of})"
     )
+    if report.expired_why:
+        print(f"  {report.expired_why}")
     for ch in report.weight_changes[:20]:
         print(
             f"  {ch['symbol']} {ch['regime']} {ch['signal']}: "
@@ -270,16 +276,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def format_metrics(label: str, m: dict[str, Any], short: bool = False) -> str:
     b = m["baselines"]
-    p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3f}"
+    p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3g}"
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.1f}%"
+
     text = (
-        f"{label:<14} n={m['n']:<5} hit {100 * m['hit_rate']:.1f}%  "
-        f"majority({b['majority']['label']}) {100 * b['majority']['hit_rate']:.1f}%  p={p}"
+        f"{label:<14} n={m['n']:<5} hit {pct(m['hit_rate'])} (called {pct(m['coverage'])})  "
+        f"always-up {pct(b['always_up']['dir_accuracy'])}  "
+        f"majority {pct(b['majority']['dir_accuracy'])}  p={p}"
     )
     if short:
         return text
+    skill = "-" if m["brier_skill"] is None else f"{m['brier_skill']:+.3f}"
     return (
-        text + f"  always-up {100 * b['always_up']['hit_rate']:.1f}%  last-move "
-        f"{100 * b['last_move']['hit_rate']:.1f}%  zero-change {100 * b['zero_change']['hit_rate']:.1f}%\n"
+        text + f"  last-move {pct(b['last_move']['dir_accuracy'])}\n"
         f"{'':<14} MAE {m['mae_pct']:.2f}% (zero change {b['zero_change']['mae_pct']:.2f}%)  "
-        f"Brier {m['brier']:.3f}  -> {m['verdict']}"
+        f"Brier {m['brier']:.3f} (skill {skill})  -> {m['verdict']}"
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from assistant.cli.common import open_home, print_json, table
 from assistant.errors import AssistantError
+from models.outcomes import PAIRED_TEST
 
 KINDS_HELP = (
     "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules (default: settings)"
@@ -21,9 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train forecasters on stored bars and report held-out skill",
-        description="Train the model kinds on stored bars (global across the symbols), "
-        "score them on the held-out last 15%% of sessions next to the baselines, "
-        "register them, and promote each one that passes the gates.",
+        description="Train the model kinds on stored bars (global across the symbols): fit on "
+        "the first 70%% of sessions, choose on the next 15%% (validation), score the last 15%% "
+        "once (held-out test) next to the baselines always-up, causal majority and last move. "
+        "Then refit the same recipe on every labelled session (so the serving model is not "
+        "stale), register it, and promote it when it passes the gates on validation. "
+        "p-values: " + PAIRED_TEST + ".",
     )
     p.add_argument(
         "symbols", nargs="*", metavar="SYM", help="symbols to train on (default: the watchlist)"
@@ -37,9 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "backtest",
         help="walk-forward backtest: past-only retraining, scored vs baselines",
         description="Replay history walk-forward: at each session only the past is "
-        "visible; models retrain every N sessions on the past only. Reports per "
-        "model, symbol and horizon the accuracy, Brier, MAE, R², profit factor, "
-        "drawdown, baselines, n and a p-value against the majority baseline.",
+        "visible; models retrain every N sessions on every bar known then (the most recent "
+        "63 labelled sessions for early stopping). Reports per model, symbol and horizon the "
+        "hit rate of the UP/DOWN calls and how often it called, the baselines on the same "
+        "rows (always up, causal majority, last move), the edge over the stronger one and "
+        "its p-value, Brier skill, MAE, R², profit factor, drawdown and n. "
+        "p-values: " + PAIRED_TEST + ".",
     )
     b.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
     b.add_argument(
@@ -117,48 +124,53 @@ def _fmt(v: Any, pct: bool = False) -> str:
     return f"{v:.1%}" if pct else (f"{v:.3g}" if isinstance(v, float) else str(v))
 
 
+HEAD = [
+    "model",
+    "dir acc",
+    "calls",
+    "always up",
+    "majority",
+    "last move",
+    "edge",
+    "p",
+    "Brier skill",
+    "MAE %",
+    "R2 oos",
+    "PF",
+    "max DD",
+    "n",
+]
+
+
 def _metric_row(name: str, m: dict[str, Any]) -> list[str]:
+    """One scored model: hit rate of its directional calls and the baselines on the same
+    rows, the edge over the stronger baseline and its paired p-value."""
+    b = m["baselines"]
+    label = f" ({m['label']})" if m.get("label") else ""
     return [
-        name,
+        name + label,
         _fmt(m.get("dir_accuracy"), True),
-        _fmt(m.get("balanced_accuracy"), True),
-        _fmt(m.get("brier")),
+        _fmt(m.get("coverage"), True),
+        _fmt(b["always_up"]["dir_accuracy"], True),
+        _fmt(b["majority"]["dir_accuracy"], True),
+        _fmt(b["last_move"]["dir_accuracy"], True),
+        _fmt(m.get("edge"), True),
+        _fmt(m.get("p_value")),
+        _fmt(m.get("brier_skill")),
         _fmt(m.get("mae_pct")),
         _fmt(m.get("r2_oos")),
         _fmt(m.get("profit_factor")),
         _fmt(m.get("max_drawdown"), True),
-        _fmt(m.get("p_value")),
         _fmt(m.get("n")),
     ]
 
 
-HEAD = ["model", "dir acc", "bal acc", "brier", "MAE %", "R2 oos", "PF", "max DD", "p vs maj", "n"]
-
-
-def _baseline_rows(m: dict[str, Any]) -> list[list[str]]:
-    b = m["baselines"]
-    blank = ["-"] * 7
-    return [
-        [
-            f"baseline: always {b['majority']['direction']}",
-            _fmt(b["majority"]["dir_accuracy"], True),
-            *blank,
-            _fmt(m["n"]),
-        ],
-        ["baseline: last move", _fmt(b["last_move"]["dir_accuracy"], True), *blank, _fmt(m["n"])],
-        [
-            "baseline: zero change",
-            "-",
-            "-",
-            "-",
-            _fmt(b["zero_change"]["mae_pct"]),
-            "0",
-            "-",
-            "-",
-            "-",
-            _fmt(m["n"]),
-        ],
-    ]
+LEGEND = (
+    "dir acc: hits of the UP/DOWN calls (FLAT = no call); calls: share of rows called; "
+    "always up / majority (causal) / last move: the baselines on the same rows; edge: dir acc "
+    "minus the stronger of always up and majority; p: " + "{test}; "
+    "Brier skill: vs the class frequencies known at each date"
+)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -182,21 +194,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(
         f"train {r['train'][0]}..{r['train'][1]} ({report.rows['train']} rows) · val {r['val'][0]}..{r['val'][1]} "
         f"({report.rows['val']}) · test {r['test'][0]}..{r['test'][1]} ({report.rows['test']}); "
-        "all figures below are on the held-out test rows"
+        "models were chosen on validation; the test rows below were scored once"
     )
+    if "fit" in r:
+        print(f"serving models refit on {r['fit'][0]}..{r['fit'][1]} (every labelled session)")
     ok = [x for x in report.results if x.metrics]
     for h in report.horizons:
-        print(f"\nhorizon {h} session{'s' if h > 1 else ''}")
-        rows = [_metric_row(x.kind, x.metrics[str(h)]) for x in ok]
-        if ok:
-            rows += _baseline_rows(ok[0].metrics[str(h)])
-        print(table(rows, HEAD))
+        print(f"\nhorizon {h} session{'s' if h > 1 else ''} (held-out test)")
+        print(table([_metric_row(x.kind, x.metrics["test"][str(h)]) for x in ok], HEAD))
+    print("\n" + LEGEND.format(test=PAIRED_TEST))
     h0 = str(report.horizons[0])
     print(
         f"\nper-class precision / recall / F1 and confusion (rows true down/flat/up), horizon {h0}"
     )
     for x in ok:
-        m = x.metrics[h0]
+        m = x.metrics["test"][h0]
         cls = "  ".join(
             f"{c} {v['precision']:.2f}/{v['recall']:.2f}/{v['f1']:.2f}"
             for c, v in m["classes"].items()
@@ -243,50 +255,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         f"walk-forward {report.start}..{report.end}, retrain every {report.retrain_every} sessions "
         f"({report.retrains} retrains), {report.n_predictions} scored predictions"
     )
-    rows = []
-    for m in report.results:
-        b = m["baselines"]
-        rows.append(
-            [
-                m["model"],
-                m["symbol"],
-                m["horizon"],
-                _fmt(m["dir_accuracy"], True),
-                _fmt(b["majority"]["dir_accuracy"], True),
-                _fmt(b["last_move"]["dir_accuracy"], True),
-                _fmt(m["balanced_accuracy"], True),
-                _fmt(m["brier"]),
-                _fmt(m["mae_pct"]),
-                _fmt(b["zero_change"]["mae_pct"]),
-                _fmt(m["r2_oos"]),
-                _fmt(m["profit_factor"]),
-                _fmt(m["max_drawdown"], True),
-                _fmt(m["p_value"]),
-                m["n"],
-            ]
-        )
-    print(
-        table(
-            rows,
-            [
-                "model",
-                "symbol",
-                "h",
-                "dir acc",
-                "majority",
-                "last move",
-                "bal acc",
-                "brier",
-                "MAE %",
-                "zero MAE %",
-                "R2 oos",
-                "PF",
-                "max DD",
-                "p vs maj",
-                "n",
-            ],
-        )
-    )
+    rows = [[m["symbol"], m["horizon"], *_metric_row(m["model"], m)] for m in report.results]
+    print(table(rows, ["symbol", "h", *HEAD]))
+    print("\n" + LEGEND.format(test=PAIRED_TEST))
     if args.predictions_out:
         print(f"predictions written to {args.predictions_out}")
     return 0

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from assistant.cycle.plan import FLAT_K
-from models import signals
+from models import outcomes, signals
 from models.regime import classify
 from store import bars as bar_store
 
@@ -34,7 +33,9 @@ class Analysis:
     votes: dict[str, float]
     drift: dict[int, float]  # mean of trailing h-session log returns, per horizon
     sigma: dict[int, float]  # std of trailing h-session log returns, per horizon
-    last_move: dict[int, str]  # class of the h-session move ending at as_of
+    last_move: dict[int, int]  # sign of the h-session move ending at as_of
+    majority: dict[int, int]  # causal majority direction at as_of (+1/-1)
+    flat_band: dict[int, float]  # the outcome rules' FLAT band at as_of
     regimes: pd.DataFrame  # per-session regime history (for the store)
 
 
@@ -79,15 +80,16 @@ def analyze(
     reg = classify(close, **thresholds)
     votes = signals.evaluate(bars, **thresholds).iloc[-1]
     logc = np.log(close.to_numpy())
-    sigma, drift, last_move = {}, {}, {}
+    sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
     for h in horizons:
         r = logc[h:] - logc[:-h]
         s = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
         sigma[h] = s
         drift[h] = float(np.mean(r[-SIGMA_WINDOW:])) if len(r) else 0.0
-        band = FLAT_K * s
-        last = float(r[-1]) if len(r) else 0.0
-        last_move[h] = "up" if last > band else "down" if last < -band else "flat"
+        last_move[h] = int(outcomes.last_move(close, h).iloc[-1])
+        majority[h] = int(outcomes.causal_majority(close, h).iloc[-1])
+        band = float(outcomes.band(close, h).iloc[-1])
+        flat_band[h] = band if np.isfinite(band) else 0.0
     now = reg.iloc[-1]
     return Analysis(
         symbol=symbol,
@@ -100,6 +102,8 @@ def analyze(
         drift=drift,
         sigma=sigma,
         last_move=last_move,
+        majority=majority,
+        flat_band=flat_band,
         regimes=reg,
     )
 

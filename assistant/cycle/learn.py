@@ -1,7 +1,9 @@
 """Learn: score matured predictions, expire lost ones, adapt signal weights and calibration.
 
 A prediction matures when the final bar of its target session is stored. It is scored
-against that close (actual price, error in % points, realized class, hit). One whose
+against that close with the outcome rules of `models.outcomes` (actual price, error in %
+points, realized class; hit for an UP/DOWN call, none for a FLAT one; and the hits of the
+always-up and causal-majority baselines on the same call). One whose
 bar has not come `expire_after_sessions` sessions past the target is expired and
 counted apart, never as a miss. Then, per (symbol, regime, signal), a signal that voted
 the way the market went gains weight and one that voted against it loses weight
@@ -22,8 +24,9 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.calendar import exchange_for, sessions_between
-from assistant.cycle.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION, bucket_of
-from assistant.cycle.scoring import outcome
+from assistant.cycle.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION
+from models import outcomes
+from models.outcomes import bucket_of
 from models.signals import SIGNALS
 from store import predictions as ledger
 from store import weights as weight_store
@@ -31,8 +34,20 @@ from store.db import immediate, utcnow
 
 VOTERS = (*SIGNALS, "drift")  # the rule votes stored in a call's signals JSON
 # what verification reads from each call's signals JSON, and the columns it becomes
-EXTRACT = ("$.flat_band", "$.raw_confidence", *(f"$.votes.{v}" for v in VOTERS), "$.model_return")
-EXTRACT_NAMES = ("flat_band", "raw_confidence", *(f"vote_{v}" for v in VOTERS), "vote_model")
+EXTRACT = (
+    "$.flat_band",
+    "$.raw_confidence",
+    "$.majority",
+    *(f"$.votes.{v}" for v in VOTERS),
+    "$.model_return",
+)
+EXTRACT_NAMES = (
+    "flat_band",
+    "raw_confidence",
+    "majority",
+    *(f"vote_{v}" for v in VOTERS),
+    "vote_model",
+)
 
 
 @dataclass
@@ -41,7 +56,9 @@ class VerifyReport:
     verified: int = 0
     hits: int = 0
     expired: int = 0
+    flat: int = 0  # FLAT calls scored: no directional claim, no hit
     pending: int = 0  # matured by date but without a final bar yet
+    expired_why: str = ""  # why the expired calls were given up on
     weight_changes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,9 +92,13 @@ def verify(
             band = done["flat_band"].fillna(0.0).to_numpy(float)
             close = done["close"].to_numpy(float)
             base = done["base_price"].to_numpy(float)
-            realized = np.log(close / base)
-            klass = outcome(realized, band)
-            hit = (klass == done["direction"].to_numpy()).astype(int)
+            realized = outcomes.realized_return(base, close)
+            klass = outcomes.move_class(realized, band)
+            hit = outcomes.hit(done["direction"].to_numpy(), realized)
+            up_hit = outcomes.baseline_hit(1, realized)
+            # calls made before the majority was stored count its direction as up
+            majority = np.nan_to_num(done["majority"].to_numpy(float), nan=1.0)
+            majority_hit = outcomes.baseline_hit(np.where(majority < 0, -1, 1), realized)
             error = 100.0 * np.expm1(realized) - done["pred_change_pct"].to_numpy(float)
             ids = done["id"].astype(int).tolist()
             ledger.mark_verified(
@@ -85,15 +106,19 @@ def verify(
                 zip(
                     close.tolist(),
                     error.tolist(),
-                    hit.tolist(),
+                    _ints(hit),
                     klass.tolist(),
+                    _ints(up_hit),
+                    _ints(majority_hit),
                     [now] * len(done),
                     ids,
                     strict=True,
                 ),
             )
-            report.verified, report.hits = len(done), int(hit.sum())
-            changes = _weight_changes(db, _tally(done, klass), settings, day)
+            report.verified = len(done)
+            report.hits = int(np.nansum(hit))
+            report.flat = int(np.isnan(hit).sum())
+            changes = _weight_changes(db, _tally(done, realized), settings, day)
             weight_store.apply(db, changes, now)
             report.weight_changes = [
                 dict(zip(("symbol", "regime", "signal", "old", "new", "reason"), c, strict=True))
@@ -101,7 +126,18 @@ def verify(
             ]
             weight_store.add_calibration(db, _calibration(done, hit), now)
         ledger.mark_expired(db, expired_ids, now)
+    if report.expired:
+        report.expired_why = (
+            f"{report.expired} call(s) expired: no final bar of the target session was stored "
+            f"within {int(cycle['expire_after_sessions'])} sessions after it (stale or missing "
+            "data; run `assistant collect`)"
+        )
     return report
+
+
+def _ints(values: np.ndarray) -> list[int | None]:
+    """0/1 floats with NaN for 'none' -> SQLite integers and NULLs."""
+    return [None if np.isnan(v) else int(v) for v in values]
 
 
 def _expired(waiting: pd.DataFrame, day: str, after: int, default_exchange: str) -> list[int]:
@@ -121,9 +157,9 @@ def _expired(waiting: pd.DataFrame, day: str, after: int, default_exchange: str)
     return out
 
 
-def _tally(done: pd.DataFrame, klass: np.ndarray) -> list[tuple[str, str, str, int, int]]:
+def _tally(done: pd.DataFrame, realized: np.ndarray) -> list[tuple[str, str, str, int, int]]:
     """(symbol, regime, signal, right, wrong): how each vote fared (flat outcomes say nothing)."""
-    went = np.where(klass == "up", 1.0, np.where(klass == "down", -1.0, 0.0))
+    went = outcomes.direction(realized).astype(float)  # the hit rule: the sign of the move
     regime = done["regime"].fillna("sideways").to_numpy()
     parts = []
     for name in (*VOTERS, "model"):
@@ -199,7 +235,7 @@ def _calibration(done: pd.DataFrame, hit: np.ndarray) -> list[tuple]:
             "raw": raw,
         }
     )
-    frame = frame[np.isfinite(raw)]
+    frame = frame[np.isfinite(raw) & np.isfinite(hit)]  # FLAT calls have no hit to calibrate
     grouped = frame.groupby(["scope", "horizon", "bucket"]).agg(
         n=("hit", "size"), hits=("hit", "sum"), s=("raw", "sum")
     )

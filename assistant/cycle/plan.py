@@ -8,11 +8,12 @@ Every source of evidence states an expected h-session log return and a distribut
 - the trained model (when one serves) brings its own expected return and P(down, flat, up).
 The call is a linear opinion pool: each source's share is its weight over the sum of
 weights, an abstaining rule pulls toward zero change (the honest default), and each
-source's contribution is its share times its expected return. The direction is the
-most likely class, unless the pooled expectation points the other way: then the
-evidence conflicts and the call is FLAT, so a call never reads "UP -0.01%". Confidence is the
-probability of the called direction, recalibrated by realized hit rates when enough
-calls in that confidence bucket have been scored.
+source's contribution is its share times its expected return. The call follows the
+outcome rules (`models.outcomes.call_of`): UP or DOWN when that class is the most likely
+and the pooled expectation agrees, else FLAT (no directional call), so a call never
+reads "UP -0.01%". The FLAT band is the one the outcome rules score with. Confidence is
+the probability of the called direction, recalibrated by realized hit rates when
+enough calls in that confidence bucket have been scored.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from models import outcomes
+from models.outcomes import bucket_of
+
 RULES_VERSION = (
     "signals-v1"  # the untrained rule-signal pool; never a registry id (those are <kind>-v<N>)
 )
 RULE_SCALE = 0.1  # a unanimous rule vote moves the expectation by 0.1 sigma
-FLAT_K = 0.25  # FLAT band = +-0.25 sigma of h-session log returns
 INTERVAL_Z = 1.645  # 90% interval
 DEFAULT_WEIGHT = 1.0
 DEFAULT_MODEL_WEIGHT = 3.0  # a trained model starts with the say of three rules
@@ -53,7 +56,9 @@ class Evidence:
     votes: dict[str, float]
     model: ModelView | None = None
     drift: float = 0.0  # mean trailing h-session log return
-    last_move: str = "flat"  # class of the h-session move ending at as_of (a baseline)
+    last_move: int = 0  # sign of the h-session move ending at as_of (a baseline's call)
+    majority: int = 1  # the causal majority direction at as_of (a baseline's call)
+    flat_band: float = 0.0  # half-width of the FLAT zone (models.outcomes.band at as_of)
     # stated-confidence bucket -> (n, hits) of scored calls like this one
     calibration: dict[int, tuple[int, int]] = field(default_factory=dict)
     note: str = ""  # why no model serves, when none does
@@ -104,10 +109,6 @@ def normal_probs(mu: float, sigma: float, band: float) -> tuple[float, float, fl
     return (down, max(0.0, 1.0 - down - up), up)
 
 
-def bucket_of(confidence: float) -> int:
-    return min(9, max(0, int(confidence * 10)))
-
-
 def calibrate(raw: float, table: dict[int, tuple[int, int]]) -> float:
     n, hits = table.get(bucket_of(raw), (0, 0))
     if n < CALIBRATION_MIN_N:
@@ -118,7 +119,7 @@ def calibrate(raw: float, table: dict[int, tuple[int, int]]) -> float:
 def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
     """Combine the evidence with the current weights into one call for one horizon."""
     sigma = max(float(evidence.sigma), 1e-9)
-    band = FLAT_K * sigma
+    band = float(evidence.flat_band)
     sources: list[tuple[str, float, float, float, tuple[float, float, float]]] = []
     for name, vote in sorted(evidence.votes.items()):
         v = max(-1.0, min(1.0, float(vote)))
@@ -141,20 +142,14 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
     contributions = tuple(Contribution(n, v, w, mu, w / total * mu) for n, v, w, mu, _ in sources)
     mu = sum(c.contribution for c in contributions)
     probs = tuple(sum(s[2] / total * s[4][k] for s in sources) for k in range(3))
-    down, flat, up = probs
-    if up > down and up >= flat and mu >= 0:
-        direction, raw = "up", up
-    elif down > up and down >= flat and mu <= 0:
-        direction, raw = "down", down
-    else:
-        # The pooled distribution and the pooled expectation disagree (a skewed model
-        # head, say): conflicting evidence is no call either way.
-        direction, raw = "flat", flat
+    # Conflicting pooled distribution and expectation (a skewed model head, say) is FLAT.
+    direction = str(outcomes.call_of(probs, mu)[0])
+    raw = outcomes.confidence_of(probs, direction)
     return Plan(
         evidence=evidence,
         contributions=contributions,
         expected_return=mu,
-        probs=(down, flat, up),
+        probs=(probs[0], probs[1], probs[2]),
         direction=direction,
         raw_confidence=raw,
         confidence=calibrate(raw, evidence.calibration),

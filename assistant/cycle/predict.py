@@ -13,11 +13,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlite_utils
 
 from assistant.cycle.plan import RULES_VERSION, Plan
-from assistant.cycle.scoring import skill_text
 from store import predictions as ledger
 
 log = logging.getLogger(__name__)
@@ -46,22 +46,45 @@ def model_forecasts(
     return dict(out), {"*": NO_MODEL}
 
 
-def skill_lines(db: sqlite_utils.Database, plans: list[Plan]) -> dict[tuple[str, int], str]:
-    """Measured skill of whatever serves each call: held-out metrics and the live record."""
+def skill_text(label: str, record: list[tuple[str, int, int, int]], h: int) -> str:
+    """One line of measured skill from verified UP/DOWN calls [(as_of, hit, up_hit,
+    majority_hit)]: hit rate next to the stronger baseline on the same calls, n and p."""
+    from models.metrics import paired_p
+
+    if not record:
+        return f"{label}: no measured edge yet, n=0"
+    dates = np.array([r[0] for r in record])
+    hit, up, maj = (np.array([r[k] for r in record], dtype=float) for k in (1, 2, 3))
+    name, base = ("always-up", up) if up.mean() >= maj.mean() else ("majority", maj)
+    p = paired_p(hit, base, dates, h)
+    ptext = "n/a" if p is None else f"{p:.2g}"
+    head = (
+        f"hit {100 * hit.mean():.0f}% vs {name} {100 * base.mean():.0f}%, n={len(hit)}, p={ptext}"
+    )
+    if p is None or p >= 0.05 or hit.mean() <= base.mean():
+        return f"{label}: no measured edge yet ({head})"
+    return f"{label}: {head}"
+
+
+def skill_lines(
+    db: sqlite_utils.Database, plans: list[Plan], known_by: str | None = None
+) -> dict[tuple[str, int], str]:
+    """Measured skill of whatever serves each call: held-out metrics and the live record of
+    calls whose outcome was known by `known_by` (the call's date)."""
     symbols = sorted({p.evidence.symbol for p in plans})
     by_version: dict[str, dict] = {}
     out = {}
     for p in plans:
         key = (p.evidence.symbol, p.evidence.horizon)
         if p.model_version not in by_version:
-            by_version[p.model_version] = ledger.outcome_counts(db, p.model_version, symbols)
-        live = by_version[p.model_version].get(key, {})
+            by_version[p.model_version] = ledger.live_record(db, p.model_version, symbols, known_by)
+        live = by_version[p.model_version].get(key, [])
         if p.rules_only:
-            out[key] = skill_text("rules", live)
+            out[key] = skill_text("rules", live, p.evidence.horizon)
         else:
             held = _held_out(p.evidence.model.skill if p.evidence.model else {}, p.evidence.horizon)
             out[key] = (f"{p.model_version} held-out: {held}; " if held else "") + skill_text(
-                "live", live
+                "live", live, p.evidence.horizon
             )
     return out
 
@@ -90,6 +113,7 @@ def encode_signals(p: Plan) -> str:
         "sigma": ev.sigma,
         "raw_confidence": p.raw_confidence,
         "last_move": ev.last_move,
+        "majority": ev.majority,
         "serving": "rules" if p.rules_only else "model",
     }
     if ev.model is not None:

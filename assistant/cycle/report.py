@@ -1,11 +1,15 @@
 """The accuracy report: verified calls only, always next to the baselines, n and a p-value.
 
-Per symbol and horizon (and within it per regime at prediction time): hit rate, MAE of
-the % change, multi-class Brier score, the baselines — always the majority class,
-always up, repeat the last h-session move, zero change — n, and a one-sided binomial
-p-value against the majority baseline. Also the calibration table (stated confidence
-against realized hit rate) and the trend: a 4-week rolling hit rate per week next to
-the majority baseline over the same calls. Expired calls are counted apart.
+Per symbol and horizon (and within it per regime at prediction time), scored with the
+outcome rules of `models.outcomes` and the statistics of `models.metrics` (the same code
+the training and backtest reports use): the hit rate of the UP/DOWN calls and how often
+a call was made, the baselines on the same calls (always up, the causal majority stored
+with each call, the last h-session move), the edge over the stronger baseline with the
+paired Newey-West p-value, MAE of the % change next to zero change, Brier score and
+Brier skill against the class frequencies verified before each call, the calibration
+table (the confidence shown with the call against its realized hit rate) and the trend
+(a 4-week rolling hit rate per week next to the stronger baseline on the same calls).
+Expired calls are counted apart.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from assistant.cycle.scoring import CLASSES, p_value
+from models import metrics as scores
+from models import outcomes
+from models.outcomes import CLASSES
 from store import predictions as ledger
 
 TREND_WEEKS = 26
@@ -32,12 +38,11 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
     if not rows:
         return out
     frame = pd.DataFrame(rows)
-    info = [json.loads(s or "{}") for s in frame["signals"]]
-    frame["last_move"] = [i.get("last_move") for i in info]
-    frame["raw_confidence"] = [
-        i.get("raw_confidence", c) for i, c in zip(info, frame["confidence"], strict=True)
-    ]
-    frame["actual_pct"] = 100.0 * (frame["actual_price"] / frame["base_price"] - 1.0)
+    info = [json.loads(sig or "{}") for sig in frame["signals"]]
+    frame["last_move"] = [_sign(i.get("last_move")) for i in info]
+    frame["majority"] = [_sign(i.get("majority", 1)) for i in info]
+    frame["realized"] = outcomes.realized_return(frame["base_price"], frame["actual_price"])
+    frame["actual_pct"] = 100.0 * np.expm1(frame["realized"])
     for (sym, h), g in frame.groupby(["symbol", "horizon"], sort=True):
         group = {"symbol": sym, "horizon": int(h), **metrics(g)}
         group["model_versions"] = sorted(g["model_version"].unique().tolist())
@@ -45,50 +50,74 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
             str(r): metrics(rg) for r, rg in g.groupby(g["regime"].fillna("unknown"))
         }
         group["calibration"] = calibration(g)
-        group["trend"] = trend(g, group["baselines"]["majority"]["label"])
+        group["trend"] = trend(g, group["stronger_baseline"])
         out["groups"].append(group)
     return out
 
 
+def _sign(v: Any) -> int:
+    """A stored baseline call (+1/-1/0, or an older 'up'/'down'/'flat' label) as a sign."""
+    if isinstance(v, str):
+        return {"up": 1, "down": -1}.get(v, 0)
+    return 0 if v is None else int(np.sign(float(v)))
+
+
 def metrics(g: pd.DataFrame) -> dict[str, Any]:
-    n = len(g)
-    hits = int(g["hit"].sum())
-    outcome = g["outcome"].to_numpy()
-    freq = {c: float(np.mean(outcome == c)) for c in CLASSES}
-    majority = max(CLASSES, key=lambda c: (freq[c], c == "up"))
-    onehot = np.stack([(outcome == c).astype(float) for c in CLASSES], axis=1)
+    h = int(g["horizon"].iloc[0])
+    realized = g["realized"].to_numpy(float)
+    m = scores.directional(
+        g["direction"].to_numpy(object),
+        realized,
+        majority=g["majority"].to_numpy(),
+        last_move=g["last_move"].to_numpy(),
+        h=h,
+        dates=g["as_of"].to_numpy(),
+    )
+    cls = np.array([CLASSES.index(c) for c in g["outcome"]])
     probs = g[["p_down", "p_flat", "p_up"]].to_numpy(float)
-    p = p_value(hits, n, freq[majority])
-    hit_rate = hits / n
-    return {
-        "n": n,
-        "hit_rate": hit_rate,
-        "mae_pct": float(np.mean(np.abs(g["error_pct"].to_numpy(float)))),
-        "brier": float(np.mean(np.sum((probs - onehot) ** 2, axis=1))),
-        "baselines": {
-            "majority": {"label": majority, "hit_rate": freq[majority]},
-            "always_up": {"hit_rate": freq["up"]},
-            "last_move": {"hit_rate": float(np.mean(g["last_move"].to_numpy() == outcome))},
-            "zero_change": {
-                "hit_rate": freq["flat"],
-                "mae_pct": float(np.mean(np.abs(g["actual_pct"].to_numpy(float)))),
-            },
-        },
-        "edge": hit_rate - freq[majority],
-        "p_value": p,
-        "verdict": verdict(hit_rate, freq[majority], p, n),
+    b = scores.brier(probs, cls)
+    ref = scores.brier(_climatology(g), cls)
+    m.update(
+        {
+            "hit_rate": m["dir_accuracy"],
+            "mae_pct": float(np.mean(np.abs(g["error_pct"].to_numpy(float)))),
+            "brier": b,
+            "brier_skill": 1 - b / ref if ref else None,
+        }
+    )
+    m["baselines"]["zero_change"] = {
+        "mae_pct": float(np.mean(np.abs(g["actual_pct"].to_numpy(float))))
     }
+    m["verdict"] = verdict(m)
+    return m
 
 
-def verdict(hit_rate: float, baseline: float, p: float | None, n: int) -> str:
-    if p is not None and p < SIGNIFICANCE and hit_rate > baseline:
-        return f"beats the majority baseline (p={p:.3f}, n={n})"
-    return f"no measured edge over the majority baseline (n={n})"
+def _climatology(g: pd.DataFrame) -> np.ndarray:
+    """Per call: class frequencies of this group's calls verified before its as_of date
+    (one pseudo-count each), the reference forecast of the Brier skill score."""
+    order = np.argsort(g["target_date"].to_numpy(str), kind="stable")
+    targets = g["target_date"].to_numpy(str)[order]
+    cls = np.array([CLASSES.index(c) for c in g["outcome"]])[order]
+    counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls], axis=0)])
+    known = np.searchsorted(targets, g["as_of"].to_numpy(str), side="right")
+    freq = counts[known] + 1.0
+    return freq / freq.sum(axis=1, keepdims=True)
+
+
+def verdict(m: dict[str, Any]) -> str:
+    n, p = m["n"], m["p_value"]
+    base = m["stronger_baseline"].replace("_", "-")
+    label = f"; {m['label']}" if m.get("label") else ""
+    if n and p is not None and p < SIGNIFICANCE and (m["edge"] or 0) > 0:
+        return f"beats {base} (p={p:.3g}, n={n}){label}"
+    return f"no measured edge over {base} (n={n}){label}"
 
 
 def calibration(g: pd.DataFrame) -> list[dict[str, Any]]:
-    conf = g["raw_confidence"].astype(float).to_numpy()
-    bucket = np.clip((conf * 10).astype(int), 0, 9)
+    """Directional calls by the confidence shown with them: stated against realized."""
+    g = g[g["hit"].notna()]
+    conf = g["confidence"].astype(float).to_numpy()
+    bucket = np.array([outcomes.bucket_of(c) for c in conf], dtype=int)
     out = []
     for b in sorted(set(bucket.tolist())):
         sel = bucket == b
@@ -104,15 +133,18 @@ def calibration(g: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def trend(g: pd.DataFrame, majority: str) -> list[dict[str, Any]]:
-    """Per week (by target date): the rolling 4-week hit rate and the majority baseline."""
+def trend(g: pd.DataFrame, baseline: str) -> list[dict[str, Any]]:
+    """Per week (by target date): the rolling 4-week hit rate of the directional calls and
+    the stronger baseline's hit rate on the same calls."""
+    g = g[g["hit"].notna()]
+    column = "up_hit" if baseline == "always_up" else "majority_hit"
     dates = pd.to_datetime(g["target_date"])
     week = (dates - pd.to_timedelta(dates.dt.weekday, unit="D")).dt.strftime("%Y-%m-%d")
     per = pd.DataFrame(
         {
             "week": week.to_numpy(),
             "hit": g["hit"].to_numpy(float),
-            "base": (g["outcome"].to_numpy() == majority).astype(float),
+            "base": g[column].to_numpy(float),
         }
     )
     weekly = per.groupby("week").agg(n=("hit", "size"), hits=("hit", "sum"), base=("base", "sum"))

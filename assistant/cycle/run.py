@@ -124,13 +124,15 @@ def run_cycle(
                 model=view,
                 drift=a.drift[h],
                 last_move=a.last_move[h],
+                majority=a.majority[h],
+                flat_band=a.flat_band[h],
                 calibration=table,
                 note="" if view else note.get(sym, note.get("*", "")),
             )
             plans.append(plan(ev, weights.get((sym, a.regime), {})))
     # predict
     default_exchange = settings["calendar"]["exchange"]
-    skills = skill_lines(db, plans)
+    skills = skill_lines(db, plans, day)
     calls = [_call(p, default_exchange, skills) for p in plans]
     # act
     made_at = utcnow()

@@ -1,8 +1,9 @@
 """Walk-forward backtest (DESIGN §7): at each session only the past is visible.
 
-Every `retrain_every` sessions the models are refit on rows whose labels had matured by
-that session (t + max(h) <= now), split chronologically into train and validation with
-a purge gap. They then predict each session of the next block. Features are causal
+Every `retrain_every` sessions the models are refit on every row whose label had matured
+by that session (t + max(h) <= now): the most recent 63 labelled sessions are validation
+(early stopping, ensemble weights), everything before them (less a purge gap) is train.
+`trained_through` is the last session whose label the refit saw. They then predict each session of the next block. Features are causal
 (the canary test checks that a feature or forecast at t is identical whether the bars
 end at t or go on), so the block is predicted in one pass over bars cut at its end.
 Predictions are scored against the realized close h sessions later, per model, symbol
@@ -24,6 +25,7 @@ import sqlite_utils
 
 from assistant.errors import AssistantError
 from assistant.modeling.training import fit_all, load_bars, model_params, resolve_kinds
+from models import outcomes
 from store.symbols import active_symbols, validate_symbol
 
 DEFAULT_SESSIONS = 756  # three years
@@ -76,24 +78,6 @@ class BacktestReport:
         }
 
 
-def _past_split(data: Any, now: pd.Timestamp, dates: np.ndarray) -> tuple[Any, Any]:
-    """Train/val from rows whose labels matured by `now` (85/15 by date, purge gap max(h))."""
-    from models.dataset import part
-
-    gap = max(data.horizons)
-    pos = int(np.searchsorted(dates, now, side="right")) - 1
-    cutoff = dates[max(pos - gap, 0)]
-    labelled = np.array(sorted(set(data.X.index.get_level_values("date")[data.rows])))
-    labelled = labelled[labelled <= cutoff]
-    if len(labelled) < 120:
-        raise AssistantError(
-            f"only {len(labelled)} labelled sessions before {now.date()}: start later"
-        )
-    n_val = max(int(len(labelled) * 0.15), 20)
-    train_end, val_start = labelled[-n_val - gap - 1], labelled[-n_val]
-    return part(data, None, train_end), part(data, val_start, cutoff)
-
-
 def backtest(
     db: sqlite_utils.Database,
     settings: dict[str, dict[str, Any]],
@@ -107,7 +91,7 @@ def backtest(
     progress: Callable[[float, str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> BacktestReport:
-    from models import dataset, metrics
+    from models import dataset
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
 
@@ -146,12 +130,14 @@ def backtest(
     records: list[pd.DataFrame] = []
     for b, block in enumerate(blocks):
         now = pd.Timestamp(block[0])
-        train, val = _past_split(data, now, dates)
-        split = type("Past", (), {"train": train, "val": val})()
-        say(b / len(blocks), f"block {b + 1}/{len(blocks)}: training through {now.date()}")
+        try:
+            past = dataset.walk_split(data, now)
+        except ValueError as exc:
+            raise AssistantError(f"{exc}: start later") from None
+        say(b / len(blocks), f"block {b + 1}/{len(blocks)}: training through {past.cutoff.date()}")
         fitted = fit_all(
             kinds,
-            split,
+            past,
             params,
             lambda k, f, m, b=b: say((b + 0.9 * f) / len(blocks), f"{k}: {m}"),
             stop,
@@ -164,7 +150,7 @@ def backtest(
                 f"every model failed to train at {now.date()}: {list(fitted.values())[0]}"
             )
         if len(good) >= 2:
-            good["ensemble"] = EnsembleForecaster.of(list(good.values()), val)
+            good["ensemble"] = EnsembleForecaster.of(list(good.values()), past.val)
         cut = dataset.part(data, None, pd.Timestamp(block[-1]))
         d = cut.X.index.get_level_values("date")
         # Rows whose outcome is not known yet still get predictions (scored only if it arrives).
@@ -172,19 +158,12 @@ def backtest(
         sel = np.asarray((d >= now) & (d <= pd.Timestamp(block[-1]))) & warm
         idx = cut.X.index[sel]
         sym = idx.get_level_values("symbol").to_numpy()
-        train_sym = train.X.index.get_level_values("symbol")[train.rows]
+        Y = data.Y.loc[idx]
         for kind, model in good.items():
             fc = model.predict(cut.X)
             for i, h in enumerate(fc.horizons):
-                ret = data.Y.loc[idx, f"ret_h{h}"].to_numpy()
-                maj = {
-                    s: metrics.majority_direction(
-                        train.Y[f"ret_h{h}"].to_numpy()[train.rows][train_sym == s]
-                    )
-                    for s in set(sym)
-                }
-                col = f"ret_{h}" if f"ret_{h}" in cut.X else "ret_1"
                 probs = fc.probs[sel, i]
+                expected = fc.expected_return[sel, i]
                 records.append(
                     pd.DataFrame(
                         {
@@ -193,26 +172,26 @@ def backtest(
                             "as_of": idx.get_level_values("date"),
                             "horizon": h,
                             "target_date": [_target(target_dates[s], t, h) for s, t in idx],
-                            "expected_return": fc.expected_return[sel, i],
+                            "expected_return": expected,
                             "p_down": probs[:, 0],
                             "p_flat": probs[:, 1],
                             "p_up": probs[:, 2],
-                            "call": np.where(probs[:, 2] >= probs[:, 0], 1, -1),
-                            "actual_return": ret,
-                            "actual_class": data.Y.loc[idx, f"cls_h{h}"].to_numpy(),
-                            "majority": [maj[s] for s in sym],
-                            "last_move": np.sign(cut.X[col].fillna(0).to_numpy()[sel]),
-                            "trained_through": str(pd.Timestamp(train.dates().max()).date()),
+                            "call": outcomes.call_of(probs, expected),
+                            "actual_return": Y[f"ret_h{h}"].to_numpy(),
+                            "actual_class": Y[f"cls_h{h}"].to_numpy(),
+                            "majority": Y[f"maj_h{h}"].to_numpy(),
+                            "last_move": Y[f"last_h{h}"].to_numpy(),
+                            **{
+                                f"clim_{c}": Y[f"clim_{c}_h{h}"].to_numpy()
+                                for c in outcomes.CLASSES
+                            },
+                            "trained_through": str(past.cutoff.date()),
                         }
                     )
                 )
     say(1.0, "scoring")
     preds = pd.concat(records, ignore_index=True)
-    preds["hit"] = np.where(
-        preds["actual_return"].notna(),
-        (preds["call"] == np.where(preds["actual_return"] > 0, 1, -1)).astype(float),
-        np.nan,
-    )
+    preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
     results = score(preds)
     return BacktestReport(
         str(pd.Timestamp(walk[0]).date()),
@@ -234,39 +213,28 @@ def _target(series: pd.Series, t: pd.Timestamp, h: int) -> str | None:
 
 
 def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
-    """Metrics per (model, symbol, horizon), plus every symbol pooled as symbol 'ALL'."""
+    """Metrics per (model, symbol, horizon), plus every symbol pooled as symbol 'ALL'.
+    Each row carries its own causal majority and last move, so pooled rows are scored
+    against what each symbol's baseline knew at each date."""
     from models import metrics
 
     done = preds[preds["actual_return"].notna()]
     out = []
     for (model, h), grp in done.groupby(["model", "horizon"], sort=True):
         for symbol, g in [*sorted(grp.groupby("symbol")), ("ALL", grp)]:
-            probs = g[["p_down", "p_flat", "p_up"]].to_numpy()
-            # Pooled rows: the majority baseline is each symbol's own train majority.
-            ret = g["actual_return"].to_numpy()
             m = metrics.evaluate(
-                ret,
+                g["actual_return"].to_numpy(),
                 g["actual_class"].to_numpy().astype(int),
                 g["expected_return"].to_numpy(),
-                probs,
-                majority=1,
+                g[["p_down", "p_flat", "p_up"]].to_numpy(),
+                majority=g["majority"].to_numpy(),
                 last_move=g["last_move"].to_numpy(),
                 h=int(h),
                 dates=g["as_of"].to_numpy(),
+                climatology=g[[f"clim_{c}" for c in outcomes.CLASSES]].to_numpy(),
             )
-            maj_hits = np.where(ret > 0, 1, -1) == g["majority"].to_numpy()
-            m["baselines"]["majority"] = {
-                "direction": _majority_label(g["majority"]),
-                "dir_accuracy": round(float(maj_hits.mean()), 4),
-            }
-            m["p_value"] = metrics.binomial_p(int(g["hit"].sum()), len(g), float(maj_hits.mean()))
             out.append({"model": model, "symbol": symbol, "horizon": int(h), **m})
     return out
-
-
-def _majority_label(col: pd.Series) -> str:
-    vals = set(col.unique())
-    return "mixed" if len(vals) > 1 else ("up" if vals.pop() > 0 else "down")
 
 
 def write_predictions(report: BacktestReport, path: Path) -> None:

@@ -134,6 +134,8 @@ def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:
         "model": row["id"],
         "n": m.get("n"),
         "dir_accuracy": m.get("dir_accuracy"),
+        "coverage": m.get("coverage"),
+        "always_up": base.get("always_up", {}).get("dir_accuracy"),
         "majority": base.get("majority", {}).get("dir_accuracy"),
         "last_move": base.get("last_move", {}).get("dir_accuracy"),
         "p_value": m.get("p_value"),

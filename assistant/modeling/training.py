@@ -126,37 +126,20 @@ def fit_all(
     return dict(zip(kinds, results, strict=True))
 
 
-def test_metrics(model: Any, data: Any) -> dict[str, Any]:
-    """Held-out metrics per horizon on the test rows, with baselines from the train rows."""
+def part_metrics(model: Any, part: Any) -> dict[str, Any]:
+    """Out-of-sample metrics per horizon on one part's rows (validation or test), next to
+    the causal baselines of the same rows."""
     from models import metrics
 
-    fc = model.predict(data.test.X)
-    rows = data.test.rows
-    dates = data.test.dates().to_numpy()
-    train_ret = data.train.ret()
-    out = {}
-    for i, h in enumerate(fc.horizons):
-        ret = data.test.Y[f"ret_h{h}"].to_numpy()[rows]
-        cls = data.test.Y[f"cls_h{h}"].to_numpy()[rows]
-        col = f"ret_{h}" if f"ret_{h}" in data.test.X else "ret_1"
-        last = data.test.X[col].fillna(0).to_numpy()[rows]
-        out[str(h)] = metrics.evaluate(
-            ret,
-            cls,
-            fc.expected_return[rows, i],
-            fc.probs[rows, i],
-            majority=metrics.majority_direction(train_ret[:, i]),
-            last_move=last,
-            h=h,
-            dates=dates,
-        )
-    return out
+    fc = model.predict(part.X)
+    return {str(h): metrics.evaluate_part(part, fc, i) for i, h in enumerate(fc.horizons)}
 
 
 def gate(
     new: dict[str, Any], old: dict[str, Any] | None, settings: dict[str, dict[str, Any]]
 ) -> tuple[bool, str]:
-    """Promotion decision and its reason, from test metrics of the new and serving model."""
+    """Promotion decision and its reason, from VALIDATION metrics of the new model and of the
+    serving model on the same rows (the test split is never used to choose)."""
     from models.metrics import summary
 
     m = settings.get("models", {})
@@ -174,13 +157,19 @@ def gate(
         return True, f"first of its kind (dir accuracy {acc:.3f})"
     before = summary(old) or 0.0
     if acc < before:
-        return False, f"worse than serving model on the same test rows ({acc:.3f} < {before:.3f})"
+        return (
+            False,
+            f"worse than the serving model's validation score ({acc:.3f} < {before:.3f})",
+        )
     return True, f"no worse than serving model ({acc:.3f} >= {before:.3f})"
 
 
-def _serving_on_test(
-    db: sqlite_utils.Database, home: Path, kind: str, data: Any
+def _serving_val(
+    db: sqlite_utils.Database, home: Path, kind: str
 ) -> tuple[str | None, dict | None]:
+    """The serving model's id and the validation metrics of its own evaluation fit. (The
+    serving artifact itself was refit on every labelled row, validation included, so
+    scoring it on validation rows would flatter it.) None metrics if it is unusable."""
     from models import artifacts, catalog
 
     rows = registry.serving(db, kind)
@@ -188,8 +177,8 @@ def _serving_on_test(
         return None, None
     row = rows[0]
     try:
-        old = catalog.load(home / row["artifact_path"])
-        return row["id"], test_metrics(old, data)
+        catalog.load(home / row["artifact_path"])
+        return row["id"], (row.get("metrics") or {}).get("val")
     except (artifacts.ArtifactError, ValueError) as exc:
         registry.quarantine(db, row["id"], f"unusable at retrain: {exc}")
         return row["id"], None
@@ -236,7 +225,10 @@ def train(
         {p: getattr(split, p).n for p in ("train", "val", "test")},
         [],
     )
-    fitted = fit_all(kinds, split, model_params(settings), report_progress, stop)
+    # 1. The evaluation fit: train, early-stop on validation, choose on validation, and
+    #    score the untouched test split once, for the report.
+    params = model_params(settings)
+    fitted = fit_all(kinds, split, params, report_progress, stop)
     if stop is not None and stop.is_set():
         report.stopped = True
         return report
@@ -248,11 +240,32 @@ def train(
         report_progress("ensemble", 0.0, "fitting weights on validation")
         good["ensemble"] = EnsembleForecaster.of(list(good.values()), split.val)
         report_progress("ensemble", 1.0, "weights fit")
+    scores: dict[str, dict[str, Any]] = {}
     for kind, model in good.items():
-        report_progress(kind, 1.0, "evaluating on held-out test data")
-        result = ModelResult(
-            kind, None, "candidate", False, "", test_metrics(model, split), dict(model.info)
-        )
+        report_progress(kind, 1.0, "scoring validation and the held-out test split")
+        scores[kind] = {
+            "val": part_metrics(model, split.val),
+            "test": part_metrics(model, split.test),
+        }
+    # 2. The serving fit: the same recipe on every labelled row (walk-forward rule), the
+    #    most recent sessions for early stopping, so the model is not years stale.
+    try:
+        walk = dataset.walk_split(data)
+    except ValueError as exc:
+        raise AssistantError(f"not enough history to train: {exc}") from None
+    report.ranges["fit"] = (split.ranges["train"][0], str(walk.cutoff.date()))
+    serving_fit = fit_all([k for k in good if k != "ensemble"], walk, params, report_progress, stop)
+    if stop is not None and stop.is_set():
+        report.stopped = True
+        return report
+    final = {k: m for k, m in serving_fit.items() if isinstance(m, Forecaster)}
+    if "ensemble" in good and len(final) >= 2:
+        final["ensemble"] = EnsembleForecaster.of(list(final.values()), walk.val)
+    for kind, m in serving_fit.items():
+        if not isinstance(m, Forecaster):
+            report.results.append(ModelResult(kind, None, "failed", False, f"refit failed: {m}"))
+    for kind, model in final.items():
+        result = ModelResult(kind, None, "candidate", False, "", scores[kind], dict(model.info))
         version = registry.next_version(db, kind)
         model_id = f"{kind}-v{version}"
         rel = Path("models") / model_id
@@ -262,7 +275,7 @@ def train(
             catalog.load(home / rel)  # what cannot be loaded back never serves
         except Exception as exc:
             status, reason = "quarantined", f"artifact failed to load back: {exc}"
-        row_metrics = {"test": result.metrics, "info": model.info}
+        row_metrics = {**result.metrics, "info": model.info}
         registry.register(
             db,
             model_id=model_id,
@@ -270,7 +283,7 @@ def train(
             version=version,
             symbols=sorted(bars),
             horizons=list(horizons),
-            ranges=split.ranges,
+            ranges=report.ranges,
             feature_hash=features.feature_hash(),
             metrics=row_metrics,
             artifact_path=str(rel),
@@ -279,8 +292,8 @@ def train(
         )
         result.model_id = model_id
         if status == "candidate":
-            old_id, old_metrics = _serving_on_test(db, home, kind, split)
-            ok, reason = gate(result.metrics, old_metrics, settings)
+            old_id, old_metrics = _serving_val(db, home, kind)
+            ok, reason = gate(result.metrics["val"], old_metrics, settings)
             if old_id and old_metrics is None and ok:
                 reason += f"; serving {old_id} was unusable"
             if ok:
