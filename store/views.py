@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -149,21 +148,30 @@ def _json(text: str | None) -> Any:
         return {}
 
 
-# "Always up" scores a hit where the realized class was up (the cycle stores it in
-# `outcome`, using its volatility-scaled flat band); rows without it fall back to a rise.
-UP_SQL = "COALESCE(outcome = 'up', actual_price > base_price)"
+# The scoring rules live in models.outcomes and are applied once, by `verify`, which
+# stores each call's hit (NULL for a FLAT call) and the hits of the always-up and causal
+# majority baselines on the same call. The dashboard only aggregates those columns.
+SCORED_SQL = "hit, up_hit, majority_hit"
 
 
-def _hit_stats(rows: list[tuple]) -> tuple[int, int, int]:
-    """(n, hits, ups) over (hit, up) rows; rows without a known hit are not scored."""
-    n = hits = ups = 0
-    for hit, up in rows:
+def _hit_stats(rows: list[tuple]) -> tuple[int, int, int, int]:
+    """(n, hits, always-up hits, majority hits) over directional calls (hit not NULL)."""
+    n = hits = ups = majs = 0
+    for hit, up, maj in rows:
         if hit is None:
             continue
         n += 1
         hits += int(hit)
-        ups += int(bool(up))
-    return n, hits, ups
+        ups += int(up or 0)
+        majs += int(maj or 0)
+    return n, hits, ups, majs
+
+
+def _baseline(n: int, ups: int, majs: int) -> tuple[float | None, str]:
+    """The stronger of always-up and the causal majority on the same calls."""
+    if not n:
+        return None, "always-up"
+    return (ups / n, "always-up") if ups >= majs else (majs / n, "majority")
 
 
 def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[str, Any]]:
@@ -195,12 +203,13 @@ def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[
         )
         row["call"] = call[0] if call else None
         verified = db.execute(
-            f"SELECT hit, {UP_SQL} FROM predictions "
-            "WHERE symbol = ? AND status = 'verified' ORDER BY as_of DESC LIMIT ?",
+            f"SELECT {SCORED_SQL} FROM predictions WHERE symbol = ? AND status = 'verified' "
+            "AND hit IS NOT NULL ORDER BY as_of DESC LIMIT ?",
             [symbol, window],
         ).fetchall()
-        n, hits, ups = _hit_stats(verified)
-        row.update(n=n, hit_rate=hits / n if n else None, baseline=ups / n if n else None)
+        n, hits, ups, majs = _hit_stats(verified)
+        base, name = _baseline(n, ups, majs)
+        row.update(n=n, hit_rate=hits / n if n else None, baseline=base, baseline_name=name)
         out.append(row)
     return out
 
@@ -225,28 +234,25 @@ def pending(
     return rows
 
 
-def p_value_above(hits: int, n: int, p0: float) -> float | None:
-    """One-sided p-value that the hit rate beats rate p0 (normal approximation to the binomial)."""
-    if n == 0 or p0 <= 0 or p0 >= 1:
-        return None
-    z = (hits - n * p0) / math.sqrt(n * p0 * (1 - p0))
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
 def accuracy_trend(
     db: sqlite_utils.Database, window: int = TREND_WINDOW, points: int = TREND_POINTS
 ) -> dict[str, Any]:
-    """Rolling hit rate and always-up baseline over the last `window` target sessions."""
+    """Rolling hit rate of the directional calls and the stronger baseline (always-up or the
+    causal majority, whichever scored more over all of them) on the same calls, over the last
+    `window` target sessions. The p-value lives in `assistant report`, which runs the test."""
     # One index-only pass (partial covering index predictions_verified_by_target) gives
     # both the per-session points and the totals.
     per_day = db.execute(
-        f"SELECT target_date, COUNT(hit), SUM(hit), SUM({UP_SQL} AND hit IS NOT NULL) "
+        "SELECT target_date, COUNT(hit), SUM(hit), SUM(CASE WHEN hit IS NOT NULL THEN up_hit END), "
+        "SUM(CASE WHEN hit IS NOT NULL THEN majority_hit END) "
         "FROM predictions INDEXED BY predictions_verified_by_target "
         "WHERE status = 'verified' GROUP BY target_date ORDER BY target_date"
     ).fetchall()
     tot_n = sum(r[1] for r in per_day)
     tot_hits = sum(r[2] or 0 for r in per_day)
     tot_ups = sum(r[3] or 0 for r in per_day)
+    tot_majs = sum(r[4] or 0 for r in per_day)
+    col = 3 if tot_ups >= tot_majs else 4
     per_day = per_day[-(points + window - 1) :]
     dates, hit, base = [], [], []
     full = len(per_day) >= window  # with enough history, plot only points over a full window
@@ -258,9 +264,9 @@ def accuracy_trend(
         if wn:
             dates.append(day)
             hit.append(sum(r[2] or 0 for r in win) / wn)
-            base.append(sum(r[3] or 0 for r in win) / wn)
+            base.append(sum(r[col] or 0 for r in win) / wn)
     dates, hit, base = dates[-points:], hit[-points:], base[-points:]
-    base_rate = tot_ups / tot_n if tot_n else None
+    base_rate, base_name = _baseline(tot_n, tot_ups, tot_majs)
     return {
         "dates": dates,
         "hit": hit,
@@ -269,7 +275,7 @@ def accuracy_trend(
         "n": tot_n,
         "hit_rate": tot_hits / tot_n if tot_n else None,
         "base_rate": base_rate,
-        "p_value": p_value_above(tot_hits, tot_n, base_rate) if base_rate is not None else None,
+        "base_name": base_name,
     }
 
 
@@ -343,7 +349,7 @@ def symbol_detail(
             db,
             "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
             "pred_price, direction, confidence, regime, model_version, status, "
-            f"actual_price, error_pct, hit, {UP_SQL} AS went_up, signals "
+            f"actual_price, error_pct, {SCORED_SQL}, signals "
             "FROM predictions WHERE symbol = ? "
             "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?",
             [symbol, history_limit],
@@ -351,8 +357,11 @@ def symbol_detail(
         for h in history:
             h["signals"] = _json(h["signals"])
         latest = history[0] if history else None
-        verified = [(h["hit"], h["went_up"]) for h in history if h["status"] == "verified"]
-        n, hits, ups = _hit_stats(verified)
+        verified = [
+            (h["hit"], h["up_hit"], h["majority_hit"]) for h in history if h["status"] == "verified"
+        ]
+        n, hits, ups, majs = _hit_stats(verified)
+        base, name = _baseline(n, ups, majs)
         return {
             "symbol": symbol,
             "bars": [{"date": d, "close": c} for d, c in bars],
@@ -361,7 +370,8 @@ def symbol_detail(
             "latest": latest,
             "n": n,
             "hit_rate": hits / n if n else None,
-            "baseline": ups / n if n else None,
+            "baseline": base,
+            "baseline_name": name,
         }
 
 

@@ -54,7 +54,8 @@ async def test_dashboard_shows_daemon_watchlist_pending_trend_and_regimes(filled
     assert "▲ +0.80% 1d" in text and "ensemble-3" in text  # AAPL's latest call
     assert "50% n=50" in text  # rolling hit rate over the last 50 verified calls
     assert "Pending predictions (18 shown" in text and "165.67 on 2018-07-02" in text
-    assert "Hit 50.5% vs always-up 51.7% (n=582" in text  # accuracy trend title, with n and p
+    # accuracy trend title: UP/DOWN calls vs the stronger baseline on the same calls, with n
+    assert "Hit 50.0% vs always-up 50.2% (same calls, n=480)" in text
     assert "10 sess" in text  # AAPL has been bullish for 10 stored sessions
     assert queued(filled) == []  # looking writes nothing
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-import pytest
-
 from store import symbols, views
 from tests.tui_fixture import FIXED_NOW, fill
 
@@ -58,17 +56,11 @@ def test_signal_contributions_accept_the_cycle_format_and_plain_maps():
     assert views.signal_contributions("not a dict") == []
 
 
-def test_p_value_against_the_baseline():
-    assert views.p_value_above(50, 100, 0.5) == pytest.approx(0.5)
-    assert views.p_value_above(70, 100, 0.5) < 0.001
-    assert views.p_value_above(0, 0, 0.5) is None
-
-
 def _pred(db, sym, as_of, target, hit, up, status="verified"):
     db.execute(
         "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, base_price, "
-        "pred_change_pct, pred_price, direction, signals, status, actual_price, hit, outcome) "
-        "VALUES (?, ?, 1, 'm', ?, ?, 100, 1, 101, 'up', ?, ?, ?, ?, ?)",
+        "pred_change_pct, pred_price, direction, signals, status, actual_price, hit, outcome, "
+        "up_hit, majority_hit) VALUES (?, ?, 1, 'm', ?, ?, 100, 1, 101, 'up', ?, ?, ?, ?, ?, ?, ?)",
         [
             sym,
             as_of,
@@ -79,6 +71,8 @@ def _pred(db, sym, as_of, target, hit, up, status="verified"):
             None if status == "pending" else (101 if up else 99),
             hit,
             None if up is None else ("up" if up else "down"),
+            up,
+            up,
         ],
     )
 

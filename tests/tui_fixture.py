@@ -8,12 +8,14 @@ built and tested without a daemon. Same arguments, same database, byte for byte.
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import sqlite_utils
 
+from models import outcomes
 from store import bars, jobs, symbols
 
 FIXED_NOW = datetime(2018, 6, 29, 21, 0, 0, tzinfo=UTC)
@@ -88,7 +90,10 @@ def fill(
                 direction = "up" if change > 0.1 else "down" if change < -0.1 else "flat"
                 target = add_weekdays(d, h)
                 actual = by_day.get(target)
-                hit = None if actual is None else int((actual > base) == (change > 0))
+                # scored by the one set of outcome rules, as `verify` would
+                r = None if actual is None else math.log(actual / base)
+                hit = None if r is None else _int(outcomes.hit([direction], [r])[0])
+                up_hit = None if r is None else _int(outcomes.baseline_hit(1, [r])[0])
                 sig = {
                     s: {"vote": v, "weight": 1.0, "contribution": v}
                     for s, v in zip(
@@ -121,6 +126,8 @@ def fill(
                         if actual is None
                         else round((base * (1 + change / 100) / actual - 1) * 100, 3),
                         hit,
+                        up_hit,
+                        up_hit,  # the causal majority was up in this rising sample
                         None if actual is None else f"{target}T21:30:00+00:00",
                     )
                 )
@@ -128,8 +135,8 @@ def fill(
         db.conn.executemany(
             "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, "
             "base_price, pred_change_pct, pred_price, lower, upper, p_up, p_flat, p_down, direction, "
-            "confidence, regime, signals, status, actual_price, error_pct, hit, verified_at) "
-            "VALUES (" + ",".join("?" * 23) + ")",
+            "confidence, regime, signals, status, actual_price, error_pct, hit, up_hit, "
+            "majority_hit, verified_at) VALUES (" + ",".join("?" * 25) + ")",
             pred_rows,
         )
         db.conn.executemany(
@@ -206,3 +213,7 @@ def sync(fn):
         return asyncio.run(fn(*args, **kwargs))
 
     return wrapper
+
+
+def _int(x: float) -> int | None:
+    return None if math.isnan(x) else int(x)

@@ -52,8 +52,8 @@ class SymbolScreen(Screen):
             title.append(f"  last close {bars[-1]['close']:,.2f} on {bars[-1]['date']}")
         if detail["n"]:
             title.append(
-                f"  hit rate {detail['hit_rate'] * 100:.0f}% vs always-up "
-                f"{detail['baseline'] * 100:.0f}% over its last {detail['n']} verified calls"
+                f"  hit rate {detail['hit_rate'] * 100:.0f}% vs {detail['baseline_name']} "
+                f"{detail['baseline'] * 100:.0f}% over its last {detail['n']} UP/DOWN calls"
             )
         else:
             title.append("  no verified calls yet", style="dim")

@@ -1,7 +1,8 @@
-"""The accuracy trend: rolling hit rate of verified predictions against the always-up baseline.
+"""The accuracy trend: rolling hit rate of verified UP/DOWN calls against the stronger
+baseline (always-up or the causal majority) on the same calls.
 
 Each point covers the last `window` target sessions across all symbols and horizons;
-the title carries the totals, n and a one-sided p-value against the baseline rate.
+the title carries the totals and n. The significance test runs in `assistant report`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ def title_of(trend: dict[str, Any]) -> str:
     """The panel title: totals over every verified prediction, with n and the p-value."""
     if not trend.get("n"):
         return "Accuracy: no verified predictions yet"
-    p = trend.get("p_value")
+    name = trend.get("base_name", "always-up")
     return (
-        f"Hit {trend['hit_rate'] * 100:.1f}% vs always-up {trend['base_rate'] * 100:.1f}% "
-        f"(n={trend['n']}, p={'—' if p is None else f'{p:.2f}'})\n"
-        f"chart: rolling {trend['window']}-session hit rate vs always-up"
+        f"Hit {trend['hit_rate'] * 100:.1f}% vs {name} {trend['base_rate'] * 100:.1f}% "
+        f"(same calls, n={trend['n']})\n"
+        f"chart: rolling {trend['window']}-session hit rate vs {name}"
     )
 
 
