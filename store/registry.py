@@ -40,9 +40,12 @@ def register(
     feature_hash: str,
     metrics: dict[str, Any],
     artifact_path: str,
+    data_end: str | None = None,
     status: str = "candidate",
     reason: str | None = None,
 ) -> dict[str, Any]:
+    """Record a trained model; `data_end` is the last bar its training saw (the default:
+    the end of its last range)."""
     if status not in STATUSES:
         raise ValueError(f"unknown model status {status!r}")
     record = {
@@ -61,6 +64,7 @@ def register(
     for part in ("train", "val", "test"):
         lo, hi = ranges.get(part, (None, None))
         record[f"{part}_start"], record[f"{part}_end"] = lo, hi
+    record["data_end"] = data_end or max(hi for _, hi in ranges.values() if hi)
     with immediate(db):
         db["models"].insert(record)
     return get(db, model_id)
@@ -78,6 +82,33 @@ def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[dict[str
     if kind:
         sql, params = sql + " AND kind = ?", [kind]
     return [_row(r) for r in db.query(sql + " ORDER BY kind", params)]
+
+
+def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The models that may serve a call at session `day`: per kind, the serving model if
+    its training data ended on or before `day`, else the newest usable model of that kind
+    whose data did; and one note per serving model that was refused, saying why."""
+    rows, notes = [], []
+    for row in serving(db):
+        end = row.get("data_end")
+        if end is None or end <= day:
+            rows.append(row)
+            continue
+        older = [
+            _row(r)
+            for r in db.query(
+                "SELECT * FROM models WHERE kind = ? AND status != 'quarantined' "
+                "AND data_end <= ? ORDER BY version DESC LIMIT 1",
+                [row["kind"], day],
+            )
+        ]
+        why = f"{row['id']} trained on data through {end}, after {day}"
+        if older:
+            rows.append(older[0])
+            notes.append(f"{why}: {older[0]['id']} (data through {older[0]['data_end']}) serves")
+        else:
+            notes.append(f"{why}, and no older {row['kind']} model exists: it does not serve")
+    return rows, notes
 
 
 def list_models(

@@ -215,9 +215,31 @@ def m005_one_truth(db: sqlite_utils.Database) -> None:
     # calls (no directional claim); the baselines' hits on the same row are stored beside
     # it (always-up, and the causal majority known at the call), so every reader (report,
     # TUI) aggregates stored numbers and re-implements no rule. Earlier rows are re-scored.
+    # As-of reads (what was known at a date D): models.data_end is the last bar a model's
+    # training saw; weight changes and calibration passes carry the session they became
+    # valid (the verify pass's date), so weights and calibration can be read as of D.
     _run(
         db,
         """
+        ALTER TABLE models ADD COLUMN data_end TEXT;
+        UPDATE models SET data_end = COALESCE(test_end, val_end, train_end);
+        ALTER TABLE weight_changes ADD COLUMN valid_from TEXT;
+        UPDATE weight_changes SET valid_from = substr(changed_at, 1, 10);
+        CREATE INDEX weight_changes_valid ON weight_changes(symbol, valid_from);
+        CREATE TABLE calibration_passes (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            horizon INTEGER NOT NULL,
+            bucket INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            hits INTEGER NOT NULL,
+            stated_sum REAL NOT NULL,
+            valid_from TEXT NOT NULL
+        );
+        INSERT INTO calibration_passes (scope, horizon, bucket, n, hits, stated_sum, valid_from)
+            SELECT scope, horizon, bucket, n, hits, stated_sum, substr(updated_at, 1, 10)
+            FROM calibration;
+        DROP TABLE calibration;
         ALTER TABLE predictions ADD COLUMN up_hit INTEGER;
         ALTER TABLE predictions ADD COLUMN majority_hit INTEGER;
         DROP INDEX predictions_verified_by_target;

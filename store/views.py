@@ -24,6 +24,8 @@ from typing import Any
 
 import sqlite_utils
 
+from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
+
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
 TREND_POINTS = 250  # most recent target sessions shown in the trend chart
@@ -174,8 +176,11 @@ def _baseline(n: int, ups: int, majs: int) -> tuple[float | None, str]:
     return (ups / n, "always-up") if ups >= majs else (majs / n, "majority")
 
 
-def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[str, Any]]:
-    """One row per watched symbol: last close and change, regime, latest call, hit rate."""
+def watchlist(
+    db: sqlite_utils.Database, window: int = HIT_WINDOW, today: str | None = None
+) -> list[dict[str, Any]]:
+    """One row per watched symbol: last close and change, regime, latest call, hit rate, and
+    how many sessions old its newest bar is on `today` (stale beyond STALE_AFTER_SESSIONS)."""
     out = []
     for (symbol,) in db.execute(
         "SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol"
@@ -185,6 +190,8 @@ def watchlist(db: sqlite_utils.Database, window: int = HIT_WINDOW) -> list[dict[
             "SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT 2", [symbol]
         ).fetchall()
         row["last_date"] = bars[0][0] if bars else None
+        age = weekdays_between(bars[0][0], today) if bars and today else 0
+        row["stale_sessions"] = age if age > STALE_AFTER_SESSIONS else 0
         row["close"] = bars[0][1] if bars else None
         row["change_pct"] = (
             (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None
@@ -329,7 +336,7 @@ def dashboard(
                 db.execute("SELECT COUNT(*) FROM commands WHERE status = 'queued'").fetchone()[0]
             ),
             "commands": recent_commands(db),
-            "watchlist": watchlist(db),
+            "watchlist": watchlist(db, today=today),
             "pending": pending(db, today),
             "trend": accuracy_trend(db),
             "regimes": regime_states(db),

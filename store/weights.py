@@ -1,9 +1,11 @@
 """What the cycle has learned: adaptive signal weights and confidence calibration.
 
 Weights are kept per (symbol, regime, signal); every change is also appended to
-`weight_changes` with its reason, so a user can see why a signal lost its say.
-Calibration counts, per (scope, horizon, confidence bucket), how many calls were made
-and how many hit. The caller owns the transaction.
+`weight_changes` with its reason and the session it became valid, so a user can see why
+a signal lost its say and a call as of a past date D uses the weights as they stood at D.
+Calibration counts, per (scope, horizon, confidence bucket) and verify pass, how many
+calls were made and how many hit; read as of D they sum the passes valid by D. The caller
+owns the transaction.
 """
 
 from __future__ import annotations
@@ -17,22 +19,35 @@ WeightKey = tuple[str, str]  # (symbol, regime)
 
 
 def load(
-    db: sqlite_utils.Database, symbols: Sequence[str] | None = None
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: str | None = None
 ) -> dict[WeightKey, dict[str, float]]:
-    """Current weights: {(symbol, regime): {signal: weight}}; absent means the default."""
-    sql = "SELECT symbol, regime, signal, weight FROM weights"
+    """Weights {(symbol, regime): {signal: weight}} now, or as they stood at session `as_of`
+    (the last change valid on or before it); absent means the default."""
     params: list[Any] = []
+    where = ""
     if symbols:
-        sql += f" WHERE symbol IN ({','.join('?' * len(symbols))})"
+        where = f" WHERE symbol IN ({','.join('?' * len(symbols))})"
         params = list(symbols)
+    if as_of is None:
+        sql = "SELECT symbol, regime, signal, weight FROM weights" + where
+    else:
+        where = (where + " AND" if where else " WHERE") + " valid_from <= ?"
+        params.append(as_of)
+        sql = (
+            "SELECT symbol, regime, signal, new_weight FROM weight_changes WHERE id IN ("
+            "SELECT MAX(id) FROM weight_changes" + where + " GROUP BY symbol, regime, signal)"
+        )
     out: dict[WeightKey, dict[str, float]] = {}
     for sym, regime, signal, weight in db.execute(sql, params):
         out.setdefault((sym, regime), {})[signal] = float(weight)
     return out
 
 
-def apply(db: sqlite_utils.Database, changes: Iterable[Sequence[Any]], when: str) -> int:
-    """changes: (symbol, regime, signal, old_weight or None, new_weight, reason). Logged each."""
+def apply(
+    db: sqlite_utils.Database, changes: Iterable[Sequence[Any]], when: str, valid_from: str
+) -> int:
+    """changes: (symbol, regime, signal, old_weight or None, new_weight, reason), valid from
+    session `valid_from`. Logged each."""
     rows = list(changes)
     db.conn.executemany(
         "INSERT INTO weights (symbol, regime, signal, weight, updated_at, reason) VALUES (?, ?, ?, ?, ?, ?) "
@@ -41,9 +56,9 @@ def apply(db: sqlite_utils.Database, changes: Iterable[Sequence[Any]], when: str
         [(s, r, g, new, when, why) for s, r, g, _old, new, why in rows],
     )
     db.conn.executemany(
-        "INSERT INTO weight_changes (symbol, regime, signal, old_weight, new_weight, reason, changed_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(s, r, g, old, new, why, when) for s, r, g, old, new, why in rows],
+        "INSERT INTO weight_changes (symbol, regime, signal, old_weight, new_weight, reason, "
+        "changed_at, valid_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(s, r, g, old, new, why, when, valid_from) for s, r, g, old, new, why in rows],
     )
     return len(rows)
 
@@ -62,23 +77,31 @@ def changes(
 
 
 def load_calibration(
-    db: sqlite_utils.Database,
+    db: sqlite_utils.Database, as_of: str | None = None
 ) -> dict[tuple[str, int], dict[int, tuple[int, int, float]]]:
-    """{(scope, horizon): {bucket: (n, hits, stated_sum)}}."""
+    """{(scope, horizon): {bucket: (n, hits, stated_sum)}} over every verify pass, or over
+    the passes valid on or before session `as_of`."""
+    sql = (
+        "SELECT scope, horizon, bucket, SUM(n), SUM(hits), SUM(stated_sum) FROM calibration_passes"
+    )
+    params: list[Any] = []
+    if as_of is not None:
+        sql += " WHERE valid_from <= ?"
+        params.append(as_of)
     out: dict[tuple[str, int], dict[int, tuple[int, int, float]]] = {}
     for scope, h, b, n, hits, stated in db.execute(
-        "SELECT scope, horizon, bucket, n, hits, stated_sum FROM calibration"
+        sql + " GROUP BY scope, horizon, bucket", params
     ):
         out.setdefault((scope, int(h)), {})[int(b)] = (int(n), int(hits), float(stated))
     return out
 
 
-def add_calibration(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]], when: str) -> None:
-    """rows: (scope, horizon, bucket, n, hits, stated_sum) added to the running counts."""
+def add_calibration(
+    db: sqlite_utils.Database, rows: Iterable[Sequence[Any]], valid_from: str
+) -> None:
+    """rows: (scope, horizon, bucket, n, hits, stated_sum) of one verify pass at `valid_from`."""
     db.conn.executemany(
-        "INSERT INTO calibration (scope, horizon, bucket, n, hits, stated_sum, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, horizon, bucket) DO UPDATE SET "
-        "n = n + excluded.n, hits = hits + excluded.hits, "
-        "stated_sum = stated_sum + excluded.stated_sum, updated_at = excluded.updated_at",
-        [(*r, when) for r in rows],
+        "INSERT INTO calibration_passes (scope, horizon, bucket, n, hits, stated_sum, valid_from) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(*r, valid_from) for r in rows],
     )

@@ -112,6 +112,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             "(see `assistant watch list`; `assistant collect` fetches bars)"
         )
         return 0
+    stale = {c.symbol: (c.as_of, c.stale_sessions) for c in calls if c.stale_sessions}
+    for sym, (as_of, n) in sorted(stale.items()):
+        print(
+            f"STALE DATA: {sym}'s newest bar is {as_of}, {n:,} sessions ago: its calls are as of "
+            "that date, not today (run `assistant collect`; use --as-of to backfill on purpose)"
+        )
     for c in calls:
         print(format_call(c))
     new = sum(c.new for c in calls)

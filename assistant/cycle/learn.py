@@ -119,12 +119,12 @@ def verify(
             report.hits = int(np.nansum(hit))
             report.flat = int(np.isnan(hit).sum())
             changes = _weight_changes(db, _tally(done, realized), settings, day)
-            weight_store.apply(db, changes, now)
+            weight_store.apply(db, changes, now, day)
             report.weight_changes = [
                 dict(zip(("symbol", "regime", "signal", "old", "new", "reason"), c, strict=True))
                 for c in changes
             ]
-            weight_store.add_calibration(db, _calibration(done, hit), now)
+            weight_store.add_calibration(db, _calibration(done, hit), day)
         ledger.mark_expired(db, expired_ids, now)
     if report.expired:
         report.expired_why = (

@@ -31,19 +31,21 @@ def model_forecasts(
     bars: dict[str, pd.DataFrame],
     as_of: pd.Timestamp | None,
     horizons: list[int],
+    day: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead})."""
+    """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead, 'refused':
+    which serving models a call as of `day` may not use, because they saw later data})."""
     if not bars or as_of is None:
         return {}, {"*": NO_MODEL}
     from assistant.modeling import serving as forecasting
 
     try:
-        serving = forecasting.load_serving(db, home)
+        serving = forecasting.load_serving(db, home, day)
         out = forecasting.forecast(serving, bars, as_of, horizons) or {}
     except Exception as exc:  # one failing model never kills the cycle: rules serve
         log.warning("model forecast failed, rules serve: %s", exc)
         return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
-    return dict(out), {"*": NO_MODEL}
+    return dict(out), {"*": NO_MODEL, "refused": "; ".join(serving.notes)}
 
 
 def skill_text(label: str, record: list[tuple[str, int, int, int]], h: int) -> str:
@@ -120,4 +122,6 @@ def encode_signals(p: Plan) -> str:
         info["model_return"] = ev.model.expected_return
     if p.rules_only:
         info["note"] = ev.note or f"{RULES_VERSION}: rule signals only"
+    elif ev.note:
+        info["note"] = ev.note
     return json.dumps(info, separators=(",", ":"))

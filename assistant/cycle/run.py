@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlite_utils
 
-from assistant.calendar import add_sessions, exchange_for
+from assistant.calendar import add_sessions, exchange_for, sessions_between
 from assistant.cycle import analyze as az
 from assistant.cycle.drift import DriftFinding, check_drift
 from assistant.cycle.learn import VerifyReport, verify
@@ -31,6 +31,7 @@ from store import regimes as regime_store
 from store import symbols as symbol_store
 from store import weights as weight_store
 from store.db import immediate, utcnow
+from store.freshness import STALE_AFTER_SESSIONS
 
 __all__ = ["Call", "run_cycle", "verify", "VerifyReport", "check_drift", "DriftFinding"]
 
@@ -60,6 +61,7 @@ class Call:
     skill: str = ""
     note: str = ""
     new: bool = True  # False when the same call was already in the ledger
+    stale_sessions: int = 0  # sessions between the newest bar and today, when stale
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,9 +98,12 @@ def run_cycle(
         if day
         else max((pd.Timestamp(a.as_of) for a in analyses.values()), default=None)
     )
-    forecasts, note = model_forecasts(db, home, {s: bars[s] for s in analyses}, stamp, horizons)
-    weights = weight_store.load(db, list(analyses))
-    calibration = weight_store.load_calibration(db)
+    forecasts, note = model_forecasts(
+        db, home, {s: bars[s] for s in analyses}, stamp, horizons, day
+    )
+    refused = note.get("refused", "")
+    weights = weight_store.load(db, list(analyses), as_of=day)
+    calibration = weight_store.load_calibration(db, as_of=day)
     plans: list[Plan] = []
     for sym, a in analyses.items():
         fc = forecasts.get(sym)
@@ -127,7 +132,9 @@ def run_cycle(
                 majority=a.majority[h],
                 flat_band=a.flat_band[h],
                 calibration=table,
-                note="" if view else note.get(sym, note.get("*", "")),
+                note="; ".join(
+                    n for n in (refused, "" if view else note.get(sym, note.get("*", ""))) if n
+                ),
             )
             plans.append(plan(ev, weights.get((sym, a.regime), {})))
     # predict
@@ -143,9 +150,25 @@ def run_cycle(
         regime_store.upsert_many(
             db, [r for a in analyses.values() for r in az.regime_rows(a, last.get(a.symbol))]
         )
-    return [
+    calls = [
         _replace_new(c, (c.symbol, c.as_of, c.horizon, c.model_version) not in known) for c in calls
     ]
+    if day is None:  # "latest": say so when the latest bars are not recent
+        calls = _mark_stale(calls, default_exchange, pd.Timestamp.today().strftime("%Y-%m-%d"))
+    return calls
+
+
+def _mark_stale(calls: list[Call], default_exchange: str, today: str) -> list[Call]:
+    """Calls whose newest bar is more than STALE_AFTER_SESSIONS sessions before today carry
+    how old it is, so nobody mistakes a call as of years ago for a current one."""
+    age: dict[str, int] = {}
+    out = []
+    for c in calls:
+        if c.symbol not in age:
+            n = sessions_between(exchange_for(c.symbol, default_exchange), c.as_of, today)
+            age[c.symbol] = n if n > STALE_AFTER_SESSIONS else 0
+        out.append(replace(c, stale_sessions=age[c.symbol]) if age[c.symbol] else c)
+    return out
 
 
 def _symbols(db: sqlite_utils.Database, symbols: list[str] | None) -> list[str]:
@@ -186,7 +209,7 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
             for c in p.top(3)
         ],
         skill=skills.get((ev.symbol, ev.horizon), ""),
-        note=ev.note if p.rules_only else "",
+        note=ev.note,
     )
 
 

@@ -44,6 +44,7 @@ class Serving:
         default_factory=dict
     )  # kind -> (row, model)
     quarantined: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # serving models refused as of a date
 
     def __bool__(self) -> bool:
         return bool(self.models)
@@ -90,17 +91,20 @@ def _fingerprint(home: Path, rows: list[dict[str, Any]]) -> tuple:
     return tuple(out)
 
 
-def load_serving(db: sqlite_utils.Database, home: Path) -> Serving:
+def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None) -> Serving:
+    """The serving models (as of session `as_of`: only models whose training data ended on
+    or before it; `Serving.notes` says which serving model was refused and what serves)."""
     home = Path(home)
-    rows = registry.serving(db)
+    rows, notes = registry.serving_as_of(db, as_of) if as_of else (registry.serving(db), [])
     key = _fingerprint(home, rows)
     name = str(home.resolve())
     with _cache_lock:
         hit = _cache.get(name)
         if hit is not None and hit[0] == key:
             _cache.move_to_end(name)
-            return Serving(dict(hit[1].models))
+            return Serving(dict(hit[1].models), notes=notes)
         out = _load(db, home, rows)
+        out.notes = notes
         _cache.pop(name, None)
         if not out.quarantined:  # after a quarantine the serving set changed: load afresh next time
             _cache[name] = (key, Serving(dict(out.models)))

@@ -287,6 +287,7 @@ def train(
             feature_hash=features.feature_hash(),
             metrics=row_metrics,
             artifact_path=str(rel),
+            data_end=max(str(b.index[-1].date()) for b in bars.values()),
             status=status,
             reason=reason or None,
         )

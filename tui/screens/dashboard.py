@@ -76,12 +76,19 @@ class DashboardScreen(Screen):
         if changed("watchlist"):
             self.query_one(WatchlistTable).rows_data = data["watchlist"]
             watched = len(data["watchlist"])
-            set_static(
-                self.query_one("#watchlist-title", Static),
+            stale = [r["symbol"] for r in data["watchlist"] if r.get("stale_sessions")]
+            title = (
                 f"Watchlist ({watched} symbol{'s' if watched != 1 else ''})"
                 if watched
-                else "Watchlist is empty: press a to add a ticker",
+                else "Watchlist is empty: press a to add a ticker"
             )
+            if stale:
+                oldest = max(r["stale_sessions"] for r in data["watchlist"])
+                title += (
+                    f" · STALE DATA: {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''} "
+                    f"(newest bar up to {oldest} sessions old; press c to collect)"
+                )
+            set_static(self.query_one("#watchlist-title", Static), title)
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]
             set_static(
