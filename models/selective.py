@@ -20,7 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from models.metrics import newey_west_se
+
 UP, DOWN = "UP", "DOWN"
+MIN_IC_SYMBOLS = 5  # symbols on a date before its cross-sectional IC counts
 
 
 def _baseline_rate(up: np.ndarray, majority_up: np.ndarray | None) -> float:
@@ -128,27 +131,13 @@ def causal_majority_up(outcome: pd.Series, dates: pd.Series, h: int) -> np.ndarr
 # ---------------------------------------------------------------- information coefficient
 
 
-def newey_west_se(x: np.ndarray, lag: int) -> float:
-    """HAC standard error of the mean of x with Bartlett weights up to `lag` (0 = plain SE)."""
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    n = len(x)
-    if n < 2:
-        return float("nan")
-    e = x - x.mean()
-    var = e @ e / n
-    for k in range(1, min(lag, n - 1) + 1):
-        var += 2.0 * (1.0 - k / (lag + 1)) * (e[k:] @ e[:-k]) / n
-    return float(np.sqrt(max(var, 0.0) / n))
-
-
 def daily_ic(
     frame: pd.DataFrame,
     *,
     date: str = "date",
     expected: str = "expected",
     realized: str = "realized",
-    min_symbols: int = 5,
+    min_symbols: int = MIN_IC_SYMBOLS,
 ) -> pd.Series:
     """Spearman correlation across symbols of expected vs realized, per date with >=
     min_symbols complete rows (dates where either side is constant are dropped)."""
@@ -173,7 +162,7 @@ def information_coefficient(
     date: str = "date",
     expected: str = "expected",
     realized: str = "realized",
-    min_symbols: int = 5,
+    min_symbols: int = MIN_IC_SYMBOLS,
 ) -> dict[str, Any]:
     """Mean daily IC, its Newey-West t-stat (lag h-1), the number of dates and the series."""
     ic = daily_ic(frame, date=date, expected=expected, realized=realized, min_symbols=min_symbols)

@@ -27,6 +27,9 @@ INSERT_COLUMNS = (
     "pred_price",
     "lower",
     "upper",
+    "lower95",
+    "upper95",
+    "vol_sigma",
     "p_up",
     "p_flat",
     "p_down",
@@ -44,7 +47,7 @@ _INSERT = (
 # Verification needs the prediction and, when present, the final bar of its target session.
 _MATURING = """
 SELECT p.id, p.symbol, p.horizon, p.target_date, p.base_price, p.pred_change_pct,
-       p.direction, p.regime, p.model_version, b.close
+       p.direction, p.regime, p.model_version, p.lower, p.upper, p.lower95, p.upper95, b.close
 FROM predictions p
 LEFT JOIN bars b ON b.symbol = p.symbol AND b.date = p.target_date AND b.provisional = 0
 WHERE p.status = 'pending' AND p.target_date <= ?
@@ -59,6 +62,10 @@ MATURING_COLUMNS = (
     "direction",
     "regime",
     "model_version",
+    "lower",
+    "upper",
+    "lower95",
+    "upper95",
     "close",
 )
 
@@ -84,14 +91,35 @@ def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = 
 
 
 def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
-    """rows: (actual_price, error_pct, hit, outcome, up_hit, majority_hit, verified_at, id);
-    hit is None for a FLAT call."""
+    """rows: (actual_price, error_pct, hit, outcome, up_hit, majority_hit, covered80,
+    covered95, verified_at, id); hit is None for a FLAT call, covered* for a call without
+    that range."""
     db.conn.executemany(
         "UPDATE predictions SET status = 'verified', actual_price = ?, error_pct = ?, hit = ?, "
-        "outcome = ?, up_hit = ?, majority_hit = ?, verified_at = ? "
+        "outcome = ?, up_hit = ?, majority_hit = ?, covered80 = ?, covered95 = ?, verified_at = ? "
         "WHERE id = ? AND status = 'pending'",
         rows,
     )
+
+
+def residuals(
+    db: sqlite_utils.Database, symbols: Sequence[str], known_by: str | None, per_group: int = 500
+) -> dict[tuple[str, int], list[tuple[float, float, float, float]]]:
+    """{(symbol, horizon): [(base, predicted, actual, vol_sigma)]}: the newest `per_group`
+    verified calls with a volatility forecast whose target session is on or before
+    `known_by` (all when None), newest first."""
+    where, params = _filters("verified", symbols)
+    extra = "" if known_by is None else " AND target_date <= ?"
+    out: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}
+    for sym, h, base, pred, actual, sigma in db.execute(
+        "SELECT symbol, horizon, base_price, pred_price, actual_price, vol_sigma "
+        f"FROM predictions{where} AND vol_sigma IS NOT NULL{extra} ORDER BY target_date DESC",
+        [*params, *([known_by] if known_by else [])],
+    ):
+        group = out.setdefault((sym, int(h)), [])
+        if len(group) < per_group:
+            group.append((float(base), float(pred), float(actual), float(sigma)))
+    return out
 
 
 def mark_expired(db: sqlite_utils.Database, ids: Iterable[int], when: str) -> None:
@@ -126,7 +154,8 @@ def scored(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> l
     cur = db.execute(
         "SELECT id, symbol, as_of, horizon, model_version, target_date, base_price, "
         "pred_change_pct, p_up, p_flat, p_down, direction, confidence, regime, signals, "
-        f"actual_price, error_pct, hit, outcome, up_hit, majority_hit FROM predictions{where} "
+        "actual_price, error_pct, hit, outcome, up_hit, majority_hit, lower, upper, lower95, "
+        f"upper95, vol_sigma, covered80, covered95 FROM predictions{where} "
         "ORDER BY target_date, id",
         params,
     )

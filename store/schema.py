@@ -215,12 +215,20 @@ def m005_one_truth(db: sqlite_utils.Database) -> None:
     # calls (no directional claim); the baselines' hits on the same row are stored beside
     # it (always-up, and the causal majority known at the call), so every reader (report,
     # TUI) aggregates stored numbers and re-implements no rule. Earlier rows are re-scored.
+    # Ranges: lower/upper are the 80% range of the target close, lower95/upper95 the 95%
+    # one, vol_sigma the forecast std of the h-session log return they were built from;
+    # verify stores whether each range covered the close (covered80, covered95).
     # As-of reads (what was known at a date D): models.data_end is the last bar a model's
     # training saw; weight changes and calibration passes carry the session they became
     # valid (the verify pass's date), so weights and calibration can be read as of D.
     _run(
         db,
         """
+        ALTER TABLE predictions ADD COLUMN lower95 REAL;
+        ALTER TABLE predictions ADD COLUMN upper95 REAL;
+        ALTER TABLE predictions ADD COLUMN vol_sigma REAL;
+        ALTER TABLE predictions ADD COLUMN covered80 INTEGER;
+        ALTER TABLE predictions ADD COLUMN covered95 INTEGER;
         ALTER TABLE models ADD COLUMN data_end TEXT;
         UPDATE models SET data_end = COALESCE(test_end, val_end, train_end);
         ALTER TABLE weight_changes ADD COLUMN valid_from TEXT;

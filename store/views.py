@@ -241,6 +241,15 @@ def pending(
     return rows
 
 
+def _range_coverage(db: sqlite_utils.Database) -> dict[str, tuple[int, int]]:
+    """{'80': (calls, covered), '95': (calls, covered)} over verified calls with ranges."""
+    n80, c80, n95, c95 = db.execute(
+        "SELECT COUNT(covered80), SUM(covered80), COUNT(covered95), SUM(covered95) "
+        "FROM predictions WHERE status = 'verified'"
+    ).fetchone()
+    return {"80": (int(n80), int(c80 or 0)), "95": (int(n95), int(c95 or 0))}
+
+
 def accuracy_trend(
     db: sqlite_utils.Database, window: int = TREND_WINDOW, points: int = TREND_POINTS
 ) -> dict[str, Any]:
@@ -283,6 +292,7 @@ def accuracy_trend(
         "hit_rate": tot_hits / tot_n if tot_n else None,
         "base_rate": base_rate,
         "base_name": base_name,
+        "ranges": _range_coverage(db),
     }
 
 

@@ -88,6 +88,9 @@ def add_call(
         base * 1.005,
         base * 0.98,
         base * 1.02,
+        base * 0.96,
+        base * 1.04,
+        None,  # no volatility forecast: these calls do not feed the conformal ranges
         probs[2],
         probs[1],
         probs[0],

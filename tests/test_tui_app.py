@@ -257,7 +257,7 @@ async def test_empty_home_explains_what_to_do(home, db):
         await settle(pilot)
         text = screen_text(app)
         assert "Watchlist is empty: press a to add a ticker" in text
-        assert "no verified predictions yet" in text
+        assert "no verified UP/DOWN calls yet" in text
         await pilot.press("x")
         await settle(pilot)
         assert queued(home) == []

@@ -261,9 +261,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not data["groups"]:
         print("nothing verified yet: accuracy appears once target sessions have closed")
         return 0
+    for hz in data["horizons"]:
+        print(f"\nall symbols, h={hz['horizon']}: " + format_ranges(hz))
+        v = hz["volatility"]
+        if v.get("n"):
+            print(
+                f"    volatility forecast QLIKE {v['qlike']:.3f} vs EWMA {v['qlike_ewma']:.3f} "
+                f"({100 * v['gain_vs_ewma']:+.1f}%) and trailing-20 {v['qlike_trailing']:.3f} "
+                f"({100 * v['gain_vs_trailing']:+.1f}%), n={v['n']} (lower is better)"
+            )
+        if hz["ranking"]:
+            r = hz["ranking"]
+            print(
+                f"    ranking: information coefficient {r['mean']:+.3f} (Newey-West t {r['t']:.2f}) "
+                f"over {r['n_days']} dates"
+            )
     for g in data["groups"]:
         print()
         print(format_metrics(f"{g['symbol']} h={g['horizon']}", g))
+        print(f"    {format_ranges(g)}")
         for regime, m in g["by_regime"].items():
             print(format_metrics(f"    {regime}", m, short=True))
         cal = "  ".join(
@@ -278,6 +294,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         print(f"    trend, 4-week rolling hit/baseline: {weeks}")
     return 0
+
+
+def format_ranges(m: dict[str, Any]) -> str:
+    parts = []
+    for level in (80, 95):
+        r = m[f"range{level}"]
+        if r["n"]:
+            parts.append(
+                f"{level}% range covered {100 * r['coverage']:.1f}% of {r['n']:,} calls "
+                f"(interval score {r['interval_score_pct']:.2f}%)"
+            )
+    return "; ".join(parts) or "no calls with ranges verified yet"
 
 
 def format_metrics(label: str, m: dict[str, Any], short: bool = False) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from models import outcomes, signals
+from models import outcomes, signals, volatility
 from models.regime import classify
 from store import bars as bar_store
 
@@ -36,6 +36,7 @@ class Analysis:
     last_move: dict[int, int]  # sign of the h-session move ending at as_of
     majority: dict[int, int]  # causal majority direction at as_of (+1/-1)
     flat_band: dict[int, float]  # the outcome rules' FLAT band at as_of
+    vol: dict[int, volatility.VolForecast]  # h-session variance forecast and its baselines
     regimes: pd.DataFrame  # per-session regime history (for the store)
 
 
@@ -104,6 +105,7 @@ def analyze(
         last_move=last_move,
         majority=majority,
         flat_band=flat_band,
+        vol=volatility.forecast_at_end(bars, horizons),
         regimes=reg,
     )
 

@@ -99,6 +99,8 @@ def verify(
             # calls made before the majority was stored count its direction as up
             majority = np.nan_to_num(done["majority"].to_numpy(float), nan=1.0)
             majority_hit = outcomes.baseline_hit(np.where(majority < 0, -1, 1), realized)
+            covered80 = _covered(done["lower"], done["upper"], close)
+            covered95 = _covered(done["lower95"], done["upper95"], close)
             error = 100.0 * np.expm1(realized) - done["pred_change_pct"].to_numpy(float)
             ids = done["id"].astype(int).tolist()
             ledger.mark_verified(
@@ -110,6 +112,8 @@ def verify(
                     klass.tolist(),
                     _ints(up_hit),
                     _ints(majority_hit),
+                    _ints(covered80),
+                    _ints(covered95),
                     [now] * len(done),
                     ids,
                     strict=True,
@@ -133,6 +137,13 @@ def verify(
             "data; run `assistant collect`)"
         )
     return report
+
+
+def _covered(lower: pd.Series, upper: pd.Series, close: np.ndarray) -> np.ndarray:
+    """1.0 where the close fell inside the range, 0.0 outside, NaN for calls without one."""
+    lo, hi = lower.to_numpy(float), upper.to_numpy(float)
+    inside = ((close >= lo) & (close <= hi)).astype(float)
+    return np.where(np.isfinite(lo) & np.isfinite(hi), inside, np.nan)
 
 
 def _ints(values: np.ndarray) -> list[int | None]:

@@ -28,7 +28,6 @@ RULES_VERSION = (
     "signals-v1"  # the untrained rule-signal pool; never a registry id (those are <kind>-v<N>)
 )
 RULE_SCALE = 0.1  # a unanimous rule vote moves the expectation by 0.1 sigma
-INTERVAL_Z = 1.645  # 90% interval
 DEFAULT_WEIGHT = 1.0
 DEFAULT_MODEL_WEIGHT = 3.0  # a trained model starts with the say of three rules
 CALIBRATION_MIN_N = 10  # calls in a bucket before realized outcomes move confidence
@@ -59,6 +58,9 @@ class Evidence:
     last_move: int = 0  # sign of the h-session move ending at as_of (a baseline's call)
     majority: int = 1  # the causal majority direction at as_of (a baseline's call)
     flat_band: float = 0.0  # half-width of the FLAT zone (models.outcomes.band at as_of)
+    vol_sigma: float = 0.0  # forecast std of the h-session log return (0: use sigma)
+    range_q: tuple[float, float] = (1.2816, 1.96)  # sigma multipliers of the 80% / 95% ranges
+    vol: dict = field(default_factory=dict)  # the variance forecast, its model and baselines
     # stated-confidence bucket -> (n, hits) of scored calls like this one
     calibration: dict[int, tuple[int, int]] = field(default_factory=dict)
     note: str = ""  # why no model serves, when none does
@@ -82,7 +84,8 @@ class Plan:
     direction: str  # up | flat | down
     raw_confidence: float
     confidence: float
-    interval: tuple[float, float]  # log returns
+    interval: tuple[float, float]  # the 80% range, log returns
+    interval95: tuple[float, float]  # the 95% range, log returns
     flat_band: float
     model_version: str
     rules_only: bool
@@ -119,6 +122,7 @@ def calibrate(raw: float, table: dict[int, tuple[int, int]]) -> float:
 def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
     """Combine the evidence with the current weights into one call for one horizon."""
     sigma = max(float(evidence.sigma), 1e-9)
+    width = float(evidence.vol_sigma) if evidence.vol_sigma > 0 else sigma
     band = float(evidence.flat_band)
     sources: list[tuple[str, float, float, float, tuple[float, float, float]]] = []
     for name, vote in sorted(evidence.votes.items()):
@@ -153,7 +157,8 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         direction=direction,
         raw_confidence=raw,
         confidence=calibrate(raw, evidence.calibration),
-        interval=(mu - INTERVAL_Z * sigma, mu + INTERVAL_Z * sigma),
+        interval=(mu - evidence.range_q[0] * width, mu + evidence.range_q[0] * width),
+        interval95=(mu - evidence.range_q[1] * width, mu + evidence.range_q[1] * width),
         flat_band=band,
         model_version=model.version if model is not None else RULES_VERSION,
         rules_only=model is None,

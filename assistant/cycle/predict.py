@@ -116,6 +116,8 @@ def encode_signals(p: Plan) -> str:
         "raw_confidence": p.raw_confidence,
         "last_move": ev.last_move,
         "majority": ev.majority,
+        "range_q": list(ev.range_q),
+        "vol": ev.vol,
         "serving": "rules" if p.rules_only else "model",
     }
     if ev.model is not None:

@@ -9,7 +9,13 @@ paired Newey-West p-value, MAE of the % change next to zero change, Brier score 
 Brier skill against the class frequencies verified before each call, the calibration
 table (the confidence shown with the call against its realized hit rate) and the trend
 (a 4-week rolling hit rate per week next to the stronger baseline on the same calls).
-Expired calls are counted apart.
+Ranges: realized coverage of the 80% and 95% ranges and their interval (Winkler) score.
+Volatility: QLIKE of the variance forecast made with each call against the realized
+variance (sum of squared daily log returns over the h sessions), next to the EWMA
+(lambda 0.94) and trailing-20 baselines on the same calls. Ranking: with 5 or more symbols,
+the information coefficient (per as-of date, the Spearman correlation across symbols of
+expected and realized return; averaged, with a Newey-West t-stat). Expired calls are
+counted apart.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from models import intervals, outcomes, selective, volatility
 from models import metrics as scores
-from models import outcomes
 from models.outcomes import CLASSES
+from store import bars as bar_store
 from store import predictions as ledger
 
 TREND_WEEKS = 26
@@ -43,8 +50,17 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
     frame["majority"] = [_sign(i.get("majority", 1)) for i in info]
     frame["realized"] = outcomes.realized_return(frame["base_price"], frame["actual_price"])
     frame["actual_pct"] = 100.0 * np.expm1(frame["realized"])
+    frame["realized_var"] = _realized_var(db, frame)
+    vol = [json.loads(sig or "{}").get("vol") or {} for sig in frame["signals"]]
+    for key in ("var", "ewma", "trailing"):
+        frame[f"vol_{key}"] = [v.get(key, np.nan) for v in vol]
+    out["horizons"] = [
+        {"horizon": int(h), **ranges(g), "volatility": vol_scores(g), "ranking": ranking(g, int(h))}
+        for h, g in frame.groupby("horizon", sort=True)
+    ]
     for (sym, h), g in frame.groupby(["symbol", "horizon"], sort=True):
-        group = {"symbol": sym, "horizon": int(h), **metrics(g)}
+        group = {"symbol": sym, "horizon": int(h), **metrics(g), **ranges(g)}
+        group["volatility"] = vol_scores(g)
         group["model_versions"] = sorted(g["model_version"].unique().tolist())
         group["by_regime"] = {
             str(r): metrics(rg) for r, rg in g.groupby(g["regime"].fillna("unknown"))
@@ -53,6 +69,80 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
         group["trend"] = trend(g, group["stronger_baseline"])
         out["groups"].append(group)
     return out
+
+
+def _realized_var(db: sqlite_utils.Database, frame: pd.DataFrame) -> np.ndarray:
+    """Per call: the sum of squared daily log returns over its h sessions (NaN if unknown)."""
+    out = np.full(len(frame), np.nan)
+    stored = bar_store.load_many(db, sorted(frame["symbol"].unique()))
+    for (sym, h), g in frame.groupby(["symbol", "horizon"]):
+        if sym not in stored:
+            continue
+        close = stored[sym]["close"]
+        rv = volatility.future_realized_var(close, int(h))
+        rv.index = rv.index.strftime("%Y-%m-%d")
+        out[frame.index.get_indexer(g.index)] = rv.reindex(g["as_of"]).to_numpy(float)
+    return out
+
+
+def ranges(g: pd.DataFrame) -> dict[str, Any]:
+    """Realized coverage of the 80% and 95% ranges and their mean interval score (in % of
+    the base price), over the calls that carried them."""
+    out: dict[str, Any] = {}
+    for level, lo, hi, col in (
+        (0.80, "lower", "upper", "covered80"),
+        (0.95, "lower95", "upper95", "covered95"),
+    ):
+        rows = g[g[col].notna()]
+        n = len(rows)
+        score = intervals.winkler_score(
+            rows["actual_price"] / rows["base_price"],
+            rows[lo] / rows["base_price"],
+            rows[hi] / rows["base_price"],
+            level,
+        )
+        out[f"range{int(level * 100)}"] = {
+            "n": n,
+            "coverage": float(rows[col].mean()) if n else None,
+            "interval_score_pct": float(100 * np.mean(score)) if n else None,
+        }
+    return out
+
+
+def vol_scores(g: pd.DataFrame) -> dict[str, Any]:
+    """QLIKE of the volatility forecast and of its two baselines on the same calls."""
+    rows = g[np.isfinite(g["realized_var"]) & np.isfinite(g["vol_var"])]
+    rows = rows[np.isfinite(rows["vol_ewma"]) & np.isfinite(rows["vol_trailing"])]
+    if rows.empty:
+        return {"n": 0}
+    realized = rows["realized_var"].to_numpy(float)
+    q = {
+        k: volatility.mean_qlike(realized, rows[f"vol_{k}"].to_numpy(float))
+        for k in ("var", "ewma", "trailing")
+    }
+    return {
+        "n": len(rows),
+        "qlike": q["var"],
+        "qlike_ewma": q["ewma"],
+        "qlike_trailing": q["trailing"],
+        "gain_vs_ewma": 1 - q["var"] / q["ewma"] if q["ewma"] else None,
+        "gain_vs_trailing": 1 - q["var"] / q["trailing"] if q["trailing"] else None,
+    }
+
+
+def ranking(g: pd.DataFrame, h: int) -> dict[str, Any] | None:
+    """Information coefficient across symbols per as-of date (needs 5+ symbols)."""
+    if g["symbol"].nunique() < selective.MIN_IC_SYMBOLS:
+        return None
+    calls = pd.DataFrame(
+        {
+            "date": g["as_of"].to_numpy(),
+            "expected": np.log1p(g["pred_change_pct"].to_numpy(float) / 100),
+            "realized": g["realized"].to_numpy(float),
+        }
+    )
+    ic = selective.information_coefficient(calls, h=h)
+    return {k: ic[k] for k in ("mean", "t", "n_days")} if ic["n_days"] else None
 
 
 def _sign(v: Any) -> int:

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from assistant.calendar import add_sessions, exchange_for, sessions_between
 from assistant.cycle import analyze as az
+from assistant.cycle import ranges
 from assistant.cycle.drift import DriftFinding, check_drift
 from assistant.cycle.learn import VerifyReport, verify
 from assistant.cycle.plan import Evidence, ModelView, Plan, plan
@@ -48,8 +49,11 @@ class Call:
     direction: str
     change_pct: float
     target_price: float
-    lower: float
+    lower: float  # the 80% range of the target close
     upper: float
+    lower95: float  # the 95% range
+    upper95: float
+    vol_sigma: float  # forecast std of the h-session log return behind the ranges
     p_down: float
     p_flat: float
     p_up: float
@@ -104,6 +108,7 @@ def run_cycle(
     refused = note.get("refused", "")
     weights = weight_store.load(db, list(analyses), as_of=day)
     calibration = weight_store.load_calibration(db, as_of=day)
+    range_q = ranges.multipliers(db, list(analyses), horizons, day)
     plans: list[Plan] = []
     for sym, a in analyses.items():
         fc = forecasts.get(sym)
@@ -131,6 +136,14 @@ def run_cycle(
                 last_move=a.last_move[h],
                 majority=a.majority[h],
                 flat_band=a.flat_band[h],
+                vol_sigma=a.vol[h].sigma,
+                vol={
+                    "model": a.vol[h].model,
+                    "var": a.vol[h].variance,
+                    "ewma": a.vol[h].ewma,
+                    "trailing": a.vol[h].trailing,
+                },
+                range_q=range_q[(sym, h)],
                 calibration=table,
                 note="; ".join(
                     n for n in (refused, "" if view else note.get(sym, note.get("*", ""))) if n
@@ -192,6 +205,9 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
         target_price=ev.base_price * math.exp(p.expected_return),
         lower=ev.base_price * math.exp(lo),
         upper=ev.base_price * math.exp(hi),
+        lower95=ev.base_price * math.exp(p.interval95[0]),
+        upper95=ev.base_price * math.exp(p.interval95[1]),
+        vol_sigma=ev.vol_sigma,
         p_down=p.probs[0],
         p_flat=p.probs[1],
         p_up=p.probs[2],
@@ -226,6 +242,9 @@ def _row(c: Call, p: Plan, made_at: str) -> tuple:
         c.target_price,
         c.lower,
         c.upper,
+        c.lower95,
+        c.upper95,
+        c.vol_sigma or None,
         c.p_up,
         c.p_flat,
         c.p_down,

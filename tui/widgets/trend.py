@@ -16,13 +16,18 @@ from textual_plotext import PlotextPlot
 def title_of(trend: dict[str, Any]) -> str:
     """The panel title: totals over every verified prediction, with n and the p-value."""
     if not trend.get("n"):
-        return "Accuracy: no verified predictions yet"
+        return "Accuracy: no verified UP/DOWN calls yet" + _ranges(trend)
     name = trend.get("base_name", "always-up")
     return (
         f"Hit {trend['hit_rate'] * 100:.1f}% vs {name} {trend['base_rate'] * 100:.1f}% "
-        f"(same calls, n={trend['n']})\n"
+        f"(same calls, n={trend['n']}){_ranges(trend)}\n"
         f"chart: rolling {trend['window']}-session hit rate vs {name}"
     )
+
+
+def _ranges(trend: dict[str, Any]) -> str:
+    n, covered = trend.get("ranges", {}).get("80", (0, 0))
+    return f" · 80% range covered {100 * covered / n:.0f}% of {n:,} calls" if n else ""
 
 
 class TrendChart(PlotextPlot):
