@@ -113,14 +113,18 @@ def directional(
     n = int(called.sum())
     maj = np.broadcast_to(np.asarray(majority), ret.shape)
     hits = outcomes.hit(call, ret)[called]
+    # the baselines on the called rows; when nothing was called, on every known row
+    rows = called if n else known
     base = {
-        "always_up": outcomes.baseline_hit(1, ret)[called],
-        "majority": outcomes.baseline_hit(maj, ret)[called],
-        "last_move": outcomes.baseline_hit(np.asarray(last_move), ret)[called],
+        "always_up": outcomes.baseline_hit(1, ret)[rows],
+        "majority": outcomes.baseline_hit(maj, ret)[rows],
+        "last_move": outcomes.baseline_hit(np.asarray(last_move), ret)[rows],
     }
-    rate = {k: _r(float(v.mean())) if n else None for k, v in base.items()}
+    rate = {k: _r(float(v.mean())) if rows.any() else None for k, v in base.items()}
     stronger = (
-        "always_up" if n == 0 or base["always_up"].mean() >= base["majority"].mean() else "majority"
+        "always_up"
+        if not rows.any() or base["always_up"].mean() >= base["majority"].mean()
+        else "majority"
     )
     day = None if dates is None else np.asarray(dates)[called]
     hit_rate = float(hits.mean()) if n else None
@@ -133,7 +137,7 @@ def directional(
             "always_up": {"dir_accuracy": rate["always_up"]},
             "majority": {
                 "dir_accuracy": rate["majority"],
-                "direction": _direction_label(maj[called]),
+                "direction": _direction_label(maj[rows]),
             },
             "last_move": {"dir_accuracy": rate["last_move"]},
         },
@@ -168,12 +172,17 @@ def evaluate(
     h: int,
     dates: np.ndarray | None = None,
     climatology: np.ndarray | None = None,
+    gated: bool = False,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """ret, cls: realized (n,); pred_ret (n,), probs (n, 3); majority: the causal majority
     direction per row (+1/-1, or one value for all rows); climatology: (n, 3) class
-    frequencies known at each row (for the Brier skill score)."""
+    frequencies known at each row (for the Brier skill score). `gated`: calls abstain
+    (FLAT) unless |P(up) - P(down)| >= threshold (None: every call abstains)."""
     n = len(ret)
     call = outcomes.call_of(probs, pred_ret) if n else np.zeros(0, dtype=object)
+    if gated and n:
+        call = outcomes.gate(call, probs, threshold)
     strategy = outcomes.call_sign(call) * ret
     pf = profit_factor(strategy)
     out = directional(call, ret, majority=majority, last_move=last_move, h=h, dates=dates)
@@ -210,7 +219,9 @@ def evaluate(
     return out
 
 
-def evaluate_part(part: Any, fc: Any, i: int) -> dict[str, Any]:
+def evaluate_part(
+    part: Any, fc: Any, i: int, gated: bool = False, threshold: float | None = None
+) -> dict[str, Any]:
     """`evaluate` for horizon index i of forecast `fc` over the rows of a dataset part,
     with the causal baselines and climatology the targets carry."""
     h = fc.horizons[i]
@@ -226,6 +237,8 @@ def evaluate_part(part: Any, fc: Any, i: int) -> dict[str, Any]:
         h=h,
         dates=part.dates().to_numpy(),
         climatology=clim,
+        gated=gated,
+        threshold=threshold,
     )
 
 

@@ -10,7 +10,9 @@ else:
 - the move class: beyond +band is UP, below -band DOWN, anything between (a zero
   return included) FLAT;
 - the call of a forecast: UP or DOWN only when that class is the most likely one and
-  the expected return agrees with it; otherwise FLAT, which is "no directional call";
+  the expected return agrees with it, and (for a trained model) when its evidence
+  |P(up) - P(down)| clears the threshold chosen on validation data; otherwise FLAT,
+  which is "no edge": no directional call;
 - the hit of a call: an UP call hits when the price rose (realized return > 0), a
   DOWN call when it fell (< 0); an unchanged price is a miss for both. FLAT calls make
   no directional claim and have no hit; they are counted as abstentions;
@@ -88,6 +90,19 @@ def call_of(probs: np.ndarray, expected_return: np.ndarray) -> np.ndarray:
     is_up = (up > down) & (up >= flat) & (mu >= 0)
     is_down = (down > up) & (down >= flat) & (mu <= 0)
     return np.where(is_up, "up", np.where(is_down, "down", "flat")).astype(object)
+
+
+def gate(call: np.ndarray, probs: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Calls (`call_of`) kept UP/DOWN only where the evidence |P(up) - P(down)|
+    clears `threshold` (chosen on validation); FLAT ("no edge") elsewhere, and everywhere
+    when no threshold qualified (None)."""
+    c = np.asarray(call, dtype=object).copy()
+    p = np.asarray(probs, dtype=float).reshape(-1, 3)
+    if threshold is None:
+        c[:] = "flat"
+        return c
+    c[np.abs(p[:, 2] - p[:, 0]) < threshold] = "flat"
+    return c
 
 
 def call_sign(call: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
+from models import outcomes
 from models.metrics import newey_west_se
 
 UP, DOWN = "UP", "DOWN"
@@ -48,27 +49,31 @@ def choose_threshold(
     beat the baseline hit rate on the same rows by `margin`, with coverage >= min_coverage
     and at least `min_calls` calls. None when no threshold qualifies (then: always abstain).
 
-    outcome_val: realized return (sign is what counts; rows with a zero or NaN outcome are
-    dropped). majority_up_val: causal-majority call per row (True = UP), optional.
-    Only validation rows are looked at; the returned value is then applied to test rows.
+    outcome_val: realized return, scored with the hit rule of models.outcomes (an unchanged
+    price is a miss for every call; NaN rows are dropped). majority_up_val: causal-majority
+    call per row (True = UP), optional. Only validation rows are looked at; the returned
+    value is then applied to test rows.
     """
     score = np.asarray(score_val, dtype=float)
     outcome = np.asarray(outcome_val, dtype=float)
     maj = None if majority_up_val is None else np.asarray(majority_up_val, dtype=bool)
-    ok = np.isfinite(score) & np.isfinite(outcome) & (outcome != 0)
-    score, up = score[ok], outcome[ok] > 0
-    maj = None if maj is None else maj[ok]
+    ok = np.isfinite(score) & np.isfinite(outcome)
+    score, outcome = score[ok], outcome[ok]
     if len(score) == 0:
         return None
+    call_hit = outcomes.baseline_hit(np.sign(score).astype(int), outcome)
+    up_hit = outcomes.baseline_hit(1, outcome)
+    maj_hit = None if maj is None else outcomes.baseline_hit(np.where(maj[ok], 1, -1), outcome)
     mag = np.abs(score)
     grid = np.unique(np.quantile(mag, np.linspace(0.0, 1.0 - min_coverage, n_grid)))
     for thr in grid:
-        sel = mag >= thr
+        sel = (mag >= thr) & (score != 0)
         if sel.sum() < max(min_calls, 1) or sel.mean() < min_coverage:
             continue
-        hit = float(((score[sel] > 0) == up[sel]).mean())
-        base = _baseline_rate(up[sel], None if maj is None else maj[sel])
-        if hit >= base + margin:
+        base = float(up_hit[sel].mean())
+        if maj_hit is not None:
+            base = max(base, float(maj_hit[sel].mean()))
+        if float(call_hit[sel].mean()) >= base + margin:
             return float(thr)
     return None
 
@@ -176,3 +181,14 @@ def information_coefficient(
         "n_days": len(ic),
         "daily": ic,
     }
+
+
+def choose_gate(part: Any, fc: Any, i: int) -> float | None:
+    """The evidence threshold of horizon index i, chosen on this (validation) part only."""
+    h = fc.horizons[i]
+    p = fc.probs[part.rows, i]
+    return choose_threshold(
+        p[:, 2] - p[:, 0],
+        part.Y[f"ret_h{h}"].to_numpy()[part.rows],
+        majority_up_val=part.Y[f"maj_h{h}"].to_numpy()[part.rows] > 0,
+    )

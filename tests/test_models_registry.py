@@ -53,7 +53,8 @@ def test_train_registers_promotes_and_serves(db, home):
     f = out["AAA"]
     assert f.model_version == "ensemble-v1" and set(f.probs) == {1, 3, 5}
     assert abs(sum(f.probs[5]) - 1) < 1e-9 and {"markov", "rules"} <= set(f.per_model)
-    assert f.skill[1]["n"] > 0 and f.skill[1]["majority"] is not None
+    assert f.skill[1]["n_rows"] > 0 and f.skill[1]["majority"] is not None
+    assert set(f.thresholds) == {1, 3, 5}  # chosen on validation; None means it abstains
 
 
 def test_second_model_replaces_only_if_no_worse_and_thresholds_gate(db, home):

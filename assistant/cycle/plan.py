@@ -42,6 +42,8 @@ class ModelView:
     expected_return: float  # log return over the horizon
     probs: tuple[float, float, float]  # down, flat, up
     skill: dict = field(default_factory=dict)
+    gated: bool = False  # True: call only when |P(up) - P(down)| clears `threshold`
+    threshold: float | None = None  # chosen on validation; None with gated: never call
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Plan:
     flat_band: float
     model_version: str
     rules_only: bool
+    abstained: bool = False  # the model's evidence did not clear its validation threshold
 
     @property
     def change_pct(self) -> float:
@@ -147,7 +150,13 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
     mu = sum(c.contribution for c in contributions)
     probs = tuple(sum(s[2] / total * s[4][k] for s in sources) for k in range(3))
     # Conflicting pooled distribution and expectation (a skewed model head, say) is FLAT.
-    direction = str(outcomes.call_of(probs, mu)[0])
+    call = outcomes.call_of(probs, mu)
+    abstained = False
+    if model is not None and model.gated:
+        gated = outcomes.gate(call, _norm(model.probs), model.threshold)
+        abstained = bool(gated[0] == "flat" and call[0] != "flat")
+        call = gated
+    direction = str(call[0])
     raw = outcomes.confidence_of(probs, direction)
     return Plan(
         evidence=evidence,
@@ -162,6 +171,7 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         flat_band=band,
         model_version=model.version if model is not None else RULES_VERSION,
         rules_only=model is None,
+        abstained=abstained,
     )
 
 

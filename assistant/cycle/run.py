@@ -115,11 +115,14 @@ def run_cycle(
         for h in horizons:
             view = None
             if fc is not None and h in fc.expected_return:
+                gates = fc.thresholds
                 view = ModelView(
                     fc.model_version,
                     float(fc.expected_return[h]),
                     tuple(fc.probs[h]),
                     dict(getattr(fc, "skill", {}) or {}),
+                    gated=gates is not None,
+                    threshold=None if gates is None else gates.get(h),
                 )
             scope = "rules" if view is None else "model"
             table = {b: (n, hits) for b, (n, hits, _) in calibration.get((scope, h), {}).items()}
@@ -169,6 +172,15 @@ def run_cycle(
     if day is None:  # "latest": say so when the latest bars are not recent
         calls = _mark_stale(calls, default_exchange, pd.Timestamp.today().strftime("%Y-%m-%d"))
     return calls
+
+
+def _abstain_note(p: Plan) -> str:
+    if not p.abstained or p.evidence.model is None:
+        return ""
+    t = p.evidence.model.threshold
+    if t is None:
+        return "no edge: on validation this model's calls never beat the stronger baseline"
+    return f"no edge: evidence below the threshold {t:.3f} chosen on validation"
 
 
 def _mark_stale(calls: list[Call], default_exchange: str, today: str) -> list[Call]:
@@ -225,7 +237,7 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
             for c in p.top(3)
         ],
         skill=skills.get((ev.symbol, ev.horizon), ""),
-        note=ev.note,
+        note="; ".join(n for n in (_abstain_note(p), ev.note) if n),
     )
 
 

@@ -25,7 +25,7 @@ import sqlite_utils
 
 from assistant.errors import AssistantError
 from assistant.modeling.training import fit_all, load_bars, model_params, resolve_kinds
-from models import outcomes
+from models import outcomes, selective
 from store.symbols import active_symbols, validate_symbol
 
 DEFAULT_SESSIONS = 756  # three years
@@ -161,9 +161,12 @@ def backtest(
         Y = data.Y.loc[idx]
         for kind, model in good.items():
             fc = model.predict(cut.X)
+            fc_val = model.predict(past.val.X)
             for i, h in enumerate(fc.horizons):
                 probs = fc.probs[sel, i]
                 expected = fc.expected_return[sel, i]
+                # abstain unless the evidence clears the threshold chosen on this block's validation
+                threshold = selective.choose_gate(past.val, fc_val, i)
                 records.append(
                     pd.DataFrame(
                         {
@@ -176,7 +179,10 @@ def backtest(
                             "p_down": probs[:, 0],
                             "p_flat": probs[:, 1],
                             "p_up": probs[:, 2],
-                            "call": outcomes.call_of(probs, expected),
+                            "call": outcomes.gate(
+                                outcomes.call_of(probs, expected), probs, threshold
+                            ),
+                            "threshold": threshold,
                             "actual_return": Y[f"ret_h{h}"].to_numpy(),
                             "actual_class": Y[f"cls_h{h}"].to_numpy(),
                             "majority": Y[f"maj_h{h}"].to_numpy(),

@@ -36,6 +36,9 @@ class SymbolForecast:
     probs: dict[int, tuple[float, float, float]]
     per_model: dict[str, dict[int, float]]
     skill: dict[str, Any]
+    # per horizon, the evidence threshold chosen on validation (None: always abstain);
+    # absent for models trained before thresholds existed (their calls are not gated)
+    thresholds: dict[int, float | None] | None = None
 
 
 @dataclass
@@ -137,7 +140,9 @@ def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:
     return {
         "model": row["id"],
         "n": m.get("n"),
-        "dir_accuracy": m.get("dir_accuracy"),
+        "n_rows": m.get("n_rows"),
+        # a model that abstained on every held-out row has no accuracy to show
+        "dir_accuracy": m.get("dir_accuracy") if m.get("n") else "abstains",
         "coverage": m.get("coverage"),
         "always_up": base.get("always_up", {}).get("dir_accuracy"),
         "majority": base.get("majority", {}).get("dir_accuracy"),
@@ -146,6 +151,19 @@ def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:
         "brier": m.get("brier"),
         "test_range": [row.get("test_start"), row.get("test_end")],
     }
+
+
+def _thresholds(models: list[Any], horizons: list[int]) -> dict[int, float | None] | None:
+    """The evidence thresholds the primary models chose on validation; averaged models
+    call only past the strictest of theirs (and never if one of them never may)."""
+    chosen = [m.info.get("thresholds") for m in models]
+    if not chosen or any(c is None for c in chosen):
+        return None
+    out: dict[int, float | None] = {}
+    for h in horizons:
+        values = [c.get(str(h)) for c in chosen]
+        out[h] = None if any(v is None for v in values) else max(values)
+    return out
 
 
 def _rows_needed(model: Any) -> int:
@@ -211,6 +229,12 @@ def forecast(
         else next(iter(serving.models.values()))[0]
     )
     primary = [fcs["ensemble"]] if "ensemble" in fcs else list(fcs.values())
+    gates = _thresholds(
+        [serving.models["ensemble"][1]]
+        if "ensemble" in fcs
+        else [m for _, m in serving.models.values()],
+        [int(h) for h in horizons],
+    )
     out = {}
     for j, symbol in enumerate(parts):
         per_model: dict[str, dict[int, float]] = {}
@@ -234,5 +258,5 @@ def forecast(
             probs[h] = (float(p[0]), float(p[1]), float(p[2]))
             skill[h] = _skill(row, h)
         if exp:
-            out[symbol] = SymbolForecast(serving.version, exp, probs, per_model, skill)
+            out[symbol] = SymbolForecast(serving.version, exp, probs, per_model, skill, gates)
     return out

@@ -126,13 +126,29 @@ def fit_all(
     return dict(zip(kinds, results, strict=True))
 
 
-def part_metrics(model: Any, part: Any) -> dict[str, Any]:
+def choose_gates(model: Any, val: Any) -> dict[str, float | None]:
+    """Per horizon, the evidence threshold |P(up) - P(down)| above which the model's calls
+    beat the stronger baseline on validation (None: it never does, so it always abstains)."""
+    from models import selective
+
+    fc = model.predict(val.X)
+    return {str(h): selective.choose_gate(val, fc, i) for i, h in enumerate(fc.horizons)}
+
+
+def part_metrics(
+    model: Any, part: Any, gates: dict[str, float | None] | None = None
+) -> dict[str, Any]:
     """Out-of-sample metrics per horizon on one part's rows (validation or test), next to
-    the causal baselines of the same rows."""
+    the causal baselines of the same rows; with `gates`, calls below the threshold abstain."""
     from models import metrics
 
     fc = model.predict(part.X)
-    return {str(h): metrics.evaluate_part(part, fc, i) for i, h in enumerate(fc.horizons)}
+    return {
+        str(h): metrics.evaluate_part(
+            part, fc, i, gates is not None, None if gates is None else gates.get(str(h))
+        )
+        for i, h in enumerate(fc.horizons)
+    }
 
 
 def gate(
@@ -241,11 +257,14 @@ def train(
         good["ensemble"] = EnsembleForecaster.of(list(good.values()), split.val)
         report_progress("ensemble", 1.0, "weights fit")
     scores: dict[str, dict[str, Any]] = {}
+    gates: dict[str, dict[str, float | None]] = {}
     for kind, model in good.items():
-        report_progress(kind, 1.0, "scoring validation and the held-out test split")
+        report_progress(kind, 1.0, "choosing the evidence threshold on validation, scoring test")
+        gates[kind] = choose_gates(model, split.val)
         scores[kind] = {
-            "val": part_metrics(model, split.val),
-            "test": part_metrics(model, split.test),
+            "val": part_metrics(model, split.val, gates[kind]),
+            "test": part_metrics(model, split.test, gates[kind]),
+            "thresholds": gates[kind],
         }
     # 2. The serving fit: the same recipe on every labelled row (walk-forward rule), the
     #    most recent sessions for early stopping, so the model is not years stale.
@@ -265,6 +284,7 @@ def train(
         if not isinstance(m, Forecaster):
             report.results.append(ModelResult(kind, None, "failed", False, f"refit failed: {m}"))
     for kind, model in final.items():
+        model.info["thresholds"] = gates[kind]  # the serving refit abstains like its recipe
         result = ModelResult(kind, None, "candidate", False, "", scores[kind], dict(model.info))
         version = registry.next_version(db, kind)
         model_id = f"{kind}-v{version}"
