@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 import pywt
 
+from models import context, signals
 from models import indicators as ind
-from models import signals
 
-VERSION = 1
+VERSION = 2  # 2: market context (the index, or the watchlist's equal-weight mean)
+MARKET_INDEX = "^GSPC"  # the market when it is in the panel; else the panel's own mean
 RETURN_LAGS = (1, 2, 3, 5, 10, 20)
 SMA_WINDOWS = (20, 50, 200)
 VOL_WINDOW = 20
@@ -42,12 +43,20 @@ FEATURES: tuple[str, ...] = (
     "wv_trend",
     *(f"sig_{s}" for s in signals.SIGNALS),
 )
+CONTEXT: tuple[str, ...] = (
+    *(f"mkt_ret_{w}" for w in context.RETURN_WINDOWS),
+    f"mkt_vol_{context.VOL_WINDOW}",
+    *(f"rel_ret_{w}" for w in context.RETURN_WINDOWS),
+    f"beta_{context.BETA_WINDOW}",
+)
+ALL_FEATURES: tuple[str, ...] = (*FEATURES, *CONTEXT)
 
 
 def feature_hash() -> str:
     spec = {
         "version": VERSION,
-        "features": FEATURES,
+        "features": ALL_FEATURES,
+        "market": MARKET_INDEX,
         "lags": RETURN_LAGS,
         "sma": SMA_WINDOWS,
         "vol": VOL_WINDOW,
@@ -114,12 +123,21 @@ def build(bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_panel(bars: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Features for several symbols, indexed by (symbol, date), sorted."""
+    """Features for several symbols, indexed by (symbol, date), sorted: each symbol's own
+    (`build`) and the market context it trades in (models.context): the market's recent
+    returns and volatility, the symbol's return relative to it and its 60-session beta. The
+    market is MARKET_INDEX when the panel holds it, else the equal-weight mean of the
+    panel's daily log returns. Every column at t uses closes up to t only."""
     parts = {sym: build(b) for sym, b in sorted(bars.items()) if len(b)}
     if not parts:
-        return pd.DataFrame(columns=list(FEATURES), index=_empty_index())
+        return pd.DataFrame(columns=list(ALL_FEATURES), index=_empty_index())
     frame = pd.concat(parts, names=["symbol", "date"])
-    return frame
+    closes = pd.DataFrame({s: bars[s]["close"].astype(float) for s in parts}).sort_index()
+    index = closes[MARKET_INDEX] if MARKET_INDEX in closes else None
+    ctx = context.context_features(closes, index).swaplevel().sort_index()
+    ctx.index.names = ["symbol", "date"]
+    frame = frame.join(ctx[list(CONTEXT)], how="left")
+    return frame[list(ALL_FEATURES)].replace([np.inf, -np.inf], np.nan).astype("float64")
 
 
 def _empty_index() -> pd.MultiIndex:

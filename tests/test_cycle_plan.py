@@ -96,3 +96,26 @@ def test_a_call_never_contradicts_its_own_expected_change():
     assert p.direction == "flat" and p.raw_confidence == p.probs[1]
     agreeing = ModelView("xgboost-v1", expected_return=0.004, probs=(0.30, 0.10, 0.60))
     assert plan(evidence(model=agreeing), {}).direction == "up"
+
+
+def test_a_gated_model_calls_only_past_its_validation_threshold():
+    strong = ModelView("xgboost-v1", 0.02, (0.2, 0.1, 0.7), gated=True, threshold=0.3)
+    p = plan(evidence(model=strong), {})
+    assert p.direction == "up" and not p.abstained
+    weak = ModelView("xgboost-v1", 0.02, (0.2, 0.1, 0.7), gated=True, threshold=0.6)
+    p = plan(evidence(model=weak), {})
+    assert p.direction == "flat" and p.abstained  # "no edge", whatever the rules say
+    never = ModelView("xgboost-v1", 0.02, (0.05, 0.05, 0.9), gated=True, threshold=None)
+    assert plan(evidence(model=never), {}).direction == "flat"
+    ungated = ModelView("xgboost-v1", 0.02, (0.2, 0.1, 0.7))
+    assert plan(evidence(model=ungated), {}).direction == "up"
+
+
+def test_ranges_widen_with_the_volatility_forecast_and_the_multipliers():
+    narrow = plan(evidence(vol_sigma=0.01), {})
+    wide = plan(evidence(vol_sigma=0.02), {})
+    for p, s in ((narrow, 0.01), (wide, 0.02)):
+        assert p.interval[1] - p.interval[0] == pytest.approx(2 * 1.2816 * s)
+        assert p.interval95[1] - p.interval95[0] == pytest.approx(2 * 1.96 * s)
+    doubled = plan(evidence(vol_sigma=0.01, range_q=(2.5, 3.9)), {})
+    assert doubled.interval[1] - doubled.interval[0] == pytest.approx(2 * 2.5 * 0.01)

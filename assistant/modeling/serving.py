@@ -213,15 +213,13 @@ def forecast(
         return {}
     as_of = pd.Timestamp(as_of)
     tail = max(_rows_needed(model) for _, model in serving.models.values())
-    parts = {}
-    for symbol, frame in sorted(bars.items()):
-        past = frame.loc[:as_of]
-        if len(past) < 40:
-            continue
-        parts[symbol] = features.build(past).tail(tail)
-    if not parts:
+    past = {s: f.loc[:as_of] for s, f in sorted(bars.items())}
+    past = {s: f for s, f in past.items() if len(f) >= 40}
+    if not past:
         return {}
-    X = pd.concat(parts.values(), keys=list(parts), names=["symbol", "date"])
+    # one panel, so each symbol's market context is what training saw
+    X = features.build_panel(past).groupby(level="symbol", group_keys=False).tail(tail)
+    parts = dict.fromkeys(X.index.get_level_values("symbol").unique())
     fcs, members = _predict_all(serving, X)
     row = (
         serving.models["ensemble"][0]
