@@ -28,7 +28,14 @@ def multipliers(
 ) -> dict[tuple[str, int], tuple[float, float]]:
     """{(symbol, horizon): (q80, q95)} multipliers of sigma, from outcomes known by `known_by`."""
     groups = ledger.residuals(db, symbols, known_by)
-    scores = {key: _scores(rows) for key, rows in groups.items()}
+    return choose({key: _scores(rows) for key, rows in groups.items()}, symbols, horizons)
+
+
+def choose(
+    scores: dict[tuple[str, int], np.ndarray], symbols: list[str], horizons: list[int]
+) -> dict[tuple[str, int], tuple[float, float]]:
+    """The rule itself, on standardized residuals per (symbol, horizon): own, else pooled,
+    else Gaussian (see the module docstring)."""
     out = {}
     for h in horizons:
         pooled = np.concatenate([s for (_, gh), s in scores.items() if gh == h] or [np.zeros(0)])
