@@ -284,29 +284,92 @@ def forecast_at_end(
     EWMA baseline serves. The bench (bench/bench_edge.py) measured the HAR against EWMA
     and trailing-20 by QLIKE on data it was never tuned on.
     """
-    close = bars["close"].astype(float)
-    returns = log_returns(close)
-    rv = daily_realized_var(bars)
-    long = len(returns) > 20
-    ewma1 = float(ewma_variance(returns, 1).iloc[-1]) if long else float("nan")
-    trail1 = float(trailing_variance(returns, 1).iloc[-1]) if long else float("nan")
-    feats = har_features(rv) if len(bars) >= MIN_HAR_SESSIONS else None
+    # The same estimators as the Series functions above, in numpy: the cycle calls this
+    # for every symbol every session (tests/test_edge_volatility.py checks they agree).
+    close = bars["close"].to_numpy(float)
+    logc = np.log(close)
+    r = np.r_[np.nan, np.diff(logc)]
+    r2 = r**2
+    rv = _daily_rv(bars, logc, r2)
+    n = len(close)
+    ewma1 = _ewma_last(r2) if n > 20 else float("nan")
+    trail1 = float(np.mean(r2[-20:])) if n > 20 else float("nan")
+    feats = _har_matrix(rv) if n >= MIN_HAR_SESSIONS else None
     out = {}
     for h in horizons:
         ewma, trail = h * ewma1, h * trail1
         var, name = ewma, "ewma"
         if feats is not None:
-            realized = future_realized_var(close, h)
-            train = np.arange(len(bars)) < len(bars) - h
-            try:
-                model = fit_har(rv, realized, h, train, feats)
-                pred = float(model.scale * np.exp(_har_design(feats.iloc[-1:]) @ model.coef)[0])
-                if np.isfinite(pred) and pred > 0:
-                    var, name = pred, "har"
-            except ValueError:
-                pass
+            pred = _har_at_end(feats, rv, r2, int(h))
+            if pred is not None and np.isfinite(pred) and pred > 0:
+                var, name = pred, "har"
         if not np.isfinite(var) or var <= 0:
-            var = float(np.nanvar(returns.to_numpy()[-250:]) * h) if len(returns) > 2 else EPS
+            var = float(np.nanvar(r[-250:]) * h) if n > 2 else EPS
             name = "sample"
         out[int(h)] = VolForecast(int(h), var, name, ewma, trail)
     return out
+
+
+def _daily_rv(bars: pd.DataFrame, logc: np.ndarray, r2: np.ndarray) -> np.ndarray:
+    """daily_realized_var(bars) in numpy: overnight^2 + Garman-Klass, else the squared return."""
+    if not {"open", "high", "low"} <= set(bars.columns):
+        return r2
+    lo, hi, op = (np.log(bars[c].to_numpy(float)) for c in ("low", "high", "open"))
+    gk = np.clip(0.5 * (hi - lo) ** 2 - (2.0 * np.log(2.0) - 1.0) * (logc - op) ** 2, 0.0, None)
+    overnight = (op - np.r_[np.nan, logc[:-1]]) ** 2
+    out = overnight + gk
+    return np.where(np.isfinite(out), out, r2)
+
+
+def _trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """Mean of x[t-w+1..t] (NaN until w values; any NaN inside gives NaN), like rolling(w)."""
+    c = np.r_[0.0, np.cumsum(np.nan_to_num(x))]
+    bad = np.r_[0, np.cumsum(~np.isfinite(x))]
+    out = np.full(len(x), np.nan)
+    if len(x) >= w:
+        sums = c[w:] - c[:-w]
+        nan_in = bad[w:] - bad[:-w]
+        out[w - 1 :] = np.where(nan_in == 0, sums / w, np.nan)
+    return out
+
+
+def _har_matrix(rv: np.ndarray) -> np.ndarray:
+    """har_features(rv) as an (n, 4) design matrix [1, log rv_1, log rv_5, log rv_22]."""
+    longest = _trailing_mean(rv, max(HAR_WINDOWS))
+    floor = np.maximum(0.01 * longest, EPS)
+    cols = [np.log(np.maximum(_trailing_mean(rv, w), floor)) for w in HAR_WINDOWS]
+    return np.column_stack([np.ones(len(rv)), *cols])
+
+
+def _har_at_end(x: np.ndarray, rv: np.ndarray, r2: np.ndarray, h: int) -> float | None:
+    """fit_har on the rows whose h-session future is known, then its forecast at the end."""
+    n = len(rv)
+    target = np.full(n, np.nan)
+    realized = np.full(n, np.nan)
+    if n > h:
+        target[: n - h] = np.log(np.maximum(_trailing_mean(rv, h)[h:], EPS))
+        realized[: n - h] = _trailing_mean(r2, h)[h:] * h
+    mask = np.isfinite(x).all(axis=1) & np.isfinite(target) & np.isfinite(realized)
+    if mask.sum() < 50 or not np.isfinite(x[-1]).all():
+        return None
+    coef, *_ = np.linalg.lstsq(x[mask], target[mask], rcond=None)
+    fitted = np.exp(x[mask] @ coef)
+    scale = float(np.mean(np.maximum(realized[mask], EPS) / fitted))
+    return float(scale * np.exp(x[-1] @ coef))
+
+
+def _ewma_last(r2: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> float:
+    """The last value of ewma_variance(returns, 1), by the same recursion and seed."""
+    valid = np.flatnonzero(np.isfinite(r2))
+    if len(valid) < 20:
+        return float("nan")
+    start = valid[19]
+    s2 = float(np.nanmean(r2[valid[0] : start + 1]))
+    rest = r2[start + 1 :]
+    rest = rest[np.isfinite(rest)]
+    if len(rest):
+        from scipy.signal import lfilter
+
+        y, _ = lfilter([1.0 - lam], [1.0, -lam], rest, zi=[lam * s2])
+        s2 = float(y[-1])
+    return s2

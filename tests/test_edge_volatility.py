@@ -135,3 +135,26 @@ def test_canary_forecasts_identical_whether_data_ends_at_t_or_continues():
     a, b = forecasts(full), forecasts(cut)
     for k in a:
         assert a[k] == pytest.approx(b[k], rel=1e-9), k
+
+
+def test_the_cycles_fast_forecast_equals_the_reference_estimators():
+    from assistant.ingest.sources.synthetic import synthetic_bars
+
+    bars = synthetic_bars(400, seed=3)
+    fast = vol.forecast_at_end(bars, (1, 3, 5))
+    close = bars["close"]
+    returns = vol.log_returns(close)
+    rv = vol.daily_realized_var(bars)
+    for h in (1, 3, 5):
+        train = np.arange(len(bars)) < len(bars) - h
+        model = vol.fit_har(rv, vol.future_realized_var(close, h), h, train)
+        assert fast[h].model == "har"
+        assert fast[h].variance == pytest.approx(
+            float(vol.predict_har(model, rv).iloc[-1]), rel=1e-9
+        )
+        assert fast[h].ewma == pytest.approx(
+            float(vol.ewma_variance(returns, h).iloc[-1]), rel=1e-9
+        )
+        assert fast[h].trailing == pytest.approx(
+            float(vol.trailing_variance(returns, h).iloc[-1]), rel=1e-9
+        )
