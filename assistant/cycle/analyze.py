@@ -7,12 +7,12 @@ future. The result feeds `plan()` as evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.config import Settings
 from assistant.cycle.plan import FLAT_K
 from models import signals
 from models.regime import classify
@@ -38,12 +38,12 @@ class Analysis:
     regimes: pd.DataFrame  # per-session regime history (for the store)
 
 
-def regime_thresholds(settings: dict[str, Any]) -> dict[str, float]:
-    c = settings["cycle"]
+def regime_thresholds(settings: Settings) -> dict[str, float]:
+    c = settings.cycle
     return {
-        "bull_trend": float(c["bull_trend"]),
-        "bear_trend": float(c["bear_trend"]),
-        "volatile": float(c["volatile_annualized"]),
+        "bull_trend": float(c.bull_trend),
+        "bear_trend": float(c.bear_trend),
+        "volatile": float(c.volatile_annualized),
     }
 
 

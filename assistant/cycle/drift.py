@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.config import Settings
 from store import bars as bar_store
 from store import commands
 from store import symbols as symbol_store
@@ -114,14 +115,14 @@ def accuracy_decay(hits: np.ndarray) -> tuple[float, float] | None:
 
 def check_drift(
     db: sqlite_utils.Database,
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     as_of: str | None = None,
     symbols: list[str] | None = None,
 ) -> list[DriftFinding]:
     """Check every watched symbol; queue one retrain (per day) when a threshold is crossed."""
-    cycle = settings["cycle"]
-    psi_max, drop_max = float(cycle["psi_threshold"]), float(cycle["accuracy_drop"])
+    cycle = settings.cycle
+    psi_max, drop_max = float(cycle.psi_threshold), float(cycle.accuracy_drop)
     day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
     train = training_window(db)
     found: list[DriftFinding] = []

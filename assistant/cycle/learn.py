@@ -22,6 +22,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.calendar import exchange_for, sessions_between
+from assistant.config import Settings
 from assistant.cycle.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION, bucket_of
 from assistant.cycle.scoring import outcome
 from models.signals import SIGNALS
@@ -49,12 +50,12 @@ class VerifyReport:
 
 
 def verify(
-    db: sqlite_utils.Database, settings: dict[str, Any], *, as_of: str | None = None
+    db: sqlite_utils.Database, settings: Settings, *, as_of: str | None = None
 ) -> VerifyReport:
     """Score every matured prediction as of `as_of` (default: today)."""
     day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
-    cycle = settings["cycle"]
-    default_exchange = settings["calendar"]["exchange"]
+    cycle = settings.cycle
+    default_exchange = settings.calendar.exchange
     report = VerifyReport(as_of=day)
     now = utcnow()
     with immediate(db):
@@ -68,7 +69,7 @@ def verify(
             frame[name] = extracted[:, i]
         done = frame[frame["close"].notna()]
         waiting = frame[frame["close"].isna()]
-        expired_ids = _expired(waiting, day, int(cycle["expire_after_sessions"]), default_exchange)
+        expired_ids = _expired(waiting, day, int(cycle.expire_after_sessions), default_exchange)
         report.expired = len(expired_ids)
         report.pending = len(waiting) - len(expired_ids)
         if len(done):
@@ -155,15 +156,15 @@ def _tally(done: pd.DataFrame, klass: np.ndarray) -> list[tuple[str, str, str, i
 def _weight_changes(
     db: sqlite_utils.Database,
     tally: list[tuple[str, str, str, int, int]],
-    settings: dict[str, Any],
+    settings: Settings,
     day: str,
 ) -> list[tuple]:
     """Per (symbol, regime, signal): right and wrong votes -> bounded multiplicative step."""
-    cycle = settings["cycle"]
+    cycle = settings.cycle
     lo, hi, lr = (
-        float(cycle["weight_min"]),
-        float(cycle["weight_max"]),
-        float(cycle["learning_rate"]),
+        float(cycle.weight_min),
+        float(cycle.weight_max),
+        float(cycle.learning_rate),
     )
     if not tally:
         return []

@@ -20,6 +20,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.calendar import add_sessions, exchange_for
+from assistant.config import Settings
 from assistant.cycle import analyze as az
 from assistant.cycle.drift import DriftFinding, check_drift
 from assistant.cycle.learn import VerifyReport, verify
@@ -68,13 +69,13 @@ class Call:
 def run_cycle(
     db: sqlite_utils.Database,
     home: Path,
-    settings: dict[str, Any],
+    settings: Settings,
     symbols: list[str] | None = None,
     *,
     as_of: str | None = None,
 ) -> list[Call]:
     """One cycle for the watchlist (or `symbols`) as of `as_of` (default: latest bars)."""
-    horizons = [int(h) for h in settings["models"]["horizons"]]
+    horizons = [int(h) for h in settings.models.horizons]
     wanted = _symbols(db, symbols)
     day = pd.Timestamp(as_of).strftime("%Y-%m-%d") if as_of else None
     thresholds = az.regime_thresholds(settings)
@@ -129,7 +130,7 @@ def run_cycle(
             )
             plans.append(plan(ev, weights.get((sym, a.regime), {})))
     # predict
-    default_exchange = settings["calendar"]["exchange"]
+    default_exchange = settings.calendar.exchange
     skills = skill_lines(db, plans)
     calls = [_call(p, default_exchange, skills) for p in plans]
     # act

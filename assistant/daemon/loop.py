@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import __version__
+from assistant.config import Settings
 from assistant.daemon import jobs, malloc, replay, scheduler
 from assistant.daemon.commands import CommandRunner
 from assistant.daemon.heartbeat import BusyBeat
@@ -51,7 +52,7 @@ class Daemon:
     def __init__(
         self,
         home: Path,
-        settings: dict[str, Any],
+        settings: Settings,
         *,
         replay_options: ReplayOptions | None = None,
         source: Any = None,
@@ -71,8 +72,8 @@ class Daemon:
         self.sleep = sleep or self.stop.wait
         self.log_to_file, self.log_to_stderr = log_to_file, log_to_stderr
         self.poll_s = poll_s
-        self.heartbeat_s = float(settings["daemon"]["heartbeat_seconds"])
-        self.exchange = settings["calendar"]["exchange"]
+        self.heartbeat_s = float(settings.daemon.heartbeat_seconds)
+        self.exchange = settings.calendar.exchange
         self.state = "starting"
         self.db: Any = None
         self.beat: BusyBeat | None = None
@@ -237,7 +238,7 @@ class Daemon:
             self._retrain_if_due_live()
 
     def _retrain_if_due_live(self) -> None:
-        every = int(self.settings["schedule"]["retrain_every_days"])
+        every = int(self.settings.schedule.retrain_every_days)
         last = job_runs.last(self.db, "retrain", status="ok")
         if last is not None:
             age = self.now() - datetime.fromisoformat(last["started_at"])
@@ -328,7 +329,7 @@ class Daemon:
             if self.stop.is_set():
                 return False
             jobs.run_job(self.db, job, fn, scheduled_for=sim)
-        every = self.opts.retrain_every or int(self.settings["schedule"]["retrain_every_days"])
+        every = self.opts.retrain_every or int(self.settings.schedule.retrain_every_days)
         if n - self._last_retrain_step >= every:
             self._last_retrain_step = n
             if self.worker.busy:

@@ -15,8 +15,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
 from store.db import open_db
@@ -34,7 +34,7 @@ class TrainRequest:
 
 
 class TrainingWorker:
-    def __init__(self, home: Path, settings: dict[str, Any], stop: threading.Event):
+    def __init__(self, home: Path, settings: Settings, stop: threading.Event):
         self.home, self.settings, self.stop = Path(home), settings, stop
         self._queue: deque[TrainRequest] = deque()
         self._lock = threading.Lock()

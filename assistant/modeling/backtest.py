@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.modeling.training import fit_all, load_bars, model_params, resolve_kinds
 from store.symbols import active_symbols, validate_symbol
@@ -96,7 +97,7 @@ def _past_split(data: Any, now: pd.Timestamp, dates: np.ndarray) -> tuple[Any, A
 
 def backtest(
     db: sqlite_utils.Database,
-    settings: dict[str, dict[str, Any]],
+    settings: Settings,
     symbols: list[str] | None = None,
     kinds: list[str] | None = None,
     *,
