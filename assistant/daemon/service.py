@@ -111,7 +111,7 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> dict[st
         "running": running,
         "pid": (pid or row.get("pid")) if running else None,
         "mode": mode,
-        "state": row.get("state") if running else "stopped",
+        "state": row.get("state") if running else daemon_state.State.STOPPED.value,
         "started_at": row.get("started_at"),
         "uptime_s": _age(row.get("started_at"), now) if running else None,
         "heartbeat_at": row.get("heartbeat_at"),

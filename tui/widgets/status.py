@@ -17,6 +17,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from store.daemon_state import State
 from store.views import classify_daemon, human_age
 from tui.widgets.fmt import set_static
 
@@ -88,7 +89,7 @@ class StatusHeader(Vertical):
         if info["online"]:
             line.append("● daemon online", style="bold green")
             line.append(f"  mode {info['mode']}")
-            if info.get("state") and info["state"] != "running":
+            if info.get("state") and info["state"] != State.RUNNING:
                 line.append(f" ({info['state']})", style="bold yellow")
             if info["mode"] == "replay" and info["sim_date"]:
                 line.append(f"  simulated date {info['sim_date']}", style="bold")
