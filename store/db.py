@@ -144,3 +144,11 @@ def date_range(start: str | None, end: str | None) -> tuple[str, list[str]]:
     if end:
         sql, params = sql + " AND date <= ?", [*params, end]
     return sql, params
+
+
+def file_of(db: sqlite_utils.Database) -> Path | None:
+    """The database file behind a connection (None for an in-memory one)."""
+    for _, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and file:
+            return Path(file)
+    return None

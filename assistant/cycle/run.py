@@ -213,15 +213,7 @@ def _row(c: Call, p: Plan, made_at: str) -> tuple:
 
 
 def _existing(db: sqlite_utils.Database, calls: list[Call]) -> set[tuple[str, str, int, str]]:
-    days = sorted({c.as_of for c in calls})
-    if not days:
-        return set()
-    cur = db.execute(
-        "SELECT symbol, as_of, horizon, model_version FROM predictions "
-        f"WHERE as_of IN ({','.join('?' * len(days))})",
-        days,
-    )
-    return {(s, a, int(h), m) for s, a, h, m in cur.fetchall()}
+    return ledger.keys_made_on(db, sorted({c.as_of for c in calls}))
 
 
 def _replace_new(c: Call, new: bool) -> Call:

@@ -30,7 +30,7 @@ from assistant.daemon.lock import DaemonLock
 from assistant.daemon.logs import setup_logging
 from assistant.daemon.worker import TrainingWorker, TrainRequest
 from assistant.errors import AssistantError
-from store import commands, daemon_state
+from store import commands, daemon_state, registry
 from store import jobs as job_runs
 from store import symbols as watch
 from store.daemon_state import State
@@ -268,7 +268,7 @@ class Daemon:
     def _train_if_untrained(self, as_of: str | None) -> None:
         if self.worker.completed or self.worker.busy:
             return  # a training already ran or runs in this process
-        if self.db["models"].count_where("status = 'serving'") == 0:
+        if not registry.any_serving(self.db):
             # Rule-based calls serve at once; model calls take over when training lands.
             self.worker.submit(TrainRequest(reason="no trained model yet", as_of=as_of))
 

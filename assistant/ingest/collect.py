@@ -24,6 +24,7 @@ from assistant import calendar
 from assistant.config import Settings
 from assistant.errors import AssistantError, NoDataError, TemporaryError
 from store import bars
+from store import db as store_db
 from store import symbols as store_symbols
 from store.db import immediate
 
@@ -53,10 +54,8 @@ class _Plan:
 
 def home_of(db: sqlite_utils.Database) -> Path | None:
     """The data home a connection belongs to (the database file's folder)."""
-    for _, name, file in db.execute("PRAGMA database_list").fetchall():
-        if name == "main" and file:
-            return Path(file).parent
-    return None
+    file = store_db.file_of(db)
+    return None if file is None else file.parent
 
 
 def make_source(settings: Settings, name: str | None = None, *, home: Path | None = None) -> Any:
