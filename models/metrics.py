@@ -119,7 +119,7 @@ def majority_direction(train_ret: np.ndarray) -> int:
     return 1 if np.mean(train_ret > 0) >= 0.5 else -1
 
 
-def summary(per_h: dict[int, dict[str, Any]]) -> float | None:
+def summary(per_h: dict[Any, dict[str, Any]]) -> float | None:
     """Mean directional accuracy over horizons (the promotion gates' main figure)."""
     vals = [m["dir_accuracy"] for m in per_h.values() if m.get("dir_accuracy") is not None]
     return float(np.mean(vals)) if vals else None

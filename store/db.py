@@ -138,7 +138,7 @@ def utcnow() -> str:
 
 def date_range(start: str | None, end: str | None) -> tuple[str, list[str]]:
     """` AND date >= ? AND date <= ?` for the bounds given (both inclusive), with its parameters."""
-    sql, params = "", []
+    sql, params = "", list[str]()
     if start:
         sql, params = sql + " AND date >= ?", [*params, start]
     if end:

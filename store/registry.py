@@ -62,7 +62,7 @@ def register(
         lo, hi = ranges.get(part, (None, None))
         record[f"{part}_start"], record[f"{part}_end"] = lo, hi
     with immediate(db):
-        db["models"].insert(record)
+        db.table("models").insert(record)
     return get(db, model_id)
 
 

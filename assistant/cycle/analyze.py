@@ -96,7 +96,7 @@ def analyze(
         regime=str(now["regime"]),
         trend=float(now["trend"]) if pd.notna(now["trend"]) else float("nan"),
         volatility=float(now["volatility"]) if pd.notna(now["volatility"]) else float("nan"),
-        votes={k: float(v) for k, v in votes.items()},
+        votes={str(k): float(v) for k, v in votes.items()},
         drift=drift,
         sigma=sigma,
         last_move=last_move,
@@ -107,7 +107,7 @@ def analyze(
 def regime_rows(a: Analysis, after: str | None, keep: int = 260) -> list[tuple]:
     """Regime history rows newer than `after` (at most the last `keep` sessions)."""
     frame = a.regimes.iloc[-keep:]
-    dates = frame.index.strftime("%Y-%m-%d")
+    dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")
     rows = []
     for d, g, t, v in zip(dates, frame["regime"], frame["trend"], frame["volatility"], strict=True):
         if after is None or d > after:

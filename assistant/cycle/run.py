@@ -57,7 +57,7 @@ class Call:
     regime: str
     model_version: str
     rules_only: bool
-    top_signals: list[dict[str, float]] = field(default_factory=list)
+    top_signals: list[dict[str, Any]] = field(default_factory=list)
     skill: str = ""
     note: str = ""
     new: bool = True  # False when the same call was already in the ledger

@@ -11,6 +11,7 @@ replay step unrecorded so it is redone on resume), and asks training to abort.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -248,7 +249,7 @@ class Daemon:
             ):
                 if self.stop.is_set():
                     return
-                jobs.run_job(self.db, job, lambda p, fn=fn: fn(ctx, p), scheduled_for=key)
+                jobs.run_job(self.db, job, functools.partial(fn, ctx), scheduled_for=key)
         elif name == "drift":
             if job_runs.ran_for(self.db, "drift", key):
                 return

@@ -10,11 +10,13 @@ the queue.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assistant.config import Settings
 from assistant.daemon import jobs, malloc
@@ -87,9 +89,7 @@ class TrainingWorker:
                 outcome = jobs.run_job(
                     db,
                     "retrain",
-                    lambda progress, r=req: jobs.retrain(
-                        ctx, progress, r.symbols, r.kinds, r.as_of, self.stop
-                    ),
+                    functools.partial(_retrain, ctx, req=req, stop=self.stop),
                     scheduled_for=req.reason[:200],
                 )
                 self.completed += 1
@@ -119,3 +119,9 @@ class TrainingWorker:
             return True
         thread.join(timeout)
         return not thread.is_alive()
+
+
+def _retrain(
+    ctx: jobs.Context, progress: jobs.Progress, *, req: TrainRequest, stop: threading.Event
+) -> tuple[Any, str]:
+    return jobs.retrain(ctx, progress, req.symbols, req.kinds, req.as_of, stop)
