@@ -150,7 +150,7 @@ def _tally(done: pd.DataFrame, klass: np.ndarray) -> list[tuple[str, str, str, i
         .groupby(["symbol", "regime", "signal"], sort=True)[["right", "wrong"]]
         .sum()
     )
-    return [(s, r, g, int(x.right), int(x.wrong)) for (s, r, g), x in sums.iterrows()]
+    return [(s, r, g, int(x.right), int(x.wrong)) for (s, r, g), x in sums.iterrows()]  # type: ignore[misc, has-type]  # pandas-stubs type row labels as Hashable
 
 
 def _weight_changes(
@@ -204,7 +204,7 @@ def _calibration(done: pd.DataFrame, hit: np.ndarray) -> list[tuple]:
     grouped = frame.groupby(["scope", "horizon", "bucket"]).agg(
         n=("hit", "size"), hits=("hit", "sum"), s=("raw", "sum")
     )
-    return [
-        (s, int(h), int(b), int(r.n), int(r.hits), float(r.s))
+    return [  # type: ignore[misc]  # pandas-stubs type row labels as Hashable
+        (s, int(h), int(b), int(r.n), int(r.hits), float(r.s))  # type: ignore[has-type]
         for (s, h, b), r in grouped.iterrows()
     ]

@@ -39,7 +39,7 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
     ]
     frame["actual_pct"] = 100.0 * (frame["actual_price"] / frame["base_price"] - 1.0)
     for (sym, h), g in frame.groupby(["symbol", "horizon"], sort=True):
-        group = {"symbol": sym, "horizon": int(h), **metrics(g)}
+        group = {"symbol": sym, "horizon": int(h), **metrics(g)}  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
         group["model_versions"] = sorted(g["model_version"].unique().tolist())
         group["by_regime"] = {
             str(r): metrics(rg) for r, rg in g.groupby(g["regime"].fillna("unknown"))

@@ -82,7 +82,7 @@ def _past_split(data: Any, now: pd.Timestamp, dates: np.ndarray) -> tuple[Any, A
     from models.dataset import part
 
     gap = max(data.horizons)
-    pos = int(np.searchsorted(dates, now, side="right")) - 1
+    pos = int(np.searchsorted(dates, now.to_datetime64(), side="right")) - 1
     cutoff = dates[max(pos - gap, 0)]
     labelled = np.array(sorted(set(data.X.index.get_level_values("date")[data.rows])))
     labelled = labelled[labelled <= cutoff]
@@ -130,7 +130,13 @@ def backtest(
         pd.Timestamp(start)
         if start
         else max(
-            dates[max(int(np.searchsorted(dates, end_ts, side="right")) - DEFAULT_SESSIONS, 0)],
+            dates[
+                max(
+                    int(np.searchsorted(dates, pd.Timestamp(end_ts).to_datetime64(), side="right"))
+                    - DEFAULT_SESSIONS,
+                    0,
+                )
+            ],
             first_ok,
         )
     )
@@ -150,13 +156,11 @@ def backtest(
         train, val = _past_split(data, now, dates)
         split = type("Past", (), {"train": train, "val": val})()
         say(b / len(blocks), f"block {b + 1}/{len(blocks)}: training through {now.date()}")
-        fitted = fit_all(
-            kinds,
-            split,
-            params,
-            lambda k, f, m, b=b: say((b + 0.9 * f) / len(blocks), f"{k}: {m}"),
-            stop,
-        )
+
+        def block_progress(k: str, f: float, m: str, b: int = b) -> None:
+            say((b + 0.9 * f) / len(blocks), f"{k}: {m}")
+
+        fitted = fit_all(kinds, split, params, block_progress, stop)
         if stop is not None and stop.is_set():
             raise AssistantError("backtest stopped")
         good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
@@ -230,7 +234,10 @@ def backtest(
 
 
 def _target(series: pd.Series, t: pd.Timestamp, h: int) -> str | None:
-    i = series.index.get_loc(t) + h
+    loc = series.index.get_loc(t)
+    if not isinstance(loc, int):
+        raise ValueError(f"{t} appears more than once in the index")
+    i = loc + h
     return str(series.index[i].date()) if i < len(series) else None
 
 
@@ -252,7 +259,7 @@ def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
                 probs,
                 majority=1,
                 last_move=g["last_move"].to_numpy(),
-                h=int(h),
+                h=int(h),  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
                 dates=g["as_of"].to_numpy(),
             )
             maj_hits = np.where(ret > 0, 1, -1) == g["majority"].to_numpy()
@@ -261,7 +268,7 @@ def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
                 "dir_accuracy": round(float(maj_hits.mean()), 4),
             }
             m["p_value"] = metrics.binomial_p(int(g["hit"].sum()), len(g), float(maj_hits.mean()))
-            out.append({"model": model, "symbol": symbol, "horizon": int(h), **m})
+            out.append({"model": model, "symbol": symbol, "horizon": int(h), **m})  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
     return out
 
 
