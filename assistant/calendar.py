@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import date
 
 import exchange_calendars as xcals
 import pandas as pd
@@ -51,7 +52,9 @@ def exchange_for(symbol: str, default: str = "XNYS") -> str:
     return default
 
 
-def sessions(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DatetimeIndex:
+def sessions(
+    exchange: str, start: str | date | pd.Timestamp, end: str | date | pd.Timestamp
+) -> pd.DatetimeIndex:
     """Session dates in [start, end], tz-naive."""
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     if exchange == "24/7":

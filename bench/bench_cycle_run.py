@@ -37,7 +37,7 @@ def main() -> int:
     ap.add_argument("--symbols", type=int, default=100)
     ap.add_argument(
         "--kinds",
-        default=",".join(config.DEFAULTS["models"]["kinds"]),
+        default=",".join(config.Models().kinds),
         help="model kinds to train first ('' for rules only); default: every default kind",
     )
     ap.add_argument(
@@ -47,7 +47,7 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="bench-cycle-")) / "home"
     db = open_db(home)
     settings = config.load(home)
-    settings["models"]["epochs"] = args.epochs
+    settings = settings.replace("models", epochs=args.epochs)
     names = [f"S{i:03d}" for i in range(args.symbols)]
     symbols.add(db, names, "synthetic")
     with immediate(db):
@@ -89,7 +89,7 @@ def main() -> int:
     served = sorted({c.model_version for c in calls})
     median = statistics.median(times)
     print(
-        f"cycle, {args.symbols} symbols x {len(settings['models']['horizons'])} horizons "
+        f"cycle, {args.symbols} symbols x {len(settings.models.horizons)} horizons "
         f"({len(calls)} calls, serving {', '.join(served)}), models loaded: median {median:.2f} s "
         f"over {len(times)} dates (min {min(times):.2f}, max {max(times):.2f}) "
         f"(target <= {TARGET_S} s) {'PASS' if median <= TARGET_S else 'FAIL'}"

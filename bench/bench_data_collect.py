@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.config import DEFAULTS  # noqa: E402
+from assistant.config import Settings  # noqa: E402
 from assistant.ingest.collect import collect  # noqa: E402
 from assistant.ingest.sources.sample import SERIES, SampleSource  # noqa: E402
 from assistant.ingest.sources.synthetic import SyntheticSource  # noqa: E402
@@ -49,7 +49,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "home")
         symbols.add(db, [*SERIES, *SYNTHETIC], "sample")
-        settings = {k: dict(v) for k, v in DEFAULTS.items()}
+        settings = Settings()
         start = time.perf_counter()
         results = collect(db, settings, source=Router())
         elapsed = time.perf_counter() - start

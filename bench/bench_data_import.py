@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.config import DEFAULTS  # noqa: E402
+from assistant.config import Settings  # noqa: E402
 from assistant.ingest.importer import import_files  # noqa: E402
 from assistant.ingest.sources.synthetic import synthetic_bars  # noqa: E402
 from store.db import open_db  # noqa: E402
@@ -36,7 +36,7 @@ def main() -> int:
             out.to_csv(path, float_format="%.6f")
             paths.append(path)
         db = open_db(Path(tmp) / "home")
-        settings = {k: dict(v) for k, v in DEFAULTS.items()}
+        settings = Settings()
         start = time.perf_counter()
         results = import_files(db, paths, settings=settings)
         elapsed = time.perf_counter() - start

@@ -21,7 +21,7 @@ def main() -> None:
     db = seed(home, 1260)
     settings = config.load(home)
     print(
-        f"synthetic symbols (synthetic_bars, edge 0.55): 10 x 1260 sessions; kinds {settings['models']['kinds']}"
+        f"synthetic symbols (synthetic_bars, edge 0.55): 10 x 1260 sessions; kinds {settings.models.kinds}"
     )
     start = time.perf_counter()
     report = backtest(db, settings, retrain_every=63)

@@ -32,7 +32,7 @@ def main() -> None:
     db = seed(home, 2520)
     settings = config.load(home)
     print(
-        f"synthetic symbols (synthetic_bars, edge 0.55): 10 x 2520 sessions; kinds {settings['models']['kinds']}"
+        f"synthetic symbols (synthetic_bars, edge 0.55): 10 x 2520 sessions; kinds {settings.models.kinds}"
     )
     start = time.perf_counter()
     report = train(db, home, settings, progress=lambda k, f, m: None)

@@ -90,7 +90,7 @@ class Forecaster(ABC):
 
     def predict(self, X: pd.DataFrame) -> Forecast:
         self._check_input(X)
-        ret, probs = self._predict(X[self.features])
+        ret, probs = self._predict(X[self.fitted_features])
         return self._forecast(len(X), ret, probs)
 
     def predict_last(self, X: pd.DataFrame) -> Forecast:
@@ -99,8 +99,15 @@ class Forecaster(ABC):
         self._check_input(X)
         symbols = X.index.get_level_values("symbol").to_numpy()
         rows = np.flatnonzero(np.r_[symbols[1:] != symbols[:-1], len(X) > 0])
-        ret, probs = self._predict_at(X[self.features], rows)
+        ret, probs = self._predict_at(X[self.fitted_features], rows)
         return self._forecast(len(rows), ret, probs)
+
+    @property
+    def fitted_features(self) -> list[str]:
+        """The feature columns seen in fit (an error before fit)."""
+        if self.features is None:
+            raise ValueError(f"{self.kind}: predict before fit")
+        return self.features
 
     def _check_input(self, X: pd.DataFrame) -> None:
         if self.features is None:
@@ -158,7 +165,7 @@ class Forecaster(ABC):
             raise artifacts.ArtifactError("meta.json: unknown format")
         if meta.get("feature_hash") != features.feature_hash():
             raise artifacts.ArtifactError("feature schema changed since this model was trained")
-        cls = kinds.get(meta.get("kind"))
+        cls = kinds.get(str(meta.get("kind")))
         if cls is None:
             raise artifacts.ArtifactError(f"unknown model kind {meta.get('kind')!r}")
         artifacts.check_files(directory, meta.get("files", {}))

@@ -9,8 +9,12 @@ a return that day). Outputs are wide frames of the same shape or long frames ind
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import pandas as pd
+
+Frame = TypeVar("Frame", pd.DataFrame, pd.Series)
 
 RETURN_WINDOWS = (1, 5, 20)
 VOL_WINDOW = 20
@@ -20,7 +24,7 @@ TRADING_DAYS = 252
 
 def panel_log_returns(closes: pd.DataFrame) -> pd.DataFrame:
     """Daily log returns per symbol (NaN on a symbol's first bar and across its gaps)."""
-    return np.log(closes.astype(float)).diff()
+    return np.log(closes.astype(float)).diff()  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
 
 
 def market_log_returns(closes: pd.DataFrame, index_close: pd.Series | None = None) -> pd.Series:
@@ -28,11 +32,11 @@ def market_log_returns(closes: pd.DataFrame, index_close: pd.Series | None = Non
     where the index has no bar), else the equal-weight cross-sectional mean of log returns."""
     if index_close is not None:
         idx = index_close.astype(float).reindex(closes.index.union(index_close.index)).ffill()
-        return np.log(idx).diff().reindex(closes.index).rename("market")
+        return np.log(idx).diff().reindex(closes.index).rename("market")  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
     return panel_log_returns(closes).mean(axis=1, skipna=True).rename("market")
 
 
-def trailing_sum(returns: pd.DataFrame | pd.Series, window: int) -> pd.DataFrame | pd.Series:
+def trailing_sum(returns: Frame, window: int) -> Frame:
     """Sum of the last `window` daily log returns (t-window+1..t), NaN until the window fills."""
     return returns.rolling(window, min_periods=window).sum()
 
@@ -89,7 +93,7 @@ def context_features(closes: pd.DataFrame, index_close: pd.Series | None = None)
 def forward_returns(closes: pd.DataFrame, h: int) -> pd.DataFrame:
     """Forward h-session log return per symbol: log C_{t+h} - log C_t (a LABEL, never a feature)."""
     logc = np.log(closes.astype(float))
-    return logc.shift(-h) - logc
+    return logc.shift(-h) - logc  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
 
 
 def market_relative_target(

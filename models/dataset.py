@@ -106,7 +106,11 @@ def walk_split(
     everything before it, with a purge gap of max(h) sessions between them."""
     gap = max(data.horizons)
     dates = np.array(sorted(set(data.X.index.get_level_values("date"))))
-    pos = len(dates) - 1 if now is None else int(np.searchsorted(dates, now, side="right")) - 1
+    pos = (
+        len(dates) - 1
+        if now is None
+        else int(np.searchsorted(dates, pd.Timestamp(now).to_datetime64(), side="right")) - 1
+    )
     cutoff = dates[max(pos - gap, 0)]
     labelled = np.array(sorted(set(data.X.index.get_level_values("date")[data.rows])))
     labelled = labelled[labelled <= cutoff]

@@ -109,7 +109,7 @@ def build(bars: pd.DataFrame) -> pd.DataFrame:
     cols["vol_20"] = vol
     cols["vol_ratio"] = r1.rolling(5, min_periods=5).std() / vol.replace(0, np.nan)
     volume = bars["volume"].astype(float)
-    cols["volume_z"] = ind.zscore(np.log1p(volume.clip(lower=0)), 20)
+    cols["volume_z"] = ind.zscore(np.log1p(volume.clip(lower=0)), 20)  # type: ignore[arg-type]  # numpy stubs type a ufunc on pandas as ndarray
     wv = wavelet_features(r1.to_numpy())
     for i in range(WAVELET_LEVEL):
         cols[f"wv_energy_{i + 1}"] = wv[:, i]

@@ -142,7 +142,7 @@ def directional(
             "last_move": {"dir_accuracy": rate["last_move"]},
         },
         "stronger_baseline": stronger,
-        "edge": _r(hit_rate - float(base[stronger].mean())) if n else None,
+        "edge": _r(float(hits.mean()) - float(base[stronger].mean())) if n else None,
         "p_value": paired_p(hits, base[stronger], day, h) if n else None,
         "test": "paired-newey-west",
         "label": outcomes.one_sided_label(np.asarray(call, dtype=object)[called]),
@@ -250,7 +250,7 @@ def binomial_p(hits: int, n: int, baseline: float) -> float | None:
     return float(f"{p:.3g}")  # significant digits: a tiny p-value must not print as 0
 
 
-def summary(per_h: dict[int, dict[str, Any]]) -> float | None:
+def summary(per_h: dict[Any, dict[str, Any]]) -> float | None:
     """Mean directional accuracy over horizons (the promotion gates' main figure)."""
     vals = [m["dir_accuracy"] for m in per_h.values() if m.get("dir_accuracy") is not None]
     return float(np.mean(vals)) if vals else None

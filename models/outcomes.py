@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 FLAT_K = 0.25  # FLAT band = +-0.25 daily sigma * sqrt(h)
 VOL_WINDOW = 20  # sessions of daily log returns behind sigma
@@ -44,19 +45,12 @@ def daily_sigma(close: pd.Series) -> pd.Series:
     return np.log(close).diff().rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
 
 
-def flat_band(
-    sigma_daily: np.ndarray | pd.Series | float, h: int
-) -> np.ndarray | pd.Series | float:
-    """Half-width of the FLAT zone of an h-session log return."""
-    return FLAT_K * sigma_daily * np.sqrt(h)
-
-
 def band(close: pd.Series, h: int) -> pd.Series:
     """The FLAT band of each session's h-session move, from the bars up to that session."""
-    return flat_band(daily_sigma(close), h)
+    return FLAT_K * daily_sigma(close) * np.sqrt(h)
 
 
-def realized_return(base_price: np.ndarray | float, actual_price: np.ndarray | float) -> np.ndarray:
+def realized_return(base_price: ArrayLike, actual_price: ArrayLike) -> np.ndarray:
     """Log return of a call from its base close to the close of its target session."""
     return np.log(np.asarray(actual_price, dtype=float) / np.asarray(base_price, dtype=float))
 
@@ -81,7 +75,7 @@ def direction(log_return: np.ndarray) -> np.ndarray:
     return np.sign(r).astype(np.int64)
 
 
-def call_of(probs: np.ndarray, expected_return: np.ndarray) -> np.ndarray:
+def call_of(probs: ArrayLike, expected_return: ArrayLike) -> np.ndarray:
     """The call of each forecast: 'up' when P(up) is the largest class probability and the
     expected return is not negative, 'down' mirrored, else 'flat' (no directional call)."""
     p = np.asarray(probs, dtype=float).reshape(-1, 3)
@@ -92,7 +86,7 @@ def call_of(probs: np.ndarray, expected_return: np.ndarray) -> np.ndarray:
     return np.where(is_up, "up", np.where(is_down, "down", "flat")).astype(object)
 
 
-def gate(call: np.ndarray, probs: np.ndarray, threshold: float | None) -> np.ndarray:
+def gate(call: np.ndarray, probs: ArrayLike, threshold: float | None) -> np.ndarray:
     """Calls (`call_of`) kept UP/DOWN only where the evidence |P(up) - P(down)|
     clears `threshold` (chosen on validation); FLAT ("no edge") elsewhere, and everywhere
     when no threshold qualified (None)."""
@@ -142,7 +136,7 @@ def causal_majority(close: pd.Series, h: int) -> pd.Series:
     return pd.Series(np.where(ups >= downs, 1, -1), index=close.index)
 
 
-def confidence_of(probs: tuple[float, float, float], call: str) -> float:
+def confidence_of(probs: tuple[float, ...], call: str) -> float:
     """The confidence shown with a call: the probability of its direction (P(flat) for a
     FLAT call, which is the probability of no directional move)."""
     return float(probs[CLASSES.index(call)])

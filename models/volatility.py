@@ -35,7 +35,7 @@ HORIZONS = (1, 3, 5)
 
 def log_returns(close: pd.Series) -> pd.Series:
     """Daily close-to-close log returns; NaN on the first session."""
-    return np.log(close.astype(float)).diff()
+    return np.log(close.astype(float)).diff()  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
 
 
 def close_to_close_var(close: pd.Series) -> pd.Series:
@@ -202,7 +202,11 @@ def predict_har(model: HarModel, rv: pd.Series, feats: pd.DataFrame | None = Non
 
 
 def garch_variances(
-    returns: pd.Series, horizons: tuple[int, ...], train_end: object, *, gjr: bool = False
+    returns: pd.Series,
+    horizons: tuple[int, ...],
+    train_end: pd.Timestamp | str | int,
+    *,
+    gjr: bool = False,
 ) -> dict[int, pd.Series]:
     """GARCH(1,1) (or GJR with gjr=True), normal errors, constant mean, fitted on returns up
     to train_end (a label of returns.index), then run forward with those FIXED parameters:
@@ -225,7 +229,7 @@ def garch_variances(
 
 
 def garch_variance(
-    returns: pd.Series, h: int, train_end: object, *, gjr: bool = False
+    returns: pd.Series, h: int, train_end: pd.Timestamp | str | int, *, gjr: bool = False
 ) -> pd.Series:
     """garch_variances for one horizon."""
     return garch_variances(returns, (h,), train_end, gjr=gjr)[h]

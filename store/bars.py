@@ -126,6 +126,6 @@ def load_many(
     frame = pd.DataFrame(values, index=index, columns=BAR_COLUMNS)
     frame["provisional"] = frame["provisional"].astype(int)
     frame["flagged"] = frame["flagged"].astype(int)
-    bounds = np.flatnonzero(syms[1:] != syms[:-1]) + 1
-    starts, stops = np.r_[0, bounds], np.r_[bounds, len(rows)]
+    edges = np.flatnonzero(syms[1:] != syms[:-1]) + 1
+    starts, stops = np.r_[0, edges], np.r_[edges, len(rows)]
     return {str(syms[a]): frame.iloc[a:b] for a, b in zip(starts, stops, strict=True)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import sqlite_utils
 
@@ -42,7 +42,7 @@ def enqueue(
             "INSERT INTO commands (key, kind, args, created_at) VALUES (?, ?, ?, ?)",
             [key, kind, json.dumps(args or {}), utcnow()],
         )
-        return int(cur.lastrowid)
+        return int(cast(int, cur.lastrowid))  # always set after a one-row INSERT
 
 
 def claim_next(db: sqlite_utils.Database) -> dict[str, Any] | None:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import sqlite_utils
 
 from store.db import immediate, utcnow
+
+
+class State(StrEnum):
+    """The daemon loop's state, stored as its text in `daemon.state`."""
+
+    STARTING = "starting"
+    WAITING = "waiting"  # a replay with nothing to replay yet
+    RUNNING = "running"
+    FINISHED = "finished"  # a replay at the end of its data, still serving commands
+    STOPPING = "stopping"
+    STOPPED = "stopped"
 
 
 def started(db: sqlite_utils.Database, *, pid: int, mode: str, version: str) -> None:
@@ -40,12 +52,11 @@ def read(db: sqlite_utils.Database) -> dict[str, Any] | None:
     return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
 
 
-def set_state(db: sqlite_utils.Database, state: str, *, sim_date: str | None = None) -> None:
-    """Where the loop is: starting, running, finished (replay at the end of its data),
-    stopping, stopped. Also a heartbeat."""
+def set_state(db: sqlite_utils.Database, state: State, *, sim_date: str | None = None) -> None:
+    """Where the loop is (see `State`). Also a heartbeat."""
     with immediate(db):
         db.execute(
             "UPDATE daemon SET state = ?, heartbeat_at = ?, sim_date = COALESCE(?, sim_date) "
             "WHERE id = 1",
-            [state, utcnow(), sim_date],
+            [state.value, utcnow(), sim_date],
         )

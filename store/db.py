@@ -138,9 +138,17 @@ def utcnow() -> str:
 
 def date_range(start: str | None, end: str | None) -> tuple[str, list[str]]:
     """` AND date >= ? AND date <= ?` for the bounds given (both inclusive), with its parameters."""
-    sql, params = "", []
+    sql, params = "", list[str]()
     if start:
         sql, params = sql + " AND date >= ?", [*params, start]
     if end:
         sql, params = sql + " AND date <= ?", [*params, end]
     return sql, params
+
+
+def file_of(db: sqlite_utils.Database) -> Path | None:
+    """The database file behind a connection (None for an in-memory one)."""
+    for _, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and file:
+            return Path(file)
+    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlite_utils
 
@@ -16,7 +16,7 @@ def start(db: sqlite_utils.Database, job: str, *, scheduled_for: str | None = No
             "VALUES (?, ?, ?, 'running', 0)",
             [job, scheduled_for, utcnow()],
         )
-        return int(cur.lastrowid)
+        return int(cast(int, cur.lastrowid))  # always set after a one-row INSERT
 
 
 def progress(db: sqlite_utils.Database, run_id: int, fraction: float, message: str = "") -> None:

@@ -202,3 +202,27 @@ def _filters(status: str | None, symbols: Sequence[str] | None) -> tuple[str, li
         clauses.append(f"symbol IN ({','.join('?' * len(symbols))})")
         params.extend(symbols)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def verified_hits(db: sqlite_utils.Database, symbol: str, until: str) -> list[Any]:
+    """The hit flags of `symbol`'s verified predictions with target session <= `until`, oldest first."""
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT hit FROM predictions WHERE symbol = ? AND status = 'verified' "
+            "AND target_date <= ? ORDER BY target_date, id",
+            [symbol, until],
+        )
+    ]
+
+
+def keys_made_on(db: sqlite_utils.Database, days: Sequence[str]) -> set[tuple[str, str, int, str]]:
+    """(symbol, as_of, horizon, model_version) of every prediction made as of one of `days`."""
+    if not days:
+        return set()
+    cur = db.execute(
+        "SELECT symbol, as_of, horizon, model_version FROM predictions "
+        f"WHERE as_of IN ({','.join('?' * len(days))})",
+        list(days),
+    )
+    return {(s, a, int(h), m) for s, a, h, m in cur.fetchall()}

@@ -66,7 +66,7 @@ def register(
         record[f"{part}_start"], record[f"{part}_end"] = lo, hi
     record["data_end"] = data_end or max(hi for _, hi in ranges.values() if hi)
     with immediate(db):
-        db["models"].insert(record)
+        db.table("models").insert(record)
     return get(db, model_id)
 
 
@@ -168,3 +168,24 @@ def quarantine(db: sqlite_utils.Database, model_id: str, reason: str) -> str | N
             return None
         _set(db, prev[0], "serving", f"serving again: {model_id} quarantined")
         return str(prev[0])
+
+
+def any_serving(db: sqlite_utils.Database) -> bool:
+    return db["models"].count_where("status = 'serving'") > 0
+
+
+def serving_training_window(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
+    """The serving models' training range (earliest start, latest end); Nones if none serves."""
+    row = db.execute(
+        "SELECT MIN(train_start), MAX(train_end) FROM models WHERE status = 'serving' "
+        "AND train_start IS NOT NULL AND train_end IS NOT NULL"
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def serving_data_end(db: sqlite_utils.Database) -> str | None:
+    """The last date any serving model saw (its test range, else val, else train end)."""
+    row = db.execute(
+        "SELECT MAX(COALESCE(test_end, val_end, train_end)) FROM models WHERE status = 'serving'"
+    ).fetchone()
+    return row[0] if row and row[0] else None

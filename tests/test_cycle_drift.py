@@ -36,7 +36,7 @@ def test_planted_volatility_shift_queues_one_retrain_with_its_reason(home):
     )
     found = check_drift(db, settings, as_of="2024-12-31")
     assert found and {f.symbol for f in found} == {"SHOCK"}
-    assert any(f.kind == "psi" and f.value > settings["cycle"]["psi_threshold"] for f in found)
+    assert any(f.kind == "psi" and f.value > settings.cycle.psi_threshold for f in found)
     queued = commands.recent(db)
     assert len(queued) == 1 and queued[0]["kind"] == "retrain"
     args = json.loads(queued[0]["args"])

@@ -98,7 +98,7 @@ def test_signal_planted_to_be_wrong_loses_weight(home):
     for day in range(1, 31):  # one verification pass per session, as the daemon runs it
         verify(db, settings, as_of=dates[day])
     w = weights.load(db)[("AAA", "bullish")]
-    lo, hi = settings["cycle"]["weight_min"], settings["cycle"]["weight_max"]
+    lo, hi = settings.cycle.weight_min, settings.cycle.weight_max
     assert w["rsi"] < 0.2 and w["rsi"] >= lo  # always wrong: shrunk to near the floor
     assert w["macd"] > 2.5 and w["macd"] <= hi  # always right: grown, within the bound
     assert "cross" not in w  # abstained: untouched

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from assistant.cli import main
-from assistant.config import DEFAULTS
+from assistant.config import Settings
 from assistant.errors import AssistantError, NoDataError
 from assistant.ingest.collect import collect, make_source
 from assistant.ingest.sources.sample import SampleSource
@@ -16,9 +16,7 @@ from store import bars, symbols
 
 
 def settings(**collect_):
-    s = {k: dict(v) for k, v in DEFAULTS.items()}
-    s["collect"].update(**collect_)
-    return s
+    return Settings().replace("collect", **collect_)
 
 
 def test_sample_source_serves_real_index_history():

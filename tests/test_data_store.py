@@ -111,12 +111,10 @@ def test_config_file_and_environment_overrides(home):
         home,
         environ={"ASSISTANT_COLLECT_REFETCH_SESSIONS": "7", "ASSISTANT_MODELS_HORIZONS": "1,5"},
     )
-    assert s["collect"]["source"] == "yahoo"
-    assert s["collect"]["refetch_sessions"] == 7  # environment beats the file
-    assert s["collect"]["jump_threshold"] == 1.0 and isinstance(
-        s["collect"]["jump_threshold"], float
-    )
-    assert s["models"]["horizons"] == [1, 5]
+    assert s.collect.source == "yahoo"
+    assert s.collect.refetch_sessions == 7  # environment beats the file
+    assert s.collect.jump_threshold == 1.0 and isinstance(s.collect.jump_threshold, float)
+    assert s.models.horizons == (1, 5)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import yfinance.exceptions as yfe
 from curl_cffi.requests.exceptions import Timeout
 from yfinance.utils import empty_df
 
-from assistant.config import DEFAULTS
+from assistant.config import Settings
 from assistant.errors import NoDataError, TemporaryError
 from assistant.ingest.collect import collect
 from assistant.ingest.sources.yahoo import YahooSource
@@ -115,9 +115,7 @@ class FakeYF:
 
 
 def settings(**collect):
-    s = {k: dict(v) for k, v in DEFAULTS.items()}
-    s["collect"].update(source="yahoo", history_years=1, **collect)
-    return s
+    return Settings().replace("collect", source="yahoo", history_years=1, **collect)
 
 
 def at(when: str):

@@ -65,7 +65,7 @@ def test_second_model_replaces_only_if_no_worse_and_thresholds_gate(db, home):
     assert again.results[0].promoted and "no worse" in again.results[0].reason
     statuses = {r["id"]: r["status"] for r in registry.list_models(db, kind="markov")}
     assert statuses == {"markov-v1": "retired", "markov-v2": "serving"}
-    settings["models"]["min_dir_accuracy"] = 0.99
+    settings = settings.replace("models", min_dir_accuracy=0.99)
     strict = train(db, home, settings, kinds=["markov"])
     assert not strict.results[0].promoted and "dir accuracy" in strict.results[0].reason
     assert registry.serving(db, "markov")[0]["id"] == "markov-v2"

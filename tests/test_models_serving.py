@@ -32,9 +32,7 @@ def seed(db, n=600):
 
 
 def tiny_settings(home):
-    settings = config.load(home)
-    settings["models"].update(epochs=1, window=8)
-    return settings
+    return config.load(home).replace("models", epochs=1, window=8)
 
 
 @pytest.mark.parametrize("kind", ["gru", "transformer", "xgboost", "markov", "ensemble"])

@@ -47,9 +47,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FILE.svg",
         help="render the dashboard headless once the data has loaded, save it as SVG, exit",
     )
+    parser.add_argument(
+        "--first-paint",
+        action="store_true",
+        help="run headless, print the wall time (epoch seconds) of the first full paint "
+        "of the dashboard with its data, exit (the start-up benchmark)",
+    )
     args = parser.parse_args(argv)
     home = args.home.expanduser() if args.home else default_home()
-    without_dataframes()
+    if not os.environ.get("TUI_KEEP_DATAFRAMES"):  # set: the 'before' start-up figure
+        without_dataframes()
     from store.db import StoreError, open_db
 
     try:
@@ -65,6 +72,22 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(_screenshot(app, args.screenshot))
         print(f"saved {args.screenshot}")
+        return 0
+    if args.first_paint:
+        painted: list[float] = []
+
+        async def first_paint(pilot) -> None:
+            import asyncio
+            import time
+
+            while app.loads < 1:  # the first snapshot read and applied
+                await asyncio.sleep(0.002)
+            await pilot.pause()  # ... and painted
+            painted.append(time.time())
+            app.exit()
+
+        app.run(headless=True, size=(160, 46), auto_pilot=first_paint)
+        print(f"first-paint {painted[0]:.6f}")
         return 0
     app.run()
     return 0

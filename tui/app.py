@@ -22,7 +22,15 @@ from textual.worker import Worker, WorkerState
 from store import commands, views
 from store.db import DB_FILENAME, connect, data_version
 from tui.keys import APP_KEYS
-from tui.messages import CommandQueued, CommandRejected, DashboardLoaded, DetailLoaded
+from tui.messages import (
+    CommandQueued,
+    CommandRejected,
+    DashboardLoaded,
+    DetailLoaded,
+    DetailWanted,
+    EnqueueCommand,
+    OpenSymbol,
+)
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.modals import HelpScreen
 from tui.screens.symbol import SymbolScreen
@@ -65,7 +73,7 @@ class TradingApp(App):
         self.load_dashboard()
 
     def on_mount(self) -> None:
-        self.dashboard = DashboardScreen()
+        self.dashboard = DashboardScreen(clock=self.clock, heartbeat_seconds=self.heartbeat_seconds)
         self.push_screen(self.dashboard)
         if self.last_data:
             self.dashboard.data = self.last_data
@@ -157,6 +165,17 @@ class TradingApp(App):
 
     def open_symbol(self, symbol: str) -> None:
         self.push_screen(SymbolScreen(symbol))
+
+    # Screens ask by message ("attributes down, messages up").
+
+    def on_enqueue_command(self, message: EnqueueCommand) -> None:
+        self.enqueue(message.kind, message.args)
+
+    def on_open_symbol(self, message: OpenSymbol) -> None:
+        self.open_symbol(message.symbol)
+
+    def on_detail_wanted(self, message: DetailWanted) -> None:
+        self.load_detail(message.symbol)
 
     def action_help(self) -> None:
         if not isinstance(self._top(), HelpScreen):

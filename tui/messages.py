@@ -38,3 +38,25 @@ class CommandRejected(Message):
 
     kind: str
     error: str
+
+
+@dataclass
+class EnqueueCommand(Message):
+    """A screen asks for a command to be queued; the app writes the row."""
+
+    kind: str
+    args: dict[str, Any]
+
+
+@dataclass
+class OpenSymbol(Message):
+    """A screen asks to open one symbol's screen."""
+
+    symbol: str
+
+
+@dataclass
+class DetailWanted(Message):
+    """A symbol screen wants its snapshot loaded (the app answers with DetailLoaded)."""
+
+    symbol: str

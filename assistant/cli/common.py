@@ -21,7 +21,7 @@ def home_of(args: argparse.Namespace) -> Path:
 
 def open_home(
     args: argparse.Namespace,
-) -> tuple[Path, dict[str, dict[str, Any]], sqlite_utils.Database]:
+) -> tuple[Path, config.Settings, sqlite_utils.Database]:
     """Resolve the home, load settings, open (and migrate) the database."""
     home = home_of(args)
     try:

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from assistant.cli.common import home_of, open_home, print_json, table
+from assistant.config import Settings
 from assistant.errors import AssistantError
 
 
@@ -93,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_service_install)
 
 
-def _options(args: argparse.Namespace, settings: dict[str, Any]) -> Any:
+def _options(args: argparse.Namespace, settings: Settings) -> Any:
     from assistant.daemon.loop import ReplayOptions
     from assistant.daemon.replay import validate_date
 
@@ -101,7 +102,7 @@ def _options(args: argparse.Namespace, settings: dict[str, Any]) -> Any:
         if args.from_date or args.speed is not None or args.retrain_every is not None:
             raise AssistantError("--from, --speed and --retrain-every need --replay")
         return None
-    speed = settings["daemon"]["replay_speed"] if args.speed is None else args.speed
+    speed = settings.daemon.replay_speed if args.speed is None else args.speed
     if speed < 0:
         raise AssistantError("--speed must be 0 (as fast as possible) or more")
     if args.retrain_every is not None and args.retrain_every < 1:

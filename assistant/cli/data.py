@@ -86,13 +86,13 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
 
     clean = [symbols.validate_symbol(s) for s in args.symbols]  # refuse before opening anything
     _, settings, db = open_home(args)
-    added = symbols.add(db, clean, settings["collect"]["source"])
+    added = symbols.add(db, clean, settings.collect.source)
     if added:
         print(f"added: {', '.join(added)}")
     already = [s for s in dict.fromkeys(clean) if s not in added]
     if already:
         print(f"already watched: {', '.join(already)}")
-    if settings["collect"]["source"] == "sample":
+    if settings.collect.source == "sample":
         from assistant.ingest.sources.sample import SERIES, carried
 
         missing = [s for s in added if s not in SERIES]
@@ -234,7 +234,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     home = home_of(args)
     settings = config.load(home)
     if args.json:
-        print_json(settings)
+        print_json(settings.as_dict())
         return 0
     path = home / "config.toml"
     overrides = sorted(
@@ -244,5 +244,5 @@ def cmd_config(args: argparse.Namespace) -> int:
     print(f"# config file: {path} ({'read' if path.exists() else 'absent; defaults apply'})")
     if overrides:
         print(f"# environment overrides: {', '.join(overrides)}")
-    print(tomli_w.dumps(settings).rstrip())
+    print(tomli_w.dumps(settings.as_dict()).rstrip())
     return 0

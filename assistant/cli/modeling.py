@@ -94,7 +94,8 @@ class Bars:
     """One progress line per model on stderr (redrawn in place on a terminal)."""
 
     def __init__(self, stream: Any = sys.stderr) -> None:
-        self.stream, self.lock, self.state = stream, threading.Lock(), {}
+        self.stream, self.lock = stream, threading.Lock()
+        self.state: dict[str, tuple[float, str]] = {}
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.drawn = 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.cli.common import open_home
+from assistant.config import Settings
 from assistant.errors import AssistantError
 
 DEMO_SYMBOLS = ["^GSPC", "^IXIC"]
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.set_defaults(func=cmd_demo)
 
 
-def tui_command(home: Path, settings: dict[str, dict[str, Any]]) -> list[str]:
+def tui_command(home: Path, settings: Settings) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -67,7 +68,7 @@ def tui_command(home: Path, settings: dict[str, dict[str, Any]]) -> list[str]:
         "--home",
         str(home),
         "--heartbeat-seconds",
-        str(settings["daemon"]["heartbeat_seconds"]),
+        str(settings.daemon.heartbeat_seconds),
     ]
 
 
@@ -163,7 +164,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     args.home = home
     home, settings, db = open_home(args)
     try:
-        if config.load(home)["collect"]["source"] != "sample":
+        if config.load(home).collect.source != "sample":
             raise AssistantError(
                 "the demo needs collect.source = sample (is ASSISTANT_COLLECT_SOURCE set?)"
             )
@@ -176,7 +177,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"a daemon (pid {running or 'unknown'}) already runs on the demo home {home}; "
             "stop it with `assistant --home ... stop` or use another --home"
         )
-    speed = args.speed if args.speed is not None else float(settings["daemon"]["replay_speed"])
+    speed = args.speed if args.speed is not None else float(settings.daemon.replay_speed)
     cmd = [
         sys.executable,
         "-m",

@@ -7,14 +7,15 @@ future. The result feeds `plan()` as evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.config import Settings
 from models import outcomes, signals, volatility
 from models.regime import classify
+from models.volatility import VolForecast
 from store import bars as bar_store
 
 LOOKBACK_DAYS = 800  # calendar days of bars loaded: SMA200 plus model windows, with room
@@ -36,16 +37,16 @@ class Analysis:
     last_move: dict[int, int]  # sign of the h-session move ending at as_of
     majority: dict[int, int]  # causal majority direction at as_of (+1/-1)
     flat_band: dict[int, float]  # the outcome rules' FLAT band at as_of
-    vol: dict[int, volatility.VolForecast]  # h-session variance forecast and its baselines
+    vol: dict[int, VolForecast]  # h-session variance forecast and its baselines
     regimes: pd.DataFrame  # per-session regime history (for the store)
 
 
-def regime_thresholds(settings: dict[str, Any]) -> dict[str, float]:
-    c = settings["cycle"]
+def regime_thresholds(settings: Settings) -> dict[str, float]:
+    c = settings.cycle
     return {
-        "bull_trend": float(c["bull_trend"]),
-        "bear_trend": float(c["bear_trend"]),
-        "volatile": float(c["volatile_annualized"]),
+        "bull_trend": float(c.bull_trend),
+        "bear_trend": float(c.bear_trend),
+        "volatile": float(c.volatile_annualized),
     }
 
 
@@ -99,7 +100,7 @@ def analyze(
         regime=str(now["regime"]),
         trend=float(now["trend"]) if pd.notna(now["trend"]) else float("nan"),
         volatility=float(now["volatility"]) if pd.notna(now["volatility"]) else float("nan"),
-        votes={k: float(v) for k, v in votes.items()},
+        votes={str(k): float(v) for k, v in votes.items()},
         drift=drift,
         sigma=sigma,
         last_move=last_move,
@@ -113,7 +114,7 @@ def analyze(
 def regime_rows(a: Analysis, after: str | None, keep: int = 260) -> list[tuple]:
     """Regime history rows newer than `after` (at most the last `keep` sessions)."""
     frame = a.regimes.iloc[-keep:]
-    dates = frame.index.strftime("%Y-%m-%d")
+    dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")
     rows = []
     for d, g, t, v in zip(dates, frame["regime"], frame["trend"], frame["volatility"], strict=True):
         if after is None or d > after:

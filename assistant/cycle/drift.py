@@ -23,8 +23,10 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.config import Settings
 from store import bars as bar_store
-from store import commands
+from store import commands, registry
+from store import predictions as store_predictions
 from store import symbols as symbol_store
 
 RECENT_SESSIONS = 126  # half a year: at 63 the PSI of stationary data crossed 0.25 in ~2% of checks
@@ -73,22 +75,16 @@ def features(bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def training_window(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
-    """The serving models' training range, if any model serves (read straight from `models`)."""
-    row = db.execute(
-        "SELECT MIN(train_start), MAX(train_end) FROM models WHERE status = 'serving' "
-        "AND train_start IS NOT NULL AND train_end IS NOT NULL"
-    ).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    """The serving models' training range, if any model serves."""
+    return registry.serving_training_window(db)
 
 
 def recently_trained(db: sqlite_utils.Database, day: str) -> bool:
     """Whether a serving model's data (its test range) ends within COOLDOWN_DAYS of `day`."""
-    row = db.execute(
-        "SELECT MAX(COALESCE(test_end, val_end, train_end)) FROM models WHERE status = 'serving'"
-    ).fetchone()
-    if not row or not row[0]:
+    end = registry.serving_data_end(db)
+    if end is None:
         return False
-    return (pd.Timestamp(day) - pd.Timestamp(row[0])).days < COOLDOWN_DAYS
+    return (pd.Timestamp(day) - pd.Timestamp(end)).days < COOLDOWN_DAYS
 
 
 def feature_shift(bars: pd.DataFrame, train: tuple[str | None, str | None]) -> dict[str, float]:
@@ -114,14 +110,14 @@ def accuracy_decay(hits: np.ndarray) -> tuple[float, float] | None:
 
 def check_drift(
     db: sqlite_utils.Database,
-    settings: dict[str, Any],
+    settings: Settings,
     *,
     as_of: str | None = None,
     symbols: list[str] | None = None,
 ) -> list[DriftFinding]:
     """Check every watched symbol; queue one retrain (per day) when a threshold is crossed."""
-    cycle = settings["cycle"]
-    psi_max, drop_max = float(cycle["psi_threshold"]), float(cycle["accuracy_drop"])
+    cycle = settings.cycle
+    psi_max, drop_max = float(cycle.psi_threshold), float(cycle.accuracy_drop)
     day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
     train = training_window(db)
     found: list[DriftFinding] = []
@@ -141,17 +137,7 @@ def check_drift(
                         f"over the last {RECENT_SESSIONS} sessions to {day}",
                     )
                 )
-        hits = np.array(
-            [
-                r[0]
-                for r in db.execute(
-                    "SELECT hit FROM predictions WHERE symbol = ? AND status = 'verified' AND target_date <= ? "
-                    "ORDER BY target_date, id",
-                    [sym, day],
-                )
-            ],
-            dtype=float,
-        )
+        hits = np.array(store_predictions.verified_hits(db, sym, day), dtype=float)
         decay = accuracy_decay(hits)
         if decay and decay[0] - decay[1] > drop_max:
             found.append(

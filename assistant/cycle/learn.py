@@ -24,6 +24,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.calendar import exchange_for, sessions_between
+from assistant.config import Settings
 from assistant.cycle.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION
 from models import outcomes
 from models.outcomes import bucket_of
@@ -66,12 +67,12 @@ class VerifyReport:
 
 
 def verify(
-    db: sqlite_utils.Database, settings: dict[str, Any], *, as_of: str | None = None
+    db: sqlite_utils.Database, settings: Settings, *, as_of: str | None = None
 ) -> VerifyReport:
     """Score every matured prediction as of `as_of` (default: today)."""
     day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
-    cycle = settings["cycle"]
-    default_exchange = settings["calendar"]["exchange"]
+    cycle = settings.cycle
+    default_exchange = settings.calendar.exchange
     report = VerifyReport(as_of=day)
     now = utcnow()
     with immediate(db):
@@ -85,7 +86,7 @@ def verify(
             frame[name] = extracted[:, i]
         done = frame[frame["close"].notna()]
         waiting = frame[frame["close"].isna()]
-        expired_ids = _expired(waiting, day, int(cycle["expire_after_sessions"]), default_exchange)
+        expired_ids = _expired(waiting, day, int(cycle.expire_after_sessions), default_exchange)
         report.expired = len(expired_ids)
         report.pending = len(waiting) - len(expired_ids)
         if len(done):
@@ -133,7 +134,7 @@ def verify(
     if report.expired:
         report.expired_why = (
             f"{report.expired} call(s) expired: no final bar of the target session was stored "
-            f"within {int(cycle['expire_after_sessions'])} sessions after it (stale or missing "
+            f"within {int(cycle.expire_after_sessions)} sessions after it (stale or missing "
             "data; run `assistant collect`)"
         )
     return report
@@ -196,21 +197,21 @@ def _tally(done: pd.DataFrame, realized: np.ndarray) -> list[tuple[str, str, str
         .groupby(["symbol", "regime", "signal"], sort=True)[["right", "wrong"]]
         .sum()
     )
-    return [(s, r, g, int(x.right), int(x.wrong)) for (s, r, g), x in sums.iterrows()]
+    return [(s, r, g, int(x.right), int(x.wrong)) for (s, r, g), x in sums.iterrows()]  # type: ignore[misc, has-type]  # pandas-stubs type row labels as Hashable
 
 
 def _weight_changes(
     db: sqlite_utils.Database,
     tally: list[tuple[str, str, str, int, int]],
-    settings: dict[str, Any],
+    settings: Settings,
     day: str,
 ) -> list[tuple]:
     """Per (symbol, regime, signal): right and wrong votes -> bounded multiplicative step."""
-    cycle = settings["cycle"]
+    cycle = settings.cycle
     lo, hi, lr = (
-        float(cycle["weight_min"]),
-        float(cycle["weight_max"]),
-        float(cycle["learning_rate"]),
+        float(cycle.weight_min),
+        float(cycle.weight_max),
+        float(cycle.learning_rate),
     )
     if not tally:
         return []

@@ -148,7 +148,7 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         raise ValueError("plan needs at least one source with a positive weight")
     contributions = tuple(Contribution(n, v, w, mu, w / total * mu) for n, v, w, mu, _ in sources)
     mu = sum(c.contribution for c in contributions)
-    probs = tuple(sum(s[2] / total * s[4][k] for s in sources) for k in range(3))
+    probs = tuple(float(sum(s[2] / total * s[4][k] for s in sources)) for k in range(3))
     # Conflicting pooled distribution and expectation (a skewed model head, say) is FLAT.
     call = outcomes.call_of(probs, mu)
     abstained = False

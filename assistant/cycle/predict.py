@@ -91,7 +91,7 @@ def skill_lines(
     return out
 
 
-def _held_out(skill: dict[str, Any], horizon: int) -> str:
+def _held_out(skill: dict[Any, Any], horizon: int) -> str:
     """A compact rendering of whatever held-out metrics the model reports."""
     part = skill.get(horizon, skill.get(str(horizon), skill))
     if not isinstance(part, dict):

@@ -42,12 +42,13 @@ def choose(
         for sym in symbols:
             own = scores.get((sym, h), np.zeros(0))
             source = own if len(own) >= MIN_OWN else pooled if len(pooled) >= MIN_OWN else None
-            out[(sym, h)] = tuple(  # type: ignore[assignment]
+            q80, q95 = (
                 intervals.gaussian_z(level)
                 if source is None
                 else min(intervals.conformal_quantile(source, level), 10.0)
                 for level in LEVELS
             )
+            out[(sym, h)] = (q80, q95)
     return out
 
 

@@ -55,11 +55,11 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
     for key in ("var", "ewma", "trailing"):
         frame[f"vol_{key}"] = [v.get(key, np.nan) for v in vol]
     out["horizons"] = [
-        {"horizon": int(h), **ranges(g), "volatility": vol_scores(g), "ranking": ranking(g, int(h))}
-        for h, g in frame.groupby("horizon", sort=True)
+        {"horizon": h, **ranges(g), "volatility": vol_scores(g), "ranking": ranking(g, h)}
+        for h, g in ((int(str(k)), v) for k, v in frame.groupby("horizon", sort=True))
     ]
     for (sym, h), g in frame.groupby(["symbol", "horizon"], sort=True):
-        group = {"symbol": sym, "horizon": int(h), **metrics(g), **ranges(g)}
+        group = {"symbol": sym, "horizon": int(h), **metrics(g), **ranges(g)}  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
         group["volatility"] = vol_scores(g)
         group["model_versions"] = sorted(g["model_version"].unique().tolist())
         group["by_regime"] = {
@@ -78,9 +78,9 @@ def _realized_var(db: sqlite_utils.Database, frame: pd.DataFrame) -> np.ndarray:
     for (sym, h), g in frame.groupby(["symbol", "horizon"]):
         if sym not in stored:
             continue
-        close = stored[sym]["close"]
-        rv = volatility.future_realized_var(close, int(h))
-        rv.index = rv.index.strftime("%Y-%m-%d")
+        close = stored[str(sym)]["close"]
+        rv = volatility.future_realized_var(close, int(str(h)))
+        rv.index = pd.DatetimeIndex(rv.index).strftime("%Y-%m-%d")
         out[frame.index.get_indexer(g.index)] = rv.reindex(g["as_of"]).to_numpy(float)
     return out
 
@@ -207,7 +207,7 @@ def calibration(g: pd.DataFrame) -> list[dict[str, Any]]:
     """Directional calls by the confidence shown with them: stated against realized."""
     g = g[g["hit"].notna()]
     conf = g["confidence"].astype(float).to_numpy()
-    bucket = np.array([outcomes.bucket_of(c) for c in conf], dtype=int)
+    bucket = np.array([outcomes.bucket_of(float(c)) for c in conf], dtype=np.int64)
     out = []
     for b in sorted(set(bucket.tolist())):
         sel = bucket == b

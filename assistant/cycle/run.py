@@ -20,6 +20,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.calendar import add_sessions, exchange_for, sessions_between
+from assistant.config import Settings
 from assistant.cycle import analyze as az
 from assistant.cycle import ranges
 from assistant.cycle.drift import DriftFinding, check_drift
@@ -61,7 +62,7 @@ class Call:
     regime: str
     model_version: str
     rules_only: bool
-    top_signals: list[dict[str, float]] = field(default_factory=list)
+    top_signals: list[dict[str, Any]] = field(default_factory=list)
     skill: str = ""
     note: str = ""
     new: bool = True  # False when the same call was already in the ledger
@@ -74,13 +75,13 @@ class Call:
 def run_cycle(
     db: sqlite_utils.Database,
     home: Path,
-    settings: dict[str, Any],
+    settings: Settings,
     symbols: list[str] | None = None,
     *,
     as_of: str | None = None,
 ) -> list[Call]:
     """One cycle for the watchlist (or `symbols`) as of `as_of` (default: latest bars)."""
-    horizons = [int(h) for h in settings["models"]["horizons"]]
+    horizons = [int(h) for h in settings.models.horizons]
     wanted = _symbols(db, symbols)
     day = pd.Timestamp(as_of).strftime("%Y-%m-%d") if as_of else None
     thresholds = az.regime_thresholds(settings)
@@ -154,7 +155,7 @@ def run_cycle(
             )
             plans.append(plan(ev, weights.get((sym, a.regime), {})))
     # predict
-    default_exchange = settings["calendar"]["exchange"]
+    default_exchange = settings.calendar.exchange
     skills = skill_lines(db, plans, day)
     calls = [_call(p, default_exchange, skills) for p in plans]
     # act
@@ -268,15 +269,7 @@ def _row(c: Call, p: Plan, made_at: str) -> tuple:
 
 
 def _existing(db: sqlite_utils.Database, calls: list[Call]) -> set[tuple[str, str, int, str]]:
-    days = sorted({c.as_of for c in calls})
-    if not days:
-        return set()
-    cur = db.execute(
-        "SELECT symbol, as_of, horizon, model_version FROM predictions "
-        f"WHERE as_of IN ({','.join('?' * len(days))})",
-        days,
-    )
-    return {(s, a, int(h), m) for s, a, h, m in cur.fetchall()}
+    return ledger.keys_made_on(db, sorted({c.as_of for c in calls}))
 
 
 def _replace_new(c: Call, new: bool) -> Call:

@@ -26,16 +26,22 @@ log = logging.getLogger("assistant.daemon")
 PENDING = object()  # the command's row is finished later (by the training worker)
 
 
-def _symbols(args: dict[str, Any], *, required: bool = False) -> list[str] | None:
+def _symbols(args: dict[str, Any]) -> list[str] | None:
+    """The command's symbols, validated; None when it names none (meaning: all)."""
     raw = args.get("symbols", args.get("symbol"))
     if raw in (None, [], ""):
-        if required:
-            raise AssistantError("this command needs `symbols`")
         return None
     items = [raw] if isinstance(raw, str) else raw
     if not isinstance(items, list):
         raise AssistantError("`symbols` must be a list of tickers")
     return [validate_symbol(s) for s in items]
+
+
+def _required_symbols(args: dict[str, Any]) -> list[str]:
+    symbols = _symbols(args)
+    if symbols is None:
+        raise AssistantError("this command needs `symbols`")
+    return symbols
 
 
 class CommandRunner:
@@ -98,7 +104,7 @@ class CommandRunner:
         return outcome.result
 
     def do_watch_add(self, args: dict[str, Any], cid: int) -> Any:
-        symbols = _symbols(args, required=True)
+        symbols = _required_symbols(args)
         added = jobs.watch_add(self.ctx, symbols)
         result: dict[str, Any] = {"added": added, "already": [s for s in symbols if s not in added]}
         until = self.as_of()
@@ -113,7 +119,7 @@ class CommandRunner:
         return result
 
     def do_watch_remove(self, args: dict[str, Any], cid: int) -> Any:
-        symbols = _symbols(args, required=True)
+        symbols = _required_symbols(args)
         removed = jobs.watch_remove(self.ctx, symbols)
         if not removed:
             raise AssistantError(f"not on the watchlist: {', '.join(symbols)}")

@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
+from assistant.config import Settings
 from assistant.errors import AssistantError
 from store import jobs as job_runs
 from store import symbols as watch
@@ -41,7 +42,7 @@ class Context:
 
     db: sqlite_utils.Database
     home: Path
-    settings: dict[str, Any]
+    settings: Settings
     source: Any = None
 
 
@@ -186,7 +187,7 @@ def retrain(
 ) -> tuple[Any, str]:
     from assistant.modeling.training import train
 
-    wanted = set(kinds or ctx.settings["models"]["kinds"])
+    wanted = set(kinds or ctx.settings.models.kinds)
     if wanted & TORCH_KINDS:
         import torch
 
@@ -217,7 +218,7 @@ def retrain(
 
 
 def watch_add(ctx: Context, symbols: list[str]) -> list[str]:
-    return watch.add(ctx.db, symbols, ctx.settings["collect"]["source"])
+    return watch.add(ctx.db, symbols, ctx.settings.collect.source)
 
 
 def watch_remove(ctx: Context, symbols: list[str]) -> list[str]:

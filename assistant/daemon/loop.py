@@ -11,6 +11,7 @@ replay step unrecorded so it is redone on resume), and asks training to abort.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -19,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from assistant import __version__
+from assistant.config import Settings
 from assistant.daemon import jobs, malloc, replay, scheduler
 from assistant.daemon.commands import CommandRunner
 from assistant.daemon.heartbeat import BusyBeat
@@ -29,9 +31,10 @@ from assistant.daemon.lock import DaemonLock
 from assistant.daemon.logs import setup_logging
 from assistant.daemon.worker import TrainingWorker, TrainRequest
 from assistant.errors import AssistantError
-from store import commands, daemon_state
+from store import commands, daemon_state, registry
 from store import jobs as job_runs
 from store import symbols as watch
+from store.daemon_state import State
 from store.db import checkpoint, open_db
 
 log = logging.getLogger("assistant.daemon")
@@ -47,11 +50,27 @@ class ReplayOptions:
     drift_every: int = 5  # sessions between drift checks
 
 
+@dataclass
+class ReplayRun:
+    """A prepared replay: its sessions, and the job_runs row it reports to."""
+
+    clock: replay.ReplayClock
+    run_id: int
+    progress: jobs._Throttled
+    finished: bool = False
+
+
 class Daemon:
+    """One loop for both modes: `replay_options` given means replay, else live.
+
+    Replay-only state lives in `self.replay` (a `ReplayRun`, set once the replay's range is
+    known) and live-only state in `self.live`; each is None in the other mode.
+    """
+
     def __init__(
         self,
         home: Path,
-        settings: dict[str, Any],
+        settings: Settings,
         *,
         replay_options: ReplayOptions | None = None,
         source: Any = None,
@@ -64,21 +83,21 @@ class Daemon:
     ):
         self.home, self.settings = Path(home), settings
         self.opts = replay_options
-        self.mode = "replay" if replay_options else "live"
+        self.mode: Literal["live", "replay"] = "replay" if replay_options else "live"
         self.source = source
         self.clock, self.now = clock, now
         self.stop = threading.Event()
         self.sleep = sleep or self.stop.wait
         self.log_to_file, self.log_to_stderr = log_to_file, log_to_stderr
         self.poll_s = poll_s
-        self.heartbeat_s = float(settings["daemon"]["heartbeat_seconds"])
-        self.exchange = settings["calendar"]["exchange"]
-        self.state = "starting"
+        self.heartbeat_s = float(settings.daemon.heartbeat_seconds)
+        self.exchange = settings.calendar.exchange
+        self.state = State.STARTING
         self.db: Any = None
         self.beat: BusyBeat | None = None
         self.worker = TrainingWorker(self.home, settings, self.stop)
-        self.clock_replay: replay.ReplayClock | None = None
-        self._replay_run: int | None = None
+        self.replay: ReplayRun | None = None
+        self._resume_from: str | None = None
         self._next_step = 0.0
         self._next_beat = 0.0
         self._next_checkpoint = 0.0
@@ -117,9 +136,9 @@ class Daemon:
             lock.release()
         return 0
 
-    def _set_state(self, state: str, sim_date: str | None = None) -> None:
+    def _set_state(self, state: State, sim_date: str | None = None) -> None:
         if state != self.state:
-            log.info("state: %s -> %s", self.state, state)
+            log.info("state: %s -> %s", self.state.value, state.value)
         self.state = state
         daemon_state.set_state(self.db, state, sim_date=sim_date)
 
@@ -141,46 +160,47 @@ class Daemon:
             self.ctx, self.worker, self.as_of, lambda: self.mode == "replay"
         )
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), self.mode, self.home)
-        if self.mode == "replay":
+        if self.opts is not None:
             self._resume_from = replay.resume_date(previous, self.exchange)
-            if self._resume_from:  # keep the resume point should this run die before a step
+            if previous is not None and self._resume_from:
+                # keep the resume point should this run die before a step
                 daemon_state.heartbeat(self.db, sim_date=previous["sim_date"])
-            self._set_state("waiting")
-            self._prepare_replay()
+            self._set_state(State.WAITING)
+            self._prepare_replay(self.opts)
         else:
-            self._set_state("running")
+            self._set_state(State.RUNNING)
             self._start_live()
 
     def _shutdown(self) -> None:
-        self._set_state("stopping")
+        self._set_state(State.STOPPING)
         log.info("stopping: no more commands are claimed")
-        if self._replay_run is not None:
-            where = self.clock_replay.current if self.clock_replay else None
+        run = self.replay
+        if run is not None and not run.finished:
             job_runs.finish(
-                self.db, self._replay_run, "interrupted", f"stopped before session {where}"
+                self.db, run.run_id, "interrupted", f"stopped before session {run.clock.current}"
             )
         if not self.worker.join(STOP_GRACE_S):
             log.warning(
                 "training did not stop within %.0f s; it is abandoned unregistered", STOP_GRACE_S
             )
-        self._set_state("stopped")
+        self._set_state(State.STOPPED)
         daemon_state.stopped(self.db)
         log.info("daemon stopped")
 
     def as_of(self) -> str | None:
         """The session commands act on: the simulated one in replay, None (latest) live."""
-        if self.clock_replay is None:
+        if self.replay is None:
             return None
-        done = self.clock_replay.done
-        return self.clock_replay.sessions[done - 1] if done else None
+        clock = self.replay.clock
+        return clock.sessions[clock.done - 1] if clock.done else None
 
     # ---- the loop ----
 
     def _tick(self) -> bool:
         """One pass; True when there is more work right now (skip the sleep)."""
         more = False
-        if self.mode == "replay":
-            more = self._replay_tick()
+        if self.opts is not None:
+            more = self._replay_tick(self.opts)
         elif self.live is not None:
             self.live.run_pending()
         if not self.stop.is_set():
@@ -197,7 +217,7 @@ class Daemon:
     def _idle_for(self) -> float:
         t = self.clock()
         wait = min(self.poll_s, max(0.0, self._next_beat - t))
-        if self.state == "running" and self.mode == "replay":
+        if self.state == State.RUNNING and self.opts is not None:
             wait = min(wait, max(0.0, self._next_step - t))
         if self.live is not None:
             wait = min(wait, self.live.idle_seconds())
@@ -229,7 +249,7 @@ class Daemon:
             ):
                 if self.stop.is_set():
                     return
-                jobs.run_job(self.db, job, lambda p, fn=fn: fn(ctx, p), scheduled_for=key)
+                jobs.run_job(self.db, job, functools.partial(fn, ctx), scheduled_for=key)
         elif name == "drift":
             if job_runs.ran_for(self.db, "drift", key):
                 return
@@ -237,7 +257,7 @@ class Daemon:
             self._retrain_if_due_live()
 
     def _retrain_if_due_live(self) -> None:
-        every = int(self.settings["schedule"]["retrain_every_days"])
+        every = int(self.settings.schedule.retrain_every_days)
         last = job_runs.last(self.db, "retrain", status="ok")
         if last is not None:
             age = self.now() - datetime.fromisoformat(last["started_at"])
@@ -249,13 +269,13 @@ class Daemon:
     def _train_if_untrained(self, as_of: str | None) -> None:
         if self.worker.completed or self.worker.busy:
             return  # a training already ran or runs in this process
-        if self.db["models"].count_where("status = 'serving'") == 0:
+        if not registry.any_serving(self.db):
             # Rule-based calls serve at once; model calls take over when training lands.
             self.worker.submit(TrainRequest(reason="no trained model yet", as_of=as_of))
 
     # ---- replay mode ----
 
-    def _prepare_replay(self) -> None:
+    def _prepare_replay(self, opts: ReplayOptions) -> None:
         """Find the replay's range and reveal history up to its start (retried while waiting)."""
         self._next_prepare = self.clock() + 10.0
         symbols = watch.active_symbols(self.db)
@@ -273,62 +293,61 @@ class Daemon:
             log.warning("replay waiting: %s", exc)
             return
         self.ctx.source = self.source = source
-        start = self.opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
-        if self.opts.from_date and self.opts.from_date > end:
+        start = opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
+        if opts.from_date and opts.from_date > end:
             raise AssistantError(
                 f"--from {start} is after the end of the data ({end}): nothing to replay"
             )
-        self.clock_replay = replay.ReplayClock(self.exchange, start, end)
+        clock = replay.ReplayClock(self.exchange, start, end)
         log.info(
             "replay %s .. %s: %d sessions at %s sessions/s",
             start,
             end,
-            len(self.clock_replay.sessions),
-            self.opts.speed or "max",
+            len(clock.sessions),
+            opts.speed or "max",
         )
-        self._replay_run = job_runs.start(self.db, "replay", scheduled_for=start)
-        self._replay_progress = jobs._Throttled(self.db, self._replay_run)
-        self._set_state("running")
+        run_id = job_runs.start(self.db, "replay", scheduled_for=start)
+        self.replay = ReplayRun(clock, run_id, jobs._Throttled(self.db, run_id))
+        self._set_state(State.RUNNING)
 
-    def _replay_tick(self) -> bool:
-        if self.state == "waiting":
+    def _replay_tick(self, opts: ReplayOptions) -> bool:
+        if self.state == State.WAITING:
             if self.clock() >= self._next_prepare:
-                self._prepare_replay()
+                self._prepare_replay(opts)
             return False
-        clock = self.clock_replay
-        if self.state != "running" or clock is None or self.clock() < self._next_step:
+        run = self.replay
+        if self.state != State.RUNNING or run is None or self.clock() < self._next_step:
             return False
-        if clock.finished:
-            return self._finish_replay()
+        clock = run.clock
         sim = clock.current
-        if not self.replay_step(sim):
+        if sim is None:
+            return self._finish_replay(run)
+        if not self.replay_step(opts, clock, sim):
             return False  # stopping mid-step: the session is redone on resume
         clock.advance()
         if clock.done == 1:
             self._train_if_untrained(sim)
             self._last_retrain_step = 1
-        self._replay_progress(
-            clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})"
-        )
-        speed = self.opts.speed
+        run.progress(clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})")
+        speed = opts.speed
         self._next_step = self.clock() + (1.0 / speed if speed > 0 else 0.0)
         return speed <= 0
 
-    def replay_step(self, sim: str) -> bool:
+    def replay_step(self, opts: ReplayOptions, clock: replay.ReplayClock, sim: str) -> bool:
         """One simulated session; False if a stop request cut it short."""
-        ctx, n = self.ctx, self.clock_replay.done + 1
+        ctx, n = self.ctx, clock.done + 1
         steps = [
             ("collect", lambda p: jobs.collect(ctx, p, until=sim)),
             ("cycle", lambda p: jobs.cycle(ctx, p, as_of=sim)),
             ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
         ]
-        if self.opts.drift_every and n % self.opts.drift_every == 0:
+        if opts.drift_every and n % opts.drift_every == 0:
             steps.append(("drift", lambda p: jobs.drift(ctx, p, as_of=sim)))
         for job, fn in steps:
             if self.stop.is_set():
                 return False
             jobs.run_job(self.db, job, fn, scheduled_for=sim)
-        every = self.opts.retrain_every or int(self.settings["schedule"]["retrain_every_days"])
+        every = opts.retrain_every or int(self.settings.schedule.retrain_every_days)
         if n - self._last_retrain_step >= every:
             self._last_retrain_step = n
             if self.worker.busy:
@@ -338,10 +357,10 @@ class Daemon:
         daemon_state.heartbeat(self.db, sim_date=sim)
         return True
 
-    def _finish_replay(self) -> bool:
+    def _finish_replay(self, run: ReplayRun) -> bool:
         last = self.as_of()
-        job_runs.finish(self.db, self._replay_run, "ok", f"replay finished at {last}")
-        self._replay_run = None
-        self._set_state("finished", sim_date=last)
+        job_runs.finish(self.db, run.run_id, "ok", f"replay finished at {last}")
+        run.finished = True
+        self._set_state(State.FINISHED, sim_date=last)
         log.info("replay finished at %s; still serving commands", last)
         return False

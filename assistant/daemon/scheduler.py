@@ -14,19 +14,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import schedule
 
 from assistant import calendar
+from assistant.config import Settings
 
 log = logging.getLogger("assistant.daemon")
 
 
-def slot_times(settings: dict[str, Any]) -> dict[str, str]:
-    s = settings["schedule"]
-    return {"daily": s["collect_at"], "drift": s["drift_check_at"]}
+def slot_times(settings: Settings) -> dict[str, str]:
+    s = settings.schedule
+    return {"daily": s.collect_at, "drift": s.drift_check_at}
 
 
 def _at(day: datetime, hhmm: str, tz: ZoneInfo) -> datetime:
@@ -68,9 +68,9 @@ def slot_key(slot: datetime) -> str:
 class LiveSchedule:
     """The live jobs on a `schedule.Scheduler`; `fire(name, slot)` does the work."""
 
-    def __init__(self, settings: dict[str, Any], fire: Callable[[str, datetime], None]):
-        self.tz = settings["schedule"]["timezone"]
-        self.exchange = settings["calendar"]["exchange"]
+    def __init__(self, settings: Settings, fire: Callable[[str, datetime], None]):
+        self.tz = settings.schedule.timezone
+        self.exchange = settings.calendar.exchange
         self.times = slot_times(settings)
         self._fire = fire
         self.scheduler = schedule.Scheduler()
@@ -110,14 +110,14 @@ class LiveSchedule:
         return out
 
 
-def next_runs(settings: dict[str, Any], now: datetime | None = None) -> dict[str, str | None]:
+def next_runs(settings: Settings, now: datetime | None = None) -> dict[str, str | None]:
     """When each live slot fires next (for `assistant status`)."""
     now = now or datetime.now(UTC)
-    s = settings["schedule"]
-    exchange = settings["calendar"]["exchange"]
+    s = settings.schedule
+    exchange = settings.calendar.exchange
     return {
         name: (lambda t: None if t is None else slot_key(t))(
-            next_slot(now, hhmm, s["timezone"], exchange)
+            next_slot(now, hhmm, s.timezone, exchange)
         )
         for name, hhmm in slot_times(settings).items()
     }

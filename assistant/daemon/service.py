@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
+from assistant.config import Settings
 from assistant.daemon import lock, scheduler
 from assistant.daemon.logs import LOG_NAME, log_dir
 from assistant.errors import AssistantError
@@ -99,7 +100,7 @@ def _age(ts: str | None, now: datetime) -> float | None:
     return round((now - datetime.fromisoformat(ts)).total_seconds(), 1)
 
 
-def status(home: Path, settings: dict[str, Any], db: sqlite_utils.Database) -> dict[str, Any]:
+def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> dict[str, Any]:
     """Everything `assistant status` shows, as plain data (the JSON output)."""
     now = datetime.now(UTC)
     pid = lock.holder(home)
@@ -110,7 +111,7 @@ def status(home: Path, settings: dict[str, Any], db: sqlite_utils.Database) -> d
         "running": running,
         "pid": (pid or row.get("pid")) if running else None,
         "mode": mode,
-        "state": row.get("state") if running else "stopped",
+        "state": row.get("state") if running else daemon_state.State.STOPPED.value,
         "started_at": row.get("started_at"),
         "uptime_s": _age(row.get("started_at"), now) if running else None,
         "heartbeat_at": row.get("heartbeat_at"),
@@ -156,18 +157,16 @@ def status(home: Path, settings: dict[str, Any], db: sqlite_utils.Database) -> d
     return info
 
 
-def _next_retrain(settings: dict[str, Any], db: sqlite_utils.Database, now: datetime) -> str | None:
-    every = int(settings["schedule"]["retrain_every_days"])
+def _next_retrain(settings: Settings, db: sqlite_utils.Database, now: datetime) -> str | None:
+    every = int(settings.schedule.retrain_every_days)
     last = job_runs.last(db, "retrain", status="ok")
     due = (
         now
         if last is None
         else max(now, datetime.fromisoformat(last["started_at"]) + timedelta(days=every))
     )
-    s = settings["schedule"]
-    slot = scheduler.next_slot(
-        due, s["drift_check_at"], s["timezone"], settings["calendar"]["exchange"]
-    )
+    s = settings.schedule
+    slot = scheduler.next_slot(due, s.drift_check_at, s.timezone, settings.calendar.exchange)
     return None if slot is None else scheduler.slot_key(slot)
 
 

@@ -10,6 +10,7 @@ the queue.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
 from store.db import open_db
@@ -34,7 +36,7 @@ class TrainRequest:
 
 
 class TrainingWorker:
-    def __init__(self, home: Path, settings: dict[str, Any], stop: threading.Event):
+    def __init__(self, home: Path, settings: Settings, stop: threading.Event):
         self.home, self.settings, self.stop = Path(home), settings, stop
         self._queue: deque[TrainRequest] = deque()
         self._lock = threading.Lock()
@@ -87,9 +89,7 @@ class TrainingWorker:
                 outcome = jobs.run_job(
                     db,
                     "retrain",
-                    lambda progress, r=req: jobs.retrain(
-                        ctx, progress, r.symbols, r.kinds, r.as_of, self.stop
-                    ),
+                    functools.partial(_retrain, ctx, req=req, stop=self.stop),
                     scheduled_for=req.reason[:200],
                 )
                 self.completed += 1
@@ -119,3 +119,9 @@ class TrainingWorker:
             return True
         thread.join(timeout)
         return not thread.is_alive()
+
+
+def _retrain(
+    ctx: jobs.Context, progress: jobs.Progress, *, req: TrainRequest, stop: threading.Event
+) -> tuple[Any, str]:
+    return jobs.retrain(ctx, progress, req.symbols, req.kinds, req.as_of, stop)

@@ -21,8 +21,10 @@ import pandas as pd
 import sqlite_utils
 
 from assistant import calendar
+from assistant.config import Settings
 from assistant.errors import AssistantError, NoDataError, TemporaryError
 from store import bars
+from store import db as store_db
 from store import symbols as store_symbols
 from store.db import immediate
 
@@ -52,19 +54,15 @@ class _Plan:
 
 def home_of(db: sqlite_utils.Database) -> Path | None:
     """The data home a connection belongs to (the database file's folder)."""
-    for _, name, file in db.execute("PRAGMA database_list").fetchall():
-        if name == "main" and file:
-            return Path(file).parent
-    return None
+    file = store_db.file_of(db)
+    return None if file is None else file.parent
 
 
-def make_source(
-    settings: dict[str, Any], name: str | None = None, *, home: Path | None = None
-) -> Any:
+def make_source(settings: Settings, name: str | None = None, *, home: Path | None = None) -> Any:
     """Build a source by name (default: the configured `collect.source`)."""
-    cfg = settings["collect"]
-    name = name or cfg["source"]
-    jump = float(cfg["jump_threshold"])
+    cfg = settings.collect
+    name = name or cfg.source
+    jump = float(cfg.jump_threshold)
     if name == "sample":
         from assistant.ingest.sources.sample import SampleSource
 
@@ -76,15 +74,15 @@ def make_source(
         return YahooSource(
             home or default_home(),
             jump_threshold=jump,
-            default_exchange=settings["calendar"]["exchange"],
+            default_exchange=settings.calendar.exchange,
         )
     if name == "csv":
         from assistant.ingest.sources.csv import CsvSource
 
-        folder = Path(str(cfg["csv_dir"])).expanduser() if cfg["csv_dir"] else None
+        folder = Path(str(cfg.csv_dir)).expanduser() if cfg.csv_dir else None
         if folder is None or not folder.is_dir():
             raise AssistantError(
-                f"the csv source needs collect.csv_dir set to a folder (now: {cfg['csv_dir']!r})"
+                f"the csv source needs collect.csv_dir set to a folder (now: {cfg.csv_dir!r})"
             )
         return CsvSource(folder, jump_threshold=jump)
     if name == "synthetic":
@@ -107,12 +105,12 @@ def _plan(
     db: sqlite_utils.Database,
     source: Any,
     symbol: str,
-    settings: dict[str, Any],
+    settings: Settings,
     until: str | None,
     now: pd.Timestamp,
 ) -> _Plan | CollectResult:
-    cfg = settings["collect"]
-    exchange = calendar.exchange_for(symbol, settings["calendar"]["exchange"])
+    cfg = settings.collect
+    exchange = calendar.exchange_for(symbol, settings.calendar.exchange)
     end = pd.Timestamp(until).normalize() if until else calendar.local_today(exchange, now)
     first_available = None
     if hasattr(source, "coverage"):
@@ -129,12 +127,12 @@ def _plan(
     if last_final and (target is None or last_final >= f"{target:%Y-%m-%d}"):
         return CollectResult(symbol, "current", message=f"already current (last bar {last_final})")
     if last_final:
-        n = max(int(cfg["refetch_sessions"]), 1)
+        n = max(int(cfg.refetch_sessions), 1)
         day = pd.Timestamp(last_final)
         back = calendar.sessions(exchange, day - pd.Timedelta(days=n * 3 + 14), day)
         start = back[-n] if len(back) >= n else day
     else:
-        start = end - pd.DateOffset(years=int(cfg["history_years"]))
+        start = end - pd.DateOffset(years=int(cfg.history_years))
         if first_available is not None:
             start = max(start, first_available)
     return _Plan(symbol, exchange, pd.Timestamp(start), end, last_final)
@@ -198,7 +196,7 @@ def _symbols_to_collect(db: sqlite_utils.Database, symbols: list[str] | None) ->
 
 def collect(
     db: sqlite_utils.Database,
-    settings: dict[str, Any],
+    settings: Settings,
     symbols: list[str] | None = None,
     *,
     source: Any = None,
@@ -221,7 +219,7 @@ def collect(
     for sym in syms:
         src = source
         if not explicit and (store_symbols.get(db, sym) or {}).get("source") == "csv":
-            if not settings["collect"]["csv_dir"]:
+            if not settings.collect.csv_dir:
                 results[sym] = CollectResult(
                     sym, "current", message="imported from CSV; nothing to collect"
                 )
@@ -259,7 +257,7 @@ def _prefetch(source: Any, plans: list[_Plan]) -> dict[str, pd.DataFrame | Excep
 
 def _collect_one(
     db: sqlite_utils.Database,
-    settings: dict[str, Any],
+    settings: Settings,
     source: Any,
     plan: _Plan,
     prefetched: pd.DataFrame | Exception | None,
@@ -282,11 +280,11 @@ def _collect_one(
 
 def _count_empty(
     db: sqlite_utils.Database,
-    settings: dict[str, Any],
+    settings: Settings,
     sym: str,
     message: str,
     results: dict[str, CollectResult],
 ) -> None:
-    limit = int(settings["collect"]["deactivate_after_empty"])
+    limit = int(settings.collect.deactivate_after_empty)
     if store_symbols.record_empty(db, sym, message=message, deactivate_after=limit):
         results[sym].message += f" — taken off the watchlist after {limit} empty answers in a row"

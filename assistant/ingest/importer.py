@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.ingest.sources.csv import load_file
 from store import bars
@@ -78,9 +79,9 @@ def import_files(
     paths: list[Path],
     *,
     symbol: str | None = None,
-    settings: dict[str, Any] | None = None,
+    settings: Settings | None = None,
 ) -> list[FileResult]:
-    jump = float(settings["collect"]["jump_threshold"]) if settings else 0.25
+    jump = float(settings.collect.jump_threshold) if settings else 0.25
     if symbol is not None:
         symbol = store_symbols.validate_symbol(symbol)
     return [import_file(db, Path(p), symbol=symbol, jump_threshold=jump) for p in paths]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.modeling.training import fit_all, load_bars, model_params, resolve_kinds
 from models import outcomes, selective
@@ -80,7 +81,7 @@ class BacktestReport:
 
 def backtest(
     db: sqlite_utils.Database,
-    settings: dict[str, dict[str, Any]],
+    settings: Settings,
     symbols: list[str] | None = None,
     kinds: list[str] | None = None,
     *,
@@ -113,7 +114,13 @@ def backtest(
         pd.Timestamp(start)
         if start
         else max(
-            dates[max(int(np.searchsorted(dates, end_ts, side="right")) - DEFAULT_SESSIONS, 0)],
+            dates[
+                max(
+                    int(np.searchsorted(dates, pd.Timestamp(end_ts).to_datetime64(), side="right"))
+                    - DEFAULT_SESSIONS,
+                    0,
+                )
+            ],
             first_ok,
         )
     )
@@ -135,13 +142,11 @@ def backtest(
         except ValueError as exc:
             raise AssistantError(f"{exc}: start later") from None
         say(b / len(blocks), f"block {b + 1}/{len(blocks)}: training through {past.cutoff.date()}")
-        fitted = fit_all(
-            kinds,
-            past,
-            params,
-            lambda k, f, m, b=b: say((b + 0.9 * f) / len(blocks), f"{k}: {m}"),
-            stop,
-        )
+
+        def block_progress(k: str, f: float, m: str, b: int = b) -> None:
+            say((b + 0.9 * f) / len(blocks), f"{k}: {m}")
+
+        fitted = fit_all(kinds, past, params, block_progress, stop)
         if stop is not None and stop.is_set():
             raise AssistantError("backtest stopped")
         good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
@@ -214,7 +219,10 @@ def backtest(
 
 
 def _target(series: pd.Series, t: pd.Timestamp, h: int) -> str | None:
-    i = series.index.get_loc(t) + h
+    loc = series.index.get_loc(t)
+    if not isinstance(loc, int):
+        raise ValueError(f"{t} appears more than once in the index")
+    i = loc + h
     return str(series.index[i].date()) if i < len(series) else None
 
 
@@ -235,11 +243,11 @@ def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
                 g[["p_down", "p_flat", "p_up"]].to_numpy(),
                 majority=g["majority"].to_numpy(),
                 last_move=g["last_move"].to_numpy(),
-                h=int(h),
+                h=int(h),  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
                 dates=g["as_of"].to_numpy(),
                 climatology=g[[f"clim_{c}" for c in outcomes.CLASSES]].to_numpy(),
             )
-            out.append({"model": model, "symbol": symbol, "horizon": int(h), **m})
+            out.append({"model": model, "symbol": symbol, "horizon": int(h), **m})  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
     return out
 
 

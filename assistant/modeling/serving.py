@@ -35,7 +35,7 @@ class SymbolForecast:
     expected_return: dict[int, float]
     probs: dict[int, tuple[float, float, float]]
     per_model: dict[str, dict[int, float]]
-    skill: dict[str, Any]
+    skill: dict[int, dict[str, Any]]
     # per horizon, the evidence threshold chosen on validation (None: always abstain);
     # absent for models trained before thresholds existed (their calls are not gated)
     thresholds: dict[int, float | None] | None = None

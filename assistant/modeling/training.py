@@ -4,7 +4,7 @@ artifacts on disk -> registry rows -> promotion gates.
 
 A new model replaces the serving model of its kind only if, on the SAME held-out test
 rows, its mean directional accuracy is no worse than the serving model's, and it passes
-the configured thresholds (settings["models"]: min_dir_accuracy, min_profit_factor,
+the configured thresholds (settings.models: min_dir_accuracy, min_profit_factor,
 max_drawdown). Nothing partial is registered when `stop` is set.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
+from assistant.config import Settings
 from assistant.errors import AssistantError
 from store import bars as store_bars
 from store import registry
@@ -66,15 +67,15 @@ def load_bars(
     return out
 
 
-def model_params(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    m = settings.get("models", {})
-    return {"window": int(m.get("window", 30)), "epochs": int(m.get("epochs", 30))}
+def model_params(settings: Settings) -> dict[str, Any]:
+    m = settings.models
+    return {"window": m.window, "epochs": m.epochs}
 
 
-def resolve_kinds(settings: dict[str, dict[str, Any]], kinds: list[str] | None) -> list[str]:
+def resolve_kinds(settings: Settings, kinds: list[str] | None) -> list[str]:
     from models.catalog import TRAINABLE
 
-    chosen = list(kinds or settings.get("models", {}).get("kinds", TRAINABLE))
+    chosen = list(kinds or settings.models.kinds)
     bad = [k for k in chosen if k not in TRAINABLE]
     if bad:
         raise AssistantError(f"unknown model kind {bad[0]!r} (choose from {', '.join(TRAINABLE)})")
@@ -151,24 +152,22 @@ def part_metrics(
     }
 
 
-def gate(
-    new: dict[str, Any], old: dict[str, Any] | None, settings: dict[str, dict[str, Any]]
-) -> tuple[bool, str]:
+def gate(new: dict[str, Any], old: dict[str, Any] | None, settings: Settings) -> tuple[bool, str]:
     """Promotion decision and its reason, from VALIDATION metrics of the new model and of the
     serving model on the same rows (the test split is never used to choose)."""
     from models.metrics import summary
 
-    m = settings.get("models", {})
+    m = settings.models
     acc = summary(new) or 0.0
     pfs = [v["profit_factor"] for v in new.values() if v.get("profit_factor") is not None]
     pf = sum(pfs) / len(pfs) if pfs else 0.0
     dd = max((v["max_drawdown"] or 0.0) for v in new.values())
-    if acc < float(m.get("min_dir_accuracy", 0.0)):
-        return False, f"dir accuracy {acc:.3f} < min {float(m['min_dir_accuracy']):.3f}"
-    if pf < float(m.get("min_profit_factor", 0.0)):
-        return False, f"profit factor {pf:.2f} < min {float(m['min_profit_factor']):.2f}"
-    if dd > float(m.get("max_drawdown", 1.0)):
-        return False, f"max drawdown {dd:.1%} > max {float(m['max_drawdown']):.1%}"
+    if acc < m.min_dir_accuracy:
+        return False, f"dir accuracy {acc:.3f} < min {m.min_dir_accuracy:.3f}"
+    if pf < m.min_profit_factor:
+        return False, f"profit factor {pf:.2f} < min {m.min_profit_factor:.2f}"
+    if dd > m.max_drawdown:
+        return False, f"max drawdown {dd:.1%} > max {m.max_drawdown:.1%}"
     if old is None:
         return True, f"first of its kind (dir accuracy {acc:.3f})"
     before = summary(old) or 0.0
@@ -203,7 +202,7 @@ def _serving_val(
 def train(
     db: sqlite_utils.Database,
     home: Path,
-    settings: dict[str, dict[str, Any]],
+    settings: Settings,
     symbols: list[str] | None = None,
     kinds: list[str] | None = None,
     *,
@@ -227,7 +226,7 @@ def train(
         raise AssistantError(
             "no stored bars for " + ", ".join(symbols) + ": run `assistant collect` first"
         )
-    horizons = tuple(int(h) for h in settings.get("models", {}).get("horizons", (1, 3, 5)))
+    horizons = tuple(int(h) for h in settings.models.horizons)
     data = dataset.panel(bars, horizons)
     try:
         split = dataset.split(data)

@@ -98,7 +98,10 @@ class EnsembleForecaster(Forecaster):
 
     def _predict_at(self, X: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._combine(
-            [m._forecast(len(rows), *m._predict_at(X[m.features], rows)) for m in self.members]
+            [
+                m._forecast(len(rows), *m._predict_at(X[m.fitted_features], rows))
+                for m in self.members
+            ]
         )
 
     def _combine(self, fcs: list[Forecast]) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,8 @@ The heads see the body's summary of the window next to the latest feature row it
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -77,7 +79,7 @@ class TransformerNet(nn.Module):
 
 
 def build(kind: str, n_features: int, n_horizons: int, params: dict) -> nn.Module:
-    shape = {
+    shape: dict[str, Any] = {
         "n_features": n_features,
         "n_horizons": n_horizons,
         "hidden": int(params["hidden"]),

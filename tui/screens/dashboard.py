@@ -1,11 +1,13 @@
 """The dashboard: daemon header, watchlist, pending predictions, accuracy trend, regimes, queue.
 
 The app sets `data` (one snapshot from store.views.dashboard); the screen hands each
-region its slice. Key actions turn into queued commands through `app.enqueue`.
+region its slice. Key actions post `EnqueueCommand` / `OpenSymbol` messages up to the app.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from textual import on
@@ -17,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tui.keys import DASHBOARD_KEYS
+from tui.messages import EnqueueCommand, OpenSymbol
 from tui.screens import composed_or_retry
 from tui.screens.modals import AddTickerScreen, ConfirmScreen
 from tui.widgets.commands import CommandsTable
@@ -33,8 +36,12 @@ class DashboardScreen(Screen):
 
     data: reactive[dict[str, Any]] = reactive(dict, always_update=True)
 
+    def __init__(self, *, clock: Callable[[], datetime], heartbeat_seconds: float) -> None:
+        super().__init__()
+        self.clock, self.heartbeat_seconds = clock, heartbeat_seconds
+
     def compose(self) -> ComposeResult:
-        yield StatusHeader(id="status")
+        yield StatusHeader(clock=self.clock, heartbeat_seconds=self.heartbeat_seconds, id="status")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Static("Watchlist", classes="panel-title", id="watchlist-title")
@@ -118,7 +125,7 @@ class DashboardScreen(Screen):
 
         def done(symbol: str | None) -> None:
             if symbol:
-                self.app.enqueue("watch.add", {"symbol": symbol})
+                self.post_message(EnqueueCommand("watch.add", {"symbol": symbol}))
 
         self.app.push_screen(AddTickerScreen(watched), done)
 
@@ -129,7 +136,7 @@ class DashboardScreen(Screen):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.app.enqueue("watch.remove", {"symbol": symbol})
+                self.post_message(EnqueueCommand("watch.remove", {"symbol": symbol}))
 
         self.app.push_screen(
             ConfirmScreen(
@@ -141,22 +148,22 @@ class DashboardScreen(Screen):
     def action_retrain(self) -> None:
         symbol = self._need_selection()
         if symbol:
-            self.app.enqueue("retrain", {"symbols": [symbol]})
+            self.post_message(EnqueueCommand("retrain", {"symbols": [symbol]}))
 
     def action_retrain_all(self) -> None:
-        self.app.enqueue("retrain", {})
+        self.post_message(EnqueueCommand("retrain", {}))
 
     def action_predict(self) -> None:
-        self.app.enqueue("predict", {})
+        self.post_message(EnqueueCommand("predict", {}))
 
     def action_collect(self) -> None:
-        self.app.enqueue("collect", {})
+        self.post_message(EnqueueCommand("collect", {}))
 
     def action_details(self) -> None:
         symbol = self._need_selection()
         if symbol:
-            self.app.open_symbol(symbol)
+            self.post_message(OpenSymbol(symbol))
 
     @on(DataTable.RowSelected, "#watchlist")
     def row_selected(self, event: DataTable.RowSelected) -> None:
-        self.app.open_symbol(event.row_key.value)
+        self.post_message(OpenSymbol(event.row_key.value))

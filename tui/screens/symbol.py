@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.keys import SYMBOL_KEYS
+from tui.messages import DetailWanted, EnqueueCommand
 from tui.screens import composed_or_retry
 from tui.widgets.history import HistoryTable
 from tui.widgets.price_chart import PriceChart
@@ -39,7 +40,7 @@ class SymbolScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(HistoryTable).focus()
-        self.app.load_detail(self.symbol)
+        self.post_message(DetailWanted(self.symbol))
 
     def watch_detail(self, detail: dict[str, Any]) -> None:
         if not detail:
@@ -66,7 +67,7 @@ class SymbolScreen(Screen):
         self.app.pop_screen()
 
     def action_retrain(self) -> None:
-        self.app.enqueue("retrain", {"symbols": [self.symbol]})
+        self.post_message(EnqueueCommand("retrain", {"symbols": [self.symbol]}))
 
     def action_predict(self) -> None:
-        self.app.enqueue("predict", {"symbols": [self.symbol]})
+        self.post_message(EnqueueCommand("predict", {"symbols": [self.symbol]}))

@@ -7,6 +7,8 @@ when nothing in the database changes (that is exactly when a daemon has died).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rich.progress_bar import ProgressBar as Bar
@@ -17,6 +19,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from store.daemon_state import State
 from store.views import classify_daemon, human_age
 from tui.widgets.fmt import set_static
 
@@ -50,6 +53,12 @@ class StatusHeader(Vertical):
     jobs: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
     queued: reactive[int] = reactive(0)
 
+    def __init__(
+        self, *, clock: Callable[[], datetime], heartbeat_seconds: float, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.clock, self.heartbeat_seconds = clock, heartbeat_seconds
+
     def compose(self) -> ComposeResult:
         yield Static(id="daemon-line")
         yield Static(id="offline-banner")
@@ -82,13 +91,13 @@ class StatusHeader(Vertical):
     def render_state(self) -> None:
         if not self.is_mounted:
             return
-        info = classify_daemon(self.daemon_row, self.app.clock(), self.app.heartbeat_seconds)
+        info = classify_daemon(self.daemon_row, self.clock(), self.heartbeat_seconds)
         line = Text()
         line.append("trading-assistant  ", style="bold")
         if info["online"]:
             line.append("● daemon online", style="bold green")
             line.append(f"  mode {info['mode']}")
-            if info.get("state") and info["state"] != "running":
+            if info.get("state") and info["state"] != State.RUNNING:
                 line.append(f" ({info['state']})", style="bold yellow")
             if info["mode"] == "replay" and info["sim_date"]:
                 line.append(f"  simulated date {info['sim_date']}", style="bold")

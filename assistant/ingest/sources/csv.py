@@ -222,7 +222,7 @@ def load_file(
         raise CsvError("is a directory, not a file") from None
     except OSError as exc:
         raise CsvError(f"cannot read it ({exc.strerror})") from None
-    out = []
+    out: list[tuple[str, pd.DataFrame]] = []
     for sym, raw in read_raw(data, name=path.name, symbol=symbol):
         try:
             frame = validate(

@@ -31,7 +31,7 @@ def _day(ts: pd.Timestamp) -> str:
 def _first_bad(frame: pd.DataFrame, mask: pd.Series | np.ndarray, what: str) -> ValidationError:
     mask = np.asarray(mask)
     n = int(mask.sum())
-    first = frame.index[np.argmax(mask)]
+    first = frame.index[int(np.argmax(mask))]
     more = f" (and {n - 1} more rows)" if n > 1 else ""
     return ValidationError(f"{what} on {_day(first)}{more}")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -184,5 +184,6 @@ def _ticker_columns(data: pd.DataFrame, symbol: str) -> pd.DataFrame | None:
         level = "Ticker" if "Ticker" in data.columns.names else 1
         if symbol not in data.columns.get_level_values(level):
             return None
-        return data.xs(symbol, axis=1, level=level)
+        # xs on a column level of a MultiIndex always gives a frame
+        return cast(pd.DataFrame, data.xs(symbol, axis=1, level=level))
     return data
