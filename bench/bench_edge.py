@@ -344,7 +344,7 @@ def direction_and_ic(
             score[val], d["fwd"].to_numpy()[val], majority_up_val=d["maj_up"].to_numpy()[val]
         )
         calls = sel.apply_threshold(score[test], thr)
-        rep = sel.selective_report(calls, t["fwd"], t["maj_up"])
+        rep = sel.selective_report(calls, t["fwd"], t["maj_up"], dates=t["date"].to_numpy(), h=h)
         if rep["n"]:
             value = (
                 f"hit {rep['hit_rate']:.3f} vs {rep['baseline']:.3f} "

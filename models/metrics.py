@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, norm
+from scipy.stats import norm
 from sklearn.metrics import (
     balanced_accuracy_score,
     confusion_matrix,
@@ -240,14 +240,6 @@ def evaluate_part(
         gated=gated,
         threshold=threshold,
     )
-
-
-def binomial_p(hits: int, n: int, baseline: float) -> float | None:
-    """One-sided: how likely `hits` or more out of `n` if the true hit rate were `baseline`."""
-    if n == 0:
-        return None
-    p = float(binomtest(hits, n, min(max(baseline, 1e-9), 1 - 1e-9), alternative="greater").pvalue)
-    return float(f"{p:.3g}")  # significant digits: a tiny p-value must not print as 0
 
 
 def summary(per_h: dict[Any, dict[str, Any]]) -> float | None:

@@ -18,21 +18,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
-from models import outcomes
+from models import metrics, outcomes
 from models.metrics import newey_west_se
 
 UP, DOWN = "UP", "DOWN"
 MIN_IC_SYMBOLS = 5  # symbols on a date before its cross-sectional IC counts
-
-
-def _baseline_rate(up: np.ndarray, majority_up: np.ndarray | None) -> float:
-    """Hit rate of the stronger of always-UP and the causal-majority call on these rows."""
-    always_up = float(up.mean())
-    if majority_up is None:
-        return always_up
-    return max(always_up, float((up == majority_up).mean()))
 
 
 def choose_threshold(
@@ -94,26 +85,28 @@ def selective_report(
     calls: np.ndarray,
     outcome: np.ndarray | pd.Series,
     majority_up: np.ndarray | pd.Series | None = None,
+    *,
+    dates: np.ndarray | None = None,
+    h: int = 1,
 ) -> dict[str, Any]:
     """Hit rate of the non-None calls, coverage, n, the stronger baseline on the same rows and
-    a one-sided binomial p-value of the hits against that baseline rate.
-
-    The p-value treats calls as independent; same-day calls across symbols are correlated,
-    so it is optimistic when many symbols are called on the same dates."""
+    the p-value, all from `models.metrics.directional` (the one scorer); pass `dates` so the
+    p-value averages same-day calls (without them each row counts as its own date)."""
     c = np.asarray(calls, dtype=object)
+    call = np.where(c == UP, "up", np.where(c == DOWN, "down", "flat")).astype(object)
     r = np.asarray(outcome, dtype=float)
-    known = np.isfinite(r) & (r != 0)
-    called = known & np.array([x is not None for x in c])
-    n = int(called.sum())
-    res: dict[str, Any] = {"n": n, "coverage": float(called.sum() / max(known.sum(), 1))}
-    if n == 0:
-        return res | {"hit_rate": None, "baseline": None, "p_value": None}
-    up = r[called] > 0
-    maj = None if majority_up is None else np.asarray(majority_up, dtype=bool)[called]
-    hits = int(((c[called] == UP) == up).sum())
-    base = _baseline_rate(up, maj)
-    p = binomtest(hits, n, min(max(base, 1e-9), 1 - 1e-9), alternative="greater").pvalue
-    return res | {"hit_rate": hits / n, "baseline": base, "p_value": float(p)}
+    maj = 1 if majority_up is None else np.where(np.asarray(majority_up, dtype=bool), 1, -1)
+    m = metrics.directional(
+        call, r, majority=maj, last_move=np.zeros(len(r), int), h=h, dates=dates
+    )
+    base = m["baselines"][m["stronger_baseline"]]["dir_accuracy"] if m["n"] else None
+    return {
+        "n": m["n"],
+        "coverage": m["coverage"] or 0.0,
+        "hit_rate": m["dir_accuracy"],
+        "baseline": base,
+        "p_value": m["p_value"],
+    }
 
 
 def causal_majority_up(outcome: pd.Series, dates: pd.Series, h: int) -> np.ndarray:

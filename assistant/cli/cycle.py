@@ -132,8 +132,14 @@ def format_call(c: Any) -> str:
     )
     lines = [
         f"{c.symbol:<8} h={c.horizon}  {c.as_of} -> {c.target_date}  {c.direction.upper():<4} "
-        f"{c.change_pct:+.2f}%  target {c.target_price:,.2f} [{c.lower:,.2f} .. {c.upper:,.2f}]  "
-        f"confidence {100 * c.confidence:.0f}%  regime {c.regime}",
+        f"{c.change_pct:+.2f}%  target {c.target_price:,.2f}, 80% range {c.lower:,.2f}..{c.upper:,.2f}, "
+        f"95% {c.lower95:,.2f}..{c.upper95:,.2f}  "
+        + (
+            "no edge (no directional call)"
+            if c.direction == "flat"
+            else f"confidence {100 * c.confidence:.0f}%"
+        )
+        + f"  regime {c.regime}",
         f"         signals: {signals}",
         f"         model {c.model_version}: {c.skill}",
     ]

@@ -30,7 +30,16 @@ def call(pred: dict[str, Any] | None) -> Text:
     if not pred:
         return Text("no call yet", style="dim")
     arrow, style = ARROWS.get(pred.get("direction") or "", ("?", ""))
+    if pred.get("direction") == "flat":  # FLAT is no directional call: the evidence is too weak
+        return Text(f"{arrow} no edge {pred['horizon']}d", style=style)
     return Text(f"{arrow} {pred['pred_change_pct']:+.2f}% {pred['horizon']}d", style=style)
+
+
+def confidence(pred: dict[str, Any] | None) -> str:
+    """The probability of the called direction; a FLAT call claims no direction: '—'."""
+    if not pred or pred.get("direction") == "flat":
+        return "—"
+    return pct(pred.get("confidence"))
 
 
 def regime(label: str | None) -> Text:

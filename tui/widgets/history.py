@@ -38,7 +38,7 @@ class HistoryTable(RowsTable):
             p["as_of"],
             f"{p['horizon']}d",
             fmt.call(p),
-            fmt.pct(p.get("confidence")),
+            fmt.confidence(p),
             p["target_date"],
             fmt.num(p["pred_price"]),
             fmt.num(p.get("actual_price")),

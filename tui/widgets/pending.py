@@ -38,5 +38,5 @@ class PendingTable(RowsTable):
             fmt.call(r),
             f"{fmt.num(r['pred_price'])} on {r['target_date']}",
             "due" if left == 0 else f"{left:>2} " + "█" * min(left, 10),
-            fmt.pct(r.get("confidence")),
+            fmt.confidence(r),
         )

@@ -38,7 +38,7 @@ class WatchlistTable(RowsTable):
             fmt.signed(r.get("change_pct")),
             fmt.regime(r.get("regime")),
             fmt.call(call),
-            fmt.pct(call.get("confidence") if call else None),
+            fmt.confidence(call),
             (call or {}).get("model_version") or "—",
             fmt.hit_vs_base(r.get("hit_rate"), r.get("baseline"), r.get("n", 0)),
             fmt.pct(r.get("baseline")),
