@@ -204,7 +204,7 @@ async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(fill
         assert "Latest call: as of 2018-06-29, 1d, up +0.80%" in text
         assert "rsi -0.500" in text and "regime +0.500" in text
         assert (
-            "2018-06-28  1d  ■ +0.08% 1d" in text and "164.35" in text
+            "2018-06-28  1d  ■ no edge 1d" in text and "164.35" in text
         )  # a verified row with outcome
         await pilot.press("r")  # retrain from the symbol screen targets this symbol
         assert await wait_for(pilot, lambda: len(queued(filled)) == 1)
