@@ -65,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--models", type=_kinds, help=KINDS_HELP)
     b.add_argument(
-        "--json", action="store_true", help="print the report as JSON (schema in README-models)"
+        "--json",
+        action="store_true",
+        help="print the report as JSON (every figure of the table, per model, symbol and horizon)",
     )
     b.add_argument(
         "--predictions-out",
