@@ -28,8 +28,8 @@ from assistant.daemon.heartbeat import BusyBeat
 from assistant.daemon.lock import DaemonLock
 from assistant.daemon.logs import setup_logging
 from assistant.daemon.worker import TrainingWorker, TrainRequest
-from assistant.errors import AssistantError
-from store import commands, daemon_state
+from assistant.errors import AssistantError, TemporaryError
+from store import bars, commands, daemon_state
 from store import jobs as job_runs
 from store import symbols as watch
 from store.db import checkpoint, open_db
@@ -84,6 +84,7 @@ class Daemon:
         self._next_checkpoint = 0.0
         self._next_prepare = 0.0
         self._last_retrain_step = 0
+        self._stored_only: set[str] = set()
         self.live: scheduler.LiveSchedule | None = None
 
     # ---- lifecycle ----
@@ -264,16 +265,30 @@ class Daemon:
                 "replay waiting: the watchlist is empty (add symbols with `assistant watch add`)"
             )
             return
+        source, source_error = self.source, ""
         try:
             from assistant.ingest.collect import make_source
 
-            source = self.source or make_source(self.settings, home=self.home)
-            end = replay.source_end(source, symbols)
-        except Exception as exc:  # the source is missing or broken: wait and retry
+            source = source or make_source(self.settings, home=self.home)
+        except AssistantError as exc:  # misconfigured: stored bars may still replay
+            source, source_error = None, str(exc)
+        try:
+            rng = replay.find_range(source, bars.span(self.db, symbols), symbols, source_error)
+        except TemporaryError as exc:  # the network may come back: wait and retry
             log.warning("replay waiting: %s", exc)
             return
+        end = rng.end
         self.ctx.source = self.source = source
+        # Symbols only stored are never asked of the source (it would count them empty).
+        self._stored_only = set(symbols) - rng.collect
+        if self._stored_only:
+            log.info(
+                "replaying stored bars of %s (the source has none)",
+                ", ".join(sorted(self._stored_only)),
+            )
         start = self.opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
+        if not self.opts.from_date and not rng.collect and rng.first_stored:
+            start = max(start, rng.first_stored)
         if self.opts.from_date and self.opts.from_date > end:
             raise AssistantError(
                 f"--from {start} is after the end of the data ({end}): nothing to replay"
@@ -314,11 +329,20 @@ class Daemon:
         self._next_step = self.clock() + (1.0 / speed if speed > 0 else 0.0)
         return speed <= 0
 
+    def _collect_symbols(self) -> list[str] | None:
+        """What a replay step collects: None = the whole watchlist; [] = nothing."""
+        if not self._stored_only:
+            return None
+        return [s for s in watch.active_symbols(self.db) if s not in self._stored_only]
+
     def replay_step(self, sim: str) -> bool:
         """One simulated session; False if a stop request cut it short."""
         ctx, n = self.ctx, self.clock_replay.done + 1
-        steps = [
-            ("collect", lambda p: jobs.collect(ctx, p, until=sim)),
+        steps = []
+        collect = self._collect_symbols()
+        if collect != []:
+            steps.append(("collect", lambda p: jobs.collect(ctx, p, collect, until=sim)))
+        steps += [
             ("cycle", lambda p: jobs.cycle(ctx, p, as_of=sim)),
             ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
         ]
