@@ -39,7 +39,7 @@ def _start_daemon(home: Path) -> subprocess.Popen:
             "--speed",
             "10",
             "--from",
-            "2018-11-01",
+            "2012-11-01",
             "--retrain-every",
             "1000",
         ],
@@ -120,7 +120,7 @@ def test_assistant_demo_in_a_real_terminal(tmp_path):
     socket = f"tui-test-{os.getpid()}"
     tmux = ["tmux", "-L", socket]
     assistant = str(Path(sys.executable).with_name("assistant"))
-    cmd = f"cd {ROOT} && {assistant} demo --home {demo} --speed 10 --from 2018-11-01; echo DEMO-EXIT=$?; sleep 30"
+    cmd = f"cd {ROOT} && {assistant} demo --home {demo} --speed 10 --from 2012-11-01; echo DEMO-EXIT=$?; sleep 30"
     subprocess.run(
         [*tmux, "new-session", "-d", "-s", "demo", "-x", "160", "-y", "45", cmd], check=True
     )

@@ -4,7 +4,7 @@ The clock's sessions come from the exchange calendar, from the start date to the
 date the source can serve or the home stores (whichever is later: imported history
 replays with no source at all). Each step reveals one more session (collect with `until`),
 so every job sees only bars up to the simulated session. The default start is 250
-sessions before the end (for the bundled sample, which ends 2018-12-31, late 2017). A
+sessions before the end (for the bundled sample, which ends 2013-03-01, early 2012). A
 restarted replay resumes after the last session the previous run completed.
 """
 
