@@ -3,6 +3,7 @@
 Run as `python -m tests.daemon_fixture HOME ARGS...` it is the real `assistant` CLI with
 one thing slowed down, chosen by `$SLOW` (so a test can `kill -9` in the middle of it):
 - `collect`: every fetch from the sample source takes `$SLOW_S` seconds (a slow network);
+- `train`: training takes `$SLOW_S` seconds more (watching its stop event meanwhile);
 - `cycle`: the cycle sleeps `$SLOW_S` seconds inside its write transaction, after
   inserting its predictions and before committing them.
 """
@@ -114,6 +115,19 @@ def _install_slowdowns() -> None:
             return real_history(self, symbol, start, end)
 
         sample.SampleSource.history = slow_history  # type: ignore[method-assign]
+    elif slow == "train":
+        from assistant.modeling import training
+
+        real_train = training.train
+
+        def slow_train(*a, **k):  # type: ignore[no-untyped-def]
+            stop = k.get("stop")
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+                time.sleep(0.05)  # a long training that checks its stop event, as fit() does
+            return real_train(*a, **k)
+
+        training.train = slow_train
     elif slow == "cycle":
         from store import predictions
 

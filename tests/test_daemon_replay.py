@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.ingest.sources.synthetic import synthetic_bars
-from tests.daemon_fixture import cli, query, spawn, wait_for
+from store import commands
+from tests.daemon_fixture import cli, job_running, query, spawn, wait_for
 
 STOCKS = ("KO", "XOM", "PEP")  # none of them is in the offline sample
 
@@ -64,3 +65,45 @@ def test_nothing_to_replay_exits_at_once_with_one_clear_line(tmp_path):
     assert len(errors) == 1, done.stderr
     assert "nothing to replay" in errors[0] and "KO" in errors[0], errors
     assert query(home, "SELECT state FROM daemon") == [("stopped",)]
+
+
+def test_nothing_trains_after_the_replay_ends_unless_asked(tmp_path):
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC").returncode == 0
+    args = ("daemon", "--replay", "--speed", "0", "--from", "2013-02-01", "--retrain-every", "2")
+    # The first training would take 600 s: far longer than the 20-session replay.
+    daemon = spawn(home, *args, slow="train", slow_s=600)
+    wait_for(lambda: job_running(home, "retrain"), 60, "the first training to start", daemon)
+    wait_for(
+        lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
+        120,
+        "the replay to finish",
+        daemon,
+    )
+    wait_for(lambda: not job_running(home, "retrain"), 60, "the training to be cancelled", daemon)
+    runs = query(home, "SELECT status, message FROM job_runs WHERE job = 'retrain'")
+    assert runs and all(status == "interrupted" for status, _ in runs), runs
+    # Drift queued retrains during the replay: after it, none waits or runs.
+    drift = query(home, "SELECT status, error FROM commands WHERE kind = 'retrain'")
+    assert drift and all(s == "failed" and "replay ended" in e for s, e in drift), drift
+    daemon.terminate()
+    assert daemon.wait(30) == 0
+    log = (home / "logs" / "daemon.log").read_text()
+    assert "scheduled training(s) cancelled: nobody asked for them" in log
+
+
+def test_a_retrain_is_queued_once_per_symbols_and_reason(db):
+    first = commands.enqueue(db, "retrain", {"symbols": ["AAPL"], "reason": "drift: PSI 0.3"})
+    again = commands.enqueue(db, "retrain", {"symbols": ["AAPL"], "reason": "drift: PSI 0.4"})
+    assert again == first
+    other = commands.enqueue(db, "retrain", {"symbols": ["AAPL"]})  # requested by a user
+    both = commands.enqueue(db, "retrain", {"symbols": ["AAPL", "MSFT"], "reason": "drift: x"})
+    everything = commands.enqueue(db, "retrain", {})
+    assert len({first, other, both, everything}) == 4
+    assert commands.enqueue(db, "retrain", {"symbols": "aapl"}) == other
+    claimed = commands.claim_next(db)
+    assert claimed["id"] == first  # running: still the one entry
+    assert commands.enqueue(db, "retrain", {"symbols": ["AAPL"], "reason": "drift: y"}) == first
+    commands.finish(db, first, result={})
+    assert commands.enqueue(db, "retrain", {"symbols": ["AAPL"], "reason": "drift: z"}) > first
+    assert commands.enqueue(db, "predict", {}) != commands.enqueue(db, "predict", {})

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant import __version__
-from assistant.daemon import jobs, malloc, replay, scheduler
+from assistant.daemon import jobs, malloc, replay, scheduler, worker
 from assistant.daemon.commands import CommandRunner
 from assistant.daemon.heartbeat import BusyBeat
 from assistant.daemon.lock import DaemonLock
@@ -367,5 +367,11 @@ class Daemon:
         job_runs.finish(self.db, self._replay_run, "ok", f"replay finished at {last}")
         self._replay_run = None
         self._set_state("finished", sim_date=last)
+        # Nothing trains after the replay unless a user asks: scheduled and drift retrains
+        # (waiting, running, or still queued as commands) are cancelled.
+        self.worker.cancel_unrequested(self.db)
+        n = commands.cancel_queued_retrains(self.db, "drift", worker.CANCELLED)
+        if n:
+            log.info("%d queued drift retrain(s) cancelled", n)
         log.info("replay finished at %s; still serving commands", last)
         return False
