@@ -180,8 +180,10 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
         # The row reads as a sentence, not as JSON.
         assert await wait_for(
             pilot,
-            lambda: "retrain AAPL — done in 0 s, 2 models promoted, 1 failed"
-            in screen_text(app).split("Commands")[-1],
+            lambda: (
+                "retrain AAPL — done in 0 s, 2 models promoted, 1 failed"
+                in screen_text(app).split("Commands")[-1]
+            ),
         )
         assert "{" not in screen_text(app).split("Commands")[-1]
         bad = commands.enqueue(daemon_side, "collect", {"symbols": ["AAPL"]})
