@@ -141,18 +141,31 @@ def _install_slowdowns() -> None:
         predictions.insert_many = slow_insert
 
 
-def writer_main(home: Path, seconds: float) -> None:
-    """Insert commands for `seconds` as another process would (the TUI); print what happened."""
+def writer_main(home: Path, seconds: float, min_sessions: int = 0, min_accepted: int = 0) -> None:
+    """Insert commands as another process would (the TUI); print what happened.
+
+    Runs for at least `seconds`, and on until the daemon has replayed `min_sessions`
+    sessions and `min_accepted` commands went in (a loaded machine only takes longer);
+    WRITER_CAP_S is the give-up point.
+    """
     import json
 
     from store import commands
     from store.db import open_db
 
     db = open_db(home)
-    counts = {"accepted": 0, "queue_full": 0, "locked": 0, "other_errors": 0}
-    deadline = time.monotonic() + seconds
-    i = 0
-    while time.monotonic() < deadline:
+    counts = {"accepted": 0, "queue_full": 0, "locked": 0, "other_errors": 0, "capped": False}
+    started = time.monotonic()
+    i, sessions = 0, 0
+    while True:
+        elapsed = time.monotonic() - started
+        if i % 25 == 0:
+            sessions = db.execute("SELECT COUNT(DISTINCT as_of) FROM predictions").fetchone()[0]
+        if elapsed >= seconds and sessions >= min_sessions and counts["accepted"] >= min_accepted:
+            break
+        if elapsed >= WRITER_CAP_S:
+            counts["capped"] = True
+            break
         i += 1
         try:
             commands.enqueue(db, "predict" if i % 20 == 0 else "verify", {})
@@ -166,7 +179,12 @@ def writer_main(home: Path, seconds: float) -> None:
     print(json.dumps(counts))
 
 
-def writer_scenario(home: Path, seconds: float) -> dict[str, Any]:
+WRITER_CAP_S = 300.0
+
+
+def writer_scenario(
+    home: Path, seconds: float, min_sessions: int = 0, min_accepted: int = 0
+) -> dict[str, Any]:
     """A replaying daemon writes flat out while a writer process inserts commands."""
     import json
 
@@ -181,12 +199,21 @@ def writer_scenario(home: Path, seconds: float) -> dict[str, Any]:
     )
     t0 = time.monotonic()
     writer = subprocess.run(
-        [sys.executable, "-m", "tests.daemon_fixture", "writer", str(home), str(seconds)],
+        [
+            sys.executable,
+            "-m",
+            "tests.daemon_fixture",
+            "writer",
+            str(home),
+            str(seconds),
+            str(min_sessions),
+            str(min_accepted),
+        ],
         cwd=ROOT,
         env=env(),
         capture_output=True,
         text=True,
-        timeout=seconds + 60,
+        timeout=max(seconds, WRITER_CAP_S) + 60,
     )
     assert writer.returncode == 0, writer.stderr
     counts = json.loads(writer.stdout.strip().splitlines()[-1])
@@ -214,7 +241,7 @@ def writer_scenario(home: Path, seconds: float) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1] == "writer":
-        writer_main(Path(sys.argv[2]), float(sys.argv[3]))
+        writer_main(Path(sys.argv[2]), float(sys.argv[3]), *map(int, sys.argv[4:6]))
         sys.exit(0)
     _install_slowdowns()
     from assistant.cli import main
