@@ -283,7 +283,7 @@ class Daemon:
         self._stored_only = set(symbols) - rng.collect
         if self._stored_only:
             log.info(
-                "replaying stored bars of %s (the source has none)",
+                "replaying stored bars of %s (the source has none; it is not asked for them)",
                 ", ".join(sorted(self._stored_only)),
             )
         start = self.opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
