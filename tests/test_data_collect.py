@@ -11,6 +11,7 @@ from assistant.cli import main
 from assistant.config import DEFAULTS
 from assistant.errors import AssistantError, NoDataError
 from assistant.ingest.collect import collect, make_source
+from assistant.ingest.sources import sample
 from assistant.ingest.sources.sample import SampleSource
 from store import bars, symbols
 
@@ -29,6 +30,7 @@ def test_sample_source_serves_real_index_and_stock_history():
     assert gspc["close"].iloc[-1] == pytest.approx(968.75, abs=0.01)
     # Every series is served over the span they share (GOOG listed on 2004-08-19).
     span = (pd.Timestamp("2004-08-19"), pd.Timestamp("2013-03-01"))
+    assert sample.common_span() == sample.SPAN == span
     assert all(src.coverage(s) == span for s in ("^IXIC", "AAPL", "GOOG", "IBM", "MSFT"))
     # AAPL split 2:1 on 2005-02-28: raw closes 88.99 then 44.86; adjusted, no jump is left.
     aapl = src.history("AAPL", pd.Timestamp("2005-02-24"), pd.Timestamp("2005-03-01"))

@@ -184,10 +184,15 @@ async def settle(pilot, rounds: int = 3) -> None:
 
 
 async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) -> bool:
-    """Poll the running app until `predicate()` holds (for changes made by another process)."""
+    """Poll the running app until `predicate()` holds (for changes made by another process).
+
+    The give-up bound stretches with the machine's load (see daemon_fixture.load_factor).
+    """
     import time
 
-    end = time.monotonic() + timeout
+    from tests.daemon_fixture import load_factor
+
+    end = time.monotonic() + timeout * load_factor()
     while time.monotonic() < end:
         await settle(pilot, 1)
         if predicate():

@@ -60,16 +60,24 @@ def _full(symbol: str, jump_threshold: float) -> pd.DataFrame:
     return validate(_raw(symbol).rename(columns=COLUMNS), jump_threshold=jump_threshold)
 
 
-@functools.cache
+# The sessions every series covers (GOOG's first, the stocks' last); a constant, so one
+# symbol's bars never load the others. tests/test_data_collect.py checks it against the data.
+SPAN = (pd.Timestamp("2004-08-19"), pd.Timestamp("2013-03-01"))
+
+
 def span(jump_threshold: float = 0.25) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The sessions every series covers: (latest first date, earliest last date)."""
+    return SPAN
+
+
+def common_span(jump_threshold: float = 0.25) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Computed from the data: (latest first date, earliest last date) over every series."""
     frames = [_full(s, jump_threshold) for s in SERIES]
     return max(f.index[0] for f in frames), min(f.index[-1] for f in frames)
 
 
 @functools.cache
 def _frame(symbol: str, jump_threshold: float) -> pd.DataFrame:
-    first, last = span(jump_threshold)
+    first, last = SPAN
     return _full(symbol, jump_threshold).loc[first:last]
 
 
