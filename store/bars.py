@@ -129,3 +129,15 @@ def load_many(
     edges = np.flatnonzero(syms[1:] != syms[:-1]) + 1
     starts, stops = np.r_[0, edges], np.r_[edges, len(rows)]
     return {str(syms[a]): frame.iloc[a:b] for a, b in zip(starts, stops, strict=True)}
+
+
+def span(db: sqlite_utils.Database, symbols: list[str]) -> tuple[str, str] | None:
+    """First and last final (non-provisional) bar date stored for any of `symbols`."""
+    if not symbols:
+        return None
+    marks = ",".join("?" * len(symbols))
+    row = db.execute(
+        f"SELECT MIN(date), MAX(date) FROM bars WHERE symbol IN ({marks}) AND provisional = 0",
+        symbols,
+    ).fetchone()
+    return (row[0], row[1]) if row and row[0] else None

@@ -24,7 +24,12 @@ def enqueue(
     *,
     key: str | None = None,
 ) -> int:
-    """Queue a command; an existing `key` returns the existing row's id (idempotent)."""
+    """Queue a command; an existing `key` returns the existing row's id (idempotent).
+
+    A `retrain` for the same symbols and the same kind of reason (the text before its first
+    colon: "drift", "requested", ...) as one already queued or running is not queued
+    again: its id is returned, so each retrain shows once however often it is asked for.
+    """
     if kind not in KINDS:
         raise CommandError(f"unknown command {kind!r} (known: {', '.join(KINDS)})")
     with immediate(db):
@@ -32,6 +37,10 @@ def enqueue(
             row = db.execute("SELECT id FROM commands WHERE key = ?", [key]).fetchone()
             if row:
                 return int(row[0])
+        if kind == "retrain":
+            same = _open_retrain(db, args or {})
+            if same is not None:
+                return same
         queued = db.execute("SELECT COUNT(*) FROM commands WHERE status = 'queued'").fetchone()[0]
         if queued >= MAX_QUEUED:
             raise CommandError(
@@ -43,6 +52,68 @@ def enqueue(
             [key, kind, json.dumps(args or {}), utcnow()],
         )
         return int(cast(int, cur.lastrowid))  # always set after a one-row INSERT
+
+
+def _retrain_identity(args: Any) -> tuple[Any, ...] | None:
+    """(symbols, kinds, reason kind) of a retrain's arguments; None if they are malformed."""
+    if not isinstance(args, dict):
+        return None
+    raw = args.get("symbols", args.get("symbol"))
+    symbols = [raw] if isinstance(raw, str) else (raw or [])
+    kinds = args.get("kinds")
+    if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
+        return None
+    if kinds is not None and (
+        not isinstance(kinds, list) or not all(isinstance(x, str) for x in kinds)
+    ):
+        return None
+    reason = str(args.get("reason") or "requested").split(":", 1)[0].strip()
+    return (
+        tuple(sorted(s.strip().upper() for s in symbols)),
+        None if kinds is None else tuple(sorted(kinds)),
+        reason,
+    )
+
+
+def _open_retrain(db: sqlite_utils.Database, args: dict[str, Any]) -> int | None:
+    """The id of a queued or running retrain that `args` would duplicate, if any."""
+    wanted = _retrain_identity(args)
+    if wanted is None:
+        return None
+    rows = db.execute(
+        "SELECT id, args FROM commands WHERE kind = 'retrain' "
+        "AND status IN ('queued', 'running') ORDER BY id"
+    ).fetchall()
+    for cid, text in rows:
+        if _retrain_identity(_loads(text)) == wanted:
+            return int(cid)
+    return None
+
+
+def cancel_queued_retrains(db: sqlite_utils.Database, reason_kind: str, error: str) -> int:
+    """Fail the queued retrains whose reason is of `reason_kind` (e.g. "drift"); how many."""
+    with immediate(db):
+        rows = db.execute(
+            "SELECT id, args FROM commands WHERE kind = 'retrain' AND status = 'queued'"
+        ).fetchall()
+        ids = [
+            cid
+            for cid, text in rows
+            if (_retrain_identity(_loads(text)) or ())[-1:] == (reason_kind,)
+        ]
+        for cid in ids:
+            db.execute(
+                "UPDATE commands SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
+                [utcnow(), error, cid],
+            )
+    return len(ids)
+
+
+def _loads(text: str | None) -> Any:
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return None
 
 
 def claim_next(db: sqlite_utils.Database) -> dict[str, Any] | None:

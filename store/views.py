@@ -134,12 +134,13 @@ def running_jobs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 def recent_commands(db: sqlite_utils.Database, limit: int = 8) -> list[dict[str, Any]]:
     rows = _rows(
         db,
-        "SELECT id, kind, args, status, created_at, finished_at, error, result "
+        "SELECT id, kind, args, status, created_at, claimed_at, finished_at, error, result "
         "FROM commands ORDER BY id DESC LIMIT ?",
         [limit],
     )
     for r in rows:
         r["args"] = _json(r["args"])
+        r["result"] = _json(r["result"]) if r["result"] else None
     return rows
 
 

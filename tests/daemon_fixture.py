@@ -3,6 +3,7 @@
 Run as `python -m tests.daemon_fixture HOME ARGS...` it is the real `assistant` CLI with
 one thing slowed down, chosen by `$SLOW` (so a test can `kill -9` in the middle of it):
 - `collect`: every fetch from the sample source takes `$SLOW_S` seconds (a slow network);
+- `train`: training takes `$SLOW_S` seconds more (watching its stop event meanwhile);
 - `cycle`: the cycle sleeps `$SLOW_S` seconds inside its write transaction, after
   inserting its predictions and before committing them.
 """
@@ -72,12 +73,27 @@ def query(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
         conn.close()
 
 
+def load_factor() -> float:
+    """How much slower this machine runs now than when idle (run queue per core, >= 1).
+
+    Waits in the tests are for events; their give-up bounds are not what is tested, so
+    they stretch with the machine's load: a busy machine only takes longer.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1.0, os.getloadavg()[0] / max(cores, 1))
+
+
 def wait_for(
     cond: Callable[[], Any],
     timeout: float = 30,
     what: str = "condition",
     proc: subprocess.Popen | None = None,
 ) -> Any:
+    """Wait for `cond()`; give up after `timeout` seconds times the machine's load factor."""
+    timeout *= load_factor()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = cond()
@@ -114,6 +130,19 @@ def _install_slowdowns() -> None:
             return real_history(self, symbol, start, end)
 
         sample.SampleSource.history = slow_history  # type: ignore[method-assign]
+    elif slow == "train":
+        from assistant.modeling import training
+
+        real_train = training.train
+
+        def slow_train(*a, **k):  # type: ignore[no-untyped-def]
+            stop = k.get("stop")
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+                time.sleep(0.05)  # a long training that checks its stop event, as fit() does
+            return real_train(*a, **k)
+
+        training.train = slow_train
     elif slow == "cycle":
         from store import predictions
 
@@ -127,18 +156,31 @@ def _install_slowdowns() -> None:
         predictions.insert_many = slow_insert
 
 
-def writer_main(home: Path, seconds: float) -> None:
-    """Insert commands for `seconds` as another process would (the TUI); print what happened."""
+def writer_main(home: Path, seconds: float, min_sessions: int = 0, min_accepted: int = 0) -> None:
+    """Insert commands as another process would (the TUI); print what happened.
+
+    Runs for at least `seconds`, and on until the daemon has replayed `min_sessions`
+    sessions and `min_accepted` commands went in (a loaded machine only takes longer);
+    WRITER_CAP_S is the give-up point.
+    """
     import json
 
     from store import commands
     from store.db import open_db
 
     db = open_db(home)
-    counts = {"accepted": 0, "queue_full": 0, "locked": 0, "other_errors": 0}
-    deadline = time.monotonic() + seconds
-    i = 0
-    while time.monotonic() < deadline:
+    counts = {"accepted": 0, "queue_full": 0, "locked": 0, "other_errors": 0, "capped": False}
+    started = time.monotonic()
+    i, sessions = 0, 0
+    while True:
+        elapsed = time.monotonic() - started
+        if i % 25 == 0:
+            sessions = db.execute("SELECT COUNT(DISTINCT as_of) FROM predictions").fetchone()[0]
+        if elapsed >= seconds and sessions >= min_sessions and counts["accepted"] >= min_accepted:
+            break
+        if elapsed >= WRITER_CAP_S:
+            counts["capped"] = True
+            break
         i += 1
         try:
             commands.enqueue(db, "predict" if i % 20 == 0 else "verify", {})
@@ -152,7 +194,12 @@ def writer_main(home: Path, seconds: float) -> None:
     print(json.dumps(counts))
 
 
-def writer_scenario(home: Path, seconds: float) -> dict[str, Any]:
+WRITER_CAP_S = 300.0
+
+
+def writer_scenario(
+    home: Path, seconds: float, min_sessions: int = 0, min_accepted: int = 0
+) -> dict[str, Any]:
     """A replaying daemon writes flat out while a writer process inserts commands."""
     import json
 
@@ -167,12 +214,21 @@ def writer_scenario(home: Path, seconds: float) -> dict[str, Any]:
     )
     t0 = time.monotonic()
     writer = subprocess.run(
-        [sys.executable, "-m", "tests.daemon_fixture", "writer", str(home), str(seconds)],
+        [
+            sys.executable,
+            "-m",
+            "tests.daemon_fixture",
+            "writer",
+            str(home),
+            str(seconds),
+            str(min_sessions),
+            str(min_accepted),
+        ],
         cwd=ROOT,
         env=env(),
         capture_output=True,
         text=True,
-        timeout=seconds + 60,
+        timeout=max(seconds, WRITER_CAP_S) + 60,
     )
     assert writer.returncode == 0, writer.stderr
     counts = json.loads(writer.stdout.strip().splitlines()[-1])
@@ -200,7 +256,7 @@ def writer_scenario(home: Path, seconds: float) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if sys.argv[1] == "writer":
-        writer_main(Path(sys.argv[2]), float(sys.argv[3]))
+        writer_main(Path(sys.argv[2]), float(sys.argv[3]), *map(int, sys.argv[4:6]))
         sys.exit(0)
     _install_slowdowns()
     from assistant.cli import main

@@ -20,7 +20,7 @@ from tests.daemon_fixture import (
     wait_for,
 )
 
-FROM, END = "2018-12-03", "2018-12-31"
+FROM, END = "2013-02-01", "2013-03-01"
 REPLAY = ("daemon", "--replay", "--speed", "0")
 
 pytestmark = pytest.mark.slow

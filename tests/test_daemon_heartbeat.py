@@ -19,7 +19,7 @@ def test_heartbeat_stays_fresh_during_a_slow_collection(tmp_path):
     # Every fetch takes 4 s: one collection step of two symbols lasts 8 s, while the
     # dashboard calls a daemon offline after 3 missed 1-second heartbeats.
     proc = spawn(
-        home, "daemon", "--replay", "--speed", "0", "--from", "2018-12-03", slow="collect", slow_s=4
+        home, "daemon", "--replay", "--speed", "0", "--from", "2013-02-01", slow="collect", slow_s=4
     )
     wait_for(lambda: job_running(home, "collect"), 30, "a collection in progress", proc)
     first = query(home, "SELECT heartbeat_at FROM daemon")[0][0]

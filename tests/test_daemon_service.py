@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,21 +84,51 @@ def test_bad_replay_options_are_refused_before_anything_starts(tmp_path, capsys)
     assert lock.holder(home) is None
 
 
-def test_service_install_writes_a_user_unit_under_xdg_config_home(tmp_path):
-    home, xdg = tmp_path / "my home", tmp_path / "xdg"
-    e = env(XDG_CONFIG_HOME=str(xdg))
-    out = subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), "service", "install"],
+def _service(home, xdg, action):
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "--home", str(home), "service", action],
         cwd=ROOT,
-        env=e,
+        env=env(XDG_CONFIG_HOME=str(xdg), PATH="/nonexistent"),  # no systemctl is reached
         capture_output=True,
         text=True,
-        check=True,
     )
-    unit = xdg / "systemd" / "user" / "trading-assistant.daemon.service"
-    text = unit.read_text()
+
+
+def test_service_install_names_the_unit_after_the_home_and_uninstall_removes_it(tmp_path):
+    home, other, xdg = tmp_path / "my home", tmp_path / "second", tmp_path / "xdg"
+    out = _service(home, xdg, "install")
+    assert out.returncode == 0, out.stderr
+    [unit] = (xdg / "systemd" / "user").glob("*.service")
+    assert unit.name.startswith("trading-assistant-my-home-") and unit.name.endswith(".service")
     assert f"wrote {unit}" in out.stdout
-    assert "systemctl --user enable --now trading-assistant.daemon.service" in out.stdout
+    assert f"unit name: {unit.name} (named after the data home {home.resolve()})" in out.stdout
+    assert f"systemctl --user enable --now {unit.name}" in out.stdout
+    text = unit.read_text()
     assert "Restart=on-failure" in text and "WantedBy=default.target" in text
+    assert "network-online" not in text  # a user unit cannot wait on a system target
     assert f'ExecStart={sys.executable} -m assistant --home "{home.resolve()}" daemon' in text
     assert os.access(unit, os.R_OK)
+    # A second home gets a second unit; the first is left as it was.
+    assert _service(other, xdg, "install").returncode == 0
+    units = sorted((xdg / "systemd" / "user").glob("*.service"))
+    assert len(units) == 2 and unit.read_text() == text
+    out = _service(home, xdg, "uninstall")
+    assert out.returncode == 0, out.stderr
+    assert f"removed {unit}" in out.stdout and not unit.exists()
+    assert len(list((xdg / "systemd" / "user").glob("*.service"))) == 1
+    again = _service(home, xdg, "uninstall")
+    assert again.returncode == 1 and again.stderr.startswith("error: no service is installed")
+    assert len(again.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here"
+)
+def test_the_unit_file_passes_systemd_analyze_verify(tmp_path):
+    home, xdg = tmp_path / "home", tmp_path / "xdg"
+    assert _service(home, xdg, "install").returncode == 0
+    [unit] = (xdg / "systemd" / "user").glob("*.service")
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and unit.name not in done.stderr, done.stderr

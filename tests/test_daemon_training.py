@@ -15,7 +15,7 @@ from tests.daemon_fixture import cli, integrity_ok, kill9, query, spawn, wait_fo
 
 pytestmark = pytest.mark.slow
 
-REPLAY = ("daemon", "--replay", "--speed", "20", "--from", "2018-06-01")
+REPLAY = ("daemon", "--replay", "--speed", "20", "--from", "2012-06-01")
 
 
 def _training(home: Path, kind: str) -> bool:

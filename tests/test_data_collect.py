@@ -11,6 +11,7 @@ from assistant.cli import main
 from assistant.config import Settings
 from assistant.errors import AssistantError, NoDataError
 from assistant.ingest.collect import collect, make_source
+from assistant.ingest.sources import sample
 from assistant.ingest.sources.sample import SampleSource
 from store import bars, symbols
 
@@ -19,15 +20,24 @@ def settings(**collect_):
     return Settings().replace("collect", **collect_)
 
 
-def test_sample_source_serves_real_index_history():
+def test_sample_source_serves_real_index_and_stock_history():
     src = SampleSource()
     gspc = src.history("^GSPC", pd.Timestamp("2008-10-01"), pd.Timestamp("2008-10-31"))
     # The October 2008 crash is in there: the S&P 500 closed near 968.75 on 2008-10-31.
     assert gspc.index[0] == pd.Timestamp("2008-10-01") and len(gspc) == 23
     assert gspc["close"].iloc[-1] == pytest.approx(968.75, abs=0.01)
-    assert src.coverage("^IXIC") == (pd.Timestamp("1999-01-04"), pd.Timestamp("2018-12-31"))
+    # Every series is served over the span they share (GOOG listed on 2004-08-19).
+    span = (pd.Timestamp("2004-08-19"), pd.Timestamp("2013-03-01"))
+    assert sample.common_span() == sample.SPAN == span
+    assert all(src.coverage(s) == span for s in ("^IXIC", "AAPL", "GOOG", "IBM", "MSFT"))
+    # AAPL split 2:1 on 2005-02-28: raw closes 88.99 then 44.86; adjusted, no jump is left.
+    aapl = src.history("AAPL", pd.Timestamp("2005-02-24"), pd.Timestamp("2005-03-01"))
+    assert aapl["raw_close"].tolist()[1:3] == pytest.approx([88.99, 44.86], abs=0.01)
+    assert abs(aapl["close"].pct_change().iloc[2]) < 0.05 and aapl["flagged"].sum() == 0
+    ratio = aapl["high"] / aapl["close"]
+    assert (ratio >= 1 - 1e-9).all() and (ratio < 1.1).all()  # OHLC scaled like the close
     with pytest.raises(NoDataError, match=r"carries only \^GSPC \(S&P 500\), \^IXIC"):
-        src.history("AAPL", pd.Timestamp("2010-01-01"), pd.Timestamp("2010-02-01"))
+        src.history("KO", pd.Timestamp("2010-01-01"), pd.Timestamp("2010-02-01"))
 
 
 def test_collect_until_reveals_nothing_after_that_date(db):
@@ -49,11 +59,11 @@ def test_collect_until_reveals_nothing_after_that_date(db):
 
 
 def test_collect_reports_unknown_sample_symbol_as_no_data(db):
-    symbols.add(db, ["^GSPC", "AAPL"], "sample")
+    symbols.add(db, ["^GSPC", "KO"], "sample")
     results = {r.symbol: r for r in collect(db, settings(history_years=2))}
-    assert results["AAPL"].status == "no-data" and "carries only" in results["AAPL"].message
+    assert results["KO"].status == "no-data" and "carries only" in results["KO"].message
     assert results["^GSPC"].status == "added"
-    assert bars.last_date(db, "^GSPC") == "2018-12-31"  # anchored at the end of the sample
+    assert bars.last_date(db, "^GSPC") == "2013-03-01"  # anchored at the end of the sample
 
 
 def test_collect_rejects_symbols_not_on_the_watchlist(db):
@@ -86,15 +96,15 @@ def test_csv_folder_source_collects_like_import(db, tmp_path):
 
 
 def test_cli_collect_prints_a_line_per_symbol(home, capsys):
-    assert main(["--home", str(home), "watch", "add", "^GSPC", "AAPL"]) == 0
+    assert main(["--home", str(home), "watch", "add", "^GSPC", "KO"]) == 0
     capsys.readouterr()
-    assert main(["--home", str(home), "collect", "--until", "2010-06-30"]) == 1  # AAPL: no data
+    assert main(["--home", str(home), "collect", "--until", "2010-06-30"]) == 1  # KO: no data
     out = capsys.readouterr().out
-    assert (
-        "^GSPC   added    2514" in out
-        and "2514 rows added, 0 updated (2000-06-30 … 2010-06-30)" in out
+    assert (  # ten years back, clipped to where the sample starts
+        "^GSPC   added    1477" in out
+        and "1477 rows added, 0 updated (2004-08-19 … 2010-06-30)" in out
     )
-    assert "AAPL    no-data" in out
+    assert "KO      no-data" in out
     assert main(["--home", str(home), "collect", "^GSPC", "--until", "2010-06-30", "--json"]) == 0
     [r] = json.loads(capsys.readouterr().out)
     assert r["status"] == "current" and r["message"] == "already current (last bar 2010-06-30)"

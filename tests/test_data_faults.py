@@ -22,27 +22,30 @@ ASSISTANT = [sys.executable, "-m", "assistant"]
 
 def test_command_insert_waits_for_a_writer_and_succeeds(home):
     open_db(home).close()
+    # Event-driven: the holder keeps its write lock until the test says so, after the
+    # inserting process has started and shown it cannot see the holder's row yet.
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             textwrap.dedent(f"""
-            import time
+            import sys
             from store.db import open_db
             db = open_db({str(home)!r})
             db.execute("BEGIN IMMEDIATE")
             db.execute("INSERT INTO job_runs (job, started_at) VALUES ('holder', 'now')")
             print("locked", flush=True)
-            time.sleep(1.5)
+            sys.stdin.readline()
             db.execute("COMMIT")
         """),
         ],
         cwd=ROOT,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert holder.stdout.readline().strip() == "locked"
-    queued = subprocess.run(
+    inserter = subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -51,16 +54,23 @@ def test_command_insert_waits_for_a_writer_and_succeeds(home):
             from store.commands import enqueue
             db = open_db({str(home)!r})
             saw = db.execute("SELECT COUNT(*) FROM job_runs WHERE job = 'holder'").fetchone()[0]
-            cid = enqueue(db, "collect", {{"symbols": ["AAPL"]}})
+            print(saw, flush=True)
+            cid = enqueue(db, "collect", {{"symbols": ["AAPL"]}})  # waits for the holder
             after = db.execute("SELECT COUNT(*) FROM job_runs WHERE job = 'holder'").fetchone()[0]
-            print(saw, cid, after)
+            print(cid, after, flush=True)
         """),
         ],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=30,
     )
+    saw = inserter.stdout.readline().strip()
+    time.sleep(0.2)  # lets the insert start waiting; the outcome does not depend on it
+    holder.stdin.write("commit\n")
+    holder.stdin.flush()
+    out, err = inserter.communicate(timeout=60)
+    queued = subprocess.CompletedProcess(inserter.args, inserter.returncode, f"{saw} {out}", err)
     assert holder.wait(timeout=30) == 0
     assert queued.returncode == 0, queued.stderr
     # Before the insert the holder's row was invisible (uncommitted); the insert could only

@@ -43,15 +43,15 @@ def run(home, *argv):
 
 
 def test_watch_add_list_remove_round_trip(home, capsys):
-    assert run(home, "watch", "add", "AAPL", "msft", "^GSPC") == 0
+    assert run(home, "watch", "add", "AAPL", "msft", "^GSPC", "ko") == 0
     out = capsys.readouterr().out
-    assert "added: AAPL, MSFT, ^GSPC" in out
-    assert "note: the offline sample source has no AAPL, MSFT" in out
+    assert "added: AAPL, MSFT, ^GSPC, KO" in out
+    assert "note: the offline sample source has no KO (" in out  # it carries AAPL and MSFT
     assert run(home, "watch", "add", "AAPL") == 0
     assert "already watched: AAPL" in capsys.readouterr().out
     assert run(home, "watch", "list", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["symbol"] for r in rows] == ["AAPL", "MSFT", "^GSPC"]
+    assert [r["symbol"] for r in rows] == ["AAPL", "KO", "MSFT", "^GSPC"]
     assert all(r["active"] == 1 and r["bars"] == 0 for r in rows)
     assert run(home, "watch", "remove", "MSFT") == 0
     assert "removed: MSFT" in capsys.readouterr().out

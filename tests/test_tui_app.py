@@ -170,12 +170,38 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
         claimed = commands.claim_next(daemon_side)
         assert claimed["kind"] == "retrain" and claimed["args"] == {"symbols": ["AAPL"]}
         assert await wait_for(pilot, lambda: "running" in screen_text(app).split("Commands")[-1])
-        commands.finish(daemon_side, claimed["id"], result={"trained": ["lstm"]})
-        assert await wait_for(pilot, lambda: "done" in screen_text(app).split("Commands")[-1])
+        report = {
+            "results": [
+                {"kind": "lstm", "promoted": True, "status": "ok"},
+                {"kind": "gru", "promoted": True, "status": "ok"},
+                {"kind": "xgboost", "promoted": False, "status": "failed"},
+            ]
+        }
+        commands.finish(daemon_side, claimed["id"], result=report)
+        # The row reads as a sentence, not as JSON.
+        assert await wait_for(
+            pilot,
+            lambda: (
+                "retrain AAPL — done in 0 s, 2 models promoted, 1 failed"
+                in screen_text(app).split("Commands")[-1]
+            ),
+        )
+        assert "{" not in screen_text(app).split("Commands")[-1]
+        bad = commands.enqueue(daemon_side, "collect", {"symbols": ["AAPL"]})
+        commands.claim_next(daemon_side)
+        commands.finish(daemon_side, bad, error="every symbol failed: AAPL: timed out")
+        assert await wait_for(
+            pilot,
+            lambda: "collect AAPL — failed: every symbol failed" in screen_text(app),
+        )
         await pilot.press("R")
         assert await wait_for(pilot, lambda: "retrain all" in screen_text(app))
     daemon_side.close()
-    assert queued(filled) == [("retrain", {"symbols": ["AAPL"]}), ("retrain", {})]
+    assert queued(filled) == [
+        ("retrain", {"symbols": ["AAPL"]}),
+        ("collect", {"symbols": ["AAPL"]}),
+        ("retrain", {}),
+    ]
 
 
 @sync

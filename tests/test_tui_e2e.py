@@ -19,6 +19,7 @@ import pytest
 
 from store import symbols
 from store.db import open_db
+from tests.daemon_fixture import load_factor
 from tests.tui_fixture import screen_text, settle, sync, wait_for
 from tui.app import make_app
 
@@ -39,7 +40,7 @@ def _start_daemon(home: Path) -> subprocess.Popen:
             "--speed",
             "10",
             "--from",
-            "2018-11-01",
+            "2012-11-01",
             "--retrain-every",
             "1000",
         ],
@@ -108,7 +109,7 @@ async def test_replay_daemon_predictions_appear_then_turn_verified(home):
             print(f"pending -> verified on screen in {time.monotonic() - t_pending:.1f}s")
     finally:
         daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=20) == 0
+        assert daemon.wait(timeout=20 * load_factor()) == 0
 
 
 @pytest.mark.slow
@@ -120,7 +121,7 @@ def test_assistant_demo_in_a_real_terminal(tmp_path):
     socket = f"tui-test-{os.getpid()}"
     tmux = ["tmux", "-L", socket]
     assistant = str(Path(sys.executable).with_name("assistant"))
-    cmd = f"cd {ROOT} && {assistant} demo --home {demo} --speed 10 --from 2018-11-01; echo DEMO-EXIT=$?; sleep 30"
+    cmd = f"cd {ROOT} && {assistant} demo --home {demo} --speed 10 --from 2012-11-01; echo DEMO-EXIT=$?; sleep 30"
     subprocess.run(
         [*tmux, "new-session", "-d", "-s", "demo", "-x", "160", "-y", "45", cmd], check=True
     )
@@ -131,7 +132,7 @@ def test_assistant_demo_in_a_real_terminal(tmp_path):
                 [*tmux, "capture-pane", "-p", "-t", "demo"], capture_output=True, text=True
             ).stdout
 
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 40 * load_factor()
         while time.monotonic() < deadline and not (
             "daemon online" in pane() and "▲" in pane() + "▼■" and "^IXIC" in pane()
         ):

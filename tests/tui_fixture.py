@@ -185,16 +185,26 @@ def screen_text(app) -> str:
 
 async def settle(pilot, rounds: int = 3) -> None:
     """Let workers finish and their messages land (no sleeps, no timing guesses)."""
+    from textual.worker import WorkerCancelled
+
     for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # a read superseded by a newer one (exclusive group): nothing to wait for
         await pilot.pause()
 
 
 async def wait_for(pilot, predicate, timeout: float = 10.0, step: float = 0.05) -> bool:
-    """Poll the running app until `predicate()` holds (for changes made by another process)."""
+    """Poll the running app until `predicate()` holds (for changes made by another process).
+
+    The give-up bound stretches with the machine's load (see daemon_fixture.load_factor).
+    """
     import time
 
-    end = time.monotonic() + timeout
+    from tests.daemon_fixture import load_factor
+
+    end = time.monotonic() + timeout * load_factor()
     while time.monotonic() < end:
         await settle(pilot, 1)
         if predicate():

@@ -65,12 +65,15 @@ class TradingApp(App):
         self.last_data: dict[str, Any] = {}
         self._watch = None
         self._version: int | None = None
+        self._started = 0  # dashboard loads started, in order (the UI thread counts them)
+        self._shown = 0  # the latest load whose data is on screen
+        self._again = False  # the store changed while a load was in flight
 
     def on_load(self) -> None:
         # Start the first read now, so it overlaps Textual's own start-up and compose.
         self._watch = connect(self.db_path)
         self._version = data_version(self._watch)
-        self.load_dashboard()
+        self.reload_dashboard()
 
     def on_mount(self) -> None:
         self.dashboard = DashboardScreen(clock=self.clock, heartbeat_seconds=self.heartbeat_seconds)
@@ -91,7 +94,7 @@ class TradingApp(App):
             self.reload()
 
     def reload(self) -> None:
-        self.load_dashboard()
+        self.reload_dashboard()
         top = self._top()
         if isinstance(top, SymbolScreen):
             self.load_detail(top.symbol)
@@ -107,12 +110,26 @@ class TradingApp(App):
         finally:
             db.close()
 
-    @work(thread=True, exclusive=True, group="dashboard", exit_on_error=False)
-    def load_dashboard(self) -> None:
+    def reload_dashboard(self) -> None:
+        """One dashboard read in flight at a time; a change meanwhile starts one more after it.
+
+        So the screen follows the store within one read of its last change, however often
+        the daemon commits, and reads never pile up on a busy machine.
+        """
+        if self._started > self._shown:
+            self._again = True
+            return
+        self._started += 1
+        self.load_dashboard(self._started)
+
+    @work(thread=True, group="dashboard", exit_on_error=False)
+    def load_dashboard(self, seq: int) -> None:
+        # Not exclusive: cancelling a thread worker does not stop its read, and a slow
+        # older read could land after a newer one. Each load is numbered instead.
         data = self._read(
             views.dashboard, now=self.clock(), heartbeat_seconds=self.heartbeat_seconds
         )
-        self.post_message(DashboardLoaded(data, self._version or 0))
+        self.post_message(DashboardLoaded(data, seq))
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load_detail(self, symbol: str) -> None:
@@ -132,6 +149,12 @@ class TradingApp(App):
         self.post_message(CommandQueued(command_id, kind, args))
 
     def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
+        if message.seq < self._shown:
+            return  # an older read that finished late: newer data is already on screen
+        self._shown = message.seq
+        if self._again:
+            self._again = False
+            self.reload_dashboard()
         self.last_data = message.data
         if self.dashboard is not None:
             self.dashboard.data = message.data
@@ -155,6 +178,8 @@ class TradingApp(App):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker errors surface: a notification, the app keeps running."""
         if event.state == WorkerState.ERROR:
+            if event.worker.group == "dashboard":  # let the next change start a read
+                self._shown = self._started
             error = event.worker.error
             self.notify(
                 f"{event.worker.name}: {type(error).__name__}: {error}",

@@ -13,7 +13,7 @@ class DashboardLoaded(Message):
     """A fresh snapshot of everything the dashboard shows (from store.views.dashboard)."""
 
     data: dict[str, Any]
-    data_version: int
+    seq: int  # which load (the app numbers them as it starts them)
 
 
 @dataclass

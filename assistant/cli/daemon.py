@@ -81,17 +81,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "service",
-        help="install the daemon as a systemd user service",
+        help="install or uninstall the daemon as a systemd user service",
         description="Manage the systemd user unit that runs the daemon.",
     )
     ssub = p.add_subparsers(dest="service_command", metavar="ACTION", required=True)
     q = ssub.add_parser(
         "install",
-        help="write ~/.config/systemd/user/trading-assistant.daemon.service",
+        help="write ~/.config/systemd/user/trading-assistant-<home>-<hash>.service",
         description="Write the systemd user unit (Restart=on-failure) for this data "
-        "home and print how to enable it. Honours XDG_CONFIG_HOME.",
+        "home and print how to enable it. The unit is named after the home, so each home "
+        "gets its own. Honours XDG_CONFIG_HOME.",
     )
     q.set_defaults(func=cmd_service_install)
+    q = ssub.add_parser(
+        "uninstall",
+        help="remove this home's systemd user unit",
+        description="Remove the unit file `service install` wrote for this data home and "
+        "print how to stop and forget it.",
+    )
+    q.set_defaults(func=cmd_service_uninstall)
 
 
 def _options(args: argparse.Namespace, settings: Settings) -> Any:
@@ -221,13 +229,33 @@ def cmd_service_install(args: argparse.Namespace) -> int:
 
     home = home_of(args).resolve()
     path = service.install_unit(home)
+    name = path.name
     sys.stdout.write(
         f"wrote {path}\n"
+        f"unit name: {name} (named after the data home {home})\n"
         "enable and start it with:\n"
         "  systemctl --user daemon-reload\n"
-        f"  systemctl --user enable --now {service.UNIT_NAME}\n"
+        f"  systemctl --user enable --now {name}\n"
         "keep it running after you log out with:\n"
         "  loginctl enable-linger $USER\n"
-        f"follow it with: journalctl --user -u {service.UNIT_NAME} -f   (or `assistant status`)\n"
+        f"follow it with: journalctl --user -u {name} -f   (or `assistant status`)\n"
+        "remove it with: assistant service uninstall\n"
     )
+    return 0
+
+
+def cmd_service_uninstall(args: argparse.Namespace) -> int:
+    from assistant.daemon import service
+
+    home = home_of(args).resolve()
+    name = service.unit_name(home)
+    path, disabled = service.uninstall_unit(home)
+    sys.stdout.write(f"removed {path}\n")
+    if disabled:
+        sys.stdout.write(f"stopped and disabled {name}\n")
+    else:
+        sys.stdout.write(
+            "systemd did not answer here; if the unit was enabled elsewhere, run:\n"
+            f"  systemctl --user disable --now {name}; systemctl --user daemon-reload\n"
+        )
     return 0

@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Fetch new daily bars for the watchlist (or the given symbols) and print, per "
             "symbol, rows added / already current / failed and why. Sources: sample "
-            "(offline, ^GSPC and ^IXIC 1999-2018), yahoo (yfinance), csv (collect.csv_dir)."
+            "(offline: ^GSPC, ^IXIC, AAPL, GOOG, IBM, MSFT, 2004-08 to 2013-03), yahoo (yfinance), csv (collect.csv_dir)."
         ),
     )
     col.add_argument("symbols", nargs="*", metavar="SYM")

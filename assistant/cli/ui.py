@@ -22,7 +22,7 @@ from assistant.cli.common import open_home
 from assistant.config import Settings
 from assistant.errors import AssistantError
 
-DEMO_SYMBOLS = ["^GSPC", "^IXIC"]
+DEMO_SYMBOLS = ["^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"]
 DEMO_LOG = "demo-daemon.log"
 STOP_WAIT_S = 15.0
 
@@ -40,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="replay bundled market history through the daemon and watch it in the dashboard",
         description="Make a separate demo home (never your real one), load the bundled sample "
-        "history of ^GSPC and ^IXIC, start the daemon in replay mode in the background and open "
-        "the dashboard on it. Rule-based calls appear at once while models train; leaving the "
+        "history of ^GSPC, ^IXIC, AAPL, GOOG, IBM and MSFT (2004-08 to 2013-03), start the daemon "
+        "in replay mode in the background and open the dashboard on it. On a home that already "
+        "stores other bars (imported CSVs), those replay too. Rule-based calls appear at once while models train; leaving the "
         "dashboard (q) stops the demo daemon.",
     )
     demo.add_argument(

@@ -144,7 +144,10 @@ class CommandRunner:
         ):
             raise AssistantError("`kinds` must be a list of model kinds")
         reason = str(args.get("reason") or "requested")[:200]
-        request = TrainRequest(reason, _symbols(args), kinds, self._as_of_or_fail(), (cid,))
+        scheduled = reason.startswith("drift")  # queued by the daemon's drift check
+        request = TrainRequest(
+            reason, _symbols(args), kinds, self._as_of_or_fail(), (cid,), scheduled
+        )
         self.worker.submit(request)
         return PENDING
 

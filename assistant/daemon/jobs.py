@@ -204,7 +204,9 @@ def retrain(
         stop=stop,
     )
     if stop is not None and stop.is_set():
-        raise Interrupted("training stopped by the daemon shutdown; nothing partial was registered")
+        raise Interrupted(
+            "training stopped (daemon shutdown or replay end); nothing partial was registered"
+        )
     result = plain(report)
     results = result.get("results", []) if isinstance(result, dict) else []
     promoted = [r["model_id"] for r in results if r.get("promoted")]

@@ -24,14 +24,14 @@ from typing import Any, Literal
 
 from assistant import __version__
 from assistant.config import Settings
-from assistant.daemon import jobs, malloc, replay, scheduler
+from assistant.daemon import jobs, malloc, replay, scheduler, worker
 from assistant.daemon.commands import CommandRunner
 from assistant.daemon.heartbeat import BusyBeat
 from assistant.daemon.lock import DaemonLock
 from assistant.daemon.logs import setup_logging
 from assistant.daemon.worker import TrainingWorker, TrainRequest
-from assistant.errors import AssistantError
-from store import commands, daemon_state, registry
+from assistant.errors import AssistantError, TemporaryError
+from store import bars, commands, daemon_state, registry
 from store import jobs as job_runs
 from store import symbols as watch
 from store.daemon_state import State
@@ -103,6 +103,7 @@ class Daemon:
         self._next_checkpoint = 0.0
         self._next_prepare = 0.0
         self._last_retrain_step = 0
+        self._stored_only: set[str] = set()
         self.live: scheduler.LiveSchedule | None = None
 
     # ---- lifecycle ----
@@ -284,16 +285,30 @@ class Daemon:
                 "replay waiting: the watchlist is empty (add symbols with `assistant watch add`)"
             )
             return
+        source, source_error = self.source, ""
         try:
             from assistant.ingest.collect import make_source
 
-            source = self.source or make_source(self.settings, home=self.home)
-            end = replay.source_end(source, symbols)
-        except Exception as exc:  # the source is missing or broken: wait and retry
+            source = source or make_source(self.settings, home=self.home)
+        except AssistantError as exc:  # misconfigured: stored bars may still replay
+            source, source_error = None, str(exc)
+        try:
+            rng = replay.find_range(source, bars.span(self.db, symbols), symbols, source_error)
+        except TemporaryError as exc:  # the network may come back: wait and retry
             log.warning("replay waiting: %s", exc)
             return
+        end = rng.end
         self.ctx.source = self.source = source
+        # Symbols only stored are never asked of the source (it would count them empty).
+        self._stored_only = set(symbols) - rng.collect
+        if self._stored_only:
+            log.info(
+                "replaying stored bars of %s (the source has none; it is not asked for them)",
+                ", ".join(sorted(self._stored_only)),
+            )
         start = opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
+        if not opts.from_date and not rng.collect and rng.first_stored:
+            start = max(start, rng.first_stored)
         if opts.from_date and opts.from_date > end:
             raise AssistantError(
                 f"--from {start} is after the end of the data ({end}): nothing to replay"
@@ -333,11 +348,20 @@ class Daemon:
         self._next_step = self.clock() + (1.0 / speed if speed > 0 else 0.0)
         return speed <= 0
 
+    def _collect_symbols(self) -> list[str] | None:
+        """What a replay step collects: None = the whole watchlist; [] = nothing."""
+        if not self._stored_only:
+            return None
+        return [s for s in watch.active_symbols(self.db) if s not in self._stored_only]
+
     def replay_step(self, opts: ReplayOptions, clock: replay.ReplayClock, sim: str) -> bool:
         """One simulated session; False if a stop request cut it short."""
         ctx, n = self.ctx, clock.done + 1
-        steps = [
-            ("collect", lambda p: jobs.collect(ctx, p, until=sim)),
+        steps: list[tuple[str, Callable[[jobs.Progress], tuple[Any, str]]]] = []
+        collect = self._collect_symbols()
+        if collect != []:
+            steps.append(("collect", lambda p: jobs.collect(ctx, p, collect, until=sim)))
+        steps += [
             ("cycle", lambda p: jobs.cycle(ctx, p, as_of=sim)),
             ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
         ]
@@ -362,5 +386,11 @@ class Daemon:
         job_runs.finish(self.db, run.run_id, "ok", f"replay finished at {last}")
         run.finished = True
         self._set_state(State.FINISHED, sim_date=last)
+        # Nothing trains after the replay unless a user asks: scheduled and drift retrains
+        # (waiting, running, or still queued as commands) are cancelled.
+        self.worker.cancel_unrequested(self.db)
+        n = commands.cancel_queued_retrains(self.db, "drift", worker.CANCELLED)
+        if n:
+            log.info("%d queued drift retrain(s) cancelled", n)
         log.info("replay finished at %s; still serving commands", last)
         return False

@@ -1,47 +1,93 @@
 """Replay: a simulated clock that walks exchange sessions over stored or sample history.
 
 The clock's sessions come from the exchange calendar, from the start date to the last
-date the source can serve. Each step reveals one more session (collect with `until`),
+date the source can serve or the home stores (whichever is later: imported history
+replays with no source at all). Each step reveals one more session (collect with `until`),
 so every job sees only bars up to the simulated session. The default start is 250
-sessions before the end (for the bundled sample, which ends 2018-12-31, late 2017). A
+sessions before the end (for the bundled sample, which ends 2013-03-01, early 2012). A
 restarted replay resumes after the last session the previous run completed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from assistant import calendar
-from assistant.errors import AssistantError, NoDataError
+from assistant.errors import AssistantError, NoDataError, TemporaryError
 
 DEFAULT_SESSIONS_BACK = 250
 
 
-def source_end(source: Any, symbols: list[str]) -> str:
-    """The last session date the source can serve for any of `symbols`."""
+def source_ends(source: Any, symbols: list[str]) -> dict[str, str]:
+    """The last session date the source can serve, per symbol it has (others left out).
+
+    A temporary failure (network, rate limit) propagates: it says nothing about the data.
+    """
+    out: dict[str, str] = {}
     if hasattr(source, "coverage"):  # the sample source knows its range without loading bars
-        ends = []
         for symbol in symbols:
             try:
-                ends.append(pd.Timestamp(source.coverage(symbol)[1]))
+                out[symbol] = pd.Timestamp(source.coverage(symbol)[1]).strftime("%Y-%m-%d")
             except (NoDataError, KeyError, ValueError):
                 continue
-        if ends:
-            return max(ends).strftime("%Y-%m-%d")
+        return out
     today = pd.Timestamp.today().normalize()
-    ends = []
     for symbol in symbols:
         try:
             frame = source.history(symbol, pd.Timestamp("1970-01-01"), today)
         except NoDataError:
             continue
         if len(frame):
-            ends.append(pd.Timestamp(frame.index.max()))
+            out[symbol] = pd.Timestamp(frame.index.max()).strftime("%Y-%m-%d")
+    return out
+
+
+def source_end(source: Any, symbols: list[str]) -> str:
+    """The last session date the source can serve for any of `symbols`."""
+    ends = source_ends(source, symbols)
     if not ends:
         raise AssistantError(f"the source has no data for {', '.join(symbols)}: nothing to replay")
-    return max(ends).strftime("%Y-%m-%d")
+    return max(ends.values())
+
+
+@dataclass(frozen=True)
+class Range:
+    """What a replay walks: up to `end`; `collect` are the symbols the source can serve."""
+
+    end: str
+    first_stored: str | None
+    collect: frozenset[str]
+
+
+def find_range(
+    source: Any, stored: tuple[str, str] | None, symbols: list[str], source_error: str = ""
+) -> Range:
+    """The replay's range over the source's data and the bars already stored in the home.
+
+    Stored history replays when the source has none (imported CSVs, an offline source).
+    With neither, AssistantError: there is nothing to replay, and waiting will not help.
+    A temporary source failure with nothing stored propagates (the caller retries).
+    """
+    ends: dict[str, str] = {}
+    if source is not None:
+        try:
+            ends = source_ends(source, symbols)
+        except TemporaryError:
+            if stored is None:
+                raise
+        except AssistantError as exc:
+            source_error = str(exc)
+    candidates = list(ends.values()) + ([stored[1]] if stored else [])
+    if not candidates:
+        why = f" ({source_error})" if source_error else ""
+        raise AssistantError(
+            f"nothing to replay: the source has no data for {', '.join(symbols)}{why} "
+            "and the home stores no bars for them (import CSVs or collect first)"
+        )
+    return Range(max(candidates), stored[0] if stored else None, frozenset(ends))
 
 
 def default_from(exchange: str, end: str, back: int = DEFAULT_SESSIONS_BACK) -> str:

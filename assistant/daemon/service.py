@@ -9,7 +9,10 @@ running comes from the lock (the kernel's truth), the rest from the store.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +31,7 @@ from store import commands, daemon_state
 from store import jobs as job_runs
 from store.db import ensure_private_dir
 
-UNIT_NAME = "trading-assistant.daemon.service"
+UNIT_PREFIX = "trading-assistant"
 JOBS = ("collect", "cycle", "verify", "drift", "retrain")
 SLOT_OF = {"collect": "daily", "cycle": "daily", "verify": "daily", "drift": "drift"}
 
@@ -170,9 +173,21 @@ def _next_retrain(settings: Settings, db: sqlite_utils.Database, now: datetime) 
     return None if slot is None else scheduler.slot_key(slot)
 
 
-def unit_path() -> Path:
+def unit_name(home: Path) -> str:
+    """The unit's name for a data home: two homes get two units, never one overwritten.
+
+    `trading-assistant-<folder>-<8 hex of the resolved path>.service`; the folder name
+    keeps only characters systemd allows unescaped.
+    """
+    resolved = Path(home).expanduser().resolve()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", resolved.name).strip("-.")[:40] or "home"
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:8]
+    return f"{UNIT_PREFIX}-{slug}-{digest}.service"
+
+
+def unit_path(home: Path) -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "systemd" / "user" / UNIT_NAME
+    return Path(base) / "systemd" / "user" / unit_name(home)
 
 
 def _quote(arg: str) -> str:
@@ -191,9 +206,9 @@ def unit_text(home: Path) -> str:
     )
     return (
         "[Unit]\n"
-        f"Description=trading-assistant daemon (data home {home})\n"
-        "After=network-online.target\n"
-        "Wants=network-online.target\n\n"
+        # No After=network-online.target: a user unit cannot wait on that system target;
+        # the daemon treats an unreachable network as temporary and retries.
+        f"Description=trading-assistant daemon (data home {home})\n\n"
         "[Service]\n"
         "Type=simple\n"
         f"ExecStart={exec_start}\n"
@@ -209,9 +224,35 @@ def unit_text(home: Path) -> str:
 
 
 def install_unit(home: Path) -> Path:
-    path = unit_path()
+    path = unit_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(unit_text(home), encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def uninstall_unit(home: Path) -> tuple[Path, bool]:
+    """Disable and stop this home's unit (where a user systemd answers), remove its file.
+
+    Returns (the removed path, whether systemd disabled it). AssistantError if no unit
+    is installed for the home.
+    """
+    path = unit_path(home)
+    if not path.exists():
+        raise AssistantError(f"no service is installed for {Path(home).resolve()} ({path})")
+    disabled = False
+    if shutil.which("systemctl"):
+        try:
+            done = subprocess.run(
+                ["systemctl", "--user", "disable", "--now", path.name],
+                capture_output=True,
+                timeout=30,
+            )
+            disabled = done.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            disabled = False
+    path.unlink()
+    if disabled:
+        subprocess.run(["systemctl", "--user", "daemon-reload"], capture_output=True, timeout=30)
+    return path, disabled

@@ -25,6 +25,19 @@ from store.db import open_db
 
 log = logging.getLogger("assistant.daemon")
 
+CANCELLED = "cancelled: the replay ended; nothing trains after it unless asked"
+
+
+class _Either(threading.Event):
+    """Set when it is set itself (the request was cancelled) or when `other` is (shutdown)."""
+
+    def __init__(self, other: threading.Event):
+        super().__init__()
+        self.other = other
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.other.is_set()
+
 
 @dataclass(frozen=True)
 class TrainRequest:
@@ -33,6 +46,7 @@ class TrainRequest:
     kinds: list[str] | None = None
     as_of: str | None = None
     command_ids: tuple[int, ...] = ()
+    scheduled: bool = True  # the daemon's own (schedule, drift), not a user's request
 
 
 class TrainingWorker:
@@ -43,6 +57,7 @@ class TrainingWorker:
         self._thread: threading.Thread | None = None  # set while a thread is taking requests
         self._last: threading.Thread | None = None  # the latest thread, for join()
         self.current: TrainRequest | None = None
+        self._abort = _Either(stop)  # the current request's stop: shutdown or cancelled
         self.completed = 0
 
     @property
@@ -62,6 +77,7 @@ class TrainingWorker:
                         waiting.kinds,
                         max(waiting.as_of or "", request.as_of or "") or None,
                         waiting.command_ids + request.command_ids,
+                        waiting.scheduled and request.scheduled,
                     )
                     log.info("retrain request merged with a waiting one (%s)", request.reason)
                     return
@@ -79,7 +95,31 @@ class TrainingWorker:
                 self.current = None
                 return None
             self.current = self._queue.popleft()
+            self._abort = _Either(self.stop)
             return self.current
+
+    def cancel_unrequested(self, db: Any) -> int:
+        """Drop the trainings no user asked for (schedule, drift), the running one included.
+
+        A replay that ended calls this: nothing trains after it unless a user asks. The
+        running training aborts between epochs or models and registers nothing partial.
+        Their command rows (drift's) end failed with the reason. `db` is the caller's
+        connection. Returns how many were dropped or aborted.
+        """
+        with self._lock:
+            keep = deque(r for r in self._queue if not r.scheduled)
+            gone = [r for r in self._queue if r.scheduled]
+            self._queue = keep
+            aborted = self.current is not None and self.current.scheduled
+            if aborted:
+                self._abort.set()  # its command rows are finished by the worker thread
+        for req in gone:
+            for cid in req.command_ids:
+                commands.finish(db, cid, error=CANCELLED)
+        dropped = len(gone) + aborted
+        if dropped:
+            log.info("%d scheduled training(s) cancelled: nobody asked for them", dropped)
+        return dropped
 
     def _run(self) -> None:
         db = open_db(self.home)
@@ -89,13 +129,16 @@ class TrainingWorker:
                 outcome = jobs.run_job(
                     db,
                     "retrain",
-                    functools.partial(_retrain, ctx, req=req, stop=self.stop),
+                    functools.partial(_retrain, ctx, req=req, stop=self._abort),
                     scheduled_for=req.reason[:200],
                 )
                 self.completed += 1
                 malloc.release()  # the training's freed buffers go back to the OS: RSS stays flat
+                cancelled = outcome.extra.get("interrupted") and not self.stop.is_set()
                 for cid in req.command_ids:
-                    if outcome.extra.get("interrupted"):
+                    if cancelled:
+                        commands.finish(db, cid, error=CANCELLED)
+                    elif outcome.extra.get("interrupted"):
                         commands.requeue(db, cid, "the daemon stopped during training; re-queued")
                     else:
                         commands.finish(db, cid, result=outcome.result, error=outcome.error)

@@ -82,6 +82,14 @@ def resolve_kinds(settings: Settings, kinds: list[str] | None) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. under taskset or a cgroup)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def fit_all(
     kinds: list[str],
     split: Any,
@@ -91,6 +99,7 @@ def fit_all(
 ) -> dict[str, Any]:
     """Fit each kind (in parallel threads); returns kind -> fitted model or the exception."""
     import joblib
+    import threadpoolctl
     import torch
 
     from models import catalog
@@ -115,13 +124,17 @@ def fit_all(
         except Exception as exc:  # one failing model never kills the others
             return exc
 
-    jobs = max(1, min(len(kinds), os.cpu_count() or 1))
+    cores = usable_cores()
+    jobs = max(1, min(len(kinds), cores))
+    per_job = max(1, cores // jobs)  # jobs x threads per job never exceeds the cores
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))  # no oversubscription
+    torch.set_num_threads(per_job)
     try:
-        results = joblib.Parallel(n_jobs=jobs, backend="threading")(
-            joblib.delayed(one)(k) for k in kinds
-        )
+        # BLAS and OpenMP pools too (numpy, xgboost's OpenMP): the same cap, process-wide.
+        with threadpoolctl.threadpool_limits(limits=per_job):
+            results = joblib.Parallel(n_jobs=jobs, backend="threading")(
+                joblib.delayed(one)(k) for k in kinds
+            )
     finally:
         torch.set_num_threads(threads)
     return dict(zip(kinds, results, strict=True))
