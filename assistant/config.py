@@ -53,6 +53,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "accuracy_drop": 0.10,
     },
     "daemon": {"heartbeat_seconds": 5, "replay_speed": 5.0},
+    # a Dask scheduler (tcp://HOST:8786) for train/backtest tasks; "" runs them here
+    "compute": {"scheduler": ""},
 }
 
 

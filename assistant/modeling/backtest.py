@@ -23,11 +23,12 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.errors import AssistantError
-from assistant.modeling.training import fit_all, load_bars, model_params, resolve_kinds
+from assistant.modeling.training import load_bars, model_params, resolve_kinds
 from store.symbols import active_symbols, validate_symbol
 
 DEFAULT_SESSIONS = 756  # three years
 MIN_PAST = 252  # sessions of history before the first walk-forward prediction
+BLOCKS_PER_BATCH = 8  # retrain blocks in flight at once on a cluster
 
 CSV_FIELDS = [
     "model",
@@ -106,10 +107,12 @@ def backtest(
     horizons: tuple[int, ...] = (1, 3, 5),
     progress: Callable[[float, str], None] | None = None,
     stop: threading.Event | None = None,
+    scheduler: str | None = None,
 ) -> BacktestReport:
-    from models import dataset, metrics
-    from models.base import Forecaster
-    from models.forecasters.ensemble import EnsembleForecaster
+    """`scheduler`: a Dask scheduler address (overrides settings and environment); each
+    retrain block is one fit task per kind plus one predict task (assistant.modeling.compute)."""
+    from assistant.modeling import compute
+    from models import dataset
 
     say = progress or (lambda f, m: None)
     if retrain_every < 1:
@@ -117,6 +120,7 @@ def backtest(
     if not horizons or min(horizons) < 1:
         raise AssistantError("horizons must be positive session counts")
     kinds = resolve_kinds(settings, kinds)
+    run = compute.runner(compute.scheduler_address(settings, scheduler))
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     bars = load_bars(db, symbols, None)
     if not bars:
@@ -144,68 +148,34 @@ def backtest(
     blocks = [walk[i : i + retrain_every] for i in range(0, len(walk), retrain_every)]
     target_dates = {s: pd.Series(b.index, index=b.index) for s, b in bars.items()}
     records: list[pd.DataFrame] = []
-    for b, block in enumerate(blocks):
-        now = pd.Timestamp(block[0])
-        train, val = _past_split(data, now, dates)
-        split = type("Past", (), {"train": train, "val": val})()
-        say(b / len(blocks), f"block {b + 1}/{len(blocks)}: training through {now.date()}")
-        fitted = fit_all(
-            kinds,
-            split,
-            params,
-            lambda k, f, m, b=b: say((b + 0.9 * f) / len(blocks), f"{k}: {m}"),
-            stop,
-        )
+    models: list[str] = []
+    # Blocks go to the runner a batch at a time: all of a batch's tasks can run at once, and
+    # only a batch's training data is held in memory (and on the wire) together.
+    batch = 1 if run.name == "local" else BLOCKS_PER_BATCH
+    for first in range(0, len(blocks), batch):
+        tasks: list[Any] = []
+        made: dict[int, dict[str, Any]] = {}
+        for b in range(first, min(first + batch, len(blocks))):
+            made[b] = _block_tasks(data, dates, blocks[b], b, kinds, params, target_dates, tasks)
+        say(first / len(blocks), f"blocks {first + 1}-{first + len(made)}/{len(blocks)}: training")
+
+        def tick(key: str, f: float, m: str) -> None:
+            b = int(key[1:].split("/")[0])
+            say((b + 0.9 * f) / len(blocks), f"block {b + 1}/{len(blocks)} {key}: {m}")
+
+        results = run.run(tasks, tick, stop)
         if stop is not None and stop.is_set():
             raise AssistantError("backtest stopped")
-        good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
-        if not good:
-            raise AssistantError(
-                f"every model failed to train at {now.date()}: {list(fitted.values())[0]}"
-            )
-        if len(good) >= 2:
-            good["ensemble"] = EnsembleForecaster.of(list(good.values()), val)
-        cut = dataset.part(data, None, pd.Timestamp(block[-1]))
-        d = cut.X.index.get_level_values("date")
-        # Rows whose outcome is not known yet still get predictions (scored only if it arrives).
-        warm = cut.X.groupby(level="symbol").cumcount().to_numpy() >= dataset.WARMUP
-        sel = np.asarray((d >= now) & (d <= pd.Timestamp(block[-1]))) & warm
-        idx = cut.X.index[sel]
-        sym = idx.get_level_values("symbol").to_numpy()
-        train_sym = train.X.index.get_level_values("symbol")[train.rows]
-        for kind, model in good.items():
-            fc = model.predict(cut.X)
-            for i, h in enumerate(fc.horizons):
-                ret = data.Y.loc[idx, f"ret_h{h}"].to_numpy()
-                maj = {
-                    s: metrics.majority_direction(
-                        train.Y[f"ret_h{h}"].to_numpy()[train.rows][train_sym == s]
-                    )
-                    for s in set(sym)
-                }
-                col = f"ret_{h}" if f"ret_{h}" in cut.X else "ret_1"
-                probs = fc.probs[sel, i]
-                records.append(
-                    pd.DataFrame(
-                        {
-                            "model": kind,
-                            "symbol": sym,
-                            "as_of": idx.get_level_values("date"),
-                            "horizon": h,
-                            "target_date": [_target(target_dates[s], t, h) for s, t in idx],
-                            "expected_return": fc.expected_return[sel, i],
-                            "p_down": probs[:, 0],
-                            "p_flat": probs[:, 1],
-                            "p_up": probs[:, 2],
-                            "call": np.where(probs[:, 2] >= probs[:, 0], 1, -1),
-                            "actual_return": ret,
-                            "actual_class": data.Y.loc[idx, f"cls_h{h}"].to_numpy(),
-                            "majority": [maj[s] for s in sym],
-                            "last_move": np.sign(cut.X[col].fillna(0).to_numpy()[sel]),
-                            "trained_through": str(pd.Timestamp(train.dates().max()).date()),
-                        }
-                    )
+        for b, block in made.items():
+            out = results[f"b{b}"]
+            if out.get("stopped"):
+                raise AssistantError("backtest stopped")
+            if "error" in out:
+                raise AssistantError(
+                    f"every model failed to train at {block['now'].date()}: {out['error']}"
                 )
+            models = list(out["forecasts"])
+            records.extend(_block_records(data, block, out["forecasts"]))
     say(1.0, "scoring")
     preds = pd.concat(records, ignore_index=True)
     preds["hit"] = np.where(
@@ -219,13 +189,119 @@ def backtest(
         str(pd.Timestamp(walk[-1]).date()),
         retrain_every,
         list(horizons),
-        list(good),
+        models,
         sorted(bars),
         len(blocks),
         int(preds["actual_return"].notna().sum()),
         results,
         preds,
     )
+
+
+def _block_tasks(
+    data: Any,
+    dates: np.ndarray,
+    block: np.ndarray,
+    b: int,
+    kinds: list[str],
+    params: dict[str, Any],
+    target_dates: dict[str, pd.Series],
+    tasks: list[Any],
+) -> dict[str, Any]:
+    """Append block b's tasks (one fit per kind, one predict) to `tasks`; return what
+    scoring needs later (outcomes, baselines: none of it travels to a worker)."""
+    from assistant.modeling import compute
+    from models import dataset, metrics
+
+    now, last = pd.Timestamp(block[0]), pd.Timestamp(block[-1])
+    train, val = _past_split(data, now, dates)
+    shared = compute.Shared((train, val))
+    for k in kinds:
+        tasks.append(
+            compute.Task(
+                f"b{b}/{k}",
+                compute.fit_task,
+                (k, tuple(data.horizons), params, shared),
+                keep=False,
+                local_hooks=True,
+            )
+        )
+    cut = dataset.part(data, None, last)
+    d = cut.X.index.get_level_values("date")
+    # Rows whose outcome is not known yet still get predictions (scored only if it arrives).
+    pos = cut.X.groupby(level="symbol").cumcount().to_numpy()
+    sel = np.asarray((d >= now) & (d <= last)) & (pos >= dataset.WARMUP)
+    idx = cut.X.index[sel]
+    sym = idx.get_level_values("symbol").to_numpy()
+    # Only the rows the models need travel: the block's rows and, per symbol, the `window`
+    # rows before them (a sequence model's context; every other feature is per row).
+    margin = int(params.get("window", 30)) + 1
+    syms = cut.X.index.get_level_values("symbol").to_numpy()
+    big = np.iinfo(np.int64).max // 2
+    first_sel = pd.Series(np.where(sel, pos, big)).groupby(syms).transform("min").to_numpy()
+    keep = pos >= first_sel - margin
+    tasks.append(
+        compute.Task(
+            f"b{b}",
+            compute.block_task,
+            ([compute.Ref(f"b{b}/{k}") for k in kinds], shared, cut.X[keep], sel[keep]),
+        )
+    )
+    train_sym = train.X.index.get_level_values("symbol")[train.rows]
+    majority = {
+        h: {
+            s: metrics.majority_direction(
+                train.Y[f"ret_h{h}"].to_numpy()[train.rows][train_sym == s]
+            )
+            for s in set(sym)
+        }
+        for h in data.horizons
+    }
+    last_move = {
+        h: np.sign(cut.X[f"ret_{h}" if f"ret_{h}" in cut.X else "ret_1"].fillna(0).to_numpy()[sel])
+        for h in data.horizons
+    }
+    return {
+        "now": now,
+        "idx": idx,
+        "sym": sym,
+        "majority": majority,
+        "last_move": last_move,
+        "targets": {h: [_target(target_dates[s], t, h) for s, t in idx] for h in data.horizons},
+        "trained_through": str(pd.Timestamp(train.dates().max()).date()),
+    }
+
+
+def _block_records(
+    data: Any, block: dict[str, Any], forecasts: dict[str, Any]
+) -> list[pd.DataFrame]:
+    idx, sym = block["idx"], block["sym"]
+    out = []
+    for kind, (fc_horizons, expected, probs_all) in forecasts.items():
+        for i, h in enumerate(fc_horizons):
+            probs = probs_all[:, i]
+            out.append(
+                pd.DataFrame(
+                    {
+                        "model": kind,
+                        "symbol": sym,
+                        "as_of": idx.get_level_values("date"),
+                        "horizon": h,
+                        "target_date": block["targets"][h],
+                        "expected_return": expected[:, i],
+                        "p_down": probs[:, 0],
+                        "p_flat": probs[:, 1],
+                        "p_up": probs[:, 2],
+                        "call": np.where(probs[:, 2] >= probs[:, 0], 1, -1),
+                        "actual_return": data.Y.loc[idx, f"ret_h{h}"].to_numpy(),
+                        "actual_class": data.Y.loc[idx, f"cls_h{h}"].to_numpy(),
+                        "majority": [block["majority"][h][s] for s in sym],
+                        "last_move": block["last_move"][h],
+                        "trained_through": block["trained_through"],
+                    }
+                )
+            )
+    return out
 
 
 def _target(series: pd.Series, t: pd.Timestamp, h: int) -> str | None:

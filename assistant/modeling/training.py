@@ -1,5 +1,5 @@
 """Training: stored bars -> causal features -> chronological split -> fit every requested
-kind in parallel (joblib threads) -> held-out test metrics next to the baselines ->
+kind as an independent task (threads here, or a Dask cluster) -> held-out test metrics next to the baselines ->
 artifacts on disk -> registry rows -> promotion gates.
 
 A new model replaces the serving model of its kind only if, on the SAME held-out test
@@ -10,7 +10,6 @@ max_drawdown). Nothing partial is registered when `stop` is set.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -87,43 +86,20 @@ def fit_all(
     params: dict[str, Any],
     progress: Progress,
     stop: threading.Event | None,
+    runner: Any = None,
 ) -> dict[str, Any]:
-    """Fit each kind (in parallel threads); returns kind -> fitted model or the exception."""
-    import joblib
-    import torch
+    """Fit each kind as an independent task (assistant.modeling.compute: threads here, or a
+    Dask cluster); returns kind -> fitted model, the exception, or None when stopped."""
+    from assistant.modeling import compute
 
-    from models import catalog
-    from models.base import Stopped
-
-    lock = (
-        threading.Lock()
-    )  # callers' progress writers (a DB connection, a terminal) are not thread-safe
-
-    def report(kind: str, fraction: float, message: str) -> None:
-        with lock:
-            progress(kind, fraction, message)
-
-    def one(kind: str) -> Any:
-        try:
-            model = catalog.make(kind, split.train.horizons, **params)
-            return model.fit(
-                split.train, split.val, stop=stop, progress=lambda f, msg: report(kind, f, msg)
-            )
-        except Stopped:
-            return None
-        except Exception as exc:  # one failing model never kills the others
-            return exc
-
-    jobs = max(1, min(len(kinds), os.cpu_count() or 1))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))  # no oversubscription
-    try:
-        results = joblib.Parallel(n_jobs=jobs, backend="threading")(
-            joblib.delayed(one)(k) for k in kinds
-        )
-    finally:
-        torch.set_num_threads(threads)
-    return dict(zip(kinds, results, strict=True))
+    data = compute.Shared((split.train, split.val))
+    horizons = tuple(split.train.horizons)
+    tasks = [
+        compute.Task(kind, compute.fit_task, (kind, horizons, params, data), local_hooks=True)
+        for kind in kinds
+    ]
+    results = (runner or compute.LocalRunner()).run(tasks, progress, stop)
+    return compute.fit_results(results, kinds)
 
 
 def test_metrics(model: Any, data: Any) -> dict[str, Any]:
@@ -205,13 +181,17 @@ def train(
     as_of: str | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    scheduler: str | None = None,
 ) -> TrainReport:
+    """`scheduler`: a Dask scheduler address (overrides settings and environment)."""
+    from assistant.modeling import compute
     from models import catalog, dataset, features
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
 
     report_progress = progress or (lambda k, f, m: None)
     kinds = resolve_kinds(settings, kinds)
+    run = compute.runner(compute.scheduler_address(settings, scheduler))
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     if not symbols:
         raise AssistantError("no symbols to train on: add some with `assistant watch add`")
@@ -236,7 +216,7 @@ def train(
         {p: getattr(split, p).n for p in ("train", "val", "test")},
         [],
     )
-    fitted = fit_all(kinds, split, model_params(settings), report_progress, stop)
+    fitted = fit_all(kinds, split, model_params(settings), report_progress, stop, run)
     if stop is not None and stop.is_set():
         report.stopped = True
         return report
