@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -302,7 +303,7 @@ class DaskRunner:
         progress: Progress | None = None,
         stop: threading.Event | None = None,
     ) -> dict[str, Any]:
-        from distributed import Client, wait
+        from distributed import Client, as_completed
 
         _check_graph(tasks)
         say = progress or (lambda k, f, m: None)
@@ -333,24 +334,24 @@ class DaskRunner:
                     retries=self.retries,
                 )
             by_key = {f.key: k for k, f in futures.items()}
-            pending = set(futures.values())
-            total = len(pending)
-            while pending:
+            total, finished = len(futures), 0
+            ac = as_completed(list(futures.values()), loop=client.loop)
+            while finished < total:
                 if stop is not None and stop.is_set():
                     raise AssistantError("stopped: the cluster's tasks were cancelled")
-                try:
-                    done, pending = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
-                except TimeoutError:
+                batch = ac.next_batch(block=False)
+                if not batch:
+                    time.sleep(0.05)
                     continue
-                for f in done:
-                    key = by_key[f.key]
+                for f in batch:
+                    key, finished = by_key[f.key], finished + 1
                     if f.status != "finished":
                         exc = f.exception() if f.status == "error" else f.status
                         raise AssistantError(
                             f"task {key} failed on the cluster ({self.address}): "
                             f"{type(exc).__name__}: {exc}"
                         )
-                    say(key, 1.0, f"done on the cluster ({total - len(pending)}/{total})")
+                    say(key, 1.0, f"done on the cluster ({finished}/{total})")
             keep = [t.key for t in tasks if t.keep]
             values = client.gather([futures[k] for k in keep])
             return dict(zip(keep, values, strict=True))
