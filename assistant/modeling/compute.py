@@ -237,6 +237,7 @@ class LocalRunner:
 
     def __init__(self, jobs: int | None = None) -> None:
         self.jobs = jobs or os.cpu_count() or 1
+        self.timings: dict[str, float] = {}  # task key -> seconds (for bench projections)
 
     def run(
         self,
@@ -254,14 +255,18 @@ class LocalRunner:
 
         def one(task: Task) -> Any:
             args = _walk(task.args, lambda v: results[v.key] if isinstance(v, Ref) else v.value)
-            if not task.local_hooks:
-                return task.fn(*args)
 
             def report(fraction: float, message: str) -> None:
                 with lock:
                     say(task.key, fraction, message)
 
-            return task.fn(*args, progress=report, stop=stop)
+            t0 = time.perf_counter()
+            try:
+                if not task.local_hooks:
+                    return task.fn(*args)
+                return task.fn(*args, progress=report, stop=stop)
+            finally:
+                self.timings[task.key] = time.perf_counter() - t0
 
         pending = list(tasks)
         while pending:
