@@ -75,18 +75,16 @@ class Runner(Protocol):
 
 
 def scheduler_address(settings: Any, override: str | None = None) -> str | None:
-    """The Dask scheduler to use: `--scheduler`, else $ASSISTANT_COMPUTE_SCHEDULER, else
-    `[compute] scheduler` in config.toml; None (or "", "local") means run locally."""
+    """The Dask scheduler to use: `--scheduler`, else the settings' `[compute] scheduler`
+    (config.toml, overridden by $ASSISTANT_COMPUTE_SCHEDULER as every setting is);
+    None ("" or "local") means run here."""
     if override is not None:
         value = override
-    elif os.environ.get(ENV) is not None:
-        value = os.environ[ENV]
-    else:
-        section = settings.get("compute", {}) if isinstance(settings, dict) else {}
-        if not isinstance(section, dict):
-            section = getattr(settings, "compute", None) or {}
-            section = {"scheduler": getattr(section, "scheduler", "")}
-        value = section.get("scheduler", "") or ""
+    elif isinstance(settings, dict):
+        value = (settings.get("compute") or {}).get("scheduler", "")
+    else:  # settings as objects
+        value = getattr(getattr(settings, "compute", None), "scheduler", "")
+    value = str(value or "")
     value = value.strip()
     if value in ("", "local"):
         return None
