@@ -78,6 +78,11 @@ class Daemon:
 
 
 @dataclass(frozen=True)
+class Compute:
+    scheduler: str = ""  # a Dask scheduler (tcp://HOST:8786) for train/backtest; "" runs here
+
+
+@dataclass(frozen=True)
 class Settings:
     collect: Collect = field(default_factory=Collect)
     calendar: Calendar = field(default_factory=Calendar)
@@ -85,6 +90,7 @@ class Settings:
     models: Models = field(default_factory=Models)
     cycle: Cycle = field(default_factory=Cycle)
     daemon: Daemon = field(default_factory=Daemon)
+    compute: Compute = field(default_factory=Compute)
 
     def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed (an unknown key is a TypeError)."""

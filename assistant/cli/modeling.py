@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", type=_kinds, help=KINDS_HELP)
     p.add_argument("--as-of", help="use only bars up to this date (YYYY-MM-DD)")
     p.add_argument("--json", action="store_true", help="print the training report as JSON")
+    _scheduler_arg(p)
     p.set_defaults(func=cmd_train)
 
     b = sub.add_parser(
@@ -75,7 +76,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE.csv",
         help="write every walk-forward prediction with its outcome to this CSV",
     )
+    _scheduler_arg(b)
     b.set_defaults(func=cmd_backtest)
+
+
+def _scheduler_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the training tasks on this Dask scheduler's workers ('local': here); "
+        "default: [compute] scheduler in config.toml or $ASSISTANT_COMPUTE_SCHEDULER",
+    )
 
 
 def _kinds(text: str) -> list[str]:
@@ -182,7 +193,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     home, settings, db = open_home(args)
     try:
         report = train(
-            db, home, settings, args.symbols or None, args.models, as_of=args.as_of, progress=Bars()
+            db,
+            home,
+            settings,
+            args.symbols or None,
+            args.models,
+            as_of=args.as_of,
+            progress=Bars(),
+            scheduler=args.scheduler,
         )
     finally:
         db.close()
@@ -246,6 +264,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             retrain_every=args.retrain_every,
             horizons=args.horizons,
             progress=lambda f, m: bars("backtest", f, m),
+            scheduler=args.scheduler,
         )
     finally:
         db.close()

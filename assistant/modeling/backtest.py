@@ -25,12 +25,13 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.modeling.training import fit_all, load_bars, model_params, resolve_kinds
-from models import outcomes, selective
+from assistant.modeling.training import load_bars, model_params, resolve_kinds
+from models import outcomes
 from store.symbols import active_symbols, validate_symbol
 
 DEFAULT_SESSIONS = 756  # three years
 MIN_PAST = 252  # sessions of history before the first walk-forward prediction
+BLOCKS_PER_BATCH = 8  # retrain blocks in flight at once on a cluster
 
 CSV_FIELDS = [
     "model",
@@ -91,10 +92,12 @@ def backtest(
     horizons: tuple[int, ...] = (1, 3, 5),
     progress: Callable[[float, str], None] | None = None,
     stop: threading.Event | None = None,
+    scheduler: str | None = None,
 ) -> BacktestReport:
+    """`scheduler`: a Dask scheduler address (overrides settings and environment); each
+    retrain block is one fit task per kind plus one predict task (assistant.modeling.compute)."""
+    from assistant.modeling import compute
     from models import dataset
-    from models.base import Forecaster
-    from models.forecasters.ensemble import EnsembleForecaster
 
     say = progress or (lambda f, m: None)
     if retrain_every < 1:
@@ -102,6 +105,7 @@ def backtest(
     if not horizons or min(horizons) < 1:
         raise AssistantError("horizons must be positive session counts")
     kinds = resolve_kinds(settings, kinds)
+    run = compute.runner(compute.scheduler_address(settings, scheduler))
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     bars = load_bars(db, symbols, None)
     if not bars:
@@ -135,71 +139,34 @@ def backtest(
     blocks = [walk[i : i + retrain_every] for i in range(0, len(walk), retrain_every)]
     target_dates = {s: pd.Series(b.index, index=b.index) for s, b in bars.items()}
     records: list[pd.DataFrame] = []
-    for b, block in enumerate(blocks):
-        now = pd.Timestamp(block[0])
-        try:
-            past = dataset.walk_split(data, now)
-        except ValueError as exc:
-            raise AssistantError(f"{exc}: start later") from None
-        say(b / len(blocks), f"block {b + 1}/{len(blocks)}: training through {past.cutoff.date()}")
+    models: list[str] = []
+    # Blocks go to the runner a batch at a time: all of a batch's tasks can run at once, and
+    # only a batch's training data is held in memory (and on the wire) together.
+    batch = 1 if run.name == "local" else BLOCKS_PER_BATCH
+    for first in range(0, len(blocks), batch):
+        tasks: list[Any] = []
+        made: dict[int, dict[str, Any]] = {}
+        for b in range(first, min(first + batch, len(blocks))):
+            made[b] = _block_tasks(data, dates, blocks[b], b, kinds, params, target_dates, tasks)
+        say(first / len(blocks), f"blocks {first + 1}-{first + len(made)}/{len(blocks)}: training")
 
-        def block_progress(k: str, f: float, m: str, b: int = b) -> None:
-            say((b + 0.9 * f) / len(blocks), f"{k}: {m}")
+        def tick(key: str, f: float, m: str) -> None:
+            b = int(key[1:].split("/")[0])
+            say((b + 0.9 * f) / len(blocks), f"block {b + 1}/{len(blocks)} {key}: {m}")
 
-        fitted = fit_all(kinds, past, params, block_progress, stop)
+        done = run.run(tasks, tick, stop)
         if stop is not None and stop.is_set():
             raise AssistantError("backtest stopped")
-        good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
-        if not good:
-            raise AssistantError(
-                f"every model failed to train at {now.date()}: {list(fitted.values())[0]}"
-            )
-        if len(good) >= 2:
-            good["ensemble"] = EnsembleForecaster.of(list(good.values()), past.val)
-        cut = dataset.part(data, None, pd.Timestamp(block[-1]))
-        d = cut.X.index.get_level_values("date")
-        # Rows whose outcome is not known yet still get predictions (scored only if it arrives).
-        warm = cut.X.groupby(level="symbol").cumcount().to_numpy() >= dataset.WARMUP
-        sel = np.asarray((d >= now) & (d <= pd.Timestamp(block[-1]))) & warm
-        idx = cut.X.index[sel]
-        sym = idx.get_level_values("symbol").to_numpy()
-        Y = data.Y.loc[idx]
-        for kind, model in good.items():
-            fc = model.predict(cut.X)
-            fc_val = model.predict(past.val.X)
-            for i, h in enumerate(fc.horizons):
-                probs = fc.probs[sel, i]
-                expected = fc.expected_return[sel, i]
-                # abstain unless the evidence clears the threshold chosen on this block's validation
-                threshold = selective.choose_gate(past.val, fc_val, i)
-                records.append(
-                    pd.DataFrame(
-                        {
-                            "model": kind,
-                            "symbol": sym,
-                            "as_of": idx.get_level_values("date"),
-                            "horizon": h,
-                            "target_date": [_target(target_dates[s], t, h) for s, t in idx],
-                            "expected_return": expected,
-                            "p_down": probs[:, 0],
-                            "p_flat": probs[:, 1],
-                            "p_up": probs[:, 2],
-                            "call": outcomes.gate(
-                                outcomes.call_of(probs, expected), probs, threshold
-                            ),
-                            "threshold": threshold,
-                            "actual_return": Y[f"ret_h{h}"].to_numpy(),
-                            "actual_class": Y[f"cls_h{h}"].to_numpy(),
-                            "majority": Y[f"maj_h{h}"].to_numpy(),
-                            "last_move": Y[f"last_h{h}"].to_numpy(),
-                            **{
-                                f"clim_{c}": Y[f"clim_{c}_h{h}"].to_numpy()
-                                for c in outcomes.CLASSES
-                            },
-                            "trained_through": str(past.cutoff.date()),
-                        }
-                    )
+        for b, block in made.items():
+            out = done[f"b{b}"]
+            if out.get("stopped"):
+                raise AssistantError("backtest stopped")
+            if "error" in out:
+                raise AssistantError(
+                    f"every model failed to train at {block['now'].date()}: {out['error']}"
                 )
+            models = list(out["forecasts"])
+            records.extend(_block_records(data, block, out["forecasts"]))
     say(1.0, "scoring")
     preds = pd.concat(records, ignore_index=True)
     preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
@@ -209,7 +176,7 @@ def backtest(
         str(pd.Timestamp(walk[-1]).date()),
         retrain_every,
         list(horizons),
-        list(good),
+        models,
         sorted(bars),
         len(blocks),
         int(preds["actual_return"].notna().sum()),
@@ -218,12 +185,111 @@ def backtest(
     )
 
 
+def _block_tasks(
+    data: Any,
+    dates: np.ndarray,
+    block: np.ndarray,
+    b: int,
+    kinds: list[str],
+    params: dict[str, Any],
+    target_dates: dict[str, pd.Series],
+    tasks: list[Any],
+) -> dict[str, Any]:
+    """Append block b's tasks (one fit per kind, one predict) to `tasks`; return what
+    scoring needs later (outcomes, baselines: none of it travels to a worker)."""
+    from assistant.modeling import compute
+    from models import dataset
+
+    now, last = pd.Timestamp(block[0]), pd.Timestamp(block[-1])
+    try:
+        past = dataset.walk_split(data, now)
+    except ValueError as exc:
+        raise AssistantError(f"{exc}: start later") from None
+    shared = compute.Shared((past.train, past.val))
+    for k in kinds:
+        tasks.append(
+            compute.Task(
+                f"b{b}/{k}",
+                compute.fit_task,
+                (k, tuple(data.horizons), params, shared),
+                keep=False,
+                local_hooks=True,
+            )
+        )
+    cut = dataset.part(data, None, last)
+    d = cut.X.index.get_level_values("date")
+    # Rows whose outcome is not known yet still get predictions (scored only if it arrives).
+    pos = cut.X.groupby(level="symbol").cumcount().to_numpy()
+    sel = np.asarray((d >= now) & (d <= last)) & (pos >= dataset.WARMUP)
+    idx = cut.X.index[sel]
+    sym = idx.get_level_values("symbol").to_numpy()
+    # Only the rows the models need travel: the block's rows and, per symbol, the `window`
+    # rows before them (a sequence model's context; every other feature is per row).
+    margin = int(params.get("window", 30)) + 1
+    syms = cut.X.index.get_level_values("symbol").to_numpy()
+    big = np.iinfo(np.int64).max // 2
+    first_sel = pd.Series(np.where(sel, pos, big)).groupby(syms).transform("min").to_numpy()
+    keep = pos >= first_sel - margin
+    tasks.append(
+        compute.Task(
+            f"b{b}",
+            compute.block_task,
+            ([compute.Ref(f"b{b}/{k}") for k in kinds], shared, cut.X[keep], sel[keep]),
+        )
+    )
+    return {
+        "now": now,
+        "idx": idx,
+        "sym": sym,
+        "targets": {h: [_target(target_dates[s], t, h) for s, t in idx] for h in data.horizons},
+        "trained_through": str(past.cutoff.date()),
+    }
+
+
+def _block_records(
+    data: Any, block: dict[str, Any], forecasts: dict[str, Any]
+) -> list[pd.DataFrame]:
+    """Per kind and horizon: the block's calls (abstaining below the threshold chosen on the
+    block's validation rows) with their outcomes and the causal baselines of each row."""
+    idx, sym = block["idx"], block["sym"]
+    Y = data.Y.loc[idx]
+    out = []
+    for kind, (fc_horizons, expected, probs_all, thresholds) in forecasts.items():
+        for i, h in enumerate(fc_horizons):
+            probs = probs_all[:, i]
+            call = outcomes.gate(outcomes.call_of(probs, expected[:, i]), probs, thresholds[i])
+            out.append(
+                pd.DataFrame(
+                    {
+                        "model": kind,
+                        "symbol": sym,
+                        "as_of": idx.get_level_values("date"),
+                        "horizon": h,
+                        "target_date": block["targets"][h],
+                        "expected_return": expected[:, i],
+                        "p_down": probs[:, 0],
+                        "p_flat": probs[:, 1],
+                        "p_up": probs[:, 2],
+                        "call": call,
+                        "threshold": thresholds[i],
+                        "actual_return": Y[f"ret_h{h}"].to_numpy(),
+                        "actual_class": Y[f"cls_h{h}"].to_numpy(),
+                        "majority": Y[f"maj_h{h}"].to_numpy(),
+                        "last_move": Y[f"last_h{h}"].to_numpy(),
+                        **{f"clim_{c}": Y[f"clim_{c}_h{h}"].to_numpy() for c in outcomes.CLASSES},
+                        "trained_through": block["trained_through"],
+                    }
+                )
+            )
+    return out
+
+
 def _target(series: pd.Series, t: pd.Timestamp, h: int) -> str | None:
     loc = series.index.get_loc(t)
     if not isinstance(loc, int):
         raise ValueError(f"{t} appears more than once in the index")
     i = loc + h
-    return str(series.index[i].date()) if i < len(series) else None
+    return str(pd.Timestamp(series.index[i]).date()) if i < len(series) else None
 
 
 def score(preds: pd.DataFrame) -> list[dict[str, Any]]:

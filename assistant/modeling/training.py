@@ -1,5 +1,5 @@
 """Training: stored bars -> causal features -> chronological split -> fit every requested
-kind in parallel (joblib threads) -> held-out test metrics next to the baselines ->
+kind as an independent task (threads here, or a Dask cluster) -> held-out test metrics next to the baselines ->
 artifacts on disk -> registry rows -> promotion gates.
 
 A new model replaces the serving model of its kind only if, on the SAME held-out test
@@ -10,7 +10,6 @@ max_drawdown). Nothing partial is registered when `stop` is set.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -82,62 +81,26 @@ def resolve_kinds(settings: Settings, kinds: list[str] | None) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, e.g. under taskset or a cgroup)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def fit_all(
     kinds: list[str],
     split: Any,
     params: dict[str, Any],
     progress: Progress,
     stop: threading.Event | None,
+    runner: Any = None,
 ) -> dict[str, Any]:
-    """Fit each kind (in parallel threads); returns kind -> fitted model or the exception."""
-    import joblib
-    import threadpoolctl
-    import torch
+    """Fit each kind as an independent task (assistant.modeling.compute: threads here, or a
+    Dask cluster); returns kind -> fitted model, the exception, or None when stopped."""
+    from assistant.modeling import compute
 
-    from models import catalog
-    from models.base import Stopped
-
-    lock = (
-        threading.Lock()
-    )  # callers' progress writers (a DB connection, a terminal) are not thread-safe
-
-    def report(kind: str, fraction: float, message: str) -> None:
-        with lock:
-            progress(kind, fraction, message)
-
-    def one(kind: str) -> Any:
-        try:
-            model = catalog.make(kind, split.train.horizons, **params)
-            return model.fit(
-                split.train, split.val, stop=stop, progress=lambda f, msg: report(kind, f, msg)
-            )
-        except Stopped:
-            return None
-        except Exception as exc:  # one failing model never kills the others
-            return exc
-
-    cores = usable_cores()
-    jobs = max(1, min(len(kinds), cores))
-    per_job = max(1, cores // jobs)  # jobs x threads per job never exceeds the cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(per_job)
-    try:
-        # BLAS and OpenMP pools too (numpy, xgboost's OpenMP): the same cap, process-wide.
-        with threadpoolctl.threadpool_limits(limits=per_job):
-            results = joblib.Parallel(n_jobs=jobs, backend="threading")(
-                joblib.delayed(one)(k) for k in kinds
-            )
-    finally:
-        torch.set_num_threads(threads)
-    return dict(zip(kinds, results, strict=True))
+    data = compute.Shared((split.train, split.val))
+    horizons = tuple(split.train.horizons)
+    tasks = [
+        compute.Task(kind, compute.fit_task, (kind, horizons, params, data), local_hooks=True)
+        for kind in kinds
+    ]
+    results = (runner or compute.LocalRunner()).run(tasks, progress, stop)
+    return compute.fit_results(results, kinds)
 
 
 def choose_gates(model: Any, val: Any) -> dict[str, float | None]:
@@ -222,13 +185,17 @@ def train(
     as_of: str | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    scheduler: str | None = None,
 ) -> TrainReport:
+    """`scheduler`: a Dask scheduler address (overrides settings and environment)."""
+    from assistant.modeling import compute
     from models import catalog, dataset, features
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
 
     report_progress = progress or (lambda k, f, m: None)
     kinds = resolve_kinds(settings, kinds)
+    run = compute.runner(compute.scheduler_address(settings, scheduler))
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     if not symbols:
         raise AssistantError("no symbols to train on: add some with `assistant watch add`")
@@ -256,7 +223,7 @@ def train(
     # 1. The evaluation fit: train, early-stop on validation, choose on validation, and
     #    score the untouched test split once, for the report.
     params = model_params(settings)
-    fitted = fit_all(kinds, split, params, report_progress, stop)
+    fitted = fit_all(kinds, split, params, report_progress, stop, run)
     if stop is not None and stop.is_set():
         report.stopped = True
         return report
@@ -285,7 +252,9 @@ def train(
     except ValueError as exc:
         raise AssistantError(f"not enough history to train: {exc}") from None
     report.ranges["fit"] = (split.ranges["train"][0], str(walk.cutoff.date()))
-    serving_fit = fit_all([k for k in good if k != "ensemble"], walk, params, report_progress, stop)
+    serving_fit = fit_all(
+        [k for k in good if k != "ensemble"], walk, params, report_progress, stop, run
+    )
     if stop is not None and stop.is_set():
         report.stopped = True
         return report

@@ -34,6 +34,15 @@ _RENAME = {
     "Volume": "volume",
 }
 RATE_LIMIT_PAUSE_S = 15 * 60  # after a 429, stop asking for a while (limits last long)
+BATCH_SIZE = 50  # tickers per download() request
+BATCH_THREADS = 4  # yfinance's own threads inside one download() (bounded concurrency)
+REQUEST_GAP_S = 2.5  # pause between batched requests (old guidance: <= 2 requests per 5 s)
+RATE_LIMIT_RETRIES = 2  # a 429 inside a run: back off and retry the batch this many times
+BACKOFF_S = 30.0  # first back-off; doubles each retry
+
+
+class _RateLimited(Exception):
+    """A batch hit Yahoo's rate limit (retried after a back-off, then given up)."""
 
 
 class YahooSource:
@@ -48,6 +57,12 @@ class YahooSource:
         default_exchange: str = "XNYS",
         jump_threshold: float = 0.25,
         clock: Callable[[], pd.Timestamp] | None = None,
+        batch_size: int = BATCH_SIZE,
+        batch_threads: int = BATCH_THREADS,
+        request_gap_s: float = REQUEST_GAP_S,
+        retries: int = RATE_LIMIT_RETRIES,
+        backoff_s: float = BACKOFF_S,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.home = Path(home)
         self._yf = yf
@@ -57,6 +72,11 @@ class YahooSource:
         self.jump_threshold = jump_threshold
         self.clock = clock or (lambda: pd.Timestamp.now(tz="UTC"))
         self.blocked_until = 0.0
+        if batch_size < 1 or batch_threads < 1:
+            raise ValueError("batch_size and batch_threads must be at least 1")
+        self.batch_size, self.batch_threads = batch_size, batch_threads
+        self.request_gap_s, self.retries, self.backoff_s = request_gap_s, retries, backoff_s
+        self.sleep = sleep
 
     def _module(self) -> Any:
         """yfinance, configured on first use: its tz cache in the data home, exceptions on."""
@@ -112,6 +132,49 @@ class YahooSource:
     def history_many(
         self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> dict[str, pd.DataFrame | Exception]:
+        """Batched downloads of `batch_size` tickers each (yfinance fetches a batch with at
+        most `batch_threads` threads), `request_gap_s` apart. A rate limit backs off
+        (`backoff_s`, doubling) and retries the batch `retries` times; then it and every
+        batch not asked yet get a TemporaryError (nothing written, retry next run)."""
+        self._module()
+        out: dict[str, pd.DataFrame | Exception] = {}
+        groups = [symbols[i : i + self.batch_size] for i in range(0, len(symbols), self.batch_size)]
+        for g, group in enumerate(groups):
+            if g:
+                self.sleep(self.request_gap_s)
+            try:
+                out.update(self._group_with_backoff(group, start, end))
+            except _RateLimited:
+                err = TemporaryError(
+                    f"Yahoo rate limit (too many requests) after {self.retries} back-offs; "
+                    "nothing written for this batch, retry later"
+                )
+                for rest in groups[g:]:
+                    out.update({s: err for s in rest})
+                break
+            except TemporaryError as exc:  # blocked earlier in this run
+                for rest in groups[g:]:
+                    out.update({s: exc for s in rest})
+                break
+        return out
+
+    def _group_with_backoff(
+        self, group: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> dict[str, pd.DataFrame | Exception]:
+        for attempt in range(self.retries + 1):
+            try:
+                return self._download_group(group, start, end)
+            except _RateLimited:
+                if attempt == self.retries:
+                    self.blocked_until = time.monotonic() + RATE_LIMIT_PAUSE_S
+                    raise
+                self.sleep(self.backoff_s * 2**attempt)
+                self.blocked_until = 0.0  # this retry is the deliberate one
+        raise AssertionError("unreachable")
+
+    def _download_group(
+        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> dict[str, pd.DataFrame | Exception]:
         """One batched download; tickers that came back empty are asked again one by one."""
         yf = self._module()
         self._check_blocked()
@@ -125,10 +188,12 @@ class YahooSource:
                 actions=True,
                 group_by="column",
                 progress=False,
-                threads=False,
+                threads=min(self.batch_threads, len(symbols)) if len(symbols) > 1 else False,
                 timeout=self.timeout,
                 multi_level_index=True,
             )
+        except yf.exceptions.YFRateLimitError:
+            raise _RateLimited() from None
         except Exception as exc:  # noqa: BLE001
             err = self._classify(",".join(symbols), exc)
             return {s: err for s in symbols}
@@ -141,6 +206,8 @@ class YahooSource:
                 else:
                     out[sym] = self._normalize(sym, part, start, end)
             except (TemporaryError, NoDataError) as exc:
+                if time.monotonic() < self.blocked_until:  # that ticker's answer was a 429
+                    raise _RateLimited() from None
                 out[sym] = exc
         return out
 

@@ -1,0 +1,245 @@
+"""Scale benchmark (issue 13): many symbols x many years in one home, and the Dask backend.
+
+`home` mode (default): SYMBOLS synthetic symbols x YEARS years imported through the same
+collect path as any source (validate, upsert), then `train` (the given kinds), `predict`
+for every symbol with models loaded (target <= 5 s), `verify`, `report`, and the TUI's
+first paint (target <= 1 s). Peak RSS (ru_maxrss) is printed after each stage; it only
+grows, so each figure is the peak up to and including that stage.
+
+`backtest` mode: a 4-block walk-forward backtest run locally, then on a 2-worker
+`distributed.LocalCluster` (processes, 1 thread each); same results asserted. Per-task
+times from a serial local run give a projection for N workers.
+
+Usage:
+  python bench/bench_scale.py home [--symbols 500] [--years 20] [--kinds xgboost,markov,rules]
+  python bench/bench_scale.py backtest [--symbols 20] [--years 8] [--kinds xgboost,markov]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+
+from assistant import config  # noqa: E402
+from assistant.ingest.collect import collect  # noqa: E402
+from assistant.ingest.sources.synthetic import SyntheticSource  # noqa: E402
+from store import symbols  # noqa: E402
+from store.db import open_db  # noqa: E402
+
+PREDICT_TARGET_S = 5.0
+PAINT_TARGET_S = 1.0
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stage(name: str, took: float, extra: str = "") -> None:
+    print(f"{name:<10} {took:8.2f} s   peak RSS {peak_mb():7.0f} MB   {extra}", flush=True)
+
+
+def make_home(n_symbols: int, years: int, edge: float = 0.52):
+    home = Path(tempfile.mkdtemp(prefix="bench-scale-")) / "home"
+    db = open_db(home)
+    settings = config.load(home, environ={})
+    settings["collect"]["history_years"] = years + 1
+    names = [f"S{i:03d}" for i in range(n_symbols)]
+    symbols.add(db, names, "synthetic")
+    sessions = years * 252
+    src = SyntheticSource(edge=edge, n=sessions, start="2005-01-03")
+    last = str(pd.bdate_range("2005-01-03", periods=sessions)[-1].date())
+    t = time.perf_counter()
+    results = collect(db, settings, source=src, until=last)
+    n = db.execute("SELECT COUNT(*) FROM bars").fetchone()[0]
+    bad = [r for r in results if r.status not in ("added", "updated")]
+    stage(
+        "import",
+        time.perf_counter() - t,
+        f"{n:,} bars via collect (synthetic); {len(bad)} not added",
+    )
+    return home, db, settings, names, last
+
+
+def bench_home(args: argparse.Namespace) -> None:
+    from assistant.cycle import report as report_mod
+    from assistant.cycle.run import run_cycle, verify
+    from assistant.modeling import serving
+    from assistant.modeling.training import train
+
+    home, db, settings, names, last = make_home(args.symbols, args.years)
+    dates = pd.bdate_range(end=last, periods=12)
+    kinds = [k for k in args.kinds.split(",") if k]
+    settings["models"]["epochs"] = args.epochs
+    t = time.perf_counter()
+    rep = train(db, home, settings, kinds=kinds, as_of=str(dates[0].date()))
+    rows = rep.rows
+    stage(
+        "train",
+        time.perf_counter() - t,
+        f"{'+'.join(kinds)} (+ensemble): {rows['train']:,}/{rows['val']:,}/{rows['test']:,} rows; "
+        + ", ".join(f"{r.kind} {r.status}" for r in rep.results),
+    )
+    serving.clear_cache()
+    t = time.perf_counter()
+    serving.load_serving(db, home)
+    stage("load", time.perf_counter() - t, "serving models from disk")
+    run_cycle(db, home, settings, as_of=str(dates[1].date()))  # warm-up (imports, first regimes)
+    times = []
+    for d in dates[2:5]:
+        t = time.perf_counter()
+        calls = run_cycle(db, home, settings, as_of=str(d.date()))
+        times.append(time.perf_counter() - t)
+    med = sorted(times)[1]
+    stage(
+        "predict",
+        med,
+        f"median of 3 cycles, {len(calls)} calls for {len(names)} symbols "
+        f"(target <= {PREDICT_TARGET_S} s) {'PASS' if med <= PREDICT_TARGET_S else 'FAIL'}",
+    )
+    t = time.perf_counter()
+    v = verify(db, settings, as_of=last)
+    stage("verify", time.perf_counter() - t, f"{v.verified:,} verified")
+    t = time.perf_counter()
+    r = report_mod.build(db)
+    stage("report", time.perf_counter() - t, f"{len(r.get('rows', r))} report groups")
+    db.close()
+    first = asyncio.run(paint(home))
+    stage(
+        "tui paint",
+        first,
+        f"first dashboard paint, {len(names)} symbols "
+        f"(target <= {PAINT_TARGET_S} s) {'PASS' if first <= PAINT_TARGET_S else 'FAIL'}",
+    )
+
+
+async def paint(home: Path) -> float:
+    from tui.app import make_app
+
+    t0 = time.perf_counter()
+    app = make_app(home)
+    async with app.run_test(size=(160, 45)) as pilot:
+        while app.loads < 1:
+            await asyncio.sleep(0.002)
+        await pilot.pause()
+        took = time.perf_counter() - t0
+        assert "S000" in app.export_screenshot()
+    return took
+
+
+def bench_backtest(args: argparse.Namespace) -> None:
+    import dask
+    import distributed
+
+    from assistant.modeling import compute
+    from assistant.modeling.backtest import backtest
+
+    home, db, settings, names, last = make_home(args.symbols, args.years)
+    kinds = [k for k in args.kinds.split(",") if k]
+    end = pd.Timestamp(last) - pd.tseries.offsets.BDay(10)
+    start = end - pd.tseries.offsets.BDay(4 * args.block - 1)
+    kw = dict(kinds=kinds, start=str(start.date()), end=str(end.date()), retrain_every=args.block)
+    # serial local run: per-task times for the projection
+    serial = compute.LocalRunner(jobs=1)
+    real_runner = compute.runner
+    compute.runner = lambda address: serial if address is None else real_runner(address)
+    try:
+        t = time.perf_counter()
+        ref = backtest(db, settings, scheduler="local", **kw)
+        t_serial = time.perf_counter() - t
+    finally:
+        compute.runner = real_runner
+    stage(
+        "serial", t_serial, f"local, 1 thread, {ref.retrains} blocks, {ref.n_predictions:,} scored"
+    )
+    t = time.perf_counter()
+    local = backtest(db, settings, scheduler="local", **kw)
+    t_local = time.perf_counter() - t
+    stage("local", t_local, f"local runner ({os.cpu_count()} threads)")
+    t = time.perf_counter()
+    with dask.config.set({"distributed.worker.daemon": False}):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            dashboard_address=None,
+            silence_logs=40,
+        )
+    t_start = time.perf_counter() - t
+    try:
+        t = time.perf_counter()
+        remote = backtest(db, settings, scheduler=cluster.scheduler_address, **kw)
+        t_remote = time.perf_counter() - t
+        t = time.perf_counter()
+        backtest(db, settings, scheduler=cluster.scheduler_address, **kw)
+        t_remote2 = time.perf_counter() - t
+    finally:
+        cluster.close()
+    same = local.to_dict() == remote.to_dict()
+    stage(
+        "cluster",
+        t_remote,
+        f"2-worker LocalCluster (start {t_start:.1f} s not included; 2nd run {t_remote2:.2f} s); "
+        f"JSON identical to local: {same}; overhead vs local {t_remote - t_local:+.2f} s "
+        f"({(t_remote / t_local - 1) * 100:+.0f}%)",
+    )
+    fits = {k: v for k, v in serial.timings.items() if "/" in k}
+    blocks = {k: v for k, v in serial.timings.items() if "/" not in k}
+    work = sum(serial.timings.values())
+    client_side = t_serial - work
+    per_block_path = max(fits.values()) + max(blocks.values())
+    print(
+        f"tasks: {len(fits)} fits (mean {sum(fits.values()) / len(fits):.2f} s, "
+        f"max {max(fits.values()):.2f} s), {len(blocks)} block predicts "
+        f"(mean {sum(blocks.values()) / len(blocks):.2f} s); task work {work:.1f} s, "
+        f"client-side (features, splits, scoring) {client_side:.1f} s"
+    )
+    n_blocks = len(blocks)
+    for n in (1, 2, 4, 8, 16, 32):
+        # Each batch of blocks ends when its slowest fit+predict chain does.
+        batches = math.ceil(n_blocks / 8)
+        proj = client_side + max(work / n, batches * per_block_path)
+        print(f"projection: {n:>2} workers -> {proj:6.1f} s for these {n_blocks} blocks")
+    per_block = work / n_blocks
+    print(
+        f"projection: 20 years of 63-session blocks (~{20 * 4} blocks) at this size: "
+        + ", ".join(
+            f"{n} workers ~{(client_side / n_blocks * 80 + max(per_block * 80 / n, math.ceil(80 / 8) * per_block_path)) / 60:.1f} min"
+            for n in (1, 8, 32)
+        )
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["home", "backtest"])
+    ap.add_argument("--symbols", type=int)
+    ap.add_argument("--years", type=int)
+    ap.add_argument("--kinds")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--block", type=int, default=63, help="sessions per retrain block")
+    args = ap.parse_args()
+    if args.mode == "home":
+        args.symbols, args.years = args.symbols or 500, args.years or 20
+        args.kinds = args.kinds if args.kinds is not None else "xgboost,markov,rules"
+        bench_home(args)
+    else:
+        args.symbols, args.years = args.symbols or 20, args.years or 8
+        args.kinds = args.kinds if args.kinds is not None else "xgboost,markov"
+        bench_backtest(args)
+    print(f"[load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
