@@ -144,15 +144,20 @@ def gate(new: dict[str, Any], old: dict[str, Any] | None, settings: Settings) ->
         return False, f"profit factor {pf:.2f} < min {m.min_profit_factor:.2f}"
     if dd > m.max_drawdown:
         return False, f"max drawdown {dd:.1%} > max {m.max_drawdown:.1%}"
+    said = (
+        "it abstains on validation: no call cleared its threshold"
+        if summary(new) is None
+        else f"validation dir accuracy {acc:.3f} on its calls"
+    )
     if old is None:
-        return True, f"first of its kind (dir accuracy {acc:.3f})"
+        return True, f"first of its kind ({said})"
     before = summary(old) or 0.0
     if acc < before:
         return (
             False,
             f"worse than the serving model's validation score ({acc:.3f} < {before:.3f})",
         )
-    return True, f"no worse than serving model ({acc:.3f} >= {before:.3f})"
+    return True, f"no worse than serving model ({acc:.3f} >= {before:.3f}; {said})"
 
 
 def _serving_val(
