@@ -179,17 +179,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "stop it with `assistant --home ... stop` or use another --home"
         )
     speed = args.speed if args.speed is not None else float(settings.daemon.replay_speed)
-    cmd = [
-        sys.executable,
-        "-m",
-        "assistant",
-        "--home",
-        str(home),
-        "daemon",
-        "--replay",
-        "--speed",
-        str(speed),
-    ]
+    from assistant.daemon.service import daemon_command
+
+    cmd = daemon_command(home, "--replay", "--speed", str(speed))
     if args.from_date:
         cmd += ["--from", args.from_date]
     log_path = home / DEMO_LOG

@@ -36,22 +36,18 @@ JOBS = ("collect", "cycle", "verify", "drift", "retrain")
 SLOT_OF = {"collect": "daily", "cycle": "daily", "verify": "daily", "drift": "drift"}
 
 
+def daemon_command(home: Path, *args: str) -> list[str]:
+    """The command line that runs this installation's daemon on `home`."""
+    return [sys.executable, "-m", "assistant", "--home", str(home), "daemon", *args]
+
+
 def start(home: Path, daemon_args: list[str], *, timeout_s: float = 20.0) -> int:
     """Start a detached daemon for `home`; its pid once it holds the lock."""
     holder = lock.holder(home)
     if holder is not None:
         raise lock.AlreadyRunning(home, holder)
     out_path = ensure_private_dir(log_dir(home)) / "daemon.stderr"
-    cmd = [
-        sys.executable,
-        "-m",
-        "assistant",
-        "--home",
-        str(home),
-        "daemon",
-        *daemon_args,
-        "--detached",
-    ]
+    cmd = daemon_command(home, *daemon_args, "--detached")
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(
             cmd,

@@ -13,17 +13,9 @@ from typing import Protocol
 
 import pandas as pd
 
-NORMALIZED_COLUMNS = [
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "raw_close",
-    "adj_factor",
-    "provisional",
-    "flagged",
-]
+from store.bars import BAR_COLUMNS
+
+NORMALIZED_COLUMNS = BAR_COLUMNS  # what the store keeps per bar, in its order
 
 
 class Source(Protocol):
