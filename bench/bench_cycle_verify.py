@@ -76,8 +76,11 @@ def main() -> int:
                         float(close[t]),
                         0.1,
                         float(close[t]) * 1.001,
-                        None,
-                        None,
+                        float(close[t]) * 0.99,  # the 80% range
+                        float(close[t]) * 1.01,
+                        float(close[t]) * 0.98,  # the 95% range
+                        float(close[t]) * 1.02,
+                        0.008,  # vol_sigma
                         0.45,
                         0.1,
                         0.45,

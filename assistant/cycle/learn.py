@@ -149,7 +149,11 @@ def _covered(lower: pd.Series, upper: pd.Series, close: np.ndarray) -> np.ndarra
 
 def _ints(values: np.ndarray) -> list[int | None]:
     """0/1 floats with NaN for 'none' -> SQLite integers and NULLs."""
-    return [None if np.isnan(v) else int(v) for v in values]
+    missing = np.isnan(values)
+    out: list[int | None] = np.where(missing, 0, values).astype(np.int64).tolist()
+    for i in np.flatnonzero(missing).tolist():
+        out[i] = None
+    return out
 
 
 def _expired(waiting: pd.DataFrame, day: str, after: int, default_exchange: str) -> list[int]:
