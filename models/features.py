@@ -122,18 +122,23 @@ def build(bars: pd.DataFrame) -> pd.DataFrame:
     return frame[list(FEATURES)].astype("float64")
 
 
-def build_panel(bars: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.DataFrame:
     """Features for several symbols, indexed by (symbol, date), sorted: each symbol's own
     (`build`) and the market context it trades in (models.context): the market's recent
     returns and volatility, the symbol's return relative to it and its 60-session beta. The
     market is MARKET_INDEX when the panel holds it, else the equal-weight mean of the
-    panel's daily log returns. Every column at t uses closes up to t only."""
+    panel's daily log returns. Every column at t uses closes up to t only. With `tail`, only
+    each symbol's last `tail` rows are returned (serving: the same values, less work)."""
     parts = {sym: build(b) for sym, b in sorted(bars.items()) if len(b)}
+    if tail is not None:
+        parts = {sym: f.iloc[-tail:] for sym, f in parts.items()}
     if not parts:
         return pd.DataFrame(columns=list(ALL_FEATURES), index=_empty_index())
     frame = pd.concat(parts, names=["symbol", "date"])
     closes = pd.DataFrame({s: bars[s]["close"].astype(float) for s in parts}).sort_index()
     index = closes[MARKET_INDEX] if MARKET_INDEX in closes else None
+    if tail is not None:  # the context's longest window (60-session beta) plus a margin
+        closes = closes.iloc[-(tail + 2 * context.BETA_WINDOW) :]
     ctx = context.context_features(closes, index).swaplevel().sort_index()
     ctx.index.names = ["symbol", "date"]
     frame = frame.join(ctx[list(CONTEXT)], how="left")

@@ -136,6 +136,19 @@ def causal_majority(close: pd.Series, h: int) -> pd.Series:
     return pd.Series(np.where(ups >= downs, 1, -1), index=close.index)
 
 
+def at_end(close: np.ndarray, h: int) -> tuple[float, int, int]:
+    """(FLAT band, causal majority, last move) at the last close: the values `band`,
+    `causal_majority` and `last_move` give at that row, in numpy (the cycle asks for them
+    per symbol and horizon every session; tests check they agree)."""
+    logc = np.log(np.asarray(close, dtype=float))
+    r1 = np.diff(logc)[-VOL_WINDOW:]
+    width = FLAT_K * float(np.std(r1, ddof=1)) * np.sqrt(h) if len(r1) == VOL_WINDOW else np.nan
+    moves = logc[h:] - logc[:-h]
+    ups, downs = int(np.sum(moves > 0)), int(np.sum(moves < 0))
+    last = int(np.sign(moves[-1])) if len(moves) and np.isfinite(moves[-1]) else 0
+    return float(width), 1 if ups >= downs else -1, last
+
+
 def confidence_of(probs: tuple[float, ...], call: str) -> float:
     """The confidence shown with a call: the probability of its direction (P(flat) for a
     FLAT call, which is the probability of no directional move)."""

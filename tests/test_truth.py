@@ -162,3 +162,15 @@ def test_predict_as_of_inside_a_models_training_span_refuses_it(tmp_path):
     )
     latest = run_cycle(db, home, settings)  # the model's own data end: it serves
     assert all(c.model_version == "markov-v1" for c in latest)
+
+
+def test_the_cycles_end_values_are_the_outcome_rules_values():
+    bars = synthetic_bars(300, seed=5)
+    close = bars["close"]
+    for cut in (30, 120, 300):
+        c = close.iloc[:cut]
+        for h in (1, 3, 5):
+            band, majority, last = outcomes.at_end(c.to_numpy(), h)
+            assert band == pytest.approx(float(outcomes.band(c, h).iloc[-1]), rel=1e-12)
+            assert majority == int(outcomes.causal_majority(c, h).iloc[-1])
+            assert last == int(outcomes.last_move(c, h).iloc[-1])

@@ -88,9 +88,7 @@ def analyze(
         s = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
         sigma[h] = s
         drift[h] = float(np.mean(r[-SIGMA_WINDOW:])) if len(r) else 0.0
-        last_move[h] = int(outcomes.last_move(close, h).iloc[-1])
-        majority[h] = int(outcomes.causal_majority(close, h).iloc[-1])
-        band = float(outcomes.band(close, h).iloc[-1])
+        band, majority[h], last_move[h] = outcomes.at_end(close.to_numpy(), h)
         flat_band[h] = band if np.isfinite(band) else 0.0
     now = reg.iloc[-1]
     return Analysis(

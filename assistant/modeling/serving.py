@@ -218,7 +218,7 @@ def forecast(
     if not past:
         return {}
     # one panel, so each symbol's market context is what training saw
-    X = features.build_panel(past).groupby(level="symbol", group_keys=False).tail(tail)
+    X = features.build_panel(past, tail=tail)
     parts = dict.fromkeys(X.index.get_level_values("symbol").unique())
     fcs, members = _predict_all(serving, X)
     row = (
