@@ -25,8 +25,10 @@ OUTCOME_STYLE = {"hit": "green", "miss": "red", "pending": "yellow", "expired": 
 
 
 def outcome(p: dict[str, Any]) -> str:
-    if p["status"] == "verified" and p["hit"] is not None:
-        return "hit" if p["hit"] else "miss"
+    """hit / miss for a scored UP or DOWN call; "no call" for a scored FLAT one (it made no
+    directional claim); else the status (pending, expired)."""
+    if p["status"] == "verified":
+        return "no call" if p["hit"] is None else ("hit" if p["hit"] else "miss")
     return p["status"]
 
 
