@@ -70,7 +70,11 @@ def sessions(
 
 def add_sessions(exchange: str, date: str | pd.Timestamp, n: int) -> pd.Timestamp:
     """The session `n` sessions after `date` (date itself need not be a session)."""
-    date = pd.Timestamp(date).normalize()
+    return _add_sessions(exchange, pd.Timestamp(date).normalize(), n)
+
+
+@functools.lru_cache(maxsize=4096)  # a cycle asks the same (exchange, day, n) per symbol
+def _add_sessions(exchange: str, date: pd.Timestamp, n: int) -> pd.Timestamp:
     ahead = sessions(exchange, date + pd.Timedelta(days=1), date + pd.Timedelta(days=n * 3 + 20))
     if len(ahead) < n:
         raise ValueError(f"calendar {exchange} has no session {n} sessions after {date.date()}")

@@ -51,8 +51,9 @@ class Schedule:
 class Models:
     kinds: tuple[str, ...] = ("xgboost", "markov", "rules", "lstm", "gru", "transformer")
     horizons: tuple[int, ...] = (1, 3, 5)
-    window: int = 30
+    window: int = 30  # sessions a sequence model looks back (at most models.dataset.CONTEXT)
     epochs: int = 30
+    max_train_rows: int = 500_000  # a bigger panel trains on its most recent sessions
     min_dir_accuracy: float = 0.0
     min_profit_factor: float = 0.0
     max_drawdown: float = 1.0

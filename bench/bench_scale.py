@@ -53,7 +53,7 @@ def make_home(n_symbols: int, years: int, edge: float = 0.52):
     home = Path(tempfile.mkdtemp(prefix="bench-scale-")) / "home"
     db = open_db(home)
     settings = config.load(home, environ={})
-    settings["collect"]["history_years"] = years + 1
+    settings = settings.replace("collect", history_years=years + 1)
     names = [f"S{i:03d}" for i in range(n_symbols)]
     symbols.add(db, names, "synthetic")
     sessions = years * 252
@@ -80,7 +80,7 @@ def bench_home(args: argparse.Namespace) -> None:
     home, db, settings, names, last = make_home(args.symbols, args.years)
     dates = pd.bdate_range(end=last, periods=12)
     kinds = [k for k in args.kinds.split(",") if k]
-    settings["models"]["epochs"] = args.epochs
+    settings = settings.replace("models", epochs=args.epochs)
     t = time.perf_counter()
     rep = train(db, home, settings, kinds=kinds, as_of=str(dates[0].date()))
     rows = rep.rows

@@ -61,16 +61,22 @@ def rolling_beta(
     closes: pd.DataFrame, market: pd.Series, window: int = BETA_WINDOW
 ) -> pd.DataFrame:
     """OLS beta of each symbol's daily log return on the market's over the trailing `window`
-    sessions (requires 80% of the window present)."""
+    sessions of the panel, from the sessions where both returns exist (at least 80% of the
+    window; NaN otherwise). All symbols at once, from rolling sums."""
     rets = panel_log_returns(closes)
-    minp = int(0.8 * window)
-    out = {}
-    for sym in rets.columns:
-        pair = pd.concat([rets[sym], market], axis=1, keys=["y", "m"]).dropna()
-        cov = pair["y"].rolling(window, min_periods=minp).cov(pair["m"])
-        var = pair["m"].rolling(window, min_periods=minp).var()
-        out[sym] = (cov / var).reindex(closes.index)
-    return pd.DataFrame(out, index=closes.index)
+    both = rets.notna().to_numpy() & market.notna().to_numpy()[:, None]
+    y = np.where(both, rets.to_numpy(), 0.0)
+    m = np.where(both, market.to_numpy()[:, None], 0.0)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return pd.DataFrame(values).rolling(window, min_periods=1).sum().to_numpy()
+
+    n = total(both.astype(float))
+    sy, sm, sym, smm = total(y), total(m), total(y * m), total(m * m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = (sym - sy * sm / n) / (smm - sm * sm / n)
+    beta[(n < int(0.8 * window)) | ~both] = np.nan
+    return pd.DataFrame(beta, index=closes.index, columns=closes.columns)
 
 
 def context_features(closes: pd.DataFrame, index_close: pd.Series | None = None) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import pandas as pd
 from models import features, targets
 
 WARMUP = 35  # sessions of history a row needs before it is used to fit or score
+CONTEXT = 64  # sessions of look-back kept before a part's first row: the longest model window
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,34 @@ def panel(bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]) -> Dataset:
 
 
 def part(data: Dataset, start: pd.Timestamp | None, end: pd.Timestamp | None) -> Dataset:
-    """Rows with start <= date <= end; X and Y cut at `end` (the future is not carried)."""
+    """Rows with start <= date <= end; X and Y cut at `end` (the future is not carried) and
+    CONTEXT sessions before `start` (a window's look-back; older rows are not needed)."""
     dates = data.X.index.get_level_values("date")
     keep = np.ones(len(dates), bool) if end is None else np.asarray(dates <= end)
+    if start is not None:
+        keep &= np.asarray(dates >= _sessions_before(dates, pd.Timestamp(start), CONTEXT))
     rows = data.rows & keep & (True if start is None else np.asarray(dates >= start))
     return Dataset(data.X[keep], data.Y[keep], rows[keep], data.horizons)
+
+
+def _sessions_before(dates: pd.Index, start: pd.Timestamp, n: int) -> pd.Timestamp:
+    """The date `n` distinct dates of the panel before `start` (or its first date)."""
+    uniq = pd.DatetimeIndex(dates.unique()).sort_values()
+    pos = int(uniq.searchsorted(start))
+    return uniq[max(pos - n, 0)]
+
+
+def recent(data: Dataset, max_rows: int) -> Dataset:
+    """At most `max_rows` usable rows: those of the most recent sessions (older sessions
+    stop counting as rows, and only CONTEXT sessions of them stay as look-back). A big
+    panel trains on its recent years; a small one is returned as it is."""
+    if data.n <= max_rows:
+        return data
+    dates = data.X.index.get_level_values("date")
+    used = pd.Series(data.rows).groupby(np.asarray(dates)).sum().sort_index()
+    newest_first = used.iloc[::-1].cumsum()
+    start = pd.Timestamp(newest_first[newest_first <= max_rows].index.min())
+    return part(data, start, None)
 
 
 @dataclass(frozen=True)
@@ -99,11 +123,15 @@ class Walk:
 
 
 def walk_split(
-    data: Dataset, now: pd.Timestamp | None = None, val_sessions: int = RECENT_VAL
+    data: Dataset,
+    now: pd.Timestamp | None = None,
+    val_sessions: int = RECENT_VAL,
+    max_rows: int | None = None,
 ) -> Walk:
     """Train/val from the rows whose labels had matured by `now` (default: the last date):
     validation is the most recent `val_sessions` labelled sessions (at most a fifth), train
-    everything before it, with a purge gap of max(h) sessions between them."""
+    everything before it (with `max_rows`, its most recent rows: see `recent`), with a
+    purge gap of max(h) sessions between them."""
     gap = max(data.horizons)
     dates = np.array(sorted(set(data.X.index.get_level_values("date"))))
     pos = (
@@ -119,7 +147,10 @@ def walk_split(
         raise ValueError(f"only {len(labelled)} labelled sessions{when}; need 120")
     n_val = max(min(val_sessions, len(labelled) // 5), 20)
     train_end, val_start = labelled[-n_val - gap - 1], labelled[-n_val]
-    return Walk(part(data, None, train_end), part(data, val_start, cutoff), pd.Timestamp(cutoff))
+    train, val = part(data, None, train_end), part(data, val_start, cutoff)
+    if max_rows is not None:
+        train = recent(train, max(max_rows - val.n, 1))
+    return Walk(train, val, pd.Timestamp(cutoff))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,8 @@ import pywt
 from models import context, signals
 from models import indicators as ind
 
-VERSION = 2  # 2: market context (the index, or the watchlist's equal-weight mean)
+VERSION = 3  # 2: market context (the index, or the watchlist's equal-weight mean)
+# 3: beta over the panel's trailing sessions (was: the symbol's last 60 paired returns)
 MARKET_INDEX = "^GSPC"  # the market when it is in the panel; else the panel's own mean
 RETURN_LAGS = (1, 2, 3, 5, 10, 20)
 SMA_WINDOWS = (20, 50, 200)
@@ -27,6 +29,7 @@ VOL_WINDOW = 20
 WAVELET = "haar"
 WAVELET_WINDOW = 32
 WAVELET_LEVEL = 3
+WAVELET_CHUNK = 64  # columns transformed at a time
 
 FEATURES: tuple[str, ...] = (
     *(f"ret_{k}" for k in RETURN_LAGS),
@@ -66,60 +69,93 @@ def feature_hash() -> str:
 
 
 def wavelet_features(logret: np.ndarray) -> np.ndarray:
-    """(n, WAVELET_LEVEL + 1): detail energy shares per level and a normalized trend, per t.
+    """(n, WAVELET_LEVEL + 1) for a 1-D series of log returns, or (n, k, WAVELET_LEVEL + 1)
+    for k columns: detail energy shares per level and a normalized trend, per t.
 
     Row t uses logret[t - WAVELET_WINDOW + 1 .. t] only; rows without a full window are NaN.
     """
-    n, w = len(logret), WAVELET_WINDOW
-    out = np.full((n, WAVELET_LEVEL + 1), np.nan)
+    if logret.ndim == 1:
+        return wavelet_features(logret[:, None])[:, 0, :]
+    n, k = logret.shape
+    w = WAVELET_WINDOW
+    out = np.full((n, k, WAVELET_LEVEL + 1), np.nan)
     if n < w:
         return out
-    windows = np.lib.stride_tricks.sliding_window_view(logret, w)  # row j ends at t = j + w - 1
-    ok = np.isfinite(windows).all(axis=1)
-    coeffs = pywt.wavedec(np.nan_to_num(windows), WAVELET, level=WAVELET_LEVEL, axis=1)
-    energy = [np.sum(c**2, axis=1) for c in coeffs]  # [approx, detail_L, ..., detail_1]
-    total = np.sum(energy, axis=0)
-    total = np.where(total > 0, total, np.nan)
-    details = energy[1:][::-1]  # detail_1 (finest) first
-    feats = [d / total for d in details]
-    # The last approximation coefficient relative to the window's energy: the local trend.
-    feats.append(coeffs[0][:, -1] / np.sqrt(total))
-    block = np.column_stack(feats)
-    block[~ok] = np.nan
-    out[w - 1 :] = block
+    for lo in range(0, k, WAVELET_CHUNK):  # bounded memory: windows are w times the data
+        cols = logret[:, lo : lo + WAVELET_CHUNK]
+        # (n - w + 1, columns, w): row j ends at t = j + w - 1
+        windows = np.lib.stride_tricks.sliding_window_view(cols, w, axis=0)
+        ok = np.isfinite(windows).all(axis=-1)
+        coeffs = pywt.wavedec(np.nan_to_num(windows), WAVELET, level=WAVELET_LEVEL, axis=-1)
+        energy = [np.sum(c**2, axis=-1) for c in coeffs]  # [approx, detail_L, ..., detail_1]
+        total = np.sum(energy, axis=0)
+        total = np.where(total > 0, total, np.nan)
+        details = energy[1:][::-1]  # detail_1 (finest) first
+        feats = [d / total for d in details]
+        # The last approximation coefficient relative to the window's energy: the local trend.
+        feats.append(coeffs[0][..., -1] / np.sqrt(total))
+        block = np.stack(feats, axis=-1)
+        block[~ok] = np.nan
+        out[w - 1 :, lo : lo + WAVELET_CHUNK] = block
     return out
 
 
 def build(bars: pd.DataFrame) -> pd.DataFrame:
     """Feature frame for one symbol's bars (index: dates). NaN where history is too short."""
-    close, high, low = bars["close"], bars["high"], bars["low"]
-    logc = np.log(close)
+    values = _build_wide(bars.index, {"": bars})[:, 0, :]
+    return pd.DataFrame(values, index=bars.index, columns=list(FEATURES))
+
+
+def _build_wide(index: pd.Index, bars: dict[str, pd.DataFrame]) -> np.ndarray:
+    """(sessions, symbols, FEATURES) for symbols whose bars all have exactly `index`: every
+    indicator runs once over the wide panel, column by column (the same values as one
+    symbol at a time, at a fraction of the cost)."""
+
+    def wide(col: str) -> pd.DataFrame:
+        data = np.column_stack([b[col].to_numpy(dtype=float) for b in bars.values()])
+        return pd.DataFrame(data, index=index)
+
+    close, high, low = wide("close"), wide("high"), wide("low")
+    logc = cast(pd.DataFrame, np.log(close))
     r1 = logc.diff()
     vol = r1.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
-    cols: dict[str, pd.Series | np.ndarray] = {}
+    nonzero = vol.where(vol != 0)
+    cols: dict[str, Any] = {}
     for k in RETURN_LAGS:
         cols[f"ret_{k}"] = logc - logc.shift(k)
-    cols["ret_1_z"] = r1 / vol.replace(0, np.nan)
+    cols["ret_1_z"] = r1 / nonzero
     cols["rsi_14"] = ind.rsi(close) / 100 - 0.5
-    cols["macd_hist"] = ind.macd(close)["hist"] / close
+    cols["macd_hist"] = ind.macd_hist(close) / close
     for n in SMA_WINDOWS:
         cols[f"sma_{n}_ratio"] = close / ind.sma(close, n) - 1
-    cols["bb_pct_b"] = ind.bollinger(close)["pct_b"]
+    cols["bb_pct_b"] = ind.bollinger_pct_b(close)
     cols["atr_14"] = ind.atr(high, low, close) / close
     cols["vol_20"] = vol
-    cols["vol_ratio"] = r1.rolling(5, min_periods=5).std() / vol.replace(0, np.nan)
-    volume = bars["volume"].astype(float)
-    cols["volume_z"] = ind.zscore(np.log1p(volume.clip(lower=0)), 20)  # type: ignore[arg-type]  # numpy stubs type a ufunc on pandas as ndarray
+    cols["vol_ratio"] = r1.rolling(5, min_periods=5).std() / nonzero
+    volume = wide("volume")
+    cols["volume_z"] = ind.zscore(cast(pd.DataFrame, np.log1p(volume.clip(lower=0))), 20)
     wv = wavelet_features(r1.to_numpy())
     for i in range(WAVELET_LEVEL):
-        cols[f"wv_energy_{i + 1}"] = wv[:, i]
-    cols["wv_trend"] = wv[:, WAVELET_LEVEL]
-    votes = signals.evaluate(bars)
+        cols[f"wv_energy_{i + 1}"] = wv[:, :, i]
+    cols["wv_trend"] = wv[:, :, WAVELET_LEVEL]
+    votes = signals.votes(close)
     for s in signals.SIGNALS:
         cols[f"sig_{s}"] = votes[s]
-    frame = pd.DataFrame(cols, index=bars.index)
-    frame = frame.replace([np.inf, -np.inf], np.nan)
-    return frame[list(FEATURES)].astype("float64")
+    out = np.stack([np.asarray(cols[name], dtype="float64") for name in FEATURES], axis=-1)
+    out[np.isinf(out)] = np.nan
+    return out
+
+
+def same_sessions(bars: dict[str, pd.DataFrame]) -> list[tuple[pd.Index, list[str]]]:
+    """Symbols grouped by identical session index (each group computes as one wide panel),
+    symbols sorted within each group."""
+    groups: dict[tuple, tuple[pd.Index, list[str]]] = {}
+    for sym in sorted(bars):
+        idx = bars[sym].index
+        values = idx.asi8 if isinstance(idx, pd.DatetimeIndex) else idx.to_numpy()
+        key = (len(idx), hashlib.sha1(np.ascontiguousarray(values).tobytes()).hexdigest())
+        groups.setdefault(key, (idx, []))[1].append(sym)
+    return list(groups.values())
 
 
 def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.DataFrame:
@@ -129,13 +165,28 @@ def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.Da
     market is MARKET_INDEX when the panel holds it, else the equal-weight mean of the
     panel's daily log returns. Every column at t uses closes up to t only. With `tail`, only
     each symbol's last `tail` rows are returned (serving: the same values, less work)."""
-    parts = {sym: build(b) for sym, b in sorted(bars.items()) if len(b)}
-    if tail is not None:
-        parts = {sym: f.iloc[-tail:] for sym, f in parts.items()}
-    if not parts:
+    bars = {sym: b for sym, b in bars.items() if len(b)}
+    if not bars:
         return pd.DataFrame(columns=list(ALL_FEATURES), index=_empty_index())
-    frame = pd.concat(parts, names=["symbol", "date"])
-    closes = pd.DataFrame({s: bars[s]["close"].astype(float) for s in parts}).sort_index()
+    blocks, keys = [], []
+    for idx, syms in same_sessions(bars):
+        values = _build_wide(idx, {s: bars[s] for s in syms})
+        if tail is not None:
+            values, idx = values[-tail:], idx[-tail:]
+        # (sessions, symbols, F) -> rows ordered by symbol, then date
+        blocks.append(values.transpose(1, 0, 2).reshape(-1, len(FEATURES)))
+        keys.append(
+            pd.MultiIndex.from_arrays(
+                [np.repeat(syms, len(idx)), np.tile(idx.to_numpy(), len(syms))],
+                names=["symbol", "date"],
+            )
+        )
+    frame = pd.DataFrame(
+        np.concatenate(blocks), index=keys[0].append(keys[1:]), columns=list(FEATURES)
+    )
+    if len(blocks) > 1:
+        frame = frame.sort_index()
+    closes = pd.DataFrame({s: bars[s]["close"].astype(float) for s in sorted(bars)}).sort_index()
     index = closes[MARKET_INDEX] if MARKET_INDEX in closes else None
     if tail is not None:  # the context's longest window (60-session beta) plus a margin
         closes = closes.iloc[-(tail + 2 * context.BETA_WINDOW) :]

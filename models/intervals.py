@@ -13,6 +13,7 @@ used; with fewer than `min_n` pooled residuals the Gaussian z is the fallback.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections import deque
 
@@ -23,6 +24,7 @@ from scipy.stats import norm
 LEVELS = (0.80, 0.95)
 
 
+@functools.lru_cache(maxsize=16)
 def gaussian_z(level: float) -> float:
     """Two-sided Gaussian multiplier: 1.2816 for 0.80, 1.9600 for 0.95."""
     return float(norm.ppf(0.5 + level / 2.0))

@@ -5,27 +5,38 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.indicators import realized_vol, sma
+from models.indicators import Frame, realized_vol, sma
 
 REGIMES = ("bullish", "bearish", "volatile", "sideways")
 
 
-def classify(
-    close: pd.Series,
+def states(
+    close: Frame,
     *,
     bull_trend: float = 0.02,
     bear_trend: float = -0.02,
     volatile: float = 0.30,
-) -> pd.DataFrame:
-    """Per-session regime. trend = SMA20 / SMA50 - 1; volatility = 20-session annualized.
+) -> tuple[np.ndarray, Frame, Frame]:
+    """(labels, trend, volatility) per session, for one symbol (a Series) or a wide panel
+    (a DataFrame, one column per symbol); labels is an array of close's shape.
 
-    High volatility wins over trend; sessions without enough history are 'sideways'.
-    """
+    trend = SMA20 / SMA50 - 1; volatility = 20-session annualized. High volatility wins
+    over trend; sessions without enough history are 'sideways'."""
     trend = sma(close, 20) / sma(close, 50) - 1
     vol = realized_vol(close, 20)
     label = np.select(
-        [vol > volatile, trend > bull_trend, trend < bear_trend],
+        [
+            (vol > volatile).to_numpy(),
+            (trend > bull_trend).to_numpy(),
+            (trend < bear_trend).to_numpy(),
+        ],
         ["volatile", "bullish", "bearish"],
         default="sideways",
     )
+    return label, trend, vol
+
+
+def classify(close: pd.Series, **thresholds: float) -> pd.DataFrame:
+    """One symbol's regime history: columns regime, trend, volatility."""
+    label, trend, vol = states(close, **thresholds)
     return pd.DataFrame({"regime": label, "trend": trend, "volatility": vol}, index=close.index)

@@ -11,26 +11,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.indicators import macd, rsi, sma
-from models.regime import classify
+from models.indicators import Frame, macd_hist, rsi, sma
+from models.regime import states
 
 SIGNALS = ("rsi", "macd", "cross", "regime")
 
 
-def evaluate(bars: pd.DataFrame, **regime_thresholds: float) -> pd.DataFrame:
-    """Signal votes for every session of `bars` (needs a `close` column); 0 where undefined."""
-    close = bars["close"]
-    r = rsi(close)
-    hist = macd(close)["hist"]
-    fast, slow = sma(close, 50), sma(close, 200)
-    regime = classify(close, **regime_thresholds)["regime"]
-    votes = pd.DataFrame(
-        {
+def votes(
+    close: Frame, labels: np.ndarray | None = None, **regime_thresholds: float
+) -> dict[str, np.ndarray]:
+    """Each signal's votes, an array of close's shape (a Series, or a wide panel with one
+    column per symbol); 0 where undefined. `labels`: the regime labels when already known."""
+    if labels is None:
+        labels = states(close, **regime_thresholds)[0]
+    r = rsi(close).to_numpy()
+    hist = macd_hist(close).to_numpy()
+    fast, slow = sma(close, 50).to_numpy(), sma(close, 200).to_numpy()
+    with np.errstate(invalid="ignore"):
+        out = {
             "rsi": np.where(r < 30, 1.0, np.where(r > 70, -1.0, 0.0)),
-            "macd": np.sign(hist.fillna(0.0)),
-            "cross": np.where(slow.isna(), 0.0, np.sign(fast - slow)),
-            "regime": regime.map({"bullish": 1.0, "bearish": -1.0}).fillna(0.0).to_numpy(),
-        },
-        index=bars.index,
-    )
-    return votes.fillna(0.0)
+            "macd": np.sign(np.nan_to_num(hist)),
+            "cross": np.where(np.isnan(slow), 0.0, np.sign(fast - slow)),
+            "regime": np.where(labels == "bullish", 1.0, np.where(labels == "bearish", -1.0, 0.0)),
+        }
+    return {k: np.nan_to_num(v) for k, v in out.items()}
+
+
+def evaluate(bars: pd.DataFrame, **regime_thresholds: float) -> pd.DataFrame:
+    """Signal votes for every session of one symbol's `bars` (needs a `close` column)."""
+    return pd.DataFrame(votes(bars["close"], None, **regime_thresholds), index=bars.index)

@@ -14,13 +14,15 @@ import sqlite_utils
 
 from assistant.config import Settings
 from models import outcomes, signals, volatility
-from models.regime import classify
+from models.features import same_sessions
+from models.regime import states
 from models.volatility import VolForecast
 from store import bars as bar_store
 
 LOOKBACK_DAYS = 800  # calendar days of bars loaded: SMA200 plus model windows, with room
 SIGMA_WINDOW = 250  # sessions of h-session returns behind the volatility estimate
 MIN_SESSIONS = 60
+REGIME_ROWS = 260  # sessions of regime history an analysis carries (for the store)
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Analysis:
     majority: dict[int, int]  # causal majority direction at as_of (+1/-1)
     flat_band: dict[int, float]  # the outcome rules' FLAT band at as_of
     vol: dict[int, VolForecast]  # h-session variance forecast and its baselines
-    regimes: pd.DataFrame  # per-session regime history (for the store)
+    regimes: pd.DataFrame  # the last REGIME_ROWS sessions' regimes (for the store)
 
 
 def regime_thresholds(settings: Settings) -> dict[str, float]:
@@ -76,25 +78,66 @@ def analyze(
     symbol: str, bars: pd.DataFrame, horizons: list[int], thresholds: dict[str, float]
 ) -> Analysis:
     """Regime, rule votes and h-session volatility at the last bar of `bars`."""
-    if len(bars) < MIN_SESSIONS:
-        raise ValueError(f"{symbol}: {len(bars)} sessions of history, need at least {MIN_SESSIONS}")
-    close = bars["close"]
-    reg = classify(close, **thresholds)
-    votes = signals.evaluate(bars, **thresholds).iloc[-1]
-    logc = np.log(close.to_numpy())
+    found, errors = analyze_many({symbol: bars}, horizons, thresholds)
+    if symbol in errors:
+        raise ValueError(errors[symbol])
+    return found[symbol]
+
+
+def analyze_many(
+    bars: dict[str, pd.DataFrame], horizons: list[int], thresholds: dict[str, float]
+) -> tuple[dict[str, Analysis], dict[str, str]]:
+    """({symbol: Analysis}, {symbol: why it was skipped}). Symbols on the same sessions
+    share one wide computation of regimes and votes (a watchlist of 500 costs a few calls)."""
+    out: dict[str, Analysis] = {}
+    errors: dict[str, str] = {}
+    usable = {}
+    for sym, frame in bars.items():
+        if len(frame) < MIN_SESSIONS:
+            errors[sym] = f"{sym}: {len(frame)} sessions of history, need at least {MIN_SESSIONS}"
+        else:
+            usable[sym] = frame
+    for idx, syms in same_sessions(usable):
+        close = pd.DataFrame(
+            np.column_stack([usable[s]["close"].to_numpy(float) for s in syms]), index=idx
+        )
+        labels, trend, vol = states(close, **thresholds)
+        votes = signals.votes(close, labels)
+        keep = slice(-REGIME_ROWS, None)
+        trends, vols, dates = trend.to_numpy()[keep], vol.to_numpy()[keep], idx[keep]
+        for j, sym in enumerate(syms):
+            regimes = pd.DataFrame(
+                {"regime": labels[keep, j], "trend": trends[:, j], "volatility": vols[:, j]},
+                index=dates,
+            )
+            out[sym] = _one(
+                sym, usable[sym], horizons, regimes, {k: v[-1, j] for k, v in votes.items()}
+            )
+    return {s: out[s] for s in bars if s in out}, errors
+
+
+def _one(
+    symbol: str,
+    bars: pd.DataFrame,
+    horizons: list[int],
+    regimes: pd.DataFrame,
+    votes: dict[str, float],
+) -> Analysis:
+    close = bars["close"].to_numpy(float)
+    logc = np.log(close)
     sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
     for h in horizons:
         r = logc[h:] - logc[:-h]
         s = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
         sigma[h] = s
         drift[h] = float(np.mean(r[-SIGMA_WINDOW:])) if len(r) else 0.0
-        band, majority[h], last_move[h] = outcomes.at_end(close.to_numpy(), h)
+        band, majority[h], last_move[h] = outcomes.at_end(close, h)
         flat_band[h] = band if np.isfinite(band) else 0.0
-    now = reg.iloc[-1]
+    now = regimes.iloc[-1]
     return Analysis(
         symbol=symbol,
         as_of=bars.index[-1].strftime("%Y-%m-%d"),
-        base_price=float(close.iloc[-1]),
+        base_price=float(close[-1]),
         regime=str(now["regime"]),
         trend=float(now["trend"]) if pd.notna(now["trend"]) else float("nan"),
         volatility=float(now["volatility"]) if pd.notna(now["volatility"]) else float("nan"),
@@ -105,18 +148,20 @@ def analyze(
         majority=majority,
         flat_band=flat_band,
         vol=volatility.forecast_at_end(bars, horizons),
-        regimes=reg,
+        regimes=regimes,
     )
 
 
-def regime_rows(a: Analysis, after: str | None, keep: int = 260) -> list[tuple]:
-    """Regime history rows newer than `after` (at most the last `keep` sessions)."""
-    frame = a.regimes.iloc[-keep:]
+def regime_rows(a: Analysis, after: str | None) -> list[tuple]:
+    """Regime history rows newer than `after` (at most the last REGIME_ROWS sessions)."""
+    frame = a.regimes
     dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")
-    rows = []
-    for d, g, t, v in zip(dates, frame["regime"], frame["trend"], frame["volatility"], strict=True):
-        if after is None or d > after:
-            rows.append(
-                (a.symbol, d, g, None if pd.isna(t) else float(t), None if pd.isna(v) else float(v))
-            )
-    return rows
+    start = 0 if after is None else int(np.searchsorted(dates, after, side="right"))
+    trend = frame["trend"].to_numpy(float)[start:]
+    vol = frame["volatility"].to_numpy(float)[start:]
+    return [
+        (a.symbol, d, g, None if t != t else float(t), None if v != v else float(v))
+        for d, g, t, v in zip(
+            dates[start:], frame["regime"].to_numpy()[start:], trend, vol, strict=True
+        )
+    ]

@@ -87,12 +87,9 @@ def run_cycle(
     thresholds = az.regime_thresholds(settings)
     # analyze
     bars = az.load_bars(db, wanted, day)
-    analyses: dict[str, az.Analysis] = {}
-    for sym, frame in bars.items():
-        try:
-            analyses[sym] = az.analyze(sym, frame, horizons, thresholds)
-        except ValueError as exc:
-            log.warning("skipping %s: %s", sym, exc)
+    analyses, skipped = az.analyze_many(bars, horizons, thresholds)
+    for sym, why in skipped.items():
+        log.warning("skipping %s: %s", sym, why)
     if symbols and not analyses:
         raise AssistantError(
             f"no usable bars for {', '.join(wanted)} up to {day or 'today'}; run `assistant collect`"
@@ -273,4 +270,4 @@ def _existing(db: sqlite_utils.Database, calls: list[Call]) -> set[tuple[str, st
 
 
 def _replace_new(c: Call, new: bool) -> Call:
-    return c if c.new == new else Call(**{**asdict(c), "new": new})
+    return c if c.new == new else replace(c, new=new)

@@ -1,8 +1,9 @@
 """Walk-forward backtest (DESIGN §7): at each session only the past is visible.
 
 Every `retrain_every` sessions the models are refit on every row whose label had matured
-by that session (t + max(h) <= now): the most recent 63 labelled sessions are validation
-(early stopping, ensemble weights), everything before them (less a purge gap) is train.
+by that session (t + max(h) <= now; at most `[models] max_train_rows`, the most recent):
+the most recent 63 labelled sessions are validation (early stopping, ensemble weights),
+everything before them (less a purge gap) is train.
 `trained_through` is the last session whose label the refit saw. They then predict each session of the next block. Features are causal
 (the canary test checks that a feature or forecast at t is identical whether the bars
 end at t or go on), so the block is predicted in one pass over bars cut at its end.
@@ -147,7 +148,16 @@ def backtest(
         tasks: list[Any] = []
         made: dict[int, dict[str, Any]] = {}
         for b in range(first, min(first + batch, len(blocks))):
-            made[b] = _block_tasks(data, dates, blocks[b], b, kinds, params, target_dates, tasks)
+            made[b] = _block_tasks(
+                data,
+                blocks[b],
+                b,
+                kinds,
+                params,
+                target_dates,
+                tasks,
+                settings.models.max_train_rows,
+            )
         say(first / len(blocks), f"blocks {first + 1}-{first + len(made)}/{len(blocks)}: training")
 
         def tick(key: str, f: float, m: str) -> None:
@@ -187,13 +197,13 @@ def backtest(
 
 def _block_tasks(
     data: Any,
-    dates: np.ndarray,
     block: np.ndarray,
     b: int,
     kinds: list[str],
     params: dict[str, Any],
     target_dates: dict[str, pd.Series],
     tasks: list[Any],
+    max_rows: int,
 ) -> dict[str, Any]:
     """Append block b's tasks (one fit per kind, one predict) to `tasks`; return what
     scoring needs later (outcomes, baselines: none of it travels to a worker)."""
@@ -202,7 +212,7 @@ def _block_tasks(
 
     now, last = pd.Timestamp(block[0]), pd.Timestamp(block[-1])
     try:
-        past = dataset.walk_split(data, now)
+        past = dataset.walk_split(data, now, max_rows=max_rows)
     except ValueError as exc:
         raise AssistantError(f"{exc}: start later") from None
     shared = compute.Shared((past.train, past.val))

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from models.dataset import CONTEXT
 from store import registry
 
-TAIL = 64  # most feature rows handed to a model per symbol: enough for any window
+TAIL = CONTEXT  # most feature rows handed to a model per symbol: enough for any window
 CACHE_HOMES = 4  # homes whose serving models stay loaded (one daemon uses one)
 
 

@@ -213,8 +213,9 @@ def train(
         )
     horizons = tuple(int(h) for h in settings.models.horizons)
     data = dataset.panel(bars, horizons)
+    cap = int(settings.models.max_train_rows)
     try:
-        split = dataset.split(data)
+        split = dataset.split(dataset.recent(data, cap))
     except ValueError as exc:
         raise AssistantError(f"not enough history to train: {exc}") from None
     report = TrainReport(
@@ -253,7 +254,7 @@ def train(
     # 2. The serving fit: the same recipe on every labelled row (walk-forward rule), the
     #    most recent sessions for early stopping, so the model is not years stale.
     try:
-        walk = dataset.walk_split(data)
+        walk = dataset.walk_split(data, max_rows=cap)
     except ValueError as exc:
         raise AssistantError(f"not enough history to train: {exc}") from None
     report.ranges["fit"] = (split.ranges["train"][0], str(walk.cutoff.date()))

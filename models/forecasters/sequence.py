@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from models.base import Forecaster, Progress
-from models.dataset import Scaler, windows
+from models.dataset import CONTEXT, Scaler, windows
 from models.forecasters import nets, trainer
 
 WEIGHTS = "weights.pt"
@@ -36,6 +36,14 @@ class SequenceForecaster(Forecaster):
         "patience": 5,
         "seed": 0,
     }
+
+    def __init__(self, horizons: tuple[int, ...] = (1, 3, 5), **params: Any) -> None:
+        super().__init__(horizons, **params)
+        if not 1 <= int(self.params["window"]) <= CONTEXT:
+            raise ValueError(
+                f"{self.kind}: window {self.params['window']} must be 1..{CONTEXT} sessions "
+                "(the look-back a dataset part and serving carry)"
+            )
 
     def _windows(self, X: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
         symbols = X.index.get_level_values("symbol").to_numpy()

@@ -1,0 +1,105 @@
+"""Panel computation at scale: symbols on the same sessions are computed as one wide panel,
+and must get exactly what each would get alone; a big panel trains on its recent rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assistant.cycle import analyze as az
+from assistant.ingest.sources.synthetic import synthetic_bars
+from models import context, dataset, features
+
+THRESHOLDS = {"bull_trend": 0.02, "bear_trend": -0.02, "volatile": 0.30}
+
+
+@pytest.fixture(scope="module")
+def bars() -> dict[str, pd.DataFrame]:
+    """Five symbols: three on the same sessions, one with holes, one that starts late."""
+    out = {s: synthetic_bars(700, seed=i, edge=0.52) for i, s in enumerate("ABCDE")}
+    out["D"] = out["D"].drop(out["D"].index[[50, 51, 300]])
+    out["E"] = out["E"].iloc[250:]
+    return out
+
+
+def test_panel_rows_equal_each_symbol_alone(bars):
+    panel = features.build_panel(bars)
+    assert panel.index.is_monotonic_increasing
+    assert list(panel.index.get_level_values("symbol").unique()) == sorted(bars)
+    for sym, b in bars.items():
+        alone = features.build(b)
+        got = panel.loc[sym, list(features.FEATURES)]
+        assert got.index.equals(alone.index)
+        np.testing.assert_allclose(got.to_numpy(), alone.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_panel_values_match_hand_computed_features(bars):
+    panel = features.build_panel(bars)
+    for sym in ("A", "D"):
+        close = bars[sym]["close"]
+        t = close.index[400]
+        row = panel.loc[(sym, t)]
+        pos = close.index.get_loc(t)
+        assert row["ret_5"] == pytest.approx(np.log(close.iloc[pos] / close.iloc[pos - 5]))
+        sma20 = close.iloc[pos - 19 : pos + 1].mean()
+        assert row["sma_20_ratio"] == pytest.approx(close.iloc[pos] / sma20 - 1)
+
+
+def test_panel_tail_is_the_tail_of_the_full_panel(bars):
+    full = features.build_panel(bars)
+    tail = features.build_panel(bars, tail=5)
+    for sym in bars:
+        np.testing.assert_allclose(
+            tail.loc[sym].to_numpy(), full.loc[sym].iloc[-5:].to_numpy(), rtol=0, atol=1e-12
+        )
+
+
+def test_beta_is_ols_over_the_trailing_window_of_present_pairs(bars):
+    closes = pd.DataFrame({s: b["close"] for s, b in bars.items()}).sort_index()
+    market = context.market_log_returns(closes)
+    beta = context.rolling_beta(closes, market)
+    rets = context.panel_log_returns(closes)
+    for sym in ("A", "D"):
+        t = 310  # D's window holds its missing session 300
+        y, m = rets[sym].iloc[t - 59 : t + 1], market.iloc[t - 59 : t + 1]
+        ok = y.notna() & m.notna()
+        slope = np.polyfit(m[ok], y[ok], 1)[0]
+        assert beta[sym].iloc[t] == pytest.approx(slope, rel=1e-9)
+    assert beta["E"].iloc[250 + 40] != beta["E"].iloc[250 + 40]  # < 80% of the window: NaN
+
+
+def test_analyze_many_equals_analyze_alone(bars):
+    short = {"S": bars["A"].iloc[:30]}
+    many, skipped = az.analyze_many({**bars, **short}, [1, 5], THRESHOLDS)
+    assert set(many) == set(bars) and "S" in skipped
+    for sym, b in bars.items():
+        alone = az.analyze(sym, b, [1, 5], THRESHOLDS)
+        assert many[sym].votes == alone.votes and many[sym].regime == alone.regime
+        assert many[sym].regimes.equals(alone.regimes)
+        assert len(alone.regimes) == min(len(b), az.REGIME_ROWS)
+    with pytest.raises(ValueError, match="need at least"):
+        az.analyze("S", short["S"], [1], THRESHOLDS)
+
+
+def test_recent_caps_rows_to_the_newest_sessions(bars):
+    data = dataset.panel(bars, (1, 5))
+    capped = dataset.recent(data, 1000)
+    assert 950 < capped.n <= 1000
+    used = capped.X.index.get_level_values("date")[capped.rows]
+    everything = data.X.index.get_level_values("date")[data.rows]
+    assert used.max() == everything.max()
+    assert (everything[everything >= used.min()]).size == capped.n  # newest rows, none skipped
+    # look-back context only: CONTEXT sessions before the first row, no more
+    kept = pd.DatetimeIndex(capped.X.index.get_level_values("date").unique()).sort_values()
+    assert kept.get_loc(used.min()) == dataset.CONTEXT
+    assert dataset.recent(data, 10**9) is data
+
+
+def test_walk_split_with_a_cap_trains_on_the_most_recent_rows(bars):
+    data = dataset.panel(bars, (1, 5))
+    walk = dataset.walk_split(data, max_rows=800)
+    assert walk.train.n + walk.val.n <= 800
+    uncapped = dataset.walk_split(data)
+    assert walk.val.n == uncapped.val.n
+    assert walk.train.dates().max() == uncapped.train.dates().max()
