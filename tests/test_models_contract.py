@@ -125,7 +125,8 @@ def test_split_is_chronological_with_a_purge_gap(split):
     r = split.ranges
     train_end, val_start = pd.Timestamp(r["train"][1]), pd.Timestamp(r["val"][0])
     val_end, test_start = pd.Timestamp(r["val"][1]), pd.Timestamp(r["test"][0])
-    dates = pd.DatetimeIndex(sorted(set(split.test.X.index.get_level_values("date"))))
+    parts = (split.train, split.val, split.test)
+    dates = pd.DatetimeIndex(sorted({d for p in parts for d in p.X.index.get_level_values("date")}))
     assert dates.get_loc(val_start) - dates.get_loc(train_end) > 5  # > max(h) sessions apart
     assert dates.get_loc(test_start) - dates.get_loc(val_end) > 5
     assert split.train.dates().max() == train_end and split.test.dates().min() == test_start
