@@ -74,7 +74,8 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
 def _realized_var(db: sqlite_utils.Database, frame: pd.DataFrame) -> np.ndarray:
     """Per call: the sum of squared daily log returns over its h sessions (NaN if unknown)."""
     out = np.full(len(frame), np.nan)
-    stored = bar_store.load_many(db, sorted(frame["symbol"].unique()))
+    first = str(frame["as_of"].min())  # no call needs a bar before its own as_of
+    stored = bar_store.load_many(db, sorted(frame["symbol"].unique()), start=first)
     for (sym, h), g in frame.groupby(["symbol", "horizon"]):
         if sym not in stored:
             continue
@@ -224,23 +225,26 @@ def calibration(g: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def trend(g: pd.DataFrame, baseline: str) -> list[dict[str, Any]]:
-    """Per week (by target date): the rolling 4-week hit rate of the directional calls and
-    the stronger baseline's hit rate on the same calls."""
-    g = g[g["hit"].notna()]
+    """Per week (by target date, weeks starting Monday): the rolling 4-week hit rate of the
+    directional calls and the stronger baseline's hit rate on the same calls."""
+    hit = g["hit"].to_numpy(float)
+    keep = np.isfinite(hit)
     column = "up_hit" if baseline == "always_up" else "majority_hit"
-    dates = pd.to_datetime(g["target_date"])
-    week = (dates - pd.to_timedelta(dates.dt.weekday, unit="D")).dt.strftime("%Y-%m-%d")
-    per = pd.DataFrame(
-        {
-            "week": week.to_numpy(),
-            "hit": g["hit"].to_numpy(float),
-            "base": g[column].to_numpy(float),
-        }
+    day = g["target_date"].to_numpy(str)[keep].astype("datetime64[D]")
+    monday = day - ((day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
+    weeks, at = np.unique(monday, return_inverse=True)
+    per = np.zeros((len(weeks), 3))
+    np.add.at(
+        per, at, np.column_stack([np.ones(len(at)), hit[keep], g[column].to_numpy(float)[keep]])
     )
-    weekly = per.groupby("week").agg(n=("hit", "size"), hits=("hit", "sum"), base=("base", "sum"))
-    roll = weekly.rolling(ROLLING_WEEKS, min_periods=1).sum()
-    roll = roll.iloc[-TREND_WEEKS:]
+    total = np.cumsum(np.vstack([np.zeros(3), per]), axis=0)
+    roll = total[1:] - total[np.maximum(np.arange(1, len(weeks) + 1) - ROLLING_WEEKS, 0)]
     return [
-        {"week": w, "n": int(r.n), "hit_rate": float(r.hits / r.n), "baseline": float(r.base / r.n)}
-        for w, r in roll.iterrows()
+        {
+            "week": str(w),
+            "n": int(n),
+            "hit_rate": float(hits / n),
+            "baseline": float(base / n),
+        }
+        for w, (n, hits, base) in zip(weeks[-TREND_WEEKS:], roll[-TREND_WEEKS:], strict=True)
     ]

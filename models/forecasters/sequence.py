@@ -35,6 +35,7 @@ class SequenceForecaster(Forecaster):
         "lr": 2e-3,
         "patience": 5,
         "seed": 0,
+        "epoch_samples": 65536,  # windows drawn per epoch at most (a fresh draw each epoch)
     }
 
     def __init__(self, horizons: tuple[int, ...] = (1, 3, 5), **params: Any) -> None:
@@ -84,6 +85,7 @@ class SequenceForecaster(Forecaster):
                 lr=float(p["lr"]),
                 patience=int(p["patience"]),
                 seed=int(p["seed"]),
+                samples=int(p["epoch_samples"]),
                 progress=progress,
                 stop=stop,
             )

@@ -2,7 +2,9 @@
 
 Loss = MSE on (scaled) forward returns + cross-entropy on classes, summed over horizons.
 Adam, mini-batches over pre-built window tensors, early stopping on validation loss with
-the best weights restored. Seeded; CPU unless CUDA is available.
+the best weights restored. An epoch visits every training window, or a fresh random draw of
+`samples` of them when there are more (a 500-symbol panel), so an epoch's cost is bounded.
+Seeded; CPU unless CUDA is available.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def fit(
     seed: int,
     progress: Progress,
     stop: threading.Event | None,
+    samples: int | None = None,
 ) -> dict:
     """Train in place; returns facts (epochs run, best val loss, samples/s)."""
     gen = torch.Generator().manual_seed(seed)
@@ -77,7 +80,7 @@ def fit(
         check_stop(stop)
         net.train()
         start = time.perf_counter()
-        order = torch.randperm(len(train.x), generator=gen).to(train.x.device)
+        order = torch.randperm(len(train.x), generator=gen)[:samples].to(train.x.device)
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
             opt.zero_grad(set_to_none=True)
