@@ -11,7 +11,8 @@ grows, so each figure is the peak up to and including that stage.
 times from a serial local run give a projection for N workers.
 
 Usage:
-  python bench/bench_scale.py home [--symbols 500] [--years 20] [--kinds xgboost,markov,rules]
+  python bench/bench_scale.py home [--symbols 500] [--years 20] [--kinds K,K] [--epochs N]
+  (default: the default model set and epochs of [models])
   python bench/bench_scale.py backtest [--symbols 20] [--years 8] [--kinds xgboost,markov]
 """
 
@@ -66,7 +67,7 @@ def make_home(n_symbols: int, years: int, edge: float = 0.52):
     stage(
         "import",
         time.perf_counter() - t,
-        f"{n:,} bars via collect (synthetic); {len(bad)} not added",
+        f"{n:,} bars via collect (synthetic); {len(bad)} not added; home {home}",
     )
     return home, db, settings, names, last
 
@@ -226,12 +227,12 @@ def main() -> int:
     ap.add_argument("--symbols", type=int)
     ap.add_argument("--years", type=int)
     ap.add_argument("--kinds")
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=config.Models().epochs)
     ap.add_argument("--block", type=int, default=63, help="sessions per retrain block")
     args = ap.parse_args()
     if args.mode == "home":
         args.symbols, args.years = args.symbols or 500, args.years or 20
-        args.kinds = args.kinds if args.kinds is not None else "xgboost,markov,rules"
+        args.kinds = args.kinds if args.kinds is not None else ",".join(config.Models().kinds)
         bench_home(args)
     else:
         args.symbols, args.years = args.symbols or 20, args.years or 8

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.stats import norm
 from sklearn.metrics import (
     balanced_accuracy_score,
@@ -50,14 +49,18 @@ def max_drawdown(strategy: np.ndarray, dates: np.ndarray | None, h: int) -> floa
     """Largest peak-to-trough loss (fraction) of the equity curve of following the calls."""
     if len(strategy) == 0:
         return 0.0
-    per_day = (
-        pd.Series(strategy / h)
-        .groupby(dates if dates is not None else np.arange(len(strategy)))
-        .mean()
-    )
-    equity = np.exp(np.cumsum(per_day.sort_index().to_numpy()))
+    per_day = daily_means(strategy / h, dates if dates is not None else np.arange(len(strategy)))
+    equity = np.exp(np.cumsum(per_day))
     peak = np.maximum.accumulate(np.r_[1.0, equity])[1:]
     return float(np.max(1 - equity / peak))
+
+
+def daily_means(values: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Mean of `values` per distinct date, in date order."""
+    if len(values) == 0:
+        return np.zeros(0)
+    _, at = np.unique(dates, return_inverse=True)
+    return np.bincount(at, weights=values) / np.bincount(at)
 
 
 def newey_west_se(x: np.ndarray, lag: int) -> float:
@@ -83,7 +86,7 @@ def paired_p(
     keep = np.isfinite(d)
     if dates is None:
         dates = np.arange(len(d))
-    daily = pd.Series(d[keep]).groupby(np.asarray(dates)[keep]).mean().sort_index().to_numpy()
+    daily = daily_means(d[keep], np.asarray(dates)[keep])
     t = len(daily)
     if t < 2:
         return None

@@ -201,7 +201,12 @@ def _tally(done: pd.DataFrame, realized: np.ndarray) -> list[tuple[str, str, str
         .groupby(["symbol", "regime", "signal"], sort=True)[["right", "wrong"]]
         .sum()
     )
-    return [(s, r, g, int(x.right), int(x.wrong)) for (s, r, g), x in sums.iterrows()]  # type: ignore[misc, has-type]  # pandas-stubs type row labels as Hashable
+    return [
+        (str(s), str(r), str(g), int(a), int(b))
+        for (s, r, g), a, b in zip(
+            sums.index.tolist(), sums["right"].tolist(), sums["wrong"].tolist(), strict=True
+        )
+    ]
 
 
 def _weight_changes(
