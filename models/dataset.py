@@ -185,15 +185,37 @@ class Scaler:
         return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
 
 
-def windows(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, width: int) -> np.ndarray:
-    """(len(rows), width, F): for each selected row, the `width` rows of the same symbol
-    ending at it (zero-padded before the symbol's first row). Trailing only, never ahead."""
-    n, f = values.shape
+@dataclass(frozen=True)
+class Windows:
+    """Windows of rows without copying them: `values` (N + 1, F) holds every row once plus a
+    zero row at the end, `index` (n, width) names the rows of each window (the zero row
+    before the symbol's first row). `take(sel)` builds only the windows a batch needs, so a
+    500-symbol panel does not hold width copies of itself."""
+
+    values: np.ndarray
+    index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def take(self, sel: np.ndarray | slice) -> np.ndarray:
+        return self.values[self.index[sel]]
+
+
+def window_index(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, width: int) -> Windows:
+    """For each selected row, the `width` rows of the same symbol ending at it (zero-padded
+    before the symbol's first row). Trailing only, never ahead."""
+    n = len(values)
     starts = np.r_[0, np.flatnonzero(symbols[1:] != symbols[:-1]) + 1]
     first = np.repeat(starts, np.diff(np.r_[starts, n]))  # first row of each row's symbol
     idx = np.flatnonzero(rows)
     offsets = idx[:, None] - np.arange(width - 1, -1, -1)[None, :]
     valid = offsets >= first[idx][:, None]
-    out = values[np.where(valid, offsets, 0)]
-    out[~valid] = 0.0
-    return out
+    padded = np.concatenate([values, np.zeros((1, values.shape[1]), values.dtype)])
+    return Windows(padded, np.where(valid, offsets, n))
+
+
+def windows(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, width: int) -> np.ndarray:
+    """(len(rows), width, F): `window_index`'s windows, all built at once."""
+    w = window_index(values, symbols, rows, width)
+    return w.take(slice(None))

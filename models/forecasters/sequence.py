@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from models.base import Forecaster, Progress
-from models.dataset import CONTEXT, Scaler, windows
+from models.dataset import CONTEXT, Scaler, Windows, window_index
 from models.forecasters import nets, trainer
 
 WEIGHTS = "weights.pt"
@@ -46,9 +46,9 @@ class SequenceForecaster(Forecaster):
                 "(the look-back a dataset part and serving carry)"
             )
 
-    def _windows(self, X: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    def _windows(self, X: pd.DataFrame, rows: np.ndarray) -> Windows:
         symbols = X.index.get_level_values("symbol").to_numpy()
-        return windows(self.scaler.transform(X), symbols, rows, int(self.params["window"]))
+        return window_index(self.scaler.transform(X), symbols, rows, int(self.params["window"]))
 
     def _net(self) -> torch.nn.Module:
         torch.manual_seed(int(self.params["seed"]))
@@ -100,12 +100,11 @@ class SequenceForecaster(Forecaster):
         mask[rows] = True  # rows come in order: windows are returned in row order
         return self._run(self._windows(X, mask))
 
-    def _run(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.as_tensor(windows)
+    def _run(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
         rets, probs = [], []
         with torch.no_grad():
-            for i in range(0, len(x), 2048):
-                r, logits = self.net(x[i : i + 2048])
+            for i in range(0, len(windows), 2048):
+                r, logits = self.net(torch.as_tensor(windows.take(slice(i, i + 2048))))
                 rets.append(r.numpy().astype(np.float64) * np.asarray(self.scale))
                 probs.append(torch.softmax(logits.double(), dim=-1).numpy())
         if not rets:

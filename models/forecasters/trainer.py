@@ -1,7 +1,7 @@
 """The one torch trainer shared by LSTM, GRU and Transformer.
 
 Loss = MSE on (scaled) forward returns + cross-entropy on classes, summed over horizons.
-Adam, mini-batches over pre-built window tensors, early stopping on validation loss with
+Adam, mini-batches of windows gathered from one copy of the rows, early stopping on validation loss with
 the best weights restored. An epoch visits every training window, or a fresh random draw of
 `samples` of them when there are more (a 500-symbol panel), so an epoch's cost is bounded.
 Seeded; CPU unless CUDA is available.
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from models.base import Progress, check_stop
+from models.dataset import Windows
 
 
 def device() -> torch.device:
@@ -27,23 +28,32 @@ def device() -> torch.device:
 
 @dataclass
 class Tensors:
-    x: torch.Tensor  # (n, window, features)
+    x: torch.Tensor  # (N + 1, features): every row once, a zero row last
+    index: torch.Tensor  # (n, window) rows of each sample's window
     ret: torch.Tensor  # (n, H) scaled returns
     cls: torch.Tensor  # (n, H) class ids
 
+    def __len__(self) -> int:
+        return len(self.index)
 
-def tensors(x: np.ndarray, ret: np.ndarray, cls: np.ndarray, dev: torch.device) -> Tensors:
+    def batch(self, sel: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(windows (b, window, features), returns, classes) of the samples `sel`."""
+        return self.x[self.index[sel]], self.ret[sel], self.cls[sel]
+
+
+def tensors(x: Windows, ret: np.ndarray, cls: np.ndarray, dev: torch.device) -> Tensors:
     return Tensors(
-        torch.as_tensor(x, dtype=torch.float32, device=dev),
+        torch.as_tensor(x.values, dtype=torch.float32, device=dev),
+        torch.as_tensor(x.index, dtype=torch.long, device=dev),
         torch.as_tensor(ret, dtype=torch.float32, device=dev),
         torch.as_tensor(cls, dtype=torch.long, device=dev),
     )
 
 
-def loss_fn(net: nn.Module, batch: Tensors) -> torch.Tensor:
-    ret, logits = net(batch.x)
-    mse = nn.functional.mse_loss(ret, batch.ret)
-    ce = nn.functional.cross_entropy(logits.reshape(-1, 3), batch.cls.reshape(-1))
+def loss_fn(net: nn.Module, x: torch.Tensor, ret: torch.Tensor, cls: torch.Tensor) -> torch.Tensor:
+    pred, logits = net(x)
+    mse = nn.functional.mse_loss(pred, ret)
+    ce = nn.functional.cross_entropy(logits.reshape(-1, 3), cls.reshape(-1))
     return mse + ce
 
 
@@ -51,10 +61,10 @@ def evaluate(net: nn.Module, data: Tensors, batch: int) -> float:
     net.eval()
     total = 0.0
     with torch.no_grad():
-        for i in range(0, len(data.x), batch):
-            part = Tensors(data.x[i : i + batch], data.ret[i : i + batch], data.cls[i : i + batch])
-            total += float(loss_fn(net, part)) * len(part.x)
-    return total / max(len(data.x), 1)
+        for i in range(0, len(data), batch):
+            x, ret, cls = data.batch(slice(i, i + batch))
+            total += float(loss_fn(net, x, ret, cls)) * len(x)
+    return total / max(len(data), 1)
 
 
 def fit(
@@ -80,11 +90,10 @@ def fit(
         check_stop(stop)
         net.train()
         start = time.perf_counter()
-        order = torch.randperm(len(train.x), generator=gen)[:samples].to(train.x.device)
+        order = torch.randperm(len(train), generator=gen)[:samples].to(train.x.device)
         for i in range(0, len(order), batch):
-            idx = order[i : i + batch]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net, Tensors(train.x[idx], train.ret[idx], train.cls[idx]))
+            loss = loss_fn(net, *train.batch(order[i : i + batch]))
             loss.backward()
             opt.step()
         busy += time.perf_counter() - start
