@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assistant import config
 from assistant.cycle import analyze as az
 from assistant.ingest.sources.synthetic import synthetic_bars
 from models import context, dataset, features
@@ -103,3 +104,27 @@ def test_walk_split_with_a_cap_trains_on_the_most_recent_rows(bars):
     uncapped = dataset.walk_split(data)
     assert walk.val.n == uncapped.val.n
     assert walk.train.dates().max() == uncapped.train.dates().max()
+
+
+def test_train_with_a_row_cap_fits_and_serves_the_newest_rows(home, db, capsys):
+    from assistant.cli import main
+    from assistant.modeling.training import train
+    from store import bars as store_bars
+    from store import symbols
+    from store.db import immediate
+
+    symbols.add(db, ["AAA", "BBB"], "synthetic")
+    for i, s in enumerate(("AAA", "BBB")):
+        with immediate(db):
+            store_bars.upsert(db, s, synthetic_bars(900, seed=60 + i, edge=0.55), "synthetic")
+    settings = config.load(home, environ={}).replace("models", max_train_rows=700)
+    report = train(db, home, settings, kinds=["markov"])
+    assert report.capped and sum(report.rows.values()) <= 700
+    first = db.execute("SELECT MIN(date) FROM bars").fetchone()[0]
+    assert min(report.ranges["fit"][0], report.ranges["train"][0]) > first  # the newest sessions
+    whole = train(db, home, config.load(home, environ={}), kinds=["markov"])
+    assert not whole.capped and sum(whole.rows.values()) > 1000
+    # the CLI says so
+    (home / "config.toml").write_text("[models]\nmax_train_rows = 700\n")
+    assert main(["--home", str(home), "train", "--models", "markov"]) == 0
+    assert "[models] max_train_rows" in capsys.readouterr().out

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the first 70%% of sessions, choose on the next 15%% (validation), score the last 15%% "
         "once (held-out test) next to the baselines always-up, causal majority and last move. "
         "Then refit the same recipe on every labelled session (so the serving model is not "
-        "stale), register it, and promote it when it passes the gates on validation. "
+        "stale), register it, and promote it when it passes the gates on validation. A panel "
+        "with more labelled rows than [models] max_train_rows uses its most recent ones. "
         "p-values: " + PAIRED_TEST + ".",
     )
     p.add_argument(
@@ -218,7 +219,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         "models were chosen on validation; the test rows below were scored once"
     )
     if "fit" in r:
-        print(f"serving models refit on {r['fit'][0]}..{r['fit'][1]} (every labelled session)")
+        which = (
+            "the most recent labelled sessions: [models] max_train_rows"
+            if report.capped
+            else "every labelled session"
+        )
+        print(f"serving models refit on {r['fit'][0]}..{r['fit'][1]} ({which})")
     ok = [x for x in report.results if x.metrics]
     for h in report.horizons:
         print(f"\nhorizon {h} session{'s' if h > 1 else ''} (held-out test)")

@@ -48,6 +48,7 @@ class TrainReport:
     rows: dict[str, int]
     results: list[ModelResult]
     stopped: bool = False
+    capped: bool = False  # more labelled rows than [models] max_train_rows: the newest serve
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -257,7 +258,8 @@ def train(
         walk = dataset.walk_split(data, max_rows=cap)
     except ValueError as exc:
         raise AssistantError(f"not enough history to train: {exc}") from None
-    report.ranges["fit"] = (split.ranges["train"][0], str(walk.cutoff.date()))
+    report.ranges["fit"] = (str(walk.train.dates().min().date()), str(walk.cutoff.date()))
+    report.capped = data.n > cap
     serving_fit = fit_all(
         [k for k in good if k != "ensemble"], walk, params, report_progress, stop, run
     )
