@@ -160,6 +160,11 @@ def bucket_of(confidence: float) -> int:
     return min(9, max(0, int(confidence * 10)))
 
 
+def buckets_of(confidence: np.ndarray) -> np.ndarray:
+    """`bucket_of` for an array of confidences."""
+    return np.clip(np.trunc(np.asarray(confidence, dtype=float) * 10), 0, 9).astype(np.int64)
+
+
 def one_sided_label(call: np.ndarray) -> str | None:
     """'calls UP 100% of the time' when one direction makes >= 95% of the directional calls."""
     sign = call_sign(call)

@@ -27,7 +27,7 @@ from assistant.calendar import exchange_for, sessions_between
 from assistant.config import Settings
 from assistant.cycle.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION
 from models import outcomes
-from models.outcomes import bucket_of
+from models.outcomes import buckets_of
 from models.signals import SIGNALS
 from store import predictions as ledger
 from store import weights as weight_store
@@ -251,7 +251,7 @@ def _calibration(done: pd.DataFrame, hit: np.ndarray) -> list[tuple]:
         {
             "scope": np.where(done["model_version"].to_numpy() == RULES_VERSION, "rules", "model"),
             "horizon": done["horizon"].to_numpy(int),
-            "bucket": [bucket_of(x) for x in np.nan_to_num(raw)],
+            "bucket": buckets_of(np.nan_to_num(raw)),
             "hit": hit,
             "raw": raw,
         }

@@ -208,7 +208,7 @@ def calibration(g: pd.DataFrame) -> list[dict[str, Any]]:
     """Directional calls by the confidence shown with them: stated against realized."""
     g = g[g["hit"].notna()]
     conf = g["confidence"].astype(float).to_numpy()
-    bucket = np.array([outcomes.bucket_of(float(c)) for c in conf], dtype=np.int64)
+    bucket = outcomes.buckets_of(conf)
     out = []
     for b in sorted(set(bucket.tolist())):
         sel = bucket == b
