@@ -39,9 +39,12 @@ def main() -> None:
     took = time.perf_counter() - start
     for r in report.results:
         info = r.info.get("epochs", r.info.get("rounds", ""))
+        m = r.metrics["test"]["1"]
+        acc = m["dir_accuracy"]
+        shown = "abstains on every test row" if acc is None else f"{acc:.3f} on {m['n']} calls"
         print(
-            f"  {r.kind:<12} h1 dir acc {r.metrics['test']['1']['dir_accuracy']:.3f} "
-            f"(majority {r.metrics['test']['1']['baselines']['majority']['dir_accuracy']:.3f}) {info}"
+            f"  {r.kind:<12} h1 hit rate {shown} "
+            f"(majority {m['baselines']['majority']['dir_accuracy']:.3f} on the same rows) {info}"
         )
     verdict = "PASS" if took <= 180 else "FAIL"
     print(f"train default set, 10 symbols x 10 years: {took:.1f} s (target <= 180 s) {verdict}")
