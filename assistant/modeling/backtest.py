@@ -142,8 +142,9 @@ def backtest(
     records: list[pd.DataFrame] = []
     models: list[str] = []
     # Blocks go to the runner a batch at a time: all of a batch's tasks can run at once, and
-    # only a batch's training data is held in memory (and on the wire) together.
-    batch = 1 if run.name == "local" else BLOCKS_PER_BATCH
+    # only a batch's training data is held in memory (and on the wire) together. Locally, a
+    # block per core: the fits of one block alone leave a core idle behind the slowest kind.
+    batch = getattr(run, "jobs", 1) if run.name == "local" else BLOCKS_PER_BATCH
     for first in range(0, len(blocks), batch):
         tasks: list[Any] = []
         made: dict[int, dict[str, Any]] = {}
