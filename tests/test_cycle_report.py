@@ -112,3 +112,34 @@ def test_predictions_export_formats(scored, home, capsys):
     )
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 40 and {r["status"] for r in rows} == {"verified"}
+
+
+def test_calls_group_in_key_order_keeping_each_groups_call_order():
+    calls = report.Calls(
+        {
+            "id": np.arange(6.0),
+            "symbol": np.array(["B", "A", "B", "A", "C", "A"], dtype=object),
+            "horizon": np.array([1.0, 1.0, 3.0, 1.0, 1.0, 3.0]),
+        }
+    )
+    got = [(k, g["id"].tolist()) for k, g in calls.groups("symbol", "horizon")]
+    assert got == [
+        (("A", 1.0), [1.0, 3.0]),
+        (("A", 3.0), [5.0]),
+        (("B", 1.0), [0.0]),
+        (("B", 3.0), [2.0]),
+        (("C", 1.0), [4.0]),
+    ]
+    assert report.Calls({"id": np.zeros(0)}).groups("id") == []
+
+
+def test_a_call_without_a_regime_is_reported_under_unknown(home):
+    closes = 100 * np.exp(np.cumsum(np.full(12, 0.01)))
+    db, settings = make_home(home, {"AAA": price_path(closes)})
+    dates = pd.bdate_range("2024-01-02", periods=12).strftime("%Y-%m-%d")
+    for i in range(1, 11):
+        add_call(db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up")
+    db.execute("UPDATE predictions SET regime = NULL WHERE as_of = ?", [dates[0]])
+    verify(db, settings, as_of=dates[11])
+    (g,) = report.build(db)["groups"]
+    assert g["by_regime"]["unknown"]["n"] == 1 and g["n"] == 10

@@ -38,91 +38,145 @@ ROLLING_WEEKS = 4
 SIGNIFICANCE = 0.05
 
 
+TEXT_COLUMNS = ("symbol", "as_of", "model_version", "target_date", "direction", "regime")
+
+
+class Calls:
+    """Scored calls as numpy columns. The report cuts them into 1,500 groups for 500 symbols;
+    a pandas frame per group costs a hundred times what these arrays do."""
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self.columns = columns
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __setitem__(self, name: str, values: np.ndarray) -> None:
+        self.columns[name] = values
+
+    def __len__(self) -> int:
+        return len(self.columns["id"])
+
+    def take(self, sel: np.ndarray) -> Calls:
+        return Calls({k: v[sel] for k, v in self.columns.items()})
+
+    def groups(self, *keys: str) -> list[tuple[tuple[Any, ...], Calls]]:
+        """(key values, calls) per distinct combination of `keys`, in sorted key order; each
+        group keeps the calls' order."""
+        if not len(self):
+            return []
+        codes = [np.unique(self[k], return_inverse=True) for k in keys]
+        combined = np.zeros(len(self), dtype=np.int64)
+        for values, code in codes:
+            combined = combined * len(values) + code
+        order = np.argsort(combined, kind="stable")
+        bounds = np.flatnonzero(np.diff(combined[order])) + 1
+        out = []
+        for part in np.split(order, bounds):
+            first = part[0]
+            out.append((tuple(self[k][first] for k in keys), self.take(part)))
+        return out
+
+
+def _calls(rows: list[dict[str, Any]]) -> Calls:
+    names = list(rows[0])
+    cols: dict[str, np.ndarray] = {}
+    for name in names:
+        values = [r[name] for r in rows]
+        if name in TEXT_COLUMNS or name in ("signals", "outcome"):
+            cols[name] = np.array(values, dtype=object)
+        else:
+            cols[name] = np.array(values, dtype=float)  # None -> NaN
+    return Calls(cols)
+
+
 def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[str, Any]:
     rows = ledger.scored(db, symbols)
     counts = ledger.counts(db, symbols)
     out: dict[str, Any] = {"counts": counts, "groups": []}
     if not rows:
         return out
-    frame = pd.DataFrame(rows)
-    info = [json.loads(sig or "{}") for sig in frame["signals"]]
-    frame["last_move"] = [_sign(i.get("last_move")) for i in info]
-    frame["majority"] = [_sign(i.get("majority", 1)) for i in info]
-    frame["realized"] = outcomes.realized_return(frame["base_price"], frame["actual_price"])
-    frame["actual_pct"] = 100.0 * np.expm1(frame["realized"])
-    frame["realized_var"] = _realized_var(db, frame)
-    vol = [json.loads(sig or "{}").get("vol") or {} for sig in frame["signals"]]
+    calls = _calls(rows)
+    info = [json.loads(sig or "{}") for sig in calls["signals"]]
+    calls["last_move"] = np.array([_sign(i.get("last_move")) for i in info])
+    calls["majority"] = np.array([_sign(i.get("majority", 1)) for i in info])
+    calls["realized"] = outcomes.realized_return(calls["base_price"], calls["actual_price"])
+    calls["actual_pct"] = 100.0 * np.expm1(calls["realized"])
+    calls["realized_var"] = _realized_var(db, calls)
+    vol = [i.get("vol") or {} for i in info]
     for key in ("var", "ewma", "trailing"):
-        frame[f"vol_{key}"] = [v.get(key, np.nan) for v in vol]
+        calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
     out["horizons"] = [
-        {"horizon": h, **ranges(g), "volatility": vol_scores(g), "ranking": ranking(g, h)}
-        for h, g in ((int(str(k)), v) for k, v in frame.groupby("horizon", sort=True))
+        {"horizon": int(h), **ranges(g), "volatility": vol_scores(g), "ranking": ranking(g, int(h))}
+        for (h,), g in calls.groups("horizon")
     ]
-    for (sym, h), g in frame.groupby(["symbol", "horizon"], sort=True):
-        group = {"symbol": sym, "horizon": int(h), **metrics(g), **ranges(g)}  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
+    calls["regime_or_unknown"] = np.array(
+        ["unknown" if r is None else str(r) for r in calls["regime"]], dtype=object
+    )
+    for (sym, h), g in calls.groups("symbol", "horizon"):
+        group = {"symbol": sym, "horizon": int(h), **metrics(g), **ranges(g)}
         group["volatility"] = vol_scores(g)
-        group["model_versions"] = sorted(g["model_version"].unique().tolist())
-        group["by_regime"] = {
-            str(r): metrics(rg) for r, rg in g.groupby(g["regime"].fillna("unknown"))
-        }
+        group["model_versions"] = sorted(set(g["model_version"].tolist()))
+        group["by_regime"] = {str(r): metrics(rg) for (r,), rg in g.groups("regime_or_unknown")}
         group["calibration"] = calibration(g)
         group["trend"] = trend(g, group["stronger_baseline"])
         out["groups"].append(group)
     return out
 
 
-def _realized_var(db: sqlite_utils.Database, frame: pd.DataFrame) -> np.ndarray:
+def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
     """Per call: the sum of squared daily log returns over its h sessions (NaN if unknown)."""
-    out = np.full(len(frame), np.nan)
-    first = str(frame["as_of"].min())  # no call needs a bar before its own as_of
-    stored = bar_store.load_many(db, sorted(frame["symbol"].unique()), start=first)
-    for (sym, h), g in frame.groupby(["symbol", "horizon"]):
+    out = np.full(len(calls), np.nan)
+    first = str(min(calls["as_of"]))  # no call needs a bar before its own as_of
+    stored = bar_store.load_many(db, sorted(set(calls["symbol"].tolist())), start=first)
+    position = np.arange(len(calls))
+    calls["position"] = position
+    for (sym, h), g in calls.groups("symbol", "horizon"):
         if sym not in stored:
             continue
-        close = stored[str(sym)]["close"]
-        rv = volatility.future_realized_var(close, int(str(h)))
+        rv = volatility.future_realized_var(stored[str(sym)]["close"], int(h))
         rv.index = pd.DatetimeIndex(rv.index).strftime("%Y-%m-%d")
-        out[frame.index.get_indexer(g.index)] = rv.reindex(g["as_of"]).to_numpy(float)
+        out[g["position"]] = rv.reindex(g["as_of"]).to_numpy(float)
     return out
 
 
-def ranges(g: pd.DataFrame) -> dict[str, Any]:
+def ranges(g: Calls) -> dict[str, Any]:
     """Realized coverage of the 80% and 95% ranges and their mean interval score (in % of
     the base price), over the calls that carried them."""
     out: dict[str, Any] = {}
+    base = g["base_price"]
     for level, lo, hi, col in (
         (0.80, "lower", "upper", "covered80"),
         (0.95, "lower95", "upper95", "covered95"),
     ):
-        rows = g[g[col].notna()]
-        n = len(rows)
+        rows = np.isfinite(g[col])
+        n = int(rows.sum())
         score = intervals.winkler_score(
-            rows["actual_price"] / rows["base_price"],
-            rows[lo] / rows["base_price"],
-            rows[hi] / rows["base_price"],
+            g["actual_price"][rows] / base[rows],
+            g[lo][rows] / base[rows],
+            g[hi][rows] / base[rows],
             level,
         )
         out[f"range{int(level * 100)}"] = {
             "n": n,
-            "coverage": float(rows[col].mean()) if n else None,
+            "coverage": float(g[col][rows].mean()) if n else None,
             "interval_score_pct": float(100 * np.mean(score)) if n else None,
         }
     return out
 
 
-def vol_scores(g: pd.DataFrame) -> dict[str, Any]:
+def vol_scores(g: Calls) -> dict[str, Any]:
     """QLIKE of the volatility forecast and of its two baselines on the same calls."""
-    rows = g[np.isfinite(g["realized_var"]) & np.isfinite(g["vol_var"])]
-    rows = rows[np.isfinite(rows["vol_ewma"]) & np.isfinite(rows["vol_trailing"])]
-    if rows.empty:
+    cols = ("realized_var", "vol_var", "vol_ewma", "vol_trailing")
+    rows = np.logical_and.reduce([np.isfinite(g[c]) for c in cols])
+    if not rows.any():
         return {"n": 0}
-    realized = rows["realized_var"].to_numpy(float)
+    realized = g["realized_var"][rows]
     q = {
-        k: volatility.mean_qlike(realized, rows[f"vol_{k}"].to_numpy(float))
-        for k in ("var", "ewma", "trailing")
+        k: volatility.mean_qlike(realized, g[f"vol_{k}"][rows]) for k in ("var", "ewma", "trailing")
     }
     return {
-        "n": len(rows),
+        "n": int(rows.sum()),
         "qlike": q["var"],
         "qlike_ewma": q["ewma"],
         "qlike_trailing": q["trailing"],
@@ -131,15 +185,15 @@ def vol_scores(g: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def ranking(g: pd.DataFrame, h: int) -> dict[str, Any] | None:
+def ranking(g: Calls, h: int) -> dict[str, Any] | None:
     """Information coefficient across symbols per as-of date (needs 5+ symbols)."""
-    if g["symbol"].nunique() < selective.MIN_IC_SYMBOLS:
+    if len(set(g["symbol"].tolist())) < selective.MIN_IC_SYMBOLS:
         return None
     calls = pd.DataFrame(
         {
-            "date": g["as_of"].to_numpy(),
-            "expected": np.log1p(g["pred_change_pct"].to_numpy(float) / 100),
-            "realized": g["realized"].to_numpy(float),
+            "date": g["as_of"],
+            "expected": np.log1p(g["pred_change_pct"] / 100),
+            "realized": g["realized"],
         }
     )
     ic = selective.information_coefficient(calls, h=h)
@@ -153,44 +207,45 @@ def _sign(v: Any) -> int:
     return 0 if v is None else int(np.sign(float(v)))
 
 
-def metrics(g: pd.DataFrame) -> dict[str, Any]:
-    h = int(g["horizon"].iloc[0])
-    realized = g["realized"].to_numpy(float)
+def metrics(g: Calls) -> dict[str, Any]:
+    h = int(g["horizon"][0])
     m = scores.directional(
-        g["direction"].to_numpy(object),
-        realized,
-        majority=g["majority"].to_numpy(),
-        last_move=g["last_move"].to_numpy(),
+        g["direction"],
+        g["realized"],
+        majority=g["majority"],
+        last_move=g["last_move"],
         h=h,
-        dates=g["as_of"].to_numpy(),
+        dates=g["as_of"],
     )
-    cls = np.array([CLASSES.index(c) for c in g["outcome"]])
-    probs = g[["p_down", "p_flat", "p_up"]].to_numpy(float)
+    cls = _classes(g)
+    probs = np.column_stack([g["p_down"], g["p_flat"], g["p_up"]])
     b = scores.brier(probs, cls)
     ref = scores.brier(_climatology(g), cls)
     m.update(
         {
             "hit_rate": m["dir_accuracy"],
-            "mae_pct": float(np.mean(np.abs(g["error_pct"].to_numpy(float)))),
+            "mae_pct": float(np.mean(np.abs(g["error_pct"]))),
             "brier": b,
             "brier_skill": 1 - b / ref if ref else None,
         }
     )
-    m["baselines"]["zero_change"] = {
-        "mae_pct": float(np.mean(np.abs(g["actual_pct"].to_numpy(float))))
-    }
+    m["baselines"]["zero_change"] = {"mae_pct": float(np.mean(np.abs(g["actual_pct"])))}
     m["verdict"] = verdict(m)
     return m
 
 
-def _climatology(g: pd.DataFrame) -> np.ndarray:
+def _classes(g: Calls) -> np.ndarray:
+    return np.array([CLASSES.index(c) for c in g["outcome"]], dtype=np.int64)
+
+
+def _climatology(g: Calls) -> np.ndarray:
     """Per call: class frequencies of this group's calls verified before its as_of date
     (one pseudo-count each), the reference forecast of the Brier skill score."""
-    order = np.argsort(g["target_date"].to_numpy(str), kind="stable")
-    targets = g["target_date"].to_numpy(str)[order]
-    cls = np.array([CLASSES.index(c) for c in g["outcome"]])[order]
+    order = np.argsort(g["target_date"].astype(str), kind="stable")
+    targets = g["target_date"].astype(str)[order]
+    cls = _classes(g)[order]
     counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls], axis=0)])
-    known = np.searchsorted(targets, g["as_of"].to_numpy(str), side="right")
+    known = np.searchsorted(targets, g["as_of"].astype(str), side="right")
     freq = counts[known] + 1.0
     return freq / freq.sum(axis=1, keepdims=True)
 
@@ -204,10 +259,11 @@ def verdict(m: dict[str, Any]) -> str:
     return f"no measured edge over {base} (n={n}){label}"
 
 
-def calibration(g: pd.DataFrame) -> list[dict[str, Any]]:
+def calibration(g: Calls) -> list[dict[str, Any]]:
     """Directional calls by the confidence shown with them: stated against realized."""
-    g = g[g["hit"].notna()]
-    conf = g["confidence"].astype(float).to_numpy()
+    called = np.isfinite(g["hit"])
+    conf = g["confidence"][called]
+    hit = g["hit"][called]
     bucket = outcomes.buckets_of(conf)
     out = []
     for b in sorted(set(bucket.tolist())):
@@ -218,25 +274,23 @@ def calibration(g: pd.DataFrame) -> list[dict[str, Any]]:
                 "hi": (b + 1) / 10,
                 "n": int(sel.sum()),
                 "stated": float(conf[sel].mean()),
-                "realized": float(g["hit"].to_numpy()[sel].mean()),
+                "realized": float(hit[sel].mean()),
             }
         )
     return out
 
 
-def trend(g: pd.DataFrame, baseline: str) -> list[dict[str, Any]]:
+def trend(g: Calls, baseline: str) -> list[dict[str, Any]]:
     """Per week (by target date, weeks starting Monday): the rolling 4-week hit rate of the
     directional calls and the stronger baseline's hit rate on the same calls."""
-    hit = g["hit"].to_numpy(float)
+    hit = g["hit"]
     keep = np.isfinite(hit)
     column = "up_hit" if baseline == "always_up" else "majority_hit"
-    day = g["target_date"].to_numpy(str)[keep].astype("datetime64[D]")
+    day = g["target_date"][keep].astype(str).astype("datetime64[D]")
     monday = day - ((day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
     weeks, at = np.unique(monday, return_inverse=True)
     per = np.zeros((len(weeks), 3))
-    np.add.at(
-        per, at, np.column_stack([np.ones(len(at)), hit[keep], g[column].to_numpy(float)[keep]])
-    )
+    np.add.at(per, at, np.column_stack([np.ones(len(at)), hit[keep], g[column][keep]]))
     total = np.cumsum(np.vstack([np.zeros(3), per]), axis=0)
     roll = total[1:] - total[np.maximum(np.arange(1, len(weeks) + 1) - ROLLING_WEEKS, 0)]
     return [
