@@ -265,3 +265,19 @@ def m005_one_truth(db: sqlite_utils.Database) -> None:
             WHERE status = 'verified'
         """,
     )
+
+
+@MIGRATIONS()
+def m006_range_coverage_in_index(db: sqlite_utils.Database) -> None:
+    # The dashboard's range coverage is summed in the same index-only pass as its accuracy
+    # trend: the covering index of verified calls carries covered80/covered95 too (without
+    # them the sums read every verified row from the table: 80 ms at 100k calls).
+    _run(
+        db,
+        """
+        DROP INDEX predictions_verified_by_target;
+        CREATE INDEX predictions_verified_by_target ON predictions(
+            target_date, hit, up_hit, majority_hit, covered80, covered95)
+            WHERE status = 'verified';
+        """,
+    )

@@ -242,15 +242,6 @@ def pending(
     return rows
 
 
-def _range_coverage(db: sqlite_utils.Database) -> dict[str, tuple[int, int]]:
-    """{'80': (calls, covered), '95': (calls, covered)} over verified calls with ranges."""
-    n80, c80, n95, c95 = db.execute(
-        "SELECT COUNT(covered80), SUM(covered80), COUNT(covered95), SUM(covered95) "
-        "FROM predictions WHERE status = 'verified'"
-    ).fetchone()
-    return {"80": (int(n80), int(c80 or 0)), "95": (int(n95), int(c95 or 0))}
-
-
 def accuracy_trend(
     db: sqlite_utils.Database, window: int = TREND_WINDOW, points: int = TREND_POINTS
 ) -> dict[str, Any]:
@@ -259,12 +250,19 @@ def accuracy_trend(
     `window` target sessions. The p-value lives in `assistant report`, which runs the test."""
     # One index-only pass (partial covering index predictions_verified_by_target) gives
     # both the per-session points and the totals.
-    per_day = db.execute(
+    rows = db.execute(
         "SELECT target_date, COUNT(hit), SUM(hit), SUM(CASE WHEN hit IS NOT NULL THEN up_hit END), "
-        "SUM(CASE WHEN hit IS NOT NULL THEN majority_hit END) "
+        "SUM(CASE WHEN hit IS NOT NULL THEN majority_hit END), "
+        "COUNT(covered80), SUM(covered80), COUNT(covered95), SUM(covered95) "
         "FROM predictions INDEXED BY predictions_verified_by_target "
         "WHERE status = 'verified' GROUP BY target_date ORDER BY target_date"
     ).fetchall()
+    # realized coverage of the 80% and 95% ranges over the verified calls that carried them
+    ranges = {
+        level: (sum(r[k] for r in rows), sum(r[k + 1] or 0 for r in rows))
+        for level, k in (("80", 5), ("95", 7))
+    }
+    per_day = [r[:5] for r in rows]
     tot_n = sum(r[1] for r in per_day)
     tot_hits = sum(r[2] or 0 for r in per_day)
     tot_ups = sum(r[3] or 0 for r in per_day)
@@ -293,7 +291,7 @@ def accuracy_trend(
         "hit_rate": tot_hits / tot_n if tot_n else None,
         "base_rate": base_rate,
         "base_name": base_name,
-        "ranges": _range_coverage(db),
+        "ranges": ranges,
     }
 
 
