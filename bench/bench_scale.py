@@ -3,7 +3,7 @@
 `home` mode (default): SYMBOLS synthetic symbols x YEARS years imported through the same
 collect path as any source (validate, upsert), then `train` (the given kinds), `predict`
 for every symbol with models loaded (target <= 5 s), `verify`, `report`, and the TUI's
-first paint (target <= 1 s). Peak RSS (ru_maxrss) is printed after each stage; it only
+first paint (target <= 1 s; in a fresh process, as the dashboard runs). Peak RSS (ru_maxrss) is printed after each stage; it only
 grows, so each figure is the peak up to and including that stage.
 
 `backtest` mode: a 4-block walk-forward backtest run locally, then on a 2-worker
@@ -23,6 +23,7 @@ import asyncio
 import math
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -115,11 +116,25 @@ def bench_home(args: argparse.Namespace) -> None:
     r = report_mod.build(db)
     stage("report", time.perf_counter() - t, f"{len(r.get('rows', r))} report groups")
     db.close()
-    first = asyncio.run(paint(home))
+    # The dashboard is its own process: measured in a fresh one (this one holds the training
+    # heap), from creating the app to the first dashboard painted; median of 3.
+    runs = sorted(
+        float(
+            subprocess.run(
+                [sys.executable, __file__, "paint", str(home)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()[-1]
+        )
+        for _ in range(3)
+    )
+    first = runs[1]
     stage(
         "tui paint",
         first,
-        f"first dashboard paint, {len(names)} symbols "
+        f"first dashboard paint, {len(names)} symbols, median of 3 fresh processes "
+        f"({', '.join(f'{r:.2f}' for r in runs)}) "
         f"(target <= {PAINT_TARGET_S} s) {'PASS' if first <= PAINT_TARGET_S else 'FAIL'}",
     )
 
@@ -223,13 +238,17 @@ def bench_backtest(args: argparse.Namespace) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["home", "backtest"])
+    ap.add_argument("mode", choices=["home", "backtest", "paint"])
+    ap.add_argument("home", nargs="?", help="paint: the home to paint")
     ap.add_argument("--symbols", type=int)
     ap.add_argument("--years", type=int)
     ap.add_argument("--kinds")
     ap.add_argument("--epochs", type=int, default=config.Models().epochs)
     ap.add_argument("--block", type=int, default=63, help="sessions per retrain block")
     args = ap.parse_args()
+    if args.mode == "paint":
+        print(f"{asyncio.run(paint(Path(args.home))):.4f}")
+        return 0
     if args.mode == "home":
         args.symbols, args.years = args.symbols or 500, args.years or 20
         args.kinds = args.kinds if args.kinds is not None else ",".join(config.Models().kinds)
