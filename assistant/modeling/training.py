@@ -215,6 +215,8 @@ def train(
     horizons = tuple(int(h) for h in settings.models.horizons)
     data = dataset.panel(bars, horizons)
     cap = int(settings.models.max_train_rows)
+    if cap < 1:
+        raise AssistantError(f"[models] max_train_rows = {cap}: it must be a positive row count")
     try:
         split = dataset.split(dataset.recent(data, cap))
     except ValueError as exc:
