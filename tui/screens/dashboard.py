@@ -34,7 +34,9 @@ from tui.widgets.watchlist import WatchlistTable
 class DashboardScreen(Screen):
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in DASHBOARD_KEYS]
 
-    data: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+    # repaint=False: the widgets the data reaches repaint themselves; a repaint of the
+    # whole screen would re-render every visible table cell on each refresh
+    data: reactive[dict[str, Any]] = reactive(dict, always_update=True, repaint=False)
 
     def __init__(self, *, clock: Callable[[], datetime], heartbeat_seconds: float) -> None:
         super().__init__()

@@ -23,7 +23,9 @@ from tui.widgets.signals import SignalBars
 class SymbolScreen(Screen):
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in SYMBOL_KEYS]
 
-    detail: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+    # repaint=False: the widgets the data reaches repaint themselves; a repaint of the
+    # whole screen would re-render every visible table cell on each refresh
+    detail: reactive[dict[str, Any]] = reactive(dict, always_update=True, repaint=False)
 
     def __init__(self, symbol: str) -> None:
         super().__init__()
