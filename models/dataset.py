@@ -213,9 +213,3 @@ def window_index(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, widt
     valid = offsets >= first[idx][:, None]
     padded = np.concatenate([values, np.zeros((1, values.shape[1]), values.dtype)])
     return Windows(padded, np.where(valid, offsets, n))
-
-
-def windows(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, width: int) -> np.ndarray:
-    """(len(rows), width, F): `window_index`'s windows, all built at once."""
-    w = window_index(values, symbols, rows, width)
-    return w.take(slice(None))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from models.indicators import Frame, realized_vol, sma
 
@@ -34,9 +33,3 @@ def states(
         default="sideways",
     )
     return label, trend, vol
-
-
-def classify(close: pd.Series, **thresholds: float) -> pd.DataFrame:
-    """One symbol's regime history: columns regime, trend, volatility."""
-    label, trend, vol = states(close, **thresholds)
-    return pd.DataFrame({"regime": label, "trend": trend, "volatility": vol}, index=close.index)

@@ -9,7 +9,6 @@ regime: bullish votes up, bearish down, volatile and sideways abstain.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from models.indicators import Frame, macd_hist, rsi, sma
 from models.regime import states
@@ -35,8 +34,3 @@ def votes(
             "regime": np.where(labels == "bullish", 1.0, np.where(labels == "bearish", -1.0, 0.0)),
         }
     return {k: np.nan_to_num(v) for k, v in out.items()}
-
-
-def evaluate(bars: pd.DataFrame, **regime_thresholds: float) -> pd.DataFrame:
-    """Signal votes for every session of one symbol's `bars` (needs a `close` column)."""
-    return pd.DataFrame(votes(bars["close"], None, **regime_thresholds), index=bars.index)

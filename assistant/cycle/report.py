@@ -38,7 +38,16 @@ ROLLING_WEEKS = 4
 SIGNIFICANCE = 0.05
 
 
-TEXT_COLUMNS = ("symbol", "as_of", "model_version", "target_date", "direction", "regime")
+TEXT_COLUMNS = (
+    "symbol",
+    "as_of",
+    "model_version",
+    "target_date",
+    "direction",
+    "regime",
+    "signals",
+    "outcome",
+)
 
 
 class Calls:
@@ -83,10 +92,11 @@ def _calls(rows: list[dict[str, Any]]) -> Calls:
     cols: dict[str, np.ndarray] = {}
     for name in names:
         values = [r[name] for r in rows]
-        if name in TEXT_COLUMNS or name in ("signals", "outcome"):
+        if name in TEXT_COLUMNS:
             cols[name] = np.array(values, dtype=object)
         else:
             cols[name] = np.array(values, dtype=float)  # None -> NaN
+    cols["position"] = np.arange(len(rows))  # where each call sits in the whole set
     return Calls(cols)
 
 
@@ -129,8 +139,6 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
     out = np.full(len(calls), np.nan)
     first = str(min(calls["as_of"]))  # no call needs a bar before its own as_of
     stored = bar_store.load_many(db, sorted(set(calls["symbol"].tolist())), start=first)
-    position = np.arange(len(calls))
-    calls["position"] = position
     for (sym, h), g in calls.groups("symbol", "horizon"):
         if sym not in stored:
             continue
