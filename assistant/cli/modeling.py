@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train forecasters on stored bars and report held-out skill",
         description="Train the model kinds on stored bars (global across the symbols): fit on "
-        "the first 70%% of sessions, choose on the next 15%% (validation), score the last 15%% "
+        "the first 70% of sessions, choose on the next 15% (validation), score the last 15% "
         "once (held-out test) next to the baselines always-up, causal majority and last move. "
         "Then refit the same recipe on every labelled session (so the serving model is not "
         "stale), register it, and promote it when it passes the gates on validation. A panel "
