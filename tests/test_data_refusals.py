@@ -16,6 +16,9 @@ import pandas as pd
 import pytest
 
 from assistant.ingest.sources.synthetic import synthetic_bars
+from store import symbols
+from tests.tui_fixture import FIXED_NOW, fill, screen_text, settle, sync
+from tui.app import make_app
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "Date,Open,High,Low,Close,Volume\n"
@@ -83,7 +86,9 @@ def test_an_absurd_price_or_volume_is_refused_with_file_and_line(home, tmp_path,
 def test_open_or_close_outside_the_days_range_is_stored_flagged(home, tmp_path):
     path = tmp_path / "AAPL.csv"
     # The close is above the high: vendors emit such rows; the range widens, the row is flagged.
-    path.write_text(HEADER + "\n".join([ROWS[0], "2024-01-03,184.22,185.88,183.43,186.5,1", ROWS[2]]))
+    path.write_text(
+        HEADER + "\n".join([ROWS[0], "2024-01-03,184.22,185.88,183.43,186.5,1", ROWS[2]])
+    )
     result = cli(home, "import", str(path))
     assert result.returncode == 0, result.stderr
     assert "3 added" in result.stdout and "1 flagged" in result.stdout
@@ -118,7 +123,9 @@ def test_train_skips_a_symbol_whose_stored_bars_are_absurd_and_trains_the_rest(h
     assert result.returncode == 0, result.stderr
     # A database written before prices were checked: one absurd close is already stored.
     conn = sqlite3.connect(home / "assistant.db")
-    day = conn.execute("SELECT date FROM bars WHERE symbol = 'BAD' ORDER BY date LIMIT 1 OFFSET 300")
+    day = conn.execute(
+        "SELECT date FROM bars WHERE symbol = 'BAD' ORDER BY date LIMIT 1 OFFSET 300"
+    )
     date = day.fetchone()[0]
     conn.execute("UPDATE bars SET close = 1e308 WHERE symbol = 'BAD' AND date = ?", [date])
     conn.commit()
@@ -218,7 +225,10 @@ def test_semicolon_file_with_decimal_commas_imports_the_right_prices(home, tmp_p
     [
         # Only three digits after each comma: 1.234 or 1234? Nothing in the file says.
         ("2024-01-02;1,234;1,250;1,200;1,240;100\n", "cannot tell a decimal comma"),
-        ("2024-01-02;58,25;59,38;57,90;58,10;100\n2024-01-03;58.25;59.38;57.90;58.10;100\n", "decimal"),
+        (
+            "2024-01-02;58,25;59,38;57,90;58,10;100\n2024-01-03;58.25;59.38;57.90;58.10;100\n",
+            "decimal",
+        ),
     ],
 )
 def test_ambiguous_or_mixed_decimal_marks_are_refused(home, tmp_path, body, reason):
@@ -271,3 +281,15 @@ def test_reimporting_identical_rows_reports_them_unchanged(home, tmp_path):
     [entry] = json.loads(changed.stdout)[0]["symbols"]
     assert (entry["added"], entry["updated"], entry["unchanged"]) == (0, 1, 2)
     assert stored(home, "AAPL")[1][4] == pytest.approx(184.30)
+
+
+@sync
+async def test_the_tui_shows_why_a_symbol_left_the_watchlist(home, db):
+    fill(db)
+    symbols.add(db, ["ZZZZ"], "sample")
+    assert symbols.record_empty(db, "ZZZZ", message="the sample has no ZZZZ", deactivate_after=1)
+    app = make_app(home, clock=lambda: FIXED_NOW, poll_seconds=0.05)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+    assert "ZZZZ OFF THE LIST: deactivated: no data on 1 consecutive" in text

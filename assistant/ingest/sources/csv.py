@@ -6,9 +6,14 @@ columns), Stooq (`Date,Open,High,Low,Close,Volume`, the Polish header, and the b
 `<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,...` layout with YYYYMMDD dates), Alpha Vantage
 (`timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient`,
 newest first). Headers are matched loosely (case, spaces, `*`, `<>`, `1. open`);
-comma, semicolon and tab separators; ISO, YYYYMMDD, `Jan 02, 2024`, `02.01.2024` and
-unambiguous `m/d/Y` or `d/m/Y` dates. The symbol comes from --symbol, a ticker column,
-yfinance's ticker row, or the file name (`AAPL.csv`, `aapl.us.txt`, `daily_adjusted_IBM.csv`).
+comma, semicolon and tab separators; decimal points or, outside comma-separated files,
+decimal commas (`58,25;59,38`), decided from the cells and refused when they cannot tell;
+ISO, YYYYMMDD, `Jan 02, 2024`, `02.01.2024` and unambiguous `m/d/Y` or `d/m/Y` dates. The
+symbol comes from --symbol, a ticker column, yfinance's ticker row, or the file name
+(`AAPL.csv`, `aapl.us.txt`, `daily_adjusted_IBM.csv`).
+
+Only regular files are read (a FIFO would block, a device never ends), at most
+MAX_FILE_BYTES, in chunks of CHUNK_ROWS lines turned into numbers as they come.
 """
 
 from __future__ import annotations
@@ -87,7 +92,9 @@ def _head(handle: BinaryIO) -> str:
         ) from None
 
 
-def _parse_dates(values: pd.Series, formats: list[str] | None) -> tuple[pd.DatetimeIndex, list[str]]:
+def _parse_dates(
+    values: pd.Series, formats: list[str] | None
+) -> tuple[pd.DatetimeIndex, list[str]]:
     """Parse one chunk's dates; the format chosen for the first chunk binds the later ones."""
     text = values.astype(str)
     sample = text.iloc[0].strip()
@@ -97,23 +104,20 @@ def _parse_dates(values: pd.Series, formats: list[str] | None) -> tuple[pd.Datet
         if not fast.isna().any():
             return pd.DatetimeIndex(fast), ["%Y-%m-%d"]
     text = text.str.strip()
-    candidates = (
-        [(re.compile(""), formats)]
-        if formats is not None
-        else [(shape, fmts) for shape, fmts in _DATE_SHAPES if shape.match(sample)]
-    )
-    for _, fmts in candidates[:1]:
-        if fmts == ["%Y-%m-%d"]:
-            text = text.str.slice(0, 10)  # exchange-local date of a timestamp with an offset
-        parsed = [pd.to_datetime(text, format=f, errors="coerce") for f in fmts]
-        complete = [(p, f) for p, f in zip(parsed, fmts, strict=True) if not p.isna().any()]
-        if len(complete) > 1:
-            raise CsvError(f"dates like {sample!r} could be month/day or day/month; use YYYY-MM-DD")
-        if not complete:
-            best = parsed[0]
-            raise _at(values.index[best.isna()][0], f"unreadable date {values[best.isna()].iloc[0]!r}")
-        return pd.DatetimeIndex(complete[0][0]), [complete[0][1]]
-    raise _at(values.index[0], f"unreadable date {sample!r}")
+    if formats is None:
+        formats = next((f for shape, f in _DATE_SHAPES if shape.match(sample)), None)
+        if formats is None:
+            raise _at(values.index[0], f"unreadable date {sample!r}")
+    if formats == ["%Y-%m-%d"]:
+        text = text.str.slice(0, 10)  # exchange-local date of a timestamp with an offset
+    parsed = [pd.to_datetime(text, format=f, errors="coerce") for f in formats]
+    complete = [(p, f) for p, f in zip(parsed, formats, strict=True) if not p.isna().any()]
+    if len(complete) > 1:
+        raise CsvError(f"dates like {sample!r} could be month/day or day/month; use YYYY-MM-DD")
+    if not complete:
+        bad = parsed[0].isna().to_numpy()
+        raise _at(values.index[bad][0], f"unreadable date {values[bad].iloc[0]!r}")
+    return pd.DatetimeIndex(complete[0][0]), [complete[0][1]]
 
 
 def _at(line: int, what: str) -> CsvError:
@@ -146,7 +150,9 @@ class _Decimals:
             only_point, only_comma = point & ~comma, comma & ~point
             if only_point.any() and only_comma.any():
                 a, b = text[only_point].iloc[0], text[only_comma].iloc[0]
-                raise CsvError(f"numbers with decimal points ({a!r}) and decimal commas ({b!r}) in one file")
+                raise CsvError(
+                    f"numbers with decimal points ({a!r}) and decimal commas ({b!r}) in one file"
+                )
             if only_point.any() or only_comma.any():
                 self.mark = "." if only_point.any() else ","
             else:
@@ -163,7 +169,10 @@ class _Decimals:
         if not ok.all():
             i = int(np.argmin(ok))
             kind = "a decimal point" if self.mark == "." else "a decimal comma"
-            raise _at(text.index[i], f"non-numeric {col} {text.iloc[i]!r} (this file writes numbers with {kind})")
+            raise _at(
+                text.index[i],
+                f"non-numeric {col} {text.iloc[i]!r} (this file writes numbers with {kind})",
+            )
         if self.mark == ".":
             clean = text.str.replace(",", "", regex=False)
         else:
@@ -260,11 +269,7 @@ def read_raw(
                 if periods - {"D"}:
                     raise CsvError(f"not daily data (period {', '.join(sorted(periods - {'D'}))})")
             dates, formats = _parse_dates(chunk["date"], formats)
-            cols = {
-                c: _numbers(chunk[c], c, decimals)
-                for c in chunk.columns
-                if c not in text_cols
-            }
+            cols = {c: _numbers(chunk[c], c, decimals) for c in chunk.columns if c not in text_cols}
             keep = ~np.isnan(np.column_stack([cols[c] for c in PRICE_COLUMNS])).all(axis=1)
             # Yahoo writes rows of "null" for sessions without trades: nothing to store.
             parts.setdefault("date", []).append(dates.to_numpy()[keep])
@@ -272,11 +277,11 @@ def read_raw(
             for c, v in cols.items():
                 parts.setdefault(c, []).append(v[keep])
             if "ticker" in chunk.columns:
-                ids = [
+                codes = [
                     tickers.setdefault(_stooq_symbol(str(t)), len(tickers))
                     for t in chunk["ticker"].to_numpy()[keep]
                 ]
-                parts.setdefault("ticker", []).append(np.asarray(ids, dtype=np.int32))
+                parts.setdefault("ticker", []).append(np.asarray(codes, dtype=np.int32))
     except UnicodeDecodeError as exc:
         raise CsvError(f"not UTF-8 text ({exc.reason})") from None
     except pd.errors.EmptyDataError:
@@ -372,15 +377,21 @@ def open_regular(path: Path) -> BinaryIO:
         os.close(fd)
         if stat.S_ISDIR(info.st_mode):
             raise CsvError("is a directory, not a file")
-        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else (
-            "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket"
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else (
+                "a device"
+                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                else "a socket"
+            )
         )
         raise CsvError(f"is {kind}, not a regular file")
     if info.st_size > MAX_FILE_BYTES:
         os.close(fd)
         raise CsvError(_too_big(info.st_size))
     os.set_blocking(fd, True)
-    return io.BufferedReader(_Capped(fd, MAX_FILE_BYTES), buffer_size=1 << 20)  # type: ignore[return-value]
+    return io.BufferedReader(_Capped(fd, MAX_FILE_BYTES), buffer_size=1 << 20)
 
 
 def load_file(

@@ -39,7 +39,9 @@ def _first_bad(frame: pd.DataFrame, mask: pd.Series | np.ndarray, what: str) -> 
     i = int(np.argmax(mask))
     more = f" (and {n - 1} more rows)" if n > 1 else ""
     if "line" in frame.columns:
-        return ValidationError(f"line {int(frame['line'].iloc[i])}: {what} on {_day(frame.index[i])}{more}")
+        return ValidationError(
+            f"line {int(frame['line'].iloc[i])}: {what} on {_day(frame.index[i])}{more}"
+        )
     return ValidationError(f"{what} on {_day(frame.index[i])}{more}")
 
 
@@ -165,7 +167,7 @@ def validate(
         raise _first_bad(frame, h < lo, "high below low")
     top, bottom = np.maximum(o, c), np.minimum(o, c)
     # Beyond rounding, an open or close outside the day's range is a vendor slip: widen, flag.
-    fixed |= (h < top * (1 - TOLERANCE)) | (lo > bottom * (1 + TOLERANCE))
+    fixed = fixed | (h < top * (1 - TOLERANCE)) | (lo > bottom * (1 + TOLERANCE))
     h, lo = np.maximum(h, top), np.minimum(lo, bottom)
     factor = _factor(frame, c, adjusted)
     adj_close = c * factor
