@@ -79,9 +79,16 @@ def count(db: sqlite_utils.Database, symbol: str) -> int:
     return int(db.execute("SELECT COUNT(*) FROM bars WHERE symbol = ?", [symbol]).fetchone()[0])
 
 
-def last_date(db: sqlite_utils.Database, symbol: str, *, final_only: bool = False) -> str | None:
+def last_date(
+    db: sqlite_utils.Database, symbol: str, *, final_only: bool = False, end: str | None = None
+) -> str | None:
+    """The newest stored bar's date (with `end`: the newest on or before it)."""
     extra = " AND provisional = 0" if final_only else ""
-    row = db.execute(f"SELECT MAX(date) FROM bars WHERE symbol = ?{extra}", [symbol]).fetchone()
+    params = [symbol]
+    if end is not None:
+        extra += " AND date <= ?"
+        params.append(end)
+    row = db.execute(f"SELECT MAX(date) FROM bars WHERE symbol = ?{extra}", params).fetchone()
     return row[0]
 
 

@@ -293,3 +293,24 @@ async def test_the_tui_shows_why_a_symbol_left_the_watchlist(home, db):
         await settle(pilot)
         text = screen_text(app)
     assert "ZZZZ OFF THE LIST: deactivated: no data on 1 consecutive" in text
+
+
+def test_a_stored_future_bar_does_not_make_collect_say_current_for_ever(home, tmp_path):
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "AAPL.csv").write_text(HEADER + "\n".join(ROWS[:2]))
+    env = {"ASSISTANT_COLLECT_CSV_DIR": str(folder)}
+    assert cli(home, "watch", "add", "AAPL", env=env).returncode == 0
+    assert cli(home, "collect", "--source", "csv", env=env).returncode == 0
+    # A 2099 bar stored by a version that did not refuse it.
+    conn = sqlite3.connect(home / "assistant.db")
+    conn.execute(
+        "INSERT INTO bars (symbol, date, open, high, low, close, volume, raw_close, adj_factor, "
+        "provisional, flagged, source) VALUES ('AAPL', '2099-01-02', 1, 1, 1, 1, 1, 1, 1, 0, 0, 'csv')"
+    )
+    conn.commit()
+    conn.close()
+    (folder / "AAPL.csv").write_text(HEADER + "\n".join(ROWS))
+    result = cli(home, "collect", "--source", "csv", "--json", env=env)
+    [row] = json.loads(result.stdout)
+    assert row["status"] == "added" and row["added"] == 1, row

@@ -122,7 +122,10 @@ def _plan(
                 "no-data",
                 message=f"{source.name} has no {symbol} bars before {first_available:%Y-%m-%d}",
             )
-    last_final = bars.last_date(db, symbol, final_only=True)
+    # A bar from the future (imported before such bars were refused) must not make the
+    # symbol look current for good: only bars up to the latest possible session count.
+    latest = f"{calendar.latest_session(exchange, now):%Y-%m-%d}"
+    last_final = bars.last_date(db, symbol, final_only=True, end=latest)
     target = _last_closed_session(exchange, end, until is None, now)
     if last_final and (target is None or last_final >= f"{target:%Y-%m-%d}"):
         return CollectResult(symbol, "current", message=f"already current (last bar {last_final})")
