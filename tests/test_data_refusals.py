@@ -196,9 +196,9 @@ def test_a_file_over_the_size_cap_is_refused_before_it_is_read(home, tmp_path):
     path = tmp_path / "AAPL.csv"
     with path.open("wb") as f:  # sparse: no disk is used
         f.write((HEADER + ROWS[0] + "\n").encode())
-        f.truncate(513 << 20)
+        f.truncate(257 << 20)
     err = one_error(cli(home, "import", str(path)), path)
-    assert "larger than 512 MiB" in err and "split it" in err
+    assert "larger than 256 MiB" in err and "split it" in err
 
 
 # ---- 4. decimal commas ----

@@ -60,7 +60,7 @@ _DATE_SHAPES = [
 
 
 PRICE_COLUMNS = ["open", "high", "low", "close"]
-MAX_FILE_BYTES = 512 << 20  # ~9M daily rows: far beyond any export; a bigger file is a mistake
+MAX_FILE_BYTES = 256 << 20  # ~4.5M daily rows (peak ~0.7 GB): split anything bigger
 CHUNK_ROWS = 100_000  # lines parsed at a time
 _HEAD_BYTES = 64 << 10
 
