@@ -28,6 +28,7 @@ EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/
 RISKMETRICS_LAMBDA = 0.94
 HAR_WINDOWS = (1, 5, 22)
 HORIZONS = (1, 3, 5)
+HISTORY_DAYS = 800  # calendar days of bars a call's forecast sees (a cycle loads this many)
 
 
 # ---------------------------------------------------------------- daily variance proxies

@@ -97,6 +97,8 @@ class DashboardScreen(Screen):
                     f" · STALE DATA: {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''} "
                     f"(newest bar up to {oldest} sessions old; press c to collect)"
                 )
+            if data.get("edge_line"):
+                title += f" · {data['edge_line']}"
             set_static(self.query_one("#watchlist-title", Static), title)
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]
