@@ -159,7 +159,7 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
     # Conflicting pooled distribution and expectation (a skewed model head, say) is FLAT.
     call = outcomes.call_of(probs, mu)
     abstained = False
-    gate = None
+    gate: tuple[tuple[float, ...], float | None] | None = None
     if model is not None and model.gated:
         gate = (_norm(model.probs), model.threshold)
     elif model is None and evidence.rules_gated:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -393,7 +394,7 @@ def add_ranges(
         c: np.full(n, np.nan)
         for c in ("base_price", "realized_var", "vol_var", "vol_ewma", "vol_trailing")
     }
-    as_of = pd.to_datetime(preds["as_of"]).to_numpy()
+    as_of = pd.DatetimeIndex(pd.to_datetime(preds["as_of"]))
     sym = preds["symbol"].to_numpy()
     hor = preds["horizon"].to_numpy(int)
     for s in np.unique(sym):
@@ -436,20 +437,13 @@ def _vol_walk(
 ) -> dict[tuple[int, str], np.ndarray]:
     """Per (horizon, variance / ewma / trailing): the forecast a cycle at each of `days` makes
     from the bars it loads (the last HISTORY_DAYS calendar days up to that session)."""
-    out = {
-        (h, k): np.full(len(days), np.nan) for h in horizons for k in ("var", "ewma", "trailing")
-    }
     index = frame.index
-    for i, day in enumerate(days):
-        lo = int(index.searchsorted(day - pd.Timedelta(days=volatility.HISTORY_DAYS)))
-        hi = int(index.searchsorted(day, side="right"))
-        for h, f in volatility.forecast_at_end(frame.iloc[lo:hi], horizons).items():
-            out[(h, "var")][i], out[(h, "ewma")][i], out[(h, "trailing")][i] = (
-                f.variance,
-                f.ewma,
-                f.trailing,
-            )
-    return out
+    starts = index.searchsorted(days - pd.Timedelta(days=volatility.HISTORY_DAYS))
+    ends = index.searchsorted(days, side="right") - 1
+    walk = volatility.forecast_walk(frame, starts, ends, horizons)
+    return {
+        (h, key): walk[h][k] for h in horizons for k, key in enumerate(("var", "ewma", "trailing"))
+    }
 
 
 def _multipliers(preds: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -460,29 +454,41 @@ def _multipliers(preds: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     z = intervals.standardized_residual(
         preds["actual_return"], preds["expected_return"], preds["vol_sigma"]
     )
-    as_of = pd.to_datetime(preds["as_of"]).to_numpy()
-    known = pd.to_datetime(preds["target_date"]).to_numpy()  # NaT: never known here
+    as_of = pd.to_datetime(preds["as_of"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    target = pd.to_datetime(preds["target_date"]).to_numpy()  # NaT: never known here
+    known = np.where(
+        pd.isna(target), np.iinfo(np.int64).max, target.astype("datetime64[D]").astype(np.int64)
+    )
     sym = preds["symbol"].to_numpy()
     for _, g in preds.groupby(["model", "horizon"], sort=False):
         rows = g.index.to_numpy()
-        done = rows[np.isfinite(z[rows]) & ~pd.isna(known[rows])]
+        done = rows[np.isfinite(z[rows]) & ~pd.isna(target[rows])]
         done = done[np.argsort(known[done], kind="stable")]
-        pools: dict[Any, list[float]] = {}
+        done_known, done_sym, done_z = known[done].tolist(), sym[done].tolist(), z[done].tolist()
+        pools: dict[Any, deque[float]] = {}
+        arrays: dict[Any, np.ndarray] = {}
         j = 0
         order = rows[np.argsort(as_of[rows], kind="stable")]
         for day, at in _runs(order, as_of):
-            while j < len(done) and known[done[j]] <= day:
-                pool = pools.setdefault(sym[done[j]], [])
-                pool.append(float(z[done[j]]))
-                if len(pool) > intervals.POOL:
-                    del pool[0]
+            while j < len(done_known) and done_known[j] <= day:
+                pools.setdefault(done_sym[j], deque(maxlen=intervals.POOL)).append(done_z[j])
+                arrays.pop(done_sym[j], None)  # changed: convert again when asked
                 j += 1
-            pooled = np.concatenate([np.asarray(p) for p in pools.values()] or [np.zeros(0)])
-            for s in set(sym[at].tolist()):
-                own = np.asarray(pools.get(s, []))
-                these = at[sym[at] == s]
+            pooled: np.ndarray | None = None
+            here = sym[at]
+            for s in set(here.tolist()):
+                if s not in arrays:
+                    arrays[s] = np.fromiter(pools.get(s, ()), dtype=float)
+                own = arrays[s]
+                if len(own) < intervals.MIN_OWN and pooled is None:  # only then is it used
+                    pooled = np.concatenate(
+                        [np.fromiter(p, dtype=float) for p in pools.values()] or [np.zeros(0)]
+                    )
+                these = at[here == s]
                 for k, level in enumerate(intervals.LEVELS):
-                    q[k][these] = intervals.multiplier(own, pooled, level)
+                    q[k][these] = intervals.multiplier(
+                        own, np.zeros(0) if pooled is None else pooled, level
+                    )
     return q
 
 
