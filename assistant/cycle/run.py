@@ -107,7 +107,7 @@ def run_cycle(
     weights = weight_store.load(db, list(analyses), as_of=day)
     calibration = weight_store.load_calibration(db, as_of=day)
     range_q = ranges.multipliers(db, list(analyses), horizons, day)
-    rule_gates = rule_thresholds(db, horizons, day)
+    rule_gates: dict[int, float | None] = {}  # read once, and only when the rules serve
     plans: list[Plan] = []
     for sym, a in analyses.items():
         fc = forecasts.get(sym)
@@ -124,6 +124,8 @@ def run_cycle(
                     threshold=None if gates is None else gates.get(h),
                 )
             scope = "rules" if view is None else "model"
+            if view is None and not rule_gates:
+                rule_gates = rule_thresholds(db, horizons, day)
             table = {b: (n, hits) for b, (n, hits, _) in calibration.get((scope, h), {}).items()}
             ev = Evidence(
                 symbol=sym,
@@ -148,7 +150,7 @@ def run_cycle(
                 range_q=range_q[(sym, h)],
                 calibration=table,
                 rules_gated=True,
-                rules_threshold=rule_gates[h],
+                rules_threshold=rule_gates.get(h),
                 note="; ".join(
                     n for n in (refused, "" if view else note.get(sym, note.get("*", ""))) if n
                 ),
