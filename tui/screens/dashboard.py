@@ -99,6 +99,8 @@ class DashboardScreen(Screen):
                 )
             for off in data.get("deactivated", [])[:2]:  # why a symbol left the table
                 title += f" · {off['symbol']} OFF THE LIST: {off['reason']}"
+            if data.get("edge_line"):
+                title += f" · {data['edge_line']}"
             set_static(self.query_one("#watchlist-title", Static), title)
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]
