@@ -33,21 +33,35 @@ class DiskFull(StoreError):
     """The disk holding the database has no room left (SQLITE_FULL or ENOSPC)."""
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether `exc` says the disk is full: nothing is wrong with the data, retry later."""
+def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
+    """Whether `exc` says the disk is full: nothing is wrong with the data, retry later.
+
+    SQLite reports a full disk as SQLITE_FULL, except where it cannot create or grow its
+    `-shm` file ("disk I/O error"): an I/O error while the filesystem of `path` has no
+    free space left counts as a full disk too.
+    """
     if isinstance(exc, DiskFull):
         return True
-    if isinstance(exc, sqlite3.OperationalError):
-        code = getattr(exc, "sqlite_errorcode", None)
-        return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
-    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc):
+        return True
+    if path is None or not (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR):
+        return False
+    try:
+        return os.statvfs(path).f_bavail == 0
+    except OSError:
+        return False
 
 
 def disk_full_error(path: Path | None, exc: BaseException) -> DiskFull:
     """`exc` (a full disk) as one plain sentence naming the folder it hit."""
     if isinstance(exc, DiskFull):
         return exc
-    where = f" holding {path.parent}" if path is not None else ""
+    where = f" holding {path if path.is_dir() else path.parent}" if path is not None else ""
     return DiskFull(f"the disk{where} is full ({exc}); free some space")
 
 
@@ -94,7 +108,7 @@ def connect(path: Path) -> sqlite_utils.Database:
             db.enable_wal()
     except sqlite3.DatabaseError as exc:
         conn.close()
-        if is_disk_full(exc):
+        if is_disk_full(exc, path):
             raise disk_full_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     return db
@@ -118,7 +132,7 @@ def open_db(home: Path, *, migrate: bool = True) -> sqlite_utils.Database:
                     MIGRATIONS.apply(db)
     except sqlite3.DatabaseError as exc:
         db.close()
-        if is_disk_full(exc):
+        if is_disk_full(exc, path):
             raise disk_full_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     except StoreError:

@@ -101,10 +101,10 @@ class CommandRunner:
             try:
                 commands.finish(self.ctx.db, cid, error=error[:500])
             except Exception as failed:
-                if not is_disk_full(failed):
+                if not is_disk_full(failed, self.ctx.home):
                     raise
                 self._unfinished[cid] = error[:500]
-            if is_disk_full(exc):
+            if is_disk_full(exc, self.ctx.home):
                 raise  # the loop waits for room
             return
         if result is not PENDING:

@@ -95,7 +95,7 @@ def run_job(
     try:
         run_id = job_runs.start(db, name, scheduled_for=scheduled_for)
     except Exception as exc:
-        if is_disk_full(exc):
+        if is_disk_full(exc, file_of(db)):
             raise disk_full_error(file_of(db), exc) from None
         raise
     try:
@@ -105,9 +105,8 @@ def run_job(
         job_runs.finish(db, run_id, "interrupted", str(exc)[:500])
         return Outcome(False, error=str(exc), run_id=run_id, extra={"interrupted": True})
     except Exception as exc:
-        if is_disk_full(exc):
-            full = disk_full_error(file_of(db), exc)
-            log.warning("%s failed: %s", name, full)
+        if is_disk_full(exc, file_of(db)):
+            full = disk_full_error(file_of(db), exc)  # the catcher logs it (once)
             _record(db, run_id, name, "failed", str(full))
             raise full from None
         error = str(exc) if isinstance(exc, AssistantError) else f"{type(exc).__name__}: {exc}"

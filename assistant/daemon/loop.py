@@ -40,7 +40,7 @@ from store import bars, commands, daemon_state, registry
 from store import jobs as job_runs
 from store import symbols as watch
 from store.daemon_state import State
-from store.db import checkpoint, disk_full_error, file_of, is_disk_full, open_db
+from store.db import checkpoint, disk_full_error, is_disk_full, open_db
 
 log = logging.getLogger("assistant.daemon")
 
@@ -170,7 +170,7 @@ class Daemon:
                 try:
                     busy = self._step()
                 except Exception as exc:
-                    if not is_disk_full(exc):
+                    if not is_disk_full(exc, self.home):
                         raise
                     self._out_of_room(exc)
                     continue
@@ -183,6 +183,10 @@ class Daemon:
             if self.db is not None:
                 try:
                     self._shutdown()
+                except Exception as exc:
+                    if not is_disk_full(exc, self.home):
+                        raise
+                    log.error("the stop is not recorded: %s", disk_full_error(self.home, exc))
                 finally:
                     self.db.close()
             lock.release()
@@ -202,7 +206,7 @@ class Daemon:
         if self._full_tries == 1:
             log.error(
                 "%s; waiting for room (trying again every %.0f s at most)",
-                disk_full_error(file_of(self.db), exc),
+                disk_full_error(self.home, exc),
                 DISK_FULL_MAX_WAIT_S,
             )
         wait = DISK_FULL_FIRST_WAIT_S * 2 ** min(self._full_tries - 1, 10)
