@@ -22,7 +22,7 @@ BUSY_TIMEOUT_S = 10.0
 DB_FILENAME = "assistant.db"
 # A checkpoint that resets the WAL cuts it back to this; a WAL found bigger after a job
 # is checkpointed with TRUNCATE (bulk writes would otherwise leave it bigger than the db).
-WAL_LIMIT_BYTES = 4 * 1024 * 1024
+WAL_LIMIT_BYTES = 1024 * 1024
 
 
 class StoreError(Exception):

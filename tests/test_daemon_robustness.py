@@ -15,7 +15,7 @@ import pytest
 
 from assistant import calendar
 from store import commands
-from store.db import open_db
+from store.db import WAL_LIMIT_BYTES, open_db
 from tests import daemon_fixture
 from tests.daemon_fixture import cli, query, spawn, wait_for
 
@@ -235,3 +235,22 @@ def test_a_full_disk_is_one_line_then_the_daemon_waits_and_goes_on(small_disk):
     assert daemon.wait(30) == 0
     assert query(home, "PRAGMA integrity_check") == [("ok",)]
     assert "Traceback" not in out.read_text()
+
+
+def test_after_a_big_collection_the_wal_is_cut_back(tmp_path):
+    home = tmp_path / "home"
+    open_db(home).close()
+    daemon = spawn(home, "daemon", extra_env={"ASSISTANT_COLLECT_HISTORY_YEARS": "10"})
+    wait_for(lambda: _state(home)[0] == "running", 60, "the daemon to run", daemon)
+    db = open_db(home)  # a reader that stays, as the dashboard does
+    try:
+        every = ["^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"]
+        cid = commands.enqueue(db, "watch.add", {"symbols": every})
+        wait_for(lambda: _command(home, cid)[0] == "done", 120, "the collection", daemon)
+        assert query(home, "SELECT COUNT(*) FROM bars")[0][0] > 10_000
+        wal = (home / "assistant.db-wal").stat().st_size
+        assert wal <= WAL_LIMIT_BYTES < (home / "assistant.db").stat().st_size, wal
+    finally:
+        db.close()
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
