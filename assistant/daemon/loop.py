@@ -193,10 +193,12 @@ class Daemon:
         return 0
 
     def _step(self) -> bool:
-        if self._full_tries:
-            self._room_again()
+        if self._full_tries:  # after a full disk, a write first: it raises while still full
+            daemon_state.set_state(self.db, self.state, sim_date=self.as_of())
         if not self._started:
             self._start()
+        if self._full_tries:
+            self._room_again()
         assert self.beat is not None
         with self.beat:  # a long step keeps the heartbeat fresh (for a while)
             return self._tick()
@@ -213,17 +215,16 @@ class Daemon:
         self.sleep(min(wait, DISK_FULL_MAX_WAIT_S))
 
     def _room_again(self) -> None:
-        """After a full disk: one write (raises while it is still full), then catch up."""
-        daemon_state.set_state(self.db, self.state, sim_date=self.as_of())
+        """The disk took a write again: record what it refused, catch up what was missed."""
         recorded = jobs.record_unrecorded(self.db)
+        if self.mode == "live":
+            self._start_live()  # the slots missed meanwhile run now
         log.info(
-            "the disk has room again (after %d tries); going on%s",
+            "the disk has room again after %d failed tries; going on%s",
             self._full_tries,
             f" ({recorded} run end(s) recorded late)" if recorded else "",
         )
         self._full_tries = 0
-        if self._started and self.mode == "live":
-            self._start_live()  # the slots missed meanwhile run now
 
     def _set_state(self, state: State, sim_date: str | None = None) -> None:
         if state != self.state:
@@ -252,9 +253,10 @@ class Daemon:
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), self.mode, self.home)
         if self.opts is not None:
             self._resume_from = replay.resume_date(previous, self.exchange)
-            self._set_state(State.WAITING)
             if previous is not None and self._resume_from:
                 self._resumed_after = previous["sim_date"]
+            self._set_state(State.WAITING)
+            if self._resumed_after:
                 # keep the resume point should this run die before a step
                 daemon_state.heartbeat(self.db, sim_date=previous["sim_date"])
             self._prepare_replay(self.opts)
