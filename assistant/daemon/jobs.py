@@ -4,8 +4,9 @@
 a one-line summary). An exception is logged and recorded as `failed`, and the caller's
 loop goes on; only BaseException (a signal, interpreter exit) propagates, after the
 run is closed as `interrupted`, and a full disk, raised as `DiskFull` after the run
-is recorded failed (the daemon loop waits for room and redoes the work). The services are imported inside each job, so the
-daemon starts fast and a broken service fails that job only.
+is recorded failed (the daemon loop waits for room and redoes the work). The services
+are imported inside each job, so the daemon starts fast and a broken service fails
+that job only.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def run_job(
     try:
         checkpoint(db)  # after bulk writes (a first collection, a training) the WAL is cut back
     except Exception as exc:
-        if not is_disk_full(exc):
+        if not is_disk_full(exc, file_of(db)):
             raise  # (full: the loop's periodic checkpoint tries again)
     return Outcome(True, result=result, run_id=run_id)
 
@@ -138,7 +139,7 @@ def _record(db: sqlite_utils.Database, run_id: int, name: str, status: str, mess
     try:
         job_runs.finish(db, run_id, status, message)
     except Exception as exc:
-        if not is_disk_full(exc):
+        if not is_disk_full(exc, file_of(db)):
             raise
         log.warning("%s: its end (%s) is recorded once the disk has room", name, status)
         _unrecorded.append((run_id, status, message))

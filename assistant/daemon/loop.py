@@ -258,7 +258,7 @@ class Daemon:
             self._set_state(State.WAITING)
             if self._resumed_after:
                 # keep the resume point should this run die before a step
-                daemon_state.heartbeat(self.db, sim_date=previous["sim_date"])
+                daemon_state.heartbeat(self.db, sim_date=self._resumed_after)
             self._prepare_replay(self.opts)
         else:
             self._set_state(State.RUNNING)
