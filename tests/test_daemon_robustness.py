@@ -191,7 +191,7 @@ def test_a_full_disk_is_one_line_then_the_daemon_waits_and_goes_on(small_disk):
     ballast = home / "ballast"
     assert cli(home, "watch", "add", "^GSPC").returncode == 0
     replay = ("daemon", "--replay", "--speed", "4")
-    daemon = spawn(home, *replay, "--from", "2012-11-01")
+    daemon = spawn(home, *replay, "--from", "2013-01-02")
     wait_for(lambda: _state(home)[1], 60, "the replay to start", daemon)
 
     _fill(ballast)
@@ -210,7 +210,7 @@ def test_a_full_disk_is_one_line_then_the_daemon_waits_and_goes_on(small_disk):
     assert text[: text.index("the disk has room again")].count("waiting for room") == 1
     wait_for(lambda: _state(home)[0] == "finished", 180, "the replay to finish", daemon)
     # Nothing lost: every session has its calls; no run is left 'running'.
-    sessions = {d.strftime("%Y-%m-%d") for d in calendar.sessions("XNYS", "2012-11-01", END)}
+    sessions = {d.strftime("%Y-%m-%d") for d in calendar.sessions("XNYS", "2013-01-02", END)}
     called = {r[0] for r in query(home, "SELECT DISTINCT as_of FROM predictions")}
     assert sessions <= called, sorted(sessions - called)[:5]
     assert query(home, "SELECT COUNT(*) FROM job_runs WHERE status = 'running'") == [(0,)]
