@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
+from store import symbols
 from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
@@ -222,6 +223,11 @@ def watchlist(
     return out
 
 
+def deactivated(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Symbols the collector took off the watchlist, with the reason (they leave the table)."""
+    return symbols.deactivated(db)
+
+
 def pending(
     db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT
 ) -> list[dict[str, Any]]:
@@ -346,6 +352,7 @@ def dashboard(
             ),
             "commands": recent_commands(db),
             "watchlist": watchlist(db, today=today),
+            "deactivated": deactivated(db),
             "pending": pending(db, today),
             "trend": accuracy_trend(db),
             "regimes": regime_states(db),

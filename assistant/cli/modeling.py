@@ -213,6 +213,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"trained on {', '.join(report.symbols)}"
         + (f" through {report.as_of}" if report.as_of else "")
     )
+    for sym, why in report.skipped.items():
+        print(f"skipped {sym}: {why}")
     print(
         f"train {r['train'][0]}..{r['train'][1]} ({report.rows['train']} rows) · val {r['val'][0]}..{r['val'][1]} "
         f"({report.rows['val']}) · test {r['test'][0]}..{r['test'][1]} ({report.rows['test']}); "
