@@ -84,6 +84,20 @@ class Compute:
 
 
 @dataclass(frozen=True)
+class Alerts:
+    urls: tuple[str, ...] = ()  # apprise URLs (json://, ntfy://, mailto://, tgram://, ...)
+    calls: bool = True  # a directional call (one that passed its model's evidence gate)
+    ranges: bool = True  # a verified close outside its 95% range
+    jobs: bool = True  # a failed job
+    stale: bool = True  # a symbol's newest bar is stale
+    daemon: bool = True  # the daemon stopping
+    per_minute: int = 10  # at most this many sends a minute; the rest wait their turn
+    timeout_seconds: float = 10.0  # one send; a hanging endpoint is given up after this
+    retries: int = 3  # tries after the first, with a doubling pause
+    max_age_minutes: int = 60  # an alert not sent by then is dropped (stale news)
+
+
+@dataclass(frozen=True)
 class Settings:
     collect: Collect = field(default_factory=Collect)
     calendar: Calendar = field(default_factory=Calendar)
@@ -92,6 +106,7 @@ class Settings:
     cycle: Cycle = field(default_factory=Cycle)
     daemon: Daemon = field(default_factory=Daemon)
     compute: Compute = field(default_factory=Compute)
+    alerts: Alerts = field(default_factory=Alerts)
 
     def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed (an unknown key is a TypeError)."""
@@ -176,6 +191,27 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
                     keys[key] = _coerce(environ[name], value)
                 except ValueError:
                     raise AssistantError(f"{name}={environ[name]!r} is not a valid value") from None
-    return Settings(
+    settings = Settings(
         **{section: type(getattr(defaults, section))(**keys) for section, keys in values.items()}
     )
+    check_alerts(path, settings.alerts)
+    return settings
+
+
+def check_alerts(path: Path | str, alerts: Alerts) -> None:
+    """Alert URLs must be ones apprise can send to; limits must be positive."""
+    for key in ("per_minute", "timeout_seconds", "max_age_minutes"):
+        if getattr(alerts, key) <= 0:
+            raise AssistantError(f"{path}: [alerts] {key} should be more than 0")
+    if alerts.retries < 0:
+        raise AssistantError(f"{path}: [alerts] retries should be 0 or more")
+    if not alerts.urls:
+        return
+    import apprise  # only when alerts are configured: it takes a moment to import
+
+    for url in alerts.urls:
+        if apprise.Apprise.instantiate(url) is None:
+            # the scheme only: the rest of a URL may hold a token or a password
+            raise AssistantError(
+                f"{path}: [alerts] urls: {url.split('://')[0]}://... is not a URL apprise can send to"
+            )

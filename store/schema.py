@@ -281,3 +281,33 @@ def m006_range_coverage_in_index(db: sqlite_utils.Database) -> None:
             WHERE status = 'verified';
         """,
     )
+
+
+@MIGRATIONS()
+def m007_alert_outbox(db: sqlite_utils.Database) -> None:
+    # alerts: the outbox the daemon's sender drains; `key` names the event, so one event
+    # produced twice is one row (one message). alert_marks: how far the event scan has
+    # read each source (prediction ids, verify and job-end times), so nothing is re-sent.
+    _run(
+        db,
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            event TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            tries INTEGER NOT NULL DEFAULT 0,
+            next_try_at TEXT NOT NULL,
+            sent_at TEXT,
+            last_error TEXT
+        );
+        CREATE INDEX alerts_due ON alerts(status, next_try_at);
+        CREATE TABLE alert_marks (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+    )

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from assistant import __version__
-from assistant.cli import cycle, daemon, data, modeling, ui
+from assistant.cli import alerts, cycle, daemon, data, modeling, ui
 from assistant.cli.common import home_of
 from assistant.errors import AssistantError
 
-GROUPS = (data, modeling, cycle, daemon, ui)
+GROUPS = (data, modeling, cycle, daemon, alerts, ui)
 
 
 def build_parser() -> argparse.ArgumentParser:

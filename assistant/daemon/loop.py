@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assistant import __version__
+from assistant.alerts.worker import AlertSender
 from assistant.config import Settings
 from assistant.daemon import jobs, malloc, replay, scheduler, worker
 from assistant.daemon.commands import CommandRunner
@@ -104,6 +105,8 @@ class Daemon:
         self.state = State.STARTING
         self.db: Any = None
         self.beat: BusyBeat | None = None
+        self.alerts: AlertSender | None = None
+        self._started_at: str | None = None
         self.worker = TrainingWorker(self.home, settings, self.stop)
         self.replay: ReplayRun | None = None
         self._resume_from: str | None = None
@@ -150,6 +153,8 @@ class Daemon:
             if old[section][key] != value
         ]
         self.settings = self.ctx.settings = self.worker.settings = new
+        if self.alerts is not None:
+            self.alerts.settings = new
         self.heartbeat_s = float(new.daemon.heartbeat_seconds)
         if live is not None:
             self.live = live
@@ -166,6 +171,7 @@ class Daemon:
             malloc.tune()  # big training buffers are mmapped, so freeing them returns them
             self.db = open_db(self.home)
             self.beat = BusyBeat(self.home, self.heartbeat_s).start()
+            self.alerts = AlertSender(self.home, self.settings).start()  # its own thread
             while not self.stop.is_set():
                 try:
                     busy = self._step()
@@ -189,6 +195,8 @@ class Daemon:
                     log.error("the stop is not recorded: %s", disk_full_error(self.home, exc))
                 finally:
                     self.db.close()
+            if self.alerts is not None:
+                self.alerts.close(self._started_at)
             lock.release()
         return 0
 
@@ -245,6 +253,7 @@ class Daemon:
                 failed,
             )
         daemon_state.started(self.db, pid=os.getpid(), mode=self.mode, version=__version__)
+        self._started_at = (daemon_state.read(self.db) or {}).get("started_at")
         self.ctx = jobs.Context(self.db, self.home, self.settings, self.source)
         self.runner = CommandRunner(
             self.ctx, self.worker, self.as_of, lambda: self.mode == "replay"

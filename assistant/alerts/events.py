@@ -1,0 +1,144 @@
+"""Events worth a message, read from the store and put into the alert outbox.
+
+The scan reads each source from where it last stopped (a mark in the store), so an
+event is enqueued once; its key (`call:<id>`, `range:<id>`, `job:<id>`,
+`stale:<symbol>:<last bar>`) makes enqueuing it again a no-op. A first scan of a data
+home only sets the marks: the history before alerts were switched on is not news.
+A directional call is an UP or DOWN prediction: a call that did not pass its model's
+evidence gate is stored FLAT, and FLAT calls are never sent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from assistant.config import Alerts
+from store import alerts as outbox
+from store import daemon_state
+from store.db import utcnow
+from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
+
+
+def scan(db: sqlite_utils.Database, cfg: Alerts) -> int:
+    """Enqueue the events found since the last scan; the number of new alerts."""
+    new = 0
+    new += _calls(db, cfg)  # a switched-off source still moves its mark: no backlog later
+    new += _ranges(db, cfg)
+    new += _jobs(db, cfg)
+    if cfg.stale:
+        new += _stale(db)
+    return new
+
+
+def daemon_stopping(db: sqlite_utils.Database, started_at: str | None) -> bool:
+    """The daemon is stopping: one message per daemon run."""
+    return outbox.enqueue(
+        db,
+        f"daemon:{started_at or utcnow()}",
+        "daemon",
+        "trading-assistant: daemon stopping",
+        f"The daemon started {started_at or '?'} is stopping at {utcnow()}.",
+    )
+
+
+def _calls(db: sqlite_utils.Database, cfg: Alerts) -> int:
+    mark = outbox.get_mark(db, "call")
+    if mark is None:
+        outbox.set_mark(db, "call", str(outbox.max_call_id(db)))
+        return 0
+    rows = outbox.calls_after(db, int(mark))
+    new = 0
+    for row in rows:
+        if row["direction"] in ("up", "down") and cfg.calls:
+            new += outbox.enqueue(db, f"call:{row['id']}", "call", *_call_text(row))
+    if rows:
+        outbox.set_mark(db, "call", str(rows[-1]["id"]))
+    return new
+
+
+def _call_text(row: dict[str, Any]) -> tuple[str, str]:
+    sym, h, d = row["symbol"], row["horizon"], str(row["direction"]).upper()
+    title = f"{sym} {d} over {h} session{'s' if h != 1 else ''}"
+    body = (
+        f"{sym} {d}: {row['pred_change_pct']:+.2f}% to {row['pred_price']:.2f} by "
+        f"{row['target_date']} (close {row['base_price']:.2f} on {row['as_of']})"
+    )
+    if row.get("lower95") is not None and row.get("upper95") is not None:
+        body += f"; 95% range {row['lower95']:.2f} .. {row['upper95']:.2f}"
+    if row.get("confidence") is not None:
+        body += f"; confidence {row['confidence']:.2f}"
+    return title, body + f"; model {row['model_version']}"
+
+
+def _since(db: sqlite_utils.Database, name: str) -> str | None:
+    """The mark of a time-ordered source; a first scan sets it to now and reads nothing."""
+    mark = outbox.get_mark(db, name)
+    if mark is None:
+        outbox.set_mark(db, name, utcnow())
+    return mark
+
+
+def _ranges(db: sqlite_utils.Database, cfg: Alerts) -> int:
+    since = _since(db, "range")
+    if since is None:
+        return 0
+    rows = outbox.verified_since(db, since)
+    new = 0
+    for row in rows:
+        if cfg.ranges and row["covered95"] == 0:
+            sym, actual = row["symbol"], row["actual_price"]
+            new += outbox.enqueue(
+                db,
+                f"range:{row['id']}",
+                "range",
+                f"{sym} closed outside its 95% range",
+                f"{sym} closed {actual:.2f} on {row['target_date']}, outside the 95% range "
+                f"{row['lower95']:.2f} .. {row['upper95']:.2f} called on {row['as_of']} "
+                f"({row['horizon']} sessions ahead, model {row['model_version']})",
+            )
+    if rows:
+        outbox.set_mark(db, "range", max(str(r["verified_at"]) for r in rows))
+    return new
+
+
+def _jobs(db: sqlite_utils.Database, cfg: Alerts) -> int:
+    since = _since(db, "job")
+    if since is None:
+        return 0
+    rows = outbox.jobs_ended_since(db, since)
+    new = 0
+    for row in rows:
+        if cfg.jobs and row["status"] == "failed":
+            new += outbox.enqueue(
+                db,
+                f"job:{row['id']}",
+                "job",
+                f"trading-assistant: job {row['job']} failed",
+                f"The {row['job']} job (run {row['id']}, for {row['scheduled_for'] or 'now'}) "
+                f"failed: {row['message'] or 'no message'}",
+            )
+    if rows:
+        outbox.set_mark(db, "job", max(str(r["finished_at"]) for r in rows))
+    return new
+
+
+def _stale(db: sqlite_utils.Database) -> int:
+    state = daemon_state.read(db)
+    today = datetime.now(UTC).date().isoformat()
+    # a replay's today is its simulated session
+    ref = state["sim_date"] if state and state.get("mode") == "replay" and state["sim_date"] else today
+    new = 0
+    for sym, last in outbox.newest_bars(db).items():
+        age = weekdays_between(last, ref)
+        if age > STALE_AFTER_SESSIONS:
+            new += outbox.enqueue(
+                db,
+                f"stale:{sym}:{last}",
+                "stale",
+                f"{sym}: data is stale",
+                f"The newest bar of {sym} is from {last}, {age} weekdays before {ref}.",
+            )
+    return new

@@ -1,0 +1,132 @@
+"""The alert outbox: events waiting to be sent, and what became of each send.
+
+An event is one row keyed by what it is about (`call:42`, `job:7`): enqueuing the same
+event again changes nothing, so it is sent once however often it is produced. The
+sender takes due rows, and marks each sent, retried later (`next_try_at`), failed after
+its last try, or expired (too old to be news). Scan marks record how far the event scan
+has read each source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from store.db import immediate, utcnow
+
+PENDING, SENT, FAILED, EXPIRED = "pending", "sent", "failed", "expired"
+
+
+def enqueue(db: sqlite_utils.Database, key: str, event: str, title: str, body: str) -> bool:
+    """Add one event; False when an event with this key is already in the outbox."""
+    now = utcnow()
+    with immediate(db):
+        cur = db.execute(
+            "INSERT OR IGNORE INTO alerts (key, event, title, body, created_at, next_try_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [key, event, title, body, now, now],
+        )
+        return cur.rowcount == 1
+
+
+def due(db: sqlite_utils.Database, now: str, limit: int) -> list[dict[str, Any]]:
+    """Pending alerts whose next try is due, oldest first."""
+    cur = db.execute(
+        "SELECT * FROM alerts WHERE status = 'pending' AND next_try_at <= ? ORDER BY id LIMIT ?",
+        [now, limit],
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def sent(db: sqlite_utils.Database, alert_id: int) -> None:
+    with immediate(db):
+        db.execute(
+            "UPDATE alerts SET status = 'sent', sent_at = ?, tries = tries + 1, last_error = NULL "
+            "WHERE id = ?",
+            [utcnow(), alert_id],
+        )
+
+
+def retry(
+    db: sqlite_utils.Database, alert_id: int, error: str, next_try_at: str | None
+) -> None:
+    """A failed try: try again at `next_try_at`, or (None) give up: the alert failed."""
+    with immediate(db):
+        db.execute(
+            "UPDATE alerts SET tries = tries + 1, last_error = ?, "
+            "status = CASE WHEN ? IS NULL THEN 'failed' ELSE status END, "
+            "next_try_at = COALESCE(?, next_try_at) WHERE id = ?",
+            [error[:500], next_try_at, next_try_at, alert_id],
+        )
+
+
+def expire(db: sqlite_utils.Database, created_before: str) -> int:
+    """Pending alerts created before `created_before` are dropped unsent."""
+    with immediate(db):
+        return db.execute(
+            "UPDATE alerts SET status = 'expired', last_error = COALESCE(last_error, "
+            "'not sent in time') WHERE status = 'pending' AND created_at < ?",
+            [created_before],
+        ).rowcount
+
+
+def recent(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
+    cur = db.execute("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", [limit])
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def get_mark(db: sqlite_utils.Database, name: str) -> str | None:
+    row = db.execute("SELECT value FROM alert_marks WHERE name = ?", [name]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_mark(db: sqlite_utils.Database, name: str, value: str) -> None:
+    with immediate(db):
+        db.execute(
+            "INSERT INTO alert_marks (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            [name, value],
+        )
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cur = db.execute(sql, params)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def calls_after(db: sqlite_utils.Database, after_id: int) -> list[dict[str, Any]]:
+    """Predictions with an id above `after_id` (the scan keeps the UP/DOWN ones)."""
+    return _rows(db, "SELECT * FROM predictions WHERE id > ? ORDER BY id", [after_id])
+
+
+def verified_since(db: sqlite_utils.Database, since: str) -> list[dict[str, Any]]:
+    return _rows(
+        db,
+        "SELECT * FROM predictions WHERE status = 'verified' AND verified_at >= ? ORDER BY id",
+        [since],
+    )
+
+
+def jobs_ended_since(db: sqlite_utils.Database, since: str) -> list[dict[str, Any]]:
+    return _rows(
+        db,
+        "SELECT * FROM job_runs WHERE finished_at >= ? ORDER BY id",
+        [since],
+    )
+
+
+def newest_bars(db: sqlite_utils.Database) -> dict[str, str]:
+    """{symbol: date of its newest bar} for the active watchlist."""
+    rows = db.execute(
+        "SELECT s.symbol, MAX(b.date) FROM symbols s JOIN bars b ON b.symbol = s.symbol "
+        "WHERE s.active = 1 GROUP BY s.symbol"
+    ).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows if r[1]}
+
+
+def max_call_id(db: sqlite_utils.Database) -> int:
+    return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM predictions").fetchone()[0])

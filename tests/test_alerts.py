@@ -1,0 +1,330 @@
+"""Alerts through apprise, against a real HTTP receiver on 127.0.0.1 (apprise's json://).
+
+The receiver is a real `http.server` in a thread on an ephemeral port: it records what
+arrives, or answers 500, or hangs past the send timeout. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from assistant import config
+from assistant.alerts import events
+from assistant.alerts.worker import AlertSender
+from store import alerts as outbox
+from store import jobs as job_runs
+from store import predictions
+from store import symbols as watch
+from store.db import open_db, utcnow
+from tests.daemon_fixture import cli, query, spawn, wait_for
+
+
+class Receiver:
+    """An HTTP endpoint: `mode` is ok (200), fail (500) or hang (no answer for `hang_s`)."""
+
+    def __init__(self, mode: str = "ok", hang_s: float = 30.0):
+        self.mode, self.hang_s = mode, hang_s
+        self.got: list[dict] = []
+        self.requests = 0
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver.requests += 1
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.mode == "hang":
+                    receiver.release.wait(receiver.hang_s)
+                    return
+                if receiver.mode == "fail":
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.got.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"json://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def titles(self) -> list[str]:
+        return [m.get("title", "") for m in self.got]
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def write_config(home: Path, urls: list[str], **alerts: object) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    lines = ["[alerts]", f"urls = {json.dumps(urls)}"]
+    lines += [f"{k} = {json.dumps(v)}" for k, v in alerts.items()]
+    (home / "config.toml").write_text("\n".join(lines) + "\n")
+
+
+def call_row(symbol: str, as_of: str, horizon: int, direction: str) -> tuple:
+    change = {"up": 1.5, "down": -1.5, "flat": 0.0}[direction]
+    return (
+        symbol, as_of, horizon, "rules-1", utcnow(), "2024-01-10", 100.0, change,
+        100.0 + change, 98.0, 102.0, 96.0, 104.0, 0.01, 0.5, 0.2, 0.3, direction, 0.6,
+        "bull", "{}",
+    )  # fmt: skip
+
+
+def add_calls(home: Path, rows: list[tuple]) -> list[int]:
+    db = open_db(home)
+    try:
+        watch.add(db, sorted({r[0] for r in rows}), "sample")
+        with db.conn:
+            predictions.insert_many(db, rows)
+        return [r[0] for r in db.execute("SELECT id FROM predictions ORDER BY id").fetchall()]
+    finally:
+        db.close()
+
+
+# ---- config and `alerts test` (CLI subprocesses) ----
+
+
+def test_alerts_test_sends_one_message(tmp_path: Path, receiver: Receiver) -> None:
+    write_config(tmp_path, [receiver.url])
+    r = cli(tmp_path, "alerts", "test")
+    assert r.returncode == 0, r.stderr
+    assert "test alert sent to 1 URL(s): json://..." in r.stdout
+    assert receiver.titles() == ["trading-assistant: test alert"]
+    assert str(tmp_path) in receiver.got[0]["message"]
+
+
+def test_alerts_test_against_a_refusing_endpoint_fails_with_one_line(tmp_path: Path) -> None:
+    failing = Receiver("fail")
+    try:
+        write_config(tmp_path, [failing.url])
+        r = cli(tmp_path, "alerts", "test")
+    finally:
+        failing.close()
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: test alert not delivered: json://")
+    assert "500" in lines[0]
+    assert failing.requests >= 1
+
+
+def test_alerts_test_gives_up_on_a_hanging_endpoint(tmp_path: Path) -> None:
+    hanging = Receiver("hang", hang_s=120)
+    try:
+        write_config(tmp_path, [hanging.url], timeout_seconds=1)
+        r = cli(tmp_path, "alerts", "test", timeout=60)  # would take 120 s without a limit
+    finally:
+        hanging.close()
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: test alert not delivered")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("urls", "extra", "said"),
+    [
+        (["nosuchscheme://host/token"], {}, "nosuchscheme://... is not a URL apprise can send to"),
+        (["json://127.0.0.1:9/"], {"per_minute": 0}, "[alerts] per_minute should be more than 0"),
+        ("json://127.0.0.1:9/", {}, "[alerts] urls = 'json://127.0.0.1:9/' should be list"),
+    ],
+)
+def test_bad_alert_settings_are_refused_at_load(
+    tmp_path: Path, urls: object, extra: dict, said: str
+) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    lines = ["[alerts]", f"urls = {json.dumps(urls)}"] + [f"{k} = {v}" for k, v in extra.items()]
+    (tmp_path / "config.toml").write_text("\n".join(lines) + "\n")
+    r = cli(tmp_path, "alerts", "test")
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: ") and said in r.stderr, r.stderr
+    assert "token" not in r.stderr  # a URL's secret part is never echoed
+
+
+def test_no_urls_is_one_error_line(tmp_path: Path) -> None:
+    r = cli(tmp_path, "alerts", "test")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "error: no alert URLs: set [alerts] urls in config.toml (or pass --url)"
+
+
+# ---- events and the sender (real SQLite file, real apprise, real receiver) ----
+
+
+def settings_for(url: str, **alerts: object) -> config.Settings:
+    """Alerts to `url`; no daemon-stopping message (no daemon runs in these tests)."""
+    return config.Settings().replace("alerts", urls=(url,), **{"daemon": False, **alerts})
+
+
+def test_events_are_sent_once_and_flat_calls_never(tmp_path: Path, receiver: Receiver) -> None:
+    settings = settings_for(receiver.url)
+    add_calls(tmp_path, [call_row("OLD", "2024-01-02", 1, "up")])
+    db = open_db(tmp_path)
+    assert events.scan(db, settings.alerts) == 0  # the first scan: history is not news
+    calls_mark, range_mark = outbox.get_mark(db, "call"), outbox.get_mark(db, "range")
+    assert calls_mark and range_mark
+    ids = add_calls(
+        tmp_path,
+        [
+            call_row("AAA", "2024-01-03", 1, "up"),
+            call_row("BBB", "2024-01-03", 1, "flat"),  # did not pass its gate: no alert
+            call_row("CCC", "2024-01-03", 3, "down"),
+        ],
+    )
+    run = job_runs.start(db, "collect", scheduled_for="2024-01-03")
+    job_runs.finish(db, run, "failed", "the source timed out")
+    ok = job_runs.start(db, "cycle", scheduled_for="2024-01-03")
+    job_runs.finish(db, ok, "ok", "3 calls")
+    with db.conn:  # AAA's close fell outside its 95% range, CCC's inside
+        predictions.mark_verified(
+            db,
+            [
+                (110.0, 8.5, 1, "up", 1, 1, 0, 0, utcnow(), ids[1]),
+                (99.0, 0.5, 1, "down", 0, 0, 1, 1, utcnow(), ids[3]),
+            ],
+        )
+    assert events.scan(db, settings.alerts) == 4
+    outbox.set_mark(db, "call", calls_mark)  # the same events produced again ...
+    outbox.set_mark(db, "range", range_mark)
+    assert events.scan(db, settings.alerts) == 0  # ... are the same outbox rows
+    db.close()
+
+    sender = AlertSender(tmp_path, settings, poll_s=0.1).start()
+    try:
+        wait_for(lambda: len(receiver.got) >= 4, 60, "four alerts delivered")
+        time.sleep(1.0)  # a second delivery, were there one, would have arrived by now
+    finally:
+        sender.close(None)
+    assert sorted(receiver.titles()) == [
+        "AAA UP over 1 session",
+        "AAA closed outside its 95% range",
+        "CCC DOWN over 3 sessions",
+        "trading-assistant: job collect failed",
+    ]
+    assert not any("BBB" in m["title"] + m["message"] for m in receiver.got)
+    assert "the source timed out" in receiver.got[-1]["message"] or any(
+        "the source timed out" in m["message"] for m in receiver.got
+    )
+    rows = query(tmp_path, "SELECT status, tries FROM alerts")
+    assert rows and all(r == ("sent", 1) for r in rows)
+
+
+def test_switched_off_events_are_not_sent(tmp_path: Path, receiver: Receiver) -> None:
+    settings = settings_for(receiver.url, calls=False)
+    db = open_db(tmp_path)
+    events.scan(db, settings.alerts)
+    add_calls(tmp_path, [call_row("AAA", "2024-01-03", 1, "up")])
+    assert events.scan(db, settings.alerts) == 0
+    # switched on again later: the call made while off stays unsent (no backlog)
+    assert events.scan(db, settings_for(receiver.url).alerts) == 0
+    db.close()
+
+
+def test_a_refusing_endpoint_is_retried_then_recorded_failed(tmp_path: Path) -> None:
+    failing = Receiver("fail")
+    settings = settings_for(failing.url, retries=1)
+    db = open_db(tmp_path)
+    events.scan(db, settings.alerts)
+    add_calls(tmp_path, [call_row("AAA", "2024-01-03", 1, "up")])
+    events.scan(db, settings.alerts)
+    db.close()
+    sender = AlertSender(tmp_path, settings, poll_s=0.1).start()
+    try:
+        wait_for(
+            lambda: query(tmp_path, "SELECT 1 FROM alerts WHERE status = 'failed'"),
+            60,
+            "the alert given up",
+        )
+    finally:
+        sender.close(None)
+        failing.close()
+    (status, tries, error), = query(tmp_path, "SELECT status, tries, last_error FROM alerts")
+    assert (status, tries) == ("failed", 2) and "500" in error
+    assert failing.requests == 2  # the first try and one retry after its pause
+    r = cli(tmp_path, "alerts", "list")
+    assert r.returncode == 0 and "failed" in r.stdout and "500" in r.stdout
+
+
+# ---- the daemon (a real subprocess) ----
+
+
+def daemon_up(home: Path, proc: object) -> None:
+    wait_for(
+        lambda: query(home, "SELECT 1 FROM alert_marks WHERE name = 'call'"),
+        120,
+        "the sender's first scan",
+        proc,  # type: ignore[arg-type]
+    )
+
+
+def test_daemon_delivers_a_call_and_its_stop_once(tmp_path: Path, receiver: Receiver) -> None:
+    home = tmp_path / "home"
+    write_config(home, [receiver.url], stale=False, jobs=False)
+    proc = spawn(home, "daemon")
+    daemon_up(home, proc)
+    add_calls(
+        home,
+        [call_row("AAA", "2024-01-03", 1, "up"), call_row("BBB", "2024-01-03", 1, "flat")],
+    )
+    wait_for(lambda: "AAA UP over 1 session" in receiver.titles(), 60, "the call's alert", proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert sorted(receiver.titles()) == [
+        "AAA UP over 1 session",
+        "trading-assistant: daemon stopping",
+    ]
+
+
+def test_a_hanging_endpoint_never_delays_the_daemon(tmp_path: Path) -> None:
+    hanging = Receiver("hang", hang_s=300)
+    home = tmp_path / "home"
+    try:
+        write_config(home, [hanging.url], timeout_seconds=2, retries=1, stale=False, jobs=False)
+        proc = spawn(home, "daemon")
+        daemon_up(home, proc)
+        add_calls(home, [call_row("AAA", "2024-01-03", 1, "up")])
+        wait_for(lambda: hanging.requests >= 1, 60, "the first send", proc)
+        # while the endpoint hangs, the loop goes on: heartbeats, and commands are served
+        beat = query(home, "SELECT heartbeat_at FROM daemon")[0][0]
+        wait_for(
+            lambda: query(home, "SELECT heartbeat_at FROM daemon")[0][0] > beat,
+            60,
+            "a heartbeat during the hanging send",
+            proc,
+        )
+        r = cli(home, "status")
+        assert r.returncode == 0, r.stderr
+        wait_for(
+            lambda: query(home, "SELECT 1 FROM alerts WHERE status = 'failed'"),
+            120,
+            "the alert given up after its retry",
+            proc,
+        )
+        (tries, error), = query(home, "SELECT tries, last_error FROM alerts")
+        assert tries == 2 and "no answer within 2 s" in error or "timed out" in error.lower()
+        log = (home / "logs" / "daemon.log").read_text() if (home / "logs").exists() else ""
+        out = Path(f"{home}.out").read_text()
+        assert "alert failed after 2 tries" in out + log
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0  # the stop message's hanging send does not hold the exit
+    finally:
+        hanging.close()
