@@ -49,9 +49,7 @@ def sent(db: sqlite_utils.Database, alert_id: int) -> None:
         )
 
 
-def retry(
-    db: sqlite_utils.Database, alert_id: int, error: str, next_try_at: str | None
-) -> None:
+def retry(db: sqlite_utils.Database, alert_id: int, error: str, next_try_at: str | None) -> None:
     """A failed try: try again at `next_try_at`, or (None) give up: the alert failed."""
     with immediate(db):
         db.execute(

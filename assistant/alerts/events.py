@@ -129,7 +129,11 @@ def _stale(db: sqlite_utils.Database) -> int:
     state = daemon_state.read(db)
     today = datetime.now(UTC).date().isoformat()
     # a replay's today is its simulated session
-    ref = state["sim_date"] if state and state.get("mode") == "replay" and state["sim_date"] else today
+    ref = (
+        state["sim_date"]
+        if state and state.get("mode") == "replay" and state["sim_date"]
+        else today
+    )
     new = 0
     for sym, last in outbox.newest_bars(db).items():
         age = weekdays_between(last, ref)

@@ -65,15 +65,19 @@ class AlertSender:
         self._thread.join(min(cfg.timeout_seconds, FLUSH_AT_STOP_S) + 1.0)
 
     def _run(self) -> None:
-        db = None
+        db, last_error = None, ""
         while True:
             stopping = self._stop.is_set()
             try:
-                if db is None:
-                    db = open_db(self.home)
-                self._pass(db, stopping)
+                if self.settings.alerts.urls:  # no URLs (the default): nothing to do
+                    db = db or open_db(self.home)
+                    self._pass(db, stopping)
             except Exception as exc:  # the sender logs and goes on; the daemon never sees it
-                log.error("alerts: %s", exc)
+                if str(exc) != last_error:  # once, not every pass while it lasts
+                    log.error("alerts: %s", exc)
+                last_error = str(exc)
+            else:
+                last_error = ""
             if stopping:
                 break
             self._wake.wait(self.poll_s)
@@ -82,8 +86,6 @@ class AlertSender:
 
     def _pass(self, db: sqlite_utils.Database, stopping: bool) -> None:
         cfg = self.settings.alerts
-        if not cfg.urls:
-            return
         if not stopping:
             n = events.scan(db, cfg)
             if n:
@@ -91,7 +93,9 @@ class AlertSender:
         now = datetime.now(UTC)
         dropped = outbox.expire(db, _iso(now - timedelta(minutes=cfg.max_age_minutes)))
         if dropped:
-            log.warning("alerts: %d alert(s) older than %d min dropped unsent", dropped, cfg.max_age_minutes)
+            log.warning(
+                "alerts: %d alert(s) older than %d min dropped unsent", dropped, cfg.max_age_minutes
+            )
         deadline = time.monotonic() + FLUSH_AT_STOP_S
         for alert in outbox.due(db, _iso(now), limit=1000 if stopping else cfg.per_minute):
             if stopping and (alert["event"] != "daemon" or time.monotonic() > deadline):
@@ -122,4 +126,6 @@ class AlertSender:
         wait = FIRST_RETRY_S * 2 ** (tries - 1)
         at = _iso(datetime.now(UTC) + timedelta(seconds=wait))
         outbox.retry(db, alert["id"], error, at)
-        log.warning("alert not sent (try %d, again in %.0f s): %s: %s", tries, wait, alert["title"], error)
+        log.warning(
+            "alert not sent (try %d, again in %.0f s): %s: %s", tries, wait, alert["title"], error
+        )

@@ -23,9 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     asub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     t = asub.add_parser("test", help="send one test message now and say what happened")
-    t.add_argument(
-        "--url", action="append", help="send to this apprise URL instead (repeatable)"
-    )
+    t.add_argument("--url", action="append", help="send to this apprise URL instead (repeatable)")
     t.set_defaults(func=cmd_test)
     ls = asub.add_parser("list", help="recent alerts: sent, waiting, failed (with the error)")
     ls.add_argument("--limit", type=int, default=20)
@@ -43,9 +41,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if args.url:  # checked as the configured ones are
         config.check_alerts("--url", settings.replace("alerts", urls=urls).alerts)
     if not urls:
-        raise AssistantError(
-            "no alert URLs: set [alerts] urls in config.toml (or pass --url)"
-        )
+        raise AssistantError("no alert URLs: set [alerts] urls in config.toml (or pass --url)")
     timeout = settings.alerts.timeout_seconds
     error = send(
         urls,
