@@ -90,6 +90,7 @@ class Alerts:
     ranges: bool = True  # a verified close outside its 95% range
     jobs: bool = True  # a failed job
     stale: bool = True  # a symbol's newest bar is stale
+    regimes: bool = True  # a symbol's market regime changed
     daemon: bool = True  # the daemon stopping
     per_minute: int = 10  # at most this many sends a minute; the rest wait their turn
     timeout_seconds: float = 10.0  # one send; a hanging endpoint is given up after this

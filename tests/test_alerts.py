@@ -21,7 +21,7 @@ from assistant.alerts import events
 from assistant.alerts.worker import AlertSender
 from store import alerts as outbox
 from store import jobs as job_runs
-from store import predictions
+from store import predictions, regimes
 from store import symbols as watch
 from store.db import open_db, utcnow
 from tests.daemon_fixture import cli, query, spawn, wait_for
@@ -352,3 +352,27 @@ def test_stale_data_alerts_once_per_stale_bar(tmp_path: Path, receiver: Receiver
     finally:
         db.close()
     assert title == "XYZ: data is stale" and "2024-01-03" in body
+
+
+def test_a_regime_change_alerts_once(tmp_path: Path, receiver: Receiver) -> None:
+    settings = settings_for(receiver.url)
+    add_calls(tmp_path, [call_row("AAA", "2024-01-02", 1, "flat")])  # AAA on the watchlist
+    db = open_db(tmp_path)
+    try:
+
+        def regime(date: str, label: str) -> None:
+            with db.conn:
+                regimes.upsert_many(db, [("AAA", date, label, 0.01, 0.2)])
+
+        regime("2024-01-02", "bullish")
+        events.scan(db, settings.alerts)  # the first regime seen is not a change
+        regime("2024-01-03", "bullish")
+        assert events.scan(db, settings.alerts) == 0  # the same regime a day later
+        regime("2024-01-04", "volatile")
+        assert events.scan(db, settings.alerts) == 1
+        assert events.scan(db, settings.alerts) == 0
+        ((title, body),) = db.execute("SELECT title, body FROM alerts").fetchall()
+    finally:
+        db.close()
+    assert title == "AAA: regime now volatile"
+    assert "was bullish on 2024-01-03" in body

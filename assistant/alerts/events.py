@@ -2,7 +2,8 @@
 
 The scan reads each source from where it last stopped (a mark in the store), so an
 event is enqueued once; its key (`call:<id>`, `range:<id>`, `job:<id>`,
-`stale:<symbol>:<last bar>`) makes enqueuing it again a no-op. A first scan of a data
+`stale:<symbol>:<last bar>`,
+`regime:<symbol>:<date>`) makes enqueuing it again a no-op. A first scan of a data
 home only sets the marks: the history before alerts were switched on is not news.
 A directional call is an UP or DOWN prediction: a call that did not pass its model's
 evidence gate is stored FLAT, and FLAT calls are never sent.
@@ -17,7 +18,7 @@ import sqlite_utils
 
 from assistant.config import Alerts
 from store import alerts as outbox
-from store import daemon_state
+from store import daemon_state, regimes
 from store.db import utcnow
 from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
 
@@ -30,6 +31,7 @@ def scan(db: sqlite_utils.Database, cfg: Alerts) -> int:
     new += _jobs(db, cfg)
     if cfg.stale:
         new += _stale(db)
+    new += _regimes(db, cfg)
     return new
 
 
@@ -145,4 +147,31 @@ def _stale(db: sqlite_utils.Database) -> int:
                 f"{sym}: data is stale",
                 f"The newest bar of {sym} is from {last}, {age} weekdays before {ref}.",
             )
+    return new
+
+
+def _regimes(db: sqlite_utils.Database, cfg: Alerts) -> int:
+    """A symbol's newest regime differs from the one the last scan saw (its first: none)."""
+    new = 0
+    for sym, now in regimes.latest(db).items():
+        name = f"regime:{sym}"
+        mark = outbox.get_mark(db, name)
+        seen = f"{now['date']}|{now['regime']}"
+        if mark == seen:
+            continue
+        before_date, _, before = (mark or "").partition("|")
+        if (
+            cfg.regimes
+            and mark is not None
+            and before != now["regime"]
+            and now["date"] > before_date
+        ):
+            new += outbox.enqueue(
+                db,
+                f"{name}:{now['date']}",
+                "regime",
+                f"{sym}: regime now {now['regime']}",
+                f"{sym} turned {now['regime']} on {now['date']} (was {before} on {before_date})",
+            )
+        outbox.set_mark(db, name, seen)
     return new
