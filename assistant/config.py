@@ -91,6 +91,8 @@ class Alerts:
     jobs: bool = True  # a failed job
     stale: bool = True  # a symbol's newest bar is stale
     regimes: bool = True  # a symbol's market regime changed
+    quarantine: bool = True  # a model was quarantined (its artifact is unusable)
+    digest: bool = True  # after a cycle and its verify: the calls made, the calls scored
     daemon: bool = True  # the daemon stopping
     per_minute: int = 10  # at most this many sends a minute; the rest wait their turn
     timeout_seconds: float = 10.0  # one send; a hanging endpoint is given up after this

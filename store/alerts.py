@@ -128,3 +128,35 @@ def newest_bars(db: sqlite_utils.Database) -> dict[str, str]:
 
 def max_call_id(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM predictions").fetchone()[0])
+
+
+def quarantined_models(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return _rows(
+        db, "SELECT id, kind, reason FROM models WHERE status = 'quarantined' ORDER BY id", []
+    )
+
+
+def last_ok_run(db: sqlite_utils.Database, job: str, scheduled_for: str) -> dict[str, Any] | None:
+    rows = _rows(
+        db,
+        "SELECT * FROM job_runs WHERE job = ? AND scheduled_for = ? AND status = 'ok' "
+        "ORDER BY id DESC LIMIT 1",
+        [job, scheduled_for],
+    )
+    return rows[0] if rows else None
+
+
+def made_between(db: sqlite_utils.Database, start: str, end: str) -> list[dict[str, Any]]:
+    """Calls made in [start, end] (a cycle run's span)."""
+    return _rows(
+        db, "SELECT * FROM predictions WHERE made_at BETWEEN ? AND ? ORDER BY id", [start, end]
+    )
+
+
+def verified_between(db: sqlite_utils.Database, start: str, end: str) -> list[dict[str, Any]]:
+    return _rows(
+        db,
+        "SELECT * FROM predictions WHERE status = 'verified' AND verified_at BETWEEN ? AND ? "
+        "ORDER BY id",
+        [start, end],
+    )

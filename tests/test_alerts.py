@@ -21,7 +21,7 @@ from assistant.alerts import events
 from assistant.alerts.worker import AlertSender
 from store import alerts as outbox
 from store import jobs as job_runs
-from store import predictions, regimes
+from store import predictions, regimes, registry
 from store import symbols as watch
 from store.db import open_db, utcnow
 from tests.daemon_fixture import cli, query, spawn, wait_for
@@ -269,6 +269,10 @@ def test_a_refusing_endpoint_is_retried_then_recorded_failed(tmp_path: Path) -> 
 # ---- the daemon (a real subprocess) ----
 
 
+# The daemons below run a live catch-up of an empty watchlist: only calls (and the stop).
+ONLY_CALLS = {k: False for k in ("ranges", "regimes", "jobs", "stale", "quarantine", "digest")}
+
+
 def daemon_up(home: Path, proc: object) -> None:
     wait_for(
         lambda: query(home, "SELECT 1 FROM alert_marks WHERE name = 'call'"),
@@ -280,7 +284,7 @@ def daemon_up(home: Path, proc: object) -> None:
 
 def test_daemon_delivers_a_call_and_its_stop_once(tmp_path: Path, receiver: Receiver) -> None:
     home = tmp_path / "home"
-    write_config(home, [receiver.url], stale=False, jobs=False)
+    write_config(home, [receiver.url], **ONLY_CALLS)
     proc = spawn(home, "daemon")
     daemon_up(home, proc)
     add_calls(
@@ -300,7 +304,7 @@ def test_a_hanging_endpoint_never_delays_the_daemon(tmp_path: Path) -> None:
     hanging = Receiver("hang", hang_s=300)
     home = tmp_path / "home"
     try:
-        write_config(home, [hanging.url], timeout_seconds=2, retries=1, stale=False, jobs=False)
+        write_config(home, [hanging.url], timeout_seconds=2, retries=1, **ONLY_CALLS)
         proc = spawn(home, "daemon")
         daemon_up(home, proc)
         add_calls(home, [call_row("AAA", "2024-01-03", 1, "up")])
@@ -321,7 +325,7 @@ def test_a_hanging_endpoint_never_delays_the_daemon(tmp_path: Path) -> None:
             "the alert given up after its retry",
             proc,
         )
-        ((tries, error),) = query(home, "SELECT tries, last_error FROM alerts")
+        ((tries, error),) = query(home, "SELECT tries, last_error FROM alerts WHERE event = 'call'")
         print("recorded error:", error)
         assert tries == 2
         assert "no answer within 2 s" in error or "error occurred sending json" in error.lower()
@@ -376,3 +380,103 @@ def test_a_regime_change_alerts_once(tmp_path: Path, receiver: Receiver) -> None
         db.close()
     assert title == "AAA: regime now volatile"
     assert "was bullish on 2024-01-03" in body
+
+
+def test_a_quarantined_model_alerts_once(tmp_path: Path, receiver: Receiver) -> None:
+    settings = settings_for(receiver.url)
+    db = open_db(tmp_path)
+    try:
+        for n in (1, 2):
+            registry.register(
+                db,
+                model_id=f"markov-{n}",
+                kind="markov",
+                version=n,
+                symbols=["AAA"],
+                horizons=[1],
+                ranges={"train": ("2020-01-02", "2023-12-29")},
+                feature_hash="f",
+                metrics={},
+                artifact_path=str(tmp_path / f"m{n}"),
+            )
+        registry.quarantine(db, "markov-1", "quarantined before alerts were on")
+        events.scan(db, settings.alerts)  # what was quarantined before is not news
+        registry.quarantine(db, "markov-2", "artifact failed to load back: truncated")
+        assert events.scan(db, settings.alerts) == 1
+        assert events.scan(db, settings.alerts) == 0
+        ((title, body),) = db.execute("SELECT title, body FROM alerts").fetchall()
+    finally:
+        db.close()
+    assert title == "trading-assistant: model markov-2 quarantined"
+    assert "artifact failed to load back: truncated" in body
+
+
+def test_the_rate_limit_holds_the_rest_back(tmp_path: Path, receiver: Receiver) -> None:
+    settings = settings_for(receiver.url, per_minute=2)
+    db = open_db(tmp_path)
+    events.scan(db, settings.alerts)
+    add_calls(tmp_path, [call_row(s, "2024-01-03", 1, "up") for s in ("AAA", "BBB", "CCC", "DDD")])
+    assert events.scan(db, settings.alerts) == 4
+    db.close()
+    sender = AlertSender(tmp_path, settings, poll_s=0.1).start()
+    try:
+        wait_for(lambda: len(receiver.got) >= 2, 60, "the first two alerts")
+        time.sleep(1.0)  # ten passes of the sender: the limit is per minute
+    finally:
+        sender.close(None)
+    assert len(receiver.got) == 2
+    statuses = sorted(r[0] for r in query(tmp_path, "SELECT status FROM alerts"))
+    assert statuses == ["pending", "pending", "sent", "sent"]  # waiting their turn
+
+
+def test_an_alert_not_sent_in_time_is_dropped(tmp_path: Path, receiver: Receiver) -> None:
+    settings = settings_for(receiver.url, max_age_minutes=30)
+    db = open_db(tmp_path)
+    events.scan(db, settings.alerts)
+    add_calls(tmp_path, [call_row(s, "2024-01-03", 1, "up") for s in ("OLD", "NEW")])
+    assert events.scan(db, settings.alerts) == 2
+    with db.conn:  # OLD's alert was queued long ago (a daemon that was down since)
+        db.execute(
+            "UPDATE alerts SET created_at = '2000-01-01T00:00:00+00:00' WHERE key = 'call:1'"
+        )
+    db.close()
+    sender = AlertSender(tmp_path, settings, poll_s=0.1).start()
+    try:
+        wait_for(lambda: receiver.got, 60, "the fresh alert")
+    finally:
+        sender.close(None)
+    assert receiver.titles() == ["NEW UP over 1 session"]
+    assert query(tmp_path, "SELECT key, status FROM alerts ORDER BY id") == [
+        ("call:1", "expired"),
+        ("call:2", "sent"),
+    ]
+
+
+def test_a_digest_follows_the_verify_after_a_cycle(tmp_path: Path, receiver: Receiver) -> None:
+    settings = settings_for(receiver.url)
+    (old,) = add_calls(tmp_path, [call_row("OLD", "2024-01-02", 1, "up")])
+    db = open_db(tmp_path)
+    try:
+        events.scan(db, settings.alerts)
+        time.sleep(1.1)  # store times are to the second: OLD was made before this cycle
+        cycle = job_runs.start(db, "cycle", scheduled_for="2024-01-03")
+        add_calls(
+            tmp_path,
+            [call_row("AAA", "2024-01-03", 1, "up"), call_row("BBB", "2024-01-03", 1, "flat")],
+        )
+        job_runs.finish(db, cycle, "ok", "2 calls")
+        verify = job_runs.start(db, "verify", scheduled_for="2024-01-03")
+        with db.conn:
+            predictions.mark_verified(db, [(101.0, 0.5, 1, "up", 1, 1, 1, 1, utcnow(), old)])
+        job_runs.finish(db, verify, "ok", "1 scored")
+        assert events.scan(db, settings.alerts) == 2  # AAA's call, and the digest
+        assert events.scan(db, settings.alerts) == 0
+        ((title, body),) = db.execute(
+            "SELECT title, body FROM alerts WHERE event = 'digest'"
+        ).fetchall()
+    finally:
+        db.close()
+    assert title == "trading-assistant: digest 2024-01-03"
+    assert "Calls: 2 (1 UP, 0 DOWN, 1 FLAT = no edge)" in body
+    assert "AAA UP: +1.50% to 101.50" in body and "BBB" not in body
+    assert "Scored: 1 matured call(s); UP/DOWN hits 1/1; closes inside their 95% range 1/1" in body

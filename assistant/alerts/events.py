@@ -3,7 +3,9 @@
 The scan reads each source from where it last stopped (a mark in the store), so an
 event is enqueued once; its key (`call:<id>`, `range:<id>`, `job:<id>`,
 `stale:<symbol>:<last bar>`,
-`regime:<symbol>:<date>`) makes enqueuing it again a no-op. A first scan of a data
+`regime:<symbol>:<date>`,
+`quarantine:<model id>`,
+`digest:<scheduled slot>`) makes enqueuing it again a no-op. A first scan of a data
 home only sets the marks: the history before alerts were switched on is not news.
 A directional call is an UP or DOWN prediction: a call that did not pass its model's
 evidence gate is stored FLAT, and FLAT calls are never sent.
@@ -11,6 +13,7 @@ evidence gate is stored FLAT, and FLAT calls are never sent.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +35,7 @@ def scan(db: sqlite_utils.Database, cfg: Alerts) -> int:
     if cfg.stale:
         new += _stale(db)
     new += _regimes(db, cfg)
+    new += _quarantined(db, cfg)
     return new
 
 
@@ -122,6 +126,8 @@ def _jobs(db: sqlite_utils.Database, cfg: Alerts) -> int:
                 f"The {row['job']} job (run {row['id']}, for {row['scheduled_for'] or 'now'}) "
                 f"failed: {row['message'] or 'no message'}",
             )
+        if cfg.digest and row["job"] == "verify" and row["status"] == "ok":
+            new += _digest(db, row)
     if rows:
         outbox.set_mark(db, "job", max(str(r["finished_at"]) for r in rows))
     return new
@@ -175,3 +181,56 @@ def _regimes(db: sqlite_utils.Database, cfg: Alerts) -> int:
             )
         outbox.set_mark(db, name, seen)
     return new
+
+
+def _quarantined(db: sqlite_utils.Database, cfg: Alerts) -> int:
+    """Models quarantined since the last scan (the mark lists those already seen)."""
+    mark = outbox.get_mark(db, "quarantine")
+    rows = outbox.quarantined_models(db)
+    seen = set(json.loads(mark)) if mark is not None else {r["id"] for r in rows}
+    new = 0
+    for row in rows:
+        if row["id"] not in seen and cfg.quarantine:
+            new += outbox.enqueue(
+                db,
+                f"quarantine:{row['id']}",
+                "quarantine",
+                f"trading-assistant: model {row['id']} quarantined",
+                f"The {row['kind']} model {row['id']} was quarantined: "
+                f"{row['reason'] or 'no reason given'}",
+            )
+    ids = sorted({r["id"] for r in rows})
+    if mark is None or set(ids) != set(json.loads(mark)):
+        outbox.set_mark(db, "quarantine", json.dumps(ids))
+    return new
+
+
+def _digest(db: sqlite_utils.Database, verify: dict[str, Any]) -> int:
+    """The daily digest, once the verify after a cycle ended: the cycle's calls (UP, DOWN,
+    FLAT), and the calls this verify scored: hits of the UP/DOWN ones, 95% coverage."""
+    slot = verify["scheduled_for"] or verify["started_at"]
+    cycle = outbox.last_ok_run(db, "cycle", slot) if verify["scheduled_for"] else None
+    made = outbox.made_between(db, cycle["started_at"], cycle["finished_at"]) if cycle else []
+    scored = outbox.verified_between(db, verify["started_at"], verify["finished_at"])
+    lines = []
+    directional = [r for r in made if r["direction"] in ("up", "down")]
+    if made:
+        lines.append(
+            f"Calls: {len(made)} ({sum(r['direction'] == 'up' for r in made)} UP, "
+            f"{sum(r['direction'] == 'down' for r in made)} DOWN, "
+            f"{len(made) - len(directional)} FLAT = no edge)"
+        )
+        lines += [f"  {_call_text(r)[1]}" for r in directional[:20]]
+    else:
+        lines.append("Calls: none made in this cycle")
+    hits = [r["hit"] for r in scored if r["hit"] is not None]
+    ranged = [r["covered95"] for r in scored if r["covered95"] is not None]
+    lines.append(
+        f"Scored: {len(scored)} matured call(s); UP/DOWN hits {sum(hits)}/{len(hits)}; "
+        f"closes inside their 95% range {sum(ranged)}/{len(ranged)}"
+    )
+    return int(
+        outbox.enqueue(
+            db, f"digest:{slot}", "digest", f"trading-assistant: digest {slot}", "\n".join(lines)
+        )
+    )
