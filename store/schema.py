@@ -287,7 +287,8 @@ def m006_range_coverage_in_index(db: sqlite_utils.Database) -> None:
 def m007_alert_outbox(db: sqlite_utils.Database) -> None:
     # alerts: the outbox the daemon's sender drains; `key` names the event, so one event
     # produced twice is one row (one message). alert_marks: how far the event scan has
-    # read each source (prediction ids, verify and job-end times), so nothing is re-sent.
+    # read each source (prediction ids, verify and job-end times), so nothing is re-sent;
+    # the two indexes keep that read from scanning every stored call and job run.
     _run(
         db,
         """
@@ -305,6 +306,8 @@ def m007_alert_outbox(db: sqlite_utils.Database) -> None:
             last_error TEXT
         );
         CREATE INDEX alerts_due ON alerts(status, next_try_at);
+        CREATE INDEX predictions_verified_at ON predictions(verified_at);
+        CREATE INDEX job_runs_finished_at ON job_runs(finished_at);
         CREATE TABLE alert_marks (
             name TEXT PRIMARY KEY,
             value TEXT NOT NULL

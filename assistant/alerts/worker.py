@@ -2,8 +2,8 @@
 
 It has its own database connection and never blocks the loop: a slow, hanging or
 refusing endpoint costs this thread its send timeout, nothing else. Each pass scans for
-new events, drops alerts older than `max_age_minutes`, then sends what is due, at most
-`per_minute` a minute. A failed send is logged and tried again after 2, 4, 8 ...
+new events (when another connection wrote since the last scan), drops alerts older than
+`max_age_minutes`, then sends what is due, at most `per_minute` a minute. A failed send is logged and tried again after 2, 4, 8 ...
 seconds (`retries` times), then marked failed with its error (`assistant alerts list`).
 """
 
@@ -23,7 +23,7 @@ from assistant.alerts import events
 from assistant.alerts.send import send
 from assistant.config import Settings
 from store import alerts as outbox
-from store.db import open_db
+from store.db import data_version, open_db
 
 log = logging.getLogger("assistant.alerts")
 
@@ -42,6 +42,7 @@ class AlertSender:
         self.home, self.settings, self.poll_s = Path(home), settings, poll_s
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._seen_version: int | None = None  # the scan runs only after another write
         self._sent: deque[float] = deque()  # monotonic times of recent sends (rate limit)
         self._thread = threading.Thread(target=self._run, name="alert-sender", daemon=True)
 
@@ -86,8 +87,10 @@ class AlertSender:
 
     def _pass(self, db: sqlite_utils.Database, stopping: bool) -> None:
         cfg = self.settings.alerts
-        if not stopping:
+        version = data_version(db)
+        if not stopping and version != self._seen_version:  # another connection wrote
             n = events.scan(db, cfg)
+            self._seen_version = version
             if n:
                 log.info("alerts: %d new event(s) queued", n)
         now = datetime.now(UTC)
