@@ -20,6 +20,8 @@ PENDING, SENT, FAILED, EXPIRED = "pending", "sent", "failed", "expired"
 
 def enqueue(db: sqlite_utils.Database, key: str, event: str, title: str, body: str) -> bool:
     """Add one event; False when an event with this key is already in the outbox."""
+    if db.execute("SELECT 1 FROM alerts WHERE key = ?", [key]).fetchone():
+        return False  # known: no write lock taken (a stale symbol is seen on every scan)
     now = utcnow()
     with immediate(db):
         cur = db.execute(
@@ -119,9 +121,9 @@ def jobs_ended_since(db: sqlite_utils.Database, since: str) -> list[dict[str, An
 
 def newest_bars(db: sqlite_utils.Database) -> dict[str, str]:
     """{symbol: date of its newest bar} for the active watchlist."""
-    rows = db.execute(
-        "SELECT s.symbol, MAX(b.date) FROM symbols s JOIN bars b ON b.symbol = s.symbol "
-        "WHERE s.active = 1 GROUP BY s.symbol"
+    rows = db.execute(  # one index seek per symbol, not a pass over every bar
+        "SELECT symbol, (SELECT MAX(date) FROM bars b WHERE b.symbol = s.symbol) "
+        "FROM symbols s WHERE active = 1"
     ).fetchall()
     return {str(r[0]): str(r[1]) for r in rows if r[1]}
 
@@ -160,3 +162,14 @@ def verified_between(db: sqlite_utils.Database, start: str, end: str) -> list[di
         "ORDER BY id",
         [start, end],
     )
+
+
+def latest_regimes(db: sqlite_utils.Database) -> dict[str, tuple[str, str]]:
+    """{symbol: (date, regime)} of each active symbol's newest regime: one index seek per
+    symbol (a GROUP BY over the whole regime history costs 0.16 s at 250k rows)."""
+    rows = db.execute(
+        "SELECT s.symbol, r.date, r.regime FROM symbols s JOIN regimes r "
+        "ON r.symbol = s.symbol AND r.date = "
+        "(SELECT MAX(date) FROM regimes WHERE symbol = s.symbol) WHERE s.active = 1"
+    ).fetchall()
+    return {str(s): (str(d), str(g)) for s, d, g in rows}

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from assistant.config import Alerts
 from store import alerts as outbox
-from store import daemon_state, regimes
+from store import daemon_state
 from store.db import utcnow
 from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
 
@@ -159,25 +159,20 @@ def _stale(db: sqlite_utils.Database) -> int:
 def _regimes(db: sqlite_utils.Database, cfg: Alerts) -> int:
     """A symbol's newest regime differs from the one the last scan saw (its first: none)."""
     new = 0
-    for sym, now in regimes.latest(db).items():
+    for sym, (date, regime) in outbox.latest_regimes(db).items():
         name = f"regime:{sym}"
         mark = outbox.get_mark(db, name)
-        seen = f"{now['date']}|{now['regime']}"
+        seen = f"{date}|{regime}"
         if mark == seen:
             continue
         before_date, _, before = (mark or "").partition("|")
-        if (
-            cfg.regimes
-            and mark is not None
-            and before != now["regime"]
-            and now["date"] > before_date
-        ):
+        if cfg.regimes and mark is not None and before != regime and date > before_date:
             new += outbox.enqueue(
                 db,
-                f"{name}:{now['date']}",
+                f"{name}:{date}",
                 "regime",
-                f"{sym}: regime now {now['regime']}",
-                f"{sym} turned {now['regime']} on {now['date']} (was {before} on {before_date})",
+                f"{sym}: regime now {regime}",
+                f"{sym} turned {regime} on {date} (was {before} on {before_date})",
             )
         outbox.set_mark(db, name, seen)
     return new
