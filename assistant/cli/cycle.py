@@ -99,12 +99,16 @@ def _date(text: str | None) -> str | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from assistant.cycle.run import run_cycle
+    from store import registry
 
     home, settings, db = open_home(args)
-    calls = run_cycle(db, home, settings, args.symbols or None, as_of=_date(args.as_of))
-    if args.json:
+    day = _date(args.as_of)
+    calls = run_cycle(db, home, settings, args.symbols or None, as_of=day)
+    if args.json:  # each call's note carries the quarantines too
         print_json([c.to_dict() for c in calls])
         return 0
+    for q in registry.quarantines(db, day):
+        print(f"QUARANTINED: {registry.quarantine_notice(q)}")
     if not calls:
         when = f"in the two years up to {args.as_of}" if args.as_of else "recent enough"
         print(

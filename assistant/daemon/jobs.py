@@ -216,6 +216,11 @@ def retrain(
     ) + f"; promoted: {', '.join(promoted) or 'none'}"
     if failed:
         summary += "; failed: " + "; ".join(failed)
+    for line in report.housekeeping:  # orphans cleared, artifacts pruned
+        log.info("retrain: %s", line)
+    pruned = [h for h in report.housekeeping if h.startswith("pruned")]
+    if pruned:
+        summary += "; " + pruned[0].split(":")[0]
     return result, summary
 
 

@@ -84,6 +84,7 @@ class DashboardScreen(Screen):
         status.queued = data["queued"]
         if changed("watchlist"):
             self.query_one(WatchlistTable).rows_data = data["watchlist"]
+        if changed("watchlist") or changed("quarantined"):
             watched = len(data["watchlist"])
             stale = [r["symbol"] for r in data["watchlist"] if r.get("stale_sessions")]
             title = (
@@ -91,6 +92,8 @@ class DashboardScreen(Screen):
                 if watched
                 else "Watchlist is empty: press a to add a ticker"
             )
+            for q in data.get("quarantined", []):  # the previous model serves: say so
+                title += f" · QUARANTINED: {q['id']} ({q['serves'] or 'no model'} serves)"
             if stale:
                 oldest = max(r["stale_sessions"] for r in data["watchlist"])
                 title += (
