@@ -11,7 +11,6 @@ import signal
 from pathlib import Path
 
 from assistant.ingest.sources.synthetic import synthetic_bars
-from assistant.modeling import disk
 from store import bars as store_bars
 from store import registry, symbols
 from store.db import immediate
@@ -66,22 +65,20 @@ def test_orphans_a_kill_leaves_never_block_training(db, home):
 def test_pruning_keeps_the_serving_model_and_keep_versions_older_ones(db, home):
     seed(db)
     (home / "config.toml").write_text("[models]\nkeep_versions = 1\n")
-    dirs = []
-    for _ in range(4):
+    for _ in range(3):
         out = train_ok(home)
-        dirs.append(sorted(p.name for p in (home / "models").iterdir() if p.is_dir()))
-    # four retrains of markov + rules (+ their ensemble): 2 artifacts per kind stay, not 4
-    assert dirs[-1] == [f"{k}-v{v}" for k in ("ensemble", "markov", "rules") for v in (3, 4)]
+    # three retrains of markov + rules (+ their ensemble): 2 artifacts per kind stay, not 3
+    dirs = sorted(p.name for p in (home / "models").iterdir() if p.is_dir())
+    assert dirs == [f"{k}-v{v}" for k in ("ensemble", "markov", "rules") for v in (2, 3)]
     line = next(x for x in out.splitlines() if "pruned" in x)
     assert "pruned 3 artifact(s)" in line and all(
-        f"{k}-v2" in line for k in ("ensemble", "markov", "rules")
+        f"{k}-v1" in line for k in ("ensemble", "markov", "rules")
     )
     # the rows stay, so the ledger's model versions stay readable
     assert statuses(home, "markov") == {
         "markov-v1": "pruned",
-        "markov-v2": "pruned",
-        "markov-v3": "retired",
-        "markov-v4": "serving",
+        "markov-v2": "retired",
+        "markov-v3": "serving",
     }
     reason = query(home, "SELECT reason FROM models WHERE id = 'markov-v1'")[0][0]
     assert "keep_versions = 1" in reason and "was retired" in reason
@@ -89,12 +86,14 @@ def test_pruning_keeps_the_serving_model_and_keep_versions_older_ones(db, home):
     (home / "config.toml").write_text("[models]\nkeep_versions = -1\n")
     bad = cli(home, *TRAIN)
     assert bad.returncode == 1 and bad.stderr.startswith("error: [models] keep_versions = -1")
-    assert len(statuses(home, "markov")) == 4
+    assert len(statuses(home, "markov")) == 3
 
 
 def test_as_of_calls_inside_the_kept_history_are_unchanged_by_pruning():
     """The rule in disk.keep_set, over many random registries: at every date from the oldest
     kept model's data end on, the model an --as-of call uses is the same after pruning."""
+    from assistant.modeling import disk
+
     rng = random.Random(7)
     days = [f"2012-{m:02d}-01" for m in range(1, 13)]
     for _ in range(2000):
@@ -134,36 +133,43 @@ def _swap_members(home: Path, ensemble: str) -> None:
     (root / "swap").rename(root / "member_1")
 
 
-def test_a_swapped_ensemble_member_is_quarantined_and_said_everywhere(db, home):
+def test_a_swapped_ensemble_member_is_quarantined_and_the_previous_ensemble_serves(db, home):
     seed(db)
     train_ok(home)
     train_ok(home)  # ensemble-v2 serves, ensemble-v1 retired
     _swap_members(home, "ensemble-v2")
     out = cli(home, "predict")
     assert out.returncode == 0, out.stderr
-    notice = (
-        "QUARANTINED: model ensemble-v2 is quarantined (unusable artifact: member_0: not the model"
-    )
-    assert notice in out.stdout and "ensemble-v1 serves instead" in out.stdout, out.stdout
     assert "model ensemble-v1:" in out.stdout and "model ensemble-v2:" not in out.stdout
     reason = query(home, "SELECT status, reason FROM models WHERE id = 'ensemble-v2'")[0]
-    assert reason[0] == "quarantined" and "swapped or altered" in reason[1]
+    assert reason[0] == "quarantined" and "member_0: not the model" in reason[1]
+
+
+def test_a_quarantine_is_said_in_predict_status_and_the_dashboard(db, home):
+    seed(db)
+    train_ok(home, "train", "--models", "markov")
+    train_ok(home, "train", "--models", "markov")  # markov-v2 serves, markov-v1 retired
+    meta = home / "models" / "markov-v2" / "meta.json"
+    meta.write_bytes(meta.read_bytes()[:40])  # truncated
+    out = cli(home, "predict")
+    assert out.returncode == 0, out.stderr
+    notice = "QUARANTINED: model markov-v2 is quarantined (unusable artifact: meta.json: unreadable"
+    assert notice in out.stdout and "markov-v1 serves instead" in out.stdout, out.stdout
+    assert "model markov-v1:" in out.stdout
     # --json: every call says which model is quarantined and what serves instead
     calls = json.loads(cli(home, "predict", "--json").stdout)
     assert calls and all(
-        "ensemble-v2 is quarantined" in c["note"] and c["model_version"] == "ensemble-v1"
-        for c in calls
+        "markov-v2 is quarantined" in c["note"] and c["model_version"] == "markov-v1" for c in calls
     )
     status = cli(home, "status")
-    assert status.returncode == 0 and "QUARANTINED: model ensemble-v2" in status.stdout
+    assert status.returncode == 0 and notice in status.stdout, status.stdout
     info = json.loads(cli(home, "status", "--json").stdout)
-    assert [(q["id"], q["serves"]) for q in info["quarantined"]] == [("ensemble-v2", "ensemble-v1")]
+    assert [(q["id"], q["serves"]) for q in info["quarantined"]] == [("markov-v2", "markov-v1")]
     screen = dashboard_text(home)
-    assert "QUARANTINED: ensemble-v2 (ensemble-v1 serves)" in screen, screen
+    assert "QUARANTINED: markov-v2 (markov-v1 serves)" in screen, screen
     # a newer model that serves ends the notice
-    train_ok(home)
+    train_ok(home, "train", "--models", "markov")
     assert json.loads(cli(home, "status", "--json").stdout)["quarantined"] == []
-    assert "QUARANTINED" not in cli(home, "predict").stdout
 
 
 def dashboard_text(home: Path) -> str:
