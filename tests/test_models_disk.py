@@ -4,12 +4,16 @@ swapped, and quarantines said everywhere a user looks."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import random
 import shutil
 import signal
 from pathlib import Path
 
+from assistant import config
+from assistant.daemon import jobs
 from assistant.ingest.sources.synthetic import synthetic_bars
 from store import bars as store_bars
 from store import registry, symbols
@@ -62,7 +66,7 @@ def test_orphans_a_kill_leaves_never_block_training(db, home):
     assert next(iter(statuses(home, "markov").values())) == "retired"
 
 
-def test_pruning_keeps_the_serving_model_and_keep_versions_older_ones(db, home):
+def test_pruning_keeps_the_serving_model_and_keep_versions_older_ones(db, home, caplog):
     seed(db)
     (home / "config.toml").write_text("[models]\nkeep_versions = 1\n")
     for _ in range(3):
@@ -82,11 +86,17 @@ def test_pruning_keeps_the_serving_model_and_keep_versions_older_ones(db, home):
     }
     reason = query(home, "SELECT reason FROM models WHERE id = 'markov-v1'")[0][0]
     assert "keep_versions = 1" in reason and "was retired" in reason
+    # the daemon's retrain job says it in its log line and its job_runs row
+    with caplog.at_level(logging.INFO, logger="assistant"):
+        ctx = jobs.Context(db, home, config.load(home))
+        done = jobs.run_job(db, "retrain", functools.partial(jobs.retrain, ctx, kinds=["markov"]))
+    assert done.ok and "retrain: trained; promoted: markov-v4; pruned 1 artifact(s)" in caplog.text
+    assert "markov-v2" in query(home, "SELECT message FROM job_runs WHERE job = 'retrain'")[0][0]
     # a bad value is one clear line, before anything trains
     (home / "config.toml").write_text("[models]\nkeep_versions = -1\n")
     bad = cli(home, *TRAIN)
     assert bad.returncode == 1 and bad.stderr.startswith("error: [models] keep_versions = -1")
-    assert len(statuses(home, "markov")) == 3
+    assert len(statuses(home, "markov")) == 4
 
 
 def test_as_of_calls_inside_the_kept_history_are_unchanged_by_pruning():

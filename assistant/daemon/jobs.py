@@ -216,11 +216,8 @@ def retrain(
     ) + f"; promoted: {', '.join(promoted) or 'none'}"
     if failed:
         summary += "; failed: " + "; ".join(failed)
-    for line in report.housekeeping:  # orphans cleared, artifacts pruned
-        log.info("retrain: %s", line)
-    pruned = [h for h in report.housekeeping if h.startswith("pruned")]
-    if pruned:
-        summary += "; " + pruned[0].split(":")[0]
+    if report.housekeeping:  # orphans cleared, artifacts pruned: the log says which
+        summary += "; " + "; ".join(report.housekeeping)
     return result, summary
 
 

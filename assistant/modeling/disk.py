@@ -157,11 +157,3 @@ def prune(db: sqlite_utils.Database, home: Path, kinds: list[str], keep: int) ->
             artifacts.discard(path)
             out.append(Pruned(r["id"], size / 1e6))
     return out
-
-
-def usage(home: Path) -> tuple[int, float]:
-    """(model directories, MB) under `<home>/models/`, orphans moved aside included."""
-    root = Path(home) / MODELS
-    dirs = sum(1 for _ in _entries(root))
-    size = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.is_dir() else 0
-    return dirs, size / 1e6
