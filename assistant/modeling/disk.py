@@ -66,34 +66,40 @@ def _entries(root: Path) -> Iterator[tuple[Path, re.Match[str]]]:
 def tidy(db: sqlite_utils.Database, home: Path) -> list[str]:
     """Clear what killed processes left in `<home>/models/` (call it under `lock`); one line
     per thing done."""
-    from models import artifacts, catalog
-
     root = Path(home) / MODELS
     known = {r["id"] for r in registry.list_models(db)}
     notes = []
     for path, m in _entries(root):
-        if m["tmp"]:
-            artifacts.discard(path)
-            notes.append(f"removed {path.name}: an unfinished save")
-            continue
-        if m["id"] in known:
-            continue
         try:
-            catalog.load(path)
-        except Exception as exc:  # anything that does not load is incomplete
-            artifacts.discard(path)
-            notes.append(f"removed {m['id']}: an orphan artifact that does not load ({exc})")
-            continue
-        aside = root / ORPHANED
-        aside.mkdir(exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = aside / f"{m['id']}.{stamp}"
-        os.replace(path, target)
-        notes.append(
-            f"moved {m['id']} aside to {target.relative_to(home)}: a complete artifact that "
-            "was never registered (its training data and metrics are unknown)"
-        )
+            note = _clear(path, m, known, root)
+        except OSError as exc:  # a directory that cannot be cleared is only stepped over
+            note = f"could not clear {path.name} ({exc}); new versions skip its number"
+        if note:
+            notes.append(note)
     return notes
+
+
+def _clear(path: Path, m: re.Match[str], known: set[str], root: Path) -> str | None:
+    from models import artifacts, catalog
+
+    if m["tmp"]:
+        artifacts.discard(path)
+        return f"removed {path.name}: an unfinished save"
+    if m["id"] in known:
+        return None
+    try:
+        catalog.load(path)
+    except Exception as exc:  # anything that does not load is incomplete
+        artifacts.discard(path)
+        return f"removed {m['id']}: an orphan artifact that does not load ({exc})"
+    aside = root / ORPHANED
+    aside.mkdir(exist_ok=True)
+    target = aside / f"{m['id']}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}"
+    os.replace(path, target)
+    return (
+        f"moved {m['id']} aside to {target.relative_to(root.parent)}: a complete artifact "
+        "that was never registered (its training data and metrics are unknown)"
+    )
 
 
 def next_version(db: sqlite_utils.Database, home: Path, kind: str) -> int:
