@@ -8,6 +8,7 @@ fails with SQLITE_BUSY halfway through.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -19,10 +20,49 @@ from store.schema import MIGRATIONS, known_migration_names
 
 BUSY_TIMEOUT_S = 10.0
 DB_FILENAME = "assistant.db"
+# A checkpoint that resets the WAL cuts it back to this; a WAL found bigger after a job
+# is checkpointed with TRUNCATE (bulk writes would otherwise leave it bigger than the db).
+WAL_LIMIT_BYTES = 1024 * 1024
 
 
 class StoreError(Exception):
     """The database cannot be used: not SQLite, newer schema, not writable."""
+
+
+class DiskFull(StoreError):
+    """The disk holding the database has no room left (SQLITE_FULL or ENOSPC)."""
+
+
+def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
+    """Whether `exc` says the disk is full: nothing is wrong with the data, retry later.
+
+    SQLite reports a full disk as SQLITE_FULL, except where it cannot create or grow its
+    `-shm` file ("disk I/O error"): an I/O error while the filesystem of `path` has no
+    free space left counts as a full disk too.
+    """
+    if isinstance(exc, DiskFull):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc):
+        return True
+    if path is None or not (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR):
+        return False
+    try:
+        return os.statvfs(path).f_bavail == 0
+    except OSError:
+        return False
+
+
+def disk_full_error(path: Path | None, exc: BaseException) -> DiskFull:
+    """`exc` (a full disk) as one plain sentence naming the folder it hit."""
+    if isinstance(exc, DiskFull):
+        return exc
+    where = f" holding {path if path.is_dir() else path.parent}" if path is not None else ""
+    return DiskFull(f"the disk{where} is full ({exc}); free some space")
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -62,11 +102,14 @@ def connect(path: Path) -> sqlite_utils.Database:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
+        db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal":
             db.enable_wal()
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if is_disk_full(exc, path):
+            raise disk_full_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     return db
 
@@ -89,6 +132,8 @@ def open_db(home: Path, *, migrate: bool = True) -> sqlite_utils.Database:
                     MIGRATIONS.apply(db)
     except sqlite3.DatabaseError as exc:
         db.close()
+        if is_disk_full(exc, path):
+            raise disk_full_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     except StoreError:
         db.close()
@@ -126,7 +171,18 @@ def data_version(db: sqlite_utils.Database) -> int:
 
 
 def checkpoint(db: sqlite_utils.Database) -> None:
-    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    """Copy the WAL into the database; a WAL grown past WAL_LIMIT_BYTES is truncated to 0.
+
+    TRUNCATE waits (up to the busy timeout) for readers to finish, so it runs only when
+    the WAL is big: after bulk writes, not on every call.
+    """
+    path = file_of(db)
+    wal = None if path is None else path.with_name(path.name + "-wal")
+    try:
+        big = wal is not None and wal.stat().st_size > WAL_LIMIT_BYTES
+    except FileNotFoundError:
+        big = False
+    db.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if big else 'PASSIVE'})")
 
 
 def utcnow() -> str:

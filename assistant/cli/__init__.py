@@ -8,11 +8,13 @@ on stderr and a non-zero exit; nothing imports torch until a command needs it.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
 from assistant import __version__
 from assistant.cli import cycle, daemon, data, modeling, ui
+from assistant.cli.common import home_of
 from assistant.errors import AssistantError
 
 GROUPS = (data, modeling, cycle, daemon, ui)
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from store.commands import CommandError
-    from store.db import StoreError
+    from store.db import StoreError, disk_full_error, is_disk_full
     from store.symbols import SymbolError
 
     try:
@@ -53,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (sqlite3.OperationalError, OSError) as exc:
+        home = home_of(args)
+        if not is_disk_full(exc, home):
+            raise
+        print(f"error: {disk_full_error(home, exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -211,6 +211,8 @@ def unit_text(home: Path) -> str:
         "[Service]\n"
         "Type=simple\n"
         f"ExecStart={exec_start}\n"
+        "# `systemctl --user reload` sends SIGHUP: the daemon reloads config.toml.\n"
+        "ExecReload=/bin/kill -HUP $MAINPID\n"
         "Restart=on-failure\n"
         "RestartSec=10\n"
         "# The daemon exits 0 within 10 s of SIGTERM, even while training.\n"

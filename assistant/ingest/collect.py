@@ -26,7 +26,7 @@ from assistant.errors import AssistantError, NoDataError, TemporaryError
 from store import bars
 from store import db as store_db
 from store import symbols as store_symbols
-from store.db import immediate
+from store.db import file_of, immediate, is_disk_full
 
 SOURCES = ("sample", "yahoo", "csv", "synthetic")
 
@@ -285,6 +285,8 @@ def _collect_one(
             _count_empty(db, settings, sym, str(exc), results)
         return results[sym]
     except (AssistantError, sqlite3.OperationalError) as exc:
+        if is_disk_full(exc, file_of(db)):
+            raise  # not this symbol's failure: the whole collection waits for room
         store_symbols.record_collection(db, sym, error=str(exc), empty=False)
         return CollectResult(sym, "failed", message=str(exc))
 
