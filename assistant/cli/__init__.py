@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 from assistant import __version__
-from assistant.cli import cycle, daemon, data, modeling, ui
+from assistant.cli import cycle, daemon, data, modeling, ui, upkeep
 from assistant.errors import AssistantError
 
-GROUPS = (data, modeling, cycle, daemon, ui)
+GROUPS = (data, modeling, cycle, daemon, ui, upkeep)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,14 +39,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import sqlite3
+
     from store.commands import CommandError
-    from store.db import StoreError
+    from store.db import DB_FILENAME, StoreError, damaged_message
     from store.symbols import SymbolError
 
     try:
         return int(args.func(args) or 0)
     except (AssistantError, StoreError, SymbolError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        # Damage quick_check at open did not see (it skips index-vs-table checks) surfaces
+        # as a plain DatabaseError ("malformed"); its subclasses (locked, constraint) do not.
+        if type(exc) is not sqlite3.DatabaseError:
+            raise
+        from assistant.cli.common import home_of
+
+        print(f"error: {damaged_message(home_of(args) / DB_FILENAME, [str(exc)])}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

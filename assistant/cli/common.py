@@ -31,7 +31,27 @@ def open_home(
     except StoreError as exc:
         raise AssistantError(str(exc)) from None
     settings = config.load(home)
-    return home, settings, open_db(home)
+    return home, settings, open_db(home, check=True)
+
+
+def known_symbols(db: sqlite_utils.Database, raw: list[str] | None) -> list[str] | None:
+    """The given symbols, normalized; one error for any the home has never held.
+
+    A filter by a symbol with no history would answer "0 verified" or an empty table as
+    if the name were right; a typo is an error instead. None (no symbols given) stays None.
+    """
+    from store import symbols
+
+    if not raw:
+        return None
+    clean = list(dict.fromkeys(symbols.validate_symbol(s) for s in raw))
+    missing = symbols.unknown(db, clean)
+    if missing:
+        raise AssistantError(
+            f"unknown symbol{'s' if len(missing) > 1 else ''} {', '.join(missing)}: never "
+            "watched or imported in this home (`assistant watch list --all` lists the known ones)"
+        )
+    return clean
 
 
 def print_json(value: Any) -> None:
