@@ -75,8 +75,9 @@ def open_db(home: Path, *, migrate: bool = True, check: bool = False) -> sqlite_
     """Open (creating if needed) the database in `home`, bring its schema up to date.
 
     `check`: run `PRAGMA quick_check` first and refuse (StoreError) a damaged file before
-    anything, migrations included, is written into it: what every CLI process and the
-    daemon's start do; the daemon's own later connections skip it.
+    anything is written into it: what CLI commands that write and the daemon's start do;
+    the daemon's own later connections skip it. Pending migrations are writes: they are
+    always preceded by the check.
     """
     home = Path(home)
     ensure_private_dir(home)
@@ -87,7 +88,7 @@ def open_db(home: Path, *, migrate: bool = True, check: bool = False) -> sqlite_
         raise StoreError(f"cannot create {path}: permission denied") from None
     db = connect(path)
     try:
-        if check:
+        if check or (migrate and MIGRATIONS.pending(db)):
             require_intact(db, path)
         check_schema(db)
         if migrate and MIGRATIONS.pending(db):
@@ -110,7 +111,7 @@ RECOVERY = (
 )
 
 
-def damage(db: sqlite_utils.Database, *, full: bool = False) -> list[str]:
+def damage(db: sqlite_utils.Database | sqlite3.Connection, *, full: bool = False) -> list[str]:
     """What SQLite's integrity check finds wrong ([] for a sound file).
 
     `quick_check` reads every page once and checks the b-trees and records (about a second
@@ -167,13 +168,12 @@ def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) 
         copy = sqlite3.connect(str(tmp))
         try:
             db.conn.backup(copy)
-            problems = [str(r[0]) for r in copy.execute("PRAGMA quick_check(20)")]
+            problems = damage(copy)
         finally:
             copy.close()
-        if problems != ["ok"]:
-            raise StoreError(
-                f"the copy fails quick_check ({problems[0]}); {target} was not written"
-            )
+        if problems:  # pages are copied as they are: the source is damaged
+            source = file_of(db) or Path("the database")
+            raise StoreError(damaged_message(source, problems, f": {target} was not written"))
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)

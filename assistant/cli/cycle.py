@@ -199,7 +199,7 @@ LEDGER_COLUMNS = [
 def cmd_predictions(args: argparse.Namespace) -> int:
     from store import predictions as ledger
 
-    _, _, db = open_home(args)
+    _, _, db = open_home(args, writes=False)
     limit = args.limit if args.limit is not None else (50 if args.format == "table" else 0)
     if limit < 0:
         raise AssistantError("--limit must be 0 (all) or a positive number")
@@ -254,7 +254,7 @@ def _cell(v: Any) -> Any:
 def cmd_report(args: argparse.Namespace) -> int:
     from assistant.cycle import report
 
-    _, _, db = open_home(args)
+    _, _, db = open_home(args, writes=False)
     data = report.build(db, known_symbols(db, args.symbols))
     if args.json:
         print_json(data)

@@ -98,7 +98,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from store.db import backup, file_of
 
     target = Path(args.file).expanduser()
-    _, _, db = open_home(args)  # a damaged database is refused here: its copy is no backup
+    _, _, db = open_home(args, writes=False)  # the copy is checked: damage is refused there
     try:
         backup(db, target, overwrite=args.force)
         print(f"backed up {file_of(db)} to {target} ({_mb(target)}; quick_check passed)")
