@@ -165,7 +165,11 @@ _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 def _whole(lo: int, hi: int | None = None, unit: str = "") -> tuple[Callable[[Any], bool], str]:
     unit = f" {unit}" if unit else ""
-    text = f"a whole number from {lo} to {hi}{unit}" if hi is not None else f"at least {lo}{unit}"
+    text = (
+        f"a whole number from {lo} to {hi}{unit}"
+        if hi is not None
+        else f"a whole number, at least {lo}"
+    )
     return (lambda v: v >= lo and (hi is None or v <= hi)), text
 
 
@@ -226,11 +230,11 @@ RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ),
     ("models", "window"): _whole(1, MAX_WINDOW, "sessions"),
     ("models", "epochs"): _whole(1),
-    ("models", "max_train_rows"): _whole(1, unit="rows"),
+    ("models", "max_train_rows"): _whole(1),
     ("models", "min_dir_accuracy"): _number(0, 1),
     ("models", "min_profit_factor"): _number(0),
     ("models", "max_drawdown"): _number(0, 1),
-    ("cycle", "expire_after_sessions"): _whole(1, unit="sessions"),
+    ("cycle", "expire_after_sessions"): _whole(1),
     ("cycle", "bull_trend"): _number(0),
     ("cycle", "bear_trend"): (lambda v: math.isfinite(v) and v <= 0, "a number at most 0"),
     ("cycle", "volatile_annualized"): _number(0, above=True),
