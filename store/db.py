@@ -182,7 +182,7 @@ def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) 
         if overwrite:
             os.replace(tmp, target)
         else:
-            os.link(tmp, target)  # fails if a file appeared meanwhile: never overwrite one
+            _place_new(tmp, target)
     except FileExistsError:
         raise StoreError(f"{target} exists; --force replaces it") from None
     except sqlite3.DatabaseError as exc:
@@ -191,6 +191,18 @@ def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) 
         raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _place_new(tmp: Path, target: Path) -> None:
+    """Move `tmp` to `target` unless a file appeared there meanwhile (FileExistsError)."""
+    try:
+        os.link(tmp, target)  # atomic "create only if absent"
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links (a FAT-formatted USB disk)
+        if target.exists():
+            raise FileExistsError(target) from None
+        os.replace(tmp, target)
 
 
 def check_schema(db: sqlite_utils.Database) -> None:
