@@ -222,7 +222,7 @@ RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("schedule", "retrain_every_days"): _whole(1),
     ("models", "kinds"): (
         lambda v: _distinct(v, str, bool),
-        "one or more distinct model kinds (xgboost, markov, rules, lstm, gru, transformer)",
+        "one or more distinct model kinds (`assistant train --help` lists them)",
     ),
     ("models", "horizons"): (
         lambda v: _distinct(v, int, lambda h: 1 <= h <= MAX_HORIZON),

@@ -242,7 +242,10 @@ UNIT_DIR_MODE = 0o755
 
 
 def _make_dirs(path: Path) -> None:
-    """Create `path` and missing parents with UNIT_DIR_MODE whatever the umask; existing ones are left alone."""
+    """Create `path` and its missing parents as UNIT_DIR_MODE whatever the umask.
+
+    Folders that exist already are left as they are.
+    """
     missing = []
     while not path.exists():
         missing.append(path)
