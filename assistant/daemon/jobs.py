@@ -216,6 +216,8 @@ def retrain(
     ) + f"; promoted: {', '.join(promoted) or 'none'}"
     if failed:
         summary += "; failed: " + "; ".join(failed)
+    if report.skipped:  # the job's message is where a daemon user sees why
+        summary += "; skipped: " + "; ".join(f"{s} ({w})" for s, w in report.skipped.items())
     return result, summary
 
 
