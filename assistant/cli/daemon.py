@@ -185,7 +185,7 @@ def _fmt_s(seconds: float | None) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     from assistant.daemon import service
 
-    home, settings, db = open_home(args)
+    home, settings, db = open_home(args, writes=False)
     try:
         info = service.status(home, settings, db)
     finally:
