@@ -186,7 +186,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from assistant.daemon import service
     from store import registry
 
-    home, settings, db = open_home(args)
+    home, settings, db = open_home(args, writes=False)
     try:
         info = service.status(home, settings, db)
     finally:

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from assistant.cli.common import open_home, print_json, table
+from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 
@@ -231,7 +231,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             db,
             home,
             settings,
-            args.symbols or None,
+            known_symbols(db, args.symbols),
             args.models,
             as_of=args.as_of,
             progress=Bars(),
@@ -303,7 +303,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         report = backtest(
             db,
             settings,
-            args.symbols or None,
+            known_symbols(db, args.symbols),
             args.models,
             start=args.start,
             end=args.end,

@@ -40,7 +40,7 @@ from store import bars, commands, daemon_state, registry
 from store import jobs as job_runs
 from store import symbols as watch
 from store.daemon_state import State
-from store.db import checkpoint, disk_full_error, is_disk_full, open_db
+from store.db import StoreError, checkpoint, disk_full_error, is_disk_full, open_db
 
 log = logging.getLogger("assistant.daemon")
 
@@ -164,7 +164,11 @@ class Daemon:
             if self.log_to_file or self.log_to_stderr:
                 setup_logging(self.home, to_file=self.log_to_file, to_stderr=self.log_to_stderr)
             malloc.tune()  # big training buffers are mmapped, so freeing them returns them
-            self.db = open_db(self.home)
+            try:
+                self.db = open_db(self.home, check=True)  # never write into a damaged file
+            except StoreError as exc:
+                log.error("not starting: %s", exc)
+                raise
             self.beat = BusyBeat(self.home, self.heartbeat_s).start()
             while not self.stop.is_set():
                 try:
