@@ -145,7 +145,7 @@ def test_alerts_test_gives_up_on_a_hanging_endpoint(tmp_path: Path) -> None:
     ("urls", "extra", "said"),
     [
         (["nosuchscheme://host/token"], {}, "nosuchscheme://... is not a URL apprise can send to"),
-        (["json://127.0.0.1:9/"], {"per_minute": 0}, "[alerts] per_minute should be more than 0"),
+        (["json://127.0.0.1:9/"], {"per_minute": 0}, "[alerts] per_minute = 0 is not allowed"),
         ("json://127.0.0.1:9/", {}, "[alerts] urls = 'json://127.0.0.1:9/' should be list"),
     ],
 )
