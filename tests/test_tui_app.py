@@ -51,7 +51,9 @@ async def test_dashboard_shows_daemon_watchlist_pending_trend_and_regimes(filled
     assert (
         "164.35" in text and "+1.26%" in text and "bullish" in text
     )  # AAPL last close, change, regime
-    assert "▲ +0.80% 1d" in text  # AAPL's latest call (its model: the last column, off-screen at 160)
+    assert (
+        "▲ +0.80% 1d" in text
+    )  # AAPL's latest call (its model: the last column, off-screen at 160)
     assert "50% n=50" in text  # rolling hit rate over the last 50 verified calls
     assert "Pending predictions (18 shown" in text and "165.67 on 2018-07-02" in text
     # accuracy trend title: UP/DOWN calls vs the stronger baseline on the same calls, with n
