@@ -247,6 +247,8 @@ async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(fill
         text = screen_text(app)
         assert "AAPL  last close 164.35 on 2018-06-29" in text
         assert "AAPL close and predictions" in text and "hit" in text and "pending" in text
+        # the pending calls' 80% and 95% ranges are drawn as a fan to their target dates
+        assert "⢕⢕ 95% range" in text and "⢕⢕ 80% range" in text
         assert "Latest call: as of 2018-06-29, 1d, up +0.80%" in text
         assert "rsi -0.500" in text and "regime +0.500" in text
         assert (
