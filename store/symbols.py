@@ -168,3 +168,8 @@ def get(db: sqlite_utils.Database, symbol: str) -> dict[str, Any] | None:
     cur = db.execute("SELECT * FROM symbols WHERE symbol = ?", [symbol])
     row = cur.fetchone()
     return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+
+
+def unknown(db: sqlite_utils.Database, symbols: list[str]) -> list[str]:
+    """Those of `symbols` the home has never held (not watched now, not in the history)."""
+    return [s for s in dict.fromkeys(symbols) if get(db, s) is None]

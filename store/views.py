@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store import symbols
+from store import registry, symbols
 from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
@@ -383,7 +383,20 @@ def dashboard(
             "pending": pending(db, today),
             "trend": accuracy_trend(db),
             "regimes": regime_states(db),
+            "quarantined": quarantined(db),
         }
+
+
+def quarantined(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The quarantines in effect (a model newer than what serves its kind is unusable):
+    id, kind, reason, the id that serves instead (or None) and the line that says so."""
+    return [
+        {
+            **{k: q[k] for k in ("id", "kind", "reason", "serves")},
+            "notice": registry.quarantine_notice(q),
+        }
+        for q in registry.quarantines(db)
+    ]
 
 
 def symbol_detail(

@@ -103,7 +103,7 @@ def test_predict_command_prints_each_call(home, capsys):
     [
         (["predict", "--as-of", "not-a-date"], "is not a date"),
         (["predict", "A$B"], "not a ticker"),
-        (["predict", "ZZZ"], "no usable bars"),
+        (["predict", "ZZZ"], "unknown symbol ZZZ"),
     ],
 )
 def test_predict_refuses_bad_input_in_one_line(home, capsys, argv, message):

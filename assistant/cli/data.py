@@ -126,7 +126,7 @@ def cmd_watch_remove(args: argparse.Namespace) -> int:
 def cmd_watch_list(args: argparse.Namespace) -> int:
     from store import symbols
 
-    _, _, db = open_home(args)
+    _, _, db = open_home(args, writes=False)
     rows = symbols.watchlist(db, include_removed=args.all)
     if args.json:
         print_json(rows)

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from assistant.cli.common import open_home, print_json, table
+from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 
@@ -231,7 +231,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             db,
             home,
             settings,
-            args.symbols or None,
+            known_symbols(db, args.symbols),
             args.models,
             as_of=args.as_of,
             progress=Bars(),
@@ -285,6 +285,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             else ("failed" if x.status == "failed" else f"not promoted ({x.status})")
         )
         print(f"  {x.model_id or x.kind}: {verdict}: {x.reason}")
+    if report.housekeeping:
+        print("\nmodel artifacts on disk")
+        for line in report.housekeeping:
+            print(f"  {line}")
     return 0 if ok else 1
 
 
@@ -299,7 +303,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         report = backtest(
             db,
             settings,
-            args.symbols or None,
+            known_symbols(db, args.symbols),
             args.models,
             start=args.start,
             end=args.end,

@@ -36,7 +36,8 @@ def model_forecasts(
     day: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead, 'refused':
-    which serving models a call as of `day` may not use, because they saw later data})."""
+    which serving models a call as of `day` may not use, because they saw later data or are
+    quarantined})."""
     if not bars or as_of is None:
         return {}, {"*": NO_MODEL}
     from assistant.modeling import serving as forecasting
@@ -47,7 +48,7 @@ def model_forecasts(
     except Exception as exc:  # one failing model never kills the cycle: rules serve
         log.warning("model forecast failed, rules serve: %s", exc)
         return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
-    return dict(out), {"*": NO_MODEL, "refused": "; ".join(serving.notes)}
+    return dict(out), {"*": NO_MODEL, "refused": "; ".join(serving.notes + serving.quarantines)}
 
 
 def rule_thresholds(

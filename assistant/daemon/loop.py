@@ -40,7 +40,7 @@ from store import bars, commands, daemon_state, registry
 from store import jobs as job_runs
 from store import symbols as watch
 from store.daemon_state import State
-from store.db import checkpoint, disk_full_error, is_disk_full, open_db
+from store.db import StoreError, checkpoint, disk_full_error, is_disk_full, open_db
 
 log = logging.getLogger("assistant.daemon")
 
@@ -164,7 +164,11 @@ class Daemon:
             if self.log_to_file or self.log_to_stderr:
                 setup_logging(self.home, to_file=self.log_to_file, to_stderr=self.log_to_stderr)
             malloc.tune()  # big training buffers are mmapped, so freeing them returns them
-            self.db = open_db(self.home)
+            try:
+                self.db = open_db(self.home, check=True)  # never write into a damaged file
+            except StoreError as exc:
+                log.error("not starting: %s", exc)
+                raise
             self.beat = BusyBeat(self.home, self.heartbeat_s).start()
             while not self.stop.is_set():
                 try:
@@ -251,6 +255,8 @@ class Daemon:
         )
         self._started = True  # what follows, a full disk redoes from the loop
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), self.mode, self.home)
+        for q in registry.quarantines(self.db):  # one quarantined since, by the CLI, say
+            log.warning(registry.quarantine_notice(q))
         if self.opts is not None:
             self._resume_from = replay.resume_date(previous, self.exchange)
             if previous is not None and self._resume_from:

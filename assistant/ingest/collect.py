@@ -21,14 +21,12 @@ import pandas as pd
 import sqlite_utils
 
 from assistant import calendar
-from assistant.config import Settings
+from assistant.config import SOURCES, Settings
 from assistant.errors import AssistantError, NoDataError, TemporaryError
 from store import bars
 from store import db as store_db
 from store import symbols as store_symbols
 from store.db import file_of, immediate, is_disk_full
-
-SOURCES = ("sample", "yahoo", "csv", "synthetic")
 
 
 @dataclass
