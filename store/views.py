@@ -206,7 +206,7 @@ def watchlist(
         call = _rows(
             db,
             "SELECT id, as_of, horizon, direction, pred_change_pct, confidence, "
-            "model_version, status FROM predictions WHERE symbol = ? "
+            "model_version, status, lower, upper FROM predictions WHERE symbol = ? "
             "ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1",
             [symbol],
         )
@@ -219,6 +219,15 @@ def watchlist(
         n, hits, ups, majs = _hit_stats(verified)
         base, name = _baseline(n, ups, majs)
         row.update(n=n, hit_rate=hits / n if n else None, baseline=base, baseline_name=name)
+        # Realized coverage of the 80% range over the same window of verified calls that
+        # carried a range (covered80 is NULL for a call made without one).
+        n80, in80 = db.execute(
+            "SELECT COUNT(c), COALESCE(SUM(c), 0) FROM (SELECT covered80 AS c FROM predictions "
+            "WHERE symbol = ? AND status = 'verified' AND covered80 IS NOT NULL "
+            "ORDER BY as_of DESC LIMIT ?)",
+            [symbol, window],
+        ).fetchone()
+        row.update(n80=n80, coverage80=in80 / n80 if n80 else None)
         out.append(row)
     return out
 
@@ -247,8 +256,8 @@ def pending(
     rows = _rows(
         db,
         "SELECT id, symbol, as_of, horizon, target_date, base_price, pred_change_pct, "
-        "pred_price, direction, confidence, model_version FROM predictions "
-        "WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
+        "pred_price, direction, confidence, model_version, lower, upper FROM predictions "
+        " WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
         [limit],
     )
     for r in rows:
@@ -403,8 +412,8 @@ def symbol_detail(
             db,
             "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
             "pred_price, direction, confidence, regime, model_version, status, "
-            f"actual_price, error_pct, {SCORED_SQL}, signals "
-            "FROM predictions WHERE symbol = ? "
+            f"actual_price, error_pct, {SCORED_SQL}, signals, lower, upper, lower95, upper95, "
+            "covered80, covered95 FROM predictions WHERE symbol = ? "
             "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?",
             [symbol, history_limit],
         )
