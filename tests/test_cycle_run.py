@@ -23,7 +23,8 @@ def test_cycle_over_synthetic_history_records_calls_and_regimes(home):
     }
     for c in calls:
         assert c.as_of == "2024-03-28" and c.rules_only and c.model_version == "signals-v1"
-        assert c.direction in ("up", "down", "flat") and 0 < c.confidence < 1
+        assert c.direction in ("up", "down", "flat")
+        assert c.confidence is None if c.direction == "flat" else 0 < c.confidence < 1
         assert c.lower < c.target_price < c.upper
         assert "no measured edge yet, n=0" in c.skill and "rules serve" in c.note
     # Good Friday 2024-03-29 is no NYSE session: h=1 lands on Monday
@@ -112,3 +113,59 @@ def test_predict_refuses_bad_input_in_one_line(home, capsys, argv, message):
     from store.db import open_db
 
     assert ledger.counts(open_db(home))["pending"] == 0
+
+
+def test_flat_calls_carry_no_confidence_in_predict_or_the_ledger(home):
+    import csv
+    import io
+
+    from tests.daemon_fixture import cli
+
+    db, _ = synthetic_home(home)
+    db.close()
+    done = cli(home, "train", "--models", "markov", timeout=300)
+    assert done.returncode == 0, done.stderr
+    calls = []
+    for args in (("--as-of", "2024-03-28"), ()):  # rules serve, then the gated model
+        done = cli(home, "predict", *args, "--json")
+        assert done.returncode == 0, done.stderr
+        calls += json.loads(done.stdout)
+    flat = [c for c in calls if c["direction"] == "flat"]
+    assert flat and len(flat) < len(calls)
+    # FLAT claims no direction: no confidence (it would be P(flat), not a hit probability)
+    assert all(c["confidence"] is None for c in flat)
+    assert all(0 < c["confidence"] < 1 for c in calls if c["direction"] != "flat")
+    done = cli(home, "predictions", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == len(calls)
+    assert all(r["confidence"] == "" for r in rows if r["direction"] == "flat")
+    assert all(r["confidence"] != "" for r in rows if r["direction"] != "flat")
+
+
+def test_calls_say_models_are_training_not_that_none_is_usable(home):
+    from store import jobs
+    from tests.daemon_fixture import cli
+
+    db, _ = synthetic_home(home)
+
+    def note(*when: str) -> str:
+        done = cli(home, "predict", "AAA", *when, "--json")
+        assert done.returncode == 0, done.stderr
+        notes = {c["note"] for c in json.loads(done.stdout)}
+        assert len(notes) == 1, notes
+        return notes.pop()
+
+    first = note()
+    assert "no model trained yet" in first and "artifact" not in first
+    run = jobs.start(db, "retrain")  # the daemon's training worker is at it
+    training = note()
+    assert "models training" in training and "artifact" not in training
+    jobs.finish(db, run, "ok")
+    db.close()
+    done = cli(home, "train", "--models", "markov", timeout=300)
+    assert done.returncode == 0, done.stderr
+    for path in (home / "models").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"broken")
+    broken = note()  # as of its data end, where the model would serve: it cannot be loaded
+    assert "no usable model" in broken and "training" not in broken

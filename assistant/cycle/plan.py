@@ -13,7 +13,7 @@ outcome rules (`models.outcomes.call_of`): UP or DOWN when that class is the mos
 and the pooled expectation agrees, else FLAT (no directional call), so a call never
 reads "UP -0.01%". The FLAT band is the one the outcome rules score with. Confidence is
 the probability of the called direction, recalibrated by realized hit rates when
-enough calls in that confidence bucket have been scored.
+enough calls in that confidence bucket have been scored; a FLAT call has none.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Plan:
     probs: tuple[float, float, float]  # down, flat, up
     direction: str  # up | flat | down
     raw_confidence: float
-    confidence: float
+    confidence: float | None  # None for FLAT: no directional claim, nothing to be confident of
     interval: tuple[float, float]  # the 80% range, log returns
     interval95: tuple[float, float]  # the 95% range, log returns
     flat_band: float
@@ -165,7 +165,7 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         probs=(probs[0], probs[1], probs[2]),
         direction=direction,
         raw_confidence=raw,
-        confidence=calibrate(raw, evidence.calibration),
+        confidence=None if direction == "flat" else calibrate(raw, evidence.calibration),
         interval=(mu - evidence.range_q[0] * width, mu + evidence.range_q[0] * width),
         interval95=(mu - evidence.range_q[1] * width, mu + evidence.range_q[1] * width),
         flat_band=band,
@@ -173,6 +173,16 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         rules_only=model is None,
         abstained=abstained,
     )
+
+
+def model_call(model: ModelView) -> str:
+    """The serving model's own call, as the walk-forward backtest makes and scores it: the
+    outcome rules' call of its distribution and expected return, gated by its threshold.
+    (The call a cycle makes pools it with the rule signals and drift.)"""
+    call = outcomes.call_of(model.probs, model.expected_return)
+    if model.gated:
+        call = outcomes.gate(call, model.probs, model.threshold)
+    return str(call[0])
 
 
 def _norm(p: tuple[float, float, float]) -> tuple[float, float, float]:

@@ -58,7 +58,7 @@ class Call:
     p_down: float
     p_flat: float
     p_up: float
-    confidence: float
+    confidence: float | None  # None for FLAT calls (no directional claim)
     regime: str
     model_version: str
     rules_only: bool

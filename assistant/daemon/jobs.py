@@ -132,9 +132,12 @@ def collect(
 ) -> tuple[Any, str]:
     from assistant.ingest.collect import collect as run_collect
 
+    from assistant.calendar import record_sessions
+
     results = run_collect(
         ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress
     )
+    record_sessions(ctx.db, ctx.settings.calendar.exchange)  # the dashboard's session count
     by_status = Counter(r.status for r in results)
     failed = [f"{r.symbol}: {r.message}" for r in results if r.status == "failed"]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing to collect"
@@ -184,6 +187,8 @@ def retrain(
     kinds: list[str] | None = None,
     as_of: str | None = None,
     stop: threading.Event | None = None,
+    *,
+    walk_forward: bool = False,
 ) -> tuple[Any, str]:
     from assistant.modeling.training import train
 
@@ -202,6 +207,7 @@ def retrain(
         as_of=as_of,
         progress=lambda kind, fraction, message: progress(fraction, f"{kind}: {message}"),
         stop=stop,
+        walk_forward=walk_forward,
     )
     if stop is not None and stop.is_set():
         raise Interrupted(

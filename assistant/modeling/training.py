@@ -192,8 +192,15 @@ def train(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     scheduler: str | None = None,
+    walk_forward: bool = False,
 ) -> TrainReport:
-    """`scheduler`: a Dask scheduler address (overrides settings and environment)."""
+    """`scheduler`: a Dask scheduler address (overrides settings and environment).
+
+    `walk_forward`: the walk-forward backtest's refit, as a replay's due retrain runs it:
+    the serving fit's thresholds are chosen on its own validation rows (as each backtest
+    block's are) and it serves without the promotion gate (a backtest block is never
+    refused), so a replay's calls are the backtest's for the same settings. The evaluation
+    fit still runs: its held-out metrics are the model's skill shown with its calls."""
     from assistant.modeling import compute
     from models import catalog, dataset, features
     from models.base import Forecaster
@@ -275,7 +282,8 @@ def train(
         if not isinstance(m, Forecaster):
             report.results.append(ModelResult(kind, None, "failed", False, f"refit failed: {m}"))
     for kind, model in final.items():
-        model.info["thresholds"] = gates[kind]  # the serving refit abstains like its recipe
+        # The serving refit abstains like its recipe (walk-forward: as the backtest's block).
+        model.info["thresholds"] = choose_gates(model, walk.val) if walk_forward else gates[kind]
         result = ModelResult(kind, None, "candidate", False, "", scores[kind], dict(model.info))
         version = registry.next_version(db, kind)
         model_id = f"{kind}-v{version}"
@@ -303,7 +311,11 @@ def train(
             reason=reason or None,
         )
         result.model_id = model_id
-        if status == "candidate":
+        if status == "candidate" and walk_forward:
+            reason = f"walk-forward refit through {walk.cutoff.date()} (replay: as the backtest)"
+            registry.promote(db, model_id, reason)
+            status = "serving"
+        elif status == "candidate":
             old_id, old_metrics = _serving_val(db, home, kind)
             ok, reason = gate(result.metrics["val"], old_metrics, settings)
             if old_id and old_metrics is None and ok:
