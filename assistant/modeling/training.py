@@ -284,6 +284,7 @@ def train(
     for kind, model in final.items():
         # The serving refit abstains like its recipe (walk-forward: as the backtest's block).
         model.info["thresholds"] = choose_gates(model, walk.val) if walk_forward else gates[kind]
+        model.info["trained_through"] = str(walk.cutoff.date())  # the backtest's column
         result = ModelResult(kind, None, "candidate", False, "", scores[kind], dict(model.info))
         version = registry.next_version(db, kind)
         model_id = f"{kind}-v{version}"
