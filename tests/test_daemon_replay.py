@@ -78,13 +78,14 @@ def test_nothing_to_replay_exits_at_once_with_one_clear_line(tmp_path):
 def test_nothing_trains_after_the_replay_ends_unless_asked(tmp_path):
     home = tmp_path / "home"
     assert cli(home, "watch", "add", "^GSPC").returncode == 0
-    args = ("daemon", "--replay", "--speed", "0", "--from", "2013-02-01", "--retrain-every", "100")
+    args = ("daemon", "--replay", "--speed", "0", "--from", "2012-10-01", "--retrain-every", "500")
     # The replay's own due retrain (its first session) runs at full speed, and the clock waits
-    # for it; every later training (drift's) would take 600 s: far longer than the replay.
+    # for it; every later training (drift's, once that model is older than drift's cooldown)
+    # would take 600 s: far longer than the replay.
     daemon = spawn(home, *args, slow="train", slow_s=600, extra_env={"SLOW_AFTER": "1"})
     wait_for(
         lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
-        120,
+        300,
         "the replay to finish",
         daemon,
     )
