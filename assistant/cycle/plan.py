@@ -12,8 +12,10 @@ source's contribution is its share times its expected return. The call follows t
 outcome rules (`models.outcomes.call_of`): UP or DOWN when that class is the most likely
 and the pooled expectation agrees, else FLAT (no directional call), so a call never
 reads "UP -0.01%". The FLAT band is the one the outcome rules score with. Confidence is
-the probability of the called direction, recalibrated by realized hit rates when
-enough calls in that confidence bucket have been scored; a FLAT call has none.
+the probability that the call hits (`outcomes.hit_probability`), recalibrated by realized
+hit rates when enough calls in that bucket have been scored; a call whose confidence is
+below the stronger baseline's hit rate is made FLAT (`outcomes.keep_call`); a FLAT call
+has no confidence.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Evidence:
     drift: float = 0.0  # mean trailing h-session log return
     last_move: int = 0  # sign of the h-session move ending at as_of (a baseline's call)
     majority: int = 1  # the causal majority direction at as_of (a baseline's call)
+    baseline_rate: float = 0.5  # the stronger baseline's hit rate known at as_of
     flat_band: float = 0.0  # half-width of the FLAT zone (models.outcomes.band at as_of)
     vol_sigma: float = 0.0  # forecast std of the h-session log return (0: use sigma)
     range_q: tuple[float, float] = (1.2816, 1.96)  # sigma multipliers of the 80% / 95% ranges
@@ -92,6 +95,9 @@ class Plan:
     model_version: str
     rules_only: bool
     abstained: bool = False  # the model's evidence did not clear its validation threshold
+    lean: str = "flat"  # the call before the baseline rule (calibration learns its hits)
+    lean_confidence: float = 0.0  # its calibrated hit probability
+    below_baseline: bool = False  # made FLAT: lean_confidence < evidence.baseline_rate
 
     @property
     def change_pct(self) -> float:
@@ -156,8 +162,12 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         gated = outcomes.gate(call, _norm(model.probs), model.threshold)
         abstained = bool(gated[0] == "flat" and call[0] != "flat")
         call = gated
-    direction = str(call[0])
-    raw = outcomes.confidence_of(probs, direction)
+    lean = str(call[0])
+    # Confidence is the probability that the call hits, calibrated by realized hit rates;
+    # a call that would not beat the stronger baseline is not made (outcomes.keep_call).
+    raw = outcomes.hit_probability(probs, lean) if lean != "flat" else float(probs[1])
+    lean_confidence = calibrate(raw, evidence.calibration) if lean != "flat" else 0.0
+    direction = outcomes.keep_call(lean, lean_confidence, evidence.baseline_rate)
     return Plan(
         evidence=evidence,
         contributions=contributions,
@@ -165,13 +175,16 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         probs=(probs[0], probs[1], probs[2]),
         direction=direction,
         raw_confidence=raw,
-        confidence=None if direction == "flat" else calibrate(raw, evidence.calibration),
+        confidence=None if direction == "flat" else lean_confidence,
         interval=(mu - evidence.range_q[0] * width, mu + evidence.range_q[0] * width),
         interval95=(mu - evidence.range_q[1] * width, mu + evidence.range_q[1] * width),
         flat_band=band,
         model_version=model.version if model is not None else RULES_VERSION,
         rules_only=model is None,
         abstained=abstained,
+        lean=lean,
+        lean_confidence=lean_confidence,
+        below_baseline=direction != lean,
     )
 
 

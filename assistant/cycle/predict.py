@@ -128,6 +128,9 @@ def encode_signals(p: Plan) -> str:
         "flat_band": p.flat_band,
         "sigma": ev.sigma,
         "raw_confidence": p.raw_confidence,
+        # the call before the baseline rule: calibration learns from its hits, so calls
+        # made FLAT by it still teach what such calls are worth
+        "lean": {"up": 1, "down": -1}.get(p.lean, 0),
         "last_move": ev.last_move,
         "majority": ev.majority,
         "range_q": list(ev.range_q),
