@@ -10,7 +10,7 @@ yet (a home no app command has opened since) falls back to weekdays.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
 import sqlite_utils
@@ -63,7 +63,7 @@ def calendar_needed(db: sqlite_utils.Database, through: str) -> bool:
 def record_calendar(
     db: sqlite_utils.Database,
     exchanges: dict[str, str],
-    holidays: dict[str, tuple[str, str, Iterable[str]]],
+    holidays: Mapping[str, tuple[str, str, Iterable[str]]],
 ) -> None:
     """Record symbol -> exchange, and per exchange (start, end, holidays in that span)."""
     with immediate(db):

@@ -298,8 +298,8 @@ def accuracy_trend(
 def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[dict[str, Any]]:
     """Latest regime per watched symbol, how many stored sessions it has lasted, trend, vol."""
     out = []
-    for symbol, exchange in db.execute(
-        "SELECT symbol, exchange FROM symbols WHERE active = 1 ORDER BY symbol"
+    for (symbol,) in db.execute(
+        "SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol"
     ).fetchall():
         recent = db.execute(
             "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ? "

@@ -130,9 +130,8 @@ def plain(value: Any) -> Any:
 def collect(
     ctx: Context, progress: Progress, symbols: list[str] | None = None, until: str | None = None
 ) -> tuple[Any, str]:
-    from assistant.ingest.collect import collect as run_collect
-
     from assistant.calendar import record_sessions
+    from assistant.ingest.collect import collect as run_collect
 
     results = run_collect(
         ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress
