@@ -208,7 +208,10 @@ class Daemon:
             more = self._replay_tick(self.opts)
         elif self.live is not None:
             self.live.run_pending()
-        if not self.stop.is_set():
+        # Commands act as of the replay's session: before its first one is done (it may wait
+        # for its due retrain) they stay queued rather than fail.
+        first = self.replay is not None and self.state == State.RUNNING and self.as_of() is None
+        if not self.stop.is_set() and not first:
             more = self.runner.serve(self.stop) or more
         t = self.clock()
         if t >= self._next_beat:
