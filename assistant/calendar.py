@@ -122,6 +122,12 @@ def session_closed(exchange: str, day: pd.Timestamp, now: pd.Timestamp | None = 
     return now >= cal.session_close(day)
 
 
+def latest_session(exchange: str, now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The last session a stored bar may be dated: the one after today's (one session of
+    slack for time zones), so a bar from the future is refused."""
+    return add_sessions(exchange, local_today(exchange, now), 1)
+
+
 def record_sessions(db: Any, default_exchange: str, today: str | None = None) -> None:
     """Record what the dashboard needs to count sessions as this module does (it has no
     exchange calendar of its own): each watched symbol's exchange, and that exchange's

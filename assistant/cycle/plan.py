@@ -11,11 +11,14 @@ weights, an abstaining rule pulls toward zero change (the honest default), and e
 source's contribution is its share times its expected return. The call follows the
 outcome rules (`models.outcomes.call_of`): UP or DOWN when that class is the most likely
 and the pooled expectation agrees, else FLAT (no directional call), so a call never
-reads "UP -0.01%". The FLAT band is the one the outcome rules score with. Confidence is
-the probability that the call hits (`outcomes.hit_probability`), recalibrated by realized
-hit rates when enough calls in that bucket have been scored; a call whose confidence is
-below the stronger baseline's hit rate is made FLAT (`outcomes.keep_call`); a FLAT call
-has no confidence.
+reads "UP -0.01%". Whatever calls faces the same gate: the serving model its threshold
+chosen on validation, the rule pool alone (no model serves) the threshold chosen on its
+own verified past calls (`rules_gated`), so without measured evidence a call is FLAT.
+The FLAT band is the one the outcome rules score with. Confidence is the probability
+that the call hits (`outcomes.hit_probability`), recalibrated by realized hit rates when
+enough calls in that bucket have been scored; a call whose confidence is below the
+stronger baseline's hit rate is made FLAT (`outcomes.keep_call`); a FLAT call has no
+confidence.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ class Evidence:
     # stated-confidence bucket -> (n, hits) of scored calls like this one
     calibration: dict[int, tuple[int, int]] = field(default_factory=dict)
     note: str = ""  # why no model serves, when none does
+    # with no model: call only when |P(up) - P(down)| clears the threshold chosen on the
+    # rule pool's own verified past calls (None: none qualified, never call)
+    rules_gated: bool = False
+    rules_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ class Plan:
     flat_band: float
     model_version: str
     rules_only: bool
-    abstained: bool = False  # the model's evidence did not clear its validation threshold
+    abstained: bool = False  # the evidence did not clear its threshold (model's or rules')
     lean: str = "flat"  # the call before the baseline rule (calibration learns its hits)
     lean_confidence: float = 0.0  # its calibrated hit probability
     below_baseline: bool = False  # made FLAT: lean_confidence < evidence.baseline_rate
@@ -158,8 +165,13 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
     # Conflicting pooled distribution and expectation (a skewed model head, say) is FLAT.
     call = outcomes.call_of(probs, mu)
     abstained = False
+    gate: tuple[tuple[float, ...], float | None] | None = None
     if model is not None and model.gated:
-        gated = outcomes.gate(call, _norm(model.probs), model.threshold)
+        gate = (_norm(model.probs), model.threshold)
+    elif model is None and evidence.rules_gated:
+        gate = (probs, evidence.rules_threshold)
+    if gate is not None:
+        gated = outcomes.gate(call, gate[0], gate[1])
         abstained = bool(gated[0] == "flat" and call[0] != "flat")
         call = gated
     lean = str(call[0])

@@ -21,6 +21,7 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.modeling import usable
 from store import bars as store_bars
 from store import registry
 from store.symbols import active_symbols, validate_symbol
@@ -49,6 +50,7 @@ class TrainReport:
     results: list[ModelResult]
     stopped: bool = False
     capped: bool = False  # more labelled rows than [models] max_train_rows: the newest serve
+    skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why it was left out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -220,7 +222,16 @@ def train(
             "no stored bars for " + ", ".join(symbols) + ": run `assistant collect` first"
         )
     horizons = tuple(int(h) for h in settings.models.horizons)
-    data = dataset.panel(bars, horizons)
+    bars, skipped = usable.screen(bars)
+    data = dataset.panel(bars, horizons) if bars else None
+    if data is not None and (late := usable.panel_problems(data.X, data.Y)):
+        skipped.update(late)
+        bars = {s: b for s, b in bars.items() if s not in late}
+        data = dataset.panel(bars, horizons) if bars else None
+    if data is None:
+        raise AssistantError(
+            "nothing to train on: " + "; ".join(f"{s} left out ({w})" for s, w in skipped.items())
+        )
     cap = int(settings.models.max_train_rows)
     if cap < 1:
         raise AssistantError(f"[models] max_train_rows = {cap}: it must be a positive row count")
@@ -235,6 +246,7 @@ def train(
         split.ranges,
         {p: getattr(split, p).n for p in ("train", "val", "test")},
         [],
+        skipped=skipped,
     )
     # 1. The evaluation fit: train, early-stop on validation, choose on validation, and
     #    score the untouched test split once, for the report.
