@@ -10,6 +10,7 @@ import pytest
 
 from assistant.cli import main
 from assistant.cycle.run import run_cycle, verify
+from assistant.ingest.sources.synthetic import synthetic_bars
 from store import predictions as ledger
 from store import regimes, symbols
 from tests.cycle_fixture import make_home, price_path, synthetic_home
@@ -123,12 +124,16 @@ def test_flat_calls_carry_no_confidence_in_predict_or_the_ledger(home):
 
     from tests.daemon_fixture import cli
 
-    db, _ = synthetic_home(home)
+    # a planted, learnable signal on four symbols: the model's calls can clear its gate
+    names = ("AAA", "BBB", "CCC", "DDD")
+    bars = {s: synthetic_bars(700, seed=40 + i, edge=0.6) for i, s in enumerate(names)}
+    db, _ = make_home(home, bars)
     db.close()
     done = cli(home, "train", "--models", "markov", timeout=300)
     assert done.returncode == 0, done.stderr
+    last = bars["AAA"].index[-1]
     calls = []
-    for args in (("--as-of", "2024-03-28"), ()):  # rules serve, then the gated model
+    for args in (("--as-of", str((last - pd.Timedelta(days=60)).date())), ()):
         done = cli(home, "predict", *args, "--json")
         assert done.returncode == 0, done.stderr
         calls += json.loads(done.stdout)
