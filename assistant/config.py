@@ -61,6 +61,7 @@ class Models:
     window: int = 30  # sessions a sequence model looks back (at most models.dataset.CONTEXT)
     epochs: int = 30
     max_train_rows: int = 500_000  # a bigger panel trains on its most recent sessions
+    keep_versions: int = 3  # older model artifacts kept per kind beside the serving one
     min_dir_accuracy: float = 0.0
     min_profit_factor: float = 0.0
     max_drawdown: float = 1.0

@@ -1,7 +1,8 @@
 """Rows of the `models` table: register, find the serving model per kind, promote,
 retire, quarantine. Artifacts live on disk under `<home>/models/<id>/`; a row is only
 ever registered after its files are in place. Status is one of serving, candidate,
-retired, quarantined; at most one model per kind serves.
+retired, quarantined, pruned (its artifact was deleted to bound the disk; the row stays so
+history and the ledger still name it); at most one model per kind serves.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import sqlite_utils
 
 from store.db import immediate, utcnow
 
-STATUSES = ("serving", "candidate", "retired", "quarantined")
+STATUSES = ("serving", "candidate", "retired", "quarantined", "pruned")
+UNUSABLE = ("quarantined", "pruned")  # no artifact to load
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
@@ -85,30 +87,47 @@ def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[dict[str
 
 
 def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The models that may serve a call at session `day`: per kind, the serving model if
-    its training data ended on or before `day`, else the newest usable model of that kind
-    whose data did; and one note per serving model that was refused, saying why."""
+    """The models that may serve a call at session `day` (per kind, `choose_as_of`), and one
+    note per serving model that was refused, saying why."""
     rows, notes = [], []
     for row in serving(db):
-        end = row.get("data_end")
-        if end is None or end <= day:
-            rows.append(row)
+        chosen = choose_as_of(list_models(db, kind=row["kind"]), day)
+        if chosen is not None:
+            rows.append(chosen)
+        if chosen is None or chosen["id"] == row["id"]:
+            if chosen is None:
+                pruned = db["models"].count_where(
+                    "kind = ? AND status = 'pruned' AND data_end <= ?", [row["kind"], day]
+                )
+                notes.append(
+                    f"{row['id']} trained on data through {row['data_end']}, after {day}, and "
+                    + (
+                        f"the older {row['kind']} models were pruned ([models] keep_versions)"
+                        if pruned
+                        else f"no older {row['kind']} model exists"
+                    )
+                    + ": it does not serve"
+                )
             continue
-        older = [
-            _row(r)
-            for r in db.query(
-                "SELECT * FROM models WHERE kind = ? AND status != 'quarantined' "
-                "AND data_end <= ? ORDER BY version DESC LIMIT 1",
-                [row["kind"], day],
-            )
-        ]
-        why = f"{row['id']} trained on data through {end}, after {day}"
-        if older:
-            rows.append(older[0])
-            notes.append(f"{why}: {older[0]['id']} (data through {older[0]['data_end']}) serves")
-        else:
-            notes.append(f"{why}, and no older {row['kind']} model exists: it does not serve")
+        notes.append(
+            f"{row['id']} trained on data through {row['data_end']}, after {day}: "
+            f"{chosen['id']} (data through {chosen['data_end']}) serves"
+        )
     return rows, notes
+
+
+def choose_as_of(rows: list[dict[str, Any]], day: str) -> dict[str, Any] | None:
+    """Of one kind's rows, the model a call at session `day` uses: the serving model if its
+    training data ended on or before `day`, else the newest usable model whose data did
+    (None when the kind has no serving model, or no such model)."""
+    usable = [r for r in rows if r["status"] not in UNUSABLE]
+    top = next((r for r in usable if r["status"] == "serving"), None)
+    if top is None:
+        return None
+    if top.get("data_end") is None or top["data_end"] <= day:
+        return top
+    older = [r for r in usable if r.get("data_end") and r["data_end"] <= day]
+    return max(older, key=lambda r: r["version"]) if older else None
 
 
 def list_models(
@@ -168,6 +187,30 @@ def quarantine(db: sqlite_utils.Database, model_id: str, reason: str) -> str | N
             return None
         _set(db, prev[0], "serving", f"serving again: {model_id} quarantined")
         return str(prev[0])
+
+
+def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[dict[str, Any]]:
+    """The quarantines in effect: quarantined models newer than the model that serves their
+    kind now (as of session `day`: only those whose data ended by then), each with `serves`,
+    the id of the model serving in its place (None: none of its kind serves). A newer model
+    that serves ends the notice."""
+    now = serving_as_of(db, day)[0] if day else serving(db)
+    served = {r["kind"]: r for r in now}
+    out = []
+    for q in list_models(db, status="quarantined"):
+        if day is not None and (q.get("data_end") or day) > day:
+            continue
+        instead = served.get(q["kind"])
+        if instead is not None and instead["version"] >= q["version"]:
+            continue
+        out.append({**q, "serves": instead["id"] if instead else None})
+    return out
+
+
+def quarantine_notice(q: dict[str, Any]) -> str:
+    """One line for a quarantine in effect (a row of `quarantines`)."""
+    instead = f"{q['serves']} serves instead" if q["serves"] else f"no {q['kind']} model serves"
+    return f"model {q['id']} is quarantined ({q['reason'] or 'no reason recorded'}): {instead}"
 
 
 def any_serving(db: sqlite_utils.Database) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store import symbols
+from store import registry, symbols
 from store.freshness import STALE_AFTER_SESSIONS, sessions_between
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
@@ -206,7 +206,7 @@ def watchlist(
         call = _rows(
             db,
             "SELECT id, as_of, horizon, direction, pred_change_pct, confidence, "
-            "model_version, status FROM predictions WHERE symbol = ? "
+            "model_version, status, lower, upper FROM predictions WHERE symbol = ? "
             "ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1",
             [symbol],
         )
@@ -219,6 +219,15 @@ def watchlist(
         n, hits, ups, majs = _hit_stats(verified)
         base, name = _baseline(n, ups, majs)
         row.update(n=n, hit_rate=hits / n if n else None, baseline=base, baseline_name=name)
+        # Realized coverage of the 80% range over the same window of verified calls that
+        # carried a range (covered80 is NULL for a call made without one).
+        n80, in80 = db.execute(
+            "SELECT COUNT(c), COALESCE(SUM(c), 0) FROM (SELECT covered80 AS c FROM predictions "
+            "WHERE symbol = ? AND status = 'verified' AND covered80 IS NOT NULL "
+            "ORDER BY as_of DESC LIMIT ?)",
+            [symbol, window],
+        ).fetchone()
+        row.update(n80=n80, coverage80=in80 / n80 if n80 else None)
         out.append(row)
     return out
 
@@ -247,8 +256,8 @@ def pending(
     rows = _rows(
         db,
         "SELECT id, symbol, as_of, horizon, target_date, base_price, pred_change_pct, "
-        "pred_price, direction, confidence, model_version FROM predictions "
-        "WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
+        "pred_price, direction, confidence, model_version, lower, upper FROM predictions "
+        " WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
         [limit],
     )
     for r in rows:
@@ -374,7 +383,20 @@ def dashboard(
             "pending": pending(db, today),
             "trend": accuracy_trend(db),
             "regimes": regime_states(db),
+            "quarantined": quarantined(db),
         }
+
+
+def quarantined(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The quarantines in effect (a model newer than what serves its kind is unusable):
+    id, kind, reason, the id that serves instead (or None) and the line that says so."""
+    return [
+        {
+            **{k: q[k] for k in ("id", "kind", "reason", "serves")},
+            "notice": registry.quarantine_notice(q),
+        }
+        for q in registry.quarantines(db)
+    ]
 
 
 def symbol_detail(
@@ -390,8 +412,8 @@ def symbol_detail(
             db,
             "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
             "pred_price, direction, confidence, regime, model_version, status, "
-            f"actual_price, error_pct, {SCORED_SQL}, signals "
-            "FROM predictions WHERE symbol = ? "
+            f"actual_price, error_pct, {SCORED_SQL}, signals, lower, upper, lower95, upper95, "
+            "covered80, covered95 FROM predictions WHERE symbol = ? "
             "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?",
             [symbol, history_limit],
         )

@@ -104,6 +104,7 @@ def test_predictions_export_formats(scored, home, capsys):
     assert main(["--home", str(home), "predictions", "--status", "pending"]) == 0
     table = capsys.readouterr().out
     assert "2024-03-29" in table and "verified" not in table
+    assert "80% low" in table and "80% high" in table  # the range columns say what they are
     assert main(["--home", str(home), "predictions", "--format", "jsonl"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 41 and isinstance(json.loads(lines[0])["signals"], dict)

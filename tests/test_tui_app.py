@@ -51,13 +51,29 @@ async def test_dashboard_shows_daemon_watchlist_pending_trend_and_regimes(filled
     assert (
         "164.35" in text and "+1.26%" in text and "bullish" in text
     )  # AAPL last close, change, regime
-    assert "▲ +0.80% 1d" in text and "ensemble-3" in text  # AAPL's latest call
+    assert (
+        "▲ +0.80% 1d" in text
+    )  # AAPL's latest call (its model: the last column, off-screen at 160)
     assert "50% n=50" in text  # rolling hit rate over the last 50 verified calls
     assert "Pending predictions (18 shown" in text and "165.67 on 2018-07-02" in text
     # accuracy trend title: UP/DOWN calls vs the stronger baseline on the same calls, with n
     assert "Hit 50.0% vs always-up 50.2% (same calls, n=480)" in text
     assert "10 sess" in text  # AAPL has been bullish for 10 stored sessions
     assert queued(filled) == []  # looking writes nothing
+
+
+@sync
+async def test_watchlist_and_pending_show_the_80_percent_range_and_its_realized_coverage(filled):
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+    assert "80% range" in text and "In 80%" in text  # the columns are labelled
+    # AAPL's latest call (as of 2018-06-29, base 164.35): 80% range 161.06..167.64 of the
+    # target close; its last 50 verified calls landed inside it 39 times
+    assert re.search(r"AAPL .*▲ \+0\.80% 1d .*161\.1–167\.6 +78% n=50 +50% n=50", text)
+    # the pending call carries the same range in the pending table
+    assert re.search(r"AAPL +2018-06-29 +1d .*165\.67 on 2018-07-02 +161\.1–167\.6", text)
 
 
 @sync
@@ -231,11 +247,17 @@ async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(fill
         text = screen_text(app)
         assert "AAPL  last close 164.35 on 2018-06-29" in text
         assert "AAPL close and predictions" in text and "hit" in text and "pending" in text
+        # the pending calls' 80% and 95% ranges are drawn as a fan to their target dates
+        assert "⢕⢕ 95% range" in text and "⢕⢕ 80% range" in text
         assert "Latest call: as of 2018-06-29, 1d, up +0.80%" in text
         assert "rsi -0.500" in text and "regime +0.500" in text
         assert (
             "2018-06-28  1d  ■ no edge 1d" in text and "164.35" in text
         )  # a verified row with outcome
+        # each call's 80% range, and whether the close landed inside it once verified
+        assert re.search(r"2018-06-22 +5d .*159\.82 +157\.0–163\.4 +164\.35 .*miss +outside", text)
+        assert re.search(r"2018-06-27 +1d .*161\.85 +159\.3–165\.8 +162\.31 .*hit +inside", text)
+        assert re.search(r"2018-06-29 +1d .*165\.67 +161\.1–167\.6 +— .*pending +—", text)
         await pilot.press("r")  # retrain from the symbol screen targets this symbol
         assert await wait_for(pilot, lambda: len(queued(filled)) == 1)
         await pilot.press("escape")

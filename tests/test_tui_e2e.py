@@ -92,7 +92,7 @@ async def test_replay_daemon_predictions_appear_then_turn_verified(home):
             def outcome() -> str:
                 if key not in {k.value for k in history.rows}:
                     return ""
-                return str(history.get_row(key)[8])
+                return str(history.get_cell(key, "Outcome"))
 
             # a scored FLAT call made no directional claim: it reads "no call"
             scored = ("hit", "miss", "no call")

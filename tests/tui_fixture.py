@@ -90,6 +90,10 @@ def fill(
                 direction = "up" if change > 0.1 else "down" if change < -0.1 else "flat"
                 target = add_weekdays(d, h)
                 actual = by_day.get(target)
+                lo80, hi80 = round(base * 0.98, 2), round(base * 1.02, 2)
+                lo95, hi95 = round(base * 0.97, 2), round(base * 1.03, 2)
+                cov80 = None if actual is None else int(lo80 <= actual <= hi80)
+                cov95 = None if actual is None else int(lo95 <= actual <= hi95)
                 # scored by the one set of outcome rules, as `verify` would
                 r = None if actual is None else math.log(actual / base)
                 hit = None if r is None else _int(outcomes.hit([direction], [r])[0])
@@ -111,8 +115,8 @@ def fill(
                         base,
                         change,
                         round(base * (1 + change / 100), 2),
-                        round(base * 0.98, 2),
-                        round(base * 1.02, 2),
+                        lo80,
+                        hi80,
                         0.4,
                         0.2,
                         0.4,
@@ -129,6 +133,10 @@ def fill(
                         up_hit,
                         up_hit,  # the causal majority was up in this rising sample
                         None if actual is None else f"{target}T21:30:00+00:00",
+                        lo95,
+                        hi95,
+                        cov80,
+                        cov95,
                     )
                 )
     with db.conn:
@@ -136,7 +144,9 @@ def fill(
             "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, "
             "base_price, pred_change_pct, pred_price, lower, upper, p_up, p_flat, p_down, direction, "
             "confidence, regime, signals, status, actual_price, error_pct, hit, up_hit, "
-            "majority_hit, verified_at) VALUES (" + ",".join("?" * 25) + ")",
+            "majority_hit, verified_at, lower95, upper95, covered80, covered95) VALUES ("
+            + ",".join("?" * 29)
+            + ")",
             pred_rows,
         )
         db.conn.executemany(

@@ -1,4 +1,4 @@
-"""CLI commands of the decision loop: predict, verify, predictions, report."""
+"""CLI commands of the decision loop: predict, verify, backfill, predictions, report."""
 
 from __future__ import annotations
 
@@ -45,6 +45,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--as-of", metavar="DATE", help="verify as if today were DATE")
     v.add_argument("--json", action="store_true", help="print the verification report as JSON")
     v.set_defaults(func=cmd_verify)
+
+    b = sub.add_parser(
+        "backfill",
+        help="replay predict + verify over the last N stored sessions (past-only models)",
+        description=(
+            "For each of the last N sessions D of the stored history, oldest first: run the "
+            "cycle as of D (bars up to D only; a model trained on data past D is not served), "
+            "then verify as of D. A new home gets a scored record at once. Running it again "
+            "records nothing new."
+        ),
+    )
+    b.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
+    b.add_argument(
+        "--sessions", type=int, default=60, metavar="N", help="how many sessions (default 60)"
+    )
+    b.set_defaults(func=cmd_backfill)
 
     ls = sub.add_parser(
         "predictions",
@@ -99,13 +115,17 @@ def _date(text: str | None) -> str | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from assistant.cycle.run import run_cycle
+    from store import registry
 
     home, settings, db = open_home(args)
+    day = _date(args.as_of)
     wanted = known_symbols(db, args.symbols)
-    calls = run_cycle(db, home, settings, wanted, as_of=_date(args.as_of))
-    if args.json:
+    calls = run_cycle(db, home, settings, wanted, as_of=day)
+    if args.json:  # each call's note carries the quarantines too
         print_json([c.to_dict() for c in calls])
         return 0
+    for q in registry.quarantines(db, day):
+        print(f"QUARANTINED: {registry.quarantine_notice(q)}")
     if not calls:
         when = f"in the two years up to {args.as_of}" if args.as_of else "recent enough"
         print(
@@ -175,6 +195,45 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from assistant.cycle.backfill import backfill, last_sessions
+
+    if args.sessions < 1:
+        raise AssistantError("--sessions must be a positive number")
+    home, settings, db = open_home(args)
+    symbols = [s.upper() for s in args.symbols] or None
+    days = last_sessions(db, symbols, args.sessions)
+    if not days:
+        raise AssistantError("no stored bars to backfill from (run `assistant collect` first)")
+    columns = (TextColumn("backfill {task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=_stderr_console(), transient=True) as bar:
+        task = bar.add_task(days[0], total=len(days))
+        rep = backfill(
+            db,
+            home,
+            settings,
+            days,
+            symbols,
+            on_session=lambda d: bar.update(task, advance=1, description=d),
+        )
+    called = rep.verified - rep.flat
+    rate = f" ({100 * rep.hits / called:.0f}% of {called} UP/DOWN calls hit)" if called else ""
+    print(
+        f"backfilled {len(days)} sessions {days[0]} .. {days[-1]}: {rep.calls} calls "
+        f"({rep.new} new), verified {rep.verified}{rate}, {rep.flat} FLAT, "
+        f"expired {rep.expired}; `assistant report` compares them with the baselines"
+    )
+    return 0
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 LEDGER_COLUMNS = [
     "id",
     "symbol",
@@ -230,8 +289,8 @@ def cmd_predictions(args: argparse.Namespace) -> int:
                     "dir",
                     "chg%",
                     "price",
-                    "lower",
-                    "upper",
+                    "80% low",  # the 80% range of the target close
+                    "80% high",
                     "conf",
                     "regime",
                     "model",

@@ -184,6 +184,7 @@ def _fmt_s(seconds: float | None) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from assistant.daemon import service
+    from store import registry
 
     home, settings, db = open_home(args, writes=False)
     try:
@@ -206,6 +207,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         line += f"   simulated session: {info['sim_date']}"
     print(line)
     print(f"log: {info['log']}")
+    for q in info["quarantined"]:
+        print(f"QUARANTINED: {registry.quarantine_notice(q)}")
     rows = [
         [
             job,

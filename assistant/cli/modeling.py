@@ -285,6 +285,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             else ("failed" if x.status == "failed" else f"not promoted ({x.status})")
         )
         print(f"  {x.model_id or x.kind}: {verdict}: {x.reason}")
+    if report.housekeeping:
+        print("\nmodel artifacts on disk")
+        for line in report.housekeeping:
+            print(f"  {line}")
     return 0 if ok else 1
 
 

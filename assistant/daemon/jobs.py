@@ -270,6 +270,8 @@ def retrain(
         summary += "; failed: " + "; ".join(failed)
     if report.skipped:  # the job's message is where a daemon user sees why
         summary += "; skipped: " + "; ".join(f"{s} ({w})" for s, w in report.skipped.items())
+    if report.housekeeping:  # orphans cleared, artifacts pruned: the log says which
+        summary += "; " + "; ".join(report.housekeeping)
     return result, summary
 
 

@@ -260,6 +260,8 @@ class Daemon:
         )
         self._started = True  # what follows, a full disk redoes from the loop
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), self.mode, self.home)
+        for q in registry.quarantines(self.db):  # one quarantined since, by the CLI, say
+            log.warning(registry.quarantine_notice(q))
         if self.opts is not None:
             self._resume_from = replay.resume_date(previous, self.exchange)
             if previous is not None and self._resume_from:

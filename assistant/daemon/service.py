@@ -27,7 +27,7 @@ from assistant.config import Settings
 from assistant.daemon import lock, scheduler
 from assistant.daemon.logs import LOG_NAME, log_dir
 from assistant.errors import AssistantError
-from store import commands, daemon_state
+from store import commands, daemon_state, registry
 from store import jobs as job_runs
 from store.db import ensure_private_dir
 
@@ -146,6 +146,9 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> dict[st
         if running
         else []
     )
+    info["quarantined"] = [
+        {k: q[k] for k in ("id", "kind", "reason", "serves")} for q in registry.quarantines(db)
+    ]
     info["queue"] = {
         "counts": commands.counts(db),
         "recent": [

@@ -5,7 +5,10 @@ artifacts on disk -> registry rows -> promotion gates.
 A new model replaces the serving model of its kind only if, on the SAME held-out test
 rows, its mean directional accuracy is no worse than the serving model's, and it passes
 the configured thresholds (settings.models: min_dir_accuracy, min_profit_factor,
-max_drawdown). Nothing partial is registered when `stop` is set.
+max_drawdown). Nothing partial is registered when `stop` is set. Each kind is stored and
+registered on its own (under the home's artifact lock, after clearing what a killed process
+left on disk): one kind that cannot be stored fails alone. Then the artifacts beyond
+[models] keep_versions are pruned (assistant.modeling.disk).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class TrainReport:
     stopped: bool = False
     capped: bool = False  # more labelled rows than [models] max_train_rows: the newest serve
     skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why it was left out
+    housekeeping: list[str] = field(default_factory=list)  # orphans cleared, artifacts pruned
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,7 +207,7 @@ def train(
     block's are) and it serves without the promotion gate (a backtest block is never
     refused), so a replay's calls are the backtest's for the same settings. The evaluation
     fit still runs: its held-out metrics are the model's skill shown with its calls."""
-    from assistant.modeling import compute
+    from assistant.modeling import compute, disk
     from models import catalog, dataset, features
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
@@ -235,6 +239,11 @@ def train(
     cap = int(settings.models.max_train_rows)
     if cap < 1:
         raise AssistantError(f"[models] max_train_rows = {cap}: it must be a positive row count")
+    keep = int(settings.models.keep_versions)
+    if keep < 0:
+        raise AssistantError(
+            f"[models] keep_versions = {keep}: it must be 0 or more (older models kept per kind)"
+        )
     try:
         split = dataset.split(dataset.recent(data, cap))
     except ValueError as exc:
@@ -293,37 +302,46 @@ def train(
     for kind, m in serving_fit.items():
         if not isinstance(m, Forecaster):
             report.results.append(ModelResult(kind, None, "failed", False, f"refit failed: {m}"))
+    stored: list[str] = []
     for kind, model in final.items():
         # The serving refit abstains like its recipe (walk-forward: as the backtest's block).
         model.info["thresholds"] = choose_gates(model, walk.val) if walk_forward else gates[kind]
         model.info["trained_through"] = str(walk.cutoff.date())  # the backtest's column
         result = ModelResult(kind, None, "candidate", False, "", scores[kind], dict(model.info))
-        version = registry.next_version(db, kind)
-        model_id = f"{kind}-v{version}"
-        rel = Path("models") / model_id
-        model.save(home / rel)
-        status, reason = "candidate", ""
         try:
-            catalog.load(home / rel)  # what cannot be loaded back never serves
-        except Exception as exc:
-            status, reason = "quarantined", f"artifact failed to load back: {exc}"
-        row_metrics = {**result.metrics, "info": model.info}
-        registry.register(
-            db,
-            model_id=model_id,
-            kind=kind,
-            version=version,
-            symbols=sorted(bars),
-            horizons=list(horizons),
-            ranges=report.ranges,
-            feature_hash=features.feature_hash(),
-            metrics=row_metrics,
-            artifact_path=str(rel),
-            data_end=max(str(b.index[-1].date()) for b in bars.values()),
-            status=status,
-            reason=reason or None,
-        )
+            with disk.lock(home):
+                report.housekeeping += disk.tidy(db, home)
+                version = disk.next_version(db, home, kind)
+                model_id = f"{kind}-v{version}"
+                rel = Path("models") / model_id
+                model.save(home / rel)
+                status, reason = "candidate", ""
+                try:
+                    catalog.load(home / rel)  # what cannot be loaded back never serves
+                except Exception as exc:
+                    status, reason = "quarantined", f"artifact failed to load back: {exc}"
+                registry.register(
+                    db,
+                    model_id=model_id,
+                    kind=kind,
+                    version=version,
+                    symbols=sorted(bars),
+                    horizons=list(horizons),
+                    ranges=report.ranges,
+                    feature_hash=features.feature_hash(),
+                    metrics={**result.metrics, "info": model.info},
+                    artifact_path=str(rel),
+                    data_end=max(str(b.index[-1].date()) for b in bars.values()),
+                    status=status,
+                    reason=reason or None,
+                )
+        except Exception as exc:  # one kind that cannot be stored never blocks the others
+            report.results.append(
+                ModelResult(kind, None, "failed", False, f"could not store the artifact: {exc}")
+            )
+            continue
         result.model_id = model_id
+        stored.append(kind)
         if status == "candidate" and walk_forward:
             reason = f"walk-forward refit through {walk.cutoff.date()} (replay: as the backtest)"
             registry.promote(db, model_id, reason)
@@ -340,4 +358,13 @@ def train(
                 registry.set_status(db, model_id, "candidate", reason)
         result.status, result.promoted, result.reason = status, status == "serving", reason
         report.results.append(result)
+    if stored:
+        with disk.lock(home):
+            pruned = disk.prune(db, home, stored, keep)
+        if pruned:
+            report.housekeeping.append(
+                f"pruned {len(pruned)} artifact(s), {sum(p.mb for p in pruned):.1f} MB "
+                f"([models] keep_versions = {keep}; their registry rows stay): "
+                + ", ".join(p.model_id for p in pruned)
+            )
     return report

@@ -82,7 +82,7 @@ class DashboardScreen(Screen):
         if changed("jobs"):
             status.jobs = data["jobs"]
         status.queued = data["queued"]
-        if changed("watchlist") or changed("deactivated"):
+        if changed("watchlist") or changed("deactivated") or changed("quarantined"):
             self.query_one(WatchlistTable).rows_data = data["watchlist"]
             watched = len(data["watchlist"])
             stale = [r["symbol"] for r in data["watchlist"] if r.get("stale_sessions")]
@@ -91,6 +91,8 @@ class DashboardScreen(Screen):
                 if watched
                 else "Watchlist is empty: press a to add a ticker"
             )
+            for q in data.get("quarantined", []):  # the previous model serves: say so
+                title += f" · QUARANTINED: {q['id']} ({q['serves'] or 'no model'} serves)"
             if stale:
                 oldest = max(r["stale_sessions"] for r in data["watchlist"])
                 title += (

@@ -35,6 +35,20 @@ def call(pred: dict[str, Any] | None) -> Text:
     return Text(f"{arrow} {pred['pred_change_pct']:+.2f}% {pred['horizon']}d", style=style)
 
 
+def price_range(lower: float | None, upper: float | None) -> str:
+    """'182.1–190.4': a range of the target close; whole numbers from 1,000 up ('1401–1456')
+    so it fits 11 columns."""
+    if lower is None or upper is None:
+        return "—"
+    digits = 1 if max(abs(lower), abs(upper)) < 1000 else 0
+    return f"{lower:.{digits}f}–{upper:.{digits}f}"
+
+
+def coverage(rate: float | None, n: int) -> str:
+    """'80% n=50': how often the close landed inside the range, over n verified calls."""
+    return "—" if rate is None else f"{rate * 100:.0f}% n={n}"
+
+
 def confidence(pred: dict[str, Any] | None) -> str:
     """The probability of the called direction; a FLAT call claims no direction: '—'."""
     if not pred or pred.get("direction") == "flat":

@@ -16,9 +16,11 @@ COLUMNS = (
     ("Conf", 4),
     ("Target", 10),
     ("Pred", 10),
+    ("80% range", 11),
     ("Actual", 10),
     ("Error", 7),
     ("Outcome", 7),
+    ("In 80%", 7),
     ("Model", 14),
 )
 OUTCOME_STYLE = {"hit": "green", "miss": "red", "pending": "yellow", "expired": "dim"}
@@ -32,6 +34,14 @@ def outcome(p: dict[str, Any]) -> str:
     return p["status"]
 
 
+def inside(p: dict[str, Any]) -> Text:
+    """inside / outside: whether the close landed in the call's 80% range, once verified."""
+    covered = p.get("covered80")
+    if covered is None:
+        return Text("—", style="dim")
+    return Text("inside", style="green") if covered else Text("outside", style="red")
+
+
 class HistoryTable(RowsTable):
     COLUMNS = COLUMNS
 
@@ -43,8 +53,10 @@ class HistoryTable(RowsTable):
             fmt.confidence(p),
             p["target_date"],
             fmt.num(p["pred_price"]),
+            fmt.price_range(p.get("lower"), p.get("upper")),
             fmt.num(p.get("actual_price")),
             fmt.signed(p.get("error_pct")),
             Text(outcome(p), style=OUTCOME_STYLE.get(outcome(p), "")),
+            inside(p),
             p["model_version"],
         )

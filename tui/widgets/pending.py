@@ -17,6 +17,7 @@ COLUMNS = (
     ("H", 2),
     ("Call", 12),
     ("Target", 24),
+    ("80% range", 11),
     ("Sessions left", 13),
     ("Conf", 4),
 )
@@ -37,6 +38,7 @@ class PendingTable(RowsTable):
             f"{r['horizon']}d",
             fmt.call(r),
             f"{fmt.num(r['pred_price'])} on {r['target_date']}",
+            fmt.price_range(r.get("lower"), r.get("upper")),
             "due" if left == 0 else f"{left:>2} " + "█" * min(left, 10),
             fmt.confidence(r),
         )

@@ -1,5 +1,7 @@
 """One symbol's closes with its predictions overlaid: each call plotted at its target
-session and predicted price, green when it was a hit, red when a miss, yellow while pending."""
+session and predicted price, green when it was a hit, red when a miss, yellow while pending;
+each pending call's 80% and 95% ranges of the target close drawn as a fan from the close it
+was made on to the range's ends on its target date."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from textual_plotext import PlotextPlot
 from tui.widgets.history import outcome
 
 OUTCOMES = (("hit", "green", "+"), ("miss", "red", "x"), ("pending", "yellow", "o"))
+FANS = (("95% range", "lower95", "upper95", "blue"), ("80% range", "lower", "upper", "cyan"))
 
 
 class PriceChart(PlotextPlot):
@@ -33,6 +36,18 @@ class PriceChart(PlotextPlot):
                 color="white",
             )
             preds = [p for p in detail.get("history", []) if p["target_date"] >= first]
+            pending = [p for p in preds if p["status"] == "pending"]
+            for name, lo, hi, color in FANS:
+                drawn = [p for p in pending if p.get(lo) is not None and p.get(hi) is not None]
+                for i, p in enumerate(drawn):
+                    for end in (lo, hi):
+                        plt.plot(
+                            [p["as_of"], p["target_date"]],
+                            [p["base_price"], p[end]],
+                            label=name if i == 0 and end == lo else None,
+                            marker="braille",
+                            color=color,
+                        )
             for name, color, marker in OUTCOMES:
                 chosen = [p for p in preds if outcome(p) == name]
                 if chosen:

@@ -16,14 +16,17 @@ COLUMNS = (
     ("Regime", 8),
     ("Latest call", 12),
     ("Conf", 4),
-    ("Model", 11),
+    ("80% range", 11),
+    ("In 80%", 8),
     ("Hit rate", 11),
     ("Baseline", 9),  # the stronger of always-up and the causal majority on the same calls
+    ("Model", 11),  # last: the first column to scroll off a narrow screen
 )
 
 
 class WatchlistTable(RowsTable):
-    """Symbol, last close and change, regime, latest call with confidence, hit rate vs baseline."""
+    """Symbol, last close and change, regime, latest call with confidence and
+    its 80% range of the target close, the realized 80% coverage, hit rate vs baseline."""
 
     COLUMNS = COLUMNS
     ZEBRA = True
@@ -41,9 +44,11 @@ class WatchlistTable(RowsTable):
             fmt.regime(r.get("regime")),
             Text("—", style="dim") if r.get("call_muted") else fmt.call(call),
             fmt.confidence(call),
-            (call or {}).get("model_version") or "—",
+            fmt.price_range((call or {}).get("lower"), (call or {}).get("upper")),
+            fmt.coverage(r.get("coverage80"), r.get("n80", 0)),
             fmt.hit_vs_base(r.get("hit_rate"), r.get("baseline"), r.get("n", 0)),
             fmt.pct(r.get("baseline")),
+            (call or {}).get("model_version") or "—",
         )
 
     @property
