@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import date
+from typing import Any
 
 import exchange_calendars as xcals
 import pandas as pd
@@ -125,3 +126,29 @@ def latest_session(exchange: str, now: pd.Timestamp | None = None) -> pd.Timesta
     """The last session a stored bar may be dated: the one after today's (one session of
     slack for time zones), so a bar from the future is refused."""
     return add_sessions(exchange, local_today(exchange, now), 1)
+
+
+def record_sessions(db: Any, default_exchange: str, today: str | None = None) -> None:
+    """Record what the dashboard needs to count sessions as this module does (it has no
+    exchange calendar of its own): each watched symbol's exchange, and that exchange's
+    holidays through the end of next year (`store.freshness`). Cheap when nothing is
+    missing."""
+    from store import freshness
+    from store.symbols import active_symbols
+
+    day = pd.Timestamp(today or pd.Timestamp.today()).normalize()
+    if not freshness.calendar_needed(db, day.strftime("%Y-%m-%d")):
+        return
+    exchanges = {s: exchange_for(s, default_exchange) for s in active_symbols(db)}
+    holidays: dict[str, tuple[str, str, list[str]]] = {}
+    for ex in sorted(set(exchanges.values()) - {"24/7", "24/5"}):
+        cal = _calendar_to(ex, day.year + 1)
+        first = pd.Timestamp(cal.first_session).tz_localize(None)
+        last = pd.Timestamp(cal.last_session).tz_localize(None)
+        closed = pd.bdate_range(first, last).difference(sessions(ex, first, last))
+        holidays[ex] = (
+            first.strftime("%Y-%m-%d"),
+            last.strftime("%Y-%m-%d"),
+            list(closed.strftime("%Y-%m-%d")),
+        )
+    freshness.record_calendar(db, exchanges, holidays)

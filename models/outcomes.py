@@ -19,7 +19,8 @@ else:
 - the baselines scored on the same rows: always-up, the causal majority (the direction
   most frequent among h-session moves already known at the call's date) and the last
   h-session move;
-- the confidence of a call: the probability of the called direction, and its bucket.
+- the confidence of a call: the calibrated probability that it hits (a FLAT call has
+  none); a directional call below the stronger baseline's hit rate is made FLAT.
 """
 
 from __future__ import annotations
@@ -147,6 +148,32 @@ def at_end(close: np.ndarray, h: int) -> tuple[float, int, int]:
     ups, downs = int(np.sum(moves > 0)), int(np.sum(moves < 0))
     last = int(np.sign(moves[-1])) if len(moves) and np.isfinite(moves[-1]) else 0
     return float(width), 1 if ups >= downs else -1, last
+
+
+def baseline_rate(close: np.ndarray, h: int) -> float:
+    """The stronger baseline's hit rate known at the last close: the share of the h-session
+    moves so far that went the causal majority's way (always-up's share is never higher).
+    0.5 before any move is known."""
+    logc = np.log(np.asarray(close, dtype=float))
+    moves = logc[h:] - logc[:-h]
+    moves = moves[np.isfinite(moves)]
+    if not len(moves):
+        return 0.5
+    return max(int(np.sum(moves > 0)), int(np.sum(moves < 0))) / len(moves)
+
+
+def hit_probability(probs: tuple[float, ...], call: str) -> float:
+    """The probability that a directional call hits, from its forecast alone (before
+    realized outcomes calibrate it): P(its class) plus half of P(flat), since a move inside
+    the FLAT band, which straddles zero, still goes up or down."""
+    return float(probs[CLASSES.index(call)]) + 0.5 * float(probs[FLAT])
+
+
+def keep_call(call: str, hit_prob: float, baseline: float) -> str:
+    """The call made: a directional one only when its calibrated hit probability is at least
+    the stronger baseline's hit rate; else FLAT (it would not beat always-up or the
+    majority, so it is no call)."""
+    return call if call == "flat" or hit_prob >= baseline else "flat"
 
 
 def confidence_of(probs: tuple[float, ...], call: str) -> float:

@@ -314,3 +314,26 @@ def m007_alert_outbox(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@MIGRATIONS()
+def m008_session_calendar(db: sqlite_utils.Database) -> None:
+    # The dashboard counts sessions as the CLI does, without an exchange calendar of its
+    # own: the app records each watched symbol's exchange and that exchange's holidays
+    # (weekdays with no session) over the span it has checked.
+    _run(
+        db,
+        """
+        ALTER TABLE symbols ADD COLUMN exchange TEXT;
+        CREATE TABLE holidays (
+            exchange TEXT NOT NULL,
+            date TEXT NOT NULL,
+            PRIMARY KEY (exchange, date)
+        ) WITHOUT ROWID;
+        CREATE TABLE calendar_spans (
+            exchange TEXT PRIMARY KEY,
+            start TEXT NOT NULL,
+            end TEXT NOT NULL
+        );
+        """,
+    )

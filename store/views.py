@@ -10,8 +10,8 @@ Two honest simplifications, stated where they are shown:
 - "sessions left" is the horizon minus the sessions stored for the symbol since the
   call was made: bars are stored per exchange session, so holidays never count, but a
   session whose bar has not been collected yet still counts as ahead.
-- the baseline next to every hit rate is "always up" over the same verified
-  predictions: the share of them whose actual price ended above the base price.
+- the baseline next to every hit rate is the stronger of always-up and the causal
+  majority over the same verified predictions (its name travels with it).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import sqlite_utils
 
 from store import registry, symbols
-from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
+from store.freshness import STALE_AFTER_SESSIONS, sessions_between
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
@@ -184,15 +184,15 @@ def watchlist(
     """One row per watched symbol: last close and change, regime, latest call, hit rate, and
     how many sessions old its newest bar is on `today` (stale beyond STALE_AFTER_SESSIONS)."""
     out = []
-    for (symbol,) in db.execute(
-        "SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol"
+    for symbol, exchange in db.execute(
+        "SELECT symbol, exchange FROM symbols WHERE active = 1 ORDER BY symbol"
     ).fetchall():
         row: dict[str, Any] = {"symbol": symbol}
         bars = db.execute(
             "SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT 2", [symbol]
         ).fetchall()
         row["last_date"] = bars[0][0] if bars else None
-        age = weekdays_between(bars[0][0], today) if bars and today else 0
+        age = sessions_between(db, exchange, bars[0][0], today) if bars and today else 0
         row["stale_sessions"] = age if age > STALE_AFTER_SESSIONS else 0
         row["close"] = bars[0][1] if bars else None
         row["change_pct"] = (

@@ -3,7 +3,8 @@
 Run as `python -m tests.daemon_fixture HOME ARGS...` it is the real `assistant` CLI with
 one thing slowed down, chosen by `$SLOW` (so a test can `kill -9` in the middle of it):
 - `collect`: every fetch from the sample source takes `$SLOW_S` seconds (a slow network);
-- `train`: training takes `$SLOW_S` seconds more (watching its stop event meanwhile);
+- `train`: training takes `$SLOW_S` seconds more (watching its stop event meanwhile),
+  after the first `$SLOW_AFTER` trainings (default 0);
 - `cycle`: the cycle sleeps `$SLOW_S` seconds inside its write transaction, after
   inserting its predictions and before committing them.
 """
@@ -134,10 +135,12 @@ def _install_slowdowns() -> None:
         from assistant.modeling import training
 
         real_train = training.train
+        fast = [int(os.environ.get("SLOW_AFTER", "0"))]  # trainings that run at full speed first
 
         def slow_train(*a, **k):  # type: ignore[no-untyped-def]
             stop = k.get("stop")
-            deadline = time.monotonic() + delay
+            fast[0] -= 1
+            deadline = time.monotonic() + (delay if fast[0] < 0 else 0.0)
             while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
                 time.sleep(0.05)  # a long training that checks its stop event, as fit() does
             return real_train(*a, **k)

@@ -68,9 +68,24 @@ def test_confidence_is_recalibrated_by_realized_hit_rates():
     bucket = int(raw.raw_confidence * 10)
     burnt = plan(evidence(calibration={bucket: (200, 20)}), {})  # stated ~45%, realized 10%
     assert burnt.raw_confidence == pytest.approx(raw.raw_confidence)
-    assert burnt.confidence < raw.raw_confidence - 0.2
+    assert burnt.lean_confidence < raw.raw_confidence - 0.2
+    # below the stronger baseline's hit rate: no call, and no confidence shown
+    assert burnt.direction == "flat" and burnt.confidence is None and burnt.below_baseline
     few = plan(evidence(calibration={bucket: (3, 0)}), {})  # too few calls to move it
+    assert few.direction == raw.direction != "flat"
     assert few.confidence == pytest.approx(raw.raw_confidence)
+
+
+def test_a_call_is_made_only_when_its_hit_probability_beats_the_stronger_baseline():
+    model = ModelView("xgboost-3", expected_return=0.01, probs=(0.2, 0.2, 0.6))
+    made = plan(evidence(model=model, baseline_rate=0.55), {})
+    # the confidence is the probability that it hits: P(up) + half of P(flat)
+    assert made.direction == "up"
+    assert made.confidence == pytest.approx(made.probs[2] + made.probs[1] / 2)
+    assert made.confidence >= 0.55
+    strong_base = plan(evidence(model=model, baseline_rate=made.confidence + 0.01), {})
+    assert strong_base.direction == "flat" and strong_base.confidence is None
+    assert strong_base.lean == "up" and strong_base.below_baseline
 
 
 def test_plan_is_pure():

@@ -10,6 +10,7 @@ import pytest
 
 from assistant.cli import main
 from assistant.cycle.run import run_cycle, verify
+from assistant.ingest.sources.synthetic import synthetic_bars
 from store import predictions as ledger
 from store import regimes, symbols
 from tests.cycle_fixture import make_home, price_path, synthetic_home
@@ -23,7 +24,8 @@ def test_cycle_over_synthetic_history_records_calls_and_regimes(home):
     }
     for c in calls:
         assert c.as_of == "2024-03-28" and c.rules_only and c.model_version == "signals-v1"
-        assert c.direction in ("up", "down", "flat") and 0 < c.confidence < 1
+        assert c.direction in ("up", "down", "flat")
+        assert c.confidence is None if c.direction == "flat" else 0 < c.confidence < 1
         assert c.lower < c.target_price < c.upper
         assert "no measured edge yet, n=0" in c.skill and "rules serve" in c.note
     # Good Friday 2024-03-29 is no NYSE session: h=1 lands on Monday
@@ -114,3 +116,67 @@ def test_predict_refuses_bad_input_in_one_line(home, capsys, argv, message):
     from store.db import open_db
 
     assert ledger.counts(open_db(home))["pending"] == 0
+
+
+def test_flat_calls_carry_no_confidence_in_predict_or_the_ledger(home):
+    import csv
+    import io
+
+    from tests.daemon_fixture import cli
+
+    # a planted, learnable signal on four symbols: the model's calls can clear its gate
+    names = ("AAA", "BBB", "CCC", "DDD")
+    bars = {s: synthetic_bars(700, seed=40 + i, edge=0.6) for i, s in enumerate(names)}
+    db, _ = make_home(home, bars)
+    db.close()
+    done = cli(home, "train", "--models", "markov", timeout=300)
+    assert done.returncode == 0, done.stderr
+    last = bars["AAA"].index[-1]
+    calls = []
+    for args in (("--as-of", str((last - pd.Timedelta(days=60)).date())), ()):
+        done = cli(home, "predict", *args, "--json")
+        assert done.returncode == 0, done.stderr
+        calls += json.loads(done.stdout)
+    flat = [c for c in calls if c["direction"] == "flat"]
+    assert flat and len(flat) < len(calls)
+    # FLAT claims no direction: no confidence (it would be P(flat), not a hit probability)
+    assert all(c["confidence"] is None for c in flat)
+    # a directional call's confidence is its calibrated hit probability, never below the
+    # stronger baseline's hit rate (itself at least 50%): calls below it are not made
+    assert all(0.5 <= c["confidence"] < 1 for c in calls if c["direction"] != "flat")
+    done = cli(home, "predictions", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == len(calls)
+    assert all(r["confidence"] == "" for r in rows if r["direction"] == "flat")
+    assert all(r["confidence"] != "" for r in rows if r["direction"] != "flat")
+
+
+def test_calls_say_models_are_training_not_that_none_is_usable(home):
+    from store import jobs
+    from tests.daemon_fixture import cli
+
+    db, _ = synthetic_home(home)
+
+    def note(*when: str) -> str:
+        done = cli(home, "predict", "AAA", *when, "--json")
+        assert done.returncode == 0, done.stderr
+        notes = [c["note"] for c in json.loads(done.stdout)]
+        # every call says why the rules serve (after any "no edge" of its own)
+        whys = {n.split("; ")[-1] for n in notes}
+        assert len(whys) == 1, notes
+        return whys.pop()
+
+    first = note()
+    assert "no model trained yet" in first and "artifact" not in first
+    run = jobs.start(db, "retrain")  # the daemon's training worker is at it
+    training = note()
+    assert "models training" in training and "artifact" not in training
+    jobs.finish(db, run, "ok")
+    db.close()
+    done = cli(home, "train", "--models", "markov", timeout=300)
+    assert done.returncode == 0, done.stderr
+    for path in (home / "models").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"broken")
+    broken = note()  # as of its data end, where the model would serve: it cannot be loaded
+    assert "no usable model" in broken and "training" not in broken

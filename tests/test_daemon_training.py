@@ -39,20 +39,22 @@ def test_training_killed_or_stopped_midway_registers_nothing_then_models_take_ov
     # 1. kill -9 while the LSTM trains: nothing registered, the store intact.
     proc = spawn(home, *REPLAY, extra_env=lstm)
     wait_for(lambda: _training(home, "lstm"), 60, "LSTM training in progress", proc)
-    # The loop keeps going while it trains: the replay advances and heartbeats.
-    sim = query(home, "SELECT sim_date FROM daemon")[0][0]
+    # The loop keeps going while it trains (heartbeats), but the replay's clock waits for
+    # the retrain due at its first session: no call is made before it is done.
+    beat = query(home, "SELECT heartbeat_at FROM daemon")[0][0]
     wait_for(
-        lambda: query(home, "SELECT sim_date FROM daemon")[0][0] != sim,
+        lambda: query(home, "SELECT heartbeat_at FROM daemon")[0][0] != beat,
         10,
-        "the replay to advance",
+        "a heartbeat during training",
         proc,
     )
+    assert query(home, "SELECT COUNT(*) FROM predictions") == [(0,)]
     kill9(proc)
     assert integrity_ok(home)
     assert _models(home) == []
 
-    # 2. Restart with XGBoost: rule-based calls at once, then a real model is trained,
-    #    registered whole, and its calls take over.
+    # 2. Restart with XGBoost: the first session's retrain runs first, the model is
+    #    registered whole, and it makes the calls.
     proc = spawn(
         home,
         "daemon",
@@ -78,9 +80,9 @@ def test_training_killed_or_stopped_midway_registers_nothing_then_models_take_ov
         "a call made by a trained model",
         proc,
     )
-    assert (
-        query(home, "SELECT COUNT(*) FROM predictions WHERE model_version = 'signals-v1'")[0][0] > 0
-    )
+    assert query(home, "SELECT COUNT(*) FROM predictions WHERE model_version = 'signals-v1'") == [
+        (0,)
+    ]
 
     # 3. SIGTERM during a requested LSTM retrain: exit 0 within 10 s, nothing registered,
     #    the command back in the queue.

@@ -6,7 +6,7 @@ import json
 import re
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -322,3 +322,49 @@ def test_importing_the_tui_does_not_import_torch_or_xgboost():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@sync
+async def test_baseline_column_and_chart_legend_name_the_baseline_they_show(home, db):
+    # The causal majority scored more than always-up on these calls: the column and the
+    # chart show it, so their labels must say so (not "always up").
+    fill(db)
+    with db.conn:
+        db.execute("UPDATE predictions SET up_hit = 0, majority_hit = 1 WHERE status = 'verified'")
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        table = app.screen.query_one("#watchlist")
+        headers = [str(c.label).strip() for c in table.columns.values()]
+    assert "Baseline" in headers and "Always up" not in headers  # (may scroll off the screen)
+    assert "vs majority 100.0%" in text  # the title
+    assert "majority %" in text and "always up %" not in text  # the chart's legend
+
+
+@sync
+async def test_stale_data_is_counted_in_sessions_on_the_dashboard_as_in_the_cli(home, tmp_path):
+    from assistant.ingest.sources.synthetic import synthetic_bars
+    from store.freshness import weekdays_between
+    from tests.daemon_fixture import cli
+
+    frame = synthetic_bars(300, seed=3, start="2023-11-01")
+    last = frame.index[-1].strftime("%Y-%m-%d")
+    out = frame.rename(columns=str.title)[["Open", "High", "Low", "Close", "Volume"]]
+    out.index.name = "Date"
+    out.to_csv(tmp_path / "AAA.csv", float_format="%.4f")
+    for args in (("import", str(tmp_path / "AAA.csv")), ("watch", "add", "AAA")):
+        done = cli(home, *args)
+        assert done.returncode == 0, done.stderr
+    done = cli(home, "predict")
+    assert done.returncode == 0, done.stderr
+    said = re.search(rf"STALE DATA: AAA's newest bar is {last}, ([\d,]+) sessions ago", done.stdout)
+    assert said, done.stdout
+    sessions = int(said.group(1).replace(",", ""))
+    today = datetime.now().date().isoformat()
+    assert sessions < weekdays_between(last, today)  # holidays since do not count
+    app = make_app(home, poll_seconds=0.05)  # today's date, as the CLI's
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+    assert f"newest bar up to {sessions} sessions old" in text, text[:400]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,24 @@ def open_home(
     except StoreError as exc:
         raise AssistantError(str(exc)) from None
     settings = config.load(home)
-    return home, settings, open_db(home, check=writes)
+    db = open_db(home, check=writes)
+    if writes:  # only into a file that passed the check
+        _record_sessions(db, settings)
+    return home, settings, db
+
+
+def _record_sessions(db: sqlite_utils.Database, settings: config.Settings) -> None:
+    """Keep the session calendar the dashboard counts stale data with up to date (only
+    when something is missing: the calendars load only then)."""
+    from store import freshness
+
+    try:
+        if freshness.calendar_needed(db, date.today().isoformat()):
+            from assistant.calendar import record_sessions
+
+            record_sessions(db, settings.calendar.exchange)
+    except sqlite3.Error:  # busy or read-only: the dashboard counts weekdays meanwhile
+        pass
 
 
 def known_symbols(db: sqlite_utils.Database, raw: list[str] | None) -> list[str] | None:

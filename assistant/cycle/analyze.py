@@ -40,6 +40,7 @@ class Analysis:
     sigma: dict[int, float]  # std of trailing h-session log returns, per horizon
     last_move: dict[int, int]  # sign of the h-session move ending at as_of
     majority: dict[int, int]  # causal majority direction at as_of (+1/-1)
+    baseline_rate: dict[int, float]  # the stronger baseline's hit rate known at as_of
     flat_band: dict[int, float]  # the outcome rules' FLAT band at as_of
     vol: dict[int, VolForecast]  # h-session variance forecast and its baselines
     regimes: pd.DataFrame  # the last REGIME_ROWS sessions' regimes (for the store)
@@ -128,12 +129,14 @@ def _one(
     close = bars["close"].to_numpy(float)
     logc = np.log(close)
     sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
+    rate: dict[int, float] = {}
     for h in horizons:
         r = logc[h:] - logc[:-h]
         s = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
         sigma[h] = s
         drift[h] = float(np.mean(r[-SIGMA_WINDOW:])) if len(r) else 0.0
         band, majority[h], last_move[h] = outcomes.at_end(close, h)
+        rate[h] = outcomes.baseline_rate(close, h)
         flat_band[h] = band if np.isfinite(band) else 0.0
     now = regimes.iloc[-1]
     return Analysis(
@@ -148,6 +151,7 @@ def _one(
         sigma=sigma,
         last_move=last_move,
         majority=majority,
+        baseline_rate=rate,
         flat_band=flat_band,
         vol=volatility.forecast_at_end(bars, horizons),
         regimes=regimes,

@@ -41,6 +41,7 @@ EXTRACT = (
     "$.majority",
     *(f"$.votes.{v}" for v in VOTERS),
     "$.model_return",
+    "$.lean",
 )
 EXTRACT_NAMES = (
     "flat_band",
@@ -48,6 +49,7 @@ EXTRACT_NAMES = (
     "majority",
     *(f"vote_{v}" for v in VOTERS),
     "vote_model",
+    "lean",
 )
 
 
@@ -129,7 +131,12 @@ def verify(
                 dict(zip(("symbol", "regime", "signal", "old", "new", "reason"), c, strict=True))
                 for c in changes
             ]
-            weight_store.add_calibration(db, _calibration(done, hit), day)
+            # Calibration learns what a call's stated hit probability is worth from the
+            # call it leaned to, made or not (calls stored before `lean` existed: their own).
+            lean = done["lean"].to_numpy(float)
+            leaned = np.where(lean > 0, "up", np.where(lean < 0, "down", "flat"))
+            lean_hit = np.where(np.isfinite(lean), outcomes.hit(leaned, realized), hit)
+            weight_store.add_calibration(db, _calibration(done, lean_hit), day)
         ledger.mark_expired(db, expired_ids, now)
     if report.expired:
         report.expired_why = (

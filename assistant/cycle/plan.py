@@ -14,9 +14,11 @@ and the pooled expectation agrees, else FLAT (no directional call), so a call ne
 reads "UP -0.01%". Whatever calls faces the same gate: the serving model its threshold
 chosen on validation, the rule pool alone (no model serves) the threshold chosen on its
 own verified past calls (`rules_gated`), so without measured evidence a call is FLAT.
-The FLAT band is the one the outcome rules score with. Confidence is
-the probability of the called direction, recalibrated by realized hit rates when
-enough calls in that confidence bucket have been scored.
+The FLAT band is the one the outcome rules score with. Confidence is the probability
+that the call hits (`outcomes.hit_probability`), recalibrated by realized hit rates when
+enough calls in that bucket have been scored; a call whose confidence is below the
+stronger baseline's hit rate is made FLAT (`outcomes.keep_call`); a FLAT call has no
+confidence.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Evidence:
     drift: float = 0.0  # mean trailing h-session log return
     last_move: int = 0  # sign of the h-session move ending at as_of (a baseline's call)
     majority: int = 1  # the causal majority direction at as_of (a baseline's call)
+    baseline_rate: float = 0.5  # the stronger baseline's hit rate known at as_of
     flat_band: float = 0.0  # half-width of the FLAT zone (models.outcomes.band at as_of)
     vol_sigma: float = 0.0  # forecast std of the h-session log return (0: use sigma)
     range_q: tuple[float, float] = (1.2816, 1.96)  # sigma multipliers of the 80% / 95% ranges
@@ -92,13 +95,16 @@ class Plan:
     probs: tuple[float, float, float]  # down, flat, up
     direction: str  # up | flat | down
     raw_confidence: float
-    confidence: float
+    confidence: float | None  # None for FLAT: no directional claim, nothing to be confident of
     interval: tuple[float, float]  # the 80% range, log returns
     interval95: tuple[float, float]  # the 95% range, log returns
     flat_band: float
     model_version: str
     rules_only: bool
     abstained: bool = False  # the evidence did not clear its threshold (model's or rules')
+    lean: str = "flat"  # the call before the baseline rule (calibration learns its hits)
+    lean_confidence: float = 0.0  # its calibrated hit probability
+    below_baseline: bool = False  # made FLAT: lean_confidence < evidence.baseline_rate
 
     @property
     def change_pct(self) -> float:
@@ -168,8 +174,12 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         gated = outcomes.gate(call, gate[0], gate[1])
         abstained = bool(gated[0] == "flat" and call[0] != "flat")
         call = gated
-    direction = str(call[0])
-    raw = outcomes.confidence_of(probs, direction)
+    lean = str(call[0])
+    # Confidence is the probability that the call hits, calibrated by realized hit rates;
+    # a call that would not beat the stronger baseline is not made (outcomes.keep_call).
+    raw = outcomes.hit_probability(probs, lean) if lean != "flat" else float(probs[1])
+    lean_confidence = calibrate(raw, evidence.calibration) if lean != "flat" else 0.0
+    direction = outcomes.keep_call(lean, lean_confidence, evidence.baseline_rate)
     return Plan(
         evidence=evidence,
         contributions=contributions,
@@ -177,14 +187,27 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
         probs=(probs[0], probs[1], probs[2]),
         direction=direction,
         raw_confidence=raw,
-        confidence=calibrate(raw, evidence.calibration),
+        confidence=None if direction == "flat" else lean_confidence,
         interval=(mu - evidence.range_q[0] * width, mu + evidence.range_q[0] * width),
         interval95=(mu - evidence.range_q[1] * width, mu + evidence.range_q[1] * width),
         flat_band=band,
         model_version=model.version if model is not None else RULES_VERSION,
         rules_only=model is None,
         abstained=abstained,
+        lean=lean,
+        lean_confidence=lean_confidence,
+        below_baseline=direction != lean,
     )
+
+
+def model_call(model: ModelView) -> str:
+    """The serving model's own call, as the walk-forward backtest makes and scores it: the
+    outcome rules' call of its distribution and expected return, gated by its threshold.
+    (The call a cycle makes pools it with the rule signals and drift.)"""
+    call = outcomes.call_of(model.probs, model.expected_return)
+    if model.gated:
+        call = outcomes.gate(call, model.probs, model.threshold)
+    return str(call[0])
 
 
 def _norm(p: tuple[float, float, float]) -> tuple[float, float, float]:

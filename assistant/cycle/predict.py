@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from assistant.cycle.plan import RULES_VERSION, Plan
+from assistant.cycle.plan import RULES_VERSION, Plan, model_call
+from store import jobs as job_runs
 from store import predictions as ledger
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,18 @@ log = logging.getLogger(__name__)
 RULE_GATE_CALLS = 1000  # newest verified rule-pool calls per horizon its threshold is chosen on
 
 NO_MODEL = "no usable model (none trained, artifact broken or feature schema changed): rules serve"
+NOT_YET = "no model trained yet: rules serve"
+TRAINING = "models training: none serves yet, rules serve meanwhile"
+
+
+def why_no_model(db: sqlite_utils.Database) -> str:
+    """Why no model serves: still to come (none trained yet, or training now) is told
+    apart from none usable (broken artifacts, a changed feature schema)."""
+    if any(r["job"] == "retrain" for r in job_runs.running(db)):
+        return TRAINING
+    if not db["models"].count:
+        return NOT_YET
+    return NO_MODEL
 
 
 def model_forecasts(
@@ -48,7 +61,8 @@ def model_forecasts(
     except Exception as exc:  # one failing model never kills the cycle: rules serve
         log.warning("model forecast failed, rules serve: %s", exc)
         return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
-    return dict(out), {"*": NO_MODEL, "refused": "; ".join(serving.notes + serving.quarantines)}
+    why = NO_MODEL if serving else why_no_model(db)
+    return dict(out), {"*": why, "refused": "; ".join(serving.notes + serving.quarantines)}
 
 
 def rule_thresholds(
@@ -140,6 +154,9 @@ def encode_signals(p: Plan) -> str:
         "flat_band": p.flat_band,
         "sigma": ev.sigma,
         "raw_confidence": p.raw_confidence,
+        # the call before the baseline rule: calibration learns from its hits, so calls
+        # made FLAT by it still teach what such calls are worth
+        "lean": {"up": 1, "down": -1}.get(p.lean, 0),
         "last_move": ev.last_move,
         "majority": ev.majority,
         "range_q": list(ev.range_q),
@@ -148,6 +165,7 @@ def encode_signals(p: Plan) -> str:
     }
     if ev.model is not None:
         info["model_return"] = ev.model.expected_return
+        info["model_call"] = model_call(ev.model)  # what the backtest scores for this row
     if p.rules_only:
         info["note"] = ev.note or f"{RULES_VERSION}: rule signals only"
     elif ev.note:

@@ -58,7 +58,7 @@ class Call:
     p_down: float
     p_flat: float
     p_up: float
-    confidence: float
+    confidence: float | None  # None for FLAT calls (no directional claim)
     regime: str
     model_version: str
     rules_only: bool
@@ -139,6 +139,7 @@ def run_cycle(
                 drift=a.drift[h],
                 last_move=a.last_move[h],
                 majority=a.majority[h],
+                baseline_rate=a.baseline_rate[h],
                 flat_band=a.flat_band[h],
                 vol_sigma=a.vol[h].sigma,
                 vol={
@@ -178,6 +179,11 @@ def run_cycle(
 
 
 def _abstain_note(p: Plan) -> str:
+    if p.below_baseline:
+        return (
+            f"no edge: its calibrated hit probability {100 * p.lean_confidence:.0f}% is below "
+            f"the stronger baseline's hit rate {100 * p.evidence.baseline_rate:.0f}%"
+        )
     if not p.abstained:
         return ""
     if p.evidence.model is None:

@@ -177,11 +177,13 @@ def plain(value: Any) -> Any:
 def collect(
     ctx: Context, progress: Progress, symbols: list[str] | None = None, until: str | None = None
 ) -> tuple[Any, str]:
+    from assistant.calendar import record_sessions
     from assistant.ingest.collect import collect as run_collect
 
     results = run_collect(
         ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress
     )
+    record_sessions(ctx.db, ctx.settings.calendar.exchange)  # the dashboard's session count
     by_status = Counter(r.status for r in results)
     failed = [f"{r.symbol}: {r.message}" for r in results if r.status == "failed"]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing to collect"
@@ -231,6 +233,8 @@ def retrain(
     kinds: list[str] | None = None,
     as_of: str | None = None,
     stop: threading.Event | None = None,
+    *,
+    walk_forward: bool = False,
 ) -> tuple[Any, str]:
     from assistant.modeling.training import train
 
@@ -249,6 +253,7 @@ def retrain(
         as_of=as_of,
         progress=lambda kind, fraction, message: progress(fraction, f"{kind}: {message}"),
         stop=stop,
+        walk_forward=walk_forward,
     )
     if stop is not None and stop.is_set():
         raise Interrupted(

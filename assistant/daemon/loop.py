@@ -3,8 +3,12 @@
 States: starting -> running -> (replay only) finished -> stopping -> stopped, plus
 `waiting` while a replay has nothing to replay yet. Each tick runs what is due (a live
 `schedule` slot, or the next replay session), then serves queued commands, then
-heartbeats, then sleeps until the next event. Clock and sleep are injectable; the
-default sleep waits on the `stop` event, so SIGTERM/SIGINT wake the loop at once.
+heartbeats, then sleeps until the next event. A replay session where a retrain is due
+(the first, then every `retrain_every`) is revealed, the training starts on the bars up
+to it, and the clock waits (commands and heartbeats go on) until it is done: a replay
+serves the models the walk-forward backtest would, never stale ones. Clock and sleep are
+injectable; the default sleep waits on the `stop` event, so SIGTERM/SIGINT wake the loop
+at once.
 Stopping never claims another command, lets the current step finish (or leaves a
 replay step unrecorded so it is redone on resume), and asks training to abort.
 
@@ -115,7 +119,8 @@ class Daemon:
         self._next_beat = 0.0
         self._next_checkpoint = 0.0
         self._next_prepare = 0.0
-        self._last_retrain_step = 0
+        self._revealed: str | None = None  # the replay session collected (and retrain started)
+        self._trains_for: str | None = None  # the session whose due retrain the clock waits for
         self._stored_only: set[str] = set()
         self.live: scheduler.LiveSchedule | None = None
         self._started = False
@@ -314,7 +319,10 @@ class Daemon:
             more = self._replay_tick(self.opts)
         elif self.live is not None:
             self.live.run_pending()
-        if not self.stop.is_set():
+        # Commands act as of the replay's session: before its first one is done (it may wait
+        # for its due retrain) they stay queued rather than fail.
+        first = self.replay is not None and self.state == State.RUNNING and self.as_of() is None
+        if not self.stop.is_set() and not first:
             more = self.runner.serve(self.stop) or more
         t = self.clock()
         if t >= self._next_beat:
@@ -457,12 +465,15 @@ class Daemon:
         sim = clock.current
         if sim is None:
             return self._finish_replay(run)
+        if self._revealed != sim:
+            if not self._reveal(opts, clock, sim):
+                return False  # stopping mid-step: the session is redone on resume
+            self._revealed = sim
+        if self._trains_for == sim and self.worker.busy:
+            return False  # the clock does not pass a due retrain until it is done
         if not self.replay_step(opts, clock, sim):
             return False  # stopping mid-step: the session is redone on resume
         clock.advance()
-        if clock.done == 1:
-            self._train_if_untrained(sim)
-            self._last_retrain_step = 1
         run.progress(clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})")
         speed = opts.speed
         self._next_step = self.clock() + (1.0 / speed if speed > 0 else 0.0)
@@ -474,14 +485,40 @@ class Daemon:
             return None
         return [s for s in watch.active_symbols(self.db) if s not in self._stored_only]
 
-    def replay_step(self, opts: ReplayOptions, clock: replay.ReplayClock, sim: str) -> bool:
-        """One simulated session; False if a stop request cut it short."""
+    def retrain_due(self, opts: ReplayOptions, n: int) -> bool:
+        """Whether session n (1-based) of the replay starts with a retrain: the first one
+        and every `retrain_every` after it, as the backtest's blocks start."""
+        every = opts.retrain_every or int(self.settings.schedule.retrain_every_days)
+        return (n - 1) % every == 0
+
+    def _reveal(self, opts: ReplayOptions, clock: replay.ReplayClock, sim: str) -> bool:
+        """Reveal session `sim` (collect up to it) and, when a retrain is due, start it on
+        the bars up to `sim`: the backtest's walk-forward refit at the start of a block
+        (trained through the last label matured by `sim`). False if a stop cut it short."""
         ctx, n = self.ctx, clock.done + 1
-        steps: list[tuple[str, Callable[[jobs.Progress], tuple[Any, str]]]] = []
         collect = self._collect_symbols()
         if collect != []:
-            steps.append(("collect", lambda p: jobs.collect(ctx, p, collect, until=sim)))
-        steps += [
+            if self.stop.is_set():
+                return False
+            jobs.run_job(
+                self.db,
+                "collect",
+                lambda p: jobs.collect(ctx, p, collect, until=sim),
+                scheduled_for=sim,
+            )
+        if self.retrain_due(opts, n):
+            every = opts.retrain_every or int(self.settings.schedule.retrain_every_days)
+            self._trains_for = sim
+            self.worker.submit(
+                TrainRequest(reason=f"every {every} sessions", as_of=sim, walk_forward=True)
+            )
+        return True
+
+    def replay_step(self, opts: ReplayOptions, clock: replay.ReplayClock, sim: str) -> bool:
+        """One simulated session, once revealed (and its due retrain done); False if a stop
+        request cut it short."""
+        ctx, n = self.ctx, clock.done + 1
+        steps: list[tuple[str, Callable[[jobs.Progress], tuple[Any, str]]]] = [
             ("cycle", lambda p: jobs.cycle(ctx, p, as_of=sim)),
             ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
         ]
@@ -491,13 +528,6 @@ class Daemon:
             if self.stop.is_set():
                 return False
             jobs.run_job(self.db, job, fn, scheduled_for=sim)
-        every = opts.retrain_every or int(self.settings.schedule.retrain_every_days)
-        if n - self._last_retrain_step >= every:
-            self._last_retrain_step = n
-            if self.worker.busy:
-                log.info("retrain due at %s skipped: the previous training is still running", sim)
-            else:
-                self.worker.submit(TrainRequest(reason=f"every {every} sessions", as_of=sim))
         daemon_state.heartbeat(self.db, sim_date=sim)
         return True
 

@@ -47,6 +47,7 @@ class TrainRequest:
     as_of: str | None = None
     command_ids: tuple[int, ...] = ()
     scheduled: bool = True  # the daemon's own (schedule, drift), not a user's request
+    walk_forward: bool = False  # a replay's due retrain: the backtest's refit (see train())
 
 
 class TrainingWorker:
@@ -78,6 +79,7 @@ class TrainingWorker:
                         max(waiting.as_of or "", request.as_of or "") or None,
                         waiting.command_ids + request.command_ids,
                         waiting.scheduled and request.scheduled,
+                        waiting.walk_forward or request.walk_forward,
                     )
                     log.info("retrain request merged with a waiting one (%s)", request.reason)
                     return
@@ -174,4 +176,6 @@ class TrainingWorker:
 def _retrain(
     ctx: jobs.Context, progress: jobs.Progress, *, req: TrainRequest, stop: threading.Event
 ) -> tuple[Any, str]:
-    return jobs.retrain(ctx, progress, req.symbols, req.kinds, req.as_of, stop)
+    return jobs.retrain(
+        ctx, progress, req.symbols, req.kinds, req.as_of, stop, walk_forward=req.walk_forward
+    )

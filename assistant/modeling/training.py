@@ -198,8 +198,15 @@ def train(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     scheduler: str | None = None,
+    walk_forward: bool = False,
 ) -> TrainReport:
-    """`scheduler`: a Dask scheduler address (overrides settings and environment)."""
+    """`scheduler`: a Dask scheduler address (overrides settings and environment).
+
+    `walk_forward`: the walk-forward backtest's refit, as a replay's due retrain runs it:
+    the serving fit's thresholds are chosen on its own validation rows (as each backtest
+    block's are) and it serves without the promotion gate (a backtest block is never
+    refused), so a replay's calls are the backtest's for the same settings. The evaluation
+    fit still runs: its held-out metrics are the model's skill shown with its calls."""
     from assistant.modeling import compute, disk
     from models import catalog, dataset, features
     from models.base import Forecaster
@@ -297,7 +304,9 @@ def train(
             report.results.append(ModelResult(kind, None, "failed", False, f"refit failed: {m}"))
     stored: list[str] = []
     for kind, model in final.items():
-        model.info["thresholds"] = gates[kind]  # the serving refit abstains like its recipe
+        # The serving refit abstains like its recipe (walk-forward: as the backtest's block).
+        model.info["thresholds"] = choose_gates(model, walk.val) if walk_forward else gates[kind]
+        model.info["trained_through"] = str(walk.cutoff.date())  # the backtest's column
         result = ModelResult(kind, None, "candidate", False, "", scores[kind], dict(model.info))
         try:
             with disk.lock(home):
@@ -333,7 +342,11 @@ def train(
             continue
         result.model_id = model_id
         stored.append(kind)
-        if status == "candidate":
+        if status == "candidate" and walk_forward:
+            reason = f"walk-forward refit through {walk.cutoff.date()} (replay: as the backtest)"
+            registry.promote(db, model_id, reason)
+            status = "serving"
+        elif status == "candidate":
             old_id, old_metrics = _serving_val(db, home, kind)
             ok, reason = gate(result.metrics["val"], old_metrics, settings)
             if old_id and old_metrics is None and ok:

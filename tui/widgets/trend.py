@@ -45,7 +45,7 @@ class TrendChart(PlotextPlot):
             plt.plot(
                 dates,
                 [b * 100 for b in trend["base"]],
-                label="always up %",
+                label=f"{trend.get('base_name', 'always-up')} %",  # the baseline plotted
                 marker="braille",
                 color="orange",
             )
