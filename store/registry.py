@@ -1,7 +1,9 @@
 """Rows of the `models` table: register, find the serving model per kind, promote,
 retire, quarantine. Artifacts live on disk under `<home>/models/<id>/`; a row is only
 ever registered after its files are in place. Status is one of serving, candidate,
-retired, quarantined; at most one model per kind serves.
+retired, quarantined; at most one model per kind serves. Each row keeps the symbols it
+was trained on (it serves no other) and `known_on`, the session by whose close it
+existed (calls as of a later session may use it).
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ def register(
     metrics: dict[str, Any],
     artifact_path: str,
     data_end: str | None = None,
+    known_on: str | None = None,
     status: str = "candidate",
     reason: str | None = None,
 ) -> dict[str, Any]:
     """Record a trained model; `data_end` is the last bar its training saw (the default:
-    the end of its last range)."""
+    the end of its last range), `known_on` the session by whose close it existed (the
+    default: `data_end`)."""
     if status not in STATUSES:
         raise ValueError(f"unknown model status {status!r}")
     record = {
@@ -65,6 +69,7 @@ def register(
         lo, hi = ranges.get(part, (None, None))
         record[f"{part}_start"], record[f"{part}_end"] = lo, hi
     record["data_end"] = data_end or max(hi for _, hi in ranges.values() if hi)
+    record["known_on"] = max(known_on or record["data_end"], record["data_end"])
     with immediate(db):
         db.table("models").insert(record)
     return get(db, model_id)
@@ -85,30 +90,33 @@ def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[dict[str
 
 
 def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The models that may serve a call at session `day`: per kind, the serving model if
-    its training data ended on or before `day`, else the newest usable model of that kind
-    whose data did; and one note per serving model that was refused, saying why."""
-    rows, notes = [], []
+    """The models that served calls as of session `day`: per kind, of the models ever
+    promoted (serving or retired, never quarantined) that existed before `day` (known_on <
+    day), the one known last; and one note per serving model that does not serve then.
+
+    What is registered after `day` never changes the answer, so a call as of `day` is the
+    same whatever the home learned later."""
+    chosen: dict[str, dict[str, Any]] = {}
+    for r in db.query(
+        "SELECT * FROM models WHERE status IN ('serving', 'retired') AND known_on < ? "
+        "ORDER BY kind, known_on, version",
+        [day],
+    ):
+        chosen[r["kind"]] = _row(r)  # the last one known before `day` wins
+    notes = []
     for row in serving(db):
-        end = row.get("data_end")
-        if end is None or end <= day:
-            rows.append(row)
+        then = chosen.get(row["kind"])
+        if then is not None and then["id"] == row["id"]:
             continue
-        older = [
-            _row(r)
-            for r in db.query(
-                "SELECT * FROM models WHERE kind = ? AND status != 'quarantined' "
-                "AND data_end <= ? ORDER BY version DESC LIMIT 1",
-                [row["kind"], day],
-            )
-        ]
-        why = f"{row['id']} trained on data through {end}, after {day}"
-        if older:
-            rows.append(older[0])
-            notes.append(f"{why}: {older[0]['id']} (data through {older[0]['data_end']}) serves")
+        why = f"{row['id']} trained on data through {row['data_end']}, known on {row['known_on']}"
+        if then is None:
+            notes.append(f"{why}; no {row['kind']} model was known before {day}: it does not serve")
         else:
-            notes.append(f"{why}, and no older {row['kind']} model exists: it does not serve")
-    return rows, notes
+            notes.append(
+                f"{why}; as of {day} {then['id']} (data through {then['data_end']}, known on "
+                f"{then['known_on']}) serves"
+            )
+    return [chosen[k] for k in sorted(chosen)], notes
 
 
 def list_models(

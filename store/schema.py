@@ -281,3 +281,19 @@ def m006_range_coverage_in_index(db: sqlite_utils.Database) -> None:
             WHERE status = 'verified';
         """,
     )
+
+
+@MIGRATIONS()
+def m007_model_known_on(db: sqlite_utils.Database) -> None:
+    # models.known_on: the session by whose close the model existed on the clock of whoever
+    # trained it (the replay's session in replay; the --as-of date, else the day it was
+    # registered). It may serve a call as of D only when known_on < D, so a model trained
+    # after D on old data never changes D's calls. Earlier rows: their last bar (the best
+    # that is known).
+    _run(
+        db,
+        """
+        ALTER TABLE models ADD COLUMN known_on TEXT;
+        UPDATE models SET known_on = data_end
+        """,
+    )

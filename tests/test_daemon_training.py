@@ -97,3 +97,52 @@ def test_training_killed_or_stopped_midway_registers_nothing_then_models_take_ov
     db.close()
     assert integrity_ok(home)
     assert os.path.exists(home / "logs" / "daemon.log")
+
+
+def test_a_retrain_asked_for_one_symbol_retrains_the_watchlists_models(tmp_path):
+    """`r` on ^GSPC in the dashboard queues `retrain {"symbols": ["^GSPC"]}`: the daemon
+    retrains the watchlist's models, so ^IXIC is never served by a model that never saw it."""
+    import json
+
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    proc = spawn(home, "daemon", "--replay", "--speed", "0", "--from", "2013-02-01")
+    wait_for(
+        lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
+        120,
+        "the replay to finish",
+        proc,
+    )
+    db = open_db(home)
+    cid = commands.enqueue(db, "retrain", {"symbols": ["^GSPC"]})  # what the TUI's `r` writes
+    row = wait_for(
+        lambda: (r := commands.get(db, cid))["status"] in ("done", "failed") and r,
+        180,
+        "the retrain command to finish",
+        proc,
+    )
+    assert row["status"] == "done", row
+    result = json.loads(row["result"])
+    assert result["symbols"] == ["^GSPC", "^IXIC"]
+    trained = [r["model_id"] for r in result["results"] if r["model_id"]]
+    assert trained
+    for model_id in trained:
+        (symbols,) = query(home, "SELECT symbols FROM models WHERE id = ?", (model_id,))[0]
+        assert json.loads(symbols) == ["^GSPC", "^IXIC"], model_id
+    assert (
+        "requested for ^GSPC"
+        in query(home, "SELECT scheduled_for FROM job_runs WHERE job = 'retrain' ORDER BY id DESC")[
+            0
+        ][0]
+    )
+    proc.terminate()
+    assert proc.wait(30) == 0
+    db.close()
+    # ^IXIC's call now comes from a model trained on it.
+    done = cli(home, "predict", "^IXIC", "--json")
+    assert done.returncode == 0, done.stderr
+    versions = {c["model_version"] for c in json.loads(done.stdout)}
+    assert versions and versions != {"signals-v1"}
+    for version in versions:
+        (symbols,) = query(home, "SELECT symbols FROM models WHERE id = ?", (version,))[0]
+        assert "^IXIC" in json.loads(symbols)

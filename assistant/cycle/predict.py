@@ -34,7 +34,8 @@ def model_forecasts(
     day: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead, 'refused':
-    which serving models a call as of `day` may not use, because they saw later data})."""
+    which serving models a call as of `day` may not use, because they were not known
+    before it})."""
     if not bars or as_of is None:
         return {}, {"*": NO_MODEL}
     from assistant.modeling import serving as forecasting
@@ -45,7 +46,16 @@ def model_forecasts(
     except Exception as exc:  # one failing model never kills the cycle: rules serve
         log.warning("model forecast failed, rules serve: %s", exc)
         return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
-    return dict(out), {"*": NO_MODEL, "refused": "; ".join(serving.notes)}
+    notes = {"*": NO_MODEL, "refused": "; ".join(serving.notes)}
+    if serving:
+        trained = ", ".join(serving.trained_on())
+        for sym in bars:
+            if not serving.covering(sym):
+                notes[sym] = (
+                    f"no serving model was trained on {sym} (they were trained on {trained}): "
+                    "rules serve"
+                )
+    return dict(out), notes
 
 
 def skill_text(label: str, record: list[tuple[str, int, int, int]], h: int) -> str:

@@ -95,7 +95,7 @@ class Daemon:
         self.state = State.STARTING
         self.db: Any = None
         self.beat: BusyBeat | None = None
-        self.worker = TrainingWorker(self.home, settings, self.stop)
+        self.worker = TrainingWorker(self.home, settings, self.stop, self.session_now)
         self.replay: ReplayRun | None = None
         self._resume_from: str | None = None
         self._next_step = 0.0
@@ -194,6 +194,14 @@ class Daemon:
             return None
         clock = self.replay.clock
         return clock.sessions[clock.done - 1] if clock.done else None
+
+    def session_now(self) -> str | None:
+        """The replay's session whose cycle may not have run yet (the one being stepped or
+        next; its last once finished); None live. A model registered now is known on it."""
+        if self.replay is None:
+            return None
+        clock = self.replay.clock
+        return clock.current or (clock.sessions[-1] if clock.sessions else None)
 
     # ---- the loop ----
 
