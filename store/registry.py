@@ -68,8 +68,9 @@ def register(
     for part in ("train", "val", "test"):
         lo, hi = ranges.get(part, (None, None))
         record[f"{part}_start"], record[f"{part}_end"] = lo, hi
-    record["data_end"] = data_end or max(hi for _, hi in ranges.values() if hi)
-    record["known_on"] = max(known_on or record["data_end"], record["data_end"])
+    end = str(data_end or max(hi for _, hi in ranges.values() if hi))
+    record["data_end"] = end
+    record["known_on"] = max(known_on or end, end)  # never before its last bar
     with immediate(db):
         db.table("models").insert(record)
     return get(db, model_id)

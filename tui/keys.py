@@ -6,13 +6,8 @@ from __future__ import annotations
 DASHBOARD_KEYS = [
     ("a", "add", "Add", "add a ticker to the watchlist (validated; queued for the daemon)"),
     ("x", "remove", "Remove", "remove the selected symbol from the watchlist (asks first)"),
-    (
-        "r",
-        "retrain",
-        "Retrain",
-        "retrain the watchlist's models, asked for the selected symbol (models are global: "
-        "one trained on a single symbol would serve only it)",
-    ),
+    # Models are global: one trained on the selected symbol alone would serve only it.
+    ("r", "retrain", "Retrain", "retrain the watchlist's models (they serve this symbol too)"),
     ("R", "retrain_all", "Retrain all", "retrain the watchlist's models (the same as r)"),
     ("p", "predict", "Predict", "run a prediction cycle now"),
     ("c", "collect", "Collect", "collect new market data now"),
