@@ -146,3 +146,51 @@ def test_a_retrain_asked_for_one_symbol_retrains_the_watchlists_models(tmp_path)
     for version in versions:
         (symbols,) = query(home, "SELECT symbols FROM models WHERE id = ?", (version,))[0]
         assert "^IXIC" in json.loads(symbols)
+
+
+def test_predict_as_of_a_replayed_session_repeats_the_replays_calls(tmp_path):
+    """A model the replay trained on data through S but registered sessions later never
+    serves a call as of a session before it was registered: `predict --as-of D` afterwards
+    says what the replay said at D."""
+    import json
+
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    args = ("daemon", "--replay", "--speed", "5", "--from", "2012-12-03", "--retrain-every", "5")
+    proc = spawn(home, *args)
+    wait_for(
+        lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
+        300,
+        "the replay to finish",
+        proc,
+    )
+    proc.terminate()
+    assert proc.wait(30) == 0
+    last = query(home, "SELECT MAX(as_of) FROM predictions")[0][0]
+    models = query(  # the first three ensembles (they make the calls) known before the end
+        home,
+        "SELECT id, data_end, known_on FROM models WHERE status IN ('serving', 'retired') "
+        "AND kind = 'ensemble' AND known_on < ? ORDER BY version LIMIT 3",
+        (last,),
+    )
+    assert models, "no model was registered during the replay"
+    said = {}
+    for symbol, as_of, horizon, version in query(
+        home, "SELECT symbol, as_of, horizon, model_version FROM predictions"
+    ):
+        said.setdefault(as_of, set()).add((symbol, horizon, version))
+    days = sorted(said)
+    # The sessions right after each model's last bar, and right after it was registered:
+    # where a model trained through S but registered later would change the call.
+    probe = set()
+    for _id, data_end, known_on in models:
+        for day in (data_end, known_on):
+            later = [d for d in days if d > day]
+            if later:
+                probe.add(later[0])
+    assert probe
+    for day in sorted(probe):
+        done = cli(home, "predict", "--as-of", day, "--json")
+        assert done.returncode == 0, done.stderr
+        again = {(c["symbol"], c["horizon"], c["model_version"]) for c in json.loads(done.stdout)}
+        assert again == said[day], day

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,7 @@ def _load(
     home: Path,
     rows: list[dict[str, Any]],
     notes: list[str],
-    pick: Any,
+    pick: Callable[[], tuple[list[dict[str, Any]], list[str]]],
 ) -> Serving:
     """Load `rows`; a broken artifact is quarantined and `pick()` asked again, so the model
     the same rule chooses next serves its kind (or none)."""
