@@ -119,3 +119,9 @@ def session_closed(exchange: str, day: pd.Timestamp, now: pd.Timestamp | None = 
     if not cal.is_session(day):
         return now >= (day + pd.Timedelta(days=1)).tz_localize(cal.tz)
     return now >= cal.session_close(day)
+
+
+def latest_session(exchange: str, now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """The last session a stored bar may be dated: the one after today's (one session of
+    slack for time zones), so a bar from the future is refused."""
+    return add_sessions(exchange, local_today(exchange, now), 1)

@@ -6,13 +6,20 @@ overrides the key `<key>` of section `[<section>]`.
 Each section is a frozen dataclass; `Settings` holds one of each. Code reads them by
 attribute (`settings.cycle.expire_after_sessions`); a changed copy comes from
 `settings.replace("models", epochs=1)`.
+
+Every value is range-checked at load (`RANGES`): a bad one is one error naming where it
+came from (the file or the variable), the key, the value and what is allowed, so a
+daemon never starts on settings that would spin, crash or store nonsense later.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +61,7 @@ class Models:
     window: int = 30  # sessions a sequence model looks back (at most models.dataset.CONTEXT)
     epochs: int = 30
     max_train_rows: int = 500_000  # a bigger panel trains on its most recent sessions
+    keep_versions: int = 3  # older model artifacts kept per kind beside the serving one
     min_dir_accuracy: float = 0.0
     min_profit_factor: float = 0.0
     max_drawdown: float = 1.0
@@ -150,11 +158,122 @@ def _checked(path: Path, section: str, key: str, value: Any, like: Any) -> Any:
     return value
 
 
+SOURCES = ("sample", "yahoo", "csv", "synthetic")
+MAX_HORIZON = 63  # sessions (a quarter): the labels of a longer horizon eat most of the history
+MAX_WINDOW = 64  # models.dataset.CONTEXT: the look-back every dataset keeps
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+def _whole(lo: int, hi: int | None = None, unit: str = "") -> tuple[Callable[[Any], bool], str]:
+    unit = f" {unit}" if unit else ""
+    text = (
+        f"a whole number from {lo} to {hi}{unit}"
+        if hi is not None
+        else f"a whole number, at least {lo}"
+    )
+    return (lambda v: v >= lo and (hi is None or v <= hi)), text
+
+
+def _number(
+    lo: float, hi: float | None = None, *, above: bool = False
+) -> tuple[Callable[[Any], bool], str]:
+    low = f"above {lo:g}" if above else f"at least {lo:g}"
+    text = f"a number {low}" + (f" and at most {hi:g}" if hi is not None else "")
+    return (
+        lambda v: math.isfinite(v) and (v > lo if above else v >= lo) and (hi is None or v <= hi)
+    ), text
+
+
+def _zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _exchange(name: str) -> bool:
+    if name in ("XNYS", "24/7", "24/5"):  # the default and the two the calendar module adds
+        return True
+    import exchange_calendars  # only for a non-default exchange: it loads pandas
+
+    return name in exchange_calendars.get_calendar_names(include_aliases=True)
+
+
+def _distinct(items: tuple[Any, ...], kind: type, ok: Callable[[Any], bool]) -> bool:
+    typed = all(isinstance(x, kind) and not isinstance(x, bool) for x in items)
+    return bool(items) and typed and len(set(items)) == len(items) and all(ok(x) for x in items)
+
+
+RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
+    ("collect", "source"): (lambda v: v in SOURCES, "one of " + ", ".join(SOURCES)),
+    ("collect", "refetch_sessions"): _whole(1, 250, "sessions"),
+    ("collect", "history_years"): _whole(1, 100, "years"),
+    ("collect", "deactivate_after_empty"): _whole(1),
+    ("collect", "jump_threshold"): _number(0, above=True),
+    ("calendar", "exchange"): (
+        _exchange,
+        "an exchange_calendars code such as XNYS, XLON, XTKS (or 24/7, 24/5)",
+    ),
+    ("schedule", "collect_at"): (lambda v: bool(_HHMM.fullmatch(v)), "a 24-hour time HH:MM"),
+    ("schedule", "drift_check_at"): (lambda v: bool(_HHMM.fullmatch(v)), "a 24-hour time HH:MM"),
+    ("schedule", "timezone"): (_zone, "an IANA time zone such as America/New_York"),
+    ("schedule", "retrain_every_days"): _whole(1),
+    ("models", "kinds"): (
+        lambda v: _distinct(v, str, bool),
+        "one or more distinct model kinds (`assistant train --help` lists them)",
+    ),
+    ("models", "horizons"): (
+        lambda v: _distinct(v, int, lambda h: 1 <= h <= MAX_HORIZON),
+        f"one or more distinct session counts from 1 to {MAX_HORIZON}",
+    ),
+    ("models", "window"): _whole(1, MAX_WINDOW, "sessions"),
+    ("models", "epochs"): _whole(1),
+    ("models", "max_train_rows"): _whole(1),
+    ("models", "min_dir_accuracy"): _number(0, 1),
+    ("models", "min_profit_factor"): _number(0),
+    ("models", "max_drawdown"): _number(0, 1),
+    ("cycle", "expire_after_sessions"): _whole(1),
+    ("cycle", "bull_trend"): _number(0),
+    ("cycle", "bear_trend"): (lambda v: math.isfinite(v) and v <= 0, "a number at most 0"),
+    ("cycle", "volatile_annualized"): _number(0, above=True),
+    ("cycle", "weight_min"): _number(0),
+    ("cycle", "weight_max"): _number(0, above=True),
+    ("cycle", "learning_rate"): _number(0, 1, above=True),
+    ("cycle", "psi_threshold"): _number(0, above=True),
+    ("cycle", "accuracy_drop"): _number(0, 1, above=True),
+    ("daemon", "heartbeat_seconds"): _whole(1, 600, "seconds"),
+    ("daemon", "replay_speed"): _number(0),
+    # [compute] scheduler is checked where it is used (modeling.compute.scheduler_address).
+}
+
+
+def _check_ranges(values: dict[str, dict[str, Any]], origin: dict[tuple[str, str], str]) -> None:
+    for (section, key), (ok, allowed) in RANGES.items():
+        value = values[section][key]
+        if not ok(value):
+            shown = list(value) if isinstance(value, tuple) else value
+            raise AssistantError(
+                f"{origin.get((section, key), 'default')}: [{section}] {key} = {shown!r} "
+                f"is not allowed: it must be {allowed}"
+            )
+    c = values["cycle"]
+    if c["weight_min"] > c["weight_max"]:
+        raise AssistantError(
+            f"[cycle] weight_min = {c['weight_min']!r} is above weight_max = {c['weight_max']!r} "
+            f"({origin.get(('cycle', 'weight_min'), 'default')}, "
+            f"{origin.get(('cycle', 'weight_max'), 'default')})"
+        )
+
+
 def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
     """The effective settings for `home`. Unknown keys are an error, not silently ignored."""
     environ = dict(os.environ if environ is None else environ)
     defaults = Settings()
     values: dict[str, dict[str, Any]] = dataclasses.asdict(defaults)
+    origin: dict[tuple[str, str], str] = {}
     path = Path(home) / "config.toml"
     if path.exists():
         try:
@@ -168,6 +287,7 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
                 if key not in values[section]:
                     raise AssistantError(f"{path}: unknown key {key!r} in [{section}]")
                 values[section][key] = _checked(path, section, key, value, values[section][key])
+                origin[section, key] = str(path)
     for section, keys in values.items():
         for key, value in keys.items():
             name = f"ASSISTANT_{section.upper()}_{key.upper()}"
@@ -176,6 +296,8 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
                     keys[key] = _coerce(environ[name], value)
                 except ValueError:
                     raise AssistantError(f"{name}={environ[name]!r} is not a valid value") from None
+                origin[section, key] = name
+    _check_ranges(values, origin)
     return Settings(
         **{section: type(getattr(defaults, section))(**keys) for section, keys in values.items()}
     )

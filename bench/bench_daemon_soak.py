@@ -1,10 +1,20 @@
-"""Soak: a replay of 5 years x 10 symbols at full speed with a retrain every quarter.
+"""Soak: months of a daemon's life in one replay: disk, memory and failures against targets.
 
-Runs the real daemon (`assistant daemon --replay --speed 0 --retrain-every 63`) as a
-subprocess on the seeded synthetic source, samples its RSS from /proc while it runs,
-and prints sessions per second and RSS at start and end against the targets.
+Runs the real daemon (`assistant daemon --replay --speed 0 --retrain-every 20`) as a
+subprocess on the seeded synthetic source over the last N sessions it serves (default
+1,000: four years of trading days, 50 retrains), samples its RSS from /proc and the home's
+disk use (database, WAL, models) while it runs, and prints, against the targets:
 
-    .venv/bin/python bench/bench_daemon_soak.py [--years 5] [--symbols 10] [--kinds xgboost,markov,rules]
+- completion, and job runs failed (target 0);
+- RSS after the first retrain and at the end (target: flat, growth <= 100 MB);
+- disk: the database per replayed session (it holds every call: it grows with them), the
+  WAL's largest size (target <= 64 MB: checkpoints keep it bounded), and the models
+  folder at the end against its size after the first quarter of the replay, or at its
+  first artifacts if later (target <= 1.5x: old artifacts are pruned, so it stops growing).
+
+    .venv/bin/python bench/bench_daemon_soak.py                 # 1,000 sessions x 10 symbols
+    .venv/bin/python bench/bench_daemon_soak.py --small         # 100 sessions x 3 symbols (~2 min)
+    .venv/bin/python bench/bench_daemon_soak.py --sessions 2000 --symbols 20 --retrain-every 20
 """
 
 from __future__ import annotations
@@ -20,14 +30,30 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH", "III", "JJJ", "KKK", "LLL"]
+SYMBOLS = [f"S{i:02d}" for i in range(50)]
+SYNTHETIC_START, SYNTHETIC_SESSIONS = "2010-01-04", 2500  # what the synthetic source serves
+
+WAL_TARGET_MB = 64.0
+MODELS_GROWTH_TARGET = 1.5
+RSS_GROWTH_TARGET_MB = 100.0
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
+
+
+def size_mb(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 1e6
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+    return 0.0
 
 
 def q(home: Path, sql: str) -> list[tuple]:
@@ -40,25 +66,44 @@ def q(home: Path, sql: str) -> list[tuple]:
         conn.close()
 
 
+def start_date(sessions: int) -> str:
+    import pandas as pd
+
+    days = pd.bdate_range(SYNTHETIC_START, periods=SYNTHETIC_SESSIONS)
+    return f"{days[max(0, len(days) - sessions)]:%Y-%m-%d}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--years", type=float, default=5)
+    ap.add_argument("--sessions", type=int, default=1000, help="sessions to replay")
     ap.add_argument("--symbols", type=int, default=10)
     ap.add_argument("--kinds", default="xgboost,markov,rules")
-    ap.add_argument("--retrain-every", type=int, default=63)
+    ap.add_argument("--retrain-every", type=int, default=20, help="sessions between retrains")
+    ap.add_argument(
+        "--small", action="store_true", help="100 sessions x 3 symbols: a quick look (~2 min)"
+    )
     args = ap.parse_args()
+    if args.small:
+        args.sessions, args.symbols = 100, 3
 
     home = Path(tempfile.mkdtemp(prefix="soak-")) / "home"
-    env = dict(os.environ, ASSISTANT_COLLECT_SOURCE="synthetic", ASSISTANT_MODELS_KINDS=args.kinds)
+    env = dict(
+        os.environ,
+        ASSISTANT_COLLECT_SOURCE="synthetic",
+        ASSISTANT_MODELS_KINDS=args.kinds,
+        ASSISTANT_COLLECT_HISTORY_YEARS="3",
+    )
     env.pop("ASSISTANT_HOME", None)
     cli = [sys.executable, "-m", "assistant", "--home", str(home)]
     subprocess.run(
         [*cli, "watch", "add", *SYMBOLS[: args.symbols]], env=env, check=True, capture_output=True
     )
-    # The synthetic source serves business days 2010-01-04 .. mid 2019: replay the last N years.
-    sessions = int(252 * args.years)
     start = time.monotonic()
     proc = subprocess.Popen(
         [
@@ -70,65 +115,90 @@ def main() -> int:
             "--retrain-every",
             str(args.retrain_every),
             "--from",
-            f"{2019 - int(round(args.years))}-06-03",
+            start_date(args.sessions),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    rss: list[tuple[int, float]] = []
+    db, wal, models = home / "assistant.db", home / "assistant.db-wal", home / "models"
+    samples: list[tuple[int, float, float, float, float]] = []  # sessions, rss, db, wal, models
     state = None
     while proc.poll() is None:
-        rows = q(home, "SELECT state, sim_date FROM daemon")
-        done = q(
-            home,
-            "SELECT COUNT(*) FROM job_runs WHERE job = 'cycle' AND scheduled_for IS NOT NULL "
-            "AND scheduled_for NOT LIKE 'command%'",
-        )
-        n = done[0][0] if done else 0
-        if n and (not rss or n - rss[-1][0] >= 50):
-            rss.append((n, rss_mb(proc.pid)))
+        rows = q(home, "SELECT state FROM daemon")
         state = rows[0][0] if rows else None
+        done = q(home, "SELECT COUNT(DISTINCT as_of) FROM predictions")
+        n = done[0][0] if done else 0
+        if n and (not samples or n - samples[-1][0] >= max(5, args.sessions // 40)):
+            samples.append((n, rss_mb(proc.pid), size_mb(db), size_mb(wal), size_mb(models)))
         if state == "finished":
             break
         time.sleep(0.5)
     wall = time.monotonic() - start
-    end_rss = rss_mb(proc.pid) if proc.poll() is None else (rss[-1][1] if rss else float("nan"))
+    end = (
+        samples[-1][0] if samples else 0,
+        rss_mb(proc.pid),
+        size_mb(db),
+        size_mb(wal),
+        size_mb(models),
+    )
     proc.send_signal(signal.SIGTERM)
-    rc = proc.wait(30)
+    rc = proc.wait(60)
 
     replayed = q(home, "SELECT COUNT(DISTINCT as_of) FROM predictions")[0][0]
+    preds = q(home, "SELECT COUNT(*) FROM predictions")[0][0]
     retrains = dict(
         q(home, "SELECT status, COUNT(*) FROM job_runs WHERE job = 'retrain' GROUP BY status")
     )
-    failed_jobs = q(home, "SELECT job, COUNT(*) FROM job_runs WHERE status = 'failed' GROUP BY job")
-    preds = q(home, "SELECT COUNT(*) FROM predictions")[0][0]
-    rate = replayed / wall if wall else 0
-    first = rss[1][1] if len(rss) > 1 else (rss[0][1] if rss else float("nan"))
-    growth = end_rss - first
+    failed = dict(
+        q(home, "SELECT job, COUNT(*) FROM job_runs WHERE status = 'failed' GROUP BY job")
+    )
+    artifacts = len([p for p in models.iterdir() if p.is_dir()]) if models.is_dir() else 0
+    finished = state == "finished" and rc == 0
+
+    # RSS "start": after the first retrain has loaded the learners (imports, first model).
+    first_retrain = args.retrain_every + 5
+    early = next((s for s in samples if s[0] >= first_retrain), samples[0] if samples else end)
+    # Models: from a quarter of the replay on (or the first artifacts, if later), pruning
+    # should hold the folder flat; before that it fills up to what is kept.
+    quarter = next((s for s in samples if s[0] >= replayed // 4 and s[4] > 0), end)
+    rss_growth = end[1] - early[1]
+    wal_max = max([s[3] for s in samples] + [end[3]])
+    models_ratio = end[4] / quarter[4] if quarter[4] else float("nan")
+
     print(
-        f"soak: {args.symbols} symbols x {args.years:g} years (~{sessions} sessions), kinds {args.kinds}, "
-        f"retrain every {args.retrain_every} sessions"
+        f"soak: {args.symbols} symbols, {args.sessions} sessions asked, kinds {args.kinds}, "
+        f"retrain every {args.retrain_every} sessions; home {home}"
     )
     print(
-        f"completed: {state == 'finished'} (state {state}); daemon exit code after SIGTERM: {rc}  "
-        f"{'PASS' if state == 'finished' and rc == 0 else 'FAIL'}"
+        f"completed: {finished} (state {state}, exit code after SIGTERM {rc}); "
+        f"{replayed} sessions in {wall:.0f} s ({replayed / wall if wall else 0:.1f}/s), "
+        f"{preds:,} predictions  {verdict(finished)}"
+    )
+    print(f"retrains: {retrains or 'none'}")
+    print(f"job runs failed: {failed or 0} (target 0)  {verdict(not failed)}")
+    print(
+        f"RSS: {early[1]:.0f} MB after {early[0]} sessions, {end[1]:.0f} MB at the end "
+        f"(growth {rss_growth:+.0f} MB; target <= {RSS_GROWTH_TARGET_MB:.0f} MB)  "
+        f"{verdict(rss_growth <= RSS_GROWTH_TARGET_MB)}"
     )
     print(
-        f"sessions replayed: {replayed} in {wall:.1f} s = {rate:.1f} sessions/s; predictions: {preds}"
-    )
-    print(f"retrains: {retrains}; failed job runs: {dict(failed_jobs) or 'none'}")
-    print(
-        f"RSS: {first:.0f} MB after ~{rss[1][0] if len(rss) > 1 else 0} sessions, {end_rss:.0f} MB at the end "
-        f"(growth {growth:+.0f} MB; target: no growth beyond noise, <= 100 MB) "
-        f"{'PASS' if growth <= 100 else 'FAIL'}"
+        f"database: {end[2]:.1f} MB ({1e3 * end[2] / max(replayed, 1):.1f} kB per session; "
+        "it keeps every call)"
     )
     print(
-        "RSS samples (sessions: MB): "
-        + ", ".join(f"{n}: {m:.0f}" for n, m in rss[:: max(1, len(rss) // 12)])
+        f"WAL: largest {wal_max:.1f} MB, {end[3]:.1f} MB at the end "
+        f"(target <= {WAL_TARGET_MB:.0f} MB)  {verdict(wal_max <= WAL_TARGET_MB)}"
     )
-    print(f"home kept for inspection: {home}")
-    return 0 if state == "finished" and rc == 0 else 1
+    print(
+        f"models: {end[4]:.1f} MB in {artifacts} artifact folders at the end, {quarter[4]:.1f} MB "
+        f"after {quarter[0]} sessions (x{models_ratio:.2f}; target <= x{MODELS_GROWTH_TARGET:g}: "
+        f"pruned, not growing)  {verdict(models_ratio <= MODELS_GROWTH_TARGET)}"
+    )
+    print("samples (sessions: RSS MB / db MB / WAL MB / models MB):")
+    for s in samples[:: max(1, len(samples) // 10)] + [end]:
+        print(f"  {s[0]:>5}: {s[1]:.0f} / {s[2]:.1f} / {s[3]:.1f} / {s[4]:.1f}")
+    return 0 if finished else 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ import pandas as pd
 from scipy.stats import norm
 
 LEVELS = (0.80, 0.95)
+MIN_OWN = 50  # residuals of one symbol and horizon before its own set the multiplier
+POOL = 500  # newest residuals per symbol and horizon a multiplier is chosen from
+MAX_Q = 10.0  # a multiplier never exceeds 10 sigma
 
 
 @functools.lru_cache(maxsize=16)
@@ -46,6 +49,16 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
     n = len(s)
     k = math.ceil((n + 1) * level)
     return float(s[k - 1]) if 0 < k <= n else float("inf")
+
+
+def multiplier(own: np.ndarray, pooled: np.ndarray, level: float) -> float:
+    """The range multiplier of one call (the cycle's rule, the backtest's too): the conformal
+    `level` quantile of the symbol's own residuals when it has MIN_OWN of them, else of the
+    pooled residuals of every symbol at the horizon, else the Gaussian z; at most MAX_Q."""
+    source = own if len(own) >= MIN_OWN else pooled if len(pooled) >= MIN_OWN else None
+    if source is None:
+        return gaussian_z(level)
+    return min(conformal_quantile(source, level), MAX_Q)
 
 
 def interval(

@@ -177,15 +177,21 @@ def evaluate(
     climatology: np.ndarray | None = None,
     gated: bool = False,
     threshold: float | None = None,
+    call: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """ret, cls: realized (n,); pred_ret (n,), probs (n, 3); majority: the causal majority
     direction per row (+1/-1, or one value for all rows); climatology: (n, 3) class
     frequencies known at each row (for the Brier skill score). `gated`: calls abstain
-    (FLAT) unless |P(up) - P(down)| >= threshold (None: every call abstains)."""
+    (FLAT) unless |P(up) - P(down)| >= threshold (None: every call abstains). `call`: the
+    calls as they were made ('up'/'down'/'flat', thresholds already applied), scored as
+    they are instead of being derived from the forecast."""
     n = len(ret)
-    call = outcomes.call_of(probs, pred_ret) if n else np.zeros(0, dtype=object)
-    if gated and n:
-        call = outcomes.gate(call, probs, threshold)
+    if call is not None:
+        call = np.asarray(call, dtype=object)
+    else:
+        call = outcomes.call_of(probs, pred_ret) if n else np.zeros(0, dtype=object)
+        if gated and n:
+            call = outcomes.gate(call, probs, threshold)
     strategy = outcomes.call_sign(call) * ret
     pf = profit_factor(strategy)
     out = directional(call, ret, majority=majority, last_move=last_move, h=h, dates=dates)

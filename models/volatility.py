@@ -28,6 +28,7 @@ EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/
 RISKMETRICS_LAMBDA = 0.94
 HAR_WINDOWS = (1, 5, 22)
 HORIZONS = (1, 3, 5)
+HISTORY_DAYS = 800  # calendar days of bars a call's forecast sees (a cycle loads this many)
 
 
 # ---------------------------------------------------------------- daily variance proxies
@@ -377,3 +378,72 @@ def _ewma_last(r2: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> float:
         y, _ = lfilter([1.0 - lam], [1.0, -lam], rest, zi=[lam * s2])
         s2 = float(y[-1])
     return s2
+
+
+def forecast_walk(
+    bars: pd.DataFrame,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    horizons: tuple[int, ...] | list[int],
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per horizon, (variance, ewma, trailing) arrays: entry i is what
+    `forecast_at_end(bars.iloc[starts[i] : ends[i] + 1], horizons)` gives, computed once over
+    the whole series (a walk-forward backtest asks for one per symbol and session).
+
+    A window's first row has no previous close, so its daily proxy is unknown and every HAR
+    feature of its first 22 rows is too; later rows see only bars inside the window and
+    equal the whole series' rows. The HAR is fitted on the same rows, by least squares
+    through running sums of the normal equations. The EWMA is the whole series' where the window's own seed would weigh less
+    than 1e-12 (0.94^(n-20)), else the window's; `tests/test_edge_volatility.py` checks
+    the walk against forecast_at_end."""
+    close = bars["close"].to_numpy(float)
+    logc = np.log(close)
+    r = np.r_[np.nan, np.diff(logc)]
+    r2 = r**2
+    rv = _daily_rv(bars, logc, r2)
+    x = _har_matrix(rv)
+    ok_x = np.isfinite(x).all(axis=1)
+    ewma1 = np.full(len(close), np.nan)
+    valid = np.flatnonzero(np.isfinite(r2))
+    if len(valid) >= 20:
+        ewma1 = ewma_variance(pd.Series(r), 1).to_numpy(float)
+    out = {}
+    for h in horizons:
+        h = int(h)
+        target = np.full(len(close), np.nan)
+        realized = np.full(len(close), np.nan)
+        if len(close) > h:
+            target[:-h] = np.log(np.maximum(_trailing_mean(rv, h)[h:], EPS))
+            realized[:-h] = _trailing_mean(r2, h)[h:] * h
+        usable = ok_x & np.isfinite(target) & np.isfinite(realized)
+        # running sums of the normal equations: a window's fit is a difference of two rows
+        xu = np.where(usable[:, None], x, 0.0)
+        xtx = np.r_[np.zeros((1, 4, 4)), np.cumsum(xu[:, :, None] * xu[:, None, :], axis=0)]
+        xty = np.r_[
+            np.zeros((1, 4)), np.cumsum(xu * np.where(usable, target, 0.0)[:, None], axis=0)
+        ]
+        count = np.r_[0, np.cumsum(usable)]
+        var, ewma, trail = (np.full(len(starts), np.nan) for _ in range(3))
+        for i, (lo, end) in enumerate(zip(starts, ends, strict=True)):
+            lo, end = int(lo), int(end)
+            n = end - lo + 1
+            e = ewma1[end] if n > 20 else np.nan
+            if n > 20 and RISKMETRICS_LAMBDA ** (n - 20) > 1e-12:  # the seed still weighs
+                e = _ewma_last(np.r_[np.nan, r2[lo + 1 : end + 1]])
+            e *= h
+            t = float(np.mean(r2[end - 19 : end + 1])) * h if n > 20 else np.nan
+            v, model = e, None
+            a, b = lo + max(HAR_WINDOWS), end + 1 - h  # the window's rows a fit may use
+            if n >= MIN_HAR_SESSIONS and a < b and ok_x[end] and count[b] - count[a] >= 50:
+                coef = np.linalg.solve(xtx[b] - xtx[a], xty[b] - xty[a])
+                rows = a + np.flatnonzero(usable[a:b])
+                fitted = np.exp(x[rows] @ coef)
+                scale = float(np.mean(np.maximum(realized[rows], EPS) / fitted))
+                model = float(scale * np.exp(x[end] @ coef))
+            if model is not None and np.isfinite(model) and model > 0:
+                v = model
+            if not np.isfinite(v) or v <= 0:
+                v = float(np.nanvar(r[max(lo + 1, end - 249) : end + 1]) * h) if n > 2 else EPS
+            var[i], ewma[i], trail[i] = v, e, t
+        out[h] = (var, ewma, trail)
+    return out

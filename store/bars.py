@@ -30,14 +30,21 @@ ON CONFLICT (symbol, date) DO UPDATE SET
     open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
     volume = excluded.volume, raw_close = excluded.raw_close, adj_factor = excluded.adj_factor,
     provisional = excluded.provisional, flagged = excluded.flagged, source = excluded.source
-WHERE bars.provisional = 1 OR excluded.provisional = 0
+WHERE (bars.provisional = 1 OR excluded.provisional = 0)
+  AND (bars.open IS NOT excluded.open OR bars.high IS NOT excluded.high
+       OR bars.low IS NOT excluded.low OR bars.close IS NOT excluded.close
+       OR bars.volume IS NOT excluded.volume OR bars.raw_close IS NOT excluded.raw_close
+       OR bars.adj_factor IS NOT excluded.adj_factor OR bars.provisional IS NOT excluded.provisional
+       OR bars.flagged IS NOT excluded.flagged OR bars.source IS NOT excluded.source)
 """
+BATCH = 20_000  # rows bound per executemany: a 2M-row file never becomes 2M Python tuples
 
 
 @dataclass(frozen=True)
 class UpsertResult:
     added: int
     updated: int
+    unchanged: int = 0  # identical to what was stored (or a final bar a provisional one left alone)
 
 
 def upsert(
@@ -46,30 +53,42 @@ def upsert(
     """Write validated bars (index: session dates) for one symbol.
 
     The caller owns the transaction, so a file or a fetch lands whole or not at all.
-    A final bar never gets overwritten by a provisional one.
+    A final bar never gets overwritten by a provisional one; a row identical to the stored
+    one is not rewritten and counts as unchanged.
     """
     if frame.empty:
         return UpsertResult(0, 0)
     before = count(db, symbol)
-    # Plain Python lists (tolist) bind several times faster than numpy scalars.
-    dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d").to_numpy(dtype=object).tolist()
-    cols = [frame[c].to_numpy(dtype=float).tolist() for c in BAR_COLUMNS[:7]]
-    flags = [frame[c].to_numpy(dtype=int).tolist() for c in BAR_COLUMNS[7:]]
-    n = len(dates)
-    rows = list(zip([symbol] * n, dates, *cols, *flags, [source] * n, strict=True))
-    cur = db.conn.executemany(_UPSERT, rows)
+    changed = 0
+    for at in range(0, len(frame), BATCH):
+        part = frame.iloc[at : at + BATCH]
+        # Plain Python lists (tolist) bind several times faster than numpy scalars.
+        dates = pd.DatetimeIndex(part.index).strftime("%Y-%m-%d").to_numpy(dtype=object).tolist()
+        cols = [part[c].to_numpy(dtype=float).tolist() for c in BAR_COLUMNS[:7]]
+        flags = [part[c].to_numpy(dtype=int).tolist() for c in BAR_COLUMNS[7:]]
+        n = len(dates)
+        rows = zip([symbol] * n, dates, *cols, *flags, [source] * n, strict=True)
+        cur = db.conn.executemany(_UPSERT, rows)
+        changed += cur.rowcount if cur.rowcount >= 0 else n
     added = count(db, symbol) - before
-    changed = cur.rowcount if cur.rowcount >= 0 else len(rows)
-    return UpsertResult(added=added, updated=max(changed - added, 0))
+    updated = max(changed - added, 0)
+    return UpsertResult(added=added, updated=updated, unchanged=len(frame) - added - updated)
 
 
 def count(db: sqlite_utils.Database, symbol: str) -> int:
     return int(db.execute("SELECT COUNT(*) FROM bars WHERE symbol = ?", [symbol]).fetchone()[0])
 
 
-def last_date(db: sqlite_utils.Database, symbol: str, *, final_only: bool = False) -> str | None:
+def last_date(
+    db: sqlite_utils.Database, symbol: str, *, final_only: bool = False, end: str | None = None
+) -> str | None:
+    """The newest stored bar's date (with `end`: the newest on or before it)."""
     extra = " AND provisional = 0" if final_only else ""
-    row = db.execute(f"SELECT MAX(date) FROM bars WHERE symbol = ?{extra}", [symbol]).fetchone()
+    params = [symbol]
+    if end is not None:
+        extra += " AND date <= ?"
+        params.append(end)
+    row = db.execute(f"SELECT MAX(date) FROM bars WHERE symbol = ?{extra}", params).fetchone()
     return row[0]
 
 

@@ -117,7 +117,11 @@ def _loads(text: str | None) -> Any:
 
 
 def claim_next(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    """Take the oldest queued command (atomically) and mark it running."""
+    """Take the oldest queued command (atomically) and mark it running.
+
+    Arguments that are not JSON do not raise: `args_error` says why (else None), and the
+    caller fails the row with it.
+    """
     with immediate(db):
         row = db.execute(
             "SELECT id, kind, args FROM commands WHERE status = 'queued' ORDER BY id LIMIT 1"
@@ -128,7 +132,11 @@ def claim_next(db: sqlite_utils.Database) -> dict[str, Any] | None:
             "UPDATE commands SET status = 'running', claimed_at = ? WHERE id = ?",
             [utcnow(), row[0]],
         )
-    return {"id": row[0], "kind": row[1], "args": json.loads(row[2])}
+    try:
+        args, args_error = json.loads(row[2]), None
+    except ValueError as exc:  # a row written by hand or by another program
+        args, args_error = None, f"arguments are not valid JSON ({exc})"
+    return {"id": row[0], "kind": row[1], "args": args, "args_error": args_error}
 
 
 def finish(

@@ -8,6 +8,7 @@ fails with SQLITE_BUSY halfway through.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -19,29 +20,68 @@ from store.schema import MIGRATIONS, known_migration_names
 
 BUSY_TIMEOUT_S = 10.0
 DB_FILENAME = "assistant.db"
+# A checkpoint that resets the WAL cuts it back to this; a WAL found bigger after a job
+# is checkpointed with TRUNCATE (bulk writes would otherwise leave it bigger than the db).
+WAL_LIMIT_BYTES = 1024 * 1024
 
 
 class StoreError(Exception):
     """The database cannot be used: not SQLite, newer schema, not writable."""
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) with mode 0700 if missing; tighten it if we own it."""
+class DiskFull(StoreError):
+    """The disk holding the database has no room left (SQLITE_FULL or ENOSPC)."""
+
+
+def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
+    """Whether `exc` says the disk is full: nothing is wrong with the data, retry later.
+
+    SQLite reports a full disk as SQLITE_FULL, except where it cannot create or grow its
+    `-shm` file ("disk I/O error"): an I/O error while the filesystem of `path` has no
+    free space left counts as a full disk too.
+    """
+    if isinstance(exc, DiskFull):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc):
+        return True
+    if path is None or not (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR):
+        return False
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return os.statvfs(path).f_bavail == 0
+    except OSError:
+        return False
+
+
+def disk_full_error(path: Path | None, exc: BaseException) -> DiskFull:
+    """`exc` (a full disk) as one plain sentence naming the folder it hit."""
+    if isinstance(exc, DiskFull):
+        return exc
+    where = f" holding {path if path.is_dir() else path.parent}" if path is not None else ""
+    return DiskFull(f"the disk{where} is full ({exc}); free some space")
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) with mode 0700 if missing.
+
+    Only a directory this call creates gets the private mode: an existing one (a shared
+    1777 /tmp-like folder given as --home) is the user's, and its mode is left alone.
+    """
+    try:
+        path.mkdir(parents=True, mode=0o700)
     except FileExistsError:
-        raise StoreError(f"data home {path} exists but is not a directory") from None
+        if not path.is_dir():
+            raise StoreError(f"data home {path} exists but is not a directory") from None
     except NotADirectoryError:
         raise StoreError(f"data home {path} cannot be created: a parent is a file") from None
     except PermissionError:
         raise StoreError(f"data home {path} cannot be created: permission denied") from None
     except OSError as exc:
         raise StoreError(f"data home {path} cannot be created: {exc.strerror}") from None
-    try:
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o700)
-    except PermissionError:
-        pass
     if not os.access(path, os.W_OK | os.X_OK):
         raise StoreError(f"data home {path} is not writable")
     return path
@@ -62,17 +102,26 @@ def connect(path: Path) -> sqlite_utils.Database:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
+        db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         mode = db.execute("PRAGMA journal_mode").fetchone()[0]
         if mode != "wal":
             db.enable_wal()
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if is_disk_full(exc, path):
+            raise disk_full_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     return db
 
 
-def open_db(home: Path, *, migrate: bool = True) -> sqlite_utils.Database:
-    """Open (creating if needed) the database in `home`, bring its schema up to date."""
+def open_db(home: Path, *, migrate: bool = True, check: bool = False) -> sqlite_utils.Database:
+    """Open (creating if needed) the database in `home`, bring its schema up to date.
+
+    `check`: run `PRAGMA quick_check` first and refuse (StoreError) a damaged file before
+    anything is written into it: what CLI commands that write and the daemon's start do;
+    the daemon's own later connections skip it. Pending migrations are writes: they are
+    always preceded by the check.
+    """
     home = Path(home)
     ensure_private_dir(home)
     path = home / DB_FILENAME
@@ -82,6 +131,8 @@ def open_db(home: Path, *, migrate: bool = True) -> sqlite_utils.Database:
         raise StoreError(f"cannot create {path}: permission denied") from None
     db = connect(path)
     try:
+        if check or (migrate and MIGRATIONS.pending(db)):
+            require_intact(db, path)
         check_schema(db)
         if migrate and MIGRATIONS.pending(db):
             with immediate(db):  # two processes opening a new home migrate one after the other
@@ -89,11 +140,114 @@ def open_db(home: Path, *, migrate: bool = True) -> sqlite_utils.Database:
                     MIGRATIONS.apply(db)
     except sqlite3.DatabaseError as exc:
         db.close()
+        if is_disk_full(exc, path):
+            raise disk_full_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     except StoreError:
         db.close()
         raise
     return db
+
+
+RECOVERY = (
+    "stop the daemon (`assistant stop`), move {db} and its -wal and -shm files aside, copy "
+    "your newest backup (`assistant backup FILE` makes one) to {db}, then run "
+    "`assistant check` (README: Backup and restore)"
+)
+
+
+def damage(db: sqlite_utils.Database | sqlite3.Connection, *, full: bool = False) -> list[str]:
+    """What SQLite's integrity check finds wrong ([] for a sound file).
+
+    `quick_check` reads every page once and checks the b-trees and records (about a second
+    per GB); `full` adds `integrity_check`'s cross-check of every index against its table.
+    """
+    pragma = "integrity_check" if full else "quick_check"
+    try:
+        rows = db.execute(f"PRAGMA {pragma}(20)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    # One row per problem, though a row may hold several lines under a "*** in database" title.
+    lines = [line for r in rows for line in str(r[0]).splitlines()]
+    problems = [line for line in lines if line.strip() and not line.startswith("*** ")]
+    return [] if problems == ["ok"] else problems
+
+
+def damaged_message(path: Path, problems: list[str], done: str = "") -> str:
+    """One line: the file is damaged, what was done about it, how to recover."""
+    first = problems[0] if problems else "unreadable"
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    return (
+        f"{path} is damaged ({first}{more}){done}. `assistant check` lists the damage; "
+        "to recover, " + RECOVERY.format(db=path)
+    )
+
+
+def require_intact(db: sqlite_utils.Database, path: Path) -> None:
+    """StoreError (with the recovery steps) if `PRAGMA quick_check` finds damage."""
+    problems = damage(db)
+    if problems:
+        raise StoreError(damaged_message(path, problems, ": nothing was written to it"))
+
+
+def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) -> None:
+    """Copy the database to `target` with SQLite's online backup, checked by quick_check.
+
+    The copy is one consistent snapshot even while another process writes (the backup
+    holds a read transaction; WAL lets writers go on). It is written to a private (0600)
+    temporary file beside `target`, checked, fsynced and only then put in place, so a
+    failed or interrupted backup never leaves a half-written `target`. An existing
+    `target` is replaced only with `overwrite`.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise StoreError(f"{target} is a directory; give a file name for the backup")
+    if target.exists() and not overwrite:
+        raise StoreError(f"{target} exists; --force replaces it")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        copy = sqlite3.connect(str(tmp))
+        try:
+            db.conn.backup(copy)
+            problems = damage(copy)
+        finally:
+            copy.close()
+        if problems:  # pages are copied as they are: the source is damaged
+            source = file_of(db) or Path("the database")
+            raise StoreError(damaged_message(source, problems, f": {target} was not written"))
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            _place_new(tmp, target)
+    except FileExistsError:
+        raise StoreError(f"{target} exists; --force replaces it") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"backup to {target} failed: {exc}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _place_new(tmp: Path, target: Path) -> None:
+    """Move `tmp` to `target` unless a file appeared there meanwhile (FileExistsError)."""
+    try:
+        os.link(tmp, target)  # atomic "create only if absent"
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links (a FAT-formatted USB disk)
+        if target.exists():
+            raise FileExistsError(target) from None
+        os.replace(tmp, target)
 
 
 def check_schema(db: sqlite_utils.Database) -> None:
@@ -126,7 +280,18 @@ def data_version(db: sqlite_utils.Database) -> int:
 
 
 def checkpoint(db: sqlite_utils.Database) -> None:
-    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    """Copy the WAL into the database; a WAL grown past WAL_LIMIT_BYTES is truncated to 0.
+
+    TRUNCATE waits (up to the busy timeout) for readers to finish, so it runs only when
+    the WAL is big: after bulk writes, not on every call.
+    """
+    path = file_of(db)
+    wal = None if path is None else path.with_name(path.name + "-wal")
+    try:
+        big = wal is not None and wal.stat().st_size > WAL_LIMIT_BYTES
+    except FileNotFoundError:
+        big = False
+    db.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if big else 'PASSIVE'})")
 
 
 def utcnow() -> str:

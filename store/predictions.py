@@ -8,6 +8,7 @@ adds nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -181,6 +182,27 @@ def live_record(
     ):
         out.setdefault((sym, int(h)), []).append((as_of, int(hit), int(up or 0), int(maj or 0)))
     return out
+
+
+def evidence_record(
+    db: sqlite_utils.Database, model_version: str, horizon: int, known_by: str | None, limit: int
+) -> list[tuple[float, float, float, int]]:
+    """[(p_up, p_down, realized log return, causal majority +1/-1)] of the newest `limit`
+    verified calls of one model version and horizon, FLAT ones included, whose target
+    session is on or before `known_by` (calls stored before the majority was kept count it
+    as up, as `verify` does)."""
+    extra = "" if known_by is None else " AND target_date <= ?"
+    rows = db.execute(
+        "SELECT p_up, p_down, base_price, actual_price, json_extract(signals, '$.majority') "
+        "FROM predictions WHERE status = 'verified' AND model_version = ? AND horizon = ?"
+        f"{extra} ORDER BY target_date DESC LIMIT ?",
+        [model_version, int(horizon), *([known_by] if known_by else []), int(limit)],
+    ).fetchall()
+    return [
+        (float(up), float(down), math.log(float(actual) / float(base)), -1 if (maj or 1) < 0 else 1)
+        for up, down, base, actual, maj in rows
+        if up is not None and down is not None and base and actual
+    ]
 
 
 def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> dict[str, int]:

@@ -1,9 +1,10 @@
 """Rows of the `models` table: register, find the serving model per kind, promote,
 retire, quarantine. Artifacts live on disk under `<home>/models/<id>/`; a row is only
 ever registered after its files are in place. Status is one of serving, candidate,
-retired, quarantined; at most one model per kind serves. Each row keeps the symbols it
-was trained on (it serves no other) and `known_on`, the session by whose close it
-existed (calls as of a later session may use it).
+retired, quarantined, pruned (its artifact was deleted to bound the disk; the row stays so
+history and the ledger still name it); at most one model per kind serves. Each row keeps
+the symbols it was trained on (it serves no other) and `known_on`, the session by whose
+close it existed (calls as of a later session may use it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import sqlite_utils
 
 from store.db import immediate, utcnow
 
-STATUSES = ("serving", "candidate", "retired", "quarantined")
+STATUSES = ("serving", "candidate", "retired", "quarantined", "pruned")
+UNUSABLE = ("quarantined", "pruned")  # no artifact to load
+PROMOTED = ("serving", "retired")  # models that served (a candidate never did)
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
@@ -91,33 +94,54 @@ def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[dict[str
 
 
 def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The models that served calls as of session `day`: per kind, of the models ever
-    promoted (serving or retired, never quarantined) that existed before `day` (known_on <
-    day), the one known last; and one note per serving model that does not serve then.
+    """The models that served calls as of session `day` (per kind, `choose_as_of`), and one
+    note per serving model that does not serve then, saying why.
 
     What is registered after `day` never changes the answer, so a call as of `day` is the
     same whatever the home learned later."""
-    chosen: dict[str, dict[str, Any]] = {}
-    for r in db.query(
-        "SELECT * FROM models WHERE status IN ('serving', 'retired') AND known_on < ? "
-        "ORDER BY kind, known_on, version",
-        [day],
-    ):
-        chosen[r["kind"]] = _row(r)  # the last one known before `day` wins
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in list_models(db):
+        by_kind.setdefault(r["kind"], []).append(r)
+    chosen = {k: c for k, rows in by_kind.items() if (c := choose_as_of(rows, day)) is not None}
     notes = []
     for row in serving(db):
         then = chosen.get(row["kind"])
         if then is not None and then["id"] == row["id"]:
             continue
         why = f"{row['id']} trained on data through {row['data_end']}, known on {row['known_on']}"
-        if then is None:
-            notes.append(f"{why}; no {row['kind']} model was known before {day}: it does not serve")
-        else:
+        if then is not None:
             notes.append(
                 f"{why}; as of {day} {then['id']} (data through {then['data_end']}, known on "
                 f"{then['known_on']}) serves"
             )
+            continue
+        pruned = db["models"].count_where(
+            "kind = ? AND status = 'pruned' AND known_on < ?", [row["kind"], day]
+        )
+        notes.append(
+            f"{why}; "
+            + (
+                f"the {row['kind']} models known before {day} were pruned ([models] keep_versions)"
+                if pruned
+                else f"no {row['kind']} model was known before {day}"
+            )
+            + ": it does not serve"
+        )
     return [chosen[k] for k in sorted(chosen)], notes
+
+
+def known_on(row: dict[str, Any]) -> str:
+    """The session by whose close the model existed (rows from before it was recorded: their
+    last bar)."""
+    return str(row.get("known_on") or row.get("data_end") or "")
+
+
+def choose_as_of(rows: list[dict[str, Any]], day: str) -> dict[str, Any] | None:
+    """Of one kind's rows, the model that served calls as of session `day`: of the models
+    ever promoted (serving or retired; never a candidate, a quarantined or a pruned one)
+    that existed before `day` (known_on < day), the one known last (then the newest)."""
+    known = [r for r in rows if r["status"] in PROMOTED and known_on(r) < day]
+    return max(known, key=lambda r: (known_on(r), r["version"])) if known else None
 
 
 def list_models(
@@ -177,6 +201,30 @@ def quarantine(db: sqlite_utils.Database, model_id: str, reason: str) -> str | N
             return None
         _set(db, prev[0], "serving", f"serving again: {model_id} quarantined")
         return str(prev[0])
+
+
+def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[dict[str, Any]]:
+    """The quarantines in effect: quarantined models newer than the model that serves their
+    kind now (as of session `day`: only those known before it), each with `serves`,
+    the id of the model serving in its place (None: none of its kind serves). A newer model
+    that serves ends the notice."""
+    now = serving_as_of(db, day)[0] if day else serving(db)
+    served = {r["kind"]: r for r in now}
+    out = []
+    for q in list_models(db, status="quarantined"):
+        if day is not None and known_on(q) >= day:
+            continue
+        instead = served.get(q["kind"])
+        if instead is not None and instead["version"] >= q["version"]:
+            continue
+        out.append({**q, "serves": instead["id"] if instead else None})
+    return out
+
+
+def quarantine_notice(q: dict[str, Any]) -> str:
+    """One line for a quarantine in effect (a row of `quarantines`)."""
+    instead = f"{q['serves']} serves instead" if q["serves"] else f"no {q['kind']} model serves"
+    return f"model {q['id']} is quarantined ({q['reason'] or 'no reason recorded'}): {instead}"
 
 
 def any_serving(db: sqlite_utils.Database) -> bool:

@@ -12,6 +12,7 @@ from store.db import immediate, utcnow
 # Ticker shapes Yahoo uses: AAPL, BRK-B, ^GSPC, EURUSD=X, CL=F, 7203.T, TCS.NS, BTC-USD.
 _SYMBOL = re.compile(r"\^?[A-Z0-9][A-Z0-9.\-]{0,14}(=[XF])?")
 MAX_LEN = 20
+DEACTIVATED = "deactivated: "  # how last_error begins for a symbol the collector took off
 
 
 class SymbolError(ValueError):
@@ -82,13 +83,29 @@ def remove(db: sqlite_utils.Database, symbol: str) -> bool:
 
 
 def watchlist(db: sqlite_utils.Database, *, include_removed: bool = False) -> list[dict[str, Any]]:
-    where = "" if include_removed else "WHERE s.active = 1"
+    """Watched symbols and the ones the collector took off (status `deactivated`, the reason
+    in last_error); with include_removed also those a user removed (status `removed`)."""
+    where = "" if include_removed else "WHERE s.active = 1 OR s.last_error LIKE ?"
     sql = f"""
-        SELECT s.*, COUNT(b.date) AS bars, MIN(b.date) AS first_date, MAX(b.date) AS last_date
+        SELECT s.*, CASE WHEN s.active = 1 THEN 'watched'
+                         WHEN s.last_error LIKE ? THEN 'deactivated' ELSE 'removed' END AS status,
+               COUNT(b.date) AS bars, MIN(b.date) AS first_date, MAX(b.date) AS last_date
         FROM symbols s LEFT JOIN bars b ON b.symbol = s.symbol
         {where} GROUP BY s.symbol ORDER BY s.symbol
     """
-    cur = db.execute(sql)
+    prefix = DEACTIVATED + "%"
+    cur = db.execute(sql, [prefix] if include_removed else [prefix, prefix])
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def deactivated(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Symbols the collector took off the watchlist (not the ones a user removed), with why."""
+    cur = db.execute(
+        "SELECT symbol, removed_at, last_error AS reason FROM symbols "
+        "WHERE active = 0 AND last_error LIKE ? ORDER BY symbol",
+        [DEACTIVATED + "%"],
+    )
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
@@ -118,6 +135,8 @@ def record_empty(
 ) -> bool:
     """Count one more empty answer; take the symbol off the watchlist after too many in a row.
 
+    A symbol with stored bars stays: a source's silence alone (a replay's sample that lacks
+    an imported ticker, an outage) is no reason to drop history someone put there.
     Returns True when this answer deactivated the symbol.
     """
     with immediate(db):
@@ -131,11 +150,13 @@ def record_empty(
         ).fetchone()
         if row is None or not row[1] or deactivate_after <= 0 or row[0] < deactivate_after:
             return False
+        if db.execute("SELECT 1 FROM bars WHERE symbol = ? LIMIT 1", [symbol]).fetchone():
+            return False
         db.execute(
             "UPDATE symbols SET active = 0, removed_at = ?, last_error = ? WHERE symbol = ?",
             [
                 utcnow(),
-                f"deactivated: no data on {row[0]} consecutive trading-day runs "
+                f"{DEACTIVATED}no data on {row[0]} consecutive trading-day runs "
                 f"(last answer: {message}); `assistant watch add {symbol}` to try again",
                 symbol,
             ],
@@ -147,3 +168,8 @@ def get(db: sqlite_utils.Database, symbol: str) -> dict[str, Any] | None:
     cur = db.execute("SELECT * FROM symbols WHERE symbol = ?", [symbol])
     row = cur.fetchone()
     return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+
+
+def unknown(db: sqlite_utils.Database, symbols: list[str]) -> list[str]:
+    """Those of `symbols` the home has never held (not watched now, not in the history)."""
+    return [s for s in dict.fromkeys(symbols) if get(db, s) is None]

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
+from store import registry, symbols
 from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
@@ -222,6 +223,23 @@ def watchlist(
     return out
 
 
+def deactivated(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Symbols the collector took off the watchlist, with the reason (they leave the table)."""
+    return symbols.deactivated(db)
+
+
+NO_EDGE_LINE = "no measured edge on this watchlist — ranges and volatility below"
+
+
+def edge_line(watchlist_rows: list[dict[str, Any]]) -> str | None:
+    """NO_EDGE_LINE when symbols have calls and none of their latest calls is UP or DOWN:
+    nothing on the watchlist cleared its evidence threshold (said once, not per row)."""
+    calls = [r["call"] for r in watchlist_rows if r.get("call")]
+    if not calls or any(c.get("direction") in ("up", "down") for c in calls):
+        return None
+    return NO_EDGE_LINE
+
+
 def pending(
     db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT
 ) -> list[dict[str, Any]]:
@@ -338,6 +356,11 @@ def dashboard(
             if daemon["mode"] == "replay" and daemon["sim_date"]
             else now.date().isoformat()
         )
+        rows = watchlist(db, today=today)
+        line = edge_line(rows)
+        if line:  # the line says it once: the rows' FLAT calls need not repeat it
+            for r in rows:
+                r["call_muted"] = True
         return {
             "daemon": daemon,
             "jobs": running_jobs(db),
@@ -345,11 +368,26 @@ def dashboard(
                 db.execute("SELECT COUNT(*) FROM commands WHERE status = 'queued'").fetchone()[0]
             ),
             "commands": recent_commands(db),
-            "watchlist": watchlist(db, today=today),
+            "watchlist": rows,
+            "deactivated": deactivated(db),
+            "edge_line": line,
             "pending": pending(db, today),
             "trend": accuracy_trend(db),
             "regimes": regime_states(db),
+            "quarantined": quarantined(db),
         }
+
+
+def quarantined(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """The quarantines in effect (a model newer than what serves its kind is unusable):
+    id, kind, reason, the id that serves instead (or None) and the line that says so."""
+    return [
+        {
+            **{k: q[k] for k in ("id", "kind", "reason", "serves")},
+            "notice": registry.quarantine_notice(q),
+        }
+        for q in registry.quarantines(db)
+    ]
 
 
 def symbol_detail(

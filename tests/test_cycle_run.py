@@ -88,8 +88,10 @@ def test_predict_command_prints_each_call(home, capsys):
     synthetic_home(home)[0].close()
     assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01"]) == 0
     out = capsys.readouterr().out
-    assert "AAA" in out and "h=5" in out and "target" in out and "confidence" in out
+    assert "AAA" in out and "h=5" in out and "target" in out and "80% range" in out
     assert "signals-v1" in out and "no measured edge yet" in out and "regime" in out
+    # no verified past yet: the rules make no directional call, and say why
+    assert "FLAT" in out and "no edge: the rules' own verified calls" in out
     assert "3 calls (3 new, 0 already recorded)" in out
     assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -101,7 +103,7 @@ def test_predict_command_prints_each_call(home, capsys):
     [
         (["predict", "--as-of", "not-a-date"], "is not a date"),
         (["predict", "A$B"], "not a ticker"),
-        (["predict", "ZZZ"], "no usable bars"),
+        (["predict", "ZZZ"], "unknown symbol ZZZ"),
     ],
 )
 def test_predict_refuses_bad_input_in_one_line(home, capsys, argv, message):

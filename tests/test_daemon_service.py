@@ -105,6 +105,7 @@ def test_service_install_names_the_unit_after_the_home_and_uninstall_removes_it(
     assert f"systemctl --user enable --now {unit.name}" in out.stdout
     text = unit.read_text()
     assert "Restart=on-failure" in text and "WantedBy=default.target" in text
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in text  # SIGHUP reloads the configuration
     assert "network-online" not in text  # a user unit cannot wait on a system target
     assert f'ExecStart={sys.executable} -m assistant --home "{home.resolve()}" daemon' in text
     assert os.access(unit, os.R_OK)

@@ -296,3 +296,16 @@ def test_make_source_yahoo_points_cache_at_home(home):
     src = make_source(settings(), "yahoo", home=home)
     assert isinstance(src, YahooSource) and src.home == home
     assert not (home / "yfinance-cache").exists()
+
+
+def test_an_absurd_row_from_yahoo_is_never_stored(home):
+    """The live feed drops what validation refuses (1e308, inf, 1e-300) and keeps the rest."""
+    frame = yahoo_frame("2024-01-02", "2024-01-08")
+    frame.iloc[1, frame.columns.get_loc("Close")] = 1e308
+    frame.iloc[2, frame.columns.get_loc("Volume")] = np.inf
+    frame.iloc[3, frame.columns.get_loc("Low")] = 1e-300
+    got = source(home, FakeYF({"AAPL": frame})).history(
+        "AAPL", pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-08")
+    )
+    assert list(got.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-08"]
+    assert np.isfinite(got.to_numpy(dtype=float)).all()

@@ -158,3 +158,20 @@ def test_the_cycles_fast_forecast_equals_the_reference_estimators():
         assert fast[h].trailing == pytest.approx(
             float(vol.trailing_variance(returns, h).iloc[-1]), rel=1e-9
         )
+
+
+def test_the_backtests_walk_equals_the_cycles_forecast_on_each_window():
+    """One forecast per (symbol, session) in a backtest: the walk over the whole series
+    gives what the cycle's forecast gives on the bars it loads at that session."""
+    from assistant.ingest.sources.synthetic import synthetic_bars
+
+    bars = synthetic_bars(900, seed=5)
+    ends = np.array([60, 130, 300, 520, 700, 899])
+    starts = np.array([0, 5, 40, 0, 150, 340])  # short windows (EWMA, its own seed) and long
+    walk = vol.forecast_walk(bars, starts, ends, (1, 3, 5))
+    for i, (lo, end) in enumerate(zip(starts, ends, strict=True)):
+        ref = vol.forecast_at_end(bars.iloc[lo : end + 1], (1, 3, 5))
+        for h in (1, 3, 5):
+            got = [walk[h][k][i] for k in range(3)]
+            want = [ref[h].variance, ref[h].ewma, ref[h].trailing]
+            assert got == pytest.approx(want, rel=1e-9), (lo, end, h)

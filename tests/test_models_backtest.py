@@ -36,8 +36,8 @@ def test_random_walk_backtest_reports_no_significant_skill(db, home):
         ("markov", "AAA"),
         ("ensemble", "ALL"),
     }
-    for r in report.results:
-        assert r["p_value"] >= 0.01, r
+    for r in report.results:  # None: no call cleared the threshold chosen on validation
+        assert r["p_value"] is None or r["p_value"] >= 0.01, r
     p = report.predictions
     # only the past: every model was trained on rows whose labels had matured before as_of
     assert (pd.to_datetime(p["trained_through"]) < pd.to_datetime(p["as_of"])).all()
@@ -46,7 +46,8 @@ def test_random_walk_backtest_reports_no_significant_skill(db, home):
 
 
 def test_planted_signal_backtest_finds_skill(db, home):
-    seed(db, edge=0.6, names=("AAA", "BBB", "CCC"))
+    # four symbols: 63 validation sessions give the 200 calls a threshold needs to qualify
+    seed(db, edge=0.6, names=("AAA", "BBB", "CCC", "DDD"))
     report = backtest(db, config.load(home), kinds=["markov"], retrain_every=126, horizons=(1,))
     pooled = next(r for r in report.results if r["symbol"] == "ALL")
     assert (

@@ -138,7 +138,7 @@ def test_cli_train_json_and_bad_input(db, home, capsys):
     assert main(["train", "--models", "wavenet"]) == 1
     assert capsys.readouterr().err.startswith("error: unknown model kind 'wavenet'")
     assert main(["train", "NOPE"]) == 1
-    assert "no stored bars" in capsys.readouterr().err
+    assert "unknown symbol NOPE" in capsys.readouterr().err
 
 
 def test_cli_train_table_shows_baselines_and_promotion(db, home, capsys):

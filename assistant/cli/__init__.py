@@ -8,14 +8,16 @@ on stderr and a non-zero exit; nothing imports torch until a command needs it.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
 from assistant import __version__
-from assistant.cli import cycle, daemon, data, modeling, ui
+from assistant.cli import cycle, daemon, data, modeling, ui, upkeep
+from assistant.cli.common import home_of
 from assistant.errors import AssistantError
 
-GROUPS = (data, modeling, cycle, daemon, ui)
+GROUPS = (data, modeling, cycle, daemon, ui, upkeep)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from store.commands import CommandError
-    from store.db import StoreError
+    from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
     from store.symbols import SymbolError
 
     try:
@@ -53,6 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except (sqlite3.OperationalError, OSError) as exc:
+        home = home_of(args)
+        if not is_disk_full(exc, home):
+            raise
+        print(f"error: {disk_full_error(home, exc)}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        # Damage quick_check at open did not see (it skips index-vs-table checks) surfaces
+        # as a plain DatabaseError ("malformed"); its subclasses (locked, constraint) do not.
+        # (OperationalError, a subclass, is handled above: a full disk is not damage.)
+        if type(exc) is not sqlite3.DatabaseError:
+            raise
+        print(f"error: {damaged_message(home_of(args) / DB_FILENAME, [str(exc)])}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from assistant.cli.common import open_home, print_json, table
+from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 
@@ -99,12 +99,17 @@ def _date(text: str | None) -> str | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from assistant.cycle.run import run_cycle
+    from store import registry
 
     home, settings, db = open_home(args)
-    calls = run_cycle(db, home, settings, args.symbols or None, as_of=_date(args.as_of))
-    if args.json:
+    day = _date(args.as_of)
+    wanted = known_symbols(db, args.symbols)
+    calls = run_cycle(db, home, settings, wanted, as_of=day)
+    if args.json:  # each call's note carries the quarantines too
         print_json([c.to_dict() for c in calls])
         return 0
+    for q in registry.quarantines(db, day):
+        print(f"QUARANTINED: {registry.quarantine_notice(q)}")
     if not calls:
         when = f"in the two years up to {args.as_of}" if args.as_of else "recent enough"
         print(
@@ -198,11 +203,11 @@ LEDGER_COLUMNS = [
 def cmd_predictions(args: argparse.Namespace) -> int:
     from store import predictions as ledger
 
-    _, _, db = open_home(args)
+    _, _, db = open_home(args, writes=False)
     limit = args.limit if args.limit is not None else (50 if args.format == "table" else 0)
     if limit < 0:
         raise AssistantError("--limit must be 0 (all) or a positive number")
-    symbols = [s.upper() for s in args.symbol] if args.symbol else None
+    symbols = known_symbols(db, args.symbol)
     rows = ledger.listing(db, status=args.status, symbols=symbols, limit=limit or None)
     if args.format == "jsonl":
         for r in rows:
@@ -253,9 +258,8 @@ def _cell(v: Any) -> Any:
 def cmd_report(args: argparse.Namespace) -> int:
     from assistant.cycle import report
 
-    _, _, db = open_home(args)
-    symbols = [s.upper() for s in args.symbols] or None
-    data = report.build(db, symbols)
+    _, _, db = open_home(args, writes=False)
+    data = report.build(db, known_symbols(db, args.symbols))
     if args.json:
         print_json(data)
         return 0

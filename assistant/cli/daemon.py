@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "daemon",
         help="run the daemon in the foreground (logs to stderr and <home>/logs)",
         description="Run the scheduler loop in the foreground: live jobs at exchange-local "
-        "times, or --replay over history. Ctrl-C or SIGTERM stops it cleanly.",
+        "times, or --replay over history. Ctrl-C or SIGTERM stops it cleanly; SIGHUP "
+        "reloads <home>/config.toml (a bad one keeps the running configuration).",
     )
     _replay_args(p)
     p.add_argument("--detached", action="store_true", help=argparse.SUPPRESS)
@@ -137,6 +138,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     )
     signal.signal(signal.SIGTERM, daemon.request_stop)
     signal.signal(signal.SIGINT, daemon.request_stop)
+    signal.signal(signal.SIGHUP, daemon.request_reload)  # by convention: reload the config
     return daemon.run()
 
 
@@ -182,8 +184,9 @@ def _fmt_s(seconds: float | None) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from assistant.daemon import service
+    from store import registry
 
-    home, settings, db = open_home(args)
+    home, settings, db = open_home(args, writes=False)
     try:
         info = service.status(home, settings, db)
     finally:
@@ -204,6 +207,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         line += f"   simulated session: {info['sim_date']}"
     print(line)
     print(f"log: {info['log']}")
+    for q in info["quarantined"]:
+        print(f"QUARANTINED: {registry.quarantine_notice(q)}")
     rows = [
         [
             job,

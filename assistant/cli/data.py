@@ -34,7 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = wsub.add_parser(
         "list",
         help="show the watchlist with bar counts and last errors",
-        description="Show the watchlist: bars stored, date range, last collection, last error.",
+        description=(
+            "Show the watchlist: bars stored, date range, last collection, last error; and "
+            "the symbols the collector took off it, with the reason."
+        ),
     )
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     ls.add_argument("--all", action="store_true", help="include removed/deactivated symbols")
@@ -123,7 +126,7 @@ def cmd_watch_remove(args: argparse.Namespace) -> int:
 def cmd_watch_list(args: argparse.Namespace) -> int:
     from store import symbols
 
-    _, _, db = open_home(args)
+    _, _, db = open_home(args, writes=False)
     rows = symbols.watchlist(db, include_removed=args.all)
     if args.json:
         print_json(rows)
@@ -136,7 +139,7 @@ def cmd_watch_list(args: argparse.Namespace) -> int:
             [
                 [
                     r["symbol"],
-                    "yes" if r["active"] else "no",
+                    "yes" if r["active"] else f"no ({r['status']})",
                     r["source"],
                     r["bars"],
                     r["first_date"],
@@ -178,7 +181,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 flagged = f", {s.flagged} flagged jumps" if s.flagged else ""
                 print(
                     f"{r.path}: {s.symbol} {s.rows} rows ({s.first} … {s.last}), "
-                    f"{s.added} added, {s.updated} updated{flagged}"
+                    f"{s.added} added, {s.updated} updated, {s.unchanged} unchanged{flagged}"
                 )
     return 1 if any(r.error for r in results) else 0
 

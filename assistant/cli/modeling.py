@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from assistant.cli.common import open_home, print_json, table
+from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 
@@ -191,6 +191,40 @@ LEGEND = (
 )
 
 
+RANGE_HEAD = [
+    "model",
+    "h",
+    "80% cov",
+    "95% cov",
+    "IS80 %",
+    "QLIKE",
+    "vs EWMA",
+    "vs trail20",
+    "IC",
+    "IC t",
+    "n",
+]
+
+
+def _range_row(m: dict[str, Any]) -> list[str]:
+    """Coverage and interval score of the 80% / 95% ranges, the volatility forecast's QLIKE
+    and its gain over the baselines, the information coefficient (5+ symbols)."""
+    r80, r95, vol, ic = m["range80"], m["range95"], m["volatility"], m.get("ranking") or {}
+    return [
+        m["model"],
+        str(m["horizon"]),
+        _fmt(r80["coverage"], True),
+        _fmt(r95["coverage"], True),
+        _fmt(r80["interval_score_pct"]),
+        _fmt(vol.get("qlike")),
+        _fmt(vol.get("gain_vs_ewma"), True),
+        _fmt(vol.get("gain_vs_trailing"), True),
+        _fmt(ic.get("mean")),
+        _fmt(ic.get("t")),
+        str(r80["n"]),
+    ]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from assistant.modeling.training import train
 
@@ -200,7 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             db,
             home,
             settings,
-            args.symbols or None,
+            known_symbols(db, args.symbols),
             args.models,
             as_of=args.as_of,
             progress=Bars(),
@@ -216,6 +250,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"trained on {', '.join(report.symbols)}"
         + (f" through {report.as_of}" if report.as_of else "")
     )
+    for sym, why in report.skipped.items():
+        print(f"skipped {sym}: {why}")
     print(
         f"train {r['train'][0]}..{r['train'][1]} ({report.rows['train']} rows) · val {r['val'][0]}..{r['val'][1]} "
         f"({report.rows['val']}) · test {r['test'][0]}..{r['test'][1]} ({report.rows['test']}); "
@@ -252,6 +288,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             else ("failed" if x.status == "failed" else f"not promoted ({x.status})")
         )
         print(f"  {x.model_id or x.kind}: {verdict}: {x.reason}")
+    if report.housekeeping:
+        print("\nmodel artifacts on disk")
+        for line in report.housekeeping:
+            print(f"  {line}")
     return 0 if ok else 1
 
 
@@ -266,7 +306,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         report = backtest(
             db,
             settings,
-            args.symbols or None,
+            known_symbols(db, args.symbols),
             args.models,
             start=args.start,
             end=args.end,
@@ -289,6 +329,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     rows = [[m["symbol"], m["horizon"], *_metric_row(m["model"], m)] for m in report.results]
     print(table(rows, ["symbol", "h", *HEAD]))
     print("\n" + LEGEND.format(test=PAIRED_TEST))
+    pooled = [m for m in report.results if m["symbol"] == "ALL"]
+    print("\nranges, volatility and ranking, every symbol pooled (as `report` scores them)")
+    print(table([_range_row(m) for m in pooled], RANGE_HEAD))
     if args.predictions_out:
         print(f"predictions written to {args.predictions_out}")
     return 0

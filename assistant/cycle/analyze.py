@@ -19,7 +19,9 @@ from models.regime import states
 from models.volatility import VolForecast
 from store import bars as bar_store
 
-LOOKBACK_DAYS = 800  # calendar days of bars loaded: SMA200 plus model windows, with room
+# calendar days of bars loaded: SMA200 plus model windows, with room; the backtest fits
+# its volatility forecasts on as many
+LOOKBACK_DAYS = volatility.HISTORY_DAYS
 SIGMA_WINDOW = 250  # sessions of h-session returns behind the volatility estimate
 MIN_SESSIONS = 60
 REGIME_ROWS = 260  # sessions of regime history an analysis carries (for the store)

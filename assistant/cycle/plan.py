@@ -11,7 +11,10 @@ weights, an abstaining rule pulls toward zero change (the honest default), and e
 source's contribution is its share times its expected return. The call follows the
 outcome rules (`models.outcomes.call_of`): UP or DOWN when that class is the most likely
 and the pooled expectation agrees, else FLAT (no directional call), so a call never
-reads "UP -0.01%". The FLAT band is the one the outcome rules score with. Confidence is
+reads "UP -0.01%". Whatever calls faces the same gate: the serving model its threshold
+chosen on validation, the rule pool alone (no model serves) the threshold chosen on its
+own verified past calls (`rules_gated`), so without measured evidence a call is FLAT.
+The FLAT band is the one the outcome rules score with. Confidence is
 the probability of the called direction, recalibrated by realized hit rates when
 enough calls in that confidence bucket have been scored.
 """
@@ -66,6 +69,10 @@ class Evidence:
     # stated-confidence bucket -> (n, hits) of scored calls like this one
     calibration: dict[int, tuple[int, int]] = field(default_factory=dict)
     note: str = ""  # why no model serves, when none does
+    # with no model: call only when |P(up) - P(down)| clears the threshold chosen on the
+    # rule pool's own verified past calls (None: none qualified, never call)
+    rules_gated: bool = False
+    rules_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,7 @@ class Plan:
     flat_band: float
     model_version: str
     rules_only: bool
-    abstained: bool = False  # the model's evidence did not clear its validation threshold
+    abstained: bool = False  # the evidence did not clear its threshold (model's or rules')
 
     @property
     def change_pct(self) -> float:
@@ -152,8 +159,13 @@ def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
     # Conflicting pooled distribution and expectation (a skewed model head, say) is FLAT.
     call = outcomes.call_of(probs, mu)
     abstained = False
+    gate: tuple[tuple[float, ...], float | None] | None = None
     if model is not None and model.gated:
-        gated = outcomes.gate(call, _norm(model.probs), model.threshold)
+        gate = (_norm(model.probs), model.threshold)
+    elif model is None and evidence.rules_gated:
+        gate = (probs, evidence.rules_threshold)
+    if gate is not None:
+        gated = outcomes.gate(call, gate[0], gate[1])
         abstained = bool(gated[0] == "flat" and call[0] != "flat")
         call = gated
     direction = str(call[0])

@@ -22,6 +22,8 @@ from store import predictions as ledger
 
 log = logging.getLogger(__name__)
 
+RULE_GATE_CALLS = 1000  # newest verified rule-pool calls per horizon its threshold is chosen on
+
 NO_MODEL = "no usable model (none trained, artifact broken or feature schema changed): rules serve"
 
 
@@ -34,8 +36,8 @@ def model_forecasts(
     day: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead, 'refused':
-    which serving models a call as of `day` may not use, because they were not known
-    before it})."""
+    which serving models a call as of `day` may not use, because they were not known before
+    it, or are quarantined})."""
     if not bars or as_of is None:
         return {}, {"*": NO_MODEL}
     from assistant.modeling import serving as forecasting
@@ -46,7 +48,7 @@ def model_forecasts(
     except Exception as exc:  # one failing model never kills the cycle: rules serve
         log.warning("model forecast failed, rules serve: %s", exc)
         return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
-    notes = {"*": NO_MODEL, "refused": "; ".join(serving.notes)}
+    notes = {"*": NO_MODEL, "refused": "; ".join(serving.notes + serving.quarantines)}
     if serving:
         trained = ", ".join(serving.trained_on())
         for sym in bars:
@@ -56,6 +58,29 @@ def model_forecasts(
                     "rules serve"
                 )
     return dict(out), notes
+
+
+def rule_thresholds(
+    db: sqlite_utils.Database, horizons: list[int], known_by: str | None
+) -> dict[int, float | None]:
+    """Per horizon, the evidence threshold |P(up) - P(down)| the rule pool must clear to
+    call, chosen as a trained model chooses its own on validation
+    (`models.selective.choose_threshold`), on the rule pool's newest verified calls known
+    by `known_by` (FLAT ones too: their evidence and outcome are stored). None until one
+    qualifies: the rules never call without measured evidence."""
+    from models import selective
+
+    out: dict[int, float | None] = {}
+    for h in horizons:
+        rows = ledger.evidence_record(db, RULES_VERSION, h, known_by, RULE_GATE_CALLS)
+        if not rows:
+            out[h] = None
+            continue
+        up, down, realized, majority = (
+            np.array([r[k] for r in rows], dtype=float) for k in range(4)
+        )
+        out[h] = selective.choose_threshold(up - down, realized, majority_up_val=majority > 0)
+    return out
 
 
 def skill_text(label: str, record: list[tuple[str, int, int, int]], h: int) -> str:

@@ -20,14 +20,14 @@ from models import intervals
 from store import predictions as ledger
 
 LEVELS = intervals.LEVELS  # (0.80, 0.95)
-MIN_OWN = 50  # verified calls of one symbol and horizon before its own residuals set the width
+MIN_OWN = intervals.MIN_OWN  # verified calls of one symbol and horizon before its own set the width
 
 
 def multipliers(
     db: sqlite_utils.Database, symbols: list[str], horizons: list[int], known_by: str | None
 ) -> dict[tuple[str, int], tuple[float, float]]:
     """{(symbol, horizon): (q80, q95)} multipliers of sigma, from outcomes known by `known_by`."""
-    groups = ledger.residuals(db, symbols, known_by)
+    groups = ledger.residuals(db, symbols, known_by, per_group=intervals.POOL)
     return choose({key: _scores(rows) for key, rows in groups.items()}, symbols, horizons)
 
 
@@ -41,13 +41,7 @@ def choose(
         pooled = np.concatenate([s for (_, gh), s in scores.items() if gh == h] or [np.zeros(0)])
         for sym in symbols:
             own = scores.get((sym, h), np.zeros(0))
-            source = own if len(own) >= MIN_OWN else pooled if len(pooled) >= MIN_OWN else None
-            q80, q95 = (
-                intervals.gaussian_z(level)
-                if source is None
-                else min(intervals.conformal_quantile(source, level), 10.0)
-                for level in LEVELS
-            )
+            q80, q95 = (intervals.multiplier(own, pooled, level) for level in LEVELS)
             out[(sym, h)] = (q80, q95)
     return out
 

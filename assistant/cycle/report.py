@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from models import intervals, outcomes, selective, volatility
 from models import metrics as scores
+from models import outcomes, volatility
 from models.outcomes import CLASSES
+from models.scorecard import ranges, ranking, vol_scores
 from store import bars as bar_store
 from store import predictions as ledger
 
@@ -146,66 +147,6 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
         rv.index = pd.DatetimeIndex(rv.index).strftime("%Y-%m-%d")
         out[g["position"]] = rv.reindex(g["as_of"]).to_numpy(float)
     return out
-
-
-def ranges(g: Calls) -> dict[str, Any]:
-    """Realized coverage of the 80% and 95% ranges and their mean interval score (in % of
-    the base price), over the calls that carried them."""
-    out: dict[str, Any] = {}
-    base = g["base_price"]
-    for level, lo, hi, col in (
-        (0.80, "lower", "upper", "covered80"),
-        (0.95, "lower95", "upper95", "covered95"),
-    ):
-        rows = np.isfinite(g[col])
-        n = int(rows.sum())
-        score = intervals.winkler_score(
-            g["actual_price"][rows] / base[rows],
-            g[lo][rows] / base[rows],
-            g[hi][rows] / base[rows],
-            level,
-        )
-        out[f"range{int(level * 100)}"] = {
-            "n": n,
-            "coverage": float(g[col][rows].mean()) if n else None,
-            "interval_score_pct": float(100 * np.mean(score)) if n else None,
-        }
-    return out
-
-
-def vol_scores(g: Calls) -> dict[str, Any]:
-    """QLIKE of the volatility forecast and of its two baselines on the same calls."""
-    cols = ("realized_var", "vol_var", "vol_ewma", "vol_trailing")
-    rows = np.logical_and.reduce([np.isfinite(g[c]) for c in cols])
-    if not rows.any():
-        return {"n": 0}
-    realized = g["realized_var"][rows]
-    q = {
-        k: volatility.mean_qlike(realized, g[f"vol_{k}"][rows]) for k in ("var", "ewma", "trailing")
-    }
-    return {
-        "n": int(rows.sum()),
-        "qlike": q["var"],
-        "qlike_ewma": q["ewma"],
-        "qlike_trailing": q["trailing"],
-        "gain_vs_ewma": 1 - q["var"] / q["ewma"] if q["ewma"] else None,
-        "gain_vs_trailing": 1 - q["var"] / q["trailing"] if q["trailing"] else None,
-    }
-
-
-def ranking(g: Calls, h: int) -> dict[str, Any] | None:
-    """Information coefficient across symbols per as-of date (needs 5+ symbols)."""
-    if len(set(g["symbol"].tolist())) < selective.MIN_IC_SYMBOLS:
-        return None
-    calls = pd.DataFrame(
-        {
-            "date": g["as_of"],
-            "expected": np.log1p(g["pred_change_pct"] / 100),
-            "realized": g["realized"],
-        }
-    )
-    ic = selective.information_coefficient(calls, h=h)
-    return {k: ic[k] for k in ("mean", "t", "n_days")} if ic["n_days"] else None
 
 
 def _sign(v: Any) -> int:

@@ -26,7 +26,7 @@ from assistant.cycle import ranges
 from assistant.cycle.drift import DriftFinding, check_drift
 from assistant.cycle.learn import VerifyReport, verify
 from assistant.cycle.plan import Evidence, ModelView, Plan, plan
-from assistant.cycle.predict import encode_signals, model_forecasts, skill_lines
+from assistant.cycle.predict import encode_signals, model_forecasts, rule_thresholds, skill_lines
 from assistant.errors import AssistantError
 from store import predictions as ledger
 from store import regimes as regime_store
@@ -107,6 +107,7 @@ def run_cycle(
     weights = weight_store.load(db, list(analyses), as_of=day)
     calibration = weight_store.load_calibration(db, as_of=day)
     range_q = ranges.multipliers(db, list(analyses), horizons, day)
+    rule_gates: dict[int, float | None] = {}  # read once, and only when the rules serve
     plans: list[Plan] = []
     for sym, a in analyses.items():
         fc = forecasts.get(sym)
@@ -123,6 +124,8 @@ def run_cycle(
                     threshold=None if gates is None else gates.get(h),
                 )
             scope = "rules" if view is None else "model"
+            if view is None and not rule_gates:
+                rule_gates = rule_thresholds(db, horizons, day)
             table = {b: (n, hits) for b, (n, hits, _) in calibration.get((scope, h), {}).items()}
             ev = Evidence(
                 symbol=sym,
@@ -146,6 +149,8 @@ def run_cycle(
                 },
                 range_q=range_q[(sym, h)],
                 calibration=table,
+                rules_gated=True,
+                rules_threshold=rule_gates.get(h),
                 note="; ".join(
                     n for n in (refused, "" if view else note.get(sym, note.get("*", ""))) if n
                 ),
@@ -173,8 +178,13 @@ def run_cycle(
 
 
 def _abstain_note(p: Plan) -> str:
-    if not p.abstained or p.evidence.model is None:
+    if not p.abstained:
         return ""
+    if p.evidence.model is None:
+        t = p.evidence.rules_threshold
+        if t is None:
+            return "no edge: the rules' own verified calls have not beaten the stronger baseline"
+        return f"no edge: evidence below the threshold {t:.3f} chosen on the rules' own past"
     t = p.evidence.model.threshold
     if t is None:
         return "no edge: on validation this model's calls never beat the stronger baseline"

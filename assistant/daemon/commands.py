@@ -21,6 +21,7 @@ from assistant.daemon import jobs
 from assistant.daemon.worker import TrainingWorker, TrainRequest
 from assistant.errors import AssistantError
 from store import commands
+from store.db import is_disk_full
 from store.symbols import validate_symbol
 
 log = logging.getLogger("assistant.daemon")
@@ -60,10 +61,15 @@ class CommandRunner:
         self.ctx, self.worker, self.as_of, self.replaying = ctx, worker, as_of, replaying
         self.batch, self.budget_s = batch, budget_s
         self.served = 0
+        self._unfinished: dict[int, str] = {}  # failures a full disk did not take yet
 
     def serve(self, stop: threading.Event) -> bool:
         """Run queued commands for up to `budget_s`; True if some are still waiting."""
         started = time.monotonic()
+        while self._unfinished:  # the disk has room again (else this raises again)
+            cid, error = next(iter(self._unfinished.items()))
+            commands.finish(self.ctx.db, cid, error=error)
+            del self._unfinished[cid]
         for _ in range(self.batch):
             if stop.is_set():
                 return False
@@ -79,6 +85,8 @@ class CommandRunner:
         kind, args, cid = cmd["kind"], cmd["args"] or {}, cmd["id"]
         handler = getattr(self, "do_" + kind.replace(".", "_"), None)
         try:
+            if cmd.get("args_error"):
+                raise AssistantError(cmd["args_error"])
             if handler is None:
                 raise AssistantError(f"unknown command {kind!r}")
             if not isinstance(args, dict):
@@ -91,8 +99,15 @@ class CommandRunner:
                 else f"{type(exc).__name__}: {exc}"
             )
             log.warning("command %d %s failed: %s", cid, kind, error)
-            commands.finish(self.ctx.db, cid, error=error[:500])
             self.served += 1
+            try:
+                commands.finish(self.ctx.db, cid, error=error[:500])
+            except Exception as failed:
+                if not is_disk_full(failed, self.ctx.home):
+                    raise
+                self._unfinished[cid] = error[:500]
+            if is_disk_full(exc, self.ctx.home):
+                raise  # the loop waits for room
             return
         if result is not PENDING:
             commands.finish(self.ctx.db, cid, result=result)

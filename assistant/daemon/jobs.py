@@ -3,8 +3,10 @@
 `run_job` records every execution in `job_runs` (start, throttled progress, finish with
 a one-line summary). An exception is logged and recorded as `failed`, and the caller's
 loop goes on; only BaseException (a signal, interpreter exit) propagates, after the
-run is closed as `interrupted`. The services are imported inside each job, so the
-daemon starts fast and a broken service fails that job only.
+run is closed as `interrupted`, and a full disk, raised as `DiskFull` after the run
+is recorded failed (the daemon loop waits for room and redoes the work). The services
+are imported inside each job, so the daemon starts fast and a broken service fails
+that job only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from store import jobs as job_runs
 from store import symbols as watch
+from store.db import checkpoint, disk_full_error, file_of, is_disk_full
 
 log = logging.getLogger("assistant.daemon")
 
@@ -85,8 +88,17 @@ def run_job(
     *,
     scheduled_for: str | None = None,
 ) -> Outcome:
-    """Run `fn(progress) -> (result, summary)` as job `name`; never raises an Exception."""
-    run_id = job_runs.start(db, name, scheduled_for=scheduled_for)
+    """Run `fn(progress) -> (result, summary)` as job `name`.
+
+    Never raises an Exception but `DiskFull` (the disk is full: the run is recorded failed
+    where the disk still takes that, else the failure is logged and recorded later).
+    """
+    try:
+        run_id = job_runs.start(db, name, scheduled_for=scheduled_for)
+    except Exception as exc:
+        if is_disk_full(exc, file_of(db)):
+            raise disk_full_error(file_of(db), exc) from None
+        raise
     try:
         result, summary = fn(_Throttled(db, run_id))
     except Interrupted as exc:
@@ -94,19 +106,54 @@ def run_job(
         job_runs.finish(db, run_id, "interrupted", str(exc)[:500])
         return Outcome(False, error=str(exc), run_id=run_id, extra={"interrupted": True})
     except Exception as exc:
+        if is_disk_full(exc, file_of(db)):
+            full = disk_full_error(file_of(db), exc)  # the catcher logs it (once)
+            _record(db, run_id, name, "failed", str(full))
+            raise full from None
         error = str(exc) if isinstance(exc, AssistantError) else f"{type(exc).__name__}: {exc}"
         if isinstance(exc, AssistantError):
             log.warning("%s failed: %s", name, error)
         else:
             log.exception("%s failed", name)
-        job_runs.finish(db, run_id, "failed", error[:500])
+        _record(db, run_id, name, "failed", error[:500])
         return Outcome(False, error=error, run_id=run_id)
     except BaseException:
         job_runs.finish(db, run_id, "interrupted", "stopped by a signal during this run")
         raise
-    job_runs.finish(db, run_id, "ok", summary[:500])
+    _record(db, run_id, name, "ok", summary[:500])
     log.info("%s: %s", name, summary)
+    try:
+        checkpoint(db)  # after bulk writes (a first collection, a training) the WAL is cut back
+    except Exception as exc:
+        if not is_disk_full(exc, file_of(db)):
+            raise  # (full: the loop's periodic checkpoint tries again)
     return Outcome(True, result=result, run_id=run_id)
+
+
+# Ends of runs the full disk did not take: written once there is room (`record_unrecorded`).
+_unrecorded: deque[tuple[int, str, str]] = deque()
+
+
+def _record(db: sqlite_utils.Database, run_id: int, name: str, status: str, message: str) -> None:
+    """Close a run; on a full disk log that it could not be recorded, and go on."""
+    try:
+        job_runs.finish(db, run_id, status, message)
+    except Exception as exc:
+        if not is_disk_full(exc, file_of(db)):
+            raise
+        log.warning("%s: its end (%s) is recorded once the disk has room", name, status)
+        _unrecorded.append((run_id, status, message))
+
+
+def record_unrecorded(db: sqlite_utils.Database) -> int:
+    """Write the run ends a full disk refused (the disk has room again); how many."""
+    n = 0
+    while _unrecorded:
+        run_id, status, message = _unrecorded[0]
+        job_runs.finish(db, run_id, status, message)  # still full: raises, kept for next time
+        _unrecorded.popleft()
+        n += 1
+    return n
 
 
 def plain(value: Any) -> Any:
@@ -219,6 +266,10 @@ def retrain(
     ) + f"; promoted: {', '.join(promoted) or 'none'}"
     if failed:
         summary += "; failed: " + "; ".join(failed)
+    if report.skipped:  # the job's message is where a daemon user sees why
+        summary += "; skipped: " + "; ".join(f"{s} ({w})" for s, w in report.skipped.items())
+    if report.housekeeping:  # orphans cleared, artifacts pruned: the log says which
+        summary += "; " + "; ".join(report.housekeeping)
     return result, summary
 
 

@@ -6,6 +6,7 @@ processes would corrupt it), so it is set up after the lock is taken.
 
 from __future__ import annotations
 
+import errno
 import logging
 import logging.handlers
 import sys
@@ -15,6 +16,16 @@ from store.db import ensure_private_dir
 
 FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(message)s"
 LOG_NAME = "daemon.log"
+
+
+class _FileHandler(logging.handlers.RotatingFileHandler):
+    """The log file; a full disk drops its lines quietly (stderr still has them)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return  # a traceback per line would bury the one line that says the disk is full
+        super().handleError(record)
 
 
 def log_dir(home: Path) -> Path:
@@ -33,9 +44,7 @@ def setup_logging(
     if to_file:
         directory = ensure_private_dir(log_dir(home))
         handlers.append(
-            logging.handlers.RotatingFileHandler(
-                directory / LOG_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-            )
+            _FileHandler(directory / LOG_NAME, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         )
     if to_stderr:
         handlers.append(logging.StreamHandler(sys.stderr))

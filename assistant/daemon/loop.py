@@ -7,6 +7,11 @@ heartbeats, then sleeps until the next event. Clock and sleep are injectable; th
 default sleep waits on the `stop` event, so SIGTERM/SIGINT wake the loop at once.
 Stopping never claims another command, lets the current step finish (or leaves a
 replay step unrecorded so it is redone on resume), and asks training to abort.
+
+A full disk stops the pass where it hit (the run recorded failed where the disk takes
+that): one logged error, then a write is tried again with a growing pause (up to
+DISK_FULL_MAX_WAIT_S). Once one goes through, the loop goes on where it was: a replay
+redoes its session, a live daemon catches up the slots it missed.
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ from store import bars, commands, daemon_state, registry
 from store import jobs as job_runs
 from store import symbols as watch
 from store.daemon_state import State
-from store.db import checkpoint, open_db
+from store.db import StoreError, checkpoint, disk_full_error, is_disk_full, open_db
 
 log = logging.getLogger("assistant.daemon")
 
 STOP_GRACE_S = 8.0  # how long shutdown waits for training to abort (exit within 10 s)
+DISK_FULL_FIRST_WAIT_S = 2.0
+DISK_FULL_MAX_WAIT_S = 60.0
 
 
 @dataclass
@@ -58,6 +65,7 @@ class ReplayRun:
     run_id: int
     progress: jobs._Throttled
     finished: bool = False
+    before: str | None = None  # the session a resumed replay had completed before its clock
 
 
 class Daemon:
@@ -87,6 +95,7 @@ class Daemon:
         self.source = source
         self.clock, self.now = clock, now
         self.stop = threading.Event()
+        self.reload = threading.Event()  # SIGHUP: read the configuration again
         self.sleep = sleep or self.stop.wait
         self.log_to_file, self.log_to_stderr = log_to_file, log_to_stderr
         self.poll_s = poll_s
@@ -98,6 +107,7 @@ class Daemon:
         self.worker = TrainingWorker(self.home, settings, self.stop, self.session_now)
         self.replay: ReplayRun | None = None
         self._resume_from: str | None = None
+        self._resumed_after: str | None = None  # the previous replay's last session
         self._next_step = 0.0
         self._next_beat = 0.0
         self._next_checkpoint = 0.0
@@ -105,11 +115,48 @@ class Daemon:
         self._last_retrain_step = 0
         self._stored_only: set[str] = set()
         self.live: scheduler.LiveSchedule | None = None
+        self._started = False
+        self._full_tries = 0  # failed tries in a row since the disk filled up
 
     # ---- lifecycle ----
 
     def request_stop(self, *_: object) -> None:
         self.stop.set()
+
+    def request_reload(self, *_: object) -> None:
+        self.reload.set()  # the loop reloads between steps (within poll_s when idle)
+
+    def reload_config(self) -> None:
+        """Read `<home>/config.toml` (and the environment) again and use it from now on.
+
+        A configuration that does not load keeps the running one, with one logged error.
+        Jobs from now on see the new settings (a training already running finishes with
+        the old); the live schedule is rebuilt. A running replay keeps its exchange and
+        its sessions.
+        """
+        from assistant import config
+
+        try:
+            new = config.load(self.home)
+            live = scheduler.LiveSchedule(new, self.fire_slot) if self.live is not None else None
+        except Exception as exc:  # a bad timezone fails building the schedule
+            log.error("configuration not reloaded, keeping the running one: %s", exc)
+            return
+        old = self.settings.as_dict()
+        changed = [
+            f"{section}.{key}"
+            for section, keys in new.as_dict().items()
+            for key, value in keys.items()
+            if old[section][key] != value
+        ]
+        self.settings = self.ctx.settings = self.worker.settings = new
+        self.heartbeat_s = float(new.daemon.heartbeat_seconds)
+        if live is not None:
+            self.live = live
+        log.info(
+            "configuration reloaded: %s",
+            ", ".join(changed) + " changed" if changed else "no change",
+        )
 
     def run(self) -> int:
         lock = DaemonLock(self.home).acquire()  # raises AlreadyRunning with the holder's pid
@@ -117,12 +164,20 @@ class Daemon:
             if self.log_to_file or self.log_to_stderr:
                 setup_logging(self.home, to_file=self.log_to_file, to_stderr=self.log_to_stderr)
             malloc.tune()  # big training buffers are mmapped, so freeing them returns them
-            self.db = open_db(self.home)
+            try:
+                self.db = open_db(self.home, check=True)  # never write into a damaged file
+            except StoreError as exc:
+                log.error("not starting: %s", exc)
+                raise
             self.beat = BusyBeat(self.home, self.heartbeat_s).start()
-            self._start()
             while not self.stop.is_set():
-                with self.beat:  # a long step keeps the heartbeat fresh (for a while)
-                    busy = self._tick()
+                try:
+                    busy = self._step()
+                except Exception as exc:
+                    if not is_disk_full(exc, self.home):
+                        raise
+                    self._out_of_room(exc)
+                    continue
                 if not busy:
                     self.sleep(self._idle_for())
         finally:
@@ -132,10 +187,48 @@ class Daemon:
             if self.db is not None:
                 try:
                     self._shutdown()
+                except Exception as exc:
+                    if not is_disk_full(exc, self.home):
+                        raise
+                    log.error("the stop is not recorded: %s", disk_full_error(self.home, exc))
                 finally:
                     self.db.close()
             lock.release()
         return 0
+
+    def _step(self) -> bool:
+        if self._full_tries:  # after a full disk, a write first: it raises while still full
+            daemon_state.set_state(self.db, self.state, sim_date=self.as_of())
+        if not self._started:
+            self._start()
+        if self._full_tries:
+            self._room_again()
+        assert self.beat is not None
+        with self.beat:  # a long step keeps the heartbeat fresh (for a while)
+            return self._tick()
+
+    def _out_of_room(self, exc: Exception) -> None:
+        self._full_tries += 1
+        if self._full_tries == 1:
+            log.error(
+                "%s; waiting for room (trying again every %.0f s at most)",
+                disk_full_error(self.home, exc),
+                DISK_FULL_MAX_WAIT_S,
+            )
+        wait = DISK_FULL_FIRST_WAIT_S * 2 ** min(self._full_tries - 1, 10)
+        self.sleep(min(wait, DISK_FULL_MAX_WAIT_S))
+
+    def _room_again(self) -> None:
+        """The disk took a write again: record what it refused, catch up what was missed."""
+        recorded = jobs.record_unrecorded(self.db)
+        if self.mode == "live":
+            self._start_live()  # the slots missed meanwhile run now
+        log.info(
+            "the disk has room again after %d failed tries; going on%s",
+            self._full_tries,
+            f" ({recorded} run end(s) recorded late)" if recorded else "",
+        )
+        self._full_tries = 0
 
     def _set_state(self, state: State, sim_date: str | None = None) -> None:
         if state != self.state:
@@ -160,13 +253,18 @@ class Daemon:
         self.runner = CommandRunner(
             self.ctx, self.worker, self.as_of, lambda: self.mode == "replay"
         )
+        self._started = True  # what follows, a full disk redoes from the loop
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), self.mode, self.home)
+        for q in registry.quarantines(self.db):  # one quarantined since, by the CLI, say
+            log.warning(registry.quarantine_notice(q))
         if self.opts is not None:
             self._resume_from = replay.resume_date(previous, self.exchange)
             if previous is not None and self._resume_from:
-                # keep the resume point should this run die before a step
-                daemon_state.heartbeat(self.db, sim_date=previous["sim_date"])
+                self._resumed_after = previous["sim_date"]
             self._set_state(State.WAITING)
+            if self._resumed_after:
+                # keep the resume point should this run die before a step
+                daemon_state.heartbeat(self.db, sim_date=self._resumed_after)
             self._prepare_replay(self.opts)
         else:
             self._set_state(State.RUNNING)
@@ -193,7 +291,7 @@ class Daemon:
         if self.replay is None:
             return None
         clock = self.replay.clock
-        return clock.sessions[clock.done - 1] if clock.done else None
+        return clock.sessions[clock.done - 1] if clock.done else self.replay.before
 
     def session_now(self) -> str | None:
         """The replay's session whose cycle may not have run yet (the one being stepped or
@@ -208,6 +306,9 @@ class Daemon:
     def _tick(self) -> bool:
         """One pass; True when there is more work right now (skip the sleep)."""
         more = False
+        if self.reload.is_set():
+            self.reload.clear()
+            self.reload_config()
         if self.opts is not None:
             more = self._replay_tick(self.opts)
         elif self.live is not None:
@@ -235,7 +336,8 @@ class Daemon:
     # ---- live mode ----
 
     def _start_live(self) -> None:
-        self.live = scheduler.LiveSchedule(self.settings, self.fire_slot)
+        if self.live is None:
+            self.live = scheduler.LiveSchedule(self.settings, self.fire_slot)
         has_run = {"daily": "collect", "drift": "drift"}
         for name, slot in self.live.missed(
             self.now(), lambda n, key: job_runs.ran_for(self.db, has_run[n], key)
@@ -329,8 +431,17 @@ class Daemon:
             len(clock.sessions),
             opts.speed or "max",
         )
+        # Resumed where the previous run stopped: commands act as of its last session
+        # until this run completes one (a finished replay has none left to complete).
+        before = self._resumed_after if start == self._resume_from else None
+        if before and not clock.sessions:
+            log.info(
+                "the replay already finished at %s; serving commands as of that session "
+                "(`daemon --replay --from DATE` starts a new replay)",
+                before,
+            )
         run_id = job_runs.start(self.db, "replay", scheduled_for=start)
-        self.replay = ReplayRun(clock, run_id, jobs._Throttled(self.db, run_id))
+        self.replay = ReplayRun(clock, run_id, jobs._Throttled(self.db, run_id), before=before)
         self._set_state(State.RUNNING)
 
     def _replay_tick(self, opts: ReplayOptions) -> bool:

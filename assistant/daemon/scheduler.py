@@ -20,6 +20,7 @@ import schedule
 
 from assistant import calendar
 from assistant.config import Settings
+from store.db import DiskFull
 
 log = logging.getLogger("assistant.daemon")
 
@@ -88,6 +89,8 @@ class LiveSchedule:
             return
         try:
             self._fire(name, slot)
+        except DiskFull:
+            raise  # the loop waits for room, then catches up the slot
         except Exception:  # a job that escapes here would end run_pending() and the loop
             log.exception("%s: unexpected error", name)
 

@@ -27,7 +27,7 @@ from assistant.config import Settings
 from assistant.daemon import lock, scheduler
 from assistant.daemon.logs import LOG_NAME, log_dir
 from assistant.errors import AssistantError
-from store import commands, daemon_state
+from store import commands, daemon_state, registry
 from store import jobs as job_runs
 from store.db import ensure_private_dir
 
@@ -146,6 +146,9 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> dict[st
         if running
         else []
     )
+    info["quarantined"] = [
+        {k: q[k] for k in ("id", "kind", "reason", "serves")} for q in registry.quarantines(db)
+    ]
     info["queue"] = {
         "counts": commands.counts(db),
         "recent": [
@@ -186,28 +189,48 @@ def unit_path(home: Path) -> Path:
     return Path(base) / "systemd" / "user" / unit_name(home)
 
 
-def _quote(arg: str) -> str:
-    if any(c in arg for c in " \"\\'$%;"):
-        return (
-            '"'
-            + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
-            + '"'
+def _refuse_control_characters(what: str, text: str) -> None:
+    # A unit file is line-based: a newline in a value would start a directive of its own.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        raise AssistantError(
+            f"{what} {text!r} contains a control character (newline, tab, ...); "
+            "a systemd unit cannot carry it: use a path without one"
         )
-    return arg
+
+
+def _quote(arg: str) -> str:
+    """One ExecStart= word, double-quoted by systemd's rules.
+
+    Inside quotes a backslash escapes, `%` starts a specifier (`%%` is a percent sign) and
+    `$` starts a variable (`$$` is a dollar sign). Words without any special character
+    stay bare, so a plain path reads as itself.
+    """
+    if arg and not any(c in arg for c in " \"\\'$%;"):
+        return arg
+    return (
+        '"'
+        + arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+        + '"'
+    )
 
 
 def unit_text(home: Path) -> str:
-    exec_start = " ".join(
-        _quote(a) for a in [sys.executable, "-m", "assistant", "--home", str(home), "daemon"]
-    )
+    words = [sys.executable, "-m", "assistant", "--home", str(home), "daemon"]
+    for what, text in (("the data home", str(home)), ("the Python interpreter", sys.executable)):
+        _refuse_control_characters(what, text)
+    exec_start = " ".join(_quote(a) for a in words)
+    # Description= is not split into words, but specifiers (%h, %n) are expanded in it.
+    shown = str(home).replace("%", "%%")
     return (
         "[Unit]\n"
         # No After=network-online.target: a user unit cannot wait on that system target;
         # the daemon treats an unreachable network as temporary and retries.
-        f"Description=trading-assistant daemon (data home {home})\n\n"
+        f"Description=trading-assistant daemon (data home {shown})\n\n"
         "[Service]\n"
         "Type=simple\n"
         f"ExecStart={exec_start}\n"
+        "# `systemctl --user reload` sends SIGHUP: the daemon reloads config.toml.\n"
+        "ExecReload=/bin/kill -HUP $MAINPID\n"
         "Restart=on-failure\n"
         "RestartSec=10\n"
         "# The daemon exits 0 within 10 s of SIGTERM, even while training.\n"
@@ -219,11 +242,41 @@ def unit_text(home: Path) -> str:
     )
 
 
+UNIT_MODE = 0o644  # systemd reads it; only its owner may change what it runs
+UNIT_DIR_MODE = 0o755
+
+
+def _make_dirs(path: Path) -> None:
+    """Create `path` and its missing parents as UNIT_DIR_MODE whatever the umask.
+
+    Folders that exist already are left as they are.
+    """
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir()
+        directory.chmod(UNIT_DIR_MODE)
+
+
 def install_unit(home: Path) -> Path:
+    text = unit_text(home)  # refuses a home it cannot express before anything is written
     path = unit_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(unit_text(home), encoding="utf-8")
+    try:
+        _make_dirs(path.parent)
+    except OSError as exc:
+        raise AssistantError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(
+            os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, UNIT_MODE), "w", encoding="utf-8"
+        ) as out:
+            os.fchmod(out.fileno(), UNIT_MODE)  # open()'s mode is filtered by the umask
+            out.write(text)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AssistantError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.replace(tmp, path)
     return path
 

@@ -22,7 +22,7 @@ from typing import Any
 from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
-from store.db import open_db
+from store.db import DiskFull, disk_full_error, is_disk_full, open_db
 
 log = logging.getLogger("assistant.daemon")
 
@@ -137,12 +137,18 @@ class TrainingWorker:
         ctx = jobs.Context(db, self.home, self.settings)
         try:
             while (req := self._next()) is not None:
-                outcome = jobs.run_job(
-                    db,
-                    "retrain",
-                    functools.partial(_retrain, ctx, req=req, stop=self._abort, clock=self.clock),
-                    scheduled_for=req.reason[:200],
-                )
+                try:
+                    outcome = jobs.run_job(
+                        db,
+                        "retrain",
+                        functools.partial(
+                            _retrain, ctx, req=req, stop=self._abort, clock=self.clock
+                        ),
+                        scheduled_for=req.reason[:200],
+                    )
+                except DiskFull as exc:
+                    log.warning("retrain failed: %s", exc)
+                    outcome = jobs.Outcome(False, error=str(exc))
                 self.completed += 1
                 malloc.release()  # the training's freed buffers go back to the OS: RSS stays flat
                 cancelled = outcome.extra.get("interrupted") and not self.stop.is_set()
@@ -158,8 +164,11 @@ class TrainingWorker:
             for req in left:  # stopping: commands that never started go back to the queue
                 for cid in req.command_ids:
                     commands.requeue(db, cid, "the daemon stopped before training; re-queued")
-        except Exception:
-            log.exception("training worker failed")
+        except Exception as exc:
+            if is_disk_full(exc, self.home):
+                log.error("training worker stopped: %s", disk_full_error(self.home, exc))
+            else:
+                log.exception("training worker failed")
             with self._lock:
                 self._thread = None
         finally:

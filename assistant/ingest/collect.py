@@ -21,20 +21,18 @@ import pandas as pd
 import sqlite_utils
 
 from assistant import calendar
-from assistant.config import Settings
+from assistant.config import SOURCES, Settings
 from assistant.errors import AssistantError, NoDataError, TemporaryError
 from store import bars
 from store import db as store_db
 from store import symbols as store_symbols
-from store.db import immediate
-
-SOURCES = ("sample", "yahoo", "csv", "synthetic")
+from store.db import file_of, immediate, is_disk_full
 
 
 @dataclass
 class CollectResult:
     symbol: str
-    status: str  # added | current | failed | no-data
+    status: str  # added | current | failed | no-data | deactivated (taken off earlier: why)
     added: int = 0
     updated: int = 0
     message: str = ""
@@ -84,7 +82,7 @@ def make_source(settings: Settings, name: str | None = None, *, home: Path | Non
             raise AssistantError(
                 f"the csv source needs collect.csv_dir set to a folder (now: {cfg.csv_dir!r})"
             )
-        return CsvSource(folder, jump_threshold=jump)
+        return CsvSource(folder, jump_threshold=jump, exchange=settings.calendar.exchange)
     if name == "synthetic":
         from assistant.ingest.sources.synthetic import SyntheticSource
 
@@ -122,7 +120,10 @@ def _plan(
                 "no-data",
                 message=f"{source.name} has no {symbol} bars before {first_available:%Y-%m-%d}",
             )
-    last_final = bars.last_date(db, symbol, final_only=True)
+    # A bar from the future (imported before such bars were refused) must not make the
+    # symbol look current for good: only bars up to the latest possible session count.
+    latest = f"{calendar.latest_session(exchange, now):%Y-%m-%d}"
+    last_final = bars.last_date(db, symbol, final_only=True, end=latest)
     target = _last_closed_session(exchange, end, until is None, now)
     if last_final and (target is None or last_final >= f"{target:%Y-%m-%d}"):
         return CollectResult(symbol, "current", message=f"already current (last bar {last_final})")
@@ -206,7 +207,8 @@ def collect(
     """Collect bars for `symbols` (default: the active watchlist); one result per symbol.
 
     `source`: a source object or a name; default the configured one (symbols imported
-    from CSV are then left alone unless `collect.csv_dir` is set).
+    from CSV are then left alone unless `collect.csv_dir` is set). Collecting the whole
+    watchlist also lists the symbols taken off it earlier (status `deactivated`, with why).
     """
     syms = _symbols_to_collect(db, symbols)
     explicit = source is not None
@@ -244,7 +246,14 @@ def collect(
         results[plan.symbol] = _collect_one(db, settings, src, plan, prefetched.get(plan.symbol))
     if progress:
         progress(1.0, "done")
-    return [results[s] for s in syms]
+    out = [results[s] for s in syms]
+    if not symbols:  # the whole watchlist: say which symbols were taken off it, and why
+        out += [
+            CollectResult(d["symbol"], "deactivated", message=d["reason"])
+            for d in store_symbols.deactivated(db)
+            if d["symbol"] not in results
+        ]
+    return out
 
 
 def _prefetch(source: Any, plans: list[_Plan]) -> dict[str, pd.DataFrame | Exception]:
@@ -274,6 +283,8 @@ def _collect_one(
             _count_empty(db, settings, sym, str(exc), results)
         return results[sym]
     except (AssistantError, sqlite3.OperationalError) as exc:
+        if is_disk_full(exc, file_of(db)):
+            raise  # not this symbol's failure: the whole collection waits for room
         store_symbols.record_collection(db, sym, error=str(exc), empty=False)
         return CollectResult(sym, "failed", message=str(exc))
 
@@ -288,3 +299,5 @@ def _count_empty(
     limit = int(settings.collect.deactivate_after_empty)
     if store_symbols.record_empty(db, sym, message=message, deactivate_after=limit):
         results[sym].message += f" — taken off the watchlist after {limit} empty answers in a row"
+    elif (store_symbols.get(db, sym) or {}).get("consecutive_empty", 0) >= limit > 0:
+        results[sym].message += " — kept on the watchlist: it has stored bars"

@@ -27,6 +27,7 @@ class Imported:
     rows: int
     added: int
     updated: int
+    unchanged: int
     first: str
     last: str
     flagged: int
@@ -48,11 +49,14 @@ def import_file(
     *,
     symbol: str | None = None,
     jump_threshold: float = 0.25,
+    exchange: str = "XNYS",
 ) -> FileResult:
     """Import one file; a problem is returned as `error` (the database is then unchanged)."""
     result = FileResult(str(path))
     try:
-        parsed = load_file(Path(path), symbol=symbol, jump_threshold=jump_threshold)
+        parsed = load_file(
+            Path(path), symbol=symbol, jump_threshold=jump_threshold, exchange=exchange
+        )
     except (AssistantError, store_symbols.SymbolError) as exc:
         result.error = str(exc)
         return result
@@ -66,6 +70,7 @@ def import_file(
                     len(frame),
                     written.added,
                     written.updated,
+                    written.unchanged,
                     f"{frame.index[0]:%Y-%m-%d}",
                     f"{frame.index[-1]:%Y-%m-%d}",
                     int(frame["flagged"].sum()),
@@ -82,6 +87,10 @@ def import_files(
     settings: Settings | None = None,
 ) -> list[FileResult]:
     jump = float(settings.collect.jump_threshold) if settings else 0.25
+    exchange = settings.calendar.exchange if settings else "XNYS"
     if symbol is not None:
         symbol = store_symbols.validate_symbol(symbol)
-    return [import_file(db, Path(p), symbol=symbol, jump_threshold=jump) for p in paths]
+    return [
+        import_file(db, Path(p), symbol=symbol, jump_threshold=jump, exchange=exchange)
+        for p in paths
+    ]

@@ -7,14 +7,22 @@ everything before them (less a purge gap) is train.
 `trained_through` is the last session whose label the refit saw. They then predict each session of the next block. Features are causal
 (the canary test checks that a feature or forecast at t is identical whether the bars
 end at t or go on), so the block is predicted in one pass over bars cut at its end.
+Every call carries the ranges and the volatility forecast the cycle would give it: the
+variance forecast made from the bars a cycle at that session loads (`models.volatility`),
+and 80% / 95% multipliers chosen by the cycle's rule (`models.intervals.multiplier`) from
+the same model's residuals whose target session had passed by the call.
 Predictions are scored against the realized close h sessions later, per model, symbol
-and horizon, next to the baselines, with n and a p-value.
+and horizon and pooled, with the functions `report` scores a home's ledger with: the
+calls exactly as written (abstentions below the validation threshold are FLAT), next to
+the baselines with n and a p-value; range coverage and interval score; QLIKE against
+EWMA and trailing-20; with 5 or more symbols, the information coefficient.
 """
 
 from __future__ import annotations
 
 import csv
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +35,7 @@ import sqlite_utils
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.modeling.training import load_bars, model_params, resolve_kinds
-from models import outcomes
+from models import intervals, outcomes, scorecard, volatility
 from store.symbols import active_symbols, validate_symbol
 
 DEFAULT_SESSIONS = 756  # three years
@@ -51,6 +59,12 @@ CSV_FIELDS = [
     "majority",
     "last_move",
     "trained_through",
+    "base_price",
+    "lower",
+    "upper",
+    "lower95",
+    "upper95",
+    "vol_sigma",
 ]
 
 
@@ -181,6 +195,7 @@ def backtest(
     say(1.0, "scoring")
     preds = pd.concat(records, ignore_index=True)
     preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
+    add_ranges(preds, bars, tuple(horizons))
     results = score(preds)
     return BacktestReport(
         str(pd.Timestamp(walk[0]).date()),
@@ -304,9 +319,11 @@ def _target(series: pd.Series, t: pd.Timestamp, h: int) -> str | None:
 
 
 def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
-    """Metrics per (model, symbol, horizon), plus every symbol pooled as symbol 'ALL'.
-    Each row carries its own causal majority and last move, so pooled rows are scored
-    against what each symbol's baseline knew at each date."""
+    """Metrics per (model, symbol, horizon), plus every symbol pooled as symbol 'ALL', of
+    the calls exactly as they were made (and written by --predictions-out). Each row
+    carries its own causal majority and last move, so pooled rows are scored against what
+    each symbol's baseline knew at each date. Ranges, volatility and (pooled, 5+ symbols)
+    ranking are scored by `models.scorecard`, as `report` scores a home's ledger."""
     from models import metrics
 
     done = preds[preds["actual_return"].notna()]
@@ -323,9 +340,39 @@ def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
                 h=int(h),  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
                 dates=g["as_of"].to_numpy(),
                 climatology=g[[f"clim_{c}" for c in outcomes.CLASSES]].to_numpy(),
+                call=g["call"].to_numpy(),
             )
+            calls = ledger_columns(g)
+            m.update(scorecard.ranges(calls))
+            m["volatility"] = scorecard.vol_scores(calls)
+            if symbol == "ALL":
+                m["ranking"] = scorecard.ranking(calls, int(h))  # type: ignore[call-overload]  # as above
             out.append({"model": model, "symbol": symbol, "horizon": int(h), **m})  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
     return out
+
+
+def ledger_columns(g: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Backtest calls in the columns the ledger gives `report` (models.scorecard)."""
+    cols = {
+        c: g[c].to_numpy(float)
+        for c in (
+            "base_price",
+            "actual_price",
+            "lower",
+            "upper",
+            "lower95",
+            "upper95",
+            "covered80",
+            "covered95",
+            "realized_var",
+        )
+    }
+    cols.update({f"vol_{k}": g[f"vol_{k}"].to_numpy(float) for k in ("var", "ewma", "trailing")})
+    cols["symbol"] = g["symbol"].to_numpy(object)
+    cols["as_of"] = pd.to_datetime(g["as_of"]).dt.strftime("%Y-%m-%d").to_numpy(object)
+    cols["pred_change_pct"] = 100.0 * np.expm1(g["expected_return"].to_numpy(float))
+    cols["realized"] = g["actual_return"].to_numpy(float)
+    return cols
 
 
 def write_predictions(report: BacktestReport, path: Path) -> None:
@@ -334,3 +381,119 @@ def write_predictions(report: BacktestReport, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     frame[CSV_FIELDS].to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.6g")
     tmp.replace(path)
+
+
+def add_ranges(
+    preds: pd.DataFrame, bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]
+) -> None:
+    """The ledger's columns for every call (in place): base and actual price, the variance
+    forecast and its baselines, the realized variance, the 80% / 95% ranges as the cycle
+    draws them and whether they covered the close."""
+    n = len(preds)
+    cols = {
+        c: np.full(n, np.nan)
+        for c in ("base_price", "realized_var", "vol_var", "vol_ewma", "vol_trailing")
+    }
+    as_of = pd.DatetimeIndex(pd.to_datetime(preds["as_of"]))
+    sym = preds["symbol"].to_numpy()
+    hor = preds["horizon"].to_numpy(int)
+    for s in np.unique(sym):
+        frame = bars[str(s)]
+        close = frame["close"]
+        mine = np.flatnonzero(sym == s)
+        days = pd.DatetimeIndex(np.unique(as_of[mine]))
+        fc = _vol_walk(frame, days, horizons)
+        pos = days.get_indexer(as_of[mine])
+        cols["base_price"][mine] = close.reindex(days).to_numpy(float)[pos]
+        for h in horizons:
+            at = mine[hor[mine] == h]
+            if not len(at):
+                continue
+            p = days.get_indexer(as_of[at])
+            for key in ("var", "ewma", "trailing"):
+                cols[f"vol_{key}"][at] = fc[(h, key)][p]
+            rv = volatility.future_realized_var(close, h).reindex(days).to_numpy(float)
+            cols["realized_var"][at] = rv[p]
+    for name, values in cols.items():
+        preds[name] = values
+    preds["vol_sigma"] = np.sqrt(np.maximum(preds["vol_var"].to_numpy(float), volatility.EPS))
+    preds["actual_price"] = preds["base_price"] * np.exp(preds["actual_return"])
+    q = _multipliers(preds)
+    mu, sigma, base = (
+        preds[c].to_numpy(float) for c in ("expected_return", "vol_sigma", "base_price")
+    )
+    actual = preds["actual_price"].to_numpy(float)
+    for (lo, hi, cover), qq in zip(
+        (("lower", "upper", "covered80"), ("lower95", "upper95", "covered95")), q, strict=True
+    ):
+        low, high = intervals.price_range(base, *intervals.interval(mu, sigma, qq))
+        preds[lo], preds[hi] = low, high
+        inside = ((actual >= low) & (actual <= high)).astype(float)
+        preds[cover] = np.where(np.isfinite(actual), inside, np.nan)
+
+
+def _vol_walk(
+    frame: pd.DataFrame, days: pd.DatetimeIndex, horizons: tuple[int, ...]
+) -> dict[tuple[int, str], np.ndarray]:
+    """Per (horizon, variance / ewma / trailing): the forecast a cycle at each of `days` makes
+    from the bars it loads (the last HISTORY_DAYS calendar days up to that session)."""
+    index = frame.index
+    starts = index.searchsorted(days - pd.Timedelta(days=volatility.HISTORY_DAYS))
+    ends = index.searchsorted(days, side="right") - 1
+    walk = volatility.forecast_walk(frame, starts, ends, horizons)
+    return {
+        (h, key): walk[h][k] for h in horizons for k, key in enumerate(("var", "ewma", "trailing"))
+    }
+
+
+def _multipliers(preds: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(q80, q95) per call: the cycle's rule (`intervals.multiplier`) on the same model's
+    standardized residuals at that horizon whose target session is on or before the call's
+    date, the newest `intervals.POOL` per symbol."""
+    q = (np.full(len(preds), np.nan), np.full(len(preds), np.nan))
+    z = intervals.standardized_residual(
+        preds["actual_return"], preds["expected_return"], preds["vol_sigma"]
+    )
+    as_of = pd.to_datetime(preds["as_of"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    target = pd.to_datetime(preds["target_date"]).to_numpy()  # NaT: never known here
+    known = np.where(
+        pd.isna(target), np.iinfo(np.int64).max, target.astype("datetime64[D]").astype(np.int64)
+    )
+    sym = preds["symbol"].to_numpy()
+    for _, g in preds.groupby(["model", "horizon"], sort=False):
+        rows = g.index.to_numpy()
+        done = rows[np.isfinite(z[rows]) & ~pd.isna(target[rows])]
+        done = done[np.argsort(known[done], kind="stable")]
+        done_known, done_sym, done_z = known[done].tolist(), sym[done].tolist(), z[done].tolist()
+        pools: dict[Any, deque[float]] = {}
+        arrays: dict[Any, np.ndarray] = {}
+        j = 0
+        order = rows[np.argsort(as_of[rows], kind="stable")]
+        for day, at in _runs(order, as_of):
+            while j < len(done_known) and done_known[j] <= day:
+                pools.setdefault(done_sym[j], deque(maxlen=intervals.POOL)).append(done_z[j])
+                arrays.pop(done_sym[j], None)  # changed: convert again when asked
+                j += 1
+            pooled: np.ndarray | None = None
+            here = sym[at]
+            for s in set(here.tolist()):
+                if s not in arrays:
+                    arrays[s] = np.fromiter(pools.get(s, ()), dtype=float)
+                own = arrays[s]
+                if len(own) < intervals.MIN_OWN and pooled is None:  # only then is it used
+                    pooled = np.concatenate(
+                        [np.fromiter(p, dtype=float) for p in pools.values()] or [np.zeros(0)]
+                    )
+                these = at[here == s]
+                for k, level in enumerate(intervals.LEVELS):
+                    q[k][these] = intervals.multiplier(
+                        own, np.zeros(0) if pooled is None else pooled, level
+                    )
+    return q
+
+
+def _runs(order: np.ndarray, dates: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+    """(date, rows) per distinct date of the rows `order` (already sorted by date)."""
+    d = dates[order]
+    cuts = np.flatnonzero(d[1:] != d[:-1]) + 1
+    return [(dates[part[0]], part) for part in np.split(order, cuts)]

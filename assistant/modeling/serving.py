@@ -1,9 +1,11 @@
 """Serving: load the models marked serving and turn stored bars into forecasts.
 
-`load_serving` never raises for a broken artifact: the model is quarantined and the
-previous model of its kind serves instead (or none). A model serves only the symbols it
-was trained on: each symbol is forecast by the serving models that cover it, and a symbol
-none covers gets no forecast (the rules serve it). Loaded models are cached per home
+`load_serving` never raises for a broken artifact: the model is quarantined (and the
+quarantine logged) and the previous model of its kind serves instead (or none); as long as
+a quarantined model is newer than what serves, `Serving.quarantines` says so. A model
+serves only the symbols it was trained on: each symbol is forecast by the serving models
+that cover it, and a symbol none covers gets no forecast (the rules serve it). Loaded
+models are cached per home
 while the serving set and its files on disk stay the same (the daemon runs a cycle per
 session). The ensemble, when one serves, is the primary model; otherwise the serving
 models are averaged with equal weights. `forecast` stacks every symbol's feature tail
@@ -14,6 +16,7 @@ model's held-out skill next to its baselines.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -30,6 +33,8 @@ from models.dataset import CONTEXT
 from store import registry
 
 TAIL = CONTEXT  # most feature rows handed to a model per symbol: enough for any window
+log = logging.getLogger(__name__)
+
 CACHE_HOMES = 4  # homes whose serving models stay loaded (one daemon uses one)
 
 
@@ -52,6 +57,7 @@ class Serving:
     )  # kind -> (row, model)
     quarantined: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # serving models refused as of a date
+    quarantines: list[str] = field(default_factory=list)  # quarantines in effect, one line each
 
     def __bool__(self) -> bool:
         return bool(self.models)
@@ -121,8 +127,9 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
         hit = _cache.get(name)
         if hit is not None and hit[0] == key:
             _cache.move_to_end(name)
-            return Serving(dict(hit[1].models), notes=notes)
+            return Serving(dict(hit[1].models), notes=notes, quarantines=_quarantines(db, as_of))
         out = _load(db, home, rows, notes, pick)
+        out.quarantines = _quarantines(db, as_of)
         _cache.pop(name, None)
         if not out.quarantined:  # after a quarantine the serving set changed: load afresh next time
             _cache[name] = (key, Serving(dict(out.models)))
@@ -152,13 +159,23 @@ def _load(
                 out.models[row["kind"]] = (row, catalog.load(home / row["artifact_path"]))
             except Exception as exc:  # a broken artifact must never stop serving
                 out.quarantined.append(row["id"])
-                registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
+                fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
+                log.warning(
+                    "model %s quarantined (unusable artifact: %s): %s",
+                    row["id"],
+                    exc,
+                    f"{fallback} serves again" if fallback else f"no {row['kind']} model serves",
+                )
                 broken = True
         if not broken:
             break
         rows, notes = pick()
     out.notes = notes
     return out
+
+
+def _quarantines(db: sqlite_utils.Database, as_of: str | None) -> list[str]:
+    return [registry.quarantine_notice(q) for q in registry.quarantines(db, as_of)]
 
 
 def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:

@@ -7,7 +7,10 @@ watched symbol that model serves (a model serves only the symbols it was trained
 passes the configured thresholds (settings.models: min_dir_accuracy, min_profit_factor,
 max_drawdown), and — when both were validated on the same rows (same symbols, same
 validation sessions) — its validation accuracy is no worse. Nothing partial is registered
-when `stop` is set.
+when `stop` is set. Each kind is stored and registered on its own (under the home's
+artifact lock, after clearing what a killed process left on disk): one kind that cannot be
+stored fails alone. Then the artifacts beyond [models] keep_versions are pruned
+(assistant.modeling.disk).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.modeling import usable
 from store import bars as store_bars
 from store import registry
 from store.symbols import active_symbols, validate_symbol
@@ -52,6 +56,8 @@ class TrainReport:
     results: list[ModelResult]
     stopped: bool = False
     capped: bool = False  # more labelled rows than [models] max_train_rows: the newest serve
+    skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why it was left out
+    housekeeping: list[str] = field(default_factory=list)  # orphans cleared, artifacts pruned
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -238,7 +244,7 @@ def train(
     `clock`: the session it is now on the caller's clock (the replay's); without one,
     `as_of`, else today. Each model is registered as known on that session (see
     registry.serving_as_of): calls as of later sessions may use it."""
-    from assistant.modeling import compute
+    from assistant.modeling import compute, disk
     from models import catalog, dataset, features
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
@@ -257,10 +263,24 @@ def train(
             "no stored bars for " + ", ".join(symbols) + ": run `assistant collect` first"
         )
     horizons = tuple(int(h) for h in settings.models.horizons)
-    data = dataset.panel(bars, horizons)
+    bars, skipped = usable.screen(bars)
+    data = dataset.panel(bars, horizons) if bars else None
+    if data is not None and (late := usable.panel_problems(data.X, data.Y)):
+        skipped.update(late)
+        bars = {s: b for s, b in bars.items() if s not in late}
+        data = dataset.panel(bars, horizons) if bars else None
+    if data is None:
+        raise AssistantError(
+            "nothing to train on: " + "; ".join(f"{s} left out ({w})" for s, w in skipped.items())
+        )
     cap = int(settings.models.max_train_rows)
     if cap < 1:
         raise AssistantError(f"[models] max_train_rows = {cap}: it must be a positive row count")
+    keep = int(settings.models.keep_versions)
+    if keep < 0:
+        raise AssistantError(
+            f"[models] keep_versions = {keep}: it must be 0 or more (older models kept per kind)"
+        )
     try:
         split = dataset.split(dataset.recent(data, cap))
     except ValueError as exc:
@@ -272,6 +292,7 @@ def train(
         split.ranges,
         {p: getattr(split, p).n for p in ("train", "val", "test")},
         [],
+        skipped=skipped,
     )
     # 1. The evaluation fit: train, early-stop on validation, choose on validation, and
     #    score the untouched test split once, for the report.
@@ -318,37 +339,46 @@ def train(
     for kind, m in serving_fit.items():
         if not isinstance(m, Forecaster):
             report.results.append(ModelResult(kind, None, "failed", False, f"refit failed: {m}"))
+    stored: list[str] = []
     for kind, model in final.items():
         model.info["thresholds"] = gates[kind]  # the serving refit abstains like its recipe
         result = ModelResult(kind, None, "candidate", False, "", scores[kind], dict(model.info))
-        version = registry.next_version(db, kind)
-        model_id = f"{kind}-v{version}"
-        rel = Path("models") / model_id
-        model.save(home / rel)
-        status, reason = "candidate", ""
         try:
-            catalog.load(home / rel)  # what cannot be loaded back never serves
-        except Exception as exc:
-            status, reason = "quarantined", f"artifact failed to load back: {exc}"
-        row_metrics = {**result.metrics, "info": model.info}
-        now = (clock() if clock else None) or as_of or datetime.now(UTC).date().isoformat()
-        registered = registry.register(
-            db,
-            model_id=model_id,
-            kind=kind,
-            version=version,
-            symbols=sorted(bars),
-            horizons=list(horizons),
-            ranges=report.ranges,
-            feature_hash=features.feature_hash(),
-            metrics=row_metrics,
-            artifact_path=str(rel),
-            data_end=max(str(b.index[-1].date()) for b in bars.values()),
-            known_on=now,
-            status=status,
-            reason=reason or None,
-        )
+            with disk.lock(home):
+                report.housekeeping += disk.tidy(db, home)
+                version = disk.next_version(db, home, kind)
+                model_id = f"{kind}-v{version}"
+                rel = Path("models") / model_id
+                model.save(home / rel)
+                status, reason = "candidate", ""
+                try:
+                    catalog.load(home / rel)  # what cannot be loaded back never serves
+                except Exception as exc:
+                    status, reason = "quarantined", f"artifact failed to load back: {exc}"
+                now = (clock() if clock else None) or as_of or datetime.now(UTC).date().isoformat()
+                registered = registry.register(
+                    db,
+                    model_id=model_id,
+                    kind=kind,
+                    version=version,
+                    symbols=sorted(bars),
+                    horizons=list(horizons),
+                    ranges=report.ranges,
+                    feature_hash=features.feature_hash(),
+                    metrics={**result.metrics, "info": model.info},
+                    artifact_path=str(rel),
+                    data_end=max(str(b.index[-1].date()) for b in bars.values()),
+                    known_on=now,
+                    status=status,
+                    reason=reason or None,
+                )
+        except Exception as exc:  # one kind that cannot be stored never blocks the others
+            report.results.append(
+                ModelResult(kind, None, "failed", False, f"could not store the artifact: {exc}")
+            )
+            continue
         result.model_id = model_id
+        stored.append(kind)
         if status == "candidate":
             old_id, old_metrics, why, staler = _incumbent(db, home, kind, registered)
             missing = _uncovered(db, kind, registered["symbols"])
@@ -370,4 +400,13 @@ def train(
                 registry.set_status(db, model_id, "candidate", reason)
         result.status, result.promoted, result.reason = status, status == "serving", reason
         report.results.append(result)
+    if stored:
+        with disk.lock(home):
+            pruned = disk.prune(db, home, stored, keep)
+        if pruned:
+            report.housekeeping.append(
+                f"pruned {len(pruned)} artifact(s), {sum(p.mb for p in pruned):.1f} MB "
+                f"([models] keep_versions = {keep}; their registry rows stay): "
+                + ", ".join(p.model_id for p in pruned)
+            )
     return report

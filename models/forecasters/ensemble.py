@@ -3,7 +3,9 @@
 Per horizon the weights (non-negative, summing to 1) minimize the validation log-loss
 of the pooled class probabilities (exponentiated-gradient descent); the expected
 return is pooled with the same weights. Members are saved inside the ensemble's
-directory, each with its own meta.json and checksums.
+directory, each with its own meta.json and checksums; the ensemble's state records the
+SHA-256 of each member's meta.json (which names every member file's checksum), so a member
+directory swapped for another valid model is refused at load like any altered file.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from models import artifacts
 from models.base import Forecast, Forecaster, Progress, check_stop
 
 
@@ -45,6 +48,7 @@ class EnsembleForecaster(Forecaster):
         super().__init__(horizons, **params)
         self.members: list[Forecaster] = []
         self.weights = np.zeros((0, len(self.horizons)))
+        self._member_digests: list[str] = []
 
     @classmethod
     def of(cls, members: list[Forecaster], val: Any) -> EnsembleForecaster:
@@ -110,14 +114,33 @@ class EnsembleForecaster(Forecaster):
         return np.asarray(ret), np.asarray(probs)
 
     def _state(self) -> dict[str, Any]:
-        return {"weights": self.weights.tolist(), "n_members": len(self.members)}
+        return {
+            "weights": self.weights.tolist(),
+            "n_members": len(self.members),
+            "member_digests": self._member_digests,
+        }
 
     def _write(self, directory: Path) -> list[str]:
+        # save() calls _write before _state: the digests of what was just written
+        self._member_digests = []
         for i, m in enumerate(self.members):
             m.save(directory / f"member_{i}")
+            self._member_digests.append(
+                artifacts.sha256(directory / f"member_{i}" / artifacts.META)
+            )
         return []
 
     def _read(self, directory: Path, state: dict[str, Any]) -> None:
         n = int(state["n_members"])
         self.members = [Forecaster.load(directory / f"member_{i}", self.kinds) for i in range(n)]
+        # Ensembles saved before member digests existed carry none: nothing to compare.
+        for i, (m, digest) in enumerate(
+            zip(self.members, state.get("member_digests") or [], strict=False)
+        ):
+            if m.digest != digest:
+                raise artifacts.ArtifactError(
+                    f"member_{i}: not the model this ensemble was saved with (swapped or altered)"
+                )
+        if state.get("member_digests") is not None and len(state["member_digests"]) != n:
+            raise artifacts.ArtifactError("member digests do not match the members")
         self.weights = np.asarray(state["weights"], dtype=float).reshape(n, len(self.horizons))

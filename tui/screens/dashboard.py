@@ -82,7 +82,7 @@ class DashboardScreen(Screen):
         if changed("jobs"):
             status.jobs = data["jobs"]
         status.queued = data["queued"]
-        if changed("watchlist"):
+        if changed("watchlist") or changed("deactivated") or changed("quarantined"):
             self.query_one(WatchlistTable).rows_data = data["watchlist"]
             watched = len(data["watchlist"])
             stale = [r["symbol"] for r in data["watchlist"] if r.get("stale_sessions")]
@@ -91,12 +91,18 @@ class DashboardScreen(Screen):
                 if watched
                 else "Watchlist is empty: press a to add a ticker"
             )
+            for q in data.get("quarantined", []):  # the previous model serves: say so
+                title += f" · QUARANTINED: {q['id']} ({q['serves'] or 'no model'} serves)"
             if stale:
                 oldest = max(r["stale_sessions"] for r in data["watchlist"])
                 title += (
                     f" · STALE DATA: {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''} "
                     f"(newest bar up to {oldest} sessions old; press c to collect)"
                 )
+            for off in data.get("deactivated", [])[:2]:  # why a symbol left the table
+                title += f" · {off['symbol']} OFF THE LIST: {off['reason']}"
+            if data.get("edge_line"):
+                title += f" · {data['edge_line']}"
             set_static(self.query_one("#watchlist-title", Static), title)
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
+
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable, selected_key
 
@@ -37,7 +39,7 @@ class WatchlistTable(RowsTable):
             fmt.num(r.get("close")),
             fmt.signed(r.get("change_pct")),
             fmt.regime(r.get("regime")),
-            fmt.call(call),
+            Text("—", style="dim") if r.get("call_muted") else fmt.call(call),
             fmt.confidence(call),
             (call or {}).get("model_version") or "—",
             fmt.hit_vs_base(r.get("hit_rate"), r.get("baseline"), r.get("n", 0)),

@@ -6,20 +6,29 @@ columns), Stooq (`Date,Open,High,Low,Close,Volume`, the Polish header, and the b
 `<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,...` layout with YYYYMMDD dates), Alpha Vantage
 (`timestamp,open,high,low,close,adjusted_close,volume,dividend_amount,split_coefficient`,
 newest first). Headers are matched loosely (case, spaces, `*`, `<>`, `1. open`);
-comma, semicolon and tab separators; ISO, YYYYMMDD, `Jan 02, 2024`, `02.01.2024` and
-unambiguous `m/d/Y` or `d/m/Y` dates. The symbol comes from --symbol, a ticker column,
-yfinance's ticker row, or the file name (`AAPL.csv`, `aapl.us.txt`, `daily_adjusted_IBM.csv`).
+comma, semicolon and tab separators; decimal points or, outside comma-separated files,
+decimal commas (`58,25;59,38`), decided from the cells and refused when they cannot tell;
+ISO, YYYYMMDD, `Jan 02, 2024`, `02.01.2024` and unambiguous `m/d/Y` or `d/m/Y` dates. The
+symbol comes from --symbol, a ticker column, yfinance's ticker row, or the file name
+(`AAPL.csv`, `aapl.us.txt`, `daily_adjusted_IBM.csv`).
+
+Only regular files are read (a FIFO would block, a device never ends), at most
+MAX_FILE_BYTES, in chunks of CHUNK_ROWS lines turned into numbers as they come.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
+import stat
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 
+from assistant import calendar
 from assistant.errors import NoDataError
 from assistant.ingest.sources.validate import ValidationError, validate
 from store.symbols import SymbolError, validate_symbol
@@ -50,6 +59,12 @@ _DATE_SHAPES = [
 ]
 
 
+PRICE_COLUMNS = ["open", "high", "low", "close"]
+MAX_FILE_BYTES = 256 << 20  # ~4.5M daily rows (peak ~0.7 GB): split anything bigger
+CHUNK_ROWS = 100_000  # lines parsed at a time
+_HEAD_BYTES = 64 << 10
+
+
 class CsvError(ValidationError):
     """A file that cannot be imported; the message names the reason."""
 
@@ -60,11 +75,15 @@ def _canon(header: str) -> str:
     return _CANON.get(re.sub(r"[^a-z]", "", text), "")
 
 
-def _decode(data: bytes) -> str:
+def _head(handle: BinaryIO) -> str:
+    """The file's first lines as text (enough for the header), after the cheap refusals."""
+    data = handle.read(_HEAD_BYTES)
     if not data.strip():
         raise CsvError("the file is empty")
     if b"\x00" in data[:8192]:
         raise CsvError("a binary file, not CSV text")
+    if len(data) == _HEAD_BYTES and b"\n" in data:
+        data = data[: data.rindex(b"\n")]  # a character may be cut at the end of the read
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -73,42 +92,103 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
-def _parse_dates(values: pd.Series) -> pd.DatetimeIndex:
+def _parse_dates(
+    values: pd.Series, formats: list[str] | None
+) -> tuple[pd.DatetimeIndex, list[str]]:
+    """Parse one chunk's dates; the format chosen for the first chunk binds the later ones."""
     text = values.astype(str)
     sample = text.iloc[0].strip()
-    if len(sample) == 10 and sample[4] == "-":  # the common case, parsed without string work
+    if formats in (None, ["%Y-%m-%d"]) and len(sample) == 10 and sample[4] == "-":
+        # the common case, parsed without string work
         fast = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
         if not fast.isna().any():
-            return pd.DatetimeIndex(fast)
+            return pd.DatetimeIndex(fast), ["%Y-%m-%d"]
     text = text.str.strip()
-    for shape, formats in _DATE_SHAPES:
-        if not shape.match(sample):
-            continue
-        if formats == ["%Y-%m-%d"]:
-            text = text.str.slice(0, 10)  # exchange-local date of a timestamp with an offset
-        parsed = [pd.to_datetime(text, format=f, errors="coerce") for f in formats]
-        complete = [p for p in parsed if not p.isna().any()]
-        if len(complete) > 1:
-            raise CsvError(f"dates like {sample!r} could be month/day or day/month; use YYYY-MM-DD")
-        if not complete:
-            best = parsed[0]
-            raise CsvError(f"unreadable date {values[best.isna()].iloc[0]!r}")
-        return pd.DatetimeIndex(complete[0])
-    raise CsvError(f"unreadable date {sample!r}")
+    if formats is None:
+        formats = next((f for shape, f in _DATE_SHAPES if shape.match(sample)), None)
+        if formats is None:
+            raise _at(values.index[0], f"unreadable date {sample!r}")
+    if formats == ["%Y-%m-%d"]:
+        text = text.str.slice(0, 10)  # exchange-local date of a timestamp with an offset
+    parsed = [pd.to_datetime(text, format=f, errors="coerce") for f in formats]
+    complete = [(p, f) for p, f in zip(parsed, formats, strict=True) if not p.isna().any()]
+    if len(complete) > 1:
+        raise CsvError(f"dates like {sample!r} could be month/day or day/month; use YYYY-MM-DD")
+    if not complete:
+        bad = parsed[0].isna().to_numpy()
+        raise _at(values.index[bad][0], f"unreadable date {values[bad].iloc[0]!r}")
+    return pd.DatetimeIndex(complete[0][0]), [complete[0][1]]
 
 
-def _numbers(frame: pd.DataFrame, col: str, dates: pd.DatetimeIndex) -> np.ndarray:
-    series = frame[col]
+def _at(line: int, what: str) -> CsvError:
+    return CsvError(f"line {line}: {what}")
+
+
+# A number as written with a decimal point ("1234.5", "1e308", "1,234.50") or with a
+# decimal comma ("1234,5", "1.234,50"). Digits with one separator followed by exactly three
+# digits ("1,234", "1.234") read as either: only the file's other cells can tell.
+_POINT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
+_COMMA = re.compile(r"[-+]?(\d+,?\d*|,\d+)([eE][-+]?\d+)?|[-+]?\d{1,3}(\.\d{3})+(,\d*)?")
+
+
+class _Decimals:
+    """Which decimal mark a file's numbers use, decided from its cells, never guessed.
+
+    In a comma-separated file a comma inside a quoted number is a thousands separator.
+    Elsewhere the first cell that reads one way only (e.g. "58,25" or "187.15") decides
+    for the whole file; a cell that reads as two different numbers before that is refused.
+    """
+
+    def __init__(self, sep: str):
+        self.mark: str | None = "." if sep == "," else None
+
+    def parse(self, text: pd.Series, col: str) -> np.ndarray:
+        """text: non-null stripped cells, indexed by line number."""
+        point = text.str.fullmatch(_POINT).to_numpy(dtype=bool)
+        comma = text.str.fullmatch(_COMMA).to_numpy(dtype=bool)
+        if self.mark is None:
+            only_point, only_comma = point & ~comma, comma & ~point
+            if only_point.any() and only_comma.any():
+                a, b = text[only_point].iloc[0], text[only_comma].iloc[0]
+                raise CsvError(
+                    f"numbers with decimal points ({a!r}) and decimal commas ({b!r}) in one file"
+                )
+            if only_point.any() or only_comma.any():
+                self.mark = "." if only_point.any() else ","
+            else:
+                unsure = point & comma & text.str.contains(r"[.,]", regex=True).to_numpy(dtype=bool)
+                if unsure.any():
+                    i = int(np.argmax(unsure))
+                    raise _at(
+                        text.index[i],
+                        f"{col} {text.iloc[i]!r}: cannot tell a decimal comma from a thousands "
+                        "separator in this file; write numbers with a decimal point",
+                    )
+                return pd.to_numeric(text).to_numpy(dtype=float)  # integers only: same either way
+        ok = point if self.mark == "." else comma
+        if not ok.all():
+            i = int(np.argmin(ok))
+            kind = "a decimal point" if self.mark == "." else "a decimal comma"
+            raise _at(
+                text.index[i],
+                f"non-numeric {col} {text.iloc[i]!r} (this file writes numbers with {kind})",
+            )
+        if self.mark == ".":
+            clean = text.str.replace(",", "", regex=False)
+        else:
+            clean = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        return pd.to_numeric(clean).to_numpy(dtype=float)
+
+
+def _numbers(series: pd.Series, col: str, decimals: _Decimals) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=float)
-    text = series.astype(str).str.strip().str.replace(",", "", regex=False)
-    null = text.str.lower().isin(_NULLS) | series.isna()
-    values = pd.to_numeric(text.where(~null), errors="coerce")
-    bad = values.isna() & ~null
-    if bad.any():
-        i = int(np.argmax(bad.to_numpy()))
-        raise CsvError(f"non-numeric {col} {series.iloc[i]!r} on {dates[i]:%Y-%m-%d}")
-    return values.to_numpy(dtype=float)
+    text = series.astype(str).str.strip()
+    null = (text.str.lower().isin(_NULLS) | series.isna()).to_numpy()
+    out = np.full(len(series), np.nan)
+    if (~null).any():
+        out[~null] = decimals.parse(text[~null], col)
+    return out
 
 
 def _symbol_from_name(path: Path) -> str:
@@ -129,11 +209,14 @@ def _stooq_symbol(ticker: str) -> str:
 
 
 def read_raw(
-    data: bytes, *, name: str = "data.csv", symbol: str | None = None
+    data: bytes | BinaryIO, *, name: str = "data.csv", symbol: str | None = None
 ) -> list[tuple[str, pd.DataFrame]]:
-    """Parse one file's bytes into (symbol, raw frame) pairs, before validation."""
-    text = _decode(data)
-    lines = text.splitlines()
+    """Parse one file (bytes or a seekable binary handle) into (symbol, raw frame) pairs,
+    before validation. The body is read in chunks of CHUNK_ROWS lines, each turned into
+    numbers at once, so memory follows the rows kept, not the text. The raw frame's `line`
+    column is each row's line number in the file, for error messages."""
+    handle: BinaryIO = io.BytesIO(data) if isinstance(data, bytes) else data
+    lines = _head(handle).splitlines()
     first = lines[0]
     sep = max([",", ";", "\t"], key=first.count)
     skip: list[int] = []
@@ -144,8 +227,6 @@ def read_raw(
         file_ticker = lines[1].split(sep)[1].strip()
         cells[0] = "Date"
         skip = [1, 2]
-    if len([line for line in lines if line.strip()]) < 2 + len(skip):
-        raise CsvError("the file has a header but no rows")
     names = [_canon(c) for c in cells]
     missing = [n for n in ("date", "open", "high", "low", "close") if n not in names]
     if missing:
@@ -153,57 +234,88 @@ def read_raw(
             f"missing column(s) {', '.join(missing)} (found: {', '.join(c for c in cells if c)})"
         )
     usecols = [i for i, n in enumerate(names) if n and names.index(n) == i]
-    date_col, ticker_col = names.index("date"), names.index("ticker") if "ticker" in names else None
-    str_cols = {date_col: str, **({ticker_col: str} if ticker_col is not None else {})}
-    if "per" in names:
-        str_cols[names.index("per")] = str
+    text_cols = {"date", "ticker", "per"}
+    # Outside comma-separated files every number is read as text: "1.234" may be 1234.
+    dtypes = {i: str for i in usecols if names[i] in text_cols or sep != ","}
+    handle.seek(0)
+    decimals = _Decimals(sep)
+    first_line = 2 + len(skip)  # line number of the first data row (1-based)
+    parts: dict[str, list[np.ndarray]] = {}
+    tickers: dict[str, int] = {}
+    formats: list[str] | None = None
+    seen = 0
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
+        reader = pd.read_csv(
+            handle,
             sep=sep,
             header=None,
             skiprows=[0, *skip],
             usecols=usecols,
-            dtype=str_cols,
+            dtype=dtypes,
+            encoding="utf-8-sig",
             skipinitialspace=True,
-            skip_blank_lines=True,
+            skip_blank_lines=False,  # keeps row i on line first_line + i
+            chunksize=CHUNK_ROWS,
         )
+        for chunk in reader:
+            chunk.columns = [names[i] for i in usecols]
+            chunk.index = pd.RangeIndex(first_line + seen, first_line + seen + len(chunk))
+            seen += len(chunk)
+            chunk = chunk[chunk["date"].notna()]
+            if chunk.empty:
+                continue
+            if "per" in chunk.columns:
+                periods = set(chunk["per"].astype(str).str.strip().str.upper())
+                if periods - {"D"}:
+                    raise CsvError(f"not daily data (period {', '.join(sorted(periods - {'D'}))})")
+            dates, formats = _parse_dates(chunk["date"], formats)
+            cols = {c: _numbers(chunk[c], c, decimals) for c in chunk.columns if c not in text_cols}
+            keep = ~np.isnan(np.column_stack([cols[c] for c in PRICE_COLUMNS])).all(axis=1)
+            # Yahoo writes rows of "null" for sessions without trades: nothing to store.
+            parts.setdefault("date", []).append(dates.to_numpy()[keep])
+            parts.setdefault("line", []).append(chunk.index.to_numpy()[keep])
+            for c, v in cols.items():
+                parts.setdefault(c, []).append(v[keep])
+            if "ticker" in chunk.columns:
+                codes = [
+                    tickers.setdefault(_stooq_symbol(str(t)), len(tickers))
+                    for t in chunk["ticker"].to_numpy()[keep]
+                ]
+                parts.setdefault("ticker", []).append(np.asarray(codes, dtype=np.int32))
+    except UnicodeDecodeError as exc:
+        raise CsvError(f"not UTF-8 text ({exc.reason})") from None
+    except pd.errors.EmptyDataError:
+        raise CsvError("the file has a header but no rows") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise CsvError(f"not a readable CSV table ({str(exc).splitlines()[0]})") from None
-    frame.columns = [names[i] for i in usecols]
-    frame = frame[frame["date"].notna()]
-    if frame.empty:
+    if not seen:
         raise CsvError("the file has a header but no rows")
-    if "per" in frame.columns:
-        periods = set(frame["per"].astype(str).str.strip().str.upper())
-        if periods - {"D"}:
-            raise CsvError(f"not daily data (period {', '.join(sorted(periods - {'D'}))})")
-    dates = _parse_dates(frame["date"])
-    cols = {
-        c: _numbers(frame, c, dates) for c in frame.columns if c not in ("date", "ticker", "per")
-    }
-    raw = pd.DataFrame(cols, index=dates)
-    # Yahoo writes rows of "null" for sessions without trades: nothing to store, not an error.
-    keep = ~raw[["open", "high", "low", "close"]].isna().all(axis=1).to_numpy()
-    raw = raw[keep]
-    if raw.empty:
+    if not parts:
         raise CsvError("no rows with prices")
+    # Column by column, each chunk list dropped once joined: one copy of the rows at a time.
+    dates = pd.DatetimeIndex(np.concatenate(parts.pop("date")))
+    ids = np.concatenate(parts.pop("ticker")) if "ticker" in parts else None
+    raw = pd.DataFrame(index=dates)
+    for c in list(parts):
+        raw[c] = np.concatenate(parts.pop(c))
     if "adj_close" not in raw.columns and "Dividends" in cells and "Stock Splits" in cells:
         # yfinance history(): prices already adjusted (auto_adjust); its event columns are info only.
         raw = raw.drop(columns=["dividend", "split"])
         raw.attrs["adjusted"] = True
     if symbol is not None:
         return [(validate_symbol(symbol), raw)]
-    if ticker_col is not None:
-        tickers = frame["ticker"].astype(str).map(_stooq_symbol).to_numpy()[keep]
+    if ids is not None:
+        order = np.argsort(ids, kind="stable")  # rows grouped by ticker, file order within
+        attrs, raw = dict(raw.attrs), raw.iloc[order]
+        edges = np.searchsorted(ids[order], np.arange(len(tickers) + 1))
         out = []
-        for tick in dict.fromkeys(tickers):
+        for tick, code in tickers.items():
             try:
                 sym = validate_symbol(tick)
             except SymbolError as exc:
                 raise CsvError(f"ticker column: {exc}") from None
-            part = raw[tickers == tick]
-            part.attrs = dict(raw.attrs)
+            part = raw.iloc[edges[code] : edges[code + 1]]  # a view, not a copy
+            part.attrs = dict(attrs)
             out.append((sym, part))
         return out
     if file_ticker:
@@ -211,25 +323,106 @@ def read_raw(
     return [(_symbol_from_name(Path(name)), raw)]
 
 
-def load_file(
-    path: Path, *, symbol: str | None = None, jump_threshold: float = 0.25
-) -> list[tuple[str, pd.DataFrame]]:
-    """Read and validate one file: (symbol, normalized frame) pairs, or CsvError/ValidationError."""
-    path = Path(path)
+class _Capped(io.RawIOBase):
+    """A file read through a byte limit (a file that grows while it is read stops there)."""
+
+    def __init__(self, fd: int, limit: int):
+        self.file = io.FileIO(fd, "rb", closefd=True)
+        self.limit, self.done = limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.done = self.file.seek(offset, whence)
+        return self.done
+
+    def tell(self) -> int:
+        return self.done
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.file.readinto(buffer) or 0
+        self.done += n
+        if self.done > self.limit:
+            raise CsvError(_too_big(self.done))
+        return n
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"larger than {MAX_FILE_BYTES >> 20} MiB ({size / 2**20:,.0f} MiB read); "
+        "split it into smaller files"
+    )
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading, or refuse: a FIFO, a device or a socket would block
+    or never end. O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused
+    after fstat); a regular file ignores the flag."""
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except IsADirectoryError:
         raise CsvError("is a directory, not a file") from None
     except OSError as exc:
         raise CsvError(f"cannot read it ({exc.strerror})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise CsvError("is a directory, not a file")
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else (
+                "a device"
+                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                else "a socket"
+            )
+        )
+        raise CsvError(f"is {kind}, not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        raise CsvError(_too_big(info.st_size))
+    os.set_blocking(fd, True)
+    return io.BufferedReader(_Capped(fd, MAX_FILE_BYTES), buffer_size=1 << 20)
+
+
+def load_file(
+    path: Path,
+    *,
+    symbol: str | None = None,
+    jump_threshold: float = 0.25,
+    exchange: str = "XNYS",
+    now: pd.Timestamp | None = None,
+) -> list[tuple[str, pd.DataFrame]]:
+    """Read and validate one file: (symbol, normalized frame) pairs, or CsvError/ValidationError.
+
+    `exchange`: the calendar of symbols without an exchange suffix; no bar may be dated
+    after the session following `now`'s (default: the real time)."""
+    path = Path(path)
+    with open_regular(path) as handle:
+        raws = read_raw(handle, name=path.name, symbol=symbol)
     out: list[tuple[str, pd.DataFrame]] = []
-    for sym, raw in read_raw(data, name=path.name, symbol=symbol):
+    many = len(raws) > 1
+    raws.reverse()
+    while raws:  # each raw frame is let go once validated
+        sym, raw = raws.pop()
         try:
             frame = validate(
-                raw, jump_threshold=jump_threshold, adjusted=raw.attrs.get("adjusted", False)
+                raw,
+                jump_threshold=jump_threshold,
+                adjusted=raw.attrs.get("adjusted", False),
+                latest=calendar.latest_session(calendar.exchange_for(sym, exchange), now),
             )
         except ValidationError as exc:
-            raise CsvError(f"{sym}: {exc}" if len(out) else str(exc)) from None
+            raise CsvError(f"{sym}: {exc}" if many else str(exc)) from None
         out.append((sym, frame))
     return out
 
@@ -239,9 +432,10 @@ class CsvSource:
 
     name = "csv"
 
-    def __init__(self, folder: Path, *, jump_threshold: float = 0.25):
+    def __init__(self, folder: Path, *, jump_threshold: float = 0.25, exchange: str = "XNYS"):
         self.folder = Path(folder)
         self.jump_threshold = jump_threshold
+        self.exchange = exchange
 
     def _file_for(self, symbol: str) -> Path | None:
         for path in sorted(self.folder.iterdir()):
@@ -257,7 +451,11 @@ class CsvSource:
         path = self._file_for(symbol)
         if path is None:
             raise NoDataError(f"no file for {symbol} in {self.folder}")
-        frames = dict(load_file(path, symbol=symbol, jump_threshold=self.jump_threshold))
+        frames = dict(
+            load_file(
+                path, symbol=symbol, jump_threshold=self.jump_threshold, exchange=self.exchange
+            )
+        )
         part = frames[symbol].loc[pd.Timestamp(start) : pd.Timestamp(end)]
         if part.empty:
             raise NoDataError(f"{path.name} has no bars for {symbol} in that range")

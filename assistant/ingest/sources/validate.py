@@ -18,6 +18,10 @@ from assistant.ingest.sources.base import NORMALIZED_COLUMNS
 PRICES = ["open", "high", "low", "close"]
 # Sources round to a cent: a high a hair below the close is rounding, not bad data.
 TOLERANCE = 1e-4
+# Sane bounds: the cheapest crypto tokens trade near 1e-8, the dearest shares near 1e6;
+# a price or volume outside them is a broken row (1e308 overflows the models' float32).
+MIN_PRICE, MAX_PRICE = 1e-8, 1e9
+MAX_VOLUME = 1e15
 
 
 class ValidationError(AssistantError):
@@ -29,11 +33,26 @@ def _day(ts: pd.Timestamp) -> str:
 
 
 def _first_bad(frame: pd.DataFrame, mask: pd.Series | np.ndarray, what: str) -> ValidationError:
+    """The first offending row by its file line when the frame has one (a CSV), else its date."""
     mask = np.asarray(mask)
     n = int(mask.sum())
-    first = frame.index[int(np.argmax(mask))]
+    i = int(np.argmax(mask))
     more = f" (and {n - 1} more rows)" if n > 1 else ""
-    return ValidationError(f"{what} on {_day(first)}{more}")
+    if "line" in frame.columns:
+        return ValidationError(
+            f"line {int(frame['line'].iloc[i])}: {what} on {_day(frame.index[i])}{more}"
+        )
+    return ValidationError(f"{what} on {_day(frame.index[i])}{more}")
+
+
+def _sane(frame: pd.DataFrame, col: str, values: np.ndarray, low: float, high: float) -> None:
+    """Refuse values that are not finite or lie outside [low, high] (NaN is checked by the caller)."""
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(values) | (values < low) | (values > high)
+    if bad.any():
+        v = values[bad][0]
+        what = "not a finite number" if np.isinf(v) else f"outside {low:g} … {high:g}"
+        raise _first_bad(frame, bad, f"{col} {v:g} is {what}")
 
 
 def _collapse_duplicates(frame: pd.DataFrame, duplicates: str) -> pd.DataFrame:
@@ -42,7 +61,7 @@ def _collapse_duplicates(frame: pd.DataFrame, duplicates: str) -> pd.DataFrame:
         return frame
     if duplicates == "last":
         return frame[~frame.index.duplicated(keep="last")]
-    rows = frame[dup]
+    rows = frame[dup].drop(columns="line", errors="ignore")  # same values on two lines: one row
     distinct = rows.reset_index().drop_duplicates()
     conflicting = distinct.iloc[:, 0].duplicated(keep=False)
     if conflicting.any():
@@ -76,7 +95,10 @@ def _event_factor(close: np.ndarray, dividend: np.ndarray, split: np.ndarray) ->
 def _repair(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """For a live feed: drop unusable rows, widen inconsistent ranges and flag them."""
     prices = frame[PRICES]
-    frame = frame[prices.notna().all(axis=1) & (prices > 0).all(axis=1)].copy()
+    volume = frame["volume"].fillna(0.0)
+    usable = (prices >= MIN_PRICE).all(axis=1) & (prices <= MAX_PRICE).all(axis=1)
+    usable &= (volume >= 0) & (volume <= MAX_VOLUME)
+    frame = frame[usable].copy()
     hi = frame[["open", "close", "high"]].max(axis=1)
     lo = frame[["open", "close", "low"]].min(axis=1)
     fixed = ((hi > frame["high"]) | (lo < frame["low"])).to_numpy()
@@ -91,12 +113,18 @@ def validate(
     duplicates: str = "error",
     adjusted: bool = False,
     repair: bool = False,
+    latest: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Return the normalized frame (see sources/base.py) or raise ValidationError.
 
     duplicates: "error" refuses conflicting rows for one date ("last" keeps the latest,
     for live feeds that re-send today's bar). adjusted: the prices are already adjusted
     and no raw close is known. repair: drop/widen bad rows of a live feed instead of refusing.
+    latest: refuse a bar dated after it (a bar from the future stops collection for good).
+
+    Every price must be finite and within MIN_PRICE … MAX_PRICE, every volume finite and
+    within 0 … MAX_VOLUME. An open or close outside low … high (vendors emit these) widens
+    the range and is flagged like a jump; a high below the low is refused.
     """
     if raw is None or len(raw) == 0:
         raise ValidationError("no rows")
@@ -119,6 +147,9 @@ def validate(
         frame, fixed = _repair(frame)
         if frame.empty:
             raise ValidationError("no usable rows")
+    if latest is not None and len(frame) and frame.index[-1] > latest:
+        future = np.asarray(frame.index > latest)
+        raise _first_bad(frame, future, f"a bar from the future (after {_day(latest)})")
     prices = frame[PRICES].to_numpy()
     for i, col in enumerate(PRICES):
         if np.isnan(prices[:, i]).any():
@@ -126,19 +157,18 @@ def validate(
         if (prices[:, i] <= 0).any():
             bad = prices[:, i] <= 0
             raise _first_bad(frame, bad, f"non-positive {col} price ({prices[:, i][bad][0]:g})")
-    o, h, lo, c = prices.T
-    if (h < lo).any():
-        raise _first_bad(frame, h < lo, "high below low")
-    top = np.maximum(o, c)
-    if (h < top * (1 - TOLERANCE)).any():
-        raise _first_bad(frame, h < top * (1 - TOLERANCE), "high below open/close")
-    bottom = np.minimum(o, c)
-    if (lo > bottom * (1 + TOLERANCE)).any():
-        raise _first_bad(frame, lo > bottom * (1 + TOLERANCE), "low above open/close")
-    h, lo = np.maximum(h, top), np.minimum(lo, bottom)  # within tolerance: make consistent
+        _sane(frame, f"{col} price", prices[:, i], MIN_PRICE, MAX_PRICE)
     volume = frame["volume"].fillna(0.0).to_numpy()
     if (volume < 0).any():
         raise _first_bad(frame, volume < 0, "negative volume")
+    _sane(frame, "volume", volume, 0.0, MAX_VOLUME)
+    o, h, lo, c = prices.T
+    if (h < lo).any():
+        raise _first_bad(frame, h < lo, "high below low")
+    top, bottom = np.maximum(o, c), np.minimum(o, c)
+    # Beyond rounding, an open or close outside the day's range is a vendor slip: widen, flag.
+    fixed = fixed | (h < top * (1 - TOLERANCE)) | (lo > bottom * (1 + TOLERANCE))
+    h, lo = np.maximum(h, top), np.minimum(lo, bottom)
     factor = _factor(frame, c, adjusted)
     adj_close = c * factor
     out = pd.DataFrame(
@@ -167,6 +197,7 @@ def _factor(frame: pd.DataFrame, close: np.ndarray, adjusted: bool) -> np.ndarra
             raise _first_bad(frame, np.isnan(adj), "missing adjusted close")
         if (adj <= 0).any():
             raise _first_bad(frame, adj <= 0, "non-positive adjusted close")
+        _sane(frame, "adjusted close", adj, MIN_PRICE, MAX_PRICE)
         return adj / close
     dividend = frame["dividend"].fillna(0.0).to_numpy()
     split = frame["split"].fillna(0.0).to_numpy()
@@ -174,6 +205,8 @@ def _factor(frame: pd.DataFrame, close: np.ndarray, adjusted: bool) -> np.ndarra
         raise _first_bad(frame, dividend < 0, "negative dividend")
     if (split < 0).any():
         raise _first_bad(frame, split < 0, "negative split ratio")
+    _sane(frame, "dividend", dividend, 0.0, MAX_PRICE)
+    _sane(frame, "split ratio", split, 0.0, 1e6)
     split = np.where(split == 1.0, 0.0, split)
     if not dividend.any() and not split.any():
         return np.ones(len(close))

@@ -1,0 +1,107 @@
+"""CLI commands that keep a home healthy for months: check (the doctor) and backup."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from assistant.cli.common import home_of, open_home
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser(
+        "check",
+        help="check the home: settings, database integrity, daemon",
+        description=(
+            "Check the data home without changing it: the settings load, the database "
+            "passes SQLite's integrity_check (every page, every index against its table), "
+            "its schema is known, and whether a daemon runs. Exit 1, with the recovery steps, "
+            "when something is wrong."
+        ),
+    )
+    c.set_defaults(func=cmd_check)
+    b = sub.add_parser(
+        "backup",
+        help="copy the database to FILE (consistent while the daemon runs)",
+        description=(
+            "Copy the home's database to FILE with SQLite's online backup: a consistent "
+            "snapshot even while the daemon writes, checked with quick_check before it is put "
+            "in place. An existing FILE is kept unless --force. Restoring is in the README "
+            "(Backup and restore)."
+        ),
+    )
+    b.add_argument("file", type=Path, metavar="FILE")
+    b.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    b.set_defaults(func=cmd_backup)
+
+
+def _mb(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB" if path.exists() else "none"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from assistant import config
+    from assistant.daemon import lock
+    from assistant.errors import AssistantError
+    from store.db import DB_FILENAME, RECOVERY, StoreError, check_schema, connect, damage
+
+    home = home_of(args)
+    path = home / DB_FILENAME
+    failed: list[str] = []
+    try:
+        config.load(home)
+        print(f"settings: ok ({home / 'config.toml'})")
+    except AssistantError as exc:
+        print(f"settings: {exc}")
+        failed.append("settings")
+    if not path.exists():
+        print(f"database: none yet at {path}")
+    else:
+        try:
+            db = connect(path)
+        except StoreError as exc:
+            print(f"database: {exc}")
+            failed.append("database")
+        else:
+            try:
+                problems = damage(db, full=True)
+                if not problems:
+                    check_schema(db)
+            except StoreError as exc:
+                problems = [str(exc)]
+            finally:
+                db.close()
+            wal = path.with_name(path.name + "-wal")
+            sizes = f"{_mb(path)}, WAL {_mb(wal)}"
+            if problems:
+                print(f"database: DAMAGED {path} ({sizes}); integrity_check says:")
+                for p in problems:
+                    print(f"  {p}")
+                failed.append("database")
+            else:
+                print(f"database: ok {path} ({sizes}; integrity_check passed)")
+    holder = lock.holder(home) if home.is_dir() else None
+    print("daemon: " + ("not running" if holder is None else f"running (pid {holder})"))
+    if not failed:
+        return 0
+    how = (
+        "to recover, " + RECOVERY.format(db=path)
+        if "database" in failed
+        else "fix config.toml or the ASSISTANT_* variables named above"
+    )
+    print(f"error: {' and '.join(failed)} failed the check; {how}", file=sys.stderr)
+    return 1
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from store.db import backup, file_of
+
+    target = Path(args.file).expanduser()
+    _, _, db = open_home(args, writes=False)  # the copy is checked: damage is refused there
+    try:
+        backup(db, target, overwrite=args.force)
+        print(f"backed up {file_of(db)} to {target} ({_mb(target)}; quick_check passed)")
+    finally:
+        db.close()
+    return 0

@@ -1,0 +1,256 @@
+"""A daemon left running for months: bad rows, a full disk, SIGHUP, a restart after a
+replay has finished. Each with a real daemon subprocess on a real SQLite file."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+
+import pytest
+
+from assistant import calendar
+from store import commands
+from store.db import WAL_LIMIT_BYTES, open_db
+from tests import daemon_fixture
+from tests.daemon_fixture import cli, query, spawn, wait_for
+
+END = "2013-03-01"  # the bundled sample's last session
+
+pytestmark = pytest.mark.slow
+
+
+def _log(home):
+    path = home / "logs" / "daemon.log"
+    return path.read_text() if path.exists() else ""
+
+
+def _command(home, cid):
+    rows = query(home, "SELECT status, error FROM commands WHERE id = ?", (cid,))
+    return rows[0] if rows else (None, None)
+
+
+def test_a_command_row_with_malformed_args_fails_at_once_and_the_daemon_goes_on(tmp_path):
+    home = tmp_path / "home"
+    open_db(home).close()
+    # Another program (or a hand-edited database) queued a row whose args are not JSON.
+    conn = sqlite3.connect(home / "assistant.db")
+    with conn:
+        bad = conn.execute(
+            "INSERT INTO commands (kind, args, created_at) VALUES ('predict', '{oops', "
+            "'2026-01-01T00:00:00+00:00')"
+        ).lastrowid
+        good = conn.execute(
+            "INSERT INTO commands (kind, args, created_at) VALUES ('verify', '{}', "
+            "'2026-01-01T00:00:00+00:00')"
+        ).lastrowid
+    conn.close()
+    daemon = spawn(home, "daemon")
+    wait_for(lambda: _command(home, good)[0] == "done", 60, "the good command", daemon)
+    status, error = _command(home, bad)
+    assert status == "failed", (status, error)
+    assert "arguments are not valid JSON" in error, error
+    assert daemon.poll() is None  # still running: it was not killed by the row
+    assert query(home, "SELECT interruptions FROM commands WHERE id = ?", (bad,)) == [(0,)]
+    log = _log(home)
+    assert f"command {bad} predict failed: arguments are not valid JSON" in log, log
+    assert "Traceback" not in log
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
+
+
+def _state(home):
+    rows = query(home, "SELECT state, sim_date FROM daemon")
+    return rows[0] if rows else (None, None)
+
+
+def test_a_restarted_replay_daemon_over_a_finished_replay_serves_commands(tmp_path):
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC").returncode == 0
+    replay = ("daemon", "--replay", "--speed", "0")
+    daemon = spawn(home, *replay, "--from", "2013-02-01")
+    wait_for(lambda: _state(home)[0] == "finished", 120, "the replay to finish", daemon)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
+    last = _state(home)[1]
+    assert last == "2013-03-01"
+
+    again = spawn(home, *replay)  # resumes after its last session: nothing is left
+    wait_for(lambda: _state(home)[0] == "finished", 120, "the restarted replay", again)
+    db = open_db(home)
+    try:
+        ids = [
+            commands.enqueue(db, "predict", {"symbols": ["^GSPC"]}),
+            commands.enqueue(db, "collect", {}),
+            commands.enqueue(db, "verify", {}),
+        ]
+        wait_for(
+            lambda: all(_command(home, i)[0] in ("done", "failed") for i in ids),
+            60,
+            "the commands",
+            again,
+        )
+        rows = [_command(home, i) for i in ids]
+        assert [r[0] for r in rows] == ["done", "done", "done"], rows
+        calls = json.loads(commands.get(db, ids[0])["result"])
+        assert {c["as_of"] for c in calls} == {last}  # as of the replay's last session
+    finally:
+        db.close()
+    assert _state(home) == ("finished", last)
+    assert f"the replay already finished at {last}" in _log(home)
+    again.send_signal(signal.SIGTERM)
+    assert again.wait(30) == 0
+
+
+def test_sighup_reloads_the_configuration_and_a_bad_one_keeps_the_running_one(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "config.toml"
+    config.write_text('[schedule]\ncollect_at = "16:30"\n')
+    daemon = spawn(home, "daemon")
+    wait_for(lambda: _state(home)[0] == "running", 60, "the daemon to run", daemon)
+
+    config.write_text('[schedule]\ncollect_at = "17:05"\n')
+    daemon.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: "configuration reloaded: schedule.collect_at changed" in _log(home),
+        30,
+        "the reload",
+        daemon,
+    )
+
+    config.write_text("[schedule]\ncollect_at = 17:05:99\n")  # not TOML
+    daemon.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration not reloaded" in _log(home), 30, "the refusal", daemon)
+    lines = [line for line in _log(home).splitlines() if "configuration not reloaded" in line]
+    assert len(lines) == 1 and "ERROR" in lines[0] and "not valid TOML" in lines[0], lines
+    assert "keeping the running one" in lines[0]
+
+    # Still alive and serving after both; SIGTERM stops it cleanly.
+    db = open_db(home)
+    try:
+        cid = commands.enqueue(db, "verify", {})
+    finally:
+        db.close()
+    wait_for(lambda: _command(home, cid)[0] == "done", 60, "a command after the reloads", daemon)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
+    assert "daemon stopped" in _log(home)
+
+
+def _fill(path):
+    """Write a ballast file until the filesystem has no room left."""
+    with open(path, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    assert os.statvfs(path.parent).f_bavail == 0
+
+
+def _one_error_line(done):
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, (done.returncode, done.stderr)
+    assert lines[0].startswith("error: the disk holding") and "is full" in lines[0], lines
+    return lines[0]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 16 MiB tmpfs mounted at `tmp_path/home` (unmounted after the test)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(home)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
+    try:
+        yield home
+    finally:
+        for proc in daemon_fixture.SPAWNED:  # nothing may hold the mount
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        subprocess.run(["umount", "-l", str(home)], check=True)
+
+
+def test_a_full_disk_is_one_line_then_the_daemon_waits_and_goes_on(small_disk):
+    home = small_disk
+    out = home.parent / "home.out"  # the daemon's stderr, outside the small disk
+    ballast = home / "ballast"
+    assert cli(home, "watch", "add", "^GSPC").returncode == 0
+    replay = ("daemon", "--replay", "--speed", "4")
+    daemon = spawn(home, *replay, "--from", "2013-01-02")
+    wait_for(lambda: _state(home)[1], 60, "the replay to start", daemon)
+
+    _fill(ballast)
+    wait_for(lambda: "waiting for room" in out.read_text(), 60, "the full disk", daemon)
+    full = [line for line in out.read_text().splitlines() if "waiting for room" in line]
+    assert len(full) == 1 and "ERROR" in full[0] and "is full" in full[0], full
+    assert "Traceback" not in out.read_text()
+    # A CLI write meanwhile: one error line, a non-zero exit, nothing half-written.
+    _one_error_line(cli(home, "watch", "add", "^IXIC"))
+    assert daemon.poll() is None
+
+    ballast.unlink()
+    wait_for(lambda: "the disk has room again" in out.read_text(), 120, "the recovery", daemon)
+    # One line for the whole wait, however many tries it took.
+    text = out.read_text()
+    assert text[: text.index("the disk has room again")].count("waiting for room") == 1
+    wait_for(lambda: _state(home)[0] == "finished", 180, "the replay to finish", daemon)
+    # Nothing lost: every session has its calls; no run is left 'running'.
+    sessions = {d.strftime("%Y-%m-%d") for d in calendar.sessions("XNYS", "2013-01-02", END)}
+    called = {r[0] for r in query(home, "SELECT DISTINCT as_of FROM predictions")}
+    assert sessions <= called, sorted(sessions - called)[:5]
+    assert query(home, "SELECT COUNT(*) FROM job_runs WHERE status = 'running'") == [(0,)]
+    failed = query(home, "SELECT message FROM job_runs WHERE status = 'failed'")
+    assert any("is full" in m for (m,) in failed) or "recorded once the disk has room" in (
+        out.read_text()
+    ), failed
+    assert cli(home, "watch", "add", "^IXIC").returncode == 0  # room again: it works
+
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
+
+    # Started on a full disk (the database's -wal and -shm files are gone after the clean
+    # stop and cannot be created): one error line; with room again it starts.
+    _fill(ballast)
+    _one_error_line(cli(home, *replay, timeout=60))
+    _one_error_line(cli(home, "watch", "add", "^DJI"))
+    ballast.unlink()
+    daemon = spawn(home, *replay)
+    wait_for(lambda: _state(home)[0] == "finished", 120, "the restarted replay", daemon)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
+    assert query(home, "PRAGMA integrity_check") == [("ok",)]
+    assert "Traceback" not in out.read_text()
+
+
+def test_after_a_big_collection_the_wal_is_cut_back(tmp_path):
+    home = tmp_path / "home"
+    open_db(home).close()
+    daemon = spawn(home, "daemon", extra_env={"ASSISTANT_COLLECT_HISTORY_YEARS": "10"})
+    wait_for(lambda: _state(home)[0] == "running", 60, "the daemon to run", daemon)
+    db = open_db(home)  # a reader that stays, as the dashboard does
+    try:
+        every = ["^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"]
+        cid = commands.enqueue(db, "watch.add", {"symbols": every})
+        wait_for(lambda: _command(home, cid)[0] == "done", 120, "the collection", daemon)
+        assert query(home, "SELECT COUNT(*) FROM bars")[0][0] > 10_000
+        wal = (home / "assistant.db-wal").stat().st_size
+        assert wal <= WAL_LIMIT_BYTES < (home / "assistant.db").stat().st_size, wal
+    finally:
+        db.close()
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
