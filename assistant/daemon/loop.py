@@ -294,8 +294,11 @@ class Daemon:
         return clock.sessions[clock.done - 1] if clock.done else self.replay.before
 
     def session_now(self) -> str | None:
-        """The replay's session whose cycle may not have run yet (the one being stepped or
-        next; its last once finished); None live. A model registered now is known on it."""
+        """The session a model registered now is known on: in replay, the one whose cycle
+        may not have run yet (the one being stepped or next; its last once finished);
+        live, today. None while a replay has not started."""
+        if self.opts is None:
+            return self.now().date().isoformat()
         if self.replay is None:
             return None
         clock = self.replay.clock

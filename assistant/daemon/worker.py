@@ -60,7 +60,7 @@ class TrainingWorker:
         stop: threading.Event,
         clock: Callable[[], str | None] | None = None,
     ):
-        """`clock`: the session it is now on the daemon's clock (the replay's; None live):
+        """`clock`: the session it is now on the daemon's clock (simulated in replay):
         a model registered then is known on it (see training.train)."""
         self.home, self.settings, self.stop = Path(home), settings, stop
         self.clock = clock

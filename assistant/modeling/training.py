@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +240,9 @@ def train(
     clock: Callable[[], str | None] | None = None,
 ) -> TrainReport:
     """`scheduler`: a Dask scheduler address (overrides settings and environment).
-    `clock`: the session it is now on the caller's clock (the replay's); without one,
-    `as_of`, else today. Each model is registered as known on that session (see
-    registry.serving_as_of): calls as of later sessions may use it."""
+    `clock`: the session it is now on the caller's clock (the daemon's); without one,
+    `as_of`, else the last bar trained on. Each model is registered as known on that
+    session (see registry.serving_as_of): calls as of later sessions may use it."""
     from assistant.modeling import compute, disk
     from models import catalog, dataset, features
     from models.base import Forecaster
@@ -355,7 +354,7 @@ def train(
                     catalog.load(home / rel)  # what cannot be loaded back never serves
                 except Exception as exc:
                     status, reason = "quarantined", f"artifact failed to load back: {exc}"
-                now = (clock() if clock else None) or as_of or datetime.now(UTC).date().isoformat()
+                now = (clock() if clock else None) or as_of  # None: its last bar
                 registered = registry.register(
                     db,
                     model_id=model_id,
