@@ -157,7 +157,8 @@ def test_predict_as_of_a_replayed_session_repeats_the_replays_calls(tmp_path):
     home = tmp_path / "home"
     assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
     args = ("daemon", "--replay", "--speed", "5", "--from", "2012-12-03", "--retrain-every", "5")
-    proc = spawn(home, *args)
+    # every artifact kept: a pruned model cannot answer for its sessions (README, Pruning)
+    proc = spawn(home, *args, extra_env={"ASSISTANT_MODELS_KEEP_VERSIONS": "100"})
     wait_for(
         lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
         300,
