@@ -2,7 +2,9 @@
 retire, quarantine. Artifacts live on disk under `<home>/models/<id>/`; a row is only
 ever registered after its files are in place. Status is one of serving, candidate,
 retired, quarantined, pruned (its artifact was deleted to bound the disk; the row stays so
-history and the ledger still name it); at most one model per kind serves.
+history and the ledger still name it); at most one model per kind serves. Each row keeps
+the symbols it was trained on (it serves no other) and `known_on`, the session by whose
+close it existed (calls as of a later session may use it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from store.db import immediate, utcnow
 
 STATUSES = ("serving", "candidate", "retired", "quarantined", "pruned")
 UNUSABLE = ("quarantined", "pruned")  # no artifact to load
+PROMOTED = ("serving", "retired")  # models that served (a candidate never did)
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
@@ -43,11 +46,13 @@ def register(
     metrics: dict[str, Any],
     artifact_path: str,
     data_end: str | None = None,
+    known_on: str | None = None,
     status: str = "candidate",
     reason: str | None = None,
 ) -> dict[str, Any]:
     """Record a trained model; `data_end` is the last bar its training saw (the default:
-    the end of its last range)."""
+    the end of its last range), `known_on` the session by whose close it existed (the
+    default: `data_end`)."""
     if status not in STATUSES:
         raise ValueError(f"unknown model status {status!r}")
     record = {
@@ -66,7 +71,9 @@ def register(
     for part in ("train", "val", "test"):
         lo, hi = ranges.get(part, (None, None))
         record[f"{part}_start"], record[f"{part}_end"] = lo, hi
-    record["data_end"] = data_end or max(hi for _, hi in ranges.values() if hi)
+    end = str(data_end or max(hi for _, hi in ranges.values() if hi))
+    record["data_end"] = end
+    record["known_on"] = max(known_on or end, end)  # never before its last bar
     with immediate(db):
         db.table("models").insert(record)
     return get(db, model_id)
@@ -87,47 +94,54 @@ def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[dict[str
 
 
 def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The models that may serve a call at session `day` (per kind, `choose_as_of`), and one
-    note per serving model that was refused, saying why."""
-    rows, notes = [], []
+    """The models that served calls as of session `day` (per kind, `choose_as_of`), and one
+    note per serving model that does not serve then, saying why.
+
+    What is registered after `day` never changes the answer, so a call as of `day` is the
+    same whatever the home learned later."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in list_models(db):
+        by_kind.setdefault(r["kind"], []).append(r)
+    chosen = {k: c for k, rows in by_kind.items() if (c := choose_as_of(rows, day)) is not None}
+    notes = []
     for row in serving(db):
-        chosen = choose_as_of(list_models(db, kind=row["kind"]), day)
-        if chosen is not None:
-            rows.append(chosen)
-        if chosen is None or chosen["id"] == row["id"]:
-            if chosen is None:
-                pruned = db["models"].count_where(
-                    "kind = ? AND status = 'pruned' AND data_end <= ?", [row["kind"], day]
-                )
-                notes.append(
-                    f"{row['id']} trained on data through {row['data_end']}, after {day}, and "
-                    + (
-                        f"the older {row['kind']} models were pruned ([models] keep_versions)"
-                        if pruned
-                        else f"no older {row['kind']} model exists"
-                    )
-                    + ": it does not serve"
-                )
+        then = chosen.get(row["kind"])
+        if then is not None and then["id"] == row["id"]:
             continue
-        notes.append(
-            f"{row['id']} trained on data through {row['data_end']}, after {day}: "
-            f"{chosen['id']} (data through {chosen['data_end']}) serves"
+        why = f"{row['id']} trained on data through {row['data_end']}, known on {row['known_on']}"
+        if then is not None:
+            notes.append(
+                f"{why}; as of {day} {then['id']} (data through {then['data_end']}, known on "
+                f"{then['known_on']}) serves"
+            )
+            continue
+        pruned = db["models"].count_where(
+            "kind = ? AND status = 'pruned' AND known_on < ?", [row["kind"], day]
         )
-    return rows, notes
+        notes.append(
+            f"{why}; "
+            + (
+                f"the {row['kind']} models known before {day} were pruned ([models] keep_versions)"
+                if pruned
+                else f"no {row['kind']} model was known before {day}"
+            )
+            + ": it does not serve"
+        )
+    return [chosen[k] for k in sorted(chosen)], notes
+
+
+def known_on(row: dict[str, Any]) -> str:
+    """The session by whose close the model existed (rows from before it was recorded: their
+    last bar)."""
+    return str(row.get("known_on") or row.get("data_end") or "")
 
 
 def choose_as_of(rows: list[dict[str, Any]], day: str) -> dict[str, Any] | None:
-    """Of one kind's rows, the model a call at session `day` uses: the serving model if its
-    training data ended on or before `day`, else the newest usable model whose data did
-    (None when the kind has no serving model, or no such model)."""
-    usable = [r for r in rows if r["status"] not in UNUSABLE]
-    top = next((r for r in usable if r["status"] == "serving"), None)
-    if top is None:
-        return None
-    if top.get("data_end") is None or top["data_end"] <= day:
-        return top
-    older = [r for r in usable if r.get("data_end") and r["data_end"] <= day]
-    return max(older, key=lambda r: r["version"]) if older else None
+    """Of one kind's rows, the model that served calls as of session `day`: of the models
+    ever promoted (serving or retired; never a candidate, a quarantined or a pruned one)
+    that existed before `day` (known_on < day), the one known last (then the newest)."""
+    known = [r for r in rows if r["status"] in PROMOTED and known_on(r) < day]
+    return max(known, key=lambda r: (known_on(r), r["version"])) if known else None
 
 
 def list_models(
@@ -191,14 +205,14 @@ def quarantine(db: sqlite_utils.Database, model_id: str, reason: str) -> str | N
 
 def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[dict[str, Any]]:
     """The quarantines in effect: quarantined models newer than the model that serves their
-    kind now (as of session `day`: only those whose data ended by then), each with `serves`,
+    kind now (as of session `day`: only those known before it), each with `serves`,
     the id of the model serving in its place (None: none of its kind serves). A newer model
     that serves ends the notice."""
     now = serving_as_of(db, day)[0] if day else serving(db)
     served = {r["kind"]: r for r in now}
     out = []
     for q in list_models(db, status="quarantined"):
-        if day is not None and (q.get("data_end") or day) > day:
+        if day is not None and known_on(q) >= day:
             continue
         instead = served.get(q["kind"])
         if instead is not None and instead["version"] >= q["version"]:

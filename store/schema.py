@@ -337,3 +337,19 @@ def m008_session_calendar(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@MIGRATIONS()
+def m009_model_known_on(db: sqlite_utils.Database) -> None:
+    # models.known_on: the session by whose close the model existed on the clock of whoever
+    # trained it (the daemon's session: simulated in replay, today live; the --as-of date of
+    # `train`, else its last bar). It may serve a call as of D only when known_on < D, so a
+    # model trained after D on old data never changes D's calls. Earlier rows: their last
+    # bar (the best that is known).
+    _run(
+        db,
+        """
+        ALTER TABLE models ADD COLUMN known_on TEXT;
+        UPDATE models SET known_on = data_end
+        """,
+    )

@@ -99,3 +99,96 @@ def test_training_killed_or_stopped_midway_registers_nothing_then_models_take_ov
     db.close()
     assert integrity_ok(home)
     assert os.path.exists(home / "logs" / "daemon.log")
+
+
+def test_a_retrain_asked_for_one_symbol_retrains_the_watchlists_models(tmp_path):
+    """`r` on ^GSPC in the dashboard queues `retrain {"symbols": ["^GSPC"]}`: the daemon
+    retrains the watchlist's models, so ^IXIC is never served by a model that never saw it."""
+    import json
+
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    proc = spawn(home, "daemon", "--replay", "--speed", "0", "--from", "2013-02-01")
+    wait_for(
+        lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
+        120,
+        "the replay to finish",
+        proc,
+    )
+    db = open_db(home)
+    cid = commands.enqueue(db, "retrain", {"symbols": ["^GSPC"]})  # what the TUI's `r` writes
+    row = wait_for(
+        lambda: (r := commands.get(db, cid))["status"] in ("done", "failed") and r,
+        180,
+        "the retrain command to finish",
+        proc,
+    )
+    assert row["status"] == "done", row
+    result = json.loads(row["result"])
+    assert result["symbols"] == ["^GSPC", "^IXIC"]
+    trained = [r["model_id"] for r in result["results"] if r["model_id"]]
+    assert trained
+    for model_id in trained:
+        (symbols,) = query(home, "SELECT symbols FROM models WHERE id = ?", (model_id,))[0]
+        assert json.loads(symbols) == ["^GSPC", "^IXIC"], model_id
+    assert (
+        "requested for ^GSPC"
+        in query(home, "SELECT scheduled_for FROM job_runs WHERE job = 'retrain' ORDER BY id DESC")[
+            0
+        ][0]
+    )
+    proc.terminate()
+    assert proc.wait(30) == 0
+    db.close()
+    # ^IXIC's call now comes from a model trained on it.
+    done = cli(home, "predict", "^IXIC", "--json")
+    assert done.returncode == 0, done.stderr
+    versions = {c["model_version"] for c in json.loads(done.stdout)}
+    assert versions and versions != {"signals-v1"}
+    for version in versions:
+        (symbols,) = query(home, "SELECT symbols FROM models WHERE id = ?", (version,))[0]
+        assert "^IXIC" in json.loads(symbols)
+
+
+def test_predict_as_of_a_replayed_session_repeats_the_replays_calls(tmp_path):
+    """A model the replay trained on data through S but registered sessions later never
+    serves a call as of a session before it was registered: `predict --as-of D` afterwards
+    says what the replay said at D."""
+    import json
+
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    args = ("daemon", "--replay", "--speed", "5", "--from", "2012-12-03", "--retrain-every", "5")
+    # every artifact kept: a pruned model cannot answer for its sessions (README, Pruning)
+    proc = spawn(home, *args, extra_env={"ASSISTANT_MODELS_KEEP_VERSIONS": "100"})
+    wait_for(
+        lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
+        300,
+        "the replay to finish",
+        proc,
+    )
+    proc.terminate()
+    assert proc.wait(30) == 0
+    models = query(  # the first three ensembles the replay trained (they make the calls)
+        home,
+        "SELECT id, data_end FROM models WHERE status IN ('serving', 'retired') "
+        "AND kind = 'ensemble' ORDER BY version LIMIT 3",
+    )
+    assert models, "no model was registered during the replay"
+    said = {}
+    for symbol, as_of, horizon, version in query(
+        home, "SELECT symbol, as_of, horizon, model_version FROM predictions"
+    ):
+        said.setdefault(as_of, set()).add((symbol, horizon, version))
+    days = sorted(said)
+    # The first sessions after each model's last bar: a model trained through S but
+    # registered sessions later must not serve them in hindsight.
+    probe = set()
+    for _id, data_end in models:
+        probe.update([d for d in days if d > data_end][:2])
+    assert probe
+    for day in sorted(probe):
+        done = cli(home, "predict", "--as-of", day, "--json")
+        assert done.returncode == 0, done.stderr
+        again = {(c["symbol"], c["horizon"], c["model_version"]) for c in json.loads(done.stdout)}
+        assert again == said[day], day

@@ -157,7 +157,8 @@ def test_predict_as_of_inside_a_models_training_span_refuses_it(tmp_path):
     calls = run_cycle(db, home, settings, as_of="2023-10-02")  # inside its training data
     assert calls and all(c.model_version == "signals-v1" for c in calls)
     assert all(
-        "markov-v1 trained on data through" in c.note and "after 2023-10-02" in c.note
+        "markov-v1 trained on data through" in c.note
+        and "no markov model was known before 2023-10-02" in c.note
         for c in calls
     )
     latest = run_cycle(db, home, settings)  # the model's own data end: it serves
@@ -174,3 +175,40 @@ def test_the_cycles_end_values_are_the_outcome_rules_values():
             assert band == pytest.approx(float(outcomes.band(c, h).iloc[-1]), rel=1e-12)
             assert majority == int(outcomes.causal_majority(c, h).iloc[-1])
             assert last == int(outcomes.last_move(c, h).iloc[-1])
+
+
+@pytest.mark.slow
+def test_predict_as_of_d_is_unchanged_by_a_model_trained_later_on_data_before_d(tmp_path):
+    """Models registered after a call as of D was made, on data that ended before D, do
+    not change D's calls: per kind, the model known last before D serves them."""
+    from tests.daemon_fixture import cli, query
+
+    home = tmp_path / "home"
+
+    def run(*args: str) -> str:
+        done = cli(home, *args, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def calls_as_of(d: str) -> dict:
+        out = json.loads(run("predict", "--as-of", d, "--json"))
+        # the same call again is not new, and its note may name the refused newer model
+        return {(c["symbol"], c["horizon"]): {**c, "new": None, "note": None} for c in out}
+
+    run("watch", "add", "AAPL", "GOOG")
+    run("collect")
+    d = "2012-09-04"
+    run("train", "--models", "markov", "--as-of", "2012-06-01")
+    before = calls_as_of(d)
+    assert {c["model_version"] for c in before.values()} == {"markov-v1"}
+    # The home learns more: a model on older data (registered after the call as of D was
+    # made), then one on every bar, through 2013.
+    run("train", "--models", "markov", "--as-of", "2012-03-01")
+    run("train", "--models", "markov")
+    after = calls_as_of(d)
+    assert after == before
+    # the newest model serves now, and D's calls say which one served them instead
+    assert query(home, "SELECT id FROM models WHERE status = 'serving'") == [("markov-v3",)]
+    notes = [c["note"] for c in json.loads(run("predict", "--as-of", d, "--json"))]
+    assert all("markov-v3 trained on data through 2013-03-01" in n for n in notes), notes
+    assert all(f"as of {d} markov-v1" in n for n in notes), notes

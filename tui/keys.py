@@ -6,15 +6,16 @@ from __future__ import annotations
 DASHBOARD_KEYS = [
     ("a", "add", "Add", "add a ticker to the watchlist (validated; queued for the daemon)"),
     ("x", "remove", "Remove", "remove the selected symbol from the watchlist (asks first)"),
-    ("r", "retrain", "Retrain", "retrain the models for the selected symbol"),
-    ("R", "retrain_all", "Retrain all", "retrain the models for every symbol"),
+    # Models are global: one trained on the selected symbol alone would serve only it.
+    ("r", "retrain", "Retrain", "retrain the watchlist's models (they serve this symbol too)"),
+    ("R", "retrain_all", "Retrain all", "retrain the watchlist's models (the same as r)"),
     ("p", "predict", "Predict", "run a prediction cycle now"),
     ("c", "collect", "Collect", "collect new market data now"),
     ("enter", "details", "Details", "open the selected symbol: chart, signals, history"),
 ]
 SYMBOL_KEYS = [
     ("escape", "back", "Back", "symbol screen: back to the dashboard"),
-    ("r", "retrain", "Retrain", "symbol screen: retrain this symbol"),
+    ("r", "retrain", "Retrain", "symbol screen: retrain the watchlist's models (as r above)"),
     ("p", "predict", "Predict", "symbol screen: predict this symbol now"),
 ]
 APP_KEYS = [

@@ -31,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "p-values: " + PAIRED_TEST + ".",
     )
     p.add_argument(
-        "symbols", nargs="*", metavar="SYM", help="symbols to train on (default: the watchlist)"
+        "symbols",
+        nargs="*",
+        metavar="SYM",
+        help="symbols to train on (default: the watchlist); the model serves only these",
     )
     p.add_argument("--models", type=_kinds, help=KINDS_HELP)
     p.add_argument("--as-of", help="use only bars up to this date (YYYY-MM-DD)")

@@ -49,8 +49,8 @@ def model_forecasts(
     day: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead, 'refused':
-    which serving models a call as of `day` may not use, because they saw later data or are
-    quarantined})."""
+    which serving models a call as of `day` may not use, because they were not known before
+    it, or are quarantined})."""
     if not bars or as_of is None:
         return {}, {"*": NO_MODEL}
     from assistant.modeling import serving as forecasting
@@ -62,7 +62,16 @@ def model_forecasts(
         log.warning("model forecast failed, rules serve: %s", exc)
         return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
     why = NO_MODEL if serving else why_no_model(db)
-    return dict(out), {"*": why, "refused": "; ".join(serving.notes + serving.quarantines)}
+    notes = {"*": why, "refused": "; ".join(serving.notes + serving.quarantines)}
+    if serving:
+        trained = ", ".join(serving.trained_on())
+        for sym in bars:
+            if not serving.covering(sym):
+                notes[sym] = (
+                    f"no serving model was trained on {sym} (they were trained on {trained}): "
+                    "rules serve"
+                )
+    return dict(out), notes
 
 
 def rule_thresholds(

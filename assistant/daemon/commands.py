@@ -2,8 +2,10 @@
 
 Arguments (JSON on the row): `symbols` (a list) or `symbol` (one) for every kind that
 takes symbols (none = the whole watchlist); `kinds` for `retrain`; `reason` for
-`retrain` (drift writes why). `retrain` goes to the training worker and its row
-finishes when training ends; everything else runs on the loop thread. In replay,
+`retrain` (drift writes why). `retrain` always retrains the watchlist's models (they are
+global; a model trained on one symbol would serve only it): its `symbols` say which
+symbols asked, and are checked. It goes to the training worker and its row finishes
+when training ends; everything else runs on the loop thread. In replay,
 commands act as of the simulated session, never beyond it.
 """
 
@@ -158,11 +160,12 @@ class CommandRunner:
             not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)
         ):
             raise AssistantError("`kinds` must be a list of model kinds")
+        asked = _symbols(args)  # who asked: the watchlist's models are what retrains
         reason = str(args.get("reason") or "requested")[:200]
+        if asked and not args.get("reason"):
+            reason = f"requested for {', '.join(asked)}"
         scheduled = reason.startswith("drift")  # queued by the daemon's drift check
-        request = TrainRequest(
-            reason, _symbols(args), kinds, self._as_of_or_fail(), (cid,), scheduled
-        )
+        request = TrainRequest(reason, kinds, self._as_of_or_fail(), (cid,), scheduled)
         self.worker.submit(request)
         return PENDING
 

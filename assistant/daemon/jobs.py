@@ -229,13 +229,15 @@ def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[A
 def retrain(
     ctx: Context,
     progress: Progress,
-    symbols: list[str] | None = None,
     kinds: list[str] | None = None,
     as_of: str | None = None,
     stop: threading.Event | None = None,
+    clock: Callable[[], str | None] | None = None,
     *,
     walk_forward: bool = False,
 ) -> tuple[Any, str]:
+    """Retrain the models on the whole watchlist (every retrain does: a model serves only
+    the symbols it was trained on, and the watchlist's models serve all of it)."""
     from assistant.modeling.training import train
 
     wanted = set(kinds or ctx.settings.models.kinds)
@@ -248,12 +250,13 @@ def retrain(
         ctx.db,
         ctx.home,
         ctx.settings,
-        symbols,
+        None,
         kinds,
         as_of=as_of,
         progress=lambda kind, fraction, message: progress(fraction, f"{kind}: {message}"),
         stop=stop,
         walk_forward=walk_forward,
+        clock=clock,
     )
     if stop is not None and stop.is_set():
         raise Interrupted(

@@ -111,7 +111,7 @@ class Daemon:
         self.beat: BusyBeat | None = None
         self.alerts: AlertSender | None = None
         self._started_at: str | None = None
-        self.worker = TrainingWorker(self.home, settings, self.stop)
+        self.worker = TrainingWorker(self.home, settings, self.stop, self.session_now)
         self.replay: ReplayRun | None = None
         self._resume_from: str | None = None
         self._resumed_after: str | None = None  # the previous replay's last session
@@ -306,6 +306,17 @@ class Daemon:
             return None
         clock = self.replay.clock
         return clock.sessions[clock.done - 1] if clock.done else self.replay.before
+
+    def session_now(self) -> str | None:
+        """The session a model registered now is known on: in replay, the one whose cycle
+        may not have run yet (the one being stepped or next; its last once finished);
+        live, today. None while a replay has not started."""
+        if self.opts is None:
+            return self.now().date().isoformat()
+        if self.replay is None:
+            return None
+        clock = self.replay.clock
+        return clock.current or (clock.sessions[-1] if clock.sessions else None)
 
     # ---- the loop ----
 

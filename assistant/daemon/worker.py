@@ -14,6 +14,7 @@ import functools
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ class _Either(threading.Event):
 
 @dataclass(frozen=True)
 class TrainRequest:
+    """A retrain of the models on the whole watchlist (models are global, and one trained
+    on part of it would serve only that part)."""
+
     reason: str
-    symbols: list[str] | None = None
     kinds: list[str] | None = None
     as_of: str | None = None
     command_ids: tuple[int, ...] = ()
@@ -51,8 +54,17 @@ class TrainRequest:
 
 
 class TrainingWorker:
-    def __init__(self, home: Path, settings: Settings, stop: threading.Event):
+    def __init__(
+        self,
+        home: Path,
+        settings: Settings,
+        stop: threading.Event,
+        clock: Callable[[], str | None] | None = None,
+    ):
+        """`clock`: the session it is now on the daemon's clock (simulated in replay):
+        a model registered then is known on it (see training.train)."""
         self.home, self.settings, self.stop = Path(home), settings, stop
+        self.clock = clock
         self._queue: deque[TrainRequest] = deque()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None  # set while a thread is taking requests
@@ -71,10 +83,9 @@ class TrainingWorker:
             for i, waiting in enumerate(self._queue):
                 # Drift checks and users ask again while one waits: one training serves all,
                 # on the latest data any of them asked for.
-                if (waiting.symbols, waiting.kinds) == (request.symbols, request.kinds):
+                if waiting.kinds == request.kinds:
                     self._queue[i] = TrainRequest(
                         waiting.reason,
-                        waiting.symbols,
                         waiting.kinds,
                         max(waiting.as_of or "", request.as_of or "") or None,
                         waiting.command_ids + request.command_ids,
@@ -132,7 +143,9 @@ class TrainingWorker:
                     outcome = jobs.run_job(
                         db,
                         "retrain",
-                        functools.partial(_retrain, ctx, req=req, stop=self._abort),
+                        functools.partial(
+                            _retrain, ctx, req=req, stop=self._abort, clock=self.clock
+                        ),
                         scheduled_for=req.reason[:200],
                     )
                 except DiskFull as exc:
@@ -174,8 +187,13 @@ class TrainingWorker:
 
 
 def _retrain(
-    ctx: jobs.Context, progress: jobs.Progress, *, req: TrainRequest, stop: threading.Event
+    ctx: jobs.Context,
+    progress: jobs.Progress,
+    *,
+    req: TrainRequest,
+    stop: threading.Event,
+    clock: Callable[[], str | None] | None,
 ) -> tuple[Any, str]:
     return jobs.retrain(
-        ctx, progress, req.symbols, req.kinds, req.as_of, stop, walk_forward=req.walk_forward
+        ctx, progress, req.kinds, req.as_of, stop, clock, walk_forward=req.walk_forward
     )

@@ -121,22 +121,28 @@ class Pruned:
 
 def keep_set(rows: list[dict[str, Any]], keep: int) -> set[str]:
     """The ids of one kind's models whose artifacts stay: the serving model, the `keep`
-    newest other usable ones, and quarantined ones newer than the serving model. `rows`:
-    every registry row of the kind.
+    newest other usable ones (models that served first, newest known first), every model
+    that served and was known after the serving one, and quarantined ones newer than the
+    serving model. `rows`: every registry row of the kind.
 
-    Why this keeps every `--as-of` call in the kept history (dates from the oldest kept
-    model's data end on) unchanged: at such a date D, `registry.choose_as_of` takes the
-    serving model if its data ended by D, else the newest usable model whose data did; a
-    kept model's data ended by D, and every dropped model is older than every kept one
-    but the serving model, so the newest one is a kept model."""
+    Why this keeps every `--as-of` call in the kept history (dates after the first session
+    a kept model that served was known on) unchanged: at such a date D,
+    `registry.choose_as_of` takes, of the models that served, the one known last before D.
+    Were it dropped, every model that served and ranks above it (the serving one, those
+    known after it, the `keep` kept before it) would be known on D or later, and so would
+    every kept one: D would be outside the kept history."""
     usable = [r for r in rows if r["status"] not in registry.UNUSABLE]
     serving = [r for r in usable if r["status"] == "serving"]
-    others = sorted(
-        (r for r in usable if r["status"] != "serving"), key=lambda r: r["version"], reverse=True
-    )
+
+    def rank(r: dict[str, Any]) -> tuple:
+        return (r["status"] in registry.PROMOTED, registry.known_on(r), r["version"])
+
+    others = sorted((r for r in usable if r["status"] != "serving"), key=rank, reverse=True)
     top = max((r["version"] for r in serving), default=0)
+    above = [r for r in others if r["status"] in registry.PROMOTED and serving]
+    above = [r for r in above if rank(r) > rank(serving[0])]
     in_effect = [r for r in rows if r["status"] == "quarantined" and r["version"] > top]
-    return {r["id"] for r in serving + others[: max(0, keep)] + in_effect}
+    return {r["id"] for r in serving + others[: max(0, keep)] + above + in_effect}
 
 
 def prune(db: sqlite_utils.Database, home: Path, kinds: list[str], keep: int) -> list[Pruned]:

@@ -2,7 +2,10 @@
 
 `load_serving` never raises for a broken artifact: the model is quarantined (and the
 quarantine logged) and the previous model of its kind serves instead (or none); as long as
-a quarantined model is newer than what serves, `Serving.quarantines` says so. Loaded models are cached per home
+a quarantined model is newer than what serves, `Serving.quarantines` says so. A model
+serves only the symbols it was trained on: each symbol is forecast by the serving models
+that cover it, and a symbol none covers gets no forecast (the rules serve it). Loaded
+models are cached per home
 while the serving set and its files on disk stay the same (the daemon runs a cycle per
 session). The ensemble, when one serves, is the primary model; otherwise the serving
 models are averaged with equal weights. `forecast` stacks every symbol's feature tail
@@ -17,6 +20,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,14 @@ class Serving:
 
     def __bool__(self) -> bool:
         return bool(self.models)
+
+    def covering(self, symbol: str) -> tuple[str, ...]:
+        """The serving kinds whose model was trained on `symbol` (it serves no other)."""
+        return tuple(k for k, (row, _) in self.models.items() if symbol in row.get("symbols", []))
+
+    def trained_on(self) -> list[str]:
+        """Every symbol some serving model was trained on."""
+        return sorted({s for row, _ in self.models.values() for s in row.get("symbols", [])})
 
     @property
     def version(self) -> str:
@@ -101,10 +113,14 @@ def _fingerprint(home: Path, rows: list[dict[str, Any]]) -> tuple:
 
 
 def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None) -> Serving:
-    """The serving models (as of session `as_of`: only models whose training data ended on
-    or before it; `Serving.notes` says which serving model was refused and what serves)."""
+    """The serving models (as of session `as_of`: the models that served calls then, see
+    `registry.serving_as_of`; `Serving.notes` says which serving model does not, and why)."""
     home = Path(home)
-    rows, notes = registry.serving_as_of(db, as_of) if as_of else (registry.serving(db), [])
+
+    def pick() -> tuple[list[dict[str, Any]], list[str]]:
+        return registry.serving_as_of(db, as_of) if as_of else (registry.serving(db), [])
+
+    rows, notes = pick()
     key = _fingerprint(home, rows)
     name = str(home.resolve())
     with _cache_lock:
@@ -112,8 +128,7 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
         if hit is not None and hit[0] == key:
             _cache.move_to_end(name)
             return Serving(dict(hit[1].models), notes=notes, quarantines=_quarantines(db, as_of))
-        out = _load(db, home, rows)
-        out.notes = notes
+        out = _load(db, home, rows, notes, pick)
         out.quarantines = _quarantines(db, as_of)
         _cache.pop(name, None)
         if not out.quarantined:  # after a quarantine the serving set changed: load afresh next time
@@ -123,29 +138,39 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
     return out
 
 
-def _load(db: sqlite_utils.Database, home: Path, rows: list[dict[str, Any]]) -> Serving:
+def _load(
+    db: sqlite_utils.Database,
+    home: Path,
+    rows: list[dict[str, Any]],
+    notes: list[str],
+    pick: Callable[[], tuple[list[dict[str, Any]], list[str]]],
+) -> Serving:
+    """Load `rows`; a broken artifact is quarantined and `pick()` asked again, so the model
+    the same rule chooses next serves its kind (or none)."""
     from models import catalog
 
     out = Serving()
-    for row in rows:
-        candidate: dict[str, Any] | None = row
-        while candidate is not None:
+    while True:
+        broken = False
+        for row in rows:
+            if row["kind"] in out.models:
+                continue
             try:
-                model = catalog.load(home / candidate["artifact_path"])
-                out.models[candidate["kind"]] = (candidate, model)
-                break
+                out.models[row["kind"]] = (row, catalog.load(home / row["artifact_path"]))
             except Exception as exc:  # a broken artifact must never stop serving
-                out.quarantined.append(candidate["id"])
-                fallback = registry.quarantine(db, candidate["id"], f"unusable artifact: {exc}")
+                out.quarantined.append(row["id"])
+                fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
                 log.warning(
                     "model %s quarantined (unusable artifact: %s): %s",
-                    candidate["id"],
+                    row["id"],
                     exc,
-                    f"{fallback} serves again"
-                    if fallback
-                    else f"no {candidate['kind']} model serves",
+                    f"{fallback} serves again" if fallback else f"no {row['kind']} model serves",
                 )
-                candidate = registry.get(db, fallback) if fallback else None
+                broken = True
+        if not broken:
+            break
+        rows, notes = pick()
+    out.notes = notes
     return out
 
 
@@ -225,7 +250,9 @@ def _predict_all(serving: Serving, X: pd.DataFrame) -> tuple[dict[str, Any], dic
 def forecast(
     serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestamp, horizons: Any
 ) -> dict[str, SymbolForecast]:
-    """Forecasts made with bars up to `as_of` only. Symbols without enough history are absent."""
+    """Forecasts made with bars up to `as_of` only, each by the serving models trained on
+    its symbol. Symbols without enough history, or that no serving model was trained on,
+    are absent."""
     from models import features
 
     if not serving:
@@ -236,8 +263,23 @@ def forecast(
     past = {s: f for s, f in past.items() if len(f) >= 40}
     if not past:
         return {}
-    # one panel, so each symbol's market context is what training saw
+    # one panel of every symbol, so each symbol's market context is what training saw
     X = features.build_panel(past, tail=tail)
+    names = X.index.get_level_values("symbol")
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for symbol in dict.fromkeys(names.unique()):
+        kinds = serving.covering(symbol)
+        if kinds:
+            groups.setdefault(kinds, []).append(symbol)
+    out: dict[str, SymbolForecast] = {}
+    for kinds, symbols in groups.items():
+        part = Serving({k: serving.models[k] for k in kinds})
+        out.update(_forecast_group(part, X[names.isin(symbols)], horizons))
+    return out
+
+
+def _forecast_group(serving: Serving, X: pd.DataFrame, horizons: Any) -> dict[str, SymbolForecast]:
+    """Forecasts for the symbols of `X`, every one of which all of `serving` was trained on."""
     parts = dict.fromkeys(X.index.get_level_values("symbol").unique())
     fcs, members = _predict_all(serving, X)
     row = (

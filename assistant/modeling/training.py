@@ -2,13 +2,15 @@
 kind as an independent task (threads here, or a Dask cluster) -> held-out test metrics next to the baselines ->
 artifacts on disk -> registry rows -> promotion gates.
 
-A new model replaces the serving model of its kind only if, on the SAME held-out test
-rows, its mean directional accuracy is no worse than the serving model's, and it passes
-the configured thresholds (settings.models: min_dir_accuracy, min_profit_factor,
-max_drawdown). Nothing partial is registered when `stop` is set. Each kind is stored and
-registered on its own (under the home's artifact lock, after clearing what a killed process
-left on disk): one kind that cannot be stored fails alone. Then the artifacts beyond
-[models] keep_versions are pruned (assistant.modeling.disk).
+A new model replaces the serving model of its kind only if it was trained on every
+watched symbol that model serves (a model serves only the symbols it was trained on), it
+passes the configured thresholds (settings.models: min_dir_accuracy, min_profit_factor,
+max_drawdown), and — when both were validated on the same rows (same symbols, same
+validation sessions) — its validation accuracy is no worse. Nothing partial is registered
+when `stop` is set. Each kind is stored and registered on its own (under the home's
+artifact lock, after clearing what a killed process left on disk): one kind that cannot be
+stored fails alone. Then the artifacts beyond [models] keep_versions are pruned
+(assistant.modeling.disk).
 """
 
 from __future__ import annotations
@@ -135,9 +137,12 @@ def part_metrics(
     }
 
 
-def gate(new: dict[str, Any], old: dict[str, Any] | None, settings: Settings) -> tuple[bool, str]:
+def gate(
+    new: dict[str, Any], old: dict[str, Any] | None, settings: Settings, *, first: bool = True
+) -> tuple[bool, str]:
     """Promotion decision and its reason, from VALIDATION metrics of the new model and of the
-    serving model on the same rows (the test split is never used to choose)."""
+    serving model on the same rows (the test split is never used to choose); `old` None:
+    there is no serving model (`first`) or none comparable on the same rows."""
     from models.metrics import summary
 
     m = settings.models
@@ -157,7 +162,7 @@ def gate(new: dict[str, Any], old: dict[str, Any] | None, settings: Settings) ->
         else f"validation dir accuracy {acc:.3f} on its calls"
     )
     if old is None:
-        return True, f"first of its kind ({said})"
+        return True, f"first of its kind ({said})" if first else f"passes the thresholds ({said})"
     before = summary(old) or 0.0
     if acc < before:
         return (
@@ -167,24 +172,58 @@ def gate(new: dict[str, Any], old: dict[str, Any] | None, settings: Settings) ->
     return True, f"no worse than serving model ({acc:.3f} >= {before:.3f}; {said})"
 
 
-def _serving_val(
-    db: sqlite_utils.Database, home: Path, kind: str
-) -> tuple[str | None, dict | None]:
-    """The serving model's id and the validation metrics of its own evaluation fit. (The
-    serving artifact itself was refit on every labelled row, validation included, so
-    scoring it on validation rows would flatter it.) None metrics if it is unusable."""
+def _incumbent(
+    db: sqlite_utils.Database, home: Path, kind: str, candidate: dict[str, Any]
+) -> tuple[str | None, dict | None, str, str]:
+    """(the serving model's id, its validation metrics when they are comparable with the
+    candidate's, a note on the comparison, why the candidate may not replace it or "").
+
+    Comparable means measured on the same rows: same symbols, same validation sessions.
+    (The serving artifact itself was refit on every labelled row, validation included, so
+    re-scoring it on the candidate's validation rows would flatter it.) On other rows the
+    model trained on the more recent data serves. An unusable serving model is
+    quarantined and compared with nothing."""
     from models import artifacts, catalog
 
     rows = registry.serving(db, kind)
     if not rows:
-        return None, None
+        return None, None, "", ""
     row = rows[0]
     try:
         catalog.load(home / row["artifact_path"])
-        return row["id"], (row.get("metrics") or {}).get("val")
     except (artifacts.ArtifactError, ValueError) as exc:
         registry.quarantine(db, row["id"], f"unusable at retrain: {exc}")
-        return row["id"], None
+        return row["id"], None, f"serving {row['id']} was unusable", ""
+    key = ("symbols", "val_start", "val_end")
+    if all(row[k] == candidate[k] for k in key):
+        return row["id"], (row.get("metrics") or {}).get("val"), "", ""
+    other = (
+        f"{row['id']} was validated on other rows ({row['val_start']}..{row['val_end']}, "
+        f"{len(row['symbols'])} symbols), so the scores are not compared"
+    )
+    if candidate["data_end"] < row["data_end"]:
+        return (
+            row["id"],
+            None,
+            "",
+            (
+                f"{other}, and its data (through {row['data_end']}) is more recent than this "
+                f"model's (through {candidate['data_end']})"
+            ),
+        )
+    return row["id"], None, f"{other}: the more recent data serves", ""
+
+
+def _uncovered(db: sqlite_utils.Database, kind: str, symbols: list[str]) -> list[str]:
+    """Watched symbols the serving model of `kind` serves that a model trained on
+    `symbols` would not: replacing it would leave them without their model."""
+    watched = set(active_symbols(db))
+    return sorted(
+        s
+        for row in registry.serving(db, kind)
+        for s in row["symbols"]
+        if s in watched and s not in symbols
+    )
 
 
 def train(
@@ -199,8 +238,13 @@ def train(
     stop: threading.Event | None = None,
     scheduler: str | None = None,
     walk_forward: bool = False,
+    clock: Callable[[], str | None] | None = None,
 ) -> TrainReport:
     """`scheduler`: a Dask scheduler address (overrides settings and environment).
+
+    `clock`: the session it is now on the caller's clock (the daemon's); without one,
+    `as_of`, else the last bar trained on. Each model is registered as known on that
+    session (see registry.choose_as_of): calls as of later sessions may use it.
 
     `walk_forward`: the walk-forward backtest's refit, as a replay's due retrain runs it:
     the serving fit's thresholds are chosen on its own validation rows (as each backtest
@@ -320,7 +364,8 @@ def train(
                     catalog.load(home / rel)  # what cannot be loaded back never serves
                 except Exception as exc:
                     status, reason = "quarantined", f"artifact failed to load back: {exc}"
-                registry.register(
+                now = (clock() if clock else None) or as_of  # None: its last bar
+                registered = registry.register(
                     db,
                     model_id=model_id,
                     kind=kind,
@@ -332,6 +377,7 @@ def train(
                     metrics={**result.metrics, "info": model.info},
                     artifact_path=str(rel),
                     data_end=max(str(b.index[-1].date()) for b in bars.values()),
+                    known_on=now,
                     status=status,
                     reason=reason or None,
                 )
@@ -347,10 +393,19 @@ def train(
             registry.promote(db, model_id, reason)
             status = "serving"
         elif status == "candidate":
-            old_id, old_metrics = _serving_val(db, home, kind)
-            ok, reason = gate(result.metrics["val"], old_metrics, settings)
-            if old_id and old_metrics is None and ok:
-                reason += f"; serving {old_id} was unusable"
+            old_id, old_metrics, why, staler = _incumbent(db, home, kind, registered)
+            missing = _uncovered(db, kind, registered["symbols"])
+            ok, reason = gate(result.metrics["val"], old_metrics, settings, first=old_id is None)
+            if ok and staler:
+                ok, reason = False, staler
+            if missing:
+                ok, reason = (
+                    False,
+                    f"trained on {', '.join(registered['symbols'])} only; the serving {kind} "
+                    f"model also serves {', '.join(missing)} (train the watchlist to replace it)",
+                )
+            elif ok and why:
+                reason += f"; {why}"
             if ok:
                 registry.promote(db, model_id, reason)
                 status = "serving"
