@@ -49,11 +49,21 @@ def rss_mb(pid: int) -> float:
 
 
 def size_mb(path: Path) -> float:
-    if path.is_file():
-        return path.stat().st_size / 1e6
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
-    return 0.0
+    """Bytes under `path` in MB; files the daemon removes while it is read (pruned
+    artifacts) count as gone."""
+    total = 0
+    for root, _dirs, files in os.walk(path):  # os.walk skips folders that vanish
+        for name in files:
+            try:
+                total += (Path(root) / name).stat().st_size
+            except OSError:
+                pass
+    if not total and path.is_file():
+        try:
+            total = path.stat().st_size
+        except OSError:
+            pass
+    return total / 1e6
 
 
 def q(home: Path, sql: str) -> list[tuple]:
