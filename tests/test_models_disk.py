@@ -258,3 +258,16 @@ def test_a_stale_member_digest_check_accepts_nothing_else(tmp_path):
         assert "member_0: not the model this ensemble was saved with" in str(exc)
     else:
         raise AssertionError("a retrained member was accepted")
+
+
+def test_a_retrain_that_stores_no_model_is_a_failed_run(db, home):
+    """A models folder that cannot be written (as a full disk leaves it) fails every kind:
+    the daemon's retrain job is recorded failed with each kind's reason, not 'ok'."""
+    seed(db)
+    shutil.rmtree(home / "models", ignore_errors=True)
+    (home / "models").write_text("not a folder")  # nothing can be stored under it
+    ctx = jobs.Context(db, home, config.load(home))
+    done = jobs.run_job(db, "retrain", functools.partial(jobs.retrain, ctx, kinds=["markov"]))
+    status, message = query(home, "SELECT status, message FROM job_runs WHERE job = 'retrain'")[0]
+    assert not done.ok and status == "failed"
+    assert message.startswith("no model was stored: markov: could not store the artifact")

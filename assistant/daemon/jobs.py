@@ -266,6 +266,10 @@ def retrain(
     results = result.get("results", []) if isinstance(result, dict) else []
     promoted = [r["model_id"] for r in results if r.get("promoted")]
     failed = [f"{r['kind']}: {r['reason']}" for r in results if r.get("status") == "failed"]
+    if failed and not any(r.get("model_id") for r in results):
+        # Nothing was stored (a full disk, an unwritable models folder, every kind broken):
+        # the run failed, whatever each kind said, and job_runs and the log must say so.
+        raise AssistantError("no model was stored: " + "; ".join(failed))
     summary = (
         f"trained as of {as_of}" if as_of else "trained"
     ) + f"; promoted: {', '.join(promoted) or 'none'}"
