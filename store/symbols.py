@@ -72,14 +72,25 @@ def ensure(db: sqlite_utils.Database, symbol: str, source: str) -> None:
 
 
 def remove(db: sqlite_utils.Database, symbol: str) -> bool:
-    """Take a symbol off the watchlist; its bars and predictions stay as history."""
+    """Take a symbol off the watchlist; its bars and predictions stay as history.
+
+    A symbol the collector deactivated can be removed too: it then counts as removed by the
+    user (gone from `watch list`), its reason kept without the `deactivated: ` mark.
+    """
     sym = validate_symbol(symbol)
     with immediate(db):
         cur = db.execute(
-            "UPDATE symbols SET active = 0, removed_at = ? WHERE symbol = ? AND active = 1",
-            [utcnow(), sym],
+            "UPDATE symbols SET active = 0, removed_at = ?, last_error = CASE "
+            "WHEN active = 0 THEN substr(last_error, ?) ELSE last_error END "
+            "WHERE symbol = ? AND (active = 1 OR last_error LIKE ?)",
+            [utcnow(), len(DEACTIVATED) + 1, sym, DEACTIVATED + "%"],
         )
         return cur.rowcount > 0
+
+
+def removable(db: sqlite_utils.Database) -> set[str]:
+    """The symbols `remove` takes: the watched ones and those the collector deactivated."""
+    return set(active_symbols(db)) | {d["symbol"] for d in deactivated(db)}
 
 
 def watchlist(db: sqlite_utils.Database, *, include_removed: bool = False) -> list[dict[str, Any]]:

@@ -266,6 +266,27 @@ def test_a_symbol_with_stored_bars_is_never_deactivated_for_the_sources_silence(
     assert rows["ZZZZ"]["status"] == "deactivated" and rows["XYZ"]["status"] != "deactivated"
 
 
+def test_a_deactivated_symbol_can_be_removed_for_good(home):
+    assert cli(home, "watch", "add", "ZZZZ", "AAPL").returncode == 0
+    env = {"ASSISTANT_COLLECT_DEACTIVATE_AFTER_EMPTY": "1"}
+    cli(home, "collect", "--source", "sample", env=env)  # the sample has no ZZZZ
+    listed = {r["symbol"]: r for r in json.loads(cli(home, "watch", "list", "--json").stdout)}
+    assert listed["ZZZZ"]["status"] == "deactivated"
+    removed = cli(home, "watch", "remove", "ZZZZ")
+    assert removed.returncode == 0, removed.stderr
+    assert "removed: ZZZZ" in removed.stdout
+    listed = {r["symbol"]: r for r in json.loads(cli(home, "watch", "list", "--json").stdout)}
+    assert "ZZZZ" not in listed and listed["AAPL"]["status"] == "watched"
+    every = {
+        r["symbol"]: r for r in json.loads(cli(home, "watch", "list", "--all", "--json").stdout)
+    }
+    assert every["ZZZZ"]["status"] == "removed"
+    assert every["ZZZZ"]["last_error"].startswith("no data on 1 consecutive")
+    assert "ZZZZ" not in cli(home, "collect", "--source", "sample", env=env).stdout
+    again = cli(home, "watch", "remove", "ZZZZ")  # removed already: refused, as before
+    assert again.returncode == 1 and "not on the watchlist: ZZZZ" in again.stderr
+
+
 # ---- 6. re-importing what is stored ----
 
 

@@ -113,7 +113,7 @@ def cmd_watch_remove(args: argparse.Namespace) -> int:
 
     clean = [symbols.validate_symbol(s) for s in args.symbols]
     _, _, db = open_home(args)
-    watched = set(symbols.active_symbols(db))
+    watched = symbols.removable(db)
     unknown = [s for s in clean if s not in watched]
     if unknown:
         raise AssistantError(f"not on the watchlist: {', '.join(unknown)}")
