@@ -142,6 +142,32 @@ def test_train_skips_a_symbol_whose_stored_bars_are_absurd_and_trains_the_rest(h
     assert report["results"][0]["status"] != "failed"
 
 
+def test_backtest_skips_a_symbol_whose_stored_bars_are_absurd_and_scores_the_rest(home, tmp_path):
+    for sym, seed in (("GOOD", 1), ("ALSO", 2), ("BAD", 3)):
+        _synthetic_csv(tmp_path / f"{sym}.csv", 500, seed)
+    result = cli(home, "import", *(str(tmp_path / f"{s}.csv") for s in ("GOOD", "ALSO", "BAD")))
+    assert result.returncode == 0, result.stderr
+    conn = sqlite3.connect(home / "assistant.db")  # stored by an older version, unchecked
+    day = conn.execute(
+        "SELECT date FROM bars WHERE symbol = 'BAD' ORDER BY date LIMIT 1 OFFSET 300"
+    )
+    date = day.fetchone()[0]
+    conn.execute("UPDATE bars SET close = 1e308 WHERE symbol = 'BAD' AND date = ?", [date])
+    conn.commit()
+    conn.close()
+    args = ("backtest", "--models", "markov,rules", "--retrain-every", "126")
+    result = cli(home, *args, "--json", timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    why = f"close 1e+308 on {date} is not a sane price"
+    assert report["symbols"] == ["ALSO", "GOOD"] and report["skipped"] == {"BAD": why}
+    scored = {r["symbol"] for r in report["results"]}
+    assert scored == {"ALSO", "GOOD", "ALL"} and report["n_predictions"] > 0
+    result = cli(home, *args, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"skipped BAD: {why}" in result.stdout
+
+
 # ---- 2. bars from the future ----
 
 

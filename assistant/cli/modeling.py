@@ -326,6 +326,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         f"walk-forward {report.start}..{report.end}, retrain every {report.retrain_every} sessions "
         f"({report.retrains} retrains), {report.n_predictions} scored predictions"
     )
+    for sym, why in report.skipped.items():
+        print(f"skipped {sym}: {why}")
     rows = [[m["symbol"], m["horizon"], *_metric_row(m["model"], m)] for m in report.results]
     print(table(rows, ["symbol", "h", *HEAD]))
     print("\n" + LEGEND.format(test=PAIRED_TEST))

@@ -24,7 +24,7 @@ import csv
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class BacktestReport:
     n_predictions: int
     results: list[dict[str, Any]]
     predictions: pd.DataFrame
+    skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why it was left out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +93,7 @@ class BacktestReport:
             "retrains": self.retrains,
             "n_predictions": self.n_predictions,
             "results": self.results,
+            "skipped": self.skipped,
         }
 
 
@@ -111,7 +113,7 @@ def backtest(
 ) -> BacktestReport:
     """`scheduler`: a Dask scheduler address (overrides settings and environment); each
     retrain block is one fit task per kind plus one predict task (assistant.modeling.compute)."""
-    from assistant.modeling import compute
+    from assistant.modeling import compute, usable
     from models import dataset
 
     say = progress or (lambda f, m: None)
@@ -125,7 +127,12 @@ def backtest(
     bars = load_bars(db, symbols, None)
     if not bars:
         raise AssistantError("no stored bars to backtest: run `assistant collect` first")
-    data = dataset.panel(bars, tuple(horizons))
+    # The screen `train` applies: one symbol's absurd stored price must not sink the rest.
+    bars, data, skipped = usable.usable_panel(bars, tuple(horizons))
+    if data is None:
+        raise AssistantError(
+            "nothing to backtest: " + "; ".join(f"{s} left out ({w})" for s, w in skipped.items())
+        )
     dates = np.array(sorted(set(data.X.index.get_level_values("date"))))
     end_ts = pd.Timestamp(end) if end else dates[-1]
     first_ok = dates[min(MIN_PAST + dataset.WARMUP, len(dates) - 1)]
@@ -208,6 +215,7 @@ def backtest(
         int(preds["actual_return"].notna().sum()),
         results,
         preds,
+        skipped,
     )
 
 

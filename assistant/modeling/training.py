@@ -270,12 +270,7 @@ def train(
             "no stored bars for " + ", ".join(symbols) + ": run `assistant collect` first"
         )
     horizons = tuple(int(h) for h in settings.models.horizons)
-    bars, skipped = usable.screen(bars)
-    data = dataset.panel(bars, horizons) if bars else None
-    if data is not None and (late := usable.panel_problems(data.X, data.Y)):
-        skipped.update(late)
-        bars = {s: b for s, b in bars.items() if s not in late}
-        data = dataset.panel(bars, horizons) if bars else None
+    bars, data, skipped = usable.usable_panel(bars, horizons)
     if data is None:
         raise AssistantError(
             "nothing to train on: " + "; ".join(f"{s} left out ({w})" for s, w in skipped.items())

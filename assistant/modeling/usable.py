@@ -8,6 +8,8 @@ reason the caller reports; the others train.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -54,3 +56,19 @@ def screen(bars: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dict
     """(the bars to train on, symbol -> why it was left out)."""
     skipped = {sym: why for sym, b in bars.items() if (why := bars_problem(b)) is not None}
     return {s: b for s, b in bars.items() if s not in skipped}, skipped
+
+
+def usable_panel(
+    bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]
+) -> tuple[dict[str, pd.DataFrame], Any, dict[str, str]]:
+    """(the bars kept, their panel or None when none is left, symbol -> why left out):
+    the bars screened first, then the features and targets built from the rest."""
+    from models import dataset
+
+    bars, skipped = screen(bars)
+    data = dataset.panel(bars, horizons) if bars else None
+    if data is not None and (late := panel_problems(data.X, data.Y)):
+        skipped.update(late)
+        bars = {s: b for s, b in bars.items() if s not in late}
+        data = dataset.panel(bars, horizons) if bars else None
+    return bars, data, skipped
