@@ -181,8 +181,10 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("r")
-        assert await wait_for(pilot, lambda: "retrain AAPL" in screen_text(app))
-        assert "queued" in screen_text(app)
+        # `r` on AAPL retrains the watchlist's models: the commands row says so.
+        queued_row = "retrain all (asked on AAPL) — queued"
+        assert await wait_for(pilot, lambda: queued_row in screen_text(app))
+        assert "retrain AAPL" not in screen_text(app)
         claimed = commands.claim_next(daemon_side)
         assert claimed["kind"] == "retrain" and claimed["args"] == {"symbols": ["AAPL"]}
         assert await wait_for(pilot, lambda: "running" in screen_text(app).split("Commands")[-1])
@@ -200,7 +202,7 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
             pilot,
             lambda: (
                 re.search(
-                    r"retrain AAPL — done in \d+ s, 2 models promoted, 1 failed",
+                    r"retrain all — done in \d+ s, 2 models promoted, 1 failed",
                     screen_text(app).split("Commands")[-1],
                 )
                 is not None
@@ -215,7 +217,7 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
             lambda: "collect AAPL — failed: every symbol failed" in screen_text(app),
         )
         await pilot.press("R")
-        assert await wait_for(pilot, lambda: "retrain all" in screen_text(app))
+        assert await wait_for(pilot, lambda: "retrain all — queued" in screen_text(app))
     daemon_side.close()
     assert queued(filled) == [
         ("retrain", {"symbols": ["AAPL"]}),

@@ -1,6 +1,6 @@
 """The command queue as the user sees it: one sentence per command, newest first.
 
-"retrain ^GSPC — done in 12 s, 3 models promoted"; "collect all — running";
+"retrain all — done in 12 s, 3 models promoted"; "collect all — running";
 "predict all — failed: the replay has not started yet". The row is rebuilt from the
 store's row on every dashboard load, so it follows the database within one refresh.
 """
@@ -18,7 +18,13 @@ COLUMNS = (("#", 4), ("Command", 56))
 STATUS_STYLE = {"queued": "yellow", "running": "bold cyan", "done": "green", "failed": "bold red"}
 
 
-def describe(kind: str, args: dict[str, Any]) -> str:
+def describe(kind: str, args: dict[str, Any], *, short: bool = False) -> str:
+    """What the command does, in a few words ("retrain all": the watchlist's models);
+    `short` leaves out who asked for a retrain (a finished row's columns go to what it did)."""
+    if kind == "retrain":
+        # Every retrain trains the watchlist's models; a symbol only says where `r` was pressed.
+        asked = ", ".join(args.get("symbols") or [])
+        return "retrain all" + (f" (asked on {asked})" if asked and not short else "")
     target = args.get("symbol") or ", ".join(args.get("symbols") or []) or "all"
     return f"{kind} {target}"
 
@@ -84,7 +90,7 @@ def sentence(r: dict[str, Any]) -> Text:
     Only what the row holds is said (no "ago"): the text changes when the row does.
     """
     status = str(r.get("status") or "")
-    text = Text(describe(r["kind"], r.get("args") or {}) + " — ")
+    text = Text(describe(r["kind"], r.get("args") or {}, short=status == "done") + " — ")
     error = r.get("error")
     if status == "failed" and error and str(error).startswith("cancelled"):
         text.append("cancelled", style="yellow")
