@@ -108,3 +108,21 @@ def test_dashboard_snapshot_reads_everything_in_one_go(db):
     detail = views.symbol_detail(db, "AAPL")
     assert len(detail["bars"]) == 120 and detail["bars"][-1]["date"] == "2018-06-29"
     assert detail["signals"][0][0] in ("rsi", "macd", "cross", "regime")
+
+
+def test_a_small_expected_move_shows_its_sign_and_size_not_minus_zero():
+    """A DOWN call expecting -0.004% printed as '-0.00%' (a direction with no visible size),
+    on the dashboard and in `predict`."""
+    from assistant.cli.cycle import format_call
+    from assistant.cycle.run import Call
+    from tui.widgets import fmt
+
+    down = {"direction": "down", "pred_change_pct": -0.004, "horizon": 1}
+    assert str(fmt.call(down)) == "▼ -0.004% 1d"
+    assert str(fmt.call({**down, "pred_change_pct": -0.0002})) == "▼ -<0.001% 1d"
+    assert str(fmt.call({**down, "pred_change_pct": -1.234})) == "▼ -1.23% 1d"
+    call = Call(
+        "AAA", "2013-03-01", 1, "2013-03-04", 100.0, "down", -0.004, 99.996, 99.0, 101.0,
+        98.0, 102.0, 0.01, 0.5, 0.1, 0.4, 0.55, "sideways", "xgboost-v1", False,
+    )  # fmt: skip
+    assert " DOWN -0.004%  target " in format_call(call)

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from assistant.cli.common import known_symbols, open_home, print_json, table
+from assistant.cli.common import known_symbols, move_pct, open_home, print_json, table
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 
@@ -153,7 +153,7 @@ def format_call(c: Any) -> str:
     )
     lines = [
         f"{c.symbol:<8} h={c.horizon}  {c.as_of} -> {c.target_date}  {c.direction.upper():<4} "
-        f"{c.change_pct:+.2f}%  target {c.target_price:,.2f}, 80% range {c.lower:,.2f}..{c.upper:,.2f}, "
+        f"{move_pct(c.change_pct)}  target {c.target_price:,.2f}, 80% range {c.lower:,.2f}..{c.upper:,.2f}, "
         f"95% {c.lower95:,.2f}..{c.upper95:,.2f}  "
         + (
             "no edge (no directional call)"

@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tui.widgets import fmt
+
 WIDTH = 20
 
 
@@ -17,7 +19,7 @@ def render_contributions(pairs: list[tuple[str, float]], latest: dict[str, Any] 
         return Text("no call yet for this symbol", style="dim")
     text.append(
         f"Latest call: as of {latest['as_of']}, {latest['horizon']}d, "
-        f"{latest['direction']} {latest['pred_change_pct']:+.2f}%, model {latest['model_version']}\n",
+        f"{latest['direction']} {fmt.move(latest['pred_change_pct'])}, model {latest['model_version']}\n",
         style="bold",
     )
     raw = latest.get("signals") if isinstance(latest.get("signals"), dict) else {}
