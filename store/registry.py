@@ -116,14 +116,14 @@ def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[dict[str, A
             )
             continue
         pruned = db["models"].count_where(
-            "kind = ? AND status = 'pruned' AND known_on < ?", [row["kind"], day]
+            "kind = ? AND status = 'pruned' AND known_on <= ?", [row["kind"], day]
         )
         notes.append(
             f"{why}; "
             + (
-                f"the {row['kind']} models known before {day} were pruned ([models] keep_versions)"
+                f"the {row['kind']} models known by {day} were pruned ([models] keep_versions)"
                 if pruned
-                else f"no {row['kind']} model was known before {day}"
+                else f"no {row['kind']} model was known by {day}"
             )
             + ": it does not serve"
         )
@@ -139,8 +139,13 @@ def known_on(row: dict[str, Any]) -> str:
 def choose_as_of(rows: list[dict[str, Any]], day: str) -> dict[str, Any] | None:
     """Of one kind's rows, the model that served calls as of session `day`: of the models
     ever promoted (serving or retired; never a candidate, a quarantined or a pruned one)
-    that existed before `day` (known_on < day), the one known last (then the newest)."""
-    known = [r for r in rows if r["status"] in PROMOTED and known_on(r) < day]
+    that existed by `day`'s close (known_on <= day), the one known last (then the newest).
+
+    On or before, not strictly before: a call as of `day` is made after its close on bars up
+    to it, and a replay's retrain due at `day` (the backtest's block start) trains on those
+    same bars and holds the clock until it is registered, so it serves `day`'s calls, as
+    the backtest's block does. A model registered on a later session never does."""
+    known = [r for r in rows if r["status"] in PROMOTED and known_on(r) <= day]
     return max(known, key=lambda r: (known_on(r), r["version"])) if known else None
 
 
@@ -205,14 +210,14 @@ def quarantine(db: sqlite_utils.Database, model_id: str, reason: str) -> str | N
 
 def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[dict[str, Any]]:
     """The quarantines in effect: quarantined models newer than the model that serves their
-    kind now (as of session `day`: only those known before it), each with `serves`,
+    kind now (as of session `day`: only those known by it), each with `serves`,
     the id of the model serving in its place (None: none of its kind serves). A newer model
     that serves ends the notice."""
     now = serving_as_of(db, day)[0] if day else serving(db)
     served = {r["kind"]: r for r in now}
     out = []
     for q in list_models(db, status="quarantined"):
-        if day is not None and known_on(q) >= day:
+        if day is not None and known_on(q) > day:
             continue
         instead = served.get(q["kind"])
         if instead is not None and instead["version"] >= q["version"]:

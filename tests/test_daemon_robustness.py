@@ -163,13 +163,14 @@ def _one_error_line(done):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 16 MiB tmpfs mounted at `tmp_path/home` (unmounted after the test)."""
+    """A 48 MiB tmpfs mounted at `tmp_path/home` (unmounted after the test): room for the
+    replay's database and the artifacts pruning keeps, so only the ballast fills it."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs root")
     home = tmp_path / "home"
     home.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs", str(home)],
+        ["mount", "-t", "tmpfs", "-o", "size=48m,mode=0700", "tmpfs", str(home)],
         capture_output=True,
         text=True,
     )
@@ -191,8 +192,9 @@ def test_a_full_disk_is_one_line_then_the_daemon_waits_and_goes_on(small_disk):
     ballast = home / "ballast"
     assert cli(home, "watch", "add", "^GSPC").returncode == 0
     replay = ("daemon", "--replay", "--speed", "4")
-    daemon = spawn(home, *replay, "--from", "2013-01-02")
-    wait_for(lambda: _state(home)[1], 60, "the replay to start", daemon)
+    fast = {"ASSISTANT_MODELS_KINDS": "markov,rules"}  # the first session's retrain: seconds
+    daemon = spawn(home, *replay, "--from", "2013-01-02", extra_env=fast)
+    wait_for(lambda: _state(home)[1], 180, "the replay to start", daemon)
 
     _fill(ballast)
     wait_for(lambda: "waiting for room" in out.read_text(), 60, "the full disk", daemon)
@@ -229,8 +231,8 @@ def test_a_full_disk_is_one_line_then_the_daemon_waits_and_goes_on(small_disk):
     _one_error_line(cli(home, *replay, timeout=60))
     _one_error_line(cli(home, "watch", "add", "^DJI"))
     ballast.unlink()
-    daemon = spawn(home, *replay)
-    wait_for(lambda: _state(home)[0] == "finished", 120, "the restarted replay", daemon)
+    daemon = spawn(home, *replay, extra_env=fast)
+    wait_for(lambda: _state(home)[0] == "finished", 180, "the restarted replay", daemon)
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(30) == 0
     assert query(home, "PRAGMA integrity_check") == [("ok",)]

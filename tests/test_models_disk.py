@@ -206,8 +206,12 @@ def test_the_daemon_logs_a_quarantine_and_keeps_serving(tmp_path):
     train_ok(home)
     train_ok(home)
     _swap_members(home, "ensemble-v2")
+    # A replay retrains at its first session (the backtest's first block): markov alone
+    # here, so the ensembles trained above stay the ensembles that can serve.
     daemon = spawn(
-        home, "daemon", "--replay", "--speed", "0", "--from", "2013-02-04", "--retrain-every", "500"
+        home,
+        *("daemon", "--replay", "--speed", "0", "--from", "2013-02-04", "--retrain-every", "500"),
+        extra_env={"ASSISTANT_MODELS_KINDS": "markov"},
     )
     wait_for(
         lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
@@ -221,7 +225,7 @@ def test_the_daemon_logs_a_quarantine_and_keeps_serving(tmp_path):
     assert "model ensemble-v2 quarantined (unusable artifact: member_0" in log, log[-3000:]
     assert "ensemble-v1 serves again" in log
     used = {r[0] for r in query(home, "SELECT DISTINCT model_version FROM predictions")}
-    assert used == {"ensemble-v1"}, used
+    assert "ensemble-v1" in used and "ensemble-v2" not in used, used
     # the next start says it again, for whoever reads only the newest log lines
     again = spawn(home, "daemon", "--replay", "--speed", "0")
     wait_for(

@@ -158,7 +158,7 @@ def test_predict_as_of_inside_a_models_training_span_refuses_it(tmp_path):
     assert calls and all(c.model_version == "signals-v1" for c in calls)
     assert all(
         "markov-v1 trained on data through" in c.note
-        and "no markov model was known before 2023-10-02" in c.note
+        and "no markov model was known by 2023-10-02" in c.note
         for c in calls
     )
     latest = run_cycle(db, home, settings)  # the model's own data end: it serves
@@ -180,7 +180,7 @@ def test_the_cycles_end_values_are_the_outcome_rules_values():
 @pytest.mark.slow
 def test_predict_as_of_d_is_unchanged_by_a_model_trained_later_on_data_before_d(tmp_path):
     """Models registered after a call as of D was made, on data that ended before D, do
-    not change D's calls: per kind, the model known last before D serves them."""
+    not change D's calls: per kind, the model known last by D serves them."""
     from tests.daemon_fixture import cli, query
 
     home = tmp_path / "home"

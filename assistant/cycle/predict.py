@@ -49,7 +49,7 @@ def model_forecasts(
     day: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead, 'refused':
-    which serving models a call as of `day` may not use, because they were not known before
+    which serving models a call as of `day` may not use, because they were not known by
     it, or are quarantined})."""
     if not bars or as_of is None:
         return {}, {"*": NO_MODEL}

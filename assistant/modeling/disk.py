@@ -127,10 +127,10 @@ def keep_set(rows: list[dict[str, Any]], keep: int) -> set[str]:
 
     Why this keeps every `--as-of` call in the kept history (dates after the first session
     a kept model that served was known on) unchanged: at such a date D,
-    `registry.choose_as_of` takes, of the models that served, the one known last before D.
+    `registry.choose_as_of` takes, of the models that served, the one known last by D.
     Were it dropped, every model that served and ranks above it (the serving one, those
-    known after it, the `keep` kept before it) would be known on D or later, and so would
-    every kept one: D would be outside the kept history."""
+    known after it, the `keep` kept before it) would be known after D, and so would every
+    kept one: D would be outside the kept history."""
     usable = [r for r in rows if r["status"] not in registry.UNUSABLE]
     serving = [r for r in usable if r["status"] == "serving"]
 
