@@ -291,11 +291,7 @@ def forecast_at_end(
     """
     # The same estimators as the Series functions above, in numpy: the cycle calls this
     # for every symbol every session (tests/test_edge_volatility.py checks they agree).
-    close = bars["close"].to_numpy(float)
-    logc = np.log(close)
-    r = np.r_[np.nan, np.diff(logc)]
-    r2 = r**2
-    rv = _daily_rv(bars, logc, r2)
+    close, r, r2, rv = _returns(bars)
     n = len(close)
     ewma1 = _ewma_last(r2) if n > 20 else float("nan")
     trail1 = float(np.mean(r2[-20:])) if n > 20 else float("nan")
@@ -313,6 +309,15 @@ def forecast_at_end(
             name = "sample"
         out[int(h)] = VolForecast(int(h), var, name, ewma, trail)
     return out
+
+
+def _returns(bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(closes, log returns, their squares, daily realized variance) as numpy arrays."""
+    close = bars["close"].to_numpy(float)
+    logc = np.log(close)
+    r = np.r_[np.nan, np.diff(logc)]
+    r2 = r**2
+    return close, r, r2, _daily_rv(bars, logc, r2)
 
 
 def _daily_rv(bars: pd.DataFrame, logc: np.ndarray, r2: np.ndarray) -> np.ndarray:
@@ -396,11 +401,7 @@ def forecast_walk(
     through running sums of the normal equations. The EWMA is the whole series' where the window's own seed would weigh less
     than 1e-12 (0.94^(n-20)), else the window's; `tests/test_edge_volatility.py` checks
     the walk against forecast_at_end."""
-    close = bars["close"].to_numpy(float)
-    logc = np.log(close)
-    r = np.r_[np.nan, np.diff(logc)]
-    r2 = r**2
-    rv = _daily_rv(bars, logc, r2)
+    close, r, r2, rv = _returns(bars)
     x = _har_matrix(rv)
     ok_x = np.isfinite(x).all(axis=1)
     ewma1 = np.full(len(close), np.nan)
