@@ -92,19 +92,17 @@ def set_mark(db: sqlite_utils.Database, name: str, value: str) -> None:
         )
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    cur = db.execute(sql, params)
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+def _query(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    return list(db.query(sql, params))
 
 
 def calls_after(db: sqlite_utils.Database, after_id: int) -> list[dict[str, Any]]:
     """Predictions with an id above `after_id` (the scan keeps the UP/DOWN ones)."""
-    return _rows(db, "SELECT * FROM predictions WHERE id > ? ORDER BY id", [after_id])
+    return _query(db, "SELECT * FROM predictions WHERE id > ? ORDER BY id", [after_id])
 
 
 def verified_since(db: sqlite_utils.Database, since: str) -> list[dict[str, Any]]:
-    return _rows(
+    return _query(
         db,
         "SELECT * FROM predictions WHERE status = 'verified' AND verified_at >= ? ORDER BY id",
         [since],
@@ -112,7 +110,7 @@ def verified_since(db: sqlite_utils.Database, since: str) -> list[dict[str, Any]
 
 
 def jobs_ended_since(db: sqlite_utils.Database, since: str) -> list[dict[str, Any]]:
-    return _rows(
+    return _query(
         db,
         "SELECT * FROM job_runs WHERE finished_at >= ? ORDER BY id",
         [since],
@@ -133,13 +131,13 @@ def max_call_id(db: sqlite_utils.Database) -> int:
 
 
 def quarantined_models(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return _rows(
+    return _query(
         db, "SELECT id, kind, reason FROM models WHERE status = 'quarantined' ORDER BY id", []
     )
 
 
 def last_ok_run(db: sqlite_utils.Database, job: str, scheduled_for: str) -> dict[str, Any] | None:
-    rows = _rows(
+    rows = _query(
         db,
         "SELECT * FROM job_runs WHERE job = ? AND scheduled_for = ? AND status = 'ok' "
         "ORDER BY id DESC LIMIT 1",
@@ -150,13 +148,13 @@ def last_ok_run(db: sqlite_utils.Database, job: str, scheduled_for: str) -> dict
 
 def made_between(db: sqlite_utils.Database, start: str, end: str) -> list[dict[str, Any]]:
     """Calls made in [start, end] (a cycle run's span)."""
-    return _rows(
+    return _query(
         db, "SELECT * FROM predictions WHERE made_at BETWEEN ? AND ? ORDER BY id", [start, end]
     )
 
 
 def verified_between(db: sqlite_utils.Database, start: str, end: str) -> list[dict[str, Any]]:
-    return _rows(
+    return _query(
         db,
         "SELECT * FROM predictions WHERE status = 'verified' AND verified_at BETWEEN ? AND ? "
         "ORDER BY id",
