@@ -109,6 +109,22 @@ class Alerts:
 
 
 @dataclass(frozen=True)
+class Paper:
+    """The paper account (models/paper.py): what it holds, how big, what a trade costs."""
+
+    cash: float = 100_000.0  # starting cash
+    policy: str = "calls"  # calls | hold | long | ranking (the relative-ranking model's top)
+    horizon: int = 1  # `calls`: follow the directional calls of this horizon
+    long_short: bool = False  # DOWN calls go short (else flat)
+    vol_target: float = 0.15  # annualized volatility a full 1/N position is sized to
+    max_weight: float = 0.25  # cap per symbol, fraction of equity
+    band: float = 0.02  # re-size a position only when this far from its target
+    cost_bps: float = 5.0  # commission per side, basis points of the traded notional
+    slippage_bps: float = 2.0  # slippage per side, basis points of the traded notional
+    top_n: int = 1  # `ranking`: how many top-ranked symbols to hold
+
+
+@dataclass(frozen=True)
 class Settings:
     collect: Collect = field(default_factory=Collect)
     calendar: Calendar = field(default_factory=Calendar)
@@ -118,6 +134,7 @@ class Settings:
     daemon: Daemon = field(default_factory=Daemon)
     compute: Compute = field(default_factory=Compute)
     alerts: Alerts = field(default_factory=Alerts)
+    paper: Paper = field(default_factory=Paper)
 
     def replace(self, section: str, **values: Any) -> Settings:
         """A copy with some keys of one section changed (an unknown key is a TypeError)."""
@@ -177,6 +194,7 @@ def _checked(path: Path, section: str, key: str, value: Any, like: Any) -> Any:
 
 
 SOURCES = ("sample", "yahoo", "csv", "synthetic")
+PAPER_POLICIES = ("calls", "hold", "long", "ranking")  # models.paper.POLICIES
 MAX_HORIZON = 63  # sessions (a quarter): the labels of a longer horizon eat most of the history
 MAX_WINDOW = 64  # models.dataset.CONTEXT: the look-back every dataset keeps
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -268,6 +286,15 @@ RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("alerts", "timeout_seconds"): _number(0, above=True),
     ("alerts", "retries"): _whole(0),
     ("alerts", "max_age_minutes"): _whole(1),
+    ("paper", "cash"): _number(0, above=True),
+    ("paper", "policy"): (lambda v: v in PAPER_POLICIES, "one of " + ", ".join(PAPER_POLICIES)),
+    ("paper", "horizon"): _whole(1, MAX_HORIZON, "sessions"),
+    ("paper", "vol_target"): _number(0, 5, above=True),
+    ("paper", "max_weight"): _number(0, 1, above=True),
+    ("paper", "band"): _number(0, 1),
+    ("paper", "cost_bps"): _number(0, 1000),
+    ("paper", "slippage_bps"): _number(0, 1000),
+    ("paper", "top_n"): _whole(1),
     # [compute] scheduler is checked where it is used (modeling.compute.scheduler_address).
 }
 

@@ -353,3 +353,50 @@ def m009_model_known_on(db: sqlite_utils.Database) -> None:
         UPDATE models SET known_on = data_end
         """,
     )
+
+
+@MIGRATIONS()
+def m010_paper_account(db: sqlite_utils.Database) -> None:
+    # The paper account (models/paper.py), one row per session and book (paper, hold,
+    # long): cash, equity, costs, the account after that session's close (positions with
+    # their entry fills, last prices) and the orders decided after that close (`pending`,
+    # filled at the next session's open). A session's rows and its fills are written in
+    # one transaction, and a session already written is never stepped again: a cycle that
+    # is re-run, or killed and re-run, cannot trade twice.
+    _run(
+        db,
+        """
+        CREATE TABLE paper_days (
+            session TEXT NOT NULL,
+            book TEXT NOT NULL,
+            cash REAL NOT NULL,
+            equity REAL NOT NULL,
+            costs REAL NOT NULL,
+            traded REAL NOT NULL,
+            account TEXT NOT NULL,
+            pending TEXT,
+            written_at TEXT NOT NULL,
+            PRIMARY KEY (session, book)
+        ) WITHOUT ROWID;
+        CREATE TABLE paper_fills (
+            session TEXT NOT NULL,
+            book TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            shares REAL NOT NULL,
+            price REAL NOT NULL,
+            cost REAL NOT NULL,
+            PRIMARY KEY (session, book, symbol)
+        ) WITHOUT ROWID;
+        CREATE TABLE paper_trips (
+            exit_session TEXT NOT NULL,
+            book TEXT NOT NULL,
+            symbol TEXT NOT NULL,
+            side TEXT NOT NULL,
+            entry_session TEXT NOT NULL,
+            entry_price REAL NOT NULL,
+            exit_price REAL NOT NULL,
+            hit INTEGER NOT NULL,
+            PRIMARY KEY (exit_session, book, symbol)
+        ) WITHOUT ROWID
+        """,
+    )

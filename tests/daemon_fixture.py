@@ -6,7 +6,9 @@ one thing slowed down, chosen by `$SLOW` (so a test can `kill -9` in the middle 
 - `train`: training takes `$SLOW_S` seconds more (watching its stop event meanwhile),
   after the first `$SLOW_AFTER` trainings (default 0);
 - `cycle`: the cycle sleeps `$SLOW_S` seconds inside its write transaction, after
-  inserting its predictions and before committing them.
+  inserting its predictions and before committing them;
+- `paper`: the paper account's step sleeps `$SLOW_S` seconds inside its write
+  transaction, before writing the session's rows.
 """
 
 from __future__ import annotations
@@ -157,6 +159,16 @@ def _install_slowdowns() -> None:
             return out
 
         predictions.insert_many = slow_insert
+    elif slow == "paper":
+        from store import paper
+
+        real_now = paper.utcnow
+
+        def slow_now() -> str:
+            time.sleep(delay)  # inside write_session's open write transaction
+            return real_now()
+
+        paper.utcnow = slow_now
 
 
 def writer_main(home: Path, seconds: float, min_sessions: int = 0, min_accepted: int = 0) -> None:

@@ -80,6 +80,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE.csv",
         help="write every walk-forward prediction with its outcome to this CSV",
     )
+    b.add_argument(
+        "--paper",
+        action="store_true",
+        help="also run the paper account ([paper] in config.toml) on the walk-forward calls, "
+        "next to buy-and-hold and always-long under the same costs",
+    )
+    b.add_argument(
+        "--paper-model",
+        metavar="KIND",
+        help="the model whose calls the paper account follows (default: ensemble, else the first)",
+    )
     _scheduler_arg(b)
     b.set_defaults(func=cmd_backtest)
 
@@ -301,6 +312,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     home, settings, db = open_home(args)
     if args.predictions_out and not args.predictions_out.parent.is_dir():
         raise AssistantError(f"cannot write {args.predictions_out}: no such directory")
+    kinds = args.models or list(settings.models.kinds)
+    if args.paper_model and args.paper_model not in [*kinds, "ensemble"]:
+        raise AssistantError(
+            f"--paper-model {args.paper_model}: not among the backtested models ({', '.join(kinds)})"
+        )
     bars = Bars()
     try:
         report = backtest(
@@ -315,12 +331,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             progress=lambda f, m: bars("backtest", f, m),
             scheduler=args.scheduler,
         )
+        books = _paper_books(db, settings, report, args.paper_model) if args.paper else None
     finally:
         db.close()
     if args.predictions_out:
         write_predictions(report, args.predictions_out)
     if args.json:
-        print_json(report.to_dict())
+        out = report.to_dict()
+        if books is not None:
+            out["paper"] = books
+        print_json(out)
         return 0
     print(
         f"walk-forward {report.start}..{report.end}, retrain every {report.retrain_every} sessions "
@@ -334,6 +354,33 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     pooled = [m for m in report.results if m["symbol"] == "ALL"]
     print("\nranges, volatility and ranking, every symbol pooled (as `report` scores them)")
     print(table([_range_row(m) for m in pooled], RANGE_HEAD))
+    if books is not None:
+        from assistant.cli.paper import paper_table
+
+        print(
+            f"\npaper account following {books['model']}'s h={books['horizon']} calls, "
+            f"{books['rules']['cost_bps']:g} + {books['rules']['slippage_bps']:g} bps per side"
+        )
+        print(paper_table(books["report"]))
     if args.predictions_out:
         print(f"predictions written to {args.predictions_out}")
     return 0
+
+
+def _paper_books(db: Any, settings: Any, report: Any, model: str | None) -> dict[str, Any]:
+    """The paper account on the backtest's calls (assistant.paper.from_backtest)."""
+    import dataclasses
+
+    from assistant.modeling.training import load_bars
+    from assistant.paper import from_backtest, rules_of
+    from models import paper
+
+    rules = rules_of(settings)
+    bars = load_bars(db, report.symbols, None)
+    chosen, books = from_backtest(report.predictions, bars, rules, model)
+    return {
+        "model": chosen,
+        "horizon": rules.horizon,
+        "rules": dataclasses.asdict(rules),
+        "report": paper.report(books),
+    }

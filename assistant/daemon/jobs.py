@@ -219,6 +219,13 @@ def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[
     return report, summary
 
 
+def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
+    """Step the paper account through the session the cycle just called (assistant.paper)."""
+    from assistant.paper import step_session
+
+    return None, step_session(ctx.db, ctx.settings, as_of)
+
+
 def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
     from assistant.cycle.run import check_drift
 

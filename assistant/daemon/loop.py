@@ -377,6 +377,7 @@ class Daemon:
                 ("collect", jobs.collect),
                 ("cycle", jobs.cycle),
                 ("verify", jobs.verify),
+                ("paper", jobs.paper),
             ):
                 if self.stop.is_set():
                     return
@@ -532,6 +533,7 @@ class Daemon:
         steps: list[tuple[str, Callable[[jobs.Progress], tuple[Any, str]]]] = [
             ("cycle", lambda p: jobs.cycle(ctx, p, as_of=sim)),
             ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
+            ("paper", lambda p: jobs.paper(ctx, p, as_of=sim)),
         ]
         if opts.drift_every and n % opts.drift_every == 0:
             steps.append(("drift", lambda p: jobs.drift(ctx, p, as_of=sim)))

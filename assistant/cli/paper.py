@@ -1,0 +1,145 @@
+"""CLI command `paper`: the daemon's paper account now, its history, next to buy-and-hold.
+`backtest --paper` prints the same table (`paper_table`) for the walk-forward calls."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from assistant.cli.common import open_home, print_json, table
+
+PAPER_HEAD = [
+    "book",
+    "total",
+    "annual",
+    "vol",
+    "sharpe",
+    "max dd",
+    "turnover/yr",
+    "costs",
+    "trades",
+    "hit rate",
+    "p vs hold",
+    "p vs long",
+]
+
+LEGEND = (
+    "paper: the [paper] policy; hold: equal-weight buy-and-hold of the same symbols; long: "
+    "always long with the paper's sizing. Same costs for all. Fills at the next session's "
+    "open after each decision. turnover: one-way traded notional per year over mean equity. "
+    "trades: round trips (a hit: the price moved its way between entry and exit fills). "
+    "p: one-sided paired Newey-West test that the paper's daily returns beat the other book's."
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "paper",
+        help="the paper account: equity, positions, trades, next to buy-and-hold",
+        description="The paper account the daemon keeps ([paper] in config.toml): after each "
+        "cycle it fills the orders decided at the previous close at this session's open, marks "
+        "to market at the close, and decides the next orders from this session's calls. Shown "
+        "next to equal-weight buy-and-hold and always-long under the same costs. " + LEGEND,
+    )
+    p.add_argument("--history", action="store_true", help="also print the equity per session")
+    p.add_argument("--json", action="store_true", help="print the account and report as JSON")
+    p.set_defaults(func=cmd_paper)
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{v:+.1%}"
+
+
+def _num(v: Any, fmt: str = ".2f") -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def paper_rows(report: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            r["book"],
+            _pct(r["total_return"]),
+            _pct(r["annual_return"]),
+            _num(r["volatility"], ".1%"),
+            _num(r["sharpe"]),
+            _num(r["max_drawdown"], ".1%"),
+            _num(r["turnover"], ".1f"),
+            _num(r["costs"], ",.0f"),
+            r["trades"],
+            _num(r["hit_rate"], ".1%"),
+            _num(r.get("p_vs_hold"), ".3g"),
+            _num(r.get("p_vs_long"), ".3g"),
+        ]
+        for r in report
+    ]
+
+
+def paper_table(report: list[dict[str, Any]]) -> str:
+    return table(paper_rows(report), PAPER_HEAD) + "\n\n" + LEGEND
+
+
+def cmd_paper(args: argparse.Namespace) -> int:
+    from assistant.paper import stored_books
+    from models import paper
+    from store import paper as ledger
+
+    _, _, db = open_home(args, writes=False)
+    try:
+        books = stored_books(db)
+        latest = ledger.latest(db)
+        history = ledger.history(db) if args.history or args.json else []
+        recent = ledger.fills(db, "paper", limit=20)
+    finally:
+        db.close()
+    report = paper.report(books) if books else []
+    if args.json:
+        print_json({"report": report, "accounts": latest, "history": history, "fills": recent})
+        return 0
+    if not books:
+        print(
+            "no paper account yet: the daemon steps it after each cycle "
+            "(`assistant start`, or `assistant daemon --replay`)"
+        )
+        return 0
+    main = latest.get("paper") or latest["hold"]
+    print(f"paper account as of {main['session']}: equity {main['equity']:,.2f}, cash "
+          f"{main['cash']:,.2f}")
+    print(_positions(main))
+    print()
+    print(paper_table(report))
+    if args.history:
+        print()
+        print(_history(history))
+    return 0
+
+
+def _positions(account: Mapping[str, Any]) -> str:
+    rows = []
+    for s, p in sorted(account.get("positions", {}).items()):
+        price = account.get("last", {}).get(s, p["entry_price"])
+        rows.append(
+            [
+                s,
+                "long" if p["shares"] > 0 else "short",
+                f"{p['shares']:,.2f}",
+                f"{p['entry_price']:,.2f}",
+                p["entry_date"],
+                f"{price:,.2f}",
+                f"{p['shares'] * price:,.2f}",
+            ]
+        )
+    if not rows:
+        return "no open positions"
+    return table(rows, ["symbol", "side", "shares", "entry", "since", "last", "value"])
+
+
+def _history(rows: list[dict[str, Any]]) -> str:
+    by_day: dict[str, dict[str, float]] = {}
+    for r in rows:
+        by_day.setdefault(r["session"], {})[r["book"]] = r["equity"]
+    books = [b for b in ("paper", "hold", "long") if any(b in v for v in by_day.values())]
+    return table(
+        [[d, *(_num(v.get(b), ",.2f") for b in books)] for d, v in sorted(by_day.items())],
+        ["session", *books],
+    )

@@ -1,0 +1,154 @@
+"""The paper account where it runs: after the walk-forward backtest (`backtest --paper`),
+after each daemon cycle (live and replay), and read back by `assistant paper`.
+
+All three use `models.paper` (the rules, one `step` per session, the report); this module
+only feeds it: the `[paper]` settings, the bars' opens and closes, the calls of one horizon
+and the volatility forecast each call carried (`vol_sigma`, the h-session σ of the log
+return, annualized as σ·√(252/h)). A consumer of the cycle's results, never inside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from assistant.config import Settings
+from assistant.errors import AssistantError
+from models import paper
+from store import paper as ledger
+from store.symbols import active_symbols
+
+
+def rules_of(settings: Settings) -> paper.Rules:
+    return paper.Rules(**dataclasses.asdict(settings.paper))
+
+
+def annualized(vol_sigma: Any, horizon: Any) -> Any:
+    """The h-session σ of a call's log return, per year."""
+    return vol_sigma * np.sqrt(paper.SESSIONS_PER_YEAR / horizon)
+
+
+# ------------------------------------------------------------------ after the backtest
+
+
+def from_backtest(
+    predictions: pd.DataFrame,
+    bars: dict[str, pd.DataFrame],
+    rules: paper.Rules,
+    model: str | None = None,
+) -> tuple[str, dict[str, paper.Book]]:
+    """The books of following one model's walk-forward calls (default: the ensemble when it
+    was backtested, else the first model) over the backtest's sessions."""
+    models = list(dict.fromkeys(predictions["model"]))
+    chosen = model or ("ensemble" if "ensemble" in models else models[0] if models else None)
+    if chosen not in models:
+        raise AssistantError(
+            f"--paper-model {chosen}: not among the backtested models ({', '.join(models)})"
+        )
+    calls = predictions[
+        (predictions["model"] == chosen) & (predictions["horizon"] == rules.horizon)
+    ].copy()
+    if calls.empty:
+        raise AssistantError(
+            f"[paper] horizon = {rules.horizon}: the backtest made no calls at that horizon"
+        )
+    calls["as_of"] = pd.to_datetime(calls["as_of"])
+    symbols = sorted(set(calls["symbol"]))
+    opens = pd.DataFrame({s: bars[s]["open"] for s in symbols}).sort_index()
+    closes = pd.DataFrame({s: bars[s]["close"] for s in symbols}).sort_index()
+    last = calls["as_of"].max()
+    opens, closes = opens.loc[:last], closes.loc[:last]
+    sigma = calls.assign(s=annualized(calls["vol_sigma"], rules.horizon)).pivot_table(
+        index="as_of", columns="symbol", values="s", aggfunc="last"
+    )
+    return str(chosen), paper.compare(opens, closes, calls, sigma, rules)
+
+
+# ------------------------------------------------------------------ after a daemon cycle
+
+
+def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | None = None) -> str:
+    """Step every book through one session (default: the newest with final bars): fill the
+    orders decided after the previous stepped session at this session's opens, mark to
+    market at its closes, decide the next orders from this session's calls. One transaction;
+    a session already stepped, or older than the newest stepped, is left alone."""
+    rules = rules_of(settings)
+    symbols = active_symbols(db)
+    session = as_of or ledger.newest_session(db, symbols)
+    if session is None or not symbols:
+        return "paper: nothing to do (no watched symbols with bars)"
+    newest = ledger.last_session(db)
+    if newest is not None and session <= newest:
+        return f"paper: {session} already stepped (newest {newest})"
+    opens, closes = ledger.session_prices(db, session, symbols)
+    if not closes:
+        return f"paper: no final bars on {session}"
+    calls = ledger.session_calls(db, session, rules.horizon, symbols)
+    prior = ledger.state_before(db, session)
+    frame = pd.DataFrame(calls, columns=["symbol", "call", "vol_sigma"]).set_index("symbol")
+    sigma = annualized(frame["vol_sigma"].astype(float), rules.horizon)
+    written: dict[str, dict[str, Any]] = {}
+    books = ("hold", "long") if rules.policy == "hold" else ("paper", "hold", "long")
+    for book in books:
+        before = prior.get(book)
+        account = (
+            paper.Account.from_dict(before["account"]) if before else paper.Account(rules.cash)
+        )
+        day = paper.step(
+            account, session, opens, closes, before["pending"] if before else None, rules
+        )
+        if book == "hold":
+            pending = paper.hold_weights(symbols) if before is None else None
+        elif frame.empty:
+            pending = None  # no calls this session: keep what is held
+        else:
+            policy = rules.policy if book == "paper" else "long"
+            d = paper.directions(policy, frame, rules.long_short, rules.top_n)
+            pending = paper.target_weights(d, sigma, rules, len(symbols))
+        written[book] = {
+            "cash": account.cash,
+            "equity": day.equity,
+            "costs": day.costs,
+            "traded": day.traded,
+            "account": account.to_dict(),
+            "pending": pending,
+            "fills": day.fills,
+            "trips": day.trips,
+        }
+    if not ledger.write_session(db, session, written):
+        return f"paper: {session} already stepped"
+    main = written.get("paper", written["hold"])
+    return (
+        f"paper {session}: equity {main['equity']:,.0f}, {len(main['fills'])} fills, "
+        f"costs {main['costs']:,.2f}"
+    )
+
+
+def stored_books(db: sqlite_utils.Database) -> dict[str, paper.Book]:
+    """The daemon's books as `models.paper` reports them."""
+    rows = pd.DataFrame(ledger.history(db))
+    out: dict[str, paper.Book] = {}
+    if rows.empty:
+        return out
+    latest = ledger.latest(db)
+    for book, g in rows.groupby("book", sort=False):
+        g = g.sort_values("session")
+        # the first session of a book fills nothing (no orders yet): its equity is the cash
+        equity = pd.Series(g["equity"].to_numpy(float), pd.to_datetime(g["session"]))
+        acct = paper.Account.from_dict(latest[str(book)])
+        out[str(book)] = paper.Book(
+            str(book),
+            equity,
+            float(g["costs"].sum()),
+            float(g["traded"].sum()),
+            ledger.fills(db, str(book), limit=1_000_000),
+            ledger.trips(db, str(book)),
+            len(acct.positions),
+            acct,
+        )
+    order = [b for b in ledger.BOOKS if b in out]
+    return {b: out[b] for b in order}

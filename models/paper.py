@@ -1,0 +1,417 @@
+"""A paper account: the calls turned into positions, filled at the next open, with costs.
+
+One code path for the walk-forward backtest, the daemon and the benchmark. A *decision* is
+made after the close of session d (with what was known then: that session's calls and the
+volatility forecast made from bars up to d); its orders are filled at the OPEN of the next
+session of the price panel, never at a price the decision knew. Each session of an account
+is one `step`: fill the pending orders at the open, then mark to market at the close.
+
+The rules (`Rules`, the `[paper]` settings):
+
+- **Policy** — which way to hold each symbol: `calls` follows the directional calls of one
+  horizon (UP long; DOWN short when `long_short`, else flat; FLAT / no call: flat), `hold`
+  is the benchmark (equal weight bought at the first open and never rebalanced), `long` is
+  always long under the same sizing as `calls`. `ranking` holds the top `top_n` symbols of
+  a score column (the relative-ranking model's, when it exists); see `directions`.
+- **Sizing** — a volatility target: a symbol's weight is min(cap, target / σ / N), where σ
+  is the symbol's own annualized volatility forecast (`models.volatility`), N the number of
+  symbols in the account, `cap` the per-symbol limit; the gross weight never exceeds 1 (no
+  leverage). A position is traded back to its target only when it is `band` or more away
+  from it, or its direction changes (so a tiny forecast change does not pay costs).
+- **Costs** — `cost_bps` per side plus `slippage_bps`, both charged on the traded notional
+  at the fill.
+
+A *trade* in the report is a round trip: a position opened in one direction and closed (or
+reversed); it hits when the price moved its way between the fill that opened it and the
+fill that closed it (an unchanged price is a miss, as for a call). Trades still open at the
+end are counted but not scored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models import metrics, outcomes
+
+SESSIONS_PER_YEAR = 252
+POLICIES = ("calls", "hold", "long", "ranking")
+
+
+@dataclass(frozen=True)
+class Rules:
+    cash: float = 100_000.0
+    policy: str = "calls"
+    horizon: int = 1
+    long_short: bool = False
+    vol_target: float = 0.15  # annualized volatility a full (1/N) position is sized to
+    max_weight: float = 0.25  # per symbol, as a fraction of equity
+    band: float = 0.02  # trade back to target only when this far off (fraction of equity)
+    cost_bps: float = 5.0  # per side
+    slippage_bps: float = 2.0  # per side
+    top_n: int = 1  # `ranking`: how many of the top-scored symbols to hold
+
+    @property
+    def cost_rate(self) -> float:
+        return (self.cost_bps + self.slippage_bps) / 1e4
+
+
+# ------------------------------------------------------------------ what to hold
+
+
+def directions(policy: str, rows: pd.DataFrame, long_short: bool, top_n: int = 1) -> pd.Series:
+    """Per symbol, -1/0/+1 from one decision's rows (index: symbol; columns `call`, and
+    `score` for `ranking`). `hold` is not a direction rule (it never rebalances)."""
+    if policy == "calls":
+        sign = outcomes.call_sign(rows["call"].astype(str).str.lower().to_numpy(object))
+        return pd.Series(np.where(sign < 0, -1 if long_short else 0, sign), rows.index)
+    if policy == "long":
+        return pd.Series(1, rows.index)
+    if policy == "ranking":
+        # the hook for the relative-ranking model: any per-symbol score, higher = better
+        if "score" not in rows or rows["score"].isna().all():
+            raise ValueError("the ranking policy needs a per-symbol score (no ranking model yet)")
+        top = rows["score"].rank(ascending=False, method="first") <= top_n
+        bottom = rows["score"].rank(ascending=True, method="first") <= top_n
+        out = np.where(top, 1, np.where(bottom & long_short, -1, 0))
+        return pd.Series(out, rows.index)
+    raise ValueError(f"unknown paper policy {policy!r} (one of {', '.join(POLICIES)})")
+
+
+def target_weights(
+    direction: pd.Series, sigma_annual: pd.Series, rules: Rules, n_symbols: int
+) -> dict[str, float]:
+    """The volatility-target weights (see the module docstring); a symbol without a usable
+    forecast gets no position."""
+    sig = sigma_annual.reindex(direction.index).astype(float)
+    ok = np.isfinite(sig) & (sig > 0)
+    size = np.where(ok, rules.vol_target / sig.where(ok, 1.0), 0.0) / max(n_symbols, 1)
+    w = direction.to_numpy(float) * np.minimum(size, rules.max_weight)
+    gross = float(np.abs(w).sum())
+    if gross > 1.0:
+        w = w / gross
+    return {str(s): float(x) for s, x in zip(direction.index, w, strict=True)}
+
+
+def hold_weights(symbols: list[str]) -> dict[str, float]:
+    """The benchmark: equal weight, all in."""
+    return {s: 1.0 / len(symbols) for s in symbols} if symbols else {}
+
+
+# ------------------------------------------------------------------ the account
+
+
+@dataclass
+class Position:
+    shares: float
+    entry_price: float  # the fill that opened this direction
+    entry_date: str
+
+
+@dataclass
+class Account:
+    """Cash, positions and the last known price of each symbol (what marks a symbol that
+    has no bar on a session)."""
+
+    cash: float
+    positions: dict[str, Position] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+
+    def equity(self, prices: Mapping[str, float]) -> float:
+        return self.cash + sum(
+            p.shares * _price(prices, self.last, s) for s, p in self.positions.items()
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cash": self.cash,
+            "positions": {
+                s: {"shares": p.shares, "entry_price": p.entry_price, "entry_date": p.entry_date}
+                for s, p in self.positions.items()
+            },
+            "last": dict(self.last),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Account:
+        return cls(
+            float(d["cash"]),
+            {s: Position(**p) for s, p in d.get("positions", {}).items()},
+            {s: float(v) for s, v in d.get("last", {}).items()},
+        )
+
+
+def _price(prices: Mapping[str, float], last: Mapping[str, float], s: str) -> float:
+    v = prices.get(s)
+    return float(v) if v is not None and np.isfinite(v) else float(last.get(s, 0.0))
+
+
+@dataclass
+class Day:
+    """One session of an account: what was filled at the open, the equity at the close."""
+
+    date: str
+    equity: float
+    costs: float
+    traded: float  # notional bought + sold
+    fills: list[dict[str, Any]]
+    trips: list[dict[str, Any]]  # round trips closed this session
+
+
+def step(
+    account: Account,
+    date: str,
+    opens: Mapping[str, float],
+    closes: Mapping[str, float],
+    targets: Mapping[str, float] | None,
+    rules: Rules,
+) -> Day:
+    """Fill `targets` (weights decided after the previous session's close; None: no
+    decision) at this session's opens, then mark to market at its closes. Mutates `account`.
+    A symbol without an open this session is not traded (its order lapses)."""
+    fills: list[dict[str, Any]] = []
+    trips: list[dict[str, Any]] = []
+    costs = traded = 0.0
+    if targets is not None:
+        equity = account.equity(opens)
+        for s in sorted(set(targets) | set(account.positions)):
+            price = opens.get(s)
+            if price is None or not np.isfinite(price) or price <= 0:
+                continue
+            pos = account.positions.get(s)
+            have = pos.shares if pos else 0.0
+            want_w = float(targets.get(s, 0.0))
+            have_w = have * price / equity if equity > 0 else 0.0
+            flip = np.sign(want_w) != np.sign(have_w)
+            if not flip and abs(want_w - have_w) < rules.band:
+                continue
+            want = want_w * equity / price if equity > 0 else 0.0
+            delta = want - have
+            if delta == 0:
+                continue
+            notional = abs(delta) * price
+            cost = notional * rules.cost_rate
+            account.cash -= delta * price + cost
+            costs += cost
+            traded += notional
+            fills.append(
+                {"date": date, "symbol": s, "shares": delta, "price": price, "cost": cost}
+            )
+            if pos and flip:  # the old direction's round trip ends here
+                move = (price - pos.entry_price) * np.sign(pos.shares)
+                trips.append(
+                    {
+                        "symbol": s,
+                        "side": "long" if pos.shares > 0 else "short",
+                        "entry_date": pos.entry_date,
+                        "entry_price": pos.entry_price,
+                        "exit_date": date,
+                        "exit_price": price,
+                        "hit": bool(move > 0),
+                    }
+                )
+            if want == 0:
+                account.positions.pop(s, None)
+            elif pos and not flip:
+                pos.shares = want
+            else:
+                account.positions[s] = Position(want, price, date)
+    for s, v in closes.items():
+        if v is not None and np.isfinite(v) and v > 0:
+            account.last[s] = float(v)
+    return Day(date, account.equity(closes), costs, traded, fills, trips)
+
+
+# ------------------------------------------------------------------ a whole history
+
+
+@dataclass
+class Book:
+    """One account over a history: the daily equity curve (at closes), fills and trips."""
+
+    name: str
+    equity: pd.Series  # indexed by session date, starts with the cash before the first fill
+    costs: float
+    traded: float
+    fills: list[dict[str, Any]]
+    trips: list[dict[str, Any]]
+    open_trips: int
+    account: Account
+
+
+def run(
+    name: str,
+    opens: pd.DataFrame,
+    closes: pd.DataFrame,
+    decisions: Mapping[pd.Timestamp, Mapping[str, float]],
+    rules: Rules,
+) -> Book:
+    """Replay an account over the sessions of the price panel (date x symbol). `decisions`
+    maps a decision date to target weights; each is filled at the open of the first panel
+    session strictly after its date (a later decision before that open replaces it)."""
+    account = Account(rules.cash)
+    dates = pd.DatetimeIndex(opens.index)
+    pending: Mapping[str, float] | None = None
+    todo = sorted(decisions)
+    k = 0
+    curve: dict[pd.Timestamp, float] = {}
+    costs = traded = 0.0
+    fills: list[dict[str, Any]] = []
+    trips: list[dict[str, Any]] = []
+    for i, day in enumerate(dates):
+        while k < len(todo) and todo[k] < day:  # decided after an earlier close
+            pending = decisions[todo[k]]
+            k += 1
+        if i == 0:
+            curve[day - pd.Timedelta(days=1)] = rules.cash  # the start, before any fill
+        o = opens.iloc[i].to_dict()
+        c = closes.iloc[i].to_dict()
+        d = step(account, day.strftime("%Y-%m-%d"), o, c, pending, rules)
+        pending = None
+        curve[day] = d.equity
+        costs += d.costs
+        traded += d.traded
+        fills += d.fills
+        trips += d.trips
+    return Book(
+        name,
+        pd.Series(curve, dtype=float),
+        costs,
+        traded,
+        fills,
+        trips,
+        len(account.positions),
+        account,
+    )
+
+
+def decisions_from_calls(
+    calls: pd.DataFrame, sigma: pd.DataFrame, rules: Rules, symbols: list[str]
+) -> dict[pd.Timestamp, dict[str, float]]:
+    """Target weights per decision date from ledger-shaped calls of `rules.horizon`
+    (columns as_of, symbol, call, horizon, optional score) and the annualized volatility
+    forecast known at each date (sigma: date x symbol). `rules.policy` must not be `hold`."""
+    mine = calls[calls["horizon"] == rules.horizon] if "horizon" in calls else calls
+    out: dict[pd.Timestamp, dict[str, float]] = {}
+    for day, rows in mine.groupby(pd.to_datetime(mine["as_of"])):
+        rows = rows.drop_duplicates("symbol", keep="last").set_index("symbol")
+        rows = rows.reindex([s for s in symbols if s in rows.index])
+        d = directions(rules.policy, rows, rules.long_short, rules.top_n)
+        sig = sigma.loc[day] if day in sigma.index else pd.Series(dtype=float)
+        out[pd.Timestamp(day)] = target_weights(d, sig, rules, len(symbols))
+    return out
+
+
+def compare(
+    opens: pd.DataFrame,
+    closes: pd.DataFrame,
+    calls: pd.DataFrame,
+    sigma: pd.DataFrame,
+    rules: Rules,
+) -> dict[str, Book]:
+    """The policy's book next to buy-and-hold (equal weight) and always-long (the same
+    sizing), all under the same costs, over the sessions after the first decision."""
+    symbols = [str(s) for s in opens.columns]
+    days = sorted(pd.to_datetime(calls["as_of"]).unique())
+    if not days:
+        raise ValueError("no calls to follow")
+    first = pd.Timestamp(days[0])
+    live = opens.index > first
+    o, c = opens.loc[live], closes.loc[live]
+    books = {}
+    if rules.policy != "hold":
+        books["paper"] = run(
+            "paper", o, c, decisions_from_calls(calls, sigma, rules, symbols), rules
+        )
+    every = calls.assign(call="up")
+    books["hold"] = run("hold", o, c, {first: hold_weights(symbols)}, rules)
+    always = dataclasses.replace(rules, policy="long")
+    books["long"] = run("long", o, c, decisions_from_calls(every, sigma, always, symbols), rules)
+    return books
+
+
+# ------------------------------------------------------------------ the report
+
+
+def daily_returns(equity: pd.Series) -> pd.Series:
+    return equity.pct_change().iloc[1:]
+
+
+def max_drawdown(equity: pd.Series) -> float:
+    """Largest peak-to-trough loss of the equity curve, as a fraction of the peak."""
+    e = equity.to_numpy(float)
+    if len(e) == 0:
+        return 0.0
+    peak = np.maximum.accumulate(e)
+    return float(np.max(1 - e / peak))
+
+
+def drawdown(equity: pd.Series) -> pd.Series:
+    return 1 - equity / equity.cummax()
+
+
+def summary(book: Book, against: Book | None = None) -> dict[str, Any]:
+    """Total and annualized return, volatility, Sharpe (no risk-free rate), max drawdown,
+    turnover (one-way, per year, in multiples of the mean equity), costs paid, trades and
+    their hit rate; with `against`, the mean daily return difference and its one-sided
+    paired p-value (`models.metrics.paired_p`, the test the product uses for hits)."""
+    r = daily_returns(book.equity)
+    n = len(r)
+    start, end = float(book.equity.iloc[0]), float(book.equity.iloc[-1])
+    years = n / SESSIONS_PER_YEAR
+    vol = float(r.std(ddof=1) * np.sqrt(SESSIONS_PER_YEAR)) if n > 1 else None
+    mean = float(r.mean()) if n else None
+    scored = [t["hit"] for t in book.trips]
+    out: dict[str, Any] = {
+        "book": book.name,
+        "from": str(book.equity.index[1].date()) if n else None,
+        "to": str(book.equity.index[-1].date()) if n else None,
+        "sessions": n,
+        "start_equity": start,
+        "end_equity": end,
+        "total_return": end / start - 1,
+        "annual_return": (end / start) ** (1 / years) - 1 if years > 0 and end > 0 else None,
+        "volatility": vol,
+        "sharpe": mean * SESSIONS_PER_YEAR / vol if vol and mean is not None else None,
+        "max_drawdown": max_drawdown(book.equity),
+        "turnover": book.traded / 2 / float(book.equity.mean()) / years if years > 0 else None,
+        "costs": book.costs,
+        "trades": len(book.trips) + book.open_trips,
+        "trades_closed": len(scored),
+        "hit_rate": float(np.mean(scored)) if scored else None,
+    }
+    if against is not None:
+        other = daily_returns(against.equity).reindex(r.index)
+        diff = (r - other).to_numpy(float)
+        out["vs"] = against.name
+        out["mean_daily_diff"] = float(np.nanmean(diff)) if n else None
+        out["p_value"] = metrics.paired_p(r.to_numpy(float), other.to_numpy(float), None, 1)
+    return out
+
+
+def report(books: Mapping[str, Book]) -> list[dict[str, Any]]:
+    """Every book's summary; the policy's tested against buy-and-hold and always-long."""
+    rows = []
+    for name, book in books.items():
+        rows.append(summary(book))
+        if name == "paper":
+            for other in ("hold", "long"):
+                if other in books:
+                    t = summary(book, books[other])
+                    rows[-1][f"p_vs_{other}"] = t["p_value"]
+                    rows[-1][f"diff_vs_{other}"] = t["mean_daily_diff"]
+    return rows
+
+
+def by_year(books: Mapping[str, Book]) -> pd.DataFrame:
+    """Per calendar year, each book's return (year-end equity over the previous year-end)."""
+    frame = pd.DataFrame({n: b.equity for n, b in books.items()})
+    ends = frame.groupby(frame.index.year).last()
+    starts = ends.shift(1)
+    starts.iloc[0] = frame.iloc[0]
+    return ends / starts - 1

@@ -1,0 +1,180 @@
+"""The paper account's ledger: per session and book, cash, equity, the account and the
+orders pending for the next open; the fills and the closed round trips.
+
+`write_session` lands a session whole (one BEGIN IMMEDIATE) or not at all, and refuses a
+session already written: stepping an account twice would trade twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from store.db import immediate, utcnow
+
+BOOKS = ("paper", "hold", "long")
+
+
+def last_session(db: sqlite_utils.Database) -> str | None:
+    row = db.execute("SELECT MAX(session) FROM paper_days").fetchone()
+    return row[0] if row else None
+
+
+def state_before(db: sqlite_utils.Database, session: str) -> dict[str, dict[str, Any]]:
+    """Per book, its newest row before `session` (account and pending as parsed JSON)."""
+    out = {}
+    for book, account, pending, day in db.execute(
+        "SELECT book, account, pending, MAX(session) FROM paper_days WHERE session < ? "
+        "GROUP BY book",
+        [session],
+    ).fetchall():
+        out[book] = {
+            "session": day,
+            "account": json.loads(account),
+            "pending": json.loads(pending) if pending else None,
+        }
+    return out
+
+
+def has_session(db: sqlite_utils.Database, session: str) -> bool:
+    return db.execute("SELECT 1 FROM paper_days WHERE session = ?", [session]).fetchone() is not None
+
+
+def write_session(
+    db: sqlite_utils.Database,
+    session: str,
+    books: dict[str, dict[str, Any]],
+) -> bool:
+    """Write one session of every book: `books[name]` holds cash, equity, costs, traded,
+    account (dict), pending (dict or None), fills and trips (lists of dicts). False (and
+    nothing written) when the session is already there."""
+    with immediate(db):
+        if has_session(db, session):
+            return False
+        now = utcnow()
+        for name, b in books.items():
+            db.execute(
+                "INSERT INTO paper_days (session, book, cash, equity, costs, traded, account, "
+                "pending, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    session,
+                    name,
+                    b["cash"],
+                    b["equity"],
+                    b["costs"],
+                    b["traded"],
+                    json.dumps(b["account"]),
+                    None if b["pending"] is None else json.dumps(b["pending"]),
+                    now,
+                ],
+            )
+            db.conn.executemany(
+                "INSERT INTO paper_fills (session, book, symbol, shares, price, cost) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(session, name, f["symbol"], f["shares"], f["price"], f["cost"]) for f in b["fills"]],
+            )
+            db.conn.executemany(
+                "INSERT INTO paper_trips (exit_session, book, symbol, side, entry_session, "
+                "entry_price, exit_price, hit) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        session,
+                        name,
+                        t["symbol"],
+                        t["side"],
+                        t["entry_date"],
+                        t["entry_price"],
+                        t["exit_price"],
+                        int(t["hit"]),
+                    )
+                    for t in b["trips"]
+                ],
+            )
+    return True
+
+
+def history(db: sqlite_utils.Database, book: str | None = None) -> list[dict[str, Any]]:
+    """Every session row (without the account JSON), oldest first."""
+    where, args = ("WHERE book = ?", [book]) if book else ("", [])
+    cur = db.execute(
+        f"SELECT session, book, cash, equity, costs, traded FROM paper_days {where} "
+        "ORDER BY session, book",
+        args,
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def latest(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """Per book, its newest row with the account parsed."""
+    out = {}
+    for book, session, cash, equity, account in db.execute(
+        "SELECT book, MAX(session), cash, equity, account FROM paper_days GROUP BY book"
+    ).fetchall():
+        out[book] = {"session": session, "cash": cash, "equity": equity, **json.loads(account)}
+    return out
+
+
+def fills(db: sqlite_utils.Database, book: str = "paper", limit: int = 50) -> list[dict[str, Any]]:
+    cur = db.execute(
+        "SELECT session, symbol, shares, price, cost FROM paper_fills WHERE book = ? "
+        "ORDER BY session DESC, symbol LIMIT ?",
+        [book, limit],
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def trips(db: sqlite_utils.Database, book: str = "paper") -> list[dict[str, Any]]:
+    cur = db.execute(
+        "SELECT exit_session, symbol, side, entry_session, entry_price, exit_price, hit "
+        "FROM paper_trips WHERE book = ? ORDER BY exit_session",
+        [book],
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def fill_count(db: sqlite_utils.Database) -> int:
+    """How many fills are stored (all books): what a double trade would show."""
+    return int(db.execute("SELECT COUNT(*) FROM paper_fills").fetchone()[0])
+
+
+def newest_session(db: sqlite_utils.Database, symbols: list[str]) -> str | None:
+    """The newest session with a final bar of any of `symbols`."""
+    if not symbols:
+        return None
+    marks = ", ".join("?" * len(symbols))
+    row = db.execute(
+        f"SELECT MAX(date) FROM bars WHERE provisional = 0 AND symbol IN ({marks})", symbols
+    ).fetchone()
+    return row[0] if row else None
+
+
+def session_prices(
+    db: sqlite_utils.Database, session: str, symbols: list[str]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(opens, closes) of the final bars of `session`."""
+    marks = ", ".join("?" * len(symbols))
+    rows = db.execute(
+        f"SELECT symbol, open, close FROM bars WHERE date = ? AND provisional = 0 "
+        f"AND symbol IN ({marks})",
+        [session, *symbols],
+    ).fetchall()
+    return {s: o for s, o, _ in rows}, {s: c for s, _, c in rows}
+
+
+def session_calls(
+    db: sqlite_utils.Database, session: str, horizon: int, symbols: list[str]
+) -> list[tuple[str, str, float | None]]:
+    """(symbol, direction, vol_sigma) of the newest call per symbol as of `session` at
+    `horizon`."""
+    marks = ", ".join("?" * len(symbols))
+    rows = db.execute(
+        f"SELECT symbol, direction, vol_sigma FROM predictions WHERE as_of = ? AND horizon = ? "
+        f"AND symbol IN ({marks}) ORDER BY made_at, id",
+        [session, horizon, *symbols],
+    ).fetchall()
+    return list({s: (s, d, v) for s, d, v in rows}.values())

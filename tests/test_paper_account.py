@@ -1,0 +1,156 @@
+"""The paper account's arithmetic on cases small enough to check by hand (models/paper.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import paper
+
+
+def panel(opens: list[float], closes: list[float], symbol: str = "AAA") -> tuple[pd.DataFrame, ...]:
+    days = pd.bdate_range("2024-01-01", periods=len(opens))
+    return pd.DataFrame({symbol: opens}, days), pd.DataFrame({symbol: closes}, days)
+
+
+def test_a_fill_pays_costs_and_slippage_per_side_on_the_traded_notional() -> None:
+    rules = paper.Rules(cash=10_000, cost_bps=8, slippage_bps=2, band=0)
+    acct = paper.Account(10_000)
+    # buy half the account at 100: 50 shares, 5,000 notional, 10 bps = 5.00
+    day = paper.step(acct, "d1", {"AAA": 100.0}, {"AAA": 100.0}, {"AAA": 0.5}, rules)
+    assert day.fills[0]["shares"] == pytest.approx(50)
+    assert day.costs == pytest.approx(5.0)
+    assert acct.cash == pytest.approx(4_995.0)
+    assert day.equity == pytest.approx(9_995.0)
+    # sell it all at 110: 5,500 notional, 5.50 in costs; the round trip hit
+    day = paper.step(acct, "d2", {"AAA": 110.0}, {"AAA": 110.0}, {"AAA": 0.0}, rules)
+    assert day.costs == pytest.approx(5.5)
+    assert acct.cash == pytest.approx(4_995.0 + 5_500 - 5.5)
+    assert acct.positions == {}
+    assert day.trips == [
+        {
+            "symbol": "AAA",
+            "side": "long",
+            "entry_date": "d1",
+            "entry_price": 100.0,
+            "exit_date": "d2",
+            "exit_price": 110.0,
+            "hit": True,
+        }
+    ]
+
+
+def test_a_short_earns_when_the_price_falls_and_its_trip_is_a_hit() -> None:
+    rules = paper.Rules(cash=1_000, cost_bps=0, slippage_bps=0, band=0)
+    acct = paper.Account(1_000)
+    paper.step(acct, "d1", {"AAA": 10.0}, {"AAA": 10.0}, {"AAA": -0.5}, rules)  # short 50
+    assert acct.positions["AAA"].shares == pytest.approx(-50)
+    assert acct.cash == pytest.approx(1_500)
+    day = paper.step(acct, "d2", {"AAA": 8.0}, {"AAA": 8.0}, {"AAA": 0.0}, rules)
+    assert day.equity == pytest.approx(1_100)  # 50 x 2 gained
+    assert day.trips[0]["side"] == "short" and day.trips[0]["hit"] is True
+
+
+def test_a_call_fills_at_the_next_sessions_open_never_at_the_close_it_knew() -> None:
+    opens, closes = panel([100, 104, 108], [102, 106, 110])
+    rules = paper.Rules(cash=10_000, cost_bps=0, slippage_bps=0, band=0)
+    decided = opens.index[0]  # after the close of day 0 (102), the call says: all in
+    book = paper.run("paper", opens, closes, {decided: {"AAA": 1.0}}, rules)
+    assert [f["date"] for f in book.fills] == [str(opens.index[1].date())]
+    assert book.fills[0]["price"] == 104  # day 1's open, not day 0's close
+    shares = 10_000 / 104
+    assert book.equity.iloc[-1] == pytest.approx(shares * 110)
+    # day 0 itself: nothing held, equity is the cash
+    assert book.equity.loc[opens.index[0]] == pytest.approx(10_000)
+
+
+def test_no_lookahead_a_decision_cannot_trade_at_a_price_it_knew() -> None:
+    """Whatever the prices up to and including the decision's session, its fill is the next
+    session's open; and the account up to a session is the same whether the panel ends
+    there or goes on."""
+    rng = np.random.default_rng(3)
+    n = 40
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = close * np.exp(rng.normal(0, 0.005, n))
+    opens, closes = panel(list(open_), list(close))
+    rules = paper.Rules(cash=1_000, cost_bps=5, slippage_bps=1, band=0)
+    decisions = {opens.index[i]: {"AAA": float((-1) ** i) * 0.5} for i in range(0, n, 3)}
+    full = paper.run("paper", opens, closes, decisions, rules)
+    for f in full.fills:
+        day = pd.Timestamp(f["date"])
+        known = max(d for d in decisions if d < day)  # the decision it filled
+        assert f["price"] == pytest.approx(opens.loc[day, "AAA"])
+        assert day == opens.index[opens.index > known][0]
+        assert f["price"] not in set(closes.loc[:known, "AAA"]) | set(opens.loc[:known, "AAA"])
+    cut = 25
+    part = paper.run("paper", opens.iloc[:cut], closes.iloc[:cut], decisions, rules)
+    pd.testing.assert_series_equal(part.equity, full.equity.iloc[: cut + 1])
+    # a decision after the panel's last session never fills
+    last = paper.run("paper", opens, closes, {opens.index[-1]: {"AAA": 1.0}}, rules)
+    assert last.fills == []
+
+
+def test_max_drawdown_is_the_largest_fall_from_a_peak() -> None:
+    equity = pd.Series([100.0, 120, 90, 130, 65, 100])
+    assert paper.max_drawdown(equity) == pytest.approx(0.5)  # 130 -> 65
+    assert paper.max_drawdown(pd.Series([1.0, 2, 3])) == 0.0
+
+
+def test_volatility_target_sizing_with_the_per_symbol_cap_and_no_leverage() -> None:
+    rules = paper.Rules(vol_target=0.15, max_weight=0.3)
+    d = pd.Series([1, -1, 1], index=["A", "B", "C"])
+    sigma = pd.Series({"A": 0.30, "B": 0.15, "C": 0.05})
+    w = paper.target_weights(d, sigma, rules, 3)
+    assert w["A"] == pytest.approx(0.15 / 0.30 / 3)  # 1/6
+    assert w["B"] == pytest.approx(-1 / 3 * 0.9)  # 1/3, capped at 0.3
+    assert w["C"] == pytest.approx(0.3)  # 1.0, capped
+    w = paper.target_weights(d, sigma, paper.Rules(vol_target=1.0, max_weight=1.0), 1)
+    assert sum(abs(v) for v in w.values()) == pytest.approx(1.0)  # never levered
+    w = paper.target_weights(d, pd.Series({"A": np.nan}), rules, 3)
+    assert w == {"A": 0.0, "B": 0.0, "C": 0.0}  # no forecast, no position
+
+
+def test_the_band_keeps_a_small_resize_from_paying_costs() -> None:
+    rules = paper.Rules(cash=1_000, band=0.05)
+    acct = paper.Account(1_000)
+    paper.step(acct, "d1", {"A": 10.0}, {"A": 10.0}, {"A": 0.5}, rules)
+    day = paper.step(acct, "d2", {"A": 10.0}, {"A": 10.0}, {"A": 0.52}, rules)
+    assert day.fills == []
+    day = paper.step(acct, "d3", {"A": 10.0}, {"A": 10.0}, {"A": 0.6}, rules)
+    assert len(day.fills) == 1
+
+
+def test_policies_follow_the_calls_of_one_horizon_long_only_or_long_short() -> None:
+    rows = pd.DataFrame({"call": ["up", "down", "flat"]}, index=["A", "B", "C"])
+    assert paper.directions("calls", rows, False).tolist() == [1, 0, 0]
+    assert paper.directions("calls", rows, True).tolist() == [1, -1, 0]
+    assert paper.directions("long", rows, False).tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match="ranking"):
+        paper.directions("ranking", rows, False)
+    scored = rows.assign(score=[0.1, 0.9, 0.5])
+    assert paper.directions("ranking", scored, True, 1).tolist() == [-1, 1, 0]
+
+
+def test_compare_puts_the_policy_next_to_buy_and_hold_and_always_long() -> None:
+    days = pd.bdate_range("2024-01-01", periods=6)
+    opens = pd.DataFrame({"A": [10, 10, 11, 12, 11, 12.0], "B": [20, 20, 20, 21, 22, 22.0]}, days)
+    closes = opens * 1.0
+    calls = pd.DataFrame(
+        [(d, s, "up" if s == "A" else "flat", 1) for d in days[:-1] for s in ("A", "B")],
+        columns=["as_of", "symbol", "call", "horizon"],
+    )
+    sigma = pd.DataFrame(0.15, index=days, columns=["A", "B"])
+    rules = paper.Rules(cash=1_000, cost_bps=10, slippage_bps=0, band=0, max_weight=1.0)
+    books = paper.compare(opens, closes, calls, sigma, rules)
+    assert set(books) == {"paper", "hold", "long"}
+    # paper holds A only (half the account), hold/long hold both
+    assert {f["symbol"] for f in books["paper"].fills} == {"A"}
+    assert {f["symbol"] for f in books["hold"].fills} == {"A", "B"}
+    # buy-and-hold trades once: 1,000 notional at 10 bps
+    assert books["hold"].costs == pytest.approx(1.0)
+    rows = paper.report(books)
+    assert rows[0]["book"] == "paper" and 0 <= rows[0]["p_vs_hold"] <= 1
+    assert rows[1]["trades"] == 2 and rows[1]["hit_rate"] is None  # still open
+    years = paper.by_year(books)
+    assert years.loc[2024, "hold"] == pytest.approx(books["hold"].equity.iloc[-1] / 1_000 - 1)

@@ -1,0 +1,127 @@
+"""The paper account as a user meets it: a real replay daemon steps it after each cycle
+(kill -9 in the middle of its write must not trade twice), `assistant paper` shows it,
+`assistant backtest --paper` runs it on the walk-forward calls."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from assistant import calendar
+from tests.daemon_fixture import cli, integrity_ok, job_running, kill9, query, spawn, wait_for
+
+FROM, END = "2013-02-01", "2013-03-01"
+REPLAY = ("daemon", "--replay", "--speed", "0")
+COSTS = {"ASSISTANT_PAPER_COST_BPS": "10", "ASSISTANT_PAPER_POLICY": "long"}
+
+pytestmark = pytest.mark.slow
+
+
+def _state(home):
+    rows = query(home, "SELECT state, sim_date FROM daemon")
+    return rows[0] if rows else (None, None)
+
+
+def _assert_books_add_up(home):
+    """Each book's cash moves only by its own fills (a session stepped twice, or fills
+    applied twice, would break this) and holds one row per session."""
+    days = query(home, "SELECT session, book, cash FROM paper_days ORDER BY book, session")
+    fills = query(home, "SELECT session, book, SUM(shares * price + cost) FROM paper_fills GROUP BY 1, 2")
+    spent = {(s, b): v for s, b, v in fills}
+    books: dict[str, list[tuple[str, float]]] = {}
+    for s, b, cash in days:
+        books.setdefault(b, []).append((s, cash))
+    assert set(books) == {"paper", "hold", "long"}
+    for b, rows in books.items():
+        sessions = [s for s, _ in rows]
+        assert len(sessions) == len(set(sessions)), f"{b}: a session stepped twice"
+        assert rows[0][1] == pytest.approx(100_000.0)  # the first session fills nothing
+        for (_, before), (s, after) in zip(rows, rows[1:], strict=False):
+            assert after == pytest.approx(before - spent.get((s, b), 0.0), rel=1e-9), (b, s)
+    assert spent, "the books never traded"
+
+
+def test_kill9_in_the_paper_write_then_restart_trades_once_per_session(tmp_path):
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    proc = spawn(home, *REPLAY, "--from", FROM, slow="paper", slow_s=3, extra_env=COSTS)
+    wait_for(lambda: job_running(home, "paper"), 60, "a paper step in progress", proc)
+    time.sleep(1.0)  # inside write_session's transaction: the session is not written
+    kill9(proc)
+    assert integrity_ok(home)
+    assert query(home, "SELECT COUNT(*) FROM paper_days") == [(0,)]
+
+    again = spawn(home, *REPLAY, "--from", FROM, extra_env=COSTS)
+    wait_for(lambda: _state(home)[0] == "finished", 120, "the replay to finish", again)
+    again.send_signal(signal.SIGTERM)
+    assert again.wait(30) == 0
+    assert integrity_ok(home)
+    _assert_books_add_up(home)
+    stepped = {s for (s,) in query(home, "SELECT DISTINCT session FROM paper_days")}
+    sessions = {d.strftime("%Y-%m-%d") for d in calendar.sessions("XNYS", FROM, END)}
+    assert stepped <= sessions and len(stepped) >= len(sessions) - 2
+    # the order decided at one close is filled at the next session's open, never before
+    for session, symbol, price in query(
+        home, "SELECT session, symbol, price FROM paper_fills WHERE book = 'long'"
+    ):
+        opened = query(home, "SELECT open FROM bars WHERE symbol = ? AND date = ?", (symbol, session))
+        assert price == opened[0][0]
+    assert query(home, "SELECT MIN(session) FROM paper_fills")[0][0] > min(stepped)
+
+    shown = cli(home, "paper", "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    books = {r["book"]: r for r in data["report"]}
+    assert set(books) == {"paper", "hold", "long"}
+    assert 0 <= books["paper"]["p_vs_hold"] <= 1
+    assert books["hold"]["costs"] > 0 and books["paper"]["costs"] > 0
+    last = max(stepped)
+    assert data["accounts"]["paper"]["session"] == last
+    equity = query(home, "SELECT equity FROM paper_days WHERE book = 'paper' AND session = ?", (last,))
+    assert data["accounts"]["paper"]["equity"] == pytest.approx(equity[0][0])
+    text = cli(home, "paper", "--history")
+    assert text.returncode == 0, text.stderr
+    assert f"paper account as of {last}" in text.stdout
+    assert "p vs hold" in text.stdout and "^GSPC" in text.stdout
+
+
+def test_paper_on_a_home_without_an_account_says_so(tmp_path):
+    home = tmp_path / "home"
+    out = cli(home, "paper")
+    assert out.returncode == 0, out.stderr
+    assert "no paper account yet" in out.stdout
+
+
+def test_a_bad_paper_setting_is_one_error_line(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[paper]\npolicy = "momentum"\n')
+    out = cli(home, "paper")
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"error: {home / 'config.toml'}: [paper] policy = 'momentum' is not allowed: it must be "
+        "one of calls, hold, long, ranking"
+    ]
+
+
+def test_backtest_paper_follows_the_walk_forward_calls_next_to_buy_and_hold(tmp_path):
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    args = ("backtest", "--models", "markov", "--from", "2012-06-01", "--to", "2013-02-28")
+    out = cli(home, *args, "--horizons", "1", "--retrain-every", "126", "--paper", "--json",
+              timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    paper = json.loads(out.stdout)["paper"]
+    assert paper["model"] == "markov" and paper["horizon"] == 1
+    rows = {r["book"]: r for r in paper["report"]}
+    assert set(rows) == {"paper", "hold", "long"}
+    hold = rows["hold"]
+    assert hold["from"] > "2012-06-01" and hold["to"] <= "2013-02-28"
+    assert hold["trades"] == 2 and hold["costs"] > 0  # bought once, never sold
+    assert rows["paper"]["p_vs_hold"] is not None
+    bad = cli(home, *args, "--horizons", "1", "--paper", "--paper-model", "gru", timeout=600)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1].startswith("error: --paper-model gru: not among")
