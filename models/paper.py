@@ -199,9 +199,7 @@ def step(
             account.cash -= delta * price + cost
             costs += cost
             traded += notional
-            fills.append(
-                {"date": date, "symbol": s, "shares": delta, "price": price, "cost": cost}
-            )
+            fills.append({"date": date, "symbol": s, "shares": delta, "price": price, "cost": cost})
             if pos and flip:  # the old direction's round trip ends here
                 move = (price - pos.entry_price) * np.sign(pos.shares)
                 trips.append(
@@ -269,8 +267,8 @@ def run(
             k += 1
         if i == 0:
             curve[day - pd.Timedelta(days=1)] = rules.cash  # the start, before any fill
-        o = opens.iloc[i].to_dict()
-        c = closes.iloc[i].to_dict()
+        o = {str(k): float(v) for k, v in opens.iloc[i].items()}
+        c = {str(k): float(v) for k, v in closes.iloc[i].items()}
         d = step(account, day.strftime("%Y-%m-%d"), o, c, pending, rules)
         pending = None
         curve[day] = d.equity
@@ -303,6 +301,7 @@ def decisions_from_calls(
         rows = rows.reindex([s for s in symbols if s in rows.index])
         d = directions(rules.policy, rows, rules.long_short, rules.top_n)
         sig = sigma.loc[day] if day in sigma.index else pd.Series(dtype=float)
+        assert isinstance(sig, pd.Series)  # one row: the index holds each date once
         out[pd.Timestamp(day)] = target_weights(d, sig, rules, len(symbols))
     return out
 
@@ -411,7 +410,7 @@ def report(books: Mapping[str, Book]) -> list[dict[str, Any]]:
 def by_year(books: Mapping[str, Book]) -> pd.DataFrame:
     """Per calendar year, each book's return (year-end equity over the previous year-end)."""
     frame = pd.DataFrame({n: b.equity for n, b in books.items()})
-    ends = frame.groupby(frame.index.year).last()
+    ends = frame.groupby(pd.DatetimeIndex(frame.index).year).last()
     starts = ends.shift(1)
     starts.iloc[0] = frame.iloc[0]
     return ends / starts - 1

@@ -8,6 +8,7 @@ session already written: stepping an account twice would trade twice.
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import sqlite_utils
@@ -39,7 +40,9 @@ def state_before(db: sqlite_utils.Database, session: str) -> dict[str, dict[str,
 
 
 def has_session(db: sqlite_utils.Database, session: str) -> bool:
-    return db.execute("SELECT 1 FROM paper_days WHERE session = ?", [session]).fetchone() is not None
+    return (
+        db.execute("SELECT 1 FROM paper_days WHERE session = ?", [session]).fetchone() is not None
+    )
 
 
 def write_session(
@@ -73,7 +76,10 @@ def write_session(
             db.conn.executemany(
                 "INSERT INTO paper_fills (session, book, symbol, shares, price, cost) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(session, name, f["symbol"], f["shares"], f["price"], f["cost"]) for f in b["fills"]],
+                [
+                    (session, name, f["symbol"], f["shares"], f["price"], f["cost"])
+                    for f in b["fills"]
+                ],
             )
             db.conn.executemany(
                 "INSERT INTO paper_trips (exit_session, book, symbol, side, entry_session, "
@@ -178,3 +184,71 @@ def session_calls(
         [session, horizon, *symbols],
     ).fetchall()
     return list({s: (s, d, v) for s, d, v in rows}.values())
+
+
+def standing(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+    """Per book: newest session, its equity, the equity it started with, open positions."""
+    out = {}
+    for book, row in latest(db).items():
+        first = db.execute(
+            "SELECT equity FROM paper_days WHERE book = ? ORDER BY session LIMIT 1", [book]
+        ).fetchone()
+        out[book] = {
+            "session": row["session"],
+            "equity": row["equity"],
+            "start": first[0],
+            "positions": len(row.get("positions", {})),
+        }
+    return out
+
+
+def panel(db: sqlite_utils.Database, limit: int = 250) -> dict[str, Any]:
+    """What the dashboard's equity panel draws: the newest `limit` sessions of the paper
+    account and buy-and-hold (each indexed to 100 at the first stepped session), the
+    paper account's drawdown, and its open positions. {} before the account exists."""
+    try:
+        rows = db.execute(
+            "SELECT session, book, equity FROM paper_days WHERE book IN ('paper', 'hold') "
+            "AND session >= COALESCE((SELECT session FROM (SELECT DISTINCT session FROM "
+            "paper_days ORDER BY session DESC LIMIT ?) ORDER BY session LIMIT 1), '') "
+            "ORDER BY session",
+            [limit],
+        ).fetchall()
+    except sqlite3.OperationalError:  # a home older than the paper account's tables
+        return {}
+    if not rows:
+        return {}
+    starts = dict(
+        db.execute(
+            "SELECT book, equity FROM paper_days p WHERE session = "
+            "(SELECT MIN(session) FROM paper_days q WHERE q.book = p.book)"
+        ).fetchall()
+    )
+    series: dict[str, dict[str, float]] = {"paper": {}, "hold": {}}
+    for session, book, equity in rows:
+        series[book][session] = 100.0 * equity / starts[book]
+    main = "paper" if series["paper"] else "hold"
+    dates = sorted(series[main])
+    peak, drawdown = 0.0, []
+    for d in dates:
+        peak = max(peak, series[main][d])
+        drawdown.append(100.0 * (series[main][d] / peak - 1))
+    now = latest(db)[main]
+    positions = [
+        {
+            "symbol": s,
+            "side": "long" if p["shares"] > 0 else "short",
+            "value": p["shares"] * now.get("last", {}).get(s, p["entry_price"]),
+        }
+        for s, p in sorted(now.get("positions", {}).items())
+    ]
+    return {
+        "book": main,
+        "session": dates[-1],
+        "equity": now["equity"],
+        "dates": dates,
+        "paper": [series[main][d] for d in dates],
+        "hold": [series["hold"].get(d) for d in dates],
+        "drawdown": drawdown,
+        "positions": positions,
+    }

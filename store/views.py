@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store import registry, symbols
+from store import paper, registry, symbols
 from store.freshness import STALE_AFTER_SESSIONS, sessions_between
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
@@ -384,6 +384,7 @@ def dashboard(
             "trend": accuracy_trend(db),
             "regimes": regime_states(db),
             "quarantined": quarantined(db),
+            "paper": paper.panel(db),
         }
 
 

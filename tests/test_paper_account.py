@@ -154,3 +154,38 @@ def test_compare_puts_the_policy_next_to_buy_and_hold_and_always_long() -> None:
     assert rows[1]["trades"] == 2 and rows[1]["hit_rate"] is None  # still open
     years = paper.by_year(books)
     assert years.loc[2024, "hold"] == pytest.approx(books["hold"].equity.iloc[-1] / 1_000 - 1)
+
+
+def test_the_alerts_digest_carries_the_paper_account_line(tmp_path) -> None:
+    from assistant.alerts import events
+    from assistant.config import Settings
+    from store import jobs as job_runs
+    from store import paper as ledger
+    from store.db import open_db
+
+    def book(equity: float, positions: dict) -> dict:
+        return {
+            "cash": equity, "equity": equity, "costs": 0.0, "traded": 0.0, "pending": None,
+            "account": {"cash": equity, "positions": positions, "last": {}},
+            "fills": [], "trips": [],
+        }  # fmt: skip
+
+    held = {"AAA": {"shares": 10.0, "entry_price": 100.0, "entry_date": "2024-01-02"}}
+    db = open_db(tmp_path)
+    try:
+        alerts = Settings().replace("alerts", urls=("json://127.0.0.1:9/",), daemon=False).alerts
+        events.scan(db, alerts)  # the first scan marks history as seen
+        ledger.write_session(db, "2024-01-02", {"paper": book(1000, {}), "hold": book(1000, {})})
+        assert not ledger.write_session(db, "2024-01-02", {"paper": book(5, {})})  # never twice
+        ledger.write_session(
+            db, "2024-01-03", {"paper": book(1010, held), "hold": book(1005, held)}
+        )
+        verify = job_runs.start(db, "verify", scheduled_for="2024-01-03")
+        job_runs.finish(db, verify, "ok", "0 scored")
+        assert events.scan(db, alerts) == 1
+        (body,) = db.execute("SELECT body FROM alerts WHERE event = 'digest'").fetchone()
+    finally:
+        db.close()
+    assert (
+        "Paper account 2024-01-03: equity 1,010 (+1.0%), 1 position(s); buy-and-hold +0.5%" in body
+    )

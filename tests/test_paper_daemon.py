@@ -29,7 +29,9 @@ def _assert_books_add_up(home):
     """Each book's cash moves only by its own fills (a session stepped twice, or fills
     applied twice, would break this) and holds one row per session."""
     days = query(home, "SELECT session, book, cash FROM paper_days ORDER BY book, session")
-    fills = query(home, "SELECT session, book, SUM(shares * price + cost) FROM paper_fills GROUP BY 1, 2")
+    fills = query(
+        home, "SELECT session, book, SUM(shares * price + cost) FROM paper_fills GROUP BY 1, 2"
+    )
     spent = {(s, b): v for s, b, v in fills}
     books: dict[str, list[tuple[str, float]]] = {}
     for s, b, cash in days:
@@ -67,7 +69,9 @@ def test_kill9_in_the_paper_write_then_restart_trades_once_per_session(tmp_path)
     for session, symbol, price in query(
         home, "SELECT session, symbol, price FROM paper_fills WHERE book = 'long'"
     ):
-        opened = query(home, "SELECT open FROM bars WHERE symbol = ? AND date = ?", (symbol, session))
+        opened = query(
+            home, "SELECT open FROM bars WHERE symbol = ? AND date = ?", (symbol, session)
+        )
         assert price == opened[0][0]
     assert query(home, "SELECT MIN(session) FROM paper_fills")[0][0] > min(stepped)
 
@@ -80,7 +84,9 @@ def test_kill9_in_the_paper_write_then_restart_trades_once_per_session(tmp_path)
     assert books["hold"]["costs"] > 0 and books["paper"]["costs"] > 0
     last = max(stepped)
     assert data["accounts"]["paper"]["session"] == last
-    equity = query(home, "SELECT equity FROM paper_days WHERE book = 'paper' AND session = ?", (last,))
+    equity = query(
+        home, "SELECT equity FROM paper_days WHERE book = 'paper' AND session = ?", (last,)
+    )
     assert data["accounts"]["paper"]["equity"] == pytest.approx(equity[0][0])
     text = cli(home, "paper", "--history")
     assert text.returncode == 0, text.stderr
@@ -110,9 +116,11 @@ def test_a_bad_paper_setting_is_one_error_line(tmp_path):
 def test_backtest_paper_follows_the_walk_forward_calls_next_to_buy_and_hold(tmp_path):
     home = tmp_path / "home"
     assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    assert cli(home, "collect").returncode == 0
     args = ("backtest", "--models", "markov", "--from", "2012-06-01", "--to", "2013-02-28")
-    out = cli(home, *args, "--horizons", "1", "--retrain-every", "126", "--paper", "--json",
-              timeout=600)
+    out = cli(
+        home, *args, "--horizons", "1", "--retrain-every", "126", "--paper", "--json", timeout=600
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     paper = json.loads(out.stdout)["paper"]
     assert paper["model"] == "markov" and paper["horizon"] == 1

@@ -22,6 +22,7 @@ import sqlite_utils
 from assistant.config import Alerts
 from store import alerts as outbox
 from store import daemon_state
+from store import paper as paper_ledger
 from store.db import utcnow
 from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
 
@@ -224,8 +225,27 @@ def _digest(db: sqlite_utils.Database, verify: dict[str, Any]) -> int:
         f"Scored: {len(scored)} matured call(s); UP/DOWN hits {sum(hits)}/{len(hits)}; "
         f"closes inside their 95% range {sum(ranged)}/{len(ranged)}"
     )
+    line = _paper_line(db)
+    if line:
+        lines.append(line)
     return int(
         outbox.enqueue(
             db, f"digest:{slot}", "digest", f"trading-assistant: digest {slot}", "\n".join(lines)
         )
     )
+
+
+def _paper_line(db: sqlite_utils.Database) -> str | None:
+    """The paper account's newest session next to buy-and-hold (None before it exists)."""
+    books = paper_ledger.standing(db)
+    main = books.get("paper") or books.get("hold")
+    if main is None:
+        return None
+    text = (
+        f"Paper account {main['session']}: equity {main['equity']:,.0f} "
+        f"({main['equity'] / main['start'] - 1:+.1%}), {main['positions']} position(s)"
+    )
+    hold = books.get("hold")
+    if hold is not None and main is not hold:
+        text += f"; buy-and-hold {hold['equity'] / hold['start'] - 1:+.1%}"
+    return text

@@ -103,8 +103,10 @@ def cmd_paper(args: argparse.Namespace) -> int:
         )
         return 0
     main = latest.get("paper") or latest["hold"]
-    print(f"paper account as of {main['session']}: equity {main['equity']:,.2f}, cash "
-          f"{main['cash']:,.2f}")
+    print(
+        f"paper account as of {main['session']}: equity {main['equity']:,.2f}, cash "
+        f"{main['cash']:,.2f}"
+    )
     print(_positions(main))
     print()
     print(paper_table(report))

@@ -376,8 +376,8 @@ class Daemon:
             for job, fn in (
                 ("collect", jobs.collect),
                 ("cycle", jobs.cycle),
-                ("verify", jobs.verify),
                 ("paper", jobs.paper),
+                ("verify", jobs.verify),
             ):
                 if self.stop.is_set():
                     return
@@ -532,8 +532,9 @@ class Daemon:
         ctx, n = self.ctx, clock.done + 1
         steps: list[tuple[str, Callable[[jobs.Progress], tuple[Any, str]]]] = [
             ("cycle", lambda p: jobs.cycle(ctx, p, as_of=sim)),
-            ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
+            # the paper account before verify: the digest (after verify) shows it stepped
             ("paper", lambda p: jobs.paper(ctx, p, as_of=sim)),
+            ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
         ]
         if opts.drift_every and n % opts.drift_every == 0:
             steps.append(("drift", lambda p: jobs.drift(ctx, p, as_of=sim)))

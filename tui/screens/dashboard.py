@@ -23,6 +23,8 @@ from tui.messages import EnqueueCommand, OpenSymbol
 from tui.screens import composed_or_retry
 from tui.screens.modals import AddTickerScreen, ConfirmScreen
 from tui.widgets.commands import CommandsTable
+from tui.widgets.equity import EquityChart
+from tui.widgets.equity import title_of as paper_title
 from tui.widgets.fmt import set_static
 from tui.widgets.pending import PendingTable
 from tui.widgets.regimes import RegimeTable
@@ -53,6 +55,9 @@ class DashboardScreen(Screen):
             with Vertical(id="right"):
                 yield Static("Accuracy", classes="panel-title", id="trend-title")
                 yield TrendChart(id="trend")
+                # the paper account: hidden until the daemon has stepped it once
+                yield Static("Paper account", classes="panel-title", id="equity-title")
+                yield EquityChart(id="equity")
                 yield Static("Regimes", classes="panel-title")
                 yield RegimeTable(id="regimes")
                 yield Static("Commands", classes="panel-title")
@@ -113,6 +118,13 @@ class DashboardScreen(Screen):
         if changed("trend"):
             self.query_one(TrendChart).trend = data["trend"]
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
+        if changed("paper"):
+            account = data.get("paper") or {}
+            title, chart = self.query_one("#equity-title", Static), self.query_one(EquityChart)
+            title.display = chart.display = bool(account)
+            if account:
+                chart.account = account
+                set_static(title, paper_title(account))
         if changed("regimes"):
             self.query_one(RegimeTable).rows_data = data["regimes"]
         if changed("commands"):

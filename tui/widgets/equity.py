@@ -1,0 +1,56 @@
+"""The paper account's panel: its equity against equal-weight buy-and-hold (both indexed
+to 100 at the account's first session), its drawdown, and the open positions in the title.
+
+Hidden until the daemon has stepped the account once (store.paper.panel gives {}).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.reactive import reactive
+from textual_plotext import PlotextPlot
+
+
+def title_of(account: dict[str, Any]) -> str:
+    """Where the account stands, next to buy-and-hold, and what it holds."""
+    paper, hold = account["paper"][-1], account["hold"][-1]
+    vs = f" · hold {hold - 100:+.1f}%" if hold is not None else ""
+    held = ", ".join(
+        f"{p['symbol']} {'+' if p['side'] == 'long' else '-'}{abs(p['value']):,.0f}"
+        for p in account["positions"][:6]
+    )
+    return (
+        f"Paper {account['session']}: {account['equity']:,.0f} ({paper - 100:+.1f}%){vs}\n"
+        f"drawdown {account['drawdown'][-1]:.1f}% · held: {held or 'nothing'}"
+    )
+
+
+class EquityChart(PlotextPlot):
+    account: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+
+    def watch_account(self, account: dict[str, Any]) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        dates = account.get("dates") or []
+        if dates:
+            plt.date_form("Y-m-d")
+            hold = [(d, v) for d, v in zip(dates, account["hold"], strict=True) if v is not None]
+            if hold:
+                plt.plot(
+                    [d for d, _ in hold],
+                    [v for _, v in hold],
+                    label="buy-and-hold",
+                    marker="braille",
+                    color="orange",
+                )
+            plt.plot(dates, account["paper"], label=account["book"], marker="braille", color="cyan")
+            plt.plot(
+                dates,
+                [100 + d for d in account["drawdown"]],
+                label="100 + drawdown %",
+                marker="braille",
+                color="red",
+            )
+        self.refresh()
