@@ -261,14 +261,17 @@ def run(
     costs = traded = 0.0
     fills: list[dict[str, Any]] = []
     trips: list[dict[str, Any]] = []
+    names = [str(s) for s in opens.columns]
+    o_rows = opens[list(opens.columns)].to_numpy(float)
+    c_rows = closes[list(opens.columns)].to_numpy(float)
     for i, day in enumerate(dates):
         while k < len(todo) and todo[k] < day:  # decided after an earlier close
             pending = decisions[todo[k]]
             k += 1
         if i == 0:
             curve[day - pd.Timedelta(days=1)] = rules.cash  # the start, before any fill
-        o = {str(k): float(v) for k, v in opens.iloc[i].items()}
-        c = {str(k): float(v) for k, v in closes.iloc[i].items()}
+        o = dict(zip(names, o_rows[i].tolist(), strict=True))
+        c = dict(zip(names, c_rows[i].tolist(), strict=True))
         d = step(account, day.strftime("%Y-%m-%d"), o, c, pending, rules)
         pending = None
         curve[day] = d.equity

@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from assistant import __version__
-from assistant.cli import alerts, cycle, daemon, data, modeling, paper, ui, upkeep
+from assistant.cli import alerts, completion, cycle, daemon, data, modeling, paper, ui, upkeep
 from assistant.cli.common import home_of
 from assistant.errors import AssistantError
 
-GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep)
+GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep, completion)
 
 
 def build_parser() -> argparse.ArgumentParser:

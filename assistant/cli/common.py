@@ -93,9 +93,18 @@ def print_json(value: Any) -> None:
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
-    """A plain aligned text table (no dependency, pipes cleanly)."""
-    text = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in text]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    """An aligned text table drawn by rich: plain text (no colour, no markup: a cell's
+    "[x]" is shown as is), never wrapped or cut, so it pipes cleanly."""
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(*headers, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="")
+    for r in rows:
+        t.add_row(*(Text("" if v is None else str(v)) for v in r))
+    out = io.StringIO()
+    Console(file=out, width=100_000, color_system=None, force_terminal=False).print(t)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())

@@ -187,18 +187,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _progress_bar() -> Callable[[float, str], None] | None:
+    """Collection progress as rich's bar on a terminal; nothing on a pipe."""
     if not sys.stderr.isatty():
         return None
+    from assistant.cli.modeling import Bars
 
-    def show(fraction: float, message: str) -> None:
-        filled = int(fraction * 30)
-        end = "\n" if fraction >= 1 else ""
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message:<12}{end}"
-        )
-        sys.stderr.flush()
-
-    return show
+    bars = Bars(sys.stderr)
+    return lambda fraction, message: bars("collect", fraction, message)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

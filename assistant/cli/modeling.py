@@ -119,32 +119,59 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 class Bars:
-    """One progress line per model on stderr (redrawn in place on a terminal)."""
+    """One progress bar per model on stderr: rich's live bars on a terminal, else one
+    plain line per change (logs and pipes get no escape codes)."""
 
-    def __init__(self, stream: Any = sys.stderr) -> None:
-        self.stream, self.lock = stream, threading.Lock()
+    def __init__(self, stream: Any = None) -> None:
+        self.stream, self.lock = stream or sys.stderr, threading.Lock()
         self.state: dict[str, tuple[float, str]] = {}
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-        self.drawn = 0
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.progress: Any = None
+        self.tasks: dict[str, Any] = {}
 
     def __call__(self, kind: str, fraction: float, message: str) -> None:
         with self.lock:
             if self.state.get(kind) == (fraction, message):
                 return
             self.state[kind] = (fraction, message)
-            if self.tty:
-                self.stream.write(f"\x1b[{self.drawn}F" if self.drawn else "")
-                for k, (f, m) in self.state.items():
-                    self.stream.write(f"\x1b[2K{self._line(k, f, m)}\n")
-                self.drawn = len(self.state)
-            else:
+            if not self.tty:
                 self.stream.write(self._line(kind, fraction, message) + "\n")
-            self.stream.flush()
+                self.stream.flush()
+                return
+            if self.progress is None:
+                self.progress = live_bars(self.stream)
+            if kind not in self.tasks:
+                self.tasks[kind] = self.progress.add_task(kind, total=1.0, note="")
+            done = max(0.0, min(1.0, fraction))
+            self.progress.update(self.tasks[kind], completed=done, note=message)
+            if all(f >= 1.0 for f, _ in self.state.values()):
+                self.close()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
     @staticmethod
     def _line(kind: str, f: float, m: str) -> str:
-        done = int(round(max(0.0, min(1.0, f)) * 20))
-        return f"{kind:<12} [{'#' * done}{'.' * (20 - done)}] {f:4.0%} {m}"
+        return f"{kind:<12} {max(0.0, min(1.0, f)):4.0%} {m}"
+
+
+def live_bars(stream: Any) -> Any:
+    """A started rich Progress drawing on `stream`: name, bar, percent, message."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+    progress = Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(bar_width=20),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=Console(file=stream),
+        transient=False,
+    )
+    progress.start()
+    return progress
 
 
 def _fmt(v: Any, pct: bool = False) -> str:
@@ -240,6 +267,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from assistant.modeling.training import train
 
     home, settings, db = open_home(args)
+    bars = Bars()
     try:
         report = train(
             db,
@@ -248,10 +276,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             known_symbols(db, args.symbols),
             args.models,
             as_of=args.as_of,
-            progress=Bars(),
+            progress=bars,
             scheduler=args.scheduler,
         )
     finally:
+        bars.close()
         db.close()
     if args.json:
         print_json(report.to_dict())
@@ -333,6 +362,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         )
         books = _paper_books(db, settings, report, args.paper_model) if args.paper else None
     finally:
+        bars.close()
         db.close()
     if args.predictions_out:
         write_predictions(report, args.predictions_out)
