@@ -65,7 +65,10 @@ def from_backtest(
     sigma = calls.assign(s=annualized(calls["vol_sigma"], rules.horizon)).pivot_table(
         index="as_of", columns="symbol", values="s", aggfunc="last"
     )
-    return str(chosen), paper.compare(opens, closes, calls, sigma, rules)
+    try:
+        return str(chosen), paper.compare(opens, closes, calls, sigma, rules)
+    except ValueError as exc:  # a policy the calls cannot drive (ranking without scores)
+        raise AssistantError(f"[paper] policy = {rules.policy}: {exc}") from None
 
 
 # ------------------------------------------------------------------ after a daemon cycle
@@ -107,7 +110,10 @@ def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | Non
             pending = None  # no calls this session: keep what is held
         else:
             policy = rules.policy if book == "paper" else "long"
-            d = paper.directions(policy, frame, rules.long_short, rules.top_n)
+            try:
+                d = paper.directions(policy, frame, rules.long_short, rules.top_n)
+            except ValueError as exc:  # ranking without scores: the job fails and says why
+                raise AssistantError(f"[paper] policy = {rules.policy}: {exc}") from None
             pending = paper.target_weights(d, sigma, rules, len(symbols))
         written[book] = {
             "cash": account.cash,

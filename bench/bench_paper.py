@@ -67,15 +67,24 @@ RULES = paper.Rules(cash=100_000.0, slippage_bps=0.0)
 def decide(
     closes: pd.DataFrame, sigma: pd.DataFrame, calls: pd.DataFrame
 ) -> dict[str, dict[pd.Timestamp, dict[str, float]]]:
-    """Target weights after each close: the rule calls' (`paper`) and always-long's."""
+    """Target weights after each close (but the last): the rule calls' (`paper`) and
+    always-long's, by `models.paper.weights` over the whole panel at once."""
     symbols = [str(s) for s in closes.columns]
-    decided: dict[str, dict[pd.Timestamp, dict[str, float]]] = {"paper": {}, "long": {}}
-    for day in closes.index[:-1]:
-        rows = pd.DataFrame({"call": calls.loc[day]}).dropna()
-        for name in decided:
-            d = paper.directions("calls" if name == "paper" else "long", rows, False)
-            decided[name][day] = paper.target_weights(d, sigma.loc[day], RULES, len(symbols))
-    return decided
+    days = closes.index[:-1]
+    sig = sigma.loc[days, closes.columns].to_numpy(float)
+    known = calls.loc[days, closes.columns].notna().to_numpy()
+    directions = {
+        "paper": paper.call_directions(calls.loc[days, closes.columns].to_numpy(object), False),
+        "long": known.astype(int),
+    }
+    out: dict[str, dict[pd.Timestamp, dict[str, float]]] = {}
+    for name, d in directions.items():
+        w = paper.weights(np.where(known, d, 0), sig, RULES, len(symbols))
+        out[name] = {
+            day: dict(zip(symbols, row.tolist(), strict=True))
+            for day, row in zip(days, w, strict=True)
+        }
+    return out
 
 
 def books_at(

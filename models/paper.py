@@ -68,8 +68,8 @@ def directions(policy: str, rows: pd.DataFrame, long_short: bool, top_n: int = 1
     """Per symbol, -1/0/+1 from one decision's rows (index: symbol; columns `call`, and
     `score` for `ranking`). `hold` is not a direction rule (it never rebalances)."""
     if policy == "calls":
-        sign = outcomes.call_sign(rows["call"].astype(str).str.lower().to_numpy(object))
-        return pd.Series(np.where(sign < 0, -1 if long_short else 0, sign), rows.index)
+        calls = rows["call"].astype(str).str.lower().to_numpy(object)
+        return pd.Series(call_directions(calls, long_short), rows.index)
     if policy == "long":
         return pd.Series(1, rows.index)
     if policy == "ranking":
@@ -83,18 +83,30 @@ def directions(policy: str, rows: pd.DataFrame, long_short: bool, top_n: int = 1
     raise ValueError(f"unknown paper policy {policy!r} (one of {', '.join(POLICIES)})")
 
 
+def call_directions(calls: np.ndarray, long_short: bool) -> np.ndarray:
+    """-1/0/+1 per call ('up' / 'down' / 'flat', any shape): DOWN is flat when long-only."""
+    sign = outcomes.call_sign(calls)
+    return np.where(sign < 0, -1 if long_short else 0, sign)
+
+
+def weights(direction: np.ndarray, sigma: np.ndarray, rules: Rules, n_symbols: int) -> np.ndarray:
+    """The volatility-target weights (see the module docstring) for arrays whose last axis
+    is the symbols (one decision, or one row per decision date); a symbol without a usable
+    forecast gets no position."""
+    sig = np.asarray(sigma, dtype=float)
+    ok = np.isfinite(sig) & (sig > 0)
+    size = np.where(ok, rules.vol_target / np.where(ok, sig, 1.0), 0.0) / max(n_symbols, 1)
+    w = np.asarray(direction, dtype=float) * np.minimum(size, rules.max_weight)
+    gross = np.abs(w).sum(axis=-1, keepdims=True)
+    return np.where(gross > 1.0, w / np.maximum(gross, 1.0), w)
+
+
 def target_weights(
     direction: pd.Series, sigma_annual: pd.Series, rules: Rules, n_symbols: int
 ) -> dict[str, float]:
-    """The volatility-target weights (see the module docstring); a symbol without a usable
-    forecast gets no position."""
-    sig = sigma_annual.reindex(direction.index).astype(float)
-    ok = np.isfinite(sig) & (sig > 0)
-    size = np.where(ok, rules.vol_target / sig.where(ok, 1.0), 0.0) / max(n_symbols, 1)
-    w = direction.to_numpy(float) * np.minimum(size, rules.max_weight)
-    gross = float(np.abs(w).sum())
-    if gross > 1.0:
-        w = w / gross
+    """`weights` for one decision, by symbol."""
+    sig = sigma_annual.reindex(direction.index).astype(float).to_numpy()
+    w = weights(direction.to_numpy(float), sig, rules, n_symbols)
     return {str(s): float(x) for s, x in zip(direction.index, w, strict=True)}
 
 

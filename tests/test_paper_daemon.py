@@ -133,3 +133,17 @@ def test_backtest_paper_follows_the_walk_forward_calls_next_to_buy_and_hold(tmp_
     bad = cli(home, *args, "--horizons", "1", "--paper", "--paper-model", "gru", timeout=600)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines()[-1].startswith("error: --paper-model gru: not among")
+
+
+def test_the_ranking_policy_without_a_ranking_model_is_one_error_line(tmp_path):
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
+    assert cli(home, "collect").returncode == 0
+    (home / "config.toml").write_text('[paper]\npolicy = "ranking"\n')
+    args = ("backtest", "--models", "rules", "--from", "2013-01-02", "--horizons", "1", "--paper")
+    out = cli(home, *args, timeout=600)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: [paper] policy = ranking: the ranking policy needs a per-symbol score "
+        "(no ranking model yet)"
+    )

@@ -102,7 +102,8 @@ def table(rows: list[list[Any]], headers: list[str]) -> str:
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(*headers, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="")
+    t = Table(*headers, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    t.header_style = ""
     for r in rows:
         t.add_row(*(Text("" if v is None else str(v)) for v in r))
     out = io.StringIO()
