@@ -15,7 +15,12 @@ from tests.daemon_fixture import cli, integrity_ok, job_running, kill9, query, s
 
 FROM, END = "2013-02-01", "2013-03-01"
 REPLAY = ("daemon", "--replay", "--speed", "0")
-COSTS = {"ASSISTANT_PAPER_COST_BPS": "10", "ASSISTANT_PAPER_POLICY": "long"}
+# band 0: the books re-size every session, so every step has fills to write
+COSTS = {
+    "ASSISTANT_PAPER_COST_BPS": "10",
+    "ASSISTANT_PAPER_POLICY": "long",
+    "ASSISTANT_PAPER_BAND": "0",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -44,17 +49,28 @@ def _assert_books_add_up(home):
         for (_, before), (s, after) in zip(rows, rows[1:], strict=False):
             assert after == pytest.approx(before - spent.get((s, b), 0.0), rel=1e-9), (b, s)
     assert spent, "the books never traded"
+    orphans = query(
+        home,
+        "SELECT f.session, f.book FROM paper_fills f LEFT JOIN paper_days d "
+        "ON d.session = f.session AND d.book = f.book WHERE d.session IS NULL",
+    )
+    assert not orphans, f"fills without their session's account row: {orphans[:5]}"
 
 
 def test_kill9_in_the_paper_write_then_restart_trades_once_per_session(tmp_path):
     home = tmp_path / "home"
     assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
-    proc = spawn(home, *REPLAY, "--from", FROM, slow="paper", slow_s=3, extra_env=COSTS)
-    wait_for(lambda: job_running(home, "paper"), 60, "a paper step in progress", proc)
-    time.sleep(1.0)  # inside write_session's transaction: the session is not written
+    proc = spawn(home, *REPLAY, "--from", FROM, slow="paper", slow_s=2, extra_env=COSTS)
+
+    def sessions() -> int:
+        return query(home, "SELECT COUNT(DISTINCT session) FROM paper_days")[0][0]
+
+    # a step after the books hold positions (so it has fills to write), caught mid-write
+    wait_for(lambda: sessions() >= 3 and job_running(home, "paper"), 120, "a 4th paper step", proc)
+    time.sleep(0.5)  # inside write_session's transaction: the session is not written
     kill9(proc)
     assert integrity_ok(home)
-    assert query(home, "SELECT COUNT(*) FROM paper_days") == [(0,)]
+    assert query(home, "SELECT COUNT(*) FROM paper_fills") != [(0,)]
 
     again = spawn(home, *REPLAY, "--from", FROM, extra_env=COSTS)
     wait_for(lambda: _state(home)[0] == "finished", 120, "the replay to finish", again)
