@@ -62,11 +62,13 @@ def test_kill9_in_the_paper_write_then_restart_trades_once_per_session(tmp_path)
     assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0
     proc = spawn(home, *REPLAY, "--from", FROM, slow="paper", slow_s=2, extra_env=COSTS)
 
-    def sessions() -> int:
+    def stepped_count() -> int:
         return query(home, "SELECT COUNT(DISTINCT session) FROM paper_days")[0][0]
 
     # a step after the books hold positions (so it has fills to write), caught mid-write
-    wait_for(lambda: sessions() >= 3 and job_running(home, "paper"), 120, "a 4th paper step", proc)
+    wait_for(
+        lambda: stepped_count() >= 3 and job_running(home, "paper"), 120, "a 4th paper step", proc
+    )
     time.sleep(0.5)  # inside write_session's transaction: the session is not written
     kill9(proc)
     assert integrity_ok(home)
