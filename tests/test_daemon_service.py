@@ -49,7 +49,7 @@ def _start_status_stop(home, capsys):
     status = json.loads(_inproc(capsys, home, "status", "--json")[1])
     assert status["running"] is True and status["pid"] == pid and status["mode"] == "live"
     assert status["heartbeat_age_s"] is not None and status["heartbeat_age_s"] < 10
-    assert set(status["jobs"]) == {"collect", "cycle", "verify", "drift", "retrain"}
+    assert set(status["jobs"]) == {"collect", "cycle", "paper", "verify", "drift", "retrain"}
     assert status["jobs"]["collect"]["next"].endswith(("16:30-05:00", "16:30-04:00"))
     text = _inproc(capsys, home, "status")[1]
     assert f"daemon: running (pid {pid}, mode live" in text and "next run" in text

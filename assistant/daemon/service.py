@@ -32,8 +32,14 @@ from store import jobs as job_runs
 from store.db import ensure_private_dir
 
 UNIT_PREFIX = "trading-assistant"
-JOBS = ("collect", "cycle", "verify", "drift", "retrain")
-SLOT_OF = {"collect": "daily", "cycle": "daily", "verify": "daily", "drift": "drift"}
+JOBS = ("collect", "cycle", "paper", "verify", "drift", "retrain")
+SLOT_OF = {
+    "collect": "daily",
+    "cycle": "daily",
+    "paper": "daily",
+    "verify": "daily",
+    "drift": "drift",
+}
 
 
 def daemon_command(home: Path, *args: str) -> list[str]:
@@ -126,7 +132,7 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> dict[st
         if not running:
             nxt = None
         elif mode == "replay":
-            nxt = "each session" if job in ("collect", "cycle", "verify") else "on cadence"
+            nxt = "each session" if job in ("collect", "cycle", "paper", "verify") else "on cadence"
         elif job == "retrain":
             nxt = _next_retrain(settings, db, now)
         else:
