@@ -308,6 +308,12 @@ def _check_ranges(values: dict[str, dict[str, Any]], origin: dict[tuple[str, str
                 f"{origin.get((section, key), 'default')}: [{section}] {key} = {shown!r} "
                 f"is not allowed: it must be {allowed}"
             )
+    p, m = values["paper"], values["models"]
+    if p["horizon"] not in m["horizons"]:  # no call is ever made at it: it would never trade
+        raise AssistantError(
+            f"[paper] horizon = {p['horizon']!r} is not one of [models] horizons "
+            f"{list(m['horizons'])} ({origin.get(('paper', 'horizon'), 'default')})"
+        )
     c = values["cycle"]
     if c["weight_min"] > c["weight_max"]:
         raise AssistantError(

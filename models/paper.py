@@ -342,10 +342,9 @@ def compare(
         books["paper"] = run(
             "paper", o, c, decisions_from_calls(calls, sigma, rules, symbols), rules
         )
-    every = calls.assign(call="up")
     books["hold"] = run("hold", o, c, {first: hold_weights(symbols)}, rules)
     always = dataclasses.replace(rules, policy="long")
-    books["long"] = run("long", o, c, decisions_from_calls(every, sigma, always, symbols), rules)
+    books["long"] = run("long", o, c, decisions_from_calls(calls, sigma, always, symbols), rules)
     return books
 
 

@@ -165,3 +165,22 @@ def test_the_ranking_policy_without_a_ranking_model_is_one_error_line(tmp_path):
         "error: [paper] policy = ranking: the ranking policy needs a per-symbol score "
         "(no ranking model yet)"
     )
+    # a horizon the backtest does not call: refused before any work
+    (home / "config.toml").write_text("[paper]\nhorizon = 3\n")
+    out = cli(home, *args, timeout=600)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "error: --paper follows the h=3 calls ([paper] horizon): add it to --horizons"
+    ]
+
+
+def test_a_paper_horizon_the_models_never_call_is_refused(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("[paper]\nhorizon = 2\n")
+    out = cli(home, "paper")
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"error: [paper] horizon = 2 is not one of [models] horizons [1, 3, 5] "
+        f"({home / 'config.toml'})"
+    ]

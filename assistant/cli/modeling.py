@@ -346,6 +346,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         raise AssistantError(
             f"--paper-model {args.paper_model}: not among the backtested models ({', '.join(kinds)})"
         )
+    if args.paper and settings.paper.horizon not in args.horizons:
+        raise AssistantError(
+            f"--paper follows the h={settings.paper.horizon} calls ([paper] horizon): "
+            f"add it to --horizons"
+        )
     bars = Bars()
     try:
         report = backtest(
