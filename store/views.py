@@ -26,6 +26,7 @@ import sqlite_utils
 
 from store import registry, symbols
 from store.freshness import STALE_AFTER_SESSIONS, sessions_between
+from vocab.scoring import BASELINE_LABEL, stronger_baseline
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
@@ -174,8 +175,9 @@ def _hit_stats(rows: list[tuple]) -> tuple[int, int, int, int]:
 def _baseline(n: int, ups: int, majs: int) -> tuple[float | None, str]:
     """The stronger of always-up and the causal majority on the same calls."""
     if not n:
-        return None, "always-up"
-    return (ups / n, "always-up") if ups >= majs else (majs / n, "majority")
+        return None, BASELINE_LABEL["always_up"]
+    which = stronger_baseline(ups, majs)
+    return (ups if which == "always_up" else majs) / n, BASELINE_LABEL[which]
 
 
 def watchlist(
