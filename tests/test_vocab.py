@@ -9,7 +9,7 @@ import pandas as pd
 
 from vocab.dates import session_date, session_text
 from vocab.horizons import at_horizon, horizon_key
-from vocab.scoring import BASELINE_LABEL, stronger_baseline
+from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
 from vocab.text import move_pct
 
 
@@ -41,3 +41,7 @@ def test_a_small_move_keeps_its_direction_visible():
     assert move_pct(-0.004) == "-0.004%"
     assert move_pct(-0.0004) == "-<0.001%"
     assert move_pct(0.0) == "+0.00%"
+
+
+def test_data_is_stale_past_three_sessions():
+    assert [stale_sessions(age) for age in (0, 3, 4, 10)] == [0, 0, 4, 10]
