@@ -53,7 +53,7 @@ def vol_forecast(bars: dict[str, pd.DataFrame], index: pd.DatetimeIndex) -> pd.D
     """Annualized 1-session volatility forecast per session, from the bars a cycle loads."""
     out = {}
     for s, frame in bars.items():
-        days = frame.index
+        days = pd.DatetimeIndex(frame.index)
         starts = days.searchsorted(days - pd.Timedelta(days=volatility.HISTORY_DAYS))
         ends = np.arange(len(days))
         var = volatility.forecast_walk(frame, starts, ends, (1,))[1][0]
@@ -104,7 +104,7 @@ def books_at(
 def study(name: str, opens: pd.DataFrame, closes: pd.DataFrame, bars: dict) -> None:
     t0 = time.monotonic()
     calls = rule_calls(closes)
-    sigma = vol_forecast(bars, closes.index)
+    sigma = vol_forecast(bars, pd.DatetimeIndex(closes.index))
     # the first 250 sessions warm up the indicators (SMA 200) and the volatility forecast
     warm = closes.index[250:]
     opens, closes, calls, sigma = (f.loc[warm] for f in (opens, closes, calls, sigma))

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from models import metrics, outcomes
+from vocab.dates import session_text
 
 SESSIONS_PER_YEAR = 252
 POLICIES = ("calls", "hold", "long", "ranking")
@@ -284,7 +285,7 @@ def run(
             curve[day - pd.Timedelta(days=1)] = rules.cash  # the start, before any fill
         o = dict(zip(names, o_rows[i].tolist(), strict=True))
         c = dict(zip(names, c_rows[i].tolist(), strict=True))
-        d = step(account, day.strftime("%Y-%m-%d"), o, c, pending, rules)
+        d = step(account, session_text(day), o, c, pending, rules)
         pending = None
         curve[day] = d.equity
         costs += d.costs

@@ -120,11 +120,11 @@ class DashboardScreen(Screen):
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
         if changed("paper"):
             account = data.get("paper") or {}
-            title, chart = self.query_one("#equity-title", Static), self.query_one(EquityChart)
-            title.display = chart.display = bool(account)
+            head, chart = self.query_one("#equity-title", Static), self.query_one(EquityChart)
+            head.display = chart.display = bool(account)
             if account:
                 chart.account = account
-                set_static(title, paper_title(account))
+                set_static(head, paper_title(account))
         if changed("regimes"):
             self.query_one(RegimeTable).rows_data = data["regimes"]
         if changed("commands"):
