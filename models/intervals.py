@@ -172,3 +172,123 @@ def winkler_score(
     below = np.maximum(lo - r, 0.0)
     above = np.maximum(r - hi, 0.0)
     return (hi - lo) + (2.0 / alpha) * (below + above)
+
+
+# ---------------------------------------------------------------- adaptive conformal
+
+GAMMA = 0.02  # ACI step size per verified outcome (bench/bench_ranges.py chose it on validation years)
+
+
+def _pool_quantile(pool: _Pool, level: float) -> float:
+    """The conformal `level` quantile of the pool; past its largest score, the largest score
+    (an adaptive level can reach 1, where split conformal has no finite answer)."""
+    q = pool.quantile(min(max(level, 0.0), 1.0))
+    return min(pool.sorted[-1] if q == float("inf") else q, MAX_Q)
+
+
+class OnlineRange:
+    """Adaptive conformal inference (Gibbs & Candès 2021) on one stream of verified outcomes.
+
+    Each level keeps a working miscoverage alpha. Every verified standardized residual z,
+    fed in the order its outcome became known, is first checked against the multiplier the
+    state gives now (the conformal 1 - alpha quantile of the newest `window` residuals):
+    a miss lowers alpha by gamma (1 - target), a hit raises it by gamma * target, so a run
+    of misses widens the range within days and a calm spell narrows it again. Alpha stays
+    in [0, 1] (no wind-up during a long storm). The state is a pure function of the scores
+    fed so far: the cycle replays a symbol's verified ledger, the backtest and the bench feed
+    the same class as outcomes mature, and both reach the same multiplier.
+    """
+
+    def __init__(self, gamma: float = GAMMA, window: int | None = POOL) -> None:
+        self.gamma = gamma
+        self.pool = _Pool(window)
+        self.alpha = [1.0 - level for level in LEVELS]
+
+    def __len__(self) -> int:
+        return len(self.pool.sorted)
+
+    def multiplier(self, k: int) -> float:
+        """The multiplier of LEVELS[k] now (call only with at least MIN_OWN scores)."""
+        return _pool_quantile(self.pool, 1.0 - self.alpha[k])
+
+    def update(self, z: float) -> None:
+        if not math.isfinite(z):
+            return
+        if len(self) >= MIN_OWN:  # before that, another pool sets the range: nothing to learn
+            for k, level in enumerate(LEVELS):
+                miss = float(z > self.multiplier(k))
+                self.alpha[k] = min(max(self.alpha[k] + self.gamma * (1.0 - level - miss), 0.0), 1.0)
+        self.pool.add(z)
+
+
+class AdaptiveRanges:
+    """The range multipliers of every symbol at one horizon: the symbol's own OnlineRange
+    once it holds MIN_OWN verified outcomes, else the pooled one over every symbol's
+    outcomes, else the Gaussian z. Feed outcomes in the order (known date, symbol, call date)."""
+
+    def __init__(self, gamma: float = GAMMA) -> None:
+        self.gamma = gamma
+        self.own: dict[object, OnlineRange] = {}
+        self.pooled = OnlineRange(gamma, None if POOL is None else POOL * 10)
+
+    def update(self, symbol: object, z: float) -> None:
+        self.own.setdefault(symbol, OnlineRange(self.gamma)).update(z)
+        self.pooled.update(z)
+
+    def multipliers(self, symbol: object) -> tuple[float, ...]:
+        """(q80, q95) for a call on `symbol` made now."""
+        own = self.own.get(symbol)
+        state = own if own is not None and len(own) >= MIN_OWN else self.pooled
+        if len(state) < MIN_OWN:
+            return tuple(gaussian_z(level) for level in LEVELS)
+        return tuple(state.multiplier(k) for k in range(len(LEVELS)))
+
+
+def replay(outcomes: list[tuple[object, float]], gamma: float = GAMMA) -> AdaptiveRanges:
+    """The state after the verified (symbol, z) outcomes of one horizon, oldest first."""
+    state = AdaptiveRanges(gamma)
+    for symbol, z in outcomes:
+        state.update(symbol, z)
+    return state
+
+
+def adaptive_q(
+    dates: np.ndarray,
+    known: np.ndarray,
+    symbols: np.ndarray,
+    scores: np.ndarray,
+    gamma: float = GAMMA,
+) -> np.ndarray:
+    """(len(LEVELS), n) multipliers for n calls of ONE horizon, each from the outcomes known
+    by its date only: call i sees outcome j iff known[j] <= dates[i] (an outcome known at a
+    session's close counts for the call made after it). `known` is NaT and `scores` NaN
+    for an outcome never known. The walk-forward twin of `replay`: the same state fed in
+    the same order, so a backtest's multiplier is the one a cycle on that date would draw."""
+    d = pd.to_datetime(np.asarray(dates)).to_numpy()
+    k = pd.to_datetime(np.asarray(known)).to_numpy()
+    z = np.asarray(scores, dtype=float)
+    sym = np.asarray(symbols)
+    n = len(d)
+    done = np.flatnonzero(np.isfinite(z) & ~pd.isna(k))
+    done = done[np.lexsort((d[done], sym[done].astype(str), k[done]))]
+    order = np.lexsort((sym.astype(str), d))
+    state = AdaptiveRanges(gamma)
+    out = np.empty((len(LEVELS), n))
+    j = 0
+    cache: dict[object, tuple[float, ...]] = {}
+    day = None
+    for i in order:
+        if d[i] != day:
+            day = d[i]
+            moved = False
+            while j < len(done) and k[done[j]] <= day:
+                state.update(sym[done[j]], float(z[done[j]]))
+                j += 1
+                moved = True
+            if moved:
+                cache.clear()
+        s = sym[i]
+        if s not in cache:
+            cache[s] = state.multipliers(s)
+        out[:, i] = cache[s]
+    return out
