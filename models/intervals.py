@@ -176,7 +176,9 @@ def winkler_score(
 
 # ---------------------------------------------------------------- adaptive conformal
 
-GAMMA = 0.02  # ACI step size per verified outcome (bench/bench_ranges.py chose it on validation years)
+GAMMA = (
+    0.02  # ACI step size per verified outcome (bench/bench_ranges.py chose it on validation years)
+)
 
 
 def _pool_quantile(pool: _Pool, level: float) -> float:
@@ -217,7 +219,9 @@ class OnlineRange:
         if len(self) >= MIN_OWN:  # before that, another pool sets the range: nothing to learn
             for k, level in enumerate(LEVELS):
                 miss = float(z > self.multiplier(k))
-                self.alpha[k] = min(max(self.alpha[k] + self.gamma * (1.0 - level - miss), 0.0), 1.0)
+                self.alpha[k] = min(
+                    max(self.alpha[k] + self.gamma * (1.0 - level - miss), 0.0), 1.0
+                )
         self.pool.add(z)
 
 

@@ -20,6 +20,7 @@ rescaled to the close-to-close target by a QLIKE-optimal factor fitted on traini
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,7 +156,7 @@ def har_features(
     rv = rv.astype(float)
     longest = rv.rolling(max(windows), min_periods=max(windows)).mean()
     floor = np.maximum(0.01 * longest, EPS)
-    cols = {}
+    cols: dict[str, Any] = {}
     for w in windows:
         avg = rv.rolling(w, min_periods=w).mean()
         cols[f"log_rv_{w}"] = np.log(np.maximum(avg, floor))
@@ -164,7 +165,7 @@ def har_features(
         cols["jump"] = np.maximum(cols[f"log_rv_{windows[0]}"] - cols[f"log_rv_{windows[-1]}"], 0.0)
         cols["lev"] = np.minimum(r, 0.0) / np.sqrt(np.maximum(longest, EPS))
         ewma = _trailing_ewma((r**2).to_numpy(float))
-        cols["log_ewma"] = pd.Series(np.log(np.maximum(ewma, EPS)), index=rv.index)
+        cols["log_ewma"] = np.log(np.maximum(ewma, EPS))
     return pd.DataFrame(cols, index=rv.index)
 
 

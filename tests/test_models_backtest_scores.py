@@ -139,4 +139,6 @@ def test_the_file_carries_the_bounds_as_returns_and_its_coverage_is_the_reported
                 mine &= scored["symbol"] == r["symbol"]
             assert r[f"range{level}"]["coverage"] == pytest.approx(inside[mine].mean(), abs=1e-12)
     # the price bounds are the same ranges
-    assert np.allclose(np.log(frame["upper95_price"] / frame["base_price"]), frame["upper95"], atol=1e-5)
+    assert np.allclose(
+        np.log(frame["upper95_price"] / frame["base_price"]), frame["upper95"], atol=1e-5
+    )
