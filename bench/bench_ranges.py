@@ -163,7 +163,7 @@ def main() -> None:
 
     rows: list[tuple[str, str, str, bool]] = []
     for name in data:
-        for label, g in (("adaptive", gamma), ("fixed (old)", 0.0)):
+        for label, g in (("adaptive", gamma), ("fixed (gamma 0)", 0.0)):
             scored = runs[(name, g)]
             test = scored[scored["date"].dt.year >= TEST]
             coverage_rows(f"{name} {label}", test, rows)
