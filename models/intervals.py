@@ -8,6 +8,10 @@ s+h is usable from session s+h on (the caller supplies `known_at`). Split confor
 causal, rolling pool fixes a misscaled sigma (e.g. fat tails or a biased vol model) without
 refitting anything. With fewer than `min_n` residuals for a symbol the pooled residuals are
 used; with fewer than `min_n` pooled residuals the Gaussian z is the fallback.
+
+The product's multiplier is the adaptive one (`OnlineRange`, `AdaptiveRanges`, `replay`,
+`adaptive_q` below): the same pools, with a quantile level that moves after every verified
+miss or hit, so a storm widens the ranges within days instead of within a pool's length.
 """
 
 from __future__ import annotations
@@ -49,16 +53,6 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
     n = len(s)
     k = math.ceil((n + 1) * level)
     return float(s[k - 1]) if 0 < k <= n else float("inf")
-
-
-def multiplier(own: np.ndarray, pooled: np.ndarray, level: float) -> float:
-    """The range multiplier of one call (the cycle's rule, the backtest's too): the conformal
-    `level` quantile of the symbol's own residuals when it has MIN_OWN of them, else of the
-    pooled residuals of every symbol at the horizon, else the Gaussian z; at most MAX_Q."""
-    source = own if len(own) >= MIN_OWN else pooled if len(pooled) >= MIN_OWN else None
-    if source is None:
-        return gaussian_z(level)
-    return min(conformal_quantile(source, level), MAX_Q)
 
 
 def interval(
@@ -233,7 +227,7 @@ class AdaptiveRanges:
     def __init__(self, gamma: float = GAMMA) -> None:
         self.gamma = gamma
         self.own: dict[object, OnlineRange] = {}
-        self.pooled = OnlineRange(gamma, None if POOL is None else POOL * 10)
+        self.pooled = OnlineRange(gamma, POOL * 10)
 
     def update(self, symbol: object, z: float) -> None:
         self.own.setdefault(symbol, OnlineRange(self.gamma)).update(z)

@@ -9,8 +9,9 @@ everything before them (less a purge gap) is train.
 end at t or go on), so the block is predicted in one pass over bars cut at its end.
 Every call carries the ranges and the volatility forecast the cycle would give it: the
 variance forecast made from the bars a cycle at that session loads (`models.volatility`),
-and 80% / 95% multipliers chosen by the cycle's rule (`models.intervals.multiplier`) from
-the same model's residuals whose target session had passed by the call.
+and 80% / 95% multipliers from the cycle's adaptive conformal state
+(`models.intervals.adaptive_q`) fed the same model's residuals whose target session had
+passed by the call.
 Predictions are scored against the realized close h sessions later, per model, symbol
 and horizon and pooled, with the functions `report` scores a home's ledger with: the
 calls exactly as written (abstentions below the validation threshold are FLAT), next to
