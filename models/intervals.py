@@ -170,9 +170,8 @@ def winkler_score(
 
 # ---------------------------------------------------------------- adaptive conformal
 
-GAMMA = (
-    0.02  # ACI step size per verified outcome (bench/bench_ranges.py chose it on validation years)
-)
+# ACI step per session of verified outcomes: bench/bench_ranges.py chose it on 2003-2006
+GAMMA = 0.05
 
 
 def _pool_quantile(pool: _Pool, level: float) -> float:
@@ -182,71 +181,59 @@ def _pool_quantile(pool: _Pool, level: float) -> float:
     return min(pool.sorted[-1] if q == float("inf") else q, MAX_Q)
 
 
-class OnlineRange:
-    """Adaptive conformal inference (Gibbs & Candès 2021) on one stream of verified outcomes.
-
-    Each level keeps a working miscoverage alpha. Every verified standardized residual z,
-    fed in the order its outcome became known, is first checked against the multiplier the
-    state gives now (the conformal 1 - alpha quantile of the newest `window` residuals):
-    a miss lowers alpha by gamma (1 - target), a hit raises it by gamma * target, so a run
-    of misses widens the range within days and a calm spell narrows it again. Alpha stays
-    in [0, 1] (no wind-up during a long storm). The state is a pure function of the scores
-    fed so far: the cycle replays a symbol's verified ledger, the backtest and the bench feed
-    the same class as outcomes mature, and both reach the same multiplier.
-    """
-
-    def __init__(self, gamma: float = GAMMA, window: int | None = POOL) -> None:
-        self.gamma = gamma
-        self.pool = _Pool(window)
-        self.alpha = [1.0 - level for level in LEVELS]
-
-    def __len__(self) -> int:
-        return len(self.pool.sorted)
-
-    def multiplier(self, k: int) -> float:
-        """The multiplier of LEVELS[k] now (call only with at least MIN_OWN scores)."""
-        return _pool_quantile(self.pool, 1.0 - self.alpha[k])
-
-    def update(self, z: float) -> None:
-        if not math.isfinite(z):
-            return
-        if len(self) >= MIN_OWN:  # before that, another pool sets the range: nothing to learn
-            for k, level in enumerate(LEVELS):
-                miss = float(z > self.multiplier(k))
-                self.alpha[k] = min(
-                    max(self.alpha[k] + self.gamma * (1.0 - level - miss), 0.0), 1.0
-                )
-        self.pool.add(z)
-
-
 class AdaptiveRanges:
-    """The range multipliers of every symbol at one horizon: the symbol's own OnlineRange
-    once it holds MIN_OWN verified outcomes, else the pooled one over every symbol's
-    outcomes, else the Gaussian z. Feed outcomes in the order (known date, symbol, call date)."""
+    """Adaptive conformal inference (Gibbs & Candès 2021) for every symbol at one horizon.
+
+    Each level keeps one working miscoverage alpha for the horizon. The outcomes that
+    became known at a session, each checked against the multiplier its symbol's state gives
+    now (the conformal 1 - alpha quantile of the symbol's newest POOL residuals once it has
+    MIN_OWN, else of every symbol's, else the Gaussian z), move alpha once:
+    alpha += gamma (target - share of them missed). A session of misses (a storm hits every
+    symbol at once) widens every range the next day; calm sessions narrow them again. Alpha
+    stays in [0, 1] (no wind-up during a long storm). The state is a pure function of the
+    sessions fed so far: the cycle replays its verified ledger, the backtest and the bench
+    feed the same class as outcomes mature, and both reach the same multipliers.
+    """
 
     def __init__(self, gamma: float = GAMMA) -> None:
         self.gamma = gamma
-        self.own: dict[object, OnlineRange] = {}
-        self.pooled = OnlineRange(gamma, POOL * 10)
+        self.own: dict[object, _Pool] = {}
+        self.pooled = _Pool(POOL * 10)
+        self.alpha = [1.0 - level for level in LEVELS]
 
-    def update(self, symbol: object, z: float) -> None:
-        self.own.setdefault(symbol, OnlineRange(self.gamma)).update(z)
-        self.pooled.update(z)
+    def _pool(self, symbol: object) -> _Pool | None:
+        own = self.own.get(symbol)
+        if own is not None and len(own.sorted) >= MIN_OWN:
+            return own
+        return self.pooled if len(self.pooled.sorted) >= MIN_OWN else None
 
     def multipliers(self, symbol: object) -> tuple[float, ...]:
         """(q80, q95) for a call on `symbol` made now."""
-        own = self.own.get(symbol)
-        state = own if own is not None and len(own) >= MIN_OWN else self.pooled
-        if len(state) < MIN_OWN:
+        pool = self._pool(symbol)
+        if pool is None:
             return tuple(gaussian_z(level) for level in LEVELS)
-        return tuple(state.multiplier(k) for k in range(len(LEVELS)))
+        return tuple(_pool_quantile(pool, 1.0 - a) for a in self.alpha)
+
+    def update(self, session: list[tuple[object, float]]) -> None:
+        """The (symbol, z) outcomes that became known at one session."""
+        done = [(s, z) for s, z in session if math.isfinite(z)]
+        checked = [(z, self.multipliers(s)) for s, z in done if self._pool(s) is not None]
+        if checked:
+            for k, level in enumerate(LEVELS):
+                missed = sum(z > q[k] for z, q in checked) / len(checked)
+                self.alpha[k] = min(
+                    max(self.alpha[k] + self.gamma * (1.0 - level - missed), 0.0), 1.0
+                )
+        for s, z in done:
+            self.own.setdefault(s, _Pool(POOL)).add(z)
+            self.pooled.add(z)
 
 
-def replay(outcomes: list[tuple[object, float]], gamma: float = GAMMA) -> AdaptiveRanges:
-    """The state after the verified (symbol, z) outcomes of one horizon, oldest first."""
+def replay(sessions: list[list[tuple[object, float]]], gamma: float = GAMMA) -> AdaptiveRanges:
+    """The state after the verified outcomes of one horizon, one list per session, oldest first."""
     state = AdaptiveRanges(gamma)
-    for symbol, z in outcomes:
-        state.update(symbol, z)
+    for session in sessions:
+        state.update(session)
     return state
 
 
@@ -260,8 +247,8 @@ def adaptive_q(
     """(len(LEVELS), n) multipliers for n calls of ONE horizon, each from the outcomes known
     by its date only: call i sees outcome j iff known[j] <= dates[i] (an outcome known at a
     session's close counts for the call made after it). `known` is NaT and `scores` NaN
-    for an outcome never known. The walk-forward twin of `replay`: the same state fed in
-    the same order, so a backtest's multiplier is the one a cycle on that date would draw."""
+    for an outcome never known. The walk-forward twin of `replay`: the same state fed the
+    same sessions, so a backtest's multiplier is the one a cycle on that date would draw."""
     d = pd.to_datetime(np.asarray(dates)).to_numpy()
     k = pd.to_datetime(np.asarray(known)).to_numpy()
     z = np.asarray(scores, dtype=float)
@@ -280,8 +267,10 @@ def adaptive_q(
             day = d[i]
             moved = False
             while j < len(done) and k[done[j]] <= day:
-                state.update(sym[done[j]], float(z[done[j]]))
-                j += 1
+                first = j
+                while j < len(done) and k[done[j]] == k[done[first]]:
+                    j += 1
+                state.update([(sym[m], float(z[m])) for m in done[first:j]])
                 moved = True
             if moved:
                 cache.clear()

@@ -105,16 +105,17 @@ def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> N
 
 def residuals(
     db: sqlite_utils.Database, symbols: Sequence[str], known_by: str | None
-) -> list[tuple[str, int, float, float, float, float]]:
-    """[(symbol, horizon, base, predicted, actual, vol_sigma)]: every verified call with a
-    volatility forecast whose target session is on or before `known_by` (all when None),
-    in the order their outcomes became known (target session, then symbol, call date, id)."""
+) -> list[tuple[str, int, str, float, float, float, float]]:
+    """[(symbol, horizon, target_date, base, predicted, actual, vol_sigma)]: every verified
+    call with a volatility forecast whose target session is on or before `known_by` (all
+    when None), in the order their outcomes became known (target session, then symbol,
+    call date, id)."""
     where, params = _filters("verified", symbols)
     extra = "" if known_by is None else " AND target_date <= ?"
     return [
-        (str(sym), int(h), float(base), float(pred), float(actual), float(sigma))
-        for sym, h, base, pred, actual, sigma in db.execute(
-            "SELECT symbol, horizon, base_price, pred_price, actual_price, vol_sigma "
+        (str(sym), int(h), str(target), float(base), float(pred), float(actual), float(sigma))
+        for sym, h, target, base, pred, actual, sigma in db.execute(
+            "SELECT symbol, horizon, target_date, base_price, pred_price, actual_price, vol_sigma "
             f"FROM predictions{where} AND vol_sigma IS NOT NULL{extra} "
             "ORDER BY target_date, symbol, as_of, id",
             [*params, *([known_by] if known_by else [])],

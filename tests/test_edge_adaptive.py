@@ -14,65 +14,65 @@ from models import volatility
 # ---------------------------------------------------------------- the online update
 
 
-def test_a_miss_lowers_alpha_by_gamma_times_one_minus_target_and_a_hit_raises_it():
-    state = iv.OnlineRange(gamma=0.05)
-    for z in np.linspace(0.01, 3.0, iv.MIN_OWN):
-        state.update(float(z))
-    before = list(state.alpha)
-    assert before == pytest.approx([0.20, 0.05])  # nothing learnt before MIN_OWN scores
-    state.update(100.0)  # outside both ranges
+def _warm(state: iv.AdaptiveRanges, values, symbol: str = "A") -> None:
+    state.update([(symbol, float(z)) for z in values])  # one session: nothing to check yet
+
+
+def test_a_session_moves_alpha_by_gamma_times_target_minus_its_share_of_misses():
+    state = iv.AdaptiveRanges(gamma=0.05)
+    _warm(state, np.linspace(0.01, 3.0, iv.MIN_OWN))
+    assert state.alpha == pytest.approx([0.20, 0.05])  # nothing learnt before MIN_OWN scores
+    state.update([("A", 100.0)])  # outside both ranges
     assert state.alpha == pytest.approx([0.20 - 0.05 * 0.80, 0.05 - 0.05 * 0.95])
-    state.update(0.0)  # inside both
-    assert state.alpha == pytest.approx([0.16 + 0.05 * 0.20, 0.0025 + 0.05 * 0.05])
+    state.update([("A", 0.0), ("A", 100.0)])  # half of the session missed: one step
+    assert state.alpha == pytest.approx([0.16 + 0.05 * (0.20 - 0.5), 0.0])  # 95%: held at 0
+    state.update([("A", 0.0)])  # inside both
+    assert state.alpha == pytest.approx([0.145 + 0.05 * 0.20, 0.05 * 0.05])
 
 
 def test_alpha_stays_in_zero_one_and_the_multiplier_stays_finite():
-    state = iv.OnlineRange(gamma=0.5)
-    for z in np.linspace(0.01, 3.0, iv.MIN_OWN):
-        state.update(float(z))
+    state = iv.AdaptiveRanges(gamma=0.5)
+    _warm(state, np.linspace(0.01, 3.0, iv.MIN_OWN))
     for _ in range(20):
-        state.update(50.0)  # a long storm: alpha would wind up far below 0
+        state.update([("A", 50.0)])  # a long storm: alpha would wind up far below 0
     assert state.alpha == [0.0, 0.0]
-    assert state.multiplier(0) == state.multiplier(1) == iv.MAX_Q  # the largest, capped
+    assert state.multipliers("A") == (iv.MAX_Q, iv.MAX_Q)  # the largest score, capped
     for _ in range(40):
-        state.update(0.0)
+        state.update([("A", 0.0)])
     assert all(0.0 < a <= 1.0 for a in state.alpha)
 
 
 def test_gamma_zero_is_the_fixed_conformal_quantile():
     rng = np.random.default_rng(3)
     z = np.abs(rng.standard_normal(400))
-    state = iv.OnlineRange(gamma=0.0)
+    state = iv.AdaptiveRanges(gamma=0.0)
     for v in z:
-        state.update(float(v))
-    for k, level in enumerate(iv.LEVELS):
-        assert state.multiplier(k) == iv.conformal_quantile(z, level)
+        state.update([("A", float(v))])
+    assert state.multipliers("A") == tuple(iv.conformal_quantile(z, lv) for lv in iv.LEVELS)
 
 
 def test_misses_widen_the_range_within_days_and_hits_relax_it():
     rng = np.random.default_rng(4)
-    state = iv.OnlineRange(gamma=0.03)
-    for v in np.abs(rng.standard_normal(300)):
-        state.update(float(v))
-    calm = state.multiplier(0)
-    for v in 3 * np.abs(rng.standard_normal(10)):  # ten sessions of a storm
-        state.update(float(v))
-    stormy = state.multiplier(0)
+    state = iv.AdaptiveRanges(gamma=iv.GAMMA)
+    for v in np.abs(rng.standard_normal((300, 5))):
+        state.update([(s, float(x)) for s, x in zip("ABCDE", v, strict=True)])
+    calm = state.multipliers("A")[0]
+    for v in 3 * np.abs(rng.standard_normal((5, 5))):  # five sessions of a storm
+        state.update([(s, float(x)) for s, x in zip("ABCDE", v, strict=True)])
+    stormy = state.multipliers("A")[0]
     assert stormy > 1.15 * calm
-    for v in np.abs(rng.standard_normal(150)):
-        state.update(float(v))
-    assert state.multiplier(0) < stormy
-    assert state.multiplier(0) == pytest.approx(calm, rel=0.2)
+    for v in np.abs(rng.standard_normal((150, 5))):
+        state.update([(s, float(x)) for s, x in zip("ABCDE", v, strict=True)])
+    assert state.multipliers("A")[0] < stormy
+    assert state.multipliers("A")[0] == pytest.approx(calm, rel=0.2)
 
 
 def test_pooled_state_serves_a_symbol_until_it_has_its_own_and_gaussian_before_that():
     state = iv.AdaptiveRanges()
     assert state.multipliers("A") == (iv.gaussian_z(0.80), iv.gaussian_z(0.95))
-    for v in np.linspace(0.0, 4.0, 60):
-        state.update("A", float(v))
+    _warm(state, np.linspace(0.0, 4.0, 60))
     assert state.multipliers("B") == state.multipliers("A")  # B borrows the pool
-    for v in np.linspace(0.0, 1.0, 60):
-        state.update("B", float(v))
+    _warm(state, np.linspace(0.0, 1.0, 60), "B")
     assert state.multipliers("B")[0] < 1.0 < state.multipliers("A")[0]
 
 
@@ -120,7 +120,11 @@ def test_the_backtest_walk_equals_the_cycle_replay_on_every_date():
     for i in (0, 60, 61, 137, len(df) - 1):
         day = df["date"].iloc[i]
         seen = df[df["known"] <= day].sort_values(["known", "symbol", "date"], kind="stable")
-        state = iv.replay(list(zip(seen["symbol"], seen["score"], strict=True)))
+        sessions = [
+            list(zip(g["symbol"], g["score"], strict=True))
+            for _, g in seen.groupby("known", sort=True)
+        ]
+        state = iv.replay(sessions)
         assert state.multipliers(df["symbol"].iloc[i]) == tuple(q[:, i])
 
 

@@ -3,9 +3,9 @@ as they say, and that widen within days of a storm and relax after it.
 
 The width comes from the volatility forecast made at the call (models.volatility: a
 range-based HAR fitted on the symbol's own past); the multiplier is adaptive conformal
-(models.intervals.AdaptiveRanges): the verified calls known by the call's date, replayed in
-the order their outcomes became known, set a conformal quantile of |realized - predicted| /
-sigma whose level moves after every miss or hit. A symbol with fewer than MIN_OWN verified
+(models.intervals.AdaptiveRanges): the verified calls known by the call's date, replayed
+session by session in the order their outcomes became known, set a conformal quantile of
+|realized - predicted| / sigma whose level moves after each session's misses and hits. A symbol with fewer than MIN_OWN verified
 calls borrows the pooled state of every symbol at that horizon; with fewer than MIN_OWN of
 those the Gaussian multiplier serves. The backtest reaches the same multipliers through
 `intervals.adaptive_q` (the same state, fed in the same order).
@@ -33,17 +33,20 @@ def multipliers(
     out: dict[tuple[str, int], tuple[float, float]] = {}
     for h in horizons:
         mine = [r for r in rows if r[1] == h]
-        state = intervals.replay(list(zip((r[0] for r in mine), _scores(mine), strict=True)))
+        sessions: dict[str, list[tuple[object, float]]] = {}
+        for r, z in zip(mine, _scores(mine), strict=True):
+            sessions.setdefault(r[2], []).append((r[0], z))
+        state = intervals.replay(list(sessions.values()))  # dicts keep the ledger's order
         for sym in symbols:
             q80, q95 = state.multipliers(sym)
             out[(sym, h)] = (q80, q95)
     return out
 
 
-def _scores(rows: list[tuple[str, int, float, float, float, float]]) -> list[float]:
+def _scores(rows: list[tuple[str, int, str, float, float, float, float]]) -> list[float]:
     if not rows:
         return []
-    base, pred, actual, sigma = (np.array([r[k] for r in rows]) for k in range(2, 6))
+    base, pred, actual, sigma = (np.array([r[k] for r in rows]) for k in range(3, 7))
     z = intervals.standardized_residual(np.log(actual / base), np.log(pred / base), sigma)
     return [float(v) for v in z]
 
