@@ -57,8 +57,8 @@ QUARTER_TOL, WHOLE_TOL, QLIKE_GAIN = 0.05, 0.02, 0.05
 def calls(symbol: str, bars: pd.DataFrame) -> pd.DataFrame:
     """One row per (call date, h) from FIRST on: the variance forecast, EWMA, the h-session
     log return and realized variance, and when the outcome became known."""
-    index = bars.index
-    days = index[index >= FIRST]
+    index = pd.DatetimeIndex(bars.index)
+    days = index[index >= pd.Timestamp(FIRST)]
     starts = index.searchsorted(days - pd.Timedelta(days=volatility.HISTORY_DAYS))
     ends = index.searchsorted(days, side="right") - 1
     walk = volatility.forecast_walk(bars, starts, ends, HORIZONS)
@@ -137,10 +137,10 @@ def main() -> None:
     jobs = [("ohlc", s, b) for s, b in sorted(ohlc.items())]
     jobs += [("panel", s, closes[s].dropna().to_frame("close")) for s in panel_syms]
     parts = Parallel(n_jobs=2)(delayed(calls)(s, b) for _, s, b in jobs)
-    sets: dict[str, pd.DataFrame] = {}
-    for (name, _, _), p in zip(jobs, parts, strict=True):
-        sets.setdefault(name, []).append(p)  # type: ignore[arg-type]
-    data = {k: pd.concat(v, ignore_index=True) for k, v in sets.items()}  # type: ignore[arg-type]
+    sets: dict[str, list[pd.DataFrame]] = {}
+    for (name, _, _), part in zip(jobs, parts, strict=True):
+        sets.setdefault(name, []).append(part)
+    data = {k: pd.concat(v, ignore_index=True) for k, v in sets.items()}
 
     # --- choose the step size on validation years only
     keys = [(name, g) for name in data for g in GAMMAS]
@@ -210,11 +210,11 @@ def coverage_rows(name: str, test: pd.DataFrame, rows: list[tuple[str, str, str,
             )
             for quarter in ("2008Q4", "2020Q1"):
                 if quarter in th.index:
-                    c = th.at[quarter, f"cov{level}"]
+                    c = float(th[f"cov{level}"][quarter])
                     rows.append(
                         (
                             f"{name} {level}% h{h} {quarter}",
-                            f"{c:.3f} (n {th.at[quarter, 'n']})",
+                            f"{c:.3f} (n {int(th['n'][quarter])})",
                             f"{nominal:.2f}±{QUARTER_TOL:.2f}",
                             abs(c - nominal) <= QUARTER_TOL,
                         )
