@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from assistant.cli.common import known_symbols, move_pct, open_home, print_json, table
+from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 
@@ -336,11 +337,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 f"({100 * v['gain_vs_trailing']:+.1f}%), n={v['n']} (lower is better)"
             )
         if hz["ranking"]:
-            r = hz["ranking"]
-            print(
-                f"    ranking: information coefficient {r['mean']:+.3f} (Newey-West t {r['t']:.2f}) "
-                f"over {r['n_days']} dates"
-            )
+            print(f"    ranking by expected return: {ranking_line(hz['ranking'])}")
+    for rel in data.get("relative", []):
+        print(
+            f"\nrelative calls (ranking model), h={rel['horizon']}, {rel['n']} verified: "
+            + ranking_line(rel["record"])
+        )
+        for line in ranking_years(rel["record"]):
+            print(f"    {line}")
     for g in data["groups"]:
         print()
         print(format_metrics(f"{g['symbol']} h={g['horizon']}", g))
