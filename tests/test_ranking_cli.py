@@ -27,7 +27,7 @@ def test_train_predict_report_store_and_score_the_ranking(tmp_path):
     assert ranked["model_id"] == "ranking-v1" and ranked["status"] == "serving", ranked
     for h in ("1", "3", "5"):
         held = ranked["metrics"]["test"][h]
-        assert held["n_days"] > 100 and held["t"] is not None and held["years"], held
+        assert held["n_days"] > 50 and held["t"] is not None and held["years"], held
     assert (home / "models" / "ranking-v1" / "rank_h1.ubj").is_file()
     row = query(home, "SELECT kind, status, feature_hash FROM models WHERE id = 'ranking-v1'")
     assert row[0][:2] == ("ranking", "serving")
@@ -74,21 +74,21 @@ def test_backtest_predictions_carry_the_ranking_score(tmp_path):
     out_csv = tmp_path / "preds.csv"
     data = json.loads(
         run(
-            home, "backtest", "--models", "markov,ranking", "--from", "2011-01-03",
-            "--to", "2011-12-30", "--retrain-every", "126", "--horizons", "1,5",
+            home, "backtest", "--models", "markov,ranking", "--from", "2012-01-03",
+            "--to", "2012-12-31", "--retrain-every", "126", "--horizons", "1,5",
             "--predictions-out", str(out_csv), "--json",
         )
     )
     for h in ("1", "5"):
         rec = data["ranking"][h]
-        assert rec["n_days"] > 200 and set(rec["years"]) == {"2011"}, rec
+        assert rec["n_days"] > 200 and set(rec["years"]) == {"2012"}, rec
         assert {"mean", "t", "spread", "spread_t", "edge"} <= set(rec)
     with out_csv.open() as fh:
         rows = list(csv.DictReader(fh))
     assert "rank_score" in rows[0]
     assert all(r["rank_score"] != "" for r in rows)
     text = run(
-        home, "backtest", "--models", "markov,ranking", "--from", "2011-01-03",
-        "--to", "2011-06-30", "--retrain-every", "126", "--horizons", "1",
+        home, "backtest", "--models", "markov,ranking", "--from", "2012-01-03",
+        "--to", "2012-06-29", "--retrain-every", "126", "--horizons", "1",
     )
-    assert "the ranking model's walk-forward record" in text and "2011: IC" in text
+    assert "the ranking model's walk-forward record" in text and "2012: IC" in text
