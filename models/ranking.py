@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ def cross_rank(wide: pd.DataFrame) -> pd.DataFrame:
 
 def raw_factors(closes: pd.DataFrame, index_close: pd.Series | None = None) -> dict[str, Any]:
     """The raw factors, wide (dates x symbols), each at t from closes up to t only."""
-    logc = np.log(closes.astype(float))
+    logc = cast(pd.DataFrame, np.log(closes.astype(float)))
     r1 = context.panel_log_returns(closes)
     market = context.market_log_returns(closes, index_close)
     beta = context.rolling_beta(closes, market)
@@ -103,9 +103,7 @@ def features(closes: pd.DataFrame, index_close: pd.Series | None = None) -> pd.D
     """Long frame indexed (date, symbol), columns FEATURES: the cross-sectional ranks of the
     raw factors. Rows where the symbol has a close; NaN where a factor's history is short."""
     raw = raw_factors(closes, index_close)
-    long = pd.concat(
-        {f"xs_{k}": cross_rank(raw[k]).stack(future_stack=True) for k in RAW}, axis=1
-    )
+    long = pd.concat({f"xs_{k}": cross_rank(raw[k]).stack(future_stack=True) for k in RAW}, axis=1)
     long.index.names = ["date", "symbol"]
     have = closes.stack(future_stack=True).notna()
     have.index.names = ["date", "symbol"]
@@ -233,8 +231,10 @@ class Ranker:
                 "params": self.params,
                 "features": list(FEATURES),
                 "feature_hash": feature_hash(),
-                "state": {"scale": {str(h): s for h, s in self.scale.items()},
-                          "rounds": {str(h): n for h, n in self.rounds.items()}},
+                "state": {
+                    "scale": {str(h): s for h, s in self.scale.items()},
+                    "rounds": {str(h): n for h, n in self.rounds.items()},
+                },
                 "info": self.info,
                 "files": {n: artifacts.sha256(tmp / n) for n in names},
             }
@@ -332,8 +332,10 @@ def walk_forward(
     dates = data.index.get_level_values("date").to_numpy()
     sessions = np.unique(dates)
     lo = int(np.searchsorted(sessions, pd.Timestamp(start).to_datetime64()))
-    hi = len(sessions) if end is None else int(
-        np.searchsorted(sessions, pd.Timestamp(end).to_datetime64(), side="right")
+    hi = (
+        len(sessions)
+        if end is None
+        else int(np.searchsorted(sessions, pd.Timestamp(end).to_datetime64(), side="right"))
     )
     if lo < min_train_sessions:
         raise ValueError(

@@ -103,8 +103,7 @@ def ranking_skill(frame: pd.DataFrame, h: int) -> dict[str, Any] | None:
     years = pd.DatetimeIndex(pd.to_datetime(ic.index)).year
     syears = pd.DatetimeIndex(pd.to_datetime(spread.index)).year
     out["years"] = {
-        str(y): _mean_t(ic[years == y], spread[syears == y], h)
-        for y in sorted(set(years.tolist()))
+        str(y): _mean_t(ic[years == y], spread[syears == y], h) for y in sorted(set(years.tolist()))
     }
     return out
 

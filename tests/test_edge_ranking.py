@@ -27,7 +27,9 @@ def synthetic_panel(
         r[t] = beta * market[t] + sigma * (rng.standard_normal(symbols) - signal * centred)
     dates = pd.bdate_range("2010-01-04", periods=sessions)
     return pd.DataFrame(
-        50 * np.exp(np.cumsum(r, axis=0)), index=dates, columns=[f"S{i:02d}" for i in range(symbols)]
+        50 * np.exp(np.cumsum(r, axis=0)),
+        index=dates,
+        columns=[f"S{i:02d}" for i in range(symbols)],
     )
 
 
@@ -80,9 +82,9 @@ def test_ranking_features_canary():
         for ix in (None, index):
             full = ranking.features(closes, ix).loc[t]
             cut = ranking.features(closes.loc[:t], None if ix is None else ix.loc[:t]).loc[t]
-            alt = ranking.features(
-                _altered_after(closes, t), None if ix is None else ix * 1.0
-            ).loc[t]
+            alt = ranking.features(_altered_after(closes, t), None if ix is None else ix * 1.0).loc[
+                t
+            ]
             pd.testing.assert_frame_equal(cut, full)
             pd.testing.assert_frame_equal(alt, full)
     assert ranking.features(closes).loc[closes.index[400]].notna().all().all()
@@ -115,7 +117,7 @@ def test_quintile_spread_and_ic_by_hand():
     frame = pd.DataFrame({"date": dates, "expected": expected, "realized": realized})
     spread = scorecard.quintile_spread(frame)
     # top fifth: symbols 8, 9; bottom: 0, 1
-    assert spread.iloc[0] == pytest.approx((0.085 - 0.005))
+    assert spread.iloc[0] == pytest.approx(0.085 - 0.005)
     assert spread.iloc[1] == pytest.approx(-(0.085 - 0.005))
     s = scorecard.ranking_skill(frame, 1)
     assert s is not None

@@ -22,7 +22,9 @@ def test_train_predict_report_store_and_score_the_ranking(tmp_path):
     home = tmp_path / "home"
     run(home, "watch", "add", *SAMPLE)
     run(home, "collect")
-    out = json.loads(run(home, "train", "--models", "markov,ranking", "--as-of", "2012-06-29", "--json"))
+    out = json.loads(
+        run(home, "train", "--models", "markov,ranking", "--as-of", "2012-06-29", "--json")
+    )
     ranked = next(r for r in out["results"] if r["kind"] == "ranking")
     assert ranked["model_id"] == "ranking-v1" and ranked["status"] == "serving", ranked
     for h in ("1", "3", "5"):
@@ -74,9 +76,21 @@ def test_backtest_predictions_carry_the_ranking_score(tmp_path):
     out_csv = tmp_path / "preds.csv"
     data = json.loads(
         run(
-            home, "backtest", "--models", "markov,ranking", "--from", "2012-01-03",
-            "--to", "2012-12-31", "--retrain-every", "126", "--horizons", "1,5",
-            "--predictions-out", str(out_csv), "--json",
+            home,
+            "backtest",
+            "--models",
+            "markov,ranking",
+            "--from",
+            "2012-01-03",
+            "--to",
+            "2012-12-31",
+            "--retrain-every",
+            "126",
+            "--horizons",
+            "1,5",
+            "--predictions-out",
+            str(out_csv),
+            "--json",
         )
     )
     for h in ("1", "5"):
@@ -88,7 +102,17 @@ def test_backtest_predictions_carry_the_ranking_score(tmp_path):
     assert "rank_score" in rows[0]
     assert all(r["rank_score"] != "" for r in rows)
     text = run(
-        home, "backtest", "--models", "markov,ranking", "--from", "2012-01-03",
-        "--to", "2012-06-29", "--retrain-every", "126", "--horizons", "1",
+        home,
+        "backtest",
+        "--models",
+        "markov,ranking",
+        "--from",
+        "2012-01-03",
+        "--to",
+        "2012-06-29",
+        "--retrain-every",
+        "126",
+        "--horizons",
+        "1",
     )
     assert "the ranking model's walk-forward record" in text and "2012: IC" in text

@@ -154,9 +154,10 @@ def relative_record(db: sqlite_utils.Database, symbols: list[str] | None = None)
             frame = frame[frame["symbol"].isin(symbols)]
         frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
         realized = np.full(len(frame), np.nan)
-        for sym, idx in frame.groupby("symbol").indices.items():
+        for key, idx in frame.groupby("symbol").indices.items():
+            sym = str(key)
             if sym not in closes:
-                bars = bar_store.load(db, str(sym))
+                bars = bar_store.load(db, sym)
                 closes[sym] = bars.loc[bars["provisional"] == 0, "close"].astype(float)
             c = closes[sym]
             pos = c.index.get_indexer(pd.to_datetime(frame["as_of"].to_numpy()[idx]))

@@ -74,7 +74,9 @@ def fit_ranking(
             }
         )
         skill = scorecard.ranking_skill(frame, h)
-        metrics[str(h)] = None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
+        metrics[str(h)] = (
+            None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
+        )
     model = ranking.fit_at(data, None, horizons)
     first = str(pd.Timestamp(sessions[0]).date())
     ranges = {
@@ -108,7 +110,10 @@ def train_ranking(
         model_id = f"{KIND}-v{version}"
         rel = Path("models") / model_id
         model.save(home / rel)
-        status, reason = "serving", "ranks the watchlist (no promotion gate: its record says what it is worth)"
+        status, reason = (
+            "serving",
+            "ranks the watchlist (no promotion gate: its record says what it is worth)",
+        )
         try:
             ranking.Ranker.load(home / rel)
         except artifacts.ArtifactError as exc:

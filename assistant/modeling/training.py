@@ -262,12 +262,10 @@ def train(
     block's are) and it serves without the promotion gate (a backtest block is never
     refused), so a replay's calls are the backtest's for the same settings. The evaluation
     fit still runs: its held-out metrics are the model's skill shown with its calls."""
-    from assistant.modeling import compute, disk
+    from assistant.modeling import compute, disk, relative
     from models import catalog, dataset, features
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
-
-    from assistant.modeling import relative
 
     report_progress = progress or (lambda k, f, m: None)
     kinds = resolve_kinds(settings, kinds)
