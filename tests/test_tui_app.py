@@ -370,3 +370,17 @@ async def test_stale_data_is_counted_in_sessions_on_the_dashboard_as_in_the_cli(
         await settle(pilot)
         text = screen_text(app)
     assert f"newest bar up to {sessions} sessions old" in text, text[:400]
+
+
+@sync
+async def test_watchlist_shows_each_symbols_rank_and_expected_relative_move(home, db):
+    # six watched symbols, ranked by the ranking model as of the last session
+    fill(db, names=("^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"))
+    app = app_for(home)
+    async with app.run_test(size=(180, 45)) as pilot:  # at 160 columns it scrolls into view
+        await settle(pilot)
+        text = screen_text(app)
+    assert "Rank" in text
+    # ^GSPC ranked first of six, expected +0.40% against the six's mean; MSFT last
+    assert re.search(r"\^GSPC .* 1/6 \+0\.40%", text), text
+    assert re.search(r"MSFT .* 6/6 -0\.60%", text), text

@@ -19,8 +19,8 @@ COLUMNS = (
     ("80% range", 11),
     ("In 80%", 8),
     ("Hit rate", 11),
-    ("Baseline", 9),  # the stronger of always-up and the causal majority on the same calls
     ("Rank", 12),  # the ranking model: rank among the ranked symbols, expected relative move
+    ("Baseline", 9),  # the stronger of always-up and the causal majority on the same calls
     ("Model", 11),  # last: the first column to scroll off a narrow screen
 )
 
@@ -49,8 +49,8 @@ class WatchlistTable(RowsTable):
             fmt.price_range((call or {}).get("lower"), (call or {}).get("upper")),
             fmt.coverage(r.get("coverage80"), r.get("n80", 0)),
             fmt.hit_vs_base(r.get("hit_rate"), r.get("baseline"), r.get("n", 0)),
-            fmt.pct(r.get("baseline")),
             fmt.rank(r.get("ranking")),
+            fmt.pct(r.get("baseline")),
             (call or {}).get("model_version") or "—",
         )
 
