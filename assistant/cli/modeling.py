@@ -14,7 +14,8 @@ from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 
 KINDS_HELP = (
-    "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules (default: settings)"
+    "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules, and ranking (the "
+    "relative calls; 5+ symbols) (default: settings)"
 )
 
 

@@ -212,6 +212,7 @@ def backtest(
     preds = pd.concat(records, ignore_index=True)
     preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
     add_ranges(preds, bars, tuple(horizons))
+    preds["rank_score"] = np.nan  # without `ranking` among the kinds: an empty column
     ranked = add_rank_scores(preds, bars, tuple(horizons), blocks) if rank else {}
     results = score(preds)
     return BacktestReport(
@@ -243,7 +244,6 @@ def add_rank_scores(
     from assistant.modeling.relative import market_close
     from models import ranking, scorecard
 
-    preds["rank_score"] = np.nan
     try:
         walk = ranking.walk_forward(
             ranking.wide_closes(bars),
