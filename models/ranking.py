@@ -33,7 +33,6 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 
 from models import artifacts, context
 
@@ -157,7 +156,7 @@ class Ranker:
             raise ValueError(f"{KIND}: unknown parameters {sorted(unknown)}")
         self.horizons = tuple(int(h) for h in horizons)
         self.params = {**self.defaults, **params}
-        self.boosters: dict[int, xgb.Booster] = {}
+        self.boosters: dict[int, Any] = {}  # horizon -> xgboost.Booster
         self.scale: dict[int, float] = {}
         self.rounds: dict[int, int] = {}
         self.info: dict[str, Any] = {}
@@ -180,6 +179,8 @@ class Ranker:
     def fit(self, data: pd.DataFrame, train: np.ndarray, val: np.ndarray) -> Ranker:
         """Fit each horizon on the `train` rows of a `panel` frame, early-stopping on the
         `val` rows (boolean masks; rows without a label are skipped)."""
+        import xgboost as xgb  # here: the application imports this module to name the kind
+
         X = data[list(FEATURES)].to_numpy()
         for h in self.horizons:
             y = data[f"rel_h{h}"].to_numpy()
@@ -203,6 +204,8 @@ class Ranker:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """(n, H) expected relative move (log return over h sessions minus the panel's mean)."""
+        import xgboost as xgb
+
         if not self.boosters:
             raise ValueError(f"{KIND}: predict before fit")
         d = xgb.DMatrix(X[list(FEATURES)].to_numpy())
@@ -247,6 +250,8 @@ class Ranker:
     @classmethod
     def load(cls, directory: Path) -> Ranker:
         """Load a saved ranking model; ArtifactError for anything broken or foreign."""
+        import xgboost as xgb
+
         directory = Path(directory)
         meta = artifacts.read_json(directory / artifacts.META)
         if not isinstance(meta, dict) or meta.get("format") != 1 or meta.get("kind") != KIND:

@@ -88,10 +88,10 @@ def _clear(path: Path, m: re.Match[str], known: set[str], root: Path) -> str | N
     if m["id"] in known:
         return None
     try:
-        if m["kind"] == "ranking":  # the ranking model has its own loader
-            from models.ranking import Ranker
+        from models import ranking
 
-            Ranker.load(path)
+        if m["kind"] == ranking.KIND:  # the ranking model has its own loader
+            ranking.Ranker.load(path)
         else:
             catalog.load(path)
     except Exception as exc:  # anything that does not load is incomplete

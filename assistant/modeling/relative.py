@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from models.ranking import KIND
 from store import registry
 
 log = logging.getLogger(__name__)
 
-KIND = "ranking"
 HELD_OUT = 0.15  # the last share of labelled sessions the evaluation fit is scored on
 
 
@@ -79,11 +79,15 @@ def fit_ranking(
         )
     model = ranking.fit_at(data, None, horizons)
     first = str(pd.Timestamp(sessions[0]).date())
+    last = str(pd.Timestamp(sessions[-1]).date())
+    before = sessions[sessions < test_start.to_datetime64()]
+    # as the forecasters' rows read: the evaluation fit's train and test spans (the serving
+    # fit then used every labelled session, through `trained_through`)
     ranges = {
-        "train": (first, str(pd.Timestamp(sessions[-1]).date())),
-        "test": (str(test_start.date()), str(pd.Timestamp(sessions[-1]).date())),
+        "train": (first, str(pd.Timestamp(before[-1]).date())),
+        "test": (str(test_start.date()), last),
     }
-    model.info["trained_through"] = ranges["train"][1]
+    model.info["trained_through"] = last
     return model, {"test": metrics}, ranges
 
 
