@@ -30,6 +30,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -46,13 +47,14 @@ VAL, TEST, END = 2011, 2015, 2022
 
 
 def model_scores(closes: pd.DataFrame, index: pd.Series, h: int) -> pd.DataFrame:
-    years = [closes.index[closes.index.year == y][0] for y in range(VAL, END + 1)]
+    dates = pd.DatetimeIndex(closes.index)
+    years = [dates[dates.year == y][0] for y in range(VAL, END + 1)]
     return ranking.walk_forward(closes, index, (h,), start=years[0], refit_at=years)
 
 
 def factor_scores(closes: pd.DataFrame, h: int) -> pd.DataFrame:
     """(date, symbol) -> reversal (-h-session return) and 12-1 momentum, known at t."""
-    logc = np.log(closes)
+    logc = cast(pd.DataFrame, np.log(closes))
     far, near = ranking.MOMENTUM
     parts = {
         "reversal": -(logc - logc.shift(h)),
@@ -94,7 +96,8 @@ def main() -> None:
             }
         print(f"\nh = {h} session(s)     {'model':<24}{'reversal':<24}{'12-1 momentum':<24}")
         for part in ("val", "test"):
-            years = skills["model"][part]["years"] if skills["model"][part] else {}
+            own = skills["model"][part]
+            years = own["years"] if own else {}
             for y in years:
                 cells = [fmt((skills[k][part] or {}).get("years", {}).get(y)) for k in skills]
                 print(f"  {y} ({part:<4})      " + "  ".join(cells))

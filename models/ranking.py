@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from models import artifacts, context
+from vocab.horizons import horizon_key
 
 KIND = "ranking"
 VERSION = 1
@@ -199,7 +200,7 @@ class Ranker:
             )
             self.boosters[h], self.scale[h] = booster, scale
             self.rounds[h] = int(booster.best_iteration) + 1
-        self.info["rounds"] = {str(h): n for h, n in self.rounds.items()}
+        self.info["rounds"] = {horizon_key(h): n for h, n in self.rounds.items()}
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -235,8 +236,8 @@ class Ranker:
                 "features": list(FEATURES),
                 "feature_hash": feature_hash(),
                 "state": {
-                    "scale": {str(h): s for h, s in self.scale.items()},
-                    "rounds": {str(h): n for h, n in self.rounds.items()},
+                    "scale": {horizon_key(h): s for h, s in self.scale.items()},
+                    "rounds": {horizon_key(h): n for h, n in self.rounds.items()},
                 },
                 "info": self.info,
                 "files": {n: artifacts.sha256(tmp / n) for n in names},
@@ -266,8 +267,8 @@ class Ranker:
                 booster = xgb.Booster(params={"nthread": model.params["threads"]})
                 booster.load_model(str(directory / f"rank_h{h}.ubj"))
                 model.boosters[h] = booster
-                model.scale[h] = float(meta["state"]["scale"][str(h)])
-                model.rounds[h] = int(meta["state"]["rounds"][str(h)])
+                model.scale[h] = float(meta["state"]["scale"][horizon_key(h)])
+                model.rounds[h] = int(meta["state"]["rounds"][horizon_key(h)])
         except Exception as exc:  # any loader failure means the artifact is unusable
             raise artifacts.ArtifactError(
                 f"{KIND}: cannot load ({type(exc).__name__}: {exc})"

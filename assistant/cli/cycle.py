@@ -8,10 +8,11 @@ import json
 import sys
 from typing import Any
 
-from assistant.cli.common import known_symbols, move_pct, open_home, print_json, table
+from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
+from vocab.text import move_pct
 
 STATUSES = ("pending", "verified", "expired")
 

@@ -243,6 +243,7 @@ def add_rank_scores(
     are; and its record per horizon (`models.scorecard.ranking_skill`), or why none."""
     from assistant.modeling.relative import market_close
     from models import ranking, scorecard
+    from vocab.horizons import horizon_key
 
     try:
         walk = ranking.walk_forward(
@@ -269,7 +270,9 @@ def add_rank_scores(
     for h in horizons:
         rows = walk[walk["horizon"] == h].rename(columns={"score": "expected"})
         skill = scorecard.ranking_skill(rows, h)
-        out[str(h)] = None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
+        out[horizon_key(h)] = (
+            None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
+        )
     return out
 
 

@@ -25,6 +25,7 @@ import sqlite_utils
 
 from models.ranking import KIND
 from store import registry
+from vocab.horizons import horizon_key
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def fit_ranking(
             }
         )
         skill = scorecard.ranking_skill(frame, h)
-        metrics[str(h)] = (
+        metrics[horizon_key(h)] = (
             None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
         )
     model = ranking.fit_at(data, None, horizons)
