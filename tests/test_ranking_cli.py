@@ -42,6 +42,7 @@ def test_train_predict_report_store_and_score_the_ranking(tmp_path):
         ranks = sorted(c["rank"] for c in calls if c["horizon"] == h)
         assert ranks == [1, 2, 3, 4, 5, 6]
     assert all(c["relative_pct"] is not None for c in calls)
+    assert "relative: rank " in run(home, "predict", "--as-of", "2012-08-15")
     stored = query(
         home,
         "SELECT COUNT(*), COUNT(DISTINCT as_of), MIN(of), MAX(rank) FROM rankings "

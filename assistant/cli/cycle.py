@@ -166,6 +166,11 @@ def format_call(c: Any) -> str:
         f"         signals: {signals}",
         f"         model {c.model_version}: {c.skill}",
     ]
+    if getattr(c, "rank", None) is not None:
+        lines.append(
+            f"         relative: rank {c.rank} of {c.rank_of}, expected "
+            f"{c.relative_pct:+.2f}% against their mean (the ranking model; `report` scores it)"
+        )
     if c.note:
         lines.append(f"         note: {c.note}")
     return "\n".join(lines)
