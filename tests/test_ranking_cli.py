@@ -59,6 +59,20 @@ def test_train_predict_report_store_and_score_the_ranking(tmp_path):
     assert "relative calls (ranking model), h=1" in text and "quintile" in text
 
 
+def test_a_ranking_of_fewer_watched_symbols_never_replaces_the_serving_one(tmp_path):
+    home = tmp_path / "home"
+    run(home, "watch", "add", *SAMPLE)
+    run(home, "collect")
+    run(home, "train", "--models", "ranking", "--as-of", "2012-06-29")
+    out = json.loads(
+        run(home, "train", "^GSPC", "AAPL", "GOOG", "IBM", "MSFT", "--models", "ranking", "--json")
+    )
+    ranked = next(r for r in out["results"] if r["kind"] == "ranking")
+    assert ranked["model_id"] == "ranking-v2" and ranked["status"] == "candidate", ranked
+    assert "the serving ranking also ranks ^IXIC" in ranked["reason"]
+    assert query(home, "SELECT id FROM models WHERE status = 'serving'") == [("ranking-v1",)]
+
+
 def test_too_few_symbols_make_no_ranking_and_say_so(tmp_path):
     home = tmp_path / "home"
     run(home, "watch", "add", "AAPL", "GOOG", "IBM", "MSFT")

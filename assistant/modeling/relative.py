@@ -98,8 +98,11 @@ def train_ranking(
     bars: dict[str, pd.DataFrame],
     horizons: tuple[int, ...],
     known_on: str | None,
+    uncovered: list[str] | None = None,
 ) -> tuple[str | None, str, str, dict[str, Any]]:
-    """Fit, store and register the ranking; (model id or None, status, reason, metrics)."""
+    """Fit, store and register the ranking; (model id or None, status, reason, metrics).
+    `uncovered`: watched symbols the serving ranking ranks that this one would not (then
+    it stays a candidate, as a forecaster would)."""
     from assistant.modeling import disk
     from models import artifacts, ranking
 
@@ -119,6 +122,12 @@ def train_ranking(
             "serving",
             "ranks the watchlist (no promotion gate: its record says what it is worth)",
         )
+        if uncovered:
+            status, reason = (
+                "candidate",
+                f"trained on {', '.join(sorted(bars))} only; the serving ranking also ranks "
+                f"{', '.join(uncovered)} (train the watchlist to replace it)",
+            )
         try:
             ranking.Ranker.load(home / rel)
         except artifacts.ArtifactError as exc:

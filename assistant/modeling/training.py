@@ -424,7 +424,9 @@ def train(
     if rank and not (stop is not None and stop.is_set()):
         report_progress(relative.KIND, 0.0, "fitting the ranking of the watchlist")
         now = (clock() if clock else None) or as_of
-        rid, rstatus, rwhy, rmetrics = relative.train_ranking(db, home, bars, horizons, now)
+        rid, rstatus, rwhy, rmetrics = relative.train_ranking(
+            db, home, bars, horizons, now, _uncovered(db, relative.KIND, sorted(bars))
+        )
         report.results.append(
             ModelResult(relative.KIND, rid, rstatus, rstatus == "serving", rwhy, rmetrics)
         )
