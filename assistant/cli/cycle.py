@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from assistant.cli.common import known_symbols, open_home, print_json, table
+from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 from vocab.text import move_pct
@@ -165,6 +166,11 @@ def format_call(c: Any) -> str:
         f"         signals: {signals}",
         f"         model {c.model_version}: {c.skill}",
     ]
+    if getattr(c, "rank", None) is not None:
+        lines.append(
+            f"         relative: rank {c.rank} of {c.rank_of}, expected "
+            f"{c.relative_pct:+.2f}% against their mean (the ranking model; `report` scores it)"
+        )
     if c.note:
         lines.append(f"         note: {c.note}")
     return "\n".join(lines)
@@ -345,11 +351,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 )
             )
         if hz["ranking"]:
-            r = hz["ranking"]
-            print(
-                f"    ranking: information coefficient {r['mean']:+.3f} (Newey-West t {r['t']:.2f}) "
-                f"over {r['n_days']} dates"
-            )
+            print(f"    ranking by expected return: {ranking_line(hz['ranking'])}")
+    for rel in data.get("relative", []):
+        print(
+            f"\nrelative calls (ranking model), h={rel['horizon']}, {rel['n']} verified: "
+            + ranking_line(rel["record"])
+        )
+        for line in ranking_years(rel["record"]):
+            print(f"    {line}")
     for g in data["groups"]:
         print()
         print(format_metrics(f"{g['symbol']} h={g['horizon']}", g))
