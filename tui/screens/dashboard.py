@@ -38,12 +38,23 @@ class DashboardScreen(Screen):
     # whole screen would re-render every visible table cell on each refresh
     data: reactive[dict[str, Any]] = reactive(dict, always_update=True, repaint=False)
 
-    def __init__(self, *, clock: Callable[[], datetime], heartbeat_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime],
+        heartbeat_seconds: float,
+        report: str = "assistant report",
+    ) -> None:
         super().__init__()
-        self.clock, self.heartbeat_seconds = clock, heartbeat_seconds
+        self.clock, self.heartbeat_seconds, self.report = clock, heartbeat_seconds, report
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(clock=self.clock, heartbeat_seconds=self.heartbeat_seconds, id="status")
+        yield StatusHeader(
+            clock=self.clock,
+            heartbeat_seconds=self.heartbeat_seconds,
+            report=self.report,
+            id="status",
+        )
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Static("Watchlist", classes="panel-title", id="watchlist-title")

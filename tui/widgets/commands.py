@@ -90,7 +90,9 @@ def sentence(r: dict[str, Any]) -> Text:
     Only what the row holds is said (no "ago"): the text changes when the row does.
     """
     status = str(r.get("status") or "")
-    text = Text(describe(r["kind"], r.get("args") or {}, short=status == "done") + " — ")
+    count = int(r.get("count") or 1)  # a burst of cancellations is one row
+    what = describe(r["kind"], r.get("args") or {}, short=status == "done" or count > 1)
+    text = Text((f"{count} × " if count > 1 else "") + what + " — ")
     error = r.get("error")
     if status == "failed" and error and str(error).startswith("cancelled"):
         text.append("cancelled", style="yellow")
@@ -99,6 +101,8 @@ def sentence(r: dict[str, Any]) -> Text:
     text.append(status, style=STATUS_STYLE.get(status, ""))
     if status == "queued" and error:  # re-queued after an interruption: say why
         text.append(f" ({error})")
+    elif r.get("behind_training"):
+        text.append(" (one training at a time: starts when the running one ends)")
     elif status == "done":
         started, finished = _when(r.get("claimed_at")), _when(r.get("finished_at"))
         if started and finished:
