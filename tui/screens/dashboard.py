@@ -23,6 +23,7 @@ from tui.messages import EnqueueCommand, OpenSymbol
 from tui.screens import composed_or_retry
 from tui.screens.modals import AddTickerScreen, ConfirmScreen
 from tui.widgets.commands import CommandsTable
+from tui.widgets.commands import title as commands_title
 from tui.widgets.fmt import set_static
 from tui.widgets.pending import PendingTable
 from tui.widgets.regimes import RegimeTable
@@ -66,7 +67,7 @@ class DashboardScreen(Screen):
                 yield TrendChart(id="trend")
                 yield Static("Regimes", classes="panel-title")
                 yield RegimeTable(id="regimes")
-                yield Static("Commands", classes="panel-title")
+                yield Static("Commands", classes="panel-title", id="commands-title")
                 yield CommandsTable(id="commands")
         yield Footer()
 
@@ -128,6 +129,11 @@ class DashboardScreen(Screen):
             self.query_one(RegimeTable).rows_data = data["regimes"]
         if changed("commands"):
             self.query_one(CommandsTable).rows_data = data["commands"]
+        if changed("commands") or changed("jobs"):
+            set_static(
+                self.query_one("#commands-title", Static),
+                commands_title(data["commands"], data["jobs"]),
+            )
 
     @property
     def selected_symbol(self) -> str | None:

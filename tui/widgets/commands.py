@@ -102,7 +102,7 @@ def sentence(r: dict[str, Any]) -> Text:
     if status == "queued" and error:  # re-queued after an interruption: say why
         text.append(f" ({error})")
     elif r.get("behind_training"):
-        text.append(" (one training at a time: starts when the running one ends)")
+        text.append(" (after training)")  # the panel's title says one trains at a time
     elif status == "done":
         started, finished = _when(r.get("claimed_at")), _when(r.get("finished_at"))
         if started and finished:
@@ -121,3 +121,11 @@ class CommandsTable(RowsTable):
 
     def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
         return str(r["id"]), (str(r["id"]), sentence(r))
+
+
+def title(commands: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> str:
+    """The panel's title: while a training runs, that retrains run one at a time."""
+    if not any(j.get("job") == "retrain" for j in jobs):
+        return "Commands"
+    waiting = sum(1 for c in commands if c.get("behind_training"))
+    return "Commands · training (one at a time)" + (f", {waiting} waiting" if waiting else "")
