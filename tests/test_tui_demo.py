@@ -151,3 +151,55 @@ async def test_waiting_retrains_say_queued_and_a_burst_of_cancellations_is_one_l
     assert "retrain all (asked on AAPL) — queued (after training)" in panel, panel
     assert panel.count("cancelled") == 1, panel
     assert "5 × retrain all — cancelled: the replay ended" in panel, panel
+
+
+def test_the_demo_trains_the_fast_kinds_unless_told_otherwise(tmp_path):
+    """The replay's clock waits for each due retrain: the demo's default model set trains
+    in seconds; `--models` (kept in the demo home's config) brings the torch kinds."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from assistant.cli.ui import DEMO_KINDS, prepare_demo
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+
+    def settings(home):
+        done = subprocess.run(
+            [sys.executable, "-m", "assistant", "--home", str(home), "config", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    demo = tmp_path / "demo"
+    _, cmd = prepare_demo(demo)
+    shown = settings(demo)
+    assert shown["models"]["kinds"] == list(DEMO_KINDS) == ["xgboost", "markov", "rules"]
+    assert shown["schedule"]["retrain_every_days"] == 21 and shown["collect"]["source"] == "sample"
+    assert "--replay" in cmd
+    prepare_demo(demo, kinds=["xgboost", "lstm"])
+    assert settings(demo)["models"]["kinds"] == ["xgboost", "lstm"]
+    prepare_demo(demo)  # kept until asked otherwise
+    assert settings(demo)["models"]["kinds"] == ["xgboost", "lstm"]
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "demo",
+            "--home",
+            str(demo),
+            "--models",
+            "xgboost,nope",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "give distinct model kinds out of" in bad.stderr, bad.stderr
