@@ -150,8 +150,7 @@ def claim_retrains_like(
     wanted = None if kinds is None else tuple(sorted(kinds))
     with immediate(db):
         rows = db.execute(
-            "SELECT id, args FROM commands WHERE kind = 'retrain' AND status = 'queued' "
-            "ORDER BY id"
+            "SELECT id, args FROM commands WHERE kind = 'retrain' AND status = 'queued' ORDER BY id"
         ).fetchall()
         found = [
             (int(cid), str(ident[2]))

@@ -214,6 +214,7 @@ def test_one_training_at_a_time_and_waiting_retrains_stay_queued(tmp_path):
     # The predict went past the retrains while the first training ran.
     if job_running(home, "retrain"):
         assert {commands.get(db, c)["status"] for c in (first, other, same)} <= {"queued"}
+
     def finished() -> list | None:
         rows = [commands.get(db, c) for c in (first, other, same)]
         return rows if all(r["finished_at"] for r in rows) else None
