@@ -25,7 +25,8 @@ from typing import Any
 import sqlite_utils
 
 from store import registry, symbols
-from store.freshness import STALE_AFTER_SESSIONS, sessions_between
+from store.freshness import sessions_between
+from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
@@ -192,8 +193,9 @@ def _hit_stats(rows: list[tuple]) -> tuple[int, int, int, int]:
 def _baseline(n: int, ups: int, majs: int) -> tuple[float | None, str]:
     """The stronger of always-up and the causal majority on the same calls."""
     if not n:
-        return None, "always-up"
-    return (ups / n, "always-up") if ups >= majs else (majs / n, "majority")
+        return None, BASELINE_LABEL["always_up"]
+    which = stronger_baseline(ups, majs)
+    return (ups if which == "always_up" else majs) / n, BASELINE_LABEL[which]
 
 
 def watchlist(
@@ -211,7 +213,7 @@ def watchlist(
         ).fetchall()
         row["last_date"] = bars[0][0] if bars else None
         age = sessions_between(db, exchange, bars[0][0], today) if bars and today else 0
-        row["stale_sessions"] = age if age > STALE_AFTER_SESSIONS else 0
+        row["stale_sessions"] = stale_sessions(age)
         row["close"] = bars[0][1] if bars else None
         row["change_pct"] = (
             (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None
@@ -327,6 +329,7 @@ def accuracy_trend(
             base.append(sum(r[col] or 0 for r in win) / wn)
     dates, hit, base = dates[-points:], hit[-points:], base[-points:]
     base_rate, base_name = _baseline(tot_n, tot_ups, tot_majs)
+    range_dates, cov80, cov95 = _coverage_trend(rows, window, points)
     return {
         "dates": dates,
         "hit": hit,
@@ -337,7 +340,34 @@ def accuracy_trend(
         "base_rate": base_rate,
         "base_name": base_name,
         "ranges": ranges,
+        "range_dates": range_dates,
+        "cov80": cov80,
+        "cov95": cov95,
     }
+
+
+def _coverage_trend(
+    rows: list[Any], window: int, points: int
+) -> tuple[list[str], list[float], list[float]]:
+    """Rolling realized coverage of the 80% and 95% ranges over the last `window` target
+    sessions (rows: accuracy_trend's per-session counts). Every verified call carries a
+    range, FLAT ones too, so this is what the chart shows when no call was directional."""
+    rows = rows[-(points + window - 1) :]
+    full = len(rows) >= window
+    dates: list[str] = []
+    cov80: list[float] = []
+    cov95: list[float] = []
+    for i, row in enumerate(rows):
+        if full and i < window - 1:
+            continue
+        win = rows[max(0, i - window + 1) : i + 1]
+        n80 = sum(r[5] for r in win)
+        n95 = sum(r[7] for r in win)
+        if n80 and n95:
+            dates.append(row[0])
+            cov80.append(sum(r[6] or 0 for r in win) / n80)
+            cov95.append(sum(r[8] or 0 for r in win) / n95)
+    return dates[-points:], cov80[-points:], cov95[-points:]
 
 
 def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[dict[str, Any]]:

@@ -75,8 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def demo_kinds(text: str) -> list[str]:
+    from models.catalog import TRAINABLE as known  # only when --models is given (loads torch)
+
     kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
-    known = Settings().models.kinds  # the default set is every kind
     unknown = [k for k in kinds if k not in known]
     if not kinds or unknown or len(set(kinds)) != len(kinds):
         raise argparse.ArgumentTypeError(

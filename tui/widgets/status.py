@@ -75,6 +75,7 @@ class StatusHeader(Vertical):
         super().__init__(**kwargs)
         self.clock, self.heartbeat_seconds = clock, heartbeat_seconds
         self.report = report  # the command line that reports on this home
+        self._jobs_shown: list[tuple[Any, Any, Any]] | None = None  # the job lines on screen
 
     def compose(self) -> ComposeResult:
         yield Static(id="daemon-line")
@@ -99,12 +100,10 @@ class StatusHeader(Vertical):
         if widget.display != bool(jobs):
             widget.display = bool(jobs)
         shown = [(j["job"], j.get("progress"), j.get("message")) for j in jobs[-3:]]
-        if jobs and getattr(widget, "_jobs", None) != shown:
+        if jobs and self._jobs_shown != shown:
             # Re-layout only when the number of lines changes.
-            widget.update(
-                job_table(jobs), layout=len(shown) != len(getattr(widget, "_jobs", None) or [])
-            )
-            widget._jobs = shown
+            widget.update(job_table(jobs), layout=len(shown) != len(self._jobs_shown or []))
+            self._jobs_shown = shown
 
     def render_state(self) -> None:
         if not self.is_mounted:
