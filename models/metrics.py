@@ -65,6 +65,12 @@ def daily_means(values: np.ndarray, dates: np.ndarray) -> np.ndarray:
     return np.bincount(at, weights=values) / np.bincount(at)
 
 
+def hac_lag(n: int, h: int) -> int:
+    """Newey-West lag for n dated observations of h-session outcomes: max(h-1, floor(4
+    (n/100)^(2/9)))."""
+    return max(h - 1, int(4 * (n / 100) ** (2 / 9)))
+
+
 def newey_west_se(x: np.ndarray, lag: int) -> float:
     """HAC standard error of the mean of x with Bartlett weights up to `lag` (0 = plain SE)."""
     x = np.asarray(x, dtype=float)
@@ -93,7 +99,7 @@ def paired_p(
     if t < 2:
         return None
     mean = float(daily.mean())
-    lag = max(h - 1, int(4 * (t / 100) ** (2 / 9)))
+    lag = hac_lag(t, h)
     se = newey_west_se(daily, lag)
     if not np.isfinite(se) or se == 0:
         return 1.0 if mean <= 0 else 0.0

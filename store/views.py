@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store import registry, symbols
+from store import rankings, registry, symbols
 from store.freshness import sessions_between
 from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
 
@@ -248,6 +248,10 @@ def watchlist(
             [symbol, window],
         ).fetchone()
         row.update(n80=n80, coverage80=in80 / n80 if n80 else None)
+        # The ranking model's newest relative call, at the same horizon as the latest call.
+        ranks = rankings.latest(db, symbol)
+        h = row["call"]["horizon"] if row["call"] else min(ranks, default=None)
+        row["ranking"] = ranks.get(h) if h is not None else None
         out.append(row)
     return out
 

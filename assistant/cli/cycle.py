@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from assistant.cli.common import known_symbols, open_home, print_json, table
+from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 from vocab.text import move_pct
@@ -185,7 +186,13 @@ def predict_table(calls: list[Any]) -> str:
         ]
         for c in calls
     ]
-    return table(rows, PREDICT_COLUMNS)
+    if not any(getattr(c, "rank", None) is not None for c in calls):
+        return table(rows, PREDICT_COLUMNS)
+    # the ranking model's relative call, when one serves: rank among the ranked symbols
+    for row, c in zip(rows, calls, strict=True):
+        ranked = getattr(c, "rank", None) is not None
+        row.insert(-1, f"{c.rank} of {c.rank_of}, {c.relative_pct:+.2f}%" if ranked else "-")
+    return table(rows, [*PREDICT_COLUMNS[:-1], "relative", PREDICT_COLUMNS[-1]])
 
 
 def call_details(calls: list[Any]) -> list[str]:
@@ -205,6 +212,11 @@ def call_details(calls: list[Any]) -> list[str]:
             out.append(f"signals {symbol}{which}: {signals}")
     for line in dict.fromkeys(f"model {c.model_version}: {c.skill}" for c in calls if c.skill):
         out.append(line)
+    if any(getattr(c, "rank", None) is not None for c in calls):
+        out.append(
+            "relative: rank of n among the ranked symbols (1 = best) and the expected move "
+            "against their mean (the ranking model; `report` scores it)"
+        )
     notes: dict[str, list[str]] = {}
     for c in calls:
         if c.note:
@@ -390,11 +402,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 )
             )
         if hz["ranking"]:
-            r = hz["ranking"]
-            print(
-                f"    ranking: information coefficient {r['mean']:+.3f} (Newey-West t {r['t']:.2f}) "
-                f"over {r['n_days']} dates"
-            )
+            print(f"    ranking by expected return: {ranking_line(hz['ranking'])}")
+    for rel in data.get("relative", []):
+        print(
+            f"\nrelative calls (ranking model), h={rel['horizon']}, {rel['n']} verified: "
+            + ranking_line(rel["record"])
+        )
+        for line in ranking_years(rel["record"]):
+            print(f"    {line}")
     for g in data["groups"]:
         print()
         print(format_metrics(f"{g['symbol']} h={g['horizon']}", g))
