@@ -36,7 +36,8 @@ from vocab.scoring import stronger_baseline
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), nd)
+    # + 0.0: a tiny negative rounds to -0.0, which prints as "-0" (a sign with no size)
+    return None if x is None or not np.isfinite(x) else round(float(x), nd) + 0.0
 
 
 def profit_factor(strategy: np.ndarray) -> float | None:

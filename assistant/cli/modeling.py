@@ -178,6 +178,8 @@ def live_bars(stream: Any) -> Any:
 def _fmt(v: Any, pct: bool = False) -> str:
     if v is None:
         return "-"
+    if isinstance(v, float):  # -0.0 (or what rounds to it) reads "0", never "-0"
+        v = round(v, 3 if pct else 12) + 0.0
     return f"{v:.1%}" if pct else (f"{v:.3g}" if isinstance(v, float) else str(v))
 
 

@@ -1,4 +1,4 @@
-"""Walk-forward backtest (DESIGN §7): at each session only the past is visible.
+"""Walk-forward backtest (README: "Models", Backtest): at each session only the past is visible.
 
 Every `retrain_every` sessions the models are refit on every row whose label had matured
 by that session (t + max(h) <= now; at most `[models] max_train_rows`, the most recent):
