@@ -21,7 +21,7 @@ def test_a_table_is_aligned_plain_text_and_shows_brackets_as_they_are() -> None:
     text = table([["[paper]", 1.5, None], ["AAPL", "x", "long cell"]], ["name", "n", "note"])
     lines = text.splitlines()
     assert lines[0].split() == ["name", "n", "note"]
-    assert set(lines[1]) == {"─"}
+    assert set(lines[1]) == {"-"}
     assert lines[2].split() == ["[paper]", "1.5"]  # markup is not interpreted
     assert lines[3].index("x") == lines[2].index("1.5") == lines[0].index(" n ") + 1
     assert "\x1b" not in text

@@ -85,16 +85,23 @@ def print_json(value: Any) -> None:
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
-    """An aligned text table drawn by rich: plain text (no colour, no markup: a cell's
-    "[x]" is shown as is), never wrapped or cut, so it pipes cleanly."""
+    """An aligned text table drawn by rich: plain ASCII text (no colour, no markup: a cell's
+    "[x]" is shown as is; a dashed line under the header), never wrapped or cut, so it
+    pipes cleanly."""
     import io
 
-    from rich import box
+    from rich.box import Box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(*headers, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    t = Table(
+        *headers,
+        box=Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True),
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+    )
     t.header_style = ""
     for r in rows:
         t.add_row(*(Text("" if v is None else str(v)) for v in r))
