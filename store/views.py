@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store import registry, symbols
+from store import market, news, registry, symbols
 from store.freshness import STALE_AFTER_SESSIONS, sessions_between
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
@@ -384,7 +384,23 @@ def dashboard(
             "trend": accuracy_trend(db),
             "regimes": regime_states(db),
             "quarantined": quarantined(db),
+            "context": market_context(db),
         }
+
+
+def market_context(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The newest cycle's market-wide context (VIX, the next scheduled event) and its line."""
+    row = db.execute(
+        "SELECT as_of, vix, vix_pct, next_event, next_event_date, event_sessions "
+        "FROM call_context ORDER BY as_of DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    ctx = dict(
+        zip(("as_of", "vix", "vix_pct", "next_event", "next_event_date", "event_sessions"), row)
+    )
+    line = market.describe(ctx)
+    return {**ctx, "line": line} if line else None
 
 
 def quarantined(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -425,8 +441,14 @@ def symbol_detail(
         ]
         n, hits, ups, majs = _hit_stats(verified)
         base, name = _baseline(n, ups, majs)
+        context = market.context_of(db, [symbol]).get(symbol)
         return {
             "symbol": symbol,
+            "context": context,
+            "context_line": market.describe(context) if context else "",
+            "news": news.recent(db, symbol, 8),
+            "news_days": news.history_days(db, symbol),
+            "news_needed_days": news.MIN_HISTORY_DAYS,
             "bars": [{"date": d, "close": c} for d, c in bars],
             "history": history,
             "signals": signal_contributions(latest["signals"]) if latest else [],

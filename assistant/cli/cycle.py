@@ -164,6 +164,8 @@ def format_call(c: Any) -> str:
         f"         signals: {signals}",
         f"         model {c.model_version}: {c.skill}",
     ]
+    if getattr(c, "context", ""):
+        lines.append(f"         context: {c.context}")
     if c.note:
         lines.append(f"         note: {c.note}")
     return "\n".join(lines)
@@ -312,6 +314,7 @@ def _cell(v: Any) -> Any:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from assistant.cycle import report
+    from store.market import describe
 
     _, _, db = open_home(args, writes=False)
     data = report.build(db, known_symbols(db, args.symbols))
@@ -323,6 +326,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"predictions: {c['verified']} verified, {c['pending']} pending, {c['expired']} expired "
         "(expired calls never count as misses or hits)"
     )
+    if data.get("context"):
+        print("\ncontext the latest calls saw:")
+        for sym, ctx in sorted(data["context"].items()):
+            print(f"    {sym:<8} as of {ctx['as_of']}: {describe(ctx) or 'nothing known'}")
     if not data["groups"]:
         print("nothing verified yet: accuracy appears once target sessions have closed")
         return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from assistant.cli.common import home_of, open_home, print_json, table
@@ -224,7 +225,37 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 ["symbol", "status", "added", "updated", "detail"],
             )
         )
+    if not args.symbols and not args.json:  # the whole watchlist: the market series too
+        for line in _collect_series(db, settings, args):
+            print(line)
     return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
+
+
+def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[str]:
+    """The outside series (^VIX, yields) from the source's own series source, and the
+    watchlist's headlines (Yahoo only), one line each; their failures are said, never fatal
+    (the bars do not depend on them)."""
+    from assistant.ingest.collect import make_source
+    from assistant.ingest.market import collect_series, source_for
+    from assistant.ingest.news import collect_news
+    from store.symbols import active_symbols
+
+    bars_source = make_source(settings, args.source, home=home_of(args))
+    series_source = source_for(bars_source)
+    lines = [] if series_source is None else [
+        f"market series {r.series}: {r.status}"
+        + (f", {r.added} added" if r.added else "")
+        + (f" ({r.message})" if r.message else "")
+        for r in collect_series(db, settings, series_source, until=args.until)
+    ]
+    if not args.until:  # headlines are only ever "now": none for a capped collection
+        lines += [
+            f"news {r.symbol}: {r.status}"
+            + (f", {r.added} added" if r.added else "")
+            + (f" ({r.message})" if r.message else "")
+            for r in collect_news(db, bars_source, active_symbols(db))
+        ]
+    return lines
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -23,11 +23,13 @@ from assistant.calendar import add_sessions, exchange_for, sessions_between
 from assistant.config import Settings
 from assistant.cycle import analyze as az
 from assistant.cycle import ranges
+from assistant.cycle.context import WorldContext, world_context
 from assistant.cycle.drift import DriftFinding, check_drift
 from assistant.cycle.learn import VerifyReport, verify
 from assistant.cycle.plan import Evidence, ModelView, Plan, plan
 from assistant.cycle.predict import encode_signals, model_forecasts, rule_thresholds, skill_lines
 from assistant.errors import AssistantError
+from store import market as market_store
 from store import predictions as ledger
 from store import regimes as regime_store
 from store import symbols as symbol_store
@@ -67,6 +69,8 @@ class Call:
     note: str = ""
     new: bool = True  # False when the same call was already in the ledger
     stale_sessions: int = 0  # sessions between the newest bar and today, when stale
+    context: str = ""  # what else the call saw: VIX, the next scheduled event, news
+    event_within: bool | None = None  # a scheduled event on one of its h sessions (None: unknown)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,7 +164,8 @@ def run_cycle(
     # predict
     default_exchange = settings.calendar.exchange
     skills = skill_lines(db, plans, day)
-    calls = [_call(p, default_exchange, skills) for p in plans]
+    world = world_context(db, {s: a.as_of for s, a in analyses.items()}, default_exchange)
+    calls = [_with_context(_call(p, default_exchange, skills), world) for p in plans]
     # act
     made_at = utcnow()
     with immediate(db):
@@ -170,12 +175,20 @@ def run_cycle(
         regime_store.upsert_many(
             db, [r for a in analyses.values() for r in az.regime_rows(a, last.get(a.symbol))]
         )
+        market_store.save_context(db, [w.row() for w in world.values()])
     calls = [
         _replace_new(c, (c.symbol, c.as_of, c.horizon, c.model_version) not in known) for c in calls
     ]
     if day is None:  # "latest": say so when the latest bars are not recent
         calls = _mark_stale(calls, default_exchange, pd.Timestamp.today().strftime("%Y-%m-%d"))
     return calls
+
+
+def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
+    w = world.get(c.symbol)
+    if w is None:
+        return c
+    return replace(c, context=w.line(c.horizon), event_within=w.event_within(c.horizon))
 
 
 def _abstain_note(p: Plan) -> str:

@@ -53,7 +53,7 @@ class DashboardScreen(Screen):
             with Vertical(id="right"):
                 yield Static("Accuracy", classes="panel-title", id="trend-title")
                 yield TrendChart(id="trend")
-                yield Static("Regimes", classes="panel-title")
+                yield Static("Regimes", classes="panel-title", id="regimes-title")
                 yield RegimeTable(id="regimes")
                 yield Static("Commands", classes="panel-title")
                 yield CommandsTable(id="commands")
@@ -115,6 +115,12 @@ class DashboardScreen(Screen):
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
         if changed("regimes"):
             self.query_one(RegimeTable).rows_data = data["regimes"]
+        if changed("context"):  # what the newest calls saw: VIX, the next scheduled event
+            ctx = data.get("context")
+            set_static(
+                self.query_one("#regimes-title", Static),
+                "Regimes" + (f" · as of {ctx['as_of']}: {ctx['line']}" if ctx else ""),
+            )
         if changed("commands"):
             self.query_one(CommandsTable).rows_data = data["commands"]
 
