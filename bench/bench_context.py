@@ -1,7 +1,7 @@
 """Does the outside world help the volatility forecast and the ranges? VIX and the FOMC calendar.
 
 Data: the S&P 500 and NASDAQ Composite daily OHLC (`arch.data.sp500` / `arch.data.nasdaq`)
-with CBOE's VIX (`arch.data.vix`), 2014-2019, all shipped offline. Walk-forward: the HAR
+with CBOE's VIX (`arch.data.vix`, 2014-01-03 … 2019-01-03), all shipped offline. Walk-forward: the HAR
 variance model the cycle uses (log of the mean Garman-Klass + overnight proxy over the next
 h sessions on its daily / weekly / monthly averages, rescaled by a QLIKE-optimal factor),
 refit every REFIT sessions on every row whose h-session outcome was known by then, against
@@ -13,7 +13,7 @@ conformal quantile of the past 500 standardized residuals whose outcome was know
 Scored: QLIKE against the realized close-to-close variance over t+1..t+h, and the 80% / 95%
 ranges' coverage and interval score (Winkler, % of the price), per year. 2014 only warms
 up; 2015-2016 are the VALIDATION years (a variant is kept only if it lowers QLIKE there at
-every horizon), 2017-2019 the TEST years, reported whatever they say.
+every horizon), 2017-2018 the TEST years, reported whatever they say.
 
 Run: .venv/bin/python bench/bench_context.py   (about a minute on 2 cores)
 """
@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from models import events, volatility, vix
+from models import events, vix, volatility
 
 HORIZONS = (1, 3, 5)
 REFIT = 21
@@ -34,7 +34,7 @@ MIN_TRAIN = 250
 POOL = 500  # past standardized residuals behind a range's multiplier
 LEVELS = (0.80, 0.95)
 VALIDATION = (2015, 2016)
-TEST = (2017, 2018, 2019)
+TEST = (2017, 2018)
 VARIANTS = {
     "har": (),
     "har+vix": ("log_vix_var",),
@@ -44,13 +44,13 @@ VARIANTS = {
 
 
 def load() -> tuple[dict[str, pd.DataFrame], pd.Series]:
-    vixc = importlib.import_module("arch.data.vix").load()["Close"].astype(float)
+    vixc = importlib.import_module("arch.data.vix").load()["vix"].astype(float)
     vixc.index = pd.DatetimeIndex(vixc.index).normalize()
     out = {}
     for name, mod in (("^GSPC", "arch.data.sp500"), ("^IXIC", "arch.data.nasdaq")):
         frame = importlib.import_module(mod).load()
         frame.index = pd.DatetimeIndex(frame.index).normalize()
-        frame = frame.rename(columns=str.lower).loc["2014-01-01":"2019-12-31"]
+        frame = frame.rename(columns=str.lower).loc["2014-01-01":"2018-12-31"]
         out[name] = frame[["open", "high", "low", "close"]].astype(float)
     return out, vixc
 
@@ -62,9 +62,7 @@ def design(bars: pd.DataFrame, vixc: pd.Series, h: int) -> pd.DataFrame:
     level = vix.features(vixc, sessions)["vix"]
     x["log_vix_var"] = np.log((level / 100.0) ** 2 / 252.0)
     x["event"] = events.event_within(sessions, h)
-    x["target"] = np.log(
-        np.maximum(rv.rolling(h, min_periods=h).mean().shift(-h), volatility.EPS)
-    )
+    x["target"] = np.log(np.maximum(rv.rolling(h, min_periods=h).mean().shift(-h), volatility.EPS))
     x["realized"] = volatility.future_realized_var(bars["close"], h)
     x["ret_h"] = np.log(bars["close"]).shift(-h) - np.log(bars["close"])
     return x
@@ -141,10 +139,7 @@ def main() -> None:
                         "year": x.index.year,
                         "qlike": volatility.qlike(realized, var),
                         **{f"cov{int(lv * 100)}": rg[lv][1].astype(float) for lv in LEVELS},
-                        **{
-                            f"is{int(lv * 100)}": winkler_pct(rg[lv][0], ret, lv)
-                            for lv in LEVELS
-                        },
+                        **{f"is{int(lv * 100)}": winkler_pct(rg[lv][0], ret, lv) for lv in LEVELS},
                     }
                 )
                 keep = np.isfinite(var) & np.isfinite(realized) & np.isfinite(ret)

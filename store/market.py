@@ -94,18 +94,20 @@ def context_of(
 
 
 def describe(ctx: dict[str, Any], h: int | None = None) -> str:
-    """One line for a stored (or computed) context: "VIX 18.2, percentile 64 of the past year; FOMC
+    """One line for a stored (or computed) context: "VIX 18.2 (pct 64 of 1y); FOMC
     in 2 sessions (2026-12-09); 3 headlines, sentiment +0.20". With `h`, says whether the
     event falls within the call's horizon."""
     parts = []
     if ctx.get("vix") is not None:
         pct = ctx.get("vix_pct")
         parts.append(
-            f"VIX {ctx['vix']:.1f}" + ("" if pct is None else f", percentile {100 * pct:.0f} of the past year")
+            f"VIX {ctx['vix']:.1f}" + ("" if pct is None else f" (pct {100 * pct:.0f} of 1y)")
         )
     n = ctx.get("event_sessions")
     if n is not None:
-        text = f"{ctx['next_event']} in {n} session{'s' if n != 1 else ''} ({ctx['next_event_date']})"
+        text = (
+            f"{ctx['next_event']} in {n} session{'s' if n != 1 else ''} ({ctx['next_event_date']})"
+        )
         parts.append(text + (" — within the horizon" if h is not None and n <= h else ""))
     elif ctx.get("calendar_ends"):
         parts.append(f"event calendar ends {ctx['calendar_ends']}")

@@ -396,9 +396,8 @@ def market_context(db: sqlite_utils.Database) -> dict[str, Any] | None:
     ).fetchone()
     if row is None:
         return None
-    ctx = dict(
-        zip(("as_of", "vix", "vix_pct", "next_event", "next_event_date", "event_sessions"), row)
-    )
+    keys = ("as_of", "vix", "vix_pct", "next_event", "next_event_date", "event_sessions")
+    ctx = dict(zip(keys, row, strict=True))
     line = market.describe(ctx)
     return {**ctx, "line": line} if line else None
 

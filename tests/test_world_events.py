@@ -88,7 +88,7 @@ def test_a_call_shows_the_vix_and_the_next_fomc(vix_home):
     assert "within the horizon" in calls[5]["context"]
     import arch.data.vix
 
-    level = arch.data.vix.load().loc["2016-03-14", "Close"]
+    level = arch.data.vix.load().loc["2016-03-14", "vix"]
     assert f"VIX {level:.1f}" in calls[1]["context"]
     text = run(vix_home, "predict", "--as-of", "2016-03-14").stdout
     assert "context: VIX" in text

@@ -10,8 +10,7 @@ from assistant.ingest.news import collect_news, parse
 from assistant.ingest.sources.yahoo import YahooSource
 from models import sentiment
 from store import news as news_store
-from store import symbols
-from store import views
+from store import symbols, views
 from tests.test_data_yahoo import FakeTicker, FakeYF
 
 

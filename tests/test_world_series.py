@@ -1,7 +1,7 @@
 """Outside market series (^VIX, yields): stored as their own series, point in time.
 
 Yahoo is faked at the network boundary with the yfinance fake the bar tests use; offline,
-the VIX shipped with `arch` (2014-2019) is the series' own source.
+the VIX shipped with `arch` (2014-01-03 … 2019-01-03) is the series' own source.
 """
 
 from __future__ import annotations

@@ -17,7 +17,18 @@ async def test_context_on_the_dashboard_and_headlines_on_the_symbol_screen(home,
             db,
             [
                 ("AAPL", "2018-06-29", 16.1, 0.62, "2018-06-29", "FOMC", "2018-08-01", 22, 2, 0.5),
-                ("^GSPC", "2018-06-29", 16.1, 0.62, "2018-06-29", "FOMC", "2018-08-01", 22, 0, None),
+                (
+                    "^GSPC",
+                    "2018-06-29",
+                    16.1,
+                    0.62,
+                    "2018-06-29",
+                    "FOMC",
+                    "2018-08-01",
+                    22,
+                    0,
+                    None,
+                ),
             ],
         )
     news_store.add_many(
@@ -31,10 +42,11 @@ async def test_context_on_the_dashboard_and_headlines_on_the_symbol_screen(home,
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         text = screen_text(app)
-        assert "Regimes · as of 2018-06-29: VIX 16.1, percentile 62 of the past year; FOMC in 22" in text
+        assert "Regimes · VIX 16.1 (pct 62 of 1y); FOMC in 22 sessions" in text
         await pilot.press("enter")
         await settle(pilot)
         text = screen_text(app)
+        assert "Context of the call as of 2018-06-29: VIX 16.1" in text
         assert "2 headlines, sentiment +0.50" in text
         assert "shown, not used by the models: 2 of the 250 days" in text
         assert "-1.00  Apple faces probe  — AP" in text

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from assistant.cli.common import home_of, open_home, print_json, table
 
@@ -242,12 +242,16 @@ def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[st
 
     bars_source = make_source(settings, args.source, home=home_of(args))
     series_source = source_for(bars_source)
-    lines = [] if series_source is None else [
-        f"market series {r.series}: {r.status}"
-        + (f", {r.added} added" if r.added else "")
-        + (f" ({r.message})" if r.message else "")
-        for r in collect_series(db, settings, series_source, until=args.until)
-    ]
+    lines = (
+        []
+        if series_source is None
+        else [
+            f"market series {r.series}: {r.status}"
+            + (f", {r.added} added" if r.added else "")
+            + (f" ({r.message})" if r.message else "")
+            for r in collect_series(db, settings, series_source, until=args.until)
+        ]
+    )
     if not args.until:  # headlines are only ever "now": none for a capped collection
         lines += [
             f"news {r.symbol}: {r.status}"

@@ -83,7 +83,7 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, o
     values = pd.Series([v for _, v in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
     sessions = calendar.sessions(exchange, day - pd.Timedelta(days=VIX_HISTORY_DAYS), day)
     if not len(sessions) or sessions[-1] != day:
-        sessions = sessions.append(pd.DatetimeIndex([day]))
+        sessions = pd.DatetimeIndex(sessions.append(pd.DatetimeIndex([day])))
     last = vix.features(values, sessions).iloc[-1]
     if not np.isfinite(last["vix"]):
         return {}
@@ -99,21 +99,17 @@ def _event_after(exchange: str, as_of: str) -> dict[str, object]:
     day = pd.Timestamp(as_of)
     ahead = calendar.sessions(exchange, day, day + pd.Timedelta(days=EVENT_LOOKAHEAD_DAYS))
     if not len(ahead) or ahead[0] != day:
-        ahead = pd.DatetimeIndex([day]).append(ahead[ahead > day])
-    out: dict[str, object] = {}
+        ahead = pd.DatetimeIndex(pd.DatetimeIndex([day]).append(ahead[ahead > day]))
+    best: tuple[int, str, str] | None = None  # (sessions, kind, date) of the nearest event
     for kind in events.EVENTS:
         dist, when = events.sessions_to_next(ahead, kind)
-        if np.isfinite(dist[0]) and (
-            "event_sessions" not in out or dist[0] < out["event_sessions"]  # type: ignore[operator]
-        ):
-            out = {
-                "next_event": kind,
-                "next_event_date": f"{pd.Timestamp(when[0]):%Y-%m-%d}",
-                "event_sessions": int(dist[0]),
-            }
-    if not out and ahead[-1] > pd.Timestamp(events.EVENTS_END):
-        out["calendar_ends"] = events.EVENTS_END
-    return out
+        if np.isfinite(dist[0]) and (best is None or int(dist[0]) < best[0]):
+            best = (int(dist[0]), kind, f"{pd.Timestamp(when[0]):%Y-%m-%d}")
+    if best is not None:
+        return {"next_event": best[1], "next_event_date": best[2], "event_sessions": best[0]}
+    if ahead[-1] > pd.Timestamp(events.EVENTS_END):
+        return {"calendar_ends": events.EVENTS_END}
+    return {}
 
 
 def _news_before(
@@ -139,5 +135,5 @@ def world_context(
             cache[(exchange, day)] = (_vix_at(db, exchange, day), _event_after(exchange, day))
         v, e = cache[(exchange, day)]
         n, s = _news_before(db, sym, exchange, day)
-        out[sym] = WorldContext(sym, day, **v, **e, news_n=n, news_sentiment=s)  # type: ignore[arg-type]
+        out[sym] = WorldContext(sym, day, **v, **e, news_n=n, news_sentiment=s)
     return out

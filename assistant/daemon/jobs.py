@@ -211,7 +211,9 @@ def _collect_series(ctx: Context, symbols: list[str] | None, until: str | None) 
     try:
         bars_source = ctx.source or make_source(ctx.settings, home=ctx.home)
         source = source_for(bars_source)
-        results = [] if source is None else collect_series(ctx.db, ctx.settings, source, until=until)
+        results = (
+            [] if source is None else collect_series(ctx.db, ctx.settings, source, until=until)
+        )
         news = [] if until else collect_news(ctx.db, bars_source, watch.active_symbols(ctx.db))
     except Exception as exc:  # noqa: BLE001 - logged and said; the collection stands
         if is_disk_full(exc, file_of(ctx.db)):

@@ -2,7 +2,7 @@
 
 Each series has its own source: Yahoo (through the same yfinance adapter as bars) when the
 home collects from Yahoo; offline, the CBOE VIX history that ships with `arch`
-(`arch.data.vix`, 2014-01-02 … 2019-12-31) for tests and benchmarks. Point in time: a
+(`arch.data.vix`, 2014-01-03 … 2019-01-03) for tests and benchmarks. Point in time: a
 value dated D is stored only once D's session is over for that series (the VIX settles at
 16:15 New York time, a quarter hour after the stock close, so Yahoo's answer is read with
 a clock 15 minutes behind), never for a session after `until` (replay), and a stored value
@@ -45,7 +45,7 @@ class SeriesResult:
 
 
 class ArchVix:
-    """The offline VIX: CBOE's daily VIX shipped with `arch` (2014-01-02 … 2019-12-31)."""
+    """The offline VIX: CBOE's daily VIX shipped with `arch` (2014-01-03 … 2019-01-03)."""
 
     name = "arch"
     serves = ("^VIX",)
@@ -64,7 +64,7 @@ def _arch_vix() -> pd.Series:
     import arch.data.vix
 
     frame = arch.data.vix.load()
-    closes = frame["Close"].astype(float).dropna()
+    closes = frame["vix"].astype(float).dropna()
     closes.index = pd.DatetimeIndex(closes.index).normalize()
     return closes.sort_index()
 

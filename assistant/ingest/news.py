@@ -35,7 +35,8 @@ def parse(symbol: str, item: dict[str, Any]) -> tuple | None:
     """One row (store.news.COLUMNS) from a yfinance news item: the 0.2.x flat layout
     (uuid, title, publisher, link, providerPublishTime) or the 1.x one (id, content{title,
     pubDate, provider, canonicalUrl}). None when it has no title or no publish time."""
-    content = item.get("content") if isinstance(item.get("content"), dict) else item
+    inner = item.get("content")
+    content: dict[str, Any] = inner if isinstance(inner, dict) else item
     title = str(content.get("title") or "").strip()
     when = content.get("pubDate") or content.get("displayTime")
     if when is None and item.get("providerPublishTime") is not None:
@@ -63,9 +64,7 @@ def parse(symbol: str, item: dict[str, Any]) -> tuple | None:
     )
 
 
-def collect_news(
-    db: sqlite_utils.Database, source: Any, symbols: list[str]
-) -> list[NewsResult]:
+def collect_news(db: sqlite_utils.Database, source: Any, symbols: list[str]) -> list[NewsResult]:
     """Headlines for each symbol from a Yahoo source (its configured yfinance module)."""
     if getattr(source, "name", None) != "yahoo":
         return []

@@ -119,7 +119,7 @@ class DashboardScreen(Screen):
             ctx = data.get("context")
             set_static(
                 self.query_one("#regimes-title", Static),
-                "Regimes" + (f" · as of {ctx['as_of']}: {ctx['line']}" if ctx else ""),
+                "Regimes" + (f" · {ctx['line']}" if ctx else ""),
             )
         if changed("commands"):
             self.query_one(CommandsTable).rows_data = data["commands"]

@@ -61,8 +61,6 @@ class SymbolScreen(Screen):
             )
         else:
             title.append("  no verified calls yet", style="dim")
-        if detail.get("context_line"):
-            title.append(f"  · {detail['context_line']}", style="dim")
         self.query_one("#symbol-title", Static).update(title)
         self._show_news(detail)
         self.query_one(PriceChart).detail = detail
@@ -70,19 +68,27 @@ class SymbolScreen(Screen):
         self.query_one(HistoryTable).rows_data = detail["history"]
 
     def _show_news(self, detail: dict[str, Any]) -> None:
-        """Recent headlines with their lexicon sentiment; hidden while none is stored."""
+        """What the latest call saw (VIX, the next event, news) and the recent headlines with
+        their lexicon sentiment; hidden while nothing of it is stored."""
         panel = self.query_one("#symbol-news", Static)
         items = detail.get("news") or []
-        panel.display = bool(items)
-        if not items:
+        line = detail.get("context_line") or ""
+        panel.display = bool(items or line)
+        if not panel.display:
             return
-        days, needed = detail.get("news_days", 0), detail.get("news_needed_days", 0)
-        text = Text("Headlines", style="bold")
-        text.append(
-            f"  (shown, not used by the models: {days} of the {needed} days of stored "
-            "headlines they need)",
-            style="dim",
-        )
+        text = Text()
+        if line:
+            text.append(f"Context of the call as of {detail['context']['as_of']}: ", style="bold")
+            text.append(line)
+        if items:
+            days, needed = detail.get("news_days", 0), detail.get("news_needed_days", 0)
+            text.append("\n" if line else "")
+            text.append("Headlines", style="bold")
+            text.append(
+                f"  (shown, not used by the models: {days} of the {needed} days of stored "
+                "headlines they need)",
+                style="dim",
+            )
         for item in items:
             s = float(item["sentiment"])
             style = "green" if s > 0 else "red" if s < 0 else "dim"
