@@ -92,3 +92,9 @@ def test_a_call_shows_the_vix_and_the_next_fomc(vix_home):
     assert f"VIX {level:.1f}" in calls[1]["context"]
     text = run(vix_home, "predict", "--as-of", "2016-03-14").stdout
     assert "context: VIX" in text
+    report = run(vix_home, "report").stdout
+    assert "context the latest calls saw:" in report
+    assert f"^GSPC    as of 2016-03-14: VIX {level:.1f} (pct " in report
+    ctx = json.loads(run(vix_home, "report", "--json").stdout)["context"]["^GSPC"]
+    assert ctx["vix"] == level and ctx["next_event_date"] == "2016-03-16"
+    assert ctx["event_sessions"] == 2

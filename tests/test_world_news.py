@@ -4,7 +4,9 @@ the layout yfinance 1.x returns (and the older flat one), stored once, scored of
 from __future__ import annotations
 
 import yfinance.exceptions as yfe
+from curl_cffi.requests.exceptions import Timeout
 
+from assistant.config import Settings
 from assistant.cycle.context import world_context
 from assistant.ingest.news import collect_news, parse
 from assistant.ingest.sources.yahoo import YahooSource
@@ -83,7 +85,7 @@ def test_parse_both_layouts():
 
 
 def test_news_is_collected_deduplicated_and_a_failure_writes_nothing(home, db):
-    symbols.add(db, ["AAPL", "MSFT"], "yahoo")
+    symbols.add(db, ["AAPL", "MSFT", "IBM"], "yahoo")
     yf = NewsYF(
         {},
         {
@@ -96,9 +98,10 @@ def test_news_is_collected_deduplicated_and_a_failure_writes_nothing(home, db):
         },
     )
     src = YahooSource(home, yf=yf)
-    got = {r.symbol: r for r in collect_news(db, src, ["AAPL", "MSFT"])}
+    got = {r.symbol: r for r in collect_news(db, src, ["AAPL", "MSFT", "IBM"])}
     assert got["AAPL"].added == 2 and got["MSFT"].status == "failed"
     assert "rate limit" in got["MSFT"].message
+    assert got["IBM"].status == "failed" and ("news", "IBM") not in yf.calls  # not asked
     again = collect_news(db, YahooSource(home, yf=yf), ["AAPL"])
     assert again[0].added == 0 and again[0].status == "current"
     assert [n["title"] for n in news_store.recent(db, "AAPL")] == [
@@ -118,3 +121,26 @@ def test_sample_source_has_no_news(db):
     from assistant.ingest.sources.sample import SampleSource
 
     assert collect_news(db, SampleSource(), ["AAPL"]) == []
+
+
+def test_the_daemons_collect_job_brings_series_and_news_and_their_failure_is_not_its_own(home, db):
+    from assistant.daemon import jobs
+    from tests.test_data_yahoo import at, yahoo_frame
+
+    symbols.add(db, ["AAPL"], "yahoo")
+    yf = NewsYF(
+        {
+            "AAPL": yahoo_frame("2023-03-01", "2024-03-07"),
+            "^VIX": yahoo_frame("2023-03-01", "2024-03-07", base=13.0, adj=1.0),
+            "^TNX": Timeout("Operation timed out after 10001 milliseconds"),
+        },
+        {"AAPL": [item("a1", "Apple beats estimates", "2024-03-07T14:30:00Z")]},
+    )
+    settings = Settings().replace("collect", source="yahoo", history_years=1)
+    ctx = jobs.Context(db, home, settings, YahooSource(home, yf=yf))
+    with at("2024-03-08 12:00:00+00:00"):
+        _, summary = jobs.collect(ctx, lambda f, m: None)
+    assert "1 added" in summary  # AAPL's bars
+    assert "^VIX added +" in summary and "^TNX failed" in summary  # a timeout: said, not fatal
+    assert "news +1 headlines" in summary
+    assert news_store.recent(db, "AAPL")[0]["title"] == "Apple beats estimates"

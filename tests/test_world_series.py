@@ -43,6 +43,9 @@ def test_vix_from_yahoo_is_stored_once_settled_and_never_revised(home, db):
     assert market.last_date(db, "^VIX") == "2024-03-08"
     assert market.values(db, "^VIX")[0] == ("2024-02-01", 13.0)
     assert {r.series: r.added for r in again}["^VIX"] == 1
+    # a value sent again for a stored date (a revision) is kept as first stored
+    assert market.add_values(db, "^VIX", [("2024-02-01", 99.0)], "yahoo") == (0, 1)
+    assert market.values(db, "^VIX", end="2024-02-01") == [("2024-02-01", 13.0)]
 
 
 def test_a_rate_limit_writes_no_series_value(home, db):

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
+from assistant.errors import TemporaryError
 from models import sentiment
 from store import news as news_store
 
@@ -71,6 +72,11 @@ def collect_news(db: sqlite_utils.Database, source: Any, symbols: list[str]) -> 
     yf = source._module()
     out = []
     for sym in symbols:
+        try:
+            source._check_blocked()  # after a rate limit, ask nothing more this run
+        except TemporaryError as exc:
+            out.append(NewsResult(sym, "failed", message=str(exc)))
+            continue
         try:
             items = yf.Ticker(sym).news or []
         except Exception as exc:  # noqa: BLE001 - sorted by the source's own rules, then said
