@@ -15,6 +15,7 @@ calls (`store.market.call_context`) so `report` and the dashboard show what a ca
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ class WorldContext:
         )
 
 
-def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, object]:
+def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, Any]:
     day = pd.Timestamp(as_of)
     rows = market.values(
         db,
@@ -95,7 +96,7 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, o
     }
 
 
-def _event_after(exchange: str, as_of: str) -> dict[str, object]:
+def _event_after(exchange: str, as_of: str) -> dict[str, Any]:
     day = pd.Timestamp(as_of)
     ahead = calendar.sessions(exchange, day, day + pd.Timedelta(days=EVENT_LOOKAHEAD_DAYS))
     if not len(ahead) or ahead[0] != day:
@@ -113,27 +114,28 @@ def _event_after(exchange: str, as_of: str) -> dict[str, object]:
 
 
 def _news_before(
-    db: sqlite_utils.Database, symbol: str, exchange: str, as_of: str
-) -> tuple[int, float | None]:
-    """Headlines published in the NEWS_DAYS days before the as-of session's close."""
+    db: sqlite_utils.Database, symbols: list[str], exchange: str, as_of: str
+) -> dict[str, tuple[int, float | None]]:
+    """Per symbol: headlines published in the NEWS_DAYS days before the session's close."""
     close = calendar.session_close(exchange, as_of)
     start = close - pd.Timedelta(days=NEWS_DAYS)
     fmt = "%Y-%m-%dT%H:%M:%SZ"
-    found = news_store.stats(db, [symbol], start.strftime(fmt), close.strftime(fmt))
-    return found.get(symbol, (0, None))
+    return news_store.stats(db, symbols, start.strftime(fmt), close.strftime(fmt))
 
 
 def world_context(
     db: sqlite_utils.Database, as_of: dict[str, str], default_exchange: str
 ) -> dict[str, WorldContext]:
-    """{symbol: its WorldContext} for each symbol's as-of session."""
-    out = {}
-    cache: dict[tuple[str, str], tuple[dict, dict]] = {}
+    """{symbol: its WorldContext} for each symbol's as-of session (one computation per
+    exchange and session: a watchlist of 500 costs a few queries)."""
+    groups: dict[tuple[str, str], list[str]] = {}
     for sym, day in as_of.items():
-        exchange = calendar.exchange_for(sym, default_exchange)
-        if (exchange, day) not in cache:
-            cache[(exchange, day)] = (_vix_at(db, exchange, day), _event_after(exchange, day))
-        v, e = cache[(exchange, day)]
-        n, s = _news_before(db, sym, exchange, day)
-        out[sym] = WorldContext(sym, day, **v, **e, news_n=n, news_sentiment=s)
-    return out
+        groups.setdefault((calendar.exchange_for(sym, default_exchange), day), []).append(sym)
+    out = {}
+    for (exchange, day), syms in groups.items():
+        v, e = _vix_at(db, exchange, day), _event_after(exchange, day)
+        news = _news_before(db, syms, exchange, day)
+        for sym in syms:
+            n, s = news.get(sym, (0, None))
+            out[sym] = WorldContext(sym, day, **v, **e, news_n=n, news_sentiment=s)
+    return {s: out[s] for s in as_of}
