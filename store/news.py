@@ -1,5 +1,6 @@
 """Headlines per symbol: deduplicated by the source's id (else the link, else the title),
-kept with their publish time (UTC, ISO) and a sentiment scored when collected."""
+kept with their publish time and the time they were collected (UTC, ISO) and a sentiment
+scored when collected."""
 
 from __future__ import annotations
 
@@ -43,15 +44,17 @@ def recent(db: sqlite_utils.Database, symbol: str, limit: int = 20) -> list[dict
 
 
 def stats(
-    db: sqlite_utils.Database, symbols: Sequence[str], start: str, end: str
+    db: sqlite_utils.Database, symbols: Sequence[str], start: str, end: str, known_by: str
 ) -> dict[str, tuple[int, float | None]]:
-    """Per symbol: (headlines published in [start, end), their mean sentiment)."""
+    """Per symbol: (headlines published in [start, end) and collected by `known_by`, their
+    mean sentiment). A headline collected later was not known then, whenever published."""
     if not symbols:
         return {}
     cur = db.execute(
         "SELECT symbol, COUNT(*), AVG(sentiment) FROM news WHERE published_at >= ? "
-        f"AND published_at < ? AND symbol IN ({', '.join('?' for _ in symbols)}) GROUP BY symbol",
-        [start, end, *symbols],
+        "AND published_at < ? AND collected_at <= ? "
+        f"AND symbol IN ({', '.join('?' for _ in symbols)}) GROUP BY symbol",
+        [start, end, known_by, *symbols],
     )
     return {s: (int(n), None if m is None else float(m)) for s, n, m in cur.fetchall()}
 

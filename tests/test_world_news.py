@@ -3,6 +3,7 @@ the layout yfinance 1.x returns (and the older flat one), stored once, scored of
 
 from __future__ import annotations
 
+import pytest
 import yfinance.exceptions as yfe
 from curl_cffi.requests.exceptions import Timeout
 
@@ -13,7 +14,7 @@ from assistant.ingest.sources.yahoo import YahooSource
 from models import sentiment
 from store import news as news_store
 from store import symbols, views
-from tests.test_data_yahoo import FakeTicker, FakeYF
+from tests.test_data_yahoo import FakeTicker, FakeYF, at
 
 
 def item(uid: str, title: str, when: str, provider: str = "Reuters") -> dict:
@@ -66,7 +67,7 @@ def test_parse_both_layouts():
     assert new == (
         "AAPL",
         "u1",
-        "2024-03-08T14:30:00Z",
+        "2024-03-08T14:30:00+00:00",
         "Apple beats",
         "Reuters",
         "https://example.com/u1",
@@ -80,7 +81,7 @@ def test_parse_both_layouts():
         "providerPublishTime": 1709908200,
         "type": "STORY",
     }
-    assert parse("AAPL", old)[1:4] == ("u2", "2024-03-08T14:30:00Z", "Apple shares fall")
+    assert parse("AAPL", old)[1:4] == ("u2", "2024-03-08T14:30:00+00:00", "Apple shares fall")
     assert parse("AAPL", {"id": "x", "content": {"title": ""}}) is None
 
 
@@ -98,22 +99,29 @@ def test_news_is_collected_deduplicated_and_a_failure_writes_nothing(home, db):
         },
     )
     src = YahooSource(home, yf=yf)
-    got = {r.symbol: r for r in collect_news(db, src, ["AAPL", "MSFT", "IBM"])}
+    with at("2024-03-08 22:30:00+00:00"):  # the evening's collection
+        got = {r.symbol: r for r in collect_news(db, src, ["AAPL", "MSFT", "IBM"])}
     assert got["AAPL"].added == 2 and got["MSFT"].status == "failed"
     assert "rate limit" in got["MSFT"].message
     assert got["IBM"].status == "failed" and ("news", "IBM") not in yf.calls  # not asked
     again = collect_news(db, YahooSource(home, yf=yf), ["AAPL"])
     assert again[0].added == 0 and again[0].status == "current"
-    assert [n["title"] for n in news_store.recent(db, "AAPL")] == [
+    assert [n["title"] for n in news_store.recent(db, "AAPL")][:2] == [
         "Apple faces EU probe",
         "Apple beats estimates",
     ]
     assert news_store.recent(db, "MSFT") == []
-    # a call as of 2024-03-08 (close 21:00 UTC) saw the first headline only
+    # a call as of 2024-03-08 (close 21:00 UTC) saw the first headline only; one published
+    # before that close but collected days later was not known then
+    yf.news_answers["AAPL"] = [item("a3", "Apple shares fall", "2024-03-08T15:00:00Z")]
+    with at("2024-03-12 22:30:00+00:00"):
+        collect_news(db, YahooSource(home, yf=yf), ["AAPL"])
     ctx = world_context(db, {"AAPL": "2024-03-08"}, "XNYS")["AAPL"]
     assert ctx.news_n == 1 and ctx.news_sentiment == 1.0
+    later = world_context(db, {"AAPL": "2024-03-12"}, "XNYS")["AAPL"]
+    assert later.news_n == 3 and later.news_sentiment == pytest.approx(-1 / 3)
     detail = views.symbol_detail(db, "AAPL")
-    assert len(detail["news"]) == 2 and detail["news_days"] == 2
+    assert len(detail["news"]) == 3 and detail["news_days"] == 2
     assert detail["news_needed_days"] == news_store.MIN_HISTORY_DAYS
 
 
@@ -125,7 +133,7 @@ def test_sample_source_has_no_news(db):
 
 def test_the_daemons_collect_job_brings_series_and_news_and_their_failure_is_not_its_own(home, db):
     from assistant.daemon import jobs
-    from tests.test_data_yahoo import at, yahoo_frame
+    from tests.test_data_yahoo import yahoo_frame
 
     symbols.add(db, ["AAPL"], "yahoo")
     yf = NewsYF(

@@ -6,7 +6,8 @@
   it falls on the symbol's exchange calendar, so "event within the horizon" is known per
   call ("FOMC in 2 sessions");
 - news: how many stored headlines were published in the NEWS_DAYS days up to D's close
-  and their mean lexicon sentiment (shown, not a model input).
+  (and collected by the evening after it) and their mean lexicon sentiment (shown, not a
+  model input).
 
 Nothing dated after D enters D's context. One context per (symbol, as_of), stored with the
 calls (`store.market.call_context`) so `report` and the dashboard show what a call saw.
@@ -30,6 +31,9 @@ VIX_SERIES = "^VIX"
 VIX_HISTORY_DAYS = 400  # calendar days of VIX behind the percentile (252 sessions + room)
 EVENT_LOOKAHEAD_DAYS = 120  # calendar days of sessions searched for the next event
 NEWS_DAYS = 7
+# A headline counts for D's calls only if collected by then: the daemon collects after the
+# close; one collected later (e.g. on a backfill weeks after) was not known at D's close.
+NEWS_KNOWN_BY = pd.Timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -116,11 +120,14 @@ def _event_after(exchange: str, as_of: str) -> dict[str, Any]:
 def _news_before(
     db: sqlite_utils.Database, symbols: list[str], exchange: str, as_of: str
 ) -> dict[str, tuple[int, float | None]]:
-    """Per symbol: headlines published in the NEWS_DAYS days before the session's close."""
+    """Per symbol: headlines published in the NEWS_DAYS days before the session's close and
+    collected by NEWS_KNOWN_BY after it (the evening's collection, not a later one)."""
     close = calendar.session_close(exchange, as_of)
     start = close - pd.Timedelta(days=NEWS_DAYS)
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return news_store.stats(db, symbols, start.strftime(fmt), close.strftime(fmt))
+    known_by = close + NEWS_KNOWN_BY
+    return news_store.stats(
+        db, symbols, *(t.isoformat(timespec="seconds") for t in (start, close, known_by))
+    )
 
 
 def world_context(

@@ -57,7 +57,7 @@ def parse(symbol: str, item: dict[str, Any]) -> tuple | None:
     return (
         symbol,
         key,
-        stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        stamp.isoformat(timespec="seconds"),  # the store's one timestamp format
         title,
         publisher,
         link,
