@@ -9,6 +9,8 @@ from typing import Any
 import exchange_calendars as xcals
 import pandas as pd
 
+from vocab.dates import session_text
+
 _START = "1990-01-01"
 
 
@@ -149,7 +151,7 @@ def record_sessions(db: Any, default_exchange: str, today: str | None = None) ->
     from store.symbols import active_symbols
 
     day = pd.Timestamp(today or pd.Timestamp.today()).normalize()
-    if not freshness.calendar_needed(db, day.strftime("%Y-%m-%d")):
+    if not freshness.calendar_needed(db, session_text(day)):
         return
     exchanges = {s: exchange_for(s, default_exchange) for s in active_symbols(db)}
     holidays: dict[str, tuple[str, str, list[str]]] = {}
@@ -159,8 +161,8 @@ def record_sessions(db: Any, default_exchange: str, today: str | None = None) ->
         last = pd.Timestamp(cal.last_session).tz_localize(None)
         closed = pd.bdate_range(first, last).difference(sessions(ex, first, last))
         holidays[ex] = (
-            first.strftime("%Y-%m-%d"),
-            last.strftime("%Y-%m-%d"),
+            session_text(first),
+            session_text(last),
             list(closed.strftime("%Y-%m-%d")),
         )
     freshness.record_calendar(db, exchanges, holidays)

@@ -46,7 +46,7 @@ def main() -> int:
         for i, sym in enumerate(names):
             frame = synthetic_bars(per + 2, seed=i, start="2015-01-05")
             bars.upsert(db, sym, frame, "synthetic")
-            dates = frame.index.strftime("%Y-%m-%d")
+            dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")
             close = frame["close"].to_numpy()
             rows = []
             for t in range(per):
@@ -92,9 +92,9 @@ def main() -> int:
                 )
             ledger.insert_many(db, rows)
     last = pd.Timestamp(dates[-1]).strftime("%Y-%m-%d")
-    t, cpu = time.perf_counter(), time.process_time()
+    t0, cpu = time.perf_counter(), time.process_time()
     report = verify(db, settings, as_of=last)
-    took, cpu = time.perf_counter() - t, time.process_time() - cpu
+    took, cpu = time.perf_counter() - t0, time.process_time() - cpu
     print(
         f"verify {report.verified:,} matured predictions ({len(report.weight_changes)} weight changes, "
         f"{report.expired} expired): {took:.2f} s wall, {cpu:.2f} s CPU = {report.verified / took:,.0f}/s "

@@ -24,7 +24,9 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -104,9 +106,14 @@ def load_panel() -> tuple[pd.DataFrame, pd.Series]:
 # ---------------------------------------------------------------- walk-forward helpers
 
 
-def year_starts(index: pd.DatetimeIndex, first: int, last: int) -> list[tuple[int, int, int]]:
+def _long(wide: pd.DataFrame, name: str) -> pd.Series:
+    """A wide (date x symbol) frame as one long series named `name` (NaNs kept)."""
+    return cast(pd.Series, wide.stack(future_stack=True)).rename(name)
+
+
+def year_starts(index: pd.Index, first: int, last: int) -> list[tuple[int, int, int]]:
     """(year, first position, end position) of each year in [first, last] present in index."""
-    years = index.year
+    years = pd.DatetimeIndex(index).year
     out = []
     for y in range(first, last + 1):
         pos = np.flatnonzero(years == y)
@@ -143,7 +150,7 @@ def vol_candidates(
             out[h]["har_cc"].iloc[a:b] = vol.predict_har(
                 vol.fit_har(rv_cc, realized, h, tr), rv_cc
             ).iloc[a:b]
-            if use_range:
+            if rv_rg is not None:  # use_range
                 m = vol.fit_har(rv_rg, realized, h, tr)
                 out[h]["har_range"].iloc[a:b] = vol.predict_har(m, rv_rg).iloc[a:b]
     for _, a, b in year_starts(close.index, first, last):
@@ -174,7 +181,7 @@ def stack(
 
 def vol_study(
     name: str,
-    bars: dict[str, pd.DataFrame | pd.Series],
+    bars: Mapping[str, pd.DataFrame | pd.Series],
     split: dict[str, int],
     use_range: bool,
     rows: list[tuple],
@@ -226,7 +233,7 @@ def ranges_study(
     if mu is None:
         df["mu"] = 0.0
     else:
-        m = mu.stack(future_stack=True).rename("mu").rename_axis(["date", "symbol"])
+        m = _long(mu, "mu").rename_axis(["date", "symbol"])
         df = df.join(m, on=["date", "symbol"])
         df["mu"] = df["mu"].fillna(0.0)
     df["sigma"] = np.sqrt(df[best])
@@ -257,7 +264,7 @@ def ranges_study(
             pos = np.flatnonzero(np.isin(df.index.to_numpy(), idx))
             c = iv.coverage(g["r"], lo[pos], hi[pos])
             if abs(c - level) >= abs(worst - level) or not worst_sym:
-                worst, worst_sym = c, s
+                worst, worst_sym = c, str(s)
         rows.append(
             (
                 f"{name} range {level:.0%} h{h} worst symbol ({n_sym} syms)",
@@ -275,7 +282,7 @@ def ranges_study(
 def panel_features(closes: pd.DataFrame, index: pd.Series) -> pd.DataFrame:
     """Long (date, symbol) features known at t: vol-scaled own returns, context, own vol."""
     lr = ctx.panel_log_returns(closes)
-    sd = np.sqrt((lr**2).rolling(60, min_periods=40).mean()).clip(lower=1e-4)
+    sd = cast(pd.DataFrame, np.sqrt((lr**2).rolling(60, min_periods=40).mean())).clip(lower=1e-4)
     own = {f"own_{w}": ctx.trailing_sum(lr, w) / (sd * np.sqrt(w)) for w in (1, 5, 20, 60)}
     own["log_vol"] = np.log(sd)
     feats = pd.concat({k: v.stack(future_stack=True) for k, v in own.items()}, axis=1)
@@ -299,12 +306,12 @@ def direction_and_ic(
     dates = closes.index
     mus: dict[int, pd.DataFrame] = {}
     for h in HORIZONS:
-        fwd = ctx.forward_returns(closes, h).stack(future_stack=True).rename("fwd")
-        rel = ctx.market_relative_target(closes, h, index).stack(future_stack=True).rename("rel")
+        fwd = _long(ctx.forward_returns(closes, h), "fwd")
+        rel = _long(ctx.market_relative_target(closes, h, index), "rel")
         fwd.index.names = rel.index.names = ["date", "symbol"]
         d = feats.join(fwd).join(rel).dropna(subset=xcols)
         d = d.reset_index()
-        dpos = dates.get_indexer(d["date"])
+        dpos = dates.get_indexer(pd.Index(d["date"]))
         d["exp_rel"], d["p_up"] = np.nan, np.nan
         d["exp_ret"] = np.nan
         for _, a, b in year_starts(dates, PANEL_SPLIT["val"], PANEL_SPLIT["end"]):
@@ -376,7 +383,7 @@ def main() -> None:
     )
     mus = direction_and_ic(closes, index, rows)
     vol_study("ohlc", ohlc, OHLC_SPLIT, True, rows)
-    vol_study("panel", {s: closes[s].dropna() for s in closes}, PANEL_SPLIT, False, rows, mus)
+    vol_study("panel", {str(s): closes[s].dropna() for s in closes}, PANEL_SPLIT, False, rows, mus)
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure':<{width}}  {'value':<44} {'target':<18} {'result':<6} n")
     for fig, value, target, ok, n in rows:

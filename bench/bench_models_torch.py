@@ -14,6 +14,7 @@ import torch
 from assistant.ingest.sources.synthetic import synthetic_bars
 from models import catalog, dataset
 from models.forecasters import nets, trainer
+from models.forecasters.sequence import SequenceForecaster
 
 EPOCHS = 3
 
@@ -47,6 +48,7 @@ def main() -> None:
     ok = True
     for kind in catalog.TORCH_KINDS:
         model = catalog.make(kind, (1, 3, 5), epochs=EPOCHS, patience=EPOCHS + 1)
+        assert isinstance(model, SequenceForecaster)  # the torch kinds are sequence models
         model.features = list(split.train.X.columns)
         model.scaler = dataset.Scaler.fit(split.train.X, split.train.rows)
         scale = np.std(split.train.ret(model.horizons), axis=0)

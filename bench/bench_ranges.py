@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def forecasts(symbol: str, bars: pd.DataFrame) -> pd.DataFrame:
     close = bars["close"]
     logc = np.log(close.to_numpy())
     dates = bars.index
-    for i in np.flatnonzero((dates >= WARM) & (dates <= END)):
+    for i in np.flatnonzero((dates >= WARM) & (dates <= END)).tolist():
         fc = volatility.forecast_at_end(bars.iloc[max(0, i - WINDOW + 1) : i + 1], HORIZONS)
         for h in HORIZONS:
             if i + h >= len(bars):
@@ -92,14 +93,16 @@ def conformal(calls: pd.DataFrame) -> pd.DataFrame:
     symbols = sorted(calls["symbol"].unique())
     q80 = np.full(len(calls), np.nan)
     q95 = np.full(len(calls), np.nan)
+    symbol_of, h_of = calls["symbol"].to_numpy(), calls["h"].to_numpy()  # by row position
     for day, idx in calls.groupby("date").groups.items():
         known = calls[calls["known"] <= day]
         scores = {}
-        for (s, h), g in known.groupby(["symbol", "h"]):
+        for key, g in known.groupby(["symbol", "h"]):
+            s, h = cast(tuple[str, int], key)
             scores[(s, int(h))] = g.sort_values("known")["z"].to_numpy()[-POOL:]
         chosen = ranges.choose(scores, symbols, list(HORIZONS))
         for j in idx:
-            q = chosen[(calls.at[j, "symbol"], int(calls.at[j, "h"]))]
+            q = chosen[(symbol_of[j], int(h_of[j]))]
             q80[j], q95[j] = q
     calls["q80"], calls["q95"] = q80, q95
     return calls
@@ -134,12 +137,12 @@ def main() -> None:
                 .agg(n=("inside", "size"), cov=("inside", "mean"))
             )
             per = per[per["n"] >= 250]
-            worst = per["cov"].sub(level).abs().idxmax()
+            worst = str(per["cov"].sub(level).abs().idxmax())
             ok = bool((per["cov"].sub(level).abs() <= 0.05).all())
             rows.append(
                 (
                     f"range {int(level * 100)}% h{h} worst symbol",
-                    f"{per.at[worst, 'cov']:.3f} {worst}",
+                    f"{per['cov'][worst]:.3f} {worst}",
                     f"{level:.2f}+-0.05",
                     ok,
                     len(per),

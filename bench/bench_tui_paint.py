@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from textual.widgets import DataTable  # noqa: E402
+
 from store import views  # noqa: E402
 from store.db import open_db  # noqa: E402
 from tests.tui_fixture import FIXED_NOW, fill  # noqa: E402
@@ -52,7 +54,9 @@ async def measure(home: Path) -> tuple[float, list[float], list[float], list[flo
         await pilot.pause()
         first = time.perf_counter() - t0
         assert "S000" in app.export_screenshot()
-        refresh, end_to_end, cpu = [], [], []
+        refresh: list[float] = []
+        end_to_end: list[float] = []
+        cpu: list[float] = []
         for i in range(8):
             price = 200.0 + i
             writer.execute(
@@ -69,7 +73,7 @@ async def measure(home: Path) -> tuple[float, list[float], list[float], list[flo
                 await asyncio.sleep(0.001)
             await pilot.pause()
             took = time.perf_counter() - t_commit
-            table = app.screen.query_one("#watchlist")
+            table = app.screen.query_one("#watchlist", DataTable)
             assert table.get_row("S000")[1] == f"{price:,.2f}"
             (refresh if i % 2 == 0 else end_to_end).append(took)
             if i % 2 == 0:

@@ -53,6 +53,8 @@ class Stopped(Exception):
 class Forecaster(ABC):
     kind: ClassVar[str] = ""
     learns: ClassVar[bool] = True  # False for fixed rules (no planted-signal claim)
+    takes_members: ClassVar[bool] = False  # True for a model built from other fitted models
+    uses_torch: ClassVar[bool] = False  # True where fitting runs torch (thread count matters)
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, horizons: tuple[int, ...] = (1, 3, 5), **params: Any) -> None:

@@ -24,8 +24,10 @@ KINDS: dict[str, type[Forecaster]] = {
         EnsembleForecaster,
     )
 }
-TRAINABLE = ("lstm", "gru", "transformer", "xgboost", "markov", "rules")
-TORCH_KINDS = ("lstm", "gru", "transformer")
+# the kinds fitted on data (a model that takes members is built from these), and those of
+# them that fit with torch
+TRAINABLE = tuple(kind for kind, cls in KINDS.items() if not cls.takes_members)
+TORCH_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.uses_torch)
 
 
 def make(kind: str, horizons: tuple[int, ...], **params: Any) -> Forecaster:

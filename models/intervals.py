@@ -34,7 +34,9 @@ def gaussian_z(level: float) -> float:
 
 
 def standardized_residual(
-    realized: np.ndarray | pd.Series, mu: np.ndarray | pd.Series, sigma: np.ndarray | pd.Series
+    realized: np.ndarray | pd.Series,
+    mu: np.ndarray | pd.Series | float,
+    sigma: np.ndarray | pd.Series,
 ) -> np.ndarray:
     """|r - mu| / sigma: the nonconformity score of one call (NaN where unknown)."""
     r, m, s = (np.asarray(a, dtype=float) for a in (realized, mu, sigma))

@@ -32,6 +32,7 @@ from sklearn.metrics import (
 
 from models import outcomes
 from models.outcomes import CLASSES
+from vocab.scoring import stronger_baseline
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -125,9 +126,9 @@ def directional(
     }
     rate = {k: _r(float(v.mean())) if rows.any() else None for k, v in base.items()}
     stronger = (
-        "always_up"
-        if not rows.any() or base["always_up"].mean() >= base["majority"].mean()
-        else "majority"
+        stronger_baseline(float(base["always_up"].mean()), float(base["majority"].mean()))
+        if rows.any()
+        else "always_up"
     )
     day = None if dates is None else np.asarray(dates)[called]
     hit_rate = float(hits.mean()) if n else None

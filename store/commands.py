@@ -7,13 +7,13 @@ from typing import Any, cast
 
 import sqlite_utils
 
-from store.db import immediate, utcnow
+from store.db import StoreError, immediate, utcnow
 
 KINDS = ("watch.add", "watch.remove", "collect", "predict", "retrain", "verify")
 MAX_QUEUED = 1000
 
 
-class CommandError(ValueError):
+class CommandError(StoreError, ValueError):
     """A command that cannot be queued (unknown kind, queue full)."""
 
 

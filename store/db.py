@@ -26,7 +26,8 @@ WAL_LIMIT_BYTES = 1024 * 1024
 
 
 class StoreError(Exception):
-    """The database cannot be used: not SQLite, newer schema, not writable."""
+    """The root of the store's errors. Raised as itself: the database cannot be used (not
+    SQLite, newer schema, not writable)."""
 
 
 class DiskFull(StoreError):

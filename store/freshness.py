@@ -1,5 +1,5 @@
-"""When stored data is stale: the one threshold and the one session count that the CLI and
-the dashboard both use.
+"""When stored data is stale: the one session count that the CLI and the dashboard both use
+(the threshold and the rule are `vocab.scoring.stale_sessions`).
 
 The app (which has the exchange calendars) records each watched symbol's exchange and
 that exchange's holidays, weekdays with no session, over the span it checked
@@ -16,8 +16,6 @@ from datetime import date, timedelta
 import sqlite_utils
 
 from store.db import immediate
-
-STALE_AFTER_SESSIONS = 3  # a newest bar more than this many sessions old is stale data
 
 
 def weekdays_between(start: str, end: str) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store.db import immediate, utcnow
+from store.db import StoreError, immediate, utcnow
 
 # Ticker shapes Yahoo uses: AAPL, BRK-B, ^GSPC, EURUSD=X, CL=F, 7203.T, TCS.NS, BTC-USD.
 _SYMBOL = re.compile(r"\^?[A-Z0-9][A-Z0-9.\-]{0,14}(=[XF])?")
@@ -15,7 +15,7 @@ MAX_LEN = 20
 DEACTIVATED = "deactivated: "  # how last_error begins for a symbol the collector took off
 
 
-class SymbolError(ValueError):
+class SymbolError(StoreError, ValueError):
     """A symbol that is not a ticker we accept."""
 
 

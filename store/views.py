@@ -25,7 +25,8 @@ from typing import Any
 import sqlite_utils
 
 from store import market, news, registry, symbols
-from store.freshness import STALE_AFTER_SESSIONS, sessions_between
+from store.freshness import sessions_between
+from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
@@ -174,8 +175,9 @@ def _hit_stats(rows: list[tuple]) -> tuple[int, int, int, int]:
 def _baseline(n: int, ups: int, majs: int) -> tuple[float | None, str]:
     """The stronger of always-up and the causal majority on the same calls."""
     if not n:
-        return None, "always-up"
-    return (ups / n, "always-up") if ups >= majs else (majs / n, "majority")
+        return None, BASELINE_LABEL["always_up"]
+    which = stronger_baseline(ups, majs)
+    return (ups if which == "always_up" else majs) / n, BASELINE_LABEL[which]
 
 
 def watchlist(
@@ -193,7 +195,7 @@ def watchlist(
         ).fetchall()
         row["last_date"] = bars[0][0] if bars else None
         age = sessions_between(db, exchange, bars[0][0], today) if bars and today else 0
-        row["stale_sessions"] = age if age > STALE_AFTER_SESSIONS else 0
+        row["stale_sessions"] = stale_sessions(age)
         row["close"] = bars[0][1] if bars else None
         row["change_pct"] = (
             (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -35,6 +35,9 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.modals import HelpScreen
 from tui.screens.symbol import SymbolScreen
 from tui.widgets.commands import describe
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def _utcnow() -> datetime:
@@ -63,7 +66,7 @@ class TradingApp(App):
         self.dashboard: DashboardScreen | None = None
         self.loads = 0  # dashboard snapshots applied (tests and the benchmark wait on it)
         self.last_data: dict[str, Any] = {}
-        self._watch = None
+        self._watch: Database | None = None  # the connection polled for commits
         self._version: int | None = None
         self._started = 0  # dashboard loads started, in order (the UI thread counts them)
         self._shown = 0  # the latest load whose data is on screen
@@ -71,8 +74,8 @@ class TradingApp(App):
 
     def on_load(self) -> None:
         # Start the first read now, so it overlaps Textual's own start-up and compose.
-        self._watch = connect(self.db_path)
-        self._version = data_version(self._watch)
+        self._watch = watch = connect(self.db_path)
+        self._version = data_version(watch)
         self.reload_dashboard()
 
     def on_mount(self) -> None:
@@ -88,6 +91,7 @@ class TradingApp(App):
 
     def poll(self) -> None:
         """Cheap change detection: re-read only when someone committed."""
+        assert self._watch is not None  # opened by on_load, before any timer runs
         version = data_version(self._watch)
         if version != self._version:
             self._version = version

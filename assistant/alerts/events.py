@@ -23,7 +23,8 @@ from assistant.config import Alerts
 from store import alerts as outbox
 from store import daemon_state
 from store.db import utcnow
-from store.freshness import STALE_AFTER_SESSIONS, weekdays_between
+from store.freshness import weekdays_between
+from vocab.scoring import stale_sessions
 
 
 def scan(db: sqlite_utils.Database, cfg: Alerts) -> int:
@@ -145,7 +146,7 @@ def _stale(db: sqlite_utils.Database) -> int:
     new = 0
     for sym, last in outbox.newest_bars(db).items():
         age = weekdays_between(last, ref)
-        if age > STALE_AFTER_SESSIONS:
+        if stale_sessions(age):
             new += outbox.enqueue(
                 db,
                 f"stale:{sym}:{last}",

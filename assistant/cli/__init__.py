@@ -41,13 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from store.commands import CommandError
     from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
-    from store.symbols import SymbolError
 
     try:
         return int(args.func(args) or 0)
-    except (AssistantError, StoreError, SymbolError, CommandError) as exc:
+    except (AssistantError, StoreError) as exc:  # each package's root: its refusals
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -79,14 +79,6 @@ def known_symbols(db: sqlite_utils.Database, raw: list[str] | None) -> list[str]
     return clean
 
 
-def move_pct(value: float) -> str:
-    """An expected % move with the digits it needs: a small DOWN move reads '-0.004%', never
-    '-0.00%' (a direction with no visible size). The dashboard's twin: tui/widgets/fmt.move."""
-    if value == 0 or abs(value) >= 0.01:
-        return f"{value:+.2f}%"
-    return f"{value:+.3f}%" if abs(value) >= 0.001 else f"{'-' if value < 0 else '+'}<0.001%"
-
-
 def print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")

@@ -8,9 +8,10 @@ import json
 import sys
 from typing import Any
 
-from assistant.cli.common import known_symbols, move_pct, open_home, print_json, table
+from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
+from vocab.text import move_pct
 
 STATUSES = ("pending", "verified", "expired")
 

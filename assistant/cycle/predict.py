@@ -20,6 +20,8 @@ import sqlite_utils
 from assistant.cycle.plan import RULES_VERSION, Plan, model_call
 from store import jobs as job_runs
 from store import predictions as ledger
+from vocab.horizons import at_horizon
+from vocab.scoring import BASELINE_LABEL, stronger_baseline
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,8 @@ def skill_text(label: str, record: list[tuple[str, int, int, int]], h: int) -> s
         return f"{label}: no measured edge yet, n=0"
     dates = np.array([r[0] for r in record])
     hit, up, maj = (np.array([r[k] for r in record], dtype=float) for k in (1, 2, 3))
-    name, base = ("always-up", up) if up.mean() >= maj.mean() else ("majority", maj)
+    which = stronger_baseline(float(up.mean()), float(maj.mean()))
+    name, base = BASELINE_LABEL[which], (up if which == "always_up" else maj)
     p = paired_p(hit, base, dates, h)
     ptext = "n/a" if p is None else f"{p:.2g}"
     head = (
@@ -142,7 +145,7 @@ def skill_lines(
 
 def _held_out(skill: dict[Any, Any], horizon: int) -> str:
     """A compact rendering of whatever held-out metrics the model reports."""
-    part = skill.get(horizon, skill.get(str(horizon), skill))
+    part = at_horizon(skill, horizon, skill)
     if not isinstance(part, dict):
         return str(part)[:120]
     items = [

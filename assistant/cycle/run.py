@@ -35,7 +35,7 @@ from store import regimes as regime_store
 from store import symbols as symbol_store
 from store import weights as weight_store
 from store.db import immediate, utcnow
-from store.freshness import STALE_AFTER_SESSIONS
+from vocab.scoring import stale_sessions
 
 __all__ = ["Call", "run_cycle", "verify", "VerifyReport", "check_drift", "DriftFinding"]
 
@@ -218,7 +218,7 @@ def _mark_stale(calls: list[Call], default_exchange: str, today: str) -> list[Ca
     for c in calls:
         if c.symbol not in age:
             n = sessions_between(exchange_for(c.symbol, default_exchange), c.as_of, today)
-            age[c.symbol] = n if n > STALE_AFTER_SESSIONS else 0
+            age[c.symbol] = stale_sessions(n)
         out.append(replace(c, stale_sessions=age[c.symbol]) if age[c.symbol] else c)
     return out
 

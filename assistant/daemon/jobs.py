@@ -32,7 +32,6 @@ from store.db import checkpoint, disk_full_error, file_of, is_disk_full
 log = logging.getLogger("assistant.daemon")
 
 Progress = Callable[[float, str], None]
-TORCH_KINDS = {"lstm", "gru", "transformer"}
 
 
 class Interrupted(AssistantError):
@@ -270,9 +269,10 @@ def retrain(
     """Retrain the models on the whole watchlist (every retrain does: a model serves only
     the symbols it was trained on, and the watchlist's models serve all of it)."""
     from assistant.modeling.training import train
+    from models.catalog import TORCH_KINDS
 
     wanted = set(kinds or ctx.settings.models.kinds)
-    if wanted & TORCH_KINDS:
+    if wanted & set(TORCH_KINDS):
         import torch
 
         # Training shares two cores with the loop: one intra-op thread keeps it responsive.

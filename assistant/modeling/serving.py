@@ -31,6 +31,7 @@ import sqlite_utils
 
 from models.dataset import CONTEXT
 from store import registry
+from vocab.horizons import at_horizon
 
 TAIL = CONTEXT  # most feature rows handed to a model per symbol: enough for any window
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def _quarantines(db: sqlite_utils.Database, as_of: str | None) -> list[str]:
 
 
 def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:
-    m = row.get("metrics", {}).get("test", {}).get(str(h), {})
+    m: dict[str, Any] = at_horizon(row.get("metrics", {}).get("test", {}), h, {})
     base = m.get("baselines", {})
     return {
         "model": row["id"],
@@ -234,11 +235,13 @@ def _predict_all(serving: Serving, X: pd.DataFrame) -> tuple[dict[str, Any], dic
         return fc
 
     # Single models first, so the ensemble's members can reuse their forecasts.
-    own = {kind: run(model) for kind, (_, model) in serving.models.items() if kind != "ensemble"}
+    own = {
+        kind: run(model) for kind, (_, model) in serving.models.items() if not model.takes_members
+    }
     fcs: dict[str, Any] = {}
     members: dict[str, Any] = {}
     for kind, (_, model) in serving.models.items():
-        if kind == "ensemble":
+        if model.takes_members:
             member_fcs = [run(m) for m in model.members]
             fcs[kind] = model.pool(member_fcs)
             members = {m.kind: f for m, f in zip(model.members, member_fcs, strict=True)}

@@ -40,6 +40,7 @@ def fit_weights(
 
 class EnsembleForecaster(Forecaster):
     kind = "ensemble"
+    takes_members = True
     # The kinds members may be, set by models.catalog (the ensemble imports no other kind).
     kinds: ClassVar[dict[str, type[Forecaster]]] = {}
     defaults = {"members": []}  # [{"kind": ..., "params": {...}}] for members fit by the ensemble

@@ -24,6 +24,7 @@ WEIGHTS = "weights.pt"
 
 
 class SequenceForecaster(Forecaster):
+    uses_torch = True
     defaults = {
         "window": 30,
         "hidden": 32,

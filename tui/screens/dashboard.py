@@ -180,4 +180,5 @@ class DashboardScreen(Screen):
 
     @on(DataTable.RowSelected, "#watchlist")
     def row_selected(self, event: DataTable.RowSelected) -> None:
-        self.post_message(OpenSymbol(event.row_key.value))
+        if event.row_key.value is not None:  # every watchlist row is keyed by its symbol
+            self.post_message(OpenSymbol(event.row_key.value))

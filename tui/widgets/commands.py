@@ -73,8 +73,8 @@ def outcome(kind: str, result: Any) -> str:
         numbers = [f"{v} {k}" for k, v in result.items() if isinstance(v, int) and v]
         return ", ".join(numbers[:3]) or "nothing to verify"
     if kind == "watch.add" and isinstance(result, dict):
-        added, already = result.get("added") or [], result.get("already") or []
-        text = f"added {', '.join(added)}" if added else ""
+        new, already = result.get("added") or [], result.get("already") or []
+        text = f"added {', '.join(new)}" if new else ""
         text += ("; " if text else "") + (
             f"already watched: {', '.join(already)}" if already else ""
         )

@@ -6,6 +6,8 @@ from typing import Any
 
 from rich.text import Text
 
+from vocab.text import move_pct
+
 ARROWS = {"up": ("▲", "green"), "down": ("▼", "red"), "flat": ("■", "yellow")}
 REGIME_STYLE = {"bullish": "green", "bearish": "red", "volatile": "magenta", "sideways": "yellow"}
 
@@ -25,14 +27,6 @@ def signed(value: float | None, digits: int = 2) -> Text:
     return Text(f"{value:+.{digits}f}%", style="green" if value > 0 else "red" if value < 0 else "")
 
 
-def move(value: float) -> str:
-    """An expected % move with the digits it needs: a small DOWN move reads '-0.004%', never
-    '-0.00%' (a direction with no visible size)."""
-    if value == 0 or abs(value) >= 0.01:
-        return f"{value:+.2f}%"
-    return f"{value:+.3f}%" if abs(value) >= 0.001 else f"{'-' if value < 0 else '+'}<0.001%"
-
-
 def call(pred: dict[str, Any] | None) -> Text:
     """'▲ +0.80% 1d' for a prediction row."""
     if not pred:
@@ -40,7 +34,7 @@ def call(pred: dict[str, Any] | None) -> Text:
     arrow, style = ARROWS.get(pred.get("direction") or "", ("?", ""))
     if pred.get("direction") == "flat":  # FLAT is no directional call: the evidence is too weak
         return Text(f"{arrow} no edge {pred['horizon']}d", style=style)
-    return Text(f"{arrow} {move(pred['pred_change_pct'])} {pred['horizon']}d", style=style)
+    return Text(f"{arrow} {move_pct(pred['pred_change_pct'])} {pred['horizon']}d", style=style)
 
 
 def price_range(lower: float | None, upper: float | None) -> str:

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from tui.widgets import fmt
+from vocab.text import move_pct
 
 WIDTH = 20
 
@@ -19,10 +19,11 @@ def render_contributions(pairs: list[tuple[str, float]], latest: dict[str, Any] 
         return Text("no call yet for this symbol", style="dim")
     text.append(
         f"Latest call: as of {latest['as_of']}, {latest['horizon']}d, "
-        f"{latest['direction']} {fmt.move(latest['pred_change_pct'])}, model {latest['model_version']}\n",
+        f"{latest['direction']} {move_pct(latest['pred_change_pct'])}, model {latest['model_version']}\n",
         style="bold",
     )
-    raw = latest.get("signals") if isinstance(latest.get("signals"), dict) else {}
+    signals = latest.get("signals")
+    raw: dict[str, Any] = signals if isinstance(signals, dict) else {}
     if raw.get("serving") == "rules" or raw.get("note"):
         text.append(
             f"serving: {raw.get('note') or 'rule signals only (no usable model yet)'}\n",

@@ -58,6 +58,7 @@ class StatusHeader(Vertical):
     ) -> None:
         super().__init__(**kwargs)
         self.clock, self.heartbeat_seconds = clock, heartbeat_seconds
+        self._jobs_shown: list[tuple[Any, Any, Any]] | None = None  # the job lines on screen
 
     def compose(self) -> ComposeResult:
         yield Static(id="daemon-line")
@@ -81,12 +82,10 @@ class StatusHeader(Vertical):
         if widget.display != bool(jobs):
             widget.display = bool(jobs)
         shown = [(j["job"], j.get("progress"), j.get("message")) for j in jobs[-3:]]
-        if jobs and getattr(widget, "_jobs", None) != shown:
+        if jobs and self._jobs_shown != shown:
             # Re-layout only when the number of lines changes.
-            widget.update(
-                job_table(jobs), layout=len(shown) != len(getattr(widget, "_jobs", None) or [])
-            )
-            widget._jobs = shown
+            widget.update(job_table(jobs), layout=len(shown) != len(self._jobs_shown or []))
+            self._jobs_shown = shown
 
     def render_state(self) -> None:
         if not self.is_mounted:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from textual.reactive import reactive
 from textual.widgets import DataTable
+from textual.widgets.data_table import CursorType
 
 
 class RowsTable(DataTable):
@@ -19,7 +20,7 @@ class RowsTable(DataTable):
     down) and updated in place. Subclasses say only how a row becomes (key, cells)."""
 
     COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = ()
-    CURSOR: ClassVar[str] = "row"
+    CURSOR: ClassVar[CursorType] = "row"
     ZEBRA: ClassVar[bool] = False
     rows_data: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
 
@@ -41,8 +42,8 @@ class RowsTable(DataTable):
 def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[object]]]) -> None:
     """Make `table` show `rows` ((key, cells) in display order), touching only what changed."""
     wanted = {key for key, _ in rows}
-    for key in [k.value for k in list(table.rows) if k.value not in wanted]:
-        table.remove_row(key)
+    for gone in [k for k in list(table.rows) if k.value not in wanted]:
+        table.remove_row(gone)
     columns = [c.key for c in table.ordered_columns]
     present = {k.value for k in table.rows}
     for key, cells in rows:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from assistant.errors import AssistantError
 from assistant.ingest.sources.base import NORMALIZED_COLUMNS
+from vocab.dates import session_text
 
 PRICES = ["open", "high", "low", "close"]
 # Sources round to a cent: a high a hair below the close is rounding, not bad data.
@@ -29,7 +30,7 @@ class ValidationError(AssistantError):
 
 
 def _day(ts: pd.Timestamp) -> str:
-    return pd.Timestamp(ts).strftime("%Y-%m-%d")
+    return session_text(pd.Timestamp(ts))
 
 
 def _first_bad(frame: pd.DataFrame, mask: pd.Series | np.ndarray, what: str) -> ValidationError:
