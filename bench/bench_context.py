@@ -136,7 +136,7 @@ def main() -> None:
                 rg = ranges(var, ret, h)
                 frame = pd.DataFrame(
                     {
-                        "year": x.index.year,
+                        "year": pd.DatetimeIndex(x.index).year,
                         "qlike": volatility.qlike(realized, var),
                         **{f"cov{int(lv * 100)}": rg[lv][1].astype(float) for lv in LEVELS},
                         **{f"is{int(lv * 100)}": winkler_pct(rg[lv][0], ret, lv) for lv in LEVELS},

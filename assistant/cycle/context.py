@@ -26,6 +26,7 @@ from assistant import calendar
 from models import events, vix
 from store import market
 from store import news as news_store
+from vocab.dates import session_text
 
 VIX_SERIES = "^VIX"
 VIX_HISTORY_DAYS = 400  # calendar days of VIX behind the percentile (252 sessions + room)
@@ -80,7 +81,7 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, A
     rows = market.values(
         db,
         VIX_SERIES,
-        start=(day - pd.Timedelta(days=VIX_HISTORY_DAYS + 30)).strftime("%Y-%m-%d"),
+        start=session_text(day - pd.Timedelta(days=VIX_HISTORY_DAYS + 30)),
         end=as_of,
     )
     if not rows:
@@ -96,7 +97,7 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, A
     return {
         "vix": float(last["vix"]),
         "vix_pct": float(last["vix_pct"]) if np.isfinite(last["vix_pct"]) else None,
-        "vix_date": f"{known:%Y-%m-%d}",
+        "vix_date": session_text(known),
     }
 
 
@@ -109,7 +110,7 @@ def _event_after(exchange: str, as_of: str) -> dict[str, Any]:
     for kind in events.EVENTS:
         dist, when = events.sessions_to_next(ahead, kind)
         if np.isfinite(dist[0]) and (best is None or int(dist[0]) < best[0]):
-            best = (int(dist[0]), kind, f"{pd.Timestamp(when[0]):%Y-%m-%d}")
+            best = (int(dist[0]), kind, session_text(pd.Timestamp(when[0])))
     if best is not None:
         return {"next_event": best[1], "next_event_date": best[2], "event_sessions": best[0]}
     if ahead[-1] > pd.Timestamp(events.EVENTS_END):

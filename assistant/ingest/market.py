@@ -23,6 +23,7 @@ from assistant import calendar
 from assistant.config import Settings
 from assistant.errors import NoDataError, TemporaryError
 from store import market
+from vocab.dates import session_text
 
 SERIES: dict[str, str] = {
     "^VIX": "CBOE Volatility Index",
@@ -118,7 +119,7 @@ def collect_series(
     out = []
     for series in getattr(source, "serves", ()):
         last = market.last_date(db, series)
-        if last is not None and last >= f"{end:%Y-%m-%d}":
+        if last is not None and last >= session_text(end):
             out.append(SeriesResult(series, "current", message=f"last value {last}"))
             continue
         start = (
@@ -135,7 +136,7 @@ def collect_series(
             out.append(SeriesResult(series, "no-data", message=str(exc)))
             continue
         closes = closes[(closes.index <= end) & closes.notna()]
-        rows = [(f"{d:%Y-%m-%d}", float(v)) for d, v in closes.items()]
+        rows = [(session_text(d), float(v)) for d, v in closes.items()]
         added, kept = market.add_values(db, series, rows, source.name)
         out.append(SeriesResult(series, "added" if added else "current", added, kept))
         if log and added:
