@@ -246,16 +246,16 @@ def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[st
         []
         if series_source is None
         else [
-            f"market series {r.series}: {r.status}"
-            + (f", {r.added} added" if r.added else "")
+            f"market series {r.series}: "
+            + (f"{r.added} values added" if r.added else r.status)
             + (f" ({r.message})" if r.message else "")
             for r in collect_series(db, settings, series_source, until=args.until)
         ]
     )
     if not args.until:  # headlines are only ever "now": none for a capped collection
         lines += [
-            f"news {r.symbol}: {r.status}"
-            + (f", {r.added} added" if r.added else "")
+            f"news {r.symbol}: "
+            + (f"{r.added} headlines added" if r.added else r.status)
             + (f" ({r.message})" if r.message else "")
             for r in collect_news(db, bars_source, active_symbols(db))
         ]
