@@ -311,6 +311,7 @@ def accuracy_trend(
             base.append(sum(r[col] or 0 for r in win) / wn)
     dates, hit, base = dates[-points:], hit[-points:], base[-points:]
     base_rate, base_name = _baseline(tot_n, tot_ups, tot_majs)
+    range_dates, cov80, cov95 = _coverage_trend(rows, window, points)
     return {
         "dates": dates,
         "hit": hit,
@@ -321,7 +322,34 @@ def accuracy_trend(
         "base_rate": base_rate,
         "base_name": base_name,
         "ranges": ranges,
+        "range_dates": range_dates,
+        "cov80": cov80,
+        "cov95": cov95,
     }
+
+
+def _coverage_trend(
+    rows: list[Any], window: int, points: int
+) -> tuple[list[str], list[float], list[float]]:
+    """Rolling realized coverage of the 80% and 95% ranges over the last `window` target
+    sessions (rows: accuracy_trend's per-session counts). Every verified call carries a
+    range, FLAT ones too, so this is what the chart shows when no call was directional."""
+    rows = rows[-(points + window - 1) :]
+    full = len(rows) >= window
+    dates: list[str] = []
+    cov80: list[float] = []
+    cov95: list[float] = []
+    for i, row in enumerate(rows):
+        if full and i < window - 1:
+            continue
+        win = rows[max(0, i - window + 1) : i + 1]
+        n80 = sum(r[5] for r in win)
+        n95 = sum(r[7] for r in win)
+        if n80 and n95:
+            dates.append(row[0])
+            cov80.append(sum(r[6] or 0 for r in win) / n80)
+            cov95.append(sum(r[8] or 0 for r in win) / n95)
+    return dates[-points:], cov80[-points:], cov95[-points:]
 
 
 def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[dict[str, Any]]:

@@ -254,7 +254,7 @@ async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(fill
         assert "Latest call: as of 2018-06-29, 1d, up +0.80%" in text
         assert "rsi -0.500" in text and "regime +0.500" in text
         assert (
-            "2018-06-28  1d  ■ no edge 1d" in text and "164.35" in text
+            "2018-06-28  1d  ■ no call 1d" in text and "164.35" in text
         )  # a verified row with outcome
         # each call's 80% range, and whether the close landed inside it once verified
         assert re.search(r"2018-06-22 +5d .*159\.82 +157\.0–163\.4 +164\.35 .*miss +outside", text)
@@ -370,3 +370,23 @@ async def test_stale_data_is_counted_in_sessions_on_the_dashboard_as_in_the_cli(
         await settle(pilot)
         text = screen_text(app)
     assert f"newest bar up to {sessions} sessions old" in text, text[:400]
+
+
+@sync
+async def test_with_only_flat_calls_the_accuracy_panel_charts_range_coverage(filled):
+    """No verified UP/DOWN call: the panel says so once and draws the ranges' realized
+    coverage against 80 and 95 instead of an empty hit-rate chart; rows say "no call"."""
+    db = open_db(filled)
+    db.execute("UPDATE predictions SET direction = 'flat', hit = NULL")
+    db.conn.commit()
+    db.close()
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+    assert "80% range covered 75% of 582 calls (no UP/DOWN calls yet)" in text
+    assert "coverage of the 80% and 95% ranges" in text
+    assert "no verified" not in text  # the watchlist's hit-rate cells are "—"
+    assert "in 80% range %" in text and "in 95% range %" in text  # the chart's legend
+    assert "no edge" not in text  # not repeated on every row
+    assert re.search(r"AAPL +2018-06-29 +1d +■ no call 1d", text)

@@ -126,3 +126,27 @@ def test_a_small_expected_move_shows_its_sign_and_size_not_minus_zero():
         98.0, 102.0, 0.01, 0.5, 0.1, 0.4, 0.55, "sideways", "xgboost-v1", False,
     )  # fmt: skip
     assert " DOWN -0.004%  target " in format_call(call)
+
+
+def test_with_no_directional_call_the_trend_charts_the_ranges_coverage(db):
+    """Every verified call is FLAT: the accuracy panel has no hit rate to draw, so it charts
+    the rolling coverage of the 80% and 95% ranges, which every call carries."""
+    symbols.add(db, ["AAA"], "sample")
+    covered = [(1, 1), (0, 1), (1, 1), (1, 0)]  # (in 80%, in 95%) per target session
+    for i, (c80, c95) in enumerate(covered):
+        _pred(db, "AAA", f"2018-01-0{i + 1}", f"2018-01-0{i + 2}", None, None)
+        db.execute(
+            "UPDATE predictions SET direction = 'flat', hit = NULL, covered80 = ?, covered95 = ? "
+            "WHERE as_of = ?",
+            [c80, c95, f"2018-01-0{i + 1}"],
+        )
+    db.conn.commit()
+    trend = views.accuracy_trend(db, window=2)
+    assert trend["n"] == 0 and trend["dates"] == []
+    assert trend["range_dates"] == ["2018-01-03", "2018-01-04", "2018-01-05"]
+    assert trend["cov80"] == [0.5, 0.5, 1.0] and trend["cov95"] == [1.0, 1.0, 0.5]
+    from tui.widgets.trend import title_of
+
+    title = title_of(trend)
+    assert title.startswith("80% range covered 75% of 4 calls (no UP/DOWN calls yet)")
+    assert "coverage of the 80% and 95% ranges" in title

@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         help="render the dashboard headless once the data has loaded, save it as SVG, exit",
     )
     parser.add_argument(
+        "--symbol",
+        metavar="SYM",
+        help="with --screenshot: render this symbol's screen instead of the dashboard",
+    )
+    parser.add_argument(
         "--first-paint",
         action="store_true",
         help="run headless, print the wall time (epoch seconds) of the first full paint "
@@ -70,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         import asyncio
 
-        asyncio.run(_screenshot(app, args.screenshot))
+        asyncio.run(_screenshot(app, args.screenshot, symbol=args.symbol))
         print(f"saved {args.screenshot}")
         return 0
     if args.first_paint:
@@ -93,12 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-async def _screenshot(app, path: Path, size: tuple[int, int] = (160, 46)) -> None:
-    """The README's picture: the real app, headless, after its first reads have landed."""
+async def _screenshot(
+    app, path: Path, size: tuple[int, int] = (160, 46), symbol: str | None = None
+) -> None:
+    """The README's pictures: the real app, headless, after its first reads have landed."""
     async with app.run_test(size=size) as pilot:
         for _ in range(3):  # first read, then the widgets that render from it
             await app.workers.wait_for_complete()
             await pilot.pause(0.5)
+        if symbol:
+            app.open_symbol(symbol)
+            for _ in range(3):  # the symbol's detail read, then its chart and tables
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.5)
         app.save_screenshot(filename=path.name, path=str(path.parent.resolve()))
 
 

@@ -32,8 +32,10 @@ def call(pred: dict[str, Any] | None) -> Text:
     if not pred:
         return Text("no call yet", style="dim")
     arrow, style = ARROWS.get(pred.get("direction") or "", ("?", ""))
-    if pred.get("direction") == "flat":  # FLAT is no directional call: the evidence is too weak
-        return Text(f"{arrow} no edge {pred['horizon']}d", style=style)
+    if pred.get("direction") == "flat":
+        # FLAT is no directional call (the evidence was too weak); why is said once, in a
+        # title, not in every row
+        return Text(f"{arrow} no call {pred['horizon']}d", style="dim")
     return Text(f"{arrow} {move_pct(pred['pred_change_pct'])} {pred['horizon']}d", style=style)
 
 
@@ -63,8 +65,8 @@ def regime(label: str | None) -> Text:
 
 
 def hit_vs_base(hit: float | None, base: float | None, n: int) -> Text:
-    if hit is None:
-        return Text("no verified calls", style="dim")
+    if hit is None:  # no verified UP/DOWN call: the panel titles say so once
+        return Text("—", style="dim")
     style = (
         "green"
         if base is not None and hit > base

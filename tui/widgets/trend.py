@@ -16,7 +16,13 @@ from textual_plotext import PlotextPlot
 def title_of(trend: dict[str, Any]) -> str:
     """The panel title: totals over every verified prediction, with n and the p-value."""
     if not trend.get("n"):
-        return "Accuracy: no verified UP/DOWN calls yet" + _ranges(trend)
+        if not trend.get("range_dates"):
+            return "Accuracy: no verified UP/DOWN calls yet" + _ranges(trend)
+        n, covered = trend["ranges"]["80"]
+        return (
+            f"80% range covered {100 * covered / n:.0f}% of {n:,} calls (no UP/DOWN calls yet)\n"
+            f"chart: rolling {trend['window']}-session coverage of the 80% and 95% ranges"
+        )
     name = trend.get("base_name", "always-up")
     return (
         f"Hit {trend['hit_rate'] * 100:.1f}% vs {name} {trend['base_rate'] * 100:.1f}% "
@@ -38,7 +44,10 @@ class TrendChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         dates = trend.get("dates") or []
-        if dates:
+        if not dates and trend.get("range_dates"):
+            # no directional call verified: chart what the product does forecast, its ranges
+            self._coverage(trend)
+        elif dates:
             plt.date_form("Y-m-d")
             # The baseline first: where the calls' hit rate equals it (a model that always
             # says up), the hit-rate line drawn last stays visible on top.
@@ -58,3 +67,18 @@ class TrendChart(PlotextPlot):
             )
             plt.ylim(0, 100)
         self.refresh()
+
+    def _coverage(self, trend: dict[str, Any]) -> None:
+        plt = self.plt
+        days = trend["range_dates"]
+        plt.date_form("Y-m-d")
+        for level, key, color in ((95, "cov95", "green"), (80, "cov80", "cyan")):
+            plt.plot(days, [level] * len(days), marker="braille", color="gray")
+            plt.plot(
+                days,
+                [c * 100 for c in trend[key]],
+                label=f"in {level}% range %",
+                marker="braille",
+                color=color,
+            )
+        plt.ylim(50, 100)
