@@ -8,6 +8,10 @@ s+h is usable from session s+h on (the caller supplies `known_at`). Split confor
 causal, rolling pool fixes a misscaled sigma (e.g. fat tails or a biased vol model) without
 refitting anything. With fewer than `min_n` residuals for a symbol the pooled residuals are
 used; with fewer than `min_n` pooled residuals the Gaussian z is the fallback.
+
+The product's multiplier is the adaptive one (`OnlineRange`, `AdaptiveRanges`, `replay`,
+`adaptive_q` below): the same pools, with a quantile level that moves after every verified
+miss or hit, so a storm widens the ranges within days instead of within a pool's length.
 """
 
 from __future__ import annotations
@@ -51,16 +55,6 @@ def conformal_quantile(scores: np.ndarray, level: float) -> float:
     n = len(s)
     k = math.ceil((n + 1) * level)
     return float(s[k - 1]) if 0 < k <= n else float("inf")
-
-
-def multiplier(own: np.ndarray, pooled: np.ndarray, level: float) -> float:
-    """The range multiplier of one call (the cycle's rule, the backtest's too): the conformal
-    `level` quantile of the symbol's own residuals when it has MIN_OWN of them, else of the
-    pooled residuals of every symbol at the horizon, else the Gaussian z; at most MAX_Q."""
-    source = own if len(own) >= MIN_OWN else pooled if len(pooled) >= MIN_OWN else None
-    if source is None:
-        return gaussian_z(level)
-    return min(conformal_quantile(source, level), MAX_Q)
 
 
 def interval(
@@ -174,3 +168,116 @@ def winkler_score(
     below = np.maximum(lo - r, 0.0)
     above = np.maximum(r - hi, 0.0)
     return (hi - lo) + (2.0 / alpha) * (below + above)
+
+
+# ---------------------------------------------------------------- adaptive conformal
+
+# ACI step per session of verified outcomes: bench/bench_ranges.py chose it on 2003-2006
+GAMMA = 0.05
+
+
+def _pool_quantile(pool: _Pool, level: float) -> float:
+    """The conformal `level` quantile of the pool; past its largest score, the largest score
+    (an adaptive level can reach 1, where split conformal has no finite answer)."""
+    q = pool.quantile(min(max(level, 0.0), 1.0))
+    return min(pool.sorted[-1] if q == float("inf") else q, MAX_Q)
+
+
+class AdaptiveRanges:
+    """Adaptive conformal inference (Gibbs & Candès 2021) for every symbol at one horizon.
+
+    Each level keeps one working miscoverage alpha for the horizon. The outcomes that
+    became known at a session, each checked against the multiplier its symbol's state gives
+    now (the conformal 1 - alpha quantile of the symbol's newest POOL residuals once it has
+    MIN_OWN, else of every symbol's, else the Gaussian z), move alpha once:
+    alpha += gamma (target - share of them missed). A session of misses (a storm hits every
+    symbol at once) widens every range the next day; calm sessions narrow them again. Alpha
+    stays in [0, 1] (no wind-up during a long storm). The state is a pure function of the
+    sessions fed so far: the cycle replays its verified ledger, the backtest and the bench
+    feed the same class as outcomes mature, and both reach the same multipliers.
+    """
+
+    def __init__(self, gamma: float = GAMMA) -> None:
+        self.gamma = gamma
+        self.own: dict[object, _Pool] = {}
+        self.pooled = _Pool(POOL * 10)
+        self.alpha = [1.0 - level for level in LEVELS]
+
+    def _pool(self, symbol: object) -> _Pool | None:
+        own = self.own.get(symbol)
+        if own is not None and len(own.sorted) >= MIN_OWN:
+            return own
+        return self.pooled if len(self.pooled.sorted) >= MIN_OWN else None
+
+    def multipliers(self, symbol: object) -> tuple[float, ...]:
+        """(q80, q95) for a call on `symbol` made now."""
+        pool = self._pool(symbol)
+        if pool is None:
+            return tuple(gaussian_z(level) for level in LEVELS)
+        return tuple(_pool_quantile(pool, 1.0 - a) for a in self.alpha)
+
+    def update(self, session: list[tuple[object, float]]) -> None:
+        """The (symbol, z) outcomes that became known at one session."""
+        done = [(s, z) for s, z in session if math.isfinite(z)]
+        checked = [(z, self.multipliers(s)) for s, z in done if self._pool(s) is not None]
+        if checked:
+            for k, level in enumerate(LEVELS):
+                missed = sum(z > q[k] for z, q in checked) / len(checked)
+                self.alpha[k] = min(
+                    max(self.alpha[k] + self.gamma * (1.0 - level - missed), 0.0), 1.0
+                )
+        for s, z in done:
+            self.own.setdefault(s, _Pool(POOL)).add(z)
+            self.pooled.add(z)
+
+
+def replay(sessions: list[list[tuple[object, float]]], gamma: float = GAMMA) -> AdaptiveRanges:
+    """The state after the verified outcomes of one horizon, one list per session, oldest first."""
+    state = AdaptiveRanges(gamma)
+    for session in sessions:
+        state.update(session)
+    return state
+
+
+def adaptive_q(
+    dates: np.ndarray,
+    known: np.ndarray,
+    symbols: np.ndarray,
+    scores: np.ndarray,
+    gamma: float = GAMMA,
+) -> np.ndarray:
+    """(len(LEVELS), n) multipliers for n calls of ONE horizon, each from the outcomes known
+    by its date only: call i sees outcome j iff known[j] <= dates[i] (an outcome known at a
+    session's close counts for the call made after it). `known` is NaT and `scores` NaN
+    for an outcome never known. The walk-forward twin of `replay`: the same state fed the
+    same sessions, so a backtest's multiplier is the one a cycle on that date would draw."""
+    d = pd.to_datetime(np.asarray(dates)).to_numpy()
+    k = pd.to_datetime(np.asarray(known)).to_numpy()
+    z = np.asarray(scores, dtype=float)
+    sym = np.asarray(symbols)
+    n = len(d)
+    done = np.flatnonzero(np.isfinite(z) & ~pd.isna(k))
+    done = done[np.lexsort((d[done], sym[done].astype(str), k[done]))]
+    order = np.lexsort((sym.astype(str), d))
+    state = AdaptiveRanges(gamma)
+    out = np.empty((len(LEVELS), n))
+    j = 0
+    cache: dict[object, tuple[float, ...]] = {}
+    day = None
+    for i in order:
+        if d[i] != day:
+            day = d[i]
+            moved = False
+            while j < len(done) and k[done[j]] <= day:
+                first = j
+                while j < len(done) and k[done[j]] == k[done[first]]:
+                    j += 1
+                state.update([(sym[m], float(z[m])) for m in done[first:j]])
+                moved = True
+            if moved:
+                cache.clear()
+        s = sym[i]
+        if s not in cache:
+            cache[s] = state.multipliers(s)
+        out[:, i] = cache[s]
+    return out

@@ -52,11 +52,21 @@ def ranges(g: Group) -> dict[str, Any]:
 
 
 def vol_scores(g: Group) -> dict[str, Any]:
-    """QLIKE of the volatility forecast and of its two baselines on the same calls."""
+    """QLIKE of the volatility forecast and of its two baselines on the same calls, pooled
+    and per calendar year of the call (`by_year`: a storm year shows beside the calm ones)."""
     cols = ("realized_var", "vol_var", "vol_ewma", "vol_trailing")
     rows = np.logical_and.reduce([np.isfinite(g[c]) for c in cols])
     if not rows.any():
         return {"n": 0}
+    out = _qlike(g, rows)
+    years = np.array([str(d)[:4] for d in g["as_of"]], dtype=object)
+    out["by_year"] = {
+        str(y): _qlike(g, rows & (years == y)) for y in sorted(set(years[rows].tolist()))
+    }
+    return out
+
+
+def _qlike(g: Group, rows: np.ndarray) -> dict[str, Any]:
     realized = g["realized_var"][rows]
     q = {
         k: volatility.mean_qlike(realized, g[f"vol_{k}"][rows]) for k in ("var", "ewma", "trailing")

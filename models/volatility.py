@@ -20,6 +20,7 @@ rescaled to the close-to-close target by a QLIKE-optimal factor fitted on traini
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,8 @@ import pandas as pd
 EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/ratio finite
 RISKMETRICS_LAMBDA = 0.94
 HAR_WINDOWS = (1, 5, 22)
+EWMA_SPAN = 66  # sessions the EWMA regressor of the HAR looks back (0.94^66 < 2%)
+LOOKBACK = max(*HAR_WINDOWS, EWMA_SPAN)  # sessions before a design row is complete
 HORIZONS = (1, 3, 5)
 HISTORY_DAYS = 800  # calendar days of bars a call's forecast sees (a cycle loads this many)
 
@@ -136,19 +139,33 @@ def trailing_variance(returns: pd.Series, h: int = 1, window: int = 20) -> pd.Se
 # ---------------------------------------------------------------- HAR
 
 
-def har_features(rv: pd.Series, windows: tuple[int, ...] = HAR_WINDOWS) -> pd.DataFrame:
+def har_features(
+    rv: pd.Series, windows: tuple[int, ...] = HAR_WINDOWS, returns: pd.Series | None = None
+) -> pd.DataFrame:
     """log of the trailing mean of the daily proxy over each window (daily, weekly, monthly).
 
     Each average is floored at 1% of the monthly average (and EPS) so an isolated zero-range
-    day does not produce an extreme log.
+    day does not produce an extreme log. With `returns` (the cycle's model), three more:
+    ``jump`` = max(log rv_1 - log rv_22, 0), so a session far above its month gets more
+    weight than the linear term gives it; ``lev`` = min(r, 0) / sqrt(monthly mean), a fall
+    raising volatility more than a rise (leverage); ``log_ewma``, the log of a finite-memory
+    RiskMetrics average of squared returns, which follows a storm up faster than the
+    monthly mean. Chosen over the plain HAR on validation years 2003-2006 only (see
+    bench/bench_ranges.py).
     """
     rv = rv.astype(float)
     longest = rv.rolling(max(windows), min_periods=max(windows)).mean()
     floor = np.maximum(0.01 * longest, EPS)
-    cols = {}
+    cols: dict[str, Any] = {}
     for w in windows:
         avg = rv.rolling(w, min_periods=w).mean()
         cols[f"log_rv_{w}"] = np.log(np.maximum(avg, floor))
+    if returns is not None:
+        r = returns.astype(float)
+        cols["jump"] = np.maximum(cols[f"log_rv_{windows[0]}"] - cols[f"log_rv_{windows[-1]}"], 0.0)
+        cols["lev"] = np.minimum(r, 0.0) / np.sqrt(np.maximum(longest, EPS))
+        ewma = _trailing_ewma((r**2).to_numpy(float))
+        cols["log_ewma"] = np.log(np.maximum(ewma, EPS))
     return pd.DataFrame(cols, index=rv.index)
 
 
@@ -157,7 +174,7 @@ class HarModel:
     """Fitted HAR: log target ≈ X @ coef; forecast = scale * exp(X @ coef) (variance over h)."""
 
     h: int
-    coef: np.ndarray  # [intercept, b_d, b_w, b_m]
+    coef: np.ndarray  # [intercept, b_d, b_w, b_m, (b_jump, b_lev, b_ewma)]
     scale: float
 
 
@@ -284,8 +301,9 @@ def forecast_at_end(
 ) -> dict[int, VolForecast]:
     """Per horizon, the variance forecast made at the last bar of `bars` from those bars only.
 
-    A range-based HAR is fitted on the symbol's own past rows whose h-session outcome is
-    known (the last h rows are purged); with less than MIN_HAR_SESSIONS of history the
+    A range-based HAR (har_features with returns: daily/weekly/monthly proxy, jump,
+    leverage and EWMA terms) is fitted on the symbol's own past rows whose h-session
+    outcome is known (the last h rows are purged); with less than MIN_HAR_SESSIONS of history the
     EWMA baseline serves. The bench (bench/bench_edge.py) measured the HAR against EWMA
     and trailing-20 by QLIKE on data it was never tuned on.
     """
@@ -295,7 +313,7 @@ def forecast_at_end(
     n = len(close)
     ewma1 = _ewma_last(r2) if n > 20 else float("nan")
     trail1 = float(np.mean(r2[-20:])) if n > 20 else float("nan")
-    feats = _har_matrix(rv) if n >= MIN_HAR_SESSIONS else None
+    feats = _har_matrix(rv, r) if n >= MIN_HAR_SESSIONS else None
     out = {}
     for h in horizons:
         ewma, trail = h * ewma1, h * trail1
@@ -343,12 +361,30 @@ def _trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
     return out
 
 
-def _har_matrix(rv: np.ndarray) -> np.ndarray:
-    """har_features(rv) as an (n, 4) design matrix [1, log rv_1, log rv_5, log rv_22]."""
+def _har_matrix(rv: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """har_features(rv, returns) as an (n, 7) design matrix
+    [1, log rv_1, log rv_5, log rv_22, jump, leverage, log EWMA]."""
     longest = _trailing_mean(rv, max(HAR_WINDOWS))
     floor = np.maximum(0.01 * longest, EPS)
     cols = [np.log(np.maximum(_trailing_mean(rv, w), floor)) for w in HAR_WINDOWS]
-    return np.column_stack([np.ones(len(rv)), *cols])
+    jump = np.maximum(cols[0] - cols[-1], 0.0)
+    with np.errstate(invalid="ignore"):
+        lev = np.minimum(r, 0.0) / np.sqrt(np.maximum(longest, EPS))
+    ewma = np.log(np.maximum(_trailing_ewma(r**2), EPS))
+    return np.column_stack([np.ones(len(rv)), *cols, jump, lev, ewma])
+
+
+def _trailing_ewma(x: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray:
+    """RiskMetrics weights over the last EWMA_SPAN values only, normalized (NaN if any is
+    NaN): finite memory, so a window's rows equal the whole series' rows past its start."""
+    w = lam ** np.arange(EWMA_SPAN)
+    w /= w.sum()
+    out = np.full(len(x), np.nan)
+    if len(x) >= EWMA_SPAN:
+        full = np.convolve(np.nan_to_num(x), w)[EWMA_SPAN - 1 : len(x)]
+        bad = np.r_[0, np.cumsum(~np.isfinite(x))]
+        out[EWMA_SPAN - 1 :] = np.where(bad[EWMA_SPAN:] - bad[:-EWMA_SPAN] == 0, full, np.nan)
+    return out
 
 
 def _har_at_end(x: np.ndarray, rv: np.ndarray, r2: np.ndarray, h: int) -> float | None:
@@ -402,7 +438,8 @@ def forecast_walk(
     than 1e-12 (0.94^(n-20)), else the window's; `tests/test_edge_volatility.py` checks
     the walk against forecast_at_end."""
     close, r, r2, rv = _returns(bars)
-    x = _har_matrix(rv)
+    x = _har_matrix(rv, r)
+    k = x.shape[1]
     ok_x = np.isfinite(x).all(axis=1)
     ewma1 = np.full(len(close), np.nan)
     valid = np.flatnonzero(np.isfinite(r2))
@@ -419,9 +456,9 @@ def forecast_walk(
         usable = ok_x & np.isfinite(target) & np.isfinite(realized)
         # running sums of the normal equations: a window's fit is a difference of two rows
         xu = np.where(usable[:, None], x, 0.0)
-        xtx = np.r_[np.zeros((1, 4, 4)), np.cumsum(xu[:, :, None] * xu[:, None, :], axis=0)]
+        xtx = np.r_[np.zeros((1, k, k)), np.cumsum(xu[:, :, None] * xu[:, None, :], axis=0)]
         xty = np.r_[
-            np.zeros((1, 4)), np.cumsum(xu * np.where(usable, target, 0.0)[:, None], axis=0)
+            np.zeros((1, k)), np.cumsum(xu * np.where(usable, target, 0.0)[:, None], axis=0)
         ]
         count = np.r_[0, np.cumsum(usable)]
         var, ewma, trail = (np.full(len(starts), np.nan) for _ in range(3))
@@ -434,7 +471,7 @@ def forecast_walk(
             e *= h
             t = float(np.mean(r2[end - 19 : end + 1])) * h if n > 20 else np.nan
             v, model = e, None
-            a, b = lo + max(HAR_WINDOWS), end + 1 - h  # the window's rows a fit may use
+            a, b = lo + LOOKBACK, end + 1 - h  # the window's rows a fit may use
             if n >= MIN_HAR_SESSIONS and a < b and ok_x[end] and count[b] - count[a] >= 50:
                 coef = np.linalg.solve(xtx[b] - xtx[a], xty[b] - xty[a])
                 rows = a + np.flatnonzero(usable[a:b])

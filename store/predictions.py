@@ -104,23 +104,23 @@ def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> N
 
 
 def residuals(
-    db: sqlite_utils.Database, symbols: Sequence[str], known_by: str | None, per_group: int = 500
-) -> dict[tuple[str, int], list[tuple[float, float, float, float]]]:
-    """{(symbol, horizon): [(base, predicted, actual, vol_sigma)]}: the newest `per_group`
-    verified calls with a volatility forecast whose target session is on or before
-    `known_by` (all when None), newest first."""
+    db: sqlite_utils.Database, symbols: Sequence[str], known_by: str | None
+) -> list[tuple[str, int, str, float, float, float, float]]:
+    """[(symbol, horizon, target_date, base, predicted, actual, vol_sigma)]: every verified
+    call with a volatility forecast whose target session is on or before `known_by` (all
+    when None), in the order their outcomes became known (target session, then symbol,
+    call date, id)."""
     where, params = _filters("verified", symbols)
     extra = "" if known_by is None else " AND target_date <= ?"
-    out: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}
-    for sym, h, base, pred, actual, sigma in db.execute(
-        "SELECT symbol, horizon, base_price, pred_price, actual_price, vol_sigma "
-        f"FROM predictions{where} AND vol_sigma IS NOT NULL{extra} ORDER BY target_date DESC",
-        [*params, *([known_by] if known_by else [])],
-    ):
-        group = out.setdefault((sym, int(h)), [])
-        if len(group) < per_group:
-            group.append((float(base), float(pred), float(actual), float(sigma)))
-    return out
+    return [
+        (str(sym), int(h), str(target), float(base), float(pred), float(actual), float(sigma))
+        for sym, h, target, base, pred, actual, sigma in db.execute(
+            "SELECT symbol, horizon, target_date, base_price, pred_price, actual_price, vol_sigma "
+            f"FROM predictions{where} AND vol_sigma IS NOT NULL{extra} "
+            "ORDER BY target_date, symbol, as_of, id",
+            [*params, *([known_by] if known_by else [])],
+        )
+    ]
 
 
 def mark_expired(db: sqlite_utils.Database, ids: Iterable[int], when: str) -> None:

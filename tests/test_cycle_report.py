@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,7 @@ import pytest
 from assistant.cli import main
 from assistant.cycle import report
 from assistant.cycle.run import verify
+from models import volatility
 from tests.cycle_fixture import add_call, make_home, price_path
 
 
@@ -144,3 +147,38 @@ def test_a_call_without_a_regime_is_reported_under_unknown(home):
     verify(db, settings, as_of=dates[11])
     (g,) = report.build(db)["groups"]
     assert g["by_regime"]["unknown"]["n"] == 1 and g["n"] == 10
+
+
+def test_report_shows_the_volatility_forecast_per_year(home):
+    """Calls across a year end with a stored variance forecast: `report` prints QLIKE against
+    EWMA for each calendar year, not only pooled, and the figures are the calls' own."""
+    rng = np.random.default_rng(5)
+    dates = pd.bdate_range("2023-11-01", "2024-02-29")
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(dates))))
+    db, settings = make_home(home, {"AAA": price_path(closes, dates=dates)})
+    days = dates.strftime("%Y-%m-%d")
+    expect: dict[str, list[tuple[float, float, float]]] = {}
+    for i in range(len(dates) - 1):
+        add_call(db, "AAA", days[i], days[i + 1], base=closes[i])
+        var, ewma = 1e-4 * (1 + i % 3), 1.5e-4
+        vol = {"var": var, "ewma": ewma, "trailing": 2e-4}
+        db.execute(
+            "UPDATE predictions SET signals = json_set(signals, '$.vol', json(?)) WHERE as_of = ?",
+            [json.dumps(vol), days[i]],
+        )
+        realized = np.log(closes[i + 1] / closes[i]) ** 2
+        expect.setdefault(days[i][:4], []).append((realized, var, ewma))
+    db.conn.commit()
+    verify(db, settings, as_of=days[-1])
+    run = subprocess.run(
+        [sys.executable, "-m", "assistant", "--home", str(home), "report"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    line = next(x for x in run.stdout.splitlines() if "per year, QLIKE vs EWMA" in x)
+    for year, rows in expect.items():
+        r, v, e = (np.array(c) for c in zip(*rows, strict=True))
+        q, qe = volatility.mean_qlike(r, v), volatility.mean_qlike(r, e)
+        assert f"{year} {q:.3f} vs {qe:.3f} ({100 * (1 - q / qe):+.1f}%, n={len(r)})" in line

@@ -147,10 +147,11 @@ def test_the_cycles_fast_forecast_equals_the_reference_estimators():
     rv = vol.daily_realized_var(bars)
     for h in (1, 3, 5):
         train = np.arange(len(bars)) < len(bars) - h
-        model = vol.fit_har(rv, vol.future_realized_var(close, h), h, train)
+        feats = vol.har_features(rv, returns=returns)  # the cycle's HAR: with jump, lev, ewma
+        model = vol.fit_har(rv, vol.future_realized_var(close, h), h, train, feats)
         assert fast[h].model == "har"
         assert fast[h].variance == pytest.approx(
-            float(vol.predict_har(model, rv).iloc[-1]), rel=1e-9
+            float(vol.predict_har(model, rv, feats).iloc[-1]), rel=1e-9
         )
         assert fast[h].ewma == pytest.approx(
             float(vol.ewma_variance(returns, h).iloc[-1]), rel=1e-9

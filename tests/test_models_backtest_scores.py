@@ -124,3 +124,21 @@ def test_ranges_are_drawn_past_only_as_the_cycle_draws_them(backtested, tmp_path
     assert len(mine) == 3 * len(NAMES) * 2  # three models, two horizons
     for r in mine.itertuples():
         assert r.vol_sigma == pytest.approx(stored[(r.symbol, r.horizon)], rel=1e-4)
+
+
+def test_the_file_carries_the_bounds_as_returns_and_its_coverage_is_the_reported_one(backtested):
+    report, frame, _ = backtested
+    scored = frame[frame["actual_return"].notna()]
+    for level in (80, 95):
+        lo, hi = scored[f"lower{level}"], scored[f"upper{level}"]
+        assert (lo < hi).all() and lo.abs().max() < 1 and hi.abs().max() < 1  # returns, not prices
+        inside = (lo <= scored["actual_return"]) & (scored["actual_return"] <= hi)
+        for r in report["results"]:
+            mine = (scored["model"] == r["model"]) & (scored["horizon"] == r["horizon"])
+            if r["symbol"] != "ALL":
+                mine &= scored["symbol"] == r["symbol"]
+            assert r[f"range{level}"]["coverage"] == pytest.approx(inside[mine].mean(), abs=1e-12)
+    # the price bounds are the same ranges
+    assert np.allclose(
+        np.log(frame["upper95_price"] / frame["base_price"]), frame["upper95"], atol=1e-5
+    )

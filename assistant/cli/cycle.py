@@ -343,6 +343,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 f"({100 * v['gain_vs_ewma']:+.1f}%) and trailing-20 {v['qlike_trailing']:.3f} "
                 f"({100 * v['gain_vs_trailing']:+.1f}%), n={v['n']} (lower is better)"
             )
+            print(
+                "    per year, QLIKE vs EWMA: "
+                + "  ".join(
+                    f"{y} {y_v['qlike']:.3f} vs {y_v['qlike_ewma']:.3f} "
+                    f"({100 * y_v['gain_vs_ewma']:+.1f}%, n={y_v['n']})"
+                    for y, y_v in v["by_year"].items()
+                )
+            )
         if hz["ranking"]:
             r = hz["ranking"]
             print(

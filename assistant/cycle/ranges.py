@@ -1,12 +1,14 @@
 """The range of every call: 80% and 95% bounds on the target close that are right as often
-as they say.
+as they say, and that widen within days of a storm and relax after it.
 
 The width comes from the volatility forecast made at the call (models.volatility: a
-range-based HAR fitted on the symbol's own past); the multiplier is conformally
-recalibrated from the symbol's verified calls: the `level` quantile of |realized -
-predicted| / sigma over its newest verified calls known by the call's date. A symbol with
-fewer than MIN_OWN of them borrows the pooled residuals of every symbol at that horizon;
-with fewer than MIN_OWN of those the Gaussian multiplier serves.
+range-based HAR fitted on the symbol's own past); the multiplier is adaptive conformal
+(models.intervals.AdaptiveRanges): the verified calls known by the call's date, replayed
+session by session in the order their outcomes became known, set a conformal quantile of
+|realized - predicted| / sigma whose level moves after each session's misses and hits. A symbol with fewer than MIN_OWN verified
+calls borrows the pooled state of every symbol at that horizon; with fewer than MIN_OWN of
+those the Gaussian multiplier serves. The backtest reaches the same multipliers through
+`intervals.adaptive_q` (the same state, fed in the same order).
 """
 
 from __future__ import annotations
@@ -27,28 +29,26 @@ def multipliers(
     db: sqlite_utils.Database, symbols: list[str], horizons: list[int], known_by: str | None
 ) -> dict[tuple[str, int], tuple[float, float]]:
     """{(symbol, horizon): (q80, q95)} multipliers of sigma, from outcomes known by `known_by`."""
-    groups = ledger.residuals(db, symbols, known_by, per_group=intervals.POOL)
-    return choose({key: _scores(rows) for key, rows in groups.items()}, symbols, horizons)
-
-
-def choose(
-    scores: dict[tuple[str, int], np.ndarray], symbols: list[str], horizons: list[int]
-) -> dict[tuple[str, int], tuple[float, float]]:
-    """The rule itself, on standardized residuals per (symbol, horizon): own, else pooled,
-    else Gaussian (see the module docstring)."""
-    out = {}
+    rows = ledger.residuals(db, symbols, known_by)
+    out: dict[tuple[str, int], tuple[float, float]] = {}
     for h in horizons:
-        pooled = np.concatenate([s for (_, gh), s in scores.items() if gh == h] or [np.zeros(0)])
+        mine = [r for r in rows if r[1] == h]
+        sessions: dict[str, list[tuple[object, float]]] = {}
+        for r, z in zip(mine, _scores(mine), strict=True):
+            sessions.setdefault(r[2], []).append((r[0], z))
+        state = intervals.replay(list(sessions.values()))  # dicts keep the ledger's order
         for sym in symbols:
-            own = scores.get((sym, h), np.zeros(0))
-            q80, q95 = (intervals.multiplier(own, pooled, level) for level in LEVELS)
+            q80, q95 = state.multipliers(sym)
             out[(sym, h)] = (q80, q95)
     return out
 
 
-def _scores(rows: list[tuple[float, float, float, float]]) -> np.ndarray:
-    base, pred, actual, sigma = (np.array([r[k] for r in rows]) for k in range(4))
-    return intervals.standardized_residual(np.log(actual / base), np.log(pred / base), sigma)
+def _scores(rows: list[tuple[str, int, str, float, float, float, float]]) -> list[float]:
+    if not rows:
+        return []
+    base, pred, actual, sigma = (np.array([r[k] for r in rows]) for k in range(3, 7))
+    z = intervals.standardized_residual(np.log(actual / base), np.log(pred / base), sigma)
+    return [float(v) for v in z]
 
 
 def bounds(base: float, mu: float, sigma: float, q: float) -> tuple[float, float]:

@@ -9,8 +9,9 @@ everything before them (less a purge gap) is train.
 end at t or go on), so the block is predicted in one pass over bars cut at its end.
 Every call carries the ranges and the volatility forecast the cycle would give it: the
 variance forecast made from the bars a cycle at that session loads (`models.volatility`),
-and 80% / 95% multipliers chosen by the cycle's rule (`models.intervals.multiplier`) from
-the same model's residuals whose target session had passed by the call.
+and 80% / 95% multipliers from the cycle's adaptive conformal state
+(`models.intervals.adaptive_q`) fed the same model's residuals whose target session had
+passed by the call.
 Predictions are scored against the realized close h sessions later, per model, symbol
 and horizon and pooled, with the functions `report` scores a home's ledger with: the
 calls exactly as written (abstentions below the validation threshold are FLAT), next to
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +62,21 @@ CSV_FIELDS = [
     "base_price",
     "lower",
     "upper",
+    "lower95_price",
+    "upper95_price",
+    "lower80",
+    "upper80",
     "lower95",
     "upper95",
     "vol_sigma",
 ]
+# The file's 80% / 95% bounds as log returns (the units of actual_return): what the frame
+# holds as ret_lower80 ...; its 95% price bounds move to *_price to make room.
+CSV_RENAME = {
+    "lower95": "lower95_price",
+    "upper95": "upper95_price",
+    **{f"ret_{side}{lvl}": f"{side}{lvl}" for side in ("lower", "upper") for lvl in (80, 95)},
+}
 
 
 @dataclass
@@ -386,6 +397,7 @@ def ledger_columns(g: pd.DataFrame) -> dict[str, np.ndarray]:
 def write_predictions(report: BacktestReport, path: Path) -> None:
     frame = report.predictions.copy()
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.strftime("%Y-%m-%d")
+    frame = frame.rename(columns=CSV_RENAME)
     tmp = path.with_name(f".{path.name}.tmp")
     frame[CSV_FIELDS].to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.6g")
     tmp.replace(path)
@@ -431,10 +443,14 @@ def add_ranges(
         preds[c].to_numpy(float) for c in ("expected_return", "vol_sigma", "base_price")
     )
     actual = preds["actual_price"].to_numpy(float)
-    for (lo, hi, cover), qq in zip(
-        (("lower", "upper", "covered80"), ("lower95", "upper95", "covered95")), q, strict=True
+    for (lo, hi, cover, level), qq in zip(
+        (("lower", "upper", "covered80", 80), ("lower95", "upper95", "covered95", 95)),
+        q,
+        strict=True,
     ):
-        low, high = intervals.price_range(base, *intervals.interval(mu, sigma, qq))
+        ret_lo, ret_hi = intervals.interval(mu, sigma, qq)
+        preds[f"ret_lower{level}"], preds[f"ret_upper{level}"] = ret_lo, ret_hi
+        low, high = intervals.price_range(base, ret_lo, ret_hi)
         preds[lo], preds[hi] = low, high
         inside = ((actual >= low) & (actual <= high)).astype(float)
         preds[cover] = np.where(np.isfinite(actual), inside, np.nan)
@@ -455,53 +471,18 @@ def _vol_walk(
 
 
 def _multipliers(preds: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(q80, q95) per call: the cycle's rule (`intervals.multiplier`) on the same model's
-    standardized residuals at that horizon whose target session is on or before the call's
-    date, the newest `intervals.POOL` per symbol."""
+    """(q80, q95) per call: the cycle's adaptive rule (`intervals.adaptive_q`) on the same
+    model's standardized residuals at that horizon whose target session is on or before the
+    call's date."""
     q = (np.full(len(preds), np.nan), np.full(len(preds), np.nan))
     z = intervals.standardized_residual(
         preds["actual_return"], preds["expected_return"], preds["vol_sigma"]
     )
-    as_of = pd.to_datetime(preds["as_of"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    as_of = pd.to_datetime(preds["as_of"]).to_numpy()
     target = pd.to_datetime(preds["target_date"]).to_numpy()  # NaT: never known here
-    known = np.where(
-        pd.isna(target), np.iinfo(np.int64).max, target.astype("datetime64[D]").astype(np.int64)
-    )
     sym = preds["symbol"].to_numpy()
     for _, g in preds.groupby(["model", "horizon"], sort=False):
         rows = g.index.to_numpy()
-        done = rows[np.isfinite(z[rows]) & ~pd.isna(target[rows])]
-        done = done[np.argsort(known[done], kind="stable")]
-        done_known, done_sym, done_z = known[done].tolist(), sym[done].tolist(), z[done].tolist()
-        pools: dict[Any, deque[float]] = {}
-        arrays: dict[Any, np.ndarray] = {}
-        j = 0
-        order = rows[np.argsort(as_of[rows], kind="stable")]
-        for day, at in _runs(order, as_of):
-            while j < len(done_known) and done_known[j] <= day:
-                pools.setdefault(done_sym[j], deque(maxlen=intervals.POOL)).append(done_z[j])
-                arrays.pop(done_sym[j], None)  # changed: convert again when asked
-                j += 1
-            pooled: np.ndarray | None = None
-            here = sym[at]
-            for s in set(here.tolist()):
-                if s not in arrays:
-                    arrays[s] = np.fromiter(pools.get(s, ()), dtype=float)
-                own = arrays[s]
-                if len(own) < intervals.MIN_OWN and pooled is None:  # only then is it used
-                    pooled = np.concatenate(
-                        [np.fromiter(p, dtype=float) for p in pools.values()] or [np.zeros(0)]
-                    )
-                these = at[here == s]
-                for k, level in enumerate(intervals.LEVELS):
-                    q[k][these] = intervals.multiplier(
-                        own, np.zeros(0) if pooled is None else pooled, level
-                    )
+        both = intervals.adaptive_q(as_of[rows], target[rows], sym[rows], z[rows])
+        q[0][rows], q[1][rows] = both[0], both[1]
     return q
-
-
-def _runs(order: np.ndarray, dates: np.ndarray) -> list[tuple[Any, np.ndarray]]:
-    """(date, rows) per distinct date of the rows `order` (already sorted by date)."""
-    d = dates[order]
-    cuts = np.flatnonzero(d[1:] != d[:-1]) + 1
-    return [(dates[part[0]], part) for part in np.split(order, cuts)]
