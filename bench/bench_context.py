@@ -1,14 +1,16 @@
 """Does the outside world help the volatility forecast and the ranges? VIX and the FOMC calendar.
 
 Data: the S&P 500 and NASDAQ Composite daily OHLC (`arch.data.sp500` / `arch.data.nasdaq`)
-with CBOE's VIX (`arch.data.vix`, 2014-01-03 … 2019-01-03), all shipped offline. Walk-forward: the HAR
-variance model the cycle uses (log of the mean Garman-Klass + overnight proxy over the next
-h sessions on its daily / weekly / monthly averages, rescaled by a QLIKE-optimal factor),
+with CBOE's VIX (`arch.data.vix`, 2014-01-03 … 2019-01-03), all shipped offline.
+Walk-forward: the variance model the cycle uses (log of the mean Garman-Klass + overnight
+proxy over the next h sessions on its daily / weekly / monthly averages and the jump,
+leverage and EWMA terms of `volatility.har_features`, rescaled by a QLIKE-optimal factor),
 refit every REFIT sessions on every row whose h-session outcome was known by then, against
-the same HAR with extra regressors: log of the VIX-implied daily variance (VIX²/252, the
+the same model with extra regressors: log of the VIX-implied daily variance (VIX²/252, the
 level known at t's close), and an "FOMC decision within the next h sessions" flag
 (`models.events`, known in advance). Ranges: ±q·σ of the h-session log return, q the
-conformal quantile of the past 500 standardized residuals whose outcome was known at t.
+split-conformal quantile of the past 500 standardized residuals whose outcome was known at
+t (a plain rule, the same for every variant: not the cycle's adaptive level).
 
 Scored: QLIKE against the realized close-to-close variance over t+1..t+h, and the 80% / 95%
 ranges' coverage and interval score (Winkler, % of the price), per year. 2014 only warms
@@ -57,7 +59,9 @@ def load() -> tuple[dict[str, pd.DataFrame], pd.Series]:
 
 def design(bars: pd.DataFrame, vixc: pd.Series, h: int) -> pd.DataFrame:
     rv = volatility.daily_realized_var(bars)
-    x = volatility.har_features(rv)
+    # the cycle's variance model: the HAR terms plus its jump, leverage and EWMA terms
+    x = volatility.har_features(rv, returns=volatility.log_returns(bars["close"]))
+    x.attrs["har"] = list(x.columns)
     sessions = pd.DatetimeIndex(bars.index)
     level = vix.features(vixc, sessions)["vix"]
     x["log_vix_var"] = np.log((level / 100.0) ** 2 / 252.0)
@@ -70,7 +74,7 @@ def design(bars: pd.DataFrame, vixc: pd.Series, h: int) -> pd.DataFrame:
 
 def walk(x: pd.DataFrame, cols: tuple[str, ...], h: int) -> np.ndarray:
     """Variance forecast per row, each from a fit on rows whose outcome was known then."""
-    feats = ["log_rv_1", "log_rv_5", "log_rv_22", *cols]
+    feats = [*x.attrs["har"], *cols]
     xs = np.column_stack([np.ones(len(x)), x[feats].to_numpy(float)])
     target, realized = x["target"].to_numpy(float), x["realized"].to_numpy(float)
     ok = np.isfinite(xs).all(axis=1)
