@@ -56,7 +56,7 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Models:
-    kinds: tuple[str, ...] = ("xgboost", "markov", "rules", "lstm", "gru", "transformer")
+    kinds: tuple[str, ...] = ("xgboost", "markov", "rules", "lstm", "gru", "transformer", "ranking")
     horizons: tuple[int, ...] = (1, 3, 5)
     window: int = 30  # sessions a sequence model looks back (at most models.dataset.CONTEXT)
     epochs: int = 30

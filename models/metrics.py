@@ -36,7 +36,8 @@ from vocab.scoring import stronger_baseline
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), nd)
+    # + 0.0: a tiny negative rounds to -0.0, which prints as "-0" (a sign with no size)
+    return None if x is None or not np.isfinite(x) else round(float(x), nd) + 0.0
 
 
 def profit_factor(strategy: np.ndarray) -> float | None:
@@ -62,6 +63,12 @@ def daily_means(values: np.ndarray, dates: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     _, at = np.unique(dates, return_inverse=True)
     return np.bincount(at, weights=values) / np.bincount(at)
+
+
+def hac_lag(n: int, h: int) -> int:
+    """Newey-West lag for n dated observations of h-session outcomes: max(h-1, floor(4
+    (n/100)^(2/9)))."""
+    return max(h - 1, int(4 * (n / 100) ** (2 / 9)))
 
 
 def newey_west_se(x: np.ndarray, lag: int) -> float:
@@ -92,7 +99,7 @@ def paired_p(
     if t < 2:
         return None
     mean = float(daily.mean())
-    lag = max(h - 1, int(4 * (t / 100) ** (2 / 9)))
+    lag = hac_lag(t, h)
     se = newey_west_se(daily, lag)
     if not np.isfinite(se) or se == 0:
         return 1.0 if mean <= 0 else 0.0

@@ -7,7 +7,8 @@ base_price, actual_price, lower/upper (the 80% range), lower95/upper95, covered8
 (1/0, NaN for a call without a range), realized_var (sum of squared daily log returns
 over the call's h sessions), vol_var/vol_ewma/vol_trailing (the variance forecast made
 with the call and its two baselines), symbol, as_of, pred_change_pct and realized (the
-realized log return).
+realized log return). `ranking_skill` also scores any per-date score of several symbols
+(the ranking model's, a one-line factor's) from a plain (date, expected, realized) frame.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from models import intervals, selective, volatility
+from models import intervals, metrics, selective, volatility
 
 
 class Group(Protocol):
@@ -82,7 +83,8 @@ def _qlike(g: Group, rows: np.ndarray) -> dict[str, Any]:
 
 
 def ranking(g: Group, h: int) -> dict[str, Any] | None:
-    """Information coefficient across symbols per as-of date (needs 5+ symbols)."""
+    """Information coefficient across symbols per as-of date (needs 5+ symbols) of the
+    calls' expected return, with the quintile spread and both per year (`ranking_skill`)."""
     if len(set(np.asarray(g["symbol"]).tolist())) < selective.MIN_IC_SYMBOLS:
         return None
     calls = pd.DataFrame(
@@ -92,5 +94,71 @@ def ranking(g: Group, h: int) -> dict[str, Any] | None:
             "realized": g["realized"],
         }
     )
-    ic = selective.information_coefficient(calls, h=h)
-    return {k: ic[k] for k in ("mean", "t", "n_days")} if ic["n_days"] else None
+    return ranking_skill(calls, h)
+
+
+def ranking_skill(frame: pd.DataFrame, h: int) -> dict[str, Any] | None:
+    """How well a score ranks the symbols of each date, from a frame with columns date,
+    expected (the score) and realized (the h-session return; demeaned or not, the ranks
+    are the same): the mean daily Spearman IC and its Newey-West t, the mean daily
+    top-minus-bottom quintile spread of realized returns (log, over h sessions) and its t,
+    and both per calendar year. t uses the HAC lag max(h-1, floor(4 (T/100)^(2/9))): daily
+    ICs of persistent scores, and overlapping h-session outcomes, are not independent.
+    None when no date has 5+ symbols."""
+    ic = selective.daily_ic(frame)
+    if len(ic) < 2:
+        return None
+    spread = quintile_spread(frame)
+    out = _mean_t(ic, spread, h)
+    years = pd.DatetimeIndex(pd.to_datetime(ic.index)).year
+    syears = pd.DatetimeIndex(pd.to_datetime(spread.index)).year
+    out["years"] = {
+        str(y): _mean_t(ic[years == y], spread[syears == y], h) for y in sorted(set(years.tolist()))
+    }
+    return out
+
+
+EDGE_T = 2.0  # Newey-West t a ranking's IC must reach before it is shown as an edge
+
+
+def ranking_edge(skill: dict[str, Any] | None) -> bool:
+    """Whether a ranking's record is an edge: a positive mean IC with Newey-West t >= EDGE_T
+    and a positive top-minus-bottom spread. Anything else is shown as no edge."""
+    if not skill or skill.get("t") is None or skill.get("spread") is None:
+        return False
+    return skill["mean"] > 0 and skill["t"] >= EDGE_T and skill["spread"] > 0
+
+
+def _mean_t(ic: pd.Series, spread: pd.Series, h: int) -> dict[str, Any]:
+    def t(x: np.ndarray) -> float | None:
+        se = metrics.newey_west_se(x, metrics.hac_lag(len(x), h))
+        return float(x.mean() / se) if len(x) >= 2 and se > 0 else None
+
+    ic_v, sp_v = ic.to_numpy(float), spread.to_numpy(float)
+    return {
+        "mean": float(ic_v.mean()) if len(ic_v) else None,
+        "t": t(ic_v),
+        "n_days": len(ic_v),
+        "spread": float(sp_v.mean()) if len(sp_v) else None,
+        "spread_t": t(sp_v),
+    }
+
+
+def quintile_spread(frame: pd.DataFrame) -> pd.Series:
+    """Per date with 5+ symbols: mean realized of the top fifth by score minus that of the
+    bottom fifth (by rank; with 5 to 9 symbols, the best and the worst one)."""
+    df = frame[["date", "expected", "realized"]].dropna()
+    g = df.groupby("date")["expected"]
+    size = g.transform("size")
+    df = df[size >= selective.MIN_IC_SYMBOLS]
+    if df.empty:
+        return pd.Series(dtype=float, name="spread")
+    g = df.groupby("date")["expected"]
+    rank = g.rank(method="first")
+    n = g.transform("size")
+    k = np.maximum(n // 5, 1)
+    top = df["realized"].where(rank > n - k)
+    bottom = df["realized"].where(rank <= k)
+    parts = pd.DataFrame({"date": df["date"], "top": top, "bottom": bottom})
+    means = parts.groupby("date")[["top", "bottom"]].mean()
+    return (means["top"] - means["bottom"]).rename("spread")

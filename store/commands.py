@@ -116,15 +116,18 @@ def _loads(text: str | None) -> Any:
         return None
 
 
-def claim_next(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    """Take the oldest queued command (atomically) and mark it running.
+def claim_next(db: sqlite_utils.Database, *, skip: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Take the oldest queued command (atomically) and mark it running; commands of the
+    kinds in `skip` stay queued (the daemon holds retrains back while one trains).
 
     Arguments that are not JSON do not raise: `args_error` says why (else None), and the
     caller fails the row with it.
     """
+    holes = ",".join("?" * len(skip))
+    where = f"status = 'queued' AND kind NOT IN ({holes})" if skip else "status = 'queued'"
     with immediate(db):
         row = db.execute(
-            "SELECT id, kind, args FROM commands WHERE status = 'queued' ORDER BY id LIMIT 1"
+            f"SELECT id, kind, args FROM commands WHERE {where} ORDER BY id LIMIT 1", list(skip)
         ).fetchone()
         if row is None:
             return None
@@ -137,6 +140,29 @@ def claim_next(db: sqlite_utils.Database) -> dict[str, Any] | None:
     except ValueError as exc:  # a row written by hand or by another program
         args, args_error = None, f"arguments are not valid JSON ({exc})"
     return {"id": row[0], "kind": row[1], "args": args, "args_error": args_error}
+
+
+def claim_retrains_like(
+    db: sqlite_utils.Database, kinds: list[str] | None
+) -> list[tuple[int, str]]:
+    """Claim (mark running) every queued retrain that asks for the same model kinds as
+    `kinds`: one training serves them all. Their (id, kind of reason), oldest first."""
+    wanted = None if kinds is None else tuple(sorted(kinds))
+    with immediate(db):
+        rows = db.execute(
+            "SELECT id, args FROM commands WHERE kind = 'retrain' AND status = 'queued' ORDER BY id"
+        ).fetchall()
+        found = [
+            (int(cid), str(ident[2]))
+            for cid, text in rows
+            if (ident := _retrain_identity(_loads(text))) is not None and ident[1] == wanted
+        ]
+        now = utcnow()
+        for cid, _ in found:
+            db.execute(
+                "UPDATE commands SET status = 'running', claimed_at = ? WHERE id = ?", [now, cid]
+            )
+    return found
 
 
 def finish(

@@ -356,7 +356,31 @@ def m009_model_known_on(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
-def m010_world_context(db: sqlite_utils.Database) -> None:
+def m010_rankings(db: sqlite_utils.Database) -> None:
+    # The ranking model's relative calls: per cycle, each watched symbol's rank among the
+    # ranked symbols (1 = best), how many were ranked, and the expected move relative to
+    # their mean (log return over the horizon), per horizon and ranking model.
+    _run(
+        db,
+        """
+        CREATE TABLE rankings (
+            symbol TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            horizon INTEGER NOT NULL,
+            model_version TEXT NOT NULL,
+            rank INTEGER NOT NULL,
+            of INTEGER NOT NULL,
+            relative REAL NOT NULL,
+            made_at TEXT NOT NULL,
+            PRIMARY KEY (symbol, as_of, horizon, model_version)
+        ) WITHOUT ROWID;
+        CREATE INDEX rankings_as_of ON rankings (as_of)
+        """,
+    )
+
+
+@MIGRATIONS()
+def m011_world_context(db: sqlite_utils.Database) -> None:
     # market_series: outside series (^VIX, yields) with their own source; a value is stored
     # once its session has closed and is never revised afterwards (what a past call saw
     # stays what it saw). call_context: what the cycle saw around each symbol's calls as of

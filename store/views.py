@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store import market, news, registry, symbols
+from store import market, news, rankings, registry, symbols
 from store.freshness import sessions_between
 from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
 
@@ -134,16 +134,34 @@ def running_jobs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 
 
 def recent_commands(db: sqlite_utils.Database, limit: int = 8) -> list[dict[str, Any]]:
+    """The newest commands, newest first. A run of cancellations of one kind for one reason
+    (a replay's end cancels every drift retrain still waiting) is one row: the newest of
+    them, with `count` how many it stands for (1 for every other row)."""
     rows = _rows(
         db,
         "SELECT id, kind, args, status, created_at, claimed_at, finished_at, error, result "
         "FROM commands ORDER BY id DESC LIMIT ?",
-        [limit],
+        [limit * 8],  # enough that a burst of cancellations does not crowd the rest out
     )
+    out: list[dict[str, Any]] = []
     for r in rows:
+        cancelled = r["status"] == "failed" and str(r["error"] or "").startswith("cancelled")
+        last = out[-1] if out else None
+        if (
+            cancelled
+            and last is not None
+            and last["cancelled"]
+            and (last["kind"], last["error"]) == (r["kind"], r["error"])
+        ):
+            last["count"] += 1
+            continue
+        if len(out) == limit:
+            break
         r["args"] = _json(r["args"])
         r["result"] = _json(r["result"]) if r["result"] else None
-    return rows
+        r["count"], r["cancelled"] = 1, cancelled
+        out.append(r)
+    return out
 
 
 def _json(text: str | None) -> Any:
@@ -230,6 +248,10 @@ def watchlist(
             [symbol, window],
         ).fetchone()
         row.update(n80=n80, coverage80=in80 / n80 if n80 else None)
+        # The ranking model's newest relative call, at the same horizon as the latest call.
+        ranks = rankings.latest(db, symbol)
+        h = row["call"]["horizon"] if row["call"] else min(ranks, default=None)
+        row["ranking"] = ranks.get(h) if h is not None else None
         out.append(row)
     return out
 
@@ -390,27 +412,31 @@ def dashboard(
     """Everything the dashboard shows, read in one short transaction."""
     with snapshot(db):
         daemon = daemon_info(db, now, heartbeat_seconds)
-        today = (
-            daemon["sim_date"]
-            if daemon["mode"] == "replay" and daemon["sim_date"]
-            else now.date().isoformat()
-        )
+        # In a replay "today" is the simulated session; before its first one is done there
+        # is none yet, and the bars it revealed are as fresh as the replay (no staleness).
+        replaying = daemon["mode"] == "replay"
+        today = daemon["sim_date"] if replaying else now.date().isoformat()
         rows = watchlist(db, today=today)
         line = edge_line(rows)
         if line:  # the line says it once: the rows' FLAT calls need not repeat it
             for r in rows:
                 r["call_muted"] = True
+        jobs = running_jobs(db)
+        cmds = recent_commands(db)
+        training = any(j["job"] == "retrain" for j in jobs)
+        for c in cmds:  # one training at a time: a queued retrain waits for the running one
+            c["behind_training"] = training and c["kind"] == "retrain" and c["status"] == "queued"
         return {
             "daemon": daemon,
-            "jobs": running_jobs(db),
+            "jobs": jobs,
             "queued": int(
                 db.execute("SELECT COUNT(*) FROM commands WHERE status = 'queued'").fetchone()[0]
             ),
-            "commands": recent_commands(db),
+            "commands": cmds,
             "watchlist": rows,
             "deactivated": deactivated(db),
             "edge_line": line,
-            "pending": pending(db, today),
+            "pending": pending(db, today or now.date().isoformat()),
             "trend": accuracy_trend(db),
             "regimes": regime_states(db),
             "quarantined": quarantined(db),

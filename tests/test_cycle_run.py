@@ -90,10 +90,10 @@ def test_predict_command_prints_each_call(home, capsys):
     synthetic_home(home)[0].close()
     assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01"]) == 0
     out = capsys.readouterr().out
-    assert "AAA" in out and "h=5" in out and "target" in out and "80% range" in out
+    assert "AAA" in out and "target date" in out and "80% range" in out
     assert "signals-v1" in out and "no measured edge yet" in out and "regime" in out
     # no verified past yet: the rules make no directional call, and say why
-    assert "FLAT" in out and "no edge: the rules' own verified calls" in out
+    assert " no edge " in out and "no edge: the rules' own verified calls" in out
     assert "3 calls (3 new, 0 already recorded)" in out
     assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -179,4 +179,21 @@ def test_calls_say_models_are_training_not_that_none_is_usable(home):
         if path.is_file():
             path.write_bytes(b"broken")
     broken = note()  # as of its data end, where the model would serve: it cannot be loaded
-    assert "no usable model" in broken and "training" not in broken
+    assert "artifacts are unusable (quarantined" in broken and "training" not in broken
+
+
+def test_a_call_before_the_models_were_known_says_so_not_that_an_artifact_broke(home):
+    """`backfill` and `predict --as-of` a day before any model was known: the rules serve,
+    and the call says why in true words (no model known by then), not "artifact broken"."""
+    from tests.daemon_fixture import cli
+
+    synthetic_home(home)[0].close()
+    done = cli(home, "train", "--models", "markov", timeout=300)
+    assert done.returncode == 0, done.stderr
+    done = cli(home, "predict", "AAA", "--as-of", "2023-06-01", "--json")
+    assert done.returncode == 0, done.stderr
+    calls = json.loads(done.stdout)
+    assert calls and all(c["model_version"] == "signals-v1" for c in calls)
+    for c in calls:
+        assert "no model was known by this date" in c["note"], c["note"]
+        assert "artifact broken" not in c["note"], c["note"]

@@ -11,7 +11,7 @@ import pytest
 
 from store import commands
 from store.db import open_db
-from tests.daemon_fixture import cli, integrity_ok, kill9, query, spawn, wait_for
+from tests.daemon_fixture import cli, integrity_ok, job_running, kill9, query, spawn, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -192,3 +192,48 @@ def test_predict_as_of_a_replayed_session_repeats_the_replays_calls(tmp_path):
         assert done.returncode == 0, done.stderr
         again = {(c["symbol"], c["horizon"], c["model_version"]) for c in json.loads(done.stdout)}
         assert again == said[day], day
+
+
+def test_one_training_at_a_time_and_waiting_retrains_stay_queued(tmp_path):
+    """Retrains asked while one trains stay `queued` (other commands go past them); each
+    starts only when the training before it has ended, so at most one runs at a time, and
+    the queued ones for the same kinds are served by one training."""
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC").returncode == 0
+    # Every training takes 2 s more: a live daemon starts one at once (nothing trained yet).
+    proc = spawn(home, "daemon", slow="train", slow_s=2.0)
+    wait_for(lambda: job_running(home, "retrain"), 120, "the first training", proc)
+    db = open_db(home)
+    first = commands.enqueue(db, "retrain", {"symbols": ["^GSPC"]})
+    other = commands.enqueue(db, "retrain", {"kinds": ["rules"]})
+    same = commands.enqueue(db, "retrain", {"reason": "requested again"})
+    predict = commands.enqueue(db, "predict", {})
+    wait_for(
+        lambda: commands.get(db, predict)["status"] in ("done", "failed"), 120, "predict", proc
+    )
+    # The predict went past the retrains while the first training ran.
+    if job_running(home, "retrain"):
+        assert {commands.get(db, c)["status"] for c in (first, other, same)} <= {"queued"}
+
+    def finished() -> list | None:
+        rows = [commands.get(db, c) for c in (first, other, same)]
+        return rows if all(r["finished_at"] for r in rows) else None
+
+    rows = wait_for(finished, 240, "the retrains to finish", proc)
+    proc.terminate()
+    assert proc.wait(30) == 0
+    db.close()
+    assert [r["status"] for r in rows] == ["done", "done", "done"], rows
+    # `first` and `same` (same kinds: all) were claimed together and served by one training.
+    assert rows[0]["claimed_at"] == rows[2]["claimed_at"]
+    spans = sorted(
+        query(
+            home,
+            "SELECT started_at, finished_at FROM job_runs WHERE job = 'retrain' ORDER BY id",
+        )
+    )
+    assert len(spans) == 3, spans  # the start's own training, then one per kind set
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end, spans  # never two at once
+    one, two = sorted([rows[0], rows[1]], key=lambda r: r["claimed_at"])
+    assert two["claimed_at"] >= one["finished_at"], rows  # claimed when the other had ended

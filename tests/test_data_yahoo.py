@@ -309,3 +309,48 @@ def test_an_absurd_row_from_yahoo_is_never_stored(home):
     )
     assert list(got.index.strftime("%Y-%m-%d")) == ["2024-01-02", "2024-01-08"]
     assert np.isfinite(got.to_numpy(dtype=float)).all()
+
+
+def test_yfinances_own_log_lines_and_prints_stay_out_of_collects_output(home, monkeypatch, capfd):
+    """yfinance logs a failed download on its `yfinance` logger (and prints now and then);
+    `assistant collect` says per symbol what happened, in its own words, and nothing else."""
+    import logging
+    import sys
+
+    from assistant.cli import main
+
+    class ChattyYF(FakeYF):  # what yfinance does around a cookie/crumb refresh
+        def _chatter(self) -> None:
+            logging.getLogger("yfinance").error(
+                "Failed to get ticker 'NOPE' reason: Invalid Cookie/crumb, refreshing"
+            )
+            print("Cookie/crumb: fetched a new crumb")
+
+        def Ticker(self, symbol: str) -> FakeTicker:  # noqa: N802 - yfinance's name
+            self._chatter()
+            return super().Ticker(symbol)
+
+        def download(self, tickers, **kw):
+            self._chatter()
+            return super().download(tickers, **kw)
+
+    yf = ChattyYF({"AAPL": yahoo_frame("2023-03-01", "2024-03-08"), "NOPE": None})
+    monkeypatch.setitem(sys.modules, "yfinance", yf)
+    monkeypatch.setenv("ASSISTANT_COLLECT_SOURCE", "yahoo")
+    monkeypatch.setenv("ASSISTANT_COLLECT_HISTORY_YEARS", "1")
+    db = symbols_db(home)
+    symbols.add(db, ["AAPL", "NOPE"], "yahoo")
+    db.close()
+    with at("2024-03-08 22:00Z"):
+        main(["--home", str(home), "collect"])
+    out = capfd.readouterr()
+    assert yf.calls, "the fake was not asked"
+    assert "AAPL" in out.out and "NOPE" in out.out + out.err
+    assert "crumb" not in (out.out + out.err).lower(), out
+    assert "Failed to get ticker" not in out.out + out.err
+
+
+def symbols_db(home):
+    from store.db import open_db
+
+    return open_db(home)

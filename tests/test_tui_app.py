@@ -390,3 +390,17 @@ async def test_with_only_flat_calls_the_accuracy_panel_charts_range_coverage(fil
     assert "in 80% range %" in text and "in 95% range %" in text  # the chart's legend
     assert "no edge" not in text  # not repeated on every row
     assert re.search(r"AAPL +2018-06-29 +1d +■ no call 1d", text)
+
+
+@sync
+async def test_watchlist_shows_each_symbols_rank_and_expected_relative_move(home, db):
+    # six watched symbols, ranked by the ranking model as of the last session
+    fill(db, names=("^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"))
+    app = app_for(home)
+    async with app.run_test(size=(180, 45)) as pilot:  # at 160 columns it scrolls into view
+        await settle(pilot)
+        text = screen_text(app)
+    assert "Rank" in text
+    # ^GSPC ranked first of six, expected +0.40% against the six's mean; MSFT last
+    assert re.search(r"\^GSPC .* 1/6 \+0\.40%", text), text
+    assert re.search(r"MSFT .* 6/6 -0\.60%", text), text

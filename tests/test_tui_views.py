@@ -113,7 +113,7 @@ def test_dashboard_snapshot_reads_everything_in_one_go(db):
 def test_a_small_expected_move_shows_its_sign_and_size_not_minus_zero():
     """A DOWN call expecting -0.004% printed as '-0.00%' (a direction with no visible size),
     on the dashboard and in `predict`."""
-    from assistant.cli.cycle import format_call
+    from assistant.cli.cycle import predict_table
     from assistant.cycle.run import Call
     from tui.widgets import fmt
 
@@ -125,7 +125,7 @@ def test_a_small_expected_move_shows_its_sign_and_size_not_minus_zero():
         "AAA", "2013-03-01", 1, "2013-03-04", 100.0, "down", -0.004, 99.996, 99.0, 101.0,
         98.0, 102.0, 0.01, 0.5, 0.1, 0.4, 0.55, "sideways", "xgboost-v1", False,
     )  # fmt: skip
-    assert " DOWN -0.004%  target " in format_call(call)
+    assert " DOWN  -0.004% " in predict_table([call])
 
 
 def test_with_no_directional_call_the_trend_charts_the_ranges_coverage(db):

@@ -92,7 +92,7 @@ def test_a_call_shows_the_vix_and_the_next_fomc(vix_home):
     level = arch.data.vix.load().loc["2016-03-14", "vix"]
     assert f"VIX {level:.1f}" in calls[1]["context"]
     text = run(vix_home, "predict", "--as-of", "2016-03-14").stdout
-    assert "context: VIX" in text
+    assert re.search(r"context \^GSPC( 1d)?: VIX", text)
     report = run(vix_home, "report").stdout
     assert "context the latest calls saw:" in report
     assert f"^GSPC    as of 2016-03-14: VIX {level:.1f} (pct " in report

@@ -16,7 +16,7 @@ import pandas as pd
 import sqlite_utils
 
 from models import outcomes
-from store import bars, jobs, symbols
+from store import bars, jobs, rankings, symbols
 
 FIXED_NOW = datetime(2018, 6, 29, 21, 0, 0, tzinfo=UTC)
 SIGNALS = ("rsi", "macd", "cross", "regime")
@@ -153,6 +153,17 @@ def fill(
             "INSERT INTO regimes (symbol, date, regime, trend, volatility) VALUES (?, ?, ?, ?, ?)",
             regime_rows,
         )
+    if len(names) >= 5:  # the ranking model ranks 5 or more symbols: its newest relative calls
+        last = days[-1]
+        with db.conn:
+            rankings.upsert_many(
+                db,
+                [
+                    (sym, last, h, "ranking-v1", k + 1, len(names), 0.004 - 0.002 * k)
+                    for k, sym in enumerate(names)
+                    for h in horizons
+                ],
+            )
     if job:
         run = jobs.start(db, "train")
         jobs.progress(db, run, 0.45, "lstm epoch 14/30")

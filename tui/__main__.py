@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the daemon's heartbeat interval; offline after 3 missed beats",
     )
     parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="opened by `assistant demo`: quitting also stops the demo daemon (the help says so)",
+    )
+    parser.add_argument(
         "--screenshot",
         type=Path,
         metavar="FILE.svg",
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from tui.app import make_app
 
-    app = make_app(home, heartbeat_seconds=args.heartbeat_seconds)
+    app = make_app(home, heartbeat_seconds=args.heartbeat_seconds, demo=args.demo)
     if args.screenshot:
         import asyncio
 

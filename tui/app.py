@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from store import commands, views
 from store.db import DB_FILENAME, connect, data_version
-from tui.keys import APP_KEYS
+from tui.keys import app_keys
 from tui.messages import (
     CommandQueued,
     CommandRejected,
@@ -47,7 +47,7 @@ def _utcnow() -> datetime:
 class TradingApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "trading-assistant"
-    BINDINGS = [Binding(k, a, label) for k, a, label, _ in APP_KEYS]
+    BINDINGS = [Binding(k, a, label) for k, a, label, _ in app_keys()]
 
     def __init__(
         self,
@@ -56,9 +56,11 @@ class TradingApp(App):
         clock: Callable[[], datetime] = _utcnow,
         heartbeat_seconds: float = 5.0,
         poll_seconds: float = 0.5,
+        demo: bool = False,
     ) -> None:
         super().__init__()
         self.home = Path(home)
+        self.demo = demo  # opened by `assistant demo`: quitting also stops its daemon
         self.db_path = self.home / DB_FILENAME
         self.clock = clock
         self.heartbeat_seconds = heartbeat_seconds
@@ -79,7 +81,11 @@ class TradingApp(App):
         self.reload_dashboard()
 
     def on_mount(self) -> None:
-        self.dashboard = DashboardScreen(clock=self.clock, heartbeat_seconds=self.heartbeat_seconds)
+        self.dashboard = DashboardScreen(
+            clock=self.clock,
+            heartbeat_seconds=self.heartbeat_seconds,
+            report=f"assistant --home {self.home} report",
+        )
         self.push_screen(self.dashboard)
         if self.last_data:
             self.dashboard.data = self.last_data
@@ -208,7 +214,7 @@ class TradingApp(App):
 
     def action_help(self) -> None:
         if not isinstance(self._top(), HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(demo=self.demo))
 
 
 def make_app(
@@ -217,8 +223,13 @@ def make_app(
     clock: Callable[[], datetime] | None = None,
     heartbeat_seconds: float = 5.0,
     poll_seconds: float = 0.5,
+    demo: bool = False,
 ) -> TradingApp:
     """The one way to build the app, for the CLI (`python -m tui`) and for tests."""
     return TradingApp(
-        home, clock=clock or _utcnow, heartbeat_seconds=heartbeat_seconds, poll_seconds=poll_seconds
+        home,
+        clock=clock or _utcnow,
+        heartbeat_seconds=heartbeat_seconds,
+        poll_seconds=poll_seconds,
+        demo=demo,
     )

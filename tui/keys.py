@@ -18,12 +18,22 @@ SYMBOL_KEYS = [
     ("r", "retrain", "Retrain", "symbol screen: retrain the watchlist's models (as r above)"),
     ("p", "predict", "Predict", "symbol screen: predict this symbol now"),
 ]
-APP_KEYS = [
-    ("question_mark", "help", "Help", "? shows this help"),
-    ("q", "quit", "Quit", "quit the TUI (the daemon keeps running)"),
-]
+QUIT = "quit the TUI (the daemon keeps running)"
+# In `assistant demo` the dashboard owns its daemon: leaving it stops the replay.
+QUIT_DEMO = "quit the demo: the demo daemon stops too (`assistant demo` again resumes the replay)"
 
 
-def help_lines() -> list[tuple[str, str]]:
+def app_keys(demo: bool = False) -> list[tuple[str, str, str, str]]:
+    return [
+        ("question_mark", "help", "Help", "? shows this help"),
+        ("q", "quit", "Quit", QUIT_DEMO if demo else QUIT),
+    ]
+
+
+def help_lines(demo: bool = False) -> list[tuple[str, str]]:
     shown = {"question_mark": "?"}
-    return [(shown.get(k, k), what) for k, _, _, what in DASHBOARD_KEYS + SYMBOL_KEYS + APP_KEYS]
+    keys = DASHBOARD_KEYS + SYMBOL_KEYS + app_keys(demo)
+    return [(shown.get(k, k), what) for k, _, _, what in keys]
+
+
+APP_KEYS = app_keys()

@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from assistant.cli.common import known_symbols, open_home, print_json, table
+from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 from vocab.text import move_pct
@@ -98,7 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "symbols", nargs="*", metavar="SYM", help="symbols (default: all with predictions)"
     )
     r.add_argument(
-        "--json", action="store_true", help="print the report as JSON (schema in README-cycle.md)"
+        "--json",
+        action="store_true",
+        help='print the report as JSON (schema in README.md, "The cycle: plan, then act")',
     )
     r.set_defaults(func=cmd_report)
 
@@ -140,36 +143,96 @@ def cmd_predict(args: argparse.Namespace) -> int:
             f"STALE DATA: {sym}'s newest bar is {as_of}, {n:,} sessions ago: its calls are as of "
             "that date, not today (run `assistant collect`; use --as-of to backfill on purpose)"
         )
-    for c in calls:
-        print(format_call(c))
+    print(predict_table(calls))
+    for line in call_details(calls):
+        print(line)
     new = sum(c.new for c in calls)
     print(f"{len(calls)} calls ({new} new, {len(calls) - new} already recorded)")
     return 0
 
 
-def format_call(c: Any) -> str:
-    signals = (
-        ", ".join(f"{s['signal']} {s['contribution_pct']:+.3f}%" for s in c.top_signals)
-        or "none voted"
-    )
-    lines = [
-        f"{c.symbol:<8} h={c.horizon}  {c.as_of} -> {c.target_date}  {c.direction.upper():<4} "
-        f"{move_pct(c.change_pct)}  target {c.target_price:,.2f}, 80% range {c.lower:,.2f}..{c.upper:,.2f}, "
-        f"95% {c.lower95:,.2f}..{c.upper95:,.2f}  "
-        + (
-            "no edge (no directional call)"
-            if c.direction == "flat"
-            else f"confidence {100 * c.confidence:.0f}%"
-        )
-        + f"  regime {c.regime}",
-        f"         signals: {signals}",
-        f"         model {c.model_version}: {c.skill}",
+PREDICT_COLUMNS = [
+    "symbol",
+    "sessions",
+    "as of",
+    "target date",
+    "call",
+    "change",
+    "target",
+    "80% range",
+    "95% range",
+    "confidence",
+    "regime",
+    "model",
+]
+
+
+def predict_table(calls: list[Any]) -> str:
+    """One row per call: what it says, its target, its 80% and 95% ranges of the target close."""
+    rows = [
+        [
+            c.symbol,
+            c.horizon,
+            c.as_of,
+            c.target_date,
+            "no edge" if c.direction == "flat" else c.direction.upper(),
+            move_pct(c.change_pct),
+            f"{c.target_price:,.2f}",
+            f"{c.lower:,.2f}..{c.upper:,.2f}",
+            f"{c.lower95:,.2f}..{c.upper95:,.2f}",
+            "-" if c.confidence is None or c.direction == "flat" else f"{100 * c.confidence:.0f}%",
+            c.regime,
+            c.model_version,
+        ]
+        for c in calls
     ]
-    if getattr(c, "context", ""):
-        lines.append(f"         context: {c.context}")
-    if c.note:
-        lines.append(f"         note: {c.note}")
-    return "\n".join(lines)
+    if not any(getattr(c, "rank", None) is not None for c in calls):
+        return table(rows, PREDICT_COLUMNS)
+    # the ranking model's relative call, when one serves: rank among the ranked symbols
+    for row, c in zip(rows, calls, strict=True):
+        ranked = getattr(c, "rank", None) is not None
+        row.insert(-1, f"{c.rank} of {c.rank_of}, {c.relative_pct:+.2f}%" if ranked else "-")
+    return table(rows, [*PREDICT_COLUMNS[:-1], "relative", PREDICT_COLUMNS[-1]])
+
+
+def call_details(calls: list[Any]) -> list[str]:
+    """Under the table, each thing said once: the signals behind a symbol's calls, the
+    measured skill of each model that served, and the notes (with the calls they are on)."""
+    out: list[str] = []
+    by_symbol: dict[str, dict[str, list[str]]] = {}
+    for c in calls:
+        signals = (
+            ", ".join(f"{s['signal']} {s['contribution_pct']:+.3f}%" for s in c.top_signals)
+            or "none voted"
+        )
+        by_symbol.setdefault(c.symbol, {}).setdefault(signals, []).append(f"{c.horizon}d")
+    for symbol, said in by_symbol.items():
+        for signals, horizons in said.items():
+            which = "" if len(said) == 1 else f" {', '.join(horizons)}"
+            out.append(f"signals {symbol}{which}: {signals}")
+    for line in dict.fromkeys(f"model {c.model_version}: {c.skill}" for c in calls if c.skill):
+        out.append(line)
+    contexts: dict[str, dict[str, list[str]]] = {}  # what else a symbol's calls saw
+    for c in calls:
+        if getattr(c, "context", ""):
+            contexts.setdefault(c.symbol, {}).setdefault(c.context, []).append(f"{c.horizon}d")
+    for symbol, said in contexts.items():
+        for context, horizons in said.items():
+            which = "" if len(said) == 1 else f" {', '.join(horizons)}"
+            out.append(f"context {symbol}{which}: {context}")
+    if any(getattr(c, "rank", None) is not None for c in calls):
+        out.append(
+            "relative: rank of n among the ranked symbols (1 = best) and the expected move "
+            "against their mean (the ranking model; `report` scores it)"
+        )
+    notes: dict[str, list[str]] = {}
+    for c in calls:
+        if c.note:
+            notes.setdefault(c.note, []).append(f"{c.symbol} {c.horizon}d")
+    for note, where in notes.items():
+        on = "all calls" if len(where) == len(calls) else ", ".join(where)
+        out.append(f"note ({on}): {note}")
+    return out
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -352,11 +415,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 )
             )
         if hz["ranking"]:
-            r = hz["ranking"]
-            print(
-                f"    ranking: information coefficient {r['mean']:+.3f} (Newey-West t {r['t']:.2f}) "
-                f"over {r['n_days']} dates"
-            )
+            print(f"    ranking by expected return: {ranking_line(hz['ranking'])}")
+    for rel in data.get("relative", []):
+        print(
+            f"\nrelative calls (ranking model), h={rel['horizon']}, {rel['n']} verified: "
+            + ranking_line(rel["record"])
+        )
+        for line in ranking_years(rel["record"]):
+            print(f"    {line}")
     for g in data["groups"]:
         print()
         print(format_metrics(f"{g['symbol']} h={g['horizon']}", g))
@@ -403,7 +469,8 @@ def format_metrics(label: str, m: dict[str, Any], short: bool = False) -> str:
     )
     if short:
         return text
-    skill = "-" if m["brier_skill"] is None else f"{m['brier_skill']:+.3f}"
+    # rounded first: a skill of -0.0004 is "+0.000", not "-0.000"
+    skill = "-" if m["brier_skill"] is None else f"{round(m['brier_skill'], 3) + 0.0:+.3f}"
     return (
         text + f"  last-move {pct(b['last_move']['dir_accuracy'])}\n"
         f"{'':<14} MAE {m['mae_pct']:.2f}% (zero change {b['zero_change']['mae_pct']:.2f}%)  "

@@ -14,7 +14,8 @@ from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 
 KINDS_HELP = (
-    "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules (default: settings)"
+    "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules, and ranking (the "
+    "relative calls; 5+ symbols) (default: settings)"
 )
 
 
@@ -139,6 +140,8 @@ class Bars:
 def _fmt(v: Any, pct: bool = False) -> str:
     if v is None:
         return "-"
+    if isinstance(v, float):  # -0.0 (or what rounds to it) reads "0", never "-0"
+        v = round(v, 3 if pct else 12) + 0.0
     return f"{v:.1%}" if pct else (f"{v:.3g}" if isinstance(v, float) else str(v))
 
 
@@ -264,7 +267,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             else "every labelled session"
         )
         print(f"serving models refit on {r['fit'][0]}..{r['fit'][1]} ({which})")
-    ok = [x for x in report.results if x.metrics]
+    ok = [x for x in report.results if x.metrics and x.kind != "ranking"]
+    ranked = [x for x in report.results if x.kind == "ranking"]
     for h in report.horizons:
         print(f"\nhorizon {h} session{'s' if h > 1 else ''} (held-out test)")
         print(table([_metric_row(x.kind, x.metrics["test"][str(h)]) for x in ok], HEAD))
@@ -280,6 +284,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             for c, v in m["classes"].items()
         )
         print(f"  {x.kind:<12} {cls}   confusion {m['confusion']}")
+    for x in ranked:
+        print("\nrelative calls (ranking of the watchlist), held-out test")
+        for h, skill in (x.metrics.get("test") or {}).items():
+            print(f"  h={h}: {ranking_line(skill)}")
+        if not x.metrics:
+            print(f"  {x.reason}")
     print("\npromotion")
     for x in report.results:
         verdict = (
@@ -292,7 +302,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("\nmodel artifacts on disk")
         for line in report.housekeeping:
             print(f"  {line}")
-    return 0 if ok else 1
+    return 0 if ok or any(x.model_id for x in ranked) else 1
+
+
+def ranking_line(skill: dict[str, Any] | None) -> str:
+    """A ranking's record in one line: IC and Newey-West t, quintile spread, its verdict."""
+    from models.scorecard import ranking_edge
+
+    if not skill:
+        return "no date with 5 or more ranked symbols"
+    t = "-" if skill.get("t") is None else f"{skill['t']:.2f}"
+    spread = skill.get("spread")
+    sp = "-" if spread is None else f"{100 * spread:+.3f}%"
+    st = "-" if skill.get("spread_t") is None else f"{skill['spread_t']:.2f}"
+    verdict = "an edge" if ranking_edge(skill) else "no measured edge"
+    return (
+        f"IC {skill['mean']:+.3f} (Newey-West t {t}), top-minus-bottom quintile {sp} "
+        f"(t {st}), {skill['n_days']} days -> {verdict}"
+    )
+
+
+def ranking_years(skill: dict[str, Any] | None) -> list[str]:
+    """One line per calendar year of a ranking's record."""
+    return [f"{y}: {ranking_line(v)}" for y, v in ((skill or {}).get("years") or {}).items()]
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -334,6 +366,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     pooled = [m for m in report.results if m["symbol"] == "ALL"]
     print("\nranges, volatility and ranking, every symbol pooled (as `report` scores them)")
     print(table([_range_row(m) for m in pooled], RANGE_HEAD))
+    if report.ranking:
+        print("\nrelative calls: the ranking model's walk-forward record (column rank_score)")
+        if "note" in report.ranking:
+            print(f"  {report.ranking['note']}")
+        for h, skill in report.ranking.items():
+            if h == "note":
+                continue
+            print(f"  h={h}: {ranking_line(skill)}")
+            for line in ranking_years(skill):
+                print(f"      {line}")
     if args.predictions_out:
         print(f"predictions written to {args.predictions_out}")
     return 0

@@ -23,6 +23,10 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 
 DEMO_SYMBOLS = ["^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"]
+# The demo's model set: a replay's due retrain holds its clock, so the demo trains kinds that
+# fit in seconds on 2 cores (their ensemble comes with them); `--models` adds the torch kinds.
+DEMO_KINDS = ("xgboost", "markov", "rules")
+DEMO_RETRAIN_EVERY = 21  # sessions between the replay's retrains (about a month)
 DEMO_LOG = "demo-daemon.log"
 STOP_WAIT_S = 15.0
 
@@ -42,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Make a separate demo home (never your real one), load the bundled sample "
         "history of ^GSPC, ^IXIC, AAPL, GOOG, IBM and MSFT (2004-08 to 2013-03), start the daemon "
         "in replay mode in the background and open the dashboard on it. On a home that already "
-        "stores other bars (imported CSVs), those replay too. Rule-based calls appear at once while models train; leaving the "
+        "stores other bars (imported CSVs), those replay too. The demo trains the fast model "
+        f"kinds ({', '.join(DEMO_KINDS)} and their ensemble) unless --models or the demo home's "
+        "config.toml says otherwise, so model calls appear within a minute or so; leaving the "
         "dashboard (q) stops the demo daemon.",
     )
     demo.add_argument(
@@ -58,10 +64,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="simulated sessions per second (default: [daemon] replay_speed)",
     )
     demo.add_argument("--from", dest="from_date", help="first simulated session (YYYY-MM-DD)")
+    demo.add_argument(
+        "--models",
+        type=demo_kinds,
+        help="comma-separated model kinds the demo trains, kept in the demo home's config.toml "
+        f"(default {','.join(DEMO_KINDS)}; e.g. {','.join(DEMO_KINDS)},lstm,gru,transformer "
+        "to watch the torch kinds too: each retrain then takes minutes, and the replay waits)",
+    )
     demo.set_defaults(func=cmd_demo)
 
 
-def tui_command(home: Path, settings: Settings) -> list[str]:
+def demo_kinds(text: str) -> list[str]:
+    from models.catalog import TRAINABLE as known  # only when --models is given (loads torch)
+
+    kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in known]
+    if not kinds or unknown or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give distinct model kinds out of {', '.join(known)}"
+        )
+    return kinds
+
+
+def tui_command(home: Path, settings: Settings, *, demo: bool = False) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -70,7 +95,7 @@ def tui_command(home: Path, settings: Settings) -> list[str]:
         str(home),
         "--heartbeat-seconds",
         str(settings.daemon.heartbeat_seconds),
-    ]
+    ] + (["--demo"] if demo else [])
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
@@ -121,8 +146,10 @@ def restart_finished_demo(home: Path) -> None:
     shutil.rmtree(home / "models", ignore_errors=True)
 
 
-def write_demo_config(home: Path) -> None:
-    """collect.source = sample, keeping anything else already in the demo's config."""
+def write_demo_config(home: Path, kinds: list[str] | None = None) -> None:
+    """collect.source = sample, the model kinds (`kinds`, else DEMO_KINDS unless the config
+    names some) and the replay's retrain cadence (unless set), keeping anything else
+    already in the demo's config."""
     import tomllib
 
     import tomli_w
@@ -135,6 +162,13 @@ def write_demo_config(home: Path) -> None:
         except tomllib.TOMLDecodeError as exc:
             raise AssistantError(f"{path}: not valid TOML ({exc})") from None
     data.setdefault("collect", {})["source"] = "sample"
+    models = data.setdefault("models", {})
+    if kinds is not None:
+        models["kinds"] = list(kinds)
+    else:
+        models.setdefault("kinds", list(DEMO_KINDS))
+    # The replay's clock waits for each due retrain: monthly ones keep the sessions moving.
+    data.setdefault("schedule", {}).setdefault("retrain_every_days", DEMO_RETRAIN_EVERY)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
     os.replace(tmp, path)
@@ -152,18 +186,26 @@ def stop_process(proc: subprocess.Popen, wait_s: float = STOP_WAIT_S) -> int:
     return proc.returncode
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def prepare_demo(
+    home: Path,
+    *,
+    kinds: list[str] | None = None,
+    speed: float | None = None,
+    from_date: str | None = None,
+) -> tuple[Settings, list[str]]:
+    """Make `home` a demo home (sample source, the demo's symbols and model kinds) and
+    return its settings and the replay daemon's command line (what `bench/bench_demo.py`
+    runs too). A finished replay starts over; a daemon already on the home is an error."""
     from assistant import config
     from assistant.daemon.lock import holder
+    from assistant.daemon.service import daemon_command
     from store import symbols
     from store.db import ensure_private_dir
 
-    home = demo_home(args)
     ensure_private_dir(home)
     restart_finished_demo(home)
-    write_demo_config(home)
-    args.home = home
-    home, settings, db = open_home(args)
+    write_demo_config(home, kinds)
+    home, settings, db = open_home(argparse.Namespace(home=home))
     try:
         if config.load(home).collect.source != "sample":
             raise AssistantError(
@@ -178,12 +220,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"a daemon (pid {running or 'unknown'}) already runs on the demo home {home}; "
             "stop it with `assistant --home ... stop` or use another --home"
         )
-    speed = args.speed if args.speed is not None else float(settings.daemon.replay_speed)
-    from assistant.daemon.service import daemon_command
-
+    speed = speed if speed is not None else float(settings.daemon.replay_speed)
     cmd = daemon_command(home, "--replay", "--speed", str(speed))
-    if args.from_date:
-        cmd += ["--from", args.from_date]
+    if from_date:
+        cmd += ["--from", from_date]
+    return settings, cmd
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    home = demo_home(args)
+    settings, cmd = prepare_demo(
+        home, kinds=args.models, speed=args.speed, from_date=args.from_date
+    )
     log_path = home / DEMO_LOG
     with open(log_path, "ab") as log:
         # Its own session: a Ctrl-C in the dashboard does not hit the daemon; we stop it below.
@@ -203,7 +251,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 + (" / ".join(tail) or f"see {log_path}")
             )
         try:
-            code = subprocess.run(tui_command(home, settings)).returncode
+            code = subprocess.run(tui_command(home, settings, demo=True)).returncode
         except KeyboardInterrupt:
             code = 130
     finally:

@@ -1,1 +1,1 @@
-"""The plan-then-act cycle: analyze, plan, predict, act, learn, drift and the report (DESIGN §8)."""
+"""The plan-then-act cycle: analyze, plan, predict, act, learn, drift and the report (README: "The cycle: plan, then act")."""

@@ -30,15 +30,26 @@ RULE_GATE_CALLS = 1000  # newest verified rule-pool calls per horizon its thresh
 NO_MODEL = "no usable model (none trained, artifact broken or feature schema changed): rules serve"
 NOT_YET = "no model trained yet: rules serve"
 TRAINING = "models training: none serves yet, rules serve meanwhile"
+NOT_KNOWN = "no model was known by this date (see why above): rules serve"
+NOT_PROMOTED = "no model promoted yet (every one trained is a candidate): rules serve"
+NO_FORECAST = "the serving models gave no forecast for it (too few stored sessions?): rules serve"
+BROKEN = "the models' artifacts are unusable (quarantined, see why above): rules serve"
 
 
-def why_no_model(db: sqlite_utils.Database) -> str:
-    """Why no model serves: still to come (none trained yet, or training now) is told
-    apart from none usable (broken artifacts, a changed feature schema)."""
+def why_no_model(db: sqlite_utils.Database, refused: str = "", quarantined: bool = False) -> str:
+    """Why no model serves, only what is true: training now, none trained yet, none known
+    by the call's date (`refused` says why), none promoted, or unusable artifacts; the
+    catch-all (a changed feature schema) only when none of those holds."""
     if any(r["job"] == "retrain" for r in job_runs.running(db)):
         return TRAINING
     if not db["models"].count:
         return NOT_YET
+    if refused:
+        return NOT_KNOWN
+    if quarantined:
+        return BROKEN
+    if not db["models"].count_where("status IN ('serving', 'retired', 'pruned')"):
+        return NOT_PROMOTED
     return NO_MODEL
 
 
@@ -63,8 +74,13 @@ def model_forecasts(
     except Exception as exc:  # one failing model never kills the cycle: rules serve
         log.warning("model forecast failed, rules serve: %s", exc)
         return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
-    why = NO_MODEL if serving else why_no_model(db)
-    notes = {"*": why, "refused": "; ".join(serving.notes + serving.quarantines)}
+    refused = "; ".join(serving.notes + serving.quarantines)
+    why = (
+        NO_FORECAST
+        if serving
+        else why_no_model(db, "; ".join(serving.notes), bool(serving.quarantines))
+    )
+    notes = {"*": why, "refused": refused}
     if serving:
         trained = ", ".join(serving.trained_on())
         for sym in bars:

@@ -14,8 +14,9 @@ Volatility: QLIKE of the variance forecast made with each call against the reali
 variance (sum of squared daily log returns over the h sessions), next to the EWMA
 (lambda 0.94) and trailing-20 baselines on the same calls. Ranking: with 5 or more symbols,
 the information coefficient (per as-of date, the Spearman correlation across symbols of
-expected and realized return; averaged, with a Newey-West t-stat). Expired calls are
-counted apart.
+expected and realized return; averaged, with a Newey-West t-stat), the top-minus-bottom
+quintile spread, and both per year; and the same record of the ranking model's relative
+calls (`relative_record`). Expired calls are counted apart.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from models.scorecard import ranges, ranking, vol_scores
 from store import bars as bar_store
 from store import market
 from store import predictions as ledger
+from store import rankings as rank_store
 
 TREND_WEEKS = 26
 ROLLING_WEEKS = 4
@@ -135,6 +137,53 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
         group["calibration"] = calibration(g)
         group["trend"] = trend(g, group["stronger_baseline"])
         out["groups"].append(group)
+    out["relative"] = relative_record(db, symbols)
+    return out
+
+
+def relative_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[dict]:
+    """Per horizon, the record of the ranking model's stored relative calls whose h sessions
+    have closed: the daily Spearman IC of the expected relative move against the realized
+    h-session return, its Newey-West t, the top-minus-bottom quintile spread, per year
+    (`models.scorecard.ranking_skill`; a date counts with 5 or more ranked symbols). When
+    a session was ranked again (a newer ranking model), its newest relative calls count."""
+    from models.scorecard import ranking_edge, ranking_skill
+
+    out = []
+    closes: dict[str, pd.Series] = {}
+    for (h,) in db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon").fetchall():
+        frame = pd.DataFrame(rank_store.history(db, int(h)))
+        if symbols:
+            frame = frame[frame["symbol"].isin(symbols)]
+        frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
+        realized = np.full(len(frame), np.nan)
+        for key, idx in frame.groupby("symbol").indices.items():
+            sym = str(key)
+            if sym not in closes:
+                bars = bar_store.load(db, sym)
+                closes[sym] = bars.loc[bars["provisional"] == 0, "close"].astype(float)
+            c = closes[sym]
+            pos = c.index.get_indexer(pd.to_datetime(frame["as_of"].to_numpy()[idx]))
+            target = pos + int(h)
+            ok = (pos >= 0) & (target < len(c))
+            values = c.to_numpy()
+            realized[idx[ok]] = np.log(values[target[ok]] / values[pos[ok]])
+        calls = pd.DataFrame(
+            {
+                "date": pd.to_datetime(frame["as_of"]).to_numpy(),
+                "expected": frame["relative"].to_numpy(float),
+                "realized": realized,
+            }
+        )
+        skill = ranking_skill(calls, int(h))
+        out.append(
+            {
+                "horizon": int(h),
+                "n": int(np.isfinite(realized).sum()),
+                "record": skill,
+                "edge": ranking_edge(skill),
+            }
+        )
     return out
 
 

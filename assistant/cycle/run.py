@@ -31,6 +31,7 @@ from assistant.cycle.predict import encode_signals, model_forecasts, rule_thresh
 from assistant.errors import AssistantError
 from store import market as market_store
 from store import predictions as ledger
+from store import rankings as rank_store
 from store import regimes as regime_store
 from store import symbols as symbol_store
 from store import weights as weight_store
@@ -71,6 +72,11 @@ class Call:
     stale_sessions: int = 0  # sessions between the newest bar and today, when stale
     context: str = ""  # what else the call saw: VIX, the next scheduled event, news
     event_within: bool | None = None  # a scheduled event on one of its h sessions (None: unknown)
+    # the ranking model's relative call: rank among `rank_of` ranked symbols (1 = best) and
+    # the expected move relative to their mean, in % (None: no ranking serves or too few)
+    rank: int | None = None
+    rank_of: int | None = None
+    relative_pct: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +114,7 @@ def run_cycle(
         db, home, {s: bars[s] for s in analyses}, stamp, horizons, day
     )
     refused = note.get("refused", "")
+    relative = relative_calls(db, home, {s: bars[s] for s in analyses}, stamp, day)
     weights = weight_store.load(db, list(analyses), as_of=day)
     calibration = weight_store.load_calibration(db, as_of=day)
     range_q = ranges.multipliers(db, list(analyses), horizons, day)
@@ -165,7 +172,10 @@ def run_cycle(
     default_exchange = settings.calendar.exchange
     skills = skill_lines(db, plans, day)
     world = world_context(db, {s: a.as_of for s, a in analyses.items()}, default_exchange)
-    calls = [_with_context(_call(p, default_exchange, skills), world) for p in plans]
+    calls = [
+        _with_context(_with_rank(_call(p, default_exchange, skills), relative), world)
+        for p in plans
+    ]
     # act
     made_at = utcnow()
     with immediate(db):
@@ -176,6 +186,15 @@ def run_cycle(
             db, [r for a in analyses.values() for r in az.regime_rows(a, last.get(a.symbol))]
         )
         market_store.save_context(db, [w.row() for w in world.values()])
+        if relative is not None:
+            rank_store.upsert_many(
+                db,
+                [
+                    (sym, relative.as_of, h, relative.model_version, rank, n, rel)
+                    for sym, by_h in relative.ranks.items()
+                    for h, (rank, n, rel) in by_h.items()
+                ],
+            )
     calls = [
         _replace_new(c, (c.symbol, c.as_of, c.horizon, c.model_version) not in known) for c in calls
     ]
@@ -189,6 +208,32 @@ def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
     if w is None:
         return c
     return replace(c, context=w.line(c.horizon), event_within=w.event_within(c.horizon))
+
+
+def relative_calls(
+    db: sqlite_utils.Database,
+    home: Path,
+    bars: dict[str, pd.DataFrame],
+    stamp: pd.Timestamp | None,
+    day: str | None,
+) -> Any:
+    """The ranking model's relative calls for this cycle, or None (a failure is logged:
+    it never stops the cycle's own calls)."""
+    from assistant.modeling import relative
+
+    try:
+        return relative.relative_calls(db, home, bars, stamp, day)
+    except Exception as exc:  # the ranking is extra evidence, never a reason to fail a cycle
+        log.warning("ranking failed, no relative calls this cycle: %s", exc)
+        return None
+
+
+def _with_rank(c: Call, relative: Any) -> Call:
+    got = None if relative is None else relative.ranks.get(c.symbol, {}).get(c.horizon)
+    if got is None or relative.as_of != c.as_of:
+        return c
+    rank, n, rel = got
+    return replace(c, rank=rank, rank_of=n, relative_pct=100 * math.expm1(rel))
 
 
 def _abstain_note(p: Plan) -> str:

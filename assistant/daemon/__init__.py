@@ -1,1 +1,1 @@
-"""The daemon: loop, jobs, command dispatch, training worker, schedule, replay, lock and service (DESIGN §9)."""
+"""The daemon: loop, jobs, command dispatch, training worker, schedule, replay, lock and service (README: "The daemon")."""

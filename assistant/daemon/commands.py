@@ -5,7 +5,9 @@ takes symbols (none = the whole watchlist); `kinds` for `retrain`; `reason` for
 `retrain` (drift writes why). `retrain` always retrains the watchlist's models (they are
 global; a model trained on one symbol would serve only it): its `symbols` say which
 symbols asked, and are checked. It goes to the training worker and its row finishes
-when training ends; everything else runs on the loop thread. In replay,
+when training ends; everything else runs on the loop thread. One training runs at a
+time: while the worker trains, retrain rows stay queued (other commands go past them),
+and the first one claimed takes every queued retrain for the same kinds with it. In replay,
 commands act as of the simulated session, never beyond it.
 """
 
@@ -73,7 +75,10 @@ class CommandRunner:
         for _ in range(self.batch):
             if stop.is_set():
                 return False
-            cmd = commands.claim_next(self.ctx.db)
+            # One training at a time: while one runs, retrains stay queued (and say so on
+            # the dashboard) and the other commands go past them.
+            skip = ("retrain",) if self.worker.busy else ()
+            cmd = commands.claim_next(self.ctx.db, skip=skip)
             if cmd is None:
                 return False
             self.execute(cmd)
@@ -165,7 +170,12 @@ class CommandRunner:
         if asked and not args.get("reason"):
             reason = f"requested for {', '.join(asked)}"
         scheduled = reason.startswith("drift")  # queued by the daemon's drift check
-        request = TrainRequest(reason, kinds, self._as_of_or_fail(), (cid,), scheduled)
+        as_of = self._as_of_or_fail()
+        # Retrains asked meanwhile for the same kinds (r on two symbols, a drift check) are
+        # all served by this one training: their rows run and finish with it.
+        alike = commands.claim_retrains_like(self.ctx.db, kinds)
+        scheduled = scheduled and all(why == "drift" for _, why in alike)
+        request = TrainRequest(reason, kinds, as_of, (cid, *(i for i, _ in alike)), scheduled)
         self.worker.submit(request)
         return PENDING
 

@@ -549,9 +549,15 @@ class Daemon:
         self._set_state(State.FINISHED, sim_date=last)
         # Nothing trains after the replay unless a user asks: scheduled and drift retrains
         # (waiting, running, or still queued as commands) are cancelled.
-        self.worker.cancel_unrequested(self.db)
+        dropped = self.worker.cancel_unrequested(self.db)
         n = commands.cancel_queued_retrains(self.db, "drift", worker.CANCELLED)
-        if n:
-            log.info("%d queued drift retrain(s) cancelled", n)
+        if dropped or n:  # one line for the whole burst
+            log.info(
+                "%d scheduled training(s) cancelled: nobody asked for them "
+                "(%d running or waiting, %d queued by drift checks)",
+                dropped + n,
+                dropped,
+                n,
+            )
         log.info("replay finished at %s; still serving commands", last)
         return False

@@ -117,7 +117,7 @@ class TrainingWorker:
         A replay that ended calls this: nothing trains after it unless a user asks. The
         running training aborts between epochs or models and registers nothing partial.
         Their command rows (drift's) end failed with the reason. `db` is the caller's
-        connection. Returns how many were dropped or aborted.
+        connection. Returns how many were dropped or aborted (it logs nothing itself).
         """
         with self._lock:
             keep = deque(r for r in self._queue if not r.scheduled)
@@ -129,10 +129,7 @@ class TrainingWorker:
         for req in gone:
             for cid in req.command_ids:
                 commands.finish(db, cid, error=CANCELLED)
-        dropped = len(gone) + aborted
-        if dropped:
-            log.info("%d scheduled training(s) cancelled: nobody asked for them", dropped)
-        return dropped
+        return len(gone) + aborted  # the caller says so, in one line with what else it cancels
 
     def _run(self) -> None:
         db = open_db(self.home)

@@ -1,1 +1,1 @@
-"""Ingestion: data sources, validation, CSV import and incremental collection (DESIGN §4)."""
+"""Ingestion: data sources, validation, CSV import and incremental collection (README: "Market data")."""

@@ -1,1 +1,1 @@
-"""Modeling services: training and promotion, serving trained models, walk-forward backtest (DESIGN §6-7)."""
+"""Modeling services: training and promotion, serving trained models, walk-forward backtest (README: "Models")."""

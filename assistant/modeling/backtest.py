@@ -1,4 +1,4 @@
-"""Walk-forward backtest (DESIGN §7): at each session only the past is visible.
+"""Walk-forward backtest (README: "Models", Backtest): at each session only the past is visible.
 
 Every `retrain_every` sessions the models are refit on every row whose label had matured
 by that session (t + max(h) <= now; at most `[models] max_train_rows`, the most recent):
@@ -34,7 +34,8 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.modeling.training import load_bars, model_params, resolve_kinds
+from assistant.modeling.relative import KIND as RANKING
+from assistant.modeling.training import forecaster_kinds, load_bars, model_params, resolve_kinds
 from models import intervals, outcomes, scorecard, volatility
 from store.symbols import active_symbols, validate_symbol
 
@@ -69,6 +70,7 @@ CSV_FIELDS = [
     "lower95",
     "upper95",
     "vol_sigma",
+    "rank_score",
 ]
 # The file's 80% / 95% bounds as log returns (the units of actual_return): what the frame
 # holds as ret_lower80 ...; its 95% price bounds move to *_price to make room.
@@ -92,6 +94,8 @@ class BacktestReport:
     results: list[dict[str, Any]]
     predictions: pd.DataFrame
     skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why it was left out
+    # the ranking model's record per horizon (str), or why there is none
+    ranking: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +109,7 @@ class BacktestReport:
             "n_predictions": self.n_predictions,
             "results": self.results,
             "skipped": self.skipped,
+            "ranking": self.ranking,
         }
 
 
@@ -133,6 +138,10 @@ def backtest(
     if not horizons or min(horizons) < 1:
         raise AssistantError("horizons must be positive session counts")
     kinds = resolve_kinds(settings, kinds)
+    rank = RANKING in kinds
+    kinds = forecaster_kinds(kinds)
+    if not kinds:
+        raise AssistantError("a backtest needs at least one forecaster kind besides ranking")
     run = compute.runner(compute.scheduler_address(settings, scheduler))
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     bars = load_bars(db, symbols, None)
@@ -214,6 +223,8 @@ def backtest(
     preds = pd.concat(records, ignore_index=True)
     preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
     add_ranges(preds, bars, tuple(horizons))
+    preds["rank_score"] = np.nan  # without `ranking` among the kinds: an empty column
+    ranked = add_rank_scores(preds, bars, tuple(horizons), blocks) if rank else {}
     results = score(preds)
     return BacktestReport(
         str(pd.Timestamp(walk[0]).date()),
@@ -227,7 +238,53 @@ def backtest(
         results,
         preds,
         skipped,
+        ranked,
     )
+
+
+def add_rank_scores(
+    preds: pd.DataFrame,
+    bars: dict[str, pd.DataFrame],
+    horizons: tuple[int, ...],
+    blocks: list[np.ndarray],
+) -> dict[str, Any]:
+    """The ranking model's walk-forward score of every call (column `rank_score`, in place:
+    the expected move relative to the panel's mean, log over h sessions), refit at each
+    block's first session on the rows whose label had matured by then, as the forecasters
+    are; and its record per horizon (`models.scorecard.ranking_skill`), or why none."""
+    from assistant.modeling.relative import market_close
+    from models import ranking, scorecard
+    from vocab.horizons import horizon_key
+
+    try:
+        walk = ranking.walk_forward(
+            ranking.wide_closes(bars),
+            market_close(bars),
+            horizons,
+            start=blocks[0][0],
+            end=blocks[-1][-1],
+            refit_at=[b[0] for b in blocks],
+            min_train_sessions=0,
+        )
+    except ranking.TooFewSymbols as exc:
+        return {"note": f"{exc}: no ranking"}
+    except ValueError as exc:
+        return {"note": f"no ranking: {exc}"}
+    keys = ["symbol", "as_of", "horizon"]
+    scores = walk.rename(columns={"date": "as_of", "score": "rank_score"})[[*keys, "rank_score"]]
+    as_of = pd.to_datetime(preds["as_of"])
+    joined = pd.DataFrame(
+        {"symbol": preds["symbol"].to_numpy(), "as_of": as_of, "horizon": preds["horizon"]}
+    ).merge(scores, on=keys, how="left")
+    preds["rank_score"] = joined["rank_score"].to_numpy()
+    out: dict[str, Any] = {}
+    for h in horizons:
+        rows = walk[walk["horizon"] == h].rename(columns={"score": "expected"})
+        skill = scorecard.ranking_skill(rows, h)
+        out[horizon_key(h)] = (
+            None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
+        )
+    return out
 
 
 def _block_tasks(

@@ -88,7 +88,12 @@ def _clear(path: Path, m: re.Match[str], known: set[str], root: Path) -> str | N
     if m["id"] in known:
         return None
     try:
-        catalog.load(path)
+        from models import ranking
+
+        if m["kind"] == ranking.KIND:  # the ranking model has its own loader
+            ranking.Ranker.load(path)
+        else:
+            catalog.load(path)
     except Exception as exc:  # anything that does not load is incomplete
         artifacts.discard(path)
         return f"removed {m['id']}: an orphan artifact that does not load ({exc})"

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.modeling.relative import KIND as RANKING
 from models.dataset import CONTEXT
 from store import registry
 from vocab.horizons import at_horizon
@@ -119,7 +120,10 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
     home = Path(home)
 
     def pick() -> tuple[list[dict[str, Any]], list[str]]:
-        return registry.serving_as_of(db, as_of) if as_of else (registry.serving(db), [])
+        # The ranking model serves relative calls apart (assistant.modeling.relative).
+        rows, notes = registry.serving_as_of(db, as_of) if as_of else (registry.serving(db), [])
+        mine = [r for r in rows if r["kind"] != RANKING]
+        return mine, [n for n in notes if not n.startswith(f"{RANKING}-")]
 
     rows, notes = pick()
     key = _fingerprint(home, rows)

@@ -81,13 +81,24 @@ def model_params(settings: Settings) -> dict[str, Any]:
 
 
 def resolve_kinds(settings: Settings, kinds: list[str] | None) -> list[str]:
+    """The kinds to train: forecasters (models.catalog.TRAINABLE) and `ranking` (the
+    relative calls, assistant.modeling.relative)."""
+    from assistant.modeling.relative import KIND as RANKING
     from models.catalog import TRAINABLE
 
+    known = (*TRAINABLE, RANKING)
     chosen = list(kinds or settings.models.kinds)
-    bad = [k for k in chosen if k not in TRAINABLE]
+    bad = [k for k in chosen if k not in known]
     if bad:
-        raise AssistantError(f"unknown model kind {bad[0]!r} (choose from {', '.join(TRAINABLE)})")
+        raise AssistantError(f"unknown model kind {bad[0]!r} (choose from {', '.join(known)})")
     return list(dict.fromkeys(chosen))
+
+
+def forecaster_kinds(kinds: list[str]) -> list[str]:
+    """The kinds that forecast each symbol (all but the ranking)."""
+    from assistant.modeling.relative import KIND as RANKING
+
+    return [k for k in kinds if k != RANKING]
 
 
 def fit_all(
@@ -251,13 +262,15 @@ def train(
     block's are) and it serves without the promotion gate (a backtest block is never
     refused), so a replay's calls are the backtest's for the same settings. The evaluation
     fit still runs: its held-out metrics are the model's skill shown with its calls."""
-    from assistant.modeling import compute, disk
+    from assistant.modeling import compute, disk, relative
     from models import catalog, dataset, features
     from models.base import Forecaster
     from models.forecasters.ensemble import EnsembleForecaster
 
     report_progress = progress or (lambda k, f, m: None)
     kinds = resolve_kinds(settings, kinds)
+    rank = relative.KIND in kinds
+    kinds = forecaster_kinds(kinds)
     run = compute.runner(compute.scheduler_address(settings, scheduler))
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     if not symbols:
@@ -408,6 +421,17 @@ def train(
                 registry.set_status(db, model_id, "candidate", reason)
         result.status, result.promoted, result.reason = status, status == "serving", reason
         report.results.append(result)
+    if rank and not (stop is not None and stop.is_set()):
+        report_progress(relative.KIND, 0.0, "fitting the ranking of the watchlist")
+        now = (clock() if clock else None) or as_of
+        rid, rstatus, rwhy, rmetrics = relative.train_ranking(
+            db, home, bars, horizons, now, _uncovered(db, relative.KIND, sorted(bars))
+        )
+        report.results.append(
+            ModelResult(relative.KIND, rid, rstatus, rstatus == "serving", rwhy, rmetrics)
+        )
+        if rid is not None:
+            stored.append(relative.KIND)
     if stored:
         with disk.lock(home):
             pruned = disk.prune(db, home, stored, keep)

@@ -23,6 +23,7 @@ from tui.messages import EnqueueCommand, OpenSymbol
 from tui.screens import composed_or_retry
 from tui.screens.modals import AddTickerScreen, ConfirmScreen
 from tui.widgets.commands import CommandsTable
+from tui.widgets.commands import title as commands_title
 from tui.widgets.fmt import set_static
 from tui.widgets.pending import PendingTable
 from tui.widgets.regimes import RegimeTable
@@ -38,12 +39,23 @@ class DashboardScreen(Screen):
     # whole screen would re-render every visible table cell on each refresh
     data: reactive[dict[str, Any]] = reactive(dict, always_update=True, repaint=False)
 
-    def __init__(self, *, clock: Callable[[], datetime], heartbeat_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime],
+        heartbeat_seconds: float,
+        report: str = "assistant report",
+    ) -> None:
         super().__init__()
-        self.clock, self.heartbeat_seconds = clock, heartbeat_seconds
+        self.clock, self.heartbeat_seconds, self.report = clock, heartbeat_seconds, report
 
     def compose(self) -> ComposeResult:
-        yield StatusHeader(clock=self.clock, heartbeat_seconds=self.heartbeat_seconds, id="status")
+        yield StatusHeader(
+            clock=self.clock,
+            heartbeat_seconds=self.heartbeat_seconds,
+            report=self.report,
+            id="status",
+        )
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Static("Watchlist", classes="panel-title", id="watchlist-title")
@@ -55,7 +67,7 @@ class DashboardScreen(Screen):
                 yield TrendChart(id="trend")
                 yield Static("Regimes", classes="panel-title", id="regimes-title")
                 yield RegimeTable(id="regimes")
-                yield Static("Commands", classes="panel-title")
+                yield Static("Commands", classes="panel-title", id="commands-title")
                 yield CommandsTable(id="commands")
         yield Footer()
 
@@ -123,6 +135,11 @@ class DashboardScreen(Screen):
             )
         if changed("commands"):
             self.query_one(CommandsTable).rows_data = data["commands"]
+        if changed("commands") or changed("jobs"):
+            set_static(
+                self.query_one("#commands-title", Static),
+                commands_title(data["commands"], data["jobs"]),
+            )
 
     @property
     def selected_symbol(self) -> str | None:

@@ -82,14 +82,18 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,question_mark,q", "close", "Close")]
 
+    def __init__(self, *, demo: bool = False) -> None:
+        super().__init__()
+        self.demo = demo
+
     def compose(self) -> ComposeResult:
         text = Text("Keys\n\n", style="bold")
-        for key, what in help_lines():
+        for key, what in help_lines(self.demo):
             text.append(f"{key:>8}  ", style="bold cyan")
             text.append(what + "\n")
         text.append(
             "\nThe TUI only reads the store and queues commands; the daemon does the work.\n"
-            "Press escape to close.",
+            "Press escape (or q, ?) to close this help.",
             style="dim",
         )
         with Vertical(id="dialog"):

@@ -90,7 +90,9 @@ def sentence(r: dict[str, Any]) -> Text:
     Only what the row holds is said (no "ago"): the text changes when the row does.
     """
     status = str(r.get("status") or "")
-    text = Text(describe(r["kind"], r.get("args") or {}, short=status == "done") + " — ")
+    count = int(r.get("count") or 1)  # a burst of cancellations is one row
+    what = describe(r["kind"], r.get("args") or {}, short=status == "done" or count > 1)
+    text = Text((f"{count} × " if count > 1 else "") + what + " — ")
     error = r.get("error")
     if status == "failed" and error and str(error).startswith("cancelled"):
         text.append("cancelled", style="yellow")
@@ -99,6 +101,8 @@ def sentence(r: dict[str, Any]) -> Text:
     text.append(status, style=STATUS_STYLE.get(status, ""))
     if status == "queued" and error:  # re-queued after an interruption: say why
         text.append(f" ({error})")
+    elif r.get("behind_training"):
+        text.append(" (after training)")  # the panel's title says one trains at a time
     elif status == "done":
         started, finished = _when(r.get("claimed_at")), _when(r.get("finished_at"))
         if started and finished:
@@ -117,3 +121,11 @@ class CommandsTable(RowsTable):
 
     def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
         return str(r["id"]), (str(r["id"]), sentence(r))
+
+
+def title(commands: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> str:
+    """The panel's title: while a training runs, that retrains run one at a time."""
+    if not any(j.get("job") == "retrain" for j in jobs):
+        return "Commands"
+    waiting = sum(1 for c in commands if c.get("behind_training"))
+    return "Commands · training (one at a time)" + (f", {waiting} waiting" if waiting else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.text import Text
@@ -87,3 +88,13 @@ def set_static(widget, content, *, layout: bool = False) -> None:
         return
     widget._shown = content
     widget.update(content, layout=layout)
+
+
+def rank(r: dict | None) -> Text:
+    """The ranking model's relative call: rank among the ranked symbols (1 = best) and the
+    expected move relative to their mean, e.g. '2/6 +0.31%'."""
+    if not r:
+        return Text("—", style="dim")
+    rel = 100 * (math.exp(r["relative"]) - 1)
+    style = "green" if rel > 0 else "red" if rel < 0 else ""
+    return Text(f"{r['rank']}/{r['of']} {rel:+.2f}%", style=style)

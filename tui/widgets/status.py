@@ -46,23 +46,41 @@ def job_table(jobs: list[dict[str, Any]], limit: int = 3) -> Table:
     return grid
 
 
+def finished_text(sim_date: str | None, report: str) -> str:
+    """What a finished replay leaves to look at (the record stops growing here)."""
+    return (
+        f"REPLAY FINISHED at {sim_date or 'the end of the data'}: no new sessions arrive, the "
+        "record below is complete. Look at the Accuracy chart (hit rate against the stronger "
+        "baseline, and how often the close landed in the 80% range), the watchlist's In 80% "
+        "column, and enter on a symbol for its hits, misses and ranges; "
+        f"`{report}` has the p-values."
+    )
+
+
 class StatusHeader(Vertical):
-    """Daemon line, offline banner, job line."""
+    """Daemon line, offline banner, replay-finished banner, job line."""
 
     daemon_row: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
     jobs: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
     queued: reactive[int] = reactive(0)
 
     def __init__(
-        self, *, clock: Callable[[], datetime], heartbeat_seconds: float, **kwargs: Any
+        self,
+        *,
+        clock: Callable[[], datetime],
+        heartbeat_seconds: float,
+        report: str = "assistant report",
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.clock, self.heartbeat_seconds = clock, heartbeat_seconds
+        self.report = report  # the command line that reports on this home
         self._jobs_shown: list[tuple[Any, Any, Any]] | None = None  # the job lines on screen
 
     def compose(self) -> ComposeResult:
         yield Static(id="daemon-line")
         yield Static(id="offline-banner")
+        yield Static(id="finished-banner")
         yield Static(id="jobs")
 
     def on_mount(self) -> None:
@@ -120,3 +138,11 @@ class StatusHeader(Vertical):
                 "Start it with `assistant start` (or `assistant demo` for the replay demo).",
                 layout=True,
             )
+        finished = (
+            info["online"] and info["mode"] == "replay" and info.get("state") == State.FINISHED
+        )
+        done = self.query_one("#finished-banner", Static)
+        if done.display != finished:
+            done.display = finished
+        if finished:
+            set_static(done, finished_text(info["sim_date"], self.report), layout=True)

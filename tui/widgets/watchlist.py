@@ -19,6 +19,7 @@ COLUMNS = (
     ("80% range", 11),
     ("In 80%", 8),
     ("Hit rate", 11),
+    ("Rank", 12),  # the ranking model: rank among the ranked symbols, expected relative move
     ("Baseline", 9),  # the stronger of always-up and the causal majority on the same calls
     ("Model", 11),  # last: the first column to scroll off a narrow screen
 )
@@ -26,7 +27,8 @@ COLUMNS = (
 
 class WatchlistTable(RowsTable):
     """Symbol, last close and change, regime, latest call with confidence and
-    its 80% range of the target close, the realized 80% coverage, hit rate vs baseline."""
+    its 80% range of the target close, the realized 80% coverage, hit rate vs baseline, and
+    the ranking model's rank of the symbol with its expected move relative to the others."""
 
     COLUMNS = COLUMNS
     ZEBRA = True
@@ -47,6 +49,7 @@ class WatchlistTable(RowsTable):
             fmt.price_range((call or {}).get("lower"), (call or {}).get("upper")),
             fmt.coverage(r.get("coverage80"), r.get("n80", 0)),
             fmt.hit_vs_base(r.get("hit_rate"), r.get("baseline"), r.get("n", 0)),
+            fmt.rank(r.get("ranking")),
             fmt.pct(r.get("baseline")),
             (call or {}).get("model_version") or "—",
         )

@@ -8,13 +8,21 @@ retry next run); YFPricesMissingError / YFTzMissingError are NoDataError. A batc
 again alone to learn which of the two it was. Prices are fetched unadjusted
 (`auto_adjust=False`) so the raw close and the adjustment factor (Adj Close / Close) are kept.
 
+yfinance also talks on its own: log lines on its `yfinance` logger (a failed download,
+cookie and crumb trouble) and the odd print. None of that is our output: while it runs,
+its logger and anything it prints go to our log at DEBUG (`_quiet`), and what it meant
+reaches the user as our typed errors.
+
 The yfinance module is injected (`yf=`), so tests fake it at exactly this boundary.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,12 +41,40 @@ _RENAME = {
     "Adj Close": "adj_close",
     "Volume": "volume",
 }
+log = logging.getLogger(__name__)
 RATE_LIMIT_PAUSE_S = 15 * 60  # after a 429, stop asking for a while (limits last long)
 BATCH_SIZE = 50  # tickers per download() request
 BATCH_THREADS = 4  # yfinance's own threads inside one download() (bounded concurrency)
 REQUEST_GAP_S = 2.5  # pause between batched requests (old guidance: <= 2 requests per 5 s)
 RATE_LIMIT_RETRIES = 2  # a 429 inside a run: back off and retry the batch this many times
 BACKOFF_S = 30.0  # first back-off; doubles each retry
+
+
+class _ToDebug(logging.Handler):
+    """yfinance's log records, passed on to our logger at DEBUG."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("yfinance: %s", record.getMessage())
+
+
+_TO_DEBUG = _ToDebug()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep yfinance's own log lines and prints out of our output (they go to DEBUG)."""
+    yf_log = logging.getLogger("yfinance")
+    if _TO_DEBUG not in yf_log.handlers:
+        yf_log.addHandler(_TO_DEBUG)
+    yf_log.propagate = False  # not to the root logger (or Python's last-resort stderr)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            yield
+    finally:
+        for line in printed.getvalue().splitlines():
+            if line.strip():
+                log.debug("yfinance printed: %s", line)
 
 
 class _RateLimited(Exception):
@@ -117,14 +153,17 @@ class YahooSource:
         yf = self._module()
         self._check_blocked()
         try:
-            raw = yf.Ticker(symbol).history(
-                start=pd.Timestamp(start).strftime("%Y-%m-%d"),
-                end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),  # exclusive
-                interval="1d",
-                auto_adjust=False,
-                actions=True,
-                timeout=self.timeout,
-            )
+            with _quiet():
+                raw = yf.Ticker(symbol).history(
+                    start=pd.Timestamp(start).strftime("%Y-%m-%d"),
+                    end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime(
+                        "%Y-%m-%d"
+                    ),  # exclusive
+                    interval="1d",
+                    auto_adjust=False,
+                    actions=True,
+                    timeout=self.timeout,
+                )
         except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
             raise self._classify(symbol, exc) from None
         return self._normalize(symbol, raw, start, end)
@@ -179,19 +218,20 @@ class YahooSource:
         yf = self._module()
         self._check_blocked()
         try:
-            data = yf.download(
-                symbols,
-                start=pd.Timestamp(start).strftime("%Y-%m-%d"),
-                end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
-                interval="1d",
-                auto_adjust=False,
-                actions=True,
-                group_by="column",
-                progress=False,
-                threads=min(self.batch_threads, len(symbols)) if len(symbols) > 1 else False,
-                timeout=self.timeout,
-                multi_level_index=True,
-            )
+            with _quiet():
+                data = yf.download(
+                    symbols,
+                    start=pd.Timestamp(start).strftime("%Y-%m-%d"),
+                    end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
+                    interval="1d",
+                    auto_adjust=False,
+                    actions=True,
+                    group_by="column",
+                    progress=False,
+                    threads=min(self.batch_threads, len(symbols)) if len(symbols) > 1 else False,
+                    timeout=self.timeout,
+                    multi_level_index=True,
+                )
         except yf.exceptions.YFRateLimitError:
             raise _RateLimited() from None
         except Exception as exc:  # noqa: BLE001

@@ -1,0 +1,211 @@
+"""The ranking model in the application: trained with the watchlist, registered like every
+model (kind `ranking`, `<home>/models/ranking-v<N>/`), and served to the cycle as each
+symbol's rank and expected relative move per horizon (`models.ranking` holds the model).
+
+Training: on a panel of fewer than `models.ranking.MIN_SYMBOLS` symbols it makes no
+ranking and says so. Otherwise an evaluation fit at the start of the held-out last 15% of
+labelled sessions (on the rows whose label had matured by then) is scored once on those
+sessions (daily Spearman IC, Newey-West t, quintile spread: `models.scorecard`), then the
+serving fit uses every labelled row. The ranking serves without a promotion gate: whether
+it has an edge is what `report` and `backtest` show, next to its record.
+Serving follows the registry's as-of rule (`registry.serving_as_of`), a broken artifact is
+quarantined, and a model ranks only the symbols it was trained on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlite_utils
+
+from models.ranking import KIND
+from store import registry
+from vocab.horizons import horizon_key
+
+log = logging.getLogger(__name__)
+
+HELD_OUT = 0.15  # the last share of labelled sessions the evaluation fit is scored on
+
+
+@dataclass
+class Relative:
+    """A cycle's relative calls: {symbol: {h: (rank, of, expected relative log move)}}."""
+
+    model_version: str
+    as_of: str
+    ranks: dict[str, dict[int, tuple[int, int, float]]] = field(default_factory=dict)
+
+
+def market_close(bars: dict[str, pd.DataFrame]) -> pd.Series | None:
+    from models.features import MARKET_INDEX
+
+    return bars[MARKET_INDEX]["close"].astype(float) if MARKET_INDEX in bars else None
+
+
+def fit_ranking(
+    bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]
+) -> tuple[Any, dict[str, Any], dict[str, tuple[str, str]]]:
+    """(the serving fit, held-out metrics per horizon, ranges); TooFewSymbols below the
+    minimum, ValueError when the history is too short."""
+    from models import ranking, scorecard
+
+    data = ranking.panel(ranking.wide_closes(bars), market_close(bars), horizons)
+    data = data[data["xs_ret_5"].notna()]
+    dates = data.index.get_level_values("date")
+    labelled = np.isfinite(data[[f"rel_h{h}" for h in horizons]].to_numpy()).all(axis=1)
+    sessions = np.unique(dates[labelled])
+    if len(sessions) < 300:
+        raise ValueError(f"only {len(sessions)} labelled sessions; a ranking needs 300")
+    test_start = pd.Timestamp(sessions[int(len(sessions) * (1 - HELD_OUT))])
+    held = ranking.fit_at(data, test_start, horizons)
+    test = data[(dates >= test_start) & labelled]
+    pred = held.predict(test)
+    metrics: dict[str, Any] = {}
+    for i, h in enumerate(horizons):
+        frame = pd.DataFrame(
+            {
+                "date": test.index.get_level_values("date"),
+                "expected": pred[:, i],
+                "realized": test[f"rel_h{h}"].to_numpy(),
+            }
+        )
+        skill = scorecard.ranking_skill(frame, h)
+        metrics[horizon_key(h)] = (
+            None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
+        )
+    model = ranking.fit_at(data, None, horizons)
+    first = str(pd.Timestamp(sessions[0]).date())
+    last = str(pd.Timestamp(sessions[-1]).date())
+    before = sessions[sessions < test_start.to_datetime64()]
+    # as the forecasters' rows read: the evaluation fit's train and test spans (the serving
+    # fit then used every labelled session, through `trained_through`)
+    ranges = {
+        "train": (first, str(pd.Timestamp(before[-1]).date())),
+        "test": (str(test_start.date()), last),
+    }
+    model.info["trained_through"] = last
+    return model, {"test": metrics}, ranges
+
+
+def train_ranking(
+    db: sqlite_utils.Database,
+    home: Path,
+    bars: dict[str, pd.DataFrame],
+    horizons: tuple[int, ...],
+    known_on: str | None,
+    uncovered: list[str] | None = None,
+) -> tuple[str | None, str, str, dict[str, Any]]:
+    """Fit, store and register the ranking; (model id or None, status, reason, metrics).
+    `uncovered`: watched symbols the serving ranking ranks that this one would not (then
+    it stays a candidate, as a forecaster would)."""
+    from assistant.modeling import disk
+    from models import artifacts, ranking
+
+    try:
+        model, metrics, ranges = fit_ranking(bars, horizons)
+    except ranking.TooFewSymbols as exc:
+        return None, "skipped", f"{exc}: no ranking", {}
+    except ValueError as exc:
+        return None, "skipped", f"not enough history for a ranking ({exc})", {}
+    with disk.lock(home):
+        disk.tidy(db, home)
+        version = disk.next_version(db, home, KIND)
+        model_id = f"{KIND}-v{version}"
+        rel = Path("models") / model_id
+        model.save(home / rel)
+        status, reason = (
+            "serving",
+            "ranks the watchlist (no promotion gate: its record says what it is worth)",
+        )
+        if uncovered:
+            status, reason = (
+                "candidate",
+                f"trained on {', '.join(sorted(bars))} only; the serving ranking also ranks "
+                f"{', '.join(uncovered)} (train the watchlist to replace it)",
+            )
+        try:
+            ranking.Ranker.load(home / rel)
+        except artifacts.ArtifactError as exc:
+            status, reason = "quarantined", f"artifact failed to load back: {exc}"
+        registry.register(
+            db,
+            model_id=model_id,
+            kind=KIND,
+            version=version,
+            symbols=sorted(bars),
+            horizons=list(horizons),
+            ranges=ranges,
+            feature_hash=ranking.feature_hash(),
+            metrics={**metrics, "info": model.info},
+            artifact_path=str(rel),
+            data_end=max(str(b.index[-1].date()) for b in bars.values()),
+            known_on=known_on,
+            status="candidate" if status == "serving" else status,
+            reason=None if status == "serving" else reason,
+        )
+    if status == "serving":
+        registry.promote(db, model_id, reason)
+    return model_id, status, reason, metrics
+
+
+def load_ranking(
+    db: sqlite_utils.Database, home: Path, as_of: str | None
+) -> tuple[dict[str, Any], Any] | None:
+    """The ranking model serving calls as of `as_of` (latest: the serving one), or None. A
+    broken artifact is quarantined and the previous ranking serves instead."""
+    from models import ranking
+
+    for _ in range(100):  # each pass quarantines one broken artifact
+        rows = registry.serving_as_of(db, as_of)[0] if as_of else registry.serving(db, KIND)
+        row = next((r for r in rows if r["kind"] == KIND), None)
+        if row is None:
+            return None
+        try:
+            return row, ranking.Ranker.load(home / row["artifact_path"])
+        except Exception as exc:  # a broken artifact must never stop a cycle
+            fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
+            log.warning("model %s quarantined (%s): %s serves", row["id"], exc, fallback)
+    return None
+
+
+def relative_calls(
+    db: sqlite_utils.Database,
+    home: Path,
+    bars: dict[str, pd.DataFrame],
+    as_of: pd.Timestamp | None,
+    day: str | None,
+) -> Relative | None:
+    """Each symbol's rank (1 = best) among the ranked symbols whose newest bar is `as_of`,
+    and its expected relative move, per horizon; None without a serving ranking model or
+    with fewer than MIN_SYMBOLS symbols it was trained on."""
+    from models import ranking
+
+    if as_of is None:
+        return None
+    loaded = load_ranking(db, home, day)
+    if loaded is None:
+        return None
+    row, model = loaded
+    mine = {s: b for s, b in bars.items() if s in row["symbols"] and len(b)}
+    if len(mine) < ranking.MIN_SYMBOLS:
+        return None
+    X = ranking.features(ranking.wide_closes(mine), market_close(bars))
+    if as_of not in X.index.get_level_values("date"):
+        return None
+    today = X.xs(as_of, level="date")
+    today = today[today["xs_ret_5"].notna()]
+    if len(today) < ranking.MIN_SYMBOLS:
+        return None
+    pred = model.predict(today)
+    out = Relative(row["id"], str(as_of.date()))
+    for i, h in enumerate(model.horizons):
+        score = pd.Series(pred[:, i], index=today.index)
+        ranks = ranking.rank_of(score)
+        for sym in today.index:
+            out.ranks.setdefault(str(sym), {})[h] = (int(ranks[sym]), len(today), float(score[sym]))
+    return out

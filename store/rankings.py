@@ -1,0 +1,55 @@
+"""The ranking model's relative calls: each symbol's rank among the ranked watchlist and
+its expected move relative to their mean, per session, horizon and ranking model.
+
+A rank as of D uses bars up to D only, so storing it is history; writing it again for the
+same key replaces it (a cycle re-run is idempotent). The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlite_utils
+
+from store.db import utcnow
+
+COLUMNS = ("symbol", "as_of", "horizon", "model_version", "rank", "of", "relative")
+
+
+def upsert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
+    """rows: (symbol, as_of, horizon, model_version, rank, of, relative)."""
+    now = utcnow()
+    db.conn.executemany(
+        "INSERT INTO rankings (symbol, as_of, horizon, model_version, rank, of, relative, "
+        "made_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol, as_of, horizon, "
+        "model_version) DO UPDATE SET rank = excluded.rank, of = excluded.of, "
+        "relative = excluded.relative, made_at = excluded.made_at",
+        [(*r, now) for r in rows],
+    )
+
+
+def latest(db: sqlite_utils.Database, symbol: str) -> dict[int, dict[str, Any]]:
+    """The newest relative call of `symbol` per horizon: {h: {as_of, rank, of, relative,
+    model_version}} (empty when it was never ranked)."""
+    cur = db.execute(
+        "SELECT r.horizon, r.as_of, r.rank, r.of, r.relative, r.model_version FROM rankings r "
+        "WHERE r.symbol = ? AND r.as_of = (SELECT MAX(as_of) FROM rankings WHERE symbol = ?) "
+        "ORDER BY r.horizon, r.made_at",
+        [symbol, symbol],
+    )
+    return {
+        int(h): {"as_of": a, "rank": rk, "of": n, "relative": rel, "model_version": m}
+        for h, a, rk, n, rel, m in cur
+    }
+
+
+def history(db: sqlite_utils.Database, horizon: int) -> list[dict[str, Any]]:
+    """Every stored relative call at `horizon`, oldest first (for scoring them)."""
+    cur = db.execute(
+        "SELECT symbol, as_of, model_version, rank, of, relative FROM rankings "
+        "WHERE horizon = ? ORDER BY as_of, symbol, made_at",
+        [horizon],
+    )
+    names = ("symbol", "as_of", "model_version", "rank", "of", "relative")
+    return [dict(zip(names, r, strict=True)) for r in cur]
