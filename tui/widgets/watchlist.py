@@ -18,8 +18,8 @@ COLUMNS = (
     ("Conf", 4),
     ("80% range", 11),
     ("In 80%", 8),
-    ("Hit rate", 11),
     ("Rank", 12),  # the ranking model: rank among the ranked symbols, expected relative move
+    ("Hit rate", 11),  # after what the product knows (ranges, rank): direction rarely has edge
     ("Baseline", 9),  # the stronger of always-up and the causal majority on the same calls
     ("Model", 11),  # last: the first column to scroll off a narrow screen
 )
@@ -27,8 +27,8 @@ COLUMNS = (
 
 class WatchlistTable(RowsTable):
     """Symbol, last close and change, regime, latest call with confidence and
-    its 80% range of the target close, the realized 80% coverage, hit rate vs baseline, and
-    the ranking model's rank of the symbol with its expected move relative to the others."""
+    its 80% range of the target close, the realized 80% coverage, the ranking model's rank of
+    the symbol with its expected move relative to the others, and hit rate vs baseline."""
 
     COLUMNS = COLUMNS
     ZEBRA = True
@@ -48,8 +48,8 @@ class WatchlistTable(RowsTable):
             fmt.confidence(call),
             fmt.price_range((call or {}).get("lower"), (call or {}).get("upper")),
             fmt.coverage(r.get("coverage80"), r.get("n80", 0)),
-            fmt.hit_vs_base(r.get("hit_rate"), r.get("baseline"), r.get("n", 0)),
             fmt.rank(r.get("ranking")),
+            fmt.hit_vs_base(r.get("hit_rate"), r.get("baseline"), r.get("n", 0)),
             fmt.pct(r.get("baseline")),
             (call or {}).get("model_version") or "—",
         )
