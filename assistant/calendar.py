@@ -124,6 +124,18 @@ def session_closed(exchange: str, day: pd.Timestamp, now: pd.Timestamp | None = 
     return now >= cal.session_close(day)
 
 
+def session_close(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
+    """When the session on `day` closes, in UTC (midnight UTC after the day for crypto and
+    FX; the end of the day where the exchange is when `day` is not a session)."""
+    day = pd.Timestamp(day).tz_localize(None).normalize()
+    if exchange in ("24/7", "24/5"):
+        return (day + pd.Timedelta(days=1)).tz_localize("UTC")
+    cal = _calendar(exchange, day)
+    if not cal.is_session(day):
+        return (day + pd.Timedelta(days=1)).tz_localize(cal.tz).tz_convert("UTC")
+    return pd.Timestamp(cal.session_close(day)).tz_convert("UTC")
+
+
 def latest_session(exchange: str, now: pd.Timestamp | None = None) -> pd.Timestamp:
     """The last session a stored bar may be dated: the one after today's (one session of
     slack for time zones), so a bar from the future is refused."""

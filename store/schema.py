@@ -380,7 +380,56 @@ def m010_rankings(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
-def m011_paper_account(db: sqlite_utils.Database) -> None:
+def m011_world_context(db: sqlite_utils.Database) -> None:
+    # market_series: outside series (^VIX, yields) with their own source; a value is stored
+    # once its session has closed and is never revised afterwards (what a past call saw
+    # stays what it saw). call_context: what the cycle saw around each symbol's calls as of
+    # a session (VIX level and percentile, the next scheduled event, news count and mean
+    # sentiment), for `report` and the dashboard. news: headlines per symbol, deduplicated
+    # by the source's id (else the link), with their publish time and a lexicon sentiment.
+    _run(
+        db,
+        """
+        CREATE TABLE market_series (
+            series TEXT NOT NULL,
+            date TEXT NOT NULL,
+            value REAL NOT NULL,
+            source TEXT NOT NULL,
+            collected_at TEXT NOT NULL,
+            PRIMARY KEY (series, date)
+        ) WITHOUT ROWID;
+        CREATE TABLE call_context (
+            symbol TEXT NOT NULL,
+            as_of TEXT NOT NULL,
+            vix REAL,
+            vix_pct REAL,
+            vix_date TEXT,
+            next_event TEXT,
+            next_event_date TEXT,
+            event_sessions INTEGER,
+            news_n INTEGER,
+            news_sentiment REAL,
+            PRIMARY KEY (symbol, as_of)
+        ) WITHOUT ROWID;
+        CREATE TABLE news (
+            id INTEGER PRIMARY KEY,
+            symbol TEXT NOT NULL,
+            key TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            title TEXT NOT NULL,
+            publisher TEXT,
+            link TEXT,
+            sentiment REAL NOT NULL,
+            collected_at TEXT NOT NULL,
+            UNIQUE (symbol, key)
+        );
+        CREATE INDEX news_by_symbol ON news(symbol, published_at)
+        """,
+    )
+
+
+@MIGRATIONS()
+def m012_paper_account(db: sqlite_utils.Database) -> None:
     # The paper account (models/paper.py), one row per session and book (paper, hold,
     # long): cash, equity, costs, the account after that session's close (positions with
     # their entry fills, last prices) and the orders decided after that close (`pending`,

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store import paper, rankings, registry, symbols
+from store import market, news, paper, rankings, registry, symbols
 from store.freshness import sessions_between
 from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
 
@@ -441,7 +441,22 @@ def dashboard(
             "regimes": regime_states(db),
             "quarantined": quarantined(db),
             "paper": paper.panel(db),
+            "context": market_context(db),
         }
+
+
+def market_context(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The newest cycle's market-wide context (VIX, the next scheduled event) and its line."""
+    row = db.execute(
+        "SELECT as_of, vix, vix_pct, next_event, next_event_date, event_sessions "
+        "FROM call_context ORDER BY as_of DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    keys = ("as_of", "vix", "vix_pct", "next_event", "next_event_date", "event_sessions")
+    ctx = dict(zip(keys, row, strict=True))
+    line = market.describe(ctx)
+    return {**ctx, "line": line} if line else None
 
 
 def quarantined(db: sqlite_utils.Database) -> list[dict[str, Any]]:
@@ -482,8 +497,14 @@ def symbol_detail(
         ]
         n, hits, ups, majs = _hit_stats(verified)
         base, name = _baseline(n, ups, majs)
+        context = market.context_of(db, [symbol]).get(symbol)
         return {
             "symbol": symbol,
+            "context": context,
+            "context_line": market.describe(context) if context else "",
+            "news": news.recent(db, symbol, 8),
+            "news_days": news.history_days(db, symbol),
+            "news_needed_days": news.MIN_HISTORY_DAYS,
             "bars": [{"date": d, "close": c} for d, c in bars],
             "history": history,
             "signals": signal_contributions(latest["signals"]) if latest else [],

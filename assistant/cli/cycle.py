@@ -212,6 +212,14 @@ def call_details(calls: list[Any]) -> list[str]:
             out.append(f"signals {symbol}{which}: {signals}")
     for line in dict.fromkeys(f"model {c.model_version}: {c.skill}" for c in calls if c.skill):
         out.append(line)
+    contexts: dict[str, dict[str, list[str]]] = {}  # what else a symbol's calls saw
+    for c in calls:
+        if getattr(c, "context", ""):
+            contexts.setdefault(c.symbol, {}).setdefault(c.context, []).append(f"{c.horizon}d")
+    for symbol, said in contexts.items():
+        for context, horizons in said.items():
+            which = "" if len(said) == 1 else f" {', '.join(horizons)}"
+            out.append(f"context {symbol}{which}: {context}")
     if any(getattr(c, "rank", None) is not None for c in calls):
         out.append(
             "relative: rank of n among the ranked symbols (1 = best) and the expected move "
@@ -370,6 +378,7 @@ def _cell(v: Any) -> Any:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from assistant.cycle import report
+    from store.market import describe
 
     _, _, db = open_home(args, writes=False)
     data = report.build(db, known_symbols(db, args.symbols))
@@ -381,6 +390,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"predictions: {c['verified']} verified, {c['pending']} pending, {c['expired']} expired "
         "(expired calls never count as misses or hits)"
     )
+    if data.get("context"):
+        print("\ncontext the latest calls saw:")
+        for sym, ctx in sorted(data["context"].items()):
+            print(f"    {sym:<8} as of {ctx['as_of']}: {describe(ctx) or 'nothing known'}")
     if not data["groups"]:
         print("nothing verified yet: accuracy appears once target sessions have closed")
         return 0

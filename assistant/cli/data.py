@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from assistant.cli.common import home_of, open_home, print_json, table
 
@@ -219,7 +220,41 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 ["symbol", "status", "added", "updated", "detail"],
             )
         )
+    if not args.symbols and not args.json:  # the whole watchlist: the market series too
+        for line in _collect_series(db, settings, args):
+            print(line)
     return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
+
+
+def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[str]:
+    """The outside series (^VIX, yields) from the source's own series source, and the
+    watchlist's headlines (Yahoo only), one line each; their failures are said, never fatal
+    (the bars do not depend on them)."""
+    from assistant.ingest.collect import make_source
+    from assistant.ingest.market import collect_series, source_for
+    from assistant.ingest.news import collect_news
+    from store.symbols import active_symbols
+
+    bars_source = make_source(settings, args.source, home=home_of(args))
+    series_source = source_for(bars_source)
+    lines = (
+        []
+        if series_source is None
+        else [
+            f"market series {r.series}: "
+            + (f"{r.added} values added" if r.added else r.status)
+            + (f" ({r.message})" if r.message else "")
+            for r in collect_series(db, settings, series_source, until=args.until)
+        ]
+    )
+    if not args.until:  # headlines are only ever "now": none for a capped collection
+        lines += [
+            f"news {r.symbol}: "
+            + (f"{r.added} headlines added" if r.added else r.status)
+            + (f" ({r.message})" if r.message else "")
+            for r in collect_news(db, bars_source, active_symbols(db))
+        ]
+    return lines
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -33,6 +33,7 @@ from models import outcomes, volatility
 from models.outcomes import CLASSES
 from models.scorecard import ranges, ranking, vol_scores
 from store import bars as bar_store
+from store import market
 from store import predictions as ledger
 from store import rankings as rank_store
 
@@ -106,7 +107,9 @@ def _calls(rows: list[dict[str, Any]]) -> Calls:
 def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[str, Any]:
     rows = ledger.scored(db, symbols)
     counts = ledger.counts(db, symbols)
-    out: dict[str, Any] = {"counts": counts, "groups": []}
+    # what the latest calls saw besides the bars (VIX, the next scheduled event, news)
+    context = market.context_of(db, symbols)
+    out: dict[str, Any] = {"counts": counts, "context": context, "groups": []}
     if not rows:
         return out
     calls = _calls(rows)

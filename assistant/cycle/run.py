@@ -23,11 +23,13 @@ from assistant.calendar import add_sessions, exchange_for, sessions_between
 from assistant.config import Settings
 from assistant.cycle import analyze as az
 from assistant.cycle import ranges
+from assistant.cycle.context import WorldContext, world_context
 from assistant.cycle.drift import DriftFinding, check_drift
 from assistant.cycle.learn import VerifyReport, verify
 from assistant.cycle.plan import Evidence, ModelView, Plan, plan
 from assistant.cycle.predict import encode_signals, model_forecasts, rule_thresholds, skill_lines
 from assistant.errors import AssistantError
+from store import market as market_store
 from store import predictions as ledger
 from store import rankings as rank_store
 from store import regimes as regime_store
@@ -68,6 +70,8 @@ class Call:
     note: str = ""
     new: bool = True  # False when the same call was already in the ledger
     stale_sessions: int = 0  # sessions between the newest bar and today, when stale
+    context: str = ""  # what else the call saw: VIX, the next scheduled event, news
+    event_within: bool | None = None  # a scheduled event on one of its h sessions (None: unknown)
     # the ranking model's relative call: rank among `rank_of` ranked symbols (1 = best) and
     # the expected move relative to their mean, in % (None: no ranking serves or too few)
     rank: int | None = None
@@ -167,7 +171,11 @@ def run_cycle(
     # predict
     default_exchange = settings.calendar.exchange
     skills = skill_lines(db, plans, day)
-    calls = [_with_rank(_call(p, default_exchange, skills), relative) for p in plans]
+    world = world_context(db, {s: a.as_of for s, a in analyses.items()}, default_exchange)
+    calls = [
+        _with_context(_with_rank(_call(p, default_exchange, skills), relative), world)
+        for p in plans
+    ]
     # act
     made_at = utcnow()
     with immediate(db):
@@ -177,6 +185,7 @@ def run_cycle(
         regime_store.upsert_many(
             db, [r for a in analyses.values() for r in az.regime_rows(a, last.get(a.symbol))]
         )
+        market_store.save_context(db, [w.row() for w in world.values()])
         if relative is not None:
             rank_store.upsert_many(
                 db,
@@ -192,6 +201,13 @@ def run_cycle(
     if day is None:  # "latest": say so when the latest bars are not recent
         calls = _mark_stale(calls, default_exchange, pd.Timestamp.today().strftime("%Y-%m-%d"))
     return calls
+
+
+def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
+    w = world.get(c.symbol)
+    if w is None:
+        return c
+    return replace(c, context=w.line(c.horizon), event_within=w.event_within(c.horizon))
 
 
 def relative_calls(

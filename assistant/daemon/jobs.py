@@ -183,6 +183,7 @@ def collect(
         ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress
     )
     record_sessions(ctx.db, ctx.settings.calendar.exchange)  # the dashboard's session count
+    series = _collect_world(ctx, symbols, until)
     by_status = Counter(r.status for r in results)
     failed = [f"{r.symbol}: {r.message}" for r in results if r.status == "failed"]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "nothing to collect"
@@ -192,7 +193,43 @@ def collect(
         raise AssistantError("every symbol failed: " + "; ".join(failed)[:300])
     if failed:
         summary += "; " + "; ".join(failed)
+    if series:
+        summary += "; series " + ", ".join(series)
     return plain(results), summary
+
+
+def _collect_world(ctx: Context, symbols: list[str] | None, until: str | None) -> list[str]:
+    """The outside series (^VIX, yields) and the headlines with the watchlist's collection:
+    what was added or failed, in a few words (a series with nothing new, e.g. every session
+    of a replay before its data starts, says nothing). They never fail the job: the bars
+    and the calls do not depend on them."""
+    from assistant.ingest.collect import make_source
+    from assistant.ingest.market import collect_series, source_for
+    from assistant.ingest.news import collect_news
+
+    if symbols:
+        return []
+    try:
+        bars_source = ctx.source or make_source(ctx.settings, home=ctx.home)
+        source = source_for(bars_source)
+        results = (
+            [] if source is None else collect_series(ctx.db, ctx.settings, source, until=until)
+        )
+        news = [] if until else collect_news(ctx.db, bars_source, watch.active_symbols(ctx.db))
+    except Exception as exc:  # noqa: BLE001 - logged and said; the collection stands
+        if is_disk_full(exc, file_of(ctx.db)):
+            raise
+        log.warning("market series / news not collected: %s", exc)
+        return [f"not collected ({exc})"]
+    said = [
+        f"{r.series} {r.status}" + (f" +{r.added}" if r.added else "")
+        for r in results
+        if r.status in ("added", "failed")
+    ]
+    if news:
+        said.append(f"news +{sum(r.added for r in news)} headlines")
+        said += [f"{r.symbol} news failed ({r.message})" for r in news if r.status == "failed"]
+    return said
 
 
 def cycle(

@@ -70,7 +70,7 @@ class DashboardScreen(Screen):
                 # the paper account: hidden until the daemon has stepped it once
                 yield Static("Paper account", classes="panel-title", id="equity-title")
                 yield EquityChart(id="equity")
-                yield Static("Regimes", classes="panel-title")
+                yield Static("Regimes", classes="panel-title", id="regimes-title")
                 yield RegimeTable(id="regimes")
                 yield Static("Commands", classes="panel-title", id="commands-title")
                 yield CommandsTable(id="commands")
@@ -139,6 +139,12 @@ class DashboardScreen(Screen):
                 set_static(head, paper_title(account))
         if changed("regimes"):
             self.query_one(RegimeTable).rows_data = data["regimes"]
+        if changed("context"):  # what the newest calls saw: VIX, the next scheduled event
+            ctx = data.get("context")
+            set_static(
+                self.query_one("#regimes-title", Static),
+                "Regimes" + (f" · {ctx['line']}" if ctx else ""),
+            )
         if changed("commands"):
             self.query_one(CommandsTable).rows_data = data["commands"]
         if changed("commands") or changed("jobs"):

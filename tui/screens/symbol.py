@@ -36,6 +36,7 @@ class SymbolScreen(Screen):
         with Horizontal(id="symbol-top"):
             yield PriceChart(id="price")
             yield SignalBars(id="signals")
+        yield Static("", id="symbol-news")
         yield Static("Prediction history (newest first)", classes="panel-title")
         yield HistoryTable(id="history")
         yield Footer()
@@ -61,9 +62,42 @@ class SymbolScreen(Screen):
         else:
             title.append("  no verified calls yet", style="dim")
         self.query_one("#symbol-title", Static).update(title)
+        self._show_news(detail)
         self.query_one(PriceChart).detail = detail
         self.query_one(SignalBars).detail = detail
         self.query_one(HistoryTable).rows_data = detail["history"]
+
+    def _show_news(self, detail: dict[str, Any]) -> None:
+        """What the latest call saw (VIX, the next event, news) and the recent headlines with
+        their lexicon sentiment; hidden while nothing of it is stored."""
+        panel = self.query_one("#symbol-news", Static)
+        items = detail.get("news") or []
+        line = detail.get("context_line") or ""
+        panel.display = bool(items or line)
+        if not panel.display:
+            return
+        text = Text()
+        if line:
+            text.append(f"Context of the call as of {detail['context']['as_of']}: ", style="bold")
+            text.append(line)
+        if items:
+            days, needed = detail.get("news_days", 0), detail.get("news_needed_days", 0)
+            text.append("\n" if line else "")
+            text.append("Headlines", style="bold")
+            text.append(
+                f"  (shown, not used by the models: {days} of the {needed} days of stored "
+                "headlines they need)",
+                style="dim",
+            )
+        for item in items:
+            s = float(item["sentiment"])
+            style = "green" if s > 0 else "red" if s < 0 else "dim"
+            text.append(f"\n{item['published_at'][:16].replace('T', ' ')}  ")
+            text.append(f"{s:+.2f}", style=style)
+            text.append(f"  {item['title']}")
+            if item.get("publisher"):
+                text.append(f"  — {item['publisher']}", style="dim")
+        panel.update(text)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -1,0 +1,116 @@
+"""Outside market series (^VIX, yields) and the context each cycle's calls saw.
+
+A series value is history: stored once its session has closed and never overwritten, so a
+later answer from the source (a revision) cannot change what a past call saw. The caller
+owns the transaction for `save_context`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlite_utils
+
+from store.db import date_range, immediate, utcnow
+
+CONTEXT_COLUMNS = (
+    "symbol",
+    "as_of",
+    "vix",
+    "vix_pct",
+    "vix_date",
+    "next_event",
+    "next_event_date",
+    "event_sessions",
+    "news_n",
+    "news_sentiment",
+)
+
+
+def add_values(
+    db: sqlite_utils.Database, series: str, rows: Iterable[tuple[str, float]], source: str
+) -> tuple[int, int]:
+    """Store (date, value) rows of `series`; dates already stored keep their value.
+    Returns (added, kept)."""
+    rows = list(rows)
+    stamp = utcnow()
+    with immediate(db):
+        before = db.conn.total_changes
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO market_series (series, date, value, source, collected_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(series, d, float(v), source, stamp) for d, v in rows],
+        )
+        added = db.conn.total_changes - before
+    return added, len(rows) - added
+
+
+def values(
+    db: sqlite_utils.Database, series: str, *, start: str | None = None, end: str | None = None
+) -> list[tuple[str, float]]:
+    """(date, value) of `series` within [start, end], oldest first."""
+    bounds, params = date_range(start, end)
+    cur = db.execute(
+        "SELECT date, value FROM market_series WHERE series = ?" + bounds + " ORDER BY date",
+        [series, *params],
+    )
+    return [(d, float(v)) for d, v in cur.fetchall()]
+
+
+def last_date(db: sqlite_utils.Database, series: str) -> str | None:
+    row = db.execute("SELECT MAX(date) FROM market_series WHERE series = ?", [series]).fetchone()
+    return row[0] if row else None
+
+
+def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
+    """rows in CONTEXT_COLUMNS order; one per (symbol, as_of), the latest cycle's wins."""
+    cols = ", ".join(CONTEXT_COLUMNS)
+    marks = ", ".join("?" for _ in CONTEXT_COLUMNS)
+    db.conn.executemany(
+        f"INSERT OR REPLACE INTO call_context ({cols}) VALUES ({marks})", [tuple(r) for r in rows]
+    )
+
+
+def context_of(
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per symbol, the context its calls saw: as of `as_of` when given, else its latest."""
+    where, params = [], []
+    if as_of is not None:
+        where.append("c.as_of = ?")
+        params.append(as_of)
+    else:
+        where.append("c.as_of = (SELECT MAX(as_of) FROM call_context m WHERE m.symbol = c.symbol)")
+    if symbols:
+        where.append(f"c.symbol IN ({', '.join('?' for _ in symbols)})")
+        params.extend(symbols)
+    cur = db.execute(
+        f"SELECT {', '.join('c.' + c for c in CONTEXT_COLUMNS)} FROM call_context c WHERE "
+        + " AND ".join(where),
+        params,
+    )
+    return {r[0]: dict(zip(CONTEXT_COLUMNS, r, strict=True)) for r in cur.fetchall()}
+
+
+def describe(ctx: dict[str, Any], h: int | None = None) -> str:
+    """One line for a stored (or computed) context: "VIX 18.2 (pct 64 of 1y); FOMC
+    in 2 sessions (2026-12-09); 3 headlines, sentiment +0.20". With `h`, says whether the
+    event falls within the call's horizon."""
+    parts = []
+    if ctx.get("vix") is not None:
+        pct = ctx.get("vix_pct")
+        parts.append(
+            f"VIX {ctx['vix']:.1f}" + ("" if pct is None else f" (pct {100 * pct:.0f} of 1y)")
+        )
+    n = ctx.get("event_sessions")
+    if n is not None:
+        text = (
+            f"{ctx['next_event']} in {n} session{'s' if n != 1 else ''} ({ctx['next_event_date']})"
+        )
+        parts.append(text + (" — within the horizon" if h is not None and n <= h else ""))
+    elif ctx.get("calendar_ends"):
+        parts.append(f"event calendar ends {ctx['calendar_ends']}")
+    if ctx.get("news_n"):
+        parts.append(f"{ctx['news_n']} headlines, sentiment {ctx['news_sentiment']:+.2f}")
+    return "; ".join(parts)

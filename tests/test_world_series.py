@@ -1,0 +1,98 @@
+"""Outside market series (^VIX, yields): stored as their own series, point in time.
+
+Yahoo is faked at the network boundary with the yfinance fake the bar tests use; offline,
+the VIX shipped with `arch` (2014-01-03 … 2019-01-03) is the series' own source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yfinance.exceptions as yfe
+
+from assistant.config import Settings
+from assistant.cycle.context import world_context
+from assistant.ingest.market import ArchVix, YahooSeries, collect_series, series_frame
+from assistant.ingest.sources.yahoo import YahooSource
+from models import vix
+from store import market
+from tests.test_data_yahoo import FakeYF, at, yahoo_frame
+
+
+def yahoo_settings() -> Settings:
+    return Settings().replace("collect", source="yahoo", history_years=1)
+
+
+def test_vix_from_yahoo_is_stored_once_settled_and_never_revised(home, db):
+    frame = yahoo_frame("2024-02-01", "2024-03-08", base=13.0, adj=1.0)
+    yf = FakeYF({"^VIX": frame, "^TNX": yahoo_frame("2024-02-01", "2024-03-08", base=4.1)})
+    # 16:10 New York on 2024-03-08: the stocks have closed, the VIX has not settled yet
+    with at("2024-03-08 21:10:00+00:00"):
+        got = collect_series(db, yahoo_settings(), YahooSeries(YahooSource(home, yf=yf)))
+    by = {r.series: r for r in got}
+    assert by["^VIX"].status == "added" and by["^IRX"].status == "no-data"
+    assert market.last_date(db, "^VIX") == "2024-03-07"
+    assert market.values(db, "^VIX")[0] == ("2024-02-01", 13.0)
+    # 16:20: settled; and the source now sends a revised past value, which is not taken
+    revised = frame.copy()
+    revised.loc[revised.index[0], "Close"] = 99.0
+    yf.answers["^VIX"] = revised
+    with at("2024-03-08 21:20:00+00:00"):
+        again = collect_series(db, yahoo_settings(), YahooSeries(YahooSource(home, yf=yf)))
+    assert market.last_date(db, "^VIX") == "2024-03-08"
+    assert market.values(db, "^VIX")[0] == ("2024-02-01", 13.0)
+    assert {r.series: r.added for r in again}["^VIX"] == 1
+    # a value sent again for a stored date (a revision) is kept as first stored
+    assert market.add_values(db, "^VIX", [("2024-02-01", 99.0)], "yahoo") == (0, 1)
+    assert market.values(db, "^VIX", end="2024-02-01") == [("2024-02-01", 13.0)]
+
+
+def test_a_rate_limit_writes_no_series_value(home, db):
+    yf = FakeYF({"^VIX": yfe.YFRateLimitError()})
+    with at("2024-03-08 22:00:00+00:00"):
+        got = collect_series(db, yahoo_settings(), YahooSeries(YahooSource(home, yf=yf)))
+    assert {r.series: r.status for r in got}["^VIX"] == "failed"
+    assert "rate limit" in got[0].message
+    assert market.values(db, "^VIX") == []
+
+
+def test_offline_vix_respects_until(db):
+    got = collect_series(db, Settings(), ArchVix(), until="2016-03-14")
+    assert got[0].status == "added" and got[0].added > 250
+    assert market.last_date(db, "^VIX") == "2016-03-14"
+    assert collect_series(db, Settings(), ArchVix(), until="2016-03-14")[0].status == "current"
+
+
+def test_vix_features_canary_and_values():
+    closes = series_frame_from_arch()
+    sessions = pd.DatetimeIndex(closes.index)
+    full = vix.features(closes, sessions)
+    for t in (sessions[300], sessions[700], sessions[-1]):
+        cut = vix.features(closes.loc[:t], sessions[sessions <= t])
+        pd.testing.assert_series_equal(full.loc[t], cut.loc[t])
+        assert full.loc[t].notna().all()
+    t = sessions[400]
+    window = closes.loc[:t].iloc[-vix.PCT_WINDOW :]
+    assert full.loc[t, "vix_pct"] == pytest.approx((window <= closes.loc[t]).mean())
+    assert full.loc[t, "vix_chg_5"] == pytest.approx(np.log(closes.loc[t] / closes.iloc[395]))
+    # a missing day carries the last value known, never the next one
+    gap = closes.drop(sessions[500])
+    assert vix.features(gap, sessions).loc[sessions[500], "vix"] == closes.iloc[499]
+
+
+def series_frame_from_arch() -> pd.Series:
+    return ArchVix().history("^VIX", pd.Timestamp("2014-01-01"), pd.Timestamp("2019-12-31"))
+
+
+def test_context_at_d_sees_the_vix_of_d_and_nothing_later(db):
+    collect_series(db, Settings(), ArchVix(), until="2016-12-30")
+    full = series_frame(db, "^VIX")
+    ctx = world_context(db, {"SPY": "2016-03-14"}, "XNYS")["SPY"]
+    assert ctx.vix == full.loc["2016-03-14"] and ctx.vix_date == "2016-03-14"
+    # the same context from a store that stops at D: later values change nothing
+    cut = market.values(db, "^VIX", end="2016-03-14")
+    db.execute("DELETE FROM market_series")
+    market.add_values(db, "^VIX", cut, "arch")
+    again = world_context(db, {"SPY": "2016-03-14"}, "XNYS")["SPY"]
+    assert again == ctx

@@ -1,0 +1,53 @@
+"""The dashboard and the symbol screen show the context the calls saw (real app, Pilot)."""
+
+from __future__ import annotations
+
+from store import market
+from store import news as news_store
+from store.db import immediate
+from tests.test_tui_app import SIZE, app_for
+from tests.tui_fixture import fill, screen_text, settle, sync
+
+
+@sync
+async def test_context_on_the_dashboard_and_headlines_on_the_symbol_screen(home, db):
+    fill(db)
+    with immediate(db):
+        market.save_context(
+            db,
+            [
+                ("AAPL", "2018-06-29", 16.1, 0.62, "2018-06-29", "FOMC", "2018-08-01", 22, 2, 0.5),
+                (
+                    "^GSPC",
+                    "2018-06-29",
+                    16.1,
+                    0.62,
+                    "2018-06-29",
+                    "FOMC",
+                    "2018-08-01",
+                    22,
+                    0,
+                    None,
+                ),
+            ],
+        )
+    news_store.add_many(
+        db,
+        [
+            ("AAPL", "k1", "2018-06-28T13:00:00Z", "Apple beats estimates", "Reuters", None, 1.0),
+            ("AAPL", "k2", "2018-06-29T13:00:00Z", "Apple faces probe", "AP", None, -1.0),
+        ],
+    )
+    app = app_for(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Regimes · VIX 16.1 (pct 62 of 1y); FOMC in 22 sessions" in text
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Context of the call as of 2018-06-29: VIX 16.1" in text
+        assert "2 headlines, sentiment +0.50" in text
+        assert "shown, not used by the models: 2 of the 250 days" in text
+        assert "-1.00  Apple faces probe  — AP" in text
+        assert "+1.00  Apple beats estimates" in text
