@@ -57,6 +57,8 @@ def from_backtest(
             f"[paper] horizon = {rules.horizon}: the backtest made no calls at that horizon"
         )
     calls["as_of"] = pd.to_datetime(calls["as_of"])
+    if "rank_score" in calls:  # the ranking model's walk-forward score: the `ranking` policy's
+        calls["score"] = calls["rank_score"]
     symbols = sorted(set(calls["symbol"]))
     opens = pd.DataFrame({s: bars[s]["open"] for s in symbols}).sort_index()
     closes = pd.DataFrame({s: bars[s]["close"] for s in symbols}).sort_index()
@@ -92,7 +94,10 @@ def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | Non
         return f"paper: no final bars on {session}"
     calls = ledger.session_calls(db, session, rules.horizon, symbols)
     prior = ledger.state_before(db, session)
-    frame = pd.DataFrame(calls, columns=["symbol", "call", "vol_sigma"]).set_index("symbol")
+    frame = pd.DataFrame(calls, columns=["symbol", "call", "vol_sigma", "score"]).set_index(
+        "symbol"
+    )
+    frame["score"] = frame["score"].astype(float)
     sigma = annualized(frame["vol_sigma"].astype(float), rules.horizon)
     written: dict[str, dict[str, Any]] = {}
     books = ("hold", "long") if rules.policy == "hold" else ("paper", "hold", "long")

@@ -174,16 +174,24 @@ def session_prices(
 
 def session_calls(
     db: sqlite_utils.Database, session: str, horizon: int, symbols: list[str]
-) -> list[tuple[str, str, float | None]]:
-    """(symbol, direction, vol_sigma) of the newest call per symbol as of `session` at
-    `horizon`."""
+) -> list[tuple[str, str, float | None, float | None]]:
+    """(symbol, direction, vol_sigma, score) of the newest call per symbol as of `session` at
+    `horizon`; score is the ranking model's expected relative move of the symbol for that
+    session and horizon (None when it was not ranked)."""
     marks = ", ".join("?" * len(symbols))
     rows = db.execute(
         f"SELECT symbol, direction, vol_sigma FROM predictions WHERE as_of = ? AND horizon = ? "
         f"AND symbol IN ({marks}) ORDER BY made_at, id",
         [session, horizon, *symbols],
     ).fetchall()
-    return list({s: (s, d, v) for s, d, v in rows}.values())
+    scores = dict(
+        db.execute(
+            f"SELECT symbol, relative FROM rankings WHERE as_of = ? AND horizon = ? "
+            f"AND symbol IN ({marks}) ORDER BY made_at",
+            [session, horizon, *symbols],
+        ).fetchall()
+    )
+    return list({s: (s, d, v, scores.get(s)) for s, d, v in rows}.values())
 
 
 def standing(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:

@@ -189,3 +189,35 @@ def test_the_alerts_digest_carries_the_paper_account_line(tmp_path) -> None:
     assert (
         "Paper account 2024-01-03: equity 1,010 (+1.0%), 1 position(s); buy-and-hold +0.5%" in body
     )
+
+
+def test_the_daemons_ranking_policy_orders_the_top_ranked_symbol(tmp_path) -> None:
+    """After a cycle stored the ranking model's relative calls, the daemon's paper step with
+    `policy = "ranking"` orders the session's top-ranked symbol, and only it."""
+    import json
+
+    from assistant.config import load as load_settings
+    from assistant.paper import step_session
+    from store.db import open_db
+    from tests.tui_fixture import fill
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[paper]\npolicy = "ranking"\ntop_n = 1\nhorizon = 1\n')
+    db = open_db(home)
+    fill(db, names=("^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"))
+    with db.conn:  # the volatility forecast each call carries sizes the position
+        db.execute("UPDATE predictions SET vol_sigma = 0.01")
+    session = db.execute("SELECT MAX(as_of) FROM rankings").fetchone()[0]
+    best = db.execute(
+        "SELECT symbol FROM rankings WHERE as_of = ? AND horizon = 1 ORDER BY relative DESC",
+        [session],
+    ).fetchone()[0]
+    step_session(db, load_settings(home), as_of=session)
+    pending = json.loads(
+        db.execute(
+            "SELECT pending FROM paper_days WHERE book = 'paper' AND session = ?", [session]
+        ).fetchone()[0]
+    )
+    db.close()
+    assert [s for s, w in pending.items() if w] == [best]

@@ -184,3 +184,49 @@ def test_a_paper_horizon_the_models_never_call_is_refused(tmp_path):
         f"error: [paper] horizon = 2 is not one of [models] horizons [1, 3, 5] "
         f"({home / 'config.toml'})"
     ]
+
+
+def test_the_ranking_policy_holds_the_top_of_the_ranking_models_walk_forward_scores(tmp_path):
+    """`[paper] policy = "ranking"` with the ranking model backtested: the paper book holds
+    the top-scored symbol of each session (the model's walk-forward score, as of the call)."""
+    home = tmp_path / "home"
+    assert (
+        cli(home, "watch", "add", "^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT").returncode == 0
+    )
+    assert cli(home, "collect").returncode == 0
+    (home / "config.toml").write_text('[paper]\npolicy = "ranking"\ntop_n = 1\n')
+    args = ("backtest", "--models", "rules,ranking", "--from", "2012-09-04", "--horizons", "1")
+    csv = tmp_path / "calls.csv"
+    out = cli(
+        home, *args, "--retrain-every", "63", "--paper", "--paper-model", "rules",
+        "--predictions-out", str(csv), "--json", timeout=900,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    paper = json.loads(out.stdout)["paper"]
+    rows = {r["book"]: r for r in paper["report"]}
+    assert rows["paper"]["trades"] > 0
+    import pandas as pd
+
+    # the same books in-process from the calls file: every buy is the top-scored symbol of
+    # the session the order was decided on
+    from assistant.modeling.training import load_bars
+    from assistant.paper import from_backtest
+    from models import paper as accounts
+    from store.db import open_db
+
+    calls = pd.read_csv(csv)
+    db = open_db(home)
+    try:
+        bars = load_bars(db, sorted(set(calls["symbol"])), None)
+    finally:
+        db.close()
+    rules = accounts.Rules(policy="ranking", top_n=1, horizon=1)
+    _, books = from_backtest(calls, bars, rules, "rules")
+    ranked = calls[calls["model"] == "rules"].dropna(subset=["rank_score"])
+    top = ranked.loc[ranked.groupby("as_of")["rank_score"].idxmax()]
+    tops = dict(zip(pd.to_datetime(top["as_of"]), top["symbol"], strict=True))
+    buys = [f for f in books["paper"].fills if f["shares"] > 0]
+    assert buys
+    for f in buys:
+        decided = max(d for d in tops if d < pd.Timestamp(f["date"]))
+        assert tops[decided] == f["symbol"], (f, tops[decided])
