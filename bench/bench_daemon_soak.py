@@ -7,6 +7,8 @@ disk use (database, WAL, models) while it runs, and prints, against the targets:
 
 - completion, and job runs failed (target 0);
 - RSS after the first retrain and at the end (target: flat, growth <= 100 MB);
+- seconds per session in the first and the last fifth of the replay (target: the last at
+  most 2x the first: a day's work must not grow with the history behind it);
 - disk: the database per replayed session (it holds every call: it grows with them), the
   WAL's largest size (target <= 64 MB: checkpoints keep it bounded), and the models
   folder at the end against its size after the first quarter of the replay, or at its
@@ -36,6 +38,22 @@ SYNTHETIC_START, SYNTHETIC_SESSIONS = "2010-01-04", 2500  # what the synthetic s
 WAL_TARGET_MB = 64.0
 MODELS_GROWTH_TARGET = 1.5
 RSS_GROWTH_TARGET_MB = 100.0
+PACE_GROWTH_TARGET = 2.0
+
+
+def pace(clock: list[tuple[int, float]]) -> tuple[float, float]:
+    """Seconds per replayed session over the first and the last fifth of the sessions
+    (retrains fall every N sessions, so both windows hold their share of them)."""
+    if len(clock) < 10:
+        return float("nan"), float("nan")
+    total = clock[-1][0]
+
+    def rate(lo: int, hi: int) -> float:
+        inside = [(n, t) for n, t in clock if lo <= n <= hi]
+        (n0, t0), (n1, t1) = inside[0], inside[-1]
+        return (t1 - t0) / (n1 - n0) if n1 > n0 else float("nan")
+
+    return rate(1, total // 5), rate(total - total // 5, total)
 
 
 def rss_mb(pid: int) -> float:
@@ -93,7 +111,7 @@ def main() -> int:
     )
     ap.add_argument("--sessions", type=int, default=1000, help="sessions to replay")
     ap.add_argument("--symbols", type=int, default=10)
-    ap.add_argument("--kinds", default="xgboost,markov,rules")
+    ap.add_argument("--kinds", default="xgboost,markov,rules,ranking")
     ap.add_argument("--retrain-every", type=int, default=20, help="sessions between retrains")
     ap.add_argument(
         "--small", action="store_true", help="100 sessions x 3 symbols: a quick look (~2 min)"
@@ -133,12 +151,15 @@ def main() -> int:
     )
     db, wal, models = home / "assistant.db", home / "assistant.db-wal", home / "models"
     samples: list[tuple[int, float, float, float, float]] = []  # sessions, rss, db, wal, models
+    clock: list[tuple[int, float]] = []  # (sessions replayed, seconds since start)
     state = None
     while proc.poll() is None:
         rows = q(home, "SELECT state FROM daemon")
         state = rows[0][0] if rows else None
         done = q(home, "SELECT COUNT(DISTINCT as_of) FROM predictions")
         n = done[0][0] if done else 0
+        if n and (not clock or n > clock[-1][0]):
+            clock.append((n, time.monotonic() - start))
         if n and (not samples or n - samples[-1][0] >= max(5, args.sessions // 40)):
             samples.append((n, rss_mb(proc.pid), size_mb(db), size_mb(wal), size_mb(models)))
         if state == "finished":
@@ -204,6 +225,12 @@ def main() -> int:
         f"models: {end[4]:.1f} MB in {artifacts} artifact folders at the end, {quarter[4]:.1f} MB "
         f"after {quarter[0]} sessions (x{models_ratio:.2f}; target <= x{MODELS_GROWTH_TARGET:g}: "
         f"pruned, not growing)  {verdict(models_ratio <= MODELS_GROWTH_TARGET)}"
+    )
+    first, last = pace(clock)
+    print(
+        f"pace: {first:.2f} s per session over the first fifth, {last:.2f} s over the last "
+        f"(x{last / first if first else float('nan'):.2f}; target <= x{PACE_GROWTH_TARGET:g})  "
+        f"{verdict(bool(first) and last <= PACE_GROWTH_TARGET * first)}"
     )
     print("samples (sessions: RSS MB / db MB / WAL MB / models MB):")
     for s in samples[:: max(1, len(samples) // 10)] + [end]:

@@ -125,6 +125,9 @@ def claim_next(db: sqlite_utils.Database, *, skip: tuple[str, ...] = ()) -> dict
     """
     holes = ",".join("?" * len(skip))
     where = f"status = 'queued' AND kind NOT IN ({holes})" if skip else "status = 'queued'"
+    # A read first: an empty queue (the daemon asks often) takes no write lock.
+    if db.execute(f"SELECT 1 FROM commands WHERE {where} LIMIT 1", list(skip)).fetchone() is None:
+        return None
     with immediate(db):
         row = db.execute(
             f"SELECT id, kind, args FROM commands WHERE {where} ORDER BY id LIMIT 1", list(skip)

@@ -54,6 +54,11 @@ class FakeTicker:
     def __init__(self, yf: FakeYF, symbol: str):
         self.yf, self.symbol = yf, symbol
 
+    @property
+    def news(self) -> list[dict]:  # yfinance's Ticker.news: no headlines in these tests
+        self.yf.calls.append(("news", self.symbol))
+        return []
+
     def history(
         self, start=None, end=None, interval="1d", auto_adjust=True, actions=True, timeout=10, **_
     ):

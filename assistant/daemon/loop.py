@@ -52,6 +52,7 @@ log = logging.getLogger("assistant.daemon")
 STOP_GRACE_S = 8.0  # how long shutdown waits for training to abort (exit within 10 s)
 DISK_FULL_FIRST_WAIT_S = 2.0
 DISK_FULL_MAX_WAIT_S = 60.0
+TRAINING_POLL_S = 0.05  # a replay waiting on its due retrain looks again this often
 
 
 @dataclass
@@ -482,7 +483,11 @@ class Daemon:
                 return False  # stopping mid-step: the session is redone on resume
             self._revealed = sim
         if self._trains_for == sim and self.worker.busy:
-            return False  # the clock does not pass a due retrain until it is done
+            # The clock does not pass a due retrain until it is done; look again in a
+            # moment (not in a spin: that would starve the training thread of the GIL and
+            # of the write lock its own writes need).
+            self._next_step = self.clock() + TRAINING_POLL_S
+            return False
         if not self.replay_step(opts, clock, sim):
             return False  # stopping mid-step: the session is redone on resume
         clock.advance()

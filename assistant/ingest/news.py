@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
-from assistant.errors import TemporaryError
+from assistant.errors import NoDataError, TemporaryError
 from models import sentiment
 from store import news as news_store
 
@@ -69,19 +69,12 @@ def collect_news(db: sqlite_utils.Database, source: Any, symbols: list[str]) -> 
     """Headlines for each symbol from a Yahoo source (its configured yfinance module)."""
     if getattr(source, "name", None) != "yahoo":
         return []
-    yf = source._module()
     out = []
     for sym in symbols:
-        try:
-            source._check_blocked()  # after a rate limit, ask nothing more this run
-        except TemporaryError as exc:
+        try:  # after a rate limit the source asks nothing more this run
+            items = source.news(sym)
+        except (TemporaryError, NoDataError) as exc:
             out.append(NewsResult(sym, "failed", message=str(exc)))
-            continue
-        try:
-            items = yf.Ticker(sym).news or []
-        except Exception as exc:  # noqa: BLE001 - sorted by the source's own rules, then said
-            err = source._classify(sym, exc)
-            out.append(NewsResult(sym, "failed", message=str(err)))
             continue
         rows = [r for r in (parse(sym, i) for i in items if isinstance(i, dict)) if r]
         added = news_store.add_many(db, rows)

@@ -47,13 +47,11 @@ def job_table(jobs: list[dict[str, Any]], limit: int = 3) -> Table:
 
 
 def finished_text(sim_date: str | None, report: str) -> str:
-    """What a finished replay leaves to look at (the record stops growing here)."""
+    """What a finished replay leaves to look at (the record stops growing here); short, so
+    an 80-column terminal keeps the watchlist in view."""
     return (
-        f"REPLAY FINISHED at {sim_date or 'the end of the data'}: no new sessions arrive, the "
-        "record below is complete. Look at the Accuracy chart (hit rate against the stronger "
-        "baseline, and how often the close landed in the 80% range), the watchlist's In 80% "
-        "column, and enter on a symbol for its hits, misses and ranges; "
-        f"`{report}` has the p-values."
+        f"REPLAY FINISHED at {sim_date or 'the end of the data'}: the record below is complete "
+        f"(Accuracy chart, In 80% column, enter on a symbol); p-values: `{report}`"
     )
 
 

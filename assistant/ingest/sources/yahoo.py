@@ -168,6 +168,19 @@ class YahooSource:
             raise self._classify(symbol, exc) from None
         return self._normalize(symbol, raw, start, end)
 
+    def news(self, symbol: str) -> list[Any]:
+        """Yahoo's recent headlines for `symbol` (yfinance's `Ticker.news`), asked like
+        `history`: not after a rate limit this run, yfinance's own chatter kept out of our
+        output, failures raised as TemporaryError / NoDataError."""
+        yf = self._module()
+        self._check_blocked()
+        try:
+            with _quiet():
+                items = yf.Ticker(symbol).news
+        except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
+            raise self._classify(symbol, exc) from None
+        return list(items or [])
+
     def history_many(
         self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
     ) -> dict[str, pd.DataFrame | Exception]:
