@@ -72,6 +72,16 @@ def expire(db: sqlite_utils.Database, created_before: str) -> int:
         ).rowcount
 
 
+def undelivered_since(db: sqlite_utils.Database, since: str) -> int:
+    """How many alerts created since `since` were given up on (failed or expired)."""
+    return int(
+        db.execute(
+            "SELECT COUNT(*) FROM alerts WHERE status IN ('failed', 'expired') AND created_at >= ?",
+            [since],
+        ).fetchone()[0]
+    )
+
+
 def recent(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
     cur = db.execute("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", [limit])
     cols = [c[0] for c in cur.description]

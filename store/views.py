@@ -19,12 +19,12 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
 
-from store import market, news, paper, rankings, registry, symbols
+from store import alerts, market, news, paper, rankings, registry, symbols
 from store.freshness import sessions_between
 from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
 
@@ -442,6 +442,10 @@ def dashboard(
             "quarantined": quarantined(db),
             "paper": paper.panel(db),
             "context": market_context(db),
+            # alerts the sender gave up on in the last day: shown, never raised
+            "alerts_failed": alerts.undelivered_since(
+                db, (now - timedelta(days=1)).astimezone(UTC).isoformat(timespec="seconds")
+            ),
         }
 
 

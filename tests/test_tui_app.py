@@ -405,3 +405,28 @@ async def test_watchlist_shows_each_symbols_rank_and_expected_relative_move(home
     # ^GSPC ranked first of six, expected +0.40% against the six's mean; MSFT last
     assert re.search(r"\^GSPC .* 1/6 \+0\.40%", text), text
     assert re.search(r"MSFT .* 6/6 -0\.60%", text), text
+
+
+@sync
+async def test_alerts_the_sender_gave_up_on_are_shown_on_the_dashboard(filled):
+    """An alert that failed all its tries (or expired unsent) is never raised; the daemon
+    line says how many in the last 24 h and where to look."""
+    from store import alerts
+
+    db = open_db(filled)
+    for key in ("a", "b", "old"):
+        alerts.enqueue(db, key, "calls", "t", "b")
+    with db.conn:
+        db.execute("UPDATE alerts SET status = 'failed', created_at = ?", [
+            (FIXED_NOW - timedelta(hours=2)).isoformat(timespec="seconds")
+        ])  # fmt: skip
+        db.execute(
+            "UPDATE alerts SET created_at = ? WHERE key = 'old'",
+            [(FIXED_NOW - timedelta(days=3)).isoformat(timespec="seconds")],
+        )
+    db.close()
+    app = app_for(filled)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+    assert "2 alert(s) not delivered in 24 h (assistant alerts list)" in text

@@ -99,6 +99,7 @@ class DashboardScreen(Screen):
         if changed("jobs"):
             status.jobs = data["jobs"]
         status.queued = data["queued"]
+        status.alerts_failed = data.get("alerts_failed", 0)
         if changed("watchlist") or changed("deactivated") or changed("quarantined"):
             self.query_one(WatchlistTable).rows_data = data["watchlist"]
             watched = len(data["watchlist"])

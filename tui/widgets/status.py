@@ -61,6 +61,7 @@ class StatusHeader(Vertical):
     daemon_row: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
     jobs: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
     queued: reactive[int] = reactive(0)
+    alerts_failed: reactive[int] = reactive(0)  # alerts not delivered in the last day
 
     def __init__(
         self,
@@ -89,6 +90,9 @@ class StatusHeader(Vertical):
         self.render_state()
 
     def watch_queued(self) -> None:
+        self.render_state()
+
+    def watch_alerts_failed(self) -> None:
         self.render_state()
 
     def watch_jobs(self, jobs: list[dict[str, Any]]) -> None:
@@ -125,6 +129,11 @@ class StatusHeader(Vertical):
                 )
         if self.queued:
             line.append(f"  · {self.queued} command(s) queued")
+        if self.alerts_failed:
+            line.append(
+                f"  · {self.alerts_failed} alert(s) not delivered in 24 h (assistant alerts list)",
+                style="bold red",
+            )
         set_static(self.query_one("#daemon-line", Static), line)
         banner = self.query_one("#offline-banner", Static)
         if banner.display != (not info["online"]):
