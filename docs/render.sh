@@ -2,7 +2,7 @@
 # Re-render the README's pictures from the real app, the way the demo looks:
 #   bash docs/render.sh            -> docs/dashboard.svg, docs/symbol.svg
 # A throwaway home with the bundled sample; the daemon replays its last 120 sessions as fast
-# as it can with the fast model set (xgboost, markov, rules, retrained every 20 sessions,
+# as it can with the fast model set (xgboost, markov, rules, ranking, retrained every 20 sessions,
 # each retrain on bars up to its session only), then the dashboard and AAPL's screen are
 # saved while the daemon is still running. Run it whenever the screens change: a few minutes.
 set -euo pipefail
@@ -11,7 +11,7 @@ A=.venv/bin/assistant
 home=$(mktemp -d)
 export ASSISTANT_HOME="$home"
 trap '$A stop >/dev/null 2>&1 || true; rm -rf "$home"' EXIT
-printf '[models]\nkinds = ["xgboost", "markov", "rules"]\n' >"$home/config.toml"
+printf '[models]\nkinds = ["xgboost", "markov", "rules", "ranking"]\n' >"$home/config.toml"
 $A watch add ^GSPC ^IXIC AAPL GOOG IBM MSFT >/dev/null
 $A collect >/dev/null
 start=$(.venv/bin/python - "$home" <<'PY'

@@ -179,7 +179,7 @@ def test_the_demo_trains_the_fast_kinds_unless_told_otherwise(tmp_path):
     demo = tmp_path / "demo"
     _, cmd = prepare_demo(demo)
     shown = settings(demo)
-    assert shown["models"]["kinds"] == list(DEMO_KINDS) == ["xgboost", "markov", "rules"]
+    assert shown["models"]["kinds"] == list(DEMO_KINDS) == ["xgboost", "markov", "rules", "ranking"]
     assert shown["schedule"]["retrain_every_days"] == 21 and shown["collect"]["source"] == "sample"
     assert "--replay" in cmd
     prepare_demo(demo, kinds=["xgboost", "lstm"])

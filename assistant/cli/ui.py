@@ -25,7 +25,7 @@ from assistant.errors import AssistantError
 DEMO_SYMBOLS = ["^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"]
 # The demo's model set: a replay's due retrain holds its clock, so the demo trains kinds that
 # fit in seconds on 2 cores (their ensemble comes with them); `--models` adds the torch kinds.
-DEMO_KINDS = ("xgboost", "markov", "rules")
+DEMO_KINDS = ("xgboost", "markov", "rules", "ranking")
 DEMO_RETRAIN_EVERY = 21  # sessions between the replay's retrains (about a month)
 DEMO_LOG = "demo-daemon.log"
 STOP_WAIT_S = 15.0
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "history of ^GSPC, ^IXIC, AAPL, GOOG, IBM and MSFT (2004-08 to 2013-03), start the daemon "
         "in replay mode in the background and open the dashboard on it. On a home that already "
         "stores other bars (imported CSVs), those replay too. The demo trains the fast model "
-        f"kinds ({', '.join(DEMO_KINDS)} and their ensemble) unless --models or the demo home's "
+        f"kinds ({', '.join(DEMO_KINDS)}, and the forecasters' ensemble) unless --models or the demo home's "
         "config.toml says otherwise, so model calls appear within a minute or so; leaving the "
         "dashboard (q) stops the demo daemon.",
     )
