@@ -16,7 +16,7 @@ calls (`store.market.call_context`) so `report` and the dashboard show what a ca
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -76,7 +76,20 @@ class WorldContext:
         )
 
 
-def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, Any]:
+class VixAt(TypedDict, total=False):
+    vix: float
+    vix_pct: float | None
+    vix_date: str
+
+
+class EventAhead(TypedDict, total=False):
+    next_event: str
+    next_event_date: str
+    event_sessions: int
+    calendar_ends: str
+
+
+def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> VixAt:
     day = pd.Timestamp(as_of)
     rows = market.values(
         db,
@@ -101,7 +114,7 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, A
     }
 
 
-def _event_after(exchange: str, as_of: str) -> dict[str, Any]:
+def _event_after(exchange: str, as_of: str) -> EventAhead:
     day = pd.Timestamp(as_of)
     ahead = calendar.sessions(exchange, day, day + pd.Timedelta(days=EVENT_LOOKAHEAD_DAYS))
     if not len(ahead) or ahead[0] != day:
