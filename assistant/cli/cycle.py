@@ -91,8 +91,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Accuracy of verified predictions only: the hit rate of the UP/DOWN calls (FLAT "
             "calls make no directional claim) and how often one was made, the baselines on "
             "the same calls (always up, causal majority, last move; zero change for MAE), n, "
-            "MAE, Brier and Brier skill, the calibration table and the weekly trend. "
-            "p-values: " + PAIRED_TEST + "."
+            "MAE, Brier and Brier skill, the calibration table and the weekly trend; the "
+            "80%/95% ranges' realized coverage and interval score; the volatility forecast's "
+            "QLIKE next to EWMA and trailing-20, pooled and per year; the ranking's daily "
+            "Spearman IC and top-minus-bottom quintile spread; the context the latest calls "
+            "saw (VIX, scheduled events, news). p-values: " + PAIRED_TEST + "."
         ),
     )
     r.add_argument(
