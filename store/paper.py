@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -210,10 +210,29 @@ def standing(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
     return out
 
 
-def panel(db: sqlite_utils.Database, limit: int = 250) -> dict[str, Any]:
+class Position(TypedDict):
+    symbol: str
+    side: str  # long | short
+    value: float  # signed market value
+
+
+class PaperPanel(TypedDict):
+    """The dashboard's equity panel (see `panel`)."""
+
+    book: str  # the book charted: "paper", or "hold" when only it has been stepped
+    session: str
+    equity: float
+    dates: list[str]
+    paper: list[float]  # the charted book, indexed to 100
+    hold: list[float | None]  # buy-and-hold, indexed to 100 (None before it started)
+    drawdown: list[float]  # percent below the running peak
+    positions: list[Position]
+
+
+def panel(db: sqlite_utils.Database, limit: int = 250) -> PaperPanel | None:
     """What the dashboard's equity panel draws: the newest `limit` sessions of the paper
     account and buy-and-hold (each indexed to 100 at the first stepped session), the
-    paper account's drawdown, and its open positions. {} before the account exists."""
+    paper account's drawdown, and its open positions. None before the account exists."""
     try:
         rows = db.execute(
             "SELECT session, book, equity FROM paper_days WHERE book IN ('paper', 'hold') "
@@ -223,9 +242,9 @@ def panel(db: sqlite_utils.Database, limit: int = 250) -> dict[str, Any]:
             [limit],
         ).fetchall()
     except sqlite3.OperationalError:  # a home older than the paper account's tables
-        return {}
+        return None
     if not rows:
-        return {}
+        return None
     starts = dict(
         db.execute(
             "SELECT book, equity FROM paper_days p WHERE session = "
@@ -243,11 +262,11 @@ def panel(db: sqlite_utils.Database, limit: int = 250) -> dict[str, Any]:
         drawdown.append(100.0 * (series[main][d] / peak - 1))
     now = latest(db)[main]
     positions = [
-        {
-            "symbol": s,
-            "side": "long" if p["shares"] > 0 else "short",
-            "value": p["shares"] * now.get("last", {}).get(s, p["entry_price"]),
-        }
+        Position(
+            symbol=s,
+            side="long" if p["shares"] > 0 else "short",
+            value=p["shares"] * now.get("last", {}).get(s, p["entry_price"]),
+        )
         for s, p in sorted(now.get("positions", {}).items())
     ]
     return {
