@@ -121,3 +121,49 @@ def test_a_flood_of_10k_commands_is_capped_with_a_clear_message_then_served(fast
     _serve_until_idle(fast, timeout=100)
     assert commands.counts(db) == {"done": 1000}
     commands.enqueue(db, cmd.Verify())  # room again once served
+
+
+def test_retrain_rows_stored_before_the_scheduled_field_still_read_as_before(db):
+    """A home's database keeps rows an older version queued: its drift check said
+    "scheduled" only in the reason's prefix. Such rows still dedupe with the drift check's
+    new ones, and a replay's end still cancels them and nothing a user asked for."""
+    old_drift = _insert(db, "retrain", '{"symbols": ["AAPL"], "reason": "drift: PSI 0.3"}')
+    old_user = _insert(db, "retrain", '{"symbols": ["AAPL"]}')
+    old_named = _insert(db, "retrain", '{"symbol": "msft", "reason": "requested for MSFT"}')
+    assert cmd.parse("retrain", commands.get(db, old_drift)["args"]) == cmd.Retrain(
+        ("AAPL",), reason="drift: PSI 0.3", scheduled=True
+    )
+    assert not cmd.parse("retrain", commands.get(db, old_named)["args"]).scheduled
+    # the drift check's next finding joins the waiting old row; a user's `r` joins the user's
+    drift_again = cmd.Retrain(("AAPL",), reason="drift: PSI 0.5", scheduled=True)
+    assert commands.enqueue(db, drift_again) == old_drift
+    assert commands.enqueue(db, cmd.Retrain(("aapl",))) == old_user
+    assert commands.enqueue(db, cmd.Retrain(("MSFT",))) == old_named
+    assert commands.cancel_scheduled_retrains(db, "cancelled: the replay ended") == 1
+    status = {i: commands.get(db, i)["status"] for i in (old_drift, old_user, old_named)}
+    assert status == {old_drift: "failed", old_user: "queued", old_named: "queued"}
+
+
+def test_a_command_row_another_program_wrote_badly_fails_with_the_reason(fast, db):
+    """Arguments that do not fit their kind fail that one row, with why; the rest run."""
+    bad = [
+        _insert(db, "predict", "not json"),
+        _insert(db, "collect", '["AAPL"]'),
+        _insert(db, "watch.add", "{}"),
+        _insert(db, "retrain", '{"kinds": "lstm"}'),
+        _insert(db, "retrain", '{"symbols": 5}'),
+        _insert(db, "dance", "{}"),
+    ]
+    after = commands.enqueue(db, cmd.Verify())
+    _serve_until_idle(fast)
+    errors = [commands.get(db, i)["error"] for i in bad]
+    assert errors[0].startswith("arguments are not valid JSON")
+    assert errors[1:] == [
+        "command arguments must be a JSON object",
+        "this command needs `symbols`",
+        "`kinds` must be a list of model kinds",
+        "`symbols` must be a list of tickers",
+        "unknown command 'dance'",
+    ]
+    assert {commands.get(db, i)["status"] for i in bad} == {"failed"}
+    assert commands.get(db, after)["status"] == "done"
