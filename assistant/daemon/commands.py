@@ -2,9 +2,9 @@
 
 Arguments and results are typed (vocab.commands parses the row's JSON): `symbols` for
 every kind that takes them (none = the whole watchlist); `kinds`, `reason` and
-`scheduled` (queued by the drift check, not by a user) for `retrain`. `retrain` always retrains the watchlist's models (they are
-global; a model trained on one symbol would serve only it): its `symbols` say which
-symbols asked, and are checked. It goes to the training worker and its row finishes
+`scheduled` (queued by the drift check, not by a user) for `retrain`. `retrain` always
+retrains the watchlist's models (they are global; a model trained on one symbol would
+serve only it): its `symbols` say which symbols asked, and are checked. It goes to the training worker and its row finishes
 when training ends; everything else runs on the loop thread. One training runs at a
 time: while the worker trains, retrain rows stay queued (other commands go past them),
 and the first one claimed takes every queued retrain for the same kinds with it. In replay,
@@ -112,9 +112,10 @@ class CommandRunner:
             case schema.WatchAdd():
                 return self.watch_add(command, cid)
             case schema.WatchRemove():
-                removed = jobs.watch_remove(self.ctx, _symbols(command.symbols) or [])
+                symbols = _symbols(command.symbols) or []
+                removed = jobs.watch_remove(self.ctx, symbols)
                 if not removed:
-                    raise AssistantError(f"not on the watchlist: {', '.join(command.symbols)}")
+                    raise AssistantError(f"not on the watchlist: {', '.join(symbols)}")
                 return schema.Unwatched(tuple(removed))
             case schema.Collect():
                 symbols, until = _symbols(command.symbols), self._as_of_or_fail()
@@ -149,10 +150,8 @@ class CommandRunner:
         added = jobs.watch_add(self.ctx, symbols)
         already = tuple(s for s in symbols if s not in added)
         until = self.as_of()
-        if until is None and self.replaying():
-            return schema.Watched(
-                tuple(added), already
-            )  # the replay collects them with its first session
+        if until is None and self.replaying():  # the replay collects them with its first session
+            return schema.Watched(tuple(added), already)
         try:
             self._job("collect", cid, lambda p: jobs.collect(self.ctx, p, symbols, until=until))
         except AssistantError as exc:
