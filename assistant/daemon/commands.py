@@ -112,10 +112,10 @@ class CommandRunner:
             case schema.WatchAdd():
                 return self.watch_add(command, cid)
             case schema.WatchRemove():
-                symbols = _symbols(command.symbols) or []
-                removed = jobs.watch_remove(self.ctx, symbols)
+                names = _symbols(command.symbols) or []
+                removed = jobs.watch_remove(self.ctx, names)
                 if not removed:
-                    raise AssistantError(f"not on the watchlist: {', '.join(symbols)}")
+                    raise AssistantError(f"not on the watchlist: {', '.join(names)}")
                 return schema.Unwatched(tuple(removed))
             case schema.Collect():
                 symbols, until = _symbols(command.symbols), self._as_of_or_fail()
