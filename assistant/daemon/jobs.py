@@ -53,7 +53,7 @@ class Context:
 @dataclass
 class Outcome:
     ok: bool
-    result: Json = None
+    result: object = None  # what the job returned, as it is (the caller's to read)
     error: str | None = None
     run_id: int | None = None
     interrupted: bool = False  # stopped early (shutdown, or a cancelled training)
@@ -85,7 +85,7 @@ class Throttled:
 def run_job(
     db: sqlite_utils.Database,
     name: str,
-    fn: Job,
+    fn: Callable[[Progress], tuple[object, str]],
     *,
     scheduled_for: str | None = None,
 ) -> Outcome:

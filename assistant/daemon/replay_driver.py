@@ -280,7 +280,7 @@ class ReplayDriver:
         # Nothing trains after the replay unless a user asks: scheduled and drift retrains
         # (waiting, running, or still queued as commands) are cancelled.
         dropped = host.worker.cancel_unrequested(host.db)
-        n = commands.cancel_queued_retrains(host.db, "drift", worker.CANCELLED)
+        n = commands.cancel_scheduled_retrains(host.db, worker.CANCELLED)
         if dropped or n:  # one line for the whole burst
             log.info(
                 "%d scheduled training(s) cancelled: nobody asked for them "
