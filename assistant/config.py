@@ -33,6 +33,7 @@ from assistant.errors import AssistantError
 class Collect:
     source: str = "sample"  # sample | yahoo | csv
     csv_dir: str = ""
+    macro_url: str = "https://fred.stlouisfed.org/graph/fredgraph.csv"  # FRED's keyless CSV
     refetch_sessions: int = (
         5  # re-fetch this many recent sessions: the last bar may have been provisional
     )
@@ -249,6 +250,10 @@ RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
     ("collect", "history_years"): _whole(1, 100, "years"),
     ("collect", "deactivate_after_empty"): _whole(1),
     ("collect", "jump_threshold"): _number(0, above=True),
+    ("collect", "macro_url"): (
+        lambda v: v.startswith(("https://", "http://")),
+        "an http(s) URL answering FRED's graph CSV for ?id=SERIES",
+    ),
     ("calendar", "exchange"): (
         _exchange,
         "an exchange_calendars code such as XNYS, XLON, XTKS (or 24/7, 24/5)",

@@ -452,12 +452,21 @@ def dashboard(
 def market_context(db: sqlite_utils.Database) -> dict[str, Any] | None:
     """The newest cycle's market-wide context (VIX, the next scheduled event) and its line."""
     row = db.execute(
-        "SELECT as_of, vix, vix_pct, next_event, next_event_date, event_sessions "
-        "FROM call_context ORDER BY as_of DESC LIMIT 1"
+        "SELECT as_of, vix, vix_pct, next_event, next_event_date, event_sessions, cpi_date, "
+        "cpi_sessions FROM call_context ORDER BY as_of DESC LIMIT 1"
     ).fetchone()
     if row is None:
         return None
-    keys = ("as_of", "vix", "vix_pct", "next_event", "next_event_date", "event_sessions")
+    keys = (
+        "as_of",
+        "vix",
+        "vix_pct",
+        "next_event",
+        "next_event_date",
+        "event_sessions",
+        "cpi_date",
+        "cpi_sessions",
+    )
     ctx = dict(zip(keys, row, strict=True))
     line = market.describe(ctx)
     return {**ctx, "line": line} if line else None

@@ -16,7 +16,10 @@ async def test_context_on_the_dashboard_and_headlines_on_the_symbol_screen(home,
         market.save_context(
             db,
             [
-                ("AAPL", "2018-06-29", 16.1, 0.62, "2018-06-29", "FOMC", "2018-08-01", 22, 2, 0.5),
+                (
+                    *("AAPL", "2018-06-29", 16.1, 0.62, "2018-06-29", "FOMC", "2018-08-01", 22),
+                    *(2, 0.5, "2018-07-12", 8),
+                ),
                 (
                     "^GSPC",
                     "2018-06-29",
@@ -28,6 +31,8 @@ async def test_context_on_the_dashboard_and_headlines_on_the_symbol_screen(home,
                     22,
                     0,
                     None,
+                    "2018-07-12",
+                    8,
                 ),
             ],
         )
@@ -47,7 +52,9 @@ async def test_context_on_the_dashboard_and_headlines_on_the_symbol_screen(home,
         await settle(pilot)
         text = screen_text(app)
         assert "Context of the call as of 2018-06-29: VIX 16.1" in text
-        assert "2 headlines, sentiment +0.50" in text
+        assert "CPI in 8 sessions (est. 2018-07-12)" in text
+        # the context line is long enough to wrap at 160 columns: read it as one
+        assert "2 headlines, sentiment +0.50" in " ".join(text.split())
         assert "shown, not used by the models: 2 of the 250 days" in text
         assert "-1.00  Apple faces probe  — AP" in text
         assert "+1.00  Apple beats estimates" in text

@@ -73,6 +73,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     col.add_argument("--json", action="store_true", help="machine-readable output")
     col.set_defaults(func=cmd_collect)
 
+    mac = sub.add_parser(
+        "macro",
+        help="collect and show the macro series (CPI, unemployment, GDP growth, policy rate)",
+        description=(
+            "Bring the macro series up to date and print, per series, what was added or "
+            "revised, its latest known period and value, and from when a call may use it "
+            "(its release lag). Sources: fred (FRED's keyless CSV at collect.macro_url: "
+            "CPIAUCSL, CPILFESL, UNRATE, FEDFUNDS, A191RL1Q225SBEA), offline (shipped with "
+            "arch and statsmodels, final vintages: core CPI 1957-2018, quarterly GDP growth, "
+            "unemployment, T-bill 1959-2009). Default: fred for collect.source = yahoo, "
+            "else offline."
+        ),
+    )
+    mac.add_argument("--source", choices=("fred", "offline"), help="where to read the series")
+    mac.add_argument("--until", metavar="DATE", help="store nothing known after this date")
+    mac.add_argument("--json", action="store_true", help="machine-readable output")
+    mac.set_defaults(func=cmd_macro)
+
     cfg = sub.add_parser(
         "config",
         help="print the effective settings (defaults, config.toml, environment)",
@@ -255,6 +273,63 @@ def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[st
             for r in collect_news(db, bars_source, active_symbols(db))
         ]
     return lines
+
+
+def cmd_macro(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from assistant.errors import AssistantError
+    from assistant.ingest.macro import collect_macro, make
+    from models import macro
+    from store import macro as macro_store
+
+    if args.until:
+        try:
+            pd.Timestamp(args.until)
+        except ValueError as exc:
+            raise AssistantError(f"--until: not a date: {args.until!r}") from exc
+    _, settings, db = open_home(args)
+    name = args.source or ("fred" if settings.collect.source == "yahoo" else "offline")
+    results = collect_macro(db, make(name, settings.collect.macro_url), until=args.until)
+    rows = []
+    for r in results:
+        stored = macro_store.rows(db, r.series)
+        last = stored[-1] if stored else None
+        spec = macro.SERIES[r.series]
+        rows.append(
+            {
+                **r.to_dict(),
+                "period": last[0] if last else None,
+                "value": last[1] if last else None,
+                "known_from": last[2] if last else None,
+                "lag": spec.lag,
+            }
+        )
+    if args.json:
+        print_json(rows)
+    else:
+        print(
+            table(
+                [
+                    [
+                        r["series"],
+                        r["status"],
+                        r["added"],
+                        r["revised"],
+                        r["period"] or "",
+                        "" if r["value"] is None else f"{r['value']:.3f}",
+                        r["known_from"] or "",
+                        r["message"],
+                    ]
+                    for r in rows
+                ],
+                ["series", "status", "added", "revised", "latest", "value", "known from", "detail"],
+            )
+        )
+        print("release lags (a value enters a call only from its known-from date):")
+        for r in rows:
+            print(f"  {r['series']}: {r['lag']}")
+    return 1 if any(r["status"] in ("failed", "no-data") for r in rows) else 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
