@@ -156,7 +156,8 @@ def snapshot(rows: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
 
 def _transformed(values: pd.Series, spec: MacroSeries) -> pd.Series:
     if spec.transform == "yoy":
-        back = values.reindex(values.index - pd.DateOffset(months=12)).to_numpy(float)
+        earlier = pd.DatetimeIndex(values.index).shift(-12, freq="MS")
+        back = values.reindex(earlier).to_numpy(float)
         return pd.Series(100.0 * (values.to_numpy(float) / back - 1.0), index=values.index)
     return values.astype(float)
 

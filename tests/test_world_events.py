@@ -118,3 +118,7 @@ def test_a_call_shows_the_vix_and_the_next_fomc(vix_home):
     assert ctx["vix"] == level and ctx["next_event_date"] == "2016-03-16"
     assert ctx["event_sessions"] == 2
     assert (ctx["cpi_date"], ctx["cpi_sessions"]) == ("2016-04-12", 20)
+    # the stored VIX is a regressor of the calls' variance forecast (bench_context kept it)
+    ledger = run(vix_home, "predictions", "--format", "jsonl").stdout.splitlines()
+    models = {json.loads(line)["signals"]["vol"]["model"] for line in ledger}
+    assert models == {"har+x"}

@@ -291,7 +291,7 @@ def cmd_macro(args: argparse.Namespace) -> int:
     _, settings, db = open_home(args)
     name = args.source or ("fred" if settings.collect.source == "yahoo" else "offline")
     results = collect_macro(db, make(name, settings.collect.macro_url), until=args.until)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in results:
         stored = macro_store.rows(db, r.series)
         last = stored[-1] if stored else None
@@ -312,24 +312,24 @@ def cmd_macro(args: argparse.Namespace) -> int:
             table(
                 [
                     [
-                        r["series"],
-                        r["status"],
-                        r["added"],
-                        r["revised"],
-                        r["period"] or "",
-                        "" if r["value"] is None else f"{r['value']:.3f}",
-                        r["known_from"] or "",
-                        r["message"],
+                        row["series"],
+                        row["status"],
+                        row["added"],
+                        row["revised"],
+                        row["period"] or "",
+                        "" if row["value"] is None else f"{row['value']:.3f}",
+                        row["known_from"] or "",
+                        row["message"],
                     ]
-                    for r in rows
+                    for row in rows
                 ],
                 ["series", "status", "added", "revised", "latest", "value", "known from", "detail"],
             )
         )
         print("release lags (a value enters a call only from its known-from date):")
-        for r in rows:
-            print(f"  {r['series']}: {r['lag']}")
-    return 1 if any(r["status"] in ("failed", "no-data") for r in rows) else 0
+        for row in rows:
+            print(f"  {row['series']}: {row['lag']}")
+    return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:

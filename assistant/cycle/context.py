@@ -108,6 +108,20 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, A
     }
 
 
+def vix_values(db: sqlite_utils.Database, bars: dict[str, pd.DataFrame]) -> pd.Series | None:
+    """The stored ^VIX over the sessions of `bars` (nothing dated after their last session),
+    for the variance forecast's regressor; None when none is stored there."""
+    frames = [f for f in bars.values() if len(f)]
+    if not frames:
+        return None
+    start = min(f.index[0] for f in frames)
+    end = max(f.index[-1] for f in frames)
+    rows = market.values(db, VIX_SERIES, start=session_text(start), end=session_text(end))
+    if not rows:
+        return None
+    return pd.Series([v for _, v in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
+
+
 def _event_after(exchange: str, as_of: str) -> dict[str, Any]:
     day = pd.Timestamp(as_of)
     ahead = calendar.sessions(exchange, day, day + pd.Timedelta(days=EVENT_LOOKAHEAD_DAYS))
