@@ -162,7 +162,9 @@ def _transformed(values: pd.Series, spec: MacroSeries) -> pd.Series:
     return values.astype(float)
 
 
-def _state(rows: pd.DataFrame, spec: MacroSeries, as_of: pd.Timestamp) -> tuple[float, float, pd.Timestamp | None]:
+def _state(
+    rows: pd.DataFrame, spec: MacroSeries, as_of: pd.Timestamp
+) -> tuple[float, float, pd.Timestamp | None]:
     known = snapshot(rows, as_of)
     if known.empty:
         return np.nan, np.nan, None
@@ -173,9 +175,7 @@ def _state(rows: pd.DataFrame, spec: MacroSeries, as_of: pd.Timestamp) -> tuple[
     return float(tr.iloc[-1]), float(change), latest
 
 
-def features(
-    rows: pd.DataFrame, series: str, sessions: pd.DatetimeIndex
-) -> pd.DataFrame:
+def features(rows: pd.DataFrame, series: str, sessions: pd.DatetimeIndex) -> pd.DataFrame:
     """Per session: the transformed latest known value of `series` and its change (see the
     module docstring). `rows`: that series' stored rows (period, value, known_from,
     revision). The picture only changes on a known_from date, so it is computed once per

@@ -94,6 +94,7 @@ def vix_home(tmp_path):
     run(home, "import", str(csv), "--symbol", "^GSPC")
     out = run(home, "collect", "--until", "2016-12-30")
     assert re.search(r"market series \^VIX: \d+ values added", out.stdout)
+    assert re.search(r"macro CPILFESL: \d+ values added", out.stdout)  # offline, to --until
     return home
 
 

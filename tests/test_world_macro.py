@@ -127,9 +127,10 @@ def test_fred_csv_collected_with_release_dates_and_revisions_kept_apart(tmp_path
     today = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d")
     assert jan == [("2016-01-01", 237.652, "2016-03-01", 0), ("2016-01-01", 237.9, today, 1)]
     # the picture as of a date before the revision was seen keeps the first release
-    before = macro.snapshot(known_rows(db, "CPIAUCSL").assign(
-        known_from=lambda f: pd.to_datetime(f["known_from"])
-    ), pd.Timestamp("2016-06-30"))
+    before = macro.snapshot(
+        known_rows(db, "CPIAUCSL").assign(known_from=lambda f: pd.to_datetime(f["known_from"])),
+        pd.Timestamp("2016-06-30"),
+    )
     assert before.loc["2016-01-01"] == 237.652
     text = run(home, url, "--source", "fred").stdout
     assert "release lags" in text and "CPIAUCSL: BLS releases month M" in text
@@ -220,7 +221,7 @@ def test_macro_features_canary_and_revisions(db):
     # a revision of April 2008 seen on 2009-06-01 changes nothing before that day
     macro_store.add_values(db, "CPILFESL", [("2008-04-01", 999.0, "2008-06-01")], "x", "2009-06-01")
     g = macro.features(known_rows(db, "CPILFESL"), "CPILFESL", sessions)
-    pd.testing.assert_frame_equal(g.loc[: "2009-05-29"], f.loc[: "2009-05-29"])
+    pd.testing.assert_frame_equal(g.loc[:"2009-05-29"], f.loc[:"2009-05-29"])
     # a series that stopped (macrodata ends 2009Q3) carries nothing past MAX_AGE_DAYS
     late = calendar.sessions("XNYS", "2010-06-01", "2010-06-30")
     assert macro.features(known_rows(db, "SM_UNEMP"), "SM_UNEMP", late).isna().all(axis=None)

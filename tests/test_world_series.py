@@ -122,7 +122,10 @@ def test_backtest_and_cycle_draw_the_same_vix_aware_variance(tmp_path):
     sessions = synthetic_bars(650, seed=60).index
     level = series_frame_from_arch().to_numpy()[: len(sessions)]  # a real VIX path, relabelled
     market.add_values(
-        db, "^VIX", [(d.strftime("%Y-%m-%d"), float(v)) for d, v in zip(sessions, level)], "test"
+        db,
+        "^VIX",
+        [(d.strftime("%Y-%m-%d"), float(v)) for d, v in zip(sessions, level, strict=True)],
+        "test",
     )
     db.close()
 
@@ -157,7 +160,9 @@ def test_backtest_and_cycle_draw_the_same_vix_aware_variance(tmp_path):
         db.execute("DELETE FROM predictions")
     db.close()
     cli(cycle_home, "predict", "--as-of", day)
-    plain = [json.loads(r) for r in cli(cycle_home, "predictions", "--format", "jsonl").splitlines()]
+    plain = [
+        json.loads(r) for r in cli(cycle_home, "predictions", "--format", "jsonl").splitlines()
+    ]
     assert {r["signals"]["vol"]["model"] for r in plain} == {"har"}
     plain = [r for r in plain if r["horizon"] == 1]
     assert all(abs(r["vol_sigma"] / stored[r["symbol"]] - 1) > 1e-3 for r in plain)

@@ -245,9 +245,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[str]:
-    """The outside series (^VIX, yields) from the source's own series source, and the
-    watchlist's headlines (Yahoo only), one line each; their failures are said, never fatal
-    (the bars do not depend on them)."""
+    """The outside series (^VIX, yields) from the source's own series source, the macro
+    series (FRED with Yahoo, the offline ones with the sample), and the watchlist's
+    headlines (Yahoo only), one line each; their failures are said, never fatal (the bars
+    do not depend on them)."""
+    from assistant.ingest import macro
     from assistant.ingest.collect import make_source
     from assistant.ingest.market import collect_series, source_for
     from assistant.ingest.news import collect_news
@@ -265,6 +267,15 @@ def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[st
             for r in collect_series(db, settings, series_source, until=args.until)
         ]
     )
+    macro_source = macro.source_for(bars_source, settings.collect.macro_url)
+    if macro_source is not None:
+        lines += [
+            f"macro {r.series}: "
+            + (f"{r.added} values added" if r.added else r.status)
+            + (f", {r.revised} revised" if r.revised else "")
+            + (f" ({r.message})" if r.message else "")
+            for r in macro.collect_macro(db, macro_source, until=args.until)
+        ]
     if not args.until:  # headlines are only ever "now": none for a capped collection
         lines += [
             f"news {r.symbol}: "

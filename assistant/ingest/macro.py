@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -106,7 +105,7 @@ class FredCsv:
             if exc.code in (400, 404):
                 raise NoDataError(f"{series}: FRED answered {exc.code}") from exc
             raise TemporaryError(f"{series}: FRED answered {exc.code}") from exc
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
             raise TemporaryError(f"{series}: FRED unreachable ({exc})") from exc
         if len(body) > MAX_BYTES:
             raise NoDataError(f"{series}: FRED's answer is over {MAX_BYTES} bytes")
@@ -137,7 +136,10 @@ def _offline() -> dict[str, pd.Series]:
     core.index = pd.DatetimeIndex(core.index).normalize()
     m = sm.datasets.macrodata.load_pandas().data
     periods = pd.DatetimeIndex(
-        [pd.Timestamp(int(y), 3 * int(q) - 2, 1) for y, q in zip(m["year"], m["quarter"], strict=True)]
+        [
+            pd.Timestamp(int(y), 3 * int(q) - 2, 1)
+            for y, q in zip(m["year"], m["quarter"], strict=True)
+        ]
     )
     gdp = pd.Series(m["realgdp"].to_numpy(float), index=periods)
     growth = (100.0 * ((gdp / gdp.shift(1)) ** 4 - 1.0)).dropna()  # % annualized q/q
