@@ -207,3 +207,25 @@ def features(rows: pd.DataFrame, series: str, sessions: pd.DatetimeIndex) -> pd.
     out.iloc[idx, 0] = level[k[idx]]
     out.iloc[idx, 1] = change[k[idx]]
     return out
+
+
+def first_release_rows(series: str, values: pd.Series) -> pd.DataFrame:
+    """Rows (period, value, known_from, revision 0) for a history of `series` given as
+    {period start: value}, each known from its release rule (what the store holds after a
+    first collection; for tests and benchmarks)."""
+    periods = pd.DatetimeIndex(values.index)
+    return pd.DataFrame(
+        {
+            "period": periods,
+            "value": values.to_numpy(float),
+            "known_from": [known_from(series, p) for p in periods],
+            "revision": 0,
+        }
+    )
+
+
+def tower(rows: dict[str, pd.DataFrame], sessions: pd.DatetimeIndex) -> pd.DataFrame:
+    """Every series' two columns side by side, per session (the macro "tower" a model may
+    take as extra inputs)."""
+    parts = [features(r, name, sessions) for name, r in rows.items()]
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=sessions)
