@@ -177,9 +177,12 @@ def direction_part() -> None:
                 f"  {y} ({tag}) n={len(base_rows):4d}  up {100 * (base_rows['real'] > 0).mean():5.1f}%  "
                 + "  ".join(cells)
             )
-        for part in ("val", "test"):
+        for part, years in (("val", DIR_VAL), ("test", DIR_TEST)):
+            sel = up[(up["h"] == h) & up["year"].isin(years)]
+            se = 100 * np.sqrt(0.25 / len(sel))  # one binomial standard error near 50%
             print(
-                f"  {part:<4} pooled: "
+                f"  {part:<4} pooled (n={len(sel)}, s.e. {se:.1f} pt): always-up "
+                f"{100 * (sel['real'] > 0).mean():.2f}%  "
                 + "  ".join(f"{n} {100 * acc[(n, h, part)]:.2f}%" for n in TOWERS)
             )
         best = max(TOWERS, key=lambda n: acc[(n, h, "val")])
