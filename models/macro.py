@@ -138,6 +138,25 @@ def known_from(series: str, period: str | pd.Timestamp) -> pd.Timestamp:
     return last_month + pd.DateOffset(months=spec.months_after, days=spec.day - 1)
 
 
+def known_from_many(series: str, periods: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """known_from for many periods at once (the same rule, vectorized)."""
+    spec = SERIES[series]
+    start = pd.DatetimeIndex(periods).normalize()
+    months = spec.months_after + (2 if spec.freq == "Q" else 0)
+    out = (start + pd.DateOffset(months=months)) + pd.Timedelta(days=spec.day - 1)
+    late = [
+        (i, pd.Timestamp(LATE_RELEASES[(series, p.strftime("%Y-%m-%d"))]))
+        for i, p in enumerate(start)
+        if (series, p.strftime("%Y-%m-%d")) in LATE_RELEASES
+    ]
+    if late:
+        values = out.to_numpy().copy()
+        for i, when in late:
+            values[i] = when.to_datetime64()
+        out = pd.DatetimeIndex(values)
+    return out
+
+
 def columns(series: str) -> tuple[str, str]:
     key = series.lower()
     return f"macro_{key}", f"macro_{key}_chg"

@@ -130,11 +130,11 @@ class OfflineMacro:
 @functools.cache
 def _offline() -> dict[str, pd.Series]:
     import arch.data.core_cpi
-    import statsmodels.api as sm
+    from statsmodels.datasets import macrodata  # the dataset module alone: a light import
 
     core = arch.data.core_cpi.load()["CPILFESL"].astype(float).dropna()
     core.index = pd.DatetimeIndex(core.index).normalize()
-    m = sm.datasets.macrodata.load_pandas().data
+    m = macrodata.load_pandas().data
     periods = pd.DatetimeIndex(
         [
             pd.Timestamp(int(y), 3 * int(q) - 2, 1)
@@ -193,12 +193,17 @@ def collect_macro(
         except NoDataError as exc:
             out.append(MacroResult(series, "no-data", message=str(exc)))
             continue
-        rows = []
-        for period, value in values.items():
-            known = macro.known_from(series, period)
-            if cap is not None and known > cap:
-                continue
-            rows.append((period.strftime("%Y-%m-%d"), float(value), known.strftime("%Y-%m-%d")))
+        periods = pd.DatetimeIndex(values.index)
+        known = macro.known_from_many(series, periods)
+        keep = np.ones(len(periods), bool) if cap is None else np.asarray(known <= cap)
+        rows = list(
+            zip(
+                periods[keep].strftime("%Y-%m-%d"),
+                values.to_numpy(float)[keep].tolist(),
+                known[keep].strftime("%Y-%m-%d"),
+                strict=True,
+            )
+        )
         seen = (cap or today).strftime("%Y-%m-%d")
         added, revised, kept = macro_store.add_values(db, series, rows, source.name, seen)
         status = "added" if added or revised else "current"
