@@ -155,6 +155,10 @@ def test_fred_failures_write_nothing_and_say_so(tmp_path, fred):
     bad = run(home, url, "--until", "someday")
     assert bad.returncode != 0 and bad.stderr.strip().startswith("error:")
     assert len(bad.stderr.strip().splitlines()) == 1
+    # a macro_url that is not http(s) is refused at load, naming the key
+    bad = run(home, "ftp://example.org/fredgraph.csv", "--source", "fred")
+    assert bad.returncode != 0 and "macro_url" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_parse_both_headers_and_refuse_others():
