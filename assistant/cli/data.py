@@ -6,9 +6,11 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+import sqlite_utils
 
 from assistant.cli.common import home_of, open_home, print_json, table
+from assistant.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -244,7 +246,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
 
 
-def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[str]:
+def _collect_series(
+    db: sqlite_utils.Database, settings: Settings, args: argparse.Namespace
+) -> list[str]:
     """The outside series (^VIX, yields) from the source's own series source, the macro
     series (FRED with Yahoo, the offline ones with the sample), and the watchlist's
     headlines (Yahoo only), one line each; their failures are said, never fatal (the bars
@@ -302,7 +306,7 @@ def cmd_macro(args: argparse.Namespace) -> int:
     _, settings, db = open_home(args)
     name = args.source or ("fred" if settings.collect.source == "yahoo" else "offline")
     results = collect_macro(db, make(name, settings.collect.macro_url), until=args.until)
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     for r in results:
         stored = macro_store.rows(db, r.series)
         last = stored[-1] if stored else None
