@@ -76,7 +76,8 @@ class Facts:
             weights={str(k): [float(x) for x in v] for k, v in given["weights"].items()}
             if "weights" in given
             else None,
-            other={k: v for k, v in d.items() if k not in known},
+            # unknown keys, and known ones saved as null, come back out as they went in
+            other={k: v for k, v in d.items() if k not in known or v is None},
         )
 
 
