@@ -70,3 +70,31 @@ def test_a_serving_model_saved_the_old_way_serves_with_its_thresholds(db, home):
     clear_cache()
     out = forecast(load_serving(db, home), bars, as_of, (1, 3, 5))
     assert out["AAA"].thresholds == {1: 0.2, 3: None, 5: 0.05}
+
+
+def _scores(acc: float | None) -> dict:
+    return {"1": {"dir_accuracy": acc, "profit_factor": 1.2, "max_drawdown": 0.1}}
+
+
+def test_the_promotion_decision_is_a_pure_rule_on_what_was_read():
+    from assistant.modeling.training import Candidate, Incumbent, decide
+
+    rules = config.Models()
+    new = Candidate(
+        "markov", ["AAA", "BBB"], "2020-01-01", "2020-03-31", "2020-06-30", _scores(0.55)
+    )
+    same_rows = Incumbent(
+        "markov-v1", ["AAA", "BBB"], "2020-01-01", "2020-03-31", "2020-06-30", _scores(0.6)
+    )
+    assert decide(new, None, [], rules).promote
+    worse = decide(new, same_rows, [], rules)
+    assert not worse.promote and "worse than the serving model" in worse.reason
+    newer = Incumbent("markov-v1", ["AAA"], "2020-02-01", "2020-04-30", "2020-09-30", _scores(0.9))
+    staler = decide(new, newer, [], rules)
+    assert not staler.promote and "is more recent than this model's" in staler.reason
+    older = Incumbent("markov-v1", ["AAA"], "2019-02-01", "2019-04-30", "2019-09-30", _scores(0.9))
+    assert "the more recent data serves" in decide(new, older, [], rules).reason
+    broken = Incumbent("markov-v1", ["AAA"], None, None, None, None, unusable="truncated")
+    assert decide(new, broken, [], rules).reason.endswith("serving markov-v1 was unusable")
+    left_out = decide(new, None, ["CCC"], rules)
+    assert not left_out.promote and "also serves CCC" in left_out.reason

@@ -41,10 +41,10 @@ from store.symbols import active_symbols, validate_symbol
 
 if TYPE_CHECKING:
     from assistant.modeling.compute import Runner
+    from assistant.modeling.relative import Record
     from models.base import Facts, Forecaster, Thresholds
     from models.dataset import Dataset, Split, Walk
     from models.metrics import Scores
-    from models.scorecard import RankingSkill
 
 Progress = Callable[[str, float, str], None]
 Params = dict[str, int]  # the hyperparameters settings give every kind (window, epochs)
@@ -69,7 +69,7 @@ class ModelResult:
     metrics: HeldOut = field(default_factory=lambda: HeldOut())
     info: Facts | None = None  # what the stored model carries (None: nothing was stored)
     # the ranking's held-out record per horizon key (its metrics stay empty)
-    record: dict[str, RankingSkill | None] | None = None
+    record: Record | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form: the facts as saved, a ranking's record under metrics["test"]."""
