@@ -210,6 +210,7 @@ def _sign(v: Any) -> int:
 
 def metrics(g: Calls) -> dict[str, Any]:
     h = int(g["horizon"][0])
+    # a report row adds keys to the scores (hit_rate, verdict) that `Scores` does not name
     m: dict[str, Any] = dict(
         scores.directional(
             g["direction"],
