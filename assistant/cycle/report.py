@@ -226,13 +226,16 @@ def _sign(v: str | float | None) -> int:
 
 def metrics(g: Calls) -> dict[str, Any]:
     h = int(g["horizon"][0])
-    m = scores.directional(
-        g["direction"],
-        g["realized"],
-        majority=g["majority"],
-        last_move=g["last_move"],
-        h=h,
-        dates=g["as_of"],
+    # a report row adds keys to the scores (hit_rate, verdict) that `Scores` does not name
+    m: dict[str, Any] = dict(
+        scores.directional(
+            g["direction"],
+            g["realized"],
+            majority=g["majority"],
+            last_move=g["last_move"],
+            h=h,
+            dates=g["as_of"],
+        )
     )
     cls = _classes(g)
     probs = np.column_stack([g["p_down"], g["p_flat"], g["p_up"]])
