@@ -177,23 +177,36 @@ def skill_lines(records: LiveRecords, plans: list[Plan]) -> dict[tuple[str, int]
             out[key] = skill_text("rules", live, p.evidence.horizon)
         else:
             held = _held_out(p.evidence.model.skill if p.evidence.model else {}, p.evidence.horizon)
-            out[key] = (f"{p.model_version} held-out: {held}; " if held else "") + skill_text(
+            out[key] = (f"held-out: {held}; " if held else "") + skill_text(
                 "live", live, p.evidence.horizon
             )
     return out
 
 
 def _held_out(skill: Mapping[object, object], horizon: int) -> str:
-    """A compact rendering of whatever held-out metrics the model reports."""
+    """The serving model's held-out record at one horizon, in words: its hit rate on the
+    calls it made next to the baselines' on the same rows, or that it abstained."""
     part = at_horizon(skill, horizon, skill)
-    if not isinstance(part, dict):
+    if not isinstance(part, Mapping):
         return str(part)[:120]
-    items = [
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in part.items()
-        if isinstance(v, int | float | str)
-    ]
-    return ", ".join(items[:6])
+
+    def pct(key: str) -> str | None:
+        v = part.get(key)
+        return f"{100 * v:.1f}%" if isinstance(v, int | float) else None
+
+    rows = part.get("n_rows")
+    on = f" of {rows:,} test rows" if isinstance(rows, int) else ""
+    n = part.get("n")
+    if not n or part.get("dir_accuracy") == "abstains":
+        return f"no call on any{on} (it abstains); always-up {pct('always_up') or '-'}"
+    bases = ", ".join(
+        f"{label} {v}"
+        for label, v in (("always-up", pct("always_up")), ("majority", pct("majority")))
+        if v
+    )
+    p = part.get("p_value")
+    ptext = f", p={p:.2g}" if isinstance(p, int | float) else ""
+    return f"hit {pct('dir_accuracy') or '-'} on {n:,} calls{on} vs {bases or 'no baseline'}{ptext}"
 
 
 def encode_signals(p: Plan) -> str:
