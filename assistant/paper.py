@@ -79,8 +79,12 @@ def from_backtest(
 def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | None = None) -> str:
     """Step every book through one session (default: the newest with final bars): fill the
     orders decided after the previous stepped session at this session's opens, mark to
-    market at its closes, decide the next orders from this session's calls. One transaction;
-    a session already stepped, or older than the newest stepped, is left alone."""
+    market at its closes, decide the next orders from this session's calls. One transaction
+    per session; a session already stepped, or older than the newest stepped, is left alone.
+
+    Sessions the books missed (the daemon was stopped, a cycle failed) are stepped first, in
+    order, with whatever calls were stored for them (none: what is held is kept), so pending
+    orders fill at the next session's open, not days later, and every session is marked."""
     rules = rules_of(settings)
     symbols = active_symbols(db)
     session = as_of or ledger.newest_session(db, symbols)
@@ -89,6 +93,18 @@ def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | Non
     newest = ledger.last_session(db)
     if newest is not None and session <= newest:
         return f"paper: {session} already stepped (newest {newest})"
+    missed = ledger.sessions_between(db, newest, session, symbols) if newest else []
+    for day in missed:
+        _step_one(db, rules, symbols, day)
+    said = _step_one(db, rules, symbols, session)
+    if missed:
+        said += f" (after {len(missed)} missed session(s) {missed[0]} .. {missed[-1]}, marked)"
+    return said
+
+
+def _step_one(
+    db: sqlite_utils.Database, rules: paper.Rules, symbols: list[str], session: str
+) -> str:
     opens, closes = ledger.session_prices(db, session, symbols)
     if not closes:
         return f"paper: no final bars on {session}"

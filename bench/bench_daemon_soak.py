@@ -11,8 +11,11 @@ disk use (database, WAL, models) while it runs, and prints, against the targets:
   most 2x the first: a day's work must not grow with the history behind it);
 - disk: the database per replayed session (it holds every call: it grows with them), the
   WAL's largest size (target <= 64 MB: checkpoints keep it bounded), and the models
-  folder at the end against its size after the first quarter of the replay, or at its
-  first artifacts if later (target <= 1.5x: old artifacts are pruned, so it stops growing).
+  folder: its artifact folders at the end (target: at most keep_versions + 1 = 4 per kind,
+  pruning works) and its size at the end against its size half-way through the replay
+  (target <= 1.5x: it stops growing; an artifact's size still follows its training, e.g.
+  XGBoost's early stopping keeps more trees on more data, so the first retrains are no
+  reference).
 
     .venv/bin/python bench/bench_daemon_soak.py                 # 1,000 sessions x 10 symbols
     .venv/bin/python bench/bench_daemon_soak.py --small         # 100 sessions x 3 symbols (~2 min)
@@ -37,6 +40,7 @@ SYNTHETIC_START, SYNTHETIC_SESSIONS = "2010-01-04", 2500  # what the synthetic s
 
 WAL_TARGET_MB = 64.0
 MODELS_GROWTH_TARGET = 1.5
+KEEP_VERSIONS = 3  # [models] keep_versions' default: the soak's home keeps it
 RSS_GROWTH_TARGET_MB = 100.0
 PACE_GROWTH_TARGET = 2.0
 
@@ -190,12 +194,18 @@ def main() -> int:
     # RSS "start": after the first retrain has loaded the learners (imports, first model).
     first_retrain = args.retrain_every + 5
     early = next((s for s in samples if s[0] >= first_retrain), samples[0] if samples else end)
-    # Models: from a quarter of the replay on (or the first artifacts, if later), pruning
-    # should hold the folder flat; before that it fills up to what is kept.
-    quarter = next((s for s in samples if s[0] >= replayed // 4 and s[4] > 0), end)
+    # Models: pruning holds each kind's folders at the serving model + keep_versions; from
+    # half-way on the folder should stay flat in size too.
+    half = next((s for s in samples if s[0] >= replayed // 2 and s[4] > 0), end)
+    per_kind: dict[str, int] = {}
+    for p in models.iterdir() if models.is_dir() else []:
+        if p.is_dir():
+            kind = p.name.rsplit("-v", 1)[0]
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+    folders_ok = bool(per_kind) and max(per_kind.values()) <= KEEP_VERSIONS + 1
     rss_growth = end[1] - early[1]
     wal_max = max([s[3] for s in samples] + [end[3]])
-    models_ratio = end[4] / quarter[4] if quarter[4] else float("nan")
+    models_ratio = end[4] / half[4] if half[4] else float("nan")
 
     print(
         f"soak: {args.symbols} symbols, {args.sessions} sessions asked, kinds {args.kinds}, "
@@ -222,9 +232,14 @@ def main() -> int:
         f"(target <= {WAL_TARGET_MB:.0f} MB)  {verdict(wal_max <= WAL_TARGET_MB)}"
     )
     print(
-        f"models: {end[4]:.1f} MB in {artifacts} artifact folders at the end, {quarter[4]:.1f} MB "
-        f"after {quarter[0]} sessions (x{models_ratio:.2f}; target <= x{MODELS_GROWTH_TARGET:g}: "
-        f"pruned, not growing)  {verdict(models_ratio <= MODELS_GROWTH_TARGET)}"
+        f"models: {artifacts} artifact folders at the end "
+        f"({', '.join(f'{k} {n}' for k, n in sorted(per_kind.items()))}; target <= "
+        f"{KEEP_VERSIONS + 1} per kind)  {verdict(folders_ok)}"
+    )
+    print(
+        f"models: {end[4]:.1f} MB at the end, {half[4]:.1f} MB after {half[0]} sessions "
+        f"(x{models_ratio:.2f}; target <= x{MODELS_GROWTH_TARGET:g}: not growing)  "
+        f"{verdict(models_ratio <= MODELS_GROWTH_TARGET)}"
     )
     first, last = pace(clock)
     print(

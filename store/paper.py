@@ -159,6 +159,20 @@ def newest_session(db: sqlite_utils.Database, symbols: list[str]) -> str | None:
     return row[0] if row else None
 
 
+def sessions_between(
+    db: sqlite_utils.Database, after: str, before: str, symbols: list[str]
+) -> list[str]:
+    """Sessions strictly between `after` and `before` with a final bar of any of `symbols`,
+    oldest first."""
+    marks = ", ".join("?" * len(symbols))
+    rows = db.execute(
+        f"SELECT DISTINCT date FROM bars WHERE provisional = 0 AND date > ? AND date < ? "
+        f"AND symbol IN ({marks}) ORDER BY date",
+        [after, before, *symbols],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def session_prices(
     db: sqlite_utils.Database, session: str, symbols: list[str]
 ) -> tuple[dict[str, float], dict[str, float]]:

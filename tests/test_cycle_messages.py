@@ -57,7 +57,7 @@ def test_predict_prints_a_table_of_the_calls(home):
     assert [r.split()[:3] for r in rows] == [["AAA", str(h), "2024-03-01"] for h in (1, 3, 5)]
     assert all(re.search(r"\d\.\.\d", r) and "signals-v1" in r for r in rows), rows
     assert "h=" not in done.stdout and "=" not in "\n".join(rows)
-    assert "model signals-v1: " in done.stdout and "3 calls (3 new" in done.stdout
+    assert "model signals-v1 (1d" in done.stdout and "3 calls (3 new" in done.stdout
 
 
 def test_a_skill_that_rounds_to_nothing_reads_zero_not_minus_zero():

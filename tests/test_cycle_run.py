@@ -93,7 +93,10 @@ def test_predict_command_prints_each_call(home, capsys):
     assert "AAA" in out and "target date" in out and "80% range" in out
     assert "signals-v1" in out and "no measured edge yet" in out and "regime" in out
     # no verified past yet: the rules make no directional call, and say why
-    assert " no edge " in out and "no edge: the rules' own verified calls" in out
+    assert " no call " in out and "no edge: the rules' own verified calls" in out
+    # said once, under the table, not as a column of "no edge"
+    assert out.count("no call on direction: no model has a measured edge") == 1
+    assert " no edge " not in out
     assert "3 calls (3 new, 0 already recorded)" in out
     assert main(["--home", str(home), "predict", "AAA", "--as-of", "2024-03-01", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

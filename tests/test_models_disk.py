@@ -152,7 +152,7 @@ def test_a_swapped_ensemble_member_is_quarantined_and_the_previous_ensemble_serv
     _swap_members(home, "ensemble-v2")
     out = cli(home, "predict")
     assert out.returncode == 0, out.stderr
-    assert "model ensemble-v1:" in out.stdout and "model ensemble-v2:" not in out.stdout
+    assert "model ensemble-v1 (" in out.stdout and "model ensemble-v2 (" not in out.stdout
     reason = query(home, "SELECT status, reason FROM models WHERE id = 'ensemble-v2'")[0]
     assert reason[0] == "quarantined" and "member_0: not the model" in reason[1]
 
@@ -167,7 +167,7 @@ def test_a_quarantine_is_said_in_predict_status_and_the_dashboard(db, home):
     assert out.returncode == 0, out.stderr
     notice = "QUARANTINED: model markov-v2 is quarantined (unusable artifact: meta.json: unreadable"
     assert notice in out.stdout and "markov-v1 serves instead" in out.stdout, out.stdout
-    assert "model markov-v1:" in out.stdout
+    assert "model markov-v1 (" in out.stdout
     # --json: every call says which model is quarantined and what serves instead
     calls = json.loads(cli(home, "predict", "--json").stdout)
     assert calls and all(

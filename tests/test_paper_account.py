@@ -221,3 +221,46 @@ def test_the_daemons_ranking_policy_orders_the_top_ranked_symbol(tmp_path) -> No
     )
     db.close()
     assert [s for s, w in pending.items() if w] == [best]
+
+
+def test_sessions_the_daemon_missed_are_stepped_in_order_and_orders_fill_the_next_open(
+    tmp_path,
+) -> None:
+    """The daemon was stopped for three sessions: when it steps the newest again, the orders
+    decided at the last stepped close fill at the next session's open (not days later) and
+    every missed session is marked to market, in every book."""
+    from assistant.config import load as load_settings
+    from assistant.paper import step_session
+    from store.db import open_db
+    from tests.tui_fixture import fill
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[paper]\npolicy = "long"\nhorizon = 1\n')
+    db = open_db(home)
+    fill(db, names=("AAPL", "MSFT"))
+    with db.conn:
+        db.execute("UPDATE predictions SET vol_sigma = 0.01")
+    days = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT as_of FROM predictions WHERE horizon = 1 ORDER BY as_of"
+        ).fetchall()
+    ]
+    first, later = days[-10], days[-6]
+    settings = load_settings(home)
+    step_session(db, settings, as_of=first)
+    said = step_session(db, settings, as_of=later)
+    stepped = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT session FROM paper_days WHERE book = 'paper' ORDER BY session"
+        )
+    ]
+    fills = [r[0] for r in db.execute("SELECT DISTINCT session FROM paper_fills ORDER BY 1")]
+    books = db.execute("SELECT book, COUNT(*) FROM paper_days GROUP BY book").fetchall()
+    db.close()
+    assert stepped == days[-10:-5]
+    assert fills[0] == days[-9]  # the first orders fill at the next session's open
+    assert {n for _, n in books} == {5}
+    assert "3 missed session(s)" in said

@@ -150,3 +150,14 @@ def test_with_no_directional_call_the_trend_charts_the_ranges_coverage(db):
     title = title_of(trend)
     assert title.startswith("80% range covered 75% of 4 calls (no UP/DOWN calls yet)")
     assert "coverage of the 80% and 95% ranges" in title
+
+
+def test_a_command_to_paste_names_the_home_only_when_the_cli_would_not_pick_it(
+    tmp_path, monkeypatch
+) -> None:
+    from tui.home import command
+
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "mine"))
+    assert command(tmp_path / "mine", "report") == "assistant report"
+    other = tmp_path / "demo home"
+    assert command(other, "report") == f"assistant --home '{other}' report"

@@ -7,16 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-
-def default_home() -> Path:
-    # Same rule as the assistant CLI (--home, $ASSISTANT_HOME, the platform data dir),
-    # repeated here because the TUI must not import the assistant package.
-    env = os.environ.get("ASSISTANT_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("trading-assistant", appauthor=False))
+from tui.home import default_home
 
 
 def without_dataframes() -> None:

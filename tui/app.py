@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from store import commands, views
 from store.db import DB_FILENAME, connect, data_version
+from tui.home import command
 from tui.keys import app_keys
 from tui.messages import (
     CommandQueued,
@@ -84,7 +85,7 @@ class TradingApp(App):
         self.dashboard = DashboardScreen(
             clock=self.clock,
             heartbeat_seconds=self.heartbeat_seconds,
-            report=f"assistant --home {self.home} report",
+            report=command(self.home, "report"),
         )
         self.push_screen(self.dashboard)
         if self.last_data:

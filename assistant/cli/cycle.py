@@ -91,8 +91,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Accuracy of verified predictions only: the hit rate of the UP/DOWN calls (FLAT "
             "calls make no directional claim) and how often one was made, the baselines on "
             "the same calls (always up, causal majority, last move; zero change for MAE), n, "
-            "MAE, Brier and Brier skill, the calibration table and the weekly trend. "
-            "p-values: " + PAIRED_TEST + "."
+            "MAE, Brier and Brier skill, the calibration table and the weekly trend; the "
+            "80%/95% ranges' realized coverage and interval score; the volatility forecast's "
+            "QLIKE next to EWMA and trailing-20, pooled and per year; the ranking's daily "
+            "Spearman IC and top-minus-bottom quintile spread; the context the latest calls "
+            "saw (VIX, scheduled events, news). p-values: " + PAIRED_TEST + "."
         ),
     )
     r.add_argument(
@@ -175,7 +178,7 @@ def predict_table(calls: list[Any]) -> str:
             c.horizon,
             c.as_of,
             c.target_date,
-            "no edge" if c.direction == "flat" else c.direction.upper(),
+            "no call" if c.direction == "flat" else c.direction.upper(),
             move_pct(c.change_pct),
             f"{c.target_price:,.2f}",
             f"{c.lower:,.2f}..{c.upper:,.2f}",
@@ -210,8 +213,19 @@ def call_details(calls: list[Any]) -> list[str]:
         for signals, horizons in said.items():
             which = "" if len(said) == 1 else f" {', '.join(horizons)}"
             out.append(f"signals {symbol}{which}: {signals}")
-    for line in dict.fromkeys(f"model {c.model_version}: {c.skill}" for c in calls if c.skill):
-        out.append(line)
+    if calls and all(c.direction == "flat" for c in calls):
+        out.append(
+            "no call on direction: no model has a measured edge on these calls; the target, "
+            "the 80%/95% ranges, the regime and the relative rank are what is known"
+        )
+    skills: dict[str, list[str]] = {}  # one line per model and measured skill, with horizons
+    for c in calls:
+        if c.skill:
+            skills.setdefault(f"{c.model_version}\0{c.skill}", []).append(f"{c.horizon}d")
+    for key, where in skills.items():
+        version, skill = key.split("\0")
+        on = ", ".join(dict.fromkeys(where))
+        out.append(f"model {version} ({on}): {skill}")
     contexts: dict[str, dict[str, list[str]]] = {}  # what else a symbol's calls saw
     for c in calls:
         if getattr(c, "context", ""):
