@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
 
 import exchange_calendars as xcals
 import pandas as pd
 
 from vocab.dates import session_text
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _START = "1990-01-01"
 
@@ -142,7 +145,9 @@ def latest_session(exchange: str, now: pd.Timestamp | None = None) -> pd.Timesta
     return add_sessions(exchange, local_today(exchange, now), 1)
 
 
-def record_sessions(db: Any, default_exchange: str, today: str | None = None) -> None:
+def record_sessions(
+    db: sqlite_utils.Database, default_exchange: str, today: str | None = None
+) -> None:
     """Record what the dashboard needs to count sessions as this module does (it has no
     exchange calendar of its own): each watched symbol's exchange, and that exchange's
     holidays through the end of next year (`store.freshness`). Cheap when nothing is

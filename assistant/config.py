@@ -28,6 +28,14 @@ import platformdirs
 
 from assistant.errors import AssistantError
 
+# A setting's value: every key's default has one of these types, and a value from the file
+# or the environment is made to have its default's type.
+Value = str | int | float | bool | tuple[str, ...] | tuple[int, ...]
+Values = dict[str, dict[str, Value]]  # section -> key -> value
+# A range rule: the check (it is given a value of its key's type: types are checked first)
+# and the words that say what is allowed.
+Rule = tuple[Callable[[Any], bool], str]
+
 
 @dataclass(frozen=True)
 class Collect:
@@ -136,12 +144,12 @@ class Settings:
     alerts: Alerts = field(default_factory=Alerts)
     paper: Paper = field(default_factory=Paper)
 
-    def replace(self, section: str, **values: Any) -> Settings:
+    def replace(self, section: str, **values: Value) -> Settings:
         """A copy with some keys of one section changed (an unknown key is a TypeError)."""
         changed = dataclasses.replace(getattr(self, section), **values)
         return dataclasses.replace(self, **{section: changed})
 
-    def as_dict(self) -> dict[str, dict[str, Any]]:
+    def as_dict(self) -> dict[str, dict[str, str | int | float | bool | list[str] | list[int]]]:
         """Plain sections of plain values (tuples as lists), for JSON and TOML output."""
         return {
             name: {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
@@ -156,7 +164,7 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("trading-assistant", appauthor=False))
 
 
-def _coerce(raw: str, like: Any) -> Any:
+def _coerce(raw: str, like: Value) -> Value:
     if isinstance(like, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(like, int):
@@ -171,26 +179,26 @@ def _coerce(raw: str, like: Any) -> Any:
     return raw
 
 
-def _checked(path: Path, section: str, key: str, value: Any, like: Any) -> Any:
+def _checked(path: Path, section: str, key: str, value: object, like: Value) -> Value:
     """A value from the file must have the default's type (an int is fine for a float)."""
-    ok = {
+    ok: dict[type, Callable[[object], bool]] = {
         bool: lambda v: isinstance(v, bool),
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),
         float: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
         str: lambda v: isinstance(v, str),
         tuple: lambda v: isinstance(v, list),
-    }[type(like)](value)
-    if not ok:
+    }
+    if not ok[type(like)](value):
         shown = list(like) if isinstance(like, tuple) else like
         kind = "list" if isinstance(like, tuple) else type(like).__name__
         raise AssistantError(
             f"{path}: [{section}] {key} = {value!r} should be {kind}, like the default {shown!r}"
         )
-    if isinstance(like, float):
+    if isinstance(value, int | float) and isinstance(like, float):
         return float(value)
-    if isinstance(like, tuple):
+    if isinstance(value, list):
         return tuple(value)
-    return value
+    return value  # type: ignore[return-value]  # checked above: the default's type
 
 
 SOURCES = ("sample", "yahoo", "csv", "synthetic")
@@ -200,7 +208,7 @@ MAX_WINDOW = 64  # models.dataset.CONTEXT: the look-back every dataset keeps
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
-def _whole(lo: int, hi: int | None = None, unit: str = "") -> tuple[Callable[[Any], bool], str]:
+def _whole(lo: int, hi: int | None = None, unit: str = "") -> tuple[Callable[[int], bool], str]:
     unit = f" {unit}" if unit else ""
     text = (
         f"a whole number from {lo} to {hi}{unit}"
@@ -212,7 +220,7 @@ def _whole(lo: int, hi: int | None = None, unit: str = "") -> tuple[Callable[[An
 
 def _number(
     lo: float, hi: float | None = None, *, above: bool = False
-) -> tuple[Callable[[Any], bool], str]:
+) -> tuple[Callable[[float], bool], str]:
     low = f"above {lo:g}" if above else f"at least {lo:g}"
     text = f"a number {low}" + (f" and at most {hi:g}" if hi is not None else "")
     return (
@@ -238,12 +246,12 @@ def _exchange(name: str) -> bool:
     return name in exchange_calendars.get_calendar_names(include_aliases=True)
 
 
-def _distinct(items: tuple[Any, ...], kind: type, ok: Callable[[Any], bool]) -> bool:
+def _distinct(items: tuple[str | int, ...], kind: type, ok: Callable[[Any], bool]) -> bool:
     typed = all(isinstance(x, kind) and not isinstance(x, bool) for x in items)
     return bool(items) and typed and len(set(items)) == len(items) and all(ok(x) for x in items)
 
 
-RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
+RANGES: dict[tuple[str, str], Rule] = {
     ("collect", "source"): (lambda v: v in SOURCES, "one of " + ", ".join(SOURCES)),
     ("collect", "refetch_sessions"): _whole(1, 250, "sessions"),
     ("collect", "history_years"): _whole(1, 100, "years"),
@@ -299,7 +307,7 @@ RANGES: dict[tuple[str, str], tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _check_ranges(values: dict[str, dict[str, Any]], origin: dict[tuple[str, str], str]) -> None:
+def _check_ranges(values: Values, origin: dict[tuple[str, str], str]) -> None:
     for (section, key), (ok, allowed) in RANGES.items():
         value = values[section][key]
         if not ok(value):
@@ -309,13 +317,17 @@ def _check_ranges(values: dict[str, dict[str, Any]], origin: dict[tuple[str, str
                 f"is not allowed: it must be {allowed}"
             )
     p, m = values["paper"], values["models"]
-    if p["horizon"] not in m["horizons"]:  # no call is ever made at it: it would never trade
+    horizons = m["horizons"]
+    assert isinstance(horizons, tuple)  # checked by RANGES
+    if p["horizon"] not in horizons:  # no call is ever made at it: it would never trade
         raise AssistantError(
             f"[paper] horizon = {p['horizon']!r} is not one of [models] horizons "
-            f"{list(m['horizons'])} ({origin.get(('paper', 'horizon'), 'default')})"
+            f"{list(horizons)} ({origin.get(('paper', 'horizon'), 'default')})"
         )
     c = values["cycle"]
-    if c["weight_min"] > c["weight_max"]:
+    low, high = c["weight_min"], c["weight_max"]
+    assert isinstance(low, float) and isinstance(high, float)  # checked by RANGES
+    if low > high:
         raise AssistantError(
             f"[cycle] weight_min = {c['weight_min']!r} is above weight_max = {c['weight_max']!r} "
             f"({origin.get(('cycle', 'weight_min'), 'default')}, "
@@ -327,7 +339,7 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
     """The effective settings for `home`. Unknown keys are an error, not silently ignored."""
     environ = dict(os.environ if environ is None else environ)
     defaults = Settings()
-    values: dict[str, dict[str, Any]] = dataclasses.asdict(defaults)
+    values: Values = dataclasses.asdict(defaults)
     origin: dict[tuple[str, str], str] = {}
     path = Path(home) / "config.toml"
     if path.exists():

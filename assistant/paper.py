@@ -10,7 +10,6 @@ return, annualized as σ·√(252/h)). A consumer of the cycle's results, never 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ def rules_of(settings: Settings) -> paper.Rules:
     return paper.Rules(**dataclasses.asdict(settings.paper))
 
 
-def annualized(vol_sigma: Any, horizon: Any) -> Any:
+def annualized(vol_sigma: pd.Series, horizon: int) -> pd.Series:
     """The h-session σ of a call's log return, per year."""
     return vol_sigma * np.sqrt(paper.SESSIONS_PER_YEAR / horizon)
 
@@ -115,7 +114,7 @@ def _step_one(
     )
     frame["score"] = frame["score"].astype(float)
     sigma = annualized(frame["vol_sigma"].astype(float), rules.horizon)
-    written: dict[str, dict[str, Any]] = {}
+    written: dict[str, ledger.SessionBook] = {}
     books = ("hold", "long") if rules.policy == "hold" else ("paper", "hold", "long")
     for book in books:
         before = prior.get(book)

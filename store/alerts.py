@@ -9,13 +9,69 @@ has read each source.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict, cast
 
 import sqlite_utils
 
 from store.db import immediate, utcnow
 
 PENDING, SENT, FAILED, EXPIRED = "pending", "sent", "failed", "expired"
+
+
+class Alert(TypedDict):
+    """An alerts row."""
+
+    id: int
+    key: str
+    event: str
+    title: str
+    body: str
+    created_at: str
+    next_try_at: str
+    status: str  # pending | sent | failed | expired
+    tries: int
+    sent_at: str | None
+    last_error: str | None
+
+
+class CallRow(TypedDict):
+    """The columns of a predictions row the alerts speak of (the query reads them all)."""
+
+    id: int
+    symbol: str
+    as_of: str
+    horizon: int
+    target_date: str
+    base_price: float
+    pred_change_pct: float
+    pred_price: float
+    direction: str
+    confidence: float | None
+    model_version: str
+    lower95: float | None
+    upper95: float | None
+    actual_price: float | None
+    hit: int | None
+    covered95: int | None
+    verified_at: str | None
+
+
+class JobRun(TypedDict):
+    """The columns of a job_runs row the alerts speak of (they read ended runs only)."""
+
+    id: int
+    job: str
+    status: str
+    scheduled_for: str | None
+    started_at: str
+    finished_at: str
+    message: str | None
+
+
+class QuarantinedModel(TypedDict):
+    id: str
+    kind: str
+    reason: str | None
 
 
 def enqueue(db: sqlite_utils.Database, key: str, event: str, title: str, body: str) -> bool:
@@ -32,14 +88,14 @@ def enqueue(db: sqlite_utils.Database, key: str, event: str, title: str, body: s
         return cur.rowcount == 1
 
 
-def due(db: sqlite_utils.Database, now: str, limit: int) -> list[dict[str, Any]]:
+def due(db: sqlite_utils.Database, now: str, limit: int) -> list[Alert]:
     """Pending alerts whose next try is due, oldest first."""
     cur = db.execute(
         "SELECT * FROM alerts WHERE status = 'pending' AND next_try_at <= ? ORDER BY id LIMIT ?",
         [now, limit],
     )
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(Alert, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def sent(db: sqlite_utils.Database, alert_id: int) -> None:
@@ -82,10 +138,10 @@ def undelivered_since(db: sqlite_utils.Database, since: str) -> int:
     )
 
 
-def recent(db: sqlite_utils.Database, limit: int = 20) -> list[dict[str, Any]]:
+def recent(db: sqlite_utils.Database, limit: int = 20) -> list[Alert]:
     cur = db.execute("SELECT * FROM alerts ORDER BY id DESC LIMIT ?", [limit])
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(Alert, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def get_mark(db: sqlite_utils.Database, name: str) -> str | None:
@@ -102,25 +158,33 @@ def set_mark(db: sqlite_utils.Database, name: str, value: str) -> None:
         )
 
 
-def _query(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+def _query(db: sqlite_utils.Database, sql: str, params: list[str | int]) -> list[dict[str, object]]:
     return list(db.query(sql, params))
 
 
-def calls_after(db: sqlite_utils.Database, after_id: int) -> list[dict[str, Any]]:
+def _calls(db: sqlite_utils.Database, sql: str, params: list[str | int]) -> list[CallRow]:
+    return cast(list[CallRow], _query(db, sql, params))
+
+
+def _runs(db: sqlite_utils.Database, sql: str, params: list[str | int]) -> list[JobRun]:
+    return cast(list[JobRun], _query(db, sql, params))
+
+
+def calls_after(db: sqlite_utils.Database, after_id: int) -> list[CallRow]:
     """Predictions with an id above `after_id` (the scan keeps the UP/DOWN ones)."""
-    return _query(db, "SELECT * FROM predictions WHERE id > ? ORDER BY id", [after_id])
+    return _calls(db, "SELECT * FROM predictions WHERE id > ? ORDER BY id", [after_id])
 
 
-def verified_since(db: sqlite_utils.Database, since: str) -> list[dict[str, Any]]:
-    return _query(
+def verified_since(db: sqlite_utils.Database, since: str) -> list[CallRow]:
+    return _calls(
         db,
         "SELECT * FROM predictions WHERE status = 'verified' AND verified_at >= ? ORDER BY id",
         [since],
     )
 
 
-def jobs_ended_since(db: sqlite_utils.Database, since: str) -> list[dict[str, Any]]:
-    return _query(
+def jobs_ended_since(db: sqlite_utils.Database, since: str) -> list[JobRun]:
+    return _runs(
         db,
         "SELECT * FROM job_runs WHERE finished_at >= ? ORDER BY id",
         [since],
@@ -140,14 +204,17 @@ def max_call_id(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT COALESCE(MAX(id), 0) FROM predictions").fetchone()[0])
 
 
-def quarantined_models(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return _query(
-        db, "SELECT id, kind, reason FROM models WHERE status = 'quarantined' ORDER BY id", []
+def quarantined_models(db: sqlite_utils.Database) -> list[QuarantinedModel]:
+    return cast(
+        list[QuarantinedModel],
+        _query(
+            db, "SELECT id, kind, reason FROM models WHERE status = 'quarantined' ORDER BY id", []
+        ),
     )
 
 
-def last_ok_run(db: sqlite_utils.Database, job: str, scheduled_for: str) -> dict[str, Any] | None:
-    rows = _query(
+def last_ok_run(db: sqlite_utils.Database, job: str, scheduled_for: str) -> JobRun | None:
+    rows = _runs(
         db,
         "SELECT * FROM job_runs WHERE job = ? AND scheduled_for = ? AND status = 'ok' "
         "ORDER BY id DESC LIMIT 1",
@@ -156,15 +223,15 @@ def last_ok_run(db: sqlite_utils.Database, job: str, scheduled_for: str) -> dict
     return rows[0] if rows else None
 
 
-def made_between(db: sqlite_utils.Database, start: str, end: str) -> list[dict[str, Any]]:
+def made_between(db: sqlite_utils.Database, start: str, end: str) -> list[CallRow]:
     """Calls made in [start, end] (a cycle run's span)."""
-    return _query(
+    return _calls(
         db, "SELECT * FROM predictions WHERE made_at BETWEEN ? AND ? ORDER BY id", [start, end]
     )
 
 
-def verified_between(db: sqlite_utils.Database, start: str, end: str) -> list[dict[str, Any]]:
-    return _query(
+def verified_between(db: sqlite_utils.Database, start: str, end: str) -> list[CallRow]:
+    return _calls(
         db,
         "SELECT * FROM predictions WHERE status = 'verified' AND verified_at BETWEEN ? AND ? "
         "ORDER BY id",

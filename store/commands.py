@@ -1,44 +1,39 @@
-"""The command queue: the TUI and CLI insert rows, the daemon claims and finishes them."""
+"""The command queue: the TUI and CLI insert rows, the daemon claims and finishes them.
+
+Arguments and results are read and written by vocab.commands (`parse`/`dump`), nowhere else.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import TypedDict, cast
 
 import sqlite_utils
 
 from store.db import StoreError, immediate, utcnow
+from vocab import commands as schema
 
-KINDS = ("watch.add", "watch.remove", "collect", "predict", "retrain", "verify")
 MAX_QUEUED = 1000
 
 
 class CommandError(StoreError, ValueError):
-    """A command that cannot be queued (unknown kind, queue full)."""
+    """A command that cannot be queued (the queue is full)."""
 
 
-def enqueue(
-    db: sqlite_utils.Database,
-    kind: str,
-    args: dict[str, Any] | None = None,
-    *,
-    key: str | None = None,
-) -> int:
+def enqueue(db: sqlite_utils.Database, command: schema.Command, *, key: str | None = None) -> int:
     """Queue a command; an existing `key` returns the existing row's id (idempotent).
 
-    A `retrain` for the same symbols and the same kind of reason (the text before its first
-    colon: "drift", "requested", ...) as one already queued or running is not queued
-    again: its id is returned, so each retrain shows once however often it is asked for.
+    A `retrain` for the same symbols and kinds, scheduled or asked for alike, as one already
+    queued or running is not queued again: its id is returned, so each retrain shows once
+    however often it is asked for.
     """
-    if kind not in KINDS:
-        raise CommandError(f"unknown command {kind!r} (known: {', '.join(KINDS)})")
     with immediate(db):
         if key is not None:
             row = db.execute("SELECT id FROM commands WHERE key = ?", [key]).fetchone()
             if row:
                 return int(row[0])
-        if kind == "retrain":
-            same = _open_retrain(db, args or {})
+        if isinstance(command, schema.Retrain):
+            same = _open_retrain(db, command)
             if same is not None:
                 return same
         queued = db.execute("SELECT COUNT(*) FROM commands WHERE status = 'queued'").fetchone()[0]
@@ -49,58 +44,40 @@ def enqueue(
             )
         cur = db.execute(
             "INSERT INTO commands (key, kind, args, created_at) VALUES (?, ?, ?, ?)",
-            [key, kind, json.dumps(args or {}), utcnow()],
+            [key, command.KIND, schema.dump(command), utcnow()],
         )
         return int(cast(int, cur.lastrowid))  # always set after a one-row INSERT
 
 
-def _retrain_identity(args: Any) -> tuple[Any, ...] | None:
-    """(symbols, kinds, reason kind) of a retrain's arguments; None if they are malformed."""
-    if not isinstance(args, dict):
+def _retrain(text: str | None) -> schema.Retrain | None:
+    """A stored retrain row's arguments; None if they are malformed (its run fails it)."""
+    try:
+        command = schema.parse(schema.Retrain.KIND, text)
+    except schema.CommandArgsError:
         return None
-    raw = args.get("symbols", args.get("symbol"))
-    symbols = [raw] if isinstance(raw, str) else (raw or [])
-    kinds = args.get("kinds")
-    if not isinstance(symbols, list) or not all(isinstance(x, str) for x in symbols):
-        return None
-    if kinds is not None and (
-        not isinstance(kinds, list) or not all(isinstance(x, str) for x in kinds)
-    ):
-        return None
-    reason = str(args.get("reason") or "requested").split(":", 1)[0].strip()
-    return (
-        tuple(sorted(s.strip().upper() for s in symbols)),
-        None if kinds is None else tuple(sorted(kinds)),
-        reason,
-    )
+    return command if isinstance(command, schema.Retrain) else None
 
 
-def _open_retrain(db: sqlite_utils.Database, args: dict[str, Any]) -> int | None:
-    """The id of a queued or running retrain that `args` would duplicate, if any."""
-    wanted = _retrain_identity(args)
-    if wanted is None:
-        return None
+def _open_retrain(db: sqlite_utils.Database, command: schema.Retrain) -> int | None:
+    """The id of a queued or running retrain that `command` would duplicate, if any."""
+    wanted = command.identity()
     rows = db.execute(
         "SELECT id, args FROM commands WHERE kind = 'retrain' "
         "AND status IN ('queued', 'running') ORDER BY id"
     ).fetchall()
     for cid, text in rows:
-        if _retrain_identity(_loads(text)) == wanted:
+        if (other := _retrain(text)) is not None and other.identity() == wanted:
             return int(cid)
     return None
 
 
-def cancel_queued_retrains(db: sqlite_utils.Database, reason_kind: str, error: str) -> int:
-    """Fail the queued retrains whose reason is of `reason_kind` (e.g. "drift"); how many."""
+def cancel_scheduled_retrains(db: sqlite_utils.Database, error: str) -> int:
+    """Fail the queued retrains the drift check scheduled (no user asked); how many."""
     with immediate(db):
         rows = db.execute(
             "SELECT id, args FROM commands WHERE kind = 'retrain' AND status = 'queued'"
         ).fetchall()
-        ids = [
-            cid
-            for cid, text in rows
-            if (_retrain_identity(_loads(text)) or ())[-1:] == (reason_kind,)
-        ]
+        ids = [cid for cid, text in rows if (r := _retrain(text)) is not None and r.scheduled]
         for cid in ids:
             db.execute(
                 "UPDATE commands SET status = 'failed', finished_at = ?, error = ? WHERE id = ?",
@@ -109,19 +86,23 @@ def cancel_queued_retrains(db: sqlite_utils.Database, reason_kind: str, error: s
     return len(ids)
 
 
-def _loads(text: str | None) -> Any:
-    try:
-        return json.loads(text or "{}")
-    except ValueError:
-        return None
+@dataclass(frozen=True)
+class Claimed:
+    """A command the daemon took: its row id, kind and typed arguments, or why its
+    arguments do not parse (`error`, and `command` None: the caller fails the row)."""
+
+    id: int
+    kind: str
+    command: schema.Command | None
+    error: str | None = None
 
 
-def claim_next(db: sqlite_utils.Database, *, skip: tuple[str, ...] = ()) -> dict[str, Any] | None:
+def claim_next(db: sqlite_utils.Database, *, skip: tuple[str, ...] = ()) -> Claimed | None:
     """Take the oldest queued command (atomically) and mark it running; commands of the
     kinds in `skip` stay queued (the daemon holds retrains back while one trains).
 
-    Arguments that are not JSON do not raise: `args_error` says why (else None), and the
-    caller fails the row with it.
+    Arguments that do not parse do not raise: `error` says why, and the caller fails the
+    row with it.
     """
     holes = ",".join("?" * len(skip))
     where = f"status = 'queued' AND kind NOT IN ({holes})" if skip else "status = 'queued'"
@@ -139,26 +120,25 @@ def claim_next(db: sqlite_utils.Database, *, skip: tuple[str, ...] = ()) -> dict
             [utcnow(), row[0]],
         )
     try:
-        args, args_error = json.loads(row[2]), None
-    except ValueError as exc:  # a row written by hand or by another program
-        args, args_error = None, f"arguments are not valid JSON ({exc})"
-    return {"id": row[0], "kind": row[1], "args": args, "args_error": args_error}
+        return Claimed(int(row[0]), str(row[1]), schema.parse(str(row[1]), row[2]))
+    except schema.CommandArgsError as exc:
+        return Claimed(int(row[0]), str(row[1]), None, str(exc))
 
 
 def claim_retrains_like(
-    db: sqlite_utils.Database, kinds: list[str] | None
-) -> list[tuple[int, str]]:
+    db: sqlite_utils.Database, kinds: tuple[str, ...] | None
+) -> list[tuple[int, bool]]:
     """Claim (mark running) every queued retrain that asks for the same model kinds as
-    `kinds`: one training serves them all. Their (id, kind of reason), oldest first."""
+    `kinds`: one training serves them all. Their (id, scheduled), oldest first."""
     wanted = None if kinds is None else tuple(sorted(kinds))
     with immediate(db):
         rows = db.execute(
             "SELECT id, args FROM commands WHERE kind = 'retrain' AND status = 'queued' ORDER BY id"
         ).fetchall()
         found = [
-            (int(cid), str(ident[2]))
+            (int(cid), r.scheduled)
             for cid, text in rows
-            if (ident := _retrain_identity(_loads(text))) is not None and ident[1] == wanted
+            if (r := _retrain(text)) is not None and r.identity()[1] == wanted
         ]
         now = utcnow()
         for cid, _ in found:
@@ -169,29 +149,50 @@ def claim_retrains_like(
 
 
 def finish(
-    db: sqlite_utils.Database, command_id: int, *, result: Any = None, error: str | None = None
+    db: sqlite_utils.Database,
+    command_id: int,
+    *,
+    result: schema.Result | None = None,
+    error: str | None = None,
 ) -> None:
     status = "failed" if error is not None else "done"
+    text = None if result is None else schema.dump_result(result)
     with immediate(db):
         db.execute(
             "UPDATE commands SET status = ?, finished_at = ?, result = ?, error = ? WHERE id = ?",
-            [status, utcnow(), None if result is None else json.dumps(result), error, command_id],
+            [status, utcnow(), text, error, command_id],
         )
 
 
-def get(db: sqlite_utils.Database, command_id: int) -> dict[str, Any] | None:
+class CommandRow(TypedDict):
+    """A commands row as stored (arguments and result as JSON text: vocab.commands reads them)."""
+
+    id: int
+    key: str | None
+    kind: str
+    args: str
+    created_at: str
+    claimed_at: str | None
+    finished_at: str | None
+    status: str  # queued | running | done | failed
+    result: str | None
+    error: str | None
+    interruptions: int
+
+
+def get(db: sqlite_utils.Database, command_id: int) -> CommandRow | None:
     cur = db.execute("SELECT * FROM commands WHERE id = ?", [command_id])
     row = cur.fetchone()
     if row is None:
         return None
-    return dict(zip([c[0] for c in cur.description], row, strict=True))
+    return cast(CommandRow, dict(zip([c[0] for c in cur.description], row, strict=True)))
 
 
 def recent(
     db: sqlite_utils.Database, limit: int = 20, status: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[CommandRow]:
     sql = "SELECT * FROM commands"
-    params: list[Any] = []
+    params: list[str | int] = []
     if status:
         sql += " WHERE status = ?"
         params.append(status)
@@ -199,7 +200,7 @@ def recent(
     params.append(limit)
     cur = db.execute(sql, params)
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(CommandRow, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def counts(db: sqlite_utils.Database) -> dict[str, int]:

@@ -5,7 +5,7 @@ scored when collected."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -32,15 +32,24 @@ def add_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
         return db.conn.total_changes - before
 
 
-def recent(db: sqlite_utils.Database, symbol: str, limit: int = 20) -> list[dict[str, Any]]:
+class Headline(TypedDict):
+    published_at: str
+    title: str
+    publisher: str | None
+    link: str | None
+    sentiment: float  # the lexicon score, -1..1
+
+
+def recent(db: sqlite_utils.Database, symbol: str, limit: int = 20) -> list[Headline]:
     """The symbol's newest headlines, newest first."""
     cur = db.execute(
         "SELECT published_at, title, publisher, link, sentiment FROM news WHERE symbol = ? "
         "ORDER BY published_at DESC, id DESC LIMIT ?",
         [symbol, limit],
     )
-    cols = ("published_at", "title", "publisher", "link", "sentiment")
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [
+        Headline(published_at=p, title=t, publisher=w, link=u, sentiment=s) for p, t, w, u, s in cur
+    ]
 
 
 def stats(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -45,10 +46,48 @@ def has_session(db: sqlite_utils.Database, session: str) -> bool:
     )
 
 
+class SessionBook(TypedDict):
+    """One book's session as `write_session` stores it."""
+
+    cash: float
+    equity: float
+    costs: float
+    traded: float
+    account: Mapping[str, object]  # models.paper.Account.to_dict()
+    pending: Mapping[str, float] | None  # target weights to fill at the next open
+    fills: Sequence[Mapping[str, object]]
+    trips: Sequence[Mapping[str, object]]
+
+
+class PositionState(TypedDict):
+    shares: float
+    entry_price: float
+    entry_date: str
+
+
+class BookState(TypedDict):
+    """A book's newest row with its account parsed (models.paper.Account.to_dict)."""
+
+    session: str
+    cash: float
+    equity: float
+    positions: dict[str, PositionState]
+    last: dict[str, float]  # the last known price of each symbol
+
+
+class PaperDay(TypedDict):
+    session: str
+    book: str
+    cash: float
+    equity: float
+    costs: float
+    traded: float
+
+
 def write_session(
     db: sqlite_utils.Database,
     session: str,
-    books: dict[str, dict[str, Any]],
+    books: Mapping[str, SessionBook],
 ) -> bool:
     """Write one session of every book: `books[name]` holds cash, equity, costs, traded,
     account (dict), pending (dict or None), fills and trips (lists of dicts). False (and
@@ -93,7 +132,7 @@ def write_session(
                         t["entry_date"],
                         t["entry_price"],
                         t["exit_price"],
-                        int(t["hit"]),
+                        int(bool(t["hit"])),
                     )
                     for t in b["trips"]
                 ],
@@ -101,7 +140,7 @@ def write_session(
     return True
 
 
-def history(db: sqlite_utils.Database, book: str | None = None) -> list[dict[str, Any]]:
+def history(db: sqlite_utils.Database, book: str | None = None) -> list[PaperDay]:
     """Every session row (without the account JSON), oldest first."""
     where, args = ("WHERE book = ?", [book]) if book else ("", [])
     cur = db.execute(
@@ -109,17 +148,20 @@ def history(db: sqlite_utils.Database, book: str | None = None) -> list[dict[str
         "ORDER BY session, book",
         args,
     )
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [
+        PaperDay(session=d, book=b, cash=c, equity=e, costs=k, traded=t)
+        for d, b, c, e, k, t in cur.fetchall()
+    ]
 
 
-def latest(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def latest(db: sqlite_utils.Database) -> dict[str, BookState]:
     """Per book, its newest row with the account parsed."""
-    out = {}
+    out: dict[str, BookState] = {}
     for book, session, cash, equity, account in db.execute(
         "SELECT book, MAX(session), cash, equity, account FROM paper_days GROUP BY book"
     ).fetchall():
-        out[book] = {"session": session, "cash": cash, "equity": equity, **json.loads(account)}
+        parsed = {"session": session, "cash": cash, "equity": equity, **json.loads(account)}
+        out[book] = cast(BookState, parsed)
     return out
 
 
@@ -224,10 +266,29 @@ def standing(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
     return out
 
 
-def panel(db: sqlite_utils.Database, limit: int = 250) -> dict[str, Any]:
+class Position(TypedDict):
+    symbol: str
+    side: str  # long | short
+    value: float  # signed market value
+
+
+class PaperPanel(TypedDict):
+    """The dashboard's equity panel (see `panel`)."""
+
+    book: str  # the book charted: "paper", or "hold" when only it has been stepped
+    session: str
+    equity: float
+    dates: list[str]
+    paper: list[float]  # the charted book, indexed to 100
+    hold: list[float | None]  # buy-and-hold, indexed to 100 (None before it started)
+    drawdown: list[float]  # percent below the running peak
+    positions: list[Position]
+
+
+def panel(db: sqlite_utils.Database, limit: int = 250) -> PaperPanel | None:
     """What the dashboard's equity panel draws: the newest `limit` sessions of the paper
     account and buy-and-hold (each indexed to 100 at the first stepped session), the
-    paper account's drawdown, and its open positions. {} before the account exists."""
+    paper account's drawdown, and its open positions. None before the account exists."""
     try:
         rows = db.execute(
             "SELECT session, book, equity FROM paper_days WHERE book IN ('paper', 'hold') "
@@ -237,9 +298,9 @@ def panel(db: sqlite_utils.Database, limit: int = 250) -> dict[str, Any]:
             [limit],
         ).fetchall()
     except sqlite3.OperationalError:  # a home older than the paper account's tables
-        return {}
+        return None
     if not rows:
-        return {}
+        return None
     starts = dict(
         db.execute(
             "SELECT book, equity FROM paper_days p WHERE session = "
@@ -257,11 +318,11 @@ def panel(db: sqlite_utils.Database, limit: int = 250) -> dict[str, Any]:
         drawdown.append(100.0 * (series[main][d] / peak - 1))
     now = latest(db)[main]
     positions = [
-        {
-            "symbol": s,
-            "side": "long" if p["shares"] > 0 else "short",
-            "value": p["shares"] * now.get("last", {}).get(s, p["entry_price"]),
-        }
+        Position(
+            symbol=s,
+            side="long" if p["shares"] > 0 else "short",
+            value=p["shares"] * now.get("last", {}).get(s, p["entry_price"]),
+        )
         for s, p in sorted(now.get("positions", {}).items())
     ]
     return {

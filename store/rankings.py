@@ -8,7 +8,7 @@ same key replaces it (a cycle re-run is idempotent). The caller owns the transac
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -29,7 +29,18 @@ def upsert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> Non
     )
 
 
-def latest(db: sqlite_utils.Database, symbol: str) -> dict[int, dict[str, Any]]:
+class Ranking(TypedDict):
+    """One relative call: the symbol's rank among those ranked (1 = best) and its expected
+    log move relative to their mean."""
+
+    as_of: str
+    rank: int
+    of: int
+    relative: float
+    model_version: str
+
+
+def latest(db: sqlite_utils.Database, symbol: str) -> dict[int, Ranking]:
     """The newest relative call of `symbol` per horizon: {h: {as_of, rank, of, relative,
     model_version}} (empty when it was never ranked)."""
     cur = db.execute(
@@ -39,7 +50,7 @@ def latest(db: sqlite_utils.Database, symbol: str) -> dict[int, dict[str, Any]]:
         [symbol, symbol],
     )
     return {
-        int(h): {"as_of": a, "rank": rk, "of": n, "relative": rel, "model_version": m}
+        int(h): Ranking(as_of=a, rank=rk, of=n, relative=rel, model_version=m)
         for h, a, rk, n, rel, m in cur
     }
 

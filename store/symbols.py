@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlite_utils
 
@@ -110,15 +110,20 @@ def watchlist(db: sqlite_utils.Database, *, include_removed: bool = False) -> li
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
-def deactivated(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+class Deactivated(TypedDict):
+    symbol: str
+    removed_at: str | None
+    reason: str
+
+
+def deactivated(db: sqlite_utils.Database) -> list[Deactivated]:
     """Symbols the collector took off the watchlist (not the ones a user removed), with why."""
     cur = db.execute(
         "SELECT symbol, removed_at, last_error AS reason FROM symbols "
         "WHERE active = 0 AND last_error LIKE ? ORDER BY symbol",
         [DEACTIVATED + "%"],
     )
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    return [Deactivated(symbol=s, removed_at=at, reason=why) for s, at, why in cur.fetchall()]
 
 
 def active_symbols(db: sqlite_utils.Database) -> list[str]:

@@ -1,4 +1,4 @@
-"""The TUI's read API: short read queries that return plain dicts and lists.
+"""The TUI's read API: short read queries that return typed dicts (TypedDict) and lists.
 
 Every function here only reads. `dashboard()` gathers everything the dashboard shows in
 ONE short read transaction (a consistent snapshot that never holds the WAL back for
@@ -18,20 +18,205 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
 
 from store import alerts, market, news, paper, rankings, registry, symbols
 from store.freshness import sessions_between
+from store.news import Headline
+from store.paper import PaperPanel
+from store.rankings import Ranking
+from store.symbols import Deactivated
+from vocab import commands as schema
 from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
 TREND_POINTS = 250  # most recent target sessions shown in the trend chart
 PENDING_LIMIT = 100
+
+
+class DaemonInfo(TypedDict):
+    """The daemon row as the header shows it: online or not, and why not."""
+
+    online: bool
+    mode: str | None
+    sim_date: str | None
+    pid: int | None
+    state: str | None
+    heartbeat_at: str | None
+    stopped_at: str | None
+    heartbeat_age_s: float | None
+    reason: str  # why it is offline ("" when online)
+    version: NotRequired[str | None]  # absent when the daemon never ran here
+
+
+class RunningJob(TypedDict):
+    id: int
+    job: str
+    started_at: str
+    progress: float | None
+    message: str | None
+
+
+class Call(TypedDict):
+    """What every prediction row shown carries: the call itself."""
+
+    horizon: int
+    direction: str  # up | down | flat
+    pred_change_pct: float
+    confidence: float | None
+    model_version: str
+
+
+class LatestCall(Call):
+    id: int
+    as_of: str
+    status: str
+    lower: float | None
+    upper: float | None
+
+
+class WatchRow(TypedDict):
+    """One watched symbol on the dashboard."""
+
+    symbol: str
+    last_date: str | None
+    stale_sessions: int  # 0: fresh
+    close: float | None
+    change_pct: float | None
+    regime: str | None
+    call: LatestCall | None
+    n: int  # verified UP/DOWN calls behind hit_rate
+    hit_rate: float | None
+    baseline: float | None
+    baseline_name: str
+    n80: int  # verified calls with an 80% range behind coverage80
+    coverage80: float | None
+    ranking: Ranking | None
+    call_muted: NotRequired[bool]  # the edge line says it once for every row
+
+
+class PendingCall(Call):
+    id: int
+    symbol: str
+    as_of: str
+    target_date: str
+    base_price: float
+    pred_price: float
+    lower: float | None
+    upper: float | None
+    sessions_left: int
+
+
+class Trend(TypedDict):
+    """The accuracy trend: rolling hit rate vs the stronger baseline, and range coverage."""
+
+    dates: list[str]
+    hit: list[float]
+    base: list[float]
+    window: int
+    n: int
+    hit_rate: float | None
+    base_rate: float | None
+    base_name: str
+    ranges: dict[str, tuple[int, int]]  # "80" / "95": (calls with that range, inside it)
+    range_dates: list[str]
+    cov80: list[float]
+    cov95: list[float]
+
+
+class RegimeLine(TypedDict):
+    symbol: str
+    date: str
+    regime: str
+    trend: float | None
+    volatility: float | None
+    sessions: int  # how many stored sessions the regime has held
+    at_least: bool  # it held through the whole look-back
+
+
+class Quarantine(TypedDict):
+    id: str
+    kind: str
+    reason: str | None
+    serves: str | None  # the model serving instead (None: none of its kind)
+    notice: str
+
+
+class MarketLine(TypedDict):
+    """The newest cycle's market-wide context and the line that says it."""
+
+    as_of: str
+    vix: float | None
+    vix_pct: float | None
+    next_event: str | None
+    next_event_date: str | None
+    event_sessions: int | None
+    line: str
+
+
+class Dashboard(TypedDict):
+    """Everything the dashboard shows, from one read transaction."""
+
+    daemon: DaemonInfo
+    jobs: list[RunningJob]
+    queued: int
+    commands: list[CommandLine]
+    watchlist: list[WatchRow]
+    deactivated: list[Deactivated]
+    edge_line: str | None
+    pending: list[PendingCall]
+    trend: Trend
+    regimes: list[RegimeLine]
+    quarantined: list[Quarantine]
+    paper: PaperPanel | None  # None until the daemon has stepped the paper account
+    context: MarketLine | None
+    alerts_failed: int  # alerts given up on in the last day
+
+
+class HistoryCall(LatestCall):
+    target_date: str
+    base_price: float
+    pred_price: float
+    regime: str | None
+    actual_price: float | None
+    error_pct: float | None
+    hit: int | None
+    up_hit: int | None
+    majority_hit: int | None
+    signals: object  # the call's signals JSON, parsed (see signal_contributions)
+    lower95: float | None
+    upper95: float | None
+    covered80: int | None
+    covered95: int | None
+
+
+class Bar(TypedDict):
+    date: str
+    close: float
+
+
+class SymbolDetail(TypedDict):
+    """One symbol's screen: closes, calls with outcomes, the latest call's signals, news."""
+
+    symbol: str
+    context: Mapping[str, object] | None
+    context_line: str
+    news: list[Headline]
+    news_days: int
+    news_needed_days: int
+    bars: list[Bar]
+    history: list[HistoryCall]
+    signals: list[tuple[str, float]]
+    latest: HistoryCall | None
+    n: int
+    hit_rate: float | None
+    baseline: float | None
+    baseline_name: str
 
 
 @contextlib.contextmanager
@@ -45,7 +230,7 @@ def snapshot(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 
 
 def _rows(
-    db: sqlite_utils.Database, sql: str, params: list[Any] | tuple = ()
+    db: sqlite_utils.Database, sql: str, params: list[str | int] | tuple[str | int, ...] = ()
 ) -> list[dict[str, Any]]:
     cur = db.execute(sql, list(params))
     cols = [c[0] for c in cur.description]
@@ -64,20 +249,20 @@ def parse_time(text: str | None) -> datetime | None:
 
 def daemon_info(
     db: sqlite_utils.Database, now: datetime, heartbeat_seconds: float = 5.0
-) -> dict[str, Any]:
+) -> DaemonInfo:
     """The daemon row, with heartbeat age and whether it counts as online."""
     rows = _rows(db, "SELECT * FROM daemon WHERE id = 1")
     return classify_daemon(rows[0] if rows else None, now, heartbeat_seconds)
 
 
 def classify_daemon(
-    row: dict[str, Any] | None, now: datetime, heartbeat_seconds: float = 5.0
-) -> dict[str, Any]:
+    row: Mapping[str, Any] | None, now: datetime, heartbeat_seconds: float = 5.0
+) -> DaemonInfo:
     """Online or not, from a daemon row and the time now (pure, so the TUI re-ticks it each second).
 
     Offline: no row, `stopped_at` set, or no heartbeat for more than 3 heartbeat intervals.
     """
-    info: dict[str, Any] = {
+    info: DaemonInfo = {
         "online": False,
         "mode": None,
         "sim_date": None,
@@ -93,14 +278,16 @@ def classify_daemon(
     beat = parse_time(row.get("heartbeat_at"))
     age = None if beat is None else max(0.0, (now - beat).total_seconds())
     info.update(
-        mode=row.get("mode"),
-        sim_date=row.get("sim_date"),
-        pid=row.get("pid"),
-        heartbeat_at=row.get("heartbeat_at"),
-        stopped_at=row.get("stopped_at"),
-        state=row.get("state"),
-        heartbeat_age_s=age,
-        version=row.get("version"),
+        {
+            "mode": row.get("mode"),
+            "sim_date": row.get("sim_date"),
+            "pid": row.get("pid"),
+            "heartbeat_at": row.get("heartbeat_at"),
+            "stopped_at": row.get("stopped_at"),
+            "state": row.get("state"),
+            "heartbeat_age_s": age,
+            "version": row.get("version"),
+        }
     )
     if row.get("stopped_at"):
         info["reason"] = "the daemon stopped"
@@ -110,7 +297,7 @@ def classify_daemon(
             "yet" if age is None else f"for over {human_age(3 * heartbeat_seconds)}"
         )
     else:
-        info.update(online=True, reason="")
+        info.update({"online": True, "reason": ""})
     return info
 
 
@@ -125,15 +312,42 @@ def human_age(seconds: float) -> str:
     return f"{seconds / 86400:.0f}d"
 
 
-def running_jobs(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return _rows(
-        db,
-        "SELECT id, job, started_at, progress, message FROM job_runs "
-        "WHERE status = 'running' ORDER BY id",
+def running_jobs(db: sqlite_utils.Database) -> list[RunningJob]:
+    return cast(
+        list[RunningJob],
+        _rows(
+            db,
+            "SELECT id, job, started_at, progress, message FROM job_runs "
+            "WHERE status = 'running' ORDER BY id",
+        ),
     )
 
 
-def recent_commands(db: sqlite_utils.Database, limit: int = 8) -> list[dict[str, Any]]:
+class CommandLine(TypedDict):
+    """One row of the dashboard's command panel: the command and what it did, typed."""
+
+    id: int
+    kind: str
+    command: schema.Command | None  # None: its stored arguments do not parse (it fails)
+    status: str
+    created_at: str
+    claimed_at: str | None
+    finished_at: str | None
+    error: str | None
+    result: schema.Result | None
+    count: int  # a burst of cancellations of one kind for one reason is one row
+    cancelled: bool
+    behind_training: bool  # a queued retrain waiting for the one that trains
+
+
+def _command(kind: str, text: str | None) -> schema.Command | None:
+    try:
+        return schema.parse(kind, text)
+    except schema.CommandArgsError:
+        return None
+
+
+def recent_commands(db: sqlite_utils.Database, limit: int = 8) -> list[CommandLine]:
     """The newest commands, newest first. A run of cancellations of one kind for one reason
     (a replay's end cancels every drift retrain still waiting) is one row: the newest of
     them, with `count` how many it stands for (1 for every other row)."""
@@ -143,7 +357,7 @@ def recent_commands(db: sqlite_utils.Database, limit: int = 8) -> list[dict[str,
         "FROM commands ORDER BY id DESC LIMIT ?",
         [limit * 8],  # enough that a burst of cancellations does not crowd the rest out
     )
-    out: list[dict[str, Any]] = []
+    out: list[CommandLine] = []
     for r in rows:
         cancelled = r["status"] == "failed" and str(r["error"] or "").startswith("cancelled")
         last = out[-1] if out else None
@@ -157,14 +371,26 @@ def recent_commands(db: sqlite_utils.Database, limit: int = 8) -> list[dict[str,
             continue
         if len(out) == limit:
             break
-        r["args"] = _json(r["args"])
-        r["result"] = _json(r["result"]) if r["result"] else None
-        r["count"], r["cancelled"] = 1, cancelled
-        out.append(r)
+        out.append(
+            CommandLine(
+                id=r["id"],
+                kind=r["kind"],
+                command=_command(r["kind"], r["args"]),
+                status=r["status"],
+                created_at=r["created_at"],
+                claimed_at=r["claimed_at"],
+                finished_at=r["finished_at"],
+                error=r["error"],
+                result=schema.parse_result(r["kind"], r["result"]),
+                count=1,
+                cancelled=cancelled,
+                behind_training=False,
+            )
+        )
     return out
 
 
-def _json(text: str | None) -> Any:
+def _json(text: str | None) -> object:
     try:
         return json.loads(text) if text else {}
     except ValueError:
@@ -177,7 +403,7 @@ def _json(text: str | None) -> Any:
 SCORED_SQL = "hit, up_hit, majority_hit"
 
 
-def _hit_stats(rows: list[tuple]) -> tuple[int, int, int, int]:
+def _hit_stats(rows: list[tuple[int | None, int | None, int | None]]) -> tuple[int, int, int, int]:
     """(n, hits, always-up hits, majority hits) over directional calls (hit not NULL)."""
     n = hits = ups = majs = 0
     for hit, up, maj in rows:
@@ -200,28 +426,20 @@ def _baseline(n: int, ups: int, majs: int) -> tuple[float | None, str]:
 
 def watchlist(
     db: sqlite_utils.Database, window: int = HIT_WINDOW, today: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[WatchRow]:
     """One row per watched symbol: last close and change, regime, latest call, hit rate, and
     how many sessions old its newest bar is on `today` (stale beyond STALE_AFTER_SESSIONS)."""
     out = []
     for symbol, exchange in db.execute(
         "SELECT symbol, exchange FROM symbols WHERE active = 1 ORDER BY symbol"
     ).fetchall():
-        row: dict[str, Any] = {"symbol": symbol}
         bars = db.execute(
             "SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT 2", [symbol]
         ).fetchall()
-        row["last_date"] = bars[0][0] if bars else None
         age = sessions_between(db, exchange, bars[0][0], today) if bars and today else 0
-        row["stale_sessions"] = stale_sessions(age)
-        row["close"] = bars[0][1] if bars else None
-        row["change_pct"] = (
-            (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None
-        )
         reg = db.execute(
             "SELECT regime FROM regimes WHERE symbol = ? ORDER BY date DESC LIMIT 1", [symbol]
         ).fetchone()
-        row["regime"] = reg[0] if reg else None
         # The latest call: newest as_of, shortest horizon among that day's calls.
         call = _rows(
             db,
@@ -230,7 +448,7 @@ def watchlist(
             "ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1",
             [symbol],
         )
-        row["call"] = call[0] if call else None
+        latest = cast(LatestCall, call[0]) if call else None
         verified = db.execute(
             f"SELECT {SCORED_SQL} FROM predictions WHERE symbol = ? AND status = 'verified' "
             "AND hit IS NOT NULL ORDER BY as_of DESC LIMIT ?",
@@ -238,7 +456,6 @@ def watchlist(
         ).fetchall()
         n, hits, ups, majs = _hit_stats(verified)
         base, name = _baseline(n, ups, majs)
-        row.update(n=n, hit_rate=hits / n if n else None, baseline=base, baseline_name=name)
         # Realized coverage of the 80% range over the same window of verified calls that
         # carried a range (covered80 is NULL for a call made without one).
         n80, in80 = db.execute(
@@ -247,16 +464,33 @@ def watchlist(
             "ORDER BY as_of DESC LIMIT ?)",
             [symbol, window],
         ).fetchone()
-        row.update(n80=n80, coverage80=in80 / n80 if n80 else None)
         # The ranking model's newest relative call, at the same horizon as the latest call.
         ranks = rankings.latest(db, symbol)
-        h = row["call"]["horizon"] if row["call"] else min(ranks, default=None)
-        row["ranking"] = ranks.get(h) if h is not None else None
-        out.append(row)
+        h = latest["horizon"] if latest else min(ranks, default=None)
+        out.append(
+            WatchRow(
+                symbol=symbol,
+                last_date=bars[0][0] if bars else None,
+                stale_sessions=stale_sessions(age),
+                close=bars[0][1] if bars else None,
+                change_pct=(
+                    (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None
+                ),
+                regime=reg[0] if reg else None,
+                call=latest,
+                n=n,
+                hit_rate=hits / n if n else None,
+                baseline=base,
+                baseline_name=name,
+                n80=n80,
+                coverage80=in80 / n80 if n80 else None,
+                ranking=ranks.get(h) if h is not None else None,
+            )
+        )
     return out
 
 
-def deactivated(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def deactivated(db: sqlite_utils.Database) -> list[Deactivated]:
     """Symbols the collector took off the watchlist, with the reason (they leave the table)."""
     return symbols.deactivated(db)
 
@@ -264,18 +498,16 @@ def deactivated(db: sqlite_utils.Database) -> list[dict[str, Any]]:
 NO_EDGE_LINE = "no measured edge on this watchlist — ranges and volatility below"
 
 
-def edge_line(watchlist_rows: list[dict[str, Any]]) -> str | None:
+def edge_line(watchlist_rows: list[WatchRow]) -> str | None:
     """NO_EDGE_LINE when symbols have calls and none of their latest calls is UP or DOWN:
     nothing on the watchlist cleared its evidence threshold (said once, not per row)."""
-    calls = [r["call"] for r in watchlist_rows if r.get("call")]
-    if not calls or any(c.get("direction") in ("up", "down") for c in calls):
+    calls = [r["call"] for r in watchlist_rows if r["call"]]
+    if not calls or any(c["direction"] in ("up", "down") for c in calls):
         return None
     return NO_EDGE_LINE
 
 
-def pending(
-    db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT
-) -> list[dict[str, Any]]:
+def pending(db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT) -> list[PendingCall]:
     """Pending predictions, soonest target first, with sessions left to the target."""
     rows = _rows(
         db,
@@ -290,12 +522,12 @@ def pending(
             [r["symbol"], r["as_of"]],
         ).fetchone()[0]
         r["sessions_left"] = max(0, int(r["horizon"]) - int(elapsed))
-    return rows
+    return cast(list[PendingCall], rows)
 
 
 def accuracy_trend(
     db: sqlite_utils.Database, window: int = TREND_WINDOW, points: int = TREND_POINTS
-) -> dict[str, Any]:
+) -> Trend:
     """Rolling hit rate of the directional calls and the stronger baseline (always-up or the
     causal majority, whichever scored more over all of them) on the same calls, over the last
     `window` target sessions. The p-value lives in `assistant report`, which runs the test."""
@@ -351,7 +583,7 @@ def accuracy_trend(
 
 
 def _coverage_trend(
-    rows: list[Any], window: int, points: int
+    rows: list[tuple[Any, ...]], window: int, points: int
 ) -> tuple[list[str], list[float], list[float]]:
     """Rolling realized coverage of the 80% and 95% ranges over the last `window` target
     sessions (rows: accuracy_trend's per-session counts). Every verified call carries a
@@ -374,7 +606,7 @@ def _coverage_trend(
     return dates[-points:], cov80[-points:], cov95[-points:]
 
 
-def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[dict[str, Any]]:
+def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[RegimeLine]:
     """Latest regime per watched symbol, how many stored sessions it has lasted, trend, vol."""
     out = []
     for (symbol,) in db.execute(
@@ -393,22 +625,24 @@ def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[dict[st
                 break
             run += 1
         out.append(
-            {
-                "symbol": symbol,
-                "date": recent[0][0],
-                "regime": recent[0][1],
-                "trend": recent[0][2],
-                "volatility": recent[0][3],
-                "sessions": run,
-                "at_least": run == len(recent),
-            }
+            RegimeLine(
+                {
+                    "symbol": symbol,
+                    "date": recent[0][0],
+                    "regime": recent[0][1],
+                    "trend": recent[0][2],
+                    "volatility": recent[0][3],
+                    "sessions": run,
+                    "at_least": run == len(recent),
+                }
+            )
         )
     return out
 
 
 def dashboard(
     db: sqlite_utils.Database, *, now: datetime, heartbeat_seconds: float = 5.0
-) -> dict[str, Any]:
+) -> Dashboard:
     """Everything the dashboard shows, read in one short transaction."""
     with snapshot(db):
         daemon = daemon_info(db, now, heartbeat_seconds)
@@ -449,7 +683,7 @@ def dashboard(
         }
 
 
-def market_context(db: sqlite_utils.Database) -> dict[str, Any] | None:
+def market_context(db: sqlite_utils.Database) -> MarketLine | None:
     """The newest cycle's market-wide context (VIX, the next scheduled event) and its line."""
     row = db.execute(
         "SELECT as_of, vix, vix_pct, next_event, next_event_date, event_sessions "
@@ -460,31 +694,34 @@ def market_context(db: sqlite_utils.Database) -> dict[str, Any] | None:
     keys = ("as_of", "vix", "vix_pct", "next_event", "next_event_date", "event_sessions")
     ctx = dict(zip(keys, row, strict=True))
     line = market.describe(ctx)
-    return {**ctx, "line": line} if line else None
+    return cast(MarketLine, {**ctx, "line": line}) if line else None
 
 
-def quarantined(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def quarantined(db: sqlite_utils.Database) -> list[Quarantine]:
     """The quarantines in effect (a model newer than what serves its kind is unusable):
     id, kind, reason, the id that serves instead (or None) and the line that says so."""
     return [
-        {
-            **{k: q[k] for k in ("id", "kind", "reason", "serves")},
-            "notice": registry.quarantine_notice(q),
-        }
+        Quarantine(
+            id=q["id"],
+            kind=q["kind"],
+            reason=q["reason"],
+            serves=q["serves"],
+            notice=registry.quarantine_notice(q),
+        )
         for q in registry.quarantines(db)
     ]
 
 
 def symbol_detail(
     db: sqlite_utils.Database, symbol: str, *, bars_limit: int = 120, history_limit: int = 200
-) -> dict[str, Any]:
+) -> SymbolDetail:
     """Price history, predictions (with outcomes) and the latest call's signals for one symbol."""
     with snapshot(db):
         bars = db.execute(
             "SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT ?",
             [symbol, bars_limit],
         ).fetchall()[::-1]
-        history = _rows(
+        rows = _rows(
             db,
             "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
             "pred_price, direction, confidence, regime, model_version, status, "
@@ -493,8 +730,9 @@ def symbol_detail(
             "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?",
             [symbol, history_limit],
         )
-        for h in history:
+        for h in rows:
             h["signals"] = _json(h["signals"])
+        history = cast(list[HistoryCall], rows)
         latest = history[0] if history else None
         verified = [
             (h["hit"], h["up_hit"], h["majority_hit"]) for h in history if h["status"] == "verified"
@@ -520,7 +758,7 @@ def symbol_detail(
         }
 
 
-def signal_contributions(signals: Any) -> list[tuple[str, float]]:
+def signal_contributions(signals: object) -> list[tuple[str, float]]:
     """(name, contribution) pairs from a prediction's signals JSON, largest first.
 
     Accepts {name: number} or {name: {"contribution": x}} / {name: {"vote": v, "weight": w}};

@@ -182,6 +182,7 @@ def writer_main(home: Path, seconds: float, min_sessions: int = 0, min_accepted:
 
     from store import commands
     from store.db import open_db
+    from vocab import commands as cmd
 
     db = open_db(home)
     counts = {"accepted": 0, "queue_full": 0, "locked": 0, "other_errors": 0, "capped": False}
@@ -198,7 +199,7 @@ def writer_main(home: Path, seconds: float, min_sessions: int = 0, min_accepted:
             break
         i += 1
         try:
-            commands.enqueue(db, "predict" if i % 20 == 0 else "verify", {})
+            commands.enqueue(db, cmd.Predict() if i % 20 == 0 else cmd.Verify())
             counts["accepted"] += 1
         except commands.CommandError:
             counts["queue_full"] += 1

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from assistant.cycle.run import check_drift
 from store import commands
 from tests.cycle_fixture import add_call, make_home, price_path
+from vocab import commands as cmd
 
 
 def random_walk(n: int, seed: int, vol: float = 0.01, shift_last: int = 0, factor: float = 1.0):
@@ -39,8 +38,11 @@ def test_planted_volatility_shift_queues_one_retrain_with_its_reason(home):
     assert any(f.kind == "psi" and f.value > settings.cycle.psi_threshold for f in found)
     queued = commands.recent(db)
     assert len(queued) == 1 and queued[0]["kind"] == "retrain"
-    args = json.loads(queued[0]["args"])
-    assert args["symbols"] == ["SHOCK"] and "PSI" in args["reason"] and "SHOCK" in args["reason"]
+    args = cmd.parse("retrain", queued[0]["args"])
+    assert (
+        isinstance(args, cmd.Retrain) and args.scheduled
+    )  # the drift check's own: a replay's end cancels it
+    assert args.symbols == ("SHOCK",) and "PSI" in args.reason and "SHOCK" in args.reason
     # checking again the same day does not flood the queue
     again = check_drift(db, settings, as_of="2024-12-31")
     assert again and len(commands.recent(db)) == 1 and again[0].command_id == found[0].command_id
@@ -66,7 +68,8 @@ def test_rolling_accuracy_decay_queues_a_retrain(home):
     verify(db, settings, as_of=dates[241])
     found = [f for f in check_drift(db, settings, as_of=dates[241]) if f.kind == "accuracy"]
     assert len(found) == 1 and "hit rate of the last 60 calls" in found[0].reason
-    assert json.loads(commands.recent(db)[0]["args"])["symbols"] == ["AAA"]
+    queued = cmd.parse("retrain", commands.recent(db)[0]["args"])
+    assert isinstance(queued, cmd.Retrain) and queued.symbols == ("AAA",) and queued.scheduled
 
 
 def test_a_shift_right_after_a_retrain_is_reported_but_queues_nothing(home):

@@ -11,6 +11,8 @@ import pytest
 from assistant import config
 from assistant.daemon.loop import Daemon
 from store import commands
+from store.db import immediate, utcnow
+from vocab import commands as cmd
 
 
 @pytest.fixture
@@ -38,16 +40,26 @@ def _serve_until_idle(home, timeout=60.0):
     return daemon
 
 
+def _insert(db, kind: str, args: str) -> int:
+    """A command row as an older version (or another program) wrote it, past enqueue."""
+    with immediate(db):
+        cur = db.execute(
+            "INSERT INTO commands (kind, args, created_at) VALUES (?, ?, ?)", [kind, args, utcnow()]
+        )
+    return int(cur.lastrowid)
+
+
 @pytest.mark.slow
 def test_commands_run_in_order_each_with_a_result_or_an_error(fast, db):
     ids = [
-        commands.enqueue(db, "watch.add", {"symbols": ["^GSPC"]}),
-        commands.enqueue(db, "watch.add", {"symbols": ["not a ticker!"]}),
-        commands.enqueue(db, "watch.remove", {"symbol": "ZZZZ"}),
-        commands.enqueue(db, "collect", {}),
-        commands.enqueue(db, "predict", {"symbols": ["^GSPC"]}),
-        commands.enqueue(db, "verify", {}),
-        commands.enqueue(db, "predict", {"symbols": "^GSPC", "extra": 1}),
+        commands.enqueue(db, cmd.WatchAdd(("^GSPC",))),
+        commands.enqueue(db, cmd.WatchAdd(("not a ticker!",))),
+        commands.enqueue(db, cmd.WatchRemove(("ZZZZ",))),
+        commands.enqueue(db, cmd.Collect()),
+        commands.enqueue(db, cmd.Predict(("^GSPC",))),
+        commands.enqueue(db, cmd.Verify()),
+        # a row written by another program: one symbol as text, a key no kind has
+        _insert(db, "predict", '{"symbols": "^GSPC", "extra": 1}'),
     ]
     _serve_until_idle(fast)
     rows = [commands.get(db, i) for i in ids]
@@ -82,8 +94,8 @@ def test_a_job_that_raises_does_not_stop_the_loop(fast, db, monkeypatch):
         raise RuntimeError("boom in the cycle")
 
     monkeypatch.setattr(assistant.cycle.run, "run_cycle", boom)
-    first = commands.enqueue(db, "predict", {})
-    after = commands.enqueue(db, "verify", {})
+    first = commands.enqueue(db, cmd.Predict())
+    after = commands.enqueue(db, cmd.Verify())
     _serve_until_idle(fast)
     assert commands.get(db, first)["status"] == "failed"
     assert commands.get(db, first)["error"] == "RuntimeError: boom in the cycle"
@@ -98,7 +110,7 @@ def test_a_flood_of_10k_commands_is_capped_with_a_clear_message_then_served(fast
     accepted, refused = [], []
     for _ in range(10_000):
         try:
-            accepted.append(commands.enqueue(db, "verify", {}))
+            accepted.append(commands.enqueue(db, cmd.Verify()))
         except commands.CommandError as exc:
             refused.append(str(exc))
     assert len(accepted) == commands.MAX_QUEUED == 1000
@@ -108,4 +120,50 @@ def test_a_flood_of_10k_commands_is_capped_with_a_clear_message_then_served(fast
     )
     _serve_until_idle(fast, timeout=100)
     assert commands.counts(db) == {"done": 1000}
-    commands.enqueue(db, "verify", {})  # room again once served
+    commands.enqueue(db, cmd.Verify())  # room again once served
+
+
+def test_retrain_rows_stored_before_the_scheduled_field_still_read_as_before(db):
+    """A home's database keeps rows an older version queued: its drift check said
+    "scheduled" only in the reason's prefix. Such rows still dedupe with the drift check's
+    new ones, and a replay's end still cancels them and nothing a user asked for."""
+    old_drift = _insert(db, "retrain", '{"symbols": ["AAPL"], "reason": "drift: PSI 0.3"}')
+    old_user = _insert(db, "retrain", '{"symbols": ["AAPL"]}')
+    old_named = _insert(db, "retrain", '{"symbol": "msft", "reason": "requested for MSFT"}')
+    assert cmd.parse("retrain", commands.get(db, old_drift)["args"]) == cmd.Retrain(
+        ("AAPL",), reason="drift: PSI 0.3", scheduled=True
+    )
+    assert not cmd.parse("retrain", commands.get(db, old_named)["args"]).scheduled
+    # the drift check's next finding joins the waiting old row; a user's `r` joins the user's
+    drift_again = cmd.Retrain(("AAPL",), reason="drift: PSI 0.5", scheduled=True)
+    assert commands.enqueue(db, drift_again) == old_drift
+    assert commands.enqueue(db, cmd.Retrain(("aapl",))) == old_user
+    assert commands.enqueue(db, cmd.Retrain(("MSFT",))) == old_named
+    assert commands.cancel_scheduled_retrains(db, "cancelled: the replay ended") == 1
+    status = {i: commands.get(db, i)["status"] for i in (old_drift, old_user, old_named)}
+    assert status == {old_drift: "failed", old_user: "queued", old_named: "queued"}
+
+
+def test_a_command_row_another_program_wrote_badly_fails_with_the_reason(fast, db):
+    """Arguments that do not fit their kind fail that one row, with why; the rest run."""
+    bad = [
+        _insert(db, "predict", "not json"),
+        _insert(db, "collect", '["AAPL"]'),
+        _insert(db, "watch.add", "{}"),
+        _insert(db, "retrain", '{"kinds": "lstm"}'),
+        _insert(db, "retrain", '{"symbols": 5}'),
+        _insert(db, "dance", "{}"),
+    ]
+    after = commands.enqueue(db, cmd.Verify())
+    _serve_until_idle(fast)
+    errors = [commands.get(db, i)["error"] for i in bad]
+    assert errors[0].startswith("arguments are not valid JSON")
+    assert errors[1:] == [
+        "command arguments must be a JSON object",
+        "this command needs `symbols`",
+        "`kinds` must be a list of model kinds",
+        "`symbols` must be a list of tickers",
+        "unknown command 'dance'",
+    ]
+    assert {commands.get(db, i)["status"] for i in bad} == {"failed"}
+    assert commands.get(db, after)["status"] == "done"

@@ -19,6 +19,7 @@ from tests.daemon_fixture import (
     spawn,
     wait_for,
 )
+from vocab import commands as schema
 
 FROM, END = "2013-02-01", "2013-03-01"
 REPLAY = ("daemon", "--replay", "--speed", "0")
@@ -99,7 +100,7 @@ def test_kill9_during_cycle_and_commands_rerun_or_fail_with_reason(tmp_path):
 
     proc = spawn(home, *REPLAY, "--from", FROM, slow="cycle", slow_s=1.5)
     wait_for(lambda: _state(home)[1], 40, "the first replay session", proc)
-    a = commands.enqueue(db, "predict", {"symbols": ["^GSPC"]})
+    a = commands.enqueue(db, schema.Predict(("^GSPC",)))
     wait_for(
         lambda: cmd(a)["status"] == "running" and job_running(home, "cycle"), 20, "command A", proc
     )
@@ -114,7 +115,7 @@ def test_kill9_during_cycle_and_commands_rerun_or_fail_with_reason(tmp_path):
     assert cmd(a)["interruptions"] == 1
 
     # Interrupted twice: failed at the next start, with the reason on its row.
-    d = commands.enqueue(db, "predict", {})
+    d = commands.enqueue(db, schema.Predict())
     for i in range(2):
         # (interruptions == i: claimed by this daemon, not a stale row left by the killed one)
         wait_for(
@@ -131,7 +132,7 @@ def test_kill9_during_cycle_and_commands_rerun_or_fail_with_reason(tmp_path):
         kill9(proc)
         assert integrity_ok(home)
         proc = spawn(home, *REPLAY, slow="cycle", slow_s=1.5) if i == 0 else spawn(home, *REPLAY)
-    later = commands.enqueue(db, "verify", {})
+    later = commands.enqueue(db, schema.Verify())
     wait_for(lambda: _state(home)[0] == "finished", 60, "the replay to finish", proc)
     wait_for(lambda: cmd(later)["status"] == "done", 20, "a later command", proc)
     row = cmd(d)

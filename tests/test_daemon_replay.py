@@ -15,6 +15,7 @@ from assistant.ingest.sources.synthetic import synthetic_bars
 from models import outcomes
 from store import commands
 from tests.daemon_fixture import cli, job_running, query, spawn, wait_for
+from vocab import commands as cmd
 
 STOCKS = ("KO", "XOM", "PEP")  # none of them is in the offline sample
 
@@ -105,20 +106,20 @@ def test_nothing_trains_after_the_replay_ends_unless_asked(tmp_path):
 
 
 def test_a_retrain_is_queued_once_per_symbols_and_reason(db):
-    first = commands.enqueue(db, "retrain", {"symbols": ["AAPL"], "reason": "drift: PSI 0.3"})
-    again = commands.enqueue(db, "retrain", {"symbols": ["AAPL"], "reason": "drift: PSI 0.4"})
+    first = commands.enqueue(db, cmd.Retrain(("AAPL",), reason="drift: PSI 0.3", scheduled=True))
+    again = commands.enqueue(db, cmd.Retrain(("AAPL",), reason="drift: PSI 0.4", scheduled=True))
     assert again == first
-    other = commands.enqueue(db, "retrain", {"symbols": ["AAPL"]})  # requested by a user
-    both = commands.enqueue(db, "retrain", {"symbols": ["AAPL", "MSFT"], "reason": "drift: x"})
-    everything = commands.enqueue(db, "retrain", {})
+    other = commands.enqueue(db, cmd.Retrain(("AAPL",)))  # requested by a user
+    both = commands.enqueue(db, cmd.Retrain(("AAPL", "MSFT"), reason="drift: x", scheduled=True))
+    everything = commands.enqueue(db, cmd.Retrain())
     assert len({first, other, both, everything}) == 4
-    assert commands.enqueue(db, "retrain", {"symbols": "aapl"}) == other
+    assert commands.enqueue(db, cmd.Retrain((" aapl",))) == other
     claimed = commands.claim_next(db)
-    assert claimed["id"] == first  # running: still the one entry
-    assert commands.enqueue(db, "retrain", {"symbols": ["AAPL"], "reason": "drift: y"}) == first
-    commands.finish(db, first, result={})
-    assert commands.enqueue(db, "retrain", {"symbols": ["AAPL"], "reason": "drift: z"}) > first
-    assert commands.enqueue(db, "predict", {}) != commands.enqueue(db, "predict", {})
+    assert claimed is not None and claimed.id == first  # running: still the one entry
+    assert commands.enqueue(db, cmd.Retrain(("AAPL",), reason="drift: y", scheduled=True)) == first
+    commands.finish(db, first, result=cmd.Retrained({}))
+    assert commands.enqueue(db, cmd.Retrain(("AAPL",), reason="drift: z", scheduled=True)) > first
+    assert commands.enqueue(db, cmd.Predict()) != commands.enqueue(db, cmd.Predict())
 
 
 @pytest.mark.slow

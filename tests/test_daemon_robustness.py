@@ -18,6 +18,7 @@ from store import commands
 from store.db import WAL_LIMIT_BYTES, open_db
 from tests import daemon_fixture
 from tests.daemon_fixture import cli, query, spawn, wait_for
+from vocab import commands as cmd
 
 END = "2013-03-01"  # the bundled sample's last session
 
@@ -84,9 +85,9 @@ def test_a_restarted_replay_daemon_over_a_finished_replay_serves_commands(tmp_pa
     db = open_db(home)
     try:
         ids = [
-            commands.enqueue(db, "predict", {"symbols": ["^GSPC"]}),
-            commands.enqueue(db, "collect", {}),
-            commands.enqueue(db, "verify", {}),
+            commands.enqueue(db, cmd.Predict(("^GSPC",))),
+            commands.enqueue(db, cmd.Collect()),
+            commands.enqueue(db, cmd.Verify()),
         ]
         wait_for(
             lambda: all(_command(home, i)[0] in ("done", "failed") for i in ids),
@@ -133,7 +134,7 @@ def test_sighup_reloads_the_configuration_and_a_bad_one_keeps_the_running_one(tm
     # Still alive and serving after both; SIGTERM stops it cleanly.
     db = open_db(home)
     try:
-        cid = commands.enqueue(db, "verify", {})
+        cid = commands.enqueue(db, cmd.Verify())
     finally:
         db.close()
     wait_for(lambda: _command(home, cid)[0] == "done", 60, "a command after the reloads", daemon)
@@ -256,7 +257,7 @@ def test_after_a_big_collection_the_wal_is_cut_back(tmp_path):
     db = open_db(home)  # a reader that stays, as the dashboard does
     try:
         every = ["^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"]
-        cid = commands.enqueue(db, "watch.add", {"symbols": every})
+        cid = commands.enqueue(db, cmd.WatchAdd(tuple(every)))
         wait_for(lambda: _command(home, cid)[0] == "done", 120, "the collection", daemon)
         assert query(home, "SELECT COUNT(*) FROM bars")[0][0] > 10_000
         wal = (home / "assistant.db-wal").stat().st_size

@@ -12,6 +12,7 @@ import pytest
 from store import commands
 from store.db import open_db
 from tests.daemon_fixture import cli, integrity_ok, job_running, kill9, query, spawn, wait_for
+from vocab import commands as cmd
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,7 @@ def test_training_killed_or_stopped_midway_registers_nothing_then_models_take_ov
     # 3. SIGTERM during a requested LSTM retrain: exit 0 within 10 s, nothing registered,
     #    the command back in the queue.
     db = open_db(home)
-    cid = commands.enqueue(db, "retrain", {"kinds": ["lstm"], "reason": "test"})
+    cid = commands.enqueue(db, cmd.Retrain(kinds=("lstm",), reason="test"))
     wait_for(lambda: _training(home, "lstm"), 60, "the requested LSTM training", proc)
     t0 = time.monotonic()
     proc.terminate()
@@ -116,7 +117,7 @@ def test_a_retrain_asked_for_one_symbol_retrains_the_watchlists_models(tmp_path)
         proc,
     )
     db = open_db(home)
-    cid = commands.enqueue(db, "retrain", {"symbols": ["^GSPC"]})  # what the TUI's `r` writes
+    cid = commands.enqueue(db, cmd.Retrain(("^GSPC",)))  # what the TUI's `r` writes
     row = wait_for(
         lambda: (r := commands.get(db, cid))["status"] in ("done", "failed") and r,
         180,
@@ -204,10 +205,10 @@ def test_one_training_at_a_time_and_waiting_retrains_stay_queued(tmp_path):
     proc = spawn(home, "daemon", slow="train", slow_s=2.0)
     wait_for(lambda: job_running(home, "retrain"), 120, "the first training", proc)
     db = open_db(home)
-    first = commands.enqueue(db, "retrain", {"symbols": ["^GSPC"]})
-    other = commands.enqueue(db, "retrain", {"kinds": ["rules"]})
-    same = commands.enqueue(db, "retrain", {"reason": "requested again"})
-    predict = commands.enqueue(db, "predict", {})
+    first = commands.enqueue(db, cmd.Retrain(("^GSPC",)))
+    other = commands.enqueue(db, cmd.Retrain(kinds=("rules",)))
+    same = commands.enqueue(db, cmd.Retrain(reason="requested again"))
+    predict = commands.enqueue(db, cmd.Predict())
     wait_for(
         lambda: commands.get(db, predict)["status"] in ("done", "failed"), 120, "predict", proc
     )

@@ -52,10 +52,11 @@ def test_command_insert_waits_for_a_writer_and_succeeds(home):
             textwrap.dedent(f"""
             from store.db import open_db
             from store.commands import enqueue
+            from vocab.commands import Collect
             db = open_db({str(home)!r})
             saw = db.execute("SELECT COUNT(*) FROM job_runs WHERE job = 'holder'").fetchone()[0]
             print(saw, flush=True)
-            cid = enqueue(db, "collect", {{"symbols": ["AAPL"]}})  # waits for the holder
+            cid = enqueue(db, Collect(("AAPL",)))  # waits for the holder
             after = db.execute("SELECT COUNT(*) FROM job_runs WHERE job = 'holder'").fetchone()[0]
             print(cid, after, flush=True)
         """),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from store.db import connect, open_db
 from tests.tui_fixture import FIXED_NOW, fill, screen_text, settle, sync, wait_for
 from tui.app import make_app
 from tui.keys import APP_KEYS, DASHBOARD_KEYS, help_lines
+from vocab import commands as cmd
 
 SIZE = (160, 45)
 WIDE = (180, 45)  # the watchlist's hit-rate column scrolls into view
@@ -30,10 +30,11 @@ def app_for(home, **kw):
     return make_app(home, clock=lambda: FIXED_NOW, poll_seconds=0.05, **kw)
 
 
-def queued(home) -> list[tuple[str, dict]]:
+def queued(home) -> list[cmd.Command]:
+    """The queued commands, oldest first, as the daemon will read them."""
     db = connect(home / "assistant.db")
     try:
-        return [(r["kind"], json.loads(r["args"])) for r in reversed(commands.recent(db, 50))]
+        return [cmd.parse(r["kind"], r["args"]) for r in reversed(commands.recent(db, 50))]
     finally:
         db.close()
 
@@ -90,7 +91,7 @@ async def test_offline_banner_and_commands_wait_in_the_queue(home, db):
         await wait_for(pilot, lambda: "collect all" in screen_text(app))
         text = screen_text(app)
         assert "queued" in text and "1 command(s) queued" in text
-    assert queued(home) == [("collect", {})]
+    assert queued(home) == [cmd.Collect()]
 
 
 @sync
@@ -133,7 +134,7 @@ async def test_add_ticker_queues_watch_add(filled):
         await pilot.press(*"brk-b", "enter")
         assert await wait_for(pilot, lambda: "watch.add BRK-B" in screen_text(app))
         assert "Add a ticker" not in screen_text(app)
-    assert queued(filled) == [("watch.add", {"symbol": "BRK-B"})]
+    assert queued(filled) == [cmd.WatchAdd(("BRK-B",))]
 
 
 @pytest.mark.parametrize(
@@ -172,7 +173,7 @@ async def test_remove_asks_first_and_queues_only_on_yes(filled):
         assert queued(filled) == []
         await pilot.press("x", "y")
         assert await wait_for(pilot, lambda: "watch.remove ^GSPC" in screen_text(app))
-    assert queued(filled) == [("watch.remove", {"symbol": "^GSPC"})]
+    assert queued(filled) == [cmd.WatchRemove(("^GSPC",))]
 
 
 @sync
@@ -187,7 +188,7 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
         assert await wait_for(pilot, lambda: queued_row in screen_text(app))
         assert "retrain AAPL" not in screen_text(app)
         claimed = commands.claim_next(daemon_side)
-        assert claimed["kind"] == "retrain" and claimed["args"] == {"symbols": ["AAPL"]}
+        assert claimed is not None and claimed.command == cmd.Retrain(("AAPL",))
         assert await wait_for(pilot, lambda: "running" in screen_text(app).split("Commands")[-1])
         report = {
             "results": [
@@ -196,7 +197,7 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
                 {"kind": "xgboost", "promoted": False, "status": "failed"},
             ]
         }
-        commands.finish(daemon_side, claimed["id"], result=report)
+        commands.finish(daemon_side, claimed.id, result=cmd.Retrained(report))
         # The row reads as a sentence, not as JSON (the duration is the claim-to-finish time:
         # a loaded machine can take seconds between the two).
         assert await wait_for(
@@ -210,7 +211,7 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
             ),
         )
         assert "{" not in screen_text(app).split("Commands")[-1]
-        bad = commands.enqueue(daemon_side, "collect", {"symbols": ["AAPL"]})
+        bad = commands.enqueue(daemon_side, cmd.Collect(("AAPL",)))
         commands.claim_next(daemon_side)
         commands.finish(daemon_side, bad, error="every symbol failed: AAPL: timed out")
         assert await wait_for(
@@ -220,11 +221,7 @@ async def test_retrain_shows_queued_running_done_from_the_commands_row(filled):
         await pilot.press("R")
         assert await wait_for(pilot, lambda: "retrain all — queued" in screen_text(app))
     daemon_side.close()
-    assert queued(filled) == [
-        ("retrain", {"symbols": ["AAPL"]}),
-        ("collect", {"symbols": ["AAPL"]}),
-        ("retrain", {}),
-    ]
+    assert queued(filled) == [cmd.Retrain(("AAPL",)), cmd.Collect(("AAPL",)), cmd.Retrain()]
 
 
 @sync
@@ -237,7 +234,7 @@ async def test_predict_and_collect_now(filled):
         assert await wait_for(
             pilot, lambda: "predict all" in screen_text(app) and "collect all" in screen_text(app)
         )
-    assert queued(filled) == [("predict", {}), ("collect", {})]
+    assert queued(filled) == [cmd.Predict(), cmd.Collect()]
 
 
 @sync
@@ -266,7 +263,7 @@ async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(fill
         await pilot.press("escape")
         await settle(pilot)
         assert "Watchlist (3 symbols)" in screen_text(app)
-    assert queued(filled) == [("retrain", {"symbols": ["AAPL"]})]
+    assert queued(filled) == [cmd.Retrain(("AAPL",))]
 
 
 @sync

@@ -66,6 +66,7 @@ from store import jobs as job_runs  # noqa: E402
 from store.db import connect  # noqa: E402
 from tests.tui_fixture import FIXED_NOW, fill, screen_text, settle, sync, wait_for  # noqa: E402
 from tui.app import make_app  # noqa: E402
+from vocab import commands as cmd  # noqa: E402
 
 SIZE = (160, 45)
 
@@ -139,9 +140,9 @@ async def test_waiting_retrains_say_queued_and_a_burst_of_cancellations_is_one_l
     job_runs.progress(db, training, 0.3, "xgboost")
     daemon_side = connect(home / "assistant.db")
     for _ in range(5):  # what a replay's end leaves: every waiting drift retrain cancelled
-        cid = commands.enqueue(daemon_side, "retrain", {"reason": "drift: PSI 0.4"})
+        cid = commands.enqueue(daemon_side, cmd.Retrain(reason="drift: PSI 0.4", scheduled=True))
         commands.finish(daemon_side, cid, error="cancelled: the replay ended; nothing trains")
-    commands.enqueue(daemon_side, "retrain", {"symbols": ["AAPL"]})
+    commands.enqueue(daemon_side, cmd.Retrain(("AAPL",)))
     daemon_side.close()
     app = _app(home)
     async with app.run_test(size=SIZE) as pilot:

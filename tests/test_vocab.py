@@ -6,7 +6,9 @@ import json
 from datetime import date, datetime
 
 import pandas as pd
+import pytest
 
+from vocab import commands as cmd
 from vocab.dates import session_date, session_text
 from vocab.horizons import at_horizon, horizon_key
 from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
@@ -45,3 +47,43 @@ def test_a_small_move_keeps_its_direction_visible():
 
 def test_data_is_stale_past_three_sessions():
     assert [stale_sessions(age) for age in (0, 3, 4, 10)] == [0, 0, 4, 10]
+
+
+def test_every_command_reads_back_as_it_was_written():
+    for command in (
+        cmd.WatchAdd(("AAPL", "MSFT")),
+        cmd.WatchRemove(("^GSPC",)),
+        cmd.Collect(),
+        cmd.Collect(("AAPL",)),
+        cmd.Predict(("AAPL",)),
+        cmd.Verify(),
+        cmd.Retrain(),
+        cmd.Retrain(("AAPL",), kinds=("lstm", "rules"), reason="drift: PSI 0.3", scheduled=True),
+    ):
+        assert cmd.parse(command.KIND, cmd.dump(command)) == command
+    # the explicit field wins over the reason's wording
+    assert not cmd.parse(
+        "retrain", '{"reason": "drift: said by hand", "scheduled": false}'
+    ).scheduled
+
+
+def test_older_and_hand_written_arguments_parse_into_the_same_types():
+    assert cmd.parse("watch.add", '{"symbol": "BRK-B"}') == cmd.WatchAdd(("BRK-B",))
+    assert cmd.parse("predict", '{"symbols": "^GSPC", "extra": 1}') == cmd.Predict(("^GSPC",))
+    assert cmd.parse("collect", None) == cmd.Collect()
+    assert cmd.parse("retrain", '{"reason": "drift: x"}').scheduled  # written before the field
+    with pytest.raises(cmd.CommandArgsError, match="needs `symbols`"):
+        cmd.parse("watch.remove", '{"symbols": []}')
+
+
+def test_results_read_back_and_job_reports_are_stored_as_the_job_gave_them():
+    watched = cmd.Watched(("AAPL",), ("MSFT",), collected=False, collect_error="offline")
+    assert cmd.parse_result("watch.add", cmd.dump_result(watched)) == watched
+    report = [{"symbol": "AAPL", "added": 3, "status": "ok"}, {"symbol": "X", "status": "failed"}]
+    text = cmd.dump_result(cmd.Collected(report))
+    assert text is not None and json.loads(text) == report
+    collected = cmd.parse_result("collect", text)
+    assert isinstance(collected, cmd.Collected)
+    assert (collected.bars_added, collected.failed) == (3, ("X",))
+    assert cmd.dump_result(cmd.Retrained(None)) is None  # a job that reported nothing: NULL
+    assert cmd.parse_result("collect", '{"not": "a list"}') is None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from textual import work
 from textual.app import App
@@ -36,9 +36,14 @@ from tui.screens.dashboard import DashboardScreen
 from tui.screens.modals import HelpScreen
 from tui.screens.symbol import SymbolScreen
 from tui.widgets.commands import describe
+from vocab.commands import Command
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def _utcnow() -> datetime:
@@ -68,7 +73,7 @@ class TradingApp(App):
         self.poll_seconds = poll_seconds
         self.dashboard: DashboardScreen | None = None
         self.loads = 0  # dashboard snapshots applied (tests and the benchmark wait on it)
-        self.last_data: dict[str, Any] = {}
+        self.last_data: views.Dashboard | None = None
         self._watch: Database | None = None  # the connection polled for commits
         self._version: int | None = None
         self._started = 0  # dashboard loads started, in order (the UI thread counts them)
@@ -114,7 +119,9 @@ class TradingApp(App):
         """The active screen, or None while the app is starting or shutting down."""
         return self.screen_stack[-1] if self.screen_stack else None
 
-    def _read(self, fn: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def _read(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         db = connect(self.db_path)
         try:
             return fn(db, *args, **kwargs)
@@ -147,17 +154,17 @@ class TradingApp(App):
         self.post_message(DetailLoaded(self._read(views.symbol_detail, symbol)))
 
     @work(thread=True, group="commands", exit_on_error=False)
-    def enqueue(self, kind: str, args: dict[str, Any]) -> None:
+    def enqueue(self, command: Command) -> None:
         """Write one command row (a short BEGIN IMMEDIATE insert, off the UI thread)."""
         db = connect(self.db_path)
         try:
-            command_id = commands.enqueue(db, kind, args)
+            command_id = commands.enqueue(db, command)
         except commands.CommandError as exc:
-            self.post_message(CommandRejected(kind, str(exc)))
+            self.post_message(CommandRejected(command.KIND, str(exc)))
             return
         finally:
             db.close()
-        self.post_message(CommandQueued(command_id, kind, args))
+        self.post_message(CommandQueued(command_id, command))
 
     def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
         if message.seq < self._shown:
@@ -177,8 +184,8 @@ class TradingApp(App):
             screen.detail = message.data
 
     def on_command_queued(self, message: CommandQueued) -> None:
-        text = f"{describe(message.kind, message.args)}: queued (#{message.command_id})"
-        if not self.last_data.get("daemon", {}).get("online"):
+        text = f"{describe(message.command.KIND, message.command)}: queued (#{message.command_id})"
+        if not (self.last_data and self.last_data["daemon"]["online"]):
             text += "; the daemon is offline, so it waits in the queue"
         self.notify(text, title="command")
         self.poll()
@@ -205,7 +212,7 @@ class TradingApp(App):
     # Screens ask by message ("attributes down, messages up").
 
     def on_enqueue_command(self, message: EnqueueCommand) -> None:
-        self.enqueue(message.kind, message.args)
+        self.enqueue(message.command)
 
     def on_open_symbol(self, message: OpenSymbol) -> None:
         self.open_symbol(message.symbol)

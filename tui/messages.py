@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
+
+from store.views import Dashboard, SymbolDetail
+from vocab.commands import Command
 
 
 @dataclass
 class DashboardLoaded(Message):
     """A fresh snapshot of everything the dashboard shows (from store.views.dashboard)."""
 
-    data: dict[str, Any]
+    data: Dashboard
     seq: int  # which load (the app numbers them as it starts them)
 
 
@@ -20,7 +22,7 @@ class DashboardLoaded(Message):
 class DetailLoaded(Message):
     """A fresh snapshot of one symbol (from store.views.symbol_detail)."""
 
-    data: dict[str, Any]
+    data: SymbolDetail
 
 
 @dataclass
@@ -28,8 +30,7 @@ class CommandQueued(Message):
     """A command row was written to the queue."""
 
     command_id: int
-    kind: str
-    args: dict[str, Any]
+    command: Command
 
 
 @dataclass
@@ -44,8 +45,7 @@ class CommandRejected(Message):
 class EnqueueCommand(Message):
     """A screen asks for a command to be queued; the app writes the row."""
 
-    kind: str
-    args: dict[str, Any]
+    command: Command
 
 
 @dataclass

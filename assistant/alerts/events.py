@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlite_utils
 
@@ -67,7 +66,7 @@ def _calls(db: sqlite_utils.Database, cfg: Alerts) -> int:
     return new
 
 
-def _call_text(row: dict[str, Any]) -> tuple[str, str]:
+def _call_text(row: outbox.CallRow) -> tuple[str, str]:
     sym, h, d = row["symbol"], row["horizon"], str(row["direction"]).upper()
     title = f"{sym} {d} over {h} session{'s' if h != 1 else ''}"
     body = (
@@ -202,7 +201,7 @@ def _quarantined(db: sqlite_utils.Database, cfg: Alerts) -> int:
     return new
 
 
-def _digest(db: sqlite_utils.Database, verify: dict[str, Any]) -> int:
+def _digest(db: sqlite_utils.Database, verify: outbox.JobRun) -> int:
     """The daily digest, once the verify after a cycle ended: the cycle's calls (UP, DOWN,
     FLAT), and the calls this verify scored: hits of the UP/DOWN ones, 95% coverage."""
     slot = verify["scheduled_for"] or verify["started_at"]

@@ -15,7 +15,6 @@ import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
@@ -113,7 +112,7 @@ class AlertSender:
             self._sent.popleft()
         return len(self._sent) < per_minute
 
-    def _deliver(self, db: sqlite_utils.Database, alert: dict[str, Any]) -> None:
+    def _deliver(self, db: sqlite_utils.Database, alert: outbox.Alert) -> None:
         cfg = self.settings.alerts
         self._sent.append(time.monotonic())
         error = send(cfg.urls, alert["title"], alert["body"], cfg.timeout_seconds)

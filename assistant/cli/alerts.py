@@ -71,5 +71,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no alerts yet")
         return 0
     cols = ["id", "created_at", "event", "status", "tries", "title", "last_error"]
-    sys.stdout.write(table([[r[c] for c in cols] for r in rows], cols) + "\n")
+    cells = [
+        [r["id"], r["created_at"], r["event"], r["status"], r["tries"], r["title"], r["last_error"]]
+        for r in rows
+    ]
+    sys.stdout.write(table(cells, cols) + "\n")
     return 0

@@ -6,9 +6,9 @@ import argparse
 import json
 import sqlite3
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
@@ -79,12 +79,13 @@ def known_symbols(db: sqlite_utils.Database, raw: list[str] | None) -> list[str]
     return clean
 
 
-def print_json(value: Any) -> None:
+def print_json(value: object) -> None:
+    """A JSON-able value (what is not, such as a date, prints as its text)."""
     json.dump(value, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
 
 
-def table(rows: list[list[Any]], headers: list[str]) -> str:
+def table(rows: Sequence[Sequence[object]], headers: list[str]) -> str:
     """An aligned text table drawn by rich: plain ASCII text (no colour, no markup: a cell's
     "[x]" is shown as is; a dashed line under the header), never wrapped or cut, so it
     pipes cleanly."""

@@ -6,13 +6,18 @@ import argparse
 import csv
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
 from vocab.text import move_pct
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from assistant.cycle.run import Call
 
 STATUSES = ("pending", "verified", "expired")
 
@@ -170,7 +175,7 @@ PREDICT_COLUMNS = [
 ]
 
 
-def predict_table(calls: list[Any]) -> str:
+def predict_table(calls: list[Call]) -> str:
     """One row per call: what it says, its target, its 80% and 95% ranges of the target close."""
     rows = [
         [
@@ -189,16 +194,16 @@ def predict_table(calls: list[Any]) -> str:
         ]
         for c in calls
     ]
-    if not any(getattr(c, "rank", None) is not None for c in calls):
+    if not any(c.rank is not None for c in calls):
         return table(rows, PREDICT_COLUMNS)
     # the ranking model's relative call, when one serves: rank among the ranked symbols
     for row, c in zip(rows, calls, strict=True):
-        ranked = getattr(c, "rank", None) is not None
+        ranked = c.rank is not None and c.relative_pct is not None
         row.insert(-1, f"{c.rank} of {c.rank_of}, {c.relative_pct:+.2f}%" if ranked else "-")
     return table(rows, [*PREDICT_COLUMNS[:-1], "relative", PREDICT_COLUMNS[-1]])
 
 
-def call_details(calls: list[Any]) -> list[str]:
+def call_details(calls: list[Call]) -> list[str]:
     """Under the table, each thing said once: the signals behind a symbol's calls, the
     measured skill of each model that served, and the notes (with the calls they are on)."""
     out: list[str] = []
@@ -308,7 +313,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stderr_console() -> Any:
+def _stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True)
@@ -386,7 +391,7 @@ def cmd_predictions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cell(v: Any) -> Any:
+def _cell(v: object) -> object:
     return f"{v:.2f}" if isinstance(v, float) else v
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from assistant.cli.common import home_of, open_home, print_json, table
 from assistant.config import Settings
 from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    from assistant.daemon.loop import ReplayOptions
 
 
 def _replay_args(p: argparse.ArgumentParser) -> None:
@@ -103,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_service_uninstall)
 
 
-def _options(args: argparse.Namespace, settings: Settings) -> Any:
+def _options(args: argparse.Namespace, settings: Settings) -> ReplayOptions | None:
     from assistant.daemon.loop import ReplayOptions
     from assistant.daemon.replay import validate_date
 

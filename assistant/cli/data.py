@@ -6,9 +6,11 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+import sqlite_utils
 
 from assistant.cli.common import home_of, open_home, print_json, table
+from assistant.config import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -226,7 +228,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
 
 
-def _collect_series(db: Any, settings: Any, args: argparse.Namespace) -> list[str]:
+def _collect_series(
+    db: sqlite_utils.Database, settings: Settings, args: argparse.Namespace
+) -> list[str]:
     """The outside series (^VIX, yields) from the source's own series source, and the
     watchlist's headlines (Yahoo only), one line each; their failures are said, never fatal
     (the bars do not depend on them)."""

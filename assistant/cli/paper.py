@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.cli.common import open_home, print_json, table
+
+if TYPE_CHECKING:
+    from store.paper import BookState, PaperDay
 
 PAPER_HEAD = [
     "book",
@@ -47,15 +49,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_paper)
 
 
-def _pct(v: Any) -> str:
+def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:+.1%}"
 
 
-def _num(v: Any, fmt: str = ".2f") -> str:
+def _num(v: float | None, fmt: str = ".2f") -> str:
     return "-" if v is None else format(v, fmt)
 
 
-def paper_rows(report: list[dict[str, Any]]) -> list[list[Any]]:
+def paper_rows(report: list[dict[str, Any]]) -> list[list[str | int]]:
     return [
         [
             r["book"],
@@ -116,7 +118,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positions(account: Mapping[str, Any]) -> str:
+def _positions(account: BookState) -> str:
     rows = []
     for s, p in sorted(account.get("positions", {}).items()):
         price = account.get("last", {}).get(s, p["entry_price"])
@@ -136,7 +138,7 @@ def _positions(account: Mapping[str, Any]) -> str:
     return table(rows, ["symbol", "side", "shares", "entry", "since", "last", "value"])
 
 
-def _history(rows: list[dict[str, Any]]) -> str:
+def _history(rows: list[PaperDay]) -> str:
     by_day: dict[str, dict[str, float]] = {}
     for r in rows:
         by_day.setdefault(r["session"], {})[r["book"]] = r["equity"]

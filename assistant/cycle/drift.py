@@ -28,6 +28,7 @@ from store import bars as bar_store
 from store import commands, registry
 from store import predictions as store_predictions
 from store import symbols as symbol_store
+from vocab.commands import Retrain
 
 RECENT_SESSIONS = 126  # half a year: at 63 the PSI of stationary data crossed 0.25 in ~2% of checks
 REFERENCE_SESSIONS = 250  # the fallback reference: the year before the recent window
@@ -155,7 +156,6 @@ def check_drift(
         return found
     syms = sorted({f.symbol for f in found})
     reason = "drift: " + "; ".join(f.reason for f in found)
-    cid = commands.enqueue(
-        db, "retrain", {"symbols": syms, "reason": reason}, key=f"retrain:drift:{day}"
-    )
+    retrain = Retrain(tuple(syms), reason=reason, scheduled=True)
+    cid = commands.enqueue(db, retrain, key=f"retrain:drift:{day}")
     return [DriftFinding(**{**asdict(f), "command_id": cid}) for f in found]

@@ -1,10 +1,10 @@
 """Queued commands, executed in order: each row ends `done` with a result or `failed` with an error.
 
-Arguments (JSON on the row): `symbols` (a list) or `symbol` (one) for every kind that
-takes symbols (none = the whole watchlist); `kinds` for `retrain`; `reason` for
-`retrain` (drift writes why). `retrain` always retrains the watchlist's models (they are
-global; a model trained on one symbol would serve only it): its `symbols` say which
-symbols asked, and are checked. It goes to the training worker and its row finishes
+Arguments and results are typed (vocab.commands parses the row's JSON): `symbols` for
+every kind that takes them (none = the whole watchlist); `kinds`, `reason` and
+`scheduled` (queued by the drift check, not by a user) for `retrain`. `retrain` always
+retrains the watchlist's models (they are global; a model trained on one symbol would
+serve only it): its `symbols` say which symbols asked, and are checked. It goes to the training worker and its row finishes
 when training ends; everything else runs on the loop thread. One training runs at a
 time: while the worker trains, retrain rows stay queued (other commands go past them),
 and the first one claimed takes every queued retrain for the same kinds with it. In replay,
@@ -17,7 +17,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from assistant.daemon import jobs
 from assistant.daemon.worker import TrainingWorker, TrainRequest
@@ -25,28 +24,21 @@ from assistant.errors import AssistantError
 from store import commands
 from store.db import is_disk_full
 from store.symbols import validate_symbol
+from vocab import commands as schema
 
 log = logging.getLogger("assistant.daemon")
 
-PENDING = object()  # the command's row is finished later (by the training worker)
+
+class _Pending:
+    """The command's row is finished later (by the training worker)."""
 
 
-def _symbols(args: dict[str, Any]) -> list[str] | None:
+PENDING = _Pending()
+
+
+def _symbols(symbols: tuple[str, ...]) -> list[str] | None:
     """The command's symbols, validated; None when it names none (meaning: all)."""
-    raw = args.get("symbols", args.get("symbol"))
-    if raw in (None, [], ""):
-        return None
-    items = [raw] if isinstance(raw, str) else raw
-    if not isinstance(items, list):
-        raise AssistantError("`symbols` must be a list of tickers")
-    return [validate_symbol(s) for s in items]
-
-
-def _required_symbols(args: dict[str, Any]) -> list[str]:
-    symbols = _symbols(args)
-    if symbols is None:
-        raise AssistantError("this command needs `symbols`")
-    return symbols
+    return [validate_symbol(s) for s in symbols] or None
 
 
 class CommandRunner:
@@ -86,17 +78,12 @@ class CommandRunner:
                 break
         return True
 
-    def execute(self, cmd: dict[str, Any]) -> None:
-        kind, args, cid = cmd["kind"], cmd["args"] or {}, cmd["id"]
-        handler = getattr(self, "do_" + kind.replace(".", "_"), None)
+    def execute(self, cmd: commands.Claimed) -> None:
+        kind, cid = cmd.kind, cmd.id
         try:
-            if cmd.get("args_error"):
-                raise AssistantError(cmd["args_error"])
-            if handler is None:
-                raise AssistantError(f"unknown command {kind!r}")
-            if not isinstance(args, dict):
-                raise AssistantError("command arguments must be a JSON object")
-            result = handler(args, cid)
+            if cmd.command is None:
+                raise AssistantError(cmd.error or "command arguments do not parse")
+            result = self._run(cmd.command, cid)
         except Exception as exc:  # one bad command never stops the loop
             error = (
                 str(exc)
@@ -114,67 +101,75 @@ class CommandRunner:
             if is_disk_full(exc, self.ctx.home):
                 raise  # the loop waits for room
             return
-        if result is not PENDING:
+        if not isinstance(result, _Pending):
             commands.finish(self.ctx.db, cid, result=result)
             log.info("command %d %s done", cid, kind)
         self.served += 1
 
-    def _job(self, name: str, cid: int, fn: Callable[[jobs.Progress], tuple[Any, str]]) -> Any:
+    def _run(self, command: schema.Command, cid: int) -> schema.Result | _Pending:
+        """Run one command; its result, or PENDING when the training worker finishes it."""
+        match command:
+            case schema.WatchAdd():
+                return self.watch_add(command, cid)
+            case schema.WatchRemove():
+                names = _symbols(command.symbols) or []
+                removed = jobs.watch_remove(self.ctx, names)
+                if not removed:
+                    raise AssistantError(f"not on the watchlist: {', '.join(names)}")
+                return schema.Unwatched(tuple(removed))
+            case schema.Collect():
+                symbols, until = _symbols(command.symbols), self._as_of_or_fail()
+                return schema.Collected(
+                    self._job(
+                        "collect", cid, lambda p: jobs.collect(self.ctx, p, symbols, until=until)
+                    )
+                )
+            case schema.Predict():
+                symbols, as_of = _symbols(command.symbols), self._as_of_or_fail()
+                return schema.Predicted(
+                    self._job("cycle", cid, lambda p: jobs.cycle(self.ctx, p, symbols, as_of=as_of))
+                )
+            case schema.Verify():
+                as_of = self._as_of_or_fail()
+                return schema.Verified(
+                    self._job("verify", cid, lambda p: jobs.verify(self.ctx, p, as_of=as_of))
+                )
+            case schema.Retrain():
+                return self.retrain(command, cid)
+
+    def _job(
+        self, name: str, cid: int, fn: Callable[[jobs.Progress], tuple[object, str]]
+    ) -> object:
         outcome = jobs.run_job(self.ctx.db, name, fn, scheduled_for=f"command {cid}")
         if not outcome.ok:
             raise AssistantError(outcome.error or f"{name} failed")
         return outcome.result
 
-    def do_watch_add(self, args: dict[str, Any], cid: int) -> Any:
-        symbols = _required_symbols(args)
+    def watch_add(self, command: schema.WatchAdd, cid: int) -> schema.Watched:
+        symbols = _symbols(command.symbols) or []
         added = jobs.watch_add(self.ctx, symbols)
-        result: dict[str, Any] = {"added": added, "already": [s for s in symbols if s not in added]}
+        already = tuple(s for s in symbols if s not in added)
         until = self.as_of()
-        if until is None and self.replaying():
-            return result  # the replay collects them with its first session
+        if until is None and self.replaying():  # the replay collects them with its first session
+            return schema.Watched(tuple(added), already)
         try:
             self._job("collect", cid, lambda p: jobs.collect(self.ctx, p, symbols, until=until))
-            result["collected"] = True
         except AssistantError as exc:
-            result["collected"] = False
-            result["collect_error"] = str(exc)
-        return result
+            return schema.Watched(tuple(added), already, collected=False, collect_error=str(exc))
+        return schema.Watched(tuple(added), already, collected=True)
 
-    def do_watch_remove(self, args: dict[str, Any], cid: int) -> Any:
-        symbols = _required_symbols(args)
-        removed = jobs.watch_remove(self.ctx, symbols)
-        if not removed:
-            raise AssistantError(f"not on the watchlist: {', '.join(symbols)}")
-        return {"removed": removed}
-
-    def do_collect(self, args: dict[str, Any], cid: int) -> Any:
-        symbols, until = _symbols(args), self._as_of_or_fail()
-        return self._job("collect", cid, lambda p: jobs.collect(self.ctx, p, symbols, until=until))
-
-    def do_predict(self, args: dict[str, Any], cid: int) -> Any:
-        symbols, as_of = _symbols(args), self._as_of_or_fail()
-        return self._job("cycle", cid, lambda p: jobs.cycle(self.ctx, p, symbols, as_of=as_of))
-
-    def do_verify(self, args: dict[str, Any], cid: int) -> Any:
-        as_of = self._as_of_or_fail()
-        return self._job("verify", cid, lambda p: jobs.verify(self.ctx, p, as_of=as_of))
-
-    def do_retrain(self, args: dict[str, Any], cid: int) -> Any:
-        kinds = args.get("kinds")
-        if kinds is not None and (
-            not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds)
-        ):
-            raise AssistantError("`kinds` must be a list of model kinds")
-        asked = _symbols(args)  # who asked: the watchlist's models are what retrains
-        reason = str(args.get("reason") or "requested")[:200]
-        if asked and not args.get("reason"):
+    def retrain(self, command: schema.Retrain, cid: int) -> _Pending:
+        kinds = None if command.kinds is None else list(command.kinds)
+        asked = _symbols(command.symbols)  # who asked: the watchlist's models are what retrains
+        reason = (command.reason or "requested")[:200]
+        if asked and not command.reason:
             reason = f"requested for {', '.join(asked)}"
-        scheduled = reason.startswith("drift")  # queued by the daemon's drift check
         as_of = self._as_of_or_fail()
         # Retrains asked meanwhile for the same kinds (r on two symbols, a drift check) are
-        # all served by this one training: their rows run and finish with it.
-        alike = commands.claim_retrains_like(self.ctx.db, kinds)
-        scheduled = scheduled and all(why == "drift" for _, why in alike)
+        # all served by this one training: their rows run and finish with it. The training
+        # counts as scheduled (a replay's end may cancel it) only if no user asked for it.
+        alike = commands.claim_retrains_like(self.ctx.db, command.kinds)
+        scheduled = command.scheduled and all(s for _, s in alike)
         request = TrainRequest(reason, kinds, as_of, (cid, *(i for i, _ in alike)), scheduled)
         self.worker.submit(request)
         return PENDING

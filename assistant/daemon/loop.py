@@ -558,7 +558,7 @@ class Daemon:
         # Nothing trains after the replay unless a user asks: scheduled and drift retrains
         # (waiting, running, or still queued as commands) are cancelled.
         dropped = self.worker.cancel_unrequested(self.db)
-        n = commands.cancel_queued_retrains(self.db, "drift", worker.CANCELLED)
+        n = commands.cancel_scheduled_retrains(self.db, worker.CANCELLED)
         if dropped or n:  # one line for the whole burst
             log.info(
                 "%d scheduled training(s) cancelled: nobody asked for them "

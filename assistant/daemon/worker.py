@@ -23,6 +23,7 @@ from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
 from store.db import DiskFull, disk_full_error, is_disk_full, open_db
+from vocab.commands import Retrained
 
 log = logging.getLogger("assistant.daemon")
 
@@ -157,7 +158,9 @@ class TrainingWorker:
                     elif outcome.extra.get("interrupted"):
                         commands.requeue(db, cid, "the daemon stopped during training; re-queued")
                     else:
-                        commands.finish(db, cid, result=outcome.result, error=outcome.error)
+                        commands.finish(
+                            db, cid, result=Retrained(outcome.result), error=outcome.error
+                        )
             with self._lock:
                 left, self._queue = list(self._queue), deque()
             for req in left:  # stopping: commands that never started go back to the queue

@@ -15,7 +15,6 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import sqlite_utils
@@ -23,6 +22,7 @@ import sqlite_utils
 from assistant import calendar
 from assistant.config import SOURCES, Settings
 from assistant.errors import AssistantError, NoDataError, TemporaryError
+from assistant.ingest.sources.base import Batched, Covered, Source
 from store import bars
 from store import db as store_db
 from store import symbols as store_symbols
@@ -37,7 +37,7 @@ class CollectResult:
     updated: int = 0
     message: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | int]:
         return asdict(self)
 
 
@@ -56,7 +56,7 @@ def home_of(db: sqlite_utils.Database) -> Path | None:
     return None if file is None else file.parent
 
 
-def make_source(settings: Settings, name: str | None = None, *, home: Path | None = None) -> Any:
+def make_source(settings: Settings, name: str | None = None, *, home: Path | None = None) -> Source:
     """Build a source by name (default: the configured `collect.source`)."""
     cfg = settings.collect
     name = name or cfg.source
@@ -101,7 +101,7 @@ def _last_closed_session(
 
 def _plan(
     db: sqlite_utils.Database,
-    source: Any,
+    source: Source,
     symbol: str,
     settings: Settings,
     until: str | None,
@@ -111,7 +111,7 @@ def _plan(
     exchange = calendar.exchange_for(symbol, settings.calendar.exchange)
     end = pd.Timestamp(until).normalize() if until else calendar.local_today(exchange, now)
     first_available = None
-    if hasattr(source, "coverage"):
+    if isinstance(source, Covered):
         first_available, last_available = source.coverage(symbol)
         end = min(end, last_available)
         if end < first_available:
@@ -153,7 +153,10 @@ def _adjustment_changed(db: sqlite_utils.Database, plan: _Plan, frame: pd.DataFr
 
 
 def _fetch_one(
-    db: sqlite_utils.Database, source: Any, plan: _Plan, prefetched: pd.DataFrame | Exception | None
+    db: sqlite_utils.Database,
+    source: Source,
+    plan: _Plan,
+    prefetched: pd.DataFrame | Exception | None,
 ) -> CollectResult:
     if isinstance(prefetched, Exception):
         raise prefetched
@@ -200,7 +203,7 @@ def collect(
     settings: Settings,
     symbols: list[str] | None = None,
     *,
-    source: Any = None,
+    source: Source | str | None = None,
     until: str | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> list[CollectResult]:
@@ -217,7 +220,7 @@ def collect(
     csv_source = None
     now = pd.Timestamp.now(tz="UTC")
     results: dict[str, CollectResult] = {}
-    plans: list[tuple[_Plan, Any]] = []
+    plans: list[tuple[_Plan, Source]] = []
     for sym in syms:
         src = source
         if not explicit and (store_symbols.get(db, sym) or {}).get("source") == "csv":
@@ -256,9 +259,9 @@ def collect(
     return out
 
 
-def _prefetch(source: Any, plans: list[_Plan]) -> dict[str, pd.DataFrame | Exception]:
+def _prefetch(source: Source, plans: list[_Plan]) -> dict[str, pd.DataFrame | Exception]:
     """One batched request where the source supports it (Yahoo: fewer requests, fewer 429s)."""
-    if len(plans) < 2 or not hasattr(source, "history_many"):
+    if len(plans) < 2 or not isinstance(source, Batched):
         return {}
     start, end = min(p.start for p in plans), max(p.end for p in plans)
     return source.history_many([p.symbol for p in plans], start, end)
@@ -267,7 +270,7 @@ def _prefetch(source: Any, plans: list[_Plan]) -> dict[str, pd.DataFrame | Excep
 def _collect_one(
     db: sqlite_utils.Database,
     settings: Settings,
-    source: Any,
+    source: Source,
     plan: _Plan,
     prefetched: pd.DataFrame | Exception | None,
 ) -> CollectResult:

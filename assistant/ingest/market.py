@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import pandas as pd
 import sqlite_utils
@@ -22,6 +21,7 @@ import sqlite_utils
 from assistant import calendar
 from assistant.config import Settings
 from assistant.errors import NoDataError, TemporaryError
+from assistant.ingest.sources.base import Clocked, SeriesSource, Source
 from store import market
 from vocab.dates import session_text
 
@@ -41,7 +41,7 @@ class SeriesResult:
     kept: int = 0  # values the source sent again for dates already stored (never rewritten)
     message: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | int]:
         return asdict(self)
 
 
@@ -49,7 +49,7 @@ class ArchVix:
     """The offline VIX: CBOE's daily VIX shipped with `arch` (2014-01-03 … 2019-01-03)."""
 
     name = "arch"
-    serves = ("^VIX",)
+    serves: tuple[str, ...] = ("^VIX",)
 
     def history(self, series: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
         if series not in self.serves:
@@ -75,9 +75,9 @@ class YahooSeries:
     within SETTLE_DELAY of its close, is left for the next run)."""
 
     name = "yahoo"
-    serves = tuple(SERIES)
+    serves: tuple[str, ...] = tuple(SERIES)
 
-    def __init__(self, source: Any):
+    def __init__(self, source: Clocked):
         self.source = source
 
     def history(self, series: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
@@ -90,11 +90,11 @@ class YahooSeries:
         return frame.loc[frame["provisional"] == 0, "raw_close"].astype(float)
 
 
-def source_for(source: Any) -> Any | None:
+def source_for(source: Source | str) -> SeriesSource | None:
     """The series source that goes with a bar source (None: this source has no series)."""
     name = getattr(source, "name", source)
     if name == "yahoo":
-        if isinstance(source, str):
+        if not isinstance(source, Clocked):
             raise ValueError("pass the Yahoo bar source itself")
         return YahooSeries(source)
     if name == "sample":
@@ -105,7 +105,7 @@ def source_for(source: Any) -> Any | None:
 def collect_series(
     db: sqlite_utils.Database,
     settings: Settings,
-    source: Any,
+    source: SeriesSource,
     *,
     until: str | None = None,
     now: pd.Timestamp | None = None,
@@ -117,7 +117,7 @@ def collect_series(
     exchange = settings.calendar.exchange
     end = pd.Timestamp(until).normalize() if until else calendar.local_today(exchange, now)
     out = []
-    for series in getattr(source, "serves", ()):
+    for series in source.serves:
         last = market.last_date(db, series)
         if last is not None and last >= session_text(end):
             out.append(SeriesResult(series, "current", message=f"last value {last}"))
@@ -136,7 +136,7 @@ def collect_series(
             out.append(SeriesResult(series, "no-data", message=str(exc)))
             continue
         closes = closes[(closes.index <= end) & closes.notna()]
-        rows = [(session_text(d), float(v)) for d, v in closes.items()]
+        rows = [(session_text(d), float(v)) for d, v in zip(closes.index, closes, strict=True)]
         added, kept = market.add_values(db, series, rows, source.name)
         out.append(SeriesResult(series, "added" if added else "current", added, kept))
         if log and added:

@@ -10,13 +10,15 @@ A failure for one symbol is its result, never the collection's failure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import datetime
 
 import pandas as pd
 import sqlite_utils
 
 from assistant.errors import NoDataError, TemporaryError
+from assistant.ingest.sources.base import NewsSource, Source
 from models import sentiment
 from store import news as news_store
 
@@ -28,22 +30,25 @@ class NewsResult:
     added: int = 0
     message: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | int]:
         return asdict(self)
 
 
-def parse(symbol: str, item: dict[str, Any]) -> tuple | None:
+def parse(
+    symbol: str, item: Mapping[str, object]
+) -> tuple[str, str, str, str, object, object, float] | None:
     """One row (store.news.COLUMNS) from a yfinance news item: the 0.2.x flat layout
     (uuid, title, publisher, link, providerPublishTime) or the 1.x one (id, content{title,
     pubDate, provider, canonicalUrl}). None when it has no title or no publish time."""
     inner = item.get("content")
-    content: dict[str, Any] = inner if isinstance(inner, dict) else item
+    content: Mapping[str, object] = inner if isinstance(inner, dict) else item
     title = str(content.get("title") or "").strip()
     when = content.get("pubDate") or content.get("displayTime")
-    if when is None and item.get("providerPublishTime") is not None:
-        when = pd.Timestamp(int(item["providerPublishTime"]), unit="s", tz="UTC")
-    if not title or when is None:
-        return None
+    published = item.get("providerPublishTime")
+    if when is None and isinstance(published, int | float | str):
+        when = pd.Timestamp(int(published), unit="s", tz="UTC")
+    if not title or not isinstance(when, str | int | float | datetime):
+        return None  # none, or not a time (pd.Timestamp is a datetime)
     try:
         stamp = pd.Timestamp(when)
     except (ValueError, TypeError):
@@ -65,9 +70,9 @@ def parse(symbol: str, item: dict[str, Any]) -> tuple | None:
     )
 
 
-def collect_news(db: sqlite_utils.Database, source: Any, symbols: list[str]) -> list[NewsResult]:
+def collect_news(db: sqlite_utils.Database, source: Source, symbols: list[str]) -> list[NewsResult]:
     """Headlines for each symbol from a Yahoo source (its configured yfinance module)."""
-    if getattr(source, "name", None) != "yahoo":
+    if source.name != "yahoo" or not isinstance(source, NewsSource):
         return []
     out = []
     for sym in symbols:

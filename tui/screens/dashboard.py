@@ -6,9 +6,8 @@ region its slice. Key actions post `EnqueueCommand` / `OpenSymbol` messages up t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from store.views import Dashboard
 from tui.keys import DASHBOARD_KEYS
 from tui.messages import EnqueueCommand, OpenSymbol
 from tui.screens import composed_or_retry
@@ -32,6 +32,7 @@ from tui.widgets.regimes import RegimeTable
 from tui.widgets.status import StatusHeader
 from tui.widgets.trend import TrendChart, title_of
 from tui.widgets.watchlist import WatchlistTable
+from vocab.commands import Collect, Predict, Retrain, WatchAdd, WatchRemove
 
 
 class DashboardScreen(Screen):
@@ -39,7 +40,7 @@ class DashboardScreen(Screen):
 
     # repaint=False: the widgets the data reaches repaint themselves; a repaint of the
     # whole screen would re-render every visible table cell on each refresh
-    data: reactive[dict[str, Any]] = reactive(dict, always_update=True, repaint=False)
+    data: reactive[Dashboard | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(
         self,
@@ -79,37 +80,37 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.query_one(WatchlistTable).focus()
 
-    def watch_data(self, data: dict[str, Any]) -> None:
+    def watch_data(self, data: Dashboard | None) -> None:
         if not data:
             return
         if not composed_or_retry(self, self.watch_data, data):
             return
-        previous, self._applied = getattr(self, "_applied", {}), data
+        previous: Mapping[str, object] = getattr(self, "_applied", {})
+        current: Mapping[str, object] = data
+        self._applied = data
 
         def changed(key: str) -> bool:  # hand a region its slice only when that slice changed
-            return key not in previous or previous[key] != data[key]
+            return key not in previous or previous[key] != current[key]
 
         status = self.query_one(StatusHeader)
         if changed("daemon"):
             status.daemon_row = (
-                data["daemon"]
-                if data["daemon"].get("heartbeat_at") or data["daemon"]["mode"]
-                else None
+                data["daemon"] if data["daemon"]["heartbeat_at"] or data["daemon"]["mode"] else None
             )
         if changed("jobs"):
             status.jobs = data["jobs"]
         status.queued = data["queued"]
-        status.alerts_failed = data.get("alerts_failed", 0)
+        status.alerts_failed = data["alerts_failed"]
         if changed("watchlist") or changed("deactivated") or changed("quarantined"):
             self.query_one(WatchlistTable).rows_data = data["watchlist"]
             watched = len(data["watchlist"])
-            stale = [r["symbol"] for r in data["watchlist"] if r.get("stale_sessions")]
+            stale = [r["symbol"] for r in data["watchlist"] if r["stale_sessions"]]
             title = (
                 f"Watchlist ({watched} symbol{'s' if watched != 1 else ''})"
                 if watched
                 else "Watchlist is empty: press a to add a ticker"
             )
-            for q in data.get("quarantined", []):  # the previous model serves: say so
+            for q in data["quarantined"]:  # the previous model serves: say so
                 title += f" · QUARANTINED: {q['id']} ({q['serves'] or 'no model'} serves)"
             if stale:
                 oldest = max(r["stale_sessions"] for r in data["watchlist"])
@@ -117,9 +118,9 @@ class DashboardScreen(Screen):
                     f" · STALE DATA: {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''} "
                     f"(newest bar up to {oldest} sessions old; press c to collect)"
                 )
-            for off in data.get("deactivated", [])[:2]:  # why a symbol left the table
+            for off in data["deactivated"][:2]:  # why a symbol left the table
                 title += f" · {off['symbol']} OFF THE LIST: {off['reason']}"
-            if data.get("edge_line"):
+            if data["edge_line"]:
                 title += f" · {data['edge_line']}"
             set_static(self.query_one("#watchlist-title", Static), title)
         if changed("pending"):
@@ -132,7 +133,7 @@ class DashboardScreen(Screen):
             self.query_one(TrendChart).trend = data["trend"]
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
         if changed("paper"):
-            account = data.get("paper") or {}
+            account = data["paper"]
             head, chart = self.query_one("#equity-title", Static), self.query_one(EquityChart)
             head.display = chart.display = bool(account)
             if account:
@@ -141,7 +142,7 @@ class DashboardScreen(Screen):
         if changed("regimes"):
             self.query_one(RegimeTable).rows_data = data["regimes"]
         if changed("context"):  # what the newest calls saw: VIX, the next scheduled event
-            ctx = data.get("context")
+            ctx = data["context"]
             set_static(
                 self.query_one("#regimes-title", Static),
                 "Regimes" + (f" · {ctx['line']}" if ctx else ""),
@@ -165,11 +166,11 @@ class DashboardScreen(Screen):
         return symbol
 
     def action_add(self) -> None:
-        watched = {r["symbol"] for r in self.data.get("watchlist", [])}
+        watched = {r["symbol"] for r in self.data["watchlist"]} if self.data else set()
 
         def done(symbol: str | None) -> None:
             if symbol:
-                self.post_message(EnqueueCommand("watch.add", {"symbol": symbol}))
+                self.post_message(EnqueueCommand(WatchAdd((symbol,))))
 
         self.app.push_screen(AddTickerScreen(watched), done)
 
@@ -180,7 +181,7 @@ class DashboardScreen(Screen):
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.post_message(EnqueueCommand("watch.remove", {"symbol": symbol}))
+                self.post_message(EnqueueCommand(WatchRemove((symbol,))))
 
         self.app.push_screen(
             ConfirmScreen(
@@ -192,16 +193,16 @@ class DashboardScreen(Screen):
     def action_retrain(self) -> None:
         symbol = self._need_selection()
         if symbol:
-            self.post_message(EnqueueCommand("retrain", {"symbols": [symbol]}))
+            self.post_message(EnqueueCommand(Retrain((symbol,))))
 
     def action_retrain_all(self) -> None:
-        self.post_message(EnqueueCommand("retrain", {}))
+        self.post_message(EnqueueCommand(Retrain()))
 
     def action_predict(self) -> None:
-        self.post_message(EnqueueCommand("predict", {}))
+        self.post_message(EnqueueCommand(Predict()))
 
     def action_collect(self) -> None:
-        self.post_message(EnqueueCommand("collect", {}))
+        self.post_message(EnqueueCommand(Collect()))
 
     def action_details(self) -> None:
         symbol = self._need_selection()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,12 +10,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from store.views import SymbolDetail
 from tui.keys import SYMBOL_KEYS
 from tui.messages import DetailWanted, EnqueueCommand
 from tui.screens import composed_or_retry
 from tui.widgets.history import HistoryTable
 from tui.widgets.price_chart import PriceChart
 from tui.widgets.signals import SignalBars
+from vocab.commands import Predict, Retrain
 
 
 class SymbolScreen(Screen):
@@ -25,7 +25,7 @@ class SymbolScreen(Screen):
 
     # repaint=False: the widgets the data reaches repaint themselves; a repaint of the
     # whole screen would re-render every visible table cell on each refresh
-    detail: reactive[dict[str, Any]] = reactive(dict, always_update=True, repaint=False)
+    detail: reactive[SymbolDetail | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, symbol: str) -> None:
         super().__init__()
@@ -45,7 +45,7 @@ class SymbolScreen(Screen):
         self.query_one(HistoryTable).focus()
         self.post_message(DetailWanted(self.symbol))
 
-    def watch_detail(self, detail: dict[str, Any]) -> None:
+    def watch_detail(self, detail: SymbolDetail | None) -> None:
         if not detail:
             return
         if not composed_or_retry(self, self.watch_detail, detail):
@@ -54,7 +54,7 @@ class SymbolScreen(Screen):
         bars = detail["bars"]
         if bars:
             title.append(f"  last close {bars[-1]['close']:,.2f} on {bars[-1]['date']}")
-        if detail["n"]:
+        if detail["n"] and detail["hit_rate"] is not None and detail["baseline"] is not None:
             title.append(
                 f"  hit rate {detail['hit_rate'] * 100:.0f}% vs {detail['baseline_name']} "
                 f"{detail['baseline'] * 100:.0f}% over its last {detail['n']} UP/DOWN calls"
@@ -67,21 +67,21 @@ class SymbolScreen(Screen):
         self.query_one(SignalBars).detail = detail
         self.query_one(HistoryTable).rows_data = detail["history"]
 
-    def _show_news(self, detail: dict[str, Any]) -> None:
+    def _show_news(self, detail: SymbolDetail) -> None:
         """What the latest call saw (VIX, the next event, news) and the recent headlines with
         their lexicon sentiment; hidden while nothing of it is stored."""
         panel = self.query_one("#symbol-news", Static)
-        items = detail.get("news") or []
-        line = detail.get("context_line") or ""
+        items = detail["news"]
+        line = detail["context_line"]
         panel.display = bool(items or line)
         if not panel.display:
             return
         text = Text()
-        if line:
+        if line and detail["context"]:
             text.append(f"Context of the call as of {detail['context']['as_of']}: ", style="bold")
             text.append(line)
         if items:
-            days, needed = detail.get("news_days", 0), detail.get("news_needed_days", 0)
+            days, needed = detail["news_days"], detail["news_needed_days"]
             text.append("\n" if line else "")
             text.append("Headlines", style="bold")
             text.append(
@@ -95,7 +95,7 @@ class SymbolScreen(Screen):
             text.append(f"\n{item['published_at'][:16].replace('T', ' ')}  ")
             text.append(f"{s:+.2f}", style=style)
             text.append(f"  {item['title']}")
-            if item.get("publisher"):
+            if item["publisher"]:
                 text.append(f"  — {item['publisher']}", style="dim")
         panel.update(text)
 
@@ -103,7 +103,7 @@ class SymbolScreen(Screen):
         self.app.pop_screen()
 
     def action_retrain(self) -> None:
-        self.post_message(EnqueueCommand("retrain", {"symbols": [self.symbol]}))
+        self.post_message(EnqueueCommand(Retrain((self.symbol,))))
 
     def action_predict(self) -> None:
-        self.post_message(EnqueueCommand("predict", {"symbols": [self.symbol]}))
+        self.post_message(EnqueueCommand(Predict((self.symbol,))))

@@ -8,25 +8,29 @@ store's row on every dashboard load, so it follows the database within one refre
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.text import Text
 
+from store.views import CommandLine, RunningJob
 from tui.widgets.tables import RowsTable
+from vocab import commands as schema
 
 COLUMNS = (("#", 4), ("Command", 56))
 STATUS_STYLE = {"queued": "yellow", "running": "bold cyan", "done": "green", "failed": "bold red"}
 
 
-def describe(kind: str, args: dict[str, Any], *, short: bool = False) -> str:
+def describe(kind: str, command: schema.Command | None, *, short: bool = False) -> str:
     """What the command does, in a few words ("retrain all": the watchlist's models);
-    `short` leaves out who asked for a retrain (a finished row's columns go to what it did)."""
-    if kind == "retrain":
+    `short` leaves out who asked for a retrain (a finished row's columns go to what it did).
+    A command whose stored arguments do not parse reads as on "all" (its row says it failed)."""
+    if isinstance(command, schema.Retrain) or kind == schema.Retrain.KIND:
         # Every retrain trains the watchlist's models; a symbol only says where `r` was pressed.
-        asked = ", ".join(args.get("symbols") or [])
+        asked = ", ".join(command.symbols) if isinstance(command, schema.Retrain) else ""
         return "retrain all" + (f" (asked on {asked})" if asked and not short else "")
-    target = args.get("symbol") or ", ".join(args.get("symbols") or []) or "all"
-    return f"{kind} {target}"
+    symbols = (
+        command.symbols if command is not None and not isinstance(command, schema.Verify) else ()
+    )
+    return f"{kind} {', '.join(symbols) or 'all'}"
 
 
 def _when(text: str | None) -> datetime | None:
@@ -52,48 +56,46 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def outcome(kind: str, result: Any) -> str:
+def outcome(result: schema.Result | None) -> str:
     """What a finished command did, in a few words ("" when there is nothing to say)."""
-    if kind == "retrain" and isinstance(result, dict):
-        results = [r for r in result.get("results") or [] if isinstance(r, dict)]
-        promoted = sum(1 for r in results if r.get("promoted"))
-        failed = sum(1 for r in results if r.get("status") == "failed")
-        text = f"{_plural(promoted, 'model')} promoted" if promoted else "no model promoted"
-        return text + (f", {failed} failed" if failed else "")
-    if kind == "collect" and isinstance(result, list):
-        added = sum(int(r.get("added") or 0) for r in result if isinstance(r, dict))
-        bad = [
-            r.get("symbol") for r in result if isinstance(r, dict) and r.get("status") == "failed"
-        ]
-        text = f"{_plural(added, 'bar')} added" if added else "already current"
-        return text + (f"; {', '.join(map(str, bad))} failed" if bad else "")
-    if kind == "predict" and isinstance(result, list):
-        return _plural(len(result), "call")
-    if kind == "verify" and isinstance(result, dict):
-        numbers = [f"{v} {k}" for k, v in result.items() if isinstance(v, int) and v]
-        return ", ".join(numbers[:3]) or "nothing to verify"
-    if kind == "watch.add" and isinstance(result, dict):
-        new, already = result.get("added") or [], result.get("already") or []
-        text = f"added {', '.join(new)}" if new else ""
-        text += ("; " if text else "") + (
-            f"already watched: {', '.join(already)}" if already else ""
-        )
-        return text
-    if kind == "watch.remove" and isinstance(result, dict):
-        return f"removed {', '.join(result.get('removed') or [])}"
+    match result:
+        case schema.Retrained():
+            text = (
+                f"{_plural(result.promoted, 'model')} promoted"
+                if result.promoted
+                else "no model promoted"
+            )
+            return text + (f", {result.failed} failed" if result.failed else "")
+        case schema.Collected():
+            added, bad = result.bars_added, result.failed
+            text = f"{_plural(added, 'bar')} added" if added else "already current"
+            return text + (f"; {', '.join(bad)} failed" if bad else "")
+        case schema.Predicted():
+            return _plural(result.calls, "call")
+        case schema.Verified():
+            return ", ".join(f"{v} {k}" for k, v in result.counts[:3]) or "nothing to verify"
+        case schema.Watched():
+            text = f"added {', '.join(result.added)}" if result.added else ""
+            return (
+                text
+                + ("; " if text else "")
+                + (f"already watched: {', '.join(result.already)}" if result.already else "")
+            )
+        case schema.Unwatched():
+            return f"removed {', '.join(result.removed)}"
     return ""
 
 
-def sentence(r: dict[str, Any]) -> Text:
+def sentence(r: CommandLine) -> Text:
     """One command row as a sentence, its status word coloured.
 
     Only what the row holds is said (no "ago"): the text changes when the row does.
     """
-    status = str(r.get("status") or "")
-    count = int(r.get("count") or 1)  # a burst of cancellations is one row
-    what = describe(r["kind"], r.get("args") or {}, short=status == "done" or count > 1)
+    status = r["status"]
+    count = r["count"]  # a burst of cancellations is one row
+    what = describe(r["kind"], r["command"], short=status == "done" or count > 1)
     text = Text((f"{count} × " if count > 1 else "") + what + " — ")
-    error = r.get("error")
+    error = r["error"]
     if status == "failed" and error and str(error).startswith("cancelled"):
         text.append("cancelled", style="yellow")
         text.append(str(error)[len("cancelled") :])
@@ -101,13 +103,13 @@ def sentence(r: dict[str, Any]) -> Text:
     text.append(status, style=STATUS_STYLE.get(status, ""))
     if status == "queued" and error:  # re-queued after an interruption: say why
         text.append(f" ({error})")
-    elif r.get("behind_training"):
+    elif r["behind_training"]:
         text.append(" (after training)")  # the panel's title says one trains at a time
     elif status == "done":
-        started, finished = _when(r.get("claimed_at")), _when(r.get("finished_at"))
+        started, finished = _when(r["claimed_at"]), _when(r["finished_at"])
         if started and finished:
             text.append(f" in {_span((finished - started).total_seconds())}")
-        said = outcome(r["kind"], r.get("result"))
+        said = outcome(r["result"])
         if said:
             text.append(", " + said)
     elif status == "failed":
@@ -115,17 +117,17 @@ def sentence(r: dict[str, Any]) -> Text:
     return text
 
 
-class CommandsTable(RowsTable):
+class CommandsTable(RowsTable[CommandLine]):
     COLUMNS = COLUMNS
     CURSOR = "none"
 
-    def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
+    def row(self, r: CommandLine) -> tuple[str, tuple[str, Text]]:
         return str(r["id"]), (str(r["id"]), sentence(r))
 
 
-def title(commands: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> str:
+def title(commands: list[CommandLine], jobs: list[RunningJob]) -> str:
     """The panel's title: while a training runs, that retrains run one at a time."""
-    if not any(j.get("job") == "retrain" for j in jobs):
+    if not any(j["job"] == "retrain" for j in jobs):
         return "Commands"
-    waiting = sum(1 for c in commands if c.get("behind_training"))
+    waiting = sum(1 for c in commands if c["behind_training"])
     return "Commands · training (one at a time)" + (f", {waiting} waiting" if waiting else "")

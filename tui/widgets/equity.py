@@ -1,18 +1,18 @@
 """The paper account's panel: its equity against equal-weight buy-and-hold (both indexed
 to 100 at the account's first session), its drawdown, and the open positions in the title.
 
-Hidden until the daemon has stepped the account once (store.paper.panel gives {}).
+Hidden until the daemon has stepped the account once (store.paper.panel gives None).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+from store.paper import PaperPanel
 
-def title_of(account: dict[str, Any]) -> str:
+
+def title_of(account: PaperPanel) -> str:
     """Where the account stands, next to buy-and-hold, and what it holds."""
     paper, hold = account["paper"][-1], account["hold"][-1]
     vs = f" · hold {hold - 100:+.1f}%" if hold is not None else ""
@@ -27,14 +27,14 @@ def title_of(account: dict[str, Any]) -> str:
 
 
 class EquityChart(PlotextPlot):
-    account: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+    account: reactive[PaperPanel | None] = reactive(None, always_update=True)
 
-    def watch_account(self, account: dict[str, Any]) -> None:
+    def watch_account(self, account: PaperPanel | None) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        dates = account.get("dates") or []
-        if dates:
+        dates = account["dates"] if account else []
+        if account and dates:
             plt.date_form("Y-m-d")
             hold = [(d, v) for d, v in zip(dates, account["hold"], strict=True) if v is not None]
             if hold:

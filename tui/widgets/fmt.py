@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rich.text import Text
 
+from store.rankings import Ranking
+from store.views import Call
 from vocab.text import move_pct
 
 ARROWS = {"up": ("▲", "green"), "down": ("▼", "red"), "flat": ("■", "yellow")}
@@ -28,12 +29,12 @@ def signed(value: float | None, digits: int = 2) -> Text:
     return Text(f"{value:+.{digits}f}%", style="green" if value > 0 else "red" if value < 0 else "")
 
 
-def call(pred: dict[str, Any] | None) -> Text:
+def call(pred: Call | None) -> Text:
     """'▲ +0.80% 1d' for a prediction row."""
     if not pred:
         return Text("no call yet", style="dim")
-    arrow, style = ARROWS.get(pred.get("direction") or "", ("?", ""))
-    if pred.get("direction") == "flat":
+    arrow, style = ARROWS.get(pred["direction"] or "", ("?", ""))
+    if pred["direction"] == "flat":
         # FLAT is no directional call (the evidence was too weak); why is said once, in a
         # title, not in every row
         return Text(f"{arrow} no call {pred['horizon']}d", style="dim")
@@ -54,11 +55,11 @@ def coverage(rate: float | None, n: int) -> str:
     return "—" if rate is None else f"{rate * 100:.0f}% n={n}"
 
 
-def confidence(pred: dict[str, Any] | None) -> str:
+def confidence(pred: Call | None) -> str:
     """The probability of the called direction; a FLAT call claims no direction: '—'."""
-    if not pred or pred.get("direction") == "flat":
+    if not pred or pred["direction"] == "flat":
         return "—"
-    return pct(pred.get("confidence"))
+    return pct(pred["confidence"])
 
 
 def regime(label: str | None) -> Text:
@@ -90,7 +91,7 @@ def set_static(widget, content, *, layout: bool = False) -> None:
     widget.update(content, layout=layout)
 
 
-def rank(r: dict | None) -> Text:
+def rank(r: Ranking | None) -> Text:
     """The ranking model's relative call: rank among the ranked symbols (1 = best) and the
     expected move relative to their mean, e.g. '2/6 +0.31%'."""
     if not r:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 
+from store.views import HistoryCall
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
 
@@ -26,7 +25,7 @@ COLUMNS = (
 OUTCOME_STYLE = {"hit": "green", "miss": "red", "pending": "yellow", "expired": "dim"}
 
 
-def outcome(p: dict[str, Any]) -> str:
+def outcome(p: HistoryCall) -> str:
     """hit / miss for a scored UP or DOWN call; "no call" for a scored FLAT one (it made no
     directional claim); else the status (pending, expired)."""
     if p["status"] == "verified":
@@ -34,18 +33,18 @@ def outcome(p: dict[str, Any]) -> str:
     return p["status"]
 
 
-def inside(p: dict[str, Any]) -> Text:
+def inside(p: HistoryCall) -> Text:
     """inside / outside: whether the close landed in the call's 80% range, once verified."""
-    covered = p.get("covered80")
+    covered = p["covered80"]
     if covered is None:
         return Text("—", style="dim")
     return Text("inside", style="green") if covered else Text("outside", style="red")
 
 
-class HistoryTable(RowsTable):
+class HistoryTable(RowsTable[HistoryCall]):
     COLUMNS = COLUMNS
 
-    def row(self, p: dict[str, Any]) -> tuple[str, tuple]:
+    def row(self, p: HistoryCall) -> tuple[str, tuple[object, ...]]:
         return str(p["id"]), (
             p["as_of"],
             f"{p['horizon']}d",
@@ -53,9 +52,9 @@ class HistoryTable(RowsTable):
             fmt.confidence(p),
             p["target_date"],
             fmt.num(p["pred_price"]),
-            fmt.price_range(p.get("lower"), p.get("upper")),
-            fmt.num(p.get("actual_price")),
-            fmt.signed(p.get("error_pct")),
+            fmt.price_range(p["lower"], p["upper"]),
+            fmt.num(p["actual_price"]),
+            fmt.signed(p["error_pct"]),
             Text(outcome(p), style=OUTCOME_STYLE.get(outcome(p), "")),
             inside(p),
             p["model_version"],

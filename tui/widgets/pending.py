@@ -6,8 +6,7 @@ Sessions left are the call's horizon minus the sessions stored since it was made
 
 from __future__ import annotations
 
-from typing import Any
-
+from store.views import PendingCall
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
 
@@ -23,14 +22,14 @@ COLUMNS = (
 )
 
 
-class PendingTable(RowsTable):
+class PendingTable(RowsTable[PendingCall]):
     COLUMNS = COLUMNS
 
-    def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
+    def row(self, r: PendingCall) -> tuple[str, tuple[object, ...]]:
         return str(r["id"]), self.cells(r)
 
     @staticmethod
-    def cells(r: dict[str, Any]) -> tuple:
+    def cells(r: PendingCall) -> tuple[object, ...]:
         left = r["sessions_left"]
         return (
             r["symbol"],
@@ -38,7 +37,7 @@ class PendingTable(RowsTable):
             f"{r['horizon']}d",
             fmt.call(r),
             f"{fmt.num(r['pred_price'])} on {r['target_date']}",
-            fmt.price_range(r.get("lower"), r.get("upper")),
+            fmt.price_range(r["lower"], r["upper"]),
             "due" if left == 0 else f"{left:>2} " + "█" * min(left, 10),
             fmt.confidence(r),
         )

@@ -5,27 +5,41 @@ was made on to the range's ends on its target date."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+from store.views import HistoryCall, SymbolDetail
 from tui.widgets.history import outcome
 
 OUTCOMES = (("hit", "green", "+"), ("miss", "red", "x"), ("pending", "yellow", "o"))
-FANS = (("95% range", "lower95", "upper95", "blue"), ("80% range", "lower", "upper", "cyan"))
+
+
+def _range95(p: HistoryCall) -> tuple[float | None, float | None]:
+    return p["lower95"], p["upper95"]
+
+
+def _range80(p: HistoryCall) -> tuple[float | None, float | None]:
+    return p["lower"], p["upper"]
+
+
+FANS: tuple[tuple[str, Callable[[HistoryCall], tuple[float | None, float | None]], str], ...] = (
+    ("95% range", _range95, "blue"),
+    ("80% range", _range80, "cyan"),
+)
 
 
 class PriceChart(PlotextPlot):
-    detail: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+    detail: reactive[SymbolDetail | None] = reactive(None, always_update=True)
 
-    def watch_detail(self, detail: dict[str, Any]) -> None:
+    def watch_detail(self, detail: SymbolDetail | None) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        bars = detail.get("bars") or []
-        plt.title(f"{detail.get('symbol', '')} close and predictions (at target date)")
-        if bars:
+        bars = detail["bars"] if detail else []
+        plt.title(f"{detail['symbol'] if detail else ''} close and predictions (at target date)")
+        if detail and bars:
             plt.date_form("Y-m-d")
             first = bars[0]["date"]
             plt.plot(
@@ -35,16 +49,16 @@ class PriceChart(PlotextPlot):
                 marker="braille",
                 color="white",
             )
-            preds = [p for p in detail.get("history", []) if p["target_date"] >= first]
+            preds = [p for p in detail["history"] if p["target_date"] >= first]
             pending = [p for p in preds if p["status"] == "pending"]
-            for name, lo, hi, color in FANS:
-                drawn = [p for p in pending if p.get(lo) is not None and p.get(hi) is not None]
-                for i, p in enumerate(drawn):
-                    for end in (lo, hi):
+            for name, ends, color in FANS:
+                drawn = [(p, ends(p)) for p in pending if None not in ends(p)]
+                for i, (p, (lo, hi)) in enumerate(drawn):
+                    for j, end in enumerate((lo, hi)):
                         plt.plot(
                             [p["as_of"], p["target_date"]],
-                            [p["base_price"], p[end]],
-                            label=name if i == 0 and end == lo else None,
+                            [p["base_price"], end],
+                            label=name if i == 0 and j == 0 else None,
                             marker="braille",
                             color=color,
                         )

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from store.views import RegimeLine
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
 
 COLUMNS = (("Symbol", 8), ("Regime", 8), ("For", 9), ("Trend", 6), ("Vol", 4))
 
 
-class RegimeTable(RowsTable):
+class RegimeTable(RowsTable[RegimeLine]):
     COLUMNS = COLUMNS
     CURSOR = "none"
 
-    def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
+    def row(self, r: RegimeLine) -> tuple[str, tuple[object, ...]]:
         return r["symbol"], (
             r["symbol"],
             fmt.regime(r["regime"]),

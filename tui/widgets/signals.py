@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from store.views import HistoryCall, SymbolDetail
 from vocab.text import move_pct
 
 WIDTH = 20
 
 
-def render_contributions(pairs: list[tuple[str, float]], latest: dict[str, Any] | None) -> Text:
+def render_contributions(pairs: list[tuple[str, float]], latest: HistoryCall | None) -> Text:
     text = Text()
     if not latest:
         return Text("no call yet for this symbol", style="dim")
@@ -22,8 +21,8 @@ def render_contributions(pairs: list[tuple[str, float]], latest: dict[str, Any] 
         f"{latest['direction']} {move_pct(latest['pred_change_pct'])}, model {latest['model_version']}\n",
         style="bold",
     )
-    signals = latest.get("signals")
-    raw: dict[str, Any] = signals if isinstance(signals, dict) else {}
+    signals = latest["signals"]
+    raw: dict[str, object] = signals if isinstance(signals, dict) else {}
     if raw.get("serving") == "rules" or raw.get("note"):
         text.append(
             f"serving: {raw.get('note') or 'rule signals only (no usable model yet)'}\n",
@@ -41,7 +40,8 @@ def render_contributions(pairs: list[tuple[str, float]], latest: dict[str, Any] 
 
 
 class SignalBars(Static):
-    detail: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+    detail: reactive[SymbolDetail | None] = reactive(None, always_update=True)
 
-    def watch_detail(self, detail: dict[str, Any]) -> None:
-        self.update(render_contributions(detail.get("signals") or [], detail.get("latest")))
+    def watch_detail(self, detail: SymbolDetail | None) -> None:
+        pairs, latest = (detail["signals"], detail["latest"]) if detail else ([], None)
+        self.update(render_contributions(pairs, latest))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from rich.progress_bar import ProgressBar as Bar
 from rich.table import Table
@@ -20,7 +19,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from store.daemon_state import State
-from store.views import classify_daemon, human_age
+from store.views import DaemonInfo, RunningJob, classify_daemon, human_age
 from tui.widgets.fmt import set_static
 
 
@@ -28,7 +27,7 @@ def _age(seconds: float | None) -> str:
     return "never" if seconds is None else f"{human_age(seconds)} ago"
 
 
-def job_table(jobs: list[dict[str, Any]], limit: int = 3) -> Table:
+def job_table(jobs: list[RunningJob], limit: int = 3) -> Table:
     """One line per running job (training, replay, collection...): name, bar, percent, message."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(width=9)
@@ -36,12 +35,12 @@ def job_table(jobs: list[dict[str, Any]], limit: int = 3) -> Table:
     grid.add_column(width=4, justify="right")
     grid.add_column()
     for job in jobs[-limit:]:
-        done = float(job.get("progress") or 0.0)
+        done = float(job["progress"] or 0.0)
         grid.add_row(
             Text(job["job"], style="bold cyan"),
             Bar(total=1.0, completed=done, width=30),
             f"{done * 100:.0f}%",
-            job.get("message") or "",
+            job["message"] or "",
         )
     return grid
 
@@ -58,8 +57,8 @@ def finished_text(sim_date: str | None, report: str) -> str:
 class StatusHeader(Vertical):
     """Daemon line, offline banner, replay-finished banner, job line."""
 
-    daemon_row: reactive[dict[str, Any] | None] = reactive(None, always_update=True)
-    jobs: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
+    daemon_row: reactive[DaemonInfo | None] = reactive(None, always_update=True)
+    jobs: reactive[list[RunningJob]] = reactive(list, always_update=True)
     queued: reactive[int] = reactive(0)
     alerts_failed: reactive[int] = reactive(0)  # alerts not delivered in the last day
 
@@ -69,12 +68,13 @@ class StatusHeader(Vertical):
         clock: Callable[[], datetime],
         heartbeat_seconds: float,
         report: str = "assistant report",
-        **kwargs: Any,
+        id: str | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(id=id)
         self.clock, self.heartbeat_seconds = clock, heartbeat_seconds
         self.report = report  # the command line that reports on this home
-        self._jobs_shown: list[tuple[Any, Any, Any]] | None = None  # the job lines on screen
+        # the job lines on screen
+        self._jobs_shown: list[tuple[str, float | None, str | None]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="daemon-line")
@@ -95,13 +95,13 @@ class StatusHeader(Vertical):
     def watch_alerts_failed(self) -> None:
         self.render_state()
 
-    def watch_jobs(self, jobs: list[dict[str, Any]]) -> None:
+    def watch_jobs(self, jobs: list[RunningJob]) -> None:
         if not self.is_mounted:
             return
         widget = self.query_one("#jobs", Static)
         if widget.display != bool(jobs):
             widget.display = bool(jobs)
-        shown = [(j["job"], j.get("progress"), j.get("message")) for j in jobs[-3:]]
+        shown = [(j["job"], j["progress"], j["message"]) for j in jobs[-3:]]
         if jobs and self._jobs_shown != shown:
             # Re-layout only when the number of lines changes.
             widget.update(job_table(jobs), layout=len(shown) != len(self._jobs_shown or []))
@@ -116,7 +116,7 @@ class StatusHeader(Vertical):
         if info["online"]:
             line.append("● daemon online", style="bold green")
             line.append(f"  mode {info['mode']}")
-            if info.get("state") and info["state"] != State.RUNNING:
+            if info["state"] and info["state"] != State.RUNNING:
                 line.append(f" ({info['state']})", style="bold yellow")
             if info["mode"] == "replay" and info["sim_date"]:
                 line.append(f"  simulated date {info['sim_date']}", style="bold")
@@ -145,9 +145,7 @@ class StatusHeader(Vertical):
                 "Start it with `assistant start` (or `assistant demo` for the replay demo).",
                 layout=True,
             )
-        finished = (
-            info["online"] and info["mode"] == "replay" and info.get("state") == State.FINISHED
-        )
+        finished = info["online"] and info["mode"] == "replay" and info["state"] == State.FINISHED
         done = self.query_one("#finished-banner", Static)
         if done.display != finished:
             done.display = finished

@@ -8,21 +8,23 @@ the row order itself changed (a symbol added in the middle of the list).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import CursorType
 
+R = TypeVar("R")  # a row as the store's views give it
 
-class RowsTable(DataTable):
+
+class RowsTable(DataTable[object], Generic[R]):
     """A table of fixed-width COLUMNS, fed whole row lists through `rows_data` (attributes
     down) and updated in place. Subclasses say only how a row becomes (key, cells)."""
 
     COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = ()
     CURSOR: ClassVar[CursorType] = "row"
     ZEBRA: ClassVar[bool] = False
-    rows_data: reactive[list[dict[str, Any]]] = reactive(list, always_update=True)
+    rows_data: reactive[list[R]] = reactive(list, always_update=True)
 
     def on_mount(self) -> None:  # (Textual calls every class's on_mount: subclasses define none)
         self.cursor_type = self.CURSOR
@@ -31,11 +33,11 @@ class RowsTable(DataTable):
             # Fixed widths: no re-measuring on updates, and stable layout for snapshots.
             self.add_column(name, key=name, width=width)
 
-    def watch_rows_data(self, rows: list[dict[str, Any]]) -> None:
+    def watch_rows_data(self, rows: list[R]) -> None:
         if self.columns:
             sync_rows(self, [self.row(r) for r in rows])
 
-    def row(self, r: dict[str, Any]) -> tuple[str, Sequence[object]]:
+    def row(self, r: R) -> tuple[str, Sequence[object]]:
         raise NotImplementedError
 
 

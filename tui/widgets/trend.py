@@ -7,23 +7,23 @@ the title carries the totals and n. The significance test runs in `assistant rep
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+from store.views import Trend
 
-def title_of(trend: dict[str, Any]) -> str:
+
+def title_of(trend: Trend) -> str:
     """The panel title: totals over every verified prediction, with n and the p-value."""
-    if not trend.get("n"):
-        if not trend.get("range_dates"):
+    if not trend["n"] or trend["hit_rate"] is None or trend["base_rate"] is None:
+        if not trend["range_dates"]:
             return "Accuracy: no verified UP/DOWN calls yet" + _ranges(trend)
         n, covered = trend["ranges"]["80"]
         return (
             f"80% range covered {100 * covered / n:.0f}% of {n:,} calls (no UP/DOWN calls yet)\n"
             f"chart: rolling {trend['window']}-session coverage of the 80% and 95% ranges"
         )
-    name = trend.get("base_name", "always-up")
+    name = trend["base_name"]
     return (
         f"Hit {trend['hit_rate'] * 100:.1f}% vs {name} {trend['base_rate'] * 100:.1f}% "
         f"(same calls, n={trend['n']}){_ranges(trend)}\n"
@@ -31,30 +31,30 @@ def title_of(trend: dict[str, Any]) -> str:
     )
 
 
-def _ranges(trend: dict[str, Any]) -> str:
-    n, covered = trend.get("ranges", {}).get("80", (0, 0))
+def _ranges(trend: Trend) -> str:
+    n, covered = trend["ranges"].get("80", (0, 0))
     return f" · 80% range covered {100 * covered / n:.0f}% of {n:,} calls" if n else ""
 
 
 class TrendChart(PlotextPlot):
-    trend: reactive[dict[str, Any]] = reactive(dict, always_update=True)
+    trend: reactive[Trend | None] = reactive(None, always_update=True)
 
-    def watch_trend(self, trend: dict[str, Any]) -> None:
+    def watch_trend(self, trend: Trend | None) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        dates = trend.get("dates") or []
-        if not dates and trend.get("range_dates"):
+        dates = trend["dates"] if trend else []
+        if trend and not dates and trend["range_dates"]:
             # no directional call verified: chart what the product does forecast, its ranges
             self._coverage(trend)
-        elif dates:
+        elif trend and dates:
             plt.date_form("Y-m-d")
             # The baseline first: where the calls' hit rate equals it (a model that always
             # says up), the hit-rate line drawn last stays visible on top.
             plt.plot(
                 dates,
                 [b * 100 for b in trend["base"]],
-                label=f"{trend.get('base_name', 'always-up')} %",  # the baseline plotted
+                label=f"{trend['base_name']} %",  # the baseline plotted
                 marker="braille",
                 color="orange",
             )
@@ -68,15 +68,15 @@ class TrendChart(PlotextPlot):
             plt.ylim(0, 100)
         self.refresh()
 
-    def _coverage(self, trend: dict[str, Any]) -> None:
+    def _coverage(self, trend: Trend) -> None:
         plt = self.plt
         days = trend["range_dates"]
         plt.date_form("Y-m-d")
-        for level, key, color in ((95, "cov95", "green"), (80, "cov80", "cyan")):
+        for level, covered, color in ((95, trend["cov95"], "green"), (80, trend["cov80"], "cyan")):
             plt.plot(days, [level] * len(days), marker="braille", color="gray")
             plt.plot(
                 days,
-                [c * 100 for c in trend[key]],
+                [c * 100 for c in covered],
                 label=f"in {level}% range %",
                 marker="braille",
                 color=color,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 
+from store.views import WatchRow
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable, selected_key
 
@@ -25,7 +24,7 @@ COLUMNS = (
 )
 
 
-class WatchlistTable(RowsTable):
+class WatchlistTable(RowsTable[WatchRow]):
     """Symbol, last close and change, regime, latest call with confidence and
     its 80% range of the target close, the realized 80% coverage, the ranking model's rank of
     the symbol with its expected move relative to the others, and hit rate vs baseline."""
@@ -33,25 +32,25 @@ class WatchlistTable(RowsTable):
     COLUMNS = COLUMNS
     ZEBRA = True
 
-    def row(self, r: dict[str, Any]) -> tuple[str, tuple]:
+    def row(self, r: WatchRow) -> tuple[str, tuple[object, ...]]:
         return r["symbol"], self.cells(r)
 
     @staticmethod
-    def cells(r: dict[str, Any]) -> tuple:
-        call = r.get("call")
+    def cells(r: WatchRow) -> tuple[object, ...]:
+        call = r["call"]
         return (
             r["symbol"],
-            fmt.num(r.get("close")),
-            fmt.signed(r.get("change_pct")),
-            fmt.regime(r.get("regime")),
+            fmt.num(r["close"]),
+            fmt.signed(r["change_pct"]),
+            fmt.regime(r["regime"]),
             Text("—", style="dim") if r.get("call_muted") else fmt.call(call),
             fmt.confidence(call),
-            fmt.price_range((call or {}).get("lower"), (call or {}).get("upper")),
-            fmt.coverage(r.get("coverage80"), r.get("n80", 0)),
-            fmt.rank(r.get("ranking")),
-            fmt.hit_vs_base(r.get("hit_rate"), r.get("baseline"), r.get("n", 0)),
-            fmt.pct(r.get("baseline")),
-            (call or {}).get("model_version") or "—",
+            fmt.price_range(call["lower"], call["upper"]) if call else fmt.price_range(None, None),
+            fmt.coverage(r["coverage80"], r["n80"]),
+            fmt.rank(r["ranking"]),
+            fmt.hit_vs_base(r["hit_rate"], r["baseline"], r["n"]),
+            fmt.pct(r["baseline"]),
+            (call["model_version"] if call else None) or "—",
         )
 
     @property

@@ -9,7 +9,8 @@ unexplained jump). `validate.py` turns raw input into this shape or refuses it.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -28,3 +29,43 @@ class Source(Protocol):
         TemporaryError for rate limits, timeouts and network failures.
         """
         ...
+
+
+@runtime_checkable
+class Covered(Source, Protocol):
+    """A source that knows which sessions it has (the offline sample)."""
+
+    def coverage(self, symbol: str) -> tuple[pd.Timestamp, pd.Timestamp]: ...
+
+
+@runtime_checkable
+class Batched(Source, Protocol):
+    """A source that fetches many symbols in one request (Yahoo): a frame or the error
+    per symbol."""
+
+    def history_many(
+        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> dict[str, pd.DataFrame | Exception]: ...
+
+
+@runtime_checkable
+class Clocked(Source, Protocol):
+    """A live source: its clock says which sessions have closed (tests move it)."""
+
+    clock: Callable[[], pd.Timestamp]
+
+
+@runtime_checkable
+class NewsSource(Source, Protocol):
+    """A source with headlines: the provider's raw news items (JSON objects) per symbol."""
+
+    def news(self, symbol: str) -> list[object]: ...
+
+
+class SeriesSource(Protocol):
+    """A source of market-wide daily series (^VIX, yields): closes by session date."""
+
+    name: str
+    serves: tuple[str, ...]
+
+    def history(self, series: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series: ...

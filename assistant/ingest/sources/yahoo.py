@@ -168,7 +168,7 @@ class YahooSource:
             raise self._classify(symbol, exc) from None
         return self._normalize(symbol, raw, start, end)
 
-    def news(self, symbol: str) -> list[Any]:
+    def news(self, symbol: str) -> list[object]:
         """Yahoo's recent headlines for `symbol` (yfinance's `Ticker.news`), asked like
         `history`: not after a rate limit this run, yfinance's own chatter kept out of our
         output, failures raised as TemporaryError / NoDataError."""
@@ -264,7 +264,9 @@ class YahooSource:
                 out[sym] = exc
         return out
 
-    def _normalize(self, symbol: str, raw: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
+    def _normalize(
+        self, symbol: str, raw: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame:
         if raw is None or raw.empty or "Close" not in raw.columns:
             raise NoDataError(f"Yahoo returned no bars for {symbol}")
         exchange = calendar.exchange_for(symbol, self.default_exchange)
