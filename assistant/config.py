@@ -41,6 +41,7 @@ Rule = tuple[Callable[[Any], bool], str]
 class Collect:
     source: str = "sample"  # sample | yahoo | csv
     csv_dir: str = ""
+    macro_url: str = "https://fred.stlouisfed.org/graph/fredgraph.csv"  # FRED's keyless CSV
     refetch_sessions: int = (
         5  # re-fetch this many recent sessions: the last bar may have been provisional
     )
@@ -257,6 +258,10 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("collect", "history_years"): _whole(1, 100, "years"),
     ("collect", "deactivate_after_empty"): _whole(1),
     ("collect", "jump_threshold"): _number(0, above=True),
+    ("collect", "macro_url"): (
+        lambda v: v.startswith(("https://", "http://")),
+        "an http(s) URL answering FRED's graph CSV for ?id=SERIES",
+    ),
     ("calendar", "exchange"): (
         _exchange,
         "an exchange_calendars code such as XNYS, XLON, XTKS (or 24/7, 24/5)",

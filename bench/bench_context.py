@@ -1,16 +1,16 @@
-"""Does the outside world help the volatility forecast and the ranges? VIX and the FOMC calendar.
+"""Does the outside world help the volatility forecast and the ranges? VIX and the calendar.
 
 Data: the S&P 500 and NASDAQ Composite daily OHLC (`arch.data.sp500` / `arch.data.nasdaq`)
 with CBOE's VIX (`arch.data.vix`, 2014-01-03 … 2019-01-03), all shipped offline.
-Walk-forward: the variance model the cycle uses (log of the mean Garman-Klass + overnight
-proxy over the next h sessions on its daily / weekly / monthly averages and the jump,
-leverage and EWMA terms of `volatility.har_features`, rescaled by a QLIKE-optimal factor),
-refit every REFIT sessions on every row whose h-session outcome was known by then, against
-the same model with extra regressors: log of the VIX-implied daily variance (VIX²/252, the
-level known at t's close), and an "FOMC decision within the next h sessions" flag
-(`models.events`, known in advance). Ranges: ±q·σ of the h-session log return, q the
-split-conformal quantile of the past 500 standardized residuals whose outcome was known at
-t (a plain rule, the same for every variant: not the cycle's adaptive level).
+Walk-forward through the cycle's own function, `volatility.forecast_walk`: at each session
+the forecast a cycle makes from the bars it loads (the last HISTORY_DAYS calendar days),
+its HAR fitted on the rows whose h-session outcome is known, against the same with extra
+regressors through its `exog` argument: log of the VIX-implied daily variance (VIX²/252, the
+level known at t's close), an "FOMC decision within the next h sessions" flag and an
+"estimated CPI release within the next h sessions" flag (`models.events`, known in
+advance). Ranges: ±q·σ of the h-session log return, q the split-conformal quantile of the
+past 500 standardized residuals whose outcome was known at t (a plain rule, the same for
+every variant: not the cycle's adaptive level).
 
 Scored: QLIKE against the realized close-to-close variance over t+1..t+h, and the 80% / 95%
 ranges' coverage and interval score (Winkler, % of the price), per year. 2014 only warms
@@ -31,8 +31,6 @@ import pandas as pd
 from models import events, vix, volatility
 
 HORIZONS = (1, 3, 5)
-REFIT = 21
-MIN_TRAIN = 250
 POOL = 500  # past standardized residuals behind a range's multiplier
 LEVELS = (0.80, 0.95)
 VALIDATION = (2015, 2016)
@@ -40,8 +38,9 @@ TEST = (2017, 2018)
 VARIANTS = {
     "har": (),
     "har+vix": ("log_vix_var",),
-    "har+fomc": ("event",),
-    "har+vix+fomc": ("log_vix_var", "event"),
+    "har+fomc": ("fomc",),
+    "har+cpi": ("cpi",),
+    "har+vix+fomc+cpi": ("log_vix_var", "fomc", "cpi"),
 }
 
 
@@ -52,43 +51,33 @@ def load() -> tuple[dict[str, pd.DataFrame], pd.Series]:
     for name, mod in (("^GSPC", "arch.data.sp500"), ("^IXIC", "arch.data.nasdaq")):
         frame = importlib.import_module(mod).load()
         frame.index = pd.DatetimeIndex(frame.index).normalize()
-        frame = frame.rename(columns=str.lower).loc["2014-01-01":"2018-12-31"]
+        frame = frame.rename(columns=str.lower).loc["2011-01-01":"2018-12-31"]
         out[name] = frame[["open", "high", "low", "close"]].astype(float)
     return out, vixc
 
 
 def design(bars: pd.DataFrame, vixc: pd.Series, h: int) -> pd.DataFrame:
-    rv = volatility.daily_realized_var(bars)
-    # the cycle's variance model: the HAR terms plus its jump, leverage and EWMA terms
-    x = volatility.har_features(rv, returns=volatility.log_returns(bars["close"]))
-    x.attrs["har"] = list(x.columns)
     sessions = pd.DatetimeIndex(bars.index)
+    x = pd.DataFrame(index=sessions)
     level = vix.features(vixc, sessions)["vix"]
     x["log_vix_var"] = np.log((level / 100.0) ** 2 / 252.0)
-    x["event"] = events.event_within(sessions, h)
-    x["target"] = np.log(np.maximum(rv.rolling(h, min_periods=h).mean().shift(-h), volatility.EPS))
+    x["fomc"] = events.event_within(sessions, h, "FOMC")
+    x["cpi"] = events.event_within(sessions, h, "CPI")
     x["realized"] = volatility.future_realized_var(bars["close"], h)
     x["ret_h"] = np.log(bars["close"]).shift(-h) - np.log(bars["close"])
     return x
 
 
-def walk(x: pd.DataFrame, cols: tuple[str, ...], h: int) -> np.ndarray:
-    """Variance forecast per row, each from a fit on rows whose outcome was known then."""
-    feats = [*x.attrs["har"], *cols]
-    xs = np.column_stack([np.ones(len(x)), x[feats].to_numpy(float)])
-    target, realized = x["target"].to_numpy(float), x["realized"].to_numpy(float)
-    ok = np.isfinite(xs).all(axis=1)
-    out = np.full(len(x), np.nan)
-    coef = scale = None
-    for t in range(len(x)):
-        if (t - MIN_TRAIN) % REFIT == 0 and t >= MIN_TRAIN:
-            rows = np.flatnonzero(ok[: t - h + 1] & np.isfinite(target[: t - h + 1]))
-            if len(rows) >= 100:
-                coef, *_ = np.linalg.lstsq(xs[rows], target[rows], rcond=None)
-                fitted = np.exp(xs[rows] @ coef)
-                scale = float(np.mean(np.maximum(realized[rows], volatility.EPS) / fitted))
-        if coef is not None and ok[t]:
-            out[t] = scale * np.exp(xs[t] @ coef)
+def walk(bars: pd.DataFrame, x: pd.DataFrame, cols: tuple[str, ...], h: int) -> np.ndarray:
+    """The cycle's variance forecast at every session from 2014 on (NaN before)."""
+    index = pd.DatetimeIndex(bars.index)
+    days = index[index >= pd.Timestamp("2014-01-01")]
+    starts = index.searchsorted(days - pd.Timedelta(days=volatility.HISTORY_DAYS))
+    ends = index.searchsorted(days, side="right") - 1
+    exog = x[list(cols)].to_numpy(float) if cols else None
+    var = volatility.forecast_walk(bars, starts, ends, (h,), exog=exog)[h][0]
+    out = np.full(len(index), np.nan)
+    out[ends] = var
     return out
 
 
@@ -136,7 +125,7 @@ def main() -> None:
             x = design(bars, vixc, h)
             ret, realized = x["ret_h"].to_numpy(float), x["realized"].to_numpy(float)
             for name, cols in VARIANTS.items():
-                var = walk(x, cols, h)
+                var = walk(bars, x, cols, h)
                 rg = ranges(var, ret, h)
                 frame = pd.DataFrame(
                     {
@@ -148,6 +137,7 @@ def main() -> None:
                 )
                 keep = np.isfinite(var) & np.isfinite(realized) & np.isfinite(ret)
                 keep &= np.isfinite(rg[0.95][0]) & np.isfinite(rg[0.80][0])
+                keep &= np.asarray(pd.DatetimeIndex(x.index).year >= 2014)
                 results.setdefault((name, h), []).append(frame[keep])
     print("QLIKE (lower is better) and the ranges, S&P 500 + NASDAQ Composite, walk-forward")
     chosen = {}
@@ -157,21 +147,21 @@ def main() -> None:
             v = score(results[(name, h)], VALIDATION)
             gain = 100 * (1 - v["qlike"] / base_val)
             print(
-                f"h={h} {name:<13} validation 2015-16: QLIKE {v['qlike']:.4f} ({gain:+.1f}% vs har)"
+                f"h={h} {name:<17} validation 2015-16: QLIKE {v['qlike']:.4f} ({gain:+.1f}% vs har)"
             )
         chosen[h] = min(VARIANTS, key=lambda n: score(results[(n, h)], VALIDATION)["qlike"])
     print("\nchosen on validation (lowest QLIKE), scored on the test years 2017-18:")
     for h, name in chosen.items():
         s, b = score(results[(name, h)], TEST), score(results[("har", h)], TEST)
         print(
-            f"h={h} {name:<13} QLIKE {s['qlike']:.4f} vs har {b['qlike']:.4f} "
+            f"h={h} {name:<17} QLIKE {s['qlike']:.4f} vs har {b['qlike']:.4f} "
             f"({100 * (1 - s['qlike'] / b['qlike']):+.1f}%); interval score 80% "
             f"{s['is80']:.2f} vs {b['is80']:.2f}, 95% {s['is95']:.2f} vs {b['is95']:.2f} (% of "
             f"price); coverage 80% {100 * s['cov80']:.1f}% vs {100 * b['cov80']:.1f}%, "
             f"95% {100 * s['cov95']:.1f}% vs {100 * b['cov95']:.1f}%"
         )
     print("\nper year (every variant, reported whatever it says)")
-    head = f"{'h':>2} {'variant':<13} {'year':>9} {'n':>5} {'QLIKE':>7} {'vs har':>7} "
+    head = f"{'h':>2} {'variant':<17} {'year':>9} {'n':>5} {'QLIKE':>7} {'vs har':>7} "
     print(head + f"{'cov80':>6} {'IS80%':>6} {'cov95':>6} {'IS95%':>6}")
     for h in HORIZONS:
         for name in VARIANTS:
@@ -180,7 +170,7 @@ def main() -> None:
                 b = score(results[("har", h)], years)
                 label = str(years[0]) if len(years) == 1 else "test all"
                 print(
-                    f"{h:>2} {name:<13} {label:>9} {int(s['n']):>5} {s['qlike']:7.4f} "
+                    f"{h:>2} {name:<17} {label:>9} {int(s['n']):>5} {s['qlike']:7.4f} "
                     f"{100 * (1 - s['qlike'] / b['qlike']):+6.1f}% "
                     f"{100 * s['cov80']:5.1f}% {s['is80']:6.2f} {100 * s['cov95']:5.1f}% {s['is95']:6.2f}"
                 )

@@ -8,8 +8,13 @@ listed: an unscheduled one (e.g. 2008-01-22, 2020-03-15) was not known in advanc
 Source: the Federal Reserve's meeting calendars
 (https://www.federalreserve.gov/monetarypolicy/fomccalendars.htm), the statement day of
 each scheduled meeting, 2004 (the offline sample's first year) through 2026. The table ends
-with EVENTS_END: past it "no event within h" is not known, and callers say so. CPI release
-dates are not listed yet (no source the project can cite offline).
+with EVENTS_END: past it "no event within h" is not known, and callers say so.
+
+CPI releases (BLS, 08:30 New York time, month M's index in mid M+1) are ESTIMATED, not
+listed: the exact past dates are not something the project can cite offline. The rule: the
+first weekday on or after the 12th of M+1 (BLS's 2024 dates fell between the 10th and the
+15th: the rule is within about three days), with the shutdown-moved releases the project
+knows replacing it (CPI_MOVED). Everything that shows a CPI date says "est.".
 """
 
 from __future__ import annotations
@@ -87,9 +92,38 @@ FOMC: tuple[str, ...] = (
         "2026-01-28 2026-03-18 2026-04-29 2026-06-17 2026-07-29 2026-09-16 2026-10-28 2026-12-09".split()
     ),
 )
-EVENTS: dict[str, tuple[str, ...]] = {"FOMC": FOMC}
 EVENTS_START = "2004-01-01"
 EVENTS_END = "2026-12-31"  # the last day the table is complete for
+CPI_DAY = 12
+# months whose CPI release the rule would place wrongly: the real date, or None (no release)
+CPI_MOVED: dict[str, str | None] = {
+    "2013-10": "2013-10-30",  # September 2013's CPI, after the October shutdown
+    "2025-10": "2025-10-24",  # September 2025's CPI, during the shutdown
+    "2025-11": None,  # October 2025's CPI was never collected
+    "2025-12": "2025-12-18",  # November 2025's CPI
+}
+
+
+def cpi_estimates(start: str = EVENTS_START, end: str = EVENTS_END) -> tuple[str, ...]:
+    """Estimated CPI release dates in [start, end]: per month, the first weekday on or after
+    the CPI_DAY-th, or the CPI_MOVED date."""
+    out = []
+    for month in pd.period_range(start, end, freq="M"):
+        key = month.strftime("%Y-%m")
+        if key in CPI_MOVED:
+            moved = CPI_MOVED[key]
+            if moved is not None:
+                out.append(moved)
+            continue
+        day = pd.Timestamp(month.year, month.month, CPI_DAY)
+        while day.dayofweek >= 5:
+            day += pd.Timedelta(days=1)
+        out.append(day.strftime("%Y-%m-%d"))
+    return tuple(out)
+
+
+EVENTS: dict[str, tuple[str, ...]] = {"FOMC": FOMC, "CPI": cpi_estimates()}
+ESTIMATED = frozenset({"CPI"})  # kinds whose dates come from a rule, not a published list
 
 
 def sessions_to_next(

@@ -36,3 +36,12 @@ def features(values: pd.Series, sessions: pd.DatetimeIndex) -> pd.DataFrame:
     pct = level.rolling(PCT_WINDOW, min_periods=MIN_PCT).rank(pct=True)
     change = np.log(level / level.shift(CHANGE_SESSIONS))
     return pd.DataFrame({"vix": level, "vix_pct": pct, "vix_chg_5": change}, index=sessions)
+
+
+def log_implied_var(values: pd.Series, sessions: pd.DatetimeIndex) -> np.ndarray:
+    """Per session, log of the VIX-implied daily variance (VIX/100)²/252 known at its close
+    (`align`: carried at most STALE_SESSIONS sessions; NaN where unknown). The variance
+    forecast's optional regressor: bench/bench_context.py kept it on its validation years."""
+    level = align(values, sessions).to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log((level / 100.0) ** 2 / 252.0)

@@ -314,7 +314,7 @@ class VolForecast:
 
 
 def forecast_at_end(
-    bars: pd.DataFrame, horizons: tuple[int, ...] | list[int]
+    bars: pd.DataFrame, horizons: tuple[int, ...] | list[int], exog: np.ndarray | None = None
 ) -> dict[int, VolForecast]:
     """Per horizon, the variance forecast made at the last bar of `bars` from those bars only.
 
@@ -323,6 +323,10 @@ def forecast_at_end(
     outcome is known (the last h rows are purged); with less than MIN_HAR_SESSIONS of history the
     EWMA baseline serves. The bench (bench/bench_edge.py) measured the HAR against EWMA
     and trailing-20 by QLIKE on data it was never tuned on.
+
+    `exog` (optional, one row per bar, e.g. the log VIX-implied variance known at each
+    close): extra regressors of the same fit, used where the last bar has them and at least
+    MIN_HAR_SESSIONS fit rows do (model "har+x"); elsewhere the plain HAR serves.
     """
     # The same estimators as the Series functions above, in numpy: the cycle calls this
     # for every symbol every session (tests/test_edge_volatility.py checks they agree).
@@ -331,11 +335,16 @@ def forecast_at_end(
     ewma1 = _ewma_last(r2) if n > 20 else float("nan")
     trail1 = float(np.mean(r2[-20:])) if n > 20 else float("nan")
     feats = _har_matrix(rv, r) if n >= MIN_HAR_SESSIONS else None
+    wide = None if feats is None or exog is None else _with_exog(feats, exog)
     out = {}
     for h in horizons:
         ewma, trail = h * ewma1, h * trail1
         var, name = ewma, "ewma"
-        if feats is not None:
+        if wide is not None:
+            pred = _har_at_end(wide, rv, r2, int(h), MIN_HAR_SESSIONS)
+            if pred is not None and np.isfinite(pred) and pred > 0:
+                var, name = pred, "har+x"
+        if feats is not None and name == "ewma":
             pred = _har_at_end(feats, rv, r2, int(h))
             if pred is not None and np.isfinite(pred) and pred > 0:
                 var, name = pred, "har"
@@ -404,7 +413,15 @@ def _trailing_ewma(x: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray
     return out
 
 
-def _har_at_end(x: np.ndarray, rv: np.ndarray, r2: np.ndarray, h: int) -> float | None:
+def _with_exog(x: np.ndarray, exog: np.ndarray) -> np.ndarray:
+    """The design matrix with the extra regressors' columns appended (rows aligned)."""
+    extra = np.asarray(exog, dtype=float).reshape(len(x), -1)
+    return np.column_stack([x, extra])
+
+
+def _har_at_end(
+    x: np.ndarray, rv: np.ndarray, r2: np.ndarray, h: int, min_rows: int = 50
+) -> float | None:
     """fit_har on the rows whose h-session future is known, then its forecast at the end."""
     n = len(rv)
     target = har_target(rv, h)
@@ -412,7 +429,7 @@ def _har_at_end(x: np.ndarray, rv: np.ndarray, r2: np.ndarray, h: int) -> float 
     if n > h:
         realized[: n - h] = _trailing_mean(r2, h)[h:] * h
     mask = np.isfinite(x).all(axis=1) & np.isfinite(target) & np.isfinite(realized)
-    if mask.sum() < 50 or not np.isfinite(x[-1]).all():
+    if mask.sum() < min_rows or not np.isfinite(x[-1]).all():
         return None
     coef, *_ = np.linalg.lstsq(x[mask], target[mask], rcond=None)
     fitted = np.exp(x[mask] @ coef)
@@ -442,6 +459,7 @@ def forecast_walk(
     starts: np.ndarray,
     ends: np.ndarray,
     horizons: tuple[int, ...] | list[int],
+    exog: np.ndarray | None = None,
 ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per horizon, (variance, ewma, trailing) arrays: entry i is what
     `forecast_at_end(bars.iloc[starts[i] : ends[i] + 1], horizons)` gives, computed once over
@@ -452,9 +470,14 @@ def forecast_walk(
     equal the whole series' rows. The HAR is fitted on the same rows, by least squares
     through running sums of the normal equations. The EWMA is the whole series' where the window's own seed would weigh less
     than 1e-12 (0.94^(n-20)), else the window's; `tests/test_edge_volatility.py` checks
-    the walk against forecast_at_end."""
+    the walk against forecast_at_end (with `exog` too: the plain walk serves where the
+    extra regressors' fit cannot, as in forecast_at_end)."""
     close, r, r2, rv = _returns(bars)
     x = _har_matrix(rv, r)
+    plain, min_rows = None, 50
+    if exog is not None:
+        plain = forecast_walk(bars, starts, ends, horizons)
+        x, min_rows = _with_exog(x, exog), MIN_HAR_SESSIONS
     k = x.shape[1]
     ok_x = np.isfinite(x).all(axis=1)
     ewma1 = np.full(len(close), np.nan)
@@ -487,7 +510,7 @@ def forecast_walk(
             t = float(np.mean(r2[end - 19 : end + 1])) * h if n > 20 else np.nan
             v, model = e, None
             a, b = lo + LOOKBACK, end + 1 - h  # the window's rows a fit may use
-            if n >= MIN_HAR_SESSIONS and a < b and ok_x[end] and count[b] - count[a] >= 50:
+            if n >= MIN_HAR_SESSIONS and a < b and ok_x[end] and count[b] - count[a] >= min_rows:
                 coef = np.linalg.solve(xtx[b] - xtx[a], xty[b] - xty[a])
                 rows = a + np.flatnonzero(usable[a:b])
                 fitted = np.exp(x[rows] @ coef)
@@ -495,6 +518,8 @@ def forecast_walk(
                 model = float(scale * np.exp(x[end] @ coef))
             if model is not None and np.isfinite(model) and model > 0:
                 v = model
+            elif plain is not None:
+                v = plain[h][0][i]
             if not np.isfinite(v) or v <= 0:
                 v = float(np.nanvar(r[max(lo + 1, end - 249) : end + 1]) * h) if n > 2 else EPS
             var[i], ewma[i], trail[i] = v, e, t

@@ -25,6 +25,8 @@ CONTEXT_COLUMNS = (
     "event_sessions",
     "news_n",
     "news_sentiment",
+    "cpi_date",
+    "cpi_sessions",
 )
 
 
@@ -93,10 +95,11 @@ def context_of(
     return {r[0]: dict(zip(CONTEXT_COLUMNS, r, strict=True)) for r in cur.fetchall()}
 
 
-def describe(ctx: dict[str, Any], h: int | None = None) -> str:
+def describe(ctx: dict[str, Any], h: int | None = None, dates: bool = True) -> str:
     """One line for a stored (or computed) context: "VIX 18.2 (pct 64 of 1y); FOMC
-    in 2 sessions (2026-12-09); 3 headlines, sentiment +0.20". With `h`, says whether the
-    event falls within the call's horizon."""
+    in 2 sessions (2026-12-09); CPI in 5 sessions (est. 2026-12-14); 3 headlines, sentiment
+    +0.20". With `h`, says whether an event falls within the call's horizon; without
+    `dates`, the events' dates are left out (a narrow title)."""
     parts = []
     if ctx.get("vix") is not None:
         pct = ctx.get("vix_pct")
@@ -105,12 +108,17 @@ def describe(ctx: dict[str, Any], h: int | None = None) -> str:
         )
     n = ctx.get("event_sessions")
     if n is not None:
-        text = (
-            f"{ctx['next_event']} in {n} session{'s' if n != 1 else ''} ({ctx['next_event_date']})"
+        text = f"{ctx['next_event']} in {n} session{'s' if n != 1 else ''}" + (
+            f" ({ctx['next_event_date']})" if dates else ""
         )
         parts.append(text + (" — within the horizon" if h is not None and n <= h else ""))
     elif ctx.get("calendar_ends"):
         parts.append(f"event calendar ends {ctx['calendar_ends']}")
+    c = ctx.get("cpi_sessions")
+    if c is not None:  # the CPI's date is a rule's estimate (models.events)
+        when = f" {ctx['cpi_date']}" if dates else ""
+        text = f"CPI in {c} session{'s' if c != 1 else ''} (est.{when})"
+        parts.append(text + (" — within the horizon" if h is not None and c <= h else ""))
     if ctx.get("news_n"):
         parts.append(f"{ctx['news_n']} headlines, sentiment {ctx['news_sentiment']:+.2f}")
     return "; ".join(parts)

@@ -473,3 +473,30 @@ def m012_paper_account(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID
         """,
     )
+
+
+@MIGRATIONS()
+def m013_macro_and_cpi(db: sqlite_utils.Database) -> None:
+    # Monthly / quarterly macro series (CPI, unemployment, GDP growth, policy rate), one row
+    # per (series, reference period, revision): revision 0 is the first value stored, a
+    # later different value is a new revision, never an overwrite. known_from is the first
+    # date a call may use the row (its release by the series' stated lag, or for a revision
+    # the day it was collected), so the picture as of a past date is never back-filled.
+    # call_context gains the next (estimated) CPI release beside the next FOMC decision.
+    _run(
+        db,
+        """
+        CREATE TABLE macro_values (
+            series TEXT NOT NULL,
+            period TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            value REAL NOT NULL,
+            known_from TEXT NOT NULL,
+            source TEXT NOT NULL,
+            collected_at TEXT NOT NULL,
+            PRIMARY KEY (series, period, revision)
+        ) WITHOUT ROWID;
+        ALTER TABLE call_context ADD COLUMN cpi_date TEXT;
+        ALTER TABLE call_context ADD COLUMN cpi_sessions INTEGER
+        """,
+    )

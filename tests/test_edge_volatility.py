@@ -191,3 +191,46 @@ def test_a_stale_close_does_not_swing_the_h1_forecast():
         forecasts.append(vol.forecast_at_end(bars, (1,))[1])
     assert forecasts[0].model == forecasts[1].model == "har"
     assert forecasts[0].variance == pytest.approx(forecasts[1].variance, rel=1e-3)
+
+
+def regime_bars(n: int, seed: int = 11) -> tuple[pd.DataFrame, np.ndarray]:
+    """Brownian days whose variance switches every 15 sessions between a calm and a wild
+    level, and a regressor that knows the coming session's level at each close (as an
+    implied volatility would): (bars, log of the next session's variance)."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.choice([1e-5, 2.5e-4], size=n // 15 + 2)
+    s2 = np.repeat(blocks, 15)[: n + 1]
+    rows, c = [], 100.0
+    for t in range(n):
+        path = np.cumsum(rng.standard_normal(78)) * np.sqrt(s2[t] / 78)
+        prices = c * np.exp(np.concatenate([[0.0], path]))
+        rows.append((prices[0], prices.max(), prices.min(), prices[-1]))
+        c = prices[-1]
+    idx = pd.bdate_range("2000-01-03", periods=n)
+    bars = pd.DataFrame(rows, columns=["open", "high", "low", "close"], index=idx)
+    return bars, np.log(s2[1 : n + 1])
+
+
+def test_an_informative_exog_serves_and_lowers_qlike_and_the_walk_agrees():
+    bars, exog = regime_bars(900)
+    exog = exog.copy()
+    exog[:300] = np.nan  # the regressor's history starts late (as the VIX's may)
+    h = 1
+    realized = vol.future_realized_var(bars["close"], h).to_numpy(float)
+    ends = np.arange(650, 899)
+    starts = np.maximum(ends - 500, 0)
+    plain = vol.forecast_walk(bars, starts, ends, (h,))[h][0]
+    withx = vol.forecast_walk(bars, starts, ends, (h,), exog=exog)[h][0]
+    assert vol.mean_qlike(realized[ends], withx) < 0.8 * vol.mean_qlike(realized[ends], plain)
+    # the walk is what the cycle's forecast gives on each window, exog and fallback alike
+    for lo, end in ((0, 350), (0, 700), (200, 898), (400, 898)):
+        ref = vol.forecast_at_end(bars.iloc[lo : end + 1], (h,), exog[lo : end + 1])[h]
+        got = vol.forecast_walk(bars, np.array([lo]), np.array([end]), (h,), exog=exog)[h][0]
+        assert got[0] == pytest.approx(ref.variance, rel=1e-9), (lo, end)
+        # too few rows with the regressor before 300 + MIN_HAR_SESSIONS: the plain HAR
+        assert ref.model == ("har" if end < 300 + vol.MIN_HAR_SESSIONS else "har+x")
+    # the canary: data after t (bars and regressor) changes nothing at t
+    t = 700
+    cut = vol.forecast_at_end(bars.iloc[: t + 1], (h,), exog[: t + 1])[h].variance
+    longer = vol.forecast_walk(bars, np.array([0]), np.array([t]), (h,), exog=exog)[h][0][0]
+    assert cut == pytest.approx(longer, rel=1e-9)

@@ -18,8 +18,9 @@ from assistant.modeling.backtest import backtest
 from assistant.modeling.training import train
 from models import metrics, outcomes
 from store import bars as store_bars
+from store import macro as macro_store
+from store import market, symbols
 from store import predictions as ledger
-from store import symbols
 from store.db import immediate, open_db
 from tests.cycle_fixture import synthetic_home
 
@@ -130,11 +131,20 @@ def test_predict_as_of_d_is_the_same_whatever_happened_after_d(tmp_path, capsys)
     db, settings = synthetic_home(home_b, n=400)
     days = pd.bdate_range("2024-02-01", "2024-03-15").strftime("%Y-%m-%d")
     d = "2024-03-01"
+    # the outside world too: a VIX path (the variance forecast's regressor) and a macro
+    # series; home A will also hold their values after D, and a revision seen after D
+    vix = _vix_path(pd.bdate_range("2023-01-02", "2024-03-15"))
+    market.add_values(db, "^VIX", [r for r in vix if r[0] <= d], "test")
+    macro_store.add_values(db, "CPIAUCSL", [("2023-12-01", 308.7, "2024-02-01")], "t", d)
     _cycles(db, home_b, settings, [x for x in days if x <= d])
     db.close()
     home_a = tmp_path / "a"
     shutil.copytree(home_b, home_a)
     db_a = open_db(home_a)
+    market.add_values(db_a, "^VIX", vix, "test")
+    macro_store.add_values(
+        db_a, "CPIAUCSL", [("2023-12-01", 309.9, "2024-02-01")], "t", "2024-03-05"
+    )
     _cycles(db_a, home_a, config.load(home_a), [x for x in days if x > d])
     # home A learned after D (weights, calibration, verified calls); B stopped at D
     assert db_a.execute("SELECT COUNT(*) FROM weight_changes WHERE valid_from > ?", [d]).fetchone()[
@@ -146,6 +156,14 @@ def test_predict_as_of_d_is_the_same_whatever_happened_after_d(tmp_path, capsys)
         assert main(["--home", str(home), "predict", "--as-of", d, "--json"]) == 0
         out[name] = capsys.readouterr().out
     assert out["a"] == out["b"]
+
+
+def _vix_path(sessions: pd.DatetimeIndex) -> list[tuple[str, float]]:
+    """A real VIX path (arch's, from 2014) relabelled onto these sessions."""
+    import arch.data.vix
+
+    level = arch.data.vix.load()["vix"].to_numpy(float)[: len(sessions)]
+    return [(x.strftime("%Y-%m-%d"), float(v)) for x, v in zip(sessions, level, strict=True)]
 
 
 @pytest.mark.slow

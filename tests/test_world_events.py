@@ -48,6 +48,22 @@ def test_event_feature_canary_and_the_table_end():
     assert np.isnan(flags[late.get_loc(pd.Timestamp("2026-12-28"))])  # past the table: unknown
 
 
+def test_cpi_estimates_weekday_on_or_after_the_12th_and_moved_releases():
+    cpi = pd.to_datetime(list(events.EVENTS["CPI"]))
+    assert cpi.is_monotonic_increasing and (cpi.dayofweek < 5).all()
+    assert "2016-04-12" in events.EVENTS["CPI"]  # a Tuesday
+    assert "2016-03-14" in events.EVENTS["CPI"]  # the 12th is a Saturday: Monday
+    assert "2013-10-30" in events.EVENTS["CPI"] and "2013-10-14" not in events.EVENTS["CPI"]
+    assert not [d for d in events.EVENTS["CPI"] if d.startswith("2025-11")]
+    s = xnys("2016-03-01", "2016-04-29")
+    dist, when = events.sessions_to_next(s, "CPI")
+    i = s.get_loc(pd.Timestamp("2016-04-08"))
+    assert dist[i] == 2 and pd.Timestamp(when[i]) == pd.Timestamp("2016-04-12")
+    full = events.event_within(s, 3, "CPI")
+    for t in (5, 20, 30):  # the canary: the calendar up to t + h is all a call at t needs
+        assert events.event_within(s[: t + 4], 3, "CPI")[t] == full[t]
+
+
 def test_table_is_sorted_weekdays_eight_a_year():
     dates = pd.to_datetime(list(events.FOMC))
     assert dates.is_monotonic_increasing and (dates.dayofweek < 5).all()
@@ -78,6 +94,7 @@ def vix_home(tmp_path):
     run(home, "import", str(csv), "--symbol", "^GSPC")
     out = run(home, "collect", "--until", "2016-12-30")
     assert re.search(r"market series \^VIX: \d+ values added", out.stdout)
+    assert re.search(r"macro CPILFESL: \d+ values added", out.stdout)  # offline, to --until
     return home
 
 
@@ -87,6 +104,8 @@ def test_a_call_shows_the_vix_and_the_next_fomc(vix_home):
     assert "FOMC in 2 sessions (2016-03-16)" in calls[1]["context"]
     assert calls[1]["event_within"] is False and calls[3]["event_within"] is True
     assert "within the horizon" in calls[5]["context"]
+    # the next CPI release, by the rule (an estimate, said so): 2016-04-12, 20 sessions on
+    assert "CPI in 20 sessions (est. 2016-04-12)" in calls[1]["context"]
     import arch.data.vix
 
     level = arch.data.vix.load().loc["2016-03-14", "vix"]
@@ -99,3 +118,8 @@ def test_a_call_shows_the_vix_and_the_next_fomc(vix_home):
     ctx = json.loads(run(vix_home, "report", "--json").stdout)["context"]["^GSPC"]
     assert ctx["vix"] == level and ctx["next_event_date"] == "2016-03-16"
     assert ctx["event_sessions"] == 2
+    assert (ctx["cpi_date"], ctx["cpi_sessions"]) == ("2016-04-12", 20)
+    # the stored VIX is a regressor of the calls' variance forecast (bench_context kept it)
+    ledger = run(vix_home, "predictions", "--format", "jsonl").stdout.splitlines()
+    models = {json.loads(line)["signals"]["vol"]["model"] for line in ledger}
+    assert models == {"har+x"}

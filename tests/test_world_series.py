@@ -96,3 +96,73 @@ def test_context_at_d_sees_the_vix_of_d_and_nothing_later(db):
     market.add_values(db, "^VIX", cut, "arch")
     again = world_context(db, {"SPY": "2016-03-14"}, "XNYS")["SPY"]
     assert again == ctx
+
+
+def test_backtest_and_cycle_draw_the_same_vix_aware_variance(tmp_path):
+    """With a ^VIX stored, the backtest's variance per call is the one a cycle at that date
+    stores (both take the VIX as the forecast's regressor), and it differs from the plain
+    HAR's. Run as a user runs them: `backtest --predictions-out` and `predict --as-of`."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from assistant.ingest.sources.synthetic import synthetic_bars
+    from store import bars as store_bars
+    from store import symbols
+    from store.db import immediate, open_db
+
+    home = tmp_path / "home"
+    db = open_db(home)
+    names = ("AAA", "BBB", "CCC", "DDD", "EEE")
+    symbols.add(db, list(names), "synthetic")
+    with immediate(db):
+        for i, s in enumerate(names):
+            store_bars.upsert(db, s, synthetic_bars(650, seed=60 + i), "synthetic")
+    sessions = synthetic_bars(650, seed=60).index
+    level = series_frame_from_arch().to_numpy()[: len(sessions)]  # a real VIX path, relabelled
+    market.add_values(
+        db,
+        "^VIX",
+        [(d.strftime("%Y-%m-%d"), float(v)) for d, v in zip(sessions, level, strict=True)],
+        "test",
+    )
+    db.close()
+
+    def cli(h, *args):
+        out = subprocess.run(
+            [sys.executable, "-m", "assistant", "--home", str(h), *args],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    csv = tmp_path / "calls.csv"
+    cli(home, "backtest", "--models", "rules", "--horizons", "1", "--predictions-out", str(csv))
+    frame = pd.read_csv(csv)
+    day = sorted(frame["as_of"].unique())[150]
+    cycle_home = tmp_path / "cycle"
+    shutil.copytree(home, cycle_home)
+    cli(cycle_home, "predict", "--as-of", day)
+    rows = [json.loads(r) for r in cli(cycle_home, "predictions", "--format", "jsonl").splitlines()]
+    assert {r["signals"]["vol"]["model"] for r in rows} == {"har+x"}
+    stored = {r["symbol"]: r["vol_sigma"] for r in rows if r["horizon"] == 1}
+    mine = frame[frame["as_of"] == day]
+    assert len(mine) == len(names)
+    for r in mine.itertuples():
+        assert r.vol_sigma == pytest.approx(stored[r.symbol], rel=1e-4)
+    # without the VIX the same call's variance is the plain HAR's: a different number
+    db = open_db(cycle_home)
+    with immediate(db):
+        db.execute("DELETE FROM market_series")
+        db.execute("DELETE FROM predictions")
+    db.close()
+    cli(cycle_home, "predict", "--as-of", day)
+    plain = [
+        json.loads(r) for r in cli(cycle_home, "predictions", "--format", "jsonl").splitlines()
+    ]
+    assert {r["signals"]["vol"]["model"] for r in plain} == {"har"}
+    plain = [r for r in plain if r["horizon"] == 1]
+    assert all(abs(r["vol_sigma"] / stored[r["symbol"]] - 1) > 1e-3 for r in plain)

@@ -75,6 +75,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     col.add_argument("--json", action="store_true", help="machine-readable output")
     col.set_defaults(func=cmd_collect)
 
+    mac = sub.add_parser(
+        "macro",
+        help="collect and show the macro series (CPI, unemployment, GDP growth, policy rate)",
+        description=(
+            "Bring the macro series up to date and print, per series, what was added or "
+            "revised, its latest known period and value, and from when a call may use it "
+            "(its release lag). Sources: fred (FRED's keyless CSV at collect.macro_url: "
+            "CPIAUCSL, CPILFESL, UNRATE, FEDFUNDS, A191RL1Q225SBEA), offline (shipped with "
+            "arch and statsmodels, final vintages: core CPI 1957-2018, quarterly GDP growth, "
+            "unemployment, T-bill 1959-2009). Default: fred for collect.source = yahoo, "
+            "else offline."
+        ),
+    )
+    mac.add_argument("--source", choices=("fred", "offline"), help="where to read the series")
+    mac.add_argument("--until", metavar="DATE", help="store nothing known after this date")
+    mac.add_argument("--json", action="store_true", help="machine-readable output")
+    mac.set_defaults(func=cmd_macro)
+
     cfg = sub.add_parser(
         "config",
         help="print the effective settings (defaults, config.toml, environment)",
@@ -231,9 +249,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def _collect_series(
     db: sqlite_utils.Database, settings: Settings, args: argparse.Namespace
 ) -> list[str]:
-    """The outside series (^VIX, yields) from the source's own series source, and the
-    watchlist's headlines (Yahoo only), one line each; their failures are said, never fatal
-    (the bars do not depend on them)."""
+    """The outside series (^VIX, yields) from the source's own series source, the macro
+    series (FRED with Yahoo, the offline ones with the sample), and the watchlist's
+    headlines (Yahoo only), one line each; their failures are said, never fatal (the bars
+    do not depend on them)."""
+    from assistant.ingest import macro
     from assistant.ingest.collect import make_source
     from assistant.ingest.market import collect_series, source_for
     from assistant.ingest.news import collect_news
@@ -251,6 +271,15 @@ def _collect_series(
             for r in collect_series(db, settings, series_source, until=args.until)
         ]
     )
+    macro_source = macro.source_for(bars_source, settings.collect.macro_url)
+    if macro_source is not None:
+        lines += [
+            f"macro {r.series}: "
+            + (f"{r.added} values added" if r.added else r.status)
+            + (f", {r.revised} revised" if r.revised else "")
+            + (f" ({r.message})" if r.message else "")
+            for r in macro.collect_macro(db, macro_source, until=args.until)
+        ]
     if not args.until:  # headlines are only ever "now": none for a capped collection
         lines += [
             f"news {r.symbol}: "
@@ -259,6 +288,63 @@ def _collect_series(
             for r in collect_news(db, bars_source, active_symbols(db))
         ]
     return lines
+
+
+def cmd_macro(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from assistant.errors import AssistantError
+    from assistant.ingest.macro import collect_macro, make
+    from models import macro
+    from store import macro as macro_store
+
+    if args.until:
+        try:
+            pd.Timestamp(args.until)
+        except ValueError as exc:
+            raise AssistantError(f"--until: not a date: {args.until!r}") from exc
+    _, settings, db = open_home(args)
+    name = args.source or ("fred" if settings.collect.source == "yahoo" else "offline")
+    results = collect_macro(db, make(name, settings.collect.macro_url), until=args.until)
+    rows: list[dict[str, object]] = []
+    for r in results:
+        stored = macro_store.rows(db, r.series)
+        last = stored[-1] if stored else None
+        spec = macro.SERIES[r.series]
+        rows.append(
+            {
+                **r.to_dict(),
+                "period": last[0] if last else None,
+                "value": last[1] if last else None,
+                "known_from": last[2] if last else None,
+                "lag": spec.lag,
+            }
+        )
+    if args.json:
+        print_json(rows)
+    else:
+        print(
+            table(
+                [
+                    [
+                        row["series"],
+                        row["status"],
+                        row["added"],
+                        row["revised"],
+                        row["period"] or "",
+                        "" if row["value"] is None else f"{row['value']:.3f}",
+                        row["known_from"] or "",
+                        row["message"],
+                    ]
+                    for row in rows
+                ],
+                ["series", "status", "added", "revised", "latest", "value", "known from", "detail"],
+            )
+        )
+        print("release lags (a value enters a call only from its known-from date):")
+        for row in rows:
+            print(f"  {row['series']}: {row['lag']}")
+    return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.config import Settings
-from models import outcomes, signals, volatility
+from models import outcomes, signals, vix, volatility
 from models.features import same_sessions
 from models.regime import states
 from models.volatility import VolForecast
@@ -88,10 +88,15 @@ def analyze(
 
 
 def analyze_many(
-    bars: dict[str, pd.DataFrame], horizons: list[int], thresholds: dict[str, float]
+    bars: dict[str, pd.DataFrame],
+    horizons: list[int],
+    thresholds: dict[str, float],
+    vix_values: pd.Series | None = None,
 ) -> tuple[dict[str, Analysis], dict[str, str]]:
     """({symbol: Analysis}, {symbol: why it was skipped}). Symbols on the same sessions
-    share one wide computation of regimes and votes (a watchlist of 500 costs a few calls)."""
+    share one wide computation of regimes and votes (a watchlist of 500 costs a few calls).
+    `vix_values` (the stored ^VIX up to the as-of, optional): the variance forecast's extra
+    regressor where it covers enough of a symbol's sessions (`volatility.forecast_at_end`)."""
     out: dict[str, Analysis] = {}
     errors: dict[str, str] = {}
     usable = {}
@@ -114,7 +119,12 @@ def analyze_many(
                 index=dates,
             )
             out[sym] = _one(
-                sym, usable[sym], horizons, regimes, {k: v[-1, j] for k, v in votes.items()}
+                sym,
+                usable[sym],
+                horizons,
+                regimes,
+                {k: v[-1, j] for k, v in votes.items()},
+                vix_values,
             )
     return {s: out[s] for s in bars if s in out}, errors
 
@@ -125,6 +135,7 @@ def _one(
     horizons: list[int],
     regimes: pd.DataFrame,
     votes: dict[str, float],
+    vix_values: pd.Series | None = None,
 ) -> Analysis:
     close = bars["close"].to_numpy(float)
     logc = np.log(close)
@@ -153,9 +164,16 @@ def _one(
         majority=majority,
         baseline_rate=rate,
         flat_band=flat_band,
-        vol=volatility.forecast_at_end(bars, horizons),
+        vol=volatility.forecast_at_end(bars, horizons, _vix_exog(vix_values, bars)),
         regimes=regimes,
     )
+
+
+def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | None:
+    """The log VIX-implied variance on the bars' sessions, or None with no VIX stored."""
+    if vix_values is None or vix_values.empty:
+        return None
+    return vix.log_implied_var(vix_values, pd.DatetimeIndex(bars.index))
 
 
 def regime_rows(a: Analysis, after: str | None) -> list[tuple]:

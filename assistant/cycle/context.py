@@ -4,7 +4,8 @@
   trailing year's levels, from the stored ^VIX series (`models.vix`);
 - the next scheduled event (an FOMC decision, `models.events`) and how many sessions after D
   it falls on the symbol's exchange calendar, so "event within the horizon" is known per
-  call ("FOMC in 2 sessions");
+  call ("FOMC in 2 sessions"); the same for the next CPI release, whose date is a rule's
+  estimate ("CPI in 5 sessions (est. 2016-03-16)");
 - news: how many stored headlines were published in the NEWS_DAYS days up to D's close
   (and collected by the evening after it) and their mean lexicon sentiment (shown, not a
   model input).
@@ -50,10 +51,14 @@ class WorldContext:
     calendar_ends: str | None = None  # set when as_of + lookahead runs past the table
     news_n: int | None = None
     news_sentiment: float | None = None
+    cpi_date: str | None = None  # the next CPI release (estimated, models.events)
+    cpi_sessions: int | None = None
 
     def event_within(self, h: int) -> bool | None:
-        """Whether a scheduled event falls on one of the h sessions after as_of (None: the
-        table does not reach that far)."""
+        """Whether a scheduled event (FOMC, or the estimated CPI release) falls on one of
+        the h sessions after as_of (None: the table does not reach that far)."""
+        if self.cpi_sessions is not None and self.cpi_sessions <= h:
+            return True
         if self.event_sessions is not None:
             return self.event_sessions <= h
         return None if self.calendar_ends else False
@@ -73,6 +78,8 @@ class WorldContext:
             self.event_sessions,
             self.news_n,
             self.news_sentiment,
+            self.cpi_date,
+            self.cpi_sessions,
         )
 
 
@@ -101,21 +108,40 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, A
     }
 
 
+def vix_values(db: sqlite_utils.Database, bars: dict[str, pd.DataFrame]) -> pd.Series | None:
+    """The stored ^VIX over the sessions of `bars` (nothing dated after their last session),
+    for the variance forecast's regressor; None when none is stored there."""
+    frames = [f for f in bars.values() if len(f)]
+    if not frames:
+        return None
+    start = min(f.index[0] for f in frames)
+    end = max(f.index[-1] for f in frames)
+    rows = market.values(db, VIX_SERIES, start=session_text(start), end=session_text(end))
+    if not rows:
+        return None
+    return pd.Series([v for _, v in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
+
+
 def _event_after(exchange: str, as_of: str) -> dict[str, Any]:
     day = pd.Timestamp(as_of)
     ahead = calendar.sessions(exchange, day, day + pd.Timedelta(days=EVENT_LOOKAHEAD_DAYS))
     if not len(ahead) or ahead[0] != day:
         ahead = pd.DatetimeIndex(pd.DatetimeIndex([day]).append(ahead[ahead > day]))
+    out: dict[str, Any] = {}
     best: tuple[int, str, str] | None = None  # (sessions, kind, date) of the nearest event
     for kind in events.EVENTS:
         dist, when = events.sessions_to_next(ahead, kind)
-        if np.isfinite(dist[0]) and (best is None or int(dist[0]) < best[0]):
+        if not np.isfinite(dist[0]):
+            continue
+        if kind in events.ESTIMATED:  # said apart, with "est.": never as the scheduled one
+            out.update(cpi_date=session_text(pd.Timestamp(when[0])), cpi_sessions=int(dist[0]))
+        elif best is None or int(dist[0]) < best[0]:
             best = (int(dist[0]), kind, session_text(pd.Timestamp(when[0])))
     if best is not None:
-        return {"next_event": best[1], "next_event_date": best[2], "event_sessions": best[0]}
-    if ahead[-1] > pd.Timestamp(events.EVENTS_END):
-        return {"calendar_ends": events.EVENTS_END}
-    return {}
+        out.update(next_event=best[1], next_event_date=best[2], event_sessions=best[0])
+    elif ahead[-1] > pd.Timestamp(events.EVENTS_END):
+        out["calendar_ends"] = events.EVENTS_END
+    return out
 
 
 def _news_before(

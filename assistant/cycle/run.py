@@ -23,7 +23,7 @@ from assistant.calendar import add_sessions, exchange_for, sessions_between
 from assistant.config import Settings
 from assistant.cycle import analyze as az
 from assistant.cycle import ranges
-from assistant.cycle.context import WorldContext, world_context
+from assistant.cycle.context import WorldContext, vix_values, world_context
 from assistant.cycle.drift import DriftFinding, check_drift
 from assistant.cycle.learn import VerifyReport, verify
 from assistant.cycle.plan import Evidence, ModelView, Plan, plan
@@ -97,7 +97,7 @@ def run_cycle(
     thresholds = az.regime_thresholds(settings)
     # analyze
     bars = az.load_bars(db, wanted, day)
-    analyses, skipped = az.analyze_many(bars, horizons, thresholds)
+    analyses, skipped = az.analyze_many(bars, horizons, thresholds, vix_values(db, bars))
     for sym, why in skipped.items():
         log.warning("skipping %s: %s", sym, why)
     if symbols and not analyses:

@@ -199,10 +199,12 @@ def collect(
 
 
 def _collect_world(ctx: Context, symbols: list[str] | None, until: str | None) -> list[str]:
-    """The outside series (^VIX, yields) and the headlines with the watchlist's collection:
+    """The outside series (^VIX, yields), the macro series and the headlines with the
+    watchlist's collection:
     what was added or failed, in a few words (a series with nothing new, e.g. every session
     of a replay before its data starts, says nothing). They never fail the job: the bars
     and the calls do not depend on them."""
+    from assistant.ingest import macro
     from assistant.ingest.collect import make_source
     from assistant.ingest.market import collect_series, source_for
     from assistant.ingest.news import collect_news
@@ -216,6 +218,10 @@ def _collect_world(ctx: Context, symbols: list[str] | None, until: str | None) -
             [] if source is None else collect_series(ctx.db, ctx.settings, source, until=until)
         )
         news = [] if until else collect_news(ctx.db, bars_source, watch.active_symbols(ctx.db))
+        macro_source = macro.source_for(bars_source, ctx.settings.collect.macro_url)
+        macros = (
+            [] if macro_source is None else macro.collect_macro(ctx.db, macro_source, until=until)
+        )
     except Exception as exc:  # noqa: BLE001 - logged and said; the collection stands
         if is_disk_full(exc, file_of(ctx.db)):
             raise
@@ -224,6 +230,11 @@ def _collect_world(ctx: Context, symbols: list[str] | None, until: str | None) -
     said = [
         f"{r.series} {r.status}" + (f" +{r.added}" if r.added else "")
         for r in results
+        if r.status in ("added", "failed")
+    ]
+    said += [
+        f"macro {r.series} {r.status}" + (f" +{r.added}" if r.added else "")
+        for r in macros
         if r.status in ("added", "failed")
     ]
     if news:

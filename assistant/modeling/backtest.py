@@ -34,9 +34,10 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.ingest.market import series_frame
 from assistant.modeling.relative import KIND as RANKING
 from assistant.modeling.training import forecaster_kinds, load_bars, model_params, resolve_kinds
-from models import intervals, outcomes, scorecard, volatility
+from models import intervals, outcomes, scorecard, vix, volatility
 from store.symbols import active_symbols, validate_symbol
 
 DEFAULT_SESSIONS = 756  # three years
@@ -222,7 +223,7 @@ def backtest(
     say(1.0, "scoring")
     preds = pd.concat(records, ignore_index=True)
     preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
-    add_ranges(preds, bars, tuple(horizons))
+    add_ranges(preds, bars, tuple(horizons), series_frame(db, "^VIX"))
     preds["rank_score"] = np.nan  # without `ranking` among the kinds: an empty column
     ranked = add_rank_scores(preds, bars, tuple(horizons), blocks) if rank else {}
     results = score(preds)
@@ -461,11 +462,15 @@ def write_predictions(report: BacktestReport, path: Path) -> None:
 
 
 def add_ranges(
-    preds: pd.DataFrame, bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]
+    preds: pd.DataFrame,
+    bars: dict[str, pd.DataFrame],
+    horizons: tuple[int, ...],
+    vix_series: pd.Series | None = None,
 ) -> None:
     """The ledger's columns for every call (in place): base and actual price, the variance
-    forecast and its baselines, the realized variance, the 80% / 95% ranges as the cycle
-    draws them and whether they covered the close."""
+    forecast and its baselines (with the stored ^VIX as the cycle uses it), the realized
+    variance, the 80% / 95% ranges as the cycle draws them and whether they covered the
+    close."""
     n = len(preds)
     cols = {
         c: np.full(n, np.nan)
@@ -479,7 +484,10 @@ def add_ranges(
         close = frame["close"]
         mine = np.flatnonzero(sym == s)
         days = pd.DatetimeIndex(np.unique(as_of[mine]))
-        fc = _vol_walk(frame, days, horizons)
+        exog = None
+        if vix_series is not None and not vix_series.empty:
+            exog = vix.log_implied_var(vix_series, pd.DatetimeIndex(frame.index))
+        fc = _vol_walk(frame, days, horizons, exog)
         pos = days.get_indexer(as_of[mine])
         cols["base_price"][mine] = close.reindex(days).to_numpy(float)[pos]
         for h in horizons:
@@ -514,14 +522,17 @@ def add_ranges(
 
 
 def _vol_walk(
-    frame: pd.DataFrame, days: pd.DatetimeIndex, horizons: tuple[int, ...]
+    frame: pd.DataFrame,
+    days: pd.DatetimeIndex,
+    horizons: tuple[int, ...],
+    exog: np.ndarray | None = None,
 ) -> dict[tuple[int, str], np.ndarray]:
     """Per (horizon, variance / ewma / trailing): the forecast a cycle at each of `days` makes
     from the bars it loads (the last HISTORY_DAYS calendar days up to that session)."""
     index = frame.index
     starts = index.searchsorted(days - pd.Timedelta(days=volatility.HISTORY_DAYS))
     ends = index.searchsorted(days, side="right") - 1
-    walk = volatility.forecast_walk(frame, starts, ends, horizons)
+    walk = volatility.forecast_walk(frame, starts, ends, horizons, exog)
     return {
         (h, key): walk[h][k] for h in horizons for k, key in enumerate(("var", "ewma", "trailing"))
     }
