@@ -357,7 +357,14 @@ def direction_and_ic(
                 f"hit {rep['hit_rate']:.3f} vs {rep['baseline']:.3f} "
                 f"p={rep['p_value']:.2g} cov {rep['coverage']:.2f}"
             )
-            ok = rep["hit_rate"] >= rep["baseline"] + 0.02 and rep["p_value"] < 0.05
+            hit, base, p = rep["hit_rate"], rep["baseline"], rep["p_value"]
+            ok = (
+                hit is not None
+                and base is not None
+                and p is not None
+                and hit >= base + 0.02
+                and p < 0.05
+            )
         else:
             value, ok = "abstains on all (no val threshold)", False
         rows.append((f"panel direction h{h} selective", value, "base+0.02, p<0.05", ok, rep["n"]))

@@ -208,7 +208,7 @@ def ranking_part() -> None:
 
     closes, index = load_panel()
     csess = pd.DatetimeIndex(closes.index)
-    ic: dict[tuple[str, str], dict | None] = {}
+    ic: dict[tuple[str, str], scorecard.RankingSkill | None] = {}
     yearly: dict[str, dict] = {}
     for name, names in (("none", ()), ("cpi", ("CPILFESL",))):
         scores = ranking_ic(closes, index, macro_frame(names, csess))
@@ -218,7 +218,8 @@ def ranking_part() -> None:
             ic[(name, part)] = scorecard.ranking_skill(
                 frame[frame["date"].dt.year.isin(years)], RANK_H
             )
-        yearly[name] = (scorecard.ranking_skill(frame, RANK_H) or {}).get("years", {})
+        skill = scorecard.ranking_skill(frame, RANK_H)
+        yearly[name] = dict(skill.get("years", {})) if skill else {}
     for y in (*RANK_VAL, *RANK_TEST):
         tag = "val " if y in RANK_VAL else "test"
         cells = []
@@ -236,8 +237,12 @@ def ranking_part() -> None:
                 else f"{name} -"
             )
         print(f"  {part:<4} pooled: " + "  ".join(cells))
-    best = max(yearly, key=lambda n: (ic[(n, "val")] or {}).get("mean") or -1.0)
+    best = max(yearly, key=lambda n: _mean(ic[(n, "val")]))
     print(f"  -> chosen on validation: {best}")
+
+
+def _mean(skill: scorecard.RankingSkill | None) -> float:
+    return (skill["mean"] if skill else None) or -1.0
 
 
 if __name__ == "__main__":

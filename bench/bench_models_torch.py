@@ -84,7 +84,7 @@ def main() -> None:
                 stop=None,
             )
             whole = max(whole, EPOCHS * len(tr) / (time.perf_counter() - start))
-            ours = max(ours, info["train_samples_per_s"])
+            ours = max(ours, info.train_samples_per_s or 0.0)
         overhead = bare / ours - 1
         verdict = "PASS" if overhead <= 0.10 else "FAIL"
         ok &= verdict == "PASS"

@@ -38,7 +38,8 @@ def main() -> None:
     report = train(db, home, settings, progress=lambda k, f, m: None)
     took = time.perf_counter() - start
     for r in report.results:
-        info = r.info.get("epochs", r.info.get("rounds", ""))
+        facts = r.info
+        info = "" if facts is None else (facts.epochs or facts.rounds or "")
         m = r.metrics["test"]["1"]
         acc = m["dir_accuracy"]
         shown = "abstains on every test row" if acc is None else f"{acc:.3f} on {m['n']} calls"

@@ -65,12 +65,17 @@ def factor_scores(closes: pd.DataFrame, h: int) -> pd.DataFrame:
     return long.reset_index()
 
 
-def fmt(s: dict | None) -> str:
+def fmt(s: scorecard.MeanT | None) -> str:
     if not s or s.get("mean") is None:
         return f"{'-':>22}"
     t = "-" if s["t"] is None else f"{s['t']:+.2f}"
-    sp = "-" if s["spread"] is None else f"{100 * s['spread']:+.3f}%"
+    spread = s["spread"]
+    sp = "-" if spread is None else f"{100 * spread:+.3f}%"
     return f"{s['mean']:+.4f} t{t:>6} {sp:>9}"
+
+
+def year_of(s: scorecard.RankingSkill | None, year: str) -> scorecard.MeanT | None:
+    return (s.get("years") or {}).get(year) if s else None
 
 
 def main() -> None:
@@ -99,17 +104,15 @@ def main() -> None:
             own = skills["model"][part]
             years = own["years"] if own else {}
             for y in years:
-                cells = [fmt((skills[k][part] or {}).get("years", {}).get(y)) for k in skills]
+                cells = [fmt(year_of(skills[k][part], y)) for k in skills]
                 print(f"  {y} ({part:<4})      " + "  ".join(cells))
             label = "validation" if part == "val" else "TEST pooled"
             print(f"  {label:<17}" + "  ".join(fmt(skills[k][part]) for k in skills))
         t = skills["model"]["test"]
         verdict = "an edge" if scorecard.ranking_edge(t) else "no edge (t < 2 or spread <= 0)"
-        beats = (
-            t is not None
-            and skills["reversal"]["test"] is not None
-            and t["mean"] > skills["reversal"]["test"]["mean"]
-        )
+        rev = skills["reversal"]["test"]
+        ours, theirs = (t["mean"] if t else None), (rev["mean"] if rev else None)
+        beats = ours is not None and theirs is not None and ours > theirs
         print(
             f"  -> model on test: {verdict}; "
             f"{'beats' if beats else 'does not beat'} the bare reversal factor's IC; "

@@ -11,17 +11,74 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from models.dataset import Dataset
+
 CLASSES = ("down", "flat", "up")
 FORMAT = 1
 
 Progress = Callable[[float, str], None]
+# Per horizon key ("1", "3", ...), the evidence threshold |P(up) - P(down)| a call must clear,
+# chosen on validation; None: no call ever clears it (the model always abstains there).
+Thresholds = dict[str, float | None]
+
+
+@dataclass
+class Facts:
+    """What fitting and choosing found about a model, saved as meta.json's "info" (and shown
+    in the registry's metrics). The keys are those of the untyped dict artifacts held before,
+    so a model saved earlier loads as it is; a key this version does not know is kept."""
+
+    thresholds: Thresholds | None = None  # None: chosen by no one (trained before thresholds)
+    trained_through: str | None = None  # the last session whose label the fit saw
+    epochs: int | None = None  # torch: epochs run (early stopping)
+    best_val_loss: float | None = None  # torch
+    train_samples_per_s: float | None = None  # torch
+    rounds: dict[str, int] | None = None  # xgboost, ranking: boosting rounds per booster
+    weights: dict[str, list[float]] | None = None  # ensemble: member kind -> weight per horizon
+    other: dict[str, object] = field(default_factory=dict)  # unknown keys, kept as they came
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form: the facts that are known (absent ones are left out, as before)."""
+        out: dict[str, object] = dict(self.other)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "other" and value is not None:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Facts:
+        """Read meta.json's "info" (parsed JSON, of any version; a malformed value raises)."""
+        known = {f.name for f in fields(cls)} - {"other"}
+        given = {k: v for k, v in d.items() if v is not None}
+        return cls(
+            thresholds={
+                str(k): None if v is None else float(v) for k, v in given["thresholds"].items()
+            }
+            if "thresholds" in given
+            else None,
+            trained_through=str(given["trained_through"]) if "trained_through" in given else None,
+            epochs=int(given["epochs"]) if "epochs" in given else None,
+            best_val_loss=float(given["best_val_loss"]) if "best_val_loss" in given else None,
+            train_samples_per_s=float(given["train_samples_per_s"])
+            if "train_samples_per_s" in given
+            else None,
+            rounds={str(k): int(v) for k, v in given["rounds"].items()}
+            if "rounds" in given
+            else None,
+            weights={str(k): [float(x) for x in v] for k, v in given["weights"].items()}
+            if "weights" in given
+            else None,
+            # unknown keys, and known ones saved as null, come back out as they went in
+            other={k: v for k, v in d.items() if k not in known or v is None},
+        )
 
 
 @dataclass(frozen=True)
@@ -64,7 +121,7 @@ class Forecaster(ABC):
         self.horizons = tuple(int(h) for h in horizons)
         self.params: dict[str, Any] = {**self.defaults, **params}
         self.features: list[str] | None = None
-        self.info: dict[str, Any] = {}  # training facts (epochs run, best val loss) for reports
+        self.info = Facts()  # what fitting and choosing found (epochs run, thresholds ...)
         # SHA-256 of the meta.json it was loaded from (None if never loaded): meta.json names the
         # kind, parameters, state and every file's checksum, so equal digests predict identically.
         self.digest: str | None = None
@@ -72,8 +129,8 @@ class Forecaster(ABC):
     # ---- public API (validated) -------------------------------------------------------
     def fit(
         self,
-        train: Any,
-        val: Any,
+        train: Dataset,
+        val: Dataset,
         *,
         progress: Progress | None = None,
         stop: threading.Event | None = None,
@@ -119,7 +176,7 @@ class Forecaster(ABC):
         if missing:
             raise ValueError(f"X lacks features {missing[:3]}")
 
-    def _forecast(self, n: int, ret: Any, probs: Any) -> Forecast:
+    def _forecast(self, n: int, ret: np.ndarray, probs: np.ndarray) -> Forecast:
         """Raw model output for n rows -> a checked Forecast (finite, probabilities normalized)."""
         ret = np.asarray(ret, dtype=np.float64).reshape(n, len(self.horizons))
         probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-6, None)
@@ -146,7 +203,7 @@ class Forecaster(ABC):
                 "features": self.features,
                 "feature_hash": features.feature_hash(),
                 "state": self._state(),
-                "info": self.info,
+                "info": self.info.to_dict(),
                 "files": {n: artifacts.sha256(tmp / n) for n in names},
             }
             artifacts.write_json(tmp / artifacts.META, meta)
@@ -174,7 +231,7 @@ class Forecaster(ABC):
         try:
             model = cls(tuple(meta["horizons"]), **meta["params"])
             model.features = list(meta["features"])
-            model.info = dict(meta.get("info", {}))
+            model.info = Facts.from_dict(meta.get("info") or {})
             model._read(directory, meta["state"])
             model.digest = artifacts.sha256(directory / artifacts.META)
         except artifacts.ArtifactError:
@@ -187,7 +244,9 @@ class Forecaster(ABC):
 
     # ---- subclass core ----------------------------------------------------------------
     @abstractmethod
-    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+    def _fit(
+        self, train: Dataset, val: Dataset, progress: Progress, stop: threading.Event | None
+    ) -> None:
         """Fit on `train`, using `val` for early stopping or selection only."""
 
     @abstractmethod

@@ -20,7 +20,8 @@ h-session holds, FLAT = no position), averaging same-day calls across symbols.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict
 
 import numpy as np
 from scipy.stats import norm
@@ -31,8 +32,50 @@ from sklearn.metrics import (
 )
 
 from models import outcomes
+from models.base import Forecast
+from models.dataset import Dataset
 from models.outcomes import CLASSES
 from vocab.scoring import stronger_baseline
+
+
+class Baseline(TypedDict, total=False):
+    """A baseline's score on the same rows as the model's."""
+
+    dir_accuracy: float | None
+    direction: str  # the causal majority's: "up", "down" or "mixed"
+    mae_pct: float | None  # zero change
+    r2_oos: float  # zero change
+
+
+class ClassScore(TypedDict):
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+
+
+class Scores(TypedDict, total=False):
+    """One model's out-of-sample scores at one horizon (`directional`, then `evaluate`)."""
+
+    n: int  # directional calls scored
+    n_rows: int  # rows with a known outcome
+    coverage: float | None
+    dir_accuracy: float | None  # None: no call was made
+    baselines: dict[str, Baseline]  # always_up, majority, last_move, zero_change
+    stronger_baseline: str
+    edge: float | None
+    p_value: float | None
+    test: str
+    label: str | None
+    balanced_accuracy: float | None
+    brier: float | None
+    brier_skill: float | None
+    mae_pct: float | None
+    r2_oos: float | None
+    profit_factor: float | None
+    max_drawdown: float | None
+    classes: dict[str, ClassScore]
+    confusion: list[list[int]]
 
 
 def _r(x: float | None, nd: int = 4) -> float | None:
@@ -114,7 +157,7 @@ def directional(
     last_move: np.ndarray,
     h: int,
     dates: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> Scores:
     """Hit rate of the directional calls next to the baselines on the same rows, n, coverage,
     the stronger baseline, the edge over it, the paired p-value and a one-sided label."""
     ret = np.asarray(ret, dtype=float)
@@ -186,7 +229,7 @@ def evaluate(
     gated: bool = False,
     threshold: float | None = None,
     call: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> Scores:
     """ret, cls: realized (n,); pred_ret (n,), probs (n, 3); majority: the causal majority
     direction per row (+1/-1, or one value for all rows); climatology: (n, 3) class
     frequencies known at each row (for the Brier skill score). `gated`: calls abstain
@@ -237,8 +280,8 @@ def evaluate(
 
 
 def evaluate_part(
-    part: Any, fc: Any, i: int, gated: bool = False, threshold: float | None = None
-) -> dict[str, Any]:
+    part: Dataset, fc: Forecast, i: int, gated: bool = False, threshold: float | None = None
+) -> Scores:
     """`evaluate` for horizon index i of forecast `fc` over the rows of a dataset part,
     with the causal baselines and climatology the targets carry."""
     h = fc.horizons[i]
@@ -259,7 +302,7 @@ def evaluate_part(
     )
 
 
-def summary(per_h: dict[Any, dict[str, Any]]) -> float | None:
+def summary(per_h: Mapping[str, Scores]) -> float | None:
     """Mean directional accuracy over horizons (the promotion gates' main figure)."""
-    vals = [m["dir_accuracy"] for m in per_h.values() if m.get("dir_accuracy") is not None]
+    vals = [a for m in per_h.values() if (a := m.get("dir_accuracy")) is not None]
     return float(np.mean(vals)) if vals else None

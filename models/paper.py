@@ -30,9 +30,9 @@ end are counted but not scored.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -126,6 +126,40 @@ class Position:
     entry_date: str
 
 
+class PositionState(TypedDict):
+    shares: float
+    entry_price: float
+    entry_date: str
+
+
+class AccountState(TypedDict):
+    """An account as JSON (what the daemon's ledger stores per book and session)."""
+
+    cash: float
+    positions: dict[str, PositionState]
+    last: dict[str, float]
+
+
+class Fill(TypedDict):
+    date: str
+    symbol: str
+    shares: float  # signed: bought > 0, sold < 0
+    price: float
+    cost: float
+
+
+class Trip(TypedDict):
+    """A round trip: a direction opened at one fill and closed (or reversed) at another."""
+
+    symbol: str
+    side: str  # long | short
+    entry_date: str
+    entry_price: float
+    exit_date: str
+    exit_price: float
+    hit: bool
+
+
 @dataclass
 class Account:
     """Cash, positions and the last known price of each symbol (what marks a symbol that
@@ -140,7 +174,7 @@ class Account:
             p.shares * _price(prices, self.last, s) for s, p in self.positions.items()
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> AccountState:
         return {
             "cash": self.cash,
             "positions": {
@@ -172,8 +206,8 @@ class Day:
     equity: float
     costs: float
     traded: float  # notional bought + sold
-    fills: list[dict[str, Any]]
-    trips: list[dict[str, Any]]  # round trips closed this session
+    fills: list[Fill]
+    trips: list[Trip]  # round trips closed this session
 
 
 def step(
@@ -187,8 +221,8 @@ def step(
     """Fill `targets` (weights decided after the previous session's close; None: no
     decision) at this session's opens, then mark to market at its closes. Mutates `account`.
     A symbol without an open this session is not traded (its order lapses)."""
-    fills: list[dict[str, Any]] = []
-    trips: list[dict[str, Any]] = []
+    fills: list[Fill] = []
+    trips: list[Trip] = []
     costs = traded = 0.0
     if targets is not None:
         equity = account.equity(opens)
@@ -249,8 +283,10 @@ class Book:
     equity: pd.Series  # indexed by session date, starts with the cash before the first fill
     costs: float
     traded: float
-    fills: list[dict[str, Any]]
-    trips: list[dict[str, Any]]
+    # `Fill` and `Trip` rows as `run` makes them; a book read back from the daemon's ledger
+    # holds its stored rows (sessions named as the ledger names them; `hit` as in `Trip`)
+    fills: Sequence[Mapping[str, object]]
+    trips: Sequence[Mapping[str, object]]
     open_trips: int
     account: Account
 
@@ -272,8 +308,8 @@ def run(
     k = 0
     curve: dict[pd.Timestamp, float] = {}
     costs = traded = 0.0
-    fills: list[dict[str, Any]] = []
-    trips: list[dict[str, Any]] = []
+    fills: list[Fill] = []
+    trips: list[Trip] = []
     names = [str(s) for s in opens.columns]
     o_rows = opens[list(opens.columns)].to_numpy(float)
     c_rows = closes[list(opens.columns)].to_numpy(float)
@@ -380,7 +416,7 @@ def summary(book: Book, against: Book | None = None) -> dict[str, Any]:
     years = n / SESSIONS_PER_YEAR
     vol = float(r.std(ddof=1) * np.sqrt(SESSIONS_PER_YEAR)) if n > 1 else None
     mean = float(r.mean()) if n else None
-    scored = [t["hit"] for t in book.trips]
+    scored = [bool(t["hit"]) for t in book.trips]
     out: dict[str, Any] = {
         "book": book.name,
         "from": str(book.equity.index[1].date()) if n else None,

@@ -28,14 +28,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
 
 from models import artifacts, context
+from models.base import Facts
 from vocab.horizons import horizon_key
+
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+Number = int | float  # a ranking hyperparameter
+When = pd.Timestamp | np.datetime64 | str  # a session, as anything pd.Timestamp reads
 
 KIND = "ranking"
 VERSION = 1
@@ -79,14 +87,16 @@ def cross_rank(wide: pd.DataFrame) -> pd.DataFrame:
     return ranked.where(count >= MIN_SYMBOLS, np.nan)
 
 
-def raw_factors(closes: pd.DataFrame, index_close: pd.Series | None = None) -> dict[str, Any]:
+def raw_factors(
+    closes: pd.DataFrame, index_close: pd.Series | None = None
+) -> dict[str, pd.DataFrame]:
     """The raw factors, wide (dates x symbols), each at t from closes up to t only."""
     logc = cast(pd.DataFrame, np.log(closes.astype(float)))
     r1 = context.panel_log_returns(closes)
     market = context.market_log_returns(closes, index_close)
     beta = context.rolling_beta(closes, market)
     far, near = MOMENTUM
-    out: dict[str, Any] = {
+    out: dict[str, pd.DataFrame] = {
         "ret_1": r1,
         "ret_5": logc - logc.shift(5),
         "mom_12_1": logc.shift(near) - logc.shift(far),
@@ -139,7 +149,7 @@ class Ranker:
     """Per horizon, a shallow XGBoost regressor of the demeaned forward return on FEATURES."""
 
     kind = KIND
-    defaults: dict[str, Any] = {
+    defaults: dict[str, Number] = {
         "rounds": 300,
         "depth": 2,
         "eta": 0.03,
@@ -151,18 +161,18 @@ class Ranker:
         "seed": 0,
     }
 
-    def __init__(self, horizons: tuple[int, ...] = (1, 3, 5), **params: Any) -> None:
+    def __init__(self, horizons: tuple[int, ...] = (1, 3, 5), **params: Number) -> None:
         unknown = set(params) - set(self.defaults)
         if unknown:
             raise ValueError(f"{KIND}: unknown parameters {sorted(unknown)}")
         self.horizons = tuple(int(h) for h in horizons)
         self.params = {**self.defaults, **params}
-        self.boosters: dict[int, Any] = {}  # horizon -> xgboost.Booster
+        self.boosters: dict[int, xgb.Booster] = {}
         self.scale: dict[int, float] = {}
         self.rounds: dict[int, int] = {}
-        self.info: dict[str, Any] = {}
+        self.info = Facts()  # rounds per horizon; `trained_through` where the app sets it
 
-    def _booster_params(self) -> dict[str, Any]:
+    def _booster_params(self) -> dict[str, str | Number]:
         p = self.params
         return {
             "objective": "reg:squarederror",
@@ -200,7 +210,7 @@ class Ranker:
             )
             self.boosters[h], self.scale[h] = booster, scale
             self.rounds[h] = int(booster.best_iteration) + 1
-        self.info["rounds"] = {horizon_key(h): n for h, n in self.rounds.items()}
+        self.info.rounds = {horizon_key(h): n for h, n in self.rounds.items()}
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -239,7 +249,7 @@ class Ranker:
                     "scale": {horizon_key(h): s for h, s in self.scale.items()},
                     "rounds": {horizon_key(h): n for h, n in self.rounds.items()},
                 },
-                "info": self.info,
+                "info": self.info.to_dict(),
                 "files": {n: artifacts.sha256(tmp / n) for n in names},
             }
             artifacts.write_json(tmp / artifacts.META, meta)
@@ -262,7 +272,7 @@ class Ranker:
         artifacts.check_files(directory, meta.get("files", {}))
         try:
             model = cls(tuple(meta["horizons"]), **meta["params"])
-            model.info = dict(meta.get("info", {}))
+            model.info = Facts.from_dict(meta.get("info") or {})
             for h in model.horizons:
                 booster = xgb.Booster(params={"nthread": model.params["threads"]})
                 booster.load_model(str(directory / f"rank_h{h}.ubj"))
@@ -296,7 +306,7 @@ def fit_at(
     data: pd.DataFrame,
     now: pd.Timestamp | None = None,
     horizons: tuple[int, ...] = (1, 3, 5),
-    **params: Any,
+    **params: Number,
 ) -> Ranker:
     """A Ranker fitted on the rows of `data` (a `panel` frame) whose labels had matured by
     session `now` (default: every labelled row)."""
@@ -320,12 +330,12 @@ def walk_forward(
     index_close: pd.Series | None = None,
     horizons: tuple[int, ...] = (1, 3, 5),
     *,
-    start: Any,
-    end: Any = None,
+    start: When,
+    end: When | None = None,
     retrain_every: int = 63,
-    refit_at: list[Any] | None = None,
+    refit_at: Sequence[When] | None = None,
     min_train_sessions: int = 252,
-    **params: Any,
+    **params: Number,
 ) -> pd.DataFrame:
     """Walk-forward scores: long frame (date, symbol, horizon, score, realized) for every
     session from `start` to `end`; the score of date D comes from a model refit at the first
@@ -350,7 +360,7 @@ def walk_forward(
     if refit_at is None:
         cuts = list(range(lo, hi, retrain_every))
     else:
-        at = np.searchsorted(sessions, pd.DatetimeIndex(refit_at).to_numpy())
+        at = np.searchsorted(sessions, pd.DatetimeIndex(list(refit_at)).to_numpy())
         cuts = sorted({lo, *(int(p) for p in at if lo < p < hi)})
     out = []
     for a, b in zip(cuts, [*cuts[1:], hi], strict=True):

@@ -13,7 +13,7 @@ realized log return). `ranking_skill` also scores any per-date score of several 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -27,10 +27,46 @@ class Group(Protocol):
     def __getitem__(self, name: str, /) -> np.ndarray: ...
 
 
-def ranges(g: Group) -> dict[str, Any]:
+class RangeScore(TypedDict):
+    n: int  # calls that carried the range
+    coverage: float | None
+    interval_score_pct: float | None
+
+
+class RangeScores(TypedDict):
+    range80: RangeScore
+    range95: RangeScore
+
+
+class VolScores(TypedDict, total=False):
+    """QLIKE of the variance forecast and of its baselines (`n` 0: no call to score)."""
+
+    n: int
+    qlike: float
+    qlike_ewma: float
+    qlike_trailing: float
+    gain_vs_ewma: float | None
+    gain_vs_trailing: float | None
+    by_year: dict[str, VolScores]
+
+
+class MeanT(TypedDict):
+    mean: float | None  # mean daily IC
+    t: float | None  # its Newey-West t
+    n_days: int
+    spread: float | None  # mean daily top-minus-bottom quintile spread
+    spread_t: float | None
+
+
+class RankingSkill(MeanT, total=False):
+    years: dict[str, MeanT]
+    edge: bool  # `ranking_edge`, where a caller adds it
+
+
+def ranges(g: Group) -> RangeScores:
     """Realized coverage of the 80% and 95% ranges and their mean interval score (in % of
     the base price), over the calls that carried them."""
-    out: dict[str, Any] = {}
+    out: dict[str, RangeScore] = {}
     base = g["base_price"]
     for level, lo, hi, col in (
         (0.80, "lower", "upper", "covered80"),
@@ -49,10 +85,10 @@ def ranges(g: Group) -> dict[str, Any]:
             "coverage": float(g[col][rows].mean()) if n else None,
             "interval_score_pct": float(100 * np.mean(score)) if n else None,
         }
-    return out
+    return RangeScores(range80=out["range80"], range95=out["range95"])
 
 
-def vol_scores(g: Group) -> dict[str, Any]:
+def vol_scores(g: Group) -> VolScores:
     """QLIKE of the volatility forecast and of its two baselines on the same calls, pooled
     and per calendar year of the call (`by_year`: a storm year shows beside the calm ones)."""
     cols = ("realized_var", "vol_var", "vol_ewma", "vol_trailing")
@@ -67,7 +103,7 @@ def vol_scores(g: Group) -> dict[str, Any]:
     return out
 
 
-def _qlike(g: Group, rows: np.ndarray) -> dict[str, Any]:
+def _qlike(g: Group, rows: np.ndarray) -> VolScores:
     realized = g["realized_var"][rows]
     q = {
         k: volatility.mean_qlike(realized, g[f"vol_{k}"][rows]) for k in ("var", "ewma", "trailing")
@@ -82,7 +118,7 @@ def _qlike(g: Group, rows: np.ndarray) -> dict[str, Any]:
     }
 
 
-def ranking(g: Group, h: int) -> dict[str, Any] | None:
+def ranking(g: Group, h: int) -> RankingSkill | None:
     """Information coefficient across symbols per as-of date (needs 5+ symbols) of the
     calls' expected return, with the quintile spread and both per year (`ranking_skill`)."""
     if len(set(np.asarray(g["symbol"]).tolist())) < selective.MIN_IC_SYMBOLS:
@@ -97,7 +133,7 @@ def ranking(g: Group, h: int) -> dict[str, Any] | None:
     return ranking_skill(calls, h)
 
 
-def ranking_skill(frame: pd.DataFrame, h: int) -> dict[str, Any] | None:
+def ranking_skill(frame: pd.DataFrame, h: int) -> RankingSkill | None:
     """How well a score ranks the symbols of each date, from a frame with columns date,
     expected (the score) and realized (the h-session return; demeaned or not, the ranks
     are the same): the mean daily Spearman IC and its Newey-West t, the mean daily
@@ -109,7 +145,7 @@ def ranking_skill(frame: pd.DataFrame, h: int) -> dict[str, Any] | None:
     if len(ic) < 2:
         return None
     spread = quintile_spread(frame)
-    out = _mean_t(ic, spread, h)
+    out = RankingSkill(**_mean_t(ic, spread, h))
     years = pd.DatetimeIndex(pd.to_datetime(ic.index)).year
     syears = pd.DatetimeIndex(pd.to_datetime(spread.index)).year
     out["years"] = {
@@ -121,15 +157,18 @@ def ranking_skill(frame: pd.DataFrame, h: int) -> dict[str, Any] | None:
 EDGE_T = 2.0  # Newey-West t a ranking's IC must reach before it is shown as an edge
 
 
-def ranking_edge(skill: dict[str, Any] | None) -> bool:
+def ranking_edge(skill: MeanT | None) -> bool:
     """Whether a ranking's record is an edge: a positive mean IC with Newey-West t >= EDGE_T
     and a positive top-minus-bottom spread. Anything else is shown as no edge."""
-    if not skill or skill.get("t") is None or skill.get("spread") is None:
+    if not skill:
         return False
-    return skill["mean"] > 0 and skill["t"] >= EDGE_T and skill["spread"] > 0
+    mean, t, spread = skill.get("mean"), skill.get("t"), skill.get("spread")
+    if mean is None or t is None or spread is None:
+        return False
+    return mean > 0 and t >= EDGE_T and spread > 0
 
 
-def _mean_t(ic: pd.Series, spread: pd.Series, h: int) -> dict[str, Any]:
+def _mean_t(ic: pd.Series, spread: pd.Series, h: int) -> MeanT:
     def t(x: np.ndarray) -> float | None:
         se = metrics.newey_west_se(x, metrics.hac_lag(len(x), h))
         return float(x.mean() / se) if len(x) >= 2 and se > 0 else None

@@ -14,12 +14,14 @@ error, lag h-1 for overlapping h-session returns (lag 0 = plain t for h=1).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
 from models import metrics, outcomes
+from models.base import Forecast
+from models.dataset import Dataset
 from models.metrics import newey_west_se
 
 UP, DOWN = "UP", "DOWN"
@@ -81,6 +83,21 @@ def apply_threshold(score: np.ndarray | pd.Series, threshold: float | None) -> n
     return out
 
 
+class SelectiveReport(TypedDict):
+    n: int
+    coverage: float
+    hit_rate: float | None
+    baseline: float | None  # the stronger baseline's hit rate on the same rows
+    p_value: float | None
+
+
+class InformationCoefficient(TypedDict):
+    mean: float
+    t: float
+    n_days: int
+    daily: pd.Series  # the IC per date
+
+
 def selective_report(
     calls: np.ndarray,
     outcome: np.ndarray | pd.Series,
@@ -88,7 +105,7 @@ def selective_report(
     *,
     dates: np.ndarray | None = None,
     h: int = 1,
-) -> dict[str, Any]:
+) -> SelectiveReport:
     """Hit rate of the non-None calls, coverage, n, the stronger baseline on the same rows and
     the p-value, all from `models.metrics.directional` (the one scorer); pass `dates` so the
     p-value averages same-day calls (without them each row counts as its own date)."""
@@ -161,7 +178,7 @@ def information_coefficient(
     expected: str = "expected",
     realized: str = "realized",
     min_symbols: int = MIN_IC_SYMBOLS,
-) -> dict[str, Any]:
+) -> InformationCoefficient:
     """Mean daily IC, its Newey-West t-stat (lag h-1), the number of dates and the series."""
     ic = daily_ic(frame, date=date, expected=expected, realized=realized, min_symbols=min_symbols)
     if len(ic) < 2:
@@ -176,7 +193,7 @@ def information_coefficient(
     }
 
 
-def choose_gate(part: Any, fc: Any, i: int) -> float | None:
+def choose_gate(part: Dataset, fc: Forecast, i: int) -> float | None:
     """The evidence threshold of horizon index i, chosen on this (validation) part only."""
     h = fc.horizons[i]
     p = fc.probs[part.rows, i]

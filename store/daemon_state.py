@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import TypedDict, cast
 
 import sqlite_utils
 
 from store.db import immediate, utcnow
+
+
+class DaemonRow(TypedDict):
+    """The `daemon` row as `read` returns it."""
+
+    id: int
+    pid: int | None
+    started_at: str | None
+    heartbeat_at: str | None
+    stopped_at: str | None
+    mode: str | None
+    sim_date: str | None
+    version: str | None
+    state: str | None
 
 
 class State(StrEnum):
@@ -46,10 +60,12 @@ def stopped(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE daemon SET stopped_at = ? WHERE id = 1", [utcnow()])
 
 
-def read(db: sqlite_utils.Database) -> dict[str, Any] | None:
+def read(db: sqlite_utils.Database) -> DaemonRow | None:
     cur = db.execute("SELECT * FROM daemon WHERE id = 1")
     row = cur.fetchone()
-    return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+    if row is None:
+        return None
+    return cast(DaemonRow, dict(zip([c[0] for c in cur.description], row, strict=True)))
 
 
 def set_state(db: sqlite_utils.Database, state: State, *, sim_date: str | None = None) -> None:

@@ -10,6 +10,7 @@ close it existed (calls as of a later session may use it).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlite_utils
@@ -226,7 +227,7 @@ def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[dict[
     return out
 
 
-def quarantine_notice(q: dict[str, Any]) -> str:
+def quarantine_notice(q: Mapping[str, Any]) -> str:
     """One line for a quarantine in effect (a row of `quarantines`)."""
     instead = f"{q['serves']} serves instead" if q["serves"] else f"no {q['kind']} model serves"
     return f"model {q['id']} is quarantined ({q['reason'] or 'no reason recorded'}): {instead}"

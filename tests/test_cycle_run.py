@@ -200,3 +200,25 @@ def test_a_call_before_the_models_were_known_says_so_not_that_an_artifact_broke(
     for c in calls:
         assert "no model was known by this date" in c["note"], c["note"]
         assert "artifact broken" not in c["note"], c["note"]
+
+
+def test_a_cycle_decides_from_what_it_read_alone(home):
+    """read -> decide -> write: the decision needs no store (its connection is closed), is
+    the same every time, and the write stores exactly the calls decided."""
+    from assistant.cycle.run import decide, read_cycle, write_cycle
+    from store.db import open_db
+
+    db, settings = synthetic_home(home)
+    read = read_cycle(db, home, settings, as_of="2024-03-28")
+    db.close()
+    writes = decide(read)
+    assert [c for c, _ in writes.calls] == [c for c, _ in decide(read).calls]
+    assert len(writes.calls) == 6 and all(c.note for c, _ in writes.calls)
+    db = open_db(home)
+    assert write_cycle(db, writes) == set()  # nothing was in the ledger before
+    assert write_cycle(db, writes) == {
+        (c.symbol, c.as_of, c.horizon, c.model_version) for c, _ in writes.calls
+    }
+    assert {(r["symbol"], r["horizon"]) for r in ledger.listing(db)} == {
+        (c.symbol, c.horizon) for c, _ in writes.calls
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -108,3 +109,23 @@ def test_cli_collect_prints_a_line_per_symbol(home, capsys):
     assert main(["--home", str(home), "collect", "^GSPC", "--until", "2010-06-30", "--json"]) == 0
     [r] = json.loads(capsys.readouterr().out)
     assert r["status"] == "current" and r["message"] == "already current (last bar 2010-06-30)"
+
+
+def test_collect_json_brings_and_reports_the_outside_series_too(tmp_path) -> None:
+    """`collect --json` does the same work as `collect`: the market and macro series come
+    with the bars, each as an item of its own kind (it used to skip them)."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_HOME"}
+    cli = [sys.executable, "-m", "assistant", "--home", str(home)]
+    subprocess.run([*cli, "watch", "add", "^GSPC", "AAPL"], env=env, check=True)
+    done = subprocess.run([*cli, "collect", "--json"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    items = json.loads(done.stdout)
+    kinds = {(i["kind"], i["symbol"]) for i in items}
+    assert {("bars", "^GSPC"), ("bars", "AAPL")} <= kinds
+    assert ("series", "^VIX") in kinds
+    assert any(kind == "macro" for kind, _ in kinds)
+    assert all(i["status"] for i in items)

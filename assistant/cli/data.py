@@ -229,8 +229,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
         until=args.until,
         progress=None if args.json else _progress_bar(),
     )
+    # the whole watchlist: the outside series and headlines too (with --json as well)
+    extras = _collect_series(db, settings, args) if not args.symbols else []
     if args.json:
-        print_json([r.to_dict() for r in results])
+        print_json(
+            [{"kind": "bars", **r.to_dict()} for r in results]
+            + [{"kind": kind, "symbol": name, **row} for kind, name, row, _ in extras]
+        )
     elif not results:
         print("nothing to collect: the watchlist is empty (`assistant watch add ^GSPC ^IXIC`)")
     else:
@@ -240,54 +245,51 @@ def cmd_collect(args: argparse.Namespace) -> int:
                 ["symbol", "status", "added", "updated", "detail"],
             )
         )
-    if not args.symbols and not args.json:  # the whole watchlist: the market series too
-        for line in _collect_series(db, settings, args):
+    if not args.json:
+        for _, _, _, line in extras:
             print(line)
     return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
 
 
 def _collect_series(
     db: sqlite_utils.Database, settings: Settings, args: argparse.Namespace
-) -> list[str]:
+) -> list[tuple[str, str, dict[str, object], str]]:
     """The outside series (^VIX, yields) from the source's own series source, the macro
     series (FRED with Yahoo, the offline ones with the sample), and the watchlist's
-    headlines (Yahoo only), one line each; their failures are said, never fatal (the bars
-    do not depend on them)."""
+    headlines (Yahoo only): (kind, name, result, its line) each; their failures are said,
+    never fatal (the bars do not depend on them)."""
     from assistant.ingest import macro
     from assistant.ingest.collect import make_source
     from assistant.ingest.market import collect_series, source_for
     from assistant.ingest.news import collect_news
     from store.symbols import active_symbols
 
+    def said(row: dict[str, object], what: str) -> str:
+        return (
+            (f"{row['added']} {what} added" if row["added"] else str(row["status"]))
+            + (f", {row['revised']} revised" if row.get("revised") else "")
+            + (f" ({row['message']})" if row["message"] else "")
+        )
+
+    out: list[tuple[str, str, dict[str, object], str]] = []
     bars_source = make_source(settings, args.source, home=home_of(args))
     series_source = source_for(bars_source)
-    lines = (
-        []
-        if series_source is None
-        else [
-            f"market series {r.series}: "
-            + (f"{r.added} values added" if r.added else r.status)
-            + (f" ({r.message})" if r.message else "")
-            for r in collect_series(db, settings, series_source, until=args.until)
-        ]
-    )
+    if series_source is not None:
+        for r in collect_series(db, settings, series_source, until=args.until):
+            row: dict[str, object] = {k: v for k, v in r.to_dict().items() if k != "series"}
+            out.append(
+                ("series", r.series, row, f"market series {r.series}: {said(row, 'values')}")
+            )
     macro_source = macro.source_for(bars_source, settings.collect.macro_url)
     if macro_source is not None:
-        lines += [
-            f"macro {r.series}: "
-            + (f"{r.added} values added" if r.added else r.status)
-            + (f", {r.revised} revised" if r.revised else "")
-            + (f" ({r.message})" if r.message else "")
-            for r in macro.collect_macro(db, macro_source, until=args.until)
-        ]
+        for m in macro.collect_macro(db, macro_source, until=args.until):
+            row = {k: v for k, v in m.to_dict().items() if k != "series"}
+            out.append(("macro", m.series, row, f"macro {m.series}: {said(row, 'values')}"))
     if not args.until:  # headlines are only ever "now": none for a capped collection
-        lines += [
-            f"news {r.symbol}: "
-            + (f"{r.added} headlines added" if r.added else r.status)
-            + (f" ({r.message})" if r.message else "")
-            for r in collect_news(db, bars_source, active_symbols(db))
-        ]
-    return lines
+        for n in collect_news(db, bars_source, active_symbols(db)):
+            row = {k: v for k, v in n.to_dict().items() if k != "symbol"}
+            out.append(("news", n.symbol, row, f"news {n.symbol}: {said(row, 'headlines')}"))
+    return out
 
 
 def cmd_macro(args: argparse.Namespace) -> int:

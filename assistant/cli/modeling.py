@@ -7,11 +7,16 @@ import argparse
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
 from models.outcomes import PAIRED_TEST
+
+if TYPE_CHECKING:
+    from assistant.modeling.backtest import Scored
+    from models.metrics import Scores
+    from models.scorecard import MeanT, RankingSkill
 
 KINDS_HELP = (
     "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules, and ranking (the "
@@ -201,7 +206,7 @@ HEAD = [
 ]
 
 
-def _metric_row(name: str, m: dict[str, Any]) -> list[str]:
+def _metric_row(name: str, m: Scores) -> list[str]:
     """One scored model: hit rate of its directional calls and the baselines on the same
     rows, the edge over the stronger baseline and its paired p-value."""
     b = m["baselines"]
@@ -247,10 +252,10 @@ RANGE_HEAD = [
 ]
 
 
-def _range_row(m: dict[str, Any]) -> list[str]:
+def _range_row(m: Scored) -> list[str]:
     """Coverage and interval score of the 80% / 95% ranges, the volatility forecast's QLIKE
     and its gain over the baselines, the information coefficient (5+ symbols)."""
-    r80, r95, vol, ic = m["range80"], m["range95"], m["volatility"], m.get("ranking") or {}
+    r80, r95, vol, ic = m["range80"], m["range95"], m["volatility"], m.get("ranking")
     return [
         m["model"],
         str(m["horizon"]),
@@ -260,8 +265,8 @@ def _range_row(m: dict[str, Any]) -> list[str]:
         _fmt(vol.get("qlike")),
         _fmt(vol.get("gain_vs_ewma"), True),
         _fmt(vol.get("gain_vs_trailing"), True),
-        _fmt(ic.get("mean")),
-        _fmt(ic.get("t")),
+        _fmt(ic["mean"] if ic else None),
+        _fmt(ic["t"] if ic else None),
         str(r80["n"]),
     ]
 
@@ -326,9 +331,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"  {x.kind:<12} {cls}   confusion {m['confusion']}")
     for x in ranked:
         print("\nrelative calls (ranking of the watchlist), held-out test")
-        for h, skill in (x.metrics.get("test") or {}).items():
-            print(f"  h={h}: {ranking_line(skill)}")
-        if not x.metrics:
+        for key, skill in (x.record or {}).items():
+            print(f"  h={key}: {ranking_line(skill)}")
+        if x.record is None:
             print(f"  {x.reason}")
     print("\npromotion")
     for x in report.results:
@@ -345,7 +350,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if ok or any(x.model_id for x in ranked) else 1
 
 
-def ranking_line(skill: dict[str, Any] | None) -> str:
+def ranking_line(skill: MeanT | None) -> str:
     """A ranking's record in one line: IC and Newey-West t, quintile spread, its verdict."""
     from models.scorecard import ranking_edge
 
@@ -362,9 +367,10 @@ def ranking_line(skill: dict[str, Any] | None) -> str:
     )
 
 
-def ranking_years(skill: dict[str, Any] | None) -> list[str]:
+def ranking_years(skill: RankingSkill | None) -> list[str]:
     """One line per calendar year of a ranking's record."""
-    return [f"{y}: {ranking_line(v)}" for y, v in ((skill or {}).get("years") or {}).items()]
+    years = skill.get("years") if skill else None
+    return [f"{y}: {ranking_line(v)}" for y, v in (years or {}).items()]
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -421,13 +427,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     pooled = [m for m in report.results if m["symbol"] == "ALL"]
     print("\nranges, volatility and ranking, every symbol pooled (as `report` scores them)")
     print(table([_range_row(m) for m in pooled], RANGE_HEAD))
-    if report.ranking:
+    if report.ranking or report.ranking_note:
         print("\nrelative calls: the ranking model's walk-forward record (column rank_score)")
-        if "note" in report.ranking:
-            print(f"  {report.ranking['note']}")
+        if report.ranking_note:
+            print(f"  {report.ranking_note}")
         for h, skill in report.ranking.items():
-            if h == "note":
-                continue
             print(f"  h={h}: {ranking_line(skill)}")
             for line in ranking_years(skill):
                 print(f"      {line}")

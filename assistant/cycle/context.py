@@ -17,7 +17,7 @@ calls (`store.market.call_context`) so `report` and the dashboard show what a ca
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -83,7 +83,22 @@ class WorldContext:
         )
 
 
-def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> dict[str, Any]:
+class VixAt(TypedDict, total=False):
+    vix: float
+    vix_pct: float | None
+    vix_date: str
+
+
+class EventAhead(TypedDict, total=False):
+    next_event: str
+    next_event_date: str
+    event_sessions: int
+    calendar_ends: str
+    cpi_date: str
+    cpi_sessions: int
+
+
+def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> VixAt:
     day = pd.Timestamp(as_of)
     rows = market.values(
         db,
@@ -122,23 +137,24 @@ def vix_values(db: sqlite_utils.Database, bars: dict[str, pd.DataFrame]) -> pd.S
     return pd.Series([v for _, v in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
 
 
-def _event_after(exchange: str, as_of: str) -> dict[str, Any]:
+def _event_after(exchange: str, as_of: str) -> EventAhead:
     day = pd.Timestamp(as_of)
     ahead = calendar.sessions(exchange, day, day + pd.Timedelta(days=EVENT_LOOKAHEAD_DAYS))
     if not len(ahead) or ahead[0] != day:
         ahead = pd.DatetimeIndex(pd.DatetimeIndex([day]).append(ahead[ahead > day]))
-    out: dict[str, Any] = {}
+    out: EventAhead = {}
     best: tuple[int, str, str] | None = None  # (sessions, kind, date) of the nearest event
     for kind in events.EVENTS:
         dist, when = events.sessions_to_next(ahead, kind)
         if not np.isfinite(dist[0]):
             continue
         if kind in events.ESTIMATED:  # said apart, with "est.": never as the scheduled one
-            out.update(cpi_date=session_text(pd.Timestamp(when[0])), cpi_sessions=int(dist[0]))
+            out["cpi_date"] = session_text(pd.Timestamp(when[0]))
+            out["cpi_sessions"] = int(dist[0])
         elif best is None or int(dist[0]) < best[0]:
             best = (int(dist[0]), kind, session_text(pd.Timestamp(when[0])))
     if best is not None:
-        out.update(next_event=best[1], next_event_date=best[2], event_sessions=best[0])
+        out["next_event"], out["next_event_date"], out["event_sessions"] = best[1], best[2], best[0]
     elif ahead[-1] > pd.Timestamp(events.EVENTS_END):
         out["calendar_ends"] = events.EVENTS_END
     return out

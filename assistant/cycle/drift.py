@@ -17,7 +17,6 @@ and markets with regimes would otherwise retrain continuously.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +28,7 @@ from store import commands, registry
 from store import predictions as store_predictions
 from store import symbols as symbol_store
 from vocab.commands import Retrain
+from vocab.jsontypes import Json
 
 RECENT_SESSIONS = 126  # half a year: at 63 the PSI of stationary data crossed 0.25 in ~2% of checks
 REFERENCE_SESSIONS = 250  # the fallback reference: the year before the recent window
@@ -49,7 +49,7 @@ class DriftFinding:
     reason: str
     command_id: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Json]:
         return asdict(self)
 
 

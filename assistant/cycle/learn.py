@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from models.signals import SIGNALS
 from store import predictions as ledger
 from store import weights as weight_store
 from store.db import immediate, utcnow
+from vocab.jsontypes import Json
 
 VOTERS = (*SIGNALS, "drift")  # the rule votes stored in a call's signals JSON
 # what verification reads from each call's signals JSON, and the columns it becomes
@@ -53,6 +54,15 @@ EXTRACT_NAMES = (
 )
 
 
+class WeightChange(TypedDict):
+    symbol: str
+    regime: str
+    signal: str
+    old: float | None  # None: the signal had no weight stored yet
+    new: float
+    reason: str
+
+
 @dataclass
 class VerifyReport:
     as_of: str
@@ -62,9 +72,9 @@ class VerifyReport:
     flat: int = 0  # FLAT calls scored: no directional claim, no hit
     pending: int = 0  # matured by date but without a final bar yet
     expired_why: str = ""  # why the expired calls were given up on
-    weight_changes: list[dict[str, Any]] = field(default_factory=list)
+    weight_changes: list[WeightChange] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Json]:
         return asdict(self)
 
 
@@ -128,8 +138,8 @@ def verify(
             changes = _weight_changes(db, _tally(done, realized), settings, day)
             weight_store.apply(db, changes, now, day)
             report.weight_changes = [
-                dict(zip(("symbol", "regime", "signal", "old", "new", "reason"), c, strict=True))
-                for c in changes
+                WeightChange(symbol=sym, regime=regime, signal=name, old=old, new=new, reason=why)
+                for sym, regime, name, old, new, why in changes
             ]
             # Calibration learns what a call's stated hit probability is worth from the
             # call it leaned to, made or not (calls stored before `lean` existed: their own).
@@ -221,7 +231,7 @@ def _weight_changes(
     tally: list[tuple[str, str, str, int, int]],
     settings: Settings,
     day: str,
-) -> list[tuple]:
+) -> list[tuple[str, str, str, float | None, float, str]]:
     """Per (symbol, regime, signal): right and wrong votes -> bounded multiplicative step."""
     cycle = settings.cycle
     lo, hi, lr = (

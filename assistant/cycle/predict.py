@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,11 @@ from assistant.cycle.plan import RULES_VERSION, Plan, model_call
 from store import jobs as job_runs
 from store import predictions as ledger
 from vocab.horizons import at_horizon
+from vocab.jsontypes import Json
 from vocab.scoring import BASELINE_LABEL, stronger_baseline
+
+if TYPE_CHECKING:
+    from assistant.modeling.serving import SymbolForecast
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,24 @@ NOT_KNOWN = "no model was known by this date (see why above): rules serve"
 NOT_PROMOTED = "no model promoted yet (every one trained is a candidate): rules serve"
 NO_FORECAST = "the serving models gave no forecast for it (too few stored sessions?): rules serve"
 BROKEN = "the models' artifacts are unusable (quarantined, see why above): rules serve"
+
+
+@dataclass(frozen=True)
+class ServingNote:
+    """Why the rules serve a call instead of a model: `all` for every symbol unless
+    `per_symbol` says otherwise, and `refused`, the serving models a call as of its day
+    may not use (not known by it, or quarantined), said on every call."""
+
+    all: str = ""
+    per_symbol: dict[str, str] = field(default_factory=dict)
+    refused: str = ""
+
+    def for_symbol(self, symbol: str) -> str:
+        return self.per_symbol.get(symbol, self.all)
+
+
+# {model version: {(symbol, horizon): [(as_of, hit, up_hit, majority_hit)]}}
+LiveRecords = dict[str, dict[tuple[str, int], list[tuple[str, int, int, int]]]]
 
 
 def why_no_model(db: sqlite_utils.Database, refused: str = "", quarantined: bool = False) -> str:
@@ -60,12 +84,10 @@ def model_forecasts(
     as_of: pd.Timestamp | None,
     horizons: list[int],
     day: str | None = None,
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """({symbol: SymbolForecast}, {symbol or '*': why the rules serve instead, 'refused':
-    which serving models a call as of `day` may not use, because they were not known by
-    it, or are quarantined})."""
+) -> tuple[dict[str, SymbolForecast], ServingNote]:
+    """({symbol: SymbolForecast}, why the rules serve the others instead)."""
     if not bars or as_of is None:
-        return {}, {"*": NO_MODEL}
+        return {}, ServingNote(NO_MODEL)
     from assistant.modeling import serving as forecasting
 
     try:
@@ -73,23 +95,23 @@ def model_forecasts(
         out = forecasting.forecast(serving, bars, as_of, horizons) or {}
     except Exception as exc:  # one failing model never kills the cycle: rules serve
         log.warning("model forecast failed, rules serve: %s", exc)
-        return {}, {"*": f"model forecast failed ({type(exc).__name__}: {exc}): rules serve"}
+        return {}, ServingNote(f"model forecast failed ({type(exc).__name__}: {exc}): rules serve")
     refused = "; ".join(serving.notes + serving.quarantines)
     why = (
         NO_FORECAST
         if serving
         else why_no_model(db, "; ".join(serving.notes), bool(serving.quarantines))
     )
-    notes = {"*": why, "refused": refused}
+    per_symbol = {}
     if serving:
         trained = ", ".join(serving.trained_on())
         for sym in bars:
             if not serving.covering(sym):
-                notes[sym] = (
+                per_symbol[sym] = (
                     f"no serving model was trained on {sym} (they were trained on {trained}): "
                     "rules serve"
                 )
-    return dict(out), notes
+    return dict(out), ServingNote(why, per_symbol, refused)
 
 
 def rule_thresholds(
@@ -136,19 +158,21 @@ def skill_text(label: str, record: list[tuple[str, int, int, int]], h: int) -> s
     return f"{label}: {head}"
 
 
-def skill_lines(
-    db: sqlite_utils.Database, plans: list[Plan], known_by: str | None = None
-) -> dict[tuple[str, int], str]:
-    """Measured skill of whatever serves each call: held-out metrics and the live record of
-    calls whose outcome was known by `known_by` (the call's date)."""
-    symbols = sorted({p.evidence.symbol for p in plans})
-    by_version: dict[str, dict] = {}
+def live_records(
+    db: sqlite_utils.Database, versions: list[str], symbols: list[str], known_by: str | None
+) -> LiveRecords:
+    """The live record of each model version on `symbols`: its verified calls whose
+    outcome was known by `known_by` (the calls' date)."""
+    return {v: ledger.live_record(db, v, symbols, known_by) for v in versions}
+
+
+def skill_lines(records: LiveRecords, plans: list[Plan]) -> dict[tuple[str, int], str]:
+    """Measured skill of whatever serves each call: held-out metrics and the live record
+    (`records`, by `live_records`)."""
     out = {}
     for p in plans:
         key = (p.evidence.symbol, p.evidence.horizon)
-        if p.model_version not in by_version:
-            by_version[p.model_version] = ledger.live_record(db, p.model_version, symbols, known_by)
-        live = by_version[p.model_version].get(key, [])
+        live = records.get(p.model_version, {}).get(key, [])
         if p.rules_only:
             out[key] = skill_text("rules", live, p.evidence.horizon)
         else:
@@ -159,7 +183,7 @@ def skill_lines(
     return out
 
 
-def _held_out(skill: dict[Any, Any], horizon: int) -> str:
+def _held_out(skill: Mapping[object, object], horizon: int) -> str:
     """A compact rendering of whatever held-out metrics the model reports."""
     part = at_horizon(skill, horizon, skill)
     if not isinstance(part, dict):
@@ -175,7 +199,7 @@ def _held_out(skill: dict[Any, Any], horizon: int) -> str:
 def encode_signals(p: Plan) -> str:
     """The signals JSON of a stored prediction (read back by verification and the TUI)."""
     ev = p.evidence
-    info: dict[str, Any] = {
+    info: dict[str, Json] = {
         "contributions": {c.name: round(100 * c.contribution, 6) for c in p.contributions},
         "votes": {c.name: c.vote for c in p.contributions if c.name != "model"},  # drift too
         "weights": {c.name: c.weight for c in p.contributions},

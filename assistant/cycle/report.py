@@ -22,7 +22,8 @@ calls (`relative_record`). Expired calls are counted apart.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,21 @@ from store import rankings as rank_store
 TREND_WEEKS = 26
 ROLLING_WEEKS = 4
 SIGNIFICANCE = 0.05
+
+
+class CalibrationRow(TypedDict):
+    lo: float
+    hi: float
+    n: int
+    stated: float
+    realized: float
+
+
+class TrendWeek(TypedDict):
+    week: str
+    n: int
+    hit_rate: float
+    baseline: float
 
 
 TEXT_COLUMNS = (
@@ -73,7 +89,7 @@ class Calls:
     def take(self, sel: np.ndarray) -> Calls:
         return Calls({k: v[sel] for k, v in self.columns.items()})
 
-    def groups(self, *keys: str) -> list[tuple[tuple[Any, ...], Calls]]:
+    def groups(self, *keys: str) -> list[tuple[tuple[str | float, ...], Calls]]:
         """(key values, calls) per distinct combination of `keys`, in sorted key order; each
         group keeps the calls' order."""
         if not len(self):
@@ -91,7 +107,7 @@ class Calls:
         return out
 
 
-def _calls(rows: list[dict[str, Any]]) -> Calls:
+def _calls(rows: Sequence[Mapping[str, str | float | None]]) -> Calls:
     names = list(rows[0])
     cols: dict[str, np.ndarray] = {}
     for name in names:
@@ -201,7 +217,7 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
     return out
 
 
-def _sign(v: Any) -> int:
+def _sign(v: str | float | None) -> int:
     """A stored baseline call (+1/-1/0, or an older 'up'/'down'/'flat' label) as a sign."""
     if isinstance(v, str):
         return {"up": 1, "down": -1}.get(v, 0)
@@ -210,13 +226,16 @@ def _sign(v: Any) -> int:
 
 def metrics(g: Calls) -> dict[str, Any]:
     h = int(g["horizon"][0])
-    m = scores.directional(
-        g["direction"],
-        g["realized"],
-        majority=g["majority"],
-        last_move=g["last_move"],
-        h=h,
-        dates=g["as_of"],
+    # a report row adds keys to the scores (hit_rate, verdict) that `Scores` does not name
+    m: dict[str, Any] = dict(
+        scores.directional(
+            g["direction"],
+            g["realized"],
+            majority=g["majority"],
+            last_move=g["last_move"],
+            h=h,
+            dates=g["as_of"],
+        )
     )
     cls = _classes(g)
     probs = np.column_stack([g["p_down"], g["p_flat"], g["p_up"]])
@@ -260,13 +279,13 @@ def verdict(m: dict[str, Any]) -> str:
     return f"no measured edge over {base} (n={n}){label}"
 
 
-def calibration(g: Calls) -> list[dict[str, Any]]:
+def calibration(g: Calls) -> list[CalibrationRow]:
     """Directional calls by the confidence shown with them: stated against realized."""
     called = np.isfinite(g["hit"])
     conf = g["confidence"][called]
     hit = g["hit"][called]
     bucket = outcomes.buckets_of(conf)
-    out = []
+    out: list[CalibrationRow] = []
     for b in sorted(set(bucket.tolist())):
         sel = bucket == b
         out.append(
@@ -281,7 +300,7 @@ def calibration(g: Calls) -> list[dict[str, Any]]:
     return out
 
 
-def trend(g: Calls, baseline: str) -> list[dict[str, Any]]:
+def trend(g: Calls, baseline: str) -> list[TrendWeek]:
     """Per week (by target date, weeks starting Monday): the rolling 4-week hit rate of the
     directional calls and the stronger baseline's hit rate on the same calls."""
     hit = g["hit"]

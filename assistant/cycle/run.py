@@ -1,9 +1,12 @@
 """The daily decision loop: analyze -> plan -> predict -> act; and learn (verify, drift).
 
-run_cycle reads only bars up to as_of, asks the serving model (if any) for a forecast,
-combines it with the rule signals under the current per-(symbol, regime) weights via
-the pure `plan()`, turns each plan into a call on the exchange calendar (target session,
-price, interval), and writes all calls and the new regime history in one transaction.
+A cycle reads, decides, then writes. `read_cycle` gathers everything it needs as of
+`as_of` (bars up to it, the analyses, the serving model's forecasts, the ranking, weights,
+calibration, range multipliers, rule thresholds, measured skill, world context) into a
+`CycleInput`. The pure `decide` combines each forecast with the rule signals under the
+current per-(symbol, regime) weights via `plan()`, and turns each plan into a call on the
+exchange calendar (target session, price, interval): a `CycleWrites`. `write_cycle` writes
+all calls, the new regime history, the world context and the ranks in one transaction.
 Calls are idempotent on (symbol, as_of, horizon, model_version): a second run adds
 nothing. With no usable model the rule signals serve alone, and every call says so.
 """
@@ -14,7 +17,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import pandas as pd
 import sqlite_utils
@@ -26,8 +29,16 @@ from assistant.cycle import ranges
 from assistant.cycle.context import WorldContext, vix_values, world_context
 from assistant.cycle.drift import DriftFinding, check_drift
 from assistant.cycle.learn import VerifyReport, verify
-from assistant.cycle.plan import Evidence, ModelView, Plan, plan
-from assistant.cycle.predict import encode_signals, model_forecasts, rule_thresholds, skill_lines
+from assistant.cycle.plan import RULES_VERSION, Evidence, ModelView, Plan, plan
+from assistant.cycle.predict import (
+    LiveRecords,
+    ServingNote,
+    encode_signals,
+    live_records,
+    model_forecasts,
+    rule_thresholds,
+    skill_lines,
+)
 from assistant.errors import AssistantError
 from store import market as market_store
 from store import predictions as ledger
@@ -36,11 +47,26 @@ from store import regimes as regime_store
 from store import symbols as symbol_store
 from store import weights as weight_store
 from store.db import immediate, utcnow
+from store.weights import WeightKey
+from vocab.jsontypes import Json
 from vocab.scoring import stale_sessions
+
+if TYPE_CHECKING:
+    from assistant.modeling.relative import Relative
+    from assistant.modeling.serving import SymbolForecast
 
 __all__ = ["Call", "run_cycle", "verify", "VerifyReport", "check_drift", "DriftFinding"]
 
 log = logging.getLogger(__name__)
+
+CallKey = tuple[str, str, int, str]  # (symbol, as_of, horizon, model_version)
+
+
+class TopSignal(TypedDict):
+    signal: str
+    vote: float
+    weight: float
+    contribution_pct: float
 
 
 @dataclass(frozen=True)
@@ -65,7 +91,7 @@ class Call:
     regime: str
     model_version: str
     rules_only: bool
-    top_signals: list[dict[str, Any]] = field(default_factory=list)
+    top_signals: list[TopSignal] = field(default_factory=list)
     skill: str = ""
     note: str = ""
     new: bool = True  # False when the same call was already in the ledger
@@ -78,8 +104,39 @@ class Call:
     rank_of: int | None = None
     relative_pct: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Json]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class CycleInput:
+    """Everything one cycle reads, as of `day` (None: the latest bars)."""
+
+    day: str | None
+    today: str  # the calendar date the cycle runs on (how stale "latest" bars are)
+    exchange: str  # the default exchange (a symbol's suffix may name another)
+    horizons: list[int]
+    analyses: dict[str, az.Analysis]
+    forecasts: dict[str, SymbolForecast]
+    note: ServingNote
+    relative: Relative | None
+    weights: dict[WeightKey, dict[str, float]]
+    calibration: dict[tuple[str, int], dict[int, tuple[int, int, float]]]
+    range_q: dict[tuple[str, int], tuple[float, float]]
+    rule_gates: dict[int, float | None]  # read only when the rules serve some call
+    live: LiveRecords  # the live record of every version that may serve a call
+    world: dict[str, WorldContext]
+
+
+@dataclass(frozen=True)
+class CycleWrites:
+    """What a cycle writes: its calls (each with the plan behind it), the analyses whose
+    regime history is stored, the world context, and the ranks (None: no ranking)."""
+
+    calls: list[tuple[Call, Plan]]
+    analyses: list[az.Analysis]
+    context_rows: list[tuple]
+    rank_rows: list[tuple[str, str, int, str, int, int, float]] | None
 
 
 def run_cycle(
@@ -91,11 +148,31 @@ def run_cycle(
     as_of: str | None = None,
 ) -> list[Call]:
     """One cycle for the watchlist (or `symbols`) as of `as_of` (default: latest bars)."""
+    read = read_cycle(db, home, settings, symbols, as_of=as_of)
+    writes = decide(read)
+    known = write_cycle(db, writes)
+    calls = [
+        _replace_new(c, (c.symbol, c.as_of, c.horizon, c.model_version) not in known)
+        for c, _ in writes.calls
+    ]
+    if read.day is None:  # "latest": say so when the latest bars are not recent
+        calls = _mark_stale(calls, read.exchange, read.today)
+    return calls
+
+
+def read_cycle(
+    db: sqlite_utils.Database,
+    home: Path,
+    settings: Settings,
+    symbols: list[str] | None = None,
+    *,
+    as_of: str | None = None,
+) -> CycleInput:
+    """Read what a cycle as of `as_of` needs (its analyses computed on the bars read)."""
     horizons = [int(h) for h in settings.models.horizons]
     wanted = _symbols(db, symbols)
     day = pd.Timestamp(as_of).strftime("%Y-%m-%d") if as_of else None
     thresholds = az.regime_thresholds(settings)
-    # analyze
     bars = az.load_bars(db, wanted, day)
     analyses, skipped = az.analyze_many(bars, horizons, thresholds, vix_values(db, bars))
     for sym, why in skipped.items():
@@ -104,103 +181,133 @@ def run_cycle(
         raise AssistantError(
             f"no usable bars for {', '.join(wanted)} up to {day or 'today'}; run `assistant collect`"
         )
-    # plan (model forecasts first: they are evidence)
+    # model forecasts first: they are evidence
     stamp = (
         pd.Timestamp(day)
         if day
         else max((pd.Timestamp(a.as_of) for a in analyses.values()), default=None)
     )
-    forecasts, note = model_forecasts(
-        db, home, {s: bars[s] for s in analyses}, stamp, horizons, day
+    used = {s: bars[s] for s in analyses}
+    forecasts, note = model_forecasts(db, home, used, stamp, horizons, day)
+    relative = relative_calls(db, home, used, stamp, day)
+    served = {
+        (sym, h): forecasts[sym].model_version
+        for sym in analyses
+        if sym in forecasts
+        for h in horizons
+        if h in forecasts[sym].expected_return
+    }
+    rules_serve = len(served) < len(analyses) * len(horizons)
+    versions = sorted(set(served.values()) | ({RULES_VERSION} if rules_serve else set()))
+    return CycleInput(
+        day=day,
+        today=pd.Timestamp.today().strftime("%Y-%m-%d"),
+        exchange=settings.calendar.exchange,
+        horizons=horizons,
+        analyses=analyses,
+        forecasts=forecasts,
+        note=note,
+        relative=relative,
+        weights=weight_store.load(db, list(analyses), as_of=day),
+        calibration=weight_store.load_calibration(db, as_of=day),
+        range_q=ranges.multipliers(db, list(analyses), horizons, day),
+        rule_gates=rule_thresholds(db, horizons, day) if rules_serve else {},
+        live=live_records(db, versions, sorted(analyses), day),
+        world=world_context(
+            db, {s: a.as_of for s, a in analyses.items()}, settings.calendar.exchange
+        ),
     )
-    refused = note.get("refused", "")
-    relative = relative_calls(db, home, {s: bars[s] for s in analyses}, stamp, day)
-    weights = weight_store.load(db, list(analyses), as_of=day)
-    calibration = weight_store.load_calibration(db, as_of=day)
-    range_q = ranges.multipliers(db, list(analyses), horizons, day)
-    rule_gates: dict[int, float | None] = {}  # read once, and only when the rules serve
-    plans: list[Plan] = []
-    for sym, a in analyses.items():
-        fc = forecasts.get(sym)
-        for h in horizons:
-            view = None
-            if fc is not None and h in fc.expected_return:
-                gates = fc.thresholds
-                view = ModelView(
-                    fc.model_version,
-                    float(fc.expected_return[h]),
-                    tuple(fc.probs[h]),
-                    dict(getattr(fc, "skill", {}) or {}),
-                    gated=gates is not None,
-                    threshold=None if gates is None else gates.get(h),
-                )
-            scope = "rules" if view is None else "model"
-            if view is None and not rule_gates:
-                rule_gates = rule_thresholds(db, horizons, day)
-            table = {b: (n, hits) for b, (n, hits, _) in calibration.get((scope, h), {}).items()}
-            ev = Evidence(
-                symbol=sym,
-                as_of=a.as_of,
-                horizon=h,
-                base_price=a.base_price,
-                sigma=a.sigma[h],
-                regime=a.regime,
-                votes=a.votes,
-                model=view,
-                drift=a.drift[h],
-                last_move=a.last_move[h],
-                majority=a.majority[h],
-                baseline_rate=a.baseline_rate[h],
-                flat_band=a.flat_band[h],
-                vol_sigma=a.vol[h].sigma,
-                vol={
-                    "model": a.vol[h].model,
-                    "var": a.vol[h].variance,
-                    "ewma": a.vol[h].ewma,
-                    "trailing": a.vol[h].trailing,
-                },
-                range_q=range_q[(sym, h)],
-                calibration=table,
-                rules_gated=True,
-                rules_threshold=rule_gates.get(h),
-                note="; ".join(
-                    n for n in (refused, "" if view else note.get(sym, note.get("*", ""))) if n
-                ),
-            )
-            plans.append(plan(ev, weights.get((sym, a.regime), {})))
-    # predict
-    default_exchange = settings.calendar.exchange
-    skills = skill_lines(db, plans, day)
-    world = world_context(db, {s: a.as_of for s, a in analyses.items()}, default_exchange)
+
+
+def decide(read: CycleInput) -> CycleWrites:
+    """The cycle's calls and what it stores, from what it read (pure)."""
+    plans = [
+        plan(_evidence(read, sym, a, h), read.weights.get((sym, a.regime), {}))
+        for sym, a in read.analyses.items()
+        for h in read.horizons
+    ]
+    skills = skill_lines(read.live, plans)
     calls = [
-        _with_context(_with_rank(_call(p, default_exchange, skills), relative), world)
+        (_with_context(_with_rank(_call(p, read.exchange, skills), read.relative), read.world), p)
         for p in plans
     ]
-    # act
+    relative = read.relative
+    return CycleWrites(
+        calls=calls,
+        analyses=list(read.analyses.values()),
+        context_rows=[w.row() for w in read.world.values()],
+        rank_rows=None
+        if relative is None
+        else [
+            (sym, relative.as_of, h, relative.model_version, rank, n, rel)
+            for sym, by_h in relative.ranks.items()
+            for h, (rank, n, rel) in by_h.items()
+        ],
+    )
+
+
+def write_cycle(db: sqlite_utils.Database, writes: CycleWrites) -> set[CallKey]:
+    """Write a cycle in one transaction; the keys of its calls the ledger already had."""
     made_at = utcnow()
     with immediate(db):
-        known = _existing(db, calls)
-        ledger.insert_many(db, (_row(c, p, made_at) for c, p in zip(calls, plans, strict=True)))
+        known = ledger.keys_made_on(db, sorted({c.as_of for c, _ in writes.calls}))
+        ledger.insert_many(db, (_row(c, p, made_at) for c, p in writes.calls))
         last = regime_store.last_dates(db)
         regime_store.upsert_many(
-            db, [r for a in analyses.values() for r in az.regime_rows(a, last.get(a.symbol))]
+            db, [r for a in writes.analyses for r in az.regime_rows(a, last.get(a.symbol))]
         )
-        market_store.save_context(db, [w.row() for w in world.values()])
-        if relative is not None:
-            rank_store.upsert_many(
-                db,
-                [
-                    (sym, relative.as_of, h, relative.model_version, rank, n, rel)
-                    for sym, by_h in relative.ranks.items()
-                    for h, (rank, n, rel) in by_h.items()
-                ],
-            )
-    calls = [
-        _replace_new(c, (c.symbol, c.as_of, c.horizon, c.model_version) not in known) for c in calls
-    ]
-    if day is None:  # "latest": say so when the latest bars are not recent
-        calls = _mark_stale(calls, default_exchange, pd.Timestamp.today().strftime("%Y-%m-%d"))
-    return calls
+        market_store.save_context(db, writes.context_rows)
+        if writes.rank_rows is not None:
+            rank_store.upsert_many(db, writes.rank_rows)
+    return known
+
+
+def _evidence(read: CycleInput, sym: str, a: az.Analysis, h: int) -> Evidence:
+    """What the plan of `sym` at horizon `h` weighs: the analysis, the model's view (if
+    one serves it), the range multipliers and the calibration of its pool."""
+    fc = read.forecasts.get(sym)
+    view = None
+    if fc is not None and h in fc.expected_return:
+        gates = fc.thresholds
+        down, flat, up = fc.probs[h]
+        view = ModelView(
+            fc.model_version,
+            float(fc.expected_return[h]),
+            (down, flat, up),
+            dict(getattr(fc, "skill", {}) or {}),
+            gated=gates is not None,
+            threshold=None if gates is None else gates.get(h),
+        )
+    scope = "rules" if view is None else "model"
+    table = {b: (n, hits) for b, (n, hits, _) in read.calibration.get((scope, h), {}).items()}
+    refused = read.note.refused
+    return Evidence(
+        symbol=sym,
+        as_of=a.as_of,
+        horizon=h,
+        base_price=a.base_price,
+        sigma=a.sigma[h],
+        regime=a.regime,
+        votes=a.votes,
+        model=view,
+        drift=a.drift[h],
+        last_move=a.last_move[h],
+        majority=a.majority[h],
+        baseline_rate=a.baseline_rate[h],
+        flat_band=a.flat_band[h],
+        vol_sigma=a.vol[h].sigma,
+        vol={
+            "model": a.vol[h].model,
+            "var": a.vol[h].variance,
+            "ewma": a.vol[h].ewma,
+            "trailing": a.vol[h].trailing,
+        },
+        range_q=read.range_q[(sym, h)],
+        calibration=table,
+        rules_gated=True,
+        rules_threshold=read.rule_gates.get(h),
+        note="; ".join(n for n in (refused, "" if view else read.note.for_symbol(sym)) if n),
+    )
 
 
 def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
@@ -216,7 +323,7 @@ def relative_calls(
     bars: dict[str, pd.DataFrame],
     stamp: pd.Timestamp | None,
     day: str | None,
-) -> Any:
+) -> Relative | None:
     """The ranking model's relative calls for this cycle, or None (a failure is logged:
     it never stops the cycle's own calls)."""
     from assistant.modeling import relative
@@ -228,8 +335,10 @@ def relative_calls(
         return None
 
 
-def _with_rank(c: Call, relative: Any) -> Call:
-    got = None if relative is None else relative.ranks.get(c.symbol, {}).get(c.horizon)
+def _with_rank(c: Call, relative: Relative | None) -> Call:
+    if relative is None:
+        return c
+    got = relative.ranks.get(c.symbol, {}).get(c.horizon)
     if got is None or relative.as_of != c.as_of:
         return c
     rank, n, rel = got
@@ -337,10 +446,6 @@ def _row(c: Call, p: Plan, made_at: str) -> tuple:
         c.regime,
         encode_signals(p),
     )
-
-
-def _existing(db: sqlite_utils.Database, calls: list[Call]) -> set[tuple[str, str, int, str]]:
-    return ledger.keys_made_on(db, sorted({c.as_of for c in calls}))
 
 
 def _replace_new(c: Call, new: bool) -> Call:

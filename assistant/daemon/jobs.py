@@ -17,21 +17,23 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.ingest.sources.base import Source
 from store import jobs as job_runs
 from store import symbols as watch
 from store.db import checkpoint, disk_full_error, file_of, is_disk_full
+from vocab.jsontypes import Json
 
 log = logging.getLogger("assistant.daemon")
 
 Progress = Callable[[float, str], None]
+Job = Callable[[Progress], tuple[Json, str]]  # (result, one-line summary)
 
 
 class Interrupted(AssistantError):
@@ -45,19 +47,19 @@ class Context:
     db: sqlite_utils.Database
     home: Path
     settings: Settings
-    source: Any = None
+    source: Source | None = None
 
 
 @dataclass
 class Outcome:
     ok: bool
-    result: Any = None
+    result: object = None  # what the job returned, as it is (the caller's to read)
     error: str | None = None
     run_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False  # stopped early (shutdown, or a cancelled training)
 
 
-class _Throttled:
+class Throttled:
     """Progress writes at most every `every_s` seconds: a fast loop must not flood the db.
 
     Training reports from several joblib threads at once, and one sqlite connection must
@@ -83,7 +85,7 @@ class _Throttled:
 def run_job(
     db: sqlite_utils.Database,
     name: str,
-    fn: Callable[[Progress], tuple[Any, str]],
+    fn: Callable[[Progress], tuple[object, str]],
     *,
     scheduled_for: str | None = None,
 ) -> Outcome:
@@ -99,11 +101,11 @@ def run_job(
             raise disk_full_error(file_of(db), exc) from None
         raise
     try:
-        result, summary = fn(_Throttled(db, run_id))
+        result, summary = fn(Throttled(db, run_id))
     except Interrupted as exc:
         log.warning("%s: %s", name, exc)
         job_runs.finish(db, run_id, "interrupted", str(exc)[:500])
-        return Outcome(False, error=str(exc), run_id=run_id, extra={"interrupted": True})
+        return Outcome(False, error=str(exc), run_id=run_id, interrupted=True)
     except Exception as exc:
         if is_disk_full(exc, file_of(db)):
             full = disk_full_error(file_of(db), exc)  # the catcher logs it (once)
@@ -155,7 +157,7 @@ def record_unrecorded(db: sqlite_utils.Database) -> int:
     return n
 
 
-def plain(value: Any) -> Any:
+def plain(value: object) -> Json:
     """A JSON-friendly view of a service's return value (stored on command rows)."""
     if hasattr(value, "to_dict"):
         return value.to_dict()
@@ -175,7 +177,7 @@ def plain(value: Any) -> Any:
 
 def collect(
     ctx: Context, progress: Progress, symbols: list[str] | None = None, until: str | None = None
-) -> tuple[Any, str]:
+) -> tuple[Json, str]:
     from assistant.calendar import record_sessions
     from assistant.ingest.collect import collect as run_collect
 
@@ -245,7 +247,7 @@ def _collect_world(ctx: Context, symbols: list[str] | None, until: str | None) -
 
 def cycle(
     ctx: Context, progress: Progress, symbols: list[str] | None = None, as_of: str | None = None
-) -> tuple[Any, str]:
+) -> tuple[Json, str]:
     from assistant.cycle.run import run_cycle
 
     calls = run_cycle(ctx.db, ctx.home, ctx.settings, symbols, as_of=as_of)
@@ -253,7 +255,7 @@ def cycle(
     return plain(calls), f"{len(calls)} calls ({new} new)" + (f" as of {as_of}" if as_of else "")
 
 
-def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
+def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
     from assistant.cycle.run import verify as run_verify
 
     report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
@@ -266,14 +268,14 @@ def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[
     return report, summary
 
 
-def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
+def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
     """Step the paper account through the session the cycle just called (assistant.paper)."""
     from assistant.paper import step_session
 
     return None, step_session(ctx.db, ctx.settings, as_of)
 
 
-def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Any, str]:
+def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
     from assistant.cycle.run import check_drift
 
     findings = check_drift(ctx.db, ctx.settings, as_of=as_of)
@@ -289,7 +291,7 @@ def retrain(
     clock: Callable[[], str | None] | None = None,
     *,
     walk_forward: bool = False,
-) -> tuple[Any, str]:
+) -> tuple[Json, str]:
     """Retrain the models on the whole watchlist (every retrain does: a model serves only
     the symbols it was trained on, and the watchlist's models serve all of it)."""
     from assistant.modeling.training import train
@@ -317,11 +319,10 @@ def retrain(
         raise Interrupted(
             "training stopped (daemon shutdown or replay end); nothing partial was registered"
         )
-    result = plain(report)
-    results = result.get("results", []) if isinstance(result, dict) else []
-    promoted = [r["model_id"] for r in results if r.get("promoted")]
-    failed = [f"{r['kind']}: {r['reason']}" for r in results if r.get("status") == "failed"]
-    if failed and not any(r.get("model_id") for r in results):
+    results = report.results
+    promoted = [str(r.model_id) for r in results if r.promoted]
+    failed = [f"{r.kind}: {r.reason}" for r in results if r.status == "failed"]
+    if failed and not any(r.model_id for r in results):
         # Nothing was stored (a full disk, an unwritable models folder, every kind broken):
         # the run failed, whatever each kind said, and job_runs and the log must say so.
         raise AssistantError("no model was stored: " + "; ".join(failed))
@@ -334,7 +335,7 @@ def retrain(
         summary += "; skipped: " + "; ".join(f"{s} ({w})" for s, w in report.skipped.items())
     if report.housekeeping:  # orphans cleared, artifacts pruned: the log says which
         summary += "; " + "; ".join(report.housekeeping)
-    return result, summary
+    return plain(report), summary
 
 
 def watch_add(ctx: Context, symbols: list[str]) -> list[str]:

@@ -16,7 +16,6 @@ import ctypes
 import ctypes.util
 import logging
 from functools import cache
-from typing import Any
 
 log = logging.getLogger("assistant.daemon")
 
@@ -27,7 +26,7 @@ MMAP_THRESHOLD = (
 
 
 @cache
-def _libc() -> Any:
+def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim  # glibc only  # noqa: B018

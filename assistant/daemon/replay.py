@@ -11,23 +11,32 @@ restarted replay resumes after the last session the previous run completed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from assistant import calendar
 from assistant.errors import AssistantError, NoDataError, TemporaryError
+from assistant.ingest.sources.base import Source
+from store.daemon_state import DaemonRow
 
 DEFAULT_SESSIONS_BACK = 250
 
 
-def source_ends(source: Any, symbols: list[str]) -> dict[str, str]:
+@runtime_checkable
+class Covering(Protocol):
+    """A source that knows its range without loading bars (the bundled sample)."""
+
+    def coverage(self, symbol: str) -> tuple[pd.Timestamp, pd.Timestamp]: ...
+
+
+def source_ends(source: Source, symbols: list[str]) -> dict[str, str]:
     """The last session date the source can serve, per symbol it has (others left out).
 
     A temporary failure (network, rate limit) propagates: it says nothing about the data.
     """
     out: dict[str, str] = {}
-    if hasattr(source, "coverage"):  # the sample source knows its range without loading bars
+    if isinstance(source, Covering):
         for symbol in symbols:
             try:
                 out[symbol] = pd.Timestamp(source.coverage(symbol)[1]).strftime("%Y-%m-%d")
@@ -45,7 +54,7 @@ def source_ends(source: Any, symbols: list[str]) -> dict[str, str]:
     return out
 
 
-def source_end(source: Any, symbols: list[str]) -> str:
+def source_end(source: Source, symbols: list[str]) -> str:
     """The last session date the source can serve for any of `symbols`."""
     ends = source_ends(source, symbols)
     if not ends:
@@ -63,7 +72,10 @@ class Range:
 
 
 def find_range(
-    source: Any, stored: tuple[str, str] | None, symbols: list[str], source_error: str = ""
+    source: Source | None,
+    stored: tuple[str, str] | None,
+    symbols: list[str],
+    source_error: str = "",
 ) -> Range:
     """The replay's range over the source's data and the bars already stored in the home.
 
@@ -125,11 +137,12 @@ class ReplayClock:
         return self.index / len(self.sessions) if self.sessions else 1.0
 
 
-def resume_date(previous: dict[str, Any] | None, exchange: str) -> str | None:
+def resume_date(previous: DaemonRow | None, exchange: str) -> str | None:
     """The session after the last one a previous replay completed (from its daemon row)."""
-    if not previous or previous.get("mode") != "replay" or not previous.get("sim_date"):
+    last = previous.get("sim_date") if previous and previous.get("mode") == "replay" else None
+    if not last:
         return None
-    return calendar.add_sessions(exchange, previous["sim_date"], 1).strftime("%Y-%m-%d")
+    return calendar.add_sessions(exchange, last, 1).strftime("%Y-%m-%d")
 
 
 def validate_date(text: str) -> str:

@@ -19,7 +19,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import sqlite_utils
 
@@ -105,28 +105,71 @@ def _age(ts: str | None, now: datetime) -> float | None:
     return round((now - datetime.fromisoformat(ts)).total_seconds(), 1)
 
 
-def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> dict[str, Any]:
+class JobStatus(TypedDict):
+    last_started: str | None
+    last_status: str | None
+    last_message: str | None
+    progress: float | None
+    next: str | None
+
+
+class RunningJob(TypedDict):
+    job: str
+    progress: float | None
+    message: str | None
+
+
+class Quarantined(TypedDict):
+    id: str
+    kind: str
+    reason: str | None
+    serves: str | None
+
+
+class RecentCommand(TypedDict):
+    id: int
+    kind: str
+    status: str
+    created_at: str
+    error: str | None
+
+
+class Queue(TypedDict):
+    counts: dict[str, int]
+    recent: list[RecentCommand]
+
+
+class Status(TypedDict):
+    """What `assistant status` shows (`--json` prints it as is)."""
+
+    running: bool
+    pid: int | None
+    mode: str | None
+    state: str | None
+    started_at: str | None
+    uptime_s: float | None
+    heartbeat_at: str | None
+    heartbeat_age_s: float | None
+    sim_date: str | None
+    log: str
+    jobs: dict[str, JobStatus]
+    running_jobs: list[RunningJob]
+    quarantined: list[Quarantined]
+    queue: Queue
+
+
+def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> Status:
     """Everything `assistant status` shows, as plain data (the JSON output)."""
     now = datetime.now(UTC)
     pid = lock.holder(home)
-    row = daemon_state.read(db) or {}
+    row = daemon_state.read(db)
     running = pid is not None
-    mode = row.get("mode")
-    info: dict[str, Any] = {
-        "running": running,
-        "pid": (pid or row.get("pid")) if running else None,
-        "mode": mode,
-        "state": row.get("state") if running else daemon_state.State.STOPPED.value,
-        "started_at": row.get("started_at"),
-        "uptime_s": _age(row.get("started_at"), now) if running else None,
-        "heartbeat_at": row.get("heartbeat_at"),
-        "heartbeat_age_s": _age(row.get("heartbeat_at"), now),
-        "sim_date": row.get("sim_date") if mode == "replay" else None,
-        "log": str(log_dir(home) / LOG_NAME),
-    }
+    mode = row["mode"] if row else None
+    started_at = row["started_at"] if row else None
+    heartbeat_at = row["heartbeat_at"] if row else None
     nexts = scheduler.next_runs(settings, now) if running and mode == "live" else {}
     last = job_runs.last_runs(db)
-    info["jobs"] = {}
+    jobs: dict[str, JobStatus] = {}
     for job in JOBS:
         run = last.get(job)
         if not running:
@@ -137,32 +180,49 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> dict[st
             nxt = _next_retrain(settings, db, now)
         else:
             nxt = nexts.get(SLOT_OF[job])
-        info["jobs"][job] = {
-            "last_started": run and run["started_at"],
-            "last_status": run and run["status"],
-            "last_message": run and run["message"],
-            "progress": run and run["progress"],
+        jobs[job] = {
+            "last_started": None if run is None else run["started_at"],
+            "last_status": None if run is None else run["status"],
+            "last_message": None if run is None else run["message"],
+            "progress": None if run is None else run["progress"],
             "next": nxt,
         }
-    info["running_jobs"] = (
-        [
+    return {
+        "running": running,
+        "pid": (pid or (row["pid"] if row else None)) if running else None,
+        "mode": mode,
+        "state": (row["state"] if row else None) if running else daemon_state.State.STOPPED.value,
+        "started_at": started_at,
+        "uptime_s": _age(started_at, now) if running else None,
+        "heartbeat_at": heartbeat_at,
+        "heartbeat_age_s": _age(heartbeat_at, now),
+        "sim_date": (row["sim_date"] if row else None) if mode == "replay" else None,
+        "log": str(log_dir(home) / LOG_NAME),
+        "jobs": jobs,
+        "running_jobs": [
             {"job": r["job"], "progress": r["progress"], "message": r["message"]}
             for r in job_runs.running(db)
         ]
         if running
-        else []
-    )
-    info["quarantined"] = [
-        {k: q[k] for k in ("id", "kind", "reason", "serves")} for q in registry.quarantines(db)
-    ]
-    info["queue"] = {
-        "counts": commands.counts(db),
-        "recent": [
-            {k: c[k] for k in ("id", "kind", "status", "created_at", "error")}
-            for c in commands.recent(db, 5)
+        else [],
+        "quarantined": [
+            {"id": q["id"], "kind": q["kind"], "reason": q["reason"], "serves": q["serves"]}
+            for q in registry.quarantines(db)
         ],
+        "queue": {
+            "counts": commands.counts(db),
+            "recent": [
+                {
+                    "id": c["id"],
+                    "kind": c["kind"],
+                    "status": c["status"],
+                    "created_at": c["created_at"],
+                    "error": c["error"],
+                }
+                for c in commands.recent(db, 5)
+            ],
+        },
     }
-    return info
 
 
 def _next_retrain(settings: Settings, db: sqlite_utils.Database, now: datetime) -> str | None:

@@ -17,13 +17,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import sqlite_utils
 
 from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
 from store.db import DiskFull, disk_full_error, is_disk_full, open_db
 from vocab.commands import Retrained
+from vocab.jsontypes import Json
 
 log = logging.getLogger("assistant.daemon")
 
@@ -112,7 +114,7 @@ class TrainingWorker:
             self._abort = _Either(self.stop)
             return self.current
 
-    def cancel_unrequested(self, db: Any) -> int:
+    def cancel_unrequested(self, db: sqlite_utils.Database) -> int:
         """Drop the trainings no user asked for (schedule, drift), the running one included.
 
         A replay that ended calls this: nothing trains after it unless a user asks. The
@@ -151,11 +153,11 @@ class TrainingWorker:
                     outcome = jobs.Outcome(False, error=str(exc))
                 self.completed += 1
                 malloc.release()  # the training's freed buffers go back to the OS: RSS stays flat
-                cancelled = outcome.extra.get("interrupted") and not self.stop.is_set()
+                cancelled = outcome.interrupted and not self.stop.is_set()
                 for cid in req.command_ids:
                     if cancelled:
                         commands.finish(db, cid, error=CANCELLED)
-                    elif outcome.extra.get("interrupted"):
+                    elif outcome.interrupted:
                         commands.requeue(db, cid, "the daemon stopped during training; re-queued")
                     else:
                         commands.finish(
@@ -193,7 +195,7 @@ def _retrain(
     req: TrainRequest,
     stop: threading.Event,
     clock: Callable[[], str | None] | None,
-) -> tuple[Any, str]:
+) -> tuple[Json, str]:
     return jobs.retrain(
         ctx, progress, req.kinds, req.as_of, stop, clock, walk_forward=req.walk_forward
     )

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,9 +36,21 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.ingest.market import series_frame
 from assistant.modeling.relative import KIND as RANKING
-from assistant.modeling.training import forecaster_kinds, load_bars, model_params, resolve_kinds
+from assistant.modeling.relative import Record
+from assistant.modeling.training import (
+    Params,
+    forecaster_kinds,
+    load_bars,
+    model_params,
+    resolve_kinds,
+)
 from models import intervals, outcomes, scorecard, vix, volatility
+from models.metrics import Scores
 from store.symbols import active_symbols, validate_symbol
+
+if TYPE_CHECKING:
+    from assistant.modeling.compute import BlockForecast, Task
+    from models.dataset import Dataset
 
 DEFAULT_SESSIONS = 756  # three years
 MIN_PAST = 252  # sessions of history before the first walk-forward prediction
@@ -82,6 +94,30 @@ CSV_RENAME = {
 }
 
 
+class Scored(Scores, total=False):
+    """One (model, symbol, horizon) of a backtest: the calls' scores (`Scores`) and, as
+    `report` scores a home's ledger, its ranges, volatility and (symbol ALL) ranking."""
+
+    model: str
+    symbol: str  # ALL: every symbol pooled
+    horizon: int
+    range80: scorecard.RangeScore
+    range95: scorecard.RangeScore
+    volatility: scorecard.VolScores
+    ranking: scorecard.RankingSkill | None
+
+
+@dataclass(frozen=True)
+class Block:
+    """What scoring a retrain block needs later (none of it travels to a worker)."""
+
+    now: pd.Timestamp  # the block's first session: its models' fit time
+    idx: pd.Index  # (symbol, date) of the rows it predicts
+    sym: np.ndarray  # their symbols
+    targets: dict[int, list[str | None]]  # per horizon, each row's target session
+    trained_through: str
+
+
 @dataclass
 class BacktestReport:
     start: str
@@ -92,13 +128,14 @@ class BacktestReport:
     symbols: list[str]
     retrains: int
     n_predictions: int
-    results: list[dict[str, Any]]
+    results: list[Scored]
     predictions: pd.DataFrame
     skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why it was left out
-    # the ranking model's record per horizon (str), or why there is none
-    ranking: dict[str, Any] = field(default_factory=dict)
+    # the ranking model's record per horizon key, or why there is none
+    ranking: Record = field(default_factory=dict)
+    ranking_note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "from": self.start,
             "to": self.end,
@@ -110,7 +147,7 @@ class BacktestReport:
             "n_predictions": self.n_predictions,
             "results": self.results,
             "skipped": self.skipped,
-            "ranking": self.ranking,
+            "ranking": self.ranking if self.ranking_note is None else {"note": self.ranking_note},
         }
 
 
@@ -188,8 +225,8 @@ def backtest(
     # block per core: the fits of one block alone leave a core idle behind the slowest kind.
     batch = getattr(run, "jobs", 1) if run.name == "local" else BLOCKS_PER_BATCH
     for first in range(0, len(blocks), batch):
-        tasks: list[Any] = []
-        made: dict[int, dict[str, Any]] = {}
+        tasks: list[Task] = []
+        made: dict[int, Block] = {}
         for b in range(first, min(first + batch, len(blocks))):
             made[b] = _block_tasks(
                 data,
@@ -216,7 +253,7 @@ def backtest(
                 raise AssistantError("backtest stopped")
             if "error" in out:
                 raise AssistantError(
-                    f"every model failed to train at {block['now'].date()}: {out['error']}"
+                    f"every model failed to train at {block.now.date()}: {out['error']}"
                 )
             models = list(out["forecasts"])
             records.extend(_block_records(data, block, out["forecasts"]))
@@ -225,7 +262,7 @@ def backtest(
     preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
     add_ranges(preds, bars, tuple(horizons), series_frame(db, "^VIX"))
     preds["rank_score"] = np.nan  # without `ranking` among the kinds: an empty column
-    ranked = add_rank_scores(preds, bars, tuple(horizons), blocks) if rank else {}
+    ranked, note = add_rank_scores(preds, bars, tuple(horizons), blocks) if rank else ({}, None)
     results = score(preds)
     return BacktestReport(
         str(pd.Timestamp(walk[0]).date()),
@@ -240,6 +277,7 @@ def backtest(
         preds,
         skipped,
         ranked,
+        note,
     )
 
 
@@ -248,11 +286,11 @@ def add_rank_scores(
     bars: dict[str, pd.DataFrame],
     horizons: tuple[int, ...],
     blocks: list[np.ndarray],
-) -> dict[str, Any]:
+) -> tuple[Record, str | None]:
     """The ranking model's walk-forward score of every call (column `rank_score`, in place:
     the expected move relative to the panel's mean, log over h sessions), refit at each
     block's first session on the rows whose label had matured by then, as the forecasters
-    are; and its record per horizon (`models.scorecard.ranking_skill`), or why none."""
+    are; and (its record per horizon (`models.scorecard.ranking_skill`), or why none)."""
     from assistant.modeling.relative import market_close
     from models import ranking, scorecard
     from vocab.horizons import horizon_key
@@ -268,9 +306,9 @@ def add_rank_scores(
             min_train_sessions=0,
         )
     except ranking.TooFewSymbols as exc:
-        return {"note": f"{exc}: no ranking"}
+        return {}, f"{exc}: no ranking"
     except ValueError as exc:
-        return {"note": f"no ranking: {exc}"}
+        return {}, f"no ranking: {exc}"
     keys = ["symbol", "as_of", "horizon"]
     scores = walk.rename(columns={"date": "as_of", "score": "rank_score"})[[*keys, "rank_score"]]
     as_of = pd.to_datetime(preds["as_of"])
@@ -278,26 +316,26 @@ def add_rank_scores(
         {"symbol": preds["symbol"].to_numpy(), "as_of": as_of, "horizon": preds["horizon"]}
     ).merge(scores, on=keys, how="left")
     preds["rank_score"] = joined["rank_score"].to_numpy()
-    out: dict[str, Any] = {}
+    out: Record = {}
     for h in horizons:
         rows = walk[walk["horizon"] == h].rename(columns={"score": "expected"})
         skill = scorecard.ranking_skill(rows, h)
         out[horizon_key(h)] = (
             None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
         )
-    return out
+    return out, None
 
 
 def _block_tasks(
-    data: Any,
+    data: Dataset,
     block: np.ndarray,
     b: int,
     kinds: list[str],
-    params: dict[str, Any],
+    params: Params,
     target_dates: dict[str, pd.Series],
-    tasks: list[Any],
+    tasks: list[Task],
     max_rows: int,
-) -> dict[str, Any]:
+) -> Block:
     """Append block b's tasks (one fit per kind, one predict) to `tasks`; return what
     scoring needs later (outcomes, baselines: none of it travels to a worker)."""
     from assistant.modeling import compute
@@ -340,21 +378,21 @@ def _block_tasks(
             ([compute.Ref(f"b{b}/{k}") for k in kinds], shared, cut.X[keep], sel[keep]),
         )
     )
-    return {
-        "now": now,
-        "idx": idx,
-        "sym": sym,
-        "targets": {h: [_target(target_dates[s], t, h) for s, t in idx] for h in data.horizons},
-        "trained_through": str(past.cutoff.date()),
-    }
+    return Block(
+        now,
+        idx,
+        sym,
+        {h: [_target(target_dates[s], t, h) for s, t in idx] for h in data.horizons},
+        str(past.cutoff.date()),
+    )
 
 
 def _block_records(
-    data: Any, block: dict[str, Any], forecasts: dict[str, Any]
+    data: Dataset, block: Block, forecasts: dict[str, BlockForecast]
 ) -> list[pd.DataFrame]:
     """Per kind and horizon: the block's calls (abstaining below the threshold chosen on the
     block's validation rows) with their outcomes and the causal baselines of each row."""
-    idx, sym = block["idx"], block["sym"]
+    idx, sym = block.idx, block.sym
     Y = data.Y.loc[idx]
     out = []
     for kind, (fc_horizons, expected, probs_all, thresholds) in forecasts.items():
@@ -368,7 +406,7 @@ def _block_records(
                         "symbol": sym,
                         "as_of": idx.get_level_values("date"),
                         "horizon": h,
-                        "target_date": block["targets"][h],
+                        "target_date": block.targets[h],
                         "expected_return": expected[:, i],
                         "p_down": probs[:, 0],
                         "p_flat": probs[:, 1],
@@ -380,7 +418,7 @@ def _block_records(
                         "majority": Y[f"maj_h{h}"].to_numpy(),
                         "last_move": Y[f"last_h{h}"].to_numpy(),
                         **{f"clim_{c}": Y[f"clim_{c}_h{h}"].to_numpy() for c in outcomes.CLASSES},
-                        "trained_through": block["trained_through"],
+                        "trained_through": block.trained_through,
                     }
                 )
             )
@@ -395,7 +433,7 @@ def _target(series: pd.Series, t: pd.Timestamp, h: int) -> str | None:
     return str(pd.Timestamp(series.index[i]).date()) if i < len(series) else None
 
 
-def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
+def score(preds: pd.DataFrame) -> list[Scored]:
     """Metrics per (model, symbol, horizon), plus every symbol pooled as symbol 'ALL', of
     the calls exactly as they were made (and written by --predictions-out). Each row
     carries its own causal majority and last move, so pooled rows are scored against what
@@ -420,11 +458,17 @@ def score(preds: pd.DataFrame) -> list[dict[str, Any]]:
                 call=g["call"].to_numpy(),
             )
             calls = ledger_columns(g)
-            m.update(scorecard.ranges(calls))
-            m["volatility"] = scorecard.vol_scores(calls)
+            row: Scored = {
+                "model": str(model),
+                "symbol": str(symbol),
+                "horizon": int(h),  # type: ignore[call-overload]  # as above
+                **m,
+                **scorecard.ranges(calls),
+                "volatility": scorecard.vol_scores(calls),
+            }
             if symbol == "ALL":
-                m["ranking"] = scorecard.ranking(calls, int(h))  # type: ignore[call-overload]  # as above
-            out.append({"model": model, "symbol": symbol, "horizon": int(h), **m})  # type: ignore[call-overload]  # pandas-stubs type group keys as Hashable
+                row["ranking"] = scorecard.ranking(calls, int(h))  # type: ignore[call-overload]  # as above
+            out.append(row)
     return out
 
 

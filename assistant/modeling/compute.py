@@ -24,13 +24,21 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypedDict, TypeVar
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from distributed import Future
+
+    from models.base import Forecaster
+    from models.dataset import Dataset
 
 ENV = "ASSISTANT_COMPUTE_SCHEDULER"
 _ADDRESS = re.compile(r"^(tcp|tls)://[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
@@ -45,18 +53,44 @@ class Ref:
     key: str
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, eq=False)
-class Shared:
+class Shared(Generic[T]):
     """A large input several tasks read: shipped to the cluster once, not once per task."""
 
-    value: Any
+    value: T
+
+
+class BlockForecast(NamedTuple):
+    """One kind's forecasts of a backtest block's rows."""
+
+    horizons: tuple[int, ...]
+    expected_return: np.ndarray  # (rows, H)
+    probs: np.ndarray  # (rows, H, 3)
+    thresholds: list[float | None]  # per horizon, chosen on the block's validation part
+
+
+class Outcome(TypedDict, total=False):
+    """What a task sends back: a fit (`kind` and the packed `files`, or its `error`), a
+    backtest block (`forecasts` per kind and the kinds' `errors`, or one `error`), or that
+    it was `stopped`."""
+
+    kind: str
+    files: dict[str, bytes]
+    error: str
+    stopped: bool
+    forecasts: dict[str, BlockForecast]
+    errors: list[str]
 
 
 @dataclass
 class Task:
     key: str
-    fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
+    fn: Callable[..., Outcome]  # a module-level task function (below)
+    # its arguments, opaque to the runners but for the Refs and Shareds they hold
+    args: tuple[object, ...] = ()
     keep: bool = True  # bring the result back (False: only other tasks need it)
     local_hooks: bool = False  # fn takes progress= and stop= when run in this process
 
@@ -69,7 +103,7 @@ class Runner(Protocol):
         tasks: list[Task],
         progress: Progress | None = None,
         stop: threading.Event | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Outcome]: ...
 
 
 # ---- where to run ---------------------------------------------------------------------
@@ -97,7 +131,7 @@ def runner(address: str | None) -> Runner:
 # ---- model artifacts over the wire ----------------------------------------------------
 
 
-def pack(model: Any) -> dict[str, bytes]:
+def pack(model: Forecaster) -> dict[str, bytes]:
     """The files of the saved model (the same save path as the registry uses)."""
     with tempfile.TemporaryDirectory(prefix="assistant-pack-") as tmp:
         target = Path(tmp) / "model"
@@ -105,7 +139,7 @@ def pack(model: Any) -> dict[str, bytes]:
         return {p.name: p.read_bytes() for p in sorted(target.iterdir()) if p.is_file()}
 
 
-def unpack(files: dict[str, bytes], kind: str = "model") -> Any:
+def unpack(files: dict[str, bytes], kind: str = "model") -> Forecaster:
     """Load a packed model (checksums and feature schema checked, nothing unpickled)."""
     from models import artifacts, catalog
 
@@ -129,12 +163,12 @@ def unpack(files: dict[str, bytes], kind: str = "model") -> Any:
 def fit_task(
     kind: str,
     horizons: tuple[int, ...],
-    params: dict[str, Any],
-    split: tuple[Any, Any],
+    params: Mapping[str, int],
+    split: tuple[Dataset, Dataset],
     *,
     progress: Callable[[float, str], None] | None = None,
     stop: threading.Event | None = None,
-) -> dict[str, Any]:
+) -> Outcome:
     """Fit one kind on (train, val); {"files": packed} or {"error": message} or {"stopped"}.
     A model that fails to fit is a result (reported as failed), not a failed task."""
     from models import catalog
@@ -152,8 +186,8 @@ def fit_task(
 
 
 def block_task(
-    fits: list[dict[str, Any]], split: tuple[Any, Any], X: Any, sel: Any
-) -> dict[str, Any]:
+    fits: list[Outcome], split: tuple[Dataset, Dataset], X: pd.DataFrame, sel: np.ndarray
+) -> Outcome:
     """One backtest block: the fitted kinds (+ their ensemble, weights fit on the split's
     validation part) predict the block's rows `sel` of X; kind -> (horizons, expected
     return, probabilities at those rows, the evidence threshold per horizon chosen on the
@@ -175,15 +209,15 @@ def block_task(
         fc = model.predict(X)
         fc_val = model.predict(val.X)
         gates = [selective.choose_gate(val, fc_val, i) for i in range(len(fc.horizons))]
-        out[kind] = (fc.horizons, fc.expected_return[sel], fc.probs[sel], gates)
+        out[kind] = BlockForecast(fc.horizons, fc.expected_return[sel], fc.probs[sel], gates)
     return {"forecasts": out, "errors": errors}
 
 
 def fit_results(
-    results: dict[str, Any], kinds: Iterable[str], key: Callable[[str], str] = lambda k: k
-) -> dict[str, Any]:
-    """kind -> loaded model, or the error message, or None when stopped."""
-    out: dict[str, Any] = {}
+    results: Mapping[str, Outcome], kinds: Iterable[str], key: Callable[[str], str] = lambda k: k
+) -> dict[str, Forecaster | Exception | None]:
+    """kind -> loaded model, or the error (as an exception), or None when stopped."""
+    out: dict[str, Forecaster | Exception | None] = {}
     for kind in kinds:
         r = results[key(kind)]
         if "files" in r:
@@ -198,7 +232,7 @@ def fit_results(
 # ---- backends -------------------------------------------------------------------------
 
 
-def _walk(value: Any, leaf: Callable[[Any], Any]) -> Any:
+def _walk(value: object, leaf: Callable[[Ref | Shared[object]], object]) -> object:
     if isinstance(value, Ref | Shared):
         return leaf(value)
     if isinstance(value, tuple):
@@ -210,7 +244,13 @@ def _walk(value: Any, leaf: Callable[[Any], Any]) -> Any:
     return value
 
 
-def _refs(value: Any) -> list[str]:
+def _walk_args(
+    args: tuple[object, ...], leaf: Callable[[Ref | Shared[object]], object]
+) -> tuple[object, ...]:
+    return tuple(_walk(v, leaf) for v in args)
+
+
+def _refs(value: object) -> list[str]:
     found: list[str] = []
     _walk(value, lambda v: found.append(v.key) if isinstance(v, Ref) else v)
     return found
@@ -249,7 +289,7 @@ class LocalRunner:
         tasks: list[Task],
         progress: Progress | None = None,
         stop: threading.Event | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Outcome]:
         import joblib
         import threadpoolctl
         import torch
@@ -257,10 +297,12 @@ class LocalRunner:
         _check_graph(tasks)
         say = progress or (lambda k, f, m: None)
         lock = threading.Lock()  # callers' progress writers are not thread-safe
-        results: dict[str, Any] = {}
+        results: dict[str, Outcome] = {}
 
-        def one(task: Task) -> Any:
-            args = _walk(task.args, lambda v: results[v.key] if isinstance(v, Ref) else v.value)
+        def one(task: Task) -> Outcome:
+            args = _walk_args(
+                task.args, lambda v: results[v.key] if isinstance(v, Ref) else v.value
+            )
 
             def report(fraction: float, message: str) -> None:
                 with lock:
@@ -316,7 +358,7 @@ class DaskRunner:
         tasks: list[Task],
         progress: Progress | None = None,
         stop: threading.Event | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Outcome]:
         from distributed import Client, as_completed
 
         _check_graph(tasks)
@@ -328,10 +370,10 @@ class DaskRunner:
                 f"cannot reach the Dask scheduler at {self.address}: {exc}"
             ) from None
         token = uuid.uuid4().hex[:8]
-        futures: dict[str, Any] = {}
-        shared: dict[int, Any] = {}
+        futures: dict[str, Future] = {}
+        shared: dict[int, Future] = {}
 
-        def remote(v: Any) -> Any:
+        def remote(v: Ref | Shared[object]) -> Future:
             if isinstance(v, Ref):
                 return futures[v.key]
             if id(v) not in shared:
@@ -342,7 +384,7 @@ class DaskRunner:
             for t in tasks:
                 futures[t.key] = client.submit(
                     t.fn,
-                    *_walk(t.args, remote),
+                    *_walk_args(t.args, remote),
                     key=f"assistant-{t.key}-{token}",
                     pure=False,
                     retries=self.retries,

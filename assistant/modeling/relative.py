@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,13 @@ import sqlite_utils
 from models.ranking import KIND
 from store import registry
 from vocab.horizons import horizon_key
+
+if TYPE_CHECKING:
+    from models.ranking import Ranker
+    from models.scorecard import RankingSkill
+
+# the ranking's held-out record per horizon key (None: no date with enough symbols)
+Record = dict[str, "RankingSkill | None"]
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +56,9 @@ def market_close(bars: dict[str, pd.DataFrame]) -> pd.Series | None:
 
 def fit_ranking(
     bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]
-) -> tuple[Any, dict[str, Any], dict[str, tuple[str, str]]]:
-    """(the serving fit, held-out metrics per horizon, ranges); TooFewSymbols below the
-    minimum, ValueError when the history is too short."""
+) -> tuple[Ranker, Record, dict[str, tuple[str, str]]]:
+    """(the serving fit, its held-out record, ranges); TooFewSymbols below the minimum,
+    ValueError when the history is too short."""
     from models import ranking, scorecard
 
     data = ranking.panel(ranking.wide_closes(bars), market_close(bars), horizons)
@@ -65,7 +72,7 @@ def fit_ranking(
     held = ranking.fit_at(data, test_start, horizons)
     test = data[(dates >= test_start) & labelled]
     pred = held.predict(test)
-    metrics: dict[str, Any] = {}
+    record: Record = {}
     for i, h in enumerate(horizons):
         frame = pd.DataFrame(
             {
@@ -75,7 +82,7 @@ def fit_ranking(
             }
         )
         skill = scorecard.ranking_skill(frame, h)
-        metrics[horizon_key(h)] = (
+        record[horizon_key(h)] = (
             None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
         )
     model = ranking.fit_at(data, None, horizons)
@@ -88,8 +95,8 @@ def fit_ranking(
         "train": (first, str(pd.Timestamp(before[-1]).date())),
         "test": (str(test_start.date()), last),
     }
-    model.info["trained_through"] = last
-    return model, {"test": metrics}, ranges
+    model.info.trained_through = last
+    return model, record, ranges
 
 
 def train_ranking(
@@ -99,19 +106,20 @@ def train_ranking(
     horizons: tuple[int, ...],
     known_on: str | None,
     uncovered: list[str] | None = None,
-) -> tuple[str | None, str, str, dict[str, Any]]:
-    """Fit, store and register the ranking; (model id or None, status, reason, metrics).
+) -> tuple[str | None, str, str, Record | None]:
+    """Fit, store and register the ranking; (model id or None, status, reason, its held-out
+    record: None when there is no ranking).
     `uncovered`: watched symbols the serving ranking ranks that this one would not (then
     it stays a candidate, as a forecaster would)."""
     from assistant.modeling import disk
     from models import artifacts, ranking
 
     try:
-        model, metrics, ranges = fit_ranking(bars, horizons)
+        model, record, ranges = fit_ranking(bars, horizons)
     except ranking.TooFewSymbols as exc:
-        return None, "skipped", f"{exc}: no ranking", {}
+        return None, "skipped", f"{exc}: no ranking", None
     except ValueError as exc:
-        return None, "skipped", f"not enough history for a ranking ({exc})", {}
+        return None, "skipped", f"not enough history for a ranking ({exc})", None
     with disk.lock(home):
         disk.tidy(db, home)
         version = disk.next_version(db, home, KIND)
@@ -141,7 +149,7 @@ def train_ranking(
             horizons=list(horizons),
             ranges=ranges,
             feature_hash=ranking.feature_hash(),
-            metrics={**metrics, "info": model.info},
+            metrics={"test": record, "info": model.info.to_dict()},
             artifact_path=str(rel),
             data_end=max(str(b.index[-1].date()) for b in bars.values()),
             known_on=known_on,
@@ -150,12 +158,12 @@ def train_ranking(
         )
     if status == "serving":
         registry.promote(db, model_id, reason)
-    return model_id, status, reason, metrics
+    return model_id, status, reason, record
 
 
 def load_ranking(
     db: sqlite_utils.Database, home: Path, as_of: str | None
-) -> tuple[dict[str, Any], Any] | None:
+) -> tuple[dict[str, Any], Ranker] | None:
     """The ranking model serving calls as of `as_of` (latest: the serving one), or None. A
     broken artifact is quarantined and the previous ranking serves instead."""
     from models import ranking
@@ -198,6 +206,7 @@ def relative_calls(
     if as_of not in X.index.get_level_values("date"):
         return None
     today = X.xs(as_of, level="date")
+    assert isinstance(today, pd.DataFrame)  # a frame of FEATURES, one row per symbol
     today = today[today["xs_ret_5"].notna()]
     if len(today) < ranking.MIN_SYMBOLS:
         return None

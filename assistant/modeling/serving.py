@@ -20,10 +20,10 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -34,10 +34,30 @@ from models.dataset import CONTEXT
 from store import registry
 from vocab.horizons import at_horizon
 
+if TYPE_CHECKING:
+    from models.base import Forecast, Forecaster
+    from models.metrics import Scores
+
 TAIL = CONTEXT  # most feature rows handed to a model per symbol: enough for any window
 log = logging.getLogger(__name__)
 
 CACHE_HOMES = 4  # homes whose serving models stay loaded (one daemon uses one)
+
+
+class Skill(TypedDict):
+    """The primary model's held-out skill at one horizon, next to the baselines' (test split)."""
+
+    model: str
+    n: int | None
+    n_rows: int | None
+    dir_accuracy: float | str | None  # "abstains": no held-out call cleared its threshold
+    coverage: float | None
+    always_up: float | None
+    majority: float | None
+    last_move: float | None
+    p_value: float | None
+    brier: float | None
+    test_range: list[str | None]
 
 
 @dataclass
@@ -46,17 +66,19 @@ class SymbolForecast:
     expected_return: dict[int, float]
     probs: dict[int, tuple[float, float, float]]
     per_model: dict[str, dict[int, float]]
-    skill: dict[int, dict[str, Any]]
+    skill: dict[int, Skill]
     # per horizon, the evidence threshold chosen on validation (None: always abstain);
     # absent for models trained before thresholds existed (their calls are not gated)
     thresholds: dict[int, float | None] | None = None
 
 
+Row = dict[str, Any]  # a registry row (store.registry)
+Fingerprint = tuple[tuple[str, str, str, tuple[tuple[str, int, int, int], ...]], ...]
+
+
 @dataclass
 class Serving:
-    models: dict[str, tuple[dict[str, Any], Any]] = field(
-        default_factory=dict
-    )  # kind -> (row, model)
+    models: dict[str, tuple[Row, Forecaster]] = field(default_factory=dict)  # kind -> (row, model)
     quarantined: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # serving models refused as of a date
     quarantines: list[str] = field(default_factory=list)  # quarantines in effect, one line each
@@ -79,7 +101,9 @@ class Serving:
         return "+".join(sorted(row["id"] for row, _ in self.models.values()))
 
 
-_cache: OrderedDict[str, tuple[tuple, Serving]] = OrderedDict()  # home -> (fingerprint, loaded)
+_cache: OrderedDict[str, tuple[Fingerprint, Serving]] = (
+    OrderedDict()
+)  # home -> (fingerprint, loaded)
 _cache_lock = threading.Lock()  # the daemon's training worker and its cycles may both load
 
 
@@ -89,7 +113,7 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def _fingerprint(home: Path, rows: list[dict[str, Any]]) -> tuple:
+def _fingerprint(home: Path, rows: list[Row]) -> Fingerprint:
     """The serving set and the state of its files on disk: a changed, truncated or replaced
     artifact file changes it, so the next load reads (and if need be quarantines) it again."""
     out = []
@@ -119,7 +143,7 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
     `registry.serving_as_of`; `Serving.notes` says which serving model does not, and why)."""
     home = Path(home)
 
-    def pick() -> tuple[list[dict[str, Any]], list[str]]:
+    def pick() -> tuple[list[Row], list[str]]:
         # The ranking model serves relative calls apart (assistant.modeling.relative).
         rows, notes = registry.serving_as_of(db, as_of) if as_of else (registry.serving(db), [])
         mine = [r for r in rows if r["kind"] != RANKING]
@@ -146,9 +170,9 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
 def _load(
     db: sqlite_utils.Database,
     home: Path,
-    rows: list[dict[str, Any]],
+    rows: list[Row],
     notes: list[str],
-    pick: Callable[[], tuple[list[dict[str, Any]], list[str]]],
+    pick: Callable[[], tuple[list[Row], list[str]]],
 ) -> Serving:
     """Load `rows`; a broken artifact is quarantined and `pick()` asked again, so the model
     the same rule chooses next serves its kind (or none)."""
@@ -183,8 +207,8 @@ def _quarantines(db: sqlite_utils.Database, as_of: str | None) -> list[str]:
     return [registry.quarantine_notice(q) for q in registry.quarantines(db, as_of)]
 
 
-def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:
-    m: dict[str, Any] = at_horizon(row.get("metrics", {}).get("test", {}), h, {})
+def _skill(row: Row, h: int) -> Skill:
+    m = cast("Scores", at_horizon(row.get("metrics", {}).get("test", {}), h, {}))
     base = m.get("baselines", {})
     return {
         "model": row["id"],
@@ -202,20 +226,21 @@ def _skill(row: dict[str, Any], h: int) -> dict[str, Any]:
     }
 
 
-def _thresholds(models: list[Any], horizons: list[int]) -> dict[int, float | None] | None:
+def _thresholds(models: list[Forecaster], horizons: list[int]) -> dict[int, float | None] | None:
     """The evidence thresholds the primary models chose on validation; averaged models
     call only past the strictest of theirs (and never if one of them never may)."""
-    chosen = [m.info.get("thresholds") for m in models]
+    chosen = [m.info.thresholds for m in models]
     if not chosen or any(c is None for c in chosen):
         return None
     out: dict[int, float | None] = {}
     for h in horizons:
-        values = [c.get(str(h)) for c in chosen]
-        out[h] = None if any(v is None for v in values) else max(values)
+        values = [c.get(str(h)) for c in chosen if c is not None]
+        known = [v for v in values if v is not None]
+        out[h] = max(known) if len(known) == len(values) else None
     return out
 
 
-def _rows_needed(model: Any) -> int:
+def _rows_needed(model: Forecaster) -> int:
     """Feature rows per symbol the model needs for its last row: its window (sequence
     models, ensembles of them), else 1; never more than TAIL."""
     need = int(model.params.get("window", 1))
@@ -224,13 +249,17 @@ def _rows_needed(model: Any) -> int:
     return max(1, min(TAIL, need))
 
 
-def _predict_all(serving: Serving, X: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+def _predict_all(
+    serving: Serving, X: pd.DataFrame
+) -> tuple[dict[str, Forecast], dict[str, Forecast]]:
     """({serving kind: Forecast}, {ensemble member kind: Forecast}), one row per symbol (its
     last row; earlier rows are window context). Each model predicts once over the stacked
     frame; an ensemble pools its members' forecasts, reusing those of identical models."""
-    by_digest: dict[str, Any] = {}
+    from models.forecasters.ensemble import EnsembleForecaster
 
-    def run(model: Any) -> Any:
+    by_digest: dict[str, Forecast] = {}
+
+    def run(model: Forecaster) -> Forecast:
         if model.digest is not None and model.digest in by_digest:
             return by_digest[model.digest]  # identical artifact, identical forecast
         fc = model.predict_last(X)
@@ -242,10 +271,10 @@ def _predict_all(serving: Serving, X: pd.DataFrame) -> tuple[dict[str, Any], dic
     own = {
         kind: run(model) for kind, (_, model) in serving.models.items() if not model.takes_members
     }
-    fcs: dict[str, Any] = {}
-    members: dict[str, Any] = {}
+    fcs: dict[str, Forecast] = {}
+    members: dict[str, Forecast] = {}
     for kind, (_, model) in serving.models.items():
-        if model.takes_members:
+        if isinstance(model, EnsembleForecaster):
             member_fcs = [run(m) for m in model.members]
             fcs[kind] = model.pool(member_fcs)
             members = {m.kind: f for m, f in zip(model.members, member_fcs, strict=True)}
@@ -255,7 +284,7 @@ def _predict_all(serving: Serving, X: pd.DataFrame) -> tuple[dict[str, Any], dic
 
 
 def forecast(
-    serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestamp, horizons: Any
+    serving: Serving, bars: dict[str, pd.DataFrame], as_of: pd.Timestamp, horizons: Sequence[int]
 ) -> dict[str, SymbolForecast]:
     """Forecasts made with bars up to `as_of` only, each by the serving models trained on
     its symbol. Symbols without enough history, or that no serving model was trained on,
@@ -285,7 +314,9 @@ def forecast(
     return out
 
 
-def _forecast_group(serving: Serving, X: pd.DataFrame, horizons: Any) -> dict[str, SymbolForecast]:
+def _forecast_group(
+    serving: Serving, X: pd.DataFrame, horizons: Sequence[int]
+) -> dict[str, SymbolForecast]:
     """Forecasts for the symbols of `X`, every one of which all of `serving` was trained on."""
     parts = dict.fromkeys(X.index.get_level_values("symbol").unique())
     fcs, members = _predict_all(serving, X)

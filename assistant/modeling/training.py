@@ -2,6 +2,13 @@
 kind as an independent task (threads here, or a Dask cluster) -> held-out test metrics next to the baselines ->
 artifacts on disk -> registry rows -> promotion gates.
 
+`train` reads, decides, then writes. It reads and checks everything it needs first
+(`read_inputs`: bars, the usable panel, the splits, the settings); fits and scores off the
+database (`evaluate`, `refit`); then, per kind, stores and registers the artifact, reads the
+serving model it would replace and decides with a pure rule (`decide`), and writes the
+decision. The fitted facts a model carries (its thresholds, the session it was trained
+through) are typed fields (`models.base.Facts`), set before the artifact is saved.
+
 A new model replaces the serving model of its kind only if it was trained on every
 watched symbol that model serves (a model serves only the symbols it was trained on), it
 passes the configured thresholds (settings.models: min_dir_accuracy, min_profit_factor,
@@ -16,14 +23,15 @@ stored fails alone. Then the artifacts beyond [models] keep_versions are pruned
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import pandas as pd
 import sqlite_utils
 
+from assistant import config
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.modeling import usable
@@ -31,7 +39,24 @@ from store import bars as store_bars
 from store import registry
 from store.symbols import active_symbols, validate_symbol
 
+if TYPE_CHECKING:
+    from assistant.modeling.compute import Runner
+    from assistant.modeling.relative import Record
+    from models.base import Facts, Forecaster, Thresholds
+    from models.dataset import Dataset, Split, Walk
+    from models.metrics import Scores
+
 Progress = Callable[[str, float, str], None]
+Params = dict[str, int]  # the hyperparameters settings give every kind (window, epochs)
+
+
+class HeldOut(TypedDict, total=False):
+    """A forecaster's scores, per horizon key: on validation (what chose it) and on the
+    untouched test split (what the report shows), with the thresholds chosen on validation."""
+
+    val: dict[str, Scores]
+    test: dict[str, Scores]
+    thresholds: Thresholds
 
 
 @dataclass
@@ -41,8 +66,19 @@ class ModelResult:
     status: str  # serving | candidate | quarantined | failed
     promoted: bool
     reason: str
-    metrics: dict[str, Any] = field(default_factory=dict)  # horizon (str) -> test metrics
-    info: dict[str, Any] = field(default_factory=dict)
+    metrics: HeldOut = field(default_factory=lambda: HeldOut())
+    info: Facts | None = None  # what the stored model carries (None: nothing was stored)
+    # the ranking's held-out record per horizon key (its metrics stay empty)
+    record: Record | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form: the facts as saved, a ranking's record under metrics["test"]."""
+        out = asdict(self)
+        out["info"] = self.info.to_dict() if self.info is not None else {}
+        record = out.pop("record")
+        if record is not None:
+            out["metrics"] = {"test": record}
+        return out
 
 
 @dataclass
@@ -58,8 +94,10 @@ class TrainReport:
     skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why it was left out
     housekeeping: list[str] = field(default_factory=list)  # orphans cleared, artifacts pruned
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["results"] = [r.to_dict() for r in self.results]
+        return out
 
 
 def load_bars(
@@ -75,7 +113,7 @@ def load_bars(
     return out
 
 
-def model_params(settings: Settings) -> dict[str, Any]:
+def model_params(settings: Settings) -> Params:
     m = settings.models
     return {"window": m.window, "epochs": m.epochs}
 
@@ -101,20 +139,116 @@ def forecaster_kinds(kinds: list[str]) -> list[str]:
     return [k for k in kinds if k != RANKING]
 
 
+# ---- read -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything `train` reads and checks before it fits anything."""
+
+    kinds: list[str]  # forecaster kinds
+    rank: bool  # the ranking too
+    as_of: str | None
+    horizons: tuple[int, ...]
+    bars: dict[str, pd.DataFrame]  # the symbols trained on (usable bars only)
+    skipped: dict[str, str]  # symbol -> why it was left out
+    data: Dataset
+    split: Split  # the evaluation fit's train / val / test
+    walk: Walk  # the serving fit's train / val (walk-forward rule)
+    params: Params
+    cap: int  # [models] max_train_rows
+    keep: int  # [models] keep_versions
+    scheduler: str | None  # a Dask scheduler's address (None: run here)
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self.bars)
+
+    @property
+    def data_end(self) -> str:
+        return max(str(b.index[-1].date()) for b in self.bars.values())
+
+
+def read_inputs(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    symbols: list[str] | None,
+    kinds: list[str] | None,
+    as_of: str | None,
+    scheduler: str | None,
+) -> Inputs:
+    """The bars, panel and splits to train on; AssistantError (one line) for anything that
+    makes training impossible, before anything is fitted."""
+    from assistant.modeling import compute
+    from assistant.modeling.relative import KIND as RANKING
+    from models import dataset
+
+    chosen = resolve_kinds(settings, kinds)
+    address = compute.scheduler_address(settings, scheduler)
+    symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
+    if not symbols:
+        raise AssistantError("no symbols to train on: add some with `assistant watch add`")
+    if as_of is not None:
+        as_of = str(pd.Timestamp(as_of).date())
+    bars = load_bars(db, symbols, as_of)
+    if not bars:
+        raise AssistantError(
+            "no stored bars for " + ", ".join(symbols) + ": run `assistant collect` first"
+        )
+    horizons = tuple(int(h) for h in settings.models.horizons)
+    bars, data, skipped = usable.usable_panel(bars, horizons)
+    if data is None:
+        raise AssistantError(
+            "nothing to train on: " + "; ".join(f"{s} left out ({w})" for s, w in skipped.items())
+        )
+    cap = int(settings.models.max_train_rows)
+    if cap < 1:
+        raise AssistantError(f"[models] max_train_rows = {cap}: it must be a positive row count")
+    keep = int(settings.models.keep_versions)
+    if keep < 0:
+        raise AssistantError(
+            f"[models] keep_versions = {keep}: it must be 0 or more (older models kept per kind)"
+        )
+    try:
+        split = dataset.split(dataset.recent(data, cap))
+        walk = dataset.walk_split(data, max_rows=cap)
+    except ValueError as exc:
+        raise AssistantError(f"not enough history to train: {exc}") from None
+    return Inputs(
+        forecaster_kinds(chosen),
+        RANKING in chosen,
+        as_of,
+        horizons,
+        bars,
+        skipped,
+        data,
+        split,
+        walk,
+        model_params(settings),
+        cap,
+        keep,
+        address,
+    )
+
+
+# ---- fit and score (no database) ------------------------------------------------------
+
+
 def fit_all(
     kinds: list[str],
-    split: Any,
-    params: dict[str, Any],
+    split: tuple[Dataset, Dataset],
+    params: Params,
     progress: Progress,
     stop: threading.Event | None,
-    runner: Any = None,
-) -> dict[str, Any]:
-    """Fit each kind as an independent task (assistant.modeling.compute: threads here, or a
-    Dask cluster); returns kind -> fitted model, the exception, or None when stopped."""
+    runner: Runner | None = None,
+) -> dict[str, Forecaster | Exception | None]:
+    """Fit each kind on (train, val) as an independent task (assistant.modeling.compute:
+    threads here, or a Dask cluster); returns kind -> fitted model, the exception, or None
+    when stopped."""
     from assistant.modeling import compute
 
-    data = compute.Shared((split.train, split.val))
-    horizons = tuple(split.train.horizons)
+    data = compute.Shared(split)
+    horizons = tuple(split[0].horizons)
     tasks = [
         compute.Task(kind, compute.fit_task, (kind, horizons, params, data), local_hooks=True)
         for kind in kinds
@@ -123,7 +257,7 @@ def fit_all(
     return compute.fit_results(results, kinds)
 
 
-def choose_gates(model: Any, val: Any) -> dict[str, float | None]:
+def choose_gates(model: Forecaster, val: Dataset) -> Thresholds:
     """Per horizon, the evidence threshold |P(up) - P(down)| above which the model's calls
     beat the stronger baseline on validation (None: it never does, so it always abstains)."""
     from models import selective
@@ -133,8 +267,8 @@ def choose_gates(model: Any, val: Any) -> dict[str, float | None]:
 
 
 def part_metrics(
-    model: Any, part: Any, gates: dict[str, float | None] | None = None
-) -> dict[str, Any]:
+    model: Forecaster, part: Dataset, gates: Thresholds | None = None
+) -> dict[str, Scores]:
     """Out-of-sample metrics per horizon on one part's rows (validation or test), next to
     the causal baselines of the same rows; with `gates`, calls below the threshold abstain."""
     from models import metrics
@@ -148,81 +282,210 @@ def part_metrics(
     }
 
 
+@dataclass
+class Evaluation:
+    """The evaluation fit: per kind (the ensemble of two or more included), its scores and
+    the thresholds chosen on validation; the kinds that failed, and why."""
+
+    scores: dict[str, HeldOut]
+    failed: dict[str, str]
+
+
+def evaluate(
+    inputs: Inputs, progress: Progress, stop: threading.Event | None, run: Runner
+) -> Evaluation | None:
+    """Train, early-stop on validation, choose on validation, and score the untouched test
+    split once, for the report. None when stopped."""
+    from models.base import Forecaster
+    from models.forecasters.ensemble import EnsembleForecaster
+
+    split = inputs.split
+    fitted = fit_all(inputs.kinds, (split.train, split.val), inputs.params, progress, stop, run)
+    if stop is not None and stop.is_set():
+        return None
+    good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
+    failed = {k: str(m) for k, m in fitted.items() if not isinstance(m, Forecaster)}
+    if len(good) >= 2:
+        progress("ensemble", 0.0, "fitting weights on validation")
+        good["ensemble"] = EnsembleForecaster.of(list(good.values()), split.val)
+        progress("ensemble", 1.0, "weights fit")
+    scores: dict[str, HeldOut] = {}
+    for kind, model in good.items():
+        progress(kind, 1.0, "choosing the evidence threshold on validation, scoring test")
+        gates = choose_gates(model, split.val)
+        scores[kind] = {
+            "val": part_metrics(model, split.val, gates),
+            "test": part_metrics(model, split.test, gates),
+            "thresholds": gates,
+        }
+    return Evaluation(scores, failed)
+
+
+@dataclass
+class Refit:
+    """The serving fit: per kind, the model to store (its facts set); the kinds that failed."""
+
+    models: dict[str, Forecaster]
+    failed: dict[str, str]
+
+
+def refit(
+    inputs: Inputs,
+    evaluation: Evaluation,
+    walk_forward: bool,
+    progress: Progress,
+    stop: threading.Event | None,
+    run: Runner,
+) -> Refit | None:
+    """The same recipe on every labelled row (walk-forward rule), the most recent sessions
+    for early stopping, so the model is not years stale. Each model serves with the
+    thresholds its evaluation fit chose on validation (walk-forward: chosen on its own
+    validation rows, as each backtest block's are). None when stopped."""
+    from models.base import Forecaster
+    from models.forecasters.ensemble import EnsembleForecaster
+
+    walk = inputs.walk
+    kinds = [k for k in evaluation.scores if k != "ensemble"]
+    fitted = fit_all(kinds, (walk.train, walk.val), inputs.params, progress, stop, run)
+    if stop is not None and stop.is_set():
+        return None
+    final = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
+    if "ensemble" in evaluation.scores and len(final) >= 2:
+        final["ensemble"] = EnsembleForecaster.of(list(final.values()), walk.val)
+    for kind, model in final.items():
+        model.info.thresholds = (
+            choose_gates(model, walk.val)
+            if walk_forward
+            else evaluation.scores[kind].get("thresholds")
+        )
+        model.info.trained_through = str(walk.cutoff.date())  # the backtest's column
+    failed = {k: str(m) for k, m in fitted.items() if not isinstance(m, Forecaster)}
+    return Refit(final, failed)
+
+
+# ---- decide (pure) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a new model was trained and validated on (its registry row's facts)."""
+
+    kind: str
+    symbols: list[str]
+    val_start: str
+    val_end: str
+    data_end: str
+    val: dict[str, Scores]  # its validation scores
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """The serving model of the candidate's kind, as read before deciding."""
+
+    model_id: str
+    symbols: list[str]  # the symbols it serves
+    val_start: str | None
+    val_end: str | None
+    data_end: str | None
+    val: dict[str, Scores] | None  # its validation scores (None: not recorded)
+    unusable: str | None = None  # why its artifact cannot be loaded (then it is quarantined)
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+
+
 def gate(
-    new: dict[str, Any], old: dict[str, Any] | None, settings: Settings, *, first: bool = True
-) -> tuple[bool, str]:
+    new: Mapping[str, Scores],
+    old: Mapping[str, Scores] | None,
+    models: config.Models,
+    *,
+    first: bool = True,
+) -> Decision:
     """Promotion decision and its reason, from VALIDATION metrics of the new model and of the
     serving model on the same rows (the test split is never used to choose); `old` None:
     there is no serving model (`first`) or none comparable on the same rows."""
     from models.metrics import summary
 
-    m = settings.models
+    m = models
     acc = summary(new) or 0.0
-    pfs = [v["profit_factor"] for v in new.values() if v.get("profit_factor") is not None]
+    pfs = [pf for v in new.values() if (pf := v.get("profit_factor")) is not None]
     pf = sum(pfs) / len(pfs) if pfs else 0.0
     dd = max((v["max_drawdown"] or 0.0) for v in new.values())
     if acc < m.min_dir_accuracy:
-        return False, f"dir accuracy {acc:.3f} < min {m.min_dir_accuracy:.3f}"
+        return Decision(False, f"dir accuracy {acc:.3f} < min {m.min_dir_accuracy:.3f}")
     if pf < m.min_profit_factor:
-        return False, f"profit factor {pf:.2f} < min {m.min_profit_factor:.2f}"
+        return Decision(False, f"profit factor {pf:.2f} < min {m.min_profit_factor:.2f}")
     if dd > m.max_drawdown:
-        return False, f"max drawdown {dd:.1%} > max {m.max_drawdown:.1%}"
+        return Decision(False, f"max drawdown {dd:.1%} > max {m.max_drawdown:.1%}")
     said = (
         "it abstains on validation: no call cleared its threshold"
         if summary(new) is None
         else f"validation dir accuracy {acc:.3f} on its calls"
     )
     if old is None:
-        return True, f"first of its kind ({said})" if first else f"passes the thresholds ({said})"
+        return Decision(
+            True, f"first of its kind ({said})" if first else f"passes the thresholds ({said})"
+        )
     before = summary(old) or 0.0
     if acc < before:
-        return (
+        return Decision(
+            False, f"worse than the serving model's validation score ({acc:.3f} < {before:.3f})"
+        )
+    return Decision(True, f"no worse than serving model ({acc:.3f} >= {before:.3f}; {said})")
+
+
+def decide(
+    new: Candidate,
+    old: Incumbent | None,
+    uncovered: list[str],
+    models: config.Models,
+) -> Decision:
+    """Whether the candidate replaces the serving model of its kind, and why. Its scores are
+    compared with the serving model's only when both were measured on the same rows (same
+    symbols, same validation sessions): the serving artifact itself was refit on every
+    labelled row, validation included, so re-scoring it on the candidate's validation rows
+    would flatter it. On other rows the model trained on the more recent data serves. An
+    unusable serving model is compared with nothing. A candidate that would leave a watched
+    symbol the serving model serves (`uncovered`) without its model never replaces it."""
+    comparable, note, staler = None, "", ""
+    if old is not None and old.unusable is not None:
+        note = f"serving {old.model_id} was unusable"
+    elif old is not None and (old.symbols, old.val_start, old.val_end) == (
+        new.symbols,
+        new.val_start,
+        new.val_end,
+    ):
+        comparable = old.val
+    elif old is not None:
+        other = (
+            f"{old.model_id} was validated on other rows ({old.val_start}..{old.val_end}, "
+            f"{len(old.symbols)} symbols), so the scores are not compared"
+        )
+        if old.data_end is not None and new.data_end < old.data_end:
+            staler = (
+                f"{other}, and its data (through {old.data_end}) is more recent than this "
+                f"model's (through {new.data_end})"
+            )
+        else:
+            note = f"{other}: the more recent data serves"
+    decision = gate(new.val, comparable, models, first=old is None)
+    if uncovered:
+        return Decision(
             False,
-            f"worse than the serving model's validation score ({acc:.3f} < {before:.3f})",
+            f"trained on {', '.join(new.symbols)} only; the serving {new.kind} "
+            f"model also serves {', '.join(uncovered)} (train the watchlist to replace it)",
         )
-    return True, f"no worse than serving model ({acc:.3f} >= {before:.3f}; {said})"
+    if decision.promote and staler:
+        return Decision(False, staler)
+    if decision.promote and note:
+        return Decision(True, f"{decision.reason}; {note}")
+    return decision
 
 
-def _incumbent(
-    db: sqlite_utils.Database, home: Path, kind: str, candidate: dict[str, Any]
-) -> tuple[str | None, dict | None, str, str]:
-    """(the serving model's id, its validation metrics when they are comparable with the
-    candidate's, a note on the comparison, why the candidate may not replace it or "").
-
-    Comparable means measured on the same rows: same symbols, same validation sessions.
-    (The serving artifact itself was refit on every labelled row, validation included, so
-    re-scoring it on the candidate's validation rows would flatter it.) On other rows the
-    model trained on the more recent data serves. An unusable serving model is
-    quarantined and compared with nothing."""
-    from models import artifacts, catalog
-
-    rows = registry.serving(db, kind)
-    if not rows:
-        return None, None, "", ""
-    row = rows[0]
-    try:
-        catalog.load(home / row["artifact_path"])
-    except (artifacts.ArtifactError, ValueError) as exc:
-        registry.quarantine(db, row["id"], f"unusable at retrain: {exc}")
-        return row["id"], None, f"serving {row['id']} was unusable", ""
-    key = ("symbols", "val_start", "val_end")
-    if all(row[k] == candidate[k] for k in key):
-        return row["id"], (row.get("metrics") or {}).get("val"), "", ""
-    other = (
-        f"{row['id']} was validated on other rows ({row['val_start']}..{row['val_end']}, "
-        f"{len(row['symbols'])} symbols), so the scores are not compared"
-    )
-    if candidate["data_end"] < row["data_end"]:
-        return (
-            row["id"],
-            None,
-            "",
-            (
-                f"{other}, and its data (through {row['data_end']}) is more recent than this "
-                f"model's (through {candidate['data_end']})"
-            ),
-        )
-    return row["id"], None, f"{other}: the more recent data serves", ""
+# ---- read, then write, per stored model ----------------------------------------------
 
 
 def _uncovered(db: sqlite_utils.Database, kind: str, symbols: list[str]) -> list[str]:
@@ -235,6 +498,129 @@ def _uncovered(db: sqlite_utils.Database, kind: str, symbols: list[str]) -> list
         for s in row["symbols"]
         if s in watched and s not in symbols
     )
+
+
+def read_incumbent(db: sqlite_utils.Database, home: Path, kind: str) -> Incumbent | None:
+    """The serving model of `kind` (None: none serves), loaded to see that it is usable."""
+    from models import artifacts, catalog
+
+    rows = registry.serving(db, kind)
+    if not rows:
+        return None
+    row = rows[0]
+    unusable = None
+    try:
+        catalog.load(home / row["artifact_path"])
+    except (artifacts.ArtifactError, ValueError) as exc:
+        unusable = str(exc)
+    return Incumbent(
+        row["id"],
+        list(row["symbols"]),
+        row["val_start"],
+        row["val_end"],
+        row["data_end"],
+        (row.get("metrics") or {}).get("val"),
+        unusable,
+    )
+
+
+@dataclass(frozen=True)
+class Stored:
+    model_id: str
+    status: str  # candidate, or quarantined when the artifact does not load back
+    reason: str
+
+
+def store(
+    db: sqlite_utils.Database,
+    home: Path,
+    kind: str,
+    model: Forecaster,
+    inputs: Inputs,
+    ranges: dict[str, tuple[str, str]],
+    metrics: HeldOut,
+    known_on: Callable[[], str | None],
+    housekeeping: list[str],
+) -> Stored:
+    """Save the artifact and register it as a candidate (under the home's artifact lock,
+    after clearing what a killed process left, which `housekeeping` records)."""
+    from assistant.modeling import disk
+    from models import catalog, features
+
+    with disk.lock(home):
+        housekeeping += disk.tidy(db, home)
+        version = disk.next_version(db, home, kind)
+        model_id = f"{kind}-v{version}"
+        rel = Path("models") / model_id
+        model.save(home / rel)
+        status, reason = "candidate", ""
+        try:
+            catalog.load(home / rel)  # what cannot be loaded back never serves
+        except Exception as exc:
+            status, reason = "quarantined", f"artifact failed to load back: {exc}"
+        registry.register(
+            db,
+            model_id=model_id,
+            kind=kind,
+            version=version,
+            symbols=inputs.symbols,
+            horizons=list(inputs.horizons),
+            ranges=ranges,
+            feature_hash=features.feature_hash(),
+            metrics={**metrics, "info": model.info.to_dict()},
+            artifact_path=str(rel),
+            data_end=inputs.data_end,
+            known_on=known_on(),
+            status=status,
+            reason=reason or None,
+        )
+    return Stored(model_id, status, reason)
+
+
+def publish(
+    db: sqlite_utils.Database,
+    home: Path,
+    settings: Settings,
+    inputs: Inputs,
+    report: TrainReport,
+    kind: str,
+    model: Forecaster,
+    scores: HeldOut,
+    walk_forward: bool,
+    known_on: Callable[[], str | None],
+) -> ModelResult:
+    """Store one kind's model, then read what serves, decide, and write the decision."""
+    try:
+        stored = store(
+            db, home, kind, model, inputs, report.ranges, scores, known_on, report.housekeeping
+        )
+    except Exception as exc:  # one kind that cannot be stored never blocks the others
+        return ModelResult(kind, None, "failed", False, f"could not store the artifact: {exc}")
+    result = ModelResult(kind, stored.model_id, stored.status, False, stored.reason, scores)
+    result.info = model.info
+    if stored.status != "candidate":
+        return result
+    if walk_forward:
+        decision = Decision(
+            True,
+            f"walk-forward refit through {inputs.walk.cutoff.date()} (replay: as the backtest)",
+        )
+    else:
+        old = read_incumbent(db, home, kind)
+        if old is not None and old.unusable is not None:
+            registry.quarantine(db, old.model_id, f"unusable at retrain: {old.unusable}")
+        ranges = report.ranges["val"]
+        new = Candidate(
+            kind, inputs.symbols, ranges[0], ranges[1], inputs.data_end, scores.get("val", {})
+        )
+        decision = decide(new, old, _uncovered(db, kind, inputs.symbols), settings.models)
+    if decision.promote:
+        registry.promote(db, stored.model_id, decision.reason)
+    else:
+        registry.set_status(db, stored.model_id, "candidate", decision.reason)
+    result.status = "serving" if decision.promote else "candidate"
+    result.promoted, result.reason = decision.promote, decision.reason
+    return result
 
 
 def train(
@@ -263,182 +649,80 @@ def train(
     refused), so a replay's calls are the backtest's for the same settings. The evaluation
     fit still runs: its held-out metrics are the model's skill shown with its calls."""
     from assistant.modeling import compute, disk, relative
-    from models import catalog, dataset, features
-    from models.base import Forecaster
-    from models.forecasters.ensemble import EnsembleForecaster
 
-    report_progress = progress or (lambda k, f, m: None)
-    kinds = resolve_kinds(settings, kinds)
-    rank = relative.KIND in kinds
-    kinds = forecaster_kinds(kinds)
-    run = compute.runner(compute.scheduler_address(settings, scheduler))
-    symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
-    if not symbols:
-        raise AssistantError("no symbols to train on: add some with `assistant watch add`")
-    if as_of is not None:
-        as_of = str(pd.Timestamp(as_of).date())
-    bars = load_bars(db, symbols, as_of)
-    if not bars:
-        raise AssistantError(
-            "no stored bars for " + ", ".join(symbols) + ": run `assistant collect` first"
-        )
-    horizons = tuple(int(h) for h in settings.models.horizons)
-    bars, data, skipped = usable.usable_panel(bars, horizons)
-    if data is None:
-        raise AssistantError(
-            "nothing to train on: " + "; ".join(f"{s} left out ({w})" for s, w in skipped.items())
-        )
-    cap = int(settings.models.max_train_rows)
-    if cap < 1:
-        raise AssistantError(f"[models] max_train_rows = {cap}: it must be a positive row count")
-    keep = int(settings.models.keep_versions)
-    if keep < 0:
-        raise AssistantError(
-            f"[models] keep_versions = {keep}: it must be 0 or more (older models kept per kind)"
-        )
-    try:
-        split = dataset.split(dataset.recent(data, cap))
-    except ValueError as exc:
-        raise AssistantError(f"not enough history to train: {exc}") from None
+    say = progress or (lambda k, f, m: None)
+    inputs = read_inputs(db, settings, symbols, kinds, as_of, scheduler)
+    split, walk = inputs.split, inputs.walk
     report = TrainReport(
-        sorted(bars),
-        as_of,
-        list(horizons),
+        inputs.symbols,
+        inputs.as_of,
+        list(inputs.horizons),
         split.ranges,
         {p: getattr(split, p).n for p in ("train", "val", "test")},
         [],
-        skipped=skipped,
+        skipped=inputs.skipped,
     )
-    # 1. The evaluation fit: train, early-stop on validation, choose on validation, and
-    #    score the untouched test split once, for the report.
-    params = model_params(settings)
-    fitted = fit_all(kinds, split, params, report_progress, stop, run)
-    if stop is not None and stop.is_set():
+    run = compute.runner(inputs.scheduler)
+    evaluation = evaluate(inputs, say, stop, run)
+    if evaluation is None:
         report.stopped = True
         return report
-    good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
-    for kind, m in fitted.items():
-        if not isinstance(m, Forecaster):
-            report.results.append(ModelResult(kind, None, "failed", False, f"training failed: {m}"))
-    if len(good) >= 2:
-        report_progress("ensemble", 0.0, "fitting weights on validation")
-        good["ensemble"] = EnsembleForecaster.of(list(good.values()), split.val)
-        report_progress("ensemble", 1.0, "weights fit")
-    scores: dict[str, dict[str, Any]] = {}
-    gates: dict[str, dict[str, float | None]] = {}
-    for kind, model in good.items():
-        report_progress(kind, 1.0, "choosing the evidence threshold on validation, scoring test")
-        gates[kind] = choose_gates(model, split.val)
-        scores[kind] = {
-            "val": part_metrics(model, split.val, gates[kind]),
-            "test": part_metrics(model, split.test, gates[kind]),
-            "thresholds": gates[kind],
-        }
-    # 2. The serving fit: the same recipe on every labelled row (walk-forward rule), the
-    #    most recent sessions for early stopping, so the model is not years stale.
-    try:
-        walk = dataset.walk_split(data, max_rows=cap)
-    except ValueError as exc:
-        raise AssistantError(f"not enough history to train: {exc}") from None
+    report.results += [
+        ModelResult(k, None, "failed", False, f"training failed: {why}")
+        for k, why in evaluation.failed.items()
+    ]
     report.ranges["fit"] = (str(walk.train.dates().min().date()), str(walk.cutoff.date()))
-    report.capped = data.n > cap
-    serving_fit = fit_all(
-        [k for k in good if k != "ensemble"], walk, params, report_progress, stop, run
-    )
-    if stop is not None and stop.is_set():
+    report.capped = inputs.data.n > inputs.cap
+    serving = refit(inputs, evaluation, walk_forward, say, stop, run)
+    if serving is None:
         report.stopped = True
         return report
-    final = {k: m for k, m in serving_fit.items() if isinstance(m, Forecaster)}
-    if "ensemble" in good and len(final) >= 2:
-        final["ensemble"] = EnsembleForecaster.of(list(final.values()), walk.val)
-    for kind, m in serving_fit.items():
-        if not isinstance(m, Forecaster):
-            report.results.append(ModelResult(kind, None, "failed", False, f"refit failed: {m}"))
-    stored: list[str] = []
-    for kind, model in final.items():
-        # The serving refit abstains like its recipe (walk-forward: as the backtest's block).
-        model.info["thresholds"] = choose_gates(model, walk.val) if walk_forward else gates[kind]
-        model.info["trained_through"] = str(walk.cutoff.date())  # the backtest's column
-        result = ModelResult(kind, None, "candidate", False, "", scores[kind], dict(model.info))
-        try:
-            with disk.lock(home):
-                report.housekeeping += disk.tidy(db, home)
-                version = disk.next_version(db, home, kind)
-                model_id = f"{kind}-v{version}"
-                rel = Path("models") / model_id
-                model.save(home / rel)
-                status, reason = "candidate", ""
-                try:
-                    catalog.load(home / rel)  # what cannot be loaded back never serves
-                except Exception as exc:
-                    status, reason = "quarantined", f"artifact failed to load back: {exc}"
-                now = (clock() if clock else None) or as_of  # None: its last bar
-                registered = registry.register(
-                    db,
-                    model_id=model_id,
-                    kind=kind,
-                    version=version,
-                    symbols=sorted(bars),
-                    horizons=list(horizons),
-                    ranges=report.ranges,
-                    feature_hash=features.feature_hash(),
-                    metrics={**result.metrics, "info": model.info},
-                    artifact_path=str(rel),
-                    data_end=max(str(b.index[-1].date()) for b in bars.values()),
-                    known_on=now,
-                    status=status,
-                    reason=reason or None,
-                )
-        except Exception as exc:  # one kind that cannot be stored never blocks the others
-            report.results.append(
-                ModelResult(kind, None, "failed", False, f"could not store the artifact: {exc}")
+    report.results += [
+        ModelResult(k, None, "failed", False, f"refit failed: {why}")
+        for k, why in serving.failed.items()
+    ]
+
+    def known_on() -> str | None:  # None: its last bar
+        return (clock() if clock else None) or inputs.as_of
+
+    for kind, model in serving.models.items():
+        report.results.append(
+            publish(
+                db,
+                home,
+                settings,
+                inputs,
+                report,
+                kind,
+                model,
+                evaluation.scores[kind],
+                walk_forward,
+                known_on,
             )
-            continue
-        result.model_id = model_id
-        stored.append(kind)
-        if status == "candidate" and walk_forward:
-            reason = f"walk-forward refit through {walk.cutoff.date()} (replay: as the backtest)"
-            registry.promote(db, model_id, reason)
-            status = "serving"
-        elif status == "candidate":
-            old_id, old_metrics, why, staler = _incumbent(db, home, kind, registered)
-            missing = _uncovered(db, kind, registered["symbols"])
-            ok, reason = gate(result.metrics["val"], old_metrics, settings, first=old_id is None)
-            if ok and staler:
-                ok, reason = False, staler
-            if missing:
-                ok, reason = (
-                    False,
-                    f"trained on {', '.join(registered['symbols'])} only; the serving {kind} "
-                    f"model also serves {', '.join(missing)} (train the watchlist to replace it)",
-                )
-            elif ok and why:
-                reason += f"; {why}"
-            if ok:
-                registry.promote(db, model_id, reason)
-                status = "serving"
-            else:
-                registry.set_status(db, model_id, "candidate", reason)
-        result.status, result.promoted, result.reason = status, status == "serving", reason
-        report.results.append(result)
-    if rank and not (stop is not None and stop.is_set()):
-        report_progress(relative.KIND, 0.0, "fitting the ranking of the watchlist")
-        now = (clock() if clock else None) or as_of
-        rid, rstatus, rwhy, rmetrics = relative.train_ranking(
-            db, home, bars, horizons, now, _uncovered(db, relative.KIND, sorted(bars))
+        )
+    stored = [r.kind for r in report.results if r.model_id is not None]
+    if inputs.rank and not (stop is not None and stop.is_set()):
+        say(relative.KIND, 0.0, "fitting the ranking of the watchlist")
+        rid, rstatus, rwhy, record = relative.train_ranking(
+            db,
+            home,
+            inputs.bars,
+            inputs.horizons,
+            known_on(),
+            _uncovered(db, relative.KIND, inputs.symbols),
         )
         report.results.append(
-            ModelResult(relative.KIND, rid, rstatus, rstatus == "serving", rwhy, rmetrics)
+            ModelResult(relative.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
         )
         if rid is not None:
             stored.append(relative.KIND)
     if stored:
         with disk.lock(home):
-            pruned = disk.prune(db, home, stored, keep)
+            pruned = disk.prune(db, home, stored, inputs.keep)
         if pruned:
             report.housekeeping.append(
                 f"pruned {len(pruned)} artifact(s), {sum(p.mb for p in pruned):.1f} MB "
-                f"([models] keep_versions = {keep}; their registry rows stay): "
+                f"([models] keep_versions = {inputs.keep}; their registry rows stay): "
                 + ", ".join(p.model_id for p in pruned)
             )
     return report

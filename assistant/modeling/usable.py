@@ -8,12 +8,15 @@ reason the caller reports; the others train.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from assistant.ingest.sources.validate import MAX_PRICE, MAX_VOLUME, MIN_PRICE
+
+if TYPE_CHECKING:
+    from models.dataset import Dataset
 
 PRICES = ["open", "high", "low", "close"]
 LIMIT = float(np.finfo(np.float32).max) / 1e3  # what float32 models hold, with headroom
@@ -60,7 +63,7 @@ def screen(bars: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], dict
 
 def usable_panel(
     bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]
-) -> tuple[dict[str, pd.DataFrame], Any, dict[str, str]]:
+) -> tuple[dict[str, pd.DataFrame], Dataset | None, dict[str, str]]:
     """(the bars kept, their panel or None when none is left, symbol -> why left out):
     the bars screened first, then the features and targets built from the rest."""
     from models import dataset

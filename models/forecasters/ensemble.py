@@ -11,6 +11,7 @@ directory swapped for another valid model is refused at load like any altered fi
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from models import artifacts
 from models.base import Forecast, Forecaster, Progress, check_stop
+from models.dataset import Dataset
 
 
 def fit_weights(
@@ -52,7 +54,7 @@ class EnsembleForecaster(Forecaster):
         self._member_digests: list[str] = []
 
     @classmethod
-    def of(cls, members: list[Forecaster], val: Any) -> EnsembleForecaster:
+    def of(cls, members: list[Forecaster], val: Dataset) -> EnsembleForecaster:
         """An ensemble of already fitted members; only the weights are fit (on `val`)."""
         ens = cls(
             members[0].horizons, members=[{"kind": m.kind, "params": m.params} for m in members]
@@ -62,7 +64,9 @@ class EnsembleForecaster(Forecaster):
         ens._fit_weights(val)
         return ens
 
-    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+    def _fit(
+        self, train: Dataset, val: Dataset, progress: Progress, stop: threading.Event | None
+    ) -> None:
         specs = self.params["members"]
         if not specs:
             raise ValueError("an ensemble needs members")
@@ -77,7 +81,7 @@ class EnsembleForecaster(Forecaster):
             progress((i + 1) / len(specs), f"member {spec['kind']} fit")
         self._fit_weights(val)
 
-    def _fit_weights(self, val: Any) -> None:
+    def _fit_weights(self, val: Dataset) -> None:
         fcs = [m.predict(val.X) for m in self.members]
         cls = val.cls(self.horizons)
         self.weights = np.column_stack(
@@ -86,7 +90,7 @@ class EnsembleForecaster(Forecaster):
                 for i in range(len(self.horizons))
             ]
         )  # (members, H)
-        self.info["weights"] = {
+        self.info.weights = {
             m.kind: [round(float(v), 4) for v in w]
             for m, w in zip(self.members, self.weights, strict=True)
         }
@@ -114,7 +118,7 @@ class EnsembleForecaster(Forecaster):
         probs = sum(f.probs * w[None, :, None] for f, w in zip(fcs, self.weights, strict=True))
         return np.asarray(ret), np.asarray(probs)
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, list[list[float]] | int | list[str]]:
         return {
             "weights": self.weights.tolist(),
             "n_members": len(self.members),
@@ -131,7 +135,7 @@ class EnsembleForecaster(Forecaster):
             )
         return []
 
-    def _read(self, directory: Path, state: dict[str, Any]) -> None:
+    def _read(self, directory: Path, state: Mapping[str, Any]) -> None:
         n = int(state["n_members"])
         self.members = [Forecaster.load(directory / f"member_{i}", self.kinds) for i in range(n)]
         # Ensembles saved before member digests existed carry none: nothing to compare.

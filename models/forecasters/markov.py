@@ -5,13 +5,16 @@ predicts the empirical distribution of what followed that context in training.""
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from models.base import Forecaster, Progress
-from models.forecasters.tables import OutcomeTable
+from models.dataset import Dataset
+from models.forecasters.tables import OutcomeTable, TableState
 
 
 class MarkovForecaster(Forecaster):
@@ -35,7 +38,9 @@ class MarkovForecaster(Forecaster):
             context = context * 3 + state
         return np.where(ok, context, -1)
 
-    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+    def _fit(
+        self, train: Dataset, val: Dataset, progress: Progress, stop: threading.Event | None
+    ) -> None:
         n_ctx = 3 ** int(self.params["order"])
         ctx = self._contexts(train.X)[train.rows]
         self.table = OutcomeTable(n_ctx, len(self.horizons)).fit(
@@ -46,9 +51,9 @@ class MarkovForecaster(Forecaster):
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return self.table.lookup(self._contexts(X))
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, TableState]:
         return {"table": self.table.to_dict()}
 
-    def _read(self, directory: Any, state: dict[str, Any]) -> None:
+    def _read(self, directory: Path, state: Mapping[str, Any]) -> None:
         self.table = OutcomeTable(3 ** int(self.params["order"]), len(self.horizons))
         self.table.load_dict(state["table"])

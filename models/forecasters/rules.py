@@ -5,6 +5,8 @@ frequencies on the training period turn the score into calibrated probabilities.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,8 @@ import pandas as pd
 
 from models import signals
 from models.base import Forecaster, Progress
-from models.forecasters.tables import OutcomeTable
+from models.dataset import Dataset
+from models.forecasters.tables import OutcomeTable, TableState
 
 LEVELS = 5  # score in [-1, 1] -> -1, -0.5, 0, 0.5, 1
 
@@ -29,7 +32,9 @@ class RulesForecaster(Forecaster):
     def _contexts(self, X: pd.DataFrame) -> np.ndarray:
         return np.rint((self.score(X) + 1) * (LEVELS - 1) / 2).astype(np.int64)
 
-    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+    def _fit(
+        self, train: Dataset, val: Dataset, progress: Progress, stop: threading.Event | None
+    ) -> None:
         ctx = self._contexts(train.X)[train.rows]
         self.table = OutcomeTable(LEVELS, len(self.horizons)).fit(
             ctx, train.ret(self.horizons), train.cls(self.horizons)
@@ -39,9 +44,9 @@ class RulesForecaster(Forecaster):
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return self.table.lookup(self._contexts(X))
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, TableState]:
         return {"table": self.table.to_dict()}
 
-    def _read(self, directory: Any, state: dict[str, Any]) -> None:
+    def _read(self, directory: Path, state: Mapping[str, Any]) -> None:
         self.table = OutcomeTable(LEVELS, len(self.horizons))
         self.table.load_dict(state["table"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 import torch
 
 from models.base import Forecaster, Progress
-from models.dataset import CONTEXT, Scaler, Windows, window_index
+from models.dataset import CONTEXT, Dataset, Scaler, Windows, window_index
 from models.forecasters import nets, trainer
 
 WEIGHTS = "weights.pt"
@@ -55,7 +56,9 @@ class SequenceForecaster(Forecaster):
         torch.manual_seed(int(self.params["seed"]))
         return nets.build(self.kind, len(self.features or []), len(self.horizons), self.params)
 
-    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+    def _fit(
+        self, train: Dataset, val: Dataset, progress: Progress, stop: threading.Event | None
+    ) -> None:
         self.scaler = Scaler.fit(train.X, train.rows)
         rt = train.ret(self.horizons)
         self.scale = [float(np.std(rt[:, i]) or 1.0) for i in range(len(self.horizons))]
@@ -76,21 +79,22 @@ class SequenceForecaster(Forecaster):
         )
         self.net = self._net().to(dev)
         p = self.params
-        self.info.update(
-            trainer.fit(
-                self.net,
-                tr,
-                va,
-                epochs=int(p["epochs"]),
-                batch=int(p["batch"]),
-                lr=float(p["lr"]),
-                patience=int(p["patience"]),
-                seed=int(p["seed"]),
-                samples=int(p["epoch_samples"]),
-                progress=progress,
-                stop=stop,
-            )
+        run = trainer.fit(
+            self.net,
+            tr,
+            va,
+            epochs=int(p["epochs"]),
+            batch=int(p["batch"]),
+            lr=float(p["lr"]),
+            patience=int(p["patience"]),
+            seed=int(p["seed"]),
+            samples=int(p["epoch_samples"]),
+            progress=progress,
+            stop=stop,
         )
+        self.info.epochs = run.epochs
+        self.info.best_val_loss = run.best_val_loss
+        self.info.train_samples_per_s = run.train_samples_per_s
         self.net = self.net.cpu().eval()
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +116,7 @@ class SequenceForecaster(Forecaster):
             return np.zeros((0, len(self.horizons))), np.zeros((0, len(self.horizons), 3))
         return np.concatenate(rets), np.concatenate(probs)
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, dict[str, list[float]] | list[float]]:
         return {"scaler": self.scaler.to_dict(), "scale": self.scale}
 
     def _write(self, directory: Path) -> list[str]:
@@ -121,7 +125,7 @@ class SequenceForecaster(Forecaster):
         (directory / WEIGHTS).write_bytes(buf.getvalue())
         return [WEIGHTS]
 
-    def _read(self, directory: Path, state: dict[str, Any]) -> None:
+    def _read(self, directory: Path, state: Mapping[str, Any]) -> None:
         self.scaler = Scaler.from_dict(state["scaler"])
         self.scale = [float(v) for v in state["scale"]]
         # weights_only=True: tensors and plain containers only; a crafted pickle is refused.

@@ -7,9 +7,12 @@ toward the global mean, so a rare context predicts close to the base rates.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
+
+# what an OutcomeTable saves: "probs" (contexts + 1, H, 3) and "mean" (contexts + 1, H)
+TableState = dict[str, list[list[list[float]]] | list[list[float]]]
 
 
 class OutcomeTable:
@@ -43,10 +46,10 @@ class OutcomeTable:
         idx = np.where(context >= 0, context, self.n_contexts)
         return self.mean[idx], self.probs[idx]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TableState:
         return {"probs": self.probs.tolist(), "mean": self.mean.tolist()}
 
-    def load_dict(self, d: dict[str, Any]) -> None:
+    def load_dict(self, d: Mapping[str, object]) -> None:
         probs, mean = np.asarray(d["probs"], float), np.asarray(d["mean"], float)
         if probs.shape != self.probs.shape or mean.shape != self.mean.shape:
             raise ValueError("outcome table has the wrong shape")

@@ -22,6 +22,15 @@ from models.base import Progress, check_stop
 from models.dataset import Windows
 
 
+@dataclass(frozen=True)
+class Run:
+    """What one training run found."""
+
+    epochs: int  # epochs run (early stopping may end it before the limit)
+    best_val_loss: float
+    train_samples_per_s: float | None
+
+
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -80,8 +89,8 @@ def fit(
     progress: Progress,
     stop: threading.Event | None,
     samples: int | None = None,
-) -> dict:
-    """Train in place; returns facts (epochs run, best val loss, samples/s)."""
+) -> Run:
+    """Train in place; returns what the run found (epochs run, best val loss, samples/s)."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     best, best_state, bad, seen, busy = float("inf"), copy.deepcopy(net.state_dict()), 0, 0, 0.0
@@ -108,8 +117,4 @@ def fit(
             break
     net.load_state_dict(best_state)
     net.eval()
-    return {
-        "epochs": epoch,
-        "best_val_loss": round(best, 6),
-        "train_samples_per_s": round(seen / busy, 1) if busy else None,
-    }
+    return Run(epoch, round(best, 6), round(seen / busy, 1) if busy else None)

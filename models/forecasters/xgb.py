@@ -4,6 +4,7 @@ feature row at t. Early stopping on validation; saved in XGBoost's own UBJ forma
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pandas as pd
 import xgboost as xgb
 
 from models.base import Forecaster, Progress, check_stop
+from models.dataset import Dataset
 
 
 class XGBoostForecaster(Forecaster):
@@ -27,7 +29,7 @@ class XGBoostForecaster(Forecaster):
         "seed": 0,
     }
 
-    def _booster_params(self, objective: str) -> dict[str, Any]:
+    def _booster_params(self, objective: str) -> dict[str, str | int | float]:
         p = self.params
         out = {
             "objective": objective,
@@ -44,7 +46,9 @@ class XGBoostForecaster(Forecaster):
             out.update(num_class=3, eval_metric="mlogloss")
         return out
 
-    def _fit(self, train: Any, val: Any, progress: Progress, stop: threading.Event | None) -> None:
+    def _fit(
+        self, train: Dataset, val: Dataset, progress: Progress, stop: threading.Event | None
+    ) -> None:
         Xt, Xv = train.X.to_numpy()[train.rows], val.X.to_numpy()[val.rows]
         rt, rv, ct, cv = (
             train.ret(self.horizons),
@@ -73,11 +77,11 @@ class XGBoostForecaster(Forecaster):
             )
             self.boosters[name] = booster
             progress((done + 1) / len(jobs), f"{name} {booster.best_iteration + 1} rounds")
-        self.info["rounds"] = {k: b.best_iteration + 1 for k, b in self.boosters.items()}
+        self.info.rounds = {k: b.best_iteration + 1 for k, b in self.boosters.items()}
 
     def _run(self, name: str, d: xgb.DMatrix) -> np.ndarray:
         b = self.boosters[name]
-        best = int(b.attr("best_iteration") or self.info.get("rounds", {}).get(name, 1) - 1)
+        best = int(b.attr("best_iteration") or (self.info.rounds or {}).get(name, 1) - 1)
         return b.predict(d, iteration_range=(0, best + 1))
 
     def _predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +94,7 @@ class XGBoostForecaster(Forecaster):
         )
         return ret, probs
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> dict[str, list[float]]:
         return {"scale": self.scale}
 
     def _write(self, directory: Path) -> list[str]:
@@ -100,7 +104,7 @@ class XGBoostForecaster(Forecaster):
             names.append(f"{name}.ubj")
         return names
 
-    def _read(self, directory: Path, state: dict[str, Any]) -> None:
+    def _read(self, directory: Path, state: Mapping[str, Any]) -> None:
         self.scale = [float(v) for v in state["scale"]]
         self.boosters = {}
         for h in self.horizons:

@@ -1,0 +1,118 @@
+"""The live driver: the wall clock, the exchange's two daily slots, and catch-up.
+
+At start (and once a full disk has room again) the latest missed slot of each job runs,
+and a home with no serving model starts a training. The `daily` slot collects, predicts,
+steps the paper account and verifies; the `drift` slot checks drift and retrains when
+`schedule.retrain_every_days` have passed since the last retrain.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from datetime import datetime
+
+from assistant.config import Settings
+from assistant.daemon import jobs, scheduler
+from assistant.daemon.driver import Host, Mode
+from assistant.daemon.worker import TrainRequest
+from store import jobs as job_runs
+from store import registry
+from store.daemon_state import DaemonRow, State
+
+log = logging.getLogger("assistant.daemon")
+
+HAS_RUN = {"daily": "collect", "drift": "drift"}  # the job whose run marks a slot done
+DAILY_JOBS = (
+    ("collect", jobs.collect),
+    ("cycle", jobs.cycle),
+    ("paper", jobs.paper),
+    ("verify", jobs.verify),
+)
+
+
+class LiveDriver:
+    mode: Mode = "live"
+
+    def __init__(self, host: Host):
+        self.host = host
+        self.schedule: scheduler.LiveSchedule | None = None  # built at start
+
+    def start(self, previous: DaemonRow | None) -> None:
+        self.host.set_state(State.RUNNING)
+        self._catch_up()
+
+    def run_due(self) -> bool:
+        if self.schedule is not None:
+            self.schedule.run_pending()
+        return False
+
+    def idle_for(self, t: float) -> float:
+        return math.inf if self.schedule is None else self.schedule.idle_seconds()
+
+    def as_of(self) -> str | None:
+        return None  # commands act on the latest bars
+
+    def session_now(self) -> str | None:
+        return self.host.now().date().isoformat()
+
+    def holds_commands(self) -> bool:
+        return False
+
+    def reload(self, settings: Settings) -> None:
+        if self.schedule is not None:  # a bad timezone raises here, before anything changes
+            self.schedule = scheduler.LiveSchedule(settings, self.fire_slot)
+
+    def room_again(self) -> None:
+        self._catch_up()  # the slots missed meanwhile run now
+
+    def stopping(self) -> None:
+        pass
+
+    def _catch_up(self) -> None:
+        host = self.host
+        if self.schedule is None:
+            self.schedule = scheduler.LiveSchedule(host.settings, self.fire_slot)
+        for name, slot in self.schedule.missed(
+            host.now(), lambda n, key: job_runs.ran_for(host.db, HAS_RUN[n], key)
+        ):
+            log.info("catching up the missed %s run of %s", name, scheduler.slot_key(slot))
+            self.fire_slot(name, slot)
+        if not host.worker.busy:
+            self._train_if_untrained()
+
+    def fire_slot(self, name: str, slot: datetime) -> None:
+        host, key = self.host, scheduler.slot_key(slot)
+        if name == "daily":
+            if job_runs.ran_for(host.db, "collect", key):
+                return
+            for job, fn in DAILY_JOBS:
+                if host.stop.is_set():
+                    return
+                jobs.run_job(host.db, job, functools.partial(fn, host.ctx), scheduled_for=key)
+        elif name == "drift":
+            if job_runs.ran_for(host.db, "drift", key):
+                return
+            ctx = host.ctx
+            jobs.run_job(host.db, "drift", lambda p: jobs.drift(ctx, p), scheduled_for=key)
+            self._retrain_if_due()
+
+    def _retrain_if_due(self) -> None:
+        host = self.host
+        every = int(host.settings.schedule.retrain_every_days)
+        last = job_runs.last(host.db, "retrain", status="ok")
+        if last is not None:
+            age = host.now() - datetime.fromisoformat(last["started_at"])
+            if age.total_seconds() < every * 86400 - 3600:
+                return
+        if not host.worker.busy:
+            host.worker.submit(TrainRequest(reason=f"every {every} days"))
+
+    def _train_if_untrained(self) -> None:
+        worker = self.host.worker
+        if worker.completed or worker.busy:
+            return  # a training already ran or runs in this process
+        if not registry.any_serving(self.host.db):
+            # Rule-based calls serve at once; model calls take over when training lands.
+            worker.submit(TrainRequest(reason="no trained model yet"))
