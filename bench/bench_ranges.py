@@ -19,7 +19,11 @@ worst quarterly coverage error over both sets, both levels and every horizon is 
 The same years chose the variance model's extra HAR terms (jump, leverage, EWMA: worst
 validation year's QLIKE gain vs EWMA, mean over sets and horizons, -2.9% against -4.1% for
 the plain HAR) and a per-session level shared by the symbols over one per symbol (worst
-validation quarter 4.6 pp against 4.8 pp).
+validation quarter 4.6 pp against 4.8 pp), and the floor on the HAR's log target
+(`models.volatility.TARGET_FLOOR`, the same QLIKE criterion: 0 -> -2.41%, 0.01 -> -2.24%,
+0.1 -> -2.14%, 0.25 -> -2.20%). Rejected on the same years: feeding the 1-session misses into
+the 3- and 5-session levels (worst validation quarter 5.2 pp at weight 0.02, 5.7 pp at
+0.05, against 4.6 pp), and fits on 1600 or 3000 calendar days of history instead of 800.
 TEST is 2007-01-01 onward: every figure printed is on test calls, which nothing was chosen on.
 
 Targets (issue 22): pooled 80% / 95% coverage within +-5 pp of nominal in EVERY calendar
@@ -63,6 +67,7 @@ def calls(symbol: str, bars: pd.DataFrame) -> pd.DataFrame:
     ends = index.searchsorted(days, side="right") - 1
     walk = volatility.forecast_walk(bars, starts, ends, HORIZONS)
     logc = np.log(bars["close"].to_numpy(float))
+    daily = volatility.daily_realized_var(bars)  # overnight^2 + Garman-Klass where OHLC exists
     parts = []
     for h in HORIZONS:
         var, ewma, _ = walk[h]
@@ -71,6 +76,7 @@ def calls(symbol: str, bars: pd.DataFrame) -> pd.DataFrame:
         ret = np.full(len(days), np.nan)
         ret[ok] = logc[end[ok]] - logc[ends[ok]]
         rv = volatility.future_realized_var(bars["close"], h).to_numpy(float)[ends]
+        proxy = daily.rolling(h, min_periods=h).sum().shift(-h).to_numpy(float)[ends]
         known = pd.Series(pd.NaT, index=range(len(days)), dtype="datetime64[ns]")
         known[ok] = index[end[ok]]
         parts.append(
@@ -84,6 +90,7 @@ def calls(symbol: str, bars: pd.DataFrame) -> pd.DataFrame:
                     "ewma": ewma,
                     "ret": ret,
                     "realized": rv,
+                    "proxy": proxy,
                 }
             )
         )
@@ -166,8 +173,10 @@ def main() -> None:
     print(
         f"variance model: HAR with jump, leverage and EWMA terms, chosen on {VAL[0]}-{VAL[1]} "
         "(worst validation year's QLIKE gain vs EWMA, mean over sets and horizons: "
-        "-2.9% vs -4.1% plain HAR); one shared ACI level per horizon moved once per "
-        "session, chosen on the same years (4.6 vs 4.8 pp for one level per symbol)"
+        "-2.9% vs -4.1% plain HAR), its log target floored at "
+        f"{volatility.TARGET_FLOOR:g} x the monthly mean (-2.14% vs -2.41% unfloored); one "
+        "shared ACI level per horizon moved once per session, chosen on the same years "
+        "(4.6 vs 4.8 pp for one level per symbol)"
     )
     print(f"test: calls from {TEST}-01-01; nothing below was chosen on these years\n")
 
@@ -242,6 +251,22 @@ def vol_rows(name: str, test: pd.DataFrame, rows: list[tuple[str, str, str, bool
                     f">= {100 * QLIKE_GAIN:.0f}% better",
                     gain >= QLIKE_GAIN,
                 )
+            )
+        if name == "ohlc":
+            # Informational, no target: the same forecasts scored against the range-based
+            # proxy (overnight^2 + Garman-Klass), far less noisy than a squared return.
+            # QLIKE ranks forecasts alike under any (near-)unbiased proxy (Patton 2011);
+            # the noise compresses the gaps, which keeps h = 1 under 5% on squared returns.
+            by_year = {
+                year: 1
+                - volatility.mean_qlike(g["proxy"], g["var"])
+                / volatility.mean_qlike(g["proxy"], g["ewma"])
+                for year, g in d[d["proxy"].notna()].groupby(d["date"].dt.year)
+            }
+            print(
+                f"{name} vol h{h}: QLIKE gain vs EWMA per test year, scored on the range-based "
+                "proxy (informational): "
+                + ", ".join(f"{year} {100 * x:+.1f}%" for year, x in by_year.items())
             )
 
 

@@ -32,6 +32,11 @@ EWMA_SPAN = 66  # sessions the EWMA regressor of the HAR looks back (0.94^66 < 2
 LOOKBACK = max(*HAR_WINDOWS, EWMA_SPAN)  # sessions before a design row is complete
 HORIZONS = (1, 3, 5)
 HISTORY_DAYS = 800  # calendar days of bars a call's forecast sees (a cycle loads this many)
+# The HAR's log target is floored at this share of the monthly mean daily proxy: without
+# it a stale close (a zero return, ~1% of sessions in close-only data) enters the h = 1 fit
+# as log(EPS) = -23 against ~-9 for a normal day and drags the coefficients. Chosen on
+# validation years 2003-2006 (bench/bench_ranges.py) among 0, 0.01, 0.1 and 0.25.
+TARGET_FLOOR = 0.1
 
 
 # ---------------------------------------------------------------- daily variance proxies
@@ -189,7 +194,8 @@ def fit_har(
     train: pd.Series | np.ndarray,
     feats: pd.DataFrame | None = None,
 ) -> HarModel:
-    """Least squares of log(mean daily proxy over t+1..t+h) on har_features, TRAIN rows only.
+    """Least squares of har_target (log mean daily proxy over t+1..t+h) on har_features, TRAIN
+    rows only.
 
     `realized_h` is future_realized_var(close, h) (the scoring target); `train` is a boolean
     mask over rv.index of rows whose target is fully known in the training period (the
@@ -197,7 +203,7 @@ def fit_har(
     range-based log forecast onto the close-to-close target and is QLIKE-optimal.
     """
     feats = har_features(rv) if feats is None else feats
-    target = np.log(np.maximum(rv.rolling(h, min_periods=h).mean().shift(-h).to_numpy(float), EPS))
+    target = har_target(rv.to_numpy(float), h)
     mask = np.asarray(train, bool) & feats.notna().all(axis=1).to_numpy()
     mask &= np.isfinite(target) & np.isfinite(realized_h.to_numpy(float))
     if mask.sum() < 50:
@@ -207,6 +213,17 @@ def fit_har(
     fitted = np.exp(x @ coef)
     scale = float(np.mean(np.maximum(realized_h.to_numpy(float)[mask], EPS) / fitted))
     return HarModel(h=h, coef=coef, scale=scale)
+
+
+def har_target(rv: np.ndarray, h: int) -> np.ndarray:
+    """The HAR's regression target at t: log of the mean daily proxy over t+1..t+h, floored
+    at TARGET_FLOOR x the monthly mean at t (NaN where either is unknown)."""
+    out = np.full(len(rv), np.nan)
+    if len(rv) > h:
+        month = _trailing_mean(rv, max(HAR_WINDOWS))[:-h]
+        floor = np.maximum(TARGET_FLOOR * month, EPS)  # NaN while the month is incomplete
+        out[:-h] = np.log(np.maximum(_trailing_mean(rv, h)[h:], floor))
+    return out
 
 
 def predict_har(model: HarModel, rv: pd.Series, feats: pd.DataFrame | None = None) -> pd.Series:
@@ -407,10 +424,9 @@ def _har_at_end(
 ) -> float | None:
     """fit_har on the rows whose h-session future is known, then its forecast at the end."""
     n = len(rv)
-    target = np.full(n, np.nan)
+    target = har_target(rv, h)
     realized = np.full(n, np.nan)
     if n > h:
-        target[: n - h] = np.log(np.maximum(_trailing_mean(rv, h)[h:], EPS))
         realized[: n - h] = _trailing_mean(r2, h)[h:] * h
     mask = np.isfinite(x).all(axis=1) & np.isfinite(target) & np.isfinite(realized)
     if mask.sum() < min_rows or not np.isfinite(x[-1]).all():
@@ -471,10 +487,9 @@ def forecast_walk(
     out = {}
     for h in horizons:
         h = int(h)
-        target = np.full(len(close), np.nan)
+        target = har_target(rv, h)
         realized = np.full(len(close), np.nan)
         if len(close) > h:
-            target[:-h] = np.log(np.maximum(_trailing_mean(rv, h)[h:], EPS))
             realized[:-h] = _trailing_mean(r2, h)[h:] * h
         usable = ok_x & np.isfinite(target) & np.isfinite(realized)
         # running sums of the normal equations: a window's fit is a difference of two rows

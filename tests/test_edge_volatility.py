@@ -178,6 +178,21 @@ def test_the_backtests_walk_equals_the_cycles_forecast_on_each_window():
             assert got == pytest.approx(want, rel=1e-9), (lo, end, h)
 
 
+def test_a_stale_close_does_not_swing_the_h1_forecast():
+    """Close-only data has sessions whose close repeats the last one (no trade, a stale
+    quote). The HAR's log target must not read them as log(0): a stale session and one
+    that moved 0.01% are the same information, and give the same forecast."""
+    r, _ = simulate_garch(700, seed=8)
+    stale = np.random.default_rng(9).random(len(r)) < 0.02
+    forecasts = []
+    for tiny in (0.0, 1e-4):
+        moved = r.where(~stale, tiny)
+        bars = (100 * np.exp(moved.cumsum())).to_frame("close")
+        forecasts.append(vol.forecast_at_end(bars, (1,))[1])
+    assert forecasts[0].model == forecasts[1].model == "har"
+    assert forecasts[0].variance == pytest.approx(forecasts[1].variance, rel=1e-3)
+
+
 def regime_bars(n: int, seed: int = 11) -> tuple[pd.DataFrame, np.ndarray]:
     """Brownian days whose variance switches every 15 sessions between a calm and a wild
     level, and a regressor that knows the coming session's level at each close (as an

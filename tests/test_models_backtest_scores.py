@@ -77,13 +77,18 @@ def test_the_table_scores_ranges_volatility_and_ranking_like_report(backtested):
     scored = frame[frame["actual_return"].notna()]
     actual = scored["base_price"] * np.exp(scored["actual_return"])
     inside80 = (scored["lower"] <= actual) & (actual <= scored["upper"])
+    # the CSV keeps 6 significant digits: a close that close to a bound may read either side
+    tied = ((actual / scored["lower"] - 1).abs() < 2e-5) | (
+        (actual / scored["upper"] - 1).abs() < 2e-5
+    )
     for r in report["results"]:
         mine = (scored["model"] == r["model"]) & (scored["horizon"] == r["horizon"])
         if r["symbol"] != "ALL":
             mine &= scored["symbol"] == r["symbol"]
         n = int(mine.sum())
         assert r["range80"]["n"] == r["range95"]["n"] == r["volatility"]["n"] == n
-        assert r["range80"]["coverage"] == pytest.approx(inside80[mine].mean())
+        low, high = (inside80 & ~tied)[mine].mean(), (inside80 | tied)[mine].mean()
+        assert low - 1e-9 <= r["range80"]["coverage"] <= high + 1e-9
         assert r["range95"]["coverage"] >= r["range80"]["coverage"]
         assert 0 < r["range80"]["interval_score_pct"] < r["range95"]["interval_score_pct"]
         vol = r["volatility"]
