@@ -80,3 +80,21 @@ def test_tui_process_never_imports_pandas_or_the_learners(tmp_path):
     }
     assert "textual" in imported  # the listing is real
     assert not imported & {"pandas", "numpy", "torch", "xgboost", "sklearn"}, imported
+
+
+def test_every_models_module_sits_in_the_models_layers_contract():
+    """A module outside the layers contract could import any other without a broken
+    contract (models/macro.py arrived that way once)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contract = next(
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c["type"] == "layers" and any("models.base" in layer for layer in c["layers"])
+    )
+    layered = {m.strip() for layer in contract["layers"] for m in layer.split("|")}
+    modules = {
+        f"models.{p.stem}" for p in (ROOT / "models").glob("*.py") if p.stem != "__init__"
+    } | {"models.forecasters"}
+    assert modules - layered == set()
