@@ -134,6 +134,14 @@ class Paper:
 
 
 @dataclass(frozen=True)
+class Events:
+    # FOMC decision dates past models/events.py's table (it ends 2026-12-31), as the Fed
+    # publishes them: e.g. fomc = ["2027-01-27", ...]; the calendar is then complete to the
+    # end of the latest year given
+    fomc: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     collect: Collect = field(default_factory=Collect)
     calendar: Calendar = field(default_factory=Calendar)
@@ -144,6 +152,7 @@ class Settings:
     compute: Compute = field(default_factory=Compute)
     alerts: Alerts = field(default_factory=Alerts)
     paper: Paper = field(default_factory=Paper)
+    events: Events = field(default_factory=Events)
 
     def replace(self, section: str, **values: Value) -> Settings:
         """A copy with some keys of one section changed (an unknown key is a TypeError)."""
@@ -247,6 +256,15 @@ def _exchange(name: str) -> bool:
     return name in exchange_calendars.get_calendar_names(include_aliases=True)
 
 
+def _iso_date(text: str) -> bool:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 def _distinct(items: tuple[str | int, ...], kind: type, ok: Callable[[Any], bool]) -> bool:
     typed = all(isinstance(x, kind) and not isinstance(x, bool) for x in items)
     return bool(items) and typed and len(set(items)) == len(items) and all(ok(x) for x in items)
@@ -308,6 +326,10 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("paper", "cost_bps"): _number(0, 1000),
     ("paper", "slippage_bps"): _number(0, 1000),
     ("paper", "top_n"): _whole(1),
+    ("events", "fomc"): (
+        lambda v: all(isinstance(d, str) and _iso_date(d) for d in v) and len(set(v)) == len(v),
+        "a list of distinct dates YYYY-MM-DD",
+    ),
     # [compute] scheduler is checked where it is used (modeling.compute.scheduler_address).
 }
 

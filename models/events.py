@@ -126,15 +126,32 @@ EVENTS: dict[str, tuple[str, ...]] = {"FOMC": FOMC, "CPI": cpi_estimates()}
 ESTIMATED = frozenset({"CPI"})  # kinds whose dates come from a rule, not a published list
 
 
+def calendar_end(extra_fomc: tuple[str, ...] = ()) -> str:
+    """The last day the calendar is complete for: EVENTS_END, or the last day of the latest
+    year whose FOMC dates the user added (`[events] fomc` in config.toml)."""
+    years = [int(d[:4]) for d in extra_fomc]
+    return max(EVENTS_END, f"{max(years)}-12-31") if years else EVENTS_END
+
+
+def dates_of(kind: str, extra_fomc: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The `kind` event dates: the table's, with the user's added FOMC dates; the CPI
+    estimates run to the calendar's end."""
+    if not extra_fomc:
+        return EVENTS[kind]
+    if kind == "FOMC":
+        return tuple(sorted(set(FOMC) | set(extra_fomc)))
+    return cpi_estimates(EVENTS_START, calendar_end(extra_fomc))
+
+
 def sessions_to_next(
-    sessions: pd.DatetimeIndex, kind: str = "FOMC"
+    sessions: pd.DatetimeIndex, kind: str = "FOMC", extra_fomc: tuple[str, ...] = ()
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per session t of `sessions` (sorted exchange sessions, which are known in advance and
     may run past the last bar): how many sessions after t the next `kind` event falls (1 =
     the next session) and its date; (NaN, NaT) where the table does not say (before its
     start, or no listed event on the sessions given after t). Event t itself is not "next":
     a call after t's close has seen it."""
-    dates = pd.DatetimeIndex(pd.to_datetime(list(EVENTS[kind])))
+    dates = pd.DatetimeIndex(pd.to_datetime(list(dates_of(kind, extra_fomc))))
     pos = np.searchsorted(sessions.to_numpy(), dates.to_numpy(), side="left")  # its session
     on = (pos < len(sessions)) & (pos >= 0)
     pos, dates = pos[on], dates[on]

@@ -123,3 +123,35 @@ def test_a_call_shows_the_vix_and_the_next_fomc(vix_home):
     ledger = run(vix_home, "predictions", "--format", "jsonl").stdout.splitlines()
     models = {json.loads(line)["signals"]["vol"]["model"] for line in ledger}
     assert models == {"har+x"}
+
+
+def test_fomc_dates_past_the_table_come_from_config_and_bad_ones_are_one_error_line(tmp_path):
+    """The table ends with 2026: a call as of 2026-12-10 (after its last meeting) says the
+    calendar ended; with 2027's published dates added in config.toml it names the next
+    decision. A date that is not one is refused with one error line."""
+    from assistant.config import load
+    from assistant.cycle.context import world_context
+    from store.db import open_db
+
+    home = tmp_path / "home"
+    home.mkdir()
+    db = open_db(home)
+    plain = load(home).events.fomc
+    before = world_context(db, {"SPY": "2026-12-10"}, "XNYS", plain)["SPY"]
+    assert before.calendar_ends == "2026-12-31" and before.next_event is None
+    (home / "config.toml").write_text('[events]\nfomc = ["2027-01-27", "2027-03-17"]\n')
+    added = load(home).events.fomc
+    after = world_context(db, {"SPY": "2026-12-10"}, "XNYS", added)["SPY"]
+    db.close()
+    assert (after.next_event, after.next_event_date) == ("FOMC", "2027-01-27")
+    assert after.event_sessions == len(xnys("2026-12-11", "2027-01-27"))
+    assert after.calendar_ends is None
+    assert events.calendar_end(added) == "2027-12-31"
+
+    (home / "config.toml").write_text('[events]\nfomc = ["2027-02-30"]\n')
+    bad = run(home, "config", check=False)
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines() == [
+        f"error: {home / 'config.toml'}: [events] fomc = ['2027-02-30'] is not allowed: "
+        "it must be a list of distinct dates YYYY-MM-DD"
+    ]

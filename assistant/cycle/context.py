@@ -137,7 +137,7 @@ def vix_values(db: sqlite_utils.Database, bars: dict[str, pd.DataFrame]) -> pd.S
     return pd.Series([v for _, v in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
 
 
-def _event_after(exchange: str, as_of: str) -> EventAhead:
+def _event_after(exchange: str, as_of: str, extra_fomc: tuple[str, ...] = ()) -> EventAhead:
     day = pd.Timestamp(as_of)
     ahead = calendar.sessions(exchange, day, day + pd.Timedelta(days=EVENT_LOOKAHEAD_DAYS))
     if not len(ahead) or ahead[0] != day:
@@ -145,7 +145,7 @@ def _event_after(exchange: str, as_of: str) -> EventAhead:
     out: EventAhead = {}
     best: tuple[int, str, str] | None = None  # (sessions, kind, date) of the nearest event
     for kind in events.EVENTS:
-        dist, when = events.sessions_to_next(ahead, kind)
+        dist, when = events.sessions_to_next(ahead, kind, extra_fomc)
         if not np.isfinite(dist[0]):
             continue
         if kind in events.ESTIMATED:  # said apart, with "est.": never as the scheduled one
@@ -155,8 +155,8 @@ def _event_after(exchange: str, as_of: str) -> EventAhead:
             best = (int(dist[0]), kind, session_text(pd.Timestamp(when[0])))
     if best is not None:
         out["next_event"], out["next_event_date"], out["event_sessions"] = best[1], best[2], best[0]
-    elif ahead[-1] > pd.Timestamp(events.EVENTS_END):
-        out["calendar_ends"] = events.EVENTS_END
+    elif ahead[-1] > pd.Timestamp(events.calendar_end(extra_fomc)):
+        out["calendar_ends"] = events.calendar_end(extra_fomc)
     return out
 
 
@@ -174,16 +174,20 @@ def _news_before(
 
 
 def world_context(
-    db: sqlite_utils.Database, as_of: dict[str, str], default_exchange: str
+    db: sqlite_utils.Database,
+    as_of: dict[str, str],
+    default_exchange: str,
+    extra_fomc: tuple[str, ...] = (),
 ) -> dict[str, WorldContext]:
     """{symbol: its WorldContext} for each symbol's as-of session (one computation per
-    exchange and session: a watchlist of 500 costs a few queries)."""
+    exchange and session: a watchlist of 500 costs a few queries); `extra_fomc`: FOMC dates
+    the user added past the table's end (`[events] fomc`)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for sym, day in as_of.items():
         groups.setdefault((calendar.exchange_for(sym, default_exchange), day), []).append(sym)
     out = {}
     for (exchange, day), syms in groups.items():
-        v, e = _vix_at(db, exchange, day), _event_after(exchange, day)
+        v, e = _vix_at(db, exchange, day), _event_after(exchange, day, extra_fomc)
         news = _news_before(db, syms, exchange, day)
         for sym in syms:
             n, s = news.get(sym, (0, None))

@@ -214,7 +214,10 @@ def read_cycle(
         rule_gates=rule_thresholds(db, horizons, day) if rules_serve else {},
         live=live_records(db, versions, sorted(analyses), day),
         world=world_context(
-            db, {s: a.as_of for s, a in analyses.items()}, settings.calendar.exchange
+            db,
+            {s: a.as_of for s, a in analyses.items()},
+            settings.calendar.exchange,
+            settings.events.fomc,
         ),
     )
 
