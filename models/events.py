@@ -19,6 +19,8 @@ knows replacing it (CPI_MOVED). Everything that shows a CPI date says "est.".
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -133,6 +135,7 @@ def calendar_end(extra_fomc: tuple[str, ...] = ()) -> str:
     return max(EVENTS_END, f"{max(years)}-12-31") if years else EVENTS_END
 
 
+@functools.lru_cache(maxsize=8)  # per cycle the same few (kind, added dates) come back
 def dates_of(kind: str, extra_fomc: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The `kind` event dates: the table's, with the user's added FOMC dates; the CPI
     estimates run to the calendar's end."""

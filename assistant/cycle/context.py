@@ -155,8 +155,8 @@ def _event_after(exchange: str, as_of: str, extra_fomc: tuple[str, ...] = ()) ->
             best = (int(dist[0]), kind, session_text(pd.Timestamp(when[0])))
     if best is not None:
         out["next_event"], out["next_event_date"], out["event_sessions"] = best[1], best[2], best[0]
-    elif ahead[-1] > pd.Timestamp(events.calendar_end(extra_fomc)):
-        out["calendar_ends"] = events.calendar_end(extra_fomc)
+    elif ahead[-1] > pd.Timestamp(end := events.calendar_end(extra_fomc)):
+        out["calendar_ends"] = end
     return out
 
 
