@@ -66,7 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Fetch new daily bars for the watchlist (or the given symbols) and print, per "
             "symbol, rows added / already current / failed and why. Sources: sample "
-            "(offline: ^GSPC, ^IXIC, AAPL, GOOG, IBM, MSFT, 2004-08 to 2013-03), yahoo (yfinance), csv (collect.csv_dir)."
+            "(offline: ^GSPC, ^IXIC, AAPL, GOOG, IBM, MSFT, 2004-08 to 2013-03), yahoo (yfinance), csv (collect.csv_dir). "
+            "Without SYM (the whole watchlist) it also brings the market series (^VIX, "
+            "^TNX, ^IRX), the macro series (see `assistant macro`) and, from Yahoo, the "
+            "headlines; with --json each thing collected is one item with its kind."
         ),
     )
     col.add_argument("symbols", nargs="*", metavar="SYM")
