@@ -90,7 +90,16 @@ def test_nothing_trains_after_the_replay_ends_unless_asked(tmp_path):
         "the replay to finish",
         daemon,
     )
-    wait_for(lambda: not job_running(home, "retrain"), 60, "the training to be cancelled", daemon)
+    # the job's run row and its command's row are written one after the other: wait for both
+    wait_for(
+        lambda: (
+            not job_running(home, "retrain")
+            and not query(home, "SELECT 1 FROM commands WHERE status IN ('queued', 'running')")
+        ),
+        60,
+        "the training to be cancelled",
+        daemon,
+    )
     runs = query(home, "SELECT status, message FROM job_runs WHERE job = 'retrain' ORDER BY id")
     assert runs[0][0] == "ok", runs  # the due retrain: done before its session's calls
     assert len(runs) >= 2 and all(status == "interrupted" for status, _ in runs[1:]), runs
