@@ -533,14 +533,11 @@ def accuracy_trend(
     """Rolling hit rate of the directional calls and the stronger baseline (always-up or the
     causal majority, whichever scored more over all of them) on the same calls, over the last
     `window` target sessions. The p-value lives in `assistant report`, which runs the test."""
-    # One index-only pass (partial covering index predictions_verified_by_target) gives
-    # both the per-session points and the totals.
+    # The per-session sums are kept by triggers as calls are verified (schema m014): one
+    # row per target session gives both the points and the totals.
     rows = db.execute(
-        "SELECT target_date, COUNT(hit), SUM(hit), SUM(CASE WHEN hit IS NOT NULL THEN up_hit END), "
-        "SUM(CASE WHEN hit IS NOT NULL THEN majority_hit END), "
-        "COUNT(covered80), SUM(covered80), COUNT(covered95), SUM(covered95) "
-        "FROM predictions INDEXED BY predictions_verified_by_target "
-        "WHERE status = 'verified' GROUP BY target_date ORDER BY target_date"
+        "SELECT target_date, n, hits, ups, majs, n80, in80, n95, in95 "
+        "FROM verified_by_target ORDER BY target_date"
     ).fetchall()
     # realized coverage of the 80% and 95% ranges over the verified calls that carried them
     ranges = {

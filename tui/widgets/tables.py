@@ -2,17 +2,19 @@
 
 Rebuilding a big table on every refresh costs ~1 s per 10k rows and loses the cursor;
 changing only the cells that differ costs milliseconds. The table is rebuilt only when
-the row order itself changed (a symbol added in the middle of the list).
+the row order itself changed (a symbol added in the middle of the list). A row whose data
+is what is on screen is not formatted again, and a changed row repaints only itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widgets import DataTable
-from textual.widgets.data_table import CursorType
+from textual.widgets.data_table import ColumnKey, CursorType, RowKey
 
 R = TypeVar("R")  # a row as the store's views give it
 
@@ -34,11 +36,34 @@ class RowsTable(DataTable[object], Generic[R]):
             self.add_column(name, key=name, width=width)
 
     def watch_rows_data(self, rows: list[R]) -> None:
-        if self.columns:
-            sync_rows(self, [self.row(r) for r in rows])
+        if not self.columns:
+            return
+        # A row equal to the one behind its cells on screen keeps them: formatting every
+        # cell of every row again on each refresh is most of a refresh's UI-thread work.
+        before: dict[int, tuple[R, tuple[str, Sequence[object]]]] = getattr(self, "_formatted", {})
+        now: dict[int, tuple[R, tuple[str, Sequence[object]]]] = {}
+        out = []
+        for i, r in enumerate(rows):
+            cached = before.get(i)
+            keyed = cached[1] if cached is not None and cached[0] == r else self.row(r)
+            now[i] = (r, keyed)
+            out.append(keyed)
+        self._formatted = now
+        sync_rows(self, out)
+        # The scrollable size now, not on idle: the layout this update needs anyway then
+        # includes the scroll bars, instead of a second layout and full repaint after it.
+        self._update_dimensions(())
 
     def row(self, r: R) -> tuple[str, Sequence[object]]:
         raise NotImplementedError
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        # DataTable measures every cell of every new row to size auto-width columns (~3,000
+        # cells on a 100-symbol dashboard's first load); here every column has a fixed
+        # width and every row one line, so only the scrollable size needs setting.
+        header = self.header_height if self.show_header else 0
+        width = sum(c.get_render_width(self) for c in self.columns.values())
+        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header)
 
 
 def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[object]]]) -> None:
@@ -48,14 +73,21 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[object]]]) ->
         table.remove_row(gone)
     columns = [c.key for c in table.ordered_columns]
     present = {k.value for k in table.rows}
+    changed: dict[str, list[tuple[ColumnKey, object]]] = {}
     for key, cells in rows:
         if key in present:
             old = table.get_row(key)
-            for col, before, after in zip(columns, old, cells, strict=True):
-                if before != after:
-                    table.update_cell(key, col, after)
+            diff = [
+                (col, after)
+                for col, before, after in zip(columns, old, cells, strict=True)
+                if before != after
+            ]
+            if diff:
+                changed[key] = diff
         else:
             table.add_row(*cells, key=key)
+    if changed:
+        _update_rows(table, changed)
     order = [k for k, _ in rows]
     current = [r.key.value for r in table.ordered_rows]
     if current != order:
@@ -65,6 +97,34 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[object]]]) ->
             table.add_row(*cells, key=key)
         if selected in wanted:
             table.move_cursor(row=table.get_row_index(selected))
+
+
+def _update_rows(table: DataTable, changed: dict[str, list[tuple[ColumnKey, object]]]) -> None:
+    """Put changed cells in place and repaint only their rows.
+
+    `DataTable.update_cell` counts every update in one table-wide number that keys all of
+    its render caches, so one changed cell re-renders every visible cell of the table
+    (~40 ms for the watchlist, on each refresh). Here the cells are set and only the
+    changed rows' cached renders are dropped. This reaches into DataTable's private caches
+    (textual is pinned in constraints.txt); the Pilot tests that read changed cells off
+    the screen fail if a textual upgrade changes them.
+    """
+    for key, cells in changed.items():
+        row = table._data[RowKey(key)]
+        for col, value in cells:
+            row[col] = value
+    indexes = {table.get_row_index(key) for key in changed}
+    # cell and row-line caches are keyed by (row key, ...); row renderables by (count, index)
+    for cache, part, stale in (
+        (table._cell_render_cache, 0, changed.keys()),
+        (table._row_render_cache, 0, changed.keys()),
+        (table._row_renderable_cache, 1, indexes),
+    ):
+        for cache_key in [k for k in cache.keys() if k[part] in stale]:
+            cache.discard(cache_key)
+    table._line_cache.clear()  # keyed by screen line; rebuilt from the row caches
+    for index in indexes:
+        table.refresh_row(index)
 
 
 def _cursor_key(table: DataTable) -> str | None:
