@@ -543,6 +543,8 @@ def m014_verified_by_target(db: sqlite_utils.Database) -> None:
     # verified (or inserted, rescored, deleted), so the read is one row per session.
     # (Predictions are written with INSERT OR IGNORE: an INSERT OR REPLACE would skip the
     # delete trigger unless recursive_triggers is on.)
+    # The watchlist's 80% coverage over a symbol's last verified calls reads covered80 from
+    # the partial index of verified calls by symbol too (it read each row from the table).
     scored = "status, target_date, hit, up_hit, majority_hit, covered80, covered95"
     names = ", ".join(name for name, _ in _VERIFIED_SUMS)
     columns = ", ".join(f"{name} INTEGER NOT NULL" for name, _ in _VERIFIED_SUMS)
@@ -550,6 +552,9 @@ def m014_verified_by_target(db: sqlite_utils.Database) -> None:
     _run(
         db,
         f"""
+        DROP INDEX predictions_verified_by_symbol;
+        CREATE INDEX predictions_verified_by_symbol ON predictions(
+            symbol, as_of, hit, up_hit, majority_hit, covered80) WHERE status = 'verified';
         CREATE TABLE verified_by_target (
             target_date TEXT PRIMARY KEY,
             {columns}

@@ -303,6 +303,78 @@ async def test_store_changes_update_cells_in_place(filled):
 
 
 @sync
+async def test_another_connections_calls_verifications_and_removals_reach_the_screen(filled):
+    # The tables change only the rows whose data changed (and repaint only those): what the
+    # screen shows after each commit by another connection must be the new text.
+    from store import predictions, symbols
+    from store.db import immediate
+
+    app = app_for(filled)
+    writer = open_db(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert re.search(r"AAPL +164\.35 .*▲ \+0\.80% 1d +70% +161\.1–167\.6", text)
+        assert "Pending predictions (18 shown" in text and "n=480)" in text
+
+        # a newer call for AAPL (a later model at the same session): the latest call
+        with immediate(writer):
+            predictions.insert_many(
+                writer,
+                [
+                    ("AAPL", "2018-06-29", 1, "ensemble-4", "2018-06-29T21:30:00+00:00")
+                    + ("2018-07-02", 164.35, -1.23, 162.33, 160.02, 164.91, None, None, None)
+                    + (0.3, 0.06, 0.64, "down", 0.64, "bullish", "{}")
+                ],
+            )
+        assert await wait_for(pilot, lambda: "Pending predictions (19 shown" in screen_text(app))
+        text = screen_text(app)
+        assert re.search(r"AAPL +164\.35 .*▼ -1\.23% 1d +64% +160\.0–164\.9", text)
+        assert re.search(r"AAPL +2018-06-29 +1d +▼ -1\.23% 1d +162\.33 on 2018-07-02", text)
+        assert "▲ +0.80% 1d   70%" not in text  # the old call left the watchlist row
+        # and once more on the row just repainted (its cached render must not come back)
+        with immediate(writer):
+            predictions.insert_many(
+                writer,
+                [
+                    ("AAPL", "2018-06-29", 1, "ensemble-5", "2018-06-29T21:45:00+00:00")
+                    + ("2018-07-02", 164.35, 2.34, 168.2, 165.03, 171.24, None, None, None)
+                    + (0.71, 0.05, 0.24, "up", 0.71, "bullish", "{}")
+                ],
+            )
+        assert await wait_for(pilot, lambda: "Pending predictions (20 shown" in screen_text(app))
+        text = screen_text(app)
+        assert re.search(r"AAPL +164\.35 .*▲ \+2\.34% 1d +71% +165\.0–171\.2", text)
+        assert "▼ -1.23% 1d   64%" not in text
+
+        # AAPL's 5-session call of 2018-06-25 verified (a hit): it leaves the pending table
+        # and joins the accuracy trend's directional calls
+        (call_id,) = writer.execute(
+            "SELECT id FROM predictions WHERE symbol = 'AAPL' AND as_of = '2018-06-25' "
+            "AND horizon = 5"
+        ).fetchone()
+        with immediate(writer):
+            predictions.mark_verified(
+                writer,
+                [(164.0, -1.0, 1, 1, 1, 1, 1, 1, "2018-07-02T21:30:00+00:00", call_id)],
+            )
+        assert await wait_for(pilot, lambda: "Pending predictions (19 shown" in screen_text(app))
+        text = screen_text(app)
+        assert "n=481)" in text and "n=480)" not in text
+        assert not re.search(r"AAPL +2018-06-25 +5d", text)
+
+        # ^IXIC taken off the watchlist: its rows leave the watchlist and the regimes
+        assert re.search(r"\^IXIC +138\.49", text) and re.search(r"\^IXIC +sideways +1 sess", text)
+        symbols.remove(writer, "^IXIC")
+        assert await wait_for(pilot, lambda: "Watchlist (2 symbols)" in screen_text(app))
+        text = screen_text(app)
+        assert not re.search(r"\^IXIC +138\.49", text)
+        assert not re.search(r"\^IXIC +sideways", text)
+        assert re.search(r"\^GSPC +106\.94", text) and re.search(r"\^GSPC +sideways +2 sess", text)
+    writer.close()
+
+
+@sync
 async def test_empty_home_explains_what_to_do(home, db):
     app = app_for(home)
     async with app.run_test(size=SIZE) as pilot:

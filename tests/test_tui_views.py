@@ -161,3 +161,68 @@ def test_a_command_to_paste_names_the_home_only_when_the_cli_would_not_pick_it(
     assert command(tmp_path / "mine", "report") == "assistant report"
     other = tmp_path / "demo home"
     assert command(other, "report") == f"assistant --home '{other}' report"
+
+
+# What the accuracy trend sums per target session, straight from the verified calls: the
+# per-session sums the triggers keep (verified_by_target) must always equal it.
+SUMS_OVER_CALLS = (
+    "SELECT target_date, COUNT(*), COUNT(hit), COALESCE(SUM(hit), 0), "
+    "COALESCE(SUM(CASE WHEN hit IS NOT NULL THEN up_hit END), 0), "
+    "COALESCE(SUM(CASE WHEN hit IS NOT NULL THEN majority_hit END), 0), "
+    "COUNT(covered80), COALESCE(SUM(covered80), 0), COUNT(covered95), COALESCE(SUM(covered95), 0) "
+    "FROM predictions WHERE status = 'verified' GROUP BY target_date ORDER BY target_date"
+)
+KEPT_SUMS = (
+    "SELECT target_date, calls, n, hits, ups, majs, n80, in80, n95, in95 "
+    "FROM verified_by_target ORDER BY target_date"
+)
+
+
+def test_the_per_session_sums_follow_every_write_to_the_calls(db):
+    from store import predictions
+    from store.db import immediate
+
+    fill(db)
+    assert db.execute(KEPT_SUMS).fetchall() == db.execute(SUMS_OVER_CALLS).fetchall()
+    pending = [r[0] for r in db.execute("SELECT id FROM predictions WHERE status = 'pending'")]
+    with immediate(db):  # verify (hit, miss, FLAT with no hit, no range), then expire
+        predictions.mark_verified(
+            db,
+            [
+                (1.0, 0.5, 1, 1, 0, 1, 1, 1, "2018-07-02T21:30:00+00:00", pending[0]),
+                (1.0, 0.5, 0, -1, 1, 0, 0, 1, "2018-07-02T21:30:00+00:00", pending[1]),
+                (1.0, 0.5, None, 0, 1, 1, None, None, "2018-07-02T21:30:00+00:00", pending[2]),
+            ],
+        )
+        predictions.mark_expired(db, pending[3:5], "2018-07-09")
+    assert db.execute(KEPT_SUMS).fetchall() == db.execute(SUMS_OVER_CALLS).fetchall()
+    with immediate(db):  # rescored, moved to another session, reopened, deleted
+        db.execute("UPDATE predictions SET hit = 1 - hit WHERE id % 7 = 0 AND hit IS NOT NULL")
+        db.execute("UPDATE predictions SET covered95 = NULL WHERE id % 5 = 0")
+        db.execute("UPDATE predictions SET target_date = '2018-08-01' WHERE id % 11 = 0")
+        db.execute("UPDATE predictions SET status = 'pending' WHERE id % 13 = 0")
+        db.execute("DELETE FROM predictions WHERE id % 17 = 0")
+    assert db.execute(KEPT_SUMS).fetchall() == db.execute(SUMS_OVER_CALLS).fetchall()
+    trend = views.accuracy_trend(db)
+    n, hits = db.execute(
+        "SELECT COUNT(hit), SUM(hit) FROM predictions WHERE status = 'verified'"
+    ).fetchone()
+    assert trend["n"] == n and trend["hit_rate"] == hits / n
+
+
+def test_opening_an_older_database_fills_the_per_session_sums(home):
+    from store.db import DB_FILENAME, connect, open_db
+    from store.schema import MIGRATIONS
+
+    home.mkdir(parents=True)
+    older = connect(home / DB_FILENAME)
+    MIGRATIONS.apply(older, stop_before="m014_verified_by_target")  # a home from before it
+    fill(older)
+    expected = older.execute(SUMS_OVER_CALLS).fetchall()
+    older.close()
+    db = open_db(home)  # what the CLI, the daemon and the TUI do first
+    try:
+        assert expected and db.execute(KEPT_SUMS).fetchall() == expected
+        assert views.accuracy_trend(db)["n"] == sum(row[2] for row in expected)
+    finally:
+        db.close()

@@ -198,6 +198,8 @@ class TradingApp(App):
         if event.state == WorkerState.ERROR:
             if event.worker.group == "dashboard":  # let the next change start a read
                 self._shown = self._started
+                if self.dashboard is not None and self.dashboard.is_mounted:
+                    self.dashboard.reveal()  # the screen as it is, under the error
             error = event.worker.error
             self.notify(
                 f"{event.worker.name}: {type(error).__name__}: {error}",

@@ -34,6 +34,8 @@ from tui.widgets.trend import TrendChart, title_of
 from tui.widgets.watchlist import WatchlistTable
 from vocab.commands import Collect, Predict, Retrain, WatchAdd, WatchRemove
 
+REVEAL_AFTER_S = 1.0  # the longest the screen waits for its first snapshot before showing
+
 
 class DashboardScreen(Screen):
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in DASHBOARD_KEYS]
@@ -79,12 +81,30 @@ class DashboardScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(WatchlistTable).focus()
+        # Until the first snapshot lands the status header and the right-hand panels stay
+        # hidden: no "daemon offline" flash before the store is read, and the chart and
+        # those panels are painted once, with their data (painted empty first, they cost a
+        # second full paint). The watchlist stays: it holds the focus, which a hidden
+        # widget cannot (moving it later re-composes the key bar). A first read slower
+        # than REVEAL_AFTER_S shows the screen as it is.
+        for region in (self.query_one(StatusHeader), self.query_one("#right")):
+            region.display = False
+        self.set_timer(REVEAL_AFTER_S, self.reveal)
+
+    def reveal(self) -> None:
+        """Show the hidden regions (at the first snapshot, a failed first read, or a timeout)."""
+        regions = (self.query_one(StatusHeader), self.query_one("#right"))
+        if all(region.display for region in regions):
+            return
+        for region in regions:
+            region.display = True
 
     def watch_data(self, data: Dashboard | None) -> None:
         if not data:
             return
         if not composed_or_retry(self, self.watch_data, data):
             return
+        self.reveal()
         previous: Mapping[str, object] = getattr(self, "_applied", {})
         current: Mapping[str, object] = data
         self._applied = data

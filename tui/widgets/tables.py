@@ -8,15 +8,18 @@ is what is on screen is not formatted again, and a changed row repaints only its
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, CursorType, RowKey
 
 R = TypeVar("R")  # a row as the store's views give it
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class RowsTable(DataTable[object], Generic[R]):
@@ -63,7 +66,9 @@ class RowsTable(DataTable[object], Generic[R]):
         # width and every row one line, so only the scrollable size needs setting.
         header = self.header_height if self.show_header else 0
         width = sum(c.get_render_width(self) for c in self.columns.values())
-        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header)
+        self.virtual_size = Size(
+            width + self._row_label_column_width, self._total_row_height + header
+        )
 
 
 def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[object]]]) -> None:
@@ -104,7 +109,7 @@ def _update_rows(table: DataTable, changed: dict[str, list[tuple[ColumnKey, obje
 
     `DataTable.update_cell` counts every update in one table-wide number that keys all of
     its render caches, so one changed cell re-renders every visible cell of the table
-    (~40 ms for the watchlist, on each refresh). Here the cells are set and only the
+    (most of a refresh's repaint, for one changed price). Here the cells are set and only the
     changed rows' cached renders are dropped. This reaches into DataTable's private caches
     (textual is pinned in constraints.txt); the Pilot tests that read changed cells off
     the screen fail if a textual upgrade changes them.
@@ -114,17 +119,18 @@ def _update_rows(table: DataTable, changed: dict[str, list[tuple[ColumnKey, obje
         for col, value in cells:
             row[col] = value
     indexes = {table.get_row_index(key) for key in changed}
-    # cell and row-line caches are keyed by (row key, ...); row renderables by (count, index)
-    for cache, part, stale in (
-        (table._cell_render_cache, 0, changed.keys()),
-        (table._row_render_cache, 0, changed.keys()),
-        (table._row_renderable_cache, 1, indexes),
-    ):
-        for cache_key in [k for k in cache.keys() if k[part] in stale]:
-            cache.discard(cache_key)
+    # cell and row-line renders are keyed by (row key, ...); row renderables by (count, index)
+    _forget(table._cell_render_cache, lambda k: k[0] in changed)
+    _forget(table._row_render_cache, lambda k: k[0] in changed)
+    _forget(table._row_renderable_cache, lambda k: k[1] in indexes)
     table._line_cache.clear()  # keyed by screen line; rebuilt from the row caches
     for index in indexes:
         table.refresh_row(index)
+
+
+def _forget(cache: LRUCache[K, V], stale: Callable[[K], bool]) -> None:
+    for key in [k for k in cache.keys() if stale(k)]:
+        cache.discard(key)
 
 
 def _cursor_key(table: DataTable) -> str | None:
