@@ -98,3 +98,30 @@ def test_every_models_module_sits_in_the_models_layers_contract():
         f"models.{p.stem}" for p in (ROOT / "models").glob("*.py") if p.stem != "__init__"
     } | {"models.forecasters"}
     assert modules - layered == set()
+
+
+def test_training_and_serving_the_fast_kinds_never_imports_torch(home):
+    # Importing torch costs seconds (most of the demo's first training, which fits only the
+    # fast kinds); only a torch kind being built, fitted or loaded may import it.
+    from tests.cycle_fixture import synthetic_home
+    from tests.daemon_fixture import env
+
+    db, _ = synthetic_home(home)
+    db.close()
+    for args in (("train", "--models", "markov"), ("predict",)):
+        out = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "assistant", "--home", str(home), *args],
+            cwd=ROOT,
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        imported = {
+            line.split("|")[-1].strip().split(".")[0]
+            for line in out.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        assert "models" in imported and "pandas" in imported  # the listing is real
+        assert "torch" not in imported, args

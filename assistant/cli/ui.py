@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def demo_kinds(text: str) -> list[str]:
-    from models.catalog import TRAINABLE as known  # only when --models is given (loads torch)
+    from models.catalog import TRAINABLE as known  # only when --models is given
 
     kinds = [k.strip().lower() for k in text.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in known]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypedDict, TypeVar
 
 from assistant.config import Settings
@@ -292,9 +294,9 @@ class LocalRunner:
     ) -> dict[str, Outcome]:
         import joblib
         import threadpoolctl
-        import torch
 
         _check_graph(tasks)
+        torch = _torch_for(tasks)
         say = progress or (lambda k, f, m: None)
         lock = threading.Lock()  # callers' progress writers are not thread-safe
         results: dict[str, Outcome] = {}
@@ -322,8 +324,9 @@ class LocalRunner:
             pending = [t for t in pending if t not in ready]
             jobs = max(1, min(len(ready), self.jobs))
             per_job = max(1, usable_cores() // jobs)  # jobs x threads never exceeds the cores
-            threads = torch.get_num_threads()
-            torch.set_num_threads(per_job)
+            threads = torch.get_num_threads() if torch else 0
+            if torch:
+                torch.set_num_threads(per_job)
             try:
                 # BLAS and OpenMP pools too (numpy, xgboost's OpenMP): the same cap.
                 with threadpoolctl.threadpool_limits(limits=per_job):
@@ -335,9 +338,24 @@ class LocalRunner:
             except Exception as exc:
                 raise AssistantError(f"a task failed: {type(exc).__name__}: {exc}") from exc
             finally:
-                torch.set_num_threads(threads)
+                if torch:
+                    torch.set_num_threads(threads)
             results.update(zip([t.key for t in ready], outs, strict=True))
         return {t.key: results[t.key] for t in tasks if t.keep}
+
+
+def _torch_for(tasks: list[Task]) -> ModuleType | None:
+    """torch, to cap its threads like the other pools', when it is loaded already or a task
+    fits a torch kind; otherwise None, and a run of the fast kinds never loads it (seconds)."""
+    from models.catalog import TORCH_KINDS
+
+    if "torch" not in sys.modules and not any(
+        t.fn is fit_task and t.args and t.args[0] in TORCH_KINDS for t in tasks
+    ):
+        return None
+    import torch
+
+    return torch
 
 
 class DaskRunner:

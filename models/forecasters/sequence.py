@@ -3,6 +3,10 @@
 Features are scaled with a scaler fit on the training rows; each row becomes the window
 of the last `window` sessions of its own symbol (trailing only). Return targets are
 divided by their training standard deviation so MSE and cross-entropy weigh alike.
+
+torch (seconds to import) is imported when a model of these kinds is fitted, run or
+loaded, not with this module: the catalog lists these kinds, and a process that uses only
+the others (markov, rules, xgboost...) never loads torch.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ import io
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from models.base import Forecaster, Progress
 from models.dataset import CONTEXT, Dataset, Scaler, Windows, window_index
-from models.forecasters import nets, trainer
+
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS = "weights.pt"
 
@@ -53,12 +58,18 @@ class SequenceForecaster(Forecaster):
         return window_index(self.scaler.transform(X), symbols, rows, int(self.params["window"]))
 
     def _net(self) -> torch.nn.Module:
+        import torch
+
+        from models.forecasters import nets
+
         torch.manual_seed(int(self.params["seed"]))
         return nets.build(self.kind, len(self.features or []), len(self.horizons), self.params)
 
     def _fit(
         self, train: Dataset, val: Dataset, progress: Progress, stop: threading.Event | None
     ) -> None:
+        from models.forecasters import trainer
+
         self.scaler = Scaler.fit(train.X, train.rows)
         rt = train.ret(self.horizons)
         self.scale = [float(np.std(rt[:, i]) or 1.0) for i in range(len(self.horizons))]
@@ -106,6 +117,8 @@ class SequenceForecaster(Forecaster):
         return self._run(self._windows(X, mask))
 
     def _run(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         rets, probs = [], []
         with torch.no_grad():
             for i in range(0, len(windows), 2048):
@@ -120,12 +133,16 @@ class SequenceForecaster(Forecaster):
         return {"scaler": self.scaler.to_dict(), "scale": self.scale}
 
     def _write(self, directory: Path) -> list[str]:
+        import torch
+
         buf = io.BytesIO()
         torch.save(self.net.state_dict(), buf)
         (directory / WEIGHTS).write_bytes(buf.getvalue())
         return [WEIGHTS]
 
     def _read(self, directory: Path, state: Mapping[str, Any]) -> None:
+        import torch
+
         self.scaler = Scaler.from_dict(state["scaler"])
         self.scale = [float(v) for v in state["scale"]]
         # weights_only=True: tensors and plain containers only; a crafted pickle is refused.
