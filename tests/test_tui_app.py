@@ -375,6 +375,37 @@ async def test_another_connections_calls_verifications_and_removals_reach_the_sc
 
 
 @sync
+async def test_table_cells_laid_out_directly_match_the_datatables_own_rendering(filled):
+    # The tables lay out one-line cells themselves (a full paint's biggest cost); every
+    # cell of the dashboard, under the cursor, hovered or neither, must come out as the
+    # characters and styles DataTable's generic rendering gives.
+    from textual.widgets import DataTable
+
+    from tui.widgets.tables import RowsTable
+
+    def chars(lines):
+        return [[(ch, seg.style) for seg in line for ch in seg.text] for line in lines]
+
+    app = app_for(filled)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        compared = 0
+        for table in app.screen.query(RowsTable):
+            for r in range(table.row_count):
+                style = table._get_row_style(r, table.rich_style)
+                for c, column in enumerate(table.ordered_columns):
+                    width = column.get_render_width(table)
+                    for cursor, hover in ((False, False), (True, False), (False, True)):
+                        table._cell_render_cache.clear()
+                        ours = table._render_cell(r, c, style, width, cursor, hover)
+                        table._cell_render_cache.clear()
+                        generic = DataTable._render_cell(table, r, c, style, width, cursor, hover)
+                        assert chars(ours) == chars(generic), (type(table).__name__, r, c)
+                        compared += 1
+    assert compared > 300  # watchlist, pending, regimes and commands all took part
+
+
+@sync
 async def test_empty_home_explains_what_to_do(home, db):
     app = app_for(home)
     async with app.run_test(size=SIZE) as pilot:

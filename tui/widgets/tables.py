@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -59,6 +62,76 @@ class RowsTable(DataTable[object], Generic[R]):
 
     def row(self, r: R) -> tuple[str, Sequence[object]]:
         raise NotImplementedError
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        # DataTable renders every cell through rich's generic layout (Styled(Padding(cell))
+        # measured, wrapped, cropped and padded): most of a full paint. A one-line Text
+        # that fits its fixed-width column is laid out here directly, to the same segments'
+        # text and styles (tests/test_tui_app.py compares the two); anything else, and the
+        # header, goes the generic way. The result is cached under DataTable's own key.
+        generic = (row_index, column_index, base_style, width, cursor, hover)
+        if min(row_index, column_index) < 0 or self.fixed_columns or row_index < self.fixed_rows:
+            return super()._render_cell(*generic)  # the header, a label, fixed cells
+        key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        row = None if key is None else self.rows.get(key)
+        if key is None or row is None or column_key is None or row.height != 1:
+            return super()._render_cell(*generic)
+        cache_key = (
+            key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cached = self._cell_render_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        cell = self._get_row_renderables(row_index).cells[column_index]
+        pad = self.cell_padding
+        room = width - 2 * pad
+        if (
+            not isinstance(cell, Text)
+            or cell.justify not in (None, "default", "left")
+            or "\n" in cell.plain
+            or "\t" in cell.plain
+            or cell.cell_len > room
+        ):
+            return super()._render_cell(*generic)
+        component, post = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index})
+        pre += component
+        blank = Segment(" " * pad)
+        line = [
+            blank,
+            *Text("\n").join([cell]).render(self.app.console),
+            Segment(" " * (room - cell.cell_len)),
+            blank,
+        ]
+        lines = [list(Segment.apply_style(line, style=pre, post_style=post))]
+        self._cell_render_cache[cache_key] = lines
+        return lines
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         # DataTable measures every cell of every new row to size auto-width columns (~3,000
