@@ -406,6 +406,28 @@ async def test_table_cells_laid_out_directly_match_the_datatables_own_rendering(
 
 
 @sync
+async def test_a_failed_first_read_shows_the_whole_screen(filled, monkeypatch):
+    # The header and the right-hand panels wait for the first snapshot; a first read that
+    # fails must show them (the fallback timer is pushed out of the test's reach).
+    import tui.screens.dashboard
+
+    monkeypatch.setattr(tui.screens.dashboard, "REVEAL_AFTER_S", 3600.0)
+    db = open_db(filled)
+    db.execute("DROP TABLE regimes")
+    db.conn.commit()
+    db.close()
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(400):  # (settle would re-raise the failed read's error)
+            await pilot.pause(0.05)
+            text = screen_text(app)
+            if all(part in text for part in ("trading-assistant", "Accuracy", "Commands")):
+                break
+    assert "trading-assistant" in text and "Accuracy" in text and "Commands" in text
+    assert "Watchlist (" not in text  # no snapshot was applied: the read did fail
+
+
+@sync
 async def test_empty_home_explains_what_to_do(home, db):
     app = app_for(home)
     async with app.run_test(size=SIZE) as pilot:
