@@ -1,11 +1,12 @@
 """Benchmark: the ranges' multipliers of one cycle, from a checkpoint vs a full replay.
 
 A real SQLite ledger holds 100 symbols x 3 horizons (1, 3, 5) x 2 years (504 sessions) of
-verified calls with a volatility forecast (~151k rows; 1.2 µs a row to make). Timed:
+verified calls with a volatility forecast (~151k rows), and the next sessions' calls
+pending. Timed:
 - full: `assistant.cycle.ranges.read` with no checkpoint (what every cycle did before:
   replay every verified outcome), then the write of its checkpoints;
-- incremental: each of the next DAYS cycles after one more session's outcomes were
-  verified: the read (load the checkpoint, check its fingerprint, feed the new session)
+- incremental: each of the next DAYS cycles after one more session's pending calls were
+  verified (`store.predictions.mark_verified`, as `verify` does): the read (load the checkpoint, check its fingerprint, feed the new session)
   and the write of the new checkpoint, as a cycle's write phase does it.
 Every incremental cycle's multipliers are checked equal to a full replay's (a read that
 ignores the checkpoint).
@@ -31,6 +32,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant.cycle import ranges  # noqa: E402
+from store import predictions as ledger  # noqa: E402
 from store import range_states  # noqa: E402
 from store.db import immediate, open_db  # noqa: E402
 
@@ -40,7 +42,8 @@ DAYS = 5
 
 
 def _rows(names: list[str], days: list[str], first: int, last: int, rng: np.random.Generator):
-    """Verified calls whose target is days[first:last], each made h sessions before."""
+    """Calls whose target is days[first:last], each made h sessions before, with their
+    realized close."""
     out = []
     for i in range(first, last):
         for h in HORIZONS:
@@ -49,21 +52,38 @@ def _rows(names: list[str], days: list[str], first: int, last: int, rng: np.rand
             sigma = 0.01 * h**0.5
             for sym in names:
                 r = rng.standard_t(4) * sigma * 0.8
-                out.append(
-                    (sym, days[i - h], h, "m", days[i - h], days[i], 100.0, 0.0, 100.0, "flat",
-                     "{}", "verified", 100.0 * np.exp(r), sigma)
-                )  # fmt: skip
+                out.append((sym, days[i - h], h, days[i], sigma, 100.0 * np.exp(r)))
     return out
 
 
-def _insert(db, rows) -> None:
+def _insert(db, rows, status: str) -> None:
     with immediate(db):
         db.conn.executemany(
             "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, "
             "target_date, base_price, pred_change_pct, pred_price, direction, signals, status, "
-            "actual_price, vol_sigma) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            "vol_sigma, actual_price) VALUES (?, ?, ?, 'm', ?, ?, 100, 0, 100, 'flat', '{}', "
+            "?, ?, ?)",
+            [
+                (s, a, h, a, t, status, v, p if status == "verified" else None)
+                for s, a, h, t, v, p in rows
+            ],
         )
+
+
+def _verify(db, rows) -> None:
+    """What `verify` writes for these calls (store.predictions.mark_verified, one pass)."""
+    ids = {
+        (s, a, h): i
+        for i, s, a, h in db.execute(
+            "SELECT id, symbol, as_of, horizon FROM predictions WHERE status = 'pending'"
+        )
+    }
+    with immediate(db):
+        ledger.mark_verified(
+            db,
+            [(p, 0.0, None, "flat", 0, 0, None, None, "2025-01-01T00:00:00+00:00", ids[(s, a, h)])
+             for s, a, h, _, _, p in rows],
+        )  # fmt: skip
 
 
 def _save(db, got: ranges.Ranges) -> None:
@@ -99,9 +119,13 @@ def main() -> int:
             "INSERT INTO symbols (symbol, added_at) VALUES (?, '2023-01-01')",
             [(s,) for s in names],
         )
-    _insert(db, _rows(names, days, 0, args.sessions, rng))
-    n = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
-    print(f"ledger: {n} verified calls ({args.symbols} symbols x {HORIZONS} x {args.sessions} sessions)")
+    _insert(db, _rows(names, days, 0, args.sessions, rng), "verified")
+    later = [_rows(names, days, i, i + 1, rng) for i in range(args.sessions, args.sessions + DAYS)]
+    _insert(db, [r for day in later for r in day], "pending")  # made, not matured yet
+    n = db.execute("SELECT COUNT(*) FROM predictions WHERE status = 'verified'").fetchone()[0]
+    print(
+        f"ledger: {n} verified calls ({args.symbols} symbols x {HORIZONS} x {args.sessions} sessions)"
+    )
 
     t = time.perf_counter()
     got = ranges.read(db, names, HORIZONS, None)
@@ -116,9 +140,8 @@ def main() -> int:
     )
 
     reads, writes = [], []
-    for k in range(DAYS):
-        i = args.sessions + k
-        _insert(db, _rows(names, days, i, i + 1, rng))  # one more session verified
+    for day in later:
+        _verify(db, day)  # one more session's outcomes verified
         if db.execute("SELECT COUNT(*) FROM range_states").fetchone()[0] != len(HORIZONS):
             print("FAIL: a new session's outcomes voided the checkpoints", file=sys.stderr)
             return 1
@@ -135,7 +158,7 @@ def main() -> int:
             print("FAIL: incremental multipliers differ from a full replay", file=sys.stderr)
             return 1
     read_ms, write_ms = 1000 * statistics.median(reads), 1000 * statistics.median(writes)
-    total = (statistics.median(reads) + statistics.median(writes))
+    total = statistics.median(reads) + statistics.median(writes)
     print(
         f"incremental (one new session, median of {DAYS}): read {read_ms:.0f} ms + write "
         f"{write_ms:.0f} ms = {1000 * total:.0f} ms; equal to a full replay on every cycle"

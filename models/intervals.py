@@ -294,8 +294,8 @@ def _unpacked(text: object, window: int) -> _Pool:
     if not np.isfinite(scores).all():
         raise ValueError("a pool holds a non-finite residual")
     pool = _Pool(window)
-    pool.fifo.extend(values := scores.tolist())
-    pool.sorted = sorted(values)
+    pool.fifo.extend(scores.tolist())
+    pool.sorted = np.sort(scores).tolist()
     return pool
 
 

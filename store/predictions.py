@@ -8,6 +8,7 @@ adds nothing.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -104,15 +105,18 @@ def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> N
         "WHERE id = ? AND status = 'pending'",
         rows,
     )
-    whens = sorted({str(r[8]) for r in rows})
-    if whens:
-        firsts = db.execute(
-            "SELECT horizon, MIN(target_date) FROM predictions "
-            f"WHERE verified_at IN ({','.join('?' * len(whens))}) AND status = 'verified' "
-            "AND vol_sigma IS NOT NULL GROUP BY horizon",
-            whens,
-        ).fetchall()
-        range_states.void(db, dict(firsts))
+    ids = [int(r[-1]) for r in rows]
+    firsts = {}
+    if ids and range_states.any_saved(db):
+        firsts = dict(
+            db.execute(
+                "SELECT horizon, MIN(target_date) FROM predictions WHERE id IN "
+                "(SELECT value FROM json_each(?)) AND status = 'verified' "
+                "AND vol_sigma IS NOT NULL GROUP BY horizon",
+                [json.dumps(ids)],
+            ).fetchall()
+        )
+    range_states.void(db, firsts)
 
 
 def residuals(

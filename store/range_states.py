@@ -52,6 +52,10 @@ def void(db: sqlite_utils.Database, firsts: Mapping[int, str]) -> None:
     )
 
 
+def any_saved(db: sqlite_utils.Database) -> bool:
+    return db.execute("SELECT 1 FROM range_states LIMIT 1").fetchone() is not None
+
+
 def load(db: sqlite_utils.Database, key: str) -> dict[int, Checkpoint]:
     """{horizon: checkpoint} saved for the symbol set `key`."""
     return {

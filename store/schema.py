@@ -534,7 +534,9 @@ def m014_range_states(db: sqlite_utils.Database) -> None:
         """,
     )
     fed = "{0}.status = 'verified' AND {0}.vol_sigma IS NOT NULL"
-    void = "DELETE FROM range_states WHERE horizon = {0}.horizon AND last_session >= {0}.target_date"
+    void = (
+        "DELETE FROM range_states WHERE horizon = {0}.horizon AND last_session >= {0}.target_date"
+    )
     count = "UPDATE residual_changes SET n = n + 1"
     # one statement each: _run splits on ';', which a trigger's body holds
     db.execute(
