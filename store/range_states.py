@@ -5,7 +5,9 @@ up to `last_session` (the state is opaque JSON text here: models.intervals.Adapt
 writes and checks it). A checkpoint that is here is true to the ledger: writing a verified
 call deletes those that had fed its session (`void`, which verifying calls runs; the
 schema's triggers for any other write, store.schema m014), and every such write counts
-one change, so a checkpoint read before a change is not saved after it. Only the KEEP
+one change, so a checkpoint read before a change is not saved after it. (The one write not
+seen: a hand edit of a verified call's actual price or status in place; README, Known
+limits.) Only the KEEP
 symbol sets saved most recently are kept. The caller owns the transaction.
 """
 
@@ -72,7 +74,8 @@ def save(db: sqlite_utils.Database, checkpoints: Sequence[Checkpoint]) -> bool:
     drop the sets beyond the KEEP saved most recently."""
     if not checkpoints:
         return True
-    if any(c.changes != changes(db) for c in checkpoints):
+    now_at = changes(db)
+    if any(c.changes != now_at for c in checkpoints):
         return False
     now = utcnow()
     # REPLACE gives the row a new id, above every other: ids order the sets by last save
