@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import subprocess
+import sys
+from contextlib import closing
 
 import numpy as np
 import pandas as pd
@@ -18,7 +22,7 @@ from assistant.cycle.run import decide, read_cycle, verify, write_cycle
 from models import intervals
 from store import predictions as ledger
 from store import range_states, symbols
-from store.db import immediate
+from store.db import immediate, open_db
 from tests.cycle_fixture import synthetic_home
 
 ALL = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2020-12-28", periods=165)]
@@ -297,3 +301,45 @@ def _seed_verified(db, days: list[str]) -> None:
             [(100 * np.exp(rng.normal(0, 0.02)), 0.0, None, "flat", 0, 0, None, None, "x", i)
              for i in ids],
         )  # fmt: skip
+
+
+def _cli(home, *args):
+    run = subprocess.run(
+        [sys.executable, "-m", "assistant", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_predict_from_the_cli_draws_the_ranges_a_full_replay_draws(tmp_path):
+    """Two homes with the same ledger take the same verify and predict commands; one keeps
+    its checkpoints, the other has them deleted before every predict (a full replay): the
+    calls' ranges are the same to the last digit, and the first home's checkpoint moved."""
+    kept, replayed = tmp_path / "kept", tmp_path / "replayed"
+    db, _ = synthetic_home(kept)
+    days = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2024-01-02", periods=70)]
+    _seed_verified(db, days[:60])
+    db.close()
+    shutil.copytree(kept, replayed)
+    marks = []
+    for day in days[60:62]:
+        outs = []
+        for home in (kept, replayed):
+            _cli(home, "verify", "--as-of", day)
+            if home == replayed:
+                with closing(open_db(home)) as other, immediate(other):
+                    other.execute("DELETE FROM range_states")
+            outs.append(json.loads(_cli(home, "predict", "--as-of", day, "--json")))
+        ranges_of = [
+            [(c["symbol"], c["horizon"], c["lower"], c["upper"], c["lower95"], c["upper95"])
+             for c in out]
+            for out in outs
+        ]  # fmt: skip
+        assert ranges_of[0] == ranges_of[1] and len(ranges_of[0]) == 6
+        with closing(open_db(kept)) as mine:
+            marks.append(_saved(mine, ["AAA", "BBB"]))
+    assert marks[0] == {1: days[59], 3: days[59], 5: days[59]}  # replayed, then saved
+    assert marks[1][1] == days[61]  # resumed: the first call's outcome fed on
