@@ -226,12 +226,28 @@ def test_a_date_before_the_checkpoint_replays_and_keeps_the_newer_checkpoint(led
     assert q == _replayed(db, NAMES, DAYS[130]) and fed == [0, 0]
 
 
-def test_a_damaged_checkpoint_is_replayed_with_one_log_line(ledger_db, caplog):
+def _other_rule(text: str) -> str:
+    state = json.loads(text)
+    state["rule"]["pool"] = 250  # written under another pool length
+    return json.dumps(state)
+
+
+def _cut_pool(text: str) -> str:
+    state = json.loads(text)
+    state["own"]["AAA"] = state["own"]["AAA"][:-3]  # not a whole number of float64s
+    return json.dumps(state)
+
+
+@pytest.mark.parametrize(
+    "damage", [lambda text: '{"rule": [not json', _other_rule, _cut_pool, lambda text: "null"]
+)
+def test_a_damaged_checkpoint_is_replayed_with_one_log_line(ledger_db, caplog, damage):
     db = ledger_db
     _verify(db, DAYS[99])
     _cycle(db, NAMES)
     with immediate(db):
-        db.execute("UPDATE range_states SET state = '{\"rule\": [not json'")
+        for i, text in db.execute("SELECT id, state FROM range_states").fetchall():
+            db.execute("UPDATE range_states SET state = ? WHERE id = ?", [damage(text), i])
     with caplog.at_level(logging.WARNING, logger="assistant.cycle.ranges"):
         q, fed, saved = _cycle(db, NAMES)
     assert q == _replayed(db, NAMES, None) and fed == [300, 300]
@@ -242,6 +258,18 @@ def test_a_damaged_checkpoint_is_replayed_with_one_log_line(ledger_db, caplog):
     with caplog.at_level(logging.WARNING, logger="assistant.cycle.ranges"):
         assert _cycle(db, NAMES)[0] == q
     assert not caplog.records
+
+
+def test_only_the_symbol_sets_saved_last_keep_a_checkpoint(ledger_db):
+    db = ledger_db
+    _verify(db, DAYS[99])
+    sets = [["AAA"], ["BBB"], ["CCC"], ["AAA", "BBB"], ["BBB", "CCC"]]
+    for names in sets:
+        _cycle(db, names)
+    kept = {k for (k,) in db.execute("SELECT DISTINCT symbols_key FROM range_states")}
+    assert kept == {range_states.symbols_key(n) for n in sets[-range_states.KEEP :]}
+    q, fed, _ = _cycle(db, ["AAA"])  # dropped: replayed
+    assert q == _replayed(db, ["AAA"], None) and fed == [100, 100]
 
 
 def test_a_verify_between_the_read_and_the_write_keeps_the_older_checkpoint(ledger_db):
