@@ -31,7 +31,7 @@ HORIZONS = [1, 3]
 NAMES = ["AAA", "BBB", "CCC"]
 
 
-def _calls(db, names, first: int, last: int, seed: int = 0) -> None:
+def _calls(db, names, first: int, last: int) -> None:
     """Pending calls (with a volatility forecast) whose target is DAYS[first:last]."""
     rows = []
     for i in range(first, last):
