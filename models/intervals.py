@@ -16,6 +16,8 @@ miss or hit, so a storm widens the ranges within days instead of within a pool's
 
 from __future__ import annotations
 
+import base64
+import binascii
 import bisect
 import functools
 import math
@@ -229,6 +231,72 @@ class AdaptiveRanges:
         for s, z in done:
             self.own.setdefault(s, _Pool(POOL)).add(z)
             self.pooled.add(z)
+
+    def to_dict(self) -> dict[str, object]:
+        """The state as plain data (JSON-ready): the rule's constants, alpha per level and
+        each pool's residuals oldest first, as base64 of little-endian float64 (exact, and
+        a hundred times faster to write and read than decimal text); the sorted copies are
+        rebuilt on load."""
+        if any(not isinstance(s, str) for s in self.own):
+            raise TypeError("only a state keyed by symbol names can be saved")
+        return {
+            "rule": _rule(self.gamma),
+            "alpha": list(self.alpha),
+            "pooled": _packed(self.pooled),
+            "own": {str(s): _packed(p) for s, p in self.own.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> AdaptiveRanges:
+        """The state `to_dict` wrote; ValueError for anything else (another rule's constants,
+        a damaged document), so a caller can fall back to a replay."""
+        try:
+            if not isinstance(data, dict) or not isinstance(data["rule"], dict):
+                raise ValueError("not a saved state")
+            gamma = data["rule"]["gamma"]
+            if not isinstance(gamma, float) or data["rule"] != _rule(gamma):
+                raise ValueError("saved by another rule")
+            state = cls(gamma)
+            alpha = [float(a) for a in data["alpha"]]
+            if len(alpha) != len(LEVELS) or not all(0.0 <= a <= 1.0 for a in alpha):
+                raise ValueError("alpha out of range")
+            state.alpha = alpha
+            state.pooled = _unpacked(data["pooled"], POOL * 10)
+            state.own = {str(s): _unpacked(v, POOL) for s, v in data["own"].items()}
+        except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
+            raise ValueError(f"not a saved state ({exc!r})") from None
+        return state
+
+
+def _rule(gamma: float) -> dict[str, object]:
+    """What a saved state is only valid under: the same levels, pools, threshold and step."""
+    return {
+        "levels": list(LEVELS),
+        "pool": POOL,
+        "min_own": MIN_OWN,
+        "max_q": MAX_Q,
+        "gamma": gamma,
+    }
+
+
+def _packed(pool: _Pool) -> str:
+    raw = np.fromiter(pool.fifo, dtype="<f8", count=len(pool.fifo)).tobytes()
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _unpacked(text: object, window: int) -> _Pool:
+    if not isinstance(text, str):
+        raise ValueError("a pool is not text")
+    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    if len(raw) % 8 or len(raw) // 8 > window:
+        raise ValueError("a pool is not at most its window's float64 residuals")
+    scores = np.frombuffer(raw, dtype="<f8")
+    if not np.isfinite(scores).all():
+        raise ValueError("a pool holds a non-finite residual")
+    pool = _Pool(window)
+    pool.fifo.extend(scores.tolist())
+    pool.sorted = np.sort(scores).tolist()
+    return pool
 
 
 def replay(sessions: list[list[tuple[object, float]]], gamma: float = GAMMA) -> AdaptiveRanges:

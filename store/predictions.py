@@ -8,11 +8,14 @@ adds nothing.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlite_utils
+
+from store import range_states
 
 STATUSES = ("pending", "verified", "expired")
 
@@ -94,33 +97,73 @@ def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = 
 def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
     """rows: (actual_price, error_pct, hit, outcome, up_hit, majority_hit, covered80,
     covered95, verified_at, id); hit is None for a FLAT call, covered* for a call without
-    that range."""
+    that range. The ranges' checkpoints that had fed a session now verified are voided."""
+    rows = list(rows)
     db.conn.executemany(
         "UPDATE predictions SET status = 'verified', actual_price = ?, error_pct = ?, hit = ?, "
         "outcome = ?, up_hit = ?, majority_hit = ?, covered80 = ?, covered95 = ?, verified_at = ? "
         "WHERE id = ? AND status = 'pending'",
         rows,
     )
+    ids = [int(r[-1]) for r in rows]
+    firsts = {}
+    if ids and range_states.any_saved(db):
+        firsts = dict(
+            db.execute(
+                "SELECT horizon, MIN(target_date) FROM predictions WHERE id IN "
+                "(SELECT value FROM json_each(?)) AND status = 'verified' "
+                "AND vol_sigma IS NOT NULL GROUP BY horizon",
+                [json.dumps(ids)],
+            ).fetchall()
+        )
+    range_states.void(db, firsts)
 
 
 def residuals(
-    db: sqlite_utils.Database, symbols: Sequence[str], known_by: str | None
+    db: sqlite_utils.Database,
+    symbols: Sequence[str],
+    known_by: str | None,
+    *,
+    horizon: int | None = None,
+    after: str | None = None,
 ) -> list[tuple[str, int, str, float, float, float, float]]:
     """[(symbol, horizon, target_date, base, predicted, actual, vol_sigma)]: every verified
     call with a volatility forecast whose target session is on or before `known_by` (all
-    when None), in the order their outcomes became known (target session, then symbol,
-    call date, id)."""
+    when None) and after `after` (when given), of `horizon` (every one when None), in the
+    order their outcomes became known (target session, then symbol, call date, id)."""
     where, params = _filters("verified", symbols)
-    extra = "" if known_by is None else " AND target_date <= ?"
+    extra = ""
+    for clause, value in (
+        (" AND horizon = ?", horizon),
+        (" AND target_date > ?", after),
+        (" AND target_date <= ?", known_by),
+    ):
+        if value is not None:
+            extra += clause
+            params.append(value)
     return [
         (str(sym), int(h), str(target), float(base), float(pred), float(actual), float(sigma))
         for sym, h, target, base, pred, actual, sigma in db.execute(
             "SELECT symbol, horizon, target_date, base_price, pred_price, actual_price, vol_sigma "
             f"FROM predictions{where} AND vol_sigma IS NOT NULL{extra} "
             "ORDER BY target_date, symbol, as_of, id",
-            [*params, *([known_by] if known_by else [])],
+            params,
         )
     ]
+
+
+def first_pending(db: sqlite_utils.Database, symbols: Sequence[str]) -> dict[int, str]:
+    """{horizon: the earliest target session of a pending call with a volatility forecast}:
+    outcomes on or after it may still be verified."""
+    where, params = _filters("pending", symbols)
+    return {
+        int(h): str(first)
+        for h, first in db.execute(
+            f"SELECT horizon, MIN(target_date) FROM predictions{where} "
+            "AND vol_sigma IS NOT NULL GROUP BY horizon",
+            params,
+        )
+    }
 
 
 def mark_expired(db: sqlite_utils.Database, ids: Iterable[int], when: str) -> None:

@@ -502,6 +502,59 @@ def m013_macro_and_cpi(db: sqlite_utils.Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m014_range_states(db: sqlite_utils.Database) -> None:
+    # A checkpoint of the ranges' adaptive conformal state per symbol set and horizon, so a
+    # cycle feeds only the outcomes verified since instead of replaying the whole ledger.
+    # last_session: the newest target session fed; state: JSON (models.intervals).
+    # residual_changes counts the writes of verified calls (a cycle saves its checkpoint
+    # only if none came between its read and its write). Verifying calls voids the
+    # checkpoints that had fed their sessions (store.predictions.mark_verified); the
+    # triggers do the same for any other write of a verified call with a volatility
+    # forecast: inserted verified, deleted, or its key, prices, sigma or session edited.
+    # They watch no column that verifying sets, so they cost the verify pass nothing.
+    _run(
+        db,
+        """
+        CREATE TABLE range_states (
+            id INTEGER PRIMARY KEY,
+            symbols_key TEXT NOT NULL,
+            horizon INTEGER NOT NULL,
+            last_session TEXT NOT NULL,
+            saved_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            UNIQUE (symbols_key, horizon)
+        );
+        CREATE INDEX range_states_fed ON range_states(horizon, last_session);
+        CREATE TABLE residual_changes (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            n INTEGER NOT NULL
+        );
+        INSERT INTO residual_changes (id, n) VALUES (1, 0)
+        """,
+    )
+    fed = "{0}.status = 'verified' AND {0}.vol_sigma IS NOT NULL"
+    void = (
+        "DELETE FROM range_states WHERE horizon = {0}.horizon AND last_session >= {0}.target_date"
+    )
+    count = "UPDATE residual_changes SET n = n + 1"
+    # one statement each: _run splits on ';', which a trigger's body holds
+    db.execute(
+        "CREATE TRIGGER predictions_ranges_insert AFTER INSERT ON predictions "
+        f"WHEN {fed.format('NEW')} BEGIN {void.format('NEW')}; {count}; END"
+    )
+    db.execute(
+        "CREATE TRIGGER predictions_ranges_update AFTER UPDATE OF id, symbol, as_of, horizon, "
+        "target_date, base_price, pred_price, vol_sigma ON predictions "
+        f"WHEN ({fed.format('OLD')}) OR ({fed.format('NEW')}) BEGIN "
+        f"{void.format('OLD')}; {void.format('NEW')}; {count}; END"
+    )
+    db.execute(
+        "CREATE TRIGGER predictions_ranges_delete AFTER DELETE ON predictions "
+        f"WHEN {fed.format('OLD')} BEGIN {void.format('OLD')}; {count}; END"
+    )
+
+
 # What one verified call adds to its target session's row of verified_by_target (`r` is
 # NEW or OLD): the per-session sums the accuracy trend and the range coverage are built from.
 _VERIFIED_SUMS = (
@@ -536,7 +589,7 @@ def _verified_remove(r: str) -> str:
 
 
 @MIGRATIONS()
-def m014_verified_by_target(db: sqlite_utils.Database) -> None:
+def m015_verified_by_target(db: sqlite_utils.Database) -> None:
     # The dashboard's accuracy trend and range coverage are per-target-session sums over
     # every verified call: summing them at each refresh scanned ~100k index entries (55 ms
     # of a 75 ms dashboard read). Triggers keep the sums per target session as calls are

@@ -537,7 +537,7 @@ def accuracy_trend(
     """Rolling hit rate of the directional calls and the stronger baseline (always-up or the
     causal majority, whichever scored more over all of them) on the same calls, over the last
     `window` target sessions. The p-value lives in `assistant report`, which runs the test."""
-    # The per-session sums are kept by triggers as calls are verified (schema m014): one
+    # The per-session sums are kept by triggers as calls are verified (schema m015): one
     # row per target session gives both the points and the totals.
     rows = db.execute(
         "SELECT target_date, n, hits, ups, majs, n80, in80, n95, in95 "

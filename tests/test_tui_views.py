@@ -216,7 +216,7 @@ def test_opening_an_older_database_fills_the_per_session_sums(home):
 
     home.mkdir(parents=True)
     older = connect(home / DB_FILENAME)
-    MIGRATIONS.apply(older, stop_before="m014_verified_by_target")  # a home from before it
+    MIGRATIONS.apply(older, stop_before="m015_verified_by_target")  # a home from before it
     fill(older)
     expected = older.execute(SUMS_OVER_CALLS).fetchall()
     older.close()

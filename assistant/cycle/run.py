@@ -6,7 +6,8 @@ calibration, range multipliers, rule thresholds, measured skill, world context) 
 `CycleInput`. The pure `decide` combines each forecast with the rule signals under the
 current per-(symbol, regime) weights via `plan()`, and turns each plan into a call on the
 exchange calendar (target session, price, interval): a `CycleWrites`. `write_cycle` writes
-all calls, the new regime history, the world context and the ranks in one transaction.
+all calls, the new regime history, the world context, the ranks and the ranges'
+checkpoints (assistant.cycle.ranges) in one transaction.
 Calls are idempotent on (symbol, as_of, horizon, model_version): a second run adds
 nothing. With no usable model the rule signals serve alone, and every call says so.
 """
@@ -42,11 +43,13 @@ from assistant.cycle.predict import (
 from assistant.errors import AssistantError
 from store import market as market_store
 from store import predictions as ledger
+from store import range_states as range_store
 from store import rankings as rank_store
 from store import regimes as regime_store
 from store import symbols as symbol_store
 from store import weights as weight_store
 from store.db import immediate, utcnow
+from store.range_states import Checkpoint
 from store.weights import WeightKey
 from vocab.jsontypes import Json
 from vocab.scoring import stale_sessions
@@ -123,6 +126,7 @@ class CycleInput:
     weights: dict[WeightKey, dict[str, float]]
     calibration: dict[tuple[str, int], dict[int, tuple[int, int, float]]]
     range_q: dict[tuple[str, int], tuple[float, float]]
+    range_checkpoints: list[Checkpoint]  # the ranges' newer checkpoints, saved by the write
     rule_gates: dict[int, float | None]  # read only when the rules serve some call
     live: LiveRecords  # the live record of every version that may serve a call
     world: dict[str, WorldContext]
@@ -131,12 +135,14 @@ class CycleInput:
 @dataclass(frozen=True)
 class CycleWrites:
     """What a cycle writes: its calls (each with the plan behind it), the analyses whose
-    regime history is stored, the world context, and the ranks (None: no ranking)."""
+    regime history is stored, the world context, the ranks (None: no ranking) and the
+    ranges' checkpoints."""
 
     calls: list[tuple[Call, Plan]]
     analyses: list[az.Analysis]
     context_rows: list[tuple]
     rank_rows: list[tuple[str, str, int, str, int, int, float]] | None
+    range_checkpoints: list[Checkpoint] = field(default_factory=list)
 
 
 def run_cycle(
@@ -199,6 +205,7 @@ def read_cycle(
     }
     rules_serve = len(served) < len(analyses) * len(horizons)
     versions = sorted(set(served.values()) | ({RULES_VERSION} if rules_serve else set()))
+    range_state = ranges.read(db, list(analyses), horizons, day)
     return CycleInput(
         day=day,
         today=pd.Timestamp.today().strftime("%Y-%m-%d"),
@@ -210,7 +217,8 @@ def read_cycle(
         relative=relative,
         weights=weight_store.load(db, list(analyses), as_of=day),
         calibration=weight_store.load_calibration(db, as_of=day),
-        range_q=ranges.multipliers(db, list(analyses), horizons, day),
+        range_q=range_state.q,
+        range_checkpoints=range_state.checkpoints,
         rule_gates=rule_thresholds(db, horizons, day) if rules_serve else {},
         live=live_records(db, versions, sorted(analyses), day),
         world=world_context(
@@ -246,6 +254,7 @@ def decide(read: CycleInput) -> CycleWrites:
             for sym, by_h in relative.ranks.items()
             for h, (rank, n, rel) in by_h.items()
         ],
+        range_checkpoints=read.range_checkpoints,
     )
 
 
@@ -262,6 +271,7 @@ def write_cycle(db: sqlite_utils.Database, writes: CycleWrites) -> set[CallKey]:
         market_store.save_context(db, writes.context_rows)
         if writes.rank_rows is not None:
             rank_store.upsert_many(db, writes.rank_rows)
+        range_store.save(db, writes.range_checkpoints)
     return known
 
 
