@@ -144,12 +144,13 @@ def test_sighup_reloads_the_configuration_and_a_bad_one_keeps_the_running_one(tm
 
 
 def _fill(path):
-    """Write a ballast file until the filesystem has no room left."""
-    with open(path, "wb") as out:
+    """Write a ballast file until the filesystem has no room left. Unbuffered: a buffered
+    writer keeps the bytes a short last write left over and raises ENOSPC again on close,
+    depending on how the free space happens to align with the chunk size."""
+    with open(path, "wb", buffering=0) as out:
         try:
             while True:
-                out.write(b"\0" * 65536)
-                out.flush()
+                out.write(b"\0" * 65536)  # a short write returns its count; the next raises
         except OSError as exc:
             assert exc.errno == errno.ENOSPC, exc
     assert os.statvfs(path.parent).f_bavail == 0

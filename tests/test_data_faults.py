@@ -100,12 +100,14 @@ def test_kill_9_during_import_leaves_each_file_whole_or_absent(home, tmp_path):
     for i in range(4):  # more big files queued behind: the kill lands before them
         others.append(tmp_path / f"BIG{i}.csv")
         _write_csv(others[-1], big_rows, 3 + i)
-    proc = subprocess.Popen(
-        [*ASSISTANT, "--home", str(home), "import", str(small), str(big), *map(str, others)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    err = tmp_path / "import.err"  # why the import ended, should it end before the kill
+    with err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [*ASSISTANT, "--home", str(home), "import", str(small), str(big), *map(str, others)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     reader = sqlite3.connect(home / "assistant.db", timeout=10)
     deadline = time.monotonic() + 60
     while reader.execute("SELECT COUNT(*) FROM bars WHERE symbol = 'SMALL'").fetchone()[0] == 0:
@@ -115,7 +117,7 @@ def test_kill_9_during_import_leaves_each_file_whole_or_absent(home, tmp_path):
         time.sleep(0.005)
     time.sleep(0.3)  # BIG is being parsed or written inside its transaction now
     os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL
+    assert proc.wait() == -signal.SIGKILL, err.read_text()[-2000:]
     reader.close()
     db = open_db(home)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
