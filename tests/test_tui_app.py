@@ -498,7 +498,7 @@ async def test_stale_data_is_counted_in_sessions_on_the_dashboard_as_in_the_cli(
 @sync
 async def test_with_only_flat_calls_the_accuracy_panel_charts_range_coverage(filled):
     """No verified UP/DOWN call: the panel says so once and draws the ranges' realized
-    coverage against 80 and 95 instead of an empty hit-rate chart; rows say "no call"."""
+    coverage against 80 and 95 instead of an empty hit-rate chart; the pending rows show "—" where they called no direction, the title says why once."""
     db = open_db(filled)
     db.execute("UPDATE predictions SET direction = 'flat', hit = NULL")
     db.conn.commit()
@@ -512,7 +512,10 @@ async def test_with_only_flat_calls_the_accuracy_panel_charts_range_coverage(fil
     assert "no verified" not in text  # the watchlist's hit-rate cells are "—"
     assert "in 80% range %" in text and "in 95% range %" in text  # the chart's legend
     assert "no edge" not in text  # not repeated on every row
-    assert re.search(r"AAPL +2018-06-29 +1d +■ no call 1d", text)
+    # no pending row calls a direction: the title says it once, the rows show target and range
+    assert "Pending predictions (18 shown, soonest first) · none calls a direction" in text
+    assert "no call 1d" not in text
+    assert re.search(r"AAPL +2018-06-29 +1d +— +[\d.,]+ on 2018-07-02", text)
 
 
 @sync
@@ -552,3 +555,4 @@ async def test_alerts_the_sender_gave_up_on_are_shown_on_the_dashboard(filled):
         await settle(pilot)
         text = screen_text(app)
     assert "2 alert(s) not delivered in 24 h (assistant alerts list)" in text
+

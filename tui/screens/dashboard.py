@@ -28,6 +28,7 @@ from tui.widgets.equity import EquityChart
 from tui.widgets.equity import title_of as paper_title
 from tui.widgets.fmt import set_static
 from tui.widgets.pending import PendingTable
+from tui.widgets.pending import title as pending_title
 from tui.widgets.regimes import RegimeTable
 from tui.widgets.status import StatusHeader
 from tui.widgets.trend import TrendChart, title_of
@@ -147,7 +148,7 @@ class DashboardScreen(Screen):
             self.query_one(PendingTable).rows_data = data["pending"]
             set_static(
                 self.query_one("#pending-title", Static),
-                f"Pending predictions ({len(data['pending'])} shown, soonest first)",
+                pending_title(data["pending"]),
             )
         if changed("trend"):
             self.query_one(TrendChart).trend = data["trend"]
