@@ -555,4 +555,3 @@ async def test_alerts_the_sender_gave_up_on_are_shown_on_the_dashboard(filled):
         await settle(pilot)
         text = screen_text(app)
     assert "2 alert(s) not delivered in 24 h (assistant alerts list)" in text
-
