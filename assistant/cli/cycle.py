@@ -493,5 +493,5 @@ def format_metrics(label: str, m: dict[str, Any], short: bool = False) -> str:
     return (
         text + f"  last-move {pct(b['last_move']['dir_accuracy'])}\n"
         f"{'':<14} MAE {m['mae_pct']:.2f}% (zero change {b['zero_change']['mae_pct']:.2f}%)  "
-        f"Brier {m['brier']:.3f} (skill {skill})  -> {m['verdict']}"
+        f"Brier {m['brier']:.3f} (skill {skill})  -> {m['verdict_text']}"
     )

@@ -7,7 +7,7 @@ import argparse
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
@@ -197,6 +197,9 @@ HEAD = [
     "last move",
     "edge",
     "p",
+    "p Holm",
+    "verdict",
+    "dates",
     "Brier skill",
     "MAE %",
     "R2 oos",
@@ -204,6 +207,15 @@ HEAD = [
     "max DD",
     "n",
 ]
+
+
+def _verdict_cell(m: Scores) -> str:
+    """The row's verdict, with the busiest year when it holds most of the calls."""
+    word = m.get("verdict", "-")
+    share = m.get("top_year_share")
+    if word == "edge" and share is not None and share >= 0.5:
+        return f"edge ({100 * share:.0f}% in {m.get('top_year')})"
+    return word
 
 
 def _metric_row(name: str, m: Scores) -> list[str]:
@@ -220,6 +232,9 @@ def _metric_row(name: str, m: Scores) -> list[str]:
         _fmt(b["last_move"]["dir_accuracy"], True),
         _fmt(m.get("edge"), True),
         _fmt(m.get("p_value")),
+        _fmt(m.get("p_adjusted")),
+        _verdict_cell(m),
+        _fmt(m.get("n_dates")),
         _fmt(m.get("brier_skill")),
         _fmt(m.get("mae_pct")),
         _fmt(m.get("r2_oos")),
@@ -233,6 +248,9 @@ LEGEND = (
     "dir acc: hits of the UP/DOWN calls (FLAT = no call); calls: share of rows called; "
     "always up / majority (causal) / last move: the baselines on the same rows; edge: dir acc "
     "minus the stronger of always up and majority; p: " + "{test}; "
+    "p Holm: p adjusted for every row of the table tested together (Holm); verdict: edge "
+    "(Holm p < 0.05 and edge > 0), too few calls to tell (under 20 call dates, or an edge "
+    "of 10 points would go undetected), else no edge; dates: distinct call dates; "
     "Brier skill: vs the class frequencies known at each date"
 )
 
@@ -273,6 +291,7 @@ def _range_row(m: Scored) -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from assistant.modeling.training import train
+    from models.metrics import judge
 
     home, settings, db = open_home(args)
     bars = Bars()
@@ -314,9 +333,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"serving models refit on {r['fit'][0]}..{r['fit'][1]} ({which})")
     ok = [x for x in report.results if x.metrics and x.kind != "ranking"]
     ranked = [x for x in report.results if x.kind == "ranking"]
+    # every held-out row printed is one test of a family: models x horizons
+    held = {(x.kind, h): dict(x.metrics["test"][str(h)]) for x in ok for h in report.horizons}
+    judge(list(held.values()))
     for h in report.horizons:
         print(f"\nhorizon {h} session{'s' if h > 1 else ''} (held-out test)")
-        print(table([_metric_row(x.kind, x.metrics["test"][str(h)]) for x in ok], HEAD))
+        print(table([_metric_row(x.kind, cast("Scores", held[x.kind, h])) for x in ok], HEAD))
     print("\n" + LEGEND.format(test=PAIRED_TEST))
     h0 = str(report.horizons[0])
     print(

@@ -40,7 +40,6 @@ from store import rankings as rank_store
 
 TREND_WEEKS = 26
 ROLLING_WEEKS = 4
-SIGNIFICANCE = 0.05
 
 
 class CalibrationRow(TypedDict):
@@ -153,6 +152,11 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
         group["calibration"] = calibration(g)
         group["trend"] = trend(g, group["stronger_baseline"])
         out["groups"].append(group)
+    # every p-value the report shows is one of a family: symbols x horizons x regimes
+    family = [x for grp in out["groups"] for x in (grp, *grp["by_regime"].values())]
+    scores.judge(family)
+    for row in family:
+        row["verdict_text"] = verdict(row)
     out["relative"] = relative_record(db, symbols)
     return out
 
@@ -250,7 +254,6 @@ def metrics(g: Calls) -> dict[str, Any]:
         }
     )
     m["baselines"]["zero_change"] = {"mae_pct": float(np.mean(np.abs(g["actual_pct"])))}
-    m["verdict"] = verdict(m)
     return m
 
 
@@ -271,12 +274,10 @@ def _climatology(g: Calls) -> np.ndarray:
 
 
 def verdict(m: dict[str, Any]) -> str:
-    n, p = m["n"], m["p_value"]
+    """The row's verdict (`models.metrics.judge`) in words, against the stronger baseline."""
     base = m["stronger_baseline"].replace("_", "-")
     label = f"; {m['label']}" if m.get("label") else ""
-    if n and p is not None and p < SIGNIFICANCE and (m["edge"] or 0) > 0:
-        return f"beats {base} (p={p:.3g}, n={n}){label}"
-    return f"no measured edge over {base} (n={n}){label}"
+    return f"{scores.verdict_text(m, base)}{label}"
 
 
 def calibration(g: Calls) -> list[CalibrationRow]:

@@ -469,6 +469,8 @@ def score(preds: pd.DataFrame) -> list[Scored]:
             if symbol == "ALL":
                 row["ranking"] = scorecard.ranking(calls, int(h))  # type: ignore[call-overload]  # as above
             out.append(row)
+    # the table shows every row's p-value together: models x symbols (and ALL) x horizons
+    metrics.judge(out)  # type: ignore[arg-type]  # a Scored is a mutable mapping
     return out
 
 
