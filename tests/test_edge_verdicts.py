@@ -83,3 +83,55 @@ def test_directional_carries_the_dates_and_the_standard_error():
     )
     assert m["n_dates"] == 200 and m["top_year"] == "2019" and m["top_year_share"] == 1.0
     assert m["edge_se"] is not None and 0 < m["edge_se"] < 0.1
+
+
+def _panel(days: int = 700, symbols: int = 30, seed: int = 5):
+    """Closes with a planted one-session reversal, and each date's next-session return."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    r = np.zeros((days, symbols))
+    r[0] = rng.normal(0, 0.01, symbols)
+    for t in range(1, days):
+        r[t] = -0.15 * r[t - 1] + rng.normal(0, 0.01, symbols)
+    dates = pd.bdate_range("2010-01-04", periods=days)
+    names = [f"S{i:02d}" for i in range(symbols)]
+    closes = pd.DataFrame(100 * np.exp(np.cumsum(r, axis=0)), index=dates, columns=names)
+    nxt = np.log(closes).diff().shift(-1)  # realized over the next session, known later
+    long = nxt.stack().rename("realized").reset_index()
+    long.columns = ["date", "symbol", "realized"]
+    return closes, long
+
+
+def test_a_ranking_that_is_only_the_reversal_factor_is_not_an_edge():
+    from models import scorecard
+
+    closes, long = _panel()
+    last = -np.log(closes).diff()  # the reversal factor itself, as the "model"
+    frame = long.assign(
+        expected=last.stack()
+        .reindex(list(zip(long["date"], long["symbol"], strict=True)))
+        .to_numpy()
+    )
+    frame = frame.dropna()
+    skill = scorecard.ranking_skill(frame, 1)
+    assert scorecard.ranking_edge(skill)  # alone it looks like an edge: IC > 0, t >= 2
+    versus = scorecard.versus_factors(frame, closes, 1)
+    assert versus["better"] == "reversal" and versus["factors"]["reversal"]["t"] > 2
+    assert versus["diff"] == pytest.approx(0.0, abs=1e-9) and not versus["beats"]
+    judged = scorecard.judged(skill, versus)
+    assert judged is not None and judged["edge"] is False and judged["versus"] is versus
+
+
+def test_a_ranking_that_knows_more_than_the_factors_beats_them():
+    from models import scorecard
+
+    closes, long = _panel()
+    rng = np.random.default_rng(9)
+    frame = long.dropna().assign(
+        expected=lambda f: f["realized"] + rng.normal(0, 0.02, len(f))  # partly informed
+    )
+    versus = scorecard.versus_factors(frame, closes, 1)
+    assert versus["beats"] and versus["diff_t"] >= 2
+    judged = scorecard.judged(scorecard.ranking_skill(frame, 1), versus)
+    assert judged is not None and judged["edge"] is True

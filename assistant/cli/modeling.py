@@ -16,7 +16,7 @@ from models.outcomes import PAIRED_TEST
 if TYPE_CHECKING:
     from assistant.modeling.backtest import Scored
     from models.metrics import Scores
-    from models.scorecard import MeanT, RankingSkill
+    from models.scorecard import MeanT, RankingSkill, Versus
 
 KINDS_HELP = (
     "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules, and ranking (the "
@@ -372,8 +372,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if ok or any(x.model_id for x in ranked) else 1
 
 
-def ranking_line(skill: MeanT | None) -> str:
-    """A ranking's record in one line: IC and Newey-West t, quintile spread, its verdict."""
+def ranking_line(skill: MeanT | RankingSkill | None) -> str:
+    """A ranking's record in one line: IC and Newey-West t, quintile spread, its verdict
+    (with the one-line factors where it was compared with them)."""
     from models.scorecard import ranking_edge
 
     if not skill:
@@ -382,17 +383,52 @@ def ranking_line(skill: MeanT | None) -> str:
     spread = skill.get("spread")
     sp = "-" if spread is None else f"{100 * spread:+.3f}%"
     st = "-" if skill.get("spread_t") is None else f"{skill['spread_t']:.2f}"
-    verdict = "an edge" if ranking_edge(skill) else "no measured edge"
-    return (
+    edge = skill.get("edge", ranking_edge(skill))
+    verdict = "an edge" if edge else "no measured edge"
+    versus = cast("Versus | None", skill.get("versus"))
+    if versus is not None and not versus["beats"] and ranking_edge(skill):
+        verdict = f"no edge over the {versus['better']} factor"
+    line = (
         f"IC {skill['mean']:+.3f} (Newey-West t {t}), top-minus-bottom quintile {sp} "
         f"(t {st}), {skill['n_days']} days -> {verdict}"
+    )
+    return line + ("" if versus is None else "\n      " + versus_line(versus))
+
+
+def versus_line(versus: Versus) -> str:
+    """The one-line factors' IC on the same dates and symbols, and the model's difference
+    from the better one with its Newey-West t."""
+    parts = []
+    for name, f in versus["factors"].items():
+        t = "-" if f["t"] is None else f"{f['t']:.2f}"
+        mean = "-" if f["mean"] is None else f"{f['mean']:+.3f}"
+        parts.append(f"{name} IC {mean} (t {t})")
+    if versus["better"] is None or versus["diff"] is None:
+        return "one-line factors: " + ", ".join(parts) + "; no common dates to compare"
+    dt = "-" if versus["diff_t"] is None else f"{versus['diff_t']:.2f}"
+    word = "beats" if versus["beats"] else "does not beat"
+    return (
+        "one-line factors: " + ", ".join(parts) + f"; model minus {versus['better']} "
+        f"{versus['diff']:+.3f} (t {dt}): {word} the better factor (needs t >= 2)"
     )
 
 
 def ranking_years(skill: RankingSkill | None) -> list[str]:
-    """One line per calendar year of a ranking's record."""
+    """One line per calendar year of a ranking's record, with the factors' IC that year."""
     years = skill.get("years") if skill else None
-    return [f"{y}: {ranking_line(v)}" for y, v in (years or {}).items()]
+    versus = skill.get("versus") if skill else None
+    out = []
+    for y, v in (years or {}).items():
+        line = f"{y}: {ranking_line(v)}"
+        if versus is not None:
+            factors = ", ".join(
+                f"{name} {f['years'][y]:+.3f}"
+                for name, f in versus["factors"].items()
+                if f["years"].get(y) is not None
+            )
+            line += f" (factor IC: {factors or '-'})"
+        out.append(line)
+    return out
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

@@ -167,7 +167,7 @@ def relative_record(db: sqlite_utils.Database, symbols: list[str] | None = None)
     h-session return, its Newey-West t, the top-minus-bottom quintile spread, per year
     (`models.scorecard.ranking_skill`; a date counts with 5 or more ranked symbols). When
     a session was ranked again (a newer ranking model), its newest relative calls count."""
-    from models.scorecard import ranking_edge, ranking_skill
+    from models.scorecard import judged, ranking_skill, versus_factors
 
     out = []
     closes: dict[str, pd.Series] = {}
@@ -191,17 +191,21 @@ def relative_record(db: sqlite_utils.Database, symbols: list[str] | None = None)
         calls = pd.DataFrame(
             {
                 "date": pd.to_datetime(frame["as_of"]).to_numpy(),
+                "symbol": frame["symbol"].to_numpy(),
                 "expected": frame["relative"].to_numpy(float),
                 "realized": realized,
             }
         )
         skill = ranking_skill(calls, int(h))
+        wide = pd.DataFrame({s: closes[s] for s in sorted(set(frame["symbol"]))}).sort_index()
+        versus = versus_factors(calls, wide, int(h)) if skill else None
+        record = judged(skill, versus)
         out.append(
             {
                 "horizon": int(h),
                 "n": int(np.isfinite(realized).sum()),
-                "record": skill,
-                "edge": ranking_edge(skill),
+                "record": record,
+                "edge": bool(record and record["edge"]),
             }
         )
     return out

@@ -317,12 +317,12 @@ def add_rank_scores(
     ).merge(scores, on=keys, how="left")
     preds["rank_score"] = joined["rank_score"].to_numpy()
     out: Record = {}
+    closes = ranking.wide_closes(bars)
     for h in horizons:
         rows = walk[walk["horizon"] == h].rename(columns={"score": "expected"})
         skill = scorecard.ranking_skill(rows, h)
-        out[horizon_key(h)] = (
-            None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
-        )
+        versus = scorecard.versus_factors(rows, closes, h) if skill else None
+        out[horizon_key(h)] = scorecard.judged(skill, versus)
     return out, None
 
 

@@ -61,7 +61,8 @@ def fit_ranking(
     ValueError when the history is too short."""
     from models import ranking, scorecard
 
-    data = ranking.panel(ranking.wide_closes(bars), market_close(bars), horizons)
+    closes = ranking.wide_closes(bars)
+    data = ranking.panel(closes, market_close(bars), horizons)
     data = data[data["xs_ret_5"].notna()]
     dates = data.index.get_level_values("date")
     labelled = np.isfinite(data[[f"rel_h{h}" for h in horizons]].to_numpy()).all(axis=1)
@@ -77,14 +78,14 @@ def fit_ranking(
         frame = pd.DataFrame(
             {
                 "date": test.index.get_level_values("date"),
+                "symbol": test.index.get_level_values("symbol"),
                 "expected": pred[:, i],
                 "realized": test[f"rel_h{h}"].to_numpy(),
             }
         )
         skill = scorecard.ranking_skill(frame, h)
-        record[horizon_key(h)] = (
-            None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
-        )
+        versus = scorecard.versus_factors(frame, closes, h) if skill else None
+        record[horizon_key(h)] = scorecard.judged(skill, versus)
     model = ranking.fit_at(data, None, horizons)
     first = str(pd.Timestamp(sessions[0]).date())
     last = str(pd.Timestamp(sessions[-1]).date())
