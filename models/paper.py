@@ -428,6 +428,7 @@ def summary(book: Book, against: Book | None = None) -> dict[str, Any]:
         "annual_return": (end / start) ** (1 / years) - 1 if years > 0 and end > 0 else None,
         "volatility": vol,
         "sharpe": mean * SESSIONS_PER_YEAR / vol if vol and mean is not None else None,
+        "sortino": sortino(r.to_numpy(float)),
         "max_drawdown": max_drawdown(book.equity),
         "turnover": book.traded / 2 / float(book.equity.mean()) / years if years > 0 else None,
         "costs": book.costs,
@@ -444,18 +445,85 @@ def summary(book: Book, against: Book | None = None) -> dict[str, Any]:
     return out
 
 
+def sortino(r: np.ndarray) -> float | None:
+    """Annualized mean daily return over the downside deviation (root mean square of the
+    negative daily returns, zero target); None without a losing day."""
+    r = r[np.isfinite(r)]
+    down = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
+    return float(r.mean() * np.sqrt(SESSIONS_PER_YEAR) / down) if down > 0 else None
+
+
+def _sharpe(r: np.ndarray) -> np.ndarray:
+    """Annualized Sharpe of each row of r (sessions along the last axis)."""
+    sd = r.std(axis=-1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, r.mean(axis=-1) / sd * np.sqrt(SESSIONS_PER_YEAR), np.nan)
+
+
+SHARPE_BLOCK = 21  # sessions: a month of returns resampled together
+SHARPE_DRAWS = 2000
+
+
+def sharpe_test(
+    a: np.ndarray, b: np.ndarray, *, seed: int = 0
+) -> tuple[float | None, float | None]:
+    """(Sharpe of a minus Sharpe of b, one-sided p-value that a's Sharpe is higher) from a
+    circular block bootstrap of the paired daily returns (blocks of a month, so volatility
+    clustering and autocorrelation travel with the returns): p is the share of resampled
+    differences, centred on the observed one, at or beyond it. Deterministic (seeded)."""
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    n = len(a)
+    if n < 2 * SHARPE_BLOCK:
+        return None, None
+    diff = float(_sharpe(a) - _sharpe(b))
+    if not np.isfinite(diff):
+        return None, None
+    rng = np.random.default_rng(seed)
+    blocks = -(-n // SHARPE_BLOCK)
+    starts = rng.integers(0, n, size=(SHARPE_DRAWS, blocks))
+    idx = (starts[:, :, None] + np.arange(SHARPE_BLOCK)).reshape(SHARPE_DRAWS, -1)[:, :n] % n
+    draws = _sharpe(a[idx]) - _sharpe(b[idx])
+    draws = draws[np.isfinite(draws)]
+    if not len(draws):
+        return diff, None
+    p = float(np.mean(draws - diff >= diff))
+    return diff, float(f"{max(p, 1 / len(draws)):.3g}")
+
+
 def report(books: Mapping[str, Book]) -> list[dict[str, Any]]:
-    """Every book's summary; the policy's tested against buy-and-hold and always-long."""
+    """Every book's summary; the policy's tested against buy-and-hold and always-long: mean
+    daily return (paired Newey-West) and Sharpe (block bootstrap, `sharpe_test`)."""
     rows = []
     for name, book in books.items():
         rows.append(summary(book))
         if name == "paper":
+            mine = daily_returns(book.equity)
             for other in ("hold", "long"):
                 if other in books:
                     t = summary(book, books[other])
                     rows[-1][f"p_vs_{other}"] = t["p_value"]
                     rows[-1][f"diff_vs_{other}"] = t["mean_daily_diff"]
+                    theirs = daily_returns(books[other].equity).reindex(mine.index)
+                    d, p = sharpe_test(mine.to_numpy(float), theirs.to_numpy(float))
+                    rows[-1][f"sharpe_diff_vs_{other}"] = d
+                    rows[-1][f"p_sharpe_vs_{other}"] = p
     return rows
+
+
+def sharpe_by_year(books: Mapping[str, Book]) -> pd.DataFrame:
+    """Per calendar year, each book's annualized Sharpe of its daily returns."""
+    frame = pd.DataFrame({n: daily_returns(b.equity) for n, b in books.items()})
+    year = pd.DatetimeIndex(frame.index).year
+    rows = {}
+    for y in sorted(set(year.tolist())):
+        part = frame[year == y]
+        rows[y] = {n: _year_sharpe(part[n].dropna().to_numpy(float)) for n in frame.columns}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _year_sharpe(r: np.ndarray) -> float:
+    return float(_sharpe(r)) if len(r) > 1 else float("nan")
 
 
 def by_year(books: Mapping[str, Book]) -> pd.DataFrame:

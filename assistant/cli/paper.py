@@ -17,6 +17,7 @@ PAPER_HEAD = [
     "annual",
     "vol",
     "sharpe",
+    "sortino",
     "max dd",
     "turnover/yr",
     "costs",
@@ -24,6 +25,8 @@ PAPER_HEAD = [
     "hit rate",
     "p vs hold",
     "p vs long",
+    "SR p vs hold",
+    "SR p vs long",
 ]
 
 LEGEND = (
@@ -31,7 +34,10 @@ LEGEND = (
     "always long with the paper's sizing. Same costs for all. Fills at the next session's "
     "open after each decision. turnover: one-way traded notional per year over mean equity. "
     "trades: round trips (a hit: the price moved its way between entry and exit fills). "
-    "p: one-sided paired Newey-West test that the paper's daily returns beat the other book's."
+    "p: one-sided paired Newey-West test that the paper's daily returns beat the other book's. "
+    "SR p: one-sided test that the paper's Sharpe beats the other book's (circular block "
+    "bootstrap of the paired daily returns, blocks of 21 sessions, 2,000 draws). "
+    "sortino: annualized mean over the downside deviation."
 )
 
 
@@ -65,6 +71,7 @@ def paper_rows(report: list[dict[str, Any]]) -> list[list[str | int]]:
             _pct(r["annual_return"]),
             _num(r["volatility"], ".1%"),
             _num(r["sharpe"]),
+            _num(r.get("sortino")),
             _num(r["max_drawdown"], ".1%"),
             _num(r["turnover"], ".1f"),
             _num(r["costs"], ",.0f"),
@@ -72,6 +79,8 @@ def paper_rows(report: list[dict[str, Any]]) -> list[list[str | int]]:
             _num(r["hit_rate"], ".1%"),
             _num(r.get("p_vs_hold"), ".3g"),
             _num(r.get("p_vs_long"), ".3g"),
+            _num(r.get("p_sharpe_vs_hold"), ".3g"),
+            _num(r.get("p_sharpe_vs_long"), ".3g"),
         ]
         for r in report
     ]
