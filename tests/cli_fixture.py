@@ -7,7 +7,8 @@ imports that come with it. As in a process:
 - `SystemExit` (argparse's refusals, `--help`) gives its code, and its message on stderr;
 - an uncaught exception gives its traceback on stderr and exit code 1, so a test that says
   "one error line, no traceback" still fails on one;
-- environment variables in `env` are set (and those given as None removed) for the call only.
+- environment variables in `env` are set (and those given as None removed) for the call only;
+- what the call left to the garbage collector (an unclosed connection) is collected after it.
 
 Keep real processes (tests.daemon_fixture) where the process is the point: signals, daemons,
 locks, kill -9, a real terminal.
@@ -16,6 +17,7 @@ locks, kill -9, a real terminal.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import sys
@@ -76,6 +78,9 @@ def run_cli(
             code = 1
         finally:
             sys.stdout.flush()
+    # What a process's exit would release: connections a command left to the collector are
+    # closed now (the last close checkpoints the WAL), not halfway through the next call.
+    gc.collect()
     return Ran(argv, code, out.getvalue(), err.getvalue())
 
 
