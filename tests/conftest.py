@@ -1,8 +1,10 @@
-"""Shared fixtures: a fresh data home per test, and synthetic bars."""
+"""Shared fixtures: a fresh data home per test, homes built once and copied, synthetic bars."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,42 @@ def db(home: Path):
     database = open_db(home)
     yield database
     database.close()
+
+
+BuiltHome = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def _home_templates(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Homes built by CLI steps, once per session (per xdist worker: each has its own tmp)."""
+    from tests.cli_fixture import cli
+
+    built: dict[tuple[tuple[str, ...], ...], Path] = {}
+
+    def template(*steps: tuple[str, ...]) -> Path:
+        if steps not in built:
+            home = tmp_path_factory.mktemp("template") / "home"
+            for step in steps:
+                done = cli(home, *step)
+                assert done.returncode == 0, (step, done.stderr)
+            built[steps] = home
+        return built[steps]
+
+    return template
+
+
+@pytest.fixture
+def built_home(_home_templates: Callable[..., Path], tmp_path: Path) -> BuiltHome:
+    """`built_home(("watch", "add", "AAPL"), ("collect",))`: a copy (at tmp_path/"home") of
+    the home those CLI steps (run with tests.daemon_fixture.FAST_ENV) build; the steps run
+    once per session, each test gets its own copy."""
+
+    def make(*steps: tuple[str, ...]) -> Path:
+        home = tmp_path / "home"
+        shutil.copytree(_home_templates(*steps), home)
+        return home
+
+    return make
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import pytest
 
 from assistant.cli.common import table
 from assistant.cli.modeling import Bars
-from tests.daemon_fixture import cli
+from tests.cli_fixture import cli
 
 NOHOME = Path("/nonexistent-home")  # completion never opens a home
 

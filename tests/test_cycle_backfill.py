@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.daemon_fixture import cli, query
+from tests.cli_fixture import cli
+from tests.daemon_fixture import query
 
 
 def _ok(proc) -> str:

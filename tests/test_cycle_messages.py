@@ -4,25 +4,18 @@ at files that exist, no "-0" for a skill that rounds to nothing."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from tests.cli_fixture import Ran, run_cli
 from tests.cycle_fixture import synthetic_home
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _assistant(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _assistant(home: Path, *args: str) -> Ran:
+    return run_cli(home, *args)  # in-process: what it prints is the point, not the process
 
 
 def test_help_texts_and_docstrings_point_at_files_in_the_repository(tmp_path):

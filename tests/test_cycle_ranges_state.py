@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import subprocess
-import sys
 from contextlib import closing
 
 import numpy as np
@@ -23,6 +21,7 @@ from models import intervals
 from store import predictions as ledger
 from store import range_states, symbols
 from store.db import immediate, open_db
+from tests.cli_fixture import run_cli
 from tests.cycle_fixture import synthetic_home
 
 ALL = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2020-12-28", periods=165)]
@@ -332,12 +331,7 @@ def _seed_verified(db, days: list[str]) -> None:
 
 
 def _cli(home, *args):
-    run = subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = run_cli(home, *args)
     assert run.returncode == 0, run.stderr
     return run.stdout
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -16,6 +14,7 @@ from assistant.cli import main
 from assistant.cycle import report
 from assistant.cycle.run import verify
 from models import volatility
+from tests.cli_fixture import run_cli
 from tests.cycle_fixture import add_call, make_home, price_path
 
 
@@ -171,12 +170,7 @@ def test_report_shows_the_volatility_forecast_per_year(home):
         expect.setdefault(days[i][:4], []).append((realized, var, ewma))
     db.conn.commit()
     verify(db, settings, as_of=days[-1])
-    run = subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), "report"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_cli(home, "report")
     assert run.returncode == 0, run.stderr
     line = next(x for x in run.stdout.splitlines() if "per year, QLIKE vs EWMA" in x)
     for year, rows in expect.items():

@@ -5,8 +5,6 @@ qualifies, its calls are FLAT and the dashboard says so once."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,6 +13,7 @@ from assistant.cycle.plan import RULES_VERSION, plan
 from store import predictions as ledger
 from store import symbols, views
 from store.db import immediate, open_db
+from tests.cli_fixture import run_cli
 from tests.cycle_fixture import synthetic_home
 from tests.test_cycle_plan import evidence
 from tests.tui_fixture import FIXED_NOW, screen_text, settle, sync
@@ -24,12 +23,7 @@ NO_EDGE_LINE = "no measured edge on this watchlist — ranges and volatility bel
 
 
 def _predict(home) -> list[dict]:
-    run = subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), "predict", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = run_cli(home, "predict", "--json")
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 

@@ -125,7 +125,7 @@ def test_flat_calls_carry_no_confidence_in_predict_or_the_ledger(home):
     import csv
     import io
 
-    from tests.daemon_fixture import cli
+    from tests.cli_fixture import cli
 
     # a planted, learnable signal on four symbols: the model's calls can clear its gate
     names = ("AAA", "BBB", "CCC", "DDD")
@@ -156,7 +156,7 @@ def test_flat_calls_carry_no_confidence_in_predict_or_the_ledger(home):
 
 def test_calls_say_models_are_training_not_that_none_is_usable(home):
     from store import jobs
-    from tests.daemon_fixture import cli
+    from tests.cli_fixture import cli
 
     db, _ = synthetic_home(home)
 
@@ -188,7 +188,7 @@ def test_calls_say_models_are_training_not_that_none_is_usable(home):
 def test_a_call_before_the_models_were_known_says_so_not_that_an_artifact_broke(home):
     """`backfill` and `predict --as-of` a day before any model was known: the rules serve,
     and the call says why in true words (no model known by then), not "artifact broken"."""
-    from tests.daemon_fixture import cli
+    from tests.cli_fixture import cli
 
     synthetic_home(home)[0].close()
     done = cli(home, "train", "--models", "markov", timeout=300)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.daemon_fixture import cli
+from tests.cli_fixture import cli
 
 COMMANDS = [
     ("report", "NOPE"),

@@ -10,22 +10,21 @@ import sys
 
 import pytest
 
-from tests.daemon_fixture import ROOT, env
+from tests.cli_fixture import Ran, run_cli
+from tests.daemon_fixture import FAST_ENV
 
 
-def _run(home, *args, xdg=None, umask=None):
-    extra = {"PATH": "/nonexistent"}  # no systemctl is reached
+def _run(home, *args, xdg=None, umask=None) -> Ran:
+    """In-process, under `umask` if given (the test process's umask, put back after)."""
+    extra: dict[str, str | None] = {"PATH": "/nonexistent"}  # no systemctl is reached
     if xdg is not None:
         extra["XDG_CONFIG_HOME"] = str(xdg)
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), *args],
-        cwd=ROOT,
-        env=env(**extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
-    )
+    before = None if umask is None else os.umask(umask)
+    try:
+        return run_cli(home, *args, env={**FAST_ENV, "ASSISTANT_HOME": None, **extra})
+    finally:
+        if before is not None:
+            os.umask(before)
 
 
 def _systemd_words(line: str) -> list[str]:

@@ -37,6 +37,7 @@ def _import_csvs(home: Path, tmp: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow  # a real daemon process
 def test_replay_walks_imported_bars_to_the_last_stored_session(tmp_path):
     home = tmp_path / "home"
     _import_csvs(home, tmp_path)
@@ -63,6 +64,7 @@ def test_replay_walks_imported_bars_to_the_last_stored_session(tmp_path):
     assert "replay waiting" not in log
 
 
+@pytest.mark.slow  # a real daemon process
 def test_nothing_to_replay_exits_at_once_with_one_clear_line(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
@@ -76,6 +78,7 @@ def test_nothing_to_replay_exits_at_once_with_one_clear_line(tmp_path):
     assert query(home, "SELECT state FROM daemon") == [("stopped",)]
 
 
+@pytest.mark.slow  # a real daemon process
 def test_nothing_trains_after_the_replay_ends_unless_asked(tmp_path):
     home = tmp_path / "home"
     assert cli(home, "watch", "add", "^GSPC").returncode == 0

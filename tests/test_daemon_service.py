@@ -13,7 +13,8 @@ import pytest
 
 from assistant.cli import main
 from assistant.daemon import lock
-from tests.daemon_fixture import ROOT, cli, env
+from tests.cli_fixture import run_cli
+from tests.daemon_fixture import FAST_ENV, cli, env
 
 
 def _inproc(capsys, home, *args):
@@ -85,12 +86,16 @@ def test_bad_replay_options_are_refused_before_anything_starts(tmp_path, capsys)
 
 
 def _service(home, xdg, action):
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), "service", action],
-        cwd=ROOT,
-        env=env(XDG_CONFIG_HOME=str(xdg), PATH="/nonexistent"),  # no systemctl is reached
-        capture_output=True,
-        text=True,
+    return run_cli(  # in-process: the files it writes are the point
+        home,
+        "service",
+        action,
+        env={
+            **FAST_ENV,
+            "ASSISTANT_HOME": None,
+            "XDG_CONFIG_HOME": str(xdg),
+            "PATH": "/nonexistent",
+        },
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pandas as pd
 import pytest
@@ -114,14 +113,12 @@ def test_cli_collect_prints_a_line_per_symbol(home, capsys):
 def test_collect_json_brings_and_reports_the_outside_series_too(tmp_path) -> None:
     """`collect --json` does the same work as `collect`: the market and macro series come
     with the bars, each as an item of its own kind (it used to skip them)."""
-    import subprocess
-    import sys
+    from tests.cli_fixture import run_cli
 
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_HOME"}
-    cli = [sys.executable, "-m", "assistant", "--home", str(home)]
-    subprocess.run([*cli, "watch", "add", "^GSPC", "AAPL"], env=env, check=True)
-    done = subprocess.run([*cli, "collect", "--json"], env=env, capture_output=True, text=True)
+    env = {"ASSISTANT_HOME": None}
+    assert run_cli(home, "watch", "add", "^GSPC", "AAPL", env=env).returncode == 0
+    done = run_cli(home, "collect", "--json", env=env)
     assert done.returncode == 0, done.stderr
     items = json.loads(done.stdout)
     kinds = {(i["kind"], i["symbol"]) for i in items}

@@ -9,7 +9,9 @@ import sqlite3
 
 import pytest
 
-from tests.daemon_fixture import cli, integrity_ok, query, spawn, wait_for
+from tests import daemon_fixture
+from tests.cli_fixture import cli
+from tests.daemon_fixture import integrity_ok, query, spawn, wait_for
 
 # Every command that writes, and backup (its copy would carry the damage).
 WRITERS = [
@@ -76,7 +78,9 @@ def test_every_command_that_writes_refuses_a_damaged_database_and_writes_nothing
 ):
     db = damaged_home / "assistant.db"
     before = _digest(db)
-    out = cli(damaged_home, *args, timeout=120)
+    # a daemon must refuse, not run: a real process for those (an in-process one would stay)
+    run = daemon_fixture.cli if args[0] in ("start", "daemon") else cli
+    out = run(damaged_home, *args, timeout=120)
     assert out.returncode != 0, (args, out.stdout, out.stderr)
     lines = out.stderr.strip().splitlines()
     if args[0] == "daemon":  # in the foreground its log goes to stderr too
@@ -120,6 +124,7 @@ def test_check_names_the_damage_and_the_way_back(damaged_home, tmp_path):
     assert "daemon: not running" in out.stdout
 
 
+@pytest.mark.slow  # a real daemon process
 def test_the_daemon_does_not_start_on_a_damaged_database(damaged_home):
     before = _digest(damaged_home / "assistant.db")
     daemon = spawn(damaged_home, "daemon", "--replay", "--speed", "0")
@@ -129,6 +134,7 @@ def test_the_daemon_does_not_start_on_a_damaged_database(damaged_home):
     assert "not starting" in log and "is damaged" in log
 
 
+@pytest.mark.slow  # a real daemon process
 def test_a_backup_taken_while_the_daemon_writes_is_sound_and_restores(tmp_path):
     home = tmp_path / "home"
     assert cli(home, "watch", "add", "AAPL", "MSFT").returncode == 0

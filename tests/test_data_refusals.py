@@ -1,7 +1,7 @@
 """Input that must never poison the store, as a user meets it through the CLI: absurd or
 future-dated prices, FIFOs and devices, decimal commas, a source that goes silent, and
-re-imports of what is already stored. Every case runs `assistant` as a subprocess on a
-real data home and real files."""
+re-imports of what is already stored. Every case runs the `assistant` CLI (in-process; as a
+subprocess where a hang is the fault: FIFOs, devices) on a real data home and real files."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 
 from assistant.ingest.sources.synthetic import synthetic_bars
 from store import symbols
+from tests.cli_fixture import Ran, run_cli
 from tests.tui_fixture import FIXED_NOW, fill, screen_text, settle, sync
 from tui.app import make_app
 
@@ -29,14 +30,18 @@ ROWS = [
 ]
 
 
-def cli(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300):
+def cli(home: Path, *args: str, env: dict[str, str] | None = None) -> Ran:
+    return run_cli(home, *args, env=env)
+
+
+def cli_process(home: Path, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """A real process, for input that would block a reader for good: the timeout catches it."""
     return subprocess.run(
         [sys.executable, "-m", "assistant", "--home", str(home), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
     )
 
 
@@ -53,7 +58,7 @@ def stored(home: Path, symbol: str) -> list[tuple]:
     return rows
 
 
-def one_error(result: subprocess.CompletedProcess, path: Path) -> str:
+def one_error(result: subprocess.CompletedProcess | Ran, path: Path) -> str:
     assert result.returncode == 1, result.stdout + result.stderr
     err = result.stderr
     assert err.count("\n") == 1 and err.startswith(f"error: {path}: "), err
@@ -116,6 +121,7 @@ def _synthetic_csv(path: Path, n: int, seed: int) -> None:
     out.to_csv(path, float_format="%.4f")
 
 
+@pytest.mark.slow  # trains
 def test_train_skips_a_symbol_whose_stored_bars_are_absurd_and_trains_the_rest(home, tmp_path):
     for sym, seed in (("GOOD", 1), ("ALSO", 2), ("BAD", 3)):
         _synthetic_csv(tmp_path / f"{sym}.csv", 500, seed)
@@ -131,17 +137,18 @@ def test_train_skips_a_symbol_whose_stored_bars_are_absurd_and_trains_the_rest(h
     conn.commit()
     conn.close()
     env = {"ASSISTANT_MODELS_EPOCHS": "1"}
-    result = cli(home, "train", "--models", "xgboost", env=env, timeout=600)
+    result = cli(home, "train", "--models", "xgboost", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"skipped BAD: close 1e+308 on {date} is not a sane price" in result.stdout
     assert "trained on ALSO, GOOD" in result.stdout
-    result = cli(home, "train", "--models", "xgboost", "--json", env=env, timeout=600)
+    result = cli(home, "train", "--models", "xgboost", "--json", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["symbols"] == ["ALSO", "GOOD"] and list(report["skipped"]) == ["BAD"]
     assert report["results"][0]["status"] != "failed"
 
 
+@pytest.mark.slow  # trains
 def test_backtest_skips_a_symbol_whose_stored_bars_are_absurd_and_scores_the_rest(home, tmp_path):
     for sym, seed in (("GOOD", 1), ("ALSO", 2), ("BAD", 3)):
         _synthetic_csv(tmp_path / f"{sym}.csv", 500, seed)
@@ -156,14 +163,14 @@ def test_backtest_skips_a_symbol_whose_stored_bars_are_absurd_and_scores_the_res
     conn.commit()
     conn.close()
     args = ("backtest", "--models", "markov,rules", "--retrain-every", "126")
-    result = cli(home, *args, "--json", timeout=600)
+    result = cli(home, *args, "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     why = f"close 1e+308 on {date} is not a sane price"
     assert report["symbols"] == ["ALSO", "GOOD"] and report["skipped"] == {"BAD": why}
     scored = {r["symbol"] for r in report["results"]}
     assert scored == {"ALSO", "GOOD", "ALL"} and report["n_predictions"] > 0
-    result = cli(home, *args, timeout=600)
+    result = cli(home, *args)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"skipped BAD: {why}" in result.stdout
 
@@ -204,17 +211,21 @@ def test_a_future_dated_bar_is_refused_on_collect_and_collect_keeps_working(home
 # ---- 3. files that are no regular files, and big ones ----
 
 
+@pytest.mark.slow  # a real process: a blocked open() is the fault
 def test_a_fifo_is_refused_at_once(home, tmp_path):
     fifo = tmp_path / "AAPL.csv"
     os.mkfifo(fifo)
     # No writer ever opens it: before, `import` blocked in open() for good.
-    err = one_error(cli(home, "import", str(fifo), timeout=120), fifo)
+    err = one_error(cli_process(home, "import", str(fifo), timeout=120), fifo)
     assert "is a FIFO, not a regular file" in err
 
 
+@pytest.mark.slow  # a real process: reading a device for ever is the fault
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
 def test_a_device_is_refused_at_once(home, device):
-    err = one_error(cli(home, "import", device, "--symbol", "AAPL", timeout=120), Path(device))
+    err = one_error(
+        cli_process(home, "import", device, "--symbol", "AAPL", timeout=120), Path(device)
+    )
     assert "is a device, not a regular file" in err
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tests.cli_fixture import Ran, run_cli
 from tests.daemon_fixture import ROOT
 
 BAD = [
@@ -30,7 +31,14 @@ BAD = [
 ]
 
 
-def _assistant(home, *args, **extra_env):
+def _assistant(home, *args, **extra_env) -> Ran:
+    """In-process, with no ASSISTANT_ variable but `extra_env`."""
+    clean: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ASSISTANT_")}
+    return run_cli(home, *args, env={**clean, **extra_env})
+
+
+def _assistant_process(home, *args, **extra_env) -> subprocess.CompletedProcess:
+    """A real process, for a daemon that must refuse to start (had it started, it would run)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     return subprocess.run(
         [sys.executable, "-m", "assistant", "--home", str(home), *args],
@@ -42,7 +50,7 @@ def _assistant(home, *args, **extra_env):
     )
 
 
-def _one_error(out: subprocess.CompletedProcess) -> str:
+def _one_error(out: subprocess.CompletedProcess | Ran) -> str:
     assert out.returncode == 1, (out.stdout, out.stderr)
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
@@ -75,12 +83,13 @@ def test_a_bad_environment_override_names_the_variable(tmp_path, name, raw, show
     assert line.startswith(f"error: {name}: ") and f"= {shown} is not allowed" in line, line
 
 
+@pytest.mark.slow  # real processes: a daemon that starts would not return
 def test_the_daemon_refuses_to_start_on_a_spinning_heartbeat(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text("[daemon]\nheartbeat_seconds = -5\n")
     for command in (["daemon", "--replay"], ["start"]):
-        line = _one_error(_assistant(home, *command))
+        line = _one_error(_assistant_process(home, *command))
         assert "heartbeat_seconds = -5" in line
 
 

@@ -1,13 +1,11 @@
 """The backtest's table scores exactly the calls it writes, and everything `report` scores:
-run as a user runs it (`assistant backtest --json --predictions-out F.csv`, a subprocess on
-a real home)."""
+run as a user runs it (`assistant backtest --json --predictions-out F.csv`, the CLI in-process
+on a real home)."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -17,6 +15,7 @@ from assistant.ingest.sources.synthetic import synthetic_bars
 from store import bars as store_bars
 from store import symbols
 from store.db import immediate, open_db
+from tests.cli_fixture import run_cli
 
 NAMES = ("AAA", "BBB", "CCC", "DDD", "EEE")
 
@@ -31,27 +30,18 @@ def backtested(tmp_path_factory):
             store_bars.upsert(db, s, synthetic_bars(650, seed=60 + i, edge=0.5), "synthetic")
     db.close()
     out_csv = home.parent / "calls.csv"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assistant",
-            "--home",
-            str(home),
-            "backtest",
-            "--models",
-            "rules,markov",
-            "--horizons",
-            "1,3",
-            "--retrain-every",
-            "126",
-            "--json",
-            "--predictions-out",
-            str(out_csv),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    run = run_cli(
+        home,
+        "backtest",
+        "--models",
+        "rules,markov",
+        "--horizons",
+        "1,3",
+        "--retrain-every",
+        "126",
+        "--json",
+        "--predictions-out",
+        str(out_csv),
     )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout), pd.read_csv(out_csv), home
@@ -110,12 +100,7 @@ def test_ranges_are_drawn_past_only_as_the_cycle_draws_them(backtested, tmp_path
     day = sorted(frame["as_of"].unique())[200]
     cycle_home = tmp_path / "cycle"
     shutil.copytree(home, cycle_home)
-    run = subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(cycle_home), "predict", "--as-of", day],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = run_cli(cycle_home, "predict", "--as-of", day)
     assert run.returncode == 0, run.stderr
     db = open_db(cycle_home)
     stored = {

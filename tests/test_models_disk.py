@@ -12,13 +12,16 @@ import shutil
 import signal
 from pathlib import Path
 
+import pytest
+
 from assistant import config
 from assistant.daemon import jobs
 from assistant.ingest.sources.synthetic import synthetic_bars
 from store import bars as store_bars
 from store import registry, symbols
 from store.db import immediate
-from tests.daemon_fixture import cli, query, spawn, wait_for
+from tests.cli_fixture import cli
+from tests.daemon_fixture import query, spawn, wait_for
 
 TRAIN = ("train", "--models", "markov,rules")
 
@@ -199,6 +202,7 @@ def dashboard_text(home: Path) -> str:
     return run()
 
 
+@pytest.mark.slow  # a real daemon process
 def test_the_daemon_logs_a_quarantine_and_keeps_serving(tmp_path):
     home = tmp_path / "home"
     assert cli(home, "watch", "add", "^GSPC", "^IXIC").returncode == 0

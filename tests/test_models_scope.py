@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_fixture import cli, query
+from tests.cli_fixture import cli
+from tests.daemon_fixture import query
 
 pytestmark = pytest.mark.slow
 

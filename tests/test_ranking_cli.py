@@ -7,9 +7,15 @@ from __future__ import annotations
 import csv
 import json
 
-from tests.daemon_fixture import cli, query
+import pytest
+
+from tests.cli_fixture import cli
+from tests.daemon_fixture import query
 
 SAMPLE = ("^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT")
+COLLECTED = (("watch", "add", *SAMPLE), ("collect",))  # built once, copied per test
+
+pytestmark = pytest.mark.slow  # each test trains
 
 
 def run(home, *args: str) -> str:
@@ -18,10 +24,8 @@ def run(home, *args: str) -> str:
     return done.stdout
 
 
-def test_train_predict_report_store_and_score_the_ranking(tmp_path):
-    home = tmp_path / "home"
-    run(home, "watch", "add", *SAMPLE)
-    run(home, "collect")
+def test_train_predict_report_store_and_score_the_ranking(built_home):
+    home = built_home(*COLLECTED)
     out = json.loads(
         run(home, "train", "--models", "markov,ranking", "--as-of", "2012-06-29", "--json")
     )
@@ -59,10 +63,8 @@ def test_train_predict_report_store_and_score_the_ranking(tmp_path):
     assert "relative calls (ranking model), h=1" in text and "quintile" in text
 
 
-def test_a_ranking_of_fewer_watched_symbols_never_replaces_the_serving_one(tmp_path):
-    home = tmp_path / "home"
-    run(home, "watch", "add", *SAMPLE)
-    run(home, "collect")
+def test_a_ranking_of_fewer_watched_symbols_never_replaces_the_serving_one(built_home):
+    home = built_home(*COLLECTED)
     run(home, "train", "--models", "ranking", "--as-of", "2012-06-29")
     out = json.loads(
         run(home, "train", "^GSPC", "AAPL", "GOOG", "IBM", "MSFT", "--models", "ranking", "--json")
@@ -84,10 +86,8 @@ def test_too_few_symbols_make_no_ranking_and_say_so(tmp_path):
     assert all(c["rank"] is None for c in calls)
 
 
-def test_backtest_predictions_carry_the_ranking_score(tmp_path):
-    home = tmp_path / "home"
-    run(home, "watch", "add", *SAMPLE)
-    run(home, "collect")
+def test_backtest_predictions_carry_the_ranking_score(tmp_path, built_home):
+    home = built_home(*COLLECTED)
     out_csv = tmp_path / "preds.csv"
     data = json.loads(
         run(

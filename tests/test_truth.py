@@ -199,7 +199,8 @@ def test_the_cycles_end_values_are_the_outcome_rules_values():
 def test_predict_as_of_d_is_unchanged_by_a_model_trained_later_on_data_before_d(tmp_path):
     """Models registered after a call as of D was made, on data that ended before D, do
     not change D's calls: per kind, the model known last by D serves them."""
-    from tests.daemon_fixture import cli, query
+    from tests.cli_fixture import cli
+    from tests.daemon_fixture import query
 
     home = tmp_path / "home"
 

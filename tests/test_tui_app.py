@@ -471,7 +471,7 @@ async def test_baseline_column_and_chart_legend_name_the_baseline_they_show(home
 async def test_stale_data_is_counted_in_sessions_on_the_dashboard_as_in_the_cli(home, tmp_path):
     from assistant.ingest.sources.synthetic import synthetic_bars
     from store.freshness import weekdays_between
-    from tests.daemon_fixture import cli
+    from tests.cli_fixture import cli
 
     frame = synthetic_bars(300, seed=3, start="2023-11-01")
     last = frame.index[-1].strftime("%Y-%m-%d")

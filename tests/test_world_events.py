@@ -1,21 +1,20 @@
 """The scheduled-event calendar (FOMC decisions) and the world context a call shows.
 
 The CLI test runs as a user would: a real CSV on disk imported, the offline VIX collected
-with `collect --until`, `predict --as-of` in a subprocess, and what it prints checked.
+with `collect --until`, `predict --as-of` (the CLI in-process), and what it prints checked.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from models import events
+from tests.cli_fixture import run_cli
 
 
 def xnys(start: str, end: str) -> pd.DatetimeIndex:
@@ -72,12 +71,7 @@ def test_table_is_sorted_weekdays_eight_a_year():
 
 
 def run(home, *args, check=True):
-    out = subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    out = run_cli(home, *args)
     if check:
         assert out.returncode == 0, out.stderr
     return out

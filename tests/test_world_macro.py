@@ -3,15 +3,12 @@ the date each value became known, never back-filled by a revision, and causal as
 
 FRED is faked at the network boundary only: a real local HTTP server answers the graph CSV
 in FRED's own format (`observation_date,<ID>`, older `DATE,<ID>`, "." for no value), and
-`assistant macro` runs as a subprocess pointed at it through `collect.macro_url`.
+`assistant macro` runs (in-process) pointed at it through `collect.macro_url`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -30,6 +27,7 @@ from assistant.ingest.macro import (
 )
 from models import macro
 from store import macro as macro_store
+from tests.cli_fixture import run_cli
 
 CPI = """observation_date,CPIAUCSL
 2015-01-01,234.747
@@ -91,14 +89,7 @@ def fred() -> Iterator[tuple[Fred, str]]:
 
 
 def run(home, url, *args):
-    env = {**os.environ, "ASSISTANT_COLLECT_MACRO_URL": url}
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", "--home", str(home), "macro", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    return run_cli(home, "macro", *args, env={"ASSISTANT_COLLECT_MACRO_URL": url})
 
 
 def test_fred_csv_collected_with_release_dates_and_revisions_kept_apart(tmp_path, fred):

@@ -104,13 +104,12 @@ def test_backtest_and_cycle_draw_the_same_vix_aware_variance(tmp_path):
     HAR's. Run as a user runs them: `backtest --predictions-out` and `predict --as-of`."""
     import json
     import shutil
-    import subprocess
-    import sys
 
     from assistant.ingest.sources.synthetic import synthetic_bars
     from store import bars as store_bars
     from store import symbols
     from store.db import immediate, open_db
+    from tests.cli_fixture import run_cli
 
     home = tmp_path / "home"
     db = open_db(home)
@@ -130,12 +129,7 @@ def test_backtest_and_cycle_draw_the_same_vix_aware_variance(tmp_path):
     db.close()
 
     def cli(h, *args):
-        out = subprocess.run(
-            [sys.executable, "-m", "assistant", "--home", str(h), *args],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        out = run_cli(h, *args)
         assert out.returncode == 0, out.stderr
         return out.stdout
 
