@@ -9,12 +9,13 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from assistant import config
 from assistant.errors import AssistantError
-from store.db import StoreError, ensure_private_dir, open_db
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def home_of(args: argparse.Namespace) -> Path:
@@ -31,6 +32,8 @@ def open_home(
     nothing is ever written into a damaged file. Readers skip it; damage they run into is
     one error line (`assistant.cli.main`).
     """
+    from store.db import StoreError, ensure_private_dir, open_db
+
     home = home_of(args)
     try:
         ensure_private_dir(home)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
-from models.outcomes import PAIRED_TEST
+from vocab.scoring import PAIRED_TEST
 from vocab.text import move_pct
 
 if TYPE_CHECKING:

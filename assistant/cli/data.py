@@ -6,11 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from assistant.cli.common import home_of, open_home, print_json, table
 from assistant.config import Settings
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def register(sub: argparse._SubParsersAction) -> None:

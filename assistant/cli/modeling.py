@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from assistant.cli.common import known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
-from models.outcomes import PAIRED_TEST
+from vocab.scoring import PAIRED_TEST
 
 if TYPE_CHECKING:
     from assistant.modeling.backtest import Scored
