@@ -241,3 +241,18 @@ def test_config_init_writes_every_key_and_loads_back(tmp_path, capsys):
     assert path.read_text() == live
     assert main(["--home", str(home), "config", "--init", "--force"]) == 0
     assert path.read_text() == text
+
+
+def test_alerts_test_never_prints_a_password_or_token(tmp_path, capsys):
+    from assistant.cli import main
+
+    home = tmp_path / "home"
+    for url in (
+        "json://alice:S3cret@127.0.0.1:9/x?token=T0kenValue",
+        "ntfy://bob:Pa55word@127.0.0.1:9/t",
+    ):
+        # port 9 on this machine refuses the connection: the failure is said, the secrets not
+        assert main(["--home", str(home), "alerts", "test", "--url", url]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: test alert not delivered: ") and err.count("\n") == 1
+        assert not any(s in err for s in ("S3cret", "T0kenValue", "Pa55word")), err
