@@ -84,8 +84,39 @@ def ensure_private_dir(path: Path) -> Path:
     except OSError as exc:
         raise StoreError(f"data home {path} cannot be created: {exc.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise StoreError(f"data home {path} is not writable")
+        raise StoreError(f"the home is not writable: {unwritable(path) or path}")
     return path
+
+
+def unwritable(home: Path) -> str | None:
+    """Why nothing can be written in `home` (None: it can), as a few words: a read-only
+    file system or mount, a folder or database file without write permission. A home that
+    does not exist yet is writable if it can be created (`ensure_private_dir` says if not).
+    """
+    home = Path(home)
+    path = home / DB_FILENAME
+    for target in (home, path):
+        if not target.exists():
+            continue
+        if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+            try:
+                read_only_fs = bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+            except OSError:
+                read_only_fs = False
+            if read_only_fs:
+                return f"{home} is on a read-only file system"
+            return f"{target} is read-only (no write permission)"
+    return None
+
+
+def unopenable(path: Path) -> str | None:
+    """Why the database file at `path` cannot be opened at all (None: it can, or it is
+    absent): a directory in its place, or no permission to read it."""
+    if path.is_dir():
+        return f"{path} is a directory, not a database file; move it aside"
+    if path.exists() and not os.access(path, os.R_OK):
+        return f"{path} cannot be read (no read permission); check its owner and mode"
+    return None
 
 
 def _create_private_file(path: Path) -> None:
@@ -95,9 +126,24 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def connect(path: Path) -> sqlite_utils.Database:
-    """A configured connection without running migrations (readers use this too)."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+def connect(path: Path, *, read_only: bool = False) -> sqlite_utils.Database:
+    """A configured connection without running migrations (readers use this too).
+
+    `read_only` (a home that cannot be written: `unwritable`): the file is opened with
+    `mode=ro`, and where SQLite cannot set up its WAL index there (no `-shm` file and no
+    right to create one) as `immutable`: nothing can change a file nobody may write. A
+    non-empty `-wal` it cannot read is refused rather than read around (its commits
+    would be missing).
+    """
+    why = unopenable(path)
+    if why:
+        raise StoreError(why)
+    if read_only:
+        return _connect_read_only(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path} ({exc})") from None
     db = sqlite_utils.Database(conn, execute_plugins=False)
     try:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -115,17 +161,84 @@ def connect(path: Path) -> sqlite_utils.Database:
     return db
 
 
-def open_db(home: Path, *, migrate: bool = True, check: bool = False) -> sqlite_utils.Database:
+def _connect_read_only(path: Path) -> sqlite_utils.Database:
+    from urllib.parse import quote
+
+    wal = path.with_name(path.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    last: sqlite3.Error | None = None
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        if flags.endswith("immutable=1") and pending:
+            break  # immutable would read the file without the commits still in its WAL
+        conn = sqlite3.connect(
+            f"file:{quote(str(path))}?{flags}",
+            uri=True,
+            timeout=BUSY_TIMEOUT_S,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            last = exc
+            if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
+                break
+            continue
+        return sqlite_utils.Database(conn, execute_plugins=False)
+    if pending and type(last) is not sqlite3.DatabaseError:
+        raise StoreError(
+            f"{path} cannot be read in a home that is not writable: its last commits are still "
+            f"in {wal.name}, which SQLite can only read with its -shm file ({last})"
+        )
+    raise StoreError(f"{path} is not a usable SQLite database ({last})")
+
+
+class ReadOnlyHome(StoreError):
+    """Something must be written and the home cannot be written (read-only file system,
+    no write permission): not damage; commands that only read work."""
+
+
+def open_db(
+    home: Path, *, migrate: bool = True, check: bool = False, read_only: bool = False
+) -> sqlite_utils.Database:
     """Open (creating if needed) the database in `home`, bring its schema up to date.
 
     `check`: run `PRAGMA quick_check` first and refuse (StoreError) a damaged file before
     anything is written into it: what CLI commands that write and the daemon's start do;
     the daemon's own later connections skip it. Pending migrations are writes: they are
     always preceded by the check.
+
+    A home that cannot be written (`unwritable`) is opened read-only when `read_only` (a
+    reader's open: nothing is created or migrated), else refused with `ReadOnlyHome`.
     """
     home = Path(home)
-    ensure_private_dir(home)
     path = home / DB_FILENAME
+    why = unopenable(path)
+    if why:
+        raise StoreError(why)
+    blocked = unwritable(home)
+    if blocked:
+        if not read_only:
+            raise ReadOnlyHome(f"the home is not writable: {blocked}")
+        if not path.exists():
+            raise ReadOnlyHome(f"the home is not writable ({blocked}) and holds no database yet")
+        db = connect(path, read_only=True)
+        try:
+            check_schema(db)
+            if MIGRATIONS.pending(db):
+                raise ReadOnlyHome(
+                    f"the home is not writable ({blocked}) and its database needs a schema "
+                    "upgrade this version makes on first write; open it once where it is writable"
+                )
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
+        except StoreError:
+            db.close()
+            raise
+        return db
+    ensure_private_dir(home)
     try:
         _create_private_file(path)
     except PermissionError:

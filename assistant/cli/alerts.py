@@ -59,7 +59,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from store import alerts as outbox
 
-    _, _, db = open_home(args)
+    _, _, db = open_home(args, writes=False)  # a reader: works in a read-only home
     try:
         rows = outbox.recent(db, max(1, args.limit))
     finally:

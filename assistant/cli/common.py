@@ -32,17 +32,20 @@ def open_home(
     nothing is ever written into a damaged file. Readers skip it; damage they run into is
     one error line (`assistant.cli.main`).
     """
-    from store.db import StoreError, ensure_private_dir, open_db
+    from store.db import StoreError, ensure_private_dir, open_db, unwritable
 
     home = home_of(args)
-    try:
-        ensure_private_dir(home)
-    except (PermissionError, FileExistsError, NotADirectoryError) as exc:
-        raise AssistantError(f"cannot use data home {home}: {exc.strerror or exc}") from None
-    except StoreError as exc:
-        raise AssistantError(str(exc)) from None
+    # A home that exists but cannot be written (a read-only mount, a backup copy) is not
+    # damaged: a reader opens it read-only, a writer is refused in one line (open_db).
+    if not (home.is_dir() and unwritable(home)):
+        try:
+            ensure_private_dir(home)
+        except (PermissionError, FileExistsError, NotADirectoryError) as exc:
+            raise AssistantError(f"cannot use data home {home}: {exc.strerror or exc}") from None
+        except StoreError as exc:
+            raise AssistantError(str(exc)) from None
     settings = config.load(home)
-    db = open_db(home, check=writes)
+    db = open_db(home, check=writes, read_only=not writes)
     if writes:  # only into a file that passed the check
         _record_sessions(db, settings)
     return home, settings, db

@@ -107,6 +107,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     cfg.add_argument("--json", action="store_true", help="machine-readable output")
+    cfg.add_argument(
+        "--init",
+        action="store_true",
+        help="write <home>/config.toml listing every key, its default and its range",
+    )
+    cfg.add_argument("--force", action="store_true", help="with --init: replace an existing file")
     cfg.set_defaults(func=cmd_config)
 
 
@@ -362,9 +368,21 @@ def cmd_config(args: argparse.Namespace) -> int:
     from assistant import config
 
     home = home_of(args)
+    if args.init:
+        from assistant.errors import AssistantError
+        from store.db import StoreError, ensure_private_dir
+
+        try:
+            ensure_private_dir(home)
+        except StoreError as exc:
+            raise AssistantError(str(exc)) from None
+        path = config.write_template(home, force=args.force)
+        config.load(home)  # what was written loads (and the environment's overrides with it)
+        print(f"wrote {path}: every key with its default and range, commented out")
+        return 0
     settings = config.load(home)
-    if args.json:
-        print_json(settings.as_dict())
+    if args.json:  # URLs masked: a password or token is never printed
+        print_json(config.shown(settings))
         return 0
     path = home / "config.toml"
     overrides = sorted(
@@ -374,5 +392,5 @@ def cmd_config(args: argparse.Namespace) -> int:
     print(f"# config file: {path} ({'read' if path.exists() else 'absent; defaults apply'})")
     if overrides:
         print(f"# environment overrides: {', '.join(overrides)}")
-    print(tomli_w.dumps(settings.as_dict()).rstrip())
+    print(tomli_w.dumps(config.shown(settings)).rstrip())
     return 0

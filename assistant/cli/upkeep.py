@@ -44,7 +44,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     from assistant import config
     from assistant.daemon import lock
     from assistant.errors import AssistantError
-    from store.db import DB_FILENAME, RECOVERY, StoreError, check_schema, connect, damage
+    from store.db import (
+        DB_FILENAME,
+        RECOVERY,
+        StoreError,
+        check_schema,
+        connect,
+        damage,
+        unopenable,
+        unwritable,
+    )
 
     home = home_of(args)
     path = home / DB_FILENAME
@@ -52,14 +61,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         config.load(home)
         print(f"settings: ok ({home / 'config.toml'})")
+        _warn_if_exposed(home)
     except AssistantError as exc:
         print(f"settings: {exc}")
         failed.append("settings")
-    if not path.exists():
+    blocked = unwritable(home) if home.is_dir() else None
+    if blocked:  # not damage: readers work, writers refuse in one line
+        print(
+            f"home: not writable ({blocked}); commands that only read work, the daemon "
+            "and commands that write refuse"
+        )
+    cannot = unopenable(path)
+    if cannot:
+        print(f"database: {cannot}")
+        failed.append("database access")
+    elif not path.exists():
         print(f"database: none yet at {path}")
     else:
         try:
-            db = connect(path)
+            db = connect(path, read_only=bool(blocked))
         except StoreError as exc:
             print(f"database: {exc}")
             failed.append("database")
@@ -88,10 +108,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     how = (
         "to recover, " + RECOVERY.format(db=path)
         if "database" in failed
+        else "nothing is damaged: fix what stands at the database's place as said above"
+        if "database access" in failed
         else "fix config.toml or the ASSISTANT_* variables named above"
     )
     print(f"error: {' and '.join(failed)} failed the check; {how}", file=sys.stderr)
     return 1
+
+
+def _warn_if_exposed(home: Path) -> None:
+    """A config.toml that holds a secret (an alert URL, a URL with a password or key) and
+    that other users may read is worth a warning (not a failure)."""
+    from assistant import config
+
+    path = home / "config.toml"
+    if not path.exists():
+        return
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and config.holds_secret(config.load(home, environ={})):
+        print(
+            f"settings: warning: {path} holds secrets (alert URLs, passwords) and is readable "
+            f"by {'other users' if mode & 0o007 else 'its group'} (mode {mode:04o}); "
+            f"`chmod 600 {path}`"
+        )
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

@@ -175,7 +175,9 @@ def load_ranking(
         if row is None:
             return None
         try:
-            return row, ranking.Ranker.load(home / row["artifact_path"])
+            from assistant.modeling import disk
+
+            return row, ranking.Ranker.load(disk.artifact_dir(home, row))
         except Exception as exc:  # a broken artifact must never stop a cycle
             fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
             log.warning("model %s quarantined (%s): %s serves", row["id"], exc, fallback)

@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.modeling import disk
 from assistant.modeling.relative import KIND as RANKING
+from models.artifacts import ArtifactError
 from models.dataset import CONTEXT
 from store import registry
 from vocab.horizons import at_horizon
@@ -116,9 +118,13 @@ def clear_cache() -> None:
 def _fingerprint(home: Path, rows: list[Row]) -> Fingerprint:
     """The serving set and the state of its files on disk: a changed, truncated or replaced
     artifact file changes it, so the next load reads (and if need be quarantines) it again."""
-    out = []
+    out: list[tuple[str, str, str, tuple[tuple[str, int, int, int], ...]]] = []
     for row in rows:
-        root = home / row["artifact_path"]
+        try:
+            root = disk.artifact_dir(home, row)
+        except ArtifactError:  # nothing outside the home is read; `_load` quarantines it
+            out.append((row["kind"], row["id"], row["artifact_path"], ()))
+            continue
         files = []
         for dirpath, _, names in os.walk(root):
             for name in names:
@@ -185,7 +191,7 @@ def _load(
             if row["kind"] in out.models:
                 continue
             try:
-                out.models[row["kind"]] = (row, catalog.load(home / row["artifact_path"]))
+                out.models[row["kind"]] = (row, catalog.load(disk.artifact_dir(home, row)))
             except Exception as exc:  # a broken artifact must never stop serving
                 out.quarantined.append(row["id"])
                 fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")

@@ -502,6 +502,7 @@ def _uncovered(db: sqlite_utils.Database, kind: str, symbols: list[str]) -> list
 
 def read_incumbent(db: sqlite_utils.Database, home: Path, kind: str) -> Incumbent | None:
     """The serving model of `kind` (None: none serves), loaded to see that it is usable."""
+    from assistant.modeling import disk
     from models import artifacts, catalog
 
     rows = registry.serving(db, kind)
@@ -510,7 +511,7 @@ def read_incumbent(db: sqlite_utils.Database, home: Path, kind: str) -> Incumben
     row = rows[0]
     unusable = None
     try:
-        catalog.load(home / row["artifact_path"])
+        catalog.load(disk.artifact_dir(home, row))
     except (artifacts.ArtifactError, ValueError) as exc:
         unusable = str(exc)
     return Incumbent(
