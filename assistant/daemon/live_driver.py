@@ -3,8 +3,9 @@
 At start (and once a full disk has room again) every slot missed since the last run
 runs, oldest first, and a home with no serving model starts a training. While running,
 a wall clock that jumped across slots (a suspend, a paused VM) fires each one it crossed,
-in order. A slot run after its session's day works as of that session (`as_of`), so a
-late Monday run predicts from Monday's close, not from Tuesday's provisional bar. The `daily` slot collects, predicts,
+in order. A caught-up slot that a later one has passed works as of its own session
+(`as_of`); the newest works on the latest final bars, as on time (the cycle never uses
+a provisional bar: late Monday's run on Tuesday morning predicts from Monday's close). The `daily` slot collects, predicts,
 steps the paper account and verifies; the `drift` slot checks drift and retrains when
 `schedule.retrain_every_days` have passed since the last retrain.
 """
@@ -98,8 +99,7 @@ class LiveDriver:
 
     def fire_slot(self, name: str, slot: datetime) -> None:
         host, key = self.host, scheduler.slot_key(slot)
-        today = host.now().astimezone(slot.tzinfo).date()
-        as_of = None if slot.date() >= today else slot.date().isoformat()  # a late slot
+        as_of = self._as_of(name, slot)
         if name == "daily":
             if job_runs.ran_for(host.db, "collect", key):
                 return
@@ -114,6 +114,14 @@ class LiveDriver:
             ctx = host.ctx
             jobs.run_job(host.db, "drift", lambda p: jobs.drift(ctx, p, as_of), scheduled_for=key)
             self._retrain_if_due()
+
+    def _as_of(self, name: str, slot: datetime) -> str | None:
+        """None (the latest final bars) for the newest slot of its job; a slot that a later
+        one has passed, run late (a catch-up), works as of its own session."""
+        s = self.schedule
+        assert s is not None
+        latest = scheduler.last_slot(self.host.now(), s.times[name], s.tz, s.exchange)
+        return None if latest is None or slot >= latest else slot.date().isoformat()
 
     def _retrain_if_due(self) -> None:
         host = self.host
