@@ -200,20 +200,28 @@ class ReadOnlyHome(StoreError):
 
 
 def open_db(
-    home: Path, *, migrate: bool = True, check: bool = False, read_only: bool = False
+    home: Path,
+    *,
+    migrate: bool = True,
+    check: bool = False,
+    read_only: bool = False,
+    create: bool = True,
 ) -> sqlite_utils.Database:
     """Open (creating if needed) the database in `home`, bring its schema up to date.
 
     `check`: run `PRAGMA quick_check` first and refuse (StoreError) a damaged file before
     anything is written into it: what CLI commands that write and the daemon's start do;
     the daemon's own later connections skip it. Pending migrations are writes: they are
-    always preceded by the check.
+    always preceded by the check. `create=False`: a missing file is refused, not created
+    (a daemon thread opening mid-restore must not put an empty home in its place).
 
     A home that cannot be written (`unwritable`) is opened read-only when `read_only` (a
     reader's open: nothing is created or migrated), else refused with `ReadOnlyHome`.
     """
     home = Path(home)
     path = home / DB_FILENAME
+    if not create and not path.exists():
+        raise StoreError(f"{path} is gone (moved or deleted)")
     why = unopenable(path)
     if why:
         raise StoreError(why)
@@ -311,14 +319,45 @@ def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) 
     holds a read transaction; WAL lets writers go on). It is written to a private (0600)
     temporary file beside `target`, checked, fsynced and only then put in place, so a
     failed or interrupted backup never leaves a half-written `target`. An existing
-    `target` is replaced only with `overwrite`.
+    `target` is replaced only with `overwrite`; the database itself (or its -wal, -shm)
+    never is. While it runs the temporary file is recorded in the home (`partials`), so
+    what a killed backup leaves is removed by the next backup, `check` or daemon start.
     """
+    from store import partials
+
     target = Path(target)
+    source = file_of(db)
+    if source is not None and _is_the_database(target, source):
+        raise StoreError(
+            f"{target} is the home's database itself; back up to a file outside the home "
+            "(the restore steps are in the README: Backup and restore)"
+        )
     if target.is_dir():
         raise StoreError(f"{target} is a directory; give a file name for the backup")
     if target.exists() and not overwrite:
         raise StoreError(f"{target} exists; --force replaces it")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with contextlib.ExitStack() as stack:
+        if source is not None:
+            stack.enter_context(partials.recorded(source.parent, tmp))
+        _backup_to(db, tmp, target, overwrite)
+
+
+def _is_the_database(target: Path, source: Path) -> bool:
+    """Whether `target` is `source` or one of its side files, by name (links resolved) or
+    by inode (a hard link)."""
+    names = [source.with_name(source.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    resolved = target.resolve()
+    for name in names:
+        if resolved == name.resolve():
+            return True
+        with contextlib.suppress(OSError):
+            if os.path.samefile(target, name):
+                return True
+    return False
+
+
+def _backup_to(db: sqlite_utils.Database, tmp: Path, target: Path, overwrite: bool) -> None:
     try:
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except OSError as exc:
@@ -326,6 +365,11 @@ def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) 
     try:
         copy = sqlite3.connect(str(tmp))
         try:
+            # A copy that fails is deleted whole: no journal to roll it back (none is left
+            # beside the target either), and one fsync at the end instead of one per step.
+            copy.execute("PRAGMA journal_mode = OFF")
+            copy.execute("PRAGMA synchronous = OFF")
+            # One step, one read transaction: a snapshot that another writer cannot restart.
             db.conn.backup(copy)
             problems = damage(copy)
         finally:

@@ -555,3 +555,41 @@ async def test_alerts_the_sender_gave_up_on_are_shown_on_the_dashboard(filled):
         await settle(pilot)
         text = screen_text(app)
     assert "2 alert(s) not delivered in 24 h (assistant alerts list)" in text
+
+
+@sync
+async def test_a_restore_while_the_dashboard_runs_is_shown(filled, tmp_path):
+    # The README's restore done with the dashboard open: the live files are moved aside and
+    # a backup copied in. The dashboard must notice the new file and show what it holds.
+    import os
+    import shutil
+
+    from store.db import backup
+
+    copy = tmp_path / "backup.db"
+    source = open_db(filled)
+    backup(source, copy)
+    source.close()
+    edit = connect(copy)  # the backup differs from the live file: a close only it holds
+    edit.execute("UPDATE bars SET close = 171.0 WHERE symbol = 'AAPL' AND date = '2018-06-29'")
+    edit.conn.commit()
+    edit.close()
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "171.00" not in screen_text(app)
+        for suffix in ("", "-wal", "-shm"):
+            live = filled / f"assistant.db{suffix}"
+            if live.exists():
+                os.replace(live, tmp_path / f"aside.db{suffix}")
+        shutil.copy2(copy, filled / "assistant.db")
+        assert await wait_for(pilot, lambda: "171.00" in screen_text(app))
+        assert any("was replaced" in n.message for n in app._notifications)
+        # And it goes on following the new file's commits.
+        writer = open_db(filled)
+        writer.execute(
+            "UPDATE bars SET close = 172.0 WHERE symbol = 'AAPL' AND date = '2018-06-29'"
+        )
+        writer.conn.commit()
+        writer.close()
+        assert await wait_for(pilot, lambda: "172.00" in screen_text(app))

@@ -49,9 +49,9 @@ class AlertSender:
         self._thread.start()
         return self
 
-    def close(self, started_at: str | None) -> None:
+    def close(self, started_at: str | None, *, notify: bool = True) -> None:
         cfg = self.settings.alerts
-        if cfg.urls and cfg.daemon:
+        if cfg.urls and cfg.daemon and notify:
             try:
                 db = open_db(self.home)
                 try:
@@ -70,7 +70,7 @@ class AlertSender:
             stopping = self._stop.is_set()
             try:
                 if self.settings.alerts.urls:  # no URLs (the default): nothing to do
-                    db = db or open_db(self.home)
+                    db = db or open_db(self.home, create=False)
                     self._pass(db, stopping)
             except Exception as exc:  # the sender logs and goes on; the daemon never sees it
                 if str(exc) != last_error:  # once, not every pass while it lasts

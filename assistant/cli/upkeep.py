@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -58,6 +59,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     home = home_of(args)
     path = home / DB_FILENAME
     failed: list[str] = []
+    _sweep_partials(home)
     try:
         config.load(home)
         print(f"settings: ok ({home / 'config.toml'})")
@@ -133,14 +135,44 @@ def _warn_if_exposed(home: Path) -> None:
         )
 
 
+class _Signalled(BaseException):
+    """SIGTERM or SIGINT during a backup: unwinds it, so its partial copy is removed."""
+
+
+def _raise_signalled(signum: int, frame: object) -> None:
+    raise _Signalled(signum)
+
+
+def _sweep_partials(home: Path) -> None:
+    from store import partials
+
+    removed = partials.sweep(home)
+    if removed:
+        print(partials.swept_message(removed), file=sys.stderr)
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from store.db import backup, file_of
 
     target = Path(args.file).expanduser()
     _, _, db = open_home(args, writes=False)  # the copy is checked: damage is refused there
+    # Python's default SIGTERM ends the process without unwinding: the copy (as big as the
+    # database) would stay beside the target. Both signals unwind the backup instead.
+    previous = {s: signal.signal(s, _raise_signalled) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        _sweep_partials(home_of(args))
         backup(db, target, overwrite=args.force)
         print(f"backed up {file_of(db)} to {target} ({_mb(target)}; quick_check passed)")
+    except _Signalled as stop:
+        signum = int(stop.args[0])
+        print(
+            f"backup interrupted by {signal.Signals(signum).name}: {target} was not written "
+            "and the partial copy was removed",
+            file=sys.stderr,
+        )
+        return 128 + signum
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         db.close()
     return 0
