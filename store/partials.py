@@ -24,11 +24,17 @@ SIDE_FILES = ("", "-journal", "-wal", "-shm")
 
 @contextlib.contextmanager
 def recorded(home: Path, tmp: Path) -> Iterator[None]:
-    """Record `tmp` as a backup in progress for as long as the block runs."""
+    """Record `tmp` as a backup in progress for as long as the block runs. A home that
+    cannot be written (a read-only mount) gets no record: the backup still runs, and only
+    a SIGKILL in the middle of it would leave its copy for the user to remove."""
     folder = Path(home) / DIRNAME
-    folder.mkdir(mode=0o700, exist_ok=True)
-    record = folder / f"{os.getpid()}-{tmp.name}"
-    fd = os.open(record, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        record = folder / f"{os.getpid()}-{tmp.name}"
+        fd = os.open(record, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    except OSError:
+        yield
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, os.fsencode(str(Path(tmp).absolute())))
@@ -65,7 +71,8 @@ def sweep(home: Path) -> list[tuple[Path, int]]:
                         size = part.stat().st_size
                         part.unlink()
                         removed.append((part, size))
-            record.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only home keeps its record
+                record.unlink(missing_ok=True)
         finally:
             os.close(fd)
     return removed
