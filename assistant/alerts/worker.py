@@ -24,7 +24,15 @@ from pathlib import Path
 import sqlite_utils
 
 from assistant.alerts import events
-from assistant.alerts.send import SENT, UNCONFIRMED, Courier, clamp_timeout, send
+from assistant.alerts.send import (
+    FAILED,
+    SENT,
+    UNCONFIRMED,
+    Courier,
+    Outcome,
+    clamp_timeout,
+    send,
+)
 from assistant.config import Settings
 from store import alerts as outbox
 from store.db import data_version, open_db
@@ -140,14 +148,17 @@ class AlertSender:
         if stopping:  # the daemon exits soon: the stop message gets a short try
             timeout = min(timeout, FLUSH_AT_STOP_S)
         outbox.begin(db, alert["id"])
-        outcome = send(
-            cfg.urls,
-            alert["title"],
-            alert["body"],
-            timeout,
-            key=idempotency_key(alert),
-            courier=self._courier,
-        )
+        try:
+            outcome = send(
+                cfg.urls,
+                alert["title"],
+                alert["body"],
+                timeout,
+                key=idempotency_key(alert),
+                courier=self._courier,
+            )
+        except Exception as exc:  # never leave the row `sending` while this daemon runs
+            outcome = Outcome(FAILED, f"{type(exc).__name__}: {exc}")
         if outcome.status == SENT:
             outbox.sent(db, alert["id"])
             log.info("alert sent: %s", alert["title"])
