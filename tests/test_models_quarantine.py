@@ -172,3 +172,25 @@ def test_under_a_real_open_files_limit_nothing_is_quarantined(db, home) -> None:
     assert lines[0].startswith("under the limit: [] []") and "Too many open files" in lines[0]
     assert lines[1] == "after: {'markov-v1': 'retired', 'markov-v2': 'serving'}"
     assert lines[2] == "again: ['markov']"
+
+
+def test_an_orphan_unreadable_now_is_left_for_later_not_deleted(
+    db, home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`disk.tidy` removes an orphan that does not load; one the OS will not read now stays."""
+    import shutil
+
+    from assistant.modeling import disk
+
+    two_markov_versions(db, home)
+    orphan = Path(home) / "models" / "markov-v3"
+    shutil.copytree(Path(home) / "models" / "markov-v2", orphan)  # a kill before register
+    with monkeypatch.context() as m:
+        refuse_meta_reads(m, home)
+        notes = disk.tidy(db, home)
+    assert notes == [
+        f"left markov-v3 as it is: it cannot be read now (meta.json: not readable now "
+        f"([Errno 24] Too many open files: '{orphan / 'meta.json'}'))"
+    ]
+    assert orphan.is_dir()
+    assert "moved markov-v3 aside" in disk.tidy(db, home)[0]  # readable again: set aside
