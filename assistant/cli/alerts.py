@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from assistant import config
-    from assistant.alerts.send import describe, send
+    from assistant.alerts.send import SENT, UNCONFIRMED, describe, send
 
     home, settings, db = open_home(args)
     db.close()
@@ -42,15 +42,16 @@ def cmd_test(args: argparse.Namespace) -> int:
         config.check_alerts("--url", settings.replace("alerts", urls=urls).alerts)
     if not urls:
         raise AssistantError("no alert URLs: set [alerts] urls in config.toml (or pass --url)")
-    timeout = settings.alerts.timeout_seconds
-    error = send(
+    outcome = send(
         urls,
         "trading-assistant: test alert",
         f"A test message from `assistant alerts test` (data home {home}).",
-        timeout,
+        settings.alerts.timeout_seconds,  # clamped by send: any value ends in time
     )
-    if error is not None:
-        raise AssistantError(f"test alert not delivered: {error}")
+    if outcome.status == UNCONFIRMED:
+        raise AssistantError(f"test alert unconfirmed: {outcome.error}")
+    if outcome.status != SENT:
+        raise AssistantError(f"test alert not delivered: {outcome.error}")
     shown = ", ".join(describe(u) for u in urls)
     print(f"test alert sent to {len(urls)} URL(s): {shown}")
     return 0

@@ -115,6 +115,8 @@ def _clear(path: Path, m: re.Match[str], known: set[str], root: Path) -> str | N
             ranking.Ranker.load(path)
         else:
             catalog.load(path)
+    except artifacts.ArtifactUnavailable as exc:  # proves nothing: looked at again next time
+        return f"left {m['id']} as it is: it cannot be read now ({exc})"
     except Exception as exc:  # anything that does not load is incomplete
         artifacts.discard(path)
         return f"removed {m['id']}: an orphan artifact that does not load ({exc})"

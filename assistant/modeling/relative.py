@@ -140,7 +140,9 @@ def train_ranking(
         try:
             ranking.Ranker.load(home / rel)
         except artifacts.ArtifactError as exc:
-            status, reason = "quarantined", f"artifact failed to load back: {exc}"
+            status, reason = "quarantined", f"{registry.LOAD_BACK}: {exc}"
+        except artifacts.ArtifactUnavailable as exc:  # proves nothing; not promoted unchecked
+            status, reason = "candidate", f"its load-back could not read it ({exc}): not promoted"
         registry.register(
             db,
             model_id=model_id,
@@ -167,8 +169,10 @@ def load_ranking(
 ) -> tuple[dict[str, Any], Ranker] | None:
     """The ranking model serving calls as of `as_of` (latest: the serving one), or None. A
     broken artifact is quarantined and the previous ranking serves instead."""
-    from models import ranking
+    from assistant.modeling import quarantine
+    from models import artifacts, ranking
 
+    quarantine.recheck(db, home)
     for _ in range(100):  # each pass quarantines one broken artifact
         rows = registry.serving_as_of(db, as_of)[0] if as_of else registry.serving(db, KIND)
         row = next((r for r in rows if r["kind"] == KIND), None)
@@ -178,9 +182,12 @@ def load_ranking(
             from assistant.modeling import disk
 
             return row, ranking.Ranker.load(disk.artifact_dir(home, row))
-        except Exception as exc:  # a broken artifact must never stop a cycle
+        except artifacts.ArtifactError as exc:  # proven broken: never stops a cycle
             fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
             log.warning("model %s quarantined (%s): %s serves", row["id"], exc, fallback)
+        except Exception as exc:  # unreadable now (too many open files ...): next cycle
+            quarantine.unavailable(row["id"], exc)
+            return None
     return None
 
 
