@@ -91,7 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--full",
         action="store_true",
         help="every configured model kind, the torch ones (lstm, gru, transformer) too: "
-        "about 13x the work (428 CPU s on the sample: minutes on 2 idle cores, 40 on busy ones)",
+        "about 13x the work (428 CPU s on the sample: some 4 min on 2 idle cores, 42 min "
+        "measured on 2 busy ones)",
     )
     b.add_argument(
         "--json",
