@@ -131,6 +131,8 @@ class Paper:
     cost_bps: float = 5.0  # commission per side, basis points of the traded notional
     slippage_bps: float = 2.0  # slippage per side, basis points of the traded notional
     top_n: int = 1  # `ranking`: how many top-ranked symbols to hold
+    # a holding with no bar for this many sessions is closed at its last close (0: never)
+    stale_exit_sessions: int = 20
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,7 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("paper", "cost_bps"): _number(0, 1000),
     ("paper", "slippage_bps"): _number(0, 1000),
     ("paper", "top_n"): _whole(1, 10_000),
+    ("paper", "stale_exit_sessions"): _whole(0, 2520, "sessions"),
     ("events", "fomc"): (
         lambda v: all(isinstance(d, str) and _iso_date(d) for d in v) and len(set(v)) == len(v),
         "a list of distinct dates YYYY-MM-DD",

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     asub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     t = asub.add_parser("test", help="send one test message now and say what happened")
     t.add_argument("--url", action="append", help="send to this apprise URL instead (repeatable)")
+    t.add_argument("--json", action="store_true", help="machine-readable output")
     t.set_defaults(func=cmd_test)
     ls = asub.add_parser("list", help="recent alerts: sent, waiting, failed (with the error)")
     ls.add_argument("--limit", type=int, default=20)
@@ -52,6 +53,9 @@ def cmd_test(args: argparse.Namespace) -> int:
         raise AssistantError(f"test alert unconfirmed: {outcome.error}")
     if outcome.status != SENT:
         raise AssistantError(f"test alert not delivered: {outcome.error}")
+    if args.json:
+        print_json({"sent": True, "urls": [describe(u) for u in urls]})
+        return 0
     shown = ", ".join(describe(u) for u in urls)
     print(f"test alert sent to {len(urls)} URL(s): {shown}")
     return 0

@@ -67,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--sessions", type=int, default=60, metavar="N", help="how many sessions (default 60)"
     )
+    b.add_argument("--json", action="store_true", help="print the backfill report as JSON")
     b.set_defaults(func=cmd_backfill)
 
     ls = sub.add_parser(
@@ -304,6 +305,22 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             on_session=lambda d: bar.update(task, advance=1, description=d),
         )
     called = rep.verified - rep.flat
+    if args.json:
+        print_json(
+            {
+                "sessions": len(days),
+                "from": days[0],
+                "to": days[-1],
+                "calls": rep.calls,
+                "new": rep.new,
+                "verified": rep.verified,
+                "directional": called,
+                "hits": rep.hits,
+                "flat": rep.flat,
+                "expired": rep.expired,
+            }
+        )
+        return 0
     rate = f" ({100 * rep.hits / called:.0f}% of {called} UP/DOWN calls hit)" if called else ""
     print(
         f"backfilled {len(days)} sessions {days[0]} .. {days[-1]}: {rep.calls} calls "

@@ -65,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "<home>/logs/daemon.log. Takes the same options as `daemon`.",
     )
     _replay_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_start)
 
     p = sub.add_parser(
@@ -72,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stop the background daemon (SIGTERM, waits for it)",
         description="Send SIGTERM to the home's daemon and wait until it has exited.",
     )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_stop)
 
     p = sub.add_parser(
@@ -165,7 +167,18 @@ def cmd_start(args: argparse.Namespace) -> int:
     db.close()
     _options(args, settings)  # bad options fail here, not in the detached process
     pid = service.start(home, _pass_through(args))
-    print(f"daemon started (pid {pid}); log: {home / 'logs' / 'daemon.log'}")
+    log = home / "logs" / "daemon.log"
+    if args.json:
+        print_json(
+            {
+                "started": True,
+                "pid": pid,
+                "mode": "replay" if args.replay else "live",
+                "log": str(log),
+            }
+        )
+        return 0
+    print(f"daemon started (pid {pid}); log: {log}")
     return 0
 
 
@@ -174,6 +187,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
     home = home_of(args)
     pid = service.stop(home)
+    if args.json:
+        print_json({"stopped": pid is not None, "pid": pid})
+        return 0
     print("no daemon is running for this home" if pid is None else f"daemon stopped (pid {pid})")
     return 0
 

@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Add symbols to the watchlist; all are checked before any is added.",
     )
     add.add_argument("symbols", nargs="+", metavar="SYM")
+    add.add_argument("--json", action="store_true", help="machine-readable output")
     add.set_defaults(func=cmd_watch_add)
     rm = wsub.add_parser(
         "remove",
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Take symbols off the watchlist; stored bars and predictions stay.",
     )
     rm.add_argument("symbols", nargs="+", metavar="SYM")
+    rm.add_argument("--json", action="store_true", help="machine-readable output")
     rm.set_defaults(func=cmd_watch_remove)
     ls = wsub.add_parser(
         "list",
@@ -122,20 +124,29 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
     clean = [symbols.validate_symbol(s) for s in args.symbols]  # refuse before opening anything
     _, settings, db = open_home(args)
     added = symbols.add(db, clean, settings.collect.source)
-    if added:
-        print(f"added: {', '.join(added)}")
     already = [s for s in dict.fromkeys(clean) if s not in added]
-    if already:
-        print(f"already watched: {', '.join(already)}")
+    missing: list[str] = []
+    note = None
     if settings.collect.source == "sample":
         from assistant.ingest.sources.sample import SERIES, carried
 
         missing = [s for s in added if s not in SERIES]
         if missing:
-            print(
-                f"note: the offline sample source has no {', '.join(missing)} (it carries "
+            note = (
+                f"the offline sample source has no {', '.join(missing)} (it carries "
                 f"{carried()}); `collect --source yahoo` or `import FILE` for those"
             )
+    if args.json:
+        print_json(
+            {"added": added, "already_watched": already, "not_in_source": missing, "note": note}
+        )
+        return 0
+    if added:
+        print(f"added: {', '.join(added)}")
+    if already:
+        print(f"already watched: {', '.join(already)}")
+    if note:
+        print(f"note: {note}")
     return 0
 
 
@@ -151,6 +162,9 @@ def cmd_watch_remove(args: argparse.Namespace) -> int:
         raise AssistantError(f"not on the watchlist: {', '.join(unknown)}")
     for sym in dict.fromkeys(clean):
         symbols.remove(db, sym)
+    if args.json:
+        print_json({"removed": list(dict.fromkeys(clean)), "history_kept": True})
+        return 0
     print(f"removed: {', '.join(dict.fromkeys(clean))} (stored history kept)")
     return 0
 

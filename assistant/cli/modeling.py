@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -14,7 +16,7 @@ from assistant.errors import AssistantError
 from vocab.scoring import PAIRED_TEST
 
 if TYPE_CHECKING:
-    from assistant.modeling.backtest import Scored
+    from assistant.modeling.backtest import Plan, Scored
     from models.metrics import Scores
     from models.scorecard import MeanT, RankingSkill, Versus
 
@@ -56,8 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "63 labelled sessions for early stopping). Reports per model, symbol and horizon the "
         "hit rate of the UP/DOWN calls and how often it called, the baselines on the same "
         "rows (always up, causal majority, last move), the edge over the stronger one and "
-        "its p-value, Brier skill, MAE, R², profit factor, drawdown and n. "
-        "p-values: " + PAIRED_TEST + ".",
+        "its p-value, Brier skill, MAE, R², profit factor, drawdown and n. By default the "
+        "fast kinds (no torch: under a minute on the sample on 2 cores); --full for every "
+        "configured kind. It says what it will run and about how long before it starts, and "
+        "the progress bar shows the time left. p-values: " + PAIRED_TEST + ".",
     )
     b.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
     b.add_argument(
@@ -74,7 +78,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--horizons", type=_ints, default=(1, 3, 5), help="comma-separated horizons (default 1,3,5)"
     )
-    b.add_argument("--models", type=_kinds, help=KINDS_HELP)
+    b.add_argument(
+        "--models",
+        type=_kinds,
+        help=KINDS_HELP.replace(
+            "(default: settings)",
+            "(default: the configured kinds without the torch ones, lstm, gru and "
+            "transformer: 32 CPU s on the sample, under a minute on 2 cores; see --full)",
+        ),
+    )
+    b.add_argument(
+        "--full",
+        action="store_true",
+        help="every configured model kind, the torch ones (lstm, gru, transformer) too: "
+        "about 13x the work (428 CPU s on the sample: some 4 min on 2 idle cores, 42 min "
+        "measured on 2 busy ones)",
+    )
     b.add_argument(
         "--json",
         action="store_true",
@@ -126,20 +145,27 @@ def _ints(text: str) -> tuple[int, ...]:
 
 class Bars:
     """One progress bar per model on stderr: rich's live bars on a terminal, else one
-    plain line per change (logs and pipes get no escape codes)."""
+    plain line per change (logs and pipes get no escape codes). With `eta`, each bar's
+    message starts with the time left at its pace so far (`clock`: seconds, monotonic)."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(
+        self, stream: Any = None, *, eta: bool = False, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.stream, self.lock = stream or sys.stderr, threading.Lock()
         self.state: dict[str, tuple[float, str]] = {}
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.progress: Any = None
         self.tasks: dict[str, Any] = {}
+        self.eta, self.clock = eta, clock
+        self.started: dict[str, float] = {}
 
     def __call__(self, kind: str, fraction: float, message: str) -> None:
         with self.lock:
             if self.state.get(kind) == (fraction, message):
                 return
             self.state[kind] = (fraction, message)
+            if self.eta:
+                message = f"{self._eta(kind, fraction)} {message}"
             if not self.tty:
                 self.stream.write(self._line(kind, fraction, message) + "\n")
                 self.stream.flush()
@@ -158,9 +184,27 @@ class Bars:
             self.progress.stop()
             self.progress = None
 
+    def _eta(self, kind: str, fraction: float) -> str:
+        """The time left at the pace since this bar's first call: "ETA m:ss" ("ETA -"
+        before any progress, "done in m:ss" at the end)."""
+        now = self.clock()
+        start = self.started.setdefault(kind, now)
+        if fraction >= 1.0:
+            return f"done in {_clock_text(now - start)}"
+        if fraction <= 0.0 or now <= start:
+            return "ETA -"
+        return f"ETA {_clock_text((now - start) * (1 - fraction) / fraction)}"
+
     @staticmethod
     def _line(kind: str, f: float, m: str) -> str:
         return f"{kind:<12} {max(0.0, min(1.0, f)):4.0%} {m}"
+
+
+def _clock_text(seconds: float) -> str:
+    s = int(round(seconds))
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
 
 
 def live_bars(stream: Any) -> Any:
@@ -437,29 +481,35 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     home, settings, db = open_home(args)
     if args.predictions_out and not args.predictions_out.parent.is_dir():
         raise AssistantError(f"cannot write {args.predictions_out}: no such directory")
-    kinds = args.models or list(settings.models.kinds)
+    if args.full and args.models:
+        raise AssistantError("--full runs every configured kind: leave out --models, or --full")
+    configured = list(settings.models.kinds)
+    kinds = args.models or (configured if args.full else fast_kinds(configured))
     if args.paper_model and args.paper_model not in [*kinds, "ensemble"]:
         raise AssistantError(
             f"--paper-model {args.paper_model}: not among the backtested models ({', '.join(kinds)})"
+            + ("; --full adds the torch kinds" if not args.models and not args.full else "")
         )
     if args.paper and settings.paper.horizon not in args.horizons:
         raise AssistantError(
             f"--paper follows the h={settings.paper.horizon} calls ([paper] horizon): "
             f"add it to --horizons"
         )
-    bars = Bars()
+    bars = Bars(eta=True)
+    left_out = [k for k in configured if k not in kinds] if not args.models else []
     try:
         report = backtest(
             db,
             settings,
             known_symbols(db, args.symbols),
-            args.models,
+            kinds,
             start=args.start,
             end=args.end,
             retrain_every=args.retrain_every,
             horizons=args.horizons,
             progress=lambda f, m: bars("backtest", f, m),
             scheduler=args.scheduler,
+            on_plan=lambda plan: print(plan_line(plan, left_out), file=sys.stderr, flush=True),
         )
         books = _paper_books(db, settings, report, args.paper_model) if args.paper else None
     finally:
@@ -504,6 +554,37 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.predictions_out:
         print(f"predictions written to {args.predictions_out}")
     return 0
+
+
+def fast_kinds(kinds: list[str]) -> list[str]:
+    """The kinds that fit in seconds: all but the torch ones (or all, if only those)."""
+    from models.catalog import TORCH_KINDS
+
+    return [k for k in kinds if k not in TORCH_KINDS] or kinds
+
+
+def plan_line(plan: Plan, left_out: list[str]) -> str:
+    """What a backtest will run and about how long, said before it starts."""
+    kinds = ", ".join(plan.kinds) + (" + ranking" if plan.ranking else "")
+    line = (
+        f"backtest: {kinds} on {len(plan.symbols)} symbol{'s' if len(plan.symbols) != 1 else ''}, "
+        f"{plan.start} .. {plan.end} ({plan.sessions} sessions, {plan.refits} refits, horizons "
+        f"{','.join(map(str, plan.horizons))})"
+    )
+    if not plan.cores:
+        return line + "; on the cluster's workers"
+    cores = f"{plan.cores} idle core{'s' if plan.cores > 1 else ''}"
+    line += f": about {_duration(plan.seconds())} on {cores} (longer on a busy machine)"
+    if left_out:
+        more = _duration(plan.seconds([*plan.kinds, *left_out]))
+        line += f"; --full adds {', '.join(left_out)} (about {more} in all)"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(10, round(seconds / 10) * 10):.0f} s"
+    return f"{round(seconds / 60):.0f} min"
 
 
 def _paper_books(db: Any, settings: Any, report: Any, model: str | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.common import open_home, print_json, table
 
 if TYPE_CHECKING:
-    from store.paper import BookState, PaperDay
+    from store.paper import BookState, PaperDay, StaleHolding
 
 PAPER_HEAD = [
     "book",
@@ -95,17 +95,28 @@ def cmd_paper(args: argparse.Namespace) -> int:
     from models import paper
     from store import paper as ledger
 
-    _, _, db = open_home(args, writes=False)
+    _, settings, db = open_home(args, writes=False)
     try:
         books = stored_books(db)
         latest = ledger.latest(db)
         history = ledger.history(db) if args.history or args.json else []
         recent = ledger.fills(db, "paper", limit=20)
+        stale = ledger.stale_holdings(db, "paper" if "paper" in latest else "hold")
     finally:
         db.close()
     report = paper.report(books) if books else []
+    exit_after = settings.paper.stale_exit_sessions
     if args.json:
-        print_json({"report": report, "accounts": latest, "history": history, "fills": recent})
+        print_json(
+            {
+                "report": report,
+                "accounts": latest,
+                "history": history,
+                "fills": recent,
+                "stale": stale,
+                "stale_exit_sessions": exit_after,
+            }
+        )
         return 0
     if not books:
         print(
@@ -118,7 +129,9 @@ def cmd_paper(args: argparse.Namespace) -> int:
         f"paper account as of {main['session']}: equity {main['equity']:,.2f}, cash "
         f"{main['cash']:,.2f}"
     )
-    print(_positions(main))
+    print(_positions(main, {h["symbol"] for h in stale}))
+    for h in stale:
+        print(stale_line(h, exit_after))
     print()
     print(paper_table(report))
     if args.history:
@@ -127,7 +140,24 @@ def cmd_paper(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positions(account: BookState) -> str:
+def stale_line(h: StaleHolding, exit_after: int) -> str:
+    """What a stale holding is and what the account does with it (models.paper)."""
+    then = (
+        "kept at that price ([paper] stale_exit_sessions = 0)"
+        if exit_after == 0
+        else (
+            f"the account closes it at that close after {exit_after} sessions without a bar "
+            "([paper] stale_exit_sessions)"
+        )
+    )
+    return (
+        f"STALE: {h['symbol']} has had no bar since {h['last_bar'] or 'ever'} "
+        f"({h['sessions']} sessions of the account): valued at its last close "
+        f"{h['price']:,.2f} ({h['weight']:.1%} of equity), which no order can trade; {then}"
+    )
+
+
+def _positions(account: BookState, stale: set[str]) -> str:
     rows = []
     for s, p in sorted(account.get("positions", {}).items()):
         price = account.get("last", {}).get(s, p["entry_price"])
@@ -138,7 +168,7 @@ def _positions(account: BookState) -> str:
                 f"{p['shares']:,.2f}",
                 f"{p['entry_price']:,.2f}",
                 p["entry_date"],
-                f"{price:,.2f}",
+                f"{price:,.2f}" + (" STALE" if s in stale else ""),
                 f"{p['shares'] * price:,.2f}",
             ]
         )

@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from assistant.cli.common import home_of, open_home
+from assistant.cli.common import home_of, open_home, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "when something is wrong."
         ),
     )
+    c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(func=cmd_check)
     b = sub.add_parser(
         "backup",
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("file", type=Path, metavar="FILE")
     b.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_backup)
 
 
@@ -60,31 +62,43 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = home / DB_FILENAME
     failed: list[str] = []
     _sweep_partials(home)
+    # what --json prints: each part's status ("ok", "none", "failed") and what it found
+    found: dict[str, dict[str, object]] = {}
+    say = (lambda line: None) if args.json else print
     try:
         config.load(home)
-        print(f"settings: ok ({home / 'config.toml'})")
-        _warn_if_exposed(home)
+        say(f"settings: ok ({home / 'config.toml'})")
+        found["settings"] = {"status": "ok", "path": str(home / "config.toml")}
+        warning = _warn_if_exposed(home)
+        if warning:
+            say(warning)
+            found["settings"]["warning"] = warning
     except AssistantError as exc:
-        print(f"settings: {exc}")
+        say(f"settings: {exc}")
         failed.append("settings")
+        found["settings"] = {"status": "failed", "error": str(exc)}
     blocked = unwritable(home) if home.is_dir() else None
+    found["home"] = {"path": str(home), "writable": not blocked, "why_not": blocked or None}
     if blocked:  # not damage: readers work, writers refuse in one line
-        print(
+        say(
             f"home: not writable ({blocked}); commands that only read work, the daemon "
             "and commands that write refuse"
         )
     cannot = unopenable(path)
     if cannot:
-        print(f"database: {cannot}")
+        say(f"database: {cannot}")
         failed.append("database access")
+        found["database"] = {"status": "failed", "path": str(path), "problems": [cannot]}
     elif not path.exists():
-        print(f"database: none yet at {path}")
+        say(f"database: none yet at {path}")
+        found["database"] = {"status": "none", "path": str(path)}
     else:
         try:
             db = connect(path, read_only=bool(blocked))
         except StoreError as exc:
-            print(f"database: {exc}")
+            say(f"database: {exc}")
             failed.append("database")
+            found["database"] = {"status": "failed", "path": str(path), "problems": [str(exc)]}
         else:
             try:
                 problems = damage(db, full=True)
@@ -96,15 +110,25 @@ def cmd_check(args: argparse.Namespace) -> int:
                 db.close()
             wal = path.with_name(path.name + "-wal")
             sizes = f"{_mb(path)}, WAL {_mb(wal)}"
+            found["database"] = {
+                "status": "failed" if problems else "ok",
+                "path": str(path),
+                "bytes": path.stat().st_size,
+                "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+                "problems": problems,
+            }
             if problems:
-                print(f"database: DAMAGED {path} ({sizes}); integrity_check says:")
+                say(f"database: DAMAGED {path} ({sizes}); integrity_check says:")
                 for p in problems:
-                    print(f"  {p}")
+                    say(f"  {p}")
                 failed.append("database")
             else:
-                print(f"database: ok {path} ({sizes}; integrity_check passed)")
+                say(f"database: ok {path} ({sizes}; integrity_check passed)")
     holder = lock.holder(home) if home.is_dir() else None
-    print("daemon: " + ("not running" if holder is None else f"running (pid {holder})"))
+    say("daemon: " + ("not running" if holder is None else f"running (pid {holder})"))
+    found["daemon"] = {"running": holder is not None, "pid": holder}
+    if args.json:
+        print_json({"ok": not failed, "failed": failed, **found})
     if not failed:
         return 0
     how = (
@@ -118,21 +142,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1
 
 
-def _warn_if_exposed(home: Path) -> None:
+def _warn_if_exposed(home: Path) -> str | None:
     """A config.toml that holds a secret (an alert URL, a URL with a password or key) and
-    that other users may read is worth a warning (not a failure)."""
+    that other users may read is worth a warning (not a failure): its line, else None."""
     from assistant import config
 
     path = home / "config.toml"
     if not path.exists():
-        return
+        return None
     mode = path.stat().st_mode & 0o777
     if mode & 0o077 and config.holds_secret(config.load(home, environ={})):
-        print(
+        return (
             f"settings: warning: {path} holds secrets (alert URLs, passwords) and is readable "
             f"by {'other users' if mode & 0o007 else 'its group'} (mode {mode:04o}); "
             f"`chmod 600 {path}`"
         )
+    return None
 
 
 class _Signalled(BaseException):
@@ -162,7 +187,17 @@ def cmd_backup(args: argparse.Namespace) -> int:
     try:
         _sweep_partials(home_of(args))
         backup(db, target, overwrite=args.force)
-        print(f"backed up {file_of(db)} to {target} ({_mb(target)}; quick_check passed)")
+        if args.json:
+            print_json(
+                {
+                    "source": str(file_of(db)),
+                    "target": str(target),
+                    "bytes": target.stat().st_size,
+                    "quick_check": "ok",
+                }
+            )
+        else:
+            print(f"backed up {file_of(db)} to {target} ({_mb(target)}; quick_check passed)")
     except _Signalled as stop:
         signum = int(stop.args[0])
         print(
