@@ -81,7 +81,9 @@ def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
 
 
-def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()) -> list[tuple]:
+def maturing(
+    db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
     """Pending predictions whose target session is on or before `as_of`, with its close.
 
     With `json_paths` (two or more, e.g. '$.votes.rsi'), one more column holds a JSON array of
