@@ -550,7 +550,7 @@ def deactivated(db: sqlite_utils.Database) -> list[Deactivated]:
     return symbols.deactivated(db)
 
 
-NO_EDGE_LINE = "no call on this watchlist: no model has a measured edge (ranges below)"
+NO_EDGE_LINE = "latest calls all no call: no measured edge (ranges below)"
 
 
 def edge_line(watchlist_rows: list[WatchRow]) -> str | None:

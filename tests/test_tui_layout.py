@@ -94,6 +94,8 @@ async def test_the_watchlist_keeps_its_most_wanted_columns_and_says_where_the_re
     else:
         assert missing > 0
         assert f"Watchlist (6 symbols; enter shows {missing} more columns)" in text
+        # the pending table too: its calls are listed in full on each symbol's screen
+        assert re.search(r"Pending predictions \(36 shown, soonest first; \d more col", text)
     if size != (100, 30):
         assert "Hit rate" in header  # usable at 120x40: the hit rate is there
 
@@ -115,7 +117,7 @@ async def test_titles_fit_their_panel_or_say_they_were_cut(home, db, size):
     # the accuracy title keeps to its two lines above the chart: none wraps into it
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if "Hit 50.0% vs always-up" in line)
-    assert "chart: rolling" in lines[at + 1]
+    assert "80% range covered" in lines[at + 1]
     assert "┌" in lines[at + 2] or "┤" in lines[at + 2] or "│" in lines[at + 2]
 
 
@@ -226,3 +228,14 @@ async def test_a_replay_over_later_bars_shows_the_close_as_of_its_clock(home, db
         text = screen_text(pilot.app)
     assert f"AAPL  last close {close:,.2f} on 2018-06-15" in text
     assert "2018-06-29" not in text.split("Prediction history")[0].split("\n", 2)[0]
+
+
+def test_a_screenshot_size_that_is_not_w_x_h_is_one_error_line(home, capsys):
+    from tui.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--home", str(home), "--screenshot", str(home / "x.svg"), "--size", "wide"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("error: --size 'wide' is not WxH (e.g. 120x40)")
+    assert not (home / "x.svg").exists()

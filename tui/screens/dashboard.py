@@ -94,6 +94,7 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.query_one(WatchlistTable).focus()
         self.watch(self.query_one(WatchlistTable), "hidden", self._show_watch_title, init=False)
+        self.watch(self.query_one(PendingTable), "hidden", self._show_pending_title, init=False)
         # Until the first snapshot lands the status header and the right-hand panels stay
         # hidden: no "daemon offline" flash before the store is read, and the chart and
         # those panels are painted once, with their data (painted empty first, they cost a
@@ -160,10 +161,7 @@ class DashboardScreen(Screen):
             self._show_watch_title()
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]
-            set_static(
-                self.query_one("#pending-title", Static),
-                pending_title(data["pending"]),
-            )
+            self._show_pending_title()
         if changed("trend"):
             self.query_one(TrendChart).trend = data["trend"]
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
@@ -202,6 +200,14 @@ class DashboardScreen(Screen):
             head = head.replace(")", f"; enter shows {len(hidden)} more columns)", 1)
             title = f"{head}\n{rest}" if rest else head
         set_static(self.query_one("#watchlist-title", Static), title, layout=True)
+
+    def _show_pending_title(self) -> None:
+        if self.data is not None:
+            hidden = self.query_one(PendingTable).hidden
+            set_static(
+                self.query_one("#pending-title", Static),
+                pending_title(self.data["pending"], hidden),
+            )
 
     @property
     def selected_symbol(self) -> str | None:

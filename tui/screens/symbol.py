@@ -42,7 +42,7 @@ def headline(symbol: str, detail: SymbolDetail) -> Text:
     if detail["n"] and detail["hit_rate"] is not None and detail["baseline"] is not None:
         title.append(
             f"  hit rate {detail['hit_rate'] * 100:.0f}% vs {detail['baseline_name']} "
-            f"{detail['baseline'] * 100:.0f}% (last {detail['n']} UP/DOWN calls)"
+            f"{detail['baseline'] * 100:.0f}% (n={detail['n']})"
         )
     elif verified:  # verified rows below, every one a no call: no hit rate to give
         title.append(f"  no hit rate yet ({verified} verified, all no call)", style="dim")

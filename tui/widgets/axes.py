@@ -54,4 +54,11 @@ class DateChart(PlotextPlot):
             # plotext reads date strings here in its date form (its stubs say floats only)
             self.plt.xlim(a.isoformat(), b.isoformat())  # type: ignore[arg-type]
             self.plt.xticks(ticks(a, b, max(self.size.width - 10, 0)))  # type: ignore[arg-type]
+            # plotext drops duplicate ticks through a set, in an order that changes from run
+            # to run (str hashes), and then places the labels in that order: sort them back
+            monitor = getattr(self.plt, "monitor", None)
+            if monitor is not None and monitor.xticks[0]:
+                pairs = sorted(zip(monitor.xticks[0], monitor.xlabels[0], strict=True))
+                monitor.xticks[0] = [t for t, _ in pairs]
+                monitor.xlabels[0] = [label for _, label in pairs]
         return super().render()

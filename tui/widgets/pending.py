@@ -45,10 +45,12 @@ class PendingTable(RowsTable[PendingCall]):
         )
 
 
-def title(rows: list[PendingCall]) -> str:
-    """The panel's title: how many rows, and, once, when every one of them is a no call (what
-    is forecast then is the target and its 80% range)."""
-    head = f"Pending predictions ({len(rows)} shown, soonest first)"
+def title(rows: list[PendingCall], hidden: tuple[str, ...] = ()) -> str:
+    """The panel's title: how many rows, the columns a narrow screen leaves out (each symbol's
+    screen lists its calls in full), and, once, when every one of them is a no call (what is
+    forecast then is the target and its 80% range)."""
+    more = f"; {len(hidden)} more columns on a symbol's screen" if hidden else ""
+    head = f"Pending predictions ({len(rows)} shown, soonest first{more})"
     if rows and all(r["direction"] == "flat" for r in rows):
         head += " · all no call: target and 80% range shown"
     return head

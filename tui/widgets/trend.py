@@ -24,9 +24,12 @@ def title_of(trend: Trend) -> str:
             f"chart: rolling {trend['window']}-session coverage of the 80% and 95% ranges"
         )
     name = trend["base_name"]
+    # what matters first on each line: a narrow panel cuts the end (tui.widgets.title)
+    ranges = _ranges(trend)
     return (
         f"Hit {trend['hit_rate'] * 100:.1f}% vs {name} {trend['base_rate'] * 100:.1f}% "
-        f"(same calls, n={trend['n']}){_ranges(trend)}\n"
+        f"(same calls, n={trend['n']})\n"
+        f"{ranges.removeprefix(' · ')}{' · ' if ranges else ''}"
         f"chart: rolling {trend['window']}-session hit rate vs {name}"
     )
 
