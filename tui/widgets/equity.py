@@ -8,9 +8,9 @@ holding with no bar for a while (valued at its last close) reads STALE and its s
 from __future__ import annotations
 
 from textual.reactive import reactive
-from textual_plotext import PlotextPlot
 
 from store.paper import PaperPanel
+from tui.widgets.axes import DateChart
 
 
 def title_of(account: PaperPanel) -> str:
@@ -29,7 +29,7 @@ def title_of(account: PaperPanel) -> str:
     )
 
 
-class EquityChart(PlotextPlot):
+class EquityChart(DateChart):
     account: reactive[PaperPanel | None] = reactive(None, always_update=True)
 
     def watch_account(self, account: PaperPanel | None) -> None:
@@ -37,6 +37,7 @@ class EquityChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         dates = account["dates"] if account else []
+        self.set_span(dates[0] if dates else None, dates[-1] if dates else None)
         if account and dates:
             plt.date_form("Y-m-d")
             hold = [(d, v) for d, v in zip(dates, account["hold"], strict=True) if v is not None]
