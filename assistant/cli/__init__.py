@@ -18,6 +18,14 @@ from assistant.cli.common import home_of
 from assistant.errors import AssistantError
 
 GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep, completion)
+HOME_HELP = "data home directory (database, models, logs)"
+# The commands that may make a new data home (and say so). Every other command refuses a
+# home that does not exist: a mistyped --home is an error, never an empty home answering
+# "0 verified". `daemon` is what `start`, the demo and the systemd unit run.
+CREATES_HOME = {("watch", "add"), ("import",), ("collect",), ("demo",), ("daemon",)}
+# ...and the ones that need no home at all
+# (the unit `service install` writes runs `daemon`, which makes the home)
+NO_HOME = {("completion",), ("config",), ("service",)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,22 +38,80 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Data home: --home, else $ASSISTANT_HOME, else the platform's user data dir.",
     )
-    parser.add_argument("--home", type=Path, help="data home directory (database, models, logs)")
+    parser.add_argument("--home", type=Path, help=HOME_HELP)
     parser.add_argument("--version", action="version", version=f"trading-assistant {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in GROUPS:
         group.register(sub)
+    _home_after_the_command(sub)
     return parser
+
+
+def _home_after_the_command(sub: argparse._SubParsersAction) -> None:
+    """`--home` after the subcommand too (`assistant status --home X`), on every subcommand
+    at every depth. SUPPRESS: one not given there leaves the one given before it."""
+    for parser in set(sub.choices.values()):
+        if "--home" not in parser._option_string_actions:  # `demo --home` is its own
+            parser.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=HOME_HELP)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _home_after_the_command(action)
+
+
+def _command(args: argparse.Namespace) -> tuple[str, ...]:
+    sub = getattr(args, f"{args.command}_command", None)
+    return (args.command,) if sub is None else (args.command, sub)
+
+
+def _refuse_a_missing_home(args: argparse.Namespace) -> None:
+    command = _command(args)
+    if command in NO_HOME or command[:1] in NO_HOME or command in CREATES_HOME:
+        return
+    home = home_of(args)
+    if not home.is_dir():
+        raise AssistantError(
+            f"no data home at {home} (mistyped --home or $ASSISTANT_HOME?); `assistant watch "
+            "add SYM`, `import FILE` or `collect` make one, `assistant demo` a demo home"
+        )
+
+
+def _said_or_undone(args: argparse.Namespace, code: int) -> None:
+    """A data home this command made: said once it succeeded; removed again when it
+    failed (a failed first import leaves no empty home behind to answer "0 verified")."""
+    created = getattr(args, "created_home", None)
+    if created is None:
+        return
+    if code == 0:
+        print(f"created the data home {created}", file=sys.stderr)
+    else:
+        import shutil
+
+        shutil.rmtree(created, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # bare `assistant`: what it can do, not an error line (exit 2: no command ran)
+        parser.print_help()
+        return 2
     from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
 
     try:
-        return int(args.func(args) or 0)
+        args = parser.parse_args(argv)
+    except AssistantError as exc:  # a date option's bad value (common.date_option)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    try:
+        _refuse_a_missing_home(args)
+        code = int(args.func(args) or 0)
+        _said_or_undone(args, code)
+        return code
     except (AssistantError, StoreError) as exc:  # each package's root: its refusals
+        _said_or_undone(args, 1)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
