@@ -261,8 +261,10 @@ def test_watch_add_suggests_the_close_match_the_sample_knows(tmp_path, capsys, m
 
 @pytest.mark.slow
 def test_ctrl_c_during_train_exits_130_without_an_abort(tmp_path):
+    """Before: `interrupted`, then `terminate called without an active exception`, exit 134
+    (the torch kinds' training threads were still running when the interpreter shut down)."""
     home = tmp_path / "home"
-    e = env(ASSISTANT_MODELS_KINDS="xgboost,markov,rules")
+    e = env(ASSISTANT_MODELS_KINDS="markov,lstm,gru")
     for args in (["watch", "add", "^GSPC", "AAPL"], ["collect"]):
         done = subprocess.run(
             [sys.executable, "-m", "assistant", "--home", str(home), *args],
@@ -281,16 +283,21 @@ def test_ctrl_c_during_train_exits_130_without_an_abort(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    seen = []
     try:
-        # the observable point: training has begun (its first progress line)
-        line = proc.stderr.readline()
-        assert line, proc.stdout.read()
+        # the observable point: a torch kind is in its epochs (its progress line)
+        for line in proc.stderr:
+            seen.append(line)
+            if "epoch" in line and line.startswith(("lstm", "gru")):
+                break
+        else:
+            raise AssertionError("train ended before a torch epoch: " + "".join(seen))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    err = line + err
+    err = "".join(seen) + err
     assert proc.returncode == 130, err
     assert err.rstrip().endswith("interrupted")
     assert "terminate called" not in err and "Aborted" not in err and "Traceback" not in err

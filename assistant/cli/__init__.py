@@ -8,6 +8,7 @@ on stderr and a non-zero exit; nothing imports torch until a command needs it.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -90,8 +91,25 @@ def _said_or_undone(args: argparse.Namespace, code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. Called without `argv` (the `assistant` script,
+    `python -m assistant`) it is the whole process: after Ctrl-C it ends at once with 130.
+    Threads still training (joblib's pool running torch) would otherwise make the
+    interpreter's shutdown abort ("terminate called without an active exception", exit
+    134). Nothing they hold needs finishing: artifacts are written under a temporary name
+    and registered only once whole, and an open transaction rolls back as after a kill."""
+    code = _main(sys.argv[1:] if argv is None else argv)
+    if code == 130 and argv is None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    return code
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else argv
     if not argv:  # bare `assistant`: what it can do, not an error line (exit 2: no command ran)
         parser.print_help()
         return 2
