@@ -169,9 +169,7 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
                 f"the offline sample source has no {', '.join(missing)} (it carries "
                 f"{carried()}); `collect --source yahoo` or `import FILE` for those"
             )
-        close = {
-            s: m[0] for s in missing if (m := difflib.get_close_matches(s, list(SERIES), n=1))
-        }
+        close = {s: m[0] for s in missing if (m := difflib.get_close_matches(s, list(SERIES), n=1))}
     if args.json:
         print_json(
             {
