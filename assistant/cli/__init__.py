@@ -22,8 +22,8 @@ GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep, completion)
 HOME_HELP = "data home directory (database, models, logs)"
 # The commands that may make a new data home (and say so). Every other command refuses a
 # home that does not exist: a mistyped --home is an error, never an empty home answering
-# "0 verified". `daemon` is what `start`, the demo and the systemd unit run.
-CREATES_HOME = {("watch", "add"), ("import",), ("collect",), ("demo",), ("daemon",)}
+# "0 verified". `macro` collects too; `daemon` is what `start`, the demo and the systemd unit run.
+CREATES_HOME = {("watch", "add"), ("import",), ("collect",), ("macro",), ("demo",), ("daemon",)}
 # ...and the ones that need no home at all
 # (the unit `service install` writes runs `daemon`, which makes the home)
 NO_HOME = {("completion",), ("config",), ("service",)}
@@ -76,18 +76,12 @@ def _refuse_a_missing_home(args: argparse.Namespace) -> None:
         )
 
 
-def _said_or_undone(args: argparse.Namespace, code: int) -> None:
-    """A data home this command made: said once it succeeded; removed again when it
-    failed (a failed first import leaves no empty home behind to answer "0 verified")."""
+def _say_created(args: argparse.Namespace, code: int) -> None:
+    """A data home this command made, said once it succeeded. (One that failed keeps its
+    one error line; the home stays: a partly failed import or collect holds what did land.)"""
     created = getattr(args, "created_home", None)
-    if created is None:
-        return
-    if code == 0:
+    if created is not None and code == 0:
         print(f"created the data home {created}", file=sys.stderr)
-    else:
-        import shutil
-
-        shutil.rmtree(created, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,10 +120,9 @@ def _main(argv: list[str]) -> int:
     try:
         _refuse_a_missing_home(args)
         code = int(args.func(args) or 0)
-        _said_or_undone(args, code)
+        _say_created(args, code)
         return code
     except (AssistantError, StoreError) as exc:  # each package's root: its refusals
-        _said_or_undone(args, 1)
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -60,7 +60,7 @@ def open_home(
             raise AssistantError(f"cannot use data home {home}: {exc.strerror or exc}") from None
         except StoreError as exc:
             raise AssistantError(str(exc)) from None
-    if new:  # `assistant.cli.main` says so once the command succeeded, or removes it
+    if new:  # `assistant.cli.main` says so once the command succeeded
         args.created_home = home
     settings = config.load(home)
     db = open_db(home, check=writes, read_only=not writes)
