@@ -270,6 +270,12 @@ def any_serving(db: sqlite_utils.Database) -> bool:
     return db["models"].count_where("status = 'serving'") > 0
 
 
+def last_trained_at(db: sqlite_utils.Database) -> str | None:
+    """When the newest model was trained (ISO UTC), by the daemon or by `assistant train`."""
+    row = db.execute("SELECT MAX(trained_at) FROM models").fetchone()
+    return row[0] if row and row[0] else None
+
+
 def serving_training_window(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
     """The serving models' training range (earliest start, latest end); Nones if none serves."""
     row = db.execute(

@@ -256,6 +256,7 @@ def test_alerts_test_never_prints_a_password_or_token(tmp_path, capsys):
     from assistant.cli import main
 
     home = tmp_path / "home"
+    home.mkdir()  # a missing one is refused first
     for url in (
         "json://alice:S3cret@127.0.0.1:9/x?token=T0kenValue",
         "ntfy://bob:Pa55word@127.0.0.1:9/t",

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.common import known_symbols, open_home, print_json, table
+from assistant.cli.common import date_option, known_symbols, open_home, print_json, table
 from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
 from vocab.scoring import PAIRED_TEST
@@ -35,7 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
     p.add_argument(
-        "--as-of", metavar="DATE", help="predict as if today were DATE (sees only bars up to it)"
+        "--as-of",
+        metavar="DATE",
+        type=date_option("--as-of"),
+        help="predict as if today were DATE (sees only bars up to it)",
     )
     p.add_argument("--json", action="store_true", help="print the calls as JSON")
     p.set_defaults(func=cmd_predict)
@@ -49,7 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "and the confidence calibration from the outcomes."
         ),
     )
-    v.add_argument("--as-of", metavar="DATE", help="verify as if today were DATE")
+    v.add_argument(
+        "--as-of", metavar="DATE", type=date_option("--as-of"), help="verify as if today were DATE"
+    )
     v.add_argument("--json", action="store_true", help="print the verification report as JSON")
     v.set_defaults(func=cmd_verify)
 
@@ -115,23 +120,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_report)
 
 
-def _date(text: str | None) -> str | None:
-    if text is None:
-        return None
-    import pandas as pd
-
-    try:
-        return pd.Timestamp(text).strftime("%Y-%m-%d")
-    except (ValueError, TypeError):
-        raise AssistantError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)") from None
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     from assistant.cycle.run import run_cycle
     from store import registry
 
     home, settings, db = open_home(args)
-    day = _date(args.as_of)
+    day = args.as_of  # ISO, checked by date_option
     wanted = known_symbols(db, args.symbols)
     calls = run_cycle(db, home, settings, wanted, as_of=day)
     if args.json:  # each call's note carries the quarantines too
@@ -259,7 +253,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from assistant.cycle.run import verify
 
     _, settings, db = open_home(args)
-    report = verify(db, settings, as_of=_date(args.as_of))
+    report = verify(db, settings, as_of=args.as_of)
     if args.json:
         print_json(report.to_dict())
         return 0

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.common import home_of, open_home, print_json, table
+from assistant.cli.common import date_option, home_of, open_home, print_json, table
 from assistant.config import Settings
 
 if TYPE_CHECKING:
@@ -61,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--symbol", help="store every file's bars under this symbol")
+    imp.add_argument(
+        "--encoding",
+        type=_encoding,
+        default="utf-8-sig",
+        help="the files' text encoding (default UTF-8, with or without a BOM); e.g. cp1252 "
+        'for a file Excel saved as "CSV (Comma delimited)" on Windows',
+    )
     imp.add_argument("--json", action="store_true", help="machine-readable output")
     imp.set_defaults(func=cmd_import)
 
@@ -78,7 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     col.add_argument("symbols", nargs="*", metavar="SYM")
     col.add_argument("--source", help="sample | yahoo | csv (default: collect.source)")
-    col.add_argument("--until", metavar="DATE", help="reveal no bar after this date (replay)")
+    col.add_argument(
+        "--until",
+        metavar="DATE",
+        type=date_option("--until"),
+        help="reveal no bar after this date (replay)",
+    )
     col.add_argument("--json", action="store_true", help="machine-readable output")
     col.set_defaults(func=cmd_collect)
 
@@ -96,7 +109,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     mac.add_argument("--source", choices=("fred", "offline"), help="where to read the series")
-    mac.add_argument("--until", metavar="DATE", help="store nothing known after this date")
+    mac.add_argument(
+        "--until",
+        metavar="DATE",
+        type=date_option("--until"),
+        help="store nothing known after this date",
+    )
     mac.add_argument("--json", action="store_true", help="machine-readable output")
     mac.set_defaults(func=cmd_macro)
 
@@ -118,6 +136,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     cfg.set_defaults(func=cmd_config)
 
 
+def _encoding(name: str) -> str:
+    import codecs
+
+    from assistant.errors import AssistantError
+
+    try:
+        codec = codecs.lookup(name)
+    except LookupError:
+        codec = None
+    if codec is None or not getattr(codec, "_is_text_encoding", True):  # base64, rot13...
+        raise AssistantError(f"--encoding {name!r}: no such text encoding (e.g. cp1252, latin-1)")
+    return "utf-8-sig" if codec.name == "utf-8" else codec.name  # a BOM is never a character
+
+
 def cmd_watch_add(args: argparse.Namespace) -> int:
     from store import symbols
 
@@ -127,6 +159,7 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
     already = [s for s in dict.fromkeys(clean) if s not in added]
     missing: list[str] = []
     note = None
+    close: dict[str, str] = {}  # a typo of a symbol the source knows (APPL for AAPL)
     if settings.collect.source == "sample":
         from assistant.ingest.sources.sample import SERIES, carried
 
@@ -136,9 +169,16 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
                 f"the offline sample source has no {', '.join(missing)} (it carries "
                 f"{carried()}); `collect --source yahoo` or `import FILE` for those"
             )
+        close = {s: m[0] for s in missing if (m := difflib.get_close_matches(s, list(SERIES), n=1))}
     if args.json:
         print_json(
-            {"added": added, "already_watched": already, "not_in_source": missing, "note": note}
+            {
+                "added": added,
+                "already_watched": already,
+                "not_in_source": missing,
+                "note": note,
+                "did_you_mean": close,
+            }
         )
         return 0
     if added:
@@ -147,6 +187,11 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
         print(f"already watched: {', '.join(already)}")
     if note:
         print(f"note: {note}")
+    for sym, match in close.items():
+        print(
+            f"did you mean {match}? (`assistant watch remove {sym}` takes {sym} off, "
+            f"`assistant watch add {match}` adds {match})"
+        )
     return 0
 
 
@@ -216,7 +261,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     symbol = symbols.validate_symbol(args.symbol) if args.symbol else None
     _, settings, db = open_home(args)
-    results = import_files(db, args.files, symbol=symbol, settings=settings)
+    results = import_files(db, args.files, symbol=symbol, settings=settings, encoding=args.encoding)
     if args.json:
         print_json([r.to_dict() for r in results])
     for r in results:
@@ -318,18 +363,10 @@ def _collect_series(
 
 
 def cmd_macro(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from assistant.errors import AssistantError
     from assistant.ingest.macro import collect_macro, make
     from models import macro
     from store import macro as macro_store
 
-    if args.until:
-        try:
-            pd.Timestamp(args.until)
-        except ValueError as exc:
-            raise AssistantError(f"--until: not a date: {args.until!r}") from exc
     _, settings, db = open_home(args)
     name = args.source or ("fred" if settings.collect.source == "yahoo" else "offline")
     results = collect_macro(db, make(name, settings.collect.macro_url), until=args.until)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from assistant.cli.common import known_symbols, open_home, print_json, table
+from assistant.cli.common import date_option, known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
 from vocab.scoring import PAIRED_TEST
 
@@ -45,7 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="symbols to train on (default: the watchlist); the model serves only these",
     )
     p.add_argument("--models", type=_kinds, help=KINDS_HELP)
-    p.add_argument("--as-of", help="use only bars up to this date (YYYY-MM-DD)")
+    p.add_argument(
+        "--as-of",
+        metavar="DATE",
+        type=date_option("--as-of"),
+        help="use only bars up to this date (YYYY-MM-DD)",
+    )
     p.add_argument("--json", action="store_true", help="print the training report as JSON")
     _scheduler_arg(p)
     p.set_defaults(func=cmd_train)
@@ -65,9 +70,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
     b.add_argument(
-        "--from", dest="start", help="first session to predict (default: 3 years before --to)"
+        "--from",
+        dest="start",
+        metavar="DATE",
+        type=date_option("--from"),
+        help="first session to predict (default: 3 years before --to)",
     )
-    b.add_argument("--to", dest="end", help="last session to predict (default: the last stored)")
+    b.add_argument(
+        "--to",
+        dest="end",
+        metavar="DATE",
+        type=date_option("--to"),
+        help="last session to predict (default: the last stored)",
+    )
     b.add_argument(
         "--retrain-every",
         type=int,

@@ -126,9 +126,13 @@ class LiveDriver:
     def _retrain_if_due(self) -> None:
         host = self.host
         every = int(host.settings.schedule.retrain_every_days)
+        # Counted from the last training, the user's own `assistant train` included: a
+        # daemon started after one retrains `every` days later, not at its first drift slot.
         last = job_runs.last(host.db, "retrain", status="ok")
-        if last is not None:
-            age = host.now() - datetime.fromisoformat(last["started_at"])
+        times = [registry.last_trained_at(host.db), last["started_at"] if last else None]
+        known = [datetime.fromisoformat(t) for t in times if t]
+        if known:
+            age = host.now() - max(known)
             if age.total_seconds() < every * 86400 - 3600:
                 return
         if not host.worker.busy:
