@@ -38,6 +38,7 @@ def test_watch_add_and_remove(home: Path, capsys: pytest.CaptureFixture[str]) ->
         "already_watched": [],
         "not_in_source": ["ZZZZ"],
         "note": got["note"],
+        "did_you_mean": {},  # no watched-for symbol is close to ZZZZ
     }
     assert "sample source has no ZZZZ" in got["note"]
     code, got, _ = run(capsys, "watch", "add", "AAPL", "--json")
@@ -82,6 +83,7 @@ def test_backup(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_stop_without_a_daemon(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["watch", "add", "AAPL"]) == 0  # a home that exists (a missing one is refused)
     code, got, _ = run(capsys, "stop", "--json")
     assert code == 0 and got == {"stopped": False, "pid": None}
 
@@ -94,6 +96,7 @@ def test_start_then_stop(
         if k.startswith("ASSISTANT_"):
             monkeypatch.setenv(k, v)
     home = tmp_path / "home"
+    assert main(["--home", str(home), "watch", "add", "AAPL"]) == 0  # start needs a home
     try:
         code, got, _ = run(capsys, "--home", str(home), "start", "--json")
         assert code == 0

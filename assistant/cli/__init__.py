@@ -107,8 +107,6 @@ def _main(argv: list[str]) -> int:
     if not argv:  # bare `assistant`: what it can do, not an error line (exit 2: no command ran)
         parser.print_help()
         return 2
-    from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
-
     try:
         args = parser.parse_args(argv)
     except AssistantError as exc:  # a date option's bad value (common.date_option)
@@ -117,6 +115,9 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    # after parsing: `--help` answers without sqlite_utils (and the pandas it imports)
+    from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
+
     try:
         _refuse_a_missing_home(args)
         code = int(args.func(args) or 0)
