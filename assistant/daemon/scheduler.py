@@ -20,7 +20,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from assistant import calendar
 from assistant.config import Settings
 from store.db import DiskFull
 
@@ -41,6 +40,8 @@ def _at(day: datetime, hhmm: str, tz: ZoneInfo) -> datetime:
 
 
 def _session_days(exchange: str, start: datetime, end: datetime) -> list[datetime]:
+    from assistant import calendar  # exchange_calendars: only when sessions are counted
+
     return [d.to_pydatetime() for d in calendar.sessions(exchange, start.date(), end.date())]
 
 
