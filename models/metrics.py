@@ -28,16 +28,12 @@ dates and the share of its calls in its busiest year, so an edge made in one sto
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, MutableMapping, Sequence
+from statistics import NormalDist
 from typing import Any, TypedDict
 
 import numpy as np
-from scipy.stats import norm
-from sklearn.metrics import (
-    balanced_accuracy_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-)
 
 from models import outcomes
 from models.base import Forecast
@@ -142,6 +138,11 @@ def newey_west_se(x: np.ndarray, lag: int) -> float:
     return float(np.sqrt(max(var, 0.0) / n))
 
 
+def _normal_sf(z: float) -> float:
+    """P(Z > z) for a standard normal Z, accurate far into the tail (erfc, not 1 - cdf)."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
 def paired_test(
     model_hit: np.ndarray, base_hit: np.ndarray, dates: np.ndarray | None, h: int
 ) -> tuple[float | None, float | None]:
@@ -161,7 +162,7 @@ def paired_test(
     se = newey_west_se(daily, lag)
     if not np.isfinite(se) or se == 0:
         return (1.0 if mean <= 0 else 0.0), (None if not np.isfinite(se) else 0.0)
-    return float(f"{norm.sf(mean / se):.3g}"), se  # 3 significant digits: tiny stays visible
+    return float(f"{_normal_sf(mean / se):.3g}"), se  # 3 significant digits: tiny stays visible
 
 
 def paired_p(
@@ -174,7 +175,7 @@ def paired_p(
 SIGNIFICANCE = 0.05  # family-wise, after Holm's adjustment
 MIN_DATES = 20  # fewer call dates than this: too few to tell
 DETECTABLE_EDGE = 0.10  # an edge a test cannot detect at this size is not worth calling
-POWER_Z = float(norm.ppf(1 - SIGNIFICANCE) + norm.ppf(0.80))
+POWER_Z = NormalDist().inv_cdf(1 - SIGNIFICANCE) + NormalDist().inv_cdf(0.80)
 EDGE, NO_EDGE, TOO_FEW = "edge", "no edge", "too few calls to tell"
 
 
@@ -335,6 +336,12 @@ def evaluate(
     (FLAT) unless |P(up) - P(down)| >= threshold (None: every call abstains). `call`: the
     calls as they were made ('up'/'down'/'flat', thresholds already applied), scored as
     they are instead of being derived from the forecast."""
+    from sklearn.metrics import (  # here: `report` and `--help` need none of sklearn
+        balanced_accuracy_score,
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )
+
     n = len(ret)
     if call is not None:
         call = np.asarray(call, dtype=object)
