@@ -9,9 +9,6 @@ one thing slowed down, chosen by `$SLOW` (so a test can `kill -9` in the middle 
   inserting its predictions and before committing them;
 - `paper`: the paper account's step sleeps `$SLOW_S` seconds inside its write
   transaction, before writing the session's rows.
-Each slowed step appends `in <what> <pid>` to `$SLOW_MARK` (`<home>.slow`) as it starts to
-wait and `out <what> <pid>` when it goes on, so a test can `kill -9` while a process is
-inside the step (`wait_inside`) and check that it died there (`assert_died_inside`).
 """
 
 from __future__ import annotations
@@ -157,6 +154,9 @@ def integrity_ok(home: Path) -> bool:
 
 
 def _mark(word: str, what: str) -> None:
+    """A slowed step appends `in <what> <pid>` to `$SLOW_MARK` (`<home>.slow`) as it starts
+    to wait and `out <what> <pid>` when it goes on, so a test can `kill -9` while a process
+    is inside the step (`wait_inside`) and check that it died there (`assert_died_inside`)."""
     mark = os.environ.get("SLOW_MARK")
     if mark:
         with open(mark, "a") as fh:  # closed (written) before the wait: a kill -9 keeps it
