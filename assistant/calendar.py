@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import exchange_calendars as xcals
 import pandas as pd
 
+from assistant.errors import AssistantError
 from vocab.dates import session_text
 
 if TYPE_CHECKING:
@@ -25,7 +26,42 @@ def _calendar(exchange: str, until: pd.Timestamp) -> xcals.ExchangeCalendar:
 
 @functools.lru_cache(maxsize=16)
 def _calendar_to(exchange: str, end_year: int) -> xcals.ExchangeCalendar:
-    return xcals.get_calendar(exchange, start=_START, end=f"{end_year}-12-31")
+    """The calendar from 1990 (or the first date it knows: XTKS from 1997, XSAU from 2021)
+    through `end_year` (or the last year its holidays are recorded for: `sessions` counts
+    weekdays past that). One that exchange_calendars cannot build is one error line."""
+    start, end = pd.Timestamp(_START), pd.Timestamp(f"{end_year}-12-31")
+    # the factory's bounds (a class method: no calendar is built to read them)
+    factory = xcals.calendar_utils._default_calendar_factories.get(xcals.resolve_alias(exchange))
+    if factory is not None:
+        low, high = factory.bound_min(), factory.bound_max()
+        start = max(start, pd.Timestamp(low)) if low is not None else start
+        end = min(end, pd.Timestamp(high)) if high is not None else end
+    try:
+        return xcals.get_calendar(exchange, start=start, end=end)
+    except Exception as exc:  # a calendar the installed pandas breaks (ASEX, XTAE, ...)
+        why = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise AssistantError(
+            f"exchange calendar {exchange} cannot be built by exchange_calendars "
+            f"{xcals.__version__} ({why}); set [calendar] exchange to another one"
+        ) from None
+
+
+def _past_end(cal: xcals.ExchangeCalendar, day: pd.Timestamp) -> bool:
+    """Whether `day` is after the last date the calendar's holidays are recorded for."""
+    return day > pd.Timestamp(cal.last_session).tz_localize(None)
+
+
+def _outside(cal: xcals.ExchangeCalendar, day: pd.Timestamp) -> bool:
+    """Whether the calendar cannot say if `day` is a session (it raises DateOutOfBounds):
+    before its first date or past its recorded holidays; such a day closes at midnight."""
+    return _past_end(cal, day) or day < pd.Timestamp(cal.first_session).tz_localize(None)
+
+
+def _weekdays(
+    cal: xcals.ExchangeCalendar, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DatetimeIndex:
+    """The calendar's trading weekdays in [start, end] (past its recorded holidays)."""
+    return pd.bdate_range(start, end, freq="C", weekmask=cal.weekmask)
 
 
 def exchange_for(symbol: str, default: str = "XNYS") -> str:
@@ -69,9 +105,16 @@ def sessions(
         return pd.bdate_range(start, end)
     cal = _calendar(exchange, end)
     lo, hi = max(start, cal.first_session), min(end, cal.last_session)
-    if lo > hi:
-        return pd.DatetimeIndex([])
-    return pd.DatetimeIndex(cal.sessions_in_range(lo, hi)).tz_localize(None)
+    known = (
+        pd.DatetimeIndex([])
+        if lo > hi
+        else pd.DatetimeIndex(cal.sessions_in_range(lo, hi)).tz_localize(None)
+    )
+    if not _past_end(cal, end):
+        return known
+    # past the last year exchange_calendars records holidays for (XBOM, XSES: 2026)
+    after = pd.Timestamp(cal.last_session).tz_localize(None) + pd.Timedelta(days=1)
+    return pd.DatetimeIndex(known.append(_weekdays(cal, max(start, after), end)))
 
 
 def add_sessions(exchange: str, date: str | pd.Timestamp, n: int) -> pd.Timestamp:
@@ -122,7 +165,7 @@ def session_closed(exchange: str, day: pd.Timestamp, now: pd.Timestamp | None = 
     if exchange in ("24/7", "24/5"):
         return now >= (day + pd.Timedelta(days=1)).tz_localize("UTC")
     cal = _calendar(exchange, day)
-    if not cal.is_session(day):
+    if _outside(cal, day) or not cal.is_session(day):
         return now >= (day + pd.Timedelta(days=1)).tz_localize(cal.tz)
     return now >= cal.session_close(day)
 
@@ -134,7 +177,7 @@ def session_close(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
     if exchange in ("24/7", "24/5"):
         return (day + pd.Timedelta(days=1)).tz_localize("UTC")
     cal = _calendar(exchange, day)
-    if not cal.is_session(day):
+    if _outside(cal, day) or not cal.is_session(day):
         return (day + pd.Timedelta(days=1)).tz_localize(cal.tz).tz_convert("UTC")
     return pd.Timestamp(cal.session_close(day)).tz_convert("UTC")
 
@@ -161,7 +204,10 @@ def record_sessions(
     exchanges = {s: exchange_for(s, default_exchange) for s in active_symbols(db)}
     holidays: dict[str, tuple[str, str, list[str]]] = {}
     for ex in sorted(set(exchanges.values()) - {"24/7", "24/5"}):
-        cal = _calendar_to(ex, day.year + 1)
+        try:
+            cal = _calendar_to(ex, day.year + 1)
+        except AssistantError:  # the dashboard counts weekdays for it; `sessions` says why
+            continue
         first = pd.Timestamp(cal.first_session).tz_localize(None)
         last = pd.Timestamp(cal.last_session).tz_localize(None)
         closed = pd.bdate_range(first, last).difference(sessions(ex, first, last))

@@ -131,6 +131,8 @@ class Paper:
     cost_bps: float = 5.0  # commission per side, basis points of the traded notional
     slippage_bps: float = 2.0  # slippage per side, basis points of the traded notional
     top_n: int = 1  # `ranking`: how many top-ranked symbols to hold
+    # a holding with no bar for this many sessions is closed at its last close (0: never)
+    stale_exit_sessions: int = 20
 
 
 @dataclass(frozen=True)
@@ -218,24 +220,18 @@ MAX_WINDOW = 64  # models.dataset.CONTEXT: the look-back every dataset keeps
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
-def _whole(lo: int, hi: int | None = None, unit: str = "") -> tuple[Callable[[int], bool], str]:
+# Every number has a maximum as well as a minimum: a huge one (epochs = 99999999999999,
+# timeout_seconds = 1e10) would otherwise be accepted here and overflow or spin later.
+def _whole(lo: int, hi: int, unit: str = "") -> tuple[Callable[[int], bool], str]:
     unit = f" {unit}" if unit else ""
-    text = (
-        f"a whole number from {lo} to {hi}{unit}"
-        if hi is not None
-        else f"a whole number, at least {lo}"
-    )
-    return (lambda v: v >= lo and (hi is None or v <= hi)), text
+    return (lambda v: lo <= v <= hi), f"a whole number from {lo:,} to {hi:,}{unit}"
 
 
-def _number(
-    lo: float, hi: float | None = None, *, above: bool = False
-) -> tuple[Callable[[float], bool], str]:
+def _number(lo: float, hi: float, *, above: bool = False) -> tuple[Callable[[float], bool], str]:
     low = f"above {lo:g}" if above else f"at least {lo:g}"
-    text = f"a number {low}" + (f" and at most {hi:g}" if hi is not None else "")
     return (
-        lambda v: math.isfinite(v) and (v > lo if above else v >= lo) and (hi is None or v <= hi)
-    ), text
+        lambda v: math.isfinite(v) and (v > lo if above else v >= lo) and v <= hi
+    ), f"a number {low} and at most {hi:g}"
 
 
 def _zone(name: str) -> bool:
@@ -274,8 +270,8 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("collect", "source"): (lambda v: v in SOURCES, "one of " + ", ".join(SOURCES)),
     ("collect", "refetch_sessions"): _whole(1, 250, "sessions"),
     ("collect", "history_years"): _whole(1, 100, "years"),
-    ("collect", "deactivate_after_empty"): _whole(1),
-    ("collect", "jump_threshold"): _number(0, above=True),
+    ("collect", "deactivate_after_empty"): _whole(1, 1000, "empty fetches"),
+    ("collect", "jump_threshold"): _number(0, 100, above=True),
     ("collect", "macro_url"): (
         lambda v: v.startswith(("https://", "http://")),
         "an http(s) URL answering FRED's graph CSV for ?id=SERIES",
@@ -287,7 +283,7 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("schedule", "collect_at"): (lambda v: bool(_HHMM.fullmatch(v)), "a 24-hour time HH:MM"),
     ("schedule", "drift_check_at"): (lambda v: bool(_HHMM.fullmatch(v)), "a 24-hour time HH:MM"),
     ("schedule", "timezone"): (_zone, "an IANA time zone such as America/New_York"),
-    ("schedule", "retrain_every_days"): _whole(1),
+    ("schedule", "retrain_every_days"): _whole(1, 3660, "days"),
     ("models", "kinds"): (
         lambda v: _distinct(v, str, bool),
         "one or more distinct model kinds (`assistant train --help` lists them)",
@@ -297,27 +293,28 @@ RANGES: dict[tuple[str, str], Rule] = {
         f"one or more distinct session counts from 1 to {MAX_HORIZON}",
     ),
     ("models", "window"): _whole(1, MAX_WINDOW, "sessions"),
-    ("models", "epochs"): _whole(1),
-    ("models", "max_train_rows"): _whole(1),
+    ("models", "epochs"): _whole(1, 10_000),
+    ("models", "max_train_rows"): _whole(1, 1_000_000_000, "rows"),
+    ("models", "keep_versions"): _whole(0, 1000, "versions"),
     ("models", "min_dir_accuracy"): _number(0, 1),
-    ("models", "min_profit_factor"): _number(0),
+    ("models", "min_profit_factor"): _number(0, 1000),
     ("models", "max_drawdown"): _number(0, 1),
-    ("cycle", "expire_after_sessions"): _whole(1),
-    ("cycle", "bull_trend"): _number(0),
-    ("cycle", "bear_trend"): (lambda v: math.isfinite(v) and v <= 0, "a number at most 0"),
-    ("cycle", "volatile_annualized"): _number(0, above=True),
-    ("cycle", "weight_min"): _number(0),
-    ("cycle", "weight_max"): _number(0, above=True),
+    ("cycle", "expire_after_sessions"): _whole(1, 1000, "sessions"),
+    ("cycle", "bull_trend"): _number(0, 1),
+    ("cycle", "bear_trend"): _number(-1, 0),
+    ("cycle", "volatile_annualized"): _number(0, 100, above=True),
+    ("cycle", "weight_min"): _number(0, 1000),
+    ("cycle", "weight_max"): _number(0, 1000, above=True),
     ("cycle", "learning_rate"): _number(0, 1, above=True),
-    ("cycle", "psi_threshold"): _number(0, above=True),
+    ("cycle", "psi_threshold"): _number(0, 100, above=True),
     ("cycle", "accuracy_drop"): _number(0, 1, above=True),
     ("daemon", "heartbeat_seconds"): _whole(1, 600, "seconds"),
-    ("daemon", "replay_speed"): _number(0),
-    ("alerts", "per_minute"): _whole(1),
-    ("alerts", "timeout_seconds"): _number(0, above=True),
-    ("alerts", "retries"): _whole(0),
-    ("alerts", "max_age_minutes"): _whole(1),
-    ("paper", "cash"): _number(0, above=True),
+    ("daemon", "replay_speed"): _number(0, 1_000_000),
+    ("alerts", "per_minute"): _whole(1, 6000),
+    ("alerts", "timeout_seconds"): _number(0, 3600, above=True),
+    ("alerts", "retries"): _whole(0, 20),
+    ("alerts", "max_age_minutes"): _whole(1, 525_600, "minutes"),
+    ("paper", "cash"): _number(0, 1e15, above=True),
     ("paper", "policy"): (lambda v: v in PAPER_POLICIES, "one of " + ", ".join(PAPER_POLICIES)),
     ("paper", "horizon"): _whole(1, MAX_HORIZON, "sessions"),
     ("paper", "vol_target"): _number(0, 5, above=True),
@@ -325,7 +322,8 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("paper", "band"): _number(0, 1),
     ("paper", "cost_bps"): _number(0, 1000),
     ("paper", "slippage_bps"): _number(0, 1000),
-    ("paper", "top_n"): _whole(1),
+    ("paper", "top_n"): _whole(1, 10_000),
+    ("paper", "stale_exit_sessions"): _whole(0, 2520, "sessions"),
     ("events", "fomc"): (
         lambda v: all(isinstance(d, str) and _iso_date(d) for d in v) and len(set(v)) == len(v),
         "a list of distinct dates YYYY-MM-DD",
@@ -371,11 +369,17 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
     path = Path(home) / "config.toml"
     if path.exists():
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            # utf-8-sig: Windows Notepad saves UTF-8 with a byte-order mark
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise AssistantError(f"{path}: not valid TOML ({exc})") from None
         for section, given in data.items():
-            if section not in values or not isinstance(given, dict):
+            if not isinstance(given, dict):  # `daemon = 5` above every [section]
+                raise AssistantError(
+                    f"{path}: unknown key {section!r} at the top level: every key belongs "
+                    f"under a section ({', '.join(f'[{s}]' for s in values)})"
+                )
+            if section not in values:
                 raise AssistantError(f"{path}: unknown section [{section}]")
             for key, value in given.items():
                 if key not in values[section]:
@@ -411,3 +415,116 @@ def check_alerts(path: Path | str, alerts: Alerts) -> None:
             raise AssistantError(
                 f"{path}: [alerts] urls: {url.split('://')[0]}://... is not a URL apprise can send to"
             )
+
+
+_MASK = "****"
+
+
+def masked_url(url: str, *, alert: bool = False) -> str:
+    """`url` as it may be printed or logged: no password, token or key in it.
+
+    An alert URL is shown as apprise shows it with privacy on (it knows which parts of each
+    service's URL are secrets: `tgram://1...N/987654/`), without the query (apprise's own
+    defaults); one apprise cannot read is shown by its scheme only. Any other URL keeps its
+    user, host and path, with the password and every query value masked.
+    """
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+    if alert:
+        try:
+            import apprise
+
+            plugin = apprise.Apprise.instantiate(url)
+            if plugin is not None:
+                return str(plugin.url(privacy=True)).split("?")[0]
+        except Exception:  # a plugin that cannot print itself: the scheme alone is safe
+            pass
+        return url.split("://")[0] + "://..."
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.split(':')[0]}:{_MASK}@{host}"
+        query = "&".join(f"{k}={_MASK}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return url.split("://")[0] + "://..."
+
+
+def holds_secret(settings: Settings) -> bool:
+    """Whether the settings hold something to keep private: an alert URL (apprise URLs
+    carry tokens or passwords), or a URL with a password or query values."""
+    urls = [settings.collect.macro_url, settings.compute.scheduler]
+    return bool(settings.alerts.urls) or any(u and masked_url(u) != u for u in urls)
+
+
+def shown(
+    settings: Settings,
+) -> dict[str, dict[str, str | int | float | bool | list[str] | list[int]]]:
+    """`settings.as_dict()` with every URL masked (`masked_url`): what `assistant config`
+    prints."""
+    out = settings.as_dict()
+    out["alerts"]["urls"] = [masked_url(u, alert=True) for u in settings.alerts.urls]
+    out["collect"]["macro_url"] = masked_url(settings.collect.macro_url)
+    if settings.compute.scheduler:
+        out["compute"]["scheduler"] = masked_url(settings.compute.scheduler)
+    return out
+
+
+def _allowed(section: str, key: str, default: Value) -> str:
+    if (section, key) in RANGES:
+        return RANGES[section, key][1]
+    if isinstance(default, bool):
+        return "true or false"
+    if (section, key) == ("alerts", "urls"):
+        return "a list of apprise URLs (json://, ntfy://, mailto://, tgram://, ...)"
+    if (section, key) == ("compute", "scheduler"):
+        return 'a Dask scheduler address tcp://HOST:PORT, or "" to run here'
+    if (section, key) == ("collect", "csv_dir"):
+        return "a folder of CSV files, for source = csv"
+    return "text"
+
+
+def template() -> str:
+    """A config.toml holding every key with its default and what it allows, commented out
+    (so a later release's defaults still apply); uncomment a line to change it."""
+    import tomli_w
+
+    lines = [
+        "# trading-assistant settings, written by `assistant config --init`.",
+        "# Every key is listed with its default, commented out: remove the leading '# ' of",
+        "# a key's line to change it. ASSISTANT_<SECTION>_<KEY> environment variables",
+        "# override this file; `assistant config` prints the settings in effect.",
+    ]
+    for section, keys in Settings().as_dict().items():
+        lines += ["", f"[{section}]"]
+        for key, value in keys.items():
+            default = getattr(getattr(Settings(), section), key)
+            lines.append(f"# {key}: {_allowed(section, key, default)}")
+            if isinstance(value, list):  # on one line, so one '# ' comments it out
+                items = (tomli_w.dumps({"x": v}).split(" = ", 1)[1].strip() for v in value)
+                lines.append(f"# {key} = [{', '.join(items)}]")
+            else:
+                lines.append("# " + tomli_w.dumps({key: value}).strip())
+    return "\n".join(lines) + "\n"
+
+
+def write_template(home: Path, *, force: bool = False) -> Path:
+    """Write `template()` to `<home>/config.toml` (0600: it may come to hold alert
+    secrets), atomically; an existing file is kept unless `force`."""
+    path = Path(home) / "config.toml"
+    if path.exists() and not force:
+        raise AssistantError(f"{path} exists; --force replaces it")
+    tmp = path.with_name(f".config.toml.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(template())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AssistantError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path

@@ -115,15 +115,22 @@ def _step_one(
     frame["score"] = frame["score"].astype(float)
     sigma = annualized(frame["vol_sigma"].astype(float), rules.horizon)
     written: dict[str, ledger.SessionBook] = {}
+    exits: list[str] = []
     books = ("hold", "long") if rules.policy == "hold" else ("paper", "hold", "long")
     for book in books:
         before = prior.get(book)
         account = (
             paper.Account.from_dict(before["account"]) if before else paper.Account(rules.cash)
         )
+        if before and "missing" not in before["account"] and account.positions:
+            # an account stepped before it counted sessions without a bar: count them now
+            seen = ledger.sessions_without_bar(db, book, sorted(account.positions))
+            account.missing = {s: n for s, (_, n) in seen.items() if n > 0}
         day = paper.step(
             account, session, opens, closes, before["pending"] if before else None, rules
         )
+        if book == "paper" or (book == "hold" and "paper" not in books):
+            exits = day.stale_exits
         if book == "hold":
             pending = paper.hold_weights(symbols) if before is None else None
         elif frame.empty:
@@ -148,10 +155,13 @@ def _step_one(
     if not ledger.write_session(db, session, written):
         return f"paper: {session} already stepped"
     main = written.get("paper", written["hold"])
-    return (
+    said = (
         f"paper {session}: equity {main['equity']:,.0f}, {len(main['fills'])} fills, "
         f"costs {main['costs']:,.2f}"
     )
+    if exits:
+        said += "; closed at the last close, no bar for too long: " + ", ".join(sorted(exits))
+    return said
 
 
 def stored_books(db: sqlite_utils.Database) -> dict[str, paper.Book]:

@@ -109,6 +109,7 @@ def study(name: str, opens: pd.DataFrame, closes: pd.DataFrame, bars: dict) -> N
     warm = closes.index[250:]
     opens, closes, calls, sigma = (f.loc[warm] for f in (opens, closes, calls, sigma))
     years = None
+    sharpes = None
     summary = []
     decided = decide(closes, sigma, calls)
     for bps in COSTS_BPS:
@@ -116,6 +117,9 @@ def study(name: str, opens: pd.DataFrame, closes: pd.DataFrame, bars: dict) -> N
         per_year = paper.by_year(books)[["paper", "hold"]]
         per_year.columns = [f"paper {bps:g}", f"hold {bps:g}"]
         years = per_year if years is None else years.join(per_year)
+        sr = paper.sharpe_by_year(books)[["paper", "hold", "long"]]
+        sr.columns = [f"{c} {bps:g}" for c in sr.columns]
+        sharpes = sr if sharpes is None else sharpes.join(sr)
         for row in paper.report(books):
             summary.append({"bps": bps, **row})
     print(
@@ -128,11 +132,13 @@ def study(name: str, opens: pd.DataFrame, closes: pd.DataFrame, bars: dict) -> N
     )
     assert years is not None
     print((years * 100).round(1).to_string())
+    assert sharpes is not None
+    print("\nSharpe per calendar year (annualized, daily returns), by cost per side in bps")
+    print(sharpes.round(2).to_string())
     print("\nwhole period")
-    head = f"{'bps':>4} {'book':<6} {'annual':>7} {'vol':>6} {'sharpe':>6} {'maxDD':>6} "
-    head += (
-        f"{'turn/yr':>7} {'costs':>9} {'trades':>6} {'hit':>6} {'p vs hold':>9} {'p vs long':>9}"
-    )
+    head = f"{'bps':>4} {'book':<6} {'annual':>7} {'vol':>6} {'sharpe':>6} {'sortino':>7} "
+    head += f"{'maxDD':>6} {'turn/yr':>7} {'costs':>9} {'trades':>6} {'hit':>6} "
+    head += f"{'p vs hold':>9} {'p vs long':>9} {'SR p hold':>9} {'SR p long':>9}"
     print(head)
     for r in summary:
 
@@ -142,9 +148,11 @@ def study(name: str, opens: pd.DataFrame, closes: pd.DataFrame, bars: dict) -> N
         print(
             f"{r['bps']:>4g} {r['book']:<6} {f(r['annual_return'], '+.1%'):>7} "
             f"{f(r['volatility'], '.1%'):>6} {f(r['sharpe'], '.2f'):>6} "
+            f"{f(r.get('sortino'), '.2f'):>7} "
             f"{f(r['max_drawdown'], '.1%'):>6} {f(r['turnover'], '.1f'):>7} "
             f"{f(r['costs'], ',.0f'):>9} {r['trades']:>6} {f(r['hit_rate'], '.1%'):>6} "
-            f"{f(r.get('p_vs_hold'), '.3g'):>9} {f(r.get('p_vs_long'), '.3g'):>9}"
+            f"{f(r.get('p_vs_hold'), '.3g'):>9} {f(r.get('p_vs_long'), '.3g'):>9} "
+            f"{f(r.get('p_sharpe_vs_hold'), '.3g'):>9} {f(r.get('p_sharpe_vs_long'), '.3g'):>9}"
         )
 
 

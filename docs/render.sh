@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-render the README's pictures from the real app, the way the demo looks:
-#   bash docs/render.sh            -> docs/dashboard.svg, docs/symbol.svg
+#   bash docs/render.sh            -> docs/dashboard.svg, docs/symbol.svg (120x40)
 # A throwaway home with the bundled sample; the daemon replays its last 120 sessions as fast
 # as it can with the fast model set (xgboost, markov, rules, ranking, retrained every 20 sessions,
 # each retrain on bars up to its session only), then the dashboard and AAPL's screen are
@@ -31,5 +31,6 @@ last = sqlite3.connect(sys.argv[1] + "/assistant.db").execute("SELECT MAX(date) 
 sys.exit(0 if s.get("sim_date") == last else 1)
 ' "$home"; do sleep 5; done
 sleep 10  # the last session's verify and cycle
-.venv/bin/python -m tui --home "$home" --screenshot docs/dashboard.svg
-.venv/bin/python -m tui --home "$home" --screenshot docs/symbol.svg --symbol AAPL
+# 120x40: the size the dashboard is made to be usable at (tests/test_tui_layout.py)
+.venv/bin/python -m tui --home "$home" --screenshot docs/dashboard.svg --size 120x40
+.venv/bin/python -m tui --home "$home" --screenshot docs/symbol.svg --size 120x40 --symbol AAPL

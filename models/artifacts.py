@@ -3,10 +3,16 @@
 A model directory is written whole under a temporary name and renamed into place, so
 a reader sees either nothing or a complete model. `meta.json` records a SHA-256 per
 file; `check_files` refuses anything truncated or altered. Nothing here unpickles.
+
+Only what is proven broken raises `ArtifactError` (a missing file, content that does not
+parse, a checksum that does not match): that model is quarantined. The OS refusing a
+read now (too many open files, an I/O error, a permission) proves nothing about the
+artifact: that raises `ArtifactUnavailable`, and the caller tries again later.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -20,6 +26,21 @@ META = "meta.json"
 
 class ArtifactError(Exception):
     """A model artifact that cannot be trusted: missing, truncated, altered or of a wrong schema."""
+
+
+class ArtifactUnavailable(Exception):
+    """An artifact the OS would not let us read just now (EMFILE, EIO, EACCES ...): not
+    proven broken, so never quarantined for it; try again later."""
+
+
+MISSING = (errno.ENOENT, errno.ENOTDIR)  # the file is not there: the artifact is broken
+
+
+def os_error(exc: OSError, name: str) -> ArtifactError | ArtifactUnavailable:
+    """What a failed read of `name` proves: a missing file, or nothing (a transient error)."""
+    if exc.errno in MISSING:
+        return ArtifactError(f"{name}: missing ({exc})")
+    return ArtifactUnavailable(f"{name}: not readable now ({exc})")
 
 
 def fsync_dir(path: Path) -> None:
@@ -52,19 +73,30 @@ def write_json(path: Path, value: Any) -> None:
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise os_error(exc, Path(path).name) from None
+    try:
+        return json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{path.name}: unreadable ({exc})") from None
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise os_error(exc, Path(path).name) from None
 
 
 def check_files(directory: Path, files: dict[str, str]) -> None:
     for name, digest in files.items():
         path = Path(directory) / name
-        if "/" in name or name.startswith(".") or not path.is_file():
+        try:
+            there = path.is_file()
+        except OSError as exc:
+            raise os_error(exc, name) from None
+        if "/" in name or name.startswith(".") or not there:
             raise ArtifactError(f"{name}: missing from {directory}")
         if sha256(path) != digest:
             raise ArtifactError(f"{name}: checksum mismatch (truncated or altered)")

@@ -234,8 +234,10 @@ class Forecaster(ABC):
             model.info = Facts.from_dict(meta.get("info") or {})
             model._read(directory, meta["state"])
             model.digest = artifacts.sha256(directory / artifacts.META)
-        except artifacts.ArtifactError:
+        except (artifacts.ArtifactError, artifacts.ArtifactUnavailable):
             raise
+        except OSError as exc:  # the files were just verified: only a missing one is proof
+            raise artifacts.os_error(exc, f"{cls.kind} state") from None
         except Exception as exc:  # any loader failure means the artifact is unusable
             raise artifacts.ArtifactError(
                 f"{cls.kind}: cannot load ({type(exc).__name__}: {exc})"

@@ -16,12 +16,20 @@ being correlated and for overlapping h-session outcomes. Brier skill is measured
 against the causal climatology (class frequencies known at each row's date). Profit
 factor and drawdown follow the call with 1/h of capital per call (overlapping
 h-session holds, FLAT = no position), averaging same-day calls across symbols.
+
+Verdicts (`judge`): a table of several rows tests several hypotheses at once, so the
+p-values of the rows shown together are adjusted by Holm's step-down rule (family-wise
+error at 5%), and each row gets a verdict in words: "edge" (Holm-adjusted p < 0.05 and a
+positive edge), "too few calls to tell" (no call, fewer than MIN_DATES call dates, or a
+test whose smallest detectable edge at 80% power, (z_0.95 + z_0.80) x its Newey-West
+standard error, exceeds DETECTABLE_EDGE), else "no edge". Each row also carries its call
+dates and the share of its calls in its busiest year, so an edge made in one storm shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TypedDict
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any, TypedDict
 
 import numpy as np
 from scipy.stats import norm
@@ -67,6 +75,12 @@ class Scores(TypedDict, total=False):
     p_value: float | None
     test: str
     label: str | None
+    edge_se: float | None  # Newey-West standard error of the daily mean edge
+    n_dates: int  # distinct dates of the calls
+    top_year: str | None  # the year with most calls
+    top_year_share: float | None  # its share of the calls
+    p_adjusted: float | None  # Holm, over the rows judged together (`judge`)
+    verdict: str  # EDGE, NO_EDGE or TOO_FEW (`judge`)
     balanced_accuracy: float | None
     brier: float | None
     brier_skill: float | None
@@ -128,11 +142,12 @@ def newey_west_se(x: np.ndarray, lag: int) -> float:
     return float(np.sqrt(max(var, 0.0) / n))
 
 
-def paired_p(
+def paired_test(
     model_hit: np.ndarray, base_hit: np.ndarray, dates: np.ndarray | None, h: int
-) -> float | None:
-    """One-sided p-value that the model's hit rate beats the baseline's on the same rows
-    (see the module docstring). None with fewer than 2 dates."""
+) -> tuple[float | None, float | None]:
+    """(one-sided p-value that the model's hit rate beats the baseline's on the same rows,
+    the Newey-West standard error of the daily mean difference); see the module docstring.
+    (None, None) with fewer than 2 dates."""
     d = np.asarray(model_hit, dtype=float) - np.asarray(base_hit, dtype=float)
     keep = np.isfinite(d)
     if dates is None:
@@ -140,13 +155,91 @@ def paired_p(
     daily = daily_means(d[keep], np.asarray(dates)[keep])
     t = len(daily)
     if t < 2:
-        return None
+        return None, None
     mean = float(daily.mean())
     lag = hac_lag(t, h)
     se = newey_west_se(daily, lag)
     if not np.isfinite(se) or se == 0:
-        return 1.0 if mean <= 0 else 0.0
-    return float(f"{norm.sf(mean / se):.3g}")  # 3 significant digits: tiny stays visible
+        return (1.0 if mean <= 0 else 0.0), (None if not np.isfinite(se) else 0.0)
+    return float(f"{norm.sf(mean / se):.3g}"), se  # 3 significant digits: tiny stays visible
+
+
+def paired_p(
+    model_hit: np.ndarray, base_hit: np.ndarray, dates: np.ndarray | None, h: int
+) -> float | None:
+    """The p-value of `paired_test`. None with fewer than 2 dates."""
+    return paired_test(model_hit, base_hit, dates, h)[0]
+
+
+SIGNIFICANCE = 0.05  # family-wise, after Holm's adjustment
+MIN_DATES = 20  # fewer call dates than this: too few to tell
+DETECTABLE_EDGE = 0.10  # an edge a test cannot detect at this size is not worth calling
+POWER_Z = float(norm.ppf(1 - SIGNIFICANCE) + norm.ppf(0.80))
+EDGE, NO_EDGE, TOO_FEW = "edge", "no edge", "too few calls to tell"
+
+
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of the p-values tested together (None is no test and
+    does not count): the k-th smallest of m is multiplied by m - k + 1, kept monotone and
+    capped at 1."""
+    tested = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for k, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - k) * p))
+        out[i] = float(f"{running:.3g}")
+    return out
+
+
+def date_spread(dates: np.ndarray) -> tuple[int, str | None, float | None]:
+    """(distinct dates, the year with most calls, its share of the calls) of calls made on
+    `dates` (date strings, numpy dates or timestamps)."""
+    if len(dates) == 0:
+        return 0, None, None
+    days = np.asarray(dates).astype("datetime64[D]")
+    years, counts = np.unique(days.astype("datetime64[Y]"), return_counts=True)
+    top = int(np.argmax(counts))
+    return len(np.unique(days)), str(years[top]), _r(float(counts[top] / len(days)))
+
+
+def verdict(m: Mapping[str, Any], p_adjusted: float | None) -> str:
+    """EDGE, NO_EDGE or TOO_FEW for one scored row (see the module docstring)."""
+    n, dates, se = m.get("n") or 0, m.get("n_dates") or 0, m.get("edge_se")
+    if not n or p_adjusted is None or dates < MIN_DATES:
+        return TOO_FEW
+    if p_adjusted < SIGNIFICANCE and (m.get("edge") or 0) > 0:
+        return EDGE
+    if se is None or POWER_Z * se > DETECTABLE_EDGE:
+        return TOO_FEW
+    return NO_EDGE
+
+
+def judge(rows: Sequence[MutableMapping[str, Any]]) -> None:
+    """Adjust the p-values of rows shown together (Holm) and give each its verdict, in
+    place (`p_adjusted`, `verdict`, `adjustment`)."""
+    adjusted = holm([r.get("p_value") if r.get("n") else None for r in rows])
+    tested = sum(p is not None for p in adjusted)
+    for r, p in zip(rows, adjusted, strict=True):
+        r["p_adjusted"] = p
+        r["verdict"] = verdict(r, p)
+        r["adjustment"] = f"holm over {tested} rows"
+
+
+def verdict_text(m: Mapping[str, Any], baseline: str = "") -> str:
+    """The verdict in words with what it rests on: Holm p, n, dates, and the busiest year
+    when it holds most of the calls."""
+    word = m.get("verdict") or TOO_FEW
+    if baseline and word != TOO_FEW:
+        word = f"{word} over {baseline}"
+    n, dates = m.get("n") or 0, m.get("n_dates") or 0
+    p = m.get("p_adjusted")
+    parts = [f"n={n}", f"{dates} dates"]
+    if p is not None:
+        parts.insert(0, f"Holm p={p:.3g}")
+    share = m.get("top_year_share")
+    if n and share is not None and share >= 0.5:
+        parts.append(f"{100 * share:.0f}% of calls in {m.get('top_year')}")
+    return f"{word} ({', '.join(parts)})"
 
 
 def directional(
@@ -182,6 +275,8 @@ def directional(
     )
     day = None if dates is None else np.asarray(dates)[called]
     hit_rate = float(hits.mean()) if n else None
+    p, se = paired_test(hits, base[stronger], day, h) if n else (None, None)
+    n_dates, top_year, top_share = date_spread(day) if day is not None else (n, None, None)
     return {
         "n": n,
         "n_rows": int(known.sum()),
@@ -197,9 +292,13 @@ def directional(
         },
         "stronger_baseline": stronger,
         "edge": _r(float(hits.mean()) - float(base[stronger].mean())) if n else None,
-        "p_value": paired_p(hits, base[stronger], day, h) if n else None,
+        "p_value": p,
         "test": "paired-newey-west",
         "label": outcomes.one_sided_label(np.asarray(call, dtype=object)[called]),
+        "edge_se": _r(se, 6),
+        "n_dates": n_dates,
+        "top_year": top_year,
+        "top_year_share": top_share,
     }
 
 

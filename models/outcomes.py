@@ -35,10 +35,6 @@ DOWN, FLAT, UP = 0, 1, 2  # class codes, in the order of probability vectors
 CLASSES = ("down", "flat", "up")
 ONE_SIDED = 0.95  # a model calling one direction on at least this share of rows is labelled
 # The significance test every report uses (models.metrics.paired_p), named where p is shown.
-PAIRED_TEST = (
-    "one-sided paired test of the daily mean hit difference against the stronger of "
-    "always-up and the causal majority, with Newey-West standard errors"
-)
 
 
 def daily_sigma(close: pd.Series) -> pd.Series:

@@ -20,6 +20,16 @@ The rules (`Rules`, the `[paper]` settings):
   from it, or its direction changes (so a tiny forecast change does not pay costs).
 - **Costs** — `cost_bps` per side plus `slippage_bps`, both charged on the traded notional
   at the fill.
+- **Stale holdings** — a held symbol with no bar for a session cannot be traded (no open to
+  fill at) and is valued at its last close. The account counts the sessions it has gone
+  without one (`Account.missing`): after `STALE_AFTER_SESSIONS` it is *stale* (flagged by
+  the CLI, the dashboard and the alerts; no order can add to it, having no open), and after
+  `stale_exit_sessions` (default 20, about a month; 0: never) it is closed at that last
+  close, with costs, as a fill and a round trip like any other. A halt or a data gap of a
+  few sessions does not sell anything; a symbol that stopped trading does not stay a
+  quarter of the equity at a months-old price for good. The last close is the best price a
+  delisted holding can fetch (delisting returns are often far below it): the account's
+  figures after a stale exit are an upper bound, and docs/long-work.md says so.
 
 A *trade* in the report is a round trip: a position opened in one direction and closed (or
 reversed); it hits when the price moved its way between the fill that opened it and the
@@ -39,6 +49,7 @@ import pandas as pd
 
 from models import metrics, outcomes
 from vocab.dates import session_text
+from vocab.scoring import STALE_AFTER_SESSIONS
 
 SESSIONS_PER_YEAR = 252
 POLICIES = ("calls", "hold", "long", "ranking")
@@ -56,6 +67,7 @@ class Rules:
     cost_bps: float = 5.0  # per side
     slippage_bps: float = 2.0  # per side
     top_n: int = 1  # `ranking`: how many of the top-scored symbols to hold
+    stale_exit_sessions: int = 20  # close a holding this many sessions without a bar (0: never)
 
     @property
     def cost_rate(self) -> float:
@@ -138,6 +150,7 @@ class AccountState(TypedDict):
     cash: float
     positions: dict[str, PositionState]
     last: dict[str, float]
+    missing: dict[str, int]  # held symbols: sessions in a row without a bar (absent: none)
 
 
 class Fill(TypedDict):
@@ -163,11 +176,17 @@ class Trip(TypedDict):
 @dataclass
 class Account:
     """Cash, positions and the last known price of each symbol (what marks a symbol that
-    has no bar on a session)."""
+    has no bar on a session), and per held symbol how many sessions in a row it has had no
+    bar (`missing`; see "Stale holdings" above)."""
 
     cash: float
     positions: dict[str, Position] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+
+    def stale(self) -> dict[str, int]:
+        """The held symbols gone stale: sessions without a bar, by symbol."""
+        return {s: n for s, n in self.missing.items() if n > STALE_AFTER_SESSIONS}
 
     def equity(self, prices: Mapping[str, float]) -> float:
         return self.cash + sum(
@@ -182,6 +201,7 @@ class Account:
                 for s, p in self.positions.items()
             },
             "last": dict(self.last),
+            "missing": dict(self.missing),
         }
 
     @classmethod
@@ -190,6 +210,7 @@ class Account:
             float(d["cash"]),
             {s: Position(**p) for s, p in d.get("positions", {}).items()},
             {s: float(v) for s, v in d.get("last", {}).items()},
+            {s: int(v) for s, v in d.get("missing", {}).items()},
         )
 
 
@@ -208,6 +229,7 @@ class Day:
     traded: float  # notional bought + sold
     fills: list[Fill]
     trips: list[Trip]  # round trips closed this session
+    stale_exits: list[str] = field(default_factory=list)  # closed at their last close
 
 
 def step(
@@ -220,7 +242,9 @@ def step(
 ) -> Day:
     """Fill `targets` (weights decided after the previous session's close; None: no
     decision) at this session's opens, then mark to market at its closes. Mutates `account`.
-    A symbol without an open this session is not traded (its order lapses)."""
+    A symbol without an open this session is not traded (its order lapses); a held symbol
+    without a close counts one more session missing, and one missing for
+    `rules.stale_exit_sessions` is closed at its last close (see "Stale holdings")."""
     fills: list[Fill] = []
     trips: list[Trip] = []
     costs = traded = 0.0
@@ -269,7 +293,51 @@ def step(
     for s, v in closes.items():
         if v is not None and np.isfinite(v) and v > 0:
             account.last[s] = float(v)
-    return Day(date, account.equity(closes), costs, traded, fills, trips)
+    exits = _count_missing(account, closes, rules)
+    for s in exits:
+        pos = account.positions.pop(s)
+        price = account.last[s]
+        notional = abs(pos.shares) * price
+        cost = notional * rules.cost_rate
+        account.cash += pos.shares * price - cost
+        costs += cost
+        traded += notional
+        fills.append(
+            {"date": date, "symbol": s, "shares": -pos.shares, "price": price, "cost": cost}
+        )
+        move = (price - pos.entry_price) * np.sign(pos.shares)
+        trips.append(
+            {
+                "symbol": s,
+                "side": "long" if pos.shares > 0 else "short",
+                "entry_date": pos.entry_date,
+                "entry_price": pos.entry_price,
+                "exit_date": date,
+                "exit_price": price,
+                "hit": bool(move > 0),
+            }
+        )
+        account.missing.pop(s, None)
+    return Day(date, account.equity(closes), costs, traded, fills, trips, exits)
+
+
+def _count_missing(account: Account, closes: Mapping[str, float], rules: Rules) -> list[str]:
+    """Count one more session without a bar for each held symbol that has no close, reset
+    those that have one; the held symbols due to be closed at their last close."""
+    for s in list(account.missing):
+        if s not in account.positions:
+            del account.missing[s]
+    due = []
+    for s in sorted(account.positions):
+        v = closes.get(s)
+        if v is not None and np.isfinite(v) and v > 0:
+            account.missing.pop(s, None)
+            continue
+        account.missing[s] = account.missing.get(s, 0) + 1
+        limit = rules.stale_exit_sessions
+        if limit > 0 and account.missing[s] >= limit and s in account.last:
+            due.append(s)
+    return due
 
 
 # ------------------------------------------------------------------ a whole history
@@ -428,6 +496,7 @@ def summary(book: Book, against: Book | None = None) -> dict[str, Any]:
         "annual_return": (end / start) ** (1 / years) - 1 if years > 0 and end > 0 else None,
         "volatility": vol,
         "sharpe": mean * SESSIONS_PER_YEAR / vol if vol and mean is not None else None,
+        "sortino": sortino(r.to_numpy(float)),
         "max_drawdown": max_drawdown(book.equity),
         "turnover": book.traded / 2 / float(book.equity.mean()) / years if years > 0 else None,
         "costs": book.costs,
@@ -444,18 +513,85 @@ def summary(book: Book, against: Book | None = None) -> dict[str, Any]:
     return out
 
 
+def sortino(r: np.ndarray) -> float | None:
+    """Annualized mean daily return over the downside deviation (root mean square of the
+    negative daily returns, zero target); None without a losing day."""
+    r = r[np.isfinite(r)]
+    down = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
+    return float(r.mean() * np.sqrt(SESSIONS_PER_YEAR) / down) if down > 0 else None
+
+
+def _sharpe(r: np.ndarray) -> np.ndarray:
+    """Annualized Sharpe of each row of r (sessions along the last axis)."""
+    sd = r.std(axis=-1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 0, r.mean(axis=-1) / sd * np.sqrt(SESSIONS_PER_YEAR), np.nan)
+
+
+SHARPE_BLOCK = 21  # sessions: a month of returns resampled together
+SHARPE_DRAWS = 2000
+
+
+def sharpe_test(
+    a: np.ndarray, b: np.ndarray, *, seed: int = 0
+) -> tuple[float | None, float | None]:
+    """(Sharpe of a minus Sharpe of b, one-sided p-value that a's Sharpe is higher) from a
+    circular block bootstrap of the paired daily returns (blocks of a month, so volatility
+    clustering and autocorrelation travel with the returns): p is the share of resampled
+    differences, centred on the observed one, at or beyond it. Deterministic (seeded)."""
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    n = len(a)
+    if n < 2 * SHARPE_BLOCK:
+        return None, None
+    diff = float(_sharpe(a) - _sharpe(b))
+    if not np.isfinite(diff):
+        return None, None
+    rng = np.random.default_rng(seed)
+    blocks = -(-n // SHARPE_BLOCK)
+    starts = rng.integers(0, n, size=(SHARPE_DRAWS, blocks))
+    idx = (starts[:, :, None] + np.arange(SHARPE_BLOCK)).reshape(SHARPE_DRAWS, -1)[:, :n] % n
+    draws = _sharpe(a[idx]) - _sharpe(b[idx])
+    draws = draws[np.isfinite(draws)]
+    if not len(draws):
+        return diff, None
+    p = float(np.mean(draws - diff >= diff))
+    return diff, float(f"{max(p, 1 / len(draws)):.3g}")
+
+
 def report(books: Mapping[str, Book]) -> list[dict[str, Any]]:
-    """Every book's summary; the policy's tested against buy-and-hold and always-long."""
+    """Every book's summary; the policy's tested against buy-and-hold and always-long: mean
+    daily return (paired Newey-West) and Sharpe (block bootstrap, `sharpe_test`)."""
     rows = []
     for name, book in books.items():
         rows.append(summary(book))
         if name == "paper":
+            mine = daily_returns(book.equity)
             for other in ("hold", "long"):
                 if other in books:
                     t = summary(book, books[other])
                     rows[-1][f"p_vs_{other}"] = t["p_value"]
                     rows[-1][f"diff_vs_{other}"] = t["mean_daily_diff"]
+                    theirs = daily_returns(books[other].equity).reindex(mine.index)
+                    d, p = sharpe_test(mine.to_numpy(float), theirs.to_numpy(float))
+                    rows[-1][f"sharpe_diff_vs_{other}"] = d
+                    rows[-1][f"p_sharpe_vs_{other}"] = p
     return rows
+
+
+def sharpe_by_year(books: Mapping[str, Book]) -> pd.DataFrame:
+    """Per calendar year, each book's annualized Sharpe of its daily returns."""
+    frame = pd.DataFrame({n: daily_returns(b.equity) for n, b in books.items()})
+    year = pd.DatetimeIndex(frame.index).year
+    rows = {}
+    for y in sorted(set(year.tolist())):
+        part = frame[year == y]
+        rows[y] = {n: _year_sharpe(part[n].dropna().to_numpy(float)) for n in frame.columns}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _year_sharpe(r: np.ndarray) -> float:
+    return float(_sharpe(r)) if len(r) > 1 else float("nan")
 
 
 def by_year(books: Mapping[str, Book]) -> pd.DataFrame:

@@ -279,6 +279,8 @@ class Ranker:
                 model.boosters[h] = booster
                 model.scale[h] = float(meta["state"]["scale"][horizon_key(h)])
                 model.rounds[h] = int(meta["state"]["rounds"][horizon_key(h)])
+        except OSError as exc:  # the files were just verified: only a missing one is proof
+            raise artifacts.os_error(exc, f"{KIND} state") from None
         except Exception as exc:  # any loader failure means the artifact is unusable
             raise artifacts.ArtifactError(
                 f"{KIND}: cannot load ({type(exc).__name__}: {exc})"

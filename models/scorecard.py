@@ -58,9 +58,29 @@ class MeanT(TypedDict):
     spread_t: float | None
 
 
+class FactorScore(TypedDict):
+    """A one-line factor's daily IC on the model's own dates and symbols."""
+
+    mean: float | None
+    t: float | None
+    n_days: int
+    years: dict[str, float | None]  # mean daily IC per calendar year
+
+
+class Versus(TypedDict):
+    """The ranking model against the one-line factors (`versus_factors`)."""
+
+    factors: dict[str, FactorScore]  # reversal, momentum
+    better: str | None  # the factor with the higher mean IC
+    diff: float | None  # mean daily IC of the model minus the better factor's
+    diff_t: float | None  # its Newey-West t
+    beats: bool  # diff > 0 with t >= EDGE_T
+
+
 class RankingSkill(MeanT, total=False):
     years: dict[str, MeanT]
-    edge: bool  # `ranking_edge`, where a caller adds it
+    versus: Versus  # `versus_factors`, where a caller has the closes
+    edge: bool  # `ranking_edge` (and beating the factors, where compared), added by a caller
 
 
 def ranges(g: Group) -> RangeScores:
@@ -166,6 +186,66 @@ def ranking_edge(skill: MeanT | None) -> bool:
     if mean is None or t is None or spread is None:
         return False
     return mean > 0 and t >= EDGE_T and spread > 0
+
+
+def factor_values(closes: pd.DataFrame, h: int) -> dict[str, pd.DataFrame]:
+    """The one-line factors as dates x symbols scores, known at each date's close: the
+    h-session reversal (minus the last h-session log return) and 12-1 momentum (the log
+    return from 252 to 21 sessions back)."""
+    logc = pd.DataFrame(np.log(closes.to_numpy(float)), index=closes.index, columns=closes.columns)
+    return {"reversal": -(logc - logc.shift(h)), "momentum": logc.shift(21) - logc.shift(252)}
+
+
+def versus_factors(frame: pd.DataFrame, closes: pd.DataFrame, h: int) -> Versus:
+    """The model's daily IC (frame: date, symbol, expected, realized) against the one-line
+    factors' on the same dates, symbols and outcomes: each factor's mean IC, its Newey-West
+    t and per-year means; the better factor; the mean daily IC difference of the model over
+    it and that difference's Newey-West t. `beats` only with t >= EDGE_T."""
+    model_ic = selective.daily_ic(frame)
+    at = pd.MultiIndex.from_arrays([pd.to_datetime(frame["date"]), frame["symbol"]])
+    factors: dict[str, FactorScore] = {}
+    ics: dict[str, pd.Series] = {}
+    for name, wide in factor_values(closes, h).items():
+        long = wide.stack()
+        scored = frame[["date", "realized"]].assign(expected=long.reindex(at).to_numpy())
+        ic = selective.daily_ic(scored)
+        ics[name] = ic
+        years = pd.DatetimeIndex(pd.to_datetime(ic.index)).year
+        factors[name] = {
+            "mean": float(ic.mean()) if len(ic) else None,
+            "t": _t(ic.to_numpy(float), h),
+            "n_days": len(ic),
+            "years": {str(y): float(ic[years == y].mean()) for y in sorted(set(years.tolist()))},
+        }
+    ranked = [n for n in factors if factors[n]["mean"] is not None]
+    better = max(ranked, key=lambda n: factors[n]["mean"] or 0.0) if ranked else None
+    diff = (model_ic - ics[better]).dropna() if better else pd.Series(dtype=float)
+    mean = float(diff.mean()) if len(diff) else None
+    t = _t(diff.to_numpy(float), h)
+    return {
+        "factors": factors,
+        "better": better,
+        "diff": mean,
+        "diff_t": t,
+        "beats": bool(mean is not None and mean > 0 and t is not None and t >= EDGE_T),
+    }
+
+
+def judged(skill: RankingSkill | None, versus: Versus | None) -> RankingSkill | None:
+    """The record with its comparison and verdict: an edge only when `ranking_edge` holds and,
+    where the factors could be compared, the model beats the better one."""
+    if skill is None:
+        return None
+    out = RankingSkill(**skill)
+    if versus is not None:
+        out["versus"] = versus
+    out["edge"] = ranking_edge(skill) and (versus is None or versus["beats"])
+    return out
+
+
+def _t(x: np.ndarray, h: int) -> float | None:
+    se = metrics.newey_west_se(x, metrics.hac_lag(len(x), h))
+    return float(x.mean() / se) if len(x) >= 2 and se > 0 else None
 
 
 def _mean_t(ic: pd.Series, spread: pd.Series, h: int) -> MeanT:

@@ -2,8 +2,11 @@
 
 An event is one row keyed by what it is about (`call:42`, `job:7`): enqueuing the same
 event again changes nothing, so it is sent once however often it is produced. The
-sender takes due rows, and marks each sent, retried later (`next_try_at`), failed after
-its last try, or expired (too old to be news). Scan marks record how far the event scan
+sender takes due rows and marks each `sending` before it sends (a row found `sending` at
+start was in flight when the sender died: it becomes `unconfirmed`, never sent twice),
+then sent, unconfirmed (the request went out, no answer came in time: it may have
+arrived, and is not sent again), retried later (`next_try_at`), failed after its last
+try, or expired (too old to be news). Scan marks record how far the event scan
 has read each source.
 """
 
@@ -15,7 +18,9 @@ import sqlite_utils
 
 from store.db import immediate, utcnow
 
-PENDING, SENT, FAILED, EXPIRED = "pending", "sent", "failed", "expired"
+PENDING, SENDING, SENT, UNCONFIRMED = "pending", "sending", "sent", "unconfirmed"
+FAILED, EXPIRED = "failed", "expired"
+INTERRUPTED = "the sender stopped during this send (it may have arrived): not sent again"
 
 
 class Alert(TypedDict):
@@ -28,7 +33,7 @@ class Alert(TypedDict):
     body: str
     created_at: str
     next_try_at: str
-    status: str  # pending | sent | failed | expired
+    status: str  # pending | sending | sent | unconfirmed | failed | expired
     tries: int
     sent_at: str | None
     last_error: str | None
@@ -98,24 +103,50 @@ def due(db: sqlite_utils.Database, now: str, limit: int) -> list[Alert]:
     return [cast(Alert, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
+def begin(db: sqlite_utils.Database, alert_id: int) -> None:
+    """A try starts: the row is `sending` until its outcome is written."""
+    with immediate(db):
+        db.execute(
+            "UPDATE alerts SET status = 'sending', tries = tries + 1 WHERE id = ?", [alert_id]
+        )
+
+
 def sent(db: sqlite_utils.Database, alert_id: int) -> None:
     with immediate(db):
         db.execute(
-            "UPDATE alerts SET status = 'sent', sent_at = ?, tries = tries + 1, last_error = NULL "
-            "WHERE id = ?",
+            "UPDATE alerts SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?",
             [utcnow(), alert_id],
         )
 
 
-def retry(db: sqlite_utils.Database, alert_id: int, error: str, next_try_at: str | None) -> None:
-    """A failed try: try again at `next_try_at`, or (None) give up: the alert failed."""
+def unconfirmed(db: sqlite_utils.Database, alert_id: int, error: str) -> None:
+    """The request went out (at `sent_at`) but no answer came: final, never sent again."""
     with immediate(db):
         db.execute(
-            "UPDATE alerts SET tries = tries + 1, last_error = ?, "
-            "status = CASE WHEN ? IS NULL THEN 'failed' ELSE status END, "
+            "UPDATE alerts SET status = 'unconfirmed', sent_at = ?, last_error = ? WHERE id = ?",
+            [utcnow(), error[:500], alert_id],
+        )
+
+
+def retry(db: sqlite_utils.Database, alert_id: int, error: str, next_try_at: str | None) -> None:
+    """A failed try (nothing went out, or it was refused): try again at `next_try_at`, or
+    (None) give up: the alert failed."""
+    with immediate(db):
+        db.execute(
+            "UPDATE alerts SET last_error = ?, "
+            "status = CASE WHEN ? IS NULL THEN 'failed' ELSE 'pending' END, "
             "next_try_at = COALESCE(?, next_try_at) WHERE id = ?",
             [error[:500], next_try_at, next_try_at, alert_id],
         )
+
+
+def interrupted(db: sqlite_utils.Database) -> int:
+    """Rows left `sending` by a sender that died mid-send become unconfirmed (at start)."""
+    with immediate(db):
+        return db.execute(
+            "UPDATE alerts SET status = 'unconfirmed', last_error = ? WHERE status = 'sending'",
+            [INTERRUPTED],
+        ).rowcount
 
 
 def expire(db: sqlite_utils.Database, created_before: str) -> int:

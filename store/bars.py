@@ -89,7 +89,7 @@ def last_date(
         extra += " AND date <= ?"
         params.append(end)
     row = db.execute(f"SELECT MAX(date) FROM bars WHERE symbol = ?{extra}", params).fetchone()
-    return row[0]
+    return None if row[0] is None else str(row[0])
 
 
 def load(

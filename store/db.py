@@ -84,8 +84,39 @@ def ensure_private_dir(path: Path) -> Path:
     except OSError as exc:
         raise StoreError(f"data home {path} cannot be created: {exc.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise StoreError(f"data home {path} is not writable")
+        raise StoreError(f"the home is not writable: {unwritable(path) or path}")
     return path
+
+
+def unwritable(home: Path) -> str | None:
+    """Why nothing can be written in `home` (None: it can), as a few words: a read-only
+    file system or mount, a folder or database file without write permission. A home that
+    does not exist yet is writable if it can be created (`ensure_private_dir` says if not).
+    """
+    home = Path(home)
+    path = home / DB_FILENAME
+    for target in (home, path):
+        if not target.exists():
+            continue
+        if not os.access(target, os.W_OK | (os.X_OK if target.is_dir() else 0)):
+            try:
+                read_only_fs = bool(os.statvfs(target).f_flag & os.ST_RDONLY)
+            except OSError:
+                read_only_fs = False
+            if read_only_fs:
+                return f"{home} is on a read-only file system"
+            return f"{target} is read-only (no write permission)"
+    return None
+
+
+def unopenable(path: Path) -> str | None:
+    """Why the database file at `path` cannot be opened at all (None: it can, or it is
+    absent): a directory in its place, or no permission to read it."""
+    if path.is_dir():
+        return f"{path} is a directory, not a database file; move it aside"
+    if path.exists() and not os.access(path, os.R_OK):
+        return f"{path} cannot be read (no read permission); check its owner and mode"
+    return None
 
 
 def _create_private_file(path: Path) -> None:
@@ -95,9 +126,24 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def connect(path: Path) -> sqlite_utils.Database:
-    """A configured connection without running migrations (readers use this too)."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+def connect(path: Path, *, read_only: bool = False) -> sqlite_utils.Database:
+    """A configured connection without running migrations (readers use this too).
+
+    `read_only` (a home that cannot be written: `unwritable`): the file is opened with
+    `mode=ro`, and where SQLite cannot set up its WAL index there (no `-shm` file and no
+    right to create one) as `immutable`: nothing can change a file nobody may write. A
+    non-empty `-wal` it cannot read is refused rather than read around (its commits
+    would be missing).
+    """
+    why = unopenable(path)
+    if why:
+        raise StoreError(why)
+    if read_only:
+        return _connect_read_only(path)
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path} ({exc})") from None
     db = sqlite_utils.Database(conn, execute_plugins=False)
     try:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -115,17 +161,92 @@ def connect(path: Path) -> sqlite_utils.Database:
     return db
 
 
-def open_db(home: Path, *, migrate: bool = True, check: bool = False) -> sqlite_utils.Database:
+def _connect_read_only(path: Path) -> sqlite_utils.Database:
+    from urllib.parse import quote
+
+    wal = path.with_name(path.name + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    last: sqlite3.Error | None = None
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        if flags.endswith("immutable=1") and pending:
+            break  # immutable would read the file without the commits still in its WAL
+        conn = sqlite3.connect(
+            f"file:{quote(str(path))}?{flags}",
+            uri=True,
+            timeout=BUSY_TIMEOUT_S,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            last = exc
+            if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
+                break
+            continue
+        return sqlite_utils.Database(conn, execute_plugins=False)
+    if pending and type(last) is not sqlite3.DatabaseError:
+        raise StoreError(
+            f"{path} cannot be read in a home that is not writable: its last commits are still "
+            f"in {wal.name}, which SQLite can only read with its -shm file ({last})"
+        )
+    raise StoreError(f"{path} is not a usable SQLite database ({last})")
+
+
+class ReadOnlyHome(StoreError):
+    """Something must be written and the home cannot be written (read-only file system,
+    no write permission): not damage; commands that only read work."""
+
+
+def open_db(
+    home: Path,
+    *,
+    migrate: bool = True,
+    check: bool = False,
+    read_only: bool = False,
+    create: bool = True,
+) -> sqlite_utils.Database:
     """Open (creating if needed) the database in `home`, bring its schema up to date.
 
     `check`: run `PRAGMA quick_check` first and refuse (StoreError) a damaged file before
     anything is written into it: what CLI commands that write and the daemon's start do;
     the daemon's own later connections skip it. Pending migrations are writes: they are
-    always preceded by the check.
+    always preceded by the check. `create=False`: a missing file is refused, not created
+    (a daemon thread opening mid-restore must not put an empty home in its place).
+
+    A home that cannot be written (`unwritable`) is opened read-only when `read_only` (a
+    reader's open: nothing is created or migrated), else refused with `ReadOnlyHome`.
     """
     home = Path(home)
-    ensure_private_dir(home)
     path = home / DB_FILENAME
+    if not create and not path.exists():
+        raise StoreError(f"{path} is gone (moved or deleted)")
+    why = unopenable(path)
+    if why:
+        raise StoreError(why)
+    blocked = unwritable(home)
+    if blocked:
+        if not read_only:
+            raise ReadOnlyHome(f"the home is not writable: {blocked}")
+        if not path.exists():
+            raise ReadOnlyHome(f"the home is not writable ({blocked}) and holds no database yet")
+        db = connect(path, read_only=True)
+        try:
+            check_schema(db)
+            if MIGRATIONS.pending(db):
+                raise ReadOnlyHome(
+                    f"the home is not writable ({blocked}) and its database needs a schema "
+                    "upgrade this version makes on first write; open it once where it is writable"
+                )
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
+        except StoreError:
+            db.close()
+            raise
+        return db
+    ensure_private_dir(home)
     try:
         _create_private_file(path)
     except PermissionError:
@@ -198,14 +319,45 @@ def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) 
     holds a read transaction; WAL lets writers go on). It is written to a private (0600)
     temporary file beside `target`, checked, fsynced and only then put in place, so a
     failed or interrupted backup never leaves a half-written `target`. An existing
-    `target` is replaced only with `overwrite`.
+    `target` is replaced only with `overwrite`; the database itself (or its -wal, -shm)
+    never is. While it runs the temporary file is recorded in the home (`partials`), so
+    what a killed backup leaves is removed by the next backup, `check` or daemon start.
     """
+    from store import partials
+
     target = Path(target)
+    source = file_of(db)
+    if source is not None and _is_the_database(target, source):
+        raise StoreError(
+            f"{target} is the home's database itself; back up to a file outside the home "
+            "(the restore steps are in the README: Backup and restore)"
+        )
     if target.is_dir():
         raise StoreError(f"{target} is a directory; give a file name for the backup")
     if target.exists() and not overwrite:
         raise StoreError(f"{target} exists; --force replaces it")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with contextlib.ExitStack() as stack:
+        if source is not None:
+            stack.enter_context(partials.recorded(source.parent, tmp))
+        _backup_to(db, tmp, target, overwrite)
+
+
+def _is_the_database(target: Path, source: Path) -> bool:
+    """Whether `target` is `source` or one of its side files, by name (links resolved) or
+    by inode (a hard link)."""
+    names = [source.with_name(source.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    resolved = target.resolve()
+    for name in names:
+        if resolved == name.resolve():
+            return True
+        with contextlib.suppress(OSError):
+            if os.path.samefile(target, name):
+                return True
+    return False
+
+
+def _backup_to(db: sqlite_utils.Database, tmp: Path, target: Path, overwrite: bool) -> None:
     try:
         os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except OSError as exc:
@@ -213,6 +365,11 @@ def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) 
     try:
         copy = sqlite3.connect(str(tmp))
         try:
+            # A copy that fails is deleted whole: no journal to roll it back (none is left
+            # beside the target either), and one fsync at the end instead of one per step.
+            copy.execute("PRAGMA journal_mode = OFF")
+            copy.execute("PRAGMA synchronous = OFF")
+            # One step, one read transaction: a snapshot that another writer cannot restart.
             db.conn.backup(copy)
             problems = damage(copy)
         finally:

@@ -15,6 +15,7 @@ from typing import Any, TypedDict, cast
 import sqlite_utils
 
 from store.db import immediate, utcnow
+from vocab.scoring import STALE_AFTER_SESSIONS
 
 BOOKS = ("paper", "hold", "long")
 
@@ -73,6 +74,7 @@ class BookState(TypedDict):
     equity: float
     positions: dict[str, PositionState]
     last: dict[str, float]  # the last known price of each symbol
+    missing: dict[str, int]  # held symbols: sessions in a row without a bar (newer rows)
 
 
 class PaperDay(TypedDict):
@@ -266,10 +268,70 @@ def standing(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
     return out
 
 
+def sessions_without_bar(
+    db: sqlite_utils.Database, book: str, symbols: Sequence[str]
+) -> dict[str, tuple[str | None, int]]:
+    """Per symbol: its newest final bar, and how many of `book`'s stepped sessions came
+    after it (sessions the account marked it at an old price)."""
+    out = {}
+    for s in symbols:
+        last = db.execute(
+            "SELECT MAX(date) FROM bars WHERE symbol = ? AND provisional = 0", [s]
+        ).fetchone()[0]
+        n = db.execute(
+            "SELECT COUNT(*) FROM paper_days WHERE book = ? AND session > ?", [book, last or ""]
+        ).fetchone()[0]
+        out[s] = (last, int(n))
+    return out
+
+
+class StaleHolding(TypedDict):
+    """A held symbol with no bar for more than STALE_AFTER_SESSIONS of the account's
+    sessions: valued at its last close, which no order can trade (models.paper)."""
+
+    symbol: str
+    last_bar: str | None
+    sessions: int  # the account's sessions since its last bar
+    price: float  # the last close it is valued at
+    value: float  # signed market value at that close
+    weight: float  # value over the book's equity
+
+
+def stale_holdings(db: sqlite_utils.Database, book: str = "paper") -> list[StaleHolding]:
+    """The stale holdings of `book`'s newest session (none before the account exists)."""
+    try:
+        state = latest(db).get(book)
+    except sqlite3.OperationalError:  # a home older than the paper account's tables
+        return []
+    if state is None:
+        return []
+    held = state.get("positions", {})
+    out = []
+    for s, (last, n) in sessions_without_bar(db, book, sorted(held)).items():
+        if n <= STALE_AFTER_SESSIONS:
+            continue
+        p = held[s]
+        price = state.get("last", {}).get(s, p["entry_price"])
+        value = p["shares"] * price
+        equity = state["equity"]
+        out.append(
+            StaleHolding(
+                symbol=s,
+                last_bar=last,
+                sessions=n,
+                price=price,
+                value=value,
+                weight=value / equity if equity else 0.0,
+            )
+        )
+    return out
+
+
 class Position(TypedDict):
     symbol: str
     side: str  # long | short
     value: float  # signed market value
+    stale_sessions: int  # sessions without a bar when stale (StaleHolding), else 0
 
 
 class PaperPanel(TypedDict):
@@ -317,11 +379,13 @@ def panel(db: sqlite_utils.Database, limit: int = 250) -> PaperPanel | None:
         peak = max(peak, series[main][d])
         drawdown.append(100.0 * (series[main][d] / peak - 1))
     now = latest(db)[main]
+    stale = {h["symbol"]: h["sessions"] for h in stale_holdings(db, main)}
     positions = [
         Position(
             symbol=s,
             side="long" if p["shares"] > 0 else "short",
             value=p["shares"] * now.get("last", {}).get(s, p["entry_price"]),
+            stale_sessions=stale.get(s, 0),
         )
         for s, p in sorted(now.get("positions", {}).items())
     ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from store import range_states
+from store import range_states, schema
 
 STATUSES = ("pending", "verified", "expired")
 
@@ -81,7 +81,9 @@ def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
 
 
-def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()) -> list[tuple]:
+def maturing(
+    db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
     """Pending predictions whose target session is on or before `as_of`, with its close.
 
     With `json_paths` (two or more, e.g. '$.votes.rsi'), one more column holds a JSON array of
@@ -99,12 +101,8 @@ def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> N
     covered95, verified_at, id); hit is None for a FLAT call, covered* for a call without
     that range. The ranges' checkpoints that had fed a session now verified are voided."""
     rows = list(rows)
-    db.conn.executemany(
-        "UPDATE predictions SET status = 'verified', actual_price = ?, error_pct = ?, hit = ?, "
-        "outcome = ?, up_hit = ?, majority_hit = ?, covered80 = ?, covered95 = ?, verified_at = ? "
-        "WHERE id = ? AND status = 'pending'",
-        rows,
-    )
+    if rows:
+        _apply_scores(db, rows)
     ids = [int(r[-1]) for r in rows]
     firsts = {}
     if ids and range_states.any_saved(db):
@@ -117,6 +115,43 @@ def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> N
             ).fetchall()
         )
     range_states.void(db, firsts)
+
+
+def _apply_scores(db: sqlite_utils.Database, rows: list[Sequence[Any]]) -> None:
+    """In bulk: the scores go to a temporary table, one UPDATE ... FROM applies them to the
+    calls still pending, and the per-session sums are added once per session (the update
+    triggers stand aside while this pass holds sums_paused; schema m017). One savepoint, so
+    no other connection sees the pause and a crash leaves nothing half-done."""
+    db.execute("SAVEPOINT verifying")
+    try:
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS verifying (actual_price REAL, error_pct REAL, "
+            "hit INTEGER, outcome TEXT, up_hit INTEGER, majority_hit INTEGER, "
+            "covered80 INTEGER, covered95 INTEGER, verified_at TEXT, id INTEGER PRIMARY KEY)"
+        )
+        db.execute("DELETE FROM temp.verifying")
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO temp.verifying VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+        )
+        db.execute(
+            "DELETE FROM temp.verifying WHERE id NOT IN (SELECT v.id FROM temp.verifying v "
+            "JOIN predictions p ON p.id = v.id WHERE p.status = 'pending')"
+        )
+        db.execute("INSERT INTO sums_paused (pass) VALUES (1)")
+        db.execute(
+            "UPDATE predictions SET status = 'verified', actual_price = v.actual_price, "
+            "error_pct = v.error_pct, hit = v.hit, outcome = v.outcome, up_hit = v.up_hit, "
+            "majority_hit = v.majority_hit, covered80 = v.covered80, covered95 = v.covered95, "
+            "verified_at = v.verified_at FROM temp.verifying v WHERE predictions.id = v.id"
+        )
+        db.execute(schema.verified_sums_of("temp.verifying"))
+        db.execute("DELETE FROM sums_paused")
+        db.execute("DELETE FROM temp.verifying")
+    except BaseException:
+        db.execute("ROLLBACK TO verifying")
+        db.execute("RELEASE verifying")
+        raise
+    db.execute("RELEASE verifying")
 
 
 def residuals(

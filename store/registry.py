@@ -209,6 +209,39 @@ def quarantine(db: sqlite_utils.Database, model_id: str, reason: str) -> str | N
         return str(prev[0])
 
 
+LOAD_BACK = "artifact failed to load back"  # a new model's quarantine: it never served
+
+
+def lift(db: sqlite_utils.Database, model_id: str, note: str) -> str:
+    """End a quarantine (the artifact proved readable and intact after all); returns the
+    model's status now. A model quarantined at its load-back after training is a candidate
+    again; one that served (or was chosen to) serves again when it is newer than what
+    serves its kind now (as `quarantine` would have chosen it), else it is retired."""
+    with immediate(db):
+        row = db.execute(
+            "SELECT kind, version, status, reason FROM models WHERE id = ?", [model_id]
+        ).fetchone()
+        if row is None or row[2] != "quarantined":
+            return str(row[2]) if row else ""
+        kind, version, _, reason = row
+        top = db.execute(
+            "SELECT version FROM models WHERE kind = ? AND status = 'serving'", [kind]
+        ).fetchone()
+        if str(reason or "").startswith(LOAD_BACK):
+            status = "candidate"
+        elif top is None or int(top[0]) < int(version):
+            status = "serving"
+            db.execute(
+                "UPDATE models SET status = 'retired', reason = ? WHERE kind = ? AND "
+                "status = 'serving'",
+                [f"replaced by {model_id}", kind],
+            )
+        else:
+            status = "retired"
+        _set(db, model_id, status, note)
+        return status
+
+
 def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[dict[str, Any]]:
     """The quarantines in effect: quarantined models newer than the model that serves their
     kind now (as of session `day`: only those known by it), each with `serves`,
@@ -235,6 +268,12 @@ def quarantine_notice(q: Mapping[str, Any]) -> str:
 
 def any_serving(db: sqlite_utils.Database) -> bool:
     return db["models"].count_where("status = 'serving'") > 0
+
+
+def last_trained_at(db: sqlite_utils.Database) -> str | None:
+    """When the newest model was trained (ISO UTC), by the daemon or by `assistant train`."""
+    row = db.execute("SELECT MAX(trained_at) FROM models").fetchone()
+    return row[0] if row and row[0] else None
 
 
 def serving_training_window(db: sqlite_utils.Database) -> tuple[str | None, str | None]:

@@ -25,7 +25,7 @@ from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
 
-from store import alerts, market, news, paper, rankings, registry, symbols
+from store import alerts, market, news, paper, registry, symbols
 from store.freshness import sessions_between
 from store.news import Headline
 from store.paper import PaperPanel
@@ -98,7 +98,6 @@ class WatchRow(TypedDict):
     n80: int  # verified calls with an 80% range behind coverage80
     coverage80: float | None
     ranking: Ranking | None
-    call_muted: NotRequired[bool]  # the edge line says it once for every row
 
 
 class PendingCall(Call):
@@ -220,6 +219,10 @@ class SymbolDetail(TypedDict):
     hit_rate: float | None
     baseline: float | None
     baseline_name: str
+    regime: RegimeLine | None  # the regime now (as of the detail's session)
+    ranking: Ranking | None  # the ranking model's newest call at the latest call's horizon
+    n80: int  # verified calls with an 80% range behind coverage80 (as on the watchlist)
+    coverage80: float | None
 
 
 @contextlib.contextmanager
@@ -428,28 +431,40 @@ def _baseline(n: int, ups: int, majs: int) -> tuple[float | None, str]:
 
 
 def watchlist(
-    db: sqlite_utils.Database, window: int = HIT_WINDOW, today: str | None = None
+    db: sqlite_utils.Database,
+    window: int = HIT_WINDOW,
+    today: str | None = None,
+    as_of: str | None = None,
 ) -> list[WatchRow]:
     """One row per watched symbol: last close and change, regime, latest call, hit rate, and
-    how many sessions old its newest bar is on `today` (stale beyond STALE_AFTER_SESSIONS)."""
+    how many sessions old its newest bar is on `today` (stale beyond STALE_AFTER_SESSIONS).
+
+    `as_of` (a replay's clock): the close, regime, latest call and rank as of that session,
+    not the later ones a home may already hold."""
+    until = as_of or MAX_DATE
     out = []
-    for symbol, exchange in db.execute(
+    active = db.execute(
         "SELECT symbol, exchange FROM symbols WHERE active = 1 ORDER BY symbol"
-    ).fetchall():
+    ).fetchall()
+    ranks = ranked_now(db, [symbol for symbol, _ in active], as_of)
+    for symbol, exchange in active:
         bars = db.execute(
-            "SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT 2", [symbol]
+            "SELECT date, close FROM bars WHERE symbol = ? AND date <= ? "
+            "ORDER BY date DESC LIMIT 2",
+            [symbol, until],
         ).fetchall()
         age = sessions_between(db, exchange, bars[0][0], today) if bars and today else 0
         reg = db.execute(
-            "SELECT regime FROM regimes WHERE symbol = ? ORDER BY date DESC LIMIT 1", [symbol]
+            "SELECT regime FROM regimes WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT 1",
+            [symbol, until],
         ).fetchone()
         # The latest call: newest as_of, shortest horizon among that day's calls.
         call = _rows(
             db,
             "SELECT id, as_of, horizon, direction, pred_change_pct, confidence, "
             "model_version, status, lower, upper FROM predictions WHERE symbol = ? "
-            "ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1",
-            [symbol],
+            "AND as_of <= ? ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1",
+            [symbol, until],
         )
         latest = cast(LatestCall, call[0]) if call else None
         # (n, hits, always-up hits, majority hits) over the last `window` directional calls,
@@ -471,8 +486,8 @@ def watchlist(
             [symbol, window],
         ).fetchone()
         # The ranking model's newest relative call, at the same horizon as the latest call.
-        ranks = rankings.latest(db, symbol)
-        h = latest["horizon"] if latest else min(ranks, default=None)
+        mine = ranks.get(symbol, {})
+        h = latest["horizon"] if latest else min(mine, default=None)
         out.append(
             WatchRow(
                 symbol=symbol,
@@ -490,10 +505,44 @@ def watchlist(
                 baseline_name=name,
                 n80=n80,
                 coverage80=in80 / n80 if n80 else None,
-                ranking=ranks.get(h) if h is not None else None,
+                ranking=mine.get(h) if h is not None else None,
             )
         )
     return out
+
+
+MAX_DATE = "9999-12-31"  # no as-of bound: every stored row counts
+
+
+def ranked_now(
+    db: sqlite_utils.Database, active: list[str], as_of: str | None = None
+) -> dict[str, dict[int, Ranking]]:
+    """Each watched symbol's newest relative call per horizon (up to `as_of`), ranked among
+    the watched symbols ranked that session: a symbol removed since then leaves the ranks
+    (5 watched read 1/5 .. 5/5, not 1/6) and the mean the moves are relative to."""
+    newest: dict[str, dict[int, Ranking]] = {}
+    for symbol in active:
+        cur = db.execute(
+            "SELECT horizon, as_of, rank, of, relative, model_version FROM rankings "
+            "WHERE symbol = ? AND as_of = (SELECT MAX(as_of) FROM rankings WHERE symbol = ? "
+            "AND as_of <= ?) ORDER BY horizon, made_at",
+            [symbol, symbol, as_of or MAX_DATE],
+        )
+        newest[symbol] = {
+            int(h): Ranking(as_of=a, rank=rk, of=n, relative=rel, model_version=m)
+            for h, a, rk, n, rel, m in cur
+        }
+    groups: dict[tuple[int, str], list[Ranking]] = {}
+    for mine in newest.values():
+        for h, r in mine.items():
+            groups.setdefault((h, r["as_of"]), []).append(r)
+    for group in groups.values():
+        if all(r["of"] == len(group) for r in group):
+            continue  # every symbol ranked that session is still watched: as stored
+        mean = sum(r["relative"] for r in group) / len(group)
+        for i, r in enumerate(sorted(group, key=lambda r: (r["rank"], -r["relative"]))):
+            r["rank"], r["of"], r["relative"] = i + 1, len(group), r["relative"] - mean
+    return newest
 
 
 def deactivated(db: sqlite_utils.Database) -> list[Deactivated]:
@@ -501,7 +550,7 @@ def deactivated(db: sqlite_utils.Database) -> list[Deactivated]:
     return symbols.deactivated(db)
 
 
-NO_EDGE_LINE = "no measured edge on this watchlist — ranges and volatility below"
+NO_EDGE_LINE = "latest calls all no call: no measured edge (ranges below)"
 
 
 def edge_line(watchlist_rows: list[WatchRow]) -> str | None:
@@ -522,10 +571,11 @@ def pending(db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT) -
         " WHERE status = 'pending' ORDER BY target_date, symbol, horizon, id LIMIT ?",
         [limit],
     )
-    for r in rows:
+    for r in rows:  # sessions stored up to `today` (a replay's home may hold later ones)
         elapsed = db.execute(
-            "SELECT COUNT(*) FROM bars WHERE symbol = ? AND date > ? AND provisional = 0",
-            [r["symbol"], r["as_of"]],
+            "SELECT COUNT(*) FROM bars WHERE symbol = ? AND date > ? AND date <= ? "
+            "AND provisional = 0",
+            [r["symbol"], r["as_of"], today],
         ).fetchone()[0]
         r["sessions_left"] = max(0, int(r["horizon"]) - int(elapsed))
     return cast(list[PendingCall], rows)
@@ -609,40 +659,50 @@ def _coverage_trend(
     return dates[-points:], cov80[-points:], cov95[-points:]
 
 
-def regime_states(db: sqlite_utils.Database, lookback: int = 60) -> list[RegimeLine]:
-    """Latest regime per watched symbol, how many stored sessions it has lasted, trend, vol."""
+def regime_states(
+    db: sqlite_utils.Database, lookback: int = 60, as_of: str | None = None
+) -> list[RegimeLine]:
+    """Latest regime per watched symbol (up to `as_of`), how many stored sessions it has
+    lasted, trend, vol."""
     out = []
     for (symbol,) in db.execute(
         "SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol"
     ).fetchall():
-        recent = db.execute(
-            "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ? "
-            "ORDER BY date DESC LIMIT ?",
-            [symbol, lookback],
-        )
-        latest = recent.fetchone()
-        if latest is None:
-            continue
-        run, held = 1, True  # held: the regime lasts through the whole look-back
-        for _date, regime, _trend, _vol in recent:  # stepped only up to the first change
-            if regime != latest[1]:
-                held = False
-                break
-            run += 1
-        out.append(
-            RegimeLine(
-                {
-                    "symbol": symbol,
-                    "date": latest[0],
-                    "regime": latest[1],
-                    "trend": latest[2],
-                    "volatility": latest[3],
-                    "sessions": run,
-                    "at_least": held,
-                }
-            )
-        )
+        state = regime_state(db, symbol, lookback, as_of)
+        if state is not None:
+            out.append(state)
     return out
+
+
+def regime_state(
+    db: sqlite_utils.Database, symbol: str, lookback: int = 60, as_of: str | None = None
+) -> RegimeLine | None:
+    """One symbol's latest regime up to `as_of` and how many stored sessions it has lasted."""
+    recent = db.execute(
+        "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ? "
+        "AND date <= ? ORDER BY date DESC LIMIT ?",
+        [symbol, as_of or MAX_DATE, lookback],
+    )
+    latest = recent.fetchone()
+    if latest is None:
+        return None
+    run, held = 1, True  # held: the regime lasts through the whole look-back
+    for _date, regime, _trend, _vol in recent:  # stepped only up to the first change
+        if regime != latest[1]:
+            held = False
+            break
+        run += 1
+    return RegimeLine(
+        {
+            "symbol": symbol,
+            "date": latest[0],
+            "regime": latest[1],
+            "trend": latest[2],
+            "volatility": latest[3],
+            "sessions": run,
+            "at_least": held,
+        }
+    )
 
 
 def dashboard(
@@ -655,11 +715,10 @@ def dashboard(
         # is none yet, and the bars it revealed are as fresh as the replay (no staleness).
         replaying = daemon["mode"] == "replay"
         today = daemon["sim_date"] if replaying else now.date().isoformat()
-        rows = watchlist(db, today=today)
+        # what the replay's clock has reached, not the later rows a home may already hold
+        as_of = daemon["sim_date"] if replaying else None
+        rows = watchlist(db, today=today, as_of=as_of)
         line = edge_line(rows)
-        if line:  # the line says it once: the rows' FLAT calls need not repeat it
-            for r in rows:
-                r["call_muted"] = True
         jobs = running_jobs(db)
         cmds = recent_commands(db)
         training = any(j["job"] == "retrain" for j in jobs)
@@ -677,7 +736,7 @@ def dashboard(
             "edge_line": line,
             "pending": pending(db, today or now.date().isoformat()),
             "trend": accuracy_trend(db),
-            "regimes": regime_states(db),
+            "regimes": regime_states(db, as_of=as_of),
             "quarantined": quarantined(db),
             "paper": paper.panel(db),
             "context": market_context(db),
@@ -732,23 +791,39 @@ def quarantined(db: sqlite_utils.Database) -> list[Quarantine]:
     ]
 
 
+def replay_clock(db: sqlite_utils.Database) -> str | None:
+    """The session a replay has reached (None when not replaying, or before its first)."""
+    row = db.execute("SELECT mode, sim_date FROM daemon WHERE id = 1").fetchone()
+    return row[1] if row and row[0] == "replay" else None
+
+
 def symbol_detail(
-    db: sqlite_utils.Database, symbol: str, *, bars_limit: int = 120, history_limit: int = 200
+    db: sqlite_utils.Database,
+    symbol: str,
+    *,
+    bars_limit: int = 120,
+    history_limit: int = 200,
+    as_of: str | None = None,
 ) -> SymbolDetail:
-    """Price history, predictions (with outcomes) and the latest call's signals for one symbol."""
+    """Price history, predictions (with outcomes) and the latest call's signals for one symbol,
+    up to `as_of`; by default up to a replay's clock, where the dashboard stops too."""
     with snapshot(db):
+        if as_of is None:
+            as_of = replay_clock(db)
+        until = as_of or MAX_DATE
         bars = db.execute(
-            "SELECT date, close FROM bars WHERE symbol = ? ORDER BY date DESC LIMIT ?",
-            [symbol, bars_limit],
+            "SELECT date, close FROM bars WHERE symbol = ? AND date <= ? "
+            "ORDER BY date DESC LIMIT ?",
+            [symbol, until, bars_limit],
         ).fetchall()[::-1]
         rows = _rows(
             db,
             "SELECT id, as_of, horizon, target_date, base_price, pred_change_pct, "
             "pred_price, direction, confidence, regime, model_version, status, "
             f"actual_price, error_pct, {SCORED_SQL}, signals, lower, upper, lower95, upper95, "
-            "covered80, covered95 FROM predictions WHERE symbol = ? "
+            "covered80, covered95 FROM predictions WHERE symbol = ? AND as_of <= ? "
             "ORDER BY as_of DESC, horizon ASC, id DESC LIMIT ?",
-            [symbol, history_limit],
+            [symbol, until, history_limit],
         )
         for h in rows:
             h["signals"] = _json(h["signals"])
@@ -759,7 +834,13 @@ def symbol_detail(
         ]
         n, hits, ups, majs = _hit_stats(verified)
         base, name = _baseline(n, ups, majs)
-        context = market.context_of(db, [symbol]).get(symbol)
+        # the 80% range's realized coverage over the watchlist's window, and the rank
+        ranged = [h["covered80"] for h in history if h["covered80"] is not None][:HIT_WINDOW]
+        active = [s for (s,) in db.execute("SELECT symbol FROM symbols WHERE active = 1")]
+        ranks = ranked_now(db, active, as_of).get(symbol, {})
+        horizon = latest["horizon"] if latest else min(ranks, default=None)
+        seen = latest["as_of"] if as_of and latest else None  # the latest call's, in a replay
+        context = market.context_of(db, [symbol], seen).get(symbol)
         return {
             "symbol": symbol,
             "context": context,
@@ -775,6 +856,10 @@ def symbol_detail(
             "hit_rate": hits / n if n else None,
             "baseline": base,
             "baseline_name": name,
+            "regime": regime_state(db, symbol, as_of=as_of),
+            "ranking": ranks.get(horizon) if horizon is not None else None,
+            "n80": len(ranged),
+            "coverage80": sum(ranged) / len(ranged) if ranged else None,
         }
 
 

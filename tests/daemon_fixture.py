@@ -8,7 +8,9 @@ one thing slowed down, chosen by `$SLOW` (so a test can `kill -9` in the middle 
 - `cycle`: the cycle sleeps `$SLOW_S` seconds inside its write transaction, after
   inserting its predictions and before committing them;
 - `paper`: the paper account's step sleeps `$SLOW_S` seconds inside its write
-  transaction, before writing the session's rows.
+  transaction, before writing the session's rows;
+- `backup`: a backup sleeps `$SLOW_S` seconds once its copy is written to the temporary
+  file, before checking it and putting it in place.
 """
 
 from __future__ import annotations
@@ -217,6 +219,17 @@ def _install_slowdowns() -> None:
             return real_now()
 
         paper.utcnow = slow_now
+    elif slow == "backup":
+        from store import db as store_db
+
+        real_damage = store_db.damage
+
+        def slow_damage(db, *a, **k):  # type: ignore[no-untyped-def]
+            if isinstance(db, sqlite3.Connection):  # the copy (the home's is sqlite-utils')
+                time.sleep(delay)
+            return real_damage(db, *a, **k)
+
+        store_db.damage = slow_damage
 
 
 def writer_main(home: Path, seconds: float, min_sessions: int = 0, min_accepted: int = 0) -> None:

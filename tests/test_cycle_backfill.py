@@ -57,6 +57,7 @@ def test_backfill_gives_a_new_home_verified_calls_with_baselines_and_is_idempote
 
 def test_backfill_refuses_bad_input(tmp_path):
     home = tmp_path / "home"
+    home.mkdir()  # a missing one is refused first
     proc = cli(home, "backfill", "--sessions", "0")
     assert proc.returncode != 0 and proc.stderr.startswith("error: --sessions")
     proc = cli(home, "backfill")

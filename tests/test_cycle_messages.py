@@ -55,7 +55,7 @@ def test_predict_prints_a_table_of_the_calls(home):
 
 def test_a_skill_that_rounds_to_nothing_reads_zero_not_minus_zero():
     from assistant.cli.cycle import format_metrics
-    from assistant.cli.modeling import _metric_row
+    from assistant.cli.modeling import HEAD, _metric_row
     from models import metrics
 
     n = 400
@@ -77,8 +77,8 @@ def test_a_skill_that_rounds_to_nothing_reads_zero_not_minus_zero():
     )
     assert m["brier_skill"] == 0 and str(m["brier_skill"]) == "0.0"  # not -0.0
     shown = _metric_row("xgboost", m)
-    assert shown[8] == "0", shown  # the train/backtest table's Brier skill column
-    report = {**m, "hit_rate": m["dir_accuracy"], "verdict": "no measured edge"}
+    assert shown[HEAD.index("Brier skill")] == "0", shown  # the train/backtest table
+    report = {**m, "hit_rate": m["dir_accuracy"], "verdict_text": "no edge"}
     assert "(skill +0.000)" in format_metrics("AAA h=1", report)
     report["brier_skill"] = -0.0004  # what the report computes before rounding
     assert "(skill +0.000)" in format_metrics("AAA h=1", report)

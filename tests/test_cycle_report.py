@@ -56,7 +56,8 @@ def test_report_on_known_outcomes(scored):
     assert (
         g["edge"] == pytest.approx(0.0)
         and g["p_value"] > 0.4
-        and "no measured edge" in g["verdict"]
+        and g["verdict"] == "no edge"
+        and g["adjustment"] == "holm over 3 rows"
     )
     # Brier: hits score (0.2^2 + 0.1^2 + 0.3^2), misses (0.8^2 + 0.1^2 + 0.7^2)
     assert g["brier"] == pytest.approx(0.75 * 0.14 + 0.25 * 1.14)

@@ -19,7 +19,7 @@ from tests.test_cycle_plan import evidence
 from tests.tui_fixture import FIXED_NOW, screen_text, settle, sync
 from tui.app import make_app
 
-NO_EDGE_LINE = "no measured edge on this watchlist — ranges and volatility below"
+NO_EDGE_LINE = "latest calls all no call: no measured edge (ranges below)"
 
 
 def _predict(home) -> list[dict]:

@@ -101,12 +101,12 @@ def test_an_existing_shared_folder_given_as_home_keeps_its_mode(tmp_path):
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777  # the sticky bit is still there
     assert stat.S_IMODE((shared / "assistant.db").stat().st_mode) == 0o600
     created = tmp_path / "new" / "home"
-    assert _run(created, "watch", "list").returncode == 0
+    assert _run(created, "watch", "add", "AAPL").returncode == 0
     assert stat.S_IMODE(created.stat().st_mode) == 0o700  # a home the product makes is private
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o077])
 def test_a_new_home_is_private_whatever_the_umask(tmp_path, umask):
     home = tmp_path / "home"
-    assert _run(home, "watch", "list", umask=umask).returncode == 0
+    assert _run(home, "watch", "add", "AAPL", umask=umask).returncode == 0
     assert stat.S_IMODE(home.stat().st_mode) == 0o700

@@ -1,5 +1,6 @@
 """Live scheduling under a controlled clock: after the close in the exchange's zone, across
-DST, sessions only; and a run missed while the daemon was down is caught up once at start."""
+DST, sessions only; every run missed while the daemon was down is caught up once at start,
+and every run a jump of the wall clock (a suspend, a paused VM) crossed while it ran."""
 
 from __future__ import annotations
 
@@ -102,11 +103,117 @@ def test_a_missed_run_is_caught_up_once_at_start(home, monkeypatch):
         assert _collect_runs(home) == ["2024-03-12T16:30-04:00"]
         _run_once(home, settings)  # a restart the same evening: already done, not again
         assert _collect_runs(home) == ["2024-03-12T16:30-04:00"]
-    # Down all Wednesday and Thursday: only the latest missed run is caught up.
+    # Down all Wednesday and Thursday: both sessions are caught up, in order.
     with time_machine.travel(datetime(2024, 3, 15, 9, 0, tzinfo=NY), tick=False):
         _run_once(home, settings)
-    assert _collect_runs(home) == ["2024-03-12T16:30-04:00", "2024-03-14T16:30-04:00"]
+    assert _collect_runs(home) == [
+        "2024-03-12T16:30-04:00",
+        "2024-03-13T16:30-04:00",
+        "2024-03-14T16:30-04:00",
+    ]
+    assert _runs(home, "drift") == [
+        ("2024-03-12T17:30-04:00", "no drift"),
+        ("2024-03-13T17:30-04:00", "no drift"),
+        ("2024-03-14T17:30-04:00", "no drift"),
+    ]
+    # A session a later one passed is predicted as of itself; the newest from the latest
+    # final bars, as on time.
+    assert [m for _, m in _runs(home, "cycle")][1:] == [
+        "0 calls (0 new) as of 2024-03-13",
+        "0 calls (0 new)",
+    ]
+
+
+def _runs(home, job):
     db = open_db(home)
-    drift = [r[0] for r in db.execute("SELECT scheduled_for FROM job_runs WHERE job = 'drift'")]
-    db.close()
-    assert drift == ["2024-03-12T17:30-04:00", "2024-03-14T17:30-04:00"]
+    try:
+        return [
+            tuple(r)
+            for r in db.execute(
+                "SELECT scheduled_for, message FROM job_runs WHERE job = ? ORDER BY id", [job]
+            )
+        ]
+    finally:
+        db.close()
+
+
+def _run_across(home, settings, start, *wake_at):
+    """Run the daemon from `start`; each time the loop goes idle the host 'sleeps' and
+    wakes at the next of `wake_at` (the wall clock jumps; the process never noticed the
+    time pass); after the last, it stops. Returns the job runs in the order they ran."""
+    open_db(home).close()
+    with time_machine.travel(start, tick=False) as clock:
+        daemon = Daemon(home, settings, log_to_stderr=False)
+        wakes = list(wake_at)
+
+        def sleep(_seconds):
+            if wakes:
+                clock.move_to(wakes.pop(0))
+            else:
+                daemon.stop.set()
+
+        daemon.sleep = sleep
+        daemon.run()
+    db = open_db(home)
+    try:
+        return [
+            tuple(r)
+            for r in db.execute(
+                "SELECT job, scheduled_for FROM job_runs "
+                "WHERE job IN ('collect', 'cycle', 'drift') ORDER BY id"
+            )
+        ]
+    finally:
+        db.close()
+
+
+def test_a_suspend_across_the_daily_slot_runs_the_missed_session(home, monkeypatch, caplog):
+    monkeypatch.setenv("ASSISTANT_MODELS_KINDS", "rules")
+    settings = config.load(home)
+    # Monday 16:29 New York, a minute before the close's slot; the laptop sleeps until
+    # Tuesday 10:00. Monday is a session: it is collected and predicted (from its close).
+    runs = _run_across(
+        home,
+        settings,
+        datetime(2024, 3, 11, 16, 29, tzinfo=NY),
+        datetime(2024, 3, 12, 10, 0, tzinfo=NY),
+    )
+    monday = [r for r in runs if r[1].startswith("2024-03-11")]
+    assert monday == [
+        ("collect", "2024-03-11T16:30-04:00"),
+        ("cycle", "2024-03-11T16:30-04:00"),
+        ("drift", "2024-03-11T17:30-04:00"),
+    ]
+    assert "is not a trading session" not in caplog.text
+
+
+def test_a_pause_across_several_sessions_runs_each_in_order(home, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_MODELS_KINDS", "rules")
+    settings = config.load(home)
+    # A VM paused from Monday 16:29 to Thursday 10:00, then from Thursday 10:00 to the next
+    # Tuesday 09:00 (a weekend between): every session it crossed runs once, oldest first.
+    runs = _run_across(
+        home,
+        settings,
+        datetime(2024, 3, 11, 16, 29, tzinfo=NY),
+        datetime(2024, 3, 14, 10, 0, tzinfo=NY),
+        datetime(2024, 3, 19, 9, 0, tzinfo=NY),
+    )
+    after_start = [r for r in runs if r[1] >= "2024-03-11"]
+    expected = []
+    for day in ("11", "12", "13", "14", "15", "18"):
+        expected += [
+            ("collect", f"2024-03-{day}T16:30-04:00"),
+            ("cycle", f"2024-03-{day}T16:30-04:00"),
+            ("drift", f"2024-03-{day}T17:30-04:00"),
+        ]
+    assert after_start == expected
+    cycles = [m for _, m in _runs(home, "cycle")]
+    assert cycles[-6:] == [
+        "0 calls (0 new) as of 2024-03-11",
+        "0 calls (0 new) as of 2024-03-12",
+        "0 calls (0 new)",  # the newest when the VM woke on Thursday
+        "0 calls (0 new) as of 2024-03-14",
+        "0 calls (0 new) as of 2024-03-15",
+        "0 calls (0 new)",
+    ]

@@ -39,6 +39,7 @@ def test_start_status_stop_and_one_daemon_per_home(tmp_path, capsys, monkeypatch
 
 
 def _start_status_stop(home, capsys):
+    home.mkdir()  # status refuses a home that does not exist
     before = json.loads(_inproc(capsys, home, "status", "--json")[1])
     assert before["running"] is False and before["pid"] is None
 
@@ -74,6 +75,7 @@ def _start_status_stop(home, capsys):
 
 def test_bad_replay_options_are_refused_before_anything_starts(tmp_path, capsys):
     home = tmp_path / "home"
+    home.mkdir()  # a missing one is refused first
     for args, msg in (
         (["start", "--speed", "2"], "need --replay"),
         (["daemon", "--replay", "--from", "yesterday-ish"], "is not a date"),

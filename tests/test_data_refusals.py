@@ -350,7 +350,7 @@ async def test_the_tui_shows_why_a_symbol_left_the_watchlist(home, db):
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
         text = screen_text(app)
-    assert "ZZZZ OFF THE LIST: deactivated: no data on 1 consecutive" in text
+    assert "ZZZZ OFF THE LIST: `assistant watch add ZZZZ` to retry · no data on 1" in text
 
 
 def test_a_stored_future_bar_does_not_make_collect_say_current_for_ever(home, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -18,11 +19,13 @@ BAD = [
     ("models", "horizons", "[-1, 3]", "one or more distinct session counts from 1 to 63"),
     ("models", "horizons", "[]", "one or more distinct session counts"),
     ("models", "window", "0", "a whole number from 1 to 64 sessions"),
-    ("models", "epochs", "0", "at least 1"),
+    ("models", "epochs", "0", "a whole number from 1 to 10,000"),
+    ("models", "epochs", "99999999999999", "a whole number from 1 to 10,000"),
+    ("alerts", "timeout_seconds", "1e10", "a number above 0 and at most 3600"),
     ("schedule", "timezone", '"Mars/Olympus"', "an IANA time zone"),
     ("schedule", "collect_at", '"25:99"', "a 24-hour time HH:MM"),
     ("schedule", "drift_check_at", '"noon"', "a 24-hour time HH:MM"),
-    ("schedule", "retrain_every_days", "0", "at least 1"),
+    ("schedule", "retrain_every_days", "0", "a whole number from 1 to 3,660 days"),
     ("calendar", "exchange", '"NOPE"', "an exchange_calendars code"),
     ("collect", "source", '"ftp"', "one of sample, yahoo, csv"),
     ("collect", "history_years", "0", "a whole number from 1 to 100 years"),
@@ -111,3 +114,155 @@ def test_good_values_still_load(tmp_path):
     out = _assistant(home, "config", "--json", ASSISTANT_DAEMON_HEARTBEAT_SECONDS="30")
     assert out.returncode == 0, out.stderr
     assert '"exchange": "XLON"' in out.stdout and '"heartbeat_seconds": 30' in out.stdout
+
+
+# In-process from here: `main([...])` with captured output.
+
+
+def _refused(capsys, argv) -> str:
+    from assistant.cli import main
+
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+def test_every_number_has_a_minimum_and_a_maximum(tmp_path, capsys):
+    import dataclasses
+
+    from assistant import config
+
+    home = tmp_path / "home"
+    home.mkdir()
+    numbers = [
+        (section.name, key.name)
+        for section in dataclasses.fields(config.Settings)
+        for key in dataclasses.fields(section.default_factory())  # type: ignore[misc]
+        if key.type in ("int", "float")
+    ]
+    assert len(numbers) > 30
+    for section, key in numbers:
+        for huge in ("99999999999999999999", "-99999999999999999999", "1e300"):
+            (home / "config.toml").write_text(f"[{section}]\n{key} = {huge}\n")
+            err = _refused(capsys, ["--home", str(home), "config"])
+            if "should be int" in err:  # 1e300 for a whole number: a type error, one line
+                continue
+            assert f"[{section}] {key} = " in err and "is not allowed: it must be" in err, err
+            assert " to " in err or "at most" in err, err  # the range says its maximum
+
+
+def test_a_huge_alert_timeout_is_refused_before_alerts_test_sends(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[alerts]\nurls = ["json://127.0.0.1:9/x"]\ntimeout_seconds = 1e10\n'
+    )
+    err = _refused(capsys, ["--home", str(home), "alerts", "test"])
+    assert "[alerts] timeout_seconds = 10000000000.0 is not allowed" in err
+    assert "a number above 0 and at most 3600" in err
+
+
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path, capsys):
+    from assistant.cli import main
+
+    home = tmp_path / "home"
+    home.mkdir()
+    # Windows Notepad's "UTF-8" writes EF BB BF first (and CRLF line ends)
+    (home / "config.toml").write_bytes("[models]\r\nepochs = 7\r\n".encode("utf-8-sig"))
+    assert main(["--home", str(home), "config", "--json"]) == 0
+    assert '"epochs": 7' in capsys.readouterr().out
+
+
+def test_a_key_above_every_section_is_an_unknown_key(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text("daemon = 5\n")
+    err = _refused(capsys, ["--home", str(home), "config"])
+    assert "unknown key 'daemon' at the top level" in err and "[daemon]" in err
+    assert "unknown section" not in err
+
+
+SECRET_URLS = [
+    "json://alice:S3cret@example.com/hook?token=T0kenValue",
+    "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654321",
+    "ntfy://bob:Pa55word@ntfy.example.com/my-topic",
+]
+
+
+def _with_secrets(home, mode=0o600):
+    home.mkdir()
+    urls = ", ".join(f'"{u}"' for u in SECRET_URLS)
+    path = home / "config.toml"
+    path.write_text(
+        f"[alerts]\nurls = [{urls}]\n"
+        '[collect]\nmacro_url = "https://user:MacroPw@fred.example.com/csv?api_key=K3yK3y"\n'
+    )
+    path.chmod(mode)
+    return path
+
+
+def test_config_never_prints_a_password_or_token(tmp_path, capsys):
+    from assistant.cli import main
+
+    home = tmp_path / "home"
+    _with_secrets(home)
+    for argv in (["config"], ["config", "--json"]):
+        assert main(["--home", str(home), *argv]) == 0
+        out = capsys.readouterr().out
+        for secret in ("S3cret", "T0kenValue", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "Pa55word"):
+            assert secret not in out, (argv, out)
+        assert "MacroPw" not in out and "K3yK3y" not in out
+        # still recognizable: scheme, user and host stay
+        assert "json://alice:****@example.com" in out and "ntfy://bob:****@ntfy.example.com" in out
+        assert "https://user:****@fred.example.com/csv?api_key=****" in out
+
+
+def test_config_init_writes_every_key_and_loads_back(tmp_path, capsys):
+    import dataclasses
+
+    from assistant import config
+    from assistant.cli import main
+
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "config", "--init"]) == 0
+    path = home / "config.toml"
+    assert f"wrote {path}" in capsys.readouterr().out
+    assert (path.stat().st_mode & 0o777) == 0o600
+    text = path.read_text()
+    assert config.load(home) == config.Settings()  # as written: every key commented out
+    for section, keys in config.Settings().as_dict().items():
+        assert f"\n[{section}]\n" in text
+        for key in keys:
+            assert f"\n# {key} = " in text and f"\n# {key}: " in text, key
+    assert "# epochs: a whole number from 1 to 10,000" in text
+    # uncommenting every key gives the defaults back: the round trip
+    live = re.sub(r"(?m)^# (\w+ = )", r"\1", text)
+    path.write_text(live)
+    assert config.load(home, environ={}) == config.Settings()
+    every = sum(
+        len(dataclasses.fields(getattr(config.Settings(), s.name)))
+        for s in dataclasses.fields(config.Settings)
+    )
+    assert every == len([line for line in live.splitlines() if " = " in line and line[0] != "#"])
+    # an existing file is kept unless --force
+    _refused(capsys, ["--home", str(home), "config", "--init"])
+    assert path.read_text() == live
+    assert main(["--home", str(home), "config", "--init", "--force"]) == 0
+    assert path.read_text() == text
+
+
+def test_alerts_test_never_prints_a_password_or_token(tmp_path, capsys):
+    from assistant.cli import main
+
+    home = tmp_path / "home"
+    home.mkdir()  # a missing one is refused first
+    for url in (
+        "json://alice:S3cret@127.0.0.1:9/x?token=T0kenValue",
+        "ntfy://bob:Pa55word@127.0.0.1:9/t",
+    ):
+        # port 9 on this machine refuses the connection: the failure is said, the secrets not
+        assert main(["--home", str(home), "alerts", "test", "--url", url]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: test alert not delivered: ") and err.count("\n") == 1
+        assert not any(s in err for s in ("S3cret", "T0kenValue", "Pa55word")), err

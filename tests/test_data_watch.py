@@ -73,6 +73,7 @@ def test_watch_add_with_one_bad_symbol_adds_nothing(home, capsys, bad):
 
 
 def test_removing_an_unwatched_symbol_is_an_error(home, capsys):
+    home.mkdir()
     assert run(home, "watch", "remove", "ZZZZ") == 1
     assert "not on the watchlist: ZZZZ" in capsys.readouterr().err
 

@@ -98,7 +98,8 @@ def test_pruning_keeps_the_serving_model_and_keep_versions_older_ones(db, home, 
     # a bad value is one clear line, before anything trains
     (home / "config.toml").write_text("[models]\nkeep_versions = -1\n")
     bad = cli(home, *TRAIN)
-    assert bad.returncode == 1 and bad.stderr.startswith("error: [models] keep_versions = -1")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+    assert "[models] keep_versions = -1 is not allowed" in bad.stderr
     assert len(statuses(home, "markov")) == 4
 
 
@@ -279,3 +280,68 @@ def test_a_retrain_that_stores_no_model_is_a_failed_run(db, home):
     status, message = query(home, "SELECT status, message FROM job_runs WHERE job = 'retrain'")[0]
     assert not done.ok and status == "failed"
     assert message.startswith("no model was stored: markov: could not store the artifact")
+
+
+def _row(db, model_id: str, artifact_path: str, status: str) -> None:
+    kind, version = model_id.split("-v")
+    registry.register(
+        db,
+        model_id=model_id,
+        kind=kind,
+        version=int(version),
+        symbols=["AAA"],
+        horizons=[1],
+        ranges={"train": ("2005-01-01", "2005-06-30")},  # known before any model trained here
+        feature_hash="x",
+        metrics={},
+        artifact_path=artifact_path,
+        status=status,
+    )
+
+
+def _outside(tmp_path: Path, name: str) -> Path:
+    victim = tmp_path / name
+    victim.mkdir()
+    (victim / "precious.txt").write_text("not the assistant's")
+    return victim
+
+
+def test_a_registry_path_outside_the_home_is_never_deleted_or_loaded(db, home, tmp_path, caplog):
+    from assistant.modeling import disk, serving
+
+    # Rows anything may have edited: `..` out of the home, an absolute path, and a link
+    # inside models/ that leads out.
+    up, absolute, linked = (_outside(tmp_path, n) for n in ("up", "absolute", "linked"))
+    (home / "models").mkdir()
+    (home / "models" / "markov-v3").symlink_to(linked)
+    _row(db, "markov-v1", "../up", "retired")
+    _row(db, "markov-v2", str(absolute), "retired")
+    _row(db, "markov-v3", "models/markov-v3", "retired")
+    with caplog.at_level(logging.WARNING, logger="assistant"):
+        assert disk.prune(db, home, ["markov"], keep=0) == []
+    for victim in (up, absolute, linked):
+        assert (victim / "precious.txt").read_text() == "not the assistant's"
+    assert set(statuses(home, "markov").values()) == {"retired"}  # nothing marked pruned
+    assert "artifact path '../up' of model markov-v1 is outside" in caplog.text
+    # loading one is refused the same way: the model is quarantined, nothing is read
+    _row(db, "markov-v4", "../up", "serving")
+    loaded = serving.load_serving(db, home)
+    # each model the fallback picks next is refused alike: none serves
+    assert "markov" not in loaded.models and loaded.quarantined[0] == "markov-v4"
+    assert sorted(loaded.quarantined) == [f"markov-v{v}" for v in (1, 2, 3, 4)]
+    reason = query(home, "SELECT reason FROM models WHERE id = 'markov-v4'")[0][0]
+    assert "is outside" in reason
+    for victim in (up, absolute, linked):
+        assert (victim / "precious.txt").read_text() == "not the assistant's"
+
+
+def test_train_never_deletes_a_directory_outside_the_home(db, home, tmp_path):
+    seed(db)
+    (home / "config.toml").write_text("[models]\nkeep_versions = 0\n")
+    train_ok(home)  # markov-v1, rules-v1, ensemble-v1 serve
+    victim = _outside(tmp_path, "victim")
+    _row(db, "markov-v7", str(victim), "retired")  # an edited row train will prune
+    out = train_ok(home)
+    assert (victim / "precious.txt").read_text() == "not the assistant's"
+    assert statuses(home, "markov")["markov-v7"] == "retired"
+    assert "pruned 3 artifact(s)" in out and "markov-v1" in out  # the ordinary ones still go

@@ -264,3 +264,29 @@ def test_sessions_the_daemon_missed_are_stepped_in_order_and_orders_fill_the_nex
     assert fills[0] == days[-9]  # the first orders fill at the next session's open
     assert {n for _, n in books} == {5}
     assert "3 missed session(s)" in said
+
+
+def test_the_sharpe_test_finds_a_real_difference_and_not_a_spurious_one():
+    rng = np.random.default_rng(11)
+    n = 1500
+    common = rng.normal(0.0, 0.01, n)
+    better = common + 0.0012  # the same risk, 30% a year more return: Sharpe +1.9
+    diff, p = paper.sharpe_test(better, common)
+    assert diff is not None and diff > 1.5 and p is not None and p < 0.01
+    assert paper.sharpe_test(better, common) == (diff, p)  # seeded: the same every run
+    same, p_same = paper.sharpe_test(common, common)
+    assert same == 0 and p_same is not None and p_same > 0.5
+    # two books of the same distribution: the 5% test rejects about 5% of the time
+    rejected = 0
+    for i in range(60):
+        a, b = rng.normal(0.0003, 0.01, (2, 500))
+        rejected += (paper.sharpe_test(a, b, seed=i)[1] or 1.0) < 0.05
+    assert rejected <= 9, rejected
+    assert paper.sharpe_test(common[:30], common[:30]) == (None, None)  # under two blocks
+
+
+def test_sortino_counts_only_the_losing_days():
+    r = np.array([0.01, -0.01, 0.02, -0.02, 0.0])
+    down = np.sqrt(np.mean(np.minimum(r, 0) ** 2))
+    assert paper.sortino(r) == pytest.approx(r.mean() * np.sqrt(252) / down)
+    assert paper.sortino(np.array([0.01, 0.02])) is None

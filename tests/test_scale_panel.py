@@ -130,6 +130,6 @@ def test_train_with_a_row_cap_fits_and_serves_the_newest_rows(home, db, capsys):
     assert "[models] max_train_rows" in capsys.readouterr().out
     (home / "config.toml").write_text("[models]\nmax_train_rows = 0\n")
     assert main(["--home", str(home), "train", "--models", "markov"]) != 0
-    assert "max_train_rows = 0 is not allowed: it must be a whole number, at least 1" in (
+    assert "max_train_rows = 0 is not allowed: it must be a whole number from 1 to " in (
         capsys.readouterr().err
     )

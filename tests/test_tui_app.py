@@ -17,7 +17,7 @@ from tui.keys import APP_KEYS, DASHBOARD_KEYS, help_lines
 from vocab import commands as cmd
 
 SIZE = (160, 45)
-WIDE = (180, 45)  # the watchlist's hit-rate column scrolls into view
+WIDE = (200, 50)  # every column of every table on screen
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(fill
         assert "Latest call: as of 2018-06-29, 1d, up +0.80%" in text
         assert "rsi -0.500" in text and "regime +0.500" in text
         assert (
-            "2018-06-28  1d  ■ no call 1d" in text and "164.35" in text
+            "2018-06-28  1d  no call 1d" in text and "164.35" in text
         )  # a verified row with outcome
         # each call's 80% range, and whether the close landed inside it once verified
         assert re.search(r"2018-06-22 +5d .*159\.82 +157\.0–163\.4 +164\.35 .*miss +outside", text)
@@ -262,7 +262,7 @@ async def test_enter_opens_the_symbol_screen_with_chart_signals_and_history(fill
         assert await wait_for(pilot, lambda: len(queued(filled)) == 1)
         await pilot.press("escape")
         await settle(pilot)
-        assert "Watchlist (3 symbols)" in screen_text(app)
+        assert "Watchlist (3 symbols" in screen_text(app)
     assert queued(filled) == [cmd.Retrain(("AAPL",))]
 
 
@@ -311,7 +311,7 @@ async def test_another_connections_calls_verifications_and_removals_reach_the_sc
 
     app = app_for(filled)
     writer = open_db(filled)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         text = screen_text(app)
         assert re.search(r"AAPL +164\.35 .*▲ \+0\.80% 1d +70% +161\.1–167\.6", text)
@@ -498,13 +498,14 @@ async def test_stale_data_is_counted_in_sessions_on_the_dashboard_as_in_the_cli(
 @sync
 async def test_with_only_flat_calls_the_accuracy_panel_charts_range_coverage(filled):
     """No verified UP/DOWN call: the panel says so once and draws the ranges' realized
-    coverage against 80 and 95 instead of an empty hit-rate chart; the pending rows show "—" where they called no direction, the title says why once."""
+    coverage against 80 and 95 instead of an empty hit-rate chart; the pending rows read
+    "no call" (the one wording for it), the title says once what is forecast instead."""
     db = open_db(filled)
     db.execute("UPDATE predictions SET direction = 'flat', hit = NULL")
     db.conn.commit()
     db.close()
     app = app_for(filled)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         text = screen_text(app)
     assert "80% range covered 75% of 582 calls (no UP/DOWN calls yet)" in text
@@ -513,9 +514,11 @@ async def test_with_only_flat_calls_the_accuracy_panel_charts_range_coverage(fil
     assert "in 80% range %" in text and "in 95% range %" in text  # the chart's legend
     assert "no edge" not in text  # not repeated on every row
     # no pending row calls a direction: the title says it once, the rows show target and range
-    assert "Pending predictions (18 shown, soonest first) · none calls a direction" in text
-    assert "no call 1d" not in text
-    assert re.search(r"AAPL +2018-06-29 +1d +— +[\d.,]+ on 2018-07-02", text)
+    assert (
+        "Pending predictions (18 shown, soonest first) · all no call: target and 80% range" in text
+    )
+    assert "■" not in text and not re.search(r"\d\dd +— ", text)  # no other wording for it
+    assert re.search(r"AAPL +2018-06-29 +1d +no call 1d +[\d.,]+ on 2018-07-02", text)
 
 
 @sync
@@ -523,7 +526,7 @@ async def test_watchlist_shows_each_symbols_rank_and_expected_relative_move(home
     # six watched symbols, ranked by the ranking model as of the last session
     fill(db, names=("^GSPC", "^IXIC", "AAPL", "GOOG", "IBM", "MSFT"))
     app = app_for(home)
-    async with app.run_test(size=SIZE) as pilot:  # on screen at 160 columns
+    async with app.run_test(size=WIDE) as pilot:  # on screen at 200 columns
         await settle(pilot)
         text = screen_text(app)
     assert "Rank" in text
@@ -555,3 +558,41 @@ async def test_alerts_the_sender_gave_up_on_are_shown_on_the_dashboard(filled):
         await settle(pilot)
         text = screen_text(app)
     assert "2 alert(s) not delivered in 24 h (assistant alerts list)" in text
+
+
+@sync
+async def test_a_restore_while_the_dashboard_runs_is_shown(filled, tmp_path):
+    # The README's restore done with the dashboard open: the live files are moved aside and
+    # a backup copied in. The dashboard must notice the new file and show what it holds.
+    import os
+    import shutil
+
+    from store.db import backup
+
+    copy = tmp_path / "backup.db"
+    source = open_db(filled)
+    backup(source, copy)
+    source.close()
+    edit = connect(copy)  # the backup differs from the live file: a close only it holds
+    edit.execute("UPDATE bars SET close = 171.0 WHERE symbol = 'AAPL' AND date = '2018-06-29'")
+    edit.conn.commit()
+    edit.close()
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "171.00" not in screen_text(app)
+        for suffix in ("", "-wal", "-shm"):
+            live = filled / f"assistant.db{suffix}"
+            if live.exists():
+                os.replace(live, tmp_path / f"aside.db{suffix}")
+        shutil.copy2(copy, filled / "assistant.db")
+        assert await wait_for(pilot, lambda: "171.00" in screen_text(app))
+        assert any("was replaced" in n.message for n in app._notifications)
+        # And it goes on following the new file's commits.
+        writer = open_db(filled)
+        writer.execute(
+            "UPDATE bars SET close = 172.0 WHERE symbol = 'AAPL' AND date = '2018-06-29'"
+        )
+        writer.conn.commit()
+        writer.close()
+        assert await wait_for(pilot, lambda: "172.00" in screen_text(app))

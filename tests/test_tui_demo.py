@@ -93,7 +93,7 @@ async def test_a_replay_starting_years_back_shows_no_stale_data(db, home):
     app = _app(home)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert "Watchlist (3 symbols)" in screen_text(app)
+        assert "Watchlist (3 symbols" in screen_text(app)
         assert "STALE DATA" not in screen_text(app)
         _daemon(db, sim_date="2012-03-01")
         assert await wait_for(pilot, lambda: "simulated date 2012-03-01" in screen_text(app))

@@ -12,6 +12,8 @@ from tests.tui_fixture import FIXED_NOW, fill, settle
 from tui.app import make_app
 
 SIZE = (160, 45)
+# readable at 100x30, usable at 120x40 (the README's pictures), everything at 200x50
+SIZES = [(100, 30), (120, 40), (200, 50)]
 
 
 @pytest.fixture
@@ -20,12 +22,14 @@ def filled(home, db):
     return home
 
 
-def test_dashboard_snapshot(snap_compare, filled):
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_dashboard_snapshot(snap_compare, filled, size):
     app = make_app(filled, clock=lambda: FIXED_NOW)
-    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
-def test_symbol_screen_snapshot(snap_compare, filled):
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_symbol_screen_snapshot(snap_compare, filled, size):
     app = make_app(filled, clock=lambda: FIXED_NOW)
 
     async def open_aapl(pilot) -> None:
@@ -33,7 +37,7 @@ def test_symbol_screen_snapshot(snap_compare, filled):
         await pilot.press("enter")
         await settle(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=open_aapl)
+    assert snap_compare(app, terminal_size=size, run_before=open_aapl)
 
 
 def test_offline_dashboard_snapshot(snap_compare, home, db):

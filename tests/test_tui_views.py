@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
+
+import pytest
 
 from store import symbols, views
 from tests.tui_fixture import FIXED_NOW, fill
@@ -226,3 +229,29 @@ def test_opening_an_older_database_fills_the_per_session_sums(home):
         assert views.accuracy_trend(db)["n"] == sum(row[2] for row in expected)
     finally:
         db.close()
+
+
+def test_a_verify_pass_adds_each_call_once_and_a_failed_pass_changes_nothing(db, monkeypatch):
+    from store import predictions, schema
+    from store.db import immediate
+
+    fill(db)
+    pending = [r[0] for r in db.execute("SELECT id FROM predictions WHERE status = 'pending'")]
+    row = (1.0, 0.5, 1, 1, 0, 1, 1, 1, "2018-07-02T21:30:00+00:00", pending[0])
+    with immediate(db):
+        predictions.mark_verified(db, [row])
+    before = db.execute(KEPT_SUMS).fetchall()
+    with immediate(db):  # the same call again (already verified): no second count
+        predictions.mark_verified(db, [row])
+    assert db.execute(KEPT_SUMS).fetchall() == before == db.execute(SUMS_OVER_CALLS).fetchall()
+    # a pass that fails halfway (after its UPDATE) leaves the calls pending, the sums as
+    # they were and the update triggers on
+    monkeypatch.setattr(schema, "verified_sums_of", lambda table: "SELECT no_such_column")
+    with pytest.raises(sqlite3.OperationalError), immediate(db):
+        predictions.mark_verified(db, [(*row[:-1], pending[1])])
+    status = db.execute("SELECT status FROM predictions WHERE id = ?", [pending[1]]).fetchone()
+    assert status == ("pending",) and db.execute("SELECT * FROM sums_paused").fetchall() == []
+    assert db.execute(KEPT_SUMS).fetchall() == before
+    with immediate(db):  # a plain update outside a pass still moves the sums
+        db.execute("UPDATE predictions SET hit = 0 WHERE id = ?", [pending[0]])
+    assert db.execute(KEPT_SUMS).fetchall() == db.execute(SUMS_OVER_CALLS).fetchall() != before

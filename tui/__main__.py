@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         help="render the dashboard headless once the data has loaded, save it as SVG, exit",
     )
     parser.add_argument(
+        "--size",
+        default="120x40",
+        metavar="WxH",
+        help="with --screenshot: the terminal's columns x rows (default 120x40)",
+    )
+    parser.add_argument(
         "--symbol",
         metavar="SYM",
         help="with --screenshot: render this symbol's screen instead of the dashboard",
@@ -55,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         "of the dashboard with its data, exit (the start-up benchmark)",
     )
     args = parser.parse_args(argv)
+    try:
+        cols, rows = (int(n) for n in args.size.lower().split("x"))
+    except ValueError:
+        parser.error(f"--size {args.size!r} is not WxH (e.g. 120x40)")
     home = args.home.expanduser() if args.home else default_home()
     if not os.environ.get("TUI_KEEP_DATAFRAMES"):  # set: the 'before' start-up figure
         without_dataframes()
@@ -71,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         import asyncio
 
-        asyncio.run(_screenshot(app, args.screenshot, symbol=args.symbol))
+        asyncio.run(_screenshot(app, args.screenshot, size=(cols, rows), symbol=args.symbol))
         print(f"saved {args.screenshot}")
         return 0
     if args.first_paint:
@@ -95,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _screenshot(
-    app, path: Path, size: tuple[int, int] = (160, 46), symbol: str | None = None
+    app, path: Path, size: tuple[int, int] = (120, 40), symbol: str | None = None
 ) -> None:
     """The README's pictures: the real app, headless, after its first reads have landed."""
     async with app.run_test(size=size) as pilot:

@@ -5,10 +5,16 @@ own short-lived connection (one short read transaction), and results come back a
 messages. A persistent connection only asks `PRAGMA data_version` every half second, which
 changes exactly when another connection (the daemon, the CLI, our own queue writes)
 commits; only then is the store read again.
+
+`data_version` only sees commits to the file that connection opened. A restore puts
+another file at the home's path (the old one moved aside), so each poll also compares
+the path's device and inode with the watched file's; on a change the app says so,
+watches the new file and reloads everything from it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,15 +82,27 @@ class TradingApp(App):
         self.last_data: views.Dashboard | None = None
         self._watch: Database | None = None  # the connection polled for commits
         self._version: int | None = None
+        self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the watched file
         self._started = 0  # dashboard loads started, in order (the UI thread counts them)
         self._shown = 0  # the latest load whose data is on screen
         self._again = False  # the store changed while a load was in flight
 
     def on_load(self) -> None:
         # Start the first read now, so it overlaps Textual's own start-up and compose.
+        self._open_watch()
+        self.reload_dashboard()
+
+    def _open_watch(self) -> None:
         self._watch = watch = connect(self.db_path)
         self._version = data_version(watch)
-        self.reload_dashboard()
+        self._file_id = self._path_id()
+
+    def _path_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.db_path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
 
     def on_mount(self) -> None:
         self.dashboard = DashboardScreen(
@@ -104,6 +122,16 @@ class TradingApp(App):
     def poll(self) -> None:
         """Cheap change detection: re-read only when someone committed."""
         assert self._watch is not None  # opened by on_load, before any timer runs
+        now = self._path_id()
+        if now != self._file_id and now is not None:  # (gone: a restore half done, wait)
+            self._watch.close()
+            self._open_watch()
+            self.notify(
+                f"{self.db_path} was replaced (a restore?): showing the file now there",
+                severity="warning",
+            )
+            self.reload()
+            return
         version = data_version(self._watch)
         if version != self._version:
             self._version = version

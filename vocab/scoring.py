@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+# the test behind every p-value of a hit rate (models.metrics.paired_p), in words
+PAIRED_TEST = (
+    "one-sided paired test of the daily mean hit difference against the stronger of "
+    "always-up and the causal majority, with Newey-West standard errors"
+)
+
 STALE_AFTER_SESSIONS = 3  # a newest bar more than this many sessions old is stale data
 
 Baseline = Literal["always_up", "majority"]

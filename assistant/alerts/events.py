@@ -2,7 +2,7 @@
 
 The scan reads each source from where it last stopped (a mark in the store), so an
 event is enqueued once; its key (`call:<id>`, `range:<id>`, `job:<id>`,
-`stale:<symbol>:<last bar>`,
+`stale:<symbol>:<last bar>`, `paper-stale:<book>:<symbol>:<last bar>`,
 `regime:<symbol>:<date>`,
 `quarantine:<model id>`,
 `digest:<scheduled slot>`) makes enqueuing it again a no-op. A first scan of a data
@@ -35,6 +35,7 @@ def scan(db: sqlite_utils.Database, cfg: Alerts) -> int:
     new += _jobs(db, cfg)
     if cfg.stale:
         new += _stale(db)
+        new += _paper_stale(db)
     new += _regimes(db, cfg)
     new += _quarantined(db, cfg)
     return new
@@ -154,6 +155,27 @@ def _stale(db: sqlite_utils.Database) -> int:
                 f"{sym}: data is stale",
                 f"The newest bar of {sym} is from {last}, {age} weekdays before {ref}.",
             )
+    return new
+
+
+def _paper_stale(db: sqlite_utils.Database) -> int:
+    """A holding of the paper account with no bar for a while: valued at its last close,
+    which no order can trade (models.paper, "Stale holdings"); once per symbol and last bar."""
+    books = paper_ledger.latest(db)
+    book = "paper" if "paper" in books else "hold"
+    new = 0
+    for h in paper_ledger.stale_holdings(db, book):
+        sym = h["symbol"]
+        new += outbox.enqueue(
+            db,
+            f"paper-stale:{book}:{sym}:{h['last_bar']}",
+            "stale",
+            f"{sym}: stale holding in the paper account",
+            f"The {book} account holds {sym} ({h['weight']:.1%} of equity), which has had no "
+            f"bar since {h['last_bar'] or 'ever'} ({h['sessions']} sessions): it is valued at "
+            f"its last close {h['price']:,.2f} and no order can trade it. The account closes "
+            "it at that close after [paper] stale_exit_sessions sessions without a bar.",
+        )
     return new
 
 

@@ -8,6 +8,7 @@ on stderr and a non-zero exit; nothing imports torch until a command needs it.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -18,6 +19,14 @@ from assistant.cli.common import home_of
 from assistant.errors import AssistantError
 
 GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep, completion)
+HOME_HELP = "data home directory (database, models, logs)"
+# The commands that may make a new data home (and say so). Every other command refuses a
+# home that does not exist: a mistyped --home is an error, never an empty home answering
+# "0 verified". `macro` collects too; `daemon` is what `start`, the demo and the systemd unit run.
+CREATES_HOME = {("watch", "add"), ("import",), ("collect",), ("macro",), ("demo",), ("daemon",)}
+# ...and the ones that need no home at all
+# (the unit `service install` writes runs `daemon`, which makes the home)
+NO_HOME = {("completion",), ("config",), ("service",)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,21 +39,90 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Data home: --home, else $ASSISTANT_HOME, else the platform's user data dir.",
     )
-    parser.add_argument("--home", type=Path, help="data home directory (database, models, logs)")
+    parser.add_argument("--home", type=Path, help=HOME_HELP)
     parser.add_argument("--version", action="version", version=f"trading-assistant {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in GROUPS:
         group.register(sub)
+    _home_after_the_command(sub)
     return parser
 
 
+def _home_after_the_command(sub: argparse._SubParsersAction) -> None:
+    """`--home` after the subcommand too (`assistant status --home X`), on every subcommand
+    at every depth. SUPPRESS: one not given there leaves the one given before it."""
+    for parser in set(sub.choices.values()):
+        if "--home" not in parser._option_string_actions:  # `demo --home` is its own
+            parser.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=HOME_HELP)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _home_after_the_command(action)
+
+
+def _command(args: argparse.Namespace) -> tuple[str, ...]:
+    sub = getattr(args, f"{args.command}_command", None)
+    return (args.command,) if sub is None else (args.command, sub)
+
+
+def _refuse_a_missing_home(args: argparse.Namespace) -> None:
+    command = _command(args)
+    if command in NO_HOME or command[:1] in NO_HOME or command in CREATES_HOME:
+        return
+    home = home_of(args)
+    if not home.is_dir():
+        raise AssistantError(
+            f"no data home at {home} (mistyped --home or $ASSISTANT_HOME?); `assistant watch "
+            "add SYM`, `import FILE` or `collect` make one, `assistant demo` a demo home"
+        )
+
+
+def _say_created(args: argparse.Namespace, code: int) -> None:
+    """A data home this command made, said once it succeeded. (One that failed keeps its
+    one error line; the home stays: a partly failed import or collect holds what did land.)"""
+    created = getattr(args, "created_home", None)
+    if created is not None and code == 0:
+        print(f"created the data home {created}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. Called without `argv` (the `assistant` script,
+    `python -m assistant`) it is the whole process: after Ctrl-C it ends at once with 130.
+    Threads still training (joblib's pool running torch) would otherwise make the
+    interpreter's shutdown abort ("terminate called without an active exception", exit
+    134). Nothing they hold needs finishing: artifacts are written under a temporary name
+    and registered only once whole, and an open transaction rolls back as after a kill."""
+    code = _main(sys.argv[1:] if argv is None else argv)
+    if code == 130 and argv is None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    return code
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if not argv:  # bare `assistant`: what it can do, not an error line (exit 2: no command ran)
+        parser.print_help()
+        return 2
+    try:
+        args = parser.parse_args(argv)
+    except AssistantError as exc:  # a date option's bad value (common.date_option)
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    # after parsing: `--help` answers without sqlite_utils (and the pandas it imports)
     from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
 
     try:
-        return int(args.func(args) or 0)
+        _refuse_a_missing_home(args)
+        code = int(args.func(args) or 0)
+        _say_created(args, code)
+        return code
     except (AssistantError, StoreError) as exc:  # each package's root: its refusals
         print(f"error: {exc}", file=sys.stderr)
         return 1

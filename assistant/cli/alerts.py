@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     asub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     t = asub.add_parser("test", help="send one test message now and say what happened")
     t.add_argument("--url", action="append", help="send to this apprise URL instead (repeatable)")
+    t.add_argument("--json", action="store_true", help="machine-readable output")
     t.set_defaults(func=cmd_test)
     ls = asub.add_parser("list", help="recent alerts: sent, waiting, failed (with the error)")
     ls.add_argument("--limit", type=int, default=20)
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from assistant import config
-    from assistant.alerts.send import describe, send
+    from assistant.alerts.send import SENT, UNCONFIRMED, describe, send
 
     home, settings, db = open_home(args)
     db.close()
@@ -42,15 +43,19 @@ def cmd_test(args: argparse.Namespace) -> int:
         config.check_alerts("--url", settings.replace("alerts", urls=urls).alerts)
     if not urls:
         raise AssistantError("no alert URLs: set [alerts] urls in config.toml (or pass --url)")
-    timeout = settings.alerts.timeout_seconds
-    error = send(
+    outcome = send(
         urls,
         "trading-assistant: test alert",
         f"A test message from `assistant alerts test` (data home {home}).",
-        timeout,
+        settings.alerts.timeout_seconds,  # clamped by send: any value ends in time
     )
-    if error is not None:
-        raise AssistantError(f"test alert not delivered: {error}")
+    if outcome.status == UNCONFIRMED:
+        raise AssistantError(f"test alert unconfirmed: {outcome.error}")
+    if outcome.status != SENT:
+        raise AssistantError(f"test alert not delivered: {outcome.error}")
+    if args.json:
+        print_json({"sent": True, "urls": [describe(u) for u in urls]})
+        return 0
     shown = ", ".join(describe(u) for u in urls)
     print(f"test alert sent to {len(urls)} URL(s): {shown}")
     return 0
@@ -59,7 +64,7 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from store import alerts as outbox
 
-    _, _, db = open_home(args)
+    _, _, db = open_home(args, writes=False)  # a reader: works in a read-only home
     try:
         rows = outbox.recent(db, max(1, args.limit))
     finally:

@@ -6,15 +6,31 @@ import argparse
 import json
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from assistant import config
 from assistant.errors import AssistantError
-from store.db import StoreError, ensure_private_dir, open_db
+from vocab.dates import iso_date
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+def date_option(option: str) -> Callable[[str], str]:
+    """The argparse `type` of every date option: ISO 'YYYY-MM-DD' only (vocab.dates.iso_date),
+    returned as that text. Anything else is one error line naming the option; an
+    AssistantError (not a ValueError) passes through argparse to `assistant.cli.main`."""
+
+    def parse(text: str) -> str:
+        try:
+            return iso_date(text).isoformat()
+        except ValueError:
+            raise AssistantError(f"{option} {text!r} is not a date (expected YYYY-MM-DD)") from None
+
+    return parse
 
 
 def home_of(args: argparse.Namespace) -> Path:
@@ -31,15 +47,23 @@ def open_home(
     nothing is ever written into a damaged file. Readers skip it; damage they run into is
     one error line (`assistant.cli.main`).
     """
+    from store.db import StoreError, ensure_private_dir, open_db, unwritable
+
     home = home_of(args)
-    try:
-        ensure_private_dir(home)
-    except (PermissionError, FileExistsError, NotADirectoryError) as exc:
-        raise AssistantError(f"cannot use data home {home}: {exc.strerror or exc}") from None
-    except StoreError as exc:
-        raise AssistantError(str(exc)) from None
+    new = not home.exists()  # only the commands that create one get here without a home
+    # A home that exists but cannot be written (a read-only mount, a backup copy) is not
+    # damaged: a reader opens it read-only, a writer is refused in one line (open_db).
+    if not (home.is_dir() and unwritable(home)):
+        try:
+            ensure_private_dir(home)
+        except (PermissionError, FileExistsError, NotADirectoryError) as exc:
+            raise AssistantError(f"cannot use data home {home}: {exc.strerror or exc}") from None
+        except StoreError as exc:
+            raise AssistantError(str(exc)) from None
+    if new:  # `assistant.cli.main` says so once the command succeeded
+        args.created_home = home
     settings = config.load(home)
-    db = open_db(home, check=writes)
+    db = open_db(home, check=writes, read_only=not writes)
     if writes:  # only into a file that passed the check
         _record_sessions(db, settings)
     return home, settings, db

@@ -8,10 +8,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from assistant.cli.common import known_symbols, open_home, print_json, table
+from assistant.cli.common import date_option, known_symbols, open_home, print_json, table
 from assistant.cli.modeling import ranking_line, ranking_years
 from assistant.errors import AssistantError
-from models.outcomes import PAIRED_TEST
+from vocab.scoring import PAIRED_TEST
 from vocab.text import move_pct
 
 if TYPE_CHECKING:
@@ -35,7 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
     p.add_argument(
-        "--as-of", metavar="DATE", help="predict as if today were DATE (sees only bars up to it)"
+        "--as-of",
+        metavar="DATE",
+        type=date_option("--as-of"),
+        help="predict as if today were DATE (sees only bars up to it)",
     )
     p.add_argument("--json", action="store_true", help="print the calls as JSON")
     p.set_defaults(func=cmd_predict)
@@ -49,7 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "and the confidence calibration from the outcomes."
         ),
     )
-    v.add_argument("--as-of", metavar="DATE", help="verify as if today were DATE")
+    v.add_argument(
+        "--as-of", metavar="DATE", type=date_option("--as-of"), help="verify as if today were DATE"
+    )
     v.add_argument("--json", action="store_true", help="print the verification report as JSON")
     v.set_defaults(func=cmd_verify)
 
@@ -67,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--sessions", type=int, default=60, metavar="N", help="how many sessions (default 60)"
     )
+    b.add_argument("--json", action="store_true", help="print the backfill report as JSON")
     b.set_defaults(func=cmd_backfill)
 
     ls = sub.add_parser(
@@ -114,23 +120,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_report)
 
 
-def _date(text: str | None) -> str | None:
-    if text is None:
-        return None
-    import pandas as pd
-
-    try:
-        return pd.Timestamp(text).strftime("%Y-%m-%d")
-    except (ValueError, TypeError):
-        raise AssistantError(f"--as-of {text!r} is not a date (expected YYYY-MM-DD)") from None
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     from assistant.cycle.run import run_cycle
     from store import registry
 
     home, settings, db = open_home(args)
-    day = _date(args.as_of)
+    day = args.as_of  # ISO, checked by date_option
     wanted = known_symbols(db, args.symbols)
     calls = run_cycle(db, home, settings, wanted, as_of=day)
     if args.json:  # each call's note carries the quarantines too
@@ -258,7 +253,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from assistant.cycle.run import verify
 
     _, settings, db = open_home(args)
-    report = verify(db, settings, as_of=_date(args.as_of))
+    report = verify(db, settings, as_of=args.as_of)
     if args.json:
         print_json(report.to_dict())
         return 0
@@ -304,6 +299,22 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             on_session=lambda d: bar.update(task, advance=1, description=d),
         )
     called = rep.verified - rep.flat
+    if args.json:
+        print_json(
+            {
+                "sessions": len(days),
+                "from": days[0],
+                "to": days[-1],
+                "calls": rep.calls,
+                "new": rep.new,
+                "verified": rep.verified,
+                "directional": called,
+                "hits": rep.hits,
+                "flat": rep.flat,
+                "expired": rep.expired,
+            }
+        )
+        return 0
     rate = f" ({100 * rep.hits / called:.0f}% of {called} UP/DOWN calls hit)" if called else ""
     print(
         f"backfilled {len(days)} sessions {days[0]} .. {days[-1]}: {rep.calls} calls "
@@ -493,5 +504,5 @@ def format_metrics(label: str, m: dict[str, Any], short: bool = False) -> str:
     return (
         text + f"  last-move {pct(b['last_move']['dir_accuracy'])}\n"
         f"{'':<14} MAE {m['mae_pct']:.2f}% (zero change {b['zero_change']['mae_pct']:.2f}%)  "
-        f"Brier {m['brier']:.3f} (skill {skill})  -> {m['verdict']}"
+        f"Brier {m['brier']:.3f} (skill {skill})  -> {m['verdict_text']}"
     )

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from assistant.cli.common import home_of, open_home, print_json, table
+from assistant.cli.common import date_option, home_of, open_home, print_json, table
 from assistant.config import Settings
 from assistant.errors import AssistantError
 
@@ -28,6 +28,7 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
         "--from",
         dest="from_date",
         metavar="DATE",
+        type=date_option("--from"),
         help="replay start (default: 250 sessions before the end of the source's data, "
         "or where a previous replay of this home stopped)",
     )
@@ -65,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "<home>/logs/daemon.log. Takes the same options as `daemon`.",
     )
     _replay_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_start)
 
     p = sub.add_parser(
@@ -72,6 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stop the background daemon (SIGTERM, waits for it)",
         description="Send SIGTERM to the home's daemon and wait until it has exited.",
     )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_stop)
 
     p = sub.add_parser(
@@ -108,7 +111,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _options(args: argparse.Namespace, settings: Settings) -> ReplayOptions | None:
     from assistant.daemon.loop import ReplayOptions
-    from assistant.daemon.replay import validate_date
 
     if not args.replay:
         if args.from_date or args.speed is not None or args.retrain_every is not None:
@@ -119,8 +121,9 @@ def _options(args: argparse.Namespace, settings: Settings) -> ReplayOptions | No
         raise AssistantError("--speed must be 0 (as fast as possible) or more")
     if args.retrain_every is not None and args.retrain_every < 1:
         raise AssistantError("--retrain-every must be at least 1")
-    start = validate_date(args.from_date) if args.from_date else None
-    return ReplayOptions(from_date=start, speed=float(speed), retrain_every=args.retrain_every)
+    return ReplayOptions(
+        from_date=args.from_date, speed=float(speed), retrain_every=args.retrain_every
+    )
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
@@ -165,8 +168,36 @@ def cmd_start(args: argparse.Namespace) -> int:
     db.close()
     _options(args, settings)  # bad options fail here, not in the detached process
     pid = service.start(home, _pass_through(args))
-    print(f"daemon started (pid {pid}); log: {home / 'logs' / 'daemon.log'}")
+    log = home / "logs" / "daemon.log"
+    if not args.replay and settings.collect.source == "sample":
+        print(offline_note(settings), file=sys.stderr)
+    if args.json:
+        print_json(
+            {
+                "started": True,
+                "pid": pid,
+                "mode": "replay" if args.replay else "live",
+                "log": str(log),
+            }
+        )
+        return 0
+    print(f"daemon started (pid {pid}); log: {log}")
     return 0
+
+
+def offline_note(settings: Settings) -> str:
+    """What a live daemon on the offline sample can and cannot do, and what works instead."""
+    from assistant.ingest.collect import source_ends
+
+    end = max(source_ends(settings).values())
+    return (
+        f"note: this home's source is the offline sample, whose history ends on {end}: "
+        "a live daemon here never sees a new bar, so its calls wait for outcomes that "
+        "cannot come and the dashboard's data stays stale. Offline, `assistant stop` then "
+        "`assistant start --replay` replays the history (calls made and verified as it goes), "
+        "or `assistant demo` does the same in a separate home with the dashboard; for live "
+        'data set collect.source = "yahoo" in config.toml.'
+    )
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -174,6 +205,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
     home = home_of(args)
     pid = service.stop(home)
+    if args.json:
+        print_json({"stopped": pid is not None, "pid": pid})
+        return 0
     print("no daemon is running for this home" if pid is None else f"daemon stopped (pid {pid})")
     return 0
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-
-from assistant.cli.common import home_of, open_home, print_json, table
+from assistant.cli.common import date_option, home_of, open_home, print_json, table
 from assistant.config import Settings
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Add symbols to the watchlist; all are checked before any is added.",
     )
     add.add_argument("symbols", nargs="+", metavar="SYM")
+    add.add_argument("--json", action="store_true", help="machine-readable output")
     add.set_defaults(func=cmd_watch_add)
     rm = wsub.add_parser(
         "remove",
@@ -33,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Take symbols off the watchlist; stored bars and predictions stay.",
     )
     rm.add_argument("symbols", nargs="+", metavar="SYM")
+    rm.add_argument("--json", action="store_true", help="machine-readable output")
     rm.set_defaults(func=cmd_watch_remove)
     ls = wsub.add_parser(
         "list",
@@ -57,6 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--symbol", help="store every file's bars under this symbol")
+    imp.add_argument(
+        "--encoding",
+        type=_encoding,
+        default="utf-8-sig",
+        help="the files' text encoding (default UTF-8, with or without a BOM); e.g. cp1252 "
+        'for a file Excel saved as "CSV (Comma delimited)" on Windows',
+    )
     imp.add_argument("--json", action="store_true", help="machine-readable output")
     imp.set_defaults(func=cmd_import)
 
@@ -74,7 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     col.add_argument("symbols", nargs="*", metavar="SYM")
     col.add_argument("--source", help="sample | yahoo | csv (default: collect.source)")
-    col.add_argument("--until", metavar="DATE", help="reveal no bar after this date (replay)")
+    col.add_argument(
+        "--until",
+        metavar="DATE",
+        type=date_option("--until"),
+        help="reveal no bar after this date (replay)",
+    )
     col.add_argument("--json", action="store_true", help="machine-readable output")
     col.set_defaults(func=cmd_collect)
 
@@ -92,7 +109,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     mac.add_argument("--source", choices=("fred", "offline"), help="where to read the series")
-    mac.add_argument("--until", metavar="DATE", help="store nothing known after this date")
+    mac.add_argument(
+        "--until",
+        metavar="DATE",
+        type=date_option("--until"),
+        help="store nothing known after this date",
+    )
     mac.add_argument("--json", action="store_true", help="machine-readable output")
     mac.set_defaults(func=cmd_macro)
 
@@ -105,7 +127,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     cfg.add_argument("--json", action="store_true", help="machine-readable output")
+    cfg.add_argument(
+        "--init",
+        action="store_true",
+        help="write <home>/config.toml listing every key, its default and its range",
+    )
+    cfg.add_argument("--force", action="store_true", help="with --init: replace an existing file")
     cfg.set_defaults(func=cmd_config)
+
+
+def _encoding(name: str) -> str:
+    import codecs
+
+    from assistant.errors import AssistantError
+
+    try:
+        codec = codecs.lookup(name)
+    except LookupError:
+        codec = None
+    if codec is None or not getattr(codec, "_is_text_encoding", True):  # base64, rot13...
+        raise AssistantError(f"--encoding {name!r}: no such text encoding (e.g. cp1252, latin-1)")
+    return "utf-8-sig" if codec.name == "utf-8" else codec.name  # a BOM is never a character
 
 
 def cmd_watch_add(args: argparse.Namespace) -> int:
@@ -114,20 +156,42 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
     clean = [symbols.validate_symbol(s) for s in args.symbols]  # refuse before opening anything
     _, settings, db = open_home(args)
     added = symbols.add(db, clean, settings.collect.source)
-    if added:
-        print(f"added: {', '.join(added)}")
     already = [s for s in dict.fromkeys(clean) if s not in added]
-    if already:
-        print(f"already watched: {', '.join(already)}")
+    missing: list[str] = []
+    note = None
+    close: dict[str, str] = {}  # a typo of a symbol the source knows (APPL for AAPL)
     if settings.collect.source == "sample":
         from assistant.ingest.sources.sample import SERIES, carried
 
         missing = [s for s in added if s not in SERIES]
         if missing:
-            print(
-                f"note: the offline sample source has no {', '.join(missing)} (it carries "
+            note = (
+                f"the offline sample source has no {', '.join(missing)} (it carries "
                 f"{carried()}); `collect --source yahoo` or `import FILE` for those"
             )
+        close = {s: m[0] for s in missing if (m := difflib.get_close_matches(s, list(SERIES), n=1))}
+    if args.json:
+        print_json(
+            {
+                "added": added,
+                "already_watched": already,
+                "not_in_source": missing,
+                "note": note,
+                "did_you_mean": close,
+            }
+        )
+        return 0
+    if added:
+        print(f"added: {', '.join(added)}")
+    if already:
+        print(f"already watched: {', '.join(already)}")
+    if note:
+        print(f"note: {note}")
+    for sym, match in close.items():
+        print(
+            f"did you mean {match}? (`assistant watch remove {sym}` takes {sym} off, "
+            f"`assistant watch add {match}` adds {match})"
+        )
     return 0
 
 
@@ -143,6 +207,9 @@ def cmd_watch_remove(args: argparse.Namespace) -> int:
         raise AssistantError(f"not on the watchlist: {', '.join(unknown)}")
     for sym in dict.fromkeys(clean):
         symbols.remove(db, sym)
+    if args.json:
+        print_json({"removed": list(dict.fromkeys(clean)), "history_kept": True})
+        return 0
     print(f"removed: {', '.join(dict.fromkeys(clean))} (stored history kept)")
     return 0
 
@@ -194,7 +261,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     symbol = symbols.validate_symbol(args.symbol) if args.symbol else None
     _, settings, db = open_home(args)
-    results = import_files(db, args.files, symbol=symbol, settings=settings)
+    results = import_files(db, args.files, symbol=symbol, settings=settings, encoding=args.encoding)
     if args.json:
         print_json([r.to_dict() for r in results])
     for r in results:
@@ -296,18 +363,10 @@ def _collect_series(
 
 
 def cmd_macro(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from assistant.errors import AssistantError
     from assistant.ingest.macro import collect_macro, make
     from models import macro
     from store import macro as macro_store
 
-    if args.until:
-        try:
-            pd.Timestamp(args.until)
-        except ValueError as exc:
-            raise AssistantError(f"--until: not a date: {args.until!r}") from exc
     _, settings, db = open_home(args)
     name = args.source or ("fred" if settings.collect.source == "yahoo" else "offline")
     results = collect_macro(db, make(name, settings.collect.macro_url), until=args.until)
@@ -360,9 +419,21 @@ def cmd_config(args: argparse.Namespace) -> int:
     from assistant import config
 
     home = home_of(args)
+    if args.init:
+        from assistant.errors import AssistantError
+        from store.db import StoreError, ensure_private_dir
+
+        try:
+            ensure_private_dir(home)
+        except StoreError as exc:
+            raise AssistantError(str(exc)) from None
+        path = config.write_template(home, force=args.force)
+        config.load(home)  # what was written loads (and the environment's overrides with it)
+        print(f"wrote {path}: every key with its default and range, commented out")
+        return 0
     settings = config.load(home)
-    if args.json:
-        print_json(settings.as_dict())
+    if args.json:  # URLs masked: a password or token is never printed
+        print_json(config.shown(settings))
         return 0
     path = home / "config.toml"
     overrides = sorted(
@@ -372,5 +443,5 @@ def cmd_config(args: argparse.Namespace) -> int:
     print(f"# config file: {path} ({'read' if path.exists() else 'absent; defaults apply'})")
     if overrides:
         print(f"# environment overrides: {', '.join(overrides)}")
-    print(tomli_w.dumps(settings.as_dict()).rstrip())
+    print(tomli_w.dumps(config.shown(settings)).rstrip())
     return 0

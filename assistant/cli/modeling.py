@@ -6,17 +6,19 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from assistant.cli.common import known_symbols, open_home, print_json, table
+from assistant.cli.common import date_option, known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
-from models.outcomes import PAIRED_TEST
+from vocab.scoring import PAIRED_TEST
 
 if TYPE_CHECKING:
-    from assistant.modeling.backtest import Scored
+    from assistant.modeling.backtest import Plan, Scored
     from models.metrics import Scores
-    from models.scorecard import MeanT, RankingSkill
+    from models.scorecard import MeanT, RankingSkill, Versus
 
 KINDS_HELP = (
     "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules, and ranking (the "
@@ -43,7 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="symbols to train on (default: the watchlist); the model serves only these",
     )
     p.add_argument("--models", type=_kinds, help=KINDS_HELP)
-    p.add_argument("--as-of", help="use only bars up to this date (YYYY-MM-DD)")
+    p.add_argument(
+        "--as-of",
+        metavar="DATE",
+        type=date_option("--as-of"),
+        help="use only bars up to this date (YYYY-MM-DD)",
+    )
     p.add_argument("--json", action="store_true", help="print the training report as JSON")
     _scheduler_arg(p)
     p.set_defaults(func=cmd_train)
@@ -56,14 +63,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         "63 labelled sessions for early stopping). Reports per model, symbol and horizon the "
         "hit rate of the UP/DOWN calls and how often it called, the baselines on the same "
         "rows (always up, causal majority, last move), the edge over the stronger one and "
-        "its p-value, Brier skill, MAE, R², profit factor, drawdown and n. "
-        "p-values: " + PAIRED_TEST + ".",
+        "its p-value, Brier skill, MAE, R², profit factor, drawdown and n. By default the "
+        "fast kinds (no torch: under a minute on the sample on 2 cores); --full for every "
+        "configured kind. It says what it will run and about how long before it starts, and "
+        "the progress bar shows the time left. p-values: " + PAIRED_TEST + ".",
     )
     b.add_argument("symbols", nargs="*", metavar="SYM", help="symbols (default: the watchlist)")
     b.add_argument(
-        "--from", dest="start", help="first session to predict (default: 3 years before --to)"
+        "--from",
+        dest="start",
+        metavar="DATE",
+        type=date_option("--from"),
+        help="first session to predict (default: 3 years before --to)",
     )
-    b.add_argument("--to", dest="end", help="last session to predict (default: the last stored)")
+    b.add_argument(
+        "--to",
+        dest="end",
+        metavar="DATE",
+        type=date_option("--to"),
+        help="last session to predict (default: the last stored)",
+    )
     b.add_argument(
         "--retrain-every",
         type=int,
@@ -74,7 +93,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--horizons", type=_ints, default=(1, 3, 5), help="comma-separated horizons (default 1,3,5)"
     )
-    b.add_argument("--models", type=_kinds, help=KINDS_HELP)
+    b.add_argument(
+        "--models",
+        type=_kinds,
+        help=KINDS_HELP.replace(
+            "(default: settings)",
+            "(default: the configured kinds without the torch ones, lstm, gru and "
+            "transformer: 32 CPU s on the sample, under a minute on 2 cores; see --full)",
+        ),
+    )
+    b.add_argument(
+        "--full",
+        action="store_true",
+        help="every configured model kind, the torch ones (lstm, gru, transformer) too: "
+        "about 13x the work (428 CPU s on the sample: some 4 min on 2 idle cores, 42 min "
+        "measured on 2 busy ones)",
+    )
     b.add_argument(
         "--json",
         action="store_true",
@@ -126,20 +160,27 @@ def _ints(text: str) -> tuple[int, ...]:
 
 class Bars:
     """One progress bar per model on stderr: rich's live bars on a terminal, else one
-    plain line per change (logs and pipes get no escape codes)."""
+    plain line per change (logs and pipes get no escape codes). With `eta`, each bar's
+    message starts with the time left at its pace so far (`clock`: seconds, monotonic)."""
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(
+        self, stream: Any = None, *, eta: bool = False, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.stream, self.lock = stream or sys.stderr, threading.Lock()
         self.state: dict[str, tuple[float, str]] = {}
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.progress: Any = None
         self.tasks: dict[str, Any] = {}
+        self.eta, self.clock = eta, clock
+        self.started: dict[str, float] = {}
 
     def __call__(self, kind: str, fraction: float, message: str) -> None:
         with self.lock:
             if self.state.get(kind) == (fraction, message):
                 return
             self.state[kind] = (fraction, message)
+            if self.eta:
+                message = f"{self._eta(kind, fraction)} {message}"
             if not self.tty:
                 self.stream.write(self._line(kind, fraction, message) + "\n")
                 self.stream.flush()
@@ -158,9 +199,27 @@ class Bars:
             self.progress.stop()
             self.progress = None
 
+    def _eta(self, kind: str, fraction: float) -> str:
+        """The time left at the pace since this bar's first call: "ETA m:ss" ("ETA -"
+        before any progress, "done in m:ss" at the end)."""
+        now = self.clock()
+        start = self.started.setdefault(kind, now)
+        if fraction >= 1.0:
+            return f"done in {_clock_text(now - start)}"
+        if fraction <= 0.0 or now <= start:
+            return "ETA -"
+        return f"ETA {_clock_text((now - start) * (1 - fraction) / fraction)}"
+
     @staticmethod
     def _line(kind: str, f: float, m: str) -> str:
         return f"{kind:<12} {max(0.0, min(1.0, f)):4.0%} {m}"
+
+
+def _clock_text(seconds: float) -> str:
+    s = int(round(seconds))
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
 
 
 def live_bars(stream: Any) -> Any:
@@ -197,6 +256,9 @@ HEAD = [
     "last move",
     "edge",
     "p",
+    "p Holm",
+    "verdict",
+    "dates",
     "Brier skill",
     "MAE %",
     "R2 oos",
@@ -204,6 +266,15 @@ HEAD = [
     "max DD",
     "n",
 ]
+
+
+def _verdict_cell(m: Scores) -> str:
+    """The row's verdict, with the busiest year when it holds most of the calls."""
+    word = m.get("verdict", "-")
+    share = m.get("top_year_share")
+    if word == "edge" and share is not None and share >= 0.5:
+        return f"edge ({100 * share:.0f}% in {m.get('top_year')})"
+    return word
 
 
 def _metric_row(name: str, m: Scores) -> list[str]:
@@ -220,6 +291,9 @@ def _metric_row(name: str, m: Scores) -> list[str]:
         _fmt(b["last_move"]["dir_accuracy"], True),
         _fmt(m.get("edge"), True),
         _fmt(m.get("p_value")),
+        _fmt(m.get("p_adjusted")),
+        _verdict_cell(m),
+        _fmt(m.get("n_dates")),
         _fmt(m.get("brier_skill")),
         _fmt(m.get("mae_pct")),
         _fmt(m.get("r2_oos")),
@@ -233,6 +307,9 @@ LEGEND = (
     "dir acc: hits of the UP/DOWN calls (FLAT = no call); calls: share of rows called; "
     "always up / majority (causal) / last move: the baselines on the same rows; edge: dir acc "
     "minus the stronger of always up and majority; p: " + "{test}; "
+    "p Holm: p adjusted for every row of the table tested together (Holm); verdict: edge "
+    "(Holm p < 0.05 and edge > 0), too few calls to tell (under 20 call dates, or an edge "
+    "of 10 points would go undetected), else no edge; dates: distinct call dates; "
     "Brier skill: vs the class frequencies known at each date"
 )
 
@@ -273,6 +350,7 @@ def _range_row(m: Scored) -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from assistant.modeling.training import train
+    from models.metrics import judge
 
     home, settings, db = open_home(args)
     bars = Bars()
@@ -314,9 +392,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"serving models refit on {r['fit'][0]}..{r['fit'][1]} ({which})")
     ok = [x for x in report.results if x.metrics and x.kind != "ranking"]
     ranked = [x for x in report.results if x.kind == "ranking"]
+    # every held-out row printed is one test of a family: models x horizons
+    held = {(x.kind, h): dict(x.metrics["test"][str(h)]) for x in ok for h in report.horizons}
+    judge(list(held.values()))
     for h in report.horizons:
         print(f"\nhorizon {h} session{'s' if h > 1 else ''} (held-out test)")
-        print(table([_metric_row(x.kind, x.metrics["test"][str(h)]) for x in ok], HEAD))
+        print(table([_metric_row(x.kind, cast("Scores", held[x.kind, h])) for x in ok], HEAD))
     print("\n" + LEGEND.format(test=PAIRED_TEST))
     h0 = str(report.horizons[0])
     print(
@@ -350,8 +431,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if ok or any(x.model_id for x in ranked) else 1
 
 
-def ranking_line(skill: MeanT | None) -> str:
-    """A ranking's record in one line: IC and Newey-West t, quintile spread, its verdict."""
+def ranking_line(skill: MeanT | RankingSkill | None) -> str:
+    """A ranking's record in one line: IC and Newey-West t, quintile spread, its verdict
+    (with the one-line factors where it was compared with them)."""
     from models.scorecard import ranking_edge
 
     if not skill:
@@ -360,17 +442,52 @@ def ranking_line(skill: MeanT | None) -> str:
     spread = skill.get("spread")
     sp = "-" if spread is None else f"{100 * spread:+.3f}%"
     st = "-" if skill.get("spread_t") is None else f"{skill['spread_t']:.2f}"
-    verdict = "an edge" if ranking_edge(skill) else "no measured edge"
-    return (
+    edge = skill.get("edge", ranking_edge(skill))
+    verdict = "an edge" if edge else "no measured edge"
+    versus = cast("Versus | None", skill.get("versus"))
+    if versus is not None and not versus["beats"] and ranking_edge(skill):
+        verdict = f"no edge over the {versus['better']} factor"
+    line = (
         f"IC {skill['mean']:+.3f} (Newey-West t {t}), top-minus-bottom quintile {sp} "
         f"(t {st}), {skill['n_days']} days -> {verdict}"
+    )
+    return line + ("" if versus is None else "\n      " + versus_line(versus))
+
+
+def versus_line(versus: Versus) -> str:
+    """The one-line factors' IC on the same dates and symbols, and the model's difference
+    from the better one with its Newey-West t."""
+    parts = []
+    for name, f in versus["factors"].items():
+        t = "-" if f["t"] is None else f"{f['t']:.2f}"
+        mean = "-" if f["mean"] is None else f"{f['mean']:+.3f}"
+        parts.append(f"{name} IC {mean} (t {t})")
+    if versus["better"] is None or versus["diff"] is None:
+        return "one-line factors: " + ", ".join(parts) + "; no common dates to compare"
+    dt = "-" if versus["diff_t"] is None else f"{versus['diff_t']:.2f}"
+    word = "beats" if versus["beats"] else "does not beat"
+    return (
+        "one-line factors: " + ", ".join(parts) + f"; model minus {versus['better']} "
+        f"{versus['diff']:+.3f} (t {dt}): {word} the better factor (needs t >= 2)"
     )
 
 
 def ranking_years(skill: RankingSkill | None) -> list[str]:
-    """One line per calendar year of a ranking's record."""
+    """One line per calendar year of a ranking's record, with the factors' IC that year."""
     years = skill.get("years") if skill else None
-    return [f"{y}: {ranking_line(v)}" for y, v in (years or {}).items()]
+    versus = skill.get("versus") if skill else None
+    out = []
+    for y, v in (years or {}).items():
+        line = f"{y}: {ranking_line(v)}"
+        if versus is not None:
+            factors = ", ".join(
+                f"{name} {f['years'][y]:+.3f}"
+                for name, f in versus["factors"].items()
+                if f["years"].get(y) is not None
+            )
+            line += f" (factor IC: {factors or '-'})"
+        out.append(line)
+    return out
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -379,29 +496,35 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     home, settings, db = open_home(args)
     if args.predictions_out and not args.predictions_out.parent.is_dir():
         raise AssistantError(f"cannot write {args.predictions_out}: no such directory")
-    kinds = args.models or list(settings.models.kinds)
+    if args.full and args.models:
+        raise AssistantError("--full runs every configured kind: leave out --models, or --full")
+    configured = list(settings.models.kinds)
+    kinds = args.models or (configured if args.full else fast_kinds(configured))
     if args.paper_model and args.paper_model not in [*kinds, "ensemble"]:
         raise AssistantError(
             f"--paper-model {args.paper_model}: not among the backtested models ({', '.join(kinds)})"
+            + ("; --full adds the torch kinds" if not args.models and not args.full else "")
         )
     if args.paper and settings.paper.horizon not in args.horizons:
         raise AssistantError(
             f"--paper follows the h={settings.paper.horizon} calls ([paper] horizon): "
             f"add it to --horizons"
         )
-    bars = Bars()
+    bars = Bars(eta=True)
+    left_out = [k for k in configured if k not in kinds] if not args.models else []
     try:
         report = backtest(
             db,
             settings,
             known_symbols(db, args.symbols),
-            args.models,
+            kinds,
             start=args.start,
             end=args.end,
             retrain_every=args.retrain_every,
             horizons=args.horizons,
             progress=lambda f, m: bars("backtest", f, m),
             scheduler=args.scheduler,
+            on_plan=lambda plan: print(plan_line(plan, left_out), file=sys.stderr, flush=True),
         )
         books = _paper_books(db, settings, report, args.paper_model) if args.paper else None
     finally:
@@ -446,6 +569,37 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.predictions_out:
         print(f"predictions written to {args.predictions_out}")
     return 0
+
+
+def fast_kinds(kinds: list[str]) -> list[str]:
+    """The kinds that fit in seconds: all but the torch ones (or all, if only those)."""
+    from models.catalog import TORCH_KINDS
+
+    return [k for k in kinds if k not in TORCH_KINDS] or kinds
+
+
+def plan_line(plan: Plan, left_out: list[str]) -> str:
+    """What a backtest will run and about how long, said before it starts."""
+    kinds = ", ".join(plan.kinds) + (" + ranking" if plan.ranking else "")
+    line = (
+        f"backtest: {kinds} on {len(plan.symbols)} symbol{'s' if len(plan.symbols) != 1 else ''}, "
+        f"{plan.start} .. {plan.end} ({plan.sessions} sessions, {plan.refits} refits, horizons "
+        f"{','.join(map(str, plan.horizons))})"
+    )
+    if not plan.cores:
+        return line + "; on the cluster's workers"
+    cores = f"{plan.cores} idle core{'s' if plan.cores > 1 else ''}"
+    line += f": about {_duration(plan.seconds())} on {cores} (longer on a busy machine)"
+    if left_out:
+        more = _duration(plan.seconds([*plan.kinds, *left_out]))
+        line += f"; --full adds {', '.join(left_out)} (about {more} in all)"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(10, round(seconds / 10) * 10):.0f} s"
+    return f"{round(seconds / 60):.0f} min"
 
 
 def _paper_books(db: Any, settings: Any, report: Any, model: str | None) -> dict[str, Any]:

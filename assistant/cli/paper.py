@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.cli.common import open_home, print_json, table
 
 if TYPE_CHECKING:
-    from store.paper import BookState, PaperDay
+    from store.paper import BookState, PaperDay, StaleHolding
 
 PAPER_HEAD = [
     "book",
@@ -17,6 +17,7 @@ PAPER_HEAD = [
     "annual",
     "vol",
     "sharpe",
+    "sortino",
     "max dd",
     "turnover/yr",
     "costs",
@@ -24,6 +25,8 @@ PAPER_HEAD = [
     "hit rate",
     "p vs hold",
     "p vs long",
+    "SR p vs hold",
+    "SR p vs long",
 ]
 
 LEGEND = (
@@ -31,7 +34,10 @@ LEGEND = (
     "always long with the paper's sizing. Same costs for all. Fills at the next session's "
     "open after each decision. turnover: one-way traded notional per year over mean equity. "
     "trades: round trips (a hit: the price moved its way between entry and exit fills). "
-    "p: one-sided paired Newey-West test that the paper's daily returns beat the other book's."
+    "p: one-sided paired Newey-West test that the paper's daily returns beat the other book's. "
+    "SR p: one-sided test that the paper's Sharpe beats the other book's (circular block "
+    "bootstrap of the paired daily returns, blocks of 21 sessions, 2,000 draws). "
+    "sortino: annualized mean over the downside deviation."
 )
 
 
@@ -65,6 +71,7 @@ def paper_rows(report: list[dict[str, Any]]) -> list[list[str | int]]:
             _pct(r["annual_return"]),
             _num(r["volatility"], ".1%"),
             _num(r["sharpe"]),
+            _num(r.get("sortino")),
             _num(r["max_drawdown"], ".1%"),
             _num(r["turnover"], ".1f"),
             _num(r["costs"], ",.0f"),
@@ -72,6 +79,8 @@ def paper_rows(report: list[dict[str, Any]]) -> list[list[str | int]]:
             _num(r["hit_rate"], ".1%"),
             _num(r.get("p_vs_hold"), ".3g"),
             _num(r.get("p_vs_long"), ".3g"),
+            _num(r.get("p_sharpe_vs_hold"), ".3g"),
+            _num(r.get("p_sharpe_vs_long"), ".3g"),
         ]
         for r in report
     ]
@@ -86,17 +95,28 @@ def cmd_paper(args: argparse.Namespace) -> int:
     from models import paper
     from store import paper as ledger
 
-    _, _, db = open_home(args, writes=False)
+    _, settings, db = open_home(args, writes=False)
     try:
         books = stored_books(db)
         latest = ledger.latest(db)
         history = ledger.history(db) if args.history or args.json else []
         recent = ledger.fills(db, "paper", limit=20)
+        stale = ledger.stale_holdings(db, "paper" if "paper" in latest else "hold")
     finally:
         db.close()
     report = paper.report(books) if books else []
+    exit_after = settings.paper.stale_exit_sessions
     if args.json:
-        print_json({"report": report, "accounts": latest, "history": history, "fills": recent})
+        print_json(
+            {
+                "report": report,
+                "accounts": latest,
+                "history": history,
+                "fills": recent,
+                "stale": stale,
+                "stale_exit_sessions": exit_after,
+            }
+        )
         return 0
     if not books:
         print(
@@ -109,7 +129,9 @@ def cmd_paper(args: argparse.Namespace) -> int:
         f"paper account as of {main['session']}: equity {main['equity']:,.2f}, cash "
         f"{main['cash']:,.2f}"
     )
-    print(_positions(main))
+    print(_positions(main, {h["symbol"] for h in stale}))
+    for h in stale:
+        print(stale_line(h, exit_after))
     print()
     print(paper_table(report))
     if args.history:
@@ -118,7 +140,24 @@ def cmd_paper(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positions(account: BookState) -> str:
+def stale_line(h: StaleHolding, exit_after: int) -> str:
+    """What a stale holding is and what the account does with it (models.paper)."""
+    then = (
+        "kept at that price ([paper] stale_exit_sessions = 0)"
+        if exit_after == 0
+        else (
+            f"the account closes it at that close after {exit_after} sessions without a bar "
+            "([paper] stale_exit_sessions)"
+        )
+    )
+    return (
+        f"STALE: {h['symbol']} has had no bar since {h['last_bar'] or 'ever'} "
+        f"({h['sessions']} sessions of the account): valued at its last close "
+        f"{h['price']:,.2f} ({h['weight']:.1%} of equity), which no order can trade; {then}"
+    )
+
+
+def _positions(account: BookState, stale: set[str]) -> str:
     rows = []
     for s, p in sorted(account.get("positions", {}).items()):
         price = account.get("last", {}).get(s, p["entry_price"])
@@ -129,7 +168,7 @@ def _positions(account: BookState) -> str:
                 f"{p['shares']:,.2f}",
                 f"{p['entry_price']:,.2f}",
                 p["entry_date"],
-                f"{price:,.2f}",
+                f"{price:,.2f}" + (" STALE" if s in stale else ""),
                 f"{p['shares'] * price:,.2f}",
             ]
         )

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.cli.common import open_home
+from assistant.cli.common import date_option, open_home
 from assistant.config import Settings
 from assistant.errors import AssistantError
 
@@ -63,7 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="simulated sessions per second (default: [daemon] replay_speed)",
     )
-    demo.add_argument("--from", dest="from_date", help="first simulated session (YYYY-MM-DD)")
+    demo.add_argument(
+        "--from",
+        dest="from_date",
+        metavar="DATE",
+        type=date_option("--from"),
+        help="first simulated session (YYYY-MM-DD)",
+    )
     demo.add_argument(
         "--models",
         type=demo_kinds,

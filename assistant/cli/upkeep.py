@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
-from assistant.cli.common import home_of, open_home
+from assistant.cli.common import home_of, open_home, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "when something is wrong."
         ),
     )
+    c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(func=cmd_check)
     b = sub.add_parser(
         "backup",
@@ -33,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("file", type=Path, metavar="FILE")
     b.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_backup)
 
 
@@ -44,25 +47,58 @@ def cmd_check(args: argparse.Namespace) -> int:
     from assistant import config
     from assistant.daemon import lock
     from assistant.errors import AssistantError
-    from store.db import DB_FILENAME, RECOVERY, StoreError, check_schema, connect, damage
+    from store.db import (
+        DB_FILENAME,
+        RECOVERY,
+        StoreError,
+        check_schema,
+        connect,
+        damage,
+        unopenable,
+        unwritable,
+    )
 
     home = home_of(args)
     path = home / DB_FILENAME
     failed: list[str] = []
+    _sweep_partials(home)
+    # what --json prints: each part's status ("ok", "none", "failed") and what it found
+    found: dict[str, dict[str, object]] = {}
+    say = (lambda line: None) if args.json else print
     try:
         config.load(home)
-        print(f"settings: ok ({home / 'config.toml'})")
+        say(f"settings: ok ({home / 'config.toml'})")
+        found["settings"] = {"status": "ok", "path": str(home / "config.toml")}
+        warning = _warn_if_exposed(home)
+        if warning:
+            say(warning)
+            found["settings"]["warning"] = warning
     except AssistantError as exc:
-        print(f"settings: {exc}")
+        say(f"settings: {exc}")
         failed.append("settings")
-    if not path.exists():
-        print(f"database: none yet at {path}")
+        found["settings"] = {"status": "failed", "error": str(exc)}
+    blocked = unwritable(home) if home.is_dir() else None
+    found["home"] = {"path": str(home), "writable": not blocked, "why_not": blocked or None}
+    if blocked:  # not damage: readers work, writers refuse in one line
+        say(
+            f"home: not writable ({blocked}); commands that only read work, the daemon "
+            "and commands that write refuse"
+        )
+    cannot = unopenable(path)
+    if cannot:
+        say(f"database: {cannot}")
+        failed.append("database access")
+        found["database"] = {"status": "failed", "path": str(path), "problems": [cannot]}
+    elif not path.exists():
+        say(f"database: none yet at {path}")
+        found["database"] = {"status": "none", "path": str(path)}
     else:
         try:
-            db = connect(path)
+            db = connect(path, read_only=bool(blocked))
         except StoreError as exc:
-            print(f"database: {exc}")
+            say(f"database: {exc}")
             failed.append("database")
+            found["database"] = {"status": "failed", "path": str(path), "problems": [str(exc)]}
         else:
             try:
                 problems = damage(db, full=True)
@@ -74,24 +110,70 @@ def cmd_check(args: argparse.Namespace) -> int:
                 db.close()
             wal = path.with_name(path.name + "-wal")
             sizes = f"{_mb(path)}, WAL {_mb(wal)}"
+            found["database"] = {
+                "status": "failed" if problems else "ok",
+                "path": str(path),
+                "bytes": path.stat().st_size,
+                "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+                "problems": problems,
+            }
             if problems:
-                print(f"database: DAMAGED {path} ({sizes}); integrity_check says:")
+                say(f"database: DAMAGED {path} ({sizes}); integrity_check says:")
                 for p in problems:
-                    print(f"  {p}")
+                    say(f"  {p}")
                 failed.append("database")
             else:
-                print(f"database: ok {path} ({sizes}; integrity_check passed)")
+                say(f"database: ok {path} ({sizes}; integrity_check passed)")
     holder = lock.holder(home) if home.is_dir() else None
-    print("daemon: " + ("not running" if holder is None else f"running (pid {holder})"))
+    say("daemon: " + ("not running" if holder is None else f"running (pid {holder})"))
+    found["daemon"] = {"running": holder is not None, "pid": holder}
+    if args.json:
+        print_json({"ok": not failed, "failed": failed, **found})
     if not failed:
         return 0
     how = (
         "to recover, " + RECOVERY.format(db=path)
         if "database" in failed
+        else "nothing is damaged: fix what stands at the database's place as said above"
+        if "database access" in failed
         else "fix config.toml or the ASSISTANT_* variables named above"
     )
     print(f"error: {' and '.join(failed)} failed the check; {how}", file=sys.stderr)
     return 1
+
+
+def _warn_if_exposed(home: Path) -> str | None:
+    """A config.toml that holds a secret (an alert URL, a URL with a password or key) and
+    that other users may read is worth a warning (not a failure): its line, else None."""
+    from assistant import config
+
+    path = home / "config.toml"
+    if not path.exists():
+        return None
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and config.holds_secret(config.load(home, environ={})):
+        return (
+            f"settings: warning: {path} holds secrets (alert URLs, passwords) and is readable "
+            f"by {'other users' if mode & 0o007 else 'its group'} (mode {mode:04o}); "
+            f"`chmod 600 {path}`"
+        )
+    return None
+
+
+class _Signalled(BaseException):
+    """SIGTERM or SIGINT during a backup: unwinds it, so its partial copy is removed."""
+
+
+def _raise_signalled(signum: int, frame: object) -> None:
+    raise _Signalled(signum)
+
+
+def _sweep_partials(home: Path) -> None:
+    from store import partials
+
+    removed = partials.sweep(home)
+    if removed:
+        print(partials.swept_message(removed), file=sys.stderr)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -99,9 +181,33 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     target = Path(args.file).expanduser()
     _, _, db = open_home(args, writes=False)  # the copy is checked: damage is refused there
+    # Python's default SIGTERM ends the process without unwinding: the copy (as big as the
+    # database) would stay beside the target. Both signals unwind the backup instead.
+    previous = {s: signal.signal(s, _raise_signalled) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        _sweep_partials(home_of(args))
         backup(db, target, overwrite=args.force)
-        print(f"backed up {file_of(db)} to {target} ({_mb(target)}; quick_check passed)")
+        if args.json:
+            print_json(
+                {
+                    "source": str(file_of(db)),
+                    "target": str(target),
+                    "bytes": target.stat().st_size,
+                    "quick_check": "ok",
+                }
+            )
+        else:
+            print(f"backed up {file_of(db)} to {target} ({_mb(target)}; quick_check passed)")
+    except _Signalled as stop:
+        signum = int(stop.args[0])
+        print(
+            f"backup interrupted by {signal.Signals(signum).name}: {target} was not written "
+            "and the partial copy was removed",
+            file=sys.stderr,
+        )
+        return 128 + signum
     finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
         db.close()
     return 0

@@ -26,6 +26,7 @@ import sqlite_utils
 from assistant.calendar import exchange_for, sessions_between
 from assistant.config import Settings
 from assistant.cycle.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION
+from assistant.ingest.collect import source_ends
 from models import outcomes
 from models.outcomes import buckets_of
 from models.signals import SIGNALS
@@ -98,7 +99,13 @@ def verify(
             frame[name] = extracted[:, i]
         done = frame[frame["close"].notna()]
         waiting = frame[frame["close"].isna()]
-        expired_ids = _expired(waiting, day, int(cycle.expire_after_sessions), default_exchange)
+        expired_ids = _expired(
+            waiting,
+            day,
+            int(cycle.expire_after_sessions),
+            default_exchange,
+            source_ends(settings),
+        )
         report.expired = len(expired_ids)
         report.pending = len(waiting) - len(expired_ids)
         if len(done):
@@ -173,8 +180,12 @@ def _ints(values: np.ndarray) -> list[int | None]:
     return out
 
 
-def _expired(waiting: pd.DataFrame, day: str, after: int, default_exchange: str) -> list[int]:
-    """Ids whose target session is `after` or more sessions behind `day` with no bar."""
+def _expired(
+    waiting: pd.DataFrame, day: str, after: int, default_exchange: str, ends: dict[str, str]
+) -> list[int]:
+    """Ids whose target session is `after` or more sessions behind `day` with no bar; never
+    one whose target lies past the last session its source can bring (`ends`, per symbol):
+    a bar that cannot come is not "stale or missing data", and giving up on it is no verdict."""
     if waiting.empty:
         return []
     out: list[int] = []
@@ -182,6 +193,8 @@ def _expired(waiting: pd.DataFrame, day: str, after: int, default_exchange: str)
     for pid, sym, target in zip(
         waiting["id"], waiting["symbol"], waiting["target_date"], strict=True
     ):
+        if sym in ends and target > ends[sym]:
+            continue
         key = (exchange_for(sym, default_exchange), target)
         if key not in late_by:
             late_by[key] = sessions_between(key[0], target, day)

@@ -40,7 +40,6 @@ from store import rankings as rank_store
 
 TREND_WEEKS = 26
 ROLLING_WEEKS = 4
-SIGNIFICANCE = 0.05
 
 
 class CalibrationRow(TypedDict):
@@ -153,6 +152,11 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
         group["calibration"] = calibration(g)
         group["trend"] = trend(g, group["stronger_baseline"])
         out["groups"].append(group)
+    # every p-value the report shows is one of a family: symbols x horizons x regimes
+    family = [x for grp in out["groups"] for x in (grp, *grp["by_regime"].values())]
+    scores.judge(family)
+    for row in family:
+        row["verdict_text"] = verdict(row)
     out["relative"] = relative_record(db, symbols)
     return out
 
@@ -163,7 +167,7 @@ def relative_record(db: sqlite_utils.Database, symbols: list[str] | None = None)
     h-session return, its Newey-West t, the top-minus-bottom quintile spread, per year
     (`models.scorecard.ranking_skill`; a date counts with 5 or more ranked symbols). When
     a session was ranked again (a newer ranking model), its newest relative calls count."""
-    from models.scorecard import ranking_edge, ranking_skill
+    from models.scorecard import judged, ranking_skill, versus_factors
 
     out = []
     closes: dict[str, pd.Series] = {}
@@ -187,17 +191,21 @@ def relative_record(db: sqlite_utils.Database, symbols: list[str] | None = None)
         calls = pd.DataFrame(
             {
                 "date": pd.to_datetime(frame["as_of"]).to_numpy(),
+                "symbol": frame["symbol"].to_numpy(),
                 "expected": frame["relative"].to_numpy(float),
                 "realized": realized,
             }
         )
         skill = ranking_skill(calls, int(h))
+        wide = pd.DataFrame({s: closes[s] for s in sorted(set(frame["symbol"]))}).sort_index()
+        versus = versus_factors(calls, wide, int(h)) if skill else None
+        record = judged(skill, versus)
         out.append(
             {
                 "horizon": int(h),
                 "n": int(np.isfinite(realized).sum()),
-                "record": skill,
-                "edge": ranking_edge(skill),
+                "record": record,
+                "edge": bool(record and record["edge"]),
             }
         )
     return out
@@ -250,7 +258,6 @@ def metrics(g: Calls) -> dict[str, Any]:
         }
     )
     m["baselines"]["zero_change"] = {"mae_pct": float(np.mean(np.abs(g["actual_pct"])))}
-    m["verdict"] = verdict(m)
     return m
 
 
@@ -271,12 +278,10 @@ def _climatology(g: Calls) -> np.ndarray:
 
 
 def verdict(m: dict[str, Any]) -> str:
-    n, p = m["n"], m["p_value"]
+    """The row's verdict (`models.metrics.judge`) in words, against the stronger baseline."""
     base = m["stronger_baseline"].replace("_", "-")
     label = f"; {m['label']}" if m.get("label") else ""
-    if n and p is not None and p < SIGNIFICANCE and (m["edge"] or 0) > 0:
-        return f"beats {base} (p={p:.3g}, n={n}){label}"
-    return f"no measured edge over {base} (n={n}){label}"
+    return f"{scores.verdict_text(m, base)}{label}"
 
 
 def calibration(g: Calls) -> list[CalibrationRow]:

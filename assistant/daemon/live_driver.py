@@ -1,17 +1,22 @@
 """The live driver: the wall clock, the exchange's two daily slots, and catch-up.
 
-At start (and once a full disk has room again) the latest missed slot of each job runs,
-and a home with no serving model starts a training. The `daily` slot collects, predicts,
+At start (and once a full disk has room again) every slot missed since the last run
+runs, oldest first, and a home with no serving model starts a training. While running,
+a wall clock that jumped across slots (a suspend, a paused VM) fires each one it crossed,
+in order. A caught-up slot that a later one has passed works as of its own session
+(`as_of`); the newest works on the latest final bars, as on time (the cycle never uses
+a provisional bar: late Monday's run on Tuesday morning predicts from Monday's close). The `daily` slot collects, predicts,
 steps the paper account and verifies; the `drift` slot checks drift and retrains when
 `schedule.retrain_every_days` have passed since the last retrain.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from assistant.config import Settings
 from assistant.daemon import jobs, scheduler
@@ -24,12 +29,18 @@ from store.daemon_state import DaemonRow, State
 log = logging.getLogger("assistant.daemon")
 
 HAS_RUN = {"daily": "collect", "drift": "drift"}  # the job whose run marks a slot done
-DAILY_JOBS = (
-    ("collect", jobs.collect),
-    ("cycle", jobs.cycle),
-    ("paper", jobs.paper),
-    ("verify", jobs.verify),
-)
+DAILY_JOBS = ("collect", "cycle", "paper", "verify")
+
+
+def _daily(ctx: jobs.Context, as_of: str | None) -> dict[str, Callable[[jobs.Progress], Any]]:
+    """The daily slot's jobs; `as_of`: the session a late slot works as of (collection
+    always fetches up to now: the cycle only sees bars up to its `as_of`)."""
+    return {
+        "collect": lambda p: jobs.collect(ctx, p),
+        "cycle": lambda p: jobs.cycle(ctx, p, as_of=as_of),
+        "paper": lambda p: jobs.paper(ctx, p, as_of),
+        "verify": lambda p: jobs.verify(ctx, p, as_of),
+    }
 
 
 class LiveDriver:
@@ -62,7 +73,7 @@ class LiveDriver:
 
     def reload(self, settings: Settings) -> None:
         if self.schedule is not None:  # a bad timezone raises here, before anything changes
-            self.schedule = scheduler.LiveSchedule(settings, self.fire_slot)
+            self.schedule = scheduler.LiveSchedule(settings, self.fire_slot, self.host.now)
 
     def room_again(self) -> None:
         self._catch_up()  # the slots missed meanwhile run now
@@ -73,10 +84,14 @@ class LiveDriver:
     def _catch_up(self) -> None:
         host = self.host
         if self.schedule is None:
-            self.schedule = scheduler.LiveSchedule(host.settings, self.fire_slot)
+            self.schedule = scheduler.LiveSchedule(host.settings, self.fire_slot, host.now)
         for name, slot in self.schedule.missed(
-            host.now(), lambda n, key: job_runs.ran_for(host.db, HAS_RUN[n], key)
+            host.now(),
+            lambda n, key: job_runs.ran_for(host.db, HAS_RUN[n], key),
+            lambda n: job_runs.last(host.db, HAS_RUN[n]) is not None,
         ):
+            if host.stop.is_set():
+                return
             log.info("catching up the missed %s run of %s", name, scheduler.slot_key(slot))
             self.fire_slot(name, slot)
         if not host.worker.busy:
@@ -84,26 +99,40 @@ class LiveDriver:
 
     def fire_slot(self, name: str, slot: datetime) -> None:
         host, key = self.host, scheduler.slot_key(slot)
+        as_of = self._as_of(name, slot)
         if name == "daily":
             if job_runs.ran_for(host.db, "collect", key):
                 return
-            for job, fn in DAILY_JOBS:
+            daily = _daily(host.ctx, as_of)
+            for job in DAILY_JOBS:
                 if host.stop.is_set():
                     return
-                jobs.run_job(host.db, job, functools.partial(fn, host.ctx), scheduled_for=key)
+                jobs.run_job(host.db, job, daily[job], scheduled_for=key)
         elif name == "drift":
             if job_runs.ran_for(host.db, "drift", key):
                 return
             ctx = host.ctx
-            jobs.run_job(host.db, "drift", lambda p: jobs.drift(ctx, p), scheduled_for=key)
+            jobs.run_job(host.db, "drift", lambda p: jobs.drift(ctx, p, as_of), scheduled_for=key)
             self._retrain_if_due()
+
+    def _as_of(self, name: str, slot: datetime) -> str | None:
+        """None (the latest final bars) for the newest slot of its job; a slot that a later
+        one has passed, run late (a catch-up), works as of its own session."""
+        s = self.schedule
+        assert s is not None
+        latest = scheduler.last_slot(self.host.now(), s.times[name], s.tz, s.exchange)
+        return None if latest is None or slot >= latest else slot.date().isoformat()
 
     def _retrain_if_due(self) -> None:
         host = self.host
         every = int(host.settings.schedule.retrain_every_days)
+        # Counted from the last training, the user's own `assistant train` included: a
+        # daemon started after one retrains `every` days later, not at its first drift slot.
         last = job_runs.last(host.db, "retrain", status="ok")
-        if last is not None:
-            age = host.now() - datetime.fromisoformat(last["started_at"])
+        times = [registry.last_trained_at(host.db), last["started_at"] if last else None]
+        known = [datetime.fromisoformat(t) for t in times if t]
+        if known:
+            age = host.now() - max(known)
             if age.total_seconds() < every * 86400 - 3600:
                 return
         if not host.worker.busy:

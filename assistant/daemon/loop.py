@@ -13,6 +13,17 @@ A full disk stops the pass where it hit (the run recorded failed where the disk 
 that): one logged error, then a write is tried again with a growing pause (up to
 DISK_FULL_MAX_WAIT_S). Once one goes through, the loop goes on where it was: a replay
 redoes its session, a live daemon catches up the slots it missed.
+
+The database file at the home's path must stay the one the daemon opened. A restore done
+without stopping the daemon first, or a file copied onto it, puts another file there
+while the daemon's connections still write to the old one (unlinked or moved aside: all
+it writes is lost). Each tick compares the path's device and inode with the opened
+file's; on a change the daemon says so in its log and stops cleanly with exit status
+EXIT_REPLACED, rather than reopening in place: the new file may still be being copied
+(or not there yet: opening would create an empty home), and a fresh start runs the one
+tested recovery (interrupted runs, re-queued commands, the catch-up of missed slots) on
+it. Under systemd (Restart=on-failure) the non-zero status brings the daemon back on
+the new file; a detached daemon is started again with `assistant start`.
 """
 
 from __future__ import annotations
@@ -43,7 +54,14 @@ from assistant.ingest.sources.base import Source
 from store import commands, daemon_state, registry
 from store import jobs as job_runs
 from store.daemon_state import State
-from store.db import StoreError, checkpoint, disk_full_error, is_disk_full, open_db
+from store.db import (
+    DB_FILENAME,
+    StoreError,
+    checkpoint,
+    disk_full_error,
+    is_disk_full,
+    open_db,
+)
 
 __all__ = ["Daemon", "ReplayOptions", "TRAINING_POLL_S"]
 
@@ -53,6 +71,7 @@ STOP_GRACE_S = 8.0  # how long shutdown waits for training to abort (exit within
 DISK_FULL_FIRST_WAIT_S = 2.0
 DISK_FULL_MAX_WAIT_S = 60.0
 CHECKPOINT_EVERY_S = 60.0
+EXIT_REPLACED = 75  # EX_TEMPFAIL: the database file was replaced under the daemon
 
 
 class Daemon:
@@ -97,6 +116,8 @@ class Daemon:
         self._next_checkpoint = 0.0
         self._started = False
         self._full_tries = 0  # failed tries in a row since the disk filled up
+        self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self.exit_code = 0
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -154,9 +175,13 @@ class Daemon:
             except StoreError as exc:
                 log.error("not starting: %s", exc)
                 raise
+            self._file_id = self._path_id()
+            self._sweep_partials()
             self.beat = BusyBeat(self.home, self.heartbeat_s).start()
             self.alerts = AlertSender(self.home, self.settings).start()  # its own thread
             while not self.stop.is_set():
+                if self._replaced():
+                    break
                 try:
                     busy = self._step()
                 except Exception as exc:
@@ -180,9 +205,45 @@ class Daemon:
                 finally:
                     self.db.close()
             if self.alerts is not None:
-                self.alerts.close(self._started_at)
+                # (a replaced file: no stop alert; opening the path could create a new home)
+                self.alerts.close(
+                    None if self.exit_code else self._started_at, notify=not self.exit_code
+                )
             lock.release()
-        return 0
+        return self.exit_code
+
+    def _path_id(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.home / DB_FILENAME)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _replaced(self) -> bool:
+        """Whether the file at the home's path is no longer the one opened (then: stop)."""
+        now = self._path_id()
+        if now == self._file_id:
+            return False
+        path = self.home / DB_FILENAME
+        what = "is gone (moved or deleted)" if now is None else "was replaced by another file"
+        log.error(
+            "%s %s while the daemon ran (a restore without `assistant stop` first, or a "
+            "file copied onto it): what the daemon wrote since went to the old file. "
+            "Stopping so as not to lose more; start the daemon again (`assistant start`) "
+            "to use the file now there",
+            path,
+            what,
+        )
+        self.exit_code = EXIT_REPLACED
+        self.stop.set()
+        return True
+
+    def _sweep_partials(self) -> None:
+        from store import partials
+
+        removed = partials.sweep(self.home)
+        if removed:
+            log.warning(partials.swept_message(removed))
 
     def _step(self) -> bool:
         if self._full_tries:  # after a full disk, a write first: it raises while still full

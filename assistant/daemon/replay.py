@@ -143,10 +143,3 @@ def resume_date(previous: DaemonRow | None, exchange: str) -> str | None:
     if not last:
         return None
     return calendar.add_sessions(exchange, last, 1).strftime("%Y-%m-%d")
-
-
-def validate_date(text: str) -> str:
-    try:
-        return pd.Timestamp(text).strftime("%Y-%m-%d")
-    except (ValueError, TypeError):
-        raise AssistantError(f"--from {text!r} is not a date (expected YYYY-MM-DD)") from None

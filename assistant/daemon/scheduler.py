@@ -1,12 +1,16 @@
-"""Live scheduling at exchange-local times, and catch-up of runs missed while down.
+"""Live scheduling at exchange-local times, and catch-up of every run missed.
 
 Two slots a day, on trading sessions only: `daily` (collect after the close, then
 predict and verify) at `schedule.collect_at`, and `drift` (drift check, and a retrain
-when one is due) at `schedule.drift_check_at`, both in `schedule.timezone`. The
-`schedule` library fires them (its `.at(time, tz)` is DST-aware); the slot a run
-covers is its `scheduled_for` in `job_runs`, which makes a run idempotent per slot and
-lets a restarted daemon catch up the latest missed slot exactly once (the library
-itself skips missed runs and forgets everything on restart).
+when one is due) at `schedule.drift_check_at`, both in `schedule.timezone`. The slot a
+run covers is its `scheduled_for` in `job_runs`, which makes a run idempotent per slot.
+
+The wall clock jumps: a suspended laptop or a paused VM wakes hours or days later, an
+NTP step moves it. So the schedule keeps a watermark, the wall-clock time up to which
+it has looked, and each pass fires every slot between the watermark and now, oldest
+first (the `schedule` library would fire once, late, and skip the rest). At start, every
+slot after the latest one that ran (`job_runs`) is caught up the same way, in order, at
+most MAX_CATCH_UP sessions back.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import schedule
-
-from assistant import calendar
 from assistant.config import Settings
 from store.db import DiskFull
+
+MAX_CATCH_UP = 10  # sessions: a daemon down longer catches up the latest ones only
+IDLE_MAX_S = 60.0  # the loop looks at the wall clock at least this often
 
 log = logging.getLogger("assistant.daemon")
 
@@ -36,6 +40,8 @@ def _at(day: datetime, hhmm: str, tz: ZoneInfo) -> datetime:
 
 
 def _session_days(exchange: str, start: datetime, end: datetime) -> list[datetime]:
+    from assistant import calendar  # exchange_calendars: only when sessions are counted
+
     return [d.to_pydatetime() for d in calendar.sessions(exchange, start.date(), end.date())]
 
 
@@ -66,51 +72,120 @@ def slot_key(slot: datetime) -> str:
     return slot.isoformat(timespec="minutes")
 
 
-class LiveSchedule:
-    """The live jobs on a `schedule.Scheduler`; `fire(name, slot)` does the work."""
+def slots_between(
+    after: datetime, now: datetime, hhmm: str, tz_name: str, exchange: str
+) -> list[datetime]:
+    """The session-day `hhmm` slots (exchange-local, tz-aware) with after < slot <= now."""
+    tz = ZoneInfo(tz_name)
+    start, end = after.astimezone(tz), now.astimezone(tz)
+    if end <= start:
+        return []
+    return [
+        slot
+        for day in _session_days(exchange, start - timedelta(days=1), end)
+        if start < (slot := _at(day, hhmm, tz)) <= end
+    ]
 
-    def __init__(self, settings: Settings, fire: Callable[[str, datetime], None]):
+
+class LiveSchedule:
+    """The live jobs: `run_pending()` fires `fire(name, slot)` for every slot that came due
+    since the last pass (the watermark), oldest first; `now` is the wall clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        fire: Callable[[str, datetime], None],
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
         self.tz = settings.schedule.timezone
         self.exchange = settings.calendar.exchange
         self.times = slot_times(settings)
         self._fire = fire
-        self.scheduler = schedule.Scheduler()
-        for name, hhmm in self.times.items():
-            self.scheduler.every().day.at(hhmm, self.tz).do(self._on_time, name)
+        self.now = now
+        ZoneInfo(self.tz)  # a bad timezone raises here, before anything changes
+        self.seen = now()  # the watermark: every slot up to here has been handled
+        self._next: datetime | None = None  # the earliest slot after `seen` (cached)
 
-    def _on_time(self, name: str) -> None:
-        # `schedule` fires every calendar day (and once late after a long sleep): only a
-        # session whose slot is today, in the exchange's zone, runs.
-        now = datetime.now(UTC)
-        slot = last_slot(now, self.times[name], self.tz, self.exchange)
-        today = now.astimezone(ZoneInfo(self.tz)).date()
-        if slot is None or slot.date() != today:
-            log.info("%s: %s is not a trading session, nothing to do", name, today)
-            return
+    def _next_due(self) -> datetime | None:
+        if self._next is None:
+            nexts = [
+                next_slot(self.seen, hhmm, self.tz, self.exchange) for hhmm in self.times.values()
+            ]
+            self._next = min((t for t in nexts if t is not None), default=None)
+        return self._next
+
+    def due(self, now: datetime) -> list[tuple[str, datetime]]:
+        """Every slot in (watermark, now], oldest first; moves the watermark to `now`.
+
+        A wall clock stepped back moves the watermark back with it (a slot already run
+        is not run again: `job_runs` knows it)."""
+        if now < self.seen:
+            self.seen, self._next = now, None
+            return []
+        nxt = self._next_due()
+        if nxt is None or nxt > now:
+            return []
+        out = [
+            (name, slot)
+            for name, hhmm in self.times.items()
+            for slot in slots_between(self.seen, now, hhmm, self.tz, self.exchange)
+        ]
+        self.seen, self._next = now, None
+        return sorted(out, key=lambda item: item[1])
+
+    def run_pending(self) -> None:
+        now = self.now()
+        due = self.due(now)
+        if len(due) > 1 or any((now - slot).total_seconds() > 300 for _, slot in due):
+            log.warning(
+                "the clock jumped (a suspend, a paused VM, a clock step?): it is %s; catching "
+                "up %d missed run(s): %s",
+                slot_key(now.astimezone(ZoneInfo(self.tz))),
+                len(due),
+                ", ".join(f"{name} {slot_key(slot)}" for name, slot in due),
+            )
+        for name, slot in due:
+            self._run(name, slot)
+
+    def _run(self, name: str, slot: datetime) -> None:
         try:
             self._fire(name, slot)
         except DiskFull:
             raise  # the loop waits for room, then catches up the slot
-        except Exception:  # a job that escapes here would end run_pending() and the loop
+        except Exception:  # one failing slot never ends the loop or skips the next ones
             log.exception("%s: unexpected error", name)
 
-    def run_pending(self) -> None:
-        self.scheduler.run_pending()
-
     def idle_seconds(self) -> float:
-        idle = self.scheduler.idle_seconds
-        return 60.0 if idle is None else max(0.0, idle)
+        nxt = self._next_due()
+        if nxt is None:
+            return IDLE_MAX_S
+        return min(IDLE_MAX_S, max(0.0, (nxt - self.now()).total_seconds()))
 
     def missed(
-        self, now: datetime, has_run: Callable[[str, str], bool]
+        self,
+        now: datetime,
+        has_run: Callable[[str, str], bool],
+        ever_ran: Callable[[str], bool] = lambda name: False,
     ) -> list[tuple[str, datetime]]:
-        """The latest slot of each job, if it has not run: what to catch up at start."""
+        """What to catch up at start, oldest first: each job's slots after the latest one
+        that ran, at most MAX_CATCH_UP sessions back (a job that never ran: its latest slot
+        only, a new home has no past to catch up). Moves the watermark to `now`."""
         out = []
+        tz = ZoneInfo(self.tz)
+        since = now.astimezone(tz) - timedelta(days=MAX_CATCH_UP * 7 // 5 + 15)
         for name, hhmm in self.times.items():
-            slot = last_slot(now, hhmm, self.tz, self.exchange)
-            if slot is not None and not has_run(name, slot_key(slot)):
-                out.append((name, slot))
-        return out
+            recent = slots_between(since, now, hhmm, self.tz, self.exchange)[-MAX_CATCH_UP:]
+            todo: list[datetime] = []
+            for slot in reversed(recent):
+                if has_run(name, slot_key(slot)):
+                    break
+                todo.append(slot)
+            else:
+                if not ever_ran(name):
+                    todo = todo[:1]
+            out += [(name, slot) for slot in todo]
+        self.seen, self._next = now, None
+        return sorted(out, key=lambda item: item[1])
 
 
 def next_runs(settings: Settings, now: datetime | None = None) -> dict[str, str | None]:

@@ -135,7 +135,13 @@ class TrainingWorker:
         return len(gone) + aborted  # the caller says so, in one line with what else it cancels
 
     def _run(self) -> None:
-        db = open_db(self.home)
+        try:
+            db = open_db(self.home, create=False)  # (gone: the daemon's loop says why, stops)
+        except Exception as exc:
+            log.error("training not started: %s", exc)
+            with self._lock:
+                self._thread = None
+            return
         ctx = jobs.Context(db, self.home, self.settings)
         try:
             while (req := self._next()) is not None:

@@ -56,6 +56,19 @@ def home_of(db: sqlite_utils.Database) -> Path | None:
     return None if file is None else file.parent
 
 
+def source_ends(settings: Settings) -> dict[str, str]:
+    """Per symbol, the last session the configured source can ever bring: the offline sample
+    ends on 2013-03-01, so a call on its symbols that targets a later session can never be
+    verified by collecting (only an import could bring its bar). Empty for the sources that
+    keep bringing new bars."""
+    if settings.collect.source != "sample":
+        return {}
+    from assistant.ingest.sources.sample import SERIES, SPAN
+
+    end = f"{SPAN[1]:%Y-%m-%d}"
+    return dict.fromkeys(SERIES, end)
+
+
 def make_source(settings: Settings, name: str | None = None, *, home: Path | None = None) -> Source:
     """Build a source by name (default: the configured `collect.source`)."""
     cfg = settings.collect

@@ -15,7 +15,7 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.ingest.sources.csv import load_file
+from assistant.ingest.sources.csv import UTF8, load_file
 from store import bars
 from store import symbols as store_symbols
 from store.db import immediate
@@ -50,12 +50,17 @@ def import_file(
     symbol: str | None = None,
     jump_threshold: float = 0.25,
     exchange: str = "XNYS",
+    encoding: str = UTF8,
 ) -> FileResult:
     """Import one file; a problem is returned as `error` (the database is then unchanged)."""
     result = FileResult(str(path))
     try:
         parsed = load_file(
-            Path(path), symbol=symbol, jump_threshold=jump_threshold, exchange=exchange
+            Path(path),
+            symbol=symbol,
+            jump_threshold=jump_threshold,
+            exchange=exchange,
+            encoding=encoding,
         )
     except (AssistantError, store_symbols.SymbolError) as exc:
         result.error = str(exc)
@@ -85,12 +90,15 @@ def import_files(
     *,
     symbol: str | None = None,
     settings: Settings | None = None,
+    encoding: str = UTF8,
 ) -> list[FileResult]:
     jump = float(settings.collect.jump_threshold) if settings else 0.25
     exchange = settings.calendar.exchange if settings else "XNYS"
     if symbol is not None:
         symbol = store_symbols.validate_symbol(symbol)
     return [
-        import_file(db, Path(p), symbol=symbol, jump_threshold=jump, exchange=exchange)
+        import_file(
+            db, Path(p), symbol=symbol, jump_threshold=jump, exchange=exchange, encoding=encoding
+        )
         for p in paths
     ]

@@ -55,6 +55,59 @@ if TYPE_CHECKING:
 DEFAULT_SESSIONS = 756  # three years
 MIN_PAST = 252  # sessions of history before the first walk-forward prediction
 BLOCKS_PER_BATCH = 8  # retrain blocks in flight at once on a cluster
+# CPU seconds one refit of a kind takes per 1,000 training rows (all horizons, early
+# stopping as configured by default), per block for its predictions, and per 1,000
+# predictions for the scoring after the last block (one core): what the plan's estimate
+# and the progress bar's weights use. Measured on the 2-core machine on the sample (6
+# symbols, 3 years, 12 refits, 125k training rows in all; 2026-12-07, from the CPU time of
+# each kind's run: `backtest --full` took 428 CPU s, the default 32): a rough figure; a
+# busy machine takes longer, and the ETA corrects it as the run goes.
+CPU_S_PER_1K_ROWS = {
+    "xgboost": 0.16,
+    "markov": 0.01,
+    "rules": 0.01,
+    "lstm": 1.0,
+    "gru": 1.0,
+    "transformer": 1.2,
+}
+CPU_S_OTHER_KIND = 1.0  # a kind the table does not know
+CPU_S_PER_BLOCK = 0.3  # a block's predictions
+CPU_S_PER_1K_SCORED = 0.12  # ranges, ranking and scores, per 1,000 predictions
+CPU_S_START = 3.0  # imports, bars, features
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a backtest is about to run, known before any fit (`backtest(on_plan=...)`)."""
+
+    kinds: list[str]  # forecaster kinds
+    ranking: bool
+    symbols: list[str]
+    start: str
+    end: str
+    sessions: int
+    refits: int
+    horizons: list[int]
+    train_rows: list[int]  # per refit, the rows it fits on (before its validation split)
+    cores: int  # the local cores, or 0 on a cluster
+
+    def cpu_seconds(self, kinds: list[str] | None = None) -> float:
+        """The CPU seconds the fits of `kinds` (default: the plan's) take, by the table."""
+        rate = sum(CPU_S_PER_1K_ROWS.get(k, CPU_S_OTHER_KIND) for k in (kinds or self.kinds))
+        return rate * sum(self.train_rows) / 1000 + CPU_S_PER_BLOCK * self.refits
+
+    def scoring_seconds(self, kinds: list[str] | None = None) -> float:
+        """The scoring after the last block (one core): per prediction of every model."""
+        models = len(kinds or self.kinds)
+        models += models > 1  # the ensemble
+        rows = self.sessions * len(self.symbols) * len(self.horizons) * models
+        return CPU_S_PER_1K_SCORED * rows / 1000
+
+    def seconds(self, kinds: list[str] | None = None) -> float:
+        """Wall seconds on the local cores (the blocks' fits run side by side)."""
+        cores = max(self.cores, 1)
+        return CPU_S_START + self.cpu_seconds(kinds) / cores + self.scoring_seconds(kinds)
+
 
 CSV_FIELDS = [
     "model",
@@ -164,9 +217,11 @@ def backtest(
     progress: Callable[[float, str], None] | None = None,
     stop: threading.Event | None = None,
     scheduler: str | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
 ) -> BacktestReport:
     """`scheduler`: a Dask scheduler address (overrides settings and environment); each
-    retrain block is one fit task per kind plus one predict task (assistant.modeling.compute)."""
+    retrain block is one fit task per kind plus one predict task (assistant.modeling.compute).
+    `on_plan` hears what will run (`Plan`) before the first fit."""
     from assistant.modeling import compute, usable
     from models import dataset
 
@@ -217,6 +272,31 @@ def backtest(
         raise AssistantError("no sessions between --from and --to")
     params = model_params(settings)
     blocks = [walk[i : i + retrain_every] for i in range(0, len(walk), retrain_every)]
+    row_dates = np.sort(data.X.index.get_level_values("date").to_numpy())
+    rows = [
+        min(int(np.searchsorted(row_dates, b[0])), settings.models.max_train_rows) for b in blocks
+    ]
+    plan = Plan(
+        kinds,
+        rank,
+        sorted(bars),
+        str(pd.Timestamp(walk[0]).date()),
+        str(pd.Timestamp(walk[-1]).date()),
+        len(walk),
+        len(blocks),
+        list(horizons),
+        rows,
+        getattr(run, "jobs", 1) if run.name == "local" else 0,
+    )
+    if on_plan is not None:
+        on_plan(plan)
+    # progress: each task's share of the work by the plan's table, so the fraction grows
+    # evenly with time (and an ETA from it means something)
+    weight = {k: CPU_S_PER_1K_ROWS.get(k, CPU_S_OTHER_KIND) for k in kinds}
+    work = [sum(weight.values()) * r / 1000 + CPU_S_PER_BLOCK for r in rows]
+    # the scoring runs on one core: its share of the bar in the same (all-cores) units
+    total_work = sum(work) + plan.scoring_seconds() * max(plan.cores, 1)
+    share: dict[str, float] = {}
     target_dates = {s: pd.Series(b.index, index=b.index) for s, b in bars.items()}
     records: list[pd.DataFrame] = []
     models: list[str] = []
@@ -238,11 +318,23 @@ def backtest(
                 tasks,
                 settings.models.max_train_rows,
             )
-        say(first / len(blocks), f"blocks {first + 1}-{first + len(made)}/{len(blocks)}: training")
+        before = sum(work[:first])
+        share.clear()
+        say(
+            before / total_work,
+            f"blocks {first + 1}-{first + len(made)}/{len(blocks)}: training",
+        )
 
-        def tick(key: str, f: float, m: str) -> None:
-            b = int(key[1:].split("/")[0])
-            say((b + 0.9 * f) / len(blocks), f"block {b + 1}/{len(blocks)} {key}: {m}")
+        def tick(key: str, f: float, m: str, before: float = before) -> None:
+            b_text, _, kind = key[1:].partition("/")
+            b = int(b_text)
+            r = rows[b] / 1000
+            part = max(0.0, min(1.0, f)) * (weight[kind] * r if kind else CPU_S_PER_BLOCK)
+            share[key] = max(share.get(key, 0.0), part)  # never backwards
+            say(
+                min(1.0, (before + sum(share.values())) / total_work),
+                f"block {b + 1}/{len(blocks)} {key}: {m}",
+            )
 
         done = run.run(tasks, tick, stop)
         if stop is not None and stop.is_set():
@@ -257,13 +349,14 @@ def backtest(
                 )
             models = list(out["forecasts"])
             records.extend(_block_records(data, block, out["forecasts"]))
-    say(1.0, "scoring")
+    say(sum(work) / total_work, "scoring (ranges, ranking, every model and symbol)")
     preds = pd.concat(records, ignore_index=True)
     preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
     add_ranges(preds, bars, tuple(horizons), series_frame(db, "^VIX"))
     preds["rank_score"] = np.nan  # without `ranking` among the kinds: an empty column
     ranked, note = add_rank_scores(preds, bars, tuple(horizons), blocks) if rank else ({}, None)
     results = score(preds)
+    say(1.0, "scored")
     return BacktestReport(
         str(pd.Timestamp(walk[0]).date()),
         str(pd.Timestamp(walk[-1]).date()),
@@ -317,12 +410,12 @@ def add_rank_scores(
     ).merge(scores, on=keys, how="left")
     preds["rank_score"] = joined["rank_score"].to_numpy()
     out: Record = {}
+    closes = ranking.wide_closes(bars)
     for h in horizons:
         rows = walk[walk["horizon"] == h].rename(columns={"score": "expected"})
         skill = scorecard.ranking_skill(rows, h)
-        out[horizon_key(h)] = (
-            None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
-        )
+        versus = scorecard.versus_factors(rows, closes, h) if skill else None
+        out[horizon_key(h)] = scorecard.judged(skill, versus)
     return out, None
 
 
@@ -469,6 +562,8 @@ def score(preds: pd.DataFrame) -> list[Scored]:
             if symbol == "ALL":
                 row["ranking"] = scorecard.ranking(calls, int(h))  # type: ignore[call-overload]  # as above
             out.append(row)
+    # the table shows every row's p-value together: models x symbols (and ALL) x horizons
+    metrics.judge(out)  # type: ignore[arg-type]  # a Scored is a mutable mapping
     return out
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -39,6 +40,26 @@ MODELS = "models"
 ORPHANED = "orphaned"
 LOCK = ".lock"
 _NAME = re.compile(r"^\.?(?P<id>(?P<kind>[a-z]+)-v(?P<version>\d+))(?P<tmp>\.tmp-.*)?$")
+log = logging.getLogger(__name__)
+
+
+def artifact_dir(home: Path, row: dict[str, Any]) -> Path:
+    """Where a registry row's artifact is: its `artifact_path` inside `<home>/models/`.
+
+    The path is read from the database, which anything may have edited: one that leads
+    outside `<home>/models/` (absolute, `..`, a symbolic link out) is refused
+    (ArtifactError, logged) before anything loads or deletes it. A load then quarantines
+    the model as any unusable artifact; `prune` leaves it alone."""
+    from models.artifacts import ArtifactError
+
+    root = (Path(home) / MODELS).resolve()
+    given = str(row["artifact_path"])
+    path = (Path(home) / given).resolve()
+    if path == root or not path.is_relative_to(root):
+        why = f"artifact path {given!r} of model {row['id']} is outside {root}; refused"
+        log.warning("%s", why)
+        raise ArtifactError(why)
+    return path
 
 
 @contextlib.contextmanager
@@ -94,6 +115,8 @@ def _clear(path: Path, m: re.Match[str], known: set[str], root: Path) -> str | N
             ranking.Ranker.load(path)
         else:
             catalog.load(path)
+    except artifacts.ArtifactUnavailable as exc:  # proves nothing: looked at again next time
+        return f"left {m['id']} as it is: it cannot be read now ({exc})"
     except Exception as exc:  # anything that does not load is incomplete
         artifacts.discard(path)
         return f"removed {m['id']}: an orphan artifact that does not load ({exc})"
@@ -162,7 +185,10 @@ def prune(db: sqlite_utils.Database, home: Path, kinds: list[str], keep: int) ->
         for r in rows:
             if r["id"] in kept or r["status"] == "pruned":
                 continue
-            path = Path(home) / r["artifact_path"]
+            try:
+                path = artifact_dir(home, r)
+            except artifacts.ArtifactError:  # never delete outside the home (logged)
+                continue
             size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
             was = r["status"] + (f": {r['reason']}" if r.get("reason") else "")
             registry.set_status(

@@ -61,7 +61,8 @@ def fit_ranking(
     ValueError when the history is too short."""
     from models import ranking, scorecard
 
-    data = ranking.panel(ranking.wide_closes(bars), market_close(bars), horizons)
+    closes = ranking.wide_closes(bars)
+    data = ranking.panel(closes, market_close(bars), horizons)
     data = data[data["xs_ret_5"].notna()]
     dates = data.index.get_level_values("date")
     labelled = np.isfinite(data[[f"rel_h{h}" for h in horizons]].to_numpy()).all(axis=1)
@@ -77,14 +78,14 @@ def fit_ranking(
         frame = pd.DataFrame(
             {
                 "date": test.index.get_level_values("date"),
+                "symbol": test.index.get_level_values("symbol"),
                 "expected": pred[:, i],
                 "realized": test[f"rel_h{h}"].to_numpy(),
             }
         )
         skill = scorecard.ranking_skill(frame, h)
-        record[horizon_key(h)] = (
-            None if skill is None else {**skill, "edge": scorecard.ranking_edge(skill)}
-        )
+        versus = scorecard.versus_factors(frame, closes, h) if skill else None
+        record[horizon_key(h)] = scorecard.judged(skill, versus)
     model = ranking.fit_at(data, None, horizons)
     first = str(pd.Timestamp(sessions[0]).date())
     last = str(pd.Timestamp(sessions[-1]).date())
@@ -139,7 +140,9 @@ def train_ranking(
         try:
             ranking.Ranker.load(home / rel)
         except artifacts.ArtifactError as exc:
-            status, reason = "quarantined", f"artifact failed to load back: {exc}"
+            status, reason = "quarantined", f"{registry.LOAD_BACK}: {exc}"
+        except artifacts.ArtifactUnavailable as exc:  # proves nothing; not promoted unchecked
+            status, reason = "candidate", f"its load-back could not read it ({exc}): not promoted"
         registry.register(
             db,
             model_id=model_id,
@@ -166,18 +169,25 @@ def load_ranking(
 ) -> tuple[dict[str, Any], Ranker] | None:
     """The ranking model serving calls as of `as_of` (latest: the serving one), or None. A
     broken artifact is quarantined and the previous ranking serves instead."""
-    from models import ranking
+    from assistant.modeling import quarantine
+    from models import artifacts, ranking
 
+    quarantine.recheck(db, home)
     for _ in range(100):  # each pass quarantines one broken artifact
         rows = registry.serving_as_of(db, as_of)[0] if as_of else registry.serving(db, KIND)
         row = next((r for r in rows if r["kind"] == KIND), None)
         if row is None:
             return None
         try:
-            return row, ranking.Ranker.load(home / row["artifact_path"])
-        except Exception as exc:  # a broken artifact must never stop a cycle
+            from assistant.modeling import disk
+
+            return row, ranking.Ranker.load(disk.artifact_dir(home, row))
+        except artifacts.ArtifactError as exc:  # proven broken: never stops a cycle
             fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
             log.warning("model %s quarantined (%s): %s serves", row["id"], exc, fallback)
+        except Exception as exc:  # unreadable now (too many open files ...): next cycle
+            quarantine.unavailable(row["id"], exc)
+            return None
     return None
 
 

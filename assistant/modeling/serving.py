@@ -2,7 +2,10 @@
 
 `load_serving` never raises for a broken artifact: the model is quarantined (and the
 quarantine logged) and the previous model of its kind serves instead (or none); as long as
-a quarantined model is newer than what serves, `Serving.quarantines` says so. A model
+a quarantined model is newer than what serves, `Serving.quarantines` says so. Only a
+proven break quarantines: an artifact the OS would not read now (too many open files, an
+I/O error) is logged, its kind does not serve this time, and the next load tries again;
+a quarantine whose artifact reads back whole is lifted first (`quarantine.recheck`). A model
 serves only the symbols it was trained on: each symbol is forecast by the serving models
 that cover it, and a symbol none covers gets no forecast (the rules serve it). Loaded
 models are cached per home
@@ -29,7 +32,9 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from assistant.modeling import disk, quarantine
 from assistant.modeling.relative import KIND as RANKING
+from models.artifacts import ArtifactError
 from models.dataset import CONTEXT
 from store import registry
 from vocab.horizons import at_horizon
@@ -82,6 +87,7 @@ class Serving:
     quarantined: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # serving models refused as of a date
     quarantines: list[str] = field(default_factory=list)  # quarantines in effect, one line each
+    unavailable: list[str] = field(default_factory=list)  # models not readable now (retried)
 
     def __bool__(self) -> bool:
         return bool(self.models)
@@ -116,9 +122,13 @@ def clear_cache() -> None:
 def _fingerprint(home: Path, rows: list[Row]) -> Fingerprint:
     """The serving set and the state of its files on disk: a changed, truncated or replaced
     artifact file changes it, so the next load reads (and if need be quarantines) it again."""
-    out = []
+    out: list[tuple[str, str, str, tuple[tuple[str, int, int, int], ...]]] = []
     for row in rows:
-        root = home / row["artifact_path"]
+        try:
+            root = disk.artifact_dir(home, row)
+        except ArtifactError:  # nothing outside the home is read; `_load` quarantines it
+            out.append((row["kind"], row["id"], row["artifact_path"], ()))
+            continue
         files = []
         for dirpath, _, names in os.walk(root):
             for name in names:
@@ -149,6 +159,7 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
         mine = [r for r in rows if r["kind"] != RANKING]
         return mine, [n for n in notes if not n.startswith(f"{RANKING}-")]
 
+    quarantine.recheck(db, home)  # a quarantine whose artifact reads whole now is lifted
     rows, notes = pick()
     key = _fingerprint(home, rows)
     name = str(home.resolve())
@@ -160,7 +171,7 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
         out = _load(db, home, rows, notes, pick)
         out.quarantines = _quarantines(db, as_of)
         _cache.pop(name, None)
-        if not out.quarantined:  # after a quarantine the serving set changed: load afresh next time
+        if not out.quarantined and not out.unavailable:  # else: load afresh next time
             _cache[name] = (key, Serving(dict(out.models)))
             while len(_cache) > CACHE_HOMES:
                 _cache.popitem(last=False)
@@ -176,17 +187,21 @@ def _load(
 ) -> Serving:
     """Load `rows`; a broken artifact is quarantined and `pick()` asked again, so the model
     the same rule chooses next serves its kind (or none)."""
-    from models import catalog
+    from models import artifacts, catalog
 
     out = Serving()
+    skipped: set[str] = set()  # kinds whose artifact could not be read now
     while True:
         broken = False
         for row in rows:
-            if row["kind"] in out.models:
+            if row["kind"] in out.models or row["kind"] in skipped:
                 continue
             try:
-                out.models[row["kind"]] = (row, catalog.load(home / row["artifact_path"]))
-            except Exception as exc:  # a broken artifact must never stop serving
+                out.models[row["kind"]] = (row, catalog.load(disk.artifact_dir(home, row)))
+            except artifacts.ArtifactUnavailable as exc:  # proves nothing: not this time
+                out.unavailable.append(quarantine.unavailable(row["id"], exc))
+                skipped.add(row["kind"])
+            except artifacts.ArtifactError as exc:  # proven broken: never stops serving
                 out.quarantined.append(row["id"])
                 fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
                 log.warning(
@@ -196,6 +211,9 @@ def _load(
                     f"{fallback} serves again" if fallback else f"no {row['kind']} model serves",
                 )
                 broken = True
+            except Exception as exc:  # not proven broken either: logged, tried again
+                out.unavailable.append(quarantine.unavailable(row["id"], exc))
+                skipped.add(row["kind"])
         if not broken:
             break
         rows, notes = pick()

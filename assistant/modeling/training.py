@@ -502,6 +502,7 @@ def _uncovered(db: sqlite_utils.Database, kind: str, symbols: list[str]) -> list
 
 def read_incumbent(db: sqlite_utils.Database, home: Path, kind: str) -> Incumbent | None:
     """The serving model of `kind` (None: none serves), loaded to see that it is usable."""
+    from assistant.modeling import disk, quarantine
     from models import artifacts, catalog
 
     rows = registry.serving(db, kind)
@@ -510,9 +511,11 @@ def read_incumbent(db: sqlite_utils.Database, home: Path, kind: str) -> Incumben
     row = rows[0]
     unusable = None
     try:
-        catalog.load(home / row["artifact_path"])
+        catalog.load(disk.artifact_dir(home, row))
     except (artifacts.ArtifactError, ValueError) as exc:
         unusable = str(exc)
+    except Exception as exc:  # unreadable now proves nothing: it is gated as usual
+        quarantine.unavailable(row["id"], exc)
     return Incumbent(
         row["id"],
         list(row["symbols"]),
@@ -527,7 +530,8 @@ def read_incumbent(db: sqlite_utils.Database, home: Path, kind: str) -> Incumben
 @dataclass(frozen=True)
 class Stored:
     model_id: str
-    status: str  # candidate, or quarantined when the artifact does not load back
+    status: str  # candidate; quarantined when the artifact does not load back; unchecked
+    # when the OS would not let it be read back (registered a candidate, never promoted)
     reason: str
 
 
@@ -545,7 +549,7 @@ def store(
     """Save the artifact and register it as a candidate (under the home's artifact lock,
     after clearing what a killed process left, which `housekeeping` records)."""
     from assistant.modeling import disk
-    from models import catalog, features
+    from models import artifacts, catalog, features
 
     with disk.lock(home):
         housekeeping += disk.tidy(db, home)
@@ -556,8 +560,10 @@ def store(
         status, reason = "candidate", ""
         try:
             catalog.load(home / rel)  # what cannot be loaded back never serves
-        except Exception as exc:
-            status, reason = "quarantined", f"artifact failed to load back: {exc}"
+        except artifacts.ArtifactError as exc:  # proven broken
+            status, reason = "quarantined", f"{registry.LOAD_BACK}: {exc}"
+        except Exception as exc:  # unreadable now (too many open files ...): proves nothing
+            status, reason = "unchecked", f"its load-back could not read it ({exc}): not promoted"
         registry.register(
             db,
             model_id=model_id,
@@ -571,7 +577,7 @@ def store(
             artifact_path=str(rel),
             data_end=inputs.data_end,
             known_on=known_on(),
-            status=status,
+            status="candidate" if status == "unchecked" else status,
             reason=reason or None,
         )
     return Stored(model_id, status, reason)
@@ -596,7 +602,8 @@ def publish(
         )
     except Exception as exc:  # one kind that cannot be stored never blocks the others
         return ModelResult(kind, None, "failed", False, f"could not store the artifact: {exc}")
-    result = ModelResult(kind, stored.model_id, stored.status, False, stored.reason, scores)
+    status = "candidate" if stored.status == "unchecked" else stored.status
+    result = ModelResult(kind, stored.model_id, status, False, stored.reason, scores)
     result.info = model.info
     if stored.status != "candidate":
         return result

@@ -31,11 +31,22 @@ from tui.widgets.pending import PendingTable
 from tui.widgets.pending import title as pending_title
 from tui.widgets.regimes import RegimeTable
 from tui.widgets.status import StatusHeader
+from tui.widgets.title import Title
 from tui.widgets.trend import TrendChart, title_of
 from tui.widgets.watchlist import WatchlistTable
 from vocab.commands import Collect, Predict, Retrain, WatchAdd, WatchRemove
 
 REVEAL_AFTER_S = 1.0  # the longest the screen waits for its first snapshot before showing
+
+
+def off_reason(symbol: str, reason: str) -> str:
+    """Why a symbol left the watchlist, what to do first: a narrow panel cuts the line at its
+    end, which then loses the collector's last answer, not the way back."""
+    again = f"; `assistant watch add {symbol}` to try again"
+    if not reason.endswith(again):
+        return f": {reason}"
+    why = reason[: -len(again)].removeprefix("deactivated: ")
+    return f": `assistant watch add {symbol}` to retry · {why}"
 
 
 class DashboardScreen(Screen):
@@ -64,24 +75,26 @@ class DashboardScreen(Screen):
         )
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Static("Watchlist", classes="panel-title", id="watchlist-title")
+                yield Title("Watchlist", classes="panel-title", id="watchlist-title")
                 yield WatchlistTable(id="watchlist")
-                yield Static("Pending predictions", classes="panel-title", id="pending-title")
+                yield Title("Pending predictions", classes="panel-title", id="pending-title")
                 yield PendingTable(id="pending")
             with Vertical(id="right"):
-                yield Static("Accuracy", classes="panel-title", id="trend-title")
+                yield Title("Accuracy", classes="panel-title", id="trend-title")
                 yield TrendChart(id="trend")
                 # the paper account: hidden until the daemon has stepped it once
-                yield Static("Paper account", classes="panel-title", id="equity-title")
+                yield Title("Paper account", classes="panel-title", id="equity-title")
                 yield EquityChart(id="equity")
-                yield Static("Regimes", classes="panel-title", id="regimes-title")
+                yield Title("Regimes", classes="panel-title", id="regimes-title")
                 yield RegimeTable(id="regimes")
-                yield Static("Commands", classes="panel-title", id="commands-title")
+                yield Title("Commands", classes="panel-title", id="commands-title")
                 yield CommandsTable(id="commands")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(WatchlistTable).focus()
+        self.watch(self.query_one(WatchlistTable), "hidden", self._show_watch_title, init=False)
+        self.watch(self.query_one(PendingTable), "hidden", self._show_pending_title, init=False)
         # Until the first snapshot lands the status header and the right-hand panels stay
         # hidden: no "daemon offline" flash before the store is read, and the chart and
         # those panels are painted once, with their data (painted empty first, they cost a
@@ -131,25 +144,24 @@ class DashboardScreen(Screen):
                 if watched
                 else "Watchlist is empty: press a to add a ticker"
             )
+            # each notice gets a line of its own, fitted to the panel (tui.widgets.title)
+            if data["edge_line"]:
+                title += f"\n{data['edge_line']}"
             for q in data["quarantined"]:  # the previous model serves: say so
-                title += f" · QUARANTINED: {q['id']} ({q['serves'] or 'no model'} serves)"
+                title += f"\nQUARANTINED: {q['id']} ({q['serves'] or 'no model'} serves)"
             if stale:
                 oldest = max(r["stale_sessions"] for r in data["watchlist"])
                 title += (
-                    f" · STALE DATA: {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''} "
+                    f"\nSTALE DATA: {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''} "
                     f"(newest bar up to {oldest} sessions old; press c to collect)"
                 )
             for off in data["deactivated"][:2]:  # why a symbol left the table
-                title += f" · {off['symbol']} OFF THE LIST: {off['reason']}"
-            if data["edge_line"]:
-                title += f" · {data['edge_line']}"
-            set_static(self.query_one("#watchlist-title", Static), title)
+                title += f"\n{off['symbol']} OFF THE LIST{off_reason(off['symbol'], off['reason'])}"
+            self._watch_title = title
+            self._show_watch_title()
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]
-            set_static(
-                self.query_one("#pending-title", Static),
-                pending_title(data["pending"]),
-            )
+            self._show_pending_title()
         if changed("trend"):
             self.query_one(TrendChart).trend = data["trend"]
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
@@ -174,6 +186,27 @@ class DashboardScreen(Screen):
             set_static(
                 self.query_one("#commands-title", Static),
                 commands_title(data["commands"], data["jobs"]),
+            )
+
+    def _show_watch_title(self) -> None:
+        """The watchlist's title, with the columns a narrow screen leaves out (the symbol
+        screen shows them: enter)."""
+        title = getattr(self, "_watch_title", None)
+        if title is None:
+            return
+        hidden = self.query_one(WatchlistTable).hidden
+        if hidden and title.startswith("Watchlist ("):
+            head, _, rest = title.partition("\n")
+            head = head.replace(")", f"; enter shows {len(hidden)} more columns)", 1)
+            title = f"{head}\n{rest}" if rest else head
+        set_static(self.query_one("#watchlist-title", Static), title, layout=True)
+
+    def _show_pending_title(self) -> None:
+        if self.data is not None:
+            hidden = self.query_one(PendingTable).hidden
+            set_static(
+                self.query_one("#pending-title", Static),
+                pending_title(self.data["pending"], hidden),
             )
 
     @property

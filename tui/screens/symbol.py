@@ -14,10 +14,52 @@ from store.views import SymbolDetail
 from tui.keys import SYMBOL_KEYS
 from tui.messages import DetailWanted, EnqueueCommand
 from tui.screens import composed_or_retry
+from tui.widgets import fmt
 from tui.widgets.history import HistoryTable
 from tui.widgets.price_chart import PriceChart
 from tui.widgets.signals import SignalBars
+from tui.widgets.title import Title
 from vocab.commands import Predict, Retrain
+
+
+def headline(symbol: str, detail: SymbolDetail) -> Text:
+    """The screen's two title lines: the close, the regime and the hit rate, then what the
+    dashboard's narrow columns leave out (the range's coverage, the rank, the model)."""
+    title = Text(symbol, style="bold")
+    bars = detail["bars"]
+    if bars:
+        title.append(f"  last close {bars[-1]['close']:,.2f} on {bars[-1]['date']}")
+        if len(bars) > 1 and bars[-2]["close"]:
+            title.append(" (")
+            title.append_text(fmt.signed((bars[-1]["close"] / bars[-2]["close"] - 1) * 100))
+            title.append(")")
+    regime = detail["regime"]
+    if regime:
+        title.append("  ")
+        title.append_text(fmt.regime(regime["regime"]))
+        title.append(f" for {'≥' if regime['at_least'] else ''}{regime['sessions']} sessions")
+    verified = sum(h["status"] == "verified" for h in detail["history"])
+    if detail["n"] and detail["hit_rate"] is not None and detail["baseline"] is not None:
+        title.append(
+            f"  hit rate {detail['hit_rate'] * 100:.0f}% vs {detail['baseline_name']} "
+            f"{detail['baseline'] * 100:.0f}% (n={detail['n']})"
+        )
+    elif verified:  # verified rows below, every one a no call: no hit rate to give
+        title.append(f"  no hit rate yet ({verified} verified, all no call)", style="dim")
+    else:
+        title.append("  no verified calls yet", style="dim")
+    rest = []
+    if detail["coverage80"] is not None:
+        rest.append(f"80% range held {fmt.coverage(detail['coverage80'], detail['n80'])}")
+    if detail["ranking"]:
+        rest.append(f"rank {fmt.rank(detail['ranking']).plain}")
+    if detail["latest"]:
+        latest = detail["latest"]
+        rest.append(f"latest call {fmt.call(latest).plain}, conf {fmt.confidence(latest)}")
+        rest.append(f"model {latest['model_version']}")
+    if rest:
+        title.append("\n" + " · ".join(rest))
+    return title
 
 
 class SymbolScreen(Screen):
@@ -32,36 +74,32 @@ class SymbolScreen(Screen):
         self.symbol = symbol
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"{self.symbol}  loading…", style="bold"), id="symbol-title")
+        yield Title(Text(f"{self.symbol}  loading…", style="bold"), id="symbol-title")
         with Horizontal(id="symbol-top"):
             yield PriceChart(id="price")
             yield SignalBars(id="signals")
         yield Static("", id="symbol-news")
-        yield Static("Prediction history (newest first)", classes="panel-title")
+        yield Title("Prediction history (newest first)", classes="panel-title", id="history-title")
         yield HistoryTable(id="history")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(HistoryTable).focus()
+        table = self.query_one(HistoryTable)
+        table.focus()
+        self.watch(table, "hidden", self._history_title)
         self.post_message(DetailWanted(self.symbol))
+
+    def _history_title(self, hidden: tuple[str, ...]) -> None:
+        """The history's title, and which columns a wider terminal would add."""
+        more = f" · wider terminal for {', '.join(hidden)}" if hidden else ""
+        self.query_one("#history-title", Static).update(f"Prediction history (newest first){more}")
 
     def watch_detail(self, detail: SymbolDetail | None) -> None:
         if not detail:
             return
         if not composed_or_retry(self, self.watch_detail, detail):
             return
-        title = Text(f"{self.symbol}", style="bold")
-        bars = detail["bars"]
-        if bars:
-            title.append(f"  last close {bars[-1]['close']:,.2f} on {bars[-1]['date']}")
-        if detail["n"] and detail["hit_rate"] is not None and detail["baseline"] is not None:
-            title.append(
-                f"  hit rate {detail['hit_rate'] * 100:.0f}% vs {detail['baseline_name']} "
-                f"{detail['baseline'] * 100:.0f}% over its last {detail['n']} UP/DOWN calls"
-            )
-        else:
-            title.append("  no verified calls yet", style="dim")
-        self.query_one("#symbol-title", Static).update(title)
+        self.query_one("#symbol-title", Static).update(headline(self.symbol, detail))
         self._show_news(detail)
         self.query_one(PriceChart).detail = detail
         self.query_one(SignalBars).detail = detail

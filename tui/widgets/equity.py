@@ -1,15 +1,16 @@
 """The paper account's panel: its equity against equal-weight buy-and-hold (both indexed
 to 100 at the account's first session), its drawdown, and the open positions in the title.
 
-Hidden until the daemon has stepped the account once (store.paper.panel gives None).
+Hidden until the daemon has stepped the account once (store.paper.panel gives None). A
+holding with no bar for a while (valued at its last close) reads STALE and its sessions.
 """
 
 from __future__ import annotations
 
 from textual.reactive import reactive
-from textual_plotext import PlotextPlot
 
 from store.paper import PaperPanel
+from tui.widgets.axes import DateChart
 
 
 def title_of(account: PaperPanel) -> str:
@@ -18,7 +19,9 @@ def title_of(account: PaperPanel) -> str:
     vs = f" · hold {hold - 100:+.1f}%" if hold is not None else ""
     held = ", ".join(
         f"{p['symbol']} {'+' if p['side'] == 'long' else '-'}{abs(p['value']):,.0f}"
-        for p in account["positions"][:6]
+        + (f" STALE {n} sessions" if (n := p.get("stale_sessions", 0)) else "")
+        # a stale holding first: the title shows six
+        for p in sorted(account["positions"], key=lambda p: -p.get("stale_sessions", 0))[:6]
     )
     return (
         f"Paper {account['session']}: {account['equity']:,.0f} ({paper - 100:+.1f}%){vs}\n"
@@ -26,7 +29,7 @@ def title_of(account: PaperPanel) -> str:
     )
 
 
-class EquityChart(PlotextPlot):
+class EquityChart(DateChart):
     account: reactive[PaperPanel | None] = reactive(None, always_update=True)
 
     def watch_account(self, account: PaperPanel | None) -> None:
@@ -34,6 +37,7 @@ class EquityChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         dates = account["dates"] if account else []
+        self.set_span(dates[0] if dates else None, dates[-1] if dates else None)
         if account and dates:
             plt.date_form("Y-m-d")
             hold = [(d, v) for d, v in zip(dates, account["hold"], strict=True) if v is not None]

@@ -35,9 +35,9 @@ def call(pred: Call | None) -> Text:
         return Text("no call yet", style="dim")
     arrow, style = ARROWS.get(pred["direction"] or "", ("?", ""))
     if pred["direction"] == "flat":
-        # FLAT is no directional call (the evidence was too weak); why is said once, in a
-        # title, not in every row
-        return Text(f"{arrow} no call {pred['horizon']}d", style="dim")
+        # FLAT is no directional call (the evidence was too weak): "no call", the one
+        # wording of the app and the CLI; why is said once, in a title
+        return Text(f"no call {pred['horizon']}d", style="dim")
     return Text(f"{arrow} {move_pct(pred['pred_change_pct'])} {pred['horizon']}d", style=style)
 
 

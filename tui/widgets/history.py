@@ -22,6 +22,20 @@ COLUMNS = (
     ("In 80%", 7),
     ("Model", 14),
 )
+KEEP = (
+    "As of",
+    "Call",
+    "Target",
+    "Pred",
+    "80% range",
+    "Actual",
+    "Outcome",
+    "Error",
+    "In 80%",
+    "Conf",
+    "Model",
+    "H",
+)
 OUTCOME_STYLE = {"hit": "green", "miss": "red", "pending": "yellow", "expired": "dim"}
 
 
@@ -43,6 +57,8 @@ def inside(p: HistoryCall) -> Text:
 
 class HistoryTable(RowsTable[HistoryCall]):
     COLUMNS = COLUMNS
+    KEEP = KEEP
+    FOLLOW_TOP = True  # newest first: the newest rows stay in view as they come
 
     def row(self, p: HistoryCall) -> tuple[str, tuple[object, ...]]:
         return str(p["id"]), (

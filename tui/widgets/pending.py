@@ -6,8 +6,6 @@ Sessions left are the call's horizon minus the sessions stored since it was made
 
 from __future__ import annotations
 
-from rich.text import Text
-
 from store.views import PendingCall
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
@@ -22,10 +20,12 @@ COLUMNS = (
     ("Sessions left", 13),
     ("Conf", 4),
 )
+KEEP = ("Symbol", "Call", "80% range", "Target", "H", "Sessions left", "Conf", "As of")
 
 
 class PendingTable(RowsTable[PendingCall]):
     COLUMNS = COLUMNS
+    KEEP = KEEP
 
     def row(self, r: PendingCall) -> tuple[str, tuple[object, ...]]:
         return str(r["id"]), self.cells(r)
@@ -37,9 +37,7 @@ class PendingTable(RowsTable[PendingCall]):
             r["symbol"],
             r["as_of"],
             f"{r['horizon']}d",
-            # a FLAT row calls no direction: the title says so once (see `title`), the row
-            # shows its target and range, not "no call" again
-            Text("—", style="dim") if r["direction"] == "flat" else fmt.call(r),
+            fmt.call(r),
             f"{fmt.num(r['pred_price'])} on {r['target_date']}",
             fmt.price_range(r["lower"], r["upper"]),
             "due" if left == 0 else f"{left:>2} " + "█" * min(left, 10),
@@ -47,10 +45,12 @@ class PendingTable(RowsTable[PendingCall]):
         )
 
 
-def title(rows: list[PendingCall]) -> str:
-    """The panel's title: how many rows, and, once, when none of them calls a direction (the
-    rows then show what is forecast: the target and its 80% range)."""
-    head = f"Pending predictions ({len(rows)} shown, soonest first)"
+def title(rows: list[PendingCall], hidden: tuple[str, ...] = ()) -> str:
+    """The panel's title: how many rows, the columns a narrow screen leaves out (each symbol's
+    screen lists its calls in full), and, once, when every one of them is a no call (what is
+    forecast then is the target and its 80% range)."""
+    more = f"; {len(hidden)} more columns on a symbol's screen" if hidden else ""
+    head = f"Pending predictions ({len(rows)} shown, soonest first{more})"
     if rows and all(r["direction"] == "flat" for r in rows):
-        head += " · none calls a direction"
+        head += " · all no call: target and 80% range shown"
     return head

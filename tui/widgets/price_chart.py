@@ -6,11 +6,12 @@ was made on to the range's ends on its target date."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from textual.reactive import reactive
-from textual_plotext import PlotextPlot
 
-from store.views import HistoryCall, SymbolDetail
+from store.views import Bar, HistoryCall, SymbolDetail
+from tui.widgets.axes import DateChart
 from tui.widgets.history import outcome
 
 OUTCOMES = (("hit", "green", "+"), ("miss", "red", "x"), ("pending", "yellow", "o"))
@@ -30,7 +31,27 @@ FANS: tuple[tuple[str, Callable[[HistoryCall], tuple[float | None, float | None]
 )
 
 
-class PriceChart(PlotextPlot):
+FUTURE_SHARE = 0.25  # of the x-axis, at least, for the pending calls' fan
+MIN_PAST_SESSIONS = 20  # the closes shown, at least (about a month)
+
+
+def window(bars: list[Bar], history: list[HistoryCall]) -> tuple[list[Bar], str]:
+    """The closes to draw and the axis's last day: with pending calls, the axis runs to
+    their furthest target and the past is cut so that the future gets FUTURE_SHARE of it
+    (five sessions ahead on six months of closes would get the last ~5 columns)."""
+    last = bars[-1]["date"]
+    ahead = max((p["target_date"] for p in history if p["status"] == "pending"), default=last)
+    if ahead <= last:
+        return bars, last
+    future = (date.fromisoformat(ahead) - date.fromisoformat(last)).days
+    since = date.fromordinal(
+        date.fromisoformat(last).toordinal() - round(future * (1 - FUTURE_SHARE) / FUTURE_SHARE)
+    ).isoformat()
+    keep = max(MIN_PAST_SESSIONS, sum(b["date"] >= since for b in bars))
+    return bars[-keep:], ahead
+
+
+class PriceChart(DateChart):
     detail: reactive[SymbolDetail | None] = reactive(None, always_update=True)
 
     def watch_detail(self, detail: SymbolDetail | None) -> None:
@@ -39,9 +60,12 @@ class PriceChart(PlotextPlot):
         plt.clear_figure()
         bars = detail["bars"] if detail else []
         plt.title(f"{detail['symbol'] if detail else ''} close and predictions (at target date)")
+        self.set_span(None)
         if detail and bars:
             plt.date_form("Y-m-d")
+            bars, until = window(bars, detail["history"])
             first = bars[0]["date"]
+            self.set_span(first, until)
             plt.plot(
                 [b["date"] for b in bars],
                 [b["close"] for b in bars],

@@ -11,6 +11,7 @@ COLUMNS = (("Symbol", 8), ("Regime", 8), ("For", 9), ("Trend", 6), ("Vol", 4))
 
 class RegimeTable(RowsTable[RegimeLine]):
     COLUMNS = COLUMNS
+    KEEP = tuple(name for name, _ in COLUMNS)
     CURSOR = "none"
 
     def row(self, r: RegimeLine) -> tuple[str, tuple[object, ...]]:

@@ -14,7 +14,9 @@ from typing import ClassVar, Generic, TypeVar
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
+from textual.events import Resize
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widgets import DataTable
@@ -27,19 +29,66 @@ V = TypeVar("V")
 
 class RowsTable(DataTable[object], Generic[R]):
     """A table of fixed-width COLUMNS, fed whole row lists through `rows_data` (attributes
-    down) and updated in place. Subclasses say only how a row becomes (key, cells)."""
+    down) and updated in place. Subclasses say only how a row becomes (key, cells).
+
+    Columns by priority (like btop or ticker): a table narrower than all its COLUMNS shows
+    the ones named first in KEEP that fit, in COLUMNS order; `hidden` names the rest (its
+    screen says where they are), instead of cutting the last ones off unseen. Empty KEEP:
+    every column, whatever the width."""
 
     COLUMNS: ClassVar[tuple[tuple[str, int], ...]] = ()
+    KEEP: ClassVar[tuple[str, ...]] = ()  # every column name, the most wanted first
     CURSOR: ClassVar[CursorType] = "row"
     ZEBRA: ClassVar[bool] = False
+    FOLLOW_TOP: ClassVar[bool] = False  # newest first: a cursor on the top row stays on top
+    BINDINGS = [
+        Binding("home", "scroll_top", "Top", show=False),
+        Binding("end", "scroll_bottom", "Bottom", show=False),
+    ]
     rows_data: reactive[list[R]] = reactive(list, always_update=True)
+    hidden: reactive[tuple[str, ...]] = reactive((), init=False)
 
     def on_mount(self) -> None:  # (Textual calls every class's on_mount: subclasses define none)
         self.cursor_type = self.CURSOR
         self.zebra_stripes = self.ZEBRA
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         for name, width in self.COLUMNS:
-            # Fixed widths: no re-measuring on updates, and stable layout for snapshots.
-            self.add_column(name, key=name, width=width)
+            if name not in self.hidden:
+                # Fixed widths: no re-measuring on updates, and stable layout for snapshots.
+                self.add_column(name, key=name, width=width)
+
+    def fit(self, width: int) -> tuple[str, ...]:
+        """The columns left out at `width` cells: KEEP's order decides who stays."""
+        if not self.KEEP or width <= 0:
+            return ()
+        room = width - self.styles.scrollbar_size_vertical  # a scroll bar may come
+        widths = dict(self.COLUMNS)
+        hidden = []
+        for name in self.KEEP:
+            need = widths[name] + 2 * self.cell_padding
+            if need <= room:
+                room -= need
+            else:
+                hidden.append(name)
+        return tuple(name for name, _ in self.COLUMNS if name in hidden)
+
+    def on_resize(self, event: Resize) -> None:
+        hidden = self.fit(event.size.width)
+        if hidden != self.hidden:
+            self.hidden = hidden
+
+    def watch_hidden(self) -> None:
+        if not self.columns:
+            return
+        selected = _cursor_key(self)
+        self.clear(columns=True)
+        self._add_columns()
+        self._formatted: dict[int, tuple[R, tuple[str, Sequence[object]]]] = {}
+        self.watch_rows_data(self.rows_data)
+        if selected is not None and selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
 
     def watch_rows_data(self, rows: list[R]) -> None:
         if not self.columns:
@@ -55,7 +104,10 @@ class RowsTable(DataTable[object], Generic[R]):
             now[i] = (r, keyed)
             out.append(keyed)
         self._formatted = now
-        sync_rows(self, out)
+        if self.hidden:
+            shown = [i for i, (name, _) in enumerate(self.COLUMNS) if name not in self.hidden]
+            out = [(key, [cells[i] for i in shown]) for key, cells in out]
+        sync_rows(self, out, follow_top=self.FOLLOW_TOP)
         # The scrollable size now, not on idle: the layout this update needs anyway then
         # includes the scroll bars, instead of a second layout and full repaint after it.
         self._update_dimensions(())
@@ -144,8 +196,15 @@ class RowsTable(DataTable[object], Generic[R]):
         )
 
 
-def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[object]]]) -> None:
-    """Make `table` show `rows` ((key, cells) in display order), touching only what changed."""
+def sync_rows(
+    table: DataTable, rows: Sequence[tuple[str, Sequence[object]]], *, follow_top: bool = False
+) -> None:
+    """Make `table` show `rows` ((key, cells) in display order), touching only what changed.
+
+    The cursor stays on its row; with `follow_top` a cursor on the top row stays on the top
+    row instead (a newest-first table then shows the newest rows as they come, where it
+    would otherwise scroll them away to follow the row the cursor was on)."""
+    top = follow_top and table.cursor_row == 0
     wanted = {key for key, _ in rows}
     for gone in [k for k in list(table.rows) if k.value not in wanted]:
         table.remove_row(gone)
@@ -173,7 +232,9 @@ def sync_rows(table: DataTable, rows: Sequence[tuple[str, Sequence[object]]]) ->
         table.clear()
         for key, cells in rows:
             table.add_row(*cells, key=key)
-        if selected in wanted:
+        if top and rows:
+            table.move_cursor(row=0)
+        elif selected in wanted:
             table.move_cursor(row=table.get_row_index(selected))
 
 

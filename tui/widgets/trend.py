@@ -8,9 +8,9 @@ the title carries the totals and n. The significance test runs in `assistant rep
 from __future__ import annotations
 
 from textual.reactive import reactive
-from textual_plotext import PlotextPlot
 
 from store.views import Trend
+from tui.widgets.axes import DateChart
 
 
 def title_of(trend: Trend) -> str:
@@ -24,9 +24,12 @@ def title_of(trend: Trend) -> str:
             f"chart: rolling {trend['window']}-session coverage of the 80% and 95% ranges"
         )
     name = trend["base_name"]
+    # what matters first on each line: a narrow panel cuts the end (tui.widgets.title)
+    ranges = _ranges(trend)
     return (
         f"Hit {trend['hit_rate'] * 100:.1f}% vs {name} {trend['base_rate'] * 100:.1f}% "
-        f"(same calls, n={trend['n']}){_ranges(trend)}\n"
+        f"(same calls, n={trend['n']})\n"
+        f"{ranges.removeprefix(' · ')}{' · ' if ranges else ''}"
         f"chart: rolling {trend['window']}-session hit rate vs {name}"
     )
 
@@ -36,7 +39,7 @@ def _ranges(trend: Trend) -> str:
     return f" · 80% range covered {100 * covered / n:.0f}% of {n:,} calls" if n else ""
 
 
-class TrendChart(PlotextPlot):
+class TrendChart(DateChart):
     trend: reactive[Trend | None] = reactive(None, always_update=True)
 
     def watch_trend(self, trend: Trend | None) -> None:
@@ -44,11 +47,13 @@ class TrendChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         dates = trend["dates"] if trend else []
+        self.set_span(None)
         if trend and not dates and trend["range_dates"]:
             # no directional call verified: chart what the product does forecast, its ranges
             self._coverage(trend)
         elif trend and dates:
             plt.date_form("Y-m-d")
+            self.set_span(dates[0], dates[-1])
             # The baseline first: where the calls' hit rate equals it (a model that always
             # says up), the hit-rate line drawn last stays visible on top.
             plt.plot(
@@ -72,6 +77,7 @@ class TrendChart(PlotextPlot):
         plt = self.plt
         days = trend["range_dates"]
         plt.date_form("Y-m-d")
+        self.set_span(days[0], days[-1])
         for level, covered, color in ((95, trend["cov95"], "green"), (80, trend["cov80"], "cyan")):
             plt.plot(days, [level] * len(days), marker="braille", color="gray")
             plt.plot(

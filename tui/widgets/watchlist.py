@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
-
 from store.views import WatchRow
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable, selected_key
@@ -19,8 +17,23 @@ COLUMNS = (
     ("In 80%", 8),
     ("Rank", 12),  # the ranking model: rank among the ranked symbols, expected relative move
     ("Hit rate", 11),  # after what the product knows (ranges, rank): direction rarely has edge
-    ("Baseline", 9),  # the stronger of always-up and the causal majority on the same calls
-    ("Model", 11),  # last: the first column to scroll off a narrow screen
+    ("Baseline", 8),  # the stronger of always-up and the causal majority on the same calls
+    ("Model", 11),
+)
+# What stays on a narrow screen, most wanted first (the symbol screen shows every one of them)
+KEEP = (
+    "Symbol",
+    "Close",
+    "Chg",
+    "Latest call",
+    "80% range",
+    "Hit rate",
+    "Baseline",
+    "Regime",
+    "Conf",
+    "In 80%",
+    "Rank",
+    "Model",
 )
 
 
@@ -30,6 +43,7 @@ class WatchlistTable(RowsTable[WatchRow]):
     the symbol with its expected move relative to the others, and hit rate vs baseline."""
 
     COLUMNS = COLUMNS
+    KEEP = KEEP
     ZEBRA = True
 
     def row(self, r: WatchRow) -> tuple[str, tuple[object, ...]]:
@@ -43,7 +57,7 @@ class WatchlistTable(RowsTable[WatchRow]):
             fmt.num(r["close"]),
             fmt.signed(r["change_pct"]),
             fmt.regime(r["regime"]),
-            Text("—", style="dim") if r.get("call_muted") else fmt.call(call),
+            fmt.call(call),
             fmt.confidence(call),
             fmt.price_range(call["lower"], call["upper"]) if call else fmt.price_range(None, None),
             fmt.coverage(r["coverage80"], r["n80"]),

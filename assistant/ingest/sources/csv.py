@@ -75,7 +75,18 @@ def _canon(header: str) -> str:
     return _CANON.get(re.sub(r"[^a-z]", "", text), "")
 
 
-def _head(handle: BinaryIO) -> str:
+UTF8 = "utf-8-sig"  # UTF-8 with or without Excel's byte-order mark
+# Excel's "CSV (Comma delimited)" writes the Windows ANSI code page (cp1252 in the West)
+FIX_ENCODING = 'save it from Excel as "CSV UTF-8", or pass --encoding cp1252'
+
+
+def _not_text(encoding: str, what: str) -> CsvError:
+    if encoding == UTF8:
+        return CsvError(f"not UTF-8 text ({what}): {FIX_ENCODING}")
+    return CsvError(f"not {encoding} text ({what})")
+
+
+def _head(handle: BinaryIO, encoding: str = UTF8) -> str:
     """The file's first lines as text (enough for the header), after the cheap refusals."""
     data = handle.read(_HEAD_BYTES)
     if not data.strip():
@@ -85,11 +96,9 @@ def _head(handle: BinaryIO) -> str:
     if len(data) == _HEAD_BYTES and b"\n" in data:
         data = data[: data.rindex(b"\n")]  # a character may be cut at the end of the read
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise CsvError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from None
+        raise _not_text(encoding, f"byte 0x{data[exc.start]:02x} at offset {exc.start}") from None
 
 
 def _parse_dates(
@@ -209,14 +218,18 @@ def _stooq_symbol(ticker: str) -> str:
 
 
 def read_raw(
-    data: bytes | BinaryIO, *, name: str = "data.csv", symbol: str | None = None
+    data: bytes | BinaryIO,
+    *,
+    name: str = "data.csv",
+    symbol: str | None = None,
+    encoding: str = UTF8,
 ) -> list[tuple[str, pd.DataFrame]]:
     """Parse one file (bytes or a seekable binary handle) into (symbol, raw frame) pairs,
     before validation. The body is read in chunks of CHUNK_ROWS lines, each turned into
     numbers at once, so memory follows the rows kept, not the text. The raw frame's `line`
     column is each row's line number in the file, for error messages."""
     handle: BinaryIO = io.BytesIO(data) if isinstance(data, bytes) else data
-    lines = _head(handle).splitlines()
+    lines = _head(handle, encoding).splitlines()
     first = lines[0]
     sep = max([",", ";", "\t"], key=first.count)
     skip: list[int] = []
@@ -252,7 +265,7 @@ def read_raw(
             skiprows=[0, *skip],
             usecols=usecols,
             dtype=dtypes,
-            encoding="utf-8-sig",
+            encoding=encoding,
             skipinitialspace=True,
             skip_blank_lines=False,  # keeps row i on line first_line + i
             chunksize=CHUNK_ROWS,
@@ -283,7 +296,7 @@ def read_raw(
                 ]
                 parts.setdefault("ticker", []).append(np.asarray(codes, dtype=np.int32))
     except UnicodeDecodeError as exc:
-        raise CsvError(f"not UTF-8 text ({exc.reason})") from None
+        raise _not_text(encoding, exc.reason) from None
     except pd.errors.EmptyDataError:
         raise CsvError("the file has a header but no rows") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -401,6 +414,7 @@ def load_file(
     jump_threshold: float = 0.25,
     exchange: str = "XNYS",
     now: pd.Timestamp | None = None,
+    encoding: str = UTF8,
 ) -> list[tuple[str, pd.DataFrame]]:
     """Read and validate one file: (symbol, normalized frame) pairs, or CsvError/ValidationError.
 
@@ -408,7 +422,7 @@ def load_file(
     after the session following `now`'s (default: the real time)."""
     path = Path(path)
     with open_regular(path) as handle:
-        raws = read_raw(handle, name=path.name, symbol=symbol)
+        raws = read_raw(handle, name=path.name, symbol=symbol, encoding=encoding)
     out: list[tuple[str, pd.DataFrame]] = []
     many = len(raws) > 1
     raws.reverse()
