@@ -53,7 +53,7 @@ def spawn(
     extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """A daemon (or any CLI command) in a subprocess; stdout/stderr to `<home>.out`."""
-    e = env(SLOW=slow, SLOW_S=str(slow_s), **(extra_env or {}))
+    e = env(SLOW=slow, SLOW_S=str(slow_s), SLOW_MARK=f"{home}.slow", **(extra_env or {}))
     out = open(f"{home}.out", "ab")  # noqa: SIM115 - the child owns it
     cmd = [sys.executable, "-m", "tests.daemon_fixture", "--home", str(home), *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=out, stderr=subprocess.STDOUT)
@@ -119,8 +119,50 @@ def kill9(proc: subprocess.Popen) -> None:
     proc.wait(10)
 
 
+def slow_marks(home: Path) -> list[str]:
+    try:
+        return Path(f"{home}.slow").read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def _inside(home: Path, proc: subprocess.Popen, after_another: bool) -> bool:
+    marks = [m.split() for m in slow_marks(home)]
+    mine = [m for m in marks if m[-1] == str(proc.pid)]
+    if not mine or mine[-1][0] != "in":
+        return False
+    # after_another: the step before this one, for something else, went through
+    return not after_another or (
+        len(mine) > 1 and mine[-2][0] == "out" and mine[-2][1] != mine[-1][1]
+    )
+
+
+def wait_inside(
+    home: Path, proc: subprocess.Popen, timeout: float = 60, *, after_another: bool = False
+) -> None:
+    """Wait until `proc` (spawned with `slow=`) is inside its slowed step."""
+    wait_for(lambda: _inside(home, proc, after_another), timeout, "the slowed step", proc)
+
+
+def assert_died_inside(home: Path, proc: subprocess.Popen) -> None:
+    """`proc` (killed) died inside its slowed step: the kill landed where the test meant."""
+    assert proc.returncode == -signal.SIGKILL, proc.returncode
+    last = [m for m in slow_marks(home) if m.split()[-1] == str(proc.pid)][-1]
+    assert last.startswith("in "), f"the kill landed after the slowed step: {last!r}"
+
+
 def integrity_ok(home: Path) -> bool:
     return query(home, "PRAGMA integrity_check") == [("ok",)]
+
+
+def _mark(word: str, what: str) -> None:
+    """A slowed step appends `in <what> <pid>` to `$SLOW_MARK` (`<home>.slow`) as it starts
+    to wait and `out <what> <pid>` when it goes on, so a test can `kill -9` while a process
+    is inside the step (`wait_inside`) and check that it died there (`assert_died_inside`)."""
+    mark = os.environ.get("SLOW_MARK")
+    if mark:
+        with open(mark, "a") as fh:  # closed (written) before the wait: a kill -9 keeps it
+            fh.write(f"{word} {what} {os.getpid()}\n")
 
 
 def _install_slowdowns() -> None:
@@ -131,7 +173,9 @@ def _install_slowdowns() -> None:
         real_history = sample.SampleSource.history
 
         def slow_history(self, symbol, start, end):  # type: ignore[no-untyped-def]
+            _mark("in", symbol)
             time.sleep(delay)
+            _mark("out", symbol)
             return real_history(self, symbol, start, end)
 
         sample.SampleSource.history = slow_history  # type: ignore[method-assign]
@@ -157,7 +201,9 @@ def _install_slowdowns() -> None:
 
         def slow_insert(*a, **k):  # type: ignore[no-untyped-def]
             out = real_insert(*a, **k)
+            _mark("in", "cycle")
             time.sleep(delay)  # inside the cycle's open write transaction
+            _mark("out", "cycle")
             return out
 
         predictions.insert_many = slow_insert
@@ -167,7 +213,9 @@ def _install_slowdowns() -> None:
         real_now = paper.utcnow
 
         def slow_now() -> str:
+            _mark("in", "paper")
             time.sleep(delay)  # inside write_session's open write transaction
+            _mark("out", "paper")
             return real_now()
 
         paper.utcnow = slow_now

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli_fixture import cli
 from tests.daemon_fixture import query
 
@@ -13,6 +15,7 @@ def _ok(proc) -> str:
     return proc.stdout
 
 
+@pytest.mark.slow  # trains, then two 30-session backfills
 def test_backfill_gives_a_new_home_verified_calls_with_baselines_and_is_idempotent(tmp_path):
     home = tmp_path / "home"
     _ok(cli(home, "watch", "add", "AAPL", "MSFT"))

@@ -11,13 +11,16 @@ from assistant import calendar
 from store import commands
 from store.db import open_db
 from tests.daemon_fixture import (
+    assert_died_inside,
     cli,
     integrity_ok,
     job_running,
     kill9,
+    load_factor,
     query,
     spawn,
     wait_for,
+    wait_inside,
 )
 from vocab import commands as schema
 
@@ -54,6 +57,7 @@ def _assert_ledger_complete(home, start=FROM):
 
 
 def _stop(proc, within=10.0):
+    within *= load_factor()  # like every wait here: a busy machine only takes longer
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     rc = proc.wait(within + 5)
@@ -68,8 +72,10 @@ def test_kill9_during_collection_then_restart_resumes_and_loses_nothing(tmp_path
     wait_for(lambda: _state(home)[1], 40, "the first replay session", proc)
     first = _state(home)[1]
     wait_for(lambda: job_running(home, "collect"), 20, "a collection in progress", proc)
-    time.sleep(0.3)  # inside a fetch, between the two symbols' writes
+    # inside a fetch, after another symbol's fetch went through (between two symbols' writes)
+    wait_inside(home, proc, 40, after_another=True)
     kill9(proc)
+    assert_died_inside(home, proc)
 
     assert integrity_ok(home)
     # The lock file still names the dead pid, but the kernel released the lock.
@@ -104,8 +110,9 @@ def test_kill9_during_cycle_and_commands_rerun_or_fail_with_reason(tmp_path):
     wait_for(
         lambda: cmd(a)["status"] == "running" and job_running(home, "cycle"), 20, "command A", proc
     )
-    time.sleep(0.5)  # the cycle has inserted its calls and not committed
+    wait_inside(home, proc, 20)  # the cycle has inserted its calls and not committed
     kill9(proc)
+    assert_died_inside(home, proc)
     assert integrity_ok(home)
     assert cmd(a)["status"] == "running"  # claimed by the dead daemon
 
@@ -128,8 +135,9 @@ def test_kill9_during_cycle_and_commands_rerun_or_fail_with_reason(tmp_path):
             "command D",
             proc,
         )
-        time.sleep(0.3)
+        wait_inside(home, proc, 20)  # its calls inserted, not committed
         kill9(proc)
+        assert_died_inside(home, proc)
         assert integrity_ok(home)
         proc = spawn(home, *REPLAY, slow="cycle", slow_s=1.5) if i == 0 else spawn(home, *REPLAY)
     later = commands.enqueue(db, schema.Verify())

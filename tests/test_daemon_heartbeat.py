@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -30,17 +31,43 @@ def test_heartbeat_stays_fresh_during_a_slow_collection(tmp_path):
 
 
 def test_beats_only_while_busy_and_gives_up_on_a_hung_step(home, monkeypatch):
+    """On the thread's own turns (counted), not on wall-clock spans: its clock is injected."""
     open_db(home).close()
     beats: list[float] = []
-    monkeypatch.setattr(daemon_state, "heartbeat", lambda db, **kw: beats.append(time.monotonic()))
-    beat = BusyBeat(home, 0.02, max_busy_s=0.3).start()
+    now = [0.0]
+    monkeypatch.setattr(daemon_state, "heartbeat", lambda db, **kw: beats.append(now[0]))
+    beat = BusyBeat(home, 0.01, max_busy_s=0.3, clock=lambda: now[0])
+
+    class CountedStop(threading.Event):
+        turns = 0
+
+        def wait(self, timeout=None):  # the loop's one wait per turn
+            CountedStop.turns += 1
+            return super().wait(timeout)
+
+    beat._stop = CountedStop()
+
+    def turns_pass(n: int) -> None:
+        # `n` more turns have begun after this point: every turn before them has ended
+        target = CountedStop.turns + n + 1
+        wait_for(lambda: CountedStop.turns >= target, 30, f"{n} heartbeat turns")
+
+    beat.start()
     try:
-        time.sleep(0.2)
-        assert beats == []  # idle: the loop beats for itself
-        with beat:
-            time.sleep(0.6)  # a step stuck past max_busy_s
-        busy = list(beats)
+        turns_pass(5)
+        assert beats == []  # idle for 5 turns: the loop beats for itself
+        with beat:  # a step starts at t = 0
+            turns_pass(5)
+            assert len(beats) >= 5  # it beat on each turn while the step was young...
+            now[0] = 0.29
+            turns_pass(2)
+            young = len(beats)
+            turns_pass(3)
+            assert len(beats) >= young + 3  # ...up to its max_busy_s
+            now[0] = 0.31  # the step is stuck past max_busy_s
+            turns_pass(2)  # (a turn that read the clock before may still beat once)
+            stuck = len(beats)
+            turns_pass(5)
+            assert len(beats) == stuck  # ...and stopped once it was older than 0.3 s
     finally:
         beat.close()
-    assert len(busy) >= 5  # it beat while the step was young...
-    assert max(busy) - min(busy) < 0.35  # ...and stopped once it was older than 0.3 s

@@ -53,6 +53,19 @@ def test_cli_help_does_not_import_torch():
 
 
 @pytest.mark.slow
+def test_collecting_the_tests_does_not_import_torch():
+    # torch costs seconds to import; a test module that imports it at the top makes every
+    # run (and every xdist worker) pay that before the first test. Import it in a fixture.
+    code = (
+        "import sys, pytest; rc = pytest.main(['--collect-only', '-q', '-p', 'no:xdist', "
+        "'-m', 'slow or not slow', 'tests']); "
+        "assert rc == 0, rc; assert 'torch' not in sys.modules, 'collection imported torch'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+
+
+@pytest.mark.slow
 def test_tui_process_never_imports_pandas_or_the_learners(tmp_path):
     # The real dashboard process, rendered headless once: -X importtime lists every import.
     out = subprocess.run(
@@ -100,6 +113,7 @@ def test_every_models_module_sits_in_the_models_layers_contract():
     assert modules - layered == set()
 
 
+@pytest.mark.slow  # real processes that train
 def test_training_and_serving_the_fast_kinds_never_imports_torch(home):
     # Importing torch costs seconds (most of the demo's first training, which fits only the
     # fast kinds); only a torch kind being built, fitted or loaded may import it.

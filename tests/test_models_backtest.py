@@ -6,7 +6,6 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from assistant import config
 from assistant.cli import main
@@ -16,7 +15,12 @@ from store import bars as store_bars
 from store import symbols
 from store.db import immediate
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    import torch  # here, not at the top: collecting the suite does not import torch
+
+    torch.set_num_threads(1)
 
 
 def seed(db, edge, n=900, names=("AAA", "BBB")):

@@ -6,13 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from assistant.ingest.sources.synthetic import synthetic_bars
 from models import catalog, dataset, features
 from models.base import Forecaster
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    import torch  # here, not at the top: collecting the suite does not import torch
+
+    torch.set_num_threads(1)
+
+
 TINY = {"epochs": 2, "hidden": 8, "window": 8, "rounds": 15, "patience": 5}
 KINDS = sorted(catalog.KINDS)
 

@@ -17,7 +17,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 
 from assistant import config
 from assistant.modeling.serving import clear_cache, load_serving
@@ -26,7 +25,14 @@ from models import artifacts
 from store import registry
 from tests.test_models_registry import seed
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    import torch  # here, not at the top: collecting the suite does not import torch
+
+    torch.set_num_threads(1)
+
+
 EMFILE = "meta.json: unreadable ([Errno 24] Too many open files: 'meta.json')"
 
 

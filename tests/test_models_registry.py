@@ -9,7 +9,6 @@ import threading
 
 import pandas as pd
 import pytest
-import torch
 
 from assistant import config
 from assistant.cli import main
@@ -21,7 +20,14 @@ from store import bars as store_bars
 from store import registry, symbols
 from store.db import immediate
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    import torch  # here, not at the top: collecting the suite does not import torch
+
+    torch.set_num_threads(1)
+
+
 FAST = ["markov", "rules"]
 
 

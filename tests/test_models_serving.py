@@ -8,7 +8,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 from assistant import config
 from assistant.ingest.sources.synthetic import synthetic_bars
@@ -20,7 +19,14 @@ from store import bars as store_bars
 from store import registry, symbols
 from store.db import immediate, open_db
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    import torch  # here, not at the top: collecting the suite does not import torch
+
+    torch.set_num_threads(1)
+
+
 NAMES = ("AAA", "BBB", "CCC")
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from assistant.ingest.sources.synthetic import synthetic_bars
 from models import catalog, dataset, metrics
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    import torch  # here, not at the top: collecting the suite does not import torch
+
+    torch.set_num_threads(1)
+
+
 LEARNERS = [k for k, cls in catalog.KINDS.items() if cls.learns]
 PARAMS = {"epochs": 12, "hidden": 32, "window": 5, "patience": 4}
 

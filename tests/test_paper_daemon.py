@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 
 import pytest
 
 from assistant import calendar
-from tests.daemon_fixture import cli, integrity_ok, job_running, kill9, query, spawn, wait_for
+from tests.daemon_fixture import (
+    assert_died_inside,
+    cli,
+    integrity_ok,
+    job_running,
+    kill9,
+    query,
+    spawn,
+    wait_for,
+    wait_inside,
+)
 
 FROM, END = "2013-02-01", "2013-03-01"
 REPLAY = ("daemon", "--replay", "--speed", "0")
@@ -69,8 +78,9 @@ def test_kill9_in_the_paper_write_then_restart_trades_once_per_session(tmp_path)
     wait_for(
         lambda: stepped_count() >= 3 and job_running(home, "paper"), 120, "a 4th paper step", proc
     )
-    time.sleep(0.5)  # inside write_session's transaction: the session is not written
+    wait_inside(home, proc, 60)  # inside write_session's transaction: the session is not written
     kill9(proc)
+    assert_died_inside(home, proc)
     assert integrity_ok(home)
     assert query(home, "SELECT COUNT(*) FROM paper_fills") != [(0,)]
 

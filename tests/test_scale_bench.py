@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # the bench script in its own process: it trains
 def test_bench_scale_home_runs_at_a_tiny_size(tmp_path):
     out = subprocess.run(
         [sys.executable, "bench/bench_scale.py", "home", "--symbols", "4", "--years", "2"]

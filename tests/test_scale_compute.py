@@ -67,6 +67,7 @@ def close(a, b, path="") -> None:
         assert a == b, path
 
 
+@pytest.mark.slow  # a real Dask cluster: worker processes
 def test_train_on_the_cluster_equals_local(tmp_path, cluster):
     kinds = ["xgboost", "markov"]
     homes = {name: tmp_path / name for name in ("local", "dask")}
@@ -93,6 +94,7 @@ def test_train_on_the_cluster_equals_local(tmp_path, cluster):
     close(local, dask_)
 
 
+@pytest.mark.slow  # a real Dask cluster: worker processes
 def test_backtest_on_the_cluster_equals_local(tmp_path, cluster):
     db = seeded_home(tmp_path / "home")
     settings = config.load(tmp_path / "home", environ={})
@@ -107,6 +109,7 @@ def test_backtest_on_the_cluster_equals_local(tmp_path, cluster):
     pd.testing.assert_frame_equal(local.predictions, remote.predictions, rtol=1e-6)
 
 
+@pytest.mark.slow  # a real Dask cluster: worker processes
 def test_cli_train_with_scheduler_and_config(tmp_path, cluster, capsys, monkeypatch):
     home = tmp_path / "home"
     seeded_home(home).close()
@@ -153,6 +156,7 @@ def fit_or_fail(kind, horizons, params, split, **hooks):
     return compute.fit_task(kind, horizons, params, split, **hooks)
 
 
+@pytest.mark.slow  # a real Dask cluster: worker processes
 def test_failed_task_fails_the_run_and_registers_nothing(tmp_path, cluster, monkeypatch):
     home = tmp_path / "home"
     db = seeded_home(home)
@@ -186,6 +190,7 @@ def die_always() -> None:
     os._exit(1)
 
 
+@pytest.mark.slow  # a real Dask cluster: worker processes
 def test_worker_dying_mid_task_is_retried(tmp_path, cluster):
     run = compute.DaskRunner(cluster)
     marker = str(tmp_path / "died")
@@ -193,6 +198,7 @@ def test_worker_dying_mid_task_is_retried(tmp_path, cluster):
     assert Path(marker).exists() and out["flaky"] != os.getpid()
 
 
+@pytest.mark.slow  # a real Dask cluster: worker processes
 def test_worker_dying_every_time_fails_the_run(cluster):
     with pytest.raises(AssistantError, match=r"task doomed failed on the cluster.*KilledWorker"):
         compute.DaskRunner(cluster).run([compute.Task("doomed", die_always)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.cli.ui import DEMO_LOG, restart_finished_demo
 from store import jobs
 from store.db import open_db
@@ -38,6 +40,7 @@ def test_an_unfinished_replay_resumes_and_a_non_demo_home_is_never_touched(home,
     assert (other / "assistant.db").exists() and (other / "models" / "xgboost-v1").exists()
 
 
+@pytest.mark.slow  # the real app in its own process
 def test_the_readme_screenshot_is_rendered_by_the_real_app(db, home, tmp_path):
     import subprocess
     import sys
@@ -164,17 +167,12 @@ def test_the_demo_trains_the_fast_kinds_unless_told_otherwise(tmp_path):
     import sys
 
     from assistant.cli.ui import DEMO_KINDS, prepare_demo
+    from tests.cli_fixture import run_cli
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
 
     def settings(home):
-        done = subprocess.run(
-            [sys.executable, "-m", "assistant", "--home", str(home), "config", "--json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        done = run_cli(home, "config", "--json", env={k: None for k in os.environ.keys() - env})
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
@@ -188,7 +186,7 @@ def test_the_demo_trains_the_fast_kinds_unless_told_otherwise(tmp_path):
     assert settings(demo)["models"]["kinds"] == ["xgboost", "lstm"]
     prepare_demo(demo)  # kept until asked otherwise
     assert settings(demo)["models"]["kinds"] == ["xgboost", "lstm"]
-    bad = subprocess.run(
+    bad = subprocess.run(  # a process: had it accepted the kinds, the demo would run
         [
             sys.executable,
             "-m",

@@ -189,6 +189,7 @@ def test_offline_macro_respects_until(db):
     assert {r.status for r in again} == {"current"}
 
 
+@pytest.mark.slow  # features over five years of sessions, recomputed per cut-off
 def test_macro_features_canary_and_revisions(db):
     from assistant import calendar
 
