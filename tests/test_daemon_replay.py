@@ -149,7 +149,7 @@ def test_a_replay_calls_what_the_backtest_calls_for_the_same_settings(tmp_path):
     home.mkdir()
     (home / "config.toml").write_text(
         '[collect]\nsource = "sample"\n[models]\nkinds = ["markov"]\nhorizons = [1, 3]\n'
-        "[cycle]\npsi_threshold = 1000.0\naccuracy_drop = 1.0\n"
+        "[cycle]\npsi_threshold = 100.0\naccuracy_drop = 1.0\n"  # the largest allowed: off
     )
     # Four symbols with a planted, learnable signal: validation has enough rows (200) for a
     # threshold to qualify, so the models make UP/DOWN calls, not only FLAT ones.

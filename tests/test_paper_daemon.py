@@ -124,6 +124,7 @@ def test_kill9_in_the_paper_write_then_restart_trades_once_per_session(tmp_path)
 
 def test_paper_on_a_home_without_an_account_says_so(tmp_path):
     home = tmp_path / "home"
+    assert cli(home, "watch", "add", "AAPL").returncode == 0  # a home, with no account yet
     out = cli(home, "paper")
     assert out.returncode == 0, out.stderr
     assert "no paper account yet" in out.stdout
