@@ -178,6 +178,9 @@ class Dashboard(TypedDict):
     paper: PaperPanel | None  # None until the daemon has stepped the paper account
     context: MarketLine | None
     alerts_failed: int  # alerts given up on in the last day
+    stale_sources: list[
+        str
+    ]  # where the stale symbols' newest bars came from ("sample": never newer)
 
 
 class HistoryCall(LatestCall):
@@ -740,11 +743,26 @@ def dashboard(
             "quarantined": quarantined(db),
             "paper": paper.panel(db),
             "context": market_context(db),
+            "stale_sources": stale_sources(db, [r["symbol"] for r in rows if r["stale_sessions"]]),
             # alerts the sender gave up on in the last day: shown, never raised
             "alerts_failed": alerts.undelivered_since(
                 db, (now - timedelta(days=1)).astimezone(UTC).isoformat(timespec="seconds")
             ),
         }
+
+
+def stale_sources(db: sqlite_utils.Database, symbols: list[str]) -> list[str]:
+    """The sources of the given symbols' newest bars, sorted: a symbol whose newest bar came
+    from the bundled sample can never be brought up to date by collecting."""
+    if not symbols:
+        return []
+    rows = db.execute(
+        "SELECT DISTINCT b.source FROM bars b JOIN (SELECT symbol, MAX(date) AS date FROM bars "
+        f"WHERE symbol IN ({', '.join('?' for _ in symbols)}) GROUP BY symbol) n "
+        "ON b.symbol = n.symbol AND b.date = n.date",
+        symbols,
+    ).fetchall()
+    return sorted(str(r[0]) for r in rows)
 
 
 def market_context(db: sqlite_utils.Database) -> MarketLine | None:

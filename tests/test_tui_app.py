@@ -596,3 +596,24 @@ async def test_a_restore_while_the_dashboard_runs_is_shown(filled, tmp_path):
         writer.conn.commit()
         writer.close()
         assert await wait_for(pilot, lambda: "172.00" in screen_text(app))
+
+
+@sync
+async def test_stale_sample_data_says_what_works_not_collect(home):
+    """The bundled sample ends in 2013: collecting cannot refresh it, so the stale notice
+    points to the demo instead of `c` (a CSV or Yahoo home keeps "press c to collect")."""
+    from assistant.ingest.sources.synthetic import synthetic_bars
+    from store import bars, symbols
+    from store.db import immediate
+
+    db = open_db(home)
+    symbols.add(db, ["AAA"], "sample")
+    with immediate(db):
+        bars.upsert(db, "AAA", synthetic_bars(300, seed=3, start="2011-11-01"), "sample")
+    db.close()
+    app = make_app(home, poll_seconds=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+    assert "STALE DATA: AAA" in text and "sample ends there: `assistant demo`" in text, text[:600]
+    assert "press c to collect" not in text

@@ -151,9 +151,15 @@ class DashboardScreen(Screen):
                 title += f"\nQUARANTINED: {q['id']} ({q['serves'] or 'no model'} serves)"
             if stale:
                 oldest = max(r["stale_sessions"] for r in data["watchlist"])
+                # collecting cannot refresh the bundled sample: say what works instead
+                hint = (
+                    "the sample ends there: `assistant demo`"
+                    if data["stale_sources"] == ["sample"]
+                    else "press c to collect"
+                )
                 title += (
                     f"\nSTALE DATA: {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''} "
-                    f"(newest bar up to {oldest} sessions old; press c to collect)"
+                    f"(newest bar up to {oldest} sessions old; {hint})"
                 )
             for off in data["deactivated"][:2]:  # why a symbol left the table
                 title += f"\n{off['symbol']} OFF THE LIST{off_reason(off['symbol'], off['reason'])}"
