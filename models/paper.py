@@ -232,6 +232,21 @@ class Day:
     stale_exits: list[str] = field(default_factory=list)  # closed at their last close
 
 
+def _trip(symbol: str, pos: Position, date: str, price: float) -> Trip:
+    """The round trip a position ends by being closed (or reversed) at `price` on `date`: a
+    hit when the price moved its way since the fill that opened it."""
+    move = (price - pos.entry_price) * np.sign(pos.shares)
+    return {
+        "symbol": symbol,
+        "side": "long" if pos.shares > 0 else "short",
+        "entry_date": pos.entry_date,
+        "entry_price": pos.entry_price,
+        "exit_date": date,
+        "exit_price": price,
+        "hit": bool(move > 0),
+    }
+
+
 def step(
     account: Account,
     date: str,
@@ -272,18 +287,7 @@ def step(
             traded += notional
             fills.append({"date": date, "symbol": s, "shares": delta, "price": price, "cost": cost})
             if pos and flip:  # the old direction's round trip ends here
-                move = (price - pos.entry_price) * np.sign(pos.shares)
-                trips.append(
-                    {
-                        "symbol": s,
-                        "side": "long" if pos.shares > 0 else "short",
-                        "entry_date": pos.entry_date,
-                        "entry_price": pos.entry_price,
-                        "exit_date": date,
-                        "exit_price": price,
-                        "hit": bool(move > 0),
-                    }
-                )
+                trips.append(_trip(s, pos, date, price))
             if want == 0:
                 account.positions.pop(s, None)
             elif pos and not flip:
@@ -305,18 +309,7 @@ def step(
         fills.append(
             {"date": date, "symbol": s, "shares": -pos.shares, "price": price, "cost": cost}
         )
-        move = (price - pos.entry_price) * np.sign(pos.shares)
-        trips.append(
-            {
-                "symbol": s,
-                "side": "long" if pos.shares > 0 else "short",
-                "entry_date": pos.entry_date,
-                "entry_price": pos.entry_price,
-                "exit_date": date,
-                "exit_price": price,
-                "hit": bool(move > 0),
-            }
-        )
+        trips.append(_trip(s, pos, date, price))
         account.missing.pop(s, None)
     return Day(date, account.equity(closes), costs, traded, fills, trips, exits)
 
