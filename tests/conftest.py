@@ -73,3 +73,14 @@ def _no_daemon_outlives_its_test():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fresh_calendars():
+    """assistant.calendar caches calendars per end year, reading today's date: one built
+    while time-travelling (time_machine) must not leak into later tests."""
+    from assistant import calendar
+
+    calendar._calendar_to.cache_clear()
+    yield
+    calendar._calendar_to.cache_clear()

@@ -13,18 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from assistant import calendar, config
+from assistant import config
 from assistant.daemon.loop import EXIT_REPLACED, Daemon
 from store.db import backup, open_db
 
 NY = ZoneInfo("America/New_York")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_calendars():
-    calendar._calendar_to.cache_clear()
-    yield
-    calendar._calendar_to.cache_clear()
+pytestmark = pytest.mark.usefixtures("fresh_calendars")
 
 
 def _restore_without_stopping(home, copy):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from assistant import calendar, config
+from assistant import config
 from assistant.daemon import scheduler
 from assistant.daemon.loop import Daemon
 from store.db import open_db
@@ -18,13 +18,7 @@ from store.db import open_db
 NY = ZoneInfo("America/New_York")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_calendars():
-    # assistant.calendar caches calendars per end year, reading today's date: one built
-    # while time-travelling to 2024 must not leak into later tests.
-    calendar._calendar_to.cache_clear()
-    yield
-    calendar._calendar_to.cache_clear()
+pytestmark = pytest.mark.usefixtures("fresh_calendars")
 
 
 def _fired_at(settings):
