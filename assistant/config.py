@@ -253,12 +253,13 @@ def _exchange(name: str) -> bool:
 
 
 def _iso_date(text: str) -> bool:
-    import datetime as dt
+    from vocab.dates import iso_date
 
     try:
-        return dt.date.fromisoformat(text).isoformat() == text
+        iso_date(text)
     except ValueError:
         return False
+    return True
 
 
 def _distinct(items: tuple[str | int, ...], kind: type, ok: Callable[[Any], bool]) -> bool:
@@ -497,10 +498,11 @@ def template() -> str:
         "# a key's line to change it. ASSISTANT_<SECTION>_<KEY> environment variables",
         "# override this file; `assistant config` prints the settings in effect.",
     ]
-    for section, keys in Settings().as_dict().items():
+    defaults = Settings()
+    for section, keys in defaults.as_dict().items():
         lines += ["", f"[{section}]"]
         for key, value in keys.items():
-            default = getattr(getattr(Settings(), section), key)
+            default = getattr(getattr(defaults, section), key)
             lines.append(f"# {key}: {_allowed(section, key, default)}")
             if isinstance(value, list):  # on one line, so one '# ' comments it out
                 items = (tomli_w.dumps({"x": v}).split(" = ", 1)[1].strip() for v in value)

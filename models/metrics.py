@@ -177,6 +177,7 @@ MIN_DATES = 20  # fewer call dates than this: too few to tell
 DETECTABLE_EDGE = 0.10  # an edge a test cannot detect at this size is not worth calling
 POWER_Z = NormalDist().inv_cdf(1 - SIGNIFICANCE) + NormalDist().inv_cdf(0.80)
 EDGE, NO_EDGE, TOO_FEW = "edge", "no edge", "too few calls to tell"
+ONE_YEAR_SHARE = 0.5  # an edge with this share of its calls in one year says which year
 
 
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
@@ -238,7 +239,7 @@ def verdict_text(m: Mapping[str, Any], baseline: str = "") -> str:
     if p is not None:
         parts.insert(0, f"Holm p={p:.3g}")
     share = m.get("top_year_share")
-    if n and share is not None and share >= 0.5:
+    if n and share is not None and share >= ONE_YEAR_SHARE:
         parts.append(f"{100 * share:.0f}% of calls in {m.get('top_year')}")
     return f"{word} ({', '.join(parts)})"
 

@@ -249,17 +249,13 @@ def _t(x: np.ndarray, h: int) -> float | None:
 
 
 def _mean_t(ic: pd.Series, spread: pd.Series, h: int) -> MeanT:
-    def t(x: np.ndarray) -> float | None:
-        se = metrics.newey_west_se(x, metrics.hac_lag(len(x), h))
-        return float(x.mean() / se) if len(x) >= 2 and se > 0 else None
-
     ic_v, sp_v = ic.to_numpy(float), spread.to_numpy(float)
     return {
         "mean": float(ic_v.mean()) if len(ic_v) else None,
-        "t": t(ic_v),
+        "t": _t(ic_v, h),
         "n_days": len(ic_v),
         "spread": float(sp_v.mean()) if len(sp_v) else None,
-        "spread_t": t(sp_v),
+        "spread_t": _t(sp_v, h),
     }
 
 

@@ -346,7 +346,9 @@ def backup(db: sqlite_utils.Database, target: Path, *, overwrite: bool = False) 
 def _is_the_database(target: Path, source: Path) -> bool:
     """Whether `target` is `source` or one of its side files, by name (links resolved) or
     by inode (a hard link)."""
-    names = [source.with_name(source.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+    from store import partials
+
+    names = [source.with_name(source.name + suffix) for suffix in partials.SIDE_FILES]
     resolved = target.resolve()
     for name in names:
         if resolved == name.resolve():

@@ -129,7 +129,6 @@ def _apply_scores(db: sqlite_utils.Database, rows: list[Sequence[Any]]) -> None:
             "hit INTEGER, outcome TEXT, up_hit INTEGER, majority_hit INTEGER, "
             "covered80 INTEGER, covered95 INTEGER, verified_at TEXT, id INTEGER PRIMARY KEY)"
         )
-        db.execute("DELETE FROM temp.verifying")
         db.conn.executemany(
             "INSERT OR REPLACE INTO temp.verifying VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )

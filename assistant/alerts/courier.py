@@ -27,6 +27,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from assistant.alerts.send import describe
+
 
 class Deadline(BaseException):
     """The exchange's deadline passed (a BaseException: no plugin's `except Exception` eats it)."""
@@ -65,10 +67,6 @@ def _hook_writes() -> None:
 
 def _deadline(signum: int, frame: object) -> None:
     raise Deadline
-
-
-def describe(url: str) -> str:
-    return url.split("://")[0] + "://..."
 
 
 def deliver(url: str, title: str, body: str, timeout: float, key: str | None) -> str | None:

@@ -66,7 +66,7 @@ def _command(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _refuse_a_missing_home(args: argparse.Namespace) -> None:
     command = _command(args)
-    if command in NO_HOME or command[:1] in NO_HOME or command in CREATES_HOME:
+    if command[:1] in NO_HOME or command in CREATES_HOME:
         return
     home = home_of(args)
     if not home.is_dir():

@@ -37,6 +37,18 @@ def home_of(args: argparse.Namespace) -> Path:
     return Path(args.home).expanduser() if getattr(args, "home", None) else config.default_home()
 
 
+def ensure_home(home: Path) -> None:
+    """Make the data home (private) if it is not there; one error line if it cannot be."""
+    from store.db import StoreError, ensure_private_dir
+
+    try:
+        ensure_private_dir(home)
+    except (PermissionError, FileExistsError, NotADirectoryError) as exc:
+        raise AssistantError(f"cannot use data home {home}: {exc.strerror or exc}") from None
+    except StoreError as exc:
+        raise AssistantError(str(exc)) from None
+
+
 def open_home(
     args: argparse.Namespace, *, writes: bool = True
 ) -> tuple[Path, config.Settings, sqlite_utils.Database]:
@@ -47,19 +59,14 @@ def open_home(
     nothing is ever written into a damaged file. Readers skip it; damage they run into is
     one error line (`assistant.cli.main`).
     """
-    from store.db import StoreError, ensure_private_dir, open_db, unwritable
+    from store.db import open_db, unwritable
 
     home = home_of(args)
     new = not home.exists()  # only the commands that create one get here without a home
     # A home that exists but cannot be written (a read-only mount, a backup copy) is not
     # damaged: a reader opens it read-only, a writer is refused in one line (open_db).
     if not (home.is_dir() and unwritable(home)):
-        try:
-            ensure_private_dir(home)
-        except (PermissionError, FileExistsError, NotADirectoryError) as exc:
-            raise AssistantError(f"cannot use data home {home}: {exc.strerror or exc}") from None
-        except StoreError as exc:
-            raise AssistantError(str(exc)) from None
+        ensure_home(home)
     if new:  # `assistant.cli.main` says so once the command succeeded
         args.created_home = home
     settings = config.load(home)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.common import date_option, home_of, open_home, print_json, table
+from assistant.cli.common import date_option, ensure_home, home_of, open_home, print_json, table
 from assistant.config import Settings
 
 if TYPE_CHECKING:
@@ -161,6 +160,8 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
     note = None
     close: dict[str, str] = {}  # a typo of a symbol the source knows (APPL for AAPL)
     if settings.collect.source == "sample":
+        import difflib
+
         from assistant.ingest.sources.sample import SERIES, carried
 
         missing = [s for s in added if s not in SERIES]
@@ -420,13 +421,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
     home = home_of(args)
     if args.init:
-        from assistant.errors import AssistantError
-        from store.db import StoreError, ensure_private_dir
-
-        try:
-            ensure_private_dir(home)
-        except StoreError as exc:
-            raise AssistantError(str(exc)) from None
+        ensure_home(home)
         path = config.write_template(home, force=args.force)
         config.load(home)  # what was written loads (and the environment's overrides with it)
         print(f"wrote {path}: every key with its default and range, commented out")

@@ -270,9 +270,11 @@ HEAD = [
 
 def _verdict_cell(m: Scores) -> str:
     """The row's verdict, with the busiest year when it holds most of the calls."""
+    from models.metrics import ONE_YEAR_SHARE
+
     word = m.get("verdict", "-")
     share = m.get("top_year_share")
-    if word == "edge" and share is not None and share >= 0.5:
+    if word == "edge" and share is not None and share >= ONE_YEAR_SHARE:
         return f"edge ({100 * share:.0f}% in {m.get('top_year')})"
     return word
 

@@ -25,9 +25,10 @@ RANKING = "ranking"  # assistant.modeling.relative.KIND (loaded by models.rankin
 
 def load(home: Path, row: dict[str, Any]) -> object:
     """The model of a registry row, loaded (ArtifactError / ArtifactUnavailable if not)."""
+    from assistant.modeling import disk
     from models import catalog, ranking
 
-    path = Path(home) / row["artifact_path"]
+    path = disk.artifact_dir(home, row)  # confined to <home>/models (ArtifactError if not)
     return ranking.Ranker.load(path) if row["kind"] == RANKING else catalog.load(path)
 
 
@@ -40,12 +41,14 @@ def unavailable(model_id: str, exc: BaseException) -> str:
 
 def recheck(db: sqlite_utils.Database, home: Path) -> list[str]:
     """Lift each quarantine in effect whose artifact loads whole now; the ids lifted."""
+    from assistant.modeling import disk
+
     lifted = []
     rows = sorted(registry.quarantines(db), key=lambda q: (q["kind"], q["version"]))
     for q in rows:
-        if not (Path(home) / q["artifact_path"]).is_dir():
-            continue  # deleted: stays quarantined
         try:
+            if not disk.artifact_dir(home, q).is_dir():
+                continue  # deleted: stays quarantined
             load(home, q)
         except Exception:
             continue  # still broken (or still unreadable): the quarantine stands

@@ -198,9 +198,6 @@ def _load(
                 continue
             try:
                 out.models[row["kind"]] = (row, catalog.load(disk.artifact_dir(home, row)))
-            except artifacts.ArtifactUnavailable as exc:  # proves nothing: not this time
-                out.unavailable.append(quarantine.unavailable(row["id"], exc))
-                skipped.add(row["kind"])
             except artifacts.ArtifactError as exc:  # proven broken: never stops serving
                 out.quarantined.append(row["id"])
                 fallback = registry.quarantine(db, row["id"], f"unusable artifact: {exc}")
@@ -211,7 +208,7 @@ def _load(
                     f"{fallback} serves again" if fallback else f"no {row['kind']} model serves",
                 )
                 broken = True
-            except Exception as exc:  # not proven broken either: logged, tried again
+            except Exception as exc:  # unreadable now (ArtifactUnavailable ...): tried again
                 out.unavailable.append(quarantine.unavailable(row["id"], exc))
                 skipped.add(row["kind"])
         if not broken:
