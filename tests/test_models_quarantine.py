@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from assistant import config
+from assistant.modeling import quarantine
 from assistant.modeling.serving import clear_cache, load_serving
 from assistant.modeling.training import train
 from models import artifacts
@@ -200,3 +201,17 @@ def test_an_orphan_unreadable_now_is_left_for_later_not_deleted(
     ]
     assert orphan.is_dir()
     assert "moved markov-v3 aside" in disk.tidy(db, home)[0]  # readable again: set aside
+
+
+def test_a_quarantine_whose_path_leads_out_of_the_home_is_never_lifted(db, home) -> None:
+    """The re-check loads through the confined artifact path: a registry row pointing at a
+    whole model outside <home>/models stays quarantined (it would serve it otherwise)."""
+    import shutil
+
+    two_markov_versions(db, home)
+    outside = Path(home).parent / "outside-model"
+    shutil.copytree(Path(home) / registry.get(db, "markov-v2")["artifact_path"], outside)
+    db.execute("UPDATE models SET artifact_path = ? WHERE id = 'markov-v2'", [str(outside)])
+    registry.quarantine(db, "markov-v2", f"unusable artifact: {EMFILE}")
+    assert quarantine.recheck(db, home) == []
+    assert registry.get(db, "markov-v2")["status"] == "quarantined"
