@@ -7,6 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 from assistant.errors import AssistantError
@@ -180,6 +181,25 @@ def session_close(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
     if _outside(cal, day) or not cal.is_session(day):
         return (day + pd.Timedelta(days=1)).tz_localize(cal.tz).tz_convert("UTC")
     return pd.Timestamp(cal.session_close(day)).tz_convert("UTC")
+
+
+def session_hours(exchange: str, day: str | pd.Timestamp) -> pd.DatetimeIndex:
+    """Starts of the one-hour bars of the session on `day`, tz-aware in the exchange's zone:
+    from the open, every hour while before the close (a 9:30-16:00 session has 7, the last
+    one half an hour; an early close has fewer). Empty when `day` is not a session.
+    Crypto and FX sessions run midnight to midnight UTC (24 bars)."""
+    day = pd.Timestamp(day).tz_localize(None).normalize()
+    if exchange in ("24/7", "24/5"):
+        if not is_session(exchange, day):
+            return pd.DatetimeIndex([], tz="UTC")
+        return pd.date_range(day.tz_localize("UTC"), periods=24, freq="h")
+    cal = _calendar(exchange, day)
+    if _outside(cal, day) or not cal.is_session(day):
+        return pd.DatetimeIndex([], tz=str(cal.tz))
+    opens = pd.Timestamp(cal.session_open(day)).tz_convert(cal.tz)
+    closes = pd.Timestamp(cal.session_close(day)).tz_convert(cal.tz)
+    n = int(np.ceil((closes - opens) / pd.Timedelta(hours=1)))
+    return pd.date_range(opens, periods=n, freq="h")
 
 
 def latest_session(exchange: str, now: pd.Timestamp | None = None) -> pd.Timestamp:

@@ -677,3 +677,33 @@ def verified_sums_of(table: str) -> str:
         f"WHERE p.status = 'verified' GROUP BY p.target_date "
         f"ON CONFLICT (target_date) DO UPDATE SET {add}"
     )
+
+
+@MIGRATIONS()
+def m018_hourly_bars(db: sqlite_utils.Database) -> None:
+    # One-hour bars in their own table. `ts` is the bar's start in the exchange's local time
+    # with its UTC offset (2024-03-08T09:30:00-05:00): within one session the offset never
+    # changes, so text order is time order. `session` is the exchange session the bar belongs
+    # to and `slot` its 0-based hour of that session (the first bar of a session is slot 0,
+    # whatever the clock says), so an early close simply has fewer slots.
+    # `flagged` = 1 marks a bar whose session does not roll up to the stored daily bar.
+    _run(
+        db,
+        """
+        CREATE TABLE hourly_bars (
+            symbol TEXT NOT NULL REFERENCES symbols(symbol),
+            ts TEXT NOT NULL,
+            session TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            open REAL NOT NULL,
+            high REAL NOT NULL,
+            low REAL NOT NULL,
+            close REAL NOT NULL,
+            volume REAL NOT NULL DEFAULT 0,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL,
+            PRIMARY KEY (symbol, ts)
+        ) WITHOUT ROWID;
+        CREATE INDEX hourly_bars_session ON hourly_bars(symbol, session, slot)
+        """,
+    )
