@@ -149,7 +149,7 @@ def _build_wide(index: pd.Index, bars: dict[str, pd.DataFrame]) -> np.ndarray:
 def same_sessions(bars: dict[str, pd.DataFrame]) -> list[tuple[pd.Index, list[str]]]:
     """Symbols grouped by identical session index (each group computes as one wide panel),
     symbols sorted within each group."""
-    groups: dict[tuple, tuple[pd.Index, list[str]]] = {}
+    groups: dict[tuple[object, ...], tuple[pd.Index, list[str]]] = {}
     for sym in sorted(bars):
         idx = bars[sym].index
         values = idx.asi8 if isinstance(idx, pd.DatetimeIndex) else idx.to_numpy()
