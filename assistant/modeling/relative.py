@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -166,7 +166,7 @@ def train_ranking(
 
 def load_ranking(
     db: sqlite_utils.Database, home: Path, as_of: str | None
-) -> tuple[dict[str, Any], Ranker] | None:
+) -> tuple[registry.ModelRow, Ranker] | None:
     """The ranking model serving calls as of `as_of` (latest: the serving one), or None. A
     broken artifact is quarantined and the previous ranking serves instead."""
     from assistant.modeling import quarantine

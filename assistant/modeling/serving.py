@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -77,7 +77,7 @@ class SymbolForecast:
     thresholds: dict[int, float | None] | None = None
 
 
-Row = dict[str, Any]  # a registry row (store.registry)
+Row = registry.ModelRow
 Fingerprint = tuple[tuple[str, str, str, tuple[tuple[str, int, int, int], ...]], ...]
 
 
