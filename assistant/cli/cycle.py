@@ -250,7 +250,7 @@ def call_details(calls: list[Call]) -> list[str]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from assistant.cycle.run import verify
+    from assistant.cycle.learn import verify
 
     _, settings, db = open_home(args)
     report = verify(db, settings, as_of=args.as_of)

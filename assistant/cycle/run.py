@@ -1,4 +1,5 @@
-"""The daily decision loop: analyze -> plan -> predict -> act; and learn (verify, drift).
+"""The daily decision loop: analyze -> plan -> predict -> act (learning from the outcomes,
+verify and drift, is `assistant.cycle.learn` and `assistant.cycle.drift`).
 
 A cycle reads, decides, then writes. `read_cycle` gathers everything it needs as of
 `as_of` (bars up to it, the analyses, the serving model's forecasts, the ranking, weights,
@@ -28,8 +29,6 @@ from assistant.config import Settings
 from assistant.cycle import analyze as az
 from assistant.cycle import ranges
 from assistant.cycle.context import WorldContext, vix_values, world_context
-from assistant.cycle.drift import DriftFinding, check_drift
-from assistant.cycle.learn import VerifyReport, verify
 from assistant.cycle.plan import RULES_VERSION, Evidence, ModelView, Plan, plan
 from assistant.cycle.predict import (
     LiveRecords,
@@ -58,7 +57,7 @@ if TYPE_CHECKING:
     from assistant.modeling.relative import Relative
     from assistant.modeling.serving import SymbolForecast
 
-__all__ = ["Call", "run_cycle", "verify", "VerifyReport", "check_drift", "DriftFinding"]
+__all__ = ["Call", "run_cycle"]
 
 log = logging.getLogger(__name__)
 

@@ -256,7 +256,7 @@ def cycle(
 
 
 def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
-    from assistant.cycle.run import verify as run_verify
+    from assistant.cycle.learn import verify as run_verify
 
     report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
     if isinstance(report, dict):
@@ -276,7 +276,7 @@ def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[J
 
 
 def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
-    from assistant.cycle.run import check_drift
+    from assistant.cycle.drift import check_drift
 
     findings = check_drift(ctx.db, ctx.settings, as_of=as_of)
     return plain(findings), f"{len(findings)} drift findings" if findings else "no drift"
