@@ -1,4 +1,4 @@
-"""Issue 22 "relative calls": the ranking model against one-line factors on 20 real stocks.
+"""Issue 22: the ranking model against one-line factors on 20 real stocks.
 
 Data: skfolio's 20 S&P 500 stocks (adjusted closes, 1990-2022) and the S&P 500 index, read
 from its wheel as bench_edge.py reads them (no network once cached).

@@ -35,8 +35,8 @@ import sqlite_utils
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.ingest.market import series_frame
-from assistant.modeling.relative import KIND as RANKING
-from assistant.modeling.relative import Record
+from assistant.modeling.ranking import KIND as RANKING
+from assistant.modeling.ranking import Record
 from assistant.modeling.training import (
     Params,
     forecaster_kinds,
@@ -384,7 +384,7 @@ def add_rank_scores(
     the expected move relative to the panel's mean, log over h sessions), refit at each
     block's first session on the rows whose label had matured by then, as the forecasters
     are; and (its record per horizon (`models.scorecard.ranking_skill`), or why none)."""
-    from assistant.modeling.relative import market_close
+    from assistant.modeling.ranking import market_close
     from models import ranking, scorecard
     from vocab.horizons import horizon_key
 

@@ -1,4 +1,4 @@
-"""The ranking model in the application: trained with the watchlist, registered like every
+"""The ranking in the application: the ranking model trained with the watchlist, registered like every
 model (kind `ranking`, `<home>/models/ranking-v<N>/`), and served to the cycle as each
 symbol's rank and expected relative move per horizon (`models.ranking` holds the model).
 
@@ -40,12 +40,12 @@ HELD_OUT = 0.15  # the last share of labelled sessions the evaluation fit is sco
 
 
 @dataclass
-class Relative:
-    """A cycle's relative calls: {symbol: {h: (rank, of, expected relative log move)}}."""
+class Ranks:
+    """A cycle's ranks: {symbol: {h: (rank, of, expected relative log move)}}."""
 
     model_version: str
     as_of: str
-    ranks: dict[str, dict[int, tuple[int, int, float]]] = field(default_factory=dict)
+    by_symbol: dict[str, dict[int, tuple[int, int, float]]] = field(default_factory=dict)
 
 
 def market_close(bars: dict[str, pd.DataFrame]) -> pd.Series | None:
@@ -191,13 +191,13 @@ def load_ranking(
     return None
 
 
-def relative_calls(
+def ranks_as_of(
     db: sqlite_utils.Database,
     home: Path,
     bars: dict[str, pd.DataFrame],
     as_of: pd.Timestamp | None,
     day: str | None,
-) -> Relative | None:
+) -> Ranks | None:
     """Each symbol's rank (1 = best) among the ranked symbols whose newest bar is `as_of`,
     and its expected relative move, per horizon; None without a serving ranking model or
     with fewer than MIN_SYMBOLS symbols it was trained on."""
@@ -221,10 +221,14 @@ def relative_calls(
     if len(today) < ranking.MIN_SYMBOLS:
         return None
     pred = model.predict(today)
-    out = Relative(row["id"], str(as_of.date()))
+    out = Ranks(row["id"], str(as_of.date()))
     for i, h in enumerate(model.horizons):
         score = pd.Series(pred[:, i], index=today.index)
         ranks = ranking.rank_of(score)
         for sym in today.index:
-            out.ranks.setdefault(str(sym), {})[h] = (int(ranks[sym]), len(today), float(score[sym]))
+            out.by_symbol.setdefault(str(sym), {})[h] = (
+                int(ranks[sym]),
+                len(today),
+                float(score[sym]),
+            )
     return out
