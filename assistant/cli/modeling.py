@@ -449,9 +449,11 @@ def ranking_line(skill: MeanT | RankingSkill | None) -> str:
     versus = cast("Versus | None", skill.get("versus"))
     if versus is not None and not versus["beats"] and ranking_edge(skill):
         verdict = f"no edge over the {versus['better']} factor"
+    n_symbols = skill.get("n_symbols")
+    symbols = f" x {n_symbols} symbols" if n_symbols else ""
     line = (
         f"IC {skill['mean']:+.3f} (Newey-West t {t}), top-minus-bottom quintile {sp} "
-        f"(t {st}), {skill['n_days']} days -> {verdict}"
+        f"(t {st}), {skill['n_days']} days{symbols} -> {verdict}"
     )
     return line + ("" if versus is None else "\n      " + versus_line(versus))
 

@@ -195,7 +195,7 @@ def read_cycle(
     )
     used = {s: bars[s] for s in analyses}
     forecasts, note = model_forecasts(db, home, used, stamp, horizons, day)
-    ranks = ranks_as_of(db, home, used, stamp, day)
+    ranks = ranks_as_of(db, home, settings, used, stamp, day)
     served = {
         (sym, h): forecasts[sym].model_version
         for sym in analyses
@@ -333,16 +333,22 @@ def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
 def ranks_as_of(
     db: sqlite_utils.Database,
     home: Path,
+    settings: Settings,
     bars: dict[str, pd.DataFrame],
     stamp: pd.Timestamp | None,
     day: str | None,
 ) -> Ranks | None:
-    """The ranking model's ranks for this cycle, or None (a failure is logged:
-    it never stops the cycle's own calls)."""
+    """The ranking model's ranks of the symbols of `bars` for this cycle, ranked among its
+    universe, or None (a failure is logged: it never stops the cycle's own calls)."""
     from assistant.modeling import ranking
 
+    if stamp is None:
+        return None
     try:
-        return ranking.ranks_as_of(db, home, bars, stamp, day)
+        end = str(stamp.date())
+        start = str((stamp - pd.Timedelta(days=az.LOOKBACK_DAYS)).date())
+        universe = ranking.universe_bars(db, settings, bars, end, start)
+        return ranking.ranks_as_of(db, home, universe, stamp, day, watched=set(bars))
     except Exception as exc:  # the ranking is extra evidence, never a reason to fail a cycle
         log.warning("ranking failed, no ranks this cycle: %s", exc)
         return None

@@ -709,14 +709,15 @@ def train(
         )
     stored = [r.kind for r in report.results if r.model_id is not None]
     if inputs.rank and not (stop is not None and stop.is_set()):
-        say(ranking.KIND, 0.0, "fitting the ranking of the watchlist")
+        say(ranking.KIND, 0.0, "fitting the ranking on its universe")
+        universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
         rid, rstatus, rwhy, record = ranking.train_ranking(
             db,
             home,
-            inputs.bars,
+            universe,
             inputs.horizons,
             known_on(),
-            _uncovered(db, ranking.KIND, inputs.symbols),
+            _uncovered(db, ranking.KIND, sorted(universe)),
         )
         report.results.append(
             ModelResult(ranking.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
