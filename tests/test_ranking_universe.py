@@ -161,3 +161,24 @@ def test_a_stored_universe_trains_and_scores_more_symbols_than_the_watchlist(bui
     )
     assert {c["symbol"] for c in calls} == set(SAMPLE) - {"^IXIC"}
     assert {c["rank_of"] for c in calls} == {6}
+    # the backtest scores the ranking's walk-forward record on the universe too
+    data = json.loads(
+        run(
+            home,
+            "backtest",
+            "--models",
+            "markov,ranking",
+            "--from",
+            "2012-07-02",
+            "--to",
+            "2012-12-31",
+            "--retrain-every",
+            "126",
+            "--horizons",
+            "1",
+            "--json",
+            ASSISTANT_RANKING_UNIVERSE="stored",
+        )
+    )
+    assert data["ranking"]["1"]["n_symbols"] == 6 and data["ranking"]["1"]["n_days"] > 100
+    assert {r["symbol"] for r in data["results"]} <= set(SAMPLE) - {"^IXIC"} | {"ALL"}
