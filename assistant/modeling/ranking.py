@@ -124,7 +124,7 @@ def _folder(settings: Settings, folder: Path) -> dict[str, pd.DataFrame]:
                     exchange=settings.calendar.exchange,
                 )
                 for old in [k for k in _FOLDER_CACHE if k[0] == key[0]]:
-                    del _FOLDER_CACHE[old]
+                    _FOLDER_CACHE.pop(old, None)
                 _FOLDER_CACHE[key] = {s: f[["close"]].astype(float) for s, f in parsed}
             for sym, frame in _FOLDER_CACHE[key].items():
                 out.setdefault(sym, frame)
