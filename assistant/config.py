@@ -136,6 +136,15 @@ class Paper:
 
 
 @dataclass(frozen=True)
+class Ranking:
+    """What the ranking model learns on and ranks among (assistant/modeling/ranking.py)."""
+
+    # watchlist | stored (every symbol with stored daily bars) | the absolute path of a
+    # folder of CSV files, read as `import` reads them; the watchlist always belongs to it
+    universe: str = "watchlist"
+
+
+@dataclass(frozen=True)
 class Events:
     # FOMC decision dates past models/events.py's table (it ends 2026-12-31), as the Fed
     # publishes them: e.g. fomc = ["2027-01-27", ...]; the calendar is then complete to the
@@ -154,6 +163,7 @@ class Settings:
     compute: Compute = field(default_factory=Compute)
     alerts: Alerts = field(default_factory=Alerts)
     paper: Paper = field(default_factory=Paper)
+    ranking: Ranking = field(default_factory=Ranking)
     events: Events = field(default_factory=Events)
 
     def replace(self, section: str, **values: Value) -> Settings:
@@ -215,6 +225,8 @@ def _checked(path: Path, section: str, key: str, value: object, like: Value) -> 
 
 SOURCES = ("sample", "yahoo", "csv", "synthetic")
 PAPER_POLICIES = ("calls", "hold", "long", "ranking")  # models.paper.POLICIES
+UNIVERSES = ("watchlist", "stored")  # or the absolute path of a folder of CSV files
+CSV_SUFFIXES = (".csv", ".txt")  # the files a universe folder's symbols are read from
 MAX_HORIZON = 63  # sessions (a quarter): the labels of a longer horizon eat most of the history
 MAX_WINDOW = 64  # models.dataset.CONTEXT: the look-back every dataset keeps
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -325,6 +337,10 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("paper", "slippage_bps"): _number(0, 1000),
     ("paper", "top_n"): _whole(1, 10_000),
     ("paper", "stale_exit_sessions"): _whole(0, 2520, "sessions"),
+    ("ranking", "universe"): (
+        lambda v: v in UNIVERSES or Path(v).expanduser().is_absolute(),
+        "watchlist, stored, or the absolute path of a folder of CSV files (as `import` reads)",
+    ),
     ("events", "fomc"): (
         lambda v: all(isinstance(d, str) and _iso_date(d) for d in v) and len(set(v)) == len(v),
         "a list of distinct dates YYYY-MM-DD",
@@ -350,6 +366,7 @@ def _check_ranges(values: Values, origin: dict[tuple[str, str], str]) -> None:
             f"[paper] horizon = {p['horizon']!r} is not one of [models] horizons "
             f"{list(horizons)} ({origin.get(('paper', 'horizon'), 'default')})"
         )
+    _check_universe(values["ranking"]["universe"], origin.get(("ranking", "universe"), "default"))
     c = values["cycle"]
     low, high = c["weight_min"], c["weight_max"]
     assert isinstance(low, float) and isinstance(high, float)  # checked by RANGES
@@ -359,6 +376,24 @@ def _check_ranges(values: Values, origin: dict[tuple[str, str], str]) -> None:
             f"({origin.get(('cycle', 'weight_min'), 'default')}, "
             f"{origin.get(('cycle', 'weight_max'), 'default')})"
         )
+
+
+def _check_universe(value: Value, origin: str) -> None:
+    """A universe folder must exist and hold CSV files when the settings are loaded, not when
+    a retrain finds it gone."""
+    if value in UNIVERSES:
+        return
+    folder = Path(str(value)).expanduser()
+    why = ""
+    try:
+        if not folder.is_dir():
+            why = "no such folder"
+        elif not any(p.suffix.lower() in CSV_SUFFIXES and p.is_file() for p in folder.iterdir()):
+            why = "the folder holds no .csv or .txt file"
+    except OSError as exc:
+        why = f"cannot read the folder ({exc.strerror or exc})"
+    if why:
+        raise AssistantError(f"{origin}: [ranking] universe = {value!r}: {why}")
 
 
 def load(home: Path, environ: dict[str, str] | None = None) -> Settings:

@@ -1,4 +1,4 @@
-"""Relative calls: which watched symbols will do better than the others over h sessions.
+"""The ranking: which symbols will do better than the others over h sessions.
 
 The one place daily equity data is known to carry a little information is the cross-section
 (short-term reversal, 12-1 momentum, low volatility, beta): not whether a stock rises, but

@@ -192,7 +192,7 @@ def test_the_alerts_digest_carries_the_paper_account_line(tmp_path) -> None:
 
 
 def test_the_daemons_ranking_policy_orders_the_top_ranked_symbol(tmp_path) -> None:
-    """After a cycle stored the ranking model's relative calls, the daemon's paper step with
+    """After a cycle stored the ranking model's ranks, the daemon's paper step with
     `policy = "ranking"` orders the session's top-ranked symbol, and only it."""
     import json
 

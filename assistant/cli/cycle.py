@@ -191,7 +191,7 @@ def predict_table(calls: list[Call]) -> str:
     ]
     if not any(c.rank is not None for c in calls):
         return table(rows, PREDICT_COLUMNS)
-    # the ranking model's relative call, when one serves: rank among the ranked symbols
+    # the ranking model's rank, when one serves: rank among the ranked symbols
     for row, c in zip(rows, calls, strict=True):
         ranked = c.rank is not None and c.relative_pct is not None
         row.insert(-1, f"{c.rank} of {c.rank_of}, {c.relative_pct:+.2f}%" if ranked else "-")
@@ -446,9 +446,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             )
         if hz["ranking"]:
             print(f"    ranking by expected return: {ranking_line(hz['ranking'])}")
-    for rel in data.get("relative", []):
+    for rel in data.get("ranking", []):
         print(
-            f"\nrelative calls (ranking model), h={rel['horizon']}, {rel['n']} verified: "
+            f"\nranking model, h={rel['horizon']}, {rel['n']} verified: "
             + ranking_line(rel["record"])
         )
         for line in ranking_years(rel["record"]):

@@ -15,8 +15,8 @@ variance (sum of squared daily log returns over the h sessions), next to the EWM
 (lambda 0.94) and trailing-20 baselines on the same calls. Ranking: with 5 or more symbols,
 the information coefficient (per as-of date, the Spearman correlation across symbols of
 expected and realized return; averaged, with a Newey-West t-stat), the top-minus-bottom
-quintile spread, and both per year; and the same record of the ranking model's relative
-calls (`relative_record`). Expired calls are counted apart.
+quintile spread, and both per year; and the same record of the ranking model's stored
+ranks (`ranking_record`). Expired calls are counted apart.
 """
 
 from __future__ import annotations
@@ -157,16 +157,16 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
     scores.judge(family)
     for row in family:
         row["verdict_text"] = verdict(row)
-    out["relative"] = relative_record(db, symbols)
+    out["ranking"] = ranking_record(db, symbols)
     return out
 
 
-def relative_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[dict]:
-    """Per horizon, the record of the ranking model's stored relative calls whose h sessions
+def ranking_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[dict]:
+    """Per horizon, the record of the ranking model's stored ranks whose h sessions
     have closed: the daily Spearman IC of the expected relative move against the realized
     h-session return, its Newey-West t, the top-minus-bottom quintile spread, per year
     (`models.scorecard.ranking_skill`; a date counts with 5 or more ranked symbols). When
-    a session was ranked again (a newer ranking model), its newest relative calls count."""
+    a session was ranked again (a newer ranking model), its newest ranks count."""
     from models.scorecard import judged, ranking_skill, versus_factors
 
     out = []

@@ -19,7 +19,7 @@ from store import registry
 
 log = logging.getLogger("assistant.modeling")
 
-RANKING = "ranking"  # assistant.modeling.relative.KIND (loaded by models.ranking)
+RANKING = "ranking"  # assistant.modeling.ranking.KIND (loaded by models.ranking)
 
 
 def load(home: Path, row: registry.ModelRow) -> object:

@@ -33,7 +33,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant.modeling import disk, quarantine
-from assistant.modeling.relative import KIND as RANKING
+from assistant.modeling.ranking import KIND as RANKING
 from models.artifacts import ArtifactError
 from models.dataset import CONTEXT
 from store import registry
@@ -154,7 +154,7 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
     home = Path(home)
 
     def pick() -> tuple[list[Row], list[str]]:
-        # The ranking model serves relative calls apart (assistant.modeling.relative).
+        # The ranking model serves ranks apart (assistant.modeling.ranking).
         rows, notes = registry.serving_as_of(db, as_of) if as_of else (registry.serving(db), [])
         mine = [r for r in rows if r["kind"] != RANKING]
         return mine, [n for n in notes if not n.startswith(f"{RANKING}-")]

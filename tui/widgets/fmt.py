@@ -93,7 +93,7 @@ def set_static(widget: Static, content: str | Text, *, layout: bool = False) -> 
 
 
 def rank(r: Ranking | None) -> Text:
-    """The ranking model's relative call: rank among the ranked symbols (1 = best) and the
+    """The ranking model's rank among the ranked symbols (1 = best) and the
     expected move relative to their mean, e.g. '2/6 +0.31%'."""
     if not r:
         return Text("—", style="dim")
