@@ -170,7 +170,9 @@ class ReplayDriver:
         except AssistantError as exc:  # misconfigured: stored bars may still replay
             source, source_error = None, str(exc)
         try:
-            rng = replay_clock.find_range(source, bars.span(host.db, symbols), symbols, source_error)
+            rng = replay_clock.find_range(
+                source, bars.span(host.db, symbols), symbols, source_error
+            )
         except TemporaryError as exc:  # the network may come back: wait and retry
             log.warning("replay waiting: %s", exc)
             return
