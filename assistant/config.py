@@ -122,11 +122,17 @@ class Paper:
     """The paper account (models/paper.py): what it holds, how big, what a trade costs."""
 
     cash: float = 100_000.0  # starting cash
-    policy: str = "calls"  # calls | hold | long | ranking (the relative-ranking model's top)
-    horizon: int = 1  # `calls`: follow the directional calls of this horizon
+    # volatility (always long, sized by the volatility forecast; tilted by the ranking only
+    # when its verdict passed) | calls (the direction calls: opt-in) | hold | long | ranking
+    policy: str = "volatility"
+    horizon: int = 1  # the calls (forecast, direction, ranking) of this horizon
     long_short: bool = False  # DOWN calls go short (else flat)
-    vol_target: float = 0.15  # annualized volatility a full 1/N position is sized to
+    # annualized volatility a full 1/N position is sized to; it, max_weight, max_exposure and
+    # band chosen on validation years only (bench/bench_paper.py; docs/paper.md)
+    vol_target: float = 0.20
     max_weight: float = 0.25  # cap per symbol, fraction of equity
+    max_exposure: float = 1.0  # cap on the gross weight, fraction of equity (no leverage)
+    tilt: float = 0.5  # `volatility`: the ranking's tilt (0: none), only when it passed
     band: float = 0.02  # re-size a position only when this far from its target
     cost_bps: float = 5.0  # commission per side, basis points of the traded notional
     slippage_bps: float = 2.0  # slippage per side, basis points of the traded notional
@@ -224,7 +230,7 @@ def _checked(path: Path, section: str, key: str, value: object, like: Value) -> 
 
 
 SOURCES = ("sample", "yahoo", "csv", "synthetic")
-PAPER_POLICIES = ("calls", "hold", "long", "ranking")  # models.paper.POLICIES
+PAPER_POLICIES = ("volatility", "calls", "hold", "long", "ranking")  # models.paper.POLICIES
 UNIVERSES = ("watchlist", "stored")  # or the absolute path of a folder of CSV files
 CSV_SUFFIXES = (".csv", ".txt")  # the files a universe folder's symbols are read from
 MAX_HORIZON = 63  # sessions (a quarter): the labels of a longer horizon eat most of the history
@@ -332,6 +338,8 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("paper", "horizon"): _whole(1, MAX_HORIZON, "sessions"),
     ("paper", "vol_target"): _number(0, 5, above=True),
     ("paper", "max_weight"): _number(0, 1, above=True),
+    ("paper", "max_exposure"): _number(0, 1, above=True),
+    ("paper", "tilt"): _number(0, 1),
     ("paper", "band"): _number(0, 1),
     ("paper", "cost_bps"): _number(0, 1000),
     ("paper", "slippage_bps"): _number(0, 1000),

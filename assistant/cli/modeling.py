@@ -564,9 +564,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 print(f"      {line}")
     if books is not None:
         from assistant.cli.paper import paper_table
+        from vocab.paper import policy_text
 
         print(
-            f"\npaper account following {books['model']}'s h={books['horizon']} calls, "
+            f"\npaper account on {books['model']}'s h={books['horizon']} calls, policy "
+            f"{policy_text(books['rules']['policy'])}, "
             f"{books['rules']['cost_bps']:g} + {books['rules']['slippage_bps']:g} bps per side"
         )
         print(paper_table(books["report"]))
