@@ -45,6 +45,17 @@ def ranking_verdict(db: sqlite_utils.Database, horizon: int, session: str) -> tu
     return False, f"{row['id']}: no edge at h={horizon}"
 
 
+def direction_verdicts(db: sqlite_utils.Database, horizon: int) -> set[str]:
+    """The symbols whose direction calls at `horizon` passed their verdict in `report` (an
+    edge over the stronger baseline, Holm-adjusted p < 0.05 over every row it shows, on this
+    home's verified calls): the only ones the opt-in `calls` policy may trade."""
+    from assistant.cycle.report import build
+    from models.metrics import EDGE
+
+    groups = build(db)["groups"]
+    return {str(g["symbol"]) for g in groups if g["horizon"] == horizon and g["verdict"] == EDGE}
+
+
 def policy_label(rules: paper.Rules, tilt: bool) -> str:
     """The label stored with each session of the paper book (`vocab.paper.policy_text`)."""
     return "volatility+tilt" if rules.policy == "volatility" and tilt else rules.policy
@@ -119,18 +130,29 @@ def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | Non
     if newest is not None and session <= newest:
         return f"paper: {session} already stepped (newest {newest})"
     missed = ledger.sessions_between(db, newest, session, symbols) if newest else []
+    # `calls`: the direction calls of a symbol without a passed verdict drive nothing
+    passed = direction_verdicts(db, rules.horizon) if rules.policy == "calls" else None
     for day in missed:
-        _step_one(db, rules, symbols, day)
-    said = _step_one(db, rules, symbols, session)
+        _step_one(db, rules, symbols, day, passed)
+    said = _step_one(db, rules, symbols, session, passed)
     if rules.policy == "volatility":
         said += "; tilt: " + ranking_verdict(db, rules.horizon, session)[1]
+    if passed is not None:
+        said += (
+            f"; direction calls followed for {len(passed & set(symbols))} of {len(symbols)} "
+            f"symbols (a passed verdict at h={rules.horizon}; the rest flat)"
+        )
     if missed:
         said += f" (after {len(missed)} missed session(s) {missed[0]} .. {missed[-1]}, marked)"
     return said
 
 
 def _step_one(
-    db: sqlite_utils.Database, rules: paper.Rules, symbols: list[str], session: str
+    db: sqlite_utils.Database,
+    rules: paper.Rules,
+    symbols: list[str],
+    session: str,
+    passed: set[str] | None = None,
 ) -> str:
     opens, closes = ledger.session_prices(db, session, symbols)
     if not closes:
@@ -141,6 +163,8 @@ def _step_one(
         "symbol"
     )
     frame["score"] = frame["score"].astype(float)
+    if passed is not None:  # `calls`: no passed verdict, no direction (flat)
+        frame["call"] = frame["call"].where(frame.index.isin(list(passed)), "flat")
     sigma = annualized(frame["vol_sigma"].astype(float), rules.horizon)
     written: dict[str, ledger.SessionBook] = {}
     exits: list[str] = []

@@ -116,7 +116,7 @@ def _ranking(db, session: str, edge: bool) -> None:
 
 def _pending(db, session: str) -> dict[str, dict[str, float]]:
     return {
-        book: json.loads(p)
+        book: json.loads(p) if p else {}
         for book, p in db.execute(
             "SELECT book, pending FROM paper_days WHERE session = ?", [session]
         ).fetchall()
@@ -213,3 +213,38 @@ def test_a_bad_new_paper_setting_is_one_error_line(tmp_path, line, shown, allowe
         f"error: {home / 'config.toml'}: [paper] {key} = {shown} is not allowed: it must be "
         f"{allowed}"
     ]
+
+
+def test_the_opt_in_calls_policy_follows_only_directions_with_a_passed_verdict(tmp_path):
+    """`policy = "calls"`: a symbol's direction calls drive its position only when they
+    passed their verdict in `report` at [paper] horizon; every other symbol stays flat."""
+    from assistant.paper import step_session
+
+    home, db, settings = _home(tmp_path, 'policy = "calls"\n')
+    with db.conn:  # verified calls carry their realized class, as `verify` stores it
+        db.execute(
+            "UPDATE predictions SET outcome = CASE WHEN actual_price >= base_price THEN 'up' "
+            "ELSE 'down' END WHERE status = 'verified'"
+        )
+    days = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT as_of FROM predictions WHERE horizon = 1 ORDER BY as_of DESC LIMIT 2"
+        )
+    ]
+    with db.conn:  # every symbol is called UP on both sessions
+        db.execute("UPDATE predictions SET direction = 'up' WHERE as_of IN (?, ?)", days)
+    said = step_session(db, settings, as_of=days[1])
+    assert "direction calls followed for 0 of 6 symbols" in said
+    assert set(_pending(db, days[1])["paper"].values()) == {0.0}  # no verdict: all flat
+    with db.conn:  # AAPL's verified calls were all right: its verdict passes
+        db.execute(
+            "UPDATE predictions SET direction = outcome, hit = 1 "
+            "WHERE symbol = 'AAPL' AND status = 'verified'"
+        )
+    said = step_session(db, settings, as_of=days[0])
+    pending = _pending(db, days[0])["paper"]
+    db.close()
+    assert "direction calls followed for 1 of 6 symbols" in said
+    assert pending["AAPL"] > 0
+    assert {s for s, w in pending.items() if w != 0} == {"AAPL"}

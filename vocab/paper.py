@@ -8,7 +8,8 @@ POLICY_TEXT = {
     "no ranking tilt (only a ranking whose verdict passed tilts it)",
     "volatility+tilt": "volatility-managed: always long, sized by the volatility forecast, "
     "tilted by the ranking (its verdict passed)",
-    "calls": "direction calls (opt-in: [paper] policy = calls; they have no passed verdict)",
+    "calls": "direction calls (opt-in: [paper] policy = calls), of the symbols whose calls "
+    "passed their verdict in `report` only; the rest flat",
     "long": "always long, sized by the volatility forecast",
     "ranking": "the top of the ranking model",
     "hold": "equal-weight buy-and-hold",
