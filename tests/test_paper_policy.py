@@ -248,3 +248,10 @@ def test_the_opt_in_calls_policy_follows_only_directions_with_a_passed_verdict(t
     assert "direction calls followed for 1 of 6 symbols" in said
     assert pending["AAPL"] > 0
     assert {s for s, w in pending.items() if w != 0} == {"AAPL"}
+
+
+def test_a_ledger_stepped_before_policies_were_named_says_so():
+    from vocab.paper import policy_text
+
+    assert policy_text(None) == "not recorded (the account was stepped before it named its policy)"
+    assert policy_text("volatility+tilt").startswith("volatility+tilt: volatility-managed")

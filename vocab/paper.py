@@ -19,5 +19,5 @@ POLICY_TEXT = {
 def policy_text(label: str | None) -> str:
     """A stored policy label in words (an account stepped before labels: "not recorded")."""
     if not label:
-        return "policy not recorded (stepped before the account named it)"
+        return "not recorded (the account was stepped before it named its policy)"
     return f"{label}: {POLICY_TEXT.get(label, 'unknown policy')}"
