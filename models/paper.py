@@ -21,8 +21,9 @@ The rules (`Rules`, the `[paper]` settings):
 - **Sizing** — a volatility target: a symbol's weight is min(cap, target / σ / N), where σ
   is the symbol's own annualized volatility forecast (`models.volatility`), N the number of
   symbols in the account, `cap` the per-symbol limit; the gross weight never exceeds
-  `max_exposure` (at most 1: no leverage). A position is traded back to its target only when it is `band` or more away
-  from it, or its direction changes (so a tiny forecast change does not pay costs).
+  `max_exposure` (at most 1: no leverage). A position is traded back to its target only when
+  it is `band` or more away from it, or its direction changes (so a tiny forecast change
+  does not pay costs).
 - **Costs** — `cost_bps` per side plus `slippage_bps`, both charged on the traded notional
   at the fill.
 - **Stale holdings** — a held symbol with no bar for a session cannot be traded (no open to

@@ -33,8 +33,8 @@ PAPER_HEAD = [
 LEGEND = (
     "paper: the [paper] policy; hold: equal-weight buy-and-hold of the same symbols; long: "
     "always long with the paper's sizing, no tilt (the volatility policy untilted: paper and "
-    "long are the same book unless the ranking passed its verdict). Same costs for all. Fills at the next session's "
-    "open after each decision. turnover: one-way traded notional per year over mean equity. "
+    "long are the same book unless the ranking passed its verdict). Same costs for all. "
+    "Fills at the next session's open after each decision. turnover: one-way traded notional per year over mean equity. "
     "trades: round trips (a hit: the price moved its way between entry and exit fills). "
     "p: one-sided paired Newey-West test that the paper's daily returns beat the other book's. "
     "SR p: one-sided test that the paper's Sharpe beats the other book's (circular block "
