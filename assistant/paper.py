@@ -45,14 +45,14 @@ def ranking_verdict(db: sqlite_utils.Database, horizon: int, session: str) -> tu
     return False, f"{row['id']}: no edge at h={horizon}"
 
 
-def direction_verdicts(db: sqlite_utils.Database, horizon: int) -> set[str]:
+def direction_verdicts(db: sqlite_utils.Database, horizon: int, session: str) -> set[str]:
     """The symbols whose direction calls at `horizon` passed their verdict in `report` (an
-    edge over the stronger baseline, Holm-adjusted p < 0.05 over every row it shows, on this
-    home's verified calls): the only ones the opt-in `calls` policy may trade."""
+    edge over the stronger baseline, Holm-adjusted p < 0.05 over every row it shows) on the
+    calls verified by `session`: the only ones the opt-in `calls` policy may trade then."""
     from assistant.cycle.report import build
     from models.metrics import EDGE
 
-    groups = build(db)["groups"]
+    groups = build(db, until=session)["groups"]
     return {str(g["symbol"]) for g in groups if g["horizon"] == horizon and g["verdict"] == EDGE}
 
 
@@ -130,10 +130,15 @@ def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | Non
     if newest is not None and session <= newest:
         return f"paper: {session} already stepped (newest {newest})"
     missed = ledger.sessions_between(db, newest, session, symbols) if newest else []
-    # `calls`: the direction calls of a symbol without a passed verdict drive nothing
-    passed = direction_verdicts(db, rules.horizon) if rules.policy == "calls" else None
+
+    # `calls`: the direction calls of a symbol without a passed verdict (on the calls verified
+    # by the session stepped, never later ones) drive nothing
+    def passed_by(day: str) -> set[str] | None:
+        return direction_verdicts(db, rules.horizon, day) if rules.policy == "calls" else None
+
     for day in missed:
-        _step_one(db, rules, symbols, day, passed)
+        _step_one(db, rules, symbols, day, passed_by(day))
+    passed = passed_by(session)
     said = _step_one(db, rules, symbols, session, passed)
     if rules.policy == "volatility":
         said += "; tilt: " + ranking_verdict(db, rules.horizon, session)[1]

@@ -255,3 +255,37 @@ def test_a_ledger_stepped_before_policies_were_named_says_so():
 
     assert policy_text(None) == "not recorded (the account was stepped before it named its policy)"
     assert policy_text("volatility+tilt").startswith("volatility+tilt: volatility-managed")
+
+
+def test_a_catch_up_step_judges_the_calls_on_what_was_verified_by_its_session(tmp_path):
+    """`policy = "calls"` stepping missed sessions: each missed session follows the verdicts
+    of the calls verified by then, never those of calls verified later (look-ahead)."""
+    from assistant.paper import step_session
+
+    home, db, settings = _home(tmp_path, 'policy = "calls"\n')
+    days = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT as_of FROM predictions WHERE horizon = 1 ORDER BY as_of DESC LIMIT 3"
+        )
+    ][::-1]
+    first, missed, last = days
+    with db.conn:  # every symbol is called UP; AAPL's calls come right only after `missed`
+        db.execute(
+            "UPDATE predictions SET outcome = CASE WHEN actual_price >= base_price THEN 'up' "
+            "ELSE 'down' END WHERE status = 'verified'"
+        )
+        db.execute("UPDATE predictions SET direction = 'up' WHERE as_of IN (?, ?, ?)", days)
+        db.execute(
+            "UPDATE predictions SET direction = outcome, hit = 1, status = 'verified', "
+            "target_date = ? WHERE symbol = 'AAPL' AND status = 'verified'",
+            [last],
+        )
+    step_session(db, settings, as_of=first)
+    said = step_session(db, settings, as_of=last)  # steps `missed` on the way
+    missed_pending = _pending(db, missed)["paper"]
+    last_pending = _pending(db, last)["paper"]
+    db.close()
+    assert "direction calls followed for 1 of 6 symbols" in said
+    assert last_pending["AAPL"] > 0
+    assert set(missed_pending.values()) == {0.0}  # AAPL's record came after `missed`

@@ -119,8 +119,12 @@ def _calls(rows: Sequence[Mapping[str, str | float | None]]) -> Calls:
     return Calls(cols)
 
 
-def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[str, Any]:
-    rows = ledger.scored(db, symbols)
+def build(
+    db: sqlite_utils.Database, symbols: list[str] | None = None, until: str | None = None
+) -> dict[str, Any]:
+    """The report; with `until`, its groups score only the calls verified on or before
+    that session (what a decision made then could know)."""
+    rows = ledger.scored(db, symbols, until)
     counts = ledger.counts(db, symbols)
     # what the latest calls saw besides the bars (VIX, the next scheduled event, news)
     context = market.context_of(db, symbols)
