@@ -129,3 +129,43 @@ def flag_sessions(db: sqlite_utils.Database, symbol: str, days: list[str], flagg
         [int(flagged), symbol, *days],
     )
     return int(cur.rowcount)
+
+
+def last_session(db: sqlite_utils.Database, symbol: str) -> str | None:
+    """The newest session date with hourly bars for `symbol` (None when it has none)."""
+    row = db.execute("SELECT MAX(session) FROM hourly_bars WHERE symbol = ?", [symbol]).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def flagged_sessions(db: sqlite_utils.Database, symbol: str) -> list[str]:
+    """Session dates of `symbol` whose hourly bars are flagged (do not roll up), oldest first."""
+    cur = db.execute(
+        "SELECT DISTINCT session FROM hourly_bars WHERE symbol = ? AND flagged = 1 "
+        "ORDER BY session",
+        [symbol],
+    )
+    return [r[0] for r in cur]
+
+
+@dataclass(frozen=True)
+class HourlySummary:
+    symbol: str
+    bars: int
+    sessions: int
+    first: str
+    last: str
+    flagged_sessions: int
+    sources: str  # comma-separated, e.g. "yahoo" or "simulated"
+
+
+def summary(db: sqlite_utils.Database) -> list[HourlySummary]:
+    """Per symbol with hourly bars: how many, over which sessions, how many flagged."""
+    cur = db.execute(
+        "SELECT symbol, COUNT(*), COUNT(DISTINCT session), MIN(session), MAX(session), "
+        "COUNT(DISTINCT CASE WHEN flagged = 1 THEN session END), GROUP_CONCAT(DISTINCT source) "
+        "FROM hourly_bars GROUP BY symbol ORDER BY symbol"
+    )
+    return [
+        HourlySummary(r[0], int(r[1]), int(r[2]), r[3], r[4], int(r[5]), str(r[6] or ""))
+        for r in cur
+    ]
