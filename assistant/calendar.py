@@ -225,8 +225,8 @@ def session_bounds(
             },
             index=pd.DatetimeIndex(sched.index).tz_localize(None),
         )
-    hours = (frame["close"] - frame["open"]) / pd.Timedelta(hours=1)
-    frame["bars"] = np.ceil(hours.to_numpy(dtype=float)).astype(int)
+    span = pd.DatetimeIndex(frame["close"]) - pd.DatetimeIndex(frame["open"])
+    frame["bars"] = np.ceil(np.asarray(span / pd.Timedelta(hours=1), dtype=float)).astype(int)
     frame.index.name = "session"
     return frame
 

@@ -14,6 +14,8 @@ from assistant.config import Settings
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from assistant.ingest.hourly import HourlyResult
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     watch = sub.add_parser(
@@ -292,6 +294,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from assistant.ingest.collect import collect
 
     _, settings, db = open_home(args)
+    hourly: list[HourlyResult] = []
     results = collect(
         db,
         settings,
@@ -299,12 +302,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
         source=args.source,
         until=args.until,
         progress=None if args.json else _progress_bar(),
+        hourly=hourly,
     )
     # the whole watchlist: the outside series and headlines too (with --json as well)
     extras = _collect_series(db, settings, args) if not args.symbols else []
     if args.json:
         print_json(
-            [{"kind": "bars", **r.to_dict()} for r in results]
+            [{"kind": "bars", **r.to_dict(), **_hourly_item(r.symbol, hourly)} for r in results]
             + [{"kind": kind, "symbol": name, **row} for kind, name, row, _ in extras]
         )
     elif not results:
@@ -317,9 +321,20 @@ def cmd_collect(args: argparse.Namespace) -> int:
             )
         )
     if not args.json:
+        for h in hourly:
+            print(f"hourly {h.symbol}: {h.status}: {h.message}")
         for _, _, _, line in extras:
             print(line)
-    return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
+    failed = any(h.status == "failed" for h in hourly)
+    return 1 if failed or any(r.status in ("failed", "no-data") for r in results) else 0
+
+
+def _hourly_item(symbol: str, hourly: list[HourlyResult]) -> dict[str, object]:
+    """A symbol's one-hour bars in its `collect --json` item (key `hourly`), when collected."""
+    for h in hourly:
+        if h.symbol == symbol:
+            return {"hourly": {k: v for k, v in h.to_dict().items() if k != "symbol"}}
+    return {}
 
 
 def _collect_series(
