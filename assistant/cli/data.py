@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from assistant.ingest.hourly import HourlyResult
+    from assistant.ingest.importer import Imported
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--symbol", help="store every file's bars under this symbol")
+    imp.add_argument(
+        "--hourly",
+        action="store_true",
+        help="the files hold one-hour bars (found without it when the times are not all "
+        "midnight): times without a UTC offset are the exchange's local time; bars outside "
+        "the session's hours are refused",
+    )
     imp.add_argument(
         "--encoding",
         type=_encoding,
@@ -264,7 +272,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     symbol = symbols.validate_symbol(args.symbol) if args.symbol else None
     _, settings, db = open_home(args)
-    results = import_files(db, args.files, symbol=symbol, settings=settings, encoding=args.encoding)
+    results = import_files(
+        db,
+        args.files,
+        symbol=symbol,
+        settings=settings,
+        encoding=args.encoding,
+        hourly=True if args.hourly else None,
+    )
     if args.json:
         print_json([r.to_dict() for r in results])
     for r in results:
@@ -272,12 +287,24 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"error: {r.path}: {r.error}", file=sys.stderr)
         elif not args.json:
             for s in r.symbols:
+                if s.kind == "hourly":
+                    print(_hourly_line(r.path, s))
+                    continue
                 flagged = f", {s.flagged} flagged jumps" if s.flagged else ""
                 print(
                     f"{r.path}: {s.symbol} {s.rows} rows ({s.first} … {s.last}), "
                     f"{s.added} added, {s.updated} updated, {s.unchanged} unchanged{flagged}"
                 )
     return 1 if any(r.error for r in results) else 0
+
+
+def _hourly_line(path: str, s: Imported) -> str:
+    from assistant.ingest.hourly import flag_note
+
+    return (
+        f"{path}: {s.symbol} {s.rows} hourly bars ({s.first} … {s.last}), "
+        f"{s.added} added, {s.updated} updated, {s.unchanged} unchanged"
+    ) + flag_note(s.flagged_sessions)
 
 
 def _progress_bar() -> Callable[[float, str], None] | None:

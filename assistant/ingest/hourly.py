@@ -156,16 +156,17 @@ def _said(frame: pd.DataFrame, roll: RollUp, written: store_hourly.HourlyUpsert,
     forming = int(frame.attrs.get("forming", 0))
     if forming:
         parts.append(f"{forming} bar of an hour not over yet left for the next run")
-    return "; ".join(parts) + _flag_note(roll)
+    return "; ".join(parts) + flag_note(roll.flagged)
 
 
-def _flag_note(roll: RollUp) -> str:
-    if not roll.flagged:
+def flag_note(flagged: list[str]) -> str:
+    """ "; 2 sessions flagged: ..." for a result line (empty when none is)."""
+    if not flagged:
         return ""
-    shown = ", ".join(roll.flagged[:3]) + (" …" if len(roll.flagged) > 3 else "")
+    n, shown = len(flagged), ", ".join(flagged[:3]) + (" …" if len(flagged) > 3 else "")
     return (
-        f"; {len(roll.flagged)} sessions flagged: their hours do not roll up to the daily "
-        f"bar within {ROLLUP_TOLERANCE:.1%} ({shown})"
+        f"; {n} session{'s' if n != 1 else ''} flagged: their hours do not roll up to the "
+        f"daily bar within {ROLLUP_TOLERANCE:.1%} ({shown})"
     )
 
 
@@ -211,7 +212,7 @@ def collect_hourly(
                 sym,
                 "current",
                 flagged=len(roll.flagged),
-                message="already current" + _flag_note(roll),
+                message="already current" + flag_note(roll.flagged),
             )
             continue
         last = store_hourly.last_session(db, sym)
