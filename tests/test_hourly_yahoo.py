@@ -344,3 +344,24 @@ def test_daily_fakes_still_answer_daily_requests(db, home, when):
     with at(when):
         results = collect(db, settings(hourly=False), ["AAPL"], source=source(home, yf))
     assert results[0].status == "added" and not [c for c in yf.calls if "1h" in c[0]]
+
+
+def test_a_split_re_fetches_every_hour_so_nothing_is_left_contradicting(db, home):
+    symbols.add(db, ["AAPL"], "yahoo")
+    h = hourly_frame("2024-02-26", "2024-03-08")
+    yf = HourlyYF({"AAPL": daily_of(h)}, {"AAPL": h})
+    with at("2024-03-08 22:00Z"):
+        run(db, home, yf, ["AAPL"])
+    # a 2:1 split on 2024-03-11: Yahoo re-scales every earlier price, daily and hourly
+    after = hourly_frame("2024-03-11", "2024-03-12", base=h["Close"].iloc[-1] / 2)
+    split = pd.concat([h.assign(**{c: h[c] / 2 for c in HOURLY_COLS[:5]}), after])
+    yf = HourlyYF({"AAPL": daily_of(split)}, {"AAPL": split})
+    with at("2024-03-12 22:00Z"):
+        [daily], [res] = run(db, home, yf, ["AAPL"])
+    assert "re-adjusted" in daily.message
+    assert res.flagged == 0 and hourly.flagged_sessions(db, "AAPL") == []
+    first = [c for c in yf.calls if c[0] == "history-1h"][0]
+    assert pd.Timestamp(first[2]) <= pd.Timestamp("2024-02-26")  # all of them again
+    np.testing.assert_allclose(
+        hourly.load(db, "AAPL", "America/New_York")["close"].iloc[0], h["Close"].iloc[0] / 2
+    )

@@ -273,8 +273,18 @@ def collect(
     if hourly is not None:
         from assistant.ingest.hourly import collect_hourly
 
+        readjusted = frozenset(s for s, r in results.items() if "re-adjusted" in r.message)
         hourly.extend(
-            collect_hourly(db, settings, syms, source, until=until, explicit=explicit, now=now)
+            collect_hourly(
+                db,
+                settings,
+                syms,
+                source,
+                until=until,
+                explicit=explicit,
+                readjusted=readjusted,
+                now=now,
+            )
         )
     out = [results[s] for s in syms]
     if not symbols:  # the whole watchlist: say which symbols were taken off it, and why

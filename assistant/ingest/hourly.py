@@ -39,6 +39,11 @@ ROLLUP_TOLERANCE = 0.005  # 0.5% on each of open, high, low, close
 HOURLY_DAYS = 730  # what Yahoo keeps; the sample's simulated hours cover as many days
 REFETCH_SESSIONS = 2  # re-asked before the newest stored session (a late or missing hour)
 SIMULATED = "simulated"  # the source name of the sample's simulated hours
+CHECK_DAYS = 14  # calendar days of stored hours checked again on every run
+
+
+def _days_before(day: str, n: int) -> str:
+    return f"{pd.Timestamp(day) - pd.Timedelta(days=n):%Y-%m-%d}"
 
 
 @dataclass
@@ -66,12 +71,14 @@ def check_rollup(
     symbol: str,
     exchange: str,
     *,
+    start: str | None = None,
     tolerance: float = ROLLUP_TOLERANCE,
 ) -> RollUp:
-    """Compare every session of `symbol`'s hourly bars with its final daily bar; flag the
-    sessions that do not roll up and clear the flag of those that do."""
+    """Compare every session of `symbol`'s hourly bars (from `start`, a date, when given)
+    with its final daily bar; flag the sessions that do not roll up and clear the flag of
+    those that do."""
     tz = calendar.exchange_tz(exchange)
-    hours = store_hourly.load(db, symbol, tz)
+    hours = store_hourly.load(db, symbol, tz, start=start)
     if hours.empty:
         return RollUp()
     first, last = f"{hours['session'].iloc[0]:%Y-%m-%d}", f"{hours['session'].iloc[-1]:%Y-%m-%d}"
@@ -146,7 +153,9 @@ def _last_closed(exchange: str, end: pd.Timestamp, live: bool, now: pd.Timestamp
     return recent[-1] if len(recent) else end
 
 
-def _said(frame: pd.DataFrame, roll: RollUp, written: store_hourly.HourlyUpsert, what: str) -> str:
+def _said(
+    frame: pd.DataFrame, flagged: list[str], written: store_hourly.HourlyUpsert, what: str
+) -> str:
     parts = []
     if written.added or written.updated:
         span = f"{frame['session'].iloc[0]:%Y-%m-%d} … {frame['session'].iloc[-1]:%Y-%m-%d}"
@@ -156,7 +165,7 @@ def _said(frame: pd.DataFrame, roll: RollUp, written: store_hourly.HourlyUpsert,
     forming = int(frame.attrs.get("forming", 0))
     if forming:
         parts.append(f"{forming} bar of an hour not over yet left for the next run")
-    return "; ".join(parts) + flag_note(roll.flagged)
+    return "; ".join(parts) + flag_note(flagged)
 
 
 def flag_note(flagged: list[str]) -> str:
@@ -178,17 +187,24 @@ def collect_hourly(
     *,
     until: str | None = None,
     explicit: bool = False,
+    readjusted: frozenset[str] = frozenset(),
     now: pd.Timestamp | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> list[HourlyResult]:
     """One-hour bars for `symbols` from `source`: Yahoo's (batched like the daily bars),
     the sample's simulated ones; other sources have none (an empty list). Symbols imported
-    from CSV are left alone unless the source was named (`explicit`). Never past `until`."""
+    from CSV are left alone unless the source was named (`explicit`). Never past `until`.
+
+    The roll-up is checked again for the sessions fetched and the last CHECK_DAYS days
+    (where daily bars change: provisional ones made final). The symbols whose daily prices
+    were `readjusted` (a split re-scales every raw price before it) have all their hours
+    fetched again and every session checked."""
     name = getattr(source, "name", "")
     if name not in ("yahoo", "sample") or not settings.collect.hourly:
         return []
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     todo: list[tuple[str, str, pd.Timestamp, pd.Timestamp]] = []
+    checks: dict[str, str] = {}  # where each symbol's roll-up check starts (absent: all)
     results: dict[str, HourlyResult] = {}
     for sym in symbols:
         row = store_symbols.get(db, sym) or {}
@@ -206,22 +222,23 @@ def collect_hourly(
                 continue  # before the simulated hours begin: nothing to say
             end = min(end, sample_window()[1])
         target = _last_closed(exchange, end, until is None and name != "sample", now)
-        if _done_through(db, sym, exchange, target):
-            roll = check_rollup(db, sym, exchange)
+        last = store_hourly.last_session(db, sym)
+        recent = None if sym in readjusted or last is None else _days_before(last, CHECK_DAYS)
+        if sym not in readjusted and _done_through(db, sym, exchange, target):
+            check_rollup(db, sym, exchange, start=recent)
+            flagged = store_hourly.flagged_sessions(db, sym)  # the earlier ones too
             results[sym] = HourlyResult(
-                sym,
-                "current",
-                flagged=len(roll.flagged),
-                message="already current" + flag_note(roll.flagged),
+                sym, "current", flagged=len(flagged), message="already current" + flag_note(flagged)
             )
             continue
-        last = store_hourly.last_session(db, sym)
-        if last:
+        if last and sym not in readjusted:
             back = calendar.sessions(exchange, pd.Timestamp(last) - pd.Timedelta(days=20), last)
             start = back[-(REFETCH_SESSIONS + 1)] if len(back) > REFETCH_SESSIONS else back[0]
         else:
             start = end - pd.Timedelta(days=HOURLY_DAYS - 1)
         todo.append((sym, exchange, pd.Timestamp(start), end))
+        if recent is not None:
+            checks[sym] = min(recent, f"{pd.Timestamp(start):%Y-%m-%d}")
     fetched: dict[str, pd.DataFrame | Exception] = {}
     if name == "yahoo" and len(todo) > 1:
         assert isinstance(source, HourlySource)
@@ -231,7 +248,9 @@ def collect_hourly(
     for i, (sym, exchange, start, end) in enumerate(todo):
         if progress:
             progress(i / max(len(todo), 1), f"{sym} hourly")
-        one = _collect_one(db, settings, source, sym, exchange, start, end, fetched)
+        one = _collect_one(
+            db, settings, source, sym, exchange, start, end, fetched, checks.get(sym)
+        )
         if one is not None:
             results[sym] = one
     if progress:
@@ -248,6 +267,7 @@ def _collect_one(
     start: pd.Timestamp,
     end: pd.Timestamp,
     fetched: dict[str, pd.DataFrame | Exception],
+    check_from: str | None = None,
 ) -> HourlyResult | None:
     name = getattr(source, "name", "")
     try:
@@ -274,13 +294,14 @@ def _collect_one(
         return HourlyResult(sym, "no-data", message=str(exc))
     with immediate(db):
         written = store_hourly.upsert(db, sym, frame, label)
-    roll = check_rollup(db, sym, exchange)
+    check_rollup(db, sym, exchange, start=check_from)
+    flagged = store_hourly.flagged_sessions(db, sym)  # the earlier ones too
     status = "added" if written.added else "current"
     return HourlyResult(
         sym,
         status,
         written.added,
         written.updated,
-        len(roll.flagged),
-        _said(frame, roll, written, what),
+        len(flagged),
+        _said(frame, flagged, written, what),
     )
