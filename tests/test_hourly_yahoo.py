@@ -365,3 +365,14 @@ def test_a_split_re_fetches_every_hour_so_nothing_is_left_contradicting(db, home
     np.testing.assert_allclose(
         hourly.load(db, "AAPL", "America/New_York")["close"].iloc[0], h["Close"].iloc[0] / 2
     )
+
+
+def test_a_rate_limit_on_the_daily_bars_stops_the_hourly_requests_of_the_run(db, home):
+    symbols.add(db, ["AAPL"], "yahoo")
+    h = hourly_frame("2024-03-04", "2024-03-08")
+    yf = HourlyYF({"AAPL": yfe.YFRateLimitError()}, {"AAPL": h})
+    with at("2024-03-08 22:00Z"):
+        [daily], [res] = run(db, home, yf, ["AAPL"])
+    assert daily.status == "failed" and res.status == "failed"
+    assert "rate limit" in res.message and not [c for c in yf.calls if "1h" in c[0]]
+    assert hourly.count(db, "AAPL") == 0
