@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -243,3 +244,29 @@ def test_collect_writes_simulated_hours_for_the_sample_that_roll_up(home) -> Non
     off = run_cli(home, "collect", "AAPL", "--until", "2013-02-08", env=env)
     assert "hourly" not in off.stdout
     assert hourly.last_session(db, "AAPL") == "2013-02-04"
+
+
+def test_yfinance_s_own_hourly_csv_imports(home, tmp_path) -> None:
+    """`yf.download(..., interval="1h").to_csv()`: Price/Ticker/Datetime header rows, times
+    with the New York offset."""
+    from tests.cli_fixture import cli
+
+    starts = pd.date_range("2024-03-08 09:30", periods=7, freq="h", tz="America/New_York")
+    prices = 100 + np.arange(7) * 0.25
+    frame = pd.DataFrame(
+        {
+            "Close": prices + 0.25,
+            "High": prices + 0.5,
+            "Low": prices - 0.5,
+            "Open": prices,
+            "Volume": 1000,
+        },
+        index=pd.DatetimeIndex(starts, name="Datetime"),
+    )
+    frame.columns = pd.MultiIndex.from_product([frame.columns, ["MSFT"]], names=["Price", "Ticker"])
+    path = tmp_path / "download.csv"
+    frame.to_csv(path)
+    assert path.read_text().splitlines()[2].startswith("Datetime")
+    done = cli(home, "import", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "MSFT 7 hourly bars (2024-03-08 09:30-0500 … 2024-03-08 15:30-0500)" in done.stdout

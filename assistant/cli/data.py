@@ -349,7 +349,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         )
     if not args.json:
         for h in hourly:
-            print(f"hourly {h.symbol}: {h.status}: {h.message}")
+            said = "" if h.status in ("added", "current") else f"{h.status}: "
+            print(f"hourly {h.symbol}: {said}{h.message}")
         for _, _, _, line in extras:
             print(line)
     failed = any(h.status == "failed" for h in hourly)

@@ -77,6 +77,8 @@ def import_file(
         )
     except (AssistantError, store_symbols.SymbolError) as exc:
         result.error = str(exc)
+        if "conflicting rows for the same date" in result.error:
+            result.error += " (if these are hourly bars, pass --hourly)"
         return result
     with immediate(db):
         for sym, frame in parsed:

@@ -166,11 +166,15 @@ def looks_hourly(path: Path, encoding: str = UTF8) -> bool:
     except ValidationError:
         return False  # the daily reader says what is wrong with it
     sep = max([",", ";", "\t"], key=lines[0].count)
-    names = [_canon(c) for c in lines[0].split(sep)]
+    cells = [c.strip() for c in lines[0].split(sep)]
+    body = lines[1:40]
+    if cells[0].lower() == "price" and len(lines) > 2 and lines[1].lower().startswith("ticker"):
+        cells[0], body = "Date", lines[3:40]  # yfinance's Price/Ticker/Datetime header rows
+    names = [_canon(c) for c in cells]
     if "date" not in names:
         return False
     col = names.index("date")
-    for line in lines[1:40]:
+    for line in body:
         cells = line.split(sep)
         if len(cells) > col and (m := _TIME.search(cells[col])) is not None:
             if any(int(g or 0) for g in m.groups()):
