@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "import",
         help="import daily OHLCV CSV files (Yahoo, Stooq, Alpha Vantage layouts)",
         description=(
-            "Import daily OHLCV CSV files exported by Yahoo Finance, Stooq or Alpha Vantage. "
+            "Import daily OHLCV CSV files exported by Yahoo Finance, Stooq or Alpha Vantage, "
+            "or one-hour bars (--hourly; see docs/intraday.md). "
             "Each file imports whole or not at all. The symbol comes from --symbol, a ticker "
             "column, or the file name (AAPL.csv, aapl.us.txt, daily_adjusted_IBM.csv)."
         ),
@@ -86,7 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="bring the watchlist's bars up to date from the configured source",
         description=(
             "Fetch new daily bars for the watchlist (or the given symbols) and print, per "
-            "symbol, rows added / already current / failed and why. Sources: sample "
+            "symbol, rows added / already current / failed and why; then one-hour bars "
+            "(collect.hourly: Yahoo's last 730 days; simulated hourly bars for the sample), "
+            "a line per symbol. Sources: sample "
             "(offline: ^GSPC, ^IXIC, AAPL, GOOG, IBM, MSFT, 2004-08 to 2013-03), yahoo (yfinance), csv (collect.csv_dir). "
             "Without SYM (the whole watchlist) it also brings the market series (^VIX, "
             "^TNX, ^IRX), the macro series (see `assistant macro`) and, from Yahoo, the "
