@@ -169,3 +169,34 @@ def summary(db: sqlite_utils.Database) -> list[HourlySummary]:
         HourlySummary(r[0], int(r[1]), int(r[2]), r[3], r[4], int(r[5]), str(r[6] or ""))
         for r in cur
     ]
+
+
+_ROLLUPS = """
+SELECT h.session,
+       (SELECT f.open FROM hourly_bars f WHERE f.symbol = h.symbol AND f.session = h.session
+        ORDER BY f.slot LIMIT 1),
+       MAX(h.high), MIN(h.low),
+       (SELECT l.close FROM hourly_bars l WHERE l.symbol = h.symbol AND l.session = h.session
+        ORDER BY l.slot DESC LIMIT 1),
+       b.open, b.high, b.low, b.close, b.adj_factor
+FROM hourly_bars h
+LEFT JOIN bars b ON b.symbol = h.symbol AND b.date = h.session AND b.provisional = 0
+WHERE h.symbol = ? AND h.session >= ?
+GROUP BY h.session
+ORDER BY h.session
+"""
+
+
+def rollups(db: sqlite_utils.Database, symbol: str, start: str | None = None) -> pd.DataFrame:
+    """Per session with hourly bars (from `start`, a date): the hours rolled up (open of the
+    first slot, highest high, lowest low, close of the last slot) beside the session's
+    final daily bar (d_open, d_high, d_low, d_close, adj_factor; NaN where there is none),
+    indexed by session date (text)."""
+    rows = db.execute(_ROLLUPS, [symbol, start or ""]).fetchall()
+    cols = ["open", "high", "low", "close", "d_open", "d_high", "d_low", "d_close", "adj_factor"]
+    values = np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=float)
+    return pd.DataFrame(
+        values.reshape(len(rows), len(cols)),
+        index=pd.Index([r[0] for r in rows], name="session"),
+        columns=cols,
+    )

@@ -30,7 +30,6 @@ from assistant import calendar
 from assistant.config import Settings
 from assistant.errors import NoDataError, TemporaryError
 from assistant.ingest.sources.base import HourlySource, Source
-from store import bars
 from store import hourly as store_hourly
 from store import symbols as store_symbols
 from store.db import immediate
@@ -77,33 +76,26 @@ def check_rollup(
     """Compare every session of `symbol`'s hourly bars (from `start`, a date, when given)
     with its final daily bar; flag the sessions that do not roll up and clear the flag of
     those that do."""
-    tz = calendar.exchange_tz(exchange)
-    hours = store_hourly.load(db, symbol, tz, start=start)
-    if hours.empty:
+    rolled = store_hourly.rollups(db, symbol, start)
+    if rolled.empty:
         return RollUp()
-    first, last = f"{hours['session'].iloc[0]:%Y-%m-%d}", f"{hours['session'].iloc[-1]:%Y-%m-%d}"
-    daily = bars.load(db, symbol, start=first, end=last)
-    daily = daily[daily["provisional"] == 0]
-    rolled = hours.groupby("session").agg(
-        open=("open", "first"), high=("high", "max"), low=("low", "min"), close=("close", "last")
-    )
-    rolled.index = pd.DatetimeIndex(rolled.index)
-    both = rolled.index.intersection(pd.DatetimeIndex(daily.index))
-    factor = daily.loc[both, "adj_factor"].to_numpy(dtype=float)
+    judged = rolled["d_close"].notna().to_numpy()
+    both = rolled[judged]
+    factor = both["adj_factor"].to_numpy(dtype=float)
     factor = np.where(np.isfinite(factor) & (factor > 0), factor, 1.0)
     bad = np.zeros(len(both), dtype=bool)
     for col in ("open", "high", "low", "close"):
-        raw = daily.loc[both, col].to_numpy(dtype=float) / factor  # the daily bar as traded
+        raw = both[f"d_{col}"].to_numpy(dtype=float) / factor  # the daily bar as traded
         with np.errstate(divide="ignore", invalid="ignore"):
-            off = np.abs(rolled.loc[both, col].to_numpy(dtype=float) / raw - 1.0)
+            off = np.abs(both[col].to_numpy(dtype=float) / raw - 1.0)
         bad |= ~(off <= tolerance)
-    days = [f"{d:%Y-%m-%d}" for d in both]
+    days = [str(d) for d in both.index]
     flagged = [d for d, b in zip(days, bad, strict=True) if b]
     good = [d for d, b in zip(days, bad, strict=True) if not b]
     with immediate(db):
         store_hourly.flag_sessions(db, symbol, flagged, True)
         store_hourly.flag_sessions(db, symbol, good, False)
-    return RollUp(checked=len(both), flagged=flagged, unchecked=len(rolled) - len(both))
+    return RollUp(checked=len(both), flagged=flagged, unchecked=int((~judged).sum()))
 
 
 @functools.cache
