@@ -36,6 +36,17 @@ def test_store_summary_last_session_and_flagged_sessions(tmp_path) -> None:
         "simulated",
     )
     assert row.first == "2019-11-20" and pd.Timestamp(row.last) == hours["session"].iloc[-1]
+    # each session's hours rolled up; no daily bar stored, so nothing to compare with yet
+    rolled = hourly.rollups(db, "AAA", "2019-11-21")
+    first = hours[hours["session"] == "2019-11-21"]
+    assert rolled.index[0] == "2019-11-21" and len(rolled) == hours["session"].nunique() - 1
+    assert rolled.iloc[0][["open", "high", "low", "close"]].tolist() == [
+        first["open"].iloc[0],
+        first["high"].max(),
+        first["low"].min(),
+        first["close"].iloc[-1],
+    ]
+    assert rolled["d_close"].isna().all()
 
 
 # --- import of hourly CSV files -------------------------------------------------------
