@@ -123,6 +123,11 @@ REFUSALS = [
     (["2024-03-08 09:30,100,101,-1,100,10"], "line 2: non-positive low price"),
     (["2024-03-08 09:30,2e9,2e9,2e9,2e9,10"], "outside 1e-08 … 1e+09"),
     (["2024-03-08 09:30,100,101,99,100,-5"], "line 2: volume negative"),
+    (["2024-03-08 09:30,100,101,99,100,inf"], "line 2: volume negative, not finite or above 1e+15"),
+    (
+        ["2024-03-08 09:30,100,101,99,100,1e16"],
+        "line 2: volume negative, not finite or above 1e+15",
+    ),
     (["2024-03-08 09:30,100,99,101,100,10"], "line 2: high below low"),
     (["2024-03-08 09:30,100,101,99,105,10"], "open or close outside the bar's low … high"),
     (["2099-03-09 09:30,100,101,99,100,10"], "a bar from the future"),

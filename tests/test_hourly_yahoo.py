@@ -376,3 +376,23 @@ def test_a_rate_limit_on_the_daily_bars_stops_the_hourly_requests_of_the_run(db,
     assert daily.status == "failed" and res.status == "failed"
     assert "rate limit" in res.message and not [c for c in yf.calls if "1h" in c[0]]
     assert hourly.count(db, "AAPL") == 0
+
+
+def test_unusable_rows_of_a_live_feed_are_dropped_not_stored(db, home):
+    """Yahoo's slips in a 1h answer: a row with one price missing, a zero price, a bar
+    after the close (seen on early closes), a high under the close (widened)."""
+    symbols.add(db, ["AAPL"], "yahoo")
+    h = hourly_frame("2023-11-22", "2023-11-24")
+    h.iloc[1, h.columns.get_loc("High")] = np.nan
+    h.iloc[2, h.columns.get_loc("Low")] = 0.0
+    h.iloc[3, h.columns.get_loc("High")] = h["Close"].iloc[3] - 0.1
+    late = h.iloc[[-1]].copy()
+    late.index = pd.DatetimeIndex([pd.Timestamp("2023-11-24 13:30", tz="America/New_York")])
+    yf = HourlyYF({"AAPL": daily_of(h)}, {"AAPL": pd.concat([h, late])})
+    with at("2023-11-24 22:00Z"):
+        _, [res] = run(db, home, yf, ["AAPL"])
+    frame = hourly.load(db, "AAPL", "America/New_York")
+    assert res.status == "added" and len(frame) == len(h) - 2  # the NaN and the zero rows
+    assert frame.index.max() == pd.Timestamp("2023-11-24 12:30", tz="America/New_York")
+    widened = frame.loc[h.index[3]]
+    assert widened["high"] == widened["close"]
