@@ -396,3 +396,20 @@ def test_unusable_rows_of_a_live_feed_are_dropped_not_stored(db, home):
     assert frame.index.max() == pd.Timestamp("2023-11-24 12:30", tz="America/New_York")
     widened = frame.loc[h.index[3]]
     assert widened["high"] == widened["close"]
+
+
+def test_during_the_session_each_run_brings_the_hours_over_since_the_last(db, home):
+    symbols.add(db, ["AAPL"], "yahoo")
+    h = hourly_frame("2024-03-06", "2024-03-08")
+    yf = HourlyYF({"AAPL": daily_of(h)}, {"AAPL": h})
+    with at("2024-03-08 16:45Z"):  # 11:45 in New York
+        run(db, home, yf, ["AAPL"])
+    with at("2024-03-08 16:50Z"):  # no hour over since: nothing asked
+        n = len(yf.calls)
+        _, [res] = run(db, home, yf, ["AAPL"])
+        assert res.status == "current" and not [c for c in yf.calls[n:] if "1h" in c[0]]
+    with at("2024-03-08 18:35Z"):  # 13:35: 11:30 and 12:30 are over now
+        _, [res] = run(db, home, yf, ["AAPL"])
+    assert res.status == "added" and res.added == 2
+    today = hourly.load(db, "AAPL", "America/New_York", start="2024-03-08")
+    assert today["slot"].tolist() == [0, 1, 2, 3]

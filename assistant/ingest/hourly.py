@@ -138,6 +138,25 @@ def _done_through(
     return len(stored) > 0 and int(stored["slot"].iloc[-1]) >= want - 1
 
 
+def _hours_over(exchange: str, day: pd.Timestamp, now: pd.Timestamp) -> int:
+    """How many of the session's hours on `day` are over at `now` (0 outside it)."""
+    bounds = calendar.session_bounds(exchange, day, day)
+    if bounds.empty:
+        return 0
+    opens, closes = bounds["open"].iloc[0], bounds["close"].iloc[0]
+    if now < opens:
+        return 0
+    if now >= closes:
+        return int(bounds["bars"].iloc[0])
+    return int((now - opens) // pd.Timedelta(hours=1))
+
+
+def _stored_slots(db: sqlite_utils.Database, symbol: str, exchange: str, day: str) -> int:
+    """1 + the last stored slot of the session on `day` (0 when it has none)."""
+    stored = store_hourly.load(db, symbol, calendar.exchange_tz(exchange), start=day, end=day)
+    return int(stored["slot"].iloc[-1]) + 1 if len(stored) else 0
+
+
 def _last_closed(exchange: str, end: pd.Timestamp, live: bool, now: pd.Timestamp) -> pd.Timestamp:
     recent = calendar.sessions(exchange, end - pd.Timedelta(days=14), end)
     if live and len(recent) and not calendar.session_closed(exchange, recent[-1], now):
@@ -216,7 +235,14 @@ def collect_hourly(
         target = _last_closed(exchange, end, until is None and name != "sample", now)
         last = store_hourly.last_session(db, sym)
         recent = None if sym in readjusted or last is None else _days_before(last, CHECK_DAYS)
-        if sym not in readjusted and _done_through(db, sym, exchange, target):
+        today = f"{end:%Y-%m-%d}"
+        over = _hours_over(exchange, end, now) if until is None and name != "sample" else 0
+        if over and last is not None and last >= f"{target:%Y-%m-%d}":
+            # during a session: the hours already over are due, not only the closed days
+            done = _stored_slots(db, sym, exchange, today) >= over
+        else:
+            done = _done_through(db, sym, exchange, target)
+        if sym not in readjusted and done:
             check_rollup(db, sym, exchange, start=recent)
             flagged = store_hourly.flagged_sessions(db, sym)  # the earlier ones too
             results[sym] = HourlyResult(
