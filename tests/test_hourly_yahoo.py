@@ -413,3 +413,26 @@ def test_during_the_session_each_run_brings_the_hours_over_since_the_last(db, ho
     assert res.status == "added" and res.added == 2
     today = hourly.load(db, "AAPL", "America/New_York", start="2024-03-08")
     assert today["slot"].tolist() == [0, 1, 2, 3]
+
+
+def test_a_batch_across_zones_comes_back_in_one_zone_and_is_stored_in_each_own(db, home):
+    # download() converts every ticker to the most common zone and reindexes all of them
+    # to the union of bar starts: Tokyo's bars arrive in New York time among NaN rows
+    symbols.add(db, ["AAPL", "MSFT", "7203.T"], "yahoo")
+    ny = hourly_frame("2024-03-04", "2024-03-08")
+    tokyo = hourly_frame("2024-03-04", "2024-03-08", exchange="XTKS", base=3500)
+    tokyo.index = tokyo.index.tz_convert("Asia/Tokyo")
+    yf = HourlyYF(
+        {"AAPL": daily_of(ny), "MSFT": daily_of(ny), "7203.T": daily_of(tokyo)},
+        {"AAPL": ny, "MSFT": ny, "7203.T": tokyo},
+    )
+    with at("2024-03-08 22:00Z"):
+        _, out = run(db, home, yf, ["AAPL", "MSFT", "7203.T"])
+    assert [c[0] for c in yf.calls if "1h" in c[0]] == ["download-1h"]
+    assert [(o.symbol, o.status, o.added, o.flagged) for o in out] == [
+        ("AAPL", "added", 35, 0),
+        ("MSFT", "added", 35, 0),
+        ("7203.T", "added", 30, 0),  # 9:00-15:00 until November 2024: six hours
+    ]
+    stamps = hourly.load(db, "7203.T", "Asia/Tokyo").index
+    assert stamps[0].isoformat() == "2024-03-04T09:00:00+09:00"
