@@ -202,6 +202,35 @@ def session_hours(exchange: str, day: str | pd.Timestamp) -> pd.DatetimeIndex:
     return pd.date_range(opens, periods=n, freq="h")
 
 
+def session_bounds(
+    exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp
+) -> pd.DataFrame:
+    """Open and close (tz-aware, the exchange's zone) of every session in [start, end],
+    indexed by tz-naive session date, with `bars`: how many one-hour bars it has (those
+    `session_hours` lists). Crypto and FX run midnight to midnight UTC. Sessions past the
+    last year the calendar records holidays for have no known hours and are left out."""
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if exchange in ("24/7", "24/5"):
+        days = sessions(exchange, start, end)
+        opens = pd.DatetimeIndex(days).tz_localize("UTC")
+        frame = pd.DataFrame({"open": opens, "close": opens + pd.Timedelta(days=1)}, index=days)
+    else:
+        cal = _calendar(exchange, end)
+        lo, hi = max(start, cal.first_session), min(end, cal.last_session)
+        sched = cal.schedule.loc[lo:hi] if lo <= hi else cal.schedule.iloc[:0]
+        frame = pd.DataFrame(
+            {
+                "open": pd.DatetimeIndex(sched["open"]).tz_convert(cal.tz),
+                "close": pd.DatetimeIndex(sched["close"]).tz_convert(cal.tz),
+            },
+            index=pd.DatetimeIndex(sched.index).tz_localize(None),
+        )
+    span = pd.DatetimeIndex(frame["close"]) - pd.DatetimeIndex(frame["open"])
+    frame["bars"] = np.ceil(np.asarray(span / pd.Timedelta(hours=1), dtype=float)).astype(int)
+    frame.index.name = "session"
+    return frame
+
+
 def latest_session(exchange: str, now: pd.Timestamp | None = None) -> pd.Timestamp:
     """The last session a stored bar may be dated: the one after today's (one session of
     slack for time zones), so a bar from the future is refused."""

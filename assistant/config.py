@@ -48,6 +48,7 @@ class Collect:
     history_years: int = 10  # first fetch of a new symbol
     deactivate_after_empty: int = 5
     jump_threshold: float = 0.25  # flag a day-over-day move larger than this (unexplained jump)
+    hourly: bool = True  # one-hour bars too: Yahoo's last 730 days; simulated for the sample
 
 
 @dataclass(frozen=True)

@@ -180,9 +180,17 @@ def collect(
 ) -> tuple[Json, str]:
     from assistant.calendar import record_sessions
     from assistant.ingest.collect import collect as run_collect
+    from assistant.ingest.hourly import HourlyResult
 
+    hourly: list[HourlyResult] = []
     results = run_collect(
-        ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress
+        ctx.db,
+        ctx.settings,
+        symbols,
+        source=ctx.source,
+        until=until,
+        progress=progress,
+        hourly=hourly,
     )
     record_sessions(ctx.db, ctx.settings.calendar.exchange)  # the dashboard's session count
     series = _collect_world(ctx, symbols, until)
@@ -197,6 +205,19 @@ def collect(
         summary += "; " + "; ".join(failed)
     if series:
         summary += "; series " + ", ".join(series)
+    if any(h.added or h.flagged or h.status == "failed" for h in hourly):
+        added = sum(h.added for h in hourly)
+        flagged = sum(h.flagged for h in hourly)
+        failed_h = [h.symbol for h in hourly if h.status == "failed"]
+        summary += (
+            f"; hourly: {added} bars added"
+            + (
+                f", {flagged} sessions flagged (hours do not roll up to the daily bar)"
+                if flagged
+                else ""
+            )
+            + (f", failed for {', '.join(failed_h)}" if failed_h else "")
+        )
     return plain(results), summary
 
 
