@@ -424,6 +424,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("\ncontext the latest calls saw:")
         for sym, ctx in sorted(data["context"].items()):
             print(f"    {sym:<8} as of {ctx['as_of']}: {describe(ctx) or 'nothing known'}")
+    if data.get("hourly"):
+        print_hourly(data["hourly"])
     if not data["groups"]:
         print("nothing verified yet: accuracy appears once target sessions have closed")
         return 0
@@ -471,6 +473,32 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         print(f"    trend, 4-week rolling hit/baseline: {weeks}")
     return 0
+
+
+def print_hourly(record: dict[str, Any]) -> None:
+    """The hour-ahead calls' record (docs/intraday.md): coverage per hour of the session."""
+    c = record["counts"]
+    print(
+        f"\nhour-ahead calls: {c['verified']} verified, {c['pending']} pending, "
+        f"{c['expired']} expired (horizons in session hours)"
+    )
+    for hz in record["horizons"]:
+        print(f"  all symbols, h={hz['horizon']}h: " + format_ranges(hz))
+        print(
+            "    by hour of the target bar (80% / 95% covered, n): "
+            + "  ".join(
+                f"#{s['slot'] + 1} {_pct(s['range80']['coverage'])}/"
+                f"{_pct(s['range95']['coverage'])} ({s['range80']['n']})"
+                for s in hz["by_slot"]
+            )
+        )
+    for g in record["groups"]:
+        print(format_metrics(f"  {g['symbol']} h={g['horizon']}h", g, short=True))
+        print(f"{'':<16}-> {g['verdict_text']}")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
 
 
 def format_ranges(m: dict[str, Any]) -> str:

@@ -7,7 +7,9 @@ in order. A caught-up slot that a later one has passed works as of its own sessi
 (`as_of`); the newest works on the latest final bars, as on time (the cycle never uses
 a provisional bar: late Monday's run on Tuesday morning predicts from Monday's close). The `daily` slot collects, predicts,
 steps the paper account and verifies; the `drift` slot checks drift and retrains when
-`schedule.retrain_every_days` have passed since the last retrain.
+`schedule.retrain_every_days` have passed since the last retrain. With `[cycle]
+hourly_horizons` set, the `hourly` slot (each session hour's close + a few minutes) makes
+the hour-ahead calls from that bar and verifies the hourly calls whose target bar closed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from store.daemon_state import DaemonRow, State
 
 log = logging.getLogger("assistant.daemon")
 
-HAS_RUN = {"daily": "collect", "drift": "drift"}  # the job whose run marks a slot done
+# the job whose run marks a slot done
+HAS_RUN = {"daily": "collect", "drift": "drift", "hourly": "hourly_cycle"}
 DAILY_JOBS = ("collect", "cycle", "paper", "verify")
 
 
@@ -108,6 +111,22 @@ class LiveDriver:
                 if host.stop.is_set():
                     return
                 jobs.run_job(host.db, job, daily[job], scheduled_for=key)
+        elif name == "hourly":
+            if job_runs.ran_for(host.db, "hourly_cycle", key):
+                return
+            ctx, bar_closed = host.ctx, slot - scheduler.HOURLY_LAG
+            jobs.run_job(
+                host.db,
+                "hourly_cycle",
+                lambda p: jobs.hourly_cycle(ctx, p, at=bar_closed),
+                scheduled_for=key,
+            )
+            jobs.run_job(
+                host.db,
+                "hourly_verify",
+                lambda p: jobs.hourly_verify(ctx, p, at=slot),
+                scheduled_for=key,
+            )
         elif name == "drift":
             if job_runs.ran_for(host.db, "drift", key):
                 return
