@@ -273,3 +273,50 @@ def test_missed_hourly_slots_are_caught_up_with_a_bound():
     assert [scheduler.slot_key(s) for n, s in missed if n == "hourly"] == ["2024-12-06T11:35-05:00"]
     first = live.missed(NOW[0], lambda name, key: False, lambda name: False)
     assert [scheduler.slot_key(s) for n, s in first if n == "hourly"] == ["2024-12-06T11:35-05:00"]
+
+
+class _Host:
+    """What the live driver uses of the daemon loop, on an injected clock."""
+
+    def __init__(self, db, home, settings, clock):
+        from assistant.daemon import jobs
+
+        self.ctx = jobs.Context(db, home, settings)
+        self.settings, self._db, self.now = settings, db, clock
+        self.stop = __import__("threading").Event()
+
+    @property
+    def db(self):
+        return self._db
+
+
+def test_the_daemon_calls_after_each_bar_and_verifies_matured_hourly_calls(home):
+    from assistant.daemon.live_driver import LiveDriver
+    from store import jobs as job_runs
+
+    db, settings = _home(home)
+    clock = [datetime(2024, 11, 27, 10, 0, tzinfo=NY)]
+    driver = LiveDriver(_Host(db, home, settings, lambda: clock[0]))
+    driver.schedule = scheduler.LiveSchedule(settings, driver.fire_slot, lambda: clock[0])
+    clock[0] = datetime(2024, 11, 27, 11, 40, tzinfo=NY)  # the 9:30 and 10:30 bars closed
+    driver.schedule.run_pending()
+    runs = db.execute(
+        "SELECT job, scheduled_for, status FROM job_runs WHERE job LIKE 'hourly%' ORDER BY id"
+    ).fetchall()
+    assert runs == [
+        ("hourly_cycle", "2024-11-27T10:35-05:00", "ok"),
+        ("hourly_verify", "2024-11-27T10:35-05:00", "ok"),
+        ("hourly_cycle", "2024-11-27T11:35-05:00", "ok"),
+        ("hourly_verify", "2024-11-27T11:35-05:00", "ok"),
+    ]
+    calls = hourly_calls.listing(db)
+    assert sorted({c["as_of"] for c in calls}) == [
+        "2024-11-27T09:30:00-05:00",
+        "2024-11-27T10:30:00-05:00",
+    ]
+    # the 9:30 bar's 1-hour call targets the 10:30 bar, closed at 11:30: verified at 11:35
+    verified = [c for c in calls if c["status"] == "verified"]
+    assert [(c["as_of"], c["horizon"]) for c in verified] == [("2024-11-27T09:30:00-05:00", 1)]
+    assert job_runs.ran_for(db, "hourly_cycle", "2024-11-27T11:35-05:00")
+    driver.fire_slot("hourly", datetime(2024, 11, 27, 11, 35, tzinfo=NY))  # done: not again
+    assert db.execute("SELECT COUNT(*) FROM job_runs WHERE job = 'hourly_cycle'").fetchone()[0] == 2

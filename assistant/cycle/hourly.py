@@ -125,7 +125,11 @@ def run_hourly(
         bar = latest_bar(exchange, when)
         if bar is None:
             continue
-        got = calls_as_of(db, sym, exchange, bar, hs)
+        try:
+            got = calls_as_of(db, sym, exchange, bar, hs)
+        except ValueError as exc:  # bars off the calendar's hours: this symbol only
+            log.warning("no hourly call for %s: %s", sym, exc)
+            continue
         if not got:
             log.info("no hourly call for %s: no hourly bar for %s stored", sym, bar.isoformat())
         calls += got

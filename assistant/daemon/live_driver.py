@@ -102,6 +102,9 @@ class LiveDriver:
 
     def fire_slot(self, name: str, slot: datetime) -> None:
         host, key = self.host, scheduler.slot_key(slot)
+        if name == "hourly":  # works as of its own bar, on time or late
+            self._fire_hourly(slot, key)
+            return
         as_of = self._as_of(name, slot)
         if name == "daily":
             if job_runs.ran_for(host.db, "collect", key):
@@ -111,28 +114,34 @@ class LiveDriver:
                 if host.stop.is_set():
                     return
                 jobs.run_job(host.db, job, daily[job], scheduled_for=key)
-        elif name == "hourly":
-            if job_runs.ran_for(host.db, "hourly_cycle", key):
-                return
-            ctx, bar_closed = host.ctx, slot - scheduler.HOURLY_LAG
-            jobs.run_job(
-                host.db,
-                "hourly_cycle",
-                lambda p: jobs.hourly_cycle(ctx, p, at=bar_closed),
-                scheduled_for=key,
-            )
-            jobs.run_job(
-                host.db,
-                "hourly_verify",
-                lambda p: jobs.hourly_verify(ctx, p, at=slot),
-                scheduled_for=key,
-            )
         elif name == "drift":
             if job_runs.ran_for(host.db, "drift", key):
                 return
             ctx = host.ctx
             jobs.run_job(host.db, "drift", lambda p: jobs.drift(ctx, p, as_of), scheduled_for=key)
             self._retrain_if_due()
+
+    def _fire_hourly(self, slot: datetime, key: str) -> None:
+        """The hour-ahead calls from the bar that closed HOURLY_LAG before `slot` (a late
+        slot too: the cycle reads bars up to that bar only), then the verification of the
+        hourly calls whose target bar had closed by `slot`."""
+        host = self.host
+        if job_runs.ran_for(host.db, "hourly_cycle", key):
+            return
+        ctx, bar_closed = host.ctx, slot - scheduler.HOURLY_LAG
+        jobs.run_job(
+            host.db,
+            "hourly_cycle",
+            lambda p: jobs.hourly_cycle(ctx, p, at=bar_closed),
+            scheduled_for=key,
+        )
+        if not host.stop.is_set():
+            jobs.run_job(
+                host.db,
+                "hourly_verify",
+                lambda p: jobs.hourly_verify(ctx, p, at=slot),
+                scheduled_for=key,
+            )
 
     def _as_of(self, name: str, slot: datetime) -> str | None:
         """None (the latest final bars) for the newest slot of its job; a slot that a later
