@@ -320,3 +320,15 @@ def test_the_daemon_calls_after_each_bar_and_verifies_matured_hourly_calls(home)
     assert job_runs.ran_for(db, "hourly_cycle", "2024-11-27T11:35-05:00")
     driver.fire_slot("hourly", datetime(2024, 11, 27, 11, 35, tzinfo=NY))  # done: not again
     assert db.execute("SELECT COUNT(*) FROM job_runs WHERE job = 'hourly_cycle'").fetchone()[0] == 2
+
+
+def test_a_cycle_call_is_the_same_when_the_stored_bars_are_cut_at_its_as_of(home):
+    db, settings = _home(home)
+    bar = ny("2024-11-21 11:30")
+    with_future = hourly.calls_as_of(db, "AAA", "XNYS", bar, [1, 3, 5])
+    db.execute(
+        "DELETE FROM hourly_bars WHERE session > '2024-11-21' "
+        "OR (session = '2024-11-21' AND slot > 2)"
+    )
+    assert hourly_bars.load(db, "AAA", "America/New_York").index[-1] == bar
+    assert hourly.calls_as_of(db, "AAA", "XNYS", bar, [1, 3, 5]) == with_future
