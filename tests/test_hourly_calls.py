@@ -332,3 +332,28 @@ def test_a_cycle_call_is_the_same_when_the_stored_bars_are_cut_at_its_as_of(home
     )
     assert hourly_bars.load(db, "AAA", "America/New_York").index[-1] == bar
     assert hourly.calls_as_of(db, "AAA", "XNYS", bar, [1, 3, 5]) == with_future
+
+
+def test_predict_and_verify_hourly_from_the_cli(home):
+    db, _ = _home(home)
+    db.close()
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    ran = run_cli(home, "predict", "--hourly", "--at", "2024-11-27T15:35", "--json", env=on)
+    assert ran.returncode == 0, ran.stderr
+    calls = json.loads(ran.stdout)
+    assert [(c["as_of"], c["horizon"], c["target"]) for c in calls] == [
+        ("2024-11-27T14:30:00-05:00", 1, "2024-11-27T15:30:00-05:00"),
+        ("2024-11-27T14:30:00-05:00", 3, "2024-11-29T10:30:00-05:00"),
+    ]
+    text = run_cli(home, "predict", "--hourly", "--at", "2024-11-27T15:35", env=on)
+    assert "2 hour-ahead calls (0 new, 2 already recorded)" in text.stdout
+    done = run_cli(home, "verify", "--hourly", "--at", "2024-12-02T12:00", "--json", env=on)
+    assert json.loads(done.stdout)["verified"] == 2
+    for args, env in (
+        (("predict", "--hourly"), {}),  # off: says how to turn it on
+        (("predict", "--hourly", "--at", "soon"), on),
+        (("predict", "--at", "2024-11-27T15:35"), on),
+    ):
+        bad = run_cli(home, *args, env=env)
+        assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0, bad.stderr
+        assert "Traceback" not in bad.stderr
