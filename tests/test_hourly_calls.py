@@ -357,3 +357,16 @@ def test_predict_and_verify_hourly_from_the_cli(home):
         bad = run_cli(home, *args, env=env)
         assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0, bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+def test_status_lists_the_hourly_jobs_only_when_hourly_calls_are_on(home):
+    from assistant.daemon import service
+
+    db, settings = _home(home)
+    off = dataclasses.replace(
+        settings, cycle=dataclasses.replace(settings.cycle, hourly_horizons=())
+    )
+    assert "hourly_cycle" not in service.status(home, off, db)["jobs"]
+    jobs = service.status(home, settings, db)["jobs"]
+    assert {"hourly_cycle", "hourly_verify"} <= set(jobs)
+    assert jobs["hourly_cycle"]["next"] is None  # no daemon runs: nothing is scheduled
