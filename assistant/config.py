@@ -88,6 +88,9 @@ class Cycle:
     learning_rate: float = 0.1
     psi_threshold: float = 0.25
     accuracy_drop: float = 0.10
+    # hour-ahead calls, in session hours (docs/intraday.md); none by default: they need
+    # hourly bars, and on simulated hours they have no measured edge
+    hourly_horizons: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,10 @@ def default_home() -> Path:
     return Path(platformdirs.user_data_dir("trading-assistant", appauthor=False))
 
 
+# what an environment value is read as, where the default (empty) cannot say
+_LIKE: dict[tuple[str, str], Value] = {("cycle", "hourly_horizons"): (1,)}
+
+
 def _coerce(raw: str, like: Value) -> Value:
     if isinstance(like, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
@@ -235,6 +242,7 @@ PAPER_POLICIES = ("volatility", "calls", "hold", "long", "ranking")  # models.pa
 UNIVERSES = ("watchlist", "stored")  # or the absolute path of a folder of CSV files
 CSV_SUFFIXES = (".csv", ".txt")  # the files a universe folder's symbols are read from
 MAX_HORIZON = 63  # sessions (a quarter): the labels of a longer horizon eat most of the history
+MAX_HOURLY_HORIZON = 35  # session hours: five full US sessions
 MAX_WINDOW = 64  # models.dataset.CONTEXT: the look-back every dataset keeps
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
@@ -328,6 +336,11 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("cycle", "learning_rate"): _number(0, 1, above=True),
     ("cycle", "psi_threshold"): _number(0, 100, above=True),
     ("cycle", "accuracy_drop"): _number(0, 1, above=True),
+    ("cycle", "hourly_horizons"): (
+        lambda v: not v or _distinct(v, int, lambda h: 1 <= h <= MAX_HOURLY_HORIZON),
+        f"distinct whole numbers of session hours from 1 to {MAX_HOURLY_HORIZON}, "
+        "e.g. [1, 3, 5] ([] for no hour-ahead calls)",
+    ),
     ("daemon", "heartbeat_seconds"): _whole(1, 600, "seconds"),
     ("daemon", "replay_speed"): _number(0, 1_000_000),
     ("alerts", "per_minute"): _whole(1, 6000),
@@ -436,7 +449,7 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
             name = f"ASSISTANT_{section.upper()}_{key.upper()}"
             if name in environ:
                 try:
-                    keys[key] = _coerce(environ[name], value)
+                    keys[key] = _coerce(environ[name], _LIKE.get((section, key), value))
                 except ValueError:
                     raise AssistantError(f"{name}={environ[name]!r} is not a valid value") from None
                 origin[section, key] = name

@@ -18,6 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
@@ -287,6 +288,26 @@ def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[
     else:
         summary = str(report)
     return report, summary
+
+
+def hourly_cycle(ctx: Context, progress: Progress, at: datetime) -> tuple[Json, str]:
+    """The hour-ahead calls from the bar that closed by `at` (assistant.cycle.hourly)."""
+    from assistant.cycle.hourly import run_hourly
+
+    calls = run_hourly(ctx.db, ctx.settings, at=at)
+    new = sum(1 for c in calls if c.new)
+    return plain(calls), f"{len(calls)} hourly calls ({new} new)"
+
+
+def hourly_verify(ctx: Context, progress: Progress, at: datetime) -> tuple[Json, str]:
+    """Score the hourly calls whose target bar closed by `at`."""
+    from assistant.cycle.hourly import verify_hourly
+
+    report = verify_hourly(ctx.db, ctx.settings, at=at)
+    return plain(report), (
+        f"verified {report.verified} (hits {report.hits}, flat {report.flat}), "
+        f"pending {report.pending}, expired {report.expired}"
+    )
 
 
 def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
