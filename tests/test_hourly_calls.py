@@ -322,6 +322,70 @@ def test_the_daemon_calls_after_each_bar_and_verifies_matured_hourly_calls(home)
     assert db.execute("SELECT COUNT(*) FROM job_runs WHERE job = 'hourly_cycle'").fetchone()[0] == 2
 
 
+def test_the_hourly_slot_collects_the_hour_that_closed_before_calling_on_it(home):
+    """Live on Yahoo: the stored hours end with yesterday's session; the 10:35 slot fetches
+    the bar that closed at 10:30 (the 10:30 one, still forming, left out) and calls on it.
+    A rate limit at the next slot fails the collection only: the calls and the verification
+    still run on what is stored."""
+    import time_machine
+    import yfinance.exceptions as yfe
+
+    from assistant.daemon.live_driver import LiveDriver
+    from assistant.ingest.sources.yahoo import YahooSource
+    from tests.test_hourly_yahoo import HOURLY_COLS, HourlyYF, daily_of
+
+    daily = synthetic_bars(130, seed=3, start="2024-06-03")
+    hours = synthetic_hours(daily, "XNYS", seed=3)
+    db, settings = make_home(home, {"AAA": daily[daily.index <= "2024-11-26"]})
+    settings = settings.replace("collect", source="yahoo").replace("cycle", hourly_horizons=(1, 3))
+    with immediate(db):
+        hourly_bars.upsert(db, "AAA", hours[hours["session"] <= "2024-11-26"], "yahoo")
+    sent = hours[(hours["session"] >= "2024-11-20") & (hours["session"] <= "2024-11-27")]
+    yahoo = sent[["open", "high", "low", "close", "close", "volume"]].copy()
+    yahoo.columns = HOURLY_COLS
+    yahoo.index.name = "Datetime"
+    yf = HourlyYF({"AAA": daily_of(yahoo)}, {"AAA": yahoo})
+    clock = [datetime(2024, 11, 27, 10, 0, tzinfo=NY)]
+    host = _Host(db, home, settings, lambda: clock[0])
+    driver = LiveDriver(host)
+    driver.schedule = scheduler.LiveSchedule(settings, driver.fire_slot, lambda: clock[0])
+
+    def step(to: datetime) -> list[tuple[str, str]]:
+        clock[0] = to
+        # a source per run, as the daemon's jobs make one (a rate limit's pause ends with it)
+        host.ctx.source = YahooSource(home, yf=yf, sleep=lambda s: None, retries=0)
+        with time_machine.travel(to, tick=False):  # Yahoo's clock: the same instant
+            driver.schedule.run_pending()
+        return db.execute(
+            "SELECT job, status FROM job_runs WHERE scheduled_for = ? ORDER BY id",
+            [f"{to:%Y-%m-%dT%H}:35-05:00"],
+        ).fetchall()
+
+    ran = step(datetime(2024, 11, 27, 10, 36, tzinfo=NY))
+    assert ran == [("hourly_collect", "ok"), ("hourly_cycle", "ok"), ("hourly_verify", "ok")]
+    assert [c[0] for c in yf.calls] == ["history-1h"]
+    today = hourly_bars.load(db, "AAA", "America/New_York", start="2024-11-27")
+    assert [t.isoformat() for t in today.index] == ["2024-11-27T09:30:00-05:00"]
+    assert today["close"].iloc[0] == pytest.approx(
+        float(hours.loc[ny("2024-11-27 09:30"), "close"])
+    )
+    calls = hourly_calls.listing(db)
+    assert {(c["as_of"], c["horizon"]) for c in calls} == {
+        ("2024-11-27T09:30:00-05:00", 1),
+        ("2024-11-27T09:30:00-05:00", 3),
+    }
+    yf.hours["AAA"] = yfe.YFRateLimitError()
+    ran = step(datetime(2024, 11, 27, 11, 36, tzinfo=NY))
+    assert ran == [("hourly_collect", "failed"), ("hourly_cycle", "ok"), ("hourly_verify", "ok")]
+    assert len(hourly_calls.listing(db)) == 2  # no 10:30 bar stored: no call on it
+    yf.hours["AAA"] = yahoo  # the next slot fetches both hours missed
+    ran = step(datetime(2024, 11, 27, 12, 36, tzinfo=NY))
+    assert [r[1] for r in ran] == ["ok", "ok", "ok"]
+    today = hourly_bars.load(db, "AAA", "America/New_York", start="2024-11-27")
+    assert [f"{t:%H:%M}" for t in today.index] == ["09:30", "10:30", "11:30"]
+    assert max(c["as_of"] for c in hourly_calls.listing(db)) == "2024-11-27T11:30:00-05:00"
+
+
 def test_a_cycle_call_is_the_same_when_the_stored_bars_are_cut_at_its_as_of(home):
     db, settings = _home(home)
     bar = ny("2024-11-21 11:30")

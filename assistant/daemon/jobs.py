@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
@@ -30,6 +31,9 @@ from store import jobs as job_runs
 from store import symbols as watch
 from store.db import checkpoint, disk_full_error, file_of, is_disk_full
 from vocab.jsontypes import Json
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("assistant.daemon")
 
@@ -288,6 +292,49 @@ def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[
     else:
         summary = str(report)
     return report, summary
+
+
+def hourly_collect(ctx: Context, progress: Progress, now: datetime) -> tuple[Json, str]:
+    """The watchlist's one-hour bars over by `now` (the host's clock), before the hourly
+    slot's calls: the hour that just closed. A symbol that failed (a rate limit) is said;
+    every symbol failing fails the job, and the calls go on on the hours stored."""
+    from assistant.ingest.hourly import collect_hourly
+
+    source = ctx.source or _bars_source(ctx)
+    results = collect_hourly(
+        ctx.db,
+        ctx.settings,
+        watch.active_symbols(ctx.db),
+        source,
+        now=_utc(now),
+        progress=progress,
+    )
+    failed = [f"{r.symbol}: {r.message}" for r in results if r.status == "failed"]
+    if results and len(failed) == len(results):
+        raise AssistantError("every symbol failed: " + "; ".join(failed)[:300])
+    added = sum(r.added for r in results)
+    summary = f"{added} hourly bars added for {len(results)} symbols"
+    return plain(results), summary + ("; " + "; ".join(failed) if failed else "")
+
+
+def live_hours(ctx: Context) -> bool:
+    """Whether the bars' source has one-hour bars of the session under way (Yahoo's; the
+    sample's simulated hours are a past window the daily collection writes)."""
+    name = ctx.settings.collect.source if ctx.source is None else getattr(ctx.source, "name", "")
+    return bool(ctx.settings.collect.hourly) and name == "yahoo"
+
+
+def _bars_source(ctx: Context) -> Source:
+    from assistant.ingest.collect import make_source
+
+    return make_source(ctx.settings, home=ctx.home)
+
+
+def _utc(when: datetime) -> pd.Timestamp:
+    import pandas as pd
+
+    stamp = pd.Timestamp(when)
+    return stamp.tz_convert("UTC") if stamp.tz is not None else stamp.tz_localize("UTC")
 
 
 def hourly_cycle(ctx: Context, progress: Progress, at: datetime) -> tuple[Json, str]:

@@ -8,8 +8,9 @@ in order. A caught-up slot that a later one has passed works as of its own sessi
 a provisional bar: late Monday's run on Tuesday morning predicts from Monday's close). The `daily` slot collects, predicts,
 steps the paper account and verifies; the `drift` slot checks drift and retrains when
 `schedule.retrain_every_days` have passed since the last retrain. With `[cycle]
-hourly_horizons` set, the `hourly` slot (each session hour's close + a few minutes) makes
-the hour-ahead calls from that bar and verifies the hourly calls whose target bar closed.
+hourly_horizons` set, the `hourly` slot (each session hour's close + a few minutes) collects
+the hour that closed, makes the hour-ahead calls from that bar and verifies the hourly calls
+whose target bar closed.
 """
 
 from __future__ import annotations
@@ -122,13 +123,26 @@ class LiveDriver:
             self._retrain_if_due()
 
     def _fire_hourly(self, slot: datetime, key: str) -> None:
-        """The hour-ahead calls from the bar that closed HOURLY_LAG before `slot` (a late
-        slot too: the cycle reads bars up to that bar only), then the verification of the
-        hourly calls whose target bar had closed by `slot`."""
+        """The watchlist's hours over by now (the bar that just closed; skipped when the
+        source has no hours of the session under way), then the hour-ahead calls from the
+        bar that closed HOURLY_LAG before `slot` (a late slot too: the cycle reads bars up
+        to that bar only), then the verification of the hourly calls whose target bar had
+        closed by `slot`. A collection that failed (a rate limit) leaves the calls to the
+        hours stored."""
         host = self.host
         if job_runs.ran_for(host.db, "hourly_cycle", key):
             return
         ctx, bar_closed = host.ctx, slot - scheduler.HOURLY_LAG
+        if jobs.live_hours(ctx):
+            now = host.now()
+            jobs.run_job(
+                host.db,
+                "hourly_collect",
+                lambda p: jobs.hourly_collect(ctx, p, now=now),
+                scheduled_for=key,
+            )
+            if host.stop.is_set():
+                return
         jobs.run_job(
             host.db,
             "hourly_cycle",

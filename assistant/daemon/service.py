@@ -33,8 +33,10 @@ from store.db import ensure_private_dir
 
 UNIT_PREFIX = "trading-assistant"
 JOBS = ("collect", "cycle", "paper", "verify", "drift", "retrain")
-HOURLY_JOBS = ("hourly_cycle", "hourly_verify")  # shown with [cycle] hourly_horizons set
+# shown with [cycle] hourly_horizons set (hourly_collect: with Yahoo's hours only)
+HOURLY_JOBS = ("hourly_collect", "hourly_cycle", "hourly_verify")
 SLOT_OF = {
+    "hourly_collect": "hourly",
     "hourly_cycle": "hourly",
     "hourly_verify": "hourly",
     "collect": "daily",
@@ -173,7 +175,10 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> Status:
     nexts = scheduler.next_runs(settings, now) if running and mode == "live" else {}
     last = job_runs.last_runs(db)
     jobs: dict[str, JobStatus] = {}
+    live_hours = settings.collect.hourly and settings.collect.source == "yahoo"
     for job in JOBS + (HOURLY_JOBS if settings.cycle.hourly_horizons else ()):
+        if job == "hourly_collect" and not live_hours:
+            continue  # the slot collects no hours from this source
         run = last.get(job)
         if not running:
             nxt = None
