@@ -286,3 +286,44 @@ def test_yfinance_s_own_hourly_csv_imports(home, tmp_path) -> None:
     done = cli(home, "import", str(path))
     assert done.returncode == 0, done.stderr
     assert "MSFT 7 hourly bars (2024-03-08 09:30-0500 … 2024-03-08 15:30-0500)" in done.stdout
+
+
+def test_simulated_hours_follow_the_day_by_variance_share_not_by_the_clock() -> None:
+    """Days drawn as a fine Brownian path whose per-minute variance follows the hourly
+    profile: the daily bars are the path's open, high, low and close, and the path's own
+    hours are the truth. Given only the daily bar, the simulated hours must lean on the
+    day's move as those hours do (E[X_i | D] = D * w_i / sum(w): the first hour carries
+    29% of the move, not 1/7) and must not trend within the day (the hours so far do not
+    predict the next one). The old linear bridge put 18% of the move on the first hour and
+    its hours trended (correlation 0.18)."""
+    from assistant import calendar
+    from assistant.ingest.sources.intraday import PROFILE
+
+    rng = np.random.default_rng(11)
+    n_days, per = 1500, 60
+    share = PROFILE / PROFILE.sum()
+    steps = rng.normal(0, 1, (n_days, 7 * per)) * 0.012 * np.sqrt(np.repeat(share, per) / per)
+    path = np.cumsum(steps, axis=1)
+    sessions = calendar.session_bounds("XNYS", "2010-01-04", "2017-12-29")
+    full = sessions.index[sessions["bars"] == 7][:n_days]
+    daily = pd.DataFrame(
+        {
+            "open": 100.0,
+            "high": 100.0 * np.exp(np.maximum(path.max(axis=1), 0)),
+            "low": 100.0 * np.exp(np.minimum(path.min(axis=1), 0)),
+            "close": 100.0 * np.exp(path[:, -1]),
+            "volume": 1e6,
+        },
+        index=full,
+    )
+    hours = synthetic_hours(daily, "XNYS", seed=5)
+    x = np.log(hours["close"] / hours["open"]).to_numpy().reshape(n_days, 7)
+    move = x.sum(axis=1)
+    np.testing.assert_allclose(move, np.log(daily["close"] / 100.0).to_numpy(), atol=1e-9)
+    slopes = np.array([np.polyfit(move, x[:, i], 1)[0] for i in range(7)])
+    truth = steps.reshape(n_days, 7, per).sum(axis=2)
+    true_slopes = np.array([np.polyfit(truth.sum(axis=1), truth[:, i], 1)[0] for i in range(7)])
+    assert np.abs(slopes - share).max() < 0.04, slopes
+    assert np.abs(true_slopes - share).max() < 0.04  # the truth the model states
+    so_far, next_hour = np.cumsum(x, axis=1)[:, :-1].ravel(), x[:, 1:].ravel()
+    assert np.corrcoef(so_far, next_hour)[0, 1] < 0.12

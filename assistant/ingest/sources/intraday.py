@@ -1,14 +1,22 @@
 """Simulated hourly bars that roll up exactly to given daily bars, for tests, benchmarks and
 the offline demo (no public package ships real hourly stock data).
 
-Stated model: within a session the log price follows a Brownian bridge from the day's open
-to its close whose per-hour variance follows a U-shaped profile (`PROFILE`: the first hour
-carries about 2.5 times the variance of a midday hour, the last about 1.5 times), as
-measured for US equities in the intraday-seasonality literature. The overnight gap is the
-daily bar's own (previous close to open). Bar closes are clipped into the daily range and
-the bars holding the daily high and low are given them, so a session's hourly bars roll up
-to its daily bar: first open = open, last close = close, max high = high, min low = low,
-volumes sum to the daily volume.
+Stated model: the session's hourly log returns X_1 .. X_n are independent, X_i ~ N(0,
+sigma^2 * w_i / sum(w)), with `w` a U-shaped per-hour variance profile (`PROFILE`: the first
+hour carries about 2.5 times the variance of a midday hour, the last about 1.5 times, as
+measured for US equities in the intraday-seasonality literature), and sigma the session's
+volatility estimated from its daily range (Parkinson: sigma = ln(high/low) / (2 sqrt(ln 2)),
+about range / 1.665). The daily bar fixes their sum, D = ln(close/open); the hours are drawn
+from the law of X given that sum, exactly:
+
+    X_i = D * w_i / sum(w) + Z_i - w_i / sum(w) * sum(Z),   Z_i ~ N(0, sigma^2 w_i / sum(w))
+
+so the expected path follows the cumulative variance share (not the clock), and the
+hours of a session do not share the day's sign beyond what the day's move implies. The
+overnight gap is the daily bar's own (previous close to open). Bar closes are clipped into
+the daily range and the bars holding the daily high and low are given them, so a
+session's hourly bars roll up to its daily bar: first open = open, last close = close, max
+high = high, min low = low, volumes sum to the daily volume.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from assistant import calendar
 # an hour long); sessions of other lengths take the profile stretched to their bar count.
 PROFILE = np.array([2.5, 1.2, 0.9, 0.8, 0.8, 1.0, 1.5])
 VOLUME_PROFILE = np.array([2.2, 1.2, 0.9, 0.8, 0.8, 1.0, 1.6])
+# Parkinson's estimator of a session's volatility divides its log range by 2 sqrt(ln 2)
+# (about 1.665; unbiased in the square for a Brownian day)
+PARKINSON = 2.0 * np.sqrt(np.log(2.0))
 
 
 def _stretch(profile: np.ndarray, n: int) -> np.ndarray:
@@ -54,13 +65,12 @@ def synthetic_hours(daily: pd.DataFrame, exchange: str = "XNYS", *, seed: int = 
             continue
         starts = first[i].value + np.arange(n) * hour  # ns since the epoch
         o, h, lo, c = (float(col[i]) for col in cols)
-        w = _stretch(PROFILE, n)
-        steps = rng.normal(0.0, np.sqrt(w / w.sum()), n)
-        walk = np.cumsum(steps)
-        bridge = walk - np.arange(1, n + 1) / n * walk[-1]  # ends at 0
-        span = max(np.log(h / lo), 1e-9)
-        path = np.log(o) + np.arange(1, n + 1) / n * np.log(c / o) + bridge * span / 2
-        closes = np.clip(np.exp(path), lo, h)
+        share = _stretch(PROFILE, n)
+        share = share / share.sum()  # each hour's share of the session's variance
+        sigma = max(np.log(h / lo), 0.0) / PARKINSON  # the session's volatility
+        z = rng.normal(0.0, 1.0, n) * sigma * np.sqrt(share)
+        steps = np.log(c / o) * share + z - share * z.sum()  # sums to ln(c/o)
+        closes = np.clip(o * np.exp(np.cumsum(steps)), lo, h)
         closes[-1] = c
         opens = np.r_[o, closes[:-1]]
         highs = np.maximum(opens, closes)
