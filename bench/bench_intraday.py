@@ -1,15 +1,17 @@
 """Issue 35: the hour-ahead calls, measured walk-forward on simulated hourly bars.
 
 No public package ships real hourly stock data, so the bars are simulated
-(`assistant.ingest.sources.intraday.synthetic_hours`): within a session the log price is a
-Brownian bridge from the day's open to its close whose per-hour variance follows a U-shaped
-profile (relative variance 2.5, 1.2, 0.9, 0.8, 0.8, 1.0, 1.5 for the seven bars of a US
-session, the last one half an hour; early closes take it stretched to their bar count), and
+(`assistant.ingest.sources.intraday.synthetic_hours`, whose docstring states the model):
+independent hourly log returns whose variance follows a U-shaped per-hour profile
+(relative variance 2.5, 1.2, 0.9, 0.8, 0.8, 1.0, 1.5 for the seven bars of a US session,
+the last one half an hour; early closes take it stretched to their bar count) at the
+day's volatility (Parkinson, from its range), drawn given the day's open-to-close move;
 the overnight gap is the daily bar's own (previous close to open). The daily bars are
-`synthetic_bars` with no planted edge (edge = 0.5: each day's sign is a coin flip), so
-the direction has nothing to find by construction; the hourly path inside a day is a bridge
-with its end point fixed, which the bench's direction rows would show if the trend rule
-picked it up.
+`synthetic_bars` with no planted edge (edge = 0.5: each day's sign is a coin flip), but
+they open each day between the previous close and the close, so the overnight gap always
+has the sign of the session after it; a trend over the gap foretells that session, which
+the direction rows show. `--gap-apart` is the control: every gap keeps its size and takes
+a coin-flip sign.
 
 Every forecast at bar t uses bars up to t only (`models.intraday.forecasts`; the tests cut
 the data at t and compare). The first WARMUP sessions of each symbol (the profile's and the
@@ -22,7 +24,8 @@ against the targets 80% and 95% (+- 2 points); then the direction calls' hit rat
 always-up, the causal majority and the last move on the same calls, with n, the paired
 Newey-West p and the Holm verdict (models.metrics).
 
-Run: python bench/bench_intraday.py [--symbols 10] [--sessions 750]   (about a minute)
+Run: python bench/bench_intraday.py [--symbols 10] [--sessions 750] [--gap-apart]
+(about a minute)
 """
 
 from __future__ import annotations
@@ -47,11 +50,28 @@ WARMUP = 100  # sessions per symbol before anything is scored
 TOLERANCE = 0.02
 
 
-def simulate(symbols: int, sessions: int) -> dict[str, pd.DataFrame]:
+def simulate(symbols: int, sessions: int, gap_apart: bool = False) -> dict[str, pd.DataFrame]:
     out = {}
     for i in range(symbols):
         daily = synthetic_bars(sessions, seed=100 + i, edge=0.5, start="2021-01-04")
+        if gap_apart:
+            daily = _gap_apart(daily, np.random.default_rng(900 + i))
         out[f"SIM{i}"] = synthetic_hours(daily, "XNYS", seed=100 + i)
+    return out
+
+
+def _gap_apart(daily: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The control run (--gap-apart): `synthetic_bars` opens each day between the previous
+    close and the close, so the overnight gap always has the sign of the day's move (both
+    are parts of one daily return) and a trend over the gap foretells the session. Here
+    each gap keeps its size and takes a coin-flip sign (the range widened to the open)."""
+    prev = daily["close"].shift(1).fillna(daily["open"].iloc[0]).to_numpy(float)
+    gap = np.log(daily["open"].to_numpy(float) / prev)
+    opens = prev * np.exp(gap * np.where(rng.random(len(daily)) < 0.5, -1.0, 1.0))
+    out = daily.copy()
+    out["open"] = opens
+    out["high"] = np.maximum(out["high"].to_numpy(float), opens)
+    out["low"] = np.minimum(out["low"].to_numpy(float), opens)
     return out
 
 
@@ -89,9 +109,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--symbols", type=int, default=10)
     ap.add_argument("--sessions", type=int, default=750, help="daily bars per symbol")
+    ap.add_argument(
+        "--gap-apart",
+        action="store_true",
+        help="control: give each overnight gap a coin-flip sign (see _gap_apart)",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
-    data = simulate(args.symbols, args.sessions)
+    data = simulate(args.symbols, args.sessions, args.gap_apart)
     first = min(b["session"].iloc[0] for b in data.values())
     last = max(b["session"].iloc[-1] for b in data.values())
     grid = calendar.bar_grid("XNYS", first, last + pd.Timedelta(days=14))
@@ -99,7 +124,8 @@ def main() -> None:
         f"simulated: {args.symbols} symbols x {args.sessions} weekdays of daily bars "
         f"({first.date()} .. {last.date()}), {sum(len(b) for b in data.values()):,} hourly "
         f"bars; per-hour variance profile {PROFILE.tolist()}; overnight gap = the daily "
-        f"bar's own; first {WARMUP} sessions per symbol not scored"
+        f"bar's own{' with a coin-flip sign (--gap-apart)' if args.gap_apart else ''}; first "
+        f"{WARMUP} sessions per symbol not scored"
     )
     rows: list[dict[str, Any]] = []
     for h in HORIZONS:
@@ -136,10 +162,14 @@ def main() -> None:
         ):
             hits = outcomes.hit(part["call"].to_numpy(object), part["realized"].to_numpy(float))
             called = np.isfinite(hits)
-            up = outcomes.baseline_hit(1, part["realized"].to_numpy(float))[called]
+            r = part["realized"].to_numpy(float)
+            up = outcomes.baseline_hit(1, r)[called]
+            maj = outcomes.baseline_hit(part["majority"].to_numpy(int), r)[called]
+            last = outcomes.baseline_hit(part["last_move"].to_numpy(int), r)[called]
             print(
                 f"  direction, target {name}: hit {100 * np.mean(hits[called]):.1f}% of "
-                f"{int(called.sum())} calls (always-up {100 * np.mean(up):.1f}%)"
+                f"{int(called.sum())} calls (always-up {100 * np.mean(up):.1f}%, majority "
+                f"{100 * np.mean(maj):.1f}%, last move {100 * np.mean(last):.1f}%)"
             )
         m: dict[str, Any] = dict(
             metrics.directional(

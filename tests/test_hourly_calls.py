@@ -433,4 +433,7 @@ def test_status_lists_the_hourly_jobs_only_when_hourly_calls_are_on(home):
     assert "hourly_cycle" not in service.status(home, off, db)["jobs"]
     jobs = service.status(home, settings, db)["jobs"]
     assert {"hourly_cycle", "hourly_verify"} <= set(jobs)
+    assert "hourly_collect" not in jobs  # the sample has no hours of the session under way
+    yahoo = settings.replace("collect", source="yahoo")
+    assert "hourly_collect" in service.status(home, yahoo, db)["jobs"]
     assert jobs["hourly_cycle"]["next"] is None  # no daemon runs: nothing is scheduled
