@@ -89,7 +89,7 @@ class Cycle:
     psi_threshold: float = 0.25
     accuracy_drop: float = 0.10
     # hour-ahead calls, in session hours (docs/intraday.md); none by default: they need
-    # hourly bars, and on simulated hours they have no measured edge
+    # hourly bars, and nothing real has measured their direction (simulated hours only)
     hourly_horizons: tuple[int, ...] = ()
 
 
