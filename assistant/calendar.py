@@ -237,3 +237,31 @@ def record_sessions(
             list(closed.strftime("%Y-%m-%d")),
         )
     freshness.record_calendar(db, exchanges, holidays)
+
+
+def open_session(
+    exchange: str, now: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp] | None:
+    """(session date, open, close) of the session trading at `now` (tz-aware; open and
+    close in UTC), or None while the exchange is closed: outside its hours, on a holiday,
+    after an early close, during a lunch break. Crypto (24/7) and FX (24/5) trade midnight
+    to midnight UTC on their session days."""
+    now = pd.Timestamp(now).tz_convert("UTC")
+    if exchange in ("24/7", "24/5"):
+        day = now.tz_localize(None).normalize()
+        if not is_session(exchange, day):
+            return None
+        start = day.tz_localize("UTC")
+        return day, start, start + pd.Timedelta(days=1)
+    cal = _calendar(exchange, now.tz_localize(None))
+    day = now.tz_convert(cal.tz).tz_localize(None).normalize()
+    if _outside(cal, day) or not cal.is_session(day):
+        return None
+    opens = pd.Timestamp(cal.session_open(day)).tz_convert("UTC")
+    closes = pd.Timestamp(cal.session_close(day)).tz_convert("UTC")
+    if not opens <= now < closes:
+        return None
+    brk_start, brk_end = cal.session_break_start(day), cal.session_break_end(day)
+    if not pd.isna(brk_start) and not pd.isna(brk_end) and brk_start <= now < brk_end:
+        return None
+    return day, opens, closes

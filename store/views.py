@@ -25,10 +25,11 @@ from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
 
-from store import alerts, market, news, paper, registry, symbols
+from store import alerts, market, news, paper, quotes, registry, symbols
 from store.freshness import sessions_between
 from store.news import Headline
 from store.paper import PaperPanel
+from store.quotes import LiveQuote
 from store.rankings import Ranking
 from store.symbols import Deactivated
 from vocab import commands as schema
@@ -98,6 +99,7 @@ class WatchRow(TypedDict):
     n80: int  # verified calls with an 80% range behind coverage80
     coverage80: float | None
     ranking: Ranking | None
+    live: LiveQuote | None  # the latest quote read against the day's call (store.quotes)
 
 
 class PendingCall(Call):
@@ -509,9 +511,22 @@ def watchlist(
                 n80=n80,
                 coverage80=in80 / n80 if n80 else None,
                 ranking=mine.get(h) if h is not None else None,
+                live=None,
             )
         )
     return out
+
+
+def with_live(
+    db: sqlite_utils.Database, rows: list[WatchRow], now: datetime, replaying: bool
+) -> list[WatchRow]:
+    """The rows with their latest quotes read against the day's call, at `now` (in a
+    replay: the replay's clock). A quote older than the symbol's newest bar is left out."""
+    ref = quotes.reference_time(db, replaying, now)
+    reads = quotes.read_all(db, ref, {r["symbol"]: r["last_date"] for r in rows})
+    for r in rows:
+        r["live"] = reads.get(r["symbol"])
+    return rows
 
 
 MAX_DATE = "9999-12-31"  # no as-of bound: every stored row counts
@@ -720,7 +735,7 @@ def dashboard(
         today = daemon["sim_date"] if replaying else now.date().isoformat()
         # what the replay's clock has reached, not the later rows a home may already hold
         as_of = daemon["sim_date"] if replaying else None
-        rows = watchlist(db, today=today, as_of=as_of)
+        rows = with_live(db, watchlist(db, today=today, as_of=as_of), now, replaying)
         line = edge_line(rows)
         jobs = running_jobs(db)
         cmds = recent_commands(db)
