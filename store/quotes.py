@@ -221,8 +221,12 @@ def hour_closes(db: sqlite_utils.Database, session: str, slot: int) -> list[tupl
     """(symbol, bar start, close) of hourly bar `slot` of `session` for each watched symbol
     that has one (a replay's quotes)."""
     rows = db.execute(
-        "SELECT h.symbol, h.ts, h.close FROM symbols s JOIN hourly_bars h ON h.symbol = s.symbol "
-        "AND h.session = ? AND h.slot = ? WHERE s.active = 1 ORDER BY h.symbol",
+        # CROSS JOIN: the watchlist drives, one index seek per symbol (a plain JOIN let the
+        # planner walk the whole hourly index: 12 ms an hour at a year of 6 symbols)
+        "SELECT h.symbol, h.ts, h.close FROM symbols s CROSS JOIN hourly_bars h "
+        "INDEXED BY hourly_bars_session "
+        "ON h.symbol = s.symbol AND h.session = ? AND h.slot = ? WHERE s.active = 1 "
+        "ORDER BY s.symbol",
         [session, slot],
     ).fetchall()
     return [(str(a), str(b), float(c)) for a, b, c in rows]
@@ -231,7 +235,7 @@ def hour_closes(db: sqlite_utils.Database, session: str, slot: int) -> list[tupl
 def session_slots(db: sqlite_utils.Database, session: str) -> int:
     """How many hourly slots the watched symbols' stored bars have for `session` (0: none)."""
     row = db.execute(
-        "SELECT MAX(h.slot) FROM symbols s JOIN hourly_bars h ON h.symbol = s.symbol "
+        "SELECT MAX(h.slot) FROM symbols s CROSS JOIN hourly_bars h ON h.symbol = s.symbol "
         "AND h.session = ? WHERE s.active = 1",
         [session],
     ).fetchone()

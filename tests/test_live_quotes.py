@@ -387,7 +387,7 @@ class Host:
         self.state = state
 
 
-def test_a_replay_quotes_each_hour_of_a_session_before_revealing_it(db):
+def test_a_replay_quotes_each_hour_of_a_session_before_its_cycle(db):
     watch.add(db, ["AAA"], "sample")
     days = pd.DatetimeIndex(["2024-03-05", "2024-03-06"])
     daily = pd.DataFrame(
@@ -414,8 +414,8 @@ def test_a_replay_quotes_each_hour_of_a_session_before_revealing_it(db):
             quoted.append((row["session"], row["at"], row["price"]))
             seen.append(f"quote {row['session']}")
     assert seen == [
-        *["quote 2024-03-05"] * 7, "reveal 2024-03-05", "step 2024-03-05",
-        *["quote 2024-03-06"] * 7, "reveal 2024-03-06", "step 2024-03-06",
+        "reveal 2024-03-05", *["quote 2024-03-05"] * 7, "step 2024-03-05",
+        "reveal 2024-03-06", *["quote 2024-03-06"] * 7, "step 2024-03-06",
     ]  # fmt: skip
     day6 = bars[bars["session"] == "2024-03-06"]
     assert [p for d, _, p in quoted if d == "2024-03-06"] == pytest.approx(day6["close"].tolist())

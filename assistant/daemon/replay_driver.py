@@ -8,11 +8,12 @@ walk-forward backtest would, never stale ones. A stop leaves a step unrecorded, 
 redone on resume. When the data runs out the replay is finished and keeps serving
 commands as of its last session.
 
-A session with stored hourly bars is first stepped through hour by hour, before it is
-revealed: each hour quotes the bars' closes (assistant.ingest.quotes.replay_hour) against
-the calls made at the previous close, so the dashboard's live column moves through the
-replayed day. The hours share the session's time at the replay's speed (`[live]
-poll_minutes = 0` skips them).
+A session with hourly bars (stored, or collected when it is revealed) is stepped through
+hour by hour before its cycle runs: each hour quotes the bars' closes
+(assistant.ingest.quotes.replay_hour) against the calls made at the previous close, so
+the dashboard's live column moves through the replayed day while its close and calls stay
+those of the previous session (the daemon's simulated date moves at the step). The hours
+share the session's time at the replay's speed (`[live] poll_minutes = 0` skips them).
 """
 
 from __future__ import annotations
@@ -100,12 +101,12 @@ class ReplayDriver:
         sim = clock.current
         if sim is None:
             return self._finish(run)
-        if self._revealed != sim and not self._hours_done(sim):
-            return self._replay_hour(sim)
         if self._revealed != sim:
             if not self._reveal(clock, sim):
                 return False  # stopping mid-step: the session is redone on resume
             self._revealed = sim
+        if not self._hours_done(sim):
+            return self._replay_hour(sim)
         if self._trains_for == sim and host.worker.busy:
             # The clock does not pass a due retrain until it is done; look again in a
             # moment (not in a spin: that would starve the training thread of the GIL and

@@ -109,7 +109,7 @@ class QuotePoller:
         if not isinstance(source, Quoting):
             if not self._said_no_quotes:
                 name = getattr(source, "name", "none")
-                log.info("live quotes: the source (%s) has none; not polling", name)
+                log.debug("live quotes: the source (%s) has none; not polling", name)
                 self._said_no_quotes = True
             return result
         stale_polls = int(self.settings.live.stale_polls)
