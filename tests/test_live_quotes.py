@@ -425,3 +425,59 @@ def test_a_replay_quotes_each_hour_of_a_session_before_its_cycle(db):
     ref = quotes.reference_time(db, True, datetime.now(UTC))
     read = quotes.live_read(row, quotes.day_call(db, "AAA", "2024-03-06"), None, ref)
     assert read["state"] == "closed" and read["move_pct"] == pytest.approx(102.5 / 101 * 100 - 100)
+
+
+@pytest.mark.slow  # a real replay daemon process
+def test_a_replay_daemon_moves_the_live_read_through_each_session(tmp_path):
+    from tests.daemon_fixture import query, spawn, wait_for
+    from tests.test_daemon_replay import STOCKS, _import_csvs
+
+    home = tmp_path / "home"
+    _import_csvs(home, tmp_path)
+    db = open_db(home)
+    try:
+        for i, sym in enumerate(STOCKS):
+            daily = db.execute(
+                "SELECT date, open, high, low, close, volume FROM bars WHERE symbol = ? "
+                "AND date >= '2019-05-01' ORDER BY date",
+                [sym],
+            ).fetchall()
+            frame = pd.DataFrame(
+                [r[1:] for r in daily],
+                index=pd.DatetimeIndex([r[0] for r in daily]),
+                columns=["open", "high", "low", "close", "volume"],
+            )
+            with db.conn:
+                hourly.upsert(db, sym, synthetic_hours(frame, "XNYS", seed=i), "synthetic")
+    finally:
+        db.close()
+    last = query(home, "SELECT MAX(date) FROM bars")[0][0]
+    daemon = spawn(home, "daemon", "--replay", "--from", "2019-05-01", "--speed", "0")
+    wait_for(
+        lambda: query(home, "SELECT 1 FROM daemon WHERE state = 'finished'"),
+        180,
+        "the replay to finish",
+        daemon,
+    )
+    daemon.terminate()
+    assert daemon.wait(30) == 0
+    rows = query(home, "SELECT symbol, session, at, source FROM quotes ORDER BY symbol")
+    close = calendar_close(last)
+    assert rows == [(s, last, close, "replay") for s in sorted(STOCKS)]
+    r = run_cli(home, "status", "--json")
+    assert r.returncode == 0, r.stderr
+    reads = json.loads(r.stdout)["live"]
+    assert [q["symbol"] for q in reads] == sorted(STOCKS)
+    for q in reads:  # the last session's close, read against the call made the session before
+        assert q["state"] == "closed" and q["call_as_of"] is not None and q["call_as_of"] < last
+        assert q["band"] in live.BANDS and q["sigmas"] is not None
+        bar = query(
+            home, "SELECT close FROM bars WHERE symbol = ? AND date = ?", (q["symbol"], last)
+        )
+        assert q["price"] == pytest.approx(bar[0][0])
+
+
+def calendar_close(day: str) -> str:
+    from assistant import calendar
+
+    return calendar.session_close("XNYS", day).isoformat()
