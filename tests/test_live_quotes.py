@@ -23,6 +23,7 @@ from yfinance.utils import empty_df
 from assistant import config
 from assistant.alerts import events
 from assistant.daemon import replay
+from assistant.daemon.loop import Daemon
 from assistant.daemon.replay_driver import ReplayDriver, ReplayOptions, ReplayRun
 from assistant.ingest.quotes import QuotePoller
 from assistant.ingest.sources.intraday import synthetic_hours
@@ -49,7 +50,8 @@ class FakeTicker:
         self.yf, self.symbol = yf, symbol
 
     def history(self, period=None, interval="1d", **_):
-        assert (period, interval) == ("1d", "1m")
+        if (period, interval) != ("1d", "1m"):  # daily bars (a collection): none here
+            raise yfe.YFPricesMissingError(self.symbol, "(1d)")
         self.yf.calls.append((self.symbol, self.yf.clock()))
         answer = self.yf.answers.get(self.symbol, "walk")
         if isinstance(answer, yfe.YFRateLimitError):
@@ -180,6 +182,34 @@ def test_a_pace_of_zero_polls_nothing_and_the_pace_is_configurable(db, home):
         clock.step(1)
     assert yf_off.calls == []
     assert [t.strftime("%H:%M") for _, t in yf_fast.calls] == ["15:00", "15:15", "15:30", "15:45"]
+
+
+@pytest.mark.slow  # a whole daemon start (its catch-up slot, a rules training): ~7 s
+def test_the_live_daemon_polls_between_its_slots_on_its_own_clock(home, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_MODELS_KINDS", "rules")
+    settings = config.load(home).replace("collect", source="yahoo")
+    db = open_db(home)
+    watch.add(db, ["AAPL"], "yahoo")
+    db.close()
+    clock = Clock("2024-11-27 14:20")
+    yf = FakeYF(clock)
+    daemon = Daemon(home, settings, source=YahooSource(home, yf=yf), now=clock, log_to_stderr=False)
+
+    def sleep(_: float) -> None:  # the loop idles: a minute passes on the daemon's clock
+        clock.step(1)
+        if clock() >= datetime(2024, 11, 27, 15, 0, tzinfo=UTC):
+            daemon.stop.set()
+
+    daemon.sleep = sleep
+    daemon.run()
+    daemon.worker.join(30)
+    asked = [t.strftime("%H:%M") for _, t in yf.calls]
+    assert asked == ["14:30", "14:35", "14:40", "14:45", "14:50", "14:55"]
+    db = open_db(home)
+    try:
+        assert quotes.get(db, "AAPL")["at"] == "2024-11-27T14:55:00+00:00"
+    finally:
+        db.close()
 
 
 # ---- staleness ----
