@@ -511,3 +511,28 @@ def calendar_close(day: str) -> str:
     from assistant import calendar
 
     return calendar.session_close("XNYS", day).isoformat()
+
+
+def test_status_in_a_replay_reads_on_the_replays_clock_whatever_later_bars_are_stored(home, db):
+    watch.add(db, ["AAPL"], "sample")
+    with db.conn:  # imported history runs past the replay's clock (it replays stored bars)
+        for day in ("2024-11-26", "2024-11-27", "2024-11-29"):
+            db.execute(
+                "INSERT INTO bars (symbol, date, open, high, low, close, volume, raw_close, "
+                "source) VALUES ('AAPL', ?, 100, 101, 99, 100, 1000, 100, 'csv')",
+                [day],
+            )
+        db.execute(
+            "INSERT OR REPLACE INTO daemon (id, pid, started_at, heartbeat_at, mode, sim_date, "
+            "version) VALUES (1, 1, '2024-11-01T00:00:00+00:00', '2024-11-01T00:00:00+00:00', "
+            "'replay', '2024-11-26', '0')"
+        )
+    add_call(db, "AAPL", "2024-11-27", base=100.0, sigma=0.01, as_of="2024-11-26")
+    _quote(
+        db, "AAPL", 99.0, session="2024-11-27", at="2024-11-27T16:30:00+00:00",
+        fresh_until="2024-11-27T19:30:00+00:00", closes_at="2024-11-27T21:00:00+00:00",
+    )  # fmt: skip
+    r = run_cli(home, "status", "--json")  # the wall clock is years later: the replay's counts
+    (q,) = json.loads(r.stdout)["live"]
+    assert q["state"] == "live" and q["age_s"] == 0 and q["band"] == "inside80"
+    assert q["move_pct"] == pytest.approx(-1.0) and q["call_as_of"] == "2024-11-26"

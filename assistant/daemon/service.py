@@ -166,11 +166,11 @@ def live_quotes(db: sqlite_utils.Database, now: datetime, replaying: bool) -> li
     from store import alerts as outbox
     from store import quotes
 
-    last = outbox.newest_bars(db)
-    wanted: dict[str, str | None] = {s: last.get(s) for s in quotes.all_rows(db)}
-    active = set(last) | {r[0] for r in db.execute("SELECT symbol FROM symbols WHERE active = 1")}
+    active = [r[0] for r in db.execute("SELECT symbol FROM symbols WHERE active = 1")]
+    # a replay's quotes are of its current session, whatever later bars the home holds
+    last = {} if replaying else outbox.newest_bars(db)
     ref = quotes.reference_time(db, replaying, now)
-    reads = quotes.read_all(db, ref, {s: d for s, d in wanted.items() if s in active})
+    reads = quotes.read_all(db, ref, {s: last.get(s) for s in active})
     return [reads[s] for s in sorted(reads)]
 
 
