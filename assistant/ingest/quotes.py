@@ -35,6 +35,8 @@ from store.db import immediate
 
 log = logging.getLogger("assistant.daemon")
 
+YAHOO_PER_HOUR = 2000  # requests an hour Yahoo answers from one address (unofficial)
+
 
 @dataclass
 class PollResult:
@@ -65,6 +67,7 @@ class QuotePoller:
         self.db, self.settings, self.source, self.now = db, settings, source, now
         self.next_at: datetime | None = None  # None: due at once
         self._said_no_quotes = False
+        self._said_too_many = False
 
     def run_due(self) -> PollResult | None:
         """One poll if one is due now (None when not due, or polling is off)."""
@@ -113,6 +116,17 @@ class QuotePoller:
                 self._said_no_quotes = True
             return result
         stale_polls = int(self.settings.live.stale_polls)
+        per_hour = len(trading) * 3600 / every.total_seconds()
+        if per_hour > YAHOO_PER_HOUR and not self._said_too_many:
+            log.warning(
+                "live quotes: %d symbols every %s is %.0f requests an hour, more than the "
+                "about %d Yahoo answers from one address: raise [live] poll_minutes",
+                len(trading),
+                every,
+                per_hour,
+                YAHOO_PER_HOUR,
+            )
+            self._said_too_many = True
         for symbol, (session, opens, closes) in trading.items():
             if result.rate_limited:
                 store.miss(self.db, symbol, now, stale_polls, "rate limited: not asked")
