@@ -61,13 +61,17 @@ class FakeTicker:
                 return empty_df()
             raise yfe.YFPricesMissingError(self.symbol, "(period=1d)")
         now = pd.Timestamp(self.yf.clock()).tz_convert(NY)
-        last = now.floor("min") if answer == "walk" else pd.Timestamp(answer).tz_convert(NY)
+        walk = answer in ("walk", "nan-last")
+        last = now.floor("min") if walk else pd.Timestamp(answer).tz_convert(NY)
         minutes = pd.date_range(last - pd.Timedelta(minutes=4), last, freq="min")
         price = self.yf.price.get(self.symbol, 100.0)
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {"Open": price, "High": price, "Low": price, "Close": price, "Volume": 1000},
-            index=pd.DatetimeIndex(minutes, name="Datetime"),
+            index=pd.DatetimeIndex(minutes, name="Datetime"),  # yfinance's intraday index
         )
+        if answer == "nan-last":  # the minute still forming, without a price yet
+            frame.iloc[-1, :4] = float("nan")
+        return frame
 
 
 class FakeYF:
@@ -261,6 +265,19 @@ def test_an_empty_answer_and_a_rate_limit_are_misses_and_nothing_more_is_asked(d
     poller.run_due()  # Yahoo is not asked again for a while (the source's pause)
     assert len(yf.calls) == before + 1
     assert quotes.get(db, "MSFT")["stale"] == 1
+
+
+def test_yesterdays_last_minute_is_no_quote_and_a_minute_without_a_price_is_skipped(db, home):
+    watch.add(db, ["AAPL"], "yahoo")
+    clock = Clock("2024-11-27 14:30")  # the open: Yahoo's 1d range may still be yesterday's
+    poller, yf = poller_for(db, home, clock)
+    yf.answers["AAPL"] = "2024-11-26 20:59"
+    poller.run_due()
+    assert quotes.get(db, "AAPL") is None  # nothing traded this session yet: nothing stored
+    yf.answers["AAPL"] = "nan-last"
+    clock.step(5)
+    poller.run_due()
+    assert quotes.get(db, "AAPL")["at"] == "2024-11-27T14:34:00+00:00"  # the minute before
 
 
 # ---- the alert: once per symbol and session, across a restart ----
