@@ -67,7 +67,7 @@ class LiveQuote(TypedDict):
     state: State  # live | stale | closed
     age_s: float  # seconds from the quote's time to the reference time
     misses: int
-    last_close: float | None
+    last_close: float | None  # as traded, like the price
     move_pct: float | None
     sigmas: float | None  # the move in units of the day's forecast sigma
     band: live.Band | None  # inside80 | inside95 | outside95 (None: no range today)
@@ -77,7 +77,7 @@ class LiveQuote(TypedDict):
     low: float
     high: float
     call_as_of: str | None
-    lower: float | None
+    lower: float | None  # the day's ranges, as traded (day_range)
     upper: float | None
     lower95: float | None
     upper95: float | None
@@ -126,12 +126,62 @@ def day_call(db: sqlite_utils.Database, symbol: str, session: str) -> DayCall | 
 
 
 def last_close(db: sqlite_utils.Database, symbol: str, session: str) -> float | None:
-    """The close of the last stored session before `session`."""
+    """The as-traded close of the last stored session before `session`."""
     row = db.execute(
-        "SELECT close FROM bars WHERE symbol = ? AND date < ? ORDER BY date DESC LIMIT 1",
+        "SELECT raw_close FROM bars WHERE symbol = ? AND date < ? ORDER BY date DESC LIMIT 1",
         [symbol, session],
     ).fetchone()
     return None if row is None else float(row[0])
+
+
+class DayRange(TypedDict):
+    """The day's call in the quote's prices (as traded): the last close, the 80% and 95%
+    bounds, the forecast sigma of the session's log return."""
+
+    as_of: str | None  # the call's session (None: no call for the day)
+    last_close: float | None
+    lower: float | None
+    upper: float | None
+    lower95: float | None
+    upper95: float | None
+    sigma: float | None
+
+
+def day_range(db: sqlite_utils.Database, symbol: str, session: str) -> DayRange:
+    """The day's call (`day_call`) in as-traded prices, as quotes are: a call's prices are
+    adjusted ones (split- and dividend-adjusted as of its making), so its bounds are taken
+    as ratios of its base price and applied to the as-traded close of its session (the
+    stored raw close). Without a call, the last as-traded close only."""
+    call = day_call(db, symbol, session)
+    if call is None:
+        return DayRange(
+            as_of=None,
+            last_close=last_close(db, symbol, session),
+            lower=None,
+            upper=None,
+            lower95=None,
+            upper95=None,
+            sigma=None,
+        )
+    row = db.execute(
+        "SELECT raw_close FROM bars WHERE symbol = ? AND date = ?", [symbol, call["as_of"]]
+    ).fetchone()
+    base = float(call["base_price"])
+    raw = float(row[0]) if row and row[0] and base > 0 else base
+    k = raw / base if base > 0 else 1.0
+
+    def scaled(v: float | None) -> float | None:
+        return None if v is None else float(v) * k
+
+    return DayRange(
+        as_of=call["as_of"],
+        last_close=raw,
+        lower=scaled(call["lower"]),
+        upper=scaled(call["upper"]),
+        lower95=scaled(call["lower95"]),
+        upper95=scaled(call["upper95"]),
+        sigma=call["vol_sigma"],
+    )
 
 
 def record(
@@ -183,9 +233,9 @@ def record_in(
     if not fresh and old is not None and _time(old["at"]) >= at:
         _miss(db, old, polled_at, stale_polls, None)
         return Recorded(False, False)
-    call = day_call(db, symbol, session)
-    outside = call is not None and (
-        live.band(price, (call["lower"], call["upper"]), (call["lower95"], call["upper95"]))
+    rng = day_range(db, symbol, session)
+    outside = (
+        live.band(price, (rng["lower"], rng["upper"]), (rng["lower95"], rng["upper95"]))
         == "outside95"
     )
     kept = None if fresh else old
@@ -279,12 +329,12 @@ def state_at(row: QuoteRow, ref: datetime) -> State:
     return "closed" if ref >= closes else "live"
 
 
-def live_read(row: QuoteRow, call: DayCall | None, close: float | None, ref: datetime) -> LiveQuote:
-    """The quote read against its session's call at reference time `ref` (tz-aware)."""
+def live_read(row: QuoteRow, rng: DayRange, ref: datetime) -> LiveQuote:
+    """The quote read against its session's call (`day_range`) at reference time `ref`."""
     price = float(row["price"])
-    base = call["base_price"] if call is not None else close
-    r80 = (call["lower"], call["upper"]) if call else (None, None)
-    r95 = (call["lower95"], call["upper95"]) if call else (None, None)
+    base = rng["last_close"]
+    r80 = (rng["lower"], rng["upper"])
+    r95 = (rng["lower95"], rng["upper95"])
     where = live.band(price, r80, r95)
     return LiveQuote(
         symbol=row["symbol"],
@@ -297,14 +347,14 @@ def live_read(row: QuoteRow, call: DayCall | None, close: float | None, ref: dat
         misses=int(row["misses"]),
         last_close=base,
         move_pct=live.move_pct(price, base),
-        sigmas=live.sigmas(price, base, call["vol_sigma"] if call else None),
+        sigmas=live.sigmas(price, base, rng["sigma"]),
         band=where,
         inside80=None if r80[0] is None or r80[1] is None else where == "inside80",
         inside95=None if where is None else where != "outside95",
         left95=row["left95_at"] is not None,
         low=float(row["low"]),
         high=float(row["high"]),
-        call_as_of=call["as_of"] if call else None,
+        call_as_of=rng["as_of"],
         lower=r80[0],
         upper=r80[1],
         lower95=r95[0],
@@ -333,8 +383,5 @@ def read_all(
         last = last_dates[symbol]
         if last is not None and row["session"] < last:
             continue
-        session = row["session"]
-        call = day_call(db, symbol, session)
-        close = None if call is not None else last_close(db, symbol, session)
-        out[symbol] = live_read(row, call, close, ref)
+        out[symbol] = live_read(row, day_range(db, symbol, row["session"]), ref)
     return out

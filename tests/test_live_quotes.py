@@ -141,6 +141,34 @@ def test_the_move_in_sigmas_and_the_bands_on_hand_built_numbers():
     assert live.move_pct(101.0, None) is None
 
 
+def test_a_quote_as_traded_reads_against_a_call_in_adjusted_prices(db):
+    # A 2:1 split since: the stored (adjusted) close of 2024-11-26 is 50, as traded it was
+    # 100, and the call made then is in adjusted prices. Quotes (Yahoo's minutes, hourly
+    # bars) are as traded: the read is in ratios of the call's base, applied to 100.
+    watch.add(db, ["XYZ"], "yahoo")
+    with db.conn:
+        db.execute(
+            "INSERT INTO bars (symbol, date, open, high, low, close, volume, raw_close, "
+            "adj_factor, source) VALUES ('XYZ', '2024-11-26', 50, 51, 49, 50, 1, 100, 0.5, 'y')"
+        )
+    add_call(db, "XYZ", "2024-11-27", base=50.0, sigma=0.01, as_of="2024-11-26")
+    at = datetime(2024, 11, 27, 15, 0, tzinfo=UTC)
+    quotes.record(
+        db, "XYZ", session="2024-11-27", price=101.0, at=at, polled_at=at, source="yahoo",
+        closes_at=at + timedelta(hours=6), fresh_for=timedelta(minutes=15), stale_polls=3,
+    )  # fmt: skip
+    read = quotes.read_all(db, at, {"XYZ": "2024-11-26"})["XYZ"]
+    assert read["last_close"] == 100.0 and read["move_pct"] == pytest.approx(1.0)
+    assert read["sigmas"] == pytest.approx(math.log(1.01) / 0.01)
+    assert read["band"] == "inside80" and read["upper95"] == pytest.approx(101.98, abs=0.01)
+    quotes.record(
+        db, "XYZ", session="2024-11-27", price=97.0, at=at + timedelta(minutes=5),
+        polled_at=at + timedelta(minutes=5), source="yahoo", closes_at=at + timedelta(hours=6),
+        fresh_for=timedelta(minutes=15), stale_polls=3,
+    )  # fmt: skip
+    assert quotes.get(db, "XYZ")["left95_price"] == 97.0  # below 98.06 as traded
+
+
 # ---- polling: pace, closed-exchange silence ----
 
 
@@ -231,17 +259,17 @@ def test_a_quote_with_nothing_newer_for_n_polls_is_stale_with_its_age(db, home):
         clock.step(5)
         poller.run_due()
         row = quotes.get(db, "AAPL")
-        states.append(quotes.live_read(row, None, 100.0, ref())["state"])
+        states.append(quotes.state_at(row, ref()))
     assert states == ["live", "live", "stale"]
-    read = quotes.live_read(quotes.get(db, "AAPL"), None, 100.0, ref())
-    assert read["misses"] == 3 and read["age_s"] == 15 * 60
+    read = quotes.live_read(quotes.get(db, "AAPL"), quotes.day_range(db, "AAPL", "x"), ref())
+    assert read["state"] == "stale" and read["misses"] == 3 and read["age_s"] == 15 * 60
     yf.answers["AAPL"] = "walk"  # a newer quote: live again
     clock.step(5)
     poller.run_due()
-    assert quotes.live_read(quotes.get(db, "AAPL"), None, 100.0, ref())["state"] == "live"
+    assert quotes.state_at(quotes.get(db, "AAPL"), ref()) == "live"
     # no poll at all (a stopped daemon): stale once stale_polls polls' time has passed
     later = ref() + timedelta(minutes=16)
-    assert quotes.live_read(quotes.get(db, "AAPL"), None, 100.0, later)["state"] == "stale"
+    assert quotes.state_at(quotes.get(db, "AAPL"), later) == "stale"
 
 
 def test_an_empty_answer_and_a_rate_limit_are_misses_and_nothing_more_is_asked(db, home):
@@ -470,7 +498,7 @@ def test_a_replay_quotes_each_hour_of_a_session_before_its_cycle(db):
     row = quotes.get(db, "AAA")
     assert row["at"] == "2024-03-06T21:00:00+00:00" and row["price"] == pytest.approx(102.5)
     ref = quotes.reference_time(db, True, datetime.now(UTC))
-    read = quotes.live_read(row, quotes.day_call(db, "AAA", "2024-03-06"), None, ref)
+    read = quotes.live_read(row, quotes.day_range(db, "AAA", "2024-03-06"), ref)
     assert read["state"] == "closed" and read["move_pct"] == pytest.approx(102.5 / 101 * 100 - 100)
 
 

@@ -188,13 +188,13 @@ def _live_ranges(db: sqlite_utils.Database) -> int:
     for sym, q in quotes.all_rows(db).items():
         if q["left95_at"] is None or q["left95_price"] is None:
             continue
-        call = quotes.day_call(db, sym, q["session"])
+        rng = quotes.day_range(db, sym, q["session"])
         where = ""
-        if call is not None and call["lower95"] is not None and call["upper95"] is not None:
-            side = "above" if q["left95_price"] > call["upper95"] else "below"
+        if rng["lower95"] is not None and rng["upper95"] is not None:
+            side = "above" if q["left95_price"] > rng["upper95"] else "below"
             where = (
-                f" ({side} {call['lower95']:.2f} .. {call['upper95']:.2f}, called on "
-                f"{call['as_of']} from the close {call['base_price']:.2f})"
+                f" ({side} {rng['lower95']:.2f} .. {rng['upper95']:.2f}, called on "
+                f"{rng['as_of']} from the close {rng['last_close']:.2f})"
             )
         new += outbox.enqueue(
             db,
