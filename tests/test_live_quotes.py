@@ -344,6 +344,12 @@ def test_leaving_the_95_range_alerts_once_per_symbol_and_session_across_a_restar
     clock.t = datetime(2024, 11, 29, 15, 0, tzinfo=UTC)  # the next session
     poller.run_due()
     assert events.scan(db, cfg) == 1
+    off = config.Settings().replace("alerts", live_range=False).alerts
+    add_call(db, "AAPL", "2024-12-02", base=100.0, sigma=0.01, as_of="2024-11-29")
+    clock.t = datetime(2024, 12, 2, 15, 0, tzinfo=UTC)  # Monday, out again: switched off
+    poller.run_due()
+    assert quotes.get(db, "AAPL")["left95_price"] == 97.0
+    assert events.scan(db, off) == 0
     rows = db.execute("SELECT key, title, body FROM alerts ORDER BY id").fetchall()
     db.close()
     assert [r[0] for r in rows] == ["live95:AAPL:2024-11-27", "live95:AAPL:2024-11-29"]
