@@ -174,13 +174,14 @@ def test_a_quote_as_traded_reads_against_a_call_in_adjusted_prices(db):
 
 def test_polls_at_its_pace_only_while_the_exchange_is_open(db, home):
     # Wednesday 2024-11-27 a full session (14:30-21:00 UTC); Thursday Thanksgiving, closed;
-    # Friday an early close at 13:00 New York (18:00 UTC); Saturday nothing. 7203.T trades
+    # Friday an early close at 13:00 New York (18:00 UTC); Saturday morning (Tokyo's hours)
+    # nothing. 7203.T trades
     # in Tokyo, 00:00-06:30 UTC (15:30 local since November 2024) with a lunch break
     # 02:30-03:30, on its own calendar.
     watch.add(db, ["AAPL", "7203.T"], "yahoo")
     clock = Clock("2024-11-27 13:00")
     poller, yf = poller_for(db, home, clock)
-    while clock() < pd.Timestamp("2024-12-01 00:00", tz="UTC"):
+    while clock() < pd.Timestamp("2024-11-30 07:00", tz="UTC"):  # Saturday in Tokyo too
         poller.run_due()
         clock.step(1)
     asked = [t for sym, t in yf.calls if sym == "AAPL"]
