@@ -253,15 +253,37 @@ def open_session(
             return None
         start = day.tz_localize("UTC")
         return day, start, start + pd.Timedelta(days=1)
-    cal = _calendar(exchange, now.tz_localize(None))
-    day = now.tz_convert(cal.tz).tz_localize(None).normalize()
-    if _outside(cal, day) or not cal.is_session(day):
+    tz = _zone_of(exchange)
+    day = now.tz_convert(tz).tz_localize(None).normalize()
+    times = _session_times(exchange, day)
+    if times is None:
         return None
-    opens = pd.Timestamp(cal.session_open(day)).tz_convert("UTC")
-    closes = pd.Timestamp(cal.session_close(day)).tz_convert("UTC")
+    opens, closes, brk_start, brk_end = times
     if not opens <= now < closes:
         return None
-    brk_start, brk_end = cal.session_break_start(day), cal.session_break_end(day)
-    if not pd.isna(brk_start) and not pd.isna(brk_end) and brk_start <= now < brk_end:
+    if brk_start is not None and brk_end is not None and brk_start <= now < brk_end:
         return None
     return day, opens, closes
+
+
+@functools.lru_cache(maxsize=64)
+def _zone_of(exchange: str) -> str:
+    return str(_calendar(exchange, pd.Timestamp.today()).tz)
+
+
+Times = tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp | None, pd.Timestamp | None]
+
+
+@functools.lru_cache(maxsize=512)  # a poller asks the same day every few minutes
+def _session_times(exchange: str, day: pd.Timestamp) -> Times | None:
+    """(open, close, break start, break end) in UTC of the session on `day`; None if none."""
+    cal = _calendar(exchange, day)
+    if _outside(cal, day) or not cal.is_session(day):
+        return None
+
+    def utc(t: pd.Timestamp) -> pd.Timestamp | None:
+        return None if pd.isna(t) else pd.Timestamp(t).tz_convert("UTC")
+
+    opens, closes = utc(cal.session_open(day)), utc(cal.session_close(day))
+    assert opens is not None and closes is not None
+    return opens, closes, utc(cal.session_break_start(day)), utc(cal.session_break_end(day))
