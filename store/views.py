@@ -228,6 +228,7 @@ class SymbolDetail(TypedDict):
     ranking: Ranking | None  # the ranking model's newest call at the latest call's horizon
     n80: int  # verified calls with an 80% range behind coverage80 (as on the watchlist)
     coverage80: float | None
+    live: NotRequired[LiveQuote | None]  # the latest quote, as on the watchlist
 
 
 @contextlib.contextmanager
@@ -837,6 +838,7 @@ def symbol_detail(
     bars_limit: int = 120,
     history_limit: int = 200,
     as_of: str | None = None,
+    now: datetime | None = None,
 ) -> SymbolDetail:
     """Price history, predictions (with outcomes) and the latest call's signals for one symbol,
     up to `as_of`; by default up to a replay's clock, where the dashboard stops too."""
@@ -874,6 +876,8 @@ def symbol_detail(
         horizon = latest["horizon"] if latest else min(ranks, default=None)
         seen = latest["as_of"] if as_of and latest else None  # the latest call's, in a replay
         context = market.context_of(db, [symbol], seen).get(symbol)
+        ref = quotes.reference_time(db, as_of is not None, now or datetime.now(UTC))
+        live = quotes.read_all(db, ref, {symbol: bars[-1][0] if bars else None}).get(symbol)
         return {
             "symbol": symbol,
             "context": context,
@@ -893,6 +897,7 @@ def symbol_detail(
             "ranking": ranks.get(horizon) if horizon is not None else None,
             "n80": len(ranged),
             "coverage80": sum(ranged) / len(ranged) if ranged else None,
+            "live": live,
         }
 
 

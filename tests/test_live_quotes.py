@@ -410,6 +410,26 @@ async def test_the_dashboard_shows_the_live_column_only_with_quotes_and_says_sta
 
 
 @sync
+async def test_the_symbol_screen_says_the_live_read_in_full(home, db):
+    fill(db)
+    with db.conn:
+        db.execute("UPDATE predictions SET vol_sigma = 0.01 WHERE horizon = 1")
+    (base,) = db.execute(
+        "SELECT base_price FROM predictions WHERE symbol = 'AAPL' AND horizon = 1 "
+        "AND target_date = '2018-07-02'"
+    ).fetchone()
+    _quote(db, "AAPL", round(base * 0.975, 2))  # -2.5%: outside 80% (+-2%), inside 95% (+-3%)
+    async with make_app(home, clock=lambda: FIXED_NOW, poll_seconds=0.05).run_test(
+        size=(120, 40)
+    ) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # the first row: AAPL
+        assert await wait_for(pilot, lambda: "live -2.50%" in screen_text(pilot.app))
+        text = screen_text(pilot.app)
+    assert f"live -2.50% -2.5σ in 95% ({round(base * 0.975, 2):,.2f} at 15:00 UTC)" in text
+
+
+@sync
 async def test_the_live_column_fits_a_narrow_dashboard(home, db):
     fill(db)
     _quote(db, "AAPL", 150.0)
