@@ -129,3 +129,74 @@ def flag_sessions(db: sqlite_utils.Database, symbol: str, days: list[str], flagg
         [int(flagged), symbol, *days],
     )
     return int(cur.rowcount)
+
+
+def last_session(db: sqlite_utils.Database, symbol: str) -> str | None:
+    """The newest session date with hourly bars for `symbol` (None when it has none)."""
+    row = db.execute("SELECT MAX(session) FROM hourly_bars WHERE symbol = ?", [symbol]).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def flagged_sessions(db: sqlite_utils.Database, symbol: str) -> list[str]:
+    """Session dates of `symbol` whose hourly bars are flagged (do not roll up), oldest first."""
+    cur = db.execute(
+        "SELECT DISTINCT session FROM hourly_bars WHERE symbol = ? AND flagged = 1 "
+        "ORDER BY session",
+        [symbol],
+    )
+    return [r[0] for r in cur]
+
+
+@dataclass(frozen=True)
+class HourlySummary:
+    symbol: str
+    bars: int
+    sessions: int
+    first: str
+    last: str
+    flagged_sessions: int
+    sources: str  # comma-separated, e.g. "yahoo" or "simulated"
+
+
+def summary(db: sqlite_utils.Database) -> list[HourlySummary]:
+    """Per symbol with hourly bars: how many, over which sessions, how many flagged."""
+    cur = db.execute(
+        "SELECT symbol, COUNT(*), COUNT(DISTINCT session), MIN(session), MAX(session), "
+        "COUNT(DISTINCT CASE WHEN flagged = 1 THEN session END), GROUP_CONCAT(DISTINCT source) "
+        "FROM hourly_bars GROUP BY symbol ORDER BY symbol"
+    )
+    return [
+        HourlySummary(r[0], int(r[1]), int(r[2]), r[3], r[4], int(r[5]), str(r[6] or ""))
+        for r in cur
+    ]
+
+
+_ROLLUPS = """
+SELECT h.session,
+       (SELECT f.open FROM hourly_bars f WHERE f.symbol = h.symbol AND f.session = h.session
+        ORDER BY f.slot LIMIT 1),
+       MAX(h.high), MIN(h.low),
+       (SELECT l.close FROM hourly_bars l WHERE l.symbol = h.symbol AND l.session = h.session
+        ORDER BY l.slot DESC LIMIT 1),
+       b.open, b.high, b.low, b.close, b.adj_factor
+FROM hourly_bars h
+LEFT JOIN bars b ON b.symbol = h.symbol AND b.date = h.session AND b.provisional = 0
+WHERE h.symbol = ? AND h.session >= ?
+GROUP BY h.session
+ORDER BY h.session
+"""
+
+
+def rollups(db: sqlite_utils.Database, symbol: str, start: str | None = None) -> pd.DataFrame:
+    """Per session with hourly bars (from `start`, a date): the hours rolled up (open of the
+    first slot, highest high, lowest low, close of the last slot) beside the session's
+    final daily bar (d_open, d_high, d_low, d_close, adj_factor; NaN where there is none),
+    indexed by session date (text)."""
+    rows = db.execute(_ROLLUPS, [symbol, start or ""]).fetchall()
+    cols = ["open", "high", "low", "close", "d_open", "d_high", "d_low", "d_close", "adj_factor"]
+    values = np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=float)
+    return pd.DataFrame(
+        values.reshape(len(rows), len(cols)),
+        index=pd.Index([r[0] for r in rows], name="session"),
+        columns=cols,
+    )

@@ -710,7 +710,66 @@ def m018_hourly_bars(db: sqlite_utils.Database) -> None:
 
 
 @MIGRATIONS()
-def m019_live_quotes(db: sqlite_utils.Database) -> None:
+def m019_hourly_calls(db: sqlite_utils.Database) -> None:
+    # Hour-ahead calls in their own ledger, scored by the same functions as the daily one
+    # (docs/intraday.md, "Hour-ahead calls"). Not the predictions table: there `horizon`
+    # counts sessions and `target_date` is a session date for every reader (the per-session
+    # sums of m015, the ranges' checkpoints of m014, calibration, weights, live records,
+    # the dashboard), so an hourly row there would be read as a daily one by each of them.
+    # `as_of` and `target` are bar starts as hourly_bars stores them (local ISO with the
+    # UTC offset); a call is made at the close of its as_of bar and scored on the close of
+    # its target bar, `horizon` session hours later. `session`/`slot` and
+    # `target_session`/`target_slot` place both bars in their sessions.
+    _run(
+        db,
+        """
+        CREATE TABLE hourly_predictions (
+            id INTEGER PRIMARY KEY,
+            symbol TEXT NOT NULL REFERENCES symbols(symbol),
+            as_of TEXT NOT NULL,
+            horizon INTEGER NOT NULL,
+            model_version TEXT NOT NULL,
+            made_at TEXT NOT NULL,
+            session TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            target TEXT NOT NULL,
+            target_session TEXT NOT NULL,
+            target_slot INTEGER NOT NULL,
+            base_price REAL NOT NULL,
+            pred_change_pct REAL NOT NULL,
+            pred_price REAL NOT NULL,
+            lower REAL,
+            upper REAL,
+            lower95 REAL,
+            upper95 REAL,
+            vol_sigma REAL,
+            p_up REAL,
+            p_flat REAL,
+            p_down REAL,
+            direction TEXT NOT NULL,
+            flat_band REAL,
+            majority INTEGER,
+            last_move INTEGER,
+            status TEXT NOT NULL DEFAULT 'pending',
+            actual_price REAL,
+            error_pct REAL,
+            hit INTEGER,
+            outcome TEXT,
+            up_hit INTEGER,
+            majority_hit INTEGER,
+            covered80 INTEGER,
+            covered95 INTEGER,
+            verified_at TEXT,
+            UNIQUE (symbol, as_of, horizon, model_version)
+        );
+        CREATE INDEX hourly_predictions_status_target
+            ON hourly_predictions(status, target_session, target)
+        """,
+    )
+
+
+@MIGRATIONS()
+def m020_live_quotes(db: sqlite_utils.Database) -> None:
     # The latest quote per symbol while its exchange is open (assistant.ingest.quotes), one
     # row each, overwritten at every poll. Times are UTC ISO-8601 (in a replay: simulated).
     # `at` is the quote's own time, `polled_at` the last poll that asked for it,

@@ -22,7 +22,7 @@ from yfinance.utils import empty_df
 
 from assistant import config
 from assistant.alerts import events
-from assistant.daemon import replay
+from assistant.daemon import replay_clock
 from assistant.daemon.loop import Daemon
 from assistant.daemon.replay_driver import ReplayDriver, ReplayOptions, ReplayRun
 from assistant.ingest.quotes import QuotePoller
@@ -503,7 +503,7 @@ def test_a_replay_quotes_each_hour_of_a_session_before_its_cycle(db):
     add_call(db, "AAA", "2024-03-06", base=101.0, sigma=0.01, as_of="2024-03-05")
     host = Host(db, config.Settings())
     driver = ReplayDriver(host, ReplayOptions(speed=0), "XNYS")
-    clock = replay.ReplayClock("XNYS", "2024-03-05", "2024-03-06")
+    clock = replay_clock.ReplayClock("XNYS", "2024-03-05", "2024-03-06")
     driver.run = ReplayRun(clock, job_runs.start(db, "replay"), lambda f, m: None)
     seen: list[str] = []
     driver._reveal = lambda c, sim: seen.append(f"reveal {sim}") or True  # type: ignore[method-assign]

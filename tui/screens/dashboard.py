@@ -68,7 +68,7 @@ def live_line(rows: list[WatchRow]) -> str | None:
     return line
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(Screen[None]):
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in DASHBOARD_KEYS]
 
     # repaint=False: the widgets the data reaches repaint themselves; a repaint of the

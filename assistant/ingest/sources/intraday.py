@@ -35,12 +35,25 @@ def synthetic_hours(daily: pd.DataFrame, exchange: str = "XNYS", *, seed: int = 
     with open, high, low, close, volume indexed by session date)."""
     rng = np.random.default_rng(seed)
     parts = []
-    for day, bar in daily.iterrows():
-        starts = calendar.session_hours(exchange, pd.Timestamp(str(day)))
-        n = len(starts)
+    days = pd.DatetimeIndex([pd.Timestamp(str(d)) for d in daily.index])
+    days = days.tz_localize(None).normalize() if days.tz is not None else days.normalize()
+    # the sessions' hours in one calendar lookup (as `calendar.session_hours` gives them)
+    bounds = (
+        calendar.session_bounds(exchange, days.min(), days.max())
+        if len(days)
+        else pd.DataFrame({"open": [], "bars": []})
+    )
+    counts = bounds["bars"].reindex(days).fillna(0).to_numpy(dtype=int)
+    first = pd.DatetimeIndex(bounds["open"].reindex(days))
+    cols = [daily[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close")]
+    volumes = daily["volume"].to_numpy(dtype=float) if "volume" in daily else np.zeros(len(daily))
+    hour = pd.Timedelta(hours=1).value
+    for i, key in enumerate(days):
+        n = int(counts[i])
         if n == 0:
             continue
-        o, h, lo, c = (float(bar[k]) for k in ("open", "high", "low", "close"))
+        starts = first[i].value + np.arange(n) * hour  # ns since the epoch
+        o, h, lo, c = (float(col[i]) for col in cols)
         w = _stretch(PROFILE, n)
         steps = rng.normal(0.0, np.sqrt(w / w.sum()), n)
         walk = np.cumsum(steps)
@@ -57,26 +70,27 @@ def synthetic_hours(daily: pd.DataFrame, exchange: str = "XNYS", *, seed: int = 
         highs = np.maximum(highs, np.maximum(opens, closes))
         lows = np.minimum(lows, np.minimum(opens, closes))
         vol = _stretch(VOLUME_PROFILE, n)
-        volume = np.round(float(bar.get("volume", 0.0)) * vol / vol.sum())
-        volume[-1] = float(bar.get("volume", 0.0)) - volume[:-1].sum()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "session": pd.Timestamp(str(day)).normalize(),
-                    "slot": np.arange(n),
-                    "open": opens,
-                    "high": highs,
-                    "low": lows,
-                    "close": closes,
-                    "volume": volume,
-                    "flagged": 0,
-                },
-                index=pd.DatetimeIndex(starts, name="ts"),
-            )
-        )
+        volume = np.round(volumes[i] * vol / vol.sum())
+        volume[-1] = volumes[i] - volume[:-1].sum()
+        # one frame at the end: a DataFrame per session costs more than the session's maths
+        parts.append((key, starts, opens, highs, lows, closes, volume))
     if not parts:
         return pd.DataFrame(
             columns=["session", "slot", "open", "high", "low", "close", "volume", "flagged"],
             index=pd.DatetimeIndex([], name="ts"),
         )
-    return pd.concat(parts)
+    sizes = [len(p[1]) for p in parts]
+    index = pd.DatetimeIndex(np.concatenate([p[1] for p in parts]), name="ts")
+    return pd.DataFrame(
+        {
+            "session": pd.DatetimeIndex(np.repeat([p[0] for p in parts], sizes)),
+            "slot": np.concatenate([np.arange(n) for n in sizes]),
+            "open": np.concatenate([p[2] for p in parts]),
+            "high": np.concatenate([p[3] for p in parts]),
+            "low": np.concatenate([p[4] for p in parts]),
+            "close": np.concatenate([p[5] for p in parts]),
+            "volume": np.concatenate([p[6] for p in parts]),
+            "flagged": 0,
+        },
+        index=index.tz_localize("UTC").tz_convert(first.tz),
+    )
