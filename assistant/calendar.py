@@ -268,6 +268,56 @@ def record_sessions(
     freshness.record_calendar(db, exchanges, holidays)
 
 
+def open_session(
+    exchange: str, now: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp] | None:
+    """(session date, open, close) of the session trading at `now` (tz-aware; open and
+    close in UTC), or None while the exchange is closed: outside its hours, on a holiday,
+    after an early close, during a lunch break. Crypto (24/7) and FX (24/5) trade midnight
+    to midnight UTC on their session days."""
+    now = pd.Timestamp(now).tz_convert("UTC")
+    if exchange in ("24/7", "24/5"):
+        day = now.tz_localize(None).normalize()
+        if not is_session(exchange, day):
+            return None
+        start = day.tz_localize("UTC")
+        return day, start, start + pd.Timedelta(days=1)
+    tz = _zone_of(exchange)
+    day = now.tz_convert(tz).tz_localize(None).normalize()
+    times = _session_times(exchange, day)
+    if times is None:
+        return None
+    opens, closes, brk_start, brk_end = times
+    if not opens <= now < closes:
+        return None
+    if brk_start is not None and brk_end is not None and brk_start <= now < brk_end:
+        return None
+    return day, opens, closes
+
+
+@functools.lru_cache(maxsize=64)
+def _zone_of(exchange: str) -> str:
+    return str(_calendar(exchange, pd.Timestamp.today()).tz)
+
+
+Times = tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp | None, pd.Timestamp | None]
+
+
+@functools.lru_cache(maxsize=512)  # a poller asks the same day every few minutes
+def _session_times(exchange: str, day: pd.Timestamp) -> Times | None:
+    """(open, close, break start, break end) in UTC of the session on `day`; None if none."""
+    cal = _calendar(exchange, day)
+    if _outside(cal, day) or not cal.is_session(day):
+        return None
+
+    def utc(t: pd.Timestamp) -> pd.Timestamp | None:
+        return None if pd.isna(t) else pd.Timestamp(t).tz_convert("UTC")
+
+    opens, closes = utc(cal.session_open(day)), utc(cal.session_close(day))
+    assert opens is not None and closes is not None
+    return opens, closes, utc(cal.session_break_start(day)), utc(cal.session_break_end(day))
+
+
 def bar_grid(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DataFrame:
     """Every one-hour bar of the sessions in [start, end], in time order: index = bar start
     (tz-aware, exchange-local), columns `session` (tz-naive date), `slot` (0-based hour of

@@ -100,6 +100,14 @@ class Daemon:
 
 
 @dataclass(frozen=True)
+class Live:
+    """Live quotes while the exchange is open (assistant.ingest.quotes)."""
+
+    poll_minutes: int = 5  # minutes between polls of the latest price; 0 = no polling
+    stale_polls: int = 3  # polls in a row with no newer quote before a quote is stale
+
+
+@dataclass(frozen=True)
 class Compute:
     scheduler: str = ""  # a Dask scheduler (tcp://HOST:8786) for train/backtest; "" runs here
 
@@ -115,6 +123,7 @@ class Alerts:
     quarantine: bool = True  # a model was quarantined (its artifact is unusable)
     digest: bool = True  # after a cycle and its verify: the calls made, the calls scored
     daemon: bool = True  # the daemon stopping
+    live_range: bool = True  # a live price left the day's 95% range (once a symbol a session)
     per_minute: int = 10  # at most this many sends a minute; the rest wait their turn
     timeout_seconds: float = 10.0  # one send; a hanging endpoint is given up after this
     retries: int = 3  # tries after the first, with a doubling pause
@@ -170,6 +179,7 @@ class Settings:
     models: Models = field(default_factory=Models)
     cycle: Cycle = field(default_factory=Cycle)
     daemon: Daemon = field(default_factory=Daemon)
+    live: Live = field(default_factory=Live)
     compute: Compute = field(default_factory=Compute)
     alerts: Alerts = field(default_factory=Alerts)
     paper: Paper = field(default_factory=Paper)
@@ -343,6 +353,10 @@ RANGES: dict[tuple[str, str], Rule] = {
     ),
     ("daemon", "heartbeat_seconds"): _whole(1, 600, "seconds"),
     ("daemon", "replay_speed"): _number(0, 1_000_000),
+    # Yahoo answers about 2,000 requests an hour from one address (unofficial): one a
+    # symbol a poll, so a 5-minute pace keeps a watchlist of 150 inside it
+    ("live", "poll_minutes"): _whole(0, 60, "minutes (0 = off)"),
+    ("live", "stale_polls"): _whole(1, 100, "polls"),
     ("alerts", "per_minute"): _whole(1, 6000),
     ("alerts", "timeout_seconds"): _number(0, 3600, above=True),
     ("alerts", "retries"): _whole(0, 20),

@@ -766,3 +766,40 @@ def m019_hourly_calls(db: sqlite_utils.Database) -> None:
             ON hourly_predictions(status, target_session, target)
         """,
     )
+
+
+@MIGRATIONS()
+def m020_live_quotes(db: sqlite_utils.Database) -> None:
+    # The latest quote per symbol while its exchange is open (assistant.ingest.quotes), one
+    # row each, overwritten at every poll. Times are UTC ISO-8601 (in a replay: simulated).
+    # `at` is the quote's own time, `polled_at` the last poll that asked for it,
+    # `updated_at` the poll that last brought a newer quote; `misses` counts the polls in a
+    # row since then that brought nothing newer (no answer, an error, the same quote) and
+    # `stale` is set once that reaches [live] stale_polls; `fresh_until` is when the quote
+    # turns stale should no poll come at all (a stopped daemon). `session` is the exchange
+    # session the quote belongs to and `closes_at` its close. low/high: the session's lowest
+    # and highest price polled; left95_at/left95_price: the first poll of the session that
+    # found the price outside the day's 95% range (what the live-range alert says).
+    _run(
+        db,
+        """
+        CREATE TABLE quotes (
+            symbol TEXT PRIMARY KEY REFERENCES symbols(symbol),
+            session TEXT NOT NULL,
+            price REAL NOT NULL,
+            at TEXT NOT NULL,
+            polled_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            misses INTEGER NOT NULL DEFAULT 0,
+            stale INTEGER NOT NULL DEFAULT 0,
+            fresh_until TEXT NOT NULL,
+            closes_at TEXT NOT NULL,
+            low REAL NOT NULL,
+            high REAL NOT NULL,
+            left95_at TEXT,
+            left95_price REAL,
+            last_error TEXT
+        ) WITHOUT ROWID
+        """,
+    )

@@ -180,7 +180,7 @@ class TradingApp(App[None]):
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load_detail(self, symbol: str) -> None:
-        self.post_message(DetailLoaded(self._read(views.symbol_detail, symbol)))
+        self.post_message(DetailLoaded(self._read(views.symbol_detail, symbol, now=self.clock())))
 
     @work(thread=True, group="commands", exit_on_error=False)
     def enqueue(self, command: Command) -> None:

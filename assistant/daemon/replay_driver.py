@@ -7,6 +7,13 @@ waits (commands and heartbeats go on) until it is done: a replay serves the mode
 walk-forward backtest would, never stale ones. A stop leaves a step unrecorded, so it is
 redone on resume. When the data runs out the replay is finished and keeps serving
 commands as of its last session.
+
+A session with hourly bars (stored, or collected when it is revealed) is stepped through
+hour by hour before its cycle runs: each hour quotes the bars' closes
+(assistant.ingest.quotes.replay_hour) against the calls made at the previous close, so
+the dashboard's live column moves through the replayed day while its close and calls stay
+those of the previous session (the daemon's simulated date moves at the step). The hours
+share the session's time at the replay's speed (`[live] poll_minutes = 0` skips them).
 """
 
 from __future__ import annotations
@@ -64,6 +71,9 @@ class ReplayDriver:
         self._revealed: str | None = None  # the session collected (and retrain started)
         self._trains_for: str | None = None  # the session whose due retrain the clock waits for
         self._stored_only: set[str] = set()
+        self._hours_for: str | None = None  # the session whose hours are being replayed
+        self._hour = 0  # the next hourly slot of that session
+        self._slots = 0  # its hourly slots (0: no hourly bars, no hours)
 
     # ---- what the loop asks ----
 
@@ -95,6 +105,8 @@ class ReplayDriver:
             if not self._reveal(clock, sim):
                 return False  # stopping mid-step: the session is redone on resume
             self._revealed = sim
+        if not self._hours_done(sim):
+            return self._replay_hour(sim)
         if self._trains_for == sim and host.worker.busy:
             # The clock does not pass a due retrain until it is done; look again in a
             # moment (not in a spin: that would starve the training thread of the GIL and
@@ -106,7 +118,8 @@ class ReplayDriver:
         clock.advance()
         run.progress(clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})")
         speed = self.opts.speed
-        self._next_step = host.clock() + (1.0 / speed if speed > 0 else 0.0)
+        share = 1.0 / (self._slots + 1) if self._hours_for == sim else 1.0
+        self._next_step = host.clock() + (share / speed if speed > 0 else 0.0)
         return speed <= 0
 
     def idle_for(self, t: float) -> float:
@@ -251,6 +264,28 @@ class ReplayDriver:
                 )
             )
         return True
+
+    def _hours_done(self, sim: str) -> bool:
+        """Whether session `sim`'s hours (if it has hourly bars) have all been replayed."""
+        if self._hours_for != sim:
+            from store import quotes
+
+            self._hours_for, self._hour = sim, 0
+            live = int(self.host.settings.live.poll_minutes) > 0
+            self._slots = quotes.session_slots(self.host.db, sim) if live else 0
+        return self._hour >= self._slots
+
+    def _replay_hour(self, sim: str) -> bool:
+        """Quote one hour of session `sim` from its hourly bars; the hours and the session's
+        own step share the session's time at the replay's speed."""
+        from assistant.ingest.quotes import replay_hour
+
+        host = self.host
+        replay_hour(host.db, host.settings, sim, self._hour)
+        self._hour += 1
+        speed = self.opts.speed
+        self._next_step = host.clock() + (1.0 / (speed * (self._slots + 1)) if speed > 0 else 0.0)
+        return speed <= 0
 
     def _step(self, clock: replay_clock.ReplayClock, sim: str) -> bool:
         """One simulated session, once revealed (and its due retrain done); False if a stop

@@ -10,6 +10,7 @@ unexplained jump). `validate.py` turns raw input into this shape or refuses it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
@@ -53,6 +54,24 @@ class Clocked(Source, Protocol):
     """A live source: its clock says which sessions have closed (tests move it)."""
 
     clock: Callable[[], pd.Timestamp]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The latest price of a symbol and when it was quoted (tz-aware UTC)."""
+
+    price: float
+    at: pd.Timestamp
+
+
+@runtime_checkable
+class Quoting(Source, Protocol):
+    """A source of live quotes (Yahoo): the latest price of today's session.
+
+    Raises NoDataError when it has none (an empty answer) and TemporaryError for rate
+    limits, timeouts and network failures, as `history` does."""
+
+    def quote(self, symbol: str) -> Quote: ...
 
 
 @runtime_checkable

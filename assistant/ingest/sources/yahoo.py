@@ -31,6 +31,7 @@ import pandas as pd
 
 from assistant import calendar
 from assistant.errors import NoDataError, TemporaryError
+from assistant.ingest.sources.base import Quote
 from assistant.ingest.sources.validate import ValidationError, validate, validate_hourly
 
 _RENAME = {
@@ -172,6 +173,36 @@ class YahooSource:
         except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
             raise self._classify(symbol, exc) from None
         return self._normalize(symbol, raw, start, end)
+
+    def quote(self, symbol: str) -> Quote:
+        """The latest price of today's session: the close of the newest one-minute bar of
+        `Ticker.history(period="1d", interval="1m")` (the bar still forming carries the
+        last trade; Yahoo delays some exchanges by 15 minutes), quoted at that bar's start.
+        One request a symbol, refused without asking after a rate limit (as `history`);
+        an empty answer, or one with no price, is NoDataError."""
+        yf = self._module()
+        self._check_blocked()
+        try:
+            with _quiet():
+                raw = yf.Ticker(symbol).history(
+                    period="1d",
+                    interval="1m",
+                    prepost=False,
+                    auto_adjust=False,
+                    actions=False,
+                    timeout=self.timeout,
+                )
+        except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
+            raise self._classify(symbol, exc) from None
+        if raw is None or raw.empty or "Close" not in raw.columns:
+            raise NoDataError(f"Yahoo has no quote for {symbol} now")
+        closes = pd.to_numeric(raw["Close"], errors="coerce")
+        closes = closes[np.isfinite(closes) & (closes > 0)]
+        if closes.empty:
+            raise NoDataError(f"Yahoo has no usable quote for {symbol} now")
+        at = pd.Timestamp(closes.index[-1])
+        at = at.tz_localize("UTC") if at.tz is None else at.tz_convert("UTC")
+        return Quote(float(closes.iloc[-1]), at)
 
     def news(self, symbol: str) -> list[object]:
         """Yahoo's recent headlines for `symbol` (yfinance's `Ticker.news`), asked like
