@@ -50,26 +50,28 @@ _INSERT = (
 )
 
 
-class MaturingCall(NamedTuple):
-    """A pending call whose target session has come, with the final close of that session
-    (None while no final bar is stored) and, when `maturing` was given JSON paths, the
-    JSON array of those values from its signals document (`extracted`)."""
+class Maturing(NamedTuple):
+    """The pending calls whose target session has come, column by column (a backlog is
+    100k calls: one tuple per column, not an object per call): each call with the final
+    close of its target session (None while no final bar is stored) and, when `maturing`
+    was given JSON paths, the JSON array of those values from its signals document
+    (`extracted`; None without paths)."""
 
-    id: int
-    symbol: str
-    horizon: int
-    target_date: str
-    base_price: float
-    pred_change_pct: float
-    direction: str
-    regime: str | None
-    model_version: str
-    lower: float | None
-    upper: float | None
-    lower95: float | None
-    upper95: float | None
-    close: float | None
-    extracted: str | None = None
+    id: tuple[int, ...]
+    symbol: tuple[str, ...]
+    horizon: tuple[int, ...]
+    target_date: tuple[str, ...]
+    base_price: tuple[float, ...]
+    pred_change_pct: tuple[float, ...]
+    direction: tuple[str, ...]
+    regime: tuple[str | None, ...]
+    model_version: tuple[str, ...]
+    lower: tuple[float | None, ...]
+    upper: tuple[float | None, ...]
+    lower95: tuple[float | None, ...]
+    upper95: tuple[float | None, ...]
+    close: tuple[float | None, ...]
+    extracted: tuple[str | None, ...]
 
 
 class Verdict(NamedTuple):
@@ -90,12 +92,12 @@ class Verdict(NamedTuple):
 
 # Verification needs the prediction and, when present, the final bar of its target session.
 _MATURING = f"""
-SELECT {", ".join(f"p.{c}" for c in MaturingCall._fields[:-2])}, b.close
+SELECT {", ".join(f"p.{c}" for c in Maturing._fields[:-2])}, b.close
 FROM predictions p
 LEFT JOIN bars b ON b.symbol = p.symbol AND b.date = p.target_date AND b.provisional = 0
 WHERE p.status = 'pending' AND p.target_date <= ?
 """
-MATURING_COLUMNS = MaturingCall._fields[:-1]
+MATURING_COLUMNS = Maturing._fields[:-1]
 
 
 def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
@@ -105,19 +107,20 @@ def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
 
 
-def maturing(
-    db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()
-) -> list[MaturingCall]:
+def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()) -> Maturing:
     """Pending predictions whose target session is on or before `as_of`, with its close.
 
     With `json_paths` (two or more, e.g. '$.votes.rsi'), `extracted` holds a JSON array of
-    those values, extracted by SQLite in a single parse of the signals document.
+    those values per call, extracted by SQLite in a single parse of the signals document.
     """
     if len(json_paths) == 1:
         raise ValueError("pass two or more json paths (SQLite returns an array only then)")
     extra = f", json_extract(p.signals, {', '.join('?' * len(json_paths))})" if json_paths else ""
-    sql = _MATURING.replace(", b.close", f", b.close{extra}")
-    return list(map(MaturingCall._make, db.execute(sql, [*json_paths, as_of]).fetchall()))
+    sql = _MATURING.replace(", b.close", f", b.close{extra or ', NULL'}")
+    rows = db.execute(sql, [*json_paths, as_of]).fetchall()
+    if not rows:
+        return Maturing(*([()] * len(Maturing._fields)))
+    return Maturing._make(zip(*rows, strict=True))
 
 
 def mark_verified(db: sqlite_utils.Database, rows: Iterable[Verdict]) -> None:
@@ -145,12 +148,15 @@ def _apply_scores(db: sqlite_utils.Database, rows: list[Verdict]) -> None:
     among them still pending are added once per session, then one UPDATE ... FROM applies
     the verdicts to those calls (the update triggers stand aside while this pass holds
     sums_paused; schema m017). One savepoint, so no other connection sees the pause and a
-    crash leaves nothing half-done. The page cache is widened for the pass: the UPDATE
-    rewrites every page of the calls it touches and their indexes' pages."""
-    cache = db.execute("PRAGMA cache_size").fetchone()[0]
+    crash leaves nothing half-done. The page caches are widened for the pass (and restored):
+    the UPDATE rewrites every page of the calls it touches and of three indexes, and the
+    temporary table of 100k verdicts outgrows the default 2 MB (about 0.3 s of a 100k
+    pass's CPU time, profiled)."""
+    caches = [db.execute(f"PRAGMA {s}.cache_size").fetchone()[0] for s in ("main", "temp")]
     db.execute("SAVEPOINT verifying")
     try:
-        db.execute(f"PRAGMA cache_size = {-PASS_CACHE_KIB}")
+        for schema_name in ("main", "temp"):  # the verdicts' temporary table has its own
+            db.execute(f"PRAGMA {schema_name}.cache_size = {-PASS_CACHE_KIB}")
         db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS verifying (actual_price REAL, error_pct REAL, "
             "hit INTEGER, outcome TEXT, up_hit INTEGER, majority_hit INTEGER, "
@@ -177,7 +183,8 @@ def _apply_scores(db: sqlite_utils.Database, rows: list[Verdict]) -> None:
         db.execute("RELEASE verifying")
         raise
     finally:
-        db.execute(f"PRAGMA cache_size = {int(cache)}")
+        for schema_name, pages in zip(("main", "temp"), caches, strict=True):
+            db.execute(f"PRAGMA {schema_name}.cache_size = {int(pages)}")
     db.execute("RELEASE verifying")
 
 

@@ -235,7 +235,10 @@ def _check_pass(db, settings, day: str) -> int:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_bulk_pass_stores_and_learns_what_a_call_by_call_pass_would(home, seed):
     db, settings = _backlog(home, np.random.default_rng(seed))
+    caches = [db.execute(f"PRAGMA {s}.cache_size").fetchone() for s in ("main", "temp")]
     first = _check_pass(db, settings, "2024-03-08")  # some targets still to come
+    # the pass widens the page caches for itself only
+    assert [db.execute(f"PRAGMA {s}.cache_size").fetchone() for s in ("main", "temp")] == caches
     assert first > 200
     assert db.execute("SELECT COUNT(*) FROM weights").fetchone()[0] > 0
     # the rest: later targets, calls whose bars never came now expire, weights move from

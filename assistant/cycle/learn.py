@@ -104,9 +104,11 @@ def verify(
     now = utcnow()
     with immediate(db):
         calls = ledger.maturing(db, day, EXTRACT)
-        if not calls:
+        if not calls.id:
             return report
-        scored = sorted({c.symbol for c in calls if c.close is not None})
+        scored = sorted(
+            {s for s, c in zip(calls.symbol, calls.close, strict=True) if c is not None}
+        )
         current = weight_store.load(db, scored) if scored else {}
         decided = decide(calls, current, settings, day, now, source_ends(settings))
         if decided.verdicts:
@@ -131,7 +133,7 @@ def verify(
 
 
 def decide(
-    calls: list[ledger.MaturingCall],
+    calls: ledger.Maturing,
     weights: dict[tuple[str, str], dict[str, float]],
     settings: Settings,
     day: str,
@@ -141,7 +143,7 @@ def decide(
     """The pass, without the store: each call with a final close scored by the outcome
     rules, the others expired or left pending; the weight steps (from `weights`, those
     stored now) and the calibration counts. Column by column: a backlog is 100k calls."""
-    cols = dict(zip(ledger.MaturingCall._fields, zip(*calls, strict=True), strict=True))
+    cols = calls._asdict()
     close_all = np.array(cols["close"], dtype=float)
     has_bar = np.isfinite(close_all)
     wait = np.flatnonzero(~has_bar).tolist()
@@ -161,7 +163,7 @@ def decide(
 
     def column(name: str) -> list[Any]:
         values = cols[name]
-        return list(values) if len(rows) == len(calls) else [values[i] for i in rows.tolist()]
+        return list(values) if len(rows) == len(calls.id) else [values[i] for i in rows.tolist()]
 
     def numbers(name: str) -> np.ndarray:
         return np.array(column(name), dtype=float)
