@@ -1,8 +1,9 @@
 """`assistant import`: CSV files into the store, each file whole or not at all.
 
-A file is read and validated completely before anything is written; then its symbols
-and bars are written in one BEGIN IMMEDIATE transaction. A bad file leaves the
-database exactly as it was and does not stop the other files.
+A file is parsed completely before the write lock is taken; then its symbols are
+validated and written one after the other in one BEGIN IMMEDIATE transaction, which a
+symbol that fails validation rolls back. A bad file leaves the database exactly as it
+was and does not stop the other files.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.ingest.sources.csv import UTF8, load_file
+from assistant.ingest.sources.csv import UTF8, read_file, validated
 from store import bars
 from store import symbols as store_symbols
 from store.db import immediate
@@ -52,35 +53,34 @@ def import_file(
     exchange: str = "XNYS",
     encoding: str = UTF8,
 ) -> FileResult:
-    """Import one file; a problem is returned as `error` (the database is then unchanged)."""
+    """Import one file; a problem is returned as `error` (the database is then unchanged).
+
+    The file is parsed before the write lock is taken; then each symbol's bars are
+    validated and written in turn inside one BEGIN IMMEDIATE transaction, which a symbol
+    that fails validation rolls back whole: only one symbol's normalized bars are held at
+    a time (a 2M-row file of many tickers)."""
     result = FileResult(str(path))
     try:
-        parsed = load_file(
-            Path(path),
-            symbol=symbol,
-            jump_threshold=jump_threshold,
-            exchange=exchange,
-            encoding=encoding,
-        )
-    except (AssistantError, store_symbols.SymbolError) as exc:
-        result.error = str(exc)
-        return result
-    with immediate(db):
-        for sym, frame in parsed:
-            store_symbols.ensure(db, sym, "csv")
-            written = bars.upsert(db, sym, frame, "csv")
-            result.symbols.append(
-                Imported(
-                    sym,
-                    len(frame),
-                    written.added,
-                    written.updated,
-                    written.unchanged,
-                    f"{frame.index[0]:%Y-%m-%d}",
-                    f"{frame.index[-1]:%Y-%m-%d}",
-                    int(frame["flagged"].sum()),
+        raws = read_file(Path(path), symbol=symbol, encoding=encoding)
+        with immediate(db):
+            for sym, frame in validated(raws, jump_threshold=jump_threshold, exchange=exchange):
+                store_symbols.ensure(db, sym, "csv")
+                written = bars.upsert(db, sym, frame, "csv")
+                result.symbols.append(
+                    Imported(
+                        sym,
+                        len(frame),
+                        written.added,
+                        written.updated,
+                        written.unchanged,
+                        f"{frame.index[0]:%Y-%m-%d}",
+                        f"{frame.index[-1]:%Y-%m-%d}",
+                        int(frame["flagged"].sum()),
+                    )
                 )
-            )
+    except (AssistantError, store_symbols.SymbolError) as exc:
+        result.symbols = []
+        result.error = str(exc)
     return result
 
 
