@@ -363,7 +363,7 @@ def _give_back_freed() -> None:
 
 try:
     _LIBC: Any = ctypes.CDLL(None)
-except OSError:  # pragma: no cover - a platform without a C library to load
+except (OSError, TypeError):  # pragma: no cover - no C library to load (Windows: TypeError)
     _LIBC = None
 
 
