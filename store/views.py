@@ -488,7 +488,7 @@ def watchlist(
             "ORDER BY as_of DESC LIMIT ?)",
             [symbol, window],
         ).fetchone()
-        # The ranking model's newest relative call, at the same horizon as the latest call.
+        # The ranking model's newest rank, at the same horizon as the latest call.
         mine = ranks.get(symbol, {})
         h = latest["horizon"] if latest else min(mine, default=None)
         out.append(
@@ -520,7 +520,7 @@ MAX_DATE = "9999-12-31"  # no as-of bound: every stored row counts
 def ranked_now(
     db: sqlite_utils.Database, active: list[str], as_of: str | None = None
 ) -> dict[str, dict[int, Ranking]]:
-    """Each watched symbol's newest relative call per horizon (up to `as_of`), ranked among
+    """Each watched symbol's newest rank per horizon (up to `as_of`), ranked among
     the watched symbols ranked that session: a symbol removed since then leaves the ranks
     (5 watched read 1/5 .. 5/5, not 1/6) and the mean the moves are relative to."""
     newest: dict[str, dict[int, Ranking]] = {}

@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 
 from assistant.calendar import sessions_between
-from assistant.cycle.learn import VOTERS
+from assistant.cycle.learn import VOTERS, verify
 from assistant.cycle.plan import DEFAULT_MODEL_WEIGHT, DEFAULT_WEIGHT, RULES_VERSION
-from assistant.cycle.run import verify
 from models import outcomes
 from models.outcomes import buckets_of
 from store import predictions as ledger

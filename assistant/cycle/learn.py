@@ -171,19 +171,78 @@ def decide(
     extracted = _extracted(column("extracted"), len(EXTRACT))
     x = {name: extracted[:, i] for i, name in enumerate(EXTRACT_NAMES)}
     band = np.nan_to_num(x["flat_band"], nan=0.0)
-    close = close_all[rows]
-    realized = outcomes.realized_return(numbers("base_price"), close)
+    realized, hit, decision.verdicts = _score(
+        close_all[rows],
+        numbers("base_price"),
+        np.array(column("direction"), dtype=object),
+        band,
+        x["majority"],
+        [numbers(c) for c in ("lower", "upper", "lower95", "upper95")],
+        numbers("pred_change_pct"),
+        [int(i) for i in column("id")],
+        now,
+    )
+    decision.hits = int(np.nansum(hit))
+    decision.flat = int(np.isnan(hit).sum())
+    symbols = column("symbol")
+    regimes = ["sideways" if r is None else r for r in column("regime")]
+    tally = _tally(symbols, regimes, x, realized)
+    decision.weight_changes = _weight_changes(weights, tally, settings, day)
+    # Calibration learns what a call's stated hit probability is worth from the
+    # call it leaned to, made or not (calls stored before `lean` existed: their own).
+    lean = x["lean"]
+    leaned = np.where(lean > 0, "up", np.where(lean < 0, "down", "flat"))
+    lean_hit = np.where(np.isfinite(lean), outcomes.hit(leaned, realized), hit)
+    decision.calibration = _calibration(
+        column("model_version"), column("horizon"), x["raw_confidence"], lean_hit
+    )
+    return decision
+
+
+def score(done: pd.DataFrame, now: str) -> tuple[np.ndarray, list[ledger.Verdict]]:
+    """(realized log returns, the rows `mark_verified` stores) of matured calls in a frame
+    (columns id, base_price, close, direction, flat_band, majority, pred_change_pct and
+    the ranges' bounds): the scoring `decide` applies, for the hourly ledger."""
+    realized, _, verdicts = _score(
+        done["close"].to_numpy(float),
+        done["base_price"].to_numpy(float),
+        done["direction"].to_numpy(),
+        done["flat_band"].fillna(0.0).to_numpy(float),
+        done["majority"].to_numpy(float),
+        [done[c].to_numpy(float) for c in ("lower", "upper", "lower95", "upper95")],
+        done["pred_change_pct"].to_numpy(float),
+        done["id"].astype(int).tolist(),
+        now,
+    )
+    return realized, verdicts
+
+
+def _score(
+    close: np.ndarray,
+    base: np.ndarray,
+    direction: np.ndarray,
+    band: np.ndarray,
+    majority: np.ndarray,
+    bounds: list[np.ndarray],
+    pred_change_pct: np.ndarray,
+    ids: list[int],
+    now: str,
+) -> tuple[np.ndarray, np.ndarray, list[ledger.Verdict]]:
+    """The one scoring of calls against the close of their target: (realized log returns,
+    hits, verdicts). `bounds`: lower, upper, lower95, upper95; `band`: the FLAT band
+    (0 where unknown); `majority`: NaN for calls made before it was stored."""
+    realized = outcomes.realized_return(base, close)
     klass = outcomes.move_class(realized, band)
-    hit = outcomes.hit(np.array(column("direction"), dtype=object), realized)
+    hit = outcomes.hit(direction, realized)
     up_hit = outcomes.baseline_hit(1, realized)
     # calls made before the majority was stored count its direction as up
-    majority = np.nan_to_num(x["majority"], nan=1.0)
+    majority = np.nan_to_num(majority, nan=1.0)
     majority_hit = outcomes.baseline_hit(np.where(majority < 0, -1, 1), realized)
-    covered80 = _covered(numbers("lower"), numbers("upper"), close)
-    covered95 = _covered(numbers("lower95"), numbers("upper95"), close)
-    error = 100.0 * np.expm1(realized) - numbers("pred_change_pct")
-    ids = [int(i) for i in column("id")]
-    decision.verdicts = list(
+    lower, upper, lower95, upper95 = bounds
+    covered80 = _covered(lower, upper, close)
+    covered95 = _covered(lower95, upper95, close)
+    error = 100.0 * np.expm1(realized) - pred_change_pct
+    verdicts = list(
         map(
             ledger.Verdict._make,
             zip(
@@ -201,21 +260,7 @@ def decide(
             ),
         )
     )
-    decision.hits = int(np.nansum(hit))
-    decision.flat = int(np.isnan(hit).sum())
-    symbols = column("symbol")
-    regimes = ["sideways" if r is None else r for r in column("regime")]
-    tally = _tally(symbols, regimes, x, realized)
-    decision.weight_changes = _weight_changes(weights, tally, settings, day)
-    # Calibration learns what a call's stated hit probability is worth from the
-    # call it leaned to, made or not (calls stored before `lean` existed: their own).
-    lean = x["lean"]
-    leaned = np.where(lean > 0, "up", np.where(lean < 0, "down", "flat"))
-    lean_hit = np.where(np.isfinite(lean), outcomes.hit(leaned, realized), hit)
-    decision.calibration = _calibration(
-        column("model_version"), column("horizon"), x["raw_confidence"], lean_hit
-    )
-    return decision
+    return realized, hit, verdicts
 
 
 def _extracted(texts: list[str | None], width: int) -> np.ndarray:

@@ -18,6 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
@@ -180,9 +181,17 @@ def collect(
 ) -> tuple[Json, str]:
     from assistant.calendar import record_sessions
     from assistant.ingest.collect import collect as run_collect
+    from assistant.ingest.hourly import HourlyResult
 
+    hourly: list[HourlyResult] = []
     results = run_collect(
-        ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress
+        ctx.db,
+        ctx.settings,
+        symbols,
+        source=ctx.source,
+        until=until,
+        progress=progress,
+        hourly=hourly,
     )
     record_sessions(ctx.db, ctx.settings.calendar.exchange)  # the dashboard's session count
     series = _collect_world(ctx, symbols, until)
@@ -197,6 +206,19 @@ def collect(
         summary += "; " + "; ".join(failed)
     if series:
         summary += "; series " + ", ".join(series)
+    if any(h.added or h.flagged or h.status == "failed" for h in hourly):
+        added = sum(h.added for h in hourly)
+        flagged = sum(h.flagged for h in hourly)
+        failed_h = [h.symbol for h in hourly if h.status == "failed"]
+        summary += (
+            f"; hourly: {added} bars added"
+            + (
+                f", {flagged} sessions flagged (hours do not roll up to the daily bar)"
+                if flagged
+                else ""
+            )
+            + (f", failed for {', '.join(failed_h)}" if failed_h else "")
+        )
     return plain(results), summary
 
 
@@ -256,7 +278,7 @@ def cycle(
 
 
 def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
-    from assistant.cycle.run import verify as run_verify
+    from assistant.cycle.learn import verify as run_verify
 
     report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
     if isinstance(report, dict):
@@ -268,6 +290,26 @@ def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[
     return report, summary
 
 
+def hourly_cycle(ctx: Context, progress: Progress, at: datetime) -> tuple[Json, str]:
+    """The hour-ahead calls from the bar that closed by `at` (assistant.cycle.hourly)."""
+    from assistant.cycle.hourly import run_hourly
+
+    calls = run_hourly(ctx.db, ctx.settings, at=at)
+    new = sum(1 for c in calls if c.new)
+    return plain(calls), f"{len(calls)} hourly calls ({new} new)"
+
+
+def hourly_verify(ctx: Context, progress: Progress, at: datetime) -> tuple[Json, str]:
+    """Score the hourly calls whose target bar closed by `at`."""
+    from assistant.cycle.hourly import verify_hourly
+
+    report = verify_hourly(ctx.db, ctx.settings, at=at)
+    return plain(report), (
+        f"verified {report.verified} (hits {report.hits}, flat {report.flat}), "
+        f"pending {report.pending}, expired {report.expired}"
+    )
+
+
 def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
     """Step the paper account through the session the cycle just called (assistant.paper)."""
     from assistant.paper import step_session
@@ -276,7 +318,7 @@ def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[J
 
 
 def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
-    from assistant.cycle.run import check_drift
+    from assistant.cycle.drift import check_drift
 
     findings = check_drift(ctx.db, ctx.settings, as_of=as_of)
     return plain(findings), f"{len(findings)} drift findings" if findings else "no drift"

@@ -7,7 +7,9 @@ in order. A caught-up slot that a later one has passed works as of its own sessi
 (`as_of`); the newest works on the latest final bars, as on time (the cycle never uses
 a provisional bar: late Monday's run on Tuesday morning predicts from Monday's close). The `daily` slot collects, predicts,
 steps the paper account and verifies; the `drift` slot checks drift and retrains when
-`schedule.retrain_every_days` have passed since the last retrain.
+`schedule.retrain_every_days` have passed since the last retrain. With `[cycle]
+hourly_horizons` set, the `hourly` slot (each session hour's close + a few minutes) makes
+the hour-ahead calls from that bar and verifies the hourly calls whose target bar closed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from store.daemon_state import DaemonRow, State
 
 log = logging.getLogger("assistant.daemon")
 
-HAS_RUN = {"daily": "collect", "drift": "drift"}  # the job whose run marks a slot done
+# the job whose run marks a slot done
+HAS_RUN = {"daily": "collect", "drift": "drift", "hourly": "hourly_cycle"}
 DAILY_JOBS = ("collect", "cycle", "paper", "verify")
 
 
@@ -99,6 +102,9 @@ class LiveDriver:
 
     def fire_slot(self, name: str, slot: datetime) -> None:
         host, key = self.host, scheduler.slot_key(slot)
+        if name == "hourly":  # works as of its own bar, on time or late
+            self._fire_hourly(slot, key)
+            return
         as_of = self._as_of(name, slot)
         if name == "daily":
             if job_runs.ran_for(host.db, "collect", key):
@@ -114,6 +120,28 @@ class LiveDriver:
             ctx = host.ctx
             jobs.run_job(host.db, "drift", lambda p: jobs.drift(ctx, p, as_of), scheduled_for=key)
             self._retrain_if_due()
+
+    def _fire_hourly(self, slot: datetime, key: str) -> None:
+        """The hour-ahead calls from the bar that closed HOURLY_LAG before `slot` (a late
+        slot too: the cycle reads bars up to that bar only), then the verification of the
+        hourly calls whose target bar had closed by `slot`."""
+        host = self.host
+        if job_runs.ran_for(host.db, "hourly_cycle", key):
+            return
+        ctx, bar_closed = host.ctx, slot - scheduler.HOURLY_LAG
+        jobs.run_job(
+            host.db,
+            "hourly_cycle",
+            lambda p: jobs.hourly_cycle(ctx, p, at=bar_closed),
+            scheduled_for=key,
+        )
+        if not host.stop.is_set():
+            jobs.run_job(
+                host.db,
+                "hourly_verify",
+                lambda p: jobs.hourly_verify(ctx, p, at=slot),
+                scheduled_for=key,
+            )
 
     def _as_of(self, name: str, slot: datetime) -> str | None:
         """None (the latest final bars) for the newest slot of its job; a slot that a later

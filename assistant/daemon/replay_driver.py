@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from assistant.config import Settings
-from assistant.daemon import jobs, replay, worker
+from assistant.daemon import jobs, replay_clock, worker
 from assistant.daemon.driver import Host, Mode
 from assistant.daemon.worker import TrainRequest
 from assistant.errors import AssistantError, TemporaryError
@@ -43,7 +43,7 @@ class ReplayOptions:
 class ReplayRun:
     """A prepared replay: its sessions, and the job_runs row it reports to."""
 
-    clock: replay.ReplayClock
+    clock: replay_clock.ReplayClock
     run_id: int
     progress: jobs.Throttled
     finished: bool = False
@@ -69,7 +69,7 @@ class ReplayDriver:
 
     def start(self, previous: DaemonRow | None) -> None:
         host = self.host
-        self._resume_from = replay.resume_date(previous, self.exchange)
+        self._resume_from = replay_clock.resume_date(previous, self.exchange)
         if previous is not None and self._resume_from:
             self._resumed_after = previous["sim_date"]
         host.set_state(State.WAITING)
@@ -170,7 +170,9 @@ class ReplayDriver:
         except AssistantError as exc:  # misconfigured: stored bars may still replay
             source, source_error = None, str(exc)
         try:
-            rng = replay.find_range(source, bars.span(host.db, symbols), symbols, source_error)
+            rng = replay_clock.find_range(
+                source, bars.span(host.db, symbols), symbols, source_error
+            )
         except TemporaryError as exc:  # the network may come back: wait and retry
             log.warning("replay waiting: %s", exc)
             return
@@ -183,14 +185,14 @@ class ReplayDriver:
                 "replaying stored bars of %s (the source has none; it is not asked for them)",
                 ", ".join(sorted(self._stored_only)),
             )
-        start = opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
+        start = opts.from_date or self._resume_from or replay_clock.default_from(self.exchange, end)
         if not opts.from_date and not rng.collect and rng.first_stored:
             start = max(start, rng.first_stored)
         if opts.from_date and opts.from_date > end:
             raise AssistantError(
                 f"--from {start} is after the end of the data ({end}): nothing to replay"
             )
-        clock = replay.ReplayClock(self.exchange, start, end)
+        clock = replay_clock.ReplayClock(self.exchange, start, end)
         log.info(
             "replay %s .. %s: %d sessions at %s sessions/s",
             start,
@@ -225,7 +227,7 @@ class ReplayDriver:
         and every `retrain_every` after it, as the backtest's blocks start."""
         return (n - 1) % self._retrain_every() == 0
 
-    def _reveal(self, clock: replay.ReplayClock, sim: str) -> bool:
+    def _reveal(self, clock: replay_clock.ReplayClock, sim: str) -> bool:
         """Reveal session `sim` (collect up to it) and, when a retrain is due, start it on
         the bars up to `sim`: the backtest's walk-forward refit at the start of a block
         (trained through the last label matured by `sim`). False if a stop cut it short."""
@@ -250,7 +252,7 @@ class ReplayDriver:
             )
         return True
 
-    def _step(self, clock: replay.ReplayClock, sim: str) -> bool:
+    def _step(self, clock: replay_clock.ReplayClock, sim: str) -> bool:
         """One simulated session, once revealed (and its due retrain done); False if a stop
         request cut it short."""
         host, n = self.host, clock.done + 1

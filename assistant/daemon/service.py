@@ -33,7 +33,10 @@ from store.db import ensure_private_dir
 
 UNIT_PREFIX = "trading-assistant"
 JOBS = ("collect", "cycle", "paper", "verify", "drift", "retrain")
+HOURLY_JOBS = ("hourly_cycle", "hourly_verify")  # shown with [cycle] hourly_horizons set
 SLOT_OF = {
+    "hourly_cycle": "hourly",
+    "hourly_verify": "hourly",
     "collect": "daily",
     "cycle": "daily",
     "paper": "daily",
@@ -170,7 +173,7 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> Status:
     nexts = scheduler.next_runs(settings, now) if running and mode == "live" else {}
     last = job_runs.last_runs(db)
     jobs: dict[str, JobStatus] = {}
-    for job in JOBS:
+    for job in JOBS + (HOURLY_JOBS if settings.cycle.hourly_horizons else ()):
         run = last.get(job)
         if not running:
             nxt = None

@@ -49,7 +49,7 @@ def off_reason(symbol: str, reason: str) -> str:
     return f": `assistant watch add {symbol}` to retry · {why}"
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(Screen[None]):
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in DASHBOARD_KEYS]
 
     # repaint=False: the widgets the data reaches repaint themselves; a repaint of the

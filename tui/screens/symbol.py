@@ -62,7 +62,7 @@ def headline(symbol: str, detail: SymbolDetail) -> Text:
     return title
 
 
-class SymbolScreen(Screen):
+class SymbolScreen(Screen[None]):
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in SYMBOL_KEYS]
 
     # repaint=False: the widgets the data reaches repaint themselves; a repaint of the

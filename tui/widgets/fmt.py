@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
+from textual.widgets import Static
 
 from store.rankings import Ranking
 from store.views import Call
@@ -79,7 +80,7 @@ def hit_vs_base(hit: float | None, base: float | None, n: int) -> Text:
     return Text(f"{hit * 100:.0f}% n={n}", style=style)
 
 
-def set_static(widget, content, *, layout: bool = False) -> None:
+def set_static(widget: Static, content: str | Text, *, layout: bool = False) -> None:
     """Update a Static only when its content changed; fixed-height lines skip the relayout.
 
     Every `Static.update` would otherwise repaint (and by default re-layout) the screen,
@@ -87,12 +88,12 @@ def set_static(widget, content, *, layout: bool = False) -> None:
     """
     if getattr(widget, "_shown", None) == content:
         return
-    widget._shown = content
+    widget._shown = content  # type: ignore[attr-defined]  # remembered on the widget itself
     widget.update(content, layout=layout)
 
 
 def rank(r: Ranking | None) -> Text:
-    """The ranking model's relative call: rank among the ranked symbols (1 = best) and the
+    """The ranking model's rank among the ranked symbols (1 = best) and the
     expected move relative to their mean, e.g. '2/6 +0.31%'."""
     if not r:
         return Text("—", style="dim")

@@ -197,7 +197,10 @@ class RowsTable(DataTable[object], Generic[R]):
 
 
 def sync_rows(
-    table: DataTable, rows: Sequence[tuple[str, Sequence[object]]], *, follow_top: bool = False
+    table: DataTable[object],
+    rows: Sequence[tuple[str, Sequence[object]]],
+    *,
+    follow_top: bool = False,
 ) -> None:
     """Make `table` show `rows` ((key, cells) in display order), touching only what changed.
 
@@ -238,7 +241,9 @@ def sync_rows(
             table.move_cursor(row=table.get_row_index(selected))
 
 
-def _update_rows(table: DataTable, changed: dict[str, list[tuple[ColumnKey, object]]]) -> None:
+def _update_rows(
+    table: DataTable[object], changed: dict[str, list[tuple[ColumnKey, object]]]
+) -> None:
     """Put changed cells in place and repaint only their rows.
 
     `DataTable.update_cell` counts every update in one table-wide number that keys all of
@@ -267,7 +272,7 @@ def _forget(cache: LRUCache[K, V], stale: Callable[[K], bool]) -> None:
         cache.discard(key)
 
 
-def _cursor_key(table: DataTable) -> str | None:
+def _cursor_key(table: DataTable[object]) -> str | None:
     if not table.row_count:
         return None
     try:
@@ -276,6 +281,6 @@ def _cursor_key(table: DataTable) -> str | None:
         return None
 
 
-def selected_key(table: DataTable) -> str | None:
+def selected_key(table: DataTable[object]) -> str | None:
     """The key of the row under the cursor, or None for an empty table."""
     return _cursor_key(table)

@@ -69,3 +69,15 @@ class SeriesSource(Protocol):
     serves: tuple[str, ...]
 
     def history(self, series: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series: ...
+
+
+@runtime_checkable
+class HourlySource(Source, Protocol):
+    """A source of one-hour bars (Yahoo): the `store.hourly` frame per symbol, one symbol
+    or many in batches."""
+
+    def hourly(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
+
+    def hourly_many(
+        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> dict[str, pd.DataFrame | Exception]: ...
