@@ -84,7 +84,8 @@ def _verify(db, rows) -> None:
     with immediate(db):
         ledger.mark_verified(
             db,
-            [(p, 0.0, None, "flat", 0, 0, None, None, "2025-01-01T00:00:00+00:00", ids[(s, a, h)])
+            [ledger.Verdict(p, 0.0, None, "flat", 0, 0, None, None, "2025-01-01T00:00:00+00:00",
+                            ids[(s, a, h)])
              for s, a, h, _, _, p in rows],
         )  # fmt: skip
 

@@ -70,7 +70,8 @@ def upsert(
         rows = zip([symbol] * n, dates, *cols, *flags, [source] * n, strict=True)
         cur = db.conn.executemany(_UPSERT, rows)
         changed += cur.rowcount if cur.rowcount >= 0 else n
-    added = count(db, symbol) - before
+    # a symbol with no bars before gained every row written (no count to take again)
+    added = changed if before == 0 else count(db, symbol) - before
     updated = max(changed - added, 0)
     return UpsertResult(added=added, updated=updated, unchanged=len(frame) - added - updated)
 

@@ -665,16 +665,20 @@ def m017_verify_in_bulk(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-def verified_sums_of(table: str) -> str:
+def verified_sums_of(table: str, *, pending: bool = False) -> str:
     """SQL adding the sums of the verified predictions whose ids are in `table` (column id)
-    to their target sessions' rows of verified_by_target."""
+    to their target sessions' rows of verified_by_target. With `pending`: the sums of the
+    scores in `table` (columns named as in predictions) of the calls still pending, added
+    before those calls are marked verified with them."""
     names = ", ".join(name for name, _ in _VERIFIED_SUMS)
-    sums = ", ".join(f"SUM({expr.format(r='p')})" for _, expr in _VERIFIED_SUMS)
+    r = "t" if pending else "p"
+    sums = ", ".join(f"SUM({expr.format(r=r)})" for _, expr in _VERIFIED_SUMS)
     add = ", ".join(f"{name} = {name} + excluded.{name}" for name, _ in _VERIFIED_SUMS)
+    status = "pending" if pending else "verified"
     return (
         f"INSERT INTO verified_by_target (target_date, {names}) "
         f"SELECT p.target_date, {sums} FROM {table} t JOIN predictions p ON p.id = t.id "
-        f"WHERE p.status = 'verified' GROUP BY p.target_date "
+        f"WHERE p.status = '{status}' GROUP BY p.target_date "
         f"ON CONFLICT (target_date) DO UPDATE SET {add}"
     )
 

@@ -203,8 +203,8 @@ def test_events_are_sent_once_and_flat_calls_never(tmp_path: Path, receiver: Rec
         predictions.mark_verified(
             db,
             [
-                (110.0, 8.5, 1, "up", 1, 1, 0, 0, utcnow(), ids[1]),
-                (99.0, 0.5, 1, "down", 0, 0, 1, 1, utcnow(), ids[3]),
+                predictions.Verdict(110.0, 8.5, 1, "up", 1, 1, 0, 0, utcnow(), ids[1]),
+                predictions.Verdict(99.0, 0.5, 1, "down", 0, 0, 1, 1, utcnow(), ids[3]),
             ],
         )
     assert events.scan(db, settings.alerts) == 4
@@ -475,7 +475,9 @@ def test_a_digest_follows_the_verify_after_a_cycle(tmp_path: Path, receiver: Rec
         job_runs.finish(db, cycle, "ok", "2 calls")
         verify = job_runs.start(db, "verify", scheduled_for="2024-01-03")
         with db.conn:
-            predictions.mark_verified(db, [(101.0, 0.5, 1, "up", 1, 1, 1, 1, utcnow(), old)])
+            predictions.mark_verified(
+                db, [predictions.Verdict(101.0, 0.5, 1, "up", 1, 1, 1, 1, utcnow(), old)]
+            )
         job_runs.finish(db, verify, "ok", "1 scored")
         assert events.scan(db, settings.alerts) == 2  # AAA's call, and the digest
         assert events.scan(db, settings.alerts) == 0

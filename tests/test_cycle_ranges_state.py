@@ -62,7 +62,7 @@ def _verify(db, through: str, seed: int = 0, skip: tuple[str, str] | None = None
             continue
         scale = 0.02 if target >= storm else 0.01
         actual = 100.0 * np.exp(rng.standard_t(4) * scale * h**0.5)
-        rows.append((actual, 0.0, None, "flat", 0, 0, None, None, f"v-{through}", i))
+        rows.append(ledger.Verdict(actual, 0.0, None, "flat", 0, 0, None, None, f"v-{through}", i))
     with immediate(db):
         ledger.mark_verified(db, rows)
 
@@ -326,7 +326,7 @@ def _seed_verified(db, days: list[str]) -> None:
     with immediate(db):
         ledger.mark_verified(
             db,
-            [(100 * np.exp(rng.normal(0, 0.02)), 0.0, None, "flat", 0, 0, None, None, "x", i)
+            [ledger.Verdict(100 * np.exp(rng.normal(0, 0.02)), 0.0, None, "flat", 0, 0, None, None, "x", i)
              for i in ids],
         )  # fmt: skip
 

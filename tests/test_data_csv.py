@@ -216,6 +216,12 @@ BAD_FILES = {
         "unreadable date '2024-13-45'",
     ),
     "weekly stooq": (STOOQ_BULK.replace(",D,", ",W,"), "not daily data"),
+    # the first ticker is written before the second is validated: its bars and its
+    # symbol go with the rolled-back transaction
+    "second ticker bad": (
+        STOOQ_BULK + "MSFT.US,D,20240102,000000,370.0,365.0,375.0,370.0,1000,0\n",
+        "MSFT: line 4: high below low on 2024-01-02",
+    ),
 }
 
 

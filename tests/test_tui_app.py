@@ -356,7 +356,11 @@ async def test_another_connections_calls_verifications_and_removals_reach_the_sc
         with immediate(writer):
             predictions.mark_verified(
                 writer,
-                [(164.0, -1.0, 1, 1, 1, 1, 1, 1, "2018-07-02T21:30:00+00:00", call_id)],
+                [
+                    predictions.Verdict(
+                        164.0, -1.0, 1, "up", 1, 1, 1, 1, "2018-07-02T21:30:00+00:00", call_id
+                    )
+                ],
             )
         assert await wait_for(pilot, lambda: "Pending predictions (19 shown" in screen_text(app))
         text = screen_text(app)

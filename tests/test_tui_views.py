@@ -192,9 +192,24 @@ def test_the_per_session_sums_follow_every_write_to_the_calls(db):
         predictions.mark_verified(
             db,
             [
-                (1.0, 0.5, 1, 1, 0, 1, 1, 1, "2018-07-02T21:30:00+00:00", pending[0]),
-                (1.0, 0.5, 0, -1, 1, 0, 0, 1, "2018-07-02T21:30:00+00:00", pending[1]),
-                (1.0, 0.5, None, 0, 1, 1, None, None, "2018-07-02T21:30:00+00:00", pending[2]),
+                predictions.Verdict(
+                    1.0, 0.5, 1, "up", 0, 1, 1, 1, "2018-07-02T21:30:00+00:00", pending[0]
+                ),
+                predictions.Verdict(
+                    1.0, 0.5, 0, "down", 1, 0, 0, 1, "2018-07-02T21:30:00+00:00", pending[1]
+                ),
+                predictions.Verdict(
+                    1.0,
+                    0.5,
+                    None,
+                    "flat",
+                    1,
+                    1,
+                    None,
+                    None,
+                    "2018-07-02T21:30:00+00:00",
+                    pending[2],
+                ),
             ],
         )
         predictions.mark_expired(db, pending[3:5], "2018-07-09")
@@ -237,18 +252,28 @@ def test_a_verify_pass_adds_each_call_once_and_a_failed_pass_changes_nothing(db,
 
     fill(db)
     pending = [r[0] for r in db.execute("SELECT id FROM predictions WHERE status = 'pending'")]
-    row = (1.0, 0.5, 1, 1, 0, 1, 1, 1, "2018-07-02T21:30:00+00:00", pending[0])
+    row = predictions.Verdict(
+        1.0, 0.5, 1, "up", 0, 1, 1, 1, "2018-07-02T21:30:00+00:00", pending[0]
+    )
     with immediate(db):
         predictions.mark_verified(db, [row])
     before = db.execute(KEPT_SUMS).fetchall()
     with immediate(db):  # the same call again (already verified): no second count
         predictions.mark_verified(db, [row])
     assert db.execute(KEPT_SUMS).fetchall() == before == db.execute(SUMS_OVER_CALLS).fetchall()
-    # a pass that fails halfway (after its UPDATE) leaves the calls pending, the sums as
-    # they were and the update triggers on
-    monkeypatch.setattr(schema, "verified_sums_of", lambda table: "SELECT no_such_column")
+    # a pass that fails halfway (at its sums, or after its UPDATE) leaves the calls
+    # pending, the sums as they were and the update triggers on
+    monkeypatch.setattr(schema, "verified_sums_of", lambda table, **_: "SELECT no_such_column")
     with pytest.raises(sqlite3.OperationalError), immediate(db):
-        predictions.mark_verified(db, [(*row[:-1], pending[1])])
+        predictions.mark_verified(db, [row._replace(id=pending[1])])
+    monkeypatch.undo()
+    db.execute(  # fails where the pass lifts its pause, after the UPDATE
+        "CREATE TEMP TRIGGER fail_after_update BEFORE DELETE ON sums_paused "
+        "BEGIN SELECT RAISE(ABORT, 'injected'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError), immediate(db):
+        predictions.mark_verified(db, [row._replace(id=pending[1])])
+    db.execute("DROP TRIGGER temp.fail_after_update")
     status = db.execute("SELECT status FROM predictions WHERE id = ?", [pending[1]]).fetchone()
     assert status == ("pending",) and db.execute("SELECT * FROM sums_paused").fetchall() == []
     assert db.execute(KEPT_SUMS).fetchall() == before

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -79,55 +80,49 @@ class VerifyReport:
         return asdict(self)
 
 
+@dataclass
+class Decision:
+    """What one pass decides from what it read (`decide`), before anything is written."""
+
+    verdicts: list[ledger.Verdict]
+    expired: list[int]  # ids given up on
+    pending: int  # matured by date, still waiting for a final bar
+    hits: int
+    flat: int
+    weight_changes: list[tuple[str, str, str, float | None, float, str]]
+    calibration: list[tuple[str, int, int, int, int, float]]
+
+
 def verify(
     db: sqlite_utils.Database, settings: Settings, *, as_of: str | None = None
 ) -> VerifyReport:
-    """Score every matured prediction as of `as_of` (default: today)."""
+    """Score every matured prediction as of `as_of` (default: today): read what the pass
+    needs, decide in pure functions, write once, all in one transaction."""
     day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
     cycle = settings.cycle
-    default_exchange = settings.calendar.exchange
     report = VerifyReport(as_of=day)
     now = utcnow()
     with immediate(db):
-        rows = ledger.maturing(db, day, EXTRACT)
-        if not rows:
+        calls = ledger.maturing(db, day, EXTRACT)
+        if not calls.id:
             return report
-        frame = pd.DataFrame([r[:-1] for r in rows], columns=list(ledger.MATURING_COLUMNS))
-        # one json.loads over all the small arrays beats 100k separate decodes
-        extracted = np.array(json.loads("[" + ",".join(r[-1] for r in rows) + "]"), dtype=float)
-        for i, name in enumerate(EXTRACT_NAMES):
-            frame[name] = extracted[:, i]
-        done = frame[frame["close"].notna()]
-        waiting = frame[frame["close"].isna()]
-        expired_ids = _expired(
-            waiting,
-            day,
-            int(cycle.expire_after_sessions),
-            default_exchange,
-            source_ends(settings),
+        scored = sorted(
+            {s for s, c in zip(calls.symbol, calls.close, strict=True) if c is not None}
         )
-        report.expired = len(expired_ids)
-        report.pending = len(waiting) - len(expired_ids)
-        if len(done):
-            realized, scored = score(done, now)
-            hit = outcomes.hit(done["direction"].to_numpy(), realized)
-            ledger.mark_verified(db, scored)
-            report.verified = len(done)
-            report.hits = int(np.nansum(hit))
-            report.flat = int(np.isnan(hit).sum())
-            changes = _weight_changes(db, _tally(done, realized), settings, day)
-            weight_store.apply(db, changes, now, day)
-            report.weight_changes = [
-                WeightChange(symbol=sym, regime=regime, signal=name, old=old, new=new, reason=why)
-                for sym, regime, name, old, new, why in changes
-            ]
-            # Calibration learns what a call's stated hit probability is worth from the
-            # call it leaned to, made or not (calls stored before `lean` existed: their own).
-            lean = done["lean"].to_numpy(float)
-            leaned = np.where(lean > 0, "up", np.where(lean < 0, "down", "flat"))
-            lean_hit = np.where(np.isfinite(lean), outcomes.hit(leaned, realized), hit)
-            weight_store.add_calibration(db, _calibration(done, lean_hit), day)
-        ledger.mark_expired(db, expired_ids, now)
+        current = weight_store.load(db, scored) if scored else {}
+        decided = decide(calls, current, settings, day, now, source_ends(settings))
+        if decided.verdicts:
+            ledger.mark_verified(db, decided.verdicts)
+            weight_store.apply(db, decided.weight_changes, now, day)
+            weight_store.add_calibration(db, decided.calibration, day)
+        ledger.mark_expired(db, decided.expired, now)
+    report.verified = len(decided.verdicts)
+    report.hits, report.flat = decided.hits, decided.flat
+    report.expired, report.pending = len(decided.expired), decided.pending
+    report.weight_changes = [
+        WeightChange(symbol=sym, regime=regime, signal=name, old=old, new=new, reason=why)
+        for sym, regime, name, old, new, why in decided.weight_changes
+    ]
     if report.expired:
         report.expired_why = (
             f"{report.expired} call(s) expired: no final bar of the target session was stored "
@@ -137,45 +132,159 @@ def verify(
     return report
 
 
-def score(done: pd.DataFrame, now: str) -> tuple[np.ndarray, list[tuple]]:
-    """(realized log returns, the rows `mark_verified` stores) of matured calls: the one
-    scoring of a call against the close of its target (columns id, base_price, close,
-    direction, flat_band, majority, pred_change_pct and the ranges' bounds). The hourly
-    ledger is scored by this same function."""
-    band = done["flat_band"].fillna(0.0).to_numpy(float)
-    close = done["close"].to_numpy(float)
-    base = done["base_price"].to_numpy(float)
+def decide(
+    calls: ledger.Maturing,
+    weights: dict[tuple[str, str], dict[str, float]],
+    settings: Settings,
+    day: str,
+    now: str,
+    ends: dict[str, str],
+) -> Decision:
+    """The pass, without the store: each call with a final close scored by the outcome
+    rules, the others expired or left pending; the weight steps (from `weights`, those
+    stored now) and the calibration counts. Column by column: a backlog is 100k calls."""
+    cols = calls._asdict()
+    close_all = np.array(cols["close"], dtype=float)
+    has_bar = np.isfinite(close_all)
+    wait = np.flatnonzero(~has_bar).tolist()
+    expired = _expired(
+        [cols["id"][i] for i in wait],
+        [cols["symbol"][i] for i in wait],
+        [cols["target_date"][i] for i in wait],
+        day,
+        int(settings.cycle.expire_after_sessions),
+        settings.calendar.exchange,
+        ends,
+    )
+    decision = Decision([], expired, len(wait) - len(expired), 0, 0, [], [])
+    rows = np.flatnonzero(has_bar)
+    if not len(rows):
+        return decision
+
+    def column(name: str) -> list[Any]:
+        values = cols[name]
+        return list(values) if len(rows) == len(calls.id) else [values[i] for i in rows.tolist()]
+
+    def numbers(name: str) -> np.ndarray:
+        return np.array(column(name), dtype=float)
+
+    extracted = _extracted(column("extracted"), len(EXTRACT))
+    x = {name: extracted[:, i] for i, name in enumerate(EXTRACT_NAMES)}
+    band = np.nan_to_num(x["flat_band"], nan=0.0)
+    realized, hit, decision.verdicts = _score(
+        close_all[rows],
+        numbers("base_price"),
+        np.array(column("direction"), dtype=object),
+        band,
+        x["majority"],
+        [numbers(c) for c in ("lower", "upper", "lower95", "upper95")],
+        numbers("pred_change_pct"),
+        [int(i) for i in column("id")],
+        now,
+    )
+    decision.hits = int(np.nansum(hit))
+    decision.flat = int(np.isnan(hit).sum())
+    symbols = column("symbol")
+    regimes = ["sideways" if r is None else r for r in column("regime")]
+    tally = _tally(symbols, regimes, x, realized)
+    decision.weight_changes = _weight_changes(weights, tally, settings, day)
+    # Calibration learns what a call's stated hit probability is worth from the
+    # call it leaned to, made or not (calls stored before `lean` existed: their own).
+    lean = x["lean"]
+    leaned = np.where(lean > 0, "up", np.where(lean < 0, "down", "flat"))
+    lean_hit = np.where(np.isfinite(lean), outcomes.hit(leaned, realized), hit)
+    decision.calibration = _calibration(
+        column("model_version"), column("horizon"), x["raw_confidence"], lean_hit
+    )
+    return decision
+
+
+def score(done: pd.DataFrame, now: str) -> tuple[np.ndarray, list[ledger.Verdict]]:
+    """(realized log returns, the rows `mark_verified` stores) of matured calls in a frame
+    (columns id, base_price, close, direction, flat_band, majority, pred_change_pct and
+    the ranges' bounds): the scoring `decide` applies, for the hourly ledger."""
+    realized, _, verdicts = _score(
+        done["close"].to_numpy(float),
+        done["base_price"].to_numpy(float),
+        done["direction"].to_numpy(),
+        done["flat_band"].fillna(0.0).to_numpy(float),
+        done["majority"].to_numpy(float),
+        [done[c].to_numpy(float) for c in ("lower", "upper", "lower95", "upper95")],
+        done["pred_change_pct"].to_numpy(float),
+        done["id"].astype(int).tolist(),
+        now,
+    )
+    return realized, verdicts
+
+
+def _score(
+    close: np.ndarray,
+    base: np.ndarray,
+    direction: np.ndarray,
+    band: np.ndarray,
+    majority: np.ndarray,
+    bounds: list[np.ndarray],
+    pred_change_pct: np.ndarray,
+    ids: list[int],
+    now: str,
+) -> tuple[np.ndarray, np.ndarray, list[ledger.Verdict]]:
+    """The one scoring of calls against the close of their target: (realized log returns,
+    hits, verdicts). `bounds`: lower, upper, lower95, upper95; `band`: the FLAT band
+    (0 where unknown); `majority`: NaN for calls made before it was stored."""
     realized = outcomes.realized_return(base, close)
     klass = outcomes.move_class(realized, band)
-    hit = outcomes.hit(done["direction"].to_numpy(), realized)
+    hit = outcomes.hit(direction, realized)
     up_hit = outcomes.baseline_hit(1, realized)
     # calls made before the majority was stored count its direction as up
-    majority = np.nan_to_num(done["majority"].to_numpy(float), nan=1.0)
+    majority = np.nan_to_num(majority, nan=1.0)
     majority_hit = outcomes.baseline_hit(np.where(majority < 0, -1, 1), realized)
-    covered80 = _covered(done["lower"], done["upper"], close)
-    covered95 = _covered(done["lower95"], done["upper95"], close)
-    error = 100.0 * np.expm1(realized) - done["pred_change_pct"].to_numpy(float)
-    rows = list(
-        zip(
-            close.tolist(),
-            error.tolist(),
-            _ints(hit),
-            klass.tolist(),
-            _ints(up_hit),
-            _ints(majority_hit),
-            _ints(covered80),
-            _ints(covered95),
-            [now] * len(done),
-            done["id"].astype(int).tolist(),
-            strict=True,
+    lower, upper, lower95, upper95 = bounds
+    covered80 = _covered(lower, upper, close)
+    covered95 = _covered(lower95, upper95, close)
+    error = 100.0 * np.expm1(realized) - pred_change_pct
+    verdicts = list(
+        map(
+            ledger.Verdict._make,
+            zip(
+                close.tolist(),
+                error.tolist(),
+                _ints(hit),
+                klass.tolist(),
+                _ints(up_hit),
+                _ints(majority_hit),
+                _ints(covered80),
+                _ints(covered95),
+                [now] * len(ids),
+                ids,
+                strict=True,
+            ),
         )
     )
-    return realized, rows
+    return realized, hit, verdicts
 
 
-def _covered(lower: pd.Series, upper: pd.Series, close: np.ndarray) -> np.ndarray:
+def _extracted(texts: list[str | None], width: int) -> np.ndarray:
+    """The JSON arrays of numbers `maturing` extracted, as a (calls x width) float array
+    (null: NaN). SQLite writes plain numbers: read as one run of text by numpy's parser;
+    anything else in them (a string, a boolean) through json, as it always was."""
+    joined = ",".join(t if t is not None else _NULLS[width] for t in texts)
+    body = joined.replace("[", "").replace("]", "").replace("null", "nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns, then stops, at text it cannot read
+        try:
+            flat = np.fromstring(body, dtype=float, sep=",")
+            if flat.size == len(texts) * width:
+                return flat.reshape(len(texts), width)
+        except (ValueError, DeprecationWarning):
+            pass
+    return np.array(json.loads("[" + joined + "]"), dtype=float)
+
+
+_NULLS = {n: "[" + ",".join(["null"] * n) + "]" for n in range(2, 32)}
+
+
+def _covered(lo: np.ndarray, hi: np.ndarray, close: np.ndarray) -> np.ndarray:
     """1.0 where the close fell inside the range, 0.0 outside, NaN for calls without one."""
-    lo, hi = lower.to_numpy(float), upper.to_numpy(float)
     inside = ((close >= lo) & (close <= hi)).astype(float)
     return np.where(np.isfinite(lo) & np.isfinite(hi), inside, np.nan)
 
@@ -190,18 +299,20 @@ def _ints(values: np.ndarray) -> list[int | None]:
 
 
 def _expired(
-    waiting: pd.DataFrame, day: str, after: int, default_exchange: str, ends: dict[str, str]
+    ids: list[int],
+    symbols: list[str],
+    targets: list[str],
+    day: str,
+    after: int,
+    default_exchange: str,
+    ends: dict[str, str],
 ) -> list[int]:
     """Ids whose target session is `after` or more sessions behind `day` with no bar; never
     one whose target lies past the last session its source can bring (`ends`, per symbol):
     a bar that cannot come is not "stale or missing data", and giving up on it is no verdict."""
-    if waiting.empty:
-        return []
     out: list[int] = []
     late_by: dict[tuple[str, str], int] = {}
-    for pid, sym, target in zip(
-        waiting["id"], waiting["symbol"], waiting["target_date"], strict=True
-    ):
+    for pid, sym, target in zip(ids, symbols, targets, strict=True):
         if sym in ends and target > ends[sym]:
             continue
         key = (exchange_for(sym, default_exchange), target)
@@ -212,44 +323,34 @@ def _expired(
     return out
 
 
-def _tally(done: pd.DataFrame, realized: np.ndarray) -> list[tuple[str, str, str, int, int]]:
-    """(symbol, regime, signal, right, wrong): how each vote fared (flat outcomes say nothing)."""
+def _tally(
+    symbols: list[str], regimes: list[str], x: dict[str, np.ndarray], realized: np.ndarray
+) -> list[tuple[str, str, str, int, int]]:
+    """(symbol, regime, signal, right, wrong): how each vote fared (flat outcomes say
+    nothing), in (symbol, regime, signal) order."""
     went = outcomes.direction(realized).astype(float)  # the hit rule: the sign of the move
-    regime = done["regime"].fillna("sideways").to_numpy()
-    parts = []
+    sym_code, sym_names = pd.factorize(np.array(symbols, dtype=object))
+    reg_code, reg_names = pd.factorize(np.array(regimes, dtype=object))
+    group = sym_code * len(reg_names) + reg_code
+    groups = len(sym_names) * len(reg_names)
+    out = []
     for name in (*VOTERS, "model"):
-        vote = np.nan_to_num(done[f"vote_{name}"].to_numpy(float))
+        vote = np.nan_to_num(x[f"vote_{name}"])
         used = (vote != 0) & (went != 0)
-        if used.any():
-            right = (np.sign(vote[used]) == went[used]).astype(int)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "symbol": done["symbol"].to_numpy()[used],
-                        "regime": regime[used],
-                        "signal": name,
-                        "right": right,
-                        "wrong": 1 - right,
-                    }
-                )
-            )
-    if not parts:
-        return []
-    sums = (
-        pd.concat(parts)
-        .groupby(["symbol", "regime", "signal"], sort=True)[["right", "wrong"]]
-        .sum()
-    )
-    return [
-        (str(s), str(r), str(g), int(a), int(b))
-        for (s, r, g), a, b in zip(
-            sums.index.tolist(), sums["right"].tolist(), sums["wrong"].tolist(), strict=True
-        )
-    ]
+        if not used.any():
+            continue
+        right = np.sign(vote[used]) == went[used]
+        n_right = np.bincount(group[used][right], minlength=groups)
+        n_all = np.bincount(group[used], minlength=groups)
+        for g in np.flatnonzero(n_all).tolist():
+            s, r = divmod(g, len(reg_names))
+            a, n = int(n_right[g]), int(n_all[g])
+            out.append((str(sym_names[s]), str(reg_names[r]), name, a, n - a))
+    return sorted(out)
 
 
 def _weight_changes(
-    db: sqlite_utils.Database,
+    current: dict[tuple[str, str], dict[str, float]],
     tally: list[tuple[str, str, str, int, int]],
     settings: Settings,
     day: str,
@@ -263,7 +364,6 @@ def _weight_changes(
     )
     if not tally:
         return []
-    current = weight_store.load(db, sorted({k[0] for k in tally}))
     changes = []
     for sym, regime, name, right, wrong in sorted(tally):
         default = DEFAULT_MODEL_WEIGHT if name == "model" else DEFAULT_WEIGHT
@@ -283,13 +383,16 @@ def _weight_changes(
     return changes
 
 
-def _calibration(done: pd.DataFrame, hit: np.ndarray) -> list[tuple]:
+def _calibration(
+    model_version: list[str], horizon: list[int], raw: np.ndarray, hit: np.ndarray
+) -> list[tuple[str, int, int, int, int, float]]:
     """(scope, horizon, bucket, n, hits, stated_sum) for this pass."""
-    raw = done["raw_confidence"].astype(float).to_numpy()
     frame = pd.DataFrame(
         {
-            "scope": np.where(done["model_version"].to_numpy() == RULES_VERSION, "rules", "model"),
-            "horizon": done["horizon"].to_numpy(int),
+            "scope": np.where(
+                np.array(model_version, dtype=object) == RULES_VERSION, "rules", "model"
+            ),
+            "horizon": np.array(horizon, dtype=int),
             "bucket": buckets_of(np.nan_to_num(raw)),
             "hit": hit,
             "raw": raw,

@@ -1,8 +1,9 @@
 """`assistant import`: CSV files into the store, each file whole or not at all.
 
-A file is read and validated completely before anything is written; then its symbols
-and bars are written in one BEGIN IMMEDIATE transaction. A bad file leaves the
-database exactly as it was and does not stop the other files.
+A file is parsed completely before the write lock is taken; then its symbols are
+validated and written one after the other in one BEGIN IMMEDIATE transaction, which a
+symbol that fails validation rolls back. A bad file leaves the database exactly as it
+was and does not stop the other files.
 
 A file of one-hour bars (`--hourly`, or found so: times of day other than midnight in
 its first rows) goes to the hourly bars; then every session of its symbols is checked
@@ -19,7 +20,13 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.ingest.sources.csv import UTF8, load_file, load_hourly_file, looks_hourly
+from assistant.ingest.sources.csv import (
+    UTF8,
+    load_hourly_file,
+    looks_hourly,
+    read_file,
+    validated,
+)
 from store import bars
 from store import hourly as store_hourly
 from store import symbols as store_symbols
@@ -61,41 +68,41 @@ def import_file(
     hourly: bool | None = None,
 ) -> FileResult:
     """Import one file; a problem is returned as `error` (the database is then unchanged).
-    `hourly`: the file holds one-hour bars (None: decided from its first rows)."""
+    `hourly`: the file holds one-hour bars (None: decided from its first rows).
+
+    A daily file is parsed before the write lock is taken; then each symbol's bars are
+    validated and written in turn inside one BEGIN IMMEDIATE transaction, which a symbol
+    that fails validation rolls back whole: only one symbol's normalized bars are held at
+    a time (a 2M-row file of many tickers)."""
     if hourly is None:
         hourly = looks_hourly(Path(path), encoding)
     if hourly:
         return _import_hourly(db, Path(path), symbol=symbol, exchange=exchange, encoding=encoding)
     result = FileResult(str(path))
     try:
-        parsed = load_file(
-            Path(path),
-            symbol=symbol,
-            jump_threshold=jump_threshold,
-            exchange=exchange,
-            encoding=encoding,
-        )
+        raws = read_file(Path(path), symbol=symbol, encoding=encoding)
+        with immediate(db):
+            for sym, frame in validated(raws, jump_threshold=jump_threshold, exchange=exchange):
+                store_symbols.ensure(db, sym, "csv")
+                written = bars.upsert(db, sym, frame, "csv")
+                result.symbols.append(
+                    Imported(
+                        sym,
+                        len(frame),
+                        written.added,
+                        written.updated,
+                        written.unchanged,
+                        f"{frame.index[0]:%Y-%m-%d}",
+                        f"{frame.index[-1]:%Y-%m-%d}",
+                        int(frame["flagged"].sum()),
+                    )
+                )
     except (AssistantError, store_symbols.SymbolError) as exc:
+        result.symbols = []
         result.error = str(exc)
         if "conflicting rows for the same date" in result.error:
             result.error += " (if these are hourly bars, pass --hourly)"
         return result
-    with immediate(db):
-        for sym, frame in parsed:
-            store_symbols.ensure(db, sym, "csv")
-            written = bars.upsert(db, sym, frame, "csv")
-            result.symbols.append(
-                Imported(
-                    sym,
-                    len(frame),
-                    written.added,
-                    written.updated,
-                    written.unchanged,
-                    f"{frame.index[0]:%Y-%m-%d}",
-                    f"{frame.index[-1]:%Y-%m-%d}",
-                    int(frame["flagged"].sum()),
-                )
-            )
     _recheck(db, [s.symbol for s in result.symbols], exchange)
     return result
 

@@ -18,10 +18,12 @@ MAX_FILE_BYTES, in chunks of CHUNK_ROWS lines turned into numbers as they come.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -112,6 +114,12 @@ def _parse_dates(
         fast = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
         if not fast.isna().any():
             return pd.DatetimeIndex(fast), ["%Y-%m-%d"]
+    elif formats is not None and len(formats) == 1:
+        # the format the first chunk chose, tried on the cells as they are: stripping 100k
+        # cells is for the chunk that needs it
+        fast = pd.to_datetime(text, format=formats[0], errors="coerce")
+        if not fast.isna().any():
+            return pd.DatetimeIndex(fast), formats
     text = text.str.strip()
     if formats is None:
         formats = next((f for shape, f in _DATE_SHAPES if shape.match(sample)), None)
@@ -333,8 +341,8 @@ def read_raw(
             chunk = chunk[chunk["date"].notna()]
             if chunk.empty:
                 continue
-            if "per" in chunk.columns and not times:
-                periods = set(chunk["per"].astype(str).str.strip().str.upper())
+            if "per" in chunk.columns and not times:  # each distinct cell once, not each row
+                periods = {str(p).strip().upper() for p in pd.unique(chunk["per"].to_numpy())}
                 if periods - {"D"}:
                     raise CsvError(f"not daily data (period {', '.join(sorted(periods - {'D'}))})")
             if times:
@@ -351,12 +359,10 @@ def read_raw(
             parts.setdefault("line", []).append(chunk.index.to_numpy()[keep])
             for c, v in cols.items():
                 parts.setdefault(c, []).append(v[keep])
-            if "ticker" in chunk.columns:
-                codes = [
-                    tickers.setdefault(_stooq_symbol(str(t)), len(tickers))
-                    for t in chunk["ticker"].to_numpy()[keep]
-                ]
-                parts.setdefault("ticker", []).append(np.asarray(codes, dtype=np.int32))
+            if "ticker" in chunk.columns:  # each distinct ticker named once, not each row
+                local, cells = pd.factorize(chunk["ticker"].to_numpy()[keep], use_na_sentinel=False)
+                named = [tickers.setdefault(_stooq_symbol(str(t)), len(tickers)) for t in cells]
+                parts.setdefault("ticker", []).append(np.asarray(named, dtype=np.int32)[local])
     except UnicodeDecodeError as exc:
         raise _not_text(encoding, exc.reason) from None
     except pd.errors.EmptyDataError:
@@ -367,14 +373,26 @@ def read_raw(
         raise CsvError("the file has a header but no rows")
     if not parts:
         raise CsvError("no rows with prices")
-    # Column by column, each chunk list dropped once joined: one copy of the rows at a time.
-    dates = pd.DatetimeIndex(np.concatenate(parts.pop("date")))
+    # Column by column, each chunk list dropped once joined (and, in a file of many
+    # tickers, put in ticker order as it is joined): one copy of the rows at a time.
+    ids = np.concatenate(parts.pop("ticker")) if "ticker" in parts else None
+    order = None
+    if ids is not None and symbol is None:
+        order = np.argsort(ids, kind="stable")  # rows grouped by ticker, file order within
+        ids = ids[order]
+
+    def joined(column: str) -> np.ndarray:
+        values = np.concatenate(parts.pop(column))
+        values = values if order is None else values[order]
+        _give_back_freed()
+        return values
+
+    dates = pd.DatetimeIndex(joined("date"))
     if aware:
         dates = dates.tz_localize("UTC")
-    ids = np.concatenate(parts.pop("ticker")) if "ticker" in parts else None
     raw = pd.DataFrame(index=dates)
     for c in list(parts):
-        raw[c] = np.concatenate(parts.pop(c))
+        raw[c] = joined(c)
     if "adj_close" not in raw.columns and "Dividends" in cells and "Stock Splits" in cells:
         # yfinance history(): prices already adjusted (auto_adjust); its event columns are info only.
         raw = raw.drop(columns=["dividend", "split"])
@@ -382,9 +400,8 @@ def read_raw(
     if symbol is not None:
         return [(validate_symbol(symbol), raw)]
     if ids is not None:
-        order = np.argsort(ids, kind="stable")  # rows grouped by ticker, file order within
-        attrs, raw = dict(raw.attrs), raw.iloc[order]
-        edges = np.searchsorted(ids[order], np.arange(len(tickers) + 1))
+        attrs = dict(raw.attrs)
+        edges = np.searchsorted(ids, np.arange(len(tickers) + 1))
         out = []
         for tick, code in tickers.items():
             try:
@@ -398,6 +415,21 @@ def read_raw(
     if file_ticker:
         return [(validate_symbol(file_ticker), raw)]
     return [(_symbol_from_name(Path(name)), raw)]
+
+
+def _give_back_freed() -> None:
+    """Return the heap pages freed so far to the system (glibc keeps the chunks' freed
+    arrays otherwise, and a 2M-row file's joined columns would come on top of them)."""
+    try:
+        _LIBC.malloc_trim(0)
+    except AttributeError:  # not glibc: nothing to do
+        pass
+
+
+try:
+    _LIBC: Any = ctypes.CDLL(None)
+except (OSError, TypeError):  # pragma: no cover - no C library to load (Windows: TypeError)
+    _LIBC = None
 
 
 class _Capped(io.RawIOBase):
@@ -484,13 +516,32 @@ def load_file(
 
     `exchange`: the calendar of symbols without an exchange suffix; no bar may be dated
     after the session following `now`'s (default: the real time)."""
+    raws = read_file(path, symbol=symbol, encoding=encoding)
+    return list(validated(raws, jump_threshold=jump_threshold, exchange=exchange, now=now))
+
+
+def read_file(
+    path: Path, *, symbol: str | None = None, encoding: str = UTF8
+) -> list[tuple[str, pd.DataFrame]]:
+    """Parse one file into (symbol, raw frame) pairs (`read_raw`), or CsvError."""
     path = Path(path)
     with open_regular(path) as handle:
-        raws = read_raw(handle, name=path.name, symbol=symbol, encoding=encoding)
-    out: list[tuple[str, pd.DataFrame]] = []
+        return read_raw(handle, name=path.name, symbol=symbol, encoding=encoding)
+
+
+def validated(
+    raws: list[tuple[str, pd.DataFrame]],
+    *,
+    jump_threshold: float = 0.25,
+    exchange: str = "XNYS",
+    now: pd.Timestamp | None = None,
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Each raw frame of `raws` validated in turn (taken from the list as it goes), or
+    CsvError at the first that fails: a caller writing each as it comes holds one
+    normalized frame at a time, not the whole file's."""
     many = len(raws) > 1
     raws.reverse()
-    while raws:  # each raw frame is let go once validated
+    while raws:
         sym, raw = raws.pop()
         try:
             frame = validate(
@@ -501,8 +552,8 @@ def load_file(
             )
         except ValidationError as exc:
             raise CsvError(f"{sym}: {exc}" if many else str(exc)) from None
-        out.append((sym, frame))
-    return out
+        del raw
+        yield sym, frame
 
 
 def load_hourly_file(
