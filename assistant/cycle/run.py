@@ -106,6 +106,10 @@ class Call:
     rank: int | None = None
     rank_of: int | None = None
     relative_pct: float | None = None
+    # the VIX the call saw: its level at as_of (or the last stored before it) and that level's
+    # percentile (0..1) among the trailing year's stored levels up to as_of (None: no ^VIX)
+    vix: float | None = None
+    vix_pct: float | None = None
 
     def to_dict(self) -> dict[str, Json]:
         return asdict(self)
@@ -327,7 +331,13 @@ def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
     w = world.get(c.symbol)
     if w is None:
         return c
-    return replace(c, context=w.line(c.horizon), event_within=w.event_within(c.horizon))
+    return replace(
+        c,
+        context=w.line(c.horizon),
+        event_within=w.event_within(c.horizon),
+        vix=w.vix,
+        vix_pct=w.vix_pct,
+    )
 
 
 def relative_calls(
