@@ -312,7 +312,7 @@ def _evidence(read: CycleInput, sym: str, a: az.Analysis, h: int) -> Evidence:
         majority=a.majority[h],
         baseline_rate=a.baseline_rate[h],
         flat_band=a.flat_band[h],
-        vol_sigma=a.vol[h].sigma,
+        vol_sigma=a.vol[h].range_sigma,
         vol={
             "model": a.vol[h].model,
             "var": a.vol[h].variance,
