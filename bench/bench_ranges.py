@@ -24,6 +24,10 @@ validation quarter 4.6 pp against 4.8 pp), and the floor on the HAR's log target
 0.1 -> -2.14%, 0.25 -> -2.20%). Rejected on the same years: feeding the 1-session misses into
 the 3- and 5-session levels (worst validation quarter 5.2 pp at weight 0.02, 5.7 pp at
 0.05, against 4.6 pp), and fits on 1600 or 3000 calendar days of history instead of 800.
+Issue 33 added, on the same validation years and the panel's 1996-2006
+(bench_ranges_storm.py): a week's leverage term in the HAR (lev5) and ranges at 3 and 5
+sessions drawn with sigma x volatility.range_scale (wider while the forecast rises); the
+figures below include both.
 TEST is 2007-01-01 onward: every figure printed is on test calls, which nothing was chosen on.
 
 Targets (issue 22): pooled 80% / 95% coverage within +-5 pp of nominal in EVERY calendar
@@ -217,7 +221,9 @@ def main() -> None:
         "-2.9% vs -4.1% plain HAR), its log target floored at "
         f"{volatility.TARGET_FLOOR:g} x the monthly mean (-2.14% vs -2.41% unfloored); one "
         "shared ACI level per horizon moved once per session, chosen on the same years "
-        "(4.6 vs 4.8 pp for one level per symbol)"
+        "(4.6 vs 4.8 pp for one level per symbol); issue 33: a week's leverage term and "
+        f"3-/5-session ranges widened by range_scale (weight {volatility.RISE_WEIGHT:g}) while "
+        "the forecast rises (bench_ranges_storm.py)"
     )
     print(f"test: calls from {TEST}-01-01; nothing below was chosen on these years\n")
 
