@@ -251,9 +251,9 @@ def main() -> None:
             product = data
         g = gains(data)
         keep = name != "har" and g[1] > ref[1] and all(g[h] >= ref[h] for h in br.HORIZONS)
-        if keep:
-            kept_vol.append("lev5" if name == "product" else name)
         label = {"product": "lev5", "lev5": "lev5 x"}.get(name, name)  # x: through exog
+        if keep:
+            kept_vol.append(label)
         verdict = "before" if name == "har" else ("KEPT" if keep else "rejected")
         print(
             f"{label:<6} validation "
