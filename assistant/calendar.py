@@ -7,6 +7,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 from assistant.errors import AssistantError
@@ -182,6 +183,54 @@ def session_close(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
     return pd.Timestamp(cal.session_close(day)).tz_convert("UTC")
 
 
+def session_hours(exchange: str, day: str | pd.Timestamp) -> pd.DatetimeIndex:
+    """Starts of the one-hour bars of the session on `day`, tz-aware in the exchange's zone:
+    from the open, every hour while before the close (a 9:30-16:00 session has 7, the last
+    one half an hour; an early close has fewer). Empty when `day` is not a session.
+    Crypto and FX sessions run midnight to midnight UTC (24 bars)."""
+    day = pd.Timestamp(day).tz_localize(None).normalize()
+    if exchange in ("24/7", "24/5"):
+        if not is_session(exchange, day):
+            return pd.DatetimeIndex([], tz="UTC")
+        return pd.date_range(day.tz_localize("UTC"), periods=24, freq="h")
+    cal = _calendar(exchange, day)
+    if _outside(cal, day) or not cal.is_session(day):
+        return pd.DatetimeIndex([], tz=str(cal.tz))
+    opens = pd.Timestamp(cal.session_open(day)).tz_convert(cal.tz)
+    closes = pd.Timestamp(cal.session_close(day)).tz_convert(cal.tz)
+    n = int(np.ceil((closes - opens) / pd.Timedelta(hours=1)))
+    return pd.date_range(opens, periods=n, freq="h")
+
+
+def session_bounds(
+    exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp
+) -> pd.DataFrame:
+    """Open and close (tz-aware, the exchange's zone) of every session in [start, end],
+    indexed by tz-naive session date, with `bars`: how many one-hour bars it has (those
+    `session_hours` lists). Crypto and FX run midnight to midnight UTC. Sessions past the
+    last year the calendar records holidays for have no known hours and are left out."""
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if exchange in ("24/7", "24/5"):
+        days = sessions(exchange, start, end)
+        opens = pd.DatetimeIndex(days).tz_localize("UTC")
+        frame = pd.DataFrame({"open": opens, "close": opens + pd.Timedelta(days=1)}, index=days)
+    else:
+        cal = _calendar(exchange, end)
+        lo, hi = max(start, cal.first_session), min(end, cal.last_session)
+        sched = cal.schedule.loc[lo:hi] if lo <= hi else cal.schedule.iloc[:0]
+        frame = pd.DataFrame(
+            {
+                "open": pd.DatetimeIndex(sched["open"]).tz_convert(cal.tz),
+                "close": pd.DatetimeIndex(sched["close"]).tz_convert(cal.tz),
+            },
+            index=pd.DatetimeIndex(sched.index).tz_localize(None),
+        )
+    span = pd.DatetimeIndex(frame["close"]) - pd.DatetimeIndex(frame["open"])
+    frame["bars"] = np.ceil(np.asarray(span / pd.Timedelta(hours=1), dtype=float)).astype(int)
+    frame.index.name = "session"
+    return frame
+
+
 def latest_session(exchange: str, now: pd.Timestamp | None = None) -> pd.Timestamp:
     """The last session a stored bar may be dated: the one after today's (one session of
     slack for time zones), so a bar from the future is refused."""
@@ -217,3 +266,98 @@ def record_sessions(
             list(closed.strftime("%Y-%m-%d")),
         )
     freshness.record_calendar(db, exchanges, holidays)
+
+
+def open_session(
+    exchange: str, now: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp] | None:
+    """(session date, open, close) of the session trading at `now` (tz-aware; open and
+    close in UTC), or None while the exchange is closed: outside its hours, on a holiday,
+    after an early close, during a lunch break. Crypto (24/7) and FX (24/5) trade midnight
+    to midnight UTC on their session days."""
+    now = pd.Timestamp(now).tz_convert("UTC")
+    if exchange in ("24/7", "24/5"):
+        day = now.tz_localize(None).normalize()
+        if not is_session(exchange, day):
+            return None
+        start = day.tz_localize("UTC")
+        return day, start, start + pd.Timedelta(days=1)
+    tz = _zone_of(exchange)
+    day = now.tz_convert(tz).tz_localize(None).normalize()
+    times = _session_times(exchange, day)
+    if times is None:
+        return None
+    opens, closes, brk_start, brk_end = times
+    if not opens <= now < closes:
+        return None
+    if brk_start is not None and brk_end is not None and brk_start <= now < brk_end:
+        return None
+    return day, opens, closes
+
+
+@functools.lru_cache(maxsize=64)
+def _zone_of(exchange: str) -> str:
+    return str(_calendar(exchange, pd.Timestamp.today()).tz)
+
+
+Times = tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp | None, pd.Timestamp | None]
+
+
+@functools.lru_cache(maxsize=512)  # a poller asks the same day every few minutes
+def _session_times(exchange: str, day: pd.Timestamp) -> Times | None:
+    """(open, close, break start, break end) in UTC of the session on `day`; None if none."""
+    cal = _calendar(exchange, day)
+    if _outside(cal, day) or not cal.is_session(day):
+        return None
+
+    def utc(t: pd.Timestamp) -> pd.Timestamp | None:
+        return None if pd.isna(t) else pd.Timestamp(t).tz_convert("UTC")
+
+    opens, closes = utc(cal.session_open(day)), utc(cal.session_close(day))
+    assert opens is not None and closes is not None
+    return opens, closes, utc(cal.session_break_start(day)), utc(cal.session_break_end(day))
+
+
+def bar_grid(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DataFrame:
+    """Every one-hour bar of the sessions in [start, end], in time order: index = bar start
+    (tz-aware, exchange-local), columns `session` (tz-naive date), `slot` (0-based hour of
+    its session) and `close` (when the bar ends: an hour later, or the session's close for
+    the last, shorter bar). The sequence session-hour horizons count along."""
+    days = sessions(exchange, start, end)
+    if exchange in ("24/7", "24/5"):
+        tz = "UTC"
+        opens = pd.DatetimeIndex(days).tz_localize("UTC")
+        closes = opens + pd.Timedelta(days=1)
+    else:
+        cal = _calendar(exchange, pd.Timestamp(end))
+        tz = str(cal.tz)
+        days = days[days <= pd.Timestamp(cal.last_session).tz_localize(None)]
+        opens = pd.DatetimeIndex(cal.opens.reindex(days)).tz_convert(tz)
+        closes = pd.DatetimeIndex(cal.closes.reindex(days)).tz_convert(tz)
+    n = np.ceil(((closes - opens) / pd.Timedelta(hours=1)).to_numpy(float)).astype(int)
+    slot = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    starts = opens.repeat(n) + pd.to_timedelta(slot, unit="h")
+    ends = pd.DatetimeIndex(np.minimum(starts + pd.Timedelta(hours=1), closes.repeat(n)))
+    return pd.DataFrame(
+        {"session": pd.DatetimeIndex(days).repeat(n), "slot": slot, "close": ends},
+        index=pd.DatetimeIndex(starts, name="ts").tz_convert(tz),
+    )
+
+
+def add_hours(exchange: str, bar_start: str | pd.Timestamp, h: int) -> pd.Timestamp:
+    """The start of the bar `h` session hours after the bar starting at `bar_start`: counted
+    along the session's bars, then on into the next sessions (overnight, weekends and
+    holidays are no hours; an early close has fewer bars). A call made at the close of the
+    bar `bar_start` with horizon h is scored on the close of this bar."""
+    start = pd.Timestamp(bar_start)
+    if start.tzinfo is None:
+        raise ValueError("a bar start must be tz-aware")
+    local = start.tz_convert(exchange_tz(exchange))
+    day = local.tz_localize(None).normalize()
+    grid = bar_grid(exchange, day, day + pd.Timedelta(days=h // 4 + 10))
+    where = grid.index.get_indexer(pd.DatetimeIndex([local]))[0]
+    if where < 0:
+        raise ValueError(f"{local.isoformat()} is not the start of a {exchange} session hour")
+    if where + h >= len(grid):
+        raise ValueError(f"calendar {exchange} has no bar {h} session hours after {local}")
+    return pd.Timestamp(grid.index[where + h])

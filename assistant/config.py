@@ -48,6 +48,7 @@ class Collect:
     history_years: int = 10  # first fetch of a new symbol
     deactivate_after_empty: int = 5
     jump_threshold: float = 0.25  # flag a day-over-day move larger than this (unexplained jump)
+    hourly: bool = True  # one-hour bars too: Yahoo's last 730 days; simulated for the sample
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,23 @@ class Cycle:
     learning_rate: float = 0.1
     psi_threshold: float = 0.25
     accuracy_drop: float = 0.10
+    # hour-ahead calls, in session hours (docs/intraday.md); none by default: they need
+    # hourly bars, and nothing real has measured their direction (simulated hours only)
+    hourly_horizons: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Daemon:
     heartbeat_seconds: int = 5
     replay_speed: float = 5.0
+
+
+@dataclass(frozen=True)
+class Live:
+    """Live quotes while the exchange is open (assistant.ingest.quotes)."""
+
+    poll_minutes: int = 5  # minutes between polls of the latest price; 0 = no polling
+    stale_polls: int = 3  # polls in a row with no newer quote before a quote is stale
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,7 @@ class Alerts:
     quarantine: bool = True  # a model was quarantined (its artifact is unusable)
     digest: bool = True  # after a cycle and its verify: the calls made, the calls scored
     daemon: bool = True  # the daemon stopping
+    live_range: bool = True  # a live price left the day's 95% range (once a symbol a session)
     per_minute: int = 10  # at most this many sends a minute; the rest wait their turn
     timeout_seconds: float = 10.0  # one send; a hanging endpoint is given up after this
     retries: int = 3  # tries after the first, with a doubling pause
@@ -122,17 +135,32 @@ class Paper:
     """The paper account (models/paper.py): what it holds, how big, what a trade costs."""
 
     cash: float = 100_000.0  # starting cash
-    policy: str = "calls"  # calls | hold | long | ranking (the relative-ranking model's top)
-    horizon: int = 1  # `calls`: follow the directional calls of this horizon
+    # volatility (always long, sized by the volatility forecast; tilted by the ranking only
+    # when its verdict passed) | calls (the direction calls: opt-in) | hold | long | ranking
+    policy: str = "volatility"
+    horizon: int = 1  # the calls (forecast, direction, ranking) of this horizon
     long_short: bool = False  # DOWN calls go short (else flat)
-    vol_target: float = 0.15  # annualized volatility a full 1/N position is sized to
+    # annualized volatility a full 1/N position is sized to; it, max_weight, max_exposure and
+    # band chosen on validation years only (bench/bench_paper.py; docs/paper.md)
+    vol_target: float = 0.20
     max_weight: float = 0.25  # cap per symbol, fraction of equity
+    max_exposure: float = 1.0  # cap on the gross weight, fraction of equity (no leverage)
+    tilt: float = 0.5  # `volatility`: the ranking's tilt (0: none), only when it passed
     band: float = 0.02  # re-size a position only when this far from its target
     cost_bps: float = 5.0  # commission per side, basis points of the traded notional
     slippage_bps: float = 2.0  # slippage per side, basis points of the traded notional
     top_n: int = 1  # `ranking`: how many top-ranked symbols to hold
     # a holding with no bar for this many sessions is closed at its last close (0: never)
     stale_exit_sessions: int = 20
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """What the ranking model learns on and ranks among (assistant/modeling/ranking.py)."""
+
+    # watchlist | stored (every symbol with stored daily bars) | the absolute path of a
+    # folder of CSV files, read as `import` reads them; the watchlist always belongs to it
+    universe: str = "watchlist"
 
 
 @dataclass(frozen=True)
@@ -151,9 +179,11 @@ class Settings:
     models: Models = field(default_factory=Models)
     cycle: Cycle = field(default_factory=Cycle)
     daemon: Daemon = field(default_factory=Daemon)
+    live: Live = field(default_factory=Live)
     compute: Compute = field(default_factory=Compute)
     alerts: Alerts = field(default_factory=Alerts)
     paper: Paper = field(default_factory=Paper)
+    ranking: Ranking = field(default_factory=Ranking)
     events: Events = field(default_factory=Events)
 
     def replace(self, section: str, **values: Value) -> Settings:
@@ -174,6 +204,10 @@ def default_home() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir("trading-assistant", appauthor=False))
+
+
+# what an environment value is read as, where the default (empty) cannot say
+_LIKE: dict[tuple[str, str], Value] = {("cycle", "hourly_horizons"): (1,)}
 
 
 def _coerce(raw: str, like: Value) -> Value:
@@ -214,8 +248,11 @@ def _checked(path: Path, section: str, key: str, value: object, like: Value) -> 
 
 
 SOURCES = ("sample", "yahoo", "csv", "synthetic")
-PAPER_POLICIES = ("calls", "hold", "long", "ranking")  # models.paper.POLICIES
+PAPER_POLICIES = ("volatility", "calls", "hold", "long", "ranking")  # models.paper.POLICIES
+UNIVERSES = ("watchlist", "stored")  # or the absolute path of a folder of CSV files
+CSV_SUFFIXES = (".csv", ".txt")  # the files a universe folder's symbols are read from
 MAX_HORIZON = 63  # sessions (a quarter): the labels of a longer horizon eat most of the history
+MAX_HOURLY_HORIZON = 35  # session hours: five full US sessions
 MAX_WINDOW = 64  # models.dataset.CONTEXT: the look-back every dataset keeps
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
@@ -309,8 +346,17 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("cycle", "learning_rate"): _number(0, 1, above=True),
     ("cycle", "psi_threshold"): _number(0, 100, above=True),
     ("cycle", "accuracy_drop"): _number(0, 1, above=True),
+    ("cycle", "hourly_horizons"): (
+        lambda v: not v or _distinct(v, int, lambda h: 1 <= h <= MAX_HOURLY_HORIZON),
+        f"distinct whole numbers of session hours from 1 to {MAX_HOURLY_HORIZON}, "
+        "e.g. [1, 3, 5] ([] for no hour-ahead calls)",
+    ),
     ("daemon", "heartbeat_seconds"): _whole(1, 600, "seconds"),
     ("daemon", "replay_speed"): _number(0, 1_000_000),
+    # Yahoo answers about 2,000 requests an hour from one address (unofficial): one a
+    # symbol a poll, so a 5-minute pace keeps a watchlist of 150 inside it
+    ("live", "poll_minutes"): _whole(0, 60, "minutes (0 = off)"),
+    ("live", "stale_polls"): _whole(1, 100, "polls"),
     ("alerts", "per_minute"): _whole(1, 6000),
     ("alerts", "timeout_seconds"): _number(0, 3600, above=True),
     ("alerts", "retries"): _whole(0, 20),
@@ -320,11 +366,17 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("paper", "horizon"): _whole(1, MAX_HORIZON, "sessions"),
     ("paper", "vol_target"): _number(0, 5, above=True),
     ("paper", "max_weight"): _number(0, 1, above=True),
+    ("paper", "max_exposure"): _number(0, 1, above=True),
+    ("paper", "tilt"): _number(0, 1),
     ("paper", "band"): _number(0, 1),
     ("paper", "cost_bps"): _number(0, 1000),
     ("paper", "slippage_bps"): _number(0, 1000),
     ("paper", "top_n"): _whole(1, 10_000),
     ("paper", "stale_exit_sessions"): _whole(0, 2520, "sessions"),
+    ("ranking", "universe"): (
+        lambda v: v in UNIVERSES or Path(v).expanduser().is_absolute(),
+        "watchlist, stored, or the absolute path of a folder of CSV files (as `import` reads)",
+    ),
     ("events", "fomc"): (
         lambda v: all(isinstance(d, str) and _iso_date(d) for d in v) and len(set(v)) == len(v),
         "a list of distinct dates YYYY-MM-DD",
@@ -350,6 +402,7 @@ def _check_ranges(values: Values, origin: dict[tuple[str, str], str]) -> None:
             f"[paper] horizon = {p['horizon']!r} is not one of [models] horizons "
             f"{list(horizons)} ({origin.get(('paper', 'horizon'), 'default')})"
         )
+    _check_universe(values["ranking"]["universe"], origin.get(("ranking", "universe"), "default"))
     c = values["cycle"]
     low, high = c["weight_min"], c["weight_max"]
     assert isinstance(low, float) and isinstance(high, float)  # checked by RANGES
@@ -359,6 +412,24 @@ def _check_ranges(values: Values, origin: dict[tuple[str, str], str]) -> None:
             f"({origin.get(('cycle', 'weight_min'), 'default')}, "
             f"{origin.get(('cycle', 'weight_max'), 'default')})"
         )
+
+
+def _check_universe(value: Value, origin: str) -> None:
+    """A universe folder must exist and hold CSV files when the settings are loaded, not when
+    a retrain finds it gone."""
+    if value in UNIVERSES:
+        return
+    folder = Path(str(value)).expanduser()
+    why = ""
+    try:
+        if not folder.is_dir():
+            why = "no such folder"
+        elif not any(p.suffix.lower() in CSV_SUFFIXES and p.is_file() for p in folder.iterdir()):
+            why = "the folder holds no .csv or .txt file"
+    except OSError as exc:
+        why = f"cannot read the folder ({exc.strerror or exc})"
+    if why:
+        raise AssistantError(f"{origin}: [ranking] universe = {value!r}: {why}")
 
 
 def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
@@ -392,7 +463,7 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
             name = f"ASSISTANT_{section.upper()}_{key.upper()}"
             if name in environ:
                 try:
-                    keys[key] = _coerce(environ[name], value)
+                    keys[key] = _coerce(environ[name], _LIKE.get((section, key), value))
                 except ValueError:
                     raise AssistantError(f"{name}={environ[name]!r} is not a valid value") from None
                 origin[section, key] = name

@@ -19,11 +19,46 @@ from assistant.config import Settings
 from assistant.errors import AssistantError
 from models import paper
 from store import paper as ledger
+from store import registry
 from store.symbols import active_symbols
+from vocab.horizons import horizon_key
 
 
 def rules_of(settings: Settings) -> paper.Rules:
     return paper.Rules(**dataclasses.asdict(settings.paper))
+
+
+def ranking_verdict(db: sqlite_utils.Database, horizon: int, session: str) -> tuple[bool, str]:
+    """Whether the `volatility` policy may tilt by the ranking at `horizon` as of `session`:
+    only when the ranking model serving then passed its verdict on its held-out sessions
+    (`models.scorecard.judged`: IC t >= 2, a positive spread, and beating the better of
+    reversal and 12-1 momentum by t >= 2). (may tilt, why) - the why in words."""
+    rows = [r for r in registry.serving_as_of(db, session)[0] if r["kind"] == "ranking"]
+    if not rows:
+        return False, "no ranking model"
+    row = rows[0]
+    record = (row["metrics"].get("test") or {}).get(horizon_key(horizon))
+    if not record:
+        return False, f"{row['id']}: no record at h={horizon}"
+    if record.get("edge"):
+        return True, f"{row['id']} passed its verdict at h={horizon}"
+    return False, f"{row['id']}: no edge at h={horizon}"
+
+
+def direction_verdicts(db: sqlite_utils.Database, horizon: int, session: str) -> set[str]:
+    """The symbols whose direction calls at `horizon` passed their verdict in `report` (an
+    edge over the stronger baseline, Holm-adjusted p < 0.05 over every row it shows) on the
+    calls verified by `session`: the only ones the opt-in `calls` policy may trade then."""
+    from assistant.cycle.report import build
+    from models.metrics import EDGE
+
+    groups = build(db, until=session)["groups"]
+    return {str(g["symbol"]) for g in groups if g["horizon"] == horizon and g["verdict"] == EDGE}
+
+
+def policy_label(rules: paper.Rules, tilt: bool) -> str:
+    """The label stored with each session of the paper book (`vocab.paper.policy_text`)."""
+    return "volatility+tilt" if rules.policy == "volatility" and tilt else rules.policy
 
 
 def annualized(vol_sigma: pd.Series, horizon: int) -> pd.Series:
@@ -41,7 +76,9 @@ def from_backtest(
     model: str | None = None,
 ) -> tuple[str, dict[str, paper.Book]]:
     """The books of following one model's walk-forward calls (default: the ensemble when it
-    was backtested, else the first model) over the backtest's sessions."""
+    was backtested, else the first model) over the backtest's sessions. The `volatility`
+    policy is not tilted here: the ranking's verdict over the same sessions would be a
+    verdict on the sessions it trades (look-ahead)."""
     models = list(dict.fromkeys(predictions["model"]))
     chosen = model or ("ensemble" if "ensemble" in models else models[0] if models else None)
     if chosen not in models:
@@ -93,16 +130,34 @@ def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | Non
     if newest is not None and session <= newest:
         return f"paper: {session} already stepped (newest {newest})"
     missed = ledger.sessions_between(db, newest, session, symbols) if newest else []
+
+    # `calls`: the direction calls of a symbol without a passed verdict (on the calls verified
+    # by the session stepped, never later ones) drive nothing
+    def passed_by(day: str) -> set[str] | None:
+        return direction_verdicts(db, rules.horizon, day) if rules.policy == "calls" else None
+
     for day in missed:
-        _step_one(db, rules, symbols, day)
-    said = _step_one(db, rules, symbols, session)
+        _step_one(db, rules, symbols, day, passed_by(day))
+    passed = passed_by(session)
+    said = _step_one(db, rules, symbols, session, passed)
+    if rules.policy == "volatility":
+        said += "; tilt: " + ranking_verdict(db, rules.horizon, session)[1]
+    if passed is not None:
+        said += (
+            f"; direction calls followed for {len(passed & set(symbols))} of {len(symbols)} "
+            f"symbols (a passed verdict at h={rules.horizon}; the rest flat)"
+        )
     if missed:
         said += f" (after {len(missed)} missed session(s) {missed[0]} .. {missed[-1]}, marked)"
     return said
 
 
 def _step_one(
-    db: sqlite_utils.Database, rules: paper.Rules, symbols: list[str], session: str
+    db: sqlite_utils.Database,
+    rules: paper.Rules,
+    symbols: list[str],
+    session: str,
+    passed: set[str] | None = None,
 ) -> str:
     opens, closes = ledger.session_prices(db, session, symbols)
     if not closes:
@@ -113,10 +168,14 @@ def _step_one(
         "symbol"
     )
     frame["score"] = frame["score"].astype(float)
+    if passed is not None:  # `calls`: no passed verdict, no direction (flat)
+        frame["call"] = frame["call"].where(frame.index.isin(list(passed)), "flat")
     sigma = annualized(frame["vol_sigma"].astype(float), rules.horizon)
     written: dict[str, ledger.SessionBook] = {}
     exits: list[str] = []
     books = ("hold", "long") if rules.policy == "hold" else ("paper", "hold", "long")
+    # the ranking tilts the `volatility` policy only when its verdict passed
+    tilt = rules.policy == "volatility" and ranking_verdict(db, rules.horizon, session)[0]
     for book in books:
         before = prior.get(book)
         account = (
@@ -141,13 +200,17 @@ def _step_one(
                 d = paper.directions(policy, frame, rules.long_short, rules.top_n)
             except ValueError as exc:  # ranking without scores: the job fails and says why
                 raise AssistantError(f"[paper] policy = {rules.policy}: {exc}") from None
-            pending = paper.target_weights(d, sigma, rules, len(symbols))
+            scores = frame["score"] if book == "paper" and tilt else None
+            pending = paper.target_weights(d, sigma, rules, len(symbols), scores)
+        state: dict[str, object] = dict(account.to_dict())
+        if book == "paper":
+            state["policy"] = policy_label(rules, tilt)  # what the CLI and dashboard name
         written[book] = {
             "cash": account.cash,
             "equity": day.equity,
             "costs": day.costs,
             "traded": day.traded,
-            "account": account.to_dict(),
+            "account": state,
             "pending": pending,
             "fills": day.fills,
             "trips": day.trips,

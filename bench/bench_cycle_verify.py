@@ -20,7 +20,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant import config  # noqa: E402
-from assistant.cycle.run import verify  # noqa: E402
+from assistant.cycle.learn import verify  # noqa: E402
 from assistant.ingest.sources.synthetic import synthetic_bars  # noqa: E402
 from store import bars, symbols  # noqa: E402
 from store import predictions as ledger  # noqa: E402

@@ -36,8 +36,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from models import context as ctx  # noqa: E402
 from models import intervals as iv  # noqa: E402
+from models import market_features as ctx  # noqa: E402
 from models import selective as sel  # noqa: E402
 from models import volatility as vol  # noqa: E402
 
@@ -287,7 +287,7 @@ def panel_features(closes: pd.DataFrame, index: pd.Series) -> pd.DataFrame:
     own["log_vol"] = np.log(sd)
     feats = pd.concat({k: v.stack(future_stack=True) for k, v in own.items()}, axis=1)
     feats.index.names = ["date", "symbol"]
-    context = ctx.context_features(closes, index)
+    context = ctx.build(closes, index)
     feats = feats.join(context, how="inner")
     for w in (1, 5, 20):
         feats[f"rel_ret_{w}"] = feats[f"rel_ret_{w}"] / (feats["log_vol"].pipe(np.exp) * np.sqrt(w))

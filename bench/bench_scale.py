@@ -75,7 +75,8 @@ def make_home(n_symbols: int, years: int, edge: float = 0.52):
 
 def bench_home(args: argparse.Namespace) -> None:
     from assistant.cycle import report as report_mod
-    from assistant.cycle.run import run_cycle, verify
+    from assistant.cycle.learn import verify
+    from assistant.cycle.run import run_cycle
     from assistant.modeling import serving
     from assistant.modeling.training import train
 

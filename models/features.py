@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pywt
 
-from models import context, signals
 from models import indicators as ind
+from models import market_features, signals
 
 VERSION = 3  # 2: market context (the index, or the watchlist's equal-weight mean)
 # 3: beta over the panel's trailing sessions (was: the symbol's last 60 paired returns)
@@ -47,10 +47,10 @@ FEATURES: tuple[str, ...] = (
     *(f"sig_{s}" for s in signals.SIGNALS),
 )
 CONTEXT: tuple[str, ...] = (
-    *(f"mkt_ret_{w}" for w in context.RETURN_WINDOWS),
-    f"mkt_vol_{context.VOL_WINDOW}",
-    *(f"rel_ret_{w}" for w in context.RETURN_WINDOWS),
-    f"beta_{context.BETA_WINDOW}",
+    *(f"mkt_ret_{w}" for w in market_features.RETURN_WINDOWS),
+    f"mkt_vol_{market_features.VOL_WINDOW}",
+    *(f"rel_ret_{w}" for w in market_features.RETURN_WINDOWS),
+    f"beta_{market_features.BETA_WINDOW}",
 )
 ALL_FEATURES: tuple[str, ...] = (*FEATURES, *CONTEXT)
 
@@ -149,7 +149,7 @@ def _build_wide(index: pd.Index, bars: dict[str, pd.DataFrame]) -> np.ndarray:
 def same_sessions(bars: dict[str, pd.DataFrame]) -> list[tuple[pd.Index, list[str]]]:
     """Symbols grouped by identical session index (each group computes as one wide panel),
     symbols sorted within each group."""
-    groups: dict[tuple, tuple[pd.Index, list[str]]] = {}
+    groups: dict[tuple[object, ...], tuple[pd.Index, list[str]]] = {}
     for sym in sorted(bars):
         idx = bars[sym].index
         values = idx.asi8 if isinstance(idx, pd.DatetimeIndex) else idx.to_numpy()
@@ -160,7 +160,7 @@ def same_sessions(bars: dict[str, pd.DataFrame]) -> list[tuple[pd.Index, list[st
 
 def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.DataFrame:
     """Features for several symbols, indexed by (symbol, date), sorted: each symbol's own
-    (`build`) and the market context it trades in (models.context): the market's recent
+    (`build`) and the market context it trades in (models.market_features): the market's recent
     returns and volatility, the symbol's return relative to it and its 60-session beta. The
     market is MARKET_INDEX when the panel holds it, else the equal-weight mean of the
     panel's daily log returns. Every column at t uses closes up to t only. With `tail`, only
@@ -189,8 +189,8 @@ def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.Da
     closes = pd.DataFrame({s: bars[s]["close"].astype(float) for s in sorted(bars)}).sort_index()
     index = closes[MARKET_INDEX] if MARKET_INDEX in closes else None
     if tail is not None:  # the context's longest window (60-session beta) plus a margin
-        closes = closes.iloc[-(tail + 2 * context.BETA_WINDOW) :]
-    ctx = context.context_features(closes, index).swaplevel().sort_index()
+        closes = closes.iloc[-(tail + 2 * market_features.BETA_WINDOW) :]
+    ctx = market_features.build(closes, index).swaplevel().sort_index()
     ctx.index.names = ["symbol", "date"]
     frame = frame.join(ctx[list(CONTEXT)], how="left")
     return frame[list(ALL_FEATURES)].replace([np.inf, -np.inf], np.nan).astype("float64")

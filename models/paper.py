@@ -8,16 +8,22 @@ is one `step`: fill the pending orders at the open, then mark to market at the c
 
 The rules (`Rules`, the `[paper]` settings):
 
-- **Policy** — which way to hold each symbol: `calls` follows the directional calls of one
-  horizon (UP long; DOWN short when `long_short`, else flat; FLAT / no call: flat), `hold`
-  is the benchmark (equal weight bought at the first open and never rebalanced), `long` is
-  always long under the same sizing as `calls`. `ranking` holds the top `top_n` symbols of
-  a score column (the relative-ranking model's, when it exists); see `directions`.
+- **Policy** — which way to hold each symbol. `volatility` (the default) is what the product
+  has measured to be right: always long every symbol with a volatility forecast, exposure
+  scaled by that forecast (volatility-managed, Moreira & Muir 2017), tilted across symbols
+  by the ranking model's scores only when the caller passes them, which it does only when
+  the ranking passed its verdict (`models.scorecard.judged`; see `tilted`). `calls` follows
+  the directional calls of one horizon (UP long; DOWN short when `long_short`, else flat;
+  FLAT / no call: flat), `hold` is the benchmark (equal weight bought at the first open and
+  never rebalanced), `long` is always long under the same sizing (the `volatility` policy
+  without its tilt). `ranking` holds the top `top_n` symbols of a score column (the
+  relative-ranking model's, when it exists); see `directions`.
 - **Sizing** — a volatility target: a symbol's weight is min(cap, target / σ / N), where σ
   is the symbol's own annualized volatility forecast (`models.volatility`), N the number of
-  symbols in the account, `cap` the per-symbol limit; the gross weight never exceeds 1 (no
-  leverage). A position is traded back to its target only when it is `band` or more away
-  from it, or its direction changes (so a tiny forecast change does not pay costs).
+  symbols in the account, `cap` the per-symbol limit; the gross weight never exceeds
+  `max_exposure` (at most 1: no leverage). A position is traded back to its target only when
+  it is `band` or more away from it, or its direction changes (so a tiny forecast change
+  does not pay costs).
 - **Costs** — `cost_bps` per side plus `slippage_bps`, both charged on the traded notional
   at the fill.
 - **Stale holdings** — a held symbol with no bar for a session cannot be traded (no open to
@@ -52,17 +58,21 @@ from vocab.dates import session_text
 from vocab.scoring import STALE_AFTER_SESSIONS
 
 SESSIONS_PER_YEAR = 252
-POLICIES = ("calls", "hold", "long", "ranking")
+POLICIES = ("volatility", "calls", "hold", "long", "ranking")
 
 
 @dataclass(frozen=True)
 class Rules:
     cash: float = 100_000.0
-    policy: str = "calls"
+    policy: str = "volatility"
     horizon: int = 1
     long_short: bool = False
-    vol_target: float = 0.15  # annualized volatility a full (1/N) position is sized to
+    # annualized volatility a full (1/N) position is sized to; 0.20, max_weight, max_exposure
+    # and band: chosen on validation years only (bench/bench_paper.py, docs/paper.md)
+    vol_target: float = 0.20
     max_weight: float = 0.25  # per symbol, as a fraction of equity
+    max_exposure: float = 1.0  # gross weight at most this (no leverage: at most 1)
+    tilt: float = 0.5  # `volatility`: how far the ranking tilts the weights (when it may)
     band: float = 0.02  # trade back to target only when this far off (fraction of equity)
     cost_bps: float = 5.0  # per side
     slippage_bps: float = 2.0  # per side
@@ -83,7 +93,7 @@ def directions(policy: str, rows: pd.DataFrame, long_short: bool, top_n: int = 1
     if policy == "calls":
         calls = rows["call"].astype(str).str.lower().to_numpy(object)
         return pd.Series(call_directions(calls, long_short), rows.index)
-    if policy == "long":
+    if policy in ("long", "volatility"):
         return pd.Series(1, rows.index)
     if policy == "ranking":
         # the hook for the relative-ranking model: any per-symbol score, higher = better
@@ -110,16 +120,51 @@ def weights(direction: np.ndarray, sigma: np.ndarray, rules: Rules, n_symbols: i
     ok = np.isfinite(sig) & (sig > 0)
     size = np.where(ok, rules.vol_target / np.where(ok, sig, 1.0), 0.0) / max(n_symbols, 1)
     w = np.asarray(direction, dtype=float) * np.minimum(size, rules.max_weight)
+    return _capped(w, rules.max_exposure)
+
+
+def _capped(w: np.ndarray, exposure: float) -> np.ndarray:
+    """w scaled down (never up) so that its gross weight is at most `exposure` (and 1)."""
+    cap = min(exposure, 1.0)
     gross = np.abs(w).sum(axis=-1, keepdims=True)
-    return np.where(gross > 1.0, w / np.maximum(gross, 1.0), w)
+    return np.where(gross > cap, w * cap / np.maximum(gross, 1e-300), w)
+
+
+def tilted(w: np.ndarray, scores: np.ndarray, rules: Rules) -> np.ndarray:
+    """The cross-sectional tilt of long weights (last axis: symbols): each weight times
+    1 + tilt x c, c the symbol's score rank centred to [-1, 1] (best +1, worst -1), then
+    rescaled to the untilted gross, capped per symbol at `max_weight` and in gross at
+    `max_exposure`. The exposure stays what the volatility forecast set; only its split
+    across symbols moves. Symbols without a score (or fewer than two scored) keep their
+    weight. Only for a ranking that passed its verdict: the caller decides that."""
+    shape = np.shape(w)
+    w = np.atleast_2d(np.asarray(w, dtype=float))
+    s = pd.DataFrame(np.atleast_2d(np.asarray(scores, dtype=float)))
+    n = s.notna().sum(axis=1).to_numpy()[:, None]
+    rank = s.rank(axis=1, method="average").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.nan_to_num(np.where(n > 1, 2 * (rank - 1) / (n - 1) - 1, 0.0), nan=0.0)
+    out = w * (1 + rules.tilt * c)
+    gross = np.abs(w).sum(axis=-1, keepdims=True)
+    now = np.abs(out).sum(axis=-1, keepdims=True)
+    out = np.where(now > 0, out * gross / np.maximum(now, 1e-300), out)
+    out = np.sign(out) * np.minimum(np.abs(out), rules.max_weight)
+    return _capped(out, rules.max_exposure).reshape(shape)
 
 
 def target_weights(
-    direction: pd.Series, sigma_annual: pd.Series, rules: Rules, n_symbols: int
+    direction: pd.Series,
+    sigma_annual: pd.Series,
+    rules: Rules,
+    n_symbols: int,
+    tilt_scores: pd.Series | None = None,
 ) -> dict[str, float]:
-    """`weights` for one decision, by symbol."""
+    """`weights` for one decision, by symbol; `tilted` by `tilt_scores` when given (only
+    for the `volatility` policy, and only when the ranking passed its verdict)."""
     sig = sigma_annual.reindex(direction.index).astype(float).to_numpy()
     w = weights(direction.to_numpy(float), sig, rules, n_symbols)
+    if tilt_scores is not None and rules.policy == "volatility":
+        w = tilted(w, tilt_scores.reindex(direction.index).astype(float).to_numpy(), rules)
     return {str(s): float(x) for s, x in zip(direction.index, w, strict=True)}
 
 
@@ -402,11 +447,16 @@ def run(
 
 
 def decisions_from_calls(
-    calls: pd.DataFrame, sigma: pd.DataFrame, rules: Rules, symbols: list[str]
+    calls: pd.DataFrame,
+    sigma: pd.DataFrame,
+    rules: Rules,
+    symbols: list[str],
+    tilt: bool = False,
 ) -> dict[pd.Timestamp, dict[str, float]]:
     """Target weights per decision date from ledger-shaped calls of `rules.horizon`
     (columns as_of, symbol, call, horizon, optional score) and the annualized volatility
-    forecast known at each date (sigma: date x symbol). `rules.policy` must not be `hold`."""
+    forecast known at each date (sigma: date x symbol). `rules.policy` must not be `hold`.
+    `tilt`: the `volatility` policy tilts by the `score` column (a ranking that passed)."""
     mine = calls[calls["horizon"] == rules.horizon] if "horizon" in calls else calls
     out: dict[pd.Timestamp, dict[str, float]] = {}
     for day, rows in mine.groupby(pd.to_datetime(mine["as_of"])):
@@ -415,7 +465,8 @@ def decisions_from_calls(
         d = directions(rules.policy, rows, rules.long_short, rules.top_n)
         sig = sigma.loc[day] if day in sigma.index else pd.Series(dtype=float)
         assert isinstance(sig, pd.Series)  # one row: the index holds each date once
-        out[pd.Timestamp(day)] = target_weights(d, sig, rules, len(symbols))
+        scores = rows["score"] if tilt and "score" in rows else None
+        out[pd.Timestamp(day)] = target_weights(d, sig, rules, len(symbols), scores)
     return out
 
 
@@ -425,9 +476,11 @@ def compare(
     calls: pd.DataFrame,
     sigma: pd.DataFrame,
     rules: Rules,
+    tilt: bool = False,
 ) -> dict[str, Book]:
     """The policy's book next to buy-and-hold (equal weight) and always-long (the same
-    sizing), all under the same costs, over the sessions after the first decision."""
+    sizing, no tilt), all under the same costs, over the sessions after the first decision.
+    `tilt`: see `decisions_from_calls`."""
     symbols = [str(s) for s in opens.columns]
     days = sorted(pd.to_datetime(calls["as_of"]).unique())
     if not days:
@@ -438,7 +491,7 @@ def compare(
     books = {}
     if rules.policy != "hold":
         books["paper"] = run(
-            "paper", o, c, decisions_from_calls(calls, sigma, rules, symbols), rules
+            "paper", o, c, decisions_from_calls(calls, sigma, rules, symbols, tilt), rules
         )
     books["hold"] = run("hold", o, c, {first: hold_weights(symbols)}, rules)
     always = dataclasses.replace(rules, policy="long")

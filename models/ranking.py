@@ -1,4 +1,4 @@
-"""Relative calls: which watched symbols will do better than the others over h sessions.
+"""The ranking: which symbols will do better than the others over h sessions.
 
 The one place daily equity data is known to carry a little information is the cross-section
 (short-term reversal, 12-1 momentum, low volatility, beta): not whether a stock rises, but
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pandas as pd
 
-from models import artifacts, context
+from models import artifacts, market_features
 from models.base import Facts
 from vocab.horizons import horizon_key
 
@@ -55,7 +55,7 @@ RAW: tuple[str, ...] = (
     "ret_5",
     "mom_12_1",
     f"vol_{VOL_WINDOW}",
-    f"beta_{context.BETA_WINDOW}",
+    f"beta_{market_features.BETA_WINDOW}",
     "resid_1",
     "resid_5",
     "resid_20",
@@ -92,20 +92,20 @@ def raw_factors(
 ) -> dict[str, pd.DataFrame]:
     """The raw factors, wide (dates x symbols), each at t from closes up to t only."""
     logc = cast(pd.DataFrame, np.log(closes.astype(float)))
-    r1 = context.panel_log_returns(closes)
-    market = context.market_log_returns(closes, index_close)
-    beta = context.rolling_beta(closes, market)
+    r1 = market_features.panel_log_returns(closes)
+    market = market_features.market_log_returns(closes, index_close)
+    beta = market_features.rolling_beta(closes, market)
     far, near = MOMENTUM
     out: dict[str, pd.DataFrame] = {
         "ret_1": r1,
         "ret_5": logc - logc.shift(5),
         "mom_12_1": logc.shift(near) - logc.shift(far),
         f"vol_{VOL_WINDOW}": r1.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std(),
-        f"beta_{context.BETA_WINDOW}": beta,
+        f"beta_{market_features.BETA_WINDOW}": beta,
     }
     for w in (1, 5, 20):
-        own = context.trailing_sum(r1, w)
-        out[f"resid_{w}"] = own - beta.mul(context.trailing_sum(market, w), axis=0)
+        own = market_features.trailing_sum(r1, w)
+        out[f"resid_{w}"] = own - beta.mul(market_features.trailing_sum(market, w), axis=0)
     return out
 
 
@@ -124,7 +124,7 @@ def features(closes: pd.DataFrame, index_close: pd.Series | None = None) -> pd.D
 def relative_targets(closes: pd.DataFrame, h: int) -> pd.DataFrame:
     """Wide forward h-session log return minus the date's cross-sectional mean (a LABEL);
     NaN on a date with fewer than MIN_SYMBOLS known outcomes."""
-    fwd = context.forward_returns(closes, h)
+    fwd = market_features.forward_returns(closes, h)
     count = fwd.notna().sum(axis=1)
     return fwd.sub(fwd.mean(axis=1), axis=0).where(count >= MIN_SYMBOLS, np.nan)
 

@@ -78,6 +78,7 @@ class Versus(TypedDict):
 
 
 class RankingSkill(MeanT, total=False):
+    n_symbols: int  # distinct symbols scored (where the frame names them)
     years: dict[str, MeanT]
     versus: Versus  # `versus_factors`, where a caller has the closes
     edge: bool  # `ranking_edge` (and beating the factors, where compared), added by a caller
@@ -158,7 +159,7 @@ def ranking_skill(frame: pd.DataFrame, h: int) -> RankingSkill | None:
     expected (the score) and realized (the h-session return; demeaned or not, the ranks
     are the same): the mean daily Spearman IC and its Newey-West t, the mean daily
     top-minus-bottom quintile spread of realized returns (log, over h sessions) and its t,
-    and both per calendar year. t uses the HAC lag max(h-1, floor(4 (T/100)^(2/9))): daily
+    and both per calendar year; with a symbol column, the number of symbols scored. t uses the HAC lag max(h-1, floor(4 (T/100)^(2/9))): daily
     ICs of persistent scores, and overlapping h-session outcomes, are not independent.
     None when no date has 5+ symbols."""
     ic = selective.daily_ic(frame)
@@ -166,6 +167,9 @@ def ranking_skill(frame: pd.DataFrame, h: int) -> RankingSkill | None:
         return None
     spread = quintile_spread(frame)
     out = RankingSkill(**_mean_t(ic, spread, h))
+    if "symbol" in frame:
+        scored = frame[["symbol", "expected", "realized"]].dropna()
+        out["n_symbols"] = int(scored["symbol"].nunique())
     years = pd.DatetimeIndex(pd.to_datetime(ic.index)).year
     syears = pd.DatetimeIndex(pd.to_datetime(spread.index)).year
     out["years"] = {

@@ -111,6 +111,15 @@ def load(
     return frame
 
 
+def stored_symbols(db: sqlite_utils.Database) -> list[str]:
+    """Every symbol with stored bars, watched or not (a ranking universe), sorted."""
+    cur = db.execute(
+        "SELECT symbol FROM symbols s WHERE EXISTS (SELECT 1 FROM bars b WHERE b.symbol = "
+        "s.symbol) ORDER BY symbol"
+    )
+    return [r[0] for r in cur]
+
+
 def dates(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[str]:
     """All distinct session dates stored (for the replay clock)."""
     if symbols:

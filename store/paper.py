@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
 
@@ -75,6 +75,7 @@ class BookState(TypedDict):
     positions: dict[str, PositionState]
     last: dict[str, float]  # the last known price of each symbol
     missing: dict[str, int]  # held symbols: sessions in a row without a bar (newer rows)
+    policy: NotRequired[str]  # the paper book: the policy it followed (vocab.paper)
 
 
 class PaperDay(TypedDict):
@@ -338,6 +339,7 @@ class PaperPanel(TypedDict):
     """The dashboard's equity panel (see `panel`)."""
 
     book: str  # the book charted: "paper", or "hold" when only it has been stepped
+    policy: str | None  # the policy the charted book followed at `session` (vocab.paper)
     session: str
     equity: float
     dates: list[str]
@@ -391,6 +393,7 @@ def panel(db: sqlite_utils.Database, limit: int = 250) -> PaperPanel | None:
     ]
     return {
         "book": main,
+        "policy": now.get("policy") if main == "paper" else "hold",
         "session": dates[-1],
         "equity": now["equity"],
         "dates": dates,

@@ -226,9 +226,14 @@ def listing(
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def scored(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Verified predictions in target-date order (what accuracy is measured on)."""
+def scored(
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, until: str | None = None
+) -> list[dict[str, Any]]:
+    """Verified predictions in target-date order (what accuracy is measured on); with
+    `until`, only those whose target session is on or before it (what was known then)."""
     where, params = _filters("verified", symbols)
+    if until is not None:
+        where, params = where + " AND target_date <= ?", [*params, until]
     cur = db.execute(
         "SELECT id, symbol, as_of, horizon, model_version, target_date, base_price, "
         "pred_change_pct, p_up, p_flat, p_down, direction, confidence, regime, signals, "

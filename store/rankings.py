@@ -1,4 +1,4 @@
-"""The ranking model's relative calls: each symbol's rank among the ranked watchlist and
+"""The ranking model's ranks: each symbol's rank among the ranked watchlist and
 its expected move relative to their mean, per session, horizon and ranking model.
 
 A rank as of D uses bars up to D only, so storing it is history; writing it again for the
@@ -30,7 +30,7 @@ def upsert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> Non
 
 
 class Ranking(TypedDict):
-    """One relative call: the symbol's rank among those ranked (1 = best) and its expected
+    """One rank: the symbol's rank among those ranked (1 = best) and its expected
     log move relative to their mean."""
 
     as_of: str
@@ -41,7 +41,7 @@ class Ranking(TypedDict):
 
 
 def latest(db: sqlite_utils.Database, symbol: str) -> dict[int, Ranking]:
-    """The newest relative call of `symbol` per horizon: {h: {as_of, rank, of, relative,
+    """The newest rank of `symbol` per horizon: {h: {as_of, rank, of, relative,
     model_version}} (empty when it was never ranked)."""
     cur = db.execute(
         "SELECT r.horizon, r.as_of, r.rank, r.of, r.relative, r.model_version FROM rankings r "
@@ -56,7 +56,7 @@ def latest(db: sqlite_utils.Database, symbol: str) -> dict[int, Ranking]:
 
 
 def history(db: sqlite_utils.Database, horizon: int) -> list[dict[str, Any]]:
-    """Every stored relative call at `horizon`, oldest first (for scoring them)."""
+    """Every stored rank at `horizon`, oldest first (for scoring them)."""
     cur = db.execute(
         "SELECT symbol, as_of, model_version, rank, of, relative FROM rankings "
         "WHERE horizon = ? ORDER BY as_of, symbol, made_at",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -22,11 +22,42 @@ UNUSABLE = ("quarantined", "pruned")  # no artifact to load
 PROMOTED = ("serving", "retired")  # models that served (a candidate never did)
 
 
-def _row(r: dict[str, Any]) -> dict[str, Any]:
+class ModelRow(TypedDict):
+    """One row of the `models` table, its JSON columns parsed."""
+
+    id: str
+    kind: str
+    version: int
+    trained_at: str
+    symbols: list[str]
+    horizons: list[int]
+    train_start: str | None
+    train_end: str | None
+    val_start: str | None
+    val_end: str | None
+    test_start: str | None
+    test_end: str | None
+    feature_hash: str
+    metrics: dict[str, Any]  # the kind's own figures: JSON whose shape each kind decides
+    artifact_path: str
+    status: str
+    reason: str | None
+    data_end: str | None
+    known_on: str | None
+
+
+class Quarantine(ModelRow):
+    """A quarantined model in effect, with the id of the model serving in its place."""
+
+    serves: str | None
+
+
+def _row(r: Mapping[str, object]) -> ModelRow:
     out = dict(r)
     for key in ("symbols", "horizons", "metrics"):
-        out[key] = json.loads(out[key]) if out.get(key) else ({} if key == "metrics" else [])
-    return out
+        text = out.get(key)
+        out[key] = json.loads(str(text)) if text else ({} if key == "metrics" else [])
+    return cast(ModelRow, out)
 
 
 def next_version(db: sqlite_utils.Database, kind: str) -> int:
@@ -50,7 +81,7 @@ def register(
     known_on: str | None = None,
     status: str = "candidate",
     reason: str | None = None,
-) -> dict[str, Any]:
+) -> ModelRow:
     """Record a trained model; `data_end` is the last bar its training saw (the default:
     the end of its last range), `known_on` the session by whose close it existed (the
     default: `data_end`)."""
@@ -80,27 +111,27 @@ def register(
     return get(db, model_id)
 
 
-def get(db: sqlite_utils.Database, model_id: str) -> dict[str, Any]:
+def get(db: sqlite_utils.Database, model_id: str) -> ModelRow:
     rows = list(db.query("SELECT * FROM models WHERE id = ?", [model_id]))
     if not rows:
         raise KeyError(model_id)
     return _row(rows[0])
 
 
-def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[dict[str, Any]]:
+def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[ModelRow]:
     sql, params = "SELECT * FROM models WHERE status = 'serving'", []
     if kind:
         sql, params = sql + " AND kind = ?", [kind]
     return [_row(r) for r in db.query(sql + " ORDER BY kind", params)]
 
 
-def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[dict[str, Any]], list[str]]:
+def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[ModelRow], list[str]]:
     """The models that served calls as of session `day` (per kind, `choose_as_of`), and one
     note per serving model that does not serve then, saying why.
 
     What is registered after `day` never changes the answer, so a call as of `day` is the
     same whatever the home learned later."""
-    by_kind: dict[str, list[dict[str, Any]]] = {}
+    by_kind: dict[str, list[ModelRow]] = {}
     for r in list_models(db):
         by_kind.setdefault(r["kind"], []).append(r)
     chosen = {k: c for k, rows in by_kind.items() if (c := choose_as_of(rows, day)) is not None}
@@ -131,13 +162,13 @@ def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[dict[str, A
     return [chosen[k] for k in sorted(chosen)], notes
 
 
-def known_on(row: dict[str, Any]) -> str:
+def known_on(row: ModelRow) -> str:
     """The session by whose close the model existed (rows from before it was recorded: their
     last bar)."""
     return str(row.get("known_on") or row.get("data_end") or "")
 
 
-def choose_as_of(rows: list[dict[str, Any]], day: str) -> dict[str, Any] | None:
+def choose_as_of(rows: list[ModelRow], day: str) -> ModelRow | None:
     """Of one kind's rows, the model that served calls as of session `day`: of the models
     ever promoted (serving or retired; never a candidate, a quarantined or a pruned one)
     that existed by `day`'s close (known_on <= day), the one known last (then the newest).
@@ -152,7 +183,7 @@ def choose_as_of(rows: list[dict[str, Any]], day: str) -> dict[str, Any] | None:
 
 def list_models(
     db: sqlite_utils.Database, *, kind: str | None = None, status: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[ModelRow]:
     where, params = [], []
     if kind:
         where.append("kind = ?")
@@ -242,21 +273,21 @@ def lift(db: sqlite_utils.Database, model_id: str, note: str) -> str:
         return status
 
 
-def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[dict[str, Any]]:
+def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[Quarantine]:
     """The quarantines in effect: quarantined models newer than the model that serves their
     kind now (as of session `day`: only those known by it), each with `serves`,
     the id of the model serving in its place (None: none of its kind serves). A newer model
     that serves ends the notice."""
     now = serving_as_of(db, day)[0] if day else serving(db)
     served = {r["kind"]: r for r in now}
-    out = []
+    out: list[Quarantine] = []
     for q in list_models(db, status="quarantined"):
         if day is not None and known_on(q) > day:
             continue
         instead = served.get(q["kind"])
         if instead is not None and instead["version"] >= q["version"]:
             continue
-        out.append({**q, "serves": instead["id"] if instead else None})
+        out.append(Quarantine(**q, serves=instead["id"] if instead else None))
     return out
 
 

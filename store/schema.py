@@ -677,3 +677,129 @@ def verified_sums_of(table: str) -> str:
         f"WHERE p.status = 'verified' GROUP BY p.target_date "
         f"ON CONFLICT (target_date) DO UPDATE SET {add}"
     )
+
+
+@MIGRATIONS()
+def m018_hourly_bars(db: sqlite_utils.Database) -> None:
+    # One-hour bars in their own table. `ts` is the bar's start in the exchange's local time
+    # with its UTC offset (2024-03-08T09:30:00-05:00): within one session the offset never
+    # changes, so text order is time order. `session` is the exchange session the bar belongs
+    # to and `slot` its 0-based hour of that session (the first bar of a session is slot 0,
+    # whatever the clock says), so an early close simply has fewer slots.
+    # `flagged` = 1 marks a bar whose session does not roll up to the stored daily bar.
+    _run(
+        db,
+        """
+        CREATE TABLE hourly_bars (
+            symbol TEXT NOT NULL REFERENCES symbols(symbol),
+            ts TEXT NOT NULL,
+            session TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            open REAL NOT NULL,
+            high REAL NOT NULL,
+            low REAL NOT NULL,
+            close REAL NOT NULL,
+            volume REAL NOT NULL DEFAULT 0,
+            flagged INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL,
+            PRIMARY KEY (symbol, ts)
+        ) WITHOUT ROWID;
+        CREATE INDEX hourly_bars_session ON hourly_bars(symbol, session, slot)
+        """,
+    )
+
+
+@MIGRATIONS()
+def m019_hourly_calls(db: sqlite_utils.Database) -> None:
+    # Hour-ahead calls in their own ledger, scored by the same functions as the daily one
+    # (docs/intraday.md, "Hour-ahead calls"). Not the predictions table: there `horizon`
+    # counts sessions and `target_date` is a session date for every reader (the per-session
+    # sums of m015, the ranges' checkpoints of m014, calibration, weights, live records,
+    # the dashboard), so an hourly row there would be read as a daily one by each of them.
+    # `as_of` and `target` are bar starts as hourly_bars stores them (local ISO with the
+    # UTC offset); a call is made at the close of its as_of bar and scored on the close of
+    # its target bar, `horizon` session hours later. `session`/`slot` and
+    # `target_session`/`target_slot` place both bars in their sessions.
+    _run(
+        db,
+        """
+        CREATE TABLE hourly_predictions (
+            id INTEGER PRIMARY KEY,
+            symbol TEXT NOT NULL REFERENCES symbols(symbol),
+            as_of TEXT NOT NULL,
+            horizon INTEGER NOT NULL,
+            model_version TEXT NOT NULL,
+            made_at TEXT NOT NULL,
+            session TEXT NOT NULL,
+            slot INTEGER NOT NULL,
+            target TEXT NOT NULL,
+            target_session TEXT NOT NULL,
+            target_slot INTEGER NOT NULL,
+            base_price REAL NOT NULL,
+            pred_change_pct REAL NOT NULL,
+            pred_price REAL NOT NULL,
+            lower REAL,
+            upper REAL,
+            lower95 REAL,
+            upper95 REAL,
+            vol_sigma REAL,
+            p_up REAL,
+            p_flat REAL,
+            p_down REAL,
+            direction TEXT NOT NULL,
+            flat_band REAL,
+            majority INTEGER,
+            last_move INTEGER,
+            status TEXT NOT NULL DEFAULT 'pending',
+            actual_price REAL,
+            error_pct REAL,
+            hit INTEGER,
+            outcome TEXT,
+            up_hit INTEGER,
+            majority_hit INTEGER,
+            covered80 INTEGER,
+            covered95 INTEGER,
+            verified_at TEXT,
+            UNIQUE (symbol, as_of, horizon, model_version)
+        );
+        CREATE INDEX hourly_predictions_status_target
+            ON hourly_predictions(status, target_session, target)
+        """,
+    )
+
+
+@MIGRATIONS()
+def m020_live_quotes(db: sqlite_utils.Database) -> None:
+    # The latest quote per symbol while its exchange is open (assistant.ingest.quotes), one
+    # row each, overwritten at every poll. Times are UTC ISO-8601 (in a replay: simulated).
+    # `at` is the quote's own time, `polled_at` the last poll that asked for it,
+    # `updated_at` the poll that last brought a newer quote; `misses` counts the polls in a
+    # row since then that brought nothing newer (no answer, an error, the same quote) and
+    # `stale` is set once that reaches [live] stale_polls; `fresh_until` is when the quote
+    # turns stale should no poll come at all (a stopped daemon). `session` is the exchange
+    # session the quote belongs to and `closes_at` its close. low/high: the session's lowest
+    # and highest price polled; left95_at/left95_price: the first poll of the session that
+    # found the price outside the day's 95% range (what the live-range alert says).
+    _run(
+        db,
+        """
+        CREATE TABLE quotes (
+            symbol TEXT PRIMARY KEY REFERENCES symbols(symbol),
+            session TEXT NOT NULL,
+            price REAL NOT NULL,
+            at TEXT NOT NULL,
+            polled_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            misses INTEGER NOT NULL DEFAULT 0,
+            stale INTEGER NOT NULL DEFAULT 0,
+            fresh_until TEXT NOT NULL,
+            closes_at TEXT NOT NULL,
+            low REAL NOT NULL,
+            high REAL NOT NULL,
+            left95_at TEXT,
+            left95_price REAL,
+            last_error TEXT
+        ) WITHOUT ROWID
+        """,
+    )

@@ -25,10 +25,11 @@ from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
 
-from store import alerts, market, news, paper, registry, symbols
+from store import alerts, market, news, paper, quotes, registry, symbols
 from store.freshness import sessions_between
 from store.news import Headline
 from store.paper import PaperPanel
+from store.quotes import LiveQuote
 from store.rankings import Ranking
 from store.symbols import Deactivated
 from vocab import commands as schema
@@ -98,6 +99,7 @@ class WatchRow(TypedDict):
     n80: int  # verified calls with an 80% range behind coverage80
     coverage80: float | None
     ranking: Ranking | None
+    live: LiveQuote | None  # the latest quote read against the day's call (store.quotes)
 
 
 class PendingCall(Call):
@@ -226,6 +228,7 @@ class SymbolDetail(TypedDict):
     ranking: Ranking | None  # the ranking model's newest call at the latest call's horizon
     n80: int  # verified calls with an 80% range behind coverage80 (as on the watchlist)
     coverage80: float | None
+    live: NotRequired[LiveQuote | None]  # the latest quote, as on the watchlist
 
 
 @contextlib.contextmanager
@@ -488,7 +491,7 @@ def watchlist(
             "ORDER BY as_of DESC LIMIT ?)",
             [symbol, window],
         ).fetchone()
-        # The ranking model's newest relative call, at the same horizon as the latest call.
+        # The ranking model's newest rank, at the same horizon as the latest call.
         mine = ranks.get(symbol, {})
         h = latest["horizon"] if latest else min(mine, default=None)
         out.append(
@@ -509,9 +512,22 @@ def watchlist(
                 n80=n80,
                 coverage80=in80 / n80 if n80 else None,
                 ranking=mine.get(h) if h is not None else None,
+                live=None,
             )
         )
     return out
+
+
+def with_live(
+    db: sqlite_utils.Database, rows: list[WatchRow], now: datetime, replaying: bool
+) -> list[WatchRow]:
+    """The rows with their latest quotes read against the day's call, at `now` (in a
+    replay: the replay's clock). A quote older than the symbol's newest bar is left out."""
+    ref = quotes.reference_time(db, replaying, now)
+    reads = quotes.read_all(db, ref, {r["symbol"]: r["last_date"] for r in rows})
+    for r in rows:
+        r["live"] = reads.get(r["symbol"])
+    return rows
 
 
 MAX_DATE = "9999-12-31"  # no as-of bound: every stored row counts
@@ -520,7 +536,7 @@ MAX_DATE = "9999-12-31"  # no as-of bound: every stored row counts
 def ranked_now(
     db: sqlite_utils.Database, active: list[str], as_of: str | None = None
 ) -> dict[str, dict[int, Ranking]]:
-    """Each watched symbol's newest relative call per horizon (up to `as_of`), ranked among
+    """Each watched symbol's newest rank per horizon (up to `as_of`), ranked among
     the watched symbols ranked that session: a symbol removed since then leaves the ranks
     (5 watched read 1/5 .. 5/5, not 1/6) and the mean the moves are relative to."""
     newest: dict[str, dict[int, Ranking]] = {}
@@ -720,7 +736,7 @@ def dashboard(
         today = daemon["sim_date"] if replaying else now.date().isoformat()
         # what the replay's clock has reached, not the later rows a home may already hold
         as_of = daemon["sim_date"] if replaying else None
-        rows = watchlist(db, today=today, as_of=as_of)
+        rows = with_live(db, watchlist(db, today=today, as_of=as_of), now, replaying)
         line = edge_line(rows)
         jobs = running_jobs(db)
         cmds = recent_commands(db)
@@ -822,6 +838,7 @@ def symbol_detail(
     bars_limit: int = 120,
     history_limit: int = 200,
     as_of: str | None = None,
+    now: datetime | None = None,
 ) -> SymbolDetail:
     """Price history, predictions (with outcomes) and the latest call's signals for one symbol,
     up to `as_of`; by default up to a replay's clock, where the dashboard stops too."""
@@ -859,6 +876,8 @@ def symbol_detail(
         horizon = latest["horizon"] if latest else min(ranks, default=None)
         seen = latest["as_of"] if as_of and latest else None  # the latest call's, in a replay
         context = market.context_of(db, [symbol], seen).get(symbol)
+        ref = quotes.reference_time(db, as_of is not None, now or datetime.now(UTC))
+        live = quotes.read_all(db, ref, {symbol: bars[-1][0] if bars else None}).get(symbol)
         return {
             "symbol": symbol,
             "context": context,
@@ -878,6 +897,7 @@ def symbol_detail(
             "ranking": ranks.get(horizon) if horizon is not None else None,
             "n80": len(ranged),
             "coverage80": sum(ranged) / len(ranged) if ranged else None,
+            "live": live,
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from assistant.cycle.run import check_drift
+from assistant.cycle.drift import check_drift
 from store import commands
 from tests.cycle_fixture import add_call, make_home, price_path
 from vocab import commands as cmd
@@ -63,7 +63,7 @@ def test_rolling_accuracy_decay_queues_a_retrain(home):
             base=closes[i - 1],
             direction="up" if good else "down",
         )
-    from assistant.cycle.run import verify
+    from assistant.cycle.learn import verify
 
     verify(db, settings, as_of=dates[241])
     found = [f for f in check_drift(db, settings, as_of=dates[241]) if f.kind == "accuracy"]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cycle.run import run_cycle, verify
+from assistant.cycle.learn import verify
+from assistant.cycle.run import run_cycle
 from store import predictions as ledger
 from store import weights
 from tests.cycle_fixture import synthetic_home

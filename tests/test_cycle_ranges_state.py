@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from assistant.cycle import ranges
-from assistant.cycle.run import decide, read_cycle, verify, write_cycle
+from assistant.cycle.learn import verify
+from assistant.cycle.run import decide, read_cycle, write_cycle
 from models import intervals
 from store import predictions as ledger
 from store import range_states, symbols

@@ -12,7 +12,7 @@ import pytest
 
 from assistant.cli import main
 from assistant.cycle import report
-from assistant.cycle.run import verify
+from assistant.cycle.learn import verify
 from models import volatility
 from tests.cli_fixture import run_cli
 from tests.cycle_fixture import add_call, make_home, price_path

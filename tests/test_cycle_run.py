@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from assistant.cli import main
-from assistant.cycle.run import run_cycle, verify
+from assistant.cycle.learn import verify
+from assistant.cycle.run import run_cycle
 from assistant.ingest.sources.synthetic import synthetic_bars
 from store import predictions as ledger
 from store import regimes, symbols

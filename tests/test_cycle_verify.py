@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assistant.cycle.run import run_cycle, verify
+from assistant.cycle.learn import verify
+from assistant.cycle.run import run_cycle
 from store import predictions as ledger
 from store import weights
 from tests.cycle_fixture import add_call, make_home, price_path

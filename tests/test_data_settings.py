@@ -31,6 +31,9 @@ BAD = [
     ("collect", "history_years", "0", "a whole number from 1 to 100 years"),
     ("cycle", "learning_rate", "0", "a number above 0 and at most 1"),
     ("daemon", "replay_speed", "-1", "a number at least 0"),
+    ("live", "poll_minutes", "-1", "a whole number from 0 to 60 minutes (0 = off)"),
+    ("live", "poll_minutes", "0.5", "should be int"),
+    ("live", "stale_polls", "0", "a whole number from 1 to 100 polls"),
 ]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import context as ctx
+from models import market_features as ctx
 
 
 def panel(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, dict[str, float]]:
@@ -53,9 +53,9 @@ def test_market_relative_target_removes_the_market_move():
     assert tgt.iloc[-5:].isna().all().all()
 
 
-def test_context_features_columns_and_canary():
+def test_market_features_columns_and_canary():
     closes, idx, _ = panel(n=260, seed=3)
-    full = ctx.context_features(closes, idx)
+    full = ctx.build(closes, idx)
     assert list(full.columns) == [
         "mkt_ret_1",
         "mkt_ret_5",
@@ -67,8 +67,8 @@ def test_context_features_columns_and_canary():
         "beta_60",
     ]
     for ix in (None, idx):
-        full = ctx.context_features(closes, ix)
+        full = ctx.build(closes, ix)
         t = closes.index[200]
-        cut = ctx.context_features(closes.loc[:t], None if ix is None else ix.loc[:t])
+        cut = ctx.build(closes.loc[:t], None if ix is None else ix.loc[:t])
         pd.testing.assert_frame_equal(full.loc[t], cut.loc[t])
         assert full.loc[t].notna().all().all()

@@ -141,7 +141,10 @@ def test_compare_puts_the_policy_next_to_buy_and_hold_and_always_long() -> None:
         columns=["as_of", "symbol", "call", "horizon"],
     )
     sigma = pd.DataFrame(0.15, index=days, columns=["A", "B"])
-    rules = paper.Rules(cash=1_000, cost_bps=10, slippage_bps=0, band=0, max_weight=1.0)
+    # the direction policy (opt-in since the default became `volatility`)
+    rules = paper.Rules(
+        cash=1_000, policy="calls", cost_bps=10, slippage_bps=0, band=0, max_weight=1.0
+    )
     books = paper.compare(opens, closes, calls, sigma, rules)
     assert set(books) == {"paper", "hold", "long"}
     # paper holds A only (half the account), hold/long hold both
@@ -192,7 +195,7 @@ def test_the_alerts_digest_carries_the_paper_account_line(tmp_path) -> None:
 
 
 def test_the_daemons_ranking_policy_orders_the_top_ranked_symbol(tmp_path) -> None:
-    """After a cycle stored the ranking model's relative calls, the daemon's paper step with
+    """After a cycle stored the ranking model's ranks, the daemon's paper step with
     `policy = "ranking"` orders the session's top-ranked symbol, and only it."""
     import json
 

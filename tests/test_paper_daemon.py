@@ -138,7 +138,7 @@ def test_a_bad_paper_setting_is_one_error_line(tmp_path):
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
         f"error: {home / 'config.toml'}: [paper] policy = 'momentum' is not allowed: it must be "
-        "one of calls, hold, long, ranking"
+        "one of volatility, calls, hold, long, ranking"
     ]
 
 

@@ -1,4 +1,4 @@
-"""Relative calls as a user meets them: `train` fits, stores and registers the ranking
+"""The ranking as a user meets it: `train` fits, stores and registers the ranking
 model (or says why it makes none), `predict` stores each symbol's rank and expected relative
 move, `report` scores them, and `backtest --predictions-out` carries the ranking's score."""
 
@@ -56,11 +56,11 @@ def test_train_predict_report_store_and_score_the_ranking(built_home):
     # the forecasters' serving set is not disturbed by the ranking model
     assert {c["model_version"] for c in calls} <= {"markov-v1", "signals-v1"}
     report = json.loads(run(home, "report", "--json"))
-    rel = {r["horizon"]: r for r in report["relative"]}
+    rel = {r["horizon"]: r for r in report["ranking"]}
     assert set(rel) == {1, 3, 5} and rel[1]["n"] > 100
     assert rel[1]["record"]["n_days"] >= 25 and "spread" in rel[1]["record"]
     text = run(home, "report")
-    assert "relative calls (ranking model), h=1" in text and "quintile" in text
+    assert "ranking model, h=1" in text and "quintile" in text
 
 
 def test_a_ranking_of_fewer_watched_symbols_never_replaces_the_serving_one(built_home):
@@ -130,4 +130,4 @@ def test_backtest_predictions_carry_the_ranking_score(tmp_path, built_home):
         "--horizons",
         "1",
     )
-    assert "the ranking model's walk-forward record" in text and "2012: IC" in text
+    assert "ranking model: its walk-forward record" in text and "2012: IC" in text

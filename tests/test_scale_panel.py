@@ -10,7 +10,7 @@ import pytest
 from assistant import config
 from assistant.cycle import analyze as az
 from assistant.ingest.sources.synthetic import synthetic_bars
-from models import context, dataset, features
+from models import dataset, features, market_features
 
 THRESHOLDS = {"bull_trend": 0.02, "bear_trend": -0.02, "volatile": 0.30}
 
@@ -58,9 +58,9 @@ def test_panel_tail_is_the_tail_of_the_full_panel(bars):
 
 def test_beta_is_ols_over_the_trailing_window_of_present_pairs(bars):
     closes = pd.DataFrame({s: b["close"] for s, b in bars.items()}).sort_index()
-    market = context.market_log_returns(closes)
-    beta = context.rolling_beta(closes, market)
-    rets = context.panel_log_returns(closes)
+    market = market_features.market_log_returns(closes)
+    beta = market_features.rolling_beta(closes, market)
+    rets = market_features.panel_log_returns(closes)
     for sym in ("A", "D"):
         t = 310  # D's window holds its missing session 300
         y, m = rets[sym].iloc[t - 59 : t + 1], market.iloc[t - 59 : t + 1]

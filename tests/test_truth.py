@@ -12,7 +12,8 @@ import pytest
 
 from assistant import config
 from assistant.cli import main
-from assistant.cycle.run import run_cycle, verify
+from assistant.cycle.learn import verify
+from assistant.cycle.run import run_cycle
 from assistant.ingest.sources.synthetic import synthetic_bars
 from assistant.modeling.backtest import backtest
 from assistant.modeling.training import train

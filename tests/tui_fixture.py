@@ -153,7 +153,7 @@ def fill(
             "INSERT INTO regimes (symbol, date, regime, trend, volatility) VALUES (?, ?, ?, ?, ?)",
             regime_rows,
         )
-    if len(names) >= 5:  # the ranking model ranks 5 or more symbols: its newest relative calls
+    if len(names) >= 5:  # the ranking model ranks 5 or more symbols: its newest ranks
         last = days[-1]
         with db.conn:
             rankings.upsert_many(

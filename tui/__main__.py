@@ -6,8 +6,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.home import default_home
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from tui.app import TradingApp
 
 
 def without_dataframes() -> None:
@@ -87,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.first_paint:
         painted: list[float] = []
 
-        async def first_paint(pilot) -> None:
+        async def first_paint(pilot: Pilot[object]) -> None:
             import asyncio
             import time
 
@@ -105,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _screenshot(
-    app, path: Path, size: tuple[int, int] = (120, 40), symbol: str | None = None
+    app: TradingApp, path: Path, size: tuple[int, int] = (120, 40), symbol: str | None = None
 ) -> None:
     """The README's pictures: the real app, headless, after its first reads have landed."""
     async with app.run_test(size=size) as pilot:

@@ -46,6 +46,7 @@ from vocab.commands import Command
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
+    from textual.screen import Screen
 
 
 P = ParamSpec("P")
@@ -56,7 +57,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class TradingApp(App):
+class TradingApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "trading-assistant"
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in app_keys()]
@@ -143,7 +144,7 @@ class TradingApp(App):
         if isinstance(top, SymbolScreen):
             self.load_detail(top.symbol)
 
-    def _top(self):
+    def _top(self) -> Screen[object] | None:
         """The active screen, or None while the app is starting or shutting down."""
         return self.screen_stack[-1] if self.screen_stack else None
 
@@ -179,7 +180,7 @@ class TradingApp(App):
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load_detail(self, symbol: str) -> None:
-        self.post_message(DetailLoaded(self._read(views.symbol_detail, symbol)))
+        self.post_message(DetailLoaded(self._read(views.symbol_detail, symbol, now=self.clock())))
 
     @work(thread=True, group="commands", exit_on_error=False)
     def enqueue(self, command: Command) -> None:

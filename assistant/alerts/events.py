@@ -3,7 +3,7 @@
 The scan reads each source from where it last stopped (a mark in the store), so an
 event is enqueued once; its key (`call:<id>`, `range:<id>`, `job:<id>`,
 `stale:<symbol>:<last bar>`, `paper-stale:<book>:<symbol>:<last bar>`,
-`regime:<symbol>:<date>`,
+`regime:<symbol>:<date>`, `live95:<symbol>:<session>`,
 `quarantine:<model id>`,
 `digest:<scheduled slot>`) makes enqueuing it again a no-op. A first scan of a data
 home only sets the marks: the history before alerts were switched on is not news.
@@ -20,7 +20,7 @@ import sqlite_utils
 
 from assistant.config import Alerts
 from store import alerts as outbox
-from store import daemon_state
+from store import daemon_state, quotes
 from store import paper as paper_ledger
 from store.db import utcnow
 from store.freshness import weekdays_between
@@ -38,6 +38,8 @@ def scan(db: sqlite_utils.Database, cfg: Alerts) -> int:
         new += _paper_stale(db)
     new += _regimes(db, cfg)
     new += _quarantined(db, cfg)
+    if cfg.live_range:
+        new += _live_ranges(db)
     return new
 
 
@@ -175,6 +177,32 @@ def _paper_stale(db: sqlite_utils.Database) -> int:
             f"bar since {h['last_bar'] or 'ever'} ({h['sessions']} sessions): it is valued at "
             f"its last close {h['price']:,.2f} and no order can trade it. The account closes "
             "it at that close after [paper] stale_exit_sessions sessions without a bar.",
+        )
+    return new
+
+
+def _live_ranges(db: sqlite_utils.Database) -> int:
+    """A live price left the day's 95% range: once per symbol and session (the quote keeps
+    the session's first poll outside it; the key makes a repeat, or a restart, a no-op)."""
+    new = 0
+    for sym, q in quotes.all_rows(db).items():
+        if q["left95_at"] is None or q["left95_price"] is None:
+            continue
+        rng = quotes.day_range(db, sym, q["session"])
+        where = ""
+        if rng["lower95"] is not None and rng["upper95"] is not None:
+            side = "above" if q["left95_price"] > rng["upper95"] else "below"
+            where = (
+                f" ({side} {rng['lower95']:.2f} .. {rng['upper95']:.2f}, called on "
+                f"{rng['as_of']} from the close {rng['last_close']:.2f})"
+            )
+        new += outbox.enqueue(
+            db,
+            f"live95:{sym}:{q['session']}",
+            "live_range",
+            f"{sym} left today's 95% range",
+            f"{sym} traded {q['left95_price']:.2f} at {q['left95_at']}, outside the 95% range "
+            f"of its close on {q['session']}{where}; latest {q['price']:.2f} at {q['at']}",
         )
     return new
 

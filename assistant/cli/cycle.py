@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="predict as if today were DATE (sees only bars up to it)",
     )
     p.add_argument("--json", action="store_true", help="print the calls as JSON")
+    _hourly_options(p, "make the hour-ahead calls from the bar that closed last instead")
     p.set_defaults(func=cmd_predict)
 
     v = sub.add_parser(
@@ -56,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--as-of", metavar="DATE", type=date_option("--as-of"), help="verify as if today were DATE"
     )
     v.add_argument("--json", action="store_true", help="print the verification report as JSON")
+    _hourly_options(v, "score the hour-ahead calls whose target bar has closed instead")
     v.set_defaults(func=cmd_verify)
 
     b = sub.add_parser(
@@ -120,10 +122,86 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_report)
 
 
+def _hourly_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--hourly",
+        action="store_true",
+        help=f"{what} ([cycle] hourly_horizons; docs/intraday.md)",
+    )
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        help="with --hourly: as if it were TIME, e.g. 2024-11-27T15:35 (exchange-local "
+        "unless it carries a UTC offset)",
+    )
+
+
+def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
+    """The wall-clock time of an --hourly command (None: now); refuses what does not fit."""
+    import pandas as pd
+
+    from assistant.calendar import exchange_tz
+
+    if getattr(args, "as_of", None):
+        raise AssistantError("--as-of takes a session date; with --hourly use --at TIME")
+    if not settings.cycle.hourly_horizons:
+        raise AssistantError(
+            "hour-ahead calls are off: set [cycle] hourly_horizons (e.g. [1, 3, 5]) in "
+            "config.toml or ASSISTANT_CYCLE_HOURLY_HORIZONS=1,3,5 (docs/intraday.md)"
+        )
+    if args.at is None:
+        return None
+    try:
+        at = pd.Timestamp(args.at)
+    except ValueError:
+        raise AssistantError(f"--at {args.at!r} is not a time like 2024-11-27T15:35") from None
+    if at.tzinfo is None:
+        at = at.tz_localize(exchange_tz(settings.calendar.exchange))
+    return at
+
+
+def cmd_predict_hourly(args: argparse.Namespace) -> int:
+    from assistant.cycle.hourly import run_hourly
+
+    _, settings, db = open_home(args)
+    at = _hourly_at(args, settings)
+    calls = run_hourly(db, settings, known_symbols(db, args.symbols), at=at)
+    if args.json:
+        print_json([c.to_dict() for c in calls])
+        return 0
+    if not calls:
+        print(
+            "no hour-ahead calls: no watched symbol has a stored bar for the hour that closed last"
+        )
+        return 0
+    rows = [
+        [
+            c.symbol,
+            c.as_of,
+            f"{c.horizon}h",
+            c.target,
+            c.direction.upper(),
+            move_pct(c.change_pct),
+            f"{c.lower:.2f}-{c.upper:.2f}",
+            f"{c.lower95:.2f}-{c.upper95:.2f}",
+        ]
+        for c in calls
+    ]
+    headers = ["symbol", "as of (bar)", "h", "target bar", "call", "change", "80%", "95%"]
+    print(table(rows, headers))
+    new = sum(c.new for c in calls)
+    print(f"{len(calls)} hour-ahead calls ({new} new, {len(calls) - new} already recorded)")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from assistant.cycle.run import run_cycle
     from store import registry
 
+    if args.hourly:
+        return cmd_predict_hourly(args)
+    if args.at is not None:
+        raise AssistantError("--at is for --hourly calls; a daily call takes --as-of DATE")
     home, settings, db = open_home(args)
     day = args.as_of  # ISO, checked by date_option
     wanted = known_symbols(db, args.symbols)
@@ -191,7 +269,7 @@ def predict_table(calls: list[Call]) -> str:
     ]
     if not any(c.rank is not None for c in calls):
         return table(rows, PREDICT_COLUMNS)
-    # the ranking model's relative call, when one serves: rank among the ranked symbols
+    # the ranking model's rank, when one serves: rank among the ranked symbols
     for row, c in zip(rows, calls, strict=True):
         ranked = c.rank is not None and c.relative_pct is not None
         row.insert(-1, f"{c.rank} of {c.rank_of}, {c.relative_pct:+.2f}%" if ranked else "-")
@@ -250,9 +328,24 @@ def call_details(calls: list[Call]) -> list[str]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from assistant.cycle.run import verify
+    from assistant.cycle.learn import verify
 
+    if args.at is not None and not args.hourly:
+        raise AssistantError("--at is for --hourly; a daily verification takes --as-of DATE")
     _, settings, db = open_home(args)
+    if args.hourly:
+        from assistant.cycle.hourly import verify_hourly
+
+        hourly = verify_hourly(db, settings, at=_hourly_at(args, settings))
+        if args.json:
+            print_json(hourly.to_dict())
+        else:
+            print(
+                f"hour-ahead calls: verified {hourly.verified} ({hourly.hits} hits, "
+                f"{hourly.flat} FLAT), expired {hourly.expired}, waiting {hourly.pending} "
+                f"(at {hourly.at})"
+            )
+        return 0
     report = verify(db, settings, as_of=args.as_of)
     if args.json:
         print_json(report.to_dict())
@@ -424,6 +517,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("\ncontext the latest calls saw:")
         for sym, ctx in sorted(data["context"].items()):
             print(f"    {sym:<8} as of {ctx['as_of']}: {describe(ctx) or 'nothing known'}")
+    if data.get("hourly"):
+        print_hourly(data["hourly"])
     if not data["groups"]:
         print("nothing verified yet: accuracy appears once target sessions have closed")
         return 0
@@ -446,9 +541,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             )
         if hz["ranking"]:
             print(f"    ranking by expected return: {ranking_line(hz['ranking'])}")
-    for rel in data.get("relative", []):
+    for rel in data.get("ranking", []):
         print(
-            f"\nrelative calls (ranking model), h={rel['horizon']}, {rel['n']} verified: "
+            f"\nranking model, h={rel['horizon']}, {rel['n']} verified: "
             + ranking_line(rel["record"])
         )
         for line in ranking_years(rel["record"]):
@@ -471,6 +566,32 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         print(f"    trend, 4-week rolling hit/baseline: {weeks}")
     return 0
+
+
+def print_hourly(record: dict[str, Any]) -> None:
+    """The hour-ahead calls' record (docs/intraday.md): coverage per hour of the session."""
+    c = record["counts"]
+    print(
+        f"\nhour-ahead calls: {c['verified']} verified, {c['pending']} pending, "
+        f"{c['expired']} expired (horizons in session hours)"
+    )
+    for hz in record["horizons"]:
+        print(f"  all symbols, h={hz['horizon']}h: " + format_ranges(hz))
+        print(
+            "    by hour of the target bar (80% / 95% covered, n): "
+            + "  ".join(
+                f"#{s['slot'] + 1} {_pct(s['range80']['coverage'])}/"
+                f"{_pct(s['range95']['coverage'])} ({s['range80']['n']})"
+                for s in hz["by_slot"]
+            )
+        )
+    for g in record["groups"]:
+        print(format_metrics(f"  {g['symbol']} h={g['horizon']}h", g, short=True))
+        print(f"{'':<16}-> {g['verdict_text']}")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
 
 
 def format_ranges(m: dict[str, Any]) -> str:

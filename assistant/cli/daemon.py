@@ -16,6 +16,7 @@ from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
     from assistant.daemon.loop import ReplayOptions
+    from store.quotes import LiveQuote
 
 
 def _replay_args(p: argparse.ArgumentParser) -> None:
@@ -259,11 +260,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(table(rows, ["job", "last run", "status", "next run", "message"]))
     for r in info["running_jobs"]:
         print(f"running: {r['job']} {int((r['progress'] or 0) * 100)}% {r['message'] or ''}")
+    for quote in info["live"]:
+        print(live_text(quote))
     counts = info["queue"]["counts"]
     print("commands: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
     for c in info["queue"]["recent"]:
         print(f"  #{c['id']} {c['kind']} {c['status']}" + (f": {c['error']}" if c["error"] else ""))
     return 0
+
+
+BAND_WORDS = {
+    "inside80": "inside today's 80% range",
+    "inside95": "inside today's 95% range (outside the 80%)",
+    "outside95": "OUTSIDE today's 95% range",
+}
+
+
+def live_text(q: LiveQuote) -> str:
+    """One `status` line for a quote: 'live: AAPL 187.20 +1.23% (+0.8 sigma) inside today's
+    80% range; at 14:35 UTC' or 'live: AAPL STALE 17m old (3 polls with nothing newer)'."""
+    from store.views import human_age
+
+    head = f"live: {q['symbol']} {q['price']:,.2f}"
+    when = f"quoted {q['at'][:16].replace('T', ' ')} UTC"
+    if q["state"] == "stale":
+        return f"{head} STALE: {human_age(q['age_s'])} old, {q['misses']} poll(s) with nothing newer ({when})"
+    parts = [head]
+    if q["move_pct"] is not None:
+        parts.append(f"{q['move_pct']:+.2f}% since the last close")
+    if q["sigmas"] is not None:
+        parts.append(f"({q['sigmas']:+.1f} sigma)")
+    text = " ".join(parts)
+    text += "; " + (BAND_WORDS[q["band"]] if q["band"] else "no range for today")
+    if q["left95"] and q["band"] != "outside95":
+        text += " (it left the 95% range earlier this session)"
+    text += f"; {when}" + (", session closed" if q["state"] == "closed" else "")
+    return text
 
 
 def cmd_service_install(args: argparse.Namespace) -> int:

@@ -14,6 +14,9 @@ from assistant.config import Settings
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from assistant.ingest.hourly import HourlyResult
+    from assistant.ingest.importer import Imported
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     watch = sub.add_parser(
@@ -54,13 +57,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "import",
         help="import daily OHLCV CSV files (Yahoo, Stooq, Alpha Vantage layouts)",
         description=(
-            "Import daily OHLCV CSV files exported by Yahoo Finance, Stooq or Alpha Vantage. "
+            "Import daily OHLCV CSV files exported by Yahoo Finance, Stooq or Alpha Vantage, "
+            "or one-hour bars (--hourly; see docs/intraday.md). "
             "Each file imports whole or not at all. The symbol comes from --symbol, a ticker "
             "column, or the file name (AAPL.csv, aapl.us.txt, daily_adjusted_IBM.csv)."
         ),
     )
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--symbol", help="store every file's bars under this symbol")
+    imp.add_argument(
+        "--hourly",
+        action="store_true",
+        help="the files hold one-hour bars (found without it when the times are not all "
+        "midnight): times without a UTC offset are the exchange's local time; bars outside "
+        "the session's hours are refused",
+    )
     imp.add_argument(
         "--encoding",
         type=_encoding,
@@ -76,7 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="bring the watchlist's bars up to date from the configured source",
         description=(
             "Fetch new daily bars for the watchlist (or the given symbols) and print, per "
-            "symbol, rows added / already current / failed and why. Sources: sample "
+            "symbol, rows added / already current / failed and why; then one-hour bars "
+            "(collect.hourly: Yahoo's last 730 days; simulated hourly bars for the sample), "
+            "a line per symbol. Sources: sample "
             "(offline: ^GSPC, ^IXIC, AAPL, GOOG, IBM, MSFT, 2004-08 to 2013-03), yahoo (yfinance), csv (collect.csv_dir). "
             "Without SYM (the whole watchlist) it also brings the market series (^VIX, "
             "^TNX, ^IRX), the macro series (see `assistant macro`) and, from Yahoo, the "
@@ -262,7 +275,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     symbol = symbols.validate_symbol(args.symbol) if args.symbol else None
     _, settings, db = open_home(args)
-    results = import_files(db, args.files, symbol=symbol, settings=settings, encoding=args.encoding)
+    results = import_files(
+        db,
+        args.files,
+        symbol=symbol,
+        settings=settings,
+        encoding=args.encoding,
+        hourly=True if args.hourly else None,
+    )
     if args.json:
         print_json([r.to_dict() for r in results])
     for r in results:
@@ -270,12 +290,24 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"error: {r.path}: {r.error}", file=sys.stderr)
         elif not args.json:
             for s in r.symbols:
+                if s.kind == "hourly":
+                    print(_hourly_line(r.path, s))
+                    continue
                 flagged = f", {s.flagged} flagged jumps" if s.flagged else ""
                 print(
                     f"{r.path}: {s.symbol} {s.rows} rows ({s.first} … {s.last}), "
                     f"{s.added} added, {s.updated} updated, {s.unchanged} unchanged{flagged}"
                 )
     return 1 if any(r.error for r in results) else 0
+
+
+def _hourly_line(path: str, s: Imported) -> str:
+    from assistant.ingest.hourly import flag_note
+
+    return (
+        f"{path}: {s.symbol} {s.rows} hourly bars ({s.first} … {s.last}), "
+        f"{s.added} added, {s.updated} updated, {s.unchanged} unchanged"
+    ) + flag_note(s.flagged_sessions)
 
 
 def _progress_bar() -> Callable[[float, str], None] | None:
@@ -292,6 +324,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from assistant.ingest.collect import collect
 
     _, settings, db = open_home(args)
+    hourly: list[HourlyResult] = []
     results = collect(
         db,
         settings,
@@ -299,12 +332,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
         source=args.source,
         until=args.until,
         progress=None if args.json else _progress_bar(),
+        hourly=hourly,
     )
     # the whole watchlist: the outside series and headlines too (with --json as well)
     extras = _collect_series(db, settings, args) if not args.symbols else []
     if args.json:
         print_json(
-            [{"kind": "bars", **r.to_dict()} for r in results]
+            [{"kind": "bars", **r.to_dict(), **_hourly_item(r.symbol, hourly)} for r in results]
             + [{"kind": kind, "symbol": name, **row} for kind, name, row, _ in extras]
         )
     elif not results:
@@ -317,9 +351,21 @@ def cmd_collect(args: argparse.Namespace) -> int:
             )
         )
     if not args.json:
+        for h in hourly:
+            said = "" if h.status in ("added", "current") else f"{h.status}: "
+            print(f"hourly {h.symbol}: {said}{h.message}")
         for _, _, _, line in extras:
             print(line)
-    return 1 if any(r.status in ("failed", "no-data") for r in results) else 0
+    failed = any(h.status == "failed" for h in hourly)
+    return 1 if failed or any(r.status in ("failed", "no-data") for r in results) else 0
+
+
+def _hourly_item(symbol: str, hourly: list[HourlyResult]) -> dict[str, object]:
+    """A symbol's one-hour bars in its `collect --json` item (key `hourly`), when collected."""
+    for h in hourly:
+        if h.symbol == symbol:
+            return {"hourly": {k: v for k, v in h.to_dict().items() if k != "symbol"}}
+    return {}
 
 
 def _collect_series(

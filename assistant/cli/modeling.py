@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 KINDS_HELP = (
     "comma-separated model kinds: lstm,gru,transformer,xgboost,markov,rules, and ranking (the "
-    "relative calls; 5+ symbols) (default: settings)"
+    "ranks of 5+ symbols) (default: settings)"
 )
 
 
@@ -413,7 +413,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         print(f"  {x.kind:<12} {cls}   confusion {m['confusion']}")
     for x in ranked:
-        print("\nrelative calls (ranking of the watchlist), held-out test")
+        print("\nranking model, held-out test")
         for key, skill in (x.record or {}).items():
             print(f"  h={key}: {ranking_line(skill)}")
         if x.record is None:
@@ -449,9 +449,11 @@ def ranking_line(skill: MeanT | RankingSkill | None) -> str:
     versus = cast("Versus | None", skill.get("versus"))
     if versus is not None and not versus["beats"] and ranking_edge(skill):
         verdict = f"no edge over the {versus['better']} factor"
+    n_symbols = skill.get("n_symbols")
+    symbols = f" x {n_symbols} symbols" if n_symbols else ""
     line = (
         f"IC {skill['mean']:+.3f} (Newey-West t {t}), top-minus-bottom quintile {sp} "
-        f"(t {st}), {skill['n_days']} days -> {verdict}"
+        f"(t {st}), {skill['n_days']} days{symbols} -> {verdict}"
     )
     return line + ("" if versus is None else "\n      " + versus_line(versus))
 
@@ -553,7 +555,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print("\nranges, volatility and ranking, every symbol pooled (as `report` scores them)")
     print(table([_range_row(m) for m in pooled], RANGE_HEAD))
     if report.ranking or report.ranking_note:
-        print("\nrelative calls: the ranking model's walk-forward record (column rank_score)")
+        print("\nranking model: its walk-forward record (column rank_score)")
         if report.ranking_note:
             print(f"  {report.ranking_note}")
         for h, skill in report.ranking.items():
@@ -562,9 +564,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 print(f"      {line}")
     if books is not None:
         from assistant.cli.paper import paper_table
+        from vocab.paper import policy_text
 
         print(
-            f"\npaper account following {books['model']}'s h={books['horizon']} calls, "
+            f"\npaper account on {books['model']}'s h={books['horizon']} calls, policy "
+            f"{policy_text(books['rules']['policy'])}, "
             f"{books['rules']['cost_bps']:g} + {books['rules']['slippage_bps']:g} bps per side"
         )
         print(paper_table(books["report"]))

@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from assistant.cli.common import open_home, print_json, table
+from vocab.paper import policy_text
 
 if TYPE_CHECKING:
     from store.paper import BookState, PaperDay, StaleHolding
@@ -31,8 +32,9 @@ PAPER_HEAD = [
 
 LEGEND = (
     "paper: the [paper] policy; hold: equal-weight buy-and-hold of the same symbols; long: "
-    "always long with the paper's sizing. Same costs for all. Fills at the next session's "
-    "open after each decision. turnover: one-way traded notional per year over mean equity. "
+    "always long with the paper's sizing, no tilt (the volatility policy untilted: paper and "
+    "long are the same book unless the ranking passed its verdict). Same costs for all. "
+    "Fills at the next session's open after each decision. turnover: one-way traded notional per year over mean equity. "
     "trades: round trips (a hit: the price moved its way between entry and exit fills). "
     "p: one-sided paired Newey-West test that the paper's daily returns beat the other book's. "
     "SR p: one-sided test that the paper's Sharpe beats the other book's (circular block "
@@ -106,10 +108,13 @@ def cmd_paper(args: argparse.Namespace) -> int:
         db.close()
     report = paper.report(books) if books else []
     exit_after = settings.paper.stale_exit_sessions
+    # the policy the account followed at its newest session (vocab.paper)
+    policy = latest["paper"].get("policy") if "paper" in latest else "hold" if latest else None
     if args.json:
         print_json(
             {
                 "report": report,
+                "policy": policy,
                 "accounts": latest,
                 "history": history,
                 "fills": recent,
@@ -129,6 +134,7 @@ def cmd_paper(args: argparse.Namespace) -> int:
         f"paper account as of {main['session']}: equity {main['equity']:,.2f}, cash "
         f"{main['cash']:,.2f}"
     )
+    print(f"policy {policy_text(policy)}")
     print(_positions(main, {h["symbol"] for h in stale}))
     for h in stale:
         print(stale_line(h, exit_after))

@@ -6,8 +6,12 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.cli.common import home_of, open_home, print_json
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -100,10 +104,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             failed.append("database")
             found["database"] = {"status": "failed", "path": str(path), "problems": [str(exc)]}
         else:
+            hours: dict[str, object] | None = None
             try:
                 problems = damage(db, full=True)
                 if not problems:
                     check_schema(db)
+                    hours = _hourly_found(db)
             except StoreError as exc:
                 problems = [str(exc)]
             finally:
@@ -124,6 +130,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                 failed.append("database")
             else:
                 say(f"database: ok {path} ({sizes}; integrity_check passed)")
+            if hours is not None:
+                found["hourly"] = hours
+                say(str(hours.pop("line")))
     holder = lock.holder(home) if home.is_dir() else None
     say("daemon: " + ("not running" if holder is None else f"running (pid {holder})"))
     found["daemon"] = {"running": holder is not None, "pid": holder}
@@ -140,6 +149,49 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     print(f"error: {' and '.join(failed)} failed the check; {how}", file=sys.stderr)
     return 1
+
+
+def _hourly_found(db: sqlite_utils.Database) -> dict[str, object]:
+    """The one-hour bars in a line, and the sessions flagged as not rolling up to their
+    daily bar (a finding to look at, not a failure of the check)."""
+    from assistant.ingest.hourly import ROLLUP_TOLERANCE
+    from store import hourly
+
+    rows = hourly.summary(db)
+    flagged = {r.symbol: hourly.flagged_sessions(db, r.symbol) for r in rows if r.flagged_sessions}
+    sources = sorted({s for r in rows for s in r.sources.split(",") if s})
+    n = sum(r.bars for r in rows)
+    line = (
+        f"hourly bars: {n} of {len(rows)} symbols ({', '.join(sources)})"
+        if rows
+        else "hourly bars: none"
+    )
+    if flagged:
+        shown = "; ".join(
+            f"{sym} {', '.join(days[:3])}" + (" …" if len(days) > 3 else "")
+            for sym, days in flagged.items()
+        )
+        line += (
+            f"; {sum(len(d) for d in flagged.values())} sessions flagged: their hours do not "
+            f"roll up to the daily bar within {ROLLUP_TOLERANCE:.1%} ({shown})"
+        )
+    elif rows:
+        line += f"; none flagged (hours roll up to their daily bars within {ROLLUP_TOLERANCE:.1%})"
+    unchecked = db.execute(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT symbol, session FROM hourly_bars h WHERE NOT "
+        "EXISTS (SELECT 1 FROM bars b WHERE b.symbol = h.symbol AND b.date = h.session "
+        "AND b.provisional = 0))"
+    ).fetchone()[0]
+    if unchecked:
+        line += f"; {unchecked} sessions not checked yet (no final daily bar)"
+    return {
+        "line": line,
+        "bars": n,
+        "symbols": len(rows),
+        "sources": sources,
+        "flagged": flagged,
+        "unchecked_sessions": int(unchecked),
+    }
 
 
 def _warn_if_exposed(home: Path) -> str | None:

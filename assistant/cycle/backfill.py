@@ -15,7 +15,8 @@ from pathlib import Path
 import sqlite_utils
 
 from assistant.config import Settings
-from assistant.cycle.run import run_cycle, verify
+from assistant.cycle.learn import verify
+from assistant.cycle.run import run_cycle
 
 
 @dataclass

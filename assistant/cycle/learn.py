@@ -109,36 +109,9 @@ def verify(
         report.expired = len(expired_ids)
         report.pending = len(waiting) - len(expired_ids)
         if len(done):
-            band = done["flat_band"].fillna(0.0).to_numpy(float)
-            close = done["close"].to_numpy(float)
-            base = done["base_price"].to_numpy(float)
-            realized = outcomes.realized_return(base, close)
-            klass = outcomes.move_class(realized, band)
+            realized, scored = score(done, now)
             hit = outcomes.hit(done["direction"].to_numpy(), realized)
-            up_hit = outcomes.baseline_hit(1, realized)
-            # calls made before the majority was stored count its direction as up
-            majority = np.nan_to_num(done["majority"].to_numpy(float), nan=1.0)
-            majority_hit = outcomes.baseline_hit(np.where(majority < 0, -1, 1), realized)
-            covered80 = _covered(done["lower"], done["upper"], close)
-            covered95 = _covered(done["lower95"], done["upper95"], close)
-            error = 100.0 * np.expm1(realized) - done["pred_change_pct"].to_numpy(float)
-            ids = done["id"].astype(int).tolist()
-            ledger.mark_verified(
-                db,
-                zip(
-                    close.tolist(),
-                    error.tolist(),
-                    _ints(hit),
-                    klass.tolist(),
-                    _ints(up_hit),
-                    _ints(majority_hit),
-                    _ints(covered80),
-                    _ints(covered95),
-                    [now] * len(done),
-                    ids,
-                    strict=True,
-                ),
-            )
+            ledger.mark_verified(db, scored)
             report.verified = len(done)
             report.hits = int(np.nansum(hit))
             report.flat = int(np.isnan(hit).sum())
@@ -162,6 +135,42 @@ def verify(
             "data; run `assistant collect`)"
         )
     return report
+
+
+def score(done: pd.DataFrame, now: str) -> tuple[np.ndarray, list[tuple]]:
+    """(realized log returns, the rows `mark_verified` stores) of matured calls: the one
+    scoring of a call against the close of its target (columns id, base_price, close,
+    direction, flat_band, majority, pred_change_pct and the ranges' bounds). The hourly
+    ledger is scored by this same function."""
+    band = done["flat_band"].fillna(0.0).to_numpy(float)
+    close = done["close"].to_numpy(float)
+    base = done["base_price"].to_numpy(float)
+    realized = outcomes.realized_return(base, close)
+    klass = outcomes.move_class(realized, band)
+    hit = outcomes.hit(done["direction"].to_numpy(), realized)
+    up_hit = outcomes.baseline_hit(1, realized)
+    # calls made before the majority was stored count its direction as up
+    majority = np.nan_to_num(done["majority"].to_numpy(float), nan=1.0)
+    majority_hit = outcomes.baseline_hit(np.where(majority < 0, -1, 1), realized)
+    covered80 = _covered(done["lower"], done["upper"], close)
+    covered95 = _covered(done["lower95"], done["upper95"], close)
+    error = 100.0 * np.expm1(realized) - done["pred_change_pct"].to_numpy(float)
+    rows = list(
+        zip(
+            close.tolist(),
+            error.tolist(),
+            _ints(hit),
+            klass.tolist(),
+            _ints(up_hit),
+            _ints(majority_hit),
+            _ints(covered80),
+            _ints(covered95),
+            [now] * len(done),
+            done["id"].astype(int).tolist(),
+            strict=True,
+        )
+    )
+    return realized, rows
 
 
 def _covered(lower: pd.Series, upper: pd.Series, close: np.ndarray) -> np.ndarray:

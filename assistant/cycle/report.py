@@ -15,8 +15,8 @@ variance (sum of squared daily log returns over the h sessions), next to the EWM
 (lambda 0.94) and trailing-20 baselines on the same calls. Ranking: with 5 or more symbols,
 the information coefficient (per as-of date, the Spearman correlation across symbols of
 expected and realized return; averaged, with a Newey-West t-stat), the top-minus-bottom
-quintile spread, and both per year; and the same record of the ranking model's relative
-calls (`relative_record`). Expired calls are counted apart.
+quintile spread, and both per year; and the same record of the ranking model's stored
+ranks (`ranking_record`). Expired calls are counted apart.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
+from models import intervals, outcomes, volatility
 from models import metrics as scores
-from models import outcomes, volatility
 from models.outcomes import CLASSES
 from models.scorecard import ranges, ranking, vol_scores
 from store import bars as bar_store
-from store import market
+from store import hourly_calls, market
 from store import predictions as ledger
 from store import rankings as rank_store
 
@@ -119,12 +119,19 @@ def _calls(rows: Sequence[Mapping[str, str | float | None]]) -> Calls:
     return Calls(cols)
 
 
-def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[str, Any]:
-    rows = ledger.scored(db, symbols)
+def build(
+    db: sqlite_utils.Database, symbols: list[str] | None = None, until: str | None = None
+) -> dict[str, Any]:
+    """The report; with `until`, its groups score only the calls verified on or before
+    that session (what a decision made then could know)."""
+    rows = ledger.scored(db, symbols, until)
     counts = ledger.counts(db, symbols)
     # what the latest calls saw besides the bars (VIX, the next scheduled event, news)
     context = market.context_of(db, symbols)
     out: dict[str, Any] = {"counts": counts, "context": context, "groups": []}
+    hourly = hourly_record(db, symbols)
+    if any(hourly["counts"].values()):  # a home without hour-ahead calls reports as before
+        out["hourly"] = hourly
     if not rows:
         return out
     calls = _calls(rows)
@@ -157,16 +164,16 @@ def build(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[s
     scores.judge(family)
     for row in family:
         row["verdict_text"] = verdict(row)
-    out["relative"] = relative_record(db, symbols)
+    out["ranking"] = ranking_record(db, symbols)
     return out
 
 
-def relative_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[dict]:
-    """Per horizon, the record of the ranking model's stored relative calls whose h sessions
+def ranking_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[dict]:
+    """Per horizon, the record of the ranking model's stored ranks whose h sessions
     have closed: the daily Spearman IC of the expected relative move against the realized
     h-session return, its Newey-West t, the top-minus-bottom quintile spread, per year
     (`models.scorecard.ranking_skill`; a date counts with 5 or more ranked symbols). When
-    a session was ranked again (a newer ranking model), its newest relative calls count."""
+    a session was ranked again (a newer ranking model), its newest ranks count."""
     from models.scorecard import judged, ranking_skill, versus_factors
 
     out = []
@@ -327,3 +334,83 @@ def trend(g: Calls, baseline: str) -> list[TrendWeek]:
         }
         for w, (n, hits, base) in zip(weeks[-TREND_WEEKS:], roll[-TREND_WEEKS:], strict=True)
     ]
+
+
+def hourly_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[str, Any]:
+    """The record of the hour-ahead calls (docs/intraday.md): per horizon (in session hours)
+    the 80% and 95% ranges' coverage over all calls and per hour of the session of the
+    target bar (`by_slot`, slot 0 = the first hour), and per symbol and horizon the hit rate
+    next to the baselines with n, the paired Newey-West p over the call hours and the
+    verdict (Holm over the rows shown together), as the daily rows have them."""
+    counts = hourly_calls.counts(db, symbols)
+    out: dict[str, Any] = {"counts": counts, "horizons": [], "groups": []}
+    rows = hourly_calls.scored(db, symbols)
+    if not rows:
+        return out
+    f = pd.DataFrame(rows)
+    f["realized"] = outcomes.realized_return(f["base_price"], f["actual_price"])
+    for h in sorted({int(x) for x in f["horizon"]}):
+        g = f[f["horizon"] == h]
+        out["horizons"].append(
+            {
+                "horizon": h,
+                **_coverage(g),
+                "by_slot": [
+                    {"slot": slot, **_coverage(g[g["target_slot"] == slot])}
+                    for slot in sorted({int(x) for x in g["target_slot"]})
+                ],
+            }
+        )
+    for sym, h in sorted(
+        {(str(a), int(b)) for a, b in zip(f["symbol"], f["horizon"], strict=True)}
+    ):
+        g = f[(f["symbol"] == sym) & (f["horizon"] == h)]
+        m: dict[str, Any] = dict(
+            scores.directional(
+                g["direction"].to_numpy(object),
+                g["realized"].to_numpy(float),
+                majority=g["majority"].fillna(1).to_numpy(int),
+                last_move=g["last_move"].fillna(0).to_numpy(int),
+                h=h,
+                dates=pd.to_datetime(g["as_of"], utc=True).dt.tz_localize(None).to_numpy(),
+            )
+        )
+        m["baselines"]["zero_change"] = {
+            "mae_pct": float(np.mean(np.abs(100.0 * np.expm1(g["realized"]))))
+        }
+        m.update(
+            {
+                "symbol": sym,
+                "horizon": h,
+                "hit_rate": m["dir_accuracy"],
+                "mae_pct": float(np.mean(np.abs(g["error_pct"]))),
+                "model_versions": sorted(set(g["model_version"])),
+            }
+        )
+        out["groups"].append(m)
+    scores.judge(out["groups"])
+    for m in out["groups"]:
+        m["verdict_text"] = verdict(m)
+    return out
+
+
+def _coverage(g: pd.DataFrame) -> dict[str, Any]:
+    """n, realized coverage and mean interval score (in % of the base price) of the 80% and
+    95% ranges (None with no call), as `models.scorecard.ranges` has them."""
+    out: dict[str, Any] = {}
+    base = g["base_price"].to_numpy(float)
+    for level, lo, hi in ((80, "lower", "upper"), (95, "lower95", "upper95")):
+        known = g[f"covered{level}"].notna().to_numpy()
+        score = intervals.winkler_score(
+            g["actual_price"].to_numpy(float)[known] / base[known],
+            g[lo].to_numpy(float)[known] / base[known],
+            g[hi].to_numpy(float)[known] / base[known],
+            level / 100,
+        )
+        n = int(known.sum())
+        out[f"range{level}"] = {
+            "n": n,
+            "coverage": float(g[f"covered{level}"].to_numpy(float)[known].mean()) if n else None,
+            "interval_score_pct": float(100 * np.mean(score)) if n else None,
+        }
+    return out

@@ -1,4 +1,5 @@
-"""The daily decision loop: analyze -> plan -> predict -> act; and learn (verify, drift).
+"""The daily decision loop: analyze -> plan -> predict -> act (learning from the outcomes,
+verify and drift, is `assistant.cycle.learn` and `assistant.cycle.drift`).
 
 A cycle reads, decides, then writes. `read_cycle` gathers everything it needs as of
 `as_of` (bars up to it, the analyses, the serving model's forecasts, the ranking, weights,
@@ -28,8 +29,6 @@ from assistant.config import Settings
 from assistant.cycle import analyze as az
 from assistant.cycle import ranges
 from assistant.cycle.context import WorldContext, vix_values, world_context
-from assistant.cycle.drift import DriftFinding, check_drift
-from assistant.cycle.learn import VerifyReport, verify
 from assistant.cycle.plan import RULES_VERSION, Evidence, ModelView, Plan, plan
 from assistant.cycle.predict import (
     LiveRecords,
@@ -55,10 +54,10 @@ from vocab.jsontypes import Json
 from vocab.scoring import stale_sessions
 
 if TYPE_CHECKING:
-    from assistant.modeling.relative import Relative
+    from assistant.modeling.ranking import Ranks
     from assistant.modeling.serving import SymbolForecast
 
-__all__ = ["Call", "run_cycle", "verify", "VerifyReport", "check_drift", "DriftFinding"]
+__all__ = ["Call", "run_cycle"]
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,7 @@ class Call:
     stale_sessions: int = 0  # sessions between the newest bar and today, when stale
     context: str = ""  # what else the call saw: VIX, the next scheduled event, news
     event_within: bool | None = None  # a scheduled event on one of its h sessions (None: unknown)
-    # the ranking model's relative call: rank among `rank_of` ranked symbols (1 = best) and
+    # the ranking model's rank: rank among `rank_of` ranked symbols (1 = best) and
     # the expected move relative to their mean, in % (None: no ranking serves or too few)
     rank: int | None = None
     rank_of: int | None = None
@@ -126,7 +125,7 @@ class CycleInput:
     analyses: dict[str, az.Analysis]
     forecasts: dict[str, SymbolForecast]
     note: ServingNote
-    relative: Relative | None
+    ranks: Ranks | None
     weights: dict[WeightKey, dict[str, float]]
     calibration: dict[tuple[str, int], dict[int, tuple[int, int, float]]]
     range_q: dict[tuple[str, int], tuple[float, float]]
@@ -199,7 +198,7 @@ def read_cycle(
     )
     used = {s: bars[s] for s in analyses}
     forecasts, note = model_forecasts(db, home, used, stamp, horizons, day)
-    relative = relative_calls(db, home, used, stamp, day)
+    ranks = ranks_as_of(db, home, settings, used, stamp, day)
     served = {
         (sym, h): forecasts[sym].model_version
         for sym in analyses
@@ -218,7 +217,7 @@ def read_cycle(
         analyses=analyses,
         forecasts=forecasts,
         note=note,
-        relative=relative,
+        ranks=ranks,
         weights=weight_store.load(db, list(analyses), as_of=day),
         calibration=weight_store.load_calibration(db, as_of=day),
         range_q=range_state.q,
@@ -243,19 +242,19 @@ def decide(read: CycleInput) -> CycleWrites:
     ]
     skills = skill_lines(read.live, plans)
     calls = [
-        (_with_context(_with_rank(_call(p, read.exchange, skills), read.relative), read.world), p)
+        (_with_context(_with_rank(_call(p, read.exchange, skills), read.ranks), read.world), p)
         for p in plans
     ]
-    relative = read.relative
+    ranks = read.ranks
     return CycleWrites(
         calls=calls,
         analyses=list(read.analyses.values()),
         context_rows=[w.row() for w in read.world.values()],
         rank_rows=None
-        if relative is None
+        if ranks is None
         else [
-            (sym, relative.as_of, h, relative.model_version, rank, n, rel)
-            for sym, by_h in relative.ranks.items()
+            (sym, ranks.as_of, h, ranks.model_version, rank, n, rel)
+            for sym, by_h in ranks.by_symbol.items()
             for h, (rank, n, rel) in by_h.items()
         ],
         range_checkpoints=read.range_checkpoints,
@@ -340,29 +339,35 @@ def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
     )
 
 
-def relative_calls(
+def ranks_as_of(
     db: sqlite_utils.Database,
     home: Path,
+    settings: Settings,
     bars: dict[str, pd.DataFrame],
     stamp: pd.Timestamp | None,
     day: str | None,
-) -> Relative | None:
-    """The ranking model's relative calls for this cycle, or None (a failure is logged:
-    it never stops the cycle's own calls)."""
-    from assistant.modeling import relative
+) -> Ranks | None:
+    """The ranking model's ranks of the symbols of `bars` for this cycle, ranked among its
+    universe, or None (a failure is logged: it never stops the cycle's own calls)."""
+    from assistant.modeling import ranking
 
+    if stamp is None:
+        return None
     try:
-        return relative.relative_calls(db, home, bars, stamp, day)
+        end = str(stamp.date())
+        start = str((stamp - pd.Timedelta(days=az.LOOKBACK_DAYS)).date())
+        universe = ranking.universe_bars(db, settings, bars, end, start)
+        return ranking.ranks_as_of(db, home, universe, stamp, day, watched=set(bars))
     except Exception as exc:  # the ranking is extra evidence, never a reason to fail a cycle
-        log.warning("ranking failed, no relative calls this cycle: %s", exc)
+        log.warning("ranking failed, no ranks this cycle: %s", exc)
         return None
 
 
-def _with_rank(c: Call, relative: Relative | None) -> Call:
-    if relative is None:
+def _with_rank(c: Call, ranks: Ranks | None) -> Call:
+    if ranks is None:
         return c
-    got = relative.ranks.get(c.symbol, {}).get(c.horizon)
-    if got is None or relative.as_of != c.as_of:
+    got = ranks.by_symbol.get(c.symbol, {}).get(c.horizon)
+    if got is None or ranks.as_of != c.as_of:
         return c
     rank, n, rel = got
     return replace(c, rank=rank, rank_of=n, relative_pct=100 * math.expm1(rel))

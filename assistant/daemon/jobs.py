@@ -18,7 +18,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
@@ -29,6 +31,9 @@ from store import jobs as job_runs
 from store import symbols as watch
 from store.db import checkpoint, disk_full_error, file_of, is_disk_full
 from vocab.jsontypes import Json
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("assistant.daemon")
 
@@ -180,9 +185,17 @@ def collect(
 ) -> tuple[Json, str]:
     from assistant.calendar import record_sessions
     from assistant.ingest.collect import collect as run_collect
+    from assistant.ingest.hourly import HourlyResult
 
+    hourly: list[HourlyResult] = []
     results = run_collect(
-        ctx.db, ctx.settings, symbols, source=ctx.source, until=until, progress=progress
+        ctx.db,
+        ctx.settings,
+        symbols,
+        source=ctx.source,
+        until=until,
+        progress=progress,
+        hourly=hourly,
     )
     record_sessions(ctx.db, ctx.settings.calendar.exchange)  # the dashboard's session count
     series = _collect_world(ctx, symbols, until)
@@ -197,6 +210,19 @@ def collect(
         summary += "; " + "; ".join(failed)
     if series:
         summary += "; series " + ", ".join(series)
+    if any(h.added or h.flagged or h.status == "failed" for h in hourly):
+        added = sum(h.added for h in hourly)
+        flagged = sum(h.flagged for h in hourly)
+        failed_h = [h.symbol for h in hourly if h.status == "failed"]
+        summary += (
+            f"; hourly: {added} bars added"
+            + (
+                f", {flagged} sessions flagged (hours do not roll up to the daily bar)"
+                if flagged
+                else ""
+            )
+            + (f", failed for {', '.join(failed_h)}" if failed_h else "")
+        )
     return plain(results), summary
 
 
@@ -256,7 +282,7 @@ def cycle(
 
 
 def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
-    from assistant.cycle.run import verify as run_verify
+    from assistant.cycle.learn import verify as run_verify
 
     report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
     if isinstance(report, dict):
@@ -268,6 +294,69 @@ def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[
     return report, summary
 
 
+def hourly_collect(ctx: Context, progress: Progress, now: datetime) -> tuple[Json, str]:
+    """The watchlist's one-hour bars over by `now` (the host's clock), before the hourly
+    slot's calls: the hour that just closed. A symbol that failed (a rate limit) is said;
+    every symbol failing fails the job, and the calls go on on the hours stored."""
+    from assistant.ingest.hourly import collect_hourly
+
+    source = ctx.source or _bars_source(ctx)
+    results = collect_hourly(
+        ctx.db,
+        ctx.settings,
+        watch.active_symbols(ctx.db),
+        source,
+        now=_utc(now),
+        progress=progress,
+    )
+    failed = [f"{r.symbol}: {r.message}" for r in results if r.status == "failed"]
+    if results and len(failed) == len(results):
+        raise AssistantError("every symbol failed: " + "; ".join(failed)[:300])
+    added = sum(r.added for r in results)
+    summary = f"{added} hourly bars added for {len(results)} symbols"
+    return plain(results), summary + ("; " + "; ".join(failed) if failed else "")
+
+
+def live_hours(ctx: Context) -> bool:
+    """Whether the bars' source has one-hour bars of the session under way (Yahoo's; the
+    sample's simulated hours are a past window the daily collection writes)."""
+    name = ctx.settings.collect.source if ctx.source is None else getattr(ctx.source, "name", "")
+    return bool(ctx.settings.collect.hourly) and name == "yahoo"
+
+
+def _bars_source(ctx: Context) -> Source:
+    from assistant.ingest.collect import make_source
+
+    return make_source(ctx.settings, home=ctx.home)
+
+
+def _utc(when: datetime) -> pd.Timestamp:
+    import pandas as pd
+
+    stamp = pd.Timestamp(when)
+    return stamp.tz_convert("UTC") if stamp.tz is not None else stamp.tz_localize("UTC")
+
+
+def hourly_cycle(ctx: Context, progress: Progress, at: datetime) -> tuple[Json, str]:
+    """The hour-ahead calls from the bar that closed by `at` (assistant.cycle.hourly)."""
+    from assistant.cycle.hourly import run_hourly
+
+    calls = run_hourly(ctx.db, ctx.settings, at=at)
+    new = sum(1 for c in calls if c.new)
+    return plain(calls), f"{len(calls)} hourly calls ({new} new)"
+
+
+def hourly_verify(ctx: Context, progress: Progress, at: datetime) -> tuple[Json, str]:
+    """Score the hourly calls whose target bar closed by `at`."""
+    from assistant.cycle.hourly import verify_hourly
+
+    report = verify_hourly(ctx.db, ctx.settings, at=at)
+    return plain(report), (
+        f"verified {report.verified} (hits {report.hits}, flat {report.flat}), "
+        f"pending {report.pending}, expired {report.expired}"
+    )
+
+
 def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
     """Step the paper account through the session the cycle just called (assistant.paper)."""
     from assistant.paper import step_session
@@ -276,7 +365,7 @@ def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[J
 
 
 def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
-    from assistant.cycle.run import check_drift
+    from assistant.cycle.drift import check_drift
 
     findings = check_drift(ctx.db, ctx.settings, as_of=as_of)
     return plain(findings), f"{len(findings)} drift findings" if findings else "no drift"

@@ -7,7 +7,12 @@ in order. A caught-up slot that a later one has passed works as of its own sessi
 (`as_of`); the newest works on the latest final bars, as on time (the cycle never uses
 a provisional bar: late Monday's run on Tuesday morning predicts from Monday's close). The `daily` slot collects, predicts,
 steps the paper account and verifies; the `drift` slot checks drift and retrains when
-`schedule.retrain_every_days` have passed since the last retrain.
+`schedule.retrain_every_days` have passed since the last retrain. With `[cycle]
+hourly_horizons` set, the `hourly` slot (each session hour's close + a few minutes) collects
+the hour that closed, makes the hour-ahead calls from that bar and verifies the hourly calls
+whose target bar closed. Between slots, while an exchange of the watchlist is open, the
+latest prices are polled at `[live] poll_minutes` (assistant.ingest.quotes); nothing is
+asked while every one is closed.
 """
 
 from __future__ import annotations
@@ -22,13 +27,18 @@ from assistant.config import Settings
 from assistant.daemon import jobs, scheduler
 from assistant.daemon.driver import Host, Mode
 from assistant.daemon.worker import TrainRequest
+from assistant.errors import AssistantError
+from assistant.ingest.quotes import QuotePoller
+from assistant.ingest.sources.base import Source
 from store import jobs as job_runs
 from store import registry
 from store.daemon_state import DaemonRow, State
+from store.db import DiskFull
 
 log = logging.getLogger("assistant.daemon")
 
-HAS_RUN = {"daily": "collect", "drift": "drift"}  # the job whose run marks a slot done
+# the job whose run marks a slot done
+HAS_RUN = {"daily": "collect", "drift": "drift", "hourly": "hourly_cycle"}
 DAILY_JOBS = ("collect", "cycle", "paper", "verify")
 
 
@@ -49,18 +59,46 @@ class LiveDriver:
     def __init__(self, host: Host):
         self.host = host
         self.schedule: scheduler.LiveSchedule | None = None  # built at start
+        self.poller: QuotePoller | None = None  # built at start
+        self._source: Source | None = None  # the configured source, kept (its rate-limit pause)
 
     def start(self, previous: DaemonRow | None) -> None:
         self.host.set_state(State.RUNNING)
+        self.poller = QuotePoller(
+            self.host.db, self.host.settings, self.quote_source, self.host.now
+        )
         self._catch_up()
 
     def run_due(self) -> bool:
         if self.schedule is not None:
             self.schedule.run_pending()
+        if self.poller is not None and not self.host.stop.is_set():
+            try:
+                self.poller.run_due()
+            except DiskFull:
+                raise  # the loop waits for room
+            except Exception:  # a failing poll never ends the loop; the next one tries again
+                log.exception("live quotes: unexpected error")
         return False
 
     def idle_for(self, t: float) -> float:
-        return math.inf if self.schedule is None else self.schedule.idle_seconds()
+        idle = math.inf if self.schedule is None else self.schedule.idle_seconds()
+        return idle if self.poller is None else min(idle, self.poller.seconds_to_next())
+
+    def quote_source(self) -> Source | None:
+        """The source quotes come from: the daemon's own (tests), else the configured one,
+        made once (a rate limit's pause lives in it)."""
+        if self.host.ctx.source is not None:
+            return self.host.ctx.source
+        if self._source is None:
+            from assistant.ingest.collect import make_source
+
+            try:
+                self._source = make_source(self.host.settings, home=self.host.ctx.home)
+            except AssistantError as exc:
+                log.warning("live quotes: no source (%s)", exc)
+                return None
+        return self._source
 
     def as_of(self) -> str | None:
         return None  # commands act on the latest bars
@@ -74,6 +112,10 @@ class LiveDriver:
     def reload(self, settings: Settings) -> None:
         if self.schedule is not None:  # a bad timezone raises here, before anything changes
             self.schedule = scheduler.LiveSchedule(settings, self.fire_slot, self.host.now)
+        if self.poller is not None:
+            if settings.collect != self.poller.settings.collect:
+                self._source = None  # made again from the new settings
+            self.poller.settings = settings
 
     def room_again(self) -> None:
         self._catch_up()  # the slots missed meanwhile run now
@@ -99,6 +141,9 @@ class LiveDriver:
 
     def fire_slot(self, name: str, slot: datetime) -> None:
         host, key = self.host, scheduler.slot_key(slot)
+        if name == "hourly":  # works as of its own bar, on time or late
+            self._fire_hourly(slot, key)
+            return
         as_of = self._as_of(name, slot)
         if name == "daily":
             if job_runs.ran_for(host.db, "collect", key):
@@ -114,6 +159,41 @@ class LiveDriver:
             ctx = host.ctx
             jobs.run_job(host.db, "drift", lambda p: jobs.drift(ctx, p, as_of), scheduled_for=key)
             self._retrain_if_due()
+
+    def _fire_hourly(self, slot: datetime, key: str) -> None:
+        """The watchlist's hours over by now (the bar that just closed; skipped when the
+        source has no hours of the session under way), then the hour-ahead calls from the
+        bar that closed HOURLY_LAG before `slot` (a late slot too: the cycle reads bars up
+        to that bar only), then the verification of the hourly calls whose target bar had
+        closed by `slot`. A collection that failed (a rate limit) leaves the calls to the
+        hours stored."""
+        host = self.host
+        if job_runs.ran_for(host.db, "hourly_cycle", key):
+            return
+        ctx, bar_closed = host.ctx, slot - scheduler.HOURLY_LAG
+        if jobs.live_hours(ctx):
+            now = host.now()
+            jobs.run_job(
+                host.db,
+                "hourly_collect",
+                lambda p: jobs.hourly_collect(ctx, p, now=now),
+                scheduled_for=key,
+            )
+            if host.stop.is_set():
+                return
+        jobs.run_job(
+            host.db,
+            "hourly_cycle",
+            lambda p: jobs.hourly_cycle(ctx, p, at=bar_closed),
+            scheduled_for=key,
+        )
+        if not host.stop.is_set():
+            jobs.run_job(
+                host.db,
+                "hourly_verify",
+                lambda p: jobs.hourly_verify(ctx, p, at=slot),
+                scheduled_for=key,
+            )
 
     def _as_of(self, name: str, slot: datetime) -> str | None:
         """None (the latest final bars) for the newest slot of its job; a slot that a later

@@ -7,6 +7,13 @@ waits (commands and heartbeats go on) until it is done: a replay serves the mode
 walk-forward backtest would, never stale ones. A stop leaves a step unrecorded, so it is
 redone on resume. When the data runs out the replay is finished and keeps serving
 commands as of its last session.
+
+A session with hourly bars (stored, or collected when it is revealed) is stepped through
+hour by hour before its cycle runs: each hour quotes the bars' closes
+(assistant.ingest.quotes.replay_hour) against the calls made at the previous close, so
+the dashboard's live column moves through the replayed day while its close and calls stay
+those of the previous session (the daemon's simulated date moves at the step). The hours
+share the session's time at the replay's speed (`[live] poll_minutes = 0` skips them).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from assistant.config import Settings
-from assistant.daemon import jobs, replay, worker
+from assistant.daemon import jobs, replay_clock, worker
 from assistant.daemon.driver import Host, Mode
 from assistant.daemon.worker import TrainRequest
 from assistant.errors import AssistantError, TemporaryError
@@ -43,7 +50,7 @@ class ReplayOptions:
 class ReplayRun:
     """A prepared replay: its sessions, and the job_runs row it reports to."""
 
-    clock: replay.ReplayClock
+    clock: replay_clock.ReplayClock
     run_id: int
     progress: jobs.Throttled
     finished: bool = False
@@ -64,12 +71,15 @@ class ReplayDriver:
         self._revealed: str | None = None  # the session collected (and retrain started)
         self._trains_for: str | None = None  # the session whose due retrain the clock waits for
         self._stored_only: set[str] = set()
+        self._hours_for: str | None = None  # the session whose hours are being replayed
+        self._hour = 0  # the next hourly slot of that session
+        self._slots = 0  # its hourly slots (0: no hourly bars, no hours)
 
     # ---- what the loop asks ----
 
     def start(self, previous: DaemonRow | None) -> None:
         host = self.host
-        self._resume_from = replay.resume_date(previous, self.exchange)
+        self._resume_from = replay_clock.resume_date(previous, self.exchange)
         if previous is not None and self._resume_from:
             self._resumed_after = previous["sim_date"]
         host.set_state(State.WAITING)
@@ -95,6 +105,8 @@ class ReplayDriver:
             if not self._reveal(clock, sim):
                 return False  # stopping mid-step: the session is redone on resume
             self._revealed = sim
+        if not self._hours_done(sim):
+            return self._replay_hour(sim)
         if self._trains_for == sim and host.worker.busy:
             # The clock does not pass a due retrain until it is done; look again in a
             # moment (not in a spin: that would starve the training thread of the GIL and
@@ -106,7 +118,8 @@ class ReplayDriver:
         clock.advance()
         run.progress(clock.fraction(), f"session {sim} ({clock.done}/{len(clock.sessions)})")
         speed = self.opts.speed
-        self._next_step = host.clock() + (1.0 / speed if speed > 0 else 0.0)
+        share = 1.0 / (self._slots + 1) if self._hours_for == sim else 1.0
+        self._next_step = host.clock() + (share / speed if speed > 0 else 0.0)
         return speed <= 0
 
     def idle_for(self, t: float) -> float:
@@ -170,7 +183,9 @@ class ReplayDriver:
         except AssistantError as exc:  # misconfigured: stored bars may still replay
             source, source_error = None, str(exc)
         try:
-            rng = replay.find_range(source, bars.span(host.db, symbols), symbols, source_error)
+            rng = replay_clock.find_range(
+                source, bars.span(host.db, symbols), symbols, source_error
+            )
         except TemporaryError as exc:  # the network may come back: wait and retry
             log.warning("replay waiting: %s", exc)
             return
@@ -183,14 +198,14 @@ class ReplayDriver:
                 "replaying stored bars of %s (the source has none; it is not asked for them)",
                 ", ".join(sorted(self._stored_only)),
             )
-        start = opts.from_date or self._resume_from or replay.default_from(self.exchange, end)
+        start = opts.from_date or self._resume_from or replay_clock.default_from(self.exchange, end)
         if not opts.from_date and not rng.collect and rng.first_stored:
             start = max(start, rng.first_stored)
         if opts.from_date and opts.from_date > end:
             raise AssistantError(
                 f"--from {start} is after the end of the data ({end}): nothing to replay"
             )
-        clock = replay.ReplayClock(self.exchange, start, end)
+        clock = replay_clock.ReplayClock(self.exchange, start, end)
         log.info(
             "replay %s .. %s: %d sessions at %s sessions/s",
             start,
@@ -225,7 +240,7 @@ class ReplayDriver:
         and every `retrain_every` after it, as the backtest's blocks start."""
         return (n - 1) % self._retrain_every() == 0
 
-    def _reveal(self, clock: replay.ReplayClock, sim: str) -> bool:
+    def _reveal(self, clock: replay_clock.ReplayClock, sim: str) -> bool:
         """Reveal session `sim` (collect up to it) and, when a retrain is due, start it on
         the bars up to `sim`: the backtest's walk-forward refit at the start of a block
         (trained through the last label matured by `sim`). False if a stop cut it short."""
@@ -250,7 +265,29 @@ class ReplayDriver:
             )
         return True
 
-    def _step(self, clock: replay.ReplayClock, sim: str) -> bool:
+    def _hours_done(self, sim: str) -> bool:
+        """Whether session `sim`'s hours (if it has hourly bars) have all been replayed."""
+        if self._hours_for != sim:
+            from store import quotes
+
+            self._hours_for, self._hour = sim, 0
+            live = int(self.host.settings.live.poll_minutes) > 0
+            self._slots = quotes.session_slots(self.host.db, sim) if live else 0
+        return self._hour >= self._slots
+
+    def _replay_hour(self, sim: str) -> bool:
+        """Quote one hour of session `sim` from its hourly bars; the hours and the session's
+        own step share the session's time at the replay's speed."""
+        from assistant.ingest.quotes import replay_hour
+
+        host = self.host
+        replay_hour(host.db, host.settings, sim, self._hour)
+        self._hour += 1
+        speed = self.opts.speed
+        self._next_step = host.clock() + (1.0 / (speed * (self._slots + 1)) if speed > 0 else 0.0)
+        return speed <= 0
+
+    def _step(self, clock: replay_clock.ReplayClock, sim: str) -> bool:
         """One simulated session, once revealed (and its due retrain done); False if a stop
         request cut it short."""
         host, n = self.host, clock.done + 1

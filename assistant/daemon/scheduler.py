@@ -1,6 +1,7 @@
 """Live scheduling at exchange-local times, and catch-up of every run missed.
 
-Two slots a day, on trading sessions only: `daily` (collect after the close, then
+Two slots a day, on trading sessions only (and, with hour-ahead calls on, one after each
+session hour: `hourly`, below): `daily` (collect after the close, then
 predict and verify) at `schedule.collect_at`, and `drift` (drift check, and a retrain
 when one is due) at `schedule.drift_check_at`, both in `schedule.timezone`. The slot a
 run covers is its `scheduled_for` in `job_runs`, which makes a run idempotent per slot.
@@ -24,6 +25,13 @@ from assistant.config import Settings
 from store.db import DiskFull
 
 MAX_CATCH_UP = 10  # sessions: a daemon down longer catches up the latest ones only
+# The `hourly` slot (only with [cycle] hourly_horizons): HOURLY_LAG after each session hour
+# of the exchange closes, the hour-ahead calls from that bar and the verification of the
+# calls whose target bar has closed. A daemon down longer than MAX_HOURLY_CATCH_UP slots
+# (two full US sessions) catches up the newest ones only: older hour-ahead calls would
+# only be calls about the past.
+HOURLY_LAG = timedelta(minutes=5)
+MAX_HOURLY_CATCH_UP = 14
 IDLE_MAX_S = 60.0  # the loop looks at the wall clock at least this often
 
 log = logging.getLogger("assistant.daemon")
@@ -87,6 +95,28 @@ def slots_between(
     ]
 
 
+def hourly_slots_between(after: datetime, now: datetime, exchange: str) -> list[datetime]:
+    """The hourly slots (each session hour's close + HOURLY_LAG, tz-aware) with
+    after < slot <= now, oldest first."""
+    from assistant import calendar
+
+    if now <= after:
+        return []
+    lag = HOURLY_LAG + timedelta(hours=1)
+    grid = calendar.bar_grid(
+        exchange, (after - lag).date().isoformat(), (now + timedelta(days=1)).date().isoformat()
+    )
+    return [
+        t.to_pydatetime() for t in (grid["close"] + HOURLY_LAG) if after < t.to_pydatetime() <= now
+    ]
+
+
+def next_hourly_slot(now: datetime, exchange: str) -> datetime | None:
+    """The first hourly slot strictly after `now`."""
+    later = hourly_slots_between(now, now + timedelta(days=15), exchange)
+    return later[0] if later else None
+
+
 class LiveSchedule:
     """The live jobs: `run_pending()` fires `fire(name, slot)` for every slot that came due
     since the last pass (the watermark), oldest first; `now` is the wall clock."""
@@ -100,6 +130,7 @@ class LiveSchedule:
         self.tz = settings.schedule.timezone
         self.exchange = settings.calendar.exchange
         self.times = slot_times(settings)
+        self.hourly = bool(settings.cycle.hourly_horizons)
         self._fire = fire
         self.now = now
         ZoneInfo(self.tz)  # a bad timezone raises here, before anything changes
@@ -111,6 +142,8 @@ class LiveSchedule:
             nexts = [
                 next_slot(self.seen, hhmm, self.tz, self.exchange) for hhmm in self.times.values()
             ]
+            if self.hourly:
+                nexts.append(next_hourly_slot(self.seen, self.exchange))
             self._next = min((t for t in nexts if t is not None), default=None)
         return self._next
 
@@ -130,8 +163,17 @@ class LiveSchedule:
             for name, hhmm in self.times.items()
             for slot in slots_between(self.seen, now, hhmm, self.tz, self.exchange)
         ]
+        out += self._hourly(self.seen, now)
         self.seen, self._next = now, None
         return sorted(out, key=lambda item: item[1])
+
+    def _hourly(self, after: datetime, now: datetime) -> list[tuple[str, datetime]]:
+        if not self.hourly:
+            return []
+        tz = ZoneInfo(self.tz)
+        return [
+            ("hourly", t.astimezone(tz)) for t in hourly_slots_between(after, now, self.exchange)
+        ]
 
     def run_pending(self) -> None:
         now = self.now()
@@ -184,6 +226,16 @@ class LiveSchedule:
                 if not ever_ran(name):
                     todo = todo[:1]
             out += [(name, slot) for slot in todo]
+        recent_hours = self._hourly(since, now)[-MAX_HOURLY_CATCH_UP:]
+        todo_hours: list[tuple[str, datetime]] = []
+        for name, slot in reversed(recent_hours):
+            if has_run(name, slot_key(slot)):
+                break
+            todo_hours.append((name, slot))
+        else:
+            if not ever_ran("hourly"):
+                todo_hours = todo_hours[:1]
+        out += todo_hours
         self.seen, self._next = now, None
         return sorted(out, key=lambda item: item[1])
 
@@ -193,9 +245,13 @@ def next_runs(settings: Settings, now: datetime | None = None) -> dict[str, str 
     now = now or datetime.now(UTC)
     s = settings.schedule
     exchange = settings.calendar.exchange
-    return {
+    out = {
         name: (lambda t: None if t is None else slot_key(t))(
             next_slot(now, hhmm, s.timezone, exchange)
         )
         for name, hhmm in slot_times(settings).items()
     }
+    if settings.cycle.hourly_horizons:
+        nxt = next_hourly_slot(now, exchange)
+        out["hourly"] = None if nxt is None else slot_key(nxt.astimezone(ZoneInfo(s.timezone)))
+    return out

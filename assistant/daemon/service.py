@@ -30,10 +30,16 @@ from assistant.errors import AssistantError
 from store import commands, daemon_state, registry
 from store import jobs as job_runs
 from store.db import ensure_private_dir
+from store.quotes import LiveQuote
 
 UNIT_PREFIX = "trading-assistant"
 JOBS = ("collect", "cycle", "paper", "verify", "drift", "retrain")
+# shown with [cycle] hourly_horizons set (hourly_collect: with Yahoo's hours only)
+HOURLY_JOBS = ("hourly_collect", "hourly_cycle", "hourly_verify")
 SLOT_OF = {
+    "hourly_collect": "hourly",
+    "hourly_cycle": "hourly",
+    "hourly_verify": "hourly",
     "collect": "daily",
     "cycle": "daily",
     "paper": "daily",
@@ -155,12 +161,29 @@ class Status(TypedDict):
     jobs: dict[str, JobStatus]
     running_jobs: list[RunningJob]
     quarantined: list[Quarantined]
+    live: list[LiveQuote]  # the latest quotes read against the day's calls (store.quotes)
     queue: Queue
 
 
-def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> Status:
+def live_quotes(db: sqlite_utils.Database, now: datetime, replaying: bool) -> list[LiveQuote]:
+    """The watchlist's latest quotes, read at `now` (a replay: its own clock); a quote
+    older than its symbol's newest bar is left out (as on the dashboard)."""
+    from store import alerts as outbox
+    from store import quotes
+
+    active = [r[0] for r in db.execute("SELECT symbol FROM symbols WHERE active = 1")]
+    # a replay's quotes are of its current session, whatever later bars the home holds
+    last = {} if replaying else outbox.newest_bars(db)
+    ref = quotes.reference_time(db, replaying, now)
+    reads = quotes.read_all(db, ref, {s: last.get(s) for s in active})
+    return [reads[s] for s in sorted(reads)]
+
+
+def status(
+    home: Path, settings: Settings, db: sqlite_utils.Database, now: datetime | None = None
+) -> Status:
     """Everything `assistant status` shows, as plain data (the JSON output)."""
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     pid = lock.holder(home)
     row = daemon_state.read(db)
     running = pid is not None
@@ -170,7 +193,10 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> Status:
     nexts = scheduler.next_runs(settings, now) if running and mode == "live" else {}
     last = job_runs.last_runs(db)
     jobs: dict[str, JobStatus] = {}
-    for job in JOBS:
+    live_hours = settings.collect.hourly and settings.collect.source == "yahoo"
+    for job in JOBS + (HOURLY_JOBS if settings.cycle.hourly_horizons else ()):
+        if job == "hourly_collect" and not live_hours:
+            continue  # the slot collects no hours from this source
         run = last.get(job)
         if not running:
             nxt = None
@@ -209,6 +235,7 @@ def status(home: Path, settings: Settings, db: sqlite_utils.Database) -> Status:
             {"id": q["id"], "kind": q["kind"], "reason": q["reason"], "serves": q["serves"]}
             for q in registry.quarantines(db)
         ],
+        "live": live_quotes(db, now, mode == "replay"),
         "queue": {
             "counts": commands.counts(db),
             "recent": [

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlite_utils
@@ -27,6 +28,9 @@ from store import bars
 from store import db as store_db
 from store import symbols as store_symbols
 from store.db import file_of, immediate, is_disk_full
+
+if TYPE_CHECKING:
+    from assistant.ingest.hourly import HourlyResult
 
 
 @dataclass
@@ -219,8 +223,12 @@ def collect(
     source: Source | str | None = None,
     until: str | None = None,
     progress: Callable[[float, str], None] | None = None,
+    hourly: list[HourlyResult] | None = None,
 ) -> list[CollectResult]:
     """Collect bars for `symbols` (default: the active watchlist); one result per symbol.
+
+    `hourly`: a list to receive the one-hour bars' results (`ingest.hourly`), collected
+    after the daily bars from the same source when `collect.hourly` is on.
 
     `source`: a source object or a name; default the configured one (symbols imported
     from CSV are then left alone unless `collect.csv_dir` is set). Collecting the whole
@@ -262,6 +270,22 @@ def collect(
         results[plan.symbol] = _collect_one(db, settings, src, plan, prefetched.get(plan.symbol))
     if progress:
         progress(1.0, "done")
+    if hourly is not None:
+        from assistant.ingest.hourly import collect_hourly
+
+        readjusted = frozenset(s for s, r in results.items() if "re-adjusted" in r.message)
+        hourly.extend(
+            collect_hourly(
+                db,
+                settings,
+                syms,
+                source,
+                until=until,
+                explicit=explicit,
+                readjusted=readjusted,
+                now=now,
+            )
+        )
     out = [results[s] for s in syms]
     if not symbols:  # the whole watchlist: say which symbols were taken off it, and why
         out += [

@@ -3,6 +3,10 @@
 A file is read and validated completely before anything is written; then its symbols
 and bars are written in one BEGIN IMMEDIATE transaction. A bad file leaves the
 database exactly as it was and does not stop the other files.
+
+A file of one-hour bars (`--hourly`, or found so: times of day other than midnight in
+its first rows) goes to the hourly bars; then every session of its symbols is checked
+against the daily bars (`ingest.hourly.check_rollup`) and flagged if it does not roll up.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
-from assistant.ingest.sources.csv import UTF8, load_file
+from assistant.ingest.sources.csv import UTF8, load_file, load_hourly_file, looks_hourly
 from store import bars
+from store import hourly as store_hourly
 from store import symbols as store_symbols
 from store.db import immediate
 
@@ -30,7 +35,9 @@ class Imported:
     unchanged: int
     first: str
     last: str
-    flagged: int
+    flagged: int  # daily: unexplained jumps; hourly: sessions that do not roll up
+    kind: str = "daily"  # or "hourly"
+    flagged_sessions: list[str] = field(default_factory=list)  # hourly: which
 
 
 @dataclass
@@ -51,8 +58,14 @@ def import_file(
     jump_threshold: float = 0.25,
     exchange: str = "XNYS",
     encoding: str = UTF8,
+    hourly: bool | None = None,
 ) -> FileResult:
-    """Import one file; a problem is returned as `error` (the database is then unchanged)."""
+    """Import one file; a problem is returned as `error` (the database is then unchanged).
+    `hourly`: the file holds one-hour bars (None: decided from its first rows)."""
+    if hourly is None:
+        hourly = looks_hourly(Path(path), encoding)
+    if hourly:
+        return _import_hourly(db, Path(path), symbol=symbol, exchange=exchange, encoding=encoding)
     result = FileResult(str(path))
     try:
         parsed = load_file(
@@ -64,6 +77,8 @@ def import_file(
         )
     except (AssistantError, store_symbols.SymbolError) as exc:
         result.error = str(exc)
+        if "conflicting rows for the same date" in result.error:
+            result.error += " (if these are hourly bars, pass --hourly)"
         return result
     with immediate(db):
         for sym, frame in parsed:
@@ -81,6 +96,58 @@ def import_file(
                     int(frame["flagged"].sum()),
                 )
             )
+    _recheck(db, [s.symbol for s in result.symbols], exchange)
+    return result
+
+
+def _recheck(db: sqlite_utils.Database, syms: list[str], exchange: str) -> None:
+    """New daily bars may settle (or break) the roll-up of stored hours: check again."""
+    from assistant import calendar
+    from assistant.ingest.hourly import check_rollup
+
+    for sym in syms:
+        if store_hourly.count(db, sym):
+            check_rollup(db, sym, calendar.exchange_for(sym, exchange))
+
+
+def _import_hourly(
+    db: sqlite_utils.Database,
+    path: Path,
+    *,
+    symbol: str | None,
+    exchange: str,
+    encoding: str,
+) -> FileResult:
+    from assistant import calendar
+    from assistant.ingest.hourly import check_rollup
+
+    result = FileResult(str(path))
+    try:
+        parsed = load_hourly_file(path, symbol=symbol, exchange=exchange, encoding=encoding)
+    except (AssistantError, store_symbols.SymbolError) as exc:
+        result.error = str(exc)
+        return result
+    written = []
+    with immediate(db):
+        for sym, frame in parsed:
+            store_symbols.ensure(db, sym, "csv")
+            written.append(store_hourly.upsert(db, sym, frame, "csv"))
+    for (sym, frame), w in zip(parsed, written, strict=True):
+        roll = check_rollup(db, sym, calendar.exchange_for(sym, exchange))
+        result.symbols.append(
+            Imported(
+                sym,
+                len(frame),
+                w.added,
+                w.updated,
+                w.unchanged,
+                f"{frame.index[0]:%Y-%m-%d %H:%M%z}",
+                f"{frame.index[-1]:%Y-%m-%d %H:%M%z}",
+                len(roll.flagged),
+                kind="hourly",
+                flagged_sessions=roll.flagged,
+            )
+        )
     return result
 
 
@@ -91,6 +158,7 @@ def import_files(
     symbol: str | None = None,
     settings: Settings | None = None,
     encoding: str = UTF8,
+    hourly: bool | None = None,
 ) -> list[FileResult]:
     jump = float(settings.collect.jump_threshold) if settings else 0.25
     exchange = settings.calendar.exchange if settings else "XNYS"
@@ -98,7 +166,13 @@ def import_files(
         symbol = store_symbols.validate_symbol(symbol)
     return [
         import_file(
-            db, Path(p), symbol=symbol, jump_threshold=jump, exchange=exchange, encoding=encoding
+            db,
+            Path(p),
+            symbol=symbol,
+            jump_threshold=jump,
+            exchange=exchange,
+            encoding=encoding,
+            hourly=hourly,
         )
         for p in paths
     ]

@@ -35,8 +35,8 @@ import sqlite_utils
 from assistant.config import Settings
 from assistant.errors import AssistantError
 from assistant.ingest.market import series_frame
-from assistant.modeling.relative import KIND as RANKING
-from assistant.modeling.relative import Record
+from assistant.modeling.ranking import KIND as RANKING
+from assistant.modeling.ranking import Record, universe_bars
 from assistant.modeling.training import (
     Params,
     forecaster_kinds,
@@ -354,7 +354,11 @@ def backtest(
     preds["hit"] = outcomes.hit(preds["call"].to_numpy(), preds["actual_return"].to_numpy())
     add_ranges(preds, bars, tuple(horizons), series_frame(db, "^VIX"))
     preds["rank_score"] = np.nan  # without `ranking` among the kinds: an empty column
-    ranked, note = add_rank_scores(preds, bars, tuple(horizons), blocks) if rank else ({}, None)
+    ranked, note = (
+        add_rank_scores(preds, universe_bars(db, settings, bars, None), tuple(horizons), blocks)
+        if rank
+        else ({}, None)
+    )
     results = score(preds)
     say(1.0, "scored")
     return BacktestReport(
@@ -383,8 +387,10 @@ def add_rank_scores(
     """The ranking model's walk-forward score of every call (column `rank_score`, in place:
     the expected move relative to the panel's mean, log over h sessions), refit at each
     block's first session on the rows whose label had matured by then, as the forecasters
-    are; and (its record per horizon (`models.scorecard.ranking_skill`), or why none)."""
-    from assistant.modeling.relative import market_close
+    are; and (its record per horizon (`models.scorecard.ranking_skill`), or why none).
+    `bars`: the ranking's universe (`universe_bars`), the calls' symbols among them; the
+    record scores the universe's cross-section."""
+    from assistant.modeling.ranking import market_close
     from models import ranking, scorecard
     from vocab.horizons import horizon_key
 

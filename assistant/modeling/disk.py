@@ -26,7 +26,7 @@ import fcntl
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,7 @@ _NAME = re.compile(r"^\.?(?P<id>(?P<kind>[a-z]+)-v(?P<version>\d+))(?P<tmp>\.tmp
 log = logging.getLogger(__name__)
 
 
-def artifact_dir(home: Path, row: dict[str, Any]) -> Path:
+def artifact_dir(home: Path, row: Mapping[str, Any]) -> Path:
     """Where a registry row's artifact is: its `artifact_path` inside `<home>/models/`.
 
     The path is read from the database, which anything may have edited: one that leads
@@ -147,7 +147,7 @@ class Pruned:
     mb: float
 
 
-def keep_set(rows: list[dict[str, Any]], keep: int) -> set[str]:
+def keep_set(rows: list[registry.ModelRow], keep: int) -> set[str]:
     """The ids of one kind's models whose artifacts stay: the serving model, the `keep`
     newest other usable ones (models that served first, newest known first), every model
     that served and was known after the serving one, and quarantined ones newer than the
@@ -162,7 +162,7 @@ def keep_set(rows: list[dict[str, Any]], keep: int) -> set[str]:
     usable = [r for r in rows if r["status"] not in registry.UNUSABLE]
     serving = [r for r in usable if r["status"] == "serving"]
 
-    def rank(r: dict[str, Any]) -> tuple:
+    def rank(r: registry.ModelRow) -> tuple[bool, str, int]:
         return (r["status"] in registry.PROMOTED, registry.known_on(r), r["version"])
 
     others = sorted((r for r in usable if r["status"] != "serving"), key=rank, reverse=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
@@ -20,10 +19,10 @@ from store import registry
 
 log = logging.getLogger("assistant.modeling")
 
-RANKING = "ranking"  # assistant.modeling.relative.KIND (loaded by models.ranking)
+RANKING = "ranking"  # assistant.modeling.ranking.KIND (loaded by models.ranking)
 
 
-def load(home: Path, row: dict[str, Any]) -> object:
+def load(home: Path, row: registry.ModelRow) -> object:
     """The model of a registry row, loaded (ArtifactError / ArtifactUnavailable if not)."""
     from assistant.modeling import disk
     from models import catalog, ranking

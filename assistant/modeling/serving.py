@@ -26,14 +26,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import numpy as np
 import pandas as pd
 import sqlite_utils
 
 from assistant.modeling import disk, quarantine
-from assistant.modeling.relative import KIND as RANKING
+from assistant.modeling.ranking import KIND as RANKING
 from models.artifacts import ArtifactError
 from models.dataset import CONTEXT
 from store import registry
@@ -77,7 +77,7 @@ class SymbolForecast:
     thresholds: dict[int, float | None] | None = None
 
 
-Row = dict[str, Any]  # a registry row (store.registry)
+Row = registry.ModelRow
 Fingerprint = tuple[tuple[str, str, str, tuple[tuple[str, int, int, int], ...]], ...]
 
 
@@ -154,7 +154,7 @@ def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None
     home = Path(home)
 
     def pick() -> tuple[list[Row], list[str]]:
-        # The ranking model serves relative calls apart (assistant.modeling.relative).
+        # The ranking model serves ranks apart (assistant.modeling.ranking).
         rows, notes = registry.serving_as_of(db, as_of) if as_of else (registry.serving(db), [])
         mine = [r for r in rows if r["kind"] != RANKING]
         return mine, [n for n in notes if not n.startswith(f"{RANKING}-")]

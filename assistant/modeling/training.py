@@ -41,7 +41,7 @@ from store.symbols import active_symbols, validate_symbol
 
 if TYPE_CHECKING:
     from assistant.modeling.compute import Runner
-    from assistant.modeling.relative import Record
+    from assistant.modeling.ranking import Record
     from models.base import Facts, Forecaster, Thresholds
     from models.dataset import Dataset, Split, Walk
     from models.metrics import Scores
@@ -120,8 +120,8 @@ def model_params(settings: Settings) -> Params:
 
 def resolve_kinds(settings: Settings, kinds: list[str] | None) -> list[str]:
     """The kinds to train: forecasters (models.catalog.TRAINABLE) and `ranking` (the
-    relative calls, assistant.modeling.relative)."""
-    from assistant.modeling.relative import KIND as RANKING
+    ranks, assistant.modeling.ranking)."""
+    from assistant.modeling.ranking import KIND as RANKING
     from models.catalog import TRAINABLE
 
     known = (*TRAINABLE, RANKING)
@@ -134,7 +134,7 @@ def resolve_kinds(settings: Settings, kinds: list[str] | None) -> list[str]:
 
 def forecaster_kinds(kinds: list[str]) -> list[str]:
     """The kinds that forecast each symbol (all but the ranking)."""
-    from assistant.modeling.relative import KIND as RANKING
+    from assistant.modeling.ranking import KIND as RANKING
 
     return [k for k in kinds if k != RANKING]
 
@@ -180,7 +180,7 @@ def read_inputs(
     """The bars, panel and splits to train on; AssistantError (one line) for anything that
     makes training impossible, before anything is fitted."""
     from assistant.modeling import compute
-    from assistant.modeling.relative import KIND as RANKING
+    from assistant.modeling.ranking import KIND as RANKING
     from models import dataset
 
     chosen = resolve_kinds(settings, kinds)
@@ -655,7 +655,7 @@ def train(
     block's are) and it serves without the promotion gate (a backtest block is never
     refused), so a replay's calls are the backtest's for the same settings. The evaluation
     fit still runs: its held-out metrics are the model's skill shown with its calls."""
-    from assistant.modeling import compute, disk, relative
+    from assistant.modeling import compute, disk, ranking
 
     say = progress or (lambda k, f, m: None)
     inputs = read_inputs(db, settings, symbols, kinds, as_of, scheduler)
@@ -709,20 +709,21 @@ def train(
         )
     stored = [r.kind for r in report.results if r.model_id is not None]
     if inputs.rank and not (stop is not None and stop.is_set()):
-        say(relative.KIND, 0.0, "fitting the ranking of the watchlist")
-        rid, rstatus, rwhy, record = relative.train_ranking(
+        say(ranking.KIND, 0.0, "fitting the ranking on its universe")
+        universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
+        rid, rstatus, rwhy, record = ranking.train_ranking(
             db,
             home,
-            inputs.bars,
+            universe,
             inputs.horizons,
             known_on(),
-            _uncovered(db, relative.KIND, inputs.symbols),
+            _uncovered(db, ranking.KIND, sorted(universe)),
         )
         report.results.append(
-            ModelResult(relative.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
+            ModelResult(ranking.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
         )
         if rid is not None:
-            stored.append(relative.KIND)
+            stored.append(ranking.KIND)
     if stored:
         with disk.lock(home):
             pruned = disk.prune(db, home, stored, inputs.keep)

@@ -78,7 +78,7 @@ class TransformerNet(nn.Module):
         return self.heads(self.encoder(z)[:, -1], x)
 
 
-def build(kind: str, n_features: int, n_horizons: int, params: dict) -> nn.Module:
+def build(kind: str, n_features: int, n_horizons: int, params: dict[str, Any]) -> nn.Module:
     shape: dict[str, Any] = {
         "n_features": n_features,
         "n_horizons": n_horizons,

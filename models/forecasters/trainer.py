@@ -103,7 +103,7 @@ def fit(
         for i in range(0, len(order), batch):
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net, *train.batch(order[i : i + batch]))
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             opt.step()
         busy += time.perf_counter() - start
         seen += len(order)

@@ -10,7 +10,7 @@ from textual.widgets import Footer
 T = TypeVar("T")
 
 
-def composed_or_retry(screen: Screen, apply: Callable[[T], None], value: T) -> bool:
+def composed_or_retry(screen: Screen[None], apply: Callable[[T], None], value: T) -> bool:
     """True once the screen's widgets exist; otherwise re-apply `value` after the next refresh
     (a data snapshot can arrive before compose has finished)."""
     try:

@@ -17,7 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from store.views import Dashboard
+from store.views import Dashboard, WatchRow
 from tui.keys import DASHBOARD_KEYS
 from tui.messages import EnqueueCommand, OpenSymbol
 from tui.screens import composed_or_retry
@@ -49,7 +49,26 @@ def off_reason(symbol: str, reason: str) -> str:
     return f": `assistant watch add {symbol}` to retry · {why}"
 
 
-class DashboardScreen(Screen):
+def live_line(rows: list[WatchRow]) -> str | None:
+    """When the live column's quotes are from, and what is off about them (stale ones,
+    prices outside today's 95% range)."""
+    quotes = [r["live"] for r in rows if r["live"]]
+    if not quotes:
+        return None
+    newest = max(q["at"] for q in quotes)
+    line = f"Live {newest[:16].replace('T', ' ')} UTC"
+    if all(q["state"] == "closed" for q in quotes):
+        line += ", session closed"
+    stale = [q["symbol"] for q in quotes if q["state"] == "stale"]
+    out = [q["symbol"] for q in quotes if q["band"] == "outside95" and q["state"] != "stale"]
+    if stale:
+        line += f" · STALE {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''}"
+    if out:
+        line += f" · OUT 95% {', '.join(out[:4])}{'…' if len(out) > 4 else ''}"
+    return line
+
+
+class DashboardScreen(Screen[None]):
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in DASHBOARD_KEYS]
 
     # repaint=False: the widgets the data reaches repaint themselves; a repaint of the
@@ -136,7 +155,9 @@ class DashboardScreen(Screen):
         status.queued = data["queued"]
         status.alerts_failed = data["alerts_failed"]
         if changed("watchlist") or changed("deactivated") or changed("quarantined"):
-            self.query_one(WatchlistTable).rows_data = data["watchlist"]
+            table = self.query_one(WatchlistTable)
+            table.live = any(r["live"] for r in data["watchlist"])
+            table.rows_data = data["watchlist"]
             watched = len(data["watchlist"])
             stale = [r["symbol"] for r in data["watchlist"] if r["stale_sessions"]]
             title = (
@@ -161,6 +182,9 @@ class DashboardScreen(Screen):
                     f"\nSTALE DATA: {', '.join(stale[:4])}{'…' if len(stale) > 4 else ''} "
                     f"(newest bar up to {oldest} sessions old; {hint})"
                 )
+            live = live_line(data["watchlist"])
+            if live:
+                title += f"\n{live}"
             for off in data["deactivated"][:2]:  # why a symbol left the table
                 title += f"\n{off['symbol']} OFF THE LIST{off_reason(off['symbol'], off['reason'])}"
             self._watch_title = title
@@ -200,7 +224,7 @@ class DashboardScreen(Screen):
         title = getattr(self, "_watch_title", None)
         if title is None:
             return
-        hidden = self.query_one(WatchlistTable).hidden
+        hidden = self.query_one(WatchlistTable).left_out
         if hidden and title.startswith("Watchlist ("):
             head, _, rest = title.partition("\n")
             head = head.replace(")", f"; enter shows {len(hidden)} more columns)", 1)

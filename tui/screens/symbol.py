@@ -49,6 +49,15 @@ def headline(symbol: str, detail: SymbolDetail) -> Text:
     else:
         title.append("  no verified calls yet", style="dim")
     rest = []
+    quote = detail.get("live")
+    if quote:  # the dashboard's Live and Today columns, said in full
+        when = quote["at"][11:16]
+        rest.append(
+            f"live {fmt.live_move(quote).plain}"
+            + ("" if quote["state"] == "stale" else f" {fmt.live_band(quote).plain}")
+            + f" ({quote['price']:,.2f} at {when} UTC"
+            + (", closed)" if quote["state"] == "closed" else ")")
+        )
     if detail["coverage80"] is not None:
         rest.append(f"80% range held {fmt.coverage(detail['coverage80'], detail['n80'])}")
     if detail["ranking"]:
@@ -62,7 +71,7 @@ def headline(symbol: str, detail: SymbolDetail) -> Text:
     return title
 
 
-class SymbolScreen(Screen):
+class SymbolScreen(Screen[None]):
     BINDINGS = [Binding(k, a, label) for k, a, label, _ in SYMBOL_KEYS]
 
     # repaint=False: the widgets the data reaches repaint themselves; a repaint of the

@@ -1,5 +1,6 @@
 """The paper account's panel: its equity against equal-weight buy-and-hold (both indexed
-to 100 at the account's first session), its drawdown, and the open positions in the title.
+to 100 at the account's first session), its drawdown, and the policy it follows and the
+open positions in the title.
 
 Hidden until the daemon has stepped the account once (store.paper.panel gives None). A
 holding with no bar for a while (valued at its last close) reads STALE and its sessions.
@@ -17,6 +18,8 @@ def title_of(account: PaperPanel) -> str:
     """Where the account stands, next to buy-and-hold, and what it holds."""
     paper, hold = account["paper"][-1], account["hold"][-1]
     vs = f" · hold {hold - 100:+.1f}%" if hold is not None else ""
+    if policy := account.get("policy"):  # what the account followed (vocab.paper)
+        vs += f" · policy {policy}"
     held = ", ".join(
         f"{p['symbol']} {'+' if p['side'] == 'long' else '-'}{abs(p['value']):,.0f}"
         + (f" STALE {n} sessions" if (n := p.get("stale_sessions", 0)) else "")

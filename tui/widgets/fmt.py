@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
+from textual.widgets import Static
 
+from store.quotes import LiveQuote
 from store.rankings import Ranking
-from store.views import Call
+from store.views import Call, human_age
 from vocab.text import move_pct
 
 ARROWS = {"up": ("▲", "green"), "down": ("▼", "red"), "flat": ("■", "yellow")}
@@ -79,7 +81,7 @@ def hit_vs_base(hit: float | None, base: float | None, n: int) -> Text:
     return Text(f"{hit * 100:.0f}% n={n}", style=style)
 
 
-def set_static(widget, content, *, layout: bool = False) -> None:
+def set_static(widget: Static, content: str | Text, *, layout: bool = False) -> None:
     """Update a Static only when its content changed; fixed-height lines skip the relayout.
 
     Every `Static.update` would otherwise repaint (and by default re-layout) the screen,
@@ -87,15 +89,47 @@ def set_static(widget, content, *, layout: bool = False) -> None:
     """
     if getattr(widget, "_shown", None) == content:
         return
-    widget._shown = content
+    widget._shown = content  # type: ignore[attr-defined]  # remembered on the widget itself
     widget.update(content, layout=layout)
 
 
 def rank(r: Ranking | None) -> Text:
-    """The ranking model's relative call: rank among the ranked symbols (1 = best) and the
+    """The ranking model's rank among the ranked symbols (1 = best) and the
     expected move relative to their mean, e.g. '2/6 +0.31%'."""
     if not r:
         return Text("—", style="dim")
     rel = 100 * (math.exp(r["relative"]) - 1)
     style = "green" if rel > 0 else "red" if rel < 0 else ""
     return Text(f"{r['rank']}/{r['of']} {rel:+.2f}%", style=style)
+
+
+def live_move(q: LiveQuote | None) -> Text:
+    """'+1.23% +0.8σ': the move since the last close, and in the day's forecast sigmas; a
+    stale quote says 'stale' and its age instead, never a number that looks live."""
+    if q is None:
+        return Text("—", style="dim")
+    if q["state"] == "stale":
+        return Text(f"stale {human_age(q['age_s'])}", style="bold yellow")
+    move = q["move_pct"]
+    if move is None:
+        return Text(f"{q['price']:,.2f}", style="dim" if q["state"] == "closed" else "")
+    sig = q["sigmas"]
+    text = f"{move:+.2f}%" + ("" if sig is None else f" {sig:+.1f}σ")
+    style = "green" if move > 0 else "red" if move < 0 else ""
+    return Text(text, style=f"dim {style}".strip() if q["state"] == "closed" else style)
+
+
+BAND_TEXT = {"inside80": ("in 80%", "green"), "inside95": ("in 95%", "yellow")}
+
+
+def live_band(q: LiveQuote | None) -> Text:
+    """Where the price stands against today's ranges: 'in 80%', 'in 95%', 'OUT 95%', or
+    'left 95%' (back inside after leaving it this session); '—' stale or no range."""
+    if q is None or q["state"] == "stale" or q["band"] is None:
+        return Text("—", style="dim")
+    if q["band"] == "outside95":
+        return Text("OUT 95%", style="bold red")
+    if q["left95"]:
+        return Text("left 95%", style="red")
+    label, style = BAND_TEXT[q["band"]]
+    return Text(label, style=style)

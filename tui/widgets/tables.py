@@ -51,6 +51,7 @@ class RowsTable(DataTable[object], Generic[R]):
     def on_mount(self) -> None:  # (Textual calls every class's on_mount: subclasses define none)
         self.cursor_type = self.CURSOR
         self.zebra_stripes = self.ZEBRA
+        self.hidden = self.absent()  # (no columns yet: nothing is rebuilt)
         self._add_columns()
 
     def _add_columns(self) -> None:
@@ -59,14 +60,21 @@ class RowsTable(DataTable[object], Generic[R]):
                 # Fixed widths: no re-measuring on updates, and stable layout for snapshots.
                 self.add_column(name, key=name, width=width)
 
+    def absent(self) -> tuple[str, ...]:
+        """Columns left out whatever the width (nothing to show in them yet)."""
+        return ()
+
     def fit(self, width: int) -> tuple[str, ...]:
         """The columns left out at `width` cells: KEEP's order decides who stays."""
+        absent = self.absent()
         if not self.KEEP or width <= 0:
-            return ()
+            return absent
         room = width - self.styles.scrollbar_size_vertical  # a scroll bar may come
         widths = dict(self.COLUMNS)
-        hidden = []
+        hidden = list(absent)
         for name in self.KEEP:
+            if name in absent:
+                continue
             need = widths[name] + 2 * self.cell_padding
             if need <= room:
                 room -= need
@@ -75,7 +83,11 @@ class RowsTable(DataTable[object], Generic[R]):
         return tuple(name for name, _ in self.COLUMNS if name in hidden)
 
     def on_resize(self, event: Resize) -> None:
-        hidden = self.fit(event.size.width)
+        self.refit(event.size.width)
+
+    def refit(self, width: int | None = None) -> None:
+        """Choose the columns again (a resize, or a column that now has something to show)."""
+        hidden = self.fit(self.size.width if width is None else width)
         if hidden != self.hidden:
             self.hidden = hidden
 
@@ -197,7 +209,10 @@ class RowsTable(DataTable[object], Generic[R]):
 
 
 def sync_rows(
-    table: DataTable, rows: Sequence[tuple[str, Sequence[object]]], *, follow_top: bool = False
+    table: DataTable[object],
+    rows: Sequence[tuple[str, Sequence[object]]],
+    *,
+    follow_top: bool = False,
 ) -> None:
     """Make `table` show `rows` ((key, cells) in display order), touching only what changed.
 
@@ -238,7 +253,9 @@ def sync_rows(
             table.move_cursor(row=table.get_row_index(selected))
 
 
-def _update_rows(table: DataTable, changed: dict[str, list[tuple[ColumnKey, object]]]) -> None:
+def _update_rows(
+    table: DataTable[object], changed: dict[str, list[tuple[ColumnKey, object]]]
+) -> None:
     """Put changed cells in place and repaint only their rows.
 
     `DataTable.update_cell` counts every update in one table-wide number that keys all of
@@ -267,7 +284,7 @@ def _forget(cache: LRUCache[K, V], stale: Callable[[K], bool]) -> None:
         cache.discard(key)
 
 
-def _cursor_key(table: DataTable) -> str | None:
+def _cursor_key(table: DataTable[object]) -> str | None:
     if not table.row_count:
         return None
     try:
@@ -276,6 +293,6 @@ def _cursor_key(table: DataTable) -> str | None:
         return None
 
 
-def selected_key(table: DataTable) -> str | None:
+def selected_key(table: DataTable[object]) -> str | None:
     """The key of the row under the cursor, or None for an empty table."""
     return _cursor_key(table)

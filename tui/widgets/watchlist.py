@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.reactive import reactive
+
 from store.views import WatchRow
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable, selected_key
@@ -10,6 +12,10 @@ COLUMNS = (
     ("Symbol", 7),
     ("Close", 9),
     ("Chg", 7),
+    # the live quote (only while there is one): move since the last close and in the day's
+    # forecast sigmas, and where it stands against today's 80% / 95% ranges
+    ("Live", 13),
+    ("Today", 8),
     ("Regime", 8),
     ("Latest call", 12),
     ("Conf", 4),
@@ -25,6 +31,8 @@ KEEP = (
     "Symbol",
     "Close",
     "Chg",
+    "Live",
+    "Today",
     "Latest call",
     "80% range",
     "Hit rate",
@@ -45,6 +53,20 @@ class WatchlistTable(RowsTable[WatchRow]):
     COLUMNS = COLUMNS
     KEEP = KEEP
     ZEBRA = True
+    LIVE = ("Live", "Today")
+    live: reactive[bool] = reactive(False, init=False)  # set when some row has a quote
+
+    def absent(self) -> tuple[str, ...]:
+        return () if self.live else self.LIVE
+
+    def watch_live(self) -> None:
+        if self.columns:
+            self.refit()
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """The columns a narrow screen left out (not those with nothing to show)."""
+        return tuple(name for name in self.hidden if name not in self.absent())
 
     def row(self, r: WatchRow) -> tuple[str, tuple[object, ...]]:
         return r["symbol"], self.cells(r)
@@ -56,6 +78,8 @@ class WatchlistTable(RowsTable[WatchRow]):
             r["symbol"],
             fmt.num(r["close"]),
             fmt.signed(r["change_pct"]),
+            fmt.live_move(r["live"]),
+            fmt.live_band(r["live"]),
             fmt.regime(r["regime"]),
             fmt.call(call),
             fmt.confidence(call),

@@ -10,6 +10,7 @@ unexplained jump). `validate.py` turns raw input into this shape or refuses it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
@@ -55,6 +56,24 @@ class Clocked(Source, Protocol):
     clock: Callable[[], pd.Timestamp]
 
 
+@dataclass(frozen=True)
+class Quote:
+    """The latest price of a symbol and when it was quoted (tz-aware UTC)."""
+
+    price: float
+    at: pd.Timestamp
+
+
+@runtime_checkable
+class Quoting(Source, Protocol):
+    """A source of live quotes (Yahoo): the latest price of today's session.
+
+    Raises NoDataError when it has none (an empty answer) and TemporaryError for rate
+    limits, timeouts and network failures, as `history` does."""
+
+    def quote(self, symbol: str) -> Quote: ...
+
+
 @runtime_checkable
 class NewsSource(Source, Protocol):
     """A source with headlines: the provider's raw news items (JSON objects) per symbol."""
@@ -69,3 +88,15 @@ class SeriesSource(Protocol):
     serves: tuple[str, ...]
 
     def history(self, series: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series: ...
+
+
+@runtime_checkable
+class HourlySource(Source, Protocol):
+    """A source of one-hour bars (Yahoo): the `store.hourly` frame per symbol, one symbol
+    or many in batches."""
+
+    def hourly(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame: ...
+
+    def hourly_many(
+        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> dict[str, pd.DataFrame | Exception]: ...

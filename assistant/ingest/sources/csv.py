@@ -30,7 +30,7 @@ import pandas as pd
 
 from assistant import calendar
 from assistant.errors import NoDataError
-from assistant.ingest.sources.validate import ValidationError, validate
+from assistant.ingest.sources.validate import ValidationError, validate, validate_hourly
 from store.symbols import SymbolError, validate_symbol
 
 _ALIASES = {
@@ -129,6 +129,59 @@ def _parse_dates(
     return pd.DatetimeIndex(complete[0][0]), [complete[0][1]]
 
 
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_TIME = re.compile(r"[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
+
+
+def _parse_times(values: pd.Series) -> tuple[pd.DatetimeIndex, bool]:
+    """One chunk's bar times, ISO-8601 with a time of day ("2024-03-08 09:30", with or
+    without seconds and a UTC offset): naive wall times, or UTC when every cell has an
+    offset (the second value says which). A file mixing both is refused."""
+    text = values.astype(str).str.strip()
+    offset = text.str.contains(_OFFSET).to_numpy(dtype=bool)
+    if offset.any() and not offset.all():
+        i = int(np.argmin(offset)) if offset[0] else int(np.argmax(offset))
+        raise _at(
+            values.index[i],
+            f"time {text.iloc[i]!r}: some times in this file give their UTC offset and some "
+            "do not; write them all one way",
+        )
+    aware = bool(offset.all())
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=aware)
+    timed = text.str.contains(r"[ T]\d{1,2}:\d{2}").to_numpy(dtype=bool)
+    bad = parsed.isna().to_numpy() | ~timed
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise _at(values.index[i], f"unreadable bar time {text.iloc[i]!r} (e.g. 2024-03-08 09:30)")
+    index = pd.DatetimeIndex(parsed)
+    return (index.tz_convert("UTC").tz_localize(None) if aware else index), aware
+
+
+def looks_hourly(path: Path, encoding: str = UTF8) -> bool:
+    """Whether a file's first rows carry times of day other than midnight (hourly bars):
+    yfinance writes daily bars as "2024-01-02 00:00:00-05:00", hourly ones with the hour."""
+    try:
+        with open_regular(Path(path)) as handle:
+            lines = _head(handle, encoding).splitlines()
+    except ValidationError:
+        return False  # the daily reader says what is wrong with it
+    sep = max([",", ";", "\t"], key=lines[0].count)
+    cells = [c.strip() for c in lines[0].split(sep)]
+    body = lines[1:40]
+    if cells[0].lower() == "price" and len(lines) > 2 and lines[1].lower().startswith("ticker"):
+        cells[0], body = "Date", lines[3:40]  # yfinance's Price/Ticker/Datetime header rows
+    names = [_canon(c) for c in cells]
+    if "date" not in names:
+        return False
+    col = names.index("date")
+    for line in body:
+        cells = line.split(sep)
+        if len(cells) > col and (m := _TIME.search(cells[col])) is not None:
+            if any(int(g or 0) for g in m.groups()):
+                return True
+    return False
+
+
 def _at(line: int, what: str) -> CsvError:
     return CsvError(f"line {line}: {what}")
 
@@ -223,9 +276,11 @@ def read_raw(
     name: str = "data.csv",
     symbol: str | None = None,
     encoding: str = UTF8,
+    times: bool = False,
 ) -> list[tuple[str, pd.DataFrame]]:
     """Parse one file (bytes or a seekable binary handle) into (symbol, raw frame) pairs,
-    before validation. The body is read in chunks of CHUNK_ROWS lines, each turned into
+    before validation. `times`: the date column holds bar times (hourly bars), kept with
+    their time of day; naive ones stay naive, ones with a UTC offset become UTC. The body is read in chunks of CHUNK_ROWS lines, each turned into
     numbers at once, so memory follows the rows kept, not the text. The raw frame's `line`
     column is each row's line number in the file, for error messages."""
     handle: BinaryIO = io.BytesIO(data) if isinstance(data, bytes) else data
@@ -256,6 +311,7 @@ def read_raw(
     parts: dict[str, list[np.ndarray]] = {}
     tickers: dict[str, int] = {}
     formats: list[str] | None = None
+    aware: bool | None = None
     seen = 0
     try:
         reader = pd.read_csv(
@@ -277,11 +333,17 @@ def read_raw(
             chunk = chunk[chunk["date"].notna()]
             if chunk.empty:
                 continue
-            if "per" in chunk.columns:
+            if "per" in chunk.columns and not times:
                 periods = set(chunk["per"].astype(str).str.strip().str.upper())
                 if periods - {"D"}:
                     raise CsvError(f"not daily data (period {', '.join(sorted(periods - {'D'}))})")
-            dates, formats = _parse_dates(chunk["date"], formats)
+            if times:
+                dates, chunk_aware = _parse_times(chunk["date"])
+                if aware is not None and chunk_aware != aware:
+                    raise CsvError("some times in this file give their UTC offset and some do not")
+                aware = chunk_aware
+            else:
+                dates, formats = _parse_dates(chunk["date"], formats)
             cols = {c: _numbers(chunk[c], c, decimals) for c in chunk.columns if c not in text_cols}
             keep = ~np.isnan(np.column_stack([cols[c] for c in PRICE_COLUMNS])).all(axis=1)
             # Yahoo writes rows of "null" for sessions without trades: nothing to store.
@@ -307,6 +369,8 @@ def read_raw(
         raise CsvError("no rows with prices")
     # Column by column, each chunk list dropped once joined: one copy of the rows at a time.
     dates = pd.DatetimeIndex(np.concatenate(parts.pop("date")))
+    if aware:
+        dates = dates.tz_localize("UTC")
     ids = np.concatenate(parts.pop("ticker")) if "ticker" in parts else None
     raw = pd.DataFrame(index=dates)
     for c in list(parts):
@@ -438,6 +502,46 @@ def load_file(
         except ValidationError as exc:
             raise CsvError(f"{sym}: {exc}" if many else str(exc)) from None
         out.append((sym, frame))
+    return out
+
+
+def load_hourly_file(
+    path: Path,
+    *,
+    symbol: str | None = None,
+    exchange: str = "XNYS",
+    now: pd.Timestamp | None = None,
+    encoding: str = UTF8,
+) -> list[tuple[str, pd.DataFrame]]:
+    """Read and validate one file of one-hour bars: (symbol, `store.hourly` frame) pairs,
+    or CsvError. Times without a UTC offset are the exchange's local time; times with one
+    are converted to it. Prices are taken as given (as traded: an adjusted-close column is
+    ignored). Every refusal of `validate_hourly` applies, by file line."""
+    path = Path(path)
+    with open_regular(path) as handle:
+        raws = read_raw(handle, name=path.name, symbol=symbol, encoding=encoding, times=True)
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    out: list[tuple[str, pd.DataFrame]] = []
+    many = len(raws) > 1
+    for sym, raw in raws:
+        ex = calendar.exchange_for(sym, exchange)
+        tz = calendar.exchange_tz(ex)
+        frame = raw[[c for c in ("open", "high", "low", "close", "volume", "line") if c in raw]]
+        index = pd.DatetimeIndex(frame.index)
+        try:
+            if index.tz is None:
+                index = index.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+                if index.hasnans:
+                    i = int(np.argmax(index.isna()))
+                    raise CsvError(
+                        f"line {int(frame['line'].iloc[i])}: {raw.index[i]:%Y-%m-%d %H:%M} "
+                        f"does not exist or is ambiguous in {tz} (a clock change); give its "
+                        "UTC offset"
+                    )
+            frame = frame.set_axis(index.tz_convert(tz))
+            out.append((sym, validate_hourly(frame, ex, now=now)))
+        except ValidationError as exc:
+            raise CsvError(f"{sym}: {exc}" if many else str(exc)) from None
     return out
 
 

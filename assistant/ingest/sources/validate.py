@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from assistant import calendar
 from assistant.errors import AssistantError
 from assistant.ingest.sources.base import NORMALIZED_COLUMNS
 from vocab.dates import session_text
@@ -220,3 +221,154 @@ def _jumps(close: np.ndarray, threshold: float) -> np.ndarray:
     if len(close) > 1 and threshold > 0:
         flagged[1:] = np.abs(close[1:] / close[:-1] - 1.0) > threshold
     return flagged
+
+
+HOUR = pd.Timedelta(hours=1)
+
+
+def _at_hour(frame: pd.DataFrame, mask: np.ndarray, what: str) -> ValidationError:
+    """The first offending hourly row, by its file line when it has one, else its start."""
+    mask = np.asarray(mask, dtype=bool)
+    n, i = int(mask.sum()), int(np.argmax(mask))
+    more = f" (and {n - 1} more rows)" if n > 1 else ""
+    when = f"{frame.index[i]:%Y-%m-%d %H:%M%z}"
+    where = f"line {int(frame['line'].iloc[i])}: " if "line" in frame.columns else ""
+    return ValidationError(f"{where}{what} (bar of {when}){more}")
+
+
+def validate_hourly(
+    raw: pd.DataFrame, exchange: str, *, now: pd.Timestamp, repair: bool = False
+) -> pd.DataFrame:
+    """Raw one-hour bars (a tz-aware DatetimeIndex of bar starts; open, high, low, close,
+    optionally volume and line) as the `store.hourly` frame, or ValidationError.
+
+    The refusals of daily bars apply (a missing, non-positive, non-finite or absurd price
+    or volume, a high below the low), and an hour's own: a bar starting after `now` (from
+    the future), one outside its session's hours (`calendar.session_bounds`: before the
+    open, at or after the close, early closes included, or on a day without a session),
+    two different bars in one hour of a session, and a bar whose hour has not ended at
+    `now` (still forming). `repair` (a live feed) drops such rows instead and counts the
+    forming ones in `attrs["forming"]`, the others in `attrs["dropped"]`; an open or close
+    outside the bar's range is then widened (refused otherwise, beyond rounding).
+    Prices are kept as given: the caller says on what basis (Yahoo's are as traded).
+    """
+    if raw is None or len(raw) == 0:
+        raise ValidationError("no rows")
+    missing = [c for c in PRICES if c not in raw.columns]
+    if missing:
+        raise ValidationError(f"missing column(s): {', '.join(missing)}")
+    index = pd.DatetimeIndex(raw.index)
+    if index.tz is None:
+        raise ValidationError("hourly bar times must say their time zone")
+    if index.hasnans:
+        raise ValidationError("a row has no time")
+    now = pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tz is None else now
+    frame = raw.copy()
+    if "volume" not in frame.columns:
+        frame["volume"] = np.nan
+    frame[PRICES + ["volume"]] = frame[PRICES + ["volume"]].astype(float)
+    bounds = calendar.session_bounds(
+        exchange,
+        index.min().tz_convert("UTC").tz_localize(None) - pd.Timedelta(days=2),
+        index.max().tz_convert("UTC").tz_localize(None) + pd.Timedelta(days=2),
+    )
+    tz = str(bounds["open"].dt.tz) if len(bounds) else calendar.exchange_tz(exchange)
+    frame.index = index.tz_convert(tz)
+    frame = frame.sort_index(kind="stable")
+    dropped = 0
+
+    def refuse(mask: np.ndarray, what: str) -> pd.DataFrame:
+        nonlocal dropped
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return frame
+        if not repair:
+            raise _at_hour(frame, mask, what)
+        dropped += int(mask.sum())
+        return frame[~mask]
+
+    # Exact repeats (the same bar on two lines) are one bar.
+    same = frame.drop(columns="line", errors="ignore").reset_index().duplicated().to_numpy()
+    frame = frame[~same]
+    frame = refuse(np.asarray(frame.index > now), "a bar from the future")
+
+    def starts() -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(frame.index)
+
+    day = starts().tz_localize(None).normalize()
+    opens = bounds["open"].reindex(day)
+    frame = refuse(opens.isna().to_numpy(), f"not a {exchange} trading day")
+    day = starts().tz_localize(None).normalize()
+    opens, closes = bounds["open"].reindex(day), bounds["close"].reindex(day)
+    outside = (starts() < pd.DatetimeIndex(opens)) | (starts() >= pd.DatetimeIndex(closes))
+    if outside.any():
+        i = int(np.argmax(outside))
+        hours = f"{opens.iloc[i]:%H:%M}-{closes.iloc[i]:%H:%M}"
+        frame = refuse(outside, f"outside the {exchange} session's hours ({hours})")
+    day = starts().tz_localize(None).normalize()
+    opens, closes = bounds["open"].reindex(day), bounds["close"].reindex(day)
+    slot = np.asarray((starts() - pd.DatetimeIndex(opens)) // HOUR, dtype=int)
+    keys = pd.MultiIndex.from_arrays([day, slot])
+    twice = keys.duplicated(keep="first")
+    if twice.any():
+        frame = refuse(twice, "a second bar in the same hour of the session (not one-hour bars)")
+        keep = ~np.asarray(twice)
+        day, slot, closes = day[keep], slot[keep], closes[keep]
+    ends = np.minimum(starts() + HOUR, pd.DatetimeIndex(closes))
+    forming = np.asarray(ends > now)
+    if forming.any():
+        if not repair:
+            raise _at_hour(frame, forming, "a bar whose hour has not ended yet (still forming)")
+        frame, day, slot = frame[~forming], day[~forming], slot[~forming]
+    usable = np.ones(len(frame), dtype=bool)
+    prices = frame[PRICES].to_numpy()
+    volume = frame["volume"].fillna(0.0).to_numpy()
+    for i, col in enumerate(PRICES):
+        p = prices[:, i]
+        with np.errstate(invalid="ignore"):
+            checks = [
+                (np.isnan(p), f"missing {col} price"),
+                (p <= 0, f"non-positive {col} price"),
+                (
+                    np.isinf(p) | (p < MIN_PRICE) | (p > MAX_PRICE),
+                    f"{col} price not finite or outside {MIN_PRICE:g} … {MAX_PRICE:g}",
+                ),
+            ]
+        for bad, what in checks:
+            if bad.any() and not repair:
+                raise _at_hour(frame, bad, what)
+            usable &= ~bad
+    with np.errstate(invalid="ignore"):
+        bad_volume = np.isinf(volume) | (volume < 0) | (volume > MAX_VOLUME)
+    if bad_volume.any() and not repair:
+        raise _at_hour(frame, bad_volume, f"volume negative, not finite or above {MAX_VOLUME:g}")
+    usable &= ~bad_volume
+    o, h, lo, c = (prices[:, i] for i in range(4))
+    if not repair:
+        with np.errstate(invalid="ignore"):
+            if (h < lo).any():
+                raise _at_hour(frame, h < lo, "high below low")
+            top, bottom = np.maximum(o, c), np.minimum(o, c)
+            wide = (h < top * (1 - TOLERANCE)) | (lo > bottom * (1 + TOLERANCE))
+            if wide.any():
+                raise _at_hour(frame, wide, "open or close outside the bar's low … high")
+    dropped += int((~usable).sum())
+    top, bottom = np.maximum(o, c), np.minimum(o, c)
+    out = pd.DataFrame(
+        {
+            "session": day,
+            "slot": slot,
+            "open": o,
+            "high": np.maximum(h, top),
+            "low": np.minimum(lo, bottom),
+            "close": c,
+            "volume": volume,
+            "flagged": 0,
+        },
+        index=pd.DatetimeIndex(frame.index, name="ts"),
+    )[usable]
+    if out.empty and not repair:
+        raise ValidationError("no usable rows")
+    out.attrs.update(forming=int(forming.sum()), dropped=dropped)
+    return out

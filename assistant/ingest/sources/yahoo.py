@@ -31,7 +31,8 @@ import pandas as pd
 
 from assistant import calendar
 from assistant.errors import NoDataError, TemporaryError
-from assistant.ingest.sources.validate import ValidationError, validate
+from assistant.ingest.sources.base import Quote
+from assistant.ingest.sources.validate import ValidationError, validate, validate_hourly
 
 _RENAME = {
     "Open": "open",
@@ -48,6 +49,11 @@ BATCH_THREADS = 4  # yfinance's own threads inside one download() (bounded concu
 REQUEST_GAP_S = 2.5  # pause between batched requests (old guidance: <= 2 requests per 5 s)
 RATE_LIMIT_RETRIES = 2  # a 429 inside a run: back off and retry the batch this many times
 BACKOFF_S = 30.0  # first back-off; doubles each retry
+# Yahoo keeps one-hour bars for 730 days and refuses a request that starts earlier (its
+# chart error "1h data not available for startTime=... and endTime=.... The requested
+# range must be within the last 730 days.", raised by yfinance as YFPricesMissingError);
+# a request starting exactly 730 days back is refused too, so ask for at most 729.
+HOURLY_DAYS = 730
 
 
 class _ToDebug(logging.Handler):
@@ -168,6 +174,36 @@ class YahooSource:
             raise self._classify(symbol, exc) from None
         return self._normalize(symbol, raw, start, end)
 
+    def quote(self, symbol: str) -> Quote:
+        """The latest price of today's session: the close of the newest one-minute bar of
+        `Ticker.history(period="1d", interval="1m")` (the bar still forming carries the
+        last trade; Yahoo delays some exchanges by 15 minutes), quoted at that bar's start.
+        One request a symbol, refused without asking after a rate limit (as `history`);
+        an empty answer, or one with no price, is NoDataError."""
+        yf = self._module()
+        self._check_blocked()
+        try:
+            with _quiet():
+                raw = yf.Ticker(symbol).history(
+                    period="1d",
+                    interval="1m",
+                    prepost=False,
+                    auto_adjust=False,
+                    actions=False,
+                    timeout=self.timeout,
+                )
+        except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
+            raise self._classify(symbol, exc) from None
+        if raw is None or raw.empty or "Close" not in raw.columns:
+            raise NoDataError(f"Yahoo has no quote for {symbol} now")
+        closes = pd.to_numeric(raw["Close"], errors="coerce")
+        closes = closes[np.isfinite(closes) & (closes > 0)]
+        if closes.empty:
+            raise NoDataError(f"Yahoo has no usable quote for {symbol} now")
+        at = pd.Timestamp(closes.index[-1])
+        at = at.tz_localize("UTC") if at.tz is None else at.tz_convert("UTC")
+        return Quote(float(closes.iloc[-1]), at)
+
     def news(self, symbol: str) -> list[object]:
         """Yahoo's recent headlines for `symbol` (yfinance's `Ticker.news`), asked like
         `history`: not after a rate limit this run, yfinance's own chatter kept out of our
@@ -188,6 +224,60 @@ class YahooSource:
         most `batch_threads` threads), `request_gap_s` apart. A rate limit backs off
         (`backoff_s`, doubling) and retries the batch `retries` times; then it and every
         batch not asked yet get a TemporaryError (nothing written, retry next run)."""
+        return self._many(symbols, start, end, "1d")
+
+    def hourly_earliest(self, symbol: str) -> pd.Timestamp:
+        """The first session date Yahoo still has one-hour bars for (by this source's clock):
+        the day after 729 days back, where the exchange is, so a request never reaches
+        the 730-day limit."""
+        tz = calendar.exchange_tz(calendar.exchange_for(symbol, self.default_exchange))
+        back = self.clock().tz_convert(tz) - pd.Timedelta(days=HOURLY_DAYS - 1)
+        return back.tz_localize(None).normalize() + pd.Timedelta(days=1)
+
+    def _hourly_range(
+        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> tuple[pd.Timestamp, pd.Timestamp]:
+        first = max(self.hourly_earliest(s) for s in symbols)
+        return max(pd.Timestamp(start).normalize(), first), pd.Timestamp(end).normalize()
+
+    def hourly(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """One-hour bars (the `store.hourly` frame shape) of the sessions in [start, end],
+        the start clamped to the last 730 days Yahoo keeps. Regular hours only; prices as
+        Yahoo sends them for 1h (split-adjusted, not dividend-adjusted: the basis of the
+        daily raw close). The bar of an hour that has not ended is left out
+        (`attrs["forming"]` counts it); bars outside the session's hours are dropped."""
+        yf = self._module()
+        self._check_blocked()
+        start, end = self._hourly_range([symbol], start, end)
+        if start > end:
+            raise NoDataError(f"Yahoo keeps one-hour bars for {HOURLY_DAYS} days only")
+        try:
+            with _quiet():
+                raw = yf.Ticker(symbol).history(
+                    start=start.strftime("%Y-%m-%d"),
+                    end=(end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),  # exclusive
+                    interval="1h",
+                    prepost=False,
+                    auto_adjust=False,
+                    actions=False,
+                    timeout=self.timeout,
+                )
+        except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
+            raise self._classify(symbol, exc) from None
+        return self._normalize_hourly(symbol, raw, start, end)
+
+    def hourly_many(
+        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
+    ) -> dict[str, pd.DataFrame | Exception]:
+        """`hourly` for many symbols, batched, spaced and backed off like `history_many`."""
+        if not symbols:
+            return {}
+        start, end = self._hourly_range(symbols, start, end)
+        return self._many(symbols, start, end, "1h")
+
+    def _many(
+        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp, interval: str
+    ) -> dict[str, pd.DataFrame | Exception]:
         self._module()
         out: dict[str, pd.DataFrame | Exception] = {}
         groups = [symbols[i : i + self.batch_size] for i in range(0, len(symbols), self.batch_size)]
@@ -195,7 +285,7 @@ class YahooSource:
             if g:
                 self.sleep(self.request_gap_s)
             try:
-                out.update(self._group_with_backoff(group, start, end))
+                out.update(self._group_with_backoff(group, start, end, interval))
             except _RateLimited:
                 err = TemporaryError(
                     f"Yahoo rate limit (too many requests) after {self.retries} back-offs; "
@@ -211,11 +301,11 @@ class YahooSource:
         return out
 
     def _group_with_backoff(
-        self, group: list[str], start: pd.Timestamp, end: pd.Timestamp
+        self, group: list[str], start: pd.Timestamp, end: pd.Timestamp, interval: str = "1d"
     ) -> dict[str, pd.DataFrame | Exception]:
         for attempt in range(self.retries + 1):
             try:
-                return self._download_group(group, start, end)
+                return self._download_group(group, start, end, interval)
             except _RateLimited:
                 if attempt == self.retries:
                     self.blocked_until = time.monotonic() + RATE_LIMIT_PAUSE_S
@@ -225,7 +315,7 @@ class YahooSource:
         raise AssertionError("unreachable")
 
     def _download_group(
-        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp
+        self, symbols: list[str], start: pd.Timestamp, end: pd.Timestamp, interval: str = "1d"
     ) -> dict[str, pd.DataFrame | Exception]:
         """One batched download; tickers that came back empty are asked again one by one."""
         yf = self._module()
@@ -236,14 +326,15 @@ class YahooSource:
                     symbols,
                     start=pd.Timestamp(start).strftime("%Y-%m-%d"),
                     end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),
-                    interval="1d",
+                    interval=interval,
                     auto_adjust=False,
-                    actions=True,
+                    actions=interval == "1d",
                     group_by="column",
                     progress=False,
                     threads=min(self.batch_threads, len(symbols)) if len(symbols) > 1 else False,
                     timeout=self.timeout,
                     multi_level_index=True,
+                    **({"prepost": False, "ignore_tz": False} if interval == "1h" else {}),
                 )
         except yf.exceptions.YFRateLimitError:
             raise _RateLimited() from None
@@ -254,8 +345,13 @@ class YahooSource:
         for sym in symbols:
             part = _ticker_columns(data, sym)
             try:
+                hourly = interval == "1h"
                 if part is None or part[["Open", "High", "Low", "Close"]].isna().all().all():
-                    out[sym] = self.history(sym, start, end)  # tells no-data from network error
+                    # asked again alone: tells no-data from a network error
+                    again = self.hourly if hourly else self.history
+                    out[sym] = again(sym, start, end)
+                elif hourly:
+                    out[sym] = self._normalize_hourly(sym, part, start, end)
                 else:
                     out[sym] = self._normalize(sym, part, start, end)
             except (TemporaryError, NoDataError) as exc:
@@ -296,6 +392,27 @@ class YahooSource:
             )
         except ValidationError as exc:
             raise NoDataError(f"Yahoo sent unusable bars for {symbol}: {exc}") from None
+
+    def _normalize_hourly(
+        self, symbol: str, raw: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame:
+        if raw is None or raw.empty or "Close" not in raw.columns:
+            raise NoDataError(f"Yahoo returned no one-hour bars for {symbol}")
+        exchange = calendar.exchange_for(symbol, self.default_exchange)
+        tz = calendar.exchange_tz(exchange)
+        frame = raw.rename(columns=_RENAME)
+        frame = frame[[c for c in ("open", "high", "low", "close", "volume") if c in frame]]
+        frame = frame[~frame[["open", "high", "low", "close"]].isna().all(axis=1)]  # missing hours
+        idx = pd.DatetimeIndex(frame.index)
+        frame.index = idx.tz_localize(tz) if idx.tz is None else idx.tz_convert(tz)
+        day = frame.index.tz_localize(None).normalize()
+        frame = frame[(day >= pd.Timestamp(start)) & (day <= pd.Timestamp(end))]
+        if frame.empty:
+            raise NoDataError(f"Yahoo returned no one-hour bars for {symbol} in that range")
+        try:
+            return validate_hourly(frame, exchange, now=self.clock(), repair=True)
+        except ValidationError as exc:
+            raise NoDataError(f"Yahoo sent unusable one-hour bars for {symbol}: {exc}") from None
 
 
 def _ticker_columns(data: pd.DataFrame, symbol: str) -> pd.DataFrame | None:

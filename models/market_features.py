@@ -79,7 +79,7 @@ def rolling_beta(
     return pd.DataFrame(beta, index=closes.index, columns=closes.columns)
 
 
-def context_features(closes: pd.DataFrame, index_close: pd.Series | None = None) -> pd.DataFrame:
+def build(closes: pd.DataFrame, index_close: pd.Series | None = None) -> pd.DataFrame:
     """Long frame indexed (date, symbol): mkt_ret_1/5/20, mkt_vol_20, rel_ret_1/5/20, beta_60.
 
     Rows exist where the symbol has a close."""

@@ -1,4 +1,4 @@
-"""The ranking model in the application: trained with the watchlist, registered like every
+"""The ranking in the application: the ranking model trained with the watchlist, registered like every
 model (kind `ranking`, `<home>/models/ranking-v<N>/`), and served to the cycle as each
 symbol's rank and expected relative move per horizon (`models.ranking` holds the model).
 
@@ -10,14 +10,26 @@ serving fit uses every labelled row. The ranking serves without a promotion gate
 it has an edge is what `report` and `backtest` show, next to its record.
 Serving follows the registry's as-of rule (`registry.serving_as_of`), a broken artifact is
 quarantined, and a model ranks only the symbols it was trained on.
+
+The universe (`[ranking] universe`): the symbols the ranking learns on, is scored on and
+ranks among: the watchlist (the default), every symbol with stored bars (`stored`), or a
+folder of CSV files read as `import` reads them (not stored: the watchlist stays as it
+is); the watched symbols always belong to it. Breadth is what an IC needs (a date's IC over
+n symbols has a standard error near 1/sqrt(n - 1)), so the model is fitted and scored on
+the universe's cross-section, and a cycle computes the features of a date across the
+universe's symbols with a bar that date (as the model was trained: a factor's rank among 6
+watched symbols is not the same feature as its rank among 100), predicts them all, ranks
+them all, and serves the watched symbols' ranks: "3 of 40" is the watched symbol's place in
+the universe, and its expected move is relative to the universe's mean.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +40,7 @@ from store import registry
 from vocab.horizons import horizon_key
 
 if TYPE_CHECKING:
+    from assistant.config import Settings
     from models.ranking import Ranker
     from models.scorecard import RankingSkill
 
@@ -40,12 +53,84 @@ HELD_OUT = 0.15  # the last share of labelled sessions the evaluation fit is sco
 
 
 @dataclass
-class Relative:
-    """A cycle's relative calls: {symbol: {h: (rank, of, expected relative log move)}}."""
+class Ranks:
+    """A cycle's ranks: {symbol: {h: (rank, of, expected relative log move)}}."""
 
     model_version: str
     as_of: str
-    ranks: dict[str, dict[int, tuple[int, int, float]]] = field(default_factory=dict)
+    by_symbol: dict[str, dict[int, tuple[int, int, float]]] = field(default_factory=dict)
+
+
+def universe_bars(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    watched: dict[str, pd.DataFrame],
+    end: str | None,
+    start: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The universe's final daily bars from `start` to `end` inclusive (None: all), the
+    `watched` symbols' own bars first (they always belong to it). `[ranking] universe`:
+    watchlist (just `watched`), stored (every symbol with stored bars) or a CSV folder (a
+    file that cannot be read is left out and logged)."""
+    from store import bars as bar_store
+    from store.symbols import active_symbols
+
+    universe = settings.ranking.universe
+    out = dict(watched)
+    if universe == "watchlist":
+        return out
+    if universe == "stored":  # a watched symbol comes from `watched` only (usable bars)
+        skip = set(out) | set(active_symbols(db))
+        others = [s for s in bar_store.stored_symbols(db) if s not in skip]
+        for sym, frame in bar_store.load_many(db, others, start=start, end=end).items():
+            frame = frame[frame["provisional"] == 0]
+            if len(frame):
+                out[sym] = frame
+        return out
+    lo, hi = (pd.Timestamp(start) if start else None), (pd.Timestamp(end) if end else None)
+    for sym, frame in _folder(settings, Path(universe).expanduser()).items():
+        part = frame.loc[lo:hi]
+        if sym not in out and len(part):
+            out[sym] = part
+    return out
+
+
+# (path, mtime_ns, size) -> {symbol: closes}: a cycle re-reads only the files that changed
+_FOLDER_CACHE: dict[tuple[str, int, int], dict[str, pd.DataFrame]] = {}
+
+
+def _folder(settings: Settings, folder: Path) -> dict[str, pd.DataFrame]:
+    """{symbol: frame with a close column} from every CSV file of `folder`, as `import`
+    reads them (symbol from the file name or its ticker column)."""
+    from assistant.config import CSV_SUFFIXES
+    from assistant.errors import AssistantError
+    from assistant.ingest.sources.csv import load_file
+    from store.symbols import SymbolError
+
+    out: dict[str, pd.DataFrame] = {}
+    try:
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in CSV_SUFFIXES)
+    except OSError as exc:
+        log.warning("ranking universe %s unreadable (%s): the watchlist alone", folder, exc)
+        return out
+    for path in paths:
+        try:
+            st = path.stat()
+            key = (str(path), st.st_mtime_ns, st.st_size)
+            if key not in _FOLDER_CACHE:
+                parsed = load_file(
+                    path,
+                    jump_threshold=settings.collect.jump_threshold,
+                    exchange=settings.calendar.exchange,
+                )
+                for old in [k for k in _FOLDER_CACHE if k[0] == key[0]]:
+                    _FOLDER_CACHE.pop(old, None)
+                _FOLDER_CACHE[key] = {s: f[["close"]].astype(float) for s, f in parsed}
+            for sym, frame in _FOLDER_CACHE[key].items():
+                out.setdefault(sym, frame)
+        except (OSError, AssistantError, SymbolError, ValueError) as exc:
+            log.warning("ranking universe: %s left out (%s)", path.name, exc)
+    return out
 
 
 def market_close(bars: dict[str, pd.DataFrame]) -> pd.Series | None:
@@ -129,7 +214,8 @@ def train_ranking(
         model.save(home / rel)
         status, reason = (
             "serving",
-            "ranks the watchlist (no promotion gate: its record says what it is worth)",
+            f"ranks the watchlist among {len(bars)} symbols (no promotion gate: its record "
+            "says what it is worth)",
         )
         if uncovered:
             status, reason = (
@@ -166,7 +252,7 @@ def train_ranking(
 
 def load_ranking(
     db: sqlite_utils.Database, home: Path, as_of: str | None
-) -> tuple[dict[str, Any], Ranker] | None:
+) -> tuple[registry.ModelRow, Ranker] | None:
     """The ranking model serving calls as of `as_of` (latest: the serving one), or None. A
     broken artifact is quarantined and the previous ranking serves instead."""
     from assistant.modeling import quarantine
@@ -191,16 +277,18 @@ def load_ranking(
     return None
 
 
-def relative_calls(
+def ranks_as_of(
     db: sqlite_utils.Database,
     home: Path,
     bars: dict[str, pd.DataFrame],
     as_of: pd.Timestamp | None,
     day: str | None,
-) -> Relative | None:
-    """Each symbol's rank (1 = best) among the ranked symbols whose newest bar is `as_of`,
-    and its expected relative move, per horizon; None without a serving ranking model or
-    with fewer than MIN_SYMBOLS symbols it was trained on."""
+    watched: Collection[str] | None = None,
+) -> Ranks | None:
+    """Each `watched` symbol's (None: every symbol's) rank (1 = best) among the symbols of
+    `bars` (the universe) it was trained on with a bar on `as_of`, and its expected move
+    relative to their mean, per horizon; None without a serving ranking model or with
+    fewer than MIN_SYMBOLS such symbols."""
     from models import ranking
 
     if as_of is None:
@@ -221,10 +309,16 @@ def relative_calls(
     if len(today) < ranking.MIN_SYMBOLS:
         return None
     pred = model.predict(today)
-    out = Relative(row["id"], str(as_of.date()))
+    out = Ranks(row["id"], str(as_of.date()))
     for i, h in enumerate(model.horizons):
         score = pd.Series(pred[:, i], index=today.index)
         ranks = ranking.rank_of(score)
         for sym in today.index:
-            out.ranks.setdefault(str(sym), {})[h] = (int(ranks[sym]), len(today), float(score[sym]))
+            if watched is not None and sym not in watched:
+                continue
+            out.by_symbol.setdefault(str(sym), {})[h] = (
+                int(ranks[sym]),
+                len(today),
+                float(score[sym]),
+            )
     return out

@@ -1,0 +1,160 @@
+"""The ledger of hour-ahead calls (schema m019): written once, then verified or expired.
+
+The same life as the daily ledger (`store.predictions`): idempotent on (symbol, as_of,
+horizon, model_version), scored once from `pending` to `verified` (or `expired`), the
+caller owns the transaction. `as_of` and `target` are bar starts as `store.hourly` stores
+them; `horizon` counts session hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlite_utils
+
+INSERT_COLUMNS = (
+    "symbol",
+    "as_of",
+    "horizon",
+    "model_version",
+    "made_at",
+    "session",
+    "slot",
+    "target",
+    "target_session",
+    "target_slot",
+    "base_price",
+    "pred_change_pct",
+    "pred_price",
+    "lower",
+    "upper",
+    "lower95",
+    "upper95",
+    "vol_sigma",
+    "p_up",
+    "p_flat",
+    "p_down",
+    "direction",
+    "flat_band",
+    "majority",
+    "last_move",
+)
+
+_INSERT = (
+    f"INSERT OR IGNORE INTO hourly_predictions ({', '.join(INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+)
+
+# a pending call with the close of its target bar, when that bar is stored
+MATURING_COLUMNS = (
+    "id",
+    "symbol",
+    "horizon",
+    "target",
+    "target_session",
+    "base_price",
+    "pred_change_pct",
+    "direction",
+    "flat_band",
+    "majority",
+    "lower",
+    "upper",
+    "lower95",
+    "upper95",
+    "close",
+)
+_MATURING = f"""
+SELECT {", ".join("p." + c for c in MATURING_COLUMNS[:-1])}, b.close
+FROM hourly_predictions p
+LEFT JOIN hourly_bars b ON b.symbol = p.symbol AND b.ts = p.target
+WHERE p.status = 'pending' AND p.target_session <= ?
+"""
+
+
+def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
+    """Insert rows (values in INSERT_COLUMNS order); returns how many were new."""
+    before = db.execute("SELECT total_changes()").fetchone()[0]
+    db.conn.executemany(_INSERT, list(rows))
+    return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
+
+
+def keys(db: sqlite_utils.Database, as_ofs: Sequence[str]) -> set[tuple[str, str, int, str]]:
+    """(symbol, as_of, horizon, model_version) of every hourly call as of one of `as_ofs`."""
+    if not as_ofs:
+        return set()
+    cur = db.execute(
+        "SELECT symbol, as_of, horizon, model_version FROM hourly_predictions "
+        f"WHERE as_of IN ({','.join('?' * len(as_ofs))})",
+        list(as_ofs),
+    )
+    return {(s, a, int(h), m) for s, a, h, m in cur.fetchall()}
+
+
+def maturing(db: sqlite_utils.Database, session: str) -> list[tuple[Any, ...]]:
+    """Pending calls whose target bar lies in a session on or before `session`, with the
+    close of that bar when it is stored (MATURING_COLUMNS)."""
+    return db.execute(_MATURING, [session]).fetchall()
+
+
+def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
+    """rows: (actual_price, error_pct, hit, outcome, up_hit, majority_hit, covered80,
+    covered95, verified_at, id), as `store.predictions.mark_verified` takes them."""
+    db.conn.executemany(
+        "UPDATE hourly_predictions SET status = 'verified', actual_price = ?, error_pct = ?, "
+        "hit = ?, outcome = ?, up_hit = ?, majority_hit = ?, covered80 = ?, covered95 = ?, "
+        "verified_at = ? WHERE id = ? AND status = 'pending'",
+        [tuple(r) for r in rows],
+    )
+
+
+def mark_expired(db: sqlite_utils.Database, ids: Iterable[int], when: str) -> None:
+    db.conn.executemany(
+        "UPDATE hourly_predictions SET status = 'expired', verified_at = ? "
+        "WHERE id = ? AND status = 'pending'",
+        [(when, int(i)) for i in ids],
+    )
+
+
+def scored(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Verified hourly calls, in the order their outcomes became known."""
+    where, params = _filters("verified", symbols)
+    cur = db.execute(
+        f"SELECT * FROM hourly_predictions{where} ORDER BY target_session, target, id", params
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def listing(
+    db: sqlite_utils.Database, *, status: str | None = None, symbols: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Hourly calls, oldest first."""
+    where, params = _filters(status, symbols)
+    cur = db.execute(
+        f"SELECT * FROM hourly_predictions{where} ORDER BY session, slot, symbol, horizon, id",
+        params,
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> dict[str, int]:
+    where, params = _filters(None, symbols)
+    out = {"pending": 0, "verified": 0, "expired": 0}
+    for status, n in db.execute(
+        f"SELECT status, COUNT(*) FROM hourly_predictions{where} GROUP BY status", params
+    ):
+        out[str(status)] = int(n)
+    return out
+
+
+def _filters(status: str | None, symbols: Sequence[str] | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if status:
+        clauses.append("status = ?")
+        params.append(status)
+    if symbols:
+        clauses.append(f"symbol IN ({','.join('?' * len(symbols))})")
+        params.extend(symbols)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
