@@ -37,6 +37,7 @@ HISTORY_DAYS = 800  # calendar days of bars a call's forecast sees (a cycle load
 # as log(EPS) = -23 against ~-9 for a normal day and drags the coefficients. Chosen on
 # validation years 2003-2006 (bench/bench_ranges.py) among 0, 0.01, 0.1 and 0.25.
 TARGET_FLOOR = 0.1
+LEV_SESSIONS = 5  # sessions of the HAR's slower leverage term (lev5)
 
 
 # ---------------------------------------------------------------- daily variance proxies
@@ -156,7 +157,9 @@ def har_features(
     raising volatility more than a rise (leverage); ``log_ewma``, the log of a finite-memory
     RiskMetrics average of squared returns, which follows a storm up faster than the
     monthly mean. Chosen over the plain HAR on validation years 2003-2006 only (see
-    bench/bench_ranges.py).
+    bench/bench_ranges.py). And ``lev5`` = min(r_{t-4} + ... + r_t, 0) / sqrt(5 x monthly
+    mean), a week's fall (a leverage effect slower than one day's): chosen on validation
+    2003-2006 and the panel's 1996-2006 (bench/bench_ranges_storm.py, issue 33).
     """
     rv = rv.astype(float)
     longest = rv.rolling(max(windows), min_periods=max(windows)).mean()
@@ -171,6 +174,8 @@ def har_features(
         cols["lev"] = np.minimum(r, 0.0) / np.sqrt(np.maximum(longest, EPS))
         ewma = _trailing_ewma((r**2).to_numpy(float))
         cols["log_ewma"] = np.log(np.maximum(ewma, EPS))
+        week = r.rolling(LEV_SESSIONS, min_periods=LEV_SESSIONS).sum()
+        cols["lev5"] = np.minimum(week, 0.0) / np.sqrt(LEV_SESSIONS * np.maximum(longest, EPS))
     return pd.DataFrame(cols, index=rv.index)
 
 
@@ -179,7 +184,7 @@ class HarModel:
     """Fitted HAR: log target ≈ X @ coef; forecast = scale * exp(X @ coef) (variance over h)."""
 
     h: int
-    coef: np.ndarray  # [intercept, b_d, b_w, b_m, (b_jump, b_lev, b_ewma)]
+    coef: np.ndarray  # [intercept, b_d, b_w, b_m, (b_jump, b_lev, b_ewma, b_lev5)]
     scale: float
 
 
@@ -307,19 +312,48 @@ class VolForecast:
     model: str  # "har" (range-based HAR fit on the symbol's own past) or "ewma" (fallback)
     ewma: float
     trailing: float
+    scale: float = 1.0  # range_scale: how much wider than sigma the ranges are drawn
 
     @property
     def sigma(self) -> float:
         return float(np.sqrt(max(self.variance, EPS)))
 
+    @property
+    def range_sigma(self) -> float:
+        """The sigma the ranges are drawn with (and scored by): sigma x scale."""
+        return self.sigma * self.scale
+
+
+# The ranges of 3- and 5-session calls widen while the variance forecast is rising: sigma x
+# (1 + RISE_WEIGHT x max(0, log(v_t / v_{t-RISE_SESSIONS}))), v_{t-5} the forecast made
+# from the same bars less the last RISE_SESSIONS. Chosen on validation years 2003-2006 and
+# the panel's 1996-2006 among weights 0, 0.5, 1 and 2 (bench/bench_ranges_storm.py, issue 33).
+RISE_SESSIONS = 5
+RISE_WEIGHT = 2.0
+
+
+def range_scale(
+    now: np.ndarray | float, then: np.ndarray | float, h: int, weight: float = RISE_WEIGHT
+) -> np.ndarray:
+    """1 + weight x max(0, log(now / then)) for h > 1; 1 at h = 1 and where `then` is
+    unknown (NaN or not positive)."""
+    a, b = np.asarray(now, dtype=float), np.asarray(then, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = np.log(a / b)
+    rise = np.where(np.isfinite(rise), np.maximum(rise, 0.0), 0.0)
+    return 1.0 + (weight * rise if h > 1 else 0.0 * rise)
+
 
 def forecast_at_end(
-    bars: pd.DataFrame, horizons: tuple[int, ...] | list[int], exog: np.ndarray | None = None
+    bars: pd.DataFrame,
+    horizons: tuple[int, ...] | list[int],
+    exog: np.ndarray | None = None,
+    rise: bool = True,
 ) -> dict[int, VolForecast]:
     """Per horizon, the variance forecast made at the last bar of `bars` from those bars only.
 
     A range-based HAR (har_features with returns: daily/weekly/monthly proxy, jump,
-    leverage and EWMA terms) is fitted on the symbol's own past rows whose h-session
+    leverage, EWMA and week-leverage terms) is fitted on the symbol's own past rows whose h-session
     outcome is known (the last h rows are purged); with less than MIN_HAR_SESSIONS of history the
     EWMA baseline serves. The bench (bench/bench_edge.py) measured the HAR against EWMA
     and trailing-20 by QLIKE on data it was never tuned on.
@@ -327,6 +361,10 @@ def forecast_at_end(
     `exog` (optional, one row per bar, e.g. the log VIX-implied variance known at each
     close): extra regressors of the same fit, used where the last bar has them and at least
     MIN_HAR_SESSIONS fit rows do (model "har+x"); elsewhere the plain HAR serves.
+
+    Each forecast's `scale` is range_scale against the forecast from the same bars less the
+    last RISE_SESSIONS (`rise=False`: 1), so the ranges (`range_sigma`) widen while the
+    variance forecast is rising; `range_scales` is the walk's twin.
     """
     # The same estimators as the Series functions above, in numpy: the cycle calls this
     # for every symbol every session (tests/test_edge_volatility.py checks they agree).
@@ -352,7 +390,34 @@ def forecast_at_end(
             var = float(np.nanvar(r[-250:]) * h) if n > 2 else EPS
             name = "sample"
         out[int(h)] = VolForecast(int(h), var, name, ewma, trail)
+    if rise and n > RISE_SESSIONS and any(h > 1 for h in horizons):
+        cut = None if exog is None else exog[:-RISE_SESSIONS]
+        before = forecast_at_end(bars.iloc[:-RISE_SESSIONS], horizons, cut, rise=False)
+        for h, f in out.items():
+            k = float(range_scale(f.variance, before[h].variance, h))
+            out[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k)
     return out
+
+
+def range_scales(
+    bars: pd.DataFrame,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    horizons: tuple[int, ...] | list[int],
+    variance: dict[int, np.ndarray],
+    exog: np.ndarray | None = None,
+) -> dict[int, np.ndarray]:
+    """Per horizon, the range_scale of each window's forecast (`variance`, forecast_walk's)
+    against the same window's forecast RISE_SESSIONS bars earlier: what forecast_at_end
+    gives on bars.iloc[starts[i] : ends[i] + 1]."""
+    ends = np.asarray(ends, dtype=int)
+    ok = ends - RISE_SESSIONS >= np.asarray(starts, dtype=int)
+    then = {int(h): np.full(len(ends), np.nan) for h in horizons}
+    if ok.any():
+        walk = forecast_walk(bars, starts[ok], ends[ok] - RISE_SESSIONS, horizons, exog)
+        for h in horizons:
+            then[int(h)][ok] = walk[h][0]
+    return {int(h): range_scale(variance[int(h)], then[int(h)], int(h)) for h in horizons}
 
 
 def _returns(bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -388,8 +453,8 @@ def _trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
 
 
 def _har_matrix(rv: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """har_features(rv, returns) as an (n, 7) design matrix
-    [1, log rv_1, log rv_5, log rv_22, jump, leverage, log EWMA]."""
+    """har_features(rv, returns) as an (n, 8) design matrix
+    [1, log rv_1, log rv_5, log rv_22, jump, leverage, log EWMA, a week's leverage]."""
     longest = _trailing_mean(rv, max(HAR_WINDOWS))
     floor = np.maximum(0.01 * longest, EPS)
     cols = [np.log(np.maximum(_trailing_mean(rv, w), floor)) for w in HAR_WINDOWS]
@@ -397,7 +462,10 @@ def _har_matrix(rv: np.ndarray, r: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         lev = np.minimum(r, 0.0) / np.sqrt(np.maximum(longest, EPS))
     ewma = np.log(np.maximum(_trailing_ewma(r**2), EPS))
-    return np.column_stack([np.ones(len(rv)), *cols, jump, lev, ewma])
+    with np.errstate(invalid="ignore"):
+        week = _trailing_mean(r, LEV_SESSIONS) * LEV_SESSIONS
+        lev5 = np.minimum(week, 0.0) / np.sqrt(LEV_SESSIONS * np.maximum(longest, EPS))
+    return np.column_stack([np.ones(len(rv)), *cols, jump, lev, ewma, lev5])
 
 
 def _trailing_ewma(x: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray:

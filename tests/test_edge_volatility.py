@@ -234,3 +234,39 @@ def test_an_informative_exog_serves_and_lowers_qlike_and_the_walk_agrees():
     cut = vol.forecast_at_end(bars.iloc[: t + 1], (h,), exog[: t + 1])[h].variance
     longer = vol.forecast_walk(bars, np.array([0]), np.array([t]), (h,), exog=exog)[h][0][0]
     assert cut == pytest.approx(longer, rel=1e-9)
+
+
+def test_ranges_widen_while_the_forecast_rises_from_the_bars_known_then():
+    """Issue 33: a 3- or 5-session call's ranges are drawn with sigma x range_scale, the
+    rise of the forecast over the last RISE_SESSIONS bars; 1 at one session and when it
+    falls. The scale at the last bar comes from the bars up to it only, and the backtest's
+    walk gives the cycle's."""
+    from assistant.ingest.sources.synthetic import synthetic_bars
+
+    calm = synthetic_bars(400, seed=4)
+    # a storm in the last 3 sessions: each moves 6% (the forecast jumps)
+    storm = calm.copy()
+    for k, i in enumerate(range(len(storm) - 3, len(storm))):
+        storm.iloc[i:, :4] *= 1.06 if k % 2 == 0 else 0.94
+    got = vol.forecast_at_end(storm, (1, 3, 5))
+    before = vol.forecast_at_end(storm.iloc[: -vol.RISE_SESSIONS], (1, 3, 5), rise=False)
+    assert got[1].scale == 1.0 and got[1].range_sigma == got[1].sigma
+    for h in (3, 5):
+        rise = np.log(got[h].variance / before[h].variance)
+        assert rise > 0.2  # the storm moved the forecast
+        assert got[h].scale == pytest.approx(1 + vol.RISE_WEIGHT * rise, rel=1e-12)
+        assert got[h].range_sigma == pytest.approx(got[h].sigma * got[h].scale)
+    # a falling forecast leaves the ranges alone
+    assert vol.range_scale(1.0, 2.0, 5) == 1.0 and vol.range_scale(2.0, np.nan, 5) == 1.0
+    # bars after the call change nothing (the scale of the bars up to it)
+    longer = pd.concat([storm, synthetic_bars(420, seed=9).iloc[400:] * 3.0])
+    assert vol.forecast_at_end(longer.iloc[: len(storm)], (3,))[3].scale == got[3].scale
+    # the backtest's walk equals the cycle's forecast on each window
+    ends = np.array([150, 250, len(storm) - 1])
+    starts = np.array([0, 40, 100])
+    walk = vol.forecast_walk(storm, starts, ends, (1, 3, 5))
+    scales = vol.range_scales(storm, starts, ends, (1, 3, 5), {h: walk[h][0] for h in (1, 3, 5)})
+    for i, (lo, end) in enumerate(zip(starts, ends, strict=True)):
+        ref = vol.forecast_at_end(storm.iloc[lo : end + 1], (1, 3, 5))
+        for h in (1, 3, 5):
+            assert scales[h][i] == pytest.approx(ref[h].scale, rel=1e-9), (lo, end, h)

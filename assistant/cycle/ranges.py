@@ -2,7 +2,9 @@
 as they say, and that widen within days of a storm and relax after it.
 
 The width comes from the volatility forecast made at the call (models.volatility: a
-range-based HAR fitted on the symbol's own past); the multiplier is adaptive conformal
+range-based HAR fitted on the symbol's own past), its sigma widened at 3 and 5 sessions
+while the forecast is rising (`VolForecast.range_sigma`, the ledger's vol_sigma; issue 33);
+the multiplier is adaptive conformal
 (models.intervals.AdaptiveRanges): the verified calls known by the call's date, replayed
 session by session in the order their outcomes became known, set a conformal quantile of
 |realized - predicted| / sigma whose level moves after each session's misses and hits. A symbol with fewer than MIN_OWN verified

@@ -105,6 +105,10 @@ class Call:
     rank: int | None = None
     rank_of: int | None = None
     relative_pct: float | None = None
+    # the VIX the call saw: its level at as_of (or the last stored before it) and that level's
+    # percentile (0..1) among the trailing year's stored levels up to as_of (None: no ^VIX)
+    vix: float | None = None
+    vix_pct: float | None = None
 
     def to_dict(self) -> dict[str, Json]:
         return asdict(self)
@@ -307,7 +311,7 @@ def _evidence(read: CycleInput, sym: str, a: az.Analysis, h: int) -> Evidence:
         majority=a.majority[h],
         baseline_rate=a.baseline_rate[h],
         flat_band=a.flat_band[h],
-        vol_sigma=a.vol[h].sigma,
+        vol_sigma=a.vol[h].range_sigma,
         vol={
             "model": a.vol[h].model,
             "var": a.vol[h].variance,
@@ -326,7 +330,13 @@ def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
     w = world.get(c.symbol)
     if w is None:
         return c
-    return replace(c, context=w.line(c.horizon), event_within=w.event_within(c.horizon))
+    return replace(
+        c,
+        context=w.line(c.horizon),
+        event_within=w.event_within(c.horizon),
+        vix=w.vix,
+        vix_pct=w.vix_pct,
+    )
 
 
 def ranks_as_of(

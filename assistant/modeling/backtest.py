@@ -619,7 +619,7 @@ def add_ranges(
     n = len(preds)
     cols = {
         c: np.full(n, np.nan)
-        for c in ("base_price", "realized_var", "vol_var", "vol_ewma", "vol_trailing")
+        for c in ("base_price", "realized_var", "vol_var", "vol_ewma", "vol_trailing", "scale")
     }
     as_of = pd.DatetimeIndex(pd.to_datetime(preds["as_of"]))
     sym = preds["symbol"].to_numpy()
@@ -642,11 +642,15 @@ def add_ranges(
             p = days.get_indexer(as_of[at])
             for key in ("var", "ewma", "trailing"):
                 cols[f"vol_{key}"][at] = fc[(h, key)][p]
+            cols["scale"][at] = fc[(h, "scale")][p]
             rv = volatility.future_realized_var(close, h).reindex(days).to_numpy(float)
             cols["realized_var"][at] = rv[p]
+    scale = cols.pop("scale")
     for name, values in cols.items():
         preds[name] = values
-    preds["vol_sigma"] = np.sqrt(np.maximum(preds["vol_var"].to_numpy(float), volatility.EPS))
+    # the sigma the ranges are drawn with, as the cycle stores it (VolForecast.range_sigma)
+    sigma = np.sqrt(np.maximum(preds["vol_var"].to_numpy(float), volatility.EPS))
+    preds["vol_sigma"] = sigma * np.where(np.isfinite(scale), scale, 1.0)
     preds["actual_price"] = preds["base_price"] * np.exp(preds["actual_return"])
     q = _multipliers(preds)
     mu, sigma, base = (
@@ -672,15 +676,19 @@ def _vol_walk(
     horizons: tuple[int, ...],
     exog: np.ndarray | None = None,
 ) -> dict[tuple[int, str], np.ndarray]:
-    """Per (horizon, variance / ewma / trailing): the forecast a cycle at each of `days` makes
-    from the bars it loads (the last HISTORY_DAYS calendar days up to that session)."""
+    """Per (horizon, variance / ewma / trailing / scale): the forecast a cycle at each of
+    `days` makes from the bars it loads (the last HISTORY_DAYS calendar days up to that
+    session), and its ranges' scale (VolForecast.scale)."""
     index = frame.index
     starts = index.searchsorted(days - pd.Timedelta(days=volatility.HISTORY_DAYS))
     ends = index.searchsorted(days, side="right") - 1
     walk = volatility.forecast_walk(frame, starts, ends, horizons, exog)
-    return {
+    var = {h: walk[h][0] for h in horizons}
+    scales = volatility.range_scales(frame, starts, ends, horizons, var, exog)
+    out = {
         (h, key): walk[h][k] for h in horizons for k, key in enumerate(("var", "ewma", "trailing"))
     }
+    return out | {(h, "scale"): scales[h] for h in horizons}
 
 
 def _multipliers(preds: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
