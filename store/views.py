@@ -33,27 +33,13 @@ from store.quotes import LiveQuote
 from store.rankings import Ranking
 from store.symbols import Deactivated
 from vocab import commands as schema
-from vocab.scoring import BASELINE_LABEL, stale_sessions, stronger_baseline
+from vocab.scoring import BASELINE_LABEL, edge_line, stale_sessions, stronger_baseline
+from vocab.status import DaemonInfo, classify_daemon
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
 TREND_POINTS = 250  # most recent target sessions shown in the trend chart
 PENDING_LIMIT = 100
-
-
-class DaemonInfo(TypedDict):
-    """The daemon row as the header shows it: online or not, and why not."""
-
-    online: bool
-    mode: str | None
-    sim_date: str | None
-    pid: int | None
-    state: str | None
-    heartbeat_at: str | None
-    stopped_at: str | None
-    heartbeat_age_s: float | None
-    reason: str  # why it is offline ("" when online)
-    version: NotRequired[str | None]  # absent when the daemon never ran here
 
 
 class RunningJob(TypedDict):
@@ -249,79 +235,12 @@ def _rows(
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def daemon_info(
     db: sqlite_utils.Database, now: datetime, heartbeat_seconds: float = 5.0
 ) -> DaemonInfo:
     """The daemon row, with heartbeat age and whether it counts as online."""
     rows = _rows(db, "SELECT * FROM daemon WHERE id = 1")
     return classify_daemon(rows[0] if rows else None, now, heartbeat_seconds)
-
-
-def classify_daemon(
-    row: Mapping[str, Any] | None, now: datetime, heartbeat_seconds: float = 5.0
-) -> DaemonInfo:
-    """Online or not, from a daemon row and the time now (pure, so the TUI re-ticks it each second).
-
-    Offline: no row, `stopped_at` set, or no heartbeat for more than 3 heartbeat intervals.
-    """
-    info: DaemonInfo = {
-        "online": False,
-        "mode": None,
-        "sim_date": None,
-        "pid": None,
-        "state": None,
-        "heartbeat_at": None,
-        "stopped_at": None,
-        "heartbeat_age_s": None,
-        "reason": "the daemon has never run here",
-    }
-    if not row:
-        return info
-    beat = parse_time(row.get("heartbeat_at"))
-    age = None if beat is None else max(0.0, (now - beat).total_seconds())
-    info.update(
-        {
-            "mode": row.get("mode"),
-            "sim_date": row.get("sim_date"),
-            "pid": row.get("pid"),
-            "heartbeat_at": row.get("heartbeat_at"),
-            "stopped_at": row.get("stopped_at"),
-            "state": row.get("state"),
-            "heartbeat_age_s": age,
-            "version": row.get("version"),
-        }
-    )
-    if row.get("stopped_at"):
-        info["reason"] = "the daemon stopped"
-    elif age is None or age > 3 * heartbeat_seconds:
-        # Stable wording (the header shows the exact age): the banner only repaints on a change.
-        info["reason"] = "no heartbeat " + (
-            "yet" if age is None else f"for over {human_age(3 * heartbeat_seconds)}"
-        )
-    else:
-        info.update({"online": True, "reason": ""})
-    return info
-
-
-def human_age(seconds: float) -> str:
-    """12s, 5m, 3.2h, 41d: short ages for status lines."""
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.0f}d"
 
 
 def running_jobs(db: sqlite_utils.Database) -> list[RunningJob]:
@@ -569,18 +488,6 @@ def deactivated(db: sqlite_utils.Database) -> list[Deactivated]:
     return symbols.deactivated(db)
 
 
-NO_EDGE_LINE = "latest calls all no call: no measured edge (ranges below)"
-
-
-def edge_line(watchlist_rows: list[WatchRow]) -> str | None:
-    """NO_EDGE_LINE when symbols have calls and none of their latest calls is UP or DOWN:
-    nothing on the watchlist cleared its evidence threshold (said once, not per row)."""
-    calls = [r["call"] for r in watchlist_rows if r["call"]]
-    if not calls or any(c["direction"] in ("up", "down") for c in calls):
-        return None
-    return NO_EDGE_LINE
-
-
 def pending(db: sqlite_utils.Database, today: str, limit: int = PENDING_LIMIT) -> list[PendingCall]:
     """Pending predictions, soonest target first, with sessions left to the target."""
     rows = _rows(
@@ -737,7 +644,7 @@ def dashboard(
         # what the replay's clock has reached, not the later rows a home may already hold
         as_of = daemon["sim_date"] if replaying else None
         rows = with_live(db, watchlist(db, today=today, as_of=as_of), now, replaying)
-        line = edge_line(rows)
+        line = edge_line([r["call"]["direction"] for r in rows if r["call"]])
         jobs = running_jobs(db)
         cmds = recent_commands(db)
         training = any(j["job"] == "retrain" for j in jobs)

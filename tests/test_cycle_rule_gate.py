@@ -18,8 +18,7 @@ from tests.cycle_fixture import synthetic_home
 from tests.test_cycle_plan import evidence
 from tests.tui_fixture import FIXED_NOW, screen_text, settle, sync
 from tui.app import make_app
-
-NO_EDGE_LINE = "latest calls all no call: no measured edge (ranges below)"
+from vocab.scoring import NO_EDGE_LINE
 
 
 def _predict(home) -> list[dict]:

@@ -10,6 +10,7 @@ import pytest
 
 from store import symbols, views
 from tests.tui_fixture import FIXED_NOW, fill
+from vocab import status
 
 
 def test_sessions_left_count_stored_sessions_since_the_call(db):
@@ -44,12 +45,12 @@ def test_daemon_online_offline_rules():
         "pid": 1,
         "stopped_at": None,
     }
-    assert views.classify_daemon(row, FIXED_NOW + timedelta(seconds=15), 5)["online"]
-    late = views.classify_daemon(row, FIXED_NOW + timedelta(seconds=16), 5)
+    assert status.classify_daemon(row, FIXED_NOW + timedelta(seconds=15), 5)["online"]
+    late = status.classify_daemon(row, FIXED_NOW + timedelta(seconds=16), 5)
     assert not late["online"] and late["reason"] == "no heartbeat for over 15s"
-    gone = views.classify_daemon({**row, "stopped_at": FIXED_NOW.isoformat()}, FIXED_NOW, 5)
+    gone = status.classify_daemon({**row, "stopped_at": FIXED_NOW.isoformat()}, FIXED_NOW, 5)
     assert not gone["online"] and gone["reason"] == "the daemon stopped"
-    assert views.classify_daemon(None, FIXED_NOW)["reason"] == "the daemon has never run here"
+    assert status.classify_daemon(None, FIXED_NOW)["reason"] == "the daemon has never run here"
 
 
 def test_signal_contributions_accept_the_cycle_format_and_plain_maps():

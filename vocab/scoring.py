@@ -29,3 +29,14 @@ def stale_sessions(age: int) -> int:
     """How stale data whose newest bar is `age` sessions old reads: its age when that is
     more than STALE_AFTER_SESSIONS, else 0 (fresh)."""
     return age if age > STALE_AFTER_SESSIONS else 0
+
+
+NO_EDGE_LINE = "latest calls all no call: no measured edge (ranges below)"
+
+
+def edge_line(directions: list[str]) -> str | None:
+    """NO_EDGE_LINE when there are latest calls and none of them is UP or DOWN: nothing on
+    the watchlist cleared its evidence threshold (said once, not per row)."""
+    if not directions or any(d in ("up", "down") for d in directions):
+        return None
+    return NO_EDGE_LINE

@@ -279,7 +279,7 @@ BAND_WORDS = {
 def live_text(q: LiveQuote) -> str:
     """One `status` line for a quote: 'live: AAPL 187.20 +1.23% (+0.8 sigma) inside today's
     80% range; at 14:35 UTC' or 'live: AAPL STALE 17m old (3 polls with nothing newer)'."""
-    from store.views import human_age
+    from vocab.status import human_age
 
     head = f"live: {q['symbol']} {q['price']:,.2f}"
     when = f"quoted {q['at'][:16].replace('T', ' ')} UTC"

@@ -9,7 +9,8 @@ from textual.widgets import Static
 
 from store.quotes import LiveQuote
 from store.rankings import Ranking
-from store.views import Call, human_age
+from store.views import Call
+from vocab.status import human_age
 from vocab.text import move_pct
 
 ARROWS = {"up": ("▲", "green"), "down": ("▼", "red"), "flat": ("■", "yellow")}

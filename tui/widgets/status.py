@@ -19,8 +19,9 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from store.daemon_state import State
-from store.views import DaemonInfo, RunningJob, classify_daemon, human_age
+from store.views import RunningJob
 from tui.widgets.fmt import set_static
+from vocab.status import DaemonInfo, classify_daemon, human_age
 
 
 def _age(seconds: float | None) -> str:
