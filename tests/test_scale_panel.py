@@ -154,3 +154,15 @@ def test_panel_problems_found_across_row_chunks(bars, monkeypatch):
     assert usable.panel_problems(X, Y) == whole
     assert whole[first].startswith(f"feature vol_20 is inf on {X.index[a][1]:%Y-%m-%d}")
     assert whole[second].startswith(f"target ret_h3 is -inf on {X.index[b][1]:%Y-%m-%d}")
+
+
+@pytest.mark.parametrize("cap", [10**9, 1500, 1])
+def test_capped_walk_split_is_the_recent_rows_of_the_whole_past(bars, cap):
+    """The cap is taken without first copying the whole past: the same rows as capping it."""
+    data = dataset.panel(bars, (1, 3, 5))
+    capped = dataset.walk_split(data, max_rows=cap)
+    whole = dataset.walk_split(data)
+    expect = dataset.recent(whole.train, max(cap - whole.val.n, 1))
+    assert capped.train.X.equals(expect.X) and capped.train.Y.equals(expect.Y)
+    assert np.array_equal(capped.train.rows, expect.rows)
+    assert capped.val.X.equals(whole.val.X) and capped.cutoff == whole.cutoff
