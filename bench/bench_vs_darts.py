@@ -58,6 +58,7 @@ def darts_child(data_path: str, out_path: str) -> None:
     from pytorch_lightning.callbacks import EarlyStopping  # type: ignore[import-not-found]
 
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "0")) or torch.get_num_threads())
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # its first use imports torch._dynamo
     d = np.load(data_path, allow_pickle=False)
     rets = [d[f"r{i}"] for i in range(int(d["n_symbols"]))]  # r[s] = log(c[s] / c[s - 1])
     blocks = d["blocks"]  # per block: (now position, last position) in each symbol's sessions
@@ -183,6 +184,16 @@ def main() -> int:
         f"LSTM hidden {HIDDEN}, look-back {WINDOW}, batch {BATCH}, <= {args.epochs} epochs "
         f"(early stopping, patience {PATIENCE}); {os.cpu_count()} cores"
     )
+    # imports out of the timing on both sides (the Darts side times after its imports)
+    import torch
+
+    import models.catalog
+    import models.forecasters.sequence
+    import models.forecasters.trainer
+    import models.metrics
+    import models.volatility  # noqa: F401
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     cpu0, t0 = time.process_time(), time.perf_counter()
     report = backtest(
         db,
