@@ -70,17 +70,23 @@ def _sessions_before(dates: pd.Index, start: pd.Timestamp, n: int) -> pd.Timesta
     return uniq[max(pos - n, 0)]
 
 
-def recent(data: Dataset, max_rows: int) -> Dataset:
+def recent(data: Dataset, max_rows: int, end: pd.Timestamp | None = None) -> Dataset:
     """At most `max_rows` usable rows: those of the most recent sessions (older sessions
     stop counting as rows, and only CONTEXT sessions of them stay as look-back). A big
-    panel trains on its recent years; a small one is returned as it is."""
-    if data.n <= max_rows:
-        return data
+    panel trains on its recent years; a small one is returned as it is. With `end`, of
+    `part(data, None, end)`, without first copying all of that part."""
     dates = data.X.index.get_level_values("date")
-    used = pd.Series(data.rows).groupby(np.asarray(dates)).sum().sort_index()
+    rows = data.rows if end is None else data.rows & np.asarray(dates <= end)
+    if int(rows.sum()) <= max_rows:
+        return data if end is None else part(data, None, end)
+    used = pd.Series(rows).groupby(np.asarray(dates)).sum().sort_index()
+    if end is not None:
+        used = used[used.index <= end]
     newest_first = used.iloc[::-1].cumsum()
+    if end is not None and not (newest_first <= max_rows).any():
+        return recent(part(data, None, end), max_rows)  # fewer rows than one session's
     start = pd.Timestamp(newest_first[newest_first <= max_rows].index.min())
-    return part(data, start, None)
+    return part(data, start, end)
 
 
 @dataclass(frozen=True)
@@ -147,9 +153,11 @@ def walk_split(
         raise ValueError(f"only {len(labelled)} labelled sessions{when}; need 120")
     n_val = max(min(val_sessions, len(labelled) // 5), 20)
     train_end, val_start = labelled[-n_val - gap - 1], labelled[-n_val]
-    train, val = part(data, None, train_end), part(data, val_start, cutoff)
-    if max_rows is not None:
-        train = recent(train, max(max_rows - val.n, 1))
+    val = part(data, val_start, cutoff)
+    if max_rows is None:
+        train = part(data, None, train_end)
+    else:  # the capped rows only: a 500-symbol panel's whole past is not copied first
+        train = recent(data, max(max_rows - val.n, 1), pd.Timestamp(train_end))
     return Walk(train, val, pd.Timestamp(cutoff))
 
 

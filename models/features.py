@@ -102,14 +102,26 @@ def wavelet_features(logret: np.ndarray) -> np.ndarray:
 
 def build(bars: pd.DataFrame) -> pd.DataFrame:
     """Feature frame for one symbol's bars (index: dates). NaN where history is too short."""
-    values = _build_wide(bars.index, {"": bars})[:, 0, :]
+    values = _build_wide(bars.index, {"": bars})[:, 0, :].T
     return pd.DataFrame(values, index=bars.index, columns=list(FEATURES))
 
 
-def _build_wide(index: pd.Index, bars: dict[str, pd.DataFrame]) -> np.ndarray:
-    """(sessions, symbols, FEATURES) for symbols whose bars all have exactly `index`: every
+def _build_wide(
+    index: pd.Index, bars: dict[str, pd.DataFrame], out: np.ndarray | None = None
+) -> np.ndarray:
+    """(FEATURES, symbols, sessions) for symbols whose bars all have exactly `index`: every
     indicator runs once over the wide panel, column by column (the same values as one
-    symbol at a time, at a fraction of the cost)."""
+    symbol at a time, at a fraction of the cost). Each feature is written into `out` (or a
+    new array) as soon as it is computed: a 500-symbol panel never holds every feature
+    twice."""
+    if out is None:
+        out = np.empty((len(FEATURES), len(bars), len(index)))
+    column = {name: j for j, name in enumerate(FEATURES)}
+
+    def put(name: str, value: Any) -> None:
+        values = out[column[name]]
+        values[...] = np.asarray(value, dtype="float64").T
+        values[np.isinf(values)] = np.nan
 
     def wide(col: str) -> pd.DataFrame:
         data = np.column_stack([b[col].to_numpy(dtype=float) for b in bars.values()])
@@ -120,29 +132,27 @@ def _build_wide(index: pd.Index, bars: dict[str, pd.DataFrame]) -> np.ndarray:
     r1 = logc.diff()
     vol = r1.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
     nonzero = vol.where(vol != 0)
-    cols: dict[str, Any] = {}
     for k in RETURN_LAGS:
-        cols[f"ret_{k}"] = logc - logc.shift(k)
-    cols["ret_1_z"] = r1 / nonzero
-    cols["rsi_14"] = ind.rsi(close) / 100 - 0.5
-    cols["macd_hist"] = ind.macd_hist(close) / close
+        put(f"ret_{k}", logc - logc.shift(k))
+    put("ret_1_z", r1 / nonzero)
+    put("rsi_14", ind.rsi(close) / 100 - 0.5)
+    put("macd_hist", ind.macd_hist(close) / close)
     for n in SMA_WINDOWS:
-        cols[f"sma_{n}_ratio"] = close / ind.sma(close, n) - 1
-    cols["bb_pct_b"] = ind.bollinger_pct_b(close)
-    cols["atr_14"] = ind.atr(high, low, close) / close
-    cols["vol_20"] = vol
-    cols["vol_ratio"] = r1.rolling(5, min_periods=5).std() / nonzero
+        put(f"sma_{n}_ratio", close / ind.sma(close, n) - 1)
+    put("bb_pct_b", ind.bollinger_pct_b(close))
+    put("atr_14", ind.atr(high, low, close) / close)
+    put("vol_20", vol)
+    put("vol_ratio", r1.rolling(5, min_periods=5).std() / nonzero)
     volume = wide("volume")
-    cols["volume_z"] = ind.zscore(cast(pd.DataFrame, np.log1p(volume.clip(lower=0))), 20)
+    put("volume_z", ind.zscore(cast(pd.DataFrame, np.log1p(volume.clip(lower=0))), 20))
     wv = wavelet_features(r1.to_numpy())
     for i in range(WAVELET_LEVEL):
-        cols[f"wv_energy_{i + 1}"] = wv[:, :, i]
-    cols["wv_trend"] = wv[:, :, WAVELET_LEVEL]
+        put(f"wv_energy_{i + 1}", wv[:, :, i])
+    put("wv_trend", wv[:, :, WAVELET_LEVEL])
+    del wv
     votes = signals.votes(close)
     for s in signals.SIGNALS:
-        cols[f"sig_{s}"] = votes[s]
-    out = np.stack([np.asarray(cols[name], dtype="float64") for name in FEATURES], axis=-1)
-    out[np.isinf(out)] = np.nan
+        put(f"sig_{s}", votes[s])
     return out
 
 
@@ -168,32 +178,47 @@ def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.Da
     bars = {sym: b for sym, b in bars.items() if len(b)}
     if not bars:
         return pd.DataFrame(columns=list(ALL_FEATURES), index=_empty_index())
-    blocks, keys = [], []
-    for idx, syms in same_sessions(bars):
-        values = _build_wide(idx, {s: bars[s] for s in syms})
-        if tail is not None:
-            values, idx = values[-tail:], idx[-tail:]
-        # (sessions, symbols, F) -> rows ordered by symbol, then date
-        blocks.append(values.transpose(1, 0, 2).reshape(-1, len(FEATURES)))
+    groups = same_sessions(bars)
+    sizes = [
+        len(syms) * (len(idx) if tail is None else min(tail, len(idx))) for idx, syms in groups
+    ]
+    # One array holds the result, features by row (the layout the frame keeps): each group's
+    # features are written into it, and the context beside them, without the copies a
+    # concat, a join and a replace would make of a 500-symbol panel.
+    buf = np.empty((len(ALL_FEATURES), sum(sizes)))
+    keys, at = [], 0
+    for (idx, syms), size in zip(groups, sizes, strict=True):
+        mine = buf[: len(FEATURES), at : at + size]
+        if tail is None:  # rows ordered by symbol, then date
+            _build_wide(
+                idx, {s: bars[s] for s in syms}, mine.reshape(-1, len(syms), len(idx), copy=False)
+            )
+        else:
+            values = _build_wide(idx, {s: bars[s] for s in syms})
+            idx = idx[-tail:]
+            mine[...] = values[:, :, -tail:].reshape(len(FEATURES), -1)
         keys.append(
             pd.MultiIndex.from_arrays(
                 [np.repeat(syms, len(idx)), np.tile(idx.to_numpy(), len(syms))],
                 names=["symbol", "date"],
             )
         )
-    frame = pd.DataFrame(
-        np.concatenate(blocks), index=keys[0].append(keys[1:]), columns=list(FEATURES)
-    )
-    if len(blocks) > 1:
-        frame = frame.sort_index()
+        at += size
+    rows = keys[0].append(keys[1:])
+    if len(groups) > 1:
+        rows, order = rows.sort_values(return_indexer=True)
+        buf = np.ascontiguousarray(buf[:, order])
     closes = pd.DataFrame({s: bars[s]["close"].astype(float) for s in sorted(bars)}).sort_index()
     index = closes[MARKET_INDEX] if MARKET_INDEX in closes else None
     if tail is not None:  # the context's longest window (60-session beta) plus a margin
         closes = closes.iloc[-(tail + 2 * market_features.BETA_WINDOW) :]
     ctx = market_features.build(closes, index).swaplevel().sort_index()
     ctx.index.names = ["symbol", "date"]
-    frame = frame.join(ctx[list(CONTEXT)], how="left")
-    return frame[list(ALL_FEATURES)].replace([np.inf, -np.inf], np.nan).astype("float64")
+    # the rows' context, NaN where it has none (a left join)
+    ctx_values = buf[len(FEATURES) :].T
+    ctx_values[...] = ctx[list(CONTEXT)].reindex(rows).to_numpy(dtype="float64")
+    ctx_values[np.isinf(ctx_values)] = np.nan
+    return pd.DataFrame(buf.T, index=rows, columns=list(ALL_FEATURES), copy=False)
 
 
 def _empty_index() -> pd.MultiIndex:

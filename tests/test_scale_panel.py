@@ -133,3 +133,36 @@ def test_train_with_a_row_cap_fits_and_serves_the_newest_rows(home, db, capsys):
     assert "max_train_rows = 0 is not allowed: it must be a whole number from 1 to " in (
         capsys.readouterr().err
     )
+
+
+def test_panel_problems_found_across_row_chunks(bars, monkeypatch):
+    """The screen reads the panel a block of rows at a time (memory): a bad value in any
+    block, the first of two in one symbol, is named as when it read the panel whole."""
+    from assistant.modeling import usable
+
+    data = dataset.panel(bars, (1, 3, 5))
+    X, Y = data.X.copy(), data.Y.copy()
+    syms = X.index.get_level_values("symbol")
+    first, second = sorted(set(syms))[:2]
+    a = int(np.flatnonzero(syms == first)[100])
+    b = int(np.flatnonzero(syms == second)[200])
+    X.iloc[a, X.columns.get_loc("vol_20")] = np.inf
+    X.iloc[a + 3, X.columns.get_loc("ret_1")] = 1e39
+    Y.iloc[b, Y.columns.get_loc("ret_h3")] = -np.inf
+    whole = usable.panel_problems(X, Y)
+    monkeypatch.setattr(usable, "CHUNK_ROWS", 7)
+    assert usable.panel_problems(X, Y) == whole
+    assert whole[first].startswith(f"feature vol_20 is inf on {X.index[a][1]:%Y-%m-%d}")
+    assert whole[second].startswith(f"target ret_h3 is -inf on {X.index[b][1]:%Y-%m-%d}")
+
+
+@pytest.mark.parametrize("cap", [10**9, 1500, 1])
+def test_capped_walk_split_is_the_recent_rows_of_the_whole_past(bars, cap):
+    """The cap is taken without first copying the whole past: the same rows as capping it."""
+    data = dataset.panel(bars, (1, 3, 5))
+    capped = dataset.walk_split(data, max_rows=cap)
+    whole = dataset.walk_split(data)
+    expect = dataset.recent(whole.train, max(cap - whole.val.n, 1))
+    assert capped.train.X.equals(expect.X) and capped.train.Y.equals(expect.Y)
+    assert np.array_equal(capped.train.rows, expect.rows)
+    assert capped.val.X.equals(whole.val.X) and capped.cutoff == whole.cutoff

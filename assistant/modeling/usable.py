@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 PRICES = ["open", "high", "low", "close"]
 LIMIT = float(np.finfo(np.float32).max) / 1e3  # what float32 models hold, with headroom
+CHUNK_ROWS = 65_536  # rows screened at a time
 
 
 def bars_problem(frame: pd.DataFrame) -> str | None:
@@ -44,13 +45,20 @@ def panel_problems(X: pd.DataFrame, Y: pd.DataFrame) -> dict[str, str]:
     out: dict[str, str] = {}
     symbols = X.index.get_level_values("symbol")
     for name, frame in (("feature", X), ("target", Y)):
-        values = frame.to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            bad = np.isinf(values) | (np.abs(values) > LIMIT)
-        first = pd.Series(np.flatnonzero(bad.any(axis=1)))
+        # by blocks of rows: a 500-symbol panel's |values| would be another copy of it
+        rows = []
+        for lo in range(0, len(frame), CHUNK_ROWS):
+            values = frame.iloc[lo : lo + CHUNK_ROWS].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                bad = np.isinf(values) | (np.abs(values) > LIMIT)
+            rows.append(lo + np.flatnonzero(bad.any(axis=1)))
+        first = pd.Series(np.concatenate(rows))
         for i in first.groupby(np.asarray(symbols)[first.to_numpy()]).first():
-            col = frame.columns[int(np.argmax(bad[i]))]
-            why = f"{name} {col} is {values[i][bad[i]][0]:g} on {X.index[i][1]:%Y-%m-%d}"
+            values = frame.iloc[[i]].to_numpy(dtype=float)[0]
+            with np.errstate(invalid="ignore"):
+                bad = np.isinf(values) | (np.abs(values) > LIMIT)
+            col = frame.columns[int(np.argmax(bad))]
+            why = f"{name} {col} is {values[bad][0]:g} on {X.index[i][1]:%Y-%m-%d}"
             out.setdefault(str(symbols[i]), why + ": no model can use it")
     return out
 

@@ -47,7 +47,11 @@ class Tensors:
 
     def batch(self, sel: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(windows (b, window, features), returns, classes) of the samples `sel`."""
-        return self.x[self.index[sel]], self.ret[sel], self.cls[sel]
+        index = self.index[sel]
+        # index_select on the flat row list: the same copy as x[index], without the
+        # advanced-indexing machinery (a measurable share of a small network's step)
+        x = self.x.index_select(0, index.reshape(-1)).view(*index.shape, self.x.shape[1])
+        return x, self.ret[sel], self.cls[sel]
 
 
 def tensors(x: Windows, ret: np.ndarray, cls: np.ndarray, dev: torch.device) -> Tensors:
@@ -92,7 +96,9 @@ def fit(
 ) -> Run:
     """Train in place; returns what the run found (epochs run, best val loss, samples/s)."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    # foreach: one call per update op over all parameters instead of one per tensor; the
+    # same arithmetic in the same order (weights bit for bit equal, torch 2.13 CPU)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, foreach=True)
     best, best_state, bad, seen, busy = float("inf"), copy.deepcopy(net.state_dict()), 0, 0, 0.0
     epoch = 0
     for epoch in range(1, epochs + 1):
