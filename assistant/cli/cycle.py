@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -151,10 +152,14 @@ def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
         )
     if args.at is None:
         return None
+    # a date first (pandas alone reads '10:00' and 'now' as today and '' as NaT)
+    bad = f"--at {args.at!r} is not a time like 2024-11-27T15:35"
+    if not re.match(r"\d{4}-\d{2}-\d{2}([T ]|$)", args.at.strip()):
+        raise AssistantError(bad)
     try:
-        at = pd.Timestamp(args.at)
+        at = pd.Timestamp(args.at.strip())
     except ValueError:
-        raise AssistantError(f"--at {args.at!r} is not a time like 2024-11-27T15:35") from None
+        raise AssistantError(bad) from None
     if at.tzinfo is None:
         at = at.tz_localize(exchange_tz(settings.calendar.exchange))
     return at
