@@ -286,3 +286,22 @@ def test_yfinance_s_own_hourly_csv_imports(home, tmp_path) -> None:
     done = cli(home, "import", str(path))
     assert done.returncode == 0, done.stderr
     assert "MSFT 7 hourly bars (2024-03-08 09:30-0500 … 2024-03-08 15:30-0500)" in done.stdout
+
+
+def test_an_import_on_another_hour_grid_is_refused_not_stored_twice(home, tmp_path) -> None:
+    """A user imported Yahoo's hours (9:30, 10:30, ...) and then a vendor's clock hours
+    (10:00, 11:00, ...) of the same days: the second file was stored next to the first,
+    two bars in each hour of the session (a refusal within one file, not across files)."""
+    from tests.cli_fixture import cli
+
+    first = write(tmp_path, "AAPL.csv", session_rows("2024-03-07"))
+    assert cli(home, "import", "--hourly", str(first)).returncode == 0
+    clock = [f"{h:02d}:00" for h in range(10, 16)]
+    second = write(tmp_path, "AAPL2.csv", session_rows("2024-03-07", times=clock))
+    done = cli(home, "import", "--hourly", "--symbol", "AAPL", str(second))
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+    assert "the bar of 2024-03-07T10:00:00-05:00 falls in the same hour" in done.stderr
+    assert hourly.count(open_db(home), "AAPL") == 7
+    again = cli(home, "import", "--hourly", str(first))  # the same grid again: unchanged
+    assert again.returncode == 0 and "7 unchanged" in again.stdout
