@@ -387,3 +387,25 @@ def test_at_that_is_not_a_dated_time_is_one_error_line(home):
     zoned = run_cli(home, "predict", "--hourly", "--at", "2024-11-27T20:35Z", "--json", env=on)
     assert zoned.returncode == 0, zoned.stderr
     assert {c["as_of"] for c in json.loads(zoned.stdout)} == {"2024-11-27T14:30:00-05:00"}
+
+
+def test_no_hourly_calls_says_why_and_the_way_on(home, tmp_path):
+    """`predict --hourly` on a home without hourly bars, or past its newest hour, said only
+    "no watched symbol has a stored bar for the hour that closed last": nothing about there
+    being no hours at all, or which hour is the newest and how to call from it."""
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    bare = tmp_path / "bare"
+    make_home(bare, {"AAA": synthetic_bars(30, seed=3, start="2024-06-03")})[0].close()
+    none = run_cli(bare, "predict", "--hourly", "--at", "2024-07-01T12:00", env=on)
+    assert none.returncode == 0, none.stderr
+    assert "no watched symbol has hourly bars" in none.stdout
+    assert "`assistant import --hourly FILE`" in none.stdout
+    db, _ = _home(home)
+    last = hourly_bars.last_session(db, "AAA")
+    db.close()
+    late = run_cli(home, "predict", "--hourly", "--at", "2025-06-02T12:00", env=on)
+    assert late.returncode == 0, late.stderr
+    assert f"AAA's session of {last}" in late.stdout, late.stdout
+    hint = late.stdout.split("--at ")[1].split()[0]
+    made = run_cli(home, "predict", "--hourly", "--at", hint, "--json", env=on)
+    assert made.returncode == 0 and len(json.loads(made.stdout)) == 2, made.stdout

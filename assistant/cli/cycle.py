@@ -165,19 +165,38 @@ def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
     return at
 
 
+def _no_hourly_calls(db: Any, wanted: list[str] | None) -> str:
+    """Why no call came, and the way on: no hours at all, or none as new as the hour asked."""
+    from store import hourly as store_hourly
+    from store import symbols as symbol_store
+
+    names = set(wanted or symbol_store.active_symbols(db))
+    held = [s for s in store_hourly.summary(db) if s.symbol in names]
+    if not held:
+        return (
+            "no hour-ahead calls: no watched symbol has hourly bars (`assistant collect` "
+            "brings them while [collect] hourly = true; `assistant import --hourly FILE`)"
+        )
+    newest = max(held, key=lambda s: s.last)
+    return (
+        "no hour-ahead calls: no watched symbol has a stored bar for the hour that closed "
+        f"last (the newest stored hours: {newest.symbol}'s session of {newest.last}; "
+        f"`assistant collect` brings newer ones, --at {newest.last}T16:00 calls as of then)"
+    )
+
+
 def cmd_predict_hourly(args: argparse.Namespace) -> int:
     from assistant.cycle.hourly import run_hourly
 
     _, settings, db = open_home(args)
     at = _hourly_at(args, settings)
-    calls = run_hourly(db, settings, known_symbols(db, args.symbols), at=at)
+    wanted = known_symbols(db, args.symbols)
+    calls = run_hourly(db, settings, wanted, at=at)
     if args.json:
         print_json([c.to_dict() for c in calls])
         return 0
     if not calls:
-        print(
-            "no hour-ahead calls: no watched symbol has a stored bar for the hour that closed last"
-        )
+        print(_no_hourly_calls(db, wanted))
         return 0
     rows = [
         [
