@@ -305,3 +305,18 @@ def test_an_import_on_another_hour_grid_is_refused_not_stored_twice(home, tmp_pa
     assert hourly.count(open_db(home), "AAPL") == 7
     again = cli(home, "import", "--hourly", str(first))  # the same grid again: unchanged
     assert again.returncode == 0 and "7 unchanged" in again.stdout
+
+
+def test_a_daily_file_given_with_hourly_says_so(home, tmp_path) -> None:
+    """`import --hourly` of a daily file said "unreadable bar time '2024-03-07'", as if the
+    date were garbled; it is a date without a time: daily bars, to import without --hourly."""
+    from tests.cli_fixture import cli
+
+    daily = "Date,Open,High,Low,Close,Adj Close,Volume\n2024-03-07,100,101,99.5,100.5,100.5,1000\n"
+    path = tmp_path / "AAPL.csv"
+    path.write_text(daily)
+    done = cli(home, "import", "--hourly", str(path))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "line 2: '2024-03-07' is a date without a time of day" in done.stderr
+    assert "import daily bars without --hourly" in done.stderr
+    assert cli(home, "import", str(path)).returncode == 0  # as the line says

@@ -152,6 +152,12 @@ def _parse_times(values: pd.Series) -> tuple[pd.DatetimeIndex, bool]:
     bad = parsed.isna().to_numpy() | ~timed
     if bad.any():
         i = int(np.argmax(bad))
+        if not parsed.isna().iloc[i]:  # a date alone: a daily file given with --hourly
+            raise _at(
+                values.index[i],
+                f"{text.iloc[i]!r} is a date without a time of day: one-hour bars need one "
+                "(e.g. 2024-03-08 09:30); import daily bars without --hourly",
+            )
         raise _at(values.index[i], f"unreadable bar time {text.iloc[i]!r} (e.g. 2024-03-08 09:30)")
     index = pd.DatetimeIndex(parsed)
     return (index.tz_convert("UTC").tz_localize(None) if aware else index), aware
