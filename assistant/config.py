@@ -408,8 +408,13 @@ def _check_universe(value: Value, origin: str) -> None:
     folder = Path(str(value)).expanduser()
     why = ""
     try:
-        if not folder.is_dir():
-            why = "no such folder"
+        if folder.is_file():
+            why = "a file, not a folder: give the folder that holds the CSV files"
+        elif not folder.is_dir():  # moved or unmounted since: every command says how on
+            why = (
+                "no such folder (moved or unmounted? give its path, or set universe = "
+                '"watchlist" or "stored" in config.toml)'
+            )
         elif not any(p.suffix.lower() in CSV_SUFFIXES and p.is_file() for p in folder.iterdir()):
             why = "the folder holds no .csv or .txt file"
     except OSError as exc:
