@@ -409,3 +409,32 @@ def test_no_hourly_calls_says_why_and_the_way_on(home, tmp_path):
     hint = late.stdout.split("--at ")[1].split()[0]
     made = run_cli(home, "predict", "--hourly", "--at", hint, "--json", env=on)
     assert made.returncode == 0 and len(json.loads(made.stdout)) == 2, made.stdout
+
+
+def test_a_tokyo_symbol_gets_afternoon_calls_on_the_bars_after_its_lunch_break(home, tmp_path):
+    """Hour-ahead calls on 7203.T: the hours are stored as Yahoo sends them (09:00, 10:00,
+    11:00, then 12:30, 13:30, 14:30 after the 11:30-12:30 break), but the calls' hour grid
+    ran on through the break (12:00, 13:00, 14:00): no call came after 11:30, and a morning
+    call aimed at a 12:00 bar that never comes."""
+    times = ["09:00", "10:00", "11:00", "12:30", "13:30", "14:30"]
+    rows, price = [], 3700.0
+    for day in pd.bdate_range("2024-03-04", "2024-03-15"):
+        for t in times:
+            rows.append(f"{day:%Y-%m-%d} {t},{price},{price + 5},{price - 5},{price + 1},1000")
+            price += 1 + (len(rows) % 3 == 0) * -2.5
+    path = tmp_path / "7203.T.csv"
+    path.write_text("Datetime,Open,High,Low,Close,Volume\n" + "\n".join(rows) + "\n")
+    assert run_cli(home, "import", "--hourly", str(path)).returncode == 0
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    noon = run_cli(home, "predict", "--hourly", "--at", "2024-03-14T12:00+09:00", "--json", env=on)
+    assert [(c["as_of"][11:16], c["target"][11:16]) for c in json.loads(noon.stdout)] == [
+        ("11:00", "12:30"),
+        ("11:00", "14:30"),
+    ], noon.stdout
+    late = run_cli(home, "predict", "--hourly", "--at", "2024-03-15T14:00+09:00", "--json", env=on)
+    assert [(c["as_of"][11:16], c["target"]) for c in json.loads(late.stdout)] == [
+        ("12:30", "2024-03-15T13:30:00+09:00"),
+        ("12:30", "2024-03-18T09:00:00+09:00"),
+    ], late.stdout
+    done = run_cli(home, "verify", "--hourly", "--at", "2024-03-16T00:00+09:00", "--json", env=on)
+    assert json.loads(done.stdout)["verified"] == 3, done.stdout
