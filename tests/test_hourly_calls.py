@@ -438,3 +438,16 @@ def test_a_tokyo_symbol_gets_afternoon_calls_on_the_bars_after_its_lunch_break(h
     ], late.stdout
     done = run_cli(home, "verify", "--hourly", "--at", "2024-03-16T00:00+09:00", "--json", env=on)
     assert json.loads(done.stdout)["verified"] == 3, done.stdout
+
+
+def test_no_hourly_calls_for_a_crypto_symbol_says_it_trades_around_the_clock(tmp_path):
+    """`predict --hourly BTC-USD` answered that no watched symbol has hourly bars (or no bar
+    for the hour), when such a symbol gets no hour-ahead calls at all (docs/intraday.md)."""
+    make_home(tmp_path, {"BTC-USD": synthetic_bars(30, seed=3, start="2024-06-03")})[0].close()
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    ran = run_cli(tmp_path, "predict", "--hourly", "BTC-USD", "--at", "2024-07-01T12:00", env=on)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == (
+        "no hour-ahead calls: BTC-USD trade around the clock, and hour-ahead calls follow "
+        "exchange sessions (docs/intraday.md)\n"
+    )

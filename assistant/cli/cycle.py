@@ -165,12 +165,21 @@ def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
     return at
 
 
-def _no_hourly_calls(db: Any, wanted: list[str] | None) -> str:
-    """Why no call came, and the way on: no hours at all, or none as new as the hour asked."""
+def _no_hourly_calls(db: Any, settings: Any, wanted: list[str] | None) -> str:
+    """Why no call came, and the way on: around-the-clock symbols only, no hours at all, or
+    none as new as the hour asked."""
+    from assistant.calendar import exchange_for
     from store import hourly as store_hourly
     from store import symbols as symbol_store
 
     names = set(wanted or symbol_store.active_symbols(db))
+    clock = {n for n in names if exchange_for(n, settings.calendar.exchange) in ("24/7", "24/5")}
+    if names and clock == names:
+        return (
+            f"no hour-ahead calls: {', '.join(sorted(clock))} trade around the clock, and "
+            "hour-ahead calls follow exchange sessions (docs/intraday.md)"
+        )
+    names -= clock
     held = [s for s in store_hourly.summary(db) if s.symbol in names]
     if not held:
         return (
@@ -196,7 +205,7 @@ def cmd_predict_hourly(args: argparse.Namespace) -> int:
         print_json([c.to_dict() for c in calls])
         return 0
     if not calls:
-        print(_no_hourly_calls(db, wanted))
+        print(_no_hourly_calls(db, settings, wanted))
         return 0
     rows = [
         [
