@@ -375,7 +375,8 @@ def test_status_lists_the_hourly_jobs_only_when_hourly_calls_are_on(home):
 def test_at_that_is_not_a_dated_time_is_one_error_line(home):
     """A user typed `--at ''`, `--at 10:00` or `--at now`: pandas read '' as NaT (a traceback
     in calendar.local_today) and '10:00'/'now' as today's clock, so a sample home said
-    "no watched symbol has a stored bar" instead of what was wrong with the option."""
+    "no watched symbol has a stored bar" instead of what was wrong with the option; a local
+    time a clock change skips or repeats was pandas' ValueError traceback."""
     db, _ = _home(home)
     db.close()
     on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
@@ -384,6 +385,10 @@ def test_at_that_is_not_a_dated_time_is_one_error_line(home):
             bad = run_cli(home, command, "--hourly", "--at", at, env=on)
             assert bad.returncode == 1, (command, at, bad.stdout)
             assert bad.stderr == f"error: --at {at!r} is not a time like 2024-11-27T15:35\n"
+    for at in ("2024-03-10T02:30", "2024-11-03T01:30"):  # skipped / repeated by a clock change
+        bad = run_cli(home, "predict", "--hourly", "--at", at, env=on)
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
+        assert "a clock change in America/New_York skips or repeats that time" in bad.stderr
     zoned = run_cli(home, "predict", "--hourly", "--at", "2024-11-27T20:35Z", "--json", env=on)
     assert zoned.returncode == 0, zoned.stderr
     assert {c["as_of"] for c in json.loads(zoned.stdout)} == {"2024-11-27T14:30:00-05:00"}

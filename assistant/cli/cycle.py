@@ -161,7 +161,14 @@ def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
     except ValueError:
         raise AssistantError(bad) from None
     if at.tzinfo is None:
-        at = at.tz_localize(exchange_tz(settings.calendar.exchange))
+        tz = exchange_tz(settings.calendar.exchange)
+        try:
+            at = at.tz_localize(tz)
+        except ValueError:  # pandas' NonExistentTimeError / AmbiguousTimeError
+            raise AssistantError(
+                f"--at {args.at!r}: a clock change in {tz} skips or repeats that time; "
+                "give its UTC offset (e.g. 2024-11-03T01:30-05:00)"
+            ) from None
     return at
 
 
