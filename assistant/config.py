@@ -202,7 +202,10 @@ _LIKE: dict[tuple[str, str], Value] = {("cycle", "hourly_horizons"): (1,)}
 
 def _coerce(raw: str, like: Value) -> Value:
     if isinstance(like, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        word = raw.strip().lower()
+        if word not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise ValueError(raw)  # a typo ('ture') is not a silent false
+        return word in ("1", "true", "yes", "on")
     if isinstance(like, int):
         return int(raw)
     if isinstance(like, float):
