@@ -544,7 +544,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from store.market import describe
 
     _, _, db = open_home(args, writes=False)
-    data = report.build(db, known_symbols(db, args.symbols))
+    wanted = known_symbols(db, args.symbols)
+    data = report.build(db, wanted)
+    pooled = "+".join(wanted) if wanted else "all symbols"  # what the pooled lines are over
     if args.json:
         print_json(data)
         return 0
@@ -558,12 +560,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         for sym, ctx in sorted(data["context"].items()):
             print(f"    {sym:<8} as of {ctx['as_of']}: {describe(ctx) or 'nothing known'}")
     if data.get("hourly"):
-        print_hourly(data["hourly"])
+        print_hourly(data["hourly"], pooled)
     if not data["groups"]:
         print("nothing verified yet: accuracy appears once target sessions have closed")
         return 0
     for hz in data["horizons"]:
-        print(f"\nall symbols, h={hz['horizon']}: " + format_ranges(hz))
+        print(f"\n{pooled}, h={hz['horizon']}: " + format_ranges(hz))
         v = hz["volatility"]
         if v.get("n"):
             print(
@@ -608,7 +610,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_hourly(record: dict[str, Any]) -> None:
+def print_hourly(record: dict[str, Any], pooled: str = "all symbols") -> None:
     """The hour-ahead calls' record (docs/intraday.md): coverage per hour of the session."""
     c = record["counts"]
     print(
@@ -616,7 +618,7 @@ def print_hourly(record: dict[str, Any]) -> None:
         f"{c['expired']} expired (horizons in session hours)"
     )
     for hz in record["horizons"]:
-        print(f"  all symbols, h={hz['horizon']}h: " + format_ranges(hz))
+        print(f"  {pooled}, h={hz['horizon']}h: " + format_ranges(hz))
         print(
             "    by hour of the target bar (80% / 95% covered, n): "
             + "  ".join(
