@@ -320,3 +320,22 @@ def test_a_daily_file_given_with_hourly_says_so(home, tmp_path) -> None:
     assert "line 2: '2024-03-07' is a date without a time of day" in done.stderr
     assert "import daily bars without --hourly" in done.stderr
     assert cli(home, "import", str(path)).returncode == 0  # as the line says
+
+
+def test_an_hourly_file_with_the_time_in_its_own_column_imports(home, tmp_path) -> None:
+    """A vendor's `Date,Time,Open,...` file: without --hourly the import said "conflicting
+    rows for the same date (if these are hourly bars, pass --hourly)", and with --hourly
+    that the date had no time of day: each answer sent the user to the other."""
+    from tests.cli_fixture import cli
+
+    path = tmp_path / "AAPL.csv"
+    path.write_text(
+        "Date,Time,Open,High,Low,Close,Volume\n"
+        "2024-03-07,09:30:00,100,101,99.5,100.5,1000\n"
+        "2024-03-07,10:30:00,100.5,101.5,100,101,900\n"
+    )
+    done = cli(home, "import", "--hourly", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "AAPL 2 hourly bars (2024-03-07 09:30-0500 … 2024-03-07 10:30-0500)" in done.stdout
+    stamps = [t.isoformat() for t in hourly.load(open_db(home), "AAPL", "America/New_York").index]
+    assert stamps == ["2024-03-07T09:30:00-05:00", "2024-03-07T10:30:00-05:00"]
