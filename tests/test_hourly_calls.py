@@ -21,7 +21,7 @@ from assistant.ingest.sources.synthetic import synthetic_bars
 from models import intraday, outcomes
 from store import hourly as hourly_bars
 from store import hourly_calls
-from store.db import immediate
+from store.db import immediate, open_db
 from tests.cli_fixture import run_cli
 from tests.cycle_fixture import make_home
 
@@ -456,3 +456,26 @@ def test_no_hourly_calls_for_a_crypto_symbol_says_it_trades_around_the_clock(tmp
         "no hour-ahead calls: BTC-USD trade around the clock, and hour-ahead calls follow "
         "exchange sessions (docs/intraday.md)\n"
     )
+
+
+def test_at_in_the_future_is_refused_before_it_expires_a_pending_call(home):
+    """`verify --hourly --at 2100-01-04T10:00` (2010 mistyped) expired the pending calls for
+    good, as if their bars had never come; `--at 1900-01-01T10:00` (before the calendar)
+    was a TypeError traceback in latest_bar."""
+    db, _ = _home(home)
+    db.close()
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    made = run_cli(home, "predict", "--hourly", "--at", "2024-11-27T15:35", "--json", env=on)
+    assert len(json.loads(made.stdout)) == 2, made.stderr
+    for command in ("predict", "verify"):
+        bad = run_cli(home, command, "--hourly", "--at", "2100-01-04T10:00", env=on)
+        assert bad.returncode == 1, bad.stdout
+        assert (
+            bad.stderr
+            == "error: --at '2100-01-04T10:00' is in the future: give a time that has passed\n"
+        )
+    db = open_db(home)
+    assert [r["status"] for r in hourly_calls.listing(db)] == ["pending", "pending"]
+    db.close()
+    old = run_cli(home, "predict", "--hourly", "--at", "1900-01-01T10:00", env=on)
+    assert old.returncode == 0 and old.stdout.startswith("no hour-ahead calls"), old.stderr

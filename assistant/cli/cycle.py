@@ -169,6 +169,8 @@ def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
                 f"--at {args.at!r}: a clock change in {tz} skips or repeats that time; "
                 "give its UTC offset (e.g. 2024-11-03T01:30-05:00)"
             ) from None
+    if at > pd.Timestamp.now(tz="UTC"):  # verify would expire pending calls on bars to come
+        raise AssistantError(f"--at {args.at!r} is in the future: give a time that has passed")
     return at
 
 
