@@ -479,3 +479,11 @@ def test_at_in_the_future_is_refused_before_it_expires_a_pending_call(home):
     db.close()
     old = run_cli(home, "predict", "--hourly", "--at", "1900-01-01T10:00", env=on)
     assert old.returncode == 0 and old.stdout.startswith("no hour-ahead calls"), old.stderr
+
+
+def test_the_help_of_at_says_whose_local_time_it_is(tmp_path):
+    """`--at` said "exchange-local": a Tokyo symbol's user read it as Tokyo time, while a
+    TIME without an offset is the [calendar] exchange's (New York by default)."""
+    for command in ("predict", "verify"):
+        text = " ".join(run_cli(tmp_path, command, "--help").stdout.split())
+        assert "the local time of [calendar] exchange (New York by default" in text, text

@@ -132,8 +132,9 @@ def _hourly_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--at",
         metavar="TIME",
-        help="with --hourly: as if it were TIME, e.g. 2024-11-27T15:35 (exchange-local "
-        "unless it carries a UTC offset)",
+        help="with --hourly: as if it were TIME (past), e.g. 2024-11-27T15:35: the local time "
+        "of [calendar] exchange (New York by default, also for a Tokyo symbol) unless it "
+        "carries a UTC offset (2024-11-27T14:00+09:00)",
     )
 
 
