@@ -200,6 +200,15 @@ def default_home() -> Path:
 _LIKE: dict[tuple[str, str], Value] = {("cycle", "hourly_horizons"): (1,)}
 
 
+def _env_form(like: Value) -> str:
+    """How a variable of this kind is written, for its error line."""
+    if isinstance(like, bool):
+        return " (true or false)"
+    if isinstance(like, tuple):
+        return " (a comma-separated list, e.g. 1,3,5)" if like and isinstance(like[0], int) else ""
+    return ""
+
+
 def _coerce(raw: str, like: Value) -> Value:
     if isinstance(like, bool):
         word = raw.strip().lower()
@@ -456,10 +465,13 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
         for key, value in keys.items():
             name = f"ASSISTANT_{section.upper()}_{key.upper()}"
             if name in environ:
+                like = _LIKE.get((section, key), value)
                 try:
-                    keys[key] = _coerce(environ[name], _LIKE.get((section, key), value))
+                    keys[key] = _coerce(environ[name], like)
                 except ValueError:
-                    raise AssistantError(f"{name}={environ[name]!r} is not a valid value") from None
+                    raise AssistantError(
+                        f"{name}={environ[name]!r} is not a valid value{_env_form(like)}"
+                    ) from None
                 origin[section, key] = name
     _check_ranges(values, origin)
     settings = Settings(
