@@ -339,3 +339,15 @@ def test_an_hourly_file_with_the_time_in_its_own_column_imports(home, tmp_path) 
     assert "AAPL 2 hourly bars (2024-03-07 09:30-0500 … 2024-03-07 10:30-0500)" in done.stdout
     stamps = [t.isoformat() for t in hourly.load(open_db(home), "AAPL", "America/New_York").index]
     assert stamps == ["2024-03-07T09:30:00-05:00", "2024-03-07T10:30:00-05:00"]
+
+
+def test_an_interval_in_the_file_name_is_not_taken_for_the_symbol(home, tmp_path) -> None:
+    """`import --hourly AAPL_1h.csv` stored the hours under a new symbol "1H" (the part
+    after the last underscore, as in daily_adjusted_IBM.csv), watched from then on."""
+    from tests.cli_fixture import cli
+
+    for name in ("AAPL_1h.csv", "aapl.us_60m.csv", "AAPL_hourly.csv"):
+        path = write(tmp_path, name, session_rows("2024-03-07"))
+        done = cli(home, "import", "--hourly", str(path))
+        assert done.returncode == 0 and f"{path}: AAPL 7 hourly bars" in done.stdout, done
+    assert [r["symbol"] for r in open_db(home)["symbols"].rows] == ["AAPL"]

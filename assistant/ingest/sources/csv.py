@@ -263,8 +263,15 @@ def _numbers(series: pd.Series, col: str, decimals: _Decimals) -> np.ndarray:
     return out
 
 
+# a file name's interval suffix (AAPL_1h.csv, msft_60m.csv, IBM_daily.csv): not the symbol
+_INTERVAL = re.compile(r"\d+ ?(m|min|h|hr|hour|d|day)|h|d|hourly|daily|intraday", re.IGNORECASE)
+
+
 def _symbol_from_name(path: Path) -> str:
     stem = path.name.rsplit(".", 1)[0] if path.suffix.lower() in (".csv", ".txt") else path.name
+    head, _, tail = stem.rpartition("_")
+    if head and _INTERVAL.fullmatch(tail):
+        stem = head
     if stem.lower().endswith(".us"):
         stem = stem[:-3]
     for candidate in (stem, stem.rsplit("_", 1)[-1]):
