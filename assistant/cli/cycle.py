@@ -155,7 +155,7 @@ def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
         return None
     # a date first (pandas alone reads '10:00' and 'now' as today and '' as NaT)
     bad = f"--at {args.at!r} is not a time like 2024-11-27T15:35"
-    if not re.match(r"\d{4}-\d{2}-\d{2}([T ]|$)", args.at.strip()):
+    if not re.match(r"\d{4}-\d{2}-\d{2}([Tt ]|$)", args.at.strip()):
         raise AssistantError(bad)
     try:
         at = pd.Timestamp(args.at.strip())
