@@ -351,3 +351,17 @@ def test_an_interval_in_the_file_name_is_not_taken_for_the_symbol(home, tmp_path
         done = cli(home, "import", "--hourly", str(path))
         assert done.returncode == 0 and f"{path}: AAPL 7 hourly bars" in done.stdout, done
     assert [r["symbol"] for r in open_db(home)["symbols"].rows] == ["AAPL"]
+
+
+def test_check_does_not_say_hours_roll_up_when_none_could_be_checked(home, tmp_path) -> None:
+    """`check` after an hourly import with no daily bars said "none flagged (hours roll up
+    to their daily bars within 0.5%)": a finding about a check that had not run."""
+    from tests.cli_fixture import cli
+
+    path = write(tmp_path, "AAPL.csv", session_rows("2024-03-07") + session_rows("2024-03-08"))
+    assert cli(home, "import", "--hourly", str(path)).returncode == 0
+    line = [x for x in cli(home, "check").stdout.splitlines() if x.startswith("hourly bars")]
+    assert line == [
+        "hourly bars: 14 of 1 symbols (csv); none checked yet (2 sessions, none with a final "
+        "daily bar)"
+    ]
