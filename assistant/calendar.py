@@ -334,9 +334,22 @@ def bar_grid(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) 
         days = days[days <= pd.Timestamp(cal.last_session).tz_localize(None)]
         opens = pd.DatetimeIndex(cal.opens.reindex(days)).tz_convert(tz)
         closes = pd.DatetimeIndex(cal.closes.reindex(days)).tz_convert(tz)
+        # a lunch break (Tokyo 11:30-12:30) splits the session: the afternoon's bars start
+        # at its end (12:30, 13:30, ...), as the vendors' do and as `import` slots them
+        pause = pd.DatetimeIndex(cal.break_starts.reindex(days)).tz_convert(tz)
+        resume = pd.DatetimeIndex(cal.break_ends.reindex(days)).tz_convert(tz)
+        split = ~(np.asarray(pause.isna()) | np.asarray(resume.isna()))
+        if split.any():
+            days = pd.DatetimeIndex(days.append(days[split]))
+            opens = pd.DatetimeIndex(opens.append(resume[split]))
+            closes = pd.DatetimeIndex(closes.where(~split, pause).append(closes[split]))
+            order = np.lexsort((np.asarray(opens.asi8), np.asarray(days.asi8)))
+            days, opens, closes = days[order], opens[order], closes[order]
     n = np.ceil(((closes - opens) / pd.Timedelta(hours=1)).to_numpy(float)).astype(int)
-    slot = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-    starts = opens.repeat(n) + pd.to_timedelta(slot, unit="h")
+    step = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)  # hour of its part
+    first = pd.Series(np.cumsum(n) - n).groupby(np.asarray(days)).transform("min")
+    slot = np.arange(int(n.sum())) - np.repeat(first.to_numpy(), n)  # hour of its session
+    starts = opens.repeat(n) + pd.to_timedelta(step, unit="h")
     ends = pd.DatetimeIndex(np.minimum(starts + pd.Timedelta(hours=1), closes.repeat(n)))
     return pd.DataFrame(
         {"session": pd.DatetimeIndex(days).repeat(n), "slot": slot, "close": ends},

@@ -210,9 +210,21 @@ def default_home() -> Path:
 _LIKE: dict[tuple[str, str], Value] = {("cycle", "hourly_horizons"): (1,)}
 
 
+def _env_form(like: Value) -> str:
+    """How a variable of this kind is written, for its error line."""
+    if isinstance(like, bool):
+        return " (true or false)"
+    if isinstance(like, tuple):
+        return " (a comma-separated list, e.g. 1,3,5)" if like and isinstance(like[0], int) else ""
+    return ""
+
+
 def _coerce(raw: str, like: Value) -> Value:
     if isinstance(like, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        word = raw.strip().lower()
+        if word not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise ValueError(raw)  # a typo ('ture') is not a silent false
+        return word in ("1", "true", "yes", "on")
     if isinstance(like, int):
         return int(raw)
     if isinstance(like, float):
@@ -422,8 +434,13 @@ def _check_universe(value: Value, origin: str) -> None:
     folder = Path(str(value)).expanduser()
     why = ""
     try:
-        if not folder.is_dir():
-            why = "no such folder"
+        if folder.is_file():
+            why = "a file, not a folder: give the folder that holds the CSV files"
+        elif not folder.is_dir():  # moved or unmounted since: every command says how on
+            why = (
+                "no such folder (moved or unmounted? give its path, or set universe = "
+                '"watchlist" or "stored" in config.toml)'
+            )
         elif not any(p.suffix.lower() in CSV_SUFFIXES and p.is_file() for p in folder.iterdir()):
             why = "the folder holds no .csv or .txt file"
     except OSError as exc:
@@ -462,10 +479,13 @@ def load(home: Path, environ: dict[str, str] | None = None) -> Settings:
         for key, value in keys.items():
             name = f"ASSISTANT_{section.upper()}_{key.upper()}"
             if name in environ:
+                like = _LIKE.get((section, key), value)
                 try:
-                    keys[key] = _coerce(environ[name], _LIKE.get((section, key), value))
+                    keys[key] = _coerce(environ[name], like)
                 except ValueError:
-                    raise AssistantError(f"{name}={environ[name]!r} is not a valid value") from None
+                    raise AssistantError(
+                        f"{name}={environ[name]!r} is not a valid value{_env_form(like)}"
+                    ) from None
                 origin[section, key] = name
     _check_ranges(values, origin)
     settings = Settings(

@@ -177,3 +177,13 @@ def test_report_shows_the_volatility_forecast_per_year(home):
         r, v, e = (np.array(c) for c in zip(*rows, strict=True))
         q, qe = volatility.mean_qlike(r, v), volatility.mean_qlike(r, e)
         assert f"{year} {q:.3f} vs {qe:.3f} ({100 * (1 - q / qe):+.1f}%, n={len(r)})" in line
+
+
+def test_a_report_of_some_symbols_does_not_call_its_pooled_lines_all_symbols(scored, home):
+    """`assistant report AAA` headed the pooled range coverage "all symbols, h=1" although
+    it was over AAA's calls only (as the hourly section's "all symbols, h=1h")."""
+    mine = run_cli(home, "report", "AAA")
+    assert mine.returncode == 0, mine.stderr
+    assert "\nAAA, h=1: 80% range covered" in mine.stdout and "all symbols" not in mine.stdout
+    every = run_cli(home, "report")
+    assert "\nall symbols, h=1: 80% range covered" in every.stdout

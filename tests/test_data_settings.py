@@ -269,3 +269,25 @@ def test_alerts_test_never_prints_a_password_or_token(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("error: test alert not delivered: ") and err.count("\n") == 1
         assert not any(s in err for s in ("S3cret", "T0kenValue", "Pa55word")), err
+
+
+def test_a_mistyped_on_off_variable_is_an_error_not_a_silent_false(tmp_path):
+    """`ASSISTANT_COLLECT_HOURLY=ture` (meant: true) turned the hourly bars off without a
+    word: every word but 1/true/yes/on read as false."""
+    for raw in ("ture", "nope", "enabled"):
+        line = _one_error(_assistant(tmp_path / "home", "config", ASSISTANT_COLLECT_HOURLY=raw))
+        assert (
+            line == f"error: ASSISTANT_COLLECT_HOURLY={raw!r} is not a valid value (true or false)"
+        )
+    for raw, shown in (("Yes", "true"), ("off", "false"), ("0", "false")):
+        ran = _assistant(tmp_path / "home", "config", ASSISTANT_COLLECT_HOURLY=raw)
+        assert ran.returncode == 0 and f"hourly = {shown}" in ran.stdout, ran.stderr
+
+
+def test_a_list_variable_in_the_toml_form_says_how_it_is_written(tmp_path):
+    """`ASSISTANT_CYCLE_HOURLY_HORIZONS='[1, 3, 5]'` (config.toml's form) or '1 3 5' was
+    "is not a valid value" and nothing more."""
+    for raw in ("[1, 3, 5]", "1 3 5"):
+        env = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": raw}
+        line = _one_error(_assistant(tmp_path / "home", "config", **env))
+        assert line.endswith("is not a valid value (a comma-separated list, e.g. 1,3,5)"), line

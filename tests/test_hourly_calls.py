@@ -21,7 +21,7 @@ from assistant.ingest.sources.synthetic import synthetic_bars
 from models import intraday, outcomes
 from store import hourly as hourly_bars
 from store import hourly_calls
-from store.db import immediate
+from store.db import immediate, open_db
 from tests.cli_fixture import run_cli
 from tests.cycle_fixture import make_home
 
@@ -437,3 +437,120 @@ def test_status_lists_the_hourly_jobs_only_when_hourly_calls_are_on(home):
     yahoo = settings.replace("collect", source="yahoo")
     assert "hourly_collect" in service.status(home, yahoo, db)["jobs"]
     assert jobs["hourly_cycle"]["next"] is None  # no daemon runs: nothing is scheduled
+
+
+def test_at_that_is_not_a_dated_time_is_one_error_line(home):
+    """A user typed `--at ''`, `--at 10:00` or `--at now`: pandas read '' as NaT (a traceback
+    in calendar.local_today) and '10:00'/'now' as today's clock, so a sample home said
+    "no watched symbol has a stored bar" instead of what was wrong with the option; a local
+    time a clock change skips or repeats was pandas' ValueError traceback."""
+    db, _ = _home(home)
+    db.close()
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    for command in ("predict", "verify"):
+        for at in ("", "10:00", "now", "15:35 2024-11-27"):
+            bad = run_cli(home, command, "--hourly", "--at", at, env=on)
+            assert bad.returncode == 1, (command, at, bad.stdout)
+            assert bad.stderr == f"error: --at {at!r} is not a time like 2024-11-27T15:35\n"
+    for at in ("2024-03-10T02:30", "2024-11-03T01:30"):  # skipped / repeated by a clock change
+        bad = run_cli(home, "predict", "--hourly", "--at", at, env=on)
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1, bad.stderr
+        assert "a clock change in America/New_York skips or repeats that time" in bad.stderr
+    zoned = run_cli(home, "predict", "--hourly", "--at", "2024-11-27T20:35Z", "--json", env=on)
+    assert zoned.returncode == 0, zoned.stderr
+    assert {c["as_of"] for c in json.loads(zoned.stdout)} == {"2024-11-27T14:30:00-05:00"}
+
+
+def test_no_hourly_calls_says_why_and_the_way_on(home, tmp_path):
+    """`predict --hourly` on a home without hourly bars, or past its newest hour, said only
+    "no watched symbol has a stored bar for the hour that closed last": nothing about there
+    being no hours at all, or which hour is the newest and how to call from it."""
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    bare = tmp_path / "bare"
+    make_home(bare, {"AAA": synthetic_bars(30, seed=3, start="2024-06-03")})[0].close()
+    none = run_cli(bare, "predict", "--hourly", "--at", "2024-07-01T12:00", env=on)
+    assert none.returncode == 0, none.stderr
+    assert "no watched symbol has hourly bars" in none.stdout
+    assert "`assistant import --hourly FILE`" in none.stdout
+    db, _ = _home(home)
+    last = hourly_bars.last_session(db, "AAA")
+    db.close()
+    late = run_cli(home, "predict", "--hourly", "--at", "2025-06-02T12:00", env=on)
+    assert late.returncode == 0, late.stderr
+    assert f"AAA's session of {last}" in late.stdout, late.stdout
+    hint = late.stdout.split("--at ")[1].split()[0]
+    made = run_cli(home, "predict", "--hourly", "--at", hint, "--json", env=on)
+    assert made.returncode == 0 and len(json.loads(made.stdout)) == 2, made.stdout
+
+
+def test_a_tokyo_symbol_gets_afternoon_calls_on_the_bars_after_its_lunch_break(home, tmp_path):
+    """Hour-ahead calls on 7203.T: the hours are stored as Yahoo sends them (09:00, 10:00,
+    11:00, then 12:30, 13:30, 14:30 after the 11:30-12:30 break), but the calls' hour grid
+    ran on through the break (12:00, 13:00, 14:00): no call came after 11:30, and a morning
+    call aimed at a 12:00 bar that never comes."""
+    times = ["09:00", "10:00", "11:00", "12:30", "13:30", "14:30"]
+    rows, price = [], 3700.0
+    for day in pd.bdate_range("2024-03-04", "2024-03-15"):
+        for t in times:
+            rows.append(f"{day:%Y-%m-%d} {t},{price},{price + 5},{price - 5},{price + 1},1000")
+            price += 1 + (len(rows) % 3 == 0) * -2.5
+    path = tmp_path / "7203.T.csv"
+    path.write_text("Datetime,Open,High,Low,Close,Volume\n" + "\n".join(rows) + "\n")
+    assert run_cli(home, "import", "--hourly", str(path)).returncode == 0
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    noon = run_cli(home, "predict", "--hourly", "--at", "2024-03-14T12:00+09:00", "--json", env=on)
+    assert [(c["as_of"][11:16], c["target"][11:16]) for c in json.loads(noon.stdout)] == [
+        ("11:00", "12:30"),
+        ("11:00", "14:30"),
+    ], noon.stdout
+    late = run_cli(home, "predict", "--hourly", "--at", "2024-03-15T14:00+09:00", "--json", env=on)
+    assert [(c["as_of"][11:16], c["target"]) for c in json.loads(late.stdout)] == [
+        ("12:30", "2024-03-15T13:30:00+09:00"),
+        ("12:30", "2024-03-18T09:00:00+09:00"),
+    ], late.stdout
+    done = run_cli(home, "verify", "--hourly", "--at", "2024-03-16T00:00+09:00", "--json", env=on)
+    assert json.loads(done.stdout)["verified"] == 3, done.stdout
+
+
+def test_no_hourly_calls_for_a_crypto_symbol_says_it_trades_around_the_clock(tmp_path):
+    """`predict --hourly BTC-USD` answered that no watched symbol has hourly bars (or no bar
+    for the hour), when such a symbol gets no hour-ahead calls at all (docs/intraday.md)."""
+    make_home(tmp_path, {"BTC-USD": synthetic_bars(30, seed=3, start="2024-06-03")})[0].close()
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    ran = run_cli(tmp_path, "predict", "--hourly", "BTC-USD", "--at", "2024-07-01T12:00", env=on)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == (
+        "no hour-ahead calls: BTC-USD trade around the clock, and hour-ahead calls follow "
+        "exchange sessions (docs/intraday.md)\n"
+    )
+
+
+def test_at_in_the_future_is_refused_before_it_expires_a_pending_call(home):
+    """`verify --hourly --at 2100-01-04T10:00` (2010 mistyped) expired the pending calls for
+    good, as if their bars had never come; `--at 1900-01-01T10:00` (before the calendar)
+    was a TypeError traceback in latest_bar."""
+    db, _ = _home(home)
+    db.close()
+    on = {"ASSISTANT_CYCLE_HOURLY_HORIZONS": "1,3"}
+    made = run_cli(home, "predict", "--hourly", "--at", "2024-11-27T15:35", "--json", env=on)
+    assert len(json.loads(made.stdout)) == 2, made.stderr
+    for command in ("predict", "verify"):
+        bad = run_cli(home, command, "--hourly", "--at", "2100-01-04T10:00", env=on)
+        assert bad.returncode == 1, bad.stdout
+        assert (
+            bad.stderr
+            == "error: --at '2100-01-04T10:00' is in the future: give a time that has passed\n"
+        )
+    db = open_db(home)
+    assert [r["status"] for r in hourly_calls.listing(db)] == ["pending", "pending"]
+    db.close()
+    old = run_cli(home, "predict", "--hourly", "--at", "1900-01-01T10:00", env=on)
+    assert old.returncode == 0 and old.stdout.startswith("no hour-ahead calls"), old.stderr
+
+
+def test_the_help_of_at_says_whose_local_time_it_is(tmp_path):
+    """`--at` said "exchange-local": a Tokyo symbol's user read it as Tokyo time, while a
+    TIME without an offset is the [calendar] exchange's (New York by default)."""
+    for command in ("predict", "verify"):
+        text = " ".join(run_cli(tmp_path, command, "--help").stdout.split())
+        assert "the local time of [calendar] exchange (New York by default" in text, text

@@ -327,3 +327,82 @@ def test_simulated_hours_follow_the_day_by_variance_share_not_by_the_clock() -> 
     assert np.abs(true_slopes - share).max() < 0.04  # the truth the model states
     so_far, next_hour = np.cumsum(x, axis=1)[:, :-1].ravel(), x[:, 1:].ravel()
     assert np.corrcoef(so_far, next_hour)[0, 1] < 0.12
+
+
+def test_an_import_on_another_hour_grid_is_refused_not_stored_twice(home, tmp_path) -> None:
+    """A user imported Yahoo's hours (9:30, 10:30, ...) and then a vendor's clock hours
+    (10:00, 11:00, ...) of the same days: the second file was stored next to the first,
+    two bars in each hour of the session (a refusal within one file, not across files)."""
+    from tests.cli_fixture import cli
+
+    first = write(tmp_path, "AAPL.csv", session_rows("2024-03-07"))
+    assert cli(home, "import", "--hourly", str(first)).returncode == 0
+    clock = [f"{h:02d}:00" for h in range(10, 16)]
+    second = write(tmp_path, "AAPL2.csv", session_rows("2024-03-07", times=clock))
+    done = cli(home, "import", "--hourly", "--symbol", "AAPL", str(second))
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+    assert "the bar of 2024-03-07T10:00:00-05:00 falls in the same hour" in done.stderr
+    assert hourly.count(open_db(home), "AAPL") == 7
+    again = cli(home, "import", "--hourly", str(first))  # the same grid again: unchanged
+    assert again.returncode == 0 and "7 unchanged" in again.stdout
+
+
+def test_a_daily_file_given_with_hourly_says_so(home, tmp_path) -> None:
+    """`import --hourly` of a daily file said "unreadable bar time '2024-03-07'", as if the
+    date were garbled; it is a date without a time: daily bars, to import without --hourly."""
+    from tests.cli_fixture import cli
+
+    daily = "Date,Open,High,Low,Close,Adj Close,Volume\n2024-03-07,100,101,99.5,100.5,100.5,1000\n"
+    path = tmp_path / "AAPL.csv"
+    path.write_text(daily)
+    done = cli(home, "import", "--hourly", str(path))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "line 2: '2024-03-07' is a date without a time of day" in done.stderr
+    assert "import daily bars without --hourly" in done.stderr
+    assert cli(home, "import", str(path)).returncode == 0  # as the line says
+
+
+def test_an_hourly_file_with_the_time_in_its_own_column_imports(home, tmp_path) -> None:
+    """A vendor's `Date,Time,Open,...` file: without --hourly the import said "conflicting
+    rows for the same date (if these are hourly bars, pass --hourly)", and with --hourly
+    that the date had no time of day: each answer sent the user to the other."""
+    from tests.cli_fixture import cli
+
+    path = tmp_path / "AAPL.csv"
+    path.write_text(
+        "Date,Time,Open,High,Low,Close,Volume\n"
+        "2024-03-07,09:30:00,100,101,99.5,100.5,1000\n"
+        "2024-03-07,10:30:00,100.5,101.5,100,101,900\n"
+    )
+    done = cli(home, "import", "--hourly", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "AAPL 2 hourly bars (2024-03-07 09:30-0500 … 2024-03-07 10:30-0500)" in done.stdout
+    stamps = [t.isoformat() for t in hourly.load(open_db(home), "AAPL", "America/New_York").index]
+    assert stamps == ["2024-03-07T09:30:00-05:00", "2024-03-07T10:30:00-05:00"]
+
+
+def test_an_interval_in_the_file_name_is_not_taken_for_the_symbol(home, tmp_path) -> None:
+    """`import --hourly AAPL_1h.csv` stored the hours under a new symbol "1H" (the part
+    after the last underscore, as in daily_adjusted_IBM.csv), watched from then on."""
+    from tests.cli_fixture import cli
+
+    for name in ("AAPL_1h.csv", "aapl.us_60m.csv", "AAPL_hourly.csv"):
+        path = write(tmp_path, name, session_rows("2024-03-07"))
+        done = cli(home, "import", "--hourly", str(path))
+        assert done.returncode == 0 and f"{path}: AAPL 7 hourly bars" in done.stdout, done
+    assert [r["symbol"] for r in open_db(home)["symbols"].rows] == ["AAPL"]
+
+
+def test_check_does_not_say_hours_roll_up_when_none_could_be_checked(home, tmp_path) -> None:
+    """`check` after an hourly import with no daily bars said "none flagged (hours roll up
+    to their daily bars within 0.5%)": a finding about a check that had not run."""
+    from tests.cli_fixture import cli
+
+    path = write(tmp_path, "AAPL.csv", session_rows("2024-03-07") + session_rows("2024-03-08"))
+    assert cli(home, "import", "--hourly", str(path)).returncode == 0
+    line = [x for x in cli(home, "check").stdout.splitlines() if x.startswith("hourly bars")]
+    assert line == [
+        "hourly bars: 14 of 1 symbols (csv); none checked yet (2 sessions, none with a final "
+        "daily bar)"
+    ]

@@ -182,3 +182,24 @@ def test_a_stored_universe_trains_and_scores_more_symbols_than_the_watchlist(bui
     )
     assert data["ranking"]["1"]["n_symbols"] == 6 and data["ranking"]["1"]["n_days"] > 100
     assert {r["symbol"] for r in data["results"]} <= set(SAMPLE) - {"^IXIC"} | {"ALL"}
+
+
+def test_a_universe_folder_gone_after_it_was_set_says_the_way_out(tmp_path):
+    """The user's universe folder was on a drive since unplugged: every command refused
+    with "no such folder" and nothing said what to do; a CSV file given for the folder
+    was called "no such folder" too."""
+    home, folder = tmp_path / "home", tmp_path / "sp500"
+    home.mkdir()
+    folder.mkdir()
+    (folder / "AAA.csv").write_text("Date,Close\n2024-01-02,10\n")
+    (home / "config.toml").write_text(f'[ranking]\nuniverse = "{folder}"\n')
+    assert _plain(home, "config").returncode == 0
+    (folder / "AAA.csv").unlink()
+    folder.rmdir()
+    line = _one_error(_plain(home, "config"))
+    assert "no such folder (moved or unmounted?" in line
+    assert 'set universe = "watchlist" or "stored" in config.toml' in line
+    (tmp_path / "AAA.csv").write_text("Date,Close\n2024-01-02,10\n")
+    env = {"ASSISTANT_RANKING_UNIVERSE": str(tmp_path / "AAA.csv")}
+    line = _one_error(_plain(home, "config", **env))
+    assert "a file, not a folder" in line, line

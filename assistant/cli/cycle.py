@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -131,8 +132,9 @@ def _hourly_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--at",
         metavar="TIME",
-        help="with --hourly: as if it were TIME, e.g. 2024-11-27T15:35 (exchange-local "
-        "unless it carries a UTC offset)",
+        help="with --hourly: as if it were TIME (past), e.g. 2024-11-27T15:35: the local time "
+        "of [calendar] exchange (New York by default, also for a Tokyo symbol) unless it "
+        "carries a UTC offset (2024-11-27T14:00+09:00)",
     )
 
 
@@ -151,13 +153,55 @@ def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
         )
     if args.at is None:
         return None
+    # a date first (pandas alone reads '10:00' and 'now' as today and '' as NaT)
+    bad = f"--at {args.at!r} is not a time like 2024-11-27T15:35"
+    if not re.match(r"\d{4}-\d{2}-\d{2}([Tt ]|$)", args.at.strip()):
+        raise AssistantError(bad)
     try:
-        at = pd.Timestamp(args.at)
+        at = pd.Timestamp(args.at.strip())
     except ValueError:
-        raise AssistantError(f"--at {args.at!r} is not a time like 2024-11-27T15:35") from None
+        raise AssistantError(bad) from None
     if at.tzinfo is None:
-        at = at.tz_localize(exchange_tz(settings.calendar.exchange))
+        tz = exchange_tz(settings.calendar.exchange)
+        try:
+            at = at.tz_localize(tz)
+        except ValueError:  # pandas' NonExistentTimeError / AmbiguousTimeError
+            raise AssistantError(
+                f"--at {args.at!r}: a clock change in {tz} skips or repeats that time; "
+                "give its UTC offset (e.g. 2024-11-03T01:30-05:00)"
+            ) from None
+    if at > pd.Timestamp.now(tz="UTC"):  # verify would expire pending calls on bars to come
+        raise AssistantError(f"--at {args.at!r} is in the future: give a time that has passed")
     return at
+
+
+def _no_hourly_calls(db: Any, settings: Any, wanted: list[str] | None) -> str:
+    """Why no call came, and the way on: around-the-clock symbols only, no hours at all, or
+    none as new as the hour asked."""
+    from assistant.calendar import exchange_for
+    from store import hourly as store_hourly
+    from store import symbols as symbol_store
+
+    names = set(wanted or symbol_store.active_symbols(db))
+    clock = {n for n in names if exchange_for(n, settings.calendar.exchange) in ("24/7", "24/5")}
+    if names and clock == names:
+        return (
+            f"no hour-ahead calls: {', '.join(sorted(clock))} trade around the clock, and "
+            "hour-ahead calls follow exchange sessions (docs/intraday.md)"
+        )
+    names -= clock
+    held = [s for s in store_hourly.summary(db) if s.symbol in names]
+    if not held:
+        return (
+            "no hour-ahead calls: no watched symbol has hourly bars (`assistant collect` "
+            "brings them while [collect] hourly = true; `assistant import --hourly FILE`)"
+        )
+    newest = max(held, key=lambda s: s.last)
+    return (
+        "no hour-ahead calls: no watched symbol has a stored bar for the hour that closed "
+        f"last (the newest stored hours: {newest.symbol}'s session of {newest.last}; "
+        f"`assistant collect` brings newer ones, --at {newest.last}T16:00 calls as of then)"
+    )
 
 
 def cmd_predict_hourly(args: argparse.Namespace) -> int:
@@ -165,14 +209,13 @@ def cmd_predict_hourly(args: argparse.Namespace) -> int:
 
     _, settings, db = open_home(args)
     at = _hourly_at(args, settings)
-    calls = run_hourly(db, settings, known_symbols(db, args.symbols), at=at)
+    wanted = known_symbols(db, args.symbols)
+    calls = run_hourly(db, settings, wanted, at=at)
     if args.json:
         print_json([c.to_dict() for c in calls])
         return 0
     if not calls:
-        print(
-            "no hour-ahead calls: no watched symbol has a stored bar for the hour that closed last"
-        )
+        print(_no_hourly_calls(db, settings, wanted))
         return 0
     rows = [
         [
@@ -504,7 +547,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from store.market import describe
 
     _, _, db = open_home(args, writes=False)
-    data = report.build(db, known_symbols(db, args.symbols))
+    wanted = known_symbols(db, args.symbols)
+    data = report.build(db, wanted)
+    pooled = "+".join(wanted) if wanted else "all symbols"  # what the pooled lines are over
     if args.json:
         print_json(data)
         return 0
@@ -518,12 +563,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         for sym, ctx in sorted(data["context"].items()):
             print(f"    {sym:<8} as of {ctx['as_of']}: {describe(ctx) or 'nothing known'}")
     if data.get("hourly"):
-        print_hourly(data["hourly"])
+        print_hourly(data["hourly"], pooled)
     if not data["groups"]:
         print("nothing verified yet: accuracy appears once target sessions have closed")
         return 0
     for hz in data["horizons"]:
-        print(f"\nall symbols, h={hz['horizon']}: " + format_ranges(hz))
+        print(f"\n{pooled}, h={hz['horizon']}: " + format_ranges(hz))
         v = hz["volatility"]
         if v.get("n"):
             print(
@@ -568,7 +613,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_hourly(record: dict[str, Any]) -> None:
+def print_hourly(record: dict[str, Any], pooled: str = "all symbols") -> None:
     """The hour-ahead calls' record (docs/intraday.md): coverage per hour of the session."""
     c = record["counts"]
     print(
@@ -576,7 +621,7 @@ def print_hourly(record: dict[str, Any]) -> None:
         f"{c['expired']} expired (horizons in session hours)"
     )
     for hz in record["horizons"]:
-        print(f"  all symbols, h={hz['horizon']}h: " + format_ranges(hz))
+        print(f"  {pooled}, h={hz['horizon']}h: " + format_ranges(hz))
         print(
             "    by hour of the target bar (80% / 95% covered, n): "
             + "  ".join(

@@ -175,14 +175,17 @@ def _hourly_found(db: sqlite_utils.Database) -> dict[str, object]:
             f"; {sum(len(d) for d in flagged.values())} sessions flagged: their hours do not "
             f"roll up to the daily bar within {ROLLUP_TOLERANCE:.1%} ({shown})"
         )
-    elif rows:
-        line += f"; none flagged (hours roll up to their daily bars within {ROLLUP_TOLERANCE:.1%})"
     unchecked = db.execute(
         "SELECT COUNT(*) FROM (SELECT DISTINCT symbol, session FROM hourly_bars h WHERE NOT "
         "EXISTS (SELECT 1 FROM bars b WHERE b.symbol = h.symbol AND b.date = h.session "
         "AND b.provisional = 0))"
     ).fetchone()[0]
-    if unchecked:
+    none_checked = bool(rows) and unchecked == sum(r.sessions for r in rows)
+    if none_checked:  # "hours roll up" would be a claim nothing was checked for
+        line += f"; none checked yet ({unchecked} sessions, none with a final daily bar)"
+    elif rows and not flagged:
+        line += f"; none flagged (hours roll up to their daily bars within {ROLLUP_TOLERANCE:.1%})"
+    if unchecked and not none_checked:
         line += f"; {unchecked} sessions not checked yet (no final daily bar)"
     return {
         "line": line,

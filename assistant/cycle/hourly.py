@@ -99,6 +99,8 @@ def latest_bar(exchange: str, at: pd.Timestamp) -> pd.Timestamp | None:
     at = _aware(at)
     day = at.tz_convert(calendar.exchange_tz(exchange)).tz_localize(None).normalize()
     grid = _grid(exchange, day - pd.Timedelta(days=10), day)
+    if grid.empty:  # no session in those days (before the calendar's first date)
+        return None
     closed = grid[grid["close"] <= at]
     return None if closed.empty else pd.Timestamp(closed.index[-1])
 

@@ -117,6 +117,29 @@ def _recheck(db: sqlite_utils.Database, syms: list[str], exchange: str) -> None:
             check_rollup(db, sym, calendar.exchange_for(sym, exchange))
 
 
+def _hour_taken(db: sqlite_utils.Database, parsed: list[Any]) -> str | None:
+    """A bar whose hour of its session already holds a stored bar starting at another time
+    (an earlier import on another grid: 10:00 bars onto 09:30 ones): the file's refusal."""
+    import pandas as pd
+
+    for sym, frame in parsed:
+        stamps = store_hourly.stamp(pd.DatetimeIndex(frame.index))
+        days = pd.DatetimeIndex(frame["session"]).strftime("%Y-%m-%d").tolist()
+        slots = frame["slot"].to_numpy(dtype=int).tolist()
+        for ts, day, slot in zip(stamps, days, slots, strict=True):
+            row = db.execute(
+                "SELECT ts FROM hourly_bars WHERE symbol = ? AND session = ? AND slot = ? "
+                "AND ts != ? LIMIT 1",
+                [sym, day, slot, ts],
+            ).fetchone()
+            if row:
+                return (
+                    f"{sym}: the bar of {ts} falls in the same hour of the session as the "
+                    f"stored bar of {row[0]} (not the stored one-hour bars); nothing imported"
+                )
+    return None
+
+
 def _import_hourly(
     db: sqlite_utils.Database,
     path: Path,
@@ -133,6 +156,10 @@ def _import_hourly(
         parsed = load_hourly_file(path, symbol=symbol, exchange=exchange, encoding=encoding)
     except (AssistantError, store_symbols.SymbolError) as exc:
         result.error = str(exc)
+        return result
+    clash = _hour_taken(db, parsed)
+    if clash:
+        result.error = clash
         return result
     written = []
     with immediate(db):

@@ -71,6 +71,10 @@ class CsvError(ValidationError):
     """A file that cannot be imported; the message names the reason."""
 
 
+def _is_time(header: str) -> bool:
+    return re.sub(r"[^a-z]", "", header.strip().strip("<>").lower()) == "time"
+
+
 def _canon(header: str) -> str:
     text = header.strip().strip("<>").strip().lower()
     text = re.sub(r"^\d+\.\s*", "", text)  # Alpha Vantage JSON-style "1. open"
@@ -160,6 +164,12 @@ def _parse_times(values: pd.Series) -> tuple[pd.DatetimeIndex, bool]:
     bad = parsed.isna().to_numpy() | ~timed
     if bad.any():
         i = int(np.argmax(bad))
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.iloc[i]):  # a daily file given --hourly
+            raise _at(
+                values.index[i],
+                f"{text.iloc[i]!r} is a date without a time of day: one-hour bars need one "
+                "(e.g. 2024-03-08 09:30); import daily bars without --hourly",
+            )
         raise _at(values.index[i], f"unreadable bar time {text.iloc[i]!r} (e.g. 2024-03-08 09:30)")
     index = pd.DatetimeIndex(parsed)
     return (index.tz_convert("UTC").tz_localize(None) if aware else index), aware
@@ -261,8 +271,15 @@ def _numbers(series: pd.Series, col: str, decimals: _Decimals) -> np.ndarray:
     return out
 
 
+# a file name's interval suffix (AAPL_1h.csv, msft_60m.csv, IBM_daily.csv): not the symbol
+_INTERVAL = re.compile(r"\d+ ?(m|min|h|hr|hour|d|day)|h|d|hourly|daily|intraday", re.IGNORECASE)
+
+
 def _symbol_from_name(path: Path) -> str:
     stem = path.name.rsplit(".", 1)[0] if path.suffix.lower() in (".csv", ".txt") else path.name
+    head, _, tail = stem.rpartition("_")
+    if head and _INTERVAL.fullmatch(tail):
+        stem = head
     if stem.lower().endswith(".us"):
         stem = stem[:-3]
     for candidate in (stem, stem.rsplit("_", 1)[-1]):
@@ -304,13 +321,15 @@ def read_raw(
         cells[0] = "Date"
         skip = [1, 2]
     names = [_canon(c) for c in cells]
+    if times:  # a bar's time of day in a column of its own (Stooq's, MetaTrader's Date,Time)
+        names = [n or ("time" if _is_time(c) else "") for n, c in zip(names, cells, strict=True)]
     missing = [n for n in ("date", "open", "high", "low", "close") if n not in names]
     if missing:
         raise CsvError(
             f"missing column(s) {', '.join(missing)} (found: {', '.join(c for c in cells if c)})"
         )
     usecols = [i for i, n in enumerate(names) if n and names.index(n) == i]
-    text_cols = {"date", "ticker", "per"}
+    text_cols = {"date", "time", "ticker", "per"}
     # Outside comma-separated files every number is read as text: "1.234" may be 1234.
     dtypes = {i: str for i in usecols if names[i] in text_cols or sep != ","}
     handle.seek(0)
@@ -346,6 +365,12 @@ def read_raw(
                 if periods - {"D"}:
                     raise CsvError(f"not daily data (period {', '.join(sorted(periods - {'D'}))})")
             if times:
+                if "time" in chunk.columns:
+                    chunk["date"] = (
+                        chunk["date"].astype(str).str.strip()
+                        + " "
+                        + chunk["time"].astype(str).str.strip()
+                    )
                 dates, chunk_aware = _parse_times(chunk["date"])
                 if aware is not None and chunk_aware != aware:
                     raise CsvError("some times in this file give their UTC offset and some do not")
