@@ -554,3 +554,14 @@ def test_the_help_of_at_says_whose_local_time_it_is(tmp_path):
     for command in ("predict", "verify"):
         text = " ".join(run_cli(tmp_path, command, "--help").stdout.split())
         assert "the local time of [calendar] exchange (New York by default" in text, text
+
+
+def test_no_call_is_made_from_an_hour_of_a_session_flagged_as_not_rolling_up(home):
+    """A session whose hours contradict its daily bar (flagged by the roll-up check) gives
+    no call from its hours; the same hour unflagged gives one per horizon."""
+    db, _ = _home(home)
+    bar = ny("2024-11-21 11:30")
+    assert len(hourly.calls_as_of(db, "AAA", "XNYS", bar, [1, 3, 5])) == 3
+    with immediate(db):
+        hourly_bars.flag_sessions(db, "AAA", ["2024-11-21"], True)
+    assert hourly.calls_as_of(db, "AAA", "XNYS", bar, [1, 3, 5]) == []

@@ -151,7 +151,8 @@ def calls_as_of(
     db: sqlite_utils.Database, symbol: str, exchange: str, bar: pd.Timestamp, hs: list[int]
 ) -> list[HourlyCall]:
     """The calls of `symbol` made at the close of the bar starting at `bar` (none when that
-    bar is not stored): read from bars up to it only."""
+    bar is not stored, or its session is flagged as not rolling up to its daily bar): read
+    from bars up to it only."""
     tz = calendar.exchange_tz(exchange)
     bar = _aware(bar).tz_convert(tz)
     day = bar.tz_localize(None).normalize()
@@ -160,6 +161,8 @@ def calls_as_of(
     frame = frame[frame.index <= bar]
     if frame.empty or frame.index[-1] != bar:
         return []
+    if frame["flagged"].iloc[-1]:
+        return []  # its session's hours do not roll up to its daily bar: not a price to call from
     grid = _grid(exchange, start, day + pd.Timedelta(days=max(hs) // 4 + 10))
     grid = grid[grid.index >= frame.index[0]]
     out = []
