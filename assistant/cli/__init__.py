@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _home_after_the_command(sub: argparse._SubParsersAction) -> None:
+def _home_after_the_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`--home` after the subcommand too (`assistant status --home X`), on every subcommand
     at every depth. SUPPRESS: one not given there leaves the one given before it."""
     for parser in set(sub.choices.values()):

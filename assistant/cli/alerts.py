@@ -14,7 +14,7 @@ from assistant.cli.common import open_home, print_json, table
 from assistant.errors import AssistantError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "alerts",
         help="alerts through apprise: send a test message, list the outbox",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 STATUSES = ("pending", "verified", "expired")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "predict",
         help="run one cycle now: analyze, plan, predict and record a call per symbol and horizon",

@@ -48,7 +48,7 @@ def _replay_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "daemon",
         help="run the daemon in the foreground (logs to stderr and <home>/logs)",

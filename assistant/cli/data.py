@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from assistant.ingest.importer import Imported
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     watch = sub.add_parser(
         "watch",
         help="manage the watchlist (add, remove, list symbols)",

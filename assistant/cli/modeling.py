@@ -26,7 +26,7 @@ KINDS_HELP = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "train",
         help="train forecasters on stored bars and report held-out skill",

@@ -43,7 +43,7 @@ LEGEND = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "paper",
         help="the paper account: equity, positions, trades, next to buy-and-hold",

@@ -31,7 +31,7 @@ DEMO_LOG = "demo-daemon.log"
 STOP_WAIT_S = 15.0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tui = sub.add_parser(
         "tui",
         help="open the dashboard on the data home",
@@ -180,7 +180,7 @@ def write_demo_config(home: Path, kinds: list[str] | None = None) -> None:
     os.replace(tmp, path)
 
 
-def stop_process(proc: subprocess.Popen, wait_s: float = STOP_WAIT_S) -> int:
+def stop_process(proc: subprocess.Popen[bytes], wait_s: float = STOP_WAIT_S) -> int:
     """SIGTERM, wait, then SIGKILL: the demo daemon never outlives the demo."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

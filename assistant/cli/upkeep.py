@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c = sub.add_parser(
         "check",
         help="check the home: settings, database integrity, daemon",

@@ -176,7 +176,9 @@ def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | 
     return vix.log_implied_var(vix_values, pd.DatetimeIndex(bars.index))
 
 
-def regime_rows(a: Analysis, after: str | None) -> list[tuple]:
+def regime_rows(
+    a: Analysis, after: str | None
+) -> list[tuple[str, str, str, float | None, float | None]]:
     """Regime history rows newer than `after` (at most the last REGIME_ROWS sessions)."""
     frame = a.regimes
     dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")

@@ -66,7 +66,7 @@ class WorldContext:
     def line(self, h: int | None = None) -> str:
         return market.describe(asdict(self), h)
 
-    def row(self) -> tuple:
+    def row(self) -> tuple[object, ...]:
         return (
             self.symbol,
             self.as_of,

@@ -255,7 +255,7 @@ def _bar_close(exchange: str, start: str) -> pd.Timestamp:
     return min(t + pd.Timedelta(hours=1), close)
 
 
-def _row(c: HourlyCall, made_at: str) -> tuple:
+def _row(c: HourlyCall, made_at: str) -> tuple[object, ...]:
     return (
         c.symbol,
         c.as_of,

@@ -25,9 +25,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from models import outcomes
 from models.outcomes import bucket_of
+from vocab.jsontypes import Json
+
+if TYPE_CHECKING:
+    from assistant.modeling.serving import Skill
 
 RULES_VERSION = (
     "signals-v1"  # the untrained rule-signal pool; never a registry id (those are <kind>-v<N>)
@@ -46,7 +51,7 @@ class ModelView:
     version: str
     expected_return: float  # log return over the horizon
     probs: tuple[float, float, float]  # down, flat, up
-    skill: dict = field(default_factory=dict)
+    skill: dict[int, Skill] = field(default_factory=dict)
     gated: bool = False  # True: call only when |P(up) - P(down)| clears `threshold`
     threshold: float | None = None  # chosen on validation; None with gated: never call
 
@@ -68,7 +73,8 @@ class Evidence:
     flat_band: float = 0.0  # half-width of the FLAT zone (models.outcomes.band at as_of)
     vol_sigma: float = 0.0  # forecast std of the h-session log return (0: use sigma)
     range_q: tuple[float, float] = (1.2816, 1.96)  # sigma multipliers of the 80% / 95% ranges
-    vol: dict = field(default_factory=dict)  # the variance forecast, its model and baselines
+    # the variance forecast, its model and baselines (stored as JSON with the call's signals)
+    vol: dict[str, Json] = field(default_factory=dict)
     # stated-confidence bucket -> (n, hits) of scored calls like this one
     calibration: dict[int, tuple[int, int]] = field(default_factory=dict)
     note: str = ""  # why no model serves, when none does

@@ -32,7 +32,7 @@ import sqlite_utils
 from models import intervals, outcomes, volatility
 from models import metrics as scores
 from models.outcomes import CLASSES
-from models.scorecard import ranges, ranking, vol_scores
+from models.scorecard import RankingSkill, ranges, ranking, vol_scores
 from store import bars as bar_store
 from store import hourly_calls, market
 from store import predictions as ledger
@@ -55,6 +55,15 @@ class TrendWeek(TypedDict):
     n: int
     hit_rate: float
     baseline: float
+
+
+class RankingRecord(TypedDict):
+    """One horizon of `ranking_record`: the ranks whose h sessions have closed."""
+
+    horizon: int
+    n: int  # ranks with a realized h-session return
+    record: RankingSkill | None  # None: too few ranked dates to judge
+    edge: bool
 
 
 TEXT_COLUMNS = (
@@ -168,7 +177,9 @@ def build(
     return out
 
 
-def ranking_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> list[dict]:
+def ranking_record(
+    db: sqlite_utils.Database, symbols: list[str] | None = None
+) -> list[RankingRecord]:
     """Per horizon, the record of the ranking model's stored ranks whose h sessions
     have closed: the daily Spearman IC of the expected relative move against the realized
     h-session return, its Newey-West t, the top-minus-bottom quintile spread, per year
@@ -176,7 +187,7 @@ def ranking_record(db: sqlite_utils.Database, symbols: list[str] | None = None) 
     a session was ranked again (a newer ranking model), its newest ranks count."""
     from models.scorecard import judged, ranking_skill, versus_factors
 
-    out = []
+    out: list[RankingRecord] = []
     closes: dict[str, pd.Series] = {}
     for (h,) in db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon").fetchall():
         frame = pd.DataFrame(rank_store.history(db, int(h)))

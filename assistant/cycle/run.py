@@ -143,7 +143,7 @@ class CycleWrites:
 
     calls: list[tuple[Call, Plan]]
     analyses: list[az.Analysis]
-    context_rows: list[tuple]
+    context_rows: list[tuple[object, ...]]
     rank_rows: list[tuple[str, str, int, str, int, int, float]] | None
     range_checkpoints: list[Checkpoint] = field(default_factory=list)
 
@@ -450,7 +450,7 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
     )
 
 
-def _row(c: Call, p: Plan, made_at: str) -> tuple:
+def _row(c: Call, p: Plan, made_at: str) -> tuple[object, ...]:
     return (
         c.symbol,
         c.as_of,

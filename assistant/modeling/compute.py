@@ -388,10 +388,10 @@ class DaskRunner:
                 f"cannot reach the Dask scheduler at {self.address}: {exc}"
             ) from None
         token = uuid.uuid4().hex[:8]
-        futures: dict[str, Future] = {}
-        shared: dict[int, Future] = {}
+        futures: dict[str, Future[object]] = {}
+        shared: dict[int, Future[object]] = {}
 
-        def remote(v: Ref | Shared[object]) -> Future:
+        def remote(v: Ref | Shared[object]) -> Future[object]:
             if isinstance(v, Ref):
                 return futures[v.key]
             if id(v) not in shared:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from models.ranking import KIND
+from models.ranking import KIND as KIND  # re-exported: the trainer and server read it
 from store import registry
 from vocab.horizons import horizon_key
 
