@@ -168,7 +168,8 @@ def session_closed(exchange: str, day: pd.Timestamp, now: pd.Timestamp | None = 
     cal = _calendar(exchange, day)
     if _outside(cal, day) or not cal.is_session(day):
         return now >= (day + pd.Timedelta(days=1)).tz_localize(cal.tz)
-    return now >= cal.session_close(day)
+    close: pd.Timestamp = cal.session_close(day)  # exchange_calendars is untyped
+    return now >= close
 
 
 def session_close(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:

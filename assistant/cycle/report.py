@@ -292,7 +292,8 @@ def _climatology(g: Calls) -> np.ndarray:
     counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls], axis=0)])
     known = np.searchsorted(targets, g["as_of"].astype(str), side="right")
     freq = counts[known] + 1.0
-    return freq / freq.sum(axis=1, keepdims=True)
+    out: np.ndarray = freq / freq.sum(axis=1, keepdims=True)
+    return out
 
 
 def verdict(m: dict[str, Any]) -> str:

@@ -100,7 +100,7 @@ class FredCsv:
         query = urllib.parse.urlencode({"id": series})
         try:
             with urllib.request.urlopen(f"{self.url}?{query}", timeout=TIMEOUT_SECONDS) as r:
-                body = r.read(MAX_BYTES + 1)
+                body: bytes = r.read(MAX_BYTES + 1)
         except urllib.error.HTTPError as exc:
             if exc.code in (400, 404):
                 raise NoDataError(f"{series}: FRED answered {exc.code}") from exc

@@ -38,7 +38,8 @@ PARKINSON = 2.0 * np.sqrt(np.log(2.0))
 def _stretch(profile: np.ndarray, n: int) -> np.ndarray:
     if n == len(profile):
         return profile
-    return np.interp(np.linspace(0, 1, n), np.linspace(0, 1, len(profile)), profile)
+    out: np.ndarray = np.interp(np.linspace(0, 1, n), np.linspace(0, 1, len(profile)), profile)
+    return out
 
 
 def synthetic_hours(daily: pd.DataFrame, exchange: str = "XNYS", *, seed: int = 0) -> pd.DataFrame:

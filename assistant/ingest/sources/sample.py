@@ -48,7 +48,8 @@ def _stocks() -> pd.DataFrame:
 
 def _raw(symbol: str) -> pd.DataFrame:
     if symbol in INDICES:
-        return importlib.import_module(INDICES[symbol][0]).load()
+        frame: pd.DataFrame = importlib.import_module(INDICES[symbol][0]).load()
+        return frame
     rows = _stocks()
     rows = rows[rows["Ticker"] == symbol].drop(columns="Ticker").set_index("Date")
     rows.index.name = None

@@ -200,7 +200,8 @@ def _factor(frame: pd.DataFrame, close: np.ndarray, adjusted: bool) -> np.ndarra
         if (adj <= 0).any():
             raise _first_bad(frame, adj <= 0, "non-positive adjusted close")
         _sane(frame, "adjusted close", adj, MIN_PRICE, MAX_PRICE)
-        return adj / close
+        factor: np.ndarray = adj / close
+        return factor
     dividend = frame["dividend"].fillna(0.0).to_numpy()
     split = frame["split"].fillna(0.0).to_numpy()
     if (dividend < 0).any():
