@@ -63,7 +63,8 @@ def policy_label(rules: paper.Rules, tilt: bool) -> str:
 
 def annualized(vol_sigma: pd.Series, horizon: int) -> pd.Series:
     """The h-session σ of a call's log return, per year."""
-    return vol_sigma * np.sqrt(paper.SESSIONS_PER_YEAR / horizon)
+    out: pd.Series = vol_sigma * np.sqrt(paper.SESSIONS_PER_YEAR / horizon)
+    return out
 
 
 # ------------------------------------------------------------------ after the backtest
