@@ -223,3 +223,37 @@ def test_a_cycle_decides_from_what_it_read_alone(home):
     assert {(r["symbol"], r["horizon"]) for r in ledger.listing(db)} == {
         (c.symbol, c.horizon) for c, _ in writes.calls
     }
+
+
+def test_a_call_row_is_written_column_by_name(db):
+    from store.db import immediate
+
+    symbols.add(db, ["AAA"], "synthetic")
+    row = ledger.CallRow(
+        symbol="AAA",
+        as_of="2024-01-02",
+        horizon=1,
+        model_version="signals-v1",
+        made_at="2024-01-02T21:00:00+00:00",
+        target_date="2024-01-03",
+        base_price=100.0,
+        pred_change_pct=0.5,
+        pred_price=100.5,
+        lower=99.0,
+        upper=101.0,
+        lower95=98.0,
+        upper95=102.0,
+        vol_sigma=None,
+        p_up=0.5,
+        p_flat=0.2,
+        p_down=0.3,
+        direction="up",
+        confidence=0.6,
+        regime="bull",
+        signals="{}",
+    )
+    with immediate(db):
+        assert ledger.insert_many(db, [row]) == 1
+        assert ledger.insert_many(db, [row]) == 0  # the same call again adds nothing
+    stored = next(db.query(f"SELECT {', '.join(ledger.INSERT_COLUMNS)} FROM predictions"))
+    assert stored == row._asdict()

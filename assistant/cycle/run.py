@@ -450,29 +450,29 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
     )
 
 
-def _row(c: Call, p: Plan, made_at: str) -> tuple[object, ...]:
-    return (
-        c.symbol,
-        c.as_of,
-        c.horizon,
-        c.model_version,
-        made_at,
-        c.target_date,
-        c.base_price,
-        c.change_pct,
-        c.target_price,
-        c.lower,
-        c.upper,
-        c.lower95,
-        c.upper95,
-        c.vol_sigma or None,
-        c.p_up,
-        c.p_flat,
-        c.p_down,
-        c.direction,
-        c.confidence,
-        c.regime,
-        encode_signals(p),
+def _row(c: Call, p: Plan, made_at: str) -> ledger.CallRow:
+    return ledger.CallRow(
+        symbol=c.symbol,
+        as_of=c.as_of,
+        horizon=c.horizon,
+        model_version=c.model_version,
+        made_at=made_at,
+        target_date=c.target_date,
+        base_price=c.base_price,
+        pred_change_pct=c.change_pct,
+        pred_price=c.target_price,
+        lower=c.lower,
+        upper=c.upper,
+        lower95=c.lower95,
+        upper95=c.upper95,
+        vol_sigma=c.vol_sigma or None,
+        p_up=c.p_up,
+        p_flat=c.p_flat,
+        p_down=c.p_down,
+        direction=c.direction,
+        confidence=c.confidence,
+        regime=c.regime,
+        signals=encode_signals(p),
     )
 
 
