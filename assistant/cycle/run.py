@@ -144,7 +144,7 @@ class CycleWrites:
     calls: list[tuple[Call, Plan]]
     analyses: list[az.Analysis]
     context_rows: list[tuple[object, ...]]
-    rank_rows: list[tuple[str, str, int, str, int, int, float]] | None
+    rank_rows: list[rank_store.RankRow] | None
     range_checkpoints: list[Checkpoint] = field(default_factory=list)
 
 
@@ -253,7 +253,15 @@ def decide(read: CycleInput) -> CycleWrites:
         rank_rows=None
         if ranks is None
         else [
-            (sym, ranks.as_of, h, ranks.model_version, rank, n, rel)
+            rank_store.RankRow(
+                symbol=sym,
+                as_of=ranks.as_of,
+                horizon=h,
+                model_version=ranks.model_version,
+                rank=rank,
+                of=n,
+                relative=rel,
+            )
             for sym, by_h in ranks.by_symbol.items()
             for h, (rank, n, rel) in by_h.items()
         ],
