@@ -80,8 +80,11 @@ def from_backtest(
     was backtested, else the first model) over the backtest's sessions. The `volatility`
     policy is not tilted here: the ranking's verdict over the same sessions would be a
     verdict on the sessions it trades (look-ahead)."""
+    from models.catalog import takes_members
+
     models = list(dict.fromkeys(predictions["model"]))
-    chosen = model or ("ensemble" if "ensemble" in models else models[0] if models else None)
+    combined = [m for m in models if takes_members(m)]
+    chosen = model or (combined[0] if combined else models[0] if models else None)
     if chosen not in models:
         raise AssistantError(
             f"--paper-model {chosen}: not among the backtested models ({', '.join(models)})"

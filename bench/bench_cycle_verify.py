@@ -71,28 +71,28 @@ def build(home: Path, n: int) -> str:
                     "contributions": {},
                 }
                 rows.append(
-                    (
-                        sym,
-                        dates[t],
-                        1,
-                        "signals-v1",
-                        "2015-01-01T00:00:00+00:00",
-                        dates[t + 1],
-                        float(close[t]),
-                        0.1,
-                        float(close[t]) * 1.001,
-                        float(close[t]) * 0.99,  # the 80% range
-                        float(close[t]) * 1.01,
-                        float(close[t]) * 0.98,  # the 95% range
-                        float(close[t]) * 1.02,
-                        0.008,  # vol_sigma
-                        0.45,
-                        0.1,
-                        0.45,
-                        "up" if rng.random() < 0.5 else "down",
-                        0.45,
-                        str(rng.choice(regimes)),
-                        json.dumps(info),
+                    ledger.CallRow(
+                        symbol=sym,
+                        as_of=dates[t],
+                        horizon=1,
+                        model_version="signals-v1",
+                        made_at="2015-01-01T00:00:00+00:00",
+                        target_date=dates[t + 1],
+                        base_price=float(close[t]),
+                        pred_change_pct=0.1,
+                        pred_price=float(close[t]) * 1.001,
+                        lower=float(close[t]) * 0.99,  # the 80% range
+                        upper=float(close[t]) * 1.01,
+                        lower95=float(close[t]) * 0.98,  # the 95% range
+                        upper95=float(close[t]) * 1.02,
+                        vol_sigma=0.008,
+                        p_up=0.45,
+                        p_flat=0.1,
+                        p_down=0.45,
+                        direction="up" if rng.random() < 0.5 else "down",
+                        confidence=0.45,
+                        regime=str(rng.choice(regimes)),
+                        signals=json.dumps(info),
                     )
                 )
             ledger.insert_many(db, rows)

@@ -126,6 +126,12 @@ class Forecaster(ABC):
         # kind, parameters, state and every file's checksum, so equal digests predict identically.
         self.digest: str | None = None
 
+    @classmethod
+    def of(cls, members: list[Forecaster], val: Dataset) -> Forecaster:
+        """A model of this kind built from already fitted `members` (only what combines them
+        is fit, on `val`); only a kind that `takes_members` is built this way."""
+        raise TypeError(f"{cls.kind}: takes no members")
+
     # ---- public API (validated) -------------------------------------------------------
     def fit(
         self,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from models.base import Forecaster
+from models.dataset import Dataset
 from models.forecasters.ensemble import EnsembleForecaster
 from models.forecasters.markov import MarkovForecaster
 from models.forecasters.rules import RulesForecaster
@@ -28,6 +30,21 @@ KINDS: dict[str, type[Forecaster]] = {
 # them that fit with torch
 TRAINABLE = tuple(kind for kind, cls in KINDS.items() if not cls.takes_members)
 TORCH_KINDS = tuple(kind for kind, cls in KINDS.items() if cls.uses_torch)
+# the kinds built from the others' fitted models (the ensemble), each served in their place
+COMBINERS = tuple(kind for kind, cls in KINDS.items() if cls.takes_members)
+
+
+def takes_members(kind: str) -> bool:
+    """Whether `kind` is built from other fitted models (an unknown kind is not)."""
+    return kind in COMBINERS
+
+
+def combine(members: Mapping[str, Forecaster], val: Dataset) -> dict[str, Forecaster]:
+    """Each combining kind built from `members` (kind -> fitted model; their weights fit on
+    `val`): nothing when fewer than two members, as one model combines into itself."""
+    if len(members) < 2:
+        return {}
+    return {kind: KINDS[kind].of(list(members.values()), val) for kind in COMBINERS}
 
 
 def make(kind: str, horizons: tuple[int, ...], **params: Any) -> Forecaster:

@@ -20,29 +20,35 @@ from store import range_states, schema
 STATUSES = ("pending", "verified", "expired")
 PASS_CACHE_KIB = 64 << 10  # page cache of a verify pass (the connection's own is restored)
 
-INSERT_COLUMNS = (
-    "symbol",
-    "as_of",
-    "horizon",
-    "model_version",
-    "made_at",
-    "target_date",
-    "base_price",
-    "pred_change_pct",
-    "pred_price",
-    "lower",
-    "upper",
-    "lower95",
-    "upper95",
-    "vol_sigma",
-    "p_up",
-    "p_flat",
-    "p_down",
-    "direction",
-    "confidence",
-    "regime",
-    "signals",
-)
+
+class CallRow(NamedTuple):
+    """One call as written to the ledger: the fields are the columns `insert_many` fills,
+    in its INSERT's order (the NULL-able columns are the optional fields)."""
+
+    symbol: str
+    as_of: str
+    horizon: int
+    model_version: str
+    made_at: str
+    target_date: str
+    base_price: float
+    pred_change_pct: float
+    pred_price: float
+    lower: float | None  # the 80% range of the target close
+    upper: float | None
+    lower95: float | None  # the 95% range
+    upper95: float | None
+    vol_sigma: float | None
+    p_up: float | None
+    p_flat: float | None
+    p_down: float | None
+    direction: str
+    confidence: float | None  # None for a FLAT call
+    regime: str | None
+    signals: str  # the signals JSON document
+
+
+INSERT_COLUMNS = CallRow._fields
 
 _INSERT = (
     f"INSERT OR IGNORE INTO predictions ({', '.join(INSERT_COLUMNS)}) "
@@ -100,8 +106,9 @@ WHERE p.status = 'pending' AND p.target_date <= ?
 MATURING_COLUMNS = Maturing._fields[:-1]
 
 
-def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
-    """Insert rows (values in INSERT_COLUMNS order); returns how many were new."""
+def insert_many(db: sqlite_utils.Database, rows: Iterable[CallRow]) -> int:
+    """Insert calls (a call already in the ledger is left as it was); returns how many were
+    new."""
     before = db.execute("SELECT total_changes()").fetchone()[0]
     db.conn.executemany(_INSERT, list(rows))
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)

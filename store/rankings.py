@@ -7,26 +7,40 @@ same key replaces it (a cycle re-run is idempotent). The caller owns the transac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, TypedDict
+from collections.abc import Iterable
+from typing import Any, NamedTuple, TypedDict
 
 import sqlite_utils
 
 from store.db import utcnow
 
-COLUMNS = ("symbol", "as_of", "horizon", "model_version", "rank", "of", "relative")
+
+class RankRow(NamedTuple):
+    """One symbol's rank as of a session, for one horizon and ranking model: the fields are
+    the columns `upsert_many` fills (with made_at, the time of writing)."""
+
+    symbol: str
+    as_of: str
+    horizon: int
+    model_version: str
+    rank: int  # 1 = best
+    of: int  # how many symbols were ranked
+    relative: float  # expected log move relative to the ranked symbols' mean
 
 
-def upsert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
-    """rows: (symbol, as_of, horizon, model_version, rank, of, relative)."""
+COLUMNS = RankRow._fields
+_UPSERT = (
+    f"INSERT INTO rankings ({', '.join(COLUMNS)}, made_at) "
+    f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) ON CONFLICT (symbol, as_of, horizon, "
+    "model_version) DO UPDATE SET rank = excluded.rank, of = excluded.of, "
+    "relative = excluded.relative, made_at = excluded.made_at"
+)
+
+
+def upsert_many(db: sqlite_utils.Database, rows: Iterable[RankRow]) -> None:
+    """Store ranks (one already stored for the same key is replaced)."""
     now = utcnow()
-    db.conn.executemany(
-        "INSERT INTO rankings (symbol, as_of, horizon, model_version, rank, of, relative, "
-        "made_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol, as_of, horizon, "
-        "model_version) DO UPDATE SET rank = excluded.rank, of = excluded.of, "
-        "relative = excluded.relative, made_at = excluded.made_at",
-        [(*r, now) for r in rows],
-    )
+    db.conn.executemany(_UPSERT, [(*r, now) for r in rows])
 
 
 class Ranking(TypedDict):

@@ -6,22 +6,35 @@ revision; the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
 from store.db import date_range
 
 
-def upsert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
-    """rows: (symbol, date, regime, trend, volatility)."""
-    db.conn.executemany(
-        "INSERT INTO regimes (symbol, date, regime, trend, volatility) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (symbol, date) DO UPDATE SET regime = excluded.regime, "
-        "trend = excluded.trend, volatility = excluded.volatility",
-        list(rows),
-    )
+class RegimeRow(NamedTuple):
+    """One symbol's regime at one session: the fields are the columns `upsert_many` fills."""
+
+    symbol: str
+    date: str
+    regime: str
+    trend: float | None  # None where the closes so far do not define it
+    volatility: float | None
+
+
+_UPSERT = (
+    f"INSERT INTO regimes ({', '.join(RegimeRow._fields)}) "
+    f"VALUES ({', '.join('?' * len(RegimeRow._fields))}) "
+    "ON CONFLICT (symbol, date) DO UPDATE SET regime = excluded.regime, "
+    "trend = excluded.trend, volatility = excluded.volatility"
+)
+
+
+def upsert_many(db: sqlite_utils.Database, rows: Iterable[RegimeRow]) -> None:
+    """Store regimes (one already stored for the symbol and session is replaced)."""
+    db.conn.executemany(_UPSERT, list(rows))
 
 
 def last_dates(db: sqlite_utils.Database) -> dict[str, str]:

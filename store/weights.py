@@ -11,11 +11,34 @@ owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
 WeightKey = tuple[str, str]  # (symbol, regime)
+
+
+class WeightChangeRow(NamedTuple):
+    """One signal weight's change in one verify pass (`apply`), logged with its reason."""
+
+    symbol: str
+    regime: str
+    signal: str
+    old_weight: float | None  # None: the signal had no weight stored yet
+    new_weight: float
+    reason: str
+
+
+class CalibrationRow(NamedTuple):
+    """One verify pass's count for one (scope, horizon, confidence bucket): the fields are
+    the columns `add_calibration` fills (with valid_from, the pass's session)."""
+
+    scope: str  # "rules" or "model"
+    horizon: int
+    bucket: int
+    n: int
+    hits: int
+    stated_sum: float  # the sum of the stated (raw) confidences of its n calls
 
 
 def load(
@@ -44,21 +67,20 @@ def load(
 
 
 def apply(
-    db: sqlite_utils.Database, changes: Iterable[Sequence[Any]], when: str, valid_from: str
+    db: sqlite_utils.Database, changes: Iterable[WeightChangeRow], when: str, valid_from: str
 ) -> int:
-    """changes: (symbol, regime, signal, old_weight or None, new_weight, reason), valid from
-    session `valid_from`. Logged each."""
+    """Store the changed weights, valid from session `valid_from`; each change is logged."""
     rows = list(changes)
     db.conn.executemany(
         "INSERT INTO weights (symbol, regime, signal, weight, updated_at, reason) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (symbol, regime, signal) DO UPDATE SET weight = excluded.weight, "
         "updated_at = excluded.updated_at, reason = excluded.reason",
-        [(s, r, g, new, when, why) for s, r, g, _old, new, why in rows],
+        [(c.symbol, c.regime, c.signal, c.new_weight, when, c.reason) for c in rows],
     )
     db.conn.executemany(
-        "INSERT INTO weight_changes (symbol, regime, signal, old_weight, new_weight, reason, "
-        "changed_at, valid_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(s, r, g, old, new, why, when, valid_from) for s, r, g, old, new, why in rows],
+        f"INSERT INTO weight_changes ({', '.join(WeightChangeRow._fields)}, changed_at, "
+        f"valid_from) VALUES ({', '.join('?' * (len(WeightChangeRow._fields) + 2))})",
+        [(*c, when, valid_from) for c in rows],
     )
     return len(rows)
 
@@ -97,11 +119,11 @@ def load_calibration(
 
 
 def add_calibration(
-    db: sqlite_utils.Database, rows: Iterable[Sequence[Any]], valid_from: str
+    db: sqlite_utils.Database, rows: Iterable[CalibrationRow], valid_from: str
 ) -> None:
-    """rows: (scope, horizon, bucket, n, hits, stated_sum) of one verify pass at `valid_from`."""
+    """Store the counts of one verify pass at session `valid_from`."""
     db.conn.executemany(
-        "INSERT INTO calibration_passes (scope, horizon, bucket, n, hits, stated_sum, valid_from) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO calibration_passes ({', '.join(CalibrationRow._fields)}, valid_from) "
+        f"VALUES ({', '.join('?' * (len(CalibrationRow._fields) + 1))})",
         [(*r, valid_from) for r in rows],
     )

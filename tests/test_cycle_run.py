@@ -223,3 +223,63 @@ def test_a_cycle_decides_from_what_it_read_alone(home):
     assert {(r["symbol"], r["horizon"]) for r in ledger.listing(db)} == {
         (c.symbol, c.horizon) for c, _ in writes.calls
     }
+
+
+def test_a_call_row_is_written_column_by_name(db):
+    from store.db import immediate
+
+    symbols.add(db, ["AAA"], "synthetic")
+    row = ledger.CallRow(
+        symbol="AAA",
+        as_of="2024-01-02",
+        horizon=1,
+        model_version="signals-v1",
+        made_at="2024-01-02T21:00:00+00:00",
+        target_date="2024-01-03",
+        base_price=100.0,
+        pred_change_pct=0.5,
+        pred_price=100.5,
+        lower=99.0,
+        upper=101.0,
+        lower95=98.0,
+        upper95=102.0,
+        vol_sigma=None,
+        p_up=0.5,
+        p_flat=0.2,
+        p_down=0.3,
+        direction="up",
+        confidence=0.6,
+        regime="bull",
+        signals="{}",
+    )
+    with immediate(db):
+        assert ledger.insert_many(db, [row]) == 1
+        assert ledger.insert_many(db, [row]) == 0  # the same call again adds nothing
+    stored = next(db.query(f"SELECT {', '.join(ledger.INSERT_COLUMNS)} FROM predictions"))
+    assert stored == row._asdict()
+
+
+def test_regime_and_rank_rows_are_written_column_by_name(db):
+    from store import rankings
+    from store.db import immediate
+
+    symbols.add(db, ["AAA"], "synthetic")
+    regime = regimes.RegimeRow(
+        symbol="AAA", date="2024-01-02", regime="bullish", trend=0.01, volatility=None
+    )
+    rank = rankings.RankRow(
+        symbol="AAA",
+        as_of="2024-01-02",
+        horizon=5,
+        model_version="ranking-v1",
+        rank=2,
+        of=7,
+        relative=-0.003,
+    )
+    with immediate(db):
+        regimes.upsert_many(db, [regime])
+        rankings.upsert_many(db, [rank, rank._replace(rank=1)])  # the same key: replaced
+    fields = ", ".join(regimes.RegimeRow._fields)
+    assert next(db.query(f"SELECT {fields} FROM regimes")) == regime._asdict()
+    stored = list(db.query(f"SELECT {', '.join(rankings.COLUMNS)} FROM rankings"))
+    assert stored == [rank._replace(rank=1)._asdict()]

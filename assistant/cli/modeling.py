@@ -496,6 +496,7 @@ def ranking_years(skill: RankingSkill | None) -> list[str]:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from assistant.modeling.backtest import backtest, write_predictions
+    from models.catalog import COMBINERS
 
     home, settings, db = open_home(args)
     if args.predictions_out and not args.predictions_out.parent.is_dir():
@@ -504,7 +505,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         raise AssistantError("--full runs every configured kind: leave out --models, or --full")
     configured = list(settings.models.kinds)
     kinds = args.models or (configured if args.full else fast_kinds(configured))
-    if args.paper_model and args.paper_model not in [*kinds, "ensemble"]:
+    if args.paper_model and args.paper_model not in [*kinds, *COMBINERS]:
         raise AssistantError(
             f"--paper-model {args.paper_model}: not among the backtested models ({', '.join(kinds)})"
             + ("; --full adds the torch kinds" if not args.models and not args.full else "")

@@ -18,6 +18,7 @@ from models.features import same_sessions
 from models.regime import states
 from models.volatility import VolForecast
 from store import bars as bar_store
+from store import regimes as regime_store
 
 # calendar days of bars loaded: SMA200 plus model windows, with room; the backtest fits
 # its volatility forecasts on as many
@@ -176,9 +177,7 @@ def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | 
     return vix.log_implied_var(vix_values, pd.DatetimeIndex(bars.index))
 
 
-def regime_rows(
-    a: Analysis, after: str | None
-) -> list[tuple[str, str, str, float | None, float | None]]:
+def regime_rows(a: Analysis, after: str | None) -> list[regime_store.RegimeRow]:
     """Regime history rows newer than `after` (at most the last REGIME_ROWS sessions)."""
     frame = a.regimes
     dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")
@@ -186,7 +185,13 @@ def regime_rows(
     trend = frame["trend"].to_numpy(float)[start:]
     vol = frame["volatility"].to_numpy(float)[start:]
     return [
-        (a.symbol, d, g, None if t != t else float(t), None if v != v else float(v))
+        regime_store.RegimeRow(
+            symbol=a.symbol,
+            date=d,
+            regime=g,
+            trend=None if t != t else float(t),
+            volatility=None if v != v else float(v),
+        )
         for d, g, t, v in zip(
             dates[start:], frame["regime"].to_numpy()[start:], trend, vol, strict=True
         )

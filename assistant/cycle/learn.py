@@ -89,8 +89,8 @@ class Decision:
     pending: int  # matured by date, still waiting for a final bar
     hits: int
     flat: int
-    weight_changes: list[tuple[str, str, str, float | None, float, str]]
-    calibration: list[tuple[str, int, int, int, int, float]]
+    weight_changes: list[weight_store.WeightChangeRow]
+    calibration: list[weight_store.CalibrationRow]
 
 
 def verify(
@@ -354,7 +354,7 @@ def _weight_changes(
     tally: list[tuple[str, str, str, int, int]],
     settings: Settings,
     day: str,
-) -> list[tuple[str, str, str, float | None, float, str]]:
+) -> list[weight_store.WeightChangeRow]:
     """Per (symbol, regime, signal): right and wrong votes -> bounded multiplicative step."""
     cycle = settings.cycle
     lo, hi, lr = (
@@ -379,14 +379,23 @@ def _weight_changes(
             f"{name} {verb} weight in {regime}: right {right}, wrong {wrong} "
             f"of {right + wrong} calls verified {day} (bounds {lo:g}..{hi:g})"
         )
-        changes.append((sym, regime, name, stored, round(new, 6), reason))
+        changes.append(
+            weight_store.WeightChangeRow(
+                symbol=sym,
+                regime=regime,
+                signal=name,
+                old_weight=stored,
+                new_weight=round(new, 6),
+                reason=reason,
+            )
+        )
     return changes
 
 
 def _calibration(
     model_version: list[str], horizon: list[int], raw: np.ndarray, hit: np.ndarray
-) -> list[tuple[str, int, int, int, int, float]]:
-    """(scope, horizon, bucket, n, hits, stated_sum) for this pass."""
+) -> list[weight_store.CalibrationRow]:
+    """The calibration counts of this pass."""
     frame = pd.DataFrame(
         {
             "scope": np.where(
@@ -403,6 +412,13 @@ def _calibration(
         n=("hit", "size"), hits=("hit", "sum"), s=("raw", "sum")
     )
     return [
-        (s, int(h), int(b), int(r.n), int(r.hits), float(r.s))
+        weight_store.CalibrationRow(
+            scope=s,
+            horizon=int(h),
+            bucket=int(b),
+            n=int(r.n),
+            hits=int(r.hits),
+            stated_sum=float(r.s),
+        )
         for (s, h, b), r in grouped.iterrows()
     ]

@@ -144,7 +144,7 @@ class CycleWrites:
     calls: list[tuple[Call, Plan]]
     analyses: list[az.Analysis]
     context_rows: list[tuple[object, ...]]
-    rank_rows: list[tuple[str, str, int, str, int, int, float]] | None
+    rank_rows: list[rank_store.RankRow] | None
     range_checkpoints: list[Checkpoint] = field(default_factory=list)
 
 
@@ -253,7 +253,15 @@ def decide(read: CycleInput) -> CycleWrites:
         rank_rows=None
         if ranks is None
         else [
-            (sym, ranks.as_of, h, ranks.model_version, rank, n, rel)
+            rank_store.RankRow(
+                symbol=sym,
+                as_of=ranks.as_of,
+                horizon=h,
+                model_version=ranks.model_version,
+                rank=rank,
+                of=n,
+                relative=rel,
+            )
             for sym, by_h in ranks.by_symbol.items()
             for h, (rank, n, rel) in by_h.items()
         ],
@@ -450,29 +458,29 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
     )
 
 
-def _row(c: Call, p: Plan, made_at: str) -> tuple[object, ...]:
-    return (
-        c.symbol,
-        c.as_of,
-        c.horizon,
-        c.model_version,
-        made_at,
-        c.target_date,
-        c.base_price,
-        c.change_pct,
-        c.target_price,
-        c.lower,
-        c.upper,
-        c.lower95,
-        c.upper95,
-        c.vol_sigma or None,
-        c.p_up,
-        c.p_flat,
-        c.p_down,
-        c.direction,
-        c.confidence,
-        c.regime,
-        encode_signals(p),
+def _row(c: Call, p: Plan, made_at: str) -> ledger.CallRow:
+    return ledger.CallRow(
+        symbol=c.symbol,
+        as_of=c.as_of,
+        horizon=c.horizon,
+        model_version=c.model_version,
+        made_at=made_at,
+        target_date=c.target_date,
+        base_price=c.base_price,
+        pred_change_pct=c.change_pct,
+        pred_price=c.target_price,
+        lower=c.lower,
+        upper=c.upper,
+        lower95=c.lower95,
+        upper95=c.upper95,
+        vol_sigma=c.vol_sigma or None,
+        p_up=c.p_up,
+        p_flat=c.p_flat,
+        p_down=c.p_down,
+        direction=c.direction,
+        confidence=c.confidence,
+        regime=c.regime,
+        signals=encode_signals(p),
     )
 
 

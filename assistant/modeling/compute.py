@@ -194,8 +194,7 @@ def block_task(
     validation part) predict the block's rows `sel` of X; kind -> (horizons, expected
     return, probabilities at those rows, the evidence threshold per horizon chosen on the
     validation part)."""
-    from models import selective
-    from models.forecasters.ensemble import EnsembleForecaster
+    from models import catalog, selective
 
     models = {f["kind"]: unpack(f["files"], f["kind"]) for f in fits if "files" in f}
     errors = [f"{f['kind']}: {f['error']}" for f in fits if "error" in f]
@@ -203,8 +202,7 @@ def block_task(
         return {"stopped": True}
     if not models:
         return {"error": "; ".join(errors) or "no model kinds"}
-    if len(models) >= 2:
-        models["ensemble"] = EnsembleForecaster.of(list(models.values()), split[1])
+    models.update(catalog.combine(models, split[1]))
     out = {}
     val = split[1]
     for kind, model in models.items():

@@ -100,10 +100,16 @@ class Serving:
         """Every symbol some serving model was trained on."""
         return sorted({s for row, _ in self.models.values() for s in row.get("symbols", [])})
 
+    def combiner(self) -> str | None:
+        """The serving kind built from the others' models (the ensemble), which serves as the
+        primary model in their place; None when no such model serves."""
+        return next((k for k, (_, m) in self.models.items() if m.takes_members), None)
+
     @property
     def version(self) -> str:
-        if "ensemble" in self.models:
-            return self.models["ensemble"][0]["id"]
+        combiner = self.combiner()
+        if combiner is not None:
+            return self.models[combiner][0]["id"]
         return "+".join(sorted(row["id"] for row, _ in self.models.values()))
 
 
@@ -335,22 +341,23 @@ def _forecast_group(
     """Forecasts for the symbols of `X`, every one of which all of `serving` was trained on."""
     parts = dict.fromkeys(X.index.get_level_values("symbol").unique())
     fcs, members = _predict_all(serving, X)
+    combiner = serving.combiner()
     row = (
-        serving.models["ensemble"][0]
-        if "ensemble" in fcs
+        serving.models[combiner][0]
+        if combiner is not None
         else next(iter(serving.models.values()))[0]
     )
-    primary = [fcs["ensemble"]] if "ensemble" in fcs else list(fcs.values())
+    primary = [fcs[combiner]] if combiner is not None else list(fcs.values())
     gates = _thresholds(
-        [serving.models["ensemble"][1]]
-        if "ensemble" in fcs
+        [serving.models[combiner][1]]
+        if combiner is not None
         else [m for _, m in serving.models.values()],
         [int(h) for h in horizons],
     )
     out = {}
     for j, symbol in enumerate(parts):
         per_model: dict[str, dict[int, float]] = {}
-        if "ensemble" in fcs:
+        if combiner is not None:
             for mk, mf in members.items():
                 per_model[mk] = {
                     h: float(mf.expected_return[j, i]) for i, h in enumerate(mf.horizons)

@@ -296,8 +296,8 @@ def evaluate(
 ) -> Evaluation | None:
     """Train, early-stop on validation, choose on validation, and score the untouched test
     split once, for the report. None when stopped."""
+    from models import catalog
     from models.base import Forecaster
-    from models.forecasters.ensemble import EnsembleForecaster
 
     split = inputs.split
     fitted = fit_all(inputs.kinds, (split.train, split.val), inputs.params, progress, stop, run)
@@ -306,9 +306,12 @@ def evaluate(
     good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
     failed = {k: str(m) for k, m in fitted.items() if not isinstance(m, Forecaster)}
     if len(good) >= 2:
-        progress("ensemble", 0.0, "fitting weights on validation")
-        good["ensemble"] = EnsembleForecaster.of(list(good.values()), split.val)
-        progress("ensemble", 1.0, "weights fit")
+        for kind in catalog.COMBINERS:
+            progress(kind, 0.0, "fitting weights on validation")
+        combined = catalog.combine(good, split.val)
+        for kind in combined:
+            progress(kind, 1.0, "weights fit")
+        good.update(combined)
     scores: dict[str, HeldOut] = {}
     for kind, model in good.items():
         progress(kind, 1.0, "choosing the evidence threshold on validation, scoring test")
@@ -341,17 +344,17 @@ def refit(
     for early stopping, so the model is not years stale. Each model serves with the
     thresholds its evaluation fit chose on validation (walk-forward: chosen on its own
     validation rows, as each backtest block's are). None when stopped."""
+    from models import catalog
     from models.base import Forecaster
-    from models.forecasters.ensemble import EnsembleForecaster
 
     walk = inputs.walk
-    kinds = [k for k in evaluation.scores if k != "ensemble"]
+    kinds = [k for k in evaluation.scores if not catalog.takes_members(k)]
     fitted = fit_all(kinds, (walk.train, walk.val), inputs.params, progress, stop, run)
     if stop is not None and stop.is_set():
         return None
     final = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
-    if "ensemble" in evaluation.scores and len(final) >= 2:
-        final["ensemble"] = EnsembleForecaster.of(list(final.values()), walk.val)
+    if any(catalog.takes_members(k) for k in evaluation.scores):
+        final.update(catalog.combine(final, walk.val))
     for kind, model in final.items():
         model.info.thresholds = (
             choose_gates(model, walk.val)
