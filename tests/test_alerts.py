@@ -305,6 +305,7 @@ def test_daemon_delivers_a_call_and_its_stop_once(tmp_path: Path, receiver: Rece
     ]
 
 
+@pytest.mark.slow  # over 10 s: a connect timeout / every calendar built / real sockets and daemons
 def test_a_hanging_endpoint_never_delays_the_daemon(tmp_path: Path) -> None:
     hanging = Receiver("hang", hang_s=300)
     home = tmp_path / "home"

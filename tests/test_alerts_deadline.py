@@ -47,6 +47,7 @@ def trickle() -> Iterator[SlowReceiver]:
     r.close()
 
 
+@pytest.mark.slow  # over 10 s: a connect timeout / every calendar built / real sockets and daemons
 def test_sends_to_a_trickling_receiver_leave_threads_and_fds_flat(trickle: SlowReceiver) -> None:
     courier = Courier()
     try:

@@ -92,6 +92,7 @@ def test_every_calendar_exchange_calendars_carries_works_or_says_why_in_one_line
         assert calendar.add_sessions(name, "2027-12-30", 5) > pd.Timestamp("2027-12-30"), name
 
 
+@pytest.mark.slow  # over 10 s: a connect timeout / every calendar built / real sockets and daemons
 def test_a_calendar_exchange_calendars_cannot_build_is_one_error_line(home, capsys):
     broken = _broken()
     if not broken:

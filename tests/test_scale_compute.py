@@ -132,6 +132,7 @@ def test_bad_scheduler_address_is_one_clear_error(tmp_path, capsys, bad):
     assert code != 0 and len(err) == 1 and err[0].startswith("error:") and "scheduler" in err[0]
 
 
+@pytest.mark.slow  # over 10 s: a connect timeout / every calendar built / real sockets and daemons
 def test_unreachable_scheduler_is_one_clear_error(tmp_path, capsys):
     import socket
 
