@@ -246,8 +246,8 @@ def bench_wait(args: argparse.Namespace) -> None:
             runs = figures[(stage_name, which)]
             wall = statistics.median(r[key] for r in runs)
             cpu = statistics.median(r["cpu"] for r in runs)
-            what = "first paint" if key == "paint" else "wall"
-            line.append(f"{which} {what} {wall:.2f} s (read CPU {cpu:.2f} s)")
+            what, cpu_of = ("first paint", "read CPU") if key == "paint" else ("wall", "CPU")
+            line.append(f"{which} {what} {wall:.2f} s ({cpu_of} {cpu:.2f} s)")
         new = statistics.median(r[key] for r in figures[(stage_name, "new")])
         verdict = "PASS" if new <= target else "FAIL"
         identical = f"outputs identical: {same[stage_name]}" if args.old else ""
