@@ -22,7 +22,9 @@ def _closes(n_sessions: int = 300, n_symbols: int = 12) -> pd.DataFrame:
         columns=[f"S{i:02d}" for i in range(n_symbols)],
     )
     closes.iloc[-1, 3] = np.nan  # no bar on the last session
-    closes.iloc[:200, 8:] = np.nan  # four symbols start late: early dates have too few
+    closes.iloc[:200, 8:] = np.nan  # four symbols start late
+    closes.iloc[100:140, 5:8] = np.nan  # exactly MIN_SYMBOLS (5) on these dates: ranked
+    closes.iloc[150:170, 4:8] = np.nan  # 4 on these: too few, not ranked
     return closes
 
 
@@ -32,7 +34,10 @@ def test_cross_rank_masks_short_dates_as_where_did():
     ranked = (wide.rank(axis=1) - 0.5).div(count, axis=0) - 0.5
     old = ranked.where(count >= ranking.MIN_SYMBOLS, np.nan)
     pd.testing.assert_frame_equal(ranking.cross_rank(wide), old, check_exact=True)
-    assert ranking.cross_rank(wide).iloc[:5].isna().all().all()  # ret_5 unknown: masked
+    got = ranking.cross_rank(wide)
+    assert got.iloc[:5].isna().all().all()  # ret_5 unknown: masked
+    assert got.iloc[120].notna().sum() == ranking.MIN_SYMBOLS  # just enough: ranked
+    assert got.iloc[160].isna().all()  # too few: masked
 
 
 def test_features_of_one_date_equal_that_date_of_the_whole_frame():
