@@ -6,6 +6,13 @@ for every symbol with models loaded (target <= 5 s), `verify`, `report`, and the
 first paint (target <= 1 s; in a fresh process, as the dashboard runs). Peak RSS (ru_maxrss) is printed after each stage; it only
 grows, so each figure is the peak up to and including that stage.
 
+`wait` mode (issue 34): on an existing home (a copy per run), the three waits a person sees,
+`predict` (a cycle with the models loaded, after a warm-up cycle), `report` and the first
+dashboard paint, each in a fresh process, this checkout and `--old DIR` (e.g. a
+`git worktree add /tmp/scale-old main`) alternately, `--rounds` times; medians against the
+targets (predict <= 1.5 s, report <= 1 s, paint <= 0.3 s), wall and CPU, the load average,
+and whether the old and new outputs (cycle calls, report JSON, dashboard snapshot) are identical.
+
 `backtest` mode: a 4-block walk-forward backtest run locally, then on a 2-worker
 `distributed.LocalCluster` (processes, 1 thread each); same results asserted. Per-task
 times from a serial local run give a projection for N workers.
@@ -13,6 +20,7 @@ times from a serial local run give a projection for N workers.
 Usage:
   python bench/bench_scale.py home [--symbols 500] [--years 20] [--kinds K,K] [--epochs N]
   (default: the default model set and epochs of [models])
+  python bench/bench_scale.py wait HOME --as-of DATE [--old DIR] [--rounds 3]
   python bench/bench_scale.py backtest [--symbols 20] [--years 8] [--kinds xgboost,markov]
 """
 
@@ -29,7 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# BENCH_CODE: another checkout's code (the `wait` mode runs the old code with this file)
+sys.path.insert(0, os.environ.get("BENCH_CODE") or str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
@@ -41,6 +50,8 @@ from store.db import open_db  # noqa: E402
 
 PREDICT_TARGET_S = 5.0
 PAINT_TARGET_S = 1.0
+# issue 34's targets for the waits a person sees at 500 symbols (`wait` mode)
+WAIT_TARGETS = {"predict": 1.5, "report": 1.0, "dashboard": 0.3}
 
 
 def peak_mb() -> float:
@@ -154,6 +165,95 @@ async def paint(home: Path) -> float:
     return took
 
 
+def wait_stage(stage_name: str, home: Path, out: Path, as_of: str | None) -> dict[str, float]:
+    """One timed stage in this process on `home`; its output written to `out` as JSON."""
+    import json
+    from datetime import UTC, datetime
+
+    db = open_db(home)
+    settings = config.load(home, environ={})
+    result: object
+    if stage_name == "predict":
+        from assistant.cycle.run import run_cycle
+        from assistant.modeling import serving
+
+        serving.load_serving(db, home)
+        run_cycle(db, home, settings, as_of=as_of)  # warm-up: imports, caches
+
+        def fn() -> object:
+            return [c.to_dict() for c in run_cycle(db, home, settings, as_of=as_of)]
+    elif stage_name == "report":
+        from assistant.cycle import report as report_mod
+
+        def fn() -> object:
+            return report_mod.build(db)
+    else:  # the dashboard's read: its snapshot, at a fixed clock
+        from store import views
+
+        def fn() -> object:
+            return views.dashboard(db, now=datetime(2026, 12, 7, 17, tzinfo=UTC))
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    took = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+    out.write_text(json.dumps(result, sort_keys=True, default=str))
+    db.close()
+    return took
+
+
+def bench_wait(args: argparse.Namespace) -> None:
+    import json
+    import shutil
+    import statistics
+
+    source = Path(args.home)
+    work = Path(tempfile.mkdtemp(prefix="bench-wait-"))
+    codes = {"new": None, "old": args.old} if args.old else {"new": None}
+    figures: dict[tuple[str, str], list[dict[str, float]]] = {}
+    same: dict[str, bool] = {}
+    for stage_name in ("predict", "report", "dashboard"):
+        outputs: dict[str, str] = {}
+        for r in range(args.rounds):
+            for which, code in codes.items():  # alternately, on a fresh copy of the same home
+                home = work / f"{stage_name}-{which}-{r}"
+                shutil.copytree(source, home)
+                env = dict(os.environ, **({"BENCH_CODE": code} if code else {}))
+                out = work / f"{stage_name}-{which}-{r}.json"
+                cmd = [sys.executable, __file__, "stage", str(home), "--stage", stage_name]
+                cmd += ["--out", str(out)] + (["--as-of", args.as_of] if args.as_of else [])
+                got = json.loads(
+                    subprocess.run(
+                        cmd, capture_output=True, text=True, check=True, env=env
+                    ).stdout.splitlines()[-1]
+                )
+                if stage_name == "dashboard":  # the first paint, in a fresh process
+                    paint_cmd = [sys.executable, __file__, "paint", str(home)]
+                    got["paint"] = float(
+                        subprocess.run(
+                            paint_cmd, capture_output=True, text=True, check=True, env=env
+                        ).stdout.split()[-1]
+                    )
+                figures.setdefault((stage_name, which), []).append(got)
+                outputs.setdefault(which, out.read_text())
+                shutil.rmtree(home)
+        same[stage_name] = len(set(outputs.values())) == 1
+    shutil.rmtree(work)
+    print(f"wait: {source}, as of {args.as_of}, medians of {args.rounds} alternating runs")
+    for stage_name, target in WAIT_TARGETS.items():
+        key = "paint" if stage_name == "dashboard" else "wall"
+        line = []
+        for which in codes:
+            runs = figures[(stage_name, which)]
+            wall = statistics.median(r[key] for r in runs)
+            cpu = statistics.median(r["cpu"] for r in runs)
+            what, cpu_of = ("first paint", "read CPU") if key == "paint" else ("wall", "CPU")
+            line.append(f"{which} {what} {wall:.2f} s ({cpu_of} {cpu:.2f} s)")
+        new = statistics.median(r[key] for r in figures[(stage_name, "new")])
+        verdict = "PASS" if new <= target else "FAIL"
+        identical = f"outputs identical: {same[stage_name]}" if args.old else ""
+        print(f"{stage_name:<10} {'; '.join(line)}  target <= {target} s {verdict}  {identical}")
+
+
 def bench_backtest(args: argparse.Namespace) -> None:
     import dask
     import distributed
@@ -239,8 +339,13 @@ def bench_backtest(args: argparse.Namespace) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["home", "backtest", "paint"])
-    ap.add_argument("home", nargs="?", help="paint: the home to paint")
+    ap.add_argument("mode", choices=["home", "backtest", "paint", "wait", "stage"])
+    ap.add_argument("home", nargs="?", help="paint, wait: the home")
+    ap.add_argument("--old", help="wait: another checkout to run alternately (the old code)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--as-of", help="wait: the cycle's session (default: the latest bars)")
+    ap.add_argument("--stage", choices=list(WAIT_TARGETS))
+    ap.add_argument("--out")
     ap.add_argument("--symbols", type=int)
     ap.add_argument("--years", type=int)
     ap.add_argument("--kinds")
@@ -250,7 +355,15 @@ def main() -> int:
     if args.mode == "paint":
         print(f"{asyncio.run(paint(Path(args.home))):.4f}")
         return 0
-    if args.mode == "home":
+    if args.mode == "stage":
+        import json
+
+        took = wait_stage(args.stage, Path(args.home), Path(args.out), args.as_of)
+        print(json.dumps(took))
+        return 0
+    if args.mode == "wait":
+        bench_wait(args)
+    elif args.mode == "home":
         args.symbols, args.years = args.symbols or 500, args.years or 20
         args.kinds = args.kinds if args.kinds is not None else ",".join(config.Models().kinds)
         bench_home(args)

@@ -88,8 +88,13 @@ def daily_realized_var(bars: pd.DataFrame | pd.Series) -> pd.Series:
 
 def future_realized_var(close: pd.Series, h: int) -> pd.Series:
     """The scoring target at t: sum of squared daily log returns over t+1..t+h (NaN at the end)."""
+    return future_realized_vars(close, [h])[h]
+
+
+def future_realized_vars(close: pd.Series, horizons: list[int]) -> dict[int, pd.Series]:
+    """future_realized_var for each of `horizons`, the squared returns computed once."""
     sq = close_to_close_var(close)
-    return sq.rolling(h, min_periods=h).sum().shift(-h)
+    return {h: sq.rolling(h, min_periods=h).sum().shift(-h) for h in horizons}
 
 
 # ---------------------------------------------------------------- loss

@@ -195,13 +195,12 @@ def ranking_record(
             frame = frame[frame["symbol"].isin(symbols)]
         frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
         realized = np.full(len(frame), np.nan)
+        # every symbol's bars in one query and the dates parsed once, not per symbol
+        closes.update(bar_store.final_closes_many(db, sorted(set(frame["symbol"]) - set(closes))))
+        as_of = pd.to_datetime(frame["as_of"].to_numpy())
         for key, idx in frame.groupby("symbol").indices.items():
-            sym = str(key)
-            if sym not in closes:
-                bars = bar_store.load(db, sym)
-                closes[sym] = bars.loc[bars["provisional"] == 0, "close"].astype(float)
-            c = closes[sym]
-            pos = c.index.get_indexer(pd.to_datetime(frame["as_of"].to_numpy()[idx]))
+            c = closes[str(key)]
+            pos = c.index.get_indexer(as_of[idx])
             target = pos + int(h)
             ok = (pos >= 0) & (target < len(c))
             values = c.to_numpy()
@@ -234,12 +233,27 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
     out = np.full(len(calls), np.nan)
     first = str(min(calls["as_of"]))  # no call needs a bar before its own as_of
     stored = bar_store.load_many(db, sorted(set(calls["symbol"].tolist())), start=first)
-    for (sym, h), g in calls.groups("symbol", "horizon"):
+    # per symbol: its horizons' targets from one pass over its closes, dates as text once
+    wanted: dict[str, list[int]] = {}
+    for sym, h in {
+        (str(s), int(h)) for s, h in zip(calls["symbol"], calls["horizon"], strict=True)
+    }:
+        wanted.setdefault(sym, []).append(h)
+    targets: dict[tuple[str, int], np.ndarray] = {}
+    at: dict[str, dict[str, int]] = {}  # per symbol: its sessions' positions by date
+    for sym, hs in wanted.items():
         if sym not in stored:
             continue
-        rv = volatility.future_realized_var(stored[str(sym)]["close"], int(h))
-        rv.index = pd.DatetimeIndex(rv.index).strftime("%Y-%m-%d")
-        out[g["position"]] = rv.reindex(g["as_of"]).to_numpy(float)
+        close = stored[sym]["close"]
+        days = pd.DatetimeIndex(close.index).strftime("%Y-%m-%d")
+        at[sym] = {d: i for i, d in enumerate(days)}
+        for h, rv in volatility.future_realized_vars(close, sorted(hs)).items():
+            targets[(sym, h)] = np.r_[rv.to_numpy(float), np.nan]  # [-1]: a date not stored
+    for (name, horizon), g in calls.groups("symbol", "horizon"):
+        target = targets.get((str(name), int(horizon)))
+        if target is not None:
+            where = at[str(name)]
+            out[g["position"]] = target[[where.get(d, -1) for d in g["as_of"]]]
     return out
 
 

@@ -300,7 +300,10 @@ def ranks_as_of(
     mine = {s: b for s, b in bars.items() if s in row["symbols"] and len(b)}
     if len(mine) < ranking.MIN_SYMBOLS:
         return None
-    X = ranking.features(ranking.wide_closes(mine), market_close(bars))
+    # only the as-of row is ranked (the factors still see the whole window)
+    X = ranking.features(
+        ranking.wide_closes(mine), market_close(bars), dates=pd.DatetimeIndex([as_of])
+    )
     if as_of not in X.index.get_level_values("date"):
         return None
     today = X.xs(as_of, level="date")
