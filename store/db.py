@@ -11,7 +11,7 @@ import contextlib
 import errno
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import sqlite_utils
@@ -469,6 +469,19 @@ def date_range(start: str | None, end: str | None) -> tuple[str, list[str]]:
     if end:
         sql, params = sql + " AND date <= ?", [*params, end]
     return sql, params
+
+
+def ledger_filters(status: str | None, symbols: Sequence[str] | None) -> tuple[str, list[object]]:
+    """` WHERE status = ? AND symbol IN (...)` for a ledger table (daily or hourly calls),
+    with its parameters; empty when neither is given."""
+    clauses, params = [], list[object]()
+    if status:
+        clauses.append("status = ?")
+        params.append(status)
+    if symbols:
+        clauses.append(f"symbol IN ({','.join('?' * len(symbols))})")
+        params.extend(symbols)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def file_of(db: sqlite_utils.Database) -> Path | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlite_utils
 
+from store.db import ledger_filters
+
 INSERT_COLUMNS = (
     "symbol",
     "as_of",
@@ -118,7 +120,7 @@ def mark_expired(db: sqlite_utils.Database, ids: Iterable[int], when: str) -> No
 
 def scored(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Verified hourly calls, in the order their outcomes became known."""
-    where, params = _filters("verified", symbols)
+    where, params = ledger_filters("verified", symbols)
     cur = db.execute(
         f"SELECT * FROM hourly_predictions{where} ORDER BY target_session, target, id", params
     )
@@ -130,7 +132,7 @@ def listing(
     db: sqlite_utils.Database, *, status: str | None = None, symbols: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
     """Hourly calls, oldest first."""
-    where, params = _filters(status, symbols)
+    where, params = ledger_filters(status, symbols)
     cur = db.execute(
         f"SELECT * FROM hourly_predictions{where} ORDER BY session, slot, symbol, horizon, id",
         params,
@@ -140,21 +142,10 @@ def listing(
 
 
 def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> dict[str, int]:
-    where, params = _filters(None, symbols)
+    where, params = ledger_filters(None, symbols)
     out = {"pending": 0, "verified": 0, "expired": 0}
     for status, n in db.execute(
         f"SELECT status, COUNT(*) FROM hourly_predictions{where} GROUP BY status", params
     ):
         out[str(status)] = int(n)
     return out
-
-
-def _filters(status: str | None, symbols: Sequence[str] | None) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    if status:
-        clauses.append("status = ?")
-        params.append(status)
-    if symbols:
-        clauses.append(f"symbol IN ({','.join('?' * len(symbols))})")
-        params.extend(symbols)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import sqlite_utils
 
 from store import range_states, schema
+from store.db import ledger_filters
 
 STATUSES = ("pending", "verified", "expired")
 PASS_CACHE_KIB = 64 << 10  # page cache of a verify pass (the connection's own is restored)
@@ -207,7 +208,7 @@ def residuals(
     call with a volatility forecast whose target session is on or before `known_by` (all
     when None) and after `after` (when given), of `horizon` (every one when None), in the
     order their outcomes became known (target session, then symbol, call date, id)."""
-    where, params = _filters("verified", symbols)
+    where, params = ledger_filters("verified", symbols)
     extra = ""
     for clause, value in (
         (" AND horizon = ?", horizon),
@@ -231,7 +232,7 @@ def residuals(
 def first_pending(db: sqlite_utils.Database, symbols: Sequence[str]) -> dict[int, str]:
     """{horizon: the earliest target session of a pending call with a volatility forecast}:
     outcomes on or after it may still be verified."""
-    where, params = _filters("pending", symbols)
+    where, params = ledger_filters("pending", symbols)
     return {
         int(h): str(first)
         for h, first in db.execute(
@@ -258,7 +259,7 @@ def listing(
 ) -> list[dict[str, Any]]:
     """Ledger rows, newest first."""
     sql = "SELECT * FROM predictions"
-    where, params = _filters(status, symbols)
+    where, params = ledger_filters(status, symbols)
     sql += where + " ORDER BY as_of DESC, symbol, horizon, id DESC"
     if limit:
         sql += " LIMIT ?"
@@ -273,7 +274,7 @@ def scored(
 ) -> list[dict[str, Any]]:
     """Verified predictions in target-date order (what accuracy is measured on); with
     `until`, only those whose target session is on or before it (what was known then)."""
-    where, params = _filters("verified", symbols)
+    where, params = ledger_filters("verified", symbols)
     if until is not None:
         where, params = where + " AND target_date <= ?", [*params, until]
     cur = db.execute(
@@ -296,7 +297,7 @@ def live_record(
 ) -> dict[tuple[str, int], list[tuple[str, int, int, int]]]:
     """{(symbol, horizon): [(as_of, hit, up_hit, majority_hit)]} of the verified UP/DOWN
     calls of one model version whose target session is on or before `known_by`."""
-    where, params = _filters("verified", symbols)
+    where, params = ledger_filters("verified", symbols)
     extra = "" if known_by is None else " AND target_date <= ?"
     out: dict[tuple[str, int], list[tuple[str, int, int, int]]] = {}
     for sym, h, as_of, hit, up, maj in db.execute(
@@ -330,24 +331,13 @@ def evidence_record(
 
 
 def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> dict[str, int]:
-    where, params = _filters(None, symbols)
+    where, params = ledger_filters(None, symbols)
     out = dict.fromkeys(STATUSES, 0)
     for status, n in db.execute(
         f"SELECT status, COUNT(*) FROM predictions{where} GROUP BY status", params
     ):
         out[status] = int(n)
     return out
-
-
-def _filters(status: str | None, symbols: Sequence[str] | None) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    if status:
-        clauses.append("status = ?")
-        params.append(status)
-    if symbols:
-        clauses.append(f"symbol IN ({','.join('?' * len(symbols))})")
-        params.extend(symbols)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def verified_hits(db: sqlite_utils.Database, symbol: str, until: str) -> list[Any]:
