@@ -9,39 +9,45 @@ them; `horizon` counts session hours.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
 from store.db import ledger_filters
 
-INSERT_COLUMNS = (
-    "symbol",
-    "as_of",
-    "horizon",
-    "model_version",
-    "made_at",
-    "session",
-    "slot",
-    "target",
-    "target_session",
-    "target_slot",
-    "base_price",
-    "pred_change_pct",
-    "pred_price",
-    "lower",
-    "upper",
-    "lower95",
-    "upper95",
-    "vol_sigma",
-    "p_up",
-    "p_flat",
-    "p_down",
-    "direction",
-    "flat_band",
-    "majority",
-    "last_move",
-)
+
+class HourlyCallRow(NamedTuple):
+    """One hour-ahead call as written: the fields are the columns `insert_many` fills, in
+    its INSERT's order."""
+
+    symbol: str
+    as_of: str  # the start of the bar at whose close the call is made
+    horizon: int  # session hours
+    model_version: str
+    made_at: str
+    session: str
+    slot: int
+    target: str  # the start of the bar whose close it is scored on
+    target_session: str
+    target_slot: int
+    base_price: float
+    pred_change_pct: float
+    pred_price: float
+    lower: float  # the 80% range of the target close
+    upper: float
+    lower95: float  # the 95% range
+    upper95: float
+    vol_sigma: float
+    p_up: float
+    p_flat: float
+    p_down: float
+    direction: str
+    flat_band: float
+    majority: int
+    last_move: int
+
+
+INSERT_COLUMNS = HourlyCallRow._fields
 
 _INSERT = (
     f"INSERT OR IGNORE INTO hourly_predictions ({', '.join(INSERT_COLUMNS)}) "
@@ -74,8 +80,8 @@ WHERE p.status = 'pending' AND p.target_session <= ?
 """
 
 
-def insert_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
-    """Insert rows (values in INSERT_COLUMNS order); returns how many were new."""
+def insert_many(db: sqlite_utils.Database, rows: Iterable[HourlyCallRow]) -> int:
+    """Insert calls; returns how many were new."""
     before = db.execute("SELECT total_changes()").fetchone()[0]
     db.conn.executemany(_INSERT, list(rows))
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
