@@ -86,20 +86,33 @@ def _say_created(args: argparse.Namespace, code: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit code. Called without `argv` (the `assistant` script,
-    `python -m assistant`) it is the whole process: after Ctrl-C it ends at once with 130.
-    Threads still training (joblib's pool running torch) would otherwise make the
+    `python -m assistant`) it is the whole process: after Ctrl-C it ends at once with 130,
+    and a command that returns while a training thread still runs (a daemon stopped during
+    a training it abandoned) ends at once with its own code. Threads still training
+    (joblib's pool or the daemon's worker running torch) would otherwise make the
     interpreter's shutdown abort ("terminate called without an active exception", exit
     134). Nothing they hold needs finishing: artifacts are written under a temporary name
     and registered only once whole, and an open transaction rolls back as after a kill."""
     code = _main(sys.argv[1:] if argv is None else argv)
-    if code == 130 and argv is None:
+    if argv is None and (code == 130 or _training_left()):
+        import logging
+
+        logging.shutdown()  # the daemon's log file, flushed and closed
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        os._exit(130)
+        os._exit(code)
     return code
+
+
+def _training_left() -> bool:
+    """Whether a training thread is still running (the daemon's stop abandons one that did
+    not stop within its grace): the interpreter's shutdown would abort under it."""
+    import threading
+
+    return any(t.name == "training" and t.is_alive() for t in threading.enumerate())
 
 
 def _main(argv: list[str]) -> int:
