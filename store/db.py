@@ -126,14 +126,14 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite_utils.Database:
+def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqlite_utils.Database:
     """A configured connection without running migrations (readers use this too).
 
     `read_only` (a home that cannot be written: `unwritable`): the file is opened with
     `mode=ro`, and where SQLite cannot set up its WAL index there (no `-shm` file and no
     right to create one) as `immutable`: nothing can change a file nobody may write. A
     non-empty `-wal` it cannot read is refused rather than read around (its commits
-    would be missing).
+    would be missing). `create=False`: a missing file is an error, never a new empty one.
     """
     why = unopenable(path)
     if why:
@@ -141,7 +141,13 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite_utils.Database:
     if read_only:
         return _connect_read_only(path)
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        if create:
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        else:
+            from urllib.parse import quote
+
+            uri = f"file:{quote(str(path))}?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path} ({exc})") from None
     db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -247,11 +253,17 @@ def open_db(
             raise
         return db
     ensure_private_dir(home)
-    try:
-        _create_private_file(path)
-    except PermissionError:
-        raise StoreError(f"cannot create {path}: permission denied") from None
-    db = connect(path)
+    if create:
+        try:
+            _create_private_file(path)
+        except PermissionError:
+            raise StoreError(f"cannot create {path}: permission denied") from None
+    try:  # (create=False: a file moved away since the check above is not made anew)
+        db = connect(path, create=create)
+    except StoreError:
+        if not create and not path.exists():
+            raise StoreError(f"{path} is gone (moved or deleted)") from None
+        raise
     try:
         if check or (migrate and MIGRATIONS.pending(db)):
             require_intact(db, path)

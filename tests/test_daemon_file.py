@@ -102,3 +102,40 @@ def test_a_daemon_whose_file_stays_put_runs_on(home, tmp_path, caplog):
     home.mkdir(mode=0o700)
     rc, ticks = _run(home, tmp_path, caplog, lambda home, copy: None)
     assert rc == 0 and ticks == 4
+
+
+def test_a_training_asked_after_the_file_was_copied_onto_never_opens_it(home, tmp_path, caplog):
+    """A training thread that starts after a file was moved onto the database (its -wal and
+    -shm left beside it) must not open that file: SQLite would reset the -shm that the
+    daemon's own connection has mapped, and the whole daemon dies of SIGBUS instead of
+    stopping cleanly with EXIT_REPLACED (seen once in CI)."""
+    import threading
+
+    from assistant.daemon import worker as worker_module
+    from assistant.daemon.worker import TrainingWorker, TrainRequest
+
+    home.mkdir(mode=0o700)
+    db = open_db(home)
+    st = os.stat(home / "assistant.db")
+    backup(db, tmp_path / "backup.db")
+    os.replace(tmp_path / "backup.db", home / "assistant.db")  # copied onto, -wal/-shm stay
+    opened = []
+    real_open = worker_module.open_db
+
+    def spy(*args, **kwargs):
+        opened.append(args)
+        return real_open(*args, **kwargs)
+
+    worker_module.open_db = spy
+    try:
+        training = TrainingWorker(
+            home, config.load(home), threading.Event(), file_id=lambda: (st.st_dev, st.st_ino)
+        )
+        with caplog.at_level(logging.ERROR, logger="assistant.daemon"):
+            training.submit(TrainRequest("test"))
+            assert training.join(30)
+    finally:
+        worker_module.open_db = real_open
+        db.close()
+    assert opened == []
+    assert "training not started: the database file was replaced" in caplog.text

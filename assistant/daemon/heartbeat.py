@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from store import daemon_state
-from store.db import DB_FILENAME, connect
+from store.db import DB_FILENAME, StoreError, connect
 
 log = logging.getLogger("assistant.daemon")
 
@@ -62,7 +62,11 @@ class BusyBeat:
         self._since = None
 
     def _run(self) -> None:
-        db = connect(self.home / DB_FILENAME)
+        try:  # never a new, empty file where a restore moved the database away
+            db = connect(self.home / DB_FILENAME, create=False)
+        except StoreError as exc:
+            log.debug("busy heartbeat not started: %s", exc)
+            return
         try:
             while not self._stop.wait(self.interval_s):
                 since = self._since

@@ -111,7 +111,9 @@ class Daemon:
             if replay_options is not None
             else LiveDriver(self)
         )
-        self.worker = TrainingWorker(self.home, settings, self.stop, self.driver.session_now)
+        self.worker = TrainingWorker(
+            self.home, settings, self.stop, self.driver.session_now, lambda: self._file_id
+        )
         self._next_beat = 0.0
         self._next_checkpoint = 0.0
         self._started = False

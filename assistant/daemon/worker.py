@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import sqlite_utils
 from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
-from store.db import DiskFull, disk_full_error, is_disk_full, open_db
+from store.db import DB_FILENAME, DiskFull, StoreError, disk_full_error, is_disk_full, open_db
 from vocab.commands import Retrained
 from vocab.jsontypes import Json
 
@@ -63,11 +64,14 @@ class TrainingWorker:
         settings: Settings,
         stop: threading.Event,
         clock: Callable[[], str | None] | None = None,
+        file_id: Callable[[], tuple[int, int] | None] | None = None,
     ):
         """`clock`: the session it is now on the daemon's clock (simulated in replay):
-        a model registered then is known on it (see training.train)."""
+        a model registered then is known on it (see training.train). `file_id`: the
+        (st_dev, st_ino) of the database file the daemon opened."""
         self.home, self.settings, self.stop = Path(home), settings, stop
         self.clock = clock
+        self.file_id = file_id
         self._queue: deque[TrainRequest] = deque()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None  # set while a thread is taking requests
@@ -134,8 +138,23 @@ class TrainingWorker:
                 commands.finish(db, cid, error=CANCELLED)
         return len(gone) + aborted  # the caller says so, in one line with what else it cancels
 
+    def _replaced(self) -> bool:
+        """Whether the file at the home's path is not the one the daemon opened. A thread
+        must not open such a file: a copy placed beside the old -wal and -shm makes SQLite
+        reset the -shm that the daemon's own connection has mapped (SIGBUS)."""
+        expected = None if self.file_id is None else self.file_id()
+        if expected is None:
+            return False  # (not opened yet)
+        try:
+            st = os.stat(self.home / DB_FILENAME)
+        except FileNotFoundError:
+            return True
+        return (st.st_dev, st.st_ino) != expected
+
     def _run(self) -> None:
         try:
+            if self._replaced():  # the daemon's loop says so and stops
+                raise StoreError("the database file was replaced since the daemon opened it")
             db = open_db(self.home, create=False)  # (gone: the daemon's loop says why, stops)
         except Exception as exc:
             log.error("training not started: %s", exc)
