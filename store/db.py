@@ -496,6 +496,16 @@ def ledger_filters(status: str | None, symbols: Sequence[str] | None) -> tuple[s
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
+def file_id(path: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the file at `path` (None when there is none): which file a path
+    names now, to tell a replaced database from the one a process opened."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def file_of(db: sqlite_utils.Database) -> Path | None:
     """The database file behind a connection (None for an in-memory one)."""
     for _, name, file in db.execute("PRAGMA database_list").fetchall():

@@ -59,6 +59,7 @@ from store.db import (
     StoreError,
     checkpoint,
     disk_full_error,
+    file_id,
     is_disk_full,
     open_db,
 )
@@ -215,11 +216,7 @@ class Daemon:
         return self.exit_code
 
     def _path_id(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self.home / DB_FILENAME)
-        except FileNotFoundError:
-            return None
-        return st.st_dev, st.st_ino
+        return file_id(self.home / DB_FILENAME)
 
     def _replaced(self) -> bool:
         """Whether the file at the home's path is no longer the one opened (then: stop)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +23,15 @@ import sqlite_utils
 from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
-from store.db import DB_FILENAME, DiskFull, StoreError, disk_full_error, is_disk_full, open_db
+from store.db import (
+    DB_FILENAME,
+    DiskFull,
+    StoreError,
+    disk_full_error,
+    file_id,
+    is_disk_full,
+    open_db,
+)
 from vocab.commands import Retrained
 from vocab.jsontypes import Json
 
@@ -145,11 +152,7 @@ class TrainingWorker:
         expected = None if self.file_id is None else self.file_id()
         if expected is None:
             return False  # (not opened yet)
-        try:
-            st = os.stat(self.home / DB_FILENAME)
-        except FileNotFoundError:
-            return True
-        return (st.st_dev, st.st_ino) != expected
+        return file_id(self.home / DB_FILENAME) != expected
 
     def _run(self) -> None:
         try:
