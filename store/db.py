@@ -126,7 +126,13 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
-def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqlite_utils.Database:
+def connect(
+    path: Path,
+    *,
+    read_only: bool = False,
+    create: bool = True,
+    expect: tuple[int, int] | None = None,
+) -> sqlite_utils.Database:
     """A configured connection without running migrations (readers use this too).
 
     `read_only` (a home that cannot be written: `unwritable`): the file is opened with
@@ -134,6 +140,8 @@ def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqli
     right to create one) as `immutable`: nothing can change a file nobody may write. A
     non-empty `-wal` it cannot read is refused rather than read around (its commits
     would be missing). `create=False`: a missing file is an error, never a new empty one.
+    `expect`: the `file_id` the file must have; another file at the path (copied onto it
+    since) is refused before SQLite reads anything of it (see `_refuse_other_file`).
     """
     why = unopenable(path)
     if why:
@@ -150,6 +158,8 @@ def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqli
             conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path} ({exc})") from None
+    if expect is not None:
+        _refuse_other_file(conn, path, expect)
     db = sqlite_utils.Database(conn, execute_plugins=False)
     try:
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -165,6 +175,23 @@ def connect(path: Path, *, read_only: bool = False, create: bool = True) -> sqli
             raise disk_full_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     return db
+
+
+def _refuse_other_file(conn: sqlite3.Connection, path: Path, expect: tuple[int, int]) -> None:
+    """Close `conn` and refuse when the file at `path` is not `expect` any more.
+
+    SQLite opens the file on connect and reads nothing of it (nor of its -wal and -shm)
+    before the first statement. A path that names `expect` after the open named it at the
+    open too, so the connection holds that file. This closes the window a check before
+    the connect leaves: a file copied onto the path in between, beside the old -wal and
+    -shm, would make SQLite in this process reset the -shm that another connection of the
+    same process has mapped (POSIX locks do not keep a process from itself): SIGBUS, or a
+    connection that reads the wrong pages."""
+    now = file_id(path)
+    if now != expect:
+        conn.close()
+        what = "is gone (moved or deleted)" if now is None else "was replaced by another file"
+        raise StoreError(f"{path} {what} since it was opened")
 
 
 def _connect_read_only(path: Path) -> sqlite_utils.Database:
@@ -212,6 +239,7 @@ def open_db(
     check: bool = False,
     read_only: bool = False,
     create: bool = True,
+    expect: tuple[int, int] | None = None,
 ) -> sqlite_utils.Database:
     """Open (creating if needed) the database in `home`, bring its schema up to date.
 
@@ -220,6 +248,7 @@ def open_db(
     the daemon's own later connections skip it. Pending migrations are writes: they are
     always preceded by the check. `create=False`: a missing file is refused, not created
     (a daemon thread opening mid-restore must not put an empty home in its place).
+    `expect`: the `file_id` of the file a daemon thread must open, none other (`connect`).
 
     A home that cannot be written (`unwritable`) is opened read-only when `read_only` (a
     reader's open: nothing is created or migrated), else refused with `ReadOnlyHome`.
@@ -259,7 +288,7 @@ def open_db(
         except PermissionError:
             raise StoreError(f"cannot create {path}: permission denied") from None
     try:  # (create=False: a file moved away since the check above is not made anew)
-        db = connect(path, create=create)
+        db = connect(path, create=create, expect=expect)
     except StoreError:
         if not create and not path.exists():
             raise StoreError(f"{path} is gone (moved or deleted)") from None

@@ -104,38 +104,65 @@ def test_a_daemon_whose_file_stays_put_runs_on(home, tmp_path, caplog):
     assert rc == 0 and ticks == 4
 
 
-def test_a_training_asked_after_the_file_was_copied_onto_never_opens_it(home, tmp_path, caplog):
-    """A training thread that starts after a file was moved onto the database (its -wal and
-    -shm left beside it) must not open that file: SQLite would reset the -shm that the
-    daemon's own connection has mapped, and the whole daemon dies of SIGBUS instead of
-    stopping cleanly with EXIT_REPLACED (seen once in CI)."""
-    import threading
+_RACE = r"""
+import logging, os, sys, threading
+from pathlib import Path
 
-    from assistant.daemon import worker as worker_module
-    from assistant.daemon.worker import TrainingWorker, TrainRequest
+from assistant import config
+from assistant.daemon import worker as worker_module
+from assistant.daemon.worker import TrainingWorker, TrainRequest
+from store.db import backup, open_db
+
+logging.basicConfig(level=logging.ERROR, stream=sys.stdout, format="%(message)s")
+home, spare = Path(sys.argv[1]), Path(sys.argv[2])
+db = open_db(home)  # the daemon's own connection: its -shm is mapped from here on
+db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+db.execute("INSERT INTO t VALUES (1)")
+db.conn.commit()
+st = os.stat(home / "assistant.db")
+backup(db, spare)
+real_open_db = worker_module.open_db
+if sys.argv[3] == "before":  # copied onto before the training was asked
+    os.replace(spare, home / "assistant.db")
+
+def copied_onto_then_opened(*args, **kwargs):
+    if sys.argv[3] == "at-open":  # the copy lands just as the training thread opens
+        os.replace(spare, home / "assistant.db")
+    return real_open_db(*args, **kwargs)
+
+worker_module.open_db = copied_onto_then_opened
+training = TrainingWorker(
+    home, config.load(home), threading.Event(), file_id=lambda: (st.st_dev, st.st_ino)
+)
+training.submit(TrainRequest("test"))
+assert training.join(60)
+for i in range(50):  # the daemon writes on (into the file it opened) and stops cleanly
+    db.execute("INSERT INTO t VALUES (?)", [i])
+    db.conn.commit()
+print("rows", db.execute("SELECT count(*) FROM t").fetchone()[0])
+db.close()
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "at-open"])
+def test_a_training_never_opens_a_file_copied_onto_the_database(home, tmp_path, when):
+    """A training thread must not open a file moved onto the database (its -wal and -shm
+    left beside it): SQLite in the same process would reset the -shm the daemon's own
+    connection has mapped, and the daemon dies of SIGBUS or reads wrong pages instead of
+    stopping cleanly with EXIT_REPLACED. `at-open`: the copy lands after any check made
+    before the thread connects (one CI run lost a pytest worker so): the open itself must
+    refuse a file that is not the one the daemon opened. A real process: the failure is
+    the whole process dying."""
+    import subprocess
+    import sys
 
     home.mkdir(mode=0o700)
-    db = open_db(home)
-    st = os.stat(home / "assistant.db")
-    backup(db, tmp_path / "backup.db")
-    os.replace(tmp_path / "backup.db", home / "assistant.db")  # copied onto, -wal/-shm stay
-    opened = []
-    real_open = worker_module.open_db
-
-    def spy(*args, **kwargs):
-        opened.append(args)
-        return real_open(*args, **kwargs)
-
-    worker_module.open_db = spy
-    try:
-        training = TrainingWorker(
-            home, config.load(home), threading.Event(), file_id=lambda: (st.st_dev, st.st_ino)
-        )
-        with caplog.at_level(logging.ERROR, logger="assistant.daemon"):
-            training.submit(TrainRequest("test"))
-            assert training.join(30)
-    finally:
-        worker_module.open_db = real_open
-        db.close()
-    assert opened == []
-    assert "training not started: the database file was replaced" in caplog.text
+    out = subprocess.run(
+        [sys.executable, "-c", _RACE, str(home), str(tmp_path / "spare.db"), when],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
+    assert "training not started" in out.stdout and "was replaced" in out.stdout
+    assert "rows 51" in out.stdout

@@ -71,3 +71,25 @@ def test_beats_only_while_busy_and_gives_up_on_a_hung_step(home, monkeypatch):
             assert len(beats) == stuck  # ...and stopped once it was older than 0.3 s
     finally:
         beat.close()
+
+
+def test_beats_never_go_to_a_file_copied_onto_the_database(home, tmp_path, monkeypatch):
+    """The beat's thread connects after the loop opened the database; a file copied onto
+    the path in between is not the daemon's: the thread refuses it and never beats."""
+    import os
+
+    from store.db import DB_FILENAME, backup, file_id
+
+    db = open_db(home)
+    opened = file_id(home / DB_FILENAME)
+    backup(db, tmp_path / "copy.db")
+    db.close()
+    os.replace(tmp_path / "copy.db", home / DB_FILENAME)
+    beats: list[object] = []
+    monkeypatch.setattr(daemon_state, "heartbeat", lambda db, **kw: beats.append(db))
+    beat = BusyBeat(home, 0.01, expect=opened).start()
+    with beat:
+        beat._thread.join(30)  # it ends at once: it has nothing to beat into
+    alive = beat._thread.is_alive()
+    beat.close()
+    assert not alive and beats == []

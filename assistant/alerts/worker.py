@@ -55,8 +55,18 @@ def idempotency_key(alert: outbox.Alert) -> str:
 class AlertSender:
     """`start()`, then `close()` at daemon stop (enqueues the stop event, sends it briefly)."""
 
-    def __init__(self, home: Path, settings: Settings, *, poll_s: float = 1.0):
+    def __init__(
+        self,
+        home: Path,
+        settings: Settings,
+        *,
+        poll_s: float = 1.0,
+        expect: tuple[int, int] | None = None,
+    ):
+        """`expect`: the `file_id` of the database file the daemon opened; the sender
+        opens that file only (see store.db.connect)."""
         self.home, self.settings, self.poll_s = Path(home), settings, poll_s
+        self.expect = expect
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._seen_version: int | None = None  # the scan runs only after another write
@@ -73,7 +83,7 @@ class AlertSender:
         cfg = self.settings.alerts
         if cfg.urls and cfg.daemon and notify:
             try:
-                db = open_db(self.home)
+                db = open_db(self.home, create=False, expect=self.expect)
                 try:
                     events.daemon_stopping(db, started_at)
                 finally:
@@ -92,7 +102,7 @@ class AlertSender:
             stopping = self._stop.is_set()
             try:
                 if self.settings.alerts.urls:  # no URLs (the default): nothing to do
-                    db = db or open_db(self.home, create=False)
+                    db = db or open_db(self.home, create=False, expect=self.expect)
                     if not started:
                         lost = outbox.interrupted(db)
                         if lost:

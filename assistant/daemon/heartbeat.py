@@ -30,7 +30,11 @@ class BusyBeat:
         *,
         max_busy_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        expect: tuple[int, int] | None = None,
     ) -> None:
+        """`expect`: the `file_id` of the database file the daemon opened; the beats
+        connect to that file only (see store.db.connect)."""
+        self.expect = expect
         self.home, self.interval_s, self.max_busy_s, self.clock = (
             Path(home),
             interval_s,
@@ -63,7 +67,7 @@ class BusyBeat:
 
     def _run(self) -> None:
         try:  # never a new, empty file where a restore moved the database away
-            db = connect(self.home / DB_FILENAME, create=False)
+            db = connect(self.home / DB_FILENAME, create=False, expect=self.expect)
         except StoreError as exc:
             log.debug("busy heartbeat not started: %s", exc)
             return

@@ -180,8 +180,10 @@ class Daemon:
                 raise
             self._file_id = self._path_id()
             self._sweep_partials()
-            self.beat = BusyBeat(self.home, self.heartbeat_s).start()
-            self.alerts = AlertSender(self.home, self.settings).start()  # its own thread
+            self.beat = BusyBeat(self.home, self.heartbeat_s, expect=self._file_id).start()
+            self.alerts = AlertSender(
+                self.home, self.settings, expect=self._file_id
+            ).start()  # its own thread
             while not self.stop.is_set():
                 if self._replaced():
                     break

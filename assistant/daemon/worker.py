@@ -24,11 +24,8 @@ from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
 from store.db import (
-    DB_FILENAME,
     DiskFull,
-    StoreError,
     disk_full_error,
-    file_id,
     is_disk_full,
     open_db,
 )
@@ -145,20 +142,13 @@ class TrainingWorker:
                 commands.finish(db, cid, error=CANCELLED)
         return len(gone) + aborted  # the caller says so, in one line with what else it cancels
 
-    def _replaced(self) -> bool:
-        """Whether the file at the home's path is not the one the daemon opened. A thread
-        must not open such a file: a copy placed beside the old -wal and -shm makes SQLite
-        reset the -shm that the daemon's own connection has mapped (SIGBUS)."""
-        expected = None if self.file_id is None else self.file_id()
-        if expected is None:
-            return False  # (not opened yet)
-        return file_id(self.home / DB_FILENAME) != expected
-
     def _run(self) -> None:
         try:
-            if self._replaced():  # the daemon's loop says so and stops
-                raise StoreError("the database file was replaced since the daemon opened it")
-            db = open_db(self.home, create=False)  # (gone: the daemon's loop says why, stops)
+            # Only the file the daemon opened: a copy placed beside the old -wal and -shm
+            # makes SQLite reset the -shm that the daemon's own connection has mapped
+            # (SIGBUS). Gone or replaced: the daemon's loop says why and stops.
+            expect = None if self.file_id is None else self.file_id()
+            db = open_db(self.home, create=False, expect=expect)
         except Exception as exc:
             log.error("training not started: %s", exc)
             with self._lock:
