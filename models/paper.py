@@ -48,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -195,7 +195,9 @@ class AccountState(TypedDict):
     cash: float
     positions: dict[str, PositionState]
     last: dict[str, float]
-    missing: dict[str, int]  # held symbols: sessions in a row without a bar (absent: none)
+    missing: NotRequired[
+        dict[str, int]
+    ]  # held symbols: sessions in a row without a bar (absent: none)
 
 
 class Fill(TypedDict):
@@ -250,7 +252,7 @@ class Account:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Account:
+    def from_dict(cls, d: AccountState) -> Account:
         return cls(
             float(d["cash"]),
             {s: Position(**p) for s, p in d.get("positions", {}).items()},
