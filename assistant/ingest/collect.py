@@ -343,7 +343,5 @@ def _count_empty(
     limit = int(settings.collect.deactivate_after_empty)
     if store_symbols.record_empty(db, sym, message=message, deactivate_after=limit):
         results[sym].message += f" — taken off the watchlist after {limit} empty answers in a row"
-    elif (known := store_symbols.get(db, sym)) is not None and known[
-        "consecutive_empty"
-    ] >= limit > 0:
+    elif (row := store_symbols.get(db, sym)) is not None and row["consecutive_empty"] >= limit > 0:
         results[sym].message += " — kept on the watchlist: it has stored bars"
