@@ -317,12 +317,16 @@ def predict_table(calls: list[Call]) -> str:
         for c in calls
     ]
     if not any(c.rank is not None for c in calls):
-        return table(rows, PREDICT_COLUMNS)
+        return table(rows, PREDICT_COLUMNS, drop=NARROW_DROPS)
     # the ranking model's rank, when one serves: rank among the ranked symbols
     for row, c in zip(rows, calls, strict=True):
         ranked = c.rank is not None and c.relative_pct is not None
         row.insert(-1, f"{c.rank} of {c.rank_of}, {c.relative_pct:+.2f}%" if ranked else "-")
-    return table(rows, [*PREDICT_COLUMNS[:-1], "relative", PREDICT_COLUMNS[-1]])
+    return table(rows, [*PREDICT_COLUMNS[:-1], "relative", PREDICT_COLUMNS[-1]], drop=NARROW_DROPS)
+
+
+# what a narrow terminal leaves out first: the call, its target and its 80% range stay
+NARROW_DROPS = ("model", "relative", "as of", "confidence", "regime", "95% range", "target date")
 
 
 def call_details(calls: list[Call]) -> list[str]:

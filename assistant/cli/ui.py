@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "accuracy against baselines, regimes, the daemon's state. It reads the database and only "
         "queues commands; the daemon (`assistant start`) does the work. Press ? inside for the keys.",
     )
-    tui.set_defaults(func=cmd_tui)
+    tui.set_defaults(func=cmd_tui, full_screen=True)
     demo = sub.add_parser(
         "demo",
         help="replay bundled market history through the daemon and watch it in the dashboard",
@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f"(default {','.join(DEMO_KINDS)}; e.g. {','.join(DEMO_KINDS)},lstm,gru,transformer "
         "to watch the torch kinds too: each retrain then takes minutes, and the replay waits)",
     )
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=cmd_demo, full_screen=True)
 
 
 def demo_kinds(text: str) -> list[str]:
