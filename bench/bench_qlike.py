@@ -129,7 +129,8 @@ def _extra(name: str, bars: pd.DataFrame, market: pd.Series | None) -> Callable[
             out = []
             for w in (5, 22):
                 m = volatility._trailing_mean(a, w)
-                out.append(np.log(np.maximum(np.pi / 2 * m**2, 0.01 * month)))
+                with np.errstate(divide="ignore"):  # a month of stale closes: -inf, dropped
+                    out.append(np.log(np.maximum(np.pi / 2 * m**2, 0.01 * month)))
             return np.column_stack(out)
         if name == "mkt":
             if market is None:
