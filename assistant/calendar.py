@@ -131,7 +131,9 @@ def _add_sessions(exchange: str, date: pd.Timestamp, n: int) -> pd.Timestamp:
     return ahead[n - 1]
 
 
-def sessions_between(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> int:
+def sessions_between(
+    exchange: str, start: str | date | pd.Timestamp, end: str | date | pd.Timestamp
+) -> int:
     """Number of sessions after `start` up to and including `end`."""
     start = pd.Timestamp(start)
     return len(sessions(exchange, start + pd.Timedelta(days=1), end))
@@ -172,7 +174,7 @@ def session_closed(exchange: str, day: pd.Timestamp, now: pd.Timestamp | None = 
     return now >= close
 
 
-def session_close(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
+def session_close(exchange: str, day: str | date | pd.Timestamp) -> pd.Timestamp:
     """When the session on `day` closes, in UTC (midnight UTC after the day for crypto and
     FX; the end of the day where the exchange is when `day` is not a session)."""
     day = pd.Timestamp(day).tz_localize(None).normalize()

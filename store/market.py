@@ -8,6 +8,7 @@ owns the transaction for `save_context`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 import sqlite_utils
@@ -75,13 +76,13 @@ def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> No
 
 
 def context_of(
-    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: str | None = None
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: date | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per symbol, the context its calls saw: as of `as_of` when given, else its latest."""
     where, params = [], []
     if as_of is not None:
         where.append("c.as_of = ?")
-        params.append(as_of)
+        params.append(as_of.isoformat())
     else:
         where.append("c.as_of = (SELECT MAX(as_of) FROM call_context m WHERE m.symbol = c.symbol)")
     if symbols:

@@ -28,6 +28,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -173,7 +174,7 @@ def collect_macro(
     db: sqlite_utils.Database,
     source: Any,
     *,
-    until: str | None = None,
+    until: date | None = None,
     now: pd.Timestamp | None = None,
     log: Callable[[str], None] | None = None,
 ) -> list[MacroResult]:
