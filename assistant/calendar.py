@@ -251,7 +251,7 @@ def record_sessions(
     from store.symbols import active_symbols
 
     day = pd.Timestamp(today or pd.Timestamp.today()).normalize()
-    if not freshness.calendar_needed(db, session_text(day)):
+    if not freshness.calendar_needed(db, day.date()):
         return
     exchanges = {s: exchange_for(s, default_exchange) for s in active_symbols(db)}
     holidays: dict[str, tuple[str, str, list[str]]] = {}
@@ -321,7 +321,9 @@ def _session_times(exchange: str, day: pd.Timestamp) -> Times | None:
     return opens, closes, utc(cal.session_break_start(day)), utc(cal.session_break_end(day))
 
 
-def bar_grid(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DataFrame:
+def bar_grid(
+    exchange: str, start: str | date | pd.Timestamp, end: str | date | pd.Timestamp
+) -> pd.DataFrame:
     """Every one-hour bar of the sessions in [start, end], in time order: index = bar start
     (tz-aware, exchange-local), columns `session` (tz-naive date), `slot` (0-based hour of
     its session) and `close` (when the bar ends: an hour later, or the session's close for

@@ -50,7 +50,11 @@ def add_values(
 
 
 def values(
-    db: sqlite_utils.Database, series: str, *, start: str | None = None, end: str | None = None
+    db: sqlite_utils.Database,
+    series: str,
+    *,
+    start: str | date | None = None,
+    end: str | date | None = None,
 ) -> list[tuple[str, float]]:
     """(date, value) of `series` within [start, end], oldest first."""
     bounds, params = date_range(start, end)

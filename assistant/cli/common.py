@@ -82,7 +82,7 @@ def _record_sessions(db: sqlite_utils.Database, settings: config.Settings) -> No
     from store import freshness
 
     try:
-        if freshness.calendar_needed(db, date.today().isoformat()):
+        if freshness.calendar_needed(db, date.today()):
             from assistant.calendar import record_sessions
 
             record_sessions(db, settings.calendar.exchange)

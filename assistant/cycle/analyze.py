@@ -71,7 +71,7 @@ def load_bars(
         groups = {as_of: list(symbols)}
     out = {}
     for day, syms in groups.items():
-        start = (pd.Timestamp(day) - pd.Timedelta(days=LOOKBACK_DAYS)).strftime("%Y-%m-%d")
+        start = (pd.Timestamp(day) - pd.Timedelta(days=LOOKBACK_DAYS)).date()
         for sym, frame in bar_store.load_many(db, syms, start=start, end=day).items():
             frame = frame[frame["provisional"] == 0]
             if not frame.empty:

@@ -103,7 +103,7 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> VixAt:
     rows = market.values(
         db,
         VIX_SERIES,
-        start=session_text(day - pd.Timedelta(days=VIX_HISTORY_DAYS + 30)),
+        start=day - pd.Timedelta(days=VIX_HISTORY_DAYS + 30),
         end=as_of,
     )
     if not rows:
@@ -131,7 +131,7 @@ def vix_values(db: sqlite_utils.Database, bars: dict[str, pd.DataFrame]) -> pd.S
         return None
     start = min(f.index[0] for f in frames)
     end = max(f.index[-1] for f in frames)
-    rows = market.values(db, VIX_SERIES, start=session_text(start), end=session_text(end))
+    rows = market.values(db, VIX_SERIES, start=start, end=end)
     if not rows:
         return None
     return pd.Series([v for _, v in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
