@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from assistant.errors import AssistantError
-from vocab.dates import session_text
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -254,7 +253,7 @@ def record_sessions(
     if not freshness.calendar_needed(db, day.date()):
         return
     exchanges = {s: exchange_for(s, default_exchange) for s in active_symbols(db)}
-    holidays: dict[str, tuple[str, str, list[str]]] = {}
+    holidays: dict[str, tuple[date, date, list[date]]] = {}
     for ex in sorted(set(exchanges.values()) - {"24/7", "24/5"}):
         try:
             cal = _calendar_to(ex, day.year + 1)
@@ -263,11 +262,7 @@ def record_sessions(
         first = pd.Timestamp(cal.first_session).tz_localize(None)
         last = pd.Timestamp(cal.last_session).tz_localize(None)
         closed = pd.bdate_range(first, last).difference(sessions(ex, first, last))
-        holidays[ex] = (
-            session_text(first),
-            session_text(last),
-            list(closed.strftime("%Y-%m-%d")),
-        )
+        holidays[ex] = (first.date(), last.date(), [d.date() for d in closed])
     freshness.record_calendar(db, exchanges, holidays)
 
 

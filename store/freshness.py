@@ -61,7 +61,7 @@ def calendar_needed(db: sqlite_utils.Database, through: date) -> bool:
 def record_calendar(
     db: sqlite_utils.Database,
     exchanges: dict[str, str],
-    holidays: Mapping[str, tuple[str, str, Iterable[str]]],
+    holidays: Mapping[str, tuple[date, date, Iterable[date]]],
 ) -> None:
     """Record symbol -> exchange, and per exchange (start, end, holidays in that span)."""
     with immediate(db):
@@ -72,9 +72,10 @@ def record_calendar(
         for ex, (start, end, days) in holidays.items():
             db.conn.execute("DELETE FROM holidays WHERE exchange = ?", [ex])
             db.conn.executemany(
-                "INSERT INTO holidays (exchange, date) VALUES (?, ?)", [(ex, d) for d in days]
+                "INSERT INTO holidays (exchange, date) VALUES (?, ?)",
+                [(ex, d.isoformat()) for d in days],
             )
             db.conn.execute(
                 "INSERT OR REPLACE INTO calendar_spans (exchange, start, end) VALUES (?, ?, ?)",
-                [ex, start, end],
+                [ex, start.isoformat(), end.isoformat()],
             )
