@@ -7,9 +7,9 @@ owns the transaction for `save_context`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -29,6 +29,23 @@ CONTEXT_COLUMNS = (
     "cpi_date",
     "cpi_sessions",
 )
+
+
+class CallContext(TypedDict):
+    """The context a symbol's calls saw as of a session, as stored (`context_of`)."""
+
+    symbol: str
+    as_of: str
+    vix: float | None
+    vix_pct: float | None  # 0..1 among the trailing year's levels
+    vix_date: str | None
+    next_event: str | None
+    next_event_date: str | None
+    event_sessions: int | None
+    news_n: int | None
+    news_sentiment: float | None
+    cpi_date: str | None
+    cpi_sessions: int | None
 
 
 def add_values(
@@ -70,7 +87,7 @@ def last_date(db: sqlite_utils.Database, series: str) -> str | None:
     return row[0] if row else None
 
 
-def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
+def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[object]]) -> None:
     """rows in CONTEXT_COLUMNS order; one per (symbol, as_of), the latest cycle's wins."""
     cols = ", ".join(CONTEXT_COLUMNS)
     marks = ", ".join("?" for _ in CONTEXT_COLUMNS)
@@ -81,7 +98,7 @@ def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> No
 
 def context_of(
     db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: date | None = None
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, CallContext]:
     """Per symbol, the context its calls saw: as of `as_of` when given, else its latest."""
     where, params = [], []
     if as_of is not None:
@@ -97,10 +114,12 @@ def context_of(
         + " AND ".join(where),
         params,
     )
-    return {r[0]: dict(zip(CONTEXT_COLUMNS, r, strict=True)) for r in cur.fetchall()}
+    return {
+        r[0]: cast(CallContext, dict(zip(CONTEXT_COLUMNS, r, strict=True))) for r in cur.fetchall()
+    }
 
 
-def describe(ctx: dict[str, Any], h: int | None = None, dates: bool = True) -> str:
+def describe(ctx: Mapping[str, Any], h: int | None = None, dates: bool = True) -> str:
     """One line for a stored (or computed) context: "VIX 18.2 (pct 64 of 1y); FOMC
     in 2 sessions (2026-12-09); CPI in 5 sessions (est. 2026-12-14); 3 headlines, sentiment
     +0.20". With `h`, says whether an event falls within the call's horizon; without

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
 
@@ -96,6 +96,48 @@ class Verdict(NamedTuple):
     covered95: int | None
     verified_at: str
     id: int
+
+
+class ScoredCall(TypedDict):
+    """A verified call with its outcome (`scored`)."""
+
+    id: int
+    symbol: str
+    as_of: str
+    horizon: int
+    model_version: str
+    target_date: str
+    base_price: float
+    pred_change_pct: float
+    p_up: float | None
+    p_flat: float | None
+    p_down: float | None
+    direction: str
+    confidence: float | None
+    regime: str | None
+    signals: str  # the signals JSON document
+    actual_price: float | None
+    error_pct: float | None
+    hit: int | None  # None for a FLAT call
+    outcome: str | None
+    up_hit: int | None
+    majority_hit: int | None
+    lower: float | None
+    upper: float | None
+    lower95: float | None
+    upper95: float | None
+    vol_sigma: float | None
+    covered80: int | None
+    covered95: int | None
+
+
+class PredictionRecord(ScoredCall):
+    """A predictions row as stored (`listing`)."""
+
+    made_at: str
+    pred_price: float
+    status: str  # pending | verified | expired
+    verified_at: str | None
 
 
 # Verification needs the prediction and, when present, the final bar of its target session.
@@ -257,7 +299,7 @@ def listing(
     status: str | None = None,
     symbols: Sequence[str] | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[PredictionRecord]:
     """Ledger rows, newest first."""
     sql = "SELECT * FROM predictions"
     where, params = ledger_filters(status, symbols)
@@ -267,12 +309,12 @@ def listing(
         params.append(int(limit))
     cur = db.execute(sql, params)
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(PredictionRecord, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def scored(
     db: sqlite_utils.Database, symbols: Sequence[str] | None = None, until: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[ScoredCall]:
     """Verified predictions in target-date order (what accuracy is measured on); with
     `until`, only those whose target session is on or before it (what was known then)."""
     where, params = ledger_filters("verified", symbols)
@@ -287,7 +329,7 @@ def scored(
         params,
     )
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(ScoredCall, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def live_record(
@@ -341,7 +383,7 @@ def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> d
     return out
 
 
-def verified_hits(db: sqlite_utils.Database, symbol: str, until: date) -> list[Any]:
+def verified_hits(db: sqlite_utils.Database, symbol: str, until: date) -> list[int | None]:
     """The hit flags of `symbol`'s verified predictions with target session <= `until`, oldest first."""
     return [
         r[0]

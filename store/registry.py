@@ -47,6 +47,15 @@ class ModelRow(TypedDict):
     known_on: str | None
 
 
+class QuarantineNote(TypedDict):
+    """What `quarantine_notice` says of a quarantine (a `Quarantine`, or its JSON status)."""
+
+    id: str
+    kind: str
+    reason: str | None
+    serves: str | None  # the id of the model serving in its place
+
+
 class Quarantine(ModelRow):
     """A quarantined model in effect, with the id of the model serving in its place."""
 
@@ -76,7 +85,7 @@ def register(
     horizons: list[int],
     ranges: dict[str, tuple[str, str]],
     feature_hash: str,
-    metrics: dict[str, Any],
+    metrics: Mapping[str, object],  # stored as JSON (what JSON cannot hold, as its text)
     artifact_path: str,
     data_end: str | None = None,
     known_on: date | None = None,
@@ -293,7 +302,7 @@ def quarantines(db: sqlite_utils.Database, day: date | None = None) -> list[Quar
     return out
 
 
-def quarantine_notice(q: Mapping[str, Any]) -> str:
+def quarantine_notice(q: QuarantineNote) -> str:
     """One line for a quarantine in effect (a row of `quarantines`)."""
     instead = f"{q['serves']} serves instead" if q["serves"] else f"no {q['kind']} model serves"
     return f"model {q['id']} is quarantined ({q['reason'] or 'no reason recorded'}): {instead}"

@@ -562,8 +562,12 @@ def accuracy_trend(
     }
 
 
+# a verified_by_target row (schema m015): target_date, n, hits, ups, majs, n80, in80, n95, in95
+TargetSums = tuple[str, int, int, int, int, int, int, int, int]
+
+
 def _coverage_trend(
-    rows: list[tuple[Any, ...]], window: int, points: int
+    rows: list[TargetSums], window: int, points: int
 ) -> tuple[list[str], list[float], list[float]]:
     """Rolling realized coverage of the 80% and 95% ranges over the last `window` target
     sessions (rows: accuracy_trend's per-session counts). Every verified call carries a

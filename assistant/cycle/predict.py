@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -184,7 +184,7 @@ def skill_lines(records: LiveRecords, plans: list[Plan]) -> dict[tuple[str, int]
     return out
 
 
-def _held_out(skill: Mapping[Any, object], horizon: int) -> str:
+def _held_out(skill: Mapping[int, object], horizon: int) -> str:
     """The serving model's held-out record at one horizon, in words: its hit rate on the
     calls it made next to the baselines' on the same rows, or that it abstained."""
     part = at_horizon(skill, horizon, skill)

@@ -40,7 +40,7 @@ import sqlite_utils
 
 from assistant import __version__
 from assistant.alerts.worker import AlertSender
-from assistant.config import Settings
+from assistant.config import Settings, universe_problem
 from assistant.daemon import jobs, malloc
 from assistant.daemon.commands import CommandRunner
 from assistant.daemon.driver import Driver
@@ -307,6 +307,9 @@ class Daemon:
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), mode, self.home)
         for q in registry.quarantines(self.db):  # one quarantined since, by the CLI, say
             log.warning(registry.quarantine_notice(q))
+        why = universe_problem(self.settings)
+        if why:  # it runs on; the ranking is neither trained nor scored until it is back
+            log.warning("%s: the ranking is not trained or ranked on until it is back", why)
         self.driver.start(previous)
 
     def _shutdown(self) -> None:

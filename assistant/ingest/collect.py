@@ -245,7 +245,11 @@ def collect(
     plans: list[tuple[_Plan, Source]] = []
     for sym in syms:
         src = source
-        if not explicit and (store_symbols.get(db, sym) or {}).get("source") == "csv":
+        if (
+            not explicit
+            and (known := store_symbols.get(db, sym)) is not None
+            and known["source"] == "csv"
+        ):
             if not settings.collect.csv_dir:
                 results[sym] = CollectResult(
                     sym, "current", message="imported from CSV; nothing to collect"
@@ -340,5 +344,5 @@ def _count_empty(
     limit = int(settings.collect.deactivate_after_empty)
     if store_symbols.record_empty(db, sym, message=message, deactivate_after=limit):
         results[sym].message += f" — taken off the watchlist after {limit} empty answers in a row"
-    elif (store_symbols.get(db, sym) or {}).get("consecutive_empty", 0) >= limit > 0:
+    elif (row := store_symbols.get(db, sym)) is not None and row["consecutive_empty"] >= limit > 0:
         results[sym].message += " — kept on the watchlist: it has stored bars"

@@ -219,8 +219,8 @@ def collect_hourly(
     checks: dict[str, str] = {}  # where each symbol's roll-up check starts (absent: all)
     results: dict[str, HourlyResult] = {}
     for sym in symbols:
-        row = store_symbols.get(db, sym) or {}
-        if not explicit and row.get("source") == "csv":
+        row = store_symbols.get(db, sym)
+        if not explicit and row is not None and row["source"] == "csv":
             continue
         if name == "sample":
             from assistant.ingest.sources.sample import SERIES

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from assistant.config import Settings
+from assistant.config import Settings, universe_problem
 from assistant.errors import AssistantError
 from assistant.ingest.market import series_frame
 from assistant.modeling.ranking import KIND as RANKING
@@ -233,6 +233,8 @@ def backtest(
         raise AssistantError("horizons must be positive session counts")
     kinds = resolve_kinds(settings, kinds)
     rank = RANKING in kinds
+    if rank and (why := universe_problem(settings)):  # before the work, not at its end
+        raise AssistantError(why)
     kinds = forecaster_kinds(kinds)
     if not kinds:
         raise AssistantError("a backtest needs at least one forecaster kind besides ranking")

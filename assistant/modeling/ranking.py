@@ -72,7 +72,9 @@ def universe_bars(
     """The universe's final daily bars from `start` to `end` inclusive (None: all), the
     `watched` symbols' own bars first (they always belong to it). `[ranking] universe`:
     watchlist (just `watched`), stored (every symbol with stored bars) or a CSV folder (a
-    file that cannot be read is left out and logged)."""
+    file that cannot be read is left out and logged). A universe folder that cannot serve
+    (gone, emptied) raises AssistantError with the reason: never the watchlist alone in
+    its place, a ranking fitted on the universe would then rank among other symbols."""
     from store import bars as bar_store
     from store.symbols import active_symbols
 
@@ -88,6 +90,12 @@ def universe_bars(
             if len(frame):
                 out[sym] = frame
         return out
+    from assistant.config import universe_problem
+    from assistant.errors import AssistantError
+
+    why = universe_problem(settings)
+    if why:
+        raise AssistantError(why)
     lo, hi = (pd.Timestamp(start) if start else None), (pd.Timestamp(end) if end else None)
     for sym, frame in _folder(settings, Path(universe).expanduser()).items():
         part = frame.loc[lo:hi]
@@ -111,9 +119,10 @@ def _folder(settings: Settings, folder: Path) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     try:
         paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in CSV_SUFFIXES)
-    except OSError as exc:
-        log.warning("ranking universe %s unreadable (%s): the watchlist alone", folder, exc)
-        return out
+    except OSError as exc:  # (gone since universe_problem looked)
+        raise AssistantError(
+            f"[ranking] universe = {str(folder)!r}: cannot read the folder ({exc.strerror or exc})"
+        ) from None
     for path in paths:
         try:
             st = path.stat()

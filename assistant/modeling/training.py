@@ -33,7 +33,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant import config
-from assistant.config import Settings
+from assistant.config import Settings, universe_problem
 from assistant.errors import AssistantError
 from assistant.modeling import usable
 from store import bars as store_bars
@@ -186,6 +186,8 @@ def read_inputs(
     from models import dataset
 
     chosen = resolve_kinds(settings, kinds)
+    if kinds and RANKING in chosen and (why := universe_problem(settings)):
+        raise AssistantError(why)  # asked for by name (the default set: the others train)
     address = compute.scheduler_address(settings, scheduler)
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     if not symbols:
@@ -713,20 +715,26 @@ def train(
     stored = [r.kind for r in report.results if r.model_id is not None]
     if inputs.rank and not (stop is not None and stop.is_set()):
         say(ranking.KIND, 0.0, "fitting the ranking on its universe")
-        universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
-        rid, rstatus, rwhy, record = ranking.train_ranking(
-            db,
-            home,
-            universe,
-            inputs.horizons,
-            known_on(),
-            _uncovered(db, ranking.KIND, sorted(universe)),
-        )
-        report.results.append(
-            ModelResult(ranking.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
-        )
-        if rid is not None:
-            stored.append(ranking.KIND)
+        try:
+            universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
+        except AssistantError as exc:  # the ranking in service (if any) stays
+            report.results.append(
+                ModelResult(ranking.KIND, None, "failed", False, f"not trained: {exc}")
+            )
+        else:
+            rid, rstatus, rwhy, record = ranking.train_ranking(
+                db,
+                home,
+                universe,
+                inputs.horizons,
+                known_on(),
+                _uncovered(db, ranking.KIND, sorted(universe)),
+            )
+            report.results.append(
+                ModelResult(ranking.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
+            )
+            if rid is not None:
+                stored.append(ranking.KIND)
     if stored:
         with disk.lock(home):
             pruned = disk.prune(db, home, stored, inputs.keep)
