@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TypedDict, cast
 
 import sqlite_utils
 
-from store.db import immediate, utcnow
+from store.db import day_text, immediate, utcnow
 
 
 class JobRun(TypedDict):
@@ -22,12 +23,13 @@ class JobRun(TypedDict):
     message: str | None
 
 
-def start(db: sqlite_utils.Database, job: str, *, scheduled_for: str | None = None) -> int:
+def start(db: sqlite_utils.Database, job: str, *, scheduled_for: str | date | None = None) -> int:
+    """A job run started now; `scheduled_for` is the slot's key or the session it works on."""
     with immediate(db):
         cur = db.execute(
             "INSERT INTO job_runs (job, scheduled_for, started_at, status, progress) "
             "VALUES (?, ?, ?, 'running', 0)",
-            [job, scheduled_for, utcnow()],
+            [job, None if scheduled_for is None else day_text(scheduled_for), utcnow()],
         )
         return int(cast(int, cur.lastrowid))  # always set after a one-row INSERT
 

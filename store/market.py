@@ -8,6 +8,7 @@ owns the transaction for `save_context`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any, TypedDict, cast
 
 import sqlite_utils
@@ -66,7 +67,11 @@ def add_values(
 
 
 def values(
-    db: sqlite_utils.Database, series: str, *, start: str | None = None, end: str | None = None
+    db: sqlite_utils.Database,
+    series: str,
+    *,
+    start: str | date | None = None,
+    end: str | date | None = None,
 ) -> list[tuple[str, float]]:
     """(date, value) of `series` within [start, end], oldest first."""
     bounds, params = date_range(start, end)
@@ -92,13 +97,13 @@ def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[object]]) ->
 
 
 def context_of(
-    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: str | None = None
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: date | None = None
 ) -> dict[str, CallContext]:
     """Per symbol, the context its calls saw: as of `as_of` when given, else its latest."""
     where, params = [], []
     if as_of is not None:
         where.append("c.as_of = ?")
-        params.append(as_of)
+        params.append(as_of.isoformat())
     else:
         where.append("c.as_of = (SELECT MAX(as_of) FROM call_context m WHERE m.symbol = c.symbol)")
     if symbols:

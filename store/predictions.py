@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
@@ -157,7 +158,7 @@ def insert_many(db: sqlite_utils.Database, rows: Iterable[CallRow]) -> int:
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
 
 
-def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()) -> Maturing:
+def maturing(db: sqlite_utils.Database, as_of: date, json_paths: Sequence[str] = ()) -> Maturing:
     """Pending predictions whose target session is on or before `as_of`, with its close.
 
     With `json_paths` (two or more, e.g. '$.votes.rsi'), `extracted` holds a JSON array of
@@ -167,7 +168,7 @@ def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = 
         raise ValueError("pass two or more json paths (SQLite returns an array only then)")
     extra = f", json_extract(p.signals, {', '.join('?' * len(json_paths))})" if json_paths else ""
     sql = _MATURING.replace(", b.close", f", b.close{extra or ', NULL'}")
-    rows = db.execute(sql, [*json_paths, as_of]).fetchall()
+    rows = db.execute(sql, [*json_paths, as_of.isoformat()]).fetchall()
     if not rows:
         return Maturing(*([()] * len(Maturing._fields)))
     return Maturing._make(zip(*rows, strict=True))
@@ -241,7 +242,7 @@ def _apply_scores(db: sqlite_utils.Database, rows: list[Verdict]) -> None:
 def residuals(
     db: sqlite_utils.Database,
     symbols: Sequence[str],
-    known_by: str | None,
+    known_by: date | None,
     *,
     horizon: int | None = None,
     after: str | None = None,
@@ -255,7 +256,7 @@ def residuals(
     for clause, value in (
         (" AND horizon = ?", horizon),
         (" AND target_date > ?", after),
-        (" AND target_date <= ?", known_by),
+        (" AND target_date <= ?", None if known_by is None else known_by.isoformat()),
     ):
         if value is not None:
             extra += clause
@@ -335,7 +336,7 @@ def live_record(
     db: sqlite_utils.Database,
     model_version: str,
     symbols: Sequence[str] | None = None,
-    known_by: str | None = None,
+    known_by: date | None = None,
 ) -> dict[tuple[str, int], list[tuple[str, int, int, int]]]:
     """{(symbol, horizon): [(as_of, hit, up_hit, majority_hit)]} of the verified UP/DOWN
     calls of one model version whose target session is on or before `known_by`."""
@@ -345,14 +346,14 @@ def live_record(
     for sym, h, as_of, hit, up, maj in db.execute(
         f"SELECT symbol, horizon, as_of, hit, up_hit, majority_hit FROM predictions{where} "
         f"AND model_version = ? AND hit IS NOT NULL{extra} ORDER BY as_of",
-        [*params, model_version, *([known_by] if known_by else [])],
+        [*params, model_version, *([known_by.isoformat()] if known_by else [])],
     ):
         out.setdefault((sym, int(h)), []).append((as_of, int(hit), int(up or 0), int(maj or 0)))
     return out
 
 
 def evidence_record(
-    db: sqlite_utils.Database, model_version: str, horizon: int, known_by: str | None, limit: int
+    db: sqlite_utils.Database, model_version: str, horizon: int, known_by: date | None, limit: int
 ) -> list[tuple[float, float, float, int]]:
     """[(p_up, p_down, realized log return, causal majority +1/-1)] of the newest `limit`
     verified calls of one model version and horizon, FLAT ones included, whose target
@@ -363,7 +364,7 @@ def evidence_record(
         "SELECT p_up, p_down, base_price, actual_price, json_extract(signals, '$.majority') "
         "FROM predictions WHERE status = 'verified' AND model_version = ? AND horizon = ?"
         f"{extra} ORDER BY target_date DESC LIMIT ?",
-        [model_version, int(horizon), *([known_by] if known_by else []), int(limit)],
+        [model_version, int(horizon), *([known_by.isoformat()] if known_by else []), int(limit)],
     ).fetchall()
     return [
         (float(up), float(down), math.log(float(actual) / float(base)), -1 if (maj or 1) < 0 else 1)
@@ -382,14 +383,14 @@ def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> d
     return out
 
 
-def verified_hits(db: sqlite_utils.Database, symbol: str, until: str) -> list[int | None]:
+def verified_hits(db: sqlite_utils.Database, symbol: str, until: date) -> list[int | None]:
     """The hit flags of `symbol`'s verified predictions with target session <= `until`, oldest first."""
     return [
         r[0]
         for r in db.execute(
             "SELECT hit FROM predictions WHERE symbol = ? AND status = 'verified' "
             "AND target_date <= ? ORDER BY target_date, id",
-            [symbol, until],
+            [symbol, until.isoformat()],
         )
     ]
 

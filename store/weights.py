@@ -11,6 +11,7 @@ owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
@@ -56,7 +57,7 @@ class WeightChange(TypedDict):
 
 
 def load(
-    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: str | None = None
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: date | None = None
 ) -> dict[WeightKey, dict[str, float]]:
     """Weights {(symbol, regime): {signal: weight}} now, or as they stood at session `as_of`
     (the last change valid on or before it); absent means the default."""
@@ -69,7 +70,7 @@ def load(
         sql = "SELECT symbol, regime, signal, weight FROM weights" + where
     else:
         where = (where + " AND" if where else " WHERE") + " valid_from <= ?"
-        params.append(as_of)
+        params.append(as_of.isoformat())
         sql = (
             "SELECT symbol, regime, signal, new_weight FROM weight_changes WHERE id IN ("
             "SELECT MAX(id) FROM weight_changes" + where + " GROUP BY symbol, regime, signal)"
@@ -113,7 +114,7 @@ def changes(
 
 
 def load_calibration(
-    db: sqlite_utils.Database, as_of: str | None = None
+    db: sqlite_utils.Database, as_of: date | None = None
 ) -> dict[tuple[str, int], dict[int, tuple[int, int, float]]]:
     """{(scope, horizon): {bucket: (n, hits, stated_sum)}} over every verify pass, or over
     the passes valid on or before session `as_of`."""
@@ -123,7 +124,7 @@ def load_calibration(
     params: list[str] = []
     if as_of is not None:
         sql += " WHERE valid_from <= ?"
-        params.append(as_of)
+        params.append(as_of.isoformat())
     out: dict[tuple[str, int], dict[int, tuple[int, int, float]]] = {}
     for scope, h, b, n, hits, stated in db.execute(
         sql + " GROUP BY scope, horizon, bucket", params

@@ -19,6 +19,7 @@ from models.outcomes import buckets_of
 from store import predictions as ledger
 from store.db import immediate
 from tests.cycle_fixture import make_home, price_path
+from vocab.dates import session_date
 
 SUMS = "calls, n, hits, ups, majs, n80, in80, n95, in95"
 SUMS_OVER_CALLS = (
@@ -204,7 +205,7 @@ def _check_pass(db, settings, day: str) -> int:
     verdicts, expired, weights, calibration = _reference(db, settings, day)
     changes_before = db.execute("SELECT COUNT(*) FROM weight_changes").fetchone()[0]
     calibration_before = db.execute("SELECT COUNT(*) FROM calibration_passes").fetchone()[0]
-    report = verify(db, settings, as_of=day)
+    report = verify(db, settings, as_of=session_date(day))
     assert (report.verified, report.expired) == (len(verdicts), len(expired))
     assert report.hits == sum(v[2] or 0 for v in verdicts.values())
     assert report.flat == sum(v[2] is None for v in verdicts.values())

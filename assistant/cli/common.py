@@ -21,14 +21,14 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-def date_option(option: str) -> Callable[[str], str]:
+def date_option(option: str) -> Callable[[str], date]:
     """The argparse `type` of every date option: ISO 'YYYY-MM-DD' only (vocab.dates.iso_date),
-    returned as that text. Anything else is one error line naming the option; an
+    returned as a date. Anything else is one error line naming the option; an
     AssistantError (not a ValueError) passes through argparse to `assistant.cli.main`."""
 
-    def parse(text: str) -> str:
+    def parse(text: str) -> date:
         try:
-            return iso_date(text).isoformat()
+            return iso_date(text)
         except ValueError:
             raise AssistantError(f"{option} {text!r} is not a date (expected YYYY-MM-DD)") from None
 
@@ -84,7 +84,7 @@ def _record_sessions(db: sqlite_utils.Database, settings: config.Settings) -> No
     from store import freshness
 
     try:
-        if freshness.calendar_needed(db, date.today().isoformat()):
+        if freshness.calendar_needed(db, date.today()):
             from assistant.calendar import record_sessions
 
             record_sessions(db, settings.calendar.exchange)

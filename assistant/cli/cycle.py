@@ -435,14 +435,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         raise AssistantError("no stored bars to backfill from (run `assistant collect` first)")
     columns = (TextColumn("backfill {task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=_stderr_console(), transient=True) as bar:
-        task = bar.add_task(days[0], total=len(days))
+        task = bar.add_task(str(days[0]), total=len(days))
         rep = backfill(
             db,
             home,
             settings,
             days,
             symbols,
-            on_session=lambda d: bar.update(task, advance=1, description=d),
+            on_session=lambda d: bar.update(task, advance=1, description=str(d)),
         )
     called = rep.verified - rep.flat
     if args.json:

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,7 @@ def prepare_demo(
     *,
     kinds: list[str] | None = None,
     speed: float | None = None,
-    from_date: str | None = None,
+    from_date: date | None = None,
 ) -> tuple[Settings, list[str]]:
     """Make `home` a demo home (sample source, the demo's symbols and model kinds) and
     return its settings and the replay daemon's command line (what `bench/bench_demo.py`
@@ -229,7 +230,7 @@ def prepare_demo(
     speed = speed if speed is not None else float(settings.daemon.replay_speed)
     cmd = daemon_command(home, "--replay", "--speed", str(speed))
     if from_date:
-        cmd += ["--from", from_date]
+        cmd += ["--from", from_date.isoformat()]
     return settings, cmd
 
 

@@ -33,7 +33,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlite_utils
@@ -279,7 +279,7 @@ class Daemon:
         )
         self._full_tries = 0
 
-    def set_state(self, state: State, sim_date: str | None = None) -> None:
+    def set_state(self, state: State, sim_date: date | None = None) -> None:
         if state != self.state:
             log.info("state: %s -> %s", self.state.value, state.value)
         self.state = state
@@ -324,7 +324,7 @@ class Daemon:
         daemon_state.stopped(self.db)
         log.info("daemon stopped")
 
-    def as_of(self) -> str | None:
+    def as_of(self) -> date | None:
         """The session commands act on: the simulated one in replay, None (latest) live."""
         return self.driver.as_of()
 

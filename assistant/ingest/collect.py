@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,7 +122,7 @@ def _plan(
     source: Source,
     symbol: str,
     settings: Settings,
-    until: str | None,
+    until: date | None,
     now: pd.Timestamp,
 ) -> _Plan | CollectResult:
     cfg = settings.collect
@@ -221,7 +222,7 @@ def collect(
     symbols: list[str] | None = None,
     *,
     source: Source | str | None = None,
-    until: str | None = None,
+    until: date | None = None,
     progress: Callable[[float, str], None] | None = None,
     hourly: list[HourlyResult] | None = None,
 ) -> list[CollectResult]:

@@ -21,6 +21,7 @@ import functools
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -196,7 +197,7 @@ def collect_hourly(
     symbols: list[str],
     source: Source,
     *,
-    until: str | None = None,
+    until: date | None = None,
     explicit: bool = False,
     readjusted: frozenset[str] = frozenset(),
     now: pd.Timestamp | None = None,

@@ -28,6 +28,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -172,7 +173,7 @@ def collect_macro(
     db: sqlite_utils.Database,
     source: FredCsv | OfflineMacro,
     *,
-    until: str | None = None,
+    until: date | None = None,
     now: pd.Timestamp | None = None,
     log: Callable[[str], None] | None = None,
 ) -> list[MacroResult]:

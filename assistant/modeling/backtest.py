@@ -25,6 +25,7 @@ import csv
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -210,8 +211,8 @@ def backtest(
     symbols: list[str] | None = None,
     kinds: list[str] | None = None,
     *,
-    start: str | None = None,
-    end: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
     retrain_every: int = 63,
     horizons: tuple[int, ...] = (1, 3, 5),
     progress: Callable[[float, str], None] | None = None,

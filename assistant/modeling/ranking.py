@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,8 +66,8 @@ def universe_bars(
     db: sqlite_utils.Database,
     settings: Settings,
     watched: dict[str, pd.DataFrame],
-    end: str | None,
-    start: str | None = None,
+    end: date | None,
+    start: date | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The universe's final daily bars from `start` to `end` inclusive (None: all), the
     `watched` symbols' own bars first (they always belong to it). `[ranking] universe`:
@@ -199,7 +200,7 @@ def train_ranking(
     home: Path,
     bars: dict[str, pd.DataFrame],
     horizons: tuple[int, ...],
-    known_on: str | None,
+    known_on: date | None,
     uncovered: list[str] | None = None,
 ) -> tuple[str | None, str, str, Record | None]:
     """Fit, store and register the ranking; (model id or None, status, reason, its held-out
@@ -260,7 +261,7 @@ def train_ranking(
 
 
 def load_ranking(
-    db: sqlite_utils.Database, home: Path, as_of: str | None
+    db: sqlite_utils.Database, home: Path, as_of: date | None
 ) -> tuple[registry.ModelRow, Ranker] | None:
     """The ranking model serving calls as of `as_of` (latest: the serving one), or None. A
     broken artifact is quarantined and the previous ranking serves instead."""
@@ -291,7 +292,7 @@ def ranks_as_of(
     home: Path,
     bars: dict[str, pd.DataFrame],
     as_of: pd.Timestamp | None,
-    day: str | None,
+    day: date | None,
     watched: Collection[str] | None = None,
 ) -> Ranks | None:
     """Each `watched` symbol's (None: every symbol's) rank (1 = best) among the symbols of

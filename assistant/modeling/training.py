@@ -25,6 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
@@ -84,7 +85,7 @@ class ModelResult:
 @dataclass
 class TrainReport:
     symbols: list[str]
-    as_of: str | None
+    as_of: date | None
     horizons: list[int]
     ranges: dict[str, tuple[str, str]]
     rows: dict[str, int]
@@ -96,12 +97,13 @@ class TrainReport:
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
+        out["as_of"] = None if self.as_of is None else self.as_of.isoformat()  # JSON text
         out["results"] = [r.to_dict() for r in self.results]
         return out
 
 
 def load_bars(
-    db: sqlite_utils.Database, symbols: list[str], as_of: str | None
+    db: sqlite_utils.Database, symbols: list[str], as_of: date | None
 ) -> dict[str, pd.DataFrame]:
     """Final (non-provisional) bars up to `as_of` inclusive, per symbol."""
     out = {}
@@ -148,7 +150,7 @@ class Inputs:
 
     kinds: list[str]  # forecaster kinds
     rank: bool  # the ranking too
-    as_of: str | None
+    as_of: date | None
     horizons: tuple[int, ...]
     bars: dict[str, pd.DataFrame]  # the symbols trained on (usable bars only)
     skipped: dict[str, str]  # symbol -> why it was left out
@@ -174,7 +176,7 @@ def read_inputs(
     settings: Settings,
     symbols: list[str] | None,
     kinds: list[str] | None,
-    as_of: str | None,
+    as_of: date | None,
     scheduler: str | None,
 ) -> Inputs:
     """The bars, panel and splits to train on; AssistantError (one line) for anything that
@@ -190,8 +192,6 @@ def read_inputs(
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     if not symbols:
         raise AssistantError("no symbols to train on: add some with `assistant watch add`")
-    if as_of is not None:
-        as_of = str(pd.Timestamp(as_of).date())
     bars = load_bars(db, symbols, as_of)
     if not bars:
         raise AssistantError(
@@ -548,7 +548,7 @@ def store(
     inputs: Inputs,
     ranges: dict[str, tuple[str, str]],
     metrics: HeldOut,
-    known_on: Callable[[], str | None],
+    known_on: Callable[[], date | None],
     housekeeping: list[str],
 ) -> Stored:
     """Save the artifact and register it as a candidate (under the home's artifact lock,
@@ -598,7 +598,7 @@ def publish(
     model: Forecaster,
     scores: HeldOut,
     walk_forward: bool,
-    known_on: Callable[[], str | None],
+    known_on: Callable[[], date | None],
 ) -> ModelResult:
     """Store one kind's model, then read what serves, decide, and write the decision."""
     try:
@@ -642,12 +642,12 @@ def train(
     symbols: list[str] | None = None,
     kinds: list[str] | None = None,
     *,
-    as_of: str | None = None,
+    as_of: date | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     scheduler: str | None = None,
     walk_forward: bool = False,
-    clock: Callable[[], str | None] | None = None,
+    clock: Callable[[], date | None] | None = None,
 ) -> TrainReport:
     """`scheduler`: a Dask scheduler address (overrides settings and environment).
 
@@ -694,7 +694,7 @@ def train(
         for k, why in serving.failed.items()
     ]
 
-    def known_on() -> str | None:  # None: its last bar
+    def known_on() -> date | None:  # None: its last bar
         return (clock() if clock else None) or inputs.as_of
 
     for kind, model in serving.models.items():
