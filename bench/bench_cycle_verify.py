@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,7 @@ def one_pass(built: Path, day: str, profile: bool) -> dict[str, float]:
     t0, cpu = time.perf_counter(), time.process_time()
     if prof:
         prof.enable()
-    report = verify(db, settings, as_of=day)
+    report = verify(db, settings, as_of=date.fromisoformat(day))  # (a session is a date)
     if prof:
         prof.disable()
     took, cpu = time.perf_counter() - t0, time.process_time() - cpu
