@@ -37,9 +37,8 @@ class AccountJson(TypedDict):
     cash: float
     positions: dict[str, PositionState]
     last: dict[str, float]  # the last known price of each symbol
-    missing: NotRequired[
-        dict[str, int]
-    ]  # held symbols: sessions in a row without a bar (newer rows)
+    # held symbols: sessions in a row without a bar (newer rows)
+    missing: NotRequired[dict[str, int]]
     policy: NotRequired[str]  # the paper book: the policy it followed (vocab.paper)
 
 
@@ -86,18 +85,12 @@ class SessionBook(TypedDict):
     trips: Sequence[Mapping[str, object]]
 
 
-class BookState(TypedDict):
-    """A book's newest row with its account parsed (models.paper.Account.to_dict)."""
+class BookState(AccountJson):
+    """A book's newest row: its account parsed (models.paper.Account.to_dict), with the
+    session and the equity."""
 
     session: str
-    cash: float
     equity: float
-    positions: dict[str, PositionState]
-    last: dict[str, float]  # the last known price of each symbol
-    missing: NotRequired[
-        dict[str, int]
-    ]  # held symbols: sessions in a row without a bar (newer rows)
-    policy: NotRequired[str]  # the paper book: the policy it followed (vocab.paper)
 
 
 class PaperDay(TypedDict):
