@@ -20,10 +20,12 @@ rescaled to the close-to-close target by a QLIKE-optimal factor fitted on traini
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+
+Closes = TypeVar("Closes", pd.Series, pd.DataFrame)  # one symbol's closes, or dates x symbols
 
 EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/ratio finite
 RISKMETRICS_LAMBDA = 0.94
@@ -43,12 +45,12 @@ LEV_SESSIONS = 5  # sessions of the HAR's slower leverage term (lev5)
 # ---------------------------------------------------------------- daily variance proxies
 
 
-def log_returns(close: pd.Series) -> pd.Series:
+def log_returns(close: Closes) -> Closes:
     """Daily close-to-close log returns; NaN on the first session."""
     return np.log(close.astype(float)).diff()  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
 
 
-def close_to_close_var(close: pd.Series) -> pd.Series:
+def close_to_close_var(close: Closes) -> Closes:
     """Squared daily log return: the noisiest unbiased daily variance proxy."""
     return log_returns(close) ** 2
 
@@ -91,8 +93,9 @@ def future_realized_var(close: pd.Series, h: int) -> pd.Series:
     return future_realized_vars(close, [h])[h]
 
 
-def future_realized_vars(close: pd.Series, horizons: list[int]) -> dict[int, pd.Series]:
-    """future_realized_var for each of `horizons`, the squared returns computed once."""
+def future_realized_vars(close: Closes, horizons: list[int]) -> dict[int, Closes]:
+    """future_realized_var for each of `horizons`, the squared returns computed once (of a
+    dates x symbols frame: per column, the values of each column's own Series)."""
     sq = close_to_close_var(close)
     return {h: sq.rolling(h, min_periods=h).sum().shift(-h) for h in horizons}
 
