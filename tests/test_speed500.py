@@ -120,3 +120,70 @@ def test_realized_vars_of_a_frame_equal_each_column_alone():
         alone = volatility.future_realized_vars(close[sym], [1, 3, 5])
         for h in (1, 3, 5):
             np.testing.assert_array_equal(wide[h][sym].to_numpy(), alone[h].to_numpy())
+
+
+def _old_forecast_at_end(bars, horizons, exog=None, rise=True):
+    """forecast_at_end as it was: the rise factor's forecast recomputed from the shorter
+    bars, every trailing mean from its own running sums."""
+    v = volatility
+    close, r, r2, rv = v._returns(bars)
+    n = len(close)
+    ewma1 = v._ewma_last(r2) if n > 20 else float("nan")
+    trail1 = float(np.mean(r2[-20:])) if n > 20 else float("nan")
+    feats = v._har_matrix(rv, r) if n >= v.MIN_HAR_SESSIONS else None
+    wide = None if feats is None or exog is None else v._with_exog(feats, exog)
+    out = {}
+    for h in horizons:
+        ewma, trail = h * ewma1, h * trail1
+        var, name = ewma, "ewma"
+        if wide is not None:
+            pred = v._har_at_end(wide, rv, r2, int(h), v.MIN_HAR_SESSIONS)
+            if pred is not None and np.isfinite(pred) and pred > 0:
+                var, name = pred, "har+x"
+        if feats is not None and name == "ewma":
+            pred = v._har_at_end(feats, rv, r2, int(h))
+            if pred is not None and np.isfinite(pred) and pred > 0:
+                var, name = pred, "har"
+        if not np.isfinite(var) or var <= 0:
+            var = float(np.nanvar(r[-250:]) * h) if n > 2 else v.EPS
+            name = "sample"
+        out[int(h)] = v.VolForecast(int(h), var, name, ewma, trail)
+    if rise and n > v.RISE_SESSIONS and any(h > 1 for h in horizons):
+        cut = None if exog is None else exog[: -v.RISE_SESSIONS]
+        before = _old_forecast_at_end(bars.iloc[: -v.RISE_SESSIONS], horizons, cut, rise=False)
+        for h, f in out.items():
+            k = float(v.range_scale(f.variance, before[h].variance, h))
+            out[h] = v.VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k)
+    return out
+
+
+def _bars(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.015, n) * np.linspace(0.5, 2.0, n)))
+    open_ = close * np.exp(rng.normal(0, 0.004, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.006, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.006, n)))
+    bars = pd.DataFrame(
+        {"open": open_, "high": high, "low": low, "close": close},
+        index=pd.bdate_range("2005-01-03", periods=n),
+    )
+    bars.iloc[n // 3, 0] = np.nan  # a bar without its open: that day's proxy is the return
+    bars.iloc[n // 2, 1:3] = bars.iloc[n // 2, 3]  # a flat day
+    return bars
+
+
+def test_forecast_at_end_equals_the_recomputed_rise_forecast():
+    """The rise factor's forecast now reuses the first rows of the full bars' arrays and
+    running sums; it must be what recomputing them from the shorter bars gave, bit for bit,
+    near every length where a branch changes (20, 120 and 125 sessions)."""
+    v = volatility
+    for n in (8, 121, 125, 126, 300):
+        bars = _bars(n, seed=n)
+        exog = np.log(np.abs(np.random.default_rng(n).normal(4e-4, 1e-4, n)))
+        exog[: n // 4] = np.nan  # the regressor's history starts late
+        for ex, horizons in ((None, (1, 3, 5)), (exog, (5, 1)), (exog.reshape(-1, 1), (1, 3, 5))):
+            got = v.forecast_at_end(bars, horizons, ex)
+            old = _old_forecast_at_end(bars, horizons, ex)
+            # repr: every float to its last bit, NaN equal to NaN
+            assert repr(got) == repr(old), (n, horizons, got, old)
+    assert {f.model for f in got.values()} == {"har+x"}  # the fits were reached
