@@ -259,6 +259,18 @@ def directional(
     return directional_scores(rows, h=h, dates=dates)
 
 
+DIRECTIONAL_ROWS = (
+    "known",
+    "sign",
+    "call",
+    "majority",
+    "hit",
+    "always_up_hit",
+    "majority_hit",
+    "last_move_hit",
+)
+
+
 def directional_rows(
     call: np.ndarray, ret: np.ndarray, *, majority: np.ndarray | int, last_move: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -267,7 +279,7 @@ def directional_rows(
     all its calls and scores each group on its slice)."""
     ret = np.asarray(ret, dtype=float)
     maj = np.broadcast_to(np.asarray(majority), ret.shape)
-    return {
+    return {  # the keys are DIRECTIONAL_ROWS
         "known": np.isfinite(ret),
         "sign": outcomes.call_sign(call),
         "call": np.asarray(call, dtype=object),
@@ -334,8 +346,15 @@ def _direction_label(maj: np.ndarray) -> str:
 
 
 def brier(probs: np.ndarray, cls: np.ndarray) -> float:
+    return float(np.mean(brier_rows(probs, cls)))
+
+
+def brier_rows(probs: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Each row's Brier term (the squared distance of its probabilities from its class);
+    `brier` is their mean."""
     onehot = np.eye(3)[cls]
-    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+    out: np.ndarray = np.sum((probs - onehot) ** 2, axis=1)
+    return out
 
 
 def evaluate(

@@ -66,6 +66,7 @@ def test_directional_scores_of_a_slice_equal_directional_of_the_slice():
     dates = np.array([str(d.date()) for d in pd.bdate_range("2006-06-01", periods=n)])
     dates = dates[np.sort(rng.integers(0, n, n))]  # several calls a day
     rows = metrics.directional_rows(call, ret, majority=majority, last_move=last_move)
+    assert tuple(rows) == metrics.DIRECTIONAL_ROWS  # the names the report slices by
     groups = [np.arange(n), np.arange(0, n, 7), np.flatnonzero(call == "flat"), np.arange(3)]
     groups.append(np.flatnonzero(~np.isfinite(ret)))  # nothing known: no call scored
     for sel in groups:

@@ -161,6 +161,11 @@ def build(
     for key, values in per_call.items():
         calls[f"{DIRECTIONAL}{key}"] = values
     calls["class_code"] = np.array([CLASSES.index(c) for c in calls["outcome"]], dtype=np.int64)
+    probs = np.column_stack([calls["p_down"], calls["p_flat"], calls["p_up"]])
+    calls["brier_row"] = scores.brier_rows(probs, calls["class_code"])
+    # the dates as fixed-width text once (the groups sort and search them)
+    calls["as_of_text"] = calls["as_of"].astype(str)
+    calls["target_text"] = calls["target_date"].astype(str)
     vol = [i.get("vol") or {} for i in info]
     for key in ("var", "ewma", "trailing"):
         calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
@@ -314,11 +319,10 @@ def _sign(v: str | float | None) -> int:
 def metrics(g: Calls) -> dict[str, Any]:
     h = int(g["horizon"][0])
     # a report row adds keys to the scores (hit_rate, verdict) that `Scores` does not name
-    rows = {k[len(DIRECTIONAL) :]: v for k, v in g.columns.items() if k.startswith(DIRECTIONAL)}
+    rows = {k: g[DIRECTIONAL + k] for k in scores.DIRECTIONAL_ROWS}
     m: dict[str, Any] = dict(scores.directional_scores(rows, h=h, dates=g["as_of"]))
     cls = _classes(g)
-    probs = np.column_stack([g["p_down"], g["p_flat"], g["p_up"]])
-    b = scores.brier(probs, cls)
+    b = float(np.mean(g["brier_row"]))  # scores.brier of the group's probabilities
     ref = scores.brier(_climatology(g), cls)
     m.update(
         {
@@ -339,11 +343,11 @@ def _classes(g: Calls) -> np.ndarray:
 def _climatology(g: Calls) -> np.ndarray:
     """Per call: class frequencies of this group's calls verified before its as_of date
     (one pseudo-count each), the reference forecast of the Brier skill score."""
-    order = np.argsort(g["target_date"].astype(str), kind="stable")
-    targets = g["target_date"].astype(str)[order]
+    order = np.argsort(g["target_text"], kind="stable")
+    targets = g["target_text"][order]
     cls = _classes(g)[order]
     counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls], axis=0)])
-    known = np.searchsorted(targets, g["as_of"].astype(str), side="right")
+    known = np.searchsorted(targets, g["as_of_text"], side="right")
     freq = counts[known] + 1.0
     out: np.ndarray = freq / freq.sum(axis=1, keepdims=True)
     return out
@@ -383,7 +387,7 @@ def trend(g: Calls, baseline: str) -> list[TrendWeek]:
     hit = g["hit"]
     keep = np.isfinite(hit)
     column = "up_hit" if baseline == "always_up" else "majority_hit"
-    day = g["target_date"][keep].astype(str).astype("datetime64[D]")
+    day = g["target_text"][keep].astype("datetime64[D]")
     monday = day - ((day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
     weeks, at = np.unique(monday, return_inverse=True)
     per = np.zeros((len(weeks), 3))
