@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from assistant.errors import AssistantError
-from vocab.dates import session_text
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -131,7 +130,9 @@ def _add_sessions(exchange: str, date: pd.Timestamp, n: int) -> pd.Timestamp:
     return ahead[n - 1]
 
 
-def sessions_between(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> int:
+def sessions_between(
+    exchange: str, start: str | date | pd.Timestamp, end: str | date | pd.Timestamp
+) -> int:
     """Number of sessions after `start` up to and including `end`."""
     start = pd.Timestamp(start)
     return len(sessions(exchange, start + pd.Timedelta(days=1), end))
@@ -172,7 +173,7 @@ def session_closed(exchange: str, day: pd.Timestamp, now: pd.Timestamp | None = 
     return now >= close
 
 
-def session_close(exchange: str, day: str | pd.Timestamp) -> pd.Timestamp:
+def session_close(exchange: str, day: str | date | pd.Timestamp) -> pd.Timestamp:
     """When the session on `day` closes, in UTC (midnight UTC after the day for crypto and
     FX; the end of the day where the exchange is when `day` is not a session)."""
     day = pd.Timestamp(day).tz_localize(None).normalize()
@@ -249,10 +250,10 @@ def record_sessions(
     from store.symbols import active_symbols
 
     day = pd.Timestamp(today or pd.Timestamp.today()).normalize()
-    if not freshness.calendar_needed(db, session_text(day)):
+    if not freshness.calendar_needed(db, day.date()):
         return
     exchanges = {s: exchange_for(s, default_exchange) for s in active_symbols(db)}
-    holidays: dict[str, tuple[str, str, list[str]]] = {}
+    holidays: dict[str, tuple[date, date, list[date]]] = {}
     for ex in sorted(set(exchanges.values()) - {"24/7", "24/5"}):
         try:
             cal = _calendar_to(ex, day.year + 1)
@@ -261,11 +262,7 @@ def record_sessions(
         first = pd.Timestamp(cal.first_session).tz_localize(None)
         last = pd.Timestamp(cal.last_session).tz_localize(None)
         closed = pd.bdate_range(first, last).difference(sessions(ex, first, last))
-        holidays[ex] = (
-            session_text(first),
-            session_text(last),
-            list(closed.strftime("%Y-%m-%d")),
-        )
+        holidays[ex] = (first.date(), last.date(), [d.date() for d in closed])
     freshness.record_calendar(db, exchanges, holidays)
 
 
@@ -319,7 +316,9 @@ def _session_times(exchange: str, day: pd.Timestamp) -> Times | None:
     return opens, closes, utc(cal.session_break_start(day)), utc(cal.session_break_end(day))
 
 
-def bar_grid(exchange: str, start: str | pd.Timestamp, end: str | pd.Timestamp) -> pd.DataFrame:
+def bar_grid(
+    exchange: str, start: str | date | pd.Timestamp, end: str | date | pd.Timestamp
+) -> pd.DataFrame:
     """Every one-hour bar of the sessions in [start, end], in time order: index = bar start
     (tz-aware, exchange-local), columns `session` (tz-naive date), `slot` (0-based hour of
     its session) and `close` (when the bar ends: an hour later, or the session's close for

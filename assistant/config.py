@@ -414,7 +414,6 @@ def _check_ranges(values: Values, origin: dict[tuple[str, str], str]) -> None:
             f"[paper] horizon = {p['horizon']!r} is not one of [models] horizons "
             f"{list(horizons)} ({origin.get(('paper', 'horizon'), 'default')})"
         )
-    _check_universe(values["ranking"]["universe"], origin.get(("ranking", "universe"), "default"))
     c = values["cycle"]
     low, high = c["weight_min"], c["weight_max"]
     assert isinstance(low, float) and isinstance(high, float)  # checked by RANGES
@@ -426,27 +425,29 @@ def _check_ranges(values: Values, origin: dict[tuple[str, str], str]) -> None:
         )
 
 
-def _check_universe(value: Value, origin: str) -> None:
-    """A universe folder must exist and hold CSV files when the settings are loaded, not when
-    a retrain finds it gone."""
+def universe_problem(settings: Settings) -> str | None:
+    """Why the `[ranking] universe` folder cannot serve now (None: it can, or the universe
+    is not a folder). Checked where the universe is used (training or scoring the ranking,
+    a backtest with it), not when the settings load: a folder on a drive since unplugged
+    must not stop `status`, `stop` or the dashboard; `config` shows it as a warning."""
+    value = settings.ranking.universe
     if value in UNIVERSES:
-        return
-    folder = Path(str(value)).expanduser()
+        return None
+    folder = Path(value).expanduser()
     why = ""
     try:
         if folder.is_file():
             why = "a file, not a folder: give the folder that holds the CSV files"
-        elif not folder.is_dir():  # moved or unmounted since: every command says how on
+        elif not folder.is_dir():
             why = (
-                "no such folder (moved or unmounted? give its path, or set universe = "
+                "no such folder (moved or unmounted? plug it back, or set universe = "
                 '"watchlist" or "stored" in config.toml)'
             )
         elif not any(p.suffix.lower() in CSV_SUFFIXES and p.is_file() for p in folder.iterdir()):
             why = "the folder holds no .csv or .txt file"
     except OSError as exc:
         why = f"cannot read the folder ({exc.strerror or exc})"
-    if why:
-        raise AssistantError(f"{origin}: [ranking] universe = {value!r}: {why}")
+    return f"[ranking] universe = {value!r}: {why}" if why else None
 
 
 def load(home: Path, environ: dict[str, str] | None = None) -> Settings:

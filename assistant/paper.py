@@ -10,6 +10,7 @@ return, annualized as σ·√(252/h)). A consumer of the cycle's results, never 
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from models import paper
 from store import paper as ledger
 from store import registry
 from store.symbols import active_symbols
+from vocab.dates import session_date, session_text
 from vocab.horizons import horizon_key
 
 
@@ -33,7 +35,9 @@ def ranking_verdict(db: sqlite_utils.Database, horizon: int, session: str) -> tu
     only when the ranking model serving then passed its verdict on its held-out sessions
     (`models.scorecard.judged`: IC t >= 2, a positive spread, and beating the better of
     reversal and 12-1 momentum by t >= 2). (may tilt, why) - the why in words."""
-    rows = [r for r in registry.serving_as_of(db, session)[0] if r["kind"] == "ranking"]
+    rows = [
+        r for r in registry.serving_as_of(db, session_date(session))[0] if r["kind"] == "ranking"
+    ]
     if not rows:
         return False, "no ranking model"
     row = rows[0]
@@ -116,7 +120,7 @@ def from_backtest(
 # ------------------------------------------------------------------ after a daemon cycle
 
 
-def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | None = None) -> str:
+def step_session(db: sqlite_utils.Database, settings: Settings, as_of: date | None = None) -> str:
     """Step every book through one session (default: the newest with final bars): fill the
     orders decided after the previous stepped session at this session's opens, mark to
     market at its closes, decide the next orders from this session's calls. One transaction
@@ -127,7 +131,8 @@ def step_session(db: sqlite_utils.Database, settings: Settings, as_of: str | Non
     orders fill at the next session's open, not days later, and every session is marked."""
     rules = rules_of(settings)
     symbols = active_symbols(db)
-    session = as_of or ledger.newest_session(db, symbols)
+    # the books' sessions are the store's text
+    session = session_text(as_of) if as_of else ledger.newest_session(db, symbols)
     if session is None or not symbols:
         return "paper: nothing to do (no watched symbols with bars)"
     newest = ledger.last_session(db)

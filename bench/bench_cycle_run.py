@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +30,7 @@ from store import bars, symbols  # noqa: E402
 from store.db import immediate, open_db  # noqa: E402
 
 TARGET_S = 2.0
-DAYS = ["2023-12-01", "2023-12-04", "2023-12-05", "2023-12-06", "2023-12-07"]
+DAYS = [date(2023, 12, d) for d in (1, 4, 5, 6, 7)]
 
 
 def main() -> int:
@@ -58,7 +59,7 @@ def main() -> int:
         from assistant.modeling.training import train
 
         t = time.perf_counter()
-        report = train(db, home, settings, names[:10], kinds=kinds, as_of="2023-06-30")
+        report = train(db, home, settings, names[:10], kinds=kinds, as_of=date(2023, 6, 30))
         status = ", ".join(f"{r.kind}:{r.status}" for r in report.results)
         print(
             f"(setup) trained {len(report.results)} models ({status}) on 10 symbols, "
@@ -79,7 +80,8 @@ def main() -> int:
         f"({len(serving.models)} serving: {', '.join(sorted(serving.models))}); "
         f"{warm * 1000:.1f} ms when cached"
     )
-    run_cycle(db, home, settings, as_of="2023-11-30")  # warm: imports, calendar, first regimes
+    # warm: imports, calendar, first regimes
+    run_cycle(db, home, settings, as_of=date(2023, 11, 30))
     times = []
     for day in DAYS:
         t = time.perf_counter()

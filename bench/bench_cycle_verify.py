@@ -1,11 +1,17 @@
 """Benchmark: verification of 100k matured predictions (score, weights, calibration, one
 transaction). Target: <= 1 s.
 
-Usage: .venv/bin/python bench/bench_cycle_verify.py [--n 100000] [--cache DIR] [--profile]
+Usage: .venv/bin/python bench/bench_cycle_verify.py [--n 100000] [--cache DIR]
+           [--runs 3] [--old CHECKOUT] [--profile]
 
---cache DIR keeps the built home in DIR and starts each run from a copy of it, so runs of
-two revisions can alternate on one backlog (the build takes longer than the pass);
---profile prints cProfile's top entries and the time of each SQL statement of the pass.
+Each pass runs in a fresh process from a copy of one built backlog (--cache DIR keeps it
+between invocations; the build takes longer than the pass). With --old (a checkout of an
+older revision, e.g. `git worktree add --detach /tmp/main-old main`, run with this
+checkout's venv) the two revisions' passes alternate, --runs times each, on the same
+backlog; it prints each run, the medians of wall and CPU seconds before and after, the
+load average over the runs, and this checkout's median wall time against the target.
+--profile makes one pass in this process and prints cProfile's top entries and the wall
+and CPU time of each SQL statement of the pass.
 """
 
 from __future__ import annotations
@@ -17,16 +23,22 @@ import os
 import pstats
 import shutil
 import sqlite3
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+# `--src CHECKOUT` (what --old passes to a run's process): import that checkout's code
+SRC = Path(sys.argv[sys.argv.index("--src") + 1]) if "--src" in sys.argv else ROOT
+sys.path.insert(0, str(SRC))
 
 from assistant import config  # noqa: E402
 from assistant.cycle.learn import verify  # noqa: E402
@@ -104,18 +116,19 @@ def build(home: Path, n: int) -> str:
 class _Timed:
     """The connection, with each statement's wall time kept (--profile)."""
 
-    def __init__(self, conn: sqlite3.Connection, times: list[tuple[float, str]]):
+    def __init__(self, conn: sqlite3.Connection, times: list[tuple[float, float, str]]):
         self._conn, self._times = conn, times
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 
     def _timed(self, method: str, sql: str, *args: Any) -> Any:
-        t0 = time.perf_counter()
+        t0, cpu = time.perf_counter(), time.process_time()
         out = getattr(self._conn, method)(sql, *args)
         if method == "execute" and sql.lstrip().upper().startswith("SELECT"):
             out = _Fetched(out.fetchall(), out.description, out.rowcount)
-        self._times.append((time.perf_counter() - t0, " ".join(sql.split())[:110]))
+        took, cpu = time.perf_counter() - t0, time.process_time() - cpu
+        self._times.append((took, cpu, " ".join(sql.split())[:100]))
         return out
 
     def execute(self, sql: str, *args: Any) -> Any:
@@ -139,49 +152,95 @@ class _Fetched:
         return iter(self._rows)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--cache", type=Path, help="keep the built home here and copy it per run")
-    ap.add_argument("--profile", action="store_true")
-    args = ap.parse_args()
+def cached(cache: Path, n: int) -> tuple[Path, str]:
+    """(the built backlog's home, the day to verify as of), built once per size."""
+    stamp = cache / f"n{n}"
+    if not (stamp / "day").exists():
+        shutil.rmtree(stamp, ignore_errors=True)
+        day = build(stamp / "home", n)
+        (stamp / "day").write_text(day)
+    return stamp / "home", (stamp / "day").read_text()
+
+
+def one_pass(built: Path, day: str, profile: bool) -> dict[str, float]:
+    """One verify pass on a copy of `built`: wall and CPU seconds, calls verified."""
     home = Path(tempfile.mkdtemp(prefix="bench-verify-")) / "home"
-    if args.cache is not None:
-        stamp = args.cache / f"n{args.n}"
-        if not (stamp / "day").exists():
-            shutil.rmtree(stamp, ignore_errors=True)
-            day = build(stamp / "home", args.n)
-            (stamp / "day").write_text(day)
-        shutil.copytree(stamp / "home", home)
-        last = (stamp / "day").read_text()
-    else:
-        last = build(home, args.n)
+    shutil.copytree(built, home)
     db = open_db(home)
     settings = config.load(home)
-    times: list[tuple[float, str]] = []
-    prof = cProfile.Profile() if args.profile else None
-    if args.profile:
+    times: list[tuple[float, float, str]] = []
+    prof = cProfile.Profile() if profile else None
+    if profile:
         db.conn = _Timed(db.conn, times)  # type: ignore[assignment]
     t0, cpu = time.perf_counter(), time.process_time()
     if prof:
         prof.enable()
-    report = verify(db, settings, as_of=last)
+    report = verify(db, settings, as_of=date.fromisoformat(day))  # (a session is a date)
     if prof:
         prof.disable()
     took, cpu = time.perf_counter() - t0, time.process_time() - cpu
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(18)
-        print("SQL statements of the pass, slowest first:")
-        for t, sql in sorted(times, reverse=True)[:12]:
-            print(f"  {t * 1000:8.1f} ms  {sql}")
-    print(
-        f"verify {report.verified:,} matured predictions ({len(report.weight_changes)} weight changes, "
-        f"{report.expired} expired): {took:.2f} s wall, {cpu:.2f} s CPU = {report.verified / took:,.0f}/s "
-        f"(target <= {TARGET_S} s) {'PASS' if took <= TARGET_S else 'FAIL'}"
-        f"  [load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores]"
-    )
+        print("SQL statements of the pass, slowest first (wall, CPU):")
+        for t, c, sql in sorted(times, reverse=True)[:12]:
+            print(f"  {t * 1000:8.1f} ms {c * 1000:8.1f} ms  {sql}")
+        print(
+            f"verify {report.verified:,} matured predictions ({len(report.weight_changes)} "
+            f"weight changes, {report.expired} expired): {took:.2f} s wall, {cpu:.2f} s CPU "
+            f"(under the profiler)  [load average {os.getloadavg()[0]:.1f}]"
+        )
     db.close()
     shutil.rmtree(home.parent, ignore_errors=True)
+    return {"wall": took, "cpu": cpu, "verified": float(report.verified)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--cache", type=Path, help="keep the built backlog here between invocations")
+    ap.add_argument("--runs", type=int, default=3, help="passes per revision (default 3)")
+    ap.add_argument("--old", type=Path, help="an older checkout to alternate with")
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--src", type=Path, help=argparse.SUPPRESS)  # read before the imports
+    ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a run's process
+    args = ap.parse_args()
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="bench-verify-cache-"))
+    built, day = cached(cache, args.n)
+    if args.profile or args.one:
+        got = one_pass(built, day, args.profile)
+        if args.one:
+            print(json.dumps(got))
+        return 0
+    revisions = [("after (this checkout)", ROOT)]
+    if args.old is not None:
+        revisions.insert(0, (f"before ({args.old})", args.old.resolve()))
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in revisions}
+    loads = []
+    for i in range(args.runs):
+        for name, src in revisions:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--one", "--src", str(src)]
+            cmd += ["--cache", str(cache), "--n", str(args.n)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            got = json.loads(out.strip().splitlines()[-1])
+            loads.append(os.getloadavg()[0])
+            runs[name].append(got)
+            print(
+                f"run {i + 1} {name}: {got['wall']:.2f} s wall, {got['cpu']:.2f} s CPU "
+                f"({int(got['verified']):,} verified)  [load average {loads[-1]:.1f}]",
+                flush=True,
+            )
+    print(
+        f"verify of a {args.n:,}-call backlog, medians of {args.runs} alternating run(s), "
+        f"load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores:"
+    )
+    for name, _ in revisions:
+        walls = statistics.median(r["wall"] for r in runs[name])
+        cpus = statistics.median(r["cpu"] for r in runs[name])
+        print(f"  {name}: {walls:.2f} s wall, {cpus:.2f} s CPU")
+    mine = statistics.median(r["wall"] for r in runs[revisions[-1][0]])
+    print(f"target <= {TARGET_S} s wall: {'PASS' if mine <= TARGET_S else 'FAIL'} ({mine:.2f} s)")
+    if args.cache is None:
+        shutil.rmtree(cache, ignore_errors=True)
     return 0
 
 

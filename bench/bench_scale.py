@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 # BENCH_CODE: another checkout's code (the `wait` mode runs the old code with this file)
@@ -47,6 +48,7 @@ from assistant.ingest.collect import collect  # noqa: E402
 from assistant.ingest.sources.synthetic import SyntheticSource  # noqa: E402
 from store import symbols  # noqa: E402
 from store.db import open_db  # noqa: E402
+from vocab.dates import iso_date  # noqa: E402
 
 PREDICT_TARGET_S = 5.0
 PAINT_TARGET_S = 1.0
@@ -71,7 +73,7 @@ def make_home(n_symbols: int, years: int, edge: float = 0.52):
     symbols.add(db, names, "synthetic")
     sessions = years * 252
     src = SyntheticSource(edge=edge, n=sessions, start="2005-01-03")
-    last = str(pd.bdate_range("2005-01-03", periods=sessions)[-1].date())
+    last = pd.bdate_range("2005-01-03", periods=sessions)[-1].date()
     t = time.perf_counter()
     results = collect(db, settings, source=src, until=last)
     n = db.execute("SELECT COUNT(*) FROM bars").fetchone()[0]
@@ -96,7 +98,7 @@ def bench_home(args: argparse.Namespace) -> None:
     kinds = [k for k in args.kinds.split(",") if k]
     settings = settings.replace("models", epochs=args.epochs)
     t = time.perf_counter()
-    rep = train(db, home, settings, kinds=kinds, as_of=str(dates[0].date()))
+    rep = train(db, home, settings, kinds=kinds, as_of=dates[0].date())
     rows = rep.rows
     stage(
         "train",
@@ -108,11 +110,11 @@ def bench_home(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     serving.load_serving(db, home)
     stage("load", time.perf_counter() - t, "serving models from disk")
-    run_cycle(db, home, settings, as_of=str(dates[1].date()))  # warm-up (imports, first regimes)
+    run_cycle(db, home, settings, as_of=dates[1].date())  # warm-up (imports, first regimes)
     times = []
     for d in dates[2:5]:
         t = time.perf_counter()
-        calls = run_cycle(db, home, settings, as_of=str(d.date()))
+        calls = run_cycle(db, home, settings, as_of=d.date())
         times.append(time.perf_counter() - t)
     med = sorted(times)[1]
     stage(
@@ -165,7 +167,7 @@ async def paint(home: Path) -> float:
     return took
 
 
-def wait_stage(stage_name: str, home: Path, out: Path, as_of: str | None) -> dict[str, float]:
+def wait_stage(stage_name: str, home: Path, out: Path, as_of: date | None) -> dict[str, float]:
     """One timed stage in this process on `home`; its output written to `out` as JSON."""
     import json
     from datetime import UTC, datetime
@@ -358,7 +360,12 @@ def main() -> int:
     if args.mode == "stage":
         import json
 
-        took = wait_stage(args.stage, Path(args.home), Path(args.out), args.as_of)
+        took = wait_stage(
+            args.stage,
+            Path(args.home),
+            Path(args.out),
+            iso_date(args.as_of) if args.as_of else None,
+        )
         print(json.dumps(took))
         return 0
     if args.mode == "wait":

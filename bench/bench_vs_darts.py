@@ -200,7 +200,7 @@ def main() -> int:
         settings,
         kinds=["lstm"],
         horizons=(1,),
-        start=str(start.date()),
+        start=start.date(),
         retrain_every=args.retrain_every,
     )
     ours_s, ours_cpu = time.perf_counter() - t0, time.process_time() - cpu0

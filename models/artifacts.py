@@ -67,7 +67,7 @@ def write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def write_json(path: Path, value: Any) -> None:
+def write_json(path: Path, value: object) -> None:
     write_bytes(path, json.dumps(value, indent=1, sort_keys=True).encode())
 
 

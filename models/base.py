@@ -266,7 +266,7 @@ class Forecaster(ABC):
         models that look back (sequence windows) override this."""
         return self._predict(X.iloc[rows])
 
-    def _state(self) -> dict[str, Any]:
+    def _state(self) -> Mapping[str, object]:
         return {}
 
     def _write(self, directory: Path) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -118,7 +118,7 @@ def _build_wide(
         out = np.empty((len(FEATURES), len(bars), len(index)))
     column = {name: j for j, name in enumerate(FEATURES)}
 
-    def put(name: str, value: Any) -> None:
+    def put(name: str, value: object) -> None:
         values = out[column[name]]
         values[...] = np.asarray(value, dtype="float64").T
         values[np.isinf(values)] = np.nan

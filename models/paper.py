@@ -48,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -195,7 +195,9 @@ class AccountState(TypedDict):
     cash: float
     positions: dict[str, PositionState]
     last: dict[str, float]
-    missing: dict[str, int]  # held symbols: sessions in a row without a bar (absent: none)
+    missing: NotRequired[
+        dict[str, int]
+    ]  # held symbols: sessions in a row without a bar (absent: none)
 
 
 class Fill(TypedDict):
@@ -250,7 +252,7 @@ class Account:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Account:
+    def from_dict(cls, d: AccountState) -> Account:
         return cls(
             float(d["cash"]),
             {s: Position(**p) for s, p in d.get("positions", {}).items()},
@@ -519,7 +521,7 @@ def drawdown(equity: pd.Series) -> pd.Series:
     return 1 - equity / equity.cummax()
 
 
-def summary(book: Book, against: Book | None = None) -> dict[str, Any]:
+def summary(book: Book, against: Book | None = None) -> dict[str, str | int | float | None]:
     """Total and annualized return, volatility, Sharpe (no risk-free rate), max drawdown,
     turnover (one-way, per year, in multiples of the mean equity), costs paid, trades and
     their hit rate; with `against`, the mean daily return difference and its one-sided
@@ -531,7 +533,7 @@ def summary(book: Book, against: Book | None = None) -> dict[str, Any]:
     vol = float(r.std(ddof=1) * np.sqrt(SESSIONS_PER_YEAR)) if n > 1 else None
     mean = float(r.mean()) if n else None
     scored = [bool(t["hit"]) for t in book.trips]
-    out: dict[str, Any] = {
+    out: dict[str, str | int | float | None] = {
         "book": book.name,
         "from": str(book.equity.index[1].date()) if n else None,
         "to": str(book.equity.index[-1].date()) if n else None,
@@ -605,7 +607,7 @@ def sharpe_test(
     return diff, float(f"{max(p, 1 / len(draws)):.3g}")
 
 
-def report(books: Mapping[str, Book]) -> list[dict[str, Any]]:
+def report(books: Mapping[str, Book]) -> list[dict[str, str | int | float | None]]:
     """Every book's summary; the policy's tested against buy-and-hold and always-long: mean
     daily return (paired Newey-West) and Sharpe (block bootstrap, `sharpe_test`)."""
     rows = []

@@ -20,7 +20,7 @@ rescaled to the close-to-close target by a QLIKE-optimal factor fitted on traini
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -172,7 +172,7 @@ def har_features(
     rv = rv.astype(float)
     longest = rv.rolling(max(windows), min_periods=max(windows)).mean()
     floor = np.maximum(0.01 * longest, EPS)
-    cols: dict[str, Any] = {}
+    cols: dict[str, pd.Series | np.ndarray] = {}
     for w in windows:
         avg = rv.rolling(w, min_periods=w).mean()
         cols[f"log_rv_{w}"] = np.log(np.maximum(avg, floor))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from store.db import date_range
+from store.db import date_range, day_text
 
 BAR_COLUMNS = [
     "open",
@@ -81,14 +82,18 @@ def count(db: sqlite_utils.Database, symbol: str) -> int:
 
 
 def last_date(
-    db: sqlite_utils.Database, symbol: str, *, final_only: bool = False, end: str | None = None
+    db: sqlite_utils.Database,
+    symbol: str,
+    *,
+    final_only: bool = False,
+    end: str | date | None = None,
 ) -> str | None:
     """The newest stored bar's date (with `end`: the newest on or before it)."""
     extra = " AND provisional = 0" if final_only else ""
     params = [symbol]
     if end is not None:
         extra += " AND date <= ?"
-        params.append(end)
+        params.append(day_text(end))
     row = db.execute(f"SELECT MAX(date) FROM bars WHERE symbol = ?{extra}", params).fetchone()
     return None if row[0] is None else str(row[0])
 
@@ -97,8 +102,8 @@ def load(
     db: sqlite_utils.Database,
     symbol: str,
     *,
-    start: str | None = None,
-    end: str | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
 ) -> pd.DataFrame:
     """Bars for one symbol in date order, index a DatetimeIndex named `date`.
 
@@ -137,8 +142,8 @@ def load_many(
     db: sqlite_utils.Database,
     symbols: list[str],
     *,
-    start: str | None = None,
-    end: str | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Like `load` for many symbols in one query (the cycle reads the whole watchlist)."""
     if not symbols:

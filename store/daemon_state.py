@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import TypedDict, cast
 
@@ -47,11 +48,11 @@ def started(db: sqlite_utils.Database, *, pid: int, mode: str, version: str) -> 
         )
 
 
-def heartbeat(db: sqlite_utils.Database, *, sim_date: str | None = None) -> None:
+def heartbeat(db: sqlite_utils.Database, *, sim_date: date | None = None) -> None:
     with immediate(db):
         db.execute(
             "UPDATE daemon SET heartbeat_at = ?, sim_date = COALESCE(?, sim_date) WHERE id = 1",
-            [utcnow(), sim_date],
+            [utcnow(), None if sim_date is None else sim_date.isoformat()],
         )
 
 
@@ -68,11 +69,11 @@ def read(db: sqlite_utils.Database) -> DaemonRow | None:
     return cast(DaemonRow, dict(zip([c[0] for c in cur.description], row, strict=True)))
 
 
-def set_state(db: sqlite_utils.Database, state: State, *, sim_date: str | None = None) -> None:
+def set_state(db: sqlite_utils.Database, state: State, *, sim_date: date | None = None) -> None:
     """Where the loop is (see `State`). Also a heartbeat."""
     with immediate(db):
         db.execute(
             "UPDATE daemon SET state = ?, heartbeat_at = ?, sim_date = COALESCE(?, sim_date) "
             "WHERE id = 1",
-            [state.value, utcnow(), sim_date],
+            [state.value, utcnow(), None if sim_date is None else sim_date.isoformat()],
         )

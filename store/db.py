@@ -12,11 +12,13 @@ import errno
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 
 import sqlite_utils
 
 from store.schema import MIGRATIONS, known_migration_names
+from vocab.dates import session_text
 
 BUSY_TIMEOUT_S = 10.0
 DB_FILENAME = "assistant.db"
@@ -502,14 +504,20 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def date_range(start: str | None, end: str | None) -> tuple[str, list[str]]:
-    """` AND date >= ? AND date <= ?` for the bounds given (both inclusive), with its parameters."""
+def date_range(start: str | date | None, end: str | date | None) -> tuple[str, list[str]]:
+    """` AND date >= ? AND date <= ?` for the bounds given (both inclusive), with its parameters
+    (a date bound goes to SQLite as its ISO text)."""
     sql, params = "", list[str]()
     if start:
-        sql, params = sql + " AND date >= ?", [*params, start]
+        sql, params = sql + " AND date >= ?", [*params, day_text(start)]
     if end:
-        sql, params = sql + " AND date <= ?", [*params, end]
+        sql, params = sql + " AND date <= ?", [*params, day_text(end)]
     return sql, params
+
+
+def day_text(day: str | date) -> str:
+    """A session bound as SQLite holds it: a date as its ISO text, a text as it is."""
+    return session_text(day) if isinstance(day, date) else day
 
 
 def ledger_filters(status: str | None, symbols: Sequence[str] | None) -> tuple[str, list[object]]:

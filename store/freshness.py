@@ -46,14 +46,14 @@ def sessions_between(db: sqlite_utils.Database, exchange: str | None, start: str
     return n - int(closed)
 
 
-def calendar_needed(db: sqlite_utils.Database, through: str) -> bool:
+def calendar_needed(db: sqlite_utils.Database, through: date) -> bool:
     """Whether a watched symbol's exchange, or its holidays through `through`, are not
     recorded yet (cheap: the app then loads its calendars and records them)."""
     row = db.execute(
         "SELECT 1 FROM symbols s LEFT JOIN calendar_spans c ON c.exchange = s.exchange "
         "WHERE s.active = 1 AND (s.exchange IS NULL OR (s.exchange NOT IN ('24/7', '24/5') "
         "AND (c.end IS NULL OR c.end < ?))) LIMIT 1",
-        [through[:10]],
+        [through.isoformat()],
     ).fetchone()
     return row is not None
 
@@ -61,7 +61,7 @@ def calendar_needed(db: sqlite_utils.Database, through: str) -> bool:
 def record_calendar(
     db: sqlite_utils.Database,
     exchanges: dict[str, str],
-    holidays: Mapping[str, tuple[str, str, Iterable[str]]],
+    holidays: Mapping[str, tuple[date, date, Iterable[date]]],
 ) -> None:
     """Record symbol -> exchange, and per exchange (start, end, holidays in that span)."""
     with immediate(db):
@@ -72,9 +72,10 @@ def record_calendar(
         for ex, (start, end, days) in holidays.items():
             db.conn.execute("DELETE FROM holidays WHERE exchange = ?", [ex])
             db.conn.executemany(
-                "INSERT INTO holidays (exchange, date) VALUES (?, ?)", [(ex, d) for d in days]
+                "INSERT INTO holidays (exchange, date) VALUES (?, ?)",
+                [(ex, d.isoformat()) for d in days],
             )
             db.conn.execute(
                 "INSERT OR REPLACE INTO calendar_spans (exchange, start, end) VALUES (?, ?, ?)",
-                [ex, start, end],
+                [ex, start.isoformat(), end.isoformat()],
             )

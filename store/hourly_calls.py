@@ -9,11 +9,12 @@ them; `horizon` counts session hours.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
 
 from store.db import ledger_filters
+from store.predictions import Verdict
 
 
 class HourlyCallRow(NamedTuple):
@@ -72,12 +73,71 @@ MATURING_COLUMNS = (
     "upper95",
     "close",
 )
+# one pending call in MATURING_COLUMNS order (close: None while its target bar is not stored)
+Maturing = tuple[
+    int,
+    str,
+    int,
+    str,
+    str,
+    float,
+    float,
+    str,
+    float | None,
+    int | None,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
+]
 _MATURING = f"""
 SELECT {", ".join("p." + c for c in MATURING_COLUMNS[:-1])}, b.close
 FROM hourly_predictions p
 LEFT JOIN hourly_bars b ON b.symbol = p.symbol AND b.ts = p.target
 WHERE p.status = 'pending' AND p.target_session <= ?
 """
+
+
+class HourlyCallRecord(TypedDict):
+    """An hourly_predictions row as stored (`scored`, `listing`)."""
+
+    id: int
+    symbol: str
+    as_of: str
+    horizon: int
+    model_version: str
+    made_at: str
+    session: str
+    slot: int
+    target: str
+    target_session: str
+    target_slot: int
+    base_price: float
+    pred_change_pct: float
+    pred_price: float
+    lower: float | None
+    upper: float | None
+    lower95: float | None
+    upper95: float | None
+    vol_sigma: float | None
+    p_up: float | None
+    p_flat: float | None
+    p_down: float | None
+    direction: str
+    flat_band: float | None
+    majority: int | None
+    last_move: int | None
+    status: str  # pending | verified | expired
+    actual_price: float | None
+    error_pct: float | None
+    hit: int | None
+    outcome: str | None
+    up_hit: int | None
+    majority_hit: int | None
+    covered80: int | None
+    covered95: int | None
+    verified_at: str | None
 
 
 def insert_many(db: sqlite_utils.Database, rows: Iterable[HourlyCallRow]) -> int:
@@ -99,15 +159,14 @@ def keys(db: sqlite_utils.Database, as_ofs: Sequence[str]) -> set[tuple[str, str
     return {(s, a, int(h), m) for s, a, h, m in cur.fetchall()}
 
 
-def maturing(db: sqlite_utils.Database, session: str) -> list[tuple[Any, ...]]:
+def maturing(db: sqlite_utils.Database, session: str) -> list[Maturing]:
     """Pending calls whose target bar lies in a session on or before `session`, with the
     close of that bar when it is stored (MATURING_COLUMNS)."""
     return db.execute(_MATURING, [session]).fetchall()
 
 
-def mark_verified(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
-    """rows: (actual_price, error_pct, hit, outcome, up_hit, majority_hit, covered80,
-    covered95, verified_at, id), as `store.predictions.mark_verified` takes them."""
+def mark_verified(db: sqlite_utils.Database, rows: Iterable[Verdict]) -> None:
+    """Store each call's verdict, as `store.predictions.mark_verified` takes them."""
     db.conn.executemany(
         "UPDATE hourly_predictions SET status = 'verified', actual_price = ?, error_pct = ?, "
         "hit = ?, outcome = ?, up_hit = ?, majority_hit = ?, covered80 = ?, covered95 = ?, "
@@ -124,19 +183,21 @@ def mark_expired(db: sqlite_utils.Database, ids: Iterable[int], when: str) -> No
     )
 
 
-def scored(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def scored(
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None
+) -> list[HourlyCallRecord]:
     """Verified hourly calls, in the order their outcomes became known."""
     where, params = ledger_filters("verified", symbols)
     cur = db.execute(
         f"SELECT * FROM hourly_predictions{where} ORDER BY target_session, target, id", params
     )
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(HourlyCallRecord, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def listing(
     db: sqlite_utils.Database, *, status: str | None = None, symbols: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[HourlyCallRecord]:
     """Hourly calls, oldest first."""
     where, params = ledger_filters(status, symbols)
     cur = db.execute(
@@ -144,7 +205,7 @@ def listing(
         params,
     )
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(HourlyCallRecord, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> dict[str, int]:

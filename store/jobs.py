@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from datetime import date
+from typing import TypedDict, cast
 
 import sqlite_utils
 
-from store.db import immediate, utcnow
+from store.db import day_text, immediate, utcnow
 
 
-def start(db: sqlite_utils.Database, job: str, *, scheduled_for: str | None = None) -> int:
+class JobRun(TypedDict):
+    """A job_runs row as stored."""
+
+    id: int
+    job: str
+    scheduled_for: str | None
+    started_at: str
+    finished_at: str | None
+    status: str  # running | ok | failed | interrupted | ...
+    progress: float | None
+    message: str | None
+
+
+def start(db: sqlite_utils.Database, job: str, *, scheduled_for: str | date | None = None) -> int:
+    """A job run started now; `scheduled_for` is the slot's key or the session it works on."""
     with immediate(db):
         cur = db.execute(
             "INSERT INTO job_runs (job, scheduled_for, started_at, status, progress) "
             "VALUES (?, ?, ?, 'running', 0)",
-            [job, scheduled_for, utcnow()],
+            [job, None if scheduled_for is None else day_text(scheduled_for), utcnow()],
         )
         return int(cast(int, cur.lastrowid))  # always set after a one-row INSERT
 
@@ -46,23 +61,23 @@ def mark_interrupted(db: sqlite_utils.Database) -> int:
         ).rowcount
 
 
-def last(
-    db: sqlite_utils.Database, job: str, *, status: str | None = None
-) -> dict[str, Any] | None:
+def last(db: sqlite_utils.Database, job: str, *, status: str | None = None) -> JobRun | None:
     sql = "SELECT * FROM job_runs WHERE job = ?"
-    params: list[Any] = [job]
+    params: list[str] = [job]
     if status:
         sql += " AND status = ?"
         params.append(status)
     cur = db.execute(sql + " ORDER BY id DESC LIMIT 1", params)
     row = cur.fetchone()
-    return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+    if row is None:
+        return None
+    return cast(JobRun, dict(zip([c[0] for c in cur.description], row, strict=True)))
 
 
-def running(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def running(db: sqlite_utils.Database) -> list[JobRun]:
     cur = db.execute("SELECT * FROM job_runs WHERE status = 'running' ORDER BY id")
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(JobRun, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def ran_for(db: sqlite_utils.Database, job: str, scheduled_for: str) -> bool:
@@ -74,11 +89,11 @@ def ran_for(db: sqlite_utils.Database, job: str, scheduled_for: str) -> bool:
     return row is not None
 
 
-def last_runs(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def last_runs(db: sqlite_utils.Database) -> dict[str, JobRun]:
     """The latest run of every job, by job name (for `assistant status`)."""
     cur = db.execute(
         "SELECT * FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job) ORDER BY job"
     )
     cols = [c[0] for c in cur.description]
-    rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    rows = [cast(JobRun, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
     return {row["job"]: row for row in rows}

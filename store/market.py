@@ -7,8 +7,9 @@ owns the transaction for `save_context`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any, TypedDict, cast
 
 import sqlite_utils
 
@@ -30,6 +31,23 @@ CONTEXT_COLUMNS = (
 )
 
 
+class CallContext(TypedDict):
+    """The context a symbol's calls saw as of a session, as stored (`context_of`)."""
+
+    symbol: str
+    as_of: str
+    vix: float | None
+    vix_pct: float | None  # 0..1 among the trailing year's levels
+    vix_date: str | None
+    next_event: str | None
+    next_event_date: str | None
+    event_sessions: int | None
+    news_n: int | None
+    news_sentiment: float | None
+    cpi_date: str | None
+    cpi_sessions: int | None
+
+
 def add_values(
     db: sqlite_utils.Database, series: str, rows: Iterable[tuple[str, float]], source: str
 ) -> tuple[int, int]:
@@ -49,7 +67,11 @@ def add_values(
 
 
 def values(
-    db: sqlite_utils.Database, series: str, *, start: str | None = None, end: str | None = None
+    db: sqlite_utils.Database,
+    series: str,
+    *,
+    start: str | date | None = None,
+    end: str | date | None = None,
 ) -> list[tuple[str, float]]:
     """(date, value) of `series` within [start, end], oldest first."""
     bounds, params = date_range(start, end)
@@ -65,7 +87,7 @@ def last_date(db: sqlite_utils.Database, series: str) -> str | None:
     return row[0] if row else None
 
 
-def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> None:
+def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[object]]) -> None:
     """rows in CONTEXT_COLUMNS order; one per (symbol, as_of), the latest cycle's wins."""
     cols = ", ".join(CONTEXT_COLUMNS)
     marks = ", ".join("?" for _ in CONTEXT_COLUMNS)
@@ -75,13 +97,13 @@ def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> No
 
 
 def context_of(
-    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: str | None = None
-) -> dict[str, dict[str, Any]]:
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: date | None = None
+) -> dict[str, CallContext]:
     """Per symbol, the context its calls saw: as of `as_of` when given, else its latest."""
     where, params = [], []
     if as_of is not None:
         where.append("c.as_of = ?")
-        params.append(as_of)
+        params.append(as_of.isoformat())
     else:
         where.append("c.as_of = (SELECT MAX(as_of) FROM call_context m WHERE m.symbol = c.symbol)")
     if symbols:
@@ -92,10 +114,12 @@ def context_of(
         + " AND ".join(where),
         params,
     )
-    return {r[0]: dict(zip(CONTEXT_COLUMNS, r, strict=True)) for r in cur.fetchall()}
+    return {
+        r[0]: cast(CallContext, dict(zip(CONTEXT_COLUMNS, r, strict=True))) for r in cur.fetchall()
+    }
 
 
-def describe(ctx: dict[str, Any], h: int | None = None, dates: bool = True) -> str:
+def describe(ctx: Mapping[str, Any], h: int | None = None, dates: bool = True) -> str:
     """One line for a stored (or computed) context: "VIX 18.2 (pct 64 of 1y); FOMC
     in 2 sessions (2026-12-09); CPI in 5 sessions (est. 2026-12-14); 3 headlines, sentiment
     +0.20". With `h`, says whether an event falls within the call's horizon; without

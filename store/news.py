@@ -5,7 +5,7 @@ scored when collected."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import sqlite_utils
 
@@ -18,7 +18,7 @@ MIN_HISTORY_DAYS = 250
 COLUMNS = ("symbol", "key", "published_at", "title", "publisher", "link", "sentiment")
 
 
-def add_many(db: sqlite_utils.Database, rows: Iterable[Sequence[Any]]) -> int:
+def add_many(db: sqlite_utils.Database, rows: Iterable[Sequence[object]]) -> int:
     """rows in COLUMNS order; a headline already stored for the symbol is skipped.
     Returns how many were new."""
     stamp = utcnow()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
 import sqlite_utils
 
@@ -25,9 +25,35 @@ def last_session(db: sqlite_utils.Database) -> str | None:
     return row[0] if row else None
 
 
-def state_before(db: sqlite_utils.Database, session: str) -> dict[str, dict[str, Any]]:
+class PositionState(TypedDict):
+    shares: float
+    entry_price: float
+    entry_date: str
+
+
+class AccountJson(TypedDict):
+    """A book's account as `paper_days.account` holds it (models.paper.Account.to_dict)."""
+
+    cash: float
+    positions: dict[str, PositionState]
+    last: dict[str, float]  # the last known price of each symbol
+    missing: NotRequired[
+        dict[str, int]
+    ]  # held symbols: sessions in a row without a bar (newer rows)
+    policy: NotRequired[str]  # the paper book: the policy it followed (vocab.paper)
+
+
+class PriorBook(TypedDict):
+    """A book's newest row before a session (`state_before`)."""
+
+    session: str
+    account: AccountJson
+    pending: dict[str, float] | None  # target weights to fill at the next open
+
+
+def state_before(db: sqlite_utils.Database, session: str) -> dict[str, PriorBook]:
     """Per book, its newest row before `session` (account and pending as parsed JSON)."""
-    out = {}
+    out: dict[str, PriorBook] = {}
     for book, account, pending, day in db.execute(
         "SELECT book, account, pending, MAX(session) FROM paper_days WHERE session < ? "
         "GROUP BY book",
@@ -60,12 +86,6 @@ class SessionBook(TypedDict):
     trips: Sequence[Mapping[str, object]]
 
 
-class PositionState(TypedDict):
-    shares: float
-    entry_price: float
-    entry_date: str
-
-
 class BookState(TypedDict):
     """A book's newest row with its account parsed (models.paper.Account.to_dict)."""
 
@@ -74,7 +94,9 @@ class BookState(TypedDict):
     equity: float
     positions: dict[str, PositionState]
     last: dict[str, float]  # the last known price of each symbol
-    missing: dict[str, int]  # held symbols: sessions in a row without a bar (newer rows)
+    missing: NotRequired[
+        dict[str, int]
+    ]  # held symbols: sessions in a row without a bar (newer rows)
     policy: NotRequired[str]  # the paper book: the policy it followed (vocab.paper)
 
 
@@ -168,24 +190,58 @@ def latest(db: sqlite_utils.Database) -> dict[str, BookState]:
     return out
 
 
-def fills(db: sqlite_utils.Database, book: str = "paper", limit: int = 50) -> list[dict[str, Any]]:
+class FillRow(TypedDict):
+    """A stored fill (`fills`)."""
+
+    session: str
+    symbol: str
+    shares: float  # signed: bought > 0, sold < 0
+    price: float
+    cost: float
+
+
+class TripRow(TypedDict):
+    """A stored round trip (`trips`)."""
+
+    exit_session: str
+    symbol: str
+    side: str  # long | short
+    entry_session: str
+    entry_price: float
+    exit_price: float
+    hit: int
+
+
+def fills(db: sqlite_utils.Database, book: str = "paper", limit: int = 50) -> list[FillRow]:
     cur = db.execute(
         "SELECT session, symbol, shares, price, cost FROM paper_fills WHERE book = ? "
         "ORDER BY session DESC, symbol LIMIT ?",
         [book, limit],
     )
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [
+        {"session": d, "symbol": s, "shares": n, "price": p, "cost": c}
+        for d, s, n, p, c in cur.fetchall()
+    ]
 
 
-def trips(db: sqlite_utils.Database, book: str = "paper") -> list[dict[str, Any]]:
+def trips(db: sqlite_utils.Database, book: str = "paper") -> list[TripRow]:
     cur = db.execute(
         "SELECT exit_session, symbol, side, entry_session, entry_price, exit_price, hit "
         "FROM paper_trips WHERE book = ? ORDER BY exit_session",
         [book],
     )
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [
+        {
+            "exit_session": x,
+            "symbol": s,
+            "side": side,
+            "entry_session": e,
+            "entry_price": ep,
+            "exit_price": xp,
+            "hit": hit,
+        }
+        for x, s, side, e, ep, xp, hit in cur.fetchall()
+    ]
 
 
 def fill_count(db: sqlite_utils.Database) -> int:
@@ -253,9 +309,18 @@ def session_calls(
     return list({s: (s, d, v, scores.get(s)) for s, d, v in rows}.values())
 
 
-def standing(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+class Standing(TypedDict):
+    """A book's newest session, its equity, the equity it started with, open positions."""
+
+    session: str
+    equity: float
+    start: float
+    positions: int
+
+
+def standing(db: sqlite_utils.Database) -> dict[str, Standing]:
     """Per book: newest session, its equity, the equity it started with, open positions."""
-    out = {}
+    out: dict[str, Standing] = {}
     for book, row in latest(db).items():
         first = db.execute(
             "SELECT equity FROM paper_days WHERE book = ? ORDER BY session LIMIT 1", [book]

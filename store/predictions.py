@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from datetime import date
+from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
 
@@ -97,6 +98,48 @@ class Verdict(NamedTuple):
     id: int
 
 
+class ScoredCall(TypedDict):
+    """A verified call with its outcome (`scored`)."""
+
+    id: int
+    symbol: str
+    as_of: str
+    horizon: int
+    model_version: str
+    target_date: str
+    base_price: float
+    pred_change_pct: float
+    p_up: float | None
+    p_flat: float | None
+    p_down: float | None
+    direction: str
+    confidence: float | None
+    regime: str | None
+    signals: str  # the signals JSON document
+    actual_price: float | None
+    error_pct: float | None
+    hit: int | None  # None for a FLAT call
+    outcome: str | None
+    up_hit: int | None
+    majority_hit: int | None
+    lower: float | None
+    upper: float | None
+    lower95: float | None
+    upper95: float | None
+    vol_sigma: float | None
+    covered80: int | None
+    covered95: int | None
+
+
+class PredictionRecord(ScoredCall):
+    """A predictions row as stored (`listing`)."""
+
+    made_at: str
+    pred_price: float
+    status: str  # pending | verified | expired
+    verified_at: str | None
+
+
 # Verification needs the prediction and, when present, the final bar of its target session.
 _MATURING = f"""
 SELECT {", ".join(f"p.{c}" for c in Maturing._fields[:-2])}, b.close
@@ -115,7 +158,7 @@ def insert_many(db: sqlite_utils.Database, rows: Iterable[CallRow]) -> int:
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
 
 
-def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = ()) -> Maturing:
+def maturing(db: sqlite_utils.Database, as_of: date, json_paths: Sequence[str] = ()) -> Maturing:
     """Pending predictions whose target session is on or before `as_of`, with its close.
 
     With `json_paths` (two or more, e.g. '$.votes.rsi'), `extracted` holds a JSON array of
@@ -125,7 +168,7 @@ def maturing(db: sqlite_utils.Database, as_of: str, json_paths: Sequence[str] = 
         raise ValueError("pass two or more json paths (SQLite returns an array only then)")
     extra = f", json_extract(p.signals, {', '.join('?' * len(json_paths))})" if json_paths else ""
     sql = _MATURING.replace(", b.close", f", b.close{extra or ', NULL'}")
-    rows = db.execute(sql, [*json_paths, as_of]).fetchall()
+    rows = db.execute(sql, [*json_paths, as_of.isoformat()]).fetchall()
     if not rows:
         return Maturing(*([()] * len(Maturing._fields)))
     return Maturing._make(zip(*rows, strict=True))
@@ -199,7 +242,7 @@ def _apply_scores(db: sqlite_utils.Database, rows: list[Verdict]) -> None:
 def residuals(
     db: sqlite_utils.Database,
     symbols: Sequence[str],
-    known_by: str | None,
+    known_by: date | None,
     *,
     horizon: int | None = None,
     after: str | None = None,
@@ -213,7 +256,7 @@ def residuals(
     for clause, value in (
         (" AND horizon = ?", horizon),
         (" AND target_date > ?", after),
-        (" AND target_date <= ?", known_by),
+        (" AND target_date <= ?", None if known_by is None else known_by.isoformat()),
     ):
         if value is not None:
             extra += clause
@@ -256,7 +299,7 @@ def listing(
     status: str | None = None,
     symbols: Sequence[str] | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[PredictionRecord]:
     """Ledger rows, newest first."""
     sql = "SELECT * FROM predictions"
     where, params = ledger_filters(status, symbols)
@@ -266,12 +309,12 @@ def listing(
         params.append(int(limit))
     cur = db.execute(sql, params)
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(PredictionRecord, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def scored(
     db: sqlite_utils.Database, symbols: Sequence[str] | None = None, until: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[ScoredCall]:
     """Verified predictions in target-date order (what accuracy is measured on); with
     `until`, only those whose target session is on or before it (what was known then)."""
     where, params = ledger_filters("verified", symbols)
@@ -286,14 +329,14 @@ def scored(
         params,
     )
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(ScoredCall, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def live_record(
     db: sqlite_utils.Database,
     model_version: str,
     symbols: Sequence[str] | None = None,
-    known_by: str | None = None,
+    known_by: date | None = None,
 ) -> dict[tuple[str, int], list[tuple[str, int, int, int]]]:
     """{(symbol, horizon): [(as_of, hit, up_hit, majority_hit)]} of the verified UP/DOWN
     calls of one model version whose target session is on or before `known_by`."""
@@ -303,14 +346,14 @@ def live_record(
     for sym, h, as_of, hit, up, maj in db.execute(
         f"SELECT symbol, horizon, as_of, hit, up_hit, majority_hit FROM predictions{where} "
         f"AND model_version = ? AND hit IS NOT NULL{extra} ORDER BY as_of",
-        [*params, model_version, *([known_by] if known_by else [])],
+        [*params, model_version, *([known_by.isoformat()] if known_by else [])],
     ):
         out.setdefault((sym, int(h)), []).append((as_of, int(hit), int(up or 0), int(maj or 0)))
     return out
 
 
 def evidence_record(
-    db: sqlite_utils.Database, model_version: str, horizon: int, known_by: str | None, limit: int
+    db: sqlite_utils.Database, model_version: str, horizon: int, known_by: date | None, limit: int
 ) -> list[tuple[float, float, float, int]]:
     """[(p_up, p_down, realized log return, causal majority +1/-1)] of the newest `limit`
     verified calls of one model version and horizon, FLAT ones included, whose target
@@ -321,7 +364,7 @@ def evidence_record(
         "SELECT p_up, p_down, base_price, actual_price, json_extract(signals, '$.majority') "
         "FROM predictions WHERE status = 'verified' AND model_version = ? AND horizon = ?"
         f"{extra} ORDER BY target_date DESC LIMIT ?",
-        [model_version, int(horizon), *([known_by] if known_by else []), int(limit)],
+        [model_version, int(horizon), *([known_by.isoformat()] if known_by else []), int(limit)],
     ).fetchall()
     return [
         (float(up), float(down), math.log(float(actual) / float(base)), -1 if (maj or 1) < 0 else 1)
@@ -340,14 +383,14 @@ def counts(db: sqlite_utils.Database, symbols: Sequence[str] | None = None) -> d
     return out
 
 
-def verified_hits(db: sqlite_utils.Database, symbol: str, until: str) -> list[Any]:
+def verified_hits(db: sqlite_utils.Database, symbol: str, until: date) -> list[int | None]:
     """The hit flags of `symbol`'s verified predictions with target session <= `until`, oldest first."""
     return [
         r[0]
         for r in db.execute(
             "SELECT hit FROM predictions WHERE symbol = ? AND status = 'verified' "
             "AND target_date <= ? ORDER BY target_date, id",
-            [symbol, until],
+            [symbol, until.isoformat()],
         )
     ]
 

@@ -12,7 +12,7 @@ A stale quote is never shown as live: its state says stale, with its age.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal, TypedDict, cast
 
 import sqlite_utils
@@ -267,7 +267,9 @@ def record_in(
     return Recorded(True, first_out)
 
 
-def hour_closes(db: sqlite_utils.Database, session: str, slot: int) -> list[tuple[str, str, float]]:
+def hour_closes(
+    db: sqlite_utils.Database, session: date, slot: int
+) -> list[tuple[str, str, float]]:
     """(symbol, bar start, close) of hourly bar `slot` of `session` for each watched symbol
     that has one (a replay's quotes)."""
     rows = db.execute(
@@ -277,17 +279,17 @@ def hour_closes(db: sqlite_utils.Database, session: str, slot: int) -> list[tupl
         "INDEXED BY hourly_bars_session "
         "ON h.symbol = s.symbol AND h.session = ? AND h.slot = ? WHERE s.active = 1 "
         "ORDER BY s.symbol",
-        [session, slot],
+        [session.isoformat(), slot],
     ).fetchall()
     return [(str(a), str(b), float(c)) for a, b, c in rows]
 
 
-def session_slots(db: sqlite_utils.Database, session: str) -> int:
+def session_slots(db: sqlite_utils.Database, session: date) -> int:
     """How many hourly slots the watched symbols' stored bars have for `session` (0: none)."""
     row = db.execute(
         "SELECT MAX(h.slot) FROM symbols s CROSS JOIN hourly_bars h ON h.symbol = s.symbol "
         "AND h.session = ? WHERE s.active = 1",
-        [session],
+        [session.isoformat()],
     ).fetchone()
     return 0 if row is None or row[0] is None else int(row[0]) + 1
 

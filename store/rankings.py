@@ -8,7 +8,7 @@ same key replaces it (a cycle re-run is idempotent). The caller owns the transac
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple, TypedDict
+from typing import NamedTuple, TypedDict
 
 import sqlite_utils
 
@@ -69,12 +69,25 @@ def latest(db: sqlite_utils.Database, symbol: str) -> dict[int, Ranking]:
     }
 
 
-def history(db: sqlite_utils.Database, horizon: int) -> list[dict[str, Any]]:
+class RankAt(TypedDict):
+    """A stored rank at one horizon (`history`)."""
+
+    symbol: str
+    as_of: str
+    model_version: str
+    rank: int  # 1 = best
+    of: int
+    relative: float
+
+
+def history(db: sqlite_utils.Database, horizon: int) -> list[RankAt]:
     """Every stored rank at `horizon`, oldest first (for scoring them)."""
     cur = db.execute(
         "SELECT symbol, as_of, model_version, rank, of, relative FROM rankings "
         "WHERE horizon = ? ORDER BY as_of, symbol, made_at",
         [horizon],
     )
-    names = ("symbol", "as_of", "model_version", "rank", "of", "relative")
-    return [dict(zip(names, r, strict=True)) for r in cur]
+    return [
+        {"symbol": s, "as_of": a, "model_version": m, "rank": rk, "of": n, "relative": rel}
+        for s, a, m, rk, n, rel in cur
+    ]

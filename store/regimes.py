@@ -7,7 +7,7 @@ revision; the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypedDict
 
 import sqlite_utils
 
@@ -32,6 +32,15 @@ _UPSERT = (
 )
 
 
+class RegimeAt(TypedDict):
+    """One stored regime of a symbol (`history`, `latest`)."""
+
+    date: str
+    regime: str
+    trend: float | None
+    volatility: float | None
+
+
 def upsert_many(db: sqlite_utils.Database, rows: Iterable[RegimeRow]) -> None:
     """Store regimes (one already stored for the symbol and session is replaced)."""
     db.conn.executemany(_UPSERT, list(rows))
@@ -44,7 +53,7 @@ def last_dates(db: sqlite_utils.Database) -> dict[str, str]:
 
 def history(
     db: sqlite_utils.Database, symbol: str, *, start: str | None = None, end: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[RegimeAt]:
     bounds, params = date_range(start, end)
     cur = db.execute(
         "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ?"
@@ -52,10 +61,10 @@ def history(
         + " ORDER BY date",
         [symbol, *params],
     )
-    return [dict(zip(("date", "regime", "trend", "volatility"), r, strict=True)) for r in cur]
+    return [{"date": d, "regime": g, "trend": t, "volatility": v} for d, g, t, v in cur]
 
 
-def latest(db: sqlite_utils.Database) -> dict[str, dict[str, Any]]:
+def latest(db: sqlite_utils.Database) -> dict[str, RegimeAt]:
     """The current regime of every symbol that has one."""
     cur = db.execute(
         "SELECT r.symbol, r.date, r.regime, r.trend, r.volatility FROM regimes r "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import date
 from typing import Any, TypedDict, cast
 
 import sqlite_utils
@@ -46,6 +47,15 @@ class ModelRow(TypedDict):
     known_on: str | None
 
 
+class QuarantineNote(TypedDict):
+    """What `quarantine_notice` says of a quarantine (a `Quarantine`, or its JSON status)."""
+
+    id: str
+    kind: str
+    reason: str | None
+    serves: str | None  # the id of the model serving in its place
+
+
 class Quarantine(ModelRow):
     """A quarantined model in effect, with the id of the model serving in its place."""
 
@@ -75,10 +85,10 @@ def register(
     horizons: list[int],
     ranges: dict[str, tuple[str, str]],
     feature_hash: str,
-    metrics: dict[str, Any],
+    metrics: Mapping[str, object],  # stored as JSON (what JSON cannot hold, as its text)
     artifact_path: str,
     data_end: str | None = None,
-    known_on: str | None = None,
+    known_on: date | None = None,
     status: str = "candidate",
     reason: str | None = None,
 ) -> ModelRow:
@@ -105,7 +115,8 @@ def register(
         record[f"{part}_start"], record[f"{part}_end"] = lo, hi
     end = str(data_end or max(hi for _, hi in ranges.values() if hi))
     record["data_end"] = end
-    record["known_on"] = max(known_on or end, end)  # never before its last bar
+    on = known_on.isoformat() if known_on else end
+    record["known_on"] = max(on, end)  # never before its last bar
     with immediate(db):
         db.table("models").insert(record)
     return get(db, model_id)
@@ -125,7 +136,7 @@ def serving(db: sqlite_utils.Database, kind: str | None = None) -> list[ModelRow
     return [_row(r) for r in db.query(sql + " ORDER BY kind", params)]
 
 
-def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[ModelRow], list[str]]:
+def serving_as_of(db: sqlite_utils.Database, day: date) -> tuple[list[ModelRow], list[str]]:
     """The models that served calls as of session `day` (per kind, `choose_as_of`), and one
     note per serving model that does not serve then, saying why.
 
@@ -148,7 +159,7 @@ def serving_as_of(db: sqlite_utils.Database, day: str) -> tuple[list[ModelRow], 
             )
             continue
         pruned = db["models"].count_where(
-            "kind = ? AND status = 'pruned' AND known_on <= ?", [row["kind"], day]
+            "kind = ? AND status = 'pruned' AND known_on <= ?", [row["kind"], day.isoformat()]
         )
         notes.append(
             f"{why}; "
@@ -168,7 +179,7 @@ def known_on(row: ModelRow) -> str:
     return str(row.get("known_on") or row.get("data_end") or "")
 
 
-def choose_as_of(rows: list[ModelRow], day: str) -> ModelRow | None:
+def choose_as_of(rows: list[ModelRow], day: date) -> ModelRow | None:
     """Of one kind's rows, the model that served calls as of session `day`: of the models
     ever promoted (serving or retired; never a candidate, a quarantined or a pruned one)
     that existed by `day`'s close (known_on <= day), the one known last (then the newest).
@@ -177,7 +188,7 @@ def choose_as_of(rows: list[ModelRow], day: str) -> ModelRow | None:
     to it, and a replay's retrain due at `day` (the backtest's block start) trains on those
     same bars and holds the clock until it is registered, so it serves `day`'s calls, as
     the backtest's block does. A model registered on a later session never does."""
-    known = [r for r in rows if r["status"] in PROMOTED and known_on(r) <= day]
+    known = [r for r in rows if r["status"] in PROMOTED and known_on(r) <= day.isoformat()]
     return max(known, key=lambda r: (known_on(r), r["version"])) if known else None
 
 
@@ -273,7 +284,7 @@ def lift(db: sqlite_utils.Database, model_id: str, note: str) -> str:
         return status
 
 
-def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[Quarantine]:
+def quarantines(db: sqlite_utils.Database, day: date | None = None) -> list[Quarantine]:
     """The quarantines in effect: quarantined models newer than the model that serves their
     kind now (as of session `day`: only those known by it), each with `serves`,
     the id of the model serving in its place (None: none of its kind serves). A newer model
@@ -282,7 +293,7 @@ def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[Quara
     served = {r["kind"]: r for r in now}
     out: list[Quarantine] = []
     for q in list_models(db, status="quarantined"):
-        if day is not None and known_on(q) > day:
+        if day is not None and known_on(q) > day.isoformat():
             continue
         instead = served.get(q["kind"])
         if instead is not None and instead["version"] >= q["version"]:
@@ -291,7 +302,7 @@ def quarantines(db: sqlite_utils.Database, day: str | None = None) -> list[Quara
     return out
 
 
-def quarantine_notice(q: Mapping[str, Any]) -> str:
+def quarantine_notice(q: QuarantineNote) -> str:
     """One line for a quarantine in effect (a row of `quarantines`)."""
     instead = f"{q['serves']} serves instead" if q["serves"] else f"no {q['kind']} model serves"
     return f"model {q['id']} is quarantined ({q['reason'] or 'no reason recorded'}): {instead}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypedDict
+from typing import TypedDict, cast
 
 import sqlite_utils
 
@@ -93,7 +93,30 @@ def removable(db: sqlite_utils.Database) -> set[str]:
     return set(active_symbols(db)) | {d["symbol"] for d in deactivated(db)}
 
 
-def watchlist(db: sqlite_utils.Database, *, include_removed: bool = False) -> list[dict[str, Any]]:
+class SymbolRow(TypedDict):
+    """A symbols row as stored (`get`)."""
+
+    symbol: str
+    active: int  # 1 watched, 0 removed or deactivated
+    source: str
+    added_at: str
+    removed_at: str | None
+    last_collected_at: str | None
+    last_error: str | None
+    consecutive_empty: int
+    exchange: str | None  # the exchange the app recorded for it (m008); None until then
+
+
+class WatchlistRow(SymbolRow):
+    """A symbols row with its status and stored bars (`watchlist`)."""
+
+    status: str  # watched | deactivated | removed
+    bars: int
+    first_date: str | None
+    last_date: str | None
+
+
+def watchlist(db: sqlite_utils.Database, *, include_removed: bool = False) -> list[WatchlistRow]:
     """Watched symbols and the ones the collector took off (status `deactivated`, the reason
     in last_error); with include_removed also those a user removed (status `removed`)."""
     where = "" if include_removed else "WHERE s.active = 1 OR s.last_error LIKE ?"
@@ -107,7 +130,7 @@ def watchlist(db: sqlite_utils.Database, *, include_removed: bool = False) -> li
     prefix = DEACTIVATED + "%"
     cur = db.execute(sql, [prefix] if include_removed else [prefix, prefix])
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    return [cast(WatchlistRow, dict(zip(cols, row, strict=True))) for row in cur.fetchall()]
 
 
 class Deactivated(TypedDict):
@@ -180,10 +203,12 @@ def record_empty(
         return True
 
 
-def get(db: sqlite_utils.Database, symbol: str) -> dict[str, Any] | None:
+def get(db: sqlite_utils.Database, symbol: str) -> SymbolRow | None:
     cur = db.execute("SELECT * FROM symbols WHERE symbol = ?", [symbol])
     row = cur.fetchone()
-    return None if row is None else dict(zip([c[0] for c in cur.description], row, strict=True))
+    if row is None:
+        return None
+    return cast(SymbolRow, dict(zip([c[0] for c in cur.description], row, strict=True)))
 
 
 def unknown(db: sqlite_utils.Database, symbols: list[str]) -> list[str]:

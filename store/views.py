@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NotRequired, TypedDict, cast
 
 import sqlite_utils
@@ -33,6 +33,7 @@ from store.quotes import LiveQuote
 from store.rankings import Ranking
 from store.symbols import Deactivated
 from vocab import commands as schema
+from vocab.dates import session_date
 from vocab.scoring import BASELINE_LABEL, edge_line, stale_sessions, stronger_baseline
 from vocab.status import DaemonInfo, classify_daemon
 
@@ -359,14 +360,14 @@ def watchlist(
     db: sqlite_utils.Database,
     window: int = HIT_WINDOW,
     today: str | None = None,
-    as_of: str | None = None,
+    as_of: date | None = None,
 ) -> list[WatchRow]:
     """One row per watched symbol: last close and change, regime, latest call, hit rate, and
     how many sessions old its newest bar is on `today` (stale beyond STALE_AFTER_SESSIONS).
 
     `as_of` (a replay's clock): the close, regime, latest call and rank as of that session,
     not the later ones a home may already hold."""
-    until = as_of or MAX_DATE
+    until = as_of.isoformat() if as_of else MAX_DATE
     out = []
     active = db.execute(
         "SELECT symbol, exchange FROM symbols WHERE active = 1 ORDER BY symbol"
@@ -453,7 +454,7 @@ MAX_DATE = "9999-12-31"  # no as-of bound: every stored row counts
 
 
 def ranked_now(
-    db: sqlite_utils.Database, active: list[str], as_of: str | None = None
+    db: sqlite_utils.Database, active: list[str], as_of: date | None = None
 ) -> dict[str, dict[int, Ranking]]:
     """Each watched symbol's newest rank per horizon (up to `as_of`), ranked among
     the watched symbols ranked that session: a symbol removed since then leaves the ranks
@@ -464,7 +465,7 @@ def ranked_now(
             "SELECT horizon, as_of, rank, of, relative, model_version FROM rankings "
             "WHERE symbol = ? AND as_of = (SELECT MAX(as_of) FROM rankings WHERE symbol = ? "
             "AND as_of <= ?) ORDER BY horizon, made_at",
-            [symbol, symbol, as_of or MAX_DATE],
+            [symbol, symbol, as_of.isoformat() if as_of else MAX_DATE],
         )
         newest[symbol] = {
             int(h): Ranking(as_of=a, rank=rk, of=n, relative=rel, model_version=m)
@@ -561,8 +562,12 @@ def accuracy_trend(
     }
 
 
+# a verified_by_target row (schema m015): target_date, n, hits, ups, majs, n80, in80, n95, in95
+TargetSums = tuple[str, int, int, int, int, int, int, int, int]
+
+
 def _coverage_trend(
-    rows: list[tuple[Any, ...]], window: int, points: int
+    rows: list[TargetSums], window: int, points: int
 ) -> tuple[list[str], list[float], list[float]]:
     """Rolling realized coverage of the 80% and 95% ranges over the last `window` target
     sessions (rows: accuracy_trend's per-session counts). Every verified call carries a
@@ -586,7 +591,7 @@ def _coverage_trend(
 
 
 def regime_states(
-    db: sqlite_utils.Database, lookback: int = 60, as_of: str | None = None
+    db: sqlite_utils.Database, lookback: int = 60, as_of: date | None = None
 ) -> list[RegimeLine]:
     """Latest regime per watched symbol (up to `as_of`), how many stored sessions it has
     lasted, trend, vol."""
@@ -601,13 +606,13 @@ def regime_states(
 
 
 def regime_state(
-    db: sqlite_utils.Database, symbol: str, lookback: int = 60, as_of: str | None = None
+    db: sqlite_utils.Database, symbol: str, lookback: int = 60, as_of: date | None = None
 ) -> RegimeLine | None:
     """One symbol's latest regime up to `as_of` and how many stored sessions it has lasted."""
     recent = db.execute(
         "SELECT date, regime, trend, volatility FROM regimes WHERE symbol = ? "
         "AND date <= ? ORDER BY date DESC LIMIT ?",
-        [symbol, as_of or MAX_DATE, lookback],
+        [symbol, as_of.isoformat() if as_of else MAX_DATE, lookback],
     )
     latest = recent.fetchone()
     if latest is None:
@@ -642,7 +647,7 @@ def dashboard(
         replaying = daemon["mode"] == "replay"
         today = daemon["sim_date"] if replaying else now.date().isoformat()
         # what the replay's clock has reached, not the later rows a home may already hold
-        as_of = daemon["sim_date"] if replaying else None
+        as_of = session_date(daemon["sim_date"]) if replaying and daemon["sim_date"] else None
         rows = with_live(db, watchlist(db, today=today, as_of=as_of), now, replaying)
         line = edge_line([r["call"]["direction"] for r in rows if r["call"]])
         jobs = running_jobs(db)
@@ -746,15 +751,16 @@ def symbol_detail(
     *,
     bars_limit: int = 120,
     history_limit: int = 200,
-    as_of: str | None = None,
+    as_of: date | None = None,
     now: datetime | None = None,
 ) -> SymbolDetail:
     """Price history, predictions (with outcomes) and the latest call's signals for one symbol,
     up to `as_of`; by default up to a replay's clock, where the dashboard stops too."""
     with snapshot(db):
         if as_of is None:
-            as_of = replay_clock(db)
-        until = as_of or MAX_DATE
+            clock = replay_clock(db)
+            as_of = session_date(clock) if clock else None
+        until = as_of.isoformat() if as_of else MAX_DATE
         bars = db.execute(
             "SELECT date, close FROM bars WHERE symbol = ? AND date <= ? "
             "ORDER BY date DESC LIMIT ?",
@@ -783,7 +789,8 @@ def symbol_detail(
         active = [s for (s,) in db.execute("SELECT symbol FROM symbols WHERE active = 1")]
         ranks = ranked_now(db, active, as_of).get(symbol, {})
         horizon = latest["horizon"] if latest else min(ranks, default=None)
-        seen = latest["as_of"] if as_of and latest else None  # the latest call's, in a replay
+        # the latest call's, in a replay
+        seen = session_date(latest["as_of"]) if as_of and latest else None
         context = market.context_of(db, [symbol], seen).get(symbol)
         ref = quotes.reference_time(db, as_of is not None, now or datetime.now(UTC))
         live = quotes.read_all(db, ref, {symbol: bars[-1][0] if bars else None}).get(symbol)

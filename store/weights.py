@@ -11,7 +11,8 @@ owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from datetime import date
+from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
 
@@ -41,12 +42,26 @@ class CalibrationRow(NamedTuple):
     stated_sum: float  # the sum of the stated (raw) confidences of its n calls
 
 
+class WeightChange(TypedDict):
+    """A weight_changes row as stored (`changes`)."""
+
+    id: int
+    symbol: str
+    regime: str
+    signal: str
+    old_weight: float | None
+    new_weight: float
+    reason: str
+    changed_at: str
+    valid_from: str | None  # a NULL-able column (m005 filled it for the older changes)
+
+
 def load(
-    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: str | None = None
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, as_of: date | None = None
 ) -> dict[WeightKey, dict[str, float]]:
     """Weights {(symbol, regime): {signal: weight}} now, or as they stood at session `as_of`
     (the last change valid on or before it); absent means the default."""
-    params: list[Any] = []
+    params: list[str] = []
     where = ""
     if symbols:
         where = f" WHERE symbol IN ({','.join('?' * len(symbols))})"
@@ -55,7 +70,7 @@ def load(
         sql = "SELECT symbol, regime, signal, weight FROM weights" + where
     else:
         where = (where + " AND" if where else " WHERE") + " valid_from <= ?"
-        params.append(as_of)
+        params.append(as_of.isoformat())
         sql = (
             "SELECT symbol, regime, signal, new_weight FROM weight_changes WHERE id IN ("
             "SELECT MAX(id) FROM weight_changes" + where + " GROUP BY symbol, regime, signal)"
@@ -87,29 +102,29 @@ def apply(
 
 def changes(
     db: sqlite_utils.Database, symbol: str | None = None, limit: int = 50
-) -> list[dict[str, Any]]:
+) -> list[WeightChange]:
     sql = "SELECT * FROM weight_changes"
-    params: list[Any] = []
+    params: list[str] = []
     if symbol:
         sql += " WHERE symbol = ?"
         params.append(symbol)
     cur = db.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
     cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return [cast(WeightChange, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
 def load_calibration(
-    db: sqlite_utils.Database, as_of: str | None = None
+    db: sqlite_utils.Database, as_of: date | None = None
 ) -> dict[tuple[str, int], dict[int, tuple[int, int, float]]]:
     """{(scope, horizon): {bucket: (n, hits, stated_sum)}} over every verify pass, or over
     the passes valid on or before session `as_of`."""
     sql = (
         "SELECT scope, horizon, bucket, SUM(n), SUM(hits), SUM(stated_sum) FROM calibration_passes"
     )
-    params: list[Any] = []
+    params: list[str] = []
     if as_of is not None:
         sql += " WHERE valid_from <= ?"
-        params.append(as_of)
+        params.append(as_of.isoformat())
     out: dict[tuple[str, int], dict[int, tuple[int, int, float]]] = {}
     for scope, h, b, n, hits, stated in db.execute(
         sql + " GROUP BY scope, horizon, bucket", params

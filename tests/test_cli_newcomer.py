@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -169,8 +169,8 @@ def test_an_iso_date_is_read_as_written():
     from vocab.dates import iso_date
 
     parser = build_parser()
-    assert parser.parse_args(["predict", "--as-of", "2013-01-03"]).as_of == "2013-01-03"
-    assert parser.parse_args(["backtest", "--from", "2012-02-29"]).start == "2012-02-29"
+    assert parser.parse_args(["predict", "--as-of", "2013-01-03"]).as_of == date(2013, 1, 3)
+    assert parser.parse_args(["backtest", "--from", "2012-02-29"]).start == date(2012, 2, 29)
     assert iso_date("2013-01-03").isoformat() == "2013-01-03"
     for text in ("01/03/2013", "2013-1-3", "2013-W01-4", "20130103", "２０１３-01-03"):
         with pytest.raises(ValueError):

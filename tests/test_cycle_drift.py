@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 
@@ -21,7 +23,7 @@ def random_walk(n: int, seed: int, vol: float = 0.01, shift_last: int = 0, facto
 
 def test_stationary_markets_raise_nothing(home):
     db, settings = make_home(home, {f"S{i}": random_walk(500, seed=i) for i in range(5)})
-    assert check_drift(db, settings, as_of="2024-12-31") == []
+    assert check_drift(db, settings, as_of=date(2024, 12, 31)) == []
     assert commands.recent(db) == []
 
 
@@ -33,7 +35,7 @@ def test_planted_volatility_shift_queues_one_retrain_with_its_reason(home):
             "SHOCK": random_walk(500, seed=2, shift_last=126, factor=2.5),
         },
     )
-    found = check_drift(db, settings, as_of="2024-12-31")
+    found = check_drift(db, settings, as_of=date(2024, 12, 31))
     assert found and {f.symbol for f in found} == {"SHOCK"}
     assert any(f.kind == "psi" and f.value > settings.cycle.psi_threshold for f in found)
     queued = commands.recent(db)
@@ -44,7 +46,7 @@ def test_planted_volatility_shift_queues_one_retrain_with_its_reason(home):
     )  # the drift check's own: a replay's end cancels it
     assert args.symbols == ("SHOCK",) and "PSI" in args.reason and "SHOCK" in args.reason
     # checking again the same day does not flood the queue
-    again = check_drift(db, settings, as_of="2024-12-31")
+    again = check_drift(db, settings, as_of=date(2024, 12, 31))
     assert again and len(commands.recent(db)) == 1 and again[0].command_id == found[0].command_id
 
 
@@ -65,8 +67,12 @@ def test_rolling_accuracy_decay_queues_a_retrain(home):
         )
     from assistant.cycle.learn import verify
 
-    verify(db, settings, as_of=dates[241])
-    found = [f for f in check_drift(db, settings, as_of=dates[241]) if f.kind == "accuracy"]
+    verify(db, settings, as_of=date.fromisoformat(dates[241]))
+    found = [
+        f
+        for f in check_drift(db, settings, as_of=date.fromisoformat(dates[241]))
+        if f.kind == "accuracy"
+    ]
     assert len(found) == 1 and "hit rate of the last 60 calls" in found[0].reason
     queued = cmd.parse("retrain", commands.recent(db)[0]["args"])
     assert isinstance(queued, cmd.Retrain) and queued.symbols == ("AAA",) and queued.scheduled
@@ -80,9 +86,9 @@ def test_a_shift_right_after_a_retrain_is_reported_but_queues_nothing(home):
         "'serving', '2022-01-03', '2024-06-28', '2024-12-20')"
     )
     db.conn.commit()
-    found = check_drift(db, settings, as_of="2024-12-31")
+    found = check_drift(db, settings, as_of=date(2024, 12, 31))
     assert found and all(f.command_id is None for f in found)
     assert commands.recent(db) == []
     # a quarter later the cooldown is over and the same shift queues a retrain
-    later = check_drift(db, settings, as_of="2025-04-30")
+    later = check_drift(db, settings, as_of=date(2025, 4, 30))
     assert later and later[0].command_id is not None

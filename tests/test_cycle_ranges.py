@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
@@ -48,7 +50,12 @@ def test_understated_volatility_is_corrected_by_the_verified_residuals(db):
     ).fetchall()
     z = np.array([abs(np.log(p / 100.0)) / 0.01 for _, p in rows])
     # the multipliers a call on each of the last 150 days gets, and whether they covered it
-    q = np.array([ranges.multipliers(db, ["AAA"], [1], d)[("AAA", 1)] for d, _ in rows[-151:-1]])
+    q = np.array(
+        [
+            ranges.multipliers(db, ["AAA"], [1], date.fromisoformat(d))[("AAA", 1)]
+            for d, _ in rows[-151:-1]
+        ]
+    )
     inside = z[-150:, None] <= q
     # residuals are 2x the stated sigma: the multipliers double the Gaussian ones (on
     # average: the adaptive level moves after every recent miss or hit), and the ranges
@@ -69,7 +76,7 @@ def test_a_symbol_without_history_borrows_the_pool_then_the_gaussian(db):
 
 def test_multipliers_use_only_outcomes_known_by_the_date(db):
     _verified(db, "AAA", 100, sigma_true=0.01, sigma_stated=0.01)  # 2020-01-01 .. 2020-04-16
-    before = ranges.multipliers(db, ["AAA"], [1], "2020-04-20")
+    before = ranges.multipliers(db, ["AAA"], [1], date(2020, 4, 20))
     _verified(db, "AAA", 100, sigma_true=0.05, sigma_stated=0.01, start_day=120, seed=2)
-    assert ranges.multipliers(db, ["AAA"], [1], "2020-04-20") == before
+    assert ranges.multipliers(db, ["AAA"], [1], date(2020, 4, 20)) == before
     assert ranges.multipliers(db, ["AAA"], [1], None)[("AAA", 1)][0] > before[("AAA", 1)][0]

@@ -24,6 +24,7 @@ from store import range_states, symbols
 from store.db import immediate, open_db
 from tests.cli_fixture import run_cli
 from tests.cycle_fixture import synthetic_home
+from vocab.dates import session_date
 
 ALL = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2020-12-28", periods=165)]
 DAYS = ALL[5:]  # target sessions; the calls on them were made h sessions before
@@ -69,7 +70,7 @@ def _verify(db, through: str, seed: int = 0, skip: tuple[str, str] | None = None
 
 def _replayed(db, names, known_by, horizons=HORIZONS):
     """The multipliers of a replay of every verified outcome (the rule before checkpoints)."""
-    rows = ledger.residuals(db, names, known_by)
+    rows = ledger.residuals(db, names, None if known_by is None else session_date(known_by))
     out = {}
     for h in horizons:
         mine = [r for r in rows if r[1] == h]
@@ -95,7 +96,7 @@ def _cycle(db, names, known_by=None):
 
     ledger.residuals = spy
     try:
-        got = ranges.read(db, names, HORIZONS, known_by)
+        got = ranges.read(db, names, HORIZONS, None if known_by is None else session_date(known_by))
     finally:
         ledger.residuals = real
     with immediate(db):
@@ -296,8 +297,8 @@ def test_the_cycle_saves_the_checkpoint_in_its_write_and_resumes_from_it(home):
     horizons = [int(h) for h in settings.models.horizons]
     moved = []
     for day in days[60:64]:
-        verify(db, settings, as_of=day)
-        read = read_cycle(db, home, settings, as_of=day)
+        verify(db, settings, as_of=session_date(day))
+        read = read_cycle(db, home, settings, as_of=session_date(day))
         assert read.range_q == _replayed(db, syms, day, horizons)
         write_cycle(db, decide(read))
         saved = range_states.load(db, range_states.symbols_key(syms))

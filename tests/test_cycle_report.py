@@ -16,6 +16,7 @@ from assistant.cycle.learn import verify
 from models import volatility
 from tests.cli_fixture import run_cli
 from tests.cycle_fixture import add_call, make_home, price_path
+from vocab.dates import session_date
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def scored(home):
             confidence=0.7,
         )
     add_call(db, "AAA", dates[40], "2024-03-29", base=closes[40])  # still pending
-    verify(db, settings, as_of=dates[40])
+    verify(db, settings, as_of=session_date(dates[40]))
     return db
 
 
@@ -144,7 +145,7 @@ def test_a_call_without_a_regime_is_reported_under_unknown(home):
     for i in range(1, 11):
         add_call(db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up")
     db.execute("UPDATE predictions SET regime = NULL WHERE as_of = ?", [dates[0]])
-    verify(db, settings, as_of=dates[11])
+    verify(db, settings, as_of=session_date(dates[11]))
     (g,) = report.build(db)["groups"]
     assert g["by_regime"]["unknown"]["n"] == 1 and g["n"] == 10
 
@@ -169,7 +170,7 @@ def test_report_shows_the_volatility_forecast_per_year(home):
         realized = np.log(closes[i + 1] / closes[i]) ** 2
         expect.setdefault(days[i][:4], []).append((realized, var, ewma))
     db.conn.commit()
-    verify(db, settings, as_of=days[-1])
+    verify(db, settings, as_of=session_date(days[-1]))
     run = run_cli(home, "report")
     assert run.returncode == 0, run.stderr
     line = next(x for x in run.stdout.splitlines() if "per year, QLIKE vs EWMA" in x)

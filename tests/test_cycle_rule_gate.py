@@ -5,6 +5,7 @@ qualifies, its calls are FLAT and the dashboard says so once."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -88,17 +89,17 @@ def test_the_rule_gate_opens_only_on_measured_evidence(db):
     from assistant.cycle.predict import rule_thresholds
 
     symbols.add(db, ["AAA"], "synthetic")
-    assert rule_thresholds(db, [1], "2030-01-01") == {1: None}  # no past: never call
+    assert rule_thresholds(db, [1], date(2030, 1, 1)) == {1: None}  # no past: never call
     _verified_rule_calls(db, 600, informative=False)
-    assert rule_thresholds(db, [1], "2030-01-01") == {
+    assert rule_thresholds(db, [1], date(2030, 1, 1)) == {
         1: None
     }  # wrong more often than not: still never
     db.execute("DELETE FROM predictions")
     _verified_rule_calls(db, 600, informative=True)
-    t = rule_thresholds(db, [1], "2030-01-01")[1]
+    t = rule_thresholds(db, [1], date(2030, 1, 1))[1]
     assert t is not None and 0 <= t < 0.15
     # only calls whose target session had passed count: none had by the first day
-    assert rule_thresholds(db, [1], "2020-01-02") == {1: None}
+    assert rule_thresholds(db, [1], date(2020, 1, 2)) == {1: None}
     strong = plan(evidence(rules_gated=True, rules_threshold=0.0), {})
     assert strong.direction == "up" and not strong.abstained
     shut = plan(evidence(rules_gated=True, rules_threshold=None), {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from tests.cycle_fixture import make_home, price_path, synthetic_home
 
 def test_cycle_over_synthetic_history_records_calls_and_regimes(home):
     db, settings = synthetic_home(home)
-    calls = run_cycle(db, home, settings, as_of="2024-03-28")
+    calls = run_cycle(db, home, settings, as_of=date(2024, 3, 28))
     assert {(c.symbol, c.horizon) for c in calls} == {
         (s, h) for s in ("AAA", "BBB") for h in (1, 3, 5)
     }
@@ -40,7 +41,7 @@ def test_cycle_over_synthetic_history_records_calls_and_regimes(home):
 
 def test_the_cycle_sees_no_bar_after_as_of(home):
     db, settings = synthetic_home(home)
-    first = run_cycle(db, home, settings, ["AAA"], as_of="2024-01-31")
+    first = run_cycle(db, home, settings, ["AAA"], as_of=date(2024, 1, 31))
     # rewrite the future: calls as of 2024-01-31 must not change
     from store import bars
     from store.db import immediate
@@ -50,7 +51,7 @@ def test_the_cycle_sees_no_bar_after_as_of(home):
     with immediate(db):
         db.execute("DELETE FROM predictions")
         bars.upsert(db, "AAA", future, "synthetic")
-    again = run_cycle(db, home, settings, ["AAA"], as_of="2024-01-31")
+    again = run_cycle(db, home, settings, ["AAA"], as_of=date(2024, 1, 31))
     assert [(c.change_pct, c.target_price, c.confidence) for c in first] == [
         (c.change_pct, c.target_price, c.confidence) for c in again
     ]
@@ -58,8 +59,8 @@ def test_the_cycle_sees_no_bar_after_as_of(home):
 
 def test_running_twice_adds_nothing(home):
     db, settings = synthetic_home(home)
-    first = run_cycle(db, home, settings, as_of="2024-03-01")
-    second = run_cycle(db, home, settings, as_of="2024-03-01")
+    first = run_cycle(db, home, settings, as_of=date(2024, 3, 1))
+    second = run_cycle(db, home, settings, as_of=date(2024, 3, 1))
     assert all(c.new for c in first) and not any(c.new for c in second)
     assert ledger.counts(db)["pending"] == 6
     assert db.execute("SELECT COUNT(*) FROM regimes WHERE date = '2024-03-01'").fetchone()[0] == 2
@@ -70,18 +71,18 @@ def test_holiday_moves_the_target_to_the_next_session(home):
     db, settings = make_home(
         home, {"HOL": price_path(100 + np.arange(len(dates)) * 0.1, dates=dates)}
     )
-    calls = {c.horizon: c for c in run_cycle(db, home, settings, as_of="2024-07-03")}
+    calls = {c.horizon: c for c in run_cycle(db, home, settings, as_of=date(2024, 7, 3))}
     assert calls[1].target_date == "2024-07-05"  # July 4th is skipped
     assert calls[3].target_date == "2024-07-09"
 
 
 def test_removed_symbol_keeps_its_history(home):
     db, settings = synthetic_home(home)
-    run_cycle(db, home, settings, as_of="2024-03-01")
+    run_cycle(db, home, settings, as_of=date(2024, 3, 1))
     symbols.remove(db, "BBB")
-    calls = run_cycle(db, home, settings, as_of="2024-03-04")
+    calls = run_cycle(db, home, settings, as_of=date(2024, 3, 4))
     assert {c.symbol for c in calls} == {"AAA"}
-    report = verify(db, settings, as_of="2024-03-20")
+    report = verify(db, settings, as_of=date(2024, 3, 20))
     assert report.verified == 9  # BBB's old calls are still scored
     assert ledger.counts(db, ["BBB"])["verified"] == 3
     assert len(regimes.history(db, "BBB")) > 0
@@ -210,7 +211,7 @@ def test_a_cycle_decides_from_what_it_read_alone(home):
     from store.db import open_db
 
     db, settings = synthetic_home(home)
-    read = read_cycle(db, home, settings, as_of="2024-03-28")
+    read = read_cycle(db, home, settings, as_of=date(2024, 3, 28))
     db.close()
     writes = decide(read)
     assert [c for c, _ in writes.calls] == [c for c, _ in decide(read).calls]

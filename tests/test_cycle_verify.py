@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,7 +27,7 @@ def test_verification_scores_known_outcomes(home):
     add_call(
         db, "AAA", "2024-01-02", "2024-01-05", base=100, direction="flat", band=0.005, horizon=3
     )
-    report = verify(db, settings, as_of="2024-01-05")
+    report = verify(db, settings, as_of=date(2024, 1, 5))
     assert (report.verified, report.hits, report.expired, report.pending) == (3, 1, 0, 0)
     assert report.flat == 1  # the FLAT call makes no directional claim: no hit, no miss
     got = rows_by_target(db)
@@ -41,7 +43,7 @@ def test_verification_scores_known_outcomes(home):
     assert (flat["hit"], flat["outcome"]) == (None, "flat")  # +0.1% is inside the flat band
     # the baselines' hits on the same calls are stored beside the call's own
     assert [got[d]["up_hit"] for d in ("2024-01-03", "2024-01-04", "2024-01-05")] == [1, 0, 1]
-    assert verify(db, settings, as_of="2024-01-05").verified == 0  # nothing scored twice
+    assert verify(db, settings, as_of=date(2024, 1, 5)).verified == 0  # nothing scored twice
 
 
 def test_an_up_call_whose_price_rose_inside_the_flat_band_is_a_hit(home):
@@ -50,7 +52,7 @@ def test_an_up_call_whose_price_rose_inside_the_flat_band_is_a_hit(home):
     db, settings = make_home(home, {"AAA": price_path([100, 100.1, 100.0])})
     add_call(db, "AAA", "2024-01-02", "2024-01-03", base=100, direction="up", band=0.005)
     add_call(db, "AAA", "2024-01-02", "2024-01-04", base=100, direction="up", band=0.005, horizon=2)
-    verify(db, settings, as_of="2024-01-05")
+    verify(db, settings, as_of=date(2024, 1, 5))
     got = rows_by_target(db)
     assert (got["2024-01-03"]["hit"], got["2024-01-03"]["outcome"]) == (1, "flat")
     assert got["2024-01-04"]["hit"] == 0  # unchanged price: a miss for UP (and for always-up)
@@ -60,12 +62,12 @@ def test_an_up_call_whose_price_rose_inside_the_flat_band_is_a_hit(home):
 def test_missing_bar_stays_pending_then_expires_and_is_counted_apart(home):
     db, settings = make_home(home, {"AAA": price_path([100, 101])})  # bars 01-02, 01-03 only
     add_call(db, "AAA", "2024-01-03", "2024-01-04", base=101)
-    report = verify(db, settings, as_of="2024-01-08")  # 2 sessions late: still waiting
+    report = verify(db, settings, as_of=date(2024, 1, 8))  # 2 sessions late: still waiting
     assert (report.verified, report.pending, report.expired) == (0, 1, 0)
     assert ledger.counts(db)["pending"] == 1
     # settings: expire after 5 sessions past the target (01-05, 08, 09, 10, 11)
-    assert verify(db, settings, as_of="2024-01-10").expired == 0
-    report = verify(db, settings, as_of="2024-01-11")
+    assert verify(db, settings, as_of=date(2024, 1, 10)).expired == 0
+    report = verify(db, settings, as_of=date(2024, 1, 11))
     assert (report.expired, report.verified) == (1, 0)
     assert "expired" in report.expired_why and "5 sessions" in report.expired_why
     assert ledger.counts(db) == {"pending": 0, "verified": 0, "expired": 1}
@@ -79,7 +81,7 @@ def test_a_provisional_bar_does_not_score_a_call(home):
     frame.loc[frame.index[-1], "provisional"] = 1
     db, settings = make_home(home, {"AAA": frame})
     add_call(db, "AAA", "2024-01-02", "2024-01-03", base=100)
-    assert verify(db, settings, as_of="2024-01-03").pending == 1
+    assert verify(db, settings, as_of=date(2024, 1, 3)).pending == 1
 
 
 def test_signal_planted_to_be_wrong_loses_weight(home):
@@ -97,7 +99,7 @@ def test_signal_planted_to_be_wrong_loses_weight(home):
             regime="bullish",
         )
     for day in range(1, 31):  # one verification pass per session, as the daemon runs it
-        verify(db, settings, as_of=dates[day])
+        verify(db, settings, as_of=date.fromisoformat(dates[day]))
     w = weights.load(db)[("AAA", "bullish")]
     lo, hi = settings.cycle.weight_min, settings.cycle.weight_max
     assert w["rsi"] < 0.2 and w["rsi"] >= lo  # always wrong: shrunk to near the floor
@@ -125,7 +127,7 @@ def test_calibration_learns_that_stated_confidence_was_too_high(home):
         add_call(
             db, "AAA", dates[i - 1], dates[i], base=closes[i - 1], direction="up", confidence=0.45
         )
-    verify(db, settings, as_of=dates[-1])
+    verify(db, settings, as_of=date.fromisoformat(dates[-1]))
     table = weights.load_calibration(db)[("rules", 1)]
     n, hits, stated = table[4]
     assert n == 59 and hits == 14 and stated / n == pytest.approx(0.45)
@@ -140,8 +142,8 @@ def test_cycle_and_verify_over_a_replayed_quarter(home):
     db, settings = synthetic_home(home, names=("AAA",))
     days = pd.bdate_range("2024-01-02", "2024-03-29").strftime("%Y-%m-%d")
     for d in days:
-        run_cycle(db, home, settings, as_of=d)
-        verify(db, settings, as_of=d)
+        run_cycle(db, home, settings, as_of=date.fromisoformat(d))
+        verify(db, settings, as_of=date.fromisoformat(d))
     counts = ledger.counts(db)
     assert counts["verified"] > 150 and counts["expired"] == 0
     # only calls whose target session is still ahead wait

@@ -19,6 +19,7 @@ from models.outcomes import buckets_of
 from store import predictions as ledger
 from store.db import immediate
 from tests.cycle_fixture import make_home, price_path
+from vocab.dates import session_date
 
 SUMS = "calls, n, hits, ups, majs, n80, in80, n95, in95"
 SUMS_OVER_CALLS = (
@@ -31,11 +32,13 @@ SUMS_OVER_CALLS = (
 )
 
 
-def _backlog(home, rng):
-    """Four symbols' bars with holes and a provisional last bar; ~600 random calls."""
-    days = pd.bdate_range("2024-01-02", periods=70)
+def _backlog(home, rng, *, sessions=70, names=("AAA", "BBB", "CCC", "DDD"), horizons=(1, 3, 5)):
+    """Four symbols' bars with holes and a provisional last bar; ~600 random calls (more with
+    more sessions, symbols or horizons). Some calls' base price is their target's close
+    exactly: an unchanged price, a FLAT move and a miss for every directional call."""
+    days = pd.bdate_range("2024-01-02", periods=sessions)
     frames = {}
-    for k, sym in enumerate(("AAA", "BBB", "CCC", "DDD")):
+    for k, sym in enumerate(names):
         closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(days))))
         closes[rng.integers(0, len(days), 4)] = np.round(closes[0], 2)  # unchanged prices
         frame = price_path(closes, dates=days)
@@ -48,11 +51,14 @@ def _backlog(home, rng):
     db, settings = make_home(home, frames)
     rows = []
     for sym in frames:
-        for i, h in ((i, h) for i in range(len(days) - 1) for h in (1, 3, 5)):
+        closes = frames[sym]["close"]
+        for i, h in ((i, h) for i in range(len(days) - 1) for h in horizons):
             if rng.random() > 0.7:
                 continue
             as_of, target = days[i], days[min(i + h, len(days) - 1)]
             base = float(100 * np.exp(rng.normal(0, 0.05)))
+            if target in closes.index and rng.random() < 0.05:
+                base = float(closes[target])
             votes = {v: float(rng.choice([-1.0, 0.0, 1.0])) for v in VOTERS if rng.random() < 0.8}
             info: dict = {"votes": votes, "last_move": "up", "contributions": {}}
             for key, value in (
@@ -199,7 +205,7 @@ def _check_pass(db, settings, day: str) -> int:
     verdicts, expired, weights, calibration = _reference(db, settings, day)
     changes_before = db.execute("SELECT COUNT(*) FROM weight_changes").fetchone()[0]
     calibration_before = db.execute("SELECT COUNT(*) FROM calibration_passes").fetchone()[0]
-    report = verify(db, settings, as_of=day)
+    report = verify(db, settings, as_of=session_date(day))
     assert (report.verified, report.expired) == (len(verdicts), len(expired))
     assert report.hits == sum(v[2] or 0 for v in verdicts.values())
     assert report.flat == sum(v[2] is None for v in verdicts.values())
@@ -207,7 +213,7 @@ def _check_pass(db, settings, day: str) -> int:
     for pid, want in verdicts.items():
         got = stored[pid]
         assert got[-1] == "verified"
-        assert got[0] == want[0] and got[1] == pytest.approx(want[1], rel=1e-12, abs=1e-12)
+        assert got[0] == want[0] and got[1] == want[1], pid  # the same arithmetic, bit for bit
         assert got[2:-1] == want[2:], pid
     assert all(stored[pid][-1] == "expired" for pid in expired)
     assert db.execute(
@@ -245,3 +251,25 @@ def test_the_bulk_pass_stores_and_learns_what_a_call_by_call_pass_would(home, se
     assert _check_pass(db, settings, "2024-04-30") > 20
     assert db.execute("SELECT COUNT(*) FROM predictions WHERE status = 'expired'").fetchone()[0]
     assert _check_pass(db, settings, "2024-04-30") == 0  # nothing twice
+
+
+def test_a_backlog_of_thousands_is_scored_exactly_as_call_by_call(home):
+    """Thousands of calls over 160 sessions, four horizons up to ten sessions: every stored
+    score (the error in % points bit for bit), the per-session sums, the weight steps and
+    the calibration counts equal the per-row reference; then the rest of the backlog."""
+    db, settings = _backlog(
+        home,
+        np.random.default_rng(7),
+        sessions=160,
+        names=("AAA", "BBB", "CCC", "DDD", "EEE"),
+        horizons=(1, 2, 5, 10),
+    )
+    first = _check_pass(db, settings, "2024-07-01")
+    assert first > 1500
+    unchanged = db.execute(
+        "SELECT COUNT(*) FROM predictions WHERE actual_price = base_price AND outcome = 'flat' "
+        "AND up_hit = 0 AND majority_hit = 0 AND (hit = 0 OR direction = 'flat')"
+    ).fetchone()[0]
+    assert unchanged > 20
+    assert db.execute("SELECT COUNT(*) FROM predictions WHERE status = 'expired'").fetchone()[0]
+    assert _check_pass(db, settings, "2024-12-31") > 50

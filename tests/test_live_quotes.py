@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pandas as pd
@@ -503,7 +503,7 @@ def test_a_replay_quotes_each_hour_of_a_session_before_its_cycle(db):
     add_call(db, "AAA", "2024-03-06", base=101.0, sigma=0.01, as_of="2024-03-05")
     host = Host(db, config.Settings())
     driver = ReplayDriver(host, ReplayOptions(speed=0), "XNYS")
-    clock = replay_clock.ReplayClock("XNYS", "2024-03-05", "2024-03-06")
+    clock = replay_clock.ReplayClock("XNYS", date(2024, 3, 5), date(2024, 3, 6))
     driver.run = ReplayRun(clock, job_runs.start(db, "replay"), lambda f, m: None)
     seen: list[str] = []
     driver._reveal = lambda c, sim: seen.append(f"reveal {sim}") or True  # type: ignore[method-assign]

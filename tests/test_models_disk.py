@@ -22,6 +22,7 @@ from store import registry, symbols
 from store.db import immediate
 from tests.cli_fixture import cli
 from tests.daemon_fixture import query, spawn, wait_for
+from vocab.dates import session_date
 
 TRAIN = ("train", "--models", "markov,rules")
 
@@ -134,7 +135,8 @@ def test_as_of_calls_inside_the_kept_history_are_unchanged_by_pruning():
         ends = [r["data_end"] for r in rows if r["id"] in kept_ids and r["status"] in served]
         for day in days:
             if ends and day > min(ends):
-                assert registry.choose_as_of(after, day) == registry.choose_as_of(rows, day), (
+                on = session_date(day)
+                assert registry.choose_as_of(after, on) == registry.choose_as_of(rows, on), (
                     rows,
                     keep,
                     day,

@@ -6,6 +6,7 @@ import io
 import json
 import pickle
 import threading
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -132,7 +133,7 @@ def test_stop_registers_nothing(db, home):
 
 def test_train_as_of_uses_only_past_bars(db, home):
     seed(db)
-    report = train(db, home, config.load(home), kinds=["markov"], as_of="2012-01-31")
+    report = train(db, home, config.load(home), kinds=["markov"], as_of=date(2012, 1, 31))
     assert pd.Timestamp(report.ranges["test"][1]) <= pd.Timestamp("2012-01-31")
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from models import paper
+from vocab.dates import session_date
 
 
 def panel(opens: list[float], closes: list[float], symbol: str = "AAA") -> tuple[pd.DataFrame, ...]:
@@ -216,7 +217,7 @@ def test_the_daemons_ranking_policy_orders_the_top_ranked_symbol(tmp_path) -> No
         "SELECT symbol FROM rankings WHERE as_of = ? AND horizon = 1 ORDER BY relative DESC",
         [session],
     ).fetchone()[0]
-    step_session(db, load_settings(home), as_of=session)
+    step_session(db, load_settings(home), as_of=session_date(session))
     pending = json.loads(
         db.execute(
             "SELECT pending FROM paper_days WHERE book = 'paper' AND session = ?", [session]
@@ -252,8 +253,8 @@ def test_sessions_the_daemon_missed_are_stepped_in_order_and_orders_fill_the_nex
     ]
     first, later = days[-10], days[-6]
     settings = load_settings(home)
-    step_session(db, settings, as_of=first)
-    said = step_session(db, settings, as_of=later)
+    step_session(db, settings, as_of=session_date(first))
+    said = step_session(db, settings, as_of=session_date(later))
     stepped = [
         r[0]
         for r in db.execute(

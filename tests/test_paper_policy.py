@@ -6,11 +6,13 @@ dashboard name the policy; a bad new setting is one error line."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pandas as pd
 import pytest
 
 from models import paper
+from vocab.dates import session_date
 
 
 def _calls(days: pd.DatetimeIndex, call: str) -> pd.DataFrame:
@@ -109,7 +111,7 @@ def _ranking(db, session: str, edge: bool) -> None:
         metrics={"test": {"1": {"mean": 0.05, "t": 3.0, "spread": 0.01, "edge": edge}}},
         artifact_path="models/ranking-v1",
         data_end="2018-02-28",
-        known_on="2018-02-28",
+        known_on=date(2018, 2, 28),
     )
     registry.promote(db, "ranking-v1", "test")
 
@@ -136,7 +138,7 @@ def test_the_daemon_tilts_by_the_ranking_only_when_its_verdict_passed(tmp_path, 
     session = db.execute("SELECT MAX(as_of) FROM rankings").fetchone()[0]
     if edge is not None:
         _ranking(db, session, edge)
-    said = step_session(db, settings, as_of=session)
+    said = step_session(db, settings, as_of=session_date(session))
     pending = _pending(db, session)
     best, worst = (
         db.execute(
@@ -176,7 +178,7 @@ def test_paper_and_the_dashboard_panel_name_the_policy(tmp_path):
         )
     ]
     for day in reversed(days):
-        step_session(db, settings, as_of=day)
+        step_session(db, settings, as_of=session_date(day))
     panel = ledger.panel(db)
     db.close()
     assert panel is not None and panel["policy"] == "volatility"
@@ -234,7 +236,7 @@ def test_the_opt_in_calls_policy_follows_only_directions_with_a_passed_verdict(t
     ]
     with db.conn:  # every symbol is called UP on both sessions
         db.execute("UPDATE predictions SET direction = 'up' WHERE as_of IN (?, ?)", days)
-    said = step_session(db, settings, as_of=days[1])
+    said = step_session(db, settings, as_of=session_date(days[1]))
     assert "direction calls followed for 0 of 6 symbols" in said
     assert set(_pending(db, days[1])["paper"].values()) == {0.0}  # no verdict: all flat
     with db.conn:  # AAPL's verified calls were all right: its verdict passes
@@ -242,7 +244,7 @@ def test_the_opt_in_calls_policy_follows_only_directions_with_a_passed_verdict(t
             "UPDATE predictions SET direction = outcome, hit = 1 "
             "WHERE symbol = 'AAPL' AND status = 'verified'"
         )
-    said = step_session(db, settings, as_of=days[0])
+    said = step_session(db, settings, as_of=session_date(days[0]))
     pending = _pending(db, days[0])["paper"]
     db.close()
     assert "direction calls followed for 1 of 6 symbols" in said
@@ -281,8 +283,8 @@ def test_a_catch_up_step_judges_the_calls_on_what_was_verified_by_its_session(tm
             "target_date = ? WHERE symbol = 'AAPL' AND status = 'verified'",
             [last],
         )
-    step_session(db, settings, as_of=first)
-    said = step_session(db, settings, as_of=last)  # steps `missed` on the way
+    step_session(db, settings, as_of=session_date(first))
+    said = step_session(db, settings, as_of=session_date(last))  # steps `missed` on the way
     missed_pending = _pending(db, missed)["paper"]
     last_pending = _pending(db, last)["paper"]
     db.close()

@@ -21,6 +21,7 @@ from store.db import open_db
 from tests.tui_fixture import FIXED_NOW, fill, screen_text, settle, sync
 from tui.app import make_app
 from tui.widgets.equity import title_of
+from vocab.dates import session_date
 
 
 def test_a_holding_without_bars_turns_stale_then_is_closed_at_its_last_close() -> None:
@@ -92,8 +93,8 @@ def _home(tmp_path: Path, exit_after: int) -> tuple[Path, list[str]]:
             db.execute("DELETE FROM bars WHERE symbol = 'MSFT' AND date > ?", [days[-31]])
             db.execute("DELETE FROM predictions WHERE symbol = 'MSFT' AND as_of > ?", [days[-31]])
         settings = load_settings(home)
-        step_session(db, settings, as_of=days[-36])
-        step_session(db, settings, as_of=days[-35])  # the orders fill: MSFT is held
+        step_session(db, settings, as_of=session_date(days[-36]))
+        step_session(db, settings, as_of=session_date(days[-35]))  # the orders fill: MSFT is held
         assert "MSFT" in ledger.latest(db)["paper"]["positions"]
     finally:
         db.close()
@@ -108,7 +109,7 @@ def test_a_stale_holding_is_flagged_by_paper_the_alerts_and_the_panel(
     try:
         alerts = Settings().replace("alerts", urls=("json://127.0.0.1:9/",)).alerts
         events.scan(db, alerts)  # the first scan marks history as seen
-        step_session(db, load_settings(home), as_of=days[-1])
+        step_session(db, load_settings(home), as_of=session_date(days[-1]))
         assert events.scan(db, alerts) >= 1
         assert events.scan(db, alerts) == 0  # once per symbol and last bar
         (title, body), *_ = db.execute(
@@ -143,7 +144,7 @@ def test_a_stale_holding_is_closed_after_stale_exit_sessions(tmp_path: Path) -> 
         last_close = db.execute(
             "SELECT close FROM bars WHERE symbol = 'MSFT' ORDER BY date DESC LIMIT 1"
         ).fetchone()[0]
-        said = step_session(db, load_settings(home), as_of=days[-1])
+        said = step_session(db, load_settings(home), as_of=session_date(days[-1]))
         exits = db.execute(
             "SELECT session, price, shares FROM paper_fills WHERE book = 'paper' "
             "AND symbol = 'MSFT' AND session > ?",
@@ -182,7 +183,7 @@ def test_an_account_stepped_before_the_count_existed_closes_a_long_dead_holding(
             }  # fmt: skip
             ledger.write_session(db, d, {"paper": row, "hold": row, "long": row})
         assert [h["sessions"] for h in ledger.stale_holdings(db)] == [39]
-        said = step_session(db, load_settings(home), as_of=days[-1])
+        said = step_session(db, load_settings(home), as_of=session_date(days[-1]))
         latest = ledger.latest(db)["paper"]
     finally:
         db.close()
@@ -195,7 +196,7 @@ async def test_the_dashboards_paper_panel_says_stale(tmp_path: Path) -> None:
     home, days = _home(tmp_path, exit_after=0)
     db = open_db(home)
     try:
-        step_session(db, load_settings(home), as_of=days[-1])
+        step_session(db, load_settings(home), as_of=session_date(days[-1]))
     finally:
         db.close()
     app = make_app(home, clock=lambda: FIXED_NOW, poll_seconds=0.05)

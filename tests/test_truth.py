@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from store import market, symbols
 from store import predictions as ledger
 from store.db import immediate, open_db
 from tests.cycle_fixture import synthetic_home
+from vocab.dates import session_date
 
 NAMES = ("AAA", "BBB")
 
@@ -71,7 +73,7 @@ def test_backtest_rows_are_scored_exactly_as_verify_stores_them(db, home):
     with immediate(db):
         db["predictions"].insert_all(rows)
     # ...and scored by verify: the per-row outcomes are the backtest's, row for row.
-    verify(db, config.load(home), as_of=str(p["target_date"].max()))
+    verify(db, config.load(home), as_of=pd.Timestamp(p["target_date"].max()).date())
     stored = pd.DataFrame(ledger.listing(db, status="verified"))
     assert len(stored) == len(p)
     key = ["symbol", "as_of", "horizon"]
@@ -122,8 +124,8 @@ def test_walk_forward_models_are_trained_through_the_recent_past(db, home):
 
 def _cycles(db, home, settings, days):
     for d in days:
-        run_cycle(db, home, settings, as_of=d)
-        verify(db, settings, as_of=d)
+        run_cycle(db, home, settings, as_of=session_date(d))
+        verify(db, settings, as_of=session_date(d))
 
 
 @pytest.mark.slow
@@ -173,7 +175,7 @@ def test_predict_as_of_inside_a_models_training_span_refuses_it(tmp_path):
     db, settings = synthetic_home(home, n=500)
     result = train(db, home, settings, kinds=["markov"])
     assert result.results[0].promoted
-    calls = run_cycle(db, home, settings, as_of="2023-10-02")  # inside its training data
+    calls = run_cycle(db, home, settings, as_of=date(2023, 10, 2))  # inside its training data
     assert calls and all(c.model_version == "signals-v1" for c in calls)
     assert all(
         "markov-v1 trained on data through" in c.note

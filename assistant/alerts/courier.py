@@ -25,7 +25,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import ParamSpec, TextIO, TypeVar
 
 from assistant.alerts.send import describe
 
@@ -34,24 +34,27 @@ class Deadline(BaseException):
     """The exchange's deadline passed (a BaseException: no plugin's `except Exception` eats it)."""
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 _out: TextIO = sys.stdout
 _sent = False
 
 
-def _say(**msg: Any) -> None:
+def _say(**msg: object) -> None:
     _out.write(json.dumps(msg) + "\n")
     _out.flush()
 
 
-def _on_write(real: Callable[..., Any]) -> Callable[..., Any]:
+def _on_write(real: Callable[_P, _R]) -> Callable[_P, _R]:
     """Wrap a socket write method: its first call means the request left this process."""
 
-    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def write(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         global _sent
         if not _sent:
             _sent = True
             _say(sent=True)
-        return real(self, *args, **kwargs)
+        return real(*args, **kwargs)
 
     return write
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from assistant import __version__
 from assistant.cli import alerts, completion, cycle, daemon, data, modeling, paper, ui, upkeep
-from assistant.cli.common import home_of
+from assistant.cli.common import fit_stdout, home_of
 from assistant.errors import AssistantError
 
 GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep, completion)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     interpreter's shutdown abort ("terminate called without an active exception", exit
     134). Nothing they hold needs finishing: artifacts are written under a temporary name
     and registered only once whole, and an open transaction rolls back as after a kill."""
-    code = _main(sys.argv[1:] if argv is None else argv)
+    code = _main(sys.argv[1:] if argv is None else argv, fit=argv is None)
     if argv is None and (code == 130 or _training_left()):
         import logging
 
@@ -115,7 +115,9 @@ def _training_left() -> bool:
     return any(t.name == "training" and t.is_alive() for t in threading.enumerate())
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], *, fit: bool = False) -> int:
+    """`fit`: the whole process (the `assistant` script): in a terminal, stdout's long
+    lines wrap to its width (common.fit_stdout); the dashboard draws the screen itself."""
     parser = build_parser()
     if not argv:  # bare `assistant`: what it can do, not an error line (exit 2: no command ran)
         parser.print_help()
@@ -131,6 +133,8 @@ def _main(argv: list[str]) -> int:
     # after parsing: `--help` answers without sqlite_utils (and the pandas it imports)
     from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
 
+    if fit and not getattr(args, "full_screen", False):
+        fit_stdout()
     try:
         _refuse_a_missing_home(args)
         code = int(args.func(args) or 0)

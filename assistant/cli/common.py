@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import shutil
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from assistant import config
 from assistant.errors import AssistantError
@@ -19,14 +21,14 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-def date_option(option: str) -> Callable[[str], str]:
+def date_option(option: str) -> Callable[[str], date]:
     """The argparse `type` of every date option: ISO 'YYYY-MM-DD' only (vocab.dates.iso_date),
-    returned as that text. Anything else is one error line naming the option; an
+    returned as a date. Anything else is one error line naming the option; an
     AssistantError (not a ValueError) passes through argparse to `assistant.cli.main`."""
 
-    def parse(text: str) -> str:
+    def parse(text: str) -> date:
         try:
-            return iso_date(text).isoformat()
+            return iso_date(text)
         except ValueError:
             raise AssistantError(f"{option} {text!r} is not a date (expected YYYY-MM-DD)") from None
 
@@ -82,7 +84,7 @@ def _record_sessions(db: sqlite_utils.Database, settings: config.Settings) -> No
     from store import freshness
 
     try:
-        if freshness.calendar_needed(db, date.today().isoformat()):
+        if freshness.calendar_needed(db, date.today()):
             from assistant.calendar import record_sessions
 
             record_sessions(db, settings.calendar.exchange)
@@ -116,10 +118,59 @@ def print_json(value: object) -> None:
     sys.stdout.write("\n")
 
 
-def table(rows: Sequence[Sequence[object]], headers: list[str]) -> str:
+def terminal_width() -> int | None:
+    """The terminal's width in columns when stdout is a terminal (None: a pipe or a file,
+    where nothing is fitted: scripts read every column and whole lines)."""
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError, OSError):  # a replaced or closed stream
+        return None
+    return max(MIN_WIDTH, shutil.get_terminal_size().columns)
+
+
+MIN_WIDTH = 40  # narrower terminals get 40-column output (and wrap it themselves)
+
+
+def table(
+    rows: Sequence[Sequence[object]],
+    headers: list[str],
+    *,
+    drop: Sequence[str] = (),
+    width: int | None = None,
+) -> str:
     """An aligned text table drawn by rich: plain ASCII text (no colour, no markup: a cell's
     "[x]" is shown as is; a dashed line under the header), never wrapped or cut, so it
-    pipes cleanly."""
+    pipes cleanly.
+
+    On a terminal narrower than the table (`width`, None: `terminal_width()`), columns are
+    left out until it fits, the `drop` ones first (in that order), then from the right,
+    the first two always kept; a last line names them."""
+    shown = _render(rows, headers, range(len(headers)))
+    width = terminal_width() if width is None else width
+    if width is None or _widest(shown) <= width:
+        return shown
+    order = [headers.index(h) for h in drop if h in headers]
+    order += [i for i in range(len(headers) - 1, 1, -1) if i not in order]
+    keep = list(range(len(headers)))
+    left_out: list[int] = []
+    for i in order:
+        keep.remove(i)
+        left_out.append(i)
+        shown = _render(rows, headers, keep)
+        if _widest(shown) <= width:
+            break
+    names = ", ".join(headers[i] for i in sorted(left_out))
+    note = f"({len(left_out)} column(s) left out to fit {width} columns: {names}; a wider "
+    note += "terminal, a pipe or --json shows them)"
+    return shown + "\n" + "\n".join(wrap_line(note, width))
+
+
+def _widest(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _render(rows: Sequence[Sequence[object]], headers: list[str], keep: Iterable[int]) -> str:
     import io
 
     from rich.box import Box
@@ -127,8 +178,9 @@ def table(rows: Sequence[Sequence[object]], headers: list[str]) -> str:
     from rich.table import Table
     from rich.text import Text
 
+    cols = list(keep)
     t = Table(
-        *headers,
+        *(headers[i] for i in cols),
         box=Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True),
         show_edge=False,
         pad_edge=False,
@@ -136,7 +188,64 @@ def table(rows: Sequence[Sequence[object]], headers: list[str]) -> str:
     )
     t.header_style = ""
     for r in rows:
-        t.add_row(*(Text("" if v is None else str(v)) for v in r))
+        t.add_row(*(Text("" if r[i] is None else str(r[i])) for i in cols))
     out = io.StringIO()
     Console(file=out, width=100_000, color_system=None, force_terminal=False).print(t)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """`line` as lines of at most `width` columns (a word longer than that stays whole),
+    the continuation lines indented 4 past the line's own indent."""
+    if len(line) <= width:
+        return [line]
+    import textwrap
+
+    lead = line[: len(line) - len(line.lstrip(" "))]
+    return textwrap.wrap(
+        line.strip(),
+        width=width,
+        initial_indent=lead,
+        subsequent_indent=lead + "    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [line]
+
+
+class FittedStdout(io.TextIOBase):
+    """stdout for a command run in a terminal: each line longer than the terminal is
+    wrapped at word boundaries (`wrap_line`); tables fit themselves (`table`). A pipe or a
+    file never gets this: what scripts read is unchanged."""
+
+    def __init__(self, stream: TextIO, width: int) -> None:
+        self._stream, self._width, self._pending = stream, width, ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self._stream.write("\n".join(wrap_line(line, self._width)) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write("\n".join(wrap_line(self._pending, self._width)))
+            self._pending = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+
+def fit_stdout() -> None:
+    """Wrap stdout's long lines to the terminal's width (nothing when it is no terminal)."""
+    width = terminal_width()
+    if width is not None and not isinstance(sys.stdout, FittedStdout):
+        sys.stdout = FittedStdout(sys.stdout, width)

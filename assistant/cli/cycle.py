@@ -7,6 +7,7 @@ import csv
 import json
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant.cli.common import date_option, known_symbols, open_home, print_json, table
@@ -16,8 +17,11 @@ from vocab.scoring import PAIRED_TEST
 from vocab.text import move_pct
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import sqlite_utils
     from rich.console import Console
 
+    from assistant.config import Settings
     from assistant.cycle.run import Call
 
 STATUSES = ("pending", "verified", "expired")
@@ -138,7 +142,7 @@ def _hourly_options(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
+def _hourly_at(args: argparse.Namespace, settings: Settings) -> pd.Timestamp | None:
     """The wall-clock time of an --hourly command (None: now); refuses what does not fit."""
     import pandas as pd
 
@@ -175,7 +179,9 @@ def _hourly_at(args: argparse.Namespace, settings: Any) -> Any:
     return at
 
 
-def _no_hourly_calls(db: Any, settings: Any, wanted: list[str] | None) -> str:
+def _no_hourly_calls(
+    db: sqlite_utils.Database, settings: Settings, wanted: list[str] | None
+) -> str:
     """Why no call came, and the way on: around-the-clock symbols only, no hours at all, or
     none as new as the hour asked."""
     from assistant.calendar import exchange_for
@@ -311,12 +317,16 @@ def predict_table(calls: list[Call]) -> str:
         for c in calls
     ]
     if not any(c.rank is not None for c in calls):
-        return table(rows, PREDICT_COLUMNS)
+        return table(rows, PREDICT_COLUMNS, drop=NARROW_DROPS)
     # the ranking model's rank, when one serves: rank among the ranked symbols
     for row, c in zip(rows, calls, strict=True):
         ranked = c.rank is not None and c.relative_pct is not None
         row.insert(-1, f"{c.rank} of {c.rank_of}, {c.relative_pct:+.2f}%" if ranked else "-")
-    return table(rows, [*PREDICT_COLUMNS[:-1], "relative", PREDICT_COLUMNS[-1]])
+    return table(rows, [*PREDICT_COLUMNS[:-1], "relative", PREDICT_COLUMNS[-1]], drop=NARROW_DROPS)
+
+
+# what a narrow terminal leaves out first: the call, its target and its 80% range stay
+NARROW_DROPS = ("model", "relative", "as of", "confidence", "regime", "95% range", "target date")
 
 
 def call_details(calls: list[Call]) -> list[str]:
@@ -425,14 +435,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         raise AssistantError("no stored bars to backfill from (run `assistant collect` first)")
     columns = (TextColumn("backfill {task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=_stderr_console(), transient=True) as bar:
-        task = bar.add_task(days[0], total=len(days))
+        task = bar.add_task(str(days[0]), total=len(days))
         rep = backfill(
             db,
             home,
             settings,
             days,
             symbols,
-            on_session=lambda d: bar.update(task, advance=1, description=d),
+            on_session=lambda d: bar.update(task, advance=1, description=str(d)),
         )
     called = rep.verified - rep.flat
     if args.json:
@@ -508,7 +518,8 @@ def cmd_predictions(args: argparse.Namespace) -> int:
             ledger.counts(db, symbols).get(s, 0)
             for s in ([args.status] if args.status else STATUSES)
         )
-        body = [[_cell(r[k]) for k in LEDGER_COLUMNS] for r in rows]
+        shown: Sequence[Mapping[str, object]] = rows
+        body = [[_cell(r[k]) for k in LEDGER_COLUMNS] for r in shown]
         print(
             table(
                 body,

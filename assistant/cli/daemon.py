@@ -154,7 +154,7 @@ def _pass_through(args: argparse.Namespace) -> list[str]:
     if args.replay:
         out.append("--replay")
     if args.from_date:
-        out += ["--from", args.from_date]
+        out += ["--from", args.from_date.isoformat()]
     if args.speed is not None:
         out += ["--speed", str(args.speed)]
     if args.retrain_every is not None:

@@ -473,6 +473,9 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(f"wrote {path}: every key with its default and range, commented out")
         return 0
     settings = config.load(home)
+    why = config.universe_problem(settings)
+    if why:  # (loads all the same: only what uses the universe refuses)
+        print(f"warning: {why}", file=sys.stderr)
     if args.json:  # URLs masked: a password or token is never printed
         print_json(config.shown(settings))
         return 0

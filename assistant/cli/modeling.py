@@ -9,13 +9,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from assistant.cli.common import date_option, known_symbols, open_home, print_json, table
 from assistant.errors import AssistantError
 from vocab.scoring import PAIRED_TEST
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from assistant.modeling.backtest import Plan, Scored
     from models.metrics import Scores
     from models.scorecard import MeanT, RankingSkill, Versus
@@ -164,13 +166,17 @@ class Bars:
     message starts with the time left at its pace so far (`clock`: seconds, monotonic)."""
 
     def __init__(
-        self, stream: Any = None, *, eta: bool = False, clock: Callable[[], float] = time.monotonic
+        self,
+        stream: TextIO | None = None,
+        *,
+        eta: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream, self.lock = stream or sys.stderr, threading.Lock()
         self.state: dict[str, tuple[float, str]] = {}
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.progress: Any = None
-        self.tasks: dict[str, Any] = {}
+        self.progress: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
         self.eta, self.clock = eta, clock
         self.started: dict[str, float] = {}
 
@@ -222,7 +228,7 @@ def _clock_text(seconds: float) -> str:
     )
 
 
-def live_bars(stream: Any) -> Any:
+def live_bars(stream: TextIO) -> Progress:
     """A started rich Progress drawing on `stream`: name, bar, percent, message."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
@@ -239,7 +245,7 @@ def live_bars(stream: Any) -> Any:
     return progress
 
 
-def _fmt(v: Any, pct: bool = False) -> str:
+def _fmt(v: object, pct: bool = False) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):  # -0.0 (or what rounds to it) reads "0", never "-0"

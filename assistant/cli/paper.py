@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assistant.cli.common import open_home, print_json, table
 from vocab.paper import policy_text
@@ -57,15 +57,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_paper)
 
 
-def _pct(v: float | None) -> str:
+def _pct(v: str | float | None) -> str:
     return "-" if v is None else f"{v:+.1%}"
 
 
-def _num(v: float | None, fmt: str = ".2f") -> str:
+def _num(v: str | float | None, fmt: str = ".2f") -> str:
     return "-" if v is None else format(v, fmt)
 
 
-def paper_rows(report: list[dict[str, Any]]) -> list[list[str | int]]:
+def paper_rows(report: list[dict[str, str | int | float | None]]) -> list[list[object]]:
     return [
         [
             r["book"],
@@ -88,7 +88,7 @@ def paper_rows(report: list[dict[str, Any]]) -> list[list[str | int]]:
     ]
 
 
-def paper_table(report: list[dict[str, Any]]) -> str:
+def paper_table(report: list[dict[str, str | int | float | None]]) -> str:
     return table(paper_rows(report), PAPER_HEAD) + "\n\n" + LEGEND
 
 

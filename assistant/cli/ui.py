@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "accuracy against baselines, regimes, the daemon's state. It reads the database and only "
         "queues commands; the daemon (`assistant start`) does the work. Press ? inside for the keys.",
     )
-    tui.set_defaults(func=cmd_tui)
+    tui.set_defaults(func=cmd_tui, full_screen=True)
     demo = sub.add_parser(
         "demo",
         help="replay bundled market history through the daemon and watch it in the dashboard",
@@ -77,7 +78,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         f"(default {','.join(DEMO_KINDS)}; e.g. {','.join(DEMO_KINDS)},lstm,gru,transformer "
         "to watch the torch kinds too: each retrain then takes minutes, and the replay waits)",
     )
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=cmd_demo, full_screen=True)
 
 
 def demo_kinds(text: str) -> list[str]:
@@ -197,7 +198,7 @@ def prepare_demo(
     *,
     kinds: list[str] | None = None,
     speed: float | None = None,
-    from_date: str | None = None,
+    from_date: date | None = None,
 ) -> tuple[Settings, list[str]]:
     """Make `home` a demo home (sample source, the demo's symbols and model kinds) and
     return its settings and the replay daemon's command line (what `bench/bench_demo.py`
@@ -229,7 +230,7 @@ def prepare_demo(
     speed = speed if speed is not None else float(settings.daemon.replay_speed)
     cmd = daemon_command(home, "--replay", "--speed", str(speed))
     if from_date:
-        cmd += ["--from", from_date]
+        cmd += ["--from", from_date.isoformat()]
     return settings, cmd
 
 

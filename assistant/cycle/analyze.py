@@ -7,6 +7,7 @@ future. The result feeds `plan()` as evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -57,21 +58,21 @@ def regime_thresholds(settings: Settings) -> dict[str, float]:
 
 
 def load_bars(
-    db: sqlite_utils.Database, symbols: list[str], as_of: str | None
+    db: sqlite_utils.Database, symbols: list[str], as_of: date | None
 ) -> dict[str, pd.DataFrame]:
     """Final bars up to and including as_of for each symbol (a recent window only)."""
     if as_of is None:
         ends = {s: bar_store.last_date(db, s, final_only=True) for s in symbols}
-        groups: dict[str, list[str]] = {}
+        groups: dict[str | date, list[str]] = {}
         for sym, end in ends.items():
             if end is not None:
                 groups.setdefault(end, []).append(sym)
     else:
         groups = {as_of: list(symbols)}
     out = {}
-    for end, syms in groups.items():
-        start = (pd.Timestamp(end) - pd.Timedelta(days=LOOKBACK_DAYS)).strftime("%Y-%m-%d")
-        for sym, frame in bar_store.load_many(db, syms, start=start, end=end).items():
+    for day, syms in groups.items():
+        start = (pd.Timestamp(day) - pd.Timedelta(days=LOOKBACK_DAYS)).date()
+        for sym, frame in bar_store.load_many(db, syms, start=start, end=day).items():
             frame = frame[frame["provisional"] == 0]
             if not frame.empty:
                 out[sym] = frame

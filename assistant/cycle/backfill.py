@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import sqlite_utils
@@ -17,11 +18,12 @@ import sqlite_utils
 from assistant.config import Settings
 from assistant.cycle.learn import verify
 from assistant.cycle.run import run_cycle
+from vocab.dates import session_date
 
 
 @dataclass
 class BackfillReport:
-    sessions: list[str]
+    sessions: list[date]
     calls: int = 0  # calls the cycles produced (new or already recorded)
     new: int = 0  # of which recorded by this run
     verified: int = 0
@@ -30,7 +32,7 @@ class BackfillReport:
     expired: int = 0
 
 
-def last_sessions(db: sqlite_utils.Database, symbols: list[str] | None, n: int) -> list[str]:
+def last_sessions(db: sqlite_utils.Database, symbols: list[str] | None, n: int) -> list[date]:
     """The last n dates with a final bar for a watched symbol (or `symbols`), oldest first."""
     if symbols:
         marks = ",".join("?" * len(symbols))
@@ -42,16 +44,16 @@ def last_sessions(db: sqlite_utils.Database, symbols: list[str] | None, n: int) 
         "ORDER BY date DESC LIMIT ?",
         [*params, n],
     ).fetchall()
-    return [str(d)[:10] for (d,) in reversed(rows)]
+    return [session_date(str(d)[:10]) for (d,) in reversed(rows)]
 
 
 def backfill(
     db: sqlite_utils.Database,
     home: Path,
     settings: Settings,
-    days: list[str],
+    days: list[date],
     symbols: list[str] | None = None,
-    on_session: Callable[[str], None] | None = None,
+    on_session: Callable[[date], None] | None = None,
 ) -> BackfillReport:
     """Cycle then verify as of each of `days` in order; `on_session(day)` after each."""
     report = BackfillReport(sessions=list(days))

@@ -17,6 +17,7 @@ calls (`store.market.call_context`) so `report` and the dashboard show what a ca
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import TypedDict
 
 import numpy as np
@@ -27,7 +28,7 @@ from assistant import calendar
 from models import events, vix
 from store import market
 from store import news as news_store
-from vocab.dates import session_text
+from vocab.dates import session_date, session_text
 
 VIX_SERIES = "^VIX"
 VIX_HISTORY_DAYS = 400  # calendar days of VIX behind the percentile (252 sessions + room)
@@ -98,12 +99,12 @@ class EventAhead(TypedDict, total=False):
     cpi_sessions: int
 
 
-def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: str) -> VixAt:
+def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: date) -> VixAt:
     day = pd.Timestamp(as_of)
     rows = market.values(
         db,
         VIX_SERIES,
-        start=session_text(day - pd.Timedelta(days=VIX_HISTORY_DAYS + 30)),
+        start=day - pd.Timedelta(days=VIX_HISTORY_DAYS + 30),
         end=as_of,
     )
     if not rows:
@@ -131,13 +132,13 @@ def vix_values(db: sqlite_utils.Database, bars: dict[str, pd.DataFrame]) -> pd.S
         return None
     start = min(f.index[0] for f in frames)
     end = max(f.index[-1] for f in frames)
-    rows = market.values(db, VIX_SERIES, start=session_text(start), end=session_text(end))
+    rows = market.values(db, VIX_SERIES, start=start, end=end)
     if not rows:
         return None
     return pd.Series([v for _, v in rows], index=pd.DatetimeIndex([d for d, _ in rows]))
 
 
-def _event_after(exchange: str, as_of: str, extra_fomc: tuple[str, ...] = ()) -> EventAhead:
+def _event_after(exchange: str, as_of: date, extra_fomc: tuple[str, ...] = ()) -> EventAhead:
     day = pd.Timestamp(as_of)
     ahead = calendar.sessions(exchange, day, day + pd.Timedelta(days=EVENT_LOOKAHEAD_DAYS))
     if not len(ahead) or ahead[0] != day:
@@ -161,7 +162,7 @@ def _event_after(exchange: str, as_of: str, extra_fomc: tuple[str, ...] = ()) ->
 
 
 def _news_before(
-    db: sqlite_utils.Database, symbols: list[str], exchange: str, as_of: str
+    db: sqlite_utils.Database, symbols: list[str], exchange: str, as_of: date
 ) -> dict[str, tuple[int, float | None]]:
     """Per symbol: headlines published in the NEWS_DAYS days before the session's close and
     collected by NEWS_KNOWN_BY after it (the evening's collection, not a later one)."""
@@ -187,8 +188,9 @@ def world_context(
         groups.setdefault((calendar.exchange_for(sym, default_exchange), day), []).append(sym)
     out = {}
     for (exchange, day), syms in groups.items():
-        v, e = _vix_at(db, exchange, day), _event_after(exchange, day, extra_fomc)
-        news = _news_before(db, syms, exchange, day)
+        session = session_date(day)  # the analyses' as-of text (`Analysis.as_of`)
+        v, e = _vix_at(db, exchange, session), _event_after(exchange, session, extra_fomc)
+        news = _news_before(db, syms, exchange, session)
         for sym in syms:
             n, s = news.get(sym, (0, None))
             out[sym] = WorldContext(sym, day, **v, **e, news_n=n, news_sentiment=s)

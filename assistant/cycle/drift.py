@@ -17,6 +17,7 @@ and markets with regimes would otherwise retrain continuously.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,7 @@ def training_window(db: sqlite_utils.Database) -> tuple[str | None, str | None]:
     return registry.serving_training_window(db)
 
 
-def recently_trained(db: sqlite_utils.Database, day: str) -> bool:
+def recently_trained(db: sqlite_utils.Database, day: date) -> bool:
     """Whether a serving model's data (its test range) ends within COOLDOWN_DAYS of `day`."""
     end = registry.serving_data_end(db)
     if end is None:
@@ -113,13 +114,13 @@ def check_drift(
     db: sqlite_utils.Database,
     settings: Settings,
     *,
-    as_of: str | None = None,
+    as_of: date | None = None,
     symbols: list[str] | None = None,
 ) -> list[DriftFinding]:
     """Check every watched symbol; queue one retrain (per day) when a threshold is crossed."""
     cycle = settings.cycle
     psi_max, drop_max = float(cycle.psi_threshold), float(cycle.accuracy_drop)
-    day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
+    day = as_of or date.today()
     train = training_window(db)
     found: list[DriftFinding] = []
     for sym in symbols or symbol_store.active_symbols(db):

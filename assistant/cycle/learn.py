@@ -18,6 +18,7 @@ import json
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any, TypedDict
 
 import numpy as np
@@ -94,16 +95,17 @@ class Decision:
 
 
 def verify(
-    db: sqlite_utils.Database, settings: Settings, *, as_of: str | None = None
+    db: sqlite_utils.Database, settings: Settings, *, as_of: date | None = None
 ) -> VerifyReport:
     """Score every matured prediction as of `as_of` (default: today): read what the pass
     needs, decide in pure functions, write once, all in one transaction."""
-    day = pd.Timestamp(as_of or pd.Timestamp.today()).strftime("%Y-%m-%d")
+    as_of = as_of or date.today()
+    day = as_of.isoformat()  # the text the report, the weight log and the calibration keep
     cycle = settings.cycle
     report = VerifyReport(as_of=day)
     now = utcnow()
     with immediate(db):
-        calls = ledger.maturing(db, day, EXTRACT)
+        calls = ledger.maturing(db, as_of, EXTRACT)
         if not calls.id:
             return report
         scored = sorted(

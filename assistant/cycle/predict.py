@@ -12,8 +12,9 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -83,7 +84,7 @@ def model_forecasts(
     bars: dict[str, pd.DataFrame],
     as_of: pd.Timestamp | None,
     horizons: list[int],
-    day: str | None = None,
+    day: date | None = None,
 ) -> tuple[dict[str, SymbolForecast], ServingNote]:
     """({symbol: SymbolForecast}, why the rules serve the others instead)."""
     if not bars or as_of is None:
@@ -115,7 +116,7 @@ def model_forecasts(
 
 
 def rule_thresholds(
-    db: sqlite_utils.Database, horizons: list[int], known_by: str | None
+    db: sqlite_utils.Database, horizons: list[int], known_by: date | None
 ) -> dict[int, float | None]:
     """Per horizon, the evidence threshold |P(up) - P(down)| the rule pool must clear to
     call, chosen as a trained model chooses its own on validation
@@ -159,7 +160,7 @@ def skill_text(label: str, record: list[tuple[str, int, int, int]], h: int) -> s
 
 
 def live_records(
-    db: sqlite_utils.Database, versions: list[str], symbols: list[str], known_by: str | None
+    db: sqlite_utils.Database, versions: list[str], symbols: list[str], known_by: date | None
 ) -> LiveRecords:
     """The live record of each model version on `symbols`: its verified calls whose
     outcome was known by `known_by` (the calls' date)."""
@@ -183,7 +184,7 @@ def skill_lines(records: LiveRecords, plans: list[Plan]) -> dict[tuple[str, int]
     return out
 
 
-def _held_out(skill: Mapping[Any, object], horizon: int) -> str:
+def _held_out(skill: Mapping[int, object], horizon: int) -> str:
     """The serving model's held-out record at one horizon, in words: its hit rate on the
     calls it made next to the baselines' on the same rows, or that it abstained."""
     part = at_horizon(skill, horizon, skill)

@@ -31,6 +31,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import sqlite_utils
@@ -40,6 +41,7 @@ from store import predictions as ledger
 from store import range_states
 from store.range_states import Checkpoint
 from store.views import snapshot
+from vocab.dates import session_date
 
 LEVELS = intervals.LEVELS  # (0.80, 0.95)
 MIN_OWN = intervals.MIN_OWN  # verified calls of one symbol and horizon before its own set the width
@@ -58,14 +60,14 @@ class Ranges:
 
 
 def multipliers(
-    db: sqlite_utils.Database, symbols: list[str], horizons: list[int], known_by: str | None
+    db: sqlite_utils.Database, symbols: list[str], horizons: list[int], known_by: date | None
 ) -> dict[tuple[str, int], tuple[float, float]]:
     """{(symbol, horizon): (q80, q95)} multipliers of sigma, from outcomes known by `known_by`."""
     return read(db, symbols, horizons, known_by).q
 
 
 def read(
-    db: sqlite_utils.Database, symbols: list[str], horizons: list[int], known_by: str | None
+    db: sqlite_utils.Database, symbols: list[str], horizons: list[int], known_by: date | None
 ) -> Ranges:
     """The multipliers from outcomes known by `known_by`, resumed from the set's checkpoint
     where it holds, and the newer checkpoints to save."""
@@ -99,7 +101,7 @@ def read(
 
 def _resume(
     h: int,
-    known_by: str | None,
+    known_by: date | None,
     saved: Checkpoint | None,
     pending: str | None,
     unreadable: list[str],
@@ -110,7 +112,7 @@ def _resume(
     empty = intervals.AdaptiveRanges()
     if saved is None:
         return empty, None, None
-    if known_by is not None and known_by < saved.last_session:
+    if known_by is not None and known_by < session_date(saved.last_session):
         # an earlier date (an as-of cycle, a backfill): replay, keep the newer checkpoint
         return empty, None, saved.last_session
     if pending is not None and pending <= saved.last_session:

@@ -116,7 +116,7 @@ class Calls:
         return out
 
 
-def _calls(rows: Sequence[Mapping[str, str | float | None]]) -> Calls:
+def _calls(rows: Sequence[Mapping[str, object]]) -> Calls:
     names = list(rows[0])
     cols: dict[str, np.ndarray] = {}
     for name in names:

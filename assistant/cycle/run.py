@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
@@ -118,8 +119,8 @@ class Call:
 class CycleInput:
     """Everything one cycle reads, as of `day` (None: the latest bars)."""
 
-    day: str | None
-    today: str  # the calendar date the cycle runs on (how stale "latest" bars are)
+    day: date | None
+    today: date  # the calendar date the cycle runs on (how stale "latest" bars are)
     exchange: str  # the default exchange (a symbol's suffix may name another)
     horizons: list[int]
     analyses: dict[str, az.Analysis]
@@ -154,7 +155,7 @@ def run_cycle(
     settings: Settings,
     symbols: list[str] | None = None,
     *,
-    as_of: str | None = None,
+    as_of: date | None = None,
 ) -> list[Call]:
     """One cycle for the watchlist (or `symbols`) as of `as_of` (default: latest bars)."""
     read = read_cycle(db, home, settings, symbols, as_of=as_of)
@@ -175,12 +176,12 @@ def read_cycle(
     settings: Settings,
     symbols: list[str] | None = None,
     *,
-    as_of: str | None = None,
+    as_of: date | None = None,
 ) -> CycleInput:
     """Read what a cycle as of `as_of` needs (its analyses computed on the bars read)."""
     horizons = [int(h) for h in settings.models.horizons]
     wanted = _symbols(db, symbols)
-    day = pd.Timestamp(as_of).strftime("%Y-%m-%d") if as_of else None
+    day = as_of
     thresholds = az.regime_thresholds(settings)
     bars = az.load_bars(db, wanted, day)
     analyses, skipped = az.analyze_many(bars, horizons, thresholds, vix_values(db, bars))
@@ -211,7 +212,7 @@ def read_cycle(
     range_state = ranges.read(db, list(analyses), horizons, day)
     return CycleInput(
         day=day,
-        today=pd.Timestamp.today().strftime("%Y-%m-%d"),
+        today=date.today(),
         exchange=settings.calendar.exchange,
         horizons=horizons,
         analyses=analyses,
@@ -353,7 +354,7 @@ def ranks_as_of(
     settings: Settings,
     bars: dict[str, pd.DataFrame],
     stamp: pd.Timestamp | None,
-    day: str | None,
+    day: date | None,
 ) -> Ranks | None:
     """The ranking model's ranks of the symbols of `bars` for this cycle, ranked among its
     universe, or None (a failure is logged: it never stops the cycle's own calls)."""
@@ -362,8 +363,8 @@ def ranks_as_of(
     if stamp is None:
         return None
     try:
-        end = str(stamp.date())
-        start = str((stamp - pd.Timedelta(days=az.LOOKBACK_DAYS)).date())
+        end = stamp.date()
+        start = (stamp - pd.Timedelta(days=az.LOOKBACK_DAYS)).date()
         universe = ranking.universe_bars(db, settings, bars, end, start)
         return ranking.ranks_as_of(db, home, universe, stamp, day, watched=set(bars))
     except Exception as exc:  # the ranking is extra evidence, never a reason to fail a cycle
@@ -400,7 +401,7 @@ def _abstain_note(p: Plan) -> str:
     return f"no edge: evidence below the threshold {t:.3f} chosen on validation"
 
 
-def _mark_stale(calls: list[Call], default_exchange: str, today: str) -> list[Call]:
+def _mark_stale(calls: list[Call], default_exchange: str, today: date) -> list[Call]:
     """Calls whose newest bar is more than STALE_AFTER_SESSIONS sessions before today carry
     how old it is, so nobody mistakes a call as of years ago for a current one."""
     age: dict[str, int] = {}

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
 
 from assistant.daemon import jobs
 from assistant.daemon.worker import TrainingWorker, TrainRequest
@@ -46,7 +47,7 @@ class CommandRunner:
         self,
         ctx: jobs.Context,
         worker: TrainingWorker,
-        as_of: Callable[[], str | None],
+        as_of: Callable[[], date | None],
         replaying: Callable[[], bool] = lambda: False,
         *,
         batch: int = 50,
@@ -174,7 +175,7 @@ class CommandRunner:
         self.worker.submit(request)
         return PENDING
 
-    def _as_of_or_fail(self) -> str | None:
+    def _as_of_or_fail(self) -> date | None:
         as_of = self.as_of()
         if as_of is None and self.replaying():
             raise AssistantError("the replay has not started yet; try again in a moment")

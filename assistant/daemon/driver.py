@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 import sqlite_utils
@@ -38,7 +38,7 @@ class Host(Protocol):
     @property
     def db(self) -> sqlite_utils.Database: ...
 
-    def set_state(self, state: State, sim_date: str | None = None) -> None: ...
+    def set_state(self, state: State, sim_date: date | None = None) -> None: ...
 
 
 class Driver(Protocol):
@@ -54,10 +54,10 @@ class Driver(Protocol):
     def idle_for(self, t: float) -> float:
         """How long the loop may sleep from monotonic time `t` before something is due."""
 
-    def as_of(self) -> str | None:
+    def as_of(self) -> date | None:
         """The session commands act on (None: the latest)."""
 
-    def session_now(self) -> str | None:
+    def session_now(self) -> date | None:
         """The session a model registered now is known on (None: not started)."""
 
     def holds_commands(self) -> bool:

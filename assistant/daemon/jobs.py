@@ -18,7 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,7 +92,7 @@ def run_job(
     name: str,
     fn: Callable[[Progress], tuple[object, str]],
     *,
-    scheduled_for: str | None = None,
+    scheduled_for: str | date | None = None,
 ) -> Outcome:
     """Run `fn(progress) -> (result, summary)` as job `name`.
 
@@ -182,7 +182,7 @@ def plain(value: object) -> Json:
 
 
 def collect(
-    ctx: Context, progress: Progress, symbols: list[str] | None = None, until: str | None = None
+    ctx: Context, progress: Progress, symbols: list[str] | None = None, until: date | None = None
 ) -> tuple[Json, str]:
     from assistant.calendar import record_sessions
     from assistant.ingest.collect import collect as run_collect
@@ -227,7 +227,7 @@ def collect(
     return plain(results), summary
 
 
-def _collect_world(ctx: Context, symbols: list[str] | None, until: str | None) -> list[str]:
+def _collect_world(ctx: Context, symbols: list[str] | None, until: date | None) -> list[str]:
     """The outside series (^VIX, yields), the macro series and the headlines with the
     watchlist's collection:
     what was added or failed, in a few words (a series with nothing new, e.g. every session
@@ -273,7 +273,7 @@ def _collect_world(ctx: Context, symbols: list[str] | None, until: str | None) -
 
 
 def cycle(
-    ctx: Context, progress: Progress, symbols: list[str] | None = None, as_of: str | None = None
+    ctx: Context, progress: Progress, symbols: list[str] | None = None, as_of: date | None = None
 ) -> tuple[Json, str]:
     from assistant.cycle.run import run_cycle
 
@@ -282,7 +282,7 @@ def cycle(
     return plain(calls), f"{len(calls)} calls ({new} new)" + (f" as of {as_of}" if as_of else "")
 
 
-def verify(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
+def verify(ctx: Context, progress: Progress, as_of: date | None = None) -> tuple[Json, str]:
     from assistant.cycle.learn import verify as run_verify
 
     report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
@@ -358,14 +358,14 @@ def hourly_verify(ctx: Context, progress: Progress, at: datetime) -> tuple[Json,
     )
 
 
-def paper(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
+def paper(ctx: Context, progress: Progress, as_of: date | None = None) -> tuple[Json, str]:
     """Step the paper account through the session the cycle just called (assistant.paper)."""
     from assistant.paper import step_session
 
     return None, step_session(ctx.db, ctx.settings, as_of)
 
 
-def drift(ctx: Context, progress: Progress, as_of: str | None = None) -> tuple[Json, str]:
+def drift(ctx: Context, progress: Progress, as_of: date | None = None) -> tuple[Json, str]:
     from assistant.cycle.drift import check_drift
 
     findings = check_drift(ctx.db, ctx.settings, as_of=as_of)
@@ -376,9 +376,9 @@ def retrain(
     ctx: Context,
     progress: Progress,
     kinds: list[str] | None = None,
-    as_of: str | None = None,
+    as_of: date | None = None,
     stop: threading.Event | None = None,
-    clock: Callable[[], str | None] | None = None,
+    clock: Callable[[], date | None] | None = None,
     *,
     walk_forward: bool = False,
 ) -> tuple[Json, str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from assistant.config import Settings
@@ -42,7 +42,7 @@ HAS_RUN = {"daily": "collect", "drift": "drift", "hourly": "hourly_cycle"}
 DAILY_JOBS = ("collect", "cycle", "paper", "verify")
 
 
-def _daily(ctx: jobs.Context, as_of: str | None) -> dict[str, Callable[[jobs.Progress], Any]]:
+def _daily(ctx: jobs.Context, as_of: date | None) -> dict[str, Callable[[jobs.Progress], Any]]:
     """The daily slot's jobs; `as_of`: the session a late slot works as of (collection
     always fetches up to now: the cycle only sees bars up to its `as_of`)."""
     return {
@@ -100,11 +100,11 @@ class LiveDriver:
                 return None
         return self._source
 
-    def as_of(self) -> str | None:
+    def as_of(self) -> date | None:
         return None  # commands act on the latest bars
 
-    def session_now(self) -> str | None:
-        return self.host.now().date().isoformat()
+    def session_now(self) -> date | None:
+        return self.host.now().date()
 
     def holds_commands(self) -> bool:
         return False
@@ -195,13 +195,13 @@ class LiveDriver:
                 scheduled_for=key,
             )
 
-    def _as_of(self, name: str, slot: datetime) -> str | None:
+    def _as_of(self, name: str, slot: datetime) -> date | None:
         """None (the latest final bars) for the newest slot of its job; a slot that a later
         one has passed, run late (a catch-up), works as of its own session."""
         s = self.schedule
         assert s is not None
         latest = scheduler.last_slot(self.host.now(), s.times[name], s.tz, s.exchange)
-        return None if latest is None or slot >= latest else slot.date().isoformat()
+        return None if latest is None or slot >= latest else slot.date()
 
     def _retrain_if_due(self) -> None:
         host = self.host

@@ -33,14 +33,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlite_utils
 
 from assistant import __version__
 from assistant.alerts.worker import AlertSender
-from assistant.config import Settings
+from assistant.config import Settings, universe_problem
 from assistant.daemon import jobs, malloc
 from assistant.daemon.commands import CommandRunner
 from assistant.daemon.driver import Driver
@@ -279,7 +279,7 @@ class Daemon:
         )
         self._full_tries = 0
 
-    def set_state(self, state: State, sim_date: str | None = None) -> None:
+    def set_state(self, state: State, sim_date: date | None = None) -> None:
         if state != self.state:
             log.info("state: %s -> %s", self.state.value, state.value)
         self.state = state
@@ -307,6 +307,9 @@ class Daemon:
         log.info("daemon started (pid %d, mode %s, home %s)", os.getpid(), mode, self.home)
         for q in registry.quarantines(self.db):  # one quarantined since, by the CLI, say
             log.warning(registry.quarantine_notice(q))
+        why = universe_problem(self.settings)
+        if why:  # it runs on; the ranking is neither trained nor scored until it is back
+            log.warning("%s: the ranking is not trained or ranked on until it is back", why)
         self.driver.start(previous)
 
     def _shutdown(self) -> None:
@@ -321,7 +324,7 @@ class Daemon:
         daemon_state.stopped(self.db)
         log.info("daemon stopped")
 
-    def as_of(self) -> str | None:
+    def as_of(self) -> date | None:
         """The session commands act on: the simulated one in replay, None (latest) live."""
         return self.driver.as_of()
 

@@ -11,6 +11,7 @@ restarted replay resumes after the last session the previous run completed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
@@ -19,6 +20,7 @@ from assistant import calendar
 from assistant.errors import AssistantError, NoDataError, TemporaryError
 from assistant.ingest.sources.base import Source
 from store.daemon_state import DaemonRow
+from vocab.dates import session_date
 
 DEFAULT_SESSIONS_BACK = 250
 
@@ -30,16 +32,16 @@ class Covering(Protocol):
     def coverage(self, symbol: str) -> tuple[pd.Timestamp, pd.Timestamp]: ...
 
 
-def source_ends(source: Source, symbols: list[str]) -> dict[str, str]:
+def source_ends(source: Source, symbols: list[str]) -> dict[str, date]:
     """The last session date the source can serve, per symbol it has (others left out).
 
     A temporary failure (network, rate limit) propagates: it says nothing about the data.
     """
-    out: dict[str, str] = {}
+    out: dict[str, date] = {}
     if isinstance(source, Covering):
         for symbol in symbols:
             try:
-                out[symbol] = pd.Timestamp(source.coverage(symbol)[1]).strftime("%Y-%m-%d")
+                out[symbol] = pd.Timestamp(source.coverage(symbol)[1]).date()
             except (NoDataError, KeyError, ValueError):
                 continue
         return out
@@ -50,11 +52,11 @@ def source_ends(source: Source, symbols: list[str]) -> dict[str, str]:
         except NoDataError:
             continue
         if len(frame):
-            out[symbol] = pd.Timestamp(frame.index.max()).strftime("%Y-%m-%d")
+            out[symbol] = pd.Timestamp(frame.index.max()).date()
     return out
 
 
-def source_end(source: Source, symbols: list[str]) -> str:
+def source_end(source: Source, symbols: list[str]) -> date:
     """The last session date the source can serve for any of `symbols`."""
     ends = source_ends(source, symbols)
     if not ends:
@@ -66,8 +68,8 @@ def source_end(source: Source, symbols: list[str]) -> str:
 class Range:
     """What a replay walks: up to `end`; `collect` are the symbols the source can serve."""
 
-    end: str
-    first_stored: str | None
+    end: date
+    first_stored: date | None
     collect: frozenset[str]
 
 
@@ -83,7 +85,7 @@ def find_range(
     With neither, AssistantError: there is nothing to replay, and waiting will not help.
     A temporary source failure with nothing stored propagates (the caller retries).
     """
-    ends: dict[str, str] = {}
+    ends: dict[str, date] = {}
     if source is not None:
         try:
             ends = source_ends(source, symbols)
@@ -92,33 +94,33 @@ def find_range(
                 raise
         except AssistantError as exc:
             source_error = str(exc)
-    candidates = list(ends.values()) + ([stored[1]] if stored else [])
+    candidates = list(ends.values()) + ([session_date(stored[1])] if stored else [])
     if not candidates:
         why = f" ({source_error})" if source_error else ""
         raise AssistantError(
             f"nothing to replay: the source has no data for {', '.join(symbols)}{why} "
             "and the home stores no bars for them (import CSVs or collect first)"
         )
-    return Range(max(candidates), stored[0] if stored else None, frozenset(ends))
+    return Range(max(candidates), session_date(stored[0]) if stored else None, frozenset(ends))
 
 
-def default_from(exchange: str, end: str, back: int = DEFAULT_SESSIONS_BACK) -> str:
+def default_from(exchange: str, end: date, back: int = DEFAULT_SESSIONS_BACK) -> date:
     days = pd.Timestamp(end) - pd.Timedelta(days=int(back * 1.6) + 30)
     sessions = calendar.sessions(exchange, days, end)
-    return sessions[max(0, len(sessions) - 1 - back)].strftime("%Y-%m-%d")
+    return sessions[max(0, len(sessions) - 1 - back)].date()
 
 
 class ReplayClock:
     """Sessions from `start` to `end` (inclusive) and a cursor on the next one to run."""
 
-    def __init__(self, exchange: str, start: str, end: str):
+    def __init__(self, exchange: str, start: date, end: date):
         # start > end is a replay resumed after its last session: finished at once.
         self.start, self.end = start, end
-        self.sessions = [d.strftime("%Y-%m-%d") for d in calendar.sessions(exchange, start, end)]
+        self.sessions = [d.date() for d in calendar.sessions(exchange, start, end)]
         self.index = 0
 
     @property
-    def current(self) -> str | None:
+    def current(self) -> date | None:
         """The session the next step simulates; None once the data is used up."""
         return self.sessions[self.index] if self.index < len(self.sessions) else None
 
@@ -137,9 +139,9 @@ class ReplayClock:
         return self.index / len(self.sessions) if self.sessions else 1.0
 
 
-def resume_date(previous: DaemonRow | None, exchange: str) -> str | None:
+def resume_date(previous: DaemonRow | None, exchange: str) -> date | None:
     """The session after the last one a previous replay completed (from its daemon row)."""
     last = previous.get("sim_date") if previous and previous.get("mode") == "replay" else None
     if not last:
         return None
-    return calendar.add_sessions(exchange, last, 1).strftime("%Y-%m-%d")
+    return calendar.add_sessions(exchange, last, 1).date()

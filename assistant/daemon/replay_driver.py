@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import date
 
 from assistant.config import Settings
 from assistant.daemon import jobs, replay_clock, worker
@@ -31,6 +32,7 @@ from store import bars, commands, daemon_state
 from store import jobs as job_runs
 from store import symbols as watch
 from store.daemon_state import DaemonRow, State
+from vocab.dates import session_date
 
 log = logging.getLogger("assistant.daemon")
 
@@ -40,7 +42,7 @@ PREPARE_RETRY_S = 10.0  # a waiting replay looks for its range again this often
 
 @dataclass
 class ReplayOptions:
-    from_date: str | None = None
+    from_date: date | None = None
     speed: float = 5.0  # sessions per second; 0 = as fast as possible
     retrain_every: int | None = None  # sessions; default settings.schedule.retrain_every_days
     drift_every: int = 5  # sessions between drift checks
@@ -54,7 +56,7 @@ class ReplayRun:
     run_id: int
     progress: jobs.Throttled
     finished: bool = False
-    before: str | None = None  # the session a resumed replay had completed before its clock
+    before: date | None = None  # the session a resumed replay had completed before its clock
 
 
 class ReplayDriver:
@@ -64,14 +66,14 @@ class ReplayDriver:
         self.host, self.opts = host, opts
         self.exchange = exchange  # a reload keeps the replay's exchange and sessions
         self.run: ReplayRun | None = None  # set once the replay's range is known
-        self._resume_from: str | None = None
-        self._resumed_after: str | None = None  # the previous replay's last session
+        self._resume_from: date | None = None
+        self._resumed_after: date | None = None  # the previous replay's last session
         self._next_step = 0.0
         self._next_prepare = 0.0
-        self._revealed: str | None = None  # the session collected (and retrain started)
-        self._trains_for: str | None = None  # the session whose due retrain the clock waits for
+        self._revealed: date | None = None  # the session collected (and retrain started)
+        self._trains_for: date | None = None  # the session whose due retrain the clock waits for
         self._stored_only: set[str] = set()
-        self._hours_for: str | None = None  # the session whose hours are being replayed
+        self._hours_for: date | None = None  # the session whose hours are being replayed
         self._hour = 0  # the next hourly slot of that session
         self._slots = 0  # its hourly slots (0: no hourly bars, no hours)
 
@@ -81,7 +83,8 @@ class ReplayDriver:
         host = self.host
         self._resume_from = replay_clock.resume_date(previous, self.exchange)
         if previous is not None and self._resume_from:
-            self._resumed_after = previous["sim_date"]
+            last = previous["sim_date"]
+            self._resumed_after = session_date(last) if last else None
         host.set_state(State.WAITING)
         if self._resumed_after:
             # keep the resume point should this run die before a step
@@ -127,14 +130,14 @@ class ReplayDriver:
             return math.inf
         return max(0.0, self._next_step - t)
 
-    def as_of(self) -> str | None:
+    def as_of(self) -> date | None:
         """The simulated session commands act on: the last one done (None before one is)."""
         if self.run is None:
             return None
         clock = self.run.clock
         return clock.sessions[clock.done - 1] if clock.done else self.run.before
 
-    def session_now(self) -> str | None:
+    def session_now(self) -> date | None:
         """The session whose cycle may not have run yet (the one being stepped or next; its
         last once finished); None while the replay has not started."""
         if self.run is None:
@@ -240,7 +243,7 @@ class ReplayDriver:
         and every `retrain_every` after it, as the backtest's blocks start."""
         return (n - 1) % self._retrain_every() == 0
 
-    def _reveal(self, clock: replay_clock.ReplayClock, sim: str) -> bool:
+    def _reveal(self, clock: replay_clock.ReplayClock, sim: date) -> bool:
         """Reveal session `sim` (collect up to it) and, when a retrain is due, start it on
         the bars up to `sim`: the backtest's walk-forward refit at the start of a block
         (trained through the last label matured by `sim`). False if a stop cut it short."""
@@ -265,7 +268,7 @@ class ReplayDriver:
             )
         return True
 
-    def _hours_done(self, sim: str) -> bool:
+    def _hours_done(self, sim: date) -> bool:
         """Whether session `sim`'s hours (if it has hourly bars) have all been replayed."""
         if self._hours_for != sim:
             from store import quotes
@@ -275,7 +278,7 @@ class ReplayDriver:
             self._slots = quotes.session_slots(self.host.db, sim) if live else 0
         return self._hour >= self._slots
 
-    def _replay_hour(self, sim: str) -> bool:
+    def _replay_hour(self, sim: date) -> bool:
         """Quote one hour of session `sim` from its hourly bars; the hours and the session's
         own step share the session's time at the replay's speed."""
         from assistant.ingest.quotes import replay_hour
@@ -287,19 +290,20 @@ class ReplayDriver:
         self._next_step = host.clock() + (1.0 / (speed * (self._slots + 1)) if speed > 0 else 0.0)
         return speed <= 0
 
-    def _step(self, clock: replay_clock.ReplayClock, sim: str) -> bool:
+    def _step(self, clock: replay_clock.ReplayClock, sim: date) -> bool:
         """One simulated session, once revealed (and its due retrain done); False if a stop
         request cut it short."""
         host, n = self.host, clock.done + 1
         ctx = host.ctx
+        day = sim
         steps: list[tuple[str, jobs.Job]] = [
-            ("cycle", lambda p: jobs.cycle(ctx, p, as_of=sim)),
+            ("cycle", lambda p: jobs.cycle(ctx, p, as_of=day)),
             # the paper account before verify: the digest (after verify) shows it stepped
-            ("paper", lambda p: jobs.paper(ctx, p, as_of=sim)),
-            ("verify", lambda p: jobs.verify(ctx, p, as_of=sim)),
+            ("paper", lambda p: jobs.paper(ctx, p, as_of=day)),
+            ("verify", lambda p: jobs.verify(ctx, p, as_of=day)),
         ]
         if self.opts.drift_every and n % self.opts.drift_every == 0:
-            steps.append(("drift", lambda p: jobs.drift(ctx, p, as_of=sim)))
+            steps.append(("drift", lambda p: jobs.drift(ctx, p, as_of=day)))
         for job, fn in steps:
             if host.stop.is_set():
                 return False

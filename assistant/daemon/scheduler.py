@@ -103,9 +103,7 @@ def hourly_slots_between(after: datetime, now: datetime, exchange: str) -> list[
     if now <= after:
         return []
     lag = HOURLY_LAG + timedelta(hours=1)
-    grid = calendar.bar_grid(
-        exchange, (after - lag).date().isoformat(), (now + timedelta(days=1)).date().isoformat()
-    )
+    grid = calendar.bar_grid(exchange, (after - lag).date(), (now + timedelta(days=1)).date())
     return [
         t.to_pydatetime() for t in (grid["close"] + HOURLY_LAG) if after < t.to_pydatetime() <= now
     ]

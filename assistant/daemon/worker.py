@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import sqlite_utils
@@ -55,7 +56,7 @@ class TrainRequest:
 
     reason: str
     kinds: list[str] | None = None
-    as_of: str | None = None
+    as_of: date | None = None
     command_ids: tuple[int, ...] = ()
     scheduled: bool = True  # the daemon's own (schedule, drift), not a user's request
     walk_forward: bool = False  # a replay's due retrain: the backtest's refit (see train())
@@ -67,7 +68,7 @@ class TrainingWorker:
         home: Path,
         settings: Settings,
         stop: threading.Event,
-        clock: Callable[[], str | None] | None = None,
+        clock: Callable[[], date | None] | None = None,
         file_id: Callable[[], tuple[int, int] | None] | None = None,
     ):
         """`clock`: the session it is now on the daemon's clock (simulated in replay):
@@ -98,7 +99,7 @@ class TrainingWorker:
                     self._queue[i] = TrainRequest(
                         waiting.reason,
                         waiting.kinds,
-                        max(waiting.as_of or "", request.as_of or "") or None,
+                        max((d for d in (waiting.as_of, request.as_of) if d), default=None),
                         waiting.command_ids + request.command_ids,
                         waiting.scheduled and request.scheduled,
                         waiting.walk_forward or request.walk_forward,
@@ -212,7 +213,7 @@ def _retrain(
     *,
     req: TrainRequest,
     stop: threading.Event,
-    clock: Callable[[], str | None] | None,
+    clock: Callable[[], date | None] | None,
 ) -> tuple[Json, str]:
     return jobs.retrain(
         ctx, progress, req.kinds, req.as_of, stop, clock, walk_forward=req.walk_forward

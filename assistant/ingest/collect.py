@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,7 +122,7 @@ def _plan(
     source: Source,
     symbol: str,
     settings: Settings,
-    until: str | None,
+    until: date | None,
     now: pd.Timestamp,
 ) -> _Plan | CollectResult:
     cfg = settings.collect
@@ -221,7 +222,7 @@ def collect(
     symbols: list[str] | None = None,
     *,
     source: Source | str | None = None,
-    until: str | None = None,
+    until: date | None = None,
     progress: Callable[[float, str], None] | None = None,
     hourly: list[HourlyResult] | None = None,
 ) -> list[CollectResult]:
@@ -244,7 +245,11 @@ def collect(
     plans: list[tuple[_Plan, Source]] = []
     for sym in syms:
         src = source
-        if not explicit and (store_symbols.get(db, sym) or {}).get("source") == "csv":
+        if (
+            not explicit
+            and (known := store_symbols.get(db, sym)) is not None
+            and known["source"] == "csv"
+        ):
             if not settings.collect.csv_dir:
                 results[sym] = CollectResult(
                     sym, "current", message="imported from CSV; nothing to collect"
@@ -339,5 +344,5 @@ def _count_empty(
     limit = int(settings.collect.deactivate_after_empty)
     if store_symbols.record_empty(db, sym, message=message, deactivate_after=limit):
         results[sym].message += f" — taken off the watchlist after {limit} empty answers in a row"
-    elif (store_symbols.get(db, sym) or {}).get("consecutive_empty", 0) >= limit > 0:
+    elif (row := store_symbols.get(db, sym)) is not None and row["consecutive_empty"] >= limit > 0:
         results[sym].message += " — kept on the watchlist: it has stored bars"

@@ -21,6 +21,7 @@ import functools
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -196,7 +197,7 @@ def collect_hourly(
     symbols: list[str],
     source: Source,
     *,
-    until: str | None = None,
+    until: date | None = None,
     explicit: bool = False,
     readjusted: frozenset[str] = frozenset(),
     now: pd.Timestamp | None = None,
@@ -218,8 +219,8 @@ def collect_hourly(
     checks: dict[str, str] = {}  # where each symbol's roll-up check starts (absent: all)
     results: dict[str, HourlyResult] = {}
     for sym in symbols:
-        row = store_symbols.get(db, sym) or {}
-        if not explicit and row.get("source") == "csv":
+        row = store_symbols.get(db, sym)
+        if not explicit and row is not None and row["source"] == "csv":
             continue
         if name == "sample":
             from assistant.ingest.sources.sample import SERIES

@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -54,7 +54,7 @@ class MacroResult:
     kept: int = 0
     message: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | int]:
         return asdict(self)
 
 
@@ -151,7 +151,7 @@ def _offline() -> dict[str, pd.Series]:
     }
 
 
-def source_for(bars_source: Any, url: str = FRED_URL) -> Any | None:
+def source_for(bars_source: object, url: str = FRED_URL) -> FredCsv | OfflineMacro | None:
     """The macro source that goes with a bar source: FRED for yahoo, offline for the sample."""
     name = getattr(bars_source, "name", bars_source)
     if name == "yahoo":
@@ -161,7 +161,7 @@ def source_for(bars_source: Any, url: str = FRED_URL) -> Any | None:
     return None
 
 
-def make(name: str, url: str = FRED_URL) -> Any:
+def make(name: str, url: str = FRED_URL) -> FredCsv | OfflineMacro:
     if name == "fred":
         return FredCsv(url)
     if name == "offline":
@@ -171,9 +171,9 @@ def make(name: str, url: str = FRED_URL) -> Any:
 
 def collect_macro(
     db: sqlite_utils.Database,
-    source: Any,
+    source: FredCsv | OfflineMacro,
     *,
-    until: str | None = None,
+    until: date | None = None,
     now: pd.Timestamp | None = None,
     log: Callable[[str], None] | None = None,
 ) -> list[MacroResult]:

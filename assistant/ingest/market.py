@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import date
 
 import pandas as pd
 import sqlite_utils
@@ -107,7 +108,7 @@ def collect_series(
     settings: Settings,
     source: SeriesSource,
     *,
-    until: str | None = None,
+    until: date | None = None,
     now: pd.Timestamp | None = None,
     log: Callable[[str], None] | None = None,
 ) -> list[SeriesResult]:

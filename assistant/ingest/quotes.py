@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import sqlite_utils
@@ -165,7 +165,7 @@ class QuotePoller:
         return result
 
 
-def replay_hour(db: sqlite_utils.Database, settings: Settings, session: str, slot: int) -> int:
+def replay_hour(db: sqlite_utils.Database, settings: Settings, session: date, slot: int) -> int:
     """Quote the close of hourly bar `slot` of `session` for each watched symbol that has
     it, as if polled at the bar's end (the replay's clock), in one write; how many."""
     default = settings.calendar.exchange
@@ -182,7 +182,7 @@ def replay_hour(db: sqlite_utils.Database, settings: Settings, session: str, slo
             store.record_in(
                 db,
                 symbol,
-                session=session,
+                session=session.isoformat(),  # the quote rows' text
                 price=price,
                 at=end.to_pydatetime(),
                 polled_at=end.to_pydatetime(),

@@ -25,6 +25,7 @@ import csv
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from assistant.config import Settings
+from assistant.config import Settings, universe_problem
 from assistant.errors import AssistantError
 from assistant.ingest.market import series_frame
 from assistant.modeling.ranking import KIND as RANKING
@@ -210,8 +211,8 @@ def backtest(
     symbols: list[str] | None = None,
     kinds: list[str] | None = None,
     *,
-    start: str | None = None,
-    end: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
     retrain_every: int = 63,
     horizons: tuple[int, ...] = (1, 3, 5),
     progress: Callable[[float, str], None] | None = None,
@@ -232,6 +233,8 @@ def backtest(
         raise AssistantError("horizons must be positive session counts")
     kinds = resolve_kinds(settings, kinds)
     rank = RANKING in kinds
+    if rank and (why := universe_problem(settings)):  # before the work, not at its end
+        raise AssistantError(why)
     kinds = forecaster_kinds(kinds)
     if not kinds:
         raise AssistantError("a backtest needs at least one forecaster kind besides ranking")

@@ -30,7 +30,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
@@ -43,7 +42,7 @@ _NAME = re.compile(r"^\.?(?P<id>(?P<kind>[a-z]+)-v(?P<version>\d+))(?P<tmp>\.tmp
 log = logging.getLogger(__name__)
 
 
-def artifact_dir(home: Path, row: Mapping[str, Any]) -> Path:
+def artifact_dir(home: Path, row: Mapping[str, object]) -> Path:
     """Where a registry row's artifact is: its `artifact_path` inside `<home>/models/`.
 
     The path is read from the database, which anything may have edited: one that leads

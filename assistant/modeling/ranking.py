@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,13 +66,15 @@ def universe_bars(
     db: sqlite_utils.Database,
     settings: Settings,
     watched: dict[str, pd.DataFrame],
-    end: str | None,
-    start: str | None = None,
+    end: date | None,
+    start: date | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The universe's final daily bars from `start` to `end` inclusive (None: all), the
     `watched` symbols' own bars first (they always belong to it). `[ranking] universe`:
     watchlist (just `watched`), stored (every symbol with stored bars) or a CSV folder (a
-    file that cannot be read is left out and logged)."""
+    file that cannot be read is left out and logged). A universe folder that cannot serve
+    (gone, emptied) raises AssistantError with the reason: never the watchlist alone in
+    its place, a ranking fitted on the universe would then rank among other symbols."""
     from store import bars as bar_store
     from store.symbols import active_symbols
 
@@ -87,6 +90,12 @@ def universe_bars(
             if len(frame):
                 out[sym] = frame
         return out
+    from assistant.config import universe_problem
+    from assistant.errors import AssistantError
+
+    why = universe_problem(settings)
+    if why:
+        raise AssistantError(why)
     lo, hi = (pd.Timestamp(start) if start else None), (pd.Timestamp(end) if end else None)
     for sym, frame in _folder(settings, Path(universe).expanduser()).items():
         part = frame.loc[lo:hi]
@@ -110,9 +119,10 @@ def _folder(settings: Settings, folder: Path) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     try:
         paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in CSV_SUFFIXES)
-    except OSError as exc:
-        log.warning("ranking universe %s unreadable (%s): the watchlist alone", folder, exc)
-        return out
+    except OSError as exc:  # (gone since universe_problem looked)
+        raise AssistantError(
+            f"[ranking] universe = {str(folder)!r}: cannot read the folder ({exc.strerror or exc})"
+        ) from None
     for path in paths:
         try:
             st = path.stat()
@@ -190,7 +200,7 @@ def train_ranking(
     home: Path,
     bars: dict[str, pd.DataFrame],
     horizons: tuple[int, ...],
-    known_on: str | None,
+    known_on: date | None,
     uncovered: list[str] | None = None,
 ) -> tuple[str | None, str, str, Record | None]:
     """Fit, store and register the ranking; (model id or None, status, reason, its held-out
@@ -251,7 +261,7 @@ def train_ranking(
 
 
 def load_ranking(
-    db: sqlite_utils.Database, home: Path, as_of: str | None
+    db: sqlite_utils.Database, home: Path, as_of: date | None
 ) -> tuple[registry.ModelRow, Ranker] | None:
     """The ranking model serving calls as of `as_of` (latest: the serving one), or None. A
     broken artifact is quarantined and the previous ranking serves instead."""
@@ -282,7 +292,7 @@ def ranks_as_of(
     home: Path,
     bars: dict[str, pd.DataFrame],
     as_of: pd.Timestamp | None,
-    day: str | None,
+    day: date | None,
     watched: Collection[str] | None = None,
 ) -> Ranks | None:
     """Each `watched` symbol's (None: every symbol's) rank (1 = best) among the symbols of

@@ -25,6 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, cast
 
@@ -154,7 +155,7 @@ def _fingerprint(home: Path, rows: list[Row]) -> Fingerprint:
     return tuple(out)
 
 
-def load_serving(db: sqlite_utils.Database, home: Path, as_of: str | None = None) -> Serving:
+def load_serving(db: sqlite_utils.Database, home: Path, as_of: date | None = None) -> Serving:
     """The serving models (as of session `as_of`: the models that served calls then, see
     `registry.serving_as_of`; `Serving.notes` says which serving model does not, and why)."""
     home = Path(home)
@@ -224,7 +225,7 @@ def _load(
     return out
 
 
-def _quarantines(db: sqlite_utils.Database, as_of: str | None) -> list[str]:
+def _quarantines(db: sqlite_utils.Database, as_of: date | None) -> list[str]:
     return [registry.quarantine_notice(q) for q in registry.quarantines(db, as_of)]
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
@@ -32,7 +33,7 @@ import pandas as pd
 import sqlite_utils
 
 from assistant import config
-from assistant.config import Settings
+from assistant.config import Settings, universe_problem
 from assistant.errors import AssistantError
 from assistant.modeling import usable
 from store import bars as store_bars
@@ -84,7 +85,7 @@ class ModelResult:
 @dataclass
 class TrainReport:
     symbols: list[str]
-    as_of: str | None
+    as_of: date | None
     horizons: list[int]
     ranges: dict[str, tuple[str, str]]
     rows: dict[str, int]
@@ -96,12 +97,13 @@ class TrainReport:
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
+        out["as_of"] = None if self.as_of is None else self.as_of.isoformat()  # JSON text
         out["results"] = [r.to_dict() for r in self.results]
         return out
 
 
 def load_bars(
-    db: sqlite_utils.Database, symbols: list[str], as_of: str | None
+    db: sqlite_utils.Database, symbols: list[str], as_of: date | None
 ) -> dict[str, pd.DataFrame]:
     """Final (non-provisional) bars up to `as_of` inclusive, per symbol."""
     out = {}
@@ -148,7 +150,7 @@ class Inputs:
 
     kinds: list[str]  # forecaster kinds
     rank: bool  # the ranking too
-    as_of: str | None
+    as_of: date | None
     horizons: tuple[int, ...]
     bars: dict[str, pd.DataFrame]  # the symbols trained on (usable bars only)
     skipped: dict[str, str]  # symbol -> why it was left out
@@ -174,7 +176,7 @@ def read_inputs(
     settings: Settings,
     symbols: list[str] | None,
     kinds: list[str] | None,
-    as_of: str | None,
+    as_of: date | None,
     scheduler: str | None,
 ) -> Inputs:
     """The bars, panel and splits to train on; AssistantError (one line) for anything that
@@ -184,12 +186,12 @@ def read_inputs(
     from models import dataset
 
     chosen = resolve_kinds(settings, kinds)
+    if kinds and RANKING in chosen and (why := universe_problem(settings)):
+        raise AssistantError(why)  # asked for by name (the default set: the others train)
     address = compute.scheduler_address(settings, scheduler)
     symbols = [validate_symbol(s) for s in symbols] if symbols else active_symbols(db)
     if not symbols:
         raise AssistantError("no symbols to train on: add some with `assistant watch add`")
-    if as_of is not None:
-        as_of = str(pd.Timestamp(as_of).date())
     bars = load_bars(db, symbols, as_of)
     if not bars:
         raise AssistantError(
@@ -546,7 +548,7 @@ def store(
     inputs: Inputs,
     ranges: dict[str, tuple[str, str]],
     metrics: HeldOut,
-    known_on: Callable[[], str | None],
+    known_on: Callable[[], date | None],
     housekeeping: list[str],
 ) -> Stored:
     """Save the artifact and register it as a candidate (under the home's artifact lock,
@@ -596,7 +598,7 @@ def publish(
     model: Forecaster,
     scores: HeldOut,
     walk_forward: bool,
-    known_on: Callable[[], str | None],
+    known_on: Callable[[], date | None],
 ) -> ModelResult:
     """Store one kind's model, then read what serves, decide, and write the decision."""
     try:
@@ -640,12 +642,12 @@ def train(
     symbols: list[str] | None = None,
     kinds: list[str] | None = None,
     *,
-    as_of: str | None = None,
+    as_of: date | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     scheduler: str | None = None,
     walk_forward: bool = False,
-    clock: Callable[[], str | None] | None = None,
+    clock: Callable[[], date | None] | None = None,
 ) -> TrainReport:
     """`scheduler`: a Dask scheduler address (overrides settings and environment).
 
@@ -692,7 +694,7 @@ def train(
         for k, why in serving.failed.items()
     ]
 
-    def known_on() -> str | None:  # None: its last bar
+    def known_on() -> date | None:  # None: its last bar
         return (clock() if clock else None) or inputs.as_of
 
     for kind, model in serving.models.items():
@@ -713,20 +715,26 @@ def train(
     stored = [r.kind for r in report.results if r.model_id is not None]
     if inputs.rank and not (stop is not None and stop.is_set()):
         say(ranking.KIND, 0.0, "fitting the ranking on its universe")
-        universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
-        rid, rstatus, rwhy, record = ranking.train_ranking(
-            db,
-            home,
-            universe,
-            inputs.horizons,
-            known_on(),
-            _uncovered(db, ranking.KIND, sorted(universe)),
-        )
-        report.results.append(
-            ModelResult(ranking.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
-        )
-        if rid is not None:
-            stored.append(ranking.KIND)
+        try:
+            universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
+        except AssistantError as exc:  # the ranking in service (if any) stays
+            report.results.append(
+                ModelResult(ranking.KIND, None, "failed", False, f"not trained: {exc}")
+            )
+        else:
+            rid, rstatus, rwhy, record = ranking.train_ranking(
+                db,
+                home,
+                universe,
+                inputs.horizons,
+                known_on(),
+                _uncovered(db, ranking.KIND, sorted(universe)),
+            )
+            report.results.append(
+                ModelResult(ranking.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
+            )
+            if rid is not None:
+                stored.append(ranking.KIND)
     if stored:
         with disk.lock(home):
             pruned = disk.prune(db, home, stored, inputs.keep)

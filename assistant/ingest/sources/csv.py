@@ -25,7 +25,7 @@ import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from assistant import calendar
 from assistant.errors import NoDataError
 from assistant.ingest.sources.validate import ValidationError, validate, validate_hourly
 from store.symbols import SymbolError, validate_symbol
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 _ALIASES = {
     "date": {"date", "data", "timestamp", "datetime", "day"},
@@ -477,7 +480,7 @@ class _Capped(io.RawIOBase):
     def tell(self) -> int:
         return self.done
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int:
         n = self.file.readinto(buffer) or 0
         self.done += n
         if self.done > self.limit:
