@@ -255,24 +255,58 @@ def directional(
 ) -> Scores:
     """Hit rate of the directional calls next to the baselines on the same rows, n, coverage,
     the stronger baseline, the edge over it, the paired p-value and a one-sided label."""
+    rows = directional_rows(call, ret, majority=majority, last_move=last_move)
+    return directional_scores(rows, h=h, dates=dates)
+
+
+DIRECTIONAL_ROWS = (
+    "known",
+    "sign",
+    "call",
+    "majority",
+    "hit",
+    "always_up_hit",
+    "majority_hit",
+    "last_move_hit",
+)
+
+
+def directional_rows(
+    call: np.ndarray, ret: np.ndarray, *, majority: np.ndarray | int, last_move: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The per-row values `directional_scores` scores: each row's come from that row alone, so
+    a group's rows are the same rows of the whole set's (the report computes them once for
+    all its calls and scores each group on its slice)."""
     ret = np.asarray(ret, dtype=float)
-    known = np.isfinite(ret)
-    sign = outcomes.call_sign(call)
-    called = known & (sign != 0)
-    n = int(called.sum())
     maj = np.broadcast_to(np.asarray(majority), ret.shape)
-    hits = outcomes.hit(call, ret)[called]
-    # the baselines on the called rows; when nothing was called, on every known row
-    rows = called if n else known
-    base = {
-        "always_up": outcomes.baseline_hit(1, ret)[rows],
-        "majority": outcomes.baseline_hit(maj, ret)[rows],
-        "last_move": outcomes.baseline_hit(np.asarray(last_move), ret)[rows],
+    return {  # the keys are DIRECTIONAL_ROWS
+        "known": np.isfinite(ret),
+        "sign": outcomes.call_sign(call),
+        "call": np.asarray(call, dtype=object),
+        "majority": maj,
+        "hit": outcomes.hit(call, ret),
+        "always_up_hit": outcomes.baseline_hit(1, ret),
+        "majority_hit": outcomes.baseline_hit(maj, ret),
+        "last_move_hit": outcomes.baseline_hit(np.asarray(last_move), ret),
     }
-    rate = {k: _r(float(v.mean())) if rows.any() else None for k, v in base.items()}
+
+
+def directional_scores(
+    rows: Mapping[str, np.ndarray], *, h: int, dates: np.ndarray | None = None
+) -> Scores:
+    """`directional` from its rows' values (`directional_rows`)."""
+    known = rows["known"]
+    called = known & (rows["sign"] != 0)
+    n = int(called.sum())
+    maj = rows["majority"]
+    hits = rows["hit"][called]
+    # the baselines on the called rows; when nothing was called, on every known row
+    on = called if n else known
+    base = {k: rows[f"{k}_hit"][on] for k in ("always_up", "majority", "last_move")}
+    rate = {k: _r(float(v.mean())) if on.any() else None for k, v in base.items()}
     stronger = (
         stronger_baseline(float(base["always_up"].mean()), float(base["majority"].mean()))
-        if rows.any()
+        if on.any()
         else "always_up"
     )
     day = None if dates is None else np.asarray(dates)[called]
@@ -288,7 +322,7 @@ def directional(
             "always_up": {"dir_accuracy": rate["always_up"]},
             "majority": {
                 "dir_accuracy": rate["majority"],
-                "direction": _direction_label(maj[rows]),
+                "direction": _direction_label(maj[on]),
             },
             "last_move": {"dir_accuracy": rate["last_move"]},
         },
@@ -296,7 +330,7 @@ def directional(
         "edge": _r(float(hits.mean()) - float(base[stronger].mean())) if n else None,
         "p_value": p,
         "test": "paired-newey-west",
-        "label": outcomes.one_sided_label(np.asarray(call, dtype=object)[called]),
+        "label": outcomes.one_sided_label(rows["call"][called]),
         "edge_se": _r(se, 6),
         "n_dates": n_dates,
         "top_year": top_year,
@@ -312,8 +346,15 @@ def _direction_label(maj: np.ndarray) -> str:
 
 
 def brier(probs: np.ndarray, cls: np.ndarray) -> float:
+    return float(np.mean(brier_rows(probs, cls)))
+
+
+def brier_rows(probs: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Each row's Brier term (the squared distance of its probabilities from its class);
+    `brier` is their mean."""
     onehot = np.eye(3)[cls]
-    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+    out: np.ndarray = np.sum((probs - onehot) ** 2, axis=1)
+    return out
 
 
 def evaluate(

@@ -68,8 +68,10 @@ def move_class(log_return: np.ndarray, width: np.ndarray | float) -> np.ndarray:
 
 def direction(log_return: np.ndarray) -> np.ndarray:
     """+1 where the price rose, -1 where it fell, 0 where it is unchanged or unknown."""
-    r = np.nan_to_num(np.asarray(log_return, dtype=float), nan=0.0)
-    return np.sign(r).astype(np.int64)
+    r = np.asarray(log_return, dtype=float)
+    s = np.sign(r, out=np.empty_like(r))  # an array even for one value
+    s[np.isnan(s)] = 0.0  # what nan_to_num(nan=0.0) then sign gave, without its copies
+    return s.astype(np.int64)
 
 
 def call_of(probs: ArrayLike, expected_return: ArrayLike) -> np.ndarray:

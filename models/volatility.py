@@ -20,9 +20,12 @@ rescaled to the close-to-close target by a QLIKE-optimal factor fitted on traini
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+
+Closes = TypeVar("Closes", pd.Series, pd.DataFrame)  # one symbol's closes, or dates x symbols
 
 EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/ratio finite
 RISKMETRICS_LAMBDA = 0.94
@@ -42,12 +45,12 @@ LEV_SESSIONS = 5  # sessions of the HAR's slower leverage term (lev5)
 # ---------------------------------------------------------------- daily variance proxies
 
 
-def log_returns(close: pd.Series) -> pd.Series:
+def log_returns(close: Closes) -> Closes:
     """Daily close-to-close log returns; NaN on the first session."""
     return np.log(close.astype(float)).diff()  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
 
 
-def close_to_close_var(close: pd.Series) -> pd.Series:
+def close_to_close_var(close: Closes) -> Closes:
     """Squared daily log return: the noisiest unbiased daily variance proxy."""
     return log_returns(close) ** 2
 
@@ -90,8 +93,9 @@ def future_realized_var(close: pd.Series, h: int) -> pd.Series:
     return future_realized_vars(close, [h])[h]
 
 
-def future_realized_vars(close: pd.Series, horizons: list[int]) -> dict[int, pd.Series]:
-    """future_realized_var for each of `horizons`, the squared returns computed once."""
+def future_realized_vars(close: Closes, horizons: list[int]) -> dict[int, Closes]:
+    """future_realized_var for each of `horizons`, the squared returns computed once (of a
+    dates x symbols frame: per column, the values of each column's own Series)."""
     sq = close_to_close_var(close)
     return {h: sq.rolling(h, min_periods=h).sum().shift(-h) for h in horizons}
 
@@ -224,14 +228,18 @@ def fit_har(
     return HarModel(h=h, coef=coef, scale=scale)
 
 
-def har_target(rv: np.ndarray, h: int) -> np.ndarray:
+def har_target(
+    rv: np.ndarray, h: int, prefix: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """The HAR's regression target at t: log of the mean daily proxy over t+1..t+h, floored
-    at TARGET_FLOOR x the monthly mean at t (NaN where either is unknown)."""
+    at TARGET_FLOOR x the monthly mean at t (NaN where either is unknown). `prefix`: rv's
+    `_prefix`, when the caller has it."""
     out = np.full(len(rv), np.nan)
     if len(rv) > h:
-        month = _trailing_mean(rv, max(HAR_WINDOWS))[:-h]
+        prefix = _prefix(rv) if prefix is None else prefix
+        month = _trailing_mean(rv, max(HAR_WINDOWS), prefix)[:-h]
         floor = np.maximum(TARGET_FLOOR * month, EPS)  # NaN while the month is incomplete
-        out[:-h] = np.log(np.maximum(_trailing_mean(rv, h)[h:], floor))
+        out[:-h] = np.log(np.maximum(_trailing_mean(rv, h, prefix)[h:], floor))
     return out
 
 
@@ -374,32 +382,56 @@ def forecast_at_end(
     # for every symbol every session (tests/test_edge_volatility.py checks they agree).
     close, r, r2, rv = _returns(bars)
     n = len(close)
+    feats = _har_matrix(rv, r) if n >= MIN_HAR_SESSIONS else None
+    prefixes = (_prefix(rv), _prefix(r2))
+    out = _forecasts_at_end(r, r2, rv, feats, exog, horizons, prefixes)
+    if rise and n > RISE_SESSIONS and any(h > 1 for h in horizons):
+        # the same bars less the last RISE_SESSIONS: every array above is causal (a row
+        # depends on its own and earlier bars only), so their first k rows are what those
+        # bars give (tests/test_speed500.py checks it against the recomputation)
+        k = n - RISE_SESSIONS
+        cut = None if exog is None else exog[:-RISE_SESSIONS]
+        head = feats[:k] if feats is not None and k >= MIN_HAR_SESSIONS else None
+        (c_rv, bad_rv), (c_r2, bad_r2) = prefixes  # a prefix's first k + 1 entries: k rows'
+        heads = ((c_rv[: k + 1], bad_rv[: k + 1]), (c_r2[: k + 1], bad_r2[: k + 1]))
+        before = _forecasts_at_end(r[:k], r2[:k], rv[:k], head, cut, horizons, heads)
+        for h, f in out.items():
+            k_h = float(range_scale(f.variance, before[h].variance, h))
+            out[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k_h)
+    return out
+
+
+def _forecasts_at_end(
+    r: np.ndarray,
+    r2: np.ndarray,
+    rv: np.ndarray,
+    feats: np.ndarray | None,
+    exog: np.ndarray | None,
+    horizons: tuple[int, ...] | list[int],
+    prefixes: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> dict[int, VolForecast]:
+    """forecast_at_end without the rise factor, from the bars' arrays (`_returns`), their
+    HAR design matrix (None: too short for one) and the `_prefix` of rv and of r2."""
+    n = len(r)
     ewma1 = _ewma_last(r2) if n > 20 else float("nan")
     trail1 = float(np.mean(r2[-20:])) if n > 20 else float("nan")
-    feats = _har_matrix(rv, r) if n >= MIN_HAR_SESSIONS else None
     wide = None if feats is None or exog is None else _with_exog(feats, exog)
     out = {}
     for h in horizons:
         ewma, trail = h * ewma1, h * trail1
         var, name = ewma, "ewma"
         if wide is not None:
-            pred = _har_at_end(wide, rv, r2, int(h), MIN_HAR_SESSIONS)
+            pred = _har_at_end(wide, rv, r2, int(h), MIN_HAR_SESSIONS, prefixes)
             if pred is not None and np.isfinite(pred) and pred > 0:
                 var, name = pred, "har+x"
         if feats is not None and name == "ewma":
-            pred = _har_at_end(feats, rv, r2, int(h))
+            pred = _har_at_end(feats, rv, r2, int(h), prefixes=prefixes)
             if pred is not None and np.isfinite(pred) and pred > 0:
                 var, name = pred, "har"
         if not np.isfinite(var) or var <= 0:
             var = float(np.nanvar(r[-250:]) * h) if n > 2 else EPS
             name = "sample"
         out[int(h)] = VolForecast(int(h), var, name, ewma, trail)
-    if rise and n > RISE_SESSIONS and any(h > 1 for h in horizons):
-        cut = None if exog is None else exog[:-RISE_SESSIONS]
-        before = forecast_at_end(bars.iloc[:-RISE_SESSIONS], horizons, cut, rise=False)
-        for h, f in out.items():
-            k = float(range_scale(f.variance, before[h].variance, h))
-            out[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k)
     return out
 
 
@@ -428,7 +460,7 @@ def _returns(bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     """(closes, log returns, their squares, daily realized variance) as numpy arrays."""
     close = bars["close"].to_numpy(float)
     logc = np.log(close)
-    r = np.r_[np.nan, np.diff(logc)]
+    r = np.concatenate(([np.nan], np.diff(logc)))
     r2 = r**2
     return close, r, r2, _daily_rv(bars, logc, r2)
 
@@ -439,15 +471,25 @@ def _daily_rv(bars: pd.DataFrame, logc: np.ndarray, r2: np.ndarray) -> np.ndarra
         return r2
     lo, hi, op = (np.log(bars[c].to_numpy(float)) for c in ("low", "high", "open"))
     gk = np.clip(0.5 * (hi - lo) ** 2 - (2.0 * np.log(2.0) - 1.0) * (logc - op) ** 2, 0.0, None)
-    overnight = (op - np.r_[np.nan, logc[:-1]]) ** 2
+    overnight = (op - np.concatenate(([np.nan], logc[:-1]))) ** 2
     out = overnight + gk
     return np.where(np.isfinite(out), out, r2)
 
 
-def _trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
-    """Mean of x[t-w+1..t] (NaN until w values; any NaN inside gives NaN), like rolling(w)."""
-    c = np.r_[0.0, np.cumsum(np.nan_to_num(x))]
-    bad = np.r_[0, np.cumsum(~np.isfinite(x))]
+def _prefix(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(running sums of x with NaN as 0, running counts of its non-finite values), each led
+    by a 0: what `_trailing_mean` differences, computed once for all of its windows."""
+    c = np.concatenate(([0.0], np.cumsum(np.nan_to_num(x))))
+    bad = np.concatenate(([0], np.cumsum(~np.isfinite(x))))
+    return c, bad
+
+
+def _trailing_mean(
+    x: np.ndarray, w: int, prefix: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Mean of x[t-w+1..t] (NaN until w values; any NaN inside gives NaN), like rolling(w).
+    `prefix`: x's `_prefix`, when the caller has it."""
+    c, bad = _prefix(x) if prefix is None else prefix
     out = np.full(len(x), np.nan)
     if len(x) >= w:
         sums = c[w:] - c[:-w]
@@ -459,9 +501,10 @@ def _trailing_mean(x: np.ndarray, w: int) -> np.ndarray:
 def _har_matrix(rv: np.ndarray, r: np.ndarray) -> np.ndarray:
     """har_features(rv, returns) as an (n, 8) design matrix
     [1, log rv_1, log rv_5, log rv_22, jump, leverage, log EWMA, a week's leverage]."""
-    longest = _trailing_mean(rv, max(HAR_WINDOWS))
+    prefix = _prefix(rv)
+    longest = _trailing_mean(rv, max(HAR_WINDOWS), prefix)
     floor = np.maximum(0.01 * longest, EPS)
-    cols = [np.log(np.maximum(_trailing_mean(rv, w), floor)) for w in HAR_WINDOWS]
+    cols = [np.log(np.maximum(_trailing_mean(rv, w, prefix), floor)) for w in HAR_WINDOWS]
     jump = np.maximum(cols[0] - cols[-1], 0.0)
     with np.errstate(invalid="ignore"):
         lev = np.minimum(r, 0.0) / np.sqrt(np.maximum(longest, EPS))
@@ -492,14 +535,21 @@ def _with_exog(x: np.ndarray, exog: np.ndarray) -> np.ndarray:
 
 
 def _har_at_end(
-    x: np.ndarray, rv: np.ndarray, r2: np.ndarray, h: int, min_rows: int = 50
+    x: np.ndarray,
+    rv: np.ndarray,
+    r2: np.ndarray,
+    h: int,
+    min_rows: int = 50,
+    prefixes: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> float | None:
-    """fit_har on the rows whose h-session future is known, then its forecast at the end."""
+    """fit_har on the rows whose h-session future is known, then its forecast at the end.
+    `prefixes`: the `_prefix` of rv and of r2, when the caller has them."""
     n = len(rv)
-    target = har_target(rv, h)
+    pre_rv, pre_r2 = (_prefix(rv), _prefix(r2)) if prefixes is None else prefixes
+    target = har_target(rv, h, pre_rv)
     realized = np.full(n, np.nan)
     if n > h:
-        realized[: n - h] = _trailing_mean(r2, h)[h:] * h
+        realized[: n - h] = _trailing_mean(r2, h, pre_r2)[h:] * h
     mask = np.isfinite(x).all(axis=1) & np.isfinite(target) & np.isfinite(realized)
     if mask.sum() < min_rows or not np.isfinite(x[-1]).all():
         return None

@@ -66,6 +66,7 @@ class RankingRecord(TypedDict):
     edge: bool
 
 
+DIRECTIONAL = "directional:"  # the prefix of the columns of `models.metrics.directional_rows`
 TEXT_COLUMNS = (
     "symbol",
     "as_of",
@@ -150,6 +151,21 @@ def build(
     calls["realized"] = outcomes.realized_return(calls["base_price"], calls["actual_price"])
     calls["actual_pct"] = 100.0 * np.expm1(calls["realized"])
     calls["realized_var"] = _realized_var(db, calls)
+    # the per-call values the groups score, computed once for all calls (each is the call's own)
+    per_call = scores.directional_rows(
+        calls["direction"],
+        calls["realized"],
+        majority=calls["majority"],
+        last_move=calls["last_move"],
+    )
+    for key, values in per_call.items():
+        calls[f"{DIRECTIONAL}{key}"] = values
+    calls["class_code"] = np.array([CLASSES.index(c) for c in calls["outcome"]], dtype=np.int64)
+    probs = np.column_stack([calls["p_down"], calls["p_flat"], calls["p_up"]])
+    calls["brier_row"] = scores.brier_rows(probs, calls["class_code"])
+    # the dates as fixed-width text once (the groups sort and search them)
+    calls["as_of_text"] = calls["as_of"].astype(str)
+    calls["target_text"] = calls["target_date"].astype(str)
     vol = [i.get("vol") or {} for i in info]
     for key in ("var", "ewma", "trailing"):
         calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
@@ -198,23 +214,24 @@ def ranking_record(
         # every symbol's bars in one query and the dates parsed once, not per symbol
         closes.update(bar_store.final_closes_many(db, sorted(set(frame["symbol"]) - set(closes))))
         as_of = pd.to_datetime(frame["as_of"].to_numpy())
+        stamps = as_of.to_numpy()
         for key, idx in frame.groupby("symbol").indices.items():
             c = closes[str(key)]
-            pos = c.index.get_indexer(as_of[idx])
+            pos = _positions(c.index.to_numpy(), stamps[idx])
             target = pos + int(h)
             ok = (pos >= 0) & (target < len(c))
             values = c.to_numpy()
             realized[idx[ok]] = np.log(values[target[ok]] / values[pos[ok]])
         calls = pd.DataFrame(
             {
-                "date": pd.to_datetime(frame["as_of"]).to_numpy(),
+                "date": as_of.to_numpy(),
                 "symbol": frame["symbol"].to_numpy(),
                 "expected": frame["relative"].to_numpy(float),
                 "realized": realized,
             }
         )
         skill = ranking_skill(calls, int(h))
-        wide = pd.DataFrame({s: closes[s] for s in sorted(set(frame["symbol"]))}).sort_index()
+        wide = wide_closes(closes, sorted(set(frame["symbol"])))
         versus = versus_factors(calls, wide, int(h)) if skill else None
         record = judged(skill, versus)
         out.append(
@@ -226,6 +243,30 @@ def ranking_record(
             }
         )
     return out
+
+
+def _positions(stamps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each of `wanted` sits in the sorted, distinct `stamps` (-1 where it is not one):
+    `Index.get_indexer` on a sorted index, without building an index per symbol."""
+    pos = np.searchsorted(stamps, wanted)
+    found = pos < len(stamps)
+    found[found] = stamps[pos[found]] == wanted[found]
+    return np.where(found, pos, -1)
+
+
+def wide_closes(closes: Mapping[str, pd.Series], names: list[str]) -> pd.DataFrame:
+    """The closes of `names` as one dates x symbols frame over every date any of them has
+    (NaN where a symbol has no bar), sorted by date: `pd.DataFrame(dict of Series)
+    .sort_index()` without aligning 500 indexes one by one."""
+    if not names:
+        return pd.DataFrame({})
+    stamps = [closes[s].index.to_numpy() for s in names]
+    dates = np.unique(np.concatenate(stamps))  # the finest unit of the indexes, as pandas'
+    values = np.full((len(dates), len(names)), np.nan)
+    for j, (name, at) in enumerate(zip(names, stamps, strict=True)):
+        values[np.searchsorted(dates, at), j] = closes[name].to_numpy(float)
+    index = pd.DatetimeIndex(dates, name="date")
+    return pd.DataFrame(values, index=index, columns=pd.Index(names))
 
 
 def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
@@ -241,14 +282,25 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
         wanted.setdefault(sym, []).append(h)
     targets: dict[tuple[str, int], np.ndarray] = {}
     at: dict[str, dict[str, int]] = {}  # per symbol: its sessions' positions by date
-    for sym, hs in wanted.items():
-        if sym not in stored:
-            continue
-        close = stored[sym]["close"]
-        days = pd.DatetimeIndex(close.index).strftime("%Y-%m-%d")
-        at[sym] = {d: i for i, d in enumerate(days)}
-        for h, rv in volatility.future_realized_vars(close, sorted(hs)).items():
-            targets[(sym, h)] = np.r_[rv.to_numpy(float), np.nan]  # [-1]: a date not stored
+    # symbols with the same sessions in one frame: pandas rolls each column with the kernel
+    # it rolls a lone Series with (the same values), without a Series' overhead per symbol
+    shared: dict[tuple[str, bytes], list[str]] = {}
+    for sym in wanted:
+        if sym in stored:
+            stamps = stored[sym].index.to_numpy()
+            shared.setdefault((str(stamps.dtype), stamps.tobytes()), []).append(sym)
+    for syms in shared.values():
+        index = stored[syms[0]].index
+        days = pd.DatetimeIndex(index).strftime("%Y-%m-%d")
+        where = {d: i for i, d in enumerate(days)}
+        close = pd.DataFrame({s: stored[s]["close"].to_numpy(float) for s in syms}, index=index)
+        horizons = sorted({h for s in syms for h in wanted[s]})
+        for h, rv in volatility.future_realized_vars(close, horizons).items():
+            values = rv.to_numpy(float)
+            for j, sym in enumerate(syms):
+                if h in wanted[sym]:  # [-1]: a date not stored
+                    targets[(sym, h)] = np.r_[values[:, j], np.nan]
+        at.update(dict.fromkeys(syms, where))
     for (name, horizon), g in calls.groups("symbol", "horizon"):
         target = targets.get((str(name), int(horizon)))
         if target is not None:
@@ -267,19 +319,10 @@ def _sign(v: str | float | None) -> int:
 def metrics(g: Calls) -> dict[str, Any]:
     h = int(g["horizon"][0])
     # a report row adds keys to the scores (hit_rate, verdict) that `Scores` does not name
-    m: dict[str, Any] = dict(
-        scores.directional(
-            g["direction"],
-            g["realized"],
-            majority=g["majority"],
-            last_move=g["last_move"],
-            h=h,
-            dates=g["as_of"],
-        )
-    )
+    rows = {k: g[DIRECTIONAL + k] for k in scores.DIRECTIONAL_ROWS}
+    m: dict[str, Any] = dict(scores.directional_scores(rows, h=h, dates=g["as_of"]))
     cls = _classes(g)
-    probs = np.column_stack([g["p_down"], g["p_flat"], g["p_up"]])
-    b = scores.brier(probs, cls)
+    b = float(np.mean(g["brier_row"]))  # scores.brier of the group's probabilities
     ref = scores.brier(_climatology(g), cls)
     m.update(
         {
@@ -294,17 +337,17 @@ def metrics(g: Calls) -> dict[str, Any]:
 
 
 def _classes(g: Calls) -> np.ndarray:
-    return np.array([CLASSES.index(c) for c in g["outcome"]], dtype=np.int64)
+    return g["class_code"]  # CLASSES.index of each call's outcome, computed once in `build`
 
 
 def _climatology(g: Calls) -> np.ndarray:
     """Per call: class frequencies of this group's calls verified before its as_of date
     (one pseudo-count each), the reference forecast of the Brier skill score."""
-    order = np.argsort(g["target_date"].astype(str), kind="stable")
-    targets = g["target_date"].astype(str)[order]
+    order = np.argsort(g["target_text"], kind="stable")
+    targets = g["target_text"][order]
     cls = _classes(g)[order]
     counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls], axis=0)])
-    known = np.searchsorted(targets, g["as_of"].astype(str), side="right")
+    known = np.searchsorted(targets, g["as_of_text"], side="right")
     freq = counts[known] + 1.0
     out: np.ndarray = freq / freq.sum(axis=1, keepdims=True)
     return out
@@ -344,7 +387,7 @@ def trend(g: Calls, baseline: str) -> list[TrendWeek]:
     hit = g["hit"]
     keep = np.isfinite(hit)
     column = "up_hit" if baseline == "always_up" else "majority_hit"
-    day = g["target_date"][keep].astype(str).astype("datetime64[D]")
+    day = g["target_text"][keep].astype("datetime64[D]")
     monday = day - ((day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
     weeks, at = np.unique(monday, return_inverse=True)
     per = np.zeros((len(weeks), 3))
