@@ -198,36 +198,8 @@ def record(
     stale_polls: int,
 ) -> Recorded:
     """A poll brought `price` quoted at `at`: stored when newer than the stored quote (a
-    new session starts a new row), else counted as a miss. One write transaction."""
-    with immediate(db):
-        return record_in(
-            db,
-            symbol,
-            session=session,
-            price=price,
-            at=at,
-            polled_at=polled_at,
-            source=source,
-            closes_at=closes_at,
-            fresh_for=fresh_for,
-            stale_polls=stale_polls,
-        )
-
-
-def record_in(
-    db: sqlite_utils.Database,
-    symbol: str,
-    *,
-    session: str,
-    price: float,
-    at: datetime,
-    polled_at: datetime,
-    source: str,
-    closes_at: datetime,
-    fresh_for: timedelta,
-    stale_polls: int,
-) -> Recorded:
-    """`record` inside the caller's transaction."""
+    new session starts a new row), else counted as a miss. Inside the caller's write
+    transaction (`immediate`): a poll writes each symbol in one, a replayed hour all."""
     old = get(db, symbol)
     fresh = old is None or old["session"] != session
     if not fresh and old is not None and _time(old["at"]) >= at:

@@ -32,7 +32,7 @@ from store import hourly, quotes
 from store import jobs as job_runs
 from store import symbols as watch
 from store.daemon_state import State
-from store.db import open_db
+from store.db import immediate, open_db
 from tests.cli_fixture import run_cli
 from tests.tui_fixture import FIXED_NOW, fill, screen_text, settle, sync, wait_for
 from tui.app import make_app
@@ -153,19 +153,21 @@ def test_a_quote_as_traded_reads_against_a_call_in_adjusted_prices(db):
         )
     add_call(db, "XYZ", "2024-11-27", base=50.0, sigma=0.01, as_of="2024-11-26")
     at = datetime(2024, 11, 27, 15, 0, tzinfo=UTC)
-    quotes.record(
-        db, "XYZ", session="2024-11-27", price=101.0, at=at, polled_at=at, source="yahoo",
-        closes_at=at + timedelta(hours=6), fresh_for=timedelta(minutes=15), stale_polls=3,
-    )  # fmt: skip
+    with immediate(db):
+        quotes.record(
+            db, "XYZ", session="2024-11-27", price=101.0, at=at, polled_at=at, source="yahoo",
+            closes_at=at + timedelta(hours=6), fresh_for=timedelta(minutes=15), stale_polls=3,
+        )  # fmt: skip
     read = quotes.read_all(db, at, {"XYZ": "2024-11-26"})["XYZ"]
     assert read["last_close"] == 100.0 and read["move_pct"] == pytest.approx(1.0)
     assert read["sigmas"] == pytest.approx(math.log(1.01) / 0.01)
     assert read["band"] == "inside80" and read["upper95"] == pytest.approx(101.98, abs=0.01)
-    quotes.record(
-        db, "XYZ", session="2024-11-27", price=97.0, at=at + timedelta(minutes=5),
-        polled_at=at + timedelta(minutes=5), source="yahoo", closes_at=at + timedelta(hours=6),
-        fresh_for=timedelta(minutes=15), stale_polls=3,
-    )  # fmt: skip
+    with immediate(db):
+        quotes.record(
+            db, "XYZ", session="2024-11-27", price=97.0, at=at + timedelta(minutes=5),
+            polled_at=at + timedelta(minutes=5), source="yahoo", closes_at=at + timedelta(hours=6),
+            fresh_for=timedelta(minutes=15), stale_polls=3,
+        )  # fmt: skip
     assert quotes.get(db, "XYZ")["left95_price"] == 97.0  # below 98.06 as traded
 
 

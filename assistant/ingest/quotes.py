@@ -145,18 +145,19 @@ class QuotePoller:
                 store.miss(self.db, symbol, now, stale_polls, "no trade yet this session")
                 result.missed.append(symbol)
                 continue
-            done = store.record(
-                self.db,
-                symbol,
-                session=session,
-                price=q.price,
-                at=at.to_pydatetime(),
-                polled_at=now,
-                source=source.name,
-                closes_at=closes.to_pydatetime(),
-                fresh_for=every * stale_polls,
-                stale_polls=stale_polls,
-            )
+            with immediate(self.db):
+                done = store.record(
+                    self.db,
+                    symbol,
+                    session=session,
+                    price=q.price,
+                    at=at.to_pydatetime(),
+                    polled_at=now,
+                    source=source.name,
+                    closes_at=closes.to_pydatetime(),
+                    fresh_for=every * stale_polls,
+                    stale_polls=stale_polls,
+                )
             result.new += done.new
             if not done.new:
                 result.missed.append(symbol)
@@ -179,7 +180,7 @@ def replay_hour(db: sqlite_utils.Database, settings: Settings, session: date, sl
             if exchange not in closes:
                 closes[exchange] = calendar.session_close(exchange, session)
             end = min(pd.Timestamp(ts).tz_convert("UTC") + pd.Timedelta(hours=1), closes[exchange])
-            store.record_in(
+            store.record(
                 db,
                 symbol,
                 session=session.isoformat(),  # the quote rows' text
