@@ -155,23 +155,27 @@ class YahooSource:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return TemporaryError(f"{kind} talking to Yahoo ({first}); nothing written, retry later")
 
-    def history(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    def _ticker_history(self, symbol: str, **params: object) -> pd.DataFrame:
+        """yfinance's `Ticker(symbol).history(**params)` as every single-symbol request is
+        asked: not after a rate limit this run, with our timeout, yfinance's own chatter
+        kept out of our output, failures raised as TemporaryError / NoDataError."""
         yf = self._module()
         self._check_blocked()
         try:
             with _quiet():
-                raw = yf.Ticker(symbol).history(
-                    start=pd.Timestamp(start).strftime("%Y-%m-%d"),
-                    end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime(
-                        "%Y-%m-%d"
-                    ),  # exclusive
-                    interval="1d",
-                    auto_adjust=False,
-                    actions=True,
-                    timeout=self.timeout,
-                )
+                raw = yf.Ticker(symbol).history(auto_adjust=False, timeout=self.timeout, **params)
         except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
             raise self._classify(symbol, exc) from None
+        return cast("pd.DataFrame", raw)
+
+    def history(self, symbol: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        raw = self._ticker_history(
+            symbol,
+            start=pd.Timestamp(start).strftime("%Y-%m-%d"),
+            end=(pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),  # exclusive
+            interval="1d",
+            actions=True,
+        )
         return self._normalize(symbol, raw, start, end)
 
     def quote(self, symbol: str) -> Quote:
@@ -180,20 +184,7 @@ class YahooSource:
         last trade; Yahoo delays some exchanges by 15 minutes), quoted at that bar's start.
         One request a symbol, refused without asking after a rate limit (as `history`);
         an empty answer, or one with no price, is NoDataError."""
-        yf = self._module()
-        self._check_blocked()
-        try:
-            with _quiet():
-                raw = yf.Ticker(symbol).history(
-                    period="1d",
-                    interval="1m",
-                    prepost=False,
-                    auto_adjust=False,
-                    actions=False,
-                    timeout=self.timeout,
-                )
-        except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
-            raise self._classify(symbol, exc) from None
+        raw = self._ticker_history(symbol, period="1d", interval="1m", prepost=False, actions=False)
         if raw is None or raw.empty or "Close" not in raw.columns:
             raise NoDataError(f"Yahoo has no quote for {symbol} now")
         closes = pd.to_numeric(raw["Close"], errors="coerce")
@@ -246,24 +237,18 @@ class YahooSource:
         Yahoo sends them for 1h (split-adjusted, not dividend-adjusted: the basis of the
         daily raw close). The bar of an hour that has not ended is left out
         (`attrs["forming"]` counts it); bars outside the session's hours are dropped."""
-        yf = self._module()
         self._check_blocked()
         start, end = self._hourly_range([symbol], start, end)
         if start > end:
             raise NoDataError(f"Yahoo keeps one-hour bars for {HOURLY_DAYS} days only")
-        try:
-            with _quiet():
-                raw = yf.Ticker(symbol).history(
-                    start=start.strftime("%Y-%m-%d"),
-                    end=(end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),  # exclusive
-                    interval="1h",
-                    prepost=False,
-                    auto_adjust=False,
-                    actions=False,
-                    timeout=self.timeout,
-                )
-        except Exception as exc:  # noqa: BLE001 - sorted into temporary / no data below
-            raise self._classify(symbol, exc) from None
+        raw = self._ticker_history(
+            symbol,
+            start=start.strftime("%Y-%m-%d"),
+            end=(end + pd.Timedelta(days=1)).strftime("%Y-%m-%d"),  # exclusive
+            interval="1h",
+            prepost=False,
+            actions=False,
+        )
         return self._normalize_hourly(symbol, raw, start, end)
 
     def hourly_many(
