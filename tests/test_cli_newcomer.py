@@ -115,6 +115,43 @@ def test_a_mistyped_home_in_the_environment_is_refused(tmp_path, capsys, monkeyp
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [
+        ("--home", "", "watch", "add", "AAPL"),
+        ("watch", "add", "AAPL", "--home", " "),
+        ("--home", "", "status"),
+    ],
+    ids=" ".join,
+)
+def test_an_empty_home_is_refused_not_the_current_directory(tmp_path, capsys, monkeypatch, argv):
+    """`--home "$DIR"` with DIR unset: the empty path was the current directory, so
+    `watch add` made a home (assistant.db, logs/) wherever the user stood."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASSISTANT_COLLECT_SOURCE", "sample")
+    rc, out, err = run(capsys, *argv)
+    assert rc == 1 and out == ""
+    assert one_error(err).startswith("error: --home is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_home_option_refuses_an_empty_path_too():
+    # not run: before the fix `demo --home ""` replayed a demo into the current directory
+    from assistant.cli import build_parser
+    from assistant.cli.common import home_option
+
+    demo = build_parser()._subparsers._group_actions[0].choices["demo"]
+    assert {a.type for a in demo._actions if "--home" in a.option_strings} == {home_option}
+
+
+def test_a_blank_home_in_the_environment_is_the_default(tmp_path, monkeypatch):
+    from assistant import config
+
+    monkeypatch.setenv("ASSISTANT_HOME", "  ")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert config.default_home() == tmp_path / "xdg" / "trading-assistant"
+
+
+@pytest.mark.parametrize(
     "command",
     [("watch", "add", "AAPL"), ("collect", "--until", "2004-09-01")],
     ids=" ".join,

@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
+def home_option(text: str) -> Path:
+    """The argparse `type` of `--home`: an empty value (`--home "$DIR"` with DIR unset) would
+    be the current directory, and a command that creates a home would leave one there."""
+    if not text.strip():
+        raise AssistantError(
+            "--home is empty: give the data home's directory, or leave --home out for "
+            "$ASSISTANT_HOME or the default"
+        )
+    return Path(text)
+
+
 def date_option(option: str) -> Callable[[str], date]:
     """The argparse `type` of every date option: ISO 'YYYY-MM-DD' only (vocab.dates.iso_date),
     returned as a date. Anything else is one error line naming the option; an
