@@ -132,7 +132,15 @@ def _main(argv: list[str], *, fit: bool = False) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     # after parsing: `--help` answers without sqlite_utils (and the pandas it imports)
-    from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
+    from store.db import (
+        DB_FILENAME,
+        StoreError,
+        damaged_message,
+        disk_full_error,
+        io_error_message,
+        is_disk_full,
+        is_io_error,
+    )
 
     if fit and not getattr(args, "full_screen", False):
         fit_stdout()
@@ -151,9 +159,12 @@ def _main(argv: list[str], *, fit: bool = False) -> int:
         return 0
     except (sqlite3.OperationalError, OSError) as exc:
         home = home_of(args)
-        if not is_disk_full(exc, home):
+        if is_disk_full(exc, home):
+            print(f"error: {disk_full_error(home, exc)}", file=sys.stderr)
+        elif is_io_error(exc):
+            print(f"error: {io_error_message(home / DB_FILENAME, exc)}", file=sys.stderr)
+        else:
             raise
-        print(f"error: {disk_full_error(home, exc)}", file=sys.stderr)
         return 1
     except sqlite3.DatabaseError as exc:
         # Damage quick_check at open did not see (it skips index-vs-table checks) surfaces
