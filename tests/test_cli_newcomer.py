@@ -5,6 +5,7 @@ point; a real subprocess and a real SIGINT where the process is."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -291,6 +292,19 @@ def test_watch_add_suggests_the_close_match_the_sample_knows(tmp_path, capsys, m
     monkeypatch.setenv("ASSISTANT_COLLECT_SOURCE", "yahoo")  # it knows no list of symbols
     rc, out, _ = run(capsys, "--home", str(home), "watch", "add", "MSTF")
     assert rc == 0 and "did you mean" not in out
+
+
+def test_watch_add_on_yahoo_gives_a_share_class_its_dash(tmp_path, capsys, monkeypatch):
+    """BRK.B, as brokers and most sites write it: Yahoo has no bars under that name (it is
+    BRK-B), so every collect failed with "no data". Exchange suffixes stay as they are."""
+    monkeypatch.setenv("ASSISTANT_COLLECT_SOURCE", "yahoo")
+    home = tmp_path / "home"
+    rc, out, _ = run(capsys, "--home", str(home), "watch", "add", "BRK.B", "7203.T", "VOD.L")
+    assert rc == 0
+    assert "did you mean BRK-B? (`assistant watch remove BRK.B` takes BRK.B off" in out
+    assert out.count("did you mean") == 1
+    rc, out, _ = run(capsys, "--home", str(home), "watch", "add", "HEI.A", "--json")
+    assert json.loads(out)["did_you_mean"] == {"HEI.A": "HEI-A"}
 
 
 # -- SIGINT: exit 130, no abort -------------------------------------------------------------
