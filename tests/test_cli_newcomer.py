@@ -260,6 +260,24 @@ def test_a_cp1252_file_says_how_to_fix_it_and_imports_with_encoding(tmp_path, ca
     assert rc == 0 and "AAPL 3 rows (2012-01-03 … 2012-01-05), 3 added" in out, err
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_output_to_a_narrow_encoding_is_not_a_traceback(tmp_path, encoding):
+    """A terminal or file that is not UTF-8 (PYTHONIOENCODING=ascii, a Latin-1 locale): the
+    import's summary line ('2012-01-03 … 2012-01-05') ended in UnicodeEncodeError, exit 1,
+    after the rows were stored."""
+    csv = _csv(tmp_path / "AAPL.csv", "utf-8")
+    ran = subprocess.run(
+        [sys.executable, "-m", "assistant", "--home", str(tmp_path / "home"), "import", str(csv)],
+        cwd=ROOT,
+        env={**env(), "PYTHONIOENCODING": encoding},
+        capture_output=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr.decode(errors="replace")
+    assert b"AAPL 3 rows (2012-01-03 ? 2012-01-05), 3 added" in ran.stdout
+
+
 def test_an_unknown_encoding_is_one_line(tmp_path, capsys):
     home = tmp_path / "home"
     csv = _csv(tmp_path / "AAPL.csv", "utf-8")

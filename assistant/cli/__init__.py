@@ -14,7 +14,7 @@ import sys
 
 from assistant import __version__
 from assistant.cli import alerts, completion, cycle, daemon, data, modeling, paper, ui, upkeep
-from assistant.cli.common import fit_stdout, home_of, home_option
+from assistant.cli.common import fit_stdout, home_of, home_option, tolerate_narrow_encodings
 from assistant.errors import AssistantError
 
 GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep, completion)
@@ -142,6 +142,8 @@ def _main(argv: list[str], *, fit: bool = False) -> int:
         is_io_error,
     )
 
+    if fit:
+        tolerate_narrow_encodings()
     if fit and not getattr(args, "full_screen", False):
         fit_stdout()
     try:

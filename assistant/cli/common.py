@@ -255,6 +255,16 @@ class FittedStdout(io.TextIOBase):
         return self._stream.encoding
 
 
+def tolerate_narrow_encodings() -> None:
+    """Output to a terminal or file whose encoding is not UTF-8 (a Latin-1 locale, an ASCII
+    PYTHONIOENCODING): a character it lacks ('…', 'σ', '≤') is written as '?' rather than
+    ending the command in UnicodeEncodeError after its work was done."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+        if not encoding.startswith("utf") and isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+
+
 def fit_stdout() -> None:
     """Wrap stdout's long lines to the terminal's width (nothing when it is no terminal)."""
     width = terminal_width()
