@@ -62,7 +62,7 @@ async def test_context_on_the_dashboard_and_headlines_on_the_symbol_screen(home,
 
 
 def test_the_dashboard_title_names_the_nearer_event(db):
-    from store import views
+    from store.views.market_line import market_context
 
     with immediate(db):
         market.save_context(
@@ -72,7 +72,7 @@ def test_the_dashboard_title_names_the_nearer_event(db):
                 + (0, None, "2016-04-12", 20)
             ],
         )
-    line = views.market_context(db)["line"]
+    line = market_context(db)["line"]
     assert line == "VIX 20.0 (pct 50 of 1y); FOMC in 2 sessions"
     # the full line (predict, report, the symbol screen) names both, with their dates
     full = market.describe(market.context_of(db)["SPY"])

@@ -1,6 +1,6 @@
 """The dashboard: daemon header, watchlist, pending predictions, accuracy trend, regimes, queue.
 
-The app sets `data` (one snapshot from store.views.dashboard); the screen hands each
+The app sets `data` (one snapshot from store.views.dashboard.dashboard); the screen hands each
 region its slice. Key actions post `EnqueueCommand` / `OpenSymbol` messages up to the app.
 """
 
@@ -17,7 +17,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from store.views import Dashboard, WatchRow
+from store.views.dashboard import Dashboard
+from store.views.watchlist import WatchRow
 from tui.keys import DASHBOARD_KEYS
 from tui.messages import EnqueueCommand, OpenSymbol
 from tui.screens import composed_or_retry

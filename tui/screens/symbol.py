@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from store.views import SymbolDetail
+from store.views.symbol import SymbolDetail
 from tui.keys import SYMBOL_KEYS
 from tui.messages import DetailWanted, EnqueueCommand
 from tui.screens import composed_or_retry

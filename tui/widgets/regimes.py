@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from store.views import RegimeLine
+from store.views.regimes import RegimeLine
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.reactive import reactive
 
-from store.views import Trend
+from store.views.trend import Trend
 from tui.widgets.axes import DateChart
 
 
