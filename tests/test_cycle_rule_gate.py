@@ -115,7 +115,8 @@ async def test_the_dashboard_says_no_measured_edge_once(home):
     db = open_db(home)
     snap = dashboard(db, now=FIXED_NOW)
     db.close()
-    assert snap.get("edge_line") == NO_EDGE_LINE
+    calls = [r["call"] for r in snap["watchlist"]]
+    assert calls and all(c is not None and c["direction"] == "flat" for c in calls)
     app = make_app(home, clock=lambda: FIXED_NOW, poll_seconds=0.05)
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)

@@ -1,13 +1,13 @@
 """A call as every panel shows it, and a hit rate next to its baseline.
 
 The baseline next to every hit rate is the stronger of always-up and the causal majority
-over the same verified predictions (its name travels with it)."""
+over the same verified predictions (which one travels with it)."""
 
 from __future__ import annotations
 
 from typing import TypedDict
 
-from vocab.scoring import BASELINE_LABEL, stronger_baseline
+from vocab.scoring import Baseline, stronger_baseline
 
 HIT_WINDOW = 50  # verified predictions per symbol behind the watchlist's rolling hit rate
 
@@ -49,9 +49,10 @@ def hit_stats(rows: list[tuple[int | None, int | None, int | None]]) -> tuple[in
     return n, hits, ups, majs
 
 
-def baseline(n: int, ups: int, majs: int) -> tuple[float | None, str]:
-    """The stronger of always-up and the causal majority on the same calls."""
+def baseline(n: int, ups: int, majs: int) -> tuple[float | None, Baseline]:
+    """The stronger of always-up and the causal majority on the same calls: its hit rate
+    and which it is (vocab.scoring.BASELINE_LABEL says how its name reads)."""
     if not n:
-        return None, BASELINE_LABEL["always_up"]
+        return None, "always_up"
     which = stronger_baseline(ups, majs)
-    return (ups if which == "always_up" else majs) / n, BASELINE_LABEL[which]
+    return (ups if which == "always_up" else majs) / n, which

@@ -17,14 +17,13 @@ from store import alerts, paper, registry, symbols
 from store.paper import PaperPanel
 from store.symbols import Deactivated
 from store.views.activity import CommandLine, RunningJob, daemon_info, recent_commands, running_jobs
-from store.views.market_line import MarketLine, market_context
+from store.views.market_line import MarketContext, market_context
 from store.views.pending import PendingCall, pending
 from store.views.read import snapshot
 from store.views.regimes import RegimeLine, regime_states
 from store.views.trend import Trend, accuracy_trend
 from store.views.watchlist import WatchRow, stale_sources, watchlist, with_live
 from vocab.dates import session_date
-from vocab.scoring import edge_line
 from vocab.status import DaemonInfo
 
 
@@ -35,7 +34,6 @@ class Quarantine(TypedDict):
     kind: str
     reason: str | None
     serves: str | None  # the model serving instead (None: none of its kind)
-    notice: str
 
 
 class Dashboard(TypedDict):
@@ -47,13 +45,12 @@ class Dashboard(TypedDict):
     commands: list[CommandLine]
     watchlist: list[WatchRow]
     deactivated: list[Deactivated]
-    edge_line: str | None
     pending: list[PendingCall]
     trend: Trend
     regimes: list[RegimeLine]
     quarantined: list[Quarantine]
     paper: PaperPanel | None  # None until the daemon has stepped the paper account
-    context: MarketLine | None
+    context: MarketContext | None  # the regimes panel's title says it
     alerts_failed: int  # alerts given up on in the last day
     stale_sources: list[
         str
@@ -73,7 +70,6 @@ def dashboard(
         # what the replay's clock has reached, not the later rows a home may already hold
         as_of = session_date(daemon["sim_date"]) if replaying and daemon["sim_date"] else None
         watched = with_live(db, watchlist(db, today=today, as_of=as_of), now, replaying)
-        line = edge_line([r["call"]["direction"] for r in watched if r["call"]])
         jobs = running_jobs(db)
         cmds = recent_commands(db)
         training = any(j["job"] == "retrain" for j in jobs)
@@ -88,7 +84,6 @@ def dashboard(
             "commands": cmds,
             "watchlist": watched,
             "deactivated": symbols.deactivated(db),
-            "edge_line": line,
             "pending": pending(db, today or now.date().isoformat()),
             "trend": accuracy_trend(db),
             "regimes": regime_states(db, as_of=as_of),
@@ -107,14 +102,13 @@ def dashboard(
 
 def quarantined(db: sqlite_utils.Database) -> list[Quarantine]:
     """The quarantines in effect (a model newer than what serves its kind is unusable):
-    id, kind, reason, the id that serves instead (or None) and the line that says so."""
+    id, kind, reason and the id that serves instead (or None)."""
     return [
         Quarantine(
             id=q["id"],
             kind=q["kind"],
             reason=q["reason"],
             serves=q["serves"],
-            notice=registry.quarantine_notice(q),
         )
         for q in registry.quarantines(db)
     ]

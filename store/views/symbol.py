@@ -20,6 +20,7 @@ from store.views.read import MAX_DATE, rows, snapshot
 from store.views.regimes import RegimeLine, regime_state
 from store.views.watchlist import ranked_now
 from vocab.dates import session_date
+from vocab.scoring import Baseline
 
 
 class HistoryCall(LatestCall):
@@ -53,7 +54,6 @@ class SymbolDetail(TypedDict):
 
     symbol: str
     context: Mapping[str, object] | None
-    context_line: str
     news: list[Headline]
     news_days: int
     news_needed_days: int
@@ -64,7 +64,7 @@ class SymbolDetail(TypedDict):
     n: int
     hit_rate: float | None
     baseline: float | None
-    baseline_name: str
+    baseline_name: Baseline  # which baseline `baseline` is
     regime: RegimeLine | None  # the regime now (as of the detail's session)
     ranking: Ranking | None  # the ranking model's newest call at the latest call's horizon
     n80: int  # verified calls with an 80% range behind coverage80 (as on the watchlist)
@@ -137,7 +137,6 @@ def symbol_detail(
         return {
             "symbol": symbol,
             "context": context,
-            "context_line": market.describe(context) if context else "",
             "news": news.recent(db, symbol, 8),
             "news_days": news.history_days(db, symbol),
             "news_needed_days": news.MIN_HISTORY_DAYS,

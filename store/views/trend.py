@@ -9,6 +9,7 @@ from typing import TypedDict
 import sqlite_utils
 
 from store.views.calls import baseline
+from vocab.scoring import Baseline
 
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
 TREND_POINTS = 250  # most recent target sessions shown in the trend chart
@@ -24,7 +25,7 @@ class Trend(TypedDict):
     n: int
     hit_rate: float | None
     base_rate: float | None
-    base_name: str
+    base_name: Baseline  # which baseline `base` and `base_rate` are
     ranges: dict[str, tuple[int, int]]  # "80" / "95": (calls with that range, inside it)
     range_dates: list[str]
     cov80: list[float]

@@ -16,7 +16,7 @@ from store.quotes import LiveQuote
 from store.rankings import Ranking
 from store.views.calls import HIT_WINDOW, LatestCall, baseline
 from store.views.read import MAX_DATE, rows
-from vocab.scoring import stale_sessions
+from vocab.scoring import Baseline, stale_sessions
 
 
 class WatchRow(TypedDict):
@@ -32,7 +32,7 @@ class WatchRow(TypedDict):
     n: int  # verified UP/DOWN calls behind hit_rate
     hit_rate: float | None
     baseline: float | None
-    baseline_name: str
+    baseline_name: Baseline  # which baseline `baseline` is
     n80: int  # verified calls with an 80% range behind coverage80
     coverage80: float | None
     ranking: Ranking | None
