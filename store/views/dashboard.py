@@ -52,9 +52,8 @@ class Dashboard(TypedDict):
     paper: PaperPanel | None  # None until the daemon has stepped the paper account
     context: MarketContext | None  # the regimes panel's title says it
     alerts_failed: int  # alerts given up on in the last day
-    stale_sources: list[
-        str
-    ]  # where the stale symbols' newest bars came from ("sample": never newer)
+    # where the stale symbols' newest bars came from ("sample": never newer)
+    stale_sources: list[str]
 
 
 def dashboard(

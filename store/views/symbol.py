@@ -5,13 +5,13 @@ and live quote as on the watchlist; up to a replay's clock, where the dashboard 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import NotRequired, TypedDict
 
 import sqlite_utils
 
 from store import daemon_state, market, news, quotes
+from store.market import CallContext
 from store.news import Headline
 from store.quotes import LiveQuote
 from store.rankings import Ranking
@@ -53,7 +53,7 @@ class SymbolDetail(TypedDict):
     """One symbol's screen: closes, calls with outcomes, the latest call's signals, news."""
 
     symbol: str
-    context: Mapping[str, object] | None
+    context: CallContext | None  # what the latest call saw (the screen says it in a line)
     news: list[Headline]
     news_days: int
     news_needed_days: int
