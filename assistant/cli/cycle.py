@@ -561,7 +561,7 @@ def _cell(v: object) -> object:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from assistant.cycle import report
-    from store.market import describe
+    from vocab.market import describe
 
     _, _, db = open_home(args, writes=False)
     wanted = known_symbols(db, args.symbols)
