@@ -14,9 +14,12 @@ transaction: a pass lands whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, TypedDict
@@ -104,7 +107,7 @@ def verify(
     cycle = settings.cycle
     report = VerifyReport(as_of=day)
     now = utcnow()
-    with immediate(db):
+    with _gc_paused(), immediate(db):
         calls = ledger.maturing(db, as_of, EXTRACT)
         if not calls.id:
             return report
@@ -132,6 +135,22 @@ def verify(
             "data; run `assistant collect`)"
         )
     return report
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the pass: a 100k backlog allocates some 300k
+    tuples (rows read, verdicts), none of them cyclic, and the collections they trigger
+    walk the growing heap again and again (0.21-0.26 s of a 2.7 s pass, measured with
+    gc.callbacks). Reference counting still frees everything; the collector is back on
+    (if it was) when the pass ends, however it ends."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def decide(
