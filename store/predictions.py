@@ -12,7 +12,6 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date
-from operator import attrgetter
 from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
@@ -214,12 +213,8 @@ def _apply_scores(db: sqlite_utils.Database, rows: list[Verdict]) -> None:
             "hit INTEGER, outcome TEXT, up_hit INTEGER, majority_hit INTEGER, "
             "covered80 INTEGER, covered95 INTEGER, verified_at TEXT, id INTEGER PRIMARY KEY)"
         )
-        # in id order: each row lands at the end of the table's b-tree instead of at a
-        # random page (a pass reads its calls in target-session order; 100k verdicts bind
-        # in 0.21 s sorted against 0.40 s as read, the sort itself 0.06 s)
         db.conn.executemany(
-            "INSERT OR REPLACE INTO temp.verifying VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            sorted(rows, key=attrgetter("id")),
+            "INSERT OR REPLACE INTO temp.verifying VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
         # the sums first: the calls' new scores (v) at their target sessions (p), counted
         # only for a call still pending, which is exactly what the UPDATE then changes
