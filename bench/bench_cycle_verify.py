@@ -5,7 +5,9 @@ Usage: .venv/bin/python bench/bench_cycle_verify.py [--n 100000] [--cache DIR]
            [--runs 3] [--old CHECKOUT] [--profile]
 
 Each pass runs in a fresh process from a copy of one built backlog (--cache DIR keeps it
-between invocations; the build takes longer than the pass). With --old (a checkout of an
+between invocations; the build takes longer than the pass). The first run builds it, in
+its own revision's schema (with --old, the older one's; the newer revision migrates its
+copy). With --old (a checkout of an
 older revision, e.g. `git worktree add --detach /tmp/main-old main`, run with this
 checkout's venv) the two revisions' passes alternate, --runs times each, on the same
 backlog; it prints each run, the medians of wall and CPU seconds before and after, the
