@@ -7,11 +7,11 @@ Usage: .venv/bin/python bench/bench_cycle_verify.py [--n 100000] [--cache DIR]
 Each pass runs in a fresh process from a copy of one built backlog (--cache DIR keeps it
 between invocations; the build takes longer than the pass). The first run builds it, in
 its own revision's schema (with --old, the older one's; the newer revision migrates its
-copy). With --old (a checkout of an
-older revision, e.g. `git worktree add --detach /tmp/main-old main`, run with this
-checkout's venv) the two revisions' passes alternate, --runs times each, on the same
-backlog; it prints each run, the medians of wall and CPU seconds before and after, the
-load average over the runs, and this checkout's median wall time against the target.
+copy). With --old (a checkout of an older revision, e.g. `git worktree add --detach
+/tmp/main-old main`, run with this checkout's venv) the two revisions' passes alternate,
+--runs times each, on the same backlog; it prints each run, the medians of wall and CPU
+seconds before and after, the load average over the runs, and this checkout's median
+wall time against the target.
 --profile makes one pass in this process and prints cProfile's top entries and the wall
 and CPU time of each SQL statement of the pass.
 """
