@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -9,7 +12,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from store.db import date_range, day_text
+from store.db import date_range, day_text, immediate
 
 BAR_COLUMNS = [
     "open",
@@ -39,6 +42,15 @@ WHERE (bars.provisional = 1 OR excluded.provisional = 0)
        OR bars.flagged IS NOT excluded.flagged OR bars.source IS NOT excluded.source)
 """
 BATCH = 20_000  # rows bound per executemany: a 2M-row file never becomes 2M Python tuples
+ROWS_PER_STATEMENT = 50  # rows per INSERT (600 parameters: under SQLite's old 999 limit)
+_ROW = "(" + ", ".join("?" * 12) + ")"
+_HEAD, _CONFLICT = _UPSERT.split("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _upsert_rows(n: int) -> str:
+    """The upsert with `n` rows per statement: SQLite runs one statement for fifty rows
+    in about two thirds of the time of fifty one-row statements."""
+    return _HEAD + "VALUES " + ", ".join([_ROW] * n) + _CONFLICT
 
 
 @dataclass(frozen=True)
@@ -55,26 +67,90 @@ def upsert(
 
     The caller owns the transaction, so a file or a fetch lands whole or not at all.
     A final bar never gets overwritten by a provisional one; a row identical to the stored
-    one is not rewritten and counts as unchanged.
+    one is not rewritten and counts as unchanged. A symbol without a row in `symbols` is
+    refused (sqlite3.IntegrityError) before anything is written, also inside `bulk_write`,
+    where SQLite's per-row foreign-key check is off.
     """
     if frame.empty:
         return UpsertResult(0, 0)
+    if db.execute("SELECT 1 FROM symbols WHERE symbol = ?", [symbol]).fetchone() is None:
+        raise sqlite3.IntegrityError(
+            f"FOREIGN KEY constraint failed: no symbols row for {symbol!r}"
+        )
     before = count(db, symbol)
     changed = 0
+    days = _day_texts(pd.DatetimeIndex(frame.index))
+    width = len(BAR_COLUMNS) + 3
     for at in range(0, len(frame), BATCH):
         part = frame.iloc[at : at + BATCH]
-        # Plain Python lists (tolist) bind several times faster than numpy scalars.
-        dates = pd.DatetimeIndex(part.index).strftime("%Y-%m-%d").to_numpy(dtype=object).tolist()
-        cols = [part[c].to_numpy(dtype=float).tolist() for c in BAR_COLUMNS[:7]]
-        flags = [part[c].to_numpy(dtype=int).tolist() for c in BAR_COLUMNS[7:]]
-        n = len(dates)
-        rows = zip([symbol] * n, dates, *cols, *flags, [source] * n, strict=True)
-        cur = db.conn.executemany(_UPSERT, rows)
-        changed += cur.rowcount if cur.rowcount >= 0 else n
+        n = len(part)
+        # One flat list of plain Python values (tolist: they bind several times faster than
+        # numpy scalars), cut into statements of ROWS_PER_STATEMENT rows: no tuple per row.
+        flat: list[object] = [None] * (n * width)
+        flat[0::width] = [symbol] * n
+        flat[1::width] = days[at : at + n]
+        for i, c in enumerate(BAR_COLUMNS):
+            kind = float if i < 7 else int
+            flat[2 + i :: width] = part[c].to_numpy(dtype=kind).tolist()
+        flat[width - 1 :: width] = [source] * n
+        step = ROWS_PER_STATEMENT * width
+        whole = n - n % ROWS_PER_STATEMENT
+        if whole:
+            cur = db.conn.executemany(
+                _upsert_rows(ROWS_PER_STATEMENT),
+                (flat[i : i + step] for i in range(0, whole * width, step)),
+            )
+            changed += cur.rowcount if cur.rowcount >= 0 else whole
+        if n > whole:
+            cur = db.conn.execute(_upsert_rows(n - whole), flat[whole * width :])
+            changed += cur.rowcount if cur.rowcount >= 0 else n - whole
     # a symbol with no bars before gained every row written (no count to take again)
     added = changed if before == 0 else count(db, symbol) - before
     updated = max(changed - added, 0)
     return UpsertResult(added=added, updated=updated, unchanged=len(frame) - added - updated)
+
+
+def _day_texts(index: pd.DatetimeIndex) -> list[str]:
+    """Session dates as YYYY-MM-DD text, looked up in a table of every day between the
+    first and the last seen so far (20x faster than strftime, and the same str objects
+    are shared by every symbol's rows). Outside years 1000-9999 (and for time zones or
+    missing dates): strftime."""
+    global _DAY_TABLE
+    if index.tz is not None or index.hasnans or not len(index):
+        return list(index.strftime("%Y-%m-%d"))
+    days = index.to_numpy().astype("datetime64[D]").astype(np.int64)
+    lo, hi = int(days.min()), int(days.max())
+    if lo < _FIRST_DAY or hi > _LAST_DAY:
+        return list(index.strftime("%Y-%m-%d"))
+    first, table = _DAY_TABLE
+    if lo < first or hi >= first + len(table):
+        first, last = min(lo, first), max(hi, first + len(table) - 1)
+        span = np.arange(first, last + 1).astype("datetime64[D]")
+        table = np.datetime_as_string(span, unit="D").astype(object)
+        _DAY_TABLE = (first, table)
+    texts: list[str] = table[days - first].tolist()
+    return texts
+
+
+_FIRST_DAY = int(np.datetime64("1000-01-01", "D").astype(np.int64))
+_LAST_DAY = int(np.datetime64("9999-12-31", "D").astype(np.int64))
+_DAY_TABLE: tuple[int, np.ndarray] = (0, np.array([], dtype=object))  # (first day, texts)
+
+
+@contextlib.contextmanager
+def bulk_write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """`immediate` (one BEGIN IMMEDIATE transaction) with SQLite's foreign-key check of
+    every row written off: `upsert` checks its symbol's row once instead. For writing
+    many bars at once (an import); only `symbols` rows and bars may be written inside.
+    The check is back on afterwards, whatever happens."""
+    was_on = bool(db.execute("PRAGMA foreign_keys").fetchone()[0])
+    db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before BEGIN
+    try:
+        with immediate(db):
+            yield db
+    finally:
+        if was_on:
+            db.execute("PRAGMA foreign_keys = ON")
 
 
 def count(db: sqlite_utils.Database, symbol: str) -> int:
