@@ -124,7 +124,11 @@ def _day_texts(index: pd.DatetimeIndex) -> list[str]:
         return list(index.strftime("%Y-%m-%d"))
     first, table = _DAY_TABLE
     if lo < first or hi >= first + len(table):
-        first, last = min(lo, first), max(hi, first + len(table) - 1)
+        if len(table):
+            lo, hi = min(lo, first), max(hi, first + len(table) - 1)
+        if hi - lo >= _TABLE_DAYS:  # a table that big would stay in memory for little
+            return list(index.strftime("%Y-%m-%d"))
+        first, last = lo, hi
         span = np.arange(first, last + 1).astype("datetime64[D]")
         table = np.datetime_as_string(span, unit="D").astype(object)
         _DAY_TABLE = (first, table)
@@ -135,6 +139,7 @@ def _day_texts(index: pd.DatetimeIndex) -> list[str]:
 _FIRST_DAY = int(np.datetime64("1000-01-01", "D").astype(np.int64))
 _LAST_DAY = int(np.datetime64("9999-12-31", "D").astype(np.int64))
 _DAY_TABLE: tuple[int, np.ndarray] = (0, np.array([], dtype=object))  # (first day, texts)
+_TABLE_DAYS = 60_000  # at most 164 years of date texts (~4 MB) are kept
 
 
 @contextlib.contextmanager

@@ -140,6 +140,7 @@ def test_bulk_write_checks_each_symbol_once_and_turns_the_row_check_back_on(db):
     [
         [("2005-01-03", 300), ("1995-06-01", 40), ("2030-12-30", 5)],  # the table grows both ways
         [("0900-03-01", 3), ("2020-02-28", 3)],  # strftime's unpadded year
+        [("1700-01-01", 3), ("2020-02-28", 3)],  # a table too long to keep: strftime
     ],
 )
 def test_date_texts_are_strftimes(spans):

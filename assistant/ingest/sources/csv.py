@@ -436,7 +436,7 @@ def read_raw(
         return [(validate_symbol(symbol), raw)]
     if ids is not None:
         attrs = dict(raw.attrs)
-        edges = np.searchsorted(ids, np.arange(len(tickers) + 1))
+        edges = np.searchsorted(ids, np.arange(len(tickers) + 1, dtype=ids.dtype))
         out = []
         for tick, code in tickers.items():
             try:
