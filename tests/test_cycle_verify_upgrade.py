@@ -7,9 +7,9 @@ import shutil
 from datetime import date
 
 from store import alerts, predictions
-from store.views import dashboard, pending, trend
 from store.db import DB_FILENAME, connect, immediate, open_db
 from store.schema import MIGRATIONS
+from store.views import dashboard, pending, trend
 from tests.tui_fixture import FIXED_NOW, fill
 
 SINCE = "2018-05-01"
