@@ -68,7 +68,7 @@ class WeightChange(TypedDict):
 
 @dataclass
 class VerifyReport:
-    as_of: str
+    as_of: date
     verified: int = 0
     hits: int = 0
     expired: int = 0
@@ -100,7 +100,7 @@ def verify(
     """Score every matured prediction as of `as_of` (default: today): read what the pass
     needs, decide in pure functions, write once, all in one transaction."""
     as_of = as_of or date.today()
-    day = as_of.isoformat()  # the text the report, the weight log and the calibration keep
+    day = as_of
     cycle = settings.cycle
     report = VerifyReport(as_of=day)
     now = utcnow()
@@ -138,7 +138,7 @@ def decide(
     calls: ledger.Maturing,
     weights: dict[tuple[str, str], dict[str, float]],
     settings: Settings,
-    day: str,
+    day: date,
     now: str,
     ends: dict[str, str],
 ) -> Decision:
@@ -304,7 +304,7 @@ def _expired(
     ids: list[int],
     symbols: list[str],
     targets: list[str],
-    day: str,
+    day: date,
     after: int,
     default_exchange: str,
     ends: dict[str, str],
@@ -355,7 +355,7 @@ def _weight_changes(
     current: dict[tuple[str, str], dict[str, float]],
     tally: list[tuple[str, str, str, int, int]],
     settings: Settings,
-    day: str,
+    day: date,
 ) -> list[weight_store.WeightChangeRow]:
     """Per (symbol, regime, signal): right and wrong votes -> bounded multiplicative step."""
     cycle = settings.cycle
