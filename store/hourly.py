@@ -208,12 +208,14 @@ ORDER BY h.session
 """
 
 
-def rollups(db: sqlite_utils.Database, symbol: str, start: str | None = None) -> pd.DataFrame:
+def rollups(
+    db: sqlite_utils.Database, symbol: str, start: str | date | None = None
+) -> pd.DataFrame:
     """Per session with hourly bars (from `start`, a date): the hours rolled up (open of the
     first slot, highest high, lowest low, close of the last slot) beside the session's
     final daily bar (d_open, d_high, d_low, d_close, adj_factor; NaN where there is none),
     indexed by session date (text)."""
-    rows = db.execute(_ROLLUPS, [symbol, start or ""]).fetchall()
+    rows = db.execute(_ROLLUPS, [symbol, day_text(start) if start else ""]).fetchall()
     cols = ["open", "high", "low", "close", "d_open", "d_high", "d_low", "d_close", "adj_factor"]
     values = np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=float)
     return pd.DataFrame(

@@ -35,6 +35,7 @@ from models.signals import SIGNALS
 from store import predictions as ledger
 from store import weights as weight_store
 from store.db import immediate, utcnow
+from vocab.dates import session_date
 from vocab.jsontypes import Json
 
 VOTERS = (*SIGNALS, "drift")  # the rule votes stored in a call's signals JSON
@@ -140,7 +141,7 @@ def decide(
     settings: Settings,
     day: date,
     now: str,
-    ends: dict[str, str],
+    ends: dict[str, date],
 ) -> Decision:
     """The pass, without the store: each call with a final close scored by the outcome
     rules, the others expired or left pending; the weight steps (from `weights`, those
@@ -307,7 +308,7 @@ def _expired(
     day: date,
     after: int,
     default_exchange: str,
-    ends: dict[str, str],
+    ends: dict[str, date],
 ) -> list[int]:
     """Ids whose target session is `after` or more sessions behind `day` with no bar; never
     one whose target lies past the last session its source can bring (`ends`, per symbol):
@@ -315,7 +316,7 @@ def _expired(
     out: list[int] = []
     late_by: dict[tuple[str, str], int] = {}
     for pid, sym, target in zip(ids, symbols, targets, strict=True):
-        if sym in ends and target > ends[sym]:
+        if sym in ends and session_date(target) > ends[sym]:  # the ledger's text
             continue
         key = (exchange_for(sym, default_exchange), target)
         if key not in late_by:
