@@ -2,9 +2,10 @@
 
 The test walks the syntax tree of every module of assistant/, models/, store/ and vocab/
 and lists each place that formats a session as ISO text outside the edge modules (which
-are, and why, in docs/dates.md "Where text enters and leaves"). At most MAX_SITES may
-remain; an f-string with a `%Y-%m-%d` spec counts apart, and may not grow (MAX_FSTRINGS),
-so that moving a `strftime` into an f-string does not pass for a fix.
+are, and why, in docs/dates.md "The edges"). At most MAX_SITES may remain. Two other
+spellings of the same text count apart and may not grow, so that moving a `strftime` into
+them does not pass for a fix: an f-string with a `%Y-%m-%d` spec (MAX_FSTRINGS) and
+`str(x.date())` (MAX_STR_DATES).
 """
 
 from __future__ import annotations
@@ -39,18 +40,19 @@ TIMESTAMPS = {
 }
 
 MAX_SITES = 5  # issue 32's bound
-MAX_FSTRINGS = (
-    14  # f-strings with a %Y-%m-%d spec outside the edges (24 on main), messages: no more
-)
+# f-strings with a %Y-%m-%d spec outside the edges (24 on main; 14 messages now): no more
+MAX_FSTRINGS = 14
+MAX_STR_DATES = 19  # str(x.date()) outside the edges (20 on main): no more
 
 
 def _is_edge(rel: str) -> bool:
     return any(rel == e or (e.endswith("/") and rel.startswith(e)) for e in EDGES)
 
 
-def sites(rel: str, source: str) -> tuple[list[str], list[str]]:
-    """(formatting sites, f-string sites) of one module's source, as 'path:line: code'."""
-    calls, fstrings = [], []
+def sites(rel: str, source: str) -> tuple[list[str], list[str], list[str]]:
+    """(formatting sites, f-string sites, str(x.date()) sites) of one module's source, as
+    'path:line: code'."""
+    calls, fstrings, strs = [], [], []
     tree = ast.parse(source)
     for node in ast.walk(tree):
         where = f"{rel}:{getattr(node, 'lineno', 0)}"
@@ -71,6 +73,15 @@ def sites(rel: str, source: str) -> tuple[list[str], list[str]]:
                 calls.append(f"{where}: {ast.unparse(node)}")
             elif name in ("session_text", "day_text"):
                 calls.append(f"{where}: {ast.unparse(node)}")
+            elif (
+                name == "str"
+                and len(node.args) == 1
+                and isinstance(arg := node.args[0], ast.Call)
+                and isinstance(arg.func, ast.Attribute)
+                and arg.func.attr == "date"
+                and not arg.args
+            ):
+                strs.append(f"{where}: {ast.unparse(node)}")
         elif isinstance(node, ast.FormattedValue) and node.format_spec is not None:
             spec = node.format_spec
             if isinstance(spec, ast.JoinedStr) and any(
@@ -78,35 +89,40 @@ def sites(rel: str, source: str) -> tuple[list[str], list[str]]:
             ):
                 fstrings.append(f"{where}: {ast.unparse(node.value)}")
     line = lambda site: int(site.split(":")[1])  # noqa: E731
-    return sorted(calls, key=line), sorted(fstrings, key=line)
+    return sorted(calls, key=line), sorted(fstrings, key=line), sorted(strs, key=line)
 
 
-def outside_edges(root: Path = ROOT) -> tuple[list[str], list[str]]:
-    calls, fstrings = [], []
+def outside_edges(root: Path = ROOT) -> tuple[list[str], list[str], list[str]]:
+    calls, fstrings, strs = [], [], []
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             rel = path.relative_to(root).as_posix()
             if _is_edge(rel):
                 continue
-            c, f = sites(rel, path.read_text(encoding="utf-8"))
+            c, f, s = sites(rel, path.read_text(encoding="utf-8"))
             calls += c
             fstrings += f
-    return calls, fstrings
+            strs += s
+    return calls, fstrings, strs
 
 
 def test_sessions_become_text_only_at_the_edges():
-    calls, _ = outside_edges()
+    calls, _, _ = outside_edges()
     assert len(calls) <= MAX_SITES, (
         f"{len(calls)} ISO formatting sites outside the edges (at most {MAX_SITES}; "
         "docs/dates.md):\n" + "\n".join(calls)
     )
 
 
-def test_no_new_iso_fstrings_outside_the_edges():
-    _, fstrings = outside_edges()
+def test_no_new_iso_fstrings_or_str_dates_outside_the_edges():
+    _, fstrings, strs = outside_edges()
     assert len(fstrings) <= MAX_FSTRINGS, (
         f"{len(fstrings)} f-strings with a {ISO} spec outside the edges (at most "
         f"{MAX_FSTRINGS}):\n" + "\n".join(fstrings)
+    )
+    assert len(strs) <= MAX_STR_DATES, (
+        f"{len(strs)} str(x.date()) outside the edges (at most {MAX_STR_DATES}):\n"
+        + "\n".join(strs)
     )
 
 
@@ -121,8 +137,10 @@ e = f"{day:%Y-%m-%d}"
 f = bar.isoformat()
 g = t.isoformat(timespec="seconds")
 h = t.strftime("%H:%M")
+i = str(pd.Timestamp(x).date())
+j = str(x.date(1))
 """
-    calls, fstrings = sites("assistant/cycle/hourly.py", source)
+    calls, fstrings, strs = sites("assistant/cycle/hourly.py", source)
     assert [c.split(": ", 1)[1] for c in calls] == [
         "day.isoformat()",
         "pd.Timestamp(x).strftime('%Y-%m-%d')",
@@ -130,6 +148,7 @@ h = t.strftime("%H:%M")
         "store.db.day_text(day)",
     ]
     assert [f.split(": ", 1)[1] for f in fstrings] == ["day"]
+    assert [s.split(": ", 1)[1] for s in strs] == ["str(pd.Timestamp(x).date())"]
     # the same receiver elsewhere is no hour bar: it counts
     assert len(sites("assistant/cycle/run.py", "x = bar.isoformat()")[0]) == 1
 

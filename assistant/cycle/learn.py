@@ -79,6 +79,7 @@ class VerifyReport:
     weight_changes: list[WeightChange] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Json]:
+        """The report's fields; `as_of` stays a date (the JSON writers print its text)."""
         return asdict(self)
 
 

@@ -112,6 +112,8 @@ class Call:
     vix_pct: float | None = None
 
     def to_dict(self) -> dict[str, Json]:
+        """The call's fields; `as_of` and `target_date` stay dates (`print_json` and the
+        daemon's `jobs.plain`, the JSON writers, print them as their ISO text)."""
         return asdict(self)
 
 
