@@ -28,6 +28,7 @@ from assistant import calendar
 from models import events, vix
 from store import market
 from store import news as news_store
+from vocab.market import describe
 
 VIX_SERIES = "^VIX"
 VIX_HISTORY_DAYS = 400  # calendar days of VIX behind the percentile (252 sessions + room)
@@ -64,7 +65,7 @@ class WorldContext:
         return None if self.calendar_ends else False
 
     def line(self, h: int | None = None) -> str:
-        return market.describe(asdict(self), h)
+        return describe(asdict(self), h)
 
     def row(self) -> tuple[object, ...]:
         return (

@@ -281,7 +281,16 @@ def cycle(
     return plain(calls), f"{len(calls)} calls ({new} new)" + (f" as of {as_of}" if as_of else "")
 
 
-def verify(ctx: Context, progress: Progress, as_of: date | None = None) -> tuple[Json, str]:
+def verify(
+    ctx: Context,
+    progress: Progress,
+    as_of: date | None = None,
+    *,
+    leftover_hours_at: datetime | None = None,
+) -> tuple[Json, str]:
+    """The daily verification. With `leftover_hours_at` (the live daemon's clock) and
+    hour-ahead calls turned off, it also scores the hour-ahead calls made while they were on:
+    their own slot no longer runs."""
     from assistant.cycle.learn import verify as run_verify
 
     report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
@@ -291,6 +300,12 @@ def verify(ctx: Context, progress: Progress, as_of: date | None = None) -> tuple
         )
     else:
         summary = str(report)
+    if leftover_hours_at is not None and not ctx.settings.cycle.hourly_horizons:
+        from store import hourly_calls
+
+        if hourly_calls.counts(ctx.db)["pending"]:
+            _, said = hourly_verify(ctx, progress, leftover_hours_at)
+            summary += f"; hour-ahead calls left from before they were turned off: {said}"
     return report, summary
 
 
