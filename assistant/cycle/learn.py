@@ -14,9 +14,12 @@ transaction: a pass lands whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, TypedDict
@@ -96,6 +99,24 @@ class Decision:
     calibration: list[weight_store.CalibrationRow]
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the pass: a 100k backlog allocates some 300k
+    tuples (rows read, verdicts), none of them cyclic, and the collections they trigger
+    walk the growing heap again and again (0.21-0.26 s of a 2.7 s pass, measured with
+    gc.callbacks). Reference counting still frees everything; the collector is back on
+    (if it was) when the pass ends, however it ends: as a decorator, after the pass's
+    locals are gone, so the first collection after it finds none of those tuples."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@_gc_paused()
 def verify(
     db: sqlite_utils.Database, settings: Settings, *, as_of: date | None = None
 ) -> VerifyReport:

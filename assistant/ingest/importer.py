@@ -81,7 +81,7 @@ def import_file(
     result = FileResult(str(path))
     try:
         raws = read_file(Path(path), symbol=symbol, encoding=encoding)
-        with immediate(db):
+        with bars.bulk_write(db):
             for sym, frame in validated(raws, jump_threshold=jump_threshold, exchange=exchange):
                 store_symbols.ensure(db, sym, "csv")
                 written = bars.upsert(db, sym, frame, "csv")
