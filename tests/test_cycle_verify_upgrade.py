@@ -6,9 +6,10 @@ from __future__ import annotations
 import shutil
 from datetime import date
 
-from store import alerts, predictions, views
+from store import alerts, predictions
 from store.db import DB_FILENAME, connect, immediate, open_db
 from store.schema import MIGRATIONS
+from store.views import dashboard, pending, trend
 from tests.tui_fixture import FIXED_NOW, fill
 
 SINCE = "2018-05-01"
@@ -29,9 +30,9 @@ def _reads(db) -> dict[str, object]:
         "live": predictions.live_record(db, "signals-v1"),
         "since": alerts.verified_since(db, SINCE),
         "between": alerts.verified_between(db, SINCE, "2018-06-30"),
-        "pending": views.pending(db, "2018-06-29"),
-        "trend": views.accuracy_trend(db),
-        "dashboard": views.dashboard(db, now=FIXED_NOW)["watchlist"],
+        "pending": pending.pending(db, "2018-06-29"),
+        "trend": trend.accuracy_trend(db),
+        "dashboard": dashboard.dashboard(db, now=FIXED_NOW)["watchlist"],
         "plans": [
             [
                 r[3]
