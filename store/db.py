@@ -11,8 +11,8 @@ import contextlib
 import errno
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
-from datetime import date
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
 from pathlib import Path
 
 import sqlite_utils
@@ -571,6 +571,14 @@ def date_range(start: str | date | None, end: str | date | None) -> tuple[str, l
     if end:
         sql, params = sql + " AND date <= ?", [*params, day_text(end)]
     return sql, params
+
+
+def bound(row: Iterable[object]) -> tuple[object, ...]:
+    """A row's values as SQLite takes them: a session (a `date`, not a datetime) as its ISO
+    text, everything else as it is."""
+    return tuple(
+        v.isoformat() if isinstance(v, date) and not isinstance(v, datetime) else v for v in row
+    )
 
 
 def day_text(day: str | date) -> str:

@@ -13,7 +13,7 @@ from typing import TypedDict, cast
 
 import sqlite_utils
 
-from store.db import date_range, immediate, utcnow
+from store.db import bound, date_range, day_text, immediate, utcnow
 
 CONTEXT_COLUMNS = (
     "symbol",
@@ -49,10 +49,13 @@ class CallContext(TypedDict):
 
 
 def add_values(
-    db: sqlite_utils.Database, series: str, rows: Iterable[tuple[str, float]], source: str
+    db: sqlite_utils.Database,
+    series: str,
+    rows: Iterable[tuple[str | date, float]],
+    source: str,
 ) -> tuple[int, int]:
-    """Store (date, value) rows of `series`; dates already stored keep their value.
-    Returns (added, kept)."""
+    """Store (date, value) rows of `series` (a date goes to SQLite as its ISO text); dates
+    already stored keep their value. Returns (added, kept)."""
     rows = list(rows)
     stamp = utcnow()
     with immediate(db):
@@ -60,7 +63,7 @@ def add_values(
         db.conn.executemany(
             "INSERT OR IGNORE INTO market_series (series, date, value, source, collected_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(series, d, float(v), source, stamp) for d, v in rows],
+            [(series, day_text(d), float(v), source, stamp) for d, v in rows],
         )
         added = db.conn.total_changes - before
     return added, len(rows) - added
@@ -88,11 +91,13 @@ def last_date(db: sqlite_utils.Database, series: str) -> str | None:
 
 
 def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[object]]) -> None:
-    """rows in CONTEXT_COLUMNS order; one per (symbol, as_of), the latest cycle's wins."""
+    """rows in CONTEXT_COLUMNS order; one per (symbol, as_of), the latest cycle's wins. A date
+    in a row (the session, the VIX's, the events') goes to SQLite as its ISO text."""
     cols = ", ".join(CONTEXT_COLUMNS)
     marks = ", ".join("?" for _ in CONTEXT_COLUMNS)
     db.conn.executemany(
-        f"INSERT OR REPLACE INTO call_context ({cols}) VALUES ({marks})", [tuple(r) for r in rows]
+        f"INSERT OR REPLACE INTO call_context ({cols}) VALUES ({marks})",
+        [bound(r) for r in rows],
     )
 
 

@@ -24,6 +24,7 @@ from store import daemon_state, quotes
 from store import paper as paper_ledger
 from store.db import utcnow
 from store.freshness import weekdays_between
+from vocab.dates import session_date
 from vocab.scoring import stale_sessions
 
 
@@ -148,12 +149,11 @@ def _jobs(db: sqlite_utils.Database, cfg: Alerts) -> int:
 
 def _stale(db: sqlite_utils.Database) -> int:
     state = daemon_state.read(db)
-    today = datetime.now(UTC).date().isoformat()
     # a replay's today is its simulated session
     ref = (
-        state["sim_date"]
+        session_date(state["sim_date"])
         if state and state.get("mode") == "replay" and state["sim_date"]
-        else today
+        else datetime.now(UTC).date()
     )
     new = 0
     for sym, last in outbox.newest_bars(db).items():

@@ -164,9 +164,8 @@ def record_unrecorded(db: sqlite_utils.Database) -> int:
 
 def plain(value: object) -> Json:
     """A JSON-friendly view of a service's return value (stored on command rows)."""
-    if hasattr(value, "to_dict"):
-        out: Json = value.to_dict()  # a service's result view: JSON by contract
-        return out
+    if hasattr(value, "to_dict"):  # a service's result view (a session in it: a date)
+        return plain(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
     if isinstance(value, list | tuple):
