@@ -554,9 +554,30 @@ def _har_at_end(
     if mask.sum() < min_rows or not np.isfinite(x[-1]).all():
         return None
     coef, *_ = np.linalg.lstsq(x[mask], target[mask], rcond=None)
-    fitted = np.exp(x[mask] @ coef)
-    scale = float(np.mean(np.maximum(realized[mask], EPS) / fitted))
-    return float(scale * np.exp(x[-1] @ coef))
+    return _fit_forecast(x, target, realized, np.flatnonzero(mask), coef, n - 1, h)
+
+
+def _fit_forecast(
+    x: np.ndarray,
+    target: np.ndarray,
+    realized: np.ndarray,
+    rows: np.ndarray,
+    coef: np.ndarray,
+    end: int,
+    h: int,
+) -> float:
+    """The HAR's forecast at row `end` from its least-squares `coef` (fitted on `rows` of
+    the design `x` against the log proxy `target`): scale x exp(x[end] @ coef).
+
+    The scale, mean(realized / exp(x @ coef)) over the same training rows, is the constant
+    that minimises their QLIKE against the close-to-close `realized` (d/ds of
+    sum(r / (s f) + log(s f)) is 0 there): it carries both E[exp(residual)] of the log fit
+    and the range proxy's level against squared returns (tests/test_edge_volatility.py).
+    `forecast_at_end` and `forecast_walk` both come here (bench_qlike.py swaps it for its
+    estimation candidates, as it swaps `_har_matrix`)."""
+    fitted = np.exp(x[rows] @ coef)
+    scale = float(np.mean(np.maximum(realized[rows], EPS) / fitted))
+    return float(scale * np.exp(x[end] @ coef))
 
 
 def _ewma_last(r2: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> float:
@@ -635,9 +656,7 @@ def forecast_walk(
             if n >= MIN_HAR_SESSIONS and a < b and ok_x[end] and count[b] - count[a] >= min_rows:
                 coef = np.linalg.solve(xtx[b] - xtx[a], xty[b] - xty[a])
                 rows = a + np.flatnonzero(usable[a:b])
-                fitted = np.exp(x[rows] @ coef)
-                scale = float(np.mean(np.maximum(realized[rows], EPS) / fitted))
-                model = float(scale * np.exp(x[end] @ coef))
+                model = _fit_forecast(x, target, realized, rows, coef, end, h)
             if model is not None and np.isfinite(model) and model > 0:
                 v = model
             elif plain is not None:

@@ -270,3 +270,42 @@ def test_ranges_widen_while_the_forecast_rises_from_the_bars_known_then():
         ref = vol.forecast_at_end(storm.iloc[lo : end + 1], (1, 3, 5))
         for h in (1, 3, 5):
             assert scales[h][i] == pytest.approx(ref[h].scale, rel=1e-9), (lo, end, h)
+
+
+def test_the_har_scale_is_the_qlike_best_constant_fitted_on_training_rows_only(monkeypatch):
+    """Issue 33, third pass: the log fit's forecast exp(x @ coef) is biased low (E[exp] of
+    the residual) and on the range proxy's level, not close-to-close's; the scale that maps
+    it must be the QLIKE-best constant on the window's own training rows, whose h-session
+    future is inside the bars (the cycle's path and the backtest's walk alike)."""
+    from scipy.optimize import minimize_scalar
+
+    bars = simulate_garch_bars(400, seed=5)
+    calls: list[tuple] = []
+    product = vol._fit_forecast
+
+    def spy(x, target, realized, rows, coef, end, h):
+        calls.append((x, realized, rows, coef, end, h))
+        return product(x, target, realized, rows, coef, end, h)
+
+    monkeypatch.setattr(vol, "_fit_forecast", spy)
+    got = vol.forecast_at_end(bars, (1, 5), rise=False)
+    assert [c[5] for c in calls] == [1, 5]
+    for (x, realized, rows, coef, end, h), hh in zip(calls, (1, 5), strict=True):
+        assert end == len(bars) - 1 and rows.max() + h <= end  # training rows' futures known
+        fitted = np.exp(x[rows] @ coef)
+        scale = got[hh].variance / float(np.exp(x[end] @ coef))
+        assert scale > 1.0  # exp of a log fit is low; the close-to-close day is wider too
+        y = realized[rows]
+        best = minimize_scalar(
+            lambda ls, y=y, fitted=fitted: vol.mean_qlike(y, np.exp(ls) * fitted),
+            bounds=(-3.0, 3.0),
+            method="bounded",
+            options={"xatol": 1e-9},
+        )
+        assert scale == pytest.approx(np.exp(best.x), rel=1e-5)
+    calls.clear()
+    starts, ends = np.array([0, 0]), np.array([299, 399])
+    walk = vol.forecast_walk(bars, starts, ends, (1,))
+    assert len(calls) == 2 and [c[4] for c in calls] == [299, 399]
+    assert all(c[2].max() + 1 <= c[4] for c in calls)
+    assert walk[1][0][1] == pytest.approx(got[1].variance, rel=1e-9)
