@@ -58,7 +58,7 @@ range proxy of the scored sessions themselves (look-ahead) as the "forecast", an
 the product's design with coefficients fitted on the test years themselves.
 
 Run: python bench/bench_qlike.py [--vix | --round 1 | --round 2] [--rows FILE.pkl]
-(all: about 25 minutes on 2 loaded cores; --round 2 about 10; --vix 2; --rows keeps the
+(all: about 35 minutes on 2 loaded cores; --round 2 about 19; --vix 2; --rows keeps the
 walked rows and reports from them on a second run)
 """
 
