@@ -103,10 +103,7 @@ class Calls:
         group keeps the calls' order."""
         if not len(self):
             return []
-        codes = [np.unique(self[k], return_inverse=True) for k in keys]
-        combined = np.zeros(len(self), dtype=np.int64)
-        for values, code in codes:
-            combined = combined * len(values) + code
+        combined = self._combined(keys)
         order = np.argsort(combined, kind="stable")
         bounds = np.flatnonzero(np.diff(combined[order])) + 1
         out = []
@@ -114,6 +111,19 @@ class Calls:
             first = part[0]
             out.append((tuple(self[k][first] for k in keys), self.take(part)))
         return out
+
+    def group_codes(self, *keys: str) -> tuple[np.ndarray, list[tuple[str | float, ...]]]:
+        """(each call's group number, the groups' key values), groups numbered in `groups`
+        order."""
+        _, first, code = np.unique(self._combined(keys), return_index=True, return_inverse=True)
+        return code.reshape(-1), [tuple(self[k][i] for k in keys) for i in first]
+
+    def _combined(self, keys: tuple[str, ...]) -> np.ndarray:
+        codes = [np.unique(self[k], return_inverse=True) for k in keys]
+        combined = np.zeros(len(self), dtype=np.int64)
+        for values, code in codes:
+            combined = combined * len(values) + code.reshape(-1)
+        return combined
 
 
 def _calls(rows: Sequence[Mapping[str, object]]) -> Calls:
@@ -176,11 +186,17 @@ def build(
     calls["regime_or_unknown"] = np.array(
         ["unknown" if r is None else str(r) for r in calls["regime"]], dtype=object
     )
-    for (sym, h), g in calls.groups("symbol", "horizon"):
-        group = {"symbol": sym, "horizon": int(h), **metrics(g), **ranges(g)}
+    calls["as_of_day"] = calls["as_of_text"].astype("datetime64[D]").astype(np.int64)
+    # every group's scores at once (3,303 groups for 500 symbols), not group by group
+    by_group = metrics_of_groups(calls, "symbol", "horizon")
+    by_regime: dict[tuple[str | float, ...], dict[str, dict[str, Any]]] = {}
+    for (sym, h, r), m in metrics_of_groups(calls, "symbol", "horizon", "regime_or_unknown"):
+        by_regime.setdefault((sym, h), {})[str(r)] = m
+    for ((sym, h), g), (_, m) in zip(calls.groups("symbol", "horizon"), by_group, strict=True):
+        group = {"symbol": sym, "horizon": int(h), **m, **ranges(g)}
         group["volatility"] = vol_scores(g)
         group["model_versions"] = sorted(set(g["model_version"].tolist()))
-        group["by_regime"] = {str(r): metrics(rg) for (r,), rg in g.groups("regime_or_unknown")}
+        group["by_regime"] = by_regime[(sym, h)]
         group["calibration"] = calibration(g)
         group["trend"] = trend(g, group["stronger_baseline"])
         out["groups"].append(group)
@@ -316,41 +332,63 @@ def _sign(v: str | float | None) -> int:
     return 0 if v is None else int(np.sign(float(v)))
 
 
-def metrics(g: Calls) -> dict[str, Any]:
-    h = int(g["horizon"][0])
-    # a report row adds keys to the scores (hit_rate, verdict) that `Scores` does not name
-    rows = {k: g[DIRECTIONAL + k] for k in scores.DIRECTIONAL_ROWS}
-    m: dict[str, Any] = dict(scores.directional_scores(rows, h=h, dates=g["as_of"]))
-    cls = _classes(g)
-    b = float(np.mean(g["brier_row"]))  # scores.brier of the group's probabilities
-    ref = scores.brier(_climatology(g), cls)
-    m.update(
-        {
-            "hit_rate": m["dir_accuracy"],
-            "mae_pct": float(np.mean(np.abs(g["error_pct"]))),
-            "brier": b,
-            "brier_skill": 1 - b / ref if ref else None,
-        }
+def metrics_of_groups(
+    calls: Calls, *keys: str
+) -> list[tuple[tuple[str | float, ...], dict[str, Any]]]:
+    """(key values, scores) of each group of `keys`, in `Calls.groups` order, scored all at
+    once: the directional scores (`models.metrics.directional_scores_by`), MAE next to zero
+    change, the Brier score and its skill against the group's own climatology (the class
+    frequencies of its calls verified before each call's as_of, one pseudo-count each).
+    Counts are those of one group at a time; the means add the same terms in another order
+    (within 1e-12 relative; tests/test_report_groups.py keeps the group-by-group code)."""
+    group, names = calls.group_codes(*keys)
+    size = len(names)
+    first = np.unique(group, return_index=True)[1]
+    horizons = [int(h) for h in calls["horizon"][first]]
+    rows = {k: calls[DIRECTIONAL + k] for k in scores.DIRECTIONAL_ROWS}
+    out = scores.directional_scores_by(rows, group, horizons, calls["as_of_day"])
+    n = np.bincount(group, minlength=size)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.bincount(group, weights=values, minlength=size) / n
+        return out
+
+    brier, ref = mean(calls["brier_row"]), mean(_climatology_brier(calls, group))
+    mae, zero = mean(np.abs(calls["error_pct"])), mean(np.abs(calls["actual_pct"]))
+    result = []
+    for j, m in enumerate(out):
+        row: dict[str, Any] = dict(m)
+        b, r = float(brier[j]), float(ref[j])
+        row.update(
+            {
+                "hit_rate": row["dir_accuracy"],
+                "mae_pct": float(mae[j]),
+                "brier": b,
+                "brier_skill": 1 - b / r if r else None,
+            }
+        )
+        row["baselines"]["zero_change"] = {"mae_pct": float(zero[j])}
+        result.append((names[j], row))
+    return result
+
+
+def _climatology_brier(calls: Calls, group: np.ndarray) -> np.ndarray:
+    """Per call: the Brier term of its group's climatology at its as_of (the class
+    frequencies of the group's calls whose target date is on or before it, plus one each)."""
+    text, code = np.unique(
+        np.concatenate([calls["target_text"], calls["as_of_text"]]), return_inverse=True
     )
-    m["baselines"]["zero_change"] = {"mae_pct": float(np.mean(np.abs(g["actual_pct"])))}
-    return m
-
-
-def _classes(g: Calls) -> np.ndarray:
-    return g["class_code"]  # CLASSES.index of each call's outcome, computed once in `build`
-
-
-def _climatology(g: Calls) -> np.ndarray:
-    """Per call: class frequencies of this group's calls verified before its as_of date
-    (one pseudo-count each), the reference forecast of the Brier skill score."""
-    order = np.argsort(g["target_text"], kind="stable")
-    targets = g["target_text"][order]
-    cls = _classes(g)[order]
-    counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls], axis=0)])
-    known = np.searchsorted(targets, g["as_of_text"], side="right")
-    freq = counts[known] + 1.0
-    out: np.ndarray = freq / freq.sum(axis=1, keepdims=True)
-    return out
+    code = code.reshape(-1)
+    target, as_of = code[: len(calls)], code[len(calls) :]
+    span = len(text) + 1
+    order = np.lexsort((target, group))
+    keys = group[order] * span + target[order]
+    cls = calls["class_code"]
+    counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls[order]], axis=0)])
+    known = np.searchsorted(keys, group * span + as_of, side="right")
+    start = np.searchsorted(keys, group * span, side="left")
+    freq = counts[known] - counts[start] + 1.0
+    return scores.brier_rows(freq / freq.sum(axis=1, keepdims=True), cls)
 
 
 def verdict(m: dict[str, Any]) -> str:
