@@ -339,35 +339,44 @@ def metrics_of_groups(
     once: the directional scores (`models.metrics.directional_scores_by`), MAE next to zero
     change, the Brier score and its skill against the group's own climatology (the class
     frequencies of its calls verified before each call's as_of, one pseudo-count each).
-    Counts are those of one group at a time; the means add the same terms in another order
-    (within 1e-12 relative; tests/test_report_groups.py keeps the group-by-group code)."""
+    Counts, hit rates and the printed means are those of one group at a time; the paired
+    test's Newey-West sums add the same terms in another order (its rounded p and standard
+    error within 1e-12 relative; tests/test_report_groups.py keeps the group-by-group code)."""
     group, names = calls.group_codes(*keys)
     size = len(names)
     first = np.unique(group, return_index=True)[1]
     horizons = [int(h) for h in calls["horizon"][first]]
     rows = {k: calls[DIRECTIONAL + k] for k in scores.DIRECTIONAL_ROWS}
     out = scores.directional_scores_by(rows, group, horizons, calls["as_of_day"])
-    n = np.bincount(group, minlength=size)
-
-    def mean(values: np.ndarray) -> np.ndarray:
-        out: np.ndarray = np.bincount(group, weights=values, minlength=size) / n
-        return out
-
-    brier, ref = mean(calls["brier_row"]), mean(_climatology_brier(calls, group))
-    mae, zero = mean(np.abs(calls["error_pct"])), mean(np.abs(calls["actual_pct"]))
+    # the printed means: each the sum of its group's calls in their order by numpy's own
+    # (pairwise) sum over a 1-D slice, as `np.mean` of the group's array did, so the very
+    # same values (a bincount or reduceat adds them in another order)
+    order = np.argsort(group, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=size))].tolist()
+    terms = [
+        np.ascontiguousarray(values[order])
+        for values in (
+            calls["brier_row"],
+            _climatology_brier(calls, group),
+            np.abs(calls["error_pct"]),
+            np.abs(calls["actual_pct"]),
+        )
+    ]
+    add = np.add.reduce
     result = []
     for j, m in enumerate(out):
+        lo, hi = bounds[j], bounds[j + 1]
+        b, r, mae, zero = (float(add(t[lo:hi])) / (hi - lo) for t in terms)
         row: dict[str, Any] = dict(m)
-        b, r = float(brier[j]), float(ref[j])
         row.update(
             {
                 "hit_rate": row["dir_accuracy"],
-                "mae_pct": float(mae[j]),
+                "mae_pct": mae,
                 "brier": b,
                 "brier_skill": 1 - b / r if r else None,
             }
         )
-        row["baselines"]["zero_change"] = {"mae_pct": float(zero[j])}
+        row["baselines"]["zero_change"] = {"mae_pct": zero}
         result.append((names[j], row))
     return result
 
