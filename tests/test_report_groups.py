@@ -145,3 +145,117 @@ def test_the_printed_means_are_the_very_same_numbers():
             assert new[name] == o[name], (key, name)
         zero = "zero_change"
         assert new["baselines"][zero]["mae_pct"] == o["baselines"][zero]["mae_pct"], key
+
+
+def _old_versus_factors(frame: pd.DataFrame, closes: pd.DataFrame, h: int) -> object:
+    """`scorecard.versus_factors` before the third pass: the factors stacked and reindexed."""
+    from models import scorecard, selective
+
+    model_ic = selective.daily_ic(frame)
+    at = pd.MultiIndex.from_arrays([pd.to_datetime(frame["date"]), frame["symbol"]])
+    factors: dict[str, Any] = {}
+    ics: dict[str, pd.Series] = {}
+    for name, wide in scorecard.factor_values(closes, h).items():
+        long = wide.stack()
+        scored = frame[["date", "realized"]].assign(expected=long.reindex(at).to_numpy())
+        ic = selective.daily_ic(scored)
+        ics[name] = ic
+        years = pd.DatetimeIndex(pd.to_datetime(ic.index)).year
+        factors[name] = {
+            "mean": float(ic.mean()) if len(ic) else None,
+            "t": scorecard._t(ic.to_numpy(float), h),
+            "n_days": len(ic),
+            "years": {str(y): float(ic[years == y].mean()) for y in sorted(set(years.tolist()))},
+        }
+    ranked = [n for n in factors if factors[n]["mean"] is not None]
+    better = max(ranked, key=lambda n: factors[n]["mean"] or 0.0) if ranked else None
+    diff = (model_ic - ics[better]).dropna() if better else pd.Series(dtype=float)
+    mean = float(diff.mean()) if len(diff) else None
+    t = scorecard._t(diff.to_numpy(float), h)
+    return {
+        "factors": factors,
+        "better": better,
+        "diff": mean,
+        "diff_t": t,
+        "beats": bool(mean is not None and mean > 0 and t is not None and t >= 2.0),
+    }
+
+
+def _closes(rng: np.random.Generator, names: list[str], days: pd.DatetimeIndex) -> pd.DataFrame:
+    moves = rng.normal(0.0003, 0.02, (len(days), len(names)))
+    wide = pd.DataFrame(100 * np.exp(np.cumsum(moves, axis=0)), index=days, columns=names)
+    wide.index.name = "date"
+    wide.iloc[rng.random(wide.shape) < 0.05] = np.nan  # sessions a symbol lacks
+    wide.iloc[:300, 0] = np.nan  # a symbol listed late
+    return wide
+
+
+def test_the_factors_looked_up_cell_by_cell_equal_the_stacked_factors():
+    from models import scorecard
+
+    rng = np.random.default_rng(5)
+    names = [f"S{i}" for i in range(8)]
+    days = pd.bdate_range("2005-01-03", periods=420)
+    wide = _closes(rng, names, days)
+    ranked = days[-60:]
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(ranked.to_numpy(), len(names) + 1),
+            "symbol": np.tile(np.array([*names, "GONE"], dtype=object), len(ranked)),
+        }
+    )  # GONE: ranked, no closes
+    frame = pd.concat([frame, frame.iloc[:5]], ignore_index=True)  # a rank stored twice
+    frame["expected"] = rng.normal(0, 0.01, len(frame))
+    frame["realized"] = rng.normal(0, 0.02, len(frame))
+    for h in (1, 5):
+        old = _old_versus_factors(frame, wide, h)
+        assert scorecard.versus_factors(frame, wide, h) == old
+        assert old["factors"]["momentum"]["n_days"] > 0  # type: ignore[index]
+
+
+def test_the_ranking_record_from_the_closes_it_needs_equals_the_one_from_all_of_them(
+    db, monkeypatch
+):
+    """`ranking_record` reads the closes from FACTOR_LOOKBACK sessions before the first ranked
+    date on (one query of the sessions it needs, not the whole history); the record is what
+    the whole history gives. Read from too late a session, it is not (the test can fail)."""
+    from store import bars as bar_store
+    from store import rankings as rank_store
+    from store import symbols
+
+    rng = np.random.default_rng(9)
+    names = [f"S{i}" for i in range(7)]
+    symbols.add(db, names, "synthetic")
+    days = pd.bdate_range("2004-01-01", periods=900)
+    wide = _closes(rng, names, days)
+    for name in names:
+        close = wide[name].dropna()
+        bars = pd.DataFrame(
+            {"open": close, "high": close, "low": close, "close": close, "volume": 1e6},
+            index=close.index,
+        )
+        bars["raw_close"], bars["adj_factor"], bars["provisional"], bars["flagged"] = (
+            close,
+            1.0,
+            0,
+            0,
+        )
+        bar_store.upsert(db, name, bars, "synthetic")
+    rows = [
+        rank_store.RankRow(name, str(d.date()), h, "ranking-v1", 1 + i, len(names), rel)
+        for d in days[-80:-10]
+        for h in (1, 5)
+        for i, (name, rel) in enumerate(zip(names, rng.normal(0, 0.01, len(names)), strict=True))
+    ]
+    rank_store.upsert_many(db, rows)
+    db.conn.commit()
+    start = report._closes_start(db, None, [1, 5])
+    assert start is not None and start > str(days[0].date())  # not the whole history
+    got = report.ranking_record(db)
+    assert got and all(r["record"] for r in got)
+    assert got[0]["record"]["versus"]["factors"]["momentum"]["n_days"] > 0  # type: ignore[index]
+    monkeypatch.setattr(report, "_closes_start", lambda *a: None)
+    assert report.ranking_record(db) == got
+    late = str(days[-200].date())  # fewer sessions than momentum looks back
+    monkeypatch.setattr(report, "_closes_start", lambda *a: late)
+    assert report.ranking_record(db) != got

@@ -32,7 +32,7 @@ import sqlite_utils
 from models import intervals, outcomes, volatility
 from models import metrics as scores
 from models.outcomes import CLASSES
-from models.scorecard import RankingSkill, ranges, ranking, vol_scores
+from models.scorecard import FACTOR_LOOKBACK, RankingSkill, ranges, ranking, vol_scores
 from store import bars as bar_store
 from store import hourly_calls, market
 from store import predictions as ledger
@@ -221,14 +221,17 @@ def ranking_record(
 
     out: list[RankingRecord] = []
     closes: dict[str, pd.Series] = {}
-    for (h,) in db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon").fetchall():
+    horizons = db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon").fetchall()
+    start = _closes_start(db, symbols, [int(h) for (h,) in horizons])
+    for (h,) in horizons:
         frame = pd.DataFrame(rank_store.history(db, int(h)))
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
         frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
         realized = np.full(len(frame), np.nan)
         # every symbol's bars in one query and the dates parsed once, not per symbol
-        closes.update(bar_store.final_closes_many(db, sorted(set(frame["symbol"]) - set(closes))))
+        wanted = sorted(set(frame["symbol"]) - set(closes))
+        closes.update(bar_store.final_closes_many(db, wanted, start))
         as_of = pd.to_datetime(frame["as_of"].to_numpy())
         stamps = as_of.to_numpy()
         for key, idx in frame.groupby("symbol").indices.items():
@@ -259,6 +262,36 @@ def ranking_record(
             }
         )
     return out
+
+
+def _closes_start(
+    db: sqlite_utils.Database, symbols: list[str] | None, horizons: list[int]
+) -> str | None:
+    """The first session whose closes the ranking record can need (None: all of them).
+
+    Per horizon, its factors look back FACTOR_LOOKBACK (or h) sessions of the dates x
+    symbols frame of that horizon's ranked symbols, from their earliest ranked date on; its
+    realized returns look h sessions forward. Any one of those symbols' date that many of
+    its own sessions before the earliest ranked date is no later than the frame's (the
+    frame has every date any of them has), so the closes from the earliest such date give
+    every value the whole history gives."""
+    marks = ",".join("?" * len(symbols or []))
+    among = f" AND symbol IN ({marks})" if symbols else ""
+    (first,) = db.execute(
+        f"SELECT MIN(as_of) FROM rankings WHERE 1{among}", symbols or []
+    ).fetchone()
+    starts = []
+    for h in horizons:
+        (name,) = db.execute(
+            f"SELECT MIN(symbol) FROM rankings WHERE horizon = ?{among}", [h, *(symbols or [])]
+        ).fetchone()
+        if first is None or name is None:
+            continue
+        start = bar_store.final_date_before(db, name, first, max(FACTOR_LOOKBACK, h))
+        if start is None:  # fewer sessions stored than the factors look back: all of them
+            return None
+        starts.append(start)
+    return min(starts) if starts else None
 
 
 def _positions(stamps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
