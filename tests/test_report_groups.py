@@ -101,6 +101,12 @@ def _ledger(seed: int = 7) -> Calls:
     calls["regime_or_unknown"] = np.array(
         ["unknown" if r is None else str(r) for r in regime], dtype=object
     )
+    for key, scale in (("realized_var", 1.0), ("vol_var", 1.1), ("vol_ewma", 0.9)):
+        calls[key] = scale * rng.gamma(2.0, 2e-4, n)
+    calls["vol_trailing"] = rng.gamma(2.0, 2e-4, n)
+    calls["realized_var"][rng.random(n) < 0.05] = np.nan  # not yet known
+    calls["vol_var"][sym == "S02"] = np.nan  # a symbol with no variance forecast
+    calls["vol_ewma"][rng.random(n) < 0.02] = np.nan
     return calls
 
 
@@ -259,3 +265,17 @@ def test_the_ranking_record_from_the_closes_it_needs_equals_the_one_from_all_of_
     late = str(days[-200].date())  # fewer sessions than momentum looks back
     monkeypatch.setattr(report, "_closes_start", lambda *a: late)
     assert report.ranking_record(db) != got
+
+
+def test_the_volatility_scores_of_all_groups_equal_each_group_alone():
+    from models.scorecard import vol_scores
+
+    calls = _ledger(seed=4)
+    group, names = calls.group_codes("symbol", "horizon")
+    got = report.vol_scores_of_groups(calls, group, len(names))
+    old = calls.groups("symbol", "horizon")
+    assert len(got) == len(old)
+    for new, (key, g) in zip(got, old, strict=True):
+        assert new == vol_scores(g), key  # bit for bit: the same sums in the same order
+    assert got[names.index(("S02", 1.0))] == {"n": 0}
+    assert len(got[0]["by_year"]) >= 2

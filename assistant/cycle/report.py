@@ -32,7 +32,14 @@ import sqlite_utils
 from models import intervals, outcomes, volatility
 from models import metrics as scores
 from models.outcomes import CLASSES
-from models.scorecard import FACTOR_LOOKBACK, RankingSkill, ranges, ranking, vol_scores
+from models.scorecard import (
+    FACTOR_LOOKBACK,
+    RankingSkill,
+    VolScores,
+    ranges,
+    ranking,
+    vol_scores,
+)
 from store import bars as bar_store
 from store import hourly_calls, market
 from store import predictions as ledger
@@ -192,9 +199,13 @@ def build(
     by_regime: dict[tuple[str | float, ...], dict[str, dict[str, Any]]] = {}
     for (sym, h, r), m in metrics_of_groups(calls, "symbol", "horizon", "regime_or_unknown"):
         by_regime.setdefault((sym, h), {})[str(r)] = m
-    for ((sym, h), g), (_, m) in zip(calls.groups("symbol", "horizon"), by_group, strict=True):
+    group_of, _ = calls.group_codes("symbol", "horizon")
+    vol_of = vol_scores_of_groups(calls, group_of, len(by_group))
+    for j, (((sym, h), g), (_, m)) in enumerate(
+        zip(calls.groups("symbol", "horizon"), by_group, strict=True)
+    ):
         group = {"symbol": sym, "horizon": int(h), **m, **ranges(g)}
-        group["volatility"] = vol_scores(g)
+        group["volatility"] = vol_of[j]
         group["model_versions"] = sorted(set(g["model_version"].tolist()))
         group["by_regime"] = by_regime[(sym, h)]
         group["calibration"] = calibration(g)
@@ -411,6 +422,52 @@ def metrics_of_groups(
         )
         row["baselines"]["zero_change"] = {"mae_pct": zero}
         result.append((names[j], row))
+    return result
+
+
+def vol_scores_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[VolScores]:
+    """`models.scorecard.vol_scores` of every group at once (group numbers as
+    `Calls.group_codes` gives them): each call's QLIKE terms computed once, and each mean
+    summed over its calls in their order as `np.mean` of the group's array summed it (the
+    same values, tests/test_report_groups.py)."""
+    cols = ("realized_var", "vol_var", "vol_ewma", "vol_trailing")
+    valid = np.logical_and.reduce([np.isfinite(calls[c]) for c in cols])
+    realized = calls["realized_var"]
+    loss = {k: volatility.qlike(realized, calls[f"vol_{k}"]) for k in ("var", "ewma", "trailing")}
+    years = np.array([d[:4] for d in calls["as_of_text"].tolist()], dtype=object)
+    year_names, year_code = np.unique(years, return_inverse=True)
+    year_code = year_code.reshape(-1)
+
+    def scored(at: np.ndarray, keys: np.ndarray) -> dict[int, VolScores]:
+        # (key -> its calls' scores) over the calls `at`, keys sorted, calls in their order
+        order = at[np.argsort(keys[at], kind="stable")]
+        k = keys[order]
+        edges = np.flatnonzero(np.diff(k)) + 1
+        starts, stops = np.r_[0, edges].tolist(), np.r_[edges, len(k)].tolist()
+        terms = {name: np.ascontiguousarray(v[order]) for name, v in loss.items()}
+        out: dict[int, VolScores] = {}
+        for lo, hi in zip(starts, stops, strict=True):
+            q = {name: float(np.add.reduce(t[lo:hi])) / (hi - lo) for name, t in terms.items()}
+            out[int(k[lo])] = {
+                "n": hi - lo,
+                "qlike": q["var"],
+                "qlike_ewma": q["ewma"],
+                "qlike_trailing": q["trailing"],
+                "gain_vs_ewma": 1 - q["var"] / q["ewma"] if q["ewma"] else None,
+                "gain_vs_trailing": 1 - q["var"] / q["trailing"] if q["trailing"] else None,
+            }
+        return out
+
+    at = np.flatnonzero(valid)
+    pooled = scored(at, group) if len(at) else {}
+    width = len(year_names) + 1
+    per_year = scored(at, group * width + year_code) if len(at) else {}
+    result: list[VolScores] = [{"n": 0} for _ in range(size)]
+    for j, v in pooled.items():
+        result[j] = v
+        v["by_year"] = {}
+    for key, v in per_year.items():
+        pooled[key // width]["by_year"][str(year_names[key % width])] = v
     return result
 
 
