@@ -107,6 +107,17 @@ def _ledger(seed: int = 7) -> Calls:
     calls["realized_var"][rng.random(n) < 0.05] = np.nan  # not yet known
     calls["vol_var"][sym == "S02"] = np.nan  # a symbol with no variance forecast
     calls["vol_ewma"][rng.random(n) < 0.02] = np.nan
+    base = rng.uniform(20, 300, n)
+    calls["base_price"], calls["actual_price"] = base, base * np.exp(realized)
+    for lo, hi, width, col in (
+        ("lower", "upper", 0.02, "covered80"),
+        ("lower95", "upper95", 0.04, "covered95"),
+    ):
+        calls[lo] = base * np.exp(-width * rng.uniform(0.5, 1.5, n))
+        calls[hi] = base * np.exp(width * rng.uniform(0.5, 1.5, n))
+        inside = (calls[lo] <= calls["actual_price"]) & (calls["actual_price"] <= calls[hi])
+        calls[col] = np.where(rng.random(n) < 0.1, np.nan, inside.astype(float))  # no range
+    calls["covered95"][sym == "S03"] = np.nan  # a symbol whose calls carried no 95% range
     return calls
 
 
@@ -279,3 +290,17 @@ def test_the_volatility_scores_of_all_groups_equal_each_group_alone():
         assert new == vol_scores(g), key  # bit for bit: the same sums in the same order
     assert got[names.index(("S02", 1.0))] == {"n": 0}
     assert len(got[0]["by_year"]) >= 2
+
+
+def test_the_ranges_of_all_groups_equal_each_group_alone():
+    from models.scorecard import ranges
+
+    calls = _ledger(seed=6)
+    group, names = calls.group_codes("symbol", "horizon")
+    got = report.ranges_of_groups(calls, group, len(names))
+    old = calls.groups("symbol", "horizon")
+    for new, (key, g) in zip(got, old, strict=True):
+        assert new == ranges(g), key  # bit for bit
+    s03 = got[names.index(("S03", 5.0))]
+    assert s03["range95"] == {"n": 0, "coverage": None, "interval_score_pct": None}
+    assert s03["range80"]["n"] > 0

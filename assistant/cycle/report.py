@@ -34,6 +34,8 @@ from models import metrics as scores
 from models.outcomes import CLASSES
 from models.scorecard import (
     FACTOR_LOOKBACK,
+    RangeScore,
+    RangeScores,
     RankingSkill,
     VolScores,
     ranges,
@@ -201,10 +203,11 @@ def build(
         by_regime.setdefault((sym, h), {})[str(r)] = m
     group_of, _ = calls.group_codes("symbol", "horizon")
     vol_of = vol_scores_of_groups(calls, group_of, len(by_group))
+    ranges_of = ranges_of_groups(calls, group_of, len(by_group))
     for j, (((sym, h), g), (_, m)) in enumerate(
         zip(calls.groups("symbol", "horizon"), by_group, strict=True)
     ):
-        group = {"symbol": sym, "horizon": int(h), **m, **ranges(g)}
+        group = {"symbol": sym, "horizon": int(h), **m, **ranges_of[j]}
         group["volatility"] = vol_of[j]
         group["model_versions"] = sorted(set(g["model_version"].tolist()))
         group["by_regime"] = by_regime[(sym, h)]
@@ -439,17 +442,10 @@ def vol_scores_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[Vol
     year_code = year_code.reshape(-1)
 
     def scored(at: np.ndarray, keys: np.ndarray) -> dict[int, VolScores]:
-        # (key -> its calls' scores) over the calls `at`, keys sorted, calls in their order
-        order = at[np.argsort(keys[at], kind="stable")]
-        k = keys[order]
-        edges = np.flatnonzero(np.diff(k)) + 1
-        starts, stops = np.r_[0, edges].tolist(), np.r_[edges, len(k)].tolist()
-        terms = {name: np.ascontiguousarray(v[order]) for name, v in loss.items()}
         out: dict[int, VolScores] = {}
-        for lo, hi in zip(starts, stops, strict=True):
-            q = {name: float(np.add.reduce(t[lo:hi])) / (hi - lo) for name, t in terms.items()}
-            out[int(k[lo])] = {
-                "n": hi - lo,
+        for key, (n, q) in _means_by(at, keys, loss).items():
+            out[key] = {
+                "n": n,
                 "qlike": q["var"],
                 "qlike_ewma": q["ewma"],
                 "qlike_trailing": q["trailing"],
@@ -469,6 +465,50 @@ def vol_scores_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[Vol
     for key, v in per_year.items():
         pooled[key // width]["by_year"][str(year_names[key % width])] = v
     return result
+
+
+def ranges_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[RangeScores]:
+    """`models.scorecard.ranges` of every group at once: each call's interval score
+    computed once, each mean summed over its calls in their order as `np.mean` summed it."""
+    base = calls["base_price"]
+    out: list[dict[str, RangeScore]] = [{} for _ in range(size)]
+    for level, lo, hi, col in (
+        (0.80, "lower", "upper", "covered80"),
+        (0.95, "lower95", "upper95", "covered95"),
+    ):
+        at = np.flatnonzero(np.isfinite(calls[col]))
+        score = intervals.winkler_score(
+            calls["actual_price"] / base, calls[lo] / base, calls[hi] / base, level
+        )
+        means = _means_by(at, group, {"covered": calls[col], "score": score}) if len(at) else {}
+        name = f"range{int(level * 100)}"
+        for j in range(size):
+            n, m = means.get(j, (0, {}))
+            out[j][name] = {
+                "n": n,
+                "coverage": m["covered"] if n else None,
+                "interval_score_pct": float(100 * np.float64(m["score"])) if n else None,
+            }
+    return [RangeScores(range80=o["range80"], range95=o["range95"]) for o in out]
+
+
+def _means_by(
+    at: np.ndarray, keys: np.ndarray, values: Mapping[str, np.ndarray]
+) -> dict[int, tuple[int, dict[str, float]]]:
+    """{key: (its calls among `at`, {name: the mean of values[name] over them})}, keys in
+    sorted order; each mean the sum of the key's calls in their order by numpy's own
+    (pairwise) sum over a 1-D slice, divided by their number: what `np.mean` of the
+    key's array gives, bit for bit (a bincount or reduceat adds in another order)."""
+    order = at[np.argsort(keys[at], kind="stable")]
+    k = keys[order]
+    edges = np.flatnonzero(np.diff(k)) + 1
+    starts, stops = np.r_[0, edges].tolist(), np.r_[edges, len(k)].tolist()
+    terms = {name: np.ascontiguousarray(v[order]) for name, v in values.items()}
+    add = np.add.reduce
+    return {
+        int(k[lo]): (hi - lo, {name: float(add(t[lo:hi])) / (hi - lo) for name, t in terms.items()})
+        for lo, hi in zip(starts, stops, strict=True)
+    }
 
 
 def _climatology_brier(calls: Calls, group: np.ndarray) -> np.ndarray:
