@@ -8,7 +8,8 @@ grows, so each figure is the peak up to and including that stage.
 
 `wait` mode (issue 34): on an existing home (a copy per run), the three waits a person sees,
 `predict` (a cycle with the models loaded, after a warm-up cycle), `report` and the first
-dashboard paint, each in a fresh process, this checkout and `--old DIR` (e.g. a
+dashboard paint (the first frame that shows the watchlist's rows with the snapshot's data;
+`paint` mode also prints its CPU seconds and when the screen settled), each in a fresh process, this checkout and `--old DIR` (e.g. a
 `git worktree add /tmp/scale-old main`) alternately, `--rounds` times; medians against the
 targets (predict <= 1.5 s, report <= 1 s, paint <= 0.3 s), wall and CPU, the load average,
 and whether the old and new outputs (cycle calls, report JSON, dashboard snapshot) are identical.
