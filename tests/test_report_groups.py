@@ -15,7 +15,7 @@ import pandas as pd
 from assistant.cycle import report
 from assistant.cycle.report import DIRECTIONAL, Calls
 from models import metrics as scores
-from models.outcomes import CLASSES
+from models.outcomes import CLASSES, buckets_of
 
 REL = 1e-12
 
@@ -49,6 +49,52 @@ def _old_metrics(g: Calls) -> dict[str, Any]:
     )
     m["baselines"]["zero_change"] = {"mae_pct": float(np.mean(np.abs(g["actual_pct"])))}
     return m
+
+
+def _old_calibration(g: Calls) -> list[Any]:
+    """`report.calibration` before the third pass (one group)."""
+    called = np.isfinite(g["hit"])
+    conf = g["confidence"][called]
+    hit = g["hit"][called]
+    bucket = buckets_of(conf)
+    out: list[Any] = []
+    for b in sorted(set(bucket.tolist())):
+        sel = bucket == b
+        out.append(
+            {
+                "lo": b / 10,
+                "hi": (b + 1) / 10,
+                "n": int(sel.sum()),
+                "stated": float(conf[sel].mean()),
+                "realized": float(hit[sel].mean()),
+            }
+        )
+    return out
+
+
+def _old_trend(g: Calls, baseline: str) -> list[Any]:
+    """`report.trend` before the third pass (one group)."""
+    hit = g["hit"]
+    keep = np.isfinite(hit)
+    column = "up_hit" if baseline == "always_up" else "majority_hit"
+    day = g["target_text"][keep].astype("datetime64[D]")
+    monday = day - ((day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
+    weeks, at = np.unique(monday, return_inverse=True)
+    per = np.zeros((len(weeks), 3))
+    np.add.at(per, at, np.column_stack([np.ones(len(at)), hit[keep], g[column][keep]]))
+    total = np.cumsum(np.vstack([np.zeros(3), per]), axis=0)
+    roll = total[1:] - total[np.maximum(np.arange(1, len(weeks) + 1) - report.ROLLING_WEEKS, 0)]
+    return [
+        {
+            "week": str(w),
+            "n": int(n),
+            "hit_rate": float(hits / n),
+            "baseline": float(base / n),
+        }
+        for w, (n, hits, base) in zip(
+            weeks[-report.TREND_WEEKS :], roll[-report.TREND_WEEKS :], strict=True
+        )
+    ]
 
 
 def _ledger(seed: int = 7) -> Calls:
@@ -118,6 +164,10 @@ def _ledger(seed: int = 7) -> Calls:
         inside = (calls[lo] <= calls["actual_price"]) & (calls["actual_price"] <= calls[hi])
         calls[col] = np.where(rng.random(n) < 0.1, np.nan, inside.astype(float))  # no range
     calls["covered95"][sym == "S03"] = np.nan  # a symbol whose calls carried no 95% range
+    calls["hit"] = rows["hit"]
+    calls["up_hit"], calls["majority_hit"] = rows["always_up_hit"], rows["majority_hit"]
+    calls["confidence"] = rng.uniform(0.3, 0.99, n)
+    calls["model_version"] = rng.choice(np.array(["xgboost-v1", "lstm-v2"], dtype=object), n)
     return calls
 
 
@@ -304,3 +354,20 @@ def test_the_ranges_of_all_groups_equal_each_group_alone():
     s03 = got[names.index(("S03", 5.0))]
     assert s03["range95"] == {"n": 0, "coverage": None, "interval_score_pct": None}
     assert s03["range80"]["n"] > 0
+
+
+def test_calibration_trend_and_versions_of_all_groups_equal_each_group_alone():
+    calls = _ledger(seed=8)
+    group, names = calls.group_codes("symbol", "horizon")
+    rows = report.metrics_of_groups(calls, "symbol", "horizon")
+    baselines = [m["stronger_baseline"] for _, m in rows]
+    assert {"always_up", "majority"} <= set(baselines)  # both baselines' columns are read
+    calibration = report.calibration_of_groups(calls, group, len(names))
+    trend = report.trends_of_groups(calls, group, baselines)
+    versions = report._versions_of_groups(calls, group, len(names))
+    for j, (key, g) in enumerate(calls.groups("symbol", "horizon")):
+        assert calibration[j] == _old_calibration(g), key  # bit for bit
+        assert trend[j] == _old_trend(g, baselines[j]), key
+        assert versions[j] == sorted(set(g["model_version"].tolist())), key
+    assert calibration[names.index(("S01", 1.0))] == []  # never called: no row
+    assert max(len(t) for t in trend) == report.TREND_WEEKS  # long groups keep the last 26

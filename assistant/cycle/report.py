@@ -202,17 +202,19 @@ def build(
     for (sym, h, r), m in metrics_of_groups(calls, "symbol", "horizon", "regime_or_unknown"):
         by_regime.setdefault((sym, h), {})[str(r)] = m
     group_of, _ = calls.group_codes("symbol", "horizon")
-    vol_of = vol_scores_of_groups(calls, group_of, len(by_group))
-    ranges_of = ranges_of_groups(calls, group_of, len(by_group))
-    for j, (((sym, h), g), (_, m)) in enumerate(
-        zip(calls.groups("symbol", "horizon"), by_group, strict=True)
-    ):
+    size = len(by_group)
+    vol_of = vol_scores_of_groups(calls, group_of, size)
+    ranges_of = ranges_of_groups(calls, group_of, size)
+    versions_of = _versions_of_groups(calls, group_of, size)
+    calibration_of = calibration_of_groups(calls, group_of, size)
+    trend_of = trends_of_groups(calls, group_of, [m["stronger_baseline"] for _, m in by_group])
+    for j, ((sym, h), m) in enumerate(by_group):
         group = {"symbol": sym, "horizon": int(h), **m, **ranges_of[j]}
         group["volatility"] = vol_of[j]
-        group["model_versions"] = sorted(set(g["model_version"].tolist()))
+        group["model_versions"] = versions_of[j]
         group["by_regime"] = by_regime[(sym, h)]
-        group["calibration"] = calibration(g)
-        group["trend"] = trend(g, group["stronger_baseline"])
+        group["calibration"] = calibration_of[j]
+        group["trend"] = trend_of[j]
         out["groups"].append(group)
     # every p-value the report shows is one of a family: symbols x horizons x regimes
     family = [x for grp in out["groups"] for x in (grp, *grp["by_regime"].values())]
@@ -537,49 +539,82 @@ def verdict(m: dict[str, Any]) -> str:
     return f"{scores.verdict_text(m, base)}{label}"
 
 
-def calibration(g: Calls) -> list[CalibrationRow]:
-    """Directional calls by the confidence shown with them: stated against realized."""
-    called = np.isfinite(g["hit"])
-    conf = g["confidence"][called]
-    hit = g["hit"][called]
-    bucket = outcomes.buckets_of(conf)
-    out: list[CalibrationRow] = []
-    for b in sorted(set(bucket.tolist())):
-        sel = bucket == b
-        out.append(
+def _versions_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[list[str]]:
+    """Each group's model versions, sorted."""
+    names, code = np.unique(calls["model_version"].astype(str), return_inverse=True)
+    width = max(len(names), 1)
+    out: list[list[str]] = [[] for _ in range(size)]
+    for key in np.unique(group * width + code.reshape(-1)).tolist():
+        out[key // width].append(str(names[key % width]))
+    return out
+
+
+def calibration_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[list[CalibrationRow]]:
+    """Per group, its directional calls by the confidence shown with them (tenths): stated
+    against realized. All groups at once; each mean summed as `np.mean` of the group's
+    bucket summed it (the same values as one group at a time, tests/test_report_groups.py)."""
+    at = np.flatnonzero(np.isfinite(calls["hit"]))
+    bucket = np.zeros(len(calls), dtype=np.int64)
+    bucket[at] = outcomes.buckets_of(calls["confidence"][at])
+    values = {"stated": calls["confidence"], "realized": calls["hit"]}
+    out: list[list[CalibrationRow]] = [[] for _ in range(size)]
+    if not len(at):
+        return out
+    for key, (n, m) in _means_by(at, group * 10 + bucket, values).items():
+        b = key % 10
+        out[key // 10].append(
             {
                 "lo": b / 10,
                 "hi": (b + 1) / 10,
-                "n": int(sel.sum()),
-                "stated": float(conf[sel].mean()),
-                "realized": float(hit[sel].mean()),
+                "n": n,
+                "stated": m["stated"],
+                "realized": m["realized"],
             }
         )
     return out
 
 
-def trend(g: Calls, baseline: str) -> list[TrendWeek]:
-    """Per week (by target date, weeks starting Monday): the rolling 4-week hit rate of the
-    directional calls and the stronger baseline's hit rate on the same calls."""
-    hit = g["hit"]
-    keep = np.isfinite(hit)
-    column = "up_hit" if baseline == "always_up" else "majority_hit"
-    day = g["target_text"][keep].astype("datetime64[D]")
-    monday = day - ((day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
-    weeks, at = np.unique(monday, return_inverse=True)
-    per = np.zeros((len(weeks), 3))
-    np.add.at(per, at, np.column_stack([np.ones(len(at)), hit[keep], g[column][keep]]))
+def trends_of_groups(
+    calls: Calls, group: np.ndarray, baselines: list[str]
+) -> list[list[TrendWeek]]:
+    """Per group and week (by target date, weeks starting Monday; the last TREND_WEEKS):
+    the rolling ROLLING_WEEKS-week hit rate of the directional calls and the group's stronger
+    baseline's hit rate on the same calls. All groups at once: the weeks' counts of calls,
+    hits and baseline hits are sums of 0s and 1s, the same whatever order they are added in."""
+    size = len(baselines)
+    out: list[list[TrendWeek]] = [[] for _ in range(size)]
+    hit = calls["hit"]
+    at = np.flatnonzero(np.isfinite(hit))
+    if not len(at):
+        return out
+    up = np.array([b == "always_up" for b in baselines], dtype=bool)
+    base = np.where(up[group], calls["up_hit"], calls["majority_hit"])
+    day = calls["target_text"][at].astype("datetime64[D]").astype(np.int64)
+    monday = day - ((day + 3) % 7)  # 1970-01-01 was a Thursday
+    first = int(monday.min())
+    span = int(monday.max()) - first + 1
+    keys, inverse = np.unique(group[at] * span + (monday - first), return_inverse=True)
+    inverse = inverse.reshape(-1)
+    per = np.column_stack(
+        [
+            np.bincount(inverse, minlength=len(keys)).astype(float),
+            np.bincount(inverse, weights=hit[at], minlength=len(keys)),
+            np.bincount(inverse, weights=base[at], minlength=len(keys)),
+        ]
+    )
     total = np.cumsum(np.vstack([np.zeros(3), per]), axis=0)
-    roll = total[1:] - total[np.maximum(np.arange(1, len(weeks) + 1) - ROLLING_WEEKS, 0)]
-    return [
-        {
-            "week": str(w),
-            "n": int(n),
-            "hit_rate": float(hits / n),
-            "baseline": float(base / n),
-        }
-        for w, (n, hits, base) in zip(weeks[-TREND_WEEKS:], roll[-TREND_WEEKS:], strict=True)
-    ]
+    owner = keys // span
+    start = np.searchsorted(owner, owner, side="left")  # each week's group's first week
+    rows = np.arange(len(keys))
+    roll = total[rows + 1] - total[np.maximum(rows + 1 - ROLLING_WEEKS, start)]
+    last = np.searchsorted(owner, owner, side="right") - rows <= TREND_WEEKS
+    weeks = (keys % span + first).astype("datetime64[D]")
+    for r in np.flatnonzero(last).tolist():
+        n, hits, b = roll[r].tolist()
+        out[int(owner[r])].append(
+            {"week": str(weeks[r]), "n": int(n), "hit_rate": hits / n, "baseline": b / n}
+        )
+    return out
 
 
 def hourly_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[str, Any]:
