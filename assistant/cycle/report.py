@@ -366,11 +366,17 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
                 if h in wanted[sym]:  # [-1]: a date not stored
                     targets[(sym, h)] = np.r_[values[:, j], np.nan]
         at.update(dict.fromkeys(syms, where))
-    for (name, horizon), g in calls.groups("symbol", "horizon"):
+    # each symbol x horizon's calls by their positions (not cut out of every column)
+    group, names = calls.group_codes("symbol", "horizon")
+    order = np.argsort(group, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(names)))].tolist()
+    as_of = calls["as_of"]
+    for j, (name, horizon) in enumerate(names):
         target = targets.get((str(name), int(horizon)))
         if target is not None:
             where = at[str(name)]
-            out[g["position"]] = target[[where.get(d, -1) for d in g["as_of"]]]
+            rows = order[bounds[j] : bounds[j + 1]]
+            out[rows] = target[[where.get(d, -1) for d in as_of[rows].tolist()]]
     return out
 
 
