@@ -117,9 +117,9 @@ def sessions(
     return pd.DatetimeIndex(known.append(_weekdays(cal, max(start, after), end)))
 
 
-def add_sessions(exchange: str, date: str | pd.Timestamp, n: int) -> pd.Timestamp:
-    """The session `n` sessions after `date` (date itself need not be a session)."""
-    return _add_sessions(exchange, pd.Timestamp(date).normalize(), n)
+def add_sessions(exchange: str, day: str | date | pd.Timestamp, n: int) -> pd.Timestamp:
+    """The session `n` sessions after `day` (it need not be a session itself)."""
+    return _add_sessions(exchange, pd.Timestamp(day).normalize(), n)
 
 
 @functools.lru_cache(maxsize=4096)  # a cycle asks the same (exchange, day, n) per symbol

@@ -201,7 +201,7 @@ class Settings:
 
 def default_home() -> Path:
     env = os.environ.get("ASSISTANT_HOME")
-    if env:
+    if env and env.strip():  # set but blank: as if unset, never the current directory
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir("trading-assistant", appauthor=False))
 

@@ -209,10 +209,10 @@ def wait_stage(stage_name: str, home: Path, out: Path, as_of: date | None) -> di
         def fn() -> object:
             return report_mod.build(db)
     else:  # the dashboard's read: its snapshot, at a fixed clock
-        from store import views
+        from store.views.dashboard import dashboard
 
         def fn() -> object:
-            return views.dashboard(db, now=datetime(2026, 12, 7, 17, tzinfo=UTC))
+            return dashboard(db, now=datetime(2026, 12, 7, 17, tzinfo=UTC))
 
     wall, cpu = time.perf_counter(), time.process_time()
     result = fn()

@@ -7,7 +7,7 @@ Prints, next to their targets:
   (`PRAGMA data_version`) to the updated cells painted (target <= 100 ms); the
   end-to-end latency also includes waiting for the next 0.5 s poll, printed for
   information;
-- the dashboard read alone (store.views.dashboard).
+- the dashboard read alone (store.views.dashboard.dashboard).
 Run: .venv/bin/python bench/bench_tui_paint.py
 """
 
@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from textual.widgets import DataTable  # noqa: E402
 
-from store import views  # noqa: E402
 from store.db import open_db  # noqa: E402
+from store.views.dashboard import dashboard  # noqa: E402
 from tests.tui_fixture import FIXED_NOW, fill  # noqa: E402
 from tui.app import make_app  # noqa: E402
 
@@ -94,14 +94,14 @@ def main() -> int:
         reads = []
         for _ in range(5):
             t = time.perf_counter()
-            views.dashboard(db, now=FIXED_NOW)
+            dashboard(db, now=FIXED_NOW)
             reads.append(time.perf_counter() - t)
         db.close()
         load = os.getloadavg()[0]
         first, refresh, e2e, cpu = asyncio.run(measure(home))
     ok_first, ok_refresh = first <= 0.5, statistics.median(refresh) <= 0.1
     print(
-        f"dashboard read (store.views.dashboard): {statistics.median(reads) * 1000:.0f} ms median"
+        f"dashboard read (store.views.dashboard.dashboard): {statistics.median(reads) * 1000:.0f} ms median"
     )
     print(
         f"first full paint: {first * 1000:.0f} ms (target <= 500 ms) {'PASS' if ok_first else 'FAIL'}"

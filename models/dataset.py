@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from models import features, targets
@@ -36,11 +37,17 @@ class Dataset:
 
     def ret(self, horizons: tuple[int, ...] | None = None) -> np.ndarray:
         """(n, H) forward log returns of the part's rows (for `horizons`, default all)."""
-        return self.Y[[f"ret_h{h}" for h in horizons or self.horizons]].to_numpy()[self.rows]
+        ret: np.ndarray = self.Y[[f"ret_h{h}" for h in horizons or self.horizons]].to_numpy()[
+            self.rows
+        ]
+        return ret
 
     def cls(self, horizons: tuple[int, ...] | None = None) -> np.ndarray:
         """(n, H) classes of the part's rows (for `horizons`, default all)."""
-        return self.Y[[f"cls_h{h}" for h in horizons or self.horizons]].to_numpy()[self.rows]
+        cls: np.ndarray = self.Y[[f"cls_h{h}" for h in horizons or self.horizons]].to_numpy()[
+            self.rows
+        ]
+        return cls
 
 
 def panel(bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]) -> Dataset:
@@ -180,7 +187,9 @@ class Scaler:
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Scaled float32 array; missing values become 0 (the train mean); clipped to ±10."""
-        z = (X.to_numpy(dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
+        z: npt.NDArray[np.float64] = (X.to_numpy(dtype=np.float64) - np.asarray(self.mean)) / (
+            np.asarray(self.std)
+        )
         return np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -10, 10).astype(
             np.float32
         )
@@ -207,7 +216,8 @@ class Windows:
         return len(self.index)
 
     def take(self, sel: np.ndarray | slice) -> np.ndarray:
-        return self.values[self.index[sel]]
+        windows: np.ndarray = self.values[self.index[sel]]
+        return windows
 
 
 def window_index(values: np.ndarray, symbols: np.ndarray, rows: np.ndarray, width: int) -> Windows:

@@ -166,7 +166,7 @@ def winkler_score(
 ) -> np.ndarray:
     """Per-row interval score (Winkler 1972; Gneiting & Raftery 2007), lower is better:
     width + (2/alpha) * distance outside the interval, alpha = 1 - level."""
-    r, lo, hi = (np.asarray(a, dtype=float) for a in (realized, low, high))
+    r, lo, hi = (np.asarray(a, dtype=np.float64) for a in (realized, low, high))
     alpha = 1.0 - level
     below = np.maximum(lo - r, 0.0)
     above = np.maximum(r - hi, 0.0)

@@ -19,6 +19,7 @@ which ends in 2009Q3, carries nothing past it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -119,9 +120,13 @@ SERIES: dict[str, MacroSeries] = {
     )
 }
 # Releases later than their series' rule (found in the agencies' revised schedules).
-LATE_RELEASES: dict[tuple[str, str], str] = {
-    ("UNRATE", "2025-09-01"): "2025-11-20",  # the Sep 2025 Employment Situation (shutdown)
-    ("A191RL1Q225SBEA", "2025-07-01"): "2025-12-23",  # Q3 2025's first GDP estimate (shutdown)
+LATE_RELEASES: dict[tuple[str, date], date] = {
+    ("UNRATE", date(2025, 9, 1)): date(
+        2025, 11, 20
+    ),  # the Sep 2025 Employment Situation (shutdown)
+    ("A191RL1Q225SBEA", date(2025, 7, 1)): date(
+        2025, 12, 23
+    ),  # Q3 2025's first GDP estimate (shutdown)
 }
 CHANGE_PERIODS_M = 3  # months between the value and the one its change is against
 MAX_AGE_DAYS = {"M": 120, "Q": 250}  # period start to the session, beyond which: stale
@@ -131,7 +136,7 @@ def known_from(series: str, period: str | pd.Timestamp) -> pd.Timestamp:
     """The first calendar date a call may use `series`' value for `period` (its first day)."""
     spec = SERIES[series]
     start = pd.Timestamp(period).normalize()
-    key = (series, start.strftime("%Y-%m-%d"))
+    key = (series, start.date())
     if key in LATE_RELEASES:
         return pd.Timestamp(LATE_RELEASES[key])
     last_month = start + pd.DateOffset(months=2 if spec.freq == "Q" else 0)
@@ -145,9 +150,9 @@ def known_from_many(series: str, periods: pd.DatetimeIndex) -> pd.DatetimeIndex:
     months = spec.months_after + (2 if spec.freq == "Q" else 0)
     out = (start + pd.DateOffset(months=months)) + pd.Timedelta(days=spec.day - 1)
     late = [
-        (i, pd.Timestamp(LATE_RELEASES[(series, p.strftime("%Y-%m-%d"))]))
+        (i, pd.Timestamp(LATE_RELEASES[(series, p.date())]))
         for i, p in enumerate(start)
-        if (series, p.strftime("%Y-%m-%d")) in LATE_RELEASES
+        if (series, p.date()) in LATE_RELEASES
     ]
     if late:
         values = out.to_numpy().copy()

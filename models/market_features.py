@@ -24,7 +24,7 @@ TRADING_DAYS = 252
 
 def panel_log_returns(closes: pd.DataFrame) -> pd.DataFrame:
     """Daily log returns per symbol (NaN on a symbol's first bar and across its gaps)."""
-    return np.log(closes.astype(float)).diff()  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
+    return closes.astype(float).transform(np.log).diff()
 
 
 def market_log_returns(closes: pd.DataFrame, index_close: pd.Series | None = None) -> pd.Series:
@@ -32,7 +32,7 @@ def market_log_returns(closes: pd.DataFrame, index_close: pd.Series | None = Non
     where the index has no bar), else the equal-weight cross-sectional mean of log returns."""
     if index_close is not None:
         idx = index_close.astype(float).reindex(closes.index.union(index_close.index)).ffill()
-        return np.log(idx).diff().reindex(closes.index).rename("market")  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
+        return idx.transform(np.log).diff().reindex(closes.index).rename("market")
     return panel_log_returns(closes).mean(axis=1, skipna=True).rename("market")
 
 
@@ -98,8 +98,8 @@ def build(closes: pd.DataFrame, index_close: pd.Series | None = None) -> pd.Data
 
 def forward_returns(closes: pd.DataFrame, h: int) -> pd.DataFrame:
     """Forward h-session log return per symbol: log C_{t+h} - log C_t (a LABEL, never a feature)."""
-    logc = np.log(closes.astype(float))
-    return logc.shift(-h) - logc  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
+    logc = closes.astype(float).transform(np.log)
+    return logc.shift(-h) - logc
 
 
 def market_relative_target(

@@ -235,7 +235,7 @@ def verdict_text(m: Mapping[str, Any], baseline: str = "") -> str:
         word = f"{word} over {baseline}"
     n, dates = m.get("n") or 0, m.get("n_dates") or 0
     p = m.get("p_adjusted")
-    parts = [f"n={n}", f"{dates} dates"]
+    parts = [f"n={n}", f"{dates} date" + ("" if dates == 1 else "s")]
     if p is not None:
         parts.insert(0, f"Holm p={p:.3g}")
     share = m.get("top_year_share")

@@ -39,17 +39,19 @@ ONE_SIDED = 0.95  # a model calling one direction on at least this share of rows
 
 def daily_sigma(close: pd.Series) -> pd.Series:
     """Std of daily log returns over the trailing VOL_WINDOW sessions (known at t)."""
-    return np.log(close).diff().rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
+    return close.transform(np.log).diff().rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
 
 
 def band(close: pd.Series, h: int) -> pd.Series:
     """The FLAT band of each session's h-session move, from the bars up to that session."""
-    return FLAT_K * daily_sigma(close) * np.sqrt(h)
+    return FLAT_K * daily_sigma(close) * float(np.sqrt(h))
 
 
 def realized_return(base_price: ArrayLike, actual_price: ArrayLike) -> np.ndarray:
     """Log return of a call from its base close to the close of its target session."""
-    return np.log(np.asarray(actual_price, dtype=float) / np.asarray(base_price, dtype=float))
+    return np.log(
+        np.asarray(actual_price, dtype=np.float64) / np.asarray(base_price, dtype=np.float64)
+    )
 
 
 def move_code(log_return: np.ndarray, width: np.ndarray | float) -> np.ndarray:
@@ -63,13 +65,16 @@ def move_code(log_return: np.ndarray, width: np.ndarray | float) -> np.ndarray:
 
 def move_class(log_return: np.ndarray, width: np.ndarray | float) -> np.ndarray:
     """Realized class label ('down', 'flat', 'up') per move."""
-    return np.asarray(CLASSES, dtype=object)[np.clip(move_code(log_return, width), 0, 2)]
+    labels: np.ndarray = np.asarray(CLASSES, dtype=object)[
+        np.clip(move_code(log_return, width), 0, 2)
+    ]
+    return labels
 
 
 def direction(log_return: np.ndarray) -> np.ndarray:
     """+1 where the price rose, -1 where it fell, 0 where it is unchanged or unknown."""
     r = np.asarray(log_return, dtype=float)
-    s = np.sign(r, out=np.empty_like(r))  # an array even for one value
+    s: np.ndarray = np.sign(r, out=np.empty_like(r))  # an array even for one value
     s[np.isnan(s)] = 0.0  # what nan_to_num(nan=0.0) then sign gave, without its copies
     return s.astype(np.int64)
 
@@ -187,7 +192,7 @@ def bucket_of(confidence: float) -> int:
 
 def buckets_of(confidence: np.ndarray) -> np.ndarray:
     """`bucket_of` for an array of confidences."""
-    return np.clip(np.trunc(np.asarray(confidence, dtype=float) * 10), 0, 9).astype(np.int64)
+    return np.clip(np.trunc(np.asarray(confidence, dtype=np.float64) * 10), 0, 9).astype(np.int64)
 
 
 def one_sided_label(call: np.ndarray) -> str | None:

@@ -28,7 +28,8 @@ def climatology(cls_known: np.ndarray) -> np.ndarray:
     uniform until a move is known."""
     onehot = np.stack([(cls_known == k).astype(float) for k in (DOWN, FLAT, UP)], axis=1)
     counts = np.cumsum(onehot, axis=0) + 1.0  # one pseudo-count per class
-    return counts / counts.sum(axis=1, keepdims=True)
+    freqs: np.ndarray = counts / counts.sum(axis=1, keepdims=True)
+    return freqs
 
 
 def build(bars: pd.DataFrame, horizons: tuple[int, ...]) -> pd.DataFrame:

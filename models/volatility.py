@@ -47,7 +47,7 @@ LEV_SESSIONS = 5  # sessions of the HAR's slower leverage term (lev5)
 
 def log_returns(close: Closes) -> Closes:
     """Daily close-to-close log returns; NaN on the first session."""
-    return np.log(close.astype(float)).diff()  # type: ignore[attr-defined]  # numpy stubs type a ufunc on pandas as ndarray
+    return close.astype(float).transform(np.log).diff()
 
 
 def close_to_close_var(close: Closes) -> Closes:
@@ -57,7 +57,9 @@ def close_to_close_var(close: Closes) -> Closes:
 
 def parkinson_var(high: pd.Series, low: pd.Series) -> pd.Series:
     """Parkinson (1980) intraday variance: ln(H/L)^2 / (4 ln 2). Ignores the overnight gap."""
-    return np.log(high.astype(float) / low.astype(float)) ** 2 / (4.0 * np.log(2.0))
+    return (high.astype(float) / low.astype(float)).transform(np.log) ** 2 / (
+        4.0 * float(np.log(2.0))
+    )
 
 
 def garman_klass_var(
@@ -67,9 +69,9 @@ def garman_klass_var(
 
     Clipped at 0 (it can dip below on bars with a tiny range). Ignores the overnight gap.
     """
-    hl = np.log(high.astype(float) / low.astype(float))
-    co = np.log(close.astype(float) / open_.astype(float))
-    return (0.5 * hl**2 - (2.0 * np.log(2.0) - 1.0) * co**2).clip(lower=0.0)
+    hl = (high.astype(float) / low.astype(float)).transform(np.log)
+    co = (close.astype(float) / open_.astype(float)).transform(np.log)
+    return (0.5 * hl**2 - (2.0 * float(np.log(2.0)) - 1.0) * co**2).clip(lower=0.0)
 
 
 def daily_realized_var(bars: pd.DataFrame | pd.Series) -> pd.Series:
@@ -82,7 +84,9 @@ def daily_realized_var(bars: pd.DataFrame | pd.Series) -> pd.Series:
         return close_to_close_var(bars)
     if not {"open", "high", "low"} <= set(bars.columns):
         return close_to_close_var(bars["close"])
-    overnight = np.log(bars["open"].astype(float) / bars["close"].astype(float).shift(1)) ** 2
+    overnight = (bars["open"].astype(float) / bars["close"].astype(float).shift(1)).transform(
+        np.log
+    ) ** 2
     gk = garman_klass_var(bars["open"], bars["high"], bars["low"], bars["close"])
     out = overnight + gk
     return out.where(out.notna(), close_to_close_var(bars["close"]))
@@ -108,8 +112,8 @@ def qlike(realized: np.ndarray | pd.Series, forecast: np.ndarray | pd.Series) ->
 
     Realized is floored at EPS so a zero-return window does not give -log(0).
     """
-    r = np.maximum(np.asarray(realized, dtype=float), EPS)
-    f = np.maximum(np.asarray(forecast, dtype=float), EPS)
+    r = np.maximum(np.asarray(realized, dtype=np.float64), EPS)
+    f = np.maximum(np.asarray(forecast, dtype=np.float64), EPS)
     ratio = r / f
     return ratio - np.log(ratio) - 1.0
 

@@ -206,6 +206,12 @@ def calls_after(db: sqlite_utils.Database, after_id: int) -> list[CallRow]:
     return _calls(db, "SELECT * FROM predictions WHERE id > ? ORDER BY id", [after_id])
 
 
+def verified_count(db: sqlite_utils.Database) -> int:
+    """How many calls have been verified: the per-session sums' total (one row a session),
+    not a count over the calls."""
+    return int(db.execute("SELECT COALESCE(SUM(calls), 0) FROM verified_by_target").fetchone()[0])
+
+
 def verified_since(db: sqlite_utils.Database, since: str) -> list[CallRow]:
     return _calls(
         db,

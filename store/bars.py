@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -9,7 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from store.db import date_range, day_text
+from store.db import date_range, day_text, immediate
 
 BAR_COLUMNS = [
     "open",
@@ -39,6 +43,21 @@ WHERE (bars.provisional = 1 OR excluded.provisional = 0)
        OR bars.flagged IS NOT excluded.flagged OR bars.source IS NOT excluded.source)
 """
 BATCH = 20_000  # rows bound per executemany: a 2M-row file never becomes 2M Python tuples
+ROWS_PER_STATEMENT = 50  # rows per INSERT (502 parameters: under SQLite's old 999 limit)
+_VALUES = len(BAR_COLUMNS) + 1  # bound per row: the date and the bar; symbol, source once
+_HEAD, _CONFLICT = _UPSERT.split("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+@functools.cache
+def _upsert_rows(n: int) -> str:
+    """The upsert of `n` rows in one statement, the symbol bound once as ?1 and the source
+    as ?2: SQLite runs one statement of fifty rows in about 55% of the CPU time of fifty
+    statements of one row each (measured: 0.8 s vs 1.45 s per 500k rows)."""
+    rows = (
+        "(?1, " + ", ".join(f"?{3 + _VALUES * r + j}" for j in range(_VALUES)) + ", ?2)"
+        for r in range(n)
+    )
+    return _HEAD + "VALUES " + ", ".join(rows) + _CONFLICT
 
 
 @dataclass(frozen=True)
@@ -55,26 +74,93 @@ def upsert(
 
     The caller owns the transaction, so a file or a fetch lands whole or not at all.
     A final bar never gets overwritten by a provisional one; a row identical to the stored
-    one is not rewritten and counts as unchanged.
+    one is not rewritten and counts as unchanged. A symbol without a row in `symbols` is
+    refused (sqlite3.IntegrityError) before anything is written, also inside `bulk_write`,
+    where SQLite's per-row foreign-key check is off.
     """
     if frame.empty:
         return UpsertResult(0, 0)
+    if db.execute("SELECT 1 FROM symbols WHERE symbol = ?", [symbol]).fetchone() is None:
+        raise sqlite3.IntegrityError(
+            f"FOREIGN KEY constraint failed: no symbols row for {symbol!r}"
+        )
     before = count(db, symbol)
     changed = 0
+    days = _day_texts(pd.DatetimeIndex(frame.index))
+    width = _VALUES
     for at in range(0, len(frame), BATCH):
         part = frame.iloc[at : at + BATCH]
-        # Plain Python lists (tolist) bind several times faster than numpy scalars.
-        dates = pd.DatetimeIndex(part.index).strftime("%Y-%m-%d").to_numpy(dtype=object).tolist()
-        cols = [part[c].to_numpy(dtype=float).tolist() for c in BAR_COLUMNS[:7]]
-        flags = [part[c].to_numpy(dtype=int).tolist() for c in BAR_COLUMNS[7:]]
-        n = len(dates)
-        rows = zip([symbol] * n, dates, *cols, *flags, [source] * n, strict=True)
-        cur = db.conn.executemany(_UPSERT, rows)
-        changed += cur.rowcount if cur.rowcount >= 0 else n
+        n = len(part)
+        # One flat list of plain Python values (tolist: they bind several times faster than
+        # numpy scalars), cut into statements of ROWS_PER_STATEMENT rows: no tuple per row.
+        flat: list[object] = [None] * (n * width)
+        flat[0::width] = days[at : at + n]
+        for i, c in enumerate(BAR_COLUMNS):
+            kind = float if i < 7 else int
+            flat[1 + i :: width] = part[c].to_numpy(dtype=kind).tolist()
+        step = ROWS_PER_STATEMENT * width
+        whole = n - n % ROWS_PER_STATEMENT
+        if whole:
+            cur = db.conn.executemany(
+                _upsert_rows(ROWS_PER_STATEMENT),
+                ([symbol, source, *flat[i : i + step]] for i in range(0, whole * width, step)),
+            )
+            changed += cur.rowcount if cur.rowcount >= 0 else whole
+        if n > whole:
+            cur = db.conn.execute(_upsert_rows(n - whole), [symbol, source, *flat[whole * width :]])
+            changed += cur.rowcount if cur.rowcount >= 0 else n - whole
     # a symbol with no bars before gained every row written (no count to take again)
     added = changed if before == 0 else count(db, symbol) - before
     updated = max(changed - added, 0)
     return UpsertResult(added=added, updated=updated, unchanged=len(frame) - added - updated)
+
+
+def _day_texts(index: pd.DatetimeIndex) -> list[str]:
+    """Session dates as YYYY-MM-DD text, looked up in a table of every day between the
+    first and the last seen so far (20x faster than strftime, and the same str objects
+    are shared by every symbol's rows). Outside years 1000-9999 (and for time zones or
+    missing dates): strftime."""
+    global _DAY_TABLE
+    if index.tz is not None or index.hasnans or not len(index):
+        return list(index.strftime("%Y-%m-%d"))
+    days = index.to_numpy().astype("datetime64[D]").astype(np.int64)
+    lo, hi = int(days.min()), int(days.max())
+    if lo < _FIRST_DAY or hi > _LAST_DAY:
+        return list(index.strftime("%Y-%m-%d"))
+    first, table = _DAY_TABLE
+    if lo < first or hi >= first + len(table):
+        if len(table):
+            lo, hi = min(lo, first), max(hi, first + len(table) - 1)
+        if hi - lo >= _TABLE_DAYS:  # a table that big would stay in memory for little
+            return list(index.strftime("%Y-%m-%d"))
+        first, last = lo, hi
+        span = np.arange(first, last + 1).astype("datetime64[D]")
+        table = np.datetime_as_string(span, unit="D").astype(object)
+        _DAY_TABLE = (first, table)
+    texts: list[str] = table[days - first].tolist()
+    return texts
+
+
+_FIRST_DAY = int(np.datetime64("1000-01-01", "D").astype(np.int64))
+_LAST_DAY = int(np.datetime64("9999-12-31", "D").astype(np.int64))
+_DAY_TABLE: tuple[int, np.ndarray] = (0, np.array([], dtype=object))  # (first day, texts)
+_TABLE_DAYS = 60_000  # at most 164 years of date texts (~4 MB) are kept
+
+
+@contextlib.contextmanager
+def bulk_write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """`immediate` (one BEGIN IMMEDIATE transaction) with SQLite's foreign-key check of
+    every row written off: `upsert` checks its symbol's row once instead. For writing
+    many bars at once (an import); only `symbols` rows and bars may be written inside.
+    The check is back on afterwards, whatever happens."""
+    was_on = bool(db.execute("PRAGMA foreign_keys").fetchone()[0])
+    db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before BEGIN
+    try:
+        with immediate(db):
+            yield db
+    finally:
+        if was_on:
+            db.execute("PRAGMA foreign_keys = ON")
 
 
 def count(db: sqlite_utils.Database, symbol: str) -> int:

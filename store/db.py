@@ -11,8 +11,8 @@ import contextlib
 import errno
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
-from datetime import date
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
 from pathlib import Path
 
 import sqlite_utils
@@ -33,39 +33,97 @@ class StoreError(Exception):
 
 
 class DiskFull(StoreError):
-    """The disk holding the database has no room left (SQLITE_FULL or ENOSPC)."""
+    """No room to write the database: the disk is full (SQLITE_FULL or ENOSPC), the user's
+    disk quota is used up (EDQUOT), or a file reached the process's file-size limit
+    (`ulimit -f`: EFBIG)."""
+
+
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _folder(path: Path) -> Path:
+    return path if path.is_dir() else path.parent
+
+
+def _size_limit_reached(path: Path) -> int | None:
+    """The file-size limit (bytes) when a file of the database is within a page-cache
+    flush of it: SQLite reports a write past the limit as a plain "disk I/O error"."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return None
+    folder = _folder(path)
+    for name in (DB_FILENAME, DB_FILENAME + "-wal"):
+        try:
+            if (folder / name).stat().st_size + 8 * 1024 * 1024 >= soft:
+                return int(soft)
+        except OSError:
+            continue
+    return None
 
 
 def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
-    """Whether `exc` says the disk is full: nothing is wrong with the data, retry later.
+    """Whether `exc` says there is no room to write (DiskFull's three causes): nothing is
+    wrong with the data, retry once there is room.
 
-    SQLite reports a full disk as SQLITE_FULL, except where it cannot create or grow its
-    `-shm` file ("disk I/O error"): an I/O error while the filesystem of `path` has no
-    free space left counts as a full disk too.
+    SQLite reports a full disk as SQLITE_FULL, but a quota, a file-size limit, or a `-shm`
+    file it cannot create or grow as "disk I/O error": such an I/O error counts when the
+    filesystem of `path` has no free space left or a database file is at the file-size
+    limit. (An exceeded quota with free space on the disk stays an I/O error: SQLite keeps
+    no errno to tell it apart.)
     """
     if isinstance(exc, DiskFull):
         return True
     if isinstance(exc, OSError):
-        return exc.errno == errno.ENOSPC
+        return exc.errno in NO_ROOM
     if not isinstance(exc, sqlite3.OperationalError):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
     if code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc):
         return True
-    if path is None or not (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR):
+    if path is None or not is_io_error(exc):
         return False
     try:
-        return os.statvfs(path).f_bavail == 0
+        return os.statvfs(path).f_bavail == 0 or _size_limit_reached(path) is not None
     except OSError:
         return False
 
 
+def is_io_error(exc: BaseException) -> bool:
+    """SQLite's "disk I/O error" (SQLITE_IOERR and its extended codes)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
+
+
 def disk_full_error(path: Path | None, exc: BaseException) -> DiskFull:
-    """`exc` (a full disk) as one plain sentence naming the folder it hit."""
+    """`exc` (no room to write) as one plain sentence naming the folder it hit and why."""
     if isinstance(exc, DiskFull):
         return exc
-    where = f" holding {path if path.is_dir() else path.parent}" if path is not None else ""
-    return DiskFull(f"the disk{where} is full ({exc}); free some space")
+    if path is None:
+        return DiskFull(f"the disk is full ({exc}); free some space")
+    folder = _folder(path)
+    limit = _size_limit_reached(path)
+    if (isinstance(exc, OSError) and exc.errno == errno.EFBIG) or (
+        limit is not None and not isinstance(exc, OSError) and os.statvfs(folder).f_bavail
+    ):
+        size = f" of {limit // 1024:,} KiB" if limit is not None else ""
+        return DiskFull(
+            f"a file in {folder} reached this process's file-size limit{size} "
+            f"(`ulimit -f`; {exc}); raise the limit and run it again"
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.EDQUOT:
+        return DiskFull(f"the disk quota for {folder} is used up ({exc}); free some space")
+    return DiskFull(f"the disk holding {folder} is full ({exc}); free some space")
+
+
+def io_error_message(path: Path, exc: BaseException) -> str:
+    """SQLite's "disk I/O error" that is not known to be a full disk, in one line."""
+    return (
+        f"could not read or write {path} ({exc}): a disk quota used up, a failing or removed "
+        "drive? What this command had not committed was rolled back; `assistant check` "
+        "tests the database"
+    )
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -513,6 +571,14 @@ def date_range(start: str | date | None, end: str | date | None) -> tuple[str, l
     if end:
         sql, params = sql + " AND date <= ?", [*params, day_text(end)]
     return sql, params
+
+
+def bound(row: Iterable[object]) -> tuple[object, ...]:
+    """A row's values as SQLite takes them: a session (a `date`, not a datetime) as its ISO
+    text, everything else as it is."""
+    return tuple(
+        v.isoformat() if isinstance(v, date) and not isinstance(v, datetime) else v for v in row
+    )
 
 
 def day_text(day: str | date) -> str:

@@ -18,9 +18,9 @@ import sqlite_utils
 from store.db import immediate
 
 
-def weekdays_between(start: str, end: str) -> int:
-    """Weekdays after `start` up to and including `end`."""
-    a, b = date.fromisoformat(start[:10]), date.fromisoformat(end[:10])
+def weekdays_between(start: str | date, end: str | date) -> int:
+    """Weekdays after `start` up to and including `end` (dates, or stored ISO text)."""
+    a, b = (d if isinstance(d, date) else date.fromisoformat(d[:10]) for d in (start, end))
     if b <= a:
         return 0
     full, rest = divmod((b - a).days, 7)

@@ -9,10 +9,13 @@ transaction, as with daily bars.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import sqlite_utils
+
+from store.db import day_text
 
 HOURLY_COLUMNS = ["session", "slot", "open", "high", "low", "close", "volume", "flagged"]
 
@@ -75,6 +78,24 @@ def upsert(
     return HourlyUpsert(added=added, updated=updated, unchanged=n - added - updated)
 
 
+def taken_hours(
+    db: sqlite_utils.Database, symbol: str, frame: pd.DataFrame
+) -> tuple[str, str] | None:
+    """The first bar of `frame` (the shape in the module docstring) whose hour of its session
+    already holds a stored bar starting at another time: (its start, the stored start)."""
+    sessions = pd.DatetimeIndex(frame["session"]).strftime("%Y-%m-%d").tolist()
+    slots = frame["slot"].to_numpy(dtype=int).tolist()
+    for ts, day, slot in zip(stamp(pd.DatetimeIndex(frame.index)), sessions, slots, strict=True):
+        row = db.execute(
+            "SELECT ts FROM hourly_bars WHERE symbol = ? AND session = ? AND slot = ? "
+            "AND ts != ? LIMIT 1",
+            [symbol, day, slot, ts],
+        ).fetchone()
+        if row:
+            return ts, str(row[0])
+    return None
+
+
 def count(db: sqlite_utils.Database, symbol: str) -> int:
     row = db.execute("SELECT COUNT(*) FROM hourly_bars WHERE symbol = ?", [symbol]).fetchone()
     return int(row[0])
@@ -85,17 +106,17 @@ def load(
     symbol: str,
     tz: str,
     *,
-    start: str | None = None,
-    end: str | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
 ) -> pd.DataFrame:
     """Hourly bars of one symbol whose sessions lie in [start, end] (dates, inclusive), in
     time order, indexed by bar start in `tz` (the exchange's zone)."""
     sql = "SELECT ts, " + ", ".join(HOURLY_COLUMNS) + " FROM hourly_bars WHERE symbol = ?"
     params: list[str] = [symbol]
     if start:
-        sql, params = sql + " AND session >= ?", [*params, start]
+        sql, params = sql + " AND session >= ?", [*params, day_text(start)]
     if end:
-        sql, params = sql + " AND session <= ?", [*params, end]
+        sql, params = sql + " AND session <= ?", [*params, day_text(end)]
     rows = db.execute(sql + " ORDER BY session, slot", params).fetchall()
     index = pd.DatetimeIndex(pd.to_datetime([r[0] for r in rows], utc=True), name="ts").tz_convert(
         tz
@@ -187,12 +208,14 @@ ORDER BY h.session
 """
 
 
-def rollups(db: sqlite_utils.Database, symbol: str, start: str | None = None) -> pd.DataFrame:
+def rollups(
+    db: sqlite_utils.Database, symbol: str, start: str | date | None = None
+) -> pd.DataFrame:
     """Per session with hourly bars (from `start`, a date): the hours rolled up (open of the
     first slot, highest high, lowest low, close of the last slot) beside the session's
     final daily bar (d_open, d_high, d_low, d_close, adj_factor; NaN where there is none),
     indexed by session date (text)."""
-    rows = db.execute(_ROLLUPS, [symbol, start or ""]).fetchall()
+    rows = db.execute(_ROLLUPS, [symbol, day_text(start) if start else ""]).fetchall()
     cols = ["open", "high", "low", "close", "d_open", "d_high", "d_low", "d_close", "adj_factor"]
     values = np.array([[np.nan if v is None else v for v in r[1:]] for r in rows], dtype=float)
     return pd.DataFrame(

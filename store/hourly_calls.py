@@ -9,11 +9,12 @@ them; `horizon` counts session hours.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
 
-from store.db import ledger_filters
+from store.db import bound, ledger_filters
 from store.predictions import Verdict
 
 
@@ -26,10 +27,10 @@ class HourlyCallRow(NamedTuple):
     horizon: int  # session hours
     model_version: str
     made_at: str
-    session: str
+    session: str | date  # a date goes to SQLite as its ISO text (`insert_many`)
     slot: int
     target: str  # the start of the bar whose close it is scored on
-    target_session: str
+    target_session: str | date
     target_slot: int
     base_price: float
     pred_change_pct: float
@@ -143,7 +144,7 @@ class HourlyCallRecord(TypedDict):
 def insert_many(db: sqlite_utils.Database, rows: Iterable[HourlyCallRow]) -> int:
     """Insert calls; returns how many were new."""
     before = db.execute("SELECT total_changes()").fetchone()[0]
-    db.conn.executemany(_INSERT, list(rows))
+    db.conn.executemany(_INSERT, [bound(r) for r in rows])
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
 
 
@@ -159,10 +160,10 @@ def keys(db: sqlite_utils.Database, as_ofs: Sequence[str]) -> set[tuple[str, str
     return {(s, a, int(h), m) for s, a, h, m in cur.fetchall()}
 
 
-def maturing(db: sqlite_utils.Database, session: str) -> list[Maturing]:
+def maturing(db: sqlite_utils.Database, session: date) -> list[Maturing]:
     """Pending calls whose target bar lies in a session on or before `session`, with the
     close of that bar when it is stored (MATURING_COLUMNS)."""
-    return db.execute(_MATURING, [session]).fetchall()
+    return db.execute(_MATURING, [session.isoformat()]).fetchall()
 
 
 def mark_verified(db: sqlite_utils.Database, rows: Iterable[Verdict]) -> None:

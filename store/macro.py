@@ -6,10 +6,11 @@ first (what a past call saw stays what it saw)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 import sqlite_utils
 
-from store.db import immediate, utcnow
+from store.db import day_text, immediate, utcnow
 
 COLUMNS = ("period", "value", "known_from", "revision")
 
@@ -17,14 +18,15 @@ COLUMNS = ("period", "value", "known_from", "revision")
 def add_values(
     db: sqlite_utils.Database,
     series: str,
-    rows: Iterable[tuple[str, float, str]],
+    rows: Iterable[tuple[str | date, float, str | date]],
     source: str,
-    revised_from: str,
+    revised_from: str | date,
 ) -> tuple[int, int, int]:
     """Store (period, value, known_from) rows of `series`. A period not stored yet is added
     with its known_from; one whose latest stored value differs is stored as a revision known
     from max(known_from, `revised_from`) (the day the revision was seen); an equal value is
-    kept. Returns (added, revised, kept)."""
+    kept. Returns (added, revised, kept). Dates go to SQLite as their ISO text."""
+    revised_from = day_text(revised_from)
     added = revised = kept = 0
     stamp = utcnow()
     with immediate(db):
@@ -37,7 +39,8 @@ def add_values(
                 [series],
             ).fetchall()
         }
-        for period, value, known in rows:
+        for day, value, known_day in rows:
+            period, known = day_text(day), day_text(known_day)
             prior = latest.get(period)
             if prior is None:
                 rev, when = 0, known

@@ -7,13 +7,13 @@ owns the transaction for `save_context`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
 
 import sqlite_utils
 
-from store.db import date_range, immediate, utcnow
+from store.db import bound, date_range, day_text, immediate, utcnow
 
 CONTEXT_COLUMNS = (
     "symbol",
@@ -49,10 +49,13 @@ class CallContext(TypedDict):
 
 
 def add_values(
-    db: sqlite_utils.Database, series: str, rows: Iterable[tuple[str, float]], source: str
+    db: sqlite_utils.Database,
+    series: str,
+    rows: Iterable[tuple[str | date, float]],
+    source: str,
 ) -> tuple[int, int]:
-    """Store (date, value) rows of `series`; dates already stored keep their value.
-    Returns (added, kept)."""
+    """Store (date, value) rows of `series` (a date goes to SQLite as its ISO text); dates
+    already stored keep their value. Returns (added, kept)."""
     rows = list(rows)
     stamp = utcnow()
     with immediate(db):
@@ -60,7 +63,7 @@ def add_values(
         db.conn.executemany(
             "INSERT OR IGNORE INTO market_series (series, date, value, source, collected_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(series, d, float(v), source, stamp) for d, v in rows],
+            [(series, day_text(d), float(v), source, stamp) for d, v in rows],
         )
         added = db.conn.total_changes - before
     return added, len(rows) - added
@@ -88,11 +91,13 @@ def last_date(db: sqlite_utils.Database, series: str) -> str | None:
 
 
 def save_context(db: sqlite_utils.Database, rows: Iterable[Sequence[object]]) -> None:
-    """rows in CONTEXT_COLUMNS order; one per (symbol, as_of), the latest cycle's wins."""
+    """rows in CONTEXT_COLUMNS order; one per (symbol, as_of), the latest cycle's wins. A date
+    in a row (the session, the VIX's, the events') goes to SQLite as its ISO text."""
     cols = ", ".join(CONTEXT_COLUMNS)
     marks = ", ".join("?" for _ in CONTEXT_COLUMNS)
     db.conn.executemany(
-        f"INSERT OR REPLACE INTO call_context ({cols}) VALUES ({marks})", [tuple(r) for r in rows]
+        f"INSERT OR REPLACE INTO call_context ({cols}) VALUES ({marks})",
+        [bound(r) for r in rows],
     )
 
 
@@ -117,32 +122,3 @@ def context_of(
     return {
         r[0]: cast(CallContext, dict(zip(CONTEXT_COLUMNS, r, strict=True))) for r in cur.fetchall()
     }
-
-
-def describe(ctx: Mapping[str, Any], h: int | None = None, dates: bool = True) -> str:
-    """One line for a stored (or computed) context: "VIX 18.2 (pct 64 of 1y); FOMC
-    in 2 sessions (2026-12-09); CPI in 5 sessions (est. 2026-12-14); 3 headlines, sentiment
-    +0.20". With `h`, says whether an event falls within the call's horizon; without
-    `dates`, the events' dates are left out (a narrow title)."""
-    parts = []
-    if ctx.get("vix") is not None:
-        pct = ctx.get("vix_pct")
-        parts.append(
-            f"VIX {ctx['vix']:.1f}" + ("" if pct is None else f" (pct {100 * pct:.0f} of 1y)")
-        )
-    n = ctx.get("event_sessions")
-    if n is not None:
-        text = f"{ctx['next_event']} in {n} session{'s' if n != 1 else ''}" + (
-            f" ({ctx['next_event_date']})" if dates else ""
-        )
-        parts.append(text + (" — within the horizon" if h is not None and n <= h else ""))
-    elif ctx.get("calendar_ends"):
-        parts.append(f"event calendar ends {ctx['calendar_ends']}")
-    c = ctx.get("cpi_sessions")
-    if c is not None:  # the CPI's date is a rule's estimate (models.events)
-        when = f" {ctx['cpi_date']}" if dates else ""
-        text = f"CPI in {c} session{'s' if c != 1 else ''} (est.{when})"
-        parts.append(text + (" — within the horizon" if h is not None and c <= h else ""))
-    if ctx.get("news_n"):
-        parts.append(f"{ctx['news_n']} headlines, sentiment {ctx['news_sentiment']:+.2f}")
-    return "; ".join(parts)

@@ -17,7 +17,7 @@ from typing import NamedTuple, TypedDict, cast
 import sqlite_utils
 
 from store import range_states, schema
-from store.db import ledger_filters
+from store.db import bound, ledger_filters
 
 STATUSES = ("pending", "verified", "expired")
 PASS_CACHE_KIB = 64 << 10  # page cache of a verify pass (the connection's own is restored)
@@ -28,11 +28,11 @@ class CallRow(NamedTuple):
     in its INSERT's order (the NULL-able columns are the optional fields)."""
 
     symbol: str
-    as_of: str
+    as_of: str | date  # a date goes to SQLite as its ISO text (`insert_many`)
     horizon: int
     model_version: str
     made_at: str
-    target_date: str
+    target_date: str | date
     base_price: float
     pred_change_pct: float
     pred_price: float
@@ -154,7 +154,7 @@ def insert_many(db: sqlite_utils.Database, rows: Iterable[CallRow]) -> int:
     """Insert calls (a call already in the ledger is left as it was); returns how many were
     new."""
     before = db.execute("SELECT total_changes()").fetchone()[0]
-    db.conn.executemany(_INSERT, list(rows))
+    db.conn.executemany(_INSERT, [bound(r) for r in rows])
     return int(db.execute("SELECT total_changes()").fetchone()[0] - before)
 
 
@@ -395,13 +395,15 @@ def verified_hits(db: sqlite_utils.Database, symbol: str, until: date) -> list[i
     ]
 
 
-def keys_made_on(db: sqlite_utils.Database, days: Sequence[str]) -> set[tuple[str, str, int, str]]:
+def keys_made_on(
+    db: sqlite_utils.Database, days: Sequence[date]
+) -> set[tuple[str, date, int, str]]:
     """(symbol, as_of, horizon, model_version) of every prediction made as of one of `days`."""
     if not days:
         return set()
     cur = db.execute(
         "SELECT symbol, as_of, horizon, model_version FROM predictions "
         f"WHERE as_of IN ({','.join('?' * len(days))})",
-        list(days),
+        [d.isoformat() for d in days],
     )
-    return {(s, a, int(h), m) for s, a, h, m in cur.fetchall()}
+    return {(s, date.fromisoformat(a), int(h), m) for s, a, h, m in cur.fetchall()}

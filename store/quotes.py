@@ -17,7 +17,7 @@ from typing import Literal, TypedDict, cast
 
 import sqlite_utils
 
-from store.db import immediate
+from store.db import day_text, immediate
 from vocab import live
 
 State = Literal["live", "stale", "closed"]
@@ -188,7 +188,7 @@ def record(
     db: sqlite_utils.Database,
     symbol: str,
     *,
-    session: str,
+    session: str | date,
     price: float,
     at: datetime,
     polled_at: datetime,
@@ -200,6 +200,7 @@ def record(
     """A poll brought `price` quoted at `at`: stored when newer than the stored quote (a
     new session starts a new row), else counted as a miss. Inside the caller's write
     transaction (`immediate`): a poll writes each symbol in one, a replayed hour all."""
+    session = day_text(session)  # the quote rows' text
     old = get(db, symbol)
     fresh = old is None or old["session"] != session
     if not fresh and old is not None and _time(old["at"]) >= at:

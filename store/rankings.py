@@ -8,11 +8,12 @@ same key replaces it (a cycle re-run is idempotent). The caller owns the transac
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import NamedTuple, TypedDict
 
 import sqlite_utils
 
-from store.db import utcnow
+from store.db import bound, utcnow
 
 
 class RankRow(NamedTuple):
@@ -20,7 +21,7 @@ class RankRow(NamedTuple):
     the columns `upsert_many` fills (with made_at, the time of writing)."""
 
     symbol: str
-    as_of: str
+    as_of: str | date  # a date goes to SQLite as its ISO text
     horizon: int
     model_version: str
     rank: int  # 1 = best
@@ -40,7 +41,7 @@ _UPSERT = (
 def upsert_many(db: sqlite_utils.Database, rows: Iterable[RankRow]) -> None:
     """Store ranks (one already stored for the same key is replaced)."""
     now = utcnow()
-    db.conn.executemany(_UPSERT, [(*r, now) for r in rows])
+    db.conn.executemany(_UPSERT, [(*bound(r), now) for r in rows])
 
 
 class Ranking(TypedDict):

@@ -7,18 +7,19 @@ revision; the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import NamedTuple, TypedDict
 
 import sqlite_utils
 
-from store.db import date_range
+from store.db import bound, date_range
 
 
 class RegimeRow(NamedTuple):
     """One symbol's regime at one session: the fields are the columns `upsert_many` fills."""
 
     symbol: str
-    date: str
+    date: str | date  # a date goes to SQLite as its ISO text
     regime: str
     trend: float | None  # None where the closes so far do not define it
     volatility: float | None
@@ -43,7 +44,7 @@ class RegimeAt(TypedDict):
 
 def upsert_many(db: sqlite_utils.Database, rows: Iterable[RegimeRow]) -> None:
     """Store regimes (one already stored for the symbol and session is replaced)."""
-    db.conn.executemany(_UPSERT, list(rows))
+    db.conn.executemany(_UPSERT, [bound(r) for r in rows])
 
 
 def last_dates(db: sqlite_utils.Database) -> dict[str, str]:

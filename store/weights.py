@@ -16,6 +16,8 @@ from typing import NamedTuple, TypedDict, cast
 
 import sqlite_utils
 
+from store.db import day_text
+
 WeightKey = tuple[str, str]  # (symbol, regime)
 
 
@@ -82,7 +84,10 @@ def load(
 
 
 def apply(
-    db: sqlite_utils.Database, changes: Iterable[WeightChangeRow], when: str, valid_from: str
+    db: sqlite_utils.Database,
+    changes: Iterable[WeightChangeRow],
+    when: str,
+    valid_from: str | date,
 ) -> int:
     """Store the changed weights, valid from session `valid_from`; each change is logged."""
     rows = list(changes)
@@ -95,7 +100,7 @@ def apply(
     db.conn.executemany(
         f"INSERT INTO weight_changes ({', '.join(WeightChangeRow._fields)}, changed_at, "
         f"valid_from) VALUES ({', '.join('?' * (len(WeightChangeRow._fields) + 2))})",
-        [(*c, when, valid_from) for c in rows],
+        [(*c, when, day_text(valid_from)) for c in rows],
     )
     return len(rows)
 
@@ -134,11 +139,11 @@ def load_calibration(
 
 
 def add_calibration(
-    db: sqlite_utils.Database, rows: Iterable[CalibrationRow], valid_from: str
+    db: sqlite_utils.Database, rows: Iterable[CalibrationRow], valid_from: str | date
 ) -> None:
     """Store the counts of one verify pass at session `valid_from`."""
     db.conn.executemany(
         f"INSERT INTO calibration_passes ({', '.join(CalibrationRow._fields)}, valid_from) "
         f"VALUES ({', '.join('?' * (len(CalibrationRow._fields) + 1))})",
-        [(*r, valid_from) for r in rows],
+        [(*r, day_text(valid_from)) for r in rows],
     )

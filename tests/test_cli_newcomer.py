@@ -5,6 +5,7 @@ point; a real subprocess and a real SIGINT where the process is."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -115,6 +116,43 @@ def test_a_mistyped_home_in_the_environment_is_refused(tmp_path, capsys, monkeyp
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [
+        ("--home", "", "watch", "add", "AAPL"),
+        ("watch", "add", "AAPL", "--home", " "),
+        ("--home", "", "status"),
+    ],
+    ids=" ".join,
+)
+def test_an_empty_home_is_refused_not_the_current_directory(tmp_path, capsys, monkeypatch, argv):
+    """`--home "$DIR"` with DIR unset: the empty path was the current directory, so
+    `watch add` made a home (assistant.db, logs/) wherever the user stood."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ASSISTANT_COLLECT_SOURCE", "sample")
+    rc, out, err = run(capsys, *argv)
+    assert rc == 1 and out == ""
+    assert one_error(err).startswith("error: --home is empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_home_option_refuses_an_empty_path_too():
+    # not run: before the fix `demo --home ""` replayed a demo into the current directory
+    from assistant.cli import build_parser
+    from assistant.cli.common import home_option
+
+    demo = build_parser()._subparsers._group_actions[0].choices["demo"]
+    assert {a.type for a in demo._actions if "--home" in a.option_strings} == {home_option}
+
+
+def test_a_blank_home_in_the_environment_is_the_default(tmp_path, monkeypatch):
+    from assistant import config
+
+    monkeypatch.setenv("ASSISTANT_HOME", "  ")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert config.default_home() == tmp_path / "xdg" / "trading-assistant"
+
+
+@pytest.mark.parametrize(
     "command",
     [("watch", "add", "AAPL"), ("collect", "--until", "2004-09-01")],
     ids=" ".join,
@@ -222,6 +260,24 @@ def test_a_cp1252_file_says_how_to_fix_it_and_imports_with_encoding(tmp_path, ca
     assert rc == 0 and "AAPL 3 rows (2012-01-03 … 2012-01-05), 3 added" in out, err
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_output_to_a_narrow_encoding_is_not_a_traceback(tmp_path, encoding):
+    """A terminal or file that is not UTF-8 (PYTHONIOENCODING=ascii, a Latin-1 locale): the
+    import's summary line ('2012-01-03 … 2012-01-05') ended in UnicodeEncodeError, exit 1,
+    after the rows were stored."""
+    csv = _csv(tmp_path / "AAPL.csv", "utf-8")
+    ran = subprocess.run(
+        [sys.executable, "-m", "assistant", "--home", str(tmp_path / "home"), "import", str(csv)],
+        cwd=ROOT,
+        env={**env(), "PYTHONIOENCODING": encoding},
+        capture_output=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr.decode(errors="replace")
+    assert b"AAPL 3 rows (2012-01-03 ? 2012-01-05), 3 added" in ran.stdout
+
+
 def test_an_unknown_encoding_is_one_line(tmp_path, capsys):
     home = tmp_path / "home"
     csv = _csv(tmp_path / "AAPL.csv", "utf-8")
@@ -254,6 +310,19 @@ def test_watch_add_suggests_the_close_match_the_sample_knows(tmp_path, capsys, m
     monkeypatch.setenv("ASSISTANT_COLLECT_SOURCE", "yahoo")  # it knows no list of symbols
     rc, out, _ = run(capsys, "--home", str(home), "watch", "add", "MSTF")
     assert rc == 0 and "did you mean" not in out
+
+
+def test_watch_add_on_yahoo_gives_a_share_class_its_dash(tmp_path, capsys, monkeypatch):
+    """BRK.B, as brokers and most sites write it: Yahoo has no bars under that name (it is
+    BRK-B), so every collect failed with "no data". Exchange suffixes stay as they are."""
+    monkeypatch.setenv("ASSISTANT_COLLECT_SOURCE", "yahoo")
+    home = tmp_path / "home"
+    rc, out, _ = run(capsys, "--home", str(home), "watch", "add", "BRK.B", "7203.T", "VOD.L")
+    assert rc == 0
+    assert "did you mean BRK-B? (`assistant watch remove BRK.B` takes BRK.B off" in out
+    assert out.count("did you mean") == 1
+    rc, out, _ = run(capsys, "--home", str(home), "watch", "add", "HEI.A", "--json")
+    assert json.loads(out)["did_you_mean"] == {"HEI.A": "HEI-A"}
 
 
 # -- SIGINT: exit 130, no abort -------------------------------------------------------------

@@ -12,8 +12,9 @@ import pandas as pd
 
 from assistant.cycle.plan import RULES_VERSION, plan
 from store import predictions as ledger
-from store import symbols, views
+from store import symbols
 from store.db import immediate, open_db
+from store.views.dashboard import dashboard
 from tests.cli_fixture import run_cli
 from tests.cycle_fixture import synthetic_home
 from tests.test_cycle_plan import evidence
@@ -112,9 +113,10 @@ async def test_the_dashboard_says_no_measured_edge_once(home):
     db.close()
     _predict(home)
     db = open_db(home)
-    snap = views.dashboard(db, now=FIXED_NOW)
+    snap = dashboard(db, now=FIXED_NOW)
     db.close()
-    assert snap.get("edge_line") == NO_EDGE_LINE
+    calls = [r["call"] for r in snap["watchlist"]]
+    assert calls and all(c is not None and c["direction"] == "flat" for c in calls)
     app = make_app(home, clock=lambda: FIXED_NOW, poll_seconds=0.05)
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)

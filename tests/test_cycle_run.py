@@ -25,13 +25,13 @@ def test_cycle_over_synthetic_history_records_calls_and_regimes(home):
         (s, h) for s in ("AAA", "BBB") for h in (1, 3, 5)
     }
     for c in calls:
-        assert c.as_of == "2024-03-28" and c.rules_only and c.model_version == "signals-v1"
+        assert c.as_of == date(2024, 3, 28) and c.rules_only and c.model_version == "signals-v1"
         assert c.direction in ("up", "down", "flat")
         assert c.confidence is None if c.direction == "flat" else 0 < c.confidence < 1
         assert c.lower < c.target_price < c.upper
         assert "no measured edge yet, n=0" in c.skill and "rules serve" in c.note
     # Good Friday 2024-03-29 is no NYSE session: h=1 lands on Monday
-    assert {c.target_date for c in calls if c.horizon == 1} == {"2024-04-01"}
+    assert {c.target_date for c in calls if c.horizon == 1} == {date(2024, 4, 1)}
     rows = ledger.listing(db)
     assert len(rows) == 6 and {r["status"] for r in rows} == {"pending"}
     assert json.loads(rows[0]["signals"])["serving"] == "rules"
@@ -72,8 +72,8 @@ def test_holiday_moves_the_target_to_the_next_session(home):
         home, {"HOL": price_path(100 + np.arange(len(dates)) * 0.1, dates=dates)}
     )
     calls = {c.horizon: c for c in run_cycle(db, home, settings, as_of=date(2024, 7, 3))}
-    assert calls[1].target_date == "2024-07-05"  # July 4th is skipped
-    assert calls[3].target_date == "2024-07-09"
+    assert calls[1].target_date == date(2024, 7, 5)  # July 4th is skipped
+    assert calls[3].target_date == date(2024, 7, 9)
 
 
 def test_removed_symbol_keeps_its_history(home):

@@ -10,6 +10,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 
 import pytest
 
@@ -267,3 +268,54 @@ def test_after_a_big_collection_the_wal_is_cut_back(tmp_path):
         db.close()
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(30) == 0
+
+
+def _limited(kib: int):
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (kib * 1024, resource.RLIM_INFINITY))
+
+    return limit
+
+
+def test_a_file_size_limit_is_one_line_and_the_database_stays_whole(tmp_path):
+    """`ulimit -f` (a login limit on shared machines): SQLite reports the write past it as
+    "disk I/O error", and `collect` ended in a traceback. Now one line that names the limit,
+    exit 1, the database intact; with the limit lifted the same collect completes."""
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "AAPL", "MSFT", "IBM").returncode == 0
+    cmd = [sys.executable, "-m", "assistant", "--home", str(home), "collect", "--source", "sample"]
+    ran = subprocess.run(
+        cmd,
+        cwd=daemon_fixture.ROOT,
+        env=daemon_fixture.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limited(600),
+    )
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
+    (line,) = ran.stderr.strip().splitlines()
+    assert line.startswith(f"error: a file in {home} reached this process's file-size limit")
+    assert "600 KiB" in line and "ulimit -f" in line
+    assert query(home, "PRAGMA integrity_check") == [("ok",)]
+    done = cli(home, "collect", "--source", "sample")
+    assert done.returncode == 0, done.stderr
+    assert query(home, "SELECT COUNT(DISTINCT symbol) FROM bars") == [(3,)]
+
+
+def test_no_room_names_its_cause():
+    from pathlib import Path
+
+    from store.db import disk_full_error, is_disk_full
+
+    here = Path(__file__).parent
+    quota = OSError(errno.EDQUOT, "Disk quota exceeded")
+    too_big = OSError(errno.EFBIG, "File too large")
+    assert is_disk_full(quota) and is_disk_full(too_big)
+    assert str(disk_full_error(here, quota)).startswith(f"the disk quota for {here} is used up")
+    assert "file-size limit" in str(disk_full_error(here, too_big))
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert str(disk_full_error(here, full)).startswith(f"the disk holding {here} is full")
+    assert not is_disk_full(OSError(errno.EIO, "Input/output error"))

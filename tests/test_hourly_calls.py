@@ -565,3 +565,30 @@ def test_no_call_is_made_from_an_hour_of_a_session_flagged_as_not_rolling_up(hom
     with immediate(db):
         hourly_bars.flag_sessions(db, "AAA", ["2024-11-21"], True)
     assert hourly.calls_as_of(db, "AAA", "XNYS", bar, [1, 3, 5]) == []
+
+
+def test_calls_made_before_hourly_calls_were_turned_off_are_still_scored(home):
+    """A user turned `hourly_horizons` off with hour-ahead calls pending: their slot stopped,
+    `verify --hourly` refused ("hour-ahead calls are off"), and the calls stayed pending for
+    good. Now the CLI and the live daemon's daily verification score them; with nothing
+    pending, `verify --hourly` still says they are off."""
+    from assistant.daemon import jobs
+    from assistant.daemon.live_driver import _daily
+
+    db, settings = _home(home)
+    hourly.run_hourly(db, settings, ["AAA"], at="2024-11-27 15:35-05:00")
+    db.close()
+    ran = run_cli(home, "verify", "--hourly", "--at", "2024-11-29T11:31")  # off by default
+    assert ran.returncode == 0, ran.stderr
+    assert "verified 2" in ran.stdout and "waiting 1" in ran.stdout
+    db = open_db(home)
+    off = dataclasses.replace(
+        settings, cycle=dataclasses.replace(settings.cycle, hourly_horizons=())
+    )
+    daily = _daily(jobs.Context(db, home, off), None, datetime(2024, 12, 2, 17, tzinfo=NY))
+    _, said = daily["verify"](lambda f, m: None)
+    assert "hour-ahead calls left from before they were turned off: verified 1" in said
+    assert hourly_calls.counts(db) == {"pending": 0, "verified": 3, "expired": 0}
+    db.close()
+    none_left = run_cli(home, "verify", "--hourly")
+    assert none_left.returncode == 1 and "hour-ahead calls are off" in none_left.stderr

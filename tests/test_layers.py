@@ -139,3 +139,19 @@ def test_training_and_serving_the_fast_kinds_never_imports_torch(home):
         }
         assert "models" in imported and "pandas" in imported  # the listing is real
         assert "torch" not in imported, args
+
+
+def test_every_views_module_sits_in_the_views_layers_contract():
+    """The TUI's read API (store/views/) is layered too: a module left out of its contract
+    could import any other."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contract = next(
+        c
+        for c in config["tool"]["importlinter"]["contracts"]
+        if c.get("containers") == ["store.views"]
+    )
+    layered = {m.strip() for layer in contract["layers"] for m in layer.split("|")}
+    modules = {p.stem for p in (ROOT / "store" / "views").glob("*.py") if p.stem != "__init__"}
+    assert modules - layered == set()

@@ -9,7 +9,8 @@ import pandas as pd
 
 from models import ranking, volatility
 from store import bars as bar_store
-from store import symbols, views
+from store import symbols
+from store.views.watchlist import stale_sources
 
 
 def _closes(n_sessions: int = 300, n_symbols: int = 12) -> pd.DataFrame:
@@ -95,6 +96,6 @@ def test_stale_sources_name_each_symbol_newest_bars_source(db):
         "WHERE symbol IN (?, ?, ?) GROUP BY symbol) n ON b.symbol = n.symbol AND b.date = n.date",
         ["AAA", "BBB", "DDD"],
     ).fetchall()
-    assert views.stale_sources(db, ["AAA", "BBB", "DDD"]) == sorted(r[0] for r in old)
-    assert views.stale_sources(db, ["AAA", "BBB", "DDD"]) == ["csv", "sample"]
-    assert views.stale_sources(db, ["DDD"]) == []
+    assert stale_sources(db, ["AAA", "BBB", "DDD"]) == sorted(r[0] for r in old)
+    assert stale_sources(db, ["AAA", "BBB", "DDD"]) == ["csv", "sample"]
+    assert stale_sources(db, ["DDD"]) == []

@@ -8,7 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from store import symbols, views
+from store import symbols
+from store.views.dashboard import dashboard
+from store.views.pending import pending
+from store.views.symbol import signal_contributions, symbol_detail
+from store.views.trend import accuracy_trend
+from store.views.watchlist import watchlist
 from tests.tui_fixture import FIXED_NOW, fill
 from vocab import status
 
@@ -27,14 +32,14 @@ def test_sessions_left_count_stored_sessions_since_the_call(db):
         "base_price, pred_change_pct, pred_price, direction) "
         "VALUES ('AAA', '2018-06-28', 3, 'm', 'x', '2018-07-03', 1, 0, 1, 'up')"
     )
-    assert views.pending(db, "2018-06-29")[0]["sessions_left"] == 2
+    assert pending(db, "2018-06-29")[0]["sessions_left"] == 2
     for day in ["2018-07-02", "2018-07-03"]:
         db.execute(
             "INSERT INTO bars (symbol, date, open, high, low, close, raw_close, source) "
             "VALUES ('AAA', ?, 1, 1, 1, 1, 1, 'sample')",
             [day],
         )
-    assert views.pending(db, "2018-07-03")[0]["sessions_left"] == 0
+    assert pending(db, "2018-07-03")[0]["sessions_left"] == 0
 
 
 def test_daemon_online_offline_rules():
@@ -55,9 +60,9 @@ def test_daemon_online_offline_rules():
 
 def test_signal_contributions_accept_the_cycle_format_and_plain_maps():
     cycle = {"contributions": {"rsi": 0.1, "macd": -0.3, "model": 0.2}, "votes": {"rsi": 1}}
-    assert views.signal_contributions(cycle) == [("macd", -0.3), ("model", 0.2), ("rsi", 0.1)]
-    assert views.signal_contributions({"cross": {"vote": -1, "weight": 0.5}}) == [("cross", -0.5)]
-    assert views.signal_contributions("not a dict") == []
+    assert signal_contributions(cycle) == [("macd", -0.3), ("model", 0.2), ("rsi", 0.1)]
+    assert signal_contributions({"cross": {"vote": -1, "weight": 0.5}}) == [("cross", -0.5)]
+    assert signal_contributions("not a dict") == []
 
 
 def _pred(db, sym, as_of, target, hit, up, status="verified"):
@@ -88,10 +93,10 @@ def test_hit_rate_and_always_up_baseline_use_the_same_verified_calls(db):
         _pred(db, "AAA", f"2018-01-0{i + 1}", f"2018-01-0{i + 2}", hit, up)
     _pred(db, "AAA", "2018-01-09", "2018-01-10", None, None, status="pending")
     db.conn.commit()
-    row = views.watchlist(db)[0]
+    row = watchlist(db)[0]
     assert (row["n"], row["hit_rate"], row["baseline"]) == (4, 0.75, 0.25)
     assert row["call"]["as_of"] == "2018-01-09"  # the latest call, pending
-    trend = views.accuracy_trend(db, window=2)
+    trend = accuracy_trend(db, window=2)
     assert trend["n"] == 4 and trend["hit_rate"] == 0.75 and trend["base_rate"] == 0.25
     assert trend["dates"] == [
         "2018-01-03",
@@ -103,13 +108,13 @@ def test_hit_rate_and_always_up_baseline_use_the_same_verified_calls(db):
 
 def test_dashboard_snapshot_reads_everything_in_one_go(db):
     fill(db)
-    data = views.dashboard(db, now=FIXED_NOW)
+    data = dashboard(db, now=FIXED_NOW)
     assert [r["symbol"] for r in data["watchlist"]] == ["AAPL", "^GSPC", "^IXIC"]
     assert data["daemon"]["online"] and data["daemon"]["sim_date"] == "2018-06-29"
     assert all(p["sessions_left"] >= 1 for p in data["pending"])
     assert [j["job"] for j in data["jobs"]] == ["train"]
     assert data["queued"] == 0 and not db.conn.in_transaction  # the read transaction is closed
-    detail = views.symbol_detail(db, "AAPL")
+    detail = symbol_detail(db, "AAPL")
     assert len(detail["bars"]) == 120 and detail["bars"][-1]["date"] == "2018-06-29"
     assert detail["signals"][0][0] in ("rsi", "macd", "cross", "regime")
 
@@ -145,7 +150,7 @@ def test_with_no_directional_call_the_trend_charts_the_ranges_coverage(db):
             [c80, c95, f"2018-01-0{i + 1}"],
         )
     db.conn.commit()
-    trend = views.accuracy_trend(db, window=2)
+    trend = accuracy_trend(db, window=2)
     assert trend["n"] == 0 and trend["dates"] == []
     assert trend["range_dates"] == ["2018-01-03", "2018-01-04", "2018-01-05"]
     assert trend["cov80"] == [0.5, 0.5, 1.0] and trend["cov95"] == [1.0, 1.0, 0.5]
@@ -222,7 +227,7 @@ def test_the_per_session_sums_follow_every_write_to_the_calls(db):
         db.execute("UPDATE predictions SET status = 'pending' WHERE id % 13 = 0")
         db.execute("DELETE FROM predictions WHERE id % 17 = 0")
     assert db.execute(KEPT_SUMS).fetchall() == db.execute(SUMS_OVER_CALLS).fetchall()
-    trend = views.accuracy_trend(db)
+    trend = accuracy_trend(db)
     n, hits = db.execute(
         "SELECT COUNT(hit), SUM(hit) FROM predictions WHERE status = 'verified'"
     ).fetchone()
@@ -242,7 +247,7 @@ def test_opening_an_older_database_fills_the_per_session_sums(home):
     db = open_db(home)  # what the CLI, the daemon and the TUI do first
     try:
         assert expected and db.execute(KEPT_SUMS).fetchall() == expected
-        assert views.accuracy_trend(db)["n"] == sum(row[2] for row in expected)
+        assert accuracy_trend(db)["n"] == sum(row[2] for row in expected)
     finally:
         db.close()
 
@@ -281,3 +286,31 @@ def test_a_verify_pass_adds_each_call_once_and_a_failed_pass_changes_nothing(db,
     with immediate(db):  # a plain update outside a pass still moves the sums
         db.execute("UPDATE predictions SET hit = 0 WHERE id = ?", [pending[0]])
     assert db.execute(KEPT_SUMS).fetchall() == db.execute(SUMS_OVER_CALLS).fetchall() != before
+
+
+def test_every_row_a_view_reads_names_exactly_its_types_keys(db):
+    """The views read rows by name (store.views.read.rows): each SELECT must give exactly its
+    TypedDict's keys, or the type the screens rely on says something the row does not hold."""
+    from store.views.activity import CommandLine, RunningJob, recent_commands, running_jobs
+    from store.views.calls import LatestCall
+    from store.views.pending import PendingCall
+    from store.views.symbol import HistoryCall
+
+    fill(db)
+    db.execute(
+        "INSERT INTO commands (kind, args, created_at, status) "
+        "VALUES ('predict', '{}', '2018-06-29T21:00:00+00:00', 'queued')"
+    )
+    data = dashboard(db, now=FIXED_NOW)
+    detail = symbol_detail(db, "AAPL")
+    read = {
+        RunningJob: running_jobs(db),
+        CommandLine: recent_commands(db),
+        LatestCall: [r["call"] for r in data["watchlist"] if r["call"]],
+        PendingCall: data["pending"],
+        HistoryCall: detail["history"],
+    }
+    for row_type, got in read.items():
+        assert got, row_type.__name__  # something was read, so the check below can fail
+        keys = row_type.__required_keys__ | row_type.__optional_keys__
+        assert all(set(r) == keys for r in got), (row_type.__name__, set(got[0]) ^ keys)

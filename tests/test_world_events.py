@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -131,13 +132,13 @@ def test_fomc_dates_past_the_table_come_from_config_and_bad_ones_are_one_error_l
     home.mkdir()
     db = open_db(home)
     plain = load(home).events.fomc
-    before = world_context(db, {"SPY": "2026-12-10"}, "XNYS", plain)["SPY"]
+    before = world_context(db, {"SPY": date(2026, 12, 10)}, "XNYS", plain)["SPY"]
     assert before.calendar_ends == "2026-12-31" and before.next_event is None
     (home / "config.toml").write_text('[events]\nfomc = ["2027-01-27", "2027-03-17"]\n')
     added = load(home).events.fomc
-    after = world_context(db, {"SPY": "2026-12-10"}, "XNYS", added)["SPY"]
+    after = world_context(db, {"SPY": date(2026, 12, 10)}, "XNYS", added)["SPY"]
     db.close()
-    assert (after.next_event, after.next_event_date) == ("FOMC", "2027-01-27")
+    assert (after.next_event, after.next_event_date) == ("FOMC", date(2027, 1, 27))
     assert after.event_sessions == len(xnys("2026-12-11", "2027-01-27"))
     assert after.calendar_ends is None
     assert events.calendar_end(added) == "2027-12-31"

@@ -3,6 +3,8 @@ the layout yfinance 1.x returns (and the older flat one), stored once, scored of
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import yfinance.exceptions as yfe
 from curl_cffi.requests.exceptions import Timeout
@@ -13,7 +15,8 @@ from assistant.ingest.news import collect_news, parse
 from assistant.ingest.sources.yahoo import YahooSource
 from models import sentiment
 from store import news as news_store
-from store import symbols, views
+from store import symbols
+from store.views.symbol import symbol_detail
 from tests.test_data_yahoo import FakeTicker, FakeYF, at
 
 
@@ -116,11 +119,11 @@ def test_news_is_collected_deduplicated_and_a_failure_writes_nothing(home, db):
     yf.news_answers["AAPL"] = [item("a3", "Apple shares fall", "2024-03-08T15:00:00Z")]
     with at("2024-03-12 22:30:00+00:00"):
         collect_news(db, YahooSource(home, yf=yf), ["AAPL"])
-    ctx = world_context(db, {"AAPL": "2024-03-08"}, "XNYS")["AAPL"]
+    ctx = world_context(db, {"AAPL": date(2024, 3, 8)}, "XNYS")["AAPL"]
     assert ctx.news_n == 1 and ctx.news_sentiment == 1.0
-    later = world_context(db, {"AAPL": "2024-03-12"}, "XNYS")["AAPL"]
+    later = world_context(db, {"AAPL": date(2024, 3, 12)}, "XNYS")["AAPL"]
     assert later.news_n == 3 and later.news_sentiment == pytest.approx(-1 / 3)
-    detail = views.symbol_detail(db, "AAPL")
+    detail = symbol_detail(db, "AAPL")
     assert len(detail["news"]) == 3 and detail["news_days"] == 2
     assert detail["news_needed_days"] == news_store.MIN_HISTORY_DAYS
 

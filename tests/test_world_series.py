@@ -6,6 +6,8 @@ the VIX shipped with `arch` (2014-01-03 … 2019-01-03) is the series' own sourc
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,13 +90,13 @@ def series_frame_from_arch() -> pd.Series:
 def test_context_at_d_sees_the_vix_of_d_and_nothing_later(db):
     collect_series(db, Settings(), ArchVix(), until="2016-12-30")
     full = series_frame(db, "^VIX")
-    ctx = world_context(db, {"SPY": "2016-03-14"}, "XNYS")["SPY"]
-    assert ctx.vix == full.loc["2016-03-14"] and ctx.vix_date == "2016-03-14"
+    ctx = world_context(db, {"SPY": date(2016, 3, 14)}, "XNYS")["SPY"]
+    assert ctx.vix == full.loc["2016-03-14"] and ctx.vix_date == date(2016, 3, 14)
     # the same context from a store that stops at D: later values change nothing
     cut = market.values(db, "^VIX", end="2016-03-14")
     db.execute("DELETE FROM market_series")
     market.add_values(db, "^VIX", cut, "arch")
-    again = world_context(db, {"SPY": "2016-03-14"}, "XNYS")["SPY"]
+    again = world_context(db, {"SPY": date(2016, 3, 14)}, "XNYS")["SPY"]
     assert again == ctx
 
 

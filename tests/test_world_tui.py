@@ -7,6 +7,7 @@ from store import news as news_store
 from store.db import immediate
 from tests.test_tui_app import SIZE, app_for
 from tests.tui_fixture import fill, screen_text, settle, sync
+from vocab.market import describe
 
 
 @sync
@@ -62,7 +63,8 @@ async def test_context_on_the_dashboard_and_headlines_on_the_symbol_screen(home,
 
 
 def test_the_dashboard_title_names_the_nearer_event(db):
-    from store import views
+    from store.views.market_line import market_context
+    from tui.widgets.regimes import market_line
 
     with immediate(db):
         market.save_context(
@@ -72,8 +74,10 @@ def test_the_dashboard_title_names_the_nearer_event(db):
                 + (0, None, "2016-04-12", 20)
             ],
         )
-    line = views.market_context(db)["line"]
+    ctx = market_context(db)
+    assert ctx is not None
+    line = market_line(ctx)
     assert line == "VIX 20.0 (pct 50 of 1y); FOMC in 2 sessions"
     # the full line (predict, report, the symbol screen) names both, with their dates
-    full = market.describe(market.context_of(db)["SPY"])
+    full = describe(market.context_of(db)["SPY"])
     assert "FOMC in 2 sessions (2016-03-16); CPI in 20 sessions (est. 2016-04-12)" in full

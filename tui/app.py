@@ -25,8 +25,10 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from store import commands, views
+from store import commands
 from store.db import DB_FILENAME, connect, data_version
+from store.views.dashboard import Dashboard, dashboard
+from store.views.symbol import symbol_detail
 from tui.home import command
 from tui.keys import app_keys
 from tui.messages import (
@@ -80,7 +82,7 @@ class TradingApp(App[None]):
         self.poll_seconds = poll_seconds
         self.dashboard: DashboardScreen | None = None
         self.loads = 0  # dashboard snapshots applied (tests and the benchmark wait on it)
-        self.last_data: views.Dashboard | None = None
+        self.last_data: Dashboard | None = None
         self._watch: Database | None = None  # the connection polled for commits
         self._version: int | None = None
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the watched file
@@ -173,14 +175,12 @@ class TradingApp(App[None]):
     def load_dashboard(self, seq: int) -> None:
         # Not exclusive: cancelling a thread worker does not stop its read, and a slow
         # older read could land after a newer one. Each load is numbered instead.
-        data = self._read(
-            views.dashboard, now=self.clock(), heartbeat_seconds=self.heartbeat_seconds
-        )
+        data = self._read(dashboard, now=self.clock(), heartbeat_seconds=self.heartbeat_seconds)
         self.post_message(DashboardLoaded(data, seq))
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load_detail(self, symbol: str) -> None:
-        self.post_message(DetailLoaded(self._read(views.symbol_detail, symbol, now=self.clock())))
+        self.post_message(DetailLoaded(self._read(symbol_detail, symbol, now=self.clock())))
 
     @work(thread=True, group="commands", exit_on_error=False)
     def enqueue(self, command: Command) -> None:

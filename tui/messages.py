@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from store.views import Dashboard, SymbolDetail
+from store.views.dashboard import Dashboard
+from store.views.symbol import SymbolDetail
 from vocab.commands import Command
 
 
 @dataclass
 class DashboardLoaded(Message):
-    """A fresh snapshot of everything the dashboard shows (from store.views.dashboard)."""
+    """A fresh snapshot of everything the dashboard shows (from store.views.dashboard.dashboard)."""
 
     data: Dashboard
     seq: int  # which load (the app numbers them as it starts them)
@@ -20,7 +21,7 @@ class DashboardLoaded(Message):
 
 @dataclass
 class DetailLoaded(Message):
-    """A fresh snapshot of one symbol (from store.views.symbol_detail)."""
+    """A fresh snapshot of one symbol (from store.views.symbol.symbol_detail)."""
 
     data: SymbolDetail
 

@@ -11,11 +11,10 @@ import argparse
 import os
 import sqlite3
 import sys
-from pathlib import Path
 
 from assistant import __version__
 from assistant.cli import alerts, completion, cycle, daemon, data, modeling, paper, ui, upkeep
-from assistant.cli.common import fit_stdout, home_of
+from assistant.cli.common import fit_stdout, home_of, home_option, tolerate_narrow_encodings
 from assistant.errors import AssistantError
 
 GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep, completion)
@@ -39,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Data home: --home, else $ASSISTANT_HOME, else the platform's user data dir.",
     )
-    parser.add_argument("--home", type=Path, help=HOME_HELP)
+    parser.add_argument("--home", type=home_option, help=HOME_HELP)
     parser.add_argument("--version", action="version", version=f"trading-assistant {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in GROUPS:
@@ -53,7 +52,9 @@ def _home_after_the_command(sub: argparse._SubParsersAction[argparse.ArgumentPar
     at every depth. SUPPRESS: one not given there leaves the one given before it."""
     for parser in set(sub.choices.values()):
         if "--home" not in parser._option_string_actions:  # `demo --home` is its own
-            parser.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=HOME_HELP)
+            parser.add_argument(
+                "--home", type=home_option, default=argparse.SUPPRESS, help=HOME_HELP
+            )
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 _home_after_the_command(action)
@@ -131,8 +132,18 @@ def _main(argv: list[str], *, fit: bool = False) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     # after parsing: `--help` answers without sqlite_utils (and the pandas it imports)
-    from store.db import DB_FILENAME, StoreError, damaged_message, disk_full_error, is_disk_full
+    from store.db import (
+        DB_FILENAME,
+        StoreError,
+        damaged_message,
+        disk_full_error,
+        io_error_message,
+        is_disk_full,
+        is_io_error,
+    )
 
+    if fit:
+        tolerate_narrow_encodings()
     if fit and not getattr(args, "full_screen", False):
         fit_stdout()
     try:
@@ -150,9 +161,12 @@ def _main(argv: list[str], *, fit: bool = False) -> int:
         return 0
     except (sqlite3.OperationalError, OSError) as exc:
         home = home_of(args)
-        if not is_disk_full(exc, home):
+        if is_disk_full(exc, home):
+            print(f"error: {disk_full_error(home, exc)}", file=sys.stderr)
+        elif is_io_error(exc):
+            print(f"error: {io_error_message(home / DB_FILENAME, exc)}", file=sys.stderr)
+        else:
             raise
-        print(f"error: {disk_full_error(home, exc)}", file=sys.stderr)
         return 1
     except sqlite3.DatabaseError as exc:
         # Damage quick_check at open did not see (it skips index-vs-table checks) surfaces

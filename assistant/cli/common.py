@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
+def home_option(text: str) -> Path:
+    """The argparse `type` of `--home`: an empty value (`--home "$DIR"` with DIR unset) would
+    be the current directory, and a command that creates a home would leave one there."""
+    if not text.strip():
+        raise AssistantError(
+            "--home is empty: give the data home's directory, or leave --home out for "
+            "$ASSISTANT_HOME or the default"
+        )
+    return Path(text)
+
+
 def date_option(option: str) -> Callable[[str], date]:
     """The argparse `type` of every date option: ISO 'YYYY-MM-DD' only (vocab.dates.iso_date),
     returned as a date. Anything else is one error line naming the option; an
@@ -242,6 +253,16 @@ class FittedStdout(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return self._stream.encoding
+
+
+def tolerate_narrow_encodings() -> None:
+    """Output to a terminal or file whose encoding is not UTF-8 (a Latin-1 locale, an ASCII
+    PYTHONIOENCODING): a character it lacks ('…', 'σ', '≤') is written as '?' rather than
+    ending the command in UnicodeEncodeError after its work was done."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+        if not encoding.startswith("utf") and isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
 
 
 def fit_stdout() -> None:

@@ -142,15 +142,19 @@ def _hourly_options(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def _hourly_at(args: argparse.Namespace, settings: Settings) -> pd.Timestamp | None:
-    """The wall-clock time of an --hourly command (None: now); refuses what does not fit."""
+def _hourly_at(
+    args: argparse.Namespace, settings: Settings, *, pending: int = 0
+) -> pd.Timestamp | None:
+    """The wall-clock time of an --hourly command (None: now); refuses what does not fit.
+    `pending`: hour-ahead calls still waiting; a verification scores them even once
+    hourly_horizons is turned off (it makes no new calls)."""
     import pandas as pd
 
     from assistant.calendar import exchange_tz
 
     if getattr(args, "as_of", None):
         raise AssistantError("--as-of takes a session date; with --hourly use --at TIME")
-    if not settings.cycle.hourly_horizons:
+    if not settings.cycle.hourly_horizons and not pending:
         raise AssistantError(
             "hour-ahead calls are off: set [cycle] hourly_horizons (e.g. [1, 3, 5]) in "
             "config.toml or ASSISTANT_CYCLE_HOURLY_HORIZONS=1,3,5 (docs/intraday.md)"
@@ -388,8 +392,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     _, settings, db = open_home(args)
     if args.hourly:
         from assistant.cycle.hourly import verify_hourly
+        from store import hourly_calls
 
-        hourly = verify_hourly(db, settings, at=_hourly_at(args, settings))
+        waiting = hourly_calls.counts(db)["pending"]
+        hourly = verify_hourly(db, settings, at=_hourly_at(args, settings, pending=waiting))
         if args.json:
             print_json(hourly.to_dict())
         else:
@@ -555,7 +561,7 @@ def _cell(v: object) -> object:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from assistant.cycle import report
-    from store.market import describe
+    from vocab.market import describe
 
     _, _, db = open_home(args, writes=False)
     wanted = known_symbols(db, args.symbols)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -184,6 +185,10 @@ def cmd_watch_add(args: argparse.Namespace) -> int:
                 f"{carried()}); `collect --source yahoo` or `import FILE` for those"
             )
         close = {s: m[0] for s in missing if (m := difflib.get_close_matches(s, list(SERIES), n=1))}
+    elif settings.collect.source == "yahoo":
+        # a US share class as brokers write it (BRK.B): Yahoo has it as BRK-B and nothing
+        # under the dot (its one-letter exchange suffixes, .F .L .T .V, are not classes)
+        close = {s: s.replace(".", "-") for s in added if re.fullmatch(r"[A-Z]{1,5}\.[A-E]", s)}
     if args.json:
         print_json(
             {

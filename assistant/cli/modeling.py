@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import threading
 import time
@@ -18,7 +19,7 @@ from vocab.scoring import PAIRED_TEST
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from assistant.modeling.backtest import Plan, Scored
+    from assistant.modeling.backtest import BacktestReport, Plan, Scored
     from models.metrics import Scores
     from models.scorecard import MeanT, RankingSkill, Versus
 
@@ -500,8 +501,23 @@ def ranking_years(skill: RankingSkill | None) -> list[str]:
     return out
 
 
+def write_predictions(report: BacktestReport, path: Path) -> None:
+    """The --predictions-out CSV (every walk-forward prediction with its outcome), written
+    whole or not at all; the sessions leave as their ISO text here."""
+    import pandas as pd
+
+    from assistant.modeling.backtest import CSV_FIELDS, CSV_RENAME
+
+    frame = report.predictions.copy()
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.strftime("%Y-%m-%d")
+    frame = frame.rename(columns=CSV_RENAME)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame[CSV_FIELDS].to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.6g")
+    tmp.replace(path)
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from assistant.modeling.backtest import backtest, write_predictions
+    from assistant.modeling.backtest import backtest
     from models.catalog import COMBINERS
 
     home, settings, db = open_home(args)

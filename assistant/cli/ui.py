@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from assistant.cli.common import date_option, open_home
+from assistant.cli.common import date_option, home_option, open_home
 from assistant.config import Settings
 from assistant.errors import AssistantError
 
@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument(
         "--home",
         dest="demo_home",
-        type=Path,
+        type=home_option,
         help="demo data home (default: the platform data dir's trading-assistant-demo)",
     )
     demo.add_argument(

@@ -32,7 +32,7 @@ REGIME_ROWS = 260  # sessions of regime history an analysis carries (for the sto
 @dataclass(frozen=True)
 class Analysis:
     symbol: str
-    as_of: str
+    as_of: date  # the session of the newest bar
     base_price: float
     regime: str
     trend: float
@@ -154,7 +154,7 @@ def _one(
     now = regimes.iloc[-1]
     return Analysis(
         symbol=symbol,
-        as_of=bars.index[-1].strftime("%Y-%m-%d"),
+        as_of=bars.index[-1].date(),
         base_price=float(close[-1]),
         regime=str(now["regime"]),
         trend=float(now["trend"]) if pd.notna(now["trend"]) else float("nan"),
@@ -181,8 +181,8 @@ def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | 
 def regime_rows(a: Analysis, after: str | None) -> list[regime_store.RegimeRow]:
     """Regime history rows newer than `after` (at most the last REGIME_ROWS sessions)."""
     frame = a.regimes
-    dates = pd.DatetimeIndex(frame.index).strftime("%Y-%m-%d")
-    start = 0 if after is None else int(np.searchsorted(dates, after, side="right"))
+    dates = pd.DatetimeIndex(frame.index)
+    start = 0 if after is None else int(dates.searchsorted(pd.Timestamp(after), side="right"))
     trend = frame["trend"].to_numpy(float)[start:]
     vol = frame["volatility"].to_numpy(float)[start:]
     return [
@@ -194,6 +194,6 @@ def regime_rows(a: Analysis, after: str | None) -> list[regime_store.RegimeRow]:
             volatility=None if v != v else float(v),
         )
         for d, g, t, v in zip(
-            dates[start:], frame["regime"].to_numpy()[start:], trend, vol, strict=True
+            dates[start:].date, frame["regime"].to_numpy()[start:], trend, vol, strict=True
         )
     ]

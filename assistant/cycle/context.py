@@ -28,7 +28,7 @@ from assistant import calendar
 from models import events, vix
 from store import market
 from store import news as news_store
-from vocab.dates import session_date, session_text
+from vocab.market import describe
 
 VIX_SERIES = "^VIX"
 VIX_HISTORY_DAYS = 400  # calendar days of VIX behind the percentile (252 sessions + room)
@@ -42,17 +42,17 @@ NEWS_KNOWN_BY = pd.Timedelta(hours=12)
 @dataclass(frozen=True)
 class WorldContext:
     symbol: str
-    as_of: str
+    as_of: date
     vix: float | None = None
     vix_pct: float | None = None  # 0..1 among the trailing year's levels
-    vix_date: str | None = None  # the date of the value used (D, or the last before it)
+    vix_date: date | None = None  # the date of the value used (D, or the last before it)
     next_event: str | None = None  # e.g. "FOMC"
-    next_event_date: str | None = None
+    next_event_date: date | None = None
     event_sessions: int | None = None  # sessions after as_of; None: the calendar cannot say
     calendar_ends: str | None = None  # set when as_of + lookahead runs past the table
     news_n: int | None = None
     news_sentiment: float | None = None
-    cpi_date: str | None = None  # the next CPI release (estimated, models.events)
+    cpi_date: date | None = None  # the next CPI release (estimated, models.events)
     cpi_sessions: int | None = None
 
     def event_within(self, h: int) -> bool | None:
@@ -65,7 +65,7 @@ class WorldContext:
         return None if self.calendar_ends else False
 
     def line(self, h: int | None = None) -> str:
-        return market.describe(asdict(self), h)
+        return describe(asdict(self), h)
 
     def row(self) -> tuple[object, ...]:
         return (
@@ -87,15 +87,15 @@ class WorldContext:
 class VixAt(TypedDict, total=False):
     vix: float
     vix_pct: float | None
-    vix_date: str
+    vix_date: date
 
 
 class EventAhead(TypedDict, total=False):
     next_event: str
-    next_event_date: str
+    next_event_date: date
     event_sessions: int
     calendar_ends: str
-    cpi_date: str
+    cpi_date: date
     cpi_sessions: int
 
 
@@ -120,7 +120,7 @@ def _vix_at(db: sqlite_utils.Database, exchange: str, as_of: date) -> VixAt:
     return {
         "vix": float(last["vix"]),
         "vix_pct": float(last["vix_pct"]) if np.isfinite(last["vix_pct"]) else None,
-        "vix_date": session_text(known),
+        "vix_date": known.date(),
     }
 
 
@@ -144,16 +144,16 @@ def _event_after(exchange: str, as_of: date, extra_fomc: tuple[str, ...] = ()) -
     if not len(ahead) or ahead[0] != day:
         ahead = pd.DatetimeIndex(pd.DatetimeIndex([day]).append(ahead[ahead > day]))
     out: EventAhead = {}
-    best: tuple[int, str, str] | None = None  # (sessions, kind, date) of the nearest event
+    best: tuple[int, str, date] | None = None  # (sessions, kind, date) of the nearest event
     for kind in events.EVENTS:
         dist, when = events.sessions_to_next(ahead, kind, extra_fomc)
         if not np.isfinite(dist[0]):
             continue
         if kind in events.ESTIMATED:  # said apart, with "est.": never as the scheduled one
-            out["cpi_date"] = session_text(pd.Timestamp(when[0]))
+            out["cpi_date"] = pd.Timestamp(when[0]).date()
             out["cpi_sessions"] = int(dist[0])
         elif best is None or int(dist[0]) < best[0]:
-            best = (int(dist[0]), kind, session_text(pd.Timestamp(when[0])))
+            best = (int(dist[0]), kind, pd.Timestamp(when[0]).date())
     if best is not None:
         out["next_event"], out["next_event_date"], out["event_sessions"] = best[1], best[2], best[0]
     elif ahead[-1] > pd.Timestamp(end := events.calendar_end(extra_fomc)):
@@ -176,21 +176,20 @@ def _news_before(
 
 def world_context(
     db: sqlite_utils.Database,
-    as_of: dict[str, str],
+    as_of: dict[str, date],
     default_exchange: str,
     extra_fomc: tuple[str, ...] = (),
 ) -> dict[str, WorldContext]:
     """{symbol: its WorldContext} for each symbol's as-of session (one computation per
     exchange and session: a watchlist of 500 costs a few queries); `extra_fomc`: FOMC dates
     the user added past the table's end (`[events] fomc`)."""
-    groups: dict[tuple[str, str], list[str]] = {}
+    groups: dict[tuple[str, date], list[str]] = {}
     for sym, day in as_of.items():
         groups.setdefault((calendar.exchange_for(sym, default_exchange), day), []).append(sym)
     out = {}
     for (exchange, day), syms in groups.items():
-        session = session_date(day)  # the analyses' as-of text (`Analysis.as_of`)
-        v, e = _vix_at(db, exchange, session), _event_after(exchange, session, extra_fomc)
-        news = _news_before(db, syms, exchange, session)
+        v, e = _vix_at(db, exchange, day), _event_after(exchange, day, extra_fomc)
+        news = _news_before(db, syms, exchange, day)
         for sym in syms:
             n, s = news.get(sym, (0, None))
             out[sym] = WorldContext(sym, day, **v, **e, news_n=n, news_sentiment=s)

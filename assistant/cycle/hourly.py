@@ -24,7 +24,7 @@ import functools
 import logging
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,7 @@ class HourlyCall:
     as_of: str  # the start of the bar at whose close the call is made
     horizon: int  # session hours
     target: str  # the start of the bar whose close it is scored on
-    target_session: str
+    target_session: date
     target_slot: int
     base_price: float
     direction: str
@@ -66,7 +66,7 @@ class HourlyCall:
     p_flat: float
     p_up: float
     model_version: str
-    session: str  # the as_of bar's session and slot
+    session: date  # the as_of bar's session and slot
     slot: int
     flat_band: float  # the FLAT band of its h-hour move (log return)
     majority: int  # the causal majority of h-hour moves finished by the call (+1/-1)
@@ -298,5 +298,5 @@ def _aware(t: pd.Timestamp) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tzinfo is None else t
 
 
-def _day(t: pd.Timestamp) -> str:
-    return pd.Timestamp(t).strftime("%Y-%m-%d")
+def _day(t: pd.Timestamp) -> date:
+    return pd.Timestamp(t).date()

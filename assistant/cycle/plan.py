@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 from models import outcomes
@@ -59,7 +60,7 @@ class ModelView:
 @dataclass(frozen=True)
 class Evidence:
     symbol: str
-    as_of: str
+    as_of: date
     horizon: int
     base_price: float
     sigma: float  # std of trailing h-session log returns

@@ -40,7 +40,7 @@ from models import intervals
 from store import predictions as ledger
 from store import range_states
 from store.range_states import Checkpoint
-from store.views import snapshot
+from store.views.read import snapshot
 from vocab.dates import session_date
 
 LEVELS = intervals.LEVELS  # (0.80, 0.95)

@@ -339,14 +339,14 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
     out = np.full(len(calls), np.nan)
     first = str(min(calls["as_of"]))  # no call needs a bar before its own as_of
     stored = bar_store.load_many(db, sorted(set(calls["symbol"].tolist())), start=first)
-    # per symbol: its horizons' targets from one pass over its closes, dates as text once
+    # per symbol: its horizons' targets from one pass over its closes
     wanted: dict[str, list[int]] = {}
     for sym, h in {
         (str(s), int(h)) for s, h in zip(calls["symbol"], calls["horizon"], strict=True)
     }:
         wanted.setdefault(sym, []).append(h)
     targets: dict[tuple[str, int], np.ndarray] = {}
-    at: dict[str, dict[str, int]] = {}  # per symbol: its sessions' positions by date
+    at: dict[str, pd.DatetimeIndex] = {}  # per symbol: its sessions (a call's row by date)
     # symbols with the same sessions in one frame: pandas rolls each column with the kernel
     # it rolls a lone Series with (the same values), without a Series' overhead per symbol
     shared: dict[tuple[str, bytes], list[str]] = {}
@@ -356,8 +356,7 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
             shared.setdefault((str(stamps.dtype), stamps.tobytes()), []).append(sym)
     for syms in shared.values():
         index = stored[syms[0]].index
-        days = pd.DatetimeIndex(index).strftime("%Y-%m-%d")
-        where = {d: i for i, d in enumerate(days)}
+        days = pd.DatetimeIndex(index)
         close = pd.DataFrame({s: stored[s]["close"].to_numpy(float) for s in syms}, index=index)
         horizons = sorted({h for s in syms for h in wanted[s]})
         for h, rv in volatility.future_realized_vars(close, horizons).items():
@@ -365,7 +364,7 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
             for j, sym in enumerate(syms):
                 if h in wanted[sym]:  # [-1]: a date not stored
                     targets[(sym, h)] = np.r_[values[:, j], np.nan]
-        at.update(dict.fromkeys(syms, where))
+        at.update(dict.fromkeys(syms, days))
     # each symbol x horizon's calls by their positions (not cut out of every column)
     group, names = calls.group_codes("symbol", "horizon")
     order = np.argsort(group, kind="stable")
@@ -374,9 +373,9 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
     for j, (name, horizon) in enumerate(names):
         target = targets.get((str(name), int(horizon)))
         if target is not None:
-            where = at[str(name)]
             rows = order[bounds[j] : bounds[j + 1]]
-            out[rows] = target[[where.get(d, -1) for d in as_of[rows].tolist()]]
+            # the ledger's as-of text parsed once per group; -1 (a date not stored): NaN
+            out[rows] = target[at[str(name)].get_indexer(pd.DatetimeIndex(as_of[rows]))]
     return out
 
 

@@ -62,7 +62,7 @@ __all__ = ["Call", "run_cycle"]
 
 log = logging.getLogger(__name__)
 
-CallKey = tuple[str, str, int, str]  # (symbol, as_of, horizon, model_version)
+CallKey = tuple[str, date, int, str]  # (symbol, as_of, horizon, model_version)
 
 
 class TopSignal(TypedDict):
@@ -75,9 +75,9 @@ class TopSignal(TypedDict):
 @dataclass(frozen=True)
 class Call:
     symbol: str
-    as_of: str
+    as_of: date
     horizon: int
-    target_date: str
+    target_date: date
     base_price: float
     direction: str
     change_pct: float
@@ -112,6 +112,8 @@ class Call:
     vix_pct: float | None = None
 
     def to_dict(self) -> dict[str, Json]:
+        """The call's fields; `as_of` and `target_date` stay dates (`print_json` and the
+        daemon's `jobs.plain`, the JSON writers, print them as their ISO text)."""
         return asdict(self)
 
 
@@ -428,7 +430,7 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
         symbol=ev.symbol,
         as_of=ev.as_of,
         horizon=ev.horizon,
-        target_date=target.strftime("%Y-%m-%d"),
+        target_date=target.date(),
         base_price=ev.base_price,
         direction=p.direction,
         change_pct=p.change_pct,

@@ -164,9 +164,8 @@ def record_unrecorded(db: sqlite_utils.Database) -> int:
 
 def plain(value: object) -> Json:
     """A JSON-friendly view of a service's return value (stored on command rows)."""
-    if hasattr(value, "to_dict"):
-        out: Json = value.to_dict()  # a service's result view: JSON by contract
-        return out
+    if hasattr(value, "to_dict"):  # a service's result view (a session in it: a date)
+        return plain(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
     if isinstance(value, list | tuple):
@@ -282,7 +281,16 @@ def cycle(
     return plain(calls), f"{len(calls)} calls ({new} new)" + (f" as of {as_of}" if as_of else "")
 
 
-def verify(ctx: Context, progress: Progress, as_of: date | None = None) -> tuple[Json, str]:
+def verify(
+    ctx: Context,
+    progress: Progress,
+    as_of: date | None = None,
+    *,
+    leftover_hours_at: datetime | None = None,
+) -> tuple[Json, str]:
+    """The daily verification. With `leftover_hours_at` (the live daemon's clock) and
+    hour-ahead calls turned off, it also scores the hour-ahead calls made while they were on:
+    their own slot no longer runs."""
     from assistant.cycle.learn import verify as run_verify
 
     report = plain(run_verify(ctx.db, ctx.settings, as_of=as_of))
@@ -292,6 +300,12 @@ def verify(ctx: Context, progress: Progress, as_of: date | None = None) -> tuple
         )
     else:
         summary = str(report)
+    if leftover_hours_at is not None and not ctx.settings.cycle.hourly_horizons:
+        from store import hourly_calls
+
+        if hourly_calls.counts(ctx.db)["pending"]:
+            _, said = hourly_verify(ctx, progress, leftover_hours_at)
+            summary += f"; hour-ahead calls left from before they were turned off: {said}"
     return report, summary
 
 

@@ -42,14 +42,17 @@ HAS_RUN = {"daily": "collect", "drift": "drift", "hourly": "hourly_cycle"}
 DAILY_JOBS = ("collect", "cycle", "paper", "verify")
 
 
-def _daily(ctx: jobs.Context, as_of: date | None) -> dict[str, Callable[[jobs.Progress], Any]]:
+def _daily(
+    ctx: jobs.Context, as_of: date | None, now: datetime
+) -> dict[str, Callable[[jobs.Progress], Any]]:
     """The daily slot's jobs; `as_of`: the session a late slot works as of (collection
-    always fetches up to now: the cycle only sees bars up to its `as_of`)."""
+    always fetches up to now: the cycle only sees bars up to its `as_of`). `now`: the
+    host's clock, for hour-ahead calls left pending when they were turned off."""
     return {
         "collect": lambda p: jobs.collect(ctx, p),
         "cycle": lambda p: jobs.cycle(ctx, p, as_of=as_of),
         "paper": lambda p: jobs.paper(ctx, p, as_of),
-        "verify": lambda p: jobs.verify(ctx, p, as_of),
+        "verify": lambda p: jobs.verify(ctx, p, as_of, leftover_hours_at=now),
     }
 
 
@@ -148,7 +151,7 @@ class LiveDriver:
         if name == "daily":
             if job_runs.ran_for(host.db, "collect", key):
                 return
-            daily = _daily(host.ctx, as_of)
+            daily = _daily(host.ctx, as_of, host.now())
             for job in DAILY_JOBS:
                 if host.stop.is_set():
                     return

@@ -29,6 +29,7 @@ from store import bars
 from store import db as store_db
 from store import symbols as store_symbols
 from store.db import file_of, immediate, is_disk_full
+from vocab.dates import session_date
 
 if TYPE_CHECKING:
     from assistant.ingest.hourly import HourlyResult
@@ -52,7 +53,7 @@ class _Plan:
     exchange: str
     start: pd.Timestamp
     end: pd.Timestamp
-    last_final: str | None
+    last_final: date | None
 
 
 def home_of(db: sqlite_utils.Database) -> Path | None:
@@ -61,7 +62,7 @@ def home_of(db: sqlite_utils.Database) -> Path | None:
     return None if file is None else file.parent
 
 
-def source_ends(settings: Settings) -> dict[str, str]:
+def source_ends(settings: Settings) -> dict[str, date]:
     """Per symbol, the last session the configured source can ever bring: the offline sample
     ends on 2013-03-01, so a call on its symbols that targets a later session can never be
     verified by collecting (only an import could bring its bar). Empty for the sources that
@@ -70,8 +71,7 @@ def source_ends(settings: Settings) -> dict[str, str]:
         return {}
     from assistant.ingest.sources.sample import SERIES, SPAN
 
-    end = f"{SPAN[1]:%Y-%m-%d}"
-    return dict.fromkeys(SERIES, end)
+    return dict.fromkeys(SERIES, SPAN[1].date())
 
 
 def make_source(settings: Settings, name: str | None = None, *, home: Path | None = None) -> Source:
@@ -140,10 +140,11 @@ def _plan(
             )
     # A bar from the future (imported before such bars were refused) must not make the
     # symbol look current for good: only bars up to the latest possible session count.
-    latest = f"{calendar.latest_session(exchange, now):%Y-%m-%d}"
-    last_final = bars.last_date(db, symbol, final_only=True, end=latest)
+    latest = calendar.latest_session(exchange, now).date()
+    stored = bars.last_date(db, symbol, final_only=True, end=latest)
+    last_final = None if stored is None else session_date(stored)
     target = _last_closed_session(exchange, end, until is None, now)
-    if last_final and (target is None or last_final >= f"{target:%Y-%m-%d}"):
+    if last_final and (target is None or last_final >= target.date()):
         return CollectResult(symbol, "current", message=f"already current (last bar {last_final})")
     if last_final:
         n = max(int(cfg.refetch_sessions), 1)
@@ -161,7 +162,7 @@ def _adjustment_changed(db: sqlite_utils.Database, plan: _Plan, frame: pd.DataFr
     """A split or dividend since the last run re-scales every earlier adjusted price."""
     if not plan.last_final:
         return False
-    stored = bars.load(db, plan.symbol, start=f"{frame.index[0]:%Y-%m-%d}", end=plan.last_final)
+    stored = bars.load(db, plan.symbol, start=frame.index[0].date(), end=plan.last_final)
     stored = stored[stored["provisional"] == 0]
     both = stored.index.intersection(frame.index)
     if both.empty:

@@ -21,7 +21,7 @@ import functools
 import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ from assistant.ingest.sources.base import HourlySource, Source
 from store import hourly as store_hourly
 from store import symbols as store_symbols
 from store.db import immediate
+from vocab.dates import session_date
 
 ROLLUP_TOLERANCE = 0.005  # 0.5% on each of open, high, low, close
 HOURLY_DAYS = 730  # what Yahoo keeps; the sample's simulated hours cover as many days
@@ -42,8 +43,14 @@ SIMULATED = "simulated"  # the source name of the sample's simulated hours
 CHECK_DAYS = 14  # calendar days of stored hours checked again on every run
 
 
-def _days_before(day: str, n: int) -> str:
-    return f"{pd.Timestamp(day) - pd.Timedelta(days=n):%Y-%m-%d}"
+def _days_before(day: date, n: int) -> date:
+    return day - timedelta(days=n)
+
+
+def _last_session(db: sqlite_utils.Database, symbol: str) -> date | None:
+    """The newest session with stored hours (the store's text, parsed once)."""
+    last = store_hourly.last_session(db, symbol)
+    return None if last is None else session_date(last)
 
 
 @dataclass
@@ -71,7 +78,7 @@ def check_rollup(
     symbol: str,
     exchange: str,
     *,
-    start: str | None = None,
+    start: date | None = None,
     tolerance: float = ROLLUP_TOLERANCE,
 ) -> RollUp:
     """Compare every session of `symbol`'s hourly bars (from `start`, a date, when given)
@@ -128,10 +135,10 @@ def _done_through(
     db: sqlite_utils.Database, symbol: str, exchange: str, target: pd.Timestamp
 ) -> bool:
     """Whether the stored hours reach the close of the `target` session (or beyond it)."""
-    last = store_hourly.last_session(db, symbol)
-    if last is None or last < f"{target:%Y-%m-%d}":
+    last = _last_session(db, symbol)
+    if last is None or last < target.date():
         return False
-    if last > f"{target:%Y-%m-%d}":
+    if last > target.date():
         return True
     stored = store_hourly.load(db, symbol, calendar.exchange_tz(exchange), start=last, end=last)
     bounds = calendar.session_bounds(exchange, target, target)
@@ -152,7 +159,7 @@ def _hours_over(exchange: str, day: pd.Timestamp, now: pd.Timestamp) -> int:
     return int((now - opens) // pd.Timedelta(hours=1))
 
 
-def _stored_slots(db: sqlite_utils.Database, symbol: str, exchange: str, day: str) -> int:
+def _stored_slots(db: sqlite_utils.Database, symbol: str, exchange: str, day: date) -> int:
     """1 + the last stored slot of the session on `day` (0 when it has none)."""
     stored = store_hourly.load(db, symbol, calendar.exchange_tz(exchange), start=day, end=day)
     return int(stored["slot"].iloc[-1]) + 1 if len(stored) else 0
@@ -216,7 +223,7 @@ def collect_hourly(
         return []
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     todo: list[tuple[str, str, pd.Timestamp, pd.Timestamp]] = []
-    checks: dict[str, str] = {}  # where each symbol's roll-up check starts (absent: all)
+    checks: dict[str, date] = {}  # where each symbol's roll-up check starts (absent: all)
     results: dict[str, HourlyResult] = {}
     for sym in symbols:
         row = store_symbols.get(db, sym)
@@ -234,11 +241,11 @@ def collect_hourly(
                 continue  # before the simulated hours begin: nothing to say
             end = min(end, sample_window()[1])
         target = _last_closed(exchange, end, until is None and name != "sample", now)
-        last = store_hourly.last_session(db, sym)
+        last = _last_session(db, sym)
         recent = None if sym in readjusted or last is None else _days_before(last, CHECK_DAYS)
-        today = f"{end:%Y-%m-%d}"
+        today = end.date()
         over = _hours_over(exchange, end, now) if until is None and name != "sample" else 0
-        if over and last is not None and last >= f"{target:%Y-%m-%d}":
+        if over and last is not None and last >= target.date():
             # during a session: the hours already over are due, not only the closed days
             done = _stored_slots(db, sym, exchange, today) >= over
         else:
@@ -257,7 +264,7 @@ def collect_hourly(
             start = end - pd.Timedelta(days=HOURLY_DAYS - 1)
         todo.append((sym, exchange, pd.Timestamp(start), end))
         if recent is not None:
-            checks[sym] = min(recent, f"{pd.Timestamp(start):%Y-%m-%d}")
+            checks[sym] = min(recent, pd.Timestamp(start).date())
     fetched: dict[str, pd.DataFrame | Exception] = {}
     if name == "yahoo" and len(todo) > 1:
         assert isinstance(source, HourlySource)
@@ -286,7 +293,7 @@ def _collect_one(
     start: pd.Timestamp,
     end: pd.Timestamp,
     fetched: dict[str, pd.DataFrame | Exception],
-    check_from: str | None = None,
+    check_from: date | None = None,
 ) -> HourlyResult | None:
     name = getattr(source, "name", "")
     try:

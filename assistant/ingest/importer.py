@@ -81,7 +81,7 @@ def import_file(
     result = FileResult(str(path))
     try:
         raws = read_file(Path(path), symbol=symbol, encoding=encoding)
-        with immediate(db):
+        with bars.bulk_write(db):
             for sym, frame in validated(raws, jump_threshold=jump_threshold, exchange=exchange):
                 store_symbols.ensure(db, sym, "csv")
                 written = bars.upsert(db, sym, frame, "csv")
@@ -120,23 +120,13 @@ def _recheck(db: sqlite_utils.Database, syms: list[str], exchange: str) -> None:
 def _hour_taken(db: sqlite_utils.Database, parsed: list[Any]) -> str | None:
     """A bar whose hour of its session already holds a stored bar starting at another time
     (an earlier import on another grid: 10:00 bars onto 09:30 ones): the file's refusal."""
-    import pandas as pd
-
     for sym, frame in parsed:
-        stamps = store_hourly.stamp(pd.DatetimeIndex(frame.index))
-        days = pd.DatetimeIndex(frame["session"]).strftime("%Y-%m-%d").tolist()
-        slots = frame["slot"].to_numpy(dtype=int).tolist()
-        for ts, day, slot in zip(stamps, days, slots, strict=True):
-            row = db.execute(
-                "SELECT ts FROM hourly_bars WHERE symbol = ? AND session = ? AND slot = ? "
-                "AND ts != ? LIMIT 1",
-                [sym, day, slot, ts],
-            ).fetchone()
-            if row:
-                return (
-                    f"{sym}: the bar of {ts} falls in the same hour of the session as the "
-                    f"stored bar of {row[0]} (not the stored one-hour bars); nothing imported"
-                )
+        taken = store_hourly.taken_hours(db, sym, frame)
+        if taken:
+            return (
+                f"{sym}: the bar of {taken[0]} falls in the same hour of the session as the "
+                f"stored bar of {taken[1]} (not the stored one-hour bars); nothing imported"
+            )
     return None
 
 

@@ -198,13 +198,13 @@ def collect_macro(
         keep = np.ones(len(periods), bool) if cap is None else np.asarray(known <= cap)
         rows = list(
             zip(
-                periods[keep].strftime("%Y-%m-%d"),
+                periods[keep].date,
                 values.to_numpy(float)[keep].tolist(),
-                known[keep].strftime("%Y-%m-%d"),
+                known[keep].date,
                 strict=True,
             )
         )
-        seen = (cap or today).strftime("%Y-%m-%d")
+        seen = (cap or today).date()
         added, revised, kept = macro_store.add_values(db, series, rows, source.name, seen)
         status = "added" if added or revised else "current"
         out.append(MacroResult(series, status, added, revised, kept))

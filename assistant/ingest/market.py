@@ -24,7 +24,7 @@ from assistant.config import Settings
 from assistant.errors import NoDataError, TemporaryError
 from assistant.ingest.sources.base import Clocked, SeriesSource, Source
 from store import market
-from vocab.dates import session_text
+from vocab.dates import session_date
 
 SERIES: dict[str, str] = {
     "^VIX": "CBOE Volatility Index",
@@ -120,7 +120,7 @@ def collect_series(
     out = []
     for series in source.serves:
         last = market.last_date(db, series)
-        if last is not None and last >= session_text(end):
+        if last is not None and session_date(last) >= session_date(end):
             out.append(SeriesResult(series, "current", message=f"last value {last}"))
             continue
         start = (
@@ -137,7 +137,7 @@ def collect_series(
             out.append(SeriesResult(series, "no-data", message=str(exc)))
             continue
         closes = closes[(closes.index <= end) & closes.notna()]
-        rows = [(session_text(d), float(v)) for d, v in zip(closes.index, closes, strict=True)]
+        rows = [(session_date(d), float(v)) for d, v in zip(closes.index, closes, strict=True)]
         added, kept = market.add_values(db, series, rows, source.name)
         out.append(SeriesResult(series, "added" if added else "current", added, kept))
         if log and added:

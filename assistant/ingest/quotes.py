@@ -87,7 +87,7 @@ class QuotePoller:
             return 0.0
         return max(0.0, (self.next_at - self.now()).total_seconds())
 
-    def open_symbols(self, now: datetime) -> dict[str, tuple[str, pd.Timestamp, pd.Timestamp]]:
+    def open_symbols(self, now: datetime) -> dict[str, tuple[date, pd.Timestamp, pd.Timestamp]]:
         """{symbol: (session, open, close)} of the watched symbols whose exchange trades now."""
         ts = pd.Timestamp(now)
         default = self.settings.calendar.exchange
@@ -100,7 +100,7 @@ class QuotePoller:
             trading = by_exchange[exchange]
             if trading is not None:
                 day, opens, closes = trading
-                out[symbol] = (day.strftime("%Y-%m-%d"), opens, closes)
+                out[symbol] = (day.date(), opens, closes)
         return out
 
     def poll(self, now: datetime, every: timedelta) -> PollResult:
@@ -183,7 +183,7 @@ def replay_hour(db: sqlite_utils.Database, settings: Settings, session: date, sl
             store.record(
                 db,
                 symbol,
-                session=session.isoformat(),  # the quote rows' text
+                session=session,
                 price=price,
                 at=end.to_pydatetime(),
                 polled_at=end.to_pydatetime(),

@@ -21,12 +21,10 @@ EWMA and trailing-20; with 5 or more symbols, the information coefficient.
 
 from __future__ import annotations
 
-import csv
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -594,19 +592,12 @@ def ledger_columns(g: pd.DataFrame) -> dict[str, np.ndarray]:
     }
     cols.update({f"vol_{k}": g[f"vol_{k}"].to_numpy(float) for k in ("var", "ewma", "trailing")})
     cols["symbol"] = g["symbol"].to_numpy(object)
-    cols["as_of"] = pd.to_datetime(g["as_of"]).dt.strftime("%Y-%m-%d").to_numpy(object)
+    cols["as_of"] = pd.to_datetime(g["as_of"]).dt.date.to_numpy(
+        object
+    )  # dates, not the ledger's text
     cols["pred_change_pct"] = 100.0 * np.expm1(g["expected_return"].to_numpy(float))
     cols["realized"] = g["actual_return"].to_numpy(float)
     return cols
-
-
-def write_predictions(report: BacktestReport, path: Path) -> None:
-    frame = report.predictions.copy()
-    frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.strftime("%Y-%m-%d")
-    frame = frame.rename(columns=CSV_RENAME)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame[CSV_FIELDS].to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.6g")
-    tmp.replace(path)
 
 
 def add_ranges(

@@ -58,7 +58,7 @@ class Ranks:
     """A cycle's ranks: {symbol: {h: (rank, of, expected relative log move)}}."""
 
     model_version: str
-    as_of: str
+    as_of: date
     by_symbol: dict[str, dict[int, tuple[int, int, float]]] = field(default_factory=dict)
 
 
@@ -322,7 +322,7 @@ def ranks_as_of(
     if len(today) < ranking.MIN_SYMBOLS:
         return None
     pred = model.predict(today)
-    out = Ranks(row["id"], str(as_of.date()))
+    out = Ranks(row["id"], as_of.date())
     for i, h in enumerate(model.horizons):
         score = pd.Series(pred[:, i], index=today.index)
         ranks = ranking.rank_of(score)

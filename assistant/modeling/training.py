@@ -96,8 +96,8 @@ class TrainReport:
     housekeeping: list[str] = field(default_factory=list)  # orphans cleared, artifacts pruned
 
     def to_dict(self) -> dict[str, object]:
+        """The report's fields (`as_of` a date: the JSON writers print it as its text)."""
         out = asdict(self)
-        out["as_of"] = None if self.as_of is None else self.as_of.isoformat()  # JSON text
         out["results"] = [r.to_dict() for r in self.results]
         return out
 

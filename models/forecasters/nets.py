@@ -49,7 +49,8 @@ class RecurrentNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out, _ = self.rnn(x)
-        return self.heads(out[:, -1], x)
+        heads: tuple[torch.Tensor, torch.Tensor] = self.heads(out[:, -1], x)
+        return heads
 
 
 class TransformerNet(nn.Module):
@@ -75,7 +76,8 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.embed(x) + self.position[:, -x.shape[1] :]
-        return self.heads(self.encoder(z)[:, -1], x)
+        heads: tuple[torch.Tensor, torch.Tensor] = self.heads(self.encoder(z)[:, -1], x)
+        return heads
 
 
 def build(kind: str, n_features: int, n_horizons: int, params: dict[str, Any]) -> nn.Module:

@@ -27,7 +27,8 @@ class RulesForecaster(Forecaster):
     @staticmethod
     def score(X: pd.DataFrame) -> np.ndarray:
         votes = X[[f"sig_{s}" for s in signals.SIGNALS]].to_numpy()
-        return np.nan_to_num(votes).mean(axis=1)
+        score: np.ndarray = np.nan_to_num(votes).mean(axis=1)
+        return score
 
     def _contexts(self, X: pd.DataFrame) -> np.ndarray:
         return np.rint((self.score(X) + 1) * (LEVELS - 1) / 2).astype(np.int64)

@@ -1,6 +1,6 @@
 """The dashboard: daemon header, watchlist, pending predictions, accuracy trend, regimes, queue.
 
-The app sets `data` (one snapshot from store.views.dashboard); the screen hands each
+The app sets `data` (one snapshot from store.views.dashboard.dashboard); the screen hands each
 region its slice. Key actions post `EnqueueCommand` / `OpenSymbol` messages up to the app.
 """
 
@@ -17,7 +17,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from store.views import Dashboard, WatchRow
+from store.views.dashboard import Dashboard
+from store.views.watchlist import WatchRow
 from tui.keys import DASHBOARD_KEYS
 from tui.messages import EnqueueCommand, OpenSymbol
 from tui.screens import composed_or_retry
@@ -29,12 +30,13 @@ from tui.widgets.equity import title_of as paper_title
 from tui.widgets.fmt import set_static
 from tui.widgets.pending import PendingTable
 from tui.widgets.pending import title as pending_title
-from tui.widgets.regimes import RegimeTable
+from tui.widgets.regimes import RegimeTable, market_line
 from tui.widgets.status import StatusHeader
 from tui.widgets.title import Title
 from tui.widgets.trend import TrendChart, title_of
 from tui.widgets.watchlist import WatchlistTable
 from vocab.commands import Collect, Predict, Retrain, WatchAdd, WatchRemove
+from vocab.scoring import edge_line
 
 REVEAL_AFTER_S = 1.0  # the longest the screen waits for its first snapshot before showing
 
@@ -168,8 +170,9 @@ class DashboardScreen(Screen[None]):
                 else "Watchlist is empty: press a to add a ticker"
             )
             # each notice gets a line of its own, fitted to the panel (tui.widgets.title)
-            if data["edge_line"]:
-                title += f"\n{data['edge_line']}"
+            edge = edge_line([r["call"]["direction"] for r in data["watchlist"] if r["call"]])
+            if edge:
+                title += f"\n{edge}"
             for q in data["quarantined"]:  # the previous model serves: say so
                 title += f"\nQUARANTINED: {q['id']} ({q['serves'] or 'no model'} serves)"
             if stale:
@@ -207,10 +210,10 @@ class DashboardScreen(Screen[None]):
         if changed("regimes"):
             self.query_one(RegimeTable).rows_data = data["regimes"]
         if changed("context"):  # what the newest calls saw: VIX, the next scheduled event
-            ctx = data["context"]
+            line = market_line(data["context"]) if data["context"] else ""
             set_static(
                 self.query_one("#regimes-title", Static),
-                "Regimes" + (f" · {ctx['line']}" if ctx else ""),
+                "Regimes" + (f" · {line}" if line else ""),
             )
         if changed("commands"):
             self.query_one(CommandsTable).rows_data = data["commands"]

@@ -10,7 +10,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from store.views import SymbolDetail
+from store.views.symbol import SymbolDetail
 from tui.keys import SYMBOL_KEYS
 from tui.messages import DetailWanted, EnqueueCommand
 from tui.screens import composed_or_retry
@@ -20,6 +20,8 @@ from tui.widgets.price_chart import PriceChart
 from tui.widgets.signals import SignalBars
 from tui.widgets.title import Title
 from vocab.commands import Predict, Retrain
+from vocab.market import describe
+from vocab.scoring import BASELINE_LABEL
 
 
 def headline(symbol: str, detail: SymbolDetail) -> Text:
@@ -41,7 +43,7 @@ def headline(symbol: str, detail: SymbolDetail) -> Text:
     verified = sum(h["status"] == "verified" for h in detail["history"])
     if detail["n"] and detail["hit_rate"] is not None and detail["baseline"] is not None:
         title.append(
-            f"  hit rate {detail['hit_rate'] * 100:.0f}% vs {detail['baseline_name']} "
+            f"  hit rate {detail['hit_rate'] * 100:.0f}% vs {BASELINE_LABEL[detail['baseline_name']]} "
             f"{detail['baseline'] * 100:.0f}% (n={detail['n']})"
         )
     elif verified:  # verified rows below, every one a no call: no hit rate to give
@@ -119,7 +121,7 @@ class SymbolScreen(Screen[None]):
         their lexicon sentiment; hidden while nothing of it is stored."""
         panel = self.query_one("#symbol-news", Static)
         items = detail["news"]
-        line = detail["context_line"]
+        line = describe(detail["context"]) if detail["context"] else ""
         panel.display = bool(items or line)
         if not panel.display:
             return

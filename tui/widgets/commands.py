@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from store.views import CommandLine, RunningJob
+from store.views.activity import CommandLine, RunningJob
 from tui.widgets.tables import RowsTable
 from vocab import commands as schema
 

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from store.quotes import LiveQuote
 from store.rankings import Ranking
-from store.views import Call
+from store.views.calls import Call
 from vocab.status import human_age
 from vocab.text import move_pct
 

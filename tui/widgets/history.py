@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from store.views import HistoryCall
+from store.views.symbol import HistoryCall
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
 

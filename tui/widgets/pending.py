@@ -1,12 +1,12 @@
 """Pending predictions, soonest target first, with the sessions left until they are scored.
 
 Sessions left are the call's horizon minus the sessions stored since it was made
-(store.views.pending): bars are stored per exchange session, so holidays never count.
+(store.views.pending.pending): bars are stored per exchange session, so holidays never count.
 """
 
 from __future__ import annotations
 
-from store.views import PendingCall
+from store.views.pending import PendingCall
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable
 

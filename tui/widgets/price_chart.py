@@ -10,7 +10,7 @@ from datetime import date
 
 from textual.reactive import reactive
 
-from store.views import Bar, HistoryCall, SymbolDetail
+from store.views.symbol import Bar, HistoryCall, SymbolDetail
 from tui.widgets.axes import DateChart
 from tui.widgets.history import outcome
 

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from store.views import HistoryCall, SymbolDetail
+from store.views.symbol import HistoryCall, SymbolDetail
 from vocab.text import move_pct
 
 WIDTH = 20

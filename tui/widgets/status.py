@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from store.daemon_state import State
-from store.views import RunningJob
+from store.views.activity import RunningJob
 from tui.widgets.fmt import set_static
 from vocab.status import DaemonInfo, classify_daemon, human_age
 

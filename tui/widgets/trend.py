@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from textual.reactive import reactive
 
-from store.views import Trend
+from store.views.trend import Trend
 from tui.widgets.axes import DateChart
+from vocab.scoring import BASELINE_LABEL
 
 
 def title_of(trend: Trend) -> str:
@@ -23,7 +24,7 @@ def title_of(trend: Trend) -> str:
             f"80% range covered {100 * covered / n:.0f}% of {n:,} calls (no UP/DOWN calls yet)\n"
             f"chart: rolling {trend['window']}-session coverage of the 80% and 95% ranges"
         )
-    name = trend["base_name"]
+    name = BASELINE_LABEL[trend["base_name"]]
     # what matters first on each line: a narrow panel cuts the end (tui.widgets.title)
     ranges = _ranges(trend)
     return (
@@ -59,7 +60,7 @@ class TrendChart(DateChart):
             plt.plot(
                 dates,
                 [b * 100 for b in trend["base"]],
-                label=f"{trend['base_name']} %",  # the baseline plotted
+                label=f"{BASELINE_LABEL[trend['base_name']]} %",  # the baseline plotted
                 marker="braille",
                 color="orange",
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.reactive import reactive
 
-from store.views import WatchRow
+from store.views.watchlist import WatchRow
 from tui.widgets import fmt
 from tui.widgets.tables import RowsTable, selected_key
 

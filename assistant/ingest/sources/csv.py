@@ -118,13 +118,13 @@ def _parse_dates(
     sample = text.iloc[0].strip()
     if formats in (None, ["%Y-%m-%d"]) and len(sample) == 10 and sample[4] == "-":
         # the common case, parsed without string work
-        fast = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        fast = _each_once(text, "%Y-%m-%d")
         if not fast.isna().any():
             return pd.DatetimeIndex(fast), ["%Y-%m-%d"]
     elif formats is not None and len(formats) == 1:
         # the format the first chunk chose, tried on the cells as they are: stripping 100k
         # cells is for the chunk that needs it
-        fast = pd.to_datetime(text, format=formats[0], errors="coerce")
+        fast = _each_once(text, formats[0])
         if not fast.isna().any():
             return pd.DatetimeIndex(fast), formats
     text = text.str.strip()
@@ -142,6 +142,14 @@ def _parse_dates(
         bad = parsed[0].isna().to_numpy()
         raise _at(values.index[bad][0], f"unreadable date {values[bad].iloc[0]!r}")
     return pd.DatetimeIndex(complete[0][0]), [complete[0][1]]
+
+
+def _each_once(text: pd.Series, fmt: str) -> pd.Series:
+    """`pd.to_datetime(text, format=fmt, errors="coerce")`, each distinct cell parsed once:
+    a bulk file repeats each date once per ticker (100k rows, ~5k dates a chunk)."""
+    codes, cells = pd.factorize(text.to_numpy(), use_na_sentinel=False)
+    parsed = pd.to_datetime(cells, format=fmt, errors="coerce")
+    return pd.Series(parsed.to_numpy()[codes], index=text.index)
 
 
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
@@ -405,7 +413,7 @@ def read_raw(
     # tickers, put in ticker order as it is joined): one copy of the rows at a time.
     ids = np.concatenate(parts.pop("ticker")) if "ticker" in parts else None
     order = None
-    if ids is not None and symbol is None:
+    if ids is not None and symbol is None and (np.diff(ids) < 0).any():
         order = np.argsort(ids, kind="stable")  # rows grouped by ticker, file order within
         ids = ids[order]
 
@@ -415,12 +423,11 @@ def read_raw(
         _give_back_freed()
         return values
 
-    dates = pd.DatetimeIndex(joined("date"))
+    dates = pd.DatetimeIndex(joined("date"), copy=False)
     if aware:
         dates = dates.tz_localize("UTC")
-    raw = pd.DataFrame(index=dates)
-    for c in list(parts):
-        raw[c] = joined(c)
+    # copy=False: each joined column becomes the frame's own (no second copy of 2M rows)
+    raw = pd.DataFrame({c: joined(c) for c in list(parts)}, index=dates, copy=False)
     if "adj_close" not in raw.columns and "Dividends" in cells and "Stock Splits" in cells:
         # yfinance history(): prices already adjusted (auto_adjust); its event columns are info only.
         raw = raw.drop(columns=["dividend", "split"])
@@ -429,7 +436,7 @@ def read_raw(
         return [(validate_symbol(symbol), raw)]
     if ids is not None:
         attrs = dict(raw.attrs)
-        edges = np.searchsorted(ids, np.arange(len(tickers) + 1))
+        edges = np.searchsorted(ids, np.arange(len(tickers) + 1, dtype=ids.dtype))
         out = []
         for tick, code in tickers.items():
             try:
@@ -569,14 +576,18 @@ def validated(
     normalized frame at a time, not the whole file's."""
     many = len(raws) > 1
     raws.reverse()
+    latest: dict[str, pd.Timestamp] = {}  # per calendar, not per symbol (~1 ms each)
     while raws:
         sym, raw = raws.pop()
+        ex = calendar.exchange_for(sym, exchange)
+        if ex not in latest:
+            latest[ex] = calendar.latest_session(ex, now)
         try:
             frame = validate(
                 raw,
                 jump_threshold=jump_threshold,
                 adjusted=raw.attrs.get("adjusted", False),
-                latest=calendar.latest_session(calendar.exchange_for(sym, exchange), now),
+                latest=latest[ex],
             )
         except ValidationError as exc:
             raise CsvError(f"{sym}: {exc}" if many else str(exc)) from None

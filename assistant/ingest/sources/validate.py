@@ -133,6 +133,10 @@ def validate(
     missing = [c for c in PRICES if c not in raw.columns]
     if missing:
         raise ValidationError(f"missing column(s): {', '.join(missing)}")
+    if duplicates == "error" and not repair:
+        clean = _clean(raw, jump_threshold, adjusted, latest)
+        if clean is not None:
+            return clean
     frame = raw.copy()
     frame.index = pd.DatetimeIndex(frame.index).tz_localize(None).normalize()
     if frame.index.hasnans:
@@ -188,6 +192,77 @@ def validate(
         index=pd.DatetimeIndex(frame.index, name="date"),
     )
     return out[NORMALIZED_COLUMNS]
+
+
+def _clean(
+    raw: pd.DataFrame, jump_threshold: float, adjusted: bool, latest: pd.Timestamp | None
+) -> pd.DataFrame | None:
+    """`validate`'s frame for raw bars that need nothing but the arithmetic: dates in
+    order without repeats, every check passed, no dividend or split to adjust for. None
+    for anything else, which `validate` then takes the long way (and words its refusal):
+    the same result in numpy alone, without the ~5 ms of pandas per call that a file of
+    400 tickers paid 400 times."""
+    index = pd.DatetimeIndex(raw.index)
+    if index.tz is not None or index.hasnans:
+        return None
+    stamps = index.to_numpy()
+    if (stamps != stamps.astype("datetime64[D]")).any():  # a time of day: normalize
+        index = index.normalize()
+    if (np.diff(index.asi8) <= 0).any():  # out of order or repeated
+        return None
+    if latest is not None and index[-1] > latest:
+        return None
+    n = len(raw)
+    nothing = np.full(n, np.nan)
+    try:
+        o, h, lo, c, volume, adj, dividend, split = (
+            raw[col].to_numpy(dtype=float) if col in raw.columns else nothing
+            for col in (*PRICES, "volume", "adj_close", "dividend", "split")
+        )
+    except (TypeError, ValueError):
+        return None
+    volume = np.where(np.isnan(volume), 0.0, volume)
+    with np.errstate(invalid="ignore"):
+        for p in (o, h, lo, c):
+            if not ((p >= MIN_PRICE) & (p <= MAX_PRICE)).all():  # NaN and inf fail too
+                return None
+        if not ((volume >= 0) & (volume <= MAX_VOLUME)).all() or (h < lo).any():
+            return None
+    if adjusted:
+        factor = np.ones(n)
+    elif not np.isnan(adj).all():
+        with np.errstate(invalid="ignore"):
+            if not ((adj >= MIN_PRICE) & (adj <= MAX_PRICE)).all():
+                return None
+        factor = adj / c
+    else:
+        dividend = np.where(np.isnan(dividend), 0.0, dividend)
+        split = np.where(np.isnan(split), 0.0, split)
+        if ((dividend != 0) | ((split != 0) & (split != 1.0))).any():
+            return None  # events to adjust for (or to refuse): the long way
+        factor = np.ones(n)
+    top, bottom = np.maximum(o, c), np.minimum(o, c)
+    fixed = (h < top * (1 - TOLERANCE)) | (lo > bottom * (1 + TOLERANCE))
+    h, lo = np.maximum(h, top), np.minimum(lo, bottom)
+    adj_close = c * factor
+    if "provisional" in raw.columns:
+        provisional = raw["provisional"].fillna(0).astype(int).to_numpy()
+    else:
+        provisional = np.zeros(n, dtype=int)
+    return pd.DataFrame(
+        {
+            "open": o * factor,
+            "high": h * factor,
+            "low": lo * factor,
+            "close": adj_close,
+            "volume": volume,
+            "raw_close": c,
+            "adj_factor": factor,
+            "provisional": provisional,
+            "flagged": (_jumps(adj_close, jump_threshold) | fixed).astype(int),
+        },
+        index=pd.DatetimeIndex(index, name="date"),
+    )
 
 
 def _factor(frame: pd.DataFrame, close: np.ndarray, adjusted: bool) -> np.ndarray:
