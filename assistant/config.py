@@ -142,9 +142,9 @@ class Paper:
     long_short: bool = False  # DOWN calls go short (else flat)
     # annualized volatility a full 1/N position is sized to; it, max_weight, max_exposure and
     # band chosen on validation years only (bench/bench_paper.py; docs/paper.md)
-    vol_target: float = 0.20
+    vol_target: float = 0.15
     max_weight: float = 0.25  # cap per symbol, fraction of equity
-    max_exposure: float = 1.0  # cap on the gross weight, fraction of equity (no leverage)
+    max_exposure: float = 0.8  # cap on the gross weight, fraction of equity (no leverage)
     tilt: float = 0.5  # `volatility`: the ranking's tilt (0: none), only when it passed
     band: float = 0.02  # re-size a position only when this far from its target
     cost_bps: float = 5.0  # commission per side, basis points of the traded notional

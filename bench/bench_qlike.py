@@ -37,7 +37,29 @@ Candidates (each one term or one change on top of the product's HAR):
   cycle and the backtest pass it where ^VIX is stored.
 That is 9 candidates against the product (8 on the main protocol, 1 on the VIX years).
 
-Run: python bench/bench_qlike.py [--vix]   (about 15 minutes on 2 loaded cores; --vix 2)
+Round 2 (`--round 2`; the brief of issue 33's third pass: estimation and combination), the
+same data, views and protocol; four more candidates, each one change through forecast_walk:
+- ``ql``: the HAR's coefficients minimise QLIKE against the scoring target (the
+  close-to-close realized variance over t+1..t+h) instead of least squares on the log
+  proxy: a Gamma GLM with log link (convex), damped Newton from the OLS fit; the product's
+  QLIKE-optimal scale then (1 at the optimum: the intercept already sets the level);
+- ``ql-rv``: the same QLIKE fit against the range proxy's mean over t+1..t+h (the OLS
+  target, unlogged; less noisy), then the product's scale onto close-to-close;
+- ``mix``: w x HAR + (1 - w) x EWMA, w in 0, 0.05, .., 1 minimising QLIKE on each
+  window's own training rows (the HAR's in-sample forecasts there);
+- ``mix-v``: the same mix with ONE w per horizon, the grid's best validation criterion.
+Rule, stated before the run: a round-2 candidate enters the product only if validation
+keeps it (h = 1 rises over the product, no horizon falls) and then its ranges are no worse
+on validation (bench_ranges_storm.py's criterion); of several, the best validation h = 1.
+The test years are printed and choose nothing. Round 1's nine are not re-opened.
+Also printed, never candidates: the product's level out of sample (mean realized /
+forecast, and the gain with the period's own best constant), the OHLC set's CEILING: the
+range proxy of the scored sessions themselves (look-ahead) as the "forecast", and CEILING 2:
+the product's design with coefficients fitted on the test years themselves.
+
+Run: python bench/bench_qlike.py [--vix | --round 1 | --round 2] [--rows FILE.pkl]
+(all: about 35 minutes on 2 loaded cores; --round 2 about 19; --vix 2; --rows keeps the
+walked rows and reports from them on a second run)
 """
 
 from __future__ import annotations
@@ -67,6 +89,9 @@ VAL_LONG = (1996, 2006)
 TEST = 2007
 TARGET = 0.05
 CANDIDATES = ("product", "gap", "gjr", "pk", "rs", "absr", "mkt", "h5/5", "blend")
+# the second round (estimation and combination; `--round 2` walks only these and the product)
+ROUND2 = ("product", "ql", "ql-rv", "mix")
+MIX_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # HAR weight of the mixes, 0..1 by 0.05
 VIX_VAL = ("2014-07-01", "2015-12-31")
 VIX_TEST = ("2016-01-01", "2018-12-31")
 
@@ -144,6 +169,75 @@ def _extra(name: str, bars: pd.DataFrame, market: pd.Series | None) -> Callable[
     return cols
 
 
+def qlike_coef(x: np.ndarray, y: np.ndarray, b0: np.ndarray, iters: int = 30) -> np.ndarray:
+    """The coefficients b minimising sum(y exp(-x b) + x b), i.e. the QLIKE of the forecast
+    exp(x b) against y (a Gamma GLM with log link: convex in b), by damped Newton from b0."""
+    b = b0.copy()
+    z = x @ b
+    loss = float(np.sum(y * np.exp(-z) + z))
+    for _ in range(iters):
+        w = y * np.exp(-z)
+        g = x.T @ (1.0 - w)
+        try:
+            step = np.linalg.solve((x * w[:, None]).T @ x, g)
+        except np.linalg.LinAlgError:
+            break
+        if not np.all(np.isfinite(step)) or float(g @ step) < 1e-9 * len(y):
+            break  # the Newton decrement: converged
+        t = 1.0
+        while t > 1e-6:
+            bn = b - t * step
+            zn = x @ bn
+            with np.errstate(over="ignore"):
+                ln = float(np.sum(y * np.exp(-zn) + zn))
+            if np.isfinite(ln) and ln <= loss:
+                break
+            t /= 2.0
+        else:
+            break
+        b, z, loss = bn, zn, ln
+    return b
+
+
+def _fit_hook(name: str, bars: pd.DataFrame) -> Callable[..., float] | None:
+    """The candidate's volatility._fit_forecast (None: the product's)."""
+    product = volatility._fit_forecast
+    warm: dict[int, np.ndarray] = {}  # the last window's solution per horizon (warm start)
+    if name in ("ql", "ql-rv"):
+
+        def fit(x, target, realized, rows, coef, end, h):
+            xr = x[rows]
+            y = np.maximum(realized[rows], volatility.EPS) if name == "ql" else np.exp(target[rows])
+            b0 = warm.get(h)
+            if b0 is None:
+                b0 = coef.copy()
+                b0[0] += np.log(np.mean(y / np.exp(xr @ coef)))
+            b = qlike_coef(xr, y, b0)
+            warm[h] = b
+            return product(x, target, realized, rows, b, end, h)
+
+        return fit
+    if name == "mix":
+        r = np.diff(np.log(bars["close"].to_numpy(float)), prepend=np.nan)
+        ewma1 = volatility.ewma_variance(pd.Series(r), 1).to_numpy(float)
+
+        def fit(x, target, realized, rows, coef, end, h):
+            har = product(x, target, realized, rows, coef, end, h)
+            e_end = h * ewma1[end]
+            rows = rows[np.isfinite(ewma1[rows])]
+            if not np.isfinite(e_end) or len(rows) < 50:
+                return har
+            f = np.exp(x[rows] @ coef)
+            y = np.maximum(realized[rows], volatility.EPS)
+            f *= np.mean(y / f)  # the product's in-sample forecast on the training rows
+            mixes = MIX_GRID[:, None] * f + (1 - MIX_GRID[:, None]) * (h * ewma1[rows])
+            w = MIX_GRID[int(np.argmin(np.mean(y / mixes + np.log(mixes), axis=1)))]
+            return float(w * har + (1 - w) * e_end)
+
+        return fit
+    return None
+
+
 def walk(
     bars: pd.DataFrame, first: str, name: str, market: pd.Series | None, exog: Any = None
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -152,16 +246,25 @@ def walk(
     days = index[index >= pd.Timestamp(first)]
     starts = index.searchsorted(days - pd.Timedelta(days=volatility.HISTORY_DAYS))
     ends = index.searchsorted(days, side="right") - 1
-    orig_x, orig_rv = volatility._har_matrix, volatility._daily_rv
+    orig_x, orig_rv, orig_fit = (
+        volatility._har_matrix, volatility._daily_rv, volatility._fit_forecast
+    )  # fmt: skip
     extra = _extra(name, bars, market)
     proxies = {"pk": _parkinson_rv, "rs": _rogers_satchell_rv, "blend": _blend_rv}
     if name in proxies:
         volatility._daily_rv = proxies[name]
+    fit = _fit_hook(name, bars)
+    if fit is not None:
+        volatility._fit_forecast = fit
+    # both rounds were measured on the HAR alone: "product" is the product before round 2
+    # (its HAR unmixed) and round 2's "mix-v" is the product since
+    orig_mix, volatility.MIX_WEIGHT = volatility.MIX_WEIGHT, {1: 1.0}
     volatility._har_matrix = lambda rv, r: np.column_stack([orig_x(rv, r), extra(rv, r)])
     try:
         w = volatility.forecast_walk(bars, starts, ends, HORIZONS, exog)
     finally:
         volatility._har_matrix, volatility._daily_rv = orig_x, orig_rv
+        volatility._fit_forecast, volatility.MIX_WEIGHT = orig_fit, orig_mix
     out = {h: (w[h][0].copy(), w[h][1]) for h in HORIZONS}
     if name == "h5/5":
         out[1] = (w[5][0] / 5.0, w[1][1])
@@ -169,20 +272,30 @@ def walk(
 
 
 def series_rows(
-    group: str, symbol: str, bars: pd.DataFrame, market: pd.Series | None
+    group: str,
+    symbol: str,
+    bars: pd.DataFrame,
+    market: pd.Series | None,
+    cands: tuple[str, ...] = CANDIDATES,
 ) -> pd.DataFrame:
-    """One row per (date, h): realized, ewma, and each candidate's variance."""
+    """One row per (date, h): realized, ewma, each candidate's variance, and `seen`: the
+    daily range proxy summed over t+1..t+h, the SAME sessions the realized variance covers
+    (OHLC only; NaN on close-only bars): the look-ahead ceiling, never a candidate."""
     index = pd.DatetimeIndex(bars.index)
     days = index[index >= pd.Timestamp(FIRST[group])]
     ends = index.searchsorted(days, side="right") - 1
     parts = []
-    res = {c: walk(bars, FIRST[group], c, market) for c in CANDIDATES}
+    res = {c: walk(bars, FIRST[group], c, market) for c in cands}
+    has_range = {"open", "high", "low"} <= set(bars.columns)
+    proxy = pd.Series(volatility._returns(bars)[3], index=bars.index)
     for h in HORIZONS:
         rv = volatility.future_realized_var(bars["close"], h).to_numpy(float)[ends]
         d = {"set": group, "symbol": symbol, "date": days, "h": h, "realized": rv}
         d["ewma"] = res["product"][h][1]
-        for c in CANDIDATES:
+        for c in cands:
             d[c] = res[c][h][0]
+        seen = proxy.rolling(h, min_periods=h).sum().shift(-h).to_numpy(float)[ends]
+        d["seen"] = seen if has_range else np.full(len(days), np.nan)
         parts.append(pd.DataFrame(d))
     return pd.concat(parts, ignore_index=True)
 
@@ -228,7 +341,7 @@ def views(data: pd.DataFrame) -> list[pd.DataFrame]:
     ]
 
 
-def compute() -> pd.DataFrame:
+def compute(cands: tuple[str, ...] = CANDIDATES) -> pd.DataFrame:
     ohlc = load_ohlc()
     closes, index = load_panel()
     gspc = ohlc["^GSPC"]["close"]
@@ -238,31 +351,148 @@ def compute() -> pd.DataFrame:
     jobs += [
         ("panel", s, closes[s].dropna().to_frame("close"), index) for s in sorted(closes.columns)
     ]
-    parts = Parallel(n_jobs=2)(delayed(series_rows)(*j) for j in jobs)
+    parts = Parallel(n_jobs=2)(delayed(series_rows)(*j, cands) for j in jobs)
     return pd.concat(parts, ignore_index=True)
 
 
-def report(data: pd.DataFrame) -> None:
+def add_mix_v(data: pd.DataFrame) -> dict[int, float]:
+    """Candidate ``mix-v``: w x product + (1 - w) x EWMA, ONE HAR weight w per horizon, the
+    one of MIX_GRID with the best validation criterion (the mean of the three views' pooled
+    gains; test years play no part). Adds the column; returns the weights."""
+    weights = {}
+    for h in HORIZONS:
+        score = {}
+        for w in MIX_GRID:
+            gains = []
+            for v in views(data):
+                v = v[v["h"] == h]
+                gains.append(gain(v.assign(m=w * v["product"] + (1 - w) * v["ewma"]), "m"))
+            score[float(w)] = float(np.mean(gains))
+        weights[h] = max(score, key=lambda w: (score[w], w))
+    w_row = data["h"].map(weights)
+    data["mix-v"] = w_row * data["product"] + (1 - w_row) * data["ewma"]
+    return weights
+
+
+def scale_check(data: pd.DataFrame) -> None:
+    """Is the product's scale (the log fit's exp bias and the proxy's level, fitted on each
+    window's training rows) right out of sample? mean(realized / forecast) is 1 for a
+    right level; the gain with the period's own best constant (infeasible) bounds what
+    any better constant could add."""
+    print("\nproduct's level out of sample: mean(realized / forecast) (1 = right) and the "
+          "pooled gain with the period's own QLIKE-best constant c (infeasible)")  # fmt: skip
+    spans = [("ohlc", *VAL, "val"), ("panel", *VAL_LONG, "val")]
+    spans += [("ohlc", TEST, 2100, "test"), ("panel", TEST, 2100, "test")]
+    for s, first, last, label in spans:
+        d = years(data[data["set"] == s], first, last)
+        line = f"{s:<5} {label:<4} {first}-{min(last, d['date'].dt.year.max())}"
+        for h in HORIZONS:
+            g = d[(d["h"] == h) & d["realized"].notna() & d["ewma"].notna()]
+            c = float(np.mean(np.maximum(g["realized"], volatility.EPS) / g["product"]))
+            line += (
+                f" | h{h} c {c:.3f}: {100 * gain(g, 'product'):+.2f}% -> "
+                f"{100 * gain(g.assign(m=c * g['product']), 'm'):+.2f}%"
+            )
+        print(line)
+
+
+def ceiling(data: pd.DataFrame) -> None:
+    """The OHLC set's look-ahead ceiling: the range proxy of the very sessions scored (t+1..t+h)
+    as the 'forecast', raw, times the constant best on validation (OHLC 2003-06), and times
+    the test years' own best constant (infeasible twice). Never a product candidate."""
+    o = data[(data["set"] == "ohlc") & data["seen"].notna()]
+    print(
+        "\nCEILING (OHLC, infeasible: the range proxy of the scored sessions themselves; "
+        "pooled gain over EWMA)"
+    )
+    for h in HORIZONS:
+        oh = o[(o["h"] == h) & o["realized"].notna() & o["ewma"].notna()]
+        val, test = years(oh, *VAL), oh[oh["date"].dt.year >= TEST]
+        c_val = float(np.mean(np.maximum(val["realized"], volatility.EPS) / val["seen"]))
+        c_test = float(np.mean(np.maximum(test["realized"], volatility.EPS) / test["seen"]))
+        print(
+            f"h{h}: validation raw {100 * gain(val, 'seen'):+.1f}%; test (n {len(test)}) raw "
+            f"{100 * gain(test, 'seen'):+.1f}%, x c_val {c_val:.3f} "
+            f"{100 * gain(test.assign(m=c_val * test['seen']), 'm'):+.1f}%, x c_test "
+            f"{c_test:.3f} {100 * gain(test.assign(m=c_test * test['seen']), 'm'):+.1f}%; "
+            f"product {100 * gain(test, 'product'):+.1f}%"
+        )
+        if h == 1:
+            print("  h1 per test year (seen x c_val / product): " + ", ".join(
+                f"{y} {100 * gain(g.assign(m=c_val * g['seen']), 'm'):+.1f}% / "
+                f"{100 * gain(g, 'product'):+.1f}%"
+                for y, g in test.groupby(test["date"].dt.year)
+            ))  # fmt: skip
+
+
+def insample_ceiling() -> None:
+    """A second look-ahead ceiling: the product's own design (features of each session's
+    past) with ONE coefficient vector per series fitted on the test years themselves, by
+    the product's estimator (least squares on the log proxy, then the QLIKE-best scale)
+    and by QLIKE directly (the best any fixed-coefficient forecaster on these features can
+    score there). Pooled test gain over EWMA (the whole series' RiskMetrics, as the walk's
+    on windows this long). Never a candidate."""
+    ohlc = load_ohlc()
+    closes, _ = load_panel()
+    series = [("ohlc", s, b) for s, b in sorted(ohlc.items())]
+    series += [("panel", s, closes[s].dropna().to_frame("close")) for s in sorted(closes.columns)]
+    print(
+        "\nCEILING 2 (infeasible: the product's design, coefficients fitted on the test years "
+        "themselves, per series; pooled test gain over EWMA)"
+    )
+    for group in ("ohlc", "panel"):
+        line = f"{group:<5}"
+        for h in HORIZONS:
+            loss: dict[str, list[np.ndarray]] = {"ewma": [], "ols": [], "qlike": []}
+            for g, _, bars in series:
+                if g != group:
+                    continue
+                _, r, r2, rv = volatility._returns(bars)
+                x = volatility._har_matrix(rv, r)
+                target = volatility.har_target(rv, h)
+                realized = volatility.future_realized_var(bars["close"], h).to_numpy(float)
+                ewma = h * volatility.ewma_variance(pd.Series(r), 1).to_numpy(float)
+                test = pd.DatetimeIndex(bars.index).year >= TEST
+                ok = test & np.isfinite(x).all(axis=1) & np.isfinite(target)
+                ok &= np.isfinite(realized) & np.isfinite(ewma)
+                xr, y = x[ok], np.maximum(realized[ok], volatility.EPS)
+                coef, *_ = np.linalg.lstsq(xr, target[ok], rcond=None)
+                f_ols = np.exp(xr @ coef)
+                f_ols *= np.mean(y / f_ols)
+                b0 = coef.copy()
+                b0[0] += np.log(np.mean(y / np.exp(xr @ coef)))
+                f_ql = np.exp(xr @ qlike_coef(xr, y, b0, iters=100))
+                loss["ewma"].append(volatility.qlike(y, ewma[ok]))
+                loss["ols"].append(volatility.qlike(y, f_ols))
+                loss["qlike"].append(volatility.qlike(y, f_ql))
+            base = float(np.concatenate(loss["ewma"]).mean())
+            n = sum(len(v) for v in loss["ewma"])
+            line += f" | h{h} (n {n}) " + ", ".join(
+                f"{k} {100 * (1 - float(np.concatenate(loss[k]).mean()) / base):+.1f}%"
+                for k in ("ols", "qlike")
+            )
+        print(line, flush=True)
+
+
+def report(data: pd.DataFrame, cands: tuple[str, ...] = CANDIDATES) -> None:
     last = data.loc[data["set"] == "panel", "date"].max()
     print(
         f"OHLC set {data.loc[data['set'] == 'ohlc', 'symbol'].nunique()} series (to 2013-02) "
         f"from {FIRST['ohlc']}, panel {data.loc[data['set'] == 'panel', 'symbol'].nunique()} "
         f"stocks (to {last.date()}) from {FIRST['panel']}; "
-        f"{len(CANDIDATES) - 1} candidates against the product; validation {VAL[0]}-{VAL[1]} "
+        f"{len(cands) - 1} candidates against the product; validation {VAL[0]}-{VAL[1]} "
         f"(both) + panel {VAL_LONG[0]}-{VAL_LONG[1]}, test {TEST} on\n"
     )
     val = {c: {h: float(np.mean([gain(v[v["h"] == h], c) for v in views(data)])) for h in HORIZONS}
-           for c in CANDIDATES}  # fmt: skip
+           for c in cands}  # fmt: skip
     ref = val["product"]
     kept = [
-        c
-        for c in CANDIDATES[1:]
-        if val[c][1] > ref[1] and all(val[c][h] >= ref[h] for h in HORIZONS)
+        c for c in cands[1:] if val[c][1] > ref[1] and all(val[c][h] >= ref[h] for h in HORIZONS)
     ]
     chosen = max(kept, key=lambda c: val[c][1]) if kept else None
     test = data[data["date"].dt.year >= TEST]
     print("pooled QLIKE gain over EWMA: validation (mean of 3 views) | test OHLC | test panel")
-    for c in CANDIDATES:
+    for c in cands:
         parts_t = []
         for s in ("ohlc", "panel"):
             d = test[test["set"] == s]
@@ -286,10 +516,10 @@ def report(data: pd.DataFrame) -> None:
                 f"\n{s} {label} h{h}: QLIKE gain over EWMA per year (n calls {len(dh)}, "
                 f"{dh['symbol'].nunique()} series)"
             )
-            print(f"{'year':<6}" + "".join(f"{c:>9}" for c in CANDIDATES))
+            print(f"{'year':<6}" + "".join(f"{c:>9}" for c in cands))
             by_year = [(str(y), g) for y, g in dh.groupby(dh["date"].dt.year)]
             for y, g in [*by_year, ("all", dh)]:
-                print(f"{y:<6}" + "".join(f"{100 * gain(g, c):+8.1f}%" for c in CANDIDATES))
+                print(f"{y:<6}" + "".join(f"{100 * gain(g, c):+8.1f}%" for c in cands))
     print("\nDiebold-Mariano on test (daily mean QLIKE difference; t < 0: the first is better)")
     for s in ("ohlc", "panel"):
         d = test[test["set"] == s]
@@ -362,9 +592,28 @@ def vix_protocol() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--vix", action="store_true", help="the VIX candidate (2014-2018)")
-    if parser.parse_args().vix:
+    parser.add_argument(
+        "--round", type=int, choices=(1, 2), help="only round 1's candidates, or only round 2's"
+    )
+    parser.add_argument("--rows", type=Path, help="keep the walked rows in this pickle")
+    args = parser.parse_args()
+    if args.vix:
         vix_protocol()
     else:
         t0 = time.perf_counter()
-        report(compute())
+        cands = {1: CANDIDATES, 2: ROUND2}.get(args.round, CANDIDATES + ROUND2[1:])
+        if args.rows is not None and args.rows.exists():
+            rows = pd.read_pickle(args.rows)
+        else:
+            rows = compute(cands)
+            if args.rows is not None:
+                rows.to_pickle(args.rows)
+        if args.round != 1:
+            weights = add_mix_v(rows)
+            print(f"mix-v: HAR weight per horizon chosen on validation {weights}")
+            cands = (*cands, "mix-v")
+        report(rows, cands)
+        scale_check(rows)
+        ceiling(rows)
+        insample_ceiling()
         print(f"\ntook {time.perf_counter() - t0:.0f} s")

@@ -39,6 +39,8 @@ these validation years; bench_context.py measured it (kept; the cycle uses it wh
 is stored).
 
 Run: python bench/bench_ranges_storm.py   (about 25 minutes on 2 loaded cores)
+     python bench/bench_ranges_storm.py --mix   (bench_qlike round 2's gate, the HAR mixed
+     with EWMA against the HAR alone, and the product's per-year tables)
 """
 
 from __future__ import annotations
@@ -104,21 +106,27 @@ def exog_for(name: str, bars: pd.DataFrame) -> dict[int, np.ndarray] | None:
     raise ValueError(name)
 
 
-def _calls(symbol: str, bars: pd.DataFrame, first: str, exog: str) -> pd.DataFrame:
+def _calls(
+    symbol: str, bars: pd.DataFrame, first: str, exog: str, mix: bool = True
+) -> pd.DataFrame:
     br.FIRST = first  # a worker process imports bench_ranges afresh
-    with_lev5 = volatility._har_matrix
+    with_lev5, mixes = volatility._har_matrix, volatility.MIX_WEIGHT
     if exog != "product":  # the HAR before issue 33: without the week's leverage term
         volatility._har_matrix = lambda rv, r: with_lev5(rv, r)[:, :-1]
+    if not mix:  # the HAR alone, as before bench_qlike's round 2
+        volatility.MIX_WEIGHT = {1: 1.0}
     try:
         return br.calls(symbol, bars, exog_for(exog, bars))
     finally:
-        volatility._har_matrix = with_lev5
+        volatility._har_matrix, volatility.MIX_WEIGHT = with_lev5, mixes
 
 
-def walk(jobs: list[tuple[str, str, pd.DataFrame]], exog: str) -> dict[str, pd.DataFrame]:
+def walk(
+    jobs: list[tuple[str, str, pd.DataFrame]], exog: str, mix: bool = True
+) -> dict[str, pd.DataFrame]:
     """{"ohlc", "panel" (from FIRST), "panel_long" (to 2006)}: the calls, sorted, scored."""
     first = {"ohlc": br.FIRST, "panel": "1993-01-01"}
-    parts = Parallel(n_jobs=2)(delayed(_calls)(s, b, first[n], exog) for n, s, b in jobs)
+    parts = Parallel(n_jobs=2)(delayed(_calls)(s, b, first[n], exog, mix) for n, s, b in jobs)
     data: dict[str, list[pd.DataFrame]] = {}
     for (name, _, _), part in zip(jobs, parts, strict=True):
         data.setdefault(name, []).append(part)
@@ -225,6 +233,32 @@ def test_gains(data: dict[str, pd.DataFrame]) -> str:
     return "; ".join(parts)
 
 
+def mix_gate(jobs: list[tuple[str, str, pd.DataFrame]]) -> None:
+    """bench_qlike round 2's kept candidate (the HAR mixed with EWMA, volatility.MIX_WEIGHT)
+    against the HAR alone: the variance gains and the product's ranges (rise 2 both) on
+    validation (its gate: ranges no worse) and test; then the product's per-year tables."""
+    runs = {"HAR alone": walk(jobs, "product", mix=False), "mixed": walk(jobs, "product")}
+    crits = {}
+    for name, data in runs.items():
+        g = gains(data)
+        print(
+            f"{name:<9} variance validation "
+            + " ".join(f"h{h} {100 * g[h]:+.2f}%" for h in br.HORIZONS)
+            + f" | test pooled: {test_gains(data)}",
+            flush=True,
+        )
+        w = volatility.RISE_WEIGHT
+        crits[name], line = range_line(
+            f"{name}, rise {w:g} both", {s: ranged(d, w, True) for s, d in data.items()}
+        )
+        print(line, flush=True)
+    keep = crits["mixed"] <= crits["HAR alone"]
+    print(f"\nranges no worse on validation with the mix: {'yes: KEPT' if keep else 'no'}")
+    print("\nthe product (mixed) on the test years, per year:")
+    for s in ("ohlc", "panel"):
+        br.per_year(s, years(br.with_q(runs["mixed"][s], iv.GAMMA), br.TEST, 2100))
+
+
 def main() -> None:
     t0 = time.perf_counter()
     ohlc = load_ohlc()
@@ -236,6 +270,10 @@ def main() -> None:
         f"{closes.index[-1].date()}; validation {br.VAL[0]}-{br.VAL[1]} (both) and "
         f"1996-2006 (panel); test {br.TEST} on\n"
     )
+    if "--mix" in sys.argv[1:]:
+        mix_gate(jobs)
+        print(f"\ntook {time.perf_counter() - t0:.0f} s")
+        return
     before = walk(jobs, "har")
 
     print(

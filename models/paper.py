@@ -67,11 +67,11 @@ class Rules:
     policy: str = "volatility"
     horizon: int = 1
     long_short: bool = False
-    # annualized volatility a full (1/N) position is sized to; 0.20, max_weight, max_exposure
+    # annualized volatility a full (1/N) position is sized to; it, max_weight, max_exposure
     # and band: chosen on validation years only (bench/bench_paper.py, docs/paper.md)
-    vol_target: float = 0.20
+    vol_target: float = 0.15
     max_weight: float = 0.25  # per symbol, as a fraction of equity
-    max_exposure: float = 1.0  # gross weight at most this (no leverage: at most 1)
+    max_exposure: float = 0.8  # gross weight at most this (no leverage: at most 1)
     tilt: float = 0.5  # `volatility`: how far the ranking tilts the weights (when it may)
     band: float = 0.02  # trade back to target only when this far off (fraction of equity)
     cost_bps: float = 5.0  # per side

@@ -150,9 +150,9 @@ def test_the_cycles_fast_forecast_equals_the_reference_estimators():
         feats = vol.har_features(rv, returns=returns)  # the cycle's HAR: with jump, lev, ewma
         model = vol.fit_har(rv, vol.future_realized_var(close, h), h, train, feats)
         assert fast[h].model == "har"
-        assert fast[h].variance == pytest.approx(
-            float(vol.predict_har(model, rv, feats).iloc[-1]), rel=1e-9
-        )
+        har, ewma = float(vol.predict_har(model, rv, feats).iloc[-1]), fast[h].ewma
+        w = vol.mix_weight(h)  # the HAR mixed with the call's EWMA (issue 33)
+        assert fast[h].variance == pytest.approx(w * har + (1 - w) * ewma, rel=1e-9)
         assert fast[h].ewma == pytest.approx(
             float(vol.ewma_variance(returns, h).iloc[-1]), rel=1e-9
         )
@@ -211,7 +211,8 @@ def regime_bars(n: int, seed: int = 11) -> tuple[pd.DataFrame, np.ndarray]:
     return bars, np.log(s2[1 : n + 1])
 
 
-def test_an_informative_exog_serves_and_lowers_qlike_and_the_walk_agrees():
+def test_an_informative_exog_serves_and_lowers_qlike_and_the_walk_agrees(monkeypatch):
+    monkeypatch.setattr(vol, "MIX_WEIGHT", {1: 1.0})  # the HARs alone, unmixed with EWMA
     bars, exog = regime_bars(900)
     exog = exog.copy()
     exog[:300] = np.nan  # the regressor's history starts late (as the VIX's may)
@@ -222,6 +223,7 @@ def test_an_informative_exog_serves_and_lowers_qlike_and_the_walk_agrees():
     plain = vol.forecast_walk(bars, starts, ends, (h,))[h][0]
     withx = vol.forecast_walk(bars, starts, ends, (h,), exog=exog)[h][0]
     assert vol.mean_qlike(realized[ends], withx) < 0.8 * vol.mean_qlike(realized[ends], plain)
+    monkeypatch.undo()  # the product's mix from here: the plain fallback is not mixed twice
     # the walk is what the cycle's forecast gives on each window, exog and fallback alike
     for lo, end in ((0, 350), (0, 700), (200, 898), (400, 898)):
         ref = vol.forecast_at_end(bars.iloc[lo : end + 1], (h,), exog[lo : end + 1])[h]
@@ -270,3 +272,63 @@ def test_ranges_widen_while_the_forecast_rises_from_the_bars_known_then():
         ref = vol.forecast_at_end(storm.iloc[lo : end + 1], (1, 3, 5))
         for h in (1, 3, 5):
             assert scales[h][i] == pytest.approx(ref[h].scale, rel=1e-9), (lo, end, h)
+
+
+def test_the_har_scale_is_the_qlike_best_constant_fitted_on_training_rows_only(monkeypatch):
+    """Issue 33, third pass: the log fit's forecast exp(x @ coef) is biased low (E[exp] of
+    the residual) and on the range proxy's level, not close-to-close's; the scale that maps
+    it must be the QLIKE-best constant on the window's own training rows, whose h-session
+    future is inside the bars (the cycle's path and the backtest's walk alike)."""
+    from scipy.optimize import minimize_scalar
+
+    bars = simulate_garch_bars(400, seed=5)
+    calls: list[tuple] = []
+    product = vol._fit_forecast
+
+    def spy(x, target, realized, rows, coef, end, h):
+        calls.append((x, realized, rows, coef, end, h))
+        return product(x, target, realized, rows, coef, end, h)
+
+    monkeypatch.setattr(vol, "_fit_forecast", spy)
+    monkeypatch.setattr(vol, "MIX_WEIGHT", {1: 1.0})  # the HAR alone, unmixed with EWMA
+    got = vol.forecast_at_end(bars, (1, 5), rise=False)
+    assert [c[5] for c in calls] == [1, 5]
+    for (x, realized, rows, coef, end, h), hh in zip(calls, (1, 5), strict=True):
+        assert end == len(bars) - 1 and rows.max() + h <= end  # training rows' futures known
+        fitted = np.exp(x[rows] @ coef)
+        scale = got[hh].variance / float(np.exp(x[end] @ coef))
+        assert scale > 1.0  # exp of a log fit is low; the close-to-close day is wider too
+        y = realized[rows]
+        best = minimize_scalar(
+            lambda ls, y=y, fitted=fitted: vol.mean_qlike(y, np.exp(ls) * fitted),
+            bounds=(-3.0, 3.0),
+            method="bounded",
+            options={"xatol": 1e-9},
+        )
+        assert scale == pytest.approx(np.exp(best.x), rel=1e-5)
+    calls.clear()
+    starts, ends = np.array([0, 0]), np.array([299, 399])
+    walk = vol.forecast_walk(bars, starts, ends, (1,))
+    assert len(calls) == 2 and [c[4] for c in calls] == [299, 399]
+    assert all(c[2].max() + 1 <= c[4] for c in calls)
+    assert walk[1][0][1] == pytest.approx(got[1].variance, rel=1e-9)
+
+
+def test_the_forecast_mixes_the_har_with_the_calls_ewma_by_the_horizons_weight(monkeypatch):
+    """Issue 33: where the HAR serves, the variance is w x HAR + (1 - w) x EWMA, w chosen per
+    horizon on validation years (volatility.MIX_WEIGHT); the backtest's walk the same."""
+    bars = simulate_garch_bars(400, seed=6)
+    mixed = vol.forecast_at_end(bars, (1, 2, 3, 5, 10), rise=False)
+    monkeypatch.setattr(vol, "MIX_WEIGHT", {1: 1.0})
+    har = vol.forecast_at_end(bars, (1, 2, 3, 5, 10), rise=False)
+    for h, w in ((1, 0.7), (2, 0.7), (3, 0.75), (5, 0.8), (10, 0.8)):
+        assert mixed[h].model == har[h].model == "har"
+        assert mixed[h].ewma == har[h].ewma
+        assert mixed[h].variance == pytest.approx(
+            w * har[h].variance + (1 - w) * har[h].ewma, rel=1e-12
+        )
+        assert mixed[h].variance != pytest.approx(har[h].variance, rel=1e-3)
+    monkeypatch.undo()
+    walk = vol.forecast_walk(bars, np.array([0]), np.array([399]), (1, 5))
+    for h in (1, 5):
+        assert walk[h][0][0] == pytest.approx(mixed[h].variance, rel=1e-9)

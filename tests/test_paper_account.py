@@ -106,7 +106,8 @@ def test_volatility_target_sizing_with_the_per_symbol_cap_and_no_leverage() -> N
     assert w["A"] == pytest.approx(0.15 / 0.30 / 3)  # 1/6
     assert w["B"] == pytest.approx(-1 / 3 * 0.9)  # 1/3, capped at 0.3
     assert w["C"] == pytest.approx(0.3)  # 1.0, capped
-    w = paper.target_weights(d, sigma, paper.Rules(vol_target=1.0, max_weight=1.0), 1)
+    unlevered = paper.Rules(vol_target=1.0, max_weight=1.0, max_exposure=1.0)
+    w = paper.target_weights(d, sigma, unlevered, 1)
     assert sum(abs(v) for v in w.values()) == pytest.approx(1.0)  # never levered
     w = paper.target_weights(d, pd.Series({"A": np.nan}), rules, 3)
     assert w == {"A": 0.0, "B": 0.0, "C": 0.0}  # no forecast, no position

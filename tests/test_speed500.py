@@ -140,11 +140,11 @@ def _old_forecast_at_end(bars, horizons, exog=None, rise=True):
         if wide is not None:
             pred = v._har_at_end(wide, rv, r2, int(h), v.MIN_HAR_SESSIONS)
             if pred is not None and np.isfinite(pred) and pred > 0:
-                var, name = pred, "har+x"
+                var, name = v._mixed(pred, ewma, int(h)), "har+x"  # with EWMA (issue 33)
         if feats is not None and name == "ewma":
             pred = v._har_at_end(feats, rv, r2, int(h))
             if pred is not None and np.isfinite(pred) and pred > 0:
-                var, name = pred, "har"
+                var, name = v._mixed(pred, ewma, int(h)), "har"
         if not np.isfinite(var) or var <= 0:
             var = float(np.nanvar(r[-250:]) * h) if n > 2 else v.EPS
             name = "sample"

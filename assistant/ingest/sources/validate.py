@@ -171,13 +171,34 @@ def validate(
     o, h, lo, c = prices.T
     if (h < lo).any():
         raise _first_bad(frame, h < lo, "high below low")
+    out = _normalized(
+        (o, h, lo, c, volume),
+        _factor(frame, c, adjusted),
+        frame["provisional"].fillna(0).astype(int).to_numpy(),
+        fixed,
+        frame.index,
+        jump_threshold,
+    )
+    return out[NORMALIZED_COLUMNS]
+
+
+def _normalized(
+    ohlcv: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    factor: np.ndarray,
+    provisional: np.ndarray,
+    fixed: np.ndarray,
+    index: pd.Index,
+    jump_threshold: float,
+) -> pd.DataFrame:
+    """The checked raw bars as stored: adjusted by `factor`, flagged where repaired (`fixed`),
+    widened where the open or close lies outside the day's range, or jumping."""
+    o, h, lo, c, volume = ohlcv
     top, bottom = np.maximum(o, c), np.minimum(o, c)
     # Beyond rounding, an open or close outside the day's range is a vendor slip: widen, flag.
     fixed = fixed | (h < top * (1 - TOLERANCE)) | (lo > bottom * (1 + TOLERANCE))
     h, lo = np.maximum(h, top), np.minimum(lo, bottom)
-    factor = _factor(frame, c, adjusted)
     adj_close = c * factor
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "open": o * factor,
             "high": h * factor,
@@ -186,12 +207,11 @@ def validate(
             "volume": volume,
             "raw_close": c,
             "adj_factor": factor,
-            "provisional": frame["provisional"].fillna(0).astype(int).to_numpy(),
+            "provisional": provisional,
             "flagged": (_jumps(adj_close, jump_threshold) | fixed).astype(int),
         },
-        index=pd.DatetimeIndex(frame.index, name="date"),
+        index=pd.DatetimeIndex(index, name="date"),
     )
-    return out[NORMALIZED_COLUMNS]
 
 
 def _clean(
@@ -241,27 +261,12 @@ def _clean(
         if ((dividend != 0) | ((split != 0) & (split != 1.0))).any():
             return None  # events to adjust for (or to refuse): the long way
         factor = np.ones(n)
-    top, bottom = np.maximum(o, c), np.minimum(o, c)
-    fixed = (h < top * (1 - TOLERANCE)) | (lo > bottom * (1 + TOLERANCE))
-    h, lo = np.maximum(h, top), np.minimum(lo, bottom)
-    adj_close = c * factor
     if "provisional" in raw.columns:
         provisional = raw["provisional"].fillna(0).astype(int).to_numpy()
     else:
         provisional = np.zeros(n, dtype=int)
-    return pd.DataFrame(
-        {
-            "open": o * factor,
-            "high": h * factor,
-            "low": lo * factor,
-            "close": adj_close,
-            "volume": volume,
-            "raw_close": c,
-            "adj_factor": factor,
-            "provisional": provisional,
-            "flagged": (_jumps(adj_close, jump_threshold) | fixed).astype(int),
-        },
-        index=pd.DatetimeIndex(index, name="date"),
+    return _normalized(
+        (o, h, lo, c, volume), factor, provisional, np.zeros(n, dtype=bool), index, jump_threshold
     )
 
 
