@@ -338,6 +338,138 @@ def directional_scores(
     }
 
 
+def directional_scores_by(
+    rows: Mapping[str, np.ndarray], group: np.ndarray, horizons: Sequence[int], days: np.ndarray
+) -> list[Scores]:
+    """`directional_scores` of many groups at once: row i (of `directional_rows`) belongs to
+    group `group[i]` (0 .. len(horizons) - 1), scored at that group's horizon, made on day
+    `days[i]` (integer days, `datetime64[D]` as int64). Counts, hit rates and the daily means
+    are computed as there; the paired test's mean of the daily means and its Newey-West sums
+    add the same values in another order (within 1e-12 relative, tests/test_report_groups.py)."""
+    size = len(horizons)
+    group = np.asarray(group, dtype=np.int64)
+    days = np.asarray(days, dtype=np.int64)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(group[mask], minlength=size)
+
+    known = np.asarray(rows["known"], dtype=bool)
+    sign = rows["sign"]
+    called = known & (sign != 0)
+    n, n_rows = count(called), count(known)
+    on = np.where(n[group] > 0, called, known)  # no call in the group: every known row
+    n_on = count(on)
+    base_hits = {k: count(on & (rows[f"{k}_hit"] == 1)) for k in ("always_up", "majority")}
+    base_hits["last_move"] = count(on & (rows["last_move_hit"] == 1))
+    hits = count(called & (rows["hit"] == 1))
+    ups = count(called & (sign > 0))
+    up_stronger = base_hits["always_up"] / np.maximum(n_on, 1) >= base_hits["majority"] / (
+        np.maximum(n_on, 1)
+    )
+    up_stronger |= n_on == 0
+    # the paired test: per group and date, the mean of (hit - stronger baseline's hit)
+    at = np.flatnonzero(called)
+    stronger_hit = np.where(
+        up_stronger[group[at]], rows["always_up_hit"][at], rows["majority_hit"][at]
+    )
+    d = rows["hit"][at] - stronger_hit
+    first = int(days.min()) if len(days) else 0
+    span = int(days.max()) - first + 1 if len(days) else 1
+    day_keys, inverse = np.unique(group[at] * span + (days[at] - first), return_inverse=True)
+    daily = np.bincount(inverse, weights=d) / np.bincount(inverse)
+    day_group = day_keys // span
+    t = np.bincount(day_group, minlength=size)
+    mean = np.bincount(day_group, weights=daily, minlength=size) / np.maximum(t, 1)
+    lag = np.array([hac_lag(int(ti), int(h)) for ti, h in zip(t, horizons, strict=True)])
+    e = daily - mean[day_group]
+    var = np.bincount(day_group, weights=e * e, minlength=size) / np.maximum(t, 1)
+    start = np.r_[0, np.cumsum(t)[:-1]] if size else np.zeros(0, dtype=np.int64)
+    pos = np.arange(len(daily)) - start[day_group]
+    for k in range(1, int(np.max(np.minimum(lag, t - 1), initial=0)) + 1):
+        later = np.flatnonzero(pos >= k)
+        lagged = np.bincount(day_group[later], weights=e[later] * e[later - k], minlength=size)
+        use = k <= np.minimum(lag, t - 1)
+        var = np.where(use, var + 2.0 * (1.0 - k / (lag + 1)) * lagged / np.maximum(t, 1), var)
+    se = np.sqrt(np.maximum(var, 0.0) / np.maximum(t, 1))
+    # the year with most calls (the earliest of a tie) and its calls
+    years = days[at].astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64)
+    year_keys, year_counts = np.unique(group[at] * 10_000 + (years + 5_000), return_counts=True)
+    year_group = year_keys // 10_000
+    best = np.lexsort((year_keys, -year_counts, year_group))
+    top_at = best[np.r_[True, np.diff(year_group[best]) != 0]] if len(best) else best
+    top_of = year_group[top_at].tolist()
+    top_year = dict(
+        zip(
+            top_of,
+            zip(
+                (year_keys[top_at] % 10_000 - 5_000).tolist(),
+                year_counts[top_at].tolist(),
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
+    # the causal majority's direction over the scored rows: its one value, or mixed
+    maj = np.asarray(rows["majority"])
+    values, maj_code = np.unique(maj[on], return_inverse=True)
+    width = max(len(values), 1)
+    pairs = np.unique(group[on] * width + maj_code.reshape(-1))
+    n_values = np.bincount(pairs // width, minlength=size)
+    one_value = dict(zip((pairs // width).tolist(), values[pairs % width].tolist(), strict=True))
+    out: list[Scores] = []
+    for j in range(size):
+        nj, on_j = int(n[j]), int(n_on[j])
+        rate = {
+            k: _r(float(base_hits[k][j] / on_j)) if on_j else None
+            for k in ("always_up", "majority", "last_move")
+        }
+        stronger = "always_up" if up_stronger[j] else "majority"
+        p: float | None = None
+        se_j: float | None = None
+        if nj and t[j] >= 2:
+            m_j, s_j = float(mean[j]), float(se[j])
+            if not np.isfinite(s_j) or s_j == 0:
+                p, se_j = (1.0 if m_j <= 0 else 0.0), (None if not np.isfinite(s_j) else 0.0)
+            else:
+                p, se_j = float(f"{_normal_sf(m_j / s_j):.3g}"), s_j
+        label = None
+        if nj:
+            up = float(ups[j] / nj)
+            if up >= outcomes.ONE_SIDED:
+                label = f"calls UP {100 * up:.0f}% of the time"
+            elif 1 - up >= outcomes.ONE_SIDED:
+                label = f"calls DOWN {100 * (1 - up):.0f}% of the time"
+        year, year_n = top_year.get(j, (None, 0))
+        direction = "mixed"
+        if n_values[j] == 1:
+            direction = "up" if one_value[j] > 0 else "down"
+        out.append(
+            {
+                "n": nj,
+                "n_rows": int(n_rows[j]),
+                "coverage": _r(nj / n_rows[j]) if n_rows[j] else None,
+                "dir_accuracy": _r(float(hits[j] / nj)) if nj else None,
+                "baselines": {
+                    "always_up": {"dir_accuracy": rate["always_up"]},
+                    "majority": {"dir_accuracy": rate["majority"], "direction": direction},
+                    "last_move": {"dir_accuracy": rate["last_move"]},
+                },
+                "stronger_baseline": stronger,
+                "edge": (
+                    _r(float(hits[j] / nj) - float(base_hits[stronger][j] / on_j)) if nj else None
+                ),
+                "p_value": p,
+                "test": "paired-newey-west",
+                "label": label,
+                "edge_se": _r(se_j, 6),
+                "n_dates": int(t[j]),
+                "top_year": None if year is None else str(np.datetime64(year, "Y")),
+                "top_year_share": None if year is None else _r(float(year_n / nj)),
+            }
+        )
+    return out
+
+
 def _direction_label(maj: np.ndarray) -> str:
     vals = set(np.unique(maj).tolist())
     if len(vals) != 1:

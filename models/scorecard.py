@@ -197,7 +197,13 @@ def factor_values(closes: pd.DataFrame, h: int) -> dict[str, pd.DataFrame]:
     h-session reversal (minus the last h-session log return) and 12-1 momentum (the log
     return from 252 to 21 sessions back)."""
     logc = pd.DataFrame(np.log(closes.to_numpy(float)), index=closes.index, columns=closes.columns)
-    return {"reversal": -(logc - logc.shift(h)), "momentum": logc.shift(21) - logc.shift(252)}
+    return {
+        "reversal": -(logc - logc.shift(h)),
+        "momentum": logc.shift(21) - logc.shift(FACTOR_LOOKBACK),
+    }
+
+
+FACTOR_LOOKBACK = 252  # the most sessions back `factor_values` reads (with h, if longer)
 
 
 def versus_factors(frame: pd.DataFrame, closes: pd.DataFrame, h: int) -> Versus:
@@ -206,12 +212,16 @@ def versus_factors(frame: pd.DataFrame, closes: pd.DataFrame, h: int) -> Versus:
     t and per-year means; the better factor; the mean daily IC difference of the model over
     it and that difference's Newey-West t. `beats` only with t >= EDGE_T."""
     model_ic = selective.daily_ic(frame)
-    at = pd.MultiIndex.from_arrays([pd.to_datetime(frame["date"]), frame["symbol"]])
+    # each row's (date, symbol) cell of the dates x symbols factors (NaN where there is none):
+    # `wide.stack().reindex(...)` without stacking every date of every symbol
+    row = closes.index.get_indexer(pd.DatetimeIndex(pd.to_datetime(frame["date"])))
+    col = closes.columns.get_indexer(pd.Index(frame["symbol"]))
+    found = (row >= 0) & (col >= 0)
     factors: dict[str, FactorScore] = {}
     ics: dict[str, pd.Series] = {}
     for name, wide in factor_values(closes, h).items():
-        long = wide.stack()
-        scored = frame[["date", "realized"]].assign(expected=long.reindex(at).to_numpy())
+        cells = np.where(found, wide.to_numpy(float)[row, col], np.nan)
+        scored = frame[["date", "realized"]].assign(expected=cells)
         ic = selective.daily_ic(scored)
         ics[name] = ic
         years = pd.DatetimeIndex(pd.to_datetime(ic.index)).year

@@ -251,10 +251,13 @@ def load_many(
     return {str(syms[a]): frame.iloc[a:b] for a, b in zip(starts, stops, strict=True)}
 
 
-def final_closes_many(db: sqlite_utils.Database, symbols: list[str]) -> dict[str, pd.Series]:
-    """Each symbol's final (non-provisional) closes, every stored session, as float Series
-    named `close` on a DatetimeIndex named `date` (an empty one for a symbol with none):
-    what `load(...)` filtered to provisional == 0 gives, in one query of two columns."""
+def final_closes_many(
+    db: sqlite_utils.Database, symbols: list[str], start: str | None = None
+) -> dict[str, pd.Series]:
+    """Each symbol's final (non-provisional) closes, every stored session (from `start` on,
+    when given), as float Series named `close` on a DatetimeIndex named `date` (an empty
+    one for a symbol with none): what `load(...)` filtered to provisional == 0 gives, in
+    one query of two columns."""
     out = {
         s: pd.Series([], index=pd.DatetimeIndex([], name="date"), dtype=float, name="close")
         for s in symbols
@@ -262,10 +265,11 @@ def final_closes_many(db: sqlite_utils.Database, symbols: list[str]) -> dict[str
     if not symbols:
         return out
     marks = ",".join("?" * len(symbols))
+    since = "" if start is None else " AND date >= ?"
     rows = db.execute(
-        f"SELECT symbol, date, close FROM bars WHERE symbol IN ({marks}) AND provisional = 0 "
-        "ORDER BY symbol, date",
-        symbols,
+        f"SELECT symbol, date, close FROM bars WHERE symbol IN ({marks}) AND provisional = 0"
+        f"{since} ORDER BY symbol, date",
+        [*symbols, *([] if start is None else [start])],
     ).fetchall()
     if not rows:
         return out
@@ -288,3 +292,16 @@ def span(db: sqlite_utils.Database, symbols: list[str]) -> tuple[str, str] | Non
         symbols,
     ).fetchone()
     return (row[0], row[1]) if row and row[0] else None
+
+
+def final_date_before(
+    db: sqlite_utils.Database, symbol: str, date: str, sessions: int
+) -> str | None:
+    """The date of `symbol`'s final bar `sessions` sessions before `date` (None when it has
+    fewer final bars before it)."""
+    row = db.execute(
+        "SELECT date FROM bars WHERE symbol = ? AND provisional = 0 AND date < ? "
+        "ORDER BY date DESC LIMIT 1 OFFSET ?",
+        [symbol, date, sessions - 1],
+    ).fetchone()
+    return None if row is None else str(row[0])

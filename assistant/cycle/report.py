@@ -32,7 +32,16 @@ import sqlite_utils
 from models import intervals, outcomes, volatility
 from models import metrics as scores
 from models.outcomes import CLASSES
-from models.scorecard import RankingSkill, ranges, ranking, vol_scores
+from models.scorecard import (
+    FACTOR_LOOKBACK,
+    RangeScore,
+    RangeScores,
+    RankingSkill,
+    VolScores,
+    ranges,
+    ranking,
+    vol_scores,
+)
 from store import bars as bar_store
 from store import hourly_calls, market
 from store import predictions as ledger
@@ -103,10 +112,7 @@ class Calls:
         group keeps the calls' order."""
         if not len(self):
             return []
-        codes = [np.unique(self[k], return_inverse=True) for k in keys]
-        combined = np.zeros(len(self), dtype=np.int64)
-        for values, code in codes:
-            combined = combined * len(values) + code
+        combined = self._combined(keys)
         order = np.argsort(combined, kind="stable")
         bounds = np.flatnonzero(np.diff(combined[order])) + 1
         out = []
@@ -114,6 +120,19 @@ class Calls:
             first = part[0]
             out.append((tuple(self[k][first] for k in keys), self.take(part)))
         return out
+
+    def group_codes(self, *keys: str) -> tuple[np.ndarray, list[tuple[str | float, ...]]]:
+        """(each call's group number, the groups' key values), groups numbered in `groups`
+        order."""
+        _, first, code = np.unique(self._combined(keys), return_index=True, return_inverse=True)
+        return code.reshape(-1), [tuple(self[k][i] for k in keys) for i in first]
+
+    def _combined(self, keys: tuple[str, ...]) -> np.ndarray:
+        codes = [np.unique(self[k], return_inverse=True) for k in keys]
+        combined = np.zeros(len(self), dtype=np.int64)
+        for values, code in codes:
+            combined = combined * len(values) + code.reshape(-1)
+        return combined
 
 
 def _calls(rows: Sequence[Mapping[str, object]]) -> Calls:
@@ -176,13 +195,26 @@ def build(
     calls["regime_or_unknown"] = np.array(
         ["unknown" if r is None else str(r) for r in calls["regime"]], dtype=object
     )
-    for (sym, h), g in calls.groups("symbol", "horizon"):
-        group = {"symbol": sym, "horizon": int(h), **metrics(g), **ranges(g)}
-        group["volatility"] = vol_scores(g)
-        group["model_versions"] = sorted(set(g["model_version"].tolist()))
-        group["by_regime"] = {str(r): metrics(rg) for (r,), rg in g.groups("regime_or_unknown")}
-        group["calibration"] = calibration(g)
-        group["trend"] = trend(g, group["stronger_baseline"])
+    calls["as_of_day"] = calls["as_of_text"].astype("datetime64[D]").astype(np.int64)
+    # every group's scores at once (3,303 groups for 500 symbols), not group by group
+    by_group = metrics_of_groups(calls, "symbol", "horizon")
+    by_regime: dict[tuple[str | float, ...], dict[str, dict[str, Any]]] = {}
+    for (sym, h, r), m in metrics_of_groups(calls, "symbol", "horizon", "regime_or_unknown"):
+        by_regime.setdefault((sym, h), {})[str(r)] = m
+    group_of, _ = calls.group_codes("symbol", "horizon")
+    size = len(by_group)
+    vol_of = vol_scores_of_groups(calls, group_of, size)
+    ranges_of = ranges_of_groups(calls, group_of, size)
+    versions_of = _versions_of_groups(calls, group_of, size)
+    calibration_of = calibration_of_groups(calls, group_of, size)
+    trend_of = trends_of_groups(calls, group_of, [m["stronger_baseline"] for _, m in by_group])
+    for j, ((sym, h), m) in enumerate(by_group):
+        group = {"symbol": sym, "horizon": int(h), **m, **ranges_of[j]}
+        group["volatility"] = vol_of[j]
+        group["model_versions"] = versions_of[j]
+        group["by_regime"] = by_regime[(sym, h)]
+        group["calibration"] = calibration_of[j]
+        group["trend"] = trend_of[j]
         out["groups"].append(group)
     # every p-value the report shows is one of a family: symbols x horizons x regimes
     family = [x for grp in out["groups"] for x in (grp, *grp["by_regime"].values())]
@@ -205,14 +237,17 @@ def ranking_record(
 
     out: list[RankingRecord] = []
     closes: dict[str, pd.Series] = {}
-    for (h,) in db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon").fetchall():
+    horizons = db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon").fetchall()
+    start = _closes_start(db, symbols, [int(h) for (h,) in horizons])
+    for (h,) in horizons:
         frame = pd.DataFrame(rank_store.history(db, int(h)))
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
         frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
         realized = np.full(len(frame), np.nan)
         # every symbol's bars in one query and the dates parsed once, not per symbol
-        closes.update(bar_store.final_closes_many(db, sorted(set(frame["symbol"]) - set(closes))))
+        wanted = sorted(set(frame["symbol"]) - set(closes))
+        closes.update(bar_store.final_closes_many(db, wanted, start))
         as_of = pd.to_datetime(frame["as_of"].to_numpy())
         stamps = as_of.to_numpy()
         for key, idx in frame.groupby("symbol").indices.items():
@@ -243,6 +278,36 @@ def ranking_record(
             }
         )
     return out
+
+
+def _closes_start(
+    db: sqlite_utils.Database, symbols: list[str] | None, horizons: list[int]
+) -> str | None:
+    """The first session whose closes the ranking record can need (None: all of them).
+
+    Per horizon, its factors look back FACTOR_LOOKBACK (or h) sessions of the dates x
+    symbols frame of that horizon's ranked symbols, from their earliest ranked date on; its
+    realized returns look h sessions forward. Any one of those symbols' date that many of
+    its own sessions before the earliest ranked date is no later than the frame's (the
+    frame has every date any of them has), so the closes from the earliest such date give
+    every value the whole history gives."""
+    marks = ",".join("?" * len(symbols or []))
+    among = f" AND symbol IN ({marks})" if symbols else ""
+    (first,) = db.execute(
+        f"SELECT MIN(as_of) FROM rankings WHERE 1{among}", symbols or []
+    ).fetchone()
+    starts = []
+    for h in horizons:
+        (name,) = db.execute(
+            f"SELECT MIN(symbol) FROM rankings WHERE horizon = ?{among}", [h, *(symbols or [])]
+        ).fetchone()
+        if first is None or name is None:
+            continue
+        start = bar_store.final_date_before(db, name, first, max(FACTOR_LOOKBACK, h))
+        if start is None:  # fewer sessions stored than the factors look back: all of them
+            return None
+        starts.append(start)
+    return min(starts) if starts else None
 
 
 def _positions(stamps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -300,12 +365,17 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
                 if h in wanted[sym]:  # [-1]: a date not stored
                     targets[(sym, h)] = np.r_[values[:, j], np.nan]
         at.update(dict.fromkeys(syms, days))
-    for (name, horizon), g in calls.groups("symbol", "horizon"):
+    # each symbol x horizon's calls by their positions (not cut out of every column)
+    group, names = calls.group_codes("symbol", "horizon")
+    order = np.argsort(group, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(names)))].tolist()
+    as_of = calls["as_of"]
+    for j, (name, horizon) in enumerate(names):
         target = targets.get((str(name), int(horizon)))
         if target is not None:
+            rows = order[bounds[j] : bounds[j + 1]]
             # the ledger's as-of text parsed once per group; -1 (a date not stored): NaN
-            rows = at[str(name)].get_indexer(pd.DatetimeIndex(g["as_of"]))
-            out[g["position"]] = target[rows]
+            out[rows] = target[at[str(name)].get_indexer(pd.DatetimeIndex(as_of[rows]))]
     return out
 
 
@@ -316,41 +386,155 @@ def _sign(v: str | float | None) -> int:
     return 0 if v is None else int(np.sign(float(v)))
 
 
-def metrics(g: Calls) -> dict[str, Any]:
-    h = int(g["horizon"][0])
-    # a report row adds keys to the scores (hit_rate, verdict) that `Scores` does not name
-    rows = {k: g[DIRECTIONAL + k] for k in scores.DIRECTIONAL_ROWS}
-    m: dict[str, Any] = dict(scores.directional_scores(rows, h=h, dates=g["as_of"]))
-    cls = _classes(g)
-    b = float(np.mean(g["brier_row"]))  # scores.brier of the group's probabilities
-    ref = scores.brier(_climatology(g), cls)
-    m.update(
-        {
-            "hit_rate": m["dir_accuracy"],
-            "mae_pct": float(np.mean(np.abs(g["error_pct"]))),
-            "brier": b,
-            "brier_skill": 1 - b / ref if ref else None,
-        }
+def metrics_of_groups(
+    calls: Calls, *keys: str
+) -> list[tuple[tuple[str | float, ...], dict[str, Any]]]:
+    """(key values, scores) of each group of `keys`, in `Calls.groups` order, scored all at
+    once: the directional scores (`models.metrics.directional_scores_by`), MAE next to zero
+    change, the Brier score and its skill against the group's own climatology (the class
+    frequencies of its calls verified before each call's as_of, one pseudo-count each).
+    Counts, hit rates and the printed means are those of one group at a time; the paired
+    test's Newey-West sums add the same terms in another order (its rounded p and standard
+    error within 1e-12 relative; tests/test_report_groups.py keeps the group-by-group code)."""
+    group, names = calls.group_codes(*keys)
+    size = len(names)
+    first = np.unique(group, return_index=True)[1]
+    horizons = [int(h) for h in calls["horizon"][first]]
+    rows = {k: calls[DIRECTIONAL + k] for k in scores.DIRECTIONAL_ROWS}
+    out = scores.directional_scores_by(rows, group, horizons, calls["as_of_day"])
+    # the printed means: each the sum of its group's calls in their order by numpy's own
+    # (pairwise) sum over a 1-D slice, as `np.mean` of the group's array did, so the very
+    # same values (a bincount or reduceat adds them in another order)
+    order = np.argsort(group, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=size))].tolist()
+    terms = [
+        np.ascontiguousarray(values[order])
+        for values in (
+            calls["brier_row"],
+            _climatology_brier(calls, group),
+            np.abs(calls["error_pct"]),
+            np.abs(calls["actual_pct"]),
+        )
+    ]
+    add = np.add.reduce
+    result = []
+    for j, m in enumerate(out):
+        lo, hi = bounds[j], bounds[j + 1]
+        b, r, mae, zero = (float(add(t[lo:hi])) / (hi - lo) for t in terms)
+        row: dict[str, Any] = dict(m)
+        row.update(
+            {
+                "hit_rate": row["dir_accuracy"],
+                "mae_pct": mae,
+                "brier": b,
+                "brier_skill": 1 - b / r if r else None,
+            }
+        )
+        row["baselines"]["zero_change"] = {"mae_pct": zero}
+        result.append((names[j], row))
+    return result
+
+
+def vol_scores_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[VolScores]:
+    """`models.scorecard.vol_scores` of every group at once (group numbers as
+    `Calls.group_codes` gives them): each call's QLIKE terms computed once, and each mean
+    summed over its calls in their order as `np.mean` of the group's array summed it (the
+    same values, tests/test_report_groups.py)."""
+    cols = ("realized_var", "vol_var", "vol_ewma", "vol_trailing")
+    valid = np.logical_and.reduce([np.isfinite(calls[c]) for c in cols])
+    realized = calls["realized_var"]
+    loss = {k: volatility.qlike(realized, calls[f"vol_{k}"]) for k in ("var", "ewma", "trailing")}
+    years = np.array([d[:4] for d in calls["as_of_text"].tolist()], dtype=object)
+    year_names, year_code = np.unique(years, return_inverse=True)
+    year_code = year_code.reshape(-1)
+
+    def scored(at: np.ndarray, keys: np.ndarray) -> dict[int, VolScores]:
+        out: dict[int, VolScores] = {}
+        for key, (n, q) in _means_by(at, keys, loss).items():
+            out[key] = {
+                "n": n,
+                "qlike": q["var"],
+                "qlike_ewma": q["ewma"],
+                "qlike_trailing": q["trailing"],
+                "gain_vs_ewma": 1 - q["var"] / q["ewma"] if q["ewma"] else None,
+                "gain_vs_trailing": 1 - q["var"] / q["trailing"] if q["trailing"] else None,
+            }
+        return out
+
+    at = np.flatnonzero(valid)
+    pooled = scored(at, group) if len(at) else {}
+    width = len(year_names) + 1
+    per_year = scored(at, group * width + year_code) if len(at) else {}
+    result: list[VolScores] = [{"n": 0} for _ in range(size)]
+    for j, v in pooled.items():
+        result[j] = v
+        v["by_year"] = {}
+    for key, v in per_year.items():
+        pooled[key // width]["by_year"][str(year_names[key % width])] = v
+    return result
+
+
+def ranges_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[RangeScores]:
+    """`models.scorecard.ranges` of every group at once: each call's interval score
+    computed once, each mean summed over its calls in their order as `np.mean` summed it."""
+    base = calls["base_price"]
+    out: list[dict[str, RangeScore]] = [{} for _ in range(size)]
+    for level, lo, hi, col in (
+        (0.80, "lower", "upper", "covered80"),
+        (0.95, "lower95", "upper95", "covered95"),
+    ):
+        at = np.flatnonzero(np.isfinite(calls[col]))
+        score = intervals.winkler_score(
+            calls["actual_price"] / base, calls[lo] / base, calls[hi] / base, level
+        )
+        means = _means_by(at, group, {"covered": calls[col], "score": score}) if len(at) else {}
+        name = f"range{int(level * 100)}"
+        for j in range(size):
+            n, m = means.get(j, (0, {}))
+            out[j][name] = {
+                "n": n,
+                "coverage": m["covered"] if n else None,
+                "interval_score_pct": float(100 * np.float64(m["score"])) if n else None,
+            }
+    return [RangeScores(range80=o["range80"], range95=o["range95"]) for o in out]
+
+
+def _means_by(
+    at: np.ndarray, keys: np.ndarray, values: Mapping[str, np.ndarray]
+) -> dict[int, tuple[int, dict[str, float]]]:
+    """{key: (its calls among `at`, {name: the mean of values[name] over them})}, keys in
+    sorted order; each mean the sum of the key's calls in their order by numpy's own
+    (pairwise) sum over a 1-D slice, divided by their number: what `np.mean` of the
+    key's array gives, bit for bit (a bincount or reduceat adds in another order)."""
+    order = at[np.argsort(keys[at], kind="stable")]
+    k = keys[order]
+    edges = np.flatnonzero(np.diff(k)) + 1
+    starts, stops = np.r_[0, edges].tolist(), np.r_[edges, len(k)].tolist()
+    terms = {name: np.ascontiguousarray(v[order]) for name, v in values.items()}
+    add = np.add.reduce
+    return {
+        int(k[lo]): (hi - lo, {name: float(add(t[lo:hi])) / (hi - lo) for name, t in terms.items()})
+        for lo, hi in zip(starts, stops, strict=True)
+    }
+
+
+def _climatology_brier(calls: Calls, group: np.ndarray) -> np.ndarray:
+    """Per call: the Brier term of its group's climatology at its as_of (the class
+    frequencies of the group's calls whose target date is on or before it, plus one each)."""
+    text, code = np.unique(
+        np.concatenate([calls["target_text"], calls["as_of_text"]]), return_inverse=True
     )
-    m["baselines"]["zero_change"] = {"mae_pct": float(np.mean(np.abs(g["actual_pct"])))}
-    return m
-
-
-def _classes(g: Calls) -> np.ndarray:
-    return g["class_code"]  # CLASSES.index of each call's outcome, computed once in `build`
-
-
-def _climatology(g: Calls) -> np.ndarray:
-    """Per call: class frequencies of this group's calls verified before its as_of date
-    (one pseudo-count each), the reference forecast of the Brier skill score."""
-    order = np.argsort(g["target_text"], kind="stable")
-    targets = g["target_text"][order]
-    cls = _classes(g)[order]
-    counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls], axis=0)])
-    known = np.searchsorted(targets, g["as_of_text"], side="right")
-    freq = counts[known] + 1.0
-    out: np.ndarray = freq / freq.sum(axis=1, keepdims=True)
-    return out
+    code = code.reshape(-1)
+    target, as_of = code[: len(calls)], code[len(calls) :]
+    span = len(text) + 1
+    order = np.lexsort((target, group))
+    keys = group[order] * span + target[order]
+    cls = calls["class_code"]
+    counts = np.vstack([np.zeros(3), np.cumsum(np.eye(3)[cls[order]], axis=0)])
+    known = np.searchsorted(keys, group * span + as_of, side="right")
+    start = np.searchsorted(keys, group * span, side="left")
+    freq = counts[known] - counts[start] + 1.0
+    return scores.brier_rows(freq / freq.sum(axis=1, keepdims=True), cls)
 
 
 def verdict(m: dict[str, Any]) -> str:
@@ -360,49 +544,82 @@ def verdict(m: dict[str, Any]) -> str:
     return f"{scores.verdict_text(m, base)}{label}"
 
 
-def calibration(g: Calls) -> list[CalibrationRow]:
-    """Directional calls by the confidence shown with them: stated against realized."""
-    called = np.isfinite(g["hit"])
-    conf = g["confidence"][called]
-    hit = g["hit"][called]
-    bucket = outcomes.buckets_of(conf)
-    out: list[CalibrationRow] = []
-    for b in sorted(set(bucket.tolist())):
-        sel = bucket == b
-        out.append(
+def _versions_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[list[str]]:
+    """Each group's model versions, sorted."""
+    names, code = np.unique(calls["model_version"].astype(str), return_inverse=True)
+    width = max(len(names), 1)
+    out: list[list[str]] = [[] for _ in range(size)]
+    for key in np.unique(group * width + code.reshape(-1)).tolist():
+        out[key // width].append(str(names[key % width]))
+    return out
+
+
+def calibration_of_groups(calls: Calls, group: np.ndarray, size: int) -> list[list[CalibrationRow]]:
+    """Per group, its directional calls by the confidence shown with them (tenths): stated
+    against realized. All groups at once; each mean summed as `np.mean` of the group's
+    bucket summed it (the same values as one group at a time, tests/test_report_groups.py)."""
+    at = np.flatnonzero(np.isfinite(calls["hit"]))
+    bucket = np.zeros(len(calls), dtype=np.int64)
+    bucket[at] = outcomes.buckets_of(calls["confidence"][at])
+    values = {"stated": calls["confidence"], "realized": calls["hit"]}
+    out: list[list[CalibrationRow]] = [[] for _ in range(size)]
+    if not len(at):
+        return out
+    for key, (n, m) in _means_by(at, group * 10 + bucket, values).items():
+        b = key % 10
+        out[key // 10].append(
             {
                 "lo": b / 10,
                 "hi": (b + 1) / 10,
-                "n": int(sel.sum()),
-                "stated": float(conf[sel].mean()),
-                "realized": float(hit[sel].mean()),
+                "n": n,
+                "stated": m["stated"],
+                "realized": m["realized"],
             }
         )
     return out
 
 
-def trend(g: Calls, baseline: str) -> list[TrendWeek]:
-    """Per week (by target date, weeks starting Monday): the rolling 4-week hit rate of the
-    directional calls and the stronger baseline's hit rate on the same calls."""
-    hit = g["hit"]
-    keep = np.isfinite(hit)
-    column = "up_hit" if baseline == "always_up" else "majority_hit"
-    day = g["target_text"][keep].astype("datetime64[D]")
-    monday = day - ((day.astype(np.int64) + 3) % 7)  # 1970-01-01 was a Thursday
-    weeks, at = np.unique(monday, return_inverse=True)
-    per = np.zeros((len(weeks), 3))
-    np.add.at(per, at, np.column_stack([np.ones(len(at)), hit[keep], g[column][keep]]))
+def trends_of_groups(
+    calls: Calls, group: np.ndarray, baselines: list[str]
+) -> list[list[TrendWeek]]:
+    """Per group and week (by target date, weeks starting Monday; the last TREND_WEEKS):
+    the rolling ROLLING_WEEKS-week hit rate of the directional calls and the group's stronger
+    baseline's hit rate on the same calls. All groups at once: the weeks' counts of calls,
+    hits and baseline hits are sums of 0s and 1s, the same whatever order they are added in."""
+    size = len(baselines)
+    out: list[list[TrendWeek]] = [[] for _ in range(size)]
+    hit = calls["hit"]
+    at = np.flatnonzero(np.isfinite(hit))
+    if not len(at):
+        return out
+    up = np.array([b == "always_up" for b in baselines], dtype=bool)
+    base = np.where(up[group], calls["up_hit"], calls["majority_hit"])
+    day = calls["target_text"][at].astype("datetime64[D]").astype(np.int64)
+    monday = day - ((day + 3) % 7)  # 1970-01-01 was a Thursday
+    first = int(monday.min())
+    span = int(monday.max()) - first + 1
+    keys, inverse = np.unique(group[at] * span + (monday - first), return_inverse=True)
+    inverse = inverse.reshape(-1)
+    per = np.column_stack(
+        [
+            np.bincount(inverse, minlength=len(keys)).astype(float),
+            np.bincount(inverse, weights=hit[at], minlength=len(keys)),
+            np.bincount(inverse, weights=base[at], minlength=len(keys)),
+        ]
+    )
     total = np.cumsum(np.vstack([np.zeros(3), per]), axis=0)
-    roll = total[1:] - total[np.maximum(np.arange(1, len(weeks) + 1) - ROLLING_WEEKS, 0)]
-    return [
-        {
-            "week": str(w),
-            "n": int(n),
-            "hit_rate": float(hits / n),
-            "baseline": float(base / n),
-        }
-        for w, (n, hits, base) in zip(weeks[-TREND_WEEKS:], roll[-TREND_WEEKS:], strict=True)
-    ]
+    owner = keys // span
+    start = np.searchsorted(owner, owner, side="left")  # each week's group's first week
+    rows = np.arange(len(keys))
+    roll = total[rows + 1] - total[np.maximum(rows + 1 - ROLLING_WEEKS, start)]
+    last = np.searchsorted(owner, owner, side="right") - rows <= TREND_WEEKS
+    weeks = (keys % span + first).astype("datetime64[D]")
+    for r in np.flatnonzero(last).tolist():
+        n, hits, b = roll[r].tolist()
+        out[int(owner[r])].append(
+            {"week": str(weeks[r]), "n": int(n), "hit_rate": hits / n, "baseline": b / n}
+        )
+    return out
 
 
 def hourly_record(db: sqlite_utils.Database, symbols: list[str] | None = None) -> dict[str, Any]:

@@ -121,18 +121,20 @@ class DashboardScreen(Screen[None]):
         # those panels are painted once, with their data (painted empty first, they cost a
         # second full paint). The watchlist stays: it holds the focus, which a hidden
         # widget cannot (moving it later re-composes the key bar). A first read slower
-        # than REVEAL_AFTER_S shows the screen as it is.
+        # than REVEAL_AFTER_S shows the screen as it is. Hidden, not taken out of the
+        # layout: the tables get their final size now, so showing the regions is no second
+        # layout, and 500 watchlist rows are not rebuilt for the columns it leaves out.
         for region in (self.query_one(StatusHeader), self.query_one("#right")):
-            region.display = False
+            region.visible = False
         self.set_timer(REVEAL_AFTER_S, self.reveal)
 
     def reveal(self) -> None:
         """Show the hidden regions (at the first snapshot, a failed first read, or a timeout)."""
         regions = (self.query_one(StatusHeader), self.query_one("#right"))
-        if all(region.display for region in regions):
+        if all(region.visible for region in regions):
             return
         for region in regions:
-            region.display = True
+            region.visible = True
 
     def watch_data(self, data: Dashboard | None) -> None:
         if not data:

@@ -105,6 +105,23 @@ class RowsTable(DataTable[object], Generic[R]):
     def watch_rows_data(self, rows: list[R]) -> None:
         if not self.columns:
             return
+        # A long table's first fill (500 symbols): the rows a screen can show now, for the
+        # first frame, and the rest right after it (the scroll bar already sized for all).
+        screenful = max(self.app.size.height, 1)
+        if not self.row_count and len(rows) > screenful:
+            self._rest = len(rows) - screenful
+            self._sync(rows[:screenful])
+            self.call_after_refresh(self._fill_rest)
+            return
+        self._rest = 0
+        self._sync(rows)
+
+    def _fill_rest(self) -> None:
+        if getattr(self, "_rest", 0):  # (a newer rows_data may have filled it already)
+            self._rest = 0
+            self._sync(self.rows_data)
+
+    def _sync(self, rows: list[R]) -> None:
         # A row equal to the one behind its cells on screen keeps them: formatting every
         # cell of every row again on each refresh is most of a refresh's UI-thread work.
         before: dict[int, tuple[R, tuple[str, Sequence[object]]]] = getattr(self, "_formatted", {})
@@ -203,8 +220,9 @@ class RowsTable(DataTable[object], Generic[R]):
         # width and every row one line, so only the scrollable size needs setting.
         header = self.header_height if self.show_header else 0
         width = sum(c.get_render_width(self) for c in self.columns.values())
+        rest = getattr(self, "_rest", 0)  # rows still to come after the first frame
         self.virtual_size = Size(
-            width + self._row_label_column_width, self._total_row_height + header
+            width + self._row_label_column_width, self._total_row_height + rest + header
         )
 
 
