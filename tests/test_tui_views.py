@@ -56,6 +56,15 @@ def test_daemon_online_offline_rules():
     gone = status.classify_daemon({**row, "stopped_at": FIXED_NOW.isoformat()}, FIXED_NOW, 5)
     assert not gone["online"] and gone["reason"] == "the daemon stopped"
     assert status.classify_daemon(None, FIXED_NOW)["reason"] == "the daemon has never run here"
+    # the clock set back an hour (a dual-boot machine's RTC, an NTP step) under a dead
+    # daemon: its last beat lies ahead; it read online for that hour
+    back = FIXED_NOW - timedelta(hours=1)
+    ahead = status.classify_daemon(row, back, 5)
+    assert not ahead["online"]
+    assert (
+        ahead["reason"] == "its last heartbeat is 60m ahead of this clock (was the clock set back?)"
+    )
+    assert status.classify_daemon(row, FIXED_NOW - timedelta(seconds=15), 5)["online"]  # jitter
 
 
 def test_signal_contributions_accept_the_cycle_format_and_plain_maps():

@@ -39,7 +39,9 @@ def classify_daemon(
 ) -> DaemonInfo:
     """Online or not, from a daemon row and the time now (pure, so the TUI re-ticks it each second).
 
-    Offline: no row, `stopped_at` set, or no heartbeat for more than 3 heartbeat intervals.
+    Offline: no row, `stopped_at` set, no heartbeat for more than 3 heartbeat intervals, or a
+    last heartbeat more than 3 intervals ahead of `now` (the clock was set back and no beat
+    came since: a beat clamped to age 0 would read online until the clock caught up).
     """
     info: DaemonInfo = {
         "online": False,
@@ -55,7 +57,8 @@ def classify_daemon(
     if not row:
         return info
     beat = parse_time(row.get("heartbeat_at"))
-    age = None if beat is None else max(0.0, (now - beat).total_seconds())
+    since = None if beat is None else (now - beat).total_seconds()
+    age = None if since is None else max(0.0, since)
     info.update(
         {
             "mode": row.get("mode"),
@@ -70,6 +73,13 @@ def classify_daemon(
     )
     if row.get("stopped_at"):
         info["reason"] = "the daemon stopped"
+    elif since is not None and since < -3 * heartbeat_seconds:
+        # A running daemon beats again within one interval on the clock set back; a beat
+        # still ahead of it is from a daemon that has not beaten since (dead, or hung).
+        info["reason"] = (
+            f"its last heartbeat is {human_age(-since)} ahead of this clock "
+            "(was the clock set back?)"
+        )
     elif age is None or age > 3 * heartbeat_seconds:
         # Stable wording (the header shows the exact age): the banner only repaints on a change.
         info["reason"] = "no heartbeat " + (
