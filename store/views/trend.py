@@ -9,7 +9,7 @@ from typing import TypedDict
 import sqlite_utils
 
 from store.views.calls import baseline
-from vocab.scoring import Baseline
+from vocab.scoring import Baseline, stronger_baseline
 
 TREND_WINDOW = 20  # target sessions per point of the accuracy trend
 TREND_POINTS = 250  # most recent target sessions shown in the trend chart
@@ -54,7 +54,7 @@ def accuracy_trend(
     tot_hits = sum(r[2] or 0 for r in per_day)
     tot_ups = sum(r[3] or 0 for r in per_day)
     tot_majs = sum(r[4] or 0 for r in per_day)
-    col = 3 if tot_ups >= tot_majs else 4
+    col = 3 if stronger_baseline(tot_ups, tot_majs) == "always_up" else 4
     per_day = per_day[-(points + window - 1) :]
     dates, hit, base = [], [], []
     full = len(per_day) >= window  # with enough history, plot only points over a full window
