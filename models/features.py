@@ -130,7 +130,7 @@ def _build_wide(
     close, high, low = wide("close"), wide("high"), wide("low")
     logc = cast(pd.DataFrame, np.log(close))
     r1 = logc.diff()
-    vol = r1.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
+    vol = ind.rolling(r1, VOL_WINDOW, "std", VOL_WINDOW)
     nonzero = vol.where(vol != 0)
     for k in RETURN_LAGS:
         put(f"ret_{k}", logc - logc.shift(k))
@@ -142,7 +142,7 @@ def _build_wide(
     put("bb_pct_b", ind.bollinger_pct_b(close))
     put("atr_14", ind.atr(high, low, close) / close)
     put("vol_20", vol)
-    put("vol_ratio", r1.rolling(5, min_periods=5).std() / nonzero)
+    put("vol_ratio", ind.rolling(r1, 5, "std", 5) / nonzero)
     volume = wide("volume")
     put("volume_z", ind.zscore(cast(pd.DataFrame, np.log1p(volume.clip(lower=0))), 20))
     wv = wavelet_features(r1.to_numpy())

@@ -14,6 +14,8 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from models.indicators import rolling
+
 Frame = TypeVar("Frame", pd.DataFrame, pd.Series)
 
 RETURN_WINDOWS = (1, 5, 20)
@@ -38,7 +40,7 @@ def market_log_returns(closes: pd.DataFrame, index_close: pd.Series | None = Non
 
 def trailing_sum(returns: Frame, window: int) -> Frame:
     """Sum of the last `window` daily log returns (t-window+1..t), NaN until the window fills."""
-    return returns.rolling(window, min_periods=window).sum()
+    return rolling(returns, window, "sum", window)
 
 
 def market_features(market: pd.Series) -> pd.DataFrame:
@@ -69,7 +71,7 @@ def rolling_beta(
     m = np.where(both, market.to_numpy()[:, None], 0.0)
 
     def total(values: np.ndarray) -> np.ndarray:
-        return pd.DataFrame(values).rolling(window, min_periods=1).sum().to_numpy()
+        return rolling(pd.DataFrame(values), window, "sum", 1).to_numpy()
 
     n = total(both.astype(float))
     sy, sm, sym, smm = total(y), total(m), total(y * m), total(m * m)

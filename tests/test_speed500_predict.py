@@ -1,0 +1,93 @@
+"""Issue 34, the 500-symbol cycle (fourth pass): the model features' rolling windows run
+once over a wide frame's columns laid end to end (`indicators.rolling`) and give exactly what
+pandas' column-by-column rolling gives, bit for bit; so do the features built with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models import features, indicators, market_features, ranking
+
+
+def _wide(rng: np.random.Generator, rows: int = 300, columns: int = 40) -> pd.DataFrame:
+    values = rng.standard_normal((rows, columns)).cumsum(axis=0) * 1e3 + 1e5
+    values[rng.random(values.shape) < 0.02] = np.nan
+    if columns > 12:
+        values[:60, 3] = np.nan  # a late start
+        values[100:140, 7] = 5.0  # a constant run (pandas counts repeats)
+        values[200, 9], values[201, 10] = np.inf, -np.inf  # rolled as NaN
+        values[:, 11] = np.nan  # nothing at all
+    return pd.DataFrame(values, index=pd.bdate_range("2005-01-03", periods=rows))
+
+
+def _bits(frame: pd.DataFrame | pd.Series) -> bytes:
+    return np.ascontiguousarray(frame.to_numpy()).tobytes()
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 20, 200, 400])
+def test_rolling_equals_pandas_column_by_column_bit_for_bit(n):
+    frame = _wide(np.random.default_rng(n))
+    for how, kwargs in [("sum", {}), ("mean", {}), ("std", {}), ("std", {"ddof": 0}), ("var", {})]:
+        for min_periods in sorted({1, n}):
+            old = getattr(frame.rolling(n, min_periods=min_periods), how)(**kwargs)
+            got = indicators.rolling(frame, n, how, min_periods, **kwargs)
+            assert got.index.equals(old.index) and got.columns.equals(old.columns)
+            assert _bits(got) == _bits(old), (how, kwargs, min_periods)
+
+
+def test_rolling_falls_back_where_there_is_nothing_to_stack():
+    frame = _wide(np.random.default_rng(1), rows=30, columns=3)
+    series, one = frame[0], frame[[0]]
+    ints = pd.DataFrame({"a": np.arange(30), "b": np.arange(30) * 2})
+    for x in (series, one, ints, frame.iloc[:0], frame.iloc[:1]):
+        old = x.rolling(5, min_periods=2).mean()
+        got = indicators.rolling(x, 5, "mean", 2)
+        assert type(got) is type(old) and _bits(got) == _bits(old)
+
+
+def test_a_running_sum_would_not_pass_the_bit_for_bit_check():
+    """The check can fail: a cumulative-sum rolling mean (the usual vectorized one) differs
+    from pandas' in the last bits."""
+    frame = _wide(np.random.default_rng(7)).iloc[:, 12:20].ffill().bfill()
+    csum = frame.cumsum().to_numpy()
+    naive = (csum[20:] - csum[:-20]) / 20
+    assert naive.tobytes() != _bits(frame.rolling(20).mean().iloc[20:])
+
+
+def _column_by_column(x, n, how, min_periods, **kwargs):
+    """What `indicators.rolling` replaced: pandas' own rolling, column by column."""
+    return getattr(x.rolling(n, min_periods=min_periods), how)(**kwargs)
+
+
+def _bars(rng: np.random.Generator, symbols: int, rows: int) -> dict[str, pd.DataFrame]:
+    days = pd.bdate_range("2005-01-03", periods=rows)
+    out = {}
+    for i in range(symbols):
+        close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, rows)))
+        high, low = close * (1 + rng.random(rows) * 0.02), close * (1 - rng.random(rows) * 0.02)
+        bars = pd.DataFrame({"open": close, "high": high, "low": low, "close": close}, days)
+        bars["volume"] = rng.integers(1_000, 100_000, rows).astype(float)
+        start = int(rng.integers(1, 60)) if i % 3 == 0 else 0  # more than one calendar
+        out[f"S{i:02d}"] = bars.iloc[start:]
+    return out
+
+
+def _outputs(bars: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
+    closes = pd.DataFrame({s: b["close"] for s, b in bars.items()})
+    factors = ranking.raw_factors(closes)
+    return [features.build_panel(bars), features.build_panel(bars, tail=30), *factors.values()]
+
+
+def test_features_and_ranking_factors_equal_the_column_by_column_ones():
+    bars = _bars(np.random.default_rng(11), symbols=12, rows=320)
+    new = _outputs(bars)
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (indicators, market_features, ranking):
+            patch.setattr(module, "rolling", _column_by_column)
+        old = _outputs(bars)
+    assert len(new) == len(old) == 10
+    for got, want in zip(new, old, strict=True):
+        assert got.index.equals(want.index) and got.columns.equals(want.columns)
+        assert _bits(got) == _bits(want)
