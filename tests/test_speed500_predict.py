@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import features, indicators, market_features, ranking
+from models import features, indicators, market_features, ranking, regime, signals
 
 
 def _wide(rng: np.random.Generator, rows: int = 300, columns: int = 40) -> pd.DataFrame:
@@ -91,3 +91,40 @@ def test_features_and_ranking_factors_equal_the_column_by_column_ones():
     for got, want in zip(new, old, strict=True):
         assert got.index.equals(want.index) and got.columns.equals(want.columns)
         assert _bits(got) == _bits(want)
+
+
+@pytest.mark.parametrize("tail", [1, 5, 31, 32, 40, 400])
+def test_build_panel_tail_equals_the_last_rows_of_the_whole_panel(tail):
+    """Serving builds only the last `tail` rows of each symbol (every one still computed from
+    the whole history; the wavelet rows from their own windows): the same bits as the last
+    rows of the whole panel. (The market context is left out: with `tail` it is rolled from a
+    later first session, as before this change, which moves the last bits of its sums.)"""
+    bars = _bars(np.random.default_rng(tail), symbols=9, rows=300)
+    own = list(features.FEATURES)
+    whole = features.build_panel(bars)[own]
+    got = features.build_panel(bars, tail=tail)[own]
+    want = whole.groupby(level="symbol").tail(tail)
+    assert got.index.equals(want.index) and got.columns.equals(want.columns)
+    assert _bits(got) == _bits(want)
+
+
+def test_votes_from_known_indicators_equal_votes_computed_afresh():
+    bars = _bars(np.random.default_rng(5), symbols=6, rows=260)
+    close = pd.DataFrame({s: b["close"] for s, b in bars.items()}).dropna()
+    known = {"rsi": indicators.rsi(close), "macd_hist": indicators.macd_hist(close)}
+    known |= {f"sma_{w}": indicators.sma(close, w) for w in (20, 50, 200)}
+    r1 = pd.DataFrame(np.log(close)).diff()
+    # features' 20-session volatility of the same returns, annualized
+    known["realized_vol"] = indicators.rolling(r1, 20, "std", 20) * np.sqrt(252)
+    assert _bits(known["realized_vol"]) == _bits(indicators.realized_vol(close, 20))
+    got, want = signals.votes(close, known=known), signals.votes(close)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name].tobytes() == want[name].tobytes(), name
+    for thresholds in ({}, {"bull_trend": 0.01, "volatile": 0.2}):
+        got = signals.votes(close, known=known, **thresholds)
+        want = signals.votes(close, **thresholds)
+        assert all(got[k].tobytes() == want[k].tobytes() for k in want)
+        trend = known["sma_20"] / known["sma_50"] - 1
+        label = regime.labels(trend, known["realized_vol"], **thresholds)
+        assert label.tobytes() == regime.states(close, **thresholds)[0].tobytes()
