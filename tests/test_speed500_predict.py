@@ -128,3 +128,38 @@ def test_votes_from_known_indicators_equal_votes_computed_afresh():
         trend = known["sma_20"] / known["sma_50"] - 1
         label = regime.labels(trend, known["realized_vol"], **thresholds)
         assert label.tobytes() == regime.states(close, **thresholds)[0].tobytes()
+
+
+def test_the_cycles_bars_are_the_final_bars_the_per_symbol_filter_kept(db):
+    """`load_bars` reads the final bars in its query (`load_many(final_only=True)`) instead of
+    filtering each symbol's frame: the same frames, and a symbol with provisional bars only
+    is absent, as before."""
+    from assistant.cycle.analyze import load_bars
+    from assistant.ingest.sources.synthetic import synthetic_bars
+    from store import bars as bar_store
+    from store import symbols
+    from store.db import immediate
+
+    names = ["AAA", "BBB", "CCC"]
+    symbols.add(db, names, "synthetic")
+    frame = synthetic_bars(30)
+    with immediate(db):
+        for i, name in enumerate(names):
+            part = frame.copy()
+            part["provisional"] = 0
+            if i == 1:  # the last three sessions provisional
+                part.iloc[-3:, part.columns.get_loc("provisional")] = 1
+            if i == 2:  # provisional only
+                part["provisional"] = 1
+            bar_store.upsert(db, name, part, "synthetic")
+    as_of = frame.index[-1].date()
+    got = load_bars(db, names, as_of)
+    old = {}  # what load_bars did before: every bar, then each symbol's final ones
+    for sym, bars in bar_store.load_many(db, names, end=as_of).items():
+        bars = bars[bars["provisional"] == 0]
+        if not bars.empty:
+            old[sym] = bars
+    assert list(got) == list(old) == ["AAA", "BBB"]
+    assert len(got["BBB"]) == 27
+    for sym in old:
+        pd.testing.assert_frame_equal(got[sym], old[sym], check_exact=True)

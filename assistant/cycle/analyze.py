@@ -72,10 +72,7 @@ def load_bars(
     out = {}
     for day, syms in groups.items():
         start = (pd.Timestamp(day) - pd.Timedelta(days=LOOKBACK_DAYS)).date()
-        for sym, frame in bar_store.load_many(db, syms, start=start, end=day).items():
-            frame = frame[frame["provisional"] == 0]
-            if not frame.empty:
-                out[sym] = frame
+        out.update(bar_store.load_many(db, syms, start=start, end=day, final_only=True))
     return out
 
 
