@@ -219,7 +219,7 @@ def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.Da
     if len(groups) > 1:
         rows, order = rows.sort_values(return_indexer=True)
         buf = np.ascontiguousarray(buf[:, order])
-    closes = pd.DataFrame({s: bars[s]["close"].astype(float) for s in sorted(bars)}).sort_index()
+    closes = market_features.wide_closes(bars)
     index = closes[MARKET_INDEX] if MARKET_INDEX in closes else None
     if tail is not None:  # the context's longest window (60-session beta) plus a margin
         closes = closes.iloc[-(tail + 2 * market_features.BETA_WINDOW) :]

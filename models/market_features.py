@@ -24,6 +24,18 @@ BETA_WINDOW = 60
 TRADING_DAYS = 252
 
 
+def wide_closes(bars: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Dates x symbols of closes (NaN where a symbol has no bar), symbols sorted: the frame
+    of the close Series, sorted by date. When every symbol has the same sessions (the usual
+    watchlist) the columns are stacked as they are, without aligning 500 indexes."""
+    names = sorted(bars)
+    index = bars[names[0]].index if names else None
+    if index is None or not all(bars[s].index.equals(index) for s in names[1:]):
+        return pd.DataFrame({s: bars[s]["close"].astype(float) for s in names}).sort_index()
+    values = np.column_stack([bars[s]["close"].to_numpy(dtype=float) for s in names])
+    return pd.DataFrame(values, index=index, columns=pd.Index(names)).sort_index()
+
+
 def panel_log_returns(closes: pd.DataFrame) -> pd.DataFrame:
     """Daily log returns per symbol (NaN on a symbol's first bar and across its gaps)."""
     return closes.astype(float).transform(np.log).diff()

@@ -77,7 +77,7 @@ def feature_hash() -> str:
 
 def wide_closes(bars: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Dates x symbols of closes (NaN where a symbol has no bar), symbols sorted."""
-    return pd.DataFrame({s: bars[s]["close"].astype(float) for s in sorted(bars)}).sort_index()
+    return market_features.wide_closes(bars)
 
 
 def cross_rank(wide: pd.DataFrame) -> pd.DataFrame:

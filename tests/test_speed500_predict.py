@@ -163,3 +163,17 @@ def test_the_cycles_bars_are_the_final_bars_the_per_symbol_filter_kept(db):
     assert len(got["BBB"]) == 27
     for sym in old:
         pd.testing.assert_frame_equal(got[sym], old[sym], check_exact=True)
+
+
+def test_wide_closes_equal_the_frame_of_the_close_series():
+    rng = np.random.default_rng(2)
+    same = _bars(rng, symbols=7, rows=80)
+    same = {s: b.iloc[-50:] for s, b in same.items()}  # one calendar
+    mixed = _bars(rng, symbols=7, rows=80)  # two calendars
+    shuffled = {s: same[s] for s in reversed(list(same))}
+    unsorted = {s: b.iloc[::-1] for s, b in same.items()}  # one index, not sorted
+    for bars in (same, mixed, shuffled, unsorted, {"S00": same["S00"]}, {}):
+        old = pd.DataFrame({s: bars[s]["close"].astype(float) for s in sorted(bars)})
+        got = market_features.wide_closes(bars)
+        pd.testing.assert_frame_equal(got, old.sort_index(), check_exact=True)
+        assert _bits(got) == _bits(old.sort_index())
