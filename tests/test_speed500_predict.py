@@ -177,3 +177,22 @@ def test_wide_closes_equal_the_frame_of_the_close_series():
         got = market_features.wide_closes(bars)
         pd.testing.assert_frame_equal(got, old.sort_index(), check_exact=True)
         assert _bits(got) == _bits(old.sort_index())
+
+
+def test_an_analysis_reads_its_regime_from_the_last_row_of_its_regimes():
+    """`_one` takes the last regime, trend and volatility from the wide arrays, not from a row
+    of the symbol's regimes frame: the same values (NaN where the history is short)."""
+    from assistant.cycle.analyze import MIN_SESSIONS, analyze_many
+
+    bars = _bars(np.random.default_rng(3), symbols=6, rows=150)
+    gap = bars["S01"].iloc[-MIN_SESSIONS:].copy()
+    gap.iloc[-10, gap.columns.get_loc("close")] = np.nan  # no trend or volatility at the end
+    bars["GAP"] = gap
+    found, errors = analyze_many(bars, [1, 5], {})
+    assert not errors and len(found) == 7
+    assert np.isnan(found["GAP"].trend) and np.isnan(found["GAP"].volatility)
+    for a in found.values():
+        now = a.regimes.iloc[-1]
+        assert a.regime == str(now["regime"])
+        for got, want in ((a.trend, now["trend"]), (a.volatility, now["volatility"])):
+            assert np.float64(got).tobytes() == np.float64(want).tobytes()
