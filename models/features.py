@@ -107,20 +107,26 @@ def build(bars: pd.DataFrame) -> pd.DataFrame:
 
 
 def _build_wide(
-    index: pd.Index, bars: dict[str, pd.DataFrame], out: np.ndarray | None = None
+    index: pd.Index,
+    bars: dict[str, pd.DataFrame],
+    out: np.ndarray | None = None,
+    tail: int | None = None,
 ) -> np.ndarray:
     """(FEATURES, symbols, sessions) for symbols whose bars all have exactly `index`: every
     indicator runs once over the wide panel, column by column (the same values as one
     symbol at a time, at a fraction of the cost). Each feature is written into `out` (or a
     new array) as soon as it is computed: a 500-symbol panel never holds every feature
-    twice."""
+    twice. With `tail`, only the last `tail` sessions are written (each computed from the
+    whole history, as without it)."""
+    n = len(index)
+    keep = n if tail is None else min(tail, n)
     if out is None:
-        out = np.empty((len(FEATURES), len(bars), len(index)))
+        out = np.empty((len(FEATURES), len(bars), keep))
     column = {name: j for j, name in enumerate(FEATURES)}
 
     def put(name: str, value: object) -> None:
-        values = out[column[name]]
-        values[...] = np.asarray(value, dtype="float64").T
+        values, rows = out[column[name]], np.asarray(value, dtype="float64")
+        values[...] = rows[len(rows) - keep :].T  # the last `keep` sessions
         values[np.isinf(values)] = np.nan
 
     def wide(col: str) -> pd.DataFrame:
@@ -130,27 +136,32 @@ def _build_wide(
     close, high, low = wide("close"), wide("high"), wide("low")
     logc = cast(pd.DataFrame, np.log(close))
     r1 = logc.diff()
-    vol = r1.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std()
+    vol = ind.rolling(r1, VOL_WINDOW, "std", VOL_WINDOW)
     nonzero = vol.where(vol != 0)
     for k in RETURN_LAGS:
         put(f"ret_{k}", logc - logc.shift(k))
     put("ret_1_z", r1 / nonzero)
-    put("rsi_14", ind.rsi(close) / 100 - 0.5)
-    put("macd_hist", ind.macd_hist(close) / close)
-    for n in SMA_WINDOWS:
-        put(f"sma_{n}_ratio", close / ind.sma(close, n) - 1)
+    # what the signals' votes and regimes use too (the same calls, computed once)
+    known = {"rsi": ind.rsi(close), "macd_hist": ind.macd_hist(close)}
+    known |= {f"sma_{w}": ind.sma(close, w) for w in (20, *SMA_WINDOWS)}
+    known["realized_vol"] = vol * np.sqrt(252)  # ind.realized_vol(close, 20): r1 is its returns
+    put("rsi_14", known["rsi"] / 100 - 0.5)
+    put("macd_hist", known["macd_hist"] / close)
+    for w in SMA_WINDOWS:
+        put(f"sma_{w}_ratio", close / known[f"sma_{w}"] - 1)
     put("bb_pct_b", ind.bollinger_pct_b(close))
     put("atr_14", ind.atr(high, low, close) / close)
     put("vol_20", vol)
-    put("vol_ratio", r1.rolling(5, min_periods=5).std() / nonzero)
+    put("vol_ratio", ind.rolling(r1, 5, "std", 5) / nonzero)
     volume = wide("volume")
     put("volume_z", ind.zscore(cast(pd.DataFrame, np.log1p(volume.clip(lower=0))), 20))
-    wv = wavelet_features(r1.to_numpy())
+    # a row's wavelet features use its own window of returns only
+    wv = wavelet_features(r1.to_numpy()[max(0, n - keep - (WAVELET_WINDOW - 1)) :])
     for i in range(WAVELET_LEVEL):
         put(f"wv_energy_{i + 1}", wv[:, :, i])
     put("wv_trend", wv[:, :, WAVELET_LEVEL])
     del wv
-    votes = signals.votes(close)
+    votes = signals.votes(close, known=known)
     for s in signals.SIGNALS:
         put(f"sig_{s}", votes[s])
     return out
@@ -194,9 +205,9 @@ def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.Da
                 idx, {s: bars[s] for s in syms}, mine.reshape(-1, len(syms), len(idx), copy=False)
             )
         else:
-            values = _build_wide(idx, {s: bars[s] for s in syms})
+            shape = (-1, len(syms), min(tail, len(idx)))
+            _build_wide(idx, {s: bars[s] for s in syms}, mine.reshape(shape, copy=False), tail)
             idx = idx[-tail:]
-            mine[...] = values[:, :, -tail:].reshape(len(FEATURES), -1)
         keys.append(
             pd.MultiIndex.from_arrays(
                 [np.repeat(syms, len(idx)), np.tile(idx.to_numpy(), len(syms))],
@@ -208,7 +219,7 @@ def build_panel(bars: dict[str, pd.DataFrame], tail: int | None = None) -> pd.Da
     if len(groups) > 1:
         rows, order = rows.sort_values(return_indexer=True)
         buf = np.ascontiguousarray(buf[:, order])
-    closes = pd.DataFrame({s: bars[s]["close"].astype(float) for s in sorted(bars)}).sort_index()
+    closes = market_features.wide_closes(bars)
     index = closes[MARKET_INDEX] if MARKET_INDEX in closes else None
     if tail is not None:  # the context's longest window (60-session beta) plus a margin
         closes = closes.iloc[-(tail + 2 * market_features.BETA_WINDOW) :]

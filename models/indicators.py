@@ -10,12 +10,51 @@ from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
+from pandas.api.indexers import BaseIndexer
 
 Frame = TypeVar("Frame", pd.Series, pd.DataFrame)
 
 
+class _Stacked(BaseIndexer):
+    """Window bounds of a trailing `window_size` window over `columns` series of `rows`
+    values laid end to end: each series' windows start at its own first value."""
+
+    def __init__(self, window_size: int, rows: int, columns: int) -> None:
+        super().__init__(window_size=window_size)
+        self.size, self.rows, self.columns = window_size, rows, columns
+
+    def get_window_bounds(
+        self,
+        num_values: int = 0,
+        min_periods: int | None = None,
+        center: bool | None = None,
+        closed: str | None = None,
+        step: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # pandas' own bounds for one series (FixedWindowIndexer), shifted for each
+        end = np.arange(1, self.rows + 1, dtype="int64")
+        start = np.clip(end - self.size, 0, self.rows)
+        offsets = np.arange(self.columns, dtype="int64")[:, None] * self.rows
+        return (start + offsets).ravel(), (end + offsets).ravel()
+
+
+def rolling(x: Frame, n: int, how: str, min_periods: int, **kwargs: object) -> Frame:
+    """`x.rolling(n, min_periods=min_periods).<how>(**kwargs)` (how: sum, mean, std, var),
+    bit for bit. A wide float frame is rolled as ONE series, its columns laid end to end with
+    window bounds that restart at each column: pandas runs the same kernel over the same
+    values from the same fresh state at each column's start, once instead of once per
+    column (and its window bounds once instead of once per column)."""
+    if isinstance(x, pd.Series) or x.shape[1] < 2 or not all(d == "float64" for d in x.dtypes):
+        return cast(Frame, getattr(x.rolling(n, min_periods=min_periods), how)(**kwargs))
+    rows, columns = x.shape
+    flat = pd.Series(x.to_numpy().T.ravel())
+    window = flat.rolling(_Stacked(n, rows, columns), min_periods=min_periods)
+    out = getattr(window, how)(**kwargs).to_numpy().reshape(columns, rows).T
+    return pd.DataFrame(out, index=x.index, columns=x.columns)
+
+
 def sma(x: Frame, n: int) -> Frame:
-    return x.rolling(n, min_periods=n).mean()
+    return rolling(x, n, "mean", n)
 
 
 def ema(x: Frame, n: int) -> Frame:
@@ -41,7 +80,7 @@ def macd_hist(close: Frame, fast: int = 12, slow: int = 26, signal: int = 9) -> 
 def bollinger_pct_b(close: Frame, n: int = 20, k: float = 2.0) -> Frame:
     """Where the close sits in its Bollinger band: 0 at the lower band, 1 at the upper."""
     mid = sma(close, n)
-    sd = close.rolling(n, min_periods=n).std(ddof=0)
+    sd = rolling(close, n, "std", n, ddof=0)
     upper, lower = mid + k * sd, mid - k * sd
     return (close - lower) / (upper - lower)
 
@@ -58,11 +97,11 @@ def log_returns(close: Frame) -> Frame:
 
 
 def realized_vol(close: Frame, n: int = 20, annualize: bool = True) -> Frame:
-    vol = log_returns(close).rolling(n, min_periods=n).std()
+    vol = rolling(log_returns(close), n, "std", n)
     return vol * np.sqrt(252) if annualize else vol
 
 
 def zscore(x: Frame, n: int = 20) -> Frame:
-    mean = x.rolling(n, min_periods=n).mean()
-    sd = x.rolling(n, min_periods=n).std()
+    mean = rolling(x, n, "mean", n)
+    sd = rolling(x, n, "std", n)
     return (x - mean) / sd.replace(0, np.nan)

@@ -14,12 +14,26 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from models.indicators import rolling
+
 Frame = TypeVar("Frame", pd.DataFrame, pd.Series)
 
 RETURN_WINDOWS = (1, 5, 20)
 VOL_WINDOW = 20
 BETA_WINDOW = 60
 TRADING_DAYS = 252
+
+
+def wide_closes(bars: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Dates x symbols of closes (NaN where a symbol has no bar), symbols sorted: the frame
+    of the close Series, sorted by date. When every symbol has the same sessions (the usual
+    watchlist) the columns are stacked as they are, without aligning 500 indexes."""
+    names = sorted(bars)
+    index = bars[names[0]].index if names else None
+    if index is None or not all(bars[s].index.equals(index) for s in names[1:]):
+        return pd.DataFrame({s: bars[s]["close"].astype(float) for s in names}).sort_index()
+    values = np.column_stack([bars[s]["close"].to_numpy(dtype=float) for s in names])
+    return pd.DataFrame(values, index=index, columns=pd.Index(names)).sort_index()
 
 
 def panel_log_returns(closes: pd.DataFrame) -> pd.DataFrame:
@@ -38,7 +52,7 @@ def market_log_returns(closes: pd.DataFrame, index_close: pd.Series | None = Non
 
 def trailing_sum(returns: Frame, window: int) -> Frame:
     """Sum of the last `window` daily log returns (t-window+1..t), NaN until the window fills."""
-    return returns.rolling(window, min_periods=window).sum()
+    return rolling(returns, window, "sum", window)
 
 
 def market_features(market: pd.Series) -> pd.DataFrame:
@@ -69,7 +83,7 @@ def rolling_beta(
     m = np.where(both, market.to_numpy()[:, None], 0.0)
 
     def total(values: np.ndarray) -> np.ndarray:
-        return pd.DataFrame(values).rolling(window, min_periods=1).sum().to_numpy()
+        return rolling(pd.DataFrame(values), window, "sum", 1).to_numpy()
 
     n = total(both.astype(float))
     sy, sm, sym, smm = total(y), total(m), total(y * m), total(m * m)

@@ -37,6 +37,7 @@ import pandas as pd
 
 from models import artifacts, market_features
 from models.base import Facts
+from models.indicators import rolling
 from vocab.horizons import horizon_key
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def feature_hash() -> str:
 
 def wide_closes(bars: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Dates x symbols of closes (NaN where a symbol has no bar), symbols sorted."""
-    return pd.DataFrame({s: bars[s]["close"].astype(float) for s in sorted(bars)}).sort_index()
+    return market_features.wide_closes(bars)
 
 
 def cross_rank(wide: pd.DataFrame) -> pd.DataFrame:
@@ -104,7 +105,7 @@ def raw_factors(
         "ret_1": r1,
         "ret_5": logc - logc.shift(5),
         "mom_12_1": logc.shift(near) - logc.shift(far),
-        f"vol_{VOL_WINDOW}": r1.rolling(VOL_WINDOW, min_periods=VOL_WINDOW).std(),
+        f"vol_{VOL_WINDOW}": rolling(r1, VOL_WINDOW, "std", VOL_WINDOW),
         f"beta_{market_features.BETA_WINDOW}": beta,
     }
     for w in (1, 5, 20):

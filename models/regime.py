@@ -23,7 +23,20 @@ def states(
     over trend; sessions without enough history are 'sideways'."""
     trend = sma(close, 20) / sma(close, 50) - 1
     vol = realized_vol(close, 20)
-    label = np.select(
+    label = labels(trend, vol, bull_trend=bull_trend, bear_trend=bear_trend, volatile=volatile)
+    return label, trend, vol
+
+
+def labels(
+    trend: Frame,
+    vol: Frame,
+    *,
+    bull_trend: float = 0.02,
+    bear_trend: float = -0.02,
+    volatile: float = 0.30,
+) -> np.ndarray:
+    """`states`' labels from its trend and volatility (when those are already computed)."""
+    return np.select(
         [
             (vol > volatile).to_numpy(),
             (trend > bull_trend).to_numpy(),
@@ -32,4 +45,3 @@ def states(
         ["volatile", "bullish", "bearish"],
         default="sideways",
     )
-    return label, trend, vol

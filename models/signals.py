@@ -8,24 +8,41 @@ regime: bullish votes up, bearish down, volatile and sideways abstain.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 
+from models import regime
 from models.indicators import Frame, macd_hist, rsi, sma
-from models.regime import states
 
 SIGNALS = ("rsi", "macd", "cross", "regime")
 
 
 def votes(
-    close: Frame, labels: np.ndarray | None = None, **regime_thresholds: float
+    close: Frame,
+    labels: np.ndarray | None = None,
+    known: Mapping[str, Frame] | None = None,
+    **regime_thresholds: float,
 ) -> dict[str, np.ndarray]:
     """Each signal's votes, an array of close's shape (a Series, or a wide panel with one
-    column per symbol); 0 where undefined. `labels`: the regime labels when already known."""
+    column per symbol); 0 where undefined. `labels`: the regime labels when already known;
+    `known`: indicators of `close` already computed (rsi, macd_hist, sma_20, sma_50, sma_200,
+    realized_vol: what `models.indicators` gives for close with the defaults used here)."""
+    known = known or {}
+
+    def have(name: str, compute: Callable[[], Frame]) -> Frame:
+        return known[name] if name in known else compute()
+
     if labels is None:
-        labels = states(close, **regime_thresholds)[0]
-    r = rsi(close).to_numpy()
-    hist = macd_hist(close).to_numpy()
-    fast, slow = sma(close, 50).to_numpy(), sma(close, 200).to_numpy()
+        if {"sma_20", "sma_50", "realized_vol"} <= known.keys():
+            trend = known["sma_20"] / known["sma_50"] - 1
+            labels = regime.labels(trend, known["realized_vol"], **regime_thresholds)
+        else:
+            labels = regime.states(close, **regime_thresholds)[0]
+    r = have("rsi", lambda: rsi(close)).to_numpy()
+    hist = have("macd_hist", lambda: macd_hist(close)).to_numpy()
+    fast = have("sma_50", lambda: sma(close, 50)).to_numpy()
+    slow = have("sma_200", lambda: sma(close, 200)).to_numpy()
     with np.errstate(invalid="ignore"):
         out = {
             "rsi": np.where(r < 30, 1.0, np.where(r > 70, -1.0, 0.0)),

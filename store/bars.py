@@ -230,12 +230,14 @@ def load_many(
     *,
     start: str | date | None = None,
     end: str | date | None = None,
+    final_only: bool = False,
 ) -> dict[str, pd.DataFrame]:
-    """Like `load` for many symbols in one query (the cycle reads the whole watchlist)."""
+    """Like `load` for many symbols in one query (the cycle reads the whole watchlist).
+    `final_only`: the final (non-provisional) bars only; a symbol with none is absent."""
     if not symbols:
         return {}
     sql = "SELECT symbol, date, " + ", ".join(BAR_COLUMNS) + " FROM bars WHERE symbol IN ("
-    sql += ",".join("?" * len(symbols)) + ")"
+    sql += ",".join("?" * len(symbols)) + ")" + (" AND provisional = 0" if final_only else "")
     bounds, params = date_range(start, end)
     rows = db.execute(sql + bounds + " ORDER BY symbol, date", [*symbols, *params]).fetchall()
     if not rows:

@@ -72,10 +72,7 @@ def load_bars(
     out = {}
     for day, syms in groups.items():
         start = (pd.Timestamp(day) - pd.Timedelta(days=LOOKBACK_DAYS)).date()
-        for sym, frame in bar_store.load_many(db, syms, start=start, end=day).items():
-            frame = frame[frame["provisional"] == 0]
-            if not frame.empty:
-                out[sym] = frame
+        out.update(bar_store.load_many(db, syms, start=start, end=day, final_only=True))
     return out
 
 
@@ -127,6 +124,8 @@ def analyze_many(
                 regimes,
                 {k: v[-1, j] for k, v in votes.items()},
                 vix_values,
+                # the last row of `regimes`, read from the arrays (not a row of the frame)
+                (labels[-1, j], trends[-1, j], vols[-1, j]),
             )
     return {s: out[s] for s in bars if s in out}, errors
 
@@ -137,8 +136,10 @@ def _one(
     horizons: list[int],
     regimes: pd.DataFrame,
     votes: dict[str, float],
-    vix_values: pd.Series | None = None,
+    vix_values: pd.Series | None,
+    last: tuple[object, float, float],
 ) -> Analysis:
+    """`last`: the last row of `regimes` (regime, trend, volatility)."""
     close = bars["close"].to_numpy(float)
     logc = np.log(close)
     sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
@@ -151,14 +152,14 @@ def _one(
         band, majority[h], last_move[h] = outcomes.at_end(close, h)
         rate[h] = outcomes.baseline_rate(close, h)
         flat_band[h] = band if np.isfinite(band) else 0.0
-    now = regimes.iloc[-1]
+    regime, trend, vol = last
     return Analysis(
         symbol=symbol,
         as_of=bars.index[-1].date(),
         base_price=float(close[-1]),
-        regime=str(now["regime"]),
-        trend=float(now["trend"]) if pd.notna(now["trend"]) else float("nan"),
-        volatility=float(now["volatility"]) if pd.notna(now["volatility"]) else float("nan"),
+        regime=str(regime),
+        trend=float(trend) if pd.notna(trend) else float("nan"),
+        volatility=float(vol) if pd.notna(vol) else float("nan"),
         votes={str(k): float(v) for k, v in votes.items()},
         drift=drift,
         sigma=sigma,

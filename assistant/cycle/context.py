@@ -16,7 +16,7 @@ calls (`store.market.call_context`) so `report` and the dashboard show what a ca
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import TypedDict
 
@@ -65,7 +65,8 @@ class WorldContext:
         return None if self.calendar_ends else False
 
     def line(self, h: int | None = None) -> str:
-        return describe(asdict(self), h)
+        # the fields as `asdict` gives them, without its deep copy of each (all are scalars)
+        return describe({f.name: getattr(self, f.name) for f in fields(self)}, h)
 
     def row(self) -> tuple[object, ...]:
         return (
