@@ -38,7 +38,26 @@ class DiskFull(StoreError):
     (`ulimit -f`: EFBIG)."""
 
 
+class WriteLocked(DiskFull):
+    """Another connection held the database's write lock past the busy timeout (an import
+    of a big file, a `sqlite3` shell or a database browser with a transaction open). Like
+    no room, nothing is wrong with the data and the write is tried again later, so it is
+    caught and waited out wherever DiskFull is."""
+
+
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (SQLITE_BUSY): the busy timeout ran out."""
+    if isinstance(exc, WriteLocked):
+        return True
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == sqlite3.SQLITE_BUSY) or str(exc) == (
+        "database is locked"
+    )
 
 
 def _folder(path: Path) -> Path:
@@ -64,8 +83,9 @@ def _size_limit_reached(path: Path) -> int | None:
 
 
 def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
-    """Whether `exc` says there is no room to write (DiskFull's three causes): nothing is
-    wrong with the data, retry once there is room.
+    """Whether `exc` says the database cannot be written now: no room (DiskFull's three
+    causes) or another connection's write lock held past the busy timeout (WriteLocked).
+    Nothing is wrong with the data: retry once there is room, or the lock is let go.
 
     SQLite reports a full disk as SQLITE_FULL, but a quota, a file-size limit, or a `-shm`
     file it cannot create or grow as "disk I/O error": such an I/O error counts when the
@@ -73,7 +93,7 @@ def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
     limit. (An exceeded quota with free space on the disk stays an I/O error: SQLite keeps
     no errno to tell it apart.)
     """
-    if isinstance(exc, DiskFull):
+    if isinstance(exc, DiskFull) or is_locked(exc):
         return True
     if isinstance(exc, OSError):
         return exc.errno in NO_ROOM
@@ -97,9 +117,17 @@ def is_io_error(exc: BaseException) -> bool:
 
 
 def disk_full_error(path: Path | None, exc: BaseException) -> DiskFull:
-    """`exc` (no room to write) as one plain sentence naming the folder it hit and why."""
+    """`exc` (no room to write, or the write lock held by another connection) as one plain
+    sentence naming the folder it hit and why."""
     if isinstance(exc, DiskFull):
         return exc
+    if is_locked(exc):
+        where = f"{_folder(path) / DB_FILENAME}'s" if path is not None else "the database's"
+        return WriteLocked(
+            f"another process has held {where} write lock for over {BUSY_TIMEOUT_S:.0f} s "
+            f"(an import, a `sqlite3` shell or a database browser with a transaction open?) "
+            f"({exc})"
+        )
     if path is None:
         return DiskFull(f"the disk is full ({exc}); free some space")
     folder = _folder(path)

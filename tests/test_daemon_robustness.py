@@ -319,3 +319,42 @@ def test_no_room_names_its_cause():
     full = OSError(errno.ENOSPC, "No space left on device")
     assert str(disk_full_error(here, full)).startswith(f"the disk holding {here} is full")
     assert not is_disk_full(OSError(errno.EIO, "Input/output error"))
+
+
+def test_a_write_lock_held_past_the_busy_timeout_is_waited_out(tmp_path):
+    """Another process holding the write lock for longer than the busy timeout (10 s): an
+    import of a big file, a `sqlite3` shell or a database browser with a transaction open.
+    The replay daemon died with `database is locked` tracebacks, its stop unrecorded. Now it
+    logs one line, waits, and goes on once the lock is let go, losing no session; a CLI
+    write meanwhile is one error line."""
+    home = tmp_path / "home"
+    out = home.parent / "home.out"
+    assert cli(home, "watch", "add", "^GSPC").returncode == 0
+    fast = {"ASSISTANT_MODELS_KINDS": "markov,rules"}
+    daemon = spawn(
+        home, "daemon", "--replay", "--speed", "4", "--from", "2013-01-02", extra_env=fast
+    )
+    wait_for(lambda: _state(home)[1], 180, "the replay to start", daemon)
+
+    holder = sqlite3.connect(home / "assistant.db", isolation_level=None, timeout=30)
+    holder.execute("BEGIN IMMEDIATE")  # held until the daemon says it waits
+    try:
+        wait_for(lambda: "waiting for the lock" in out.read_text(), 120, "the wait", daemon)
+        during = cli(home, "watch", "add", "^IXIC")
+        lines = during.stderr.strip().splitlines()
+        assert during.returncode == 1 and len(lines) == 1, during.stderr
+        assert "write lock for over 10 s" in lines[0] and lines[0].startswith("error: another")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    wait_for(lambda: "takes writes again" in out.read_text(), 180, "the way on", daemon)
+    text = out.read_text()
+    assert "Traceback" not in text
+    assert text.count("waiting for the lock") == 1  # one line for the whole wait
+    wait_for(lambda: _state(home)[0] == "finished", 240, "the replay to finish", daemon)
+    sessions = {d.strftime("%Y-%m-%d") for d in calendar.sessions("XNYS", "2013-01-02", END)}
+    called = {r[0] for r in query(home, "SELECT DISTINCT as_of FROM predictions")}
+    assert sessions <= called, sorted(sessions - called)[:5]
+    assert query(home, "SELECT COUNT(*) FROM job_runs WHERE status = 'running'") == [(0,)]
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0

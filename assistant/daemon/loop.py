@@ -61,6 +61,7 @@ from store.db import (
     disk_full_error,
     file_id,
     is_disk_full,
+    is_locked,
     open_db,
 )
 
@@ -118,7 +119,8 @@ class Daemon:
         self._next_beat = 0.0
         self._next_checkpoint = 0.0
         self._started = False
-        self._full_tries = 0  # failed tries in a row since the disk filled up
+        self._full_tries = 0  # failed tries in a row since the disk filled up (or the lock held)
+        self._waited = "room"  # what those tries wait for: "room" or "the lock"
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         self.exit_code = 0
 
@@ -260,9 +262,11 @@ class Daemon:
     def _out_of_room(self, exc: Exception) -> None:
         self._full_tries += 1
         if self._full_tries == 1:
+            self._waited = "the lock" if is_locked(exc) else "room"
             log.error(
-                "%s; waiting for room (trying again every %.0f s at most)",
+                "%s; waiting for %s (trying again every %.0f s at most)",
                 disk_full_error(self.home, exc),
+                self._waited,
                 DISK_FULL_MAX_WAIT_S,
             )
         wait = DISK_FULL_FIRST_WAIT_S * 2 ** min(self._full_tries - 1, 10)
@@ -273,7 +277,10 @@ class Daemon:
         recorded = jobs.record_unrecorded(self.db)
         self.driver.room_again()
         log.info(
-            "the disk has room again after %d failed tries; going on%s",
+            "%s after %d failed tries; going on%s",
+            "the database takes writes again"
+            if self._waited == "the lock"
+            else "the disk has room again",
             self._full_tries,
             f" ({recorded} run end(s) recorded late)" if recorded else "",
         )
