@@ -410,6 +410,37 @@ async def test_table_cells_laid_out_directly_match_the_datatables_own_rendering(
 
 
 @sync
+async def test_a_command_while_another_process_holds_the_write_lock_says_why(filled, monkeypatch):
+    """`p` while a `sqlite3` shell or an import held the write lock past the busy timeout:
+    the keypress ended as "read failed: enqueue: OperationalError: database is locked". Now
+    the notification says the command was not queued and why; once the lock is let go the
+    same key queues it. (The busy timeout is cut to 0.2 s to keep the test short.)"""
+    import sqlite3
+
+    import store.db
+
+    monkeypatch.setattr(store.db, "BUSY_TIMEOUT_S", 0.2)
+    app = app_for(filled)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        holder = sqlite3.connect(filled / "assistant.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            await pilot.press("p")
+            said = lambda: [n.message for n in app._notifications]  # noqa: E731
+            assert await wait_for(pilot, lambda: any("not queued" in m for m in said()))
+            (note,) = [m for m in said() if "not queued" in m]
+            assert note.startswith("predict not queued: another process has held")
+            assert "write lock" in note and "read failed" not in " ".join(said())
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        await pilot.press("p")
+        assert await wait_for(pilot, lambda: "predict all" in screen_text(app))
+    assert queued(filled) == [cmd.Predict()]
+
+
+@sync
 async def test_a_failed_first_read_shows_the_whole_screen(filled, monkeypatch):
     # The header and the right-hand panels wait for the first snapshot; a first read that
     # fails must show them (the fallback timer is pushed out of the test's reach).

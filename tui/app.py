@@ -15,6 +15,7 @@ watches the new file and reloads everything from it.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from store import commands
-from store.db import DB_FILENAME, connect, data_version
+from store.db import DB_FILENAME, connect, data_version, disk_full_error, is_disk_full
 from store.views.dashboard import Dashboard, dashboard
 from store.views.symbol import symbol_detail
 from tui.home import command
@@ -190,6 +191,15 @@ class TradingApp(App[None]):
             command_id = commands.enqueue(db, command)
         except commands.CommandError as exc:
             self.post_message(CommandRejected(command.KIND, str(exc)))
+            return
+        except (
+            sqlite3.OperationalError
+        ) as exc:  # the write lock held by another process, a full disk
+            if not is_disk_full(exc, self.db_path):
+                raise
+            self.post_message(
+                CommandRejected(command.KIND, str(disk_full_error(self.db_path, exc)))
+            )
             return
         finally:
             db.close()
