@@ -32,17 +32,21 @@ class StoreError(Exception):
     SQLite, newer schema, not writable)."""
 
 
-class DiskFull(StoreError):
+class CannotWrite(StoreError):
+    """The database cannot be written now, though nothing is wrong with it: no room
+    (DiskFull) or another connection's write lock (WriteLocked). Retried later wherever it
+    is caught."""
+
+
+class DiskFull(CannotWrite):
     """No room to write the database: the disk is full (SQLITE_FULL or ENOSPC), the user's
     disk quota is used up (EDQUOT), or a file reached the process's file-size limit
     (`ulimit -f`: EFBIG)."""
 
 
-class WriteLocked(DiskFull):
+class WriteLocked(CannotWrite):
     """Another connection held the database's write lock past the busy timeout (an import
-    of a big file, a `sqlite3` shell or a database browser with a transaction open). Like
-    no room, nothing is wrong with the data and the write is tried again later, so it is
-    caught and waited out wherever DiskFull is."""
+    of a big file, a `sqlite3` shell or a database browser with a transaction open)."""
 
 
 NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -82,9 +86,10 @@ def _size_limit_reached(path: Path) -> int | None:
     return None
 
 
-def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
+def cannot_write(exc: BaseException, path: Path | None = None) -> bool:
     """Whether `exc` says the database cannot be written now: no room (DiskFull's three
-    causes) or another connection's write lock held past the busy timeout (WriteLocked).
+    causes) or another connection's write lock held past the busy timeout (WriteLocked):
+    CannotWrite.
     Nothing is wrong with the data: retry once there is room, or the lock is let go.
 
     SQLite reports a full disk as SQLITE_FULL, but a quota, a file-size limit, or a `-shm`
@@ -93,7 +98,7 @@ def is_disk_full(exc: BaseException, path: Path | None = None) -> bool:
     limit. (An exceeded quota with free space on the disk stays an I/O error: SQLite keeps
     no errno to tell it apart.)
     """
-    if isinstance(exc, DiskFull) or is_locked(exc):
+    if isinstance(exc, CannotWrite) or is_locked(exc):
         return True
     if isinstance(exc, OSError):
         return exc.errno in NO_ROOM
@@ -116,10 +121,10 @@ def is_io_error(exc: BaseException) -> bool:
     return code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
 
 
-def disk_full_error(path: Path | None, exc: BaseException) -> DiskFull:
+def cannot_write_error(path: Path | None, exc: BaseException) -> CannotWrite:
     """`exc` (no room to write, or the write lock held by another connection) as one plain
     sentence naming the folder it hit and why."""
-    if isinstance(exc, DiskFull):
+    if isinstance(exc, CannotWrite):
         return exc
     if is_locked(exc):
         where = f"{_folder(path) / DB_FILENAME}'s" if path is not None else "the database's"
@@ -259,8 +264,8 @@ def connect(
             db.enable_wal()
     except sqlite3.DatabaseError as exc:
         conn.close()
-        if is_disk_full(exc, path):
-            raise disk_full_error(path, exc) from None
+        if cannot_write(exc, path):
+            raise cannot_write_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     return db
 
@@ -391,8 +396,8 @@ def open_db(
                     MIGRATIONS.apply(db)
     except sqlite3.DatabaseError as exc:
         db.close()
-        if is_disk_full(exc, path):
-            raise disk_full_error(path, exc) from None
+        if cannot_write(exc, path):
+            raise cannot_write_error(path, exc) from None
         raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
     except StoreError:
         db.close()

@@ -308,17 +308,17 @@ def test_a_file_size_limit_is_one_line_and_the_database_stays_whole(tmp_path):
 def test_no_room_names_its_cause():
     from pathlib import Path
 
-    from store.db import disk_full_error, is_disk_full
+    from store.db import cannot_write, cannot_write_error
 
     here = Path(__file__).parent
     quota = OSError(errno.EDQUOT, "Disk quota exceeded")
     too_big = OSError(errno.EFBIG, "File too large")
-    assert is_disk_full(quota) and is_disk_full(too_big)
-    assert str(disk_full_error(here, quota)).startswith(f"the disk quota for {here} is used up")
-    assert "file-size limit" in str(disk_full_error(here, too_big))
+    assert cannot_write(quota) and cannot_write(too_big)
+    assert str(cannot_write_error(here, quota)).startswith(f"the disk quota for {here} is used up")
+    assert "file-size limit" in str(cannot_write_error(here, too_big))
     full = OSError(errno.ENOSPC, "No space left on device")
-    assert str(disk_full_error(here, full)).startswith(f"the disk holding {here} is full")
-    assert not is_disk_full(OSError(errno.EIO, "Input/output error"))
+    assert str(cannot_write_error(here, full)).startswith(f"the disk holding {here} is full")
+    assert not cannot_write(OSError(errno.EIO, "Input/output error"))
 
 
 def test_a_write_lock_held_past_the_busy_timeout_is_waited_out(tmp_path):

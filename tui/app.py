@@ -27,7 +27,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from store import commands
-from store.db import DB_FILENAME, connect, data_version, disk_full_error, is_disk_full
+from store.db import DB_FILENAME, cannot_write, cannot_write_error, connect, data_version
 from store.views.dashboard import Dashboard, dashboard
 from store.views.symbol import symbol_detail
 from tui.home import command
@@ -195,10 +195,10 @@ class TradingApp(App[None]):
         except (
             sqlite3.OperationalError
         ) as exc:  # the write lock held by another process, a full disk
-            if not is_disk_full(exc, self.db_path):
+            if not cannot_write(exc, self.db_path):
                 raise
             self.post_message(
-                CommandRejected(command.KIND, str(disk_full_error(self.db_path, exc)))
+                CommandRejected(command.KIND, str(cannot_write_error(self.db_path, exc)))
             )
             return
         finally:

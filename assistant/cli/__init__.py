@@ -135,10 +135,10 @@ def _main(argv: list[str], *, fit: bool = False) -> int:
     from store.db import (
         DB_FILENAME,
         StoreError,
+        cannot_write,
+        cannot_write_error,
         damaged_message,
-        disk_full_error,
         io_error_message,
-        is_disk_full,
         is_io_error,
     )
 
@@ -161,8 +161,8 @@ def _main(argv: list[str], *, fit: bool = False) -> int:
         return 0
     except (sqlite3.OperationalError, OSError) as exc:
         home = home_of(args)
-        if is_disk_full(exc, home):
-            print(f"error: {disk_full_error(home, exc)}", file=sys.stderr)
+        if cannot_write(exc, home):
+            print(f"error: {cannot_write_error(home, exc)}", file=sys.stderr)
         elif is_io_error(exc):
             print(f"error: {io_error_message(home / DB_FILENAME, exc)}", file=sys.stderr)
         else:

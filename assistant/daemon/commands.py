@@ -23,7 +23,7 @@ from assistant.daemon import jobs
 from assistant.daemon.worker import TrainingWorker, TrainRequest
 from assistant.errors import AssistantError
 from store import commands
-from store.db import is_disk_full
+from store.db import cannot_write
 from store.symbols import validate_symbol
 from vocab import commands as schema
 
@@ -96,10 +96,10 @@ class CommandRunner:
             try:
                 commands.finish(self.ctx.db, cid, error=error[:500])
             except Exception as failed:
-                if not is_disk_full(failed, self.ctx.home):
+                if not cannot_write(failed, self.ctx.home):
                     raise
                 self._unfinished[cid] = error[:500]
-            if is_disk_full(exc, self.ctx.home):
+            if cannot_write(exc, self.ctx.home):
                 raise  # the loop waits for room
             return
         if not isinstance(result, _Pending):

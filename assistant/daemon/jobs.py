@@ -3,7 +3,7 @@
 `run_job` records every execution in `job_runs` (start, throttled progress, finish with
 a one-line summary). An exception is logged and recorded as `failed`, and the caller's
 loop goes on; only BaseException (a signal, interpreter exit) propagates, after the
-run is closed as `interrupted`, and a full disk, raised as `DiskFull` after the run
+run is closed as `interrupted`, and a full disk, raised as `CannotWrite` after the run
 is recorded failed (the daemon loop waits for room and redoes the work). The services
 are imported inside each job, so the daemon starts fast and a broken service fails
 that job only.
@@ -29,7 +29,7 @@ from assistant.errors import AssistantError
 from assistant.ingest.sources.base import Source
 from store import jobs as job_runs
 from store import symbols as watch
-from store.db import checkpoint, disk_full_error, file_of, is_disk_full
+from store.db import cannot_write, cannot_write_error, checkpoint, file_of
 from vocab.jsontypes import Json
 
 if TYPE_CHECKING:
@@ -96,14 +96,15 @@ def run_job(
 ) -> Outcome:
     """Run `fn(progress) -> (result, summary)` as job `name`.
 
-    Never raises an Exception but `DiskFull` (the disk is full: the run is recorded failed
-    where the disk still takes that, else the failure is logged and recorded later).
+    Never raises an Exception but `CannotWrite` (the disk full, or the write lock held
+    elsewhere: the run is recorded failed where the database still takes that, else the
+    failure is logged and recorded later).
     """
     try:
         run_id = job_runs.start(db, name, scheduled_for=scheduled_for)
     except Exception as exc:
-        if is_disk_full(exc, file_of(db)):
-            raise disk_full_error(file_of(db), exc) from None
+        if cannot_write(exc, file_of(db)):
+            raise cannot_write_error(file_of(db), exc) from None
         raise
     try:
         result, summary = fn(Throttled(db, run_id))
@@ -112,8 +113,8 @@ def run_job(
         job_runs.finish(db, run_id, "interrupted", str(exc)[:500])
         return Outcome(False, error=str(exc), run_id=run_id, interrupted=True)
     except Exception as exc:
-        if is_disk_full(exc, file_of(db)):
-            full = disk_full_error(file_of(db), exc)  # the catcher logs it (once)
+        if cannot_write(exc, file_of(db)):
+            full = cannot_write_error(file_of(db), exc)  # the catcher logs it (once)
             _record(db, run_id, name, "failed", str(full))
             raise full from None
         error = str(exc) if isinstance(exc, AssistantError) else f"{type(exc).__name__}: {exc}"
@@ -131,7 +132,7 @@ def run_job(
     try:
         checkpoint(db)  # after bulk writes (a first collection, a training) the WAL is cut back
     except Exception as exc:
-        if not is_disk_full(exc, file_of(db)):
+        if not cannot_write(exc, file_of(db)):
             raise  # (full: the loop's periodic checkpoint tries again)
     return Outcome(True, result=result, run_id=run_id)
 
@@ -145,7 +146,7 @@ def _record(db: sqlite_utils.Database, run_id: int, name: str, status: str, mess
     try:
         job_runs.finish(db, run_id, status, message)
     except Exception as exc:
-        if not is_disk_full(exc, file_of(db)):
+        if not cannot_write(exc, file_of(db)):
             raise
         log.warning("%s: its end (%s) is recorded once the disk has room", name, status)
         _unrecorded.append((run_id, status, message))
@@ -251,7 +252,7 @@ def _collect_world(ctx: Context, symbols: list[str] | None, until: date | None) 
             [] if macro_source is None else macro.collect_macro(ctx.db, macro_source, until=until)
         )
     except Exception as exc:  # noqa: BLE001 - logged and said; the collection stands
-        if is_disk_full(exc, file_of(ctx.db)):
+        if cannot_write(exc, file_of(ctx.db)):
             raise
         log.warning("market series / news not collected: %s", exc)
         return [f"not collected ({exc})"]

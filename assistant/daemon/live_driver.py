@@ -33,7 +33,7 @@ from assistant.ingest.sources.base import Source
 from store import jobs as job_runs
 from store import registry
 from store.daemon_state import DaemonRow, State
-from store.db import DiskFull
+from store.db import CannotWrite
 
 log = logging.getLogger("assistant.daemon")
 
@@ -78,7 +78,7 @@ class LiveDriver:
         if self.poller is not None and not self.host.stop.is_set():
             try:
                 self.poller.run_due()
-            except DiskFull:
+            except CannotWrite:
                 raise  # the loop waits for room
             except Exception:  # a failing poll never ends the loop; the next one tries again
                 log.exception("live quotes: unexpected error")

@@ -57,10 +57,10 @@ from store.daemon_state import State
 from store.db import (
     DB_FILENAME,
     StoreError,
+    cannot_write,
+    cannot_write_error,
     checkpoint,
-    disk_full_error,
     file_id,
-    is_disk_full,
     is_locked,
     open_db,
 )
@@ -192,7 +192,7 @@ class Daemon:
                 try:
                     busy = self._step()
                 except Exception as exc:
-                    if not is_disk_full(exc, self.home):
+                    if not cannot_write(exc, self.home):
                         raise
                     self._out_of_room(exc)
                     continue
@@ -206,9 +206,9 @@ class Daemon:
                 try:
                     self._shutdown()
                 except Exception as exc:
-                    if not is_disk_full(exc, self.home):
+                    if not cannot_write(exc, self.home):
                         raise
-                    log.error("the stop is not recorded: %s", disk_full_error(self.home, exc))
+                    log.error("the stop is not recorded: %s", cannot_write_error(self.home, exc))
                 finally:
                     self.db.close()
             if self.alerts is not None:
@@ -265,7 +265,7 @@ class Daemon:
             self._waited = "the lock" if is_locked(exc) else "room"
             log.error(
                 "%s; waiting for %s (trying again every %.0f s at most)",
-                disk_full_error(self.home, exc),
+                cannot_write_error(self.home, exc),
                 self._waited,
                 DISK_FULL_MAX_WAIT_S,
             )

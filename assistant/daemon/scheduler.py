@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from assistant.config import Settings
-from store.db import DiskFull
+from store.db import CannotWrite
 
 MAX_CATCH_UP = 10  # sessions: a daemon down longer catches up the latest ones only
 # The `hourly` slot (only with [cycle] hourly_horizons): HOURLY_LAG after each session hour
@@ -190,7 +190,7 @@ class LiveSchedule:
     def _run(self, name: str, slot: datetime) -> None:
         try:
             self._fire(name, slot)
-        except DiskFull:
+        except CannotWrite:
             raise  # the loop waits for room, then catches up the slot
         except Exception:  # one failing slot never ends the loop or skips the next ones
             log.exception("%s: unexpected error", name)

@@ -25,9 +25,9 @@ from assistant.config import Settings
 from assistant.daemon import jobs, malloc
 from store import commands
 from store.db import (
-    DiskFull,
-    disk_full_error,
-    is_disk_full,
+    CannotWrite,
+    cannot_write,
+    cannot_write_error,
     open_db,
 )
 from vocab.commands import Retrained
@@ -167,7 +167,7 @@ class TrainingWorker:
                         ),
                         scheduled_for=req.reason[:200],
                     )
-                except DiskFull as exc:
+                except CannotWrite as exc:
                     log.warning("retrain failed: %s", exc)
                     outcome = jobs.Outcome(False, error=str(exc))
                 self.completed += 1
@@ -188,8 +188,8 @@ class TrainingWorker:
                 for cid in req.command_ids:
                     commands.requeue(db, cid, "the daemon stopped before training; re-queued")
         except Exception as exc:
-            if is_disk_full(exc, self.home):
-                log.error("training worker stopped: %s", disk_full_error(self.home, exc))
+            if cannot_write(exc, self.home):
+                log.error("training worker stopped: %s", cannot_write_error(self.home, exc))
             else:
                 log.exception("training worker failed")
             with self._lock:

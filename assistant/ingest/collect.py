@@ -28,7 +28,7 @@ from assistant.ingest.sources.base import Batched, Covered, Source
 from store import bars
 from store import db as store_db
 from store import symbols as store_symbols
-from store.db import file_of, immediate, is_disk_full
+from store.db import cannot_write, file_of, immediate
 from vocab.dates import session_date
 
 if TYPE_CHECKING:
@@ -329,7 +329,7 @@ def _collect_one(
             _count_empty(db, settings, sym, str(exc), results)
         return results[sym]
     except (AssistantError, sqlite3.OperationalError) as exc:
-        if is_disk_full(exc, file_of(db)):
+        if cannot_write(exc, file_of(db)):
             raise  # not this symbol's failure: the whole collection waits for room
         store_symbols.record_collection(db, sym, error=str(exc), empty=False)
         return CollectResult(sym, "failed", message=str(exc))
