@@ -40,6 +40,8 @@ class AccountJson(TypedDict):
     # held symbols: sessions in a row without a bar (newer rows)
     missing: NotRequired[dict[str, int]]
     policy: NotRequired[str]  # the paper book: the policy it followed (vocab.paper)
+    # the main book: the [paper] settings it was stepped under, but cash (newer rows)
+    settings: NotRequired[dict[str, object]]
 
 
 class PriorBook(TypedDict):
@@ -169,6 +171,21 @@ def history(db: sqlite_utils.Database, book: str | None = None) -> list[PaperDay
     return [
         PaperDay(session=d, book=b, cash=c, equity=e, costs=k, traded=t)
         for d, b, c, e, k, t in cur.fetchall()
+    ]
+
+
+def settings_by_session(
+    db: sqlite_utils.Database, book: str
+) -> list[tuple[str, dict[str, object] | None]]:
+    """(session, the [paper] settings it was stepped under) of a book, oldest first; None
+    for a session stepped before they were stored."""
+    return [
+        (session, json.loads(raw) if raw else None)
+        for session, raw in db.execute(
+            "SELECT session, json_extract(account, '$.settings') FROM paper_days "
+            "WHERE book = ? ORDER BY session",
+            [book],
+        ).fetchall()
     ]
 
 
