@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from models import intervals, outcomes, volatility
+from models import indicators, intervals, outcomes, volatility
 from models import metrics as scores
 from models.outcomes import CLASSES
 from models.scorecard import (
@@ -232,52 +232,103 @@ def ranking_record(
     have closed: the daily Spearman IC of the expected relative move against the realized
     h-session return, its Newey-West t, the top-minus-bottom quintile spread, per year
     (`models.scorecard.ranking_skill`; a date counts with 5 or more ranked symbols). When
-    a session was ranked again (a newer ranking model), its newest ranks count."""
-    from models.scorecard import judged, ranking_skill, versus_factors
+    a session was ranked again (a newer ranking model), its newest ranks count.
+
+    Only the closes it reads are fetched: each ranked symbol's own sessions from the first
+    ranked date on (the realized returns), and the factors' cells of the dates x symbols
+    closes (`ranked_factor_scores`), not 252 sessions of every symbol."""
+    from models.scorecard import judged, ranking_skill, versus_factor_scores
 
     out: list[RankingRecord] = []
-    closes: dict[str, pd.Series] = {}
-    horizons = db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon").fetchall()
-    start = _closes_start(db, symbols, [int(h) for (h,) in horizons])
-    for (h,) in horizons:
-        frame = pd.DataFrame(rank_store.history(db, int(h)))
+    horizons = [
+        int(h) for (h,) in db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon")
+    ]
+    start = _closes_start(db, symbols, horizons)
+    frames = {}
+    for h in horizons:
+        frame = pd.DataFrame(rank_store.history(db, h))
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
-        frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
-        realized = np.full(len(frame), np.nan)
-        # every symbol's bars in one query and the dates parsed once, not per symbol
-        wanted = sorted(set(frame["symbol"]) - set(closes))
-        closes.update(bar_store.final_closes_many(db, wanted, start))
+        frames[h] = frame.drop_duplicates(["symbol", "as_of"], keep="last")
+    ranked = [f for f in frames.values() if len(f)]
+    names = sorted(set().union(*(f["symbol"] for f in ranked))) if ranked else []
+    first = min(str(f["as_of"].min()) for f in ranked) if ranked else None
+    # each symbol's own final sessions from the first ranked date on: the realized returns
+    own = bar_store.close_rows(db, names, start=first, final_only=True)
+    stops = indicators.run_stops(own.starts)
+    calendars: dict[tuple[str, ...], np.ndarray] = {}
+    for h, frame in frames.items():
         as_of = pd.to_datetime(frame["as_of"].to_numpy())
-        stamps = as_of.to_numpy()
-        for key, idx in frame.groupby("symbol").indices.items():
-            c = closes[str(key)]
-            pos = _positions(c.index.to_numpy(), stamps[idx])
-            target = pos + int(h)
-            ok = (pos >= 0) & (target < len(c))
-            values = c.to_numpy()
-            realized[idx[ok]] = np.log(values[target[ok]] / values[pos[ok]])
+        days = _days(as_of.to_numpy())
+        sym = frame["symbol"].to_numpy(object)
+        pos = row_of(own.symbol, own.day, sym, days)
+        target = pos + h
+        ok = pos >= 0
+        ok[ok] = target[ok] < stops[pos[ok]]  # h sessions of its own later
+        realized = np.full(len(frame), np.nan)
+        realized[ok] = np.log(own.close[target[ok]] / own.close[pos[ok]])
         calls = pd.DataFrame(
             {
                 "date": as_of.to_numpy(),
-                "symbol": frame["symbol"].to_numpy(),
+                "symbol": sym,
                 "expected": frame["relative"].to_numpy(float),
                 "realized": realized,
             }
         )
-        skill = ranking_skill(calls, int(h))
-        wide = wide_closes(closes, sorted(set(frame["symbol"])))
-        versus = versus_factors(calls, wide, int(h)) if skill else None
+        skill = ranking_skill(calls, h)
+        versus = None
+        if skill:
+            mine = tuple(sorted(set(sym.tolist())))
+            if mine not in calendars:  # the dates x symbols frame's dates
+                calendars[mine] = bar_store.final_days(db, list(mine), start)
+            cells = ranked_factor_scores(db, calendars[mine], sym, days, h)
+            versus = versus_factor_scores(calls, cells, h)
         record = judged(skill, versus)
         out.append(
             {
-                "horizon": int(h),
+                "horizon": h,
                 "n": int(np.isfinite(realized).sum()),
                 "record": record,
                 "edge": bool(record and record["edge"]),
             }
         )
     return out
+
+
+def ranked_factor_scores(
+    db: sqlite_utils.Database, calendar: np.ndarray, sym: np.ndarray, days: np.ndarray, h: int
+) -> dict[str, np.ndarray]:
+    """Per ranked (symbol, day): the one-line factors' scores (`scorecard.factor_values`) of
+    the dates x symbols frame of the ranked symbols' final closes over `calendar` (its
+    dates), read cell by cell: the cells k rows back (k in `factor_lags(h)`) of each
+    ranked day's row, NaN where the frame has none (before its first row, a symbol without
+    a bar that day, a day not in it). The same cells and the same arithmetic as on the
+    whole frame (tests/test_report_speed.py)."""
+    from models.scorecard import factor_lags, factor_scores
+
+    at = np.searchsorted(calendar, days)
+    found = at < len(calendar)
+    found[found] = calendar[at[found]] == days[found]
+    lags = factor_lags(h)
+    rows = {k: np.where(found, at - k, -1) for k in lags}  # < 0: before the first row
+    wanted = np.unique(np.concatenate([r[r >= 0] for r in rows.values()]))
+    on = [str(d) for d in calendar[wanted]]
+    cells = bar_store.close_rows(db, sorted(set(sym.tolist())), final_only=True, days=on)
+    logc = np.log(cells.close)
+    back = {}
+    for k, r in rows.items():
+        day = np.full(len(sym), np.datetime64("NaT"), dtype="datetime64[D]")
+        day[r >= 0] = calendar[r[r >= 0]]
+        cell = row_of(cells.symbol, cells.day, sym, day)
+        back[k] = np.full(len(sym), np.nan)
+        back[k][cell >= 0] = logc[cell[cell >= 0]]
+    return factor_scores(back, h)
+
+
+def _days(stamps: np.ndarray) -> np.ndarray:
+    """datetime64[ns] stamps as days; a stamp that is not a midnight (no session's) as NaT."""
+    days = stamps.astype("datetime64[D]")
+    return np.where(days.astype(stamps.dtype) == stamps, days, np.datetime64("NaT"))
 
 
 def _closes_start(
@@ -310,72 +361,46 @@ def _closes_start(
     return min(starts) if starts else None
 
 
-def _positions(stamps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Where each of `wanted` sits in the sorted, distinct `stamps` (-1 where it is not one):
-    `Index.get_indexer` on a sorted index, without building an index per symbol."""
-    pos = np.searchsorted(stamps, wanted)
-    found = pos < len(stamps)
-    found[found] = stamps[pos[found]] == wanted[found]
-    return np.where(found, pos, -1)
-
-
-def wide_closes(closes: Mapping[str, pd.Series], names: list[str]) -> pd.DataFrame:
-    """The closes of `names` as one dates x symbols frame over every date any of them has
-    (NaN where a symbol has no bar), sorted by date: `pd.DataFrame(dict of Series)
-    .sort_index()` without aligning 500 indexes one by one."""
-    if not names:
-        return pd.DataFrame({})
-    stamps = [closes[s].index.to_numpy() for s in names]
-    dates = np.unique(np.concatenate(stamps))  # the finest unit of the indexes, as pandas'
-    values = np.full((len(dates), len(names)), np.nan)
-    for j, (name, at) in enumerate(zip(names, stamps, strict=True)):
-        values[np.searchsorted(dates, at), j] = closes[name].to_numpy(float)
-    index = pd.DatetimeIndex(dates, name="date")
-    return pd.DataFrame(values, index=index, columns=pd.Index(names))
-
-
 def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
-    """Per call: the sum of squared daily log returns over its h sessions (NaN if unknown)."""
+    """Per call: the sum of squared daily log returns over its h sessions (NaN if unknown).
+
+    All symbols at once: their closes as columns (no frame per symbol) and the variance of
+    each from its own series (`volatility.future_realized_vars_runs`; the same values as
+    `future_realized_vars` of each symbol's closes, tests/test_report_speed.py)."""
     out = np.full(len(calls), np.nan)
     first = str(min(calls["as_of"]))  # no call needs a bar before its own as_of
-    stored = bar_store.load_many(db, sorted(set(calls["symbol"].tolist())), start=first)
-    # per symbol: its horizons' targets from one pass over its closes
-    wanted: dict[str, list[int]] = {}
-    for sym, h in {
-        (str(s), int(h)) for s, h in zip(calls["symbol"], calls["horizon"], strict=True)
-    }:
-        wanted.setdefault(sym, []).append(h)
-    targets: dict[tuple[str, int], np.ndarray] = {}
-    at: dict[str, pd.DatetimeIndex] = {}  # per symbol: its sessions (a call's row by date)
-    # symbols with the same sessions in one frame: pandas rolls each column with the kernel
-    # it rolls a lone Series with (the same values), without a Series' overhead per symbol
-    shared: dict[tuple[str, bytes], list[str]] = {}
-    for sym in wanted:
-        if sym in stored:
-            stamps = stored[sym].index.to_numpy()
-            shared.setdefault((str(stamps.dtype), stamps.tobytes()), []).append(sym)
-    for syms in shared.values():
-        index = stored[syms[0]].index
-        days = pd.DatetimeIndex(index)
-        close = pd.DataFrame({s: stored[s]["close"].to_numpy(float) for s in syms}, index=index)
-        horizons = sorted({h for s in syms for h in wanted[s]})
-        for h, rv in volatility.future_realized_vars(close, horizons).items():
-            values = rv.to_numpy(float)
-            for j, sym in enumerate(syms):
-                if h in wanted[sym]:  # [-1]: a date not stored
-                    targets[(sym, h)] = np.r_[values[:, j], np.nan]
-        at.update(dict.fromkeys(syms, days))
-    # each symbol x horizon's calls by their positions (not cut out of every column)
-    group, names = calls.group_codes("symbol", "horizon")
-    order = np.argsort(group, kind="stable")
-    bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(names)))].tolist()
-    as_of = calls["as_of"]
-    for j, (name, horizon) in enumerate(names):
-        target = targets.get((str(name), int(horizon)))
-        if target is not None:
-            rows = order[bounds[j] : bounds[j + 1]]
-            # the ledger's as-of text parsed once per group; -1 (a date not stored): NaN
-            out[rows] = target[at[str(name)].get_indexer(pd.DatetimeIndex(as_of[rows]))]
+    bars = bar_store.close_rows(db, sorted(set(calls["symbol"].tolist())), start=first)
+    if not len(bars.close):
+        return out
+    horizons = sorted({int(h) for h in calls["horizon"]})
+    rv = volatility.future_realized_vars_runs(bars.close, bars.starts, horizons)
+    days = np.array(calls["as_of"].tolist(), dtype="datetime64[D]")
+    row = row_of(bars.symbol, bars.day, calls["symbol"], days)
+    for h, values in rv.items():
+        at = np.flatnonzero((calls["horizon"] == h) & (row >= 0))
+        out[at] = values[row[at]]
+    return out
+
+
+def row_of(
+    symbols: np.ndarray, days: np.ndarray, wanted: np.ndarray, wanted_days: np.ndarray
+) -> np.ndarray:
+    """Per (wanted, wanted_days) pair, the row of `symbols`/`days` (distinct pairs; days as
+    datetime64[D]) with that symbol and day, -1 where there is none (or the day is NaT)."""
+    out = np.full(len(wanted), -1, dtype=np.int64)
+    if not len(symbols) or not len(wanted):
+        return out
+    names, code = np.unique(symbols, return_inverse=True)
+    at = np.minimum(np.searchsorted(names, wanted), len(names) - 1)
+    known = (names[at] == wanted) & ~np.isnat(wanted_days)
+    span = np.int64(1) << 32  # a day as int64 is far inside +-2**31
+    keys = code.reshape(-1) * span + days.astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    sought = at[known] * span + wanted_days[known].astype(np.int64)
+    pos = np.minimum(np.searchsorted(sorted_keys, sought), len(keys) - 1)
+    hit = sorted_keys[pos] == sought
+    out[np.flatnonzero(known)[hit]] = order[pos[hit]]
     return out
 
 

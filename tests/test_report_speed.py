@@ -1,0 +1,261 @@
+"""Issue 34, fifth pass: `report` at 500 symbols reads only the closes it uses, as columns.
+The code each change replaced is kept here as the reference, and the new code must give the
+very same values (bit for bit): the realized variance of every call from all symbols' closes
+at once, and the ranking record from the factors' cells instead of the whole dates x symbols
+frame, on ledgers whose symbols have different calendars (sessions one lacks, one listed late,
+provisional bars, a ranked symbol without bars)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assistant.cycle import report
+from assistant.cycle.report import Calls
+from models import indicators, volatility
+from store import bars as bar_store
+from store import rankings as rank_store
+from store import symbols as symbol_store
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, NaN equal to NaN, floats bit for bit, in nested dicts and lists."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a):
+        return bool(np.isnan(b))
+    return type(a) is type(b) and a == b
+
+
+def _runs(rng: np.random.Generator, lengths: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Closes of series of `lengths` laid end to end (some NaN), and each row's run start."""
+    close = np.concatenate([100 * np.exp(np.cumsum(rng.normal(0, 0.02, n))) for n in lengths])
+    close[rng.random(len(close)) < 0.04] = np.nan
+    starts = np.repeat(np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    return close, starts
+
+
+def test_rolling_runs_equals_pandas_on_each_series_alone():
+    rng = np.random.default_rng(1)
+    lengths = [1, 2, 7, 40, 3, 120, 5]
+    values, starts = _runs(rng, lengths)
+    values = np.log(values)
+    values[200:215] = 1.5  # a constant run
+    for n in (1, 2, 3, 5, 8, 60):
+        for min_periods in (1, n):
+            got = indicators.rolling_runs(values, starts, n, "sum", min_periods)
+            edges = np.r_[0, np.cumsum(lengths)]
+            for a, b in zip(edges[:-1], edges[1:], strict=True):
+                alone = pd.Series(values[a:b]).rolling(n, min_periods=min_periods).sum()
+                np.testing.assert_array_equal(got[a:b], alone.to_numpy())
+
+
+def test_future_realized_vars_of_runs_equal_each_series_alone():
+    rng = np.random.default_rng(2)
+    lengths = [1, 3, 6, 30, 2, 90]
+    close, starts = _runs(rng, lengths)
+    got = volatility.future_realized_vars_runs(close, starts, [1, 3, 5, 7])
+    edges = np.r_[0, np.cumsum(lengths)]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        alone = volatility.future_realized_vars(pd.Series(close[a:b]), [1, 3, 5, 7])
+        for h, values in alone.items():
+            np.testing.assert_array_equal(got[h][a:b], values.to_numpy())
+    assert np.isfinite(got[5]).sum() > 50
+
+
+def _bars(close: pd.Series, provisional: int = 0) -> pd.DataFrame:
+    bars = pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1e6},
+        index=close.index,
+    )
+    bars["raw_close"], bars["adj_factor"] = close, 1.0
+    bars["provisional"], bars["flagged"] = provisional, 0
+    return bars
+
+
+def _store_closes(db, rng: np.random.Generator, names: list[str], days: pd.DatetimeIndex):
+    """Each symbol's closes on its own calendar (sessions it lacks, one listed late, one
+    with its newest bars provisional), stored; the dates x symbols frame of them."""
+    symbol_store.add(db, names, "synthetic")
+    moves = rng.normal(0.0003, 0.02, (len(days), len(names)))
+    wide = pd.DataFrame(100 * np.exp(np.cumsum(moves, axis=0)), index=days, columns=names)
+    wide.iloc[rng.random(wide.shape) < 0.05] = np.nan  # sessions a symbol lacks
+    wide.iloc[: len(days) // 2, 0] = np.nan  # a symbol listed late
+    for j, name in enumerate(names):
+        close = wide[name].dropna()
+        if j == 1:  # its last 4 bars provisional: the final closes end before them
+            bar_store.upsert(db, name, _bars(close.iloc[:-4]), "synthetic")
+            bar_store.upsert(db, name, _bars(close.iloc[-4:], provisional=1), "synthetic")
+        else:
+            bar_store.upsert(db, name, _bars(close), "synthetic")
+    db.conn.commit()
+    return wide
+
+
+def _old_realized_var(db, calls: Calls) -> np.ndarray:
+    """`report._realized_var` before the fifth pass: each symbol's bars as a frame, rolled
+    per calendar, each call's row found by `get_indexer`."""
+    out = np.full(len(calls), np.nan)
+    first = str(min(calls["as_of"]))
+    stored = bar_store.load_many(db, sorted(set(calls["symbol"].tolist())), start=first)
+    for i, (sym, h, as_of) in enumerate(
+        zip(calls["symbol"], calls["horizon"], calls["as_of"], strict=True)
+    ):
+        if sym in stored:
+            rv = volatility.future_realized_var(stored[sym]["close"], int(h))
+            at = rv.index.get_indexer(pd.DatetimeIndex([as_of]))[0]
+            out[i] = rv.to_numpy()[at] if at >= 0 else np.nan
+    return out
+
+
+def test_the_realized_variance_of_all_calls_equals_each_symbols_own(db):
+    rng = np.random.default_rng(3)
+    names = [f"S{i}" for i in range(6)]
+    days = pd.bdate_range("2007-01-01", periods=80)
+    _store_closes(db, rng, names, days)
+    n = 900
+    sym = rng.choice(np.array([*names, "GONE"], dtype=object), n)  # GONE: no bars
+    as_of = days[rng.integers(10, len(days), n)]  # some on a session the symbol lacks
+    calls = Calls(
+        {
+            "id": np.arange(n, dtype=float),
+            "symbol": sym,
+            "as_of": np.array([str(d.date()) for d in as_of], dtype=object),
+            "horizon": rng.choice(np.array([1.0, 3.0, 5.0]), n),
+        }
+    )
+    got = report._realized_var(db, calls)
+    old = _old_realized_var(db, calls)
+    np.testing.assert_array_equal(got, old)
+    assert np.isfinite(got).sum() > n // 2 and np.isnan(got).sum() > 50
+
+
+def _old_ranking_record(db, symbols: list[str] | None = None) -> list[object]:
+    """`report.ranking_record` before the fifth pass: every ranked symbol's final closes from
+    `_closes_start` on as Series, the dates x symbols frame of them, the factors on the whole
+    frame (`scorecard.versus_factors`)."""
+    from models.scorecard import judged, ranking_skill, versus_factors
+
+    out: list[object] = []
+    horizons = [h for (h,) in db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY 1")]
+    start = report._closes_start(db, symbols, [int(h) for h in horizons])
+    for h in horizons:
+        frame = pd.DataFrame(rank_store.history(db, int(h)))
+        if symbols:
+            frame = frame[frame["symbol"].isin(symbols)]
+        frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
+        names = sorted(set(frame["symbol"]))
+        closes = bar_store.final_closes_many(db, names, start)
+        realized = np.full(len(frame), np.nan)
+        as_of = pd.to_datetime(frame["as_of"].to_numpy())
+        for key, idx in frame.groupby("symbol").indices.items():
+            c = closes[str(key)]
+            pos = c.index.get_indexer(as_of[idx])
+            target = pos + int(h)
+            ok = (pos >= 0) & (target < len(c))
+            values = c.to_numpy()
+            realized[idx[ok]] = np.log(values[target[ok]] / values[pos[ok]])
+        calls = pd.DataFrame(
+            {
+                "date": as_of.to_numpy(),
+                "symbol": frame["symbol"].to_numpy(),
+                "expected": frame["relative"].to_numpy(float),
+                "realized": realized,
+            }
+        )
+        skill = ranking_skill(calls, int(h))
+        wide = pd.DataFrame({s: closes[s] for s in names}).sort_index() if names else None
+        versus = versus_factors(calls, wide, int(h)) if skill and wide is not None else None
+        record = judged(skill, versus)
+        out.append(
+            {
+                "horizon": int(h),
+                "n": int(np.isfinite(realized).sum()),
+                "record": record,
+                "edge": bool(record and record["edge"]),
+            }
+        )
+    return out
+
+
+@pytest.fixture(params=["late", "early"])
+def ranked_db(db, request):
+    """Seven symbols on their own calendars over 400 sessions, ranked on the last 70 at
+    horizons 1, 5 and 30 (GONE ranked too, without bars), one session ranked twice; "early":
+    also on 10 sessions fewer than 252 after the first (the factors lack rows before them)."""
+    rng = np.random.default_rng(9)
+    names = [f"S{i}" for i in range(7)]
+    days = pd.bdate_range("2004-01-01", periods=400)
+    _store_closes(db, rng, names, days)
+    ranked = days[-70:] if request.param == "late" else days[100:110].append(days[-70:])
+    rows = [
+        rank_store.RankRow(name, str(d.date()), h, "ranking-v1", 1 + i, len(names), rel)
+        for d in ranked
+        for h in (1, 5, 30)
+        for i, (name, rel) in enumerate(
+            zip([*names, "GONE"], rng.normal(0, 0.01, len(names) + 1), strict=True)
+        )
+    ]
+    rank_store.upsert_many(db, rows)
+    again = str(days[-20].date())
+    rank_store.upsert_many(
+        db,
+        [
+            rank_store.RankRow(n, again, 1, "ranking-v2", 1, 7, 0.01 * i)
+            for i, n in enumerate(names)
+        ],
+    )
+    db.conn.commit()
+    return db
+
+
+def test_the_ranking_record_from_the_cells_it_reads_equals_the_whole_frames(ranked_db, request):
+    got = report.ranking_record(ranked_db)
+    assert [r["horizon"] for r in got] == [1, 5, 30]
+    assert all(r["record"] and r["record"]["versus"] for r in got)
+    momentum = got[0]["record"]["versus"]["factors"]["momentum"]  # type: ignore[index]
+    assert momentum["n_days"] > 0  # the frame reaches 252 sessions back
+    assert _same(got, _old_ranking_record(ranked_db))
+    # GONE (no bars) is the first ranked name: the closes are read from the first session on;
+    # without it, from S1's 252nd session back (`_closes_start`)
+    assert report._closes_start(ranked_db, None, [1, 5, 30]) is None
+    picked = ["S1", "S2", "S3", "S4", "S5", "S6"]
+    late = report._closes_start(ranked_db, picked, [1, 5, 30]) is not None
+    assert late == (request.node.callspec.params["ranked_db"] == "late")
+    mine = report.ranking_record(ranked_db, picked)
+    assert mine[0]["record"]["versus"]["factors"]["momentum"]["n_days"] > 0  # type: ignore[index]
+    assert _same(mine, _old_ranking_record(ranked_db, picked))
+
+
+def test_a_factor_cell_from_the_wrong_row_changes_the_record(ranked_db, monkeypatch):
+    """The test above can fail: the cells one row off give another record."""
+    from models import scorecard
+
+    good = report.ranking_record(ranked_db)
+    monkeypatch.setattr(scorecard, "factor_lags", lambda h: sorted({0, h + 1, 21, 252}))
+    monkeypatch.setattr(
+        scorecard,
+        "factor_scores",
+        lambda back, h: {"reversal": -(back[0] - back[h + 1]), "momentum": back[21] - back[252]},
+    )
+    assert not _same(report.ranking_record(ranked_db), good)
+
+
+def test_row_of_finds_each_pair_or_none():
+    rng = np.random.default_rng(4)
+    sym = np.array(["B", "A", "B", "C", "A", "D"], dtype=object)
+    day = np.array(
+        ["2007-01-02", "2007-01-02", "2007-01-03", "2006-12-29", "2007-01-05", "1969-12-31"],
+        dtype="datetime64[D]",
+    )
+    wanted = rng.choice(np.array(["A", "B", "C", "D", "E"], dtype=object), 200)
+    wanted_days = rng.choice(
+        np.r_[day, np.array(["2007-01-04", "NaT"], dtype="datetime64[D]")], 200
+    )
+    pairs = {(s, d): i for i, (s, d) in enumerate(zip(sym, day, strict=True))}
+    expect = [pairs.get((s, d), -1) for s, d in zip(wanted, wanted_days, strict=True)]
+    np.testing.assert_array_equal(report.row_of(sym, day, wanted, wanted_days), expect)
+    assert report.row_of(sym[:0], day[:0], wanted, wanted_days).tolist() == [-1] * 200
