@@ -332,6 +332,47 @@ def scored(
     return [cast(ScoredCall, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
+SCORED_COLUMNS = (
+    "id, symbol, as_of, horizon, model_version, target_date, base_price, pred_change_pct, "
+    "p_up, p_flat, p_down, direction, confidence, regime, actual_price, error_pct, hit, "
+    "outcome, up_hit, majority_hit, lower, upper, lower95, upper95, vol_sigma, covered80, "
+    "covered95"
+)
+# the parts of the signals JSON the report reads, read by SQLite (one parse per row): the
+# JSON types tell the caller whether Python's json.loads would read the same values
+SIGNAL_PARTS = (
+    "json_type(signals) AS signals_type, "
+    "instr(signals, 'NaN') OR instr(signals, 'Infinity') AS signals_nonfinite, "
+    "json_type(signals, '$.last_move') AS last_move_type, "
+    "json_extract(signals, '$.last_move') AS last_move, "
+    "json_type(signals, '$.majority') AS majority_type, "
+    "json_extract(signals, '$.majority') AS majority, "
+    "json_type(signals, '$.vol') AS vol_type, "
+    "json_extract(signals, '$.vol') AS vol"
+)
+
+
+def scored_columns(
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, until: str | None = None
+) -> dict[str, tuple[object, ...]]:
+    """`scored` as columns (no dict per row) and, instead of the signals JSON, the parts of
+    it the report uses as SQLite reads them, with their JSON types (NULL: no such key):
+    `last_move` and `majority` (the stored baseline calls), `vol` (the variance forecasts'
+    object as JSON text), `signals_type` and `signals_nonfinite` (a NaN or Infinity, which
+    json.dumps writes). Empty when there is no verified call. sqlite3.OperationalError
+    where SQLite cannot parse a signals text."""
+    where, params = ledger_filters("verified", symbols)
+    if until is not None:
+        where, params = where + " AND target_date <= ?", [*params, until]
+    cur = db.execute(
+        f"SELECT {SCORED_COLUMNS}, {SIGNAL_PARTS} FROM predictions{where} ORDER BY target_date, id",
+        params,
+    )
+    names = [c[0] for c in cur.description]
+    rows = cur.fetchall()
+    return dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {}
+
+
 def live_record(
     db: sqlite_utils.Database,
     model_version: str,

@@ -259,3 +259,99 @@ def test_row_of_finds_each_pair_or_none():
     expect = [pairs.get((s, d), -1) for s, d in zip(wanted, wanted_days, strict=True)]
     np.testing.assert_array_equal(report.row_of(sym, day, wanted, wanted_days), expect)
     assert report.row_of(sym[:0], day[:0], wanted, wanted_days).tolist() == [-1] * 200
+
+
+PLAIN_SIGNALS = [
+    '{"last_move":1,"majority":-1,"vol":{"model":"har","var":0.0001912238218257648,'
+    '"ewma":9.883915279378359e-05,"trailing":0.00011302922776666565}}',
+    '{"last_move":-1,"majority":1,"vol":{"var":1E-7,"ewma":0.30000000000000004,'
+    '"trailing":1.000000000000000000000001}}',
+    '{"last_move":0,"vol":{"var":2.5e+300,"ewma":5e-324,"trailing":123456789.12345678912}}',
+    '{"last_move":"up","majority":"down","vol":{"var":-0.0,"ewma":1,"trailing":null}}',
+    '{"last_move":null,"majority":null,"vol":null}',
+    '{"majority":true,"last_move":false,"vol":{}}',
+    '{"vol":{"var":0.5}}',
+    "{}",
+    '{"last_move":"flat","majority":"\\u0075p","note":"a \\"quoted\\" note"}',
+]
+ODD_SIGNALS = [
+    '{"last_move":1.0,"vol":{"var":0.1}}',  # a real: SQLite's parse of its digits
+    '{"last_move":1,"vol":{"var":NaN,"ewma":Infinity,"trailing":-Infinity}}',  # json.dumps
+    '{"last_move":-1,"vol":{"var":0.2},"note":"NaN in a note"}',
+    "",  # no JSON at all: json.loads reads '' as {} here
+]
+
+
+def _ledger_with(db, texts: list[str]) -> None:
+    symbol_store.add(db, ["AAA", "BBB"], "synthetic")
+    for i, text in enumerate(texts * 3):
+        db.execute(
+            "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, "
+            "target_date, base_price, pred_change_pct, pred_price, direction, signals, status, "
+            "actual_price, error_pct, hit, outcome, p_up, p_flat, p_down) VALUES "
+            "(?, ?, 1, 'm-v1', '2007-01-01', ?, 100, 0.5, 100.5, 'up', ?, 'verified', 101, "
+            "0.5, 1, 'UP', 0.5, 0.2, 0.3)",
+            ["AAA" if i % 2 else "BBB", f"2007-01-{1 + i:02d}", f"2007-02-{1 + i % 20:02d}", text],
+        )
+    db.conn.commit()
+
+
+def _columns(calls: Calls | None) -> dict[str, list[object]]:
+    assert calls is not None
+    return {k: [repr(x) for x in v.tolist()] for k, v in calls.columns.items() if k != "signals"}
+
+
+def test_the_signals_parts_read_by_sqlite_equal_json_loads(db, monkeypatch):
+    """Where SQLite reads the signals (every text here is plain), each call's baseline signs
+    and variance forecasts are those json.loads gives, bit for bit (repr), and the ledger
+    is not read a second time."""
+    from store import predictions as ledger
+
+    _ledger_with(db, PLAIN_SIGNALS)
+    old = _columns(_old_read_calls(db))
+    monkeypatch.setattr(ledger, "scored", lambda *a: pytest.fail("read twice"))
+    got = _columns(report._read_calls(db, None, None))
+    assert got == old
+    assert repr(5e-324) in got["vol_ewma"] and repr(1e-07) in got["vol_var"]
+    assert set(got["majority"]) == {"-1", "0", "1"} and set(got["last_move"]) == {"-1", "0", "1"}
+
+
+@pytest.mark.parametrize("odd", ODD_SIGNALS)
+def test_signals_sqlite_may_read_otherwise_are_read_by_json_loads(db, odd):
+    _ledger_with(db, [*PLAIN_SIGNALS, odd])
+    assert _columns(report._read_calls(db, None, None)) == _columns(_old_read_calls(db))
+
+
+def test_a_signals_text_json_loads_cannot_read_fails_as_before(db):
+    import json
+
+    _ledger_with(db, [*PLAIN_SIGNALS, "{not json"])
+    with pytest.raises(json.JSONDecodeError):
+        report._read_calls(db, None, None)
+
+
+def _old_read_calls(db) -> Calls | None:
+    """`report.build`'s calls before the fifth pass: the ledger's rows as dicts, each
+    signals text parsed by json.loads."""
+    import json
+
+    from store import predictions as ledger
+
+    rows = ledger.scored(db)
+    if not rows:
+        return None
+    names = list(rows[0])
+    cols = {}
+    for name in names:
+        values = [r[name] for r in rows]  # type: ignore[literal-required]
+        kind = object if name in report.TEXT_COLUMNS else float
+        cols[name] = np.array(values, dtype=kind)
+    cols["position"] = np.arange(len(rows))
+    calls = Calls(cols)
+    info = [json.loads(sig or "{}") for sig in calls["signals"]]
+    calls["last_move"] = np.array([report._sign(i.get("last_move")) for i in info])
+    calls["majority"] = np.array([report._sign(i.get("majority", 1)) for i in info])
+    vol = [i.get("vol") or {} for i in info]
+    for key in ("var", "ewma", "trailing"):
+        calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
+    return calls

@@ -22,6 +22,7 @@ ranks (`ranking_record`). Expired calls are counted apart.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -135,17 +136,70 @@ class Calls:
         return combined
 
 
-def _calls(rows: Sequence[Mapping[str, object]]) -> Calls:
-    names = list(rows[0])
+def _calls_of(columns: Mapping[str, Sequence[object]]) -> Calls:
+    """The ledger's columns as numpy arrays: text as objects, numbers as floats (NULL: NaN)."""
     cols: dict[str, np.ndarray] = {}
-    for name in names:
-        values = [r[name] for r in rows]
-        if name in TEXT_COLUMNS:
-            cols[name] = np.array(values, dtype=object)
-        else:
-            cols[name] = np.array(values, dtype=float)  # None -> NaN
-    cols["position"] = np.arange(len(rows))  # where each call sits in the whole set
+    for name, values in columns.items():
+        cols[name] = np.array(values, dtype=object if name in TEXT_COLUMNS else float)
+    cols["position"] = np.arange(len(cols["id"]))  # where each call sits in the whole set
     return Calls(cols)
+
+
+def _read_calls(
+    db: sqlite_utils.Database, symbols: list[str] | None, until: str | None
+) -> Calls | None:
+    """The verified calls as columns (None: there are none), with the parts of their signals
+    JSON the report scores: the stored baseline calls as signs (`last_move`, `majority`:
+    an older call without one counts as up) and the variance forecasts (`vol_var`,
+    `vol_ewma`, `vol_trailing`). SQLite reads those parts in the ledger's query; where its
+    reading could differ from Python's json.loads (see `_sqlite_read_them`), every call's
+    signals are parsed by json.loads as before (tests/test_report_speed.py)."""
+    cols: dict[str, tuple[object, ...]] | None
+    try:
+        cols = ledger.scored_columns(db, symbols, until)
+    except sqlite3.OperationalError:  # a signals text SQLite's JSON cannot read
+        cols = None
+    if cols is not None and not cols:
+        return None
+    if cols is not None and _sqlite_read_them(cols):
+        names = [c.strip() for c in ledger.SCORED_COLUMNS.split(",")]
+        calls = _calls_of({name: cols[name] for name in names})
+        last: Sequence[object] = cols["last_move"]
+        majority = [
+            1 if t is None else v
+            for t, v in zip(cols["majority_type"], cols["majority"], strict=True)
+        ]
+        vol = [json.loads(str(v)) if v is not None else {} for v in cols["vol"]]
+    else:
+        rows: list[dict[str, object]] = [dict(r) for r in ledger.scored(db, symbols, until)]
+        if not rows:
+            return None
+        calls = _calls_of({name: tuple(r[name] for r in rows) for name in rows[0]})
+        info = [json.loads(sig or "{}") for sig in calls["signals"]]
+        last = [i.get("last_move") for i in info]
+        majority = [i.get("majority", 1) for i in info]
+        vol = [i.get("vol") or {} for i in info]
+    calls["last_move"] = np.array([_sign(v) for v in last])  # type: ignore[arg-type]
+    calls["majority"] = np.array([_sign(v) for v in majority])  # type: ignore[arg-type]
+    for key in ("var", "ewma", "trailing"):
+        calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
+    return calls
+
+
+def _sqlite_read_them(cols: Mapping[str, Sequence[object]]) -> bool:
+    """Whether SQLite read every call's signals parts as json.loads would: each signals an
+    object (or NULL), no NaN or Infinity in it (json.dumps writes them, SQLite's JSON does
+    not read them as Python does), the baseline calls an integer, text, true/false or null
+    (not a real, whose digits SQLite's float parsing may round otherwise), the variance
+    forecasts an object or null."""
+    plain = {None, "integer", "text", "true", "false", "null"}
+    return (
+        set(cols["signals_type"]) <= {None, "object"}
+        and not any(cols["signals_nonfinite"])
+        and set(cols["last_move_type"]) <= plain
+        and set(cols["majority_type"]) <= plain
+        and set(cols["vol_type"]) <= {None, "object", "null"}
+    )
 
 
 def build(
@@ -153,7 +207,7 @@ def build(
 ) -> dict[str, Any]:
     """The report; with `until`, its groups score only the calls verified on or before
     that session (what a decision made then could know)."""
-    rows = ledger.scored(db, symbols, until)
+    calls = _read_calls(db, symbols, until)
     counts = ledger.counts(db, symbols)
     # what the latest calls saw besides the bars (VIX, the next scheduled event, news)
     context = market.context_of(db, symbols)
@@ -161,12 +215,8 @@ def build(
     hourly = hourly_record(db, symbols)
     if any(hourly["counts"].values()):  # a home without hour-ahead calls reports as before
         out["hourly"] = hourly
-    if not rows:
+    if calls is None:
         return out
-    calls = _calls(rows)
-    info = [json.loads(sig or "{}") for sig in calls["signals"]]
-    calls["last_move"] = np.array([_sign(i.get("last_move")) for i in info])
-    calls["majority"] = np.array([_sign(i.get("majority", 1)) for i in info])
     calls["realized"] = outcomes.realized_return(calls["base_price"], calls["actual_price"])
     calls["actual_pct"] = 100.0 * np.expm1(calls["realized"])
     calls["realized_var"] = _realized_var(db, calls)
@@ -185,9 +235,6 @@ def build(
     # the dates as fixed-width text once (the groups sort and search them)
     calls["as_of_text"] = calls["as_of"].astype(str)
     calls["target_text"] = calls["target_date"].astype(str)
-    vol = [i.get("vol") or {} for i in info]
-    for key in ("var", "ewma", "trailing"):
-        calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
     out["horizons"] = [
         {"horizon": int(h), **ranges(g), "volatility": vol_scores(g), "ranking": ranking(g, int(h))}
         for (h,), g in calls.groups("horizon")
@@ -315,11 +362,13 @@ def ranked_factor_scores(
     on = [str(d) for d in calendar[wanted]]
     cells = bar_store.close_rows(db, sorted(set(sym.tolist())), final_only=True, days=on)
     logc = np.log(cells.close)
+    finder = RowFinder(cells.symbol, cells.day)
+    codes = finder.codes(sym)
     back = {}
     for k, r in rows.items():
         day = np.full(len(sym), np.datetime64("NaT"), dtype="datetime64[D]")
         day[r >= 0] = calendar[r[r >= 0]]
-        cell = row_of(cells.symbol, cells.day, sym, day)
+        cell = finder.rows(codes, day)
         back[k] = np.full(len(sym), np.nan)
         back[k][cell >= 0] = logc[cell[cell >= 0]]
     return factor_scores(back, h)
@@ -382,26 +431,48 @@ def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
     return out
 
 
+class RowFinder:
+    """Finds rows of (symbol, day) columns (distinct pairs; days as datetime64[D]) by a sorted
+    key, the symbols numbered by a dict (sorting an object array of names costs more)."""
+
+    def __init__(self, symbols: np.ndarray, days: np.ndarray) -> None:
+        self.names: dict[str, int] = {}
+        code = np.fromiter(
+            (self.names.setdefault(s, len(self.names)) for s in symbols.tolist()),
+            dtype=np.int64,
+            count=len(symbols),
+        )
+        keys = code * self.SPAN + days.astype(np.int64)
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+
+    SPAN = np.int64(1) << 32  # a day as int64 is far inside +-2**31
+
+    def codes(self, wanted: np.ndarray) -> np.ndarray:
+        """Each of `wanted`'s symbol number, -1 for a symbol not among the rows."""
+        get = self.names.get
+        return np.fromiter((get(s, -1) for s in wanted.tolist()), np.int64, len(wanted))
+
+    def rows(self, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Per (symbol number, day), its row; -1 where there is none (or the day is NaT)."""
+        out = np.full(len(codes), -1, dtype=np.int64)
+        known = np.flatnonzero((codes >= 0) & ~np.isnat(days))
+        if not len(self.keys) or not len(known):
+            return out
+        sought = codes[known] * self.SPAN + days[known].astype(np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, sought), len(self.keys) - 1)
+        hit = self.keys[pos] == sought
+        out[known[hit]] = self.order[pos[hit]]
+        return out
+
+
 def row_of(
     symbols: np.ndarray, days: np.ndarray, wanted: np.ndarray, wanted_days: np.ndarray
 ) -> np.ndarray:
     """Per (wanted, wanted_days) pair, the row of `symbols`/`days` (distinct pairs; days as
     datetime64[D]) with that symbol and day, -1 where there is none (or the day is NaT)."""
-    out = np.full(len(wanted), -1, dtype=np.int64)
-    if not len(symbols) or not len(wanted):
-        return out
-    names, code = np.unique(symbols, return_inverse=True)
-    at = np.minimum(np.searchsorted(names, wanted), len(names) - 1)
-    known = (names[at] == wanted) & ~np.isnat(wanted_days)
-    span = np.int64(1) << 32  # a day as int64 is far inside +-2**31
-    keys = code.reshape(-1) * span + days.astype(np.int64)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    sought = at[known] * span + wanted_days[known].astype(np.int64)
-    pos = np.minimum(np.searchsorted(sorted_keys, sought), len(keys) - 1)
-    hit = sorted_keys[pos] == sought
-    out[np.flatnonzero(known)[hit]] = order[pos[hit]]
-    return out
+    finder = RowFinder(symbols, days)
+    return finder.rows(finder.codes(wanted), wanted_days)
 
 
 def _sign(v: str | float | None) -> int:
