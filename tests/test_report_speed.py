@@ -259,6 +259,9 @@ def test_row_of_finds_each_pair_or_none():
     expect = [pairs.get((s, d), -1) for s, d in zip(wanted, wanted_days, strict=True)]
     np.testing.assert_array_equal(report.row_of(sym, day, wanted, wanted_days), expect)
     assert report.row_of(sym[:0], day[:0], wanted, wanted_days).tolist() == [-1] * 200
+    order = np.argsort(sym, kind="stable")  # each symbol's rows one run, as the store reads them
+    got = report.row_of(sym[order], day[order], wanted, wanted_days)
+    np.testing.assert_array_equal(np.where(got >= 0, order[got], -1), expect)
 
 
 PLAIN_SIGNALS = [
@@ -355,3 +358,62 @@ def _old_read_calls(db) -> Calls | None:
     for key in ("var", "ewma", "trailing"):
         calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
     return calls
+
+
+def _old_daily_ic(frame: pd.DataFrame, min_symbols: int = 5) -> pd.Series:
+    """`selective.daily_ic` before the fifth pass: pandas groupby rank, mean and sum."""
+    df = frame[["date", "expected", "realized"]].dropna()
+    ranks = df.groupby("date")[["expected", "realized"]].rank()
+    ranks["date"] = df["date"].to_numpy()
+    sizes = ranks.groupby("date")["expected"].transform("size")
+    ranks = ranks[sizes >= min_symbols]
+    g = ranks.groupby("date")
+    dx = ranks["expected"] - g["expected"].transform("mean")
+    dy = ranks["realized"] - g["realized"].transform("mean")
+    parts = pd.DataFrame({"date": ranks["date"], "xy": dx * dy, "xx": dx**2, "yy": dy**2})
+    s = parts.groupby("date")[["xy", "xx", "yy"]].sum()
+    denom = np.sqrt(s["xx"] * s["yy"])
+    return (s["xy"] / denom).where(denom > 0).dropna().rename("ic")
+
+
+def _ic_frame(rng: np.random.Generator, dates: object, symbols: int) -> pd.DataFrame:
+    n = len(dates) * symbols  # type: ignore[arg-type]
+    frame = pd.DataFrame(
+        {
+            "date": np.repeat(np.asarray(dates), symbols),
+            "expected": np.round(rng.normal(0, 1, n), 1),  # ties
+            "realized": rng.normal(0, 0.02, n),
+        }
+    )
+    frame.loc[rng.random(n) < 0.1, "expected"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "realized"] = np.nan
+    frame.loc[rng.random(n) < 0.3, "realized"] = 0.0  # ties on the other side
+    return frame.sample(frac=1.0, random_state=1).reset_index(drop=True)  # dates interleaved
+
+
+@pytest.mark.parametrize("kind", ["datetime", "text"])
+def test_daily_ic_equals_pandas_groupby(kind):
+    from models import selective
+
+    rng = np.random.default_rng(6)
+    days = pd.bdate_range("2007-01-01", periods=40)
+    dates = (
+        days.to_numpy()
+        if kind == "datetime"
+        else np.array([str(d.date()) for d in days], dtype=object)
+    )
+    frame = _ic_frame(rng, dates, 12)
+    few = frame["date"] == dates[3]  # a date with fewer than 5 complete rows
+    frame = frame[~few | (np.arange(len(frame)) % 5 == 0)]
+    flat = frame["date"] == dates[7]
+    frame.loc[flat, "expected"] = 1.0  # a constant side: no IC that date
+    frame = pd.concat([frame, _ic_frame(rng, dates[:2], 1000)], ignore_index=True)  # wide dates
+    for min_symbols in (1, 5, 13):
+        got = selective.daily_ic(frame, min_symbols=min_symbols)
+        old = _old_daily_ic(frame, min_symbols)
+        pd.testing.assert_series_equal(got, old, check_exact=True)
+        assert len(old) > (30 if min_symbols <= 5 else 1) and dates[7] not in set(old.index)
+    for empty in (frame.iloc[:0], frame.assign(realized=np.nan), frame.iloc[:3]):
+        pd.testing.assert_series_equal(
+            selective.daily_ic(empty), _old_daily_ic(empty), check_exact=True
+        )
