@@ -95,12 +95,14 @@ class Calls:
 
     def __init__(self, columns: dict[str, np.ndarray]) -> None:
         self.columns = columns
+        self._unique: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per column, np.unique
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
 
     def __setitem__(self, name: str, values: np.ndarray) -> None:
         self.columns[name] = values
+        self._unique.pop(name, None)
 
     def __len__(self) -> int:
         return len(self.columns["id"])
@@ -129,7 +131,10 @@ class Calls:
         return code.reshape(-1), [tuple(self[k][i] for k in keys) for i in first]
 
     def _combined(self, keys: tuple[str, ...]) -> np.ndarray:
-        codes = [np.unique(self[k], return_inverse=True) for k in keys]
+        for k in keys:  # sorting 9,500 names once, not once per grouping
+            if k not in self._unique:
+                self._unique[k] = np.unique(self[k], return_inverse=True)
+        codes = [self._unique[k] for k in keys]
         combined = np.zeros(len(self), dtype=np.int64)
         for values, code in codes:
             combined = combined * len(values) + code.reshape(-1)
@@ -180,8 +185,11 @@ def _read_calls(
         last = [i.get("last_move") for i in info]
         majority = [i.get("majority", 1) for i in info]
         vol = [i.get("vol") or {} for i in info]
-    calls["last_move"] = np.array([_sign(v) for v in last])  # type: ignore[arg-type]
-    calls["majority"] = np.array([_sign(v) for v in majority])  # type: ignore[arg-type]
+    signs: dict[object, int] = {}  # a handful of distinct stored values
+    for name, values in (("last_move", last), ("majority", majority)):
+        calls[name] = np.array(
+            [signs[v] if v in signs else signs.setdefault(v, _sign(v)) for v in values]  # type: ignore[arg-type]
+        )
     for key in ("var", "ewma", "trailing"):
         calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
     return calls
@@ -299,7 +307,7 @@ def ranking_record(
             frame = frame[frame["symbol"].isin(symbols)]
         frames[h] = frame.drop_duplicates(["symbol", "as_of"], keep="last")
     ranked = [f for f in frames.values() if len(f)]
-    names = sorted(set().union(*(f["symbol"] for f in ranked))) if ranked else []
+    names = sorted(set().union(*(f["symbol"].tolist() for f in ranked))) if ranked else []
     first = min(str(f["as_of"].min()) for f in ranked) if ranked else None
     # each symbol's own final sessions from the first ranked date on: the realized returns
     own = bar_store.close_rows(db, names, start=first, final_only=True)
