@@ -312,7 +312,7 @@ def ranking_record(
     # each symbol's own final sessions from the first ranked date on: the realized returns
     own = bar_store.close_rows(db, names, start=first, final_only=True)
     stops = indicators.run_stops(own.starts)
-    calendars: dict[tuple[str, ...], np.ndarray] = {}
+    scored = []
     for h, frame in frames.items():
         as_of = pd.to_datetime(frame["as_of"].to_numpy())
         days = _days(as_of.to_numpy())
@@ -331,19 +331,38 @@ def ranking_record(
                 "realized": realized,
             }
         )
-        skill = ranking_skill(calls, h)
-        versus = None
+        scored.append((h, calls, ranking_skill(calls, h), sym, days))
+    # the factors' cells of every horizon with a record: each on its dates x symbols frame's
+    # dates (`calendars`), the cells of all of them in one query
+    calendars: dict[tuple[str, ...], np.ndarray] = {}
+    lagged: dict[int, tuple[np.ndarray, dict[int, np.ndarray]]] = {}
+    for h, _, skill, sym, days in scored:
         if skill:
             mine = tuple(sorted(set(sym.tolist())))
-            if mine not in calendars:  # the dates x symbols frame's dates
+            if mine not in calendars:
                 calendars[mine] = bar_store.final_days(db, list(mine), start)
-            cells = ranked_factor_scores(db, calendars[mine], sym, days, h)
-            versus = versus_factor_scores(calls, cells, h)
+            lagged[h] = (calendars[mine], factor_rows(calendars[mine], days, h))
+    on = sorted(
+        {
+            str(d)
+            for cal, rows in lagged.values()
+            for d in cal[np.unique(np.concatenate([r[r >= 0] for r in rows.values()]))]
+        }
+    )
+    wanted = sorted({str(s) for h, _, _, sym, _ in scored if h in lagged for s in sym.tolist()})
+    cells = bar_store.close_rows(db, wanted, final_only=True, days=on)
+    for h, calls, skill, sym, _ in scored:
+        versus = None
+        if skill:
+            calendar, rows = lagged[h]
+            versus = versus_factor_scores(
+                calls, ranked_factor_scores(cells, calendar, rows, sym, h), h
+            )
         record = judged(skill, versus)
         out.append(
             {
                 "horizon": h,
-                "n": int(np.isfinite(realized).sum()),
+                "n": int(np.isfinite(calls["realized"].to_numpy()).sum()),
                 "record": record,
                 "edge": bool(record and record["edge"]),
             }
@@ -351,25 +370,32 @@ def ranking_record(
     return out
 
 
-def ranked_factor_scores(
-    db: sqlite_utils.Database, calendar: np.ndarray, sym: np.ndarray, days: np.ndarray, h: int
-) -> dict[str, np.ndarray]:
-    """Per ranked (symbol, day): the one-line factors' scores (`scorecard.factor_values`) of
-    the dates x symbols frame of the ranked symbols' final closes over `calendar` (its
-    dates), read cell by cell: the cells k rows back (k in `factor_lags(h)`) of each
-    ranked day's row, NaN where the frame has none (before its first row, a symbol without
-    a bar that day, a day not in it). The same cells and the same arithmetic as on the
-    whole frame (tests/test_report_speed.py)."""
-    from models.scorecard import factor_lags, factor_scores
+def factor_rows(calendar: np.ndarray, days: np.ndarray, h: int) -> dict[int, np.ndarray]:
+    """Per k in `factor_lags(h)`: each ranked day's row in the dates x symbols frame over
+    `calendar` less k (-1: not a day of it; < 0: before its first row)."""
+    from models.scorecard import factor_lags
 
     at = np.searchsorted(calendar, days)
     found = at < len(calendar)
     found[found] = calendar[at[found]] == days[found]
-    lags = factor_lags(h)
-    rows = {k: np.where(found, at - k, -1) for k in lags}  # < 0: before the first row
-    wanted = np.unique(np.concatenate([r[r >= 0] for r in rows.values()]))
-    on = [str(d) for d in calendar[wanted]]
-    cells = bar_store.close_rows(db, sorted(set(sym.tolist())), final_only=True, days=on)
+    return {k: np.where(found, at - k, -1) for k in factor_lags(h)}
+
+
+def ranked_factor_scores(
+    cells: bar_store.CloseRows,
+    calendar: np.ndarray,
+    rows: dict[int, np.ndarray],
+    sym: np.ndarray,
+    h: int,
+) -> dict[str, np.ndarray]:
+    """Per ranked (symbol, day): the one-line factors' scores (`scorecard.factor_values`) of
+    the dates x symbols frame of the ranked symbols' final closes over `calendar` (its
+    dates), read cell by cell from `cells` (those closes on the sessions needed): the cells
+    k rows back (`rows[k]`, `factor_rows`) of each ranked day's row, NaN where the frame has
+    none (before its first row, a symbol without a bar that day, a day not in it). The same
+    cells and the same arithmetic as on the whole frame (tests/test_report_speed.py)."""
+    from models.scorecard import factor_scores
+
     logc = np.log(cells.close)
     finder = RowFinder(cells.symbol, cells.day)
     codes = finder.codes(sym)
