@@ -338,17 +338,13 @@ SCORED_COLUMNS = (
     "outcome, up_hit, majority_hit, lower, upper, lower95, upper95, vol_sigma, covered80, "
     "covered95"
 )
-# the parts of the signals JSON the report reads, read by SQLite (one parse per row): the
-# JSON types tell the caller whether Python's json.loads would read the same values
+# the parts of the signals JSON the report reads, as SQLite renders them (one parse per row;
+# its JSON text keeps each value's own digits, for json.loads to read as it reads the whole)
 SIGNAL_PARTS = (
-    "json_type(signals) AS signals_type, "
+    "substr(signals, 1, 1) = '{' AS signals_object, "
     "instr(signals, 'NaN') OR instr(signals, 'Infinity') AS signals_nonfinite, "
-    "json_type(signals, '$.last_move') AS last_move_type, "
-    "json_extract(signals, '$.last_move') AS last_move, "
-    "json_type(signals, '$.majority') AS majority_type, "
-    "json_extract(signals, '$.majority') AS majority, "
-    "json_type(signals, '$.vol') AS vol_type, "
-    "json_extract(signals, '$.vol') AS vol"
+    "json_extract(signals, '$.last_move', '$.majority', '$.vol') AS signal_parts, "
+    "json_type(signals, '$.majority') IS NOT NULL AS has_majority"
 )
 
 
@@ -356,11 +352,12 @@ def scored_columns(
     db: sqlite_utils.Database, symbols: Sequence[str] | None = None, until: str | None = None
 ) -> dict[str, tuple[object, ...]]:
     """`scored` as columns (no dict per row) and, instead of the signals JSON, the parts of
-    it the report uses as SQLite reads them, with their JSON types (NULL: no such key):
-    `last_move` and `majority` (the stored baseline calls), `vol` (the variance forecasts'
-    object as JSON text), `signals_type` and `signals_nonfinite` (a NaN or Infinity, which
-    json.dumps writes). Empty when there is no verified call. sqlite3.OperationalError
-    where SQLite cannot parse a signals text."""
+    it the report uses as SQLite renders them: `signal_parts`, the JSON array [last_move,
+    majority, vol] (null where a key is missing), `has_majority` (whether the key is
+    there), `signals_object` (the text starts as an object) and `signals_nonfinite` (a NaN
+    or Infinity, which json.dumps writes and SQLite's JSON does not read as Python does).
+    Empty when there is no verified call. sqlite3.OperationalError where SQLite cannot parse
+    a signals text."""
     where, params = ledger_filters("verified", symbols)
     if until is not None:
         where, params = where + " AND target_date <= ?", [*params, until]

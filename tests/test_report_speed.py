@@ -276,9 +276,10 @@ PLAIN_SIGNALS = [
     '{"vol":{"var":0.5}}',
     "{}",
     '{"last_move":"flat","majority":"\\u0075p","note":"a \\"quoted\\" note"}',
+    '{"last_move":1.0,"majority":-2.5e-3,"vol":{"var":0.1}}',  # reals: their digits as written
 ]
 ODD_SIGNALS = [
-    '{"last_move":1.0,"vol":{"var":0.1}}',  # a real: SQLite's parse of its digits
+    ' {"last_move":1,"vol":{"var":0.1}}',  # not read by SQLite: it starts with a space
     '{"last_move":1,"vol":{"var":NaN,"ewma":Infinity,"trailing":-Infinity}}',  # json.dumps
     '{"last_move":-1,"vol":{"var":0.2},"note":"NaN in a note"}',
     "",  # no JSON at all: json.loads reads '' as {} here

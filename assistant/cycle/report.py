@@ -169,13 +169,13 @@ def _read_calls(
     if cols is not None and _sqlite_read_them(cols):
         names = [c.strip() for c in ledger.SCORED_COLUMNS.split(",")]
         calls = _calls_of({name: cols[name] for name in names})
-        last: Sequence[object] = cols["last_move"]
-        majority = [
-            1 if t is None else v
-            for t, v in zip(cols["majority_type"], cols["majority"], strict=True)
-        ]
-        # one json.loads of them all (the same parser, the same values): not 9,500 calls
-        vol = [v or {} for v in json.loads(f"[{','.join(str(v or 'null') for v in cols['vol'])}]")]
+        # one json.loads of them all (the same parser on the same digits): not 9,500 calls
+        parts = json.loads(
+            f"[{','.join(str(p or '[null,null,null]') for p in cols['signal_parts'])}]"
+        )
+        last: Sequence[object] = [p[0] for p in parts]
+        majority = [p[1] if has else 1 for p, has in zip(parts, cols["has_majority"], strict=True)]
+        vol = [p[2] or {} for p in parts]
     else:
         rows: list[dict[str, object]] = [dict(r) for r in ledger.scored(db, symbols, until)]
         if not rows:
@@ -196,18 +196,13 @@ def _read_calls(
 
 
 def _sqlite_read_them(cols: Mapping[str, Sequence[object]]) -> bool:
-    """Whether SQLite read every call's signals parts as json.loads would: each signals an
-    object (or NULL), no NaN or Infinity in it (json.dumps writes them, SQLite's JSON does
-    not read them as Python does), the baseline calls an integer, text, true/false or null
-    (not a real, whose digits SQLite's float parsing may round otherwise), the variance
-    forecasts an object or null."""
-    plain = {None, "integer", "text", "true", "false", "null"}
-    return (
-        set(cols["signals_type"]) <= {None, "object"}
-        and not any(cols["signals_nonfinite"])
-        and set(cols["last_move_type"]) <= plain
-        and set(cols["majority_type"]) <= plain
-        and set(cols["vol_type"]) <= {None, "object", "null"}
+    """Whether SQLite's rendering of every call's signals parts is what json.loads of the
+    whole text would give: each signals an object (its text starts with '{'; or NULL), with
+    no NaN or Infinity in it (json.dumps writes them; SQLite's JSON does not read them as
+    Python does). Its rendering keeps each number's and string's own text. (A signals text
+    from `json.dumps` of a dict has no duplicate keys, where the two readers would differ.)"""
+    return all(o is None or o for o in cols["signals_object"]) and not any(
+        cols["signals_nonfinite"]
     )
 
 
