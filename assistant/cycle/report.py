@@ -297,7 +297,7 @@ def ranking_record(
     start = _closes_start(db, symbols, horizons)
     frames = {}
     for h in horizons:
-        frame = pd.DataFrame(rank_store.history(db, h))
+        frame = pd.DataFrame(rank_store.history_columns(db, h))
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
         frames[h] = frame.drop_duplicates(["symbol", "as_of"], keep="last")
@@ -486,8 +486,8 @@ class RowFinder:
 
     def codes(self, wanted: np.ndarray) -> np.ndarray:
         """Each of `wanted`'s symbol number, -1 for a symbol not among the rows."""
-        get = self.names.get
-        return np.fromiter((get(s, -1) for s in wanted.tolist()), np.int64, len(wanted))
+        known = pd.Index(list(self.names), dtype=object)
+        return np.asarray(known.get_indexer(pd.Index(wanted, dtype=object)), dtype=np.int64)
 
     def rows(self, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Per (symbol number, day), its row; -1 where there is none (or the day is NaT)."""
