@@ -101,11 +101,14 @@ def _old_realized_var(db, calls: Calls) -> np.ndarray:
     out = np.full(len(calls), np.nan)
     first = str(min(calls["as_of"]))
     stored = bar_store.load_many(db, sorted(set(calls["symbol"].tolist())), start=first)
+    each: dict[tuple[str, int], pd.Series] = {}
     for i, (sym, h, as_of) in enumerate(
         zip(calls["symbol"], calls["horizon"], calls["as_of"], strict=True)
     ):
         if sym in stored:
-            rv = volatility.future_realized_var(stored[sym]["close"], int(h))
+            if (sym, int(h)) not in each:
+                each[(sym, int(h))] = volatility.future_realized_var(stored[sym]["close"], int(h))
+            rv = each[(sym, int(h))]
             at = rv.index.get_indexer(pd.DatetimeIndex([as_of]))[0]
             out[i] = rv.to_numpy()[at] if at >= 0 else np.nan
     return out
