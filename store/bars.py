@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -201,6 +203,35 @@ def load(
             columns=BAR_COLUMNS, index=pd.DatetimeIndex([], name="date"), dtype=float
         )
     return frame
+
+
+def final_closes_on(
+    db: sqlite_utils.Database, symbol: str, days: Iterable[str]
+) -> dict[str, float]:
+    """`symbol`'s stored final close on each of `days` that has one."""
+    return dict(
+        db.execute(
+            "SELECT date, close FROM bars WHERE symbol = ? AND provisional = 0 "
+            "AND date IN (SELECT value FROM json_each(?))",
+            [symbol, json.dumps(sorted(days))],
+        ).fetchall()
+    )
+
+
+def adjustment_ratios(
+    db: sqlite_utils.Database, symbol: str, before: dict[str, float]
+) -> dict[str, float]:
+    """After a re-adjusted history replaced `symbol`'s bars: new / old final close on each
+    session of `before` (the closes read before), where it moved."""
+    now = final_closes_on(db, symbol, before)
+    out = {}
+    for day, old in before.items():
+        new = now.get(day)
+        if new is None or not old or not math.isfinite(new / old):
+            continue
+        if abs(new / old - 1.0) > 1e-12:
+            out[day] = new / old
+    return out
 
 
 def stored_symbols(db: sqlite_utils.Database) -> list[str]:

@@ -445,3 +445,35 @@ def keys_made_on(
         [d.isoformat() for d in days],
     )
     return {(s, date.fromisoformat(a), int(h), m) for s, a, h, m in cur.fetchall()}
+
+
+PRICE_COLUMNS = ("base_price", "pred_price", "lower", "upper", "lower95", "upper95")
+
+
+def pending_as_of(db: sqlite_utils.Database, symbol: str) -> set[str]:
+    """The as-of sessions of `symbol`'s pending calls."""
+    return {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT as_of FROM predictions WHERE symbol = ? AND status = 'pending'",
+            [symbol],
+        ).fetchall()
+    }
+
+
+def rescale_pending(db: sqlite_utils.Database, symbol: str, ratios: dict[str, float]) -> int:
+    """A split or dividend re-adjusted `symbol`'s history: its pending calls' prices (the
+    close they were made from, the predicted price, the ranges) are multiplied by how much
+    their as-of session's close moved (`ratios`: new / old close by session), so each call
+    is scored on the move it predicted, not on the adjustment. Percent changes and
+    probabilities do not change. Returns how many calls changed."""
+    changed = 0
+    sets = ", ".join(f"{c} = {c} * :r" for c in PRICE_COLUMNS)
+    for day, ratio in ratios.items():
+        cur = db.execute(
+            f"UPDATE predictions SET {sets} WHERE symbol = :s AND as_of = :d "
+            "AND status = 'pending'",
+            {"r": ratio, "s": symbol, "d": day},
+        )
+        changed += cur.rowcount
+    return changed
