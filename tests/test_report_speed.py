@@ -1,9 +1,10 @@
-"""Issue 34, fifth pass: `report` at 500 symbols reads only the closes it uses, as columns.
-The code each change replaced is kept here as the reference, and the new code must give the
-very same values (bit for bit): the realized variance of every call from all symbols' closes
-at once, and the ranking record from the factors' cells instead of the whole dates x symbols
-frame, on ledgers whose symbols have different calendars (sessions one lacks, one listed late,
-provisional bars, a ranked symbol without bars)."""
+"""Issue 34, fifth pass: `report` at 500 symbols reads only what it uses. The code each change
+replaced is kept here as the reference, and the new code must give the very same values: the
+realized variance of every call from all symbols' closes at once; the ranking record from the
+factors' cells instead of the whole dates x symbols frame, on stores whose symbols have
+different calendars (sessions one lacks, one listed late, provisional bars, a ranked symbol
+without bars); the signals' parts read by SQLite instead of json.loads; the daily IC in numpy
+instead of pandas' groupby."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from store import symbols as symbol_store
 
 
 def _same(a: object, b: object) -> bool:
-    """Equal, NaN equal to NaN, floats bit for bit, in nested dicts and lists."""
+    """Equal (NaN to NaN, the same types), in nested dicts and lists."""
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
