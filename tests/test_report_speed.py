@@ -21,13 +21,14 @@ from store import symbols as symbol_store
 
 
 def _same(a: object, b: object) -> bool:
-    """Equal (NaN to NaN, the same types), in nested dicts and lists."""
+    """Equal in nested dicts and lists, the same types, floats bit for bit (by repr, which
+    round-trips: -0.0 is not 0.0, NaN is NaN)."""
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and isinstance(b, float) and np.isnan(a):
-        return bool(np.isnan(b))
+    if isinstance(a, float) and isinstance(b, float):
+        return repr(a) == repr(b)
     return type(a) is type(b) and a == b
 
 
