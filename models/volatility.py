@@ -25,6 +25,8 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from models import indicators
+
 Closes = TypeVar("Closes", pd.Series, pd.DataFrame)  # one symbol's closes, or dates x symbols
 
 EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/ratio finite
@@ -102,6 +104,30 @@ def future_realized_vars(close: Closes, horizons: list[int]) -> dict[int, Closes
     dates x symbols frame: per column, the values of each column's own Series)."""
     sq = close_to_close_var(close)
     return {h: sq.rolling(h, min_periods=h).sum().shift(-h) for h in horizons}
+
+
+def future_realized_vars_runs(
+    close: np.ndarray, starts: np.ndarray, horizons: list[int]
+) -> dict[int, np.ndarray]:
+    """`future_realized_vars` of many series' closes laid end to end (`starts`: per row, the
+    row where its series begins), all at once: per row, bit for bit the value of its own
+    series alone (the same log, difference and square per value, and pandas' rolling sum
+    over each series from its own first value, `indicators.rolling_runs`)."""
+    n = len(close)
+    rows = np.arange(n)
+    logc = np.log(close)
+    sq = np.full(n, np.nan)
+    sq[1:] = (logc[1:] - logc[:-1]) ** 2
+    sq[rows == starts] = np.nan  # a series' first close has no return
+    ends = indicators.run_stops(starts)
+    out: dict[int, np.ndarray] = {}
+    for h in horizons:
+        rolled = indicators.rolling_runs(sq, starts, h, "sum", h)
+        shifted = np.full(n, np.nan)
+        inside = rows + h < ends  # shift(-h) within the series
+        shifted[inside] = rolled[rows[inside] + h]
+        out[h] = shifted
+    return out
 
 
 # ---------------------------------------------------------------- loss

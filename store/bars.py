@@ -315,6 +315,68 @@ def final_closes_many(
     return out
 
 
+@dataclass(frozen=True)
+class CloseRows:
+    """Closes as three aligned columns, sorted by symbol then date: each symbol's rows are
+    one run (`starts`: where each row's run begins)."""
+
+    symbol: np.ndarray  # object (str)
+    day: np.ndarray  # datetime64[D]
+    close: np.ndarray  # float64, NaN for a NULL close
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Per row, the index of its symbol's first row."""
+        n = len(self.symbol)
+        edge = np.r_[True, self.symbol[1:] != self.symbol[:-1]] if n else np.zeros(0, bool)
+        return np.maximum.accumulate(np.where(edge, np.arange(n), 0))
+
+
+def close_rows(
+    db: sqlite_utils.Database,
+    symbols: list[str],
+    *,
+    start: str | date | None = None,
+    final_only: bool = False,
+    days: list[str] | None = None,
+) -> CloseRows:
+    """The closes of `symbols` (from `start` on; `final_only`: non-provisional bars only;
+    `days`: on those sessions only) as columns, without a frame or a Series per symbol: the
+    values `load_many(...)["close"]` (or `final_closes_many`) gives, for readers that only
+    index them."""
+    rows: list[tuple[str, str, float | None]] = []
+    if symbols and days != []:
+        sql = "SELECT symbol, date, close FROM bars WHERE symbol IN ("
+        sql += ",".join("?" * len(symbols)) + ")" + (" AND provisional = 0" if final_only else "")
+        bounds, params = date_range(start, None)
+        if days is not None:
+            bounds, params = bounds + f" AND date IN ({','.join('?' * len(days))})", params + days
+        rows = db.execute(sql + bounds + " ORDER BY symbol, date", [*symbols, *params]).fetchall()
+    names, on, closes = zip(*rows, strict=True) if rows else ((), (), ())
+    return CloseRows(
+        np.array(names, dtype=object),
+        np.array(on, dtype="datetime64[D]"),
+        np.array(closes, dtype=float),
+    )
+
+
+def final_days(
+    db: sqlite_utils.Database, symbols: list[str], start: str | None = None
+) -> np.ndarray:
+    """Every session (datetime64[D], sorted) on which any of `symbols` has a final bar, from
+    `start` on: the dates of the dates x symbols frame of their final closes."""
+    if not symbols:
+        return np.array([], dtype="datetime64[D]")
+    marks = ",".join("?" * len(symbols))
+    since = "" if start is None else " AND date >= ?"
+    rows = db.execute(
+        f"SELECT DISTINCT date FROM bars WHERE symbol IN ({marks}) AND provisional = 0{since} "
+        "ORDER BY date",
+        [*symbols, *([] if start is None else [start])],
+    ).fetchall()
+    return np.array([r[0] for r in rows], dtype="datetime64[D]")
+
+
 def span(db: sqlite_utils.Database, symbols: list[str]) -> tuple[str, str] | None:
     """First and last final (non-provisional) bar date stored for any of `symbols`."""
     if not symbols:

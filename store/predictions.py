@@ -356,6 +356,44 @@ def scored(
     return [cast(ScoredCall, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
+SCORED_COLUMNS = (
+    "id, symbol, as_of, horizon, model_version, target_date, base_price, pred_change_pct, "
+    "p_up, p_flat, p_down, direction, confidence, regime, actual_price, error_pct, hit, "
+    "outcome, up_hit, majority_hit, lower, upper, lower95, upper95, vol_sigma, covered80, "
+    "covered95"
+)
+# the parts of the signals JSON the report reads, as SQLite renders them (one parse per row;
+# its JSON text keeps each value's own digits, for json.loads to read as it reads the whole)
+SIGNAL_PARTS = (
+    "substr(signals, 1, 1) = '{' AS signals_object, "
+    "instr(signals, 'NaN') OR instr(signals, 'Infinity') AS signals_nonfinite, "
+    "json_extract(signals, '$.last_move', '$.majority', '$.vol') AS signal_parts, "
+    "json_type(signals, '$.majority') IS NOT NULL AS has_majority"
+)
+
+
+def scored_columns(
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, until: str | None = None
+) -> dict[str, tuple[object, ...]]:
+    """`scored` as columns (no dict per row) and, instead of the signals JSON, the parts of
+    it the report uses as SQLite renders them: `signal_parts`, the JSON array [last_move,
+    majority, vol] (null where a key is missing), `has_majority` (whether the key is
+    there), `signals_object` (the text starts as an object) and `signals_nonfinite` (a NaN
+    or Infinity, which json.dumps writes and SQLite's JSON does not read as Python does).
+    Empty when there is no verified call. sqlite3.OperationalError where SQLite cannot parse
+    a signals text."""
+    where, params = ledger_filters("verified", symbols)
+    if until is not None:
+        where, params = where + " AND target_date <= ?", [*params, until]
+    cur = db.execute(
+        f"SELECT {SCORED_COLUMNS}, {SIGNAL_PARTS} FROM predictions{where} ORDER BY target_date, id",
+        params,
+    )
+    names = [c[0] for c in cur.description]
+    rows = cur.fetchall()
+    return dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {}
+
+
 def live_record(
     db: sqlite_utils.Database,
     model_version: str,

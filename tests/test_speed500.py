@@ -9,38 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from assistant.cycle import report
 from models import metrics, outcomes, volatility
-
-
-def _series(rng: np.random.Generator, days: pd.DatetimeIndex, size: int) -> pd.Series:
-    picked = np.sort(rng.choice(len(days), size=size, replace=False))
-    index = pd.DatetimeIndex(pd.to_datetime([str(d.date()) for d in days[picked]]), name="date")
-    return pd.Series(rng.random(size) + 1.0, index=index, name="close")
-
-
-def test_wide_closes_equal_the_frame_of_a_dict_of_series():
-    rng = np.random.default_rng(3)
-    days = pd.bdate_range("2007-01-01", periods=60)
-    closes = {f"S{i}": _series(rng, days, int(rng.integers(5, 60))) for i in range(6)}
-    closes["EMPTY"] = pd.Series([], index=pd.DatetimeIndex([], name="date"), dtype=float)
-    for names in (sorted(closes), ["S1"], ["EMPTY"], ["EMPTY", "S2"], ["S4", "S0"], []):
-        old = pd.DataFrame({s: closes[s] for s in names}).sort_index()
-        got = report.wide_closes(closes, names)
-        # the union's inferred frequency aside (nothing downstream reads it)
-        pd.testing.assert_frame_equal(got, old, check_exact=True, check_freq=False)
-
-
-def test_positions_equal_get_indexer_on_a_sorted_index():
-    rng = np.random.default_rng(5)
-    days = pd.bdate_range("2007-01-01", periods=40)
-    index = _series(rng, days, 25).index
-    wanted = pd.to_datetime(np.array([str(d.date()) for d in days] + ["2030-01-01"], dtype=object))
-    got = report._positions(index.to_numpy(), wanted.to_numpy())
-    np.testing.assert_array_equal(got, index.get_indexer(wanted))
-    assert (got == -1).sum() == len(days) - 25 + 1  # dates it lacks, and one past its end
-    empty = pd.DatetimeIndex([], name="date")
-    np.testing.assert_array_equal(report._positions(empty.to_numpy(), wanted.to_numpy()), -1)
 
 
 def _same(a: object, b: object) -> bool:
