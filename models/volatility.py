@@ -24,6 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+from numpy.linalg import _umath_linalg
 
 Closes = TypeVar("Closes", pd.Series, pd.DataFrame)  # one symbol's closes, or dates x symbols
 
@@ -40,6 +41,7 @@ HISTORY_DAYS = 800  # calendar days of bars a call's forecast sees (a cycle load
 # validation years 2003-2006 (bench/bench_ranges.py) among 0, 0.01, 0.1 and 0.25.
 TARGET_FLOOR = 0.1
 LEV_SESSIONS = 5  # sessions of the HAR's slower leverage term (lev5)
+_EPS64 = float(np.finfo(np.float64).eps)  # np.linalg.lstsq's rcond=None is this x max(m, k)
 
 
 # ---------------------------------------------------------------- daily variance proxies
@@ -408,56 +410,112 @@ def forecast_at_end(
     # for every symbol every session (tests/test_edge_volatility.py checks they agree).
     close, r, r2, rv = _returns(bars)
     n = len(close)
-    feats = _har_matrix(rv, r) if n >= MIN_HAR_SESSIONS else None
-    prefixes = (_prefix(rv), _prefix(r2))
-    out = _forecasts_at_end(r, r2, rv, feats, exog, horizons, prefixes)
+    # The rise factor's forecast is the one from the first n - RISE_SESSIONS bars. Every
+    # array here is causal (a row depends on its own and earlier bars only), so the shorter
+    # bars' arrays are the first rows of these, and their fits' training rows are these
+    # fits' rows less those whose h-session future ends past the shorter bars: both
+    # forecasts come from one set of arrays (tests/test_speed500*.py check it bit for bit
+    # against recomputing everything from the shorter bars).
+    lengths = [n]
     if rise and n > RISE_SESSIONS and any(h > 1 for h in horizons):
-        # the same bars less the last RISE_SESSIONS: every array above is causal (a row
-        # depends on its own and earlier bars only), so their first k rows are what those
-        # bars give (tests/test_speed500.py checks it against the recomputation)
-        k = n - RISE_SESSIONS
-        cut = None if exog is None else exog[:-RISE_SESSIONS]
-        head = feats[:k] if feats is not None and k >= MIN_HAR_SESSIONS else None
-        (c_rv, bad_rv), (c_r2, bad_r2) = prefixes  # a prefix's first k + 1 entries: k rows'
-        heads = ((c_rv[: k + 1], bad_rv[: k + 1]), (c_r2[: k + 1], bad_r2[: k + 1]))
-        before = _forecasts_at_end(r[:k], r2[:k], rv[:k], head, cut, horizons, heads)
+        lengths.append(n - RISE_SESSIONS)
+    feats = _har_matrix(rv, r) if n >= MIN_HAR_SESSIONS else None
+    designs: list[tuple[str, np.ndarray, int, np.ndarray]] = []  # (model, x, min rows, ok rows)
+    if feats is not None:
+        if exog is not None:
+            wide = _with_exog(feats, exog)
+            designs.append(("har+x", wide, MIN_HAR_SESSIONS, np.isfinite(wide).all(axis=1)))
+        designs.append(("har", feats, 50, np.isfinite(feats).all(axis=1)))
+        pre_rv, pre_r2 = _prefix(rv), _prefix(r2)
+        month = _trailing_mean(rv, max(HAR_WINDOWS), pre_rv)
+    ewma1 = _ewma_lasts(r2, lengths)
+    trail1 = {m: float(np.mean(r2[m - 20 : m])) if m > 20 else float("nan") for m in lengths}
+    by_length: dict[int, dict[int, VolForecast]] = {m: {} for m in lengths}
+    for h in horizons:
+        hh = int(h)
+        fits = []  # (model, x, min rows, ok rows, the rows with a known target), in order
+        if designs:
+            target = _har_target(rv, hh, pre_rv, month)
+            realized = np.full(n, np.nan)
+            if n > hh:
+                realized[: n - hh] = _trailing_mean(r2, hh, pre_r2)[hh:] * hh
+            known = np.isfinite(target) & np.isfinite(realized)
+            fits = [(*d, np.flatnonzero(d[3] & known)) for d in designs]
+        for m in lengths:
+            ewma = h * ewma1[m]
+            trail = h * trail1[m]
+            var, name = ewma, "ewma"
+            for model, x, min_rows, ok, rows in fits if m >= MIN_HAR_SESSIONS else []:
+                # the rows of the first m bars whose h-session future is inside them
+                used = rows[: int(np.searchsorted(rows, m - hh))]
+                if len(used) < min_rows or not ok[m - 1]:
+                    continue
+                coef = _lstsq(x[used], target[used])
+                pred = _fit_forecast(x, target, realized, used, coef, m - 1, hh)
+                if np.isfinite(pred) and pred > 0:
+                    var, name = _mixed(pred, ewma, hh), model
+                    break  # the plain HAR serves only where the one with exog did not
+            if not np.isfinite(var) or var <= 0:
+                var = float(np.nanvar(r[:m][-250:]) * h) if m > 2 else EPS
+                name = "sample"
+            by_length[m][hh] = VolForecast(hh, var, name, ewma, trail)
+    out = by_length[n]
+    if len(lengths) > 1:
+        before = by_length[lengths[1]]
         for h, f in out.items():
             k_h = float(range_scale(f.variance, before[h].variance, h))
             out[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k_h)
     return out
 
 
-def _forecasts_at_end(
-    r: np.ndarray,
-    r2: np.ndarray,
-    rv: np.ndarray,
-    feats: np.ndarray | None,
-    exog: np.ndarray | None,
-    horizons: tuple[int, ...] | list[int],
-    prefixes: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-) -> dict[int, VolForecast]:
-    """forecast_at_end without the rise factor, from the bars' arrays (`_returns`), their
-    HAR design matrix (None: too short for one) and the `_prefix` of rv and of r2."""
-    n = len(r)
-    ewma1 = _ewma_last(r2) if n > 20 else float("nan")
-    trail1 = float(np.mean(r2[-20:])) if n > 20 else float("nan")
-    wide = None if feats is None or exog is None else _with_exog(feats, exog)
-    out = {}
-    for h in horizons:
-        ewma, trail = h * ewma1, h * trail1
-        var, name = ewma, "ewma"
-        if wide is not None:
-            pred = _har_at_end(wide, rv, r2, int(h), MIN_HAR_SESSIONS, prefixes)
-            if pred is not None and np.isfinite(pred) and pred > 0:
-                var, name = _mixed(pred, ewma, int(h)), "har+x"
-        if feats is not None and name == "ewma":
-            pred = _har_at_end(feats, rv, r2, int(h), prefixes=prefixes)
-            if pred is not None and np.isfinite(pred) and pred > 0:
-                var, name = _mixed(pred, ewma, int(h)), "har"
-        if not np.isfinite(var) or var <= 0:
-            var = float(np.nanvar(r[-250:]) * h) if n > 2 else EPS
-            name = "sample"
-        out[int(h)] = VolForecast(int(h), var, name, ewma, trail)
+def _har_target(
+    rv: np.ndarray, h: int, prefix: tuple[np.ndarray, np.ndarray], month: np.ndarray
+) -> np.ndarray:
+    """har_target(rv, h, prefix) with rv's monthly trailing mean already computed."""
+    out = np.full(len(rv), np.nan)
+    if len(rv) > h:
+        floor = np.maximum(TARGET_FLOOR * month[:-h], EPS)  # NaN while the month is incomplete
+        out[:-h] = np.log(np.maximum(_trailing_mean(rv, h, prefix)[h:], floor))
+    return out
+
+
+def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.linalg.lstsq(a, b, rcond=None)[0] for a float (m, k) `a` with m >= 1 and a 1-D
+    `b`: numpy's own LAPACK call (gelsd, the same gufunc) without the wrapper's checks and
+    conversions (~15 us of its ~65 on a cycle's fit; 3,000 fits a cycle)."""
+    with np.errstate(
+        call=_lstsq_failed, invalid="call", over="ignore", divide="ignore", under="ignore"
+    ):
+        got = _umath_linalg.lstsq(a, b[:, None], _EPS64 * max(a.shape), signature="ddd->ddid")
+    x: np.ndarray = got[0][:, 0]
+    return x
+
+
+def _lstsq_failed(err: str, flag: int) -> None:
+    raise np.linalg.LinAlgError("SVD did not converge in Linear Least Squares")
+
+
+def _ewma_lasts(r2: np.ndarray, lengths: list[int]) -> dict[int, float]:
+    """{m: _ewma_last(r2[:m]) where m > 20, else NaN}: one recursion for every length (the
+    recursion over a prefix is the prefix of the recursion over the whole)."""
+    out = dict.fromkeys(lengths, float("nan"))
+    valid = np.flatnonzero(np.isfinite(r2))
+    if len(valid) < 20:
+        return out
+    lam = RISKMETRICS_LAMBDA
+    start = valid[19]
+    s2 = float(np.nanmean(r2[valid[0] : start + 1]))
+    rest = r2[start + 1 :]
+    rest = rest[np.isfinite(rest)]
+    y = np.empty(0)
+    if len(rest):
+        from scipy.signal import lfilter
+
+        y, _ = lfilter([1.0 - lam], [1.0, -lam], rest, zi=[lam * s2])
+    for m in lengths:
+        count = int(np.searchsorted(valid, m)) - 20  # recursion steps within r2[:m]
+        if m > 20 and count >= 0:
+            out[m] = float(y[count - 1]) if count else s2
     return out
 
 
@@ -558,29 +616,6 @@ def _with_exog(x: np.ndarray, exog: np.ndarray) -> np.ndarray:
     """The design matrix with the extra regressors' columns appended (rows aligned)."""
     extra = np.asarray(exog, dtype=float).reshape(len(x), -1)
     return np.column_stack([x, extra])
-
-
-def _har_at_end(
-    x: np.ndarray,
-    rv: np.ndarray,
-    r2: np.ndarray,
-    h: int,
-    min_rows: int = 50,
-    prefixes: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-) -> float | None:
-    """fit_har on the rows whose h-session future is known, then its forecast at the end.
-    `prefixes`: the `_prefix` of rv and of r2, when the caller has them."""
-    n = len(rv)
-    pre_rv, pre_r2 = (_prefix(rv), _prefix(r2)) if prefixes is None else prefixes
-    target = har_target(rv, h, pre_rv)
-    realized = np.full(n, np.nan)
-    if n > h:
-        realized[: n - h] = _trailing_mean(r2, h, pre_r2)[h:] * h
-    mask = np.isfinite(x).all(axis=1) & np.isfinite(target) & np.isfinite(realized)
-    if mask.sum() < min_rows or not np.isfinite(x[-1]).all():
-        return None
-    coef, *_ = np.linalg.lstsq(x[mask], target[mask], rcond=None)
-    return _fit_forecast(x, target, realized, np.flatnonzero(mask), coef, n - 1, h)
 
 
 def _fit_forecast(
