@@ -4,7 +4,12 @@ tests/test_speed500.py, compared bit for bit)."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+from datetime import date
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from models import volatility
@@ -49,3 +54,127 @@ def test_ewma_lasts_equal_the_ewma_of_each_prefix():
         old = volatility._ewma_last(r2[:m]) if m > 20 else float("nan")
         assert repr(got[m]) == repr(old), m
     assert np.isfinite(got[300]) and got[300] != got[299]
+
+
+def _old_with_rank(c, ranks):
+    """run._with_rank as it was (a `replace` per call)."""
+    if ranks is None:
+        return c
+    got = ranks.by_symbol.get(c.symbol, {}).get(c.horizon)
+    if got is None or ranks.as_of != c.as_of:
+        return c
+    rank, n, rel = got
+    return replace(c, rank=rank, rank_of=n, relative_pct=100 * math.expm1(rel))
+
+
+def _old_with_context(c, world):
+    """run._with_context as it was (a `replace` per call)."""
+    w = world.get(c.symbol)
+    if w is None:
+        return c
+    return replace(
+        c,
+        context=w.line(c.horizon),
+        event_within=w.event_within(c.horizon),
+        vix=w.vix,
+        vix_pct=w.vix_pct,
+    )
+
+
+def test_decided_calls_equal_the_calls_replaced_with_rank_and_context(home):
+    """`decide` makes each call with its rank and context in one construction; it must be
+    the call the old path gave (made bare, then `replace`d twice), field for field, and
+    `_replace_new` must be `replace(c, new=...)`."""
+    from assistant.cycle import run
+    from assistant.cycle.context import WorldContext
+    from assistant.cycle.predict import skill_lines
+    from assistant.modeling.ranking import Ranks
+    from tests.cycle_fixture import synthetic_home
+
+    db, settings = synthetic_home(home, names=("AAA", "BBB", "CCC"))
+    read = run.read_cycle(db, home, settings, as_of=date(2024, 3, 28))
+    db.close()
+    day = read.analyses["AAA"].as_of
+    world = dict(read.world)
+    world["AAA"] = WorldContext("AAA", day, vix=21.5, vix_pct=0.8, event_sessions=2)
+    world["BBB"] = WorldContext("BBB", day, next_event="FOMC", calendar_ends="2024-04-01")
+    world.pop("CCC", None)  # no context at all
+    by_symbol = {"AAA": {1: (1, 3, 0.012), 5: (3, 3, -0.02)}, "CCC": {1: (2, 3, 0.0)}}
+    ranked = []
+    stale = Ranks("rank-v", date(2024, 3, 27), by_symbol)  # ranked as of another session
+    for ranks in (None, Ranks("rank-v", day, by_symbol), stale):
+        read_now = replace(read, ranks=ranks, world=world)
+        writes = run.decide(read_now)
+        plans = [p for _, p in writes.calls]
+        skills = skill_lines(read_now.live, plans)
+        old = [
+            _old_with_context(_old_with_rank(run._call(p, read.exchange, skills), ranks), world)
+            for p in plans
+        ]
+        got = [c for c, _ in writes.calls]
+        assert [c.to_dict() for c in got] == [c.to_dict() for c in old]
+        assert repr(got) == repr(old)
+        ranked.append(sorted((c.symbol, c.horizon) for c in got if c.rank is not None))
+        for c in got:
+            for new in (True, False):
+                assert repr(run._replace_new(c, new)) == repr(replace(c, new=new))
+    assert ranked == [[], [("AAA", 1), ("AAA", 5), ("CCC", 1)], []]
+    assert {c.vix for c in got} == {21.5, None}
+    assert {c.symbol for c in got if c.context} == {"AAA", "BBB"}
+
+
+def _old_regime_rows(a, after):
+    """analyze.regime_rows as it was (no early return)."""
+    from store import regimes as regime_store
+
+    frame = a.regimes
+    dates = pd.DatetimeIndex(frame.index)
+    start = 0 if after is None else int(dates.searchsorted(pd.Timestamp(after), side="right"))
+    trend = frame["trend"].to_numpy(float)[start:]
+    vol = frame["volatility"].to_numpy(float)[start:]
+    return [
+        regime_store.RegimeRow(
+            symbol=a.symbol,
+            date=d,
+            regime=g,
+            trend=None if t != t else float(t),
+            volatility=None if v != v else float(v),
+        )
+        for d, g, t, v in zip(
+            dates[start:].date, frame["regime"].to_numpy()[start:], trend, vol, strict=True
+        )
+    ]
+
+
+def test_regime_rows_equal_the_old_rows_after_any_stored_date():
+    from assistant.cycle import analyze as az
+
+    dates = pd.bdate_range("2024-01-01", periods=30, name="date")
+    frame = pd.DataFrame(
+        {
+            "regime": ["bullish", "sideways", "volatile"] * 10,
+            "trend": np.r_[np.nan, np.linspace(-0.1, 0.1, 29)],
+            "volatility": np.r_[np.linspace(0.1, 0.3, 28), np.nan, 0.2],
+        },
+        index=dates,
+    )
+    base = az.analyze(
+        "AAA", _ohlc(300), [1], {"bull_trend": 0.02, "bear_trend": -0.02, "volatile": 0.4}
+    )
+    for regimes in (frame, frame.iloc[:0], frame.iloc[:1]):
+        a = replace(base, regimes=regimes)
+        afters = [None, "2023-12-29", "2024-01-01", "2024-01-15", "2024-01-16", "2024-02-08"]
+        afters += ["2024-02-09", "2024-02-12", "2030-01-01"]
+        for after in afters:
+            got = az.regime_rows(a, after)
+            assert repr(got) == repr(_old_regime_rows(a, after)), (len(regimes), after)
+    assert len(az.regime_rows(replace(base, regimes=frame), "2024-02-08")) == 1
+
+
+def _ohlc(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(n)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.015, n)))
+    return pd.DataFrame(
+        {"open": close, "high": close * 1.01, "low": close * 0.99, "close": close},
+        index=pd.bdate_range("2023-01-02", periods=n, name="date"),
+    )

@@ -182,7 +182,11 @@ def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | 
 def regime_rows(a: Analysis, after: str | None) -> list[regime_store.RegimeRow]:
     """Regime history rows newer than `after` (at most the last REGIME_ROWS sessions)."""
     frame = a.regimes
-    dates = pd.DatetimeIndex(frame.index)
+    dates = (
+        frame.index if isinstance(frame.index, pd.DatetimeIndex) else pd.DatetimeIndex(frame.index)
+    )
+    if not len(dates) or (after is not None and dates[-1] <= pd.Timestamp(after)):
+        return []  # nothing newer than the store has (a cycle run again on the same day)
     start = 0 if after is None else int(dates.searchsorted(pd.Timestamp(after), side="right"))
     trend = frame["trend"].to_numpy(float)[start:]
     vol = frame["volatility"].to_numpy(float)[start:]
