@@ -406,10 +406,26 @@ def forecast_at_end(
     last RISE_SESSIONS (`rise=False`: 1), so the ranges (`range_sigma`) widen while the
     variance forecast is rising; `range_scales` is the walk's twin.
     """
+    return forecasts_at_end([bars], horizons, exog, rise)[0]
+
+
+def forecasts_at_end(
+    bars: list[pd.DataFrame],
+    horizons: tuple[int, ...] | list[int],
+    exog: np.ndarray | None = None,
+    rise: bool = True,
+) -> list[dict[int, VolForecast]]:
+    """`forecast_at_end` of each of `bars` (frames on the same sessions; `exog`, if any, a
+    row per session, for all of them): the arrays behind the fits are computed for all the
+    symbols at once, a row per symbol (element-wise operations and running sums along each
+    row: each row is what the symbol's own 1-D arrays gave, bit for bit), then each symbol's
+    fits are solved on its own rows."""
+    if len({len(b) for b in bars}) > 1 or len({_has_range(b) for b in bars}) > 1:
+        return [forecasts_at_end([b], horizons, exog, rise)[0] for b in bars]
     # The same estimators as the Series functions above, in numpy: the cycle calls this
     # for every symbol every session (tests/test_edge_volatility.py checks they agree).
-    close, r, r2, rv = _returns(bars)
-    n = len(close)
+    r, r2, rv = _returns_rows(bars)
+    n = r.shape[1]
     # The rise factor's forecast is the one from the first n - RISE_SESSIONS bars. Every
     # array here is causal (a row depends on its own and earlier bars only), so the shorter
     # bars' arrays are the first rows of these, and their fits' training rows are these
@@ -419,15 +435,55 @@ def forecast_at_end(
     lengths = [n]
     if rise and n > RISE_SESSIONS and any(h > 1 for h in horizons):
         lengths.append(n - RISE_SESSIONS)
-    feats = _har_matrix(rv, r) if n >= MIN_HAR_SESSIONS else None
-    designs: list[tuple[str, np.ndarray, int, np.ndarray]] = []  # (model, x, min rows, ok rows)
-    if feats is not None:
-        if exog is not None:
-            wide = _with_exog(feats, exog)
-            designs.append(("har+x", wide, MIN_HAR_SESSIONS, np.isfinite(wide).all(axis=1)))
-        designs.append(("har", feats, 50, np.isfinite(feats).all(axis=1)))
-        pre_rv, pre_r2 = _prefix(rv), _prefix(r2)
-        month = _trailing_mean(rv, max(HAR_WINDOWS), pre_rv)
+    fitted = n >= MIN_HAR_SESSIONS
+    if fitted:
+        pre_rv, pre_r2 = _prefix_rows(rv), _prefix_rows(r2)
+        month = _trailing_mean_rows(rv, max(HAR_WINDOWS), pre_rv)
+        feats = _har_matrix_rows(rv, r, r2, pre_rv, month)
+        ok_feats = np.isfinite(feats).all(axis=2)
+        targets, realized = {}, {}
+        for h in {int(h) for h in horizons}:
+            targets[h] = _har_target_rows(rv, h, pre_rv, month)
+            realized[h] = np.full(r.shape, np.nan)
+            if n > h:
+                realized[h][:, : n - h] = _trailing_mean_rows(r2, h, pre_r2)[:, h:] * h
+    out = []
+    for s in range(len(bars)):
+        designs: list[tuple[str, np.ndarray, int, np.ndarray]] = []  # (model, x, min rows, ok)
+        if fitted:
+            if exog is not None:
+                wide = _with_exog(feats[s], exog)
+                designs.append(("har+x", wide, MIN_HAR_SESSIONS, np.isfinite(wide).all(axis=1)))
+            designs.append(("har", feats[s], 50, ok_feats[s]))
+        out.append(
+            _forecasts_of(
+                r[s],
+                r2[s],
+                designs,
+                targets if fitted else {},
+                realized if fitted else {},
+                s,
+                horizons,
+                lengths,
+            )
+        )
+    return out
+
+
+def _forecasts_of(
+    r: np.ndarray,
+    r2: np.ndarray,
+    designs: list[tuple[str, np.ndarray, int, np.ndarray]],
+    targets: dict[int, np.ndarray],
+    realized: dict[int, np.ndarray],
+    s: int,
+    horizons: tuple[int, ...] | list[int],
+    lengths: list[int],
+) -> dict[int, VolForecast]:
+    """One symbol's forecasts at the end of each of `lengths` bars (its returns `r`, their
+    squares `r2`; its HAR designs, and row `s` of the targets and realized variances per
+    horizon), the first with its rise factor against the second (when there is one)."""
+    n = lengths[0]
     ewma1 = _ewma_lasts(r2, lengths)
     trail1 = {m: float(np.mean(r2[m - 20 : m])) if m > 20 else float("nan") for m in lengths}
     by_length: dict[int, dict[int, VolForecast]] = {m: {} for m in lengths}
@@ -435,11 +491,8 @@ def forecast_at_end(
         hh = int(h)
         fits = []  # (model, x, min rows, ok rows, the rows with a known target), in order
         if designs:
-            target = _har_target(rv, hh, pre_rv, month)
-            realized = np.full(n, np.nan)
-            if n > hh:
-                realized[: n - hh] = _trailing_mean(r2, hh, pre_r2)[hh:] * hh
-            known = np.isfinite(target) & np.isfinite(realized)
+            target, real = targets[hh][s], realized[hh][s]
+            known = np.isfinite(target) & np.isfinite(real)
             fits = [(*d, np.flatnonzero(d[3] & known)) for d in designs]
         for m in lengths:
             ewma = h * ewma1[m]
@@ -451,7 +504,7 @@ def forecast_at_end(
                 if len(used) < min_rows or not ok[m - 1]:
                     continue
                 coef = _lstsq(x[used], target[used])
-                pred = _fit_forecast(x, target, realized, used, coef, m - 1, hh)
+                pred = _fit_forecast(x, target, real, used, coef, m - 1, hh)
                 if np.isfinite(pred) and pred > 0:
                     var, name = _mixed(pred, ewma, hh), model
                     break  # the plain HAR serves only where the one with exog did not
@@ -468,14 +521,105 @@ def forecast_at_end(
     return out
 
 
-def _har_target(
+def _has_range(bars: pd.DataFrame) -> bool:
+    return {"open", "high", "low"} <= set(bars.columns)
+
+
+def _returns_rows(bars: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_returns` of each of `bars` (same length), a row each: (log returns, their squares,
+    daily realized variance)."""
+
+    def rows(col: str) -> np.ndarray:
+        return np.stack([b[col].to_numpy(float) for b in bars])
+
+    logc = np.log(rows("close"))
+    r = np.empty(logc.shape)
+    r[:, :1] = np.nan
+    r[:, 1:] = np.diff(logc, axis=1)
+    r2 = r**2
+    if not _has_range(bars[0]):
+        return r, r2, r2
+    lo, hi, op = (np.log(rows(c)) for c in ("low", "high", "open"))
+    gk = np.clip(0.5 * (hi - lo) ** 2 - (2.0 * np.log(2.0) - 1.0) * (logc - op) ** 2, 0.0, None)
+    before = np.empty(logc.shape)
+    before[:, :1] = np.nan
+    before[:, 1:] = logc[:, :-1]
+    out = (op - before) ** 2 + gk
+    return r, r2, np.where(np.isfinite(out), out, r2)
+
+
+def _prefix_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_prefix` of each row of x."""
+    c = np.zeros((x.shape[0], x.shape[1] + 1))
+    np.cumsum(np.nan_to_num(x), axis=1, out=c[:, 1:])
+    bad = np.zeros((x.shape[0], x.shape[1] + 1), dtype=np.int64)
+    np.cumsum(~np.isfinite(x), axis=1, out=bad[:, 1:])
+    return c, bad
+
+
+def _trailing_mean_rows(x: np.ndarray, w: int, prefix: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """`_trailing_mean` of each row of x, from its `_prefix_rows`."""
+    c, bad = prefix
+    out = np.full(x.shape, np.nan)
+    if x.shape[1] >= w:
+        sums = c[:, w:] - c[:, :-w]
+        nan_in = bad[:, w:] - bad[:, :-w]
+        out[:, w - 1 :] = np.where(nan_in == 0, sums / w, np.nan)
+    return out
+
+
+def _har_target_rows(
     rv: np.ndarray, h: int, prefix: tuple[np.ndarray, np.ndarray], month: np.ndarray
 ) -> np.ndarray:
-    """har_target(rv, h, prefix) with rv's monthly trailing mean already computed."""
-    out = np.full(len(rv), np.nan)
-    if len(rv) > h:
-        floor = np.maximum(TARGET_FLOOR * month[:-h], EPS)  # NaN while the month is incomplete
-        out[:-h] = np.log(np.maximum(_trailing_mean(rv, h, prefix)[h:], floor))
+    """har_target of each row of rv (its `_prefix_rows` and monthly trailing mean given)."""
+    out = np.full(rv.shape, np.nan)
+    if rv.shape[1] > h:
+        floor = np.maximum(TARGET_FLOOR * month[:, :-h], EPS)  # NaN while the month is incomplete
+        out[:, :-h] = np.log(np.maximum(_trailing_mean_rows(rv, h, prefix)[:, h:], floor))
+    return out
+
+
+def _har_matrix_rows(
+    rv: np.ndarray,
+    r: np.ndarray,
+    r2: np.ndarray,
+    prefix: tuple[np.ndarray, np.ndarray],
+    longest: np.ndarray,
+) -> np.ndarray:
+    """`_har_matrix` of each row (symbol, session, 8): rv's `_prefix_rows` and monthly mean
+    given, r2 = r**2."""
+    floor = np.maximum(0.01 * longest, EPS)
+    cols = [
+        np.log(
+            np.maximum(
+                longest if w == max(HAR_WINDOWS) else _trailing_mean_rows(rv, w, prefix), floor
+            )
+        )
+        for w in HAR_WINDOWS
+    ]
+    jump = np.maximum(cols[0] - cols[-1], 0.0)
+    with np.errstate(invalid="ignore"):
+        lev = np.minimum(r, 0.0) / np.sqrt(np.maximum(longest, EPS))
+    ewma = np.log(np.maximum(_trailing_ewma_rows(r2), EPS))
+    with np.errstate(invalid="ignore"):
+        week = _trailing_mean_rows(r, LEV_SESSIONS, _prefix_rows(r)) * LEV_SESSIONS
+        lev5 = np.minimum(week, 0.0) / np.sqrt(LEV_SESSIONS * np.maximum(longest, EPS))
+    return np.stack([np.ones(rv.shape), *cols, jump, lev, ewma, lev5], axis=2)
+
+
+def _trailing_ewma_rows(x: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray:
+    """`_trailing_ewma` of each row of x (the convolution row by row)."""
+    w = lam ** np.arange(EWMA_SPAN)
+    w /= w.sum()
+    out = np.full(x.shape, np.nan)
+    if x.shape[1] >= EWMA_SPAN:
+        zeroed = np.nan_to_num(x)
+        full = np.stack([np.convolve(row, w)[EWMA_SPAN - 1 : x.shape[1]] for row in zeroed])
+        bad = np.zeros((x.shape[0], x.shape[1] + 1), dtype=np.int64)
+        np.cumsum(~np.isfinite(x), axis=1, out=bad[:, 1:])
+        out[:, EWMA_SPAN - 1 :] = np.where(
+            bad[:, EWMA_SPAN:] - bad[:, :-EWMA_SPAN] == 0, full, np.nan
+        )
     return out
 
 

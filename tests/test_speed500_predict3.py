@@ -178,3 +178,72 @@ def _ohlc(n: int) -> pd.DataFrame:
         {"open": close, "high": close * 1.01, "low": close * 0.99, "close": close},
         index=pd.bdate_range("2023-01-02", periods=n, name="date"),
     )
+
+
+def _same_sessions(n: int, symbols: int = 5) -> list[pd.DataFrame]:
+    from tests.test_speed500 import _bars
+
+    out = [_bars(n, seed=10 * n + i) for i in range(symbols)]
+    for b in out[1:]:
+        b.index = out[0].index
+    if n > 60 and symbols > 3:
+        out[2].iloc[40:44, 0] = np.nan  # opens missing: those days' proxy is the return
+        out[3].iloc[n - 3, 3] = out[3].iloc[n - 4, 3]  # an unchanged close near the end
+    return out
+
+
+def test_forecasts_of_many_symbols_equal_each_symbols_old_forecast():
+    """`forecasts_at_end` computes the arrays of all the symbols on the same sessions at
+    once (a row each); each symbol's forecasts must be what the old one-symbol path (with
+    the rise factor's forecast recomputed from the shorter bars) gave, bit for bit, at the
+    lengths where a branch changes, with and without exog."""
+    from tests.test_speed500 import _old_forecast_at_end
+
+    for n in (8, 21, 26, 121, 125, 126, 300):
+        group = _same_sessions(n)
+        exog = np.log(np.abs(np.random.default_rng(n).normal(4e-4, 1e-4, n)))
+        exog[: n // 4] = np.nan  # the regressor's history starts late
+        for ex, horizons, rise in (
+            (None, (1, 3, 5), True),
+            (exog, (5, 1), True),
+            (None, [3], False),
+        ):
+            got = volatility.forecasts_at_end(group, horizons, ex, rise)
+            old = [_old_forecast_at_end(b, horizons, ex, rise) for b in group]
+            assert repr(got) == repr(old), (n, horizons)
+    assert {f.model for f in got[0].values()} == {"har"}
+
+
+def test_forecasts_of_frames_on_other_sessions_or_columns_are_each_their_own():
+    from tests.test_speed500 import _old_forecast_at_end
+
+    group = _same_sessions(300, symbols=3)
+    closes_only = group[1][["close"]]  # no range: its proxy is the squared return
+    shorter = group[2].iloc[:-10]
+    for frames in ([group[0], closes_only], [group[0], shorter, group[1]], [closes_only]):
+        got = volatility.forecasts_at_end(frames, (1, 3, 5))
+        assert repr(got) == repr([_old_forecast_at_end(b, (1, 3, 5)) for b in frames])
+
+
+def test_the_row_helpers_equal_the_one_symbol_helpers_row_by_row():
+    v = volatility
+    group = _same_sessions(300)
+    r, r2, rv = v._returns_rows(group)
+    pre_rv = v._prefix_rows(rv)
+    month = v._trailing_mean_rows(rv, 22, pre_rv)
+    x = v._har_matrix_rows(rv, r, r2, pre_rv, month)
+    for s, bars in enumerate(group):
+        _, r_s, r2_s, rv_s = v._returns(bars)
+        for got, old in (
+            (r[s], r_s),
+            (r2[s], r2_s),
+            (rv[s], rv_s),
+            (x[s], v._har_matrix(rv_s, r_s)),
+        ):
+            assert got.tobytes() == old.tobytes()
+        for h in (1, 3, 5):
+            assert (
+                v._har_target_rows(rv, h, pre_rv, month)[s].tobytes()
+                == v.har_target(rv_s, h).tobytes()
+            )
+    assert np.isnan(rv[2, 40:44]).sum() == 0 and rv[2, 41] == r2[2, 41]

@@ -110,6 +110,10 @@ def analyze_many(
         )
         labels, trend, vol = states(close, **thresholds)
         votes = signals.votes(close, labels)
+        # the variance forecasts of the symbols on these sessions, their arrays computed
+        # once for all of them (one exog: it depends on the sessions only)
+        exog = _vix_exog(vix_values, usable[syms[0]])
+        vols_at_end = volatility.forecasts_at_end([usable[s] for s in syms], horizons, exog)
         keep = slice(-REGIME_ROWS, None)
         trends, vols, dates = trend.to_numpy()[keep], vol.to_numpy()[keep], idx[keep]
         for j, sym in enumerate(syms):
@@ -123,9 +127,9 @@ def analyze_many(
                 horizons,
                 regimes,
                 {k: v[-1, j] for k, v in votes.items()},
-                vix_values,
                 # the last row of `regimes`, read from the arrays (not a row of the frame)
                 (labels[-1, j], trends[-1, j], vols[-1, j]),
+                vols_at_end[j],
             )
     return {s: out[s] for s in bars if s in out}, errors
 
@@ -136,10 +140,11 @@ def _one(
     horizons: list[int],
     regimes: pd.DataFrame,
     votes: dict[str, float],
-    vix_values: pd.Series | None,
     last: tuple[object, float, float],
+    forecasts: dict[int, VolForecast],
 ) -> Analysis:
-    """`last`: the last row of `regimes` (regime, trend, volatility)."""
+    """`last`: the last row of `regimes` (regime, trend, volatility); `forecasts`: the variance
+    forecasts at the last bar (`volatility.forecast_at_end`)."""
     close = bars["close"].to_numpy(float)
     logc = np.log(close)
     sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
@@ -167,7 +172,7 @@ def _one(
         majority=majority,
         baseline_rate=rate,
         flat_band=flat_band,
-        vol=volatility.forecast_at_end(bars, horizons, _vix_exog(vix_values, bars)),
+        vol=forecasts,
         regimes=regimes,
     )
 
