@@ -21,7 +21,7 @@ times from a serial local run give a projection for N workers.
 Usage:
   python bench/bench_scale.py home [--symbols 500] [--years 20] [--kinds K,K] [--epochs N]
   (default: the default model set and epochs of [models])
-  python bench/bench_scale.py wait HOME --as-of DATE [--old DIR] [--rounds 3]
+  python bench/bench_scale.py wait HOME --as-of DATE [--old DIR] [--rounds 3] [--stage predict]
   python bench/bench_scale.py backtest [--symbols 20] [--years 8] [--kinds xgboost,markov]
 """
 
@@ -232,7 +232,8 @@ def bench_wait(args: argparse.Namespace) -> None:
     codes = {"new": None, "old": args.old} if args.old else {"new": None}
     figures: dict[tuple[str, str], list[dict[str, float]]] = {}
     same: dict[str, bool] = {}
-    for stage_name in ("predict", "report", "dashboard"):
+    stages = [args.stage] if args.stage else list(WAIT_TARGETS)  # --stage: that one alone
+    for stage_name in stages:
         outputs: dict[str, str] = {}
         for r in range(args.rounds):
             for which, code in codes.items():  # alternately, on a fresh copy of the same home
@@ -260,7 +261,8 @@ def bench_wait(args: argparse.Namespace) -> None:
         same[stage_name] = len(set(outputs.values())) == 1
     shutil.rmtree(work)
     print(f"wait: {source}, as of {args.as_of}, medians of {args.rounds} alternating runs")
-    for stage_name, target in WAIT_TARGETS.items():
+    for stage_name in stages:
+        target = WAIT_TARGETS[stage_name]
         key = "paint" if stage_name == "dashboard" else "wall"
         line = []
         for which in codes:
@@ -365,7 +367,7 @@ def main() -> int:
     ap.add_argument("--old", help="wait: another checkout to run alternately (the old code)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--as-of", help="wait: the cycle's session (default: the latest bars)")
-    ap.add_argument("--stage", choices=list(WAIT_TARGETS))
+    ap.add_argument("--stage", choices=list(WAIT_TARGETS), help="stage; wait: that stage alone")
     ap.add_argument("--out")
     ap.add_argument("--symbols", type=int)
     ap.add_argument("--years", type=int)

@@ -247,3 +247,41 @@ def test_the_row_helpers_equal_the_one_symbol_helpers_row_by_row():
                 == v.har_target(rv_s, h).tobytes()
             )
     assert np.isnan(rv[2, 40:44]).sum() == 0 and rv[2, 41] == r2[2, 41]
+
+
+def _old_moves(close: np.ndarray, h: int) -> tuple:
+    """What `analyze._one` computed per symbol and horizon before (sigma, drift, FLAT band,
+    majority, last move, baseline rate)."""
+    from assistant.cycle.analyze import SIGMA_WINDOW
+    from models import outcomes
+
+    logc = np.log(close)
+    r = logc[h:] - logc[:-h]
+    sigma = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
+    drift = float(np.mean(r[-SIGMA_WINDOW:])) if len(r) else 0.0
+    band, majority, last = outcomes.at_end(close, h)
+    return sigma, drift, band, majority, last, outcomes.baseline_rate(close, h)
+
+
+@pytest.mark.parametrize("n", [3, 8, 21, 22, 60, 300])
+def test_moves_of_all_rows_equal_each_symbols_own(n):
+    from assistant.cycle import analyze as az
+
+    rng = np.random.default_rng(n)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, (6, n)), axis=1))
+    close[1, n // 2] = np.nan  # a gap: the moves over it are unknown
+    close[2, :] = 40.0  # never moves: no majority, every move flat
+    close[3, -1] = close[3, -2]  # the last move is flat
+    close[4, : n - 1] = np.nan  # one known close: no move known
+    close[5, -1] = np.nan
+    # the closes of a sessions group: columns of a dates x symbols frame, as analyze_many has them
+    wide = np.column_stack(list(close))
+    with np.errstate(invalid="ignore"):
+        got = az._moves_at_end(np.log(np.ascontiguousarray(wide.T)), [1, 3, 5])
+    for h in (1, 3, 5):
+        for j in range(6):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                old = _old_moves(wide[:, j], h)
+            new = tuple(float(a[j]) for a in got[h])
+            assert repr(new) == repr(tuple(float(x) for x in old)), (h, j)
+            assert int(got[h][3][j]) == old[3] and int(got[h][4][j]) == old[4]

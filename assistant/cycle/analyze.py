@@ -114,6 +114,7 @@ def analyze_many(
         # once for all of them (one exog: it depends on the sessions only)
         exog = _vix_exog(vix_values, usable[syms[0]])
         vols_at_end = volatility.forecasts_at_end([usable[s] for s in syms], horizons, exog)
+        moves = _moves_at_end(np.log(np.ascontiguousarray(close.to_numpy().T)), horizons)
         keep = slice(-REGIME_ROWS, None)
         trends, vols, dates = trend.to_numpy()[keep], vol.to_numpy()[keep], idx[keep]
         for j, sym in enumerate(syms):
@@ -130,6 +131,7 @@ def analyze_many(
                 # the last row of `regimes`, read from the arrays (not a row of the frame)
                 (labels[-1, j], trends[-1, j], vols[-1, j]),
                 vols_at_end[j],
+                {h: [float(a[j]) for a in per_h] for h, per_h in moves.items()},
             )
     return {s: out[s] for s in bars if s in out}, errors
 
@@ -142,20 +144,17 @@ def _one(
     votes: dict[str, float],
     last: tuple[object, float, float],
     forecasts: dict[int, VolForecast],
+    moves: dict[int, list[float]],
 ) -> Analysis:
     """`last`: the last row of `regimes` (regime, trend, volatility); `forecasts`: the variance
-    forecasts at the last bar (`volatility.forecast_at_end`)."""
+    forecasts at the last bar (`volatility.forecast_at_end`); `moves`: per horizon, the
+    symbol's entries of `_moves_at_end`."""
     close = bars["close"].to_numpy(float)
-    logc = np.log(close)
     sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
     rate: dict[int, float] = {}
     for h in horizons:
-        r = logc[h:] - logc[:-h]
-        s = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
-        sigma[h] = s
-        drift[h] = float(np.mean(r[-SIGMA_WINDOW:])) if len(r) else 0.0
-        band, majority[h], last_move[h] = outcomes.at_end(close, h)
-        rate[h] = outcomes.baseline_rate(close, h)
+        sigma[h], drift[h], band, up, move, rate[h] = moves[h]
+        majority[h], last_move[h] = int(up), int(move)
         flat_band[h] = band if np.isfinite(band) else 0.0
     regime, trend, vol = last
     return Analysis(
@@ -175,6 +174,21 @@ def _one(
         vol=forecasts,
         regimes=regimes,
     )
+
+
+def _moves_at_end(logc: np.ndarray, horizons: list[int]) -> dict[int, tuple[np.ndarray, ...]]:
+    """Per horizon, for each row of `logc` (a symbol's log closes, a row each): the std and
+    mean of its last SIGMA_WINDOW h-session log returns, then `outcomes.at_end_rows` (FLAT
+    band, causal majority, last move, baseline rate)."""
+    out: dict[int, tuple[np.ndarray, ...]] = {}
+    for h in horizons:
+        r = logc[:, h:] - logc[:, :-h]
+        tail = r[:, -SIGMA_WINDOW:]
+        n = r.shape[1]
+        sigma: np.ndarray = np.std(tail, axis=1, ddof=1) if n > 2 else np.zeros(len(logc))
+        drift: np.ndarray = np.mean(tail, axis=1) if n else np.zeros(len(logc))
+        out[h] = (sigma, drift, *outcomes.at_end_rows(logc, h))
+    return out
 
 
 def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | None:
