@@ -285,3 +285,53 @@ def test_moves_of_all_rows_equal_each_symbols_own(n):
             new = tuple(float(a[j]) for a in got[h])
             assert repr(new) == repr(tuple(float(x) for x in old)), (h, j)
             assert int(got[h][3][j]) == old[3] and int(got[h][4][j]) == old[4]
+
+
+def _old_load_many(db, symbols, *, start=None, end=None, final_only=False):
+    """store.bars.load_many as it was: a list and a tuple slice per row."""
+    from store.bars import BAR_COLUMNS
+    from store.db import date_range
+
+    sql = "SELECT symbol, date, " + ", ".join(BAR_COLUMNS) + " FROM bars WHERE symbol IN ("
+    sql += ",".join("?" * len(symbols)) + ")" + (" AND provisional = 0" if final_only else "")
+    bounds, params = date_range(start, end)
+    rows = db.execute(sql + bounds + " ORDER BY symbol, date", [*symbols, *params]).fetchall()
+    if not rows:
+        return {}
+    syms = np.array([r[0] for r in rows], dtype=object)
+    index = pd.DatetimeIndex(pd.to_datetime([r[1] for r in rows]), name="date")
+    values = np.array([r[2:] for r in rows], dtype=float)
+    frame = pd.DataFrame(values, index=index, columns=BAR_COLUMNS)
+    frame["provisional"] = frame["provisional"].astype(int)
+    frame["flagged"] = frame["flagged"].astype(int)
+    edges = np.flatnonzero(syms[1:] != syms[:-1]) + 1
+    starts, stops = np.r_[0, edges], np.r_[edges, len(rows)]
+    return {str(syms[a]): frame.iloc[a:b] for a, b in zip(starts, stops, strict=True)}
+
+
+def test_load_many_gives_the_frames_it_gave(db):
+    from assistant.ingest.sources.synthetic import synthetic_bars
+    from store import bars as bar_store
+    from store import symbols
+    from store.db import immediate
+
+    names = ["AAA", "BBB", "CCC", "DDD"]
+    symbols.add(db, names, "synthetic")
+    with immediate(db):
+        for i, name in enumerate(names):
+            part = synthetic_bars(40 + 7 * i, seed=i)
+            part["provisional"] = 0
+            part["flagged"] = 0
+            part.iloc[-2:, part.columns.get_loc("provisional")] = 1
+            part.iloc[5, part.columns.get_loc("flagged")] = 1
+            part.iloc[6, part.columns.get_loc("volume")] = 0.0
+            bar_store.upsert(db, name, part, "synthetic")
+    for kwargs in ({}, {"final_only": True}, {"start": "2010-01-20", "end": date(2010, 2, 20)}):
+        for wanted in (names, ["CCC", "AAA"], ["DDD"]):
+            got = bar_store.load_many(db, wanted, **kwargs)
+            old = _old_load_many(db, wanted, **kwargs)
+            assert list(got) == list(old) and got
+            for sym in old:
+                pd.testing.assert_frame_equal(got[sym], old[sym], check_exact=True)
+                assert got[sym].to_numpy().tobytes() == old[sym].to_numpy().tobytes()
+    assert bar_store.load_many(db, ["AAA"], start="2030-01-01") == {}
