@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import volatility
+from models import regime, volatility
 
 
 def _design(rng: np.random.Generator, m: int, k: int, smallest: float) -> np.ndarray:
@@ -123,11 +123,10 @@ def test_decided_calls_equal_the_calls_replaced_with_rank_and_context(home):
     assert {c.symbol for c in got if c.context} == {"AAA", "BBB"}
 
 
-def _old_regime_rows(a, after):
-    """analyze.regime_rows as it was (no early return)."""
+def _old_regime_rows(a, frame, after):
+    """analyze.regime_rows as it was (no early return; the regimes a frame)."""
     from store import regimes as regime_store
 
-    frame = a.regimes
     dates = pd.DatetimeIndex(frame.index)
     start = 0 if after is None else int(dates.searchsorted(pd.Timestamp(after), side="right"))
     trend = frame["trend"].to_numpy(float)[start:]
@@ -161,14 +160,37 @@ def test_regime_rows_equal_the_old_rows_after_any_stored_date():
     base = az.analyze(
         "AAA", _ohlc(300), [1], {"bull_trend": 0.02, "bear_trend": -0.02, "volatile": 0.4}
     )
+    # the analysis' regimes are the frame analyze_many built before, from the same arrays
+    close = _ohlc(300)[["close"]].rename(columns={"close": 0})
+    labels, trend, vol = regime.states(close, bull_trend=0.02, bear_trend=-0.02, volatile=0.4)
+    keep = slice(-az.REGIME_ROWS, None)
+    old = pd.DataFrame(
+        {
+            "regime": labels[keep, 0],
+            "trend": trend.to_numpy()[keep, 0],
+            "volatility": vol.to_numpy()[keep, 0],
+        },
+        index=close.index[keep],
+    )
+    pd.testing.assert_frame_equal(base.regimes.frame(), old, check_exact=True)
+    histories = []
     for regimes in (frame, frame.iloc[:0], frame.iloc[:1]):
-        a = replace(base, regimes=regimes)
+        history = az.RegimeHistory(
+            pd.DatetimeIndex(regimes.index),
+            regimes["regime"].to_numpy(dtype=str),  # as the labels come: a numpy str array
+            regimes["trend"].to_numpy(),
+            regimes["volatility"].to_numpy(),
+        )
+        assert history.frame().equals(regimes) and len(history) == len(regimes)
+        a = replace(base, regimes=history)
+        histories.append(a)
         afters = [None, "2023-12-29", "2024-01-01", "2024-01-15", "2024-01-16", "2024-02-08"]
         afters += ["2024-02-09", "2024-02-12", "2030-01-01"]
         for after in afters:
             got = az.regime_rows(a, after)
-            assert repr(got) == repr(_old_regime_rows(a, after)), (len(regimes), after)
-    assert len(az.regime_rows(replace(base, regimes=frame), "2024-02-08")) == 1
+            assert repr(got) == repr(_old_regime_rows(a, regimes, after)), (len(regimes), after)
+            assert all(type(r.regime) is str for r in got)
+    assert len(az.regime_rows(histories[0], "2024-02-08")) == 1
 
 
 def _ohlc(n: int) -> pd.DataFrame:

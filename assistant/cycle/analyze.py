@@ -29,6 +29,27 @@ MIN_SESSIONS = 60
 REGIME_ROWS = 260  # sessions of regime history an analysis carries (for the store)
 
 
+@dataclass(frozen=True, eq=False)
+class RegimeHistory:
+    """One symbol's regime, trend and volatility over its last REGIME_ROWS sessions (for the
+    store), as the arrays they were computed in: a cycle of 500 symbols builds no frames."""
+
+    dates: pd.DatetimeIndex
+    regime: np.ndarray
+    trend: np.ndarray
+    volatility: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    def frame(self) -> pd.DataFrame:
+        """A frame of them (columns regime, trend, volatility) on the dates."""
+        return pd.DataFrame(
+            {"regime": self.regime, "trend": self.trend, "volatility": self.volatility},
+            index=self.dates,
+        )
+
+
 @dataclass(frozen=True)
 class Analysis:
     symbol: str
@@ -45,7 +66,7 @@ class Analysis:
     baseline_rate: dict[int, float]  # the stronger baseline's hit rate known at as_of
     flat_band: dict[int, float]  # the outcome rules' FLAT band at as_of
     vol: dict[int, VolForecast]  # h-session variance forecast and its baselines
-    regimes: pd.DataFrame  # the last REGIME_ROWS sessions' regimes (for the store)
+    regimes: RegimeHistory  # the last REGIME_ROWS sessions' regimes (for the store)
 
 
 def regime_thresholds(settings: Settings) -> dict[str, float]:
@@ -116,12 +137,10 @@ def analyze_many(
         vols_at_end = volatility.forecasts_at_end([usable[s] for s in syms], horizons, exog)
         moves = _moves_at_end(np.log(np.ascontiguousarray(close.to_numpy().T)), horizons)
         keep = slice(-REGIME_ROWS, None)
-        trends, vols, dates = trend.to_numpy()[keep], vol.to_numpy()[keep], idx[keep]
+        trends, vols = trend.to_numpy()[keep], vol.to_numpy()[keep]
+        dates = pd.DatetimeIndex(idx[keep])
         for j, sym in enumerate(syms):
-            regimes = pd.DataFrame(
-                {"regime": labels[keep, j], "trend": trends[:, j], "volatility": vols[:, j]},
-                index=dates,
-            )
+            regimes = RegimeHistory(dates, labels[keep, j], trends[:, j], vols[:, j])
             out[sym] = _one(
                 sym,
                 usable[sym],
@@ -140,7 +159,7 @@ def _one(
     symbol: str,
     bars: pd.DataFrame,
     horizons: list[int],
-    regimes: pd.DataFrame,
+    regimes: RegimeHistory,
     votes: dict[str, float],
     last: tuple[object, float, float],
     forecasts: dict[int, VolForecast],
@@ -200,15 +219,13 @@ def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | 
 
 def regime_rows(a: Analysis, after: str | None) -> list[regime_store.RegimeRow]:
     """Regime history rows newer than `after` (at most the last REGIME_ROWS sessions)."""
-    frame = a.regimes
-    dates = (
-        frame.index if isinstance(frame.index, pd.DatetimeIndex) else pd.DatetimeIndex(frame.index)
-    )
+    history = a.regimes
+    dates = history.dates
     if not len(dates) or (after is not None and dates[-1] <= pd.Timestamp(after)):
         return []  # nothing newer than the store has (a cycle run again on the same day)
     start = 0 if after is None else int(dates.searchsorted(pd.Timestamp(after), side="right"))
-    trend = frame["trend"].to_numpy(float)[start:]
-    vol = frame["volatility"].to_numpy(float)[start:]
+    trend = np.asarray(history.trend, dtype=float)[start:]
+    vol = np.asarray(history.volatility, dtype=float)[start:]
     return [
         regime_store.RegimeRow(
             symbol=a.symbol,
@@ -218,6 +235,6 @@ def regime_rows(a: Analysis, after: str | None) -> list[regime_store.RegimeRow]:
             volatility=None if v != v else float(v),
         )
         for d, g, t, v in zip(
-            dates[start:].date, frame["regime"].to_numpy()[start:], trend, vol, strict=True
+            dates[start:].date, history.regime[start:].tolist(), trend, vol, strict=True
         )
     ]
