@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from numpy.linalg import _umath_linalg
 
+from models.indicators import columns_of
+
 Closes = TypeVar("Closes", pd.Series, pd.DataFrame)  # one symbol's closes, or dates x symbols
 
 EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/ratio finite
@@ -529,8 +531,12 @@ def _returns_rows(bars: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, np.
     """`_returns` of each of `bars` (same length), a row each: (log returns, their squares,
     daily realized variance)."""
 
+    names = ["close", "low", "high", "open"] if _has_range(bars[0]) else ["close"]
+    arrays = [columns_of(b, names) for b in bars]  # one conversion a frame
+
     def rows(col: str) -> np.ndarray:
-        return np.stack([b[col].to_numpy(float) for b in bars])
+        k = names.index(col)
+        return np.stack([a[k] for a in arrays])
 
     logc = np.log(rows("close"))
     r = np.empty(logc.shape)

@@ -357,3 +357,21 @@ def test_load_many_gives_the_frames_it_gave(db):
                 pd.testing.assert_frame_equal(got[sym], old[sym], check_exact=True)
                 assert got[sym].to_numpy().tobytes() == old[sym].to_numpy().tobytes()
     assert bar_store.load_many(db, ["AAA"], start="2030-01-01") == {}
+
+
+def test_columns_of_a_frame_are_its_columns_as_float_arrays():
+    from models import indicators
+
+    bars = _ohlc(50)
+    bars["volume"] = np.arange(50.0)
+    bars["provisional"] = np.zeros(50, dtype=int)
+    bars.iloc[7, 1] = np.nan
+    text = bars.assign(source="synthetic")  # a column that does not convert to float
+    for frame in (bars, text, bars.iloc[10:20], bars[["close"]]):
+        names = ["close", "high", "low", "open"] if "open" in frame else ["close"]
+        got = indicators.columns_of(frame, names)
+        for name, values in zip(names, got, strict=True):
+            assert values.tobytes() == frame[name].to_numpy(dtype=float).tobytes()
+            assert values.dtype == np.float64
+    with pytest.raises(KeyError):
+        indicators.columns_of(bars, ["close", "nope"])
