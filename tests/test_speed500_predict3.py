@@ -375,3 +375,20 @@ def test_columns_of_a_frame_are_its_columns_as_float_arrays():
             assert values.dtype == np.float64
     with pytest.raises(KeyError):
         indicators.columns_of(bars, ["close", "nope"])
+
+
+def test_bars_through_a_date_are_the_frame_loc_up_to_it():
+    from assistant.modeling.serving import _through
+
+    bars = _ohlc(40)
+    last = bars.index[-1]
+    for as_of in (
+        last,
+        last + pd.Timedelta(days=3),
+        bars.index[20],
+        bars.index[0] - pd.Timedelta(days=1),
+    ):
+        for frame in (bars, bars.iloc[:0], bars.iloc[5:30]):
+            got, old = _through(frame, as_of), frame.loc[:as_of]
+            pd.testing.assert_frame_equal(got, old, check_exact=True, check_freq=False)
+    assert len(_through(bars, bars.index[20])) == 21
