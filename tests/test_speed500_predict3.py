@@ -392,3 +392,30 @@ def test_bars_through_a_date_are_the_frame_loc_up_to_it():
             got, old = _through(frame, as_of), frame.loc[:as_of]
             pd.testing.assert_frame_equal(got, old, check_exact=True, check_freq=False)
     assert len(_through(bars, bars.index[20])) == 21
+
+
+def test_a_call_already_in_the_ledger_is_left_as_it_was_and_new_ones_go_in(home):
+    """`write_cycle` no longer builds the rows of calls the ledger already has; the ledger
+    must be what inserting them all (INSERT OR IGNORE) left: the stored calls unchanged,
+    the new ones added."""
+    from assistant.cycle import run
+    from store import predictions as ledger
+    from tests.cycle_fixture import synthetic_home
+
+    db, settings = synthetic_home(home, names=("AAA", "BBB"))
+    writes = run.decide(run.read_cycle(db, home, settings, as_of=date(2024, 3, 28)))
+    first = [(c, p) for c, p in writes.calls if c.symbol == "AAA"]
+    assert run.write_cycle(db, replace(writes, calls=first)) == set()
+    stored = {r["id"]: r for r in ledger.listing(db)}
+    moved = [(replace(c, base_price=c.base_price + 1.0), p) for c, p in writes.calls]
+    known = run.write_cycle(db, replace(writes, calls=moved))
+    assert known == {(c.symbol, c.as_of, c.horizon, c.model_version) for c, _ in first}
+    after = {r["id"]: r for r in ledger.listing(db)}
+    assert {i: after[i] for i in stored} == stored  # the stored calls as they were
+    new = [r for i, r in after.items() if i not in stored]
+    assert sorted((r["symbol"], r["horizon"]) for r in new) == sorted(
+        (c.symbol, c.horizon) for c, _ in writes.calls if c.symbol == "BBB"
+    )
+    assert {r["base_price"] for r in new} == {
+        c.base_price + 1.0 for c, _ in writes.calls if c.symbol == "BBB"
+    }

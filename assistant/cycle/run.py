@@ -275,7 +275,16 @@ def write_cycle(db: sqlite_utils.Database, writes: CycleWrites) -> set[CallKey]:
     made_at = utcnow()
     with immediate(db):
         known = ledger.keys_made_on(db, sorted({c.as_of for c, _ in writes.calls}))
-        ledger.insert_many(db, (_row(c, p, made_at) for c, p in writes.calls))
+        # a call already in the ledger is left as it was (INSERT OR IGNORE): its row is not
+        # even built (a cycle run again on the same day rebuilds none of its 1,500)
+        ledger.insert_many(
+            db,
+            (
+                _row(c, p, made_at)
+                for c, p in writes.calls
+                if (c.symbol, c.as_of, c.horizon, c.model_version) not in known
+            ),
+        )
         last = regime_store.last_dates(db)
         regime_store.upsert_many(
             db, [r for a in writes.analyses for r in az.regime_rows(a, last.get(a.symbol))]
