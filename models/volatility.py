@@ -24,7 +24,11 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-from numpy.linalg import _umath_linalg
+
+try:  # numpy's own LAPACK gufuncs (private: `_lstsq` falls back to np.linalg.lstsq without)
+    from numpy.linalg import _umath_linalg
+except ImportError:  # pragma: no cover
+    _umath_linalg = None  # type: ignore[assignment]
 
 from models.indicators import columns_of
 
@@ -633,6 +637,9 @@ def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """np.linalg.lstsq(a, b, rcond=None)[0] for a float (m, k) `a` with m >= 1 and a 1-D
     `b`: numpy's own LAPACK call (gelsd, the same gufunc) without the wrapper's checks and
     conversions (~15 us of its ~65 on a cycle's fit; 3,000 fits a cycle)."""
+    if _umath_linalg is None:
+        solved: np.ndarray = np.linalg.lstsq(a, b, rcond=None)[0]
+        return solved
     with np.errstate(
         call=_lstsq_failed, invalid="call", over="ignore", divide="ignore", under="ignore"
     ):

@@ -419,3 +419,10 @@ def test_a_call_already_in_the_ledger_is_left_as_it_was_and_new_ones_go_in(home)
     assert {r["base_price"] for r in new} == {
         c.base_price + 1.0 for c, _ in writes.calls if c.symbol == "BBB"
     }
+
+
+def test_lstsq_without_numpys_private_gufuncs_is_numpys_lstsq(monkeypatch):
+    rng = np.random.default_rng(3)
+    a, b = _design(rng, 80, 8, 1e-13), rng.standard_normal(80)
+    monkeypatch.setattr(volatility, "_umath_linalg", None)
+    assert volatility._lstsq(a, b).tobytes() == np.linalg.lstsq(a, b, rcond=None)[0].tobytes()
