@@ -97,6 +97,20 @@ def sma(x: Frame, n: int) -> Frame:
     return rolling(x, n, "mean", n)
 
 
+def columns_of(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
+    """`frame[name].to_numpy(dtype=float)` for each of `names`, read from one conversion of
+    the frame (a bars frame: every column numeric) instead of a Series per column (a cycle
+    reads ~5,000 columns of 500 frames); a frame that will not convert is read per column."""
+    columns = frame.columns.tolist()
+    if len(set(columns)) < len(columns) or not set(names) <= set(columns):
+        return [frame[n].to_numpy(dtype=float) for n in names]
+    try:
+        values = frame.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        return [frame[n].to_numpy(dtype=float) for n in names]
+    return [values[:, columns.index(n)] for n in names]
+
+
 def ema(x: Frame, n: int) -> Frame:
     return x.ewm(span=n, adjust=False, min_periods=n).mean()
 

@@ -273,9 +273,12 @@ def load_many(
     rows = db.execute(sql + bounds + " ORDER BY symbol, date", [*symbols, *params]).fetchall()
     if not rows:
         return {}
-    syms = np.array([r[0] for r in rows], dtype=object)
-    index = pd.DatetimeIndex(pd.to_datetime([r[1] for r in rows]), name="date")
-    values = np.array([r[2:] for r in rows], dtype=float)
+    # one object array of the rows, its columns taken from it (was a list and a tuple
+    # slice per row: ~0.1 s of a 500-symbol cycle's 286,000 rows)
+    table = np.array(rows, dtype=object)
+    syms = table[:, 0]
+    index = pd.DatetimeIndex(pd.to_datetime(table[:, 1].tolist()), name="date")
+    values = table[:, 2:].astype(float)
     frame = pd.DataFrame(values, index=index, columns=BAR_COLUMNS)
     frame["provisional"] = frame["provisional"].astype(int)
     frame["flagged"] = frame["flagged"].astype(int)

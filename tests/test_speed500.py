@@ -92,6 +92,23 @@ def test_realized_vars_of_a_frame_equal_each_column_alone():
             np.testing.assert_array_equal(wide[h][sym].to_numpy(), alone[h].to_numpy())
 
 
+def _old_har_at_end(x, rv, r2, h, min_rows=50):
+    """volatility._har_at_end as it was: each fit's target, realized variance and rows from
+    its own running sums, solved by np.linalg.lstsq."""
+    v = volatility
+    n = len(rv)
+    pre_rv, pre_r2 = v._prefix(rv), v._prefix(r2)
+    target = v.har_target(rv, h, pre_rv)
+    realized = np.full(n, np.nan)
+    if n > h:
+        realized[: n - h] = v._trailing_mean(r2, h, pre_r2)[h:] * h
+    mask = np.isfinite(x).all(axis=1) & np.isfinite(target) & np.isfinite(realized)
+    if mask.sum() < min_rows or not np.isfinite(x[-1]).all():
+        return None
+    coef, *_ = np.linalg.lstsq(x[mask], target[mask], rcond=None)
+    return v._fit_forecast(x, target, realized, np.flatnonzero(mask), coef, n - 1, h)
+
+
 def _old_forecast_at_end(bars, horizons, exog=None, rise=True):
     """forecast_at_end as it was: the rise factor's forecast recomputed from the shorter
     bars, every trailing mean from its own running sums."""
@@ -107,11 +124,11 @@ def _old_forecast_at_end(bars, horizons, exog=None, rise=True):
         ewma, trail = h * ewma1, h * trail1
         var, name = ewma, "ewma"
         if wide is not None:
-            pred = v._har_at_end(wide, rv, r2, int(h), v.MIN_HAR_SESSIONS)
+            pred = _old_har_at_end(wide, rv, r2, int(h), v.MIN_HAR_SESSIONS)
             if pred is not None and np.isfinite(pred) and pred > 0:
                 var, name = v._mixed(pred, ewma, int(h)), "har+x"  # with EWMA (issue 33)
         if feats is not None and name == "ewma":
-            pred = v._har_at_end(feats, rv, r2, int(h))
+            pred = _old_har_at_end(feats, rv, r2, int(h))
             if pred is not None and np.isfinite(pred) and pred > 0:
                 var, name = v._mixed(pred, ewma, int(h)), "har"
         if not np.isfinite(var) or var <= 0:
