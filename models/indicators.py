@@ -15,29 +15,6 @@ from pandas.api.indexers import BaseIndexer
 Frame = TypeVar("Frame", pd.Series, pd.DataFrame)
 
 
-class _Stacked(BaseIndexer):
-    """Window bounds of a trailing `window_size` window over `columns` series of `rows`
-    values laid end to end: each series' windows start at its own first value."""
-
-    def __init__(self, window_size: int, rows: int, columns: int) -> None:
-        super().__init__(window_size=window_size)
-        self.size, self.rows, self.columns = window_size, rows, columns
-
-    def get_window_bounds(
-        self,
-        num_values: int = 0,
-        min_periods: int | None = None,
-        center: bool | None = None,
-        closed: str | None = None,
-        step: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # pandas' own bounds for one series (FixedWindowIndexer), shifted for each
-        end = np.arange(1, self.rows + 1, dtype="int64")
-        start = np.clip(end - self.size, 0, self.rows)
-        offsets = np.arange(self.columns, dtype="int64")[:, None] * self.rows
-        return (start + offsets).ravel(), (end + offsets).ravel()
-
-
 class _Runs(BaseIndexer):
     """Window bounds of a trailing `window_size` window over series of any lengths laid end
     to end (`starts`: per row, where its series begins): each series' windows start at its
@@ -88,7 +65,8 @@ def rolling(x: Frame, n: int, how: str, min_periods: int, **kwargs: object) -> F
         return cast(Frame, getattr(x.rolling(n, min_periods=min_periods), how)(**kwargs))
     rows, columns = x.shape
     flat = pd.Series(x.to_numpy().T.ravel())
-    window = flat.rolling(_Stacked(n, rows, columns), min_periods=min_periods)
+    starts = np.repeat(np.arange(columns, dtype="int64") * rows, rows)  # each column's first
+    window = flat.rolling(_Runs(n, starts), min_periods=min_periods)
     out = getattr(window, how)(**kwargs).to_numpy().reshape(columns, rows).T
     return pd.DataFrame(out, index=x.index, columns=x.columns)
 

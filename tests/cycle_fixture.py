@@ -68,6 +68,7 @@ def add_call(
     confidence: float = 0.45,
     version: str = "signals-v1",
     probs=(0.3, 0.2, 0.5),
+    vol_sigma: float | None = None,  # None: the call does not feed the conformal ranges
 ) -> None:
     info = {
         "votes": votes or {},
@@ -90,7 +91,7 @@ def add_call(
         base * 1.02,
         base * 0.96,
         base * 1.04,
-        None,  # no volatility forecast: these calls do not feed the conformal ranges
+        vol_sigma,
         probs[2],
         probs[1],
         probs[0],

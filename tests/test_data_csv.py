@@ -277,8 +277,8 @@ def test_re_importing_a_split_adjusted_export_restates_the_pending_calls(tmp_pat
     """The user imports a fresh export after a 4-for-1 split: every stored close moves to a
     quarter, and so do the prices of the call pending on it (else verify scores the split
     as a 75% fall)."""
-    from store.predictions import CallRow, insert_many
     from tests.cli_fixture import run_cli
+    from tests.cycle_fixture import add_call
 
     home = tmp_path / "home"
     days = pd.bdate_range("2024-01-02", periods=60)
@@ -303,35 +303,7 @@ def test_re_importing_a_split_adjusted_export_restates_the_pending_calls(tmp_pat
     db = open_db(home)
     last = f"{days[-1]:%Y-%m-%d}"
     base = float(close[-1])
-    with db.conn:
-        insert_many(
-            db,
-            [
-                CallRow(
-                    "XYZ",
-                    last,
-                    1,
-                    "rules-v1",
-                    f"{last}T22:05:00Z",
-                    "2024-03-26",
-                    base,
-                    0.1,
-                    base * 1.001,
-                    base * 0.98,
-                    base * 1.02,
-                    base * 0.97,
-                    base * 1.03,
-                    0.01,
-                    0.5,
-                    0.1,
-                    0.4,
-                    "up",
-                    0.5,
-                    None,
-                    "{}",
-                )
-            ],
-        )
+    add_call(db, "XYZ", last, "2024-03-26", base=base)
     db.close()
     out = run_cli(home, "import", "--symbol", "XYZ", export(0.25))
     assert out.returncode == 0, out.stderr
@@ -339,4 +311,4 @@ def test_re_importing_a_split_adjusted_export_restates_the_pending_calls(tmp_pat
     db = open_db(home)
     row = db.execute("SELECT base_price, lower, upper95 FROM predictions").fetchone()
     db.close()
-    assert row == pytest.approx((base / 4, base * 0.98 / 4, base * 1.03 / 4))
+    assert row == pytest.approx((base / 4, base * 0.98 / 4, base * 1.04 / 4))

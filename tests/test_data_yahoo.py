@@ -384,7 +384,7 @@ def test_a_split_between_a_call_and_its_target_does_not_score_the_split_as_the_m
     to the weights, the calibration and the drift check. The pending call's prices are
     re-scaled with its history, so the call is scored on the move that happened."""
     from assistant.cycle.learn import verify
-    from store.predictions import CallRow, insert_many
+    from tests.cycle_fixture import add_call
 
     symbols.add(db, ["AAPL"], "yahoo")
     before = yahoo_frame("2023-03-01", "2024-03-07", base=400.0, adj=1.0)
@@ -393,35 +393,7 @@ def test_a_split_between_a_call_and_its_target_does_not_score_the_split_as_the_m
         collect(db, settings(), source=source(home, yf))
     base = float(bars.load(db, "AAPL")["close"].iloc[-1])
     assert base == before["Close"].iloc[-1]
-    with db.conn:
-        insert_many(
-            db,
-            [
-                CallRow(
-                    "AAPL",
-                    "2024-03-07",
-                    1,
-                    "rules-v1",
-                    "2024-03-07T22:05:00Z",
-                    "2024-03-08",
-                    base,
-                    0.5,
-                    base * 1.005,
-                    base * 0.98,
-                    base * 1.02,
-                    base * 0.97,
-                    base * 1.03,
-                    0.01,
-                    0.6,
-                    0.1,
-                    0.3,
-                    "up",
-                    0.6,
-                    "bullish",
-                    "{}",
-                )
-            ],
-        )
+    add_call(db, "AAPL", "2024-03-07", "2024-03-08", base=base)
     # the next session: 4-for-1 effective, the stock up 1 (pre-split) dollar on the day
     yf.answers["AAPL"] = _split_4_for_1(
         yahoo_frame("2023-03-01", "2024-03-08", base=400.0, adj=1.0), "2024-03-08"
@@ -449,7 +421,7 @@ def test_a_split_of_a_held_stock_leaves_the_paper_books_money_where_it_was(db, h
     book, and the next orders sized from that. The books now hold four times the shares at a
     quarter of the price: the same money."""
     from assistant.paper import step_session
-    from store.predictions import CallRow, insert_many
+    from tests.cycle_fixture import add_call
 
     symbols.add(db, ["AAPL"], "yahoo")
     whole = yahoo_frame("2023-03-01", "2024-03-11", base=400.0, adj=1.0)
@@ -462,35 +434,7 @@ def test_a_split_of_a_held_stock_leaves_the_paper_books_money_where_it_was(db, h
             [r] = collect(db, cfg, source=source(home, yf))
         base = float(bars.load(db, "AAPL")["close"].iloc[-1])
         target = str(pd.Timestamp(day) + pd.offsets.BDay(1))[:10]
-        with db.conn:
-            insert_many(
-                db,
-                [
-                    CallRow(
-                        "AAPL",
-                        day,
-                        1,
-                        "rules-v1",
-                        f"{day}T22:05:00Z",
-                        target,
-                        base,
-                        0.1,
-                        base * 1.001,
-                        base * 0.98,
-                        base * 1.02,
-                        base * 0.97,
-                        base * 1.03,
-                        0.01,
-                        0.5,
-                        0.1,
-                        0.4,
-                        "up",
-                        0.5,
-                        "bullish",
-                        "{}",
-                    )
-                ],
-            )
+        add_call(db, "AAPL", day, target, base=base, vol_sigma=0.01)
         step_session(db, cfg, as_of=pd.Timestamp(day).date())
         return r.message
 

@@ -228,20 +228,15 @@ def test_the_daemons_ranking_policy_orders_the_top_ranked_symbol(tmp_path) -> No
     assert [s for s, w in pending.items() if w] == [best]
 
 
-def test_sessions_the_daemon_missed_are_stepped_in_order_and_orders_fill_the_next_open(
-    tmp_path,
-) -> None:
-    """The daemon was stopped for three sessions: when it steps the newest again, the orders
-    decided at the last stepped close fill at the next session's open (not days later) and
-    every missed session is marked to market, in every book."""
-    from assistant.config import load as load_settings
-    from assistant.paper import step_session
+def _paper_home(tmp_path, config: str):
+    """A home with two symbols' calls (a volatility forecast each) and `config`: (home, the
+    open database, the sessions with h=1 calls, oldest first)."""
     from store.db import open_db
     from tests.tui_fixture import fill
 
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text('[paper]\npolicy = "long"\nhorizon = 1\n')
+    (home / "config.toml").write_text(config)
     db = open_db(home)
     fill(db, names=("AAPL", "MSFT"))
     with db.conn:
@@ -252,6 +247,19 @@ def test_sessions_the_daemon_missed_are_stepped_in_order_and_orders_fill_the_nex
             "SELECT DISTINCT as_of FROM predictions WHERE horizon = 1 ORDER BY as_of"
         ).fetchall()
     ]
+    return home, db, days
+
+
+def test_sessions_the_daemon_missed_are_stepped_in_order_and_orders_fill_the_next_open(
+    tmp_path,
+) -> None:
+    """The daemon was stopped for three sessions: when it steps the newest again, the orders
+    decided at the last stepped close fill at the next session's open (not days later) and
+    every missed session is marked to market, in every book."""
+    from assistant.config import load as load_settings
+    from assistant.paper import step_session
+
+    home, db, days = _paper_home(tmp_path, '[paper]\npolicy = "long"\nhorizon = 1\n')
     first, later = days[-10], days[-6]
     settings = load_settings(home)
     step_session(db, settings, as_of=session_date(first))
@@ -306,24 +314,10 @@ def test_a_change_of_the_paper_settings_starts_the_figures_anew_and_says_so(tmp_
 
     from assistant.config import load as load_settings
     from assistant.paper import step_session
-    from store.db import open_db
     from tests.cli_fixture import run_cli
-    from tests.tui_fixture import fill
 
-    home = tmp_path / "home"
-    home.mkdir()
+    home, db, days = _paper_home(tmp_path, '[paper]\npolicy = "long"\nband = 0.0\n')
     config = home / "config.toml"
-    config.write_text('[paper]\npolicy = "long"\nband = 0.0\n')
-    db = open_db(home)
-    fill(db, names=("AAPL", "MSFT"))
-    with db.conn:
-        db.execute("UPDATE predictions SET vol_sigma = 0.01")
-    days = [
-        r[0]
-        for r in db.execute(
-            "SELECT DISTINCT as_of FROM predictions WHERE horizon = 1 ORDER BY as_of"
-        ).fetchall()
-    ]
     for day in days[-12:-6]:
         step_session(db, load_settings(home), as_of=session_date(day))
     config.write_text('[paper]\npolicy = "volatility"\nband = 0.0\nvol_target = 0.3\n')
