@@ -64,6 +64,11 @@ class Schedule:
     drift_check_at: str = "17:30"
 
 
+# What [models] kinds may name: models.catalog.TRAINABLE and the ranking (a test keeps
+# them equal; importing the catalog here would load torch for every command).
+MODEL_KINDS = ("lstm", "gru", "transformer", "xgboost", "markov", "rules", "ranking")
+
+
 @dataclass(frozen=True)
 class Models:
     kinds: tuple[str, ...] = ("xgboost", "markov", "rules", "lstm", "gru", "transformer", "ranking")
@@ -335,8 +340,8 @@ RANGES: dict[tuple[str, str], Rule] = {
     ("schedule", "timezone"): (_zone, "an IANA time zone such as America/New_York"),
     ("schedule", "retrain_every_days"): _whole(1, 3660, "days"),
     ("models", "kinds"): (
-        lambda v: _distinct(v, str, bool),
-        "one or more distinct model kinds (`assistant train --help` lists them)",
+        lambda v: _distinct(v, str, lambda k: k in MODEL_KINDS),
+        "one or more distinct model kinds from " + ", ".join(MODEL_KINDS),
     ),
     ("models", "horizons"): (
         lambda v: _distinct(v, int, lambda h: 1 <= h <= MAX_HORIZON),

@@ -10,6 +10,8 @@ return, annualized as σ·√(252/h)). A consumer of the cycle's results, never 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -63,6 +65,38 @@ def direction_verdicts(db: sqlite_utils.Database, horizon: int, session: str) ->
 def policy_label(rules: paper.Rules, tilt: bool) -> str:
     """The label stored with each session of the paper book (`vocab.paper.policy_text`)."""
     return "volatility+tilt" if rules.policy == "volatility" and tilt else rules.policy
+
+
+def main_book(books: tuple[str, ...] | dict[str, object]) -> str:
+    """The book the account is: `paper`, or `hold` under the hold policy."""
+    return "paper" if "paper" in books else "hold"
+
+
+def settings_of(rules: paper.Rules) -> dict[str, object]:
+    """The [paper] settings that shape the books from one session to the next (cash only
+    starts an account)."""
+    return {k: v for k, v in dataclasses.asdict(rules).items() if k != "cash"}
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """The newest change of the [paper] settings within the stored history."""
+
+    base: str  # the last session stepped under the old settings: the figures start there
+    first: str  # the first session stepped under the new ones
+    what: list[str]  # "policy volatility -> calls", one per setting changed
+
+
+def last_settings_change(db: sqlite_utils.Database) -> SettingsChange | None:
+    """Where the settings last changed (sessions stepped before they were stored compare
+    with nothing)."""
+    book = main_book({b: None for b in ledger.latest(db)})
+    rows = ledger.settings_by_session(db, book)
+    for (base, old), (first, new) in reversed(list(itertools.pairwise(rows))):
+        if old is not None and new is not None and old != new:
+            what = [f"{k} {old.get(k)} -> {new.get(k)}" for k in new if old.get(k) != new[k]]
+            return SettingsChange(base, first, what)
+    return None
 
 
 def annualized(vol_sigma: pd.Series, horizon: int) -> pd.Series:
@@ -214,6 +248,8 @@ def _step_one(
         state: dict[str, object] = dict(account.to_dict())
         if book == "paper":
             state["policy"] = policy_label(rules, tilt)  # what the CLI and dashboard name
+        if book == main_book(books):  # a change of them starts the figures anew
+            state["settings"] = settings_of(rules)
         written[book] = {
             "cash": account.cash,
             "equity": day.equity,
@@ -236,8 +272,9 @@ def _step_one(
     return said
 
 
-def stored_books(db: sqlite_utils.Database) -> dict[str, paper.Book]:
-    """The daemon's books as `models.paper` reports them."""
+def stored_books(db: sqlite_utils.Database, since: str | None = None) -> dict[str, paper.Book]:
+    """The daemon's books as `models.paper` reports them; `since`: from the close of that
+    session on (its equity the base; costs, fills and round trips after it)."""
     rows = pd.DataFrame(ledger.history(db))
     out: dict[str, paper.Book] = {}
     if rows.empty:
@@ -245,6 +282,14 @@ def stored_books(db: sqlite_utils.Database) -> dict[str, paper.Book]:
     latest = ledger.latest(db)
     for book, g in rows.groupby("book", sort=False):
         g = g.sort_values("session")
+        fills = ledger.fills(db, str(book), limit=1_000_000)
+        trips = ledger.trips(db, str(book))
+        if since is not None:
+            g = g[g["session"] >= since]
+            after = g["session"] > since
+            g = g.assign(costs=g["costs"].where(after, 0.0), traded=g["traded"].where(after, 0.0))
+            fills = [f for f in fills if f["session"] > since]
+            trips = [t for t in trips if t["entry_session"] > since]
         # the first session of a book fills nothing (no orders yet): its equity is the cash
         equity = pd.Series(g["equity"].to_numpy(float), pd.to_datetime(g["session"]))
         acct = paper.Account.from_dict(latest[str(book)])
@@ -253,8 +298,8 @@ def stored_books(db: sqlite_utils.Database) -> dict[str, paper.Book]:
             equity,
             float(g["costs"].sum()),
             float(g["traded"].sum()),
-            ledger.fills(db, str(book), limit=1_000_000),
-            ledger.trips(db, str(book)),
+            fills,
+            trips,
             len(acct.positions),
             acct,
         )

@@ -13,6 +13,8 @@ dashboard paint (the first frame that shows the watchlist's rows with the snapsh
 `git worktree add /tmp/scale-old main`) alternately, `--rounds` times; medians against the
 targets (predict <= 1.5 s, report <= 1 s, paint <= 0.3 s), wall and CPU, the load average,
 and whether the old and new outputs (cycle calls, report JSON, dashboard snapshot) are identical.
+`--stage S` runs that stage alone; `--next-session` (predict) times the cycle of the session
+after `--as-of` (a day's new cycle) instead of the warm-up's cycle again.
 
 `backtest` mode: a 4-block walk-forward backtest run locally, then on a 2-worker
 `distributed.LocalCluster` (processes, 1 thread each); same results asserted. Per-task
@@ -21,7 +23,8 @@ times from a serial local run give a projection for N workers.
 Usage:
   python bench/bench_scale.py home [--symbols 500] [--years 20] [--kinds K,K] [--epochs N]
   (default: the default model set and epochs of [models])
-  python bench/bench_scale.py wait HOME --as-of DATE [--old DIR] [--rounds 3]
+  python bench/bench_scale.py wait HOME --as-of DATE [--old DIR] [--rounds 3] [--stage predict|report|dashboard]
+      [--next-session]
   python bench/bench_scale.py backtest [--symbols 20] [--years 8] [--kinds xgboost,markov]
 """
 
@@ -186,8 +189,12 @@ async def paint(home: Path) -> tuple[float, float, float]:
     return first[0], first[1], took
 
 
-def wait_stage(stage_name: str, home: Path, out: Path, as_of: date | None) -> dict[str, float]:
-    """One timed stage in this process on `home`; its output written to `out` as JSON."""
+def wait_stage(
+    stage_name: str, home: Path, out: Path, as_of: date | None, next_session: bool = False
+) -> dict[str, float]:
+    """One timed stage in this process on `home`; its output written to `out` as JSON.
+    `next_session` (predict): the timed cycle is as of the session after the warm-up's (a
+    day's new cycle: every call, regime and rank row new) instead of the warm-up's again."""
     import json
     from datetime import UTC, datetime
 
@@ -200,9 +207,15 @@ def wait_stage(stage_name: str, home: Path, out: Path, as_of: date | None) -> di
 
         serving.load_serving(db, home)
         run_cycle(db, home, settings, as_of=as_of)  # warm-up: imports, caches
+        timed = as_of
+        if next_session and as_of is not None:
+            after = db.execute(
+                "SELECT MIN(date) FROM bars WHERE date > ? AND provisional = 0", [str(as_of)]
+            ).fetchone()[0]
+            timed = iso_date(after) if after else as_of
 
         def fn() -> object:
-            return [c.to_dict() for c in run_cycle(db, home, settings, as_of=as_of)]
+            return [c.to_dict() for c in run_cycle(db, home, settings, as_of=timed)]
     elif stage_name == "report":
         from assistant.cycle import report as report_mod
 
@@ -232,7 +245,8 @@ def bench_wait(args: argparse.Namespace) -> None:
     codes = {"new": None, "old": args.old} if args.old else {"new": None}
     figures: dict[tuple[str, str], list[dict[str, float]]] = {}
     same: dict[str, bool] = {}
-    for stage_name in ("predict", "report", "dashboard"):
+    stages = [args.stage] if args.stage else list(WAIT_TARGETS)  # --stage: that one alone
+    for stage_name in stages:
         outputs: dict[str, str] = {}
         for r in range(args.rounds):
             for which, code in codes.items():  # alternately, on a fresh copy of the same home
@@ -242,6 +256,7 @@ def bench_wait(args: argparse.Namespace) -> None:
                 out = work / f"{stage_name}-{which}-{r}.json"
                 cmd = [sys.executable, __file__, "stage", str(home), "--stage", stage_name]
                 cmd += ["--out", str(out)] + (["--as-of", args.as_of] if args.as_of else [])
+                cmd += ["--next-session"] if args.next_session else []
                 got = json.loads(
                     subprocess.run(
                         cmd, capture_output=True, text=True, check=True, env=env
@@ -259,8 +274,10 @@ def bench_wait(args: argparse.Namespace) -> None:
                 shutil.rmtree(home)
         same[stage_name] = len(set(outputs.values())) == 1
     shutil.rmtree(work)
-    print(f"wait: {source}, as of {args.as_of}, medians of {args.rounds} alternating runs")
-    for stage_name, target in WAIT_TARGETS.items():
+    timed = " (timed: the next session's cycle)" if args.next_session else ""
+    print(f"wait: {source}, as of {args.as_of}{timed}, medians of {args.rounds} alternating runs")
+    for stage_name in stages:
+        target = WAIT_TARGETS[stage_name]
         key = "paint" if stage_name == "dashboard" else "wall"
         line = []
         for which in codes:
@@ -365,7 +382,13 @@ def main() -> int:
     ap.add_argument("--old", help="wait: another checkout to run alternately (the old code)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--as-of", help="wait: the cycle's session (default: the latest bars)")
-    ap.add_argument("--stage", choices=list(WAIT_TARGETS))
+    ap.add_argument("--stage", choices=list(WAIT_TARGETS), help="stage; wait: that stage alone")
+    ap.add_argument(
+        "--next-session",
+        action="store_true",
+        help="wait, predict: time the cycle of the session after --as-of (after a warm-up "
+        "cycle as of --as-of), a day's new cycle, not the same cycle again",
+    )
     ap.add_argument("--out")
     ap.add_argument("--symbols", type=int)
     ap.add_argument("--years", type=int)
@@ -386,6 +409,7 @@ def main() -> int:
             Path(args.home),
             Path(args.out),
             iso_date(args.as_of) if args.as_of else None,
+            args.next_session,
         )
         print(json.dumps(took))
         return 0

@@ -129,8 +129,12 @@ def _build_wide(
         values[...] = rows[len(rows) - keep :].T  # the last `keep` sessions
         values[np.isinf(values)] = np.nan
 
+    names = ["close", "high", "low", "volume"]
+    arrays = [ind.columns_of(b, names) for b in bars.values()]  # one conversion a frame
+
     def wide(col: str) -> pd.DataFrame:
-        data = np.column_stack([b[col].to_numpy(dtype=float) for b in bars.values()])
+        k = names.index(col)
+        data = np.column_stack([a[k] for a in arrays])
         return pd.DataFrame(data, index=index)
 
     close, high, low = wide("close"), wide("high"), wide("low")

@@ -165,6 +165,27 @@ def baseline_rate(close: np.ndarray, h: int) -> float:
     return max(int(np.sum(moves > 0)), int(np.sum(moves < 0))) / len(moves)
 
 
+def at_end_rows(logc: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`at_end` and `baseline_rate` for each row of `logc` (a symbol's log closes, a row
+    each, same length): (FLAT band, causal majority, last move, baseline rate) arrays, each
+    entry what the two give on that row's closes."""
+    r1 = np.diff(logc, axis=1)[:, -VOL_WINDOW:]
+    if r1.shape[1] == VOL_WINDOW:
+        width = FLAT_K * np.std(r1, axis=1, ddof=1) * np.sqrt(h)
+    else:
+        width = np.full(len(logc), np.nan)
+    moves = logc[:, h:] - logc[:, :-h]
+    ups, downs = np.sum(moves > 0, axis=1), np.sum(moves < 0, axis=1)
+    if moves.shape[1]:
+        last = np.where(np.isfinite(moves[:, -1]), np.sign(moves[:, -1]), 0.0).astype(int)
+    else:
+        last = np.zeros(len(logc), dtype=int)
+    known = np.sum(np.isfinite(moves), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(known > 0, np.maximum(ups, downs) / known, 0.5)
+    return width, np.where(ups >= downs, 1, -1), last, rate
+
+
 def hit_probability(probs: tuple[float, ...], call: str) -> float:
     """The probability that a directional call hits, from its forecast alone (before
     realized outcomes calibrate it): P(its class) plus half of P(flat), since a move inside

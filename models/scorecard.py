@@ -211,17 +211,37 @@ def versus_factors(frame: pd.DataFrame, closes: pd.DataFrame, h: int) -> Versus:
     factors' on the same dates, symbols and outcomes: each factor's mean IC, its Newey-West
     t and per-year means; the better factor; the mean daily IC difference of the model over
     it and that difference's Newey-West t. `beats` only with t >= EDGE_T."""
-    model_ic = selective.daily_ic(frame)
     # each row's (date, symbol) cell of the dates x symbols factors (NaN where there is none):
     # `wide.stack().reindex(...)` without stacking every date of every symbol
     row = closes.index.get_indexer(pd.DatetimeIndex(pd.to_datetime(frame["date"])))
     col = closes.columns.get_indexer(pd.Index(frame["symbol"]))
     found = (row >= 0) & (col >= 0)
+    cells = {
+        name: np.where(found, wide.to_numpy(float)[row, col], np.nan)
+        for name, wide in factor_values(closes, h).items()
+    }
+    return versus_factor_scores(frame, cells, h)
+
+
+def factor_lags(h: int) -> list[int]:
+    """The sessions back (rows of the dates x symbols closes) `factor_values` reads."""
+    return sorted({0, h, 21, FACTOR_LOOKBACK})
+
+
+def factor_scores(back: dict[int, np.ndarray], h: int) -> dict[str, np.ndarray]:
+    """`factor_values` at some cells, from each cell's log close k rows back in the dates x
+    symbols frame (`back[k]` for k in `factor_lags(h)`, NaN where there is none): the same
+    differences of the same values."""
+    return {"reversal": -(back[0] - back[h]), "momentum": back[21] - back[FACTOR_LOOKBACK]}
+
+
+def versus_factor_scores(frame: pd.DataFrame, cells: dict[str, np.ndarray], h: int) -> Versus:
+    """`versus_factors` from each row's factor scores (`cells[name]`, NaN where none)."""
+    model_ic = selective.daily_ic(frame)
     factors: dict[str, FactorScore] = {}
     ics: dict[str, pd.Series] = {}
-    for name, wide in factor_values(closes, h).items():
-        cells = np.where(found, wide.to_numpy(float)[row, col], np.nan)
-        scored = frame[["date", "realized"]].assign(expected=cells)
+    for name, values in cells.items():
+        scored = frame[["date", "realized"]].assign(expected=values)
         ic = selective.daily_ic(scored)
         ics[name] = ic
         years = pd.DatetimeIndex(pd.to_datetime(ic.index)).year

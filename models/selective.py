@@ -155,19 +155,52 @@ def daily_ic(
     min_symbols: int = MIN_IC_SYMBOLS,
 ) -> pd.Series:
     """Spearman correlation across symbols of expected vs realized, per date with >=
-    min_symbols complete rows (dates where either side is constant are dropped)."""
+    min_symbols complete rows (dates where either side is constant are dropped).
+
+    In numpy, all dates at once: the average ranks within a date are multiples of 1/2, their
+    deviations from the date's mean rank ((n + 1) / 2) too, and the products' sums multiples
+    of 1/4 far below 2**50, so every sum is exact in any order and each IC is bit for bit what
+    pandas' groupby rank, mean and sum gave (tests/test_report_speed.py keeps that version);
+    the index is the dates in the order groupby sorts them (`pd.factorize(..., sort=True)`)."""
     df = frame[[date, expected, realized]].dropna()
-    ranks = df.groupby(date)[[expected, realized]].rank()
-    ranks[date] = df[date].to_numpy()
-    sizes = ranks.groupby(date)[expected].transform("size")
-    ranks = ranks[sizes >= min_symbols]
-    g = ranks.groupby(date)
-    dx = ranks[expected] - g[expected].transform("mean")
-    dy = ranks[realized] - g[realized].transform("mean")
-    parts = pd.DataFrame({date: ranks[date], "xy": dx * dy, "xx": dx**2, "yy": dy**2})
-    s = parts.groupby(date)[["xy", "xx", "yy"]].sum()
-    denom = np.sqrt(s["xx"] * s["yy"])
-    return (s["xy"] / denom).where(denom > 0).dropna().rename("ic")
+    code, dates = pd.factorize(df[date], sort=True)
+    size = np.bincount(code, minlength=len(dates))
+    keep = size[code] >= min_symbols
+    code = code[keep]
+    dev = []
+    for name in (expected, realized):
+        ranks = _average_ranks(code, df[name].to_numpy(float)[keep])
+        mean = np.bincount(code, weights=ranks, minlength=len(dates)) / np.maximum(size, 1)
+        dev.append(ranks - mean[code])
+    dx, dy = dev
+    xy, xx, yy = (
+        np.bincount(code, weights=w, minlength=len(dates)) for w in (dx * dy, dx**2, dy**2)
+    )
+    denom = np.sqrt(xx * yy)
+    ok = (size >= min_symbols) & (denom > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ic = xy / denom
+    # the index from the dates' numpy values, as groupby built it from the column's
+    index = pd.Index(np.asarray(dates), name=date)[ok]
+    return pd.Series(ic[ok], index=index, name="ic")
+
+
+def _average_ranks(group: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each value's rank within its group (1 = smallest; ties share their mean rank): what
+    pandas' groupby rank() gives, exactly (a tie block's mean rank is a multiple of 1/2)."""
+    n = len(x)
+    if not n:
+        return np.zeros(0)
+    order = np.lexsort((x, group))
+    g, v = group[order], x[order]
+    first_of_group = np.searchsorted(g, g, side="left")
+    block = np.r_[True, (g[1:] != g[:-1]) | (v[1:] != v[:-1])]
+    first = np.flatnonzero(block)
+    last = np.r_[first[1:], n] - 1
+    at = np.cumsum(block) - 1
+    ranks = np.empty(n)
+    ranks[order] = (first[at] - first_of_group + last[at] - first_of_group + 2) / 2.0
+    return ranks
 
 
 def information_coefficient(

@@ -25,6 +25,14 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+try:  # numpy's own LAPACK gufuncs (private: `_lstsq` falls back to np.linalg.lstsq without)
+    from numpy.linalg import _umath_linalg
+except ImportError:  # pragma: no cover
+    _umath_linalg = None  # type: ignore[assignment]
+
+from models import indicators
+from models.indicators import columns_of
+
 Closes = TypeVar("Closes", pd.Series, pd.DataFrame)  # one symbol's closes, or dates x symbols
 
 EPS = 1e-10  # floor for realized variance (≈ a 0.001% daily move): keeps log/ratio finite
@@ -40,6 +48,7 @@ HISTORY_DAYS = 800  # calendar days of bars a call's forecast sees (a cycle load
 # validation years 2003-2006 (bench/bench_ranges.py) among 0, 0.01, 0.1 and 0.25.
 TARGET_FLOOR = 0.1
 LEV_SESSIONS = 5  # sessions of the HAR's slower leverage term (lev5)
+_EPS64 = float(np.finfo(np.float64).eps)  # np.linalg.lstsq's rcond=None is this x max(m, k)
 
 
 # ---------------------------------------------------------------- daily variance proxies
@@ -102,6 +111,30 @@ def future_realized_vars(close: Closes, horizons: list[int]) -> dict[int, Closes
     dates x symbols frame: per column, the values of each column's own Series)."""
     sq = close_to_close_var(close)
     return {h: sq.rolling(h, min_periods=h).sum().shift(-h) for h in horizons}
+
+
+def future_realized_vars_runs(
+    close: np.ndarray, starts: np.ndarray, horizons: list[int]
+) -> dict[int, np.ndarray]:
+    """`future_realized_vars` of many series' closes laid end to end (`starts`: per row, the
+    row where its series begins), all at once: per row, bit for bit the value of its own
+    series alone (the same log, difference and square per value, and pandas' rolling sum
+    over each series from its own first value, `indicators.rolling_runs`)."""
+    n = len(close)
+    rows = np.arange(n)
+    logc = np.log(close)
+    sq = np.full(n, np.nan)
+    sq[1:] = (logc[1:] - logc[:-1]) ** 2
+    sq[rows == starts] = np.nan  # a series' first close has no return
+    ends = indicators.run_stops(starts)
+    out: dict[int, np.ndarray] = {}
+    for h in horizons:
+        rolled = indicators.rolling_runs(sq, starts, h, "sum", h)
+        shifted = np.full(n, np.nan)
+        inside = rows + h < ends  # shift(-h) within the series
+        shifted[inside] = rolled[rows[inside] + h]
+        out[h] = shifted
+    return out
 
 
 # ---------------------------------------------------------------- loss
@@ -404,60 +437,267 @@ def forecast_at_end(
     last RISE_SESSIONS (`rise=False`: 1), so the ranges (`range_sigma`) widen while the
     variance forecast is rising; `range_scales` is the walk's twin.
     """
+    return forecasts_at_end([bars], horizons, exog, rise)[0]
+
+
+def forecasts_at_end(
+    bars: list[pd.DataFrame],
+    horizons: tuple[int, ...] | list[int],
+    exog: np.ndarray | None = None,
+    rise: bool = True,
+) -> list[dict[int, VolForecast]]:
+    """`forecast_at_end` of each of `bars` (frames on the same sessions; `exog`, if any, a
+    row per session, for all of them): the arrays behind the fits are computed for all the
+    symbols at once, a row per symbol (element-wise operations and running sums along each
+    row: each row is what the symbol's own 1-D arrays gave, bit for bit), then each symbol's
+    fits are solved on its own rows."""
+    if len({len(b) for b in bars}) > 1 or len({_has_range(b) for b in bars}) > 1:
+        return [forecasts_at_end([b], horizons, exog, rise)[0] for b in bars]
     # The same estimators as the Series functions above, in numpy: the cycle calls this
     # for every symbol every session (tests/test_edge_volatility.py checks they agree).
-    close, r, r2, rv = _returns(bars)
-    n = len(close)
-    feats = _har_matrix(rv, r) if n >= MIN_HAR_SESSIONS else None
-    prefixes = (_prefix(rv), _prefix(r2))
-    out = _forecasts_at_end(r, r2, rv, feats, exog, horizons, prefixes)
+    r, r2, rv = _returns_rows(bars)
+    n = r.shape[1]
+    # The rise factor's forecast is the one from the first n - RISE_SESSIONS bars. Every
+    # array here is causal (a row depends on its own and earlier bars only), so the shorter
+    # bars' arrays are the first rows of these, and their fits' training rows are these
+    # fits' rows less those whose h-session future ends past the shorter bars: both
+    # forecasts come from one set of arrays (tests/test_speed500*.py check it bit for bit
+    # against recomputing everything from the shorter bars).
+    lengths = [n]
     if rise and n > RISE_SESSIONS and any(h > 1 for h in horizons):
-        # the same bars less the last RISE_SESSIONS: every array above is causal (a row
-        # depends on its own and earlier bars only), so their first k rows are what those
-        # bars give (tests/test_speed500.py checks it against the recomputation)
-        k = n - RISE_SESSIONS
-        cut = None if exog is None else exog[:-RISE_SESSIONS]
-        head = feats[:k] if feats is not None and k >= MIN_HAR_SESSIONS else None
-        (c_rv, bad_rv), (c_r2, bad_r2) = prefixes  # a prefix's first k + 1 entries: k rows'
-        heads = ((c_rv[: k + 1], bad_rv[: k + 1]), (c_r2[: k + 1], bad_r2[: k + 1]))
-        before = _forecasts_at_end(r[:k], r2[:k], rv[:k], head, cut, horizons, heads)
+        lengths.append(n - RISE_SESSIONS)
+    fitted = n >= MIN_HAR_SESSIONS
+    if fitted:
+        pre_rv, pre_r2 = _prefix_rows(rv), _prefix_rows(r2)
+        month = _trailing_mean_rows(rv, max(HAR_WINDOWS), pre_rv)
+        feats = _har_matrix_rows(rv, r, r2, pre_rv, month)
+        ok_feats = np.isfinite(feats).all(axis=2)
+        targets, realized = {}, {}
+        for h in {int(h) for h in horizons}:
+            targets[h] = _har_target_rows(rv, h, pre_rv, month)
+            realized[h] = np.full(r.shape, np.nan)
+            if n > h:
+                realized[h][:, : n - h] = _trailing_mean_rows(r2, h, pre_r2)[:, h:] * h
+    out = []
+    for s in range(len(bars)):
+        designs: list[tuple[str, np.ndarray, int, np.ndarray]] = []  # (model, x, min rows, ok)
+        if fitted:
+            if exog is not None:
+                wide = _with_exog(feats[s], exog)
+                designs.append(("har+x", wide, MIN_HAR_SESSIONS, np.isfinite(wide).all(axis=1)))
+            designs.append(("har", feats[s], 50, ok_feats[s]))
+        out.append(
+            _forecasts_of(
+                r[s],
+                r2[s],
+                designs,
+                targets if fitted else {},
+                realized if fitted else {},
+                s,
+                horizons,
+                lengths,
+            )
+        )
+    return out
+
+
+def _forecasts_of(
+    r: np.ndarray,
+    r2: np.ndarray,
+    designs: list[tuple[str, np.ndarray, int, np.ndarray]],
+    targets: dict[int, np.ndarray],
+    realized: dict[int, np.ndarray],
+    s: int,
+    horizons: tuple[int, ...] | list[int],
+    lengths: list[int],
+) -> dict[int, VolForecast]:
+    """One symbol's forecasts at the end of each of `lengths` bars (its returns `r`, their
+    squares `r2`; its HAR designs, and row `s` of the targets and realized variances per
+    horizon), the first with its rise factor against the second (when there is one)."""
+    n = lengths[0]
+    ewma1 = _ewma_lasts(r2, lengths)
+    trail1 = {m: float(np.mean(r2[m - 20 : m])) if m > 20 else float("nan") for m in lengths}
+    by_length: dict[int, dict[int, VolForecast]] = {m: {} for m in lengths}
+    for h in horizons:
+        hh = int(h)
+        fits = []  # (model, x, min rows, ok rows, the rows with a known target), in order
+        if designs:
+            target, real = targets[hh][s], realized[hh][s]
+            known = np.isfinite(target) & np.isfinite(real)
+            fits = [(*d, np.flatnonzero(d[3] & known)) for d in designs]
+        for m in lengths:
+            ewma = h * ewma1[m]
+            trail = h * trail1[m]
+            var, name = ewma, "ewma"
+            for model, x, min_rows, ok, rows in fits if m >= MIN_HAR_SESSIONS else []:
+                # the rows of the first m bars whose h-session future is inside them
+                used = rows[: int(np.searchsorted(rows, m - hh))]
+                if len(used) < min_rows or not ok[m - 1]:
+                    continue
+                coef = _lstsq(x[used], target[used])
+                pred = _fit_forecast(x, target, real, used, coef, m - 1, hh)
+                if np.isfinite(pred) and pred > 0:
+                    var, name = _mixed(pred, ewma, hh), model
+                    break  # the plain HAR serves only where the one with exog did not
+            if not np.isfinite(var) or var <= 0:
+                var = float(np.nanvar(r[:m][-250:]) * h) if m > 2 else EPS
+                name = "sample"
+            by_length[m][hh] = VolForecast(hh, var, name, ewma, trail)
+    out = by_length[n]
+    if len(lengths) > 1:
+        before = by_length[lengths[1]]
         for h, f in out.items():
             k_h = float(range_scale(f.variance, before[h].variance, h))
             out[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k_h)
     return out
 
 
-def _forecasts_at_end(
+def _has_range(bars: pd.DataFrame) -> bool:
+    return {"open", "high", "low"} <= set(bars.columns)
+
+
+def _returns_rows(bars: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_returns` of each of `bars` (same length), a row each: (log returns, their squares,
+    daily realized variance)."""
+
+    names = ["close", "low", "high", "open"] if _has_range(bars[0]) else ["close"]
+    arrays = [columns_of(b, names) for b in bars]  # one conversion a frame
+
+    def rows(col: str) -> np.ndarray:
+        k = names.index(col)
+        return np.stack([a[k] for a in arrays])
+
+    logc = np.log(rows("close"))
+    r = np.empty(logc.shape)
+    r[:, :1] = np.nan
+    r[:, 1:] = np.diff(logc, axis=1)
+    r2 = r**2
+    if not _has_range(bars[0]):
+        return r, r2, r2
+    lo, hi, op = (np.log(rows(c)) for c in ("low", "high", "open"))
+    gk = np.clip(0.5 * (hi - lo) ** 2 - (2.0 * np.log(2.0) - 1.0) * (logc - op) ** 2, 0.0, None)
+    before = np.empty(logc.shape)
+    before[:, :1] = np.nan
+    before[:, 1:] = logc[:, :-1]
+    out = (op - before) ** 2 + gk
+    return r, r2, np.where(np.isfinite(out), out, r2)
+
+
+def _prefix_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_prefix` of each row of x."""
+    c = np.zeros((x.shape[0], x.shape[1] + 1))
+    np.cumsum(np.nan_to_num(x), axis=1, out=c[:, 1:])
+    bad = np.zeros((x.shape[0], x.shape[1] + 1), dtype=np.int64)
+    np.cumsum(~np.isfinite(x), axis=1, out=bad[:, 1:])
+    return c, bad
+
+
+def _trailing_mean_rows(x: np.ndarray, w: int, prefix: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """`_trailing_mean` of each row of x, from its `_prefix_rows`."""
+    c, bad = prefix
+    out = np.full(x.shape, np.nan)
+    if x.shape[1] >= w:
+        sums = c[:, w:] - c[:, :-w]
+        nan_in = bad[:, w:] - bad[:, :-w]
+        out[:, w - 1 :] = np.where(nan_in == 0, sums / w, np.nan)
+    return out
+
+
+def _har_target_rows(
+    rv: np.ndarray, h: int, prefix: tuple[np.ndarray, np.ndarray], month: np.ndarray
+) -> np.ndarray:
+    """har_target of each row of rv (its `_prefix_rows` and monthly trailing mean given)."""
+    out = np.full(rv.shape, np.nan)
+    if rv.shape[1] > h:
+        floor = np.maximum(TARGET_FLOOR * month[:, :-h], EPS)  # NaN while the month is incomplete
+        out[:, :-h] = np.log(np.maximum(_trailing_mean_rows(rv, h, prefix)[:, h:], floor))
+    return out
+
+
+def _har_matrix_rows(
+    rv: np.ndarray,
     r: np.ndarray,
     r2: np.ndarray,
-    rv: np.ndarray,
-    feats: np.ndarray | None,
-    exog: np.ndarray | None,
-    horizons: tuple[int, ...] | list[int],
-    prefixes: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
-) -> dict[int, VolForecast]:
-    """forecast_at_end without the rise factor, from the bars' arrays (`_returns`), their
-    HAR design matrix (None: too short for one) and the `_prefix` of rv and of r2."""
-    n = len(r)
-    ewma1 = _ewma_last(r2) if n > 20 else float("nan")
-    trail1 = float(np.mean(r2[-20:])) if n > 20 else float("nan")
-    wide = None if feats is None or exog is None else _with_exog(feats, exog)
-    out = {}
-    for h in horizons:
-        ewma, trail = h * ewma1, h * trail1
-        var, name = ewma, "ewma"
-        if wide is not None:
-            pred = _har_at_end(wide, rv, r2, int(h), MIN_HAR_SESSIONS, prefixes)
-            if pred is not None and np.isfinite(pred) and pred > 0:
-                var, name = _mixed(pred, ewma, int(h)), "har+x"
-        if feats is not None and name == "ewma":
-            pred = _har_at_end(feats, rv, r2, int(h), prefixes=prefixes)
-            if pred is not None and np.isfinite(pred) and pred > 0:
-                var, name = _mixed(pred, ewma, int(h)), "har"
-        if not np.isfinite(var) or var <= 0:
-            var = float(np.nanvar(r[-250:]) * h) if n > 2 else EPS
-            name = "sample"
-        out[int(h)] = VolForecast(int(h), var, name, ewma, trail)
+    prefix: tuple[np.ndarray, np.ndarray],
+    longest: np.ndarray,
+) -> np.ndarray:
+    """`_har_matrix` of each row (symbol, session, 8): rv's `_prefix_rows` and monthly mean
+    given, r2 = r**2."""
+    floor = np.maximum(0.01 * longest, EPS)
+    cols = [
+        np.log(
+            np.maximum(
+                longest if w == max(HAR_WINDOWS) else _trailing_mean_rows(rv, w, prefix), floor
+            )
+        )
+        for w in HAR_WINDOWS
+    ]
+    jump = np.maximum(cols[0] - cols[-1], 0.0)
+    with np.errstate(invalid="ignore"):
+        lev = np.minimum(r, 0.0) / np.sqrt(np.maximum(longest, EPS))
+    ewma = np.log(np.maximum(_trailing_ewma_rows(r2), EPS))
+    with np.errstate(invalid="ignore"):
+        week = _trailing_mean_rows(r, LEV_SESSIONS, _prefix_rows(r)) * LEV_SESSIONS
+        lev5 = np.minimum(week, 0.0) / np.sqrt(LEV_SESSIONS * np.maximum(longest, EPS))
+    return np.stack([np.ones(rv.shape), *cols, jump, lev, ewma, lev5], axis=2)
+
+
+def _trailing_ewma_rows(x: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray:
+    """`_trailing_ewma` of each row of x (the convolution row by row)."""
+    w = lam ** np.arange(EWMA_SPAN)
+    w /= w.sum()
+    out = np.full(x.shape, np.nan)
+    if x.shape[1] >= EWMA_SPAN:
+        zeroed = np.nan_to_num(x)
+        full = np.stack([np.convolve(row, w)[EWMA_SPAN - 1 : x.shape[1]] for row in zeroed])
+        bad = np.zeros((x.shape[0], x.shape[1] + 1), dtype=np.int64)
+        np.cumsum(~np.isfinite(x), axis=1, out=bad[:, 1:])
+        out[:, EWMA_SPAN - 1 :] = np.where(
+            bad[:, EWMA_SPAN:] - bad[:, :-EWMA_SPAN] == 0, full, np.nan
+        )
+    return out
+
+
+def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.linalg.lstsq(a, b, rcond=None)[0] for a float (m, k) `a` with m >= 1 and a 1-D
+    `b`: numpy's own LAPACK call (gelsd, the same gufunc) without the wrapper's checks and
+    conversions (~15 us of its ~65 on a cycle's fit; 3,000 fits a cycle)."""
+    if _umath_linalg is None:
+        solved: np.ndarray = np.linalg.lstsq(a, b, rcond=None)[0]
+        return solved
+    with np.errstate(
+        call=_lstsq_failed, invalid="call", over="ignore", divide="ignore", under="ignore"
+    ):
+        got = _umath_linalg.lstsq(a, b[:, None], _EPS64 * max(a.shape), signature="ddd->ddid")
+    x: np.ndarray = got[0][:, 0]
+    return x
+
+
+def _lstsq_failed(err: str, flag: int) -> None:
+    raise np.linalg.LinAlgError("SVD did not converge in Linear Least Squares")
+
+
+def _ewma_lasts(r2: np.ndarray, lengths: list[int]) -> dict[int, float]:
+    """{m: _ewma_last(r2[:m]) where m > 20, else NaN}: one recursion for every length (the
+    recursion over a prefix is the prefix of the recursion over the whole)."""
+    out = dict.fromkeys(lengths, float("nan"))
+    valid = np.flatnonzero(np.isfinite(r2))
+    if len(valid) < 20:
+        return out
+    lam = RISKMETRICS_LAMBDA
+    start = valid[19]
+    s2 = float(np.nanmean(r2[valid[0] : start + 1]))
+    rest = r2[start + 1 :]
+    rest = rest[np.isfinite(rest)]
+    y = np.empty(0)
+    if len(rest):
+        from scipy.signal import lfilter
+
+        y, _ = lfilter([1.0 - lam], [1.0, -lam], rest, zi=[lam * s2])
+    for m in lengths:
+        count = int(np.searchsorted(valid, m)) - 20  # recursion steps within r2[:m]
+        if m > 20 and count >= 0:
+            out[m] = float(y[count - 1]) if count else s2
     return out
 
 
@@ -558,29 +798,6 @@ def _with_exog(x: np.ndarray, exog: np.ndarray) -> np.ndarray:
     """The design matrix with the extra regressors' columns appended (rows aligned)."""
     extra = np.asarray(exog, dtype=float).reshape(len(x), -1)
     return np.column_stack([x, extra])
-
-
-def _har_at_end(
-    x: np.ndarray,
-    rv: np.ndarray,
-    r2: np.ndarray,
-    h: int,
-    min_rows: int = 50,
-    prefixes: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-) -> float | None:
-    """fit_har on the rows whose h-session future is known, then its forecast at the end.
-    `prefixes`: the `_prefix` of rv and of r2, when the caller has them."""
-    n = len(rv)
-    pre_rv, pre_r2 = (_prefix(rv), _prefix(r2)) if prefixes is None else prefixes
-    target = har_target(rv, h, pre_rv)
-    realized = np.full(n, np.nan)
-    if n > h:
-        realized[: n - h] = _trailing_mean(r2, h, pre_r2)[h:] * h
-    mask = np.isfinite(x).all(axis=1) & np.isfinite(target) & np.isfinite(realized)
-    if mask.sum() < min_rows or not np.isfinite(x[-1]).all():
-        return None
-    coef, *_ = np.linalg.lstsq(x[mask], target[mask], rcond=None)
-    return _fit_forecast(x, target, realized, np.flatnonzero(mask), coef, n - 1, h)
 
 
 def _fit_forecast(

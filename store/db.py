@@ -544,10 +544,16 @@ def _place_new(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
 
 
+def unknown_schema_steps(db: sqlite_utils.Database) -> list[str]:
+    """Schema steps applied to the database that this version does not know (a newer
+    version migrated it)."""
+    applied = {m.name for m in MIGRATIONS.applied(db)}
+    return sorted(applied - known_migration_names())
+
+
 def check_schema(db: sqlite_utils.Database) -> None:
     """Refuse a database written by a newer version of the program."""
-    applied = {m.name for m in MIGRATIONS.applied(db)}
-    unknown = applied - known_migration_names()
+    unknown = unknown_schema_steps(db)
     if unknown:
         raise StoreError(
             "the database was written by a newer version of trading-assistant "

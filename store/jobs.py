@@ -51,14 +51,29 @@ def finish(db: sqlite_utils.Database, run_id: int, status: str = "ok", message: 
         )
 
 
+DIED = "the daemon stopped during this run"  # a run its process died in (kill -9, OOM)
+
+
 def mark_interrupted(db: sqlite_utils.Database) -> int:
     """At daemon start: runs left 'running' by a dead process are closed as interrupted."""
     with immediate(db):
         return db.execute(
             "UPDATE job_runs SET status = 'interrupted', finished_at = ?, "
-            "message = 'the daemon stopped during this run' WHERE status = 'running'",
-            [utcnow()],
+            "message = ? WHERE status = 'running'",
+            [utcnow(), DIED],
         ).rowcount
+
+
+def died_in_a_row(db: sqlite_utils.Database, job: str) -> int:
+    """How many of `job`'s newest runs in a row its process died in (not a clean stop)."""
+    n = 0
+    for status, message in db.execute(
+        "SELECT status, message FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT 10", [job]
+    ).fetchall():
+        if status != "interrupted" or message != DIED:
+            break
+        n += 1
+    return n
 
 
 def last(db: sqlite_utils.Database, job: str, *, status: str | None = None) -> JobRun | None:

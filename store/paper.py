@@ -40,6 +40,8 @@ class AccountJson(TypedDict):
     # held symbols: sessions in a row without a bar (newer rows)
     missing: NotRequired[dict[str, int]]
     policy: NotRequired[str]  # the paper book: the policy it followed (vocab.paper)
+    # the main book: the [paper] settings it was stepped under, but cash (newer rows)
+    settings: NotRequired[dict[str, object]]
 
 
 class PriorBook(TypedDict):
@@ -170,6 +172,68 @@ def history(db: sqlite_utils.Database, book: str | None = None) -> list[PaperDay
         PaperDay(session=d, book=b, cash=c, equity=e, costs=k, traded=t)
         for d, b, c, e, k, t in cur.fetchall()
     ]
+
+
+def settings_by_session(
+    db: sqlite_utils.Database, book: str
+) -> list[tuple[str, dict[str, object] | None]]:
+    """(session, the [paper] settings it was stepped under) of a book, oldest first; None
+    for a session stepped before they were stored."""
+    return [
+        (session, json.loads(raw) if raw else None)
+        for session, raw in db.execute(
+            "SELECT session, json_extract(account, '$.settings') FROM paper_days "
+            "WHERE book = ? ORDER BY session",
+            [book],
+        ).fetchall()
+    ]
+
+
+def _newest_rows(db: sqlite_utils.Database) -> list[tuple[str, str, str]]:
+    """(book, session, account JSON) of each book's newest row: the state carried on."""
+    return [
+        (b, s, a)
+        for b, s, a in db.execute(
+            "SELECT book, MAX(session), account FROM paper_days GROUP BY book"
+        ).fetchall()
+    ]
+
+
+def holding_sessions(db: sqlite_utils.Database, symbol: str) -> set[str]:
+    """The sessions of the books' newest rows that hold `symbol`."""
+    return {
+        r[0]
+        for r in db.execute(
+            "SELECT s FROM (SELECT MAX(session) AS s, account FROM paper_days GROUP BY book) "
+            "WHERE EXISTS (SELECT 1 FROM json_each(account, '$.positions') WHERE key = ?)",
+            [symbol],
+        ).fetchall()
+    }
+
+
+def rescale_holdings(db: sqlite_utils.Database, symbol: str, ratios: dict[str, float]) -> int:
+    """A split or dividend re-adjusted `symbol`'s history by `ratios` (new / old close by
+    session): each book holding it carries on with its shares divided and its entry and last
+    prices multiplied by the ratio at its newest session, the same money at the new prices
+    (else a 4-for-1 split marks three quarters of the holding as lost). Returns how many
+    books changed."""
+    changed = 0
+    for book, session, raw in _newest_rows(db):
+        account = json.loads(raw)
+        held = account["positions"].get(symbol)
+        ratio = ratios.get(session)
+        if held is None or ratio is None:
+            continue
+        held["shares"] /= ratio
+        held["entry_price"] *= ratio
+        if symbol in account.get("last", {}):
+            account["last"][symbol] *= ratio
+        db.execute(
+            "UPDATE paper_days SET account = ? WHERE book = ? AND session = ?",
+            [json.dumps(account), book, session],
+        )
+        changed += 1
+    return changed
 
 
 def latest(db: sqlite_utils.Database) -> dict[str, BookState]:

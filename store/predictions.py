@@ -98,6 +98,24 @@ class Verdict(NamedTuple):
     id: int
 
 
+class Verdicts(NamedTuple):
+    """The verdicts of a pass, column by column (`Verdict`'s fields, in its order): a
+    backlog is 100k calls, and `mark_verified` binds them as plain tuples made by `zip`
+    in C, not one `Verdict` per call made in Python (`Verdict._make`: about 0.2 s of a
+    100k pass under the profiler)."""
+
+    actual_price: Sequence[float]
+    error_pct: Sequence[float]
+    hit: Sequence[int | None]
+    outcome: Sequence[str]
+    up_hit: Sequence[int | None]
+    majority_hit: Sequence[int | None]
+    covered80: Sequence[int | None]
+    covered95: Sequence[int | None]
+    verified_at: Sequence[str]
+    id: Sequence[int]
+
+
 class ScoredCall(TypedDict):
     """A verified call with its outcome (`scored`)."""
 
@@ -174,13 +192,19 @@ def maturing(db: sqlite_utils.Database, as_of: date, json_paths: Sequence[str] =
     return Maturing._make(zip(*rows, strict=True))
 
 
-def mark_verified(db: sqlite_utils.Database, rows: Iterable[Verdict]) -> None:
-    """Store each call's verdict (a call no longer pending is left as it is). The ranges'
-    checkpoints that had fed a session now verified are voided."""
-    rows = list(rows)
-    if rows:
-        _apply_scores(db, rows)
-    ids = [int(r.id) for r in rows]
+def mark_verified(db: sqlite_utils.Database, rows: Iterable[Verdict] | Verdicts) -> None:
+    """Store each call's verdict, given as rows or as columns (a call no longer pending is
+    left as it is). The ranges' checkpoints that had fed a session now verified are
+    voided."""
+    if isinstance(rows, Verdicts):
+        ids: Sequence[int] = rows.id
+        if ids:
+            _apply_scores(db, zip(*rows, strict=True))
+    else:
+        rows = list(rows)
+        if rows:
+            _apply_scores(db, rows)
+        ids = [r.id for r in rows]
     firsts = {}
     if ids and range_states.any_saved(db):
         firsts = dict(
@@ -188,13 +212,13 @@ def mark_verified(db: sqlite_utils.Database, rows: Iterable[Verdict]) -> None:
                 "SELECT horizon, MIN(target_date) FROM predictions WHERE id IN "
                 "(SELECT value FROM json_each(?)) AND status = 'verified' "
                 "AND vol_sigma IS NOT NULL GROUP BY horizon",
-                [json.dumps(ids)],
+                [json.dumps([int(i) for i in ids])],
             ).fetchall()
         )
     range_states.void(db, firsts)
 
 
-def _apply_scores(db: sqlite_utils.Database, rows: list[Verdict]) -> None:
+def _apply_scores(db: sqlite_utils.Database, rows: Iterable[tuple[object, ...]]) -> None:
     """In bulk: the verdicts go to a temporary table; the per-session sums of the calls
     among them still pending are added once per session, then one UPDATE ... FROM applies
     the verdicts to those calls (the update triggers stand aside while this pass holds
@@ -332,6 +356,44 @@ def scored(
     return [cast(ScoredCall, dict(zip(cols, r, strict=True))) for r in cur.fetchall()]
 
 
+SCORED_COLUMNS = (
+    "id, symbol, as_of, horizon, model_version, target_date, base_price, pred_change_pct, "
+    "p_up, p_flat, p_down, direction, confidence, regime, actual_price, error_pct, hit, "
+    "outcome, up_hit, majority_hit, lower, upper, lower95, upper95, vol_sigma, covered80, "
+    "covered95"
+)
+# the parts of the signals JSON the report reads, as SQLite renders them (one parse per row;
+# its JSON text keeps each value's own digits, for json.loads to read as it reads the whole)
+SIGNAL_PARTS = (
+    "substr(signals, 1, 1) = '{' AS signals_object, "
+    "instr(signals, 'NaN') OR instr(signals, 'Infinity') AS signals_nonfinite, "
+    "json_extract(signals, '$.last_move', '$.majority', '$.vol') AS signal_parts, "
+    "json_type(signals, '$.majority') IS NOT NULL AS has_majority"
+)
+
+
+def scored_columns(
+    db: sqlite_utils.Database, symbols: Sequence[str] | None = None, until: str | None = None
+) -> dict[str, tuple[object, ...]]:
+    """`scored` as columns (no dict per row) and, instead of the signals JSON, the parts of
+    it the report uses as SQLite renders them: `signal_parts`, the JSON array [last_move,
+    majority, vol] (null where a key is missing), `has_majority` (whether the key is
+    there), `signals_object` (the text starts as an object) and `signals_nonfinite` (a NaN
+    or Infinity, which json.dumps writes and SQLite's JSON does not read as Python does).
+    Empty when there is no verified call. sqlite3.OperationalError where SQLite cannot parse
+    a signals text."""
+    where, params = ledger_filters("verified", symbols)
+    if until is not None:
+        where, params = where + " AND target_date <= ?", [*params, until]
+    cur = db.execute(
+        f"SELECT {SCORED_COLUMNS}, {SIGNAL_PARTS} FROM predictions{where} ORDER BY target_date, id",
+        params,
+    )
+    names = [c[0] for c in cur.description]
+    rows = cur.fetchall()
+    return dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {}
+
+
 def live_record(
     db: sqlite_utils.Database,
     model_version: str,
@@ -407,3 +469,35 @@ def keys_made_on(
         [d.isoformat() for d in days],
     )
     return {(s, date.fromisoformat(a), int(h), m) for s, a, h, m in cur.fetchall()}
+
+
+PRICE_COLUMNS = ("base_price", "pred_price", "lower", "upper", "lower95", "upper95")
+
+
+def pending_as_of(db: sqlite_utils.Database, symbol: str) -> set[str]:
+    """The as-of sessions of `symbol`'s pending calls."""
+    return {
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT as_of FROM predictions WHERE symbol = ? AND status = 'pending'",
+            [symbol],
+        ).fetchall()
+    }
+
+
+def rescale_pending(db: sqlite_utils.Database, symbol: str, ratios: dict[str, float]) -> int:
+    """A split or dividend re-adjusted `symbol`'s history: its pending calls' prices (the
+    close they were made from, the predicted price, the ranges) are multiplied by how much
+    their as-of session's close moved (`ratios`: new / old close by session), so each call
+    is scored on the move it predicted, not on the adjustment. Percent changes and
+    probabilities do not change. Returns how many calls changed."""
+    changed = 0
+    sets = ", ".join(f"{c} = {c} * :r" for c in PRICE_COLUMNS)
+    for day, ratio in ratios.items():
+        cur = db.execute(
+            f"UPDATE predictions SET {sets} WHERE symbol = :s AND as_of = :d "
+            "AND status = 'pending'",
+            {"r": ratio, "s": symbol, "d": day},
+        )
+        changed += cur.rowcount
+    return changed

@@ -92,3 +92,16 @@ def history(db: sqlite_utils.Database, horizon: int) -> list[RankAt]:
         {"symbol": s, "as_of": a, "model_version": m, "rank": rk, "of": n, "relative": rel}
         for s, a, m, rk, n, rel in cur
     ]
+
+
+def history_columns(db: sqlite_utils.Database, horizon: int) -> dict[str, list[object]]:
+    """`history` as columns (symbol, as_of, model_version, rank, of, relative), without a
+    dict per rank."""
+    cur = db.execute(
+        "SELECT symbol, as_of, model_version, rank, of, relative FROM rankings "
+        "WHERE horizon = ? ORDER BY as_of, symbol, made_at",
+        [horizon],
+    )
+    names = [c[0] for c in cur.description]
+    rows = cur.fetchall()
+    return {name: [r[i] for r in rows] for i, name in enumerate(names)}

@@ -237,3 +237,41 @@ def test_one_training_at_a_time_and_waiting_retrains_stay_queued(tmp_path):
         assert start >= end, spans  # never two at once
     one, two = sorted([rows[0], rows[1]], key=lambda r: r["claimed_at"])
     assert two["claimed_at"] >= one["finished_at"], rows  # claimed when the other had ended
+
+
+def test_a_training_that_keeps_killing_the_daemon_is_not_started_again_on_its_own(tmp_path):
+    """A small machine: the first training runs out of memory and the kernel kills the
+    daemon (SIGKILL); systemd starts it again (Restart=on-failure), it trains again at once
+    (nothing trained yet) and dies again, every ten seconds, for good. After two trainings
+    in a row died with the daemon, it does not start another on its own and says why; one
+    asked for explicitly still runs."""
+    home = tmp_path / "home"
+    assert cli(home, "watch", "add", "^GSPC").returncode == 0
+
+    def training_after(run: int) -> int:  # a retrain run newer than `run`, running now
+        rows = query(
+            home, "SELECT MAX(id) FROM job_runs WHERE job = 'retrain' AND status = 'running'"
+        )
+        return rows[0][0] if rows and rows[0][0] and rows[0][0] > run else 0
+
+    run = 0
+    for _ in range(2):  # two deaths in the middle of the training
+        proc = spawn(home, "daemon", slow="train", slow_s=600)
+        run = wait_for(lambda: training_after(run), 120, "the training", proc)  # noqa: B023
+        kill9(proc)
+    proc = spawn(home, "daemon", slow="train", slow_s=600)
+    out = Path(f"{home}.out")
+    said = (
+        "the last 2 trainings died with the daemon (killed for memory? `journalctl -k` or "
+        "`dmesg` says); it does not start another on its own: `assistant train` in a shell "
+        "shows what happens, fewer [models] kinds or max_train_rows use less memory, and a "
+        "retrain asked for (the dashboard's key, `assistant train`) still runs"
+    )
+    wait_for(lambda: said in out.read_text(), 120, "the refusal", proc)
+    assert not training_after(run)
+    db = open_db(home)
+    commands.enqueue(db, cmd.Retrain(reason="asked by the user"))
+    db.close()
+    wait_for(lambda: training_after(run), 120, "the asked-for training", proc)
+    proc.terminate()
+    assert proc.wait(30) == 0

@@ -271,3 +271,72 @@ def test_import_reports_rows_and_good_files_land_next_to_bad_ones(home, tmp_path
     loaded = bars.load(db, "MSFT")
     assert np.allclose(loaded["close"], [185.64, 184.25])
     db.close()
+
+
+def test_re_importing_a_split_adjusted_export_restates_the_pending_calls(tmp_path):
+    """The user imports a fresh export after a 4-for-1 split: every stored close moves to a
+    quarter, and so do the prices of the call pending on it (else verify scores the split
+    as a 75% fall)."""
+    from store.predictions import CallRow, insert_many
+    from tests.cli_fixture import run_cli
+
+    home = tmp_path / "home"
+    days = pd.bdate_range("2024-01-02", periods=60)
+    close = 400 + np.arange(60.0)
+
+    def export(scale: float) -> str:
+        path = tmp_path / f"x{scale}.csv"
+        c = close * scale
+        pd.DataFrame(
+            {
+                "Date": days.strftime("%Y-%m-%d"),
+                "Open": c,
+                "High": c + 1,
+                "Low": c - 1,
+                "Close": c,
+                "Volume": 1000,
+            }
+        ).to_csv(path, index=False)
+        return str(path)
+
+    assert run_cli(home, "import", "--symbol", "XYZ", export(1.0)).returncode == 0
+    db = open_db(home)
+    last = f"{days[-1]:%Y-%m-%d}"
+    base = float(close[-1])
+    with db.conn:
+        insert_many(
+            db,
+            [
+                CallRow(
+                    "XYZ",
+                    last,
+                    1,
+                    "rules-v1",
+                    f"{last}T22:05:00Z",
+                    "2024-03-26",
+                    base,
+                    0.1,
+                    base * 1.001,
+                    base * 0.98,
+                    base * 1.02,
+                    base * 0.97,
+                    base * 1.03,
+                    0.01,
+                    0.5,
+                    0.1,
+                    0.4,
+                    "up",
+                    0.5,
+                    None,
+                    "{}",
+                )
+            ],
+        )
+    db.close()
+    out = run_cli(home, "import", "--symbol", "XYZ", export(0.25))
+    assert out.returncode == 0, out.stderr
+    assert "0 added, 60 updated, 0 unchanged; 1 pending call re-scaled with it" in out.stdout
+    db = open_db(home)
+    row = db.execute("SELECT base_price, lower, upper95 FROM predictions").fetchone()
+    db.close()
+    assert row == pytest.approx((base / 4, base * 0.98 / 4, base * 1.03 / 4))

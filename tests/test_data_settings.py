@@ -15,6 +15,9 @@ from tests.daemon_fixture import ROOT
 BAD = [
     ("daemon", "heartbeat_seconds", "-5", "a whole number from 1 to 600 seconds"),
     ("daemon", "heartbeat_seconds", "0", "a whole number from 1 to 600 seconds"),
+    # a mistyped kind: the daemon started on it and every retrain failed, in its log only
+    ("models", "kinds", '["markov", "rulez"]', "distinct model kinds from lstm, gru, "),
+    ("models", "kinds", '["markov", "markov"]', "distinct model kinds from lstm, gru, "),
     ("models", "horizons", "[0]", "one or more distinct session counts from 1 to 63"),
     ("models", "horizons", "[-1, 3]", "one or more distinct session counts from 1 to 63"),
     ("models", "horizons", "[]", "one or more distinct session counts"),
@@ -87,6 +90,14 @@ def test_a_bad_value_in_config_toml_is_one_error_naming_key_value_and_range(
 def test_a_bad_environment_override_names_the_variable(tmp_path, name, raw, shown):
     line = _one_error(_assistant(tmp_path / "home", "config", **{name: raw}))
     assert line.startswith(f"error: {name}: ") and f"= {shown} is not allowed" in line, line
+
+
+def test_the_kinds_a_config_may_name_are_the_kinds_train_knows():
+    from assistant.config import MODEL_KINDS
+    from assistant.modeling.ranking import KIND as RANKING
+    from models.catalog import TRAINABLE
+
+    assert sorted(MODEL_KINDS) == sorted((*TRAINABLE, RANKING))
 
 
 @pytest.mark.slow  # real processes: a daemon that starts would not return

@@ -10,6 +10,7 @@ index is tz-naive, the columns are a (Price, Ticker) MultiIndex.
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -359,3 +360,152 @@ def symbols_db(home):
     from store.db import open_db
 
     return open_db(home)
+
+
+def _split_4_for_1(frame: pd.DataFrame, effective: str) -> pd.DataFrame:
+    """What Yahoo answers once a 4-for-1 split is effective: every price before it divided
+    by 4 (Close and Adj Close are split-adjusted), the volume times 4."""
+    out = frame.copy()
+    before = out.index < pd.Timestamp(effective, tz=out.index.tz)
+    for col in ("Open", "High", "Low", "Close", "Adj Close"):
+        out.loc[before, col] = out.loc[before, col] / 4
+    out.loc[before, "Volume"] = out.loc[before, "Volume"] * 4
+    after = ~before
+    for col in ("Open", "High", "Low", "Close", "Adj Close"):  # trading at a quarter
+        out.loc[after, col] = out.loc[after, col] / 4
+    out.loc[pd.Timestamp(effective, tz=out.index.tz), "Stock Splits"] = 4.0
+    return out
+
+
+def test_a_split_between_a_call_and_its_target_does_not_score_the_split_as_the_move(db, home):
+    """A watched stock splits 4-for-1 while a call on it is pending (NVDA 10-for-1 in 2024,
+    AAPL 4-for-1 in 2020): collect re-adjusts the stored history, and the call, stated
+    from the pre-split close, was scored as a 75% fall: a miss outside both ranges, fed
+    to the weights, the calibration and the drift check. The pending call's prices are
+    re-scaled with its history, so the call is scored on the move that happened."""
+    from assistant.cycle.learn import verify
+    from store.predictions import CallRow, insert_many
+
+    symbols.add(db, ["AAPL"], "yahoo")
+    before = yahoo_frame("2023-03-01", "2024-03-07", base=400.0, adj=1.0)
+    yf = FakeYF({"AAPL": before})
+    with at("2024-03-07 22:00Z"):
+        collect(db, settings(), source=source(home, yf))
+    base = float(bars.load(db, "AAPL")["close"].iloc[-1])
+    assert base == before["Close"].iloc[-1]
+    with db.conn:
+        insert_many(
+            db,
+            [
+                CallRow(
+                    "AAPL",
+                    "2024-03-07",
+                    1,
+                    "rules-v1",
+                    "2024-03-07T22:05:00Z",
+                    "2024-03-08",
+                    base,
+                    0.5,
+                    base * 1.005,
+                    base * 0.98,
+                    base * 1.02,
+                    base * 0.97,
+                    base * 1.03,
+                    0.01,
+                    0.6,
+                    0.1,
+                    0.3,
+                    "up",
+                    0.6,
+                    "bullish",
+                    "{}",
+                )
+            ],
+        )
+    # the next session: 4-for-1 effective, the stock up 1 (pre-split) dollar on the day
+    yf.answers["AAPL"] = _split_4_for_1(
+        yahoo_frame("2023-03-01", "2024-03-08", base=400.0, adj=1.0), "2024-03-08"
+    )
+    with at("2024-03-08 22:00Z"):
+        [r] = collect(db, settings(), source=source(home, yf))
+        assert "re-adjusted" in r.message
+        assert "1 pending call re-scaled" in r.message
+        verify(db, Settings(), as_of=pd.Timestamp("2024-03-08").date())
+    row = db.execute(
+        "SELECT status, base_price, actual_price, hit, covered80, covered95, error_pct "
+        "FROM predictions"
+    ).fetchone()
+    status, base_now, actual, hit, covered80, covered95, error = row
+    assert status == "verified"
+    assert base_now == pytest.approx(base / 4)
+    assert actual == pytest.approx((base + 1) / 4)
+    assert (hit, covered80, covered95) == (1, 1, 1)  # up 0.25%: called up, inside both ranges
+    assert abs(error) < 1
+
+
+def test_a_split_of_a_held_stock_leaves_the_paper_books_money_where_it_was(db, home):
+    """The paper account holds a stock that splits 4-for-1: the re-adjusted history marked
+    its shares at a quarter of their price, three quarters of the holding lost in every
+    book, and the next orders sized from that. The books now hold four times the shares at a
+    quarter of the price: the same money."""
+    from assistant.paper import step_session
+    from store.predictions import CallRow, insert_many
+
+    symbols.add(db, ["AAPL"], "yahoo")
+    whole = yahoo_frame("2023-03-01", "2024-03-11", base=400.0, adj=1.0)
+    cfg = Settings().replace("collect", source="yahoo", history_years=1)
+    cfg = cfg.replace("paper", policy="long", band=0.0)
+
+    def session(day: str, frame: pd.DataFrame) -> str:
+        yf = FakeYF({"AAPL": frame[frame.index <= pd.Timestamp(day, tz=frame.index.tz)]})
+        with at(f"{day} 22:00Z"):
+            [r] = collect(db, cfg, source=source(home, yf))
+        base = float(bars.load(db, "AAPL")["close"].iloc[-1])
+        target = str(pd.Timestamp(day) + pd.offsets.BDay(1))[:10]
+        with db.conn:
+            insert_many(
+                db,
+                [
+                    CallRow(
+                        "AAPL",
+                        day,
+                        1,
+                        "rules-v1",
+                        f"{day}T22:05:00Z",
+                        target,
+                        base,
+                        0.1,
+                        base * 1.001,
+                        base * 0.98,
+                        base * 1.02,
+                        base * 0.97,
+                        base * 1.03,
+                        0.01,
+                        0.5,
+                        0.1,
+                        0.4,
+                        "up",
+                        0.5,
+                        "bullish",
+                        "{}",
+                    )
+                ],
+            )
+        step_session(db, cfg, as_of=pd.Timestamp(day).date())
+        return r.message
+
+    session("2024-03-07", whole)  # decides the first orders
+    session("2024-03-08", whole)  # fills them at the open: AAPL held
+    said = session("2024-03-11", _split_4_for_1(whole, "2024-03-11"))
+    assert "the paper books' AAPL shares re-scaled with it" in said
+    equity = dict(
+        db.execute("SELECT session, equity FROM paper_days WHERE book = 'paper'").fetchall()
+    )
+    assert equity["2024-03-11"] / equity["2024-03-08"] == pytest.approx(1.0, abs=0.01)
+    held = json.loads(
+        db.execute(
+            "SELECT account FROM paper_days WHERE book = 'paper' AND session = '2024-03-11'"
+        ).fetchone()[0]
+    )["positions"]["AAPL"]
+    pre_split = float(whole["Close"].iloc[-2])  # ~666 on 2024-03-08
+    assert pre_split / 4 * 0.99 < held["entry_price"] < pre_split / 4 * 1.01

@@ -295,3 +295,62 @@ def test_sortino_counts_only_the_losing_days():
     down = np.sqrt(np.mean(np.minimum(r, 0) ** 2))
     assert paper.sortino(r) == pytest.approx(r.mean() * np.sqrt(252) / down)
     assert paper.sortino(np.array([0.01, 0.02])) is None
+
+
+def test_a_change_of_the_paper_settings_starts_the_figures_anew_and_says_so(tmp_path) -> None:
+    """A person tries another policy (or sizing) in config.toml while the account runs: the
+    report's Sharpe and p-values covered both settings under the newest policy's name. They
+    now cover the sessions since the change, in every book, and say so; a changed cash
+    (which only starts an account) is said, not silently ignored."""
+    import json
+
+    from assistant.config import load as load_settings
+    from assistant.paper import step_session
+    from store.db import open_db
+    from tests.cli_fixture import run_cli
+    from tests.tui_fixture import fill
+
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "config.toml"
+    config.write_text('[paper]\npolicy = "long"\nband = 0.0\n')
+    db = open_db(home)
+    fill(db, names=("AAPL", "MSFT"))
+    with db.conn:
+        db.execute("UPDATE predictions SET vol_sigma = 0.01")
+    days = [
+        r[0]
+        for r in db.execute(
+            "SELECT DISTINCT as_of FROM predictions WHERE horizon = 1 ORDER BY as_of"
+        ).fetchall()
+    ]
+    for day in days[-12:-6]:
+        step_session(db, load_settings(home), as_of=session_date(day))
+    config.write_text('[paper]\npolicy = "volatility"\nband = 0.0\nvol_target = 0.3\n')
+    for day in days[-6:]:
+        step_session(db, load_settings(home), as_of=session_date(day))
+    db.close()
+
+    out = run_cli(home, "paper", "--json")
+    got = json.loads(out.stdout)
+    assert got["settings_changed"] == {
+        "after": days[-7],
+        "from": days[-6],
+        "what": ["policy long -> volatility", "vol_target 0.15 -> 0.3"],
+    }
+    assert {r["book"]: (r["from"], r["sessions"]) for r in got["report"]} == {
+        b: (days[-6], 6) for b in ("paper", "hold", "long")
+    }
+    text = run_cli(home, "paper").stdout
+    assert (
+        f"the [paper] settings changed after the close of {days[-7]} (policy long -> "
+        "volatility; vol_target 0.15 -> 0.3): the figures below are for the 6 sessions since, "
+        "in every book (equity and positions carry on)"
+    ) in text
+    assert "[paper] cash" not in text
+    config.write_text('[paper]\npolicy = "volatility"\nband = 0.0\nvol_target = 0.3\ncash = 5000\n')
+    text = run_cli(home, "paper").stdout
+    assert (
+        f"[paper] cash = 5,000.00 starts a new account only: this one started with "
+        f"100,000.00 on {days[-12]}"
+    ) in text

@@ -77,7 +77,7 @@ def test_analyze_many_equals_analyze_alone(bars):
     for sym, b in bars.items():
         alone = az.analyze(sym, b, [1, 5], THRESHOLDS)
         assert many[sym].votes == alone.votes and many[sym].regime == alone.regime
-        assert many[sym].regimes.equals(alone.regimes)
+        assert many[sym].regimes.frame().equals(alone.regimes.frame())
         assert len(alone.regimes) == min(len(b), az.REGIME_ROWS)
     with pytest.raises(ValueError, match="need at least"):
         az.analyze("S", short["S"], [1], THRESHOLDS)

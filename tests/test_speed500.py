@@ -9,38 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from assistant.cycle import report
 from models import metrics, outcomes, volatility
-
-
-def _series(rng: np.random.Generator, days: pd.DatetimeIndex, size: int) -> pd.Series:
-    picked = np.sort(rng.choice(len(days), size=size, replace=False))
-    index = pd.DatetimeIndex(pd.to_datetime([str(d.date()) for d in days[picked]]), name="date")
-    return pd.Series(rng.random(size) + 1.0, index=index, name="close")
-
-
-def test_wide_closes_equal_the_frame_of_a_dict_of_series():
-    rng = np.random.default_rng(3)
-    days = pd.bdate_range("2007-01-01", periods=60)
-    closes = {f"S{i}": _series(rng, days, int(rng.integers(5, 60))) for i in range(6)}
-    closes["EMPTY"] = pd.Series([], index=pd.DatetimeIndex([], name="date"), dtype=float)
-    for names in (sorted(closes), ["S1"], ["EMPTY"], ["EMPTY", "S2"], ["S4", "S0"], []):
-        old = pd.DataFrame({s: closes[s] for s in names}).sort_index()
-        got = report.wide_closes(closes, names)
-        # the union's inferred frequency aside (nothing downstream reads it)
-        pd.testing.assert_frame_equal(got, old, check_exact=True, check_freq=False)
-
-
-def test_positions_equal_get_indexer_on_a_sorted_index():
-    rng = np.random.default_rng(5)
-    days = pd.bdate_range("2007-01-01", periods=40)
-    index = _series(rng, days, 25).index
-    wanted = pd.to_datetime(np.array([str(d.date()) for d in days] + ["2030-01-01"], dtype=object))
-    got = report._positions(index.to_numpy(), wanted.to_numpy())
-    np.testing.assert_array_equal(got, index.get_indexer(wanted))
-    assert (got == -1).sum() == len(days) - 25 + 1  # dates it lacks, and one past its end
-    empty = pd.DatetimeIndex([], name="date")
-    np.testing.assert_array_equal(report._positions(empty.to_numpy(), wanted.to_numpy()), -1)
 
 
 def _same(a: object, b: object) -> bool:
@@ -123,6 +92,23 @@ def test_realized_vars_of_a_frame_equal_each_column_alone():
             np.testing.assert_array_equal(wide[h][sym].to_numpy(), alone[h].to_numpy())
 
 
+def _old_har_at_end(x, rv, r2, h, min_rows=50):
+    """volatility._har_at_end as it was: each fit's target, realized variance and rows from
+    its own running sums, solved by np.linalg.lstsq."""
+    v = volatility
+    n = len(rv)
+    pre_rv, pre_r2 = v._prefix(rv), v._prefix(r2)
+    target = v.har_target(rv, h, pre_rv)
+    realized = np.full(n, np.nan)
+    if n > h:
+        realized[: n - h] = v._trailing_mean(r2, h, pre_r2)[h:] * h
+    mask = np.isfinite(x).all(axis=1) & np.isfinite(target) & np.isfinite(realized)
+    if mask.sum() < min_rows or not np.isfinite(x[-1]).all():
+        return None
+    coef, *_ = np.linalg.lstsq(x[mask], target[mask], rcond=None)
+    return v._fit_forecast(x, target, realized, np.flatnonzero(mask), coef, n - 1, h)
+
+
 def _old_forecast_at_end(bars, horizons, exog=None, rise=True):
     """forecast_at_end as it was: the rise factor's forecast recomputed from the shorter
     bars, every trailing mean from its own running sums."""
@@ -138,11 +124,11 @@ def _old_forecast_at_end(bars, horizons, exog=None, rise=True):
         ewma, trail = h * ewma1, h * trail1
         var, name = ewma, "ewma"
         if wide is not None:
-            pred = v._har_at_end(wide, rv, r2, int(h), v.MIN_HAR_SESSIONS)
+            pred = _old_har_at_end(wide, rv, r2, int(h), v.MIN_HAR_SESSIONS)
             if pred is not None and np.isfinite(pred) and pred > 0:
                 var, name = v._mixed(pred, ewma, int(h)), "har+x"  # with EWMA (issue 33)
         if feats is not None and name == "ewma":
-            pred = v._har_at_end(feats, rv, r2, int(h))
+            pred = _old_har_at_end(feats, rv, r2, int(h))
             if pred is not None and np.isfinite(pred) and pred > 0:
                 var, name = v._mixed(pred, ewma, int(h)), "har"
         if not np.isfinite(var) or var <= 0:

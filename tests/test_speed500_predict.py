@@ -192,7 +192,7 @@ def test_an_analysis_reads_its_regime_from_the_last_row_of_its_regimes():
     assert not errors and len(found) == 7
     assert np.isnan(found["GAP"].trend) and np.isnan(found["GAP"].volatility)
     for a in found.values():
-        now = a.regimes.iloc[-1]
+        now = a.regimes.frame().iloc[-1]
         assert a.regime == str(now["regime"])
         for got, want in ((a.trend, now["trend"]), (a.volatility, now["volatility"])):
             assert np.float64(got).tobytes() == np.float64(want).tobytes()

@@ -222,3 +222,51 @@ def test_macro_features_canary_and_revisions(db):
     late = calendar.sessions("XNYS", "2010-06-01", "2010-06-30")
     assert macro.features(known_rows(db, "SM_UNEMP"), "SM_UNEMP", late).isna().all(axis=None)
     assert np.isfinite(f.to_numpy()).all()
+
+
+def test_a_fred_answer_that_trickles_in_ends_at_its_deadline(tmp_path, monkeypatch):
+    """A connection that never stalls for a whole timeout but brings a byte now and then (a
+    congested link, a proxy holding it open) met only the per-read timeout: one series held
+    the collect, and with it the daemon's loop, for as long as the bytes kept coming."""
+    import time
+
+    from assistant.ingest import macro as macro_mod
+
+    monkeypatch.setattr(macro_mod, "DEADLINE_SECONDS", 1.0)
+    body = CPI.encode()  # ~500 bytes, one every 50 ms: 25 s in all
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            series = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["id"][0]
+            if series != "CPIAUCSL":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:  # the client gave up: what the fix does
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/graph/fredgraph.csv"
+        out = run(tmp_path / "home", url, "--source", "fred", "--json")
+    finally:
+        server.shutdown()
+        server.server_close()
+    cpi = next(r for r in json.loads(out.stdout) if r["series"] == "CPIAUCSL")
+    assert cpi["status"] == "failed", cpi  # temporary: tried again at the next collect
+    assert cpi["message"] == (
+        "CPIAUCSL: FRED's answer took over 1 s to arrive (a slow or stalled connection)"
+    )

@@ -146,7 +146,27 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, daemon.request_stop)
     signal.signal(signal.SIGINT, daemon.request_stop)
     signal.signal(signal.SIGHUP, daemon.request_reload)  # by convention: reload the config
-    return daemon.run()
+    code = daemon.run()
+    if daemon.restart:
+        _run_again()
+    return code
+
+
+def _run_again() -> None:
+    """Replace this process with the same command line, run anew with the program now
+    installed (same pid: a systemd unit or `assistant stop` keeps track of it)."""
+    import logging
+    import os
+    import sys
+
+    logging.getLogger("assistant.daemon").info("running again: %s", " ".join(sys.orig_argv))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, sys.orig_argv)
+    except OSError as exc:  # then the exit status (EXIT_UPGRADED) asks for a restart
+        print(f"error: could not run the daemon again ({exc}); start it again", file=sys.stderr)
 
 
 def _pass_through(args: argparse.Namespace) -> list[str]:

@@ -302,6 +302,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 print(
                     f"{r.path}: {s.symbol} {s.rows} rows ({s.first} … {s.last}), "
                     f"{s.added} added, {s.updated} updated, {s.unchanged} unchanged{flagged}"
+                    f"{s.restated}"
                 )
     return 1 if any(r.error for r in results) else 0
 

@@ -93,13 +93,15 @@ def paper_table(report: list[dict[str, str | int | float | None]]) -> str:
 
 
 def cmd_paper(args: argparse.Namespace) -> int:
-    from assistant.paper import stored_books
+    from assistant.paper import last_settings_change, stored_books
     from models import paper
     from store import paper as ledger
 
     _, settings, db = open_home(args, writes=False)
     try:
-        books = stored_books(db)
+        change = last_settings_change(db)
+        books = stored_books(db, since=change.base if change else None)
+        started = ledger.history(db, "paper")[:1] or ledger.history(db, "hold")[:1]
         latest = ledger.latest(db)
         history = ledger.history(db) if args.history or args.json else []
         recent = ledger.fills(db, "paper", limit=20)
@@ -110,10 +112,28 @@ def cmd_paper(args: argparse.Namespace) -> int:
     exit_after = settings.paper.stale_exit_sessions
     # the policy the account followed at its newest session (vocab.paper)
     policy = latest["paper"].get("policy") if "paper" in latest else "hold" if latest else None
+    notes = []
+    if change:
+        n = len(next(iter(books.values())).equity) - 1
+        notes.append(
+            f"the [paper] settings changed after the close of {change.base} "
+            f"({'; '.join(change.what)}): the figures below are for the {n} session"
+            f"{'s' if n != 1 else ''} since, in every book (equity and positions carry on)"
+        )
+    if started and abs(started[0]["equity"] - settings.paper.cash) > 0.005:
+        notes.append(
+            f"[paper] cash = {settings.paper.cash:,.2f} starts a new account only: this one "
+            f"started with {started[0]['equity']:,.2f} on {started[0]['session']}"
+        )
     if args.json:
         print_json(
             {
                 "report": report,
+                "settings_changed": (
+                    {"after": change.base, "from": change.first, "what": change.what}
+                    if change
+                    else None
+                ),
                 "policy": policy,
                 "accounts": latest,
                 "history": history,
@@ -135,6 +155,8 @@ def cmd_paper(args: argparse.Namespace) -> int:
         f"{main['cash']:,.2f}"
     )
     print(f"policy {policy_text(policy)}")
+    for note in notes:
+        print(note)
     print(_positions(main, {h["symbol"] for h in stale}))
     for h in stale:
         print(stale_line(h, exit_after))

@@ -29,6 +29,27 @@ MIN_SESSIONS = 60
 REGIME_ROWS = 260  # sessions of regime history an analysis carries (for the store)
 
 
+@dataclass(frozen=True, eq=False)
+class RegimeHistory:
+    """One symbol's regime, trend and volatility over its last REGIME_ROWS sessions (for the
+    store), as the arrays they were computed in: a cycle of 500 symbols builds no frames."""
+
+    dates: pd.DatetimeIndex
+    regime: np.ndarray
+    trend: np.ndarray
+    volatility: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.dates)
+
+    def frame(self) -> pd.DataFrame:
+        """A frame of them (columns regime, trend, volatility) on the dates."""
+        return pd.DataFrame(
+            {"regime": self.regime, "trend": self.trend, "volatility": self.volatility},
+            index=self.dates,
+        )
+
+
 @dataclass(frozen=True)
 class Analysis:
     symbol: str
@@ -45,7 +66,7 @@ class Analysis:
     baseline_rate: dict[int, float]  # the stronger baseline's hit rate known at as_of
     flat_band: dict[int, float]  # the outcome rules' FLAT band at as_of
     vol: dict[int, VolForecast]  # h-session variance forecast and its baselines
-    regimes: pd.DataFrame  # the last REGIME_ROWS sessions' regimes (for the store)
+    regimes: RegimeHistory  # the last REGIME_ROWS sessions' regimes (for the store)
 
 
 def regime_thresholds(settings: Settings) -> dict[str, float]:
@@ -110,22 +131,26 @@ def analyze_many(
         )
         labels, trend, vol = states(close, **thresholds)
         votes = signals.votes(close, labels)
+        # the variance forecasts of the symbols on these sessions, their arrays computed
+        # once for all of them (one exog: it depends on the sessions only)
+        exog = _vix_exog(vix_values, usable[syms[0]])
+        vols_at_end = volatility.forecasts_at_end([usable[s] for s in syms], horizons, exog)
+        moves = _moves_at_end(np.log(np.ascontiguousarray(close.to_numpy().T)), horizons)
         keep = slice(-REGIME_ROWS, None)
-        trends, vols, dates = trend.to_numpy()[keep], vol.to_numpy()[keep], idx[keep]
+        trends, vols = trend.to_numpy()[keep], vol.to_numpy()[keep]
+        dates = pd.DatetimeIndex(idx[keep])
         for j, sym in enumerate(syms):
-            regimes = pd.DataFrame(
-                {"regime": labels[keep, j], "trend": trends[:, j], "volatility": vols[:, j]},
-                index=dates,
-            )
+            regimes = RegimeHistory(dates, labels[keep, j], trends[:, j], vols[:, j])
             out[sym] = _one(
                 sym,
                 usable[sym],
                 horizons,
                 regimes,
                 {k: v[-1, j] for k, v in votes.items()},
-                vix_values,
                 # the last row of `regimes`, read from the arrays (not a row of the frame)
                 (labels[-1, j], trends[-1, j], vols[-1, j]),
+                vols_at_end[j],
+                {h: [float(a[j]) for a in per_h] for h, per_h in moves.items()},
             )
     return {s: out[s] for s in bars if s in out}, errors
 
@@ -134,23 +159,21 @@ def _one(
     symbol: str,
     bars: pd.DataFrame,
     horizons: list[int],
-    regimes: pd.DataFrame,
+    regimes: RegimeHistory,
     votes: dict[str, float],
-    vix_values: pd.Series | None,
     last: tuple[object, float, float],
+    forecasts: dict[int, VolForecast],
+    moves: dict[int, list[float]],
 ) -> Analysis:
-    """`last`: the last row of `regimes` (regime, trend, volatility)."""
+    """`last`: the last row of `regimes` (regime, trend, volatility); `forecasts`: the variance
+    forecasts at the last bar (`volatility.forecast_at_end`); `moves`: per horizon, the
+    symbol's entries of `_moves_at_end`."""
     close = bars["close"].to_numpy(float)
-    logc = np.log(close)
     sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
     rate: dict[int, float] = {}
     for h in horizons:
-        r = logc[h:] - logc[:-h]
-        s = float(np.std(r[-SIGMA_WINDOW:], ddof=1)) if len(r) > 2 else 0.0
-        sigma[h] = s
-        drift[h] = float(np.mean(r[-SIGMA_WINDOW:])) if len(r) else 0.0
-        band, majority[h], last_move[h] = outcomes.at_end(close, h)
-        rate[h] = outcomes.baseline_rate(close, h)
+        sigma[h], drift[h], band, up, move, rate[h] = moves[h]
+        majority[h], last_move[h] = int(up), int(move)
         flat_band[h] = band if np.isfinite(band) else 0.0
     regime, trend, vol = last
     return Analysis(
@@ -167,9 +190,24 @@ def _one(
         majority=majority,
         baseline_rate=rate,
         flat_band=flat_band,
-        vol=volatility.forecast_at_end(bars, horizons, _vix_exog(vix_values, bars)),
+        vol=forecasts,
         regimes=regimes,
     )
+
+
+def _moves_at_end(logc: np.ndarray, horizons: list[int]) -> dict[int, tuple[np.ndarray, ...]]:
+    """Per horizon, for each row of `logc` (a symbol's log closes, a row each): the std and
+    mean of its last SIGMA_WINDOW h-session log returns, then `outcomes.at_end_rows` (FLAT
+    band, causal majority, last move, baseline rate)."""
+    out: dict[int, tuple[np.ndarray, ...]] = {}
+    for h in horizons:
+        r = logc[:, h:] - logc[:, :-h]
+        tail = r[:, -SIGMA_WINDOW:]
+        n = r.shape[1]
+        sigma: np.ndarray = np.std(tail, axis=1, ddof=1) if n > 2 else np.zeros(len(logc))
+        drift: np.ndarray = np.mean(tail, axis=1) if n else np.zeros(len(logc))
+        out[h] = (sigma, drift, *outcomes.at_end_rows(logc, h))
+    return out
 
 
 def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | None:
@@ -181,11 +219,13 @@ def _vix_exog(vix_values: pd.Series | None, bars: pd.DataFrame) -> np.ndarray | 
 
 def regime_rows(a: Analysis, after: str | None) -> list[regime_store.RegimeRow]:
     """Regime history rows newer than `after` (at most the last REGIME_ROWS sessions)."""
-    frame = a.regimes
-    dates = pd.DatetimeIndex(frame.index)
+    history = a.regimes
+    dates = history.dates
+    if not len(dates) or (after is not None and dates[-1] <= pd.Timestamp(after)):
+        return []  # nothing newer than the store has (a cycle run again on the same day)
     start = 0 if after is None else int(dates.searchsorted(pd.Timestamp(after), side="right"))
-    trend = frame["trend"].to_numpy(float)[start:]
-    vol = frame["volatility"].to_numpy(float)[start:]
+    trend = np.asarray(history.trend, dtype=float)[start:]
+    vol = np.asarray(history.volatility, dtype=float)[start:]
     return [
         regime_store.RegimeRow(
             symbol=a.symbol,
@@ -195,6 +235,6 @@ def regime_rows(a: Analysis, after: str | None) -> list[regime_store.RegimeRow]:
             volatility=None if v != v else float(v),
         )
         for d, g, t, v in zip(
-            dates[start:].date, frame["regime"].to_numpy()[start:], trend, vol, strict=True
+            dates[start:].date, history.regime[start:].tolist(), trend, vol, strict=True
         )
     ]

@@ -22,7 +22,9 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any, TypedDict
+from itertools import compress, repeat
+from operator import is_not
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -90,7 +92,7 @@ class VerifyReport:
 class Decision:
     """What one pass decides from what it read (`decide`), before anything is written."""
 
-    verdicts: list[ledger.Verdict]
+    verdicts: ledger.Verdicts
     expired: list[int]  # ids given up on
     pending: int  # matured by date, still waiting for a final bar
     hits: int
@@ -131,17 +133,16 @@ def verify(
         calls = ledger.maturing(db, as_of, EXTRACT)
         if not calls.id:
             return report
-        scored = sorted(
-            {s for s, c in zip(calls.symbol, calls.close, strict=True) if c is not None}
-        )
+        # the symbols of the calls with a close (in C: a backlog is 100k calls)
+        scored = sorted(set(compress(calls.symbol, map(is_not, calls.close, repeat(None)))))
         current = weight_store.load(db, scored) if scored else {}
         decided = decide(calls, current, settings, day, now, source_ends(settings))
-        if decided.verdicts:
+        if decided.verdicts.id:
             ledger.mark_verified(db, decided.verdicts)
             weight_store.apply(db, decided.weight_changes, now, day)
             weight_store.add_calibration(db, decided.calibration, day)
         ledger.mark_expired(db, decided.expired, now)
-    report.verified = len(decided.verdicts)
+    report.verified = len(decided.verdicts.id)
     report.hits, report.flat = decided.hits, decided.flat
     report.expired, report.pending = len(decided.expired), decided.pending
     report.weight_changes = [
@@ -181,7 +182,7 @@ def decide(
         settings.calendar.exchange,
         ends,
     )
-    decision = Decision([], expired, len(wait) - len(expired), 0, 0, [], [])
+    decision = Decision(_NO_VERDICTS, expired, len(wait) - len(expired), 0, 0, [], [])
     rows = np.flatnonzero(has_bar)
     if not len(rows):
         return decision
@@ -204,7 +205,7 @@ def decide(
         x["majority"],
         [numbers(c) for c in ("lower", "upper", "lower95", "upper95")],
         numbers("pred_change_pct"),
-        [int(i) for i in column("id")],
+        column("id"),  # INTEGER PRIMARY KEY: ints already
         now,
     )
     decision.hits = int(np.nansum(hit))
@@ -228,7 +229,7 @@ def score(done: pd.DataFrame, now: str) -> tuple[np.ndarray, list[ledger.Verdict
     """(realized log returns, the rows `mark_verified` stores) of matured calls in a frame
     (columns id, base_price, close, direction, flat_band, majority, pred_change_pct and
     the ranges' bounds): the scoring `decide` applies, for the hourly ledger."""
-    realized, _, verdicts = _score(
+    realized, _, columns = _score(
         done["close"].to_numpy(float),
         done["base_price"].to_numpy(float),
         done["direction"].to_numpy(),
@@ -239,7 +240,7 @@ def score(done: pd.DataFrame, now: str) -> tuple[np.ndarray, list[ledger.Verdict
         done["id"].astype(int).tolist(),
         now,
     )
-    return realized, verdicts
+    return realized, list(map(ledger.Verdict._make, zip(*columns, strict=True)))
 
 
 def _score(
@@ -252,9 +253,9 @@ def _score(
     pred_change_pct: np.ndarray,
     ids: list[int],
     now: str,
-) -> tuple[np.ndarray, np.ndarray, list[ledger.Verdict]]:
+) -> tuple[np.ndarray, np.ndarray, ledger.Verdicts]:
     """The one scoring of calls against the close of their target: (realized log returns,
-    hits, verdicts). `bounds`: lower, upper, lower95, upper95; `band`: the FLAT band
+    hits, verdicts column by column). `bounds`: lower, upper, lower95, upper95; `band`: the FLAT band
     (0 where unknown); `majority`: NaN for calls made before it was stored."""
     realized = outcomes.realized_return(base, close)
     klass = outcomes.move_class(realized, band)
@@ -267,23 +268,17 @@ def _score(
     covered80 = _covered(lower, upper, close)
     covered95 = _covered(lower95, upper95, close)
     error = 100.0 * np.expm1(realized) - pred_change_pct
-    verdicts = list(
-        map(
-            ledger.Verdict._make,
-            zip(
-                close.tolist(),
-                error.tolist(),
-                _ints(hit),
-                klass.tolist(),
-                _ints(up_hit),
-                _ints(majority_hit),
-                _ints(covered80),
-                _ints(covered95),
-                [now] * len(ids),
-                ids,
-                strict=True,
-            ),
-        )
+    verdicts = ledger.Verdicts(
+        close.tolist(),
+        error.tolist(),
+        _ints(hit),
+        klass.tolist(),
+        _ints(up_hit),
+        _ints(majority_hit),
+        _ints(covered80),
+        _ints(covered95),
+        [now] * len(ids),
+        ids,
     )
     return realized, hit, verdicts
 
@@ -292,7 +287,9 @@ def _extracted(texts: list[str | None], width: int) -> np.ndarray:
     """The JSON arrays of numbers `maturing` extracted, as a (calls x width) float array
     (null: NaN). SQLite writes plain numbers: read as one run of text by numpy's parser;
     anything else in them (a string, a boolean) through json, as it always was."""
-    joined = ",".join(t if t is not None else _NULLS[width] for t in texts)
+    if None in texts:  # no signals to extract from (never for a stored call)
+        texts = [t if t is not None else _NULLS[width] for t in texts]
+    joined = ",".join(cast("list[str]", texts))
     body = joined.replace("[", "").replace("]", "").replace("null", "nan")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns, then stops, at text it cannot read
@@ -305,6 +302,7 @@ def _extracted(texts: list[str | None], width: int) -> np.ndarray:
     return np.array(json.loads("[" + joined + "]"), dtype=float)
 
 
+_NO_VERDICTS = ledger.Verdicts(*([()] * len(ledger.Verdicts._fields)))
 _NULLS = {n: "[" + ",".join(["null"] * n) + "]" for n in range(2, 32)}
 
 

@@ -22,6 +22,7 @@ ranks (`ranking_record`). Expired calls are counted apart.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from models import intervals, outcomes, volatility
+from models import indicators, intervals, outcomes, volatility
 from models import metrics as scores
 from models.outcomes import CLASSES
 from models.scorecard import (
@@ -94,12 +95,14 @@ class Calls:
 
     def __init__(self, columns: dict[str, np.ndarray]) -> None:
         self.columns = columns
+        self._unique: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # per column, np.unique
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
 
     def __setitem__(self, name: str, values: np.ndarray) -> None:
         self.columns[name] = values
+        self._unique.pop(name, None)
 
     def __len__(self) -> int:
         return len(self.columns["id"])
@@ -128,24 +131,79 @@ class Calls:
         return code.reshape(-1), [tuple(self[k][i] for k in keys) for i in first]
 
     def _combined(self, keys: tuple[str, ...]) -> np.ndarray:
-        codes = [np.unique(self[k], return_inverse=True) for k in keys]
+        for k in keys:  # sorting 9,500 names once, not once per grouping
+            if k not in self._unique:
+                self._unique[k] = np.unique(self[k], return_inverse=True)
+        codes = [self._unique[k] for k in keys]
         combined = np.zeros(len(self), dtype=np.int64)
         for values, code in codes:
             combined = combined * len(values) + code.reshape(-1)
         return combined
 
 
-def _calls(rows: Sequence[Mapping[str, object]]) -> Calls:
-    names = list(rows[0])
+def _calls_of(columns: Mapping[str, Sequence[object]]) -> Calls:
+    """The ledger's columns as numpy arrays: text as objects, numbers as floats (NULL: NaN)."""
     cols: dict[str, np.ndarray] = {}
-    for name in names:
-        values = [r[name] for r in rows]
-        if name in TEXT_COLUMNS:
-            cols[name] = np.array(values, dtype=object)
-        else:
-            cols[name] = np.array(values, dtype=float)  # None -> NaN
-    cols["position"] = np.arange(len(rows))  # where each call sits in the whole set
+    for name, values in columns.items():
+        cols[name] = np.array(values, dtype=object if name in TEXT_COLUMNS else float)
+    cols["position"] = np.arange(len(cols["id"]))  # where each call sits in the whole set
     return Calls(cols)
+
+
+def _read_calls(
+    db: sqlite_utils.Database, symbols: list[str] | None, until: str | None
+) -> Calls | None:
+    """The verified calls as columns (None: there are none), with the parts of their signals
+    JSON the report scores: the stored baseline calls as signs (`last_move`, `majority`:
+    an older call without one counts as up) and the variance forecasts (`vol_var`,
+    `vol_ewma`, `vol_trailing`). SQLite reads those parts in the ledger's query; where its
+    reading could differ from Python's json.loads (see `_sqlite_read_them`), every call's
+    signals are parsed by json.loads as before (tests/test_report_speed.py)."""
+    cols: dict[str, tuple[object, ...]] | None
+    try:
+        cols = ledger.scored_columns(db, symbols, until)
+    except sqlite3.OperationalError:  # a signals text SQLite's JSON cannot read
+        cols = None
+    if cols is not None and not cols:
+        return None
+    if cols is not None and _sqlite_read_them(cols):
+        names = [c.strip() for c in ledger.SCORED_COLUMNS.split(",")]
+        calls = _calls_of({name: cols[name] for name in names})
+        # one json.loads of them all (the same parser on the same digits): not 9,500 calls
+        parts = json.loads(
+            f"[{','.join(str(p or '[null,null,null]') for p in cols['signal_parts'])}]"
+        )
+        last: Sequence[object] = [p[0] for p in parts]
+        majority = [p[1] if has else 1 for p, has in zip(parts, cols["has_majority"], strict=True)]
+        vol = [p[2] or {} for p in parts]
+    else:
+        rows: list[dict[str, object]] = [dict(r) for r in ledger.scored(db, symbols, until)]
+        if not rows:
+            return None
+        calls = _calls_of({name: tuple(r[name] for r in rows) for name in rows[0]})
+        info = [json.loads(sig or "{}") for sig in calls["signals"]]
+        last = [i.get("last_move") for i in info]
+        majority = [i.get("majority", 1) for i in info]
+        vol = [i.get("vol") or {} for i in info]
+    signs: dict[object, int] = {}  # a handful of distinct stored values
+    for name, values in (("last_move", last), ("majority", majority)):
+        calls[name] = np.array(
+            [signs[v] if v in signs else signs.setdefault(v, _sign(v)) for v in values]  # type: ignore[arg-type]
+        )
+    for key in ("var", "ewma", "trailing"):
+        calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
+    return calls
+
+
+def _sqlite_read_them(cols: Mapping[str, Sequence[object]]) -> bool:
+    """Whether SQLite's rendering of every call's signals parts is what json.loads of the
+    whole text would give: each signals an object (its text starts with '{'; or NULL), with
+    no NaN or Infinity in it (json.dumps writes them; SQLite's JSON does not read them as
+    Python does). Its rendering keeps each number's and string's own text. (A signals text
+    from `json.dumps` of a dict has no duplicate keys, where the two readers would differ.)"""
+    return all(o is None or o for o in cols["signals_object"]) and not any(
+        cols["signals_nonfinite"]
+    )
 
 
 def build(
@@ -153,7 +211,7 @@ def build(
 ) -> dict[str, Any]:
     """The report; with `until`, its groups score only the calls verified on or before
     that session (what a decision made then could know)."""
-    rows = ledger.scored(db, symbols, until)
+    calls = _read_calls(db, symbols, until)
     counts = ledger.counts(db, symbols)
     # what the latest calls saw besides the bars (VIX, the next scheduled event, news)
     context = market.context_of(db, symbols)
@@ -161,12 +219,8 @@ def build(
     hourly = hourly_record(db, symbols)
     if any(hourly["counts"].values()):  # a home without hour-ahead calls reports as before
         out["hourly"] = hourly
-    if not rows:
+    if calls is None:
         return out
-    calls = _calls(rows)
-    info = [json.loads(sig or "{}") for sig in calls["signals"]]
-    calls["last_move"] = np.array([_sign(i.get("last_move")) for i in info])
-    calls["majority"] = np.array([_sign(i.get("majority", 1)) for i in info])
     calls["realized"] = outcomes.realized_return(calls["base_price"], calls["actual_price"])
     calls["actual_pct"] = 100.0 * np.expm1(calls["realized"])
     calls["realized_var"] = _realized_var(db, calls)
@@ -185,9 +239,6 @@ def build(
     # the dates as fixed-width text once (the groups sort and search them)
     calls["as_of_text"] = calls["as_of"].astype(str)
     calls["target_text"] = calls["target_date"].astype(str)
-    vol = [i.get("vol") or {} for i in info]
-    for key in ("var", "ewma", "trailing"):
-        calls[f"vol_{key}"] = np.array([v.get(key, np.nan) for v in vol], dtype=float)
     out["horizons"] = [
         {"horizon": int(h), **ranges(g), "volatility": vol_scores(g), "ranking": ranking(g, int(h))}
         for (h,), g in calls.groups("horizon")
@@ -232,52 +283,131 @@ def ranking_record(
     have closed: the daily Spearman IC of the expected relative move against the realized
     h-session return, its Newey-West t, the top-minus-bottom quintile spread, per year
     (`models.scorecard.ranking_skill`; a date counts with 5 or more ranked symbols). When
-    a session was ranked again (a newer ranking model), its newest ranks count."""
-    from models.scorecard import judged, ranking_skill, versus_factors
+    a session was ranked again (a newer ranking model), its newest ranks count.
+
+    Only the closes it reads are fetched: each ranked symbol's own sessions from the first
+    ranked date on (the realized returns), and the factors' cells of the dates x symbols
+    closes (`ranked_factor_scores`), not 252 sessions of every symbol."""
+    from models.scorecard import judged, ranking_skill, versus_factor_scores
 
     out: list[RankingRecord] = []
-    closes: dict[str, pd.Series] = {}
-    horizons = db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon").fetchall()
-    start = _closes_start(db, symbols, [int(h) for (h,) in horizons])
-    for (h,) in horizons:
-        frame = pd.DataFrame(rank_store.history(db, int(h)))
+    horizons = [
+        int(h) for (h,) in db.execute("SELECT DISTINCT horizon FROM rankings ORDER BY horizon")
+    ]
+    start = _closes_start(db, symbols, horizons)
+    frames = {}
+    for h in horizons:
+        frame = pd.DataFrame(rank_store.history_columns(db, h))
         if symbols:
             frame = frame[frame["symbol"].isin(symbols)]
-        frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
-        realized = np.full(len(frame), np.nan)
-        # every symbol's bars in one query and the dates parsed once, not per symbol
-        wanted = sorted(set(frame["symbol"]) - set(closes))
-        closes.update(bar_store.final_closes_many(db, wanted, start))
+        frames[h] = frame.drop_duplicates(["symbol", "as_of"], keep="last")
+    ranked = [f for f in frames.values() if len(f)]
+    names = sorted(set().union(*(f["symbol"].tolist() for f in ranked))) if ranked else []
+    first = min(str(f["as_of"].min()) for f in ranked) if ranked else None
+    # each symbol's own final sessions from the first ranked date on: the realized returns
+    own = bar_store.close_rows(db, names, start=first, final_only=True)
+    stops = indicators.run_stops(own.starts)
+    scored = []
+    for h, frame in frames.items():
         as_of = pd.to_datetime(frame["as_of"].to_numpy())
-        stamps = as_of.to_numpy()
-        for key, idx in frame.groupby("symbol").indices.items():
-            c = closes[str(key)]
-            pos = _positions(c.index.to_numpy(), stamps[idx])
-            target = pos + int(h)
-            ok = (pos >= 0) & (target < len(c))
-            values = c.to_numpy()
-            realized[idx[ok]] = np.log(values[target[ok]] / values[pos[ok]])
+        days = _days(as_of.to_numpy())
+        sym = frame["symbol"].to_numpy(object)
+        pos = row_of(own.symbol, own.day, sym, days)
+        target = pos + h
+        ok = pos >= 0
+        ok[ok] = target[ok] < stops[pos[ok]]  # h sessions of its own later
+        realized = np.full(len(frame), np.nan)
+        realized[ok] = np.log(own.close[target[ok]] / own.close[pos[ok]])
         calls = pd.DataFrame(
             {
                 "date": as_of.to_numpy(),
-                "symbol": frame["symbol"].to_numpy(),
+                "symbol": sym,
                 "expected": frame["relative"].to_numpy(float),
                 "realized": realized,
             }
         )
-        skill = ranking_skill(calls, int(h))
-        wide = wide_closes(closes, sorted(set(frame["symbol"])))
-        versus = versus_factors(calls, wide, int(h)) if skill else None
+        scored.append((h, calls, ranking_skill(calls, h), sym, days))
+    # the factors' cells of every horizon with a record: each on its dates x symbols frame's
+    # dates (`calendars`), the cells of all of them in one query
+    calendars: dict[tuple[str, ...], np.ndarray] = {}
+    lagged: dict[int, tuple[np.ndarray, dict[int, np.ndarray]]] = {}
+    for h, _, skill, sym, days in scored:
+        if skill:
+            mine = tuple(sorted(set(sym.tolist())))
+            if mine not in calendars:
+                calendars[mine] = bar_store.final_days(db, list(mine), start)
+            lagged[h] = (calendars[mine], factor_rows(calendars[mine], days, h))
+    on = sorted(
+        {
+            str(d)
+            for cal, rows in lagged.values()
+            for d in cal[np.unique(np.concatenate([r[r >= 0] for r in rows.values()]))]
+        }
+    )
+    wanted = sorted({str(s) for h, _, _, sym, _ in scored if h in lagged for s in sym.tolist()})
+    cells = bar_store.close_rows(db, wanted, final_only=True, days=on)
+    for h, calls, skill, sym, _ in scored:
+        versus = None
+        if skill:
+            calendar, rows = lagged[h]
+            versus = versus_factor_scores(
+                calls, ranked_factor_scores(cells, calendar, rows, sym, h), h
+            )
         record = judged(skill, versus)
         out.append(
             {
-                "horizon": int(h),
-                "n": int(np.isfinite(realized).sum()),
+                "horizon": h,
+                "n": int(np.isfinite(calls["realized"].to_numpy()).sum()),
                 "record": record,
                 "edge": bool(record and record["edge"]),
             }
         )
     return out
+
+
+def factor_rows(calendar: np.ndarray, days: np.ndarray, h: int) -> dict[int, np.ndarray]:
+    """Per k in `factor_lags(h)`: each ranked day's row in the dates x symbols frame over
+    `calendar` less k (-1: not a day of it; < 0: before its first row)."""
+    from models.scorecard import factor_lags
+
+    at = np.searchsorted(calendar, days)
+    found = at < len(calendar)
+    found[found] = calendar[at[found]] == days[found]
+    return {k: np.where(found, at - k, -1) for k in factor_lags(h)}
+
+
+def ranked_factor_scores(
+    cells: bar_store.CloseRows,
+    calendar: np.ndarray,
+    rows: dict[int, np.ndarray],
+    sym: np.ndarray,
+    h: int,
+) -> dict[str, np.ndarray]:
+    """Per ranked (symbol, day): the one-line factors' scores (`scorecard.factor_values`) of
+    the dates x symbols frame of the ranked symbols' final closes over `calendar` (its
+    dates), read cell by cell from `cells` (those closes on the sessions needed): the cells
+    k rows back (`rows[k]`, `factor_rows`) of each ranked day's row, NaN where the frame has
+    none (before its first row, a symbol without a bar that day, a day not in it). The same
+    cells and the same arithmetic as on the whole frame (tests/test_report_speed.py)."""
+    from models.scorecard import factor_scores
+
+    logc = np.log(cells.close)
+    finder = RowFinder(cells.symbol, cells.day)
+    codes = finder.codes(sym)
+    back = {}
+    for k, r in rows.items():
+        day = np.full(len(sym), np.datetime64("NaT"), dtype="datetime64[D]")
+        day[r >= 0] = calendar[r[r >= 0]]
+        cell = finder.rows(codes, day)
+        back[k] = np.full(len(sym), np.nan)
+        back[k][cell >= 0] = logc[cell[cell >= 0]]
+    return factor_scores(back, h)
+
+
+def _days(stamps: np.ndarray) -> np.ndarray:
+    """datetime64[ns] stamps as days; a stamp that is not a midnight (no session's) as NaT."""
+    days = stamps.astype("datetime64[D]")
+    return np.where(days.astype(stamps.dtype) == stamps, days, np.datetime64("NaT"))
 
 
 def _closes_start(
@@ -310,73 +440,75 @@ def _closes_start(
     return min(starts) if starts else None
 
 
-def _positions(stamps: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Where each of `wanted` sits in the sorted, distinct `stamps` (-1 where it is not one):
-    `Index.get_indexer` on a sorted index, without building an index per symbol."""
-    pos = np.searchsorted(stamps, wanted)
-    found = pos < len(stamps)
-    found[found] = stamps[pos[found]] == wanted[found]
-    return np.where(found, pos, -1)
-
-
-def wide_closes(closes: Mapping[str, pd.Series], names: list[str]) -> pd.DataFrame:
-    """The closes of `names` as one dates x symbols frame over every date any of them has
-    (NaN where a symbol has no bar), sorted by date: `pd.DataFrame(dict of Series)
-    .sort_index()` without aligning 500 indexes one by one."""
-    if not names:
-        return pd.DataFrame({})
-    stamps = [closes[s].index.to_numpy() for s in names]
-    dates = np.unique(np.concatenate(stamps))  # the finest unit of the indexes, as pandas'
-    values = np.full((len(dates), len(names)), np.nan)
-    for j, (name, at) in enumerate(zip(names, stamps, strict=True)):
-        values[np.searchsorted(dates, at), j] = closes[name].to_numpy(float)
-    index = pd.DatetimeIndex(dates, name="date")
-    return pd.DataFrame(values, index=index, columns=pd.Index(names))
-
-
 def _realized_var(db: sqlite_utils.Database, calls: Calls) -> np.ndarray:
-    """Per call: the sum of squared daily log returns over its h sessions (NaN if unknown)."""
+    """Per call: the sum of squared daily log returns over its h sessions (NaN if unknown).
+
+    All symbols at once: their closes as columns (no frame per symbol) and the variance of
+    each from its own series (`volatility.future_realized_vars_runs`; the same values as
+    `future_realized_vars` of each symbol's closes, tests/test_report_speed.py)."""
     out = np.full(len(calls), np.nan)
     first = str(min(calls["as_of"]))  # no call needs a bar before its own as_of
-    stored = bar_store.load_many(db, sorted(set(calls["symbol"].tolist())), start=first)
-    # per symbol: its horizons' targets from one pass over its closes
-    wanted: dict[str, list[int]] = {}
-    for sym, h in {
-        (str(s), int(h)) for s, h in zip(calls["symbol"], calls["horizon"], strict=True)
-    }:
-        wanted.setdefault(sym, []).append(h)
-    targets: dict[tuple[str, int], np.ndarray] = {}
-    at: dict[str, pd.DatetimeIndex] = {}  # per symbol: its sessions (a call's row by date)
-    # symbols with the same sessions in one frame: pandas rolls each column with the kernel
-    # it rolls a lone Series with (the same values), without a Series' overhead per symbol
-    shared: dict[tuple[str, bytes], list[str]] = {}
-    for sym in wanted:
-        if sym in stored:
-            stamps = stored[sym].index.to_numpy()
-            shared.setdefault((str(stamps.dtype), stamps.tobytes()), []).append(sym)
-    for syms in shared.values():
-        index = stored[syms[0]].index
-        days = pd.DatetimeIndex(index)
-        close = pd.DataFrame({s: stored[s]["close"].to_numpy(float) for s in syms}, index=index)
-        horizons = sorted({h for s in syms for h in wanted[s]})
-        for h, rv in volatility.future_realized_vars(close, horizons).items():
-            values = rv.to_numpy(float)
-            for j, sym in enumerate(syms):
-                if h in wanted[sym]:  # [-1]: a date not stored
-                    targets[(sym, h)] = np.r_[values[:, j], np.nan]
-        at.update(dict.fromkeys(syms, days))
-    # each symbol x horizon's calls by their positions (not cut out of every column)
-    group, names = calls.group_codes("symbol", "horizon")
-    order = np.argsort(group, kind="stable")
-    bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(names)))].tolist()
-    as_of = calls["as_of"]
-    for j, (name, horizon) in enumerate(names):
-        target = targets.get((str(name), int(horizon)))
-        if target is not None:
-            rows = order[bounds[j] : bounds[j + 1]]
-            # the ledger's as-of text parsed once per group; -1 (a date not stored): NaN
-            out[rows] = target[at[str(name)].get_indexer(pd.DatetimeIndex(as_of[rows]))]
+    bars = bar_store.close_rows(db, sorted(set(calls["symbol"].tolist())), start=first)
+    if not len(bars.close):
+        return out
+    horizons = sorted({int(h) for h in calls["horizon"]})
+    rv = volatility.future_realized_vars_runs(bars.close, bars.starts, horizons)
+    days = np.array(calls["as_of"].tolist(), dtype="datetime64[D]")
+    row = row_of(bars.symbol, bars.day, calls["symbol"], days)
+    for h, values in rv.items():
+        at = np.flatnonzero((calls["horizon"] == h) & (row >= 0))
+        out[at] = values[row[at]]
     return out
+
+
+class RowFinder:
+    """Finds rows of (symbol, day) columns (distinct pairs; days as datetime64[D]) by a sorted
+    key, the symbols numbered by a dict (sorting an object array of names costs more)."""
+
+    def __init__(self, symbols: np.ndarray, days: np.ndarray) -> None:
+        edge = np.r_[True, symbols[1:] != symbols[:-1]] if len(symbols) else np.zeros(0, bool)
+        runs = symbols[edge].tolist()
+        self.names: dict[str, int] = {name: i for i, name in enumerate(runs)}
+        if len(self.names) == len(runs):  # each symbol's rows one run (as sorted by symbol)
+            code = np.cumsum(edge, dtype=np.int64) - 1
+        else:
+            self.names = {}
+            code = np.fromiter(
+                (self.names.setdefault(s, len(self.names)) for s in symbols.tolist()),
+                dtype=np.int64,
+                count=len(symbols),
+            )
+        keys = code * self.SPAN + days.astype(np.int64)
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+
+    SPAN = np.int64(1) << 32  # a day as int64 is far inside +-2**31
+
+    def codes(self, wanted: np.ndarray) -> np.ndarray:
+        """Each of `wanted`'s symbol number, -1 for a symbol not among the rows."""
+        known = pd.Index(list(self.names), dtype=object)
+        return np.asarray(known.get_indexer(pd.Index(wanted, dtype=object)), dtype=np.int64)
+
+    def rows(self, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Per (symbol number, day), its row; -1 where there is none (or the day is NaT)."""
+        out = np.full(len(codes), -1, dtype=np.int64)
+        known = np.flatnonzero((codes >= 0) & ~np.isnat(days))
+        if not len(self.keys) or not len(known):
+            return out
+        sought = codes[known] * self.SPAN + days[known].astype(np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, sought), len(self.keys) - 1)
+        hit = self.keys[pos] == sought
+        out[known[hit]] = self.order[pos[hit]]
+        return out
+
+
+def row_of(
+    symbols: np.ndarray, days: np.ndarray, wanted: np.ndarray, wanted_days: np.ndarray
+) -> np.ndarray:
+    """Per (wanted, wanted_days) pair, the row of `symbols`/`days` (distinct pairs; days as
+    datetime64[D]) with that symbol and day, -1 where there is none (or the day is NaT)."""
+    finder = RowFinder(symbols, days)
+    return finder.rows(finder.codes(wanted), wanted_days)
 
 
 def _sign(v: str | float | None) -> int:

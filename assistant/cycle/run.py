@@ -15,6 +15,7 @@ nothing. With no usable model the rule signals serve alone, and every call says 
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import asdict, dataclass, field, replace
@@ -244,10 +245,7 @@ def decide(read: CycleInput) -> CycleWrites:
         for h in read.horizons
     ]
     skills = skill_lines(read.live, plans)
-    calls = [
-        (_with_context(_with_rank(_call(p, read.exchange, skills), read.ranks), read.world), p)
-        for p in plans
-    ]
+    calls = [(_call(p, read.exchange, skills, read.ranks, read.world), p) for p in plans]
     ranks = read.ranks
     return CycleWrites(
         calls=calls,
@@ -277,7 +275,16 @@ def write_cycle(db: sqlite_utils.Database, writes: CycleWrites) -> set[CallKey]:
     made_at = utcnow()
     with immediate(db):
         known = ledger.keys_made_on(db, sorted({c.as_of for c, _ in writes.calls}))
-        ledger.insert_many(db, (_row(c, p, made_at) for c, p in writes.calls))
+        # a call already in the ledger is left as it was (INSERT OR IGNORE): its row is not
+        # even built (a cycle run again on the same day rebuilds none of its 1,500)
+        ledger.insert_many(
+            db,
+            (
+                _row(c, p, made_at)
+                for c, p in writes.calls
+                if (c.symbol, c.as_of, c.horizon, c.model_version) not in known
+            ),
+        )
         last = regime_store.last_dates(db)
         regime_store.upsert_many(
             db, [r for a in writes.analyses for r in az.regime_rows(a, last.get(a.symbol))]
@@ -337,19 +344,6 @@ def _evidence(read: CycleInput, sym: str, a: az.Analysis, h: int) -> Evidence:
     )
 
 
-def _with_context(c: Call, world: dict[str, WorldContext]) -> Call:
-    w = world.get(c.symbol)
-    if w is None:
-        return c
-    return replace(
-        c,
-        context=w.line(c.horizon),
-        event_within=w.event_within(c.horizon),
-        vix=w.vix,
-        vix_pct=w.vix_pct,
-    )
-
-
 def ranks_as_of(
     db: sqlite_utils.Database,
     home: Path,
@@ -372,16 +366,6 @@ def ranks_as_of(
     except Exception as exc:  # the ranking is extra evidence, never a reason to fail a cycle
         log.warning("ranking failed, no ranks this cycle: %s", exc)
         return None
-
-
-def _with_rank(c: Call, ranks: Ranks | None) -> Call:
-    if ranks is None:
-        return c
-    got = ranks.by_symbol.get(c.symbol, {}).get(c.horizon)
-    if got is None or ranks.as_of != c.as_of:
-        return c
-    rank, n, rel = got
-    return replace(c, rank=rank, rank_of=n, relative_pct=100 * math.expm1(rel))
 
 
 def _abstain_note(p: Plan) -> str:
@@ -422,10 +406,26 @@ def _symbols(db: sqlite_utils.Database, symbols: list[str] | None) -> list[str]:
     return list(dict.fromkeys(symbol_store.validate_symbol(s) for s in symbols))
 
 
-def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) -> Call:
+def _call(
+    p: Plan,
+    default_exchange: str,
+    skills: dict[tuple[str, int], str],
+    ranks: Ranks | None = None,
+    world: dict[str, WorldContext] | None = None,
+) -> Call:
+    """The call of plan `p`, with its rank among the ranked symbols (where `ranks` ranks it
+    as of its own session) and what else it saw (where `world` has its symbol), made in
+    one construction (a cycle makes 1,500)."""
     ev = p.evidence
     target = add_sessions(exchange_for(ev.symbol, default_exchange), ev.as_of, ev.horizon)
     lo, hi = p.interval
+    rank = rank_of = None
+    relative_pct = None
+    got = None if ranks is None else ranks.by_symbol.get(ev.symbol, {}).get(ev.horizon)
+    if got is not None and ranks is not None and ranks.as_of == ev.as_of:
+        rank, rank_of, rel = got
+        relative_pct = 100 * math.expm1(rel)
+    w = None if world is None else world.get(ev.symbol)
     return Call(
         symbol=ev.symbol,
         as_of=ev.as_of,
@@ -458,6 +458,13 @@ def _call(p: Plan, default_exchange: str, skills: dict[tuple[str, int], str]) ->
         ],
         skill=skills.get((ev.symbol, ev.horizon), ""),
         note="; ".join(n for n in (_abstain_note(p), ev.note) if n),
+        context="" if w is None else w.line(ev.horizon),
+        event_within=None if w is None else w.event_within(ev.horizon),
+        rank=rank,
+        rank_of=rank_of,
+        relative_pct=relative_pct,
+        vix=None if w is None else w.vix,
+        vix_pct=None if w is None else w.vix_pct,
     )
 
 
@@ -488,4 +495,10 @@ def _row(c: Call, p: Plan, made_at: str) -> ledger.CallRow:
 
 
 def _replace_new(c: Call, new: bool) -> Call:
-    return c if c.new == new else replace(c, new=new)
+    """`replace(c, new=new)` without running the 30 fields through `__init__` again (a
+    cycle's calls are all new, or all known on a second run; no field is derived)."""
+    if c.new == new:
+        return c
+    out = copy.copy(c)
+    object.__setattr__(out, "new", new)
+    return out

@@ -169,6 +169,10 @@ class CommandRunner:
         # Retrains asked meanwhile for the same kinds (r on two symbols, a drift check) are
         # all served by this one training: their rows run and finish with it. The training
         # counts as scheduled (a replay's end may cancel it) only if no user asked for it.
+        if command.scheduled:  # a drift check's: not while the trainings kill the daemon
+            dying = jobs.trainings_die(self.ctx.db)
+            if dying:
+                raise AssistantError(dying)
         alike = commands.claim_retrains_like(self.ctx.db, command.kinds)
         scheduled = command.scheduled and all(s for _, s in alike)
         request = TrainRequest(reason, kinds, as_of, (cid, *(i for i, _ in alike)), scheduled)

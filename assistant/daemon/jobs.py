@@ -387,6 +387,25 @@ def drift(ctx: Context, progress: Progress, as_of: date | None = None) -> tuple[
     return plain(findings), f"{len(findings)} drift findings" if findings else "no drift"
 
 
+TRAINING_DEATHS = 2  # trainings in a row that died with the daemon: none more on its own
+
+
+def trainings_die(db: sqlite_utils.Database) -> str | None:
+    """Why no training starts on its own now: the newest TRAINING_DEATHS retrains died with
+    the daemon's process (the kernel's out-of-memory killer, most likely; under systemd each
+    death is a restart, which trained again at once). None otherwise: a retrain that ends,
+    however it ends, clears it. A retrain asked for (a command) is not held back."""
+    n = job_runs.died_in_a_row(db, "retrain")
+    if n < TRAINING_DEATHS:
+        return None
+    return (
+        f"the last {n} trainings died with the daemon (killed for memory? `journalctl -k` or "
+        "`dmesg` says); it does not start another on its own: `assistant train` in a shell "
+        "shows what happens, fewer [models] kinds or max_train_rows use less memory, and a "
+        "retrain asked for (the dashboard's key, `assistant train`) still runs"
+    )
+
+
 def retrain(
     ctx: Context,
     progress: Progress,

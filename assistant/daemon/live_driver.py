@@ -64,6 +64,7 @@ class LiveDriver:
         self.schedule: scheduler.LiveSchedule | None = None  # built at start
         self.poller: QuotePoller | None = None  # built at start
         self._source: Source | None = None  # the configured source, kept (its rate-limit pause)
+        self._said_dying = False  # the log said the trainings keep killing the daemon
 
     def start(self, previous: DaemonRow | None) -> None:
         self.host.set_state(State.RUNNING)
@@ -218,13 +219,21 @@ class LiveDriver:
             age = host.now() - max(known)
             if age.total_seconds() < every * 86400 - 3600:
                 return
-        if not host.worker.busy:
+        if not host.worker.busy and not self._trainings_die():
             host.worker.submit(TrainRequest(reason=f"every {every} days"))
+
+    def _trainings_die(self) -> bool:
+        """Whether the trainings keep killing the daemon (then none starts on its own)."""
+        why = jobs.trainings_die(self.host.db)
+        if why and not self._said_dying:
+            log.error(why)
+        self._said_dying = bool(why)
+        return bool(why)
 
     def _train_if_untrained(self) -> None:
         worker = self.host.worker
         if worker.completed or worker.busy:
             return  # a training already ran or runs in this process
-        if not registry.any_serving(self.host.db):
+        if not registry.any_serving(self.host.db) and not self._trainings_die():
             # Rule-based calls serve at once; model calls take over when training lands.
             worker.submit(TrainRequest(reason="no trained model yet"))

@@ -24,6 +24,13 @@ EXIT_REPLACED, rather than reopening in place: the new file may still be being c
 tested recovery (interrupted runs, re-queued commands, the catch-up of missed slots) on
 it. Under systemd (Restart=on-failure) the non-zero status brings the daemon back on
 the new file; a detached daemon is started again with `assistant start`.
+
+An upgrade made under the running daemon (its source files changed on disk, or a newer
+version's command migrated the database: `upgrade`) is checked every
+`upgrade.CHECK_EVERY_HEARTBEATS` heartbeats: a live daemon stops cleanly (a training under way first ends)
+and sets `restart`; `assistant daemon` then runs itself again in place with the program
+now installed. A replay keeps the code it started with (its log says so once) and stops
+on unknown schema steps.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import sqlite_utils
 from assistant import __version__
 from assistant.alerts.worker import AlertSender
 from assistant.config import Settings, universe_problem
-from assistant.daemon import jobs, malloc
+from assistant.daemon import jobs, malloc, upgrade
 from assistant.daemon.commands import CommandRunner
 from assistant.daemon.driver import Driver
 from assistant.daemon.heartbeat import BusyBeat
@@ -63,6 +70,7 @@ from store.db import (
     file_id,
     is_locked,
     open_db,
+    unknown_schema_steps,
 )
 
 __all__ = ["Daemon", "ReplayOptions", "TRAINING_POLL_S"]
@@ -74,6 +82,7 @@ DISK_FULL_FIRST_WAIT_S = 2.0
 DISK_FULL_MAX_WAIT_S = 60.0
 CHECKPOINT_EVERY_S = 60.0
 EXIT_REPLACED = 75  # EX_TEMPFAIL: the database file was replaced under the daemon
+EXIT_UPGRADED = 75  # the same: run again (in place, or by systemd) with the program installed now
 
 
 class Daemon:
@@ -123,6 +132,10 @@ class Daemon:
         self._waited = "room"  # what those tries wait for: "room" or "the lock"
         self._file_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
         self.exit_code = 0
+        self.restart = False  # stopped for an upgrade: `assistant daemon` runs itself again
+        self._code: upgrade.CodeWatch | None = None  # made when the loop starts
+        self._next_upgrade_check = 0.0
+        self._said_upgrade = ""  # what the log said about a deferred restart, once
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -181,13 +194,15 @@ class Daemon:
                 log.error("not starting: %s", exc)
                 raise
             self._file_id = self._path_id()
+            self._code = upgrade.CodeWatch()
+            self._next_upgrade_check = self.clock() + self._upgrade_every()
             self._sweep_partials()
             self.beat = BusyBeat(self.home, self.heartbeat_s, expect=self._file_id).start()
             self.alerts = AlertSender(
                 self.home, self.settings, expect=self._file_id
             ).start()  # its own thread
             while not self.stop.is_set():
-                if self._replaced():
+                if self._replaced() or self._upgraded():
                     break
                 try:
                     busy = self._step()
@@ -238,6 +253,64 @@ class Daemon:
             what,
         )
         self.exit_code = EXIT_REPLACED
+        self.stop.set()
+        return True
+
+    def _upgraded(self) -> bool:
+        """Whether the program was upgraded under the daemon and it should stop to run the
+        new one (checked every CHECK_EVERY_HEARTBEATS heartbeats)."""
+        t = self.clock()
+        if t < self._next_upgrade_check or self._code is None:
+            return False
+        self._next_upgrade_check = t + self._upgrade_every()
+        unknown = unknown_schema_steps(self.db)
+        if unknown:
+            log.error(
+                "the database was upgraded by a newer trading-assistant while this daemon "
+                "(%s) ran (schema steps it does not know: %s); stopping so as not to write "
+                "into a schema it does not know%s",
+                __version__,
+                ", ".join(unknown),
+                ""
+                if self.driver.mode == "replay"
+                else "; running again with the program installed now",
+            )
+            return self._stop_for_upgrade()
+        changed = self._code.settled_change()
+        if not changed:
+            return False
+        what = upgrade.describe(changed, self._code.dirs)
+        if self.driver.mode == "replay":
+            if self._said_upgrade != "replay":
+                log.warning(
+                    "the program's files changed since this replay started (%s); it goes on "
+                    "with the code it started with (start it again to use the new code)",
+                    what,
+                )
+                self._said_upgrade = "replay"
+            return False
+        if self.worker.busy:
+            if self._said_upgrade != "busy":
+                log.info(
+                    "the program's files changed since the daemon started (%s); it runs "
+                    "again with the new code once the training under way ends",
+                    what,
+                )
+                self._said_upgrade = "busy"
+            return False
+        log.info(
+            "the program's files changed since the daemon started (%s, an upgrade?); "
+            "stopping to run again with the new code",
+            what,
+        )
+        return self._stop_for_upgrade()
+
+    def _upgrade_every(self) -> float:
+        return upgrade.CHECK_EVERY_HEARTBEATS * self.heartbeat_s
+
+    def _stop_for_upgrade(self) -> bool:
+        self.exit_code = EXIT_UPGRADED
+        self.restart = self.driver.mode != "replay"
         self.stop.set()
         return True
 

@@ -24,6 +24,7 @@ import sqlite_utils
 from assistant import calendar
 from assistant.config import SOURCES, Settings
 from assistant.errors import AssistantError, NoDataError, TemporaryError
+from assistant.ingest import restate
 from assistant.ingest.sources.base import Batched, Covered, Source
 from store import bars
 from store import db as store_db
@@ -192,8 +193,10 @@ def _fetch_one(
         first = bars.load(db, plan.symbol).index[0]
         frame = source.history(plan.symbol, first, plan.end).loc[first : plan.end]
         note = f"; prices re-adjusted (split or dividend), re-fetched from {first:%Y-%m-%d}"
-    with immediate(db):
-        result = bars.upsert(db, plan.symbol, frame, source.name)
+    with immediate(db):  # pending calls and paper holdings move with a re-adjusted history
+        restated = restate.upsert(db, plan.symbol, frame, source.name)
+    result = restated.written
+    note += restated.note(plan.symbol)
     store_symbols.record_collection(db, plan.symbol, error=None, empty=False)
     span = f"{frame.index[0]:%Y-%m-%d} … {frame.index[-1]:%Y-%m-%d}"
     provisional = int(frame["provisional"].sum())

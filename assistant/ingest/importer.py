@@ -20,6 +20,7 @@ import sqlite_utils
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+from assistant.ingest import restate
 from assistant.ingest.sources.csv import (
     UTF8,
     load_hourly_file,
@@ -45,6 +46,7 @@ class Imported:
     flagged: int  # daily: unexplained jumps; hourly: sessions that do not roll up
     kind: str = "daily"  # or "hourly"
     flagged_sessions: list[str] = field(default_factory=list)  # hourly: which
+    restated: str = ""  # '; 1 pending call re-scaled with it' (ingest.restate)
 
 
 @dataclass
@@ -84,7 +86,9 @@ def import_file(
         with bars.bulk_write(db):
             for sym, frame in validated(raws, jump_threshold=jump_threshold, exchange=exchange):
                 store_symbols.ensure(db, sym, "csv")
-                written = bars.upsert(db, sym, frame, "csv")
+                # a re-imported export after a split: pending calls and holdings move too
+                restated = restate.upsert(db, sym, frame, "csv")
+                written = restated.written
                 result.symbols.append(
                     Imported(
                         sym,
@@ -95,6 +99,7 @@ def import_file(
                         f"{frame.index[0]:%Y-%m-%d}",
                         f"{frame.index[-1]:%Y-%m-%d}",
                         int(frame["flagged"].sum()),
+                        restated=restated.note(sym),
                     )
                 )
     except (AssistantError, store_symbols.SymbolError) as exc:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,7 +42,8 @@ from store import macro as macro_store
 FRED_URL = "https://fred.stlouisfed.org/graph/fredgraph.csv"
 FRED_SERIES = ("CPIAUCSL", "CPILFESL", "UNRATE", "FEDFUNDS", "A191RL1Q225SBEA")
 OFFLINE_SERIES = ("CPILFESL", "SM_GDPGROWTH", "SM_UNEMP", "SM_TBILL")
-TIMEOUT_SECONDS = 30.0
+TIMEOUT_SECONDS = 30.0  # one read that brings nothing
+DEADLINE_SECONDS = 60.0  # the whole answer, however its bytes come (a trickle never times out)
 MAX_BYTES = 5_000_000  # a FRED series CSV is well under 100 kB
 
 
@@ -98,9 +100,10 @@ class FredCsv:
 
     def fetch(self, series: str) -> str:
         query = urllib.parse.urlencode({"id": series})
+        deadline = time.monotonic() + DEADLINE_SECONDS
         try:
             with urllib.request.urlopen(f"{self.url}?{query}", timeout=TIMEOUT_SECONDS) as r:
-                body: bytes = r.read(MAX_BYTES + 1)
+                body = _read_by(r, deadline, series)
         except urllib.error.HTTPError as exc:
             if exc.code in (400, 404):
                 raise NoDataError(f"{series}: FRED answered {exc.code}") from exc
@@ -113,6 +116,25 @@ class FredCsv:
 
     def history(self, series: str) -> pd.Series:
         return parse_fred_csv(self.fetch(series), series)
+
+
+def _read_by(r: io.BufferedIOBase, deadline: float, series: str) -> bytes:
+    """The body, read as it comes, given up at `deadline` (each read waits at most
+    TIMEOUT_SECONDS: the whole is bounded by DEADLINE_SECONDS plus one of those)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BYTES:
+        if time.monotonic() > deadline:
+            raise TemporaryError(
+                f"{series}: FRED's answer took over {DEADLINE_SECONDS:.0f} s to arrive "
+                "(a slow or stalled connection)"
+            )
+        chunk = r.read1(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 class OfflineMacro:
