@@ -75,3 +75,78 @@ async def test_the_tables_have_their_final_width_before_the_first_snapshot(home,
         assert "Regimes" in screen_text(app)
         assert (table.size.width, table.hidden) == before
         assert 0 < before[0] < SIZE[0] - 40  # the left panel's width, not the screen's
+
+
+@sync
+async def test_the_dashboard_paints_no_frame_before_its_first_snapshot(home, db, monkeypatch):
+    """The screen is laid out while the first read runs but painted only once the snapshot
+    is in (a frame of the empty dashboard cost as much as the first one with data), and
+    the right-hand panels go in after that first frame. Each frame is seen as the
+    benchmark sees it (Textual's screen refresh, wrapped)."""
+    from textual.screen import Screen
+
+    import tui.app
+    import tui.screens.dashboard
+
+    monkeypatch.setattr(tui.screens.dashboard, "REVEAL_AFTER_S", 3600.0)
+    reads = tui.app.TradingApp.reload_dashboard
+    # the first read waits for the test's word: the screen is mounted and laid out first
+    monkeypatch.setattr(tui.app.TradingApp, "reload_dashboard", lambda self: None)
+    fill(db, NAMES[:5], sessions=40, predict_last=3, horizons=(1,), job=False)
+    # (snapshots applied, watchlist rows, right-hand panels) at each frame
+    frames: list[tuple[int, int, int]] = []
+    paint = Screen._compositor_refresh
+
+    def seen(screen: Screen[object]) -> None:
+        if isinstance(screen, tui.screens.dashboard.DashboardScreen):
+            rows = screen.query_one("#watchlist", WatchlistTable).row_count
+            frames.append((app.loads, rows, len(screen.query_one("#right").children)))
+        paint(screen)
+
+    monkeypatch.setattr(Screen, "_compositor_refresh", seen)
+    app = make_app(home, clock=lambda: FIXED_NOW, poll_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, tui.screens.dashboard.DashboardScreen)
+        assert screen.query_one("#watchlist", WatchlistTable).size.width > 0  # laid out
+        assert frames == []  # ...and not painted
+        width = screen.query_one("#watchlist", WatchlistTable).size.width
+        reads(app)
+        await settle(pilot)
+        assert app.loads == 1
+        # the right-hand panels came after the first frame, with their data, and the
+        # watchlist kept its width
+        text = screen_text(app)
+        assert "hit rate %" in text and "Regimes" in text and "Commands" in text
+        assert screen.query_one("#watchlist", WatchlistTable).size.width == width
+    # the first frame has the snapshot's rows, not yet the right-hand panels
+    assert frames and frames[0] == (1, 5, 0)
+    assert frames[-1][2] > 0
+
+
+@sync
+async def test_a_read_slower_than_the_reveal_paints_the_screen_as_it_is(home, db, monkeypatch):
+    from textual.screen import Screen
+
+    import tui.app
+    import tui.screens.dashboard
+
+    monkeypatch.setattr(tui.screens.dashboard, "REVEAL_AFTER_S", 0.01)
+    monkeypatch.setattr(tui.app.TradingApp, "reload_dashboard", lambda self: None)
+    frames: list[int] = []
+    paint = Screen._compositor_refresh
+
+    def seen(screen: Screen[object]) -> None:
+        if isinstance(screen, tui.screens.dashboard.DashboardScreen):
+            frames.append(app.loads)
+        paint(screen)
+
+    monkeypatch.setattr(Screen, "_compositor_refresh", seen)
+    app = make_app(home, clock=lambda: FIXED_NOW, poll_seconds=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(200):  # the reveal timer's frame (no read ever lands here)
+            await pilot.pause(0.01)
+            if frames:
+                break
+    assert frames and frames[0] == 0

@@ -86,6 +86,7 @@ class DashboardScreen(Screen[None]):
     ) -> None:
         super().__init__()
         self.clock, self.heartbeat_seconds, self.report = clock, heartbeat_seconds, report
+        self._painting = False  # no frame before the first snapshot (or reveal): see below
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(
@@ -100,41 +101,66 @@ class DashboardScreen(Screen[None]):
                 yield WatchlistTable(id="watchlist")
                 yield Title("Pending predictions", classes="panel-title", id="pending-title")
                 yield PendingTable(id="pending")
-            with Vertical(id="right"):
-                yield Title("Accuracy", classes="panel-title", id="trend-title")
-                yield TrendChart(id="trend")
-                # the paper account: hidden until the daemon has stepped it once
-                yield Title("Paper account", classes="panel-title", id="equity-title")
-                yield EquityChart(id="equity")
-                yield Title("Regimes", classes="panel-title", id="regimes-title")
-                yield RegimeTable(id="regimes")
-                yield Title("Commands", classes="panel-title", id="commands-title")
-                yield CommandsTable(id="commands")
+            # the right-hand panels go in after the first frame (compose_right)
+            yield Vertical(id="right")
         yield Footer()
+
+    async def compose_right(self) -> None:
+        """The right-hand panels, put in once the first frame is on screen: composing,
+        styling and painting them (two tables, the plotext chart) was about a fifth of the
+        first frame's CPU. Their column keeps its width meanwhile (set by the CSS, not by
+        its content), so the watchlist's width and columns do not change when they come."""
+        right = self.query_one("#right", Vertical)
+        if right.children:
+            return
+        await right.mount_all(
+            [
+                Title("Accuracy", classes="panel-title", id="trend-title"),
+                TrendChart(id="trend"),
+                # the paper account: hidden until the daemon has stepped it once
+                Title("Paper account", classes="panel-title", id="equity-title"),
+                EquityChart(id="equity"),
+                Title("Regimes", classes="panel-title", id="regimes-title"),
+                RegimeTable(id="regimes"),
+                Title("Commands", classes="panel-title", id="commands-title"),
+                CommandsTable(id="commands"),
+            ]
+        )
+        if self.data:  # the newest snapshot, whichever came while they were mounted
+            self._show_right(self.data, lambda key: True)
 
     def on_mount(self) -> None:
         self.query_one(WatchlistTable).focus()
         self.watch(self.query_one(WatchlistTable), "hidden", self._show_watch_title, init=False)
         self.watch(self.query_one(PendingTable), "hidden", self._show_pending_title, init=False)
-        # Until the first snapshot lands the status header and the right-hand panels stay
-        # hidden: no "daemon offline" flash before the store is read, and the chart and
-        # those panels are painted once, with their data (painted empty first, they cost a
-        # second full paint). The watchlist stays: it holds the focus, which a hidden
-        # widget cannot (moving it later re-composes the key bar). A first read slower
-        # than REVEAL_AFTER_S shows the screen as it is. Hidden, not taken out of the
-        # layout: the tables get their final size now, so showing the regions is no second
-        # layout, and 500 watchlist rows are not rebuilt for the columns it leaves out.
-        for region in (self.query_one(StatusHeader), self.query_one("#right")):
-            region.visible = False
+        # Until the first snapshot lands nothing is painted (_compositor_refresh): no
+        # "daemon offline" flash before the store is read, and no frame of the empty
+        # dashboard. A first read slower than REVEAL_AFTER_S shows the screen as it is.
+        # The screen is laid out meanwhile: the tables get their final size, so the first
+        # snapshot's rows go in with the columns the watchlist's width leaves room for.
         self.set_timer(REVEAL_AFTER_S, self.reveal)
 
     def reveal(self) -> None:
-        """Show the hidden regions (at the first snapshot, a failed first read, or a timeout)."""
-        regions = (self.query_one(StatusHeader), self.query_one("#right"))
-        if all(region.visible for region in regions):
-            return
-        for region in regions:
-            region.visible = True
+        """Start painting (at the first snapshot, a failed first read, or a timeout), and put
+        the right-hand panels in after that first frame."""
+        if not self._painting:
+            self._painting = True
+            self.refresh()  # the first frame: the whole screen
+            self.call_after_refresh(self.compose_right)
+
+    def _compositor_refresh(self) -> None:
+        # Until the first snapshot the screen is laid out (the tables get their width and
+        # columns) but not painted: a frame of the empty dashboard cost about as much CPU as
+        # the first one with data (~0.06 s at 160x45), taken from the read running meanwhile
+        # (one interpreter lock), and it was on screen for a fraction of a second. Until
+        # then the terminal shows the blank default screen; a read slower than
+        # REVEAL_AFTER_S, or a failed one, shows the screen as it is (reveal). This
+        # overrides Textual's private paint step (textual is pinned in constraints.txt;
+        # tests/test_tui_first_fill.py counts the frames and fails if it stops applying).
+        if self._painting:
+            super()._compositor_refresh()
+        else:
+            self._dirty_widgets.clear()  # (painted in full at reveal: nothing to keep)
 
     def watch_data(self, data: Dashboard | None) -> None:
         if not data:
@@ -197,6 +223,11 @@ class DashboardScreen(Screen[None]):
         if changed("pending"):
             self.query_one(PendingTable).rows_data = data["pending"]
             self._show_pending_title()
+        if self.query_one("#right").children:  # (else they get the data when they come)
+            self._show_right(data, changed)
+
+    def _show_right(self, data: Dashboard, changed: Callable[[str], bool]) -> None:
+        """The right-hand panels' slices of the snapshot (those `changed` says changed)."""
         if changed("trend"):
             self.query_one(TrendChart).trend = data["trend"]
             set_static(self.query_one("#trend-title", Static), title_of(data["trend"]))
