@@ -224,9 +224,9 @@ def _apply_scores(db: sqlite_utils.Database, rows: Iterable[tuple[object, ...]])
     the verdicts to those calls (the update triggers stand aside while this pass holds
     sums_paused; schema m017). One savepoint, so no other connection sees the pause and a
     crash leaves nothing half-done. The page caches are widened for the pass (and restored):
-    the UPDATE rewrites every page of the calls it touches and of three indexes, and the
-    temporary table of 100k verdicts outgrows the default 2 MB (about 0.3 s of a 100k
-    pass's CPU time, profiled)."""
+    the UPDATE rewrites every page of the calls it touches and of the two indexes over what
+    it changes (status; the verified calls by symbol), and the temporary table of 100k
+    verdicts outgrows the default 2 MB (about 0.3 s of a 100k pass's CPU time, profiled)."""
     caches = [db.execute(f"PRAGMA {s}.cache_size").fetchone()[0] for s in ("main", "temp")]
     db.execute("SAVEPOINT verifying")
     try:
