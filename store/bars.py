@@ -287,37 +287,6 @@ def load_many(
     return {str(syms[a]): frame.iloc[a:b] for a, b in zip(starts, stops, strict=True)}
 
 
-def final_closes_many(
-    db: sqlite_utils.Database, symbols: list[str], start: str | None = None
-) -> dict[str, pd.Series]:
-    """Each symbol's final (non-provisional) closes, every stored session (from `start` on,
-    when given), as float Series named `close` on a DatetimeIndex named `date` (an empty
-    one for a symbol with none): what `load(...)` filtered to provisional == 0 gives, in
-    one query of two columns."""
-    out = {
-        s: pd.Series([], index=pd.DatetimeIndex([], name="date"), dtype=float, name="close")
-        for s in symbols
-    }
-    if not symbols:
-        return out
-    marks = ",".join("?" * len(symbols))
-    since = "" if start is None else " AND date >= ?"
-    rows = db.execute(
-        f"SELECT symbol, date, close FROM bars WHERE symbol IN ({marks}) AND provisional = 0"
-        f"{since} ORDER BY symbol, date",
-        [*symbols, *([] if start is None else [start])],
-    ).fetchall()
-    if not rows:
-        return out
-    syms = np.array([r[0] for r in rows], dtype=object)
-    index = pd.DatetimeIndex(pd.to_datetime([r[1] for r in rows]), name="date")
-    values = np.array([r[2] for r in rows], dtype=float)
-    edges = np.flatnonzero(syms[1:] != syms[:-1]) + 1
-    for a, b in zip(np.r_[0, edges], np.r_[edges, len(rows)], strict=True):
-        out[str(syms[a])] = pd.Series(values[a:b], index=index[a:b], name="close")
-    return out
-
-
 @dataclass(frozen=True)
 class CloseRows:
     """Closes as three aligned columns, sorted by symbol then date: each symbol's rows are
@@ -345,8 +314,7 @@ def close_rows(
 ) -> CloseRows:
     """The closes of `symbols` (from `start` on; `final_only`: non-provisional bars only;
     `days`: on those sessions only) as columns, without a frame or a Series per symbol: the
-    values `load_many(...)["close"]` (or `final_closes_many`) gives, for readers that only
-    index them."""
+    values `load_many(...)["close"]` gives, for readers that only index them."""
     rows: list[tuple[str, str, float | None]] = []
     if symbols and days != []:
         sql = "SELECT symbol, date, close FROM bars WHERE symbol IN ("

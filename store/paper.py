@@ -191,12 +191,8 @@ def settings_by_session(
 
 def _newest_rows(db: sqlite_utils.Database) -> list[tuple[str, str, str]]:
     """(book, session, account JSON) of each book's newest row: the state carried on."""
-    return [
-        (b, s, a)
-        for b, s, a in db.execute(
-            "SELECT book, MAX(session), account FROM paper_days GROUP BY book"
-        ).fetchall()
-    ]
+    rows = db.execute("SELECT book, MAX(session), account FROM paper_days GROUP BY book")
+    return [(b, s, a) for b, s, a in rows.fetchall()]
 
 
 def holding_sessions(db: sqlite_utils.Database, symbol: str) -> set[str]:

@@ -102,3 +102,33 @@ def add_call(
     )
     with immediate(db):
         ledger.insert_many(db, [row])
+
+
+def final_closes_many(db, symbols: list[str], start: str | None = None) -> dict[str, pd.Series]:
+    """The report's close read before `store.bars.close_rows` (kept as the reference).
+    Each symbol's final (non-provisional) closes, every stored session (from `start` on,
+    when given), as float Series named `close` on a DatetimeIndex named `date` (an empty
+    one for a symbol with none): what `load(...)` filtered to provisional == 0 gives, in
+    one query of two columns."""
+    out = {
+        s: pd.Series([], index=pd.DatetimeIndex([], name="date"), dtype=float, name="close")
+        for s in symbols
+    }
+    if not symbols:
+        return out
+    marks = ",".join("?" * len(symbols))
+    since = "" if start is None else " AND date >= ?"
+    rows = db.execute(
+        f"SELECT symbol, date, close FROM bars WHERE symbol IN ({marks}) AND provisional = 0"
+        f"{since} ORDER BY symbol, date",
+        [*symbols, *([] if start is None else [start])],
+    ).fetchall()
+    if not rows:
+        return out
+    syms = np.array([r[0] for r in rows], dtype=object)
+    index = pd.DatetimeIndex(pd.to_datetime([r[1] for r in rows]), name="date")
+    values = np.array([r[2] for r in rows], dtype=float)
+    edges = np.flatnonzero(syms[1:] != syms[:-1]) + 1
+    for a, b in zip(np.r_[0, edges], np.r_[edges, len(rows)], strict=True):
+        out[str(syms[a])] = pd.Series(values[a:b], index=index[a:b], name="close")
+    return out

@@ -18,6 +18,7 @@ from models import indicators, volatility
 from store import bars as bar_store
 from store import rankings as rank_store
 from store import symbols as symbol_store
+from tests.cycle_fixture import final_closes_many
 
 
 def _same(a: object, b: object) -> bool:
@@ -153,7 +154,7 @@ def _old_ranking_record(db, symbols: list[str] | None = None) -> list[object]:
             frame = frame[frame["symbol"].isin(symbols)]
         frame = frame.drop_duplicates(["symbol", "as_of"], keep="last")
         names = sorted(set(frame["symbol"]))
-        closes = bar_store.final_closes_many(db, names, start)
+        closes = final_closes_many(db, names, start)
         realized = np.full(len(frame), np.nan)
         as_of = pd.to_datetime(frame["as_of"].to_numpy())
         for key, idx in frame.groupby("symbol").indices.items():

@@ -11,6 +11,7 @@ from models import ranking, volatility
 from store import bars as bar_store
 from store import symbols
 from store.views.watchlist import stale_sources
+from tests.cycle_fixture import final_closes_many
 
 
 def _closes(n_sessions: int = 300, n_symbols: int = 12) -> pd.DataFrame:
@@ -75,7 +76,7 @@ def test_final_closes_equal_loaded_bars_less_provisional_ones(db):
     _bar(db, "AAA", "2024-01-04", 12.25, "yahoo", provisional=1)
     _bar(db, "BBB", "2024-01-03", 7.0, "yahoo")
     db.conn.commit()
-    got = bar_store.final_closes_many(db, ["AAA", "BBB", "CCC"])
+    got = final_closes_many(db, ["AAA", "BBB", "CCC"])
     for sym in ("AAA", "BBB", "CCC"):
         bars = bar_store.load(db, sym)
         old = bars.loc[bars["provisional"] == 0, "close"].astype(float)

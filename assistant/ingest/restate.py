@@ -40,9 +40,7 @@ def upsert(db: sqlite_utils.Database, symbol: str, frame: pd.DataFrame, source: 
     days = predictions.pending_as_of(db, symbol) | paper.holding_sessions(db, symbol)
     old = bars.final_closes_on(db, symbol, days) if days else {}
     written = bars.upsert(db, symbol, frame, source)
-    if not old:
-        return Restated(written, 0, 0)
-    ratios = bars.adjustment_ratios(db, symbol, old)
+    ratios = bars.adjustment_ratios(db, symbol, old) if old else {}
     if not ratios:
         return Restated(written, 0, 0)
     calls = predictions.rescale_pending(db, symbol, ratios)
