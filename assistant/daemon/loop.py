@@ -27,10 +27,10 @@ the new file; a detached daemon is started again with `assistant start`.
 
 An upgrade made under the running daemon (its source files changed on disk, or a newer
 version's command migrated the database: `upgrade`) is checked every
-`upgrade.CHECK_EVERY_HEARTBEATS` heartbeats: a live daemon stops cleanly (a training under way first ends)
-and sets `restart`; `assistant daemon` then runs itself again in place with the program
-now installed. A replay keeps the code it started with (its log says so once) and stops
-on unknown schema steps.
+`upgrade.CHECK_EVERY_HEARTBEATS` heartbeats: a live daemon stops cleanly (a training under
+way ends first) and sets `restart`; `assistant daemon` then runs itself again in place
+with the program now installed. A replay keeps the code it started with (its log says so
+once) and stops on unknown schema steps.
 """
 
 from __future__ import annotations
