@@ -262,12 +262,16 @@ def load_many(
     start: str | date | None = None,
     end: str | date | None = None,
     final_only: bool = False,
+    columns: list[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Like `load` for many symbols in one query (the cycle reads the whole watchlist).
-    `final_only`: the final (non-provisional) bars only; a symbol with none is absent."""
+    `final_only`: the final (non-provisional) bars only; a symbol with none is absent.
+    `columns`: those of BAR_COLUMNS only, in that order (default: all of them); the
+    values are the same, SQLite just hands over fewer (each value is a Python object)."""
     if not symbols:
         return {}
-    sql = "SELECT symbol, date, " + ", ".join(BAR_COLUMNS) + " FROM bars WHERE symbol IN ("
+    names = BAR_COLUMNS if columns is None else [c for c in BAR_COLUMNS if c in columns]
+    sql = "SELECT symbol, date, " + ", ".join(names) + " FROM bars WHERE symbol IN ("
     sql += ",".join("?" * len(symbols)) + ")" + (" AND provisional = 0" if final_only else "")
     bounds, params = date_range(start, end)
     rows = db.execute(sql + bounds + " ORDER BY symbol, date", [*symbols, *params]).fetchall()
@@ -279,9 +283,10 @@ def load_many(
     syms = table[:, 0]
     index = pd.DatetimeIndex(pd.to_datetime(table[:, 1].tolist()), name="date")
     values = table[:, 2:].astype(float)
-    frame = pd.DataFrame(values, index=index, columns=BAR_COLUMNS)
-    frame["provisional"] = frame["provisional"].astype(int)
-    frame["flagged"] = frame["flagged"].astype(int)
+    frame = pd.DataFrame(values, index=index, columns=names)
+    for flag in ("provisional", "flagged"):
+        if flag in names:
+            frame[flag] = frame[flag].astype(int)
     edges = np.flatnonzero(syms[1:] != syms[:-1]) + 1
     starts, stops = np.r_[0, edges], np.r_[edges, len(rows)]
     return {str(syms[a]): frame.iloc[a:b] for a, b in zip(starts, stops, strict=True)}

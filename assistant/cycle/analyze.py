@@ -24,6 +24,9 @@ from store import regimes as regime_store
 # calendar days of bars loaded: SMA200 plus model windows, with room; the backtest fits
 # its volatility forecasts on as many
 LOOKBACK_DAYS = volatility.HISTORY_DAYS
+# the bars' columns a cycle uses (the variance forecast's range proxy, the model features):
+# not raw_close / adj_factor / the flags (final bars only): 7 values a row to read, not 11
+CYCLE_COLUMNS = ["open", "high", "low", "close", "volume"]
 SIGMA_WINDOW = 250  # sessions of h-session returns behind the volatility estimate
 MIN_SESSIONS = 60
 REGIME_ROWS = 260  # sessions of regime history an analysis carries (for the store)
@@ -93,7 +96,11 @@ def load_bars(
     out = {}
     for day, syms in groups.items():
         start = (pd.Timestamp(day) - pd.Timedelta(days=LOOKBACK_DAYS)).date()
-        out.update(bar_store.load_many(db, syms, start=start, end=day, final_only=True))
+        out.update(
+            bar_store.load_many(
+                db, syms, start=start, end=day, final_only=True, columns=CYCLE_COLUMNS
+            )
+        )
     return out
 
 
