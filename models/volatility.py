@@ -581,11 +581,9 @@ def _forecasts_rows(
     by row); what is left per symbol is the choice of model and the forecast's record.
     tests/test_speed500_predict4.py compares it with `_forecasts_of` symbol by symbol."""
     count, n = r.shape[0], lengths[0]
-    ewma1 = [_ewma_lasts(r2[s], lengths) for s in range(count)]
-    trail1 = [
-        {m: float(np.mean(r2[s, m - 20 : m])) if m > 20 else float("nan") for m in lengths}
-        for s in range(count)
-    ]
+    ewma1 = _ewma_lasts_rows(r2, lengths)
+    trails = {m: np.mean(r2[:, m - 20 : m], axis=1).tolist() for m in lengths if m > 20}
+    trail1 = [{m: trails[m][s] if m > 20 else float("nan") for m in lengths} for s in range(count)]
     by_length: list[dict[int, dict[int, VolForecast]]] = [
         {m: {} for m in lengths} for _ in range(count)
     ]
@@ -810,6 +808,38 @@ def _ewma_lasts(r2: np.ndarray, lengths: list[int]) -> dict[int, float]:
         count = int(np.searchsorted(valid, m)) - 20  # recursion steps within r2[:m]
         if m > 20 and count >= 0:
             out[m] = float(y[count - 1]) if count else s2
+    return out
+
+
+def _ewma_lasts_rows(r2: np.ndarray, lengths: list[int]) -> list[dict[int, float]]:
+    """`_ewma_lasts` of each row of r2: the rows with the same finite values' positions
+    share one seed mean and one `lfilter` call over their 2-D block (a mean along each
+    row, and scipy filters each row as it filters it alone)."""
+    finite = np.isfinite(r2)
+    groups: dict[bytes, list[int]] = {}
+    for s in range(len(r2)):
+        groups.setdefault(finite[s].tobytes(), []).append(s)
+    out: list[dict[int, float]] = [{} for _ in range(len(r2))]
+    for members in groups.values():
+        valid = np.flatnonzero(finite[members[0]])
+        if len(members) == 1 or len(valid) < 20:
+            for s in members:
+                out[s] = _ewma_lasts(r2[s], lengths)
+            continue
+        lam, start = RISKMETRICS_LAMBDA, valid[19]
+        block = r2[members]
+        s2 = np.nanmean(block[:, valid[0] : start + 1], axis=1)
+        rest = block[:, start + 1 :][:, finite[members[0], start + 1 :]]
+        y = np.empty((len(members), 0))
+        if rest.shape[1]:
+            from scipy.signal import lfilter
+
+            y, _ = lfilter([1.0 - lam], [1.0, -lam], rest, axis=1, zi=(lam * s2)[:, None])
+        for m in lengths:
+            steps = int(np.searchsorted(valid, m)) - 20  # recursion steps within r2[:m]
+            last = (y[:, steps - 1] if steps else s2).tolist() if m > 20 and steps >= 0 else None
+            for g, s in enumerate(members):
+                out[s][m] = float("nan") if last is None else last[g]
     return out
 
 

@@ -63,6 +63,26 @@ def test_forecasts_of_a_group_equal_each_symbol_alone_bit_for_bit(n):
         assert {"har+x", "har", "ewma"} <= models, models
 
 
+def test_ewma_lasts_of_rows_equal_each_rows_own():
+    """`_ewma_lasts_rows` (rows with the same finite positions: one seed mean and one
+    lfilter over their block) against `_ewma_lasts` row by row; and the 20-session trailing
+    means of all rows at once against each row's."""
+    rng = np.random.default_rng(3)
+    r2 = rng.normal(0, 0.02, (9, 300)) ** 2
+    r2[:, 0] = np.nan  # no return on the first session
+    r2[3, 50] = r2[4, 50] = np.nan  # two rows with a gap at the same place
+    r2[5, 60:63] = np.nan  # one with its own
+    r2[6, :285] = np.nan  # fewer than 20 values: no EWMA
+    r2[7, :270] = np.nan  # a late start, 30 values
+    for lengths in ([300, 295], [300], [25, 20], [21], [280, 275]):
+        got = volatility._ewma_lasts_rows(r2, lengths)
+        want = [volatility._ewma_lasts(row, lengths) for row in r2]
+        assert repr(got) == repr(want), lengths
+    for m in (21, 60, 300):
+        rows = np.mean(r2[:, m - 20 : m], axis=1)
+        assert rows.tobytes() == np.array([np.mean(row[m - 20 : m]) for row in r2]).tobytes()
+
+
 def test_fit_forecasts_of_a_stack_equal_each_fit_alone():
     """`_fit_forecasts` (one gelsd call over a stack, the products and means row by row)
     against `_lstsq` + `_fit_forecast` a fit at a time, on near rank-deficient designs

@@ -146,11 +146,12 @@ def analyze_many(
         keep = slice(-REGIME_ROWS, None)
         trends, vols = trend.to_numpy()[keep], vol.to_numpy()[keep]
         dates = pd.DatetimeIndex(idx[keep])
+        as_of, prices = idx[-1].date(), close.to_numpy()[-1].tolist()  # the last bar's
         for j, sym in enumerate(syms):
             regimes = RegimeHistory(dates, labels[keep, j], trends[:, j], vols[:, j])
             out[sym] = _one(
                 sym,
-                usable[sym],
+                (as_of, prices[j]),
                 horizons,
                 regimes,
                 {k: v[-1, j] for k, v in votes.items()},
@@ -164,7 +165,7 @@ def analyze_many(
 
 def _one(
     symbol: str,
-    bars: pd.DataFrame,
+    last_bar: tuple[date, float],
     horizons: list[int],
     regimes: RegimeHistory,
     votes: dict[str, float],
@@ -172,10 +173,10 @@ def _one(
     forecasts: dict[int, VolForecast],
     moves: dict[int, list[float]],
 ) -> Analysis:
-    """`last`: the last row of `regimes` (regime, trend, volatility); `forecasts`: the variance
-    forecasts at the last bar (`volatility.forecast_at_end`); `moves`: per horizon, the
-    symbol's entries of `_moves_at_end`."""
-    close = bars["close"].to_numpy(float)
+    """`last_bar`: the session and close of the symbol's last bar; `last`: the last row of
+    `regimes` (regime, trend, volatility); `forecasts`: the variance forecasts at the last
+    bar (`volatility.forecast_at_end`); `moves`: per horizon, the symbol's entries of
+    `_moves_at_end`."""
     sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
     rate: dict[int, float] = {}
     for h in horizons:
@@ -185,8 +186,8 @@ def _one(
     regime, trend, vol = last
     return Analysis(
         symbol=symbol,
-        as_of=bars.index[-1].date(),
-        base_price=float(close[-1]),
+        as_of=last_bar[0],
+        base_price=last_bar[1],
         regime=str(regime),
         trend=float(trend) if pd.notna(trend) else float("nan"),
         volatility=float(vol) if pd.notna(vol) else float("nan"),
