@@ -19,6 +19,7 @@ rescaled to the close-to-close target by a QLIKE-optimal factor fitted on traini
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -612,7 +613,7 @@ def _forecasts_rows(
                         x[idx, m - 1],
                     )  # fmt: skip
                     for s, pred in zip(members, preds.tolist(), strict=True):
-                        if np.isfinite(pred) and pred > 0:
+                        if math.isfinite(pred) and pred > 0:
                             har[s] = (pred, model)
                             todo[s] = False
             for s in range(count):
@@ -622,7 +623,7 @@ def _forecasts_rows(
                 got = har[s]
                 if got is not None:
                     var, name = _mixed(got[0], ewma, hh), got[1]
-                if not np.isfinite(var) or var <= 0:
+                if not math.isfinite(var) or var <= 0:
                     var = float(np.nanvar(r[s, :m][-250:]) * h) if m > 2 else EPS
                     name = "sample"
                 by_length[s][m][hh] = VolForecast(hh, var, name, ewma, trail)
