@@ -234,3 +234,23 @@ def test_features_and_votes_with_the_one_call_ewm_equal_pandas_ewm(monkeypatch):
         assert got.index.equals(want.index) and got.columns.equals(want.columns)
         assert _bits(got) == _bits(want)
     assert all(new_votes[k].tobytes() == old_votes[k].tobytes() for k in old_votes)
+
+
+def test_coverings_are_each_symbols_covering():
+    """`Serving.coverings` (each model's symbols made a set once) against `covering` symbol
+    by symbol: the kinds in the models' order, none for a symbol no model was trained on."""
+    from assistant.modeling.serving import Serving
+
+    rows = {
+        "xgboost": ["AAA", "BBB", "CCC"],
+        "lstm": ["CCC", "AAA"],
+        "markov": [],
+        "ensemble": ["BBB", "CCC", "DDD"],
+    }
+    serving = Serving({k: ({"symbols": v}, object()) for k, v in rows.items()})
+    serving.models["old"] = ({}, object())  # a row without symbols
+    names = ["DDD", "AAA", "EEE", "CCC", "BBB"]
+    got = serving.coverings(names)
+    assert list(got) == names
+    assert got == {s: serving.covering(s) for s in names}
+    assert got["CCC"] == ("xgboost", "lstm", "ensemble") and got["EEE"] == ()
