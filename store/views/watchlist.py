@@ -48,7 +48,7 @@ CALL_COLUMNS = (
 # Every watched symbol's row in ONE statement: per symbol, index seeks in correlated
 # subqueries (the newest two bars, the regime, the latest call, the hit and coverage
 # windows, the holidays since the newest bar), the same seeks the per-symbol queries made
-# but without ~3,000 round trips through Python (tests/test_watchlist_set_based.py keeps the
+# but without ~3,000 round trips through Python (tests/test_dashboard_set_based.py keeps the
 # per-symbol code and compares every field). The windows' sums come as one text each
 # (integers only: no float goes through text).
 WATCHLIST_SQL = f"""

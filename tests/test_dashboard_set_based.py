@@ -1,6 +1,6 @@
-"""The dashboard's watchlist read set-based (a few statements over every watched symbol)
-gives exactly what the per-symbol queries gave: the per-symbol code is kept here as the
-reference and every field of every row is compared on a home with the awkward cases (gaps,
+"""The dashboard's watchlist and regimes read set-based (a few statements over every watched
+symbol) give exactly what the per-symbol queries gave: the per-symbol code is kept as the
+reference (here; the regimes' is regime_state, which the symbol screen still uses) and every field of every row is compared on a home with the awkward cases (gaps,
 a symbol with no bars, one bar, a zero close, no calls, no ranks, a new symbol, a removed
 one still ranked, holidays, 24/7 and 24/5 markets, ties at the hit window's edge, replays).
 Mutations of the statement must make the comparison fail."""
@@ -15,6 +15,7 @@ import sqlite_utils
 
 from store.freshness import sessions_between
 from store.rankings import Ranking
+from store.views import regimes as regime_view
 from store.views import watchlist as view
 from store.views.calls import HIT_WINDOW, LatestCall, baseline
 from store.views.read import MAX_DATE, rows
@@ -169,9 +170,14 @@ def _fill(db: sqlite_utils.Database) -> None:
             price *= 1 + rnd.gauss(0, 0.02)
             close = 0.0 if what == "zero close" and i == len(bar_days) - 2 else price
             bars.append((s, d, close, close, close, close, 1000, close, "sample"))
+        # regimes that hold for a while; DDD's never changes (held through the look-back),
+        # nor EEE's (with fewer rows than the look-back)
+        regime, change = "bullish", 0.0 if s in ("DDD", "EEE") else 0.15
         for d in days:
-            if rnd.random() < 0.7:
-                regimes.append((s, d, rnd.choice(["bullish", "bearish", "sideways"])))
+            if rnd.random() < change:
+                regime = rnd.choice(["bullish", "bearish", "sideways"])
+            if s == "DDD" or rnd.random() < 0.7:
+                regimes.append((s, d, regime, rnd.gauss(0, 1), None if rnd.random() < 0.2 else 0.2))
         if what != "no calls":
             for i, d in enumerate(days[:-2]):
                 if rnd.random() < 0.25:
@@ -219,7 +225,10 @@ def _fill(db: sqlite_utils.Database) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         bars,
     )
-    db.conn.executemany("INSERT INTO regimes (symbol, date, regime) VALUES (?, ?, ?)", regimes)
+    db.conn.executemany(
+        "INSERT INTO regimes (symbol, date, regime, trend, volatility) VALUES (?, ?, ?, ?, ?)",
+        regimes,
+    )
     db.conn.executemany(
         "INSERT INTO predictions (symbol, as_of, horizon, model_version, made_at, target_date, "
         "base_price, pred_change_pct, pred_price, direction, confidence, status, hit, up_hit, "
@@ -335,3 +344,72 @@ def test_a_changed_statement_is_caught(filled, monkeypatch, old, new):
     assert old in view.WATCHLIST_SQL
     monkeypatch.setattr(view, "WATCHLIST_SQL", view.WATCHLIST_SQL.replace(old, new))
     assert _differences(filled) != []
+
+
+def ref_regime_states(db: sqlite_utils.Database, lookback: int = 60, as_of: date | None = None):
+    """The regimes panel as it was read: regime_state for each watched symbol."""
+    out = []
+    for (symbol,) in db.execute(
+        "SELECT symbol FROM symbols WHERE active = 1 ORDER BY symbol"
+    ).fetchall():
+        state = regime_view.regime_state(db, symbol, lookback, as_of)
+        if state is not None:
+            out.append(state)
+    return out
+
+
+REGIME_READS = [
+    (lookback, as_of)
+    for lookback in (60, 5, 1, 200)
+    for as_of in (None, date(2018, 3, 1), date(2018, 1, 2), date(2017, 1, 1))
+]
+
+
+def _regime_differences(db: sqlite_utils.Database) -> list[tuple[object, ...]]:
+    diffs: list[tuple[object, ...]] = []
+    for lookback, as_of in REGIME_READS:
+        got = regime_view.regime_states(db, lookback, as_of)
+        want = ref_regime_states(db, lookback, as_of)
+        if [r["symbol"] for r in got] != [r["symbol"] for r in want]:
+            diffs.append((lookback, as_of, "symbols"))
+            continue
+        for g, w in zip(got, want, strict=True):
+            for field in w:
+                if g[field] != w[field] or type(g[field]) is not type(w[field]):
+                    diffs.append((lookback, as_of, w["symbol"], field))
+            if list(g) != list(w):
+                diffs.append((lookback, as_of, w["symbol"], "key order"))
+    return diffs
+
+
+def test_the_set_based_regimes_read_what_regime_state_reads_for_each_symbol(filled):
+    assert _regime_differences(filled) == []
+    # the cases: held through the look-back, held with fewer rows, changed inside it
+    by = {r["symbol"]: r for r in regime_view.regime_states(filled)}
+    assert "NEW" not in by and "OLD" not in by
+    assert by["DDD"]["at_least"] and by["DDD"]["sessions"] == 60
+    assert by["EEE"]["at_least"] and by["EEE"]["sessions"] < 60
+    changed = [r for r in by.values() if not r["at_least"]]
+    assert changed and len({r["sessions"] for r in changed}) > 2
+    assert any(r["volatility"] is None for r in by.values())
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("OFFSET :lookback - 1", "OFFSET :lookback"),  # the look-back's oldest row
+        ("x.regime != r.regime", "x.regime = r.regime"),
+        ("AND x.date > COALESCE(t.change, '')", "AND x.date >= COALESCE(t.change, '')"),
+        ("AND x.date >= COALESCE(t.first, '')", ""),  # the count bounded by the look-back
+        ("AND x.date >= COALESCE(f.first, '')", ""),  # the change looked for inside it
+        (
+            "WHERE symbol = s.symbol AND date <= :until) AS newest",
+            "WHERE symbol = s.symbol) AS newest",
+        ),
+        ("change IS NULL", "change IS NOT NULL"),
+    ],
+)
+def test_a_changed_regimes_statement_is_caught(filled, monkeypatch, old, new):
+    assert old in regime_view.REGIMES_SQL
+    monkeypatch.setattr(regime_view, "REGIMES_SQL", regime_view.REGIMES_SQL.replace(old, new))
+    assert _regime_differences(filled) != []
