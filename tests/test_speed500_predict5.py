@@ -1,0 +1,228 @@
+"""Issue 34, the 500-symbol cycle (seventh pass): each faster path of the cycle gives exactly
+what the computation it replaced gave, bit for bit (the replaced one kept here as the
+reference)."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import date
+
+import pytest
+
+from assistant.cycle import plan as plan_mod
+from assistant.cycle.plan import (
+    DEFAULT_MODEL_WEIGHT,
+    DEFAULT_WEIGHT,
+    RULE_SCALE,
+    RULES_VERSION,
+    Contribution,
+    Evidence,
+    ModelView,
+    Plan,
+    calibrate,
+)
+from models import outcomes
+
+
+def _old_phi(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def _old_normal_probs(mu: float, sigma: float, band: float) -> tuple[float, float, float]:
+    if sigma <= 0:
+        return (float(mu < -band), float(-band <= mu <= band), float(mu > band))
+    down = _old_phi((-band - mu) / sigma)
+    up = 1.0 - _old_phi((band - mu) / sigma)
+    return (down, max(0.0, 1.0 - down - up), up)
+
+
+def _old_norm(p: tuple[float, float, float]) -> tuple[float, float, float]:
+    clipped = [max(0.0, float(x)) for x in p]
+    s = sum(clipped)
+    return (1 / 3, 1 / 3, 1 / 3) if s <= 0 else (clipped[0] / s, clipped[1] / s, clipped[2] / s)
+
+
+def old_plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
+    """`plan` before the seventh pass (a source's probabilities by a generator per class,
+    the call and its gate by `outcomes`' arrays of one row)."""
+    sigma = max(float(evidence.sigma), 1e-9)
+    width = float(evidence.vol_sigma) if evidence.vol_sigma > 0 else sigma
+    band = float(evidence.flat_band)
+    sources: list[tuple[str, float, float, float, tuple[float, float, float]]] = []
+    for name, vote in sorted(evidence.votes.items()):
+        v = max(-1.0, min(1.0, float(vote)))
+        mu = v * RULE_SCALE * sigma
+        w = float(weights.get(name, DEFAULT_WEIGHT))
+        sources.append((name, v, w, mu, _old_normal_probs(mu, sigma, band)))
+    if evidence.drift:
+        mu = float(evidence.drift)
+        vote = max(-1.0, min(1.0, mu / (RULE_SCALE * sigma)))
+        w = float(weights.get("drift", DEFAULT_WEIGHT))
+        sources.append(("drift", vote, w, mu, _old_normal_probs(mu, sigma, band)))
+    model = evidence.model
+    if model is not None:
+        w = float(weights.get("model", DEFAULT_MODEL_WEIGHT))
+        vote = max(-1.0, min(1.0, model.expected_return / sigma))
+        sources.append(("model", vote, w, float(model.expected_return), _old_norm(model.probs)))
+    total = sum(s[2] for s in sources)
+    if total <= 0:
+        raise ValueError("plan needs at least one source with a positive weight")
+    contributions = tuple(Contribution(n, v, w, mu, w / total * mu) for n, v, w, mu, _ in sources)
+    mu = sum(c.contribution for c in contributions)
+    probs = tuple(float(sum(s[2] / total * s[4][k] for s in sources)) for k in range(3))
+    call = outcomes.call_of(probs, mu)
+    abstained = False
+    gate = None
+    if model is not None and model.gated:
+        gate = (_old_norm(model.probs), model.threshold)
+    elif model is None and evidence.rules_gated:
+        gate = (probs, evidence.rules_threshold)
+    if gate is not None:
+        gated = outcomes.gate(call, gate[0], gate[1])
+        abstained = bool(gated[0] == "flat" and call[0] != "flat")
+        call = gated
+    lean = str(call[0])
+    raw = outcomes.hit_probability(probs, lean) if lean != "flat" else float(probs[1])
+    lean_confidence = calibrate(raw, evidence.calibration) if lean != "flat" else 0.0
+    direction = outcomes.keep_call(lean, lean_confidence, evidence.baseline_rate)
+    return Plan(
+        evidence=evidence,
+        contributions=contributions,
+        expected_return=mu,
+        probs=(probs[0], probs[1], probs[2]),
+        direction=direction,
+        raw_confidence=raw,
+        confidence=None if direction == "flat" else lean_confidence,
+        interval=(mu - evidence.range_q[0] * width, mu + evidence.range_q[0] * width),
+        interval95=(mu - evidence.range_q[1] * width, mu + evidence.range_q[1] * width),
+        flat_band=band,
+        model_version=model.version if model is not None else RULES_VERSION,
+        rules_only=model is None,
+        abstained=abstained,
+        lean=lean,
+        lean_confidence=lean_confidence,
+        below_baseline=direction != lean,
+    )
+
+
+def _evidence(rng: random.Random, i: int) -> tuple[Evidence, dict[str, float]]:
+    """Evidence of every shape a cycle plans: rules only (gated, a threshold or none), a
+    model (gated or not, a threshold or none, skewed or degenerate probabilities), no drift,
+    a zero or tiny sigma, no band, votes past +-1, zero and negative weights, calibration."""
+    sigma = rng.choice([0.0, 1e-12, 0.004, 0.02, 0.05, rng.uniform(1e-4, 0.1)])
+    votes = {
+        name: rng.choice([0.0, 1.0, -1.0, 1.7, -3.0, rng.uniform(-1, 1)])
+        for name in rng.sample(
+            ["rsi", "macd", "sma_cross", "bollinger", "trend"], rng.randint(0, 5)
+        )
+    }
+    model = None
+    if rng.random() < 0.6:
+        probs = rng.choice(
+            [
+                (rng.random(), rng.random(), rng.random()),
+                (0.0, 0.0, 0.0),
+                (-0.1, 0.3, 0.8),
+                (0.2, 0.2, 0.2),
+            ]
+        )
+        model = ModelView(
+            f"xgboost-v{i % 3}",
+            rng.choice([0.0, rng.gauss(0, 0.02), -0.05, 1.0]),
+            probs,
+            gated=rng.random() < 0.7,
+            threshold=rng.choice([None, 0.0, 0.05, rng.random() * 0.3]),
+        )
+    calibration = {
+        b: (rng.randint(0, 40), rng.randint(0, 20)) for b in range(10) if rng.random() < 0.5
+    }
+    ev = Evidence(
+        symbol=f"S{i:03d}",
+        as_of=date(2007, 11, 20),
+        horizon=rng.choice([1, 5, 20]),
+        base_price=rng.uniform(5, 500),
+        sigma=sigma,
+        regime=rng.choice(["bull", "bear", "chop"]),
+        votes=votes,
+        model=model,
+        drift=rng.choice([0.0, rng.gauss(0, 0.01), 0.3]),
+        baseline_rate=rng.choice([0.0, 0.5, rng.uniform(0.4, 0.7), 1.0]),
+        flat_band=rng.choice([0.0, 0.002, rng.uniform(0, 0.02)]),
+        vol_sigma=rng.choice([0.0, rng.uniform(0.001, 0.1)]),
+        range_q=rng.choice([(1.2816, 1.96), (rng.uniform(0.5, 2), rng.uniform(1.5, 3))]),
+        calibration=calibration,
+        rules_gated=rng.random() < 0.8,
+        rules_threshold=rng.choice([None, 0.0, 0.01, rng.random() * 0.2]),
+    )
+    names = [*votes, "drift", "model", "other"]
+    weights = {
+        n: rng.choice([0.0, 0.5, 1.0, 2.5, rng.uniform(0, 5)]) for n in names if rng.random() < 0.5
+    }
+    return ev, weights
+
+
+def _bits(p: Plan) -> str:
+    """Every field, floats by their bits (repr is exact), NaN and -0.0 included."""
+    return repr(p)
+
+
+def test_plan_equals_the_plan_it_replaced_bit_for_bit():
+    rng = random.Random(34)
+    made = directions = 0
+    seen = set()
+    for i in range(6000):
+        ev, weights = _evidence(rng, i)
+        try:
+            want = old_plan(ev, weights)
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=str(exc)):
+                plan_mod.plan(ev, weights)
+            continue
+        got = plan_mod.plan(ev, weights)
+        assert _bits(got) == _bits(want), i
+        assert type(got.probs[0]) is type(want.probs[0]) is float
+        made += 1
+        directions += got.direction != "flat"
+        seen.add((got.lean, got.abstained, got.below_baseline, got.rules_only))
+    # every branch was taken: directional calls, gated ones, ones below the baseline
+    assert made > 4000 and directions > 300
+    assert {(True, False), (False, True)} <= {(a, b) for _, a, b, _ in seen}
+    assert {True, False} == {r for *_, r in seen}
+    assert {"up", "down", "flat"} == {lean for lean, *_ in seen}
+
+
+def test_normal_probs_equal_the_old_ones_bit_for_bit():
+    rng = random.Random(7)
+    for _ in range(20000):
+        mu = rng.choice([0.0, -0.0, rng.gauss(0, 0.05), 1e-300, -2.0])
+        sigma = rng.choice([0.0, -1.0, 1e-9, rng.uniform(1e-5, 0.2)])
+        band = rng.choice([0.0, rng.uniform(0, 0.03)])
+        assert repr(plan_mod.normal_probs(mu, sigma, band)) == repr(
+            _old_normal_probs(mu, sigma, band)
+        )
+
+
+def test_decide_finds_each_exchange_days_target_once_and_the_same(monkeypatch):
+    """`_call`'s target dates, found once per (exchange, as_of, horizon), are the ones
+    found per call (`add_sessions` of each)."""
+    from assistant.cycle import run
+
+    ev = _evidence(random.Random(1), 0)[0]
+    calls = []
+    seen: list[tuple[object, ...]] = []
+    real = run.add_sessions
+
+    def counted(*a):
+        seen.append(a)
+        return real(*a)
+
+    monkeypatch.setattr(run, "add_sessions", counted)
+    targets: dict = {}
+    for sym in ("AAA", "BBB", "7203.T", "CCC"):
+        for h in (1, 5, 20):
+            e = Evidence(**{**ev.__dict__, "symbol": sym, "horizon": h})
+            p = plan_mod.plan(e, {})
+            calls.append((run._call(p, "XNYS", {}, None, None, targets), run._call(p, "XNYS", {})))
+    assert all(a == b for a, b in calls)
+    assert len(seen) == 2 * 3 + 4 * 3  # the memo's misses, then each call's own
