@@ -226,3 +226,38 @@ def test_decide_finds_each_exchange_days_target_once_and_the_same(monkeypatch):
             calls.append((run._call(p, "XNYS", {}, None, None, targets), run._call(p, "XNYS", {})))
     assert all(a == b for a, b in calls)
     assert len(seen) == 2 * 3 + 4 * 3  # the memo's misses, then each call's own
+
+
+@pytest.mark.parametrize("models", [1, 2, 3, 5, 7, 8, 9])
+def test_pooled_means_equal_each_rows_own_mean_bit_for_bit(models):
+    """`serving._pooled_means` against the mean of each row's list (what `_forecast_group`
+    took symbol by symbol), with -0.0, NaN, infinities and magnitudes far apart."""
+    import numpy as np
+
+    from assistant.modeling import serving
+    from models.base import Forecast
+
+    rng = np.random.default_rng(models)
+    special = np.array([-0.0, 0.0, np.nan, np.inf, -np.inf, 1e-320, 1e308, -1e308])
+    usable = []
+    for _ in range(models):
+        er = rng.normal(size=(60, 3)) * 10.0 ** rng.integers(-6, 6, size=(60, 3))
+        probs = rng.random(size=(60, 3, 3))
+        er[rng.integers(0, 60, 8), rng.integers(0, 3, 8)] = rng.choice(special, 8)
+        probs[rng.integers(0, 60, 8), rng.integers(0, 3, 8), rng.integers(0, 3, 8)] = rng.choice(
+            special, 8
+        )
+        usable.append(Forecast((1, 5, 20), er, probs))
+    got = serving._pooled_means(usable, 5)
+    if models >= 8:
+        assert got is None  # a row at a time: the mean along the models' axis differs
+        stacked = np.mean(np.stack([f.expected_return[:, 1] for f in usable]), axis=0)
+        rows = [float(np.mean([f.expected_return[j, 1] for f in usable])) for j in range(60)]
+        assert repr(stacked.tolist()) != repr(rows)
+        return
+    assert got is not None
+    for j in range(60):
+        want_er = float(np.mean([f.expected_return[j, 1] for f in usable]))
+        p = np.mean([f.probs[j, 1] for f in usable], axis=0)
+        assert repr(got[0][j]) == repr(want_er), j
+        assert repr(tuple(got[1][j])) == repr((float(p[0]), float(p[1]), float(p[2]))), j
