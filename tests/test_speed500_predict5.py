@@ -261,3 +261,34 @@ def test_pooled_means_equal_each_rows_own_mean_bit_for_bit(models):
         p = np.mean([f.probs[j, 1] for f in usable], axis=0)
         assert repr(got[0][j]) == repr(want_er), j
         assert repr(tuple(got[1][j])) == repr((float(p[0]), float(p[1]), float(p[2]))), j
+
+
+def test_a_fits_rows_taken_as_runs_equal_the_element_gather():
+    """`volatility._take` of `_rows_at` is `a[idx[:, None], np.flatnonzero(used)]`: the
+    same values, shape and C order, for rows in one run (from the first, in the middle,
+    to the end, one row, all) and rows with gaps or none."""
+    import numpy as np
+
+    from models import volatility
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(9, 40, 4))
+    t = rng.normal(size=(9, 40))
+    patterns = [np.zeros(40, bool), np.ones(40, bool)]
+    for lo, hi in [(0, 10), (3, 40), (12, 13), (5, 37)]:
+        used = np.zeros(40, bool)
+        used[lo:hi] = True
+        patterns.append(used)
+    gaps = np.ones(40, bool)
+    gaps[[4, 17]] = False
+    patterns += [gaps, rng.random(40) < 0.5]
+    for idx in (np.arange(9), np.array([0, 3, 8]), np.array([4])):
+        for used in patterns:
+            at = volatility._rows_at(used)
+            one_run = bool(used.any()) and bool(np.all(np.diff(np.flatnonzero(used)) == 1))
+            assert isinstance(at, slice) == one_run
+            for a in (x, t):
+                want = a[idx[:, None], np.flatnonzero(used)]
+                got = volatility._take(a, idx, at)
+                assert got.shape == want.shape and got.flags.c_contiguous
+                assert got.tobytes() == want.tobytes()
