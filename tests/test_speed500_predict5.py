@@ -292,3 +292,72 @@ def test_a_fits_rows_taken_as_runs_equal_the_element_gather():
                 got = volatility._take(a, idx, at)
                 assert got.shape == want.shape and got.flags.c_contiguous
                 assert got.tobytes() == want.tobytes()
+
+
+def _old_ranks(today, pred, horizons, watched, out):
+    """`ranks_as_of`'s last loop before the seventh pass (two Series look-ups a symbol)."""
+    import pandas as pd
+
+    from models import ranking
+
+    for i, h in enumerate(horizons):
+        score = pd.Series(pred[:, i], index=today.index)
+        ranks = ranking.rank_of(score)
+        for sym in today.index:
+            if watched is not None and sym not in watched:
+                continue
+            out.by_symbol.setdefault(str(sym), {})[h] = (
+                int(ranks[sym]),
+                len(today),
+                float(score[sym]),
+            )
+    return out
+
+
+def test_ranks_equal_the_ranks_of_two_series_lookups_a_symbol(monkeypatch):
+    """`ranking.ranks_as_of` (ranks and scores by position) against the loop it replaced,
+    with the ranker's float32 scores, ties and symbols outside the watchlist."""
+    import numpy as np
+    import pandas as pd
+
+    from assistant.modeling import ranking as serve_ranking
+    from tests.test_speed500 import _bars
+
+    names = [f"S{i:02d}" for i in range(12)]
+    bars = {s: _bars(300, seed=i)[["open", "high", "low", "close"]] for i, s in enumerate(names)}
+    as_of = bars[names[0]].index[-1]
+    seen = {}
+
+    class Model:
+        horizons = (1, 5, 20)
+
+        def predict(self, today: pd.DataFrame) -> np.ndarray:
+            rng = np.random.default_rng(3)
+            pred = rng.normal(0, 0.01, (len(today), 3)).astype(np.float32)
+            pred[2, 0] = pred[5, 0]  # a tie: ranked first come first
+            pred[7, 1] = -0.0
+            seen["today"], seen["pred"] = today, pred
+            return pred
+
+    row = {"id": "ranking-v1", "symbols": names[1:]}  # one symbol it was not trained on
+    monkeypatch.setattr(serve_ranking, "load_ranking", lambda db, home, day: (row, Model()))
+    watched = set(names[::2])
+    got = serve_ranking.ranks_as_of(None, None, bars, as_of, None, watched=watched)
+    assert got is not None and len(got.by_symbol) == len(watched) - 1
+    want = _old_ranks(
+        seen["today"],
+        seen["pred"],
+        Model.horizons,
+        watched,
+        serve_ranking.Ranks("ranking-v1", as_of.date()),
+    )
+    assert repr(got) == repr(want)
+    everyone = serve_ranking.ranks_as_of(None, None, bars, as_of, None)
+    want = _old_ranks(
+        seen["today"],
+        seen["pred"],
+        Model.horizons,
+        None,
+        serve_ranking.Ranks("ranking-v1", as_of.date()),
+    )
+    assert repr(everyone) == repr(want)
