@@ -8,6 +8,8 @@ import math
 import random
 from datetime import date
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from assistant.cycle import plan as plan_mod
@@ -22,7 +24,8 @@ from assistant.cycle.plan import (
     Plan,
     calibrate,
 )
-from models import outcomes
+from models import features, outcomes, signals
+from models import indicators as ind
 
 
 def _old_phi(z: float) -> float:
@@ -318,7 +321,6 @@ def test_ranks_equal_the_ranks_of_two_series_lookups_a_symbol(monkeypatch):
     """`ranking.ranks_as_of` (ranks and scores by position) against the loop it replaced,
     with the ranker's float32 scores, ties and symbols outside the watchlist."""
     import numpy as np
-    import pandas as pd
 
     from assistant.modeling import ranking as serve_ranking
     from tests.test_speed500 import _bars
@@ -361,3 +363,128 @@ def test_ranks_equal_the_ranks_of_two_series_lookups_a_symbol(monkeypatch):
         serve_ranking.Ranks("ranking-v1", as_of.date()),
     )
     assert repr(everyone) == repr(want)
+
+
+def _old_pct_b(close, n=20, k=2.0):
+    """`indicators.bollinger_pct_b` before the seventh pass."""
+    from models import indicators as ind
+
+    mid = ind.sma(close, n)
+    sd = ind.rolling(close, n, "std", n, ddof=0)
+    upper, lower = mid + k * sd, mid - k * sd
+    return (close - lower) / (upper - lower)
+
+
+def _old_zscore(x, n=20):
+    """`indicators.zscore` before the seventh pass."""
+    from models import indicators as ind
+
+    mean = ind.rolling(x, n, "mean", n)
+    sd = ind.rolling(x, n, "std", n)
+    return (x - mean) / sd.replace(0, np.nan)
+
+
+def old_build_wide(
+    index: pd.Index,
+    bars: dict[str, pd.DataFrame],
+    out: np.ndarray | None = None,
+    tail: int | None = None,
+) -> np.ndarray:
+    """(FEATURES, symbols, sessions) for symbols whose bars all have exactly `index`: every
+    indicator runs once over the wide panel, column by column (the same values as one
+    symbol at a time, at a fraction of the cost). Each feature is written into `out` (or a
+    new array) as soon as it is computed: a 500-symbol panel never holds every feature
+    twice. With `tail`, only the last `tail` sessions are written (each computed from the
+    whole history, as without it)."""
+    n = len(index)
+    keep = n if tail is None else min(tail, n)
+    if out is None:
+        out = np.empty((len(features.FEATURES), len(bars), keep))
+    column = {name: j for j, name in enumerate(features.FEATURES)}
+
+    def put(name: str, value: object) -> None:
+        values, rows = out[column[name]], np.asarray(value, dtype="float64")
+        values[...] = rows[len(rows) - keep :].T  # the last `keep` sessions
+        values[np.isinf(values)] = np.nan
+
+    names = ["close", "high", "low", "volume"]
+    arrays = [ind.columns_of(b, names) for b in bars.values()]  # one conversion a frame
+
+    def wide(col: str) -> pd.DataFrame:
+        k = names.index(col)
+        data = np.column_stack([a[k] for a in arrays])
+        return pd.DataFrame(data, index=index)
+
+    close, high, low = wide("close"), wide("high"), wide("low")
+    logc = np.log(close)
+    r1 = logc.diff()
+    vol = ind.rolling(r1, features.VOL_WINDOW, "std", features.VOL_WINDOW)
+    nonzero = vol.where(vol != 0)
+    for k in features.RETURN_LAGS:
+        put(f"ret_{k}", logc - logc.shift(k))
+    put("ret_1_z", r1 / nonzero)
+    # what the signals' votes and regimes use too (the same calls, computed once)
+    known = {"rsi": ind.rsi(close), "macd_hist": ind.macd_hist(close)}
+    known |= {f"sma_{w}": ind.sma(close, w) for w in (20, *features.SMA_WINDOWS)}
+    known["realized_vol"] = vol * np.sqrt(252)  # ind.realized_vol(close, 20): r1 is its returns
+    put("rsi_14", known["rsi"] / 100 - 0.5)
+    put("macd_hist", known["macd_hist"] / close)
+    for w in features.SMA_WINDOWS:
+        put(f"sma_{w}_ratio", close / known[f"sma_{w}"] - 1)
+    put("bb_pct_b", _old_pct_b(close))
+    put("atr_14", ind.atr(high, low, close) / close)
+    put("vol_20", vol)
+    put("vol_ratio", ind.rolling(r1, 5, "std", 5) / nonzero)
+    volume = wide("volume")
+    put("volume_z", _old_zscore(np.log1p(volume.clip(lower=0)), 20))
+    # a row's wavelet features use its own window of returns only
+    wv = features.wavelet_features(
+        r1.to_numpy()[max(0, n - keep - (features.WAVELET_WINDOW - 1)) :]
+    )
+    for i in range(features.WAVELET_LEVEL):
+        put(f"wv_energy_{i + 1}", wv[:, :, i])
+    put("wv_trend", wv[:, :, features.WAVELET_LEVEL])
+    del wv
+    votes = signals.votes(close, known=known)
+    for s in signals.SIGNALS:
+        put(f"sig_{s}", votes[s])
+    return out
+
+
+def _panel_bars(n: int, seed: int):
+    """Bars with volume, a close lost inside, a late start, a flat stretch (zero
+    volatility: the z-scores' and ratios' division by zero), zero volume, a zero close."""
+    from tests.test_speed500 import _bars
+
+    out = {}
+    for i in range(6):
+        b = _bars(n, seed=seed + i)
+        b["volume"] = np.random.default_rng(seed + i).integers(0, 10**6, n).astype(float)
+        out[f"S{i}"] = b
+    if n > 80:
+        out["S1"].iloc[n // 2, 3] = np.nan
+        out["S2"].iloc[: n // 4] = np.nan
+        out["S3"].iloc[n - 45 :, :4] = 20.0  # flat: volatility 0 at the end
+        out["S4"].iloc[n - 30 :, 4] = 0.0  # no volume
+        out["S5"].iloc[n - 7, 3] = 0.0  # log(0): -inf returns
+    return out
+
+
+@pytest.mark.parametrize("n", [30, 90, 260])
+@pytest.mark.parametrize("tail", [None, 1, 5, 21, 60, 400])
+def test_features_of_the_rows_written_equal_the_whole_frames_features(monkeypatch, n, tail):
+    """`features.build_panel` (element-wise steps on the rows written only) against the
+    features computed on whole frames and then cut (`_build_wide` before the seventh
+    pass), every value's bits, NaN included."""
+    bars = _panel_bars(n, seed=n)
+    got = features.build_panel(bars, tail=tail)
+    with monkeypatch.context() as m:
+        m.setattr(features, "_build_wide", old_build_wide)
+        want = features.build_panel(bars, tail=tail)
+    assert got.index.equals(want.index) and list(got.columns) == list(want.columns)
+    assert got.to_numpy().tobytes() == want.to_numpy().tobytes()
+    one = bars["S5"]
+    with monkeypatch.context() as m:
+        m.setattr(features, "_build_wide", old_build_wide)
+        want_one = features.build(one)
+    assert features.build(one).to_numpy().tobytes() == want_one.to_numpy().tobytes()
