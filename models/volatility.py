@@ -627,15 +627,16 @@ def _forecasts_rows(
                     var = float(np.nanvar(r[s, :m][-250:]) * h) if m > 2 else EPS
                     name = "sample"
                 by_length[s][m][hh] = VolForecast(hh, var, name, ewma, trail)
-    out = []
-    for s in range(count):
-        mine = by_length[s][n]
-        if len(lengths) > 1:
-            before = by_length[s][lengths[1]]
-            for h, f in mine.items():
-                k_h = float(range_scale(f.variance, before[h].variance, h))
+    out = [by_length[s][n] for s in range(count)]
+    if len(lengths) > 1 and count:
+        # each horizon's rise factors for all the symbols in one call (element by element:
+        # each is the one-symbol call's, tests/test_speed500_predict4.py)
+        for h in list(out[0]):
+            now = np.array([mine[h].variance for mine in out])
+            then = np.array([by_length[s][lengths[1]][h].variance for s in range(count)])
+            for mine, k_h in zip(out, range_scale(now, then, h).tolist(), strict=True):
+                f = mine[h]
                 mine[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k_h)
-        out.append(mine)
     return out
 
 

@@ -488,3 +488,40 @@ def test_features_of_the_rows_written_equal_the_whole_frames_features(monkeypatc
         m.setattr(features, "_build_wide", old_build_wide)
         want_one = features.build(one)
     assert features.build(one).to_numpy().tobytes() == want_one.to_numpy().tobytes()
+
+
+@pytest.mark.parametrize("n", [10, 60, 230])
+def test_the_analysis_votes_of_the_last_session_equal_the_whole_frames_last_row(n):
+    """`analyze_many`'s votes (of the last session only, the SMA50 the regimes computed
+    shared) against the votes of every session (the old call), and its regimes against
+    `regime.states`."""
+    from assistant.cycle import analyze
+    from models import regime
+
+    bars = _panel_bars(max(n, 90), seed=n)
+    close = pd.DataFrame({s: b["close"] for s, b in bars.items()}).iloc[-n:]
+    close.iloc[-1, 1] = np.nan  # a missing last close
+    close.iloc[:, 4] = np.linspace(10, 30, n)  # a steady rise: bullish ...
+    close.iloc[-1, 4] = 90.0  # ... until a jump makes the last session volatile
+    labels, trend, vol = regime.states(close)
+    want = {k: v[-1] for k, v in signals.votes(close, labels).items()}
+    got_labels, got_trend, got_vol, known = regime.states_with(close)
+    assert (got_labels == labels).all()
+    assert got_trend.to_numpy().tobytes() == trend.to_numpy().tobytes()
+    assert got_vol.to_numpy().tobytes() == vol.to_numpy().tobytes()
+    last = {k: f.iloc[-1:] for k, f in signals.inputs(close, known).items()}
+    got = signals.votes(close.iloc[-1:], got_labels[-1:], known=last)
+    assert list(got) == list(want)
+    for k in want:
+        assert got[k][-1].tobytes() == want[k].tobytes(), k
+    if n >= 60:  # the regime changes at the last session (the votes must be of that one)
+        assert labels[-2, 4] == "bullish" and labels[-1, 4] == "volatile"
+    # and through the cycle's analysis: each symbol's votes are the full votes' last row
+    full = {s: b.iloc[-max(n, analyze.MIN_SESSIONS) :].copy() for s, b in bars.items()}
+    full["S4"]["close"] = np.linspace(10, 30, len(full["S4"]))
+    full["S4"].iloc[-1, 3] = 90.0
+    found, _ = analyze.analyze_many(full, [1, 5], {})
+    wide = pd.DataFrame({s: b["close"] for s, b in full.items()})
+    every = signals.votes(wide, regime.states(wide)[0])
+    for j, s in enumerate(wide.columns):
+        assert found[s].votes == {k: float(v[-1, j]) for k, v in every.items()}
