@@ -525,3 +525,48 @@ def test_the_analysis_votes_of_the_last_session_equal_the_whole_frames_last_row(
     every = signals.votes(wide, regime.states(wide)[0])
     for j, s in enumerate(wide.columns):
         assert found[s].votes == {k: float(v[-1, j]) for k, v in every.items()}
+
+
+def _old_exchange_for(symbol: str, default: str = "XNYS") -> str:
+    """`calendar.exchange_for` before the seventh pass (its tables built at each call)."""
+    if symbol.endswith("-USD") and symbol.split("-")[0] in {
+        "BTC",
+        "ETH",
+        "SOL",
+        "DOGE",
+        "XRP",
+        "ADA",
+    }:
+        return "24/7"
+    if symbol.endswith("=X"):
+        return "24/5"
+    suffixes = {
+        ".T": "XTKS",
+        ".L": "XLON",
+        ".NS": "XBOM",
+        ".BO": "XBOM",
+        ".DE": "XETR",
+        ".PA": "XPAR",
+        ".HK": "XHKG",
+        ".TO": "XTSE",
+        ".AX": "XASX",
+    }
+    for suffix, exchange in suffixes.items():
+        if symbol.endswith(suffix):
+            return exchange
+    return default
+
+
+def test_exchange_for_remembered_equals_the_old_one():
+    """`calendar.exchange_for` (its tables once, its answers remembered) against the old
+    one, each symbol asked twice and under two defaults (the memory is by both)."""
+    from assistant.calendar import exchange_for
+
+    symbols = [
+        "AAPL", "BTC-USD", "ETH-USD", "ADA-USD", "FOO-USD", "BTC-USDX", "EURUSD=X", "7203.T",
+        "VOD.L", "RELIANCE.NS", "TCS.BO", "SAP.DE", "MC.PA", "0700.HK", "RY.TO", "BHP.AX",
+        "X.TO.L", "T", ".T", "", "^GSPC", "BRK-B",
+    ]  # fmt: skip
+    for default in ("XNYS", "XLON", "XNYS"):
+        for sym in symbols * 2:
+            assert exchange_for(sym, default) == _old_exchange_for(sym, default), (sym, default)
