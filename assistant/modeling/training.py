@@ -43,7 +43,7 @@ from store.symbols import active_symbols, validate_symbol
 if TYPE_CHECKING:
     from assistant.modeling.compute import Runner
     from assistant.modeling.ranking import Record
-    from models.base import Facts, Forecaster, Thresholds
+    from models.base import Facts, Forecast, Forecaster, Thresholds
     from models.dataset import Dataset, Split, Walk
     from models.metrics import Scores
 
@@ -154,7 +154,7 @@ class Inputs:
     horizons: tuple[int, ...]
     bars: dict[str, pd.DataFrame]  # the symbols trained on (usable bars only)
     skipped: dict[str, str]  # symbol -> why it was left out
-    data: Dataset
+    labelled: int  # the panel's usable rows (the splits are cut from it; it is not kept)
     split: Split  # the evaluation fit's train / val / test
     walk: Walk  # the serving fit's train / val (walk-forward rule)
     params: Params
@@ -211,11 +211,12 @@ def read_inputs(
         raise AssistantError(
             f"[models] keep_versions = {keep}: it must be 0 or more (older models kept per kind)"
         )
-    try:
-        split = dataset.split(dataset.recent(data, cap))
+    try:  # the recent rows, cut from the panel without copying them first
+        split = dataset.split(data, start=dataset.recent_start(data, cap))
         walk = dataset.walk_split(data, max_rows=cap)
     except ValueError as exc:
         raise AssistantError(f"not enough history to train: {exc}") from None
+    # the panel is not kept: the fits read their parts only (a gigabyte at 500 x 20 years)
     return Inputs(
         forecaster_kinds(chosen),
         RANKING in chosen,
@@ -223,7 +224,7 @@ def read_inputs(
         horizons,
         bars,
         skipped,
-        data,
+        data.n,
         split,
         walk,
         model_params(settings),
@@ -259,23 +260,25 @@ def fit_all(
     return compute.fit_results(results, kinds)
 
 
-def choose_gates(model: Forecaster, val: Dataset) -> Thresholds:
+def choose_gates(model: Forecaster, val: Dataset, fc: Forecast | None = None) -> Thresholds:
     """Per horizon, the evidence threshold |P(up) - P(down)| above which the model's calls
-    beat the stronger baseline on validation (None: it never does, so it always abstains)."""
+    beat the stronger baseline on validation (None: it never does, so it always abstains).
+    `fc`: the model's forecast of val.X, when it was made already."""
     from models import selective
 
-    fc = model.predict(val.X)
+    fc = model.predict(val.X) if fc is None else fc
     return {str(h): selective.choose_gate(val, fc, i) for i, h in enumerate(fc.horizons)}
 
 
 def part_metrics(
-    model: Forecaster, part: Dataset, gates: Thresholds | None = None
+    model: Forecaster, part: Dataset, gates: Thresholds | None = None, fc: Forecast | None = None
 ) -> dict[str, Scores]:
     """Out-of-sample metrics per horizon on one part's rows (validation or test), next to
-    the causal baselines of the same rows; with `gates`, calls below the threshold abstain."""
+    the causal baselines of the same rows; with `gates`, calls below the threshold abstain.
+    `fc`: the model's forecast of part.X, when it was made already."""
     from models import metrics
 
-    fc = model.predict(part.X)
+    fc = model.predict(part.X) if fc is None else fc
     return {
         str(h): metrics.evaluate_part(
             part, fc, i, gates is not None, None if gates is None else gates.get(str(h))
@@ -307,20 +310,28 @@ def evaluate(
         return None
     good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
     failed = {k: str(m) for k, m in fitted.items() if not isinstance(m, Forecaster)}
+    # Each model forecasts validation and test once: its weights, gates and scores read the
+    # same forecasts, and an ensemble's are pooled from its members' (what its `predict`
+    # computes, without predicting the members again).
+    members = list(good)
+    fc_val = {k: m.predict(split.val.X) for k, m in good.items()}
+    fc_test = {k: m.predict(split.test.X) for k, m in good.items()}
     if len(good) >= 2:
         for kind in catalog.COMBINERS:
             progress(kind, 0.0, "fitting weights on validation")
-        combined = catalog.combine(good, split.val)
-        for kind in combined:
+        combined = catalog.combine(good, split.val, [fc_val[k] for k in members])
+        for kind, ens in combined.items():
+            fc_val[kind] = ens.pool([fc_val[k] for k in members])
+            fc_test[kind] = ens.pool([fc_test[k] for k in members])
             progress(kind, 1.0, "weights fit")
         good.update(combined)
     scores: dict[str, HeldOut] = {}
     for kind, model in good.items():
         progress(kind, 1.0, "choosing the evidence threshold on validation, scoring test")
-        gates = choose_gates(model, split.val)
+        gates = choose_gates(model, split.val, fc_val[kind])
         scores[kind] = {
-            "val": part_metrics(model, split.val, gates),
-            "test": part_metrics(model, split.test, gates),
+            "val": part_metrics(model, split.val, gates, fc_val[kind]),
+            "test": part_metrics(model, split.test, gates, fc_test[kind]),
             "thresholds": gates,
         }
     return Evaluation(scores, failed)
@@ -684,7 +695,7 @@ def train(
         for k, why in evaluation.failed.items()
     ]
     report.ranges["fit"] = (str(walk.train.dates().min().date()), str(walk.cutoff.date()))
-    report.capped = inputs.data.n > inputs.cap
+    report.capped = inputs.labelled > inputs.cap
     serving = refit(inputs, evaluation, walk_forward, say, stop, run)
     if serving is None:
         report.stopped = True
