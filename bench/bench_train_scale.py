@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WALL_TARGET_S = 300.0
@@ -93,15 +94,17 @@ class Meter:
 
         setattr(owner, name, wrapped)
 
-    def wrap_fit(self, compute: object, which: list[str]) -> None:
+    def wrap_fit(self, compute: object, parts: dict[int, str]) -> None:
+        """Each kind's fit: wall and the CPU of its thread (a fit runs in one thread here),
+        named by the part it trains on (the evaluation's or the serving fit's)."""
         fn = compute.fit_task  # type: ignore[attr-defined]
 
-        def fit_task(kind: str, *a: object, **k: object) -> object:
+        def fit_task(kind: str, horizons: object, params: object, split: tuple, **k: object):
             t, c = time.perf_counter(), time.thread_time()
             try:
-                return fn(kind, *a, **k)
+                return fn(kind, horizons, params, split, **k)
             finally:
-                key = f"{which[0]} {kind}"
+                key = f"{parts.get(id(split[0]), '?')} {kind}"
                 self.kinds[key] = (time.perf_counter() - t, time.thread_time() - c)
 
         compute.fit_task = fit_task  # type: ignore[attr-defined]
@@ -119,20 +122,25 @@ def child(home: Path, out: Path, kinds: list[str]) -> None:
     from store.db import open_db
 
     meter = Meter()
-    which = ["eval"]
+    parts: dict[int, str] = {}
+    read = training.read_inputs
+
+    def read_inputs(*a: Any, **k: Any) -> Any:
+        inputs = read(*a, **k)
+        parts.update({id(inputs.split.train): "eval", id(inputs.walk.train): "refit"})
+        return inputs
+
+    setattr(training, "read_inputs", read_inputs)  # noqa: B010
     meter.wrap(training, "read_inputs", "read")
-
-    def fits(n: int) -> str:
-        which[0] = "eval" if n == 1 else "refit"
-        return f"{which[0]} fits"
-
-    meter.wrap(training, "fit_all", fits)
+    meter.wrap(training, "fit_all", lambda n: "eval fits" if n == 1 else "refit fits")
+    if hasattr(training, "fit_both"):  # both fits of every kind as one set of tasks
+        meter.wrap(training, "fit_both", "fits (both)")
     meter.wrap(catalog, "combine", lambda n: "eval ensemble" if n == 1 else "refit ensemble")
     meter.wrap(training, "choose_gates", "scoring")
     meter.wrap(training, "part_metrics", "scoring")
     meter.wrap(training, "store", "save")
     meter.wrap(ranking, "train_ranking", "ranking")
-    meter.wrap_fit(compute, which)
+    meter.wrap_fit(compute, parts)
     db = open_db(home)
     settings = config.load(home, environ={})
     last = db.execute("SELECT MAX(date) FROM bars").fetchone()[0]

@@ -237,6 +237,10 @@ def read_inputs(
 # ---- fit and score (no database) ------------------------------------------------------
 
 
+Fitted = dict[str, "Forecaster | Exception | None"]  # kind -> model, its error, None: stopped
+SERVING = " (serving fit)"  # the serving fits' task keys (and progress lines): kind + this
+
+
 def fit_all(
     kinds: list[str],
     split: tuple[Dataset, Dataset],
@@ -244,7 +248,7 @@ def fit_all(
     progress: Progress,
     stop: threading.Event | None,
     runner: Runner | None = None,
-) -> dict[str, Forecaster | Exception | None]:
+) -> Fitted:
     """Fit each kind on (train, val) as an independent task (assistant.modeling.compute:
     threads here, or a Dask cluster); returns kind -> fitted model, the exception, or None
     when stopped."""
@@ -258,6 +262,42 @@ def fit_all(
     ]
     results = (runner or compute.LocalRunner()).run(tasks, progress, stop)
     return compute.fit_results(results, kinds)
+
+
+def fit_both(
+    inputs: Inputs, progress: Progress, stop: threading.Event | None, runner: Runner
+) -> tuple[Fitted, Fitted]:
+    """(the evaluation fits, the serving fits) of every kind, as one set of independent
+    tasks, the torch kinds' first: no core waits for the evaluation's last long fit before
+    the serving fits start. Each fit runs with the threads per job it had in a wave of its
+    own kinds (`Task.width`), so each model is the one `fit_all` makes."""
+    from assistant.modeling import compute
+    from models.catalog import TORCH_KINDS
+
+    split, walk = inputs.split, inputs.walk
+    horizons, params = tuple(split.train.horizons), inputs.params
+    parts = {
+        "": compute.Shared((split.train, split.val)),
+        SERVING: compute.Shared((walk.train, walk.val)),
+    }
+    kinds = inputs.kinds
+    ordered = [k for k in kinds if k in TORCH_KINDS] + [k for k in kinds if k not in TORCH_KINDS]
+    tasks = [
+        compute.Task(
+            kind + suffix,
+            compute.fit_task,
+            (kind, horizons, params, data),
+            local_hooks=True,
+            width=len(kinds),
+        )
+        for kind in ordered
+        for suffix, data in parts.items()
+    ]
+    results = runner.run(tasks, progress, stop)
+    return (
+        compute.fit_results(results, kinds),
+        compute.fit_results(results, kinds, key=lambda k: k + SERVING),
+    )
 
 
 def choose_gates(model: Forecaster, val: Dataset, fc: Forecast | None = None) -> Thresholds:
@@ -297,15 +337,21 @@ class Evaluation:
 
 
 def evaluate(
-    inputs: Inputs, progress: Progress, stop: threading.Event | None, run: Runner
+    inputs: Inputs,
+    progress: Progress,
+    stop: threading.Event | None,
+    run: Runner,
+    fitted: Fitted | None = None,
 ) -> Evaluation | None:
     """Train, early-stop on validation, choose on validation, and score the untouched test
-    split once, for the report. None when stopped."""
+    split once, for the report. None when stopped. `fitted`: the fits, made already
+    (`fit_both`)."""
     from models import catalog
     from models.base import Forecaster
 
     split = inputs.split
-    fitted = fit_all(inputs.kinds, (split.train, split.val), inputs.params, progress, stop, run)
+    if fitted is None:
+        fitted = fit_all(inputs.kinds, (split.train, split.val), inputs.params, progress, stop, run)
     if stop is not None and stop.is_set():
         return None
     good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
@@ -352,17 +398,23 @@ def refit(
     progress: Progress,
     stop: threading.Event | None,
     run: Runner,
+    fitted: Fitted | None = None,
 ) -> Refit | None:
     """The same recipe on every labelled row (walk-forward rule), the most recent sessions
     for early stopping, so the model is not years stale. Each model serves with the
     thresholds its evaluation fit chose on validation (walk-forward: chosen on its own
-    validation rows, as each backtest block's are). None when stopped."""
+    validation rows, as each backtest block's are). None when stopped. `fitted`: the
+    serving fits of every kind, made already (`fit_both`): those of the kinds the
+    evaluation kept are used."""
     from models import catalog
     from models.base import Forecaster
 
     walk = inputs.walk
     kinds = [k for k in evaluation.scores if not catalog.takes_members(k)]
-    fitted = fit_all(kinds, (walk.train, walk.val), inputs.params, progress, stop, run)
+    if fitted is None:
+        fitted = fit_all(kinds, (walk.train, walk.val), inputs.params, progress, stop, run)
+    else:
+        fitted = {k: fitted[k] for k in kinds}
     if stop is not None and stop.is_set():
         return None
     final = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
@@ -686,7 +738,8 @@ def train(
         skipped=inputs.skipped,
     )
     run = compute.runner(inputs.scheduler)
-    evaluation = evaluate(inputs, say, stop, run)
+    fits, serving_fits = fit_both(inputs, say, stop, run)
+    evaluation = evaluate(inputs, say, stop, run, fits)
     if evaluation is None:
         report.stopped = True
         return report
@@ -696,7 +749,7 @@ def train(
     ]
     report.ranges["fit"] = (str(walk.train.dates().min().date()), str(walk.cutoff.date()))
     report.capped = inputs.labelled > inputs.cap
-    serving = refit(inputs, evaluation, walk_forward, say, stop, run)
+    serving = refit(inputs, evaluation, walk_forward, say, stop, run, serving_fits)
     if serving is None:
         report.stopped = True
         return report
