@@ -232,6 +232,26 @@ def artifact_digests(arts: dict[str, Path]) -> dict[str, str]:
     return out
 
 
+def registry_facts(home: Path, arts: dict[str, Path]) -> dict[str, str]:
+    """kind -> digest of its registry row's facts (ranges, symbols, horizons, data end and
+    the metrics: validation and test scores, thresholds, the stored info; the training
+    speed left out), for the artifacts `arts`."""
+    db = sqlite3.connect(f"file:{home / 'assistant.db'}?mode=ro", uri=True)
+    out = {}
+    for kind, d in arts.items():
+        row = db.execute(
+            "SELECT symbols, horizons, train_start, train_end, val_start, val_end, "
+            "test_start, test_end, data_end, metrics FROM models WHERE id = ?",
+            (d.name,),
+        ).fetchone()
+        metrics = json.loads(row[-1])
+        metrics.get("info", {}).pop(SPEED, None)
+        text = json.dumps([*row[:-1], metrics], sort_keys=True)
+        out[kind] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    db.close()
+    return out
+
+
 def raw_differences(a: dict[str, Path], b: dict[str, Path]) -> list[str]:
     """Files whose bytes differ (whatever the reason), by kind/relative path."""
     diff = []
@@ -315,6 +335,15 @@ def main() -> int:
             ref_arts = {k: d for k, d in ref_arts.items() if k in kinds}
         for label, arts in new.items():
             if ref_arts:
+                ref_home = ref.parent
+                got, want = registry_facts(homes[label], arts), registry_facts(ref_home, ref_arts)
+                same = {k for k in got if got[k] == want.get(k)}
+                print(
+                    f"{label} vs reference, registry rows (scores, thresholds, ranges): "
+                    f"identical for {', '.join(sorted(same)) or 'none'}; different for "
+                    f"{', '.join(sorted((set(got) | set(want)) - same)) or 'none'}"
+                )
+                ok &= got == want
                 ok &= compare(
                     f"{label} vs reference",
                     artifact_digests(arts),
@@ -322,6 +351,13 @@ def main() -> int:
                     raw_differences(arts, ref_arts),
                 )
         if len(new) == 2:
+            got = registry_facts(homes["new"], new["new"])
+            want = registry_facts(homes["old"], new["old"])
+            print(
+                "new vs old, registry rows (scores, thresholds, ranges): "
+                + ("IDENTICAL" if got == want else f"DIFFERENT: {got} vs {want}")
+            )
+            ok &= got == want
             ok &= compare(
                 "new vs old",
                 artifact_digests(new["new"]),

@@ -44,7 +44,8 @@ def test_both_fits_side_by_side_equal_the_fits_of_each_wave():
         None,
     )
     quiet = lambda *a: None  # noqa: E731
-    both, serving = training.fit_both(inputs, quiet, None, compute.LocalRunner())
+    both, serving, ranked = training.fit_both(inputs, quiet, None, compute.LocalRunner())
+    assert ranked is None  # no universe given
     split, walk = inputs.split, inputs.walk
     run = compute.LocalRunner()
     old = training.fit_all(kinds, (split.train, split.val), inputs.params, quiet, None, run)
@@ -57,15 +58,18 @@ def test_both_fits_side_by_side_equal_the_fits_of_each_wave():
 
 
 def test_a_wider_wave_keeps_each_task_s_threads_and_the_cores(monkeypatch):
-    import torch
+    import threadpoolctl
 
     monkeypatch.setattr(compute, "usable_cores", lambda: 16)
     lock, running, seen = threading.Lock(), [0], []
 
+    def threads() -> int:  # numpy's BLAS pool, capped by the runner as torch's is
+        return max(p["num_threads"] for p in threadpoolctl.threadpool_info())
+
     def task() -> dict:
         with lock:
             running[0] += 1
-            seen.append((torch.get_num_threads(), running[0]))
+            seen.append((threads(), running[0]))
         with lock:
             running[0] -= 1
         return {}
@@ -77,3 +81,57 @@ def test_a_wider_wave_keeps_each_task_s_threads_and_the_cores(monkeypatch):
     seen.clear()
     compute.LocalRunner().run([compute.Task(f"t{i}", task) for i in range(12)])
     assert {threads for threads, _ in seen} == {1}  # its own wave of 12: one thread each
+
+
+def _saved(model, where) -> dict[str, bytes]:
+    model.save(where)
+    return {p.name: p.read_bytes() for p in sorted(where.iterdir())}
+
+
+def test_the_ranking_fitted_beside_the_forecasters_is_the_one_fitted_after(tmp_path):
+    from assistant.modeling import ranking
+
+    bars = {f"S{i}": synthetic_bars(620, seed=i, edge=0.55) for i in range(6)}
+    data = dataset.panel(bars, (1, 3))
+    kinds = ["markov", "rules"]
+    inputs = training.Inputs(
+        kinds,
+        True,
+        None,
+        (1, 3),
+        bars,
+        {},
+        data.n,
+        dataset.split(data),
+        dataset.walk_split(data),
+        {"window": 10, "epochs": 1},
+        10**6,
+        1,
+        None,
+    )
+    said = []
+    _, _, ranked = training.fit_both(
+        inputs, lambda *a: said.append(a), None, compute.LocalRunner(), bars
+    )
+    model, record, ranges = ranking.fit_ranking(bars, (1, 3))
+    assert not isinstance(ranked, Exception) and ranked is not None
+    assert ranked[1] == record and ranked[2] == ranges
+    assert _saved(ranked[0], tmp_path / "a") == _saved(model, tmp_path / "b")
+    assert ("ranking", 0.0, "fitting the ranking on its universe") in said
+    # what fit_ranking raises is reported as before: too few symbols, no ranking
+    few = {s: bars[s] for s in ("S0", "S1")}
+    outcome = compute.ranking_task(few, (1, 3))
+    assert isinstance(outcome["fitted"], ValueError)
+    with pytest.raises(ValueError):
+        ranking.fit_ranking(few, (1, 3))
+
+
+def test_a_ranking_fit_that_raised_beside_is_skipped_as_when_fitted_after(home, db):
+    from assistant.modeling import ranking
+
+    few = {f"S{i}": synthetic_bars(400, seed=i) for i in range(2)}
+    raised = compute.ranking_task(few, (1, 3))["fitted"]
+    assert isinstance(raised, Exception)
+    after = ranking.train_ranking(db, home, few, (1, 3), None)
+    beside = ranking.train_ranking(db, home, few, (1, 3), None, None, raised)
+    assert beside == after and after[:2] == (None, "skipped")

@@ -85,6 +85,7 @@ class Outcome(TypedDict, total=False):
     stopped: bool
     forecasts: dict[str, BlockForecast]
     errors: list[str]
+    fitted: object  # what a task run in this process made, as it is (LocalRunner only)
 
 
 @dataclass
@@ -189,6 +190,18 @@ def fit_task(
         return {"kind": kind, "stopped": True}
     except Exception as exc:
         return {"kind": kind, "error": str(exc) or type(exc).__name__}
+
+
+def ranking_task(bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]) -> Outcome:
+    """The ranking's fits (assistant.modeling.ranking.fit_ranking) beside the forecasters'
+    (in this process only: the ranker comes back as it is); what it raises comes back too,
+    for `train_ranking` to report as it always has."""
+    from assistant.modeling import ranking
+
+    try:
+        return {"kind": ranking.KIND, "fitted": ranking.fit_ranking(bars, horizons)}
+    except Exception as exc:
+        return {"kind": ranking.KIND, "fitted": exc}
 
 
 def block_task(

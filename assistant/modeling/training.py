@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import pandas as pd
 import sqlite_utils
@@ -42,6 +42,7 @@ from store.symbols import active_symbols, validate_symbol
 
 if TYPE_CHECKING:
     from assistant.modeling.compute import Runner
+    from assistant.modeling.ranking import Fit as RankingFit
     from assistant.modeling.ranking import Record
     from models.base import Facts, Forecast, Forecaster, Thresholds
     from models.dataset import Dataset, Split, Walk
@@ -265,13 +266,20 @@ def fit_all(
 
 
 def fit_both(
-    inputs: Inputs, progress: Progress, stop: threading.Event | None, runner: Runner
-) -> tuple[Fitted, Fitted]:
-    """(the evaluation fits, the serving fits) of every kind, as one set of independent
-    tasks, the torch kinds' first: no core waits for the evaluation's last long fit before
-    the serving fits start. Each fit runs with the threads per job it had in a wave of its
-    own kinds (`Task.width`), so each model is the one `fit_all` makes."""
-    from assistant.modeling import compute
+    inputs: Inputs,
+    progress: Progress,
+    stop: threading.Event | None,
+    runner: Runner,
+    universe: dict[str, pd.DataFrame] | None = None,
+) -> tuple[Fitted, Fitted, RankingFit | Exception | None]:
+    """(the evaluation fits, the serving fits, the ranking's) of every kind, as one set of
+    independent tasks, the torch kinds' first: no core waits for the evaluation's last long
+    fit before the serving fits start, or for the forecasters before the ranking starts.
+    Each fit runs with the threads per job it had in a wave of its own kinds
+    (`Task.width`), so each model is the one `fit_all` makes. The ranking is fitted beside
+    them when its `universe` is given and the tasks run in this process (None otherwise:
+    `train_ranking` fits it after the forecasters, as before)."""
+    from assistant.modeling import compute, ranking
     from models.catalog import TORCH_KINDS
 
     split, walk = inputs.split, inputs.walk
@@ -293,10 +301,20 @@ def fit_both(
         for kind in ordered
         for suffix, data in parts.items()
     ]
+    rank = universe is not None and runner.name == "local"
+    if rank:  # after the torch kinds' fits: it takes about as long as an xgboost one
+        progress(ranking.KIND, 0.0, "fitting the ranking on its universe")
+        at = 2 * len([k for k in kinds if k in TORCH_KINDS])
+        task = compute.Task(
+            ranking.KIND, compute.ranking_task, (universe, inputs.horizons), width=len(kinds)
+        )
+        tasks.insert(at, task)
     results = runner.run(tasks, progress, stop)
+    fitted = cast("RankingFit | Exception", results[ranking.KIND]["fitted"]) if rank else None
     return (
         compute.fit_results(results, kinds),
         compute.fit_results(results, kinds, key=lambda k: k + SERVING),
+        fitted,
     )
 
 
@@ -738,7 +756,15 @@ def train(
         skipped=inputs.skipped,
     )
     run = compute.runner(inputs.scheduler)
-    fits, serving_fits = fit_both(inputs, say, stop, run)
+    universe: dict[str, pd.DataFrame] | AssistantError | None = None
+    if inputs.rank:  # read before the fits: the ranking is fitted beside them
+        try:
+            universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
+        except AssistantError as exc:  # the ranking in service (if any) stays
+            universe = exc
+    fits, serving_fits, ranked = fit_both(
+        inputs, say, stop, run, universe if isinstance(universe, dict) else None
+    )
     evaluation = evaluate(inputs, say, stop, run, fits)
     if evaluation is None:
         report.stopped = True
@@ -778,14 +804,13 @@ def train(
         )
     stored = [r.kind for r in report.results if r.model_id is not None]
     if inputs.rank and not (stop is not None and stop.is_set()):
-        say(ranking.KIND, 0.0, "fitting the ranking on its universe")
-        try:
-            universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
-        except AssistantError as exc:  # the ranking in service (if any) stays
+        if isinstance(universe, AssistantError):
             report.results.append(
-                ModelResult(ranking.KIND, None, "failed", False, f"not trained: {exc}")
+                ModelResult(ranking.KIND, None, "failed", False, f"not trained: {universe}")
             )
-        else:
+        elif universe is not None:
+            if ranked is None:
+                say(ranking.KIND, 0.0, "fitting the ranking on its universe")
             rid, rstatus, rwhy, record = ranking.train_ranking(
                 db,
                 home,
@@ -793,6 +818,7 @@ def train(
                 inputs.horizons,
                 known_on(),
                 _uncovered(db, ranking.KIND, sorted(universe)),
+                ranked,
             )
             report.results.append(
                 ModelResult(ranking.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)
