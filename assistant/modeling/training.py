@@ -3,8 +3,10 @@ kind as an independent task (threads here, or a Dask cluster) -> held-out test m
 artifacts on disk -> registry rows -> promotion gates.
 
 `train` reads, decides, then writes. It reads and checks everything it needs first
-(`read_inputs`: bars, the usable panel, the splits, the settings); fits and scores off the
-database (`evaluate`, `refit`); then, per kind, stores and registers the artifact, reads the
+(`read_inputs`: bars, the usable panel, the splits, the settings; the ranking's universe);
+fits and scores off the database (`fit_both`: the evaluation's and the serving fits of every
+kind and the ranking's, as one set of tasks; `evaluate`, `refit`); then, per kind, stores
+and registers the artifact, reads the
 serving model it would replace and decides with a pure rule (`decide`), and writes the
 decision. The fitted facts a model carries (its thresholds, the session it was trained
 through) are typed fields (`models.base.Facts`), set before the artifact is saved.
