@@ -1,7 +1,8 @@
-"""`assistant check` on a home an older version wrote (a restored backup, a home left
-untouched across upgrades): it says how far behind the schema is and changes nothing.
-Before, it ended in a traceback (`no such table: hourly_bars`) on any home from before the
-hourly bars, right after the restore steps that tell you to run it."""
+"""`assistant check` on a database another version wrote. An older one (a restored backup, a
+home left untouched across upgrades): it says how far behind the schema is and changes
+nothing; before, it ended in a traceback (`no such table: hourly_bars`) on any home from
+before the hourly bars, right after the restore steps that tell you to run it. A newer one:
+intact, so not "DAMAGED" with the steps that restore a backup over it."""
 
 from __future__ import annotations
 
@@ -54,3 +55,31 @@ def test_check_on_an_older_schema_says_so_and_changes_nothing(home, before):
     after = run_cli(home, "check")
     assert after.returncode == 0, after.stderr
     assert "schema:" not in after.stdout and "hourly bars: none" in after.stdout
+
+
+def test_check_on_a_newer_versions_database_is_not_called_damaged(home):
+    """A database a newer version migrated (another checkout, a program rolled back): check
+    called it DAMAGED and gave the steps that put a backup in its place, losing what the
+    newer version stored. It is intact: one schema line, and the way out is the newer
+    program."""
+    assert run_cli(home, "watch", "add", "AAPL").returncode == 0
+    db = connect(home / DB_FILENAME)
+    with db.conn:
+        db.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('trading-assistant', 'm999_from_the_future', '2030-01-01')"
+        )
+    db.close()
+
+    done = run_cli(home, "check")
+    assert done.returncode == 1
+    assert "DAMAGED" not in done.stdout and "integrity_check passed" in done.stdout
+    assert "schema: the database was written by a newer version" in done.stdout
+    assert "m999_from_the_future" in done.stdout
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: schema failed the check; nothing is damaged")
+    assert "backup" in err[0] and "move" not in err[0]  # no recovery steps to follow
+
+    data = json.loads(run_cli(home, "check", "--json").stdout)
+    assert data["ok"] is False and data["failed"] == ["schema"]
+    assert data["database"]["status"] == "ok" and data["database"]["problems"] == []
