@@ -101,3 +101,20 @@ def test_output_past_the_file_size_limit_names_the_limit_not_the_home(tmp_path: 
     _one_output_error(done.stderr)
     assert "File too large" in done.stderr and "ulimit -f" in done.stderr
     assert out.stat().st_size <= 8 * 1024
+
+
+def test_a_reader_that_left_before_the_output_is_a_quiet_exit_0(tmp_path: Path) -> None:
+    """`assistant watch list | grep -q AAPL` (grep leaves at its first match) or `| true`:
+    output that fits Python's buffer met the closed pipe only in the interpreter's own last
+    flush: "Exception ignored ... BrokenPipeError" and exit 120 (a failure under `set -o
+    pipefail`)."""
+    home = tmp_path / "home"
+    assert run_cli(home, "watch", "add", "AAPL").returncode == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        done = _assistant(home, "watch", "list", stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

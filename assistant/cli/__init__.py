@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             code = _main(sys.argv[1:] if argv is None else argv, fit=whole)
         finally:
             if whole:  # what is still buffered, written while this can still say it failed
-                sys.stdout.flush()
+                _flush_stdout()
     except OutputFailed as exc:
         # stdout redirected onto a full disk, past `ulimit -f`: the output's failure, not the
         # home's (before: "the disk holding HOME is full", or exit 0 with the file empty)
@@ -132,6 +132,19 @@ def main(argv: list[str] | None = None) -> int:
                 pass
         os._exit(code)
     return code
+
+
+def _flush_stdout() -> None:
+    """Write what stdout still buffers. A reader that has left (`| grep -q`, `| head` before
+    the last write) is no failure: what is left goes to /dev/null, so the interpreter's own
+    last flush does not meet the closed pipe ("Exception ignored ... BrokenPipeError", exit
+    120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _training_left() -> bool:
