@@ -12,6 +12,11 @@ import numpy as np
 import pandas as pd
 from pandas.api.indexers import BaseIndexer
 
+try:  # pandas' EWM kernel (private: `ewm_mean` falls back to pandas' own call without it)
+    from pandas._libs.window.aggregations import ewm as _ewm_kernel  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    _ewm_kernel = None
+
 Frame = TypeVar("Frame", pd.Series, pd.DataFrame)
 
 
@@ -89,15 +94,57 @@ def columns_of(frame: pd.DataFrame, names: list[str]) -> list[np.ndarray]:
     return [values[:, columns.index(n)] for n in names]
 
 
+def ewm_mean(
+    x: Frame, min_periods: int, *, span: float | None = None, alpha: float | None = None
+) -> Frame:
+    """`x.ewm(span=span, alpha=alpha, adjust=False, min_periods=min_periods).mean()`, bit for
+    bit. pandas runs its EWM kernel once per column of a wide frame, each time over that
+    column alone (bounds [0, rows)); a wide float frame here is ONE kernel call over its
+    columns laid end to end with bounds that restart at each column: the kernel starts its
+    recurrence afresh at each bound's first value (weights, count of observations), so each
+    column gets the same values from the same state (inf as NaN first, as pandas does)."""
+    window = x.ewm(span=span, alpha=alpha, adjust=False, min_periods=min_periods)
+    if (
+        _ewm_kernel is None
+        or isinstance(x, pd.Series)
+        or x.shape[0] == 0
+        or x.shape[1] < 2
+        or not all(d == "float64" for d in x.dtypes)
+    ):
+        return window.mean()
+    rows, columns = x.shape
+    flat = x.to_numpy().T.ravel()  # a copy, C-ordered: column after column
+    inf = np.isinf(flat)
+    if inf.any():
+        flat = np.where(inf, np.nan, flat)
+    starts = np.arange(columns, dtype=np.int64) * rows
+    try:
+        with np.errstate(all="ignore"):
+            out = _ewm_kernel(
+                flat,
+                starts,
+                starts + rows,
+                window.min_periods,
+                window._com,
+                False,
+                False,
+                None,
+                True,
+            )
+    except (TypeError, AttributeError):  # pragma: no cover - another pandas' private kernel
+        return window.mean()
+    return pd.DataFrame(out.reshape(columns, rows).T, index=x.index, columns=x.columns)
+
+
 def ema(x: Frame, n: int) -> Frame:
-    return x.ewm(span=n, adjust=False, min_periods=n).mean()
+    return ewm_mean(x, n, span=n)
 
 
 def rsi(close: Frame, n: int = 14) -> Frame:
     """Wilder's RSI (smoothing alpha = 1/n), 0..100."""
     delta = close.diff()
-    gain = delta.clip(lower=0).ewm(alpha=1 / n, adjust=False, min_periods=n).mean()
-    loss = (-delta.clip(upper=0)).ewm(alpha=1 / n, adjust=False, min_periods=n).mean()
+    gain = ewm_mean(delta.clip(lower=0), n, alpha=1 / n)
+    loss = ewm_mean(-delta.clip(upper=0), n, alpha=1 / n)
     rs = gain / loss
     out = 100 - 100 / (1 + rs)
     return out.where(loss != 0, 100.0).where(gain.notna())
@@ -106,7 +153,7 @@ def rsi(close: Frame, n: int = 14) -> Frame:
 def macd_hist(close: Frame, fast: int = 12, slow: int = 26, signal: int = 9) -> Frame:
     """MACD line minus its signal line."""
     line = ema(close, fast) - ema(close, slow)
-    return line - line.ewm(span=signal, adjust=False, min_periods=signal).mean()
+    return line - ewm_mean(line, signal, span=signal)
 
 
 def bollinger_pct_b(close: Frame, n: int = 20, k: float = 2.0) -> Frame:
@@ -121,7 +168,7 @@ def atr(high: Frame, low: Frame, close: Frame, n: int = 14) -> Frame:
     prev = close.shift(1)
     # the largest of the three that is known (the first session has no previous close)
     tr = cast(Frame, np.fmax(np.fmax(high - low, (high - prev).abs()), (low - prev).abs()))
-    return tr.ewm(alpha=1 / n, adjust=False, min_periods=n).mean()
+    return ewm_mean(tr, n, alpha=1 / n)
 
 
 def log_returns(close: Frame) -> Frame:

@@ -19,6 +19,7 @@ rescaled to the close-to-close target by a QLIKE-optimal factor fitted on traini
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -478,6 +479,18 @@ def forecasts_at_end(
             realized[h] = np.full(r.shape, np.nan)
             if n > h:
                 realized[h][:, : n - h] = _trailing_mean_rows(r2, h, pre_r2)[:, h:] * h
+    if len(bars) > 1:  # the fits of symbols with the same training rows solved together
+        many: list[tuple[str, np.ndarray, int, np.ndarray]] = []
+        if fitted:
+            if exog is not None:
+                extra = np.asarray(exog, dtype=float).reshape(n, -1)
+                wide3 = np.concatenate(
+                    [feats, np.broadcast_to(extra, (len(bars), *extra.shape))], axis=2
+                )
+                many.append(("har+x", wide3, MIN_HAR_SESSIONS, np.isfinite(wide3).all(axis=2)))
+            many.append(("har", feats, 50, ok_feats))
+        known = (targets, realized) if fitted else ({}, {})
+        return _forecasts_rows(r, r2, many, *known, horizons, lengths)
     out = []
     for s in range(len(bars)):
         designs: list[tuple[str, np.ndarray, int, np.ndarray]] = []  # (model, x, min rows, ok)
@@ -550,6 +563,104 @@ def _forecasts_of(
             k_h = float(range_scale(f.variance, before[h].variance, h))
             out[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k_h)
     return out
+
+
+def _forecasts_rows(
+    r: np.ndarray,
+    r2: np.ndarray,
+    designs: list[tuple[str, np.ndarray, int, np.ndarray]],
+    targets: dict[int, np.ndarray],
+    realized: dict[int, np.ndarray],
+    horizons: tuple[int, ...] | list[int],
+    lengths: list[int],
+) -> list[dict[int, VolForecast]]:
+    """`_forecasts_of` of every row (symbol) of `r` at once: the designs are (model, x of
+    (symbols, sessions, k), min rows, ok of (symbols, sessions)). For each horizon, length
+    and design, the symbols whose fit has the same training rows are solved in one gelsd
+    call (numpy's gufunc over a stack: each solve is the one-symbol solve, bit for bit) and
+    their forecasts computed as one array (the same operations, element by element or row
+    by row); what is left per symbol is the choice of model and the forecast's record.
+    tests/test_speed500_predict4.py compares it with `_forecasts_of` symbol by symbol."""
+    count, n = r.shape[0], lengths[0]
+    ewma1 = _ewma_lasts_rows(r2, lengths)
+    trails = {m: np.mean(r2[:, m - 20 : m], axis=1).tolist() for m in lengths if m > 20}
+    trail1 = [{m: trails[m][s] if m > 20 else float("nan") for m in lengths} for s in range(count)]
+    by_length: list[dict[int, dict[int, VolForecast]]] = [
+        {m: {} for m in lengths} for _ in range(count)
+    ]
+    for h in horizons:
+        hh = int(h)
+        fits = []  # (model, x, min rows, ok rows, rows with a known target), in order
+        if designs:
+            target, real = targets[hh], realized[hh]
+            known = np.isfinite(target) & np.isfinite(real)
+            fits = [(*d, d[3] & known) for d in designs]
+        for m in lengths:
+            har: list[tuple[float, str] | None] = [None] * count  # the HAR that serves
+            todo = np.ones(count, dtype=bool)  # symbols without one yet
+            for model, x, min_rows, ok, rows in fits if m >= MIN_HAR_SESSIONS else []:
+                # the rows of the first m bars whose h-session future is inside them
+                used = rows[:, : max(m - hh, 0)]
+                able = todo & (used.sum(axis=1) >= min_rows) & ok[:, m - 1]
+                groups: dict[bytes, list[int]] = {}
+                for s in np.flatnonzero(able).tolist():
+                    groups.setdefault(used[s].tobytes(), []).append(s)
+                for members in groups.values():
+                    idx = np.array(members)
+                    at = np.flatnonzero(used[members[0]])
+                    preds = _fit_forecasts(
+                        x[idx[:, None], at], target[idx[:, None], at], real[idx[:, None], at],
+                        x[idx, m - 1],
+                    )  # fmt: skip
+                    for s, pred in zip(members, preds.tolist(), strict=True):
+                        if math.isfinite(pred) and pred > 0:
+                            har[s] = (pred, model)
+                            todo[s] = False
+            for s in range(count):
+                ewma = h * ewma1[s][m]
+                trail = h * trail1[s][m]
+                var, name = ewma, "ewma"
+                got = har[s]
+                if got is not None:
+                    var, name = _mixed(got[0], ewma, hh), got[1]
+                if not math.isfinite(var) or var <= 0:
+                    var = float(np.nanvar(r[s, :m][-250:]) * h) if m > 2 else EPS
+                    name = "sample"
+                by_length[s][m][hh] = VolForecast(hh, var, name, ewma, trail)
+    out = []
+    for s in range(count):
+        mine = by_length[s][n]
+        if len(lengths) > 1:
+            before = by_length[s][lengths[1]]
+            for h, f in mine.items():
+                k_h = float(range_scale(f.variance, before[h].variance, h))
+                mine[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k_h)
+        out.append(mine)
+    return out
+
+
+def _fit_forecasts(
+    x: np.ndarray, target: np.ndarray, realized: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """`_fit_forecast` of a stack of fits on the same number of training rows: `x` (fits,
+    rows, k) the designs' training rows, `target` and `realized` (fits, rows) theirs, `end`
+    (fits, k) each design's row to forecast from. Each fit's least squares is `_lstsq`'s
+    (one gelsd gufunc call over the stack), each product and mean is taken row by row as
+    the one-fit code takes it (matmul's matrix-vector and dot kernels, a mean along the
+    contiguous last axis)."""
+    if _umath_linalg is None:
+        coef = np.stack([_lstsq(a, b) for a, b in zip(x, target, strict=True)])
+    else:
+        with np.errstate(
+            call=_lstsq_failed, invalid="call", over="ignore", divide="ignore", under="ignore"
+        ):
+            got = _umath_linalg.lstsq(
+                x, target[:, :, None], _EPS64 * max(x.shape[1:]), signature="ddd->ddid"
+            )
+        coef = np.ascontiguousarray(got[0][:, :, 0])
+    fitted = np.exp(np.matmul(x, coef[:, :, None])[:, :, 0])
+    scale = np.mean(np.maximum(realized, EPS) / fitted, axis=1)
+    return np.asarray(scale * np.exp(np.matmul(end[:, None, :], coef[:, :, None])[:, 0, 0]))
 
 
 def _has_range(bars: pd.DataFrame) -> bool:
@@ -698,6 +809,38 @@ def _ewma_lasts(r2: np.ndarray, lengths: list[int]) -> dict[int, float]:
         count = int(np.searchsorted(valid, m)) - 20  # recursion steps within r2[:m]
         if m > 20 and count >= 0:
             out[m] = float(y[count - 1]) if count else s2
+    return out
+
+
+def _ewma_lasts_rows(r2: np.ndarray, lengths: list[int]) -> list[dict[int, float]]:
+    """`_ewma_lasts` of each row of r2: the rows with the same finite values' positions
+    share one seed mean and one `lfilter` call over their 2-D block (a mean along each
+    row, and scipy filters each row as it filters it alone)."""
+    finite = np.isfinite(r2)
+    groups: dict[bytes, list[int]] = {}
+    for s in range(len(r2)):
+        groups.setdefault(finite[s].tobytes(), []).append(s)
+    out: list[dict[int, float]] = [{} for _ in range(len(r2))]
+    for members in groups.values():
+        valid = np.flatnonzero(finite[members[0]])
+        if len(members) == 1 or len(valid) < 20:
+            for s in members:
+                out[s] = _ewma_lasts(r2[s], lengths)
+            continue
+        lam, start = RISKMETRICS_LAMBDA, valid[19]
+        block = r2[members]
+        s2 = np.nanmean(block[:, valid[0] : start + 1], axis=1)
+        rest = block[:, start + 1 :][:, finite[members[0], start + 1 :]]
+        y = np.empty((len(members), 0))
+        if rest.shape[1]:
+            from scipy.signal import lfilter
+
+            y, _ = lfilter([1.0 - lam], [1.0, -lam], rest, axis=1, zi=(lam * s2)[:, None])
+        for m in lengths:
+            steps = int(np.searchsorted(valid, m)) - 20  # recursion steps within r2[:m]
+            last = (y[:, steps - 1] if steps else s2).tolist() if m > 20 and steps >= 0 else None
+            for g, s in enumerate(members):
+                out[s][m] = float("nan") if last is None else last[g]
     return out
 
 

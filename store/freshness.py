@@ -31,18 +31,23 @@ def weekdays_between(start: str | date, end: str | date) -> int:
     return count
 
 
-def sessions_between(db: sqlite_utils.Database, exchange: str | None, start: str, end: str) -> int:
+def sessions_between(
+    db: sqlite_utils.Database, exchange: str | None, start: str, end: str, closed: int | None = None
+) -> int:
     """Sessions of `exchange` after `start` up to and including `end` (as
-    `assistant.calendar.sessions_between` counts them, from the recorded holidays)."""
+    `assistant.calendar.sessions_between` counts them, from the recorded holidays).
+    `closed`: the recorded holidays in that span, when the caller has counted them already
+    (the watchlist, for every symbol in one statement)."""
     if exchange == "24/7":
         return max(0, (date.fromisoformat(end[:10]) - date.fromisoformat(start[:10])).days)
     n = weekdays_between(start, end)
     if not exchange or exchange == "24/5" or n == 0:
         return n
-    (closed,) = db.execute(
-        "SELECT COUNT(*) FROM holidays WHERE exchange = ? AND date > ? AND date <= ?",
-        [exchange, start[:10], end[:10]],
-    ).fetchone()
+    if closed is None:
+        (closed,) = db.execute(
+            "SELECT COUNT(*) FROM holidays WHERE exchange = ? AND date > ? AND date <= ?",
+            [exchange, start[:10], end[:10]],
+        ).fetchone()
     return n - int(closed)
 
 

@@ -134,7 +134,7 @@ def test_the_cycles_bars_are_the_final_bars_the_per_symbol_filter_kept(db):
     """`load_bars` reads the final bars in its query (`load_many(final_only=True)`) instead of
     filtering each symbol's frame: the same frames, and a symbol with provisional bars only
     is absent, as before."""
-    from assistant.cycle.analyze import load_bars
+    from assistant.cycle.analyze import CYCLE_COLUMNS, load_bars
     from assistant.ingest.sources.synthetic import synthetic_bars
     from store import bars as bar_store
     from store import symbols
@@ -161,8 +161,39 @@ def test_the_cycles_bars_are_the_final_bars_the_per_symbol_filter_kept(db):
             old[sym] = bars
     assert list(got) == list(old) == ["AAA", "BBB"]
     assert len(got["BBB"]) == 27
-    for sym in old:
-        pd.testing.assert_frame_equal(got[sym], old[sym], check_exact=True)
+    for sym in old:  # the columns a cycle uses (CYCLE_COLUMNS), the same values
+        pd.testing.assert_frame_equal(got[sym], old[sym][CYCLE_COLUMNS], check_exact=True)
+
+
+def test_load_many_reads_the_columns_asked_for_with_the_same_values(db):
+    """`load_many(columns=)` hands over only those columns (the cycle reads 7 values a row,
+    not 11): each is the full read's column, bit for bit, with its dtype and index."""
+    from assistant.cycle.analyze import CYCLE_COLUMNS
+    from assistant.ingest.sources.synthetic import synthetic_bars
+    from store import bars as bar_store
+    from store import symbols
+    from store.db import immediate
+
+    names = ["AAA", "BBB"]
+    symbols.add(db, names, "synthetic")
+    with immediate(db):
+        for i, name in enumerate(names):
+            part = synthetic_bars(40 + i)
+            part["provisional"] = 0
+            part.iloc[-2:, part.columns.get_loc("provisional")] = 1
+            part["flagged"] = 0
+            part.iloc[3, part.columns.get_loc("flagged")] = 1
+            part["adj_factor"] = np.linspace(0.5, 1.0, len(part))
+            bar_store.upsert(db, name, part, "synthetic")
+    full = bar_store.load_many(db, names)
+    for columns in (CYCLE_COLUMNS, ["flagged", "close"], ["provisional"], bar_store.BAR_COLUMNS):
+        got = bar_store.load_many(db, names, columns=columns)
+        assert list(got) == names
+        for sym in names:
+            want = full[sym][[c for c in bar_store.BAR_COLUMNS if c in columns]]
+            pd.testing.assert_frame_equal(got[sym], want, check_exact=True)
+            for c in columns:
+                assert got[sym][c].to_numpy().tobytes() == want[c].to_numpy().tobytes()
 
 
 def test_wide_closes_equal_the_frame_of_the_close_series():

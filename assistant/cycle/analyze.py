@@ -24,6 +24,9 @@ from store import regimes as regime_store
 # calendar days of bars loaded: SMA200 plus model windows, with room; the backtest fits
 # its volatility forecasts on as many
 LOOKBACK_DAYS = volatility.HISTORY_DAYS
+# the bars' columns a cycle uses (the variance forecast's range proxy, the model features):
+# not raw_close / adj_factor / the flags (final bars only): 7 values a row to read, not 11
+CYCLE_COLUMNS = ["open", "high", "low", "close", "volume"]
 SIGMA_WINDOW = 250  # sessions of h-session returns behind the volatility estimate
 MIN_SESSIONS = 60
 REGIME_ROWS = 260  # sessions of regime history an analysis carries (for the store)
@@ -93,7 +96,11 @@ def load_bars(
     out = {}
     for day, syms in groups.items():
         start = (pd.Timestamp(day) - pd.Timedelta(days=LOOKBACK_DAYS)).date()
-        out.update(bar_store.load_many(db, syms, start=start, end=day, final_only=True))
+        out.update(
+            bar_store.load_many(
+                db, syms, start=start, end=day, final_only=True, columns=CYCLE_COLUMNS
+            )
+        )
     return out
 
 
@@ -139,11 +146,12 @@ def analyze_many(
         keep = slice(-REGIME_ROWS, None)
         trends, vols = trend.to_numpy()[keep], vol.to_numpy()[keep]
         dates = pd.DatetimeIndex(idx[keep])
+        as_of, prices = idx[-1].date(), close.to_numpy()[-1].tolist()  # the last bar's
         for j, sym in enumerate(syms):
             regimes = RegimeHistory(dates, labels[keep, j], trends[:, j], vols[:, j])
             out[sym] = _one(
                 sym,
-                usable[sym],
+                (as_of, prices[j]),
                 horizons,
                 regimes,
                 {k: v[-1, j] for k, v in votes.items()},
@@ -157,7 +165,7 @@ def analyze_many(
 
 def _one(
     symbol: str,
-    bars: pd.DataFrame,
+    last_bar: tuple[date, float],
     horizons: list[int],
     regimes: RegimeHistory,
     votes: dict[str, float],
@@ -165,10 +173,10 @@ def _one(
     forecasts: dict[int, VolForecast],
     moves: dict[int, list[float]],
 ) -> Analysis:
-    """`last`: the last row of `regimes` (regime, trend, volatility); `forecasts`: the variance
-    forecasts at the last bar (`volatility.forecast_at_end`); `moves`: per horizon, the
-    symbol's entries of `_moves_at_end`."""
-    close = bars["close"].to_numpy(float)
+    """`last_bar`: the session and close of the symbol's last bar; `last`: the last row of
+    `regimes` (regime, trend, volatility); `forecasts`: the variance forecasts at the last
+    bar (`volatility.forecast_at_end`); `moves`: per horizon, the symbol's entries of
+    `_moves_at_end`."""
     sigma, drift, last_move, majority, flat_band = {}, {}, {}, {}, {}
     rate: dict[int, float] = {}
     for h in horizons:
@@ -178,8 +186,8 @@ def _one(
     regime, trend, vol = last
     return Analysis(
         symbol=symbol,
-        as_of=bars.index[-1].date(),
-        base_price=float(close[-1]),
+        as_of=last_bar[0],
+        base_price=last_bar[1],
         regime=str(regime),
         trend=float(trend) if pd.notna(trend) else float("nan"),
         volatility=float(vol) if pd.notna(vol) else float("nan"),

@@ -106,8 +106,8 @@ def model_forecasts(
     per_symbol = {}
     if serving:
         trained = ", ".join(serving.trained_on())
-        for sym in bars:
-            if not serving.covering(sym):
+        for sym, kinds in serving.coverings(bars).items():
+            if not kinds:
                 per_symbol[sym] = (
                     f"no serving model was trained on {sym} (they were trained on {trained}): "
                     "rules serve"

@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -96,6 +96,12 @@ class Serving:
     def covering(self, symbol: str) -> tuple[str, ...]:
         """The serving kinds whose model was trained on `symbol` (it serves no other)."""
         return tuple(k for k, (row, _) in self.models.items() if symbol in row.get("symbols", []))
+
+    def coverings(self, symbols: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """{symbol: covering(symbol)} for each of `symbols`, each model's symbols made a set
+        once (a cycle asks for 500 symbols: 4,000 scans of a list of 500 names before)."""
+        trained = {k: set(row.get("symbols", [])) for k, (row, _) in self.models.items()}
+        return {s: tuple(k for k in self.models if s in trained[k]) for s in symbols}
 
     def trained_on(self) -> list[str]:
         """Every symbol some serving model was trained on."""
@@ -325,8 +331,7 @@ def forecast(
     X = features.build_panel(past, tail=tail)
     names = X.index.get_level_values("symbol")
     groups: dict[tuple[str, ...], list[str]] = {}
-    for symbol in dict.fromkeys(names.unique()):
-        kinds = serving.covering(symbol)
+    for symbol, kinds in serving.coverings(dict.fromkeys(names.unique())).items():
         if kinds:
             groups.setdefault(kinds, []).append(symbol)
     out: dict[str, SymbolForecast] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import TypedDict
+from typing import TypedDict, cast
 
 import sqlite_utils
 
@@ -15,7 +15,7 @@ from store.freshness import sessions_between
 from store.quotes import LiveQuote
 from store.rankings import Ranking
 from store.views.calls import HIT_WINDOW, LatestCall, baseline
-from store.views.read import MAX_DATE, rows
+from store.views.read import MAX_DATE
 from vocab.scoring import Baseline, stale_sessions
 
 
@@ -39,6 +39,43 @@ class WatchRow(TypedDict):
     live: LiveQuote | None  # the latest quote read against the day's call (store.quotes)
 
 
+# the latest call's columns, as LatestCall names them
+CALL_COLUMNS = (
+    "id", "as_of", "horizon", "direction", "pred_change_pct", "confidence", "model_version",
+    "status", "lower", "upper",
+)  # fmt: skip
+
+# Every watched symbol's row in ONE statement: per symbol, index seeks in correlated
+# subqueries (the newest two bars, the regime, the latest call, the hit and coverage
+# windows, the holidays since the newest bar), the same seeks the per-symbol queries made
+# but without ~3,000 round trips through Python (tests/test_dashboard_set_based.py keeps the
+# per-symbol code and compares every field). The windows' sums come as one text each
+# (integers only: no float goes through text).
+WATCHLIST_SQL = f"""
+SELECT s.symbol, s.exchange, b1.date, b1.close, b2.close,
+  (SELECT regime FROM regimes WHERE symbol = s.symbol AND date <= :until
+   ORDER BY date DESC LIMIT 1),
+  {", ".join(f"p.{c}" for c in CALL_COLUMNS)},
+  (SELECT COUNT(*) || ' ' || COALESCE(SUM(hit), 0) || ' ' || COALESCE(SUM(up_hit), 0)
+   || ' ' || COALESCE(SUM(majority_hit), 0) FROM (SELECT hit, up_hit, majority_hit
+   FROM predictions WHERE symbol = s.symbol AND status = 'verified' AND hit IS NOT NULL
+   ORDER BY as_of DESC LIMIT :window)),
+  (SELECT COUNT(c) || ' ' || COALESCE(SUM(c), 0) FROM (SELECT covered80 AS c
+   FROM predictions WHERE symbol = s.symbol AND status = 'verified'
+   AND covered80 IS NOT NULL ORDER BY as_of DESC LIMIT :window)),
+  (SELECT COUNT(*) FROM holidays WHERE exchange = s.exchange
+   AND date > substr(b1.date, 1, 10) AND date <= substr(:today, 1, 10))
+FROM symbols s
+LEFT JOIN bars b1 ON b1.symbol = s.symbol
+  AND b1.date = (SELECT MAX(date) FROM bars WHERE symbol = s.symbol AND date <= :until)
+LEFT JOIN bars b2 ON b2.symbol = s.symbol
+  AND b2.date = (SELECT MAX(date) FROM bars WHERE symbol = s.symbol AND date < b1.date)
+LEFT JOIN predictions p ON p.id = (SELECT id FROM predictions WHERE symbol = s.symbol
+  AND as_of <= :until ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1)
+WHERE s.active = 1 ORDER BY s.symbol
+"""
+
+
 def watchlist(
     db: sqlite_utils.Database,
     window: int = HIT_WINDOW,
@@ -51,63 +88,43 @@ def watchlist(
     `as_of` (a replay's clock): the close, regime, latest call and rank as of that session,
     not the later ones a home may already hold."""
     until = as_of.isoformat() if as_of else MAX_DATE
-    out = []
-    active = db.execute(
-        "SELECT symbol, exchange FROM symbols WHERE active = 1 ORDER BY symbol"
+    found = db.execute(
+        WATCHLIST_SQL, {"until": until, "window": window, "today": today or ""}
     ).fetchall()
-    ranks = ranked_now(db, [symbol for symbol, _ in active], as_of)
-    for symbol, exchange in active:
-        bars = db.execute(
-            "SELECT date, close FROM bars WHERE symbol = ? AND date <= ? "
-            "ORDER BY date DESC LIMIT 2",
-            [symbol, until],
-        ).fetchall()
-        age = sessions_between(db, exchange, bars[0][0], today) if bars and today else 0
-        reg = db.execute(
-            "SELECT regime FROM regimes WHERE symbol = ? AND date <= ? ORDER BY date DESC LIMIT 1",
-            [symbol, until],
-        ).fetchone()
+    ranks = ranked_now(db, [r[0] for r in found], as_of)
+    out = []
+    for r in found:
+        symbol, exchange, last_date, close, prev_close, regime = r[:6]
         # The latest call: newest as_of, shortest horizon among that day's calls.
-        call = rows(
-            db,
-            LatestCall,
-            "SELECT id, as_of, horizon, direction, pred_change_pct, confidence, "
-            "model_version, status, lower, upper FROM predictions WHERE symbol = ? "
-            "AND as_of <= ? ORDER BY as_of DESC, horizon ASC, made_at DESC LIMIT 1",
-            [symbol, until],
+        latest = (
+            cast(LatestCall, dict(zip(CALL_COLUMNS, r[6:16], strict=True)))
+            if r[6] is not None
+            else None
         )
-        latest = call[0] if call else None
         # (n, hits, always-up hits, majority hits) over the last `window` directional calls,
-        # summed by SQLite (index-only) rather than row by row here
-        n, hits, ups, majs = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(hit), 0), COALESCE(SUM(up_hit), 0), "
-            "COALESCE(SUM(majority_hit), 0) FROM (SELECT hit, up_hit, majority_hit "
-            "FROM predictions WHERE symbol = ? AND status = 'verified' AND hit IS NOT NULL "
-            "ORDER BY as_of DESC LIMIT ?)",
-            [symbol, window],
-        ).fetchone()
+        # and the 80% range's realized coverage over the same window of verified calls that
+        # carried a range (covered80 is NULL for a call made without one)
+        n, hits, ups, majs = (int(x) for x in r[16].split())
+        n80, in80 = (int(x) for x in r[17].split())
         base, name = baseline(n, ups, majs)
-        # Realized coverage of the 80% range over the same window of verified calls that
-        # carried a range (covered80 is NULL for a call made without one).
-        n80, in80 = db.execute(
-            "SELECT COUNT(c), COALESCE(SUM(c), 0) FROM (SELECT covered80 AS c FROM predictions "
-            "WHERE symbol = ? AND status = 'verified' AND covered80 IS NOT NULL "
-            "ORDER BY as_of DESC LIMIT ?)",
-            [symbol, window],
-        ).fetchone()
+        age = (
+            sessions_between(db, exchange, last_date, today, closed=r[18])
+            if last_date is not None and today
+            else 0
+        )
         # The ranking model's newest rank, at the same horizon as the latest call.
         mine = ranks.get(symbol, {})
         h = latest["horizon"] if latest else min(mine, default=None)
         out.append(
             WatchRow(
                 symbol=symbol,
-                last_date=bars[0][0] if bars else None,
+                last_date=last_date,
                 stale_sessions=stale_sessions(age),
-                close=bars[0][1] if bars else None,
+                close=close,
                 change_pct=(
-                    (bars[0][1] / bars[1][1] - 1) * 100 if len(bars) == 2 and bars[1][1] else None
+                    (close / prev_close - 1) * 100 if last_date is not None and prev_close else None
                 ),
-                regime=reg[0] if reg else None,
+                regime=regime,
                 call=latest,
                 n=n,
                 hit_rate=hits / n if n else None,
@@ -140,18 +157,18 @@ def ranked_now(
     """Each watched symbol's newest rank per horizon (up to `as_of`), ranked among
     the watched symbols ranked that session: a symbol removed since then leaves the ranks
     (5 watched read 1/5 .. 5/5, not 1/6) and the mean the moves are relative to."""
-    newest: dict[str, dict[int, Ranking]] = {}
-    for symbol in active:
-        cur = db.execute(
-            "SELECT horizon, as_of, rank, of, relative, model_version FROM rankings "
-            "WHERE symbol = ? AND as_of = (SELECT MAX(as_of) FROM rankings WHERE symbol = ? "
-            "AND as_of <= ?) ORDER BY horizon, made_at",
-            [symbol, symbol, as_of.isoformat() if as_of else MAX_DATE],
-        )
-        newest[symbol] = {
-            int(h): Ranking(as_of=a, rank=rk, of=n, relative=rel, model_version=m)
-            for h, a, rk, n, rel, m in cur
-        }
+    # one statement: per symbol, an index seek for its newest session up to `as_of` and
+    # that session's rows, in the order given (ties in the regrouping below keep it)
+    newest: dict[str, dict[int, Ranking]] = {symbol: {} for symbol in active}
+    cur = db.execute(
+        "SELECT r.symbol, r.horizon, r.as_of, r.rank, r.of, r.relative, r.model_version "
+        "FROM json_each(:symbols) j JOIN rankings r ON r.symbol = j.value AND r.as_of = "
+        "(SELECT MAX(as_of) FROM rankings WHERE symbol = j.value AND as_of <= :as_of) "
+        "ORDER BY j.key, r.horizon, r.made_at",
+        {"symbols": json.dumps(active), "as_of": as_of.isoformat() if as_of else MAX_DATE},
+    )
+    for symbol, h, a, rk, n, rel, m in cur:
+        newest[symbol][int(h)] = Ranking(as_of=a, rank=rk, of=n, relative=rel, model_version=m)
     groups: dict[tuple[int, str], list[Ranking]] = {}
     for mine in newest.values():
         for h, r in mine.items():

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from store.views.dashboard import Dashboard
 from store.views.watchlist import WatchRow
@@ -28,6 +28,7 @@ from tui.widgets.commands import title as commands_title
 from tui.widgets.equity import EquityChart
 from tui.widgets.equity import title_of as paper_title
 from tui.widgets.fmt import set_static
+from tui.widgets.keybar import KeyBar
 from tui.widgets.pending import PendingTable
 from tui.widgets.pending import title as pending_title
 from tui.widgets.regimes import RegimeTable, market_line
@@ -103,7 +104,7 @@ class DashboardScreen(Screen[None]):
                 yield PendingTable(id="pending")
             # the right-hand panels go in after the first frame (compose_right)
             yield Vertical(id="right")
-        yield Footer()
+        yield KeyBar()
 
     async def compose_right(self) -> None:
         """The right-hand panels, put in once the first frame is on screen: composing,

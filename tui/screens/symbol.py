@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from store.views.symbol import SymbolDetail
 from tui.keys import SYMBOL_KEYS
@@ -16,6 +16,7 @@ from tui.messages import DetailWanted, EnqueueCommand
 from tui.screens import composed_or_retry
 from tui.widgets import fmt
 from tui.widgets.history import HistoryTable
+from tui.widgets.keybar import KeyBar
 from tui.widgets.price_chart import PriceChart
 from tui.widgets.signals import SignalBars
 from tui.widgets.title import Title
@@ -92,7 +93,7 @@ class SymbolScreen(Screen[None]):
         yield Static("", id="symbol-news")
         yield Title("Prediction history (newest first)", classes="panel-title", id="history-title")
         yield HistoryTable(id="history")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(HistoryTable)
