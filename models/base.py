@@ -127,10 +127,18 @@ class Forecaster(ABC):
         self.digest: str | None = None
 
     @classmethod
-    def of(cls, members: list[Forecaster], val: Dataset) -> Forecaster:
+    def of(
+        cls, members: list[Forecaster], val: Dataset, forecasts: list[Forecast] | None = None
+    ) -> Forecaster:
         """A model of this kind built from already fitted `members` (only what combines them
-        is fit, on `val`); only a kind that `takes_members` is built this way."""
+        is fit, on `val`; `forecasts`: the members' forecasts of val.X, when made already);
+        only a kind that `takes_members` is built this way."""
         raise TypeError(f"{cls.kind}: takes no members")
+
+    def pool(self, fcs: list[Forecast]) -> Forecast:
+        """A model that takes members: its forecast from its members' forecasts of the same
+        rows (what `predict` returns, without predicting the members again)."""
+        raise TypeError(f"{self.kind}: takes no members")
 
     # ---- public API (validated) -------------------------------------------------------
     def fit(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from models.base import Forecaster
+from models.base import Forecast, Forecaster
 from models.dataset import Dataset
 from models.forecasters.ensemble import EnsembleForecaster
 from models.forecasters.markov import MarkovForecaster
@@ -39,12 +39,15 @@ def takes_members(kind: str) -> bool:
     return kind in COMBINERS
 
 
-def combine(members: Mapping[str, Forecaster], val: Dataset) -> dict[str, Forecaster]:
+def combine(
+    members: Mapping[str, Forecaster], val: Dataset, forecasts: list[Forecast] | None = None
+) -> dict[str, Forecaster]:
     """Each combining kind built from `members` (kind -> fitted model; their weights fit on
-    `val`): nothing when fewer than two members, as one model combines into itself."""
+    `val`; `forecasts`: the members' forecasts of val.X in the same order, when made
+    already): nothing when fewer than two members, as one model combines into itself."""
     if len(members) < 2:
         return {}
-    return {kind: KINDS[kind].of(list(members.values()), val) for kind in COMBINERS}
+    return {kind: KINDS[kind].of(list(members.values()), val, forecasts) for kind in COMBINERS}
 
 
 def make(kind: str, horizons: tuple[int, ...], **params: Any) -> Forecaster:

@@ -18,6 +18,7 @@ import pandas as pd
 from models import features, targets
 
 WARMUP = 35  # sessions of history a row needs before it is used to fit or score
+TRANSFORM_ROWS = 65_536  # rows a scaler transforms at a time
 CONTEXT = 64  # sessions of look-back kept before a part's first row: the longest model window
 
 
@@ -86,14 +87,30 @@ def recent(data: Dataset, max_rows: int, end: pd.Timestamp | None = None) -> Dat
     rows = data.rows if end is None else data.rows & np.asarray(dates <= end)
     if int(rows.sum()) <= max_rows:
         return data if end is None else part(data, None, end)
+    start = _recent_start(rows, dates, max_rows, end)
+    if end is not None and pd.isna(start):
+        return recent(part(data, None, end), max_rows)  # fewer rows than one session's
+    return part(data, start, end)
+
+
+def recent_start(data: Dataset, max_rows: int) -> pd.Timestamp | None:
+    """The first session of `recent(data, max_rows)` (None: every row fits; NaT: not even
+    the newest session's): split from there (`split(data, start=...)`) to split the recent
+    rows without copying them first."""
+    if data.n <= max_rows:
+        return None
+    return _recent_start(data.rows, data.X.index.get_level_values("date"), max_rows, None)
+
+
+def _recent_start(
+    rows: np.ndarray, dates: pd.Index, max_rows: int, end: pd.Timestamp | None
+) -> pd.Timestamp:
+    """The oldest session whose rows and every newer session's fit in `max_rows` (NaT: none)."""
     used = pd.Series(rows).groupby(np.asarray(dates)).sum().sort_index()
     if end is not None:
         used = used[used.index <= end]
     newest_first = used.iloc[::-1].cumsum()
-    if end is not None and not (newest_first <= max_rows).any():
-        return recent(part(data, None, end), max_rows)  # fewer rows than one session's
-    start = pd.Timestamp(newest_first[newest_first <= max_rows].index.min())
-    return part(data, start, end)
+    return pd.Timestamp(newest_first[newest_first <= max_rows].index.min())
 
 
 @dataclass(frozen=True)
@@ -104,9 +121,16 @@ class Split:
     ranges: dict[str, tuple[str, str]]
 
 
-def split(data: Dataset, fractions: tuple[float, float] = (0.70, 0.15)) -> Split:
-    """Chronological train/val/test by date with a purge gap of max(h) sessions."""
-    dates = np.array(sorted(set(data.X.index.get_level_values("date")[data.rows])))
+def split(
+    data: Dataset, fractions: tuple[float, float] = (0.70, 0.15), start: pd.Timestamp | None = None
+) -> Split:
+    """Chronological train/val/test by date with a purge gap of max(h) sessions. With
+    `start` (`recent_start`), of the rows from that session on: the same parts as
+    `split(recent(data, max_rows))`, cut from `data` without the copy of its recent rows
+    in between (each part keeps CONTEXT sessions of look-back, as `part` does)."""
+    every = data.X.index.get_level_values("date")
+    usable_rows = data.rows if start is None else data.rows & np.asarray(every >= start)
+    dates = np.array(sorted(set(every[usable_rows])))
     gap = max(data.horizons)
     usable = len(dates) - 2 * gap
     if usable < 60:
@@ -186,13 +210,18 @@ class Scaler:
         return cls(tuple(float(v) for v in mean), tuple(float(v) for v in std))
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Scaled float32 array; missing values become 0 (the train mean); clipped to ±10."""
-        z: npt.NDArray[np.float64] = (X.to_numpy(dtype=np.float64) - np.asarray(self.mean)) / (
-            np.asarray(self.std)
-        )
-        return np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -10, 10).astype(
-            np.float32
-        )
+        """Scaled float32 array; missing values become 0 (the train mean); clipped to ±10.
+        In float64, 65,536 rows at a time (the same values: each is computed alone), so a
+        big part's float64 intermediates are not held whole."""
+        values = X.to_numpy(dtype=np.float64)
+        mean, std = np.asarray(self.mean), np.asarray(self.std)
+        out = np.empty(values.shape, np.float32)
+        for i in range(0, len(values), TRANSFORM_ROWS):
+            z: npt.NDArray[np.float64] = (values[i : i + TRANSFORM_ROWS] - mean) / std
+            out[i : i + TRANSFORM_ROWS] = np.clip(
+                np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -10, 10
+            )
+        return out
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"mean": list(self.mean), "std": list(self.std)}

@@ -166,3 +166,33 @@ def test_capped_walk_split_is_the_recent_rows_of_the_whole_past(bars, cap):
     assert capped.train.X.equals(expect.X) and capped.train.Y.equals(expect.Y)
     assert np.array_equal(capped.train.rows, expect.rows)
     assert capped.val.X.equals(whole.val.X) and capped.cutoff == whole.cutoff
+
+
+def _same_part(a: dataset.Dataset, b: dataset.Dataset) -> None:
+    pd.testing.assert_frame_equal(a.X, b.X, check_exact=True)
+    pd.testing.assert_frame_equal(a.Y, b.Y, check_exact=True)
+    np.testing.assert_array_equal(a.rows, b.rows)
+
+
+@pytest.mark.parametrize("cap", [900, 1500, 2500, 10**9])
+def test_split_from_the_recent_start_equals_the_split_of_the_recent_rows(bars, cap):
+    """`train` splits the capped panel without copying its recent rows first: the same
+    parts (values, look-back context and rows) as splitting the copy."""
+    data = dataset.panel(bars, (1, 5))
+    start = dataset.recent_start(data, cap)
+    assert (start is None) == (cap >= data.n)
+    new, old = dataset.split(data, start=start), dataset.split(dataset.recent(data, cap))
+    assert new.ranges == old.ranges
+    for name in ("train", "val", "test"):
+        _same_part(getattr(new, name), getattr(old, name))
+
+
+def test_scaler_transform_in_chunks_equals_the_whole_array_at_once(bars, monkeypatch):
+    data = dataset.panel(bars, (1, 5))
+    scaler = dataset.Scaler.fit(data.X, data.rows)
+    z = (data.X.to_numpy(dtype=np.float64) - np.asarray(scaler.mean)) / np.asarray(scaler.std)
+    whole = np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -10, 10).astype(np.float32)
+    monkeypatch.setattr(dataset, "TRANSFORM_ROWS", 97)  # many chunks, a short last one
+    chunked = scaler.transform(data.X)
+    assert chunked.dtype == np.float32
+    np.testing.assert_array_equal(chunked, whole)

@@ -14,7 +14,14 @@ import sys
 
 from assistant import __version__
 from assistant.cli import alerts, completion, cycle, daemon, data, modeling, paper, ui, upkeep
-from assistant.cli.common import fit_stdout, home_of, home_option, tolerate_narrow_encodings
+from assistant.cli.common import (
+    OutputFailed,
+    fit_stdout,
+    guard_stdout,
+    home_of,
+    home_option,
+    tolerate_narrow_encodings,
+)
 from assistant.errors import AssistantError
 
 GROUPS = (data, modeling, cycle, daemon, alerts, paper, ui, upkeep, completion)
@@ -94,18 +101,50 @@ def main(argv: list[str] | None = None) -> int:
     interpreter's shutdown abort ("terminate called without an active exception", exit
     134). Nothing they hold needs finishing: artifacts are written under a temporary name
     and registered only once whole, and an open transaction rolls back as after a kill."""
-    code = _main(sys.argv[1:] if argv is None else argv, fit=argv is None)
-    if argv is None and (code == 130 or _training_left()):
+    whole = argv is None
+    failed = False
+    if whole:
+        tolerate_narrow_encodings()
+        guard_stdout()
+    try:
+        try:
+            code = _main(sys.argv[1:] if argv is None else argv, fit=whole)
+        finally:
+            if whole:  # what is still buffered, written while this can still say it failed
+                _flush_stdout()
+    except OutputFailed as exc:
+        # stdout redirected onto a full disk, past `ulimit -f`: the output's failure, not the
+        # home's (before: "the disk holding HOME is full", or exit 0 with the file empty)
+        failed = True
+        try:
+            print(f"error: {exc}", file=sys.stderr)
+        except OSError:
+            pass
+        code = 1
+    if whole and (code == 130 or failed or _training_left()):
         import logging
 
         logging.shutdown()  # the daemon's log file, flushed and closed
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
-            except (OSError, ValueError):
+            except (OSError, ValueError, OutputFailed):
                 pass
         os._exit(code)
     return code
+
+
+def _flush_stdout() -> None:
+    """Write what stdout still buffers. A reader that has left (`| grep -q`, `| head` before
+    the last write) is no failure: what is left goes to /dev/null, so the interpreter's own
+    last flush does not meet the closed pipe ("Exception ignored ... BrokenPipeError", exit
+    120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _training_left() -> bool:
@@ -142,8 +181,6 @@ def _main(argv: list[str], *, fit: bool = False) -> int:
         is_io_error,
     )
 
-    if fit:
-        tolerate_narrow_encodings()
     if fit and not getattr(args, "full_screen", False):
         fit_stdout()
     try:

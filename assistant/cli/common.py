@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
 import shutil
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from assistant import config
 from assistant.errors import AssistantError
@@ -253,6 +254,81 @@ class FittedStdout(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return self._stream.encoding
+
+
+class OutputFailed(Exception):
+    """Writing the command's own output (stdout) failed: a redirect onto a full disk, past
+    `ulimit -f`, onto a device that refuses it. Nothing is wrong with the home."""
+
+    def __init__(self, exc: OSError) -> None:
+        self.exc = exc
+        super().__init__(str(exc))
+
+    def __str__(self) -> str:
+        why = {
+            errno.ENOSPC: "redirected to a full disk?",
+            errno.EDQUOT: "redirected to a disk whose quota is used up?",
+            errno.EFBIG: "it reached this process's file-size limit, `ulimit -f`",
+        }.get(self.exc.errno or 0, "redirected to a file or device that refuses it?")
+        return (
+            f"could not write the output to stdout ({self.exc}; {why}): it is incomplete, "
+            "and the command stopped at that point; nothing is wrong with the home"
+        )
+
+
+class GuardedStdout(io.TextIOBase):
+    """stdout for a command run as the whole process: a write or flush that fails is
+    OutputFailed, so `main` can say it was the output that could not be written, not the
+    home (a full disk under `> out.csv` is not a full disk under the home). A closed pipe
+    (`| head`) stays BrokenPipeError."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.failed: OutputFailed | None = None
+
+    def _guard(self, exc: OSError) -> OutputFailed:
+        self.failed = OutputFailed(exc)
+        return self.failed
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._guard(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._guard(exc) from None
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self._stream.errors
+
+    @property
+    def buffer(self) -> BinaryIO:
+        return self._stream.buffer
+
+
+def guard_stdout() -> None:
+    """Report a failed write of stdout as OutputFailed (GuardedStdout)."""
+    if not isinstance(sys.stdout, GuardedStdout):
+        sys.stdout = GuardedStdout(sys.stdout)
 
 
 def tolerate_narrow_encodings() -> None:

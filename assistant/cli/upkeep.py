@@ -61,6 +61,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         unopenable,
         unwritable,
     )
+    from store.schema import MIGRATIONS
 
     home = home_of(args)
     path = home / DB_FILENAME
@@ -105,11 +106,22 @@ def cmd_check(args: argparse.Namespace) -> int:
             found["database"] = {"status": "failed", "path": str(path), "problems": [str(exc)]}
         else:
             hours: dict[str, object] | None = None
+            behind: list[str] = []
+            newer: str | None = None  # a newer version's file: intact, not this program's
             try:
                 problems = damage(db, full=True)
                 if not problems:
-                    check_schema(db)
-                    hours = _hourly_found(db)
+                    try:
+                        check_schema(db)
+                    except StoreError as exc:
+                        newer = str(exc)
+                    else:
+                        # an older version's file (a restored backup): `check` writes
+                        # nothing, and what the missing steps add (hourly bars, ...) is not
+                        # there to read yet
+                        behind = [m.name for m in MIGRATIONS.pending(db)]
+                        if not behind:
+                            hours = _hourly_found(db)
             except StoreError as exc:
                 problems = [str(exc)]
             finally:
@@ -130,6 +142,23 @@ def cmd_check(args: argparse.Namespace) -> int:
                 failed.append("database")
             else:
                 say(f"database: ok {path} ({sizes}; integrity_check passed)")
+            if newer:  # not damage: restoring a backup over it would lose what it holds
+                say(f"schema: {newer}")
+                failed.append("schema")
+                found["schema"] = {"status": "failed", "error": newer}
+            if behind:
+                found["database"]["schema_steps_pending"] = behind
+                steps = behind[0] if len(behind) == 1 else f"{behind[0]} … {behind[-1]}"
+                say(
+                    f"schema: written by an older version, {len(behind)} upgrade step"
+                    f"{'s' if len(behind) > 1 else ''} behind ({steps}); "
+                    + (
+                        "this copy cannot take them (the home is not writable)"
+                        if blocked
+                        else "any other command, or the daemon's start, applies them "
+                        "(`check` changes nothing)"
+                    )
+                )
             if hours is not None:
                 found["hourly"] = hours
                 say(str(hours.pop("line")))
@@ -145,6 +174,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         if "database" in failed
         else "nothing is damaged: fix what stands at the database's place as said above"
         if "database access" in failed
+        else "nothing is damaged: run the newer version that wrote it (keep this file; a "
+        "backup restored over it would lose what it holds)"
+        if "schema" in failed
         else "fix config.toml or the ASSISTANT_* variables named above"
     )
     print(f"error: {' and '.join(failed)} failed the check; {how}", file=sys.stderr)

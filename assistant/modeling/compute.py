@@ -85,6 +85,7 @@ class Outcome(TypedDict, total=False):
     stopped: bool
     forecasts: dict[str, BlockForecast]
     errors: list[str]
+    fitted: object  # what a task run in this process made, as it is (LocalRunner only)
 
 
 @dataclass
@@ -95,6 +96,10 @@ class Task:
     args: tuple[object, ...] = ()
     keep: bool = True  # bring the result back (False: only other tasks need it)
     local_hooks: bool = False  # fn takes progress= and stop= when run in this process
+    # Run here with the threads per job of a wave of `width` tasks (None: of its own wave).
+    # A fit's arithmetic depends on its thread count: tasks that used to run in waves of
+    # `width` keep their results when they run side by side in a bigger one.
+    width: int | None = None
 
 
 class Runner(Protocol):
@@ -185,6 +190,18 @@ def fit_task(
         return {"kind": kind, "stopped": True}
     except Exception as exc:
         return {"kind": kind, "error": str(exc) or type(exc).__name__}
+
+
+def ranking_task(bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]) -> Outcome:
+    """The ranking's fits (assistant.modeling.ranking.fit_ranking) beside the forecasters'
+    (in this process only: the ranker comes back as it is); what it raises comes back too,
+    for `train_ranking` to report as it always has."""
+    from assistant.modeling import ranking
+
+    try:
+        return {"kind": ranking.KIND, "fitted": ranking.fit_ranking(bars, horizons)}
+    except Exception as exc:
+        return {"kind": ranking.KIND, "fitted": exc}
 
 
 def block_task(
@@ -321,7 +338,11 @@ class LocalRunner:
             ready = [t for t in pending if all(k in results for k in _refs(t.args))]
             pending = [t for t in pending if t not in ready]
             jobs = max(1, min(len(ready), self.jobs))
-            per_job = max(1, usable_cores() // jobs)  # jobs x threads never exceeds the cores
+            widths = [t.width for t in ready if t.width]
+            side = max(1, min(min(widths), self.jobs)) if widths else jobs
+            per_job = max(1, usable_cores() // side)  # jobs x threads never exceeds the cores
+            if widths:
+                jobs = max(1, min(jobs, usable_cores() // per_job))
             threads = torch.get_num_threads() if torch else 0
             if torch:
                 torch.set_num_threads(per_job)

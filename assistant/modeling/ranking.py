@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 # the ranking's held-out record per horizon key (None: no date with enough symbols)
 Record = dict[str, "RankingSkill | None"]
+# the serving fit, its held-out record per horizon key, the train and test ranges
+Fit = tuple["Ranker", Record, dict[str, tuple[str, str]]]
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +151,7 @@ def market_close(bars: dict[str, pd.DataFrame]) -> pd.Series | None:
     return bars[MARKET_INDEX]["close"].astype(float) if MARKET_INDEX in bars else None
 
 
-def fit_ranking(
-    bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]
-) -> tuple[Ranker, Record, dict[str, tuple[str, str]]]:
+def fit_ranking(bars: dict[str, pd.DataFrame], horizons: tuple[int, ...]) -> Fit:
     """(the serving fit, its held-out record, ranges); TooFewSymbols below the minimum,
     ValueError when the history is too short."""
     from models import ranking, scorecard
@@ -202,16 +202,20 @@ def train_ranking(
     horizons: tuple[int, ...],
     known_on: date | None,
     uncovered: list[str] | None = None,
+    fitted: Fit | Exception | None = None,
 ) -> tuple[str | None, str, str, Record | None]:
     """Fit, store and register the ranking; (model id or None, status, reason, its held-out
     record: None when there is no ranking).
     `uncovered`: watched symbols the serving ranking ranks that this one would not (then
-    it stays a candidate, as a forecaster would)."""
+    it stays a candidate, as a forecaster would). `fitted`: what `fit_ranking(bars,
+    horizons)` returned or raised, when it ran already (beside the forecasters' fits)."""
     from assistant.modeling import disk
     from models import artifacts, ranking
 
     try:
-        model, record, ranges = fit_ranking(bars, horizons)
+        if isinstance(fitted, Exception):
+            raise fitted
+        model, record, ranges = fit_ranking(bars, horizons) if fitted is None else fitted
     except ranking.TooFewSymbols as exc:
         return None, "skipped", f"{exc}: no ranking", None
     except ValueError as exc:

@@ -3,8 +3,10 @@ kind as an independent task (threads here, or a Dask cluster) -> held-out test m
 artifacts on disk -> registry rows -> promotion gates.
 
 `train` reads, decides, then writes. It reads and checks everything it needs first
-(`read_inputs`: bars, the usable panel, the splits, the settings); fits and scores off the
-database (`evaluate`, `refit`); then, per kind, stores and registers the artifact, reads the
+(`read_inputs`: bars, the usable panel, the splits, the settings; the ranking's universe);
+fits and scores off the database (`fit_both`: the evaluation's and the serving fits of every
+kind and the ranking's, as one set of tasks; `evaluate`, `refit`); then, per kind, stores
+and registers the artifact, reads the
 serving model it would replace and decides with a pure rule (`decide`), and writes the
 decision. The fitted facts a model carries (its thresholds, the session it was trained
 through) are typed fields (`models.base.Facts`), set before the artifact is saved.
@@ -27,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import pandas as pd
 import sqlite_utils
@@ -42,8 +44,9 @@ from store.symbols import active_symbols, validate_symbol
 
 if TYPE_CHECKING:
     from assistant.modeling.compute import Runner
+    from assistant.modeling.ranking import Fit as RankingFit
     from assistant.modeling.ranking import Record
-    from models.base import Facts, Forecaster, Thresholds
+    from models.base import Facts, Forecast, Forecaster, Thresholds
     from models.dataset import Dataset, Split, Walk
     from models.metrics import Scores
 
@@ -154,7 +157,7 @@ class Inputs:
     horizons: tuple[int, ...]
     bars: dict[str, pd.DataFrame]  # the symbols trained on (usable bars only)
     skipped: dict[str, str]  # symbol -> why it was left out
-    data: Dataset
+    labelled: int  # the panel's usable rows (the splits are cut from it; it is not kept)
     split: Split  # the evaluation fit's train / val / test
     walk: Walk  # the serving fit's train / val (walk-forward rule)
     params: Params
@@ -211,11 +214,12 @@ def read_inputs(
         raise AssistantError(
             f"[models] keep_versions = {keep}: it must be 0 or more (older models kept per kind)"
         )
-    try:
-        split = dataset.split(dataset.recent(data, cap))
+    try:  # the recent rows, cut from the panel without copying them first
+        split = dataset.split(data, start=dataset.recent_start(data, cap))
         walk = dataset.walk_split(data, max_rows=cap)
     except ValueError as exc:
         raise AssistantError(f"not enough history to train: {exc}") from None
+    # the panel is not kept: the fits read their parts only (a gigabyte at 500 x 20 years)
     return Inputs(
         forecaster_kinds(chosen),
         RANKING in chosen,
@@ -223,7 +227,7 @@ def read_inputs(
         horizons,
         bars,
         skipped,
-        data,
+        data.n,
         split,
         walk,
         model_params(settings),
@@ -236,6 +240,10 @@ def read_inputs(
 # ---- fit and score (no database) ------------------------------------------------------
 
 
+Fitted = dict[str, "Forecaster | Exception | None"]  # kind -> model, its error, None: stopped
+SERVING = " (serving fit)"  # the serving fits' task keys (and progress lines): kind + this
+
+
 def fit_all(
     kinds: list[str],
     split: tuple[Dataset, Dataset],
@@ -243,7 +251,7 @@ def fit_all(
     progress: Progress,
     stop: threading.Event | None,
     runner: Runner | None = None,
-) -> dict[str, Forecaster | Exception | None]:
+) -> Fitted:
     """Fit each kind on (train, val) as an independent task (assistant.modeling.compute:
     threads here, or a Dask cluster); returns kind -> fitted model, the exception, or None
     when stopped."""
@@ -259,23 +267,78 @@ def fit_all(
     return compute.fit_results(results, kinds)
 
 
-def choose_gates(model: Forecaster, val: Dataset) -> Thresholds:
+def fit_both(
+    inputs: Inputs,
+    progress: Progress,
+    stop: threading.Event | None,
+    runner: Runner,
+    universe: dict[str, pd.DataFrame] | None = None,
+) -> tuple[Fitted, Fitted, RankingFit | Exception | None]:
+    """(the evaluation fits, the serving fits, the ranking's) of every kind, as one set of
+    independent tasks, the torch kinds' first: no core waits for the evaluation's last long
+    fit before the serving fits start, or for the forecasters before the ranking starts.
+    Each fit runs with the threads per job it had in a wave of its own kinds
+    (`Task.width`), so each model is the one `fit_all` makes. The ranking is fitted beside
+    them when its `universe` is given and the tasks run in this process (None otherwise:
+    `train_ranking` fits it after the forecasters, as before)."""
+    from assistant.modeling import compute, ranking
+    from models.catalog import TORCH_KINDS
+
+    split, walk = inputs.split, inputs.walk
+    horizons, params = tuple(split.train.horizons), inputs.params
+    parts = {
+        "": compute.Shared((split.train, split.val)),
+        SERVING: compute.Shared((walk.train, walk.val)),
+    }
+    kinds = inputs.kinds
+    ordered = [k for k in kinds if k in TORCH_KINDS] + [k for k in kinds if k not in TORCH_KINDS]
+    tasks = [
+        compute.Task(
+            kind + suffix,
+            compute.fit_task,
+            (kind, horizons, params, data),
+            local_hooks=True,
+            width=len(kinds),
+        )
+        for kind in ordered
+        for suffix, data in parts.items()
+    ]
+    rank = universe is not None and runner.name == "local"
+    if rank:  # after the torch kinds' fits: it takes about as long as an xgboost one
+        progress(ranking.KIND, 0.0, "fitting the ranking on its universe")
+        at = 2 * len([k for k in kinds if k in TORCH_KINDS])
+        task = compute.Task(
+            ranking.KIND, compute.ranking_task, (universe, inputs.horizons), width=len(kinds)
+        )
+        tasks.insert(at, task)
+    results = runner.run(tasks, progress, stop)
+    fitted = cast("RankingFit | Exception", results[ranking.KIND]["fitted"]) if rank else None
+    return (
+        compute.fit_results(results, kinds),
+        compute.fit_results(results, kinds, key=lambda k: k + SERVING),
+        fitted,
+    )
+
+
+def choose_gates(model: Forecaster, val: Dataset, fc: Forecast | None = None) -> Thresholds:
     """Per horizon, the evidence threshold |P(up) - P(down)| above which the model's calls
-    beat the stronger baseline on validation (None: it never does, so it always abstains)."""
+    beat the stronger baseline on validation (None: it never does, so it always abstains).
+    `fc`: the model's forecast of val.X, when it was made already."""
     from models import selective
 
-    fc = model.predict(val.X)
+    fc = model.predict(val.X) if fc is None else fc
     return {str(h): selective.choose_gate(val, fc, i) for i, h in enumerate(fc.horizons)}
 
 
 def part_metrics(
-    model: Forecaster, part: Dataset, gates: Thresholds | None = None
+    model: Forecaster, part: Dataset, gates: Thresholds | None = None, fc: Forecast | None = None
 ) -> dict[str, Scores]:
     """Out-of-sample metrics per horizon on one part's rows (validation or test), next to
-    the causal baselines of the same rows; with `gates`, calls below the threshold abstain."""
+    the causal baselines of the same rows; with `gates`, calls below the threshold abstain.
+    `fc`: the model's forecast of part.X, when it was made already."""
     from models import metrics
 
-    fc = model.predict(part.X)
+    fc = model.predict(part.X) if fc is None else fc
     return {
         str(h): metrics.evaluate_part(
             part, fc, i, gates is not None, None if gates is None else gates.get(str(h))
@@ -294,33 +357,47 @@ class Evaluation:
 
 
 def evaluate(
-    inputs: Inputs, progress: Progress, stop: threading.Event | None, run: Runner
+    inputs: Inputs,
+    progress: Progress,
+    stop: threading.Event | None,
+    run: Runner,
+    fitted: Fitted | None = None,
 ) -> Evaluation | None:
     """Train, early-stop on validation, choose on validation, and score the untouched test
-    split once, for the report. None when stopped."""
+    split once, for the report. None when stopped. `fitted`: the fits, made already
+    (`fit_both`)."""
     from models import catalog
     from models.base import Forecaster
 
     split = inputs.split
-    fitted = fit_all(inputs.kinds, (split.train, split.val), inputs.params, progress, stop, run)
+    if fitted is None:
+        fitted = fit_all(inputs.kinds, (split.train, split.val), inputs.params, progress, stop, run)
     if stop is not None and stop.is_set():
         return None
     good = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
     failed = {k: str(m) for k, m in fitted.items() if not isinstance(m, Forecaster)}
+    # Each model forecasts validation and test once: its weights, gates and scores read the
+    # same forecasts, and an ensemble's are pooled from its members' (what its `predict`
+    # computes, without predicting the members again).
+    members = list(good)
+    fc_val = {k: m.predict(split.val.X) for k, m in good.items()}
+    fc_test = {k: m.predict(split.test.X) for k, m in good.items()}
     if len(good) >= 2:
         for kind in catalog.COMBINERS:
             progress(kind, 0.0, "fitting weights on validation")
-        combined = catalog.combine(good, split.val)
-        for kind in combined:
+        combined = catalog.combine(good, split.val, [fc_val[k] for k in members])
+        for kind, ens in combined.items():
+            fc_val[kind] = ens.pool([fc_val[k] for k in members])
+            fc_test[kind] = ens.pool([fc_test[k] for k in members])
             progress(kind, 1.0, "weights fit")
         good.update(combined)
     scores: dict[str, HeldOut] = {}
     for kind, model in good.items():
         progress(kind, 1.0, "choosing the evidence threshold on validation, scoring test")
-        gates = choose_gates(model, split.val)
+        gates = choose_gates(model, split.val, fc_val[kind])
         scores[kind] = {
-            "val": part_metrics(model, split.val, gates),
-            "test": part_metrics(model, split.test, gates),
+            "val": part_metrics(model, split.val, gates, fc_val[kind]),
+            "test": part_metrics(model, split.test, gates, fc_test[kind]),
             "thresholds": gates,
         }
     return Evaluation(scores, failed)
@@ -341,17 +418,23 @@ def refit(
     progress: Progress,
     stop: threading.Event | None,
     run: Runner,
+    fitted: Fitted | None = None,
 ) -> Refit | None:
     """The same recipe on every labelled row (walk-forward rule), the most recent sessions
     for early stopping, so the model is not years stale. Each model serves with the
     thresholds its evaluation fit chose on validation (walk-forward: chosen on its own
-    validation rows, as each backtest block's are). None when stopped."""
+    validation rows, as each backtest block's are). None when stopped. `fitted`: the
+    serving fits of every kind, made already (`fit_both`): those of the kinds the
+    evaluation kept are used."""
     from models import catalog
     from models.base import Forecaster
 
     walk = inputs.walk
     kinds = [k for k in evaluation.scores if not catalog.takes_members(k)]
-    fitted = fit_all(kinds, (walk.train, walk.val), inputs.params, progress, stop, run)
+    if fitted is None:
+        fitted = fit_all(kinds, (walk.train, walk.val), inputs.params, progress, stop, run)
+    else:
+        fitted = {k: fitted[k] for k in kinds}
     if stop is not None and stop.is_set():
         return None
     final = {k: m for k, m in fitted.items() if isinstance(m, Forecaster)}
@@ -675,7 +758,16 @@ def train(
         skipped=inputs.skipped,
     )
     run = compute.runner(inputs.scheduler)
-    evaluation = evaluate(inputs, say, stop, run)
+    universe: dict[str, pd.DataFrame] | AssistantError | None = None
+    if inputs.rank:  # read before the fits: the ranking is fitted beside them
+        try:
+            universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
+        except AssistantError as exc:  # the ranking in service (if any) stays
+            universe = exc
+    fits, serving_fits, ranked = fit_both(
+        inputs, say, stop, run, universe if isinstance(universe, dict) else None
+    )
+    evaluation = evaluate(inputs, say, stop, run, fits)
     if evaluation is None:
         report.stopped = True
         return report
@@ -684,8 +776,8 @@ def train(
         for k, why in evaluation.failed.items()
     ]
     report.ranges["fit"] = (str(walk.train.dates().min().date()), str(walk.cutoff.date()))
-    report.capped = inputs.data.n > inputs.cap
-    serving = refit(inputs, evaluation, walk_forward, say, stop, run)
+    report.capped = inputs.labelled > inputs.cap
+    serving = refit(inputs, evaluation, walk_forward, say, stop, run, serving_fits)
     if serving is None:
         report.stopped = True
         return report
@@ -714,14 +806,13 @@ def train(
         )
     stored = [r.kind for r in report.results if r.model_id is not None]
     if inputs.rank and not (stop is not None and stop.is_set()):
-        say(ranking.KIND, 0.0, "fitting the ranking on its universe")
-        try:
-            universe = ranking.universe_bars(db, settings, inputs.bars, inputs.as_of)
-        except AssistantError as exc:  # the ranking in service (if any) stays
+        if isinstance(universe, AssistantError):
             report.results.append(
-                ModelResult(ranking.KIND, None, "failed", False, f"not trained: {exc}")
+                ModelResult(ranking.KIND, None, "failed", False, f"not trained: {universe}")
             )
-        else:
+        elif universe is not None:
+            if ranked is None:
+                say(ranking.KIND, 0.0, "fitting the ranking on its universe")
             rid, rstatus, rwhy, record = ranking.train_ranking(
                 db,
                 home,
@@ -729,6 +820,7 @@ def train(
                 inputs.horizons,
                 known_on(),
                 _uncovered(db, ranking.KIND, sorted(universe)),
+                ranked,
             )
             report.results.append(
                 ModelResult(ranking.KIND, rid, rstatus, rstatus == "serving", rwhy, record=record)

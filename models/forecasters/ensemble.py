@@ -54,14 +54,17 @@ class EnsembleForecaster(Forecaster):
         self._member_digests: list[str] = []
 
     @classmethod
-    def of(cls, members: list[Forecaster], val: Dataset) -> EnsembleForecaster:
-        """An ensemble of already fitted members; only the weights are fit (on `val`)."""
+    def of(
+        cls, members: list[Forecaster], val: Dataset, forecasts: list[Forecast] | None = None
+    ) -> EnsembleForecaster:
+        """An ensemble of already fitted members; only the weights are fit (on `val`, from
+        the members' `forecasts` of val.X when they were made already)."""
         ens = cls(
             members[0].horizons, members=[{"kind": m.kind, "params": m.params} for m in members]
         )
         ens.features = list(members[0].features or [])
         ens.members = list(members)
-        ens._fit_weights(val)
+        ens._fit_weights(val, forecasts)
         return ens
 
     def _fit(
@@ -81,8 +84,10 @@ class EnsembleForecaster(Forecaster):
             progress((i + 1) / len(specs), f"member {spec['kind']} fit")
         self._fit_weights(val)
 
-    def _fit_weights(self, val: Dataset) -> None:
-        fcs = [m.predict(val.X) for m in self.members]
+    def _fit_weights(self, val: Dataset, forecasts: list[Forecast] | None = None) -> None:
+        fcs = [m.predict(val.X) for m in self.members] if forecasts is None else forecasts
+        if len(fcs) != len(self.members):
+            raise ValueError("one forecast of validation per member")
         cls = val.cls(self.horizons)
         self.weights = np.column_stack(
             [

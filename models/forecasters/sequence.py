@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import torch
 
 WEIGHTS = "weights.pt"
+_INIT = threading.Lock()
 
 
 class SequenceForecaster(Forecaster):
@@ -62,8 +63,11 @@ class SequenceForecaster(Forecaster):
 
         from models.forecasters import nets
 
-        torch.manual_seed(int(self.params["seed"]))
-        return nets.build(self.kind, len(self.features or []), len(self.horizons), self.params)
+        # The initial weights are drawn from torch's global generator: one network at a
+        # time, so two fits side by side (threads) never draw from each other's seed.
+        with _INIT:
+            torch.manual_seed(int(self.params["seed"]))
+            return nets.build(self.kind, len(self.features or []), len(self.horizons), self.params)
 
     def _fit(
         self, train: Dataset, val: Dataset, progress: Progress, stop: threading.Event | None
