@@ -64,31 +64,28 @@ def _weekdays(
     return pd.bdate_range(start, end, freq="C", weekmask=cal.weekmask)
 
 
+_CRYPTO = frozenset({"BTC", "ETH", "SOL", "DOGE", "XRP", "ADA"})
+_SUFFIXES = {
+    ".T": "XTKS",
+    ".L": "XLON",
+    ".NS": "XBOM",
+    ".BO": "XBOM",
+    ".DE": "XETR",
+    ".PA": "XPAR",
+    ".HK": "XHKG",
+    ".TO": "XTSE",
+    ".AX": "XASX",
+}
+
+
+@functools.lru_cache(maxsize=8192)  # a cycle asks it of each symbol once a call (1,500)
 def exchange_for(symbol: str, default: str = "XNYS") -> str:
     """The calendar a symbol trades on: crypto every day, FX on weekdays, else by suffix."""
-    if symbol.endswith("-USD") and symbol.split("-")[0] in {
-        "BTC",
-        "ETH",
-        "SOL",
-        "DOGE",
-        "XRP",
-        "ADA",
-    }:
+    if symbol.endswith("-USD") and symbol.split("-")[0] in _CRYPTO:
         return "24/7"
     if symbol.endswith("=X"):
         return "24/5"
-    suffixes = {
-        ".T": "XTKS",
-        ".L": "XLON",
-        ".NS": "XBOM",
-        ".BO": "XBOM",
-        ".DE": "XETR",
-        ".PA": "XPAR",
-        ".HK": "XHKG",
-        ".TO": "XTSE",
-        ".AX": "XASX",
-    }
-    for suffix, exchange in suffixes.items():
+    for suffix, exchange in _SUFFIXES.items():
         if symbol.endswith(suffix):
             return exchange
     return default

@@ -141,33 +141,56 @@ def _build_wide(
     logc = cast(pd.DataFrame, np.log(close))
     r1 = logc.diff()
     vol = ind.rolling(r1, VOL_WINDOW, "std", VOL_WINDOW)
-    nonzero = vol.where(vol != 0)
+    # The running windows and recursions (rolling, EWM) run over every session, as their
+    # last rows depend on all of them; what is element by element after them is computed
+    # on the rows written only (`last`: the same operations on the same values there).
+    first = n - keep
+
+    def last(frame: pd.DataFrame) -> np.ndarray:
+        return frame.to_numpy()[first:]
+
+    c, v = last(close), last(vol)
+    nonzero = np.where(v != 0, v, np.nan)  # vol.where(vol != 0)
+    lc = logc.to_numpy()
     for k in RETURN_LAGS:
-        put(f"ret_{k}", logc - logc.shift(k))
-    put("ret_1_z", r1 / nonzero)
+        put(f"ret_{k}", _minus_lag(lc, k, first))  # logc - logc.shift(k)
+    put("ret_1_z", last(r1) / nonzero)
     # what the signals' votes and regimes use too (the same calls, computed once)
-    known = {"rsi": ind.rsi(close), "macd_hist": ind.macd_hist(close)}
-    known |= {f"sma_{w}": ind.sma(close, w) for w in (20, *SMA_WINDOWS)}
-    known["realized_vol"] = vol * np.sqrt(252)  # ind.realized_vol(close, 20): r1 is its returns
-    put("rsi_14", known["rsi"] / 100 - 0.5)
-    put("macd_hist", known["macd_hist"] / close)
+    full = {"rsi": ind.rsi(close), "macd_hist": ind.macd_hist(close)}
+    full |= {f"sma_{w}": ind.sma(close, w) for w in dict.fromkeys((20, *SMA_WINDOWS))}
+    known = {name: pd.DataFrame(last(frame)) for name, frame in full.items()}
+    sma20 = known["sma_20"].to_numpy()
+    known["realized_vol"] = pd.DataFrame(v * np.sqrt(252))  # ind.realized_vol(close, 20)
+    put("rsi_14", known["rsi"].to_numpy() / 100 - 0.5)
+    put("macd_hist", known["macd_hist"].to_numpy() / c)
     for w in SMA_WINDOWS:
-        put(f"sma_{w}_ratio", close / known[f"sma_{w}"] - 1)
-    put("bb_pct_b", ind.bollinger_pct_b(close))
-    put("atr_14", ind.atr(high, low, close) / close)
-    put("vol_20", vol)
-    put("vol_ratio", ind.rolling(r1, 5, "std", 5) / nonzero)
-    volume = wide("volume")
-    put("volume_z", ind.zscore(cast(pd.DataFrame, np.log1p(volume.clip(lower=0))), 20))
+        put(f"sma_{w}_ratio", c / known[f"sma_{w}"].to_numpy() - 1)
+    # ind.bollinger_pct_b(close): its SMA is sma_20's
+    put("bb_pct_b", ind.pct_b(c, sma20, last(ind.rolling(close, 20, "std", 20, ddof=0))))
+    put("atr_14", last(ind.atr(high, low, close)) / c)
+    put("vol_20", v)
+    put("vol_ratio", last(ind.rolling(r1, 5, "std", 5)) / nonzero)
+    volume = cast(pd.DataFrame, np.log1p(wide("volume").clip(lower=0)))
+    put("volume_z", ind.zscore_of(last(volume), *(last(f) for f in ind.zscore_parts(volume, 20))))
     # a row's wavelet features use its own window of returns only
     wv = wavelet_features(r1.to_numpy()[max(0, n - keep - (WAVELET_WINDOW - 1)) :])
     for i in range(WAVELET_LEVEL):
         put(f"wv_energy_{i + 1}", wv[:, :, i])
     put("wv_trend", wv[:, :, WAVELET_LEVEL])
     del wv
-    votes = signals.votes(close, known=known)
+    votes = signals.votes(pd.DataFrame(c), known=known)
     for s in signals.SIGNALS:
         put(f"sig_{s}", votes[s])
+    return out
+
+
+def _minus_lag(x: np.ndarray, k: int, first: int) -> np.ndarray:
+    """`x - x.shift(k)` (x a frame's values) on its rows from `first` on: NaN where a row
+    has no row k before it."""
+    out = np.full((len(x) - first, x.shape[1]), np.nan)
+    start = max(first, k)
+    if start < len(x):
+        out[start - first :] = x[start:] - x[start - k : len(x) - k]
     return out
 
 

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover
     _ewm_kernel = None
 
 Frame = TypeVar("Frame", pd.Series, pd.DataFrame)
+F = TypeVar("F", pd.Series, pd.DataFrame, np.ndarray)
 
 
 class _Runs(BaseIndexer):
@@ -158,8 +159,12 @@ def macd_hist(close: Frame, fast: int = 12, slow: int = 26, signal: int = 9) -> 
 
 def bollinger_pct_b(close: Frame, n: int = 20, k: float = 2.0) -> Frame:
     """Where the close sits in its Bollinger band: 0 at the lower band, 1 at the upper."""
-    mid = sma(close, n)
-    sd = rolling(close, n, "std", n, ddof=0)
+    return pct_b(close, sma(close, n), rolling(close, n, "std", n, ddof=0), k)
+
+
+def pct_b(close: F, mid: F, sd: F, k: float = 2.0) -> F:
+    """`bollinger_pct_b` from its middle band (the n-session SMA) and the n-session std
+    (ddof 0): frames or the arrays of their rows."""
     upper, lower = mid + k * sd, mid - k * sd
     return (close - lower) / (upper - lower)
 
@@ -181,6 +186,15 @@ def realized_vol(close: Frame, n: int = 20, annualize: bool = True) -> Frame:
 
 
 def zscore(x: Frame, n: int = 20) -> Frame:
-    mean = rolling(x, n, "mean", n)
-    sd = rolling(x, n, "std", n)
+    mean, sd = zscore_parts(x, n)
     return (x - mean) / sd.replace(0, np.nan)
+
+
+def zscore_parts(x: Frame, n: int = 20) -> tuple[Frame, Frame]:
+    """`zscore`'s trailing mean and standard deviation."""
+    return rolling(x, n, "mean", n), rolling(x, n, "std", n)
+
+
+def zscore_of(x: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """`zscore` from its parts, on arrays (e.g. the last rows of each)."""
+    return np.asarray((x - mean) / np.where(sd == 0, np.nan, sd))

@@ -18,6 +18,22 @@ from models.indicators import Frame, macd_hist, rsi, sma
 SIGNALS = ("rsi", "macd", "cross", "regime")
 
 
+def inputs(close: Frame, known: Mapping[str, Frame] | None = None) -> dict[str, Frame]:
+    """The indicators of `close` the votes read besides the regime labels (rsi, macd_hist,
+    sma_50, sma_200), each from `known` where it is there."""
+    known = known or {}
+
+    def have(name: str, compute: Callable[[], Frame]) -> Frame:
+        return known[name] if name in known else compute()
+
+    return {
+        "rsi": have("rsi", lambda: rsi(close)),
+        "macd_hist": have("macd_hist", lambda: macd_hist(close)),
+        "sma_50": have("sma_50", lambda: sma(close, 50)),
+        "sma_200": have("sma_200", lambda: sma(close, 200)),
+    }
+
+
 def votes(
     close: Frame,
     labels: np.ndarray | None = None,
@@ -39,10 +55,9 @@ def votes(
             labels = regime.labels(trend, known["realized_vol"], **regime_thresholds)
         else:
             labels = regime.states(close, **regime_thresholds)[0]
-    r = have("rsi", lambda: rsi(close)).to_numpy()
-    hist = have("macd_hist", lambda: macd_hist(close)).to_numpy()
-    fast = have("sma_50", lambda: sma(close, 50)).to_numpy()
-    slow = have("sma_200", lambda: sma(close, 200)).to_numpy()
+    got = inputs(close, known)
+    r, hist = got["rsi"].to_numpy(), got["macd_hist"].to_numpy()
+    fast, slow = got["sma_50"].to_numpy(), got["sma_200"].to_numpy()
     with np.errstate(invalid="ignore"):
         out = {
             "rsi": np.where(r < 30, 1.0, np.where(r > 70, -1.0, 0.0)),

@@ -607,9 +607,9 @@ def _forecasts_rows(
                     groups.setdefault(used[s].tobytes(), []).append(s)
                 for members in groups.values():
                     idx = np.array(members)
-                    at = np.flatnonzero(used[members[0]])
+                    at = _rows_at(used[members[0]])
                     preds = _fit_forecasts(
-                        x[idx[:, None], at], target[idx[:, None], at], real[idx[:, None], at],
+                        _take(x, idx, at), _take(target, idx, at), _take(real, idx, at),
                         x[idx, m - 1],
                     )  # fmt: skip
                     for s, pred in zip(members, preds.tolist(), strict=True):
@@ -627,16 +627,34 @@ def _forecasts_rows(
                     var = float(np.nanvar(r[s, :m][-250:]) * h) if m > 2 else EPS
                     name = "sample"
                 by_length[s][m][hh] = VolForecast(hh, var, name, ewma, trail)
-    out = []
-    for s in range(count):
-        mine = by_length[s][n]
-        if len(lengths) > 1:
-            before = by_length[s][lengths[1]]
-            for h, f in mine.items():
-                k_h = float(range_scale(f.variance, before[h].variance, h))
+    out = [by_length[s][n] for s in range(count)]
+    if len(lengths) > 1 and count:
+        # each horizon's rise factors for all the symbols in one call (element by element:
+        # each is the one-symbol call's, tests/test_speed500_predict4.py)
+        for h in list(out[0]):
+            now = np.array([mine[h].variance for mine in out])
+            then = np.array([by_length[s][lengths[1]][h].variance for s in range(count)])
+            for mine, k_h in zip(out, range_scale(now, then, h).tolist(), strict=True):
+                f = mine[h]
                 mine[h] = VolForecast(h, f.variance, f.model, f.ewma, f.trailing, k_h)
-        out.append(mine)
     return out
+
+
+def _rows_at(used: np.ndarray) -> np.ndarray | slice:
+    """The positions of `used`'s true values: a slice where they are one run (the usual
+    fit: every row from the first known one on), else their indices."""
+    at = np.flatnonzero(used)
+    if len(at) and at[-1] - at[0] + 1 == len(at):
+        return slice(int(at[0]), int(at[-1]) + 1)
+    return at
+
+
+def _take(a: np.ndarray, idx: np.ndarray, at: np.ndarray | slice) -> np.ndarray:
+    """`a[idx[:, None], at]` (rows `idx`, and of each the positions `at`): the same array
+    (values, shape, C order), taken a row's run at a time where `at` is a slice instead of
+    element by element (a 500-symbol fit gathers ~2.5 million values)."""
+    taken: np.ndarray = a[idx, at] if isinstance(at, slice) else a[idx[:, None], at]
+    return taken  # a copy in C order either way
 
 
 def _fit_forecasts(

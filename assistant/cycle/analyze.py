@@ -16,7 +16,7 @@ import sqlite_utils
 from assistant.config import Settings
 from models import outcomes, signals, vix, volatility
 from models.features import same_sessions
-from models.regime import states
+from models.regime import states_with
 from models.volatility import VolForecast
 from store import bars as bar_store
 from store import regimes as regime_store
@@ -136,8 +136,10 @@ def analyze_many(
         close = pd.DataFrame(
             np.column_stack([usable[s]["close"].to_numpy(float) for s in syms]), index=idx
         )
-        labels, trend, vol = states(close, **thresholds)
-        votes = signals.votes(close, labels)
+        labels, trend, vol, known = states_with(close, **thresholds)
+        # the votes of the last session only (their indicators run over every session)
+        last = {k: f.iloc[-1:] for k, f in signals.inputs(close, known).items()}
+        votes = signals.votes(close.iloc[-1:], labels[-1:], known=last)
         # the variance forecasts of the symbols on these sessions, their arrays computed
         # once for all of them (one exog: it depends on the sessions only)
         exog = _vix_exog(vix_values, usable[syms[0]])

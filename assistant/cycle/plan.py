@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from models import outcomes
 from models.outcomes import bucket_of
@@ -122,16 +122,19 @@ class Plan:
         return sorted(moved, key=lambda c: -abs(c.contribution))[:k]
 
 
+_SQRT2 = math.sqrt(2.0)
+
+
 def _phi(z: float) -> float:
-    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+    return 0.5 * math.erfc(-z / _SQRT2)
 
 
 def normal_probs(mu: float, sigma: float, band: float) -> tuple[float, float, float]:
     """P(down, flat, up) of a N(mu, sigma) log return against a +-band FLAT zone."""
     if sigma <= 0:
         return (float(mu < -band), float(-band <= mu <= band), float(mu > band))
-    down = _phi((-band - mu) / sigma)
-    up = 1.0 - _phi((band - mu) / sigma)
+    down = 0.5 * math.erfc(-((-band - mu) / sigma) / _SQRT2)
+    up = 1.0 - 0.5 * math.erfc(-((band - mu) / sigma) / _SQRT2)
     return (down, max(0.0, 1.0 - down - up), up)
 
 
@@ -142,61 +145,98 @@ def calibrate(raw: float, table: dict[int, tuple[int, int]]) -> float:
     return (hits + CALIBRATION_PRIOR * raw) / (n + CALIBRATION_PRIOR)
 
 
+def _call_of(probs: tuple[float, float, float], mu: float) -> str:
+    """`outcomes.call_of` of one forecast, without its arrays (a cycle plans 1,500)."""
+    down, flat, up = probs
+    if up > down and up >= flat and mu >= 0:
+        return "up"
+    if down > up and down >= flat and mu <= 0:
+        return "down"
+    return "flat"
+
+
+def _gate(call: str, probs: tuple[float, ...], threshold: float | None) -> str:
+    """`outcomes.gate` of one call."""
+    if threshold is None or abs(probs[2] - probs[0]) < threshold:
+        return "flat"
+    return call
+
+
 def plan(evidence: Evidence, weights: dict[str, float]) -> Plan:
-    """Combine the evidence with the current weights into one call for one horizon."""
+    """Combine the evidence with the current weights into one call for one horizon.
+    (The same sums in the same order as one source at a time: each source's share is
+    its weight over the total, once, and each probability the sum of shares times it.)"""
     sigma = max(float(evidence.sigma), 1e-9)
     width = float(evidence.vol_sigma) if evidence.vol_sigma > 0 else sigma
     band = float(evidence.flat_band)
-    sources: list[tuple[str, float, float, float, tuple[float, float, float]]] = []
+    names: list[str] = []
+    votes: list[float] = []
+    ws: list[float] = []
+    mus: list[float] = []
+    ps: list[tuple[float, float, float]] = []
+    get = weights.get
+    scale = RULE_SCALE * sigma
     for name, vote in sorted(evidence.votes.items()):
         v = max(-1.0, min(1.0, float(vote)))
         mu = v * RULE_SCALE * sigma
-        w = float(weights.get(name, DEFAULT_WEIGHT))
-        sources.append((name, v, w, mu, normal_probs(mu, sigma, band)))
+        names.append(name)
+        votes.append(v)
+        ws.append(float(get(name, DEFAULT_WEIGHT)))
+        mus.append(mu)
+        ps.append(normal_probs(mu, sigma, band))
     if evidence.drift:
         mu = float(evidence.drift)
-        vote = max(-1.0, min(1.0, mu / (RULE_SCALE * sigma)))
-        w = float(weights.get("drift", DEFAULT_WEIGHT))
-        sources.append(("drift", vote, w, mu, normal_probs(mu, sigma, band)))
+        names.append("drift")
+        votes.append(max(-1.0, min(1.0, mu / scale)))
+        ws.append(float(get("drift", DEFAULT_WEIGHT)))
+        mus.append(mu)
+        ps.append(normal_probs(mu, sigma, band))
     model = evidence.model
+    normed = None
     if model is not None:
-        w = float(weights.get("model", DEFAULT_MODEL_WEIGHT))
-        vote = max(-1.0, min(1.0, model.expected_return / sigma))
-        sources.append(("model", vote, w, float(model.expected_return), _norm(model.probs)))
-    total = sum(s[2] for s in sources)
+        normed = _norm(model.probs)
+        names.append("model")
+        votes.append(max(-1.0, min(1.0, model.expected_return / sigma)))
+        ws.append(float(get("model", DEFAULT_MODEL_WEIGHT)))
+        mus.append(float(model.expected_return))
+        ps.append(normed)
+    total = sum(ws)
     if total <= 0:
         raise ValueError("plan needs at least one source with a positive weight")
-    contributions = tuple(Contribution(n, v, w, mu, w / total * mu) for n, v, w, mu, _ in sources)
-    mu = sum(c.contribution for c in contributions)
-    probs = tuple(float(sum(s[2] / total * s[4][k] for s in sources)) for k in range(3))
+    shares = [w / total for w in ws]
+    parts = [s * m for s, m in zip(shares, mus, strict=True)]
+    contributions = tuple(map(Contribution, names, votes, ws, mus, parts))
+    mu = sum(parts)
+    probs = (
+        float(sum([s * p[0] for s, p in zip(shares, ps, strict=True)])),
+        float(sum([s * p[1] for s, p in zip(shares, ps, strict=True)])),
+        float(sum([s * p[2] for s, p in zip(shares, ps, strict=True)])),
+    )
     # Conflicting pooled distribution and expectation (a skewed model head, say) is FLAT.
-    call = outcomes.call_of(probs, mu)
+    lean = _call_of(probs, mu)
     abstained = False
-    gate: tuple[tuple[float, ...], float | None] | None = None
     if model is not None and model.gated:
-        gate = (_norm(model.probs), model.threshold)
+        gated = _gate(lean, cast(tuple[float, float, float], normed), model.threshold)
+        abstained, lean = gated == "flat" and lean != "flat", gated
     elif model is None and evidence.rules_gated:
-        gate = (probs, evidence.rules_threshold)
-    if gate is not None:
-        gated = outcomes.gate(call, gate[0], gate[1])
-        abstained = bool(gated[0] == "flat" and call[0] != "flat")
-        call = gated
-    lean = str(call[0])
+        gated = _gate(lean, probs, evidence.rules_threshold)
+        abstained, lean = gated == "flat" and lean != "flat", gated
     # Confidence is the probability that the call hits, calibrated by realized hit rates;
     # a call that would not beat the stronger baseline is not made (outcomes.keep_call).
     raw = outcomes.hit_probability(probs, lean) if lean != "flat" else float(probs[1])
     lean_confidence = calibrate(raw, evidence.calibration) if lean != "flat" else 0.0
     direction = outcomes.keep_call(lean, lean_confidence, evidence.baseline_rate)
+    q80, q95 = evidence.range_q
     return Plan(
         evidence=evidence,
         contributions=contributions,
         expected_return=mu,
-        probs=(probs[0], probs[1], probs[2]),
+        probs=probs,
         direction=direction,
         raw_confidence=raw,
         confidence=None if direction == "flat" else lean_confidence,
-        interval=(mu - evidence.range_q[0] * width, mu + evidence.range_q[0] * width),
-        interval95=(mu - evidence.range_q[1] * width, mu + evidence.range_q[1] * width),
+        interval=(mu - q80 * width, mu + q80 * width),
+        interval95=(mu - q95 * width, mu + q95 * width),
         flat_band=band,
         model_version=model.version if model is not None else RULES_VERSION,
         rules_only=model is None,

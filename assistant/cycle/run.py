@@ -245,7 +245,8 @@ def decide(read: CycleInput) -> CycleWrites:
         for h in read.horizons
     ]
     skills = skill_lines(read.live, plans)
-    calls = [(_call(p, read.exchange, skills, read.ranks, read.world), p) for p in plans]
+    targets: dict[tuple[str, date, int], date] = {}  # one calendar look-up per exchange's day
+    calls = [(_call(p, read.exchange, skills, read.ranks, read.world, targets), p) for p in plans]
     ranks = read.ranks
     return CycleWrites(
         calls=calls,
@@ -412,12 +413,19 @@ def _call(
     skills: dict[tuple[str, int], str],
     ranks: Ranks | None = None,
     world: dict[str, WorldContext] | None = None,
+    targets: dict[tuple[str, date, int], date] | None = None,
 ) -> Call:
     """The call of plan `p`, with its rank among the ranked symbols (where `ranks` ranks it
     as of its own session) and what else it saw (where `world` has its symbol), made in
-    one construction (a cycle makes 1,500)."""
+    one construction (a cycle makes 1,500). `targets`: the target dates already found, by
+    (exchange, as_of, horizon), filled as they are found."""
     ev = p.evidence
-    target = add_sessions(exchange_for(ev.symbol, default_exchange), ev.as_of, ev.horizon)
+    key = (exchange_for(ev.symbol, default_exchange), ev.as_of, ev.horizon)
+    target = None if targets is None else targets.get(key)
+    if target is None:
+        target = add_sessions(*key).date()
+        if targets is not None:
+            targets[key] = target
     lo, hi = p.interval
     rank = rank_of = None
     relative_pct = None
@@ -430,7 +438,7 @@ def _call(
         symbol=ev.symbol,
         as_of=ev.as_of,
         horizon=ev.horizon,
-        target_date=target.date(),
+        target_date=target,
         base_price=ev.base_price,
         direction=p.direction,
         change_pct=p.change_pct,

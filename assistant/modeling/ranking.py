@@ -311,7 +311,8 @@ def ranks_as_of(
     if loaded is None:
         return None
     row, model = loaded
-    mine = {s: b for s, b in bars.items() if s in row["symbols"] and len(b)}
+    trained = set(row["symbols"])  # a set: 500 symbols each looked up in it
+    mine = {s: b for s, b in bars.items() if s in trained and len(b)}
     if len(mine) < ranking.MIN_SYMBOLS:
         return None
     # only the as-of row is ranked (the factors still see the whole window)
@@ -327,15 +328,15 @@ def ranks_as_of(
         return None
     pred = model.predict(today)
     out = Ranks(row["id"], as_of.date())
+    names = today.index.tolist()  # the symbols, each once (one date's rows)
     for i, h in enumerate(model.horizons):
         score = pd.Series(pred[:, i], index=today.index)
         ranks = ranking.rank_of(score)
-        for sym in today.index:
+        # each symbol's rank and score by position (not 2 Series look-ups a symbol)
+        rank_at = dict(zip(ranks.index.tolist(), ranks.to_numpy().tolist(), strict=True))
+        scores = score.to_numpy().tolist()
+        for sym, value in zip(names, scores, strict=True):
             if watched is not None and sym not in watched:
                 continue
-            out.by_symbol.setdefault(str(sym), {})[h] = (
-                int(ranks[sym]),
-                len(today),
-                float(score[sym]),
-            )
+            out.by_symbol.setdefault(str(sym), {})[h] = (int(rank_at[sym]), len(today), value)
     return out

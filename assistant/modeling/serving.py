@@ -355,6 +355,18 @@ def _through(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame.loc[:as_of]
 
 
+def _pooled_means(usable: list[Forecast], h: int) -> tuple[list[float], list[list[float]]] | None:
+    """The mean of `usable`'s expected returns and probabilities at horizon `h`, for every
+    row at once: what `np.mean` of each row's list of them gives, bit for bit (numpy's mean
+    along the models' axis adds them in order, as a row's list's mean does, for fewer than
+    8 models; from 8 a list's sum goes in pairs, so then None: a row at a time)."""
+    if len(usable) >= 8:
+        return None
+    er = np.stack([f.expected_return[:, f.horizons.index(h)] for f in usable])
+    pr = np.stack([f.probs[:, f.horizons.index(h)] for f in usable])
+    return np.mean(er, axis=0).tolist(), np.mean(pr, axis=0).tolist()
+
+
 def _forecast_group(
     serving: Serving, X: pd.DataFrame, horizons: Sequence[int]
 ) -> dict[str, SymbolForecast]:
@@ -374,28 +386,35 @@ def _forecast_group(
         else [m for _, m in serving.models.values()],
         [int(h) for h in horizons],
     )
+    # each model's expected returns as columns of floats, and each horizon's mean of the
+    # primary models for all symbols at once (`_pooled_means`)
+    columns = {
+        kind: [(h, fc.expected_return[:, i].tolist()) for i, h in enumerate(fc.horizons)]
+        for kind, fc in [*(members.items() if combiner is not None else []), *fcs.items()]
+    }
+    pooled: dict[int, tuple[list[float], list[list[float]]] | None] = {}
+    skills: dict[int, Skill] = {}
+    for h in horizons:
+        h = int(h)
+        usable = [f for f in primary if h in f.horizons]
+        if usable:
+            pooled[h] = _pooled_means(usable, h)  # None: symbol by symbol, below
+            skills[h] = _skill(row, h)
     out = {}
     for j, symbol in enumerate(parts):
-        per_model: dict[str, dict[int, float]] = {}
-        if combiner is not None:
-            for mk, mf in members.items():
-                per_model[mk] = {
-                    h: float(mf.expected_return[j, i]) for i, h in enumerate(mf.horizons)
-                }
-        for kind, fc in fcs.items():
-            per_model[kind] = {
-                h: float(fc.expected_return[j, i]) for i, h in enumerate(fc.horizons)
-            }
+        per_model = {kind: {h: col[j] for h, col in cols} for kind, cols in columns.items()}
         exp, probs, skill = {}, {}, {}
-        for h in horizons:
-            h = int(h)
-            usable = [f for f in primary if h in f.horizons]
-            if not usable:
-                continue
-            exp[h] = float(np.mean([f.expected_return[j, f.horizons.index(h)] for f in usable]))
-            p = np.mean([f.probs[j, f.horizons.index(h)] for f in usable], axis=0)
-            probs[h] = (float(p[0]), float(p[1]), float(p[2]))
-            skill[h] = _skill(row, h)
+        for h, means in pooled.items():
+            if means is not None:
+                exp[h] = means[0][j]
+                down, flat, up = means[1][j]
+                probs[h] = (down, flat, up)
+            else:
+                usable = [f for f in primary if h in f.horizons]
+                exp[h] = float(np.mean([f.expected_return[j, f.horizons.index(h)] for f in usable]))
+                p = np.mean([f.probs[j, f.horizons.index(h)] for f in usable], axis=0)
+                probs[h] = (float(p[0]), float(p[1]), float(p[2]))
+            skill[h] = cast(Skill, {**skills[h], "test_range": list(skills[h]["test_range"])})
         if exp:
             out[symbol] = SymbolForecast(serving.version, exp, probs, per_model, skill, gates)
     return out
