@@ -118,3 +118,38 @@ def test_cli_backtest_bad_input(db, home, capsys, argv, message):
     seed(db, edge=0.5, n=700)
     assert main(argv + ["--models", "markov"]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_a_predictions_csv_that_cannot_be_written_is_said_and_leaves_nothing(
+    db, home, tmp_path, capsys, monkeypatch
+):
+    """`--predictions-out` onto a full disk or past `ulimit -f` (the OS's EFBIG, from a real
+    RLIMIT_FSIZE while the CSV is written): one line naming the CSV, exit 1, no half-written
+    temporary file beside it, and the home not blamed (before: "the disk holding HOME is
+    full" and a 64 KB `.preds.csv.tmp` left behind)."""
+    import resource
+
+    from assistant.cli import modeling
+
+    seed(db, edge=0.5, n=700)
+    out_csv = tmp_path / "out" / "preds.csv"
+    out_csv.parent.mkdir()
+    write = modeling.write_predictions
+
+    def under_a_file_size_limit(report, path):
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+        try:
+            write(report, path)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+    monkeypatch.setattr(modeling, "write_predictions", under_a_file_size_limit)
+    code = main(
+        ["backtest", "--models", "rules", "--horizons", "1", "--from", "2011-06-01",
+         "--predictions-out", str(out_csv)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot write {out_csv}" in err and str(home) not in err
+    assert list(out_csv.parent.iterdir()) == []

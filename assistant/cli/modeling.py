@@ -512,8 +512,14 @@ def write_predictions(report: BacktestReport, path: Path) -> None:
     frame["as_of"] = pd.to_datetime(frame["as_of"]).dt.strftime("%Y-%m-%d")
     frame = frame.rename(columns=CSV_RENAME)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame[CSV_FIELDS].to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.6g")
-    tmp.replace(path)
+    try:
+        frame[CSV_FIELDS].to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL, float_format="%.6g")
+        tmp.replace(path)
+    except OSError as exc:  # its disk full, past `ulimit -f`: the CSV's failure, not the home's
+        tmp.unlink(missing_ok=True)
+        raise AssistantError(
+            f"cannot write {path} ({exc.strerror or exc}): nothing was written there"
+        ) from None
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
