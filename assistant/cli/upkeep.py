@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Check the data home without changing it: the settings load, the database "
             "passes SQLite's integrity_check (every page, every index against its table), "
-            "its schema is known, and whether a daemon runs. Exit 1, with the recovery steps, "
-            "when something is wrong."
+            "its schema is known (one an older version wrote: how many upgrade steps behind, "
+            "which any other command applies), and whether a daemon runs. Exit 1, with the "
+            "recovery steps, when something is wrong."
         ),
     )
     c.add_argument("--json", action="store_true", help="machine-readable output")
